@@ -7,12 +7,14 @@ from winnow.stops import one_line_from_the_start
 
 one_line_from_the_start()  # before the imports below, which take seconds: a Ctrl-C among them is one line too
 
+import os
 from pathlib import Path
 
 import pandas as pd
 
 from winnow.configs import MIN_SIDE
 from winnow.errors import WinnowError
+from winnow.image_decode import NOT_AN_IMAGE
 from winnow.imageset import IMAGES, finish_imageset
 from winnow.ingest import append_trusted, ingest_manifest, store_images
 from winnow.remote_files import place
@@ -67,7 +69,7 @@ def _ingest(params: dict) -> None:
         if total and len(rejected) / total > p["max_reject_fraction"]:
             raise _SetAside(
                 f"ingest: {len(rejected)} of {total} files could not be read, above ingest.max_reject_fraction="
-                f"{p['max_reject_fraction']}; {SEE}", rejected)
+                f"{p['max_reject_fraction']}{_not_images(rejected)}; {SEE}", rejected)
         try:
             manifest = ingest_manifest(loaded, val_fraction=p["val_fraction"], test_fraction=p["test_fraction"],
                                        seed=p.get("split_seed", 0))
@@ -94,6 +96,19 @@ def _ingest(params: dict) -> None:
     _warn_weak_judge_splits(manifest, loaded.classes)
     _warn_below_the_models(rows.shape)
     _warn_stretched(manifest, size=p.get("size"))
+
+
+def _not_images(rejected: pd.DataFrame) -> str:
+    """What the refusal over ``ingest.max_reject_fraction`` says of the rows of files that are no image by their
+    suffix (empty when none): a photo folder holds a photo tool's sidecar beside each photo (.xmp, .json, .AAE),
+    which stopped ingest at half its files set aside, told only to see rejected.csv."""
+    others = rejected[rejected["reason"].str.startswith(NOT_AN_IMAGE)]
+    if others.empty:
+        return ""
+    suffixes = others["path"].map(lambda path: os.path.splitext(path)[1].lower() or "none")
+    return (f" ({len(others)} of them are not image files by their suffix, most {suffixes.mode()[0]}, first "
+            f"{others['path'].iloc[0]}: move them out of the class folders; a photo tool's sidecars, .xmp .json "
+            ".aae, are no images, and images of other formats are read once converted to PNG or JPEG)")
 
 
 def _refuse_trusted_is_path(trusted_path: str, path: str, *, source: str) -> None:

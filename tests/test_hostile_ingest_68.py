@@ -85,3 +85,21 @@ def test_a_few_colour_files_of_the_trusted_set_are_not_said_to_make_the_set_rgb(
     images = np.load(project / "data/ingest/images.npy")
     assert images.shape == (27, 8, 8, 1)
     assert (images[ids.index("trusted/b/grey_rgb.png")] == 90).all()
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_photo_tools_sidecars_stopping_ingest_are_named_with_what_to_do(tmp_path, monkeypatch):
+    # an .xmp beside each photo (Lightroom, darktable): half the files set aside; before, the refusal said only "see
+    # data/ingest/rejected.csv", whose 20 rows each repeat "not an image file"
+    data = image_folder(tmp_path / "data", {"a": 10, "b": 10})
+    for photo in data.glob("*/*.png"):
+        photo.with_suffix(".xmp").write_text("<x:xmpmeta/>")
+    with pytest.raises(WinnowError) as refused:
+        ingest_in_process(tmp_path, monkeypatch, data, val_fraction=0.2)
+    assert str(refused.value) == (
+        "ingest: 20 of 40 files could not be read, above ingest.max_reject_fraction=0.05 (20 of them are not image "
+        f"files by their suffix, most .xmp, first {data / 'a' / '0.xmp'}: move them out of the class folders; a photo "
+        "tool's sidecars, .xmp .json .aae, are no images, and images of other formats are read once converted to PNG "
+        "or JPEG); see data/ingest/rejected.csv for each file and its reason")
+    assert len(pd.read_csv(tmp_path / "project" / "data" / "ingest" / "rejected.csv")) == 20
+    assert not (tmp_path / "project" / "metrics" / "ingest.json").exists()

@@ -29,6 +29,7 @@ BATCH_FILES = 256  # files decoded before their pixels go to disk: the memory in
 BATCH_BYTES = 256 << 20  # and at most this many bytes of decoded pixels a batch (at least one file), see _batches
 AHEAD_BYTES = 64 << 20  # the next batch is read and inflated while this one decodes when this one's rows fit
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+NOT_AN_IMAGE = "not an image file"  # a file's reason when its suffix is none of those (the ingest stage counts them)
 # what Pillow names the formats those suffixes stand for (MPO: a camera's JPEG with more than one picture); a
 # file is read by its content, but content of another format (a float TIFF named .png, a GIF named .png) is
 # set aside as a .tif or .gif name is: its pixels would be cut to one page or clipped into 8 bits unsaid
@@ -136,7 +137,7 @@ def _decode(path: Path, size: int | None) -> tuple:
     OSError on crafted input (struct.error, IndexError, ZeroDivisionError …).
     """
     if path.suffix.lower() not in IMAGE_SUFFIXES:
-        return None, f"not an image file (suffix {path.suffix or 'none'}; accepted: {', '.join(IMAGE_SUFFIXES)})"
+        return None, f"{NOT_AN_IMAGE} (suffix {path.suffix or 'none'}; accepted: {', '.join(IMAGE_SUFFIXES)})"
     try:
         data = _read(path)  # once: the JPEG and WebP check below reads the bytes Pillow decoded
         # a PNG's colour profile is read here, and its text past 1 MB stored uncompressed: Image.open refused the whole
