@@ -10,7 +10,7 @@ from PIL import Image
 
 from hostile_harness import default_params, make_project
 from test_contracts import _stage_module
-from test_hostile_ingest import image_folder
+from test_hostile_ingest import image_folder, png_header
 from winnow.errors import WinnowError
 
 
@@ -103,3 +103,20 @@ def test_a_photo_tools_sidecars_stopping_ingest_are_named_with_what_to_do(tmp_pa
         "or JPEG); see data/ingest/rejected.csv for each file and its reason")
     assert len(pd.read_csv(tmp_path / "project" / "data" / "ingest" / "rejected.csv")) == 20
     assert not (tmp_path / "project" / "metrics" / "ingest.json").exists()
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_108_and_a_200_megapixel_photo_are_rows_saying_how_to_read_them(tmp_path, monkeypatch):
+    # a 108-megapixel phone's photo (12000x9000) is above Pillow's limit, a 200-megapixel one's (16320x12240) above
+    # twice it; before, the rows said "decompression bomb" alone (the second in Pillow's words, "DOS attack"), with no
+    # way to read them
+    data = image_folder(tmp_path / "data", {"a": 10, "b": 10})
+    (data / "a" / "phone108.png").write_bytes(png_header(12000, 9000))
+    (data / "a" / "phone200.png").write_bytes(png_header(16320, 12240))
+    project = ingest_in_process(tmp_path, monkeypatch, data, val_fraction=0.2, max_reject_fraction=0.1)
+    advice = "; if it is a photo, save it at most 89478485 pixels (half its width and height) to read it"
+    assert pd.read_csv(project / "data/ingest/rejected.csv").values.tolist() == [
+        [str(data / "a" / "phone108.png"), "decompression bomb: 12000x9000 pixels exceeds Pillow's limit of 89478485"
+         + advice],
+        [str(data / "a" / "phone200.png"), "decompression bomb: Image size (199756800 pixels) exceeds limit of "
+         "178956970 pixels, could be decompression bomb DOS attack" + advice]]

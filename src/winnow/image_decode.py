@@ -146,8 +146,8 @@ def _decode(path: Path, size: int | None) -> tuple:
         with Image.open(io.BytesIO(opened)) as img:
             if Image.MAX_IMAGE_PIXELS and img.width * img.height > Image.MAX_IMAGE_PIXELS:
                 # between 1x and 2x the limit Pillow only warns and would decode it; refuse before decoding
-                return None, (f"decompression bomb: {img.width}x{img.height} pixels exceeds Pillow's limit of "
-                              f"{Image.MAX_IMAGE_PIXELS}")
+                return None, _too_large(f"{img.width}x{img.height} pixels exceeds Pillow's limit of "
+                                        f"{Image.MAX_IMAGE_PIXELS}")
             if img.format not in READ_FORMATS:
                 return None, (f"content is {img.format}, not an image format read here (PNG, JPEG, BMP, WebP) "
                               f"whatever the suffix {path.suffix} says")
@@ -176,13 +176,21 @@ def _decode(path: Path, size: int | None) -> tuple:
                 result[4]["zero_rows"] = zero_rows
             return result
     except Image.DecompressionBombError as err:
-        return None, f"decompression bomb: {err}"
+        return None, _too_large(str(err))
     except UnidentifiedImageError:
         return None, "not a decodable image"
     except WinnowError:  # a file whose bytes did not come (_read): the store's or the disk's fault, no row
         raise
     except Exception as err:  # truncated data, broken headers, crafted fields
         return None, f"unreadable: {str(err) or type(err).__name__}"
+
+
+def _too_large(said: str) -> str:
+    """The reason of a file whose header claims more pixels than Pillow's ``Image.MAX_IMAGE_PIXELS`` (``said``: how
+    many), never decoded: a crafted file, or a real photo of a 108- or 200-megapixel phone (12000x9000), which
+    before was set aside with no way to read it."""
+    return (f"decompression bomb: {said.rstrip('.')}; if it is a photo, save it at most {Image.MAX_IMAGE_PIXELS} "
+            "pixels (half its width and height) to read it")
 
 
 def _key_alpha(img: Image.Image, data: bytes) -> Image.Image | None:

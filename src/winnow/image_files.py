@@ -16,7 +16,8 @@ a ``warning:`` line: they may be a class or its images):
 - a file directly inside a class folder is decoded; one that is not an image, is truncated (a PNG whose chunks
   fail their CRC check too), cannot be
   decoded, is animated (an APNG or animated WebP: which frame is the image?), has a file name that is not valid UTF-8, or whose header claims more pixels than Pillow's
-  ``Image.MAX_IMAGE_PIXELS`` (a decompression bomb; refused before any pixel is decoded) is a row;
+  ``Image.MAX_IMAGE_PIXELS`` (a decompression bomb, or a 108-megapixel phone's photo, whose row says to save it
+  smaller; refused before any pixel is decoded) is a row;
 - a dangling symbolic link, a symbolic-link loop, a FIFO, socket or device is a row (a link to a
   regular file is followed and read, as a copy of it would be: two paths of one file, a symbolic or hard link
   or DVC's link caches, which make exact copies links to one cache file, are two images, and one picture under
