@@ -25,7 +25,8 @@ Image files are converted to uint8 as follows (``orig_mode`` keeps Pillow's mode
   previews, gives its first picture, the photo).
 
 A set whose files are all single-channel gives ``C = 1``; any colour file makes the whole set RGB (a ``warning:``
-says so when the colour files are fewer than the single-channel ones).
+says so when ``ingest.path``'s colour files are fewer than its single-channel ones; the trusted set takes the data
+set's channels, :func:`winnow.ingest.append_trusted`).
 Every image is resized to ``size x size`` with Pillow's antialiased bicubic filter when a size is
 given, whole: one that is not square is stretched, never cropped or padded (the ingest stage's ``warning:`` counts
 them); the original height, width and mode stay in the manifest.
