@@ -1,7 +1,7 @@
 """Hostile ingest cases of the 68th stop's probe: images of a local folder brought to one shape or one channel count
-say so, and a split
-folder linked to another is refused for what it is. The stage's ``main`` runs in-process (the suite is near its time
-limit)."""
+say so (the trusted set's, which take the data set's channels, do not), a split folder linked to another is refused
+for what it is, and a photo folder's sidecars and photos above Pillow's pixel limit say what to do. The stage's
+``main`` runs in-process (the suite is near its time limit)."""
 
 import numpy as np
 import pandas as pd
