@@ -1,5 +1,5 @@
-"""Hostile use of the ``winnow`` command (probes, stop 68): an empty ``--from-json``, an unknown option beside a
-missing required one. Each case calls the command in-process and asserts the one line a user sees."""
+"""Hostile use of the ``winnow`` command (probes, stop 68): an empty ``--from-json`` or list option's name, an
+unknown option beside a missing required one. Each case calls the command in-process and asserts the one line a user sees."""
 
 import pytest
 
@@ -34,3 +34,23 @@ def test_an_unknown_option_is_named_before_a_missing_required_one(capsys, args, 
     with pytest.raises(SystemExit) as stopped:
         cli.main(args)
     assert (stopped.value.code, capsys.readouterr().err) == (2, expected + "\n")
+
+
+@pytest.mark.parametrize("command, option, what", [
+    pytest.param(["gate"], "--base", "revision", marks=pytest.mark.hostile("gate")),
+    pytest.param(["gate", "--base", "main"], "--target", "revision", marks=pytest.mark.hostile("gate")),
+    pytest.param(["gate", "--base", "main"], "--variants", "variant", marks=pytest.mark.hostile("gate")),
+    pytest.param(["compare"], "--variants", "variant", marks=pytest.mark.hostile("compare")),
+    pytest.param(["study", "queue", "--dry-run"], "--classes", "class name", marks=pytest.mark.hostile("compare")),
+])
+def test_an_empty_name_in_a_list_option_is_a_usage_mistake(tmp_path, monkeypatch, capsys, command, option, what):
+    # found by probing: `--base "$BASE"` with BASE unset said "error: --base : unknown revision", compare's
+    # `--variants ''` "no run has metrics for  (metrics/evaluate/.json)", and study queue's `--classes ''` before
+    # ingest queued (or printed) the deletion of a class named ""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stopped:
+        cli.main([*command, option, "baseline", ""])
+    prog = " ".join(["winnow", *[word for word in command if not word.startswith("-") and word != "main"]])
+    assert (stopped.value.code, capsys.readouterr()) == (2, ("", f"error: {prog}: argument {option}: '' is no {what}; "
+                                                             f"give one (an unset shell variable?) (see {prog} --help)\n"))
+    assert list(tmp_path.iterdir()) == []

@@ -25,7 +25,7 @@ from scipy import stats
 
 from winnow import markdown
 from winnow.errors import (
-    WinnowError, check_output, first_repeated, not_a_regular_file, output_path, project_file, project_folder,
+    WinnowError, a_name, check_output, first_repeated, not_a_regular_file, output_path, project_file, project_folder,
     saved_exp_show,
 )
 from winnow.experiments import current_runs, left_out_note, load_experiments
@@ -248,7 +248,7 @@ def tests_markdown(tests: pd.DataFrame, *, index: str, single: str, digits: int 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     # a list option given twice takes both lists (action extend): before, the last one alone was compared
-    parser.add_argument("--variants", nargs="+", action="extend",
+    parser.add_argument("--variants", nargs="+", action="extend", type=a_name("variant"),
                         help="variants to compare (default: params.yaml variants)")
     parser.add_argument("--metrics", nargs="+", action="extend", choices=PER_CLASS_METRICS, help="default: f1")
     parser.add_argument("--num", type=int, default=1, help="commits back from HEAD whose experiments count (default 1)")

@@ -339,6 +339,21 @@ def saved_exp_show(text: str) -> str:
     return text
 
 
+def a_name(what: str):
+    """An argparse ``type`` for one name of a list option (a revision, a variant, a class): a blank one, what an
+    unset shell variable gives (``--base "$BASE"``), is a usage mistake, said as ``'' is no {what}; …`` (before: the
+    gate's "--base : unknown revision", compare's "no run has metrics for  (metrics/evaluate/.json)", and study queue
+    queued the deletion of a class named "")."""
+    import argparse
+
+    def name(text: str) -> str:
+        if not text.strip():
+            raise argparse.ArgumentTypeError(f"{text!r} is no {what}; give one (an unset shell variable?)")
+        return text
+
+    return name
+
+
 def project_folder(text: str) -> str:
     """An argparse ``type`` for ``--repo``, the project the gate, ``compare`` and ``study collect`` read: "" is a
     usage mistake (before: a traceback from scmrepo, "is not a git repository", or advice to free disk space)."""

@@ -67,7 +67,7 @@ from pathlib import Path, PurePosixPath
 import pandas as pd
 
 from winnow import lock_entries, revisions, staleness
-from winnow.errors import WinnowError, check_output, first_repeated, output_path, project_folder
+from winnow.errors import WinnowError, a_name, check_output, first_repeated, output_path, project_folder
 from winnow.evaluated import check_headline, headline_classes, metric_problems, natural_order, read_headline, \
     read_predictions
 from winnow.gate_classes import unrename, without_new_classes
@@ -348,14 +348,14 @@ def _listed_variants(repo, rev) -> set[str] | None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     # each list option given twice takes both lists (action extend): before, the last one alone was gated
-    parser.add_argument("--base", required=True, nargs="+", action="extend",
+    parser.add_argument("--base", required=True, nargs="+", action="extend", type=a_name("revision"),
                         help="the revision to compare against, e.g. main or origin/main; several (dvc exp names or "
                              "commits of one setting at other seeds) are pooled")
-    parser.add_argument("--target", nargs="+", action="extend",
+    parser.add_argument("--target", nargs="+", action="extend", type=a_name("revision"),
                         help="the revision under test (default: the workspace); several are pooled, as for --base")
     parser.add_argument("--repo", default=".", type=project_folder,
                         help="the DVC project, a git repository (default: here)")
-    parser.add_argument("--variants", nargs="+", action="extend",
+    parser.add_argument("--variants", nargs="+", action="extend", type=a_name("variant"),
                         help="gate only these variants (default: every one evaluated)")
     parser.add_argument("--markdown", type=output_path, help="also write the report here, e.g. reports/gate.md")
     parser.add_argument("--all", action="store_true", help="list every class, unchanged ones too")

@@ -42,7 +42,7 @@ import pandas as pd
 
 from winnow.degrade_options import OPTIONS as DEGRADE_OPTIONS, check as check_perturbations, with_defaults
 from winnow.errors import (
-    WinnowError, check_output, first_line, listed, output_path, project_folder, project_root, saved_exp_show,
+    WinnowError, a_name, check_output, first_line, listed, output_path, project_folder, project_root, saved_exp_show,
 )
 from winnow.experiments import current_runs, earlier_experiments, left_out_note, load_experiments, same_inputs
 from winnow.groundtruth import CONTAMINATION_KINDS, DUPLICATE_KINDS, LABEL_KINDS
@@ -233,7 +233,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     queue = actions.add_parser("queue", help=said, description=said)
     # a list option given twice takes both lists (action extend): before, the last one alone was queued
     queue.add_argument("--sweeps", nargs="+", action="extend", choices=SWEEPS, help="default: every sweep")
-    queue.add_argument("--classes", nargs="+", action="extend",
+    queue.add_argument("--classes", nargs="+", action="extend", type=a_name("class name"),
                        help="class names deleted one at a time by class_deletion (default: every class of "
                             f"{INGESTED_CLASSES}, which `dvc repro ingest` writes)")
     queue.add_argument("--grayscale", action="store_true", help="colour data: also queue grayscale conversion")
