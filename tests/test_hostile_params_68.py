@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from hostile_harness import params_with
+from hostile_harness import ROOT, params_with
 from winnow import params
 from winnow.errors import WinnowError
 from winnow.params import load
@@ -46,3 +46,16 @@ def test_a_huge_tracin_epochs_is_refused_in_one_line(value, expected):
 @pytest.mark.hostile("params")
 def test_tracin_epochs_at_its_bound_is_accepted():
     assert params.validate(params_with("data_valuation.tracin.epochs", 1000))["data_valuation"]["tracin"]["epochs"] == 1000
+
+
+@pytest.mark.hostile("params")
+def test_a_key_with_a_cyrillic_letter_names_the_letter_that_tells_it_from_the_key_it_looks_like(tmp_path):
+    # found by probing: "scоre" (a Cyrillic о, from a Russian layout or a paste) read "params.yaml: scоre: unknown
+    # parameter (did you mean score?)", two words that look the same
+    path = tmp_path / "params.yaml"
+    path.write_text((ROOT / "params.yaml").read_text(encoding="utf-8").replace("\nscore:", "\nsc\u043ere:", 1),
+                    encoding="utf-8")
+    with pytest.raises(WinnowError) as raised:
+        load(path)
+    assert str(raised.value) == ("params.yaml: sc\u043ere: unknown parameter (did you mean score? it holds \u043e, "
+                                 "CYRILLIC SMALL LETTER O)")

@@ -69,9 +69,17 @@ def kind_of(value: Any) -> str:
 
 
 def did_you_mean(word: Any, known) -> str:
-    """``" (did you mean x?)"`` when ``word`` is close to one of ``known``, else ``""``."""
+    """``" (did you mean x?)"`` when ``word`` is close to one of ``known``, else ``""``; and the letter that tells
+    them apart where ``word`` holds one that ``x`` lacks outside ASCII: a Cyrillic о typed on a Russian layout,
+    or pasted, read ``scоre: unknown parameter (did you mean score?)``, two words that look the same."""
     close = difflib.get_close_matches(str(word), [str(k) for k in known], n=1, cutoff=0.6)
-    return f" (did you mean {close[0]}?)" if close else ""
+    if not close:
+        return ""
+    # letters only: an invisible character is shown escaped in the word itself (:func:`visible`)
+    foreign = next((c for c in str(word) if c.isalpha() and not c.isascii() and c not in close[0]), None)
+    if foreign is None:
+        return f" (did you mean {close[0]}?)"
+    return f" (did you mean {close[0]}? it holds {foreign}, {unicodedata.name(foreign, 'a letter outside ASCII')})"
 
 
 class Rule:
