@@ -7,6 +7,7 @@ import pytest
 
 from hostile_harness import ROOT, params_with
 from winnow import params
+from winnow.contracts import load_suite
 from winnow.errors import WinnowError
 from winnow.params import load
 
@@ -46,6 +47,17 @@ def test_a_huge_tracin_epochs_is_refused_in_one_line(value, expected):
 @pytest.mark.hostile("params")
 def test_tracin_epochs_at_its_bound_is_accepted():
     assert params.validate(params_with("data_valuation.tracin.epochs", 1000))["data_valuation"]["tracin"]["epochs"] == 1000
+
+
+def test_a_contract_suite_that_is_there_but_no_file_says_what_it_is(tmp_path):
+    # the same fault beside params.yaml: a folder at contracts/ingest.yaml (a bind mount of a missing file) read
+    # "contract suite not found" where one stood
+    path = tmp_path / "ingest.yaml"
+    path.mkdir()
+    with pytest.raises(WinnowError) as raised:
+        load_suite(path, parameters={})
+    assert str(raised.value) == f"{path}: the contract suite is a folder, not a file; restore it (git checkout -- {path})"
+
 
 
 @pytest.mark.hostile("params")

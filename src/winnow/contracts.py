@@ -28,7 +28,7 @@ import pandas as pd
 from winnow.configs import CONTRACT_MODES
 from winnow.contract_docs import build_docs, store_verdicts
 from winnow.contract_rules import SEVERITIES, check_rule
-from winnow.errors import WinnowError, fault_line
+from winnow.errors import WinnowError, fault_line, not_a_file
 from winnow.gx_import import gx_broken, import_gx
 from winnow.yaml_text import load_yaml, not_utf8
 
@@ -123,8 +123,11 @@ def load_suite(path: str | os.PathLike, *, parameters: Mapping[str, Any]) -> Sui
         WinnowError: the file is missing or malformed, or names a parameter ``parameters`` lacks.
     """
     path = Path(path)
-    if not path.is_file():
+    what = not_a_file(path)
+    if what == "not found":
         raise WinnowError(f"{path}: contract suite not found")
+    if what is not None:  # before: "not found", of a folder or a dangling symlink that is there (as params.yaml's)
+        raise WinnowError(f"{path}: the contract suite {what}; restore it (git checkout -- {path})")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
