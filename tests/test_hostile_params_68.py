@@ -71,3 +71,15 @@ def test_a_key_with_a_cyrillic_letter_names_the_letter_that_tells_it_from_the_ke
         load(path)
     assert str(raised.value) == ("params.yaml: sc\u043ere: unknown parameter (did you mean score? it holds \u043e, "
                                  "CYRILLIC SMALL LETTER O)")
+
+
+@pytest.mark.hostile("params")
+def test_a_yaml_1_1_directive_is_refused_by_name_not_as_a_key_called_false(tmp_path):
+    # found by probing: "%YAML 1.1" atop params.yaml (DVC honours it too) made balance.policy's key n a boolean and read
+    # "params.yaml: balance.policy.False: unknown parameter; known: ops, n, magnitude, kind, fill"
+    path = tmp_path / "params.yaml"
+    path.write_text("%YAML 1.1\n---\n" + (ROOT / "params.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    with pytest.raises(WinnowError) as raised:
+        load(path)
+    assert str(raised.value) == ("params.yaml: %YAML 1.1 (line 1) reads n, y, no, yes, on and off as booleans, to DVC "
+                                 "too (balance.policy.n as false); leave the directive out (YAML 1.2)")

@@ -21,6 +21,7 @@ line below.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,13 @@ def load(path: str | os.PathLike = FILE) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
         raise WinnowError(f"{FILE}: not UTF-8 text ({not_utf8(err)}); save it as UTF-8") from err
+    # a directive asking for YAML 1.1, which DVC honours too: its booleans n, y, on, off… turned balance.policy's key n
+    # into false, read "balance.policy.False: unknown parameter; known: ops, n, magnitude, kind, fill"
+    directive = re.search(r"^%YAML[ \t]+1\.1\b", text, re.MULTILINE)
+    if directive:
+        line = text.count("\n", 0, directive.start()) + 1
+        raise WinnowError(f"{FILE}: %YAML 1.1 (line {line}) reads n, y, no, yes, on and off as booleans, to DVC too "
+                          "(balance.policy.n as false); leave the directive out (YAML 1.2)")
     # as DVC reads it, so a run uses the values dvc.lock records, and each mapping under one key (dvc exp run -S)
     return validate(unshared(load_yaml(text, name=FILE, anchors_once=True), name=FILE))
 
