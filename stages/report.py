@@ -18,7 +18,7 @@ from winnow.contract_verdict import CHECKED_BY
 from winnow.errors import WinnowError, first_line
 from winnow.evaluated import read_predictions
 from winnow.report_valuation import valuation_section
-from winnow.imageset import read_imageset
+from winnow.imageset import ImageSet, read_imageset
 from winnow.metrics import predictions_path, summary_path
 from winnow.quality import SCORES
 from winnow.report_figures import png_uri
@@ -62,9 +62,8 @@ def main() -> None:
     gan = json_of("gan-synthesize", "metrics/gan.json")
     gan_samples = None if gan is None or "skipped" in gan else optional(read_imageset, "data/gan")
     gan = report_numbers.checked_gan(gan, path="metrics/gan.json", stage="gan-synthesize", samples=gan_samples)
-    origin_labels = {"ingest": labels_by_id(ingested.manifest)}
-    if degraded is not None:
-        origin_labels["degrade"] = labels_by_id(degraded.manifest)
+    imagesets = {"ingest": ingested, **({} if degraded is None else {"degrade": degraded})}
+    origin_labels = {origin: labels_by_id(imageset.manifest) for origin, imageset in imagesets.items()}
     variants_summary = json_of("variants", VARIANTS_SUMMARY) or {}
     contracted = {v: c for v in variants if (c := contract_of(CHECKED_BY[v], f"metrics/contracts/{v}.json"))}
     inputs = contract_of("contracts", "metrics/contracts.json", suites=True)
@@ -79,7 +78,7 @@ def main() -> None:
                        columns=("is_issue", "decision", "reason", "given_label", "suggested_label", "label_quality"))
     groups = of_images("dedup", "data/dedup/groups.parquet",
                        columns=("kept", "split", "group", "group_size", "label_conflict", "label", "reason"))
-    dropped = rows_of("pruned", classes=classes, origins=origin_labels)  # what pruned drops, whoever decided it
+    dropped = rows_of("pruned", classes=classes, imagesets=imagesets)  # what pruned drops, whoever decided it
     rejected = table_of("ingest", "data/ingest/rejected.csv", columns=("path", "reason"))
     sections = [
         ("versions", "Which version to ship", report_versions.versions_section(
@@ -100,7 +99,7 @@ def main() -> None:
                 planted=optional(lambda path: read_table(path, written_by="degrade", columns=("id", "kind")),
                                  "data/degrade/perturbations.parquet")),
             variant_rows={v: rows for v in variants
-                          if (rows := rows_of(v, classes=classes, origins=origin_labels)) is not None},
+                          if (rows := rows_of(v, classes=classes, imagesets=imagesets)) is not None},
             origin_labels=origin_labels, classes=classes)),
         ("evaluation", "Versions side by side on the test split", report.evaluation_section(
             metrics=metrics,
@@ -145,7 +144,7 @@ def main() -> None:
         ("balance", "Balanced augmentation", report_grids.balance_section(
             summary=report_numbers.checked_balance(
                 json_of("balance", "metrics/balance.json"), path="metrics/balance.json", stage="balance",
-                classes=classes, rows=rows_of("balanced", classes=classes, origins=origin_labels)),
+                classes=classes, rows=rows_of("balanced", classes=classes, imagesets=imagesets)),
             examples_uri=optional(lambda path: png_uri(Path(path).read_bytes()), "plots/balance/examples.png"))),
         ("duplicates", "Duplicate groups", report_grids.duplicates_section(
             groups=groups, cleaning="dedup" in params["pruned"]["cleaners"],
@@ -255,14 +254,14 @@ def table_of(stage: str, path: str | Path, *, columns: tuple[str, ...] = ()) -> 
     return read_table(path, written_by=stage, missing_ok=True, columns=columns)
 
 
-def rows_of(variant: str, *, classes: list[str], origins: dict[str, pd.Series]) -> pd.DataFrame | None:
-    """A variant's ``rows.parquet`` checked as training reads it (:func:`winnow.variants.read_rows`), each row of an
-    origin of ``origins`` (origin -> its labels by id) one of its images, None when it has not been written. Before:
-    read unchecked, a row of label 12 of 10 classes left the train images per class short of the train images
-    without a word."""
+def rows_of(variant: str, *, classes: list[str], imagesets: dict[str, ImageSet]) -> pd.DataFrame | None:
+    """A variant's ``rows.parquet`` checked as training reads it (:func:`winnow.variants.read_rows`), its rows of an
+    origin of ``imagesets`` (origin -> its imageset) their train images as they label them, None when it has not been
+    written. Before: read unchecked, a row of label 12 of 10 classes left the train images per class short of the
+    train images without a word, and rows of another degrade (its seed changed) drew "relabel b -> b"."""
     if not Path(VARIANTS_DIR, variant, "rows.parquet").exists():
         return None
-    return read_rows(variant, num_classes=len(classes), images={o: labels.index for o, labels in origins.items()})
+    return read_rows(variant, num_classes=len(classes), imagesets=imagesets)
 
 
 def predictions_of(variant: str, *, classes: list[str]):

@@ -15,8 +15,9 @@ from test_hostile_report_66 import dotted_project
 from winnow import report_recounts
 from winnow.degrade import perturbation_table
 from winnow.errors import WinnowError
-from winnow.imageset import read_imageset, write_imageset
+from winnow.imageset import ImageSet, read_imageset, write_imageset
 from winnow.stage import write_table
+from winnow.variants import read_rows
 from winnow.verdicts import apply_verdicts
 
 INGEST = {"images": 16, "rejected": 1, "split": {"train": 16}, "classes": 2, "exif_oriented": 0}
@@ -145,5 +146,44 @@ def test_version_rows_of_images_not_in_the_data_stop_the_report(tmp_path):
                          "stage": [""] * 4 + ["confident_learn"]})
     write_table(project / "data/variants/pruned/rows.parquet", rows)
     assert refused_line(project, "report") == (
-        "error: data/variants/pruned/rows.parquet: 1 id(s) of origin degrade not in data/degrade, first 'other-9'; "
-        "rerun the variants stage (dvc repro variants)")
+        "error: data/variants/pruned/rows.parquet: image 'other-9' is not in the degrade imageset; rerun the variants "
+        "stage (dvc repro variants)")
+
+
+# data/degrade of four train images t0..t3 labelled a, b, a, b and a val image v0; pruned as the variants stage would
+# write it from them (t2 relabelled to b by a cleaner) is read as it is
+DEGRADED = ImageSet(np.zeros((5, 1, 1, 1), np.uint8), pd.DataFrame({
+    "id": ["t0", "t1", "t2", "t3", "v0"], "split": ["train"] * 4 + ["val"], "label": [0, 1, 0, 1, 0]}), ["a", "b"])
+PRUNED = pd.DataFrame({"id": ["t0", "t1", "t2", "t3"], "origin": "degrade", "label": [0, 1, 1, 1],
+                       "action": ["keep", "keep", "relabel", "keep"], "reason": ["", "", "0->1: label_issue", ""],
+                       "stage": ["", "", "confident_learn", ""]})
+
+
+def test_version_rows_of_this_degrade_pass(tmp_path):
+    write_table(tmp_path / "pruned/rows.parquet", PRUNED)
+    assert read_rows("pruned", root=tmp_path, num_classes=2, imagesets={"degrade": DEGRADED}).equals(PRUNED)
+
+
+@pytest.mark.hostile("report")
+@pytest.mark.parametrize("rows, problem", [
+    # rows of another degrade (its seed changed: it had flipped t3 to a, and a cleaner relabelled it back) over the
+    # same ids: before, the page drew "relabel b -> b" and counted it under class b
+    (PRUNED.assign(label=[0, 1, 1, 1], action=["keep", "keep", "relabel", "relabel"]),
+     "image 't3' is relabelled to 'b', the degrade imageset labels it 'b' (1 such row(s)): made from another "
+     "degrade"),
+    # ... or one that had flipped t1 to a: "Train images per class" counted the old label
+    (PRUNED.assign(label=[0, 0, 1, 1]),
+     "image 't1' keeps label 'a', the degrade imageset labels it 'b' (1 such row(s)): made from another degrade"),
+    # ... or one that held fewer train images: "pruned: 3 train images" over a train split of 4
+    (PRUNED.iloc[:3],
+     "image 't3' of the degrade imageset's train split has no row (1 such image(s)): made from another degrade"),
+    (pd.concat([PRUNED, PRUNED.iloc[[0]].assign(id="v0")], ignore_index=True),
+     "image 'v0' is in the val split of the degrade imageset: a variant trains on train images only (a val or test "
+     "image trained on flatters the score it is chosen or judged by)"),
+])
+def test_version_rows_of_another_degrade_over_the_same_ids_stop_the_report(tmp_path, rows, problem):
+    write_table(tmp_path / "pruned/rows.parquet", rows)
+    with pytest.raises(WinnowError) as refused:
+        read_rows("pruned", root=tmp_path, num_classes=2, imagesets={"degrade": DEGRADED})
+    assert str(refused.value) == (f"{tmp_path / 'pruned/rows.parquet'}: {problem}; rerun the variants stage (dvc "
+                                  "repro variants)")

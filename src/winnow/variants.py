@@ -226,10 +226,10 @@ def check_kept(name: str, rows: pd.DataFrame, *, before: pd.DataFrame | None = N
 
 
 def read_rows(name: str, *, root: str | os.PathLike = VARIANTS_DIR, num_classes: int | None = None,
-              images: dict[str, pd.Index] | None = None) -> pd.DataFrame:
+              imagesets: dict[str, ImageSet] | None = None) -> pd.DataFrame:
     """A variant's ``rows.parquet``, checked: :data:`ROW_COLUMNS`, known actions and origins, one row per
-    image, given ``num_classes`` labels in ``[0, num_classes)``, and given ``images`` (origin -> the ids its imageset
-    of :data:`ORIGINS` holds) every row of those origins one of their images."""
+    image, given ``num_classes`` labels in ``[0, num_classes)``, and given ``imagesets`` (origin of :data:`ORIGINS`
+    -> its imageset) its rows of those origins their train images as they label them (:func:`check_origin_rows`)."""
     path, written_by = _rows_file(name, root)
     rows = read_table(path, written_by=written_by, columns=ROW_COLUMNS)
     for column, known in (("action", ACTIONS), ("origin", (*ORIGINS, "extra"))):
@@ -248,14 +248,72 @@ def read_rows(name: str, *, root: str | os.PathLike = VARIANTS_DIR, num_classes:
             label = rows["label"].astype(object).iloc[row]
             raise rerun_error(path, f"row {row} has label {label!r}, not a class index in [0, {num_classes - 1}]",
                               written_by=written_by)
-    # rows of another run's images: before, the report took a row's own label for the label it was given where its
-    # id was not in data/degrade, and showed "relabel b -> b", counted under the wrong class, and 5 train images of 4
-    for origin, ids in (images or {}).items():
-        stray = rows["id"][(rows["origin"] == origin) & ~rows["id"].isin(ids)]
-        if len(stray):
-            raise rerun_error(path, f"{len(stray):,} id(s) of origin {origin} not in {ORIGINS[origin]}, first "
-                                    f"{stray.iloc[0]!r}", written_by=written_by)
+    imagesets = imagesets or {}
+    splits = None if "ingest" not in imagesets else imagesets["ingest"].manifest.set_index("id")["split"]
+    for origin, imageset in imagesets.items():
+        check_origin_rows(rows, origin, imageset, splits=splits, path=path, written_by=written_by)
     return rows
+
+
+def check_origin_rows(rows: pd.DataFrame, origin: str, imageset: ImageSet, *, splits: pd.Series | None,
+                      path: str | os.PathLike, written_by: str) -> None:
+    """Refuse, in one line naming ``path``, a variant's ``rows`` whose rows of ``origin`` are not the train images
+    of its ``imageset`` as it labels them, rows of another run (of ingest or degrade, their seeds, splits or damage
+    changed, and only they reran): an id it lacks; a kept image of its val or test split, or of data/ingest's now
+    (``splits``: data/ingest's split by id; None: not checked); a kept image at another label than it gives, a
+    relabel to the label it gives (the variants stage writes none); but for ``extra``, a train image without a row
+    (rows of no image of ``origin`` are of another: nothing to check). Training (:func:`load_variant`) and the report
+    read them so: before, the report checked none of it and drew "relabel b -> b" where the rows' degrade had flipped
+    the label the current one does not."""
+    mine = rows[rows["origin"] == origin]
+    if mine.empty:
+        return
+    ids = pd.Index(imageset.manifest["id"])  # unique (read_imageset): a Series.isin of 200,000 str ids took 1-3 s
+    located = ids.get_indexer(mine["id"])
+    missing = located < 0
+    if missing.any():
+        raise rerun_error(path, f"image {mine['id'].iloc[int(np.argmax(missing))]!r} is not in the {origin} imageset",
+                          written_by=written_by)
+    kept = (mine["action"] != "drop").to_numpy()
+    held = imageset.manifest.iloc[located]
+    held_out = kept & (held["split"] != "train").to_numpy()
+    if held_out.any():  # rows naming 1,000 test images trained on them, and evaluate reported 0.985 for 0.944
+        first = held.iloc[int(np.argmax(held_out))]
+        raise rerun_error(path, f"image {first['id']!r} is in the {first['split']} split of the {origin} "
+                          "imageset: a variant trains on train images only (a val or test image trained on "
+                          "flatters the score it is chosen or judged by)", written_by=written_by)
+    # the same against data/ingest's splits: a degrade imageset of an earlier ingest (ingest.val_fraction or
+    # split_seed changed, and only ingest reran) still calls them train, and the model chose its epoch on images
+    # it had learnt from, its val accuracy flattered without a word
+    now = mine["id"].map(splits if splits is not None else {})
+    moved = kept & (now.notna() & now.ne("train")).to_numpy()
+    if moved.any():
+        at = int(np.argmax(moved))
+        raise rerun_error(path, f"image {mine['id'].iloc[at]!r} is in the {now.iloc[at]} split of {INGEST} now "
+                          f"({int(moved.sum())} such row(s)): the {origin} imageset was made before ingest split "
+                          "the images anew", written_by=written_by)
+    # a kept image keeps its imageset's label (variants, verdicts.apply_verdicts), a relabel changes it: rows of an
+    # earlier degrade (its seed or damage changed, and only degrade reran) trained the old label flips on the new
+    # pixels, without a word
+    labels, given = mine["label"].to_numpy(np.int64), held["label"].to_numpy(np.int64)
+    for action, wrong, says in (("keep", labels != given, "keeps label"), ("relabel", labels == given,
+                                                                          "is relabelled to")):
+        wrong &= (mine["action"] == action).to_numpy()
+        if wrong.any():
+            at = int(np.argmax(wrong))
+            raise rerun_error(path, f"image {mine['id'].iloc[at]!r} {says} {imageset.classes[labels[at]]!r}, the "
+                              f"{origin} imageset labels it {imageset.classes[given[at]]!r} ({int(wrong.sum())} such "
+                              f"row(s)): made from another {origin}", written_by=written_by)
+    # a row for every train image of the imageset (a drop where a decision left it out): rows of an earlier degrade
+    # (a duplicate perturbation added since, and only degrade reran) trained without the images it added, exit 0
+    if origin != "extra":
+        named = np.zeros(len(ids), bool)
+        named[located] = True
+        unnamed = (imageset.manifest["split"] == "train").to_numpy() & ~named
+        if unnamed.any():
+            raise rerun_error(path, f"image {imageset.manifest['id'].iloc[int(np.argmax(unnamed))]!r} of the "
+                              f"{origin} imageset's train split has no row ({int(unnamed.sum())} such image(s)): "
+                              f"made from another {origin}", written_by=written_by)
 
 
 def _rows_file(name: str, root: str | os.PathLike) -> tuple[Path, str]:
@@ -291,51 +349,9 @@ def load_variant(name: str, *, root: str | os.PathLike = VARIANTS_DIR) -> tuple[
                                           f"{'x'.join(map(str, expected))}: made from another ingest", written_by=stage)
             check_same_classes(sources[origin], ingested, where=folder, written_by=stage)
         imageset = sources[origin]
-        # the ids looked up once, by an index (unique: read_imageset): a Series.isin of 200,000 str ids took 1-3 s
-        ids = pd.Index(imageset.manifest["id"])
-        located = ids.get_indexer(chosen["id"])
-        missing = located < 0
-        if missing.any():
-            raise rerun_error(path, f"image {chosen['id'].iloc[int(np.argmax(missing))]!r} is not in the {origin} "
-                              "imageset", written_by=written_by)
-        part = imageset.select(located)
-        held_out = (part.manifest["split"] != "train").to_numpy()
-        if held_out.any():  # rows naming 1,000 test images trained on them, and evaluate reported 0.985 for 0.944
-            first = part.manifest.iloc[int(np.argmax(held_out))]
-            raise rerun_error(path, f"image {first['id']!r} is in the {first['split']} split of the {origin} "
-                              "imageset: a variant trains on train images only (a val or test image trained on "
-                              "flatters the score it is chosen or judged by)", written_by=written_by)
-        # the same against data/ingest's splits: a degrade imageset of an earlier ingest (ingest.val_fraction or
-        # split_seed changed, and only ingest reran) still calls them train, and the model chose its epoch on images
-        # it had learnt from, its val accuracy flattered without a word
-        now = chosen["id"].map(splits)
-        moved = (now.notna() & now.ne("train")).to_numpy()
-        if moved.any():
-            at = int(np.argmax(moved))
-            raise rerun_error(path, f"image {chosen['id'].iloc[at]!r} is in the {now.iloc[at]} split of {INGEST} now "
-                              f"({int(moved.sum())} such row(s)): the {origin} imageset was made before ingest split "
-                              "the images anew", written_by=written_by)
-        # a kept image keeps its imageset's label (variants, verdicts.apply_verdicts): rows of an earlier degrade (its
-        # seed or damage changed, and only degrade reran) trained the old label flips on the new pixels, without a word
+        check_origin_rows(rows, origin, imageset, splits=splits, path=path, written_by=written_by)
+        part = imageset.select(pd.Index(imageset.manifest["id"]).get_indexer(chosen["id"]))
         labels = chosen["label"].to_numpy(np.int64)
-        relabelled = (chosen["action"] == "keep").to_numpy() & (labels != part.manifest["label"].to_numpy(np.int64))
-        if relabelled.any():
-            at = int(np.argmax(relabelled))
-            given = ingested.classes[int(part.manifest["label"].iloc[at])]
-            raise rerun_error(path, f"image {chosen['id'].iloc[at]!r} keeps label {ingested.classes[labels[at]]!r}, "
-                              f"the {origin} imageset labels it {given!r} ({int(relabelled.sum())} such row(s)): "
-                              f"made from another {origin}", written_by=written_by)
-        # a row for every train image of the imageset (a drop where a decision left it out): rows of an earlier degrade
-        # (a duplicate perturbation added since, and only degrade reran) trained without the images it added, exit 0
-        if origin != "extra":
-            named = np.zeros(len(imageset), bool)
-            found = ids.get_indexer(rows.loc[rows["origin"] == origin, "id"])
-            named[found[found >= 0]] = True
-            unnamed = (imageset.manifest["split"] == "train").to_numpy() & ~named
-            if unnamed.any():
-                raise rerun_error(path, f"image {imageset.manifest['id'].iloc[int(np.argmax(unnamed))]!r} of the "
-                                  f"{origin} imageset's train split has no row ({int(unnamed.sum())} such image(s)): "
-                                  f"made from another {origin}", written_by=written_by)
         part.manifest["label"] = labels
         parts.append(part)
     train = ImageSet(np.concatenate([p.images for p in parts]),
