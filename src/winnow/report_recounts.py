@@ -112,7 +112,9 @@ def checked_review(summary: dict, *, rows, path: str) -> dict:
     review = summary.get("review")
     if not isinstance(review, dict) or rows is None:
         return summary
-    tokens = rows["reason"].fillna("").map(reason_tokens)
+    # split only the reasons that name a review: every row's split took 1.2 s of 50,000 rows, few of them reviewed
+    reasons = rows["reason"].fillna("")
+    tokens = reasons[reasons.str.contains("review:", regex=False)].map(reason_tokens)
     held = {"verdicts": int(tokens.map(lambda said: any(t.startswith("review:") for t in said)).sum()),
             "relabelled_by_person": int(tokens.map(lambda said: "review:relabel" in said).sum())}
     # a count that is no count is review_line's to name
