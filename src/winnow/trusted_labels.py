@@ -5,7 +5,6 @@ by nonsense. :func:`trusted_doubt` gives the warning line when none's probe and 
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 from winnow.probe import fit_probe
 
@@ -23,6 +22,8 @@ def trusted_doubt(train_features: np.ndarray, train_labels: np.ndarray, *, l2: f
     class's mistakes (Laplace-smoothed) makes it unlikely (binomial tail below :data:`DOUBT_ALPHA` over the classes).
     A careless val agreeing with train's mistakes shifts no class's majority; a trusted set with its class order
     reversed or labels shifted does. None if no class does."""
+    from scipy import stats  # here: only a trusted split asks, and its import took 0.7 CPU s of every budget run
+
     k = len(classes)
     probe = fit_probe(train_features, train_labels, num_classes=k, l2=l2)
     on_judge, on_val = probe.predict_proba(judge_features).argmax(1), probe.predict_proba(val_features).argmax(1)
@@ -60,6 +61,8 @@ def _unrelated_labels(judged: np.ndarray, seen: np.ndarray) -> str | None:
     class's majority moves to one other class (:func:`trusted_doubt`). Before, a trusted split of shuffled labels
     chose all (240 wrong relabels beside 120 fixes: log-loss rewards the vaguest probe on labels it cannot learn), and
     nothing said so. None otherwise."""
+    from scipy import stats
+
     def by_chance(table: np.ndarray) -> tuple[float, float]:
         """The share right by labels drawn apart from the predictions, and the tail of getting as many right so."""
         n = int(table.sum())
