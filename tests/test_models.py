@@ -4,6 +4,10 @@ import torch
 from winnow.errors import WinnowError
 from winnow.models import MODELS, build_model
 
+# in-process nets this small (8 Adam steps of resnet18 on 24 images of 16x16) gain nothing from intra-op threads: on
+# two busy cores two threads spun 25 CPU s where one took 3, with the same losses to the last digit
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 @pytest.mark.parametrize("channels, size", [(1, 28), (3, 32)])
