@@ -85,3 +85,16 @@ def test_contracts_refuse_label_issues_of_other_pixels(project):
         "error: data/confident-learn/label_issues.parquet: judged other pixels than data/degrade's now for 1 image(s) "
         f"(first: id 'train-1-3', pixels '0000000000000000' then, {now!r} now): made before degrade changed the "
         "data; rerun the confident-learn stage (dvc repro confident-learn)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_contracts_refuse_a_variants_rows_of_another_degrade(project):
+    # before: exit 0; the contracts stage measured pruned's rates on rows of an earlier degrade over the same ids (its
+    # seed changed, and only degrade reran: here train-1-3 kept at the label that degrade had flipped it to) and wrote
+    # their verdict, where training and the report refuse those rows
+    path = project / "data/variants/pruned/rows.parquet"
+    rows = pd.read_parquet(path)
+    write_table(path, rows.assign(label=rows["label"].mask(rows["id"] == "train-1-3", 2)))
+    assert refused_line(project, "contracts") == (
+        "error: data/variants/pruned/rows.parquet: image 'train-1-3' keeps label 'c', the degrade imageset labels it "
+        "'b' (1 such row(s)): made from another degrade; rerun the variants stage (dvc repro variants)")

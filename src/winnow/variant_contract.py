@@ -27,7 +27,7 @@ from winnow.imageset import ImageSet, read_imageset
 from winnow.judged_rows import check_pixels
 from winnow.stage import read_table, write_json
 from winnow.stand_ins import write_skipped
-from winnow.variants import DEGRADE, WRITTEN_BY
+from winnow.variants import DEGRADE, read_rows
 
 VARIANTS = Path("data/variants")
 # what the rates need of each cleaner's output: (file, the stage writing it, the columns measurements reads)
@@ -41,7 +41,6 @@ DATA_FILES = (Path("data/ingest/classes.json"), Path("data/ingest/manifest.parqu
               Path(DEGRADE) / "manifest.parquet", *(path for path, _, _ in CLEANER_OUTPUTS.values()))
 # the cleaner outputs of one row per image of data/degrade (label_issues: one per train image confident-learn judged)
 PER_IMAGE = ("flags", "groups")
-ROW_COLUMNS = ("id", "origin", "label", "action", "stage")  # what the variant rates read of rows.parquet
 # the rules a variant suite may hold: on its one row, a null (a rate not measured) fails them, where
 # expect_column_values_to_be_between or expect_column_sum_to_be_between passed it
 VARIANT_TYPES = ("expect_column_max_to_be_between", "expect_column_min_to_be_between")
@@ -90,7 +89,8 @@ class VariantContract:
 
     Attributes:
         settings: params.yaml ``contracts``, checked; suite: contracts/variant.yaml, its bounds filled in.
-        num_classes: the ingested classes; manifests: the ingest and degrade manifests (pixel digests);
+        num_classes: the ingested classes; imagesets: data/ingest and data/degrade (origin -> imageset), whose
+            manifests give the pixel digests and against which a variant's rows read from disk are checked;
         measured: what the cleaners measured (:func:`winnow.contract_tables.measurements`; a cleaner that did
             not run counts as not measured, and so do threshold's flags when ``threshold.issues`` lists no issue).
         data_files: the sha256 of each of :data:`DATA_FILES` as read (None: missing), which each verdict records.
@@ -99,7 +99,7 @@ class VariantContract:
     settings: dict
     suite: Suite
     num_classes: int
-    manifests: dict[str, pd.DataFrame]
+    imagesets: dict[str, ImageSet]
     measured: pd.DataFrame
     data_files: dict
 
@@ -147,8 +147,8 @@ class VariantContract:
         # the seconds-long import too: before, a broken install was a traceback at the check, in balance after all
         # its augmentation work
         import_gx()
-        manifests = {"ingest": ingested.manifest, "degrade": degraded.manifest}
-        return cls(settings, loaded, len(ingested.classes), manifests, measurements(manifests["degrade"], **found),
+        return cls(settings, loaded, len(ingested.classes), {"ingest": ingested, "degrade": degraded},
+                   measurements(degraded.manifest, **found),
                    data_files)
 
     def rates(self, name: str, *, rows: pd.DataFrame | None = None, extra: ImageSet | None = None) -> pd.DataFrame:
@@ -156,10 +156,11 @@ class VariantContract:
         images). ``rows`` and ``extra`` (its manifest with digests): the variant as its stage writes it,
         inside :func:`~winnow.outputs.together` (its files land with the contract's record, so they are not in
         place yet); otherwise they are read. Raises WinnowError: the variant's rows are missing or damaged."""
-        manifests = dict(self.manifests)
+        manifests = {origin: imageset.manifest for origin, imageset in self.imagesets.items()}
         if rows is None:
-            rows = read_table(VARIANTS / name / "rows.parquet", written_by=WRITTEN_BY.get(name, "variants"),
-                              columns=ROW_COLUMNS)
+            # checked against the data as training reads them (variants.read_rows): before, rows of another degrade
+            # over the same ids (its seed changed, only degrade reran) were measured and their verdict written
+            rows = read_rows(name, num_classes=self.num_classes, imagesets=self.imagesets)
             if (VARIANTS / name / "extra").is_dir():
                 manifests["extra"] = read_imageset(VARIANTS / name / "extra").manifest
         elif extra is not None:
