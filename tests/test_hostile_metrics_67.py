@@ -84,5 +84,5 @@ def test_compare_over_runs_leaves_a_class_without_test_images_out_of_f1s_average
     for metric, baseline in (("f1", (2 / 3 + 4 / 5) / 2), ("precision", (1 + 2 / 3) / 2)):
         section = text.split(f"## {metric} (mean ± std over runs)\n")[1].split("\n## ")[0]
         assert f"| average | {baseline:.4f} ± 0.0000 | 1.0000 ± 0.0000 |" in section
-        assert ("_Left out of the average and std rows: a (no test image: its 0s are not measured), as evaluate's "
-                "macro figures leave it out._") in section
+        assert ("_Left out of the average and std rows and of the tests: a (no test image: its 0s are not measured), "
+                "as evaluate's macro figures leave it out._") in section

@@ -109,15 +109,20 @@ def untested_note(metrics: dict[str, dict], *, name=lambda c: markdown.cell(str(
             "image: its 0s are not measured), as evaluate's macro figures leave it out.")
 
 
+def untested_in_runs(runs: list[dict[str, dict]]) -> list[str]:
+    """The :func:`untested_classes` of any of ``runs`` (each variant → a summary), in order of first appearance."""
+    return list(dict.fromkeys(c for run in runs for c in untested_classes(run)))
+
+
 def untested_rows_note(runs: list[dict[str, dict]]) -> str:
-    """A sentence naming the :func:`untested_classes` of any of ``runs`` (each variant → a summary) that the average
-    and std rows of :func:`seed_summary`'s table leave out, or "": ``winnow compare`` over runs, whose tests pair
-    runs, not classes."""
-    untested = dict.fromkeys(c for run in runs for c in untested_classes(run))
+    """A sentence naming the :func:`untested_in_runs` that the average and std rows of :func:`seed_summary`'s table
+    and its tests leave out, or "": ``winnow compare`` over runs, whose tests pair runs, not classes."""
+    untested = untested_in_runs(runs)
     if not untested:
         return ""
-    return (f"Left out of the average and std rows: {', '.join(markdown.cell(str(c)) for c in untested)} (no test "
-            "image: its 0s are not measured), as evaluate's macro figures leave it out.")
+    return (f"Left out of the average and std rows and of the tests: "
+            f"{', '.join(markdown.cell(str(c)) for c in untested)} (no test image: its 0s are not measured), as "
+            "evaluate's macro figures leave it out.")
 
 
 def summary_rows(table: pd.DataFrame) -> tuple[str, ...]:
@@ -186,7 +191,7 @@ def seed_summary(runs: list[dict[str, dict]], *, metric: str,
     Returns:
         ``(cells, tests)``: ``cells`` has rows = classes + average + std and columns = variants, each
         ``"mean ± std"`` over runs; ``tests`` pairs the variants on macro ``metric`` (the per-run
-        average over classes) and on each class's ``metric``.
+        average over classes) and on each class's ``metric``, but for the :func:`untested_in_runs`.
     """
     if not runs:
         raise WinnowError("compare: no runs to summarise")
@@ -211,8 +216,10 @@ def seed_summary(runs: list[dict[str, dict]], *, metric: str,
     mean, std = stacked.mean(axis=0), stacked.std(axis=0, ddof=1) if len(runs) > 1 else np.zeros(stacked.shape[1:])
     cells = pd.DataFrame([[f"{m:.4f} ± {s:.4f}" for m, s in zip(mr, sr)] for mr, sr in zip(mean, std)],
                          index=index, columns=variants)
-    tests = []
+    tests, untested = [], set(untested_in_runs(runs))
     for row, name in enumerate(index[:-1]):  # every class and the average; a std across classes is no effect
+        if name in untested:  # before: its unmeasured 0s paired as a tie, "1.0000 (identical)" over seeds
+            continue
         per_variant = {v: stacked[:, row, j] for j, v in enumerate(variants)}
         tests.append(pairwise(per_variant).assign(row=name))
     return cells, pd.concat(tests, ignore_index=True)
