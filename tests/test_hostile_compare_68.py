@@ -68,3 +68,14 @@ def test_the_stages_significance_csv_never_writes_a_p_of_zero(tmp_path, monkeypa
     t = diff.mean() / (diff.std(ddof=1) / math.sqrt(10))
     assert row["t"] == pytest.approx(t, abs=1e-6)
     assert row["p"] == pytest.approx(2 * stats.t.sf(t, 9), rel=1e-5, abs=0)
+
+
+@pytest.mark.hostile("compare")
+def test_compare_over_one_run_claims_no_spread_over_seeds():
+    # one run (seed 0) of baseline and pruned: std over runs is undefined. Before, every cell read "0.5000 ± 0.0000",
+    # a stability over seeds no second seed measured, beside the tests' "n/a (one run)"
+    support = {"a": 5, "b": 5}
+    run = {"base": _summary({"a": 0.50, "b": 0.70}, support), "head": _summary({"a": 0.60, "b": 0.75}, support)}
+    cells, _ = compare.seed_summary([run], metric="f1")
+    assert compare.to_markdown(cells).splitlines()[2:] == [
+        "| a | 0.5000 | 0.6000 |", "| b | 0.7000 | 0.7500 |", "| average | 0.6000 | 0.6750 |", "| std | 0.1000 | 0.0750 |"]

@@ -190,8 +190,9 @@ def seed_summary(runs: list[dict[str, dict]], *, metric: str,
 
     Returns:
         ``(cells, tests)``: ``cells`` has rows = classes + average + std and columns = variants, each
-        ``"mean ± std"`` over runs; ``tests`` pairs the variants on macro ``metric`` (the per-run
-        average over classes) and on each class's ``metric``, but for the :func:`untested_in_runs`.
+        ``"mean ± std"`` over runs (the mean alone for one run, which measures no std); ``tests`` pairs the
+        variants on macro ``metric`` (the per-run average over classes) and on each class's ``metric``, but for the
+        :func:`untested_in_runs`.
     """
     if not runs:
         raise WinnowError("compare: no runs to summarise")
@@ -213,9 +214,10 @@ def seed_summary(runs: list[dict[str, dict]], *, metric: str,
                               f"difference: {', '.join(map(str, odd))}); runs of one comparison share one class list")
     # before: stacked by position, so a summary listing its classes in another order averaged class 2 into class 7
     stacked = np.stack([table.loc[index, variants].to_numpy() for table in tables])  # (runs, rows, v)
-    mean, std = stacked.mean(axis=0), stacked.std(axis=0, ddof=1) if len(runs) > 1 else np.zeros(stacked.shape[1:])
-    cells = pd.DataFrame([[f"{m:.4f} ± {s:.4f}" for m, s in zip(mr, sr)] for mr, sr in zip(mean, std)],
-                         index=index, columns=variants)
+    # one run has no spread over runs: before, each of its cells read "± 0.0000", a stability no seed measured
+    mean, std = stacked.mean(axis=0), stacked.std(axis=0, ddof=1) if len(runs) > 1 else None
+    cells = pd.DataFrame([[f"{m:.4f}" if std is None else f"{m:.4f} ± {std[r, j]:.4f}" for j, m in enumerate(mr)]
+                          for r, mr in enumerate(mean)], index=index, columns=variants)
     tests, untested = [], set(untested_in_runs(runs))
     for row, name in enumerate(index[:-1]):  # every class and the average; a std across classes is no effect
         if name in untested:  # before: its unmeasured 0s paired as a tie, "1.0000 (identical)" over seeds
