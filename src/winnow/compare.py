@@ -59,8 +59,8 @@ def class_table(metrics: dict[str, dict], *, metric: str) -> pd.DataFrame:
         values = {c: v.get(metric) for c, v in m["per_class"].items()}
         bad = next((c for c, x in values.items() if not is_rate(x)), None)
         if bad is not None:
-            raise WinnowError(f"{variant}: per_class.{bad}.{metric} is {values[bad]!r}, not a number in [0, 1]; "
-                              f"rerun evaluate@{variant}")
+            found = f"{values[bad]!r}, not a number in [0, 1]" if metric in m["per_class"][bad] else "missing"
+            raise WinnowError(f"{variant}: per_class.{bad}.{metric} is {found}; rerun evaluate@{variant}")
         if first is None:
             first = (variant, list(values))
         elif set(values) != set(first[1]):  # pandas would align the union, sorted, and misplace the summary rows
