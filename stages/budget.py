@@ -36,6 +36,7 @@ from winnow.checkpoints import load
 from winnow.decision_files import stamped
 from winnow.errors import WinnowError, listed
 from winnow.imageset import read_imageset
+from winnow.judged_rows import check_pixels
 from winnow.probe import choose_l2
 from winnow.ray_tasks import unchanged_in_place
 from winnow.represent import LEARNT_SPLITS
@@ -67,6 +68,9 @@ def main() -> None:
     # dedup among them, its leak drops were once left out of pruned while dedup and the report said they were dropped
     groups = read_table(GROUPS_IN, written_by="dedup", columns=("id", "group", "split", "kept", "reason"),
                         rows_of=(DEGRADE, data.manifest["id"]), booleans=("kept",))
+    # before: with dedup not among pruned.cleaners (nor any label cleaner, whose reader checks it), groups of pixels
+    # degrade changed since chose the leak drops unchecked
+    check_pixels(groups, manifest=data.manifest, path=GROUPS_IN, written_by="dedup")
     leaks = _leak_drops(cleaner_decisions(groups=groups))
     baseline = baseline_rows(data.manifest)
     _refuse_emptying_leaks(baseline, leaks, groups=groups, classes=data.classes)

@@ -17,7 +17,7 @@ from winnow.dedup_keep import majority_labels
 from winnow.engine import Engine
 from winnow.groundtruth import PERTURBATION_COLUMNS
 from winnow.imageset import read_imageset
-from winnow.judged_rows import with_digests
+from winnow.judged_rows import check_pixels, with_digests
 from winnow.leaks import leaks_kept, removed_identical, repeated
 from winnow.quality import read_scores
 from winnow.stage import check_outputs, load_params, read_table, run, together, write_json, write_table
@@ -50,6 +50,8 @@ def main() -> None:
     # pipeline (a stage run by hand before threshold): no preference
     flags = read_table(FLAGS, written_by="threshold", columns=("id", "any"), missing_ok=True,
                        rows_of=(IMAGESET, imageset.manifest["id"]), flags=True)
+    if flags is not None:  # before: flags of pixels degrade changed since (dvc repro -s dedup) chose which copy to keep
+        check_pixels(flags, manifest=imageset.manifest, path=FLAGS, written_by="threshold")
     flagged = None if flags is None else imageset.manifest["id"].map(flags.set_index("id")["any"]).to_numpy(bool)
     table = dedup_images(imageset.manifest, imageset.images, scores, embedding=embedding, **settings,
                          knn=backend_of(params), flagged=flagged, engine=Engine.from_params(params))

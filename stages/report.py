@@ -19,6 +19,7 @@ from winnow.errors import WinnowError, first_line
 from winnow.evaluated import read_predictions
 from winnow.report_valuation import valuation_section
 from winnow.imageset import ImageSet, read_imageset
+from winnow.judged_rows import check_pixels
 from winnow.metrics import predictions_path, summary_path
 from winnow.quality import SCORES
 from winnow.report_figures import png_uri
@@ -51,9 +52,14 @@ def main() -> None:
 
     def of_images(stage: str, path: str, *, columns: tuple[str, ...] = ()) -> pd.DataFrame | None:
         """A table of some of data/degrade's images, by id, holding at least ``columns``: one of another data set
-        stops the report in a line naming ``stage`` (its images could not be shown)."""
-        return read_table(path, written_by=stage, missing_ok=True, columns=("id", *columns),
-                          ids_of=None if degraded is None else ("data/degrade", degraded.manifest["id"]))
+        stops the report in a line naming ``stage`` (its images could not be shown), one of other pixels than
+        data/degrade's now too (:func:`winnow.judged_rows.check_pixels`: before, the page showed a judgement of the
+        old pixels beside the new ones)."""
+        table = read_table(path, written_by=stage, missing_ok=True, columns=("id", *columns),
+                           ids_of=None if degraded is None else ("data/degrade", degraded.manifest["id"]))
+        if table is not None and degraded is not None:
+            check_pixels(table, manifest=degraded.manifest, path=path, written_by=stage)
+        return table
 
     summaries = {v: json_of(f"evaluate@{v}", summary_path(v)) for v in variants}
     metrics = {v: report_versions.check_summary(s, variant=v) for v, s in summaries.items() if s is not None}

@@ -7,7 +7,6 @@ image's pixel digest), changes one train image's pixels in data/degrade (its id 
 `dvc repro -s represent` would), runs the real budget stage and asserts its one line and that nothing was left
 behind; the contracts case copies test_hostile_readers.py's template. No model is trained: the refusal comes first."""
 
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,6 +18,7 @@ from test_hostile_readers import project, template  # noqa: F401 (fixtures)
 from winnow.imageset import write_imageset
 from winnow.judged_rows import with_digests
 from winnow.labels import ISSUE_COLUMNS
+from winnow.quality import score_table
 from winnow.stage import write_table
 
 CHANGED = "train-1-2"  # the train image whose pixels degrade changes
@@ -98,3 +98,43 @@ def test_contracts_refuse_a_variants_rows_of_another_degrade(project):
     assert refused_line(project, "contracts") == (
         "error: data/variants/pruned/rows.parquet: image 'train-1-3' keeps label 'c', the degrade imageset labels it "
         "'b' (1 such row(s)): made from another degrade; rerun the variants stage (dvc repro variants)")
+
+
+def _degrade_changed(root, params):
+    """The tiny state of tiny_degraded with threshold's flags and dedup's groups stamped with the pixels they judged,
+    then train-1-2's pixels changed by degrade (id and label kept) and rescored (dvc repro score, represent): returns
+    its digest then and now."""
+    manifest, images, _ = tiny_degraded(root, score=params["score"], clean_tables=True)
+    for path in ("data/threshold/flags.parquet", "data/dedup/groups.parquet"):
+        write_table(root / path, with_digests(pd.read_parquet(root / path), manifest=manifest))
+    at = int(np.flatnonzero(manifest["id"] == CHANGED)[0])
+    images[at] = 255 - images[at]
+    write_imageset(root / "data/degrade", images, manifest.drop(columns="digest"), TINY_CLASSES)
+    now = pd.read_parquet(root / "data/degrade/manifest.parquet")
+    write_table(root / "data/score/scores.parquet", score_table(images, now, **params["score"]))
+    record_represent(root)
+    return manifest["digest"].iloc[at], now
+
+
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize(("stage", "stale", "fresh"), [
+    # before: exit 0; dedup (dvc repro -s dedup) preferred copies by threshold's flags of the old pixels
+    ("dedup", ("threshold", "data/threshold/flags.parquet"), None),
+    # before: exit 0; with threshold alone in pruned.cleaners no reader checked dedup's groups, whose leak drops the
+    # budget took as they were
+    ("budget", ("dedup", "data/dedup/groups.parquet"), "data/threshold/flags.parquet"),
+    # before: exit 0; the page showed threshold's flags of the old pixels beside the new ones
+    ("report", ("threshold", "data/threshold/flags.parquet"), "data/dedup/groups.parquet"),
+], ids=["dedup-reads-flags", "budget-reads-groups", "report-reads-flags"])
+def test_every_reader_refuses_a_filter_table_of_pixels_degrade_changed_since(tmp_path, stage, stale, fresh):
+    params = undamaged_params("baseline", "pruned")
+    params["pruned"]["cleaners"] = ["threshold"]
+    root = make_project(tmp_path / "project", params)
+    then, manifest = _degrade_changed(root, params)
+    if fresh:  # the other table made anew, as its stage rerun would
+        write_table(root / fresh, with_digests(pd.read_parquet(root / fresh), manifest=manifest))
+    now = manifest.set_index("id")["digest"][CHANGED]
+    assert refused_line(root, stage) == (
+        f"error: {stale[1]}: judged other pixels than data/degrade's now for 1 image(s) (first: id {CHANGED!r}, "
+        f"pixels {then!r} then, {now!r} now): made before degrade changed the data; rerun the {stale[0]} stage "
+        f"(dvc repro {stale[0]})")
