@@ -2,6 +2,7 @@
 process what every stage and command runs first, and asserts the one line a user gets."""
 
 import os
+from functools import reduce
 
 import pytest
 
@@ -83,3 +84,13 @@ def test_a_yaml_1_1_directive_is_refused_by_name_not_as_a_key_called_false(tmp_p
         load(path)
     assert str(raised.value) == ("params.yaml: %YAML 1.1 (line 1) reads n, y, no, yes, on and off as booleans, to DVC "
                                  "too (balance.policy.n as false); leave the directive out (YAML 1.2)")
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("path", ["train.epochs", "represent.judge.epochs", "gan.train.epochs", "augment_search.epochs"])
+def test_every_trainings_epochs_is_bounded_as_tracins(path):
+    # before: 10**20 was accepted (only data_valuation.tracin.epochs was bounded) and the stage trained on until stopped
+    with pytest.raises(WinnowError) as raised:
+        params.validate(params_with(path, 10**20))
+    assert str(raised.value) == f"params.yaml: {path}: 100000000000000000000 is above 1000"
+    assert reduce(dict.get, path.split("."), params.validate(params_with(path, 1000))) == 1000  # the bound is a setting

@@ -24,9 +24,12 @@ MAX_THREADS = 1024
 # below 1e-12 a step moves no float32 weight (its spacing near 1 is 1.2e-7): lr 1e-300 trained nothing, without a word
 LEARNING_RATE = Num(1e-12, 10**6)
 DECAY = Num(0, 10**6)
+# every training's epochs (train and its judges' overrides, gan.train, augment_search, data_valuation.tracin): before,
+# 10**20 was accepted and a stage trained on until stopped; 1,000 is 50 times the default 20 (patience ends a run)
+EPOCHS = Num(1, 1000, integer=True)
 TRAIN_RANGES = {
     "model": Choice(MODEL_NAMES),
-    "epochs": Num(1, integer=True),
+    "epochs": EPOCHS,
     "patience": Num(1, integer=True, null=True),
     "batch_size": Num(1, integer=True),
     "optimizer": Choice(OPTIMIZERS),
@@ -49,7 +52,7 @@ GAN_TRAIN = Section(from_dataclass(GanConfig, {
     # both capped as represent.selfsup.width is: 10**18 overflowed torch's allocator into a traceback
     "latent_dim": Num(1, 4096, integer=True),
     "width": Num(1, 4096, integer=True),
-    "epochs": Num(1, integer=True),
+    "epochs": EPOCHS,
     "batch_size": Num(2, integer=True),  # batch norm needs two images to normalise a batch
     "lr": LEARNING_RATE,
     "lr_d": LEARNING_RATE,

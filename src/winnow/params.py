@@ -42,7 +42,7 @@ from winnow.param_checks import (
 from winnow.param_rules import (
     FILE, Bool, Choice, Device, Either, ListOf, MapOf, Num, Rule, Section, Text, fail, kind_of, show,
 )
-from winnow.param_sections import DECAY, GAN_TRAIN, POLICY, PRETRAINED, SELFSUP, TRAIN_FIELDS, TRAIN_OVERRIDES
+from winnow.param_sections import DECAY, EPOCHS, GAN_TRAIN, POLICY, PRETRAINED, SELFSUP, TRAIN_FIELDS, TRAIN_OVERRIDES
 from winnow.yaml_text import load_yaml, not_utf8, unshared
 
 def load(path: str | os.PathLike = FILE) -> dict[str, Any]:
@@ -257,7 +257,7 @@ SCHEMA = Section({
             # the budget: SGD epochs of the probe, one checkpoint each, and each held to the end (float64 (N, K) of
             # the train images, (M, K) of val): 1,000 on the default 6,757 train images of 10 classes hold 0.6 GB;
             # before, 10**20 was accepted and the stage trained on, holding more each epoch, until memory ran out
-            "epochs": Num(1, 1000, integer=True),
+            "epochs": EPOCHS,
             # from 1e-12: below about 1e-154 the influences' squares underflowed to 0, their standard error with
             # them, and every negative value counted as reliably harmful whatever data_valuation.bound said
             "lr": Num(1e-12, 10**6),
@@ -308,7 +308,7 @@ SCHEMA = Section({
     "augment_search": Section({  # winnow.augment_search: balance's policy (and train.augment: searched) chosen on val
         "enabled": Bool(),
         "method": Choice(SEARCH_METHODS),
-        "epochs": Num(1, integer=True),  # each candidate's short training (density: the one model's)
+        "epochs": EPOCHS,  # each candidate's short training (density: the one model's)
         "max_images": Num(1, integer=True, null=True),  # a stratified sample of pruned's train images; null: all
         "op_sets": ListOf(ListOf(Choice(OPS), min_len=1, unique=True), min_len=1),
         "kinds": ListOf(Choice(POLICY_KINDS), min_len=1, unique=True),
