@@ -138,3 +138,16 @@ def test_every_reader_refuses_a_filter_table_of_pixels_degrade_changed_since(tmp
         f"error: {stale[1]}: judged other pixels than data/degrade's now for 1 image(s) (first: id {CHANGED!r}, "
         f"pixels {then!r} then, {now!r} now): made before degrade changed the data; rerun the {stale[0]} stage "
         f"(dvc repro {stale[0]})")
+
+
+@pytest.mark.hostile("intermediates")
+def test_contracts_refuse_label_issues_naming_an_image_data_degrade_lacks(project):
+    # before: "judged other pixels than data/degrade's now for 1 image(s) (first: id 'train-9-9', pixels nan then,
+    # nan now)": the pixel check ran on an id no reader had checked, and called it other pixels
+    manifest = pd.read_parquet(project / "data/degrade/manifest.parquet")
+    path = project / "data/confident-learn/label_issues.parquet"
+    table = pd.read_parquet(path)
+    write_table(path, with_digests(pd.concat([table, table.iloc[:1].assign(id="train-9-9")]), manifest=manifest))
+    assert refused_line(project, "contracts") == (
+        "error: data/confident-learn/label_issues.parquet: 1 id(s) not in data/degrade, first 'train-9-9'; rerun the "
+        "confident-learn stage (dvc repro confident-learn)")

@@ -125,8 +125,11 @@ class VariantContract:
         ingested = read_imageset("data/ingest") if ingested is None else ingested
         degraded = read_imageset(DEGRADE) if degraded is None else degraded
         ids = degraded.manifest["id"]
+        # label_issues, of some images: one row an id of data/degrade's (before, one it lacks was measured, then
+        # called "other pixels ... nan now" by check_pixels)
         found = {key: read_table(path, written_by=stage, columns=columns, missing_ok=True,
-                                 **({"rows_of": (DEGRADE, ids)} if key in PER_IMAGE else {"unique": "id"}))
+                                 **({"rows_of": (DEGRADE, ids)} if key in PER_IMAGE
+                                    else {"unique": "id", "ids_of": (DEGRADE, ids)}))
                  for key, (path, stage, columns) in CLEANER_OUTPUTS.items()}
         for key, table in found.items():
             if table is None:
