@@ -24,7 +24,7 @@ SUBCOMMANDS = {
 }
 
 # argparse's refusal of a missing required argument (its own words, translated as it translates them)
-_REQUIRED = argparse._("the following arguments are required: %s").split("%s")[0]
+_REQUIRED = argparse._("the following arguments are required: %s")
 
 
 class _StoreOnce(argparse._StoreAction):
@@ -53,11 +53,6 @@ class _Parser(argparse.ArgumentParser):
         self.register("action", "store", _StoreOnce)
 
     def error(self, message: str):
-        if getattr(self, "_parsing", False) and message.startswith(_REQUIRED):
-            # kept until the unknown arguments are known (:meth:`parse_args`): before, `winnow gate --bogus` said
-            # "the following arguments are required: --base", and once --base was given, refused --bogus
-            self._missing = message
-            return
         print(f"error: {self.prog}: {message} (see {self.prog} --help)", file=sys.stderr)
         sys.exit(2)
 
@@ -81,15 +76,23 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(status)
 
     def parse_known_args(self, args=None, namespace=None):
-        self._parsing, self._missing = True, None
+        # the required arguments are checked here, refused only once no argument is unknown (:meth:`parse_args`):
+        # before, `winnow gate --bogus` said "the following arguments are required: --base", and once --base was
+        # given, refused --bogus. Not by deferring argparse's own refusal: from Python 3.12.5 it raises, and the
+        # parse then handed back every argument as unknown ("unrecognized arguments: --alpha 0.1" for a missing --base)
+        required = [action for action in self._actions if action.required]
+        for action in required:
+            action.required = False
         try:
             namespace, extras = super().parse_known_args(args, namespace)
         finally:
-            self._parsing = False
+            for action in required:
+                action.required = True
         if extras and not hasattr(namespace, "_unknown_to"):  # the innermost parser that missed them: the subcommand
             namespace._unknown_to = self  # they were given to (a subparser's namespace is copied into its parent's)
-        if self._missing and not hasattr(namespace, "_missing_in"):
-            namespace._missing_in = (self, self._missing)
+        missing = [argparse._get_action_name(a) for a in required if getattr(namespace, a.dest, None) is None]
+        if missing and not hasattr(namespace, "_missing_in"):
+            namespace._missing_in = (self, _REQUIRED % ", ".join(missing))
         return namespace, extras
 
     def parse_args(self, args=None, namespace=None):
