@@ -187,3 +187,12 @@ def test_version_rows_of_another_degrade_over_the_same_ids_stop_the_report(tmp_p
         read_rows("pruned", root=tmp_path, num_classes=2, imagesets={"degrade": DEGRADED})
     assert str(refused.value) == (f"{tmp_path / 'pruned/rows.parquet'}: {problem}; rerun the variants stage (dvc "
                                   "repro variants)")
+
+
+def test_review_counts_of_a_pruned_no_verdict_touched_pass():
+    # the default run: no reason names a review. Before, the recount's sum over no rows was '' and the report stage
+    # ended in "ValueError: invalid literal for int() with base 10: ''" (found by the lead's dvc repro)
+    rows = pd.DataFrame({"id": ["a", "b", "c"], "reason": ["isolated", "", None]})
+    review = {"verdicts": 0, "confirmed": 0, "overruled": 0, "relabelled_by_person": 0}
+    assert report_recounts.checked_review({"review": review}, rows=rows, path="metrics/variants.json") == {
+        "review": review}
