@@ -34,7 +34,7 @@ from winnow.models import build_model
 from winnow.imageset import read_imageset, write_imageset
 from winnow.phash import phash64
 from winnow.quality import score_table
-from winnow.ray_tasks import EmbedActor, FileRows, in_row_order
+from winnow.ray_tasks import ENCODER_PACKAGES, EmbedActor, FileRows, in_row_order, package_versions
 from winnow.thumbnails import Looks
 
 RAY = Engine("ray")
@@ -381,7 +381,8 @@ def test_an_embed_actor_keeps_a_cpu_model_on_the_cpu_where_a_gpu_is_visible(monk
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr("winnow.ray_tasks.import_ray", lambda: SimpleNamespace(get=lambda reference: reference))
     actor = EmbedActor(encoder=replace(encoder, model=None), weights=[encoder.model.state_dict()],
-                       source=np.asarray(imageset.images), batch_size=64, n=len(imageset.images))
+                       source=np.asarray(imageset.images), batch_size=64, n=len(imageset.images),
+                       packages=package_versions(ENCODER_PACKAGES))
     assert {value.device.type for value in actor.model.state_dict().values()} == {"cpu"}
     local = Engine().embed(encoder, imageset.images[64:128], batch_size=64)
     assert actor({"id": np.array([1])})["features"].tobytes() == local.tobytes()

@@ -42,8 +42,8 @@ import numpy as np
 from winnow.configs import ENGINES
 from winnow.errors import WinnowError
 from winnow.ray_tasks import (
-    RETRIES, EmbedActor, RowsTask, checked_unchanged, import_ray, in_row_order, one_blas_thread, ray_failures,
-    rows_source, unchanged_in_place,
+    ENCODER_PACKAGES, RETRIES, EmbedActor, RowsTask, checked_unchanged, import_ray, in_row_order, one_blas_thread,
+    package_versions, ray_failures, rows_source, unchanged_in_place,
 )
 
 Batch = Callable[..., dict[str, np.ndarray]]
@@ -232,7 +232,8 @@ class Engine:
                     EmbedActor, batch_size=1, concurrency=actors, num_gpus=1 if gpus else 0,
                     num_cpus=0 if gpus else 1, max_restarts=RETRIES, max_task_retries=RETRIES,
                     fn_constructor_kwargs={"encoder": replace(encoder, model=None), "weights": [weights],
-                                           "source": source, "batch_size": batch_size, "n": len(images)})
+                                           "source": source, "batch_size": batch_size, "n": len(images),
+                                           "packages": package_versions(ENCODER_PACKAGES)})
                 return in_row_order(rows, n=len(images))["features"]
 
     def _check(self) -> None:

@@ -13,7 +13,9 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import metadata
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -47,6 +49,41 @@ def import_ray():
     return ray
 
 
+# the packages whose arithmetic the batch functions (and, with torch, the encoders) run: a node of another environment
+# rounds or resamples otherwise (Pillow 13 resizes tall images vertical pass first, which the pHash follows), so its
+# batches would not be the local engine's, and switching the engine reruns no stage
+TASK_PACKAGES = ("numpy", "scipy", "pillow")
+ENCODER_PACKAGES = (*TASK_PACKAGES, "torch")
+
+
+@lru_cache(maxsize=None)
+def package_versions(names: tuple[str, ...]) -> tuple[tuple[str, str | None], ...]:
+    """``((name, version), ...)`` of the distributions ``names`` in this process's environment: the release without
+    its local part (torch's ``+cpu`` or ``+cu126``: a GPU node's build; README: byte-identical on the same kind of
+    device), None for one not installed."""
+    found = []
+    for name in names:
+        try:
+            found.append((name, metadata.version(name).split("+")[0]))
+        except metadata.PackageNotFoundError:
+            found.append((name, None))
+    return tuple(found)
+
+
+def check_packages(driver: tuple[tuple[str, str | None], ...]) -> None:
+    """In a Ray worker: a one-line WinnowError unless it runs the driver's versions ``driver`` (:func:`package_versions`
+    taken where the stage runs). Before, a node started from another environment (``ray start`` under another
+    Pillow) hashed and scored its batches its own way without a word."""
+    here = dict(package_versions(tuple(name for name, _ in driver)))
+    for name, version in driver:
+        if here[name] != version:
+            raise WinnowError(f"compute.engine: ray: node {socket.gethostname()} runs {name} "
+                              f"{here[name] or '(not installed)'} where the stage runs {version or '(not installed)'}, "
+                              "so its batches would differ from the local engine's: install the stage's versions on "
+                              "every node (pip install -r requirements.lock) and restart Ray there, or set "
+                              "compute.engine: local")
+
+
 @dataclass(frozen=True)
 class RowsTask:
     """One Ray task: batch number ``b`` -> ``fn`` of rows ``b * batch_size ...``, tagged with their rows."""
@@ -56,9 +93,12 @@ class RowsTask:
     batch_size: int
     n: int
     columns: dict[str, np.ndarray]
+    # made where the task is made, by the stage: the versions every worker must run (check_packages)
+    packages: tuple[tuple[str, str | None], ...] = field(default_factory=lambda: package_versions(TASK_PACKAGES))
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         with _carried(), one_blas_thread():
+            check_packages(self.packages)
             images, rows = _batch_rows(self.source, int(batch["id"][0]), self.batch_size, self.n)
             out = self.fn(images, **{name: column[rows] for name, column in self.columns.items()})
         return {**out, "_row": rows}
@@ -93,9 +133,11 @@ def _carried() -> Iterator[None]:
 class EmbedActor:
     """One actor of :meth:`Engine.embed`'s pool: builds the encoder once, with the shipped weights (the
     state dict's own tensors and dtypes, ``assign``), on its GPU when it has one and the encoder's device is
-    not ``cpu``, in eval mode; each call embeds batch number ``b``, tagged with its rows."""
+    not ``cpu``, in eval mode; each call embeds batch number ``b``, tagged with its rows, once it has checked that its
+    node runs the driver's ``packages`` (:func:`package_versions` of :data:`ENCODER_PACKAGES`, taken by the driver)."""
 
-    def __init__(self, *, encoder: Encoder, weights: list, source: object, batch_size: int, n: int) -> None:
+    def __init__(self, *, encoder: Encoder, weights: list, source: object, batch_size: int, n: int,
+                 packages: tuple[tuple[str, str | None], ...]) -> None:
         import torch
 
         model = encoder.build()
@@ -104,9 +146,11 @@ class EmbedActor:
         gpu = encoder.device != "cpu" and torch.cuda.is_available()
         self.model = model.to("cuda" if gpu else "cpu").eval()
         self.embed, self.source, self.batch_size, self.n = encoder.embed, source, batch_size, n
+        self.packages = packages
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         with _carried():
+            check_packages(self.packages)
             images, rows = _batch_rows(self.source, int(batch["id"][0]), self.batch_size, self.n)
             return {"features": self.embed(self.model, images, batch_size=self.batch_size), "_row": rows}
 

@@ -1,0 +1,68 @@
+"""Hostile cases for the Ray engine beyond one machine (stop 68): a node of the cluster started from another
+environment than the stage's (``ray start`` under another Pillow, numpy, scipy or torch) must stop the stage in one
+line naming the node and the package, not return batches computed its own way beside the local engine's."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import replace
+from types import SimpleNamespace
+
+import numpy as np
+import PIL
+import pytest
+import scipy
+import torch
+
+from winnow import training
+from winnow.configs import TrainConfig
+from winnow.errors import WinnowError
+from winnow.models import build_model
+from winnow.phash import _phash_rows, phash64
+from winnow.ray_tasks import EmbedActor, FileRows, RowsTask, _BatchFailed
+
+HERE = socket.gethostname()
+
+
+def other_environment(line: str) -> str:
+    return (f"compute.engine: ray: node {HERE} runs {line}, so its batches would differ from the local engine's: "
+            "install the stage's versions on every node (pip install -r requirements.lock) and restart Ray there, "
+            "or set compute.engine: local")
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_ray_node_of_another_pillow_than_the_stages_is_one_line_not_its_own_hashes(tmp_path):
+    # found by probing: the tasks checked the images file and shipped winnow's code, not the libraries whose arithmetic
+    # the batches are. Pillow 13 resizes a 40x20 image vertical pass first and Pillow 12 horizontal first, and the
+    # pHash follows the installed Pillow: a node started under Pillow 12 beside a stage under 13 hashed its batches
+    # otherwise (17 of 20 such images, winnow.phash), dedup grouped by those hashes, and switching the engine reruns
+    # no stage
+    pixels = np.random.default_rng(0).integers(0, 256, (4, 40, 20), dtype=np.uint8)
+    np.save(tmp_path / "images.npy", pixels[..., None])
+    source = FileRows.of(np.load(tmp_path / "images.npy", mmap_mode="r"))
+    stage = (("numpy", np.__version__), ("scipy", scipy.__version__), ("pillow", PIL.__version__))
+    same = RowsTask(_phash_rows, source, 2, 4, {}, packages=stage)
+    # the stage's own versions: the local engine's hashes of those rows (phash64 is imagehash's on tall images too:
+    # tests/test_hostile_scale_more.py)
+    assert same({"id": np.array([1])})["phash"].tolist() == phash64(pixels[2:]).tolist()
+    older = RowsTask(_phash_rows, source, 2, 4, {}, packages=(*stage[:2], ("pillow", "12.0.0")))
+    with pytest.raises(_BatchFailed) as raised:  # what ray_failures raises as the stage's one line
+        older({"id": np.array([1])})
+    assert type(raised.value.error) is WinnowError
+    assert str(raised.value.error) == other_environment(f"pillow {PIL.__version__} where the stage runs 12.0.0")
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_ray_embedding_actor_on_a_node_without_the_stages_torch_is_one_line(monkeypatch):
+    monkeypatch.setattr("winnow.ray_tasks.import_ray", lambda: SimpleNamespace(get=lambda reference: reference))
+    torch.manual_seed(0)
+    config = TrainConfig(model="lenet5", threads=1, device="cpu")
+    judge = training.Trained(build_model("lenet5", in_channels=1, num_classes=3, image_size=8).eval(),
+                             torch.tensor([0.5]), torch.tensor([0.25]), [], 1, config)
+    encoder = training.encoder(judge, num_classes=3, image_shape=(8, 8, 1))
+    actor = EmbedActor(encoder=replace(encoder, model=None), weights=[encoder.model.state_dict()], source=None,
+                       batch_size=4, n=6, packages=(("numpy", np.__version__), ("torch", "2.99.0")))
+    with pytest.raises(_BatchFailed) as raised:
+        actor({"id": np.array([0])})
+    assert str(raised.value.error) == other_environment(f"torch {torch.__version__.split('+')[0]} where the stage runs "
+                                                        "2.99.0")
