@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import shutil
 import socket
 import tracemalloc
 from dataclasses import replace
@@ -29,7 +30,7 @@ from hostile_harness import (
 )
 from test_hostile_budget import budget_stage
 from test_represent import SELFSUP, blobs, write_blobs
-from winnow import perturb
+from winnow import perturb, torch_runtime
 from winnow.configs import TrainConfig
 from winnow.degrade import degrade
 from winnow.errors import WinnowError
@@ -193,7 +194,7 @@ def test_gaussian_noise_on_a_memory_mapped_set_takes_the_damaged_images_memory_a
     assert np.array_equal(streamed.images, whole.images)
 
 
-TORCHRUN_DIFFERS = ("labels", "lr", "val", "crop_padding")
+TORCHRUN_DIFFERS = ("labels", "lr", "val", "crop_padding", "code")
 
 
 def _rank_with_each_copy(rank: int, world: int, out_dir: str, differences: tuple[str, ...]) -> None:
@@ -209,7 +210,8 @@ def _rank_with_its_own_copy(rank: int, world: int, init_file: str, out_dir: str,
     """One rank as torchrun starts it on a machine of its own: the same images everywhere, but rank 1's copy is
     another version's in ``differs``: one label of 60 changed (the same count: nothing else tells the data apart),
     no val image (a version ingested without a val split), train.lr ten times rank 0's, or a train.crop_padding
-    the 8x8 images cannot take (one rank's check of its own copy or params)."""
+    the 8x8 images cannot take (one rank's check of its own copy or params), or winnow's code of another checkout
+    (one module another, params.yaml the same)."""
     torch.distributed.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world,
                                          timeout=datetime.timedelta(seconds=60))
     images = np.random.default_rng(0).integers(0, 256, (60, 8, 8, 1), dtype=np.uint8)
@@ -223,6 +225,12 @@ def _rank_with_its_own_copy(rank: int, world: int, init_file: str, out_dir: str,
         lr = 0.01
     if rank == 1 and differs == "crop_padding":
         crop_padding = 4
+    if rank == 1 and differs == "code":  # the machine's checkout left behind: a copy of the package, one module other
+        behind = Path(out_dir, "winnow")
+        shutil.copytree(torch_runtime.WINNOW_CODE, behind, ignore=shutil.ignore_patterns("__pycache__"))
+        with open(behind / "augment.py", "a") as module:
+            module.write("\n# a line this machine's checkout does not have yet\n")
+        torch_runtime.WINNOW_CODE = behind
     config = TrainConfig(model="lenet5", epochs=1, patience=None, batch_size=8, crop_padding=crop_padding, lr=lr,
                          device="cpu", threads=1)
     try:
@@ -248,6 +256,10 @@ def _rank_with_its_own_copy(rank: int, world: int, init_file: str, out_dir: str,
             "every machine must hold the same data: run dvc pull (or dvc checkout) on each, then rerun"),
     ("crop_padding", "train: under torchrun rank 1 runs another train.crop_padding than rank 0 (1 rank(s) in all); "
                      "every machine must run the same params.yaml: git pull (or copy it) on each, then rerun"),
+    # found by probing: a machine whose checkout was left behind (git pull on rank 0's only, params.yaml the same)
+    # trained its shard with its own code beside rank 0's, and rank 0 wrote the model without a word
+    ("code", "train: under torchrun rank 1 runs other winnow code (src/winnow) than rank 0 (1 rank(s) in all); every "
+             "machine must run the same checkout and packages: git pull and make setup on each, then rerun"),
 ])
 def test_torchrun_ranks_holding_other_data_or_settings_than_rank_0_stop_in_one_line(torchrun_ranks, differs, line):
     # found by probing: before, both ranks trained, each on its own copy, and rank 0 wrote a model of two data sets

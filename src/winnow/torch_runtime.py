@@ -12,6 +12,7 @@ import math
 import os
 import sys
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -137,6 +138,17 @@ def sync_buffers(model: nn.Module) -> None:
         torch.distributed.broadcast(buffer, src=0)
 
 
+WINNOW_CODE = Path(__file__).resolve().parent  # the winnow package this process runs (check_same_data)
+
+
+def code_digest(folder: Path) -> bytes:
+    """A hash of every ``.py`` file under ``folder`` (its path below ``folder`` and its bytes)."""
+    digest = hashlib.blake2b(digest_size=8)
+    for file in sorted(folder.rglob("*.py")):
+        digest.update(file.relative_to(folder).as_posix().encode() + b"\0" + file.read_bytes())
+    return digest.digest()
+
+
 def check_same_data(*arrays: np.ndarray, settings: dict[str, object], device: torch.device) -> None:
     """Under torchrun: a one-line :class:`WinnowError` on every rank unless every rank holds the same ``arrays``
     (a training's train and val images and labels) as rank 0, byte for byte, and the same ``settings`` (what each
@@ -146,7 +158,13 @@ def check_same_data(*arrays: np.ndarray, settings: dict[str, object], device: to
     word, and rank 0 wrote a model of two data sets; one at another learning rate stepped the averaged gradients
     its own way, so the ranks' weights drifted apart. A rank with another number of steps than rank 0's (another row
     count, batch size or epochs) waited in the gradients' allreduce until the process group's timeout. All ranks
-    learn the answer together (a rank left to train alone would wait for ever)."""
+    learn the answer together (a rank left to train alone would wait for ever).
+
+    So must the code each step runs: winnow's own (:data:`WINNOW_CODE`) and torch's release (its build's local part,
+    ``+cpu``, ``+cu126``, aside). Before, a machine whose checkout was left behind (git pull on rank 0's machine only,
+    params.yaml unchanged) trained its shard with its own augmentation and model code without a word."""
+    environment = {"other winnow code (src/winnow)": code_digest(WINNOW_CODE),
+                   "another torch release": torch.__version__.split("+")[0]}
     digest = hashlib.blake2b(digest_size=8)
     for array in arrays:
         array = np.asarray(array)
@@ -155,19 +173,23 @@ def check_same_data(*arrays: np.ndarray, settings: dict[str, object], device: to
         for start in range(0, len(array), rows):
             digest.update(np.ascontiguousarray(array[start:start + rows]).tobytes())
     parts = [digest.digest(), *(hashlib.blake2b(repr(value).encode(), digest_size=8).digest()
-                                for value in settings.values())]
+                                for value in [*environment.values(), *settings.values()])]
     # nccl moves device tensors only
     mine = torch.tensor([int.from_bytes(part, "little", signed=True) for part in parts], device=device)
     first = mine.clone()
     torch.distributed.broadcast(first, src=0)
     differs = [torch.zeros_like(mine) for _ in range(torch.distributed.get_world_size())]
     torch.distributed.all_gather(differs, (mine != first).to(torch.int64))
-    for column, name in enumerate([None, *settings]):
+    for column, name in enumerate([None, *environment, *settings]):
         other = [rank for rank, flags in enumerate(differs) if flags[column].item()]
         if other and name is None:
             raise WinnowError(f"train: under torchrun rank {other[0]} holds other train or val images or labels than "
                               f"rank 0 ({len(other)} rank(s) in all); every machine must hold the same data: run dvc "
                               "pull (or dvc checkout) on each, then rerun")
+        if other and name in environment:
+            raise WinnowError(f"train: under torchrun rank {other[0]} runs {name} than rank 0 ({len(other)} rank(s) in "
+                              "all); every machine must run the same checkout and packages: git pull and make setup "
+                              "on each, then rerun")
         if other:
             raise WinnowError(f"train: under torchrun rank {other[0]} runs another {name} than rank 0 "
                               f"({len(other)} rank(s) in all); every machine must run the same params.yaml: git pull "
