@@ -1,6 +1,7 @@
 """Hostile cases for the Ray engine beyond one machine (stop 68): a node of the cluster started from another
 environment than the stage's (``ray start`` under another Pillow, numpy, scipy or torch) must stop the stage in one
-line naming the node and the package, not return batches computed its own way beside the local engine's."""
+line naming the node and the package, not return batches computed its own way beside the local engine's; and an
+images.npy rewritten in place between two of dedup's passes over it must stop dedup in one line."""
 
 from __future__ import annotations
 
@@ -9,14 +10,17 @@ from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import PIL
 import pytest
 import scipy
 import torch
 
-from winnow import training
+from winnow import dedup, training
+from winnow.copies import variant_hashes
 from winnow.configs import TrainConfig
 from winnow.errors import WinnowError
+from winnow.imageset import pixel_digest
 from winnow.models import build_model
 from winnow.phash import _phash_rows, phash64
 from winnow.ray_tasks import EmbedActor, FileRows, RowsTask, _BatchFailed
@@ -66,3 +70,31 @@ def test_a_ray_embedding_actor_on_a_node_without_the_stages_torch_is_one_line(mo
         actor({"id": np.array([0])})
     assert str(raised.value.error) == other_environment(f"torch {torch.__version__.split('+')[0]} where the stage runs "
                                                         "2.99.0")
+
+
+@pytest.mark.hostile("intermediates")
+def test_images_rewritten_in_place_between_dedups_passes_stop_it_in_one_line(tmp_path, monkeypatch):
+    # found by probing: each of dedup's passes over the memory-mapped images (thumbnails, then the pHashes of mirrors
+    # and crops) checked only itself, so an images.npy rewritten in place between two (`cp other.npy` over it) gave
+    # the thumbnails of the old images and the mirrors' hashes of the new ones, and dedup grouped with both, exit 0
+    path = tmp_path / "images.npy"
+    pixels = np.random.default_rng(2).integers(0, 256, (12, 16, 16, 3), dtype=np.uint8)
+    np.save(path, pixels)
+    images = np.load(path, mmap_mode="r")
+    manifest = pd.DataFrame({"id": [f"i{k}" for k in range(12)], "split": "train", "label": 0,
+                             "digest": pixel_digest(pixels)})
+    scores = pd.DataFrame({"id": manifest["id"], "phash": phash64(pixels)})
+
+    def rewritten_first(images, **options):  # cp over the file once the thumbnails are made
+        with open(path, "r+b") as handle:
+            handle.seek(-pixels.nbytes, 2)
+            handle.write((255 - pixels).tobytes())
+        return variant_hashes(images, **options)
+
+    monkeypatch.setattr(dedup, "variant_hashes", rewritten_first)
+    with pytest.raises(WinnowError) as raised:
+        dedup.dedup_images(manifest, images, scores, radius=6, min_correlation=0.98, flip=True, crop=0.0625,
+                           keep="first")
+    assert str(raised.value) == (f"{path} was rewritten or replaced while compute.engine: local read it (another run "
+                                 "writing it?); its batches would mix old and new images: rerun when nothing else "
+                                 "writes it")
