@@ -1,7 +1,8 @@
 """Hostile cases for the Ray engine beyond one machine (stop 68): a node of the cluster started from another
 environment than the stage's (``ray start`` under another Pillow, numpy, scipy or torch) must stop the stage in one
 line naming the node and the package, not return batches computed its own way beside the local engine's; and an
-images.npy rewritten in place between two of dedup's passes over it must stop dedup in one line."""
+images.npy rewritten in place between two of dedup's passes over it, or while degrade streams it, must stop the
+stage in one line."""
 
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ import scipy
 import torch
 
 from winnow import dedup, training
+from winnow import degrade as degrade_module
 from winnow.copies import variant_hashes
 from winnow.configs import TrainConfig
 from winnow.errors import WinnowError
-from winnow.imageset import pixel_digest
+from winnow.degrade_picks import pick_all
+from winnow.imageset import pixel_digest, read_imageset, write_imageset
 from winnow.models import build_model
 from winnow.phash import _phash_rows, phash64
 from winnow.ray_tasks import EmbedActor, FileRows, RowsTask, _BatchFailed
@@ -95,6 +98,33 @@ def test_images_rewritten_in_place_between_dedups_passes_stop_it_in_one_line(tmp
     with pytest.raises(WinnowError) as raised:
         dedup.dedup_images(manifest, images, scores, radius=6, min_correlation=0.98, flip=True, crop=0.0625,
                            keep="first")
+    assert str(raised.value) == (f"{path} was rewritten or replaced while compute.engine: local read it (another run "
+                                 "writing it?); its batches would mix old and new images: rerun when nothing else "
+                                 "writes it")
+
+
+@pytest.mark.hostile("intermediates")
+def test_images_rewritten_in_place_while_degrade_streams_them_stop_it_in_one_line(tmp_path, monkeypatch):
+    # found by probing: degrade read data/ingest's images.npy through a copy-on-write map from the first damage to the
+    # last kept row written out, checked by nothing; rewritten in place meanwhile (every pixel inverted once the
+    # targets were picked), 15 of 20 rows came out as the new pixels under the old digests beside 5 damaged old ones
+    pixels = np.random.default_rng(3).integers(0, 256, (20, 8, 8, 3), dtype=np.uint8)
+    manifest = pd.DataFrame({"id": [f"i{k}" for k in range(20)], "split": "train", "label": np.arange(20) % 2,
+                             "source": "t", "orig_h": 8, "orig_w": 8, "orig_mode": "RGB"})
+    write_imageset(tmp_path / "ingest", pixels, manifest, ["a", "b"])
+    path = tmp_path / "ingest" / "images.npy"
+
+    def rewritten_first(*args, **options):
+        with open(path, "r+b") as handle:
+            handle.seek(-pixels.nbytes, 2)
+            handle.write((255 - pixels).tobytes())
+        return pick_all(*args, **options)
+
+    monkeypatch.setattr(degrade_module, "pick_all", rewritten_first)
+    (tmp_path / "work").mkdir()
+    with pytest.raises(WinnowError) as raised:
+        degrade_module.degrade(read_imageset(tmp_path / "ingest"), seed=0, workdir=tmp_path / "work",
+                               perturbations=[{"kind": "blur", "fraction": 0.25, "method": "box", "kernel": 3}])
     assert str(raised.value) == (f"{path} was rewritten or replaced while compute.engine: local read it (another run "
                                  "writing it?); its batches would mix old and new images: rerun when nothing else "
                                  "writes it")

@@ -46,6 +46,7 @@ from winnow.groundtruth import (
 )
 from winnow.imageset import IMAGES, ImageSet, equal_images, pixel_digest, whole_file
 from winnow.npy_rows import NpyRows
+from winnow.ray_tasks import unchanged_in_place
 
 
 def degrade(
@@ -76,27 +77,32 @@ def degrade(
     specs = parse(perturbations, classes=imageset.classes, images=imageset.images, manifest=imageset.manifest)
     if not disjoint:
         check_overlaps(specs)
-    state = _State.start(imageset, streamed=workdir is not None)
-    log: list[dict] = []
-    took: dict[int, int] = {}  # ground-truth rows each perturbation wrote, by its index
-    for p in specs:
-        if p.kind in REMOVAL_KINDS:
-            log += (rows := _remove(state, p, p.rng(seed)))
-            took[p.index] = len(rows)
-    state.classes_left = np.unique(state.labels[state.train_alive()])
-    specs = after_removals(specs, left=state.classes_left, classes=state.classes)
-    n_train = len(state.train_alive())
-    picks = pick_all([p for p in specs if p.kind not in REMOVAL_KINDS], state, disjoint=disjoint, seed=seed)
-    for kind_group in (DUPLICATE_KINDS, LABEL_KINDS, CONTAMINATION_KINDS):
-        for p, (targets, sources) in picks:
-            if p.kind in kind_group:
-                log += (rows := _APPLY[kind_group](state, p, targets, sources, p.rng(seed)))
+    # the input's pixels are read from the first damage to the last kept row written out (a copy-on-write map of its
+    # file when streamed): before, an images.npy rewritten in place meanwhile (cp over it) gave the damage of the old
+    # images beside the new ones kept under the old digests, exit 0
+    with unchanged_in_place(imageset.images):
+        state = _State.start(imageset, streamed=workdir is not None)
+        log: list[dict] = []
+        took: dict[int, int] = {}  # ground-truth rows each perturbation wrote, by its index
+        for p in specs:
+            if p.kind in REMOVAL_KINDS:
+                log += (rows := _remove(state, p, p.rng(seed)))
                 took[p.index] = len(rows)
-    if log:  # where none took an image the degrade stage says so for all of them
-        for p in (p for p in specs if not took[p.index]):
-            print(f"warning: {p.where} took no image: {_why_none(p, n_train, left=state.classes_left)}; change it, or "
-                  "leave it out")
-    return state.finish(workdir), perturbation_table(log)
+        state.classes_left = np.unique(state.labels[state.train_alive()])
+        specs = after_removals(specs, left=state.classes_left, classes=state.classes)
+        n_train = len(state.train_alive())
+        picks = pick_all([p for p in specs if p.kind not in REMOVAL_KINDS], state, disjoint=disjoint, seed=seed)
+        for kind_group in (DUPLICATE_KINDS, LABEL_KINDS, CONTAMINATION_KINDS):
+            for p, (targets, sources) in picks:
+                if p.kind in kind_group:
+                    log += (rows := _APPLY[kind_group](state, p, targets, sources, p.rng(seed)))
+                    took[p.index] = len(rows)
+        if log:  # where none took an image the degrade stage says so for all of them
+            for p in (p for p in specs if not took[p.index]):
+                print(f"warning: {p.where} took no image: {_why_none(p, n_train, left=state.classes_left)}; change "
+                      "it, or leave it out")
+        degraded = state.finish(workdir)
+    return degraded, perturbation_table(log)
 
 
 def _why_none(p: Perturbation, n_train: int, *, left: np.ndarray) -> str:
