@@ -365,6 +365,34 @@ def test_ray_embeddings_on_a_cluster_of_one_cpu_finish_and_equal_local(ray_clust
     assert done.returncode == 0, done.stderr[-3000:]
 
 
+@pytest.mark.hostile("intermediates")
+def test_an_image_file_rewritten_while_a_one_cpu_ray_cluster_embeds_here_names_compute_engine_ray(ray_cluster, tmp_path,
+                                                                                                  monkeypatch):
+    # found by probing: on a cluster of one CPU (compute.ray.num_cpus: 1) the embedding runs in this process, and an
+    # images.npy rewritten in place meanwhile was told as read by "compute.engine: local", which the user had not set
+    import time
+
+    import ray
+
+    path = tmp_path / "images.npy"
+    np.save(path, np.zeros((6, 4, 4, 1), np.uint8))
+
+    def embeds_while_the_file_is_rewritten(model, images, *, batch_size):
+        time.sleep(0.05)  # a later modification time than the one the pass began with, on any file system clock
+        with open(path, "r+b") as handle:  # in place, as cp does
+            handle.seek(-96, 2)
+            handle.write(bytes([7]) * 96)
+        return np.zeros((len(images), 2), np.float32)
+
+    monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 1.0})
+    encoder = Encoder(model=None, build=None, embed=embeds_while_the_file_is_rewritten, device="cpu")
+    with pytest.raises(WinnowError) as raised:
+        RAY.embed(encoder, np.load(path, mmap_mode="r"), batch_size=4)
+    assert str(raised.value) == (f"{path} was rewritten or replaced while compute.engine: ray read it (another run "
+                                 "writing it?); its batches would mix old and new images: rerun when nothing else "
+                                 "writes it")
+
+
 def cpu_judge(imageset) -> Encoder:
     """The judge's cnn_small of :func:`encoders`, its train.device ``cpu``."""
     h, _, c = imageset.images.shape[1:]

@@ -220,8 +220,9 @@ class Engine:
                 gpus = 0
             if not gpus and cpus < 2:
                 # an actor holding the only CPU leaves none for the task that hands out the batch numbers, and
-                # Ray waits for ever: here, where Ray has nothing to spread, the same calls run in this process
-                with unchanged_in_place(images):
+                # Ray waits for ever: here, where Ray has nothing to spread, the same calls run in this process (a
+                # rewritten file named of compute.engine: ray, which the user set; before, "local")
+                with unchanged_in_place(images, engine=self.kind):
                     return encoder.embed(encoder.model, images, batch_size=batch_size)
             weights = ray.put({name: value.detach().cpu() for name, value in encoder.model.state_dict().items()})
             batches = -(-len(images) // batch_size)
