@@ -470,10 +470,11 @@ def test_a_column_of_whole_numbers_named_with_a_label_or_row_word_is_refused(tmp
 
 
 def ndvi(name):
-    """mine.parquet: f0, f1 and an int16 vegetation index scaled by 10,000 (as MODIS ships NDVI) named ``name``."""
+    """mine.parquet: an int16 vegetation index scaled by 10,000 (as MODIS ships NDVI) named ``name``, and f0 and f1
+    on its scale (beside features near 1 it would outweigh them, refused in test_hostile_represent_68)."""
     index = (np.random.default_rng(0).uniform(-0.2, 0.9, N) * 10_000).astype(np.int16)
-    return parquet(pd.DataFrame({"id": ids(), name: index, "f0": np.linspace(0.1, 0.9, N),
-                                 "f1": np.linspace(0.9, 0.1, N)}))
+    return parquet(pd.DataFrame({"id": ids(), name: index, "f0": np.linspace(1_000, 9_000, N),
+                                 "f1": np.linspace(9_000, 1_000, N)}))
 
 
 @pytest.mark.hostile("represent")

@@ -1,5 +1,7 @@
 """Hostile inputs to the represent stage, probe 68: a user's feature table whose size column points every row but
-one almost the same way. In-process on test_represent's blobs (48 images of 12x12): no training."""
+one almost the same way, rows all but one a multiple of one vector, and a table whose NDVI column of either sign
+lays every row but one almost on one line through 0. In-process on test_represent's blobs (48 images of 12x12): no
+training."""
 
 from __future__ import annotations
 
@@ -39,11 +41,12 @@ def test_a_size_column_that_points_all_rows_but_one_the_same_way_is_refused(tmp_
 
 
 @pytest.mark.hostile("represent")
-def test_rows_all_but_one_a_multiple_of_one_vector_are_refused_as_such(tmp_path):
+@pytest.mark.parametrize("sign", [1.0, -1.0])  # -1: the median, of rows turned to one side, lies opposite them
+def test_rows_all_but_one_a_multiple_of_one_vector_are_refused_as_such(tmp_path, sign):
     # 47 rows (1 + i / 48) times one vector, and img-5 apart. Before: the checks of rows on one line measured every
     # row from the first, so the one row apart let the 47 through, each with every other at cosine similarity 1:
     # their neighbours a tie, broken by row order
-    values = (1 + np.arange(N) / N)[:, None] * np.array([1.0, 2.0, 3.0, 4.0])
+    values = (1 + np.arange(N) / N)[:, None] * np.array([1.0, 2.0, 3.0, 4.0]) * sign
     values[5] = [4.0, -3.0, 2.0, -1.0]
     np.save(tmp_path / "mine.npy", values)
     options = represent.options({"source": "file", "file": str(tmp_path / "mine.npy")})
@@ -54,4 +57,26 @@ def test_rows_all_but_one_a_multiple_of_one_vector_are_refused_as_such(tmp_path)
         "distance at most ") + r"\d\.\de-\d\d" + re.escape(
         " from their median's): each a positive multiple of one vector, which cosine neighbours cannot tell apart"),
         str(refused.value)), refused.value
+    assert not (tmp_path / "record.pt").exists()
+
+
+@pytest.mark.hostile("represent")
+def test_rows_all_but_one_almost_on_one_line_through_0_are_refused(tmp_path):
+    # two features that part the classes beside an int16 NDVI scaled by 10,000 (as MODIS ships it), -1,969 to 8,956,
+    # near 0 for one image only. Before: the rows were measured from their median's direction alone, so the 8 of
+    # either sign let all 48 be stored, each within 3e-6 of one line through 0: the 5-NN vote on val fell from 100%
+    # (the two features alone) to 62.5%, the neighbours float32 noise
+    index = (np.random.default_rng(0).uniform(-0.2, 0.9, N) * 10_000).astype(np.int16)
+    features = separable()
+    pd.DataFrame({"id": ids(), "f0": features[:, 0], "f1": features[:, 1], "ndvi": index}).to_parquet(
+        tmp_path / "mine.parquet")
+    options = represent.options({"source": "file", "file": str(tmp_path / "mine.parquet")})
+    with pytest.raises(WinnowError) as refused:
+        represent.embed_imageset(blobs(), options=options, seed=0, progress=False, model_out=tmp_path / "record.pt")
+    assert re.fullmatch(re.escape(
+        f"represent.file: {tmp_path}/mine.parquet: 47 of the 48 images' embeddings lie almost on one line through 0 "
+        "(cosine distance at most ") + r"\d\.\de-\d\d" + re.escape(
+        " from their median's direction or its opposite): feature 2 (counted from 0), of either sign, is far larger "
+        "than the rest and outweighs them, which float32 cosine cannot rank neighbours under; scale each feature to "
+        "one range (divide it by its standard deviation)"), str(refused.value)), refused.value
     assert not (tmp_path / "record.pt").exists()

@@ -102,16 +102,16 @@ def _refuse_degenerate(features: np.ndarray, ids: np.ndarray, *, where: str, tab
 # coarsely; a probe's pixels with a common offset column fell from a 10-NN vote of 88% to 82% at a largest distance
 # of 1.1e-6 and to 32% at 1.2e-7, without a word
 CLOSEST_SPREAD = 1e-5
-# the share of rows within CLOSEST_SPREAD of their median's direction that is refused as every row is: all but a
-# few rows apart (an empty file's size among sizes of 20,000 bytes and up). Not half: a real feature large for most
-# images (an NDVI scaled by 10,000, positive for 40 of 48) points them almost one way, yet is read as it was
+# the share of rows within CLOSEST_SPREAD of their median's direction, or its opposite, that is refused as every row
+# is: all but a few rows apart (an empty file's size among sizes of 20,000 bytes and up; an NDVI scaled by 10,000
+# beside features near 1, near 0 for one image of 48)
 MOSTLY_CLOSE = 0.9
 
 
 def _refuse_one_point(features: np.ndarray, *, where: str, fix: str = "", table: bool = False) -> None:
     """One line when every row of float32 ``features`` ``(N, D)`` is the same, all lie on one line (``D`` of 1,
     or each row a positive or negative multiple of one vector), or all, or :data:`MOSTLY_CLOSE` of them, point
-    within :data:`CLOSEST_SPREAD` of one direction: cosine similarity says nothing of such rows (the first made confident-learn drop 88% of
+    within :data:`CLOSEST_SPREAD` of one direction (of one line through 0, for those): cosine similarity says nothing of such rows (the first made confident-learn drop 88% of
     train; a rank-1 file made embedding-clean drop 77%). Rows of zeros in a model's own features (a ReLU's) are
     left to the cosine's convention."""
     if len(features) < 2:
@@ -146,17 +146,40 @@ def _refuse_one_point(features: np.ndarray, *, where: str, fix: str = "", table:
                           f"{_why_close(wide, fix=fix, offset=offset, table=table, who='every image')}")
     # before: only every row was measured, from the first, so one row apart (an empty file's size 0 in a column of
     # sizes from 20,000 to 80,000 bytes) let the rest through: stored, and the 5-NN vote fell from 100% to 50% of val
-    anchor = np.median(wide, axis=0)  # a coordinate-wise median: a few rows apart do not move it
+    # ... and only on one side of the origin, so rows almost on one line through it (a feature of either sign far
+    # larger than the rest: an NDVI scaled by 10,000 beside features near 1, 47 of 48 rows within 3e-6 of the line)
+    # were stored, their neighbours float32 noise: each row is turned to the side of the coordinate largest in most
+    # rows' directions before the coordinate-wise median is taken, which a few rows apart do not move
+    lead = int(np.argmax(np.abs(wide).T @ (1 / norms)))
+    anchor = np.median(np.where(wide[:, lead:lead + 1] < 0, -wide, wide), axis=0)
     if not anchor.any():
         return
-    distance = 1 - (wide @ anchor) / (norms * np.linalg.norm(anchor))
+    cosine = (wide @ anchor) / (norms * np.linalg.norm(anchor))
+    distance = 1 - np.abs(cosine)
     close = distance <= CLOSEST_SPREAD
-    if close.mean() >= MOSTLY_CLOSE:
-        multiples = not fix and _centred_on_one_line(wide[close])  # no offset to take away: one vector, scaled
+    if close.mean() < MOSTLY_CLOSE:
+        return
+    rows, most = wide[close], f"{int(close.sum())} of the {len(wide)} images' embeddings"
+    multiples = not fix and _centred_on_one_line(rows)  # no offset to take away: one vector, scaled
+    if np.all(np.sign(cosine[close]) == np.sign(cosine[close][0])):  # the anchor may lie on the side opposite them
         why = ("each a positive multiple of one vector, which cosine neighbours cannot tell apart" if multiples else
-               _why_close(wide[close], fix=fix, offset=not fix, table=table, who="them"))
-        raise WinnowError(f"{where}: {int(close.sum())} of the {len(wide)} images' embeddings point almost the same way "
-                          f"(cosine distance at most {distance[close].max():.1e} from their median's): {why}")
+               _why_close(rows, fix=fix, offset=not fix, table=table, who="them"))
+        raise WinnowError(f"{where}: {most} point almost the same way (cosine distance at most "
+                          f"{distance[close].max():.1e} from their median's): {why}")
+    if fix:
+        why = "float32 cosine cannot rank neighbours that close" + fix
+    elif multiples:
+        why = "each a positive or negative multiple of one vector, which cosine neighbours cannot tell apart"
+    else:  # a user's table names the column that outweighs the rest, as _why_close does
+        size = np.abs(rows).mean(axis=0)
+        column = int(np.argmax(size))
+        why = (f"feature {column} (counted from 0), of either sign, is far larger than the rest and outweighs them"
+               if table and size[column] ** 2 > 0.99 * (size ** 2).sum() else
+               "what sets them apart is too small beside the line")
+        why += (", which float32 cosine cannot rank neighbours under; scale each feature to one range (divide it by "
+                "its standard deviation)")
+    raise WinnowError(f"{where}: {most} lie almost on one line through 0 (cosine distance at most "
+                      f"{distance[close].max():.1e} from their median's direction or its opposite): {why}")
 
 
 def _why_close(wide: np.ndarray, *, fix: str, offset: bool, table: bool, who: str) -> str:
