@@ -1,7 +1,7 @@
 """Hostile inputs to the represent stage, probe 68: a user's feature table whose size column points every row but
 one almost the same way, rows all but one a multiple of one vector, and a table whose NDVI column of either sign
 lays every row but one almost on one line through 0. In-process on test_represent's blobs (48 images of 12x12): no
-training."""
+training; and one row for all but a few different pictures, a placeholder."""
 
 from __future__ import annotations
 
@@ -79,4 +79,22 @@ def test_rows_all_but_one_almost_on_one_line_through_0_are_refused(tmp_path):
         " from their median's direction or its opposite): feature 2 (counted from 0), of either sign, is far larger "
         "than the rest and outweighs them, which float32 cosine cannot rank neighbours under; scale each feature to "
         "one range (divide it by its standard deviation)"), str(refused.value)), refused.value
+    assert not (tmp_path / "record.pt").exists()
+
+
+@pytest.mark.hostile("represent")
+def test_one_row_for_all_but_a_few_different_pictures_is_refused_as_a_placeholder(tmp_path):
+    # an embedder that failed on 44 of the 48 images and wrote one row for each. Before: 'a large offset common to
+    # them ...; subtract the mean embedding', which turns the placeholder into rows of zeros; copies of one picture
+    # that share a row, which the placeholder check keeps, were refused alike
+    values = np.tile(np.array([0.3, -1.2, 0.8, 2.0]), (N, 1))
+    values[:4] = separable()[:4, [0, 1, 0, 1]] * [1.0, 1.0, -1.0, 2.0]
+    np.save(tmp_path / "mine.npy", values)
+    options = represent.options({"source": "file", "file": str(tmp_path / "mine.npy")})
+    with pytest.raises(WinnowError) as refused:
+        represent.embed_imageset(blobs(), options=options, seed=0, progress=False, model_out=tmp_path / "record.pt")
+    assert str(refused.value) == (
+        f"represent.file: {tmp_path}/mine.npy: 44 different pictures have one and the same embedding, first ids "
+        "'img-4' and 'img-5': a placeholder for images the features could not be computed for? The cleaners would "
+        "judge them by one another's labels; recompute those images' features")
     assert not (tmp_path / "record.pt").exists()

@@ -160,6 +160,10 @@ def _refuse_one_point(features: np.ndarray, *, where: str, fix: str = "", table:
     if close.mean() < MOSTLY_CLOSE:
         return
     rows, most = wide[close], f"{int(close.sum())} of the {len(wide)} images' embeddings"
+    # before: one row for most images was refused here as an offset to subtract: a placeholder the features could not
+    # be computed for is named as one by _refuse_shared_row, and copies of one picture rightly share a row
+    if not fix and not np.any(rows != rows[0]):
+        return
     multiples = not fix and _centred_on_one_line(rows)  # no offset to take away: one vector, scaled
     if np.all(np.sign(cosine[close]) == np.sign(cosine[close][0])):  # the anchor may lie on the side opposite them
         why = ("each a positive multiple of one vector, which cosine neighbours cannot tell apart" if multiples else
