@@ -1,7 +1,8 @@
 """Hostile inputs to the represent stage, probe 68: a user's feature table whose size column points every row but
 one almost the same way, rows all but one a multiple of one vector, and a table whose NDVI column of either sign
 lays every row but one almost on one line through 0. In-process on test_represent's blobs (48 images of 12x12): no
-training; and one row for all but a few different pictures, a placeholder."""
+training; and one row for all but a few different pictures, a placeholder; and a size column among 5,000 rows,
+more than the median is taken from."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from test_hostile_represent import N, ids, separable
 from test_represent import blobs
 from winnow import represent
+from winnow.embedding_checks import checked
 from winnow.errors import WinnowError
 
 
@@ -98,3 +100,20 @@ def test_one_row_for_all_but_a_few_different_pictures_is_refused_as_a_placeholde
         "'img-4' and 'img-5': a placeholder for images the features could not be computed for? The cleaners would "
         "judge them by one another's labels; recompute those images' features")
     assert not (tmp_path / "record.pt").exists()
+
+
+@pytest.mark.hostile("represent")
+def test_a_size_column_among_more_rows_than_the_median_is_taken_from_is_refused():
+    # 5,000 images, more than the 1,024 evenly spaced rows whose median the rows are measured from (the median of all
+    # 50,000 rows of 2,048 features took 16 s), 8 of them (one in 700) empty files: every row but those 8 is measured
+    rng = np.random.default_rng(0)
+    values = np.column_stack([rng.normal(size=(5_000, 2)), rng.integers(20_000, 80_000, 5_000)]).astype(np.float64)
+    values[::700, 2] = 0.0
+    with pytest.raises(WinnowError) as refused:
+        checked(values, np.arange(5_000), where="represent.file: mine.parquet", user=True, table=True)
+    assert re.fullmatch(re.escape(
+        "represent.file: mine.parquet: 4992 of the 5000 images' embeddings point almost the same way (cosine distance "
+        "at most ") + r"\d\.\de-\d\d" + re.escape(
+        " from their median's): a large offset common to them, which float32 cosine cannot rank neighbours under; "
+        "subtract the mean embedding, or, if feature 2 (counted from 0) is a size, a count or a time rather than a "
+        "feature, leave it out: it lies far from 0 for them and outweighs the rest"), str(refused.value)), refused.value

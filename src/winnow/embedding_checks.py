@@ -106,6 +106,7 @@ CLOSEST_SPREAD = 1e-5
 # is: all but a few rows apart (an empty file's size among sizes of 20,000 bytes and up; an NDVI scaled by 10,000
 # beside features near 1, near 0 for one image of 48)
 MOSTLY_CLOSE = 0.9
+ANCHOR_SAMPLE = 1024  # rows, evenly spaced, whose coordinate-wise median is the direction MOSTLY_CLOSE is measured from
 
 
 def _refuse_one_point(features: np.ndarray, *, where: str, fix: str = "", table: bool = False) -> None:
@@ -150,8 +151,11 @@ def _refuse_one_point(features: np.ndarray, *, where: str, fix: str = "", table:
     # larger than the rest: an NDVI scaled by 10,000 beside features near 1, 47 of 48 rows within 3e-6 of the line)
     # were stored, their neighbours float32 noise: each row is turned to the side of the coordinate largest in most
     # rows' directions before the coordinate-wise median is taken, which a few rows apart do not move
-    lead = int(np.argmax(np.abs(wide).T @ (1 / norms)))
-    anchor = np.median(np.where(wide[:, lead:lead + 1] < 0, -wide, wide), axis=0)
+    # ... and the median of every row of 50,000 of 2,048 features took 16 s: taken from an evenly spaced sample, which
+    # can only miss rows that lie one way, never refuse rows that do not
+    sample = wide[np.linspace(0, len(wide) - 1, min(len(wide), ANCHOR_SAMPLE)).astype(np.int64)]
+    lead = int(np.argmax((np.abs(sample) / np.linalg.norm(sample, axis=1, keepdims=True)).sum(axis=0)))
+    anchor = np.median(np.where(sample[:, lead:lead + 1] < 0, -sample, sample), axis=0)
     if not anchor.any():
         return
     cosine = (wide @ anchor) / (norms * np.linalg.norm(anchor))
