@@ -1,8 +1,8 @@
-"""Hostile inputs to the represent stage, probe 68: a user's feature table whose size column points every row but
-one almost the same way, rows all but one a multiple of one vector, and a table whose NDVI column of either sign
-lays every row but one almost on one line through 0. In-process on test_represent's blobs (48 images of 12x12): no
-training; and one row for all but a few different pictures, a placeholder; and a size column among 5,000 rows,
-more than the median is taken from."""
+"""Hostile inputs to the represent stage, probe 68: a user's rows that all but a few lie almost on one line, so
+that float32 cosine cannot rank them (a size column and one empty file; multiples of one vector and one odd row; an
+NDVI of either sign near 0 for one image, or for none), one row for all but a few different pictures (a
+placeholder), and a size column among more rows than the median is taken from. In-process on test_represent's
+blobs (48 images of 12x12): no training."""
 
 from __future__ import annotations
 
@@ -117,3 +117,25 @@ def test_a_size_column_among_more_rows_than_the_median_is_taken_from_is_refused(
         " from their median's): a large offset common to them, which float32 cosine cannot rank neighbours under; "
         "subtract the mean embedding, or, if feature 2 (counted from 0) is a size, a count or a time rather than a "
         "feature, leave it out: it lies far from 0 for them and outweighs the rest"), str(refused.value)), refused.value
+
+
+@pytest.mark.hostile("represent")
+def test_rows_on_one_line_through_0_for_a_large_feature_of_either_sign_name_it(tmp_path):
+    # the NDVI of water (about -0.4) or of vegetation (about 0.6) scaled by 10,000, 3,038 or more from 0 for every
+    # image, beside two features that part the classes. Before: 'every image's embedding lies on one line (each a
+    # positive or negative multiple of one vector ...)', which the rows are not, naming no column and no way out
+    rng = np.random.default_rng(0)
+    index = (rng.choice([-0.4, 0.6], N) * 10_000 + rng.uniform(-1_000, 1_000, N)).astype(np.int16)
+    features = separable()
+    pd.DataFrame({"id": ids(), "f0": features[:, 0], "f1": features[:, 1], "ndvi": index}).to_parquet(
+        tmp_path / "mine.parquet")
+    options = represent.options({"source": "file", "file": str(tmp_path / "mine.parquet")})
+    with pytest.raises(WinnowError) as refused:
+        represent.embed_imageset(blobs(), options=options, seed=0, progress=False, model_out=tmp_path / "record.pt")
+    assert re.fullmatch(re.escape(
+        f"represent.file: {tmp_path}/mine.parquet: 48 of the 48 images' embeddings lie almost on one line through 0 "
+        "(cosine distance at most ") + r"\d\.\de-\d\d" + re.escape(
+        " from their median's direction or its opposite): feature 2 (counted from 0), of either sign, is far larger "
+        "than the rest and outweighs them, which float32 cosine cannot rank neighbours under; scale each feature to "
+        "one range (divide it by its standard deviation)"), str(refused.value)), refused.value
+    assert not (tmp_path / "record.pt").exists()

@@ -137,7 +137,11 @@ def _refuse_one_point(features: np.ndarray, *, where: str, fix: str = "", table:
         raise WinnowError(f"{where}: every image's embedding points the same way (each a positive multiple of one "
                           "vector: cosine similarity 1 between every pair, to float32 precision); cosine "
                           f"neighbours cannot tell images apart{fix}")
-    if not offset and np.all(1 - np.abs(cosine) <= np.finfo(np.float32).eps):
+    # before: a user's feature of either sign far larger than the rest (an NDVI scaled by 10,000, 3,000 and more from 0
+    # for every image) read as "each a positive or negative multiple of one vector" too: such rows reach the line below
+    # that names the column
+    if (not offset and np.all(1 - np.abs(cosine) <= np.finfo(np.float32).eps)
+            and (fix or _centred_on_one_line(wide))):
         raise WinnowError(f"{where}: every image's embedding lies on one line (each a positive or negative multiple "
                           "of one vector: cosine similarity +1 or -1 between every pair); cosine neighbours cannot "
                           f"tell images apart{fix}")
