@@ -111,8 +111,9 @@ ANCHOR_SAMPLE = 1024  # rows, evenly spaced, whose coordinate-wise median is the
 
 def _refuse_one_point(features: np.ndarray, *, where: str, fix: str = "", table: bool = False) -> None:
     """One line when every row of float32 ``features`` ``(N, D)`` is the same, all lie on one line (``D`` of 1,
-    or each row a positive or negative multiple of one vector), or all, or :data:`MOSTLY_CLOSE` of them, point
-    within :data:`CLOSEST_SPREAD` of one direction (of one line through 0, for those): cosine similarity says nothing of such rows (the first made confident-learn drop 88% of
+    or each row a positive or negative multiple of one vector), or all, or :data:`MOSTLY_CLOSE` of them, lie within
+    :data:`CLOSEST_SPREAD` of one direction or of one line through 0 (a user's rows that are one row are left to
+    the placeholder check): cosine similarity says nothing of such rows (the first made confident-learn drop 88% of
     train; a rank-1 file made embedding-clean drop 77%). Rows of zeros in a model's own features (a ReLU's) are
     left to the cosine's convention."""
     if len(features) < 2:
