@@ -1,8 +1,8 @@
 """Hostile inputs to the represent stage, probe 68: a user's rows that all but a few lie almost on one line, so
 that float32 cosine cannot rank them (a size column and one empty file; multiples of one vector and one odd row; an
 NDVI of either sign near 0 for one image, or for none), one row for all but a few different pictures (a
-placeholder), and a size column among more rows than the median is taken from. In-process on test_represent's
-blobs (48 images of 12x12): no training."""
+placeholder), a size column among more rows than the median is taken from, and a model of ours that collapsed
+beside rows of zeros. In-process on test_represent's blobs (48 images of 12x12) or the checks alone: no training."""
 
 from __future__ import annotations
 
@@ -139,3 +139,19 @@ def test_rows_on_one_line_through_0_for_a_large_feature_of_either_sign_name_it(t
         "than the rest and outweighs them, which float32 cosine cannot rank neighbours under; scale each feature to "
         "one range (divide it by its standard deviation)"), str(refused.value)), refused.value
     assert not (tmp_path / "record.pt").exists()
+
+
+@pytest.mark.hostile("represent")
+def test_a_model_that_collapsed_beside_rows_of_zeros_is_told_of_its_training():
+    # a judge's features after its last ReLU: 45 images within 1e-5 of one point, 3 all zero. Before: a zero row
+    # left every row unmeasured, so the collapsed features were stored
+    rng = np.random.default_rng(0)
+    features = (np.abs(rng.normal(size=8)) * 5 + rng.normal(size=(N, 8)) * 1e-5).astype(np.float32)
+    features[[3, 11, 20]] = 0.0
+    with pytest.raises(WinnowError) as refused:
+        checked(features, np.arange(N), where="represent.judge", user=False)
+    assert re.fullmatch(re.escape(
+        "represent.judge: 45 of the 48 images' embeddings point almost the same way (cosine distance at most ")
+        + r"\d\.\de-\d\d" + re.escape(
+        " from their median's): float32 cosine cannot rank neighbours that close; its training diverged or collapsed: "
+        "lower represent.judge.lr or choose another source"), str(refused.value)), refused.value

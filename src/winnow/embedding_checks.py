@@ -127,8 +127,10 @@ def _refuse_one_point(features: np.ndarray, *, where: str, fix: str = "", table:
                           f"so cosine neighbours cannot tell images apart; give two or more features{fix}")
     wide = features.astype(np.float64)
     norms = np.linalg.norm(wide, axis=1)
-    if not norms.all():
-        return  # a zero row next to others: not one direction
+    if not norms.all():  # a zero row next to others (a model's ReLU): not one direction, but the others may be
+        # before: left every row unmeasured, so a model of ours that collapsed with 3 rows of zeros among 48 was stored
+        _refuse_mostly_close(wide[norms > 0], norms[norms > 0], images=len(wide), where=where, fix=fix, table=table)
+        return
     cosine = (wide @ wide[0]) / (norms * norms[0])
     spread = float((1 - cosine).max())
     # before: a user's size or time column (bytes 50,000 beside features near 1) read as "each a positive multiple of
@@ -150,6 +152,14 @@ def _refuse_one_point(features: np.ndarray, *, where: str, fix: str = "", table:
         raise WinnowError(f"{where}: every image's embedding points almost the same way (cosine distance at most "
                           f"{spread:.1e} from the first image's): "
                           f"{_why_close(wide, fix=fix, offset=offset, table=table, who='every image')}")
+    _refuse_mostly_close(wide, norms, images=len(wide), where=where, fix=fix, table=table)
+
+
+def _refuse_mostly_close(wide: np.ndarray, norms: np.ndarray, *, images: int, where: str, fix: str,
+                         table: bool) -> None:
+    """One line when :data:`MOSTLY_CLOSE` of the ``images`` lie within :data:`CLOSEST_SPREAD` of one direction or
+    of one line through 0: float64 rows ``wide`` ``(N, D)``, none zero, their ``norms`` ``(N,)`` (``N`` below
+    ``images`` where a model's rows of zeros are left out); ``fix`` and ``table`` as for :func:`_refuse_one_point`."""
     # before: only every row was measured, from the first, so one row apart (an empty file's size 0 in a column of
     # sizes from 20,000 to 80,000 bytes) let the rest through: stored, and the 5-NN vote fell from 100% to 50% of val
     # ... and only on one side of the origin, so rows almost on one line through it (a feature of either sign far
@@ -166,9 +176,9 @@ def _refuse_one_point(features: np.ndarray, *, where: str, fix: str = "", table:
     cosine = (wide @ anchor) / (norms * np.linalg.norm(anchor))
     distance = 1 - np.abs(cosine)
     close = distance <= CLOSEST_SPREAD
-    if close.mean() < MOSTLY_CLOSE:
+    if close.sum() < MOSTLY_CLOSE * images:
         return
-    rows, most = wide[close], f"{int(close.sum())} of the {len(wide)} images' embeddings"
+    rows, most = wide[close], f"{int(close.sum())} of the {images} images' embeddings"
     # before: one row for most images was refused here as an offset to subtract: a placeholder the features could not
     # be computed for is named as one by _refuse_shared_row, and copies of one picture rightly share a row
     if not fix and not np.any(rows != rows[0]):
