@@ -2,7 +2,7 @@
 that float32 cosine cannot rank them (a size column and one empty file; multiples of one vector and one odd row; an
 NDVI of either sign near 0 for one image, or for none), one row for all but a few different pictures (a
 placeholder), a size column among more rows than the median is taken from, and a model of ours that collapsed
-beside rows of zeros. In-process on test_represent's blobs (48 images of 12x12) or the checks alone: no training."""
+beside rows of zeros or to one row. In-process on test_represent's blobs (48 images of 12x12) or the checks alone: no training."""
 
 from __future__ import annotations
 
@@ -155,3 +155,18 @@ def test_a_model_that_collapsed_beside_rows_of_zeros_is_told_of_its_training():
         + r"\d\.\de-\d\d" + re.escape(
         " from their median's): float32 cosine cannot rank neighbours that close; its training diverged or collapsed: "
         "lower represent.judge.lr or choose another source"), str(refused.value)), refused.value
+
+
+@pytest.mark.hostile("represent")
+def test_a_model_that_wrote_one_row_for_all_but_a_few_images_is_told_a_distance_of_0():
+    # 45 images given one and the same row by a collapsed judge, 3 apart. Before: 'cosine distance at most -2.2e-16',
+    # a distance below 0, the rounding of a cosine of 1 left in the line
+    rng = np.random.default_rng(1)
+    features = np.tile(np.abs(rng.normal(size=8)), (N, 1)).astype(np.float32)
+    features[[3, 11, 20]] = rng.normal(size=(3, 8))
+    with pytest.raises(WinnowError) as refused:
+        checked(features, np.arange(N), where="represent.judge", user=False)
+    assert str(refused.value) == (
+        "represent.judge: 45 of the 48 images' embeddings point almost the same way (cosine distance at most 0.0e+00 "
+        "from their median's): float32 cosine cannot rank neighbours that close; its training diverged or collapsed: "
+        "lower represent.judge.lr or choose another source")

@@ -174,7 +174,7 @@ def _refuse_mostly_close(wide: np.ndarray, norms: np.ndarray, *, images: int, wh
     if not anchor.any():
         return
     cosine = (wide @ anchor) / (norms * np.linalg.norm(anchor))
-    distance = 1 - np.abs(cosine)
+    distance = np.maximum(1 - np.abs(cosine), 0.0)  # before: 'at most -2.2e-16' for rows that are one row
     close = distance <= CLOSEST_SPREAD
     if close.sum() < MOSTLY_CLOSE * images:
         return
