@@ -2,7 +2,8 @@
 that float32 cosine cannot rank them (a size column and one empty file; multiples of one vector and one odd row; an
 NDVI of either sign near 0 for one image, or for none), one row for all but a few different pictures (a
 placeholder), a size column among more rows than the median is taken from, and a model of ours that collapsed
-beside rows of zeros or to one row. In-process on test_represent's blobs (48 images of 12x12) or the checks alone: no training."""
+beside rows of zeros or to one row. In-process on test_represent's blobs (48 images of 12x12) or the checks alone:
+no training."""
 
 from __future__ import annotations
 
