@@ -102,3 +102,14 @@ def test_compare_names_a_class_whose_f1_a_metrics_file_lacks(tmp_path, capsys):
     assert capsys.readouterr().err.splitlines() == [
         "error: experiment e0: pruned: per_class.a.f1 is missing; rerun evaluate@pruned"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exp.json"]
+
+
+@pytest.mark.hostile("compare")
+def test_compare_shows_a_p_just_under_005_on_its_side_of_it():
+    # pruned 0.01485, 0.02485 and 0.03485 above baseline on three classes: t 4.304 over 2 degrees of freedom, just
+    # past the 97.5% point 4.3027, so p is 0.049968 and the 95% t CI leaves out 0. Before, p read "0.0500", on the
+    # other side of the 0.05 rule than the test is
+    base = np.array([0.5, 0.6, 0.7])
+    tests = compare.pairwise({"baseline": base, "pruned": base + np.array([0.01485, 0.02485, 0.03485])})
+    row = compare.tests_markdown(tests, index="from", single="one class").splitlines()[2]
+    assert row.split(" | ")[4] == "0.04997"

@@ -33,6 +33,8 @@ from winnow.metrics import PER_CLASS_METRICS, is_rate, metrics_path
 from winnow.paired import p_text
 
 SUMMARY_ROWS = ("average", "std")
+# the two-sided level of paired_test's 95% interval: a p is shown on its side of it (winnow.paired.p_text)
+SIGNIFICANCE_LEVEL = 0.05
 
 
 def summary_labels(classes) -> tuple[str, str]:
@@ -240,13 +242,16 @@ def tests_markdown(tests: pd.DataFrame, *, index: str, single: str, digits: int 
     numbers cannot: the p of identical results over two or more pairs reads ``1.0000 (identical)``, the p and CI of one non-zero change
     in every pair ``n/a (the same change in every pair)`` beside t ``inf (no spread)``, and a t, p or CI that one
     pair leaves undefined reads ``n/a (<single>)`` (e.g. ``single="one run"``), never ``nan``; with one variant
-    there is no pair, and it says so. p is written by :func:`winnow.paired.p_text`."""
+    there is no pair, and it says so. p is written by :func:`winnow.paired.p_text`, with more digits where ``digits``
+    would put it on the other side of :data:`SIGNIFICANCE_LEVEL` (before: p 0.049996 read 0.0500 beside a 95% CI
+    that leaves out 0)."""
     if tests.empty:  # one variant (params and --variants allow it): its tables stand alone
         return "_One variant: no pair to test._"
     shown = tests.astype(object)
     constant = np.isinf(tests["t"].to_numpy(float))  # the same non-zero change in every pair: no spread to test
     for column in ("t", "p", "ci_low", "ci_high"):
-        shown[column] = [f"n/a ({single})" if math.isnan(v) else p_text(v, digits=digits) if column == "p"
+        shown[column] = [f"n/a ({single})" if math.isnan(v)
+                         else p_text(v, digits=digits, alpha=SIGNIFICANCE_LEVEL) if column == "p"
                          else f"{v:.{digits}f}" for v in tests[column]]
         shown.loc[constant, column] = "n/a (the same change in every pair)"
     identical = tests["mean_diff"].eq(0) & tests["ci_low"].eq(0) & tests["ci_high"].eq(0)

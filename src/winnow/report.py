@@ -19,7 +19,9 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 
-from winnow.compare import class_rows, class_table, pairwise, summary_rows, tested_class_rows, untested_note
+from winnow.compare import (
+    SIGNIFICANCE_LEVEL, class_rows, class_table, pairwise, summary_rows, tested_class_rows, untested_note,
+)
 from winnow.groundtruth import undefined_as_none
 from winnow.metrics import PER_CLASS_METRICS
 from winnow.paired import p_text
@@ -48,7 +50,6 @@ details{margin:6px 0}summary{cursor:pointer;color:#1f5fa8}
 .groups{display:flex;flex-wrap:wrap;gap:10px}.group{border:1px solid #ccc;border-radius:4px;padding:4px 6px}
 .group .label{font-size:12px;color:#555;margin-bottom:3px}.group .grid{margin:0}
 """
-SIGNIFICANCE_LEVEL = 0.05
 LONG_ROWS = 12  # a table with more body rows than this is folded (<details>) under a line saying what it holds
 MAX_CLASS_COLUMNS = 10  # beyond this many classes, a table with a column per class is turned on its side
 TRUTH_COLUMNS = {"precision": "precision (planted)", "recall": "recall (planted)", "f1": "F1 (planted)"}
