@@ -113,3 +113,19 @@ def test_compare_shows_a_p_just_under_005_on_its_side_of_it():
     tests = compare.pairwise({"baseline": base, "pruned": base + np.array([0.01485, 0.02485, 0.03485])})
     row = compare.tests_markdown(tests, index="from", single="one class").splitlines()[2]
     assert row.split(" | ")[4] == "0.04997"
+
+
+@pytest.mark.hostile("compare")
+def test_compare_over_one_run_heads_its_table_without_a_std_over_runs(tmp_path, capsys):
+    # one run (seed 0) of a saved exp show: its cells hold the values alone. Before, the table's heading still read
+    # "## f1 (mean ± std over runs)", and the std row across classes below it read as a spread over seeds
+    base = {"per_class": {"a": {"f1": 0.5}, "b": {"f1": 0.7}}}
+    head = {"per_class": {"a": {"f1": 0.6}, "b": {"f1": 0.75}}}
+    records = [{"rev": "0" * 40, "name": "e0", "data": {"params": {"params.yaml": {"data": {"seed": 0}}},
+                "metrics": {metrics_path("baseline"): {"data": base}, metrics_path("pruned"): {"data": head}}}}]
+    (tmp_path / "exp.json").write_text(json.dumps(records))
+    assert winnow(["compare", "--from-json", str(tmp_path / "exp.json"), "--variants", "baseline", "pruned",
+                   "--repo", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert "## f1 (one run: its values, no std over runs)\n\n| class | baseline | pruned |" in text
+    assert "± std" not in text

@@ -1072,7 +1072,7 @@ def test_class_names_from_the_data_cannot_break_the_compare_tables(tmp_path):
     done = run_winnow(make_project(tmp_path / "project"), "compare", "--from-json", str(saved),
                       "--variants", "baseline", "pruned")
     assert done.returncode == 0, done.stderr
-    means = done.stdout.split("## f1 (mean ± std over runs)\n")[1].strip().split("\n\n")[0].splitlines()
+    means = done.stdout.split("## f1 (one run: its values, no std over runs)\n")[1].strip().split("\n\n")[0].splitlines()
     assert [row.split(" | ")[0][2:] for row in means[2:]] == [*HOSTILE_SHOWN, "average", "std"]
     assert {_cells(row) for row in means} == {3}
 

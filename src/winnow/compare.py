@@ -359,7 +359,9 @@ def run(args: argparse.Namespace) -> int:
     for metric in args.metrics:
         measured = [run_metrics(r, metric=metric, repo=args.repo) for r in runs]
         cells, tests = seed_summary(measured, metric=metric, names=[r["experiment"] for r in runs])
-        parts += [f"## {metric} (mean ± std over runs)\n", to_markdown(cells), "",
+        # one run's cells hold its values alone (seed_summary): before, this heading still promised a std over runs
+        over = "mean ± std over runs" if len(runs) > 1 else "one run: its values, no std over runs"
+        parts += [f"## {metric} ({over})\n", to_markdown(cells), "",
                   *(f"_{note}_\n" for note in [untested_rows_note(measured)] if note),
                   f"## {metric}: paired t-test and its 95% t CI of the difference (to − from)\n",
                   tests_markdown(tests, index="row", single="one run"), ""]
