@@ -129,3 +129,21 @@ def test_compare_over_one_run_heads_its_table_without_a_std_over_runs(tmp_path, 
     text = capsys.readouterr().out
     assert "## f1 (one run: its values, no std over runs)\n\n| class | baseline | pruned |" in text
     assert "± std" not in text
+
+
+@pytest.mark.hostile("compare")
+def test_compare_over_seeds_says_its_class_rows_are_not_corrected_for_many_classes(tmp_path, capsys):
+    # two seeds, three classes: each class row is a t-test of its own at 0.05, and three of them are three chances.
+    # Before, the rows stood beside the 0.05 rule without a word that no correction for the classes was made
+    records = [{"rev": str(seed) * 40, "name": f"e{seed}",
+                "data": {"params": {"params.yaml": {"data": {"seed": seed}}},
+                         "metrics": {metrics_path(v): {"data": {"per_class": {c: {"f1": 0.5 + shift + 0.01 * seed}
+                                                                              for c in ("a", "b", "c")}}}
+                                     for v, shift in (("baseline", 0.0), ("pruned", 0.1))}}} for seed in (0, 1)]
+    (tmp_path / "exp.json").write_text(json.dumps(records))
+    assert winnow(["compare", "--from-json", str(tmp_path / "exp.json"), "--variants", "baseline", "pruned",
+                   "--repo", str(tmp_path)]) == 0
+    tests = capsys.readouterr().out.split("## f1: paired t-test and its 95% t CI of the difference (to − from)\n")[1]
+    assert tests.startswith(
+        "\n_Each class row is its own test, its p not corrected for the 3 classes tested (by chance alone, some class "
+        "of many reads p < 0.05 far more often than 1 in 20); the average row is one test._\n")
