@@ -26,10 +26,10 @@ def edited(old: str, new: str) -> str:
     ("  model: lenet5            # lenet5 |", "  model: lenet5\u00a0           # lenet5 |",
      'params.yaml: train.model: "lenet5\\u00a0" is not one of lenet5, cnn_small, resnet18 (did you mean lenet5?)'),
     ("  epochs: 20               # the most", "  epochs: 20\u00a0              # the most",
-     'params.yaml: train.epochs: "20\\u00a0" is a string, not an integer >= 1 (it holds \\u00a0, NO-BREAK SPACE: '
+     'params.yaml: train.epochs: "20\\u00a0" is a string, not an integer in [1, 1000] (it holds \\u00a0, NO-BREAK SPACE: '
      'delete it)'),
     ("  epochs: 20               # the most", "  epochs: 2\u200b0               # the most",
-     'params.yaml: train.epochs: "2\\u200b0" is a string, not an integer >= 1 (it holds \\u200b, ZERO WIDTH SPACE: '
+     'params.yaml: train.epochs: "2\\u200b0" is a string, not an integer in [1, 1000] (it holds \\u200b, ZERO WIDTH SPACE: '
      'delete it)'),
     ("  patience: 5              # stop", "  pat\u200bience: 5              # stop",
      "params.yaml: train.pat\\u200bience: unknown parameter (did you mean patience?)"),
@@ -54,7 +54,7 @@ def test_a_number_typed_in_full_width_digits_is_told_its_digits(tmp_path):
                                                  "  epochs: \uff12\uff10               # the most"), encoding="utf-8")
     with pytest.raises(WinnowError) as refused:
         load(tmp_path / "params.yaml")
-    assert str(refused.value) == ('params.yaml: train.epochs: "\uff12\uff10" is a string, not an integer >= 1 '
+    assert str(refused.value) == ('params.yaml: train.epochs: "\uff12\uff10" is a string, not an integer in [1, 1000] '
                                   "(it holds \uff12, FULLWIDTH DIGIT TWO: write 20)")
 
 

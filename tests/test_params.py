@@ -38,8 +38,8 @@ def test_the_shipped_params_yaml_validates():
     ("gan.train.width", 10**18, "gan.train.width: 1000000000000000000 is above 4096"),
     ("gan.train.latent_dim", 5000, "gan.train.latent_dim: 5000 is above 4096"),
     ("gan.train.ac_weight", 1e300, "gan.train.ac_weight: 1e+300 is above 1000"),
-    ("train.epochs", 2.5, "train.epochs: 2.5 is not an integer; allowed: an integer >= 1"),
-    ("train.epochs", True, "train.epochs: true is a boolean, not an integer >= 1"),
+    ("train.epochs", 2.5, "train.epochs: 2.5 is not an integer; allowed: an integer in [1, 1000]"),
+    ("train.epochs", True, "train.epochs: true is a boolean, not an integer in [1, 1000]"),
     ("train.patience", 0, "train.patience: 0 is below 1"),
     ("confident_learn.train", {"patience": 1.5}, "confident_learn.train.patience: 1.5 is not an integer; allowed: "
                                                  "null or an integer >= 1"),
@@ -179,7 +179,7 @@ def test_a_broken_rule_is_one_line_naming_the_parameter(path, value, expected):
     ("dedup.flip", "dedup.flip: missing (true or false)"),
     ("dedup.crop", "dedup.crop: missing (null or a number in (0, 0.5))"),
     ("train.model", "train.model: missing (one of lenet5, cnn_small, resnet18)"),
-    ("train.epochs", "train.epochs: missing (an integer >= 1)"),
+    ("train.epochs", "train.epochs: missing (an integer in [1, 1000])"),
     ("train.patience", "train.patience: missing (null or an integer >= 1)"),
 ])
 def test_a_required_key_left_out_is_named(path, expected):
