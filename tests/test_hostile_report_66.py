@@ -95,8 +95,9 @@ def balanced_project(root, counts: dict, **summary):
     dotted_project(root)
     rows = pd.DataFrame({"id": [f"img-{i}" for i in range(16)] + [f"copy-{i}" for i in range(5)],
                          "origin": ["ingest"] * 16 + ["extra"] * 5,
-                         "label": [0] * 3 + [1] * 8 + [0] * 5 + [0] * 5,
-                         "action": ["keep"] * 11 + ["drop"] * 5 + ["add"] * 5,
+                         # img-0..7 are st.bernard's, img-8..15 pug's (dotted_project): 5 of st.bernard's dropped
+                         "label": [0] * 8 + [1] * 8 + [0] * 5,
+                         "action": ["keep"] * 3 + ["drop"] * 5 + ["keep"] * 8 + ["add"] * 5,
                          "reason": [""] * 16 + ["balance(edge):rotate"] * 2 + ["balance:rotate"] * 3,
                          "stage": [""] * 16 + ["balance"] * 5})
     (root / "data/variants/balanced").mkdir(parents=True)
