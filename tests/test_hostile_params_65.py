@@ -26,11 +26,11 @@ def edited(old: str, new: str) -> str:
     ("  model: lenet5            # lenet5 |", "  model: lenet5\u00a0           # lenet5 |",
      'params.yaml: train.model: "lenet5\\u00a0" is not one of lenet5, cnn_small, resnet18 (did you mean lenet5?)'),
     ("  epochs: 20               # the most", "  epochs: 20\u00a0              # the most",
-     'params.yaml: train.epochs: "20\\u00a0" is a string, not an integer in [1, 1000] (it holds \\u00a0, NO-BREAK SPACE: '
-     'delete it)'),
+     'params.yaml: train.epochs: "20\\u00a0" is a string, not an integer in [1, 1000] (it holds \\u00a0, NO-BREAK '
+     'SPACE: delete it)'),
     ("  epochs: 20               # the most", "  epochs: 2\u200b0               # the most",
-     'params.yaml: train.epochs: "2\\u200b0" is a string, not an integer in [1, 1000] (it holds \\u200b, ZERO WIDTH SPACE: '
-     'delete it)'),
+     'params.yaml: train.epochs: "2\\u200b0" is a string, not an integer in [1, 1000] (it holds \\u200b, ZERO WIDTH '
+     'SPACE: delete it)'),
     ("  patience: 5              # stop", "  pat\u200bience: 5              # stop",
      "params.yaml: train.pat\\u200bience: unknown parameter (did you mean patience?)"),
     ("  hflip: false             # mirrored", "  hflip: false\u3000            # mirrored",
