@@ -24,10 +24,8 @@ import pandas as pd
 from scipy import stats
 
 from winnow import markdown
-from winnow.errors import (
-    WinnowError, a_name, check_output, first_repeated, not_a_regular_file, output_path, project_file, project_folder,
-    saved_exp_show,
-)
+from winnow.cli_args import a_name, output_path, project_folder, saved_exp_show
+from winnow.errors import WinnowError, check_output, first_repeated, not_a_regular_file, project_file
 from winnow.experiments import current_runs, left_out_note, load_experiments
 from winnow.metrics import PER_CLASS_METRICS, is_rate, metrics_path
 from winnow.paired import p_text

@@ -327,54 +327,6 @@ def not_a_regular_file(path: str) -> str | None:
     return None
 
 
-def output_path(text: str) -> Path:
-    """An argparse ``type`` for a file or folder a command writes: "" (read as the current folder) and "-" (a
-    file named "-" where a user meant standard output; the text is printed anyway) are usage mistakes."""
-    import argparse
-
-    if text.strip() in ("", "-"):
-        raise argparse.ArgumentTypeError(f"{text!r} is no path to write to; give one (a report is printed to the "
-                                         "screen as well)")
-    return Path(text)
-
-
-def saved_exp_show(text: str) -> str:
-    """An argparse ``type`` for ``--from-json``, a saved ``dvc exp show --json`` or "-" (standard input): "" is a
-    usage mistake (before: read as the current folder, "--from-json: . is a folder, not a file (write it with `dvc exp
-    show --json > .`)")."""
-    import argparse
-
-    if not text.strip():
-        raise argparse.ArgumentTypeError(f"{text!r} is no file to read; give a saved `dvc exp show --json`, or - to "
-                                         "read standard input")
-    return text
-
-
-def a_name(what: str):
-    """An argparse ``type`` for one name of a list option (a revision, a variant, a class): a blank one, what an
-    unset shell variable gives (``--base "$BASE"``), is a usage mistake, said as ``'' is no {what}; …`` (before: the
-    gate's "--base : unknown revision", compare's "no run has metrics for  (metrics/evaluate/.json)", and study queue
-    queued the deletion of a class named "")."""
-    import argparse
-
-    def name(text: str) -> str:
-        if not text.strip():
-            raise argparse.ArgumentTypeError(f"{text!r} is no {what}; give one (an unset shell variable?)")
-        return text
-
-    return name
-
-
-def project_folder(text: str) -> str:
-    """An argparse ``type`` for ``--repo``, the project the gate, ``compare`` and ``study collect`` read: "" is a
-    usage mistake (before: a traceback from scmrepo, "is not a git repository", or advice to free disk space)."""
-    import argparse
-
-    if not text:
-        raise argparse.ArgumentTypeError("'' is no folder; give the project's (the default is the current folder, .)")
-    return text
-
-
 def check_input_file(path: Path, *, option: str, fix: str) -> None:
     """Raise one line, ``{option}: {path} <what it is>; {fix}``, unless ``path`` is a regular file (or a link
     to one): not found, a folder, a symlink loop, a dangling symlink or a FIFO, socket or device."""

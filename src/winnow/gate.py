@@ -67,7 +67,8 @@ from pathlib import Path, PurePosixPath
 import pandas as pd
 
 from winnow import lock_entries, revisions, staleness
-from winnow.errors import WinnowError, a_name, check_output, first_repeated, output_path, project_folder
+from winnow.cli_args import a_name, output_path, project_folder
+from winnow.errors import WinnowError, check_output, first_repeated
 from winnow.evaluated import check_headline, headline_classes, metric_problems, natural_order, read_headline, \
     read_predictions
 from winnow.gate_classes import unrename, without_new_classes

@@ -41,9 +41,8 @@ from pathlib import Path
 import pandas as pd
 
 from winnow.degrade_options import OPTIONS as DEGRADE_OPTIONS, check as check_perturbations, with_defaults
-from winnow.errors import (
-    WinnowError, a_name, check_output, first_line, listed, output_path, project_folder, project_root, saved_exp_show,
-)
+from winnow.cli_args import a_name, output_path, project_folder, saved_exp_show
+from winnow.errors import WinnowError, check_output, first_line, listed, project_root
 from winnow.experiments import current_runs, earlier_experiments, left_out_note, load_experiments, same_inputs
 from winnow.groundtruth import CONTAMINATION_KINDS, DUPLICATE_KINDS, LABEL_KINDS
 from winnow.metrics import METRICS_FILE, is_rate, variant_of
