@@ -64,28 +64,6 @@ def test_rows_all_but_one_a_multiple_of_one_vector_are_refused_as_such(tmp_path,
 
 
 @pytest.mark.hostile("represent")
-def test_rows_all_but_one_almost_on_one_line_through_0_are_refused(tmp_path):
-    # two features that part the classes beside an int16 NDVI scaled by 10,000 (as MODIS ships it), -1,969 to 8,956,
-    # near 0 for one image only. Before: the rows were measured from their median's direction alone, so the 8 of
-    # either sign let all 48 be stored, each within 3e-6 of one line through 0: the 5-NN vote on val fell from 100%
-    # (the two features alone) to 62.5%, the neighbours float32 noise
-    index = (np.random.default_rng(0).uniform(-0.2, 0.9, N) * 10_000).astype(np.int16)
-    features = separable()
-    pd.DataFrame({"id": ids(), "f0": features[:, 0], "f1": features[:, 1], "ndvi": index}).to_parquet(
-        tmp_path / "mine.parquet")
-    options = represent.options({"source": "file", "file": str(tmp_path / "mine.parquet")})
-    with pytest.raises(WinnowError) as refused:
-        represent.embed_imageset(blobs(), options=options, seed=0, progress=False, model_out=tmp_path / "record.pt")
-    assert re.fullmatch(re.escape(
-        f"represent.file: {tmp_path}/mine.parquet: 47 of the 48 images' embeddings lie almost on one line through 0 "
-        "(cosine distance at most ") + r"\d\.\de-\d\d" + re.escape(
-        " from their median's direction or its opposite): feature 2 (counted from 0), of either sign, is far larger "
-        "than the rest and outweighs them, which float32 cosine cannot rank neighbours under; scale each feature to "
-        "one range (divide it by its standard deviation)"), str(refused.value)), refused.value
-    assert not (tmp_path / "record.pt").exists()
-
-
-@pytest.mark.hostile("represent")
 def test_one_row_for_all_but_a_few_different_pictures_is_refused_as_a_placeholder(tmp_path):
     # an embedder that failed on 44 of the 48 images and wrote one row for each. Before: 'a large offset common to
     # them ...; subtract the mean embedding', which turns the placeholder into rows of zeros; copies of one picture
@@ -121,22 +99,38 @@ def test_a_size_column_among_more_rows_than_the_median_is_taken_from_is_refused(
         "feature, leave it out: it lies far from 0 for them and outweighs the rest"), str(refused.value)), refused.value
 
 
-@pytest.mark.hostile("represent")
-def test_rows_on_one_line_through_0_for_a_large_feature_of_either_sign_name_it(tmp_path):
-    # the NDVI of water (about -0.4) or of vegetation (about 0.6) scaled by 10,000, 3,038 or more from 0 for every
-    # image, beside two features that part the classes. Before: 'every image's embedding lies on one line (each a
-    # positive or negative multiple of one vector ...)', which the rows are not, naming no column and no way out
+def _all_but_one_near_0():
+    # an int16 NDVI scaled by 10,000 (as MODIS ships it), -1,969 to 8,956, near 0 for one image only
+    return (np.random.default_rng(0).uniform(-0.2, 0.9, N) * 10_000).astype(np.int16)
+
+
+def _every_one_far_from_0():
+    # the NDVI of water (about -0.4) or of vegetation (about 0.6) scaled by 10,000, 3,038 or more from 0 for every image
     rng = np.random.default_rng(0)
-    index = (rng.choice([-0.4, 0.6], N) * 10_000 + rng.uniform(-1_000, 1_000, N)).astype(np.int16)
+    return (rng.choice([-0.4, 0.6], N) * 10_000 + rng.uniform(-1_000, 1_000, N)).astype(np.int16)
+
+
+@pytest.mark.hostile("represent")
+@pytest.mark.parametrize("index, on_the_line", [
+    # before: the rows were measured from their median's direction alone, so the 8 of either sign let all 48 be
+    # stored, each within 3e-6 of one line through 0: the 5-NN vote on val fell from 100% (the two features alone) to
+    # 62.5%, the neighbours float32 noise
+    (_all_but_one_near_0, 47),
+    # before: 'every image's embedding lies on one line (each a positive or negative multiple of one vector ...)',
+    # which the rows are not, naming no column and no way out
+    (_every_one_far_from_0, 48),
+], ids=["all-but-one", "every-one"])
+def test_rows_on_one_line_through_0_for_a_large_feature_of_either_sign_name_it(tmp_path, index, on_the_line):
+    # the NDVI column beside two features that part the classes
     features = separable()
-    pd.DataFrame({"id": ids(), "f0": features[:, 0], "f1": features[:, 1], "ndvi": index}).to_parquet(
+    pd.DataFrame({"id": ids(), "f0": features[:, 0], "f1": features[:, 1], "ndvi": index()}).to_parquet(
         tmp_path / "mine.parquet")
     options = represent.options({"source": "file", "file": str(tmp_path / "mine.parquet")})
     with pytest.raises(WinnowError) as refused:
         represent.embed_imageset(blobs(), options=options, seed=0, progress=False, model_out=tmp_path / "record.pt")
     assert re.fullmatch(re.escape(
-        f"represent.file: {tmp_path}/mine.parquet: 48 of the 48 images' embeddings lie almost on one line through 0 "
-        "(cosine distance at most ") + r"\d\.\de-\d\d" + re.escape(
+        f"represent.file: {tmp_path}/mine.parquet: {on_the_line} of the 48 images' embeddings lie almost on one line "
+        "through 0 (cosine distance at most ") + r"\d\.\de-\d\d" + re.escape(
         " from their median's direction or its opposite): feature 2 (counted from 0), of either sign, is far larger "
         "than the rest and outweighs them, which float32 cosine cannot rank neighbours under; scale each feature to "
         "one range (divide it by its standard deviation)"), str(refused.value)), refused.value
