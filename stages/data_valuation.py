@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from winnow import judges
@@ -75,7 +76,7 @@ def main() -> None:
                       else "raise ingest.val_fraction)"))
         if "data_valuation" not in params["pruned"]["cleaners"]:
             # its decisions go nowhere: a small legal data set once stopped the default dvc repro here
-            _write_undecided(considered=len(ids), left_out=left_out, why=why, start=start)
+            _write_undecided(considered=len(ids), left_out=left_out, why=why, start=start, manifest=data.manifest)
             print(f"warning: data-valuation: {why}. data_valuation is not among pruned.cleaners, so it values no "
                   "image and the pipeline goes on")
             return
@@ -141,13 +142,14 @@ def main() -> None:
           f"{metrics['seconds']:.1f}s on {device.type}")
 
 
-def _write_undecided(*, considered: int, left_out: int, why: str, start: float) -> None:
+def _write_undecided(*, considered: int, left_out: int, why: str, start: float, manifest: pd.DataFrame) -> None:
     """No decision and metrics that say why: an empty decisions table, every train image kept; ``considered``
-    train images were left to value, ``left_out`` were taken out by threshold and dedup first."""
+    train images were left to value, ``left_out`` were taken out by threshold and dedup first; ``manifest``:
+    data/degrade's, whose digests the table's columns carry as every run's do."""
     nothing = Values(mean=np.zeros(0), se=np.zeros(0))
     table = decide(np.zeros(0, object), np.zeros(0, np.int64), {"knn_shapley": nothing, "tracin": nothing})
     with together():
-        write_table(OUT / "decisions.parquet", table.assign(digest=np.zeros(0, object)))  # as with_digests's
+        write_table(OUT / "decisions.parquet", with_digests(table, manifest=manifest))
         # before: "left_out": 0 whatever threshold and dedup took out (3 flagged of 60 read as none)
         write_json(METRICS_OUT, {"considered": 0, "left_out": left_out, "flagged": 0,
                                  "decisions": {"keep": 0, "drop": 0}, "values": {}, "most_harmful": [],
