@@ -84,7 +84,11 @@ def main() -> None:
                        columns=("is_issue", "decision", "reason", "given_label", "suggested_label", "label_quality"))
     groups = of_images("dedup", "data/dedup/groups.parquet",
                        columns=("kept", "split", "group", "group_size", "label_conflict", "label", "reason"))
-    dropped = rows_of("pruned", classes=classes, imagesets=imagesets)  # what pruned drops, whoever decided it
+    # each version's rows read and checked once (50,000 rows' check against the data costs): the shown variants',
+    # pruned's (what it drops, whoever decided it) and balanced's (its section) whether shown or not
+    version_rows = {v: rows for v in dict.fromkeys([*variants, "pruned", "balanced"])
+                    if (rows := rows_of(v, classes=classes, imagesets=imagesets)) is not None}
+    dropped = version_rows.get("pruned")
     rejected = table_of("ingest", "data/ingest/rejected.csv", columns=("path", "reason"))
     sections = [
         ("versions", "Which version to ship", report_versions.versions_section(
@@ -104,8 +108,7 @@ def main() -> None:
                 degraded=None if degraded is None else degraded.manifest,
                 planted=optional(lambda path: read_table(path, written_by="degrade", columns=("id", "kind")),
                                  "data/degrade/perturbations.parquet")),
-            variant_rows={v: rows for v in variants
-                          if (rows := rows_of(v, classes=classes, imagesets=imagesets)) is not None},
+            variant_rows={v: version_rows[v] for v in variants if v in version_rows},
             origin_labels=origin_labels, classes=classes)),
         ("evaluation", "Versions side by side on the test split", report.evaluation_section(
             metrics=metrics,
@@ -150,7 +153,7 @@ def main() -> None:
         ("balance", "Balanced augmentation", report_grids.balance_section(
             summary=report_numbers.checked_balance(
                 json_of("balance", "metrics/balance.json"), path="metrics/balance.json", stage="balance",
-                classes=classes, rows=rows_of("balanced", classes=classes, imagesets=imagesets)),
+                classes=classes, rows=version_rows.get("balanced")),
             examples_uri=optional(lambda path: png_uri(Path(path).read_bytes()), "plots/balance/examples.png"))),
         ("duplicates", "Duplicate groups", report_grids.duplicates_section(
             groups=groups, cleaning="dedup" in params["pruned"]["cleaners"],
