@@ -24,10 +24,12 @@ from winnow import judges
 from winnow import labels as cl
 from winnow.errors import WinnowError
 from winnow.groundtruth import LABEL_KINDS, planted
-from winnow.judged_rows import in_id_order, learned_val, read_judged, val_of_other_classes, with_digests
+from winnow.judged_rows import (
+    in_id_order, learned_val, once_per_picture, read_judged, val_of_other_classes, with_digests,
+)
 from winnow.metrics import largest_class_share
 from winnow.represent import read_representation
-from winnow.stage import check_outputs, load_params, run, together, write_json, write_table
+from winnow.stage import check_outputs, load_params, read_table, run, together, write_json, write_table
 from winnow.torch_runtime import pick_device, reproducible
 from winnow.valuation import MIN_CLASS_VAL, Values, decide, knn_shapley, thin_classes, tracin
 
@@ -54,12 +56,21 @@ def main() -> None:
     # the val 7s predicted as 9 valued 339 of 350 clean 9s below zero and dropped them
     val = learned_val(data, np.unique(given))
     unlearned = int((data.manifest["split"] == "val").sum()) - len(val)
+    groups = read_table("data/dedup/groups.parquet", written_by="dedup", columns=("id", "group"), missing_ok=True)
+    # each val picture once: its copies would count as many draws of the val split in every standard error
+    val, repeats, conflicts = once_per_picture(val, groups)
+    if len(repeats):
+        print(f"data-valuation: {len(repeats)} val image(s) repeat a picture of the val split (dedup's groups, first "
+              f"{repeats[0]!r}): each picture values the train images once")
+    if len(conflicts):
+        print(f"warning: data-valuation: {len(conflicts)} val image(s) are copies of one picture carrying different "
+              f"labels (dedup's groups, first {conflicts[0]!r}): left out of the valuation; give each picture one label")
     features = read_representation(REPRESENT_IN, ids, data=data)
     val_features = read_representation(REPRESENT_IN, val.manifest["id"], data=data)
     left_out = int(((data.manifest["split"] == "train").to_numpy() & ~considered).sum())
     thin = thin_classes(given, val.labels) if len(val) else {}  # an empty val split: refused by the estimators
     if (thin and len(thin) == len(np.unique(given))) or not len(val):
-        if unlearned and not len(val):
+        if unlearned and not len(val) + len(repeats) + len(conflicts):
             # before: "the val split's 0 image(s)" and "no train or no val images ... (set ingest.val_fraction above
             # 0)" of a val split of 20 images whose class folders were named apart from train's
             why = (f"{val_of_other_classes(data, np.unique(given), what='with train images')}, and a value is "
@@ -68,8 +79,12 @@ def main() -> None:
         else:
             # all of it counted, and the images of other classes named: before, "the val split's 1 image(s)" and
             # "raise ingest.val_fraction" of a val split of 21, 20 of them in class folders named apart from train's
-            why = (f"the val split's {len(val) + unlearned} image(s) hold fewer than {MIN_CLASS_VAL} of every class "
-                   "with train images" + (f" ({unlearned} are of classes no train image has)" if unlearned else "")
+            aside = [f"{unlearned} are of classes no train image has"] if unlearned else []
+            aside += [f"{len(repeats)} repeat a picture counted once"] if len(repeats) else []
+            aside += [f"{len(conflicts)} are copies of a picture labelled two ways"] if len(conflicts) else []
+            why = (f"the val split's {len(val) + unlearned + len(repeats) + len(conflicts)} image(s) hold fewer than "
+                   f"{MIN_CLASS_VAL} of every class with train images"
+                   + (f" ({'; '.join(aside)})" if aside else "")
                    + ", and a value is measured against val images of the valued image's class; give the val split "
                    f"at least {MIN_CLASS_VAL} images of each class ("
                    + ("val images of the train classes: an imagefolder's val/ folders named as train/'s)" if unlearned
@@ -80,7 +95,7 @@ def main() -> None:
             print(f"warning: data-valuation: {why}. data_valuation is not among pruned.cleaners, so it values no "
                   "image and the pipeline goes on")
             return
-        if len(val) or unlearned:  # an empty one: the estimators refuse it, naming both splits
+        if (data.manifest["split"] == "val").any():  # an empty one: the estimators refuse it, naming both splits
             raise WinnowError(f"data-valuation: {why}")
     device = pick_device(p["device"], option="data_valuation.device")
     # one thread: the products are small ((N, D) by (D, K)), so more threads only synchronise (the SGD steps
@@ -100,6 +115,7 @@ def main() -> None:
         write_table(OUT / "decisions.parquet", with_digests(table, manifest=data.manifest))
         metrics = summary(table, values, classes=data.classes, bound=p["bound"], left_out=left_out)
         metrics |= {"bound": p["bound"], "combine": p["combine"], "device": device.type, "val_left_out": unlearned,
+                    "val_repeats_left_out": len(repeats), "val_conflicts_left_out": len(conflicts),
                     "undecided": {"images": int((~valued).sum()), "min_class_val": MIN_CLASS_VAL,
                                   "classes": {data.classes[c]: {"val_images": k,
                                                                 "train_images": int((given == c).sum())}

@@ -183,3 +183,23 @@ def considered_rows(
                           "check data/threshold/flags.parquet and data/dedup/groups.parquet (threshold and dedup "
                           "params)")
     return considered, conflict
+
+
+def once_per_picture(val: ImageSet, groups: pd.DataFrame | None) -> tuple[ImageSet, np.ndarray, np.ndarray]:
+    """``(val, repeats, conflicts)``: the val imageset ``val`` (in id order, :func:`learned_val`) with each picture
+    once, by dedup's groups (``groups``: ``id``, ``group``; None: every image its own picture): the copies after a
+    picture's first are left out, and a picture whose copies carry different labels is left out whole (which copy is
+    right cannot be told); ``repeats`` and ``conflicts``: the ids left out, object ``(R,)`` and ``(C,)``.
+
+    A value's standard error is the spread of its per-val-image values over their number: copies of one picture give
+    one value each, the same, and counted apart they shrank it. Before, 6 val pictures 20 times over gave standard
+    errors for 120 val images, a bound of 1 standard error acted as one of 0.2, and the stage said it valued "on 120
+    val images"."""
+    ids = val.manifest["id"].to_numpy()
+    if groups is None or not len(ids):
+        return val, ids[:0], ids[:0]
+    group = groups.set_index("id")["group"].reindex(ids).to_numpy()
+    labels = pd.Series(val.labels)
+    conflicted = (labels.groupby(group).transform("nunique") > 1).to_numpy()
+    repeated = pd.Series(group).duplicated().to_numpy() & ~conflicted
+    return val.select(~(conflicted | repeated)), ids[repeated], ids[conflicted]
