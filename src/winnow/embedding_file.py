@@ -34,7 +34,10 @@ def read_embedding_file(path: str | os.PathLike, ids: np.ndarray, digests: np.nd
     where = f"represent.file: {path}"
     check_input_file(path, option="represent.file", fix="write the embeddings there or point represent.file "
                                                               "at them")
-    if path.suffix == ".npy":
+    # the suffix in any case (a Windows tool's EMB.NPY), and parquet's short .pq (before: "unknown format '.NPY'; write
+    # a .npy", of a .npy); winnow.source_listing finds a .npy's ids.json by the same rule
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
         try:  # mapped, not read: a damaged header claiming terabytes is an error, not an allocation
             values = np.load(path, mmap_mode="r", allow_pickle=False)
         except (ValueError, OSError, EOFError) as err:  # EOFError: an empty file
@@ -56,11 +59,11 @@ def read_embedding_file(path: str | os.PathLike, ids: np.ndarray, digests: np.nd
                               "row per image in manifest order (or write a .parquet with an id column)")
         _check_row_ids(path, ids, where)
         _warn_pixels_unchecked(where)
-    elif path.suffix == ".parquet":
+    elif suffix in (".parquet", ".pq"):
         values = _parquet_rows(path, ids, where, digests)
     else:
         raise WinnowError(f"{where}: unknown format {path.suffix!r}; write a .npy (rows in manifest order) or a "
-                          ".parquet (an id column)")
+                          ".parquet or .pq (an id column)")
     if values.dtype.kind == "c":
         raise WinnowError(f"{where}: values are complex ({values.dtype}); embeddings must be real numbers")
     if values.dtype.kind not in "iuf":

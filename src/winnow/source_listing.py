@@ -68,7 +68,9 @@ def represent_listing(represent: dict, *, root: Path | None = None) -> dict[str,
 
 def _row_ids(embeddings) -> str | None:
     """The ids.json beside a local .npy of embeddings, or None for any other file (or none)."""
-    if embeddings is None or "://" in str(embeddings) or not str(embeddings).endswith(".npy"):
+    # the suffix in any case, as winnow.embedding_file reads it: an EMB.NPY's ids.json unlisted, an edit to it would
+    # leave represent's rows tied to the images it named before
+    if embeddings is None or "://" in str(embeddings) or Path(str(embeddings)).suffix.lower() != ".npy":
         return None
     return str(Path(os.path.expanduser(str(embeddings))).with_name("ids.json"))  # ~: the home folder, as locate
 
