@@ -52,17 +52,15 @@ def check_pixels(table: pd.DataFrame, *, manifest: pd.DataFrame, path: str, writ
     pixel digest in ``manifest`` (data/degrade's) now; a table without the column (written by hand, or by an earlier
     winnow) is not checked. Before: degrade rerun with other pixels alone (a blur's kernel, degrade.seed) and the
     budget run by itself (dvc repro -s budget) weighed the cleaners' judgements of the old pixels on the same ids."""
-    from winnow.stage import rerun_error
+    from winnow.stage import other_pixels_error
 
     if "digest" not in table.columns:
         return
     now = table["id"].map(manifest.set_index("id")["digest"])
     moved = np.flatnonzero((table["digest"].astype(object) != now).to_numpy())
     if len(moved):
-        raise rerun_error(path, f"judged other pixels than data/degrade's now for {len(moved)} image(s) (first: id "
-                                f"{table['id'].iloc[moved[0]]!r}, pixels {table['digest'].iloc[moved[0]]!r} then, "
-                                f"{now.iloc[moved[0]]!r} now): made before degrade changed the data",
-                          written_by=written_by)
+        raise other_pixels_error(path, imageset="data/degrade", images=len(moved), first=table["id"].iloc[moved[0]],
+                                 then=table["digest"].iloc[moved[0]], now=now.iloc[moved[0]], written_by=written_by)
 
 
 def read_filters(manifest: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:

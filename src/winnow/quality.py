@@ -65,7 +65,7 @@ from winnow.gain import few_colour_images, gain_score
 from winnow.errors import WinnowError
 from winnow.phash import phash_batch
 from winnow.pixel_batches import CHUNK_PIXELS, batch_rows, check_images
-from winnow.stage import read_table, rerun_error
+from winnow.stage import other_pixels_error, read_table, rerun_error
 from winnow.thresholds import cut_issues
 
 SCORES = ("dark", "light", "blurry", "low_information", "grayscale", "odd_size", "odd_aspect_ratio")
@@ -202,8 +202,8 @@ def read_scores(path, *, imageset: str, ids, columns=(), digests=None) -> pd.Dat
         now = pd.Series(np.asarray(digests, dtype=object), index=pd.Index(ids)).reindex(table["id"]).to_numpy()
         stale = np.flatnonzero(table["digest"].to_numpy(dtype=object) != now)
         if len(stale):
-            raise rerun_error(path, f"{len(stale)} image(s) scored from other pixels than {imageset} now holds "
-                                    f"(digest differs), first {table['id'].iloc[stale[0]]!r}", written_by="score")
+            raise other_pixels_error(path, imageset=imageset, images=len(stale), first=table["id"].iloc[stale[0]],
+                                     then=table["digest"].iloc[stale[0]], now=now[stale[0]], written_by="score")
     odd = [issue for issue in SCORES
            if not pd.api.types.is_numeric_dtype(table[issue]) or pd.api.types.is_bool_dtype(table[issue])]
     if odd:

@@ -181,6 +181,16 @@ def rerun_error(path: str | os.PathLike, problem: str, *, written_by: str) -> Wi
     return WinnowError(f"{path}: {problem}; rerun the {written_by} stage (dvc repro {written_by})")
 
 
+def other_pixels_error(path: str | os.PathLike, *, imageset: str, images: int, first, then, now,
+                       written_by: str) -> WinnowError:
+    """The one line for a table of ``images`` rows whose pixel ``digest`` is not their image's in ``imageset`` now,
+    the ``first`` id's digest ``then`` (the table's) and ``now``: every reader words it so (before: the scores'
+    readers said "scored from other pixels than ... (digest differs)", the cleaners' "judged other pixels ...")."""
+    return rerun_error(path, f"judged other pixels than {imageset}'s now for {images} image(s) (first: id {first!r}, "
+                             f"pixels {then!r} then, {now!r} now): made before degrade changed the data",
+                       written_by=written_by)
+
+
 def read_table(path: str | os.PathLike, *, written_by: str, columns: Iterable[str] = (),
                missing_ok: bool = False, unique: str | None = None, rows_of: tuple[str, Any] | None = None,
                ids_of: tuple[str, Any] | None = None, flags: bool = False, booleans: Iterable[str] = ()):
