@@ -22,6 +22,7 @@ from winnow.contract_verdict import CHECKED_BY, DOCS, INPUT_SUITES, INPUTS, boun
 from winnow.contracts import SUITES, SUITES_DIR, Batch, check_settings, validate
 from winnow.errors import WinnowError
 from winnow.imageset import read_imageset
+from winnow.judged_rows import check_pixels
 from winnow.stage import check_journal_folder, load_params, read_table, run, together, write_json
 from winnow.variant_contract import VariantContract, counts, print_failures, suite, summary_line, write_not_checked
 
@@ -45,6 +46,9 @@ def main() -> None:
     # one row per image of data/degrade (a repeated, missing or foreign row is one line here); the scores' values
     # are what the scores contract checks, so a NaN or one outside [0, 1] is its failure, warned or enforced
     scores = read_table(SCORES, written_by="score", columns=("id",), rows_of=(DEGRADE, degraded.manifest["id"]))
+    # and of data/degrade's pixels now, as every other reader of the scores requires: before, after degrade changed
+    # them under the same ids (dvc repro -s contracts), the scores suite passed the old pixels' scores
+    check_pixels(scores, manifest=degraded.manifest, path=str(SCORES), written_by="score")
     contract = VariantContract.read(params, ingested=ingested, degraded=degraded)
     rates = {name: contract.rates(name) for name in CHECKED_HERE if name in params["variants"]}
     with together():  # every record and its Data Docs land as one: never one verdict beside another run's
