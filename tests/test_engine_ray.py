@@ -388,9 +388,9 @@ def test_an_image_file_rewritten_while_a_one_cpu_ray_cluster_embeds_here_names_c
     encoder = Encoder(model=None, build=None, embed=embeds_while_the_file_is_rewritten, device="cpu")
     with pytest.raises(WinnowError) as raised:
         RAY.embed(encoder, np.load(path, mmap_mode="r"), batch_size=4)
-    assert str(raised.value) == (f"{path} was rewritten or replaced while compute.engine: ray read it (another run "
-                                 "writing it?); its batches would mix old and new images: rerun when nothing else "
-                                 "writes it")
+    assert str(raised.value) == (f"{path} was rewritten or replaced while the ray engine read it "
+                                 "(compute.engine: ray; another run writing it?); its batches would mix old and new "
+                                 "images: rerun when nothing else writes it")
 
 
 def cpu_judge(imageset) -> Encoder:
@@ -500,9 +500,9 @@ def test_an_image_file_replaced_while_ray_reads_it_is_one_line_not_mixed_batches
     images = np.load(path, mmap_mode="r")
     with pytest.raises(WinnowError) as raised:
         RAY.map(replaces_the_file_once, images, batch_size=3)
-    assert str(raised.value) == (f"{path} was rewritten or replaced while compute.engine: ray read it (another run "
-                                 "writing it?); its batches would mix old and new images: rerun when nothing else "
-                                 "writes it")
+    assert str(raised.value) == (f"{path} was rewritten or replaced while the ray engine read it "
+                                 "(compute.engine: ray; another run writing it?); its batches would mix old and new "
+                                 "images: rerun when nothing else writes it")
     assert marker.exists() and sorted(files_under(tmp_path)) == ["images.npy", "replaced"]
 
 
@@ -527,9 +527,9 @@ def test_an_image_file_rewritten_in_place_while_the_local_engine_reads_it_is_one
 
     with pytest.raises(WinnowError) as raised:
         Engine().map(rewrites_the_file_once, np.load(path, mmap_mode="r"), batch_size=3)
-    assert str(raised.value) == (f"{path} was rewritten or replaced while compute.engine: local read it (another run "
-                                 "writing it?); its batches would mix old and new images: rerun when nothing else "
-                                 "writes it")
+    assert str(raised.value) == (f"{path} was rewritten or replaced while the local engine read it "
+                                 "(compute.engine: local; another run writing it?); its batches would mix old and new "
+                                 "images: rerun when nothing else writes it")
     assert marker.exists()
 
 

@@ -83,8 +83,8 @@ def test_images_rewritten_in_place_while_represent_trains_stop_it_in_one_line(tm
                           timeout=300)
     images = project.resolve() / "data/degrade/images.npy"
     assert assert_error_line(done) == (
-        f"error: {images} was rewritten or replaced while compute.engine: {engine} read it (another run writing it?); "
-        "its batches would mix old and new images: rerun when nothing else writes it")
+        f"error: {images} was rewritten or replaced while the {engine} engine read it (compute.engine: {engine}; "
+        "another run writing it?); its batches would mix old and new images: rerun when nothing else writes it")
     assert np.array_equal(np.load(images), 255 - blobs().images)  # the rewrite did land before the embedding
     assert_nothing_left(project, before)
 
@@ -118,8 +118,8 @@ def test_images_rewritten_in_place_between_the_budget_checks_trainings_stop_it_i
     with pytest.raises(WinnowError) as raised:
         stage.main()
     assert str(raised.value) == (
-        f"{images} was rewritten or replaced while compute.engine: local read it (another run writing it?); its "
-        "batches would mix old and new images: rerun when nothing else writes it")
+        f"{images} was rewritten or replaced while the local engine read it (compute.engine: local; another run "
+        "writing it?); its batches would mix old and new images: rerun when nothing else writes it")
     assert len(trained) >= 2  # the winner trained after the rewrite
     assert_nothing_left(project, before)
 

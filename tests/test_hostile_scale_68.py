@@ -98,9 +98,9 @@ def test_images_rewritten_in_place_between_dedups_passes_stop_it_in_one_line(tmp
     with pytest.raises(WinnowError) as raised:
         dedup.dedup_images(manifest, images, scores, radius=6, min_correlation=0.98, flip=True, crop=0.0625,
                            keep="first")
-    assert str(raised.value) == (f"{path} was rewritten or replaced while compute.engine: local read it (another run "
-                                 "writing it?); its batches would mix old and new images: rerun when nothing else "
-                                 "writes it")
+    assert str(raised.value) == (f"{path} was rewritten or replaced while the local engine read it "
+                                 "(compute.engine: local; another run writing it?); its batches would mix old and new "
+                                 "images: rerun when nothing else writes it")
 
 
 @pytest.mark.hostile("intermediates")
@@ -125,6 +125,6 @@ def test_images_rewritten_in_place_while_degrade_streams_them_stop_it_in_one_lin
     with pytest.raises(WinnowError) as raised:
         degrade_module.degrade(read_imageset(tmp_path / "ingest"), seed=0, workdir=tmp_path / "work",
                                perturbations=[{"kind": "blur", "fraction": 0.25, "method": "box", "kernel": 3}])
-    assert str(raised.value) == (f"{path} was rewritten or replaced while compute.engine: local read it (another run "
-                                 "writing it?); its batches would mix old and new images: rerun when nothing else "
-                                 "writes it")
+    assert str(raised.value) == (f"{path} was rewritten or replaced while the local engine read it "
+                                 "(compute.engine: local; another run writing it?); its batches would mix old and new "
+                                 "images: rerun when nothing else writes it")

@@ -176,8 +176,9 @@ def _stamp(status: os.stat_result) -> tuple[int, int, int]:
 
 
 def _changed(path: str, *, engine: str = "ray") -> WinnowError:
-    return WinnowError(f"{path} was rewritten or replaced while compute.engine: {engine} read it (another run writing "
-                       "it?); its batches would mix old and new images: rerun when nothing else writes it")
+    return WinnowError(f"{path} was rewritten or replaced while the {engine} engine read it (compute.engine: {engine}; "
+                       "another run writing it?); its batches would mix old and new images: rerun when nothing else "
+                       "writes it")
 
 
 @dataclass(frozen=True)
