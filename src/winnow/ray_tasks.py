@@ -170,9 +170,18 @@ def _batch_rows(source: object, number: int, batch_size: int, n: int) -> tuple[n
     return np.asarray(images[rows]), np.arange(rows.start, rows.stop, dtype=np.int64)
 
 
-def _stamp(status: os.stat_result) -> tuple[int, int, int]:
-    """A file's identity and version: (inode, size, modification time in ns)."""
-    return status.st_ino, status.st_size, status.st_mtime_ns
+def _stamp(status: os.stat_result) -> tuple[int, int, int, int, int]:
+    """A file's identity and version: (inode, size, modification time in ns, change time in ns, link count)."""
+    return status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_nlink
+
+
+def _same_version(before: tuple, now: tuple) -> bool:
+    """Whether two :func:`_stamp` of a path are of one version of one file. The change time sees what inode, size and
+    modification time do not: ``cp -p`` of another file of the same size over it rewrites it in place and sets the
+    other's time (before: a backup restored so while score read the file mixed two image sets, exit 0). A hard link
+    made or removed meanwhile (imageset writers and DVC's cache link files) moves the change time too, and the link
+    count with it: that alone is no new version."""
+    return before[:3] == now[:3] and (before[3] == now[3] or before[4] != now[4])
 
 
 def _changed(path: str, *, engine: str = "ray") -> WinnowError:
@@ -194,7 +203,7 @@ class FileRows:
     shape: tuple[int, ...]
     dtype: str
     strides: tuple[int, ...]
-    stamp: tuple[int, int, int]
+    stamp: tuple[int, int, int, int, int]
     host: str  # the machine of the driver (its host name), where the stamp was taken
 
     @classmethod
@@ -226,7 +235,7 @@ class FileRows:
                 raise _not_shared(self) from None
             raise
         with handle:
-            if _stamp(os.fstat(handle.fileno())) != self.stamp:
+            if not _same_version(self.stamp, _stamp(os.fstat(handle.fileno()))):
                 # before: a node holding its own copy (dvc pull on each machine, as for torchrun) was told the file
                 # was rewritten by another run, and to rerun, which failed the same way every time
                 raise _not_shared(self) if elsewhere else _changed(self.path)
@@ -275,15 +284,15 @@ def _check_unchanged(source: object) -> None:
             now = _stamp(os.stat(source.path))
         except OSError:
             now = None
-        if now != source.stamp:
+        if now is None or not _same_version(source.stamp, now):
             raise _changed(source.path)
 
 
 @contextmanager
 def unchanged_in_place(images: np.ndarray, *, engine: str = "local") -> Iterator[None]:
     """A block that reads ``images`` in this process (the local engine): when they map a file read-only, a file
-    rewritten in place meanwhile (its inode kept, its size or modification time not: ``cp`` or ``numpy.save`` over
-    it) is :func:`_changed` after the block. Before, the batches read after the rewrite came from the new bytes and
+    rewritten in place meanwhile (its inode kept: ``cp``, ``cp -p`` or ``numpy.save`` over it, :func:`_same_version`)
+    is :func:`_changed` after the block. Before, the batches read after the rewrite came from the new bytes and
     the result mixed two image sets without a word (Ray's tasks refused it). A file replaced by another (a new
     inode, what winnow's writers do) changes nothing here: this process keeps mapping the one it opened.
     ``engine``: the compute.engine the line names, that of a block whose reads go on to Ray (represent's training,
@@ -299,7 +308,7 @@ def unchanged_in_place(images: np.ndarray, *, engine: str = "local") -> Iterator
             now = _stamp(os.stat(path))
         except OSError:
             return
-        if now[0] == before[0] and now != before:
+        if now[0] == before[0] and not _same_version(before, now):
             raise _changed(str(path), engine=engine)
 
 
