@@ -297,9 +297,12 @@ def check_arguments(*, num: int, out: Path | None, from_json: str | None = None)
         raise WinnowError(f"compare --num {num}: reads the repository's commits, which --from-json replaces; drop "
                           "one of the two")
     check_output(out, option="--out", example="reports/compare-seeds.md")
-    if out and out.suffix == ".json":  # the JSON beside it would be written over the markdown, which is lost
+    # the JSON beside it would be written over the markdown, which is lost; seeds.JSON's seeds.json too where names
+    # ignore case (before: on macOS and Windows, no markdown anywhere, exit 0)
+    if out and out.suffix.lower() == ".json":
+        same = "the same file" if out.suffix == ".json" else "one file where names ignore case (macOS, Windows)"
         raise WinnowError(f"--out {out}: the runs' JSON is written beside the markdown as {out.with_suffix('.json')}, "
-                          "the same file; give a markdown path, e.g. --out reports/compare-seeds.md")
+                          f"{same}; give a markdown path, e.g. --out reports/compare-seeds.md")
     if out and out.with_suffix(".json").is_dir():
         raise WinnowError(f"--out {out}: {out.with_suffix('.json')}, the JSON written beside it, is a folder; give a "
                           "file path, e.g. --out reports/compare-seeds.md")
