@@ -1380,7 +1380,11 @@ def test_a_gated_summary_deleted_for_a_variant_both_sides_gate_fails(tmp_path):
                                                                            "metrics/evaluate/*/summary.json"]})
     for variant in ("baseline", "pruned"):
         (project / summary_path(variant)).write_text('{"accuracy": 0.998}')
+    params = (project / "params.yaml").read_text()  # balanced is new: the change adds it to params.yaml's variants
+    (project / "params.yaml").write_text(yaml.safe_dump(yaml.safe_load(params) | {"variants": ["baseline", "pruned"]},
+                                                        sort_keys=False))
     commit(project, "summaries")
+    (project / "params.yaml").write_text(params)
     (project / summary_path("pruned")).unlink()
     labels = labels_of()
     write_variant(project, "balanced", labels, wrong_on(labels, [1, 2]))  # new at the workspace

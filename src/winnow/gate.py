@@ -143,7 +143,10 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
     notes, compared, texts = [], [], {}  # texts: (variant, side) -> each run's predictions CSV, read once
     for variant in wanted:
         at = [side for side in revs if variant in found[side]]
-        if at == ["target"] and not variants:
+        # a variant the base's params.yaml lists is not new there: its evaluate never ran or was not committed, and
+        # before, the target's predictions of it passed ungated as "new at workspace", however bad
+        unmeasured = at == ["target"] and any(variant in (listed_at[rev] or ()) for rev in revs["base"])
+        if at == ["target"] and not variants and not unmeasured:
             notes.append(f"{variant}: new at {label['target']}, nothing at {label['base']} to compare with (not gated)")
             continue
         for side in revs:
@@ -159,7 +162,10 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
             else:  # "gone" only where params.yaml leaves it out (or lists nothing and no file of it is left)
                 gone = variant not in listed_at[rev] if listed_at[rev] is not None else variant not in found[side]
                 problems.append(f"{predictions_path(variant)} missing at {name}"
-                                + (" (the variant is gone there: pass --variants to gate the others)" if gone else ""))
+                                + (" (the variant is gone there: pass --variants to gate the others)" if gone else
+                                   " (its params.yaml there lists the variant, so it is not new: its evaluate did not "
+                                   "run or its outputs were not committed; pass --variants to gate the others)"
+                                   if unmeasured else ""))
         else:
             compared.append(variant)
     if problems:
