@@ -1,10 +1,13 @@
-"""Hostile inputs to the merge gate, probe 69: a variant the base's params.yaml lists but never evaluated. The gate runs
-in-process (:func:`winnow.cli.main`) and its lines are asserted whole."""
+"""Hostile inputs to the merge gate, probe 69: a variant the base's params.yaml lists but never evaluated, a small class
+that pooled head runs halve by exactly the images the collapse rule names. The gate runs in-process
+(:func:`winnow.cli.main`, :func:`winnow.gate_table.paired_rows`) and its lines are asserted whole."""
 
+import pandas as pd
 import pytest
 from gate_repo import init, labels_of, write_variant, wrong_on
 from hostile_harness import assert_nothing_left, default_params, files_under, make_project
 from winnow.cli import main as winnow
+from winnow.gate_table import GateSettings, paired_rows
 
 
 @pytest.mark.hostile("gate")
@@ -28,3 +31,23 @@ def test_a_variant_the_bases_params_list_without_predictions_there_is_refused_no
         "others); the gate pairs every variant's test predictions at both revisions: run `dvc repro evaluate` and "
         "commit metrics/evaluate/ at each"])
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("gate")
+def test_a_small_class_that_three_pooled_head_runs_halve_losing_exactly_3_images_regresses():
+    # class a, 11 test images: the three base runs recognise 4, 7 and 7 of them (6 a run, recall 6/11), the three head
+    # runs 3 each (recall 3/11): halved from 0.5 or more, 3 images lost, which the README's rule says regresses
+    # whatever its p. Before: the pooled images lost summed the runs' shares to 2.9999999999999996, short of 3, every
+    # head run alone too, and the class passed as "drop not significant" (p adj 0.13)
+    base = [[0, 1, 0, 1, 0, 0, 1, 0, 0, 1, 0], [1, 1, 1, 0, 1, 0, 1, 1, 1, 0, 0], [0, 0, 1, 1, 0, 1, 1, 1, 0, 1, 1]]
+    head = [[1, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0], [0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 1], [0, 1, 1, 0, 1, 0, 0, 0, 0, 0, 0]]
+
+    def run(right):  # class b's 100 images are right in every run; an image of a missed is predicted b
+        return pd.DataFrame({"id": [f"test-{i:03d}" for i in range(111)], "label": ["a"] * 11 + ["b"] * 100,
+                             "predicted": ["a" if r else "b" for r in right] + ["b"] * 100})
+
+    table = paired_rows([run(r) for r in base], [run(r) for r in head], variant="baseline",
+                        settings=GateSettings.from_params(default_params()["gate"]))
+    row = table[(table["class"] == "a") & (table["metric"] == "recall")].iloc[0]
+    assert (row["base"], row["head"], row["verdict"], row["collapsed"]) == (
+        pytest.approx(6 / 11), pytest.approx(3 / 11), "REGRESSED", True)
