@@ -1,10 +1,11 @@
 """Hostile inputs to the merge gate, probe 69: a variant the base's params.yaml lists but never evaluated, a small class
-that pooled head runs halve by exactly the images the collapse rule names. The gate runs in-process
-(:func:`winnow.cli.main`, :func:`winnow.gate_table.paired_rows`) and its lines are asserted whole."""
+that pooled head runs halve by exactly the images the collapse rule names, gate.files taking in a file its stage
+writes text into. The gate runs in-process (:func:`winnow.cli.main`, :func:`winnow.gate_table.paired_rows`) and its
+lines are asserted whole."""
 
 import pandas as pd
 import pytest
-from gate_repo import init, labels_of, write_variant, wrong_on
+from gate_repo import init, labels_of, write_both_variants, write_variant, wrong_on
 from hostile_harness import assert_nothing_left, default_params, files_under, make_project
 from winnow.cli import main as winnow
 from winnow.gate_table import GateSettings, paired_rows
@@ -51,3 +52,28 @@ def test_a_small_class_that_three_pooled_head_runs_halve_losing_exactly_3_images
     row = table[(table["class"] == "a") & (table["metric"] == "recall")].iloc[0]
     assert (row["base"], row["head"], row["verdict"], row["collapsed"]) == (
         pytest.approx(6 / 11), pytest.approx(3 / 11), "REGRESSED", True)
+
+
+@pytest.mark.hostile("gate")
+def test_gate_files_matching_a_file_its_stage_writes_text_into_names_the_pattern_not_a_rerun(tmp_path, capsys):
+    # gate.files ["metrics/*.json", ...], as params.yaml's comment ("metrics files") reads, takes in budget's
+    # metrics/budget.json, which holds true/false, lists and text beside its numbers at every revision. Before: "error:
+    # gated metrics are not all finite numbers: metrics/budget.json at HEAD: enabled = True, cleaners = ['threshold'],
+    # ... (rerun the stage that writes them and commit its outputs)": a rerun writes them again, and no change passed
+    gated = default_params()["gate"] | {"files": ["metrics/*.json", "metrics/evaluate/*.json"]}
+    project = make_project(tmp_path / "project", default_params() | {"gate": gated})
+    labels = labels_of()
+    write_both_variants(project, labels, wrong_on(labels, [1]))
+    (project / "metrics/budget.json").write_text(
+        '{"enabled": true, "cleaners": ["threshold", "dedup"], "judge": {"split": "val"}, "winner": "none", '
+        '"spent": 3}')
+    init(project)
+    before = files_under(project)
+    code = winnow(["gate", "--base", "HEAD", "--repo", str(project), "--markdown", str(project / "reports/gate.md")])
+    out, err = capsys.readouterr()
+    assert (code, out, err.splitlines()) == (1, "", [
+        "error: params.yaml at HEAD: gate.files: metrics/budget.json holds enabled = True, cleaners = ['threshold', "
+        "'dedup'], judge.split = 'val' and 1 more at every revision gated: its stage writes text, true/false, null or "
+        "lists beside its numbers, so it is no metrics file to gate; narrow the pattern to files of numbers, e.g. "
+        "metrics/evaluate/*.json; the gate takes its settings from HEAD: correct them there"])
+    assert_nothing_left(project, before)

@@ -4,7 +4,8 @@ the merge gate pairs these files across revisions, and the report reads them fro
 - :func:`read_predictions`: ``metrics/evaluate/<variant>/predictions.csv`` (one row per test image);
 - :func:`read_headline`, :func:`check_headline`: ``metrics/evaluate/<variant>.json`` (what DVC shows), which
   must say what its predictions say;
-- :func:`metric_problems`: any gated metrics file holding a value that is not a finite number.
+- :func:`metric_problems`: any gated metrics file holding a value that is not a finite number (:func:`non_numbers`:
+  those of another kind than a number).
 """
 
 from __future__ import annotations
@@ -46,6 +47,25 @@ def metric_problems(text: str, *, where: str) -> list[str]:
     # finite_number: math.isfinite raised OverflowError on a 400-digit integer, and the gate ended in a traceback
     bad = [f"{key} = {_shown(value)}" for key, value in flatten(data) if not finite_number(value)]
     return [f"{where}: {', '.join(bad)}"] if bad else []
+
+
+def non_numbers(texts: list[str]) -> str:
+    """The values that every one of ``texts`` (a gated metrics file at each revision holding it) holds under the same
+    flattened key as text, true/false, null or a list, as ``key = value, ...`` (three, and how many more), or "": what
+    its stage writes beside its numbers (budget's ``enabled``, ``cleaners``), not a number gone wrong at one
+    revision."""
+    def kept(text: str) -> dict:
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError):
+            return {}
+        return {key: value for key, value in flatten(data) if value is None or isinstance(value, (str, bool, list))} \
+            if isinstance(data, dict) else {}
+
+    found = [kept(text) for text in texts]
+    always = [key for key in found[0] if all(key in other for other in found[1:])] if found else []
+    return ", ".join(f"{key} = {_shown(found[0][key])}" for key in always[:3]) + (
+        f" and {len(always) - 3} more" if len(always) > 3 else "")
 
 
 def _shown(value) -> str:

@@ -69,8 +69,8 @@ import pandas as pd
 from winnow import lock_entries, revisions, staleness
 from winnow.cli_args import a_name, output_path, project_folder
 from winnow.errors import WinnowError, check_output, first_repeated
-from winnow.evaluated import check_headline, headline_classes, metric_problems, natural_order, read_headline, \
-    read_predictions
+from winnow.evaluated import check_headline, headline_classes, metric_problems, natural_order, non_numbers, \
+    read_headline, read_predictions
 from winnow.gate_classes import unrename, without_new_classes
 from winnow.gate_report import REPORT_HEADING, report, tolerance_notes
 from winnow.gate_settings import base_settings
@@ -125,6 +125,12 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
         raise settings.refusal(f"{', '.join(unmatched)} matches no file at "
                                f"{' or '.join(dict.fromkeys(n for runs in names.values() for n in runs))}; correct "
                                "the pattern (gated files are metrics JSON, e.g. metrics/evaluate/*.json)", key="files")
+    for path in sorted(matched):  # before: "rerun the stage that writes them", which wrote them again, forever
+        written = non_numbers([text_at(rev, path) or "" for rev in held if path in held[rev]])
+        if written:
+            raise settings.refusal(f"{path} holds {written} at every revision gated: its stage writes text, true/false, "
+                                   "null or lists beside its numbers, so it is no metrics file to gate; narrow the "
+                                   "pattern to files of numbers, e.g. metrics/evaluate/*.json", key="files")
     if problems:
         raise WinnowError("gated metrics are not all finite numbers: " + "; ".join(problems)
                           + " (rerun the stage that writes them and commit its outputs)")
