@@ -1,7 +1,7 @@
 """Hostile inputs to the merge gate, probe 69: a variant the base's params.yaml lists but never evaluated, a small class
 that pooled head runs halve by exactly the images the collapse rule names, gate.files taking in a file its stage
-writes text into. The gate runs in-process (:func:`winnow.cli.main`, :func:`winnow.gate_table.paired_rows`) and its
-lines are asserted whole."""
+writes text into, a variant new at the target named by --variants. The gate runs in-process
+(:func:`winnow.cli.main`, :func:`winnow.gate_table.paired_rows`) and its lines are asserted whole."""
 
 import pandas as pd
 import pytest
@@ -76,4 +76,25 @@ def test_gate_files_matching_a_file_its_stage_writes_text_into_names_the_pattern
         "'dedup'], judge.split = 'val' and 1 more at every revision gated: its stage writes text, true/false, null or "
         "lists beside its numbers, so it is no metrics file to gate; narrow the pattern to files of numbers, e.g. "
         "metrics/evaluate/*.json; the gate takes its settings from HEAD: correct them there"])
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("gate")
+def test_a_variant_new_at_the_target_named_by_variants_is_said_to_be_new_not_gone(tmp_path, capsys):
+    # the change adds pruned to params.yaml's variants and evaluates it; `--variants pruned` asks the gate to gate it.
+    # Before: "... missing at HEAD (the variant is gone there: pass --variants to gate the others)", untrue (it never
+    # was at HEAD) and advice the user had followed
+    project = make_project(tmp_path / "project", default_params() | {"variants": ["baseline"]})
+    labels = labels_of()
+    write_variant(project, "baseline", labels, wrong_on(labels, [1]))
+    init(project)
+    make_project(project, default_params() | {"variants": ["baseline", "pruned"]})
+    write_variant(project, "pruned", labels, wrong_on(labels, [1]))
+    before = files_under(project)
+    code = winnow(["gate", "--base", "HEAD", "--repo", str(project), "--variants", "pruned"])
+    out, err = capsys.readouterr()
+    assert (code, out, err.splitlines()) == (1, "", [
+        "error: metrics/evaluate/pruned/predictions.csv missing at HEAD (pruned is new at workspace, nothing at HEAD to "
+        "compare it with: leave it out of --variants); the gate pairs every variant's test predictions at both "
+        "revisions: run `dvc repro evaluate` and commit metrics/evaluate/ at each"])
     assert_nothing_left(project, before)
