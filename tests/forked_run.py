@@ -92,6 +92,7 @@ def _serve(fd: int) -> None:
     import torch._dynamo  # noqa: F401 every torch.optim optimizer imports it on first use: 2 s a stage here
 
     _preload(_PRELOADED)
+    _preload_winnow()
     # what the imports made is moved out of the collector's sight (the fork-server recipe of the gc docs): a child's
     # collections then no longer walk, and so write to, the server's objects, copying every page they lie on (a run
     # paid for that copying in CPU time: about 8% of a short stage's). The child's own objects are collected as before
@@ -120,6 +121,37 @@ def _preload(modules) -> None:
             importlib.import_module(module)
         except Exception:  # noqa: BLE001 - the run imports it again and meets the same fault itself
             pass
+
+
+ROOT = Path(__file__).resolve().parents[1]
+# what a preloaded module put in os.environ on import (winnow.torch_runtime's setdefault): a child replaces the
+# environment with its run's, so these are set again there, as the module's import would set them in a new process
+_SET_ON_IMPORT: dict[str, str] = {}
+
+
+def _preload_winnow() -> None:
+    """Import the winnow modules that the stage scripts (stages/*.py) and ``winnow.cli`` import at their top: about
+    a tenth of a CPU second a run. Only where PYTHONPATH is this checkout's src alone, the harness's own, which no
+    test edits: a run with a stand-in package ahead of it (or another winnow) imports everything itself."""
+    import ast
+    import importlib
+
+    if os.environ.get("PYTHONPATH") != str(ROOT / "src"):
+        return
+    modules = set()
+    # not winnow.cli itself: ``python -m`` of a module already imported makes runpy warn on stderr
+    for script in [*sorted((ROOT / "stages").glob("*.py")), ROOT / "src/winnow/cli.py"]:
+        for node in ast.parse(script.read_text()).body:
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                     else [node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
+            modules.update(name for name in names if name.split(".")[0] == "winnow")
+    before = dict(os.environ)
+    for module in sorted(modules):
+        try:
+            importlib.import_module(module)
+        except Exception:  # noqa: BLE001 - the run imports it again and meets the same fault itself
+            pass
+    _SET_ON_IMPORT.update({key: value for key, value in os.environ.items() if key not in before})
 
 
 def _fork_and_wait(*, kind: str, target: str, args: list[str], cwd: str, env: dict, timeout: float) -> dict:
@@ -159,6 +191,8 @@ def _child(kind: str, target: str, args: list[str], cwd: str, env: dict, out: Pa
         os.chdir(cwd)
         os.environ.clear()
         os.environ.update(env)
+        for key, value in _SET_ON_IMPORT.items():
+            os.environ.setdefault(key, value)
         sys.argv = [target, *args]
         if kind == "script":
             sys.path[0] = str(Path(target).resolve().parent)
