@@ -9,6 +9,7 @@ the store's or the disk's sake (:func:`_read`): that stops ingest in one line.
 
 from __future__ import annotations
 
+import errno
 import functools
 import io
 import os
@@ -23,7 +24,7 @@ from winnow import image_damage, image_notes, plain_png
 from winnow.errors import WinnowError
 from winnow.ingest import RESIZE_BYTES, all_grey, resize_batch
 from winnow.npy_rows import NpyRows
-from winnow.remote_files import RemotePath, refuse_transient
+from winnow.remote_files import RemotePath, not_read, refuse_transient
 
 BATCH_FILES = 256  # files decoded before their pixels go to disk: the memory ingest holds
 BATCH_BYTES = 256 << 20  # and at most this many bytes of decoded pixels a batch (at least one file), see _batches
@@ -182,7 +183,20 @@ def _decode(path: Path, size: int | None) -> tuple:
     except WinnowError:  # a file whose bytes did not come (_read): the store's or the disk's fault, no row
         raise
     except Exception as err:  # truncated data, broken headers, crafted fields
+        _refuse_machine_fault(err, path)
         return None, f"unreadable: {str(err) or type(err).__name__}"
+
+
+def _refuse_machine_fault(err: Exception, path: Path) -> None:
+    """Raise :func:`winnow.remote_files.not_read` when decoding ``path`` failed for the process's sake, not the
+    file's: memory ran out (Pillow's MemoryError under `ulimit -v` or a container's limit) or no more files could be
+    opened (EMFILE, ENFILE). Before: a 6000x6000 JPEG under a 500 MB limit was a row "unreadable: MemoryError", ingest
+    ended with status 0 and one image fewer, and as the source listing had not changed DVC kept that set."""
+    if isinstance(err, MemoryError) or isinstance(err, OSError) and err.errno == errno.ENOMEM:
+        raise not_read("ingest.path", path, "out of memory",
+                       check="free memory and the process's memory limit (`ulimit -v`, a container's)") from None
+    if isinstance(err, OSError) and err.errno in (errno.EMFILE, errno.ENFILE):
+        raise not_read("ingest.path", path, err.strerror, check="the open-file limit (`ulimit -n`)") from None
 
 
 def _too_large(said: str) -> str:
