@@ -3,12 +3,13 @@ fault and end the stage in one line, never a row that blames the file and a data
 
 import errno
 import importlib.util
+import pickle
 
 import numpy as np
 import pytest
 from PIL import Image, JpegImagePlugin
 
-from hostile_harness import ROOT, files_under, imagefolder_project
+from hostile_harness import ROOT, default_params, files_under, imagefolder_project, make_project
 
 
 def _ingest_main():
@@ -48,3 +49,47 @@ def test_a_process_limit_met_decoding_an_image_stops_ingest_not_a_row_blaming_th
         f"error: ingest.path: cannot read {photo} ({why}), which its folder lists; nothing was ingested: check "
         f"{check}, then rerun\n"))
     assert files_under(project) == before  # no imageset, no rejected.csv, no metrics, no temporary
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_memory_limit_met_reading_an_npz_is_out_of_memory_not_a_damaged_file(tmp_path, monkeypatch, capsys):
+    # before: an .npz of 3000 128x128 RGB images ingested under a 450 MB address-space limit (`ulimit -v`) said
+    # "error: .../d.npz: not a readable .npz without pickles (MemoryError: Unable to allocate 141. MiB ...)": the user
+    # was sent to replace a file that is whole. Here numpy's read of the member fails as it does then
+    np.savez(tmp_path / "d.npz", images=np.zeros((6, 8, 8), np.uint8), labels=np.arange(6) % 2)
+    params = default_params()
+    params["ingest"].update(source="npz", path=str(tmp_path / "d.npz"), size=None)
+    project = make_project(tmp_path / "project", params)
+
+    def read(*_args, **_kwargs):
+        raise MemoryError("Unable to allocate 141. MiB for an array with shape (147456000,) and data type uint8")
+
+    monkeypatch.setattr(np.lib.format, "read_array", read)
+    monkeypatch.chdir(project)
+    monkeypatch.setattr("sys.argv", ["stages/ingest.py"])
+    main = _ingest_main()
+    before = files_under(project)
+    from winnow.stage import run
+
+    with pytest.raises(SystemExit) as ended:
+        run(main)
+    assert (ended.value.code, capsys.readouterr().err) == (1, (
+        "error: stages/ingest.py: out of memory (MemoryError); free memory or lower the batch or data size, then "
+        "rerun\n"))
+    assert files_under(project) == before
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_memory_limit_met_unpickling_a_cifar_batch_is_out_of_memory_not_a_damaged_file(tmp_path, monkeypatch):
+    # before: "not a readable CIFAR-10 batch (MemoryError: ...)", the official file blamed for the process's limit
+    from winnow import cifar10
+
+    batch = tmp_path / "data_batch_1"
+    batch.write_bytes(pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 1]}))
+
+    def load(_self):
+        raise MemoryError
+
+    monkeypatch.setattr(cifar10.BatchUnpickler, "load", load)
+    with pytest.raises(MemoryError):
+        cifar10._unpickle(batch)

@@ -143,6 +143,8 @@ def _unpickle(path: Path) -> dict:
     except Refused as err:
         raise WinnowError(f"{path}: refused to unpickle: it names {err}, which no CIFAR-10 batch holds (only dicts, "
                           "lists, numbers, bytes and numpy arrays); replace it with the official file") from None
+    except MemoryError:  # the process's memory, not the file's (before: "not a readable CIFAR-10 batch")
+        raise
     except Exception as err:  # crafted opcodes fail in many ways; none may escape as a traceback
         raise WinnowError(f"{path}: not a readable CIFAR-10 batch ({type(err).__name__}: {err})") from None
     if not isinstance(obj, dict) or not all(isinstance(k, (bytes, str)) for k in obj):

@@ -109,6 +109,8 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
     try:
         with npz:
             arrays = dict(npz)
+    except MemoryError:  # the process's memory, not the file's: before, "not a readable .npz" under `ulimit -v`
+        raise
     except Exception as err:  # a damaged or crafted member fails in many ways; none may escape as a traceback
         raise WinnowError(f"{path}: not a readable .npz without pickles ({type(err).__name__}: {err})") from None
     raw = next((key for key, value in arrays.items() if not isinstance(value, np.ndarray)), None)
