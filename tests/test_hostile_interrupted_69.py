@@ -10,6 +10,7 @@ import pytest
 from PIL import Image, JpegImagePlugin
 
 from hostile_harness import ROOT, default_params, files_under, imagefolder_project, make_project
+from winnow.errors import fault_line
 
 
 def _ingest_main():
@@ -93,3 +94,77 @@ def test_a_memory_limit_met_unpickling_a_cifar_batch_is_out_of_memory_not_a_dama
     monkeypatch.setattr(cifar10.BatchUnpickler, "load", load)
     with pytest.raises(MemoryError):
         cifar10._unpickle(batch)
+
+
+# what torch's CPU allocator raises where the process's memory limit is met (a RuntimeError, read as a bug otherwise)
+TORCH_OOM = ("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate memory: you tried to "
+             "allocate 1228800000 bytes. Error code 12 (Cannot allocate memory)")
+OUT_OF_MEMORY = ("out of memory (MemoryError); free memory or lower the batch or data size, then rerun", 1)
+
+
+def _out_of_memory(*_args, **_kwargs):
+    raise RuntimeError(TORCH_OOM)
+
+
+@pytest.mark.hostile("represent")
+def test_cached_weights_that_memory_cannot_hold_are_out_of_memory_not_a_file_to_delete(tmp_path, monkeypatch):
+    # before: "represent.pretrained.model: timm:resnet18 weights in <the cache> cannot be loaded ([enforce fail at
+    # alloc_cpu.cpp:117] data); if it was cut short or damaged, delete the file and set download: true": whole weights
+    # of a large model, under a container's memory limit, to be deleted and downloaded again
+    import sys
+    import types
+
+    import torch
+
+    from winnow import pretrained
+    from test_pretrained_libraries import Pooled, config, images
+
+    cached = tmp_path / "hub" / "checkpoints" / "resnet18-5c106cde.pth"  # as timm loads a cached file: torch.load
+    cached.parent.mkdir(parents=True)
+    torch.save(Pooled().state_dict(), cached)
+    monkeypatch.setitem(sys.modules, "timm", types.SimpleNamespace(
+        create_model=lambda name, **_: torch.load(cached, map_location="cpu", weights_only=True)))
+    monkeypatch.setattr(torch, "load", _out_of_memory)
+    with pytest.raises(RuntimeError) as failed:
+        pretrained.embed(images(), config=config("timm:resnet18"), progress=False)
+    assert fault_line(failed.value) == OUT_OF_MEMORY
+
+
+@pytest.mark.hostile("represent")
+def test_a_torchscript_model_that_memory_cannot_hold_is_out_of_memory_not_another_kind_of_file(tmp_path, monkeypatch):
+    # before: "represent.pretrained.torchscript: <file> is not a TorchScript file ([enforce fail ...]); save one with
+    # torch.jit.save(...)" of a file torch.jit.save wrote
+    import torch
+
+    from winnow import pretrained
+    from test_pretrained_libraries import config, images
+
+    scripted = tmp_path / "net.pt"
+    torch.jit.save(torch.jit.script(torch.nn.Identity()), str(scripted))
+    monkeypatch.setattr(torch.jit, "load", _out_of_memory)
+    with pytest.raises(RuntimeError) as failed:
+        pretrained.embed(images(), config=config("", torchscript=str(scripted)), progress=False)
+    assert fault_line(failed.value) == OUT_OF_MEMORY
+
+
+@pytest.mark.hostile("represent")
+def test_a_model_whose_first_batch_memory_cannot_hold_is_out_of_memory_not_a_wrong_input_size(monkeypatch):
+    # before: "represent.pretrained: timm:big failed on a float (B, 3, 8, 8) batch (CUDA out of memory ...); check
+    # input_size and that it takes 3-channel images": a model too large for the GPU sent to another input size
+    import sys
+    import types
+
+    import torch
+    from torch import nn
+
+    from winnow import pretrained
+    from test_pretrained_libraries import config, images
+
+    class Big(nn.Module):
+        def forward(self, x):
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setitem(sys.modules, "timm", types.SimpleNamespace(create_model=lambda *a, **k: Big()))
+    with pytest.raises(torch.OutOfMemoryError) as failed:
+        pretrained.embed(images(), config=config("timm:big"), progress=False)
+    assert fault_line(failed.value) == OUT_OF_MEMORY

@@ -26,7 +26,7 @@ def fault_line(err: BaseException) -> tuple[str, int] | None:
     outputs in place."""
     if _interrupted(err):
         return "interrupted; outputs not yet complete were left unwritten: rerun it", INTERRUPTED
-    if isinstance(err, MemoryError) or _torch_out_of_memory(err):
+    if out_of_memory(err):
         return "out of memory (MemoryError); free memory or lower the batch or data size, then rerun", 1
     unmapped = _library_unmapped(err)
     if unmapped:
@@ -60,6 +60,12 @@ def refuse_unreadable(err: BaseException, path: str | os.PathLike) -> None:
     unchanged: the advice went round in a circle."""
     if isinstance(err, PermissionError):
         raise PermissionError(err.errno, os.strerror(err.errno or errno.EACCES), str(path)) from err
+
+
+def out_of_memory(err: BaseException) -> bool:
+    """Whether ``err`` is memory running out (Python's MemoryError, torch's own): a reader that words a file's
+    damage from the errors a library raises lets it pass, for :func:`fault_line` to say what to do."""
+    return isinstance(err, MemoryError) or _torch_out_of_memory(err)
 
 
 def _torch_out_of_memory(err: BaseException) -> bool:

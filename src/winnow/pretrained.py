@@ -22,7 +22,7 @@ from torch.nn import functional as F
 
 from winnow.configs import PretrainedConfig
 from winnow.device_rows import to_tensor
-from winnow.errors import WinnowError, check_input_file, first_line
+from winnow.errors import WinnowError, check_input_file, first_line, out_of_memory
 from winnow.stage import torch_file_damage
 from winnow.torch_runtime import pick_device
 
@@ -65,6 +65,8 @@ def embed(images: np.ndarray, *, config: PretrainedConfig, progress: bool = True
         # torch.jit.Error (a TorchScript model's raise or assert) is no RuntimeError; AttributeError: a
         # TorchScript module that exports methods but no forward
         except (RuntimeError, ValueError, TypeError, AssertionError, AttributeError, torch.jit.Error) as err:
+            if out_of_memory(err):  # the memory, not the model's input (before: "check input_size")
+                raise
             raise WinnowError(f"represent.pretrained: {name} failed on a float (B, 3, {size}, {size}) batch "
                               f"({_failure(err)}); check input_size and that it takes 3-channel images") from err
         if not isinstance(y, torch.Tensor) or y.ndim != 2 or len(y) != len(x) or y.shape[1] == 0:
@@ -145,6 +147,8 @@ def _load(config: PretrainedConfig, device: torch.device) -> tuple[Callable[[tor
         try:
             net = torch.jit.load(str(path), map_location=device)
         except (RuntimeError, ValueError) as err:
+            if out_of_memory(err):  # the process's memory, not the file's (before: "is not a TorchScript file")
+                raise
             raise WinnowError(f"represent.pretrained.torchscript: {path} is not a TorchScript file "
                               f"({first_line(err)}); save one with torch.jit.save(torch.jit.script(model), "
                               "path)") from err
@@ -172,6 +176,8 @@ def _load(config: PretrainedConfig, device: torch.device) -> tuple[Callable[[tor
     except WinnowError:
         raise
     except Exception as err:  # each package fails in its own way: unknown name, no cached weights, bad file
+        if out_of_memory(err):
+            raise
         raise WinnowError(f"represent.pretrained.model: {library} could not load {name!r} with weights "
                           f"({first_line(err)}); check the name, give path: a weights file, or set download: "
                           "true") from err
@@ -264,6 +270,8 @@ def _named_weight_files(model: str, *, given: Path | None = None):
             try:
                 return load(file, *args, **kwargs)
             except Exception as err:  # torch's and safetensors' own errors for a file cut short or of another kind
+                if out_of_memory(err):  # the process's memory, not the file's (before: a whole cached file to delete)
+                    raise
                 detail = first_line(err).split(". ")[0][:160]  # torch goes on for sentences about corruption
                 if own:
                     raise WinnowError(f"represent.pretrained.path: {given} cannot be loaded ({detail}); give the "
