@@ -168,3 +168,20 @@ def test_a_model_whose_first_batch_memory_cannot_hold_is_out_of_memory_not_a_wro
     with pytest.raises(torch.OutOfMemoryError) as failed:
         pretrained.embed(images(), config=config("timm:big"), progress=False)
     assert fault_line(failed.value) == OUT_OF_MEMORY
+
+
+@pytest.mark.hostile("training")
+def test_a_model_that_memory_cannot_hold_is_out_of_memory_not_a_training_to_rerun(tmp_path, monkeypatch):
+    # before: "models/baseline.pt: not a readable model checkpoint ([enforce fail at alloc_cpu.cpp:117] data); rerun
+    # the train@baseline stage (dvc repro train@baseline)": DVC skips that unchanged stage, and a forced rerun retrained
+    # a whole model to meet the same memory limit
+    import torch
+
+    from winnow.checkpoints import load
+
+    path = tmp_path / "baseline.pt"
+    torch.save({"state_dict": {}}, path)  # a whole archive: its CRCs check before torch.load is reached
+    monkeypatch.setattr(torch, "load", _out_of_memory)
+    with pytest.raises(RuntimeError) as failed:
+        load(path)
+    assert fault_line(failed.value) == OUT_OF_MEMORY

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from winnow.configs import TrainConfig
-from winnow.errors import refuse_unreadable
+from winnow.errors import out_of_memory, refuse_unreadable
 from winnow.models import build_model
 from winnow.stage import write_torch
 from winnow.torch_runtime import pick_device
@@ -89,6 +89,8 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
     # IndexError, KeyError: torch's legacy unpickler on a text file ('stub', 'skipped: ...')
     except (EOFError, OSError, RuntimeError, ValueError, IndexError, KeyError) as err:
         refuse_unreadable(err, path)
+        if out_of_memory(err):  # torch's allocator under a memory limit: the process's fault, not the file's
+            raise
         detail = str(err).strip().split(". ")[0][:160] or "it ends early"
         raise rerun_error(path, f"not a readable model checkpoint ({detail})", written_by=written_by) from err
     needed = {"state_dict", "config", "mean", "std", "classes", "image_shape", "history", "best_epoch", "seen"}
