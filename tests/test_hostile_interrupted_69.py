@@ -185,3 +185,41 @@ def test_a_model_that_memory_cannot_hold_is_out_of_memory_not_a_training_to_reru
     with pytest.raises(RuntimeError) as failed:
         load(path)
     assert fault_line(failed.value) == OUT_OF_MEMORY
+
+
+def _arrow_out_of_memory(*_args, **_kwargs):
+    import pyarrow
+
+    raise pyarrow.ArrowMemoryError("malloc of size 1610612736 failed")
+
+
+@pytest.mark.hostile("represent")
+def test_an_embedding_file_that_memory_cannot_hold_is_out_of_memory_not_unreadable(tmp_path, monkeypatch):
+    # before: "represent.file: <file>: unreadable as parquet (malloc of size 1610612736 failed)": a whole file the user
+    # was sent to write again, for the process's memory limit
+    import pandas as pd
+
+    from winnow.embedding_file import read_embedding_file
+
+    path = tmp_path / "features.parquet"
+    pd.DataFrame({"id": ["a"], "f0": [0.5]}).to_parquet(path)
+    monkeypatch.setattr(pd, "read_parquet", _arrow_out_of_memory)
+    with pytest.raises(MemoryError) as failed:
+        read_embedding_file(path, np.array(["a"]), np.array(["0" * 16]))
+    assert fault_line(failed.value) == OUT_OF_MEMORY
+
+
+@pytest.mark.hostile("intermediates")
+def test_an_imageset_manifest_that_memory_cannot_hold_is_out_of_memory_not_a_stage_to_rerun(tmp_path, monkeypatch):
+    # before: "data/ingest/manifest.parquet: unreadable (malloc of size 1610612736 failed)" under a memory limit
+    import pandas as pd
+
+    from winnow.imageset import read_imageset, write_imageset
+
+    manifest = pd.DataFrame({"id": ["i0", "i1"], "split": ["train", "test"], "label": [0, 1], "source": "t",
+                             "orig_h": 8, "orig_w": 8, "orig_mode": "L"})
+    write_imageset(tmp_path / "ingest", np.zeros((2, 8, 8, 1), np.uint8), manifest, ["a", "b"])
+    monkeypatch.setattr(pd, "read_parquet", _arrow_out_of_memory)
+    with pytest.raises(MemoryError) as failed:
+        read_imageset(tmp_path / "ingest")
+    assert fault_line(failed.value) == OUT_OF_MEMORY

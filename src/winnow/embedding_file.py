@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from winnow.embedding_checks import shown
-from winnow.errors import WinnowError, check_input_file, first_line
+from winnow.errors import WinnowError, check_input_file, first_line, out_of_memory
 from winnow.npy_rows import data_bytes
 
 
@@ -138,6 +138,8 @@ def _parquet_rows(path: Path, ids: np.ndarray, where: str, digests: np.ndarray) 
         frame = pd.read_parquet(path)
         schema = pq.read_schema(path)
     except Exception as err:  # pyarrow raises several types for a damaged file
+        if out_of_memory(err):  # pyarrow's ArrowMemoryError under a memory limit: not the file's fault
+            raise
         raise WinnowError(f"{where}: unreadable as parquet ({first_line(err)})") from err
     if "id" not in frame.columns and frame.index.name == "id":  # written by df.set_index("id").to_parquet()
         frame = frame.reset_index()
