@@ -223,3 +223,37 @@ def test_an_imageset_manifest_that_memory_cannot_hold_is_out_of_memory_not_a_sta
     with pytest.raises(MemoryError) as failed:
         read_imageset(tmp_path / "ingest")
     assert fault_line(failed.value) == OUT_OF_MEMORY
+
+
+@pytest.mark.hostile("training")
+def test_a_gan_checkpoint_that_memory_cannot_hold_is_out_of_memory_not_one_to_remove(tmp_path, monkeypatch):
+    # before: "<checkpoint>: not a readable GAN checkpoint ([enforce fail at alloc_cpu.cpp:117] data); remove it to
+    # train the GAN afresh": the epochs a resumed run would keep, to be deleted for the process's memory limit
+    import torch
+
+    from winnow import gan
+
+    path = tmp_path / "gan.pt"
+    torch.save({"history": []}, path)
+    monkeypatch.setattr(torch, "load", _out_of_memory)
+    with pytest.raises(RuntimeError) as failed:
+        gan._read_checkpoint(path, needed=gan.CHECKPOINT_KEYS)
+    assert fault_line(failed.value) == OUT_OF_MEMORY
+
+
+@pytest.mark.hostile("training")
+def test_a_model_built_past_the_memory_limit_is_out_of_memory_not_a_checkpoint_that_does_not_fit(tmp_path,
+                                                                                                 monkeypatch):
+    # before: "models/baseline.pt: checkpoint does not fit its own model ([enforce fail at alloc_cpu.cpp:117] data);
+    # rerun the train@baseline stage": the model's weights allocated as it is built met the limit
+    import torch
+
+    from winnow import checkpoints
+
+    path = tmp_path / "baseline.pt"
+    fields = ("state_dict", "mean", "std", "history", "best_epoch", "seen")
+    torch.save({**dict.fromkeys(fields), "config": {}, "classes": ["a", "b"], "image_shape": (8, 8, 1)}, path)
+    monkeypatch.setattr(checkpoints, "build_model", _out_of_memory)
+    with pytest.raises(RuntimeError) as failed:
+        checkpoints.load(path)
+    assert fault_line(failed.value) == OUT_OF_MEMORY

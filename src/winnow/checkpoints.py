@@ -118,6 +118,8 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
             if not (isinstance(ckpt[name], torch.Tensor) and ckpt[name].dtype == torch.int64 and ckpt[name].dim() == 1):
                 raise ValueError(f"{name} is not an int64 tensor of image id hashes")
     except (TypeError, ValueError, KeyError, RuntimeError) as err:  # a field or a weight of the wrong shape
+        if out_of_memory(err):  # the model built under a memory limit: the process's fault, not the file's
+            raise
         detail = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
         raise rerun_error(path, f"checkpoint does not fit its own model ({detail})", written_by=written_by) from err
     if classes is not None and list(ckpt["classes"]) != list(classes):

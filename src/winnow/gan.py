@@ -33,7 +33,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from winnow.configs import GanConfig
 from winnow.device_rows import to_tensor
-from winnow.errors import WinnowError, refuse_unreadable
+from winnow.errors import WinnowError, out_of_memory, refuse_unreadable
 from winnow.stage import torch_file_damage, write_torch
 from winnow.stand_ins import is_stand_in
 from winnow.torch_runtime import deterministic_algorithms, pick_device
@@ -307,6 +307,8 @@ def _resume(path, config, seed, data, gen, disc, opt_g, opt_d, order_rng, *, num
         opt_d.load_state_dict(ckpt["opt_d"])
         order_rng.set_state(ckpt["rng"])
     except (KeyError, RuntimeError, TypeError, ValueError) as err:  # nets of another shape (another version)
+        if out_of_memory(err):  # a device's memory, not the checkpoint's fault
+            raise
         raise _damaged(path, f"its weights do not fit this run's nets ({_detail(err)})") from err
     return ckpt["history"], len(ckpt["history"])
 
@@ -334,6 +336,8 @@ def _read_checkpoint(path, *, needed) -> dict:
     # IndexError, KeyError: torch's legacy unpickler on a text file ('stub', 'skipped: ...')
     except (EOFError, OSError, RuntimeError, ValueError, IndexError, KeyError) as err:
         refuse_unreadable(err, path)  # before: "remove it to train the GAN afresh", of a file it may not read
+        if out_of_memory(err):  # torch's allocator under a memory limit: the epochs it holds are whole
+            raise
         raise _damaged(path, f"not a readable GAN checkpoint ({_detail(err)})") from err
     missing = [key for key in needed if key not in ckpt] if isinstance(ckpt, dict) else list(needed)
     if missing:
