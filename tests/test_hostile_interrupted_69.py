@@ -257,3 +257,24 @@ def test_a_model_built_past_the_memory_limit_is_out_of_memory_not_a_checkpoint_t
     with pytest.raises(RuntimeError) as failed:
         checkpoints.load(path)
     assert fault_line(failed.value) == OUT_OF_MEMORY
+
+
+@pytest.mark.hostile("intermediates")
+def test_an_imageset_whose_memory_map_the_limit_refuses_is_out_of_memory_not_unreadable(tmp_path, monkeypatch):
+    # before: a 141 MiB data/ingest/images.npy read with some 60 MB of address space left under `ulimit -v`: "error:
+    # data/ingest/images.npy: unreadable ([Errno 12] Cannot allocate memory)", a whole file blamed (mmap's ENOMEM)
+    import pandas as pd
+
+    from winnow.imageset import read_imageset, write_imageset
+
+    manifest = pd.DataFrame({"id": ["i0", "i1"], "split": ["train", "test"], "label": [0, 1], "source": "t",
+                             "orig_h": 8, "orig_w": 8, "orig_mode": "L"})
+    write_imageset(tmp_path / "ingest", np.zeros((2, 8, 8, 1), np.uint8), manifest, ["a", "b"])
+
+    def refused_map(*_args, **_kwargs):
+        raise OSError(errno.ENOMEM, "Cannot allocate memory")
+
+    monkeypatch.setattr(np, "load", refused_map)
+    with pytest.raises(OSError) as failed:
+        read_imageset(tmp_path / "ingest")
+    assert fault_line(failed.value) == OUT_OF_MEMORY

@@ -63,9 +63,11 @@ def refuse_unreadable(err: BaseException, path: str | os.PathLike) -> None:
 
 
 def out_of_memory(err: BaseException) -> bool:
-    """Whether ``err`` is memory running out (Python's MemoryError, torch's own): a reader that words a file's
-    damage from the errors a library raises lets it pass, for :func:`fault_line` to say what to do."""
-    return isinstance(err, MemoryError) or _torch_out_of_memory(err)
+    """Whether ``err`` is memory running out (Python's MemoryError, torch's own, an ENOMEM such as a memory map's
+    under `ulimit -v`): a reader that words a file's damage from the errors a library raises lets it pass, for
+    :func:`fault_line` to say what to do."""
+    return (isinstance(err, MemoryError) or _torch_out_of_memory(err)
+            or isinstance(err, OSError) and err.errno == errno.ENOMEM)
 
 
 def _torch_out_of_memory(err: BaseException) -> bool:

@@ -21,7 +21,7 @@ import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from winnow import image_damage, image_notes, plain_png
-from winnow.errors import WinnowError
+from winnow.errors import WinnowError, out_of_memory
 from winnow.ingest import RESIZE_BYTES, all_grey, resize_batch
 from winnow.npy_rows import NpyRows
 from winnow.remote_files import RemotePath, not_read, refuse_transient
@@ -192,7 +192,7 @@ def _refuse_machine_fault(err: Exception, path: Path) -> None:
     file's: memory ran out (Pillow's MemoryError under `ulimit -v` or a container's limit) or no more files could be
     opened (EMFILE, ENFILE). Before: a 6000x6000 JPEG under a 500 MB limit was a row "unreadable: MemoryError", ingest
     ended with status 0 and one image fewer, and as the source listing had not changed DVC kept that set."""
-    if isinstance(err, MemoryError) or isinstance(err, OSError) and err.errno == errno.ENOMEM:
+    if out_of_memory(err):
         raise not_read("ingest.path", path, "out of memory",
                        check="free memory and the process's memory limit (`ulimit -v`, a container's)") from None
     if isinstance(err, OSError) and err.errno in (errno.EMFILE, errno.ENFILE):

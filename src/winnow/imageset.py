@@ -237,6 +237,8 @@ def read_imageset(path: str | os.PathLike, *, mmap: bool = True) -> ImageSet:
         images = np.load(path / "images.npy", mmap_mode="r" if mmap else None)
     except (ValueError, OSError) as err:
         refuse_unreadable(err, path / "images.npy")
+        if out_of_memory(err):  # its memory map past `ulimit -v`: before, "unreadable ([Errno 12] Cannot allocate ...)"
+            raise
         raise ImageSetError(f"{path / 'images.npy'}: unreadable ({err})") from err
     try:
         manifest = pd.read_parquet(path / "manifest.parquet")
