@@ -209,6 +209,23 @@ def test_an_embedding_file_that_memory_cannot_hold_is_out_of_memory_not_unreadab
     assert fault_line(failed.value) == OUT_OF_MEMORY
 
 
+@pytest.mark.hostile("represent")
+def test_an_npy_embedding_whose_memory_map_the_limit_refuses_is_out_of_memory_not_unreadable(tmp_path, monkeypatch):
+    # before: "represent.file: <file>: unreadable as .npy ([Errno 12] Cannot allocate memory)" under `ulimit -v`
+    from winnow.embedding_file import read_embedding_file
+
+    path = tmp_path / "features.npy"
+    np.save(path, np.zeros((1, 4), np.float32))
+
+    def refused_map(*_args, **_kwargs):
+        raise OSError(errno.ENOMEM, "Cannot allocate memory")
+
+    monkeypatch.setattr(np, "load", refused_map)
+    with pytest.raises(OSError) as failed:
+        read_embedding_file(path, np.array(["a"]), np.array(["0" * 16]))
+    assert fault_line(failed.value) == OUT_OF_MEMORY
+
+
 @pytest.mark.hostile("intermediates")
 def test_an_imageset_manifest_that_memory_cannot_hold_is_out_of_memory_not_a_stage_to_rerun(tmp_path, monkeypatch):
     # before: "data/ingest/manifest.parquet: unreadable (malloc of size 1610612736 failed)" under a memory limit

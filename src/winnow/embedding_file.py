@@ -41,6 +41,8 @@ def read_embedding_file(path: str | os.PathLike, ids: np.ndarray, digests: np.nd
         try:  # mapped, not read: a damaged header claiming terabytes is an error, not an allocation
             values = np.load(path, mmap_mode="r", allow_pickle=False)
         except (ValueError, OSError, EOFError) as err:  # EOFError: an empty file
+            if out_of_memory(err):  # the map past `ulimit -v` (ENOMEM): the process's fault, not the file's
+                raise
             raise WinnowError(f"{where}: unreadable as .npy ({first_line(err)})") from err
         if not isinstance(values, np.ndarray):  # np.load reads a .npz archive whatever the file's name
             names = ", ".join(values.files)
