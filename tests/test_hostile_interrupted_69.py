@@ -226,6 +226,27 @@ def test_an_npy_embedding_whose_memory_map_the_limit_refuses_is_out_of_memory_no
     assert fault_line(failed.value) == OUT_OF_MEMORY
 
 
+@pytest.mark.hostile("represent")
+def test_represents_embedding_whose_memory_map_the_limit_refuses_is_out_of_memory_not_a_stage_to_rerun(tmp_path,
+                                                                                                      monkeypatch):
+    # before: "data/represent/embeddings.npy: not a readable .npy file ([Errno 12] Cannot allocate memory); rerun the
+    # represent stage (dvc repro represent)": DVC skips it unchanged, and a forced rerun trained the judge again
+    import json
+
+    from winnow.represent import read_representation
+
+    np.save(tmp_path / "embeddings.npy", np.zeros((1, 4), np.float32))
+    (tmp_path / "ids.json").write_text(json.dumps(["a"]))
+
+    def refused_map(*_args, **_kwargs):
+        raise OSError(errno.ENOMEM, "Cannot allocate memory")
+
+    monkeypatch.setattr(np, "load", refused_map)
+    with pytest.raises(OSError) as failed:
+        read_representation(tmp_path, ["a"])
+    assert fault_line(failed.value) == OUT_OF_MEMORY
+
+
 @pytest.mark.hostile("intermediates")
 def test_an_imageset_manifest_that_memory_cannot_hold_is_out_of_memory_not_a_stage_to_rerun(tmp_path, monkeypatch):
     # before: "data/ingest/manifest.parquet: unreadable (malloc of size 1610612736 failed)" under a memory limit

@@ -37,7 +37,7 @@ from winnow.configs import PretrainedConfig, SelfSupConfig, TrainConfig
 from winnow.embedding_checks import checked
 from winnow.embedding_file import read_embedding_file
 from winnow.engine import Engine
-from winnow.errors import WinnowError, first_line, refuse_unreadable
+from winnow.errors import WinnowError, first_line, out_of_memory, refuse_unreadable
 from winnow.imageset import ImageSet, pixel_digest
 from winnow.neighbours import Space, vote
 from winnow.npy_rows import data_bytes
@@ -224,6 +224,8 @@ def read_representation(folder: str | os.PathLike, ids, *, data: ImageSet | None
         features = np.load(names[0], mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError) as err:  # truncated, foreign or pickled
         refuse_unreadable(err, names[0])
+        if out_of_memory(err):  # the map past `ulimit -v` (ENOMEM): no reason to train represent again
+            raise
         raise rerun_error(names[0], f"not a readable .npy file ({first_line(err)})", written_by="represent") from err
     held, needed = data_bytes(names[0], features.shape, features.dtype, features.offset)
     if held != needed:  # before: a header cut to D/2 was read as half-rows (data-valuation: 343 harmful, not 439)
