@@ -316,3 +316,65 @@ def test_an_imageset_whose_memory_map_the_limit_refuses_is_out_of_memory_not_unr
     with pytest.raises(OSError) as failed:
         read_imageset(tmp_path / "ingest")
     assert fault_line(failed.value) == OUT_OF_MEMORY
+
+
+def _thread_start_refused() -> BaseException:
+    """What starting a thread raises in a forked child whose address space has no room for the thread's stack (as
+    under `ulimit -v`), sent back pickled."""
+    import os
+    import resource
+    import threading
+
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child
+        try:
+            size = int(next(line for line in open("/proc/self/status") if line.startswith("VmSize")).split()[1]) << 10
+            resource.setrlimit(resource.RLIMIT_AS, (size + (1 << 20), resource.getrlimit(resource.RLIMIT_AS)[1]))
+            held, raised = threading.Event(), None
+            for _ in range(256):  # held, so that no stack glibc keeps from a thread ended before serves the next
+                try:
+                    threading.Thread(target=held.wait, daemon=True).start()
+                except BaseException as err:  # noqa: BLE001 - sent to the parent as it is
+                    raised = err
+                    break
+            held.set()
+            os.write(write, pickle.dumps(raised))
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        raised = pickle.loads(pipe.read())
+    os.waitpid(child, 0)
+    return raised
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_thread_the_memory_limit_refuses_ends_the_stage_in_one_line(tmp_path, monkeypatch, capsys):
+    # before: score of 12,000 64x64 images under `ulimit -v 800000` ended in a traceback through its thread pool,
+    # "RuntimeError: can't start new thread", as a bug's
+    from concurrent.futures import ThreadPoolExecutor
+
+    from winnow.stage import run
+
+    refused = _thread_start_refused()
+    assert isinstance(refused, RuntimeError)
+
+    def main():
+        import threading
+
+        def start(*_args, **_kwargs):
+            raise refused
+
+        monkeypatch.setattr(threading, "_start_new_thread", start)
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(abs, [1, 2]))
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.argv", ["stages/score.py"])
+    with pytest.raises(SystemExit) as ended:
+        run(main)
+    assert (ended.value.code, capsys.readouterr().err) == (1, (
+        "error: stages/score.py: cannot start a thread: the process's memory limit (`ulimit -v`) or its limit of "
+        "processes and threads (`ulimit -u`, a container's pids limit) is reached; raise it or free memory, then "
+        "rerun\n"))

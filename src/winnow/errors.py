@@ -28,6 +28,11 @@ def fault_line(err: BaseException) -> tuple[str, int] | None:
         return "interrupted; outputs not yet complete were left unwritten: rerun it", INTERRUPTED
     if out_of_memory(err):
         return "out of memory (MemoryError); free memory or lower the batch or data size, then rerun", 1
+    if isinstance(err, RuntimeError) and str(err) == "can't start new thread":
+        # a thread pool's start (score, ingest, torch's) where the thread's stack cannot be mapped or one more thread is
+        # refused: before, a traceback, as a bug's (score of 12,000 64x64 images under `ulimit -v 800000`)
+        return ("cannot start a thread: the process's memory limit (`ulimit -v`) or its limit of processes and threads "
+                "(`ulimit -u`, a container's pids limit) is reached; raise it or free memory, then rerun"), 1
     unmapped = _library_unmapped(err)
     if unmapped:
         return (f"a library could not be loaded into memory ({unmapped}): the process's memory limit (`ulimit -v`, a "
