@@ -378,3 +378,27 @@ def test_a_thread_the_memory_limit_refuses_ends_the_stage_in_one_line(tmp_path, 
         "error: stages/score.py: cannot start a thread: the process's memory limit (`ulimit -v`) or its limit of "
         "processes and threads (`ulimit -u`, a container's pids limit) is reached; raise it or free memory, then "
         "rerun\n"))
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_manifest_whose_reader_thread_the_limits_refuse_is_a_thread_fault_not_unreadable(tmp_path, monkeypatch):
+    # before: score under `ulimit -v 650000` said "error: data/degrade/manifest.parquet: unreadable (Unknown error:
+    # Failed to launch worker thread: Resource temporarily unavailable)", a whole manifest blamed
+    import pandas as pd
+    import pyarrow
+
+    from winnow.imageset import read_imageset, write_imageset
+
+    manifest = pd.DataFrame({"id": ["i0", "i1"], "split": ["train", "test"], "label": [0, 1], "source": "t",
+                             "orig_h": 8, "orig_w": 8, "orig_mode": "L"})
+    write_imageset(tmp_path / "degrade", np.zeros((2, 8, 8, 1), np.uint8), manifest, ["a", "b"])
+
+    def refused_thread(*_args, **_kwargs):  # arrow's Status::UnknownError, raised as pyarrow's base exception
+        raise pyarrow.ArrowException("Unknown error: Failed to launch worker thread: Resource temporarily unavailable")
+
+    monkeypatch.setattr(pd, "read_parquet", refused_thread)
+    with pytest.raises(pyarrow.ArrowException) as failed:
+        read_imageset(tmp_path / "degrade")
+    assert fault_line(failed.value) == (
+        "cannot start a thread: the process's memory limit (`ulimit -v`) or its limit of processes and threads "
+        "(`ulimit -u`, a container's pids limit) is reached; raise it or free memory, then rerun", 1)

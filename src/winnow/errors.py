@@ -28,9 +28,7 @@ def fault_line(err: BaseException) -> tuple[str, int] | None:
         return "interrupted; outputs not yet complete were left unwritten: rerun it", INTERRUPTED
     if out_of_memory(err):
         return "out of memory (MemoryError); free memory or lower the batch or data size, then rerun", 1
-    if isinstance(err, RuntimeError) and str(err) == "can't start new thread":
-        # a thread pool's start (score, ingest, torch's) where the thread's stack cannot be mapped or one more thread is
-        # refused: before, a traceback, as a bug's (score of 12,000 64x64 images under `ulimit -v 800000`)
+    if thread_refused(err):
         return ("cannot start a thread: the process's memory limit (`ulimit -v`) or its limit of processes and threads "
                 "(`ulimit -u`, a container's pids limit) is reached; raise it or free memory, then rerun"), 1
     unmapped = _library_unmapped(err)
@@ -65,6 +63,15 @@ def refuse_unreadable(err: BaseException, path: str | os.PathLike) -> None:
     unchanged: the advice went round in a circle."""
     if isinstance(err, PermissionError):
         raise PermissionError(err.errno, os.strerror(err.errno or errno.EACCES), str(path)) from err
+
+
+def thread_refused(err: BaseException) -> bool:
+    """Whether ``err`` is a thread the process's limits refused: its stack cannot be mapped under `ulimit -v`, or one
+    more thread is past a pids limit. Python's thread pools raise RuntimeError (before: a traceback, as a bug's: score
+    of 12,000 64x64 images under `ulimit -v 800000`); pyarrow's reader its own error, which an imageset's reader
+    worded as a damaged manifest ("unreadable (Unknown error: Failed to launch worker thread: ...)")."""
+    return (isinstance(err, RuntimeError) and str(err) == "can't start new thread"
+            or type(err).__module__.startswith("pyarrow") and "Failed to launch worker thread" in str(err))
 
 
 def out_of_memory(err: BaseException) -> bool:
