@@ -88,7 +88,8 @@ def test_a_native_exit_with_a_failing_status_is_one_line_and_leaves_no_temporary
                           env={**_env(), "WINNOW_DEATH": "exited"}, timeout=120)
     assert done.stderr.splitlines() == [
         "error: stages/score.py: ended with status 1 before any Python code could say why: a native library ended the "
-        "process (Ray's driver does so when its raylet dies); outputs not yet complete were left unwritten: rerun it"]
+        "process (OpenBLAS does so when memory runs out, Ray's driver when its raylet dies); outputs not yet complete "
+        "were left unwritten: rerun it"]
     assert done.stdout.splitlines()[-1].startswith(
         "removed 1 temporary file(s) left by killed runs: data/score/.scores.winnow-tmp-")
     assert done.returncode == 1

@@ -29,9 +29,12 @@ _DEATH_LINES = {
 
 
 # a child that ends with a failing status but never began Python's exit (its exit handlers did not run): a native
-# library ended it, as Ray's driver does with status 1 when its raylet dies, after its own log lines alone
+# library ended it, as Ray's driver does with status 1 when its raylet dies, after its own log lines alone, and OpenBLAS
+# with status 1 when memory runs out ("Memory allocation still failed after 10 retries, giving up": score or dedup
+# under `ulimit -v 900000`, where the line named Ray alone)
 _NATIVE_EXIT = ("ended with status {status} before any Python code could say why: a native library ended the process "
-                "(Ray's driver does so when its raylet dies); outputs not yet complete were left unwritten: rerun it")
+                "(OpenBLAS does so when memory runs out, Ray's driver when its raylet dies); outputs not yet complete "
+                "were left unwritten: rerun it")
 
 
 # how long a child has to end after a SIGTERM before it is killed: one stuck in native code (OpenBLAS retrying an
