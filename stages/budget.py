@@ -38,7 +38,7 @@ from winnow.errors import WinnowError, listed
 from winnow.imageset import read_imageset
 from winnow.judged_rows import check_pixels
 from winnow.probe import choose_l2
-from winnow.ray_tasks import unchanged_in_place
+from winnow.file_rows import unchanged_in_place
 from winnow.represent import LEARNT_SPLITS
 from winnow.represent import options as represent_options
 from winnow.represent import read_representation

@@ -14,7 +14,7 @@ from winnow.cosine_index import backend_of, resolve
 from winnow.engine import Engine
 from winnow.errors import check_neighbour_count
 from winnow.imageset import SOURCE_SPLITS, SPLITS, read_imageset
-from winnow.ray_tasks import unchanged_in_place
+from winnow.file_rows import unchanged_in_place
 from winnow.represent import MADE_FROM, embed_imageset, knn_val_accuracy, made_from, options
 from winnow.stage import atomic_path, check_outputs, load_params, run, together, write_json
 

@@ -34,7 +34,8 @@ from winnow.models import build_model
 from winnow.imageset import read_imageset, write_imageset
 from winnow.phash import phash64
 from winnow.quality import score_table
-from winnow.ray_tasks import ENCODER_PACKAGES, EmbedActor, FileRows, in_row_order, package_versions
+from winnow.file_rows import FileRows
+from winnow.ray_tasks import ENCODER_PACKAGES, EmbedActor, in_row_order, package_versions
 from winnow.thumbnails import Looks
 
 RAY = Engine("ray")

@@ -1,6 +1,6 @@
 """Hostile edits while a stage reads its images (probe 69): ``cp -p`` of another image file of the same size over the
-one being read keeps its inode, size and modification time, the stamp the engines compared; its change time is what
-tells. In-process on ten 4x4 images: no stage run."""
+one being read keeps its inode, size and modification time, the stamp the engines compared; its change time and its
+sampled bytes are what tell. In-process on ten 4x4 images: no stage run."""
 
 import os
 
@@ -43,17 +43,28 @@ def test_an_image_file_replaced_by_cp_p_of_one_of_the_same_size_while_read_is_on
                                  "images: rerun when nothing else writes it")
 
 
+def link_then_unlink(path) -> None:
+    os.link(path, path.parent / "linked.npy")
+    os.unlink(path.parent / "linked.npy")
+
+
 @pytest.mark.hostile("intermediates")
-def test_a_hard_link_made_to_an_image_file_while_read_is_no_change(tmp_path):
-    # a link moves the change time as cp -p does, and the link count with it: an imageset writer linking the file it
-    # reads (degrade with nothing to change), or DVC's cache, leaves the same bytes, read whole
+@pytest.mark.parametrize("touch_only_its_status", [
+    lambda path: os.link(path, path.parent / "linked.npy"),  # an imageset writer linking the file it reads, DVC's cache
+    link_then_unlink,  # the link count back where it was
+    lambda path: os.chmod(path, 0o444),  # a chmod -R over the project, DVC protecting a cached file
+], ids=["link", "link-and-unlink", "chmod"])
+def test_a_change_of_an_image_file_s_status_alone_while_read_is_no_change(tmp_path, touch_only_its_status):
+    # each moves the change time as cp -p does, over the same bytes, read whole; before the sampled bytes were
+    # compared, the chmod and the link made and removed were "rewritten or replaced while the local engine read it"
     path = tmp_path / "images.npy"
     np.save(path, np.arange(10, dtype=np.uint8)[:, None, None, None].repeat(4, 1).repeat(4, 2))
 
-    def links_the_file_once(batch: np.ndarray) -> dict[str, np.ndarray]:
-        if not (tmp_path / "linked.npy").exists():
-            os.link(path, tmp_path / "linked.npy")
+    def touches_the_file_once(batch: np.ndarray) -> dict[str, np.ndarray]:
+        if not (tmp_path / "touched").exists():
+            (tmp_path / "touched").touch()
+            touch_only_its_status(path)
         return {"first": batch.reshape(len(batch), -1)[:, 0].astype(np.int64)}
 
-    out = Engine().map(links_the_file_once, np.load(path, mmap_mode="r"), batch_size=3)
+    out = Engine().map(touches_the_file_once, np.load(path, mmap_mode="r"), batch_size=3)
     assert out["first"].tolist() == list(range(10))

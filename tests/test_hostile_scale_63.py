@@ -35,7 +35,7 @@ from winnow.configs import TrainConfig
 from winnow.degrade import degrade
 from winnow.errors import WinnowError
 from winnow.imageset import read_imageset, write_imageset
-from winnow.ray_tasks import FileRows
+from winnow.file_rows import FileRows
 from winnow.training import fit
 
 # Runs stages/represent.py with winnow.selfsup.pretrain wrapped: once the model has trained, images.npy is

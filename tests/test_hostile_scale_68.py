@@ -26,7 +26,8 @@ from winnow.degrade_picks import pick_all
 from winnow.imageset import pixel_digest, read_imageset, write_imageset
 from winnow.models import build_model
 from winnow.phash import _phash_rows, phash64
-from winnow.ray_tasks import EmbedActor, FileRows, RowsTask, _BatchFailed
+from winnow.file_rows import FileRows
+from winnow.ray_tasks import EmbedActor, RowsTask, _BatchFailed
 
 HERE = socket.gethostname()
 

@@ -42,7 +42,7 @@ from winnow.errors import WinnowError
 from winnow.groundtruth import DUPLICATE_KINDS, QUALITY_ISSUES, planted, precision_recall_f1
 from winnow.hamming_index import HASH_BITS, components
 from winnow.leaks import leaks_by_kind
-from winnow.ray_tasks import unchanged_in_place
+from winnow.file_rows import unchanged_in_place
 from winnow.thumbnails import Looks, flat_images
 
 GROUP_COLUMNS = ("id", "split", "label", "group", "group_size", "kept", "reason", "label_conflict")
@@ -242,7 +242,7 @@ def dedup_images(manifest: pd.DataFrame, images: np.ndarray, scores: pd.DataFram
     the mirrors (``flip``) and centre crops (``crop``, the share cut from each side; None = off) and which
     images are flat when ``radius`` is set; their batches run on ``engine`` (:class:`winnow.engine.Engine`).
 
-    The passes are watched as one (:func:`~winnow.ray_tasks.unchanged_in_place`): each checked only itself, so an
+    The passes are watched as one (:func:`~winnow.file_rows.unchanged_in_place`): each checked only itself, so an
     ``images.npy`` rewritten in place between the thumbnails and the mirrors' pHashes (``cp`` over it) gave links of
     the old images confirmed by those of the new ones, exit 0."""
     with engine.session(), unchanged_in_place(images, engine=engine.kind):

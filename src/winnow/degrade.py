@@ -46,7 +46,7 @@ from winnow.groundtruth import (
 )
 from winnow.imageset import IMAGES, ImageSet, equal_images, pixel_digest, whole_file
 from winnow.npy_rows import NpyRows
-from winnow.ray_tasks import unchanged_in_place
+from winnow.file_rows import unchanged_in_place
 
 
 def degrade(

@@ -41,9 +41,10 @@ import numpy as np
 
 from winnow.configs import ENGINES
 from winnow.errors import WinnowError
+from winnow.file_rows import checked_unchanged, unchanged_in_place
 from winnow.ray_tasks import (
-    ENCODER_PACKAGES, RETRIES, EmbedActor, RowsTask, checked_unchanged, import_ray, in_row_order, one_blas_thread,
-    package_versions, ray_failures, rows_source, unchanged_in_place,
+    ENCODER_PACKAGES, RETRIES, EmbedActor, RowsTask, import_ray, in_row_order, one_blas_thread, package_versions,
+    ray_failures, rows_source,
 )
 
 Batch = Callable[..., dict[str, np.ndarray]]

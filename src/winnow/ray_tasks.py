@@ -6,7 +6,6 @@ as the local engine's would (the batch function's own error, or one line for a w
 from __future__ import annotations
 
 import logging
-import mmap
 import os
 import socket
 import sys
@@ -22,6 +21,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from winnow.errors import WinnowError
+from winnow.file_rows import FileRows
 
 if TYPE_CHECKING:
     from winnow.engine import Batch, Encoder
@@ -168,148 +168,6 @@ def _batch_rows(source: object, number: int, batch_size: int, n: int) -> tuple[n
     images = source.read() if isinstance(source, FileRows) else import_ray().get(source)
     rows = slice(number * batch_size, min((number + 1) * batch_size, n))
     return np.asarray(images[rows]), np.arange(rows.start, rows.stop, dtype=np.int64)
-
-
-def _stamp(status: os.stat_result) -> tuple[int, int, int, int, int]:
-    """A file's identity and version: (inode, size, modification time in ns, change time in ns, link count)."""
-    return status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_nlink
-
-
-def _same_version(before: tuple, now: tuple) -> bool:
-    """Whether two :func:`_stamp` of a path are of one version of one file. The change time sees what inode, size and
-    modification time do not: ``cp -p`` of another file of the same size over it rewrites it in place and sets the
-    other's time (before: a backup restored so while score read the file mixed two image sets, exit 0). A hard link
-    made or removed meanwhile (imageset writers and DVC's cache link files) moves the change time too, and the link
-    count with it: that alone is no new version."""
-    return before[:3] == now[:3] and (before[3] == now[3] or before[4] != now[4])
-
-
-def _changed(path: str, *, engine: str = "ray") -> WinnowError:
-    return WinnowError(f"{path} was rewritten or replaced while the {engine} engine read it (compute.engine: {engine}; "
-                       "another run writing it?); its batches would mix old and new images: rerun when nothing else "
-                       "writes it")
-
-
-@dataclass(frozen=True)
-class FileRows:
-    """An array mapped read-only from a file, as a task on any node reads it: the array of ``shape``,
-    ``dtype`` and ``strides`` whose first element lies ``offset`` bytes into ``path``, and the file's
-    :func:`_stamp` when the run began. Tasks reopen the file by its path, so a file replaced or rewritten
-    during the run is refused (each task checks the file it opened; :meth:`Engine.map` the path at the
-    end) instead of giving some batches of the old images and some of the new."""
-
-    path: str
-    offset: int
-    shape: tuple[int, ...]
-    dtype: str
-    strides: tuple[int, ...]
-    stamp: tuple[int, int, int, int, int]
-    host: str  # the machine of the driver (its host name), where the stamp was taken
-
-    @classmethod
-    def of(cls, images: np.ndarray) -> FileRows | None:
-        """``images`` as a view of its file, or None when it is not a read-only memory map of one."""
-        mapped = getattr(images, "_mmap", None)
-        if (not isinstance(images, np.memmap) or images.mode != "r" or mapped is None or not images.filename
-                or not images.size):
-            return None
-        base = np.frombuffer(mapped, np.uint8, count=1).ctypes.data  # the map starts at the page below .offset
-        offset = images.ctypes.data - base + images.offset - images.offset % mmap.ALLOCATIONGRANULARITY
-        try:
-            stamp = _stamp(os.stat(images.filename))
-        except OSError:  # gone from its path: this process's map is all that holds the images
-            return None
-        if _mapped_inode(base) not in (None, stamp[0]):  # the path names another file than the one mapped here
-            raise _changed(str(images.filename))
-        return cls(str(images.filename), int(offset), tuple(images.shape), images.dtype.str, tuple(images.strides),
-                   stamp, socket.gethostname())
-
-    def read(self) -> np.ndarray:
-        """The array, mapped from the file (rows are read when sliced); a WinnowError if the file changed, or if
-        this task runs on another machine than the driver's and finds another file at the path, or none."""
-        elsewhere = socket.gethostname() != self.host
-        try:
-            handle = open(self.path, "rb")
-        except FileNotFoundError:
-            if elsewhere:
-                raise _not_shared(self) from None
-            raise
-        with handle:
-            if not _same_version(self.stamp, _stamp(os.fstat(handle.fileno()))):
-                # before: a node holding its own copy (dvc pull on each machine, as for torchrun) was told the file
-                # was rewritten by another run, and to rerun, which failed the same way every time
-                raise _not_shared(self) if elsewhere else _changed(self.path)
-            raw = np.memmap(handle, np.uint8, mode="r")
-        return np.ndarray(self.shape, self.dtype, buffer=raw, offset=self.offset, strides=self.strides)
-
-
-def _not_shared(rows: FileRows) -> WinnowError:
-    return WinnowError(f"compute.engine: ray: node {socket.gethostname()} does not see the file {rows.path} that the "
-                       f"driver on {rows.host} reads (another copy there, or none); every node must see the repository "
-                       "at the same path on a shared file system, or set compute.engine: local")
-
-
-def _mapped_inode(address: int) -> int | None:
-    """The inode of the file mapped at ``address`` in this process (Linux's /proc/self/maps), or None."""
-    try:
-        with open("/proc/self/maps") as maps:
-            for line in maps:
-                fields = line.split()
-                low, high = (int(bound, 16) for bound in fields[0].split("-"))
-                if low <= address < high:
-                    return int(fields[4]) or None
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
-
-
-@contextmanager
-def checked_unchanged(source: object) -> Iterator[None]:
-    """A Ray run whose tasks read ``source`` (:func:`rows_source`): after it, the file they read (:class:`FileRows`)
-    is still the one they began with. Checked also when the run failed in one line: a task on another node that
-    found the file changed says that node does not see the driver's file (:func:`_not_shared`), but where the nodes
-    do share it, it was the driver's file that changed; before, that rewrite (rerun when nothing else writes it) was
-    told as a cluster set up wrong."""
-    try:
-        yield
-    except WinnowError:
-        _check_unchanged(source)
-        raise
-    _check_unchanged(source)
-
-
-def _check_unchanged(source: object) -> None:
-    if isinstance(source, FileRows):
-        try:
-            now = _stamp(os.stat(source.path))
-        except OSError:
-            now = None
-        if now is None or not _same_version(source.stamp, now):
-            raise _changed(source.path)
-
-
-@contextmanager
-def unchanged_in_place(images: np.ndarray, *, engine: str = "local") -> Iterator[None]:
-    """A block that reads ``images`` in this process (the local engine): when they map a file read-only, a file
-    rewritten in place meanwhile (its inode kept: ``cp``, ``cp -p`` or ``numpy.save`` over it, :func:`_same_version`)
-    is :func:`_changed` after the block. Before, the batches read after the rewrite came from the new bytes and
-    the result mixed two image sets without a word (Ray's tasks refused it). A file replaced by another (a new
-    inode, what winnow's writers do) changes nothing here: this process keeps mapping the one it opened.
-    ``engine``: the compute.engine the line names, that of a block whose reads go on to Ray (represent's training,
-    then its embedding; before, a user of ray was told of compute.engine: local)."""
-    path = images.filename if isinstance(images, np.memmap) and images.mode == "r" and images.filename else None
-    try:
-        before = None if path is None else _stamp(os.stat(path))
-    except OSError:  # gone from its path: nothing can rewrite the file this process maps
-        before = None
-    yield
-    if before is not None:
-        try:
-            now = _stamp(os.stat(path))
-        except OSError:
-            return
-        if now[0] == before[0] and not _same_version(before, now):
-            raise _changed(str(path), engine=engine)
 
 
 RETRIES = 3  # a task whose worker died is run again this often; Ray Data's default, for ever, hung on a batch that kills
