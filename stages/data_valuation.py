@@ -58,6 +58,7 @@ def main() -> None:
     unlearned = int((data.manifest["split"] == "val").sum()) - len(val)
     groups = read_table("data/dedup/groups.parquet", written_by="dedup", columns=("id", "group"), missing_ok=True)
     # each val picture once: its copies would count as many draws of the val split in every standard error
+    read_val = np.bincount(val.labels, minlength=len(data.classes))  # per class, copies included
     val, repeats, conflicts = once_per_picture(val, groups)
     if len(repeats):
         print(f"data-valuation: {len(repeats)} val image(s) repeat a picture of the val split (dedup's groups, first "
@@ -148,7 +149,11 @@ def main() -> None:
             so=f"its values say which class is larger more than which label is wrong ({metrics['flagged']} drop(s))"))
     if thin:
         print("warning: data-valuation: class(es) "
-              + ", ".join(f"{data.classes[c]!r} ({k} val image(s))" for c, k in thin.items())
+              # a class's copies of one picture said apart: before, "'b' (1 val image(s)) have fewer than 2" of a
+              # class of 20 val images, all one picture, and the advice to give it 2 read as met already
+              + ", ".join(f"{data.classes[c]!r} ({k} val image(s)"
+                          + (f", {read_val[c] - k} more left out as copies of a picture (dedup's groups)"
+                             if read_val[c] > k else "") + ")" for c, k in thin.items())
               + f" have fewer than {MIN_CLASS_VAL} val images, so their {int((~valued).sum())} train image(s) are "
               "left undecided and kept (a value is measured against val images of the image's class); give the val "
               f"split at least {MIN_CLASS_VAL} images of each class")

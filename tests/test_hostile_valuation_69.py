@@ -86,3 +86,23 @@ def test_val_copies_labelled_two_ways_value_nothing_and_repeats_count_once():
     kept, repeats, conflicts = once_per_picture(val, groups)
     assert kept.manifest["id"].tolist() == ["val-a1", "val-c"]
     assert (repeats.tolist(), conflicts.tolist()) == (["val-a2"], ["val-b1", "val-b2"])
+
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_class_whose_val_images_are_one_picture_is_said_thin_by_its_pictures(tmp_path, monkeypatch, capsys):
+    # class 1's 60 val images ('middle') are one picture (one dedup group), class 0's three pictures 20 times: class 1
+    # values against one val image, and its 31 train images (30, one flipped out, two flipped in) are left undecided.
+    # Before: "class(es) 'middle' (1 val image(s)) have fewer than 2 val images ... give the val split at least 2
+    # images of each class" of a class of 60 val images, the advice read as met already
+    project = _project(tmp_path, copies=20)
+    groups = pd.read_parquet(project / "data/dedup/groups.parquet")
+    groups.loc[(groups["split"] == "val").to_numpy() & (groups["label"] == 1).to_numpy(), "group"] = 20_000
+    write_table(project / "data/dedup/groups.parquet", groups)
+    monkeypatch.chdir(project)
+    _stage().main()
+    thin = [line for line in capsys.readouterr().out.splitlines() if "have fewer than" in line]
+    assert thin == ["warning: data-valuation: class(es) 'middle' (1 val image(s), 59 more left out as copies of a "
+                    "picture (dedup's groups)) have fewer than 2 val images, so their 31 train image(s) are left "
+                    "undecided and kept (a value is measured against val images of the image's class); give the val "
+                    "split at least 2 images of each class"]
