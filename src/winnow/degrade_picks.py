@@ -104,6 +104,18 @@ def check_overlaps(specs: list[Perturbation]) -> None:
         raise refuse(first, later, what, done, fix=f"list it before perturbations[{first.index}], " if swap else "")
 
 
+def _may_overlap(specs: list[Perturbation]) -> bool:
+    """Whether :func:`check_overlaps` lets ``specs`` overlap, so that a shortage may advise degrade.disjoint: false.
+    Before: [blur 0.6, brightness x0.05 0.6] was told "their sum must be at most 1, or set degrade.disjoint: false
+    to let them overlap", and following it "with degrade.disjoint false it may darken images ... blurred ...; set
+    degrade.disjoint: true or keep one of them": each line sent the user to the other."""
+    try:
+        check_overlaps(specs)
+    except WinnowError:
+        return False
+    return True
+
+
 def _damage(p: Perturbation) -> str:
     """``p`` as :data:`HIDDEN_BY` names it: the quality issue it plants (brightness x0.5: dark), or else its kind."""
     return issue_of(p.kind, p.params) or p.kind
@@ -127,7 +139,8 @@ def pick_all(specs: list[Perturbation], state, *, disjoint: bool, seed: int):
     train = state.train_alive()
     labels = state.labels
     counts = _counts(specs, len(train), disjoint=disjoint)
-    _check_budget(specs, state, counts, disjoint=disjoint)
+    curable = disjoint and _may_overlap(specs)  # whether degrade.disjoint: false is a cure to offer
+    _check_budget(specs, state, counts, disjoint=disjoint, curable=curable)
     free = np.ones(len(state.manifest), bool)  # not yet picked by anything
     free_of_copies = free.copy()  # not yet picked by a duplicate (copy or source)
     picks = []
@@ -135,9 +148,9 @@ def pick_all(specs: list[Perturbation], state, *, disjoint: bool, seed: int):
         rng = p.rng(seed)
         is_dup = p.kind in DUPLICATE_KINDS
         pool = train[(free if disjoint or is_dup else free_of_copies)[train]]
-        # the pool degrade.disjoint: false would give, or None where it gives no more: it is false already, or the
-        # perturbation is a duplicate, whose images are kept apart whatever it says
-        overlap = train[free_of_copies[train]] if disjoint and not is_dup else None
+        # the pool degrade.disjoint: false would give, or None where it gives no more: it is false already, the
+        # perturbation is a duplicate, whose images are kept apart whatever it says, or check_overlaps refuses the list
+        overlap = train[free_of_copies[train]] if curable and not is_dup else None
         # what took the other images
         if is_dup:
             shortage = ("the perturbations before it: a duplicate shares its images with nothing, whatever "
@@ -229,13 +242,15 @@ def _draw(pool: np.ndarray, n: int, rng: np.random.Generator, *, where: str, per
     return rng.choice(pool, n, replace=False)
 
 
-def _check_budget(specs: list[Perturbation], state, counts: dict[int, int], *, disjoint: bool) -> None:
-    """Fractions that add up to more than the surviving train rows fail here, naming the total."""
+def _check_budget(specs: list[Perturbation], state, counts: dict[int, int], *, disjoint: bool,
+                  curable: bool) -> None:
+    """Fractions that add up to more than the surviving train rows fail here, naming the total; degrade.disjoint:
+    false is offered as the cure where ``curable`` (:func:`_may_overlap`) and it gives the rows."""
     train = state.train_alive()
     needed = [_needed(p, counts) for p in specs if "fraction" in p.params and (disjoint or p.kind in DUPLICATE_KINDS)]
     if sum(needed) > len(train):
         scope = "perturbation fractions" if disjoint else "duplicate fractions"
-        cure = ", or set degrade.disjoint: false to let them overlap" if disjoint and _fits_overlapping(
+        cure = ", or set degrade.disjoint: false to let them overlap" if curable and _fits_overlapping(
             specs, len(train)) else ""
         raise WinnowError(
             f"degrade.perturbations: the {scope} need {sum(needed)} train images (overwriting duplicates count "
