@@ -2,14 +2,15 @@
 Expectations sees it: a rule that passes on any data (no bound, ``mostly`` 0, a pattern or list left null, an
 infinite threshold, a misspelt placeholder), and a number GX cannot store (NaN, an infinity, past float64), are
 refused with one line naming the file, the expectation's place in it and the option (an empty value_set or
-column list too); an infinity that leaves one side of a range open (``max_value: .inf`` beside a finite minimum,
-a partition's tail bins) is kept.
+column list too, and a pattern that matches every text); an infinity that leaves one side of a range open
+(``max_value: .inf`` beside a finite minimum, a partition's tail bins) is kept.
 
 Kept apart from the validation code (winnow.contracts) so that each stays short; imports no GX."""
 
 from __future__ import annotations
 
 import math
+import re
 import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -29,6 +30,11 @@ _NOTHING_WHEN_NULL = {"expect_column_values_to_be_in_type_list": ("type_list",),
 # (what each lists, for the message: before, an empty column_set was told to "list the values it is about")
 _LISTS = {"value_set": "values", "column_list": "columns", "column_set": "columns", "type_list": "types"}
 _QUANTILES = "expect_column_quantile_values_to_be_between"
+# the patterns a value must match, and whether one of a list is enough (regex_list's match_on, "any" by default)
+_PATTERNS = {"expect_column_values_to_match_regex": "regex", "expect_column_values_to_match_regex_list": "regex_list"}
+# Great Expectations searches each value for the pattern (str.contains), so one that matches the empty string where a
+# search may start ("[0-9a-f]*" unanchored, "x?", "") matches every value; texts no character class covers together
+_ANY_TEXT = ("", "\n", "~ \u00e9", "\x00")
 SEVERITIES = ("critical", "warning", "info")  # Great Expectations' FailureSeverity
 
 
@@ -43,6 +49,14 @@ def check_rule(kind: str, kwargs: Mapping[str, Any], *, where: str) -> None:
         if kwargs.get(key) is None:
             raise WinnowError(f"{where} has no {key}, so it passes on anything; give one, or {{$PARAMETER: name}} "
                               "to set it in contracts.bounds")
+    one_enough = kind != "expect_column_values_to_match_regex_list" or kwargs.get("match_on", "any") == "any"
+    if kind in _PATTERNS and one_enough:
+        patterns = kwargs.get(_PATTERNS[kind])
+        universal = next((p for p in (patterns if isinstance(patterns, list) else [patterns]) if _matches_any(p)), None)
+        if universal is not None:  # before: "[0-9a-f]*" for a hex digest passed "NOT-HEX!", "0 of 4 rows" unexpected
+            raise WinnowError(f"{where}: {_PATTERNS[kind]} {universal!r} matches every text (it matches the empty "
+                              "string, and each value is searched for it), so it passes on anything; anchor it at both "
+                              "ends (^...$) or require a character (+)")
     for key, listed in _LISTS.items():
         if isinstance(kwargs.get(key), (list, tuple, set)) and not kwargs[key]:  # before: accepted, a pass on anything
             raise WinnowError(f"{where} has an empty {key}, so it checks nothing (it passes or fails on any data "
@@ -68,6 +82,16 @@ def check_rule(kind: str, kwargs: Mapping[str, Any], *, where: str) -> None:
                               "{$PARAMETER: name}), so it would be checked as a literal value")
     if "mostly" in kwargs:
         _check_mostly(kwargs["mostly"], where=where)
+
+
+def _matches_any(pattern: Any) -> bool:
+    """Whether the regular expression ``pattern`` is found in each of :data:`_ANY_TEXT` (False where it is not one:
+    Great Expectations reports it as the rule's error)."""
+    try:
+        compiled = re.compile(pattern)
+    except (re.error, TypeError):
+        return False
+    return all(compiled.search(text) for text in _ANY_TEXT)
 
 
 def _open_end(option: str, value: float, kwargs: Mapping[str, Any]) -> bool:
