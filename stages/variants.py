@@ -32,7 +32,7 @@ def main() -> None:
     check_same_classes(degraded, ingested)
     # an id data/degrade lacks means decisions of another data version: refused, not silently ignored
     decisions = read_decisions(DECISIONS_IN, written_by="budget", num_classes=len(ingested.classes),
-                               manifest=degraded.manifest)
+                               manifest=degraded.manifest, cleaners=params["pruned"]["cleaners"])
     baseline = baseline_rows(degraded.manifest)
     digests = degraded.manifest.set_index("id")["digest"]
     verdicts = read_verdicts(VERDICTS_FILE, baseline=baseline, digests=digests, classes=ingested.classes)

@@ -214,13 +214,14 @@ def stamped(decisions: pd.DataFrame, *, manifest: pd.DataFrame) -> pd.DataFrame:
 
 
 def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int,
-                   manifest: pd.DataFrame) -> pd.DataFrame:
+                   manifest: pd.DataFrame, cleaners: list[str]) -> pd.DataFrame:
     """A file of :func:`winnow.variants.cleaner_decisions` rows (``id, action, label, reason, stage``), checked:
     every id an image of data/degrade (``manifest``: its ``id``, ``split``, ``label``, ``digest``; another id means
     decisions of another data version), every action drop or relabel, every relabel a class index in
-    ``[0, num_classes)``, every reason and stage text, (:data:`MADE_ON`, :func:`stamped`) each image a train
-    image of data/degrade now of the label and pixels it was decided on, and (:data:`JUDGED`) every train image of
-    data/degrade now one the budget judged."""
+    ``[0, num_classes)``, every reason and stage text, every stage one of ``cleaners`` (params.yaml pruned.cleaners
+    now) but for dedup's leak drops, which pruned applies whatever they list, (:data:`MADE_ON`, :func:`stamped`)
+    each image a train image of data/degrade now of the label and pixels it was decided on, and (:data:`JUDGED`)
+    every train image of data/degrade now one the budget judged."""
     # before: a file without MADE_ON (written before the budget stamped its decisions) was read unchecked
     decisions = read_table(path, written_by=written_by, columns=("id", "action", "label", "reason", "stage", *MADE_ON),
                            ids_of=(DEGRADE, manifest["id"]))
@@ -234,6 +235,15 @@ def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int
             value = decisions[column].astype(object).iloc[row]
             raise rerun_error(path, f"row {row} has no {column}" if _missing(value) else
                               f"row {row} has {column} {value!r}, not text", written_by=written_by)
+    # before: run after pruned.cleaners lost a cleaner (dvc repro -s variants, or by hand), its decisions were applied:
+    # [threshold] alone still dropped dedup's copy and took confident-learn's relabels, exit 0
+    dropped = ~decisions["stage"].isin(list(cleaners)) & ~((decisions["stage"] == "dedup")
+                                                            & (decisions["reason"] == "leak"))
+    if dropped.any():
+        first = decisions[dropped].iloc[0]
+        raise rerun_error(path, f"{int(dropped.sum())} decision(s) of a cleaner params.yaml pruned.cleaners does not "
+                                f"list ({', '.join(cleaners) or 'none'}) (first: id {first['id']!r}, by "
+                                f"{first['stage']}): made before pruned.cleaners changed", written_by=written_by)
     # before: run after degrade alone reran (dvc repro -s variants, or by hand), decisions of the old labels and pixels
     # landed on the same ids: confident-learn's relabel of a dog to owl relabelled the cat now there, "0->2", exit 0
     known = manifest.set_index("id")

@@ -114,7 +114,7 @@ def current_queue(data) -> tuple[pd.DataFrame, pd.DataFrame]:
     scores = (read_scores(SCORES_IN, imageset=DEGRADE, ids=ids, digests=data.manifest["digest"])
               if "threshold" in cleaners else None)
     applied = read_decisions(BUDGET_IN, written_by="budget", num_classes=len(data.classes),
-                             manifest=data.manifest)
+                             manifest=data.manifest, cleaners=cleaners)
     queue = review_queue(baseline=baseline_rows(data.manifest), classes=data.classes, tables=tables,
                          applied=applied, scores=scores)
     queue.insert(len(queue.columns) - 1, "digest", queue["id"].map(data.manifest.set_index("id")["digest"]))
