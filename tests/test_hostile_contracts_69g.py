@@ -1,9 +1,12 @@
-"""Hostile suite files, stop 69: a pattern rule that matches every text. Great Expectations searches each value
-for the pattern (``str.contains``), so an unanchored ``[0-9a-f]*`` is found, empty, in "NOT-HEX!" too."""
+"""Hostile suite files, stop 69: rules that check nothing. Great Expectations searches each value for a pattern
+(``str.contains``), so an unanchored ``[0-9a-f]*`` is found, empty, in "NOT-HEX!" too; and it compares a value_set as
+written, so the text '7' is never the number 7 a label column holds."""
 
+import pandas as pd
 import pytest
 
-from winnow.contracts import load_suite
+from winnow.contract_rules import check_value_sets
+from winnow.contracts import Batch, Suite, load_suite, validate
 from winnow.errors import WinnowError
 
 RULE = "name: ingest\nexpectations:\n  - {type: %s, description: hex digest, kwargs: {%s}}\n"
@@ -40,3 +43,31 @@ def test_a_pattern_anchored_at_both_ends_or_one_of_a_list_every_value_must_match
     assert [e["kwargs"] for e in load_suite(tmp_path / "ingest.yaml", parameters={}).expectations] == [
         {"column": "digest", "regex": "^[0-9a-f]*$"},
         {"column": "digest", "regex_list": ["^[0-9a-f]{16}$", "x?"], "match_on": "all"}]
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize(("kind", "kwargs", "message"), [
+    # before: passed a table holding label 7 ("0 of 4 rows" unexpected): '7' is MNIST's class name, label its index
+    ("expect_column_values_to_not_be_in_set", "column: label, value_set: ['7']",
+     "value_set ['7'] holds text, but column 'label' of the ingest table holds numbers"),
+    ("expect_column_values_to_not_be_in_set", "column: split, value_set: [1]",
+     "value_set [1] holds numbers, but column 'split' of the ingest table holds text"),
+], ids=["class-name-for-label", "number-for-split"])
+def test_a_value_set_of_another_kind_than_its_column_is_refused_before_any_check(tmp_path, kind, kwargs, message):
+    (tmp_path / "ingest.yaml").write_text(RULE.replace("hex digest", "not this value") % (kind, kwargs))
+    frame = pd.DataFrame({"label": [0, 1, 7, 7], "split": ["train", "test", "val", "train"]})
+    with pytest.raises(WinnowError) as raised:
+        validate([Batch(load_suite(tmp_path / "ingest.yaml", parameters={}), "ingest", frame)])
+    assert str(raised.value) == (f"{tmp_path / 'ingest.yaml'}: expectation 1 (not this value): {message}, so no value "
+                                 "is in the set (a label is its class's index in classes.json); write the values as "
+                                 "the column holds them")
+
+
+@pytest.mark.hostile("params")
+def test_a_value_set_holding_one_value_of_its_column_s_kind_is_kept():
+    # a number among the names ('7', 7) can be in the set; a null or a bool says nothing of the kind
+    suite = Suite(name="ingest", path="ingest.yaml", left_out=[], expectations=[
+        {"type": "expect_column_values_to_not_be_in_set", "description": "d", "kwargs": {"column": c, "value_set": v}}
+        for c, v in (("label", ["7", 7]), ("split", ["test"]), ("label", [None]), ("channels", [1, 3]))])
+    frame = pd.DataFrame({"label": [0, 7], "split": ["train", "test"], "channels": [1, 1]})
+    assert check_value_sets(suite, table="ingest", frame=frame) is None

@@ -3,7 +3,8 @@ Expectations sees it: a rule that passes on any data (no bound, ``mostly`` 0, a 
 infinite threshold, a misspelt placeholder), and a number GX cannot store (NaN, an infinity, past float64), are
 refused with one line naming the file, the expectation's place in it and the option (an empty value_set or
 column list too, and a pattern that matches every text); an infinity that leaves one side of a range open
-(``max_value: .inf`` beside a finite minimum, a partition's tail bins) is kept.
+(``max_value: .inf`` beside a finite minimum, a partition's tail bins) is kept. :func:`check_value_sets` refuses,
+once the table is known, a value_set of text for a column of numbers, or of numbers for one of text.
 
 Kept apart from the validation code (winnow.contracts) so that each stays short; imports no GX."""
 
@@ -14,6 +15,8 @@ import re
 import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
+
+import pandas as pd
 
 from winnow.errors import WinnowError
 from winnow.param_rules import finite_number
@@ -82,6 +85,33 @@ def check_rule(kind: str, kwargs: Mapping[str, Any], *, where: str) -> None:
                               "{$PARAMETER: name}), so it would be checked as a literal value")
     if "mostly" in kwargs:
         _check_mostly(kwargs["mostly"], where=where)
+
+
+def check_value_sets(suite, *, table: str, frame: pd.DataFrame) -> None:
+    """Refuse a rule of ``suite`` (:class:`winnow.contracts.Suite`) whose ``value_set`` holds text where its column of
+    ``frame`` (the table named ``table``) holds numbers, or numbers where it holds text: Great Expectations compares
+    values as they are, so none is in the set. Before: expect_column_values_to_not_be_in_set of value_set ['7'] (MNIST's
+    class name) on label, which holds the class index, passed a table holding 7, "0 of 4 rows" unexpected."""
+    for number, rule in zip(suite.numbers or range(1, len(suite.expectations) + 1), suite.expectations):
+        values, column = rule["kwargs"].get("value_set"), rule["kwargs"].get("column")
+        if not isinstance(values, list) or not values or not isinstance(column, str) or column not in frame.columns:
+            continue
+        held = _kind(frame[column].dropna())
+        if held is not None and all(_kind(pd.Series([value])) not in (None, held) for value in values):
+            raise WinnowError(f"{suite.path}: expectation {number} ({rule['description']}): value_set {values!r} holds "
+                              f"{'text' if held == 'numbers' else 'numbers'}, but column {column!r} of the {table} "
+                              f"table holds {held}, so no value is in the set (a label is its class's index in "
+                              "classes.json); write the values as the column holds them")
+
+
+def _kind(values: pd.Series) -> str | None:
+    """``numbers`` or ``text`` when every one of ``values`` (a column's non-null values, or a value_set) is of that
+    kind (a bool is neither), else None."""
+    if len(values) and pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return "numbers"
+    if len(values) and values.map(lambda value: isinstance(value, str)).all():
+        return "text"
+    return None
 
 
 def _matches_any(pattern: Any) -> bool:
