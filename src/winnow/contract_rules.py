@@ -3,13 +3,15 @@ Expectations sees it: a rule that passes on any data (no bound, ``mostly`` 0, a 
 infinite threshold, a misspelt placeholder), and a number GX cannot store (NaN, an infinity, past float64), are
 refused with one line naming the file, the expectation's place in it and the option (an empty value_set or
 column list too, and a pattern that matches every text); an infinity that leaves one side of a range open
-(``max_value: .inf`` beside a finite minimum, a partition's tail bins) is kept. :func:`check_value_sets` refuses,
-once the table is known, a value_set of text for a column of numbers, or of numbers for one of text.
+(``max_value: .inf`` beside a finite minimum, a partition's tail bins) is kept. :func:`check_kinds` refuses,
+once the table is known, a value_set or a row_condition's value of text for a column of numbers, or of numbers for
+one of text.
 
 Kept apart from the validation code (winnow.contracts) so that each stays short; imports no GX."""
 
 from __future__ import annotations
 
+import ast
 import math
 import re
 import sys
@@ -87,21 +89,66 @@ def check_rule(kind: str, kwargs: Mapping[str, Any], *, where: str) -> None:
         _check_mostly(kwargs["mostly"], where=where)
 
 
-def check_value_sets(suite, *, table: str, frame: pd.DataFrame) -> None:
-    """Refuse a rule of ``suite`` (:class:`winnow.contracts.Suite`) whose ``value_set`` holds text where its column of
-    ``frame`` (the table named ``table``) holds numbers, or numbers where it holds text: Great Expectations compares
-    values as they are, so none is in the set. Before: expect_column_values_to_not_be_in_set of value_set ['7'] (MNIST's
-    class name) on label, which holds the class index, passed a table holding 7, "0 of 4 rows" unexpected."""
+def check_kinds(suite, *, table: str, frame: pd.DataFrame) -> None:
+    """Refuse a rule of ``suite`` (:class:`winnow.contracts.Suite`) that sets text against a column of ``frame`` (the
+    table named ``table``) holding numbers, or numbers against one holding text, in its ``value_set`` (every value)
+    or its ``row_condition`` (a comparison of the column with a value): Great Expectations compares values as they
+    are, so the set holds no value of the column and the condition selects no row by it. Before: value_set ['7']
+    (MNIST's class name) of expect_column_values_to_not_be_in_set on label, which holds the class's index, passed a
+    table holding 7, "0 of 4 rows" unexpected; and expect_table_row_count_to_equal 0 under row_condition
+    'label=="7"' ("no image of class 7") counted 0 rows of it, a pass."""
     for number, rule in zip(suite.numbers or range(1, len(suite.expectations) + 1), suite.expectations):
-        values, column = rule["kwargs"].get("value_set"), rule["kwargs"].get("column")
-        if not isinstance(values, list) or not values or not isinstance(column, str) or column not in frame.columns:
+        kwargs, where = rule["kwargs"], f"{suite.path}: expectation {number} ({rule['description']})"
+        values, column = kwargs.get("value_set"), kwargs.get("column")
+        if isinstance(values, list) and values and isinstance(column, str) and column in frame.columns:
+            held = _kind(frame[column].dropna())
+            if held is not None and all(_kind(pd.Series([value])) not in (None, held) for value in values):
+                raise WinnowError(f"{where}: value_set {values!r} holds {_OTHER[held]}, but column {column!r} of the "
+                                  f"{table} table holds {held}, so no value is in the set{_hint(column)}; write the "
+                                  "values as the column holds them")
+        condition = kwargs.get("row_condition")
+        for column, value in _compared(condition) if isinstance(condition, str) else ():
+            held = _kind(frame[column].dropna()) if column in frame.columns else None
+            if held is not None and _kind(pd.Series([value])) == _OTHER[held]:
+                raise WinnowError(f"{where}: row_condition {condition!r} compares column {column!r}, which holds "
+                                  f"{held} in the {table} table, with the {_ONE[_OTHER[held]]} {value!r}, so it "
+                                  f"selects no row by it{_hint(column)}; write the value as the column holds it")
+
+
+_OTHER, _ONE = {"numbers": "text", "text": "numbers"}, {"numbers": "number", "text": "text"}
+
+
+def _hint(column: str) -> str:
+    """What the label column holds, said where a rule set a class's name against it."""
+    return " (a label is its class's index in classes.json)" if column == "label" else ""
+
+
+def _compared(condition: str) -> Iterator[tuple[str, Any]]:
+    """(column, value) of each comparison of a column with a value in ``condition`` (pandas' query syntax, or Great
+    Expectations' ``col("x") == ...``; ``in`` a list too); nothing where Python cannot parse it (a backticked name,
+    ``@var``: Great Expectations reports its own errors)."""
+    try:
+        tree = ast.parse(condition.strip(), mode="eval")
+    except (SyntaxError, ValueError):
+        return
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Compare):
             continue
-        held = _kind(frame[column].dropna())
-        if held is not None and all(_kind(pd.Series([value])) not in (None, held) for value in values):
-            raise WinnowError(f"{suite.path}: expectation {number} ({rule['description']}): value_set {values!r} holds "
-                              f"{'text' if held == 'numbers' else 'numbers'}, but column {column!r} of the {table} "
-                              f"table holds {held}, so no value is in the set (a label is its class's index in "
-                              "classes.json); write the values as the column holds them")
+        operands = [node.left, *node.comparators]
+        names = [name for name in map(_column, operands) if name is not None]
+        values = [v.value for o in operands for v in (o.elts if isinstance(o, (ast.List, ast.Tuple)) else [o])
+                  if isinstance(v, ast.Constant)]
+        yield from ((name, value) for name in names for value in values)
+
+
+def _column(node: ast.expr) -> str | None:
+    """The column an operand of a condition names: ``label`` (pandas) or ``col("label")`` (Great Expectations)."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "col" and len(node.args) == 1 \
+            and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+        return node.args[0].value
+    return None
 
 
 def _kind(values: pd.Series) -> str | None:

@@ -27,7 +27,7 @@ import pandas as pd
 
 from winnow.configs import CONTRACT_MODES
 from winnow.contract_docs import build_docs, store_verdicts
-from winnow.contract_rules import SEVERITIES, check_rule, check_value_sets
+from winnow.contract_rules import SEVERITIES, check_kinds, check_rule
 from winnow.errors import WinnowError, fault_line, not_a_file
 from winnow.gx_import import gx_broken, import_gx
 from winnow.yaml_text import load_yaml, not_utf8
@@ -203,7 +203,7 @@ def validate(batches: Sequence[Batch], *, docs_dir: str | os.PathLike | None = N
         One :class:`ExpectationResult` per expectation of each batch's suite, in suite order.
     """
     for batch in batches:  # before any check runs: a rule that can match no value stops them all
-        check_value_sets(batch.suite, table=batch.table, frame=batch.frame)
+        check_kinds(batch.suite, table=batch.table, frame=batch.frame)
     gx, context = _ephemeral_context()
     from great_expectations.core.run_identifier import RunIdentifier
 
