@@ -80,7 +80,7 @@ def main() -> None:
     if not p["enabled"]:
         everything = candidates(filters, ranked, train_images=len(baseline), fractions=[])[-1]
         with together():  # all outputs or none: a failed write (a full disk) leaves the last run's
-            _write_decisions(everything.decisions, leaks=leaks, manifest=data.manifest)
+            _write_decisions(everything.decisions, leaks=leaks, manifest=data.manifest, cleaners=cleaners)
             write_json(METRICS_OUT, summary | {"winner": everything.name, "candidates": {}})
         print(f"budget: off (budget.enabled false): pruned applies every decision ({len(everything.decisions)})")
         _say_leaks(everything.decisions, leaks)
@@ -137,7 +137,7 @@ def main() -> None:
         shipped = next((c for c in shipped if c.name == "filters" and _eligible(c, baseline, data.classes, leaks)),
                        shipped[0])
         with together():
-            _write_decisions(shipped.decisions, leaks=leaks, manifest=data.manifest)
+            _write_decisions(shipped.decisions, leaks=leaks, manifest=data.manifest, cleaners=cleaners)
             write_json(METRICS_OUT, summary | {
                 "judge": {"split": judge_split, "images": judged, "repeats_left_out": int(repeats.sum()),
                           "conflicts_left_out": int(conflicts.sum()), "untrained_left_out": int(untrained.sum()),
@@ -231,7 +231,7 @@ def main() -> None:
             if filters_check is not None:
                 filters_checked = trained | filters_check.metrics(filters=True)
     with together():
-        _write_decisions(budget.decisions, leaks=leaks, manifest=data.manifest)
+        _write_decisions(budget.decisions, leaks=leaks, manifest=data.manifest, cleaners=cleaners)
         write_json(METRICS_OUT, summary | {
             # before: the images of a class train lacks left the judge unrecorded (judge images 200 of 300 val)
             "judge": {"split": judge_split, "images": int(is_judge.sum()), "repeats_left_out": int(repeats.sum()),
@@ -262,10 +262,12 @@ def main() -> None:
           f"in {time.perf_counter() - start:.1f}s")
 
 
-def _write_decisions(decisions: pd.DataFrame, *, leaks: pd.DataFrame, manifest: pd.DataFrame) -> None:
+def _write_decisions(decisions: pd.DataFrame, *, leaks: pd.DataFrame, manifest: pd.DataFrame,
+                     cleaners: list[str]) -> None:
     """The decisions file of every branch: ``decisions`` with dedup's leak drops, stamped with the labels, pixels and
-    train ids they were decided on (:func:`winnow.decision_files.stamped`), which the variants stage checks."""
-    write_table(OUT, stamped(with_leaks(decisions, leaks), manifest=manifest))
+    train ids they were decided on and the ``cleaners`` (pruned.cleaners) they were chosen among
+    (:func:`winnow.decision_files.stamped`), which the variants stage checks."""
+    write_table(OUT, stamped(with_leaks(decisions, leaks), manifest=manifest, cleaners=cleaners))
 
 
 def _check_line(check: dict, filters: dict | None, *, shipped: str, applied: int, filters_held: bool = False) -> str:

@@ -80,9 +80,10 @@ def test_the_budget_records_the_labels_and_pixels_it_decided_on_and_variants_che
     (project / "data/budget/decisions.parquet").unlink()
     monkeypatch.chdir(project)
     budget_stage().main()  # in this process: a second one would spend seconds importing torch
-    # and the train images it judged, the review project's twelve
+    # and the train images it judged, the review project's twelve, and the cleaners it chose among
     assert pd.read_parquet(project / "data/budget/decisions.parquet").attrs == {
-        "train_ids": [f"train-{i:02d}" for i in range(12)]}
+        "train_ids": [f"train-{i:02d}" for i in range(12)],
+        "cleaners": ["confident_learn", "dedup", "embedding_clean", "threshold"]}
     _degrade_again(project, "train-06", label=2)
     assert refused_line(project, "variants") == (
         "error: data/budget/decisions.parquet: 1 decision(s) were made on other labels or pixels than data/degrade's "

@@ -12,7 +12,7 @@ import yaml
 
 from hostile_harness import budget_stamped, files_under
 from review_project import write_project
-from winnow.decision_files import read_decisions
+from winnow.decision_files import read_decisions, stamped
 from winnow.errors import WinnowError
 from winnow.stage import write_table
 
@@ -66,3 +66,24 @@ def test_dedup_s_leak_drops_are_read_whatever_pruned_cleaners_lists(project):
                           manifest=manifest, cleaners=["threshold"])
     assert read[["id", "stage", "reason"]].values.tolist() == [["train-00", "threshold", "dark"],
                                                                ["train-03", "dedup", "leak"]]
+
+
+@pytest.mark.hostile("intermediates")
+def test_decisions_chosen_before_pruned_cleaners_gained_a_cleaner_are_refused_not_applied_without_it(project):
+    # the budget, run under pruned.cleaners [threshold, dedup], chose their drops of train-00 and train-02; then
+    # confident_learn was added. Before: pruned went without confident-learn's relabel of train-04, exit 0
+    manifest = pd.read_parquet(project / "data/degrade/manifest.parquet")
+    decisions = pd.DataFrame({"id": ["train-00", "train-02"], "action": "drop", "label": -1,
+                              "reason": ["dark", "near_duplicate"], "stage": ["threshold", "dedup"]})
+    write_table(project / "data/budget/decisions.parquet",
+                stamped(decisions, manifest=manifest, cleaners=["threshold", "dedup"]))
+    path = project / "data/budget/decisions.parquet"
+    with pytest.raises(WinnowError) as raised:
+        read_decisions(path, written_by="budget", num_classes=3, manifest=manifest,
+                       cleaners=["threshold", "dedup", "confident_learn"])
+    assert str(raised.value) == (
+        f"{path}: chosen among the decisions of pruned.cleaners dedup, threshold, but params.yaml lists threshold, "
+        "dedup, confident_learn now; rerun the budget stage (dvc repro budget)")
+    # the same cleaners in another order are the same choice
+    assert read_decisions(path, written_by="budget", num_classes=3, manifest=manifest,
+                          cleaners=["dedup", "threshold"])["id"].tolist() == ["train-00", "train-02"]

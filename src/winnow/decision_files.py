@@ -21,6 +21,8 @@ from winnow.variants import DECISION_FILES, DEGRADE, PER_IMAGE
 MADE_ON = ("given_label", "digest")
 # and of the data they were decided on, in the table's attrs (the parquet file's metadata): data/degrade's train ids
 JUDGED = "train_ids"
+# and pruned.cleaners then, in the attrs too (absent from a file of an earlier budget: its stages are checked alone)
+CHOSEN_AMONG = "cleaners"
 # per label cleaner: its metrics file and the entry whose "classes" name the classes it left unjudged, too small for
 # it (no row in its table). Written with the table, so no dep of the budget: an unchanged table means them unchanged
 UNJUDGED_CLASSES = {"confident_learn": ("metrics/confident_learn.json", "unjudged"),
@@ -202,14 +204,16 @@ def _missing(value) -> bool:
     return pd.api.types.is_scalar(value) and bool(pd.isna(value))
 
 
-def stamped(decisions: pd.DataFrame, *, manifest: pd.DataFrame) -> pd.DataFrame:
+def stamped(decisions: pd.DataFrame, *, manifest: pd.DataFrame, cleaners: list[str]) -> pd.DataFrame:
     """``decisions`` (rows of :func:`winnow.variants.cleaner_decisions`) with :data:`MADE_ON`: each image's label and
     pixel digest in ``manifest`` (data/degrade's ``id``, ``split``, ``label``, ``digest``), what the budget decided
-    on, and in ``attrs[JUDGED]`` the ids of its train images, every one the budget judged."""
+    on, in ``attrs[JUDGED]`` the ids of its train images, every one the budget judged, and in
+    ``attrs[CHOSEN_AMONG]`` the ``cleaners`` (pruned.cleaners) whose decisions it chose among."""
     known = manifest.set_index("id")
     out = decisions.assign(given_label=decisions["id"].map(known["label"]).astype(np.int64),
                            digest=decisions["id"].map(known["digest"]).astype(object))
-    out.attrs = {JUDGED: sorted(manifest.loc[manifest["split"] == "train", "id"].astype(str))}
+    out.attrs = {JUDGED: sorted(manifest.loc[manifest["split"] == "train", "id"].astype(str)),
+                 CHOSEN_AMONG: sorted(cleaners)}
     return out
 
 
@@ -218,8 +222,9 @@ def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int
     """A file of :func:`winnow.variants.cleaner_decisions` rows (``id, action, label, reason, stage``), checked:
     every id an image of data/degrade (``manifest``: its ``id``, ``split``, ``label``, ``digest``; another id means
     decisions of another data version), every action drop or relabel, every relabel a class index in
-    ``[0, num_classes)``, every reason and stage text, every stage one of ``cleaners`` (params.yaml pruned.cleaners
-    now) but for dedup's leak drops, which pruned applies whatever they list, (:data:`MADE_ON`, :func:`stamped`)
+    ``[0, num_classes)``, every reason and stage text, (:data:`CHOSEN_AMONG`) chosen among the decisions of
+    ``cleaners`` (params.yaml pruned.cleaners now), every stage one of them but for dedup's leak drops, which pruned
+    applies whatever they list, (:data:`MADE_ON`, :func:`stamped`)
     each image a train image of data/degrade now of the label and pixels it was decided on, and (:data:`JUDGED`)
     every train image of data/degrade now one the budget judged."""
     # before: a file without MADE_ON (written before the budget stamped its decisions) was read unchecked
@@ -235,8 +240,14 @@ def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int
             value = decisions[column].astype(object).iloc[row]
             raise rerun_error(path, f"row {row} has no {column}" if _missing(value) else
                               f"row {row} has {column} {value!r}, not text", written_by=written_by)
-    # before: run after pruned.cleaners lost a cleaner (dvc repro -s variants, or by hand), its decisions were applied:
-    # [threshold] alone still dropped dedup's copy and took confident-learn's relabels, exit 0
+    # before: run after pruned.cleaners gained a cleaner (dvc repro -s variants, or by hand), pruned went without its
+    # decisions and nothing said so
+    among = decisions.attrs.get(CHOSEN_AMONG)
+    if among is not None and sorted(among) != sorted(cleaners):
+        raise rerun_error(path, f"chosen among the decisions of pruned.cleaners {', '.join(among) or 'none'}, but "
+                                f"params.yaml lists {', '.join(cleaners) or 'none'} now", written_by=written_by)
+    # and after it lost one (a file without CHOSEN_AMONG too), its decisions were applied: [threshold] alone still
+    # dropped dedup's copy and took confident-learn's relabels, exit 0
     dropped = ~decisions["stage"].isin(list(cleaners)) & ~((decisions["stage"] == "dedup")
                                                             & (decisions["reason"] == "leak"))
     if dropped.any():
