@@ -16,7 +16,7 @@ from winnow import judges
 from winnow import labels as cl
 from winnow.errors import WinnowError
 from winnow.groundtruth import LABEL_KINDS, planted
-from winnow.judged_rows import in_id_order, learned_val, read_judged, with_digests
+from winnow.judged_rows import in_id_order, measured_val, read_judged, with_digests
 from winnow.out_of_sample import cross_val_pred_probs, probe_pred_probs, too_small_to_judge
 from winnow.represent import read_representation
 from winnow.stage import atomic_path, check_outputs, load_params, run, together, write_json, write_table
@@ -47,7 +47,7 @@ def main() -> None:
     # val images of a class no judge learns (unjudged, or emptied by threshold and dedup) would also pull the
     # probe's ridge strength towards uniform probabilities
     learned = np.unique(given)
-    val = learned_val(data, learned, stage="confident_learn")
+    val = measured_val(data, learned, stage="confident_learn")  # each val picture once
 
     if p["judge"] == "probe":
         judged = probe_pred_probs(read_representation(REPRESENT_IN, ids, data=data),

@@ -28,7 +28,7 @@ from winnow.cosine_index import backend_of, resolve
 from winnow.embeddings import clean_rounds, round_options
 from winnow.errors import WinnowError
 from winnow.groundtruth import LABEL_KINDS, planted
-from winnow.judged_rows import in_id_order, learned_val, read_judged, with_digests
+from winnow.judged_rows import in_id_order, measured_val, read_judged, with_digests
 from winnow.neighbours import DECISIONS, RULES, final_decisions
 from winnow.represent import read_representation
 from winnow.stage import atomic_path, check_outputs, load_params, run, together, write_json, write_table
@@ -62,7 +62,7 @@ def main() -> None:
     # the judge works among the classes it has train images of (as confident-learn's; degrade's class_removal,
     # a class kept unjudged). Labels go to clean_rounds as indices into `learned` and come back as class indices
     learned = np.unique(train.labels)
-    val = learned_val(data, learned, stage="embedding_clean")
+    val = measured_val(data, learned, stage="embedding_clean")  # each val picture once
 
     fixed = p["embedding"] == "represent"
     train_ids = train.manifest["id"].to_numpy()
