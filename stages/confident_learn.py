@@ -47,7 +47,8 @@ def main() -> None:
     # val images of a class no judge learns (unjudged, or emptied by threshold and dedup) would also pull the
     # probe's ridge strength towards uniform probabilities
     learned = np.unique(given)
-    val = measured_val(data, learned, stage="confident_learn")  # each val picture once
+    # each val picture once, and none a judged train image copies (dedup.drop_leaks false)
+    val = measured_val(data, learned, stage="confident_learn", judged=train.manifest["id"])
 
     if p["judge"] == "probe":
         judged = probe_pred_probs(read_representation(REPRESENT_IN, ids, data=data),

@@ -62,7 +62,8 @@ def main() -> None:
     # the judge works among the classes it has train images of (as confident-learn's; degrade's class_removal,
     # a class kept unjudged). Labels go to clean_rounds as indices into `learned` and come back as class indices
     learned = np.unique(train.labels)
-    val = measured_val(data, learned, stage="embedding_clean")  # each val picture once
+    # each val picture once, and none a judged train image copies (dedup.drop_leaks false)
+    val = measured_val(data, learned, stage="embedding_clean", judged=train.manifest["id"])
 
     fixed = p["embedding"] == "represent"
     train_ids = train.manifest["id"].to_numpy()
