@@ -1,10 +1,12 @@
 """Hostile inputs to the merge gate, review of probe 69's mends: a class that pooled head runs make take exactly the
-images the precision collapse names. The gate runs in-process (:func:`winnow.gate_table.paired_rows`,
-:func:`winnow.cli.main`) and its lines are asserted whole."""
+images the precision collapse names, a variant named by --variants that the gate cannot pair. The gate runs in-process
+(:func:`winnow.gate_table.paired_rows`, :func:`winnow.cli.main`) and its lines are asserted whole."""
 
 import pandas as pd
 import pytest
-from hostile_harness import default_params
+from gate_repo import init, labels_of, write_variant, wrong_on
+from hostile_harness import assert_nothing_left, default_params, files_under, make_project
+from winnow.cli import main as winnow
 from winnow.gate_table import GateSettings, paired_rows
 
 
@@ -24,3 +26,26 @@ def test_a_class_whose_precision_three_pooled_head_runs_halve_taking_exactly_3_m
                         settings=GateSettings.from_params(default_params()["gate"]))
     row = table[(table["class"] == "a") & (table["metric"] == "false_positives")].iloc[0]
     assert (row["base"], row["head"], row["verdict"], row["collapsed"]) == (0.0, pytest.approx(0.5), "REGRESSED", True)
+
+
+@pytest.mark.hostile("gate")
+def test_a_variant_named_by_variants_that_the_base_lists_unevaluated_is_told_to_be_left_out_not_to_pass_variants(
+        tmp_path, capsys):
+    # the base's params.yaml lists baseline and pruned, only baseline's evaluate committed there; the head evaluates
+    # both, and the user gates them by name. Before: "...; pass --variants to gate the others)", to a user who had
+    # passed --variants (10849506 mended this for a variant new at the target alone; "gone there" and "left over"
+    # said the same)
+    project = make_project(tmp_path / "project", default_params() | {"variants": ["baseline", "pruned"]})
+    labels = labels_of()
+    write_variant(project, "baseline", labels, wrong_on(labels, [1]))
+    init(project)
+    write_variant(project, "pruned", labels, wrong_on(labels, [1]))
+    before = files_under(project)
+    code = winnow(["gate", "--base", "HEAD", "--repo", str(project), "--variants", "baseline", "pruned"])
+    out, err = capsys.readouterr()
+    assert (code, out, err.splitlines()) == (1, "", [
+        "error: metrics/evaluate/pruned/predictions.csv missing at HEAD (its params.yaml there lists the variant, so "
+        "it is not new: its evaluate did not run or its outputs were not committed; leave it out of --variants); the "
+        "gate pairs every variant's test predictions at both revisions: run `dvc repro evaluate` and commit "
+        "metrics/evaluate/ at each"])
+    assert_nothing_left(project, before)

@@ -162,21 +162,19 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
                    if text is None or variant not in at_rev[rev]]
         if missing:
             side, name, rev, text = missing[0]
+            # named by --variants: before, "pass --variants to gate the others" to a user who had passed --variants
+            others = "leave it out of --variants" if variants else "pass --variants to gate the others"
             if text is not None:
                 problems.append(f"{variant} is not in params.yaml's variants at {name}, so its evaluate files there "
-                                "are left over from a run before it was dropped (pass --variants to gate the others)")
+                                f"are left over from a run before it was dropped ({others})")
             else:  # "gone" only where params.yaml leaves it out (or lists nothing and no file of it is left)
                 gone = variant not in listed_at[rev] if listed_at[rev] is not None else variant not in found[side]
-                # named by --variants: before, "gone there: pass --variants to gate the others" of a variant new
-                # at the target, to a user who had passed --variants
                 new = at == ["target"] and not unmeasured
                 problems.append(f"{predictions_path(variant)} missing at {name}"
                                 + (f" ({variant} is new at {label['target']}, nothing at {name} to compare it with: "
-                                   "leave it out of --variants)" if new else
-                                   " (the variant is gone there: pass --variants to gate the others)" if gone else
+                                   f"{others})" if new else f" (the variant is gone there: {others})" if gone else
                                    " (its params.yaml there lists the variant, so it is not new: its evaluate did not "
-                                   "run or its outputs were not committed; pass --variants to gate the others)"
-                                   if unmeasured else ""))
+                                   f"run or its outputs were not committed; {others})" if unmeasured else ""))
         else:
             compared.append(variant)
     if problems:
