@@ -44,7 +44,7 @@ them regresses; and a class that any one head run halves is collapsed. A run on 
 against itself, it halves every change the others make.
 
 It never passes on broken input: a gated metrics file (``gate.files``) holding NaN, an infinity or a string at
-either revision, or missing at one (:func:`check_gated_files_everywhere`), predictions missing at either revision, a
+either revision, or missing at one (:mod:`winnow.gate_files`), predictions missing at either revision, a
 blank prediction or one naming no test class, an evaluate metrics file missing beside its predictions or disagreeing
 with them (:func:`winnow.evaluated.check_headline`), a commit whose own dvc.lock or params.yaml contradicts its
 predictions (:func:`winnow.staleness.check_commit_current`), a target without the dvc.yaml its base holds
@@ -62,22 +62,21 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import pandas as pd
 
 from winnow import lock_entries, revisions, staleness
 from winnow.cli_args import a_name, output_path, project_folder
 from winnow.errors import WinnowError, check_output, first_repeated
-from winnow.evaluated import check_headline, headline_classes, metric_problems, natural_order, non_numbers, \
-    read_headline, read_predictions
+from winnow.evaluated import check_headline, headline_classes, natural_order, read_headline, read_predictions
 from winnow.gate_classes import unrename, without_new_classes
+from winnow.gate_files import check_gated_files, check_gated_files_everywhere
 from winnow.gate_report import REPORT_HEADING, report, tolerance_notes
 from winnow.gate_settings import base_settings
 from winnow.gate_table import GateSettings, paired_rows, revision_list, unused_tolerances
 from winnow.metrics import (
-    METRICS_FILE, PREDICTIONS_FILE, SUMMARY_FILE, metrics_path, no_better_than_one_class, predictions_path,
-    recall_total, variant_of,
+    METRICS_FILE, PREDICTIONS_FILE, metrics_path, no_better_than_one_class, predictions_path, recall_total, variant_of,
 )
 from winnow.yaml_text import load_yaml
 
@@ -113,27 +112,7 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
             read[rev, path] = revisions.read_text(repo, rev, path)
         return read[rev, path]
 
-    problems, held = [], {}  # held: rev -> the gated files there
-    for side in revs:
-        for name, rev in zip(names[side], revs[side]):
-            held[rev] = set(revisions.matching(repo, rev, list(settings.files)))
-            problems += [problem for path in sorted(held[rev])
-                         for problem in metric_problems(text_at(rev, path) or "", where=f"{path} at {name}")]
-    matched = set().union(*held.values())
-    unmatched = [p for p in settings.files if not any(revisions.matches(path, p) for path in matched)]
-    if unmatched:  # a typo would check nothing and pass; the base's typo is corrected at the base (settings.source)
-        raise settings.refusal(f"{', '.join(unmatched)} matches no file at "
-                               f"{' or '.join(dict.fromkeys(n for runs in names.values() for n in runs))}; correct "
-                               "the pattern (gated files are metrics JSON, e.g. metrics/evaluate/*.json)", key="files")
-    for path in sorted(matched):  # before: "rerun the stage that writes them", which wrote them again, forever
-        written = non_numbers([text_at(rev, path) or "" for rev in held if path in held[rev]])
-        if written:
-            raise settings.refusal(f"{path} holds {written} at every revision gated: its stage writes text, true/false, "
-                                   "null or lists beside its numbers, so it is no metrics file to gate; narrow the "
-                                   "pattern to files of numbers, e.g. metrics/evaluate/*.json", key="files")
-    if problems:
-        raise WinnowError("gated metrics are not all finite numbers: " + "; ".join(problems)
-                          + " (rerun the stage that writes them and commit its outputs)")
+    held = check_gated_files(repo, names=names, revs=revs, settings=settings, text_at=text_at)
     for side in revs:
         check_seed_runs(repo, revs[side], names=names[side], option=f"--{side}")
 
@@ -146,7 +125,7 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
     if unknown:
         raise WinnowError(f"--variants {' '.join(unknown)}: not evaluated at {label['base']} or {label['target']}; "
                           "evaluated: " + (", ".join(sorted(found["base"] | found["target"], key=natural_order)) or "none"))
-    notes, compared, texts = [], [], {}  # texts: (variant, side) -> each run's predictions CSV, read once
+    problems, notes, compared, texts = [], [], [], {}  # texts: (variant, side) -> each run's predictions CSV, read once
     for variant in wanted:
         at = [side for side in revs if variant in found[side]]
         # a variant the base's params.yaml lists is not new there: its evaluate never ran or was not committed, and
@@ -277,36 +256,6 @@ def check_still_a_pipeline(repo: str | Path, *, names: dict[str, list[str]], rev
             raise WinnowError(f"--target {name}: no dvc.yaml there, where {piped} has one, so nothing shows that its "
                               "predictions are what the pipeline makes (dvc status and the commit check read "
                               "dvc.yaml); restore dvc.yaml and dvc.lock, run dvc repro, then again")
-
-
-def check_gated_files_everywhere(held: dict[str, set[str]], *, names: dict[str, list[str]],
-                                 revs: dict[str, list[str]], gated: list[str], variants: set[str],
-                                 patterns: tuple[str, ...]) -> list[str]:
-    """One line when a file ``gate.files`` matches at one revision gated is missing at another (``held``: each
-    revision's gated files; ``names``, ``revs``: the revisions of each side as given and as resolved). before: each
-    revision was checked against the files it held, and a gated file deleted at one passed. A file of a variant not
-    ``gated`` (one new at the target, or left out by --variants; ``variants``: every one evaluated somewhere) may be
-    at one side alone: a file is a variant's when its name less .json, or a folder above it, is the variant's. So
-    may a file only a wildcard of ``patterns`` matches that every target run holds and no base run: a stage's new
-    metrics; returned as notes (before: refused, with advice to commit it at the base)."""
-    every = set().union(*held.values())
-    named = {v for path in every for pattern in (METRICS_FILE, SUMMARY_FILE) if (v := variant_of(path, pattern))}
-    ungated = (variants | named) - set(gated)
-    required = sorted(path for path in every if not ungated & set(PurePosixPath(path).with_suffix("").parts))
-    new = [path for path in required if path not in patterns and not any(path in held[rev] for rev in revs["base"])
-           and all(path in held[rev] for rev in revs["target"])]
-    at = [(name, rev) for side in revs for name, rev in zip(names[side], revs[side])]
-    gone = [(path, name) for name, rev in at for path in required if path not in held[rev] and path not in new]
-    if gone:
-        path, name = gone[0]
-        holder = next(other for other, rev in at if path in held[rev])
-        raise WinnowError(f"{path} missing at {name} ({holder} holds it"
-                          + (f"; {len(gone) - 1} more gated file(s) missing" if len(gone) > 1 else "")
-                          + "): params.yaml gate.files gates it at every revision; rerun the stage that writes it and "
-                          f"commit it at {name}, or take it out of gate.files")
-    label = {side: " + ".join(runs) for side, runs in names.items()}
-    return [f"{path}: new at {label['target']}, nothing at {label['base']} (checked at {label['target']} only)"
-            for path in new]
 
 
 def check_seed_runs(repo: str | Path, revs: list[str], *, names: list[str], option: str) -> None:

@@ -1,0 +1,78 @@
+"""The merge gate's metrics files (:mod:`winnow.gate`): the files params.yaml's ``gate.files`` matches, checked at every
+revision gated before anything is compared.
+
+- :func:`check_gated_files`: each pattern matches a file somewhere, a file its stage writes text into is refused as
+  the pattern's fault, and every value of every file is a finite number (:func:`winnow.evaluated.metric_problems`);
+- :func:`check_gated_files_everywhere`: a gated file held at one revision is held at every other, but for a variant's
+  the gate does not pair and a stage's metrics new at the target.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
+
+from winnow import revisions
+from winnow.errors import WinnowError
+from winnow.evaluated import metric_problems, non_numbers
+from winnow.gate_table import GateSettings
+from winnow.metrics import METRICS_FILE, SUMMARY_FILE, variant_of
+
+
+def check_gated_files(repo: str | Path, *, names: dict[str, list[str]], revs: dict[str, list[str]],
+                      settings: GateSettings, text_at: Callable[[str, str], str | None]) -> dict[str, set[str]]:
+    """Each revision's gated files (``names``, ``revs``: the revisions of each side as given and as resolved;
+    ``text_at(rev, path)``: a file's text there, or None), once every ``gate.files`` pattern matches one somewhere
+    and each holds finite numbers alone; one line otherwise."""
+    problems, held = [], {}  # held: rev -> the gated files there
+    for side in revs:
+        for name, rev in zip(names[side], revs[side]):
+            held[rev] = set(revisions.matching(repo, rev, list(settings.files)))
+            problems += [problem for path in sorted(held[rev])
+                         for problem in metric_problems(text_at(rev, path) or "", where=f"{path} at {name}")]
+    matched = set().union(*held.values())
+    unmatched = [p for p in settings.files if not any(revisions.matches(path, p) for path in matched)]
+    if unmatched:  # a typo would check nothing and pass; the base's typo is corrected at the base (settings.source)
+        raise settings.refusal(f"{', '.join(unmatched)} matches no file at "
+                               f"{' or '.join(dict.fromkeys(n for runs in names.values() for n in runs))}; correct "
+                               "the pattern (gated files are metrics JSON, e.g. metrics/evaluate/*.json)", key="files")
+    for path in sorted(matched):  # before: "rerun the stage that writes them", which wrote them again, forever
+        written = non_numbers([text_at(rev, path) or "" for rev in held if path in held[rev]])
+        if written:
+            raise settings.refusal(f"{path} holds {written} at every revision gated: its stage writes text, "
+                                   "true/false, null or lists beside its numbers, so it is no metrics file to gate; "
+                                   "narrow the pattern to files of numbers, e.g. metrics/evaluate/*.json", key="files")
+    if problems:
+        raise WinnowError("gated metrics are not all finite numbers: " + "; ".join(problems)
+                          + " (rerun the stage that writes them and commit its outputs)")
+    return held
+
+
+def check_gated_files_everywhere(held: dict[str, set[str]], *, names: dict[str, list[str]],
+                                 revs: dict[str, list[str]], gated: list[str], variants: set[str],
+                                 patterns: tuple[str, ...]) -> list[str]:
+    """One line when a file ``gate.files`` matches at one revision gated is missing at another (``held``: each
+    revision's gated files; ``names``, ``revs``: the revisions of each side as given and as resolved). before: each
+    revision was checked against the files it held, and a gated file deleted at one passed. A file of a variant not
+    ``gated`` (one new at the target, or left out by --variants; ``variants``: every one evaluated somewhere) may be
+    at one side alone: a file is a variant's when its name less .json, or a folder above it, is the variant's. So
+    may a file only a wildcard of ``patterns`` matches that every target run holds and no base run: a stage's new
+    metrics; returned as notes (before: refused, with advice to commit it at the base)."""
+    every = set().union(*held.values())
+    named = {v for path in every for pattern in (METRICS_FILE, SUMMARY_FILE) if (v := variant_of(path, pattern))}
+    ungated = (variants | named) - set(gated)
+    required = sorted(path for path in every if not ungated & set(PurePosixPath(path).with_suffix("").parts))
+    new = [path for path in required if path not in patterns and not any(path in held[rev] for rev in revs["base"])
+           and all(path in held[rev] for rev in revs["target"])]
+    at = [(name, rev) for side in revs for name, rev in zip(names[side], revs[side])]
+    gone = [(path, name) for name, rev in at for path in required if path not in held[rev] and path not in new]
+    if gone:
+        path, name = gone[0]
+        holder = next(other for other, rev in at if path in held[rev])
+        raise WinnowError(f"{path} missing at {name} ({holder} holds it"
+                          + (f"; {len(gone) - 1} more gated file(s) missing" if len(gone) > 1 else "")
+                          + "): params.yaml gate.files gates it at every revision; rerun the stage that writes it and "
+                          f"commit it at {name}, or take it out of gate.files")
+    label = {side: " + ".join(runs) for side, runs in names.items()}
+    return [f"{path}: new at {label['target']}, nothing at {label['base']} (checked at {label['target']} only)"
+            for path in new]
