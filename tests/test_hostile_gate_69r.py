@@ -1,10 +1,11 @@
 """Hostile inputs to the merge gate, review of probe 69's mends: a class that pooled head runs make take exactly the
-images the precision collapse names, a variant named by --variants that the gate cannot pair. The gate runs in-process
-(:func:`winnow.gate_table.paired_rows`, :func:`winnow.cli.main`) and its lines are asserted whole."""
+images the precision collapse names, a variant named by --variants that the gate cannot pair, gate.files taking in a
+CSV its stage writes. The gate runs in-process (:func:`winnow.gate_table.paired_rows`, :func:`winnow.cli.main`) and
+its lines are asserted whole."""
 
 import pandas as pd
 import pytest
-from gate_repo import init, labels_of, write_variant, wrong_on
+from gate_repo import init, labels_of, write_both_variants, write_variant, wrong_on
 from hostile_harness import assert_nothing_left, default_params, files_under, make_project
 from winnow.cli import main as winnow
 from winnow.gate_table import GateSettings, paired_rows
@@ -48,4 +49,25 @@ def test_a_variant_named_by_variants_that_the_base_lists_unevaluated_is_told_to_
         "it is not new: its evaluate did not run or its outputs were not committed; leave it out of --variants); the "
         "gate pairs every variant's test predictions at both revisions: run `dvc repro evaluate` and commit "
         "metrics/evaluate/ at each"])
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("gate")
+def test_gate_files_matching_the_predictions_csv_evaluate_writes_names_the_pattern_not_a_rerun(tmp_path, capsys):
+    # gate.files ["metrics/evaluate/**/*"], "everything evaluate writes", takes in each variant's predictions.csv.
+    # Before: "error: gated metrics are not all finite numbers: metrics/evaluate/baseline/predictions.csv at HEAD: not
+    # valid JSON (...) (rerun the stage that writes them and commit its outputs)": a rerun writes a CSV again, and no
+    # change could pass (a15c1906 mended this for text inside a JSON file alone)
+    gated = default_params()["gate"] | {"files": ["metrics/evaluate/**/*"]}
+    project = make_project(tmp_path / "project", default_params() | {"gate": gated})
+    labels = labels_of()
+    write_both_variants(project, labels, wrong_on(labels, [1]))
+    init(project)
+    before = files_under(project)
+    code = winnow(["gate", "--base", "HEAD", "--repo", str(project), "--markdown", str(project / "reports/gate.md")])
+    out, err = capsys.readouterr()
+    assert (code, out, err.splitlines()) == (1, "", [
+        "error: params.yaml at HEAD: gate.files: metrics/evaluate/baseline/predictions.csv holds no JSON at any "
+        "revision gated (its stage writes another format), and the gate reads metrics JSON alone; narrow the pattern "
+        "to JSON files, e.g. metrics/evaluate/*.json; the gate takes its settings from HEAD: correct them there"])
     assert_nothing_left(project, before)

@@ -1,14 +1,16 @@
 """The merge gate's metrics files (:mod:`winnow.gate`): the files params.yaml's ``gate.files`` matches, checked at every
 revision gated before anything is compared.
 
-- :func:`check_gated_files`: each pattern matches a file somewhere, a file its stage writes text into is refused as
-  the pattern's fault, and every value of every file is a finite number (:func:`winnow.evaluated.metric_problems`);
+- :func:`check_gated_files`: each pattern matches a file somewhere, a file its stage writes in another format than
+  JSON, or writes text into, is refused as the pattern's fault, and every value of every file is a finite number
+  (:func:`winnow.evaluated.metric_problems`);
 - :func:`check_gated_files_everywhere`: a gated file held at one revision is held at every other, but for a variant's
   the gate does not pair and a stage's metrics new at the target.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
@@ -37,7 +39,13 @@ def check_gated_files(repo: str | Path, *, names: dict[str, list[str]], revs: di
                                f"{' or '.join(dict.fromkeys(n for runs in names.values() for n in runs))}; correct "
                                "the pattern (gated files are metrics JSON, e.g. metrics/evaluate/*.json)", key="files")
     for path in sorted(matched):  # before: "rerun the stage that writes them", which wrote them again, forever
-        written = non_numbers([text_at(rev, path) or "" for rev in held if path in held[rev]])
+        texts = [text_at(rev, path) or "" for rev in held if path in held[rev]]
+        # a CSV or YAML its stage writes, "not valid JSON" at each revision: no rerun makes it JSON
+        if PurePosixPath(path).suffix.lower() != ".json" and not any(map(_json, texts)):
+            raise settings.refusal(f"{path} holds no JSON at any revision gated (its stage writes another format), "
+                                   "and the gate reads metrics JSON alone; narrow the pattern to JSON files, e.g. "
+                                   "metrics/evaluate/*.json", key="files")
+        written = non_numbers(texts)
         if written:
             raise settings.refusal(f"{path} holds {written} at every revision gated: its stage writes text, "
                                    "true/false, null or lists beside its numbers, so it is no metrics file to gate; "
@@ -46,6 +54,15 @@ def check_gated_files(repo: str | Path, *, names: dict[str, list[str]], revs: di
         raise WinnowError("gated metrics are not all finite numbers: " + "; ".join(problems)
                           + " (rerun the stage that writes them and commit its outputs)")
     return held
+
+
+def _json(text: str) -> bool:
+    """Whether ``text`` parses as JSON."""
+    try:
+        json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return True
 
 
 def check_gated_files_everywhere(held: dict[str, set[str]], *, names: dict[str, list[str]],
