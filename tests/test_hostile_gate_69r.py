@@ -57,7 +57,7 @@ def test_gate_files_matching_the_predictions_csv_evaluate_writes_names_the_patte
     # gate.files ["metrics/evaluate/**/*"], "everything evaluate writes", takes in each variant's predictions.csv.
     # Before: "error: gated metrics are not all finite numbers: metrics/evaluate/baseline/predictions.csv at HEAD: not
     # valid JSON (...) (rerun the stage that writes them and commit its outputs)": a rerun writes a CSV again, and no
-    # change could pass (a15c1906 mended this for text inside a JSON file alone)
+    # change could pass (a2c40d51 mended this for text inside a JSON file alone)
     gated = default_params()["gate"] | {"files": ["metrics/evaluate/**/*"]}
     project = make_project(tmp_path / "project", default_params() | {"gate": gated})
     labels = labels_of()
