@@ -50,13 +50,16 @@ def with_digests(table: pd.DataFrame, *, manifest: pd.DataFrame) -> pd.DataFrame
 
 def check_pixels(table: pd.DataFrame, *, manifest: pd.DataFrame, path: str, written_by: str) -> None:
     """Refuse (:func:`winnow.stage.rerun_error`) a table of :func:`with_digests` whose ``digest`` of an image is not its
-    pixel digest in ``manifest`` (data/degrade's) now; a table without the column (written by hand, or by an earlier
-    winnow) is not checked. Before: degrade rerun with other pixels alone (a blur's kernel, degrade.seed) and the
-    budget run by itself (dvc repro -s budget) weighed the cleaners' judgements of the old pixels on the same ids."""
-    from winnow.stage import other_pixels_error
+    pixel digest in ``manifest`` (data/degrade's) now, or that has no ``digest`` column (written by hand, or by an
+    earlier winnow): its judgements are of pixels nobody can tell. Before: degrade rerun with other pixels alone (a
+    blur's kernel, degrade.seed) and the budget run by itself (dvc repro -s budget) weighed the cleaners' judgements
+    of the old pixels on the same ids; and a table without the column was read unchecked, so the same stale table
+    with its digests dropped passed."""
+    from winnow.stage import other_pixels_error, rerun_error
 
     if "digest" not in table.columns:
-        return
+        raise rerun_error(path, "has no digest column (the pixel digest of each image it judged): made by an earlier "
+                                "winnow or by hand", written_by=written_by)
     now = table["id"].map(manifest.set_index("id")["digest"])
     moved = np.flatnonzero((table["digest"].astype(object) != now).to_numpy())
     if len(moved):

@@ -1,0 +1,50 @@
+"""Hostile intermediates, probe 69: a cleaner's table (threshold's flags, dedup's groups, a label cleaner's decisions)
+without the ``digest`` column its stage writes (winnow.judged_rows.with_digests): made by hand or by an earlier winnow,
+its judgements are of pixels nobody can tell, and every reader refuses it as one of other pixels.
+
+Each case builds tiny_degraded's state (3 classes of random 8x8 images), writes the other tables as their stages
+write them, the one under test without its digests, runs the real stage and asserts its one line and that nothing
+was left behind. No model is trained: the refusal comes first."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hostile_harness import make_project, refused_line, tiny_degraded, undamaged_params
+from winnow.judged_rows import with_digests
+from winnow.labels import ISSUE_COLUMNS
+from winnow.stage import write_table
+
+FLAGS, GROUPS, ISSUES = ("data/threshold/flags.parquet", "data/dedup/groups.parquet",
+                         "data/confident-learn/label_issues.parquet")
+
+
+def _issues(manifest: pd.DataFrame) -> pd.DataFrame:
+    """confident-learn's table keeping every train image of ``manifest``, without digests."""
+    train = manifest[manifest["split"] == "train"]
+    known = {"id": train["id"].to_numpy(), "given_label": train["label"].to_numpy(),
+             "suggested_label": train["label"].to_numpy(), "decision": "keep", "reason": "", "is_issue": False,
+             "label_quality": 0.9}
+    return pd.DataFrame({c: known.get(c, np.full(len(train), np.nan)) for c in ISSUE_COLUMNS})
+
+
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize(("stage", "bare", "stamped"), [
+    # before: exit 0; dedup preferred copies by flags of pixels nobody could tell
+    ("dedup", (FLAGS, "threshold"), ()),
+    # before: exit 0; the budget weighed confident-learn's decisions unchecked (the same stale table with its digest
+    # column dropped passed where the table with it was refused)
+    ("budget", (ISSUES, "confident-learn"), (FLAGS, GROUPS)),
+], ids=["dedup-reads-flags", "budget-reads-label-issues"])
+def test_a_cleaner_table_without_digests_is_refused(tmp_path, stage, bare, stamped):
+    params = undamaged_params("baseline", "pruned")
+    params["pruned"]["cleaners"] = ["threshold", "dedup", "confident_learn"]
+    root = make_project(tmp_path / "project", params)
+    manifest, _, _ = tiny_degraded(root, score=params["score"], clean_tables=True)
+    for path in stamped:  # as their stages write them
+        write_table(root / path, with_digests(pd.read_parquet(root / path), manifest=manifest))
+    tables = {ISSUES: _issues(manifest), FLAGS: pd.read_parquet(root / FLAGS).drop(columns="digest", errors="ignore")}
+    write_table(root / bare[0], tables[bare[0]])
+    assert refused_line(root, stage) == (
+        f"error: {bare[0]}: has no digest column (the pixel digest of each image it judged): made by an earlier winnow "
+        f"or by hand; rerun the {bare[1]} stage (dvc repro {bare[1]})")
