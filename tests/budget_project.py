@@ -13,12 +13,11 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from hostile_harness import default_params, make_project, record_represent
+from hostile_harness import default_params, make_project, record_represent, write_judged
 from winnow.dedup import GROUP_COLUMNS
 from winnow.imageset import write_imageset
 from winnow.labels import ISSUE_COLUMNS
 from winnow.quality import SCORES
-from winnow.stage import write_table
 
 CLASSES = ["left", "middle", "right"]
 CENTRES = np.array([[-3.0, 0.0], [0.0, 0.0], [3.0, 0.0]])
@@ -114,20 +113,20 @@ def write_state(root: Path, c: Case, *, issues: pd.DataFrame, trusted: bool = Tr
     np.save(root / "data/represent/embeddings.npy", np.concatenate([x for _, _, x, _ in parts]))
     (root / "data/represent/ids.json").write_text(json.dumps(ids.tolist()))
     record_represent(root)
-    write_table(root / "data/threshold/flags.parquet",
-                pd.DataFrame({"id": ids, **{issue: False for issue in SCORES}, "any": False}))
+    write_judged(root, "data/threshold/flags.parquet",
+                 pd.DataFrame({"id": ids, **{issue: False for issue in SCORES}, "any": False}))
     groups = pd.DataFrame({"id": ids, "split": manifest["split"], "label": manifest["label"],
                            "group": np.arange(len(ids)), "group_size": 1, "kept": True, "reason": "unique",
                            "label_conflict": False})
-    write_table(root / "data/dedup/groups.parquet", groups.loc[:, list(GROUP_COLUMNS)])
+    write_judged(root, "data/dedup/groups.parquet", groups.loc[:, list(GROUP_COLUMNS)])
     # as confident-learn writes it: each image's given_label is its label in data/degrade (issues_table gives 0),
     # and a keep row for each train image it did not flag (the budget refuses a table lacking one)
     given = pd.Series(c.given, index=train_ids(len(c.given)))
     unflagged = given.index[~given.index.isin(issues["id"])]
     kept = issues_table(unflagged, relabel_to=given[unflagged], confidence=np.zeros(len(unflagged)))
     issues = pd.concat([issues, kept.assign(is_issue=False, decision="keep", reason="")], ignore_index=True)
-    write_table(root / "data/confident-learn/label_issues.parquet",
-                issues.assign(given_label=issues["id"].map(given).fillna(issues["given_label"]).astype(np.int64)))
+    write_judged(root, "data/confident-learn/label_issues.parquet",
+                 issues.assign(given_label=issues["id"].map(given).fillna(issues["given_label"]).astype(np.int64)))
     settings = default_params()
     settings["degrade"]["enabled"] = False
     settings["variants"] = ["baseline", "pruned"]
@@ -153,7 +152,7 @@ def as_confident_learn_judges(root: Path) -> None:
     if "dedup" in cleaners:
         left_out |= set(groups.loc[~groups["kept"], "id"])
     issues = pd.read_parquet(root / "data/confident-learn/label_issues.parquet")
-    write_table(root / "data/confident-learn/label_issues.parquet", issues[~issues["id"].isin(left_out)])
+    write_judged(root, "data/confident-learn/label_issues.parquet", issues[~issues["id"].isin(left_out)])
 
 
 def planted_fixes_then_mistakes(c: Case, seed: int = 0) -> pd.DataFrame:

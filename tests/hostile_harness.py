@@ -182,6 +182,22 @@ TINY_CLASSES = ["a", "b", "c"]
 TINY_PER_CLASS = {"train": 6, "val": 2, "test": 2}
 
 
+def write_judged(root: Path, path: str, table):
+    """Write ``table`` (a cleaner's table of images by ``id``: threshold's flags, dedup's groups, a label cleaner's
+    decisions) to ``root / path`` with each row's pixel digest in ``root``'s data/degrade as its stage writes it
+    (:func:`winnow.judged_rows.with_digests`): every reader refuses such a table without them. Call it after
+    data/degrade is written; an id data/degrade lacks gets a null digest. Returns the table as written."""
+    import pandas as pd
+
+    from winnow.judged_rows import with_digests
+    from winnow.stage import write_table
+
+    manifest = pd.read_parquet(root / "data/degrade/manifest.parquet", columns=["id", "digest"])
+    written = with_digests(table, manifest=manifest)
+    write_table(root / path, written)
+    return written
+
+
 def tiny_degraded(root: Path, *, score: dict, clean_tables: bool = False):
     """data/ingest and data/degrade of 3 classes of random 8x8 images (``TINY_PER_CLASS`` of each per split;
     ids ``<split>-<class>-<i>``), degrade's empty perturbation table and the scores ``score`` (params.yaml's
@@ -211,9 +227,9 @@ def tiny_degraded(root: Path, *, score: dict, clean_tables: bool = False):
     scores = score_table(images, manifest, **score)
     write_table(root / "data/score/scores.parquet", scores)
     if clean_tables:
-        write_table(root / "data/threshold/flags.parquet",
-                    pd.DataFrame({"id": manifest["id"], **{issue: False for issue in SCORES}, "any": False}))
-        write_table(root / "data/dedup/groups.parquet", dedup_images(manifest, images, scores, radius=6,
+        write_judged(root, "data/threshold/flags.parquet",
+                     pd.DataFrame({"id": manifest["id"], **{issue: False for issue in SCORES}, "any": False}))
+        write_judged(root, "data/dedup/groups.parquet", dedup_images(manifest, images, scores, radius=6,
                                                                      min_correlation=0.98))
         (root / "data/represent").mkdir()
         np.save(root / "data/represent/embeddings.npy", np.random.default_rng(1).normal(size=(len(manifest), 4))

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hostile_harness import budget_stamped, default_params, make_project, run_winnow
+from hostile_harness import budget_stamped, default_params, make_project, run_winnow, write_judged
 from winnow.dedup import GROUP_COLUMNS
 from winnow.imageset import write_imageset
 from winnow.labels import ISSUE_COLUMNS
@@ -50,14 +50,14 @@ def write_project(root: Path) -> Path:
     write_table(root / "data/score/scores.parquet", scores)
     flags = pd.DataFrame({"id": ids, **{issue: False for issue in SCORES}})
     flags.loc[0, "dark"] = True
-    write_table(root / "data/threshold/flags.parquet", flags.assign(any=flags[list(SCORES)].any(axis=1)))
+    write_judged(root, "data/threshold/flags.parquet", flags.assign(any=flags[list(SCORES)].any(axis=1)))
     groups = pd.DataFrame({"id": ids, "split": manifest["split"], "label": manifest["label"],
                            "group": np.arange(len(ids)), "group_size": 1, "kept": True, "reason": "unique",
                            "label_conflict": False})
     groups.loc[[2, 3], ["group", "group_size"]] = [[3, 2], [3, 2]]
     groups.loc[2, ["kept", "reason"]] = [False, "near_duplicate"]
     groups.loc[3, "reason"] = "kept"
-    write_table(root / "data/dedup/groups.parquet", groups.loc[:, list(GROUP_COLUMNS)])
+    write_judged(root, "data/dedup/groups.parquet", groups.loc[:, list(GROUP_COLUMNS)])
     judged = [*TRAIN[3:], TRAIN[1]]  # left by threshold and dedup (train-01 last: rows 0-8 as before)
     issues = pd.DataFrame({"id": judged, "given_label": [GIVEN[i] for i in judged],
                            "suggested_label": [GIVEN[i] for i in judged], "suggested_prob": 0.9, "label_quality": 0.9,
@@ -65,7 +65,7 @@ def write_project(root: Path) -> Path:
     issues.loc["train-04", ["suggested_label", "label_quality", "is_issue", "decision", "reason"]] = \
         [2, 0.1, True, "relabel", "label_issue"]
     issues.loc["train-05", ["suggested_label", "label_quality", "is_issue"]] = [0, 0.4, True]
-    write_table(root / "data/confident-learn/label_issues.parquet", issues.reset_index().loc[:, list(ISSUE_COLUMNS)])
+    write_judged(root, "data/confident-learn/label_issues.parquet", issues.reset_index().loc[:, list(ISSUE_COLUMNS)])
     neighbours = pd.DataFrame({"id": judged, "given_label": [GIVEN[i] for i in judged],
                                "suggested_label": [GIVEN[i] for i in judged], "decision": "keep", "reason": "",
                                "is_issue": False, "agreement": 0.1, "neighbour_label": 0, "given_agreement": 0.9,
@@ -76,8 +76,8 @@ def write_project(root: Path) -> Path:
     neighbours.loc["train-07", ["suggested_label", "decision", "reason", "is_issue", "agreement"]] = \
         [0, "drop", "isolated", True, 0.3]
     neighbours.loc["train-08", ["lof", "lof_outlier"]] = [0.2, True]
-    write_table(root / "data/embedding-clean/decisions.parquet",
-                neighbours.reset_index().loc[:, [*DECISION_COLUMNS, "lof", "lof_outlier", "round"]])
+    write_judged(root, "data/embedding-clean/decisions.parquet",
+                 neighbours.reset_index().loc[:, [*DECISION_COLUMNS, "lof", "lof_outlier", "round"]])
     applied = pd.DataFrame({"id": ["train-00", "train-02", "train-04", "train-06"], "action": ["drop", "drop",
                             "relabel", "relabel"], "label": [-1, -1, 2, 0],
                             "reason": ["dark", "near_duplicate", "label_issue", "neighbours_agree:0"],

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from hostile_harness import default_params
+from hostile_harness import default_params, write_judged
 from winnow.contract_tables import ingest_table, measurements, variant_table, with_digests
 from winnow.contract_verdict import refuse_failed
 from winnow.contracts import SUITES, Batch, Suite, check_settings, load_suite, validate
@@ -376,14 +376,14 @@ def project(tmp_path_factory):
     manifest["digest"] = pixel_digest(images)
     for name in ("ingest", "degrade"):
         write_imageset(root / "data" / name, images, manifest, ["zero", "one"])
-    tables = {"score/scores.parquet": pd.DataFrame({"id": manifest["id"], **{s: 0.5 for s in SCORES}}),
-              "threshold/flags.parquet": pd.DataFrame({"id": manifest["id"], "any": False}),
+    write_table(root / "data/score/scores.parquet", pd.DataFrame({"id": manifest["id"], **{s: 0.5 for s in SCORES}}))
+    tables = {"threshold/flags.parquet": pd.DataFrame({"id": manifest["id"], "any": False}),
               "dedup/groups.parquet": pd.DataFrame({"id": manifest["id"], "split": manifest["split"],
                                                     "group": [0, 0, 1, 2, 3, 4, 5, 6]}),
               "confident-learn/label_issues.parquet": pd.DataFrame(
                   {"id": manifest["id"], "given_label": manifest["label"], "is_issue": False})}
     for path, table in tables.items():
-        write_table(root / "data" / path, table)
+        write_judged(root, f"data/{path}", table)
     train = manifest[manifest["split"] == "train"]
     rows = pd.DataFrame({"id": train["id"], "origin": "degrade", "label": train["label"], "action": "keep",
                          "reason": "", "stage": ""})

@@ -13,14 +13,13 @@ import pytest
 import yaml
 
 from conftest import make_manifest
-from hostile_harness import default_params
+from hostile_harness import default_params, write_judged
 from winnow.dedup import GROUP_COLUMNS
 from winnow.embeddings import clean_rounds, embedding_spaces
 from winnow.errors import WinnowError
 from winnow.imageset import ImageSet, read_imageset, write_imageset
 from winnow.neighbours import Space, cleanse, evidence, final_decisions
 from winnow.outliers import METHODS, find_outliers
-from winnow.stage import write_table
 from winnow.training import TrainConfig
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -297,7 +296,7 @@ def test_stage_writes_aligned_outputs_scores_against_truth_and_rejects_unknown_k
                                                               reason="unique", label_conflict=False)
     groups.loc[groups["id"].isin(["img-1", "img-5"]), ["group", "group_size", "reason"]] = [1, 2, "kept"]
     groups.loc[groups["id"] == "img-5", ["kept", "reason"]] = [False, "near_duplicate"]
-    write_table(tmp_path / "data/dedup/groups.parquet", groups.loc[:, list(GROUP_COLUMNS)])
+    write_judged(tmp_path, "data/dedup/groups.parquet", groups.loc[:, list(GROUP_COLUMNS)])
     section = {"embedding": "judge", "folds": 2, "rounds": 2, "k": 5, "bins": 16}
     train = {"model": "cnn_small", "epochs": 15, "patience": None, "device": "cpu"}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(default_params() | {"seed": 0, "train": train,

@@ -20,7 +20,7 @@ from budget_project import (
 )
 from hostile_harness import (
     ROOT, assert_error_line, assert_nothing_left, budget_stamped, default_params, files_under, make_project,
-    run_stage,
+    run_stage, write_judged,
 )
 from winnow import report_budget
 from winnow.imageset import write_imageset
@@ -466,7 +466,7 @@ def flag_dark(project, ids) -> None:
     """threshold's flags with ``ids`` flagged dark: quality drops, the filters every cut builds on."""
     flags = pd.read_parquet(project / "data/threshold/flags.parquet")
     flags.loc[flags["id"].isin(ids), ["dark", "any"]] = True
-    write_table(project / "data/threshold/flags.parquet", flags)
+    write_judged(project, "data/threshold/flags.parquet", flags)
     as_confident_learn_judges(project)
 
 
@@ -476,7 +476,7 @@ def plant_a_leak(project) -> None:
     leak, test = groups.index[groups["id"] == "train-0005"][0], groups.index[groups["id"] == "test-0000"][0]
     groups.loc[[leak, test], "group_size"] = 2
     groups.loc[leak, ["group", "kept", "reason"]] = [groups.loc[test, "group"], False, "leak"]
-    write_table(project / "data/dedup/groups.parquet", groups)
+    write_judged(project, "data/dedup/groups.parquet", groups)
     as_confident_learn_judges(project)
 
 
@@ -581,7 +581,7 @@ def test_a_trusted_split_of_repeated_pictures_counts_each_picture_once(tmp_path)
     trusted = np.flatnonzero(groups["split"] == "trusted")
     groups.loc[trusted, "group"] = groups["group"].to_numpy()[trusted[::30]].repeat(30)  # dedup groups the copies
     groups.loc[trusted, "group_size"] = 30
-    write_table(project / "data/dedup/groups.parquet", groups)
+    write_judged(project, "data/dedup/groups.parquet", groups)
     done = run_stage(project, "budget")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
@@ -607,7 +607,7 @@ def test_trusted_pictures_labelled_two_ways_are_left_out_of_the_judge_and_said_s
     trusted = np.flatnonzero(groups["split"] == "trusted")
     groups.loc[trusted[:100], "group"] = groups["group"].to_numpy()[trusted[100 + twice]]  # dedup groups the copies
     groups.loc[np.concatenate([trusted[:100], trusted[100 + twice]]), "group_size"] = 2
-    write_table(project / "data/dedup/groups.parquet", groups)
+    write_judged(project, "data/dedup/groups.parquet", groups)
     done = run_stage(project, "budget")
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0] == (
@@ -699,7 +699,7 @@ def test_val_pictures_labelled_two_ways_are_no_judge_for_the_represent_judges_tr
     groups = pd.read_parquet(project / "data/dedup/groups.parquet")
     pair = groups.index[groups["id"].isin(["val-0000", "val-0300"])]  # labelled left and middle
     groups.loc[pair, "group"], groups.loc[pair, "group_size"] = groups.loc[pair[0], "group"], 2
-    write_table(project / "data/dedup/groups.parquet", groups)
+    write_judged(project, "data/dedup/groups.parquet", groups)
     stage = budget_stage()
     judged_on = []
 

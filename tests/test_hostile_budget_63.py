@@ -14,9 +14,10 @@ import pytest
 import yaml
 
 from budget_project import as_confident_learn_judges, case, planted_fixes_then_mistakes, train_ids, write_state
-from hostile_harness import assert_error_line, assert_nothing_left, files_under, make_project, run_stage, run_winnow
+from hostile_harness import (
+    assert_error_line, assert_nothing_left, files_under, make_project, run_stage, run_winnow, write_judged,
+)
 from review_project import write_project
-from winnow.stage import write_table
 
 
 @pytest.mark.hostile("intermediates")
@@ -28,7 +29,7 @@ def test_a_label_cleaners_table_judged_under_other_cleaners_is_refused_by_a_budg
     flags = pd.read_parquet(project / "data/threshold/flags.parquet")
     flagged = [i for i in flags["id"][:400] if i not in set(issues["id"])][:5]
     flags.loc[flags["id"].isin(flagged), ["dark", "any"]] = True
-    write_table(project / "data/threshold/flags.parquet", flags)
+    write_judged(project, "data/threshold/flags.parquet", flags)
     as_confident_learn_judges(project)
     done = run_stage(project, "budget")
     assert done.returncode == 0, done.stderr
@@ -54,7 +55,7 @@ def _copies_of_trusted(project, n: int) -> None:
     trusted = groups.index[(groups["split"] == "trusted") & (groups["label"] == 0)]
     groups.loc[copies, "group"] = groups.loc[trusted, "group"].to_numpy()[[i % len(trusted) for i in range(n)]]
     groups.loc[copies, ["kept", "reason"]] = [False, "leak"]
-    write_table(project / "data/dedup/groups.parquet", groups)
+    write_judged(project, "data/dedup/groups.parquet", groups)
     as_confident_learn_judges(project)
 
 
@@ -98,7 +99,7 @@ def test_a_label_cleaners_table_judging_images_the_cleaners_now_filter_is_refuse
     flags = pd.read_parquet(project / "data/threshold/flags.parquet")
     flagged = sorted(issues["id"])[:5]
     flags.loc[flags["id"].isin(flagged), ["dark", "any"]] = True
-    write_table(project / "data/threshold/flags.parquet", flags)
+    write_judged(project, "data/threshold/flags.parquet", flags)
     before = files_under(project)
     # before: exit 0, its decisions of those 5 images ranked (and cut) beside the current ones
     line = assert_error_line(run_stage(project, "budget"))
@@ -118,7 +119,7 @@ def _leaks_and_one_flagged(root, c):
     _copies_of_trusted(project, 399)
     flags = pd.read_parquet(project / "data/threshold/flags.parquet")
     flags.loc[flags["id"] == "train-0399", ["dark", "any"]] = True
-    write_table(project / "data/threshold/flags.parquet", flags)
+    write_judged(project, "data/threshold/flags.parquet", flags)
     as_confident_learn_judges(project)
     return project
 
@@ -152,7 +153,7 @@ def test_a_label_cleaners_table_written_when_a_filter_took_a_whole_class_is_refu
     # 'left' image and wrote no 'left' row: its metrics name no class it left unjudged as too small
     flags = pd.read_parquet(project / "data/threshold/flags.parquet")
     flags.loc[flags["id"].isin(train_ids(1200)[c.given == 0]), ["dark", "any"]] = True
-    write_table(project / "data/threshold/flags.parquet", flags)
+    write_judged(project, "data/threshold/flags.parquet", flags)
     as_confident_learn_judges(project)
     (project / "metrics").mkdir(exist_ok=True)
     (project / "metrics/confident_learn.json").write_text(json.dumps(
@@ -179,9 +180,9 @@ def test_a_class_a_label_cleaner_left_unjudged_as_too_small_is_no_refusal(tmp_pa
     # too small for its folds (as its metrics say), so its table has no 'left' row and pruned keeps them unjudged
     flags = pd.read_parquet(project / "data/threshold/flags.parquet")
     flags.loc[flags["id"].isin(train_ids(3)), ["dark", "any"]] = True
-    write_table(project / "data/threshold/flags.parquet", flags)
+    write_judged(project, "data/threshold/flags.parquet", flags)
     issues = pd.read_parquet(project / "data/confident-learn/label_issues.parquet")
-    write_table(project / "data/confident-learn/label_issues.parquet", issues[issues["given_label"] != 0])
+    write_judged(project, "data/confident-learn/label_issues.parquet", issues[issues["given_label"] != 0])
     (project / "metrics").mkdir(exist_ok=True)
     (project / "metrics/confident_learn.json").write_text(json.dumps(
         {"considered": 800, "left_out": 0, "unjudged": {"classes": {"left": 400}, "images": 400}}))

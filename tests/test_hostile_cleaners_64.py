@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from hostile_harness import write_judged
 from test_contracts import _stage_module
 from test_hostile_cleaners_more import _project
 from winnow.decision_files import read_cleaner_tables
@@ -61,7 +62,7 @@ def test_a_valuation_that_decides_nothing_still_counts_the_images_threshold_and_
     flags = pd.read_parquet(project / "data/threshold/flags.parquet")
     flagged = flags["id"].isin(["train-0-0", "train-0-1", "train-1-5"])
     flags.loc[flagged, ["dark", "any"]] = True
-    write_table(project / "data/threshold/flags.parquet", flags)
+    write_judged(project, "data/threshold/flags.parquet", flags)
     monkeypatch.chdir(project)
 
     _stage_module("data_valuation").main()
@@ -231,9 +232,9 @@ def test_a_cleaner_table_lacking_an_image_no_filter_left_out_is_refused(tmp_path
     # filter had taken out was looked for
     project = _project(tmp_path / "p", [30, 30], val=4)
     train = [(f"train-{c}-{i}", c) for c in range(2) for i in range(30) if (c, i) != (0, 3)]
-    write_table(project / "data/embedding-clean/decisions.parquet",
-                pd.DataFrame({"id": [i for i, _ in train], "decision": "keep", "suggested_label": [c for _, c in train],
-                              "reason": "", "given_label": [c for _, c in train]}))
+    write_judged(project, "data/embedding-clean/decisions.parquet",
+                 pd.DataFrame({"id": [i for i, _ in train], "decision": "keep", "suggested_label": [c for _, c in train],
+                               "reason": "", "given_label": [c for _, c in train]}))
     monkeypatch.chdir(project)
 
     with pytest.raises(WinnowError) as refused:

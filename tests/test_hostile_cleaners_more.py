@@ -18,7 +18,7 @@ import pytest
 
 from hostile_harness import (
     ROOT, assert_error_line, assert_nothing_left, default_params, files_under, make_project, record_represent,
-    run_stage,
+    run_stage, write_judged,
 )
 from winnow import labels as cl
 from winnow.dedup import GROUP_COLUMNS
@@ -67,12 +67,12 @@ def _project(root: Path, train: list[int], *, val: int | list[int] = 30, centres
     np.save(project / "data/represent/embeddings.npy", features)
     (project / "data/represent/ids.json").write_text(json.dumps(manifest["id"].tolist()))
     record_represent(project)
-    write_table(project / "data/threshold/flags.parquet",
-                pd.DataFrame({"id": manifest["id"], **{issue: False for issue in SCORES}, "any": False}))
+    write_judged(project, "data/threshold/flags.parquet",
+                 pd.DataFrame({"id": manifest["id"], **{issue: False for issue in SCORES}, "any": False}))
     groups = pd.DataFrame({"id": manifest["id"], "split": manifest["split"], "label": manifest["label"],
                            "group": np.arange(len(manifest)), "group_size": 1, "kept": True, "reason": "unique",
                            "label_conflict": manifest["id"].isin(conflicts)})
-    write_table(project / "data/dedup/groups.parquet", groups.loc[:, list(GROUP_COLUMNS)])
+    write_judged(project, "data/dedup/groups.parquet", groups.loc[:, list(GROUP_COLUMNS)])
     return project
 
 

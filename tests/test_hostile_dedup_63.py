@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hostile_harness import budget_stamped, default_params, refused_line, run_stage, run_winnow
+from hostile_harness import budget_stamped, default_params, refused_line, run_stage, run_winnow, write_judged
 from review_project import exported  # noqa: F401  (a fixture)
 from test_dedup_copies import dedup, smooth_images
 from test_embedding_clean import clusters, judge, strays
@@ -106,7 +106,7 @@ def test_a_group_keeps_the_copy_threshold_does_not_flag(tmp_path, keep):
     write_table(project / "data/score/scores.parquet", score_table(images, manifest, **default_params()["score"]))
     flags = pd.DataFrame({"id": manifest["id"], **{issue: False for issue in SCORES}})
     flags.loc[0, "dark"] = True
-    write_table(project / "data/threshold/flags.parquet", flags.assign(any=flags["dark"]))
+    write_judged(project, "data/threshold/flags.parquet", flags.assign(any=flags["dark"]))
     done = run_stage(project, "dedup")
     assert done.returncode == 0, done.stderr[-2000:]
     groups = pd.read_parquet(project / "data/dedup/groups.parquet")

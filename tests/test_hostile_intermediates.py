@@ -26,7 +26,7 @@ import torch
 
 from hostile_harness import (
     ROOT, TINY_CLASSES, _env, assert_nothing_left, budget_stamped, files_under, make_project,
-    refused_line, run_stage, tiny_degraded, undamaged_params,
+    refused_line, run_stage, tiny_degraded, undamaged_params, write_judged,
 )
 from winnow.budget import DECISION_COLUMNS as BUDGET_COLUMNS
 from winnow.degrade import perturbation_table
@@ -61,10 +61,10 @@ def template(tmp_path_factory) -> Path:
     root = make_project(tmp_path_factory.mktemp("template"), _params())
     manifest, images, scores = tiny_degraded(root, score=_params()["score"], clean_tables=True)
     train = manifest[manifest["split"] == "train"]
-    write_table(root / "data/confident-learn/label_issues.parquet",
-                _decisions(train["id"].to_numpy(), train["label"].to_numpy(), ISSUE_COLUMNS))
-    write_table(root / "data/embedding-clean/decisions.parquet",
-                _decisions(train["id"].to_numpy(), train["label"].to_numpy(), DECISION_COLUMNS))
+    write_judged(root, "data/confident-learn/label_issues.parquet",
+                 _decisions(train["id"].to_numpy(), train["label"].to_numpy(), ISSUE_COLUMNS))
+    write_judged(root, "data/embedding-clean/decisions.parquet",
+                 _decisions(train["id"].to_numpy(), train["label"].to_numpy(), DECISION_COLUMNS))
     write_table(root / "data/budget/decisions.parquet",  # what budget chooses when nothing was decided
                 budget_stamped(root, pd.DataFrame({c: pd.Series(dtype=object) for c in BUDGET_COLUMNS})))
     for name, variant in (("oracle", oracle_rows(manifest)), ("baseline", baseline_rows(manifest)),
@@ -241,7 +241,7 @@ def _budget_off(project: Path) -> None:
 def test_variants_refuses_cleaners_that_empty_a_class(project):
     flags = pd.read_parquet(project / "data/threshold/flags.parquet")
     flags.loc[flags["id"].str.startswith("train-1-"), ["dark", "any"]] = True
-    write_table(project / "data/threshold/flags.parquet", flags)
+    write_judged(project, "data/threshold/flags.parquet", flags)
     _budget_off(project)
     line = _fails(project, "variants", fragments=())
     assert line == ("error: variant pruned: the decisions leave class 'b' no train image (all 6 dropped or "
@@ -252,7 +252,7 @@ def test_variants_refuses_cleaners_that_empty_a_class(project):
 def test_variants_refuses_cleaners_that_drop_every_image(project):
     flags = pd.read_parquet(project / "data/threshold/flags.parquet")
     flags.loc[flags["id"].str.startswith("train-"), ["blurry", "any"]] = True
-    write_table(project / "data/threshold/flags.parquet", flags)
+    write_judged(project, "data/threshold/flags.parquet", flags)
     _budget_off(project)
     line = _fails(project, "variants", fragments=())
     assert line == ("error: variant pruned: no train image left (its decisions drop all 18 train images); "
@@ -311,7 +311,7 @@ def test_embedding_clean_empty_flags_file(project):
 def test_label_cleaners_refuse_when_threshold_and_dedup_left_nothing_to_judge(project):
     flags = pd.read_parquet(project / "data/threshold/flags.parquet")
     flags.loc[flags["id"].str.startswith("train-"), ["dark", "any"]] = True
-    write_table(project / "data/threshold/flags.parquet", flags)
+    write_judged(project, "data/threshold/flags.parquet", flags)
     line = _fails(project, "confident-learn", fragments=())
     assert line == ("error: no train image left to judge: threshold flagged or dedup removed all 18 of them; check "
                     "data/threshold/flags.parquet and data/dedup/groups.parquet (threshold and dedup params)")

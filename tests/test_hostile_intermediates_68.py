@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from hostile_harness import (
-    TINY_CLASSES, make_project, record_represent, refused_line, tiny_degraded, undamaged_params,
+    TINY_CLASSES, make_project, record_represent, refused_line, tiny_degraded, undamaged_params, write_judged,
 )
 from test_hostile_readers import project, template  # noqa: F401 (fixtures)
 from winnow.imageset import write_imageset
@@ -37,12 +37,14 @@ def test_budget_refuses_label_decisions_of_pixels_degrade_changed_since(tmp_path
              "suggested_label": train["label"].to_numpy(), "decision": "keep", "reason": "", "is_issue": False,
              "label_quality": 0.9}
     issues = pd.DataFrame({c: known.get(c, np.full(len(train), np.nan)) for c in ISSUE_COLUMNS})
-    write_table(root / "data/confident-learn/label_issues.parquet", with_digests(issues, manifest=manifest))
+    write_judged(root, "data/confident-learn/label_issues.parquet", issues)
     at = int(np.flatnonzero(manifest["id"] == CHANGED)[0])
     then = manifest["digest"].iloc[at]
     images[at] = 255 - images[at]  # the same picture, another version of it (ids, labels and splits as they were)
     write_imageset(root / "data/degrade", images, manifest.drop(columns="digest"), TINY_CLASSES)
     now = pd.read_parquet(root / "data/degrade/manifest.parquet")["digest"].iloc[at]
+    for path in ("data/threshold/flags.parquet", "data/dedup/groups.parquet"):  # threshold and dedup rerun
+        write_judged(root, path, pd.read_parquet(root / path))
     record_represent(root)
     assert refused_line(root, "budget") == (
         f"error: data/confident-learn/label_issues.parquet: judged other pixels than data/degrade's now for 1 image(s) "
@@ -59,7 +61,7 @@ def test_budget_refuses_threshold_flags_of_pixels_degrade_changed_since(tmp_path
     root = make_project(tmp_path / "project", params)
     manifest, images, _ = tiny_degraded(root, score=params["score"], clean_tables=True)
     flags = pd.read_parquet(root / "data/threshold/flags.parquet")
-    write_table(root / "data/threshold/flags.parquet", with_digests(flags, manifest=manifest))
+    write_judged(root, "data/threshold/flags.parquet", flags)
     at = int(np.flatnonzero(manifest["id"] == CHANGED)[0])
     then = manifest["digest"].iloc[at]
     images[at] = 0
@@ -105,8 +107,6 @@ def _degrade_changed(root, params):
     then train-1-2's pixels changed by degrade (id and label kept) and rescored (dvc repro score, represent): returns
     its digest then and now."""
     manifest, images, _ = tiny_degraded(root, score=params["score"], clean_tables=True)
-    for path in ("data/threshold/flags.parquet", "data/dedup/groups.parquet"):
-        write_table(root / path, with_digests(pd.read_parquet(root / path), manifest=manifest))
     at = int(np.flatnonzero(manifest["id"] == CHANGED)[0])
     images[at] = 255 - images[at]
     write_imageset(root / "data/degrade", images, manifest.drop(columns="digest"), TINY_CLASSES)
@@ -132,7 +132,7 @@ def test_every_reader_refuses_a_filter_table_of_pixels_degrade_changed_since(tmp
     root = make_project(tmp_path / "project", params)
     then, manifest = _degrade_changed(root, params)
     if fresh:  # the other table made anew, as its stage rerun would
-        write_table(root / fresh, with_digests(pd.read_parquet(root / fresh), manifest=manifest))
+        write_judged(root, fresh, pd.read_parquet(root / fresh))
     now = manifest.set_index("id")["digest"][CHANGED]
     assert refused_line(root, stage) == (
         f"error: {stale[1]}: judged other pixels than data/degrade's now for 1 image(s) (first: id {CHANGED!r}, "

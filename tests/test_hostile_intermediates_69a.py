@@ -2,16 +2,15 @@
 without the ``digest`` column its stage writes (winnow.judged_rows.with_digests): made by hand or by an earlier winnow,
 its judgements are of pixels nobody can tell, and every reader refuses it as one of other pixels.
 
-Each case builds tiny_degraded's state (3 classes of random 8x8 images), writes the other tables as their stages
-write them, the one under test without its digests, runs the real stage and asserts its one line and that nothing
-was left behind. No model is trained: the refusal comes first."""
+Each case builds tiny_degraded's state (3 classes of random 8x8 images, threshold's flags and dedup's groups as their
+stages write them), writes the table under test without its digests, runs the real stage and asserts its one line and
+that nothing was left behind; no model is trained: the refusal comes first."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from hostile_harness import make_project, refused_line, tiny_degraded, undamaged_params
-from winnow.judged_rows import with_digests
 from winnow.labels import ISSUE_COLUMNS
 from winnow.stage import write_table
 
@@ -29,22 +28,20 @@ def _issues(manifest: pd.DataFrame) -> pd.DataFrame:
 
 
 @pytest.mark.hostile("intermediates")
-@pytest.mark.parametrize(("stage", "bare", "stamped"), [
+@pytest.mark.parametrize(("stage", "bare", "written_by"), [
     # before: exit 0; dedup preferred copies by flags of pixels nobody could tell
-    ("dedup", (FLAGS, "threshold"), ()),
+    ("dedup", FLAGS, "threshold"),
     # before: exit 0; the budget weighed confident-learn's decisions unchecked (the same stale table with its digest
     # column dropped passed where the table with it was refused)
-    ("budget", (ISSUES, "confident-learn"), (FLAGS, GROUPS)),
+    ("budget", ISSUES, "confident-learn"),
 ], ids=["dedup-reads-flags", "budget-reads-label-issues"])
-def test_a_cleaner_table_without_digests_is_refused(tmp_path, stage, bare, stamped):
+def test_a_cleaner_table_without_digests_is_refused(tmp_path, stage, bare, written_by):
     params = undamaged_params("baseline", "pruned")
     params["pruned"]["cleaners"] = ["threshold", "dedup", "confident_learn"]
     root = make_project(tmp_path / "project", params)
-    manifest, _, _ = tiny_degraded(root, score=params["score"], clean_tables=True)
-    for path in stamped:  # as their stages write them
-        write_table(root / path, with_digests(pd.read_parquet(root / path), manifest=manifest))
-    tables = {ISSUES: _issues(manifest), FLAGS: pd.read_parquet(root / FLAGS).drop(columns="digest", errors="ignore")}
-    write_table(root / bare[0], tables[bare[0]])
+    manifest, _, _ = tiny_degraded(root, score=params["score"], clean_tables=True)  # flags, groups with digests
+    tables = {ISSUES: _issues(manifest), FLAGS: pd.read_parquet(root / FLAGS).drop(columns="digest")}
+    write_table(root / bare, tables[bare])
     assert refused_line(root, stage) == (
-        f"error: {bare[0]}: has no digest column (the pixel digest of each image it judged): made by an earlier winnow "
-        f"or by hand; rerun the {bare[1]} stage (dvc repro {bare[1]})")
+        f"error: {bare}: has no digest column (the pixel digest of each image it judged): made by an earlier winnow "
+        f"or by hand; rerun the {written_by} stage (dvc repro {written_by})")

@@ -15,9 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hostile_harness import ROOT, assert_error_line, assert_nothing_left, default_params, files_under, make_project, record_represent, run_stage
+from hostile_harness import ROOT, assert_error_line, assert_nothing_left, default_params, files_under, make_project, record_represent, run_stage, write_judged
 from winnow.imageset import read_imageset, write_imageset
-from winnow.stage import write_table
 
 RERUN = "rerun the represent stage (dvc repro represent)"
 SPLITS = {"train": 8, "val": 3, "test": 2}  # images per class
@@ -178,7 +177,7 @@ def test_a_class_thinned_by_threshold_says_how_many_images_it_had(tmp_path):
     project = _small_class_project(tmp_path / "project", (12, 12, 12))
     ids = read_imageset(project / "data/degrade").manifest["id"]
     flagged = ids.str.match(r"train-[12]-([0-9])$")  # train images 0-9 of classes b and c
-    write_table(project / "data/threshold/flags.parquet", pd.DataFrame({"id": ids, "dark": flagged, "any": flagged}))
+    write_judged(project, "data/threshold/flags.parquet", pd.DataFrame({"id": ids, "dark": flagged, "any": flagged}))
     before = files_under(project)
     assert assert_error_line(run_stage(project, "confident_learn", timeout=300)) == (
         "error: confident_learn: label issues need two classes of at least confident_learn.folds (4) train images; "

@@ -20,7 +20,7 @@ import pytest
 
 from hostile_harness import (
     ROOT, assert_error_line, assert_nothing_left, budget_stamped, edit_table, files_under, make_project,
-    refused_line, repeat_first, run_stage, run_winnow, tiny_degraded, undamaged_params,
+    refused_line, repeat_first, run_stage, run_winnow, tiny_degraded, undamaged_params, write_judged,
 )
 from review_project import write_project
 from winnow.budget import DECISION_COLUMNS as BUDGET_COLUMNS
@@ -57,7 +57,7 @@ def template(tmp_path_factory) -> Path:
     manifest, images, scores = tiny_degraded(root, score=_params()["score"], clean_tables=True)
     train = manifest[manifest["split"] == "train"]
     for (path, _), columns in zip(LABEL_FILES.values(), (ISSUE_COLUMNS, NEIGHBOUR_COLUMNS, VALUATION_COLUMNS)):
-        write_table(root / path, _decisions(train, columns))
+        write_judged(root, path, _decisions(train, columns))
     write_table(root / "data/budget/decisions.parquet",  # what budget chooses when nothing was decided
                 budget_stamped(root, pd.DataFrame({c: pd.Series(dtype=object) for c in BUDGET_COLUMNS})))
     for name in ("baseline", "pruned"):

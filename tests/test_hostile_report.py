@@ -11,7 +11,7 @@ import pytest
 from conftest import make_manifest
 from hostile_harness import (
     assert_error_line, assert_nothing_left, contract_inputs, default_params, files_under, make_project, refused_line,
-    run_stage,
+    run_stage, write_judged,
 )
 from winnow.degrade import perturbation_table
 from winnow.imageset import write_imageset
@@ -210,8 +210,8 @@ def test_variants_when_threshold_flagged_nothing(tmp_path):
     params["budget"]["enabled"] = False
     project = make_project(tmp_path, params)
     manifest = write_images(project, copies={})
-    write_table(project / "data/threshold/flags.parquet",
-                pd.DataFrame({"id": manifest["id"], **{s: False for s in SCORES}, "any": False}))
+    write_judged(project, "data/threshold/flags.parquet",
+                 pd.DataFrame({"id": manifest["id"], **{s: False for s in SCORES}, "any": False}))
     write_scores(project, manifest, copies={})
     assert run_stage(project, "dedup").returncode == 0  # its leak drops ship whatever pruned.cleaners says
     budgeted = run_stage(project, "budget")
@@ -288,7 +288,7 @@ def test_a_table_of_another_data_sets_images_stops_the_report_in_one_line(tmp_pa
     write_images(project, copies={})
     groups = pd.DataFrame({"id": ["t0", "other-7"], "split": "train", "label": 0, "group": [0, 0], "group_size": 2,
                            "kept": [True, False], "reason": ["kept", "near_duplicate"], "label_conflict": False})
-    write_table(project / "data/dedup/groups.parquet", groups)
+    write_judged(project, "data/dedup/groups.parquet", groups)
     assert refused_line(project, "report") == (
         "error: data/dedup/groups.parquet: 1 id(s) not in data/degrade, first 'other-7'; rerun the dedup stage "
         "(dvc repro dedup)")

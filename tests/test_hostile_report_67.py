@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from hostile_harness import make_project, refused_line, run_stage
+from hostile_harness import make_project, refused_line, run_stage, write_judged
 from test_hostile_report_66 import dotted_project, table_rows
 from test_hostile_report import write_images, write_scores
 from test_hostile_report_more import plain, tiny_imageset
@@ -200,9 +200,9 @@ def test_a_duplicates_or_scores_table_without_a_column_its_section_shows_names_t
     project = make_project(tmp_path)
     manifest = write_images(project, copies={})
     write_scores(project, manifest, copies={})
-    write_table(project / "data/threshold/flags.parquet",
-                pd.DataFrame({"id": manifest["id"], **{s: s == "blurry" for s in SCORES}, "any": True}))
-    write_table(project / "data/dedup/groups.parquet", pd.DataFrame({
+    write_judged(project, "data/threshold/flags.parquet",
+                 pd.DataFrame({"id": manifest["id"], **{s: s == "blurry" for s in SCORES}, "any": True}))
+    write_judged(project, "data/dedup/groups.parquet", pd.DataFrame({
         "id": ["t0", "t1"], "split": "train", "label": 0, "group": [0, 0], "group_size": 2, "kept": [True, False],
         "reason": ["kept", "near_duplicate"], "label_conflict": False}))
     write_table(project / table, pd.read_parquet(project / table).drop(columns=[column]))
@@ -219,7 +219,7 @@ def undecided_project(tmp_path, undecided: dict):
     (project / "metrics").mkdir()
     (project / "metrics/data_valuation.json").write_text(json.dumps({
         "considered": 1, "left_out": 0, "flagged": 0, "decisions": {"keep": 1, "drop": 0}, "undecided": undecided}))
-    write_table(project / "data/data-valuation/decisions.parquet", decisions().head(1).assign(
+    write_judged(project, "data/data-valuation/decisions.parquet", decisions().head(1).assign(
         id="t1", given_label=1, decision="keep"))
     return project
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from hostile_harness import ROOT, budget_stamped, run_stage, run_winnow
+from hostile_harness import ROOT, budget_stamped, run_stage, run_winnow, write_judged
 from review_project import CLASSES, GIVEN, digest, exported, write_project  # noqa: F401  (exported: a fixture)
 from test_report import browser, chromium  # noqa: F401  (fixtures: headless Chromium over DevTools)
 
@@ -81,7 +81,7 @@ def with_data_valuation(project: Path) -> Path:
                           "harm": 0.1}).set_index("id")
     table.loc[["train-09", "train-10"], ["decision", "reason", "is_issue"]] = ["drop", "negative_value", True]
     table.loc[["train-09", "train-10"], "harm"] = [0.99, 0.4]
-    write_table(project / "data/data-valuation/decisions.parquet", table.reset_index().loc[:, list(DECISION_COLUMNS)])
+    write_judged(project, "data/data-valuation/decisions.parquet", table.reset_index().loc[:, list(DECISION_COLUMNS)])
     applied = pd.read_parquet(project / "data/budget/decisions.parquet")
     write_table(project / "data/budget/decisions.parquet", pd.concat([applied, budget_stamped(project, pd.DataFrame({
         "id": ["train-09"], "action": ["drop"], "label": [-1], "reason": ["negative_value"],
