@@ -114,7 +114,8 @@ def main() -> None:
             np.save(tmp, result.features)
         write_json(OUT / "embedding_ids.json", result.ids.tolist())
         write_table(OUT / "decisions.parquet", with_digests(final, manifest=data.manifest))
-        write_table(OUT / "rounds.parquet", result.decisions)
+        # the report shows each round's judgements of the images by id, and refuses them of other pixels
+        write_table(OUT / "rounds.parquet", with_digests(result.decisions, manifest=data.manifest))
         write_json(METRICS_OUT, metrics)
     print(f"embedding-clean: {len(train)} train images judged over {p['rounds']} round(s) in the {p['embedding']} "
           f"embedding by judges {', '.join(f'{s.val_accuracy:.3f}' for s in result.strengths)} accurate on val, "

@@ -4,13 +4,15 @@ its judgements are of pixels nobody can tell, and every reader refuses it as one
 
 Each case builds tiny_degraded's state (3 classes of random 8x8 images, threshold's flags and dedup's groups as their
 stages write them), writes the table under test without its digests, runs the real stage and asserts its one line and
-that nothing was left behind; no model is trained: the refusal comes first."""
+that nothing was left behind; no model is trained: the refusal comes first. Then embedding-clean's
+rounds.parquet, which the report checks."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from hostile_harness import make_project, refused_line, tiny_degraded, undamaged_params
+from hostile_harness import make_project, refused_line, run_stage, tiny_degraded, undamaged_params
+from test_hostile_cleaners_more import _project
 from winnow.labels import ISSUE_COLUMNS
 from winnow.stage import write_table
 
@@ -45,3 +47,16 @@ def test_a_cleaner_table_without_digests_is_refused(tmp_path, stage, bare, writt
     assert refused_line(root, stage) == (
         f"error: {bare}: has no digest column (the pixel digest of each image it judged): made by an earlier winnow "
         f"or by hand; rerun the {written_by} stage (dvc repro {written_by})")
+
+
+@pytest.mark.hostile("intermediates")
+def test_embedding_clean_records_the_pixels_each_round_judged(tmp_path):
+    # found by probing: rounds.parquet, which the report reads and checks like the decisions (check_pixels), was
+    # written without digests, so with a table without them refused the report stopped on every run's rounds.parquet
+    project = _project(tmp_path / "p", [20, 20], val=10)
+    done = run_stage(project, "embedding_clean")
+    assert done.returncode == 0, done.stdout + done.stderr
+    rounds = pd.read_parquet(project / "data/embedding-clean/rounds.parquet")
+    digests = pd.read_parquet(project / "data/degrade/manifest.parquet").set_index("id")["digest"]
+    assert len(rounds) == 40
+    assert rounds["digest"].tolist() == rounds["id"].map(digests).tolist()
