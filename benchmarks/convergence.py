@@ -149,6 +149,21 @@ def sweep(runs: list[dict], config, test_labels, classes) -> dict:
 
 # -- the data sets -------------------------------------------------------------------------------------
 
+def judged_train(manifest) -> np.ndarray:
+    """bool ``(N,)`` over ``manifest`` (data/degrade's): the train images the label cleaners judge, from threshold's
+    flags and dedup's groups read and checked as the pipeline reads them (:func:`winnow.judged_rows.read_filters`:
+    one row an image, of data/degrade's pixels now), in the project (the working directory). Before, both were read
+    unchecked, so tables of pixels degrade had changed since chose the images the judges were traced on."""
+    from winnow.errors import WinnowError
+    from winnow.judged_rows import considered_rows, read_filters
+
+    flags, groups = read_filters(manifest)
+    if flags is None or groups is None:  # left out, the judges would be traced on images the filters drop
+        raise WinnowError("data/threshold/flags.parquet or data/dedup/groups.parquet not found in --project; run "
+                          "dvc repro there first")
+    return considered_rows(manifest, flags=flags, groups=groups)[0]
+
+
 def mnist(project: Path, params: dict, cache: Path, *, seeds, budgets, first_seed_budgets, judge_budgets) -> dict:
     from dataclasses import replace
 
@@ -157,7 +172,6 @@ def mnist(project: Path, params: dict, cache: Path, *, seeds, budgets, first_see
     from winnow import labels as cl
     from winnow.groundtruth import LABEL_KINDS, precision_recall_f1
     from winnow.imageset import read_imageset
-    from winnow.judged_rows import considered_rows
     from winnow.out_of_sample import stratified_folds
     from winnow.training import TrainConfig
     from winnow.variants import load_test, load_variant
@@ -166,8 +180,7 @@ def mnist(project: Path, params: dict, cache: Path, *, seeds, budgets, first_see
         variants = {v: load_variant(v) for v in ("baseline", "pruned")}
         test = load_test()
         degraded = read_imageset("data/degrade")
-        considered, _ = considered_rows(degraded.manifest, flags=pd.read_parquet("data/threshold/flags.parquet"),
-                                           groups=pd.read_parquet("data/dedup/groups.parquet"))
+        considered = judged_train(degraded.manifest)
         truth = pd.read_parquet("data/degrade/perturbations.parquet")
     probes = {"test": test.images}
     out = {"data": {**{v: len(t) for v, (t, _) in variants.items()}, "val": len(variants["baseline"][1]),
@@ -318,14 +331,12 @@ def represent_judges(project: Path, params: dict) -> dict:
     from winnow import labels as cl
     from winnow.groundtruth import LABEL_KINDS, precision_recall_f1
     from winnow.imageset import read_imageset
-    from winnow.judged_rows import considered_rows
     from winnow.out_of_sample import probe_pred_probs
     from winnow.represent import embed_imageset, knn_val_accuracy, options
 
     with contextlib.chdir(project):
         data = read_imageset("data/degrade")
-        considered, _ = considered_rows(data.manifest, flags=pd.read_parquet("data/threshold/flags.parquet"),
-                                           groups=pd.read_parquet("data/dedup/groups.parquet"))
+        considered = judged_train(data.manifest)
         truth = pd.read_parquet("data/degrade/perturbations.parquet")
     splits, ids = data.manifest["split"].to_numpy(), data.manifest["id"]
     wrong = ids[considered].isin(truth[truth["kind"].isin(LABEL_KINDS)]["id"]).to_numpy()
@@ -453,4 +464,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from winnow.errors import WinnowError
+
+    try:
+        main()
+    except WinnowError as error:  # one line, as a stage says it
+        raise SystemExit(f"error: {error}")

@@ -4,15 +4,19 @@ its judgements are of pixels nobody can tell, and every reader refuses it as one
 
 Each case builds tiny_degraded's state (3 classes of random 8x8 images, threshold's flags and dedup's groups as their
 stages write them), writes the table under test without its digests, runs the real stage and asserts its one line and
-that nothing was left behind; no model is trained: the refusal comes first. Then embedding-clean's
-rounds.parquet, which the report checks."""
+that nothing was left behind; no model is trained: the refusal comes first. Then the readers that did not check
+pixels: embedding-clean's rounds.parquet, which the report checks, and benchmarks/convergence.py, which reads
+the tables of a checkout, called in-process."""
+
+import importlib.util
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from hostile_harness import make_project, refused_line, run_stage, tiny_degraded, undamaged_params
+from hostile_harness import ROOT, make_project, refused_line, run_stage, tiny_degraded, undamaged_params
 from test_hostile_cleaners_more import _project
+from winnow.errors import WinnowError
 from winnow.labels import ISSUE_COLUMNS
 from winnow.stage import write_table
 
@@ -60,3 +64,29 @@ def test_embedding_clean_records_the_pixels_each_round_judged(tmp_path):
     digests = pd.read_parquet(project / "data/degrade/manifest.parquet").set_index("id")["digest"]
     assert len(rounds) == 40
     assert rounds["digest"].tolist() == rounds["id"].map(digests).tolist()
+
+
+def _benchmark(name: str):
+    """benchmarks/<name>.py as a module (the benchmarks are scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(f"{name}_benchmark", ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.hostile("intermediates")
+def test_the_convergence_benchmark_refuses_filter_tables_without_digests(tmp_path, monkeypatch):
+    # found by probing: benchmarks/convergence.py read threshold's flags and dedup's groups with pd.read_parquet and
+    # chose the images the judges are traced on from them unchecked (no row check, no pixel check)
+    params = undamaged_params("baseline")
+    root = make_project(tmp_path / "project", params)
+    manifest, _, _ = tiny_degraded(root, score=params["score"], clean_tables=True)
+    monkeypatch.chdir(root)
+    judged_train = _benchmark("convergence").judged_train
+    assert judged_train(manifest).sum() == 18  # 6 train images of each of 3 classes, none flagged or a copy
+    write_table(root / FLAGS, pd.read_parquet(root / FLAGS).drop(columns="digest"))
+    with pytest.raises(WinnowError) as refused:
+        judged_train(manifest)
+    assert str(refused.value) == (
+        "data/threshold/flags.parquet: has no digest column (the pixel digest of each image it judged): made by an "
+        "earlier winnow or by hand; rerun the threshold stage (dvc repro threshold)")
