@@ -138,13 +138,28 @@ def run_default_model() -> dict:
     return {"pruned_applies": json.loads(Path("metrics/budget.json").read_text())["winner"], "rows": rows}
 
 
+def embedding_decisions():
+    """embedding-clean's decisions.parquet in this checkout (the working directory), read and checked as the budget
+    reads a cleaner's table: one row per image, each an image of data/degrade judged on its pixels now
+    (:func:`winnow.judged_rows.check_pixels`). Before, it was read unchecked, so decisions of pixels degrade had
+    changed since (or of no known pixels) were applied to the baseline by id."""
+    from winnow.imageset import read_imageset
+    from winnow.judged_rows import check_pixels
+    from winnow.stage import read_table
+
+    path, manifest = "data/embedding-clean/decisions.parquet", read_imageset("data/degrade").manifest
+    table = read_table(path, written_by="embedding-clean", columns=("id", "decision", "suggested_label"),
+                       unique="id", ids_of=("data/degrade", manifest["id"]))
+    check_pixels(table, manifest=manifest, path=path, written_by="embedding-clean")
+    return table
+
+
 def run_default_cleanings() -> dict:
     """The default model (params.yaml's train section) on this checkout's baseline with the cleaners' decisions
     applied in parts, seeds 0-2, scored on the test split: whether any part of the cleaning (the
     embedding-clean relabels alone, or with its drops, or everything pruned can apply: the quality and duplicate
     filters' drops too) makes the default model better. Run `dvc repro` first."""
     import numpy as np
-    import pandas as pd
     import yaml
 
     from winnow.variants import load_test, load_variant
@@ -153,8 +168,7 @@ def run_default_cleanings() -> dict:
     os.chdir(ROOT)
     train, val = load_variant("baseline")
     test = load_test()
-    decisions = pd.read_parquet("data/embedding-clean/decisions.parquet").set_index("id").reindex(
-        train.manifest["id"].to_numpy())
+    decisions = embedding_decisions().set_index("id").reindex(train.manifest["id"].to_numpy())
     relabel, drop = (decisions["decision"] == "relabel").to_numpy(), (decisions["decision"] == "drop").to_numpy()
     filtered = decisions["decision"].isna().to_numpy()  # left out of label cleaning: the filters drop them
     relabelled = np.where(relabel, decisions["suggested_label"].fillna(-1).to_numpy().astype(np.int64), train.labels)
@@ -289,4 +303,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from winnow.errors import WinnowError
+
+    try:
+        main()
+    except WinnowError as error:  # one line, as a stage says it
+        raise SystemExit(f"error: {error}")

@@ -5,8 +5,8 @@ its judgements are of pixels nobody can tell, and every reader refuses it as one
 Each case builds tiny_degraded's state (3 classes of random 8x8 images, threshold's flags and dedup's groups as their
 stages write them), writes the table under test without its digests, runs the real stage and asserts its one line and
 that nothing was left behind; no model is trained: the refusal comes first. Then the readers that did not check
-pixels: embedding-clean's rounds.parquet, which the report checks, and benchmarks/convergence.py, which reads
-the tables of a checkout, called in-process."""
+pixels: embedding-clean's rounds.parquet, which the report checks, and the benchmarks that read the tables of a
+checkout (benchmarks/convergence.py, benchmarks/foundation.py), called in-process."""
 
 import importlib.util
 
@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hostile_harness import ROOT, make_project, refused_line, run_stage, tiny_degraded, undamaged_params
+from hostile_harness import ROOT, make_project, refused_line, run_stage, tiny_degraded, undamaged_params, write_judged
 from test_hostile_cleaners_more import _project
 from winnow.errors import WinnowError
 from winnow.labels import ISSUE_COLUMNS
@@ -22,6 +22,7 @@ from winnow.stage import write_table
 
 FLAGS, GROUPS, ISSUES = ("data/threshold/flags.parquet", "data/dedup/groups.parquet",
                          "data/confident-learn/label_issues.parquet")
+DECISIONS = "data/embedding-clean/decisions.parquet"
 
 
 def _issues(manifest: pd.DataFrame) -> pd.DataFrame:
@@ -90,3 +91,26 @@ def test_the_convergence_benchmark_refuses_filter_tables_without_digests(tmp_pat
     assert str(refused.value) == (
         "data/threshold/flags.parquet: has no digest column (the pixel digest of each image it judged): made by an "
         "earlier winnow or by hand; rerun the threshold stage (dvc repro threshold)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_the_foundation_benchmark_refuses_embedding_clean_decisions_of_other_pixels(tmp_path, monkeypatch):
+    # found by probing: `benchmarks/foundation.py default-cleanings` applied embedding-clean's decisions to the
+    # baseline by id, read unchecked, so decisions of pixels degrade had changed since were trained on as current
+    params = undamaged_params("baseline")
+    root = make_project(tmp_path / "project", params)
+    manifest, _, _ = tiny_degraded(root, score=params["score"])
+    train = manifest[manifest["split"] == "train"]
+    table = write_judged(root, DECISIONS, pd.DataFrame({"id": train["id"], "decision": "keep",
+                                                        "suggested_label": train["label"], "reason": ""}))
+    monkeypatch.chdir(root)
+    embedding_decisions = _benchmark("foundation").embedding_decisions
+    assert embedding_decisions()["id"].tolist() == train["id"].tolist()
+    write_table(root / DECISIONS, table.assign(digest=table["digest"].mask(table["id"] == "train-1-2", "0" * 16)))
+    with pytest.raises(WinnowError) as refused:
+        embedding_decisions()
+    now = manifest.set_index("id")["digest"]["train-1-2"]
+    assert str(refused.value) == (
+        "data/embedding-clean/decisions.parquet: judged other pixels than data/degrade's now for 1 image(s) (first: "
+        f"id 'train-1-2', pixels '0000000000000000' then, {now!r} now): made before degrade changed the data; rerun "
+        "the embedding-clean stage (dvc repro embedding-clean)")
