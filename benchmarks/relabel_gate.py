@@ -51,6 +51,7 @@ def run_cleaners(project: Path, judged_on: str) -> dict:
         subprocess.run([sys.executable, f"stages/{stage}.py"], cwd=project, check=True, capture_output=True,
                        env={**os.environ, "PYTHONPATH": "src"})
         judge = json.loads((project / f"metrics/{stage}.json").read_text())["judge"]
+        # no pixel check (winnow.judged_rows.check_pixels): the stage has just written it from data/degrade as it is
         table = pd.read_parquet(project / decisions_path)
         truth = rp.original_cifar_labels(table["id"])
         would = (table["decision"] == "relabel") | table["reason"].str.contains("untrusted_relabel", regex=False)

@@ -151,6 +151,8 @@ def measure(project: Path, dataset: str) -> dict:
     pruned = pd.read_parquet(project / "data/variants/pruned/rows.parquet").set_index("id")
     wrong_given = baseline["label"] != truth.reindex(baseline.index)
     out = {"train_images": len(baseline), "noise_before": round(float(wrong_given.mean()), 4)}
+    # the cleaners' tables are read without their pixel check (winnow.judged_rows.check_pixels): run_pipeline has
+    # just reproduced every one in this project after data/degrade (each a dep of budget, one of TARGETS' stages)
     for cleaner, path in LABEL_CLEANERS.items():
         if (project / path).is_file():
             table = pd.read_parquet(project / path).set_index("id")
