@@ -41,12 +41,13 @@ def write_images(project, *, copies: dict[int, int], folders=("data/ingest", "da
 
 
 def write_scores(project, manifest: pd.DataFrame, *, copies: dict[int, int]) -> None:
-    """data/score/scores.parquet: every quality score 0.9, pHashes far apart except for the copies."""
+    """data/score/scores.parquet: every quality score 0.9, pHashes far apart except for the copies, and each image's
+    pixel digest in data/degrade as score records it (the report refuses a table without them)."""
     hashes = np.array([(k + 1) * 0x0F0F_0F0F_0F0F_0F0F % 2**64 for k in range(len(manifest))], dtype=np.uint64)
     for i, j in copies.items():
         hashes[i] = hashes[j]
-    write_table(project / "data/score/scores.parquet",
-                pd.DataFrame({"id": manifest["id"], **{s: np.float32(0.9) for s in SCORES}, "phash": hashes}))
+    write_judged(project, "data/score/scores.parquet",
+                 pd.DataFrame({"id": manifest["id"], **{s: np.float32(0.9) for s in SCORES}, "phash": hashes}))
 
 
 @pytest.mark.hostile("intermediates")

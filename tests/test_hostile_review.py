@@ -15,7 +15,7 @@ import pytest
 
 from hostile_harness import (
     assert_error_line, assert_nothing_left, budget_stamped, edit_table, files_under, refused_line, run_stage,
-    run_winnow,
+    run_winnow, write_judged,
 )
 from review_project import digest, exported, write_project  # noqa: F401  (exported: a fixture)
 
@@ -505,13 +505,24 @@ def test_a_queue_edited_to_relabel_an_image_to_its_own_label_is_refused_at_impor
                    f"relabel {suggested!r}: the queue was edited")
 
 
+def rejudged(project: Path) -> None:
+    """The cleaners' tables of ``project`` stamped with data/degrade's pixels now, as the cleaners rerun on them
+    would write them (their decisions as they were)."""
+    for path in ("data/threshold/flags.parquet", "data/dedup/groups.parquet",
+                 "data/confident-learn/label_issues.parquet", "data/embedding-clean/decisions.parquet",
+                 "data/data-valuation/decisions.parquet"):
+        if (project / path).is_file():
+            write_judged(project, path, pd.read_parquet(project / path))
+
+
 def replace_pixels(project: Path, image_id: str) -> None:
     """Other pixels under ``image_id`` in data/degrade, its label unchanged (another degrade seed, or a file
-    replaced under its name), and the budget ran again on them."""
+    replaced under its name), and the cleaners and the budget ran again on them."""
     data = read_imageset(project / "data/degrade")
     images, manifest = np.array(data.images), data.manifest.drop(columns="digest")
     images[manifest.index[manifest["id"] == image_id][0]] ^= 0xFF
     write_imageset(project / "data/degrade", images, manifest, data.classes)
+    rejudged(project)
     edit_table(project / "data/budget/decisions.parquet", lambda table: budget_stamped(project, table))
 
 
@@ -545,11 +556,13 @@ DIGITS_ONLY_PIXELS = [  # 8x8 grey pixels whose digest is 0065817473709735: deci
 
 
 def write_digits_only_pixels(project: Path, image_id: str) -> None:
-    """:data:`DIGITS_ONLY_PIXELS` under ``image_id`` in data/degrade (8x8 grey), its label unchanged."""
+    """:data:`DIGITS_ONLY_PIXELS` under ``image_id`` in data/degrade (8x8 grey), its label unchanged, and the cleaners
+    ran again on them."""
     data = read_imageset(project / "data/degrade")
     images, manifest = np.array(data.images), data.manifest.drop(columns="digest")
     images[manifest.index[manifest["id"] == image_id][0], :, :, 0] = np.array(DIGITS_ONLY_PIXELS).reshape(8, 8)
     write_imageset(project / "data/degrade", images, manifest, data.classes)
+    rejudged(project)
 
 
 @pytest.mark.hostile("review")
