@@ -270,7 +270,7 @@ def test_unjudged_figures_that_are_not_data_degrades_stop_the_report(tmp_path, s
     (project / "metrics").mkdir()
     (project / f"metrics/{stage.replace('-', '_')}.json").write_text(json.dumps(
         metrics | {"unjudged": {"classes": {"c": 30}, "images": 30}}))
-    write_table(project / table, rows.assign(id=["t0", "t1", "t2", "t3"]))
+    write_judged(project, table, rows.assign(id=["t0", "t1", "t2", "t3"]))
     assert refused_line(project, "report") == (
         f"error: metrics/{stage.replace('-', '_')}.json: unjudged.images is 30, but data/degrade holds 4 train images, "
         f"4 judged in {table} and 0 left out (left_out): the two are from different runs, or edited; rerun the {stage} "
