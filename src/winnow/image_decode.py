@@ -35,6 +35,10 @@ NOT_AN_IMAGE = "not an image file"  # a file's reason when its suffix is none of
 # file is read by its content, but content of another format (a float TIFF named .png, a GIF named .png) is
 # set aside as a .tif or .gif name is: its pixels would be cut to one page or clipped into 8 bits unsaid
 READ_FORMATS = ("PNG", "JPEG", "MPO", "BMP", "WEBP")
+# the widest row Pillow's decoders take at every pixel kind read here: past INT_MAX bits a row they raise MemoryError,
+# whatever memory is free (a 16-bit RGBA PNG's 64-bit pixels past this width); a header that wide is crafted, as an
+# image of so many columns has at most two rows under Image.MAX_IMAGE_PIXELS
+WIDEST_ROW = (2**31 - 1) // 64 - 7
 _SINGLE_CHANNEL_MODES = ("1", "L", "I", "F", "I;16", "I;16B", "I;16L", "I;16N")
 
 
@@ -139,6 +143,7 @@ def _decode(path: Path, size: int | None) -> tuple:
     """
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         return None, f"{NOT_AN_IMAGE} (suffix {path.suffix or 'none'}; accepted: {', '.join(IMAGE_SUFFIXES)})"
+    width = 0  # the header's, once read: a row too wide for Pillow's decoder is the file's fault, not memory's
     try:
         data = _read(path)  # once: the JPEG and WebP check below reads the bytes Pillow decoded
         # a PNG's colour profile is read here, and its text past 1 MB stored uncompressed: Image.open refused the whole
@@ -149,6 +154,7 @@ def _decode(path: Path, size: int | None) -> tuple:
                 # between 1x and 2x the limit Pillow only warns and would decode it; refuse before decoding
                 return None, _too_large(f"{img.width}x{img.height} pixels exceeds Pillow's limit of "
                                         f"{Image.MAX_IMAGE_PIXELS}")
+            width = img.width
             if img.format not in READ_FORMATS:
                 return None, (f"content is {img.format}, not an image format read here (PNG, JPEG, BMP, WebP) "
                               f"whatever the suffix {path.suffix} says")
@@ -183,6 +189,9 @@ def _decode(path: Path, size: int | None) -> tuple:
     except WinnowError:  # a file whose bytes did not come (_read): the store's or the disk's fault, no row
         raise
     except Exception as err:  # truncated data, broken headers, crafted fields
+        if isinstance(err, MemoryError) and width > WIDEST_ROW:
+            # before: a 90-byte PNG claiming 40,000,000x1 16-bit pixels stopped ingest, "out of memory", on any machine
+            return None, f"unreadable: rows of {width} pixels, wider than Pillow decodes"
         _refuse_machine_fault(err, path)
         return None, f"unreadable: {str(err) or type(err).__name__}"
 
