@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from winnow.embedding_checks import shown
-from winnow.errors import WinnowError, check_input_file, first_line, out_of_memory
+from winnow.errors import WinnowError, check_input_file, first_line, limits_met, out_of_memory
 from winnow.npy_rows import data_bytes
 
 
@@ -140,7 +140,7 @@ def _parquet_rows(path: Path, ids: np.ndarray, where: str, digests: np.ndarray) 
         frame = pd.read_parquet(path)
         schema = pq.read_schema(path)
     except Exception as err:  # pyarrow raises several types for a damaged file
-        if out_of_memory(err):  # pyarrow's ArrowMemoryError under a memory limit: not the file's fault
+        if limits_met(err):  # pyarrow's ArrowMemoryError, or a reader thread refused: not the file's fault
             raise
         raise WinnowError(f"{where}: unreadable as parquet ({first_line(err)})") from err
     if "id" not in frame.columns and frame.index.name == "id":  # written by df.set_index("id").to_parquet()

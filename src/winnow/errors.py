@@ -74,6 +74,12 @@ def thread_refused(err: BaseException) -> bool:
             or type(err).__module__.startswith("pyarrow") and "Failed to launch worker thread" in str(err))
 
 
+def limits_met(err: BaseException) -> bool:
+    """Whether ``err`` is the process's limits met (:func:`out_of_memory`, :func:`thread_refused`), as a parquet read
+    under them raises it: a reader that words a file's damage lets it pass, for :func:`fault_line` to say so."""
+    return out_of_memory(err) or thread_refused(err)
+
+
 def out_of_memory(err: BaseException) -> bool:
     """Whether ``err`` is memory running out (Python's MemoryError, torch's own, an ENOMEM such as a memory map's
     under `ulimit -v`): a reader that words a file's damage from the errors a library raises lets it pass, for

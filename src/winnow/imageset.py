@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from winnow.errors import WinnowError, first_line, first_repeated, out_of_memory, refuse_unreadable, thread_refused
+from winnow.errors import WinnowError, first_line, first_repeated, limits_met, out_of_memory, refuse_unreadable
 from winnow.npy_rows import NpyRows, data_bytes
 from winnow.outputs import atomic_folder
 
@@ -244,7 +244,7 @@ def read_imageset(path: str | os.PathLike, *, mmap: bool = True) -> ImageSet:
         manifest = pd.read_parquet(path / "manifest.parquet")
     except Exception as err:  # pyarrow raises several types for a damaged file
         refuse_unreadable(err, path / "manifest.parquet")
-        if out_of_memory(err) or thread_refused(err):  # pyarrow under the process's limits: not the file's fault
+        if limits_met(err):  # pyarrow under the process's limits: not the file's fault
             raise
         raise ImageSetError(f"{path / 'manifest.parquet'}: unreadable ({err})") from err
     try:
