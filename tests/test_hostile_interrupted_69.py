@@ -162,12 +162,18 @@ def test_a_model_whose_first_batch_memory_cannot_hold_is_out_of_memory_not_a_wro
 
     class Big(nn.Module):
         def forward(self, x):
-            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+            raise torch.OutOfMemoryError(  # torch's own words, of a GPU
+                "CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of 79.10 GiB of which 1.19 "
+                "GiB is free. Including non-PyTorch memory, this process has 77.89 GiB memory in use.")
 
     monkeypatch.setitem(sys.modules, "timm", types.SimpleNamespace(create_model=lambda *a, **k: Big()))
     with pytest.raises(torch.OutOfMemoryError) as failed:
         pretrained.embed(images(), config=config("timm:big"), progress=False)
-    assert fault_line(failed.value) == OUT_OF_MEMORY
+    # the GPU's memory, not the host's (review of cd08e3e8: "out of memory (MemoryError); free memory ..." sent the
+    # user to the host's RAM, of a model too large for the GPU)
+    assert fault_line(failed.value) == (
+        "out of the GPU's memory (CUDA out of memory. Tried to allocate 2.00 GiB); free it (another process using the "
+        "GPU: nvidia-smi) or lower the batch or model size, then rerun", 1)
 
 
 @pytest.mark.hostile("training")

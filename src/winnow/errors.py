@@ -26,6 +26,10 @@ def fault_line(err: BaseException) -> tuple[str, int] | None:
     outputs in place."""
     if _interrupted(err):
         return "interrupted; outputs not yet complete were left unwritten: rerun it", INTERRUPTED
+    if _gpu_out_of_memory(err):  # before: "out of memory (MemoryError); free memory ...", read as the host's
+        said = ". ".join(first_line(err).split(". ")[:2])  # "CUDA out of memory. Tried to allocate 2.00 GiB"
+        return (f"out of the GPU's memory ({said}); free it (another process using the GPU: nvidia-smi) or lower the "
+                "batch or model size, then rerun"), 1
     if out_of_memory(err):
         return "out of memory (MemoryError); free memory or lower the batch or data size, then rerun", 1
     if thread_refused(err):
@@ -88,11 +92,16 @@ def out_of_memory(err: BaseException) -> bool:
             or isinstance(err, OSError) and err.errno == errno.ENOMEM)
 
 
+def _gpu_out_of_memory(err: BaseException) -> bool:
+    """Whether ``err`` is ``torch.OutOfMemoryError``, a device's memory (CUDA's, MPS's) running out, not the host's."""
+    return isinstance(err, RuntimeError) and type(err).__name__ == "OutOfMemoryError"
+
+
 def _torch_out_of_memory(err: BaseException) -> bool:
     """torch's out of memory: ``torch.OutOfMemoryError`` on a GPU, a plain RuntimeError from its CPU allocator
     ("DefaultCPUAllocator: can't allocate memory"); both RuntimeErrors, which read as bugs otherwise."""
-    return isinstance(err, RuntimeError) and (type(err).__name__ == "OutOfMemoryError"
-                                              or "DefaultCPUAllocator: can't allocate memory" in str(err))
+    return _gpu_out_of_memory(err) or (isinstance(err, RuntimeError)
+                                       and "DefaultCPUAllocator: can't allocate memory" in str(err))
 
 
 def _library_unmapped(err: BaseException) -> str | None:
