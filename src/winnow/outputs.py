@@ -98,6 +98,13 @@ def scratch_folder(path: str | os.PathLike) -> Iterator[Path]:
     tmp.mkdir()
     try:
         yield tmp
+    except OSError as err:
+        # a full disk or `ulimit -f` met writing a work file named the scratch folder, removed before anyone could
+        # look ("data/.degrade.winnow-scratch-15596/images.npy: File too large"): the output it was for is named
+        named = None if err.filename is None else Path(os.fsdecode(err.filename)).absolute()
+        if err.errno in _DISK_FULL and (named is None or named.is_relative_to(tmp.absolute())):
+            raise OSError(err.errno, err.strerror or str(err), str(path)) from err
+        raise
     finally:
         remove(tmp)
 
