@@ -1,16 +1,19 @@
 """Faults of the machine met mid-run, found in review of stop 69: a file-size limit met in a stage's work files names
-the output it was for, never a scratch folder the user cannot find."""
+the output it was for, never a scratch folder the user cannot find; a stage stopped by the process's limits leaves no
+folder it made behind."""
 
 from __future__ import annotations
 
+import errno
 import importlib.util
 import resource
 
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image, JpegImagePlugin
 
-from hostile_harness import ROOT, default_params, files_under, make_project
+from hostile_harness import ROOT, default_params, files_under, imagefolder_project, make_project
 from winnow.imageset import write_imageset
 from winnow.stage import run
 
@@ -49,3 +52,28 @@ def test_a_file_size_limit_met_in_degrades_work_file_names_data_degrade_not_its_
         "error: stages/degrade.py: data/degrade: File too large [EFBIG]; free space, or fix the path or its "
         "permissions, then rerun\n"))
     assert files_under(project) == before
+
+
+@pytest.mark.hostile("interrupted")
+def test_an_ingest_stopped_by_the_open_file_limit_leaves_no_empty_data_folder(tmp_path, monkeypatch, capsys):
+    # before: the stop 5c7e2386 made (one line, exit 1) left an empty data/ in a project that had none: the write of
+    # data/ingest made its folder before the decode met the limit. Here Pillow's decode of the one JPEG meets EMFILE
+    project, _ = imagefolder_project(tmp_path)
+    photo = tmp_path / "images" / "c1" / "photo.jpg"
+    Image.fromarray(np.full((8, 8), 99, np.uint8)).save(photo)
+
+    def load(image):  # the set's one JPEG: the others are PNGs
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "load", load)
+    monkeypatch.chdir(project)
+    spec = importlib.util.spec_from_file_location("ingest_stage_69r", ROOT / "stages" / "ingest.py")
+    stage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stage)
+    monkeypatch.setattr("sys.argv", ["stages/ingest.py"])
+    with pytest.raises(SystemExit) as ended:
+        run(stage.main)
+    assert (ended.value.code, capsys.readouterr().err) == (1, (
+        f"error: ingest.path: cannot read {photo} (Too many open files), which its folder lists; nothing was ingested: "
+        "check the open-file limit (`ulimit -n`), then rerun\n"))
+    assert sorted(path.name for path in project.iterdir()) == ["params.yaml"]

@@ -34,7 +34,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     renamed to ``path`` when the block ends without error and removed otherwise, so a reader or DVC never
     sees a half-written file. Inside :func:`together` the rename waits for the end of that block."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    made = _make_parents(path)
     tmp = _temporary(path)
     try:
         yield tmp
@@ -52,6 +52,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if _staged is None or _staged.get(path) != tmp:
             tmp.unlink(missing_ok=True)
+        _remove_empty(made)
 
 
 @contextmanager
@@ -60,7 +61,7 @@ def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
     (whatever was there) when the block ends without error and is removed otherwise, so DVC and the next
     stage never see half an imageset. Inside :func:`together` the rename waits for the end of that block."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    made = _make_parents(path)
     tmp = _temporary(path)
     remove(tmp)  # a killed run's, of a process id used again
     tmp.mkdir()
@@ -81,6 +82,7 @@ def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if _staged is None or _staged.get(path) != tmp:
             remove(tmp)
+        _remove_empty(made)
 
 
 _DISK_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)  # no room on the disk, past `ulimit -f`, past the quota
@@ -92,7 +94,7 @@ def scratch_folder(path: str | os.PathLike) -> Iterator[Path]:
     the same file system, so an output can hard-link a file made there (never ``/tmp``, which may be memory).
     Removed when the block ends, and by :func:`sweep_temporaries` after a killed run."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    made = _make_parents(path)
     tmp = _temporary(path, "scratch")
     remove(tmp)  # a killed run's, of a process id used again
     tmp.mkdir()
@@ -107,6 +109,24 @@ def scratch_folder(path: str | os.PathLike) -> Iterator[Path]:
         raise
     finally:
         remove(tmp)
+        _remove_empty(made)
+
+
+def _make_parents(path: Path) -> list[Path]:
+    """Make the folders ``path`` lies in; those this made, deepest first, for :func:`_remove_empty` when the write
+    ends. Before: an ingest stopped before its imageset was whole (`ulimit -n`, a file not read) left an empty data/."""
+    made = [parent for parent in path.parents if not parent.exists()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return made
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove each of ``folders`` (deepest first) that is empty: what a write that failed made, and left nothing in."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:  # an output (or a temporary still staged) is in it, or another's file
+            return
 
 
 # final path -> its written temporary, while a together() block runs; None outside one
