@@ -77,3 +77,20 @@ def test_an_ingest_stopped_by_the_open_file_limit_leaves_no_empty_data_folder(tm
         f"error: ingest.path: cannot read {photo} (Too many open files), which its folder lists; nothing was ingested: "
         "check the open-file limit (`ulimit -n`), then rerun\n"))
     assert sorted(path.name for path in project.iterdir()) == ["params.yaml"]
+
+
+@pytest.mark.hostile("interrupted")
+def test_the_open_file_limit_met_outside_a_decode_names_the_limit_not_free_space(tmp_path, monkeypatch, capsys):
+    # before: "error: stages/score.py: data/degrade/images.npy: Too many open files [EMFILE]; free space, or fix the path
+    # or its permissions, then rerun": no space nor permission was short (5c7e2386 mended ingest's decode alone)
+    monkeypatch.chdir(tmp_path)
+
+    def main():
+        raise OSError(errno.EMFILE, "Too many open files", "data/degrade/images.npy")
+
+    monkeypatch.setattr("sys.argv", ["stages/score.py"])
+    with pytest.raises(SystemExit) as ended:
+        run(main)
+    assert (ended.value.code, capsys.readouterr().err) == (1, (
+        "error: stages/score.py: data/degrade/images.npy: Too many open files [EMFILE]; raise the open-file limit "
+        "(`ulimit -n`) or close other programs, then rerun\n"))

@@ -55,6 +55,8 @@ def fault_line(err: BaseException) -> tuple[str, int] | None:
         what = f"{err.strerror or first_line(err)}{code}"
         paths = " -> ".join(str(p) for p in (err.filename, err.filename2) if p is not None)
         where = f"{paths}: " if paths else ""  # numpy's and print()'s writes name no file; pyarrow's say it inside
+        if err.errno in (errno.EMFILE, errno.ENFILE):  # before: "free space, or fix the path or its permissions"
+            return f"{where}{what}; raise the open-file limit (`ulimit -n`) or close other programs, then rerun", 1
         return f"{where}{what}; free space, or fix the path or its permissions, then rerun", 1
     return None
 
