@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import math
 import re
+import string
 import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -38,8 +39,13 @@ _QUANTILES = "expect_column_quantile_values_to_be_between"
 # the patterns a value must match, and whether one of a list is enough (regex_list's match_on, "any" by default)
 _PATTERNS = {"expect_column_values_to_match_regex": "regex", "expect_column_values_to_match_regex_list": "regex_list"}
 # Great Expectations searches each value for the pattern (str.contains), so one that matches the empty string where a
-# search may start ("[0-9a-f]*" unanchored, "x?", "") matches every value; texts no character class covers together
-_ANY_TEXT = ("", "\n", "~ \u00e9", "\x00")
+# search may start ("[0-9a-f]*" unanchored, "x?", "") matches every value; texts no character class covers together,
+# and one holding every printable character, "..", "//" and NUL, past any length a rule would bound a value to
+# (before, "^[^/]*$", no slash, and "^.{0,64}$", at most 64 characters, were refused though each fails on one)
+_ANY_TEXT = ("", "\n", "~ \u00e9", "\x00", (string.printable + "..//\u00e9\x00") * 100)
+# a lookaround looks at the text about the place searched: "^(?!.*secret)" (no "secret") matches the empty string,
+# yet is not found in "a secret"; no fixed text tells whether one is found in every text, so it is kept
+_LOOKAROUND = re.compile(r"(?<!\\)(?:\\\\)*\(\?<?[=!]")
 SEVERITIES = ("critical", "warning", "info")  # Great Expectations' FailureSeverity
 
 
@@ -162,13 +168,13 @@ def _kind(values: pd.Series) -> str | None:
 
 
 def _matches_any(pattern: Any) -> bool:
-    """Whether the regular expression ``pattern`` is found in each of :data:`_ANY_TEXT` (False where it is not one:
-    Great Expectations reports it as the rule's error)."""
+    """Whether the regular expression ``pattern`` is found in each of :data:`_ANY_TEXT` and holds no lookaround
+    (:data:`_LOOKAROUND`; False where it is not one: Great Expectations reports it as the rule's error)."""
     try:
         compiled = re.compile(pattern)
     except (re.error, TypeError):
         return False
-    return all(compiled.search(text) for text in _ANY_TEXT)
+    return not _LOOKAROUND.search(compiled.pattern) and all(compiled.search(text) for text in _ANY_TEXT)
 
 
 def _open_end(option: str, value: float, kwargs: Mapping[str, Any]) -> bool:
