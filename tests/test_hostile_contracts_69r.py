@@ -1,10 +1,13 @@
 """Hostile suite files, stop 69 review: the refusals of 8cabcf40 and eb7e3571 must not refuse a rule that checks
 something. A pattern that matches the empty string yet fails on some text (no slash, at most 64 characters, no
-"..") is such a rule."""
+"..") is such a rule; so is a row_condition joining comparisons by & or |, which pandas' query reads as and / or."""
 
+import pandas as pd
 import pytest
 
-from winnow.contracts import load_suite
+from winnow.contract_rules import check_kinds
+from winnow.contracts import Suite, load_suite
+from winnow.errors import WinnowError
 
 SUITE = "name: ingest\nexpectations:\n" + "".join(
     "  - {type: expect_column_values_to_match_regex, kwargs: {column: path, regex: '%s'}}\n" % pattern
@@ -17,3 +20,28 @@ def test_a_pattern_matching_the_empty_string_that_a_text_fails_is_kept(tmp_path)
     (tmp_path / "ingest.yaml").write_text(SUITE)
     assert [e["kwargs"]["regex"] for e in load_suite(tmp_path / "ingest.yaml", parameters={}).expectations] == [
         "^[^/]*$", "^.{0,64}$", "^(?!.*[.][.])"]
+
+
+@pytest.mark.hostile("params")
+def test_a_row_condition_joined_by_ampersand_or_bar_pairs_each_column_with_its_own_value():
+    # pandas' query gives & and | the precedence of and / or: 'label == 7 & split == "train"' selects the train images
+    # of class 7. Before: Python's precedence read it as one chain, label == (7 & split) == "train", and the rule was
+    # refused as comparing label with the text "train"
+    suite = Suite(name="ingest", path="ingest.yaml", left_out=[], expectations=[
+        {"type": "expect_table_row_count_to_equal", "description": "d", "kwargs": {"value": 0, "row_condition": c}}
+        for c in ('label == 7 & split == "train"', 'split == "val" | label == 7', '(label > 3) & (split != "a&b")')])
+    frame = pd.DataFrame({"label": [0, 7], "split": ["train", "test"]})
+    assert check_kinds(suite, table="ingest", frame=frame) is None
+
+
+@pytest.mark.hostile("params")
+def test_a_text_joined_by_ampersand_to_a_comparison_of_label_is_still_refused():
+    suite = Suite(name="ingest", path="ingest.yaml", left_out=[], expectations=[
+        {"type": "expect_table_row_count_to_equal", "description": "d",
+         "kwargs": {"value": 0, "row_condition": 'split == "train" & label == "7"'}}])
+    with pytest.raises(WinnowError) as raised:
+        check_kinds(suite, table="ingest", frame=pd.DataFrame({"label": [0, 7], "split": ["train", "test"]}))
+    assert str(raised.value) == (
+        "ingest.yaml: expectation 1 (d): row_condition 'split == \"train\" & label == \"7\"' compares column 'label', "
+        "which holds numbers in the ingest table, with the text '7', so it selects no row by it (a label is its "
+        "class's index in classes.json); write the value as the column holds it")

@@ -12,10 +12,12 @@ Kept apart from the validation code (winnow.contracts) so that each stays short;
 from __future__ import annotations
 
 import ast
+import io
 import math
 import re
 import string
 import sys
+import tokenize
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -132,19 +134,32 @@ def _hint(column: str) -> str:
 def _compared(condition: str) -> Iterator[tuple[str, Any]]:
     """(column, value) of each comparison of a column with a value in ``condition`` (pandas' query syntax, or Great
     Expectations' ``col("x") == ...``; ``in`` a list too); nothing where Python cannot parse it (a backticked name,
-    ``@var``: Great Expectations reports its own errors)."""
+    ``@var``: Great Expectations reports its own errors). ``&`` and ``|`` join comparisons, as pandas reads them (it
+    gives them the precedence of ``and`` and ``or``); each comparison pairs the operands beside its operator."""
     try:
-        tree = ast.parse(condition.strip(), mode="eval")
-    except (SyntaxError, ValueError):
+        tree = ast.parse(_as_pandas_reads(condition.strip()), mode="eval")
+    except (SyntaxError, ValueError, tokenize.TokenError):
         return
     for node in ast.walk(tree):
         if not isinstance(node, ast.Compare):
             continue
         operands = [node.left, *node.comparators]
-        names = [name for name in map(_column, operands) if name is not None]
-        values = [v.value for o in operands for v in (o.elts if isinstance(o, (ast.List, ast.Tuple)) else [o])
-                  if isinstance(v, ast.Constant)]
-        yield from ((name, value) for name in names for value in values)
+        # before: Python's precedence read 'label == 7 & split == "train"' as one chain, label == (7 & split) ==
+        # "train", and the text "train" was refused as compared with label
+        for pair in zip(operands, operands[1:]):
+            for operand, other in (pair, pair[::-1]):
+                name = _column(operand)
+                yield from ((name, v.value) for v in (other.elts if isinstance(other, (ast.List, ast.Tuple))
+                                                      else [other]) if name is not None and isinstance(v, ast.Constant))
+
+
+def _as_pandas_reads(condition: str) -> str:
+    """``condition`` with each ``&`` and ``|`` outside a quoted text written ``and`` and ``or``, as pandas' query does
+    before it parses a condition, so that Python's parser gives them their precedence."""
+    words = {"&": "and", "|": "or"}
+    return tokenize.untokenize(
+        (tokenize.NAME, words[token.string]) if token.type == tokenize.OP and token.string in words
+        else (token.type, token.string) for token in tokenize.generate_tokens(io.StringIO(condition).readline))
 
 
 def _column(node: ast.expr) -> str | None:
