@@ -45,3 +45,13 @@ def test_a_text_joined_by_ampersand_to_a_comparison_of_label_is_still_refused():
         "ingest.yaml: expectation 1 (d): row_condition 'split == \"train\" & label == \"7\"' compares column 'label', "
         "which holds numbers in the ingest table, with the text '7', so it selects no row by it (a label is its "
         "class's index in classes.json); write the value as the column holds it")
+
+
+@pytest.mark.hostile("params")
+def test_a_row_condition_listing_one_value_of_its_column_s_kind_is_kept_as_a_value_set_is():
+    # 'label in [7, "7"]' selects the images of class 7, as value_set [7, '7'] holds 7 (kept since 3c503123). Before:
+    # refused for its text '7'. A list of texts alone is still refused (test_hostile_contracts_69g)
+    suite = Suite(name="ingest", path="ingest.yaml", left_out=[], expectations=[
+        {"type": "expect_table_row_count_to_equal", "description": "d", "kwargs": {"value": 0, "row_condition": c}}
+        for c in ('label in [7, "7"]', 'col("label") in ["7", None]')])
+    assert check_kinds(suite, table="ingest", frame=pd.DataFrame({"label": [0, 7]})) is None

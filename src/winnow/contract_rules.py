@@ -110,16 +110,16 @@ def check_kinds(suite, *, table: str, frame: pd.DataFrame) -> None:
         values, column = kwargs.get("value_set"), kwargs.get("column")
         if isinstance(values, list) and values and isinstance(column, str) and column in frame.columns:
             held = _kind(frame[column].dropna())
-            if held is not None and all(_kind(pd.Series([value])) not in (None, held) for value in values):
+            if _of_other_kind(values, held):
                 raise WinnowError(f"{where}: value_set {values!r} holds {_OTHER[held]}, but column {column!r} of the "
                                   f"{table} table holds {held}, so no value is in the set{_hint(column)}; write the "
                                   "values as the column holds them")
         condition = kwargs.get("row_condition")
-        for column, value in _compared(condition) if isinstance(condition, str) else ():
+        for column, values in _compared(condition) if isinstance(condition, str) else ():
             held = _kind(frame[column].dropna()) if column in frame.columns else None
-            if held is not None and _kind(pd.Series([value])) == _OTHER[held]:
+            if _of_other_kind(values, held):
                 raise WinnowError(f"{where}: row_condition {condition!r} compares column {column!r}, which holds "
-                                  f"{held} in the {table} table, with the {_ONE[_OTHER[held]]} {value!r}, so it "
+                                  f"{held} in the {table} table, with the {_ONE[_OTHER[held]]} {values[0]!r}, so it "
                                   f"selects no row by it{_hint(column)}; write the value as the column holds it")
 
 
@@ -131,11 +131,20 @@ def _hint(column: str) -> str:
     return " (a label is its class's index in classes.json)" if column == "label" else ""
 
 
-def _compared(condition: str) -> Iterator[tuple[str, Any]]:
-    """(column, value) of each comparison of a column with a value in ``condition`` (pandas' query syntax, or Great
-    Expectations' ``col("x") == ...``; ``in`` a list too); nothing where Python cannot parse it (a backticked name,
-    ``@var``: Great Expectations reports its own errors). ``&`` and ``|`` join comparisons, as pandas reads them (it
-    gives them the precedence of ``and`` and ``or``); each comparison pairs the operands beside its operator."""
+def _of_other_kind(values: list, held: str | None) -> bool:
+    """Whether each of ``values`` (a value_set, or what a condition compares a column with) is of the other kind than
+    ``held``, what its column holds (:func:`_kind`; None: no kind, nothing is refused): one of the column's kind, a
+    null or a bool can match, so the rule is kept (before: ``label in [7, "7"]`` was refused, value_set [7, "7"]
+    not)."""
+    return held is not None and bool(values) and all(_kind(pd.Series([value])) == _OTHER[held] for value in values)
+
+
+def _compared(condition: str) -> Iterator[tuple[str, list]]:
+    """(column, values) of each comparison of a column with a value, or with a list of them (``in``), in
+    ``condition`` (pandas' query syntax, or Great Expectations' ``col("x") == ...``); nothing where Python cannot
+    parse it (a backticked name, ``@var``: Great Expectations reports its own errors). ``&`` and ``|`` join
+    comparisons, as pandas reads them (it gives them the precedence of ``and`` and ``or``); each comparison pairs the
+    operands beside its operator."""
     try:
         tree = ast.parse(_as_pandas_reads(condition.strip()), mode="eval")
     except (SyntaxError, ValueError, tokenize.TokenError):
@@ -148,9 +157,9 @@ def _compared(condition: str) -> Iterator[tuple[str, Any]]:
         # "train", and the text "train" was refused as compared with label
         for pair in zip(operands, operands[1:]):
             for operand, other in (pair, pair[::-1]):
-                name = _column(operand)
-                yield from ((name, v.value) for v in (other.elts if isinstance(other, (ast.List, ast.Tuple))
-                                                      else [other]) if name is not None and isinstance(v, ast.Constant))
+                name, values = _column(operand), other.elts if isinstance(other, (ast.List, ast.Tuple)) else [other]
+                if name is not None and all(isinstance(value, ast.Constant) for value in values):
+                    yield name, [value.value for value in values]
 
 
 def _as_pandas_reads(condition: str) -> str:
