@@ -48,7 +48,7 @@ def main() -> None:
     # probe's ridge strength towards uniform probabilities
     learned = np.unique(given)
     # each val picture once, and none a judged train image copies (dedup.drop_leaks false)
-    val = measured_val(data, learned, stage="confident_learn", judged=train.manifest["id"])
+    val, val_left_out = measured_val(data, learned, stage="confident_learn", judged=train.manifest["id"])
 
     if p["judge"] == "probe":
         judged = probe_pred_probs(read_representation(REPRESENT_IN, ids, data=data),
@@ -79,7 +79,7 @@ def main() -> None:
     metrics = {
         "judge": {"kind": p["judge"], "l2": judged.l2, **strength.metrics(),
                   "relabels_blocked": judges.blocked(issues),
-                  "classes_without_val_images": [data.classes[c] for c in unmeasured]},
+                  "classes_without_val_images": [data.classes[c] for c in unmeasured], **val_left_out},
         "considered": len(train), "left_out": left_out,
         "unjudged": {"classes": unjudged, "images": sum(unjudged.values())},
         "accuracy_vs_given": float(np.mean(pred_probs.argmax(1) == given)),

@@ -63,7 +63,7 @@ def main() -> None:
     # a class kept unjudged). Labels go to clean_rounds as indices into `learned` and come back as class indices
     learned = np.unique(train.labels)
     # each val picture once, and none a judged train image copies (dedup.drop_leaks false)
-    val = measured_val(data, learned, stage="embedding_clean", judged=train.manifest["id"])
+    val, val_left_out = measured_val(data, learned, stage="embedding_clean", judged=train.manifest["id"])
 
     fixed = p["embedding"] == "represent"
     train_ids = train.manifest["id"].to_numpy()
@@ -96,7 +96,7 @@ def main() -> None:
     metrics = {"judge": {"embedding": p["embedding"], **weakest, "train_agreement": echo,
                          "val_agreement": result.val_agreement[0] if len(first) else None,
                          "relabels_blocked": judges.blocked(final),
-                         "classes_without_val_images": [data.classes[c] for c in unmeasured]},
+                         "classes_without_val_images": [data.classes[c] for c in unmeasured], **val_left_out},
                "considered": len(train), "left_out": left_out,
                "unjudged": {"classes": unjudged, "images": sum(unjudged.values())}, **_counts(final),
                "augmented_between_rounds": augmented,

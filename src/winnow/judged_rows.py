@@ -207,11 +207,14 @@ def once_per_picture(val: ImageSet, groups: pd.DataFrame | None) -> tuple[ImageS
     return val.select(~(conflicted | repeated)), ids[repeated], ids[conflicted]
 
 
-def measured_val(data, learned: np.ndarray, *, stage: str, judged: np.ndarray) -> ImageSet:
-    """The val images a label cleaner's judge is measured on: :func:`learned_val` (``data``, ``learned``, ``stage``
-    as there: the cleaner's params section) less the copies of a train image it judges (``judged``: their ids,
-    ``(J,)``; dedup's groups: a copy dedup.drop_leaks false kept in train), with each picture once
-    (:func:`once_per_picture`), each left-out kind said in one line. A judge is measured on pictures it never learned
+def measured_val(data, learned: np.ndarray, *, stage: str, judged: np.ndarray) -> tuple[ImageSet, dict[str, int]]:
+    """(the val images a label cleaner's judge is measured on, how many of each kind were left out, for its metrics'
+    ``judge`` block: ``val_copies_left_out``, ``val_repeats_left_out``, ``val_conflicts_left_out``, as
+    data-valuation's metrics name the last two): :func:`learned_val` (``data``, ``learned``, ``stage`` as there: the
+    cleaner's params section) less the copies of a train image it judges (``judged``: their ids, ``(J,)``; dedup's
+    groups: a copy dedup.drop_leaks false kept in train), with each picture once (:func:`once_per_picture`), each
+    left-out kind said in one line too. Before, the counts were only printed: the metrics' ``val_images`` fell
+    with no figure saying why. A judge is measured on pictures it never learned
     from: before, 6 val pictures 20 times over were 120 val images, whose 24 planted flips cleared the 10 measured
     relabels a precision needs where the 6 pictures once measure 1, and both cleaners relabelled; 60 val copies of
     judged train images read an embedding-clean judge 0.883 accurate, 0.817 with those train images not judged.
@@ -249,4 +252,5 @@ def measured_val(data, learned: np.ndarray, *, stage: str, judged: np.ndarray) -
     if len(conflicts):
         print(f"warning: {name}: {len(conflicts)} val image(s) are copies of one picture carrying different labels "
               f"(dedup's groups, first {conflicts[0]!r}): left out of measuring the judge; give each picture one label")
-    return val
+    return val, {"val_copies_left_out": int(copied.sum()), "val_repeats_left_out": len(repeats),
+                 "val_conflicts_left_out": len(conflicts)}
