@@ -11,15 +11,16 @@ from winnow.errors import WinnowError
 
 SUITE = "name: ingest\nexpectations:\n" + "".join(
     "  - {type: expect_column_values_to_match_regex, kwargs: {column: path, regex: '%s'}}\n" % pattern
-    for pattern in ("^[^/]*$", "^.{0,64}$", "^(?!.*[.][.])"))
+    for pattern in ("^[^/]*$", "^.{0,64}$", "^(?!.*[.][.])", "^.*$", "^([^/]+)*$"))
 
 
 @pytest.mark.hostile("params")
 def test_a_pattern_matching_the_empty_string_that_a_text_fails_is_kept(tmp_path):
-    # before: each was refused as one that "matches every text", though "a/b", 65 characters and "a..b" fail them
+    # before: each was refused as one that "matches every text", though "a/b", 65 characters, "a..b" and "a\nb" (one
+    # line) fail them; and "^([^/]+)*$" (no slash either), tried on a long text holding a slash, never returned
     (tmp_path / "ingest.yaml").write_text(SUITE)
     assert [e["kwargs"]["regex"] for e in load_suite(tmp_path / "ingest.yaml", parameters={}).expectations] == [
-        "^[^/]*$", "^.{0,64}$", "^(?!.*[.][.])"]
+        "^[^/]*$", "^.{0,64}$", "^(?!.*[.][.])", "^.*$", "^([^/]+)*$"]
 
 
 @pytest.mark.hostile("params")
