@@ -302,7 +302,7 @@ def study_section(*, study: pd.DataFrame | None) -> str:
     at = f" (experiment refs {', '.join(revs[:5])}{', ...' if len(revs) > 5 else ''})" if revs else ""
     return (f'<p class="note">From {runs}{html.escape(at)} that `winnow study collect` gathered, not from this run: '
             "they describe the data and settings those experiments ran on. Solid: test accuracy; dashed: macro F1; "
-            "one colour per kind of damage.</p>"
+            "one colour and marker per kind of damage.</p>"
             + figure(study_figure(study), alt="data-quality study curves"))
 
 

@@ -18,7 +18,7 @@ from matplotlib.font_manager import FontProperties, findfont, get_font
 from matplotlib.ticker import FuncFormatter
 from PIL import Image
 
-from winnow.study_plots import AXIS_LABELS
+from winnow.study_plots import AXIS_LABELS, line_style
 
 # class names, ids and paths are drawn as typed: "$x$" is text, never a formula (a class "$\foo$" raised)
 matplotlib.rcParams["text.parse_math"] = False
@@ -144,21 +144,26 @@ def threshold_panels(histograms: dict[str, pd.DataFrame], *, titles: dict[str, s
 
 
 def study_figure(study: pd.DataFrame) -> str:
-    """Test accuracy (solid) and macro F1 (dashed) against damage level, one panel per sweep, one colour
-    per damage; repeated runs of a point are averaged (``study``: the rows of ``plots/study/study.csv``)."""
+    """Test accuracy (solid) and macro F1 (dashed) against damage level, one panel per sweep, one colour and
+    marker per damage; repeated runs of a point are averaged (``study``: the rows of ``plots/study/study.csv``)."""
+    return figure_uri(study_panels(study))
+
+
+def study_panels(study: pd.DataFrame) -> Figure:
+    """:func:`study_figure`'s figure, before it is rendered (its axes can be read back)."""
     curves = study[study["sweep"] != "clean"]
     means = curves.groupby(["sweep", "damage", "level"], as_index=False)[["accuracy", "macro_f1"]].mean()
     sweeps = list(dict.fromkeys(means["sweep"]))
     fig = Figure(figsize=(4.8 * len(sweeps), 3.6), layout="constrained")
     for ax, sweep in zip(np.atleast_1d(fig.subplots(1, len(sweeps))), sweeps):
         for i, (damage, curve) in enumerate(means[means["sweep"] == sweep].groupby("damage")):
-            colour = f"C{i % 10}"
-            ax.plot(curve["level"], curve["accuracy"], marker="o", color=colour, label=damage)
-            ax.plot(curve["level"], curve["macro_f1"], linestyle="--", color=colour)
+            style = line_style(i)  # before: the colour alone, "C{i % 10}", drew an 11th damage as the 1st
+            ax.plot(curve["level"], curve["accuracy"], label=damage, **style)
+            ax.plot(curve["level"], curve["macro_f1"], linestyle="--", fillstyle="none", **style)
         ax.set(title=sweep, xlabel=AXIS_LABELS.get(sweep, "level"), ylabel="accuracy / macro F1", ylim=(0, 1))
         ax.legend(fontsize=6)
         ax.grid(alpha=0.3)
-    return figure_uri(fig)
+    return fig
 
 
 def axis_labels(names: list[str]) -> list[str]:

@@ -15,6 +15,14 @@ AXIS_LABELS = {
     "proportion": "share of train images contaminated", "strength": "strength (factor, kernel, size, sigma, ...)",
     "class_deletion": "classes removed", "imbalance": "keep share / imbalance ratio",
 }
+MARKERS = "osD^v<>pPX*h"  # with the 10 colours of matplotlib's cycle, 120 lines of one panel each drawn apart
+
+
+def line_style(i: int) -> dict[str, str]:
+    """The colour and marker of a panel's ``i``-th line (from 0): no two of its first 120 lines alike. Before, every
+    line took the next of matplotlib's 10 colours and one marker, so the default study's strength panel (46 damages)
+    drew its 11th damage as its 1st, and the legend named either one for both lines; 100 classes of per-class F1 too."""
+    return {"color": f"C{i % 10}", "marker": MARKERS[i // 10 % len(MARKERS)]}
 
 
 def plot(table: pd.DataFrame, *, out_dir: str | Path, axis: str | None = None) -> list[Path]:
@@ -37,8 +45,8 @@ def plot(table: pd.DataFrame, *, out_dir: str | Path, axis: str | None = None) -
     written = []
     fig, axes = plt.subplots(1, len(sweeps), figsize=(5.5 * len(sweeps), 4.2), squeeze=False)
     for ax, sweep in zip(axes[0], sweeps):
-        for damage, curve in means[means["sweep"] == sweep].groupby("damage"):
-            ax.plot(curve["level"], curve["accuracy"], marker="o", label=damage)
+        for i, (damage, curve) in enumerate(means[means["sweep"] == sweep].groupby("damage")):
+            ax.plot(curve["level"], curve["accuracy"], label=damage, **line_style(i))
         ax.set(title=sweep, xlabel=AXIS_LABELS.get(sweep, axis), ylabel="test accuracy", ylim=(0, 1))
         ax.legend(fontsize=6)
     written.append(_save(fig, out_dir / "accuracy.png"))
@@ -49,8 +57,8 @@ def plot(table: pd.DataFrame, *, out_dir: str | Path, axis: str | None = None) -
         fig, axes = plt.subplots(rows, columns, figsize=(4.5 * columns, 3.6 * rows), squeeze=False)
         for ax, damage in zip(axes.flat, damages):
             curve = means[(means["sweep"] == sweep) & (means["damage"] == damage)]
-            for column in f1_columns:
-                ax.plot(curve["level"], curve[column], marker=".", label=column.removeprefix("f1_"))
+            for i, column in enumerate(f1_columns):
+                ax.plot(curve["level"], curve[column], markersize=3, label=column.removeprefix("f1_"), **line_style(i))
             ax.set(title=damage, xlabel=AXIS_LABELS.get(sweep, axis), ylabel="F1", ylim=(0, 1))
             ax.title.set_fontsize(8)
         for ax in list(axes.flat)[len(damages):]:

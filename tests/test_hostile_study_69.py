@@ -1,0 +1,61 @@
+"""Hostile inputs around `winnow study collect` and the report's study figure, stop 69: the default study's many
+curves on one panel."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from test_study import record, show
+from winnow import study_plots
+from winnow.experiments import experiments_from_show
+from winnow.report_figures import study_panels
+from winnow.study import tidy
+from winnow.study_sweeps import SWEEPS, sweep_perturbations
+
+
+@pytest.fixture(scope="module")
+def default_study():
+    """study.csv's rows for one run of each setting `winnow study queue` queues on grey data of classes 0, 1, 2."""
+    settings = {repr(p): p for sweep in SWEEPS for p in sweep_perturbations(sweep, classes=["0", "1", "2"],
+                                                                             colour=False)}
+    runs = [record(f"e{i}", p, 0.5 + i / 1000) for i, p in enumerate(settings.values())]
+    return tidy(experiments_from_show(show(*runs)))
+
+
+def _looks(ax) -> dict[str, tuple]:
+    """Each labelled line of a panel: its legend name -> (colour, marker), what a reader tells it apart by."""
+    return {line.get_label(): (line.get_color(), line.get_marker()) for line in ax.get_lines()
+            if not line.get_label().startswith("_")}
+
+
+@pytest.mark.hostile("report")
+def test_the_report_draws_each_damage_of_the_default_study_apart(default_study):
+    # the default strength sweep draws 46 damages on one panel: before, colour "C{i % 10}" and marker "o" for all, so
+    # "blur method=box at 1" (the 1st) and "blur method=gaussian at 1" (the 11th) looked alike in line and legend
+    strength = default_study[default_study["sweep"] == "strength"]["damage"].nunique()
+    panels = {ax.get_title(): _looks(ax) for ax in study_panels(default_study).axes}
+    assert strength == 46 and len(panels["strength"]) == 46
+    assert len(set(panels["strength"].values())) == 46
+    assert len(set(panels["proportion"].values())) == len(panels["proportion"]) == 52
+
+
+def _curves(damages: int, classes: int) -> pd.DataFrame:
+    """study.csv's rows of ``damages`` symmetric-noise curves of two levels each, scored on ``classes`` classes."""
+    return pd.DataFrame([{"sweep": "label_noise", "damage": f"d{d:02}", "level": level, "accuracy": 0.5,
+                          "macro_f1": 0.5, **{f"f1_c{c:02}": 0.5 for c in range(classes)}}
+                         for d in range(damages) for level in (0.1, 0.2)])
+
+
+@pytest.mark.hostile("study")
+@pytest.mark.parametrize("damages, classes", [(11, 1), (1, 11)])
+def test_study_collect_draws_each_of_eleven_damages_or_classes_apart(damages, classes, tmp_path, monkeypatch):
+    # accuracy.png draws one line per damage (the default study's strength panel: 46), per_class_f1_<sweep>.png one
+    # per class: before, matplotlib's 10 colours and one marker, so the 11th damage or class was drawn as the 1st
+    figures = {}
+    monkeypatch.setattr(study_plots, "_save", lambda fig, path: figures.__setitem__(path.name, fig) or path)
+    study_plots.plot(_curves(damages, classes), out_dir=tmp_path)
+    accuracy = _looks(figures["accuracy.png"].axes[0])
+    per_class = _looks(figures["per_class_f1_label_noise.png"].axes[0])
+    assert (len(accuracy), len(per_class)) == (damages, classes)
+    assert len(set(accuracy.values())) == damages and len(set(per_class.values())) == classes
