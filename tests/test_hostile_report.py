@@ -258,7 +258,8 @@ def test_the_study_is_drawn_with_a_gap_where_a_run_has_no_macro_f1(tmp_path):
     # and it says whose runs they are (found by probing: a study of another data set was drawn without a word)
     assert ('<p class="note">From 3 experiments (experiment refs r0, r1, r2) that `winnow study collect` gathered, not from '
             "this run: they describe the data and settings those experiments ran on. Solid: test accuracy; dashed: "
-            'macro F1; one colour and marker per kind of damage.</p><img class="figure" src="data:image/png'
+            "macro F1; one colour and marker per kind of damage; each point is one run (seed).</p>"
+            '<img class="figure" src="data:image/png'
             ) in (project / "reports/index.html").read_text()
 
 

@@ -9,6 +9,7 @@ import pytest
 from test_study import record, show
 from winnow import study_plots
 from winnow.experiments import experiments_from_show
+from winnow.report import study_section
 from winnow.report_figures import study_panels
 from winnow.study import tidy
 from winnow.study_sweeps import SWEEPS, sweep_perturbations
@@ -59,3 +60,19 @@ def test_study_collect_draws_each_of_eleven_damages_or_classes_apart(damages, cl
     per_class = _looks(figures["per_class_f1_label_noise.png"].axes[0])
     assert (len(accuracy), len(per_class)) == (damages, classes)
     assert len(set(accuracy.values())) == damages and len(set(per_class.values())) == classes
+
+
+@pytest.mark.hostile("report")
+def test_the_study_figures_say_how_many_seeds_each_point_averages(tmp_path, monkeypatch):
+    # level 0.1 run at three seeds (3 rows of study.csv), level 0.2 at one: before, accuracy.png,
+    # per_class_f1_<sweep>.png and the report's note drew and described the means as if each point were one run
+    table = _curves(1, 2)
+    table = pd.concat([table, table[table["level"] == 0.1], table[table["level"] == 0.1]], ignore_index=True)
+    figures = {}
+    monkeypatch.setattr(study_plots, "_save", lambda fig, path: figures.__setitem__(path.name, fig) or path)
+    study_plots.plot(table, out_dir=tmp_path)
+    assert {name: fig.get_suptitle() for name, fig in figures.items()} == {
+        "accuracy.png": "each point: the mean of 1 to 3 runs (seeds)",
+        "per_class_f1_label_noise.png": "each point: the mean of 1 to 3 runs (seeds)"}
+    note = study_section(study=table.assign(experiment=[f"e{i}" for i in range(len(table))]))
+    assert "one colour and marker per kind of damage; each point is the mean of 1 to 3 runs (seeds).</p>" in note

@@ -26,6 +26,7 @@ from winnow.groundtruth import undefined_as_none
 from winnow.metrics import PER_CLASS_METRICS
 from winnow.paired import p_text
 from winnow.report_figures import confusion_figure, per_class_f1_figure, study_figure, threshold_figure
+from winnow.study_plots import runs_per_point
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#222;max-width:1180px;margin:0 auto;
@@ -302,7 +303,7 @@ def study_section(*, study: pd.DataFrame | None) -> str:
     at = f" (experiment refs {', '.join(revs[:5])}{', ...' if len(revs) > 5 else ''})" if revs else ""
     return (f'<p class="note">From {runs}{html.escape(at)} that `winnow study collect` gathered, not from this run: '
             "they describe the data and settings those experiments ran on. Solid: test accuracy; dashed: macro F1; "
-            "one colour and marker per kind of damage.</p>"
+            f"one colour and marker per kind of damage; each point is {runs_per_point(study)}.</p>"
             + figure(study_figure(study), alt="data-quality study curves"))
 
 

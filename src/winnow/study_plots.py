@@ -25,6 +25,15 @@ def line_style(i: int) -> dict[str, str]:
     return {"color": f"C{i % 10}", "marker": MARKERS[i // 10 % len(MARKERS)]}
 
 
+def runs_per_point(table: pd.DataFrame) -> str:
+    """What each drawn point of ``table`` (study.csv's rows: one per run and point, the clean run repeated as each
+    curve's origin) is, in words: ``"one run (seed)"``, ``"the mean of 3 runs (seeds)"``, ``"the mean of 1 to 3
+    runs (seeds)"``."""
+    counts = table[table["sweep"] != "clean"].groupby(["sweep", "damage", "level"]).size()
+    low, high = int(counts.min()), int(counts.max())
+    return "one run (seed)" if high == 1 else f"the mean of {low if low == high else f'{low} to {high}'} runs (seeds)"
+
+
 def plot(table: pd.DataFrame, *, out_dir: str | Path, axis: str | None = None) -> list[Path]:
     """``accuracy.png`` (one panel per sweep, one line per damage) and ``per_class_f1_<sweep>.png``
     (one panel per damage, one line per class); repeated points are averaged. Returns the files."""
@@ -42,6 +51,8 @@ def plot(table: pd.DataFrame, *, out_dir: str | Path, axis: str | None = None) -
     f1_columns = [c for c in table.columns if c.startswith("f1_")]
     means = curves.groupby(["sweep", "damage", "level"], as_index=False)[["accuracy", "macro_f1", *f1_columns]].mean()
     sweeps = list(dict.fromkeys(means["sweep"]))
+    # before, nothing on a figure said that a point was a mean, nor of how many seeds: one run read as three
+    averaged = f"each point: {runs_per_point(table)}"
     written = []
     fig, axes = plt.subplots(1, len(sweeps), figsize=(5.5 * len(sweeps), 4.2), squeeze=False)
     for ax, sweep in zip(axes[0], sweeps):
@@ -49,6 +60,7 @@ def plot(table: pd.DataFrame, *, out_dir: str | Path, axis: str | None = None) -
             ax.plot(curve["level"], curve["accuracy"], label=damage, **line_style(i))
         ax.set(title=sweep, xlabel=AXIS_LABELS.get(sweep, axis), ylabel="test accuracy", ylim=(0, 1))
         ax.legend(fontsize=6)
+    fig.suptitle(averaged, fontsize=9)
     written.append(_save(fig, out_dir / "accuracy.png"))
     for sweep in sweeps:
         damages = list(dict.fromkeys(means.loc[means["sweep"] == sweep, "damage"]))
@@ -64,6 +76,7 @@ def plot(table: pd.DataFrame, *, out_dir: str | Path, axis: str | None = None) -
         for ax in list(axes.flat)[len(damages):]:
             ax.set_visible(False)
         axes.flat[0].legend(fontsize=6, ncol=2)
+        fig.suptitle(averaged, fontsize=9)
         written.append(_save(fig, out_dir / f"per_class_f1_{sweep}.png"))
     return written
 
