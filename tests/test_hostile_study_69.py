@@ -76,3 +76,15 @@ def test_the_study_figures_say_how_many_seeds_each_point_averages(tmp_path, monk
         "per_class_f1_label_noise.png": "each point: the mean of 1 to 3 runs (seeds)"}
     note = study_section(study=table.assign(experiment=[f"e{i}" for i in range(len(table))]))
     assert "one colour and marker per kind of damage; each point is the mean of 1 to 3 runs (seeds).</p>" in note
+
+
+@pytest.mark.hostile("study")
+def test_a_class_whose_name_starts_with_an_underscore_is_named_in_the_per_class_legend(tmp_path, monkeypatch):
+    # ingest takes a class "_background"; matplotlib leaves any label starting with "_" out of a legend drawn from the
+    # lines, so per_class_f1_<sweep>.png drew its line unnamed beside the named "cat"
+    table = _curves(1, 0).assign(f1__background=0.4, f1_cat=0.6)
+    figures = {}
+    monkeypatch.setattr(study_plots, "_save", lambda fig, path: figures.__setitem__(path.name, fig) or path)
+    study_plots.plot(table, out_dir=tmp_path)
+    legend = figures["per_class_f1_label_noise.png"].axes[0].get_legend()
+    assert [text.get_text() for text in legend.get_texts()] == ["_background", "cat"]

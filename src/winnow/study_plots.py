@@ -75,7 +75,9 @@ def plot(table: pd.DataFrame, *, out_dir: str | Path, axis: str | None = None) -
             ax.title.set_fontsize(8)
         for ax in list(axes.flat)[len(damages):]:
             ax.set_visible(False)
-        axes.flat[0].legend(fontsize=6, ncol=2)
+        # the names given outright: a legend drawn from the lines' labels leaves out any starting with "_", and a
+        # class "_background" was drawn unnamed
+        axes.flat[0].legend(axes.flat[0].get_lines(), [c.removeprefix("f1_") for c in f1_columns], fontsize=6, ncol=2)
         fig.suptitle(averaged, fontsize=9)
         written.append(_save(fig, out_dir / f"per_class_f1_{sweep}.png"))
     return written
