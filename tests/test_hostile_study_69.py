@@ -1,13 +1,15 @@
-"""Hostile inputs around `winnow study collect` and the report's study figure, stop 69: the default study's many
-curves on one panel."""
+"""Hostile inputs around `winnow study collect` and the report's study figure, stop 69: what the figures draw and say
+(many curves on one panel, a class "_background", how many seeds a point averages, which metrics file)."""
 
 from __future__ import annotations
+
+import json
 
 import pandas as pd
 import pytest
 
 from test_study import record, show
-from winnow import study_plots
+from winnow import cli, study_plots
 from winnow.experiments import experiments_from_show
 from winnow.report import study_section
 from winnow.report_figures import study_panels
@@ -88,3 +90,20 @@ def test_a_class_whose_name_starts_with_an_underscore_is_named_in_the_per_class_
     study_plots.plot(table, out_dir=tmp_path)
     legend = figures["per_class_f1_label_noise.png"].axes[0].get_legend()
     assert [text.get_text() for text in legend.get_texts()] == ["_background", "cat"]
+
+
+@pytest.mark.hostile("study")
+def test_study_collect_names_the_metrics_file_its_figures_draw(tmp_path, monkeypatch, capsys):
+    # `study collect --metrics metrics/evaluate/oracle.json`: before, accuracy.png said "test accuracy" alone, and the
+    # oracle's curves read as the baseline's, which study collect draws by default
+    runs = [record("clean", [], 0.95), record("noise20", [{"kind": "symmetric_noise", "fraction": 0.2}], 0.8)]
+    for run in runs:
+        held = run["data"]["metrics"]
+        held["metrics/evaluate/oracle.json"] = held.pop("metrics/evaluate/baseline.json")
+    saved = tmp_path / "exps.json"
+    saved.write_text(json.dumps(show(*runs)))
+    figures = {}
+    monkeypatch.setattr(study_plots, "_save", lambda fig, path: figures.__setitem__(path.name, fig) or path)
+    assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(tmp_path / "study"),
+                     "--metrics", "metrics/evaluate/oracle.json"]) == 0
+    assert figures["accuracy.png"].get_suptitle() == "metrics/evaluate/oracle.json: each point: one run (seed)"

@@ -318,7 +318,7 @@ def run(args: argparse.Namespace) -> int:
         _check_earlier_commits(args.repo)
     csv = Path(args.out) / "study.csv"
     with together():  # the table and its plots as one: never new plots beside an old table
-        written = plot(table, out_dir=args.out, axis=args.axis)
+        written = plot(table, out_dir=args.out, axis=args.axis, source=args.metrics)
         write_table(csv, table.round(4))
     for old in set(Path(args.out).glob("per_class_f1_*.png")) - set(written):  # a sweep this collection lacks
         old.unlink()

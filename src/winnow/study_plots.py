@@ -34,9 +34,10 @@ def runs_per_point(table: pd.DataFrame) -> str:
     return "one run (seed)" if high == 1 else f"the mean of {low if low == high else f'{low} to {high}'} runs (seeds)"
 
 
-def plot(table: pd.DataFrame, *, out_dir: str | Path, axis: str | None = None) -> list[Path]:
+def plot(table: pd.DataFrame, *, out_dir: str | Path, axis: str | None = None, source: str | None = None) -> list[Path]:
     """``accuracy.png`` (one panel per sweep, one line per damage) and ``per_class_f1_<sweep>.png``
-    (one panel per damage, one line per class); repeated points are averaged. Returns the files."""
+    (one panel per damage, one line per class); repeated points are averaged. ``source``: the metrics file the
+    scores come from (which variant), named above each figure. Returns the files."""
     curves = table[table["sweep"] != "clean"]
     if curves.empty:
         raise WinnowError("study: no experiment is a study run (one perturbation or none in degrade.perturbations); "
@@ -51,8 +52,9 @@ def plot(table: pd.DataFrame, *, out_dir: str | Path, axis: str | None = None) -
     f1_columns = [c for c in table.columns if c.startswith("f1_")]
     means = curves.groupby(["sweep", "damage", "level"], as_index=False)[["accuracy", "macro_f1", *f1_columns]].mean()
     sweeps = list(dict.fromkeys(means["sweep"]))
-    # before, nothing on a figure said that a point was a mean, nor of how many seeds: one run read as three
-    averaged = f"each point: {runs_per_point(table)}"
+    # before, nothing on a figure said that a point was a mean, nor of how many seeds: one run read as three;
+    # and the variant: a study collected with --metrics metrics/evaluate/oracle.json read as the baseline's
+    averaged = f"{source + ': ' if source else ''}each point: {runs_per_point(table)}"
     written = []
     fig, axes = plt.subplots(1, len(sweeps), figsize=(5.5 * len(sweeps), 4.2), squeeze=False)
     for ax, sweep in zip(axes[0], sweeps):
