@@ -107,3 +107,21 @@ def test_study_collect_names_the_metrics_file_its_figures_draw(tmp_path, monkeyp
     assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(tmp_path / "study"),
                      "--metrics", "metrics/evaluate/oracle.json"]) == 0
     assert figures["accuracy.png"].get_suptitle() == "metrics/evaluate/oracle.json: each point: one run (seed)"
+
+
+@pytest.mark.hostile("study")
+def test_study_csv_keeps_levels_below_a_ten_thousandth(tmp_path, capsys):
+    # `study collect --axis train.weight_decay` over 1e-6 (params.yaml's), 1e-5 and 1e-4: before, study.csv rounded
+    # every column to 4 digits, levels 0.0, 0.0 and 0.0001, and the report, reading study.csv, averaged the first two
+    # runs' accuracies (0.9, 0.8) into one point 0.85 at 0
+    runs = []
+    for decay, accuracy in ((1e-6, 0.9), (1e-5, 0.8), (1e-4, 0.7)):
+        runs.append(record(f"wd{decay:g}", [], accuracy))
+        runs[-1]["data"]["params"]["params.yaml"]["data"]["train"] = {"weight_decay": decay}
+    saved = tmp_path / "exps.json"
+    saved.write_text(json.dumps(show(*runs)))
+    out = tmp_path / "study"
+    assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(out),
+                     "--axis", "train.weight_decay"]) == 0
+    table = pd.read_csv(out / "study.csv")
+    assert table[["level", "accuracy"]].values.tolist() == [[1e-6, 0.9], [1e-5, 0.8], [1e-4, 0.7]]

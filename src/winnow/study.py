@@ -319,7 +319,9 @@ def run(args: argparse.Namespace) -> int:
     csv = Path(args.out) / "study.csv"
     with together():  # the table and its plots as one: never new plots beside an old table
         written = plot(table, out_dir=args.out, axis=args.axis, source=args.metrics)
-        write_table(csv, table.round(4))
+        # the scores to 4 digits, the level as read: rounded too, weight decays 1e-6 and 1e-5 (--axis) were one level 0
+        scores = [c for c in table.columns if c in ("accuracy", "macro_f1") or c.startswith("f1_")]
+        write_table(csv, table.round(dict.fromkeys(scores, 4)))
     for old in set(Path(args.out).glob("per_class_f1_*.png")) - set(written):  # a sweep this collection lacks
         old.unlink()
     curves = table[table["sweep"] != "clean"]
