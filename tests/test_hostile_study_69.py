@@ -11,7 +11,7 @@ import pytest
 from test_study import record, show
 from winnow import cli, study_plots
 from winnow.experiments import experiments_from_show
-from winnow.report import study_section
+from winnow.report import evaluation_section, study_section
 from winnow.report_figures import study_panels
 from winnow.study import tidy
 from winnow.study_sweeps import SWEEPS, sweep_perturbations
@@ -125,3 +125,23 @@ def test_study_csv_keeps_levels_below_a_ten_thousandth(tmp_path, capsys):
                      "--axis", "train.weight_decay"]) == 0
     table = pd.read_csv(out / "study.csv")
     assert table[["level", "accuracy"]].values.tolist() == [[1e-6, 0.9], [1e-5, 0.8], [1e-4, 0.7]]
+
+
+def _summary(f1: dict[str, float], *, untested: str) -> dict:
+    """An evaluate summary of one variant: ``f1`` per class (every per-class metric alike), ``untested`` with no test
+    image (support 0, metrics 0)."""
+    per_class = {c: {"precision": v, "recall": v, "f1": v, "accuracy": v, "support": 0 if c == untested else 10}
+                 for c, v in f1.items()}
+    return {"accuracy": 0.9, "macro": {"precision": 0.9, "recall": 0.9, "f1": 0.9}, "per_class_std": {"f1": 0.0},
+            "per_class": per_class}
+
+
+@pytest.mark.hostile("report")
+def test_a_report_of_one_variant_says_its_average_row_leaves_out_an_untested_class():
+    # one trained variant, classes a and b at F1 0.9 and c with no test image (0): the average row reads 0.900, not
+    # the column's 0.600. Before, the note naming c came only with two variants, and one variant's page said nothing
+    page = evaluation_section(metrics={"baseline": _summary({"a": 0.9, "b": 0.9, "c": 0.0}, untested="c")},
+                              confusions={})
+    assert '<tr class="summary"><td class="text">average</td><td>0.900</td></tr>' in page
+    assert ('<p class="note">Left out of the average and std rows: <b>c</b> (no test image: its 0s are not measured), '
+            "as evaluate's macro figures leave it out.</p>") in page

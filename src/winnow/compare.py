@@ -105,7 +105,8 @@ def untested_note(metrics: dict[str, dict], *, name=lambda c: markdown.cell(str(
     untested = untested_classes(metrics)
     if not untested:
         return ""
-    return (f"Left out of the test and of the average and std rows: {', '.join(name(c) for c in untested)} (no test "
+    tested = "the test and of " if len(metrics) > 1 else ""  # one variant: no pair, so no test
+    return (f"Left out of {tested}the average and std rows: {', '.join(name(c) for c in untested)} (no test "
             "image: its 0s are not measured), as evaluate's macro figures leave it out.")
 
 
