@@ -11,42 +11,46 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import numpy as np
 
 from winnow.errors import WinnowError
 
 
-def _stamp(status: os.stat_result, path: str | os.PathLike) -> tuple[int, int, int, int, bytes]:
-    """A file's identity and version: (inode, size, modification time in ns, change time in ns, :func:`_sample`)."""
-    return status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns, _sample(path)
+def _stamp(status: os.stat_result, handle: BinaryIO) -> tuple[int, int, int, int, bytes]:
+    """A file's identity and version when a run begins: (inode, size, modification time in ns, change time in ns,
+    :func:`_sample` of ``handle``, the file open)."""
+    return status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns, _sample(handle)
 
 
 SAMPLED_BLOCKS, BLOCK = 256, 4096  # a mebibyte read, whatever the file's size
 
 
-def _sample(path: str | os.PathLike) -> bytes:
-    """A digest of :data:`SAMPLED_BLOCKS` blocks spread evenly over the file at ``path`` (b"" where it cannot be read):
-    what tells another file's bytes from the same bytes where only the change time moved (:func:`_same_version`)."""
+def _sample(handle: BinaryIO) -> bytes:
+    """A digest of :data:`SAMPLED_BLOCKS` blocks spread evenly over the open file ``handle`` (b"" where it cannot be
+    read): what tells another file's bytes from the same bytes where only the change time moved
+    (:func:`_same_version`)."""
     digest = hashlib.blake2b(digest_size=16)
     try:
-        with open(path, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            for start in sorted({size * k // SAMPLED_BLOCKS for k in range(SAMPLED_BLOCKS)}):
-                handle.seek(start)
-                digest.update(handle.read(BLOCK))
+        size = os.fstat(handle.fileno()).st_size
+        for start in sorted({size * k // SAMPLED_BLOCKS for k in range(SAMPLED_BLOCKS)}):
+            digest.update(os.pread(handle.fileno(), BLOCK, start))
     except OSError:
         return b""
     return digest.digest()
 
 
-def _same_version(before: tuple, now: tuple) -> bool:
-    """Whether two :func:`_stamp` of a path are of one version of one file. Inode, size and modification time first;
-    where only the change time moved, the sampled bytes: ``cp -p`` of another file of the same size over it rewrites it
-    in place and sets the other's time (before: a backup restored so while score read the file mixed two image sets,
-    exit 0), where a hard link, a chmod or an extended attribute moves the change time over the same bytes (imageset
-    writers and DVC's cache link files). Another file differing in a few blocks between the sampled ones is not seen."""
-    return before[:3] == now[:3] and (before[3] == now[3] or before[4] == now[4])
+def _same_version(before: tuple, status: os.stat_result, handle: BinaryIO) -> bool:
+    """Whether the file open as ``handle``, of ``status``, is the version :func:`_stamp` saw as ``before``. Inode, size
+    and modification time first; where only the change time moved, the sampled bytes: ``cp -p`` of another file of
+    the same size over it rewrites it in place and sets the other's time (before: a backup restored so while score
+    read the file mixed two image sets, exit 0), where a hard link, a chmod or an extended attribute moves the change
+    time over the same bytes (imageset writers and DVC's cache link files). Another file differing in a few blocks
+    between the sampled ones is not seen. The bytes are read only where the change time moved: before, each Ray
+    batch read the whole sample again, a mebibyte (more than a batch of 256 CIFAR images) for every batch."""
+    return ((status.st_ino, status.st_size, status.st_mtime_ns) == before[:3]
+            and (status.st_ctime_ns == before[3] or _sample(handle) == before[4]))
 
 
 def _changed(path: str, *, engine: str = "ray") -> WinnowError:
@@ -81,7 +85,8 @@ class FileRows:
         base = np.frombuffer(mapped, np.uint8, count=1).ctypes.data  # the map starts at the page below .offset
         offset = images.ctypes.data - base + images.offset - images.offset % mmap.ALLOCATIONGRANULARITY
         try:
-            stamp = _stamp(os.stat(images.filename), images.filename)
+            with open(images.filename, "rb") as handle:
+                stamp = _stamp(os.fstat(handle.fileno()), handle)
         except OSError:  # gone from its path: this process's map is all that holds the images
             return None
         if _mapped_inode(base) not in (None, stamp[0]):  # the path names another file than the one mapped here
@@ -100,7 +105,7 @@ class FileRows:
                 raise _not_shared(self) from None
             raise
         with handle:
-            if not _same_version(self.stamp, _stamp(os.fstat(handle.fileno()), self.path)):
+            if not _same_version(self.stamp, os.fstat(handle.fileno()), handle):
                 # before: a node holding its own copy (dvc pull on each machine, as for torchrun) was told the file
                 # was rewritten by another run, and to rerun, which failed the same way every time
                 raise _not_shared(self) if elsewhere else _changed(self.path)
@@ -146,10 +151,11 @@ def checked_unchanged(source: object) -> Iterator[None]:
 def _check_unchanged(source: object) -> None:
     if isinstance(source, FileRows):
         try:
-            now = _stamp(os.stat(source.path), source.path)
+            with open(source.path, "rb") as handle:
+                same = _same_version(source.stamp, os.fstat(handle.fileno()), handle)
         except OSError:
-            now = None
-        if now is None or not _same_version(source.stamp, now):
+            same = False
+        if not same:
             raise _changed(source.path)
 
 
@@ -164,14 +170,16 @@ def unchanged_in_place(images: np.ndarray, *, engine: str = "local") -> Iterator
     then its embedding; before, a user of ray was told of compute.engine: local)."""
     path = images.filename if isinstance(images, np.memmap) and images.mode == "r" and images.filename else None
     try:
-        before = None if path is None else _stamp(os.stat(path), path)
+        handle = None if path is None else open(path, "rb")
     except OSError:  # gone from its path: nothing can rewrite the file this process maps
-        before = None
-    yield
-    if before is not None:
-        try:
-            now = _stamp(os.stat(path), path)
-        except OSError:
-            return
-        if now[0] == before[0] and not _same_version(before, now):
+        handle = None
+    if handle is None:
+        yield
+        return
+    # the file held open: a path replaced meanwhile leaves this one as it was, and its bytes stay readable to the
+    # sample whatever a chmod does to the path
+    with handle:
+        before = _stamp(os.fstat(handle.fileno()), handle)
+        yield
+        if not _same_version(before, os.fstat(handle.fileno()), handle):
             raise _changed(str(path), engine=engine)
