@@ -17,6 +17,7 @@ import pandas as pd
 from winnow.errors import WinnowError
 from winnow.evaluated import natural_order
 from winnow.paired import PairedCounts, adjust, change_interval, drop_p_value, overdispersion, seed_overdispersion
+from winnow.paired_predictions import check_same_images
 
 CONFIDENCE = 0.95  # of the interval shown; the verdict uses the test
 OVERALL = "all (accuracy)"  # the class cell of a variant's overall row
@@ -124,7 +125,7 @@ def paired_rows(base, head, *, variant: str, settings: GateSettings) -> pd.DataF
     base, head = ([frames] if isinstance(frames, pd.DataFrame) else list(frames) for frames in (base, head))
     reference = base[0]
     for side, frame in [("base", f) for f in base[1:]] + [("head", f) for f in head]:
-        _check_same_images(reference, frame, variant=variant, side=side, runs=len(base) + len(head))
+        check_same_images(reference, frame, variant=variant, side=side, runs=len(base) + len(head))
     order = reference["id"]
     labels = reference["label"].to_numpy()
     predicted = [np.array([frame.set_index("id").loc[order, "predicted"].to_numpy() for frame in frames])
@@ -337,55 +338,6 @@ def _family_tests(counts: list[PairedCounts], phis: list[float], *,
     """``(p, p_adj)``: the one-sided drop test of each table and the p-values adjusted over them as one family."""
     p = np.array([drop_p_value(c, overdispersion=phi) for c, phi in zip(counts, phis)])
     return p, adjust(p, method=correction)
-
-
-def pair(base: pd.DataFrame, head: pd.DataFrame, *, variant: str, fix: str | None = None) -> pd.DataFrame:
-    """The same test images at base and head side by side: ``id``, ``label`` and ``predicted_base``,
-    ``predicted_head``, one row per image.
-
-    Args:
-        base, head: :func:`winnow.evaluated.read_predictions` frames (``id, label, predicted``).
-        variant: what the error names; fix: what its error says to do (by default, the gate's advice).
-
-    Raises:
-        WinnowError: the two frames hold other images, or the same image with another label.
-    """
-    _check_same_images(base, head, variant=variant, side="head", runs=2, fix=fix)
-    pairs = base.merge(head, on="id", suffixes=("_base", "_head"))
-    return pairs.rename(columns={"label_base": "label"})[["id", "label", "predicted_base", "predicted_head"]]
-
-
-def _check_same_images(reference: pd.DataFrame, frame: pd.DataFrame, *, variant: str, side: str, runs: int,
-                       fix: str | None = None) -> None:
-    """One line when ``frame`` holds other test images, or other labels, than the first base run's."""
-    two = side == "head" and runs == 2
-    what = "base and head" if two else f"the runs (a {side} run and the first base run)"
-    # with several runs a side, "at base only" would name both sides when two base runs differ
-    here, there = ("at base", f"at {side}") if two else ("in the first base run", f"in that {side} run")
-    only_base = sorted(set(reference["id"]) - set(frame["id"]))
-    only_other = sorted(set(frame["id"]) - set(reference["id"]))
-    if only_base or only_other:
-        first = (only_base or only_other)[0]
-        raise WinnowError(f"{variant}: {what} were tested on different test sets ({len(only_base)} ids {here} "
-                          f"only, {len(only_other)} {there} only, e.g. {first!r}); "
-                          + (fix or "the gate pairs the same images: gate runs of the same data and "
-                             "ingest.split_seed (it carves val and test; seed does not), or compare them with "
-                             "winnow compare"))
-    pairs = reference.merge(frame, on="id", suffixes=("_base", "_other"))
-    if "digest_base" in pairs.columns:  # both files name each image's pixels (older revisions did not)
-        repainted = pairs["digest_base"] != pairs["digest_other"]
-        if repainted.any():
-            row = pairs[repainted].iloc[0]
-            raise WinnowError(f"{variant}: {int(repainted.sum())} test images have other pixels at {side} under the "
-                              f"same id, e.g. {row['id']!r}; "
-                              + (fix or "the gate pairs the same images: the test split must not change between "
-                                        "the revisions gated"))
-    relabelled = pairs["label_base"] != pairs["label_other"]
-    if relabelled.any():
-        row = pairs[relabelled].iloc[0]
-        raise WinnowError(f"{variant}: {int(relabelled.sum())} test images carry other labels at {side}, e.g. "
-                          f"{row['id']!r}: {row['label_base']!r} at base, {row['label_other']!r} at {side}; "
-                          + (fix or "the test split must not change between the revisions gated"))
 
 
 def verdict(change: float, p_adj: float, *, tolerance: float, alpha: float) -> str:

@@ -25,9 +25,10 @@ import math
 import numpy as np
 import pandas as pd
 
-from winnow.gate_table import CONFIDENCE, pair
+from winnow.gate_table import CONFIDENCE
 from winnow.metrics import PER_CLASS_METRICS, is_rate, not_learnt, predictions_path, summarise, summary_path
 from winnow.paired import PairedCounts, change_p_value, macro_f1_change, p_text
+from winnow.paired_predictions import pair
 from winnow.report import SIGNIFICANCE_LEVEL, bound, html_table
 from winnow.stage import rerun_error
 
