@@ -71,3 +71,22 @@ def test_gate_files_matching_the_predictions_csv_evaluate_writes_names_the_patte
         "revision gated (its stage writes another format), and the gate reads metrics JSON alone; narrow the pattern "
         "to JSON files, e.g. metrics/evaluate/*.json; the gate takes its settings from HEAD: correct them there"])
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("gate")
+def test_a_class_whose_precision_three_pooled_head_runs_halve_exactly_regresses():
+    # class a, 6 test images: the base run predicts a for 2 of them and 1 of b's (precision 2/3); the three head runs
+    # predict a for 0, 1 and 6 of a's images and 2, 2 and 10 of b's: pooled 7 of 21, precision 1/3, exactly half, with
+    # 14/3 - 1 more of b's images taken a run, over half a's 6 test images. No head run alone collapses it (the first
+    # two take 1 more, the third keeps precision 6/16). Before: the pooled precision, the mean right over the mean
+    # taken, came out 0.33333333333333337, above half of 2/3, and the row was no collapse ("rise not significant")
+    def run(a_right, b_taken):  # the first a_right of a's images, the first b_taken of b's 100, predicted a
+        return pd.DataFrame({"id": [f"test-{i:03d}" for i in range(106)], "label": ["a"] * 6 + ["b"] * 100,
+                             "predicted": ["a" if i < a_right else "b" for i in range(6)]
+                             + ["a" if i < b_taken else "b" for i in range(100)]})
+
+    table = paired_rows([run(2, 1)], [run(0, 2), run(1, 2), run(6, 10)], variant="baseline",
+                        settings=GateSettings.from_params(default_params()["gate"]))
+    row = table[(table["class"] == "a") & (table["metric"] == "false_positives")].iloc[0]
+    assert (row["base"], row["head"], row["verdict"], row["collapsed"]) == (
+        pytest.approx(1 / 6), pytest.approx(14 / 18), "REGRESSED", True)
