@@ -95,6 +95,6 @@ def test_a_variant_new_at_the_target_named_by_variants_is_said_to_be_new_not_gon
     out, err = capsys.readouterr()
     assert (code, out, err.splitlines()) == (1, "", [
         "error: metrics/evaluate/pruned/predictions.csv missing at HEAD (pruned is new at workspace, nothing at HEAD to "
-        "compare it with: leave it out of --variants); the gate pairs every variant's test predictions at both "
-        "revisions: run `dvc repro evaluate` and commit metrics/evaluate/ at each"])
+        "compare it with: name the others in --variants instead: baseline); the gate pairs every variant's test "
+        "predictions at both revisions: run `dvc repro evaluate` and commit metrics/evaluate/ at each"])
     assert_nothing_left(project, before)

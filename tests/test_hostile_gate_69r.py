@@ -90,3 +90,24 @@ def test_a_class_whose_precision_three_pooled_head_runs_halve_exactly_regresses(
     row = table[(table["class"] == "a") & (table["metric"] == "false_positives")].iloc[0]
     assert (row["base"], row["head"], row["verdict"], row["collapsed"]) == (
         pytest.approx(1 / 6), pytest.approx(14 / 18), "REGRESSED", True)
+
+
+@pytest.mark.hostile("gate")
+def test_the_one_variant_named_by_variants_that_the_gate_cannot_pair_is_not_told_to_be_left_out(tmp_path, capsys):
+    # the base lists baseline and pruned, only baseline's evaluate committed there; `--variants pruned` alone. Before
+    # (cc66c131): "leave it out of --variants", which leaves --variants naming nothing (argparse refuses it bare); the
+    # variant the gate can pair is baseline
+    project = make_project(tmp_path / "project", default_params() | {"variants": ["baseline", "pruned"]})
+    labels = labels_of()
+    write_variant(project, "baseline", labels, wrong_on(labels, [1]))
+    init(project)
+    write_variant(project, "pruned", labels, wrong_on(labels, [1]))
+    before = files_under(project)
+    code = winnow(["gate", "--base", "HEAD", "--repo", str(project), "--variants", "pruned"])
+    out, err = capsys.readouterr()
+    assert (code, out, err.splitlines()) == (1, "", [
+        "error: metrics/evaluate/pruned/predictions.csv missing at HEAD (its params.yaml there lists the variant, so "
+        "it is not new: its evaluate did not run or its outputs were not committed; name the others in --variants "
+        "instead: baseline); the gate pairs every variant's test predictions at both revisions: run `dvc repro "
+        "evaluate` and commit metrics/evaluate/ at each"])
+    assert_nothing_left(project, before)

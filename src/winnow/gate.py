@@ -125,6 +125,8 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
     if unknown:
         raise WinnowError(f"--variants {' '.join(unknown)}: not evaluated at {label['base']} or {label['target']}; "
                           "evaluated: " + (", ".join(sorted(found["base"] | found["target"], key=natural_order)) or "none"))
+    pairable = [v for v in sorted(found["base"] & found["target"], key=natural_order)
+                if all(v in at_rev[rev] for rev in at_rev)]  # evaluated at every revision gated
     problems, notes, compared, texts = [], [], [], {}  # texts: (variant, side) -> each run's predictions CSV, read once
     for variant in wanted:
         at = [side for side in revs if variant in found[side]]
@@ -141,8 +143,7 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
                    if text is None or variant not in at_rev[rev]]
         if missing:
             side, name, rev, text = missing[0]
-            # named by --variants: before, "pass --variants to gate the others" to a user who had passed --variants
-            others = "leave it out of --variants" if variants else "pass --variants to gate the others"
+            others = _instead(variant, variants=variants, pairable=pairable)
             if text is not None:
                 problems.append(f"{variant} is not in params.yaml's variants at {name}, so its evaluate files there "
                                 f"are left over from a run before it was dropped ({others})")
@@ -208,6 +209,21 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
                                "else the strictest pattern that matches it, whatever the order; remove them or make "
                                "them stricter than what overrides them")
     return table, tolerance_notes(table, settings) + notes
+
+
+def _instead(variant: str, *, variants: list[str] | None, pairable: list[str]) -> str:
+    """What to gate instead of a ``variant`` the gate cannot pair (``variants``: those --variants named, if any;
+    ``pairable``: those evaluated at every revision gated). Before: "pass --variants to gate the others" to a user who
+    had passed --variants, then "leave it out of --variants" also of the one variant --variants named, which leaves it
+    naming none."""
+    others = [v for v in pairable if v != variant]
+    if not others:
+        return "no other variant is evaluated at every revision gated"
+    if not variants:
+        return "pass --variants to gate the others"
+    if any(v in others for v in variants):
+        return "leave it out of --variants"
+    return f"name the others in --variants instead: {', '.join(others)}"
 
 
 def _undigested(frames: list[list[pd.DataFrame]], *, names: list[str], variant: str) -> list[str]:
