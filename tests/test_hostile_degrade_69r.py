@@ -32,3 +32,22 @@ def test_a_shortage_does_not_advise_an_overlap_degrade_then_refuses(perturbation
     assert str(short.value) == line
     with pytest.raises(WinnowError, match=r"^degrade.perturbations\[1\] \(brightness\): with degrade.disjoint false "):
         degrade(tiny_imageset(), perturbations=perturbations, disjoint=False)
+
+
+@pytest.mark.hostile("params")
+def test_a_class_shortage_does_not_advise_an_overlap_whose_earlier_picks_leave_it_short_again():
+    # 4 cats of 12 colour train images: under disjoint true the darkening and the greying take 3 + 3, the duplicate 2
+    # of the rest, leaving 1 cat; under false the greying draws among all 12, so the duplicate takes other rows and
+    # 2 cats are left, still short of 3. Before: "..., or set degrade.disjoint: false", which then refused again
+    perturbations = [{"kind": "brightness", "fraction": 0.25, "factor": 0.3}, {"kind": "grayscale", "fraction": 0.25},
+                     {"kind": "exact_duplicate", "fraction": 0.17, "mode": "overwrite"},
+                     {"kind": "symmetric_noise", "rates": {"cat": 0.75}}]
+    with pytest.raises(WinnowError) as short:
+        degrade(tiny_imageset(3), perturbations=perturbations, seed=19)
+    with pytest.raises(WinnowError) as overlapping:
+        degrade(tiny_imageset(3), perturbations=perturbations, seed=19, disjoint=False)
+    assert (str(short.value), str(overlapping.value)) == (
+        "degrade.perturbations[3] (symmetric_noise) rates['cat']: needs 3 train images but only 1 are free (after "
+        "removals and the perturbations before it); allowed range [0, 0.2500]",
+        "degrade.perturbations[3] (symmetric_noise) rates['cat']: needs 3 train images but only 2 are free (after "
+        "removals and the duplicates before it, which share their images with nothing); allowed range [0, 0.5000]")
