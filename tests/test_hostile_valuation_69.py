@@ -88,7 +88,6 @@ def test_val_copies_labelled_two_ways_value_nothing_and_repeats_count_once():
     assert (repeats.tolist(), conflicts.tolist()) == (["val-a2"], ["val-b1", "val-b2"])
 
 
-
 @pytest.mark.hostile("intermediates")
 def test_a_class_whose_val_images_are_one_picture_is_said_thin_by_its_pictures(tmp_path, monkeypatch, capsys):
     # class 1's 60 val images ('middle') are one picture (one dedup group), class 0's three pictures 20 times: class 1
