@@ -52,7 +52,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if _staged is None or _staged.get(path) != tmp:
             tmp.unlink(missing_ok=True)
-        _remove_empty(made)
+        _release(made)
 
 
 @contextmanager
@@ -82,7 +82,7 @@ def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if _staged is None or _staged.get(path) != tmp:
             remove(tmp)
-        _remove_empty(made)
+        _release(made)
 
 
 _DISK_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)  # no room on the disk, past `ulimit -f`, past the quota
@@ -109,7 +109,7 @@ def scratch_folder(path: str | os.PathLike) -> Iterator[Path]:
         raise
     finally:
         remove(tmp)
-        _remove_empty(made)
+        _release(made)
 
 
 def _make_parents(path: Path) -> list[Path]:
@@ -118,6 +118,16 @@ def _make_parents(path: Path) -> list[Path]:
     made = [parent for parent in path.parents if not parent.exists()]
     path.parent.mkdir(parents=True, exist_ok=True)
     return made
+
+
+def _release(made: list[Path]) -> None:
+    """:func:`_remove_empty` of the folders a write made, now, or inside :func:`together` when that block ends: its
+    staged temporaries keep them until then, and a block that fails removes those. Before, a stage stopped after
+    one output was staged (a full disk at the next, params edited meanwhile) left its new data/x/ and metrics/ empty."""
+    if _staged is None:
+        _remove_empty(made)
+    else:
+        _made.append(made)
 
 
 def _remove_empty(folders: list[Path]) -> None:
@@ -131,6 +141,8 @@ def _remove_empty(folders: list[Path]) -> None:
 
 # final path -> its written temporary, while a together() block runs; None outside one
 _staged: dict[Path, Path] | None = None
+# the folders each write of that block made (:func:`_make_parents`), for its end
+_made: list[list[Path]] = []
 # run before any output moves into place; one that raises leaves the old outputs and removes the new (a stage run
 # sets winnow.params_read.check_unchanged: outputs of params edited meanwhile must not be recorded as the new ones)
 before_commit: list[Callable[[], None]] = []
@@ -173,6 +185,8 @@ def together() -> Iterator[Outputs]:
         for tmp in (_staged or {}).values():
             remove(tmp)
         _staged = None
+        while _made:  # the last write's first: an earlier one may have made the folder a later one's lies in
+            _remove_empty(_made.pop())
 
 
 class Move(NamedTuple):
