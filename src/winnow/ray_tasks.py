@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from winnow.errors import WinnowError
+from winnow.errors import WinnowError, out_of_memory
 from winnow.file_rows import FileRows
 
 if TYPE_CHECKING:
@@ -113,8 +113,8 @@ def one_blas_thread():
 
 
 class _BatchFailed(Exception):
-    """Carries a task's WinnowError, OSError or MemoryError to the driver as it was raised (``error``): Ray
-    Data appends its retry advice to an exception's first argument, or after an OSError's filename."""
+    """Carries a task's WinnowError, OSError or MemoryError (or torch's out of memory) to the driver as it was raised
+    (``error``): Ray Data appends its retry advice to an exception's first argument, or after an OSError's filename."""
 
     def __init__(self, error: BaseException, *notes: object) -> None:
         super().__init__(error, *notes)
@@ -123,10 +123,16 @@ class _BatchFailed(Exception):
 
 @contextmanager
 def _carried() -> Iterator[None]:
-    """In a Ray task: the errors a stage reports in one line, wrapped in :class:`_BatchFailed`."""
+    """In a Ray task: the errors a stage reports in one line, wrapped in :class:`_BatchFailed`: torch's out of memory
+    too (a RuntimeError: an embedding actor's GPU's, before a Ray traceback where the local engine said "out of the
+    GPU's memory")."""
     try:
         yield
     except (WinnowError, OSError, MemoryError) as err:
+        raise _BatchFailed(err) from None
+    except RuntimeError as err:
+        if not out_of_memory(err):  # a bug: as Ray raises it
+            raise
         raise _BatchFailed(err) from None
 
 
@@ -175,10 +181,10 @@ RETRIES = 3  # a task whose worker died is run again this often; Ray Data's defa
 
 @contextmanager
 def ray_failures() -> Iterator[None]:
-    """A Ray run's failure as the local engine's: the batch function's own WinnowError, OSError or MemoryError
-    (:class:`_BatchFailed`; one line in a stage), Ray killing a worker for memory as a MemoryError, and a worker
-    or node that died :data:`RETRIES` times more as one line; anything else (a bug) as Ray raised it. Ray Data's
-    console lines meanwhile are only its warnings (:func:`_quiet`), and its deprecation of the ``max_retries``
+    """A Ray run's failure as the local engine's: the batch function's own WinnowError, OSError or MemoryError (torch's
+    out of memory too: :class:`_BatchFailed`; one line in a stage), Ray killing a worker for memory as a MemoryError,
+    and a worker or node that died :data:`RETRIES` times more as one line; anything else (a bug) as Ray raised it. Ray
+    Data's console lines meanwhile are only its warnings (:func:`_quiet`), and its deprecation of the ``max_retries``
     it has no other way to take is not shown."""
     ray = import_ray()
     import ray.data
