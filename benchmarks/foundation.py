@@ -138,20 +138,23 @@ def run_default_model() -> dict:
     return {"pruned_applies": json.loads(Path("metrics/budget.json").read_text())["winner"], "rows": rows}
 
 
-def embedding_decisions():
+def embedding_decisions(cleaners: list[str]):
     """embedding-clean's decisions.parquet in this checkout (the working directory), read and checked as the budget
-    reads a cleaner's table: one row per image, each an image of data/degrade judged on its pixels now
-    (:func:`winnow.judged_rows.check_pixels`). Before, it was read unchecked, so decisions of pixels degrade had
-    changed since (or of no known pixels) were applied to the baseline by id."""
+    reads it under ``cleaners`` (params.yaml's pruned.cleaners, :func:`winnow.decision_files.read_cleaner_tables`):
+    one row per train image the cleaners leave it, each a decision of keep, drop or relabel (a relabel's to a class),
+    judged on the pixels and labels of data/degrade now. Before, it was read unchecked, so decisions of pixels degrade
+    had changed since were applied to the baseline by id; then with the pixel check alone, a relabel without a
+    suggested_label trained its image as class -1, and a decision 'Relabel' kept it."""
+    from winnow.decision_files import read_cleaner_tables
+    from winnow.errors import WinnowError
     from winnow.imageset import read_imageset
-    from winnow.judged_rows import check_pixels
-    from winnow.stage import read_table
 
-    path, manifest = "data/embedding-clean/decisions.parquet", read_imageset("data/degrade").manifest
-    table = read_table(path, written_by="embedding-clean", columns=("id", "decision", "suggested_label"),
-                       unique="id", ids_of=("data/degrade", manifest["id"]))
-    check_pixels(table, manifest=manifest, path=path, written_by="embedding-clean")
-    return table
+    if "embedding_clean" not in cleaners:
+        raise WinnowError(f"pruned.cleaners {cleaners} leaves embedding_clean out, whose decisions default-cleanings "
+                          "applies: add it")
+    degraded = read_imageset("data/degrade")
+    return read_cleaner_tables(cleaners, classes=degraded.classes,
+                               manifest=degraded.manifest)["neighbour_decisions"]
 
 
 def run_default_cleanings() -> dict:
@@ -168,7 +171,8 @@ def run_default_cleanings() -> dict:
     os.chdir(ROOT)
     train, val = load_variant("baseline")
     test = load_test()
-    decisions = embedding_decisions().set_index("id").reindex(train.manifest["id"].to_numpy())
+    decisions = embedding_decisions(params["pruned"]["cleaners"]).set_index("id").reindex(
+        train.manifest["id"].to_numpy())
     relabel, drop = (decisions["decision"] == "relabel").to_numpy(), (decisions["decision"] == "drop").to_numpy()
     filtered = decisions["decision"].isna().to_numpy()  # left out of label cleaning: the filters drop them
     relabelled = np.where(relabel, decisions["suggested_label"].fillna(-1).to_numpy().astype(np.int64), train.labels)

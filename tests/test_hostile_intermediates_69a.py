@@ -9,6 +9,7 @@ pixels: embedding-clean's rounds.parquet, which the report checks, and the bench
 checkout (benchmarks/convergence.py, benchmarks/foundation.py), called in-process."""
 
 import importlib.util
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -101,10 +102,11 @@ def test_the_foundation_benchmark_refuses_embedding_clean_decisions_of_other_pix
     root = make_project(tmp_path / "project", params)
     manifest, _, _ = tiny_degraded(root, score=params["score"])
     train = manifest[manifest["split"] == "train"]
-    table = write_judged(root, DECISIONS, pd.DataFrame({"id": train["id"], "decision": "keep",
-                                                        "suggested_label": train["label"], "reason": ""}))
+    table = write_judged(root, DECISIONS, pd.DataFrame({"id": train["id"], "decision": "keep", "reason": "",
+                                                        "given_label": train["label"],
+                                                        "suggested_label": train["label"]}))
     monkeypatch.chdir(root)
-    embedding_decisions = _benchmark("foundation").embedding_decisions
+    embedding_decisions = partial(_benchmark("foundation").embedding_decisions, ["embedding_clean"])
     assert embedding_decisions()["id"].tolist() == train["id"].tolist()
     write_table(root / DECISIONS, table.assign(digest=table["digest"].mask(table["id"] == "train-1-2", "0" * 16)))
     with pytest.raises(WinnowError) as refused:
