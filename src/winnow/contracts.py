@@ -8,15 +8,14 @@ numbers that were enforced; an expectation whose bound is null is left out and l
 :attr:`Suite.left_out`.
 
 :func:`validate` runs suites on pandas DataFrames in an ephemeral GX context (no GX project folder),
-returns one :class:`ExpectationResult` per expectation and table, and can build the Data Docs HTML site
-(:mod:`winnow.contract_docs`).
+returns one :class:`winnow.contract_results.ExpectationResult` per expectation and table, and can build the
+Data Docs HTML site (:mod:`winnow.contract_docs`).
 great_expectations is imported only where a suite is checked (here in :func:`validate`, and by
 winnow.variant_contract before a stage's work), through :func:`winnow.gx_import.import_gx`: it takes seconds.
 """
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ import pandas as pd
 
 from winnow.configs import CONTRACT_MODES
 from winnow.contract_docs import build_docs, store_verdicts
+from winnow.contract_results import _EXAMPLES, ExpectationResult, _result
 from winnow.contract_rules import SEVERITIES, check_kinds, check_rule
 from winnow.errors import WinnowError, fault_line, not_a_file
 from winnow.gx_import import gx_broken, import_gx
@@ -36,17 +36,6 @@ SUITES = ("ingest", "scores", "variant")
 SUITES_DIR = "contracts"
 MODES = CONTRACT_MODES
 PARAMETER = "$PARAMETER"
-_EXAMPLES = 3  # unexpected values shown in a failure line
-# rules whose observed value is the number of rows the row_condition selects: for them no row selected is a
-# measurement, 0 (before: "value: 0, row_condition: 'label==99'", a user's "no image may be X", failed on clean data)
-_COUNTS_SELECTED_ROWS = "expect_table_row_count_"
-
-
-def _counts_none(kind: str, kwargs: Mapping[str, Any]) -> bool:
-    """Whether a rule counts the rows its row_condition selects and expects none (value 0, or max_value 0): only
-    then is no row selected its measurement. A count allowing some (max_value 1) whose condition matches nothing
-    is more likely a typo ('split=="Test"') and fails as other rules do (found by a review: it passed)."""
-    return kind.startswith(_COUNTS_SELECTED_ROWS) and (kwargs.get("value") == 0 or kwargs.get("max_value") == 0)
 
 
 @dataclass(frozen=True)
@@ -66,40 +55,6 @@ class Suite:
     expectations: list[dict[str, Any]]
     left_out: list[str]
     numbers: tuple[int, ...] = ()
-
-
-@dataclass(frozen=True)
-class ExpectationResult:
-    """One expectation checked on one table.
-
-    Attributes:
-        suite: the suite's name; table: the table checked (the suite's name, or a variant's name).
-        expectation: the GX expectation type; column: the column it looks at (None for a table-wide one).
-        description: the rule in words, from the suite file.
-        observed: the observed value (a number for aggregates, ``"k of n rows, e.g. [...]"`` for per-row
-            rules), ``"not measured"`` when the value is null, ``"error: ..."`` when GX could not evaluate it.
-        bound: the bound in words (``"<= 0.01"``, ``"in [0, 9]"``, ``"in {'train', ...}"``, ``"-"``).
-        success: whether the expectation held.
-        limits: the numeric bounds (min_value, max_value), so that a failure line never prints its observed
-            value rounded onto one of them.
-    """
-
-    suite: str
-    table: str
-    expectation: str
-    column: str | None
-    description: str
-    observed: Any
-    bound: str
-    success: bool
-    limits: tuple = ()
-
-    def line(self) -> str:
-        """One line for a failure: which rule on which table, the observed value, the bound."""
-        where = self.suite if self.table == self.suite else f"{self.suite}[{self.table}]"
-        target = f"{self.expectation}({self.column})" if self.column else self.expectation
-        observed = _number(self.observed, apart_from=self.limits)
-        return f"{where}: {self.description}: observed {observed}, bound {self.bound} ({target})"
 
 
 class Batch(NamedTuple):
@@ -274,114 +229,6 @@ def _gx_failed(suite: Suite, doing: str, err: Exception) -> WinnowError:
         raise err
     return WinnowError(f"{suite.path}: Great Expectations failed {doing}: {type(err).__name__}: "
                        f"{' '.join(str(err).split())[:200]}")
-
-
-def _result(suite: str, table: str, checked, *, frame: pd.DataFrame) -> ExpectationResult:
-    """``checked`` (a GX result of a rule on ``frame``) as a result of table ``table``. A rule checked nothing,
-    and fails, when its row_condition selects no row of ``frame`` (before: a distinct-values or max-only rule
-    passed on it, as the typo 'split=="Train"' selects none), or when it is a per-row rule whose column holds no
-    value among the rows examined (before: "0 of 4 rows" unexpected on an all-NaN column, a pass), and so does any
-    other rule of a column (a sum, its distinct values) but those of :data:`_NEEDS_NO_VALUE`. A row count
-    measures the rows selected, so none selected is its observed 0, judged against its bound."""
-    config, outcome = checked.expectation_config, checked.result or {}
-    kwargs = config.kwargs
-    error = _error_message(checked.exception_info)
-    if error is not None:
-        observed = f"error: {error}"
-    elif outcome.get("observed_value") is not None:  # None: a per-row rule, whose unexpected values say more
-        observed = outcome["observed_value"]
-    elif "unexpected_count" in outcome:
-        examples = [_number(value) for value in outcome.get("partial_unexpected_list", [])[:_EXAMPLES]]
-        of = f" of {outcome['element_count']} rows" if "element_count" in outcome else " unexpected value(s)"
-        observed = f"{outcome['unexpected_count']}{of}" + (
-            f", e.g. {examples}" if outcome["unexpected_count"] else "")
-    else:
-        observed = None
-    # a per-row rule that examined no row checked nothing: it fails (GX counts the nulls it skips as missing)
-    examined_none = error is None and "unexpected_count" in outcome and outcome.get("element_count") == 0
-    rows = _selected(frame, kwargs) if error is None else None
-    if rows is not None and kwargs.get("row_condition") and not _counts_none(config.type, kwargs) and rows.empty:
-        observed, examined_none = "no row examined (its row_condition selects none)", True
-    elif examined_none:
-        observed = "no row"
-    elif error is None and "missing_count" in outcome and outcome["missing_count"] == outcome.get("element_count"):
-        observed = f"no value examined ({outcome['missing_count']} of {outcome['element_count']} rows null)"
-        examined_none = True
-    elif checked.success and config.type not in _NEEDS_NO_VALUE and rows is not None \
-            and kwargs.get("column") in rows.columns and not rows[kwargs["column"]].notna().any():
-        # an aggregate of no value: before, a sum of 0 or no distinct value outside the set passed on an empty table
-        # or an all-null column, where the same rule whose row_condition selected no row failed
-        observed = f"no value examined ({len(rows)} of {len(rows)} rows null)" if len(rows) else "no row"
-        examined_none = True
-    return ExpectationResult(
-        suite=suite, table=table, expectation=config.type, column=kwargs.get("column"),
-        description=config.description or config.type, observed=_plain(observed), bound=_bound(kwargs),
-        success=bool(checked.success) and not examined_none,
-        limits=tuple(kwargs[k] for k in ("min_value", "max_value") if isinstance(kwargs.get(k), (int, float))))
-
-
-# column rules that measure something of a column without values: that it exists, its type, its nulls
-_NEEDS_NO_VALUE = ("expect_column_to_exist", "expect_column_values_to_be_of_type",
-                   "expect_column_values_to_be_in_type_list", "expect_column_values_to_be_null",
-                   "expect_column_proportion_of_non_null_values_to_be_between")
-
-
-def _selected(frame: pd.DataFrame, kwargs: Mapping[str, Any]) -> pd.DataFrame | None:
-    """The rows of ``frame`` the rule's row_condition keeps, filtered as GX filters them (all rows without one);
-    None when GX cannot evaluate it (its result then carries GX's own error)."""
-    if not kwargs.get("row_condition"):
-        return frame
-    from great_expectations.execution_engine import PandasExecutionEngine
-
-    try:
-        return PandasExecutionEngine()._apply_row_condition_filter(frame, kwargs["row_condition"], dict(kwargs))
-    except Exception:  # noqa: BLE001 - a condition GX refuses is its result's error, reported there
-        return None
-
-
-def _error_message(info: Mapping | None) -> str | None:
-    """The first line of the exception GX caught, if any; ``info`` is flat or keyed by metric."""
-    entries = [info] if info and "raised_exception" in info else list((info or {}).values())
-    for entry in entries:
-        if isinstance(entry, Mapping) and entry.get("raised_exception"):
-            return (str(entry.get("exception_message") or "").splitlines() or ["GX could not evaluate it"])[0]
-    return None
-
-
-def _plain(value: Any) -> Any:
-    """A builtin for JSON: numpy scalars become numbers, null and NaN become ``"not measured"``."""
-    if hasattr(value, "item"):
-        value = value.item()
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "not measured"
-    return value
-
-
-def _number(value: Any, *, apart_from: tuple = ()) -> str:
-    """A float to 4 significant digits, more where 4 would print it as one of the bounds ``apart_from`` it
-    differs from: a class balance of 0.19995 failing ``>= 0.2`` read "observed 0.2, bound >= 0.2"."""
-    if not isinstance(value, float):
-        return str(value)
-    digits = 4
-    while digits < 17 and any(value != limit and f"{value:.{digits}g}" == f"{float(limit):.{digits}g}"
-                              for limit in apart_from):
-        digits += 1
-    return f"{value:.{digits}g}"
-
-
-def _bound(kwargs: Mapping[str, Any]) -> str:
-    low, high = kwargs.get("min_value"), kwargs.get("max_value")
-    if "value_set" in kwargs:
-        return f"in {{{', '.join(map(repr, kwargs['value_set']))}}}"
-    if low is not None and high is not None:
-        return f"= {_number(low)}" if low == high else f"in [{_number(low)}, {_number(high)}]"
-    if low is not None:
-        return f">= {_number(low)}"
-    if high is not None:
-        return f"<= {_number(high)}"
-    if isinstance(kwargs.get("value"), (int, float)) and not isinstance(kwargs["value"], bool):
-        return f"= {_number(kwargs['value'])}"  # expect_table_row_count_to_equal, ...: before "bound -"
-    return "-"
 
 
 def check_settings(section: Mapping[str, Any] | None) -> dict[str, Any]:
