@@ -8,7 +8,8 @@ from PIL import Image
 from threadpoolctl import threadpool_limits
 
 from winnow.phash import phash64
-from winnow.quality import SCORES, area_matrix, score_images
+from winnow.quality import SCORES, score_images
+from winnow.sharpness import area_matrix
 from winnow.thumbnails import thumbnail_features
 
 HSP = np.array([0.241, 0.691, 0.068], np.float32)

@@ -22,7 +22,7 @@ import numpy as np
 
 from winnow.engine import Engine, release_rows, spill_array
 from winnow.pixel_batches import batch_rows
-from winnow.quality import area_matrix
+from winnow.sharpness import area_matrix
 
 # thumbnails take 1 KiB an image and view on the default 16x16 grid: above this they live on disk, so dedup's
 # memory stays flat (1.6 million 32x32 images: 3.2 GiB of whole and crop thumbnails)
