@@ -17,7 +17,8 @@ from hostile_harness import _env
 from winnow import cli
 from winnow.errors import WinnowError
 from winnow.experiments import experiments_from_show
-from winnow.study import describe, tidy
+from winnow.study import tidy
+from winnow.study_damage import describe
 from winnow.study_plots import plot
 from winnow.study_sweeps import SWEEPS, hydra_value, queue_commands, sweep_perturbations
 

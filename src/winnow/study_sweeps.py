@@ -1,7 +1,7 @@
 """The standard degrade-study sweeps (003; 004 Appendix B) as ``dvc exp run --queue -S ...`` commands.
 
 Every experiment replaces the whole ``degrade.perturbations`` list with one perturbation (or none, the
-clean run), so :func:`winnow.study.describe` can read its damage and level back from the params.
+clean run), so :func:`winnow.study_damage.describe` can read its damage and level back from the params.
 """
 
 from __future__ import annotations
