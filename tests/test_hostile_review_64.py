@@ -44,7 +44,7 @@ def test_an_export_over_a_queue_a_spreadsheet_saved_in_another_form_keeps_its_ve
 @pytest.mark.hostile("review")
 def test_an_export_over_a_header_only_queue_of_another_form_is_not_refused(tmp_path):
     # a queue a spreadsheet saved with no row holds no verdict: nothing to keep, so the export may replace it
-    from winnow.review_words import refuse_unimported_verdicts
+    from winnow.unimported_verdicts import refuse_unimported_verdicts
 
     queue = tmp_path / "queue.csv"
     queue.write_text(";".join(QUEUE_COLUMNS) + "\n")

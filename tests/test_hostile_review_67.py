@@ -8,7 +8,7 @@ import pytest
 
 from test_hostile_review_66 import FIRST, exported, fill_in, queue  # noqa: F401 (fixtures)
 from winnow import review
-from winnow.review_words import refuse_unimported_verdicts
+from winnow.unimported_verdicts import refuse_unimported_verdicts
 
 
 @pytest.fixture(scope="module")

@@ -35,10 +35,9 @@ from winnow.decision_files import read_cleaner_tables, read_decisions
 from winnow.errors import WinnowError, check_output, first_line
 from winnow.imageset import read_imageset
 from winnow.quality import read_scores
-from winnow.review_words import (
-    accepting, cleared_ids, refuse_unimported_verdicts, refuse_unnamed_class, resolve, reviewed_words, saved_words,
-)
+from winnow.review_words import accepting, cleared_ids, refuse_unnamed_class, resolve, reviewed_words, saved_words
 from winnow.stage import check_journal_folder, load_params, together, write_json, write_table, write_text
+from winnow.unimported_verdicts import refuse_unimported_verdicts
 from winnow.review_decisions import BUDGET_IN, KINDS, REVIEW_COLUMNS, review_queue
 from winnow.variants import DEGRADE, FROM_PRUNED, apply_decisions, baseline_rows, check_kept
 from winnow.verdicts import (
