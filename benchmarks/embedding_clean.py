@@ -46,7 +46,8 @@ from winnow.neighbours import final_decisions  # noqa: E402
 from winnow.out_of_sample import cross_val_pred_probs  # noqa: E402
 from winnow.quality import quality_flags, score_table  # noqa: E402
 from winnow.training import TrainConfig, fit, predict_proba  # noqa: E402
-from winnow.variants import apply_decisions, baseline_rows, cleaner_decisions  # noqa: E402
+from winnow.variants import baseline_rows  # noqa: E402
+from winnow.decision_rows import apply_decisions, cleaner_decisions  # noqa: E402
 
 RESULTS = ROOT / "benchmarks/results"
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())

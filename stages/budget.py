@@ -46,7 +46,8 @@ from winnow.stage import check_outputs, load_params, read_table, run, together, 
 from winnow.torch_runtime import reproducible
 from winnow.training import TrainConfig, fit, predict_proba
 from winnow.trusted_labels import trusted_doubt
-from winnow.variants import DEGRADE, apply_decisions, baseline_rows, check_kept, cleaner_decisions
+from winnow.variants import DEGRADE, baseline_rows, check_kept
+from winnow.decision_rows import apply_decisions, cleaner_decisions
 
 REPRESENT_IN, GROUPS_IN, JUDGE_MODEL = "data/represent", "data/dedup/groups.parquet", "models/represent.pt"
 OUT, METRICS_OUT = "data/budget/decisions.parquet", "metrics/budget.json"

@@ -13,9 +13,10 @@ from winnow.decision_files import read_decisions
 from winnow.imageset import read_imageset
 from winnow.stage import check_outputs, load_params, run, together, write_json
 from winnow.variants import (
-    DEGRADE, FROM_PRUNED, INGEST, VARIANTS_DIR, apply_decisions, baseline_rows, check_kept, check_same_classes, oracle_rows,
+    DEGRADE, FROM_PRUNED, INGEST, VARIANTS_DIR, baseline_rows, check_kept, check_same_classes, oracle_rows,
     write_variant,
 )
+from winnow.decision_rows import apply_decisions
 from winnow.verdicts import VERDICTS_FILE, read_verdicts, refuse_kept_leaks, verdicts_applied
 
 DECISIONS_IN = "data/budget/decisions.parquet"

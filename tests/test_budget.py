@@ -20,7 +20,8 @@ from winnow.budget import (
     LOG_LOSS_FLOOR, Budget, candidates, choose, choose_budget, rank_label_decisions, within_tie,
 )
 from winnow.budget_check import ModelCheck, check_budget, model_check
-from winnow.variants import baseline_rows, cleaner_decisions
+from winnow.variants import baseline_rows
+from winnow.decision_rows import cleaner_decisions
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -27,7 +27,8 @@ from winnow.params import validate
 from winnow.quality import SCORES, score_table
 from winnow.stage import write_table
 from winnow.training import TrainConfig
-from winnow.variants import apply_decisions, baseline_rows, cleaner_decisions
+from winnow.variants import baseline_rows
+from winnow.decision_rows import apply_decisions, cleaner_decisions
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ import pytest
 
 from test_hostile_report_more import plain, report_stage, tiny_imageset
 from winnow.report_valuation import valuation_section
-from winnow.variants import apply_decisions, baseline_rows
+from winnow.variants import baseline_rows
+from winnow.decision_rows import apply_decisions
 
 
 @pytest.mark.hostile("report")

@@ -396,7 +396,8 @@ def test_the_drops_pruned_makes_count_those_two_cleaners_shared_and_a_persons():
     # threshold+data_valuation.drop, and the report's "of those, pruned applies" left it out of both. Found by
     # probing: a person's accept of dedup's drop that the budget had cut is stage review, so the page read "dedup
     # marks 1 train image(s) to remove; the pruned variant drops 0 of them" beside a pruned that had dropped it
-    from winnow.variants import apply_decisions, baseline_rows
+    from winnow.variants import baseline_rows
+    from winnow.decision_rows import apply_decisions
     from winnow.verdicts import apply_verdicts
 
     stage = report_stage()

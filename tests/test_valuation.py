@@ -16,7 +16,8 @@ from hostile_harness import run_stage
 from winnow.budget import rank_label_decisions
 from winnow.errors import WinnowError
 from winnow.valuation import MIN_CLASS_VAL, Values, average_ranks, decide, harm, knn_shapley, thin_classes, tracin
-from winnow.variants import apply_decisions, baseline_rows, cleaner_decisions
+from winnow.variants import baseline_rows
+from winnow.decision_rows import apply_decisions, cleaner_decisions
 
 CENTRES = np.array([[-4.0, 0.0], [0.0, 4.0], [4.0, 0.0]])
 

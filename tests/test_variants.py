@@ -5,9 +5,8 @@ import pytest
 from winnow.errors import WinnowError
 from winnow.imageset import ImageSet, write_imageset
 from winnow.stage import write_table
-from winnow.variants import (
-    apply_decisions, baseline_rows, check_kept, cleaner_decisions, load_variant, oracle_rows, write_variant,
-)
+from winnow.variants import baseline_rows, check_kept, load_variant, oracle_rows, write_variant
+from winnow.decision_rows import apply_decisions, cleaner_decisions
 
 
 def _manifest(ids, split, labels):

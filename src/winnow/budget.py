@@ -51,7 +51,8 @@ from winnow.configs import BUDGET_SCORES
 from winnow.decision_files import read_cleaner_tables
 from winnow.errors import WinnowError
 from winnow.probe import fit_probe, label_log_probs
-from winnow.variants import DECISION_FILES, apply_decisions, check_kept, cleaner_decisions
+from winnow.variants import DECISION_FILES, check_kept
+from winnow.decision_rows import apply_decisions, cleaner_decisions
 
 if TYPE_CHECKING:
     from winnow.budget_check import ModelCheck
@@ -100,7 +101,7 @@ def rank_label_decisions(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
             :data:`winnow.variants.DECISION_FILES` and :data:`CONFIDENCE_COLUMNS` name.
 
     Returns:
-        :func:`winnow.variants.cleaner_decisions` rows plus ``confidence`` (the decision's own) and ``rank``
+        :func:`winnow.decision_rows.cleaner_decisions` rows plus ``confidence`` (the decision's own) and ``rank``
         (int64, 0 = the image decided most surely; an image two cleaners decided ranks by the surer one, and
         its decisions share that rank, so a cut takes both or neither).
 
@@ -166,7 +167,7 @@ class Candidate:
             ``all`` (every decision: what pruned applied before budgets).
         fraction: ``p`` / 100 for a ``top`` cut, else None.
         label_images: images whose label decisions it applies.
-        decisions: :func:`winnow.variants.cleaner_decisions` rows plus ``confidence`` (NaN for the filters).
+        decisions: :func:`winnow.decision_rows.cleaner_decisions` rows plus ``confidence`` (NaN for the filters).
     """
 
     name: str

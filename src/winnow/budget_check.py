@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from winnow.budget import Budget, paired_gap
-from winnow.variants import apply_decisions
+from winnow.decision_rows import apply_decisions
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ UNJUDGED_CLASSES = {"confident_learn": ("metrics/confident_learn.json", "unjudge
 def read_cleaner_tables(cleaners, *, classes: list[str], manifest: pd.DataFrame,
                         extra_columns: dict[str, tuple[str, ...]] | None = None) -> dict[str, pd.DataFrame]:
     """The decision files of ``cleaners`` (names in :data:`winnow.variants.DECISION_FILES`), read and checked, as
-    :func:`winnow.variants.cleaner_decisions` keyword arguments; ``classes``: data/degrade's class names;
+    :func:`winnow.decision_rows.cleaner_decisions` keyword arguments; ``classes``: data/degrade's class names;
     ``manifest``: data/degrade's (``id``, ``split``, ``label``); ``extra_columns``: per cleaner, columns needed
     besides those it reads.
 
@@ -205,8 +205,8 @@ def _missing(value) -> bool:
 
 
 def stamped(decisions: pd.DataFrame, *, manifest: pd.DataFrame, cleaners: list[str]) -> pd.DataFrame:
-    """``decisions`` (rows of :func:`winnow.variants.cleaner_decisions`) with :data:`MADE_ON`: each image's label and
-    pixel digest in ``manifest`` (data/degrade's ``id``, ``split``, ``label``, ``digest``), what the budget decided
+    """``decisions`` (rows of :func:`winnow.decision_rows.cleaner_decisions`) with :data:`MADE_ON`: each image's label
+    and pixel digest in ``manifest`` (data/degrade's ``id``, ``split``, ``label``, ``digest``), what the budget decided
     on, in ``attrs[JUDGED]`` the ids of its train images, every one the budget judged, and in
     ``attrs[CHOSEN_AMONG]`` the ``cleaners`` (pruned.cleaners) whose decisions it chose among."""
     known = manifest.set_index("id")
@@ -219,7 +219,7 @@ def stamped(decisions: pd.DataFrame, *, manifest: pd.DataFrame, cleaners: list[s
 
 def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int,
                    manifest: pd.DataFrame, cleaners: list[str]) -> pd.DataFrame:
-    """A file of :func:`winnow.variants.cleaner_decisions` rows (``id, action, label, reason, stage``), checked:
+    """A file of :func:`winnow.decision_rows.cleaner_decisions` rows (``id, action, label, reason, stage``), checked:
     every id an image of data/degrade (``manifest``: its ``id``, ``split``, ``label``, ``digest``; another id means
     decisions of another data version), every action drop or relabel, every relabel a class index in
     ``[0, num_classes)``, every reason and stage text, (:data:`CHOSEN_AMONG`) chosen among the decisions of

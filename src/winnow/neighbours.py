@@ -13,7 +13,7 @@ Read top to bottom:
 5. :func:`final_decisions` folds several rounds of decisions into one per image.
 
 The decision table has the columns of confident-learn's ``label_issues.parquet`` that
-:func:`winnow.variants.cleaner_decisions` reads (``id, decision, suggested_label, reason``) and those
+:func:`winnow.decision_rows.cleaner_decisions` reads (``id, decision, suggested_label, reason``) and those
 :func:`winnow.labels.score_against_truth` reads (``given_label, is_issue``).
 """
 

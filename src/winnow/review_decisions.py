@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from winnow.variants import DECISION_FILES, PER_IMAGE, apply_decisions, cleaner_decisions
+from winnow.variants import DECISION_FILES, PER_IMAGE
+from winnow.decision_rows import apply_decisions, cleaner_decisions
 
 BUDGET_IN = "data/budget/decisions.parquet"  # the budget stage's choice: what pruned does without a verdict
 # an image's kind is the first of its decisions' kinds in this order (the page shows one grid per kind)
@@ -26,7 +27,7 @@ LABEL_TABLES = tuple((argument, cleaner) for cleaner, (_, _, argument, _) in DEC
 
 def suggestions(tables: dict[str, pd.DataFrame], *, applied: pd.DataFrame) -> pd.DataFrame:
     """Every drop or relabel the cleaners suggest, one row per (image, cleaner decision): the decisions they
-    took (:func:`winnow.variants.cleaner_decisions`), a label issue confident-learn kept (a relabel to its
+    took (:func:`winnow.decision_rows.cleaner_decisions`), a label issue confident-learn kept (a relabel to its
     class), an outlier embedding-clean kept (a drop), and whatever ``applied`` (the budget's decisions)
     holds besides.
 
