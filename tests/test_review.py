@@ -242,6 +242,38 @@ def test_the_pages_download_imported_with_replace_keeps_the_saved_verdicts_it_sh
                                  ("train-05", "accept", 0, 0)]
 
 
+@pytest.mark.hostile("review")
+def test_the_review_page_shown_again_by_going_back_shows_the_verdicts_its_download_holds(browser, exported):
+    # found by probe 69: Chromium restores a page's radios and selects when a person goes back to it, but not the
+    # verdicts its script keeps: accept chosen for train-04 and owl for train-06, another page opened and the review
+    # page gone back to, both showed chosen beside "0 verdict(s) chosen", and "Download verdicts" wrote neither; over
+    # a saved reject, accept showed chosen and the download wrote the reject, which import skips as no new word
+    browser.events.clear()
+    browser.call("Page.navigate", url=(exported / "reviews/index.html").as_uri())
+    browser.wait_for("Page.loadEventFired")
+    browser.call("Runtime.evaluate", expression=(
+        "document.querySelector('.item[data-id=\"train-04\"] input[value=accept]').click();"
+        "const select = document.querySelector('.item[data-id=\"train-06\"] select'); select.value = 'owl';"
+        "select.dispatchEvent(new Event('change', {bubbles: true}))"))
+    browser.events.clear()
+    browser.call("Page.navigate", url="data:text/html,elsewhere")
+    browser.wait_for("Page.loadEventFired")
+    history = browser.call("Page.getNavigationHistory")
+    browser.events.clear()
+    browser.call("Page.navigateToHistoryEntry", entryId=history["entries"][history["currentIndex"] - 1]["id"])
+    browser.wait_for("Page.loadEventFired")
+
+    def evaluate(expression: str):
+        return browser.call("Runtime.evaluate", expression=expression, returnByValue=True)["result"]["value"]
+
+    # each item's verdict (what the download writes) and the choice its controls show: the page as written
+    assert evaluate("[...document.querySelectorAll('.item')].map(item => [item.dataset.id, item.dataset.verdict, "
+                    "[...item.querySelectorAll('input:checked, select')].map(c => c.value).join('')])") == [
+        [image, "", ""] for image in ("train-04", "train-06", "train-05", "train-07", "train-00", "train-02", "train-08")]
+    assert evaluate("document.getElementById('count').textContent") == "0 verdict(s) chosen"
+    assert evaluate("verdictsCsv()") == "id,verdict,given,digest,action,suggested,saved\n"
+
+
 def test_the_page_shows_each_kind_in_its_own_grid_with_a_class_choice_only_for_label_issues(browser, exported):
     browser.events.clear()
     browser.call("Page.navigate", url=(exported / "reviews/index.html").as_uri())

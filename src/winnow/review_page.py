@@ -56,6 +56,20 @@ function showCount() {
   const n = [...document.querySelectorAll(".item")].filter(item => item.dataset.verdict).length;
   document.getElementById("count").textContent = n + " verdict(s) chosen";
 }
+// the controls show the verdict each item holds, which is what the download writes: a browser going back to the page
+// restores the radios and selects a person had chosen but not the items' verdicts (before: accept shown over a saved
+// reject, and the download wrote the reject), and the restored choices of a page since exported anew would sit on
+// the images now in those places
+window.addEventListener("pageshow", () => {
+  for (const item of document.querySelectorAll(".item")) {
+    for (const radio of item.querySelectorAll("input[type=radio]")) radio.checked = radio.value === item.dataset.verdict;
+    const select = item.querySelector("select");
+    if (select) {
+      select.value = [...select.options].some(option => option.value === item.dataset.verdict) ? item.dataset.verdict : "";
+    }
+  }
+  showCount();
+});
 document.addEventListener("change", event => {
   const item = event.target.closest(".item");
   if (!item) return;
