@@ -632,14 +632,14 @@ def test_a_verdict_that_keeps_a_train_copy_of_a_test_image_is_refused(tmp_path):
     assert run_winnow(project, "review", "export").returncode == 0
     (project / "reviews/verdicts.csv").write_text(HEADER)
     import_refused(project, "mine.csv", as_seen(project, "id,verdict\ntrain-09,reject\n"),
-                   "mine.csv: id 'train-09': verdict reject keeps a train copy of a val or test image (dedup: leak), "
-                   "which pruned always drops")
+                   "mine.csv: id 'train-09': verdict reject keeps a train copy of a val, test or trusted image "
+                   "(dedup: leak), which pruned always drops")
     # and written by hand, variants refuses it
     (project / "reviews/verdicts.csv").write_text(HEADER + row(project, "train-09,reject,2,-1,2") + "\n")
     assert refused_line(project, "variants") == (
-        "error: reviews/verdicts.csv: id 'train-09': verdict reject keeps a train copy of a val or test image (dedup: "
-        "leak), which pruned always drops: the test would score an image the model learnt; write drop or accept for "
-        "it, or remove the verdict")
+        "error: reviews/verdicts.csv: id 'train-09': verdict reject keeps a train copy of a val, test or trusted "
+        "image (dedup: leak), which pruned always drops: val or the test would score an image the model learnt, or "
+        "the trusted split judge the budget on one; write drop or accept for it, or remove the verdict")
 
 
 @pytest.mark.hostile("review")

@@ -184,15 +184,18 @@ def replaced_differently(new: pd.DataFrame, *, source: str | os.PathLike) -> str
 
 def refuse_kept_leaks(verdicts: pd.DataFrame, decisions: pd.DataFrame, *, where: str) -> None:
     """One line when a verdict keeps an image that ``decisions`` (the budget's) drop as dedup's ``leak``: a
-    train copy of a val or test image is never trained on, whatever a person or the budget says, or the test
-    would score an image the model learnt."""
+    train copy of a val, test or trusted image is never trained on, whatever a person or the budget says, or val or
+    the test would score an image the model learnt, or the trusted split judge the budget on one."""
     leaks = set(decisions.loc[(decisions["stage"] == "dedup") & (decisions["reason"] == "leak"), "id"])
     kept = verdicts[verdicts["id"].isin(leaks) & (verdicts["label"] != -1)]
     if len(kept):
         first = kept.iloc[0]
-        raise WinnowError(f"{where}: id {first['id']!r}: verdict {first['verdict']} keeps a train copy of a val or "
-                          "test image (dedup: leak), which pruned always drops: the test would score an image the "
-                          "model learnt; write drop or accept for it, or remove the verdict")
+        # dedup's leaks are train copies of trusted images too: before, the line spoke of val and test alone, and
+        # a person kept from keeping a copy of a trusted image looked for it there
+        raise WinnowError(f"{where}: id {first['id']!r}: verdict {first['verdict']} keeps a train copy of a val, "
+                          "test or trusted image (dedup: leak), which pruned always drops: val or the test would "
+                          "score an image the model learnt, or the trusted split judge the budget on one; write drop "
+                          "or accept for it, or remove the verdict")
 
 
 def refuse_lost_copies(before: pd.DataFrame, after: pd.DataFrame, *, verdicts: pd.DataFrame,
