@@ -376,7 +376,8 @@ def project(tmp_path_factory):
     manifest["digest"] = pixel_digest(images)
     for name in ("ingest", "degrade"):
         write_imageset(root / "data" / name, images, manifest, ["zero", "one"])
-    write_table(root / "data/score/scores.parquet", pd.DataFrame({"id": manifest["id"], **{s: 0.5 for s in SCORES}}))
+    # the score stage writes each image's pixel digest beside its scores: the contracts stage refuses scores without it
+    write_judged(root, "data/score/scores.parquet", pd.DataFrame({"id": manifest["id"], **{s: 0.5 for s in SCORES}}))
     tables = {"threshold/flags.parquet": pd.DataFrame({"id": manifest["id"], "any": False}),
               "dedup/groups.parquet": pd.DataFrame({"id": manifest["id"], "split": manifest["split"],
                                                     "group": [0, 0, 1, 2, 3, 4, 5, 6]}),
