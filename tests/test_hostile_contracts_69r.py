@@ -56,3 +56,20 @@ def test_a_row_condition_listing_one_value_of_its_column_s_kind_is_kept_as_a_val
         {"type": "expect_table_row_count_to_equal", "description": "d", "kwargs": {"value": 0, "row_condition": c}}
         for c in ('label in [7, "7"]', 'col("label") in ["7", None]')])
     assert check_kinds(suite, table="ingest", frame=pd.DataFrame({"label": [0, 7]})) is None
+
+
+@pytest.mark.hostile("params")
+def test_a_length_cap_is_kept_and_read_at_once_and_an_unanchored_count_still_refused(tmp_path):
+    # '(?s)^.{0,4096}$' (at most 4096 characters) fails on a longer text, and '(?s)^(?:.{1,8}){0,10}$' (at most 80)
+    # too. Before: the first was refused as matching every text (the longest probe, 1000 NULs, is within it), and the
+    # second, tried on those 1000 NULs, backtracked through 8**10 splits: reading the suite never returned
+    (tmp_path / "ingest.yaml").write_text("name: ingest\nexpectations:\n" + "".join(
+        "  - {type: expect_column_values_to_match_regex, kwargs: {column: path, regex: '%s'}}\n" % pattern
+        for pattern in ("(?s)^.{0,4096}$", "(?s)^(?:.{1,8}){0,10}$")))
+    assert [e["kwargs"]["regex"] for e in load_suite(tmp_path / "ingest.yaml", parameters={}).expectations] == [
+        "(?s)^.{0,4096}$", "(?s)^(?:.{1,8}){0,10}$"]
+    # unanchored, a count bounds nothing: '[0-9a-f]{0,8}' is found (empty) in every text
+    (tmp_path / "ingest.yaml").write_text("name: ingest\nexpectations:\n  - {type: expect_column_values_to_match_regex, "
+                                          "kwargs: {column: path, regex: '[0-9a-f]{0,8}'}}\n")
+    with pytest.raises(WinnowError, match=r"regex '\[0-9a-f\]\{0,8\}' matches every text"):
+        load_suite(tmp_path / "ingest.yaml", parameters={})

@@ -42,13 +42,18 @@ _QUANTILES = "expect_column_quantile_values_to_be_between"
 _PATTERNS = {"expect_column_values_to_match_regex": "regex", "expect_column_values_to_match_regex_list": "regex_list"}
 # Great Expectations searches each value for the pattern (str.contains), so one that matches the empty string where a
 # search may start ("[0-9a-f]*" unanchored, "x?", "") matches every value; texts no character class covers together,
-# a line break inside a text, each printable character alone, and one past any length a rule would bound a value to
-# (before, "^[^/]*$", no slash, and "^.{0,64}$", at most 64 characters, were refused though each fails on one). Each
-# short but the last, tried last: a pattern that backtracks without end ("^([^/]+)*$") meets no long text it fails on
-_ANY_TEXT = ("", "\n", "~ \u00e9", "\x00", "a\nb", *string.printable, "\x00" * 1000)
+# a line break inside a text and each printable character alone (before, "^[^/]*$", no slash, was refused though it
+# fails on one). All short, so that a pattern backtracking without end on a long text ("(?s)^(?:.{1,8}){0,10}$", at
+# most 80 characters) is read at once: before, a probe of 1000 NULs hung the suite's reading
+_ANY_TEXT = ("", "\n", "~ \u00e9", "\x00", "a\nb", *string.printable)
 # a lookaround looks at the text about the place searched: "^(?!.*secret)" (no "secret") matches the empty string,
 # yet is not found in "a secret"; no fixed text tells whether one is found in every text, so it is kept
 _LOOKAROUND = re.compile(r"(?<!\\)(?:\\\\)*\(\?<?[=!]")
+# a counted repetition between a start and an end anchor ("(?s)^.{0,4096}$") bounds a text's length, which no short
+# text passes, so it is kept too (unanchored, "[0-9a-f]{0,8}" is found in every text: the probes refuse it)
+_LENGTH_CAP = re.compile(r"(?:\(\?[a-zA-Z]+\))?(?:\^|\\A)"  # inline flags, then a start anchor
+                         r".*(?<!\\)(?:\\\\)*\{(?:\d+|\d*,\d+)\}"  # an unescaped {n}, {m,n} or {,n}
+                         r".*(?<!\\)(?:\\\\)*(?:\$|\\Z)", re.DOTALL)  # an unescaped end anchor, last
 SEVERITIES = ("critical", "warning", "info")  # Great Expectations' FailureSeverity
 
 
@@ -194,12 +199,14 @@ def _kind(values: pd.Series) -> str | None:
 
 def _matches_any(pattern: Any) -> bool:
     """Whether the regular expression ``pattern`` is found in each of :data:`_ANY_TEXT` and holds no lookaround
-    (:data:`_LOOKAROUND`; False where it is not one: Great Expectations reports it as the rule's error)."""
+    (:data:`_LOOKAROUND`) nor length cap (:data:`_LENGTH_CAP`; False where it is not one: Great Expectations reports
+    it as the rule's error)."""
     try:
         compiled = re.compile(pattern)
     except (re.error, TypeError):
         return False
-    return not _LOOKAROUND.search(compiled.pattern) and all(compiled.search(text) for text in _ANY_TEXT)
+    return not (_LOOKAROUND.search(compiled.pattern) or _LENGTH_CAP.fullmatch(compiled.pattern)) \
+        and all(compiled.search(text) for text in _ANY_TEXT)
 
 
 def _open_end(option: str, value: float, kwargs: Mapping[str, Any]) -> bool:
