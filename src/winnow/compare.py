@@ -121,7 +121,8 @@ def untested_rows_note(runs: list[dict[str, dict]]) -> str:
     untested = untested_in_runs(runs)
     if not untested:
         return ""
-    return (f"Left out of the average and std rows and of the tests: "
+    tests = " and of the tests" if len(runs[0]) > 1 else ""  # one variant: no pair, so no test (as untested_note)
+    return (f"Left out of the average and std rows{tests}: "
             f"{', '.join(markdown.cell(str(c)) for c in untested)} (no test image: its 0s are not measured), as "
             "evaluate's macro figures leave it out.")
 
