@@ -73,3 +73,18 @@ def test_a_length_cap_is_kept_and_read_at_once_and_an_unanchored_count_still_ref
                                           "kwargs: {column: path, regex: '[0-9a-f]{0,8}'}}\n")
     with pytest.raises(WinnowError, match=r"regex '\[0-9a-f\]\{0,8\}' matches every text"):
         load_suite(tmp_path / "ingest.yaml", parameters={})
+
+
+@pytest.mark.hostile("params")
+def test_a_row_condition_leaving_out_a_text_from_label_says_it_leaves_out_no_row():
+    # 'label not in ["7"]' (all but class 7) keeps every row, class 7's too: label holds the class's index. It is
+    # refused, as '==' is; before, the line said the condition "selects no row by it", the opposite of what it does
+    suite = Suite(name="ingest", path="ingest.yaml", left_out=[], expectations=[
+        {"type": "expect_column_values_to_be_between", "description": "d",
+         "kwargs": {"column": "width", "min_value": 28, "row_condition": 'label not in ["7"]'}}])
+    with pytest.raises(WinnowError) as raised:
+        check_kinds(suite, table="ingest", frame=pd.DataFrame({"label": [0, 7], "width": [28, 20]}))
+    assert str(raised.value) == (
+        "ingest.yaml: expectation 1 (d): row_condition 'label not in [\"7\"]' compares column 'label', which holds "
+        "numbers in the ingest table, with the text '7', so it leaves out no row by it (a label is its class's index "
+        "in classes.json); write the value as the column holds it")

@@ -121,12 +121,14 @@ def check_kinds(suite, *, table: str, frame: pd.DataFrame) -> None:
                                   f"{table} table holds {held}, so no value is in the set{_hint(column)}; write the "
                                   "values as the column holds them")
         condition = kwargs.get("row_condition")
-        for column, values in _compared(condition) if isinstance(condition, str) else ():
+        for column, values, negated in _compared(condition) if isinstance(condition, str) else ():
             held = _kind(frame[column].dropna()) if column in frame.columns else None
             if _of_other_kind(values, held):
+                # != and not in: every row differs from such a value (before: "selects no row", as == does)
                 raise WinnowError(f"{where}: row_condition {condition!r} compares column {column!r}, which holds "
                                   f"{held} in the {table} table, with the {_ONE[_OTHER[held]]} {values[0]!r}, so it "
-                                  f"selects no row by it{_hint(column)}; write the value as the column holds it")
+                                  f"{'leaves out' if negated else 'selects'} no row by it{_hint(column)}; write the "
+                                  "value as the column holds it")
 
 
 _OTHER, _ONE = {"numbers": "text", "text": "numbers"}, {"numbers": "number", "text": "text"}
@@ -145,12 +147,12 @@ def _of_other_kind(values: list, held: str | None) -> bool:
     return held is not None and bool(values) and all(_kind(pd.Series([value])) == _OTHER[held] for value in values)
 
 
-def _compared(condition: str) -> Iterator[tuple[str, list]]:
-    """(column, values) of each comparison of a column with a value, or with a list of them (``in``), in
-    ``condition`` (pandas' query syntax, or Great Expectations' ``col("x") == ...``); nothing where Python cannot
-    parse it (a backticked name, ``@var``: Great Expectations reports its own errors). ``&`` and ``|`` join
-    comparisons, as pandas reads them (it gives them the precedence of ``and`` and ``or``); each comparison pairs the
-    operands beside its operator."""
+def _compared(condition: str) -> Iterator[tuple[str, list, bool]]:
+    """(column, values, negated: ``!=``, ``not in``) of each comparison of a column with a value, or with a list of
+    them (``in``), in ``condition`` (pandas' query syntax, or Great Expectations' ``col("x") == ...``); nothing where
+    Python cannot parse it (a backticked name, ``@var``: Great Expectations reports its own errors). ``&`` and ``|``
+    join comparisons, as pandas reads them (it gives them the precedence of ``and`` and ``or``); each comparison pairs
+    the operands beside its operator."""
     try:
         tree = ast.parse(_as_pandas_reads(condition.strip()), mode="eval")
     except (SyntaxError, ValueError, tokenize.TokenError):
@@ -161,11 +163,11 @@ def _compared(condition: str) -> Iterator[tuple[str, list]]:
         operands = [node.left, *node.comparators]
         # before: Python's precedence read 'label == 7 & split == "train"' as one chain, label == (7 & split) ==
         # "train", and the text "train" was refused as compared with label
-        for pair in zip(operands, operands[1:]):
+        for op, pair in zip(node.ops, zip(operands, operands[1:])):
             for operand, other in (pair, pair[::-1]):
                 name, values = _column(operand), other.elts if isinstance(other, (ast.List, ast.Tuple)) else [other]
                 if name is not None and all(isinstance(value, ast.Constant) for value in values):
-                    yield name, [value.value for value in values]
+                    yield name, [value.value for value in values], isinstance(op, (ast.NotEq, ast.NotIn, ast.IsNot))
 
 
 def _as_pandas_reads(condition: str) -> str:
