@@ -88,3 +88,19 @@ def test_a_row_condition_leaving_out_a_text_from_label_says_it_leaves_out_no_row
         "ingest.yaml: expectation 1 (d): row_condition 'label not in [\"7\"]' compares column 'label', which holds "
         "numbers in the ingest table, with the text '7', so it leaves out no row by it (a label is its class's index "
         "in classes.json); write the value as the column holds it")
+
+
+@pytest.mark.hostile("params")
+def test_a_row_condition_naming_label_between_backticks_is_refused_as_label_is():
+    # pandas' query reads `label` as label: '`label` == "7"' selects no row (label holds the class's index), and a
+    # row count of 0 under it passed. Before, Python's parser refused the backtick and the condition went unchecked;
+    # a backtick inside a quoted text is no name, so split == "a`b`" compares split with that text and is kept
+    suite = Suite(name="ingest", path="ingest.yaml", left_out=[], expectations=[
+        {"type": "expect_table_row_count_to_equal", "description": "d",
+         "kwargs": {"value": 0, "row_condition": 'split == "a`b`" | `label` == "7"'}}])
+    with pytest.raises(WinnowError) as raised:
+        check_kinds(suite, table="ingest", frame=pd.DataFrame({"label": [0, 7], "split": ["train", "test"]}))
+    assert str(raised.value) == (
+        "ingest.yaml: expectation 1 (d): row_condition 'split == \"a`b`\" | `label` == \"7\"' compares column "
+        "'label', which holds numbers in the ingest table, with the text '7', so it selects no row by it (a label is "
+        "its class's index in classes.json); write the value as the column holds it")

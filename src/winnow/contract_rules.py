@@ -150,7 +150,7 @@ def _of_other_kind(values: list, held: str | None) -> bool:
 def _compared(condition: str) -> Iterator[tuple[str, list, bool]]:
     """(column, values, negated: ``!=``, ``not in``) of each comparison of a column with a value, or with a list of
     them (``in``), in ``condition`` (pandas' query syntax, or Great Expectations' ``col("x") == ...``); nothing where
-    Python cannot parse it (a backticked name, ``@var``: Great Expectations reports its own errors). ``&`` and ``|``
+    Python cannot parse it (``@var``: Great Expectations reports its own errors). ``&`` and ``|``
     join comparisons, as pandas reads them (it gives them the precedence of ``and`` and ``or``); each comparison pairs
     the operands beside its operator."""
     try:
@@ -172,11 +172,18 @@ def _compared(condition: str) -> Iterator[tuple[str, list, bool]]:
 
 def _as_pandas_reads(condition: str) -> str:
     """``condition`` with each ``&`` and ``|`` outside a quoted text written ``and`` and ``or``, as pandas' query does
-    before it parses a condition, so that Python's parser gives them their precedence."""
+    before it parses a condition, so that Python's parser gives them their precedence; and each backticked column
+    name outside a quoted text (```label```, ```my col```) written ``col("label")``, which :func:`_column` reads."""
     words = {"&": "and", "|": "or"}
+    # before: Python's parser refused the backtick, and 'label == "7"' written `label` == "7" passed unchecked
+    named = _QUOTED_OR_BACKTICKED.sub(lambda m: m[0] if m[1] else f"col({m[2]!r})", condition)
     return tokenize.untokenize(
         (tokenize.NAME, words[token.string]) if token.type == tokenize.OP and token.string in words
-        else (token.type, token.string) for token in tokenize.generate_tokens(io.StringIO(condition).readline))
+        else (token.type, token.string) for token in tokenize.generate_tokens(io.StringIO(named).readline))
+
+
+# a quoted text (group 1, left as it is), or a column name between backticks (group 2)
+_QUOTED_OR_BACKTICKED = re.compile(r"""("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')|`([^`]*)`""")
 
 
 def _column(node: ast.expr) -> str | None:
