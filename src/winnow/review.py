@@ -25,6 +25,7 @@ may name only an image in the exported queue: the person judges what the cleaner
 from __future__ import annotations
 
 import argparse
+import filecmp
 import hashlib
 from pathlib import Path
 
@@ -142,6 +143,12 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
     or, with ``replace``, instead of them. Nothing is written unless every verdict is valid. Returns the
     verdicts read from ``path``."""
     path = Path(path)
+    # before: the tasks file, taken for Label Studio's export, read as "0 verdict(s) (none) written", exit 0 (with
+    # --replace, its saved verdicts written anew), and the person thought the labelling imported
+    if path.is_file() and TASKS_FILE.is_file() and filecmp.cmp(path, TASKS_FILE, shallow=False):
+        raise WinnowError(f"{path}: the tasks `winnow review export` wrote for Label Studio ({TASKS_FILE}), which hold "
+                          f"no verdict of a person's; import them into a Label Studio project labelled with "
+                          f"{CONFIG_FILE}, label there, then import the project's JSON export")
     words = reviewed_words(path, with_saved=replace)
     queue = _read_queue()
     data = read_imageset(DEGRADE)
