@@ -155,7 +155,8 @@ def review_page(queue: pd.DataFrame, *, classes: list[str], thumbs: dict[str, st
             f'<link rel="icon" href="data:,"><style>{CSS}{PAGE_CSS}</style></head><body><h1>Review the flags</h1>'
             f'<p class="note">{len(queue):,} images the cleaners would drop or relabel, worst first. "now" is what the '
             "pruned variant does without your verdict; \"saved\" the verdict imported before, which stands unless you "
-            "change it (the download holds only what you choose or change). Choose, download, then run "
+            "change it (the download holds every verdict shown chosen, the saved ones too; import takes a saved one "
+            "left as it was for no new word). Choose, download, then run "
             f"<code>winnow review import {DOWNLOAD_NAME}</code> and <code>dvc repro</code>.</p>"
             f'<div class="bar"><button id="download" type="button">Download verdicts</button> '
             f'<span id="count">{(queue["verdict"] != "").sum()} verdict(s) chosen</span></div>{body}'
