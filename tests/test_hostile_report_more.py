@@ -181,8 +181,8 @@ def test_the_duplicate_note_never_says_leaks_are_dropped_where_drop_leaks_kept_t
             "rows.parquet): the cleaning budget and a person's verdicts decide what pruned drops. |") in text
     text = plain(duplicates_section(groups=groups, summary=summary | {"drop_leaks": True}, imageset=imageset, count=4,
                                     applied=0))
-    assert ("the cleaning budget and a person's verdicts decide what pruned drops, and a train copy of a val or test "
-            "image is dropped whatever they decide. |") in text
+    assert ("the cleaning budget and a person's verdicts decide what pruned drops, and a train copy of a val, test or "
+            "trusted image is dropped whatever they decide. |") in text
 
 
 @pytest.mark.hostile("report")
@@ -211,8 +211,8 @@ def test_the_duplicate_note_says_dedup_is_no_cleaner_where_pruned_cleaners_leave
                                     applied=1, cleaning=False))
     assert ("dedup marks 2 train image(s) to remove; the pruned variant drops 1 of them (data/variants/pruned/"
             "rows.parquet): dedup is not among pruned.cleaners, so pruned drops them only on another cleaner's "
-            "decision or a person's verdict, and a train copy of a val or test image is dropped whatever they "
-            "decide. |") in text
+            "decision or a person's verdict, and a train copy of a val, test or trusted image is dropped whatever "
+            "they decide. |") in text
 
 
 @pytest.mark.hostile("report")

@@ -7,9 +7,9 @@ does), or represent embeddings within a cosine radius (embedding). Flat images l
 group is a connected component of all the links (single linkage, as 004 section IV.B.2 found best),
 found by searches that never compare all pairs of hashes.
 
-Only train images are ever removed. A group holding a val or test image is leakage: evaluating on a
-copy of a training image flatters the model, so with ``drop_leaks`` every train member of such a
-group goes and the val/test images stay. Val copies of test images cannot be fixed here (val and test
+Only train images are ever removed. A group holding a val, test or trusted image is leakage: evaluating (or judging
+the budget) on a copy of a training image flatters the model, so with ``drop_leaks`` every train member of such a
+group goes and the val, test and trusted images stay. Val copies of test images cannot be fixed here (val and test
 are never changed); :func:`winnow.leaks.leaks_by_kind` counts them apart so the stage can warn. Other groups keep
 one train image of the label most of their train images carry (any label on a tie), one threshold does not flag
 where there is one (pruned drops a flagged image: its sound copy must stay), by ``keep``:

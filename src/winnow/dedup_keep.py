@@ -50,7 +50,7 @@ def choose_kept(
         tiers, kinds: from :func:`linked_groups`, to tell how a removed image is linked to the kept one.
         quality: float ``(N,)`` higher = better, required by ``keep="best_quality"``.
         keep: one of :data:`winnow.configs.KEEP_POLICIES`.
-        drop_leaks: remove train members of groups that hold a val/test image.
+        drop_leaks: remove train members of groups that hold a val, test or trusted image.
         labels: int ``(N,)``; given, a group whose train images carry one label more often than any other keeps
             an image of that label (:func:`majority_labels`); a tie keeps by ``keep`` alone.
         voters: bool ``(N,)``, the images whose labels that majority counts and among which the kept image is

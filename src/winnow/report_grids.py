@@ -174,7 +174,9 @@ def duplicates_section(*, groups: pd.DataFrame | None, summary: dict | None, ima
     if applied is not None and applied < marked:
         # before: "a train copy of a val or test image is dropped whatever they decide" under a leaks table saying
         # dedup.drop_leaks false kept them in train
-        leaks = ", and a train copy of a val or test image is dropped whatever they decide" if drop_leaks else ""
+        # and of a trusted image, which dedup marks a leak too: before, the note named val and test alone
+        leaks = (", and a train copy of a val, test or trusted image is dropped whatever they decide" if drop_leaks
+                 else "")
         # before: "the cleaning budget and a person's verdicts decide" where dedup is not among pruned.cleaners, and
         # neither ever saw its drops
         who = ("the cleaning budget and a person's verdicts decide what pruned drops" if cleaning else
