@@ -1,7 +1,7 @@
 """dedup: duplicate groups of data/degrade (pixel digest, pHash from data/score, mirrored and cropped
 copies, and data/represent's embedding when dedup.embedding_radius is set), one train image kept per
 group (one data/threshold does not flag, where there is one), label conflicts flagged and cross-split
-leaks counted by kind (train copies of val or test images, val copies of test images). Writes
+leaks counted by kind (train copies of val, test or trusted images, val copies of test images). Writes
 data/dedup/groups.parquet and metrics/dedup.json (with precision/recall/F1 when degrade planted duplicates)."""
 
 from winnow.stops import one_line_from_the_start
@@ -166,8 +166,8 @@ def chain_warning(metrics: dict, *, train_images: int, identical: int | None = N
     2,981 of 3,500 MNIST train images).
 
     ``identical``: the removed images pixel-identical to an image that stays (:func:`winnow.leaks.removed_identical`;
-    default the ``exact_duplicate`` removals). A train copy of a val or test image counts as a ``leak``, however
-    it is linked: 500 pixel-identical train copies of one test image were blamed on the radius."""
+    default the ``exact_duplicate`` removals). A train copy of a val, test or trusted image counts as a ``leak``,
+    however it is linked: 500 pixel-identical train copies of one test image were blamed on the radius."""
     removed = metrics["images_removed"]
     if removed <= CHAIN_SHARE * train_images or metrics["largest_group"] <= CHAIN_GROUP:
         return None

@@ -71,7 +71,7 @@ def measurements(
 
     Returns:
         ``id, digest, flagged, group, copies_eval, given_label, is_issue``; ``copies_eval`` is True when the
-        image's dedup group holds a val or test image. A column is all null when its input is None;
+        image's dedup group holds a val, test or trusted image. A column is all null when its input is None;
         ``given_label`` and ``is_issue`` are null for images confident-learn did not judge.
     """
     out = manifest.loc[:, ["id", "digest"]].reset_index(drop=True)

@@ -46,9 +46,10 @@ def leaks_by_kind(table: pd.DataFrame) -> dict[str, dict[str, int]]:
 
 def removed_identical(table: pd.DataFrame, digests: np.ndarray) -> int:
     """How many removed images are pixel-identical to an image that stays (its group's kept train image, or a
-    val/test image): no radius separates those. ``digests``: ``(N,)`` pixel digests following the table's rows.
+    val, test or trusted image): no radius separates those. ``digests``: ``(N,)`` pixel digests following the
+    table's rows.
 
-    The ``removed`` counts cannot tell: a train copy of a val or test image is counted as a ``leak``, whatever
+    The ``removed`` counts cannot tell: a train copy of a val, test or trusted image is counted as a ``leak``, whatever
     links it."""
     digests = pd.Series(np.asarray(digests, dtype=object))
     kept = table["kept"].to_numpy(bool)
