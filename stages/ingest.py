@@ -7,6 +7,7 @@ from winnow.stops import one_line_from_the_start
 
 one_line_from_the_start()  # before the imports below, which take seconds: a Ctrl-C among them is one line too
 
+import json
 import os
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from winnow.image_decode import NOT_AN_IMAGE
 from winnow.imageset import IMAGES, finish_imageset
 from winnow.ingest import append_trusted, ingest_manifest, store_images
 from winnow.remote_files import place
+from winnow.source_listing import listing
 from winnow.sources import load_source, locate_source
 from winnow.stage import atomic_folder, check_outputs, load_params, run, together, write_json, write_table
 from winnow.trusted_set import load_trusted, locate_trusted
@@ -25,6 +27,7 @@ from winnow.trusted_set import load_trusted, locate_trusted
 OUT = "data/ingest"
 SEE = "see data/ingest/rejected.csv for each file and its reason"
 METRICS = "metrics/ingest.json"
+LISTED = "data/source.json"  # the source stage's listing of what ingest reads (winnow.source_listing)
 
 
 class _SetAside(Exception):
@@ -63,6 +66,7 @@ def _ingest(params: dict) -> None:
                                    into=tmp / "trusted.npy")
             loaded.rejected += trusted.rejected
             loaded.oriented += trusted.oriented
+        _refuse_changed_since_listed(p)  # every file read: what was read is what the source stage listed, or not
         rejected = pd.DataFrame(loaded.rejected, columns=["path", "reason"])
         # every file read counts, the trusted set's too: its rejected rows are in the numerator
         total = len(loaded.images) + (len(trusted.images) if trusted is not None else 0) + len(rejected)
@@ -127,6 +131,28 @@ def _refuse_trusted_is_path(trusted_path: str, path: str, *, source: str) -> Non
         raise WinnowError(f"ingest.trusted_path: {trusted_path} is inside ingest.path ({path}), whose images ingest "
                           "reads as the data set; the trusted split must be images held out from the data it judges: "
                           "move them out of ingest.path")
+
+
+def _refuse_changed_since_listed(p: dict) -> None:
+    """Refuse when ``ingest.path`` or ``ingest.trusted_path`` (``p``: params.yaml's ingest section), listed again once
+    read, differs from the source stage's listing in :data:`LISTED`, which DVC records as ingest's input: a bucket
+    written to, a folder edited, between that stage and the end of ingest's reading. Before: ingest's outputs were of
+    the files as they were then, dvc.lock tied them to the listing before the change, and `dvc status` said all was
+    up to date. Not checked without that file (ingest run on its own), nor for a path either listing could not read."""
+    try:
+        recorded = json.loads(Path(LISTED).read_text())
+    except (OSError, ValueError):
+        return
+    if not isinstance(recorded, dict):
+        return
+    for key, now in listing(p).items():
+        then = recorded.get(key)
+        # files listed on both sides: not a folder that was not there for the source stage (ingest.download's)
+        if isinstance(then, dict) and "files" in then and "files" in now and now != then:
+            raise WinnowError(f"{key}: {p[key.removeprefix('ingest.')]} changed after the source stage listed it "
+                              f"({then['files']} file(s) then, {now['files']} now, or edited) and "
+                              "before ingest had read it, so what ingest read is not what data/source.json records; "
+                              "nothing was ingested: run `dvc repro` again once the data is no longer being written")
 
 
 def _refuse_one_picture(manifest: pd.DataFrame) -> None:

@@ -4,6 +4,8 @@ rewritten in place, and a bucket that changes between the source stage's listing
 from __future__ import annotations
 
 import io
+import json
+import runpy
 import uuid
 
 import fsspec
@@ -11,6 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from hostile_harness import ROOT, assert_nothing_left, default_params, files_under, make_project
+from test_streaming_ingest import ingest_in_process
+from winnow.errors import WinnowError
 from winnow.source_listing import fingerprint
 
 
@@ -61,3 +66,44 @@ def test_an_s3_compatible_store_without_etags_is_listed_by_its_objects_modificat
     when["cat/0.png"] = "2026-01-02 10:00:00+00:00"  # rewritten a day later, the same size
     assert fingerprint("imagefolder", url) != first
     assert fingerprint("imagefolder", url)["files"] == 2
+
+
+@pytest.mark.hostile("ingest")
+def test_a_bucket_written_to_between_the_source_stage_and_ingest_stops_ingest_nothing_written(tmp_path, bucket,
+                                                                                               monkeypatch):
+    # before: ingest read the 9 files there, dvc.lock tied its outputs to data/source.json's 8, and `dvc status`
+    # said all was up to date: the outputs were not of the data the recorded listing names
+    url, fs, root = bucket
+    params = default_params()
+    params["ingest"].update(source="imagefolder", path=url, size=None, val_fraction=0.25, test_fraction=0.25)
+    project = make_project(tmp_path / "project", params)
+    monkeypatch.chdir(project)
+    runpy.run_path(str(ROOT / "stages/source.py"), run_name="source")["main"]()
+    assert json.loads((project / "data/source.json").read_text())["ingest.path"]["files"] == 8
+    before = files_under(project)
+    fs.pipe(f"{root}/dog/9.png", png(250))  # an upload lands after the listing
+    with pytest.raises(WinnowError) as refused:
+        ingest_in_process(project, monkeypatch)
+    assert str(refused.value) == (
+        f"ingest.path: {url} changed after the source stage listed it (8 file(s) then, 9 now, or edited) and before "
+        "ingest had read it, so what ingest read is not what data/source.json records; nothing was ingested: run "
+        "`dvc repro` again once the data is no longer being written")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("ingest")
+def test_a_folder_that_was_not_there_for_the_source_stage_is_ingested_as_it_is_once_there(tmp_path, monkeypatch):
+    # ingest.download: true fetches CIFAR-10 into ingest.path after the source stage found nothing there: the
+    # listings are not compared then (the next dvc repro lists the folder, and ingest reruns on it)
+    params = default_params()
+    params["ingest"].update(source="imagefolder", path=str(tmp_path / "images"), size=None, val_fraction=0.25,
+                            test_fraction=0.25)
+    project = make_project(tmp_path / "project", params)
+    monkeypatch.chdir(project)
+    runpy.run_path(str(ROOT / "stages/source.py"), run_name="source")["main"]()
+    assert "unreadable" in json.loads((project / "data/source.json").read_text())["ingest.path"]
+    for i in range(8):
+        (tmp_path / "images" / f"c{i % 2}").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "images" / f"c{i % 2}" / f"{i}.png").write_bytes(png(20 * i))
+    ingest_in_process(project, monkeypatch)
+    assert json.loads((project / "metrics/ingest.json").read_text())["images"] == 8
