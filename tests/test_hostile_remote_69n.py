@@ -107,3 +107,26 @@ def test_a_folder_that_was_not_there_for_the_source_stage_is_ingested_as_it_is_o
         (tmp_path / "images" / f"c{i % 2}" / f"{i}.png").write_bytes(png(20 * i))
     ingest_in_process(project, monkeypatch)
     assert json.loads((project / "metrics/ingest.json").read_text())["images"] == 8
+
+
+@pytest.mark.hostile("imagefolder")
+def test_folders_made_in_the_s3_console_are_read_as_folders_not_rows(tmp_path, bucket, monkeypatch):
+    # the S3 console's "Create folder" writes an empty object "<folder>/", which s3fs's ls lists inside the folder
+    # as a file (fsspec/s3fs#300). Before: a row "a key with an empty folder name ('//' in it)" for the root and each
+    # class folder, 3 rows of 11 files, and ingest stopped above max_reject_fraction 0.05
+    url, fs, root = bucket
+    listed = type(fs).ls
+    folders = {root, f"{root}/cat", f"{root}/dog"}
+
+    def with_markers(self, path, detail=True, **kwargs):
+        entries = listed(self, path, detail=detail, **kwargs)
+        key = self._strip_protocol(path).rstrip("/")
+        return entries + ([{"name": f"{key}/", "size": 0, "type": "file"}] if key in folders else [])
+
+    monkeypatch.setattr(type(fs), "ls", with_markers)
+    params = default_params()
+    params["ingest"].update(source="imagefolder", path=url, size=None, val_fraction=0.25, test_fraction=0.25)
+    project = make_project(tmp_path / "project", params)
+    ingest_in_process(project, monkeypatch)
+    assert json.loads((project / "metrics/ingest.json").read_text())["images"] == 8
+    assert (project / "data/ingest/rejected.csv").read_text() == "path,reason\n"

@@ -126,6 +126,15 @@ def _file_url(text: str, rest: str, *, param: str) -> Path:
     return Path("/" + urllib.parse.unquote(below))
 
 
+def _own_marker(entry: dict, base: str) -> bool:
+    """Whether an fsspec listing ``entry`` of the folder ``base`` is that folder's own marker: the empty object
+    ``<folder>/`` that the S3 console's "Create folder" (and tools copying it) writes, which s3fs lists as a file
+    inside the folder. Before: a rejected row "a key with an empty folder name ('//' in it)" for every folder so
+    made, ingest.path's and each class folder's, which stopped ingest at its max_reject_fraction (3 rows beside 8
+    images). A key holding '//' is listed as a folder of that name, and stays a row."""
+    return str(entry["name"]) == base + "/" and entry.get("type") == "file" and not entry.get("size")
+
+
 def _remote_kind(name: str, types: set) -> str:
     """What :func:`winnow.image_files._entries` calls an entry named ``name`` listed with the fsspec ``types``."""
     if name == "" or "/" in name:
@@ -251,6 +260,8 @@ class RemotePath:
         base = self.key.rstrip("/")
         kinds: dict[str, set] = {}
         for entry in listed:
+            if _own_marker(entry, base):
+                continue
             if str(entry["name"]).startswith(base + "/"):
                 kinds.setdefault(str(entry["name"])[len(base) + 1:].rstrip("/"), set()).add(entry.get("type"))
         return [(self / name, _remote_kind(name, types)) for name, types in sorted(kinds.items())
