@@ -143,7 +143,8 @@ def kept_by_resemblance(
             chained[rows[left]] = True  # not the pieces _split_apart sends away: they resemble an image kept
             train = splits[rows] == "train"
             part, away = _split_apart(part, stay=~left, ties=np.concatenate([*sub.values(), ties]),
-                                      kept_train=train & part_kept, copies=train & ~part_kept & (part_reason != "leak"))
+                                      kept_train=train & part_kept, copies=train & ~part_kept & (part_reason != "leak"),
+                                      kept=part_kept, resembles=lambda pairs: resembles(rows[pairs]))
             left |= away
         settled = rows[~left]
         groups[settled], kept[settled], reason[settled] = offset + part[~left], part_kept[~left], part_reason[~left]
@@ -167,10 +168,13 @@ def _leaving(part: np.ndarray, part_kept: np.ndarray, *, rows: np.ndarray,
 
 
 def _split_apart(part: np.ndarray, *, stay: np.ndarray, ties: np.ndarray, kept_train: np.ndarray,
-                 copies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                 copies: np.ndarray, kept: np.ndarray,
+                 resembles: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Where the images that ``stay`` (bool ``(R,)``) of a group of int ``(R,)`` ``part`` fall apart into pieces
-    joined by no int ``(P, 2)`` tie among them (the links, and each removed image's resemblance to a kept one): the
-    piece holding the group's ``kept_train`` image (bool ``(R,)``) keeps the group, and each other piece goes.
+    joined by no int ``(P, 2)`` tie among them (the links, each removed image's resemblance to a kept one, and the
+    resemblance of two ``kept`` images, bool ``(R,)``, of different pieces: ``resembles`` as :func:`_leaving`, of
+    positions in ``part``): the piece holding the group's ``kept_train`` image (bool ``(R,)``) keeps the group, and
+    each other piece goes.
 
     Returns:
         ``(groups, away)``: int64 ``(R,)`` groups, each piece without the kept train image a group of its own (val
@@ -185,11 +189,25 @@ def _split_apart(part: np.ndarray, *, stay: np.ndarray, ties: np.ndarray, kept_t
     train image at the other end of the fade that they do not resemble, so no train copy of that picture was kept
     and "test holds copies of val images" stayed. A removed copy's reason names the kept train image of its group."""
     n = len(part)
-    both = stay[ties].all(axis=1)
-    piece = components(n, ties[both])
+    ties = ties[stay[ties].all(axis=1)]
+    # the links join a group by as few pairs as connect it (pHash alone: its members in row order), so two kept images
+    # that resemble may have been joined only through one that left. before: with dedup.min_correlation null, a train
+    # image kept beside its val copy 2 bits away (drop_leaks false) went to another group when the train image
+    # chaining them left: the leak was reported nowhere; with drop_leaks true, a val image and its test copy split
+    across = _across_pieces(part, components(n, ties), stay & kept)
+    piece = components(n, np.concatenate([ties, across[resembles(across)]]))
     whole = np.isin(piece, piece[stay & kept_train])
     away = stay & ~whole & np.isin(piece, piece[stay & copies])
     return np.where(whole, part, n + piece), away
+
+
+def _across_pieces(part: np.ndarray, piece: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """int64 ``(P, 2)``: each pair of the ``rows`` (bool ``(R,)``) in one group of int ``(R,)`` ``part`` but in
+    different pieces of int ``(R,)`` ``piece``."""
+    frame = pd.DataFrame({"group": part[rows], "piece": piece[rows], "row": np.flatnonzero(rows)})
+    pairs = frame.merge(frame, on="group")
+    pairs = pairs[pairs["piece_x"] < pairs["piece_y"]]
+    return pairs[["row_x", "row_y"]].to_numpy(np.int64).reshape(-1, 2)
 
 
 def majority_labels(groups: np.ndarray, labels: np.ndarray, *, train: np.ndarray) -> np.ndarray:
