@@ -17,12 +17,13 @@ from winnow.metrics import (
     summarise, summary_path, tested_recalls,
 )
 from winnow.stage import check_outputs, load_params, rerun_error, run, together, write_json, write_table
-from winnow.training import predict_proba
+from winnow.training import TrainConfig, predict_proba
 from winnow.variants import learnt_ids, load_test, variant_argument
 
 
 def main() -> None:
-    variant = variant_argument(sys.argv[1:], stage="evaluate", variants=load_params()["variants"])
+    params = load_params()
+    variant = variant_argument(sys.argv[1:], stage="evaluate", variants=params["variants"])
     plots = f"plots/evaluate/{variant}"
     check_outputs(stage=f"evaluate@{variant}", files=[predictions_path(variant), summary_path(variant),
                                                       metrics_path(variant), f"{plots}/per_class.csv",
@@ -31,9 +32,11 @@ def main() -> None:
     if not len(test.labels):  # nothing to measure: every metric would be a made-up 0
         raise WinnowError(f"evaluate@{variant}: the test split of data/ingest holds no images, so nothing can be "
                           "measured; raise ingest.test_fraction or give the source test images, then dvc repro")
-    # a model of other classes or in another order would have its indices read as this data's classes, one that
-    # saw some of these images would be scored on them, and one of the version's earlier rows scored as this version
+    # a model of other classes or in another order would have its indices read as this data's classes, one of other
+    # train settings or seed scored as this configuration's, one that saw some of these images would be scored on
+    # them, and one of the version's earlier rows scored as this version
     trained, classes = load(f"models/{variant}.pt", classes=test.classes, image_shape=test.images.shape[1:],
+                            trained_as=(TrainConfig.from_params(params["train"]), params["seed"]),
                             held_out=test.manifest["id"].to_numpy(), trained_on=lambda: learnt_ids(variant))
     probabilities = predict_proba(trained, test.images)
     broken = ~np.isfinite(probabilities).all(axis=1)

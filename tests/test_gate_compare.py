@@ -496,7 +496,9 @@ def test_evaluate_writes_metrics_summary_and_predictions_that_pair_up(tmp_path):
     write_imageset(project / "data/ingest", rng.integers(0, 255, (n, 8, 8, 1), dtype=np.uint8), manifest, classes)
     torch.manual_seed(0)
     model = build_model("lenet5", in_channels=1, num_classes=3, image_size=8)
-    save(Trained(model.eval(), torch.zeros(1), torch.ones(1), [{"val_acc": 0.5}], 1, TrainConfig(model="lenet5")),
+    params = yaml.safe_load((project / "params.yaml").read_text())  # trained as train@baseline would be
+    save(Trained(model.eval(), torch.zeros(1), torch.ones(1), [{"val_acc": 0.5}], 1,
+                 TrainConfig.from_params(params["train"]), params["seed"]),
          project / "models/baseline.pt", classes=classes, image_shape=(8, 8, 1),
          seen=manifest["id"].to_numpy()[:20], labels=manifest["label"].to_numpy()[:20])
     variants.write_variant("baseline", variants.oracle_rows(manifest), root=project / "data/variants")  # its rows

@@ -45,8 +45,9 @@ def _evaluate_project(root: Path, classes: list[str], test: list[int], *, bias: 
         for weight in model.parameters():
             weight.zero_()
         list(model.parameters())[-1].copy_(torch.tensor(bias))  # the output layer's bias: the logits themselves
+    params = default_params()  # make_project's: trained as its train section and seed say, as train@baseline would
     trained = Trained(model, torch.tensor([0.5]), torch.tensor([0.25]), [{"val_acc": 0.5}], 1,
-                      TrainConfig(model="lenet5"))
+                      TrainConfig.from_params(params["train"]), params["seed"])
     learnt = manifest[manifest["split"] != "test"]  # what a training on these splits learnt from
     write_variant("baseline", oracle_rows(manifest), root=project / "data/variants")  # the rows it was trained on
     save(trained, project / "models/baseline.pt", classes=classes, image_shape=(8, 8, 1),

@@ -17,7 +17,7 @@ from winnow.errors import out_of_memory, refuse_unreadable
 from winnow.models import build_model
 from winnow.stage import write_torch
 from winnow.torch_runtime import pick_device
-from winnow.training import Trained
+from winnow.training import STEP_SETTINGS, Trained
 
 
 def save(trained: Trained, path: str | os.PathLike, *, classes: list[str], image_shape: tuple[int, ...],
@@ -51,7 +51,7 @@ def labelled_hashes(ids: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | None = None,
          classes: list[str] | None = None, image_shape: tuple[int, ...] | None = None,
-         held_out: np.ndarray | None = None,
+         trained_as: tuple[TrainConfig, int] | None = None, held_out: np.ndarray | None = None,
          trained_on: Callable[[], tuple[np.ndarray, np.ndarray]] | None = None) -> tuple[Trained, list[str]]:
     """A model saved by :func:`save`, on the chosen device, and its class names.
 
@@ -60,6 +60,8 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
     is not plain tensors and containers is refused, never run) raises :func:`winnow.stage.rerun_error`
     naming that stage, and so does a model of other ``classes`` (names, in order) or another ``image_shape``
     ``(H, W, C)`` than the data it is used on: its class indices would be read as this data's classes; and so
+    does one trained with other :data:`winnow.training.STEP_SETTINGS` or another seed than ``trained_as`` (the train
+    section and seed params.yaml gives now), or whose seed is unknown: a training of another configuration; and so
     does one that learnt from or chose its epoch on any of the ``held_out`` image ids ``(N,)`` (the test split it
     is scored on): data split anew since it was trained; and so does one that did not learn from or choose its epoch
     on exactly the image ids ``(M,)`` that ``trained_on()`` gives with their labels ``(M,)`` (the train and val images
@@ -128,6 +130,8 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
     if image_shape is not None and tuple(ckpt["image_shape"]) != tuple(image_shape):
         raise rerun_error(path, f"trained on {_shape(ckpt['image_shape'])} images, the data's are "
                                 f"{_shape(image_shape)}", written_by=written_by)
+    if trained_as is not None:
+        _check_trained_as(config, ckpt.get("seed"), *trained_as, path=path, written_by=written_by)
     if held_out is not None:
         # before: after `ingest.split_seed` changed, evaluate@<v> by hand (or dvc repro -s) scored the old model on a
         # test split of 1,000 images, 767 of which it had learnt from or chosen its epoch on, and wrote its flattered
@@ -167,6 +171,24 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
     # seed: None (unknown) in an earlier winnow's checkpoint
     return (Trained(model, ckpt["mean"], ckpt["std"], ckpt["history"], ckpt["best_epoch"], config, ckpt.get("seed")),
             ckpt["classes"])
+
+
+def _check_trained_as(trained: TrainConfig, trained_seed: int | None, config: TrainConfig, seed: int, *, path: Path,
+                      written_by: str) -> None:
+    """Raise :func:`winnow.stage.rerun_error` unless a checkpoint ``trained`` with its config and ``trained_seed``
+    (None: unknown) was trained with ``config``'s :data:`winnow.training.STEP_SETTINGS` (what every step computes;
+    not device, threads or stream) and ``seed``."""
+    from winnow.stage import rerun_error
+
+    # before: after a train section or seed edit (train.epochs 20 -> 30, seed 0 -> 1), evaluate@<v> by hand (or dvc
+    # repro -s) scored the model of the old settings and wrote its numbers as the new configuration's, exit 0
+    then = {**{config.option(name): getattr(trained, name) for name in STEP_SETTINGS}, "seed": trained_seed}
+    now = {**{config.option(name): getattr(config, name) for name in STEP_SETTINGS}, "seed": seed}
+    changed = [f"{name} {then[name]!r} (params.yaml now {now[name]!r})" for name in now if then[name] != now[name]]
+    if changed:
+        more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+        raise rerun_error(path, f"trained with {', '.join(changed[:3])}{more}: its score would be another training's",
+                          written_by=written_by)
 
 
 def _listed(names, most: int = 6) -> str:
