@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pandas as pd
 
+from winnow.augment_search import policy_for
 from winnow.checkpoints import load
 from winnow.errors import WinnowError
 from winnow.metrics import (
@@ -29,6 +30,7 @@ def main() -> None:
                                                       metrics_path(variant), f"{plots}/per_class.csv",
                                                       f"{plots}/confusion.csv"])
     test = load_test()
+    config = TrainConfig.from_params(params["train"])
     if not len(test.labels):  # nothing to measure: every metric would be a made-up 0
         raise WinnowError(f"evaluate@{variant}: the test split of data/ingest holds no images, so nothing can be "
                           "measured; raise ingest.test_fraction or give the source test images, then dvc repro")
@@ -36,7 +38,7 @@ def main() -> None:
     # train settings or seed scored as this configuration's, one that saw some of these images would be scored on
     # them, and one of the version's earlier rows scored as this version
     trained, classes = load(f"models/{variant}.pt", classes=test.classes, image_shape=test.images.shape[1:],
-                            trained_as=(TrainConfig.from_params(params["train"]), params["seed"]),
+                            trained_as=(config, params["seed"], policy_for(params, config.augment)),
                             held_out=test.manifest["id"].to_numpy(), trained_on=lambda: learnt_ids(variant))
     probabilities = predict_proba(trained, test.images)
     broken = ~np.isfinite(probabilities).all(axis=1)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from winnow.configs import TrainConfig
+from winnow.configs import Policy, TrainConfig
 from winnow.errors import out_of_memory, refuse_unreadable
 from winnow.models import build_model
 from winnow.stage import write_torch
@@ -33,6 +33,7 @@ def save(trained: Trained, path: str | os.PathLike, *, classes: list[str], image
         "config": asdict(trained.config), "mean": trained.mean, "std": trained.std, "classes": classes,
         "image_shape": list(image_shape), "history": trained.history, "best_epoch": trained.best_epoch,
         "seen": torch.from_numpy(np.unique(id_hashes(seen))), "seed": trained.seed,
+        "policy": None if trained.policy is None else asdict(trained.policy),
     })
 
 
@@ -51,7 +52,7 @@ def labelled_hashes(ids: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | None = None,
          classes: list[str] | None = None, image_shape: tuple[int, ...] | None = None,
-         trained_as: tuple[TrainConfig, int] | None = None, held_out: np.ndarray | None = None,
+         trained_as: tuple[TrainConfig, int, Policy | None] | None = None, held_out: np.ndarray | None = None,
          trained_on: Callable[[], tuple[np.ndarray, np.ndarray]] | None = None) -> tuple[Trained, list[str]]:
     """A model saved by :func:`save`, on the chosen device, and its class names.
 
@@ -60,8 +61,9 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
     is not plain tensors and containers is refused, never run) raises :func:`winnow.stage.rerun_error`
     naming that stage, and so does a model of other ``classes`` (names, in order) or another ``image_shape``
     ``(H, W, C)`` than the data it is used on: its class indices would be read as this data's classes; and so
-    does one trained with other :data:`winnow.training.STEP_SETTINGS` or another seed than ``trained_as`` (the train
-    section and seed params.yaml gives now), or whose seed is unknown: a training of another configuration; and so
+    does one trained with other :data:`winnow.training.STEP_SETTINGS`, another seed or another augmentation policy
+    than ``trained_as`` (the train section, seed and ``train.augment``'s policy, None: none, it gives now), or whose
+    seed is unknown: a training of another configuration; and so
     does one that learnt from or chose its epoch on any of the ``held_out`` image ids ``(N,)`` (the test split it
     is scored on): data split anew since it was trained; and so does one that did not learn from or choose its epoch
     on exactly the image ids ``(M,)`` that ``trained_on()`` gives with their labels ``(M,)`` (the train and val images
@@ -104,6 +106,8 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
         raise rerun_error(path, f"not a winnow model checkpoint (lacks {', '.join(missing)})", written_by=written_by)
     try:
         config = TrainConfig(**ckpt["config"])
+        # None: no policy, or none kept (an earlier winnow's), which trained_as refuses under train.augment
+        policy = None if ckpt.get("policy") is None else Policy(**ckpt["policy"])
         h, w, c = ckpt["image_shape"]
         model = build_model(config.model, in_channels=c, num_classes=len(ckpt["classes"]), image_size=(h, w))
         model.load_state_dict(ckpt["state_dict"])
@@ -131,7 +135,7 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
         raise rerun_error(path, f"trained on {_shape(ckpt['image_shape'])} images, the data's are "
                                 f"{_shape(image_shape)}", written_by=written_by)
     if trained_as is not None:
-        _check_trained_as(config, ckpt.get("seed"), *trained_as, path=path, written_by=written_by)
+        _check_trained_as(config, ckpt.get("seed"), policy, *trained_as, path=path, written_by=written_by)
     if held_out is not None:
         # before: after `ingest.split_seed` changed, evaluate@<v> by hand (or dvc repro -s) scored the old model on a
         # test split of 1,000 images, 767 of which it had learnt from or chosen its epoch on, and wrote its flattered
@@ -168,27 +172,39 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
                                     "since it was trained, and its score would be the old version's",
                               written_by=written_by)
     model = model.to(pick_device(device)).eval()
-    # seed: None (unknown) in an earlier winnow's checkpoint
-    return (Trained(model, ckpt["mean"], ckpt["std"], ckpt["history"], ckpt["best_epoch"], config, ckpt.get("seed")),
+    # seed: None (unknown) in an earlier winnow's checkpoint; policy: None there too
+    return (Trained(model, ckpt["mean"], ckpt["std"], ckpt["history"], ckpt["best_epoch"], config, ckpt.get("seed"),
+                    policy),
             ckpt["classes"])
 
 
-def _check_trained_as(trained: TrainConfig, trained_seed: int | None, config: TrainConfig, seed: int, *, path: Path,
-                      written_by: str) -> None:
-    """Raise :func:`winnow.stage.rerun_error` unless a checkpoint ``trained`` with its config and ``trained_seed``
-    (None: unknown) was trained with ``config``'s :data:`winnow.training.STEP_SETTINGS` (what every step computes;
-    not device, threads or stream) and ``seed``."""
+def _check_trained_as(trained: TrainConfig, trained_seed: int | None, trained_policy: Policy | None,
+                      config: TrainConfig, seed: int, policy: Policy | None, *, path: Path, written_by: str) -> None:
+    """Raise :func:`winnow.stage.rerun_error` unless a checkpoint ``trained`` with its config, ``trained_seed`` (None:
+    unknown) and ``trained_policy`` was trained with ``config``'s :data:`winnow.training.STEP_SETTINGS` (what every
+    step computes; not device, threads or stream), ``seed`` and ``policy`` (``train.augment``'s; None: none)."""
     from winnow.stage import rerun_error
 
     # before: after a train section or seed edit (train.epochs 20 -> 30, seed 0 -> 1), evaluate@<v> by hand (or dvc
-    # repro -s) scored the model of the old settings and wrote its numbers as the new configuration's, exit 0
-    then = {**{config.option(name): getattr(trained, name) for name in STEP_SETTINGS}, "seed": trained_seed}
-    now = {**{config.option(name): getattr(config, name) for name in STEP_SETTINGS}, "seed": seed}
-    changed = [f"{name} {then[name]!r} (params.yaml now {now[name]!r})" for name in now if then[name] != now[name]]
+    # repro -s) scored the model of the old settings and wrote its numbers as the new configuration's, exit 0; so it
+    # did under train.augment: fixed after a balance.policy edit (magnitude 0.3 -> 0.6): the old policy's model
+    then = {**{config.option(name): getattr(trained, name) for name in STEP_SETTINGS}, "seed": trained_seed,
+            **_policy_fields(trained_policy, config)}
+    now = {**{config.option(name): getattr(config, name) for name in STEP_SETTINGS}, "seed": seed,
+           **_policy_fields(policy, config)}
+    changed = [f"{name} {then.get(name)!r} (now {now.get(name)!r})" for name in dict.fromkeys([*now, *then])
+               if then.get(name) != now.get(name)]
     if changed:
         more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
         raise rerun_error(path, f"trained with {', '.join(changed[:3])}{more}: its score would be another training's",
                           written_by=written_by)
+
+
+def _policy_fields(policy: Policy | None, config: TrainConfig) -> dict:
+    """``{"<where>.<field>": value}`` of ``policy``, or ``{"<where>": None}``: where ``config.augment`` takes it from."""
+    where = {"fixed": "balance.policy", "searched": "data/augment-search's policy"}.get(
+        config.augment, f"{config.option('augment')}'s policy")
+    return {where: None} if policy is None else {f"{where}.{key}": value for key, value in asdict(policy).items()}
 
 
 def _listed(names, most: int = 6) -> str:

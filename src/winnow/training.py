@@ -57,6 +57,8 @@ class Trained:
     # the seed fit drew from, which a checkpoint keeps (budget reuses the represent judge only when it is params'
     # seed); None where unknown: a checkpoint of an earlier winnow
     seed: int | None = None
+    # the policy every training batch was augmented by (train.augment's), which a checkpoint keeps; None: none
+    policy: Policy | None = None
 
     @property
     def best_val_acc(self) -> float:
@@ -240,7 +242,7 @@ def fit(
             if config.patience is not None and epoch - max(best_epoch, patience_from) >= config.patience:
                 break
         model.load_state_dict(best_state)
-        trained = Trained(model.eval(), mean.cpu(), std.cpu(), history, best_epoch, config, seed)
+        trained = Trained(model.eval(), mean.cpu(), std.cpu(), history, best_epoch, config, seed, policy)
         if hasattr(epochs, "close"):
             epochs.close()  # a bar left at 12/30 by an early stop would otherwise stay open until collected
             print(f"train {config.model}: {trained.stopped()}", flush=True)
