@@ -57,3 +57,20 @@ def test_a_test_copy_of_a_val_image_linked_through_a_train_image_that_left_is_re
         "warning: dedup: test holds copies of val images: 1 test image(s) (100.0% of test) in 1 group(s) with 1 val "
         "image(s); val picks every checkpoint, so the test score is flattered. dedup never changes val or test: remove "
         "the copies from your test split (data/dedup/groups.parquet lists them: same group, splits val and test)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_near_copies_that_leave_a_group_together_are_grouped_by_their_own_pHashes():
+    # pHashes 0, bits 0/3/4, bit 0, bits 0/3/4 at radius 2: train-1 and train-3 are equal, 3 bits from test-0 (which
+    # keeps the group, drop_leaks), so both leave; train-2 (1 bit from test-0) goes as its leak. pHash alone links
+    # the group in row order, 0-1, 1-2, 2-3, so the two were joined only through train-2. before: each a group of its
+    # own, "unique", both kept in train (of 2,000 such, all stayed) under a warning that they were grouped among
+    # themselves
+    ids = ["test-0", "train-1", "train-2", "train-3"]
+    manifest = pd.DataFrame({"id": ids, "split": ["test", "train", "train", "train"], "label": 0,
+                             "digest": [f"d{k}" for k in range(4)]})
+    scores = pd.DataFrame({"id": ids, "phash": np.array([0, 0b11001, 0b1, 0b11001], np.uint64)})
+    table = dedup_table(manifest, scores, radius=2, keep="first", drop_leaks=True)
+    assert table["kept"].tolist() == [True, True, False, False]
+    assert table["reason"].tolist() == ["eval_copy", "kept", "leak", "near_duplicate"]
+    assert table.loc[3, "group"] == table.loc[1, "group"] != table.loc[0, "group"]

@@ -97,14 +97,7 @@ def duplicate_links(
     links = {"exact_duplicate": exact_pairs(digests)}
     across = np.empty((0, 2), np.int64)  # mirror links of images of different classes, not taken as copies
     if radius is not None:
-        # the first image of each set of equal pixels stands for the set in the pHash searches (its hashes and
-        # thumbnails are the set's; the exact links join the rest): 5,000 blank frames made 12.5 million
-        # candidate pairs of one another (349 s, 6.7 GB); the groups are the same
-        first = np.flatnonzero(~pd.Series(digests).duplicated().to_numpy())  # increasing rows
-        # before: every flat image's pHash is 0 or 1 << 63, so pHash alone grouped flat images of any colour (a
-        # black train image dropped as a leak of a white test image), and the mirror search compared every pair
-        # of them (21 s for 1,000 solid colours) only for the thumbnails to reject each one (correlation 0)
-        first = first if flat is None else first[~flat[first]]
+        first = searched_rows(np.arange(len(digests)), digests=digests, flat=flat)
         links["near_duplicate"] = near_pairs(phashes[first], radius=radius, rows=first,
                                              features=None if looks is None else looks.whole,
                                              min_correlation=min_correlation)
@@ -155,6 +148,19 @@ def _view_links(phashes: np.ndarray, variants: np.ndarray, *, radius: int, rows:
     return unique_pairs(np.concatenate([plain, same]), n), across[~np.isin(pair_keys(across, n), pair_keys(known, n))]
 
 
+def _near_again(rows: np.ndarray, *, digests: np.ndarray, phashes: np.ndarray, flat: np.ndarray | None,
+                radius: int) -> np.ndarray:
+    """int64 ``(P, 2)``: pHash alone, the near links among the image ``rows`` (int ``(R,)``, increasing) that left
+    their groups, searched again (``digests``, uint64 ``phashes``, ``flat``: ``(N,)``).
+
+    before: those links chain each group's members in row order (:func:`winnow.copies.near_pairs`), so the images
+    that left were grouped by the links that remained among them: test-0, train-1, train-2, train-3 at pHashes 0,
+    bits 0/3/4, bit 0, bits 0/3/4 (radius 2), train-1 and train-3 0 bits apart were each kept as unique (of 2,000
+    such, all stayed in train). With thumbnails the confirmed pairs are kept, not a chain."""
+    rows = searched_rows(rows, digests=digests, flat=flat)
+    return near_pairs(phashes[rows], radius=radius, rows=rows)
+
+
 def label_conflicts(*, groups: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """bool ``(N,)``: the image's group carries more than one distinct label."""
     if len(groups) == 0:
@@ -162,6 +168,19 @@ def label_conflicts(*, groups: np.ndarray, labels: np.ndarray) -> np.ndarray:
     frame = pd.DataFrame({"group": groups, "label": labels})
     distinct = frame.groupby("group")["label"].nunique()
     return distinct.reindex(groups).to_numpy() > 1
+
+
+def searched_rows(rows: np.ndarray, *, digests: np.ndarray, flat: np.ndarray | None) -> np.ndarray:
+    """int ``(M,)``: the image ``rows`` (int ``(R,)``, increasing) the pHash searches compare, given ``(N,)`` pixel
+    ``digests`` and bool ``(N,)`` ``flat`` images (None: none flat)."""
+    # the first image of each set of equal pixels stands for the set in the pHash searches (its hashes and
+    # thumbnails are the set's; the exact links join the rest): 5,000 blank frames made 12.5 million
+    # candidate pairs of one another (349 s, 6.7 GB); the groups are the same
+    first = rows[~pd.Series(digests[rows]).duplicated().to_numpy()]
+    # before: every flat image's pHash is 0 or 1 << 63, so pHash alone grouped flat images of any colour (a
+    # black train image dropped as a leak of a white test image), and the mirror search compared every pair
+    # of them (21 s for 1,000 solid colours) only for the thumbnails to reject each one (correlation 0)
+    return first if flat is None else first[~flat[first]]
 
 
 def dedup_table(
@@ -214,7 +233,11 @@ def dedup_table(
                         embedding_radius=embedding_radius)
     groups, kept, reason, chained = kept_by_resemblance(links, splits=merged["split"].to_numpy(), labels=labels,
                                                         resembles=resembles, quality=quality, keep=keep,
-                                                        drop_leaks=drop_leaks, flagged=flagged)
+                                                        drop_leaks=drop_leaks, flagged=flagged,
+                                                        relink=None if looks is not None or radius is None else
+                                                        partial(_near_again, digests=merged["digest"].to_numpy(),
+                                                                phashes=merged["phash"].to_numpy(), flat=flat,
+                                                                radius=radius))
     if chained.any():
         print(f"warning: dedup: {int(chained.sum())} image(s) joined a group only through a chain of copies and "
               f"resemble none of the images it keeps: not removed as their copies or leaks, but grouped among "
