@@ -74,3 +74,24 @@ def test_near_copies_that_leave_a_group_together_are_grouped_by_their_own_pHashe
     assert table["kept"].tolist() == [True, True, False, False]
     assert table["reason"].tolist() == ["eval_copy", "kept", "leak", "near_duplicate"]
     assert table.loc[3, "group"] == table.loc[1, "group"] != table.loc[0, "group"]
+
+
+@pytest.mark.hostile("intermediates")
+def test_embedding_copies_that_leave_a_group_are_grouped_by_their_own_distance():
+    # 2-d embeddings on the unit circle, at angles in units of a (cosine distance 0.02, the radius): test-0 at 0,
+    # 11 train images between 0.5a and 0.7a, train-12 at 1.2a, train-13 at 2.1a, 11 train images between 2.6a and
+    # 2.8a, val-25 at 3.3a. train-12 and train-13 lie 0.9a apart (cosine distance 0.016) and resemble neither
+    # test-0 nor val-25, so both leave; each has 11 nearer images, so neither is among the other's 10 nearest.
+    # before: each a group of its own, "unique", both kept in train
+    a = np.arccos(1 - 0.02)
+    angles = np.concatenate([[0], np.linspace(0.5, 0.7, 11), [1.2, 2.1], 2.1 + np.linspace(0.5, 0.7, 11), [3.3]]) * a
+    splits = ["test", *["train"] * 24, "val"]
+    manifest = pd.DataFrame({"id": [f"{split}-{k}" for k, split in enumerate(splits)], "split": splits, "label": 0,
+                             "digest": [f"d{k}" for k in range(26)]})
+    scores = pd.DataFrame({"id": manifest["id"], "phash": np.arange(26, dtype=np.uint64)})
+    table = dedup_table(manifest, scores, radius=None, keep="first", drop_leaks=True,
+                        embedding=np.stack([np.cos(angles), np.sin(angles)], axis=1).astype(np.float32),
+                        embedding_radius=0.02, embedding_confirm=False)
+    assert table.loc[[12, 13], "reason"].tolist() == ["kept", "embedding_duplicate"]
+    assert table.loc[12, "group"] == table.loc[13, "group"]
+    assert int(table["kept"][table["split"] == "train"].sum()) == 1

@@ -148,17 +148,28 @@ def _view_links(phashes: np.ndarray, variants: np.ndarray, *, radius: int, rows:
     return unique_pairs(np.concatenate([plain, same]), n), across[~np.isin(pair_keys(across, n), pair_keys(known, n))]
 
 
-def _near_again(rows: np.ndarray, *, digests: np.ndarray, phashes: np.ndarray, flat: np.ndarray | None,
-                radius: int) -> np.ndarray:
-    """int64 ``(P, 2)``: pHash alone, the near links among the image ``rows`` (int ``(R,)``, increasing) that left
-    their groups, searched again (``digests``, uint64 ``phashes``, ``flat``: ``(N,)``).
+def _searched_again(rows: np.ndarray, *, digests: np.ndarray, phashes: np.ndarray, flat: np.ndarray | None,
+                    radius: int | None, embedding: np.ndarray | None, embedding_radius: float | None,
+                    knn: str) -> dict[str, np.ndarray]:
+    """int64 ``(P, 2)`` pairs by kind: the links among the image ``rows`` (int ``(R,)``, increasing) that left their
+    groups, searched again where the first search gave too few of them: ``near_duplicate`` by pHash alone within
+    ``radius`` (None: not searched again), and ``embedding_duplicate`` of float ``(N, D)`` ``embedding`` rows whose
+    pairs go unconfirmed (None: not searched again) within ``embedding_radius``; ``digests``, uint64 ``phashes``,
+    ``flat``: ``(N,)``; ``knn``: as :func:`duplicate_links`.
 
-    before: those links chain each group's members in row order (:func:`winnow.copies.near_pairs`), so the images
+    before: pHash alone chains each group's members in row order (:func:`winnow.copies.near_pairs`), so the images
     that left were grouped by the links that remained among them: test-0, train-1, train-2, train-3 at pHashes 0,
     bits 0/3/4, bit 0, bits 0/3/4 (radius 2), train-1 and train-3 0 bits apart were each kept as unique (of 2,000
-    such, all stayed in train). With thumbnails the confirmed pairs are kept, not a chain."""
-    rows = searched_rows(rows, digests=digests, flat=flat)
-    return near_pairs(phashes[rows], radius=radius, rows=rows)
+    such, all stayed in train). The embedding's pairs are among each image's nearest, which may be images that
+    stayed: two train images 0.016 apart (embedding_radius 0.02), each with 11 nearer ones, stayed apart, both kept.
+    With thumbnails the confirmed pHash pairs are kept, not a chain."""
+    found = {}
+    if radius is not None:
+        searched = searched_rows(rows, digests=digests, flat=flat)
+        found["near_duplicate"] = near_pairs(phashes[searched], radius=radius, rows=searched)
+    if embedding is not None:
+        found["embedding_duplicate"] = rows[embedding_pairs(embedding[rows], radius=embedding_radius, knn=knn)[0]]
+    return found
 
 
 def label_conflicts(*, groups: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -224,20 +235,20 @@ def dedup_table(
                             embedding_radius=embedding_radius, embedding_confirm=embedding_confirm, knn=knn,
                             flat=flat, labels=labels, mirrored=mirrored)
     quality = merged[list(QUALITY_ISSUES)].to_numpy(dtype=np.float64).mean(axis=1) if keep == "best_quality" else None
+    # where the embedding's pairs go unconfirmed (embedding_confirm false, or no thumbnails: min_correlation null);
+    # a confirmed pair resembles by its thumbnails, compared there already
+    unconfirmed = embedding if embedding_radius is not None and (not embedding_confirm or looks is None) else None
     resembles = partial(resembling, digests=merged["digest"].to_numpy(), phashes=merged["phash"].to_numpy(),
                         links=links, radius=radius, looks=looks, min_correlation=min_correlation,
-                        # where the embedding's pairs go unconfirmed (embedding_confirm false, or no thumbnails:
-                        # min_correlation null); a confirmed pair resembles by its thumbnails, compared there already
-                        embedding=embedding if embedding_radius is not None and (not embedding_confirm or looks is None)
-                        else None,
-                        embedding_radius=embedding_radius)
+                        embedding=unconfirmed, embedding_radius=embedding_radius)
     groups, kept, reason, chained = kept_by_resemblance(links, splits=merged["split"].to_numpy(), labels=labels,
                                                         resembles=resembles, quality=quality, keep=keep,
                                                         drop_leaks=drop_leaks, flagged=flagged,
-                                                        relink=None if looks is not None or radius is None else
-                                                        partial(_near_again, digests=merged["digest"].to_numpy(),
-                                                                phashes=merged["phash"].to_numpy(), flat=flat,
-                                                                radius=radius))
+                                                        relink=partial(_searched_again, digests=merged["digest"]
+                                                                       .to_numpy(), phashes=merged["phash"].to_numpy(),
+                                                                       flat=flat, knn=knn, embedding=unconfirmed,
+                                                                       radius=None if looks is not None else radius,
+                                                                       embedding_radius=embedding_radius))
     if chained.any():
         print(f"warning: dedup: {int(chained.sum())} image(s) joined a group only through a chain of copies and "
               f"resemble none of the images it keeps: not removed as their copies or leaks, but grouped among "

@@ -104,7 +104,7 @@ def choose_kept(
 def kept_by_resemblance(
     links: dict[str, np.ndarray], *, splits: np.ndarray, labels: np.ndarray,
     resembles: Callable[[np.ndarray], np.ndarray], quality: np.ndarray | None, keep: str, drop_leaks: bool,
-    flagged: np.ndarray | None = None, relink: Callable[[np.ndarray], np.ndarray] | None = None,
+    flagged: np.ndarray | None = None, relink: Callable[[np.ndarray], dict[str, np.ndarray]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """:func:`linked_groups` and :func:`choose_kept` (``splits``, ``labels``, ``quality``, ``keep``, ``drop_leaks``,
     ``flagged`` as there), where every removed image resembles an image its group keeps.
@@ -116,8 +116,9 @@ def kept_by_resemblance(
     chosen among the same way, until every removed image resembles one kept. Where some left, the kept image is
     chosen once more, by the labels of those that stayed (``voters`` of :func:`choose_kept`), and who resembles it
     asked again, and a group the leavers held together splits into the pieces that stay joined (:func:`_split_apart`).
-    ``relink``: int64 ``(P, 2)`` ``near_duplicate`` pairs of image rows searched again among int ``(R,)`` rows that
-    left (given where the near links are a chain of each group, which the leavers' links alone may not join).
+    ``relink``: int64 ``(P, 2)`` pairs of image rows by kind, searched again among int ``(R,)`` rows that left, in
+    place of those kinds' links (the near links may be a chain of each group, the embedding's each image's nearest:
+    the leavers' links alone may not join two that resemble).
 
     Returns:
         ``(groups, kept, reason, chained)``: int64 ``(N,)`` groups numbered by first row, bool ``(N,)``, object
@@ -131,7 +132,7 @@ def kept_by_resemblance(
         local = np.full(n, -1)
         local[rows] = np.arange(len(rows))
         if relink is not None and offset:  # rows that left a group
-            links = {**links, "near_duplicate": relink(rows)}
+            links = {**links, **relink(rows)}
         sub = {kind: local[pairs][(local[pairs] >= 0).all(axis=1)] for kind, pairs in links.items()}
         part, tiers, kinds = linked_groups(len(rows), sub)
         choose = partial(choose_kept, groups=part, splits=splits[rows], tiers=tiers, kinds=kinds, keep=keep,
