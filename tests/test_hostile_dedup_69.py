@@ -10,6 +10,7 @@ import pytest
 
 from winnow.dedup import dedup_metrics, dedup_table
 from winnow.leaks import leaks_kept
+from winnow.thumbnails import Looks
 
 
 def chained(splits: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -92,6 +93,28 @@ def test_embedding_copies_that_leave_a_group_are_grouped_by_their_own_distance()
     table = dedup_table(manifest, scores, radius=None, keep="first", drop_leaks=True,
                         embedding=np.stack([np.cos(angles), np.sin(angles)], axis=1).astype(np.float32),
                         embedding_radius=0.02, embedding_confirm=False)
+    assert table.loc[[12, 13], "reason"].tolist() == ["kept", "embedding_duplicate"]
+    assert table.loc[12, "group"] == table.loc[13, "group"]
+    assert int(table["kept"][table["split"] == "train"].sum()) == 1
+
+
+@pytest.mark.hostile("intermediates")
+def test_confirmed_embedding_copies_that_leave_a_group_are_grouped_by_their_own_distance():
+    # the case above with thumbnails confirming (embedding_confirm true): zero-mean 3-d thumbnails at the same angles,
+    # so two correlate as their embeddings' cosine, min_correlation 0.98 (1 - the radius). before: train-12 and
+    # train-13 (correlation 0.984) each "unique", both kept in train
+    a = np.arccos(1 - 0.02)
+    angles = np.concatenate([[0], np.linspace(0.5, 0.7, 11), [1.2, 2.1], 2.1 + np.linspace(0.5, 0.7, 11), [3.3]]) * a
+    splits = ["test", *["train"] * 24, "val"]
+    manifest = pd.DataFrame({"id": [f"{split}-{k}" for k, split in enumerate(splits)], "split": splits, "label": 0,
+                             "digest": [f"d{k}" for k in range(26)]})
+    scores = pd.DataFrame({"id": manifest["id"],
+                           "phash": np.arange(26, dtype=np.uint64) * np.uint64(0x0F0F0F0F0F0F0F0F)})
+    embedding = np.stack([np.cos(angles), np.sin(angles)], axis=1).astype(np.float32)
+    plane = np.array([[1, -1, 0], [1, 1, -2]]) / np.sqrt([[2], [6]])  # two orthonormal zero-mean directions
+    looks = Looks(whole=(embedding @ plane).astype(np.float32), crop=None, grid=(1, 3), flip=False)
+    table = dedup_table(manifest, scores, radius=None, keep="first", drop_leaks=True, embedding=embedding,
+                        embedding_radius=0.02, embedding_confirm=True, looks=looks, min_correlation=0.98)
     assert table.loc[[12, 13], "reason"].tolist() == ["kept", "embedding_duplicate"]
     assert table.loc[12, "group"] == table.loc[13, "group"]
     assert int(table["kept"][table["split"] == "train"].sum()) == 1

@@ -131,8 +131,9 @@ def flip_crop_pairs(phashes: np.ndarray, variants: np.ndarray, *, radius: int, l
 
 def embedding_pairs(embedding: np.ndarray, *, radius: float, looks: Looks | None = None,
                     min_correlation: float | None = None, knn: str = "numpy", digests: np.ndarray | None = None,
-                    labels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Images whose float ``(N, D)`` embeddings are within cosine distance ``radius`` among each one's
+                    labels: np.ndarray | None = None, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Images whose float ``(N, D)`` embeddings (read at int ``(M,)`` ``rows``, default all: the pairs are of image
+    rows) are within cosine distance ``radius`` among each one's
     :data:`EMBEDDING_NEIGHBOURS` nearest (:func:`winnow.cosine_index.cosine_pairs`), confirmed, with
     ``looks``, by the best thumbnail correlation of the whole images or a view (at least ``min_correlation``);
     ``knn``: a backend of :data:`winnow.cosine_index.BACKENDS`.
@@ -146,7 +147,9 @@ def embedding_pairs(embedding: np.ndarray, *, radius: float, looks: Looks | None
         ``(pairs, across)``, int64 ``(P, 2)`` each: the copies; and those pairs of no label in common that only a
         mirrored view confirms, left out of ``pairs`` (empty without ``labels``).
     """
-    candidates = cosine_pairs(embedding, radius=radius, k=EMBEDDING_NEIGHBOURS, backend=knn)
+    candidates = cosine_pairs(embedding if rows is None else embedding[rows], radius=radius, k=EMBEDDING_NEIGHBOURS,
+                              backend=knn)
+    candidates = candidates if rows is None else rows[candidates]
     if looks is None:
         return candidates, np.empty((0, 2), np.int64)
     same = np.ones(len(candidates), bool)

@@ -150,25 +150,28 @@ def _view_links(phashes: np.ndarray, variants: np.ndarray, *, radius: int, rows:
 
 def _searched_again(rows: np.ndarray, *, digests: np.ndarray, phashes: np.ndarray, flat: np.ndarray | None,
                     radius: int | None, embedding: np.ndarray | None, embedding_radius: float | None,
-                    knn: str) -> dict[str, np.ndarray]:
+                    knn: str, looks: Looks | None, min_correlation: float | None,
+                    labels: np.ndarray | None) -> dict[str, np.ndarray]:
     """int64 ``(P, 2)`` pairs by kind: the links among the image ``rows`` (int ``(R,)``, increasing) that left their
     groups, searched again where the first search gave too few of them: ``near_duplicate`` by pHash alone within
-    ``radius`` (None: not searched again), and ``embedding_duplicate`` of float ``(N, D)`` ``embedding`` rows whose
-    pairs go unconfirmed (None: not searched again) within ``embedding_radius``; ``digests``, uint64 ``phashes``,
-    ``flat``: ``(N,)``; ``knn``: as :func:`duplicate_links`.
+    ``radius`` (None: not searched again), and ``embedding_duplicate`` of float ``(N, D)`` ``embedding`` rows (None:
+    not searched again) within ``embedding_radius``, confirmed as :func:`winnow.copies.embedding_pairs` (``looks``,
+    ``min_correlation``, int ``(N,)`` ``labels``, ``knn``); ``digests``, uint64 ``phashes``, ``flat``: ``(N,)``.
 
     before: pHash alone chains each group's members in row order (:func:`winnow.copies.near_pairs`), so the images
     that left were grouped by the links that remained among them: test-0, train-1, train-2, train-3 at pHashes 0,
     bits 0/3/4, bit 0, bits 0/3/4 (radius 2), train-1 and train-3 0 bits apart were each kept as unique (of 2,000
     such, all stayed in train). The embedding's pairs are among each image's nearest, which may be images that
-    stayed: two train images 0.016 apart (embedding_radius 0.02), each with 11 nearer ones, stayed apart, both kept.
-    With thumbnails the confirmed pHash pairs are kept, not a chain."""
+    stayed: two train images 0.016 apart (embedding_radius 0.02), each with 11 nearer ones, stayed apart, both kept,
+    with their thumbnails confirming or not. With thumbnails the confirmed pHash pairs are kept, not a chain."""
     found = {}
     if radius is not None:
         searched = searched_rows(rows, digests=digests, flat=flat)
         found["near_duplicate"] = near_pairs(phashes[searched], radius=radius, rows=searched)
     if embedding is not None:
-        found["embedding_duplicate"] = rows[embedding_pairs(embedding[rows], radius=embedding_radius, knn=knn)[0]]
+        found["embedding_duplicate"] = embedding_pairs(embedding, radius=embedding_radius, looks=looks,
+                                                       min_correlation=min_correlation, knn=knn, digests=digests,
+                                                       labels=labels, rows=rows)[0]
     return found
 
 
@@ -246,9 +249,13 @@ def dedup_table(
                                                         drop_leaks=drop_leaks, flagged=flagged,
                                                         relink=partial(_searched_again, digests=merged["digest"]
                                                                        .to_numpy(), phashes=merged["phash"].to_numpy(),
-                                                                       flat=flat, knn=knn, embedding=unconfirmed,
-                                                                       radius=None if looks is not None else radius,
-                                                                       embedding_radius=embedding_radius))
+                                                                       flat=flat, radius=None if looks is not None
+                                                                       else radius, embedding=embedding
+                                                                       if embedding_radius is not None else None,
+                                                                       embedding_radius=embedding_radius, knn=knn,
+                                                                       looks=looks if embedding_confirm else None,
+                                                                       min_correlation=min_correlation,
+                                                                       labels=None if mirrored is None else labels))
     if chained.any():
         print(f"warning: dedup: {int(chained.sum())} image(s) joined a group only through a chain of copies and "
               f"resemble none of the images it keeps: not removed as their copies or leaks, but grouped among "
