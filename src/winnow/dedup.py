@@ -244,18 +244,16 @@ def dedup_table(
     resembles = partial(resembling, digests=merged["digest"].to_numpy(), phashes=merged["phash"].to_numpy(),
                         links=links, radius=radius, looks=looks, min_correlation=min_correlation,
                         embedding=unconfirmed, embedding_radius=embedding_radius)
+    # the images that left their groups are searched again among themselves where the first links are a chain (pHash
+    # alone) or each image's nearest only (the embedding): with thumbnails the confirmed pHash pairs are all kept
+    relink = partial(_searched_again, digests=merged["digest"].to_numpy(), phashes=merged["phash"].to_numpy(),
+                     flat=flat, radius=None if looks is not None else radius,
+                     embedding=embedding if embedding_radius is not None else None,
+                     embedding_radius=embedding_radius, knn=knn, looks=looks if embedding_confirm else None,
+                     min_correlation=min_correlation, labels=None if mirrored is None else labels)
     groups, kept, reason, chained = kept_by_resemblance(links, splits=merged["split"].to_numpy(), labels=labels,
                                                         resembles=resembles, quality=quality, keep=keep,
-                                                        drop_leaks=drop_leaks, flagged=flagged,
-                                                        relink=partial(_searched_again, digests=merged["digest"]
-                                                                       .to_numpy(), phashes=merged["phash"].to_numpy(),
-                                                                       flat=flat, radius=None if looks is not None
-                                                                       else radius, embedding=embedding
-                                                                       if embedding_radius is not None else None,
-                                                                       embedding_radius=embedding_radius, knn=knn,
-                                                                       looks=looks if embedding_confirm else None,
-                                                                       min_correlation=min_correlation,
-                                                                       labels=None if mirrored is None else labels))
+                                                        drop_leaks=drop_leaks, flagged=flagged, relink=relink)
     if chained.any():
         print(f"warning: dedup: {int(chained.sum())} image(s) joined a group only through a chain of copies and "
               f"resemble none of the images it keeps: not removed as their copies or leaks, but grouped among "
