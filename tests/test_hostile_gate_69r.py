@@ -11,6 +11,21 @@ from winnow.cli import main as winnow
 from winnow.gate_table import GateSettings, paired_rows
 
 
+def run(a_right, b_taken):
+    """One run's predictions of 6 test images of class a and 100 of b: the first ``a_right`` of a's and the first
+    ``b_taken`` of b's predicted a, the rest b."""
+    return pd.DataFrame({"id": [f"test-{i:03d}" for i in range(106)], "label": ["a"] * 6 + ["b"] * 100,
+                         "predicted": ["a" if i < a_right else "b" for i in range(6)]
+                         + ["a" if i < b_taken else "b" for i in range(100)]})
+
+
+def false_positives_of_a(base_runs, head_runs) -> pd.Series:
+    """The gate's false-positive row of class a over the pooled ``base_runs`` and ``head_runs`` (:func:`run`)."""
+    table = paired_rows(base_runs, head_runs, variant="baseline",
+                        settings=GateSettings.from_params(default_params()["gate"]))
+    return table[(table["class"] == "a") & (table["metric"] == "false_positives")].iloc[0]
+
+
 @pytest.mark.hostile("gate")
 def test_a_class_whose_precision_three_pooled_head_runs_halve_taking_exactly_3_more_images_regresses():
     # class a, 6 test images: the base run predicts a once, right (precision 1.0); the three head runs predict a for
@@ -18,14 +33,7 @@ def test_a_class_whose_precision_three_pooled_head_runs_halve_taking_exactly_3_m
     # half a's 6 test images): the README's rule says it regresses whatever its p, though no head run alone does (the
     # first two take 2, the third keeps precision 6/11). Before: 16/3 - 7/3 came out 2.9999999999999996, short of 3,
     # and the row passed as "rise not significant" (p adj 0.36)
-    def run(a_right, b_taken):  # the first a_right of a's images, the first b_taken of b's 100, predicted a
-        return pd.DataFrame({"id": [f"test-{i:03d}" for i in range(106)], "label": ["a"] * 6 + ["b"] * 100,
-                             "predicted": ["a" if i < a_right else "b" for i in range(6)]
-                             + ["a" if i < b_taken else "b" for i in range(100)]})
-
-    table = paired_rows([run(1, 0)], [run(0, 2), run(1, 2), run(6, 5)], variant="baseline",
-                        settings=GateSettings.from_params(default_params()["gate"]))
-    row = table[(table["class"] == "a") & (table["metric"] == "false_positives")].iloc[0]
+    row = false_positives_of_a([run(1, 0)], [run(0, 2), run(1, 2), run(6, 5)])
     assert (row["base"], row["head"], row["verdict"], row["collapsed"]) == (0.0, pytest.approx(0.5), "REGRESSED", True)
 
 
@@ -80,14 +88,7 @@ def test_a_class_whose_precision_three_pooled_head_runs_halve_exactly_regresses(
     # 14/3 - 1 more of b's images taken a run, over half a's 6 test images. No head run alone collapses it (the first
     # two take 1 more, the third keeps precision 6/16). Before: the pooled precision, the mean right over the mean
     # taken, came out 0.33333333333333337, above half of 2/3, and the row was no collapse ("rise not significant")
-    def run(a_right, b_taken):  # the first a_right of a's images, the first b_taken of b's 100, predicted a
-        return pd.DataFrame({"id": [f"test-{i:03d}" for i in range(106)], "label": ["a"] * 6 + ["b"] * 100,
-                             "predicted": ["a" if i < a_right else "b" for i in range(6)]
-                             + ["a" if i < b_taken else "b" for i in range(100)]})
-
-    table = paired_rows([run(2, 1)], [run(0, 2), run(1, 2), run(6, 10)], variant="baseline",
-                        settings=GateSettings.from_params(default_params()["gate"]))
-    row = table[(table["class"] == "a") & (table["metric"] == "false_positives")].iloc[0]
+    row = false_positives_of_a([run(2, 1)], [run(0, 2), run(1, 2), run(6, 10)])
     assert (row["base"], row["head"], row["verdict"], row["collapsed"]) == (
         pytest.approx(1 / 6), pytest.approx(14 / 18), "REGRESSED", True)
 
