@@ -253,16 +253,25 @@ def test_represents_embedding_whose_memory_map_the_limit_refuses_is_out_of_memor
     assert fault_line(failed.value) == OUT_OF_MEMORY
 
 
+def write_two_images(folder) -> None:
+    """An imageset of two 8x8 grey images, one train and one test, at ``folder``."""
+    import pandas as pd
+
+    from winnow.imageset import write_imageset
+
+    manifest = pd.DataFrame({"id": ["i0", "i1"], "split": ["train", "test"], "label": [0, 1], "source": "t",
+                             "orig_h": 8, "orig_w": 8, "orig_mode": "L"})
+    write_imageset(folder, np.zeros((2, 8, 8, 1), np.uint8), manifest, ["a", "b"])
+
+
 @pytest.mark.hostile("intermediates")
 def test_an_imageset_manifest_that_memory_cannot_hold_is_out_of_memory_not_a_stage_to_rerun(tmp_path, monkeypatch):
     # before: "data/ingest/manifest.parquet: unreadable (malloc of size 1610612736 failed)" under a memory limit
     import pandas as pd
 
-    from winnow.imageset import read_imageset, write_imageset
+    from winnow.imageset import read_imageset
 
-    manifest = pd.DataFrame({"id": ["i0", "i1"], "split": ["train", "test"], "label": [0, 1], "source": "t",
-                             "orig_h": 8, "orig_w": 8, "orig_mode": "L"})
-    write_imageset(tmp_path / "ingest", np.zeros((2, 8, 8, 1), np.uint8), manifest, ["a", "b"])
+    write_two_images(tmp_path / "ingest")
     monkeypatch.setattr(pd, "read_parquet", _arrow_out_of_memory)
     with pytest.raises(MemoryError) as failed:
         read_imageset(tmp_path / "ingest")
@@ -307,13 +316,9 @@ def test_a_model_built_past_the_memory_limit_is_out_of_memory_not_a_checkpoint_t
 def test_an_imageset_whose_memory_map_the_limit_refuses_is_out_of_memory_not_unreadable(tmp_path, monkeypatch):
     # before: a 141 MiB data/ingest/images.npy read with some 60 MB of address space left under `ulimit -v`: "error:
     # data/ingest/images.npy: unreadable ([Errno 12] Cannot allocate memory)", a whole file blamed (mmap's ENOMEM)
-    import pandas as pd
+    from winnow.imageset import read_imageset
 
-    from winnow.imageset import read_imageset, write_imageset
-
-    manifest = pd.DataFrame({"id": ["i0", "i1"], "split": ["train", "test"], "label": [0, 1], "source": "t",
-                             "orig_h": 8, "orig_w": 8, "orig_mode": "L"})
-    write_imageset(tmp_path / "ingest", np.zeros((2, 8, 8, 1), np.uint8), manifest, ["a", "b"])
+    write_two_images(tmp_path / "ingest")
 
     def refused_map(*_args, **_kwargs):
         raise OSError(errno.ENOMEM, "Cannot allocate memory")
@@ -393,11 +398,9 @@ def test_a_manifest_whose_reader_thread_the_limits_refuse_is_a_thread_fault_not_
     import pandas as pd
     import pyarrow
 
-    from winnow.imageset import read_imageset, write_imageset
+    from winnow.imageset import read_imageset
 
-    manifest = pd.DataFrame({"id": ["i0", "i1"], "split": ["train", "test"], "label": [0, 1], "source": "t",
-                             "orig_h": 8, "orig_w": 8, "orig_mode": "L"})
-    write_imageset(tmp_path / "degrade", np.zeros((2, 8, 8, 1), np.uint8), manifest, ["a", "b"])
+    write_two_images(tmp_path / "degrade")
 
     def refused_thread(*_args, **_kwargs):  # arrow's Status::UnknownError, raised as pyarrow's base exception
         raise pyarrow.ArrowException("Unknown error: Failed to launch worker thread: Resource temporarily unavailable")
