@@ -74,9 +74,10 @@ def test_every_project_file_a_stage_script_names_is_its_dep_or_output(name):
 # params a stage reads through the library, which the script's own params["..."] does not show: augment-search
 # scores balance.policy as the incumbent (winnow.augment.policy_for)
 READ_THROUGH = {"augment-search": {"balance.policy"}}
-# params a stage reads without its outputs following them: source is always changed; train checks that its
-# argument is a listed variant
-NOT_OUTPUT = {"source": {"ingest", "represent"}, "train": {"variants"}}
+# params a stage reads without its outputs following them: source is always changed; train and evaluate check that
+# their argument is a listed variant; evaluate checks that the model was trained with today's train settings, seed
+# and policy (the model, its dep, follows them: a changed one is refused, not scored)
+NOT_OUTPUT = {"source": {"ingest", "represent"}, "train": {"variants"}, "evaluate": {"variants", "seed", "train"}}
 
 
 def _params_read(script: Path) -> set[str]:
