@@ -37,6 +37,17 @@ def test_a_class_whose_precision_three_pooled_head_runs_halve_taking_exactly_3_m
     assert (row["base"], row["head"], row["verdict"], row["collapsed"]) == (0.0, pytest.approx(0.5), "REGRESSED", True)
 
 
+def pruned_unevaluated_at_the_base(tmp_path):
+    """A project whose committed base lists baseline and pruned but holds only baseline's evaluate; the workspace
+    evaluates both."""
+    project = make_project(tmp_path / "project", default_params() | {"variants": ["baseline", "pruned"]})
+    labels = labels_of()
+    write_variant(project, "baseline", labels, wrong_on(labels, [1]))
+    init(project)
+    write_variant(project, "pruned", labels, wrong_on(labels, [1]))
+    return project
+
+
 @pytest.mark.hostile("gate")
 def test_a_variant_named_by_variants_that_the_base_lists_unevaluated_is_told_to_be_left_out_not_to_pass_variants(
         tmp_path, capsys):
@@ -44,11 +55,7 @@ def test_a_variant_named_by_variants_that_the_base_lists_unevaluated_is_told_to_
     # both, and the user gates them by name. Before: "...; pass --variants to gate the others)", to a user who had
     # passed --variants (10849506 mended this for a variant new at the target alone; "gone there" and "left over"
     # said the same)
-    project = make_project(tmp_path / "project", default_params() | {"variants": ["baseline", "pruned"]})
-    labels = labels_of()
-    write_variant(project, "baseline", labels, wrong_on(labels, [1]))
-    init(project)
-    write_variant(project, "pruned", labels, wrong_on(labels, [1]))
+    project = pruned_unevaluated_at_the_base(tmp_path)
     before = files_under(project)
     code = winnow(["gate", "--base", "HEAD", "--repo", str(project), "--variants", "baseline", "pruned"])
     out, err = capsys.readouterr()
@@ -98,11 +105,7 @@ def test_the_one_variant_named_by_variants_that_the_gate_cannot_pair_is_not_told
     # the base lists baseline and pruned, only baseline's evaluate committed there; `--variants pruned` alone. Before
     # (cc66c131): "leave it out of --variants", which leaves --variants naming nothing (argparse refuses it bare); the
     # variant the gate can pair is baseline
-    project = make_project(tmp_path / "project", default_params() | {"variants": ["baseline", "pruned"]})
-    labels = labels_of()
-    write_variant(project, "baseline", labels, wrong_on(labels, [1]))
-    init(project)
-    write_variant(project, "pruned", labels, wrong_on(labels, [1]))
+    project = pruned_unevaluated_at_the_base(tmp_path)
     before = files_under(project)
     code = winnow(["gate", "--base", "HEAD", "--repo", str(project), "--variants", "pruned"])
     out, err = capsys.readouterr()

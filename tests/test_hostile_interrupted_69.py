@@ -13,11 +13,19 @@ from hostile_harness import ROOT, default_params, files_under, imagefolder_proje
 from winnow.errors import fault_line
 
 
-def _ingest_main():
+def _run_ingest(project, monkeypatch, capsys) -> tuple[int, str, list]:
+    """``(exit status, stderr, files before)`` of the ingest stage run in process in ``project``."""
+    from winnow.stage import run
+
     spec = importlib.util.spec_from_file_location("ingest_stage_69", ROOT / "stages" / "ingest.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.main
+    monkeypatch.chdir(project)
+    monkeypatch.setattr("sys.argv", ["stages/ingest.py"])
+    before = files_under(project)
+    with pytest.raises(SystemExit) as ended:
+        run(module.main)
+    return ended.value.code, capsys.readouterr().err, before
 
 
 @pytest.mark.hostile("interrupted")
@@ -38,15 +46,8 @@ def test_a_process_limit_met_decoding_an_image_stops_ingest_not_a_row_blaming_th
         raise fault
 
     monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "load", load)
-    monkeypatch.chdir(project)
-    monkeypatch.setattr("sys.argv", ["stages/ingest.py"])
-    main = _ingest_main()
-    before = files_under(project)
-    from winnow.stage import run
-
-    with pytest.raises(SystemExit) as ended:
-        run(main)
-    assert (ended.value.code, capsys.readouterr().err) == (1, (
+    code, err, before = _run_ingest(project, monkeypatch, capsys)
+    assert (code, err) == (1, (
         f"error: ingest.path: cannot read {photo} ({why}), which its folder lists; nothing was ingested: check "
         f"{check}, then rerun\n"))
     assert files_under(project) == before  # no imageset, no rejected.csv, no metrics, no temporary
@@ -66,15 +67,8 @@ def test_a_memory_limit_met_reading_an_npz_is_out_of_memory_not_a_damaged_file(t
         raise MemoryError("Unable to allocate 141. MiB for an array with shape (147456000,) and data type uint8")
 
     monkeypatch.setattr(np.lib.format, "read_array", read)
-    monkeypatch.chdir(project)
-    monkeypatch.setattr("sys.argv", ["stages/ingest.py"])
-    main = _ingest_main()
-    before = files_under(project)
-    from winnow.stage import run
-
-    with pytest.raises(SystemExit) as ended:
-        run(main)
-    assert (ended.value.code, capsys.readouterr().err) == (1, (
+    code, err, before = _run_ingest(project, monkeypatch, capsys)
+    assert (code, err) == (1, (
         "error: stages/ingest.py: out of memory (MemoryError); free memory or lower the batch or data size, then "
         "rerun\n"))
     assert files_under(project) == before
