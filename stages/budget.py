@@ -36,7 +36,7 @@ from winnow.checkpoints import load
 from winnow.decision_files import stamped
 from winnow.errors import WinnowError, listed
 from winnow.imageset import read_imageset
-from winnow.judged_rows import check_pixels
+from winnow.judged_rows import check_pixels, picture_copies
 from winnow.probe import choose_l2
 from winnow.file_rows import unchanged_in_place
 from winnow.represent import LEARNT_SPLITS
@@ -95,7 +95,7 @@ def main() -> None:
     # a picture whose copies in the judge split carry different labels is left out: before, the first copy in file
     # order was judged and the rest dropped as repeats, so half of a set labelling 100 pictures two ways judged
     # on the wrong label, unsaid
-    conflicts = _conflicting_copies(group_of, data.labels, is_judge)
+    repeats, conflicts = picture_copies(group_of, data.labels, among=is_judge)
     is_judge &= ~conflicts
     if conflicts.any():
         pictures = pd.unique(group_of[conflicts])
@@ -106,8 +106,6 @@ def main() -> None:
               + (" in ingest.trusted_path" if judge_split == "trusted" else ""))
     # a picture repeated in the judge split counts once: a label book of 6 pictures 30 times over passed
     # min_judge_images as 180 images and chose a cleaning, each copy weighed as another picture
-    repeats = np.zeros(len(splits), bool)
-    repeats[np.flatnonzero(is_judge)[pd.Series(group_of[is_judge]).duplicated().to_numpy()]] = True
     is_judge &= ~repeats
     if repeats.any():
         print(f"budget: the {judge_split} split holds {int(is_judge.sum() + repeats.sum())} images of "
@@ -298,16 +296,6 @@ def _filters_verdict(check: dict, *, applied: int) -> str:
     """What the filters' check block says ships: the filters unless their model got fewer judge images right."""
     return (f"no fewer right than none, pruned applies the filters ({applied} decisions)" if check["ships"] else
             "fewer right than none, pruned applies none")
-
-
-def _conflicting_copies(group_of: np.ndarray, labels: np.ndarray, is_judge: np.ndarray) -> np.ndarray:
-    """bool ``(N,)``: the judge images (``is_judge``, bool ``(N,)``) whose picture (``group_of``, dedup's group per
-    image, ``(N,)``) has judge copies of two or more labels (``labels``, int ``(N,)``)."""
-    rows = np.flatnonzero(is_judge)
-    kinds = pd.Series(labels[rows]).groupby(group_of[rows]).transform("nunique").to_numpy()
-    out = np.zeros(len(is_judge), bool)
-    out[rows[kinds > 1]] = True
-    return out
 
 
 def _refuse_emptying_leaks(baseline: pd.DataFrame, leaks: pd.DataFrame, *, groups: pd.DataFrame,

@@ -201,10 +201,22 @@ def once_per_picture(val: ImageSet, groups: pd.DataFrame | None) -> tuple[ImageS
     if groups is None or not len(ids):
         return val, ids[:0], ids[:0]
     group = groups.set_index("id")["group"].reindex(ids).to_numpy()
-    labels = pd.Series(val.labels)
-    conflicted = (labels.groupby(group).transform("nunique") > 1).to_numpy()
-    repeated = pd.Series(group).duplicated().to_numpy() & ~conflicted
+    repeated, conflicted = picture_copies(group, val.labels, among=np.ones(len(ids), bool))
     return val.select(~(conflicted | repeated)), ids[repeated], ids[conflicted]
+
+
+def picture_copies(group_of: np.ndarray, labels: np.ndarray, *, among: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(repeats, conflicts)``, bool ``(N,)`` each: of the images ``among`` (bool ``(N,)``), those whose picture
+    (``group_of``: dedup's group per image, ``(N,)``) has copies there of two or more ``labels`` (int ``(N,)``), and,
+    of the rest, each picture's copies after its first."""
+    rows = np.flatnonzero(among)
+    kinds = pd.Series(labels[rows]).groupby(group_of[rows]).transform("nunique").to_numpy()
+    conflicts = np.zeros(len(among), bool)
+    conflicts[rows[kinds > 1]] = True
+    single = rows[~(kinds > 1)]
+    repeats = np.zeros(len(among), bool)
+    repeats[single[pd.Series(group_of[single]).duplicated().to_numpy()]] = True
+    return repeats, conflicts
 
 
 def measured_val(data, learned: np.ndarray, *, stage: str, judged: np.ndarray) -> tuple[ImageSet, dict[str, int]]:
