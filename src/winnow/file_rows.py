@@ -24,18 +24,26 @@ def _stamp(status: os.stat_result, handle: BinaryIO) -> tuple[int, int, int, int
     return status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns, _sample(handle)
 
 
-SAMPLED_BLOCKS, BLOCK = 256, 4096  # a mebibyte read, whatever the file's size
+SAMPLED_BLOCKS, BLOCK = 256, 4096  # a mebibyte read past WHOLE_BYTES, whatever the file's size
+# a file up to this size is hashed whole (about 0.07 s): before, another file of the same size and modification time
+# put in place by `cp -p` (two copies of a set unpacked from archives of fixed times) that differed in one image
+# between the sampled blocks was read as the same file, and the local engine's batches mixed the two, exit 0
+WHOLE_BYTES = 64 << 20
 
 
 def _sample(handle: BinaryIO) -> bytes:
-    """A digest of :data:`SAMPLED_BLOCKS` blocks spread evenly over the open file ``handle`` (b"" where it cannot be
-    read): what tells another file's bytes from the same bytes where only the change time moved
-    (:func:`_same_version`)."""
+    """A digest of the open file ``handle``, whole up to :data:`WHOLE_BYTES`, else of :data:`SAMPLED_BLOCKS` blocks
+    spread evenly over it (b"" where it cannot be read): what tells another file's bytes from the same bytes where
+    only the change time moved (:func:`_same_version`)."""
     digest = hashlib.blake2b(digest_size=16)
     try:
         size = os.fstat(handle.fileno()).st_size
-        for start in sorted({size * k // SAMPLED_BLOCKS for k in range(SAMPLED_BLOCKS)}):
-            digest.update(os.pread(handle.fileno(), BLOCK, start))
+        if size <= WHOLE_BYTES:
+            starts, length = range(0, size, 1 << 20), 1 << 20
+        else:
+            starts, length = sorted({size * k // SAMPLED_BLOCKS for k in range(SAMPLED_BLOCKS)}), BLOCK
+        for start in starts:
+            digest.update(os.pread(handle.fileno(), length, start))
     except OSError:
         return b""
     return digest.digest()
@@ -46,8 +54,8 @@ def _same_version(before: tuple, status: os.stat_result, handle: BinaryIO) -> bo
     and modification time first; where only the change time moved, the sampled bytes: ``cp -p`` of another file of
     the same size over it rewrites it in place and sets the other's time (before: a backup restored so while score
     read the file mixed two image sets, exit 0), where a hard link, a chmod or an extended attribute moves the change
-    time over the same bytes (imageset writers and DVC's cache link files). Another file differing in a few blocks
-    between the sampled ones is not seen. The bytes are read only where the change time moved: before, each Ray
+    time over the same bytes (imageset writers and DVC's cache link files). Another file past :data:`WHOLE_BYTES` differing in a
+    few blocks between the sampled ones is not seen. The bytes are read only where the change time moved: before, each Ray
     batch read the whole sample again, a mebibyte (more than a batch of 256 CIFAR images) for every batch."""
     return ((status.st_ino, status.st_size, status.st_mtime_ns) == before[:3]
             and (status.st_ctime_ns == before[3] or _sample(handle) == before[4]))
