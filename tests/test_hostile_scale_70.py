@@ -2,6 +2,8 @@
 
 - an images.npy overwritten in place (``cp -p``) by another set of its size and modification time (two copies
   unpacked from archives of fixed times) that differs in one image while the local engine reads it;
+- an object of a folder at a URL deleted by another writer after ingest listed the folder and before it read the
+  object (through Pillow's read and the plain-PNG fast path);
 """
 
 import os
@@ -9,8 +11,11 @@ import shutil
 
 import numpy as np
 import pytest
+from fsspec.implementations.memory import MemoryFileSystem
 
-from hostile_harness import files_under
+from hostile_harness import assert_nothing_left, default_params, files_under, make_project
+from test_hostile_remote_ingest import memory_folder  # noqa: F401 (a fixture)
+from test_streaming_ingest import ingest_in_process
 from winnow.engine import Engine
 from winnow.errors import WinnowError
 
@@ -46,3 +51,32 @@ def test_a_same_size_same_time_copy_differing_in_one_image_put_in_place_mid_read
                                  "(compute.engine: local; another run writing it?); its batches would mix old and new "
                                  "images: rerun when nothing else writes it")
     assert sorted(files_under(tmp_path)) == ["copied", "images.npy", "twin.npy"]
+
+
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize("name", ["dog/05.jpg", "dog/06.png"])  # Pillow's own read, and the plain-PNG fast path's
+def test_an_object_deleted_after_ingest_listed_its_folder_is_named_gone_not_a_network_to_check(tmp_path, memory_folder,
+                                                                                               monkeypatch, name):
+    # found by probing: another writer deleted the object between ingest's listing of the folder and its read; the
+    # store's "no such key" (FileNotFoundError) was told as "check the network and the credentials, then rerun",
+    # which neither is nor helps while the folder is being written
+    url, fs = memory_folder
+    real = MemoryFileSystem.cat_file
+
+    def deleted_first(self, path, *args, **kwargs):
+        if str(path).endswith(name) and self.exists(path):
+            self.rm(path)  # another writer, after the listing
+        return real(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(MemoryFileSystem, "cat_file", deleted_first)
+    params = default_params()
+    params["ingest"].update(source="imagefolder", path=url, max_reject_fraction=0.5)
+    project = make_project(tmp_path / "project", params)
+    before = files_under(project)
+    with pytest.raises(WinnowError) as raised:
+        ingest_in_process(project, monkeypatch)
+    assert str(raised.value) == (
+        f"ingest.path: cannot read {url}/{name}, which its folder listed: it is no longer there (deleted or moved "
+        "since, as the folder is being written); nothing was ingested: run `dvc repro` again once the data is no "
+        "longer being written")
+    assert_nothing_left(project, before)  # no data/ingest, no metrics/ingest.json, no temporary

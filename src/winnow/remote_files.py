@@ -281,5 +281,11 @@ class RemotePath:
         as the listing (data/source.json) had not changed DVC kept the smaller set once the network was back."""
         try:
             return self.fs.cat_file(self.key)
+        except FileNotFoundError as err:
+            # gone since the folder was listed (s3fs, gcsfs and adlfs raise this for a missing key): before, "check the
+            # network and the credentials", of an object another writer had deleted or moved meanwhile
+            raise WinnowError(f"{self.param}: cannot read {shown(self)}, which its folder listed: it is no longer "
+                              "there (deleted or moved since, as the folder is being written); nothing was ingested: "
+                              "run `dvc repro` again once the data is no longer being written") from err
         except Exception as err:  # each backend has its own errors
             raise not_read(self.param, self, first_line(err), check="the network and the credentials") from err
