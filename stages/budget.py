@@ -36,7 +36,7 @@ from winnow.checkpoints import load
 from winnow.decision_files import stamped
 from winnow.errors import WinnowError, listed
 from winnow.imageset import read_imageset
-from winnow.judged_rows import check_pixels, picture_copies
+from winnow.judged_rows import check_pixels, picture_copies, ridge_rows
 from winnow.probe import choose_l2
 from winnow.file_rows import unchanged_in_place
 from winnow.represent import LEARNT_SPLITS
@@ -142,7 +142,7 @@ def main() -> None:
                           "conflicts_left_out": int(conflicts.sum()), "untrained_left_out": int(untrained.sum()),
                           "classes_without_images": unjudged,
                           "min_images": p["min_judge_images"], "too_few_images": too_few},
-                "score": p["score"], "l2": None, "l2_chosen_on": None, "tie_se": p["tie_se"],
+                "score": p["score"], "l2": None, "l2_chosen_on": None, "ridge": None, "tie_se": p["tie_se"],
                 "copies_of_judge_images": None, "winner": shipped.name, "model_check": None, "filters_check": None,
                 "candidates": {}})
         why, give = ((f"holds no image of class(es) {', '.join(map(repr, unjudged))}", "images of every class")
@@ -162,12 +162,20 @@ def main() -> None:
     judged_groups = groups.loc[groups["split"] == judge_split, "group"]
     copies = set(groups.loc[groups["group"].isin(judged_groups) & (groups["split"] == "train"), "id"])
     exclude = baseline["id"].isin(copies | set(leaks["id"])).to_numpy()
-    ridge_x = read_representation(REPRESENT_IN, data.manifest["id"][splits == ridge_split], data=data)
+    # the ridge (and trusted_doubt's val) reads each val picture once, none of a class or a picture the probes learn
+    # from: before, one val picture 600 times over weighed as 600, and val copies of train images dedup.drop_leaks
+    # false kept flattered every ridge
+    ridge = (_ridge_val(data, group_of, learnt=data.manifest["id"].isin(baseline["id"][~exclude]).to_numpy())
+             if judge_split != ridge_split else
+             {"rows": is_judge, "repeats": repeats, "conflicts": conflicts, "untrained": untrained})
+    if not ridge["rows"].any():
+        ridge_split, ridge["rows"] = judge_split, is_judge
+    ridge_x = read_representation(REPRESENT_IN, data.manifest["id"][ridge["rows"]], data=data)
     judge_x = read_representation(REPRESENT_IN, data.manifest["id"][is_judge], data=data)
     judge_labels = labels[is_judge]
     # the train section's thread count, as for every prediction: the probes repeat bit for bit with it
     with reproducible(threads=params["train"].get("threads"), device=torch.device("cpu"), training=False):
-        l2, _ = choose_l2(train_x[~exclude], given[~exclude], ridge_x, labels[splits == ridge_split],
+        l2, _ = choose_l2(train_x[~exclude], given[~exclude], ridge_x, labels[ridge["rows"]],
                           num_classes=len(data.classes))
         budget = choose_budget(filters=filters, ranked=ranked, baseline=baseline, train_features=train_x,
                                judge_features=judge_x, judge_labels=judge_labels,
@@ -176,7 +184,7 @@ def main() -> None:
         # before: a trusted set with its class order reversed judged every candidate (4 of 300 right, against about
         # 0.90 on val) and chose one, and nothing said its labels were nonsense
         doubt = (trusted_doubt(train_x[~exclude], given[~exclude], l2=l2, judge_features=judge_x,
-                               judge_labels=judge_labels, val_features=ridge_x, val_labels=labels[splits == "val"],
+                               judge_labels=judge_labels, val_features=ridge_x, val_labels=labels[ridge["rows"]],
                                classes=data.classes) if judge_split == "trusted" and ridge_split == "val" else None)
     checked = filters_checked = None  # the model checks' metrics blocks (of the winner, of the filters alone)
     if p["check"] and budget.winner != "none":
@@ -236,6 +244,9 @@ def main() -> None:
             "judge": {"split": judge_split, "images": int(is_judge.sum()), "repeats_left_out": int(repeats.sum()),
                       "conflicts_left_out": int(conflicts.sum()), "untrained_left_out": int(untrained.sum())},
             "score": p["score"], "l2": l2, "l2_chosen_on": ridge_split, "tie_se": p["tie_se"],
+            # the val images the ridge was chosen on and the trusted labels checked by, and those left out, by kind
+            "ridge": {"images": int(ridge["rows"].sum()),
+                      **{f"val_{k}_left_out": int(ridge[k].sum()) if k in ridge else 0 for k in RIDGE_LEFT_OUT}},
             "copies_of_judge_images": len(copies),
             "winner": budget.winner,
             "model_check": checked,
@@ -259,6 +270,33 @@ def main() -> None:
     _say_leaks(budget.decisions, leaks)
     print(f"budget: {budget.winner} chosen on the {judge_split} split ({int(is_judge.sum())} images) "
           f"in {time.perf_counter() - start:.1f}s")
+
+
+RIDGE_LEFT_OUT = ("copies", "repeats", "conflicts", "untrained")
+
+
+def _ridge_val(data, group_of: np.ndarray, *, learnt: np.ndarray) -> dict[str, np.ndarray]:
+    """:func:`winnow.judged_rows.ridge_rows` of ``data`` (data/degrade), each kind it leaves out said in one line,
+    as the label cleaners say theirs: the val images a probe fitted on the train images ``learnt`` (bool ``(N,)``) is
+    measured on, where the trusted split judges."""
+    ridge = ridge_rows(data.manifest["split"].to_numpy(), data.labels, group_of, learnt=learnt)
+    ids = data.manifest["id"].to_numpy()
+    why = {"copies": ("warning: ", "copy a train image the probes learn from (dedup's groups, first {}: "
+                                   "dedup.drop_leaks false keeps such copies in train): left out of {}, which they "
+                                   "would flatter"),
+           "repeats": ("", "repeat a picture of the val split (dedup's groups, first {}): each picture counts once "
+                           "in {}"),
+           "conflicts": ("warning: ", "are copies of one picture carrying different labels (dedup's groups, first {}): "
+                                      "left out of {}; give each picture one label"),
+           "untrained": ("", "are of a class no train image has (first {}): left out of {}, as no probe learns it")}
+    for kind, (warn, line) in why.items():
+        if ridge[kind].any():
+            print(f"{warn}budget: {int(ridge[kind].sum())} val image(s) " + line.format(
+                repr(ids[ridge[kind]][0]), "choosing the probes' ridge and checking the trusted split's labels"))
+    if not ridge["rows"].any():
+        print("warning: budget: no val image is left to choose the probes' ridge on (lines above): it is chosen on the "
+              "trusted split, and the trusted split's labels are not checked against val")
+    return ridge
 
 
 def _write_decisions(decisions: pd.DataFrame, *, leaks: pd.DataFrame, manifest: pd.DataFrame,

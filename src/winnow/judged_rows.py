@@ -266,3 +266,19 @@ def measured_val(data, learned: np.ndarray, *, stage: str, judged: np.ndarray) -
               f"(dedup's groups, first {conflicts[0]!r}): left out of measuring the judge; give each picture one label")
     return val, {"val_copies_left_out": int(copied.sum()), "val_repeats_left_out": len(repeats),
                  "val_conflicts_left_out": len(conflicts)}
+
+
+def ridge_rows(splits: np.ndarray, labels: np.ndarray, group_of: np.ndarray, *,
+               learnt: np.ndarray) -> dict[str, np.ndarray]:
+    """The val images a probe fitted on the train images ``learnt`` (bool ``(N,)``) is measured on, each picture once
+    and none it learnt from, by the rule of :func:`measured_val` over an imageset's rows (``splits``, ``labels``,
+    ``group_of``: dedup's group per image, ``(N,)`` each): bool ``(N,)`` each, ``"rows"`` those images, and the val
+    images left out, by kind: ``"untrained"`` (of a class no ``learnt`` image has), ``"copies"`` (of a picture a
+    ``learnt`` image copies: dedup.drop_leaks false keeps such copies in train), ``"repeats"``, ``"conflicts"``
+    (:func:`picture_copies`). The budget chooses its ridge on them, and checks the trusted split's labels by them."""
+    val = splits == "val"
+    untrained = val & ~np.isin(labels, labels[learnt])
+    copies = val & ~untrained & np.isin(group_of, group_of[learnt])
+    repeats, conflicts = picture_copies(group_of, labels, among=val & ~untrained & ~copies)
+    return {"rows": val & ~(untrained | copies | repeats | conflicts), "untrained": untrained, "copies": copies,
+            "repeats": repeats, "conflicts": conflicts}
