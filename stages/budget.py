@@ -33,6 +33,7 @@ from winnow.budget import (
 )
 from winnow.budget_check import check_augmentation, check_budget
 from winnow.checkpoints import load
+from winnow.configs import budget_settings
 from winnow.decision_files import stamped
 from winnow.errors import WinnowError, listed
 from winnow.imageset import read_imageset
@@ -51,16 +52,12 @@ from winnow.decision_rows import apply_decisions, cleaner_decisions
 
 REPRESENT_IN, GROUPS_IN, JUDGE_MODEL = "data/represent", "data/dedup/groups.parquet", "models/represent.pt"
 OUT, METRICS_OUT = "data/budget/decisions.parquet", "metrics/budget.json"
-# min_judge_images: below it one image is over 1% of the judge, and a tiny trusted set could ship a cleaning its
-# model check measured one image better than doing nothing
-DEFAULTS = {"enabled": True, "fractions": [0.01, 0.02, 0.05, 0.1, 0.2], "tie_se": 1.0, "score": "log_loss",
-            "check": True, "min_judge_images": 100}
 
 
 def main() -> None:
     start = time.perf_counter()
     params = load_params()
-    p = {**DEFAULTS, **(params.get("budget") or {})}
+    p = budget_settings(params)
     check_outputs(stage="budget", files=[OUT, METRICS_OUT])
     cleaners = params["pruned"]["cleaners"]
     data = read_imageset(DEGRADE)
@@ -81,7 +78,7 @@ def main() -> None:
     if not p["enabled"]:
         everything = candidates(filters, ranked, train_images=len(baseline), fractions=[])[-1]
         with together():  # all outputs or none: a failed write (a full disk) leaves the last run's
-            _write_decisions(everything.decisions, leaks=leaks, manifest=data.manifest, cleaners=cleaners)
+            _write_decisions(everything.decisions, leaks=leaks, manifest=data.manifest, cleaners=cleaners, settings=p)
             write_json(METRICS_OUT, summary | {"winner": everything.name, "candidates": {}})
         print(f"budget: off (budget.enabled false): pruned applies every decision ({len(everything.decisions)})")
         _say_leaks(everything.decisions, leaks)
@@ -136,7 +133,7 @@ def main() -> None:
         shipped = next((c for c in shipped if c.name == "filters" and _eligible(c, baseline, data.classes, leaks)),
                        shipped[0])
         with together():
-            _write_decisions(shipped.decisions, leaks=leaks, manifest=data.manifest, cleaners=cleaners)
+            _write_decisions(shipped.decisions, leaks=leaks, manifest=data.manifest, cleaners=cleaners, settings=p)
             write_json(METRICS_OUT, summary | {
                 "judge": {"split": judge_split, "images": judged, "repeats_left_out": int(repeats.sum()),
                           "conflicts_left_out": int(conflicts.sum()), "untrained_left_out": int(untrained.sum()),
@@ -238,7 +235,7 @@ def main() -> None:
             if filters_check is not None:
                 filters_checked = trained | filters_check.metrics(filters=True)
     with together():
-        _write_decisions(budget.decisions, leaks=leaks, manifest=data.manifest, cleaners=cleaners)
+        _write_decisions(budget.decisions, leaks=leaks, manifest=data.manifest, cleaners=cleaners, settings=p)
         write_json(METRICS_OUT, summary | {
             # before: the images of a class train lacks left the judge unrecorded (judge images 200 of 300 val)
             "judge": {"split": judge_split, "images": int(is_judge.sum()), "repeats_left_out": int(repeats.sum()),
@@ -300,11 +297,11 @@ def _ridge_val(data, group_of: np.ndarray, *, learnt: np.ndarray) -> dict[str, n
 
 
 def _write_decisions(decisions: pd.DataFrame, *, leaks: pd.DataFrame, manifest: pd.DataFrame,
-                     cleaners: list[str]) -> None:
+                     cleaners: list[str], settings: dict) -> None:
     """The decisions file of every branch: ``decisions`` with dedup's leak drops, stamped with the labels, pixels and
-    train ids they were decided on and the ``cleaners`` (pruned.cleaners) they were chosen among
-    (:func:`winnow.decision_files.stamped`), which the variants stage checks."""
-    write_table(OUT, stamped(with_leaks(decisions, leaks), manifest=manifest, cleaners=cleaners))
+    train ids they were decided on, the ``cleaners`` (pruned.cleaners) they were chosen among and the budget
+    ``settings`` they were chosen by (:func:`winnow.decision_files.stamped`), which the variants stage checks."""
+    write_table(OUT, stamped(with_leaks(decisions, leaks), manifest=manifest, cleaners=cleaners, settings=settings))
 
 
 def _check_line(check: dict, filters: dict | None, *, shipped: str, applied: int, filters_held: bool = False) -> str:

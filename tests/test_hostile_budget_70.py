@@ -10,9 +10,10 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from budget_project import CENTRES, case, planted_fixes_then_mistakes, write_state
-from hostile_harness import write_judged
+from hostile_harness import assert_nothing_left, files_under, make_project, write_judged
 from test_hostile_threshold_64 import _stage_in_process
 
 
@@ -104,3 +105,39 @@ def test_a_val_split_of_copies_of_train_images_leaves_the_ridge_to_the_trusted_s
     assert (metrics["l2_chosen_on"], metrics["ridge"]) == ("trusted", {
         "images": 300, "val_copies_left_out": 900, "val_repeats_left_out": 0, "val_conflicts_left_out": 0,
         "val_untrained_left_out": 0})
+
+
+@pytest.mark.hostile("budget")
+@pytest.mark.parametrize(("key", "value", "then", "now"), [
+    ("enabled", False, "true", "false"), ("fractions", [0.02, 0.3], "[0.02, 0.1, 0.3]", "[0.02, 0.3]"),
+    ("check", True, "false", "true")])
+def test_decisions_chosen_by_other_budget_settings_are_refused_by_variants(tmp_path, monkeypatch, capsys, key, value,
+                                                                           then, now):
+    # the budget run, then its section edited and variants run alone (dvc repro -s variants, or by hand). Before:
+    # exit 0, and pruned applied the decisions chosen by the old settings (budget.enabled false, which means every
+    # decision unjudged, shipped the judged top10%)
+    c = case()
+    project = write_state(tmp_path / "p", c, issues=planted_fixes_then_mistakes(c), trusted=False)
+    assert _stage_in_process(project, "budget", monkeypatch, capsys).returncode == 0
+    settings = yaml.safe_load((project / "params.yaml").read_text())
+    settings["budget"][key] = value
+    make_project(project, settings)
+    before = files_under(project)
+    done = _stage_in_process(project, "variants", monkeypatch, capsys)
+    assert (done.returncode, done.stderr.splitlines()) == (1, [
+        f"error: data/budget/decisions.parquet: chosen by budget.{key} {then}, but params.yaml gives {now} now; rerun "
+        "the budget stage (dvc repro budget)"])
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("budget")
+def test_budget_fractions_listed_in_another_order_are_the_same_settings_for_variants(tmp_path, monkeypatch, capsys):
+    # the cuts are the same whatever order budget.fractions lists them in: no refusal
+    c = case()
+    project = write_state(tmp_path / "p", c, issues=planted_fixes_then_mistakes(c), trusted=False)
+    assert _stage_in_process(project, "budget", monkeypatch, capsys).returncode == 0
+    settings = yaml.safe_load((project / "params.yaml").read_text())
+    settings["budget"]["fractions"] = [0.3, 0.1, 0.02]
+    make_project(project, settings)
+    done = _stage_in_process(project, "variants", monkeypatch, capsys)
+    assert done.returncode == 0, done.stderr

@@ -80,10 +80,12 @@ def test_the_budget_records_the_labels_and_pixels_it_decided_on_and_variants_che
     (project / "data/budget/decisions.parquet").unlink()
     monkeypatch.chdir(project)
     budget_stage().main()  # in this process: a second one would spend seconds importing torch
-    # and the train images it judged, the review project's twelve, and the cleaners it chose among
+    # and the train images it judged, the review project's twelve, the cleaners it chose among, and (stop 70) the
+    # budget settings it chose by, the project's with enabled false
     assert pd.read_parquet(project / "data/budget/decisions.parquet").attrs == {
         "train_ids": [f"train-{i:02d}" for i in range(12)],
-        "cleaners": ["confident_learn", "dedup", "embedding_clean", "threshold"]}
+        "cleaners": ["confident_learn", "dedup", "embedding_clean", "threshold"],
+        "budget": {**params["budget"], "enabled": False}}
     _degrade_again(project, "train-06", label=2)
     assert refused_line(project, "variants") == (
         "error: data/budget/decisions.parquet: 1 decision(s) were made on other labels or pixels than data/degrade's "

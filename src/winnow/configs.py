@@ -46,6 +46,18 @@ CORRECTIONS = ("holm", "bonferroni", "none")  # gate.correction over a variant's
 CLEANERS = ("threshold", "dedup", "confident_learn", "embedding_clean", "data_valuation")  # pruned.cleaners (winnow.variants)
 VALUE_COMBINE = ("both", "either")  # data_valuation.combine: drop when every estimator, or one, values an image harmful
 BUDGET_SCORES = ("log_loss", "accuracy")  # budget.score: what a judge image counts (winnow.budget)
+# the budget section's values where params.yaml leaves them out (stages/budget.py). min_judge_images: below it one image
+# is over 1% of the judge, and a tiny trusted set could ship a cleaning its model check measured one image better
+# than doing nothing
+BUDGET_DEFAULTS = {"enabled": True, "fractions": [0.01, 0.02, 0.05, 0.1, 0.2], "tie_se": 1.0, "score": "log_loss",
+                   "check": True, "min_judge_images": 100}
+
+
+def budget_settings(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The budget section of ``params`` (a validated params.yaml) with :data:`BUDGET_DEFAULTS` where it is silent:
+    what the budget stage decides by, which its decisions record and the variants stage compares with params now."""
+    settings = {**BUDGET_DEFAULTS, **(params.get("budget") or {})}
+    return settings | {"fractions": sorted(settings["fractions"])}  # cut in that order whatever order they are listed
 MODEL_NAMES = ("lenet5", "cnn_small", "resnet18")  # train.model (winnow.models)
 MIN_SIDE = 8  # the smallest image side the models take (winnow.models.build_model), ingest.size's least
 OPTIMIZERS = ("adam", "adamw", "sgd")

@@ -6,6 +6,7 @@ one line naming it and the stage that writes it again, never read as other decis
 
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
@@ -23,6 +24,8 @@ MADE_ON = ("given_label", "digest")
 JUDGED = "train_ids"
 # and pruned.cleaners then, in the attrs too (absent from a file of an earlier budget: its stages are checked alone)
 CHOSEN_AMONG = "cleaners"
+# and the budget section it chose by (winnow.configs.budget_settings), absent from an earlier budget's file as above
+CHOSEN_BY = "budget"
 # per label cleaner: its metrics file and the entry whose "classes" name the classes it left unjudged, too small for
 # it (no row in its table). Written with the table, so no dep of the budget: an unchanged table means them unchanged
 UNJUDGED_CLASSES = {"confident_learn": ("metrics/confident_learn.json", "unjudged"),
@@ -204,29 +207,32 @@ def _missing(value) -> bool:
     return pd.api.types.is_scalar(value) and bool(pd.isna(value))
 
 
-def stamped(decisions: pd.DataFrame, *, manifest: pd.DataFrame, cleaners: list[str]) -> pd.DataFrame:
+def stamped(decisions: pd.DataFrame, *, manifest: pd.DataFrame, cleaners: list[str],
+            settings: dict | None = None) -> pd.DataFrame:
     """``decisions`` (rows of :func:`winnow.decision_rows.cleaner_decisions`) with :data:`MADE_ON`: each image's label
     and pixel digest in ``manifest`` (data/degrade's ``id``, ``split``, ``label``, ``digest``), what the budget decided
-    on, in ``attrs[JUDGED]`` the ids of its train images, every one the budget judged, and in
-    ``attrs[CHOSEN_AMONG]`` the ``cleaners`` (pruned.cleaners) whose decisions it chose among."""
+    on, in ``attrs[JUDGED]`` the ids of its train images, every one the budget judged, in
+    ``attrs[CHOSEN_AMONG]`` the ``cleaners`` (pruned.cleaners) whose decisions it chose among, and in
+    ``attrs[CHOSEN_BY]`` the budget ``settings`` (:func:`winnow.configs.budget_settings`) it chose by, unless None."""
     known = manifest.set_index("id")
     out = decisions.assign(given_label=decisions["id"].map(known["label"]).astype(np.int64),
                            digest=decisions["id"].map(known["digest"]).astype(object))
     out.attrs = {JUDGED: sorted(manifest.loc[manifest["split"] == "train", "id"].astype(str)),
-                 CHOSEN_AMONG: sorted(cleaners)}
+                 CHOSEN_AMONG: sorted(cleaners), **({} if settings is None else {CHOSEN_BY: dict(settings)})}
     return out
 
 
 def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int,
-                   manifest: pd.DataFrame, cleaners: list[str]) -> pd.DataFrame:
+                   manifest: pd.DataFrame, cleaners: list[str], settings: dict | None = None) -> pd.DataFrame:
     """A file of :func:`winnow.decision_rows.cleaner_decisions` rows (``id, action, label, reason, stage``), checked:
     every id an image of data/degrade (``manifest``: its ``id``, ``split``, ``label``, ``digest``; another id means
     decisions of another data version), every action drop or relabel, every relabel a class index in
     ``[0, num_classes)``, every reason and stage text, (:data:`CHOSEN_AMONG`) chosen among the decisions of
     ``cleaners`` (params.yaml pruned.cleaners now), every stage one of them but for dedup's leak drops, which pruned
     applies whatever they list, (:data:`MADE_ON`, :func:`stamped`)
-    each image a train image of data/degrade now of the label and pixels it was decided on, and (:data:`JUDGED`)
-    every train image of data/degrade now one the budget judged."""
+    each image a train image of data/degrade now of the label and pixels it was decided on, (:data:`JUDGED`)
+    every train image of data/degrade now one the budget judged, and (:data:`CHOSEN_BY`) chosen by the budget
+    ``settings`` params.yaml gives now (:func:`winnow.configs.budget_settings`; None: not compared)."""
     # before: a file without MADE_ON (written before the budget stamped its decisions) was read unchecked
     decisions = read_table(path, written_by=written_by, columns=("id", "action", "label", "reason", "stage", *MADE_ON),
                            ids_of=(DEGRADE, manifest["id"]))
@@ -246,6 +252,14 @@ def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int
     if among is not None and sorted(among) != sorted(cleaners):
         raise rerun_error(path, f"chosen among the decisions of pruned.cleaners {', '.join(among) or 'none'}, but "
                                 f"params.yaml lists {', '.join(cleaners) or 'none'} now", written_by=written_by)
+    # before: run after an edit of the budget section (budget.enabled false: every decision, unjudged), the decisions
+    # chosen by the old one were applied, exit 0
+    chosen_by = decisions.attrs.get(CHOSEN_BY)
+    if settings is not None and chosen_by is not None:
+        changed = next((k for k in sorted(set(chosen_by) | set(settings)) if chosen_by.get(k) != settings.get(k)), None)
+        if changed is not None:
+            raise rerun_error(path, f"chosen by budget.{changed} {json.dumps(chosen_by.get(changed))}, but params.yaml "
+                                    f"gives {json.dumps(settings.get(changed))} now", written_by=written_by)
     # and after it lost one (a file without CHOSEN_AMONG too), its decisions were applied: [threshold] alone still
     # dropped dedup's copy and took confident-learn's relabels, exit 0
     dropped = ~decisions["stage"].isin(list(cleaners)) & ~((decisions["stage"] == "dedup")

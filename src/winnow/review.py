@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from winnow.configs import budget_settings
 from winnow.decision_files import read_cleaner_tables, read_decisions
 from winnow.errors import WinnowError, check_output, first_line
 from winnow.imageset import read_imageset
@@ -106,7 +107,8 @@ def export(*, fiftyone: bool = False) -> pd.DataFrame:
 def current_queue(data) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(:func:`winnow.review_decisions.review_queue` of the decision files as they are now, with each image's
     ``digest``; the budget's decisions), for ``data`` (the ``data/degrade`` imageset)."""
-    cleaners = load_params()["pruned"]["cleaners"]
+    params = load_params()
+    cleaners = params["pruned"]["cleaners"]
     ids = data.manifest["id"]
     # a label cleaner's given_label is checked against data/degrade's labels there (stale decisions are refused)
     tables = read_cleaner_tables(cleaners, classes=data.classes, extra_columns=REVIEW_COLUMNS,
@@ -115,7 +117,7 @@ def current_queue(data) -> tuple[pd.DataFrame, pd.DataFrame]:
     scores = (read_scores(SCORES_IN, imageset=DEGRADE, ids=ids, digests=data.manifest["digest"])
               if "threshold" in cleaners else None)
     applied = read_decisions(BUDGET_IN, written_by="budget", num_classes=len(data.classes),
-                             manifest=data.manifest, cleaners=cleaners)
+                             manifest=data.manifest, cleaners=cleaners, settings=budget_settings(params))
     queue = review_queue(baseline=baseline_rows(data.manifest), classes=data.classes, tables=tables,
                          applied=applied, scores=scores)
     queue.insert(len(queue.columns) - 1, "digest", queue["id"].map(data.manifest.set_index("id")["digest"]))
