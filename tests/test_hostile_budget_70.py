@@ -141,3 +141,41 @@ def test_budget_fractions_listed_in_another_order_are_the_same_settings_for_vari
     make_project(project, settings)
     done = _stage_in_process(project, "variants", monkeypatch, capsys)
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.hostile("budget")
+def test_a_trusted_split_of_few_pictures_many_times_over_is_told_to_hold_more_pictures_not_images(
+        tmp_path, monkeypatch, capsys):
+    # 6 pictures 30 times over: 180 trusted images, 6 to judge by. Before: "give the split at least 100 images", which
+    # its 180 already were
+    c = case()
+    pick = np.array([0, 1, 100, 101, 200, 201])
+    c.trusted_x, c.trusted_y = np.repeat(c.trusted_x[pick], 30, axis=0), np.repeat(c.trusted_y[pick], 30)
+    project = write_state(tmp_path / "p", c, issues=planted_fixes_then_mistakes(c))
+    _grouped(project, [[f"trusted-{i:04d}" for i in range(k, k + 30)] for k in range(0, 180, 30)])
+    done = _stage_in_process(project, "budget", monkeypatch, capsys)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[1] == (
+        "warning: budget: the trusted split holds 6 images, fewer than the 100 that tell a cleaning from noise "
+        "(budget.min_judge_images), so no label cleaning can be judged: pruned applies none (no quality or duplicate "
+        "drop it could apply); give the split at least 100 images to judge by (each picture once, labelled one way, "
+        "of a class train has: lines above), or lower budget.min_judge_images to judge on fewer")
+
+
+@pytest.mark.hostile("budget")
+def test_a_trusted_class_whose_every_picture_is_labelled_two_ways_is_told_apart_from_a_missing_class(
+        tmp_path, monkeypatch, capsys):
+    # every 'left' trusted picture copied once under label middle: the split holds 200 'left' images, none to judge
+    # by. Before: "holds no image of class(es) 'left' ...; give the split images of every class", which it held
+    c = case()
+    left = np.flatnonzero(c.trusted_y == 0)
+    c.trusted_x = np.concatenate([c.trusted_x, c.trusted_x[left]])
+    c.trusted_y = np.concatenate([c.trusted_y, np.ones(len(left), np.int64)])
+    project = write_state(tmp_path / "p", c, issues=planted_fixes_then_mistakes(c))
+    _grouped(project, [[f"trusted-{i:04d}", f"trusted-{300 + k:04d}"] for k, i in enumerate(left)])
+    done = _stage_in_process(project, "budget", monkeypatch, capsys)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[1] == (
+        "warning: budget: the trusted split holds no image to judge by of class(es) 'left', so no label cleaning can "
+        "be judged: pruned applies none (no quality or duplicate drop it could apply); give the split images of every "
+        "class to judge by (each picture once, labelled one way, of a class train has: lines above)")
