@@ -1,7 +1,9 @@
 """Hostile inputs around the cleaning budget, stop 70: the val images the probes' ridge is chosen on and the trusted
 split's labels are checked by, where the trusted split judges: one val picture repeated many times, val copies of
 train images (dedup.drop_leaks false), val copies of one picture labelled two ways, and a val split left with none
-of them."""
+of them; decisions chosen by other budget settings than params.yaml gives now, read by variants run alone (and
+fractions listed in another order, which are the same); what a judge split left too thin by its repeats or its
+pictures labelled two ways is told to give."""
 
 from __future__ import annotations
 
