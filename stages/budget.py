@@ -166,9 +166,9 @@ def main() -> None:
     # the ridge (and trusted_doubt's val) reads each val picture once, none of a class or a picture the probes learn
     # from: before, one val picture 600 times over weighed as 600, and val copies of train images dedup.drop_leaks
     # false kept flattered every ridge
-    ridge = (_ridge_val(data, group_of, learnt=data.manifest["id"].isin(baseline["id"][~exclude]).to_numpy())
-             if judge_split != ridge_split else
-             {"rows": is_judge, "repeats": repeats, "conflicts": conflicts, "untrained": untrained})
+    ridge = ({"rows": is_judge, "repeats": repeats, "conflicts": conflicts, "untrained": untrained}
+             if judge_split == "val" else {"rows": is_judge} if ridge_split != "val" else
+             _ridge_val(data, group_of, learnt=data.manifest["id"].isin(baseline["id"][~exclude]).to_numpy()))
     if not ridge["rows"].any():
         ridge_split, ridge["rows"] = judge_split, is_judge
     ridge_x = read_representation(REPRESENT_IN, data.manifest["id"][ridge["rows"]], data=data)
@@ -245,7 +245,8 @@ def main() -> None:
             "judge": {"split": judge_split, "images": int(is_judge.sum()), "repeats_left_out": int(repeats.sum()),
                       "conflicts_left_out": int(conflicts.sum()), "untrained_left_out": int(untrained.sum())},
             "score": p["score"], "l2": l2, "l2_chosen_on": ridge_split, "tie_se": p["tie_se"],
-            # the val images the ridge was chosen on and the trusted labels checked by, and those left out, by kind
+            # the images of l2_chosen_on the ridge was chosen on (and the trusted labels checked by), and the val
+            # images left out, by kind
             "ridge": {"images": int(ridge["rows"].sum()),
                       **{f"val_{k}_left_out": int(ridge[k].sum()) if k in ridge else 0 for k in RIDGE_LEFT_OUT}},
             "copies_of_judge_images": len(copies),
