@@ -17,6 +17,7 @@ import yaml
 from budget_project import CENTRES, case, planted_fixes_then_mistakes, write_state
 from hostile_harness import assert_nothing_left, files_under, make_project, write_judged
 from test_hostile_threshold_64 import _stage_in_process
+from winnow import report_budget
 
 
 def _grouped(project, pictures: list[list[str]]) -> None:
@@ -162,6 +163,12 @@ def test_a_trusted_split_of_few_pictures_many_times_over_is_told_to_hold_more_pi
         "(budget.min_judge_images), so no label cleaning can be judged: pruned applies none (no quality or duplicate "
         "drop it could apply); give the split at least 100 images to judge by (each picture once, labelled one way, "
         "of a class train has: lines above), or lower budget.min_judge_images to judge on fewer")
+    # and the report, from the metrics: before, "Give that split at least 100 images."
+    metrics = json.loads((project / "metrics/budget.json").read_text())
+    assert ("<p><b>No label cleaning was judged</b>: the trusted split holds 6 images, fewer than the 100 that tell a "
+            "cleaning from noise, so pruned applies <b>none</b> (no quality or duplicate drop it could apply). Give "
+            "that split at least 100 images to judge by (each picture once, labelled one way, of a class train has)."
+            "</p>") == report_budget.budget_section(summary=metrics)
 
 
 @pytest.mark.hostile("budget")
@@ -181,3 +188,8 @@ def test_a_trusted_class_whose_every_picture_is_labelled_two_ways_is_told_apart_
         "warning: budget: the trusted split holds no image to judge by of class(es) 'left', so no label cleaning can "
         "be judged: pruned applies none (no quality or duplicate drop it could apply); give the split images of every "
         "class to judge by (each picture once, labelled one way, of a class train has: lines above)")
+    metrics = json.loads((project / "metrics/budget.json").read_text())
+    assert ("<p><b>No label cleaning was judged</b>: the trusted split holds no image to judge by of left, so pruned "
+            "applies <b>none</b> (no quality or duplicate drop it could apply). Give that split images of every class "
+            "to judge by (each picture once, labelled one way, of a class train has).</p>"
+            ) == report_budget.budget_section(summary=metrics)

@@ -31,9 +31,14 @@ def budget_section(*, summary: dict | None) -> str:
              "the test score.</p>" if summary.get("leak_drops") else "")
     lacking = judge.get("classes_without_images")
     if lacking or judge.get("too_few_images"):
-        why, give = ((f"no image of {html.escape(', '.join(lacking))}", "images of every class") if lacking else
+        # as the stage says it: before, a trusted split of 180 images, 6 pictures 30 times over, was to be given "at
+        # least 100 images", and one whose 'left' pictures were all labelled two ways held "no image of left"
+        left = (" to judge by (each picture once, labelled one way, of a class train has)" if any(
+            judge.get(k) for k in ("repeats_left_out", "conflicts_left_out", "untrained_left_out")) else "")
+        why, give = ((f"no image{' to judge by' if left else ''} of {html.escape(', '.join(lacking))}",
+                      f"images of every class{left}") if lacking else
                      (f"{fmt(judge['images'])} images, fewer than the {fmt(judge['min_images'])} that tell a cleaning "
-                      "from noise", f"at least {fmt(judge['min_images'])} images"))
+                      "from noise", f"at least {fmt(judge['min_images'])} images{left}"))
         # before: "pruned applies none (the quality and duplicate drops, ...)" where none were applied
         what = ("the quality and duplicate drops, which need no judge" if summary["winner"] == "filters" else
                 "no quality or duplicate drop it could apply")
