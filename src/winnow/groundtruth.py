@@ -56,6 +56,34 @@ def planted(perturbations: pd.DataFrame | None, kinds) -> bool:
     return perturbations is not None and bool(perturbations["kind"].isin(list(kinds)).any())
 
 
+def check_flips(perturbations: pd.DataFrame | None, *, classes: int) -> None:
+    """Refuse the label changes of degrade's log ``perturbations`` (its :data:`LABEL_KINDS` rows; None: no log) that
+    degrade never writes: two for one image (:func:`winnow.degrade_picks.check_overlaps` refuses two relabellings
+    that may meet), or an ``original_label`` that is no class index in ``[0, classes)``. Before, two rows of one image
+    ended confident-learn, embedding-clean and data-valuation in a pandas traceback once they had judged every image,
+    and an original label of -1 (a row of another kind's default) or a null counted a flip planted that no judged
+    row could ever be found as.
+
+    Raises:
+        WinnowError: naming the first such row's image.
+    """
+    if perturbations is None:
+        return
+    flips = perturbations[perturbations["kind"].isin(LABEL_KINDS)]
+    repeated = flips["id"].duplicated(keep=False)
+    if repeated.any():
+        first = flips["id"][repeated].iloc[0]
+        kinds = ", ".join(flips.loc[flips["id"] == first, "kind"].astype(str))
+        raise WinnowError(f"image {first!r} has {int((flips['id'] == first).sum())} label changes ({kinds}); degrade "
+                          "writes one an image")
+    original = pd.to_numeric(flips["original_label"], errors="coerce").to_numpy(np.float64)
+    bad = np.flatnonzero(~((original >= 0) & (original < classes) & (original % 1 == 0)))
+    if len(bad):
+        row = flips.astype(object).iloc[bad[0]]  # object: a label shown as 7 or None, not np.int64(7)
+        raise WinnowError(f"image {row['id']!r}: {row['kind']} original_label {row['original_label']!r} is no class "
+                          f"index in [0, {classes - 1}]")
+
+
 def planted_issue_ids(perturbations: pd.DataFrame | None) -> dict[str, set]:
     """``{issue: ids}``: each quality issue (:data:`QUALITY_ISSUES`) some planted perturbation is meant to cause, and
     the images planted with it, in one pass over the degrade log (:func:`_row_issue` raises on a row it cannot read).

@@ -16,6 +16,8 @@ import pandas as pd
 from winnow.errors import WinnowError
 from winnow.imageset import ImageSet
 
+TRUTH = "data/degrade/perturbations.parquet"  # degrade's log of what it planted
+
 
 def read_judged(*, cleaners: list[str]) -> tuple[ImageSet, np.ndarray, np.ndarray, pd.DataFrame | None]:
     """The inputs every label cleaner stage (confident-learn, embedding-clean, data-valuation) reads: the
@@ -28,14 +30,17 @@ def read_judged(*, cleaners: list[str]) -> tuple[ImageSet, np.ndarray, np.ndarra
         ``(data, considered, conflict, truth)``: data/degrade; the two arrays :func:`considered_rows`
         returns for its manifest; degrade's planted perturbations, or None.
     """
-    from winnow.groundtruth import PERTURBATION_COLUMNS
+    from winnow.groundtruth import PERTURBATION_COLUMNS, check_flips
     from winnow.imageset import read_imageset
-    from winnow.stage import read_table
+    from winnow.stage import read_table, rerun_error
 
     data = read_imageset("data/degrade")
     flags, groups = read_filters(data.manifest)
-    truth = read_table("data/degrade/perturbations.parquet", written_by="degrade", columns=PERTURBATION_COLUMNS,
-                       missing_ok=True)
+    truth = read_table(TRUTH, written_by="degrade", columns=PERTURBATION_COLUMNS, missing_ok=True)
+    try:
+        check_flips(truth, classes=len(data.classes))
+    except WinnowError as err:  # read before anything is judged: before, a traceback once every image was
+        raise rerun_error(TRUTH, str(err), written_by="degrade") from None
     considered, conflict = considered_rows(data.manifest, flags=flags, groups=groups,
                                            dedup_cleans="dedup" in cleaners, threshold_cleans="threshold" in cleaners)
     return data, considered, conflict, truth
