@@ -65,7 +65,7 @@ def main() -> None:
     # read once for the leak drops and the judge's groups below; the leaks whatever pruned.cleaners says: without
     # dedup among them, its leak drops were once left out of pruned while dedup and the report said they were dropped
     groups = read_table(GROUPS_IN, written_by="dedup", columns=("id", "group", "split", "kept", "reason"),
-                        rows_of=(DEGRADE, data.manifest["id"]), booleans=("kept",))
+                        rows_of=(DEGRADE, data.manifest["id"]), booleans=("kept",), complete=("group",))
     # before: with dedup not among pruned.cleaners (nor any label cleaner, whose reader checks it), groups of pixels
     # degrade changed since chose the leak drops unchecked
     check_pixels(groups, manifest=data.manifest, path=GROUPS_IN, written_by="dedup")

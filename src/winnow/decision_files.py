@@ -15,7 +15,7 @@ import pandas as pd
 from winnow.configs import CLEANERS
 from winnow.errors import WinnowError
 from winnow.judged_rows import check_pixels, considered_rows, filtered_out, read_filters
-from winnow.stage import read_json, read_table, rerun_error
+from winnow.stage import check_flags, read_json, read_table, rerun_error
 from winnow.variants import DECISION_FILES, DEGRADE, PER_IMAGE
 
 # what the budget's decisions record of each image they decide (:func:`stamped`): its label and pixel digest then
@@ -73,6 +73,10 @@ def read_cleaner_tables(cleaners, *, classes: list[str], manifest: pd.DataFrame,
             _check_actions(path, tables[argument], action="decision", label="suggested_label",
                            known=("keep", "drop", "relabel"), num_classes=num_classes, written_by=stage)
             _check_judged(path, tables[argument], manifest=manifest, written_by=stage)
+            # before: embedding-clean's outlier flags as text put every kept image in `winnow review export`'s queue as
+            # an outlier to drop ("False" is true to astype(bool)), and turned two relabels there into drops
+            check_flags(tables[argument], [c for c in tables[argument].columns
+                                           if c == "is_issue" or c.endswith("_outlier")], path=path, written_by=stage)
     _check_left_to_judge(cleaners, tables, manifest=manifest, classes=classes)
     return tables
 

@@ -81,8 +81,9 @@ def read_filters(manifest: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.DataFr
     flags = read_table("data/threshold/flags.parquet", written_by="threshold", columns=("id", "any"),
                        missing_ok=True, rows_of=("data/degrade", manifest["id"]), flags=True)
     groups = read_table("data/dedup/groups.parquet", written_by="dedup",
-                        columns=("id", "kept", "reason", "label_conflict"), missing_ok=True,
-                        rows_of=("data/degrade", manifest["id"]), booleans=("kept", "label_conflict"))  # a row an image
+                        columns=("id", "group", "kept", "reason", "label_conflict"), missing_ok=True,
+                        rows_of=("data/degrade", manifest["id"]), booleans=("kept", "label_conflict"),
+                        complete=("group",))  # a row an image
     for table, path, stage in ((flags, "data/threshold/flags.parquet", "threshold"),
                                (groups, "data/dedup/groups.parquet", "dedup")):
         if table is not None:

@@ -193,7 +193,8 @@ def other_pixels_error(path: str | os.PathLike, *, imageset: str, images: int, f
 
 def read_table(path: str | os.PathLike, *, written_by: str, columns: Iterable[str] = (),
                missing_ok: bool = False, unique: str | None = None, rows_of: tuple[str, Any] | None = None,
-               ids_of: tuple[str, Any] | None = None, flags: bool = False, booleans: Iterable[str] = ()):
+               ids_of: tuple[str, Any] | None = None, flags: bool = False, booleans: Iterable[str] = (),
+               complete: Iterable[str] = ()):
     """A table another stage wrote, parquet or CSV by the suffix, holding at least ``columns``.
 
     A missing, empty, truncated or foreign file, or one without a needed column, raises
@@ -212,6 +213,8 @@ def read_table(path: str | os.PathLike, *, written_by: str, columns: Iterable[st
             true or false in each row (threshold's flags, one column per issue and ``any``).
         booleans: the ``columns`` that hold true or false in each row (dedup's ``kept`` and ``label_conflict``):
             text "False" or a null is true to ``astype(bool)``, and 0/1 is no flag to a reader of the bool columns.
+        complete: the ``columns`` that hold a value in every row (dedup's ``group``): a null is no value of its own
+            to a reader, which groups or compares on it.
     """
     import pandas as pd
 
@@ -241,17 +244,35 @@ def read_table(path: str | os.PathLike, *, written_by: str, columns: Iterable[st
     # before: a flags file of 0/1 (or text, or nulls) was read as flagging nothing: the label cleaners judged its
     # flagged images, which pruned then kept, and nothing was said; dedup's kept as the text "True"/"False" was read
     # as true throughout: the copies dedup removed were judged and kept
-    for column in frame.columns.drop(["id", "digest"], errors="ignore") if flags else booleans:
-        values = frame[column]
-        if not pd.api.types.is_bool_dtype(values) or values.isna().any():
-            nulls = " with nulls" if pd.api.types.is_bool_dtype(values) else ""
-            raise rerun_error(path, f"column {column!r} holds {values.dtype} values{nulls}, not true or false flags",
+    check_flags(frame, frame.columns.drop(["id", "digest"], errors="ignore") if flags else booleans, path=path,
+                written_by=written_by)
+    # before: dedup's groups with a null group (a hand edit, a table joined by another tool) were read as one picture
+    # of every image lacking it: 5 of 6 val images left out as its repeats, and data-valuation said to raise
+    # ingest.val_fraction
+    for column in complete:
+        empty = frame[column].isna().to_numpy()
+        if empty.any():
+            first = f", first id {_shown(frame['id'][empty].iloc[0])}" if "id" in frame.columns else ""
+            raise rerun_error(path, f"column {column!r} is empty in {int(empty.sum())} row(s){first}",
                               written_by=written_by)
     for given, every in ((rows_of, True), (ids_of, False)):
         problem = None if given is None else _rows_problem(frame["id"], *given, every=every)
         if problem:
             raise rerun_error(path, problem, written_by=written_by)
     return frame
+
+
+def check_flags(frame, columns: Iterable[str], *, path: str | os.PathLike, written_by: str) -> None:
+    """Refuse (:func:`rerun_error`) a table ``frame`` read from ``path`` whose ``columns`` do not hold true or false in
+    every row: text "False" or a null is true to ``astype(bool)``, and 0/1 is no flag to a reader of bool columns."""
+    import pandas as pd
+
+    for column in columns:
+        values = frame[column]
+        if not pd.api.types.is_bool_dtype(values) or values.isna().any():
+            nulls = " with nulls" if pd.api.types.is_bool_dtype(values) else ""
+            raise rerun_error(path, f"column {column!r} holds {values.dtype} values{nulls}, not true or false flags",
+                              written_by=written_by)
 
 
 def _rows_problem(table_ids, imageset: str, ids, *, every: bool) -> str | None:

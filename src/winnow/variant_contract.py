@@ -35,6 +35,9 @@ CLEANER_OUTPUTS = {"flags": (Path("data/threshold/flags.parquet"), "threshold", 
                    "groups": (Path("data/dedup/groups.parquet"), "dedup", ("id", "group", "split")),
                    "label_issues": (Path("data/confident-learn/label_issues.parquet"), "confident-learn",
                                     ("id", "given_label", "is_issue"))}
+# what each must hold in every row: before, a null flag or group was read as an image not measured, so 6 flagged train
+# images with their flag emptied left the flagged-image rate at 0 and the contract passed; text "False" was flagged
+CHECKED = {"flags": {"flags": True}, "groups": {"complete": ("group",)}, "label_issues": {"booleans": ("is_issue",)}}
 # the files the rates are computed from besides the variant's own: a verdict records their sha256, and train@<variant>
 # refuses a pass of files rewritten since (the manifests hold each image's pixel digest)
 DATA_FILES = (Path("data/ingest/classes.json"), Path("data/ingest/manifest.parquet"),
@@ -129,7 +132,7 @@ class VariantContract:
         # called "other pixels ... nan now" by check_pixels)
         found = {key: read_table(path, written_by=stage, columns=columns, missing_ok=True,
                                  **({"rows_of": (DEGRADE, ids)} if key in PER_IMAGE
-                                    else {"unique": "id", "ids_of": (DEGRADE, ids)}))
+                                    else {"unique": "id", "ids_of": (DEGRADE, ids)}), **CHECKED[key])
                  for key, (path, stage, columns) in CLEANER_OUTPUTS.items()}
         for key, table in found.items():
             if table is None:
