@@ -202,6 +202,13 @@ def train_gan(
             raise WinnowError(f"gan: training diverged: the {who}'s loss became {history[-1][broken]} at epoch "
                               f"{epoch}; lower gan.train.lr, gan.train.lr_d or gan.train.ac_weight "
                               f"({config.ac_weight:g})")
+        # the epoch's last step can break the weights after its (finite) losses were taken, as winnow.training's
+        # val loss checks for the classifier: before, the last epoch's NaN generator was saved and its samples, NaN
+        # cast to uint8, came out black and were kept in augmented (threshold 0: 4 of 4), exit 0
+        if not all(torch.isfinite(t).all() for t in gen.state_dict().values() if t.is_floating_point()):
+            raise WinnowError(f"gan: training diverged: the generator's weights became non-finite in the last step of "
+                              f"epoch {epoch}, after its losses were taken; lower gan.train.lr, gan.train.lr_d or "
+                              f"gan.train.ac_weight ({config.ac_weight:g})")
         if hasattr(epochs, "set_postfix"):
             epochs.set_postfix(d=f"{history[-1]['d_loss']:.3f}", g=f"{history[-1]['g_loss']:.3f}")
         if checkpoint is not None:
