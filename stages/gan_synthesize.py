@@ -77,10 +77,8 @@ def main() -> None:
               f"{'have' if len(unscored) > 1 else 'has'} no val image, so no F1 to rank by and "
               f"{'are' if len(unscored) > 1 else 'is'} left out of the weak classes; give the val split images of "
               "every class (raise ingest.val_fraction), or set gan.weak_by: count")
-    k = section["weak_k"]
-    if unscored and k is not None and k <= len(classes):  # a cap on the classes ranked: at most those with an F1
-        k = min(k, len(scores))
-    weak = weak_classes(scores, k=k, below=section["weak_below"])
+    # weak_k caps the classes ranked, at most those with an F1: weak_classes takes them all
+    weak = weak_classes(scores, k=section["weak_k"], below=section["weak_below"], classes=len(classes))
     if not weak:
         raise WinnowError(f"gan: no class is weak under gan.weak_below={section['weak_below']}; raise it, set "
                           "gan.weak_k, or leave augmented out of variants")

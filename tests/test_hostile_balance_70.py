@@ -1,16 +1,23 @@
 """Hostile inputs of balance, gan-synthesize and augment-search, tenth pass:
 
 - a GAN whose generator's weights the last step of an epoch made non-finite, after that epoch's (finite) losses were
-  taken: refused by train_gan before its checkpoint is saved, as winnow.training refuses a classifier so broken.
+  taken: refused by train_gan before its checkpoint is saved, as winnow.training refuses a classifier so broken;
+- gan.weak_k above the number of classes where one class has no val image (weak_by f1): refused naming the classes
+  there are, not those with an F1.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
+import yaml
 
-from hostile_harness import assert_nothing_left, files_under
+from hostile_harness import assert_nothing_left, edit_table, files_under, make_project
+from test_augment import _stage
+from test_gan import gan_project
+from test_hostile_balance_more import _relearnt
 from winnow.configs import GanConfig
 from winnow.errors import WinnowError
 from winnow.gan import train_gan
@@ -49,3 +56,24 @@ def test_a_generator_broken_by_the_last_step_of_an_epoch_is_refused_before_its_c
         "gan: training diverged: the generator's weights became non-finite in the last step of epoch 1, after its "
         "losses were taken; lower gan.train.lr, gan.train.lr_d or gan.train.ac_weight (2)")
     assert_nothing_left(tmp_path, before)
+
+
+@pytest.mark.hostile("training")
+def test_a_weak_k_above_the_classes_is_refused_naming_every_class_when_one_has_no_val_image(tmp_path, monkeypatch):
+    # classes a, b, c, b's val images made test images, so b has no F1 to rank by (weak_by f1). weak_k 3 runs (on the
+    # two classes with an F1, with a warning); 4 is one more than there are classes. Before: "gan.weak_k: 4 is more
+    # than the 2 classes; set at most 2": the classes with an F1 counted as the classes, and 3 was accepted
+    project = gan_project(tmp_path / "project", weak_k=4)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["gan"]["weak_by"] = "f1"
+    make_project(project, params)
+    for name in ("ingest", "degrade"):
+        edit_table(project / f"data/{name}/manifest.parquet", lambda m: m.assign(
+            split=np.where(m["id"].str.startswith("val-1-"), "test", m["split"])))
+    _relearnt(project / "models/baseline.pt", pd.read_parquet(project / "data/ingest/manifest.parquet"))
+    monkeypatch.chdir(project)
+    before = files_under(project)
+    with pytest.raises(WinnowError) as refused:
+        _stage("gan_synthesize").main()
+    assert str(refused.value) == "gan.weak_k: 4 is more than the 3 classes; set at most 3"
+    assert_nothing_left(project, before)

@@ -15,14 +15,20 @@ from winnow.errors import WinnowError
 from winnow.stage import atomic_path
 
 
-def weak_classes(scores: dict[str, float], *, k: int | None, below: float | None) -> list[str]:
+def weak_classes(scores: dict[str, float], *, k: int | None, below: float | None,
+                 classes: int | None = None) -> list[str]:
     """The classes with the lowest scores (per-class F1, or train image counts), lowest first.
 
     ``below`` keeps those scoring under the bound, ``k`` caps how many; with neither, none are weak.
+    ``classes``: how many classes there are, when some have no score (no val image to take an F1 on); a ``k``
+    above it is refused, one above the scored classes alone takes them all.
     """
     check_weak_k(k)
-    if k is not None and k > len(scores):
-        raise WinnowError(f"gan.weak_k: {k} is more than the {len(scores)} classes; set at most {len(scores)}")
+    total = len(scores) if classes is None else classes
+    # before: the scored classes were counted, so with 3 classes, one without a val image, weak_k 4 was refused as
+    # "more than the 2 classes; set at most 2", where 3 ran (on the 2 scored, with a warning)
+    if k is not None and k > total:
+        raise WinnowError(f"gan.weak_k: {k} is more than the {total} classes; set at most {total}")
     ranked = sorted(scores, key=scores.get)  # stable: ties keep class order
     if below is not None:
         ranked = [c for c in ranked if scores[c] < below]
