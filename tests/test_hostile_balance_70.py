@@ -3,7 +3,9 @@
 - a GAN whose generator's weights the last step of an epoch made non-finite, after that epoch's (finite) losses were
   taken: refused by train_gan before its checkpoint is saved, as winnow.training refuses a classifier so broken;
 - gan.weak_k above the number of classes where one class has no val image (weak_by f1): refused naming the classes
-  there are, not those with an F1.
+  there are, not those with an F1;
+- balance.max_images cutting two classes below 5 source images while a class of one image got copies: the warning
+  names that class and told it to raise balance.max_images, which only gives it more copies of its one image.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from hostile_harness import assert_nothing_left, edit_table, files_under, make_p
 from test_augment import _stage
 from test_gan import gan_project
 from test_hostile_balance_more import _relearnt
+from winnow.balance import balanced_augment, few_sources
 from winnow.configs import GanConfig
 from winnow.errors import WinnowError
 from winnow.gan import train_gan
@@ -77,3 +80,18 @@ def test_a_weak_k_above_the_classes_is_refused_naming_every_class_when_one_has_n
         _stage("gan_synthesize").main()
     assert str(refused.value) == "gan.weak_k: 4 is more than the 3 classes; set at most 3"
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("training")
+def test_the_few_sources_warning_gives_the_named_class_its_own_fix_under_a_budget():
+    # a, b, c of 20, 10 and 1 train images, max_images 12: shares of 4, so a and b are cut to 4 images each and c's one
+    # image gets 3 copies. The line names c, the class of fewest sources. Before: "...: raise balance.max_images",
+    # because a and b were cut; with max_images 300 c ends with 19 copies of the same image, still 1 source
+    labels = np.repeat([0, 1, 2], [20, 10, 1])
+    images = np.random.default_rng(0).integers(0, 256, (len(labels), 8, 8, 1), dtype=np.uint8)
+    made = balanced_augment(images, labels, policy={"ops": ["noise", "shear"], "n": 1}, seed=0, num_classes=3,
+                            max_images=12)
+    assert few_sources(labels, made, ["a", "b", "c"]) == (
+        "warning: balance: class c ends with 4 train images from 1 source image (3 augmented copies), and 2 more "
+        "classes from fewer than 5; so few sources add little variety: give the class more train images, and raise "
+        "balance.max_images for the 2 other classes it cut to fewer than 5")

@@ -235,7 +235,15 @@ def few_sources(labels: np.ndarray, made: Balanced, classes: list[str]) -> str |
     edge = ("" if not edges[c] else ", an edge case" if sources[c] == 1 else
             f", {edges[c]} of them {'an edge case' if edges[c] == 1 else 'edge cases'}")
     more = f", and {len(few) - 1} more class{'es' if len(few) > 2 else ''} from fewer than {HANDFUL}" if len(few) > 1 else ""
-    fix = "raise balance.max_images" if left_out[few].any() else "give the class more train images"
+    # the named class's own fix, then the other one where the other classes need it: before, "raise
+    # balance.max_images" whenever any of them was cut, said of a class of 1 image that got copies, which a larger
+    # budget only gives more copies of that image
+    fix = "raise balance.max_images" if left_out[c] else "give the class more train images"
+    others = [k for k in few if k != c and bool(left_out[k]) != bool(left_out[c])]
+    if others:
+        which = f"the {len(others)} other class{'es' if len(others) > 1 else ''}"
+        fix += (f", and give more train images to {which} copied from fewer than {HANDFUL}" if left_out[c] else
+                f", and raise balance.max_images for {which} it cut to fewer than {HANDFUL}")
     total = sources[c] + added[c]
     return (f"warning: balance: class {classes[c]} ends with {total} train image{'s' if total != 1 else ''} from "
             f"{sources[c]} source image{'s' if sources[c] != 1 else ''}{edge} ({', '.join(details)}){more}; so few "
