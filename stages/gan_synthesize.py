@@ -23,8 +23,8 @@ import pandas as pd
 from winnow.configs import HANDFUL
 from winnow.errors import WinnowError, check_fits_in_memory
 from winnow.gan_eval import (
-    acceptance, class_frechet, confident, kept_none_warning, real_thresholds, sample_grid, unlearnable,
-    weak_classes,
+    acceptance, class_frechet, confident, kept_none_warning, real_thresholds, repeats, repeats_warning, sample_grid,
+    unlearnable, weak_classes,
 )
 from winnow.imageset import ImageSet, pixel_digest, write_imageset
 from winnow.metrics import summarise
@@ -124,6 +124,11 @@ def main() -> None:
               "real_median has no real image to measure; their samples are kept at a probability of 0.5")
     top_class = section["threshold"] == "real_median"  # below 0.5 a bound alone keeps another class's pictures
     kept = confident(probs, intended, threshold=threshold, top_class=top_class)
+    digests = pixel_digest(images)  # once: the repeats, the imageset, the variant's extra images and its contract
+    # before: a collapsed generator's one white image, kept 4 times of 4, went into augmented 4 times, exit 0
+    repeated = repeats(digests, kept)
+    repeated_line = repeats_warning(repeated, intended, classes=classes, kept=int(kept.sum()))
+    kept &= ~repeated
 
     counters = pd.Series(intended).groupby(intended).cumcount().to_numpy()
     h, w, c = images.shape[1:]
@@ -131,7 +136,7 @@ def main() -> None:
         "id": [f"gan-{classes[label]}-{k}" for label, k in zip(intended, counters)], "split": "train",
         "label": intended, "source": "gan", "orig_h": h, "orig_w": w, "orig_mode": "L" if c == 1 else "RGB",
         "p_intended": p_intended, "accepted": kept,
-        "digest": pixel_digest(images),  # once: the imageset, the variant's extra images and its contract use it
+        "digest": digests,
     })
     added = manifest[kept]
     rows = pd.concat([read_rows("pruned"), pd.DataFrame({
@@ -173,7 +178,7 @@ def main() -> None:
             "threshold": section["threshold"],
             "class_threshold": {name: round(float(np.broadcast_to(threshold, (len(classes),))[classes.index(name)]), 4)
                                 for name in weak},
-            "acceptance": rates, "added": int(kept.sum()), "frechet": frechet,
+            "acceptance": rates, "added": int(kept.sum()), "repeats_dropped": int(repeated.sum()), "frechet": frechet,
             "last_epoch": {k: round(v, 4) for k, v in trained.history[-1].items() if k != "epoch"},
             "epochs": len(trained.history),
         })
@@ -182,6 +187,8 @@ def main() -> None:
         contract.check("augmented", contract.rates("augmented", rows=rows, extra=extra))
     print(f"gan-synthesize: weak classes {', '.join(weak)}; kept " + ", ".join(
         f"{n} {r['accepted']}/{r['generated']}" for n, r in rates.items()) + f"; augmented {len(rows)} rows")
+    if repeated_line:
+        print(repeated_line)
     if not kept.any():  # augmented is then pruned under another name, trained and reported as a version of its own
         print(kept_none_warning(section["threshold"], surest=float(p_intended.max())))
 

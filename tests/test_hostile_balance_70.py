@@ -5,10 +5,15 @@
 - gan.weak_k above the number of classes where one class has no val image (weak_by f1): refused naming the classes
   there are, not those with an F1;
 - balance.max_images cutting two classes below 5 source images while a class of one image got copies: the warning
-  names that class and told it to raise balance.max_images, which only gives it more copies of its one image.
+  names that class and told it to raise balance.max_images, which only gives it more copies of its one image;
+- a collapsed generator whose samples are one white image: the filter kept all 4 and augmented took the same image 4
+  times; now the first alone, with a warning and metrics' repeats_dropped.
 """
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -24,6 +29,7 @@ from winnow.balance import balanced_augment, few_sources
 from winnow.configs import GanConfig
 from winnow.errors import WinnowError
 from winnow.gan import train_gan
+from winnow.imageset import read_imageset
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -95,3 +101,32 @@ def test_the_few_sources_warning_gives_the_named_class_its_own_fix_under_a_budge
         "warning: balance: class c ends with 4 train images from 1 source image (3 augmented copies), and 2 more "
         "classes from fewer than 5; so few sources add little variety: give the class more train images, and raise "
         "balance.max_images for the 2 other classes it cut to fewer than 5")
+
+
+@pytest.mark.hostile("training")
+def test_samples_a_collapsed_generator_repeats_join_augmented_once(tmp_path, monkeypatch, capsys):
+    # the trained generator's last layer zeroed but for a bias of 5: tanh(5) at every pixel, so each of a's 4 samples is
+    # the same all-white image (c has no pruned train image, b is not weak). threshold 0 keeps all 4. Before: kept a
+    # 4/4, and augmented held that one image 4 times as 4 new samples of a, exit 0 and not a word
+    import winnow.gan
+
+    trained_as_asked = winnow.gan.train_gan
+
+    def collapsed(*args, **kwargs):
+        trained = trained_as_asked(*args, **kwargs)
+        with torch.no_grad():
+            trained.generator.body[-2].weight.zero_()
+            trained.generator.body[-2].bias.fill_(5.0)
+        return trained
+
+    monkeypatch.setattr(winnow.gan, "train_gan", collapsed)
+    project = gan_project(tmp_path / "project", weak_k=2)
+    monkeypatch.chdir(project)
+    _stage("gan_synthesize").main()
+    assert ("warning: gan-synthesize: 3 of the 4 samples the filter kept equal an earlier kept sample pixel for pixel "
+            "(3 of 'a'), so augmented takes the first of each alone; the generator repeats itself (mode collapse): "
+            "train the GAN longer (gan.train.epochs), or leave augmented out of variants") in capsys.readouterr().out
+    metrics = json.loads(Path("metrics/gan.json").read_text())
+    assert (metrics["added"], metrics["repeats_dropped"], metrics["acceptance"]["a"]["accepted"]) == (1, 3, 1)
+    assert read_imageset("data/gan").manifest["accepted"].tolist() == [True, False, False, False]
+    assert len(read_imageset("data/variants/augmented/extra")) == 1

@@ -9,6 +9,7 @@ import os
 import warnings
 
 import numpy as np
+import pandas as pd
 
 from winnow.configs import check_weak_k
 from winnow.errors import WinnowError
@@ -68,6 +69,28 @@ def confident(probs: np.ndarray, intended: np.ndarray, *, threshold: float | np.
         others[rows, intended] = -np.inf
         kept &= mine > others.max(axis=1, initial=-np.inf)
     return kept
+
+
+def repeats(digests: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    """bool ``(N,)``: the ``kept`` samples (bool ``(N,)``) whose pixels equal an earlier kept sample's (object ``(N,)``
+    pixel ``digests``): a generator that collapsed onto a few images (one colour, saturated tanh) draws them again
+    and again, and the filter keeps every one its class's classifier recognises. The first of each stays."""
+    out = np.zeros(len(kept), bool)
+    out[np.flatnonzero(kept)] = pd.Series(np.asarray(digests, dtype=object)[kept]).duplicated().to_numpy()
+    return out
+
+
+def repeats_warning(repeated: np.ndarray, intended: np.ndarray, *, classes: list[str], kept: int) -> str | None:
+    """The one warning line when the filter's ``kept`` samples held ``repeated`` ones (bool ``(N,)``, :func:`repeats`,
+    of int ``(N,)`` ``intended`` classes), dropped; None when none did. Names the class with the most."""
+    if not repeated.any():
+        return None
+    counts = np.bincount(np.asarray(intended)[repeated], minlength=len(classes))
+    worst = int(np.argmax(counts))
+    return (f"warning: gan-synthesize: {int(repeated.sum())} of the {kept} samples the filter kept equal an earlier "
+            f"kept sample pixel for pixel ({counts[worst]} of {classes[worst]!r}), so augmented takes the first of each "
+            "alone; the generator repeats itself (mode collapse): train the GAN longer (gan.train.epochs), or leave "
+            "augmented out of variants")
 
 
 def real_thresholds(probs: np.ndarray, labels: np.ndarray, *, quantile: float = 0.5) -> np.ndarray:
