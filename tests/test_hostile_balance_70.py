@@ -7,7 +7,9 @@
 - balance.max_images cutting two classes below 5 source images while a class of one image got copies: the warning
   names that class and told it to raise balance.max_images, which only gives it more copies of its one image;
 - a collapsed generator whose samples are one white image: the filter kept all 4 and augmented took the same image 4
-  times; now the first alone, with a warning and metrics' repeats_dropped.
+  times; now the first alone, with a warning and metrics' repeats_dropped;
+- augment_search.tie_se with with_fixed false, and augment_search.ns with kinds of trivial alone: settings the search
+  never reads, accepted (and tie_se recorded in metrics as if applied); now refused by the params check.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import pytest
 import torch
 import yaml
 
-from hostile_harness import assert_nothing_left, edit_table, files_under, make_project
+from hostile_harness import assert_nothing_left, default_params, edit_table, files_under, make_project
 from test_augment import _stage
 from test_gan import gan_project
 from test_hostile_balance_more import _relearnt
@@ -130,3 +132,26 @@ def test_samples_a_collapsed_generator_repeats_join_augmented_once(tmp_path, mon
     assert (metrics["added"], metrics["repeats_dropped"], metrics["acceptance"]["a"]["accepted"]) == (1, 3, 1)
     assert read_imageset("data/gan").manifest["accepted"].tolist() == [True, False, False, False]
     assert len(read_imageset("data/variants/augmented/extra")) == 1
+
+
+@pytest.mark.hostile("training")
+@pytest.mark.parametrize("settings, line", [
+    ({"with_fixed": False, "tie_se": 3},
+     "params.yaml: augment_search.tie_se: 3, but with_fixed false scores no balance.policy to keep on a tie, and nothing "
+     "else reads it; set tie_se: 1.0, or with_fixed: true"),
+    ({"kinds": ["trivial"], "ns": [3]},
+     'params.yaml: augment_search.ns: [3], but kinds ["trivial"] has no rand, the only kind that reads it (trivial '
+     "draws one op an image); set ns: [2], or add rand to kinds"),
+], ids=["tie_se without with_fixed", "ns without rand"])
+def test_search_settings_the_search_never_reads_are_refused(tmp_path, monkeypatch, settings, line):
+    # before: accepted; search() takes tie_se only with an incumbent (with_fixed), candidates() takes ns only for rand,
+    # so the search ran as under the defaults, and metrics/augment_search.json said tie_se 3
+    params = default_params()
+    params["augment_search"].update(enabled=True, **settings)
+    project = make_project(tmp_path / "project", params)
+    monkeypatch.chdir(project)
+    before = files_under(project)
+    with pytest.raises(WinnowError) as refused:
+        _stage("augment_search").main()
+    assert str(refused.value) == line
+    assert_nothing_left(project, before)

@@ -299,6 +299,20 @@ def search_has_candidates(section: dict, path: str) -> None:
                            f"{largest}, a larger op set, or add trivial to kinds")
 
 
+def search_settings_read(section: dict, path: str) -> None:
+    # before: with_fixed false with tie_se 3 (or kinds [trivial] with ns [3]) passed, the search ignored it and
+    # metrics/augment_search.json recorded tie_se 3 as if the bar had been raised. The defaults (1.0, [2]) are what a
+    # copy of the default params.yaml holds, so they pass
+    if not section.get("enabled", False):
+        return
+    if not section.get("with_fixed", True) and section.get("tie_se", 1.0) != 1.0:
+        fail(f"{path}.tie_se", f"{show(section['tie_se'])}, but with_fixed false scores no balance.policy to keep on a "
+                               "tie, and nothing else reads it; set tie_se: 1.0, or with_fixed: true")
+    if "rand" not in section.get("kinds", ["trivial", "rand"]) and section.get("ns", [2]) != [2]:
+        fail(f"{path}.ns", f"{show(section['ns'])}, but kinds {show(section['kinds'])} has no rand, the only kind that "
+                           "reads it (trivial draws one op an image); set ns: [2], or add rand to kinds")
+
+
 def crops_fit(params: dict, path: str) -> None:
     # before: train.crop_padding 16 with ingest.size 32 passed here, and the first training refused it: with
     # represent.source selfsup, the budget's check, after every cleaner had run. Without ingest.size the images keep

@@ -36,8 +36,9 @@ from winnow.errors import WinnowError, not_a_file
 from winnow.groundtruth import QUALITY_ISSUES
 from winnow.param_checks import (
     contract_bounds_bind, cpus_of_a_local_cluster, crops_fit, embedding_pairs_confirmed, embedding_source_ready,
-    folds_judged, gated_files_inside, noise_fraction_read, op_sets_differ, search_has_candidates, searched_policy_made,
-    source_options, splits_leave_train, valley_windows_fit, variants_can_be_made, views_searched, weak_classes_chosen,
+    folds_judged, gated_files_inside, noise_fraction_read, op_sets_differ, search_has_candidates, search_settings_read,
+    searched_policy_made, source_options, splits_leave_train, valley_windows_fit, variants_can_be_made, views_searched,
+    weak_classes_chosen,
 )
 from winnow.param_rules import (
     FILE, Bool, Choice, Device, Either, ListOf, MapOf, Num, Rule, Section, Text, fail, kind_of, show,
@@ -319,7 +320,7 @@ SCHEMA = Section({
         # with_fixed: balance.policy stays unless beaten by more than this many standard errors; at most 8: past it
         # the normal tail is below 1e-15 and 9 crashed the bar's arithmetic after every candidate had trained
         "tie_se": Num(0, 8),
-    }, null=True, checks=(op_sets_differ, search_has_candidates)),
+    }, null=True, checks=(op_sets_differ, search_has_candidates, search_settings_read)),
     "report": Section({
         "images_per_grid": Num(1, integer=True),
         "duplicate_groups": Num(1, integer=True),
