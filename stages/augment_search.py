@@ -107,19 +107,22 @@ def main() -> None:
     density = section["method"] == "density"
     top = result.table[0]["score"] if density else max(row["score"] for row in result.table)
     tied = sum(row["score"] == chosen for row in result.table[1:])  # the candidates at the chosen one's score
+    # max_images only where the sample left train images out: before, "raise ... augment_search.max_images" under a
+    # max_images of 2000 (or null) that already took all 19, which changes nothing
+    raise_ = ("augment_search.epochs or augment_search.max_images" if sampled < len(train.labels)
+              else "augment_search.epochs")
     if no_better_than_largest_class(top, val.labels):
         learnt = (f"the one model density matching trained did not learn: its val accuracy ({top:.4f})" if density
                   else f"no short training learnt: the best score ({top:.4f})")
         print(f"warning: augment-search: {learnt} is no better than naming the largest val class for every image "
-              f"({largest_class_share(val.labels):.4f}), so the policy was chosen on noise; raise augment_search.epochs "
-              "or augment_search.max_images, or check train.lr and train.weight_decay")
+              f"({largest_class_share(val.labels):.4f}), so the policy was chosen on noise; raise {raise_}, or check "
+              "train.lr and train.weight_decay")
     elif result.incumbent is None and tied > 1:
         # without balance.policy to keep on a tie, search takes the first of the best: before, with_fixed false and
         # every candidate at one score, the first of the lists was "chosen" as if it had scored higher
         print(f"warning: augment-search: {tied} of {len(policies)} candidates tie at the best score ({chosen:.4f}), "
               f"so the first of them was chosen by its place in augment_search's lists, not by its score; raise "
-              "augment_search.epochs or augment_search.max_images to tell them apart, or set augment_search.with_fixed: "
-              "true so that a tie keeps balance.policy")
+              f"{raise_} to tell them apart, or set augment_search.with_fixed: true so that a tie keeps balance.policy")
     # density scores a policy by one unaugmented model's accuracy on val images the policy changed, which lies
     # below its accuracy on the plain val images almost always: the comparison says nothing of what training with
     # the policy does, and the warning fired on every density search

@@ -9,7 +9,9 @@
 - a collapsed generator whose samples are one white image: the filter kept all 4 and augmented took the same image 4
   times; now the first alone, with a warning and metrics' repeats_dropped;
 - augment_search.tie_se with with_fixed false, and augment_search.ns with kinds of trivial alone: settings the search
-  never reads, accepted (and tie_se recorded in metrics as if applied); now refused by the params check.
+  never reads, accepted (and tie_se recorded in metrics as if applied); now refused by the params check;
+- a search whose sample already took every train image (max_images 2000 or null on 19): its warnings told the user to
+  raise augment_search.max_images, which changes nothing; now only where the sample left images out.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import torch
 import yaml
 
 from hostile_harness import assert_nothing_left, default_params, edit_table, files_under, make_project
-from test_augment import _stage
+from test_augment import _project, _stage
 from test_gan import gan_project
 from test_hostile_balance_more import _relearnt
 from winnow.balance import balanced_augment, few_sources
@@ -155,3 +157,24 @@ def test_search_settings_the_search_never_reads_are_refused(tmp_path, monkeypatc
         _stage("augment_search").main()
     assert str(refused.value) == line
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("training")
+@pytest.mark.parametrize("max_images, raise_", [
+    (None, "augment_search.epochs"), (2000, "augment_search.epochs"),
+    (3, "augment_search.epochs or augment_search.max_images"),
+], ids=["null", "above the train images", "a sample of 3"])
+def test_a_search_that_learnt_nothing_names_max_images_only_where_the_sample_left_images_out(
+        tmp_path, monkeypatch, capsys, max_images, raise_):
+    # 19 train images; every candidate right on one of the 2 val images (a and b, one each): no better than naming
+    # val's largest class. Before: "raise augment_search.epochs or augment_search.max_images" also where max_images
+    # (null, or 2000) had taken all 19 train images already
+    _project(tmp_path, monkeypatch, augment_search={"enabled": True, "kinds": ["trivial"], "magnitudes": [0.2],
+                                                    "op_sets": [["rotate"]], "max_images": max_images})
+    from winnow import augment_search
+
+    monkeypatch.setattr(augment_search, "short_training_scorer", lambda *a, **k: lambda policy: np.array([1.0, 0.0]))
+    _stage("augment_search").main()
+    assert (f"warning: augment-search: no short training learnt: the best score (0.5000) is no better than naming the "
+            f"largest val class for every image (0.5000), so the policy was chosen on noise; raise {raise_}, or check "
+            "train.lr and train.weight_decay") in capsys.readouterr().out.splitlines()
