@@ -78,8 +78,11 @@ def main() -> None:
                             target=section["target"], edge_scores=scores, edge_fraction=section["edge_fraction"],
                             edge_extra=section["edge_extra"], max_images=section["max_images"],
                             device=device)
-    # the fixed policy, also when the search kept it: before, its refusal said "raise augment_search.magnitudes"
-    fixed = policy_from == "fixed" or policy.to_params() == policy_for(params, "fixed").to_params()
+    # the fixed policy, also when the search kept it: before, its refusal said "raise augment_search.magnitudes". Kept
+    # only under with_fixed: without it the search never scores balance.policy, and a candidate alike to it is the
+    # search's pick (before: "raise balance.policy.magnitude", and the search, rerun, picked the same candidate)
+    with_fixed = (params.get("augment_search") or {}).get("with_fixed", True)
+    fixed = policy_from == "fixed" or with_fixed and policy.to_params() == policy_for(params, "fixed").to_params()
     digests, warnings = checked_copies(made, pruned.images, policy, fixed=fixed)
     source_ids = pruned.manifest["id"].to_numpy()[made.source]
     copy = pd.Series(made.source).groupby(made.source).cumcount().to_numpy()

@@ -11,7 +11,9 @@
 - augment_search.tie_se with with_fixed false, and augment_search.ns with kinds of trivial alone: settings the search
   never reads, accepted (and tie_se recorded in metrics as if applied); now refused by the params check;
 - a search whose sample already took every train image (max_images 2000 or null on 19): its warnings told the user to
-  raise augment_search.max_images, which changes nothing; now only where the sample left images out.
+  raise augment_search.max_images, which changes nothing; now only where the sample left images out;
+- a searched policy alike to balance.policy under with_fixed false (a candidate, never balance.policy): balance's
+  refusal of its copies named balance.policy.magnitude, and the search, rerun, picked the same candidate.
 """
 
 from __future__ import annotations
@@ -178,3 +180,26 @@ def test_a_search_that_learnt_nothing_names_max_images_only_where_the_sample_lef
     assert (f"warning: augment-search: no short training learnt: the best score (0.5000) is no better than naming the "
             f"largest val class for every image (0.5000), so the policy was chosen on noise; raise {raise_}, or check "
             "train.lr and train.weight_decay") in capsys.readouterr().out.splitlines()
+
+
+@pytest.mark.hostile("training")
+def test_copies_of_a_searched_candidate_alike_to_balance_policy_name_the_search_without_with_fixed(tmp_path,
+                                                                                                  monkeypatch):
+    # with_fixed false: the search scores its own candidates alone, here one, [translate, noise] at magnitude 1e-4,
+    # which balance.policy happens to equal; its copies equal their source. Before: "balance.policy: ...; raise
+    # balance.policy.magnitude", which reruns the search (dvc.yaml: it reads balance.policy), and with_fixed false it
+    # picks the same candidate again
+    weak = {"ops": ["translate", "noise"], "n": 1, "magnitude": 0.0001, "kind": "rand", "fill": "border"}
+    _project(tmp_path, monkeypatch, balance={"policy": weak},
+             augment_search={"enabled": True, "with_fixed": False, "kinds": ["rand"], "ns": [1], "magnitudes": [0.0001],
+                             "op_sets": [["translate", "noise"]]})
+    from winnow.augment_search import SEARCHED
+    from winnow.stage import write_json
+
+    write_json(SEARCHED, {"policy": weak, "val_accuracy": 0.5, "no_augmentation_val_accuracy": 0.5})
+    before = files_under(tmp_path)
+    with pytest.raises(WinnowError) as refused:
+        _stage("balance").main()
+    assert str(refused.value) == ("augment_search: 16 of 16 copies made with translate equal their source pixel for "
+                                  "pixel (magnitude 0.0001: too close to no change); raise augment_search.magnitudes")
+    assert_nothing_left(tmp_path, before)
