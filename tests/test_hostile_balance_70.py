@@ -141,8 +141,8 @@ def test_samples_a_collapsed_generator_repeats_join_augmented_once(tmp_path, mon
 @pytest.mark.hostile("training")
 @pytest.mark.parametrize("settings, line", [
     ({"with_fixed": False, "tie_se": 3},
-     "params.yaml: augment_search.tie_se: 3, but with_fixed false scores no balance.policy to keep on a tie, and nothing "
-     "else reads it; set tie_se: 1.0, or with_fixed: true"),
+     "params.yaml: augment_search.tie_se: 3, but with_fixed false scores no balance.policy to keep on a tie, and "
+     "nothing else reads it; set tie_se: 1.0, or with_fixed: true"),
     ({"kinds": ["trivial"], "ns": [3]},
      'params.yaml: augment_search.ns: [3], but kinds ["trivial"] has no rand, the only kind that reads it (trivial '
      "draws one op an image); set ns: [2], or add rand to kinds"),

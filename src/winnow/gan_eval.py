@@ -88,9 +88,9 @@ def repeats_warning(repeated: np.ndarray, intended: np.ndarray, *, classes: list
     counts = np.bincount(np.asarray(intended)[repeated], minlength=len(classes))
     worst = int(np.argmax(counts))
     return (f"warning: gan-synthesize: {int(repeated.sum())} of the {kept} samples the filter kept equal an earlier "
-            f"kept sample pixel for pixel ({counts[worst]} of {classes[worst]!r}), so augmented takes the first of each "
-            "alone; the generator repeats itself (mode collapse): train the GAN longer (gan.train.epochs), or leave "
-            "augmented out of variants")
+            f"kept sample pixel for pixel ({counts[worst]} of {classes[worst]!r}), so augmented takes the first of "
+            "each alone; the generator repeats itself (mode collapse): train the GAN longer (gan.train.epochs), or "
+            "leave augmented out of variants")
 
 
 def real_thresholds(probs: np.ndarray, labels: np.ndarray, *, quantile: float = 0.5) -> np.ndarray:
