@@ -224,7 +224,7 @@ def gan_project(root, *, weak_k: int):
     image of 'c', a one-epoch models/baseline.pt, and params for a tiny GAN on the weakest classes by count."""
     from winnow.checkpoints import save
     from winnow.degrade import perturbation_table
-    from winnow.imageset import write_imageset
+    from winnow.imageset import pixel_digest, write_imageset
     from winnow.stage import write_table
     from winnow.training import TrainConfig, fit
     from winnow.variants import baseline_rows, write_variant
@@ -257,7 +257,7 @@ def gan_project(root, *, weak_k: int):
     learnt = manifest["split"].isin(["train", "val"]).to_numpy()
     (root / "models").mkdir()
     save(trained, root / "models/baseline.pt", classes=CLASSES, image_shape=images.shape[1:],
-         seen=manifest["id"].to_numpy()[learnt], labels=labels[learnt])
+         seen=manifest["id"].to_numpy()[learnt], labels=labels[learnt], digests=pixel_digest(images)[learnt])
     return root
 
 

@@ -484,7 +484,7 @@ def test_evaluate_writes_metrics_summary_and_predictions_that_pair_up(tmp_path):
 
     from winnow import variants
     from winnow.checkpoints import save
-    from winnow.imageset import write_imageset
+    from winnow.imageset import read_imageset, write_imageset
     from winnow.models import build_model
     from winnow.training import Trained, TrainConfig
 
@@ -500,7 +500,8 @@ def test_evaluate_writes_metrics_summary_and_predictions_that_pair_up(tmp_path):
     save(Trained(model.eval(), torch.zeros(1), torch.ones(1), [{"val_acc": 0.5}], 1,
                  TrainConfig.from_params(params["train"]), params["seed"]),
          project / "models/baseline.pt", classes=classes, image_shape=(8, 8, 1),
-         seen=manifest["id"].to_numpy()[:20], labels=manifest["label"].to_numpy()[:20])
+         seen=manifest["id"].to_numpy()[:20], labels=manifest["label"].to_numpy()[:20],
+         digests=read_imageset(project / "data/ingest").manifest["digest"].to_numpy()[:20])
     variants.write_variant("baseline", variants.oracle_rows(manifest), root=project / "data/variants")  # its rows
     done = run_stage(project, "evaluate", "baseline")
     assert done.returncode == 0, done.stderr

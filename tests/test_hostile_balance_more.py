@@ -398,6 +398,8 @@ def _relearnt(path, manifest: pd.DataFrame) -> None:
     checkpoint["seen"] = torch.from_numpy(np.unique(id_hashes(learnt["id"].to_numpy())))
     checkpoint["learnt"] = torch.from_numpy(np.unique(labelled_hashes(learnt["id"].to_numpy(),
                                                                       learnt["label"].to_numpy())))
+    checkpoint["pixels"] = torch.from_numpy(np.unique(labelled_hashes(learnt["id"].to_numpy(),
+                                                                      learnt["digest"].to_numpy())))
     torch.save(checkpoint, path)
 
 

@@ -51,7 +51,8 @@ def _evaluate_project(root: Path, classes: list[str], test: list[int], *, bias: 
     learnt = manifest[manifest["split"] != "test"]  # what a training on these splits learnt from
     write_variant("baseline", oracle_rows(manifest), root=project / "data/variants")  # the rows it was trained on
     save(trained, project / "models/baseline.pt", classes=classes, image_shape=(8, 8, 1),
-         seen=learnt["id"].to_numpy(), labels=learnt["label"].to_numpy())
+         seen=learnt["id"].to_numpy(), labels=learnt["label"].to_numpy(),
+         digests=read_imageset(project / "data/ingest").manifest.loc[learnt.index, "digest"].to_numpy())
     return project
 
 

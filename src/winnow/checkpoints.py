@@ -21,13 +21,17 @@ from winnow.training import STEP_SETTINGS, Trained
 
 
 def save(trained: Trained, path: str | os.PathLike, *, classes: list[str], image_shape: tuple[int, ...],
-         seen: np.ndarray, labels: np.ndarray | None = None) -> None:
+         seen: np.ndarray, labels: np.ndarray | None = None, digests: np.ndarray | None = None) -> None:
     """Write weights plus everything :func:`load` needs, atomically. ``seen``: the ids ``(N,)`` of the images the
     model learnt from or chose its epoch on (train and val), kept as :func:`id_hashes`, so that a test split holding
     one of them is refused where the model is scored (:func:`load`'s ``held_out``); ``labels``: their labels ``(N,)``,
     kept with the ids as ``learnt`` (:func:`labelled_hashes`), so that a row relabelled since is refused too
-    (:func:`load`'s ``trained_on``)."""
+    (:func:`load`'s ``trained_on``); ``digests``: their pixel digests ``(N,)`` (:func:`winnow.imageset.pixel_digest`),
+    kept with the ids as ``pixels``, so that an image whose pixels changed since (an imageset written anew under the
+    same ids and labels) is refused too."""
     learnt = {} if labels is None else {"learnt": torch.from_numpy(np.unique(labelled_hashes(seen, labels)))}
+    if digests is not None:
+        learnt["pixels"] = torch.from_numpy(np.unique(labelled_hashes(seen, digests)))
     write_torch(path, {**learnt,
         "state_dict": {k: v.cpu() for k, v in trained.model.state_dict().items()},
         "config": asdict(trained.config), "mean": trained.mean, "std": trained.std, "classes": classes,
@@ -46,14 +50,15 @@ def id_hashes(ids: np.ndarray) -> np.ndarray:
 
 
 def labelled_hashes(ids: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """int64 ``(N,)``: :func:`id_hashes` of each image id of ``ids`` ``(N,)`` with its label of ``labels`` ``(N,)``."""
+    """int64 ``(N,)``: :func:`id_hashes` of each image id of ``ids`` ``(N,)`` with its label (or pixel digest) of
+    ``labels`` ``(N,)``."""
     return id_hashes(np.char.add(np.char.add(np.asarray(ids).astype(str), "\t"), np.asarray(labels).astype(str)))
 
 
 def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | None = None,
          classes: list[str] | None = None, image_shape: tuple[int, ...] | None = None,
          trained_as: tuple[TrainConfig, int, Policy | None] | None = None, held_out: np.ndarray | None = None,
-         trained_on: Callable[[], tuple[np.ndarray, np.ndarray]] | None = None) -> tuple[Trained, list[str]]:
+         trained_on: Callable[[], tuple[np.ndarray, ...]] | None = None) -> tuple[Trained, list[str]]:
     """A model saved by :func:`save`, on the chosen device, and its class names.
 
     ``models/<v>.pt`` is written by the ``train@<v>`` stage (``written_by`` names another: ``represent``
@@ -69,7 +74,8 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
     on exactly the image ids ``(M,)`` that ``trained_on()`` gives with their labels ``(M,)`` (the train and val images
     its data set version holds now; called last, so that a file that is no model of this data is named as such first;
     the labels it kept, ``learnt``): the version's rows changed since it was trained; a model that kept no labels (an
-    earlier winnow's) is refused there too, as a relabel since would pass unseen.
+    earlier winnow's) is refused there too, as a relabel since would pass unseen. Where ``trained_on()`` gives their
+    pixel digests ``(M,)`` too, so is one that learnt any of them from other pixels (``pixels``), or kept none.
     """
     import pickle
     import warnings
@@ -120,7 +126,7 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
         if not (isinstance(config.eval_batch_size, int) and config.eval_batch_size >= 1):
             raise ValueError(f"eval_batch_size {config.eval_batch_size!r} is not a whole number of 1 or more")
         seen, learnt = ckpt["seen"], ckpt.get("learnt")  # learnt: None where written before labels were kept
-        for name in ("seen", "learnt")[:1 + (learnt is not None)]:
+        for name in [key for key in ("seen", "learnt", "pixels") if ckpt.get(key) is not None]:
             if not (isinstance(ckpt[name], torch.Tensor) and ckpt[name].dtype == torch.int64 and ckpt[name].dim() == 1):
                 raise ValueError(f"{name} is not an int64 tensor of image id hashes")
     except (TypeError, ValueError, KeyError, RuntimeError) as err:  # a field or a weight of the wrong shape
@@ -149,7 +155,7 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
     if trained_on is not None:
         # before: after pruned's rows changed (a cleaner's setting edited, the variants stage rerun), evaluate@pruned by
         # hand (or dvc repro -s) scored the model of the old rows and wrote its numbers as the new version's, exit 0
-        ids, labels = (np.asarray(values) for values in trained_on())
+        ids, labels, *digests = (np.asarray(values) for values in trained_on())
         hashes = id_hashes(ids)
         unseen, gone = ~np.isin(hashes, seen.numpy()), ~np.isin(seen.numpy(), hashes)
         if unseen.any() or gone.any():
@@ -171,11 +177,34 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
                                     f"another label, first {str(ids[int(np.argmax(relabelled))])!r}: its rows changed "
                                     "since it was trained, and its score would be the old version's",
                               written_by=written_by)
+        if digests:
+            _check_pixels(ids, digests[0], ckpt.get("pixels"), path=path, written_by=written_by)
     model = model.to(pick_device(device)).eval()
     # seed: None (unknown) in an earlier winnow's checkpoint; policy: None there too
     return (Trained(model, ckpt["mean"], ckpt["std"], ckpt["history"], ckpt["best_epoch"], config, ckpt.get("seed"),
                     policy),
             ckpt["classes"])
+
+
+def _check_pixels(ids: np.ndarray, digests: np.ndarray, pixels: torch.Tensor | None, *, path: Path,
+                  written_by: str) -> None:
+    """Raise :func:`winnow.stage.rerun_error` unless a checkpoint that kept ``pixels`` (:func:`save`'s; None: an
+    earlier winnow's, which kept none) learnt each image of ``ids`` ``(M,)`` from the pixels of its ``digests``
+    ``(M,)``."""
+    from winnow.stage import rerun_error
+
+    # before: data/ingest or data/degrade written anew under the same ids and labels (a source image replaced, a
+    # degrade.perturbations strength edited, and only that stage rerun), then evaluate by hand (or dvc repro -s): it
+    # scored the model of the old pixels as the new data's, exit 0
+    if pixels is None:
+        raise rerun_error(path, "trained by an earlier winnow, which kept no record of the pixels it learnt from "
+                                "(pixels), so images changed since it was trained cannot be told", written_by=written_by)
+    changed = ~np.isin(labelled_hashes(ids, digests), pixels.numpy())
+    if changed.any():
+        raise rerun_error(path, f"learnt {int(changed.sum())} of the images its data set version holds from other "
+                                f"pixels, first {str(ids[int(np.argmax(changed))])!r}: the imagesets they are read "
+                                "from were written anew since it was trained, and its score would be of other data",
+                          written_by=written_by)
 
 
 def _check_trained_as(trained: TrainConfig, trained_seed: int | None, trained_policy: Policy | None,

@@ -265,14 +265,21 @@ def loaded_order(rows: pd.DataFrame) -> np.ndarray:
     return np.concatenate([group.index.to_numpy() for _, group in kept.groupby("origin", sort=False)])
 
 
-def learnt_ids(name: str, *, root: str | os.PathLike = VARIANTS_DIR) -> tuple[np.ndarray, np.ndarray]:
-    """The ids ``(M,)`` of the images train@<name> learns from or chooses its epoch on, and their labels ``(M,)``, as
-    :func:`load_variant` gives them: its kept rows' and data/ingest's val split's."""
+def learnt_ids(name: str, *, root: str | os.PathLike = VARIANTS_DIR) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ids ``(M,)`` of the images train@<name> learns from or chooses its epoch on, their labels ``(M,)`` and their
+    pixel digests ``(M,)`` (``""`` for an id its imageset no longer holds), as :func:`load_variant` gives them: its kept
+    rows' and data/ingest's val split's. Reads the manifests, copies no image and checks no row."""
     ingested = read_imageset(INGEST)
     rows = read_rows(name, root=root, num_classes=len(ingested.classes)).loc[lambda frame: loaded_order(frame)]
     val = ingested.split("val").manifest
+    digests = pd.Series("", index=rows.index, dtype=object)
+    for origin, chosen in rows.groupby("origin", sort=False):
+        manifest = (ingested if origin == "ingest" else
+                    read_imageset(Path(root) / name / "extra" if origin == "extra" else ORIGINS[origin])).manifest
+        digests[chosen.index] = chosen["id"].map(manifest.set_index("id")["digest"]).fillna("").to_numpy()
     return (np.concatenate([rows["id"].to_numpy(str), val["id"].to_numpy(str)]),
-            np.concatenate([rows["label"].to_numpy(np.int64), val["label"].to_numpy(np.int64)]))
+            np.concatenate([rows["label"].to_numpy(np.int64), val["label"].to_numpy(np.int64)]),
+            np.concatenate([digests.to_numpy(str), val["digest"].to_numpy(str)]))
 
 
 def variant_argument(argv: list[str], *, stage: str, variants: list[str]) -> str:

@@ -1,0 +1,64 @@
+"""Hostile cases of the 70th stop's probe of training and evaluation:
+
+- evaluate of a model whose training images were written anew under the same ids and labels (other pixels);
+- evaluate of a model an earlier winnow saved without a record of its pixels.
+
+Each names what a user relies on: the one line, and nothing partial left behind."""
+
+import numpy as np
+import pytest
+import torch
+from hostile_harness import assert_error_line, assert_nothing_left, files_under
+from test_hostile_metrics_more import _evaluate_project
+from test_hostile_training_66 import _evaluate_in_process
+
+from winnow.imageset import read_imageset, write_imageset
+from winnow.metrics import metrics_path
+
+
+def _repaint(project, image_id: str) -> None:
+    """data/ingest written anew with the pixels of ``image_id`` inverted, its ids, splits and labels as they were: as
+    ingest rerun on a source whose image was replaced writes it."""
+    ingest = read_imageset(project / "data/ingest", mmap=False)
+    images = ingest.images.copy()
+    at = (ingest.manifest["id"] == image_id).to_numpy()
+    images[at] = 255 - images[at]
+    write_imageset(project / "data/ingest", images, ingest.manifest.drop(columns="digest"), ingest.classes)
+
+
+@pytest.mark.hostile("training")
+def test_evaluate_refuses_a_model_that_learnt_other_pixels_under_the_same_ids_and_labels(tmp_path, monkeypatch,
+                                                                                          capsys):
+    # before: data/ingest written anew after train@baseline ran (a source image replaced, and only ingest rerun), ids,
+    # splits and labels unchanged, then evaluate@baseline by hand (or dvc repro -s): it scored the model of the old
+    # pixels as the new data's and wrote its numbers, exit 0 (the checkpoint kept id and label hashes only)
+    project = _evaluate_project(tmp_path / "project", ["a", "b"], [2, 2], bias=[1.0, 0.0])
+    assert _evaluate_in_process(project, monkeypatch, capsys).returncode == 0  # the pixels it learnt: scored
+    scored = (project / metrics_path("baseline")).read_bytes()
+    _repaint(project, "train-1-2")
+    before = files_under(project)
+    done = _evaluate_in_process(project, monkeypatch, capsys)
+    assert assert_error_line(done) == (
+        "error: models/baseline.pt: learnt 1 of the images its data set version holds from other pixels, first "
+        "'train-1-2': the imagesets they are read from were written anew since it was trained, and its score would be "
+        "of other data; rerun the train@baseline stage (dvc repro train@baseline)")
+    assert_nothing_left(project, before)
+    assert (project / metrics_path("baseline")).read_bytes() == scored
+
+
+@pytest.mark.hostile("training")
+def test_evaluate_refuses_a_model_that_kept_no_record_of_its_pixels(tmp_path, monkeypatch, capsys):
+    # before: a model saved without its pixels (an earlier winnow's) had no way to tell the data it learnt from the data
+    # now, and evaluate scored it whatever the imagesets held since, exit 0
+    project = _evaluate_project(tmp_path / "project", ["a", "b"], [2, 2], bias=[1.0, 0.0])
+    checkpoint = torch.load(project / "models/baseline.pt", weights_only=True)
+    del checkpoint["pixels"]  # as an earlier winnow wrote it
+    torch.save(checkpoint, project / "models/baseline.pt")
+    before = files_under(project)
+    done = _evaluate_in_process(project, monkeypatch, capsys)
+    assert assert_error_line(done) == (
+        "error: models/baseline.pt: trained by an earlier winnow, which kept no record of the pixels it learnt from "
+        "(pixels), so images changed since it was trained cannot be told; rerun the train@baseline stage (dvc repro "
+        "train@baseline)")
+    assert_nothing_left(project, before)
+    assert not (project / metrics_path("baseline")).exists()
