@@ -1,17 +1,23 @@
 """Hostile cases of the 70th stop's probe of training and evaluation:
 
 - evaluate of a model whose training images were written anew under the same ids and labels (other pixels);
-- evaluate of a model an earlier winnow saved without a record of its pixels.
+- evaluate of a model an earlier winnow saved without a record of its pixels;
+- evaluate of a model trained under another train.augment: the line names that, not its policy's fields.
 
 Each names what a user relies on: the one line, and nothing partial left behind."""
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
+import yaml
 from hostile_harness import assert_error_line, assert_nothing_left, files_under
 from test_hostile_metrics_more import _evaluate_project
 from test_hostile_training_66 import _evaluate_in_process
 
+from winnow.checkpoints import load, save
+from winnow.configs import Policy, TrainConfig
 from winnow.imageset import read_imageset, write_imageset
 from winnow.metrics import metrics_path
 
@@ -60,5 +66,28 @@ def test_evaluate_refuses_a_model_that_kept_no_record_of_its_pixels(tmp_path, mo
         "error: models/baseline.pt: trained by an earlier winnow, which kept no record of the pixels it learnt from "
         "(pixels), so images changed since it was trained cannot be told; rerun the train@baseline stage (dvc repro "
         "train@baseline)")
+    assert_nothing_left(project, before)
+    assert not (project / metrics_path("baseline")).exists()
+
+
+@pytest.mark.hostile("training")
+def test_evaluate_of_a_model_trained_under_another_train_augment_names_that_alone(tmp_path, monkeypatch, capsys):
+    # before: a model trained under train.augment: fixed, then train.augment set back to none and evaluate run by hand:
+    # the line named "train.augment 'fixed' (now 'none'), train.augment's policy.ops ('shear', ...) (now None),
+    # train.augment's policy.n 2 (now None) and 3 more", policy fields of no option the user has, as though edited
+    project = _evaluate_project(tmp_path / "project", ["a", "b"], [2, 2], bias=[1.0, 0.0])
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    trained, classes = load(project / "models/baseline.pt")
+    learnt = read_imageset(project / "data/ingest").manifest.query("split != 'test'")
+    fixed = {**params["train"], "augment": "fixed"}  # as train@baseline saves a model it trained under augment fixed
+    save(replace(trained, config=TrainConfig.from_params(fixed), policy=Policy.from_params(params["balance"]["policy"])),
+         project / "models/baseline.pt", classes=classes, image_shape=(8, 8, 1), seen=learnt["id"].to_numpy(),
+         labels=learnt["label"].to_numpy(), digests=learnt["digest"].to_numpy())
+    assert params["train"]["augment"] == "none"
+    before = files_under(project)
+    done = _evaluate_in_process(project, monkeypatch, capsys)
+    assert assert_error_line(done) == (
+        "error: models/baseline.pt: trained with train.augment 'fixed' (now 'none'): its score would be another "
+        "training's; rerun the train@baseline stage (dvc repro train@baseline)")
     assert_nothing_left(project, before)
     assert not (project / metrics_path("baseline")).exists()

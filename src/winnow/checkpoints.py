@@ -217,10 +217,14 @@ def _check_trained_as(trained: TrainConfig, trained_seed: int | None, trained_po
     # before: after a train section or seed edit (train.epochs 20 -> 30, seed 0 -> 1), evaluate@<v> by hand (or dvc
     # repro -s) scored the model of the old settings and wrote its numbers as the new configuration's, exit 0; so it
     # did under train.augment: fixed after a balance.policy edit (magnitude 0.3 -> 0.6): the old policy's model
+    # the policies' fields only where train.augment is the same: another one is the difference (before: trained fixed,
+    # now none, the line listed "train.augment's policy.ops (...) (now None)" and 5 more beside it, as though a policy
+    # of train.augment had been edited)
+    same = trained.augment == config.augment
     then = {**{config.option(name): getattr(trained, name) for name in STEP_SETTINGS}, "seed": trained_seed,
-            **_policy_fields(trained_policy, config)}
+            **(_policy_fields(trained_policy, config) if same else {})}
     now = {**{config.option(name): getattr(config, name) for name in STEP_SETTINGS}, "seed": seed,
-           **_policy_fields(policy, config)}
+           **(_policy_fields(policy, config) if same else {})}
     changed = [f"{name} {then.get(name)!r} (now {now.get(name)!r})" for name in dict.fromkeys([*now, *then])
                if then.get(name) != now.get(name)]
     if changed:
