@@ -40,7 +40,10 @@ def main() -> None:
     trained, classes = load(f"models/{variant}.pt", classes=test.classes, image_shape=test.images.shape[1:],
                             trained_as=(config, params["seed"], policy_for(params, config.augment)),
                             held_out=test.manifest["id"].to_numpy(), trained_on=lambda: learnt_ids(variant))
-    probabilities = predict_proba(trained, test.images)
+    # in batches of train.eval_batch_size as params.yaml gives it now, not as the model was trained with (where and how
+    # fast, not what it learnt: load does not refuse it): before, the checkpoint's, so lowering it after evaluate ran
+    # out of memory, then rerunning evaluate, ran out again at the old size
+    probabilities = predict_proba(trained, test.images, batch_size=config.eval_batch_size)
     broken = ~np.isfinite(probabilities).all(axis=1)
     if broken.any():  # argmax reads a row of NaN as class 0: plausible metrics of a model that predicts nothing
         raise rerun_error(f"models/{variant}.pt", f"gives non-finite probabilities (NaN or infinity) for "

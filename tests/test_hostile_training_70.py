@@ -2,7 +2,8 @@
 
 - evaluate of a model whose training images were written anew under the same ids and labels (other pixels);
 - evaluate of a model an earlier winnow saved without a record of its pixels;
-- evaluate of a model trained under another train.augment: the line names that, not its policy's fields.
+- evaluate of a model trained under another train.augment: the line names that, not its policy's fields;
+- evaluate after train.eval_batch_size was edited: it predicts in batches of the new size.
 
 Each names what a user relies on: the one line, and nothing partial left behind."""
 
@@ -16,6 +17,7 @@ from hostile_harness import assert_error_line, assert_nothing_left, files_under
 from test_hostile_metrics_more import _evaluate_project
 from test_hostile_training_66 import _evaluate_in_process
 
+from winnow import checkpoints
 from winnow.checkpoints import load, save
 from winnow.configs import Policy, TrainConfig
 from winnow.imageset import read_imageset, write_imageset
@@ -91,3 +93,26 @@ def test_evaluate_of_a_model_trained_under_another_train_augment_names_that_alon
         "training's; rerun the train@baseline stage (dvc repro train@baseline)")
     assert_nothing_left(project, before)
     assert not (project / metrics_path("baseline")).exists()
+
+
+@pytest.mark.hostile("training")
+def test_evaluate_predicts_in_batches_of_train_eval_batch_size_as_params_give_it_now(tmp_path, monkeypatch, capsys):
+    # before: the model's own eval_batch_size (1024, as trained): train.eval_batch_size lowered to 1 after evaluate ran
+    # out of memory, then evaluate rerun by hand (a retrain is not needed: load accepts it), still predicted the 4 test
+    # images in one batch of 4, silently not the edit
+    project = _evaluate_project(tmp_path / "project", ["a", "b"], [2, 2], bias=[1.0, 0.0])
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    assert params["train"]["eval_batch_size"] == 1024  # what the fixture's model was trained with
+    params["train"]["eval_batch_size"] = 1
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    seen = []
+    built = checkpoints.build_model
+
+    def counting(*args, **kwargs):  # the model evaluate loads, recording the batches it is given
+        model = built(*args, **kwargs)
+        model.register_forward_pre_hook(lambda _, inputs: seen.append(len(inputs[0])))
+        return model
+
+    monkeypatch.setattr(checkpoints, "build_model", counting)
+    assert _evaluate_in_process(project, monkeypatch, capsys).returncode == 0
+    assert seen == [1, 1, 1, 1]
