@@ -3,7 +3,8 @@
 - evaluate of a model whose training images were written anew under the same ids and labels (other pixels);
 - evaluate of a model an earlier winnow saved without a record of its pixels;
 - evaluate of a model trained under another train.augment: the line names that, not its policy's fields;
-- evaluate after train.eval_batch_size was edited: it predicts in batches of the new size.
+- evaluate after train.eval_batch_size was edited: it predicts in batches of the new size;
+- evaluate of a checkpoint whose class names are a string: the checkpoint is refused, not a traceback.
 
 Each names what a user relies on: the one line, and nothing partial left behind."""
 
@@ -116,3 +117,20 @@ def test_evaluate_predicts_in_batches_of_train_eval_batch_size_as_params_give_it
     monkeypatch.setattr(checkpoints, "build_model", counting)
     assert _evaluate_in_process(project, monkeypatch, capsys).returncode == 0
     assert seen == [1, 1, 1, 1]
+
+
+@pytest.mark.hostile("training")
+def test_evaluate_refuses_a_checkpoint_whose_classes_are_a_string(tmp_path, monkeypatch, capsys):
+    # before: a hand-edited checkpoint's classes "ab" matched the data's ['a', 'b'] name for name (list("ab")), the
+    # model was scored, and writing its predictions stopped in an IndexError traceback
+    project = _evaluate_project(tmp_path / "project", ["a", "b"], [2, 2], bias=[1.0, 0.0])
+    checkpoint = torch.load(project / "models/baseline.pt", weights_only=True)
+    checkpoint["classes"] = "ab"
+    torch.save(checkpoint, project / "models/baseline.pt")
+    before = files_under(project)
+    done = _evaluate_in_process(project, monkeypatch, capsys)
+    assert assert_error_line(done) == (
+        "error: models/baseline.pt: checkpoint does not fit its own model (classes 'ab' is not a list of class names); "
+        "rerun the train@baseline stage (dvc repro train@baseline)")
+    assert_nothing_left(project, before)
+    assert not (project / metrics_path("baseline")).exists()

@@ -123,6 +123,10 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
             value = ckpt[name]
             if not (isinstance(value, torch.Tensor) and value.is_floating_point() and tuple(value.shape) == (c,)):
                 raise ValueError(f"{name} is not a float tensor of the {c} channel(s) of its images")
+        # before: classes "ab" (a string) matched the data's ['a', 'b'] name for name, and evaluate's predictions table
+        # was an IndexError traceback
+        if not (isinstance(ckpt["classes"], (list, tuple)) and all(isinstance(name, str) for name in ckpt["classes"])):
+            raise ValueError(f"classes {repr(ckpt['classes'])[:60]} is not a list of class names")
         if not (isinstance(config.eval_batch_size, int) and config.eval_batch_size >= 1):
             raise ValueError(f"eval_batch_size {config.eval_batch_size!r} is not a whole number of 1 or more")
         seen, learnt = ckpt["seen"], ckpt.get("learnt")  # learnt: None where written before labels were kept
@@ -183,7 +187,7 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
     # seed: None (unknown) in an earlier winnow's checkpoint; policy: None there too
     return (Trained(model, ckpt["mean"], ckpt["std"], ckpt["history"], ckpt["best_epoch"], config, ckpt.get("seed"),
                     policy),
-            ckpt["classes"])
+            list(ckpt["classes"]))
 
 
 def _check_pixels(ids: np.ndarray, digests: np.ndarray, pixels: torch.Tensor | None, *, path: Path,
