@@ -4,7 +4,8 @@
 - evaluate of a model an earlier winnow saved without a record of its pixels;
 - evaluate of a model trained under another train.augment: the line names that, not its policy's fields;
 - evaluate after train.eval_batch_size was edited: it predicts in batches of the new size;
-- evaluate of a checkpoint whose class names are a string: the checkpoint is refused, not a traceback.
+- evaluate of a checkpoint whose class names are a string: the checkpoint is refused, not a traceback;
+- evaluate of a variant whose rows keep no image: the line train gives, not a traceback.
 
 Each names what a user relies on: the one line, and nothing partial left behind."""
 
@@ -23,6 +24,7 @@ from winnow.checkpoints import load, save
 from winnow.configs import Policy, TrainConfig
 from winnow.imageset import read_imageset, write_imageset
 from winnow.metrics import metrics_path
+from winnow.variants import read_rows, write_variant
 
 
 def _repaint(project, image_id: str) -> None:
@@ -132,5 +134,22 @@ def test_evaluate_refuses_a_checkpoint_whose_classes_are_a_string(tmp_path, monk
     assert assert_error_line(done) == (
         "error: models/baseline.pt: checkpoint does not fit its own model (classes 'ab' is not a list of class names); "
         "rerun the train@baseline stage (dvc repro train@baseline)")
+    assert_nothing_left(project, before)
+    assert not (project / metrics_path("baseline")).exists()
+
+
+@pytest.mark.hostile("training")
+def test_evaluate_of_a_variant_whose_rows_keep_no_image_is_the_line_train_gives(tmp_path, monkeypatch, capsys):
+    # before: baseline's rows.parquet rewritten to drop every train image after train@baseline ran, then evaluate by
+    # hand: a ValueError traceback ("need at least one array to concatenate") where train refuses those rows in a line
+    project = _evaluate_project(tmp_path / "project", ["a", "b"], [2, 2], bias=[1.0, 0.0])
+    rows = read_rows("baseline", root=project / "data/variants")
+    rows[["action", "reason", "stage"]] = ["drop", "flagged", "threshold"]
+    write_variant("baseline", rows, root=project / "data/variants")
+    before = files_under(project)
+    done = _evaluate_in_process(project, monkeypatch, capsys)
+    assert assert_error_line(done) == (
+        "error: variant baseline: no train image left (its decisions drop all 6 train images); a model cannot be "
+        "trained on it")
     assert_nothing_left(project, before)
     assert not (project / metrics_path("baseline")).exists()

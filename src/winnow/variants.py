@@ -268,10 +268,14 @@ def loaded_order(rows: pd.DataFrame) -> np.ndarray:
 def learnt_ids(name: str, *, root: str | os.PathLike = VARIANTS_DIR) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The ids ``(M,)`` of the images train@<name> learns from or chooses its epoch on, their labels ``(M,)`` and their
     pixel digests ``(M,)`` (``""`` for an id its imageset no longer holds), as :func:`load_variant` gives them: its kept
-    rows' and data/ingest's val split's. Reads the manifests, copies no image and checks no row."""
+    rows' and data/ingest's val split's. Reads the manifests and copies no image; rows that keep no image are refused
+    (:func:`check_kept`), others are not checked."""
     ingested = read_imageset(INGEST)
-    rows = read_rows(name, root=root, num_classes=len(ingested.classes)).loc[lambda frame: loaded_order(frame)]
-    val = ingested.split("val").manifest
+    rows = read_rows(name, root=root, num_classes=len(ingested.classes))
+    # as load_variant refuses them: before, rows that drop every image were a ValueError traceback in loaded_order
+    check_kept(name, rows, classes=ingested.classes)
+    rows = rows.loc[loaded_order(rows)]
+    val = ingested.manifest[ingested.manifest["split"] == "val"]
     digests = pd.Series("", index=rows.index, dtype=object)
     for origin, chosen in rows.groupby("origin", sort=False):
         manifest = (ingested if origin == "ingest" else
