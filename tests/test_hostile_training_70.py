@@ -85,7 +85,8 @@ def test_evaluate_of_a_model_trained_under_another_train_augment_names_that_alon
     trained, classes = load(project / "models/baseline.pt")
     learnt = read_imageset(project / "data/ingest").manifest.query("split != 'test'")
     fixed = {**params["train"], "augment": "fixed"}  # as train@baseline saves a model it trained under augment fixed
-    save(replace(trained, config=TrainConfig.from_params(fixed), policy=Policy.from_params(params["balance"]["policy"])),
+    policy = Policy.from_params(params["balance"]["policy"])
+    save(replace(trained, config=TrainConfig.from_params(fixed), policy=policy),
          project / "models/baseline.pt", classes=classes, image_shape=(8, 8, 1), seen=learnt["id"].to_numpy(),
          labels=learnt["label"].to_numpy(), digests=learnt["digest"].to_numpy())
     assert params["train"]["augment"] == "none"

@@ -202,7 +202,8 @@ def _check_pixels(ids: np.ndarray, digests: np.ndarray, pixels: torch.Tensor | N
     # scored the model of the old pixels as the new data's, exit 0
     if pixels is None:
         raise rerun_error(path, "trained by an earlier winnow, which kept no record of the pixels it learnt from "
-                                "(pixels), so images changed since it was trained cannot be told", written_by=written_by)
+                                "(pixels), so images changed since it was trained cannot be told",
+                          written_by=written_by)
     changed = ~np.isin(labelled_hashes(ids, digests), pixels.numpy())
     if changed.any():
         raise rerun_error(path, f"learnt {int(changed.sum())} of the images its data set version holds from other "
