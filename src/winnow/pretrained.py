@@ -11,6 +11,7 @@ normalised by ``mean`` and ``std`` (ImageNet's by default; set them to your mode
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
@@ -67,8 +68,15 @@ def embed(images: np.ndarray, *, config: PretrainedConfig, progress: bool = True
         except (RuntimeError, ValueError, TypeError, AssertionError, AttributeError, torch.jit.Error) as err:
             if out_of_memory(err):  # the memory, not the model's input (before: "check input_size")
                 raise
+            # before: a model that makes or moves a tensor on a device of its own (a CUDA constant kept by the trace)
+            # was told to check input_size and its channels, quoting the last of 40 lines of torch's backend table
+            fix = (f"the model puts a tensor on another device than its input's ({device}): make its tensors on the "
+                   "input's device (x.device; a traced model keeps the device it was traced on) and save it again, or "
+                   "where this machine has the device it uses, set represent.pretrained.device to it"
+                   if config.torchscript is not None and _device_failure(err) else
+                   "check input_size and that it takes 3-channel images")
             raise WinnowError(f"represent.pretrained: {name} failed on a float (B, 3, {size}, {size}) batch "
-                              f"({_failure(err)}); check input_size and that it takes 3-channel images") from err
+                              f"({_failure(err)}); {fix}") from err
         if not isinstance(y, torch.Tensor) or y.ndim != 2 or len(y) != len(x) or y.shape[1] == 0:
             shape = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
             raise WinnowError(f"represent.pretrained: {name} returned {shape} for {len(x)} images; a feature "
@@ -127,9 +135,38 @@ def _failure(err: BaseException) -> str:
     that raised it (the line above the last ``<--- HERE``)."""
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]
     if not lines or not lines[0].startswith("The following operation failed in the TorchScript interpreter"):
-        return first_line(err)
+        return _sentence(first_line(err))
     here = [i for i, line in enumerate(lines) if line.endswith("<--- HERE")]
-    return lines[-1] + (f" at `{lines[here[-1] - 1]}`" if here and here[-1] > 0 else "")
+    return _sentence(_said(err)) + (f" at `{lines[here[-1] - 1]}`" if here and here[-1] > 0 else "")
+
+
+def _said(err: BaseException) -> str:
+    """What a TorchScript model's exception ``err`` says: the first line at the left margin after the last line
+    marked ``<--- HERE`` (the lines of code around that mark are indented). Before, the message's last line, which
+    for torch's own errors was the last row of its table of backends or of a Python stack after ``At:``."""
+    raw = str(err).splitlines()
+    here = [i for i, line in enumerate(raw) if line.rstrip().endswith("<--- HERE")]
+    after = raw[here[-1] + 1:] if here else raw
+    said = [line.strip() for line in after if line.strip() and not line[:1].isspace()]
+    return said[0] if said else [line.strip() for line in raw if line.strip()][-1]
+
+
+def _sentence(line: str, *, longest: int = 200) -> str:
+    """``line``, or its first sentence where it goes on past ``longest`` characters (torch's advice on linkers and
+    custom builds, in a one-line error)."""
+    return line.split(". ")[0] if len(line) > longest else line
+
+
+# what torch says of a tensor on another device than the rest, or of a device this machine or this build lacks
+DEVICE_WORDS = re.compile(r"CUDA|cuda|NVIDIA|\bMPS\b|\bmps\b|\bdevices?\b")
+
+
+def _device_failure(err: BaseException) -> bool:
+    """Whether a model's failure ``err`` is of the devices its tensors are on, by what its message says (not the
+    code quoted around it in a TorchScript traceback, which may name a device without failing for it)."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    scripted = bool(lines) and lines[0].startswith("The following operation failed in the TorchScript interpreter")
+    return bool(DEVICE_WORDS.search(_said(err) if scripted else first_line(err)))
 
 
 def _load(config: PretrainedConfig, device: torch.device) -> tuple[Callable[[torch.Tensor], torch.Tensor], str]:
@@ -144,14 +181,21 @@ def _load(config: PretrainedConfig, device: torch.device) -> tuple[Callable[[tor
         if damage:
             raise WinnowError(f"represent.pretrained.torchscript: {path}: corrupt: {damage}; copy or save the model "
                               "again")
+        fix = "save one with torch.jit.save(torch.jit.script(model), path)"
         try:
             net = torch.jit.load(str(path), map_location=device)
         except (RuntimeError, ValueError) as err:
             if out_of_memory(err):  # the process's memory, not the file's (before: "is not a TorchScript file")
                 raise
+            # before: "(PytorchStreamReader failed locating file constants.pkl: file not found. This is an internal
+            # miniz error. If you are seeing this error, there is a high likelihood that your checkpoint file is
+            # corrupted. ...)" of a state_dict saved with torch.save, which was whole
+            if _saved_not_scripted(path):
+                raise WinnowError(f"represent.pretrained.torchscript: {path} was written by torch.save (a state_dict "
+                                  "or a pickled model), not by torch.jit.save; load the model in Python, then "
+                                  f"{fix}") from err
             raise WinnowError(f"represent.pretrained.torchscript: {path} is not a TorchScript file "
-                              f"({first_line(err)}); save one with torch.jit.save(torch.jit.script(model), "
-                              "path)") from err
+                              f"({first_line(err).split('. ')[0]}); {fix}") from err
         return net.eval(), str(path)
     library, _, name = str(config.model).partition(":")
     if library not in LIBRARIES or not name:
@@ -186,6 +230,19 @@ def _load(config: PretrainedConfig, device: torch.device) -> tuple[Callable[[tor
     else:  # open_clip: a bound method of the model
         net.__self__.to(device).eval()
     return net, str(config.model)
+
+
+def _saved_not_scripted(path: Path) -> bool:
+    """Whether ``path`` is an archive of torch.save's (a ``data.pkl`` and its tensors) rather than of torch.jit.save's,
+    which adds the model's code and ``constants.pkl``."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = {name.partition("/")[2] for name in archive.namelist()}
+    except (zipfile.BadZipFile, OSError, EOFError):
+        return False
+    return "data.pkl" in names and "constants.pkl" not in names
 
 
 def _timm(timm, name: str, *, path: Path | None, download: bool):

