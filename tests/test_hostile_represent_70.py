@@ -81,3 +81,48 @@ def test_a_torchscript_model_that_puts_a_tensor_on_its_own_device_is_told_so(tmp
         "(cpu): make its tensors on the input's device (x.device; a traced model keeps the device it was traced on) "
         "and save it again, or where this machine has the device it uses, set represent.pretrained.device to it")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("represent")
+def test_a_torchscript_file_exported_again_during_the_run_is_refused_not_recorded_by_the_new_sha256(
+        tmp_path, monkeypatch, capsys):
+    # before: exit 0, the features of the model loaded at the start and, in metrics/represent.json and
+    # models/represent.pt, the sha256 of the file exported over it while the images were embedded (hashed at the end)
+    project = _project(tmp_path, source="pretrained", pretrained={"torchscript": "model.pt", **SCRIPTED})
+    torch.jit.save(torch.jit.script(_net()), str(project / "model.pt"))
+    embed = pretrained.embed
+
+    def exported_again_meanwhile(*args, **kwargs):
+        made = embed(*args, **kwargs)
+        torch.manual_seed(1)  # another model written over the file, as a re-export would
+        torch.jit.save(torch.jit.script(nn.Sequential(nn.Conv2d(3, 5, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten())),
+                       str(project / "model.pt"))
+        return made
+
+    monkeypatch.setattr(pretrained, "embed", exported_again_meanwhile)
+    before = files_under(project)
+    line = assert_error_line(_represent(project, monkeypatch, capsys))
+    assert line == ("error: represent.pretrained.torchscript: model.pt changed while represent read it (another version "
+                    "was written meanwhile); run represent again once the file is complete")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("represent")
+def test_an_embedding_file_rewritten_while_it_is_read_is_refused(tmp_path, monkeypatch, capsys):
+    # before: exit 0, the rows read and the sha256 of the file written over them (hashed after the read)
+    project = _project(tmp_path, source="file", file="mine.npy")
+    features = separable()
+    np.save(project / "mine.npy", features)
+    read = represent.read_embedding_file
+
+    def rewritten_meanwhile(*args, **kwargs):
+        rows = read(*args, **kwargs)
+        np.save(project / "mine.npy", features[::-1])  # another tool's output written over it, in place
+        return rows
+
+    monkeypatch.setattr(represent, "read_embedding_file", rewritten_meanwhile)
+    before = files_under(project)
+    line = assert_error_line(_represent(project, monkeypatch, capsys))
+    assert line == ("error: represent.file: mine.npy changed while represent read it (another version was written "
+                    "meanwhile); run represent again once the file is complete")
+    assert_nothing_left(project, before)

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -135,15 +137,22 @@ def embed_imageset(data: ImageSet, *, options: Options, seed: int, progress: boo
                 "judge_val_accuracy": judged.best_val_acc}
         where = "represent.judge"
     elif options.source == "pretrained":
-        features, name = pretrained.embed(data.images, config=options.pretrained, progress=progress)
-        info = {"epochs": None, "final_loss": None, "model": name}
         weights = options.pretrained.torchscript or options.pretrained.path
+        option = "represent.pretrained." + ("torchscript" if options.pretrained.torchscript else "path")
+        with _read_alike(weights, option=option) as read:
+            features, name = pretrained.embed(data.images, config=options.pretrained, progress=progress)
+        info = {"epochs": None, "final_loss": None, "model": name}
         if weights is not None:  # DVC does not watch these files: the record says which bytes were used
-            info["sha256"] = file_sha256(weights)
+            info["sha256"] = read["sha256"]
         where = f"represent.pretrained: {name}"
     else:
-        features = read_embedding_file(options.file, ids, pictures)
-        info = {"epochs": None, "final_loss": None, "file": str(options.file), "sha256": file_sha256(options.file)}
+        with _read_alike(options.file, option="represent.file") as read:
+            features = read_embedding_file(options.file, ids, pictures)
+            # a .npy is mapped: its bytes are read here, while the file is watched, as the float64 that checked() makes
+            # of a user's features anyway (beyond float64: infinity, which it names)
+            with np.errstate(over="ignore"):
+                features = np.asarray(features, dtype=np.float64)
+        info = {"epochs": None, "final_loss": None, "file": str(options.file), "sha256": read["sha256"]}
         where = f"represent.file: {options.file}"
     features, scale = checked(features, ids, where=where, user=user, table=options.source == "file",
                               pictures=pictures, images=data.images if user else None)
@@ -163,6 +172,25 @@ def embed_imageset(data: ImageSet, *, options: Options, seed: int, progress: boo
     info = {"source": options.source, "dim": int(features.shape[1]), "seconds": round(time.perf_counter() - start, 1),
             **info}
     return Representation(features, ids, info)
+
+
+@contextmanager
+def _read_alike(path: str | os.PathLike | None, *, option: str) -> Iterator[dict]:
+    """A block that reads the user's file ``path`` (None: none), giving ``{"sha256": ...}``, the digest of the bytes
+    it read, once the block ends: the file hashed before and after, and one line when another version was written
+    meanwhile. Before, it was hashed after the features were made (minutes after a model was loaded), so a model
+    exported again during the run was recorded in metrics/represent.json by the new file's sha256 beside the old
+    one's features. A path that is no file is left to the block, which names it."""
+    read: dict = {}
+    before = file_sha256(path) if path is not None and os.path.isfile(path) else None
+    yield read
+    if path is None:
+        return
+    after = file_sha256(path) if os.path.isfile(path) else None
+    if after != before:
+        raise WinnowError(f"{option}: {path} changed while represent read it (another version was written meanwhile); "
+                          "run represent again once the file is complete")
+    read["sha256"] = after
 
 
 def _digests(data: ImageSet, rows: np.ndarray | None = None) -> pd.Series:
