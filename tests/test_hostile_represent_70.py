@@ -126,3 +126,17 @@ def test_an_embedding_file_rewritten_while_it_is_read_is_refused(tmp_path, monke
     assert line == ("error: represent.file: mine.npy changed while represent read it (another version was written "
                     "meanwhile); run represent again once the file is complete")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("represent")
+@pytest.mark.parametrize("source", ["judge", "selfsup", "file"])
+def test_a_pretrained_weights_path_set_for_another_source_is_refused(source):
+    # before: passed, read by nothing: the run looked as if it used those weights (the source stage hashed the file on
+    # every dvc repro and reran represent when it changed), as a model or torchscript set for another source is refused
+    params = default_params()
+    params["represent"] = {**params["represent"], "source": source, "file": "mine.npy" if source == "file" else None,
+                           "pretrained": {**params["represent"]["pretrained"], "path": "resnet18.pth"}}
+    with pytest.raises(WinnowError) as refused:
+        validate(params)
+    assert str(refused.value) == (f"params.yaml: represent.pretrained.path: only source pretrained reads it (source is "
+                                  f"{source}); set it to null")

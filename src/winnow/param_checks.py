@@ -67,6 +67,10 @@ def embedding_source_ready(section: dict, path: str) -> None:
         if source != "pretrained" and value is not None:
             fail(f"{path}.pretrained.{key}", f"only source pretrained reads it (source is {source}); set it to null")
     pretrained = section.get("pretrained") or {}
+    # before: a weights file set for another source passed, read by nothing (the source stage hashed it on every
+    # dvc repro, and an edit to it reran represent for nothing)
+    if source != "pretrained" and pretrained.get("path") is not None:
+        fail(f"{path}.pretrained.path", f"only source pretrained reads it (source is {source}); set it to null")
     if chosen["torchscript"] is not None:  # a library's weights: a TorchScript file holds its own
         for key, unused in (("path", None), ("download", False)):
             if pretrained.get(key, unused) != unused:
