@@ -140,3 +140,27 @@ def test_a_pretrained_weights_path_set_for_another_source_is_refused(source):
         validate(params)
     assert str(refused.value) == (f"params.yaml: represent.pretrained.path: only source pretrained reads it (source is "
                                   f"{source}); set it to null")
+
+
+@pytest.mark.hostile("represent")
+@pytest.mark.parametrize("objects", ["rows", "values"])
+def test_a_users_npy_of_python_objects_is_told_how_to_save_numbers(tmp_path, monkeypatch, capsys, objects):
+    # before: "represent.file: mine.npy: unreadable as .npy (Array can't be memory-mapped: Python objects in dtype.)",
+    # and no way out. rows: one array per image (np.array(list_of_vectors, dtype=object)); values: an (N, D) array
+    # of Python floats
+    project = _project(tmp_path, source="file", file="mine.npy")
+    features = separable()
+    if objects == "rows":
+        held = np.empty(len(features), dtype=object)
+        held[:] = list(features)
+    else:
+        held = features.astype(object)
+    np.save(project / "mine.npy", held, allow_pickle=True)
+    before = files_under(project)
+    line = assert_error_line(_represent(project, monkeypatch, capsys))
+    assert line == ("error: represent.file: mine.npy: holds Python objects (dtype object), not numbers, and a pickle is "
+                    "never loaded; save the features as numbers: np.save(path, np.stack(features).astype(np.float32))")
+    assert_nothing_left(project, before)
+    # the fix the line gives is read
+    np.save(project / "mine.npy", np.stack(held).astype(np.float32))
+    assert _represent(project, monkeypatch, capsys).returncode == 0

@@ -43,6 +43,11 @@ def read_embedding_file(path: str | os.PathLike, ids: np.ndarray, digests: np.nd
         except (ValueError, OSError, EOFError) as err:  # EOFError: an empty file
             if out_of_memory(err):  # the map past `ulimit -v` (ENOMEM): the process's fault, not the file's
                 raise
+            objects = _object_dtype(path)
+            if objects is not None:  # before: "unreadable as .npy (Array can't be memory-mapped: ...)", and no way out
+                raise WinnowError(f"{where}: holds Python objects (dtype {objects}), not numbers, and a pickle is never "
+                                  "loaded; save the features as numbers: np.save(path, "
+                                  "np.stack(features).astype(np.float32))") from err
             raise WinnowError(f"{where}: unreadable as .npy ({first_line(err)})") from err
         if not isinstance(values, np.ndarray):  # np.load reads a .npz archive whatever the file's name
             names = ", ".join(values.files)
@@ -73,6 +78,19 @@ def read_embedding_file(path: str | os.PathLike, ids: np.ndarray, digests: np.nd
     if values.shape[1] == 0:
         raise WinnowError(f"{where}: no feature values (D = 0); each image needs at least one number")
     return values
+
+
+def _object_dtype(path: Path) -> np.dtype | None:
+    """The dtype a ``.npy``'s header names when it holds Python objects (which np.save pickles), else None (a header
+    that cannot be read included)."""
+    readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    try:
+        with open(path, "rb") as handle:
+            reader = readers.get(np.lib.format.read_magic(handle))
+            dtype = reader(handle)[2] if reader else None
+    except (ValueError, OSError, EOFError, SyntaxError):
+        return None
+    return dtype if dtype is not None and dtype.hasobject else None
 
 
 def _check_row_ids(path: Path, ids: np.ndarray, where: str) -> None:
