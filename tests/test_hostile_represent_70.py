@@ -7,7 +7,8 @@
 - a user's file rewritten while represent reads it (a model exported again during a run): the sha256 recorded
   beside the features was the new file's;
 - represent.pretrained.path set for another source, read by nothing;
-- a user's .npy of Python objects (dtype object), refused as "unreadable" with no way out.
+- a user's .npy of Python objects (dtype object), refused as "unreadable" with no way out;
+- a .npy's ids.json that repeats an id, refused as made for another manifest that had not changed.
 
 Each runs ``stages/represent.py`` in this process on test_represent's 48 blob images (no training) or checks the
 params alone."""
@@ -20,11 +21,12 @@ import torch
 from torch import nn
 
 from hostile_harness import assert_error_line, assert_nothing_left, default_params, files_under
-from test_hostile_represent import separable
+from test_hostile_represent import ids, separable
 from test_hostile_represent_65 import _project, _represent
 from winnow import pretrained, represent
 from winnow.errors import WinnowError
 from winnow.params import validate
+from winnow.stage import write_json
 
 SCRIPTED = {"input_size": 16, "batch_size": 16, "device": "cpu"}
 FIX = "save one with torch.jit.save(torch.jit.script(model), path)"
@@ -164,3 +166,20 @@ def test_a_users_npy_of_python_objects_is_told_how_to_save_numbers(tmp_path, mon
     # the fix the line gives is read
     np.save(project / "mine.npy", np.stack(held).astype(np.float32))
     assert _represent(project, monkeypatch, capsys).returncode == 0
+
+
+@pytest.mark.hostile("represent")
+def test_a_npys_ids_json_that_repeats_an_id_is_told_so_not_called_another_manifests(tmp_path, monkeypatch, capsys):
+    # an exporter that wrote img-40's row (and id) twice, and img-41's not at all. before: "row 41 is 'img-40' in
+    # ids.json but 'img-41' in data/degrade/manifest.parquet: the file was made for another manifest (degrade's seed or
+    # perturbations changed); write it again for this one", of a manifest that had not changed
+    project = _project(tmp_path, source="file", file="mine.npy")
+    features, listed = separable(), ids().tolist()
+    features[41], listed[41] = features[40], listed[40]
+    np.save(project / "mine.npy", features)
+    write_json(project / "ids.json", listed)
+    before = files_under(project)
+    line = assert_error_line(_represent(project, monkeypatch, capsys))
+    assert line == ("error: represent.file: mine.npy: ids.json holds 1 repeated id(s), first 'img-40' (rows 40 and 41); "
+                    "one row per image")
+    assert_nothing_left(project, before)

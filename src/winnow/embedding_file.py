@@ -111,6 +111,14 @@ def _check_row_ids(path: Path, ids: np.ndarray, where: str) -> None:
     if not isinstance(listed, list) or len(listed) != len(ids):
         count = f"{len(listed)} ids" if isinstance(listed, list) else type(listed).__name__
         raise WinnowError(f"{where}: {listed_path} holds {count} for {len(ids)} rows; it lists the ids in row order")
+    # before: the first repeat was named as a row made for another manifest (degrade's seed or perturbations changed),
+    # though the manifest had not changed: the user's file holds two rows for one image and none for another
+    named = pd.Series([str(i) for i in listed])
+    repeated = np.flatnonzero(named.duplicated().to_numpy())
+    if len(repeated):
+        first = int(np.flatnonzero(named == named[repeated[0]])[0])
+        raise WinnowError(f"{where}: {listed_path} holds {len(repeated)} repeated id(s), first "
+                          f"{shown(listed[repeated[0]])} (rows {first} and {repeated[0]}); one row per image")
     differ = next((row for row, (a, b) in enumerate(zip(listed, ids)) if str(a) != str(b)), None)
     if differ is not None:
         raise WinnowError(f"{where}: row {differ} is {listed[differ]!r} in {listed_path.name} but {ids[differ]!r} in "
