@@ -8,7 +8,9 @@
   beside the features was the new file's;
 - represent.pretrained.path set for another source, read by nothing;
 - a user's .npy of Python objects (dtype object), refused as "unreadable" with no way out;
-- a .npy's ids.json that repeats an id, refused as made for another manifest that had not changed.
+- a .npy's ids.json that repeats an id, refused as made for another manifest that had not changed;
+- represent's weights or record of a source other than judge, read where the judge's checkpoint is (the budget run
+  alone after represent.source was set to judge), refused as "not a winnow model checkpoint".
 
 Each runs ``stages/represent.py`` in this process on test_represent's 48 blob images (no training) or checks the
 params alone."""
@@ -23,7 +25,8 @@ from torch import nn
 from hostile_harness import assert_error_line, assert_nothing_left, default_params, files_under
 from test_hostile_represent import ids, separable
 from test_hostile_represent_65 import _project, _represent
-from winnow import pretrained, represent
+from test_represent import blobs
+from winnow import checkpoints, pretrained, represent
 from winnow.errors import WinnowError
 from winnow.params import validate
 from winnow.stage import write_json
@@ -183,3 +186,23 @@ def test_a_npys_ids_json_that_repeats_an_id_is_told_so_not_called_another_manife
     assert line == ("error: represent.file: mine.npy: ids.json holds 1 repeated id(s), first 'img-40' (rows 40 and 41); "
                     "one row per image")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("represent")
+@pytest.mark.parametrize("source", ["selfsup", "file"])
+def test_represents_model_file_of_another_source_read_as_its_judge_names_the_source(tmp_path, source):
+    # the budget lets the represent judge stand in for none while params.yaml says represent.source judge; run alone
+    # (`dvc repro -s budget`) after that edit, models/represent.pt is still what the last source wrote. before:
+    # "models/represent.pt: not a winnow model checkpoint (lacks best_epoch, classes, image_shape, seen); rerun ...",
+    # of the file winnow's represent had written
+    data = blobs()
+    np.save(tmp_path / "mine.npy", separable())
+    section = ({"source": "selfsup", "selfsup": {"epochs": 1, "batch_size": 16, "threads": 1}} if source == "selfsup"
+               else {"source": "file", "file": str(tmp_path / "mine.npy")})
+    model = tmp_path / "represent.pt"
+    represent.embed_imageset(data, options=represent.options(section), seed=0, progress=False, model_out=model)
+    with pytest.raises(WinnowError) as refused:
+        checkpoints.load(model, written_by="represent", classes=data.classes, image_shape=data.images.shape[1:])
+    assert str(refused.value) == (f"{model}: made by represent with source {source}, not a judge's checkpoint "
+                                  f"(represent.source was {source} when the stage ran); rerun the represent stage "
+                                  "(dvc repro represent)")

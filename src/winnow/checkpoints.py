@@ -108,6 +108,12 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
     if missing == ["seen"]:  # before: "not a winnow model checkpoint (lacks seen)" of a model winnow had trained
         raise rerun_error(path, "trained by an earlier winnow, which kept no record of the images it learnt from "
                                 "(seen)", written_by=written_by)
+    made_by = ckpt.get("source") if isinstance(ckpt, dict) else None
+    if missing and isinstance(made_by, str):  # represent's selfsup weights or its record of a pretrained model or file
+        # before: "not a winnow model checkpoint (lacks best_epoch, classes, ...)" of the file winnow's represent wrote
+        # under another source (the budget run alone after represent.source was set to judge)
+        raise rerun_error(path, f"made by represent with source {made_by}, not a judge's checkpoint "
+                                f"(represent.source was {made_by} when the stage ran)", written_by=written_by)
     if missing:
         raise rerun_error(path, f"not a winnow model checkpoint (lacks {', '.join(missing)})", written_by=written_by)
     try:
