@@ -4,6 +4,7 @@
   answers with a line that calls the file corrupted;
 - a TorchScript model that puts a tensor on a device of its own: the model's own message, not the last row of a
   Python stack, and the device named as the cause, not input_size;
+- a TorchScript model that returns its features beside other outputs (a tuple, a dict), told to pool and flatten;
 - a user's file rewritten while represent reads it (a model exported again during a run): the sha256 recorded
   beside the features was the new file's;
 - represent.pretrained.path set for another source, read by nothing;
@@ -85,6 +86,36 @@ def test_a_torchscript_model_that_puts_a_tensor_on_its_own_device_is_told_so(tmp
         "torch.zeros(4, device=torch.device(\"meta\"))`); the model puts a tensor on another device than its input's "
         "(cpu): make its tensors on the input's device (x.device; a traced model keeps the device it was traced on) "
         "and save it again, or where this machine has the device it uses, set represent.pretrained.device to it")
+    assert_nothing_left(project, before)
+
+
+class WithTokens(nn.Module):
+    """Pooled features beside the unpooled map, as a transformer's output holds both."""
+
+    def __init__(self, keyed: bool):
+        super().__init__()
+        self.conv, self.keyed = _net()[0], keyed
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor] | tuple[torch.Tensor, torch.Tensor]:
+        tokens = self.conv(x).flatten(2).transpose(1, 2)
+        if self.keyed:
+            return {"pooled": tokens.mean(1), "tokens": tokens}
+        return tokens.mean(1), tokens
+
+
+@pytest.mark.hostile("represent")
+@pytest.mark.parametrize("keyed, returned", [(False, "a tuple of 2 ((16, 4), (16, 196, 4))"),
+                                             (True, "a dict (keys 'pooled', 'tokens')")])
+def test_a_torchscript_model_returning_its_features_beside_other_outputs_is_told_to_return_them_alone(
+        tmp_path, monkeypatch, capsys, keyed, returned):
+    # before: "represent.pretrained: model.pt returned tuple for 16 images; a feature extractor must return (N, D) with
+    # D >= 1 (pool and flatten inside the model)": the features were pooled already, beside the tokens
+    project = _project(tmp_path, source="pretrained", pretrained={"torchscript": "model.pt", **SCRIPTED})
+    torch.jit.save(torch.jit.script(WithTokens(keyed)), str(project / "model.pt"))
+    before = files_under(project)
+    line = assert_error_line(_represent(project, monkeypatch, capsys))
+    assert line == (f"error: represent.pretrained: model.pt returned {returned} for 16 images, not one tensor; a feature "
+                    "extractor returns its (N, D) features alone: return only them from forward")
     assert_nothing_left(project, before)
 
 

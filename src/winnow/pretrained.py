@@ -77,8 +77,14 @@ def embed(images: np.ndarray, *, config: PretrainedConfig, progress: bool = True
                    "check input_size and that it takes 3-channel images")
             raise WinnowError(f"represent.pretrained: {name} failed on a float (B, 3, {size}, {size}) batch "
                               f"({_failure(err)}); {fix}") from err
-        if not isinstance(y, torch.Tensor) or y.ndim != 2 or len(y) != len(x) or y.shape[1] == 0:
-            shape = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
+        if not isinstance(y, torch.Tensor):
+            # before: "returned tuple for 16 images; a feature extractor must return (N, D) with D >= 1 (pool and
+            # flatten inside the model)" of features returned beside other outputs, which no pooling gathers
+            raise WinnowError(f"represent.pretrained: {name} returned {_outputs(y)} for {len(x)} images, not one "
+                              "tensor; a feature extractor returns its (N, D) features alone: return only them from "
+                              "forward")
+        if y.ndim != 2 or len(y) != len(x) or y.shape[1] == 0:
+            shape = tuple(y.shape)
             raise WinnowError(f"represent.pretrained: {name} returned {shape} for {len(x)} images; a feature "
                               "extractor must return (N, D) with D >= 1 (pool and flatten inside the model)")
         if y.is_quantized or y.layout != torch.strided or y.device.type == "meta":
@@ -119,6 +125,17 @@ def embed(images: np.ndarray, *, config: PretrainedConfig, progress: bool = True
                               "its batch (batch statistics left on: batch norm traced in training mode); call "
                               "model.eval() before torch.jit.trace, then save")
     return torch.cat(out).numpy(), name
+
+
+def _outputs(value) -> str:
+    """What a model returned other than a tensor, for a message: ``a tuple of 2 ((16, 512), (16, 49, 512))``, ``a
+    dict (keys 'pooled', 'tokens')``, ``None``."""
+    if isinstance(value, (tuple, list)):
+        items = [str(tuple(v.shape)) if isinstance(v, torch.Tensor) else type(v).__name__ for v in value[:4]]
+        return f"a {type(value).__name__} of {len(value)} ({', '.join(items)}{', ...' if len(value) > 4 else ''})"
+    if isinstance(value, dict):
+        return f"a dict (keys {', '.join(map(repr, list(value)[:5]))}{', ...' if len(value) > 5 else ''})"
+    return "None" if value is None else type(value).__name__
 
 
 def _agree(pair: torch.Tensor, first: torch.Tensor) -> bool:
