@@ -10,6 +10,7 @@
 - represent.pretrained.path set for another source, read by nothing;
 - a user's .npy of Python objects (dtype object), refused as "unreadable" with no way out;
 - a .npy's ids.json that repeats an id, refused as made for another manifest that had not changed;
+- a parquet dataset folder of part files (Spark's, Dask's) told to write the embeddings there;
 - represent's weights or record of a source other than judge, read where the judge's checkpoint is (the budget run
   alone after represent.source was set to judge), refused as "not a winnow model checkpoint".
 
@@ -19,6 +20,7 @@ params alone."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -237,3 +239,25 @@ def test_represents_model_file_of_another_source_read_as_its_judge_names_the_sou
     assert str(refused.value) == (f"{model}: made by represent with source {source}, not a judge's checkpoint "
                                   f"(represent.source was {source} when the stage ran); rerun the represent stage "
                                   "(dvc repro represent)")
+
+
+@pytest.mark.hostile("represent")
+def test_a_parquet_dataset_folder_of_part_files_is_told_how_to_gather_it(tmp_path, monkeypatch, capsys):
+    # Spark's df.write.parquet("mine.parquet") writes a folder of part files. before: "represent.file: mine.parquet is
+    # a folder, not a file; write the embeddings there or point represent.file at them", of a folder that held them
+    project = _project(tmp_path, source="file", file="mine.parquet")
+    features, named = separable(), ids()
+    (project / "mine.parquet").mkdir()
+    for part, rows in enumerate((slice(0, 20), slice(20, None))):
+        pd.DataFrame({"id": named[rows], "f0": features[rows, 0], "f1": features[rows, 1]}).to_parquet(
+            project / "mine.parquet" / f"part-{part:05d}.snappy.parquet")
+    before = files_under(project)
+    line = assert_error_line(_represent(project, monkeypatch, capsys))
+    assert line == ("error: represent.file: mine.parquet is a folder of parquet part files (a dataset, as Spark or Dask "
+                    "write one), and represent reads one file; gather it into one: "
+                    "pandas.read_parquet(folder).to_parquet(file), and point represent.file at that file")
+    assert_nothing_left(project, before)
+    # gathered as the line says, it is read
+    gathered = _project(tmp_path / "gathered", source="file", file="all.parquet")
+    pd.read_parquet(project / "mine.parquet").to_parquet(gathered / "all.parquet")
+    assert _represent(gathered, monkeypatch, capsys).returncode == 0

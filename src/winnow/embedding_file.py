@@ -8,6 +8,7 @@ Every refusal is one line naming the file (``where``) and the first image it con
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -32,6 +33,12 @@ def read_embedding_file(path: str | os.PathLike, ids: np.ndarray, digests: np.nd
     float32 cast and the checks of what is stored are :func:`embed_imageset`'s."""
     path = Path(path)
     where = f"represent.file: {path}"
+    if path.is_dir() and _holds_parts(path):
+        # before: "is a folder, not a file; write the embeddings there or point represent.file at them" of a parquet
+        # dataset of part files (as Spark, Dask or pyarrow.dataset write one), which held them already
+        raise WinnowError(f"{where} is a folder of parquet part files (a dataset, as Spark or Dask write one), and "
+                          "represent reads one file; gather it into one: pandas.read_parquet(folder).to_parquet(file), "
+                          "and point represent.file at that file")
     check_input_file(path, option="represent.file", fix="write the embeddings there or point represent.file "
                                                               "at them")
     # the suffix in any case (a Windows tool's EMB.NPY), and parquet's short .pq (before: "unknown format '.NPY'; write
@@ -91,6 +98,16 @@ def _object_dtype(path: Path) -> np.dtype | None:
     except (ValueError, OSError, EOFError, SyntaxError):
         return None
     return dtype if dtype is not None and dtype.hasobject else None
+
+
+def _holds_parts(folder: Path, *, looked_at: int = 10_000) -> bool:
+    """Whether ``folder`` holds parquet files among its first ``looked_at`` entries (its own, not below: a folder
+    such as the home folder given by mistake is not walked)."""
+    try:
+        with os.scandir(folder) as entries:
+            return any(entry.name.lower().endswith((".parquet", ".pq")) for entry in itertools.islice(entries, looked_at))
+    except OSError:  # unreadable: check_input_file's line
+        return False
 
 
 def _check_row_ids(path: Path, ids: np.ndarray, where: str) -> None:
