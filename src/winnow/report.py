@@ -20,12 +20,15 @@ import numpy as np
 import pandas as pd
 
 from winnow.compare import (
-    SIGNIFICANCE_LEVEL, class_rows, class_table, pairwise, summary_rows, tested_class_rows, untested_note,
+    SIGNIFICANCE_LEVEL, class_rows, class_table, pairwise, summary_rows, tested_class_rows, untested_classes,
+    untested_note,
 )
 from winnow.groundtruth import undefined_as_none
 from winnow.metrics import PER_CLASS_METRICS
 from winnow.paired import p_text
-from winnow.report_figures import confusion_figure, per_class_f1_figure, study_figure, threshold_figure
+from winnow.report_figures import (
+    confusion_figure, per_class_f1_figure, study_figure, study_source, threshold_figure,
+)
 from winnow.study_plots import runs_per_point
 
 CSS = """
@@ -233,13 +236,15 @@ def evaluation_section(*, metrics: dict[str, dict], confusions: dict[str, pd.Dat
                              for v, m in metrics.items()}).T
     headline.index.name = "version"
     f1 = class_table(metrics, metric="f1")
-    parts = [html_table(headline), figure(per_class_f1_figure(class_rows(f1)),
+    parts = [html_table(headline), figure(per_class_f1_figure(class_rows(f1), untested=untested_classes(metrics)),
                                           alt="per-class F1 per version")]
     for metric in sorted(PER_CLASS_METRICS, key=lambda m: m != "f1"):  # F1 open first, the others folded
         table = class_table(metrics, metric=metric)
         classes = tested_class_rows(table, metrics)  # a class without test images is no pair to test
-        best = table.eq(table.max(axis=1), axis=0) & (len(metrics) > 1)
+        best = best_cells(table) & (len(metrics) > 1)
         best.iloc[-1] = False  # the std across classes is no score to be best at
+        # nor a class without test images, whose 0s are not measured (before: every version's 0.000 in bold)
+        best.loc[best.index.isin(untested_classes(metrics))] = False
         left_out = untested_note(metrics, name=lambda c: f"<b>{html.escape(str(c))}</b>")
         body = (html_table(table, bold=best, summary_rows=summary_rows(table))
                 + _significance_table(pairwise({v: classes[v].to_numpy() for v in metrics}))
@@ -251,6 +256,14 @@ def evaluation_section(*, metrics: dict[str, dict], confusions: dict[str, pd.Dat
     if confusions:
         parts += ["<h3>Confusion matrices</h3>", figure(confusion_figure(confusions), alt="confusion matrices")]
     return "".join(parts)
+
+
+def best_cells(table: pd.DataFrame, *, digits: int = 3) -> pd.DataFrame:
+    """Each row's highest cells of ``table`` as :func:`html_table` shows them (to ``digits`` decimals): every cell that
+    reads the same as the highest is as good. Before, the exact values were compared, and of two versions whose F1
+    read 0.960 (0.9604 and 0.9601) one was bold, the other not, as if the page had measured a difference."""
+    shown = table.map(lambda value: float(f"{value:.{digits}f}"))
+    return shown.eq(shown.max(axis=1), axis=0)
 
 
 def _significance_table(tests: pd.DataFrame) -> str:
@@ -296,7 +309,8 @@ def threshold_section(*, summary: dict | None, histograms: dict[str, pd.DataFram
 
 
 def study_section(*, study: pd.DataFrame | None) -> str:
-    """The data-quality study: accuracy and macro F1 of the baseline as each kind of damage grows."""
+    """The data-quality study: accuracy and macro F1 of the variant `winnow study collect --metrics` read (the baseline's
+    by default) as each kind of damage grows."""
     if study is None or study[study["sweep"] != "clean"].empty:
         return not_run("data-quality study", how="`winnow study collect` writes plots/study/study.csv")
     # before: curves collected on another data set were drawn beside this run's versions without a word
@@ -304,7 +318,10 @@ def study_section(*, study: pd.DataFrame | None) -> str:
     revs = sorted({str(r)[:7] for r in study["rev"].dropna()}) if "rev" in study.columns else []
     at = f" (experiment refs {', '.join(revs[:5])}{', ...' if len(revs) > 5 else ''})" if revs else ""
     return (f'<p class="note">From {runs}{html.escape(at)} that `winnow study collect` gathered, not from this run: '
-            "they describe the data and settings those experiments ran on. Solid: test accuracy; dashed: macro F1; "
+            "they describe the data and settings those experiments ran on. "
+            # an earlier winnow's study.csv records no metrics file: its figure's title says so
+            + (f"Scores of {html.escape(study_source(study))}. " if "metrics" in study.columns else "")
+            + "Solid: test accuracy; dashed: macro F1; "
             f"one colour and marker per kind of damage; each point is {runs_per_point(study)}.</p>"
             + figure(study_figure(study), alt="data-quality study curves"))
 

@@ -63,21 +63,35 @@ def image_uri(image: np.ndarray, *, min_side: int = 84) -> str:
     return png_uri(image_png(image, min_side=min_side))
 
 
-def per_class_f1_figure(f1: pd.DataFrame) -> str:
-    """Grouped bars: one group per class, one bar per variant (``f1``: rows = classes, columns = variants)."""
+def per_class_f1_figure(f1: pd.DataFrame, *, untested: list[str] = ()) -> str:
+    """Grouped bars: one group per class, one bar per variant (``f1``: rows = classes, columns = variants); see
+    :func:`per_class_f1_panels`."""
+    return figure_uri(per_class_f1_panels(f1, untested=untested))
+
+
+def per_class_f1_panels(f1: pd.DataFrame, *, untested: list[str] = ()) -> Figure:
+    """:func:`per_class_f1_figure`'s figure, before it is rendered (its axes can be read back). A bar of F1 exactly 0
+    is marked "0" at its foot, and a class of ``untested`` (no test image: its 0s are not measured) is named so on its
+    axis label, no bar or mark drawn: before, both were drawn as nothing, like a version that was never evaluated."""
     classes, variants = list(f1.index), list(f1.columns)
     fig = Figure(figsize=(max(6.0, 0.25 * len(classes) * len(variants) + 2), 3.4))
     ax = fig.subplots()
     width = 0.8 / len(variants)
     positions = np.arange(len(classes))
+    measured = ~np.isin(np.array(classes, dtype=object), list(untested))
     for i, variant in enumerate(variants):
-        ax.bar(positions + (i - (len(variants) - 1) / 2) * width, f1[variant], width, label=variant)
+        where = positions + (i - (len(variants) - 1) / 2) * width
+        heights = f1[variant].to_numpy(float)
+        ax.bar(where[measured], heights[measured], width, label=variant)
+        for x in where[measured & (heights == 0)]:
+            ax.text(x, 0.005, "0", ha="center", va="bottom", fontsize=7)
     ax.set(xticks=positions, ylabel="F1 on the test split", ylim=(0, 1.05), xlabel="class")
-    names = axis_labels(classes)
+    names = [f"{name} (no test image)" if not shown else name
+             for name, shown in zip(axis_labels(classes), measured)]
     ax.set_xticklabels(names, rotation=_tick_rotation(names), ha="right" if _tick_rotation(names) else "center")
     ax.legend(ncols=len(variants), loc="lower center", bbox_to_anchor=(0.5, 1.0), fontsize=8, frameon=False)
     ax.grid(axis="y", alpha=0.3)
-    return figure_uri(fig)
+    return fig
 
 
 def confusion_figure(confusions: dict[str, pd.DataFrame]) -> str:
@@ -160,10 +174,26 @@ def study_panels(study: pd.DataFrame) -> Figure:
             style = line_style(i)  # before: the colour alone, "C{i % 10}", drew an 11th damage as the 1st
             ax.plot(curve["level"], curve["accuracy"], label=damage, **style)
             ax.plot(curve["level"], curve["macro_f1"], linestyle="--", fillstyle="none", **style)
-        ax.set(title=sweep, xlabel=AXIS_LABELS.get(sweep, "level"), ylabel="accuracy / macro F1", ylim=(0, 1))
+        ax.set(title=sweep, xlabel=AXIS_LABELS.get(sweep, study_axis(study) or "level"), ylabel="accuracy / macro F1",
+               ylim=(0, 1))
         ax.legend(fontsize=6)
         ax.grid(alpha=0.3)
+    fig.suptitle(study_source(study), fontsize=9)
     return fig
+
+
+def study_source(study: pd.DataFrame) -> str:
+    """The metrics file(s) ``study`` (study.csv's rows) scores, as its ``metrics`` column names them (``winnow study
+    collect --metrics``: which variant), or a line saying that an earlier winnow's study.csv does not record it.
+    Before, nothing on the report's figure said which variant its curves were: the oracle's read as the baseline's."""
+    files = sorted(set(study["metrics"].dropna().astype(str))) if "metrics" in study.columns else []
+    return ", ".join(files) if files else "metrics file not recorded (rerun winnow study collect)"
+
+
+def study_axis(study: pd.DataFrame) -> str | None:
+    """The params path ``study`` (study.csv's rows) was collected along (``--axis``, its ``axis`` column), or None."""
+    axes = sorted({str(a) for a in study["axis"].dropna() if str(a)}) if "axis" in study.columns else []
+    return ", ".join(axes) or None
 
 
 def axis_labels(names: list[str]) -> list[str]:

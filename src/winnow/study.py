@@ -57,11 +57,15 @@ DEFAULT_METRICS = "metrics/evaluate/baseline.json"
 DEFAULT_OUT = "plots/study"  # in the project: dvc.yaml declares the study's PNGs there
 UNDAMAGED_LEVEL = {"label_noise": 0.0, "proportion": 0.0, "class_deletion": 0.0, "size": 1.0, "imbalance": 1.0}
 LEADING_COLUMNS = ["sweep", "damage", "level", "experiment", "rev", "accuracy", "macro_f1"]
+# after the f1_<class> columns: the metrics file the scores come from and --axis (empty without), so that the report,
+# which reads study.csv alone, names them (before: its figure read "level" and said nothing of which variant it drew)
+SOURCE_COLUMNS = ["metrics", "axis"]
 
 
 def tidy(experiments: list[dict], *, metrics_file: str = DEFAULT_METRICS, axis: str | None = None,
          unplaced: list[str] | None = None) -> pd.DataFrame:
-    """One row per (experiment, curve point): the columns of :data:`LEADING_COLUMNS` then ``f1_<class>``.
+    """One row per (experiment, curve point): the columns of :data:`LEADING_COLUMNS`, ``f1_<class>``, then
+    :data:`SOURCE_COLUMNS`.
 
     Experiments without ``metrics_file`` (queued, failed, or another pipeline) or whose params are not a
     study run are left out; those of one damage are named in ``unplaced`` (``"<name> (<kind>)"``), where a legal
@@ -87,7 +91,8 @@ def tidy(experiments: list[dict], *, metrics_file: str = DEFAULT_METRICS, axis: 
                               "writes one); rerun its evaluate stage, or leave it out of the collection")
         try:
             scores = {"experiment": exp["experiment"], "rev": exp["rev"], "accuracy": _score(metrics["accuracy"]),
-                      "macro_f1": _score((metrics.get("macro") or {}).get("f1"))}
+                      "macro_f1": _score((metrics.get("macro") or {}).get("f1")), "metrics": metrics_file,
+                      "axis": axis or ""}
             scores.update({f"f1_{name}": _score(values.get("f1"))
                            for name, values in (metrics.get("per_class") or {}).items()})
             points = describe(exp["params"], axis=axis)
@@ -104,15 +109,15 @@ def tidy(experiments: list[dict], *, metrics_file: str = DEFAULT_METRICS, axis: 
         classes_of.append((exp["experiment"], tuple(metrics.get("per_class") or {})))
         rows += [{"sweep": sweep, "damage": damage, "level": level, **scores} for sweep, damage, level in points]
     _one_class_set(classes_of)
-    table = pd.DataFrame(rows) if rows else pd.DataFrame(columns=LEADING_COLUMNS)
+    table = pd.DataFrame(rows) if rows else pd.DataFrame(columns=LEADING_COLUMNS + SOURCE_COLUMNS)
     clean = table[table["sweep"] == "clean"]
     origins = [clean.assign(sweep=sweep, damage=damage, level=UNDAMAGED_LEVEL[sweep])
                for sweep, damage in table[["sweep", "damage"]].drop_duplicates().itertuples(index=False)
                if sweep in UNDAMAGED_LEVEL]
     table = pd.concat([table, *origins], ignore_index=True)
     f1_columns = [c for c in table.columns if c.startswith("f1_")]
-    return table[LEADING_COLUMNS + f1_columns].sort_values(["sweep", "damage", "level", "experiment"],
-                                                           ignore_index=True)
+    return table[LEADING_COLUMNS + f1_columns + SOURCE_COLUMNS].sort_values(
+        ["sweep", "damage", "level", "experiment"], ignore_index=True)
 
 
 def check_metrics_held(experiments: list[dict], metrics_file: str) -> None:

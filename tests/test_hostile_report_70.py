@@ -1,0 +1,87 @@
+"""Hostile inputs to the report, stop 70: numbers and figures that must say what the metrics files say.
+
+- two versions whose per-class F1 reads the same once rounded (0.9604 and 0.9601: both "0.960") are both bold as
+  best, and a class without test images (its 0s not measured) is bold in no column;
+- a class whose F1 is exactly 0 is marked on the per-class F1 figure, and a class without test images is named so
+  there, rather than both drawn as nothing;
+- the study figure and its note name the metrics file the curves score (``study collect --metrics``) and the axis
+  they run along (``--axis``), read from plots/study/study.csv as the report reads it.
+
+The expected cells and marks are worked out here from the inputs (what three decimals show, where a bar of a group
+of two stands), never read back from winnow's own output.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from test_hostile_report_more import plain, report_stage
+from test_study import record, show
+from winnow import cli
+from winnow.report import evaluation_section, study_section
+from winnow.report_figures import per_class_f1_panels, study_panels
+from winnow.compare import class_rows, class_table
+
+
+def _summary(f1: dict[str, float], *, untested: str = "") -> dict:
+    """An evaluate summary of one variant: ``f1`` per class (every per-class metric alike), ``untested`` with no test
+    image (support 0, metrics 0)."""
+    per_class = {c: {"precision": v, "recall": v, "f1": v, "accuracy": v, "support": 0 if c == untested else 10}
+                 for c, v in f1.items()}
+    return {"accuracy": 0.9, "macro": {"precision": 0.9, "recall": 0.9, "f1": 0.9}, "per_class_std": {"f1": 0.0},
+            "per_class": per_class}
+
+
+METRICS = {"baseline": _summary({"a": 0.9604, "b": 0.5, "c": 0.0}, untested="c"),
+           "pruned": _summary({"a": 0.9601, "b": 0.0, "c": 0.0}, untested="c")}
+
+
+@pytest.mark.hostile("report")
+def test_versions_whose_f1_reads_the_same_are_both_bold_and_an_untested_class_in_neither():
+    # before: class a read "0.960" in both columns, baseline's bold and pruned's not, as if the page had measured a
+    # difference; and class c, which has no test image, had both its unmeasured 0.000s bold as best
+    page = evaluation_section(metrics=METRICS, confusions={})
+    table = re.search(r"f1 per class \(best version in bold\).*?<tbody>(.*?)</tbody>", page, re.S).group(1)
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", table)
+    assert rows[:3] == ['<td class="text">a</td><td><b>0.960</b></td><td><b>0.960</b></td>',
+                        '<td class="text">b</td><td><b>0.500</b></td><td>0.000</td>',
+                        '<td class="text">c</td><td>0.000</td><td>0.000</td>']
+
+
+@pytest.mark.hostile("report")
+def test_a_class_at_f1_zero_is_marked_on_the_per_class_figure_and_an_untested_class_named():
+    # before: pruned's bar of class b (F1 exactly 0) was drawn as nothing, like a version never evaluated, and class c
+    # (no test image) read the same as two versions that scored 0 on it
+    f1 = class_rows(class_table(METRICS, metric="f1"))
+    ax = per_class_f1_panels(f1, untested=["c"]).axes[0]
+    # two bars a group, 0.4 wide, centred on the class: pruned's bar of class b (position 1) stands at 1.2
+    assert [(text.get_text(), round(text.get_position()[0], 6)) for text in ax.texts] == [("0", 1.2)]
+    assert [label.get_text() for label in ax.get_xticklabels()] == ["a", "b", "c (no test image)"]
+    assert sorted(round(bar.get_height(), 4) for bar in ax.patches) == [0.0, 0.5, 0.9601, 0.9604]
+
+
+@pytest.mark.hostile("report")
+def test_the_study_figure_names_its_metrics_file_and_axis(tmp_path, capsys):
+    # `winnow study collect --metrics metrics/evaluate/oracle.json --axis train.weight_decay`: before, study.csv kept
+    # neither, so the report's figure read "level" on its x axis and nothing said the curves were the oracle's, not
+    # the baseline's that the rest of the page shows
+    runs = []
+    for decay, accuracy in ((1e-5, 0.9), (1e-4, 0.7)):
+        runs.append(record(f"wd{decay:g}", [], accuracy))
+        runs[-1]["data"]["params"]["params.yaml"]["data"]["train"] = {"weight_decay": decay}
+        held = runs[-1]["data"]["metrics"]
+        held["metrics/evaluate/oracle.json"] = held.pop("metrics/evaluate/baseline.json")
+    saved = tmp_path / "exps.json"
+    saved.write_text(json.dumps(show(*runs)))
+    out = tmp_path / "study"
+    assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(out),
+                     "--metrics", "metrics/evaluate/oracle.json", "--axis", "train.weight_decay"]) == 0
+    study = report_stage().study_of(str(out / "study.csv"))  # as the report reads it
+    fig = study_panels(study)
+    assert (fig.get_suptitle(), fig.axes[0].get_xlabel()) == ("metrics/evaluate/oracle.json", "train.weight_decay")
+    assert "Scores of metrics/evaluate/oracle.json. Solid: test accuracy; dashed: macro F1;" in plain(
+        study_section(study=study))
+
