@@ -5,7 +5,9 @@
 - a class whose F1 is exactly 0 is marked on the per-class F1 figure, and a class without test images is named so
   there, rather than both drawn as nothing;
 - the study figure and its note name the metrics file the curves score (``study collect --metrics``) and the axis
-  they run along (``--axis``), read from plots/study/study.csv as the report reads it.
+  they run along (``--axis``), read from plots/study/study.csv as the report reads it;
+- the review page shows a saved drop of a relabel item, and a saved class of a quality drop, chosen (the queue and
+  Label Studio offer both words; the page offered neither).
 
 The expected cells and marks are worked out here from the inputs (what three decimals show, where a bar of a group
 of two stands), never read back from winnow's own output.
@@ -15,12 +17,14 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
 from test_hostile_report_more import plain, report_stage
+from test_hostile_review_66 import exported, fill_in, project  # noqa: F401  (fixtures)
 from test_study import record, show
-from winnow import cli
+from winnow import cli, review
 from winnow.report import evaluation_section, study_section
 from winnow.report_figures import per_class_f1_panels, study_panels
 from winnow.compare import class_rows, class_table
@@ -85,3 +89,23 @@ def test_the_study_figure_names_its_metrics_file_and_axis(tmp_path, capsys):
     assert "Scores of metrics/evaluate/oracle.json. Solid: test accuracy; dashed: macro F1;" in plain(
         study_section(study=study))
 
+
+def _radios(page: str, image: str) -> list[tuple[str, bool, str]]:
+    """The radio controls of ``image``'s item on the review page: (value, checked, text)."""
+    item = re.search(r'<figure[^>]*data-id="%s".*?</figure>' % re.escape(image), page, re.S).group(0)
+    return [(value, bool(checked), text) for value, checked, text in
+            re.findall(r'<input type="radio" name="v\d+" value="([^"]*)"( checked)?> ([^<]*)</label>', item)]
+
+
+@pytest.mark.hostile("report")
+def test_the_review_page_shows_a_saved_drop_of_a_relabel_and_a_saved_class_of_a_drop_chosen(project):
+    # train-04 (dog, suggested owl) dropped and train-00 (cat, dark: drop) relabelled owl in the queue, imported, then
+    # exported again: before, the page offered neither word for those items, so beside "saved: drop" and "saved: owl"
+    # no control showed chosen, and a person could not choose drop for a label issue there at all
+    review.import_verdicts(fill_in({"train-04": "drop", "train-00": "owl"}, name="mine.csv"))
+    review.export()
+    page = Path("reviews/index.html").read_text()
+    assert _radios(page, "train-04") == [("accept", False, "accept: relabel → owl"),
+                                         ("reject", False, "reject: keep as dog"), ("drop", True, "drop")]
+    assert _radios(page, "train-00") == [("accept", False, "accept: drop"), ("reject", False, "reject: keep as cat"),
+                                         ("owl", True, "relabel → owl")]

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from winnow.imageset import ImageSet
+from winnow.ingest import VERDICT_CLASS_PREFIX
 from winnow.markdown import isolate
 from winnow.report import CSS
 from winnow.report_figures import image_png, png_uri
@@ -129,9 +130,17 @@ def _item(row: pd.Series, *, number: int, classes: list[str], thumbs: dict[str, 
                       for name in classes if name != row["given"])
     select = (f'<select aria-label="relabel {html.escape(row["id"])}"><option value="">relabel to …</option>'
               f"{options}</select>" if row["kind"] == "label" else "")
-    controls = "".join(f'<label><input type="radio" name="v{number}" value="{value}"'
+    choices = [("accept", accept), ("reject", reject)]
+    if relabel:  # as the queue and Label Studio's choices offer: a label issue no class fits. Before, the page had no
+        # drop for it, and a drop saved from the queue showed nothing chosen beside "saved: drop"
+        choices.append(("drop", "drop"))
+    offered = {value for value, _ in choices} | ({class_verdict(name) for name in classes if name != row["given"]}
+                                                 if row["kind"] == "label" else set())
+    if saved and saved not in offered:  # a class written in the queue for a quality, duplicate or outlier drop
+        choices.append((saved, f"relabel → {isolate(saved.removeprefix(VERDICT_CLASS_PREFIX))}"))
+    controls = "".join(f'<label><input type="radio" name="v{number}" value="{html.escape(value)}"'
                        f'{" checked" if value == saved else ""}> {html.escape(text)}</label>'
-                       for value, text in (("accept", accept), ("reject", reject)))
+                       for value, text in choices)
     return (f'<figure class="tile item" data-id="{html.escape(row["id"])}" data-given="{html.escape(row["given"])}" '
             f'data-digest="{html.escape(row["digest"])}" data-action="{html.escape(row["action"])}" '
             f'data-suggested="{html.escape(row["suggested"])}" data-saved="{html.escape(saved)}" '
