@@ -6,6 +6,8 @@
   there, rather than both drawn as nothing;
 - the study figure and its note name the metrics file the curves score (``study collect --metrics``) and the axis
   they run along (``--axis``), read from plots/study/study.csv as the report reads it;
+- the report refuses a variant whose earlier stages (the variants stage: pruned.cleaners) ran under other params
+  than params.yaml's, as it refused one whose train stage did;
 - the review page shows a saved drop of a relabel item, and a saved class of a quality drop, chosen (the queue and
   Label Studio offer both words; the page offered neither).
 
@@ -20,14 +22,20 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
+from hostile_harness import default_params, make_project
+from test_hostile_cli import _locked, _write_summaries
 from test_hostile_report_more import plain, report_stage
 from test_hostile_review_66 import exported, fill_in, project  # noqa: F401  (fixtures)
 from test_study import record, show
 from winnow import cli, review
 from winnow.report import evaluation_section, study_section
 from winnow.report_figures import per_class_f1_panels, study_panels
+from winnow.staleness import check_same_run
 from winnow.compare import class_rows, class_table
+from winnow.errors import WinnowError
+from winnow.metrics import summary_path
 
 
 def _summary(f1: dict[str, float], *, untested: str = "") -> dict:
@@ -109,3 +117,29 @@ def test_the_review_page_shows_a_saved_drop_of_a_relabel_and_a_saved_class_of_a_
                                          ("reject", False, "reject: keep as dog"), ("drop", True, "drop")]
     assert _radios(page, "train-00") == [("accept", False, "accept: drop"), ("reject", False, "reject: keep as cat"),
                                          ("owl", True, "relabel → owl")]
+
+
+@pytest.mark.hostile("report")
+def test_the_report_refuses_a_pruned_the_variants_stage_made_under_other_cleaners(tmp_path):
+    # pruned.cleaners edited (dedup added) and `dvc repro -s report`: train@pruned's params are unchanged and its lock
+    # entry reads what the variants stage last wrote, so before, the page showed the pruned of the old cleaners (and
+    # its duplicate section said dedup was among them, from params.yaml), exit 0
+    params = default_params() | {"variants": ["baseline", "pruned"]}
+    params["contracts"]["enforce_variants"] = ["baseline"]
+    params["pruned"]["cleaners"] = ["threshold", "dedup"]
+    project = make_project(tmp_path / "project", params)
+    _write_summaries(project, {"baseline": {"a": 0.5, "b": 0.6}, "pruned": {"a": 0.6, "b": 0.7}})
+    _locked(project, ["baseline", "pruned"], train=params["train"])
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    lock["stages"]["variants"] = {
+        "cmd": "x", "params": {"params.yaml": {"variants": ["baseline", "pruned"], "pruned.cleaners": ["threshold"]}},
+        "outs": [{"path": "data/variants/pruned", "md5": "p.dir"}]}
+    lock["stages"]["train@pruned"]["deps"] = [{"path": "data/variants/pruned", "md5": "p.dir"}]
+    (project / "dvc.lock").write_text(yaml.safe_dump(lock))
+    # what stages/report.py checks before it reads anything (in-process: the forked stage took 20 s to say it)
+    with pytest.raises(WinnowError) as refused:
+        check_same_run(["baseline", "pruned"], params, repo=project, stage="report")
+    assert str(refused.value) == (
+        f"{summary_path('pruned')}: variants ran under pruned.cleaners.1 = absent, params.yaml now says "
+        '"dedup": not from this run; run `dvc repro report`, which brings every variant up to date')
+

@@ -363,9 +363,9 @@ def _params_differences(entry: dict, params: dict) -> list[tuple[str, str, str, 
 def check_same_run(variants: list[str], params: dict, *, repo: Path = Path("."), stage: str = "compare") -> None:
     """Refuse, in the compare or report ``stage``, a variant's evaluate summary that is not this run's: dvc.lock records no
     evaluate@<v> or train@<v>, the summary is not the one evaluate@<v> wrote, its model is not the one train@<v>
-    wrote, or train@<v> ran under params other than params.yaml's. ``dvc repro -s compare`` after variants gained
-    oracle compared a one-epoch baseline with a twenty-epoch oracle from an earlier run, and tested the two against
-    each other. A project without dvc.lock (the stage run by hand in a folder) is read as it is."""
+    wrote, or train@<v> or a stage before it ran under params other than params.yaml's. ``dvc repro -s compare`` after
+    variants gained oracle compared a one-epoch baseline with a twenty-epoch oracle from an earlier run, and tested the
+    two against each other. A project without dvc.lock (the stage run by hand in a folder) is read as it is."""
     if not (repo / "dvc.lock").is_file():
         return
     locked = lock_entries.locked_stages(repo)
@@ -391,8 +391,12 @@ def check_same_run(variants: list[str], params: dict, *, repo: Path = Path("."),
         if scored.get(model) != made.get(model):
             raise WinnowError(f"{summary}: evaluate@{variant} scored another {model} than train@{variant} made: "
                               f"{rerun}")
-        differences = _params_differences(trained, params)
-        if differences:
-            _, where, now, then = min(differences)  # the first key in order
-            raise WinnowError(f"{summary}: train@{variant} ran under {where} = {then}, params.yaml now says "
-                              f"{now}: {rerun}")
+        # train@<v> first, then every stage whose outputs it read, at any depth: before, pruned.cleaners edited and
+        # `dvc repro -s report` showed the pruned the variants stage had made of the old cleaners, its page saying
+        # the new ones were applied (variants, the cleaners and the budget record their params in dvc.lock too)
+        for stage in lock_entries.upstream(locked, [f"train@{variant}"]):
+            differences = _params_differences(locked[stage], params)
+            if differences:
+                _, where, now, then = min(differences)  # the first key in order
+                raise WinnowError(f"{summary}: {stage} ran under {where} = {then}, params.yaml now says "
+                                  f"{now}: {rerun}")
