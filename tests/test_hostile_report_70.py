@@ -9,7 +9,9 @@
 - the report refuses a variant whose earlier stages (the variants stage: pruned.cleaners) ran under other params
   than params.yaml's, as it refused one whose train stage did;
 - the review page shows a saved drop of a relabel item, and a saved class of a quality drop, chosen (the queue and
-  Label Studio offer both words; the page offered neither).
+  Label Studio offer both words; the page offered neither);
+- a Label Studio export whose tasks lack data.digest is refused with advice that works (it advised importing a Label
+  Studio export, the very file refused).
 
 The expected cells and marks are worked out here from the inputs (what three decimals show, where a bar of a group
 of two stands), never read back from winnow's own output.
@@ -143,3 +145,23 @@ def test_the_report_refuses_a_pruned_the_variants_stage_made_under_other_cleaner
         f"{summary_path('pruned')}: variants ran under pruned.cleaners.1 = absent, params.yaml now says "
         '"dedup": not from this run; run `dvc repro report`, which brings every variant up to date')
 
+
+@pytest.mark.hostile("report")
+def test_a_label_studio_export_whose_tasks_lack_the_digest_is_not_advised_to_import_a_label_studio_export(project):
+    # tasks an earlier winnow exported (no data.digest), labelled in Label Studio: before, the refusal advised to
+    # "import the review page's download or a Label Studio export, which carry them", the very file refused
+    tasks = json.loads(Path("reviews/label_studio_tasks.json").read_text())
+    for task in tasks:
+        del task["data"]["digest"]
+    task = next(t for t in tasks if t["data"]["winnow_id"] == "train-04")
+    task["annotations"] = [{"result": [{"from_name": "verdict", "to_name": "image", "type": "choices",
+                                        "value": {"choices": ["drop"]}}], "was_cancelled": False}]
+    Path("export.json").write_text(json.dumps(tasks))
+    with pytest.raises(WinnowError) as refused:
+        review.import_verdicts("export.json")
+    assert str(refused.value) == (
+        f"export.json: task {tasks.index(task) + 1} (id 'train-04'): no data.digest, so which label, pixels or "
+        "suggestion were judged cannot be told (tasks an earlier winnow exported, or made by hand); fill in the "
+        "verdict column of the exported reviews/queue.csv, or label the tasks of reviews/label_studio_tasks.json in "
+        "Label Studio, which carry them, and import that export")
+    assert not Path("reviews/verdicts.csv").exists()  # nothing written

@@ -179,6 +179,11 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
         lacking = [name for name, said in (("given", saw), ("digest", saw_digest)) if not said]
         if word.lower() == "accept":  # accept means the suggestion the person saw, which the file must say too
             lacking += ["action"] if not saw_action else ["suggested"] if saw_action == "relabel" and not saw_suggested else []
+        if lacking and path.suffix.lower() == ".json":  # a Label Studio export: before, advised to import one
+            raise WinnowError(f"{where} (id {image!r}): no {', '.join(f'data.{n}' for n in lacking)}, so which label, "
+                              "pixels or suggestion were judged cannot be told (tasks an earlier winnow exported, or "
+                              f"made by hand); fill in the verdict column of the exported {QUEUE_FILE}, or label the "
+                              f"tasks of {TASKS_FILE} in Label Studio, which carry them, and import that export")
         if lacking:
             raise WinnowError(f"{where} (id {image!r}): no {', '.join(lacking)}, so which label, pixels or suggestion "
                               "were judged cannot be told; fill in the verdict column of the exported "
