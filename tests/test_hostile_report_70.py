@@ -7,7 +7,8 @@
 - the study figure and its note name the metrics file the curves score (``study collect --metrics``) and the axis
   they run along (``--axis``), read from plots/study/study.csv as the report reads it;
 - the report refuses a variant whose earlier stages (the variants stage: pruned.cleaners) ran under other params
-  than params.yaml's, as it refused one whose train stage did;
+  than params.yaml's, or read what an earlier run made (the budget, confident-learn's old decisions), as it refused
+  one whose train stage did;
 - the review page shows a saved drop of a relabel item, and a saved class of a quality drop, chosen (the queue and
   Label Studio offer both words; the page offered neither);
 - a Label Studio export whose tasks lack data.digest is refused with advice that works (it advised importing a Label
@@ -165,3 +166,30 @@ def test_a_label_studio_export_whose_tasks_lack_the_digest_is_not_advised_to_imp
         "verdict column of the exported reviews/queue.csv, or label the tasks of reviews/label_studio_tasks.json in "
         "Label Studio, which carry them, and import that export")
     assert not Path("reviews/verdicts.csv").exists()  # nothing written
+
+
+@pytest.mark.hostile("report")
+def test_the_report_refuses_a_pruned_the_budget_made_of_a_cleaners_earlier_decisions(tmp_path):
+    # `dvc repro -s confident-learn`, then `dvc repro -s report`: train@pruned's lock entry reads what the variants
+    # stage wrote, which read what the budget wrote, but the budget read confident-learn's earlier decisions. Before,
+    # only train@<v>'s and evaluate@<v>'s own inputs were checked, and the page showed the new label issues beside the
+    # pruned made of the old ones, exit 0
+    params = default_params() | {"variants": ["baseline", "pruned"]}
+    project = make_project(tmp_path / "project", params)
+    _write_summaries(project, {"baseline": {"a": 0.5, "b": 0.6}, "pruned": {"a": 0.6, "b": 0.7}})
+    _locked(project, ["baseline", "pruned"], train=params["train"])
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    lock["stages"] |= {
+        "confident-learn": {"cmd": "x", "outs": [{"path": "data/confident-learn", "md5": "new.dir"}]},
+        "budget": {"cmd": "x", "deps": [{"path": "data/confident-learn", "md5": "old.dir"}],
+                   "outs": [{"path": "data/budget", "md5": "b.dir"}]},
+        "variants": {"cmd": "x", "deps": [{"path": "data/budget", "md5": "b.dir"}],
+                     "outs": [{"path": "data/variants/pruned", "md5": "p.dir"}]}}
+    lock["stages"]["train@pruned"]["deps"] = [{"path": "data/variants/pruned", "md5": "p.dir"}]
+    (project / "dvc.lock").write_text(yaml.safe_dump(lock))
+    with pytest.raises(WinnowError) as refused:
+        check_same_run(["baseline", "pruned"], params, repo=project, stage="report")
+    assert str(refused.value) == (
+        f"{summary_path('pruned')}: budget read what the stages before it no longer record (dvc.lock: "
+        "data/confident-learn not what the stage writing them made): not from this run; run `dvc repro report`, "
+        "which brings every variant up to date")

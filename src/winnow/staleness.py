@@ -363,9 +363,9 @@ def _params_differences(entry: dict, params: dict) -> list[tuple[str, str, str, 
 def check_same_run(variants: list[str], params: dict, *, repo: Path = Path("."), stage: str = "compare") -> None:
     """Refuse, in the compare or report ``stage``, a variant's evaluate summary that is not this run's: dvc.lock records no
     evaluate@<v> or train@<v>, the summary is not the one evaluate@<v> wrote, its model is not the one train@<v>
-    wrote, or train@<v> or a stage before it ran under params other than params.yaml's. ``dvc repro -s compare`` after
-    variants gained oracle compared a one-epoch baseline with a twenty-epoch oracle from an earlier run, and tested the
-    two against each other. A project without dvc.lock (the stage run by hand in a folder) is read as it is."""
+    wrote, or train@<v> or a stage before it read outputs an earlier run made or ran under params other than
+    params.yaml's. ``dvc repro -s compare`` after variants gained oracle compared a one-epoch baseline with a
+    twenty-epoch oracle from an earlier run, and tested the two against each other. A project without dvc.lock (the stage run by hand in a folder) is read as it is."""
     if not (repo / "dvc.lock").is_file():
         return
     locked = lock_entries.locked_stages(repo)
@@ -377,8 +377,13 @@ def check_same_run(variants: list[str], params: dict, *, repo: Path = Path("."),
         if evaluated is None or trained is None:
             raise WinnowError(f"{summary}: dvc.lock records no {'evaluate' if evaluated is None else 'train'}"
                               f"@{variant}: {rerun}")
-        for stage, entry in ((f"train@{variant}", trained), (f"evaluate@{variant}", evaluated)):
-            disagrees = lock_entries.lock_disagrees(entry, outputs=outputs)  # trained on data an earlier run made
+        # train@<v> and evaluate@<v> first, then every stage whose outputs they read, at any depth: before, a
+        # confident-learn rerun alone (`dvc repro -s`) left the pruned the budget had made of its old decisions, and
+        # the page showed its new label issues beside that pruned
+        upstream = list(dict.fromkeys([f"train@{variant}", f"evaluate@{variant}",
+                                       *lock_entries.upstream(locked, [f"evaluate@{variant}"])]))
+        for stage in upstream:
+            disagrees = lock_entries.lock_disagrees(locked[stage], outputs=outputs)  # read what an earlier run made
             if disagrees:
                 raise WinnowError(f"{summary}: {stage} read what the stages before it no longer record ({disagrees}): "
                                   f"{rerun}")
@@ -391,10 +396,9 @@ def check_same_run(variants: list[str], params: dict, *, repo: Path = Path("."),
         if scored.get(model) != made.get(model):
             raise WinnowError(f"{summary}: evaluate@{variant} scored another {model} than train@{variant} made: "
                               f"{rerun}")
-        # train@<v> first, then every stage whose outputs it read, at any depth: before, pruned.cleaners edited and
-        # `dvc repro -s report` showed the pruned the variants stage had made of the old cleaners, its page saying
-        # the new ones were applied (variants, the cleaners and the budget record their params in dvc.lock too)
-        for stage in lock_entries.upstream(locked, [f"train@{variant}"]):
+        # the same stages: before, train@<v>'s alone, and pruned.cleaners edited then `dvc repro -s report` showed the
+        # pruned the variants stage had made of the old cleaners, its page saying the new ones were applied
+        for stage in upstream:
             differences = _params_differences(locked[stage], params)
             if differences:
                 _, where, now, then = min(differences)  # the first key in order
