@@ -123,10 +123,12 @@ def test_the_review_page_shows_a_saved_drop_of_a_relabel_and_a_saved_class_of_a_
 
 
 @pytest.mark.hostile("report")
-def test_the_report_refuses_a_pruned_the_variants_stage_made_under_other_cleaners(tmp_path):
+@pytest.mark.parametrize("frozen", [False, True])
+def test_the_report_refuses_a_pruned_the_variants_stage_made_under_other_cleaners(tmp_path, frozen):
     # pruned.cleaners edited (dedup added) and `dvc repro -s report`: train@pruned's params are unchanged and its lock
     # entry reads what the variants stage last wrote, so before, the page showed the pruned of the old cleaners (and
-    # its duplicate section said dedup was among them, from params.yaml), exit 0
+    # its duplicate section said dedup was among them, from params.yaml), exit 0. A frozen variants stage, which
+    # `dvc repro report` would skip, is named so, as the gate names one
     params = default_params() | {"variants": ["baseline", "pruned"]}
     params["contracts"]["enforce_variants"] = ["baseline"]
     params["pruned"]["cleaners"] = ["threshold", "dedup"]
@@ -139,12 +141,16 @@ def test_the_report_refuses_a_pruned_the_variants_stage_made_under_other_cleaner
         "outs": [{"path": "data/variants/pruned", "md5": "p.dir"}]}
     lock["stages"]["train@pruned"]["deps"] = [{"path": "data/variants/pruned", "md5": "p.dir"}]
     (project / "dvc.lock").write_text(yaml.safe_dump(lock))
+    if frozen:  # dvc.yaml as `dvc freeze variants` leaves it (the rest of the pipeline is no matter here)
+        (project / "dvc.yaml").write_text("stages:\n  variants:\n    cmd: python stages/variants.py\n    frozen: true\n")
     # what stages/report.py checks before it reads anything (in-process: the forked stage took 20 s to say it)
     with pytest.raises(WinnowError) as refused:
         check_same_run(["baseline", "pruned"], params, repo=project, stage="report")
     assert str(refused.value) == (
         f"{summary_path('pruned')}: variants ran under pruned.cleaners.1 = absent, params.yaml now says "
-        '"dedup": not from this run; run `dvc repro report`, which brings every variant up to date')
+        '"dedup": not from this run; run `dvc repro report`, which brings every variant up to date'
+        + ("; dvc.yaml freezes it, so dvc status and dvc repro skip it: take its frozen: true out (dvc unfreeze) first"
+           if frozen else ""))
 
 
 @pytest.mark.hostile("report")

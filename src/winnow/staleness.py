@@ -371,6 +371,11 @@ def check_same_run(variants: list[str], params: dict, *, repo: Path = Path("."),
     locked = lock_entries.locked_stages(repo)
     outputs = lock_entries.locked_outputs(locked)
     rerun = f"not from this run; run `dvc repro {stage}`, which brings every variant up to date"
+    frozen = lock_entries.frozen_stages((repo / "dvc.yaml").read_text() if (repo / "dvc.yaml").is_file() else None)
+
+    def hint(name: str) -> str:  # `dvc repro` skips a frozen stage (a represent frozen to spare its training)
+        return FROZEN if name.split("@")[0] in frozen else ""
+
     for variant in variants:
         summary, model = f"metrics/evaluate/{variant}/summary.json", f"models/{variant}.pt"
         evaluated, trained = locked.get(f"evaluate@{variant}"), locked.get(f"train@{variant}")
@@ -386,7 +391,7 @@ def check_same_run(variants: list[str], params: dict, *, repo: Path = Path("."),
             disagrees = lock_entries.lock_disagrees(locked[stage], outputs=outputs)  # read what an earlier run made
             if disagrees:
                 raise WinnowError(f"{summary}: {stage} read what the stages before it no longer record ({disagrees}): "
-                                  f"{rerun}")
+                                  f"{rerun}{hint(stage)}")
         written = {o.get("path"): o.get("md5") for o in evaluated.get("outs") or [] if isinstance(o, dict)}
         digest = hashlib.md5((repo / summary).read_bytes()).hexdigest() if (repo / summary).is_file() else None
         if written.get(summary) != digest:
@@ -403,4 +408,4 @@ def check_same_run(variants: list[str], params: dict, *, repo: Path = Path("."),
             if differences:
                 _, where, now, then = min(differences)  # the first key in order
                 raise WinnowError(f"{summary}: {stage} ran under {where} = {then}, params.yaml now says "
-                                  f"{now}: {rerun}")
+                                  f"{now}: {rerun}{hint(stage)}")
