@@ -159,6 +159,13 @@ def score_images(
     return pixel_scores
 
 
+# the settings of params.yaml's score section that change a score (batch_size changes none), with score_images'
+# defaults: score_table records the values it scored at in the table (attrs[SCORED_AT]), and read_scores compares them
+# with params.yaml's, as a reader of the scores takes them to mean what params.yaml says
+SCORED_AT = "scored_at"
+SCORE_SETTINGS = {"light_percentile": 75.0, "dark_percentile": 99.0, "iqr_factor": 3.0, "min_relative_spread": 0.1}
+
+
 def score_table(images: np.ndarray, manifest: pd.DataFrame, *, batch_size: int = 1024, engine: Engine = Engine(),
                 **options) -> pd.DataFrame:
     """The score stage's table, rows in ``manifest`` order: ``id``, the :data:`SCORES`, ``digest`` and
@@ -176,16 +183,20 @@ def score_table(images: np.ndarray, manifest: pd.DataFrame, *, batch_size: int =
     scores = score_images(images, orig_h=manifest["orig_h"].to_numpy(), orig_w=manifest["orig_w"].to_numpy(),
                           fence_on=manifest["split"].to_numpy() != "trusted" if "split" in manifest else None,
                           batch_size=batch_size, engine=engine, phash=True, **options)
-    return pd.DataFrame({"id": manifest["id"].to_numpy(), **{name: scores[name] for name in SCORES},
-                         "digest": manifest["digest"].to_numpy(), "phash": scores["phash"]})
+    table = pd.DataFrame({"id": manifest["id"].to_numpy(), **{name: scores[name] for name in SCORES},
+                          "digest": manifest["digest"].to_numpy(), "phash": scores["phash"]})
+    table.attrs[SCORED_AT] = {key: float(options.get(key, default)) for key, default in SCORE_SETTINGS.items()}
+    return table
 
 
-def read_scores(path, *, imageset: str, ids, columns=(), digests=None) -> pd.DataFrame:
+def read_scores(path, *, imageset: str, ids, columns=(), digests=None, settings: dict | None = None) -> pd.DataFrame:
     """The score stage's table at ``path``, checked before a stage uses it: one row for each image of the
     imageset folder ``imageset`` (its ``ids``) and no other (:func:`winnow.stage.read_table` ``rows_of``),
     and every score of :data:`SCORES` a number in [0, 1], the range each score's definition gives it.
     ``columns``: further columns needed (``phash``). ``digests``: the imageset's pixel digests, one per id
     of ``ids`` in their order; each row's ``digest`` (the score stage writes one) must be its image's.
+    ``settings``: params.yaml's ``score`` section, whose :data:`SCORE_SETTINGS` must be those the table records
+    it was scored at (:func:`score_table`; a table made by hand may leave them out).
 
     Raises:
         WinnowError: one line naming the file and the score stage: a repeated, missing or unknown id, a
@@ -203,6 +214,8 @@ def read_scores(path, *, imageset: str, ids, columns=(), digests=None) -> pd.Dat
         if len(stale):
             raise other_pixels_error(path, imageset=imageset, images=len(stale), first=table["id"].iloc[stale[0]],
                                      then=table["digest"].iloc[stale[0]], now=now[stale[0]], written_by="score")
+    if settings is not None:
+        _check_scored_at(path, table.attrs.get(SCORED_AT), settings)
     odd = [issue for issue in SCORES
            if not pd.api.types.is_numeric_dtype(table[issue]) or pd.api.types.is_bool_dtype(table[issue])]
     if odd:
@@ -227,6 +240,24 @@ def read_scores(path, *, imageset: str, ids, columns=(), digests=None) -> pd.Dat
         raise rerun_error(path, f"column phash holds {hashes.dtype}{' with nulls' if hashes.isna().any() else ''}, "
                                 "not 64-bit integer pHashes", written_by="score")
     return table
+
+
+def _check_scored_at(path, recorded, settings: dict) -> None:
+    """Refuse scores whose ``recorded`` settings (:data:`SCORED_AT`, None for a table made by hand) are not
+    params.yaml's score ``settings``. Before, scores of score.dark_percentile 90 read by threshold under 99 (the
+    score stage not rerun: ``dvc repro -s threshold``) put thin clean digits at dark's floor, meant for all-black
+    images, and all 40 of 40 were flagged dark with exit 0."""
+    if recorded is None:
+        return
+    changed = []
+    for key, default in SCORE_SETTINGS.items():
+        then, now = recorded.get(key) if isinstance(recorded, dict) else None, float(settings.get(key, default))
+        number = isinstance(then, (int, float)) and not isinstance(then, bool)
+        if not number or float(then) != now:
+            changed.append(f"{key} {f'{then:g}' if number else repr(then)} then, {now:g} now")
+    if changed:
+        raise rerun_error(path, f"scored at other settings than params.yaml's score section ({'; '.join(changed)}): "
+                                "made before that section changed", written_by="score")
 
 
 def quality_flags(table: pd.DataFrame, settings: dict[str, dict], *, bins: int = 256, max_flagged_fraction: float = 0.5,

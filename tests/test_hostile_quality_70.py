@@ -1,0 +1,91 @@
+"""Hostile cases of the score, threshold and dedup stages (probe 70):
+
+- scores made at another score.dark_percentile than params.yaml now gives (the score stage not rerun), read by
+  threshold as if made at the new one;
+
+Stage cases run the real script in this process on a throwaway project of a few small images; the others call the
+library the stages call."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hostile_harness import assert_nothing_left, files_under, make_project, undamaged_params
+from test_contracts import _stage_module
+from winnow.degrade import perturbation_table
+from winnow.imageset import write_imageset
+from winnow.quality import score_table
+from winnow.stage import run, write_table
+
+
+def _stage_in_process(project: Path, stage: str, monkeypatch, capsys) -> subprocess.CompletedProcess:
+    """``stages/<stage>.py`` run in this process as dvc.yaml's command would, its exit status and output as a
+    finished process's (a forked run costs a second a case)."""
+    monkeypatch.chdir(project)
+    monkeypatch.setattr(sys, "argv", [f"{stage}.py"])
+    try:
+        run(_stage_module(stage).main)
+        status = 0
+    except SystemExit as stop:
+        status = stop.code
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess([stage], status, out.out, out.err)
+
+
+def _refused(project: Path, stage: str, monkeypatch, capsys) -> str:
+    """The stage's one ``error:`` line (exit 1, nothing else on stderr), with nothing left behind."""
+    before = files_under(project)
+    done = _stage_in_process(project, stage, monkeypatch, capsys)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    [line] = [line for line in done.stderr.splitlines() if line.strip()]
+    assert_nothing_left(project, before)
+    return line
+
+
+def _thin_digits_project(root: Path, params: dict) -> pd.DataFrame:
+    """data/degrade of 30 thin clean strokes (5% of their pixels lit) and 10 black 28x28 images, nothing planted,
+    under ``params``. Returns the manifest as written."""
+    digits = np.zeros((40, 28, 28, 1), np.uint8)
+    digits[:30, 4:24, 13:15] = 255
+    manifest = pd.DataFrame({"id": [f"i{k:02d}" for k in range(40)], "split": "train", "label": np.arange(40) % 2,
+                             "source": "t", "orig_h": 28, "orig_w": 28, "orig_mode": "L"})
+    make_project(root, params)
+    write_imageset(root / "data/degrade", digits, manifest, ["a", "b"])
+    write_table(root / "data/degrade/perturbations.parquet", perturbation_table([]))
+    return pd.read_parquet(root / "data/degrade/manifest.parquet")
+
+
+def _score(root: Path, manifest: pd.DataFrame, score: dict) -> None:
+    """data/score/scores.parquet as the score stage writes it under params.yaml's ``score`` section."""
+    from winnow.imageset import read_imageset
+
+    write_table(root / "data/score/scores.parquet",
+                score_table(np.asarray(read_imageset(root / "data/degrade").images), manifest, **score))
+
+
+@pytest.mark.hostile("score")
+def test_scores_made_at_another_dark_percentile_are_refused_by_threshold(tmp_path, monkeypatch, capsys):
+    # before: exit 0 and all 40 images flagged dark, rule floor: scored at score.dark_percentile 90 (a thin digit's 90th
+    # percentile is black), then params.yaml set back to 99 and threshold run alone (dvc repro -s threshold), which
+    # read the scores as made at 99, where a score of 0 is an all-black image, and flagged the 30 clean digits too
+    params = undamaged_params()
+    params["score"]["dark_percentile"] = 90
+    manifest = _thin_digits_project(tmp_path, params)
+    _score(tmp_path, manifest, params["score"])
+    params["score"]["dark_percentile"] = 99
+    make_project(tmp_path, params)
+    assert _refused(tmp_path, "threshold", monkeypatch, capsys) == (
+        "error: data/score/scores.parquet: scored at other settings than params.yaml's score section "
+        "(dark_percentile 90 then, 99 now): made before that section changed; rerun the score stage "
+        "(dvc repro score)")
+    # the fix it names works: scored again at 99, the ten black images alone are flagged
+    _score(tmp_path, manifest, params["score"])
+    done = _stage_in_process(tmp_path, "threshold", monkeypatch, capsys)
+    assert done.returncode == 0, done.stderr
+    flags = pd.read_parquet(tmp_path / "data/threshold/flags.parquet")
+    assert flags.loc[flags["dark"], "id"].tolist() == [f"i{k:02d}" for k in range(30, 40)]
+
