@@ -2,6 +2,8 @@
 
 - scores made at another score.dark_percentile than params.yaml now gives (the score stage not rerun), read by
   threshold as if made at the new one;
+- auto's options given to an issue that takes its score's own cut (grayscale, odd_size), accepted by the params check
+  and refused by the threshold stage alone, after the stages before it had run;
 
 Stage cases run the real script in this process on a throwaway project of a few small images; the others call the
 library the stages call."""
@@ -89,3 +91,20 @@ def test_scores_made_at_another_dark_percentile_are_refused_by_threshold(tmp_pat
     flags = pd.read_parquet(tmp_path / "data/threshold/flags.parquet")
     assert flags.loc[flags["dark"], "id"].tolist() == [f"i{k:02d}" for k in range(30, 40)]
 
+
+@pytest.mark.hostile("score")
+@pytest.mark.parametrize(("issue", "setting", "said"), [
+    ("grayscale", {"method": "auto", "alpha": 0.001}, "auto takes grayscale's own cut (0.003922), so alpha"),
+    ("odd_size", {"tail_share": None, "isolated_max": 3}, "auto takes odd_size's own cut (0.5), so tail_share, "
+                                                          "isolated_max"),
+])
+def test_auto_options_for_an_issue_with_its_own_cut_stop_the_first_stage(tmp_path, monkeypatch, capsys, issue,
+                                                                          setting, said):
+    # before: the params check passed them, so ingest, degrade and score ran (minutes on a real set) before the
+    # threshold stage refused them in this same line; the score stage now stops on it before any work
+    params = undamaged_params()
+    params["threshold"]["issues"][issue] = setting
+    _thin_digits_project(tmp_path, params)
+    assert _refused(tmp_path, "score", monkeypatch, capsys) == (
+        f"error: params.yaml: threshold.issues.{issue}: {said} would change nothing; drop them, or give method fixed "
+        "and a value")

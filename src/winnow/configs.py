@@ -23,6 +23,9 @@ BLUR_METHODS = ("box", "gaussian", "median")  # degrade blur method (winnow.pert
 # overflows past ~1e36 into NaN that casts to black
 MAX_JITTER_FACTOR = 255.0
 THRESHOLD_METHODS = ("auto", "otsu", "li", "kittler", "kapur", "ght", "valley", "gamma_mixture", "fixed")
+# the quality scores whose own definition says where "a problem" starts, which auto takes as their cut (rule reference,
+# winnow.quality): the IQR fence, equal channels within rounding. params.yaml's auto options change nothing there
+REFERENCE_THRESHOLDS = {"odd_size": 0.5, "odd_aspect_ratio": 0.5, "grayscale": 1.0 / 255}
 # a class made from fewer source images than this (balance's copies, the GAN's samples) gets a warning: its new
 # images can be little more than copies of those few
 HANDFUL = 5

@@ -28,8 +28,8 @@ from typing import Any
 from winnow.configs import (
     BUDGET_SCORES, CLEANERS, CONTRACT_MODES, CORRECTIONS, EMBEDDING_MODES, EMBEDDING_SOURCES, ENGINES, FILLS, FILTER_BY,
     KEEP_POLICIES, KNN_BACKENDS, LABEL_ACTIONS, LABEL_JUDGES, MIN_SIDE, NEIGHBOUR_EMBEDDINGS, OPS, OUTLIER_METHODS,
-    POLICY_KINDS, RANK_BY, RELABEL_JUDGED_ON, SEARCH_METHODS, SOURCES, THRESHOLD_METHODS, VALUE_COMBINE, VARIANTS,
-    WEAK_BY,
+    POLICY_KINDS, RANK_BY, REFERENCE_THRESHOLDS, RELABEL_JUDGED_ON, SEARCH_METHODS, SOURCES, THRESHOLD_METHODS,
+    VALUE_COMBINE, VARIANTS, WEAK_BY,
 )
 from winnow.degrade_options import check as check_perturbations
 from winnow.errors import WinnowError, not_a_file
@@ -134,6 +134,12 @@ class ThresholdSetting(Rule):
                                       f"{owners[0]}, or remove {key}")
         Section({"method": Choice(THRESHOLD_METHODS), **self.OPTIONS[method]},
                 required=("value",) if method == "fixed" else (), what=f"option of method {method}").check(value, path)
+        # before: accepted here and refused by the threshold stage alone, after ingest, degrade and score had run
+        # (winnow.thresholds.cut_issues words it the same)
+        issue, options = path.rpartition(".")[2], [key for key in value if key != "method"]
+        if method == "auto" and issue in REFERENCE_THRESHOLDS and options:
+            fail(path, f"auto takes {issue}'s own cut ({REFERENCE_THRESHOLDS[issue]:.4g}), so {', '.join(options)} "
+                       "would change nothing; drop them, or give method fixed and a value")
 
 
 class Perturbations(Rule):

@@ -60,6 +60,7 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
+from winnow.configs import REFERENCE_THRESHOLDS
 from winnow.engine import Engine
 from winnow.gain import few_colour_images, gain_score
 from winnow.errors import WinnowError
@@ -70,8 +71,6 @@ from winnow.stage import other_pixels_error, read_table, rerun_error
 from winnow.thresholds import cut_issues
 
 SCORES = ("dark", "light", "blurry", "low_information", "grayscale", "odd_size", "odd_aspect_ratio")
-# where a score's own definition already says "a problem": the IQR fence, equal channels within rounding
-REFERENCE_THRESHOLDS = {"odd_size": 0.5, "odd_aspect_ratio": 0.5, "grayscale": 1.0 / 255}
 # scores of 8-bit pixels that all lie within two grey levels of each other are one picture under noise, not two
 # classes: the percentiles of 1,000 frames of one dim scene (a tenth of the pixels one level off) spanned 1.3 levels,
 # and the mode rule took their spikes for modes and flagged 184 of them dark. A width of these scores only: before,
