@@ -4,6 +4,7 @@
   threshold as if made at the new one;
 - auto's options given to an issue that takes its score's own cut (grayscale, odd_size), accepted by the params check
   and refused by the threshold stage alone, after the stages before it had run;
+- a threshold method, an issue or dedup.keep typed in capitals (OTSU, ODD_SIZE, FIRST), refused without the name meant;
 
 Stage cases run the real script in this process on a throwaway project of a few small images; the others call the
 library the stages call."""
@@ -16,10 +17,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hostile_harness import assert_nothing_left, files_under, make_project, undamaged_params
+from hostile_harness import assert_nothing_left, files_under, make_project, params_with, undamaged_params
 from test_contracts import _stage_module
 from winnow.degrade import perturbation_table
+from winnow.errors import WinnowError
 from winnow.imageset import write_imageset
+from winnow.params import validate
 from winnow.quality import score_table
 from winnow.stage import run, write_table
 
@@ -108,3 +111,20 @@ def test_auto_options_for_an_issue_with_its_own_cut_stop_the_first_stage(tmp_pat
     assert _refused(tmp_path, "score", monkeypatch, capsys) == (
         f"error: params.yaml: threshold.issues.{issue}: {said} would change nothing; drop them, or give method fixed "
         "and a value")
+
+
+@pytest.mark.hostile("score")
+@pytest.mark.parametrize(("path", "value", "line"), [
+    ("threshold.issues.dark", {"method": "OTSU"},
+     'params.yaml: threshold.issues.dark.method: "OTSU" is not one of auto, otsu, li, kittler, kapur, ght, valley, '
+     "gamma_mixture, fixed (did you mean otsu?)"),
+    ("threshold.issues.ODD_SIZE", {"method": "auto"},
+     "params.yaml: threshold.issues.ODD_SIZE: unknown issue (did you mean odd_size?)"),
+    ("dedup.keep", "FIRST", 'params.yaml: dedup.keep: "FIRST" is not one of best_quality, first (did you mean first?)'),
+])
+def test_a_name_typed_in_capitals_is_refused_with_the_name_meant(path, value, line):
+    # before: the same lines without "(did you mean ...?)": difflib compares letters as they are, so OTSU had no close
+    # match among the methods (where Auto had auto)
+    with pytest.raises(WinnowError) as refused:
+        validate(params_with(path, value))
+    assert str(refused.value) == line

@@ -72,7 +72,10 @@ def did_you_mean(word: Any, known) -> str:
     """``" (did you mean x?)"`` when ``word`` is close to one of ``known``, else ``""``; and the letter that tells
     them apart where ``word`` holds one that ``x`` lacks outside ASCII: a Cyrillic о typed on a Russian layout,
     or pasted, read ``scоre: unknown parameter (did you mean score?)``, two words that look the same."""
-    close = difflib.get_close_matches(str(word), [str(k) for k in known], n=1, cutoff=0.6)
+    # the same name in other capitals first: difflib compares letters as they are, so "OTSU" (for otsu) or "FIRST"
+    # (for first) had no close match at all, where "Auto" had one
+    close = ([k for k in map(str, known) if k.casefold() == str(word).casefold()][:1]
+             or difflib.get_close_matches(str(word), [str(k) for k in known], n=1, cutoff=0.6))
     if not close:
         return ""
     # letters only: an invisible character is shown escaped in the word itself (:func:`visible`)
