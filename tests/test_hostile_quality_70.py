@@ -4,6 +4,8 @@
   threshold as if made at the new one;
 - auto's options given to an issue that takes its score's own cut (grayscale, odd_size), accepted by the params check
   and refused by the threshold stage alone, after the stages before it had run;
+- auto's isolated_max raised past 10 on a few hundred clean scores, whose deeper tests flagged most of the lowest
+  decile on 8% of draws;
 - a threshold method, an issue or dedup.keep typed in capitals (OTSU, ODD_SIZE, FIRST), refused without the name meant;
 
 Stage cases run the real script in this process on a throwaway project of a few small images; the others call the
@@ -23,7 +25,7 @@ from winnow.degrade import perturbation_table
 from winnow.errors import WinnowError
 from winnow.imageset import write_imageset
 from winnow.params import validate
-from winnow.quality import score_table
+from winnow.quality import SCORES, quality_flags, score_table
 from winnow.stage import run, write_table
 
 
@@ -128,3 +130,31 @@ def test_a_name_typed_in_capitals_is_refused_with_the_name_meant(path, value, li
     with pytest.raises(WinnowError) as refused:
         validate(params_with(path, value))
     assert str(refused.value) == line
+
+
+@pytest.mark.hostile("score")
+@pytest.mark.parametrize("seed", [8, 16])
+def test_a_large_isolated_max_flags_no_clean_image(seed):
+    # before: 22 (seed 8) and 28 (seed 16) of 300 clean normal blurry scores flagged, rule isolated: at isolated_max
+    # 50 the rule tested up to 28 of the 30 scores below the lowest decile, where its gap test no longer holds (16 of
+    # 200 draws fired, against alpha 1%); at the default 10 none of those draws fired
+    setting = {"method": "auto", "isolated_max": 50}
+    validate(params_with("threshold.issues.blurry", setting))
+    rng = np.random.default_rng(seed)
+    table = pd.DataFrame({"id": [f"i{k:03d}" for k in range(300)], **{issue: 1.0 for issue in SCORES},
+                          "blurry": np.clip(rng.normal(0.7, 0.05, 300), 0, 1)})
+    flags, cuts, rules = quality_flags(table, {"blurry": setting})
+    assert (int(flags["blurry"].sum()), rules["blurry"]) == (0, "none")
+
+
+@pytest.mark.hostile("score")
+def test_a_large_isolated_max_still_finds_more_than_ten_isolated_images():
+    # the other side of the case above: 15 extreme scores among 1,000 (a fifth of the lowest decile is 20) are found by
+    # the isolated rule, as before
+    rng = np.random.default_rng(1)
+    blurry = np.clip(rng.normal(0.7, 0.05, 1000), 0, 1)
+    blurry[:15] = rng.uniform(0.05, 0.15, 15)
+    table = pd.DataFrame({"id": [f"i{k:04d}" for k in range(1000)], **{issue: 1.0 for issue in SCORES},
+                          "blurry": blurry})
+    flags, _, rules = quality_flags(table, {"blurry": {"method": "auto", "isolated_max": 50}})
+    assert (np.flatnonzero(flags["blurry"]).tolist(), rules["blurry"]) == (list(range(15)), "isolated")
