@@ -6,7 +6,7 @@
   and refused by the threshold stage alone, after the stages before it had run;
 - auto's isolated_max raised past 10 on a few hundred clean scores, whose deeper tests flagged most of the lowest
   decile on 8% of draws;
-- a threshold method, an issue or dedup.keep typed in capitals (OTSU, ODD_SIZE, FIRST), refused without the name meant;
+- a threshold method, an issue or dedup.keep typed in capitals (OTSU, ODD_SIZE, FIRST), refused without the name meant.
 
 Stage cases run the real script in this process on a throwaway project of a few small images; the others call the
 library the stages call."""
