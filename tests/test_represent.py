@@ -197,7 +197,7 @@ def test_a_model_from_a_package_that_is_not_installed_is_one_line(monkeypatch, l
 
 
 @pytest.mark.parametrize("section, message", [
-    ({"selfsup": {"epochs": True}}, "represent.selfsup.epochs: true is a boolean, not an integer >= 1"),
+    ({"selfsup": {"epochs": True}}, "represent.selfsup.epochs: true is a boolean, not an integer in [1, 1000]"),
     ({"selfsup": {"batch_size": 1}}, "represent.selfsup.batch_size: 1 is below 2"),  # NT-Xent needs a partner
     ({"selfsup": {"min_scale": 0}}, "represent.selfsup.min_scale: 0 is not above 0"),
     ({"selfsup": {"seconds": -5}}, "represent.selfsup.seconds: -5 is not above 0"),

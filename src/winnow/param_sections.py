@@ -24,8 +24,9 @@ MAX_THREADS = 1024
 # below 1e-12 a step moves no float32 weight (its spacing near 1 is 1.2e-7): lr 1e-300 trained nothing, without a word
 LEARNING_RATE = Num(1e-12, 10**6)
 DECAY = Num(0, 10**6)
-# every training's epochs (train and its judges' overrides, gan.train, augment_search, data_valuation.tracin): before,
-# 10**20 was accepted and a stage trained on until stopped; 1,000 is 50 times the default 20 (patience ends a run)
+# every training's epochs (train and its judges' overrides, gan.train, augment_search, data_valuation.tracin,
+# represent.selfsup): before, 10**20 was accepted and a stage trained on until stopped; 1,000 is 50 times the default
+# 20 (patience ends a run)
 EPOCHS = Num(1, 1000, integer=True)
 TRAIN_RANGES = {
     "model": Choice(MODEL_NAMES),
@@ -68,7 +69,9 @@ POLICY = Section(from_dataclass(Policy, {
     "fill": Choice(FILLS),
 }), checks=(ops_enough, policy_made), null=True)
 SELFSUP = Section(from_dataclass(SelfSupConfig, {
-    "epochs": Num(1, integer=True),
+    # before: unbounded (stop 68 bounded the others), and 10**20 trained SimCLR with no end, its cosine decay spread
+    # over them; seconds is the wall-clock budget, not a reason for endless epochs
+    "epochs": EPOCHS,
     "seconds": Num(0, low_open=True, null=True),
     "batch_size": Num(2, integer=True),  # NT-Xent needs another image in the batch to contrast with
     "temperature": Num(1e-3, 100),  # NT-Xent's logits are divided by it: 1e-300 made every embedding non-finite
