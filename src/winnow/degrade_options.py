@@ -21,6 +21,7 @@ from winnow.configs import BLUR_METHODS, MAX_JITTER_FACTOR
 from winnow.errors import WinnowError
 from winnow.groundtruth import KINDS, LABEL_KINDS
 from winnow.param_rules import finite_number
+from winnow.param_values import bounded_repr
 
 MIN_COPY_FACTOR = 0.25  # near_duplicate's least brightness/contrast factor: a copy, not a dark image
 
@@ -157,10 +158,12 @@ class _Reader:
     def __init__(self, spec, index: int, data: _Data | None):
         self.where = f"degrade.perturbations[{index}]"
         if not isinstance(spec, dict):
-            raise WinnowError(f"{self.where}: must be a mapping like {{kind: blur, fraction: 0.04}}, got {spec!r}")
+            # bounded: before, a list that YAML aliases nest deep was spelt whole, a line of 722 MB
+            raise WinnowError(f"{self.where}: must be a mapping like {{kind: blur, fraction: 0.04}}, got "
+                              f"{bounded_repr(spec)}")
         kind = spec.get("kind")
         if kind not in KINDS:
-            raise WinnowError(f"{self.where}: unknown kind {kind!r}; allowed: {', '.join(KINDS)}")
+            raise WinnowError(f"{self.where}: unknown kind {bounded_repr(kind)}; allowed: {', '.join(KINDS)}")
         self.where = f"{self.where} ({kind})"
         # by their text: YAML keys may be numbers too, and sorting 7 beside "rate" raised a TypeError traceback
         unknown = sorted(set(spec) - {"kind"} - set(OPTIONS[kind]), key=str)
@@ -169,7 +172,7 @@ class _Reader:
         self.spec, self.index, self.kind, self.data = spec, index, kind, data
 
     def fail(self, option: str, allowed: str, value) -> None:
-        raise WinnowError(f"{self.where}: {option} must be {allowed}, got {value!r}")
+        raise WinnowError(f"{self.where}: {option} must be {allowed}, got {bounded_repr(value)}")
 
     def number(self, option, *, low=0.0, high=math.inf, low_open=False, integer=False, default=_REQUIRED, value=_REQUIRED):
         if value is _REQUIRED:

@@ -9,8 +9,6 @@ fit: ``params.yaml: <dotted path>: <what was given> <what is wrong>; <what is al
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import json
 import sys
 import types
 import typing
@@ -19,6 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from winnow.errors import WinnowError
+from winnow.param_values import did_you_mean, kind_of, show, visible  # noqa: F401  (kind_of, show: winnow.params's)
 
 FILE = "params.yaml"
 
@@ -27,62 +26,10 @@ def fail(path: str, problem: str) -> typing.NoReturn:
     raise WinnowError(f"{FILE}: {path}: {problem}")
 
 
-def show(value: Any) -> str:
-    """A value as YAML would spell it, on one line and short, its invisible characters written out (:func:`visible`)."""
-    if isinstance(value, bool) or value is None:
-        text = {True: "true", False: "false", None: "null"}[value]
-    elif isinstance(value, float):
-        text = repr(value)
-    else:
-        try:
-            text = visible(json.dumps(value, ensure_ascii=False, default=str))
-        except (TypeError, ValueError):  # a mapping with keys JSON cannot spell (dates, ...)
-            text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-# what a terminal shows as a space or as nothing: Unicode spaces other than " " (a no-break space), zero-width and
-# other format characters (U+200B, U+FEFF), line and paragraph separators. Pasted from a web page or a chat after a
-# value, a no-break space made `model: lenet5` read `train.model: "lenet5 " is not one of lenet5, cnn_small,
-# resnet18 (did you mean lenet5?)`, and `epochs: 20` read `"20 " is a string ... (write numbers without quotes)`
-INVISIBLE = ("Zs", "Zl", "Zp", "Cf")
-
-
-def visible(text: str) -> str:
-    """``text`` with each character of :data:`INVISIBLE` but the space written as its escape (``\\u00a0``)."""
-    return "".join((f"\\u{ord(c):04x}" if ord(c) <= 0xFFFF else f"\\U{ord(c):08x}")
-                   if c != " " and unicodedata.category(c) in INVISIBLE else c for c in text)
-
-
 def finite_number(value: Any) -> bool:
     """Whether ``value`` is a number (not a bool) that float64 holds and that is neither NaN nor infinite.
     Before: math.isfinite raised OverflowError on a 310-digit integer."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) <= sys.float_info.max
-
-
-def kind_of(value: Any) -> str:
-    for types_, name in ((bool, "a boolean"), (str, "a string"), ((int, float), "a number"), (list, "a list"),
-                         (dict, "a mapping")):
-        if isinstance(value, types_):
-            return name
-    return "null" if value is None else f"a {type(value).__name__}"
-
-
-def did_you_mean(word: Any, known) -> str:
-    """``" (did you mean x?)"`` when ``word`` is close to one of ``known``, else ``""``; and the letter that tells
-    them apart where ``word`` holds one that ``x`` lacks outside ASCII: a Cyrillic о typed on a Russian layout,
-    or pasted, read ``scоre: unknown parameter (did you mean score?)``, two words that look the same."""
-    # the same name in other capitals first: difflib compares letters as they are, so "OTSU" (for otsu) or "FIRST"
-    # (for first) had no close match at all, where "Auto" had one
-    close = ([k for k in map(str, known) if k.casefold() == str(word).casefold()][:1]
-             or difflib.get_close_matches(str(word), [str(k) for k in known], n=1, cutoff=0.6))
-    if not close:
-        return ""
-    # letters only: an invisible character is shown escaped in the word itself (:func:`visible`)
-    foreign = next((c for c in str(word) if c.isalpha() and not c.isascii() and c not in close[0]), None)
-    if foreign is None:
-        return f" (did you mean {close[0]}?)"
-    return f" (did you mean {close[0]}? it holds {foreign}, {unicodedata.name(foreign, 'a letter outside ASCII')})"
 
 
 class Rule:
