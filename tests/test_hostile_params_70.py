@@ -1,8 +1,9 @@
-"""Hostile params (probes, stop 70): a setting with no end, a bound that picks nothing, YAML aliases that nest a list
+"""Hostile params (probes, stop 70): settings with no end, a bound that picks nothing, YAML aliases that nest a list
 deep. Each is refused by the params check every stage and command runs first, in the one line asserted, with nothing
 left behind.
 
 - ``represent.selfsup.epochs: 1e20`` (as an integer): the one training's epochs left unbounded at stop 68;
+- ``embedding_clean.rounds`` as large, rounds run one after another with no end;
 - ``gan.weak_below`` that makes no class weak (0 under weak_by f1, 1 under weak_by count);
 - a list that YAML aliases nest levels of ten deep, a few hundred bytes of params.yaml: as a perturbation, and any
   value the schema shows in its line.
@@ -24,6 +25,17 @@ def test_an_endless_selfsup_epochs_is_refused_before_represent_works(tmp_path):
                                                   "is above 1000")
     at_bound = params.validate(params_with("represent.selfsup.epochs", 1000))  # the bound is a setting
     assert at_bound["represent"]["selfsup"]["epochs"] == 1000
+
+
+@pytest.mark.hostile("params")
+def test_endless_embedding_clean_rounds_are_refused_before_the_stage_works(tmp_path):
+    # before: accepted, and embedding-clean ran round after round (a judge's training each, or a pass over the
+    # represent embedding that changed nothing and was run again) with no end, as confident_learn.repeats before its
+    # bound of 1,000
+    project = make_project(tmp_path / "project", params_with("embedding_clean.rounds", 10**20))
+    assert refused_line(project, "embedding-clean") == ("error: params.yaml: embedding_clean.rounds: "
+                                                        "100000000000000000000 is above 1000")
+    assert params.validate(params_with("embedding_clean.rounds", 1000))["embedding_clean"]["rounds"] == 1000
 
 
 def _gan(weak_by: str, weak_below: float) -> dict:

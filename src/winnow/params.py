@@ -238,7 +238,10 @@ SCHEMA = Section({
         "embedding": Choice(NEIGHBOUR_EMBEDDINGS),
         "mode": Choice(EMBEDDING_MODES),
         "folds": Num(2, integer=True),
-        "rounds": Num(1, integer=True),
+        # each round a judge's training (folds: one a fold), or a pass over the represent embedding: before, 10**20 was
+        # accepted and the stage ran round after round with no end (a round that changes nothing is run again), as
+        # confident_learn.repeats did before its bound
+        "rounds": Num(1, 1000, integer=True),
         "augment_between_rounds": Bool(),
         "train": TRAIN_OVERRIDES,
         "k": Num(1, integer=True),
