@@ -6,13 +6,14 @@ left behind.
 - ``embedding_clean.rounds`` as large, rounds run one after another with no end;
 - ``gan.weak_below`` that makes no class weak (0 under weak_by f1, 1 under weak_by count);
 - a list that YAML aliases nest levels of ten deep, a few hundred bytes of params.yaml: as a perturbation, and any
-  value the schema shows in its line.
+  value the schema shows in its line;
+- ``winnow gate --help``, whose usage showed the required --base as one to leave out.
 """
 
 import pytest
 
 from hostile_harness import ROOT, default_params, make_project, params_with, refused_line
-from winnow import params
+from winnow import cli, params
 from winnow.errors import WinnowError
 from winnow.param_rules import show
 
@@ -104,3 +105,20 @@ def test_a_value_the_schema_shows_is_spelt_only_as_far_as_it_is_shown():
         params.validate(params_with("variants", [value]))
     assert str(raised.value) == (f"params.yaml: variants[0]: {shown} is not one of oracle, baseline, pruned, "
                                  "augmented, balanced")
+
+
+@pytest.mark.hostile("params")
+def test_the_gates_help_shows_its_base_as_required(capsys):
+    # before: "usage: winnow gate [-h] [--base BASE [BASE ...]] …", an option to leave out, which the gate then refused
+    # as missing: the required options are set optional while the arguments are parsed (so that an unknown one is named
+    # first), and --help printed the usage then
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["gate", "--help"])
+    said = " ".join(capsys.readouterr().out.split())
+    assert stopped.value.code == 0
+    assert said.startswith("usage: winnow gate [-h] --base BASE [BASE ...] [--target TARGET [TARGET ...]] ")
+    with pytest.raises(SystemExit) as stopped:  # and it is refused as missing, as before
+        cli.main(["gate"])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err == ("error: winnow gate: the following arguments are required: --base (see winnow "
+                                       "gate --help)\n")

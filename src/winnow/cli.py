@@ -7,6 +7,7 @@ modules are imported only when their subcommand runs, so ``winnow --help`` start
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
 from pathlib import Path
@@ -83,6 +84,7 @@ class _Parser(argparse.ArgumentParser):
         required = [action for action in self._actions if action.required]
         for action in required:
             action.required = False
+        self._deferred = required  # --help, printed while they parse, shows them as declared (:meth:`format_usage`)
         try:
             namespace, extras = super().parse_known_args(args, namespace)
         finally:
@@ -94,6 +96,28 @@ class _Parser(argparse.ArgumentParser):
         if missing and not hasattr(namespace, "_missing_in"):
             namespace._missing_in = (self, _REQUIRED % ", ".join(missing))
         return namespace, extras
+
+    def format_usage(self) -> str:
+        with self._as_declared():
+            return super().format_usage()
+
+    def format_help(self) -> str:
+        """As argparse's, its usage line showing a required option as required while :meth:`parse_known_args` defers
+        the check: before, ``winnow gate --help`` showed ``[--base BASE [BASE ...]]``, an option to leave out, which
+        the gate then refused as missing."""
+        with self._as_declared():
+            return super().format_help()
+
+    @contextlib.contextmanager
+    def _as_declared(self):
+        deferred = [action for action in getattr(self, "_deferred", []) if not action.required]
+        for action in deferred:
+            action.required = True
+        try:
+            yield
+        finally:
+            for action in deferred:
+                action.required = False
 
     def parse_args(self, args=None, namespace=None):
         """As argparse's, but arguments no parser took are refused by the (sub)command they were given to: argparse
