@@ -109,9 +109,9 @@ def test_a_value_the_schema_shows_is_spelt_only_as_far_as_it_is_shown():
 
 @pytest.mark.hostile("params")
 def test_the_gates_help_shows_its_base_as_required(capsys):
-    # before: "usage: winnow gate [-h] [--base BASE [BASE ...]] …", an option to leave out, which the gate then refused
-    # as missing: the required options are set optional while the arguments are parsed (so that an unknown one is named
-    # first), and --help printed the usage then
+    # before: "usage: winnow gate [-h] [--base BASE [BASE ...]] …", an option to leave out, which the gate then
+    # refused as missing: the required options are set optional while the arguments are parsed (so that an unknown
+    # one is named first), and --help printed the usage then
     with pytest.raises(SystemExit) as stopped:
         cli.main(["gate", "--help"])
     said = " ".join(capsys.readouterr().out.split())
