@@ -7,8 +7,12 @@ left behind.
 - ``gan.weak_below`` that makes no class weak (0 under weak_by f1, 1 under weak_by count);
 - a list that YAML aliases nest levels of ten deep, a few hundred bytes of params.yaml: as a perturbation, and any
   value the schema shows in its line;
-- ``winnow gate --help``, whose usage showed the required --base as one to leave out.
+- ``winnow gate --help``, whose usage showed the required --base as one to leave out;
+- a section left out or null whose key dvc.yaml declares as a stage's param (``balance: null``, ``compute`` left
+  out): dvc repro ran the stages before that one, then refused it.
 """
+
+import shutil
 
 import pytest
 
@@ -122,3 +126,24 @@ def test_the_gates_help_shows_its_base_as_required(capsys):
     assert stopped.value.code == 2
     assert capsys.readouterr().err == ("error: winnow gate: the following arguments are required: --base (see winnow "
                                        "gate --help)\n")
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("change, key, stage", [
+    (lambda settings: settings.update(balance=None), "balance.policy", "embedding-clean"),
+    (lambda settings: settings.pop("compute"), "compute.knn", "represent"),
+    (lambda settings: settings["ingest"].pop("size"), "ingest.size", "contracts"),
+], ids=["balance-null", "compute-left-out", "ingest-size-left-out"])
+def test_a_key_dvc_yaml_declares_left_out_is_refused_before_any_stage(tmp_path, change, key, stage):
+    # before: accepted (a stage run by hand reads its defaults), and dvc repro ran ingest, degrade, represent and more,
+    # then refused the stage that declares the key: "Parameters 'balance.policy' are missing from 'params.yaml'"
+    settings = default_params()
+    change(settings)
+    project = make_project(tmp_path / "project", settings)
+    shutil.copy(ROOT / "dvc.yaml", project / "dvc.yaml")
+    assert refused_line(project, "ingest") == (f"error: params.yaml: {key}: missing, and dvc.yaml's {stage} stage "
+                                               "declares it, so dvc repro would run the stages before it, then refuse "
+                                               "it; write it (winnow's own params.yaml holds each key with its "
+                                               "default)")
+    (project / "dvc.yaml").unlink()  # run by hand, without the pipeline, the stage reads its defaults, as before
+    assert params.load(project / "params.yaml") == settings
