@@ -9,14 +9,17 @@ left behind.
   value the schema shows in its line;
 - ``winnow gate --help``, whose usage showed the required --base as one to leave out;
 - a section left out or null whose key dvc.yaml declares as a stage's param (``balance: null``, ``compute`` left
-  out): dvc repro ran the stages before that one, then refused it.
+  out): dvc repro ran the stages before that one, then refused it;
+- ``winnow compare`` / ``gate`` with a ``--repo`` that holds no params.yaml, told to run from the project root.
 """
 
 import shutil
 
 import pytest
 
-from hostile_harness import ROOT, default_params, make_project, params_with, refused_line
+from hostile_harness import (
+    ROOT, assert_nothing_left, default_params, files_under, make_project, params_with, refused_line,
+)
 from winnow import cli, params
 from winnow.errors import WinnowError
 from winnow.param_rules import show
@@ -147,3 +150,19 @@ def test_a_key_dvc_yaml_declares_left_out_is_refused_before_any_stage(tmp_path, 
                                                "default)")
     (project / "dvc.yaml").unlink()  # run by hand, without the pipeline, the stage reads its defaults, as before
     assert params.load(project / "params.yaml") == settings
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("command", [["compare"], ["gate", "--base", "HEAD"]])
+def test_a_repo_without_params_is_told_to_give_the_project_not_to_run_from_its_root(tmp_path, monkeypatch, capsys,
+                                                                                     command):
+    # before: "error: <folder>/params.yaml: params file not found (run from the project root)" to a user standing in
+    # the project root: --repo names where the project is, whatever the working folder
+    monkeypatch.chdir(make_project(tmp_path / "project"))
+    elsewhere = tmp_path / "other folder"
+    elsewhere.mkdir()
+    before = files_under(tmp_path)
+    assert cli.main([*command, "--repo", str(elsewhere)]) == 1
+    assert capsys.readouterr().err == (f"error: {elsewhere}/params.yaml: params file not found (--repo {elsewhere} is "
+                                       "no winnow project); give --repo the project's folder\n")
+    assert_nothing_left(tmp_path, before)

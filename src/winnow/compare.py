@@ -337,7 +337,7 @@ def run(args: argparse.Namespace) -> int:
     repeated = first_repeated(args.metrics)
     if repeated is not None:  # before: the same two tables twice, in the screen's text and in --out
         raise WinnowError(f"compare --metrics: {repeated} given twice; name each metric once")
-    variants = args.variants or load_params(Path(args.repo) / "params.yaml").get("variants") or []
+    variants = args.variants or load_params(Path(args.repo) / "params.yaml", repo=args.repo).get("variants") or []
     where = "compare --variants" if args.variants else "compare: params.yaml variants"
     unfinished: list[str] = []
     failed: list[str] = []

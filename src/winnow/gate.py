@@ -366,7 +366,8 @@ def run(args: argparse.Namespace) -> int:
     repeated = first_repeated(args.variants or [])
     if repeated is not None:  # before: its rows were tested twice and each regression counted twice
         raise WinnowError(f"gate --variants: {repeated} given twice; name each variant once")
-    load_params(Path(args.repo) / "params.yaml")  # the workspace's params, valid as a whole, as for every command
+    # the workspace's params, valid as a whole, as for every command
+    load_params(Path(args.repo) / "params.yaml", repo=args.repo)
     # the names typed only: before, the default --target was refused too when a branch was called workspace, naming
     # a --target the user never gave, and no name was left to gate the working tree by
     for option, names in (("--base", args.base), ("--target", args.target or [])):

@@ -46,8 +46,9 @@ from winnow.param_rules import (
 from winnow.param_sections import DECAY, EPOCHS, GAN_TRAIN, POLICY, PRETRAINED, SELFSUP, TRAIN_FIELDS, TRAIN_OVERRIDES
 from winnow.yaml_text import load_yaml, not_utf8, unshared
 
-def load(path: str | os.PathLike = FILE) -> dict[str, Any]:
-    """The params file as a dict, checked against :data:`SCHEMA`.
+def load(path: str | os.PathLike = FILE, *, repo: str | None = None) -> dict[str, Any]:
+    """The params file as a dict, checked against :data:`SCHEMA`; ``repo``: the project folder a command's ``--repo``
+    named, where the file is (None: the working folder's).
 
     Raises:
         WinnowError: one line: the file is missing, not YAML, holds a mapping under two keys, is not a mapping, or
@@ -55,6 +56,10 @@ def load(path: str | os.PathLike = FILE) -> dict[str, Any]:
     """
     path = Path(path)
     what = not_a_file(path)
+    if what == "not found" and repo not in (None, "."):  # before: told to run from the project root, which --repo
+        # overrides: `winnow compare --repo /tmp/x` from the project root said so too
+        raise WinnowError(f"{path}: params file not found (--repo {repo} is no winnow project); give --repo the "
+                          "project's folder")
     if what == "not found":
         raise WinnowError(f"{path}: params file not found (run from the project root)")
     if what is not None:  # before: "not found (run from the project root)" to a user standing in it

@@ -23,11 +23,12 @@ from winnow.temporaries import sweep_temporaries
 from winnow.watched import in_utf8_mode, watched_by_a_parent
 
 
-def load_params(path: str | os.PathLike = "params.yaml") -> dict[str, Any]:
+def load_params(path: str | os.PathLike = "params.yaml", *, repo: str | None = None) -> dict[str, Any]:
     """The whole params file as a dict, validated as a whole (:mod:`winnow.params`) before a stage does
     any work: a bad value in any section stops every stage with one line. Under :func:`run` the values are
-    compared with the file again before the outputs go into place (:mod:`winnow.params_read`)."""
-    params = load_validated(path)
+    compared with the file again before the outputs go into place (:mod:`winnow.params_read`). ``repo``: the
+    project folder a command's ``--repo`` named, where ``path`` is."""
+    params = load_validated(path, repo=repo)
     remember(path, params)
     return params
 
