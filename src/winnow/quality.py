@@ -253,10 +253,17 @@ def _check_scored_at(path, recorded, settings: dict) -> None:
         then, now = recorded.get(key) if isinstance(recorded, dict) else None, float(settings.get(key, default))
         number = isinstance(then, (int, float)) and not isinstance(then, bool)
         if not number or float(then) != now:
-            changed.append(f"{key} {f'{then:g}' if number else repr(then)} then, {now:g} now")
+            changed.append(f"{key} {_setting(then) if number else repr(then)} then, {_setting(now)} now")
     if changed:
         raise rerun_error(path, f"scored at other settings than params.yaml's score section ({'; '.join(changed)}): "
                                 "made before that section changed", written_by="score")
+
+
+def _setting(value: float) -> str:
+    """A score setting as written (``90``, ``0.1``), every digit that tells it apart kept: with ``:g`` alone a change
+    of min_relative_spread from 0.1 to 0.1000001 read "0.1 then, 0.1 now"."""
+    short = f"{value:g}"
+    return short if float(short) == value else repr(float(value))
 
 
 def quality_flags(table: pd.DataFrame, settings: dict[str, dict], *, bins: int = 256, max_flagged_fraction: float = 0.5,
