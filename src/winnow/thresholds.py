@@ -24,13 +24,14 @@ Every method returns a threshold ``t``; an image is flagged when ``score <= t``.
     over all the scores smooths a group of 0.5–2% into the clean tail; within the lowest decile it is
     a peak of its own again (40 thumbnails among 8,068 CIFAR images: F1 0.90, none before).
   - ``isolated``: the lowest ``k <= isolated_max`` scores (and no more than 10 or a fifth of those below
-    ``q``, whichever is more) lie below the rest by a gap an exponential lower tail does not explain. Of ``n`` exponential draws of scale ``s`` below ``q`` (the
-    ``tail_share`` quantile), the (k+1)-th lowest lies ``s (H_n - H_k)`` below ``q`` on average
-    (``H`` the harmonic numbers), which gives ``s`` from the lowest score ``m`` left once the ``k``
-    are set aside; the normalised spacing ``k (m - x_k)`` is then exponential of scale ``s``
-    (Rényi), so its chance is ``exp(-k (m - x_k) / s)`` (the gap less one step of the scores' grid:
-    rounded scores are never closer than a step), kept below ``alpha`` over the
-    ``isolated_max`` tests (Bonferroni); it needs 20 scores below ``q``. The scale comes from the tail itself, so a bounded clean
+    ``q``, whichever is more) lie below the rest by a gap an exponential lower tail does not explain. Of
+    ``n`` exponential draws of scale ``s`` below ``q`` (the ``tail_share`` quantile), the (k+1)-th
+    lowest lies ``s (H_n - H_k)`` below ``q`` on average (``H`` the harmonic numbers), which gives
+    ``s`` from the lowest score ``m`` left once the ``k`` are set aside; the normalised spacing
+    ``k (m - x_k)`` is then exponential of scale ``s`` (Rényi), so its chance is
+    ``exp(-k (m - x_k) / s)`` (the gap less one step of the scores' grid: rounded scores are never
+    closer than a step), kept below ``alpha`` over the tests made (Bonferroni: one for each ``k``); it
+    needs 20 scores below ``q``. The scale comes from the tail itself, so a bounded clean
     tail (CIFAR's dark score stops at 0.37) makes a smaller ``s`` and a long one (MNIST's dark score
     trails from 0.99 to 0.85) a larger one: a clean score whose lower tail is exponential or lighter
     flags nothing at about ``alpha``, and a single black image among 8,068 CIFAR images is flagged. A
