@@ -226,6 +226,13 @@ def stamped(decisions: pd.DataFrame, *, manifest: pd.DataFrame, cleaners: list[s
     return out
 
 
+def _deciding(settings: dict) -> dict:
+    """Of budget ``settings``, those its decisions depend on: with ``enabled`` false, that alone (every decision,
+    unjudged, whatever the others say). Before, fractions edited while the budget was off refused its decisions, and
+    the budget rerun wrote the same ones again."""
+    return {"enabled": False} if settings.get("enabled") is False else settings
+
+
 def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int,
                    manifest: pd.DataFrame, cleaners: list[str], settings: dict | None = None) -> pd.DataFrame:
     """A file of :func:`winnow.decision_rows.cleaner_decisions` rows (``id, action, label, reason, stage``), checked:
@@ -259,8 +266,14 @@ def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int
     # before: run after an edit of the budget section (budget.enabled false: every decision, unjudged), the decisions
     # chosen by the old one were applied, exit 0
     chosen_by = decisions.attrs.get(CHOSEN_BY)
+    if chosen_by is not None and not isinstance(chosen_by, dict):  # before: an AttributeError, a traceback
+        raise rerun_error(path, f"records budget settings {json.dumps(chosen_by)[:40]}, not a section of settings",
+                          written_by=written_by)
     if settings is not None and chosen_by is not None:
-        changed = next((k for k in sorted(set(chosen_by) | set(settings)) if chosen_by.get(k) != settings.get(k)), None)
+        chosen_by, settings = _deciding(chosen_by), _deciding(settings)
+        # enabled first: turned on or off, the side that was off decided by nothing else
+        changed = next((k for k in sorted(set(chosen_by) | set(settings), key=lambda k: (k != "enabled", k))
+                        if chosen_by.get(k) != settings.get(k)), None)
         if changed is not None:
             raise rerun_error(path, f"chosen by budget.{changed} {json.dumps(chosen_by.get(changed))}, but params.yaml "
                                     f"gives {json.dumps(settings.get(changed))} now", written_by=written_by)
