@@ -142,13 +142,15 @@ def main() -> None:
                 "score": p["score"], "l2": None, "l2_chosen_on": None, "ridge": None, "tie_se": p["tie_se"],
                 "copies_of_judge_images": None, "winner": shipped.name, "model_check": None, "filters_check": None,
                 "candidates": {}})
-        # before: a trusted split of 180 images, 6 pictures 30 times over, was told to hold at least 100 images
+        # before: a trusted split of 180 images, 6 pictures 30 times over, was told to hold at least 100 images, and
+        # (after the line saying it holds 180 images of 6 pictures) that it held 6 images
         left = (" to judge by (each picture once, labelled one way, of a class train has: lines above)"
                 if (repeats | conflicts | untrained).any() else "")
         why, give = ((f"holds no image{' to judge by' if left else ''} of class(es) {', '.join(map(repr, unjudged))}",
                       f"images of every class{left}")
-                     if unjudged else (f"holds {judged} images, fewer than the {p['min_judge_images']} that tell a "
-                                       "cleaning from noise (budget.min_judge_images)",
+                     if unjudged else (f"holds {judged} images{' to judge by' if left else ''}, fewer than the "
+                                       f"{p['min_judge_images']} that tell a cleaning from noise "
+                                       "(budget.min_judge_images)",
                                        f"at least {p['min_judge_images']} images{left}, or lower "
                                        "budget.min_judge_images to judge on fewer"))
         # before: "pruned applies none (the quality and duplicate drops need no judge)" where none were applied

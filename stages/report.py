@@ -221,7 +221,9 @@ def budget_numbers(budget: dict | None) -> dict | None:
         texts=["judge.split", "winner", "score", *(f"{b}.{k}" for b in blocks for k in ("candidate", "model")),
                *(["l2_chosen_on"] if judged else [])],
         finite=["l2", "tie_se", *(f"{b}.{k}" for b in blocks for k in ("gap_images", "gap_se"))],
-        counts=["judge.images", "judge.min_images",
+        # the judge's left-out counts choose the fix the page gives (before: "0" as text or -3 read as images left out)
+        counts=["judge.images", "judge.min_images", "judge.repeats_left_out", "judge.conflicts_left_out",
+                "judge.untrained_left_out",
                 *(f"{b}.{k}" for b in blocks for k in ("epochs", "none_correct", "winner_correct", "judged"))],
         flags=[f"{b}.{k}" for b in blocks for k in ("holds", "ships")])
     if judged:

@@ -587,8 +587,9 @@ def test_a_trusted_split_of_repeated_pictures_counts_each_picture_once(tmp_path)
     lines = done.stdout.splitlines()
     assert lines[0] == ("budget: the trusted split holds 180 images of 6 distinct pictures (dedup's groups): each "
                         "picture is judged once")
-    assert lines[1].startswith("warning: budget: the trusted split holds 6 images, fewer than the 100 that tell a "
-                               "cleaning from noise (budget.min_judge_images), so no label cleaning can be judged")
+    assert lines[1].startswith("warning: budget: the trusted split holds 6 images to judge by, fewer than the 100 "
+                               "that tell a cleaning from noise (budget.min_judge_images), so no label cleaning can be "
+                               "judged")
     metrics = json.loads((project / "metrics/budget.json").read_text())
     assert (metrics["judge"]["images"], metrics["judge"]["repeats_left_out"], metrics["label_decisions"]["images"],
             metrics["winner"]) == (6, 174, 360, "none")

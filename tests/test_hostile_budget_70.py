@@ -158,17 +158,20 @@ def test_a_trusted_split_of_few_pictures_many_times_over_is_told_to_hold_more_pi
     _grouped(project, [[f"trusted-{i:04d}" for i in range(k, k + 30)] for k in range(0, 180, 30)])
     done = _stage_in_process(project, "budget", monkeypatch, capsys)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[1] == (
-        "warning: budget: the trusted split holds 6 images, fewer than the 100 that tell a cleaning from noise "
-        "(budget.min_judge_images), so no label cleaning can be judged: pruned applies none (no quality or duplicate "
-        "drop it could apply); give the split at least 100 images to judge by (each picture once, labelled one way, "
-        "of a class train has: lines above), or lower budget.min_judge_images to judge on fewer")
+    # (review: the second line said "holds 6 images" below the first's 180 images; now 6 images to judge by)
+    assert done.stdout.splitlines()[:2] == [
+        "budget: the trusted split holds 180 images of 6 distinct pictures (dedup's groups): each picture is judged "
+        "once",
+        "warning: budget: the trusted split holds 6 images to judge by, fewer than the 100 that tell a cleaning from "
+        "noise (budget.min_judge_images), so no label cleaning can be judged: pruned applies none (no quality or "
+        "duplicate drop it could apply); give the split at least 100 images to judge by (each picture once, labelled "
+        "one way, of a class train has: lines above), or lower budget.min_judge_images to judge on fewer"]
     # and the report, from the metrics: before, "Give that split at least 100 images."
     metrics = json.loads((project / "metrics/budget.json").read_text())
-    assert ("<p><b>No label cleaning was judged</b>: the trusted split holds 6 images, fewer than the 100 that tell a "
-            "cleaning from noise, so pruned applies <b>none</b> (no quality or duplicate drop it could apply). Give "
-            "that split at least 100 images to judge by (each picture once, labelled one way, of a class train has)."
-            "</p>") == report_budget.budget_section(summary=metrics)
+    assert ("<p><b>No label cleaning was judged</b>: the trusted split holds 6 images to judge by, fewer than the 100 "
+            "that tell a cleaning from noise, so pruned applies <b>none</b> (no quality or duplicate drop it could "
+            "apply). Give that split at least 100 images to judge by (each picture once, labelled one way, of a class "
+            "train has).</p>") == report_budget.budget_section(summary=metrics)
 
 
 @pytest.mark.hostile("budget")

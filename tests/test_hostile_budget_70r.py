@@ -3,6 +3,9 @@
 - budget.enabled false, the budget run, then budget.fractions (or tie_se, score, check, min_judge_images) edited while
   it stays off, and variants run alone: the decisions are every decision, unjudged, whatever those say;
 - a decisions file whose recorded budget settings are no section of settings (its metadata edited by another tool);
+- metrics/budget.json's judge counts of images left out (which choose the fix the report gives) edited to text or
+  below zero (and, updated in place in test_hostile_budget_70: a trusted split of 6 pictures 30 times over said to
+  hold 6 images right below the line saying it holds 180, now 6 images to judge by);
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ import yaml
 
 from budget_project import case, planted_fixes_then_mistakes, write_state
 from hostile_harness import assert_nothing_left, files_under, make_project
+from test_hostile_report_more import report_stage
 from test_hostile_threshold_64 import _stage_in_process
+from winnow.errors import WinnowError
 
 
 def _budget_then_edit(tmp_path, monkeypatch, capsys, *, before: dict, after: dict):
@@ -73,3 +78,20 @@ def test_decisions_recording_budget_settings_that_are_no_section_are_refused_in_
         f"error: data/budget/decisions.parquet: records budget settings {shown}, not a section of settings; rerun "
         "the budget stage (dvc repro budget)"])
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("budget")
+@pytest.mark.parametrize(("key", "value", "shown"), [("repeats_left_out", "0", '"0"'),
+                                                     ("conflicts_left_out", -3, "-3"),
+                                                     ("untrained_left_out", True, "true")])
+def test_a_judge_count_left_out_that_is_no_count_is_refused_by_the_report(key, value, shown):
+    # before: read as truthy, the page told a split that left nothing out to give pictures "to judge by (each picture
+    # once, labelled one way, of a class train has)"
+    judge = {"split": "val", "images": 4, "repeats_left_out": 0, "conflicts_left_out": 0, "untrained_left_out": 0,
+             "classes_without_images": [], "min_images": 50, "too_few_images": True, key: value}
+    summary = {"enabled": True, "judge": judge, "score": "log_loss", "l2": None, "l2_chosen_on": None, "tie_se": 1.0,
+               "winner": "filters", "model_check": None, "candidates": {}}
+    with pytest.raises(WinnowError) as raised:
+        report_stage().budget_numbers(summary)
+    assert str(raised.value) == (f"metrics/budget.json: judge.{key} is {shown}, not a count; rerun the budget stage "
+                                 "(dvc repro budget)")

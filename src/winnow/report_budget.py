@@ -37,8 +37,9 @@ def budget_section(*, summary: dict | None) -> str:
             judge.get(k) for k in ("repeats_left_out", "conflicts_left_out", "untrained_left_out")) else "")
         why, give = ((f"no image{' to judge by' if left else ''} of {html.escape(', '.join(lacking))}",
                       f"images of every class{left}") if lacking else
-                     (f"{fmt(judge['images'])} images, fewer than the {fmt(judge['min_images'])} that tell a cleaning "
-                      "from noise", f"at least {fmt(judge['min_images'])} images{left}"))
+                     (f"{fmt(judge['images'])} images{' to judge by' if left else ''}, fewer than the "
+                      f"{fmt(judge['min_images'])} that tell a cleaning from noise",
+                      f"at least {fmt(judge['min_images'])} images{left}"))
         # before: "pruned applies none (the quality and duplicate drops, ...)" where none were applied
         what = ("the quality and duplicate drops, which need no judge" if summary["winner"] == "filters" else
                 "no quality or duplicate drop it could apply")
