@@ -50,13 +50,13 @@ def main() -> None:
         check_same_classes(degraded, ingested)
     classes = ingested.classes
 
-    def of_images(stage: str, path: str, *, columns: tuple[str, ...] = ()) -> pd.DataFrame | None:
+    def of_images(stage: str, path: str, *, columns: tuple[str, ...] = (), **checks) -> pd.DataFrame | None:
         """A table of some of data/degrade's images, by id, holding at least ``columns``: one of another data set
         stops the report in a line naming ``stage`` (its images could not be shown), one of other pixels than
         data/degrade's now too (:func:`winnow.judged_rows.check_pixels`: before, the page showed a judgement of the
         old pixels beside the new ones)."""
         table = read_table(path, written_by=stage, missing_ok=True, columns=("id", *columns),
-                           ids_of=None if degraded is None else ("data/degrade", degraded.manifest["id"]))
+                           ids_of=None if degraded is None else ("data/degrade", degraded.manifest["id"]), **checks)
         if table is not None and degraded is not None:
             check_pixels(table, manifest=degraded.manifest, path=path, written_by=stage)
         return table
@@ -73,7 +73,9 @@ def main() -> None:
     variants_summary = json_of("variants", VARIANTS_SUMMARY) or {}
     contracted = {v: c for v in variants if (c := contract_of(CHECKED_BY[v], f"metrics/contracts/{v}.json"))}
     inputs = contract_of("contracts", "metrics/contracts.json", suites=True)
-    flags = of_images("threshold", "data/threshold/flags.parquet")
+    # the flags, booleans and groups checked as every other reader checks them (read_table's flags, booleans,
+    # complete): before, dedup's kept as text "False" read as kept, exit 0, a page of no image removed
+    flags = of_images("threshold", "data/threshold/flags.parquet", flags=True)
     cuts = report_recounts.checked_threshold(json_of("threshold", "metrics/threshold.json"), flags=flags,
                                             path="metrics/threshold.json", stage="threshold")
     # here and below, every column the section reads: before, a decisions.parquet without harm, a rounds.parquet
@@ -81,9 +83,11 @@ def main() -> None:
     valuation = of_images("data-valuation", "data/data-valuation/decisions.parquet",
                           columns=("decision", "given_label", "knn_shapley", "tracin", "harm"))
     issues = of_images("confident-learn", ISSUES,
-                       columns=("is_issue", "decision", "reason", "given_label", "suggested_label", "label_quality"))
+                       columns=("is_issue", "decision", "reason", "given_label", "suggested_label", "label_quality"),
+                       booleans=("is_issue",))
     groups = of_images("dedup", "data/dedup/groups.parquet",
-                       columns=("kept", "split", "group", "group_size", "label_conflict", "label", "reason"))
+                       columns=("kept", "split", "group", "group_size", "label_conflict", "label", "reason"),
+                       booleans=("kept", "label_conflict"), complete=("group",))
     # each version's rows read and checked once (50,000 rows' check against the data costs): the shown variants',
     # pruned's (what it drops, whoever decided it) and balanced's (its section) whether shown or not
     version_rows = {v: rows for v in dict.fromkeys([*variants, "pruned", "balanced"])
