@@ -6,16 +6,25 @@
 - metrics/budget.json's judge counts of images left out (which choose the fix the report gives) edited to text or
   below zero (and, updated in place in test_hostile_budget_70: a trusted split of 6 pictures 30 times over said to
   hold 6 images right below the line saying it holds 180, now 6 images to judge by);
+- the cleaners' tables as the report reads them (dedup's groups, confident-learn's label issues) with a flag as text,
+  a null flag or a null group, which every other reader refuses since stop 70 (read_table's booleans and complete);
+- dedup's groups with a null group where variants checks a person's verdicts against dedup's copies (read by
+  read_cleaner_tables, which checked kept but not group);
 """
 
 from __future__ import annotations
+
+import json
 
 import pandas as pd
 import pytest
 import yaml
 
 from budget_project import case, planted_fixes_then_mistakes, write_state
-from hostile_harness import assert_nothing_left, files_under, make_project
+from hostile_harness import assert_nothing_left, files_under, make_project, refused_line
+from review_project import exported  # noqa: F401  (a fixture)
+from test_hostile_dedup_63 import kept_the_other_copy  # noqa: F401  (a fixture)
+from test_hostile_report_66 import DEDUP, LABEL_ISSUES, dotted_project
 from test_hostile_report_more import report_stage
 from test_hostile_threshold_64 import _stage_in_process
 from winnow.errors import WinnowError
@@ -95,3 +104,62 @@ def test_a_judge_count_left_out_that_is_no_count_is_refused_by_the_report(key, v
         report_stage().budget_numbers(summary)
     assert str(raised.value) == (f"metrics/budget.json: judge.{key} is {shown}, not a count; rerun the budget stage "
                                  "(dvc repro budget)")
+
+
+def _groups(**columns) -> pd.DataFrame:
+    """dedup's groups of dotted_project's 16 train images: one pair, img-1 removed, ``columns`` replaced."""
+    return pd.DataFrame({"id": [f"img-{i}" for i in range(16)], "split": "train", "label": 1,
+                         "group": [0, 0, *range(1, 15)], "group_size": [2, 2] + [1] * 14,
+                         "kept": [True, False] + [True] * 14, "reason": "", "label_conflict": False} | columns)
+
+
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize(("groups", "problem"), [
+    # before: "metrics/dedup.json: images_removed is 1, but data/dedup/groups.parquet holds 0: the two are from
+    # different runs, or edited", text "False" being true to astype(bool): the metrics named as the file to mend
+    (_groups(kept=["True", "False"] + ["True"] * 14), "column 'kept' holds str values, not true or false flags"),
+    # before: a traceback, "ValueError: cannot convert float NaN to bool"
+    (_groups(label_conflict=pd.array([None] + [False] * 15, dtype="boolean")),
+     "column 'label_conflict' holds boolean values with nulls, not true or false flags"),
+    # before: a traceback, "ValueError: 'list' argument must have no negative elements" (the null's group code -1)
+    (_groups(group=[0.0, None, *map(float, range(1, 15))]), "column 'group' is empty in 1 row(s), first id 'img-1'"),
+], ids=["kept-as-text", "null-label-conflict", "null-group"])
+def test_the_report_refuses_dedup_groups_every_other_reader_refuses(tmp_path, groups, problem):
+    root = dotted_project(tmp_path)
+    (root / "metrics").mkdir()
+    (root / "metrics/dedup.json").write_text(json.dumps(DEDUP | {"conflicts": 0, "conflict_images": 0}))
+    (root / "data/dedup").mkdir(parents=True)
+    groups.to_parquet(root / "data/dedup/groups.parquet", index=False)
+    assert refused_line(root, "report") == (f"error: data/dedup/groups.parquet: {problem}; rerun the dedup stage (dvc "
+                                            "repro dedup)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_the_report_refuses_label_issues_whose_flag_is_null(tmp_path):
+    # before: a traceback, "ValueError: cannot convert float NaN to bool" (the recount's astype(bool))
+    root = dotted_project(tmp_path)
+    (root / "metrics").mkdir()
+    (root / "metrics/confident_learn.json").write_text(json.dumps(LABEL_ISSUES))
+    (root / "data/confident-learn").mkdir(parents=True)
+    pd.DataFrame({"id": [f"img-{i}" for i in range(16)],
+                  "is_issue": pd.array([True, None] + [False] * 14, dtype="boolean"),
+                  "decision": ["drop"] * 2 + ["keep"] * 14, "given_label": 0, "suggested_label": 1,
+                  "label_quality": 0.5, "reason": ["label_issue"] * 2 + ["consistent"] * 14,
+                  }).to_parquet(root / "data/confident-learn/label_issues.parquet", index=False)
+    assert refused_line(root, "report") == (
+        "error: data/confident-learn/label_issues.parquet: column 'is_issue' holds boolean values with nulls, not true "
+        "or false flags; rerun the confident-learn stage (dvc repro confident-learn)")
+
+
+@pytest.mark.hostile("review")
+def test_a_null_group_hides_no_lost_picture_from_the_verdicts_check(kept_the_other_copy):
+    # test_hostile_dedup_63's refused case (a verdict dropping the copy dedup keeps now, its other copy dropped as its
+    # duplicate) with the group of that other copy emptied. Before: exit 0 and pruned held neither copy: the null
+    # group was no group of train-02's, so the picture seemed kept
+    groups = pd.read_parquet(kept_the_other_copy / "data/dedup/groups.parquet")
+    groups["group"] = groups["group"].astype("float64")
+    groups.loc[groups["id"] == "train-03", "group"] = None
+    groups.to_parquet(kept_the_other_copy / "data/dedup/groups.parquet", index=False)
+    assert refused_line(kept_the_other_copy, "variants") == (
+        "error: data/dedup/groups.parquet: column 'group' is empty in 1 row(s), first id 'train-03'; rerun the dedup "
+        "stage (dvc repro dedup)")

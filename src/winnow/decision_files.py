@@ -61,8 +61,11 @@ def read_cleaner_tables(cleaners, *, classes: list[str], manifest: pd.DataFrame,
         path, stage, argument, columns = DECISION_FILES[cleaner]
         columns = (*columns, *(extra_columns or {}).get(cleaner, ()))
         if argument in PER_IMAGE:
+            # a group read (the verdicts' check of copies) holds one in each row: before, a null group of a copy made
+            # its picture seem kept, and a verdict dropping the other copy left pruned without either, exit 0
             tables[argument] = read_table(path, written_by=stage, columns=columns, rows_of=(DEGRADE, manifest["id"]),
-                                          flags=argument == "flags", booleans=("kept",) if argument == "groups" else ())
+                                          flags=argument == "flags", booleans=("kept",) if argument == "groups" else (),
+                                          complete=("group",) if argument == "groups" and "group" in columns else ())
             check_pixels(tables[argument], manifest=manifest, path=path, written_by=stage)
         else:
             tables[argument] = read_table(path, written_by=stage, columns=(*columns, "given_label"), unique="id",
