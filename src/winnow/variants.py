@@ -230,11 +230,27 @@ def load_variant(name: str, *, root: str | os.PathLike = VARIANTS_DIR) -> tuple[
     ingested = read_imageset(INGEST)
     rows = read_rows(name, root=root, num_classes=len(ingested.classes))
     check_kept(name, rows, classes=ingested.classes)
+    sources = _sources(name, rows, ingested, root=root)
+    parts = []
+    for origin, chosen in rows.loc[loaded_order(rows)].groupby("origin", sort=False):
+        imageset = sources[origin]
+        part = imageset.select(pd.Index(imageset.manifest["id"]).get_indexer(chosen["id"]))
+        labels = chosen["label"].to_numpy(np.int64)
+        part.manifest["label"] = labels
+        parts.append(part)
+    train = ImageSet(np.concatenate([p.images for p in parts]),
+                     pd.concat([p.manifest for p in parts], ignore_index=True), ingested.classes)
+    return train, ingested.split("val")
+
+
+def _sources(name: str, rows: pd.DataFrame, ingested: ImageSet, *, root: str | os.PathLike) -> dict[str, ImageSet]:
+    """The imageset of each origin of variant ``name``'s kept ``rows`` (memory-mapped: no image copied), checked as
+    :func:`load_variant` and :func:`learnt_ids` read them: of data/ingest's image shape and classes, and the rows
+    their train images as they label them (:func:`check_origin_rows`)."""
     path, written_by = _rows_file(name, root)
     sources = {"ingest": ingested}
     splits = pd.Series(ingested.manifest["split"].to_numpy(), index=ingested.manifest["id"].to_numpy())
-    parts = []
-    for origin, chosen in rows.loc[loaded_order(rows)].groupby("origin", sort=False):
+    for origin in rows.loc[loaded_order(rows), "origin"].unique():
         if origin not in sources:
             folder = Path(root) / name / "extra" if origin == "extra" else Path(ORIGINS[origin])
             sources[origin] = read_imageset(folder)
@@ -247,15 +263,8 @@ def load_variant(name: str, *, root: str | os.PathLike = VARIANTS_DIR) -> tuple[
                 raise rerun_error(folder, f"images are {'x'.join(map(str, shape))}, {INGEST}'s are "
                                           f"{'x'.join(map(str, expected))}: made from another ingest", written_by=stage)
             check_same_classes(sources[origin], ingested, where=folder, written_by=stage)
-        imageset = sources[origin]
-        check_origin_rows(rows, origin, imageset, splits=splits, path=path, written_by=written_by)
-        part = imageset.select(pd.Index(imageset.manifest["id"]).get_indexer(chosen["id"]))
-        labels = chosen["label"].to_numpy(np.int64)
-        part.manifest["label"] = labels
-        parts.append(part)
-    train = ImageSet(np.concatenate([p.images for p in parts]),
-                     pd.concat([p.manifest for p in parts], ignore_index=True), ingested.classes)
-    return train, ingested.split("val")
+        check_origin_rows(rows, origin, sources[origin], splits=splits, path=path, written_by=written_by)
+    return sources
 
 
 def loaded_order(rows: pd.DataFrame) -> np.ndarray:
@@ -267,20 +276,21 @@ def loaded_order(rows: pd.DataFrame) -> np.ndarray:
 
 def learnt_ids(name: str, *, root: str | os.PathLike = VARIANTS_DIR) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The ids ``(M,)`` of the images train@<name> learns from or chooses its epoch on, their labels ``(M,)`` and their
-    pixel digests ``(M,)`` (``""`` for an id its imageset no longer holds), as :func:`load_variant` gives them: its kept
-    rows' and data/ingest's val split's. Reads the manifests and copies no image; rows that keep no image are refused
-    (:func:`check_kept`), others are not checked."""
+    pixel digests ``(M,)``, as :func:`load_variant` gives them: its kept rows' and data/ingest's val split's. Reads the
+    manifests and copies no image; rows it would refuse are refused alike (:func:`check_kept`, :func:`_sources`)."""
     ingested = read_imageset(INGEST)
     rows = read_rows(name, root=root, num_classes=len(ingested.classes))
     # as load_variant refuses them: before, rows that drop every image were a ValueError traceback in loaded_order
     check_kept(name, rows, classes=ingested.classes)
+    # and rows of another ingest or degrade (an image it no longer holds, or labels otherwise): before, named as a
+    # model that learnt other pixels, "rerun train@<v>", which then refused the rows themselves
+    sources = _sources(name, rows, ingested, root=root)
     rows = rows.loc[loaded_order(rows)]
     val = ingested.manifest[ingested.manifest["split"] == "val"]
     digests = pd.Series("", index=rows.index, dtype=object)
     for origin, chosen in rows.groupby("origin", sort=False):
-        manifest = (ingested if origin == "ingest" else
-                    read_imageset(Path(root) / name / "extra" if origin == "extra" else ORIGINS[origin])).manifest
-        digests[chosen.index] = chosen["id"].map(manifest.set_index("id")["digest"]).fillna("").to_numpy()
+        manifest = sources[origin].manifest
+        digests[chosen.index] = chosen["id"].map(manifest.set_index("id")["digest"]).to_numpy()
     return (np.concatenate([rows["id"].to_numpy(str), val["id"].to_numpy(str)]),
             np.concatenate([rows["label"].to_numpy(np.int64), val["label"].to_numpy(np.int64)]),
             np.concatenate([digests.to_numpy(str), val["digest"].to_numpy(str)]))
