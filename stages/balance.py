@@ -30,7 +30,7 @@ from winnow.imageset import ImageSet
 from winnow.stage import check_outputs, load_params, run, together, write_json
 from winnow.stand_ins import replacing_skipped, write_skipped
 from winnow.torch_runtime import pick_device
-from winnow.training import embed
+from winnow.training import TrainConfig, embed, run_as
 from winnow.variant_contract import VariantContract, outputs as contract_outputs, write_not_checked
 from winnow.variants import learnt_ids, load_variant, loaded_order, read_rows, write_variant
 
@@ -72,6 +72,8 @@ def main() -> None:
         # edge cases were chosen in the features of the old labels' model, exit 0)
         classifier, _ = load("models/baseline.pt", device=device.type, classes=classes,
                              image_shape=pruned.images.shape[1:], trained_on=lambda: learnt_ids("baseline"))
+        # in batches of train.eval_batch_size as params.yaml gives it now, as evaluate: before, 1,024 whatever it said
+        classifier = run_as(classifier, TrainConfig.from_params(params["train"]))
         scores = edge_scores(embed(classifier, pruned.images), labels)
 
     made = balanced_augment(pruned.images, labels, policy=policy, seed=seed, num_classes=len(classes),

@@ -18,7 +18,7 @@ from winnow.metrics import (
     summarise, summary_path, tested_recalls,
 )
 from winnow.stage import check_outputs, load_params, rerun_error, run, together, write_json, write_table
-from winnow.training import TrainConfig, predict_proba
+from winnow.training import TrainConfig, predict_proba, run_as
 from winnow.variants import learnt_ids, load_test, variant_argument
 
 
@@ -37,13 +37,17 @@ def main() -> None:
     # a model of other classes or in another order would have its indices read as this data's classes, one of other
     # train settings or seed scored as this configuration's, one that saw some of these images would be scored on
     # them, and one of the version's earlier rows scored as this version
-    trained, classes = load(f"models/{variant}.pt", classes=test.classes, image_shape=test.images.shape[1:],
+    # on train.device (before: always auto, so train.device cpu was a GPU's numbers where one was visible, and a device
+    # the machine lacks was not refused as train@<v> refuses it)
+    trained, classes = load(f"models/{variant}.pt", device=config.device, classes=test.classes,
+                            image_shape=test.images.shape[1:],
                             trained_as=(config, params["seed"], policy_for(params, config.augment)),
                             held_out=test.manifest["id"].to_numpy(), trained_on=lambda: learnt_ids(variant))
-    # in batches of train.eval_batch_size as params.yaml gives it now, not as the model was trained with (where and how
-    # fast, not what it learnt: load does not refuse it): before, the checkpoint's, so lowering it after evaluate ran
-    # out of memory, then rerunning evaluate, ran out again at the old size
-    probabilities = predict_proba(trained, test.images, batch_size=config.eval_batch_size)
+    # in batches of train.eval_batch_size (on train.threads, streamed as train.stream says) as params.yaml gives it now,
+    # not as the model was trained with (where and how fast, not what it learnt: load does not refuse it): before, the
+    # checkpoint's, so lowering it after evaluate ran out of memory, then rerunning evaluate, ran out again at the old
+    # size
+    probabilities = predict_proba(run_as(trained, config), test.images)
     broken = ~np.isfinite(probabilities).all(axis=1)
     if broken.any():  # argmax reads a row of NaN as class 0: plausible metrics of a model that predicts nothing
         raise rerun_error(f"models/{variant}.pt", f"gives non-finite probabilities (NaN or infinity) for "

@@ -57,7 +57,7 @@ def main() -> None:
     # imported here: torch takes seconds to import, and the default variants skip this stage
     from winnow.checkpoints import load
     from winnow.gan import GanConfig, generate, train_gan
-    from winnow.training import embed, predict_proba
+    from winnow.training import TrainConfig, embed, predict_proba, run_as
 
     section = dict(params["gan"])
     contract = VariantContract.read(params)  # what the variant's contract reads, before anything is written
@@ -68,6 +68,9 @@ def main() -> None:
     # classes were ranked by the val F1 of the old labels' model, exit 0)
     classifier, classes = load("models/baseline.pt", classes=pruned.classes, image_shape=pruned.images.shape[1:],
                                trained_on=lambda: learnt_ids("baseline"))
+    # in batches of train.eval_batch_size as params.yaml gives it now, as evaluate: before, the checkpoint's (and 1,024
+    # for the Fréchet features), so lowering it after running out of memory changed nothing
+    classifier = run_as(classifier, TrainConfig.from_params(params["train"]))
     val_probs = predict_proba(classifier, val.images) if len(val) else np.zeros((0, len(classes)), np.float32)
     scores = _scores(section["weak_by"], pruned, val, val_probs, classes)
     unscored = [name for name in classes if name not in scores]

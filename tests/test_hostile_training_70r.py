@@ -5,19 +5,31 @@
 - evaluate of a baseline whose rows keep a label data/degrade, written anew since, gives otherwise: the same;
 - evaluate after the pixels of the test split and of an image the variant drops changed: scored, no false alarm of
   the pixel record (the model never read them);
+- evaluate after train.stream was edited: it streams the test images as params.yaml says now, not as the model was
+  trained;
+- evaluate under a train.device the machine lacks: refused as train@<v> refuses it, not run on another device;
+- gan-synthesize after train.eval_batch_size was edited: the baseline classifier predicts and embeds in batches of
+  the new size, not the checkpoint's (nor 1,024 for the features);
+- balance after train.eval_batch_size was edited: its edge cases are embedded in batches of the new size, not 1,024.
 
 Each names what a user relies on: the one line, and nothing partial left behind."""
 
+import importlib.util
 import json
+import sys
 
 import numpy as np
 import pytest
-from hostile_harness import assert_error_line, assert_nothing_left, edit_table, files_under
+import yaml
+from hostile_harness import ROOT, assert_error_line, assert_nothing_left, edit_table, files_under, make_project
+from test_gan import gan_project
 from test_hostile_metrics_more import _evaluate_project
 from test_hostile_training_66 import _evaluate_in_process
 
+from winnow import training
 from winnow.imageset import read_imageset, write_imageset
 from winnow.metrics import metrics_path
+from winnow.stage import run
 from winnow.variants import baseline_rows, write_variant
 
 
@@ -118,3 +130,90 @@ def _resave(path, learnt) -> None:
     trained, classes = load(path)
     save(trained, path, classes=classes, image_shape=(8, 8, 1), seen=learnt["id"].to_numpy(),
          labels=learnt["label"].to_numpy(), digests=learnt["digest"].to_numpy())
+
+
+@pytest.mark.hostile("training")
+def test_evaluate_streams_the_test_images_as_train_stream_says_now(tmp_path, monkeypatch, capsys):
+    # before: the checkpoint's train.stream (auto, as trained): set to always after evaluate ran out of memory copying
+    # the test split to the device, evaluate rerun by hand (load accepts the model: stream changes no weight) copied
+    # it all at once again, silently not the edit
+    project = _evaluate_project(tmp_path / "project", ["a", "b"], [2, 2], bias=[1.0, 0.0])
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    assert params["train"]["stream"] == "auto"  # what the fixture's model was trained with
+    params["train"]["stream"] = "always"
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    streams = []
+    placed = training.device_images
+    monkeypatch.setattr(training, "device_images", lambda images, device, *, stream: (
+        streams.append(stream), placed(images, device, stream=stream))[1])
+    assert _evaluate_in_process(project, monkeypatch, capsys).returncode == 0
+    assert streams == ["always"]
+
+
+@pytest.mark.hostile("training")
+def test_evaluate_runs_on_train_device_as_params_give_it_now(tmp_path, monkeypatch, capsys):
+    # before: evaluate loaded the model on auto whatever train.device said: mps on a machine without one (or cpu on one
+    # with a GPU) scored it on another device, exit 0, where train@baseline refuses the option
+    project = _evaluate_project(tmp_path / "project", ["a", "b"], [2, 2], bias=[1.0, 0.0])
+    assert _evaluate_in_process(project, monkeypatch, capsys).returncode == 0
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["train"]["device"] = "mps"
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert _refused(project, monkeypatch, capsys) == (
+        "error: train.device: mps requested but this machine has no MPS device; use auto or cpu")
+
+
+def _batches(monkeypatch) -> list[int]:
+    """The sizes of the batches winnow.training's predict_proba and embed give a model from now on."""
+    seen = []
+    normalise = training.normalise
+    monkeypatch.setattr(training, "normalise", lambda batch, mean, std: (
+        seen.append(len(batch)), normalise(batch, mean, std))[1])
+    return seen
+
+
+def _in_process(project, monkeypatch, stage: str) -> None:
+    """stages/<stage>.py run in this process as dvc.yaml's command would, exit 0."""
+    spec = importlib.util.spec_from_file_location(f"{stage}_stage", ROOT / "stages" / f"{stage}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.chdir(project)
+    monkeypatch.setattr(sys, "argv", [f"{stage}.py"])
+    run(module.main)
+
+
+def _eval_batch_size_one(project) -> dict:
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["train"]["eval_batch_size"] = 1  # the fixture's model: 1024, as TrainConfig's default
+    return params
+
+
+@pytest.mark.hostile("intermediates")
+def test_gan_synthesize_predicts_and_embeds_in_batches_of_train_eval_batch_size_as_params_give_it_now(
+        tmp_path, monkeypatch):
+    # before: the baseline classifier's own eval_batch_size (1024) for its val and sample probabilities, and 1,024 for
+    # the Frechet features: train.eval_batch_size lowered to 1 after gan-synthesize ran out of memory, rerun, took the 6
+    # val images in one batch again, silently not the edit
+    project = gan_project(tmp_path / "project", weak_k=1)
+    make_project(project, _eval_batch_size_one(project))
+    edit_table(project / "data/variants/pruned/rows.parquet", lambda rows: rows.assign(
+        action=np.where(rows["id"] == "train-2-0", "keep", rows["action"])))
+    seen = _batches(monkeypatch)
+    _in_process(project, monkeypatch, "gan_synthesize")
+    # the 6 val images, the 4 samples, then the Frechet features: the 1 real image of 'c', its 4 samples, the 4 kept
+    assert seen == [1] * (6 + 4 + 1 + 4 + 4)
+
+
+@pytest.mark.hostile("intermediates")
+def test_balance_embeds_its_edge_cases_in_batches_of_train_eval_batch_size_as_params_give_it_now(tmp_path,
+                                                                                                 monkeypatch):
+    # before: embed's own 1,024 whatever train.eval_batch_size said: lowered to 1 after balance ran out of memory
+    # embedding pruned, balance rerun took its 12 train images in one batch again, silently not the edit
+    project = gan_project(tmp_path / "project", weak_k=1)
+    params = _eval_batch_size_one(project)
+    params["variants"] = ["baseline", "pruned", "balanced"]
+    params["balance"].update(device="cpu", edge_fraction=0.5, edge_extra=2.0)
+    make_project(project, params)
+    seen = _batches(monkeypatch)
+    _in_process(project, monkeypatch, "balance")
+    assert seen == [1] * 12  # pruned's 6 train images of 'a' and 6 of 'b'

@@ -346,10 +346,20 @@ def predict_proba(trained: Trained, images: np.ndarray, *, batch_size: int | Non
     return torch.softmax(logits, dim=1).cpu().numpy().astype(np.float32)
 
 
+def run_as(trained: Trained, config: TrainConfig) -> Trained:
+    """A loaded ``trained`` that predicts as train ``config`` (params.yaml's now) says where and how fast: its threads,
+    stream and eval_batch_size, which change no weight (:func:`winnow.checkpoints.load` compares none of them). Before,
+    the checkpoint's: lowering train.eval_batch_size (or streaming) after running out of memory changed nothing."""
+    return replace(trained, config=replace(trained.config, threads=config.threads, stream=config.stream,
+                                           eval_batch_size=config.eval_batch_size))
+
+
 @torch.inference_mode()
-def embed(trained: Trained, images: np.ndarray, *, batch_size: int = 1024) -> np.ndarray:
+def embed(trained: Trained, images: np.ndarray, *, batch_size: int | None = None) -> np.ndarray:
     """float32 ``(N, D)`` penultimate features (``model.features``) for uint8 ``(N, H, W, C)`` images,
-    computed in float32 with the model's own ``config.threads``."""
+    computed in float32 with the model's own ``config.threads``, in batches of ``batch_size`` (default its own
+    ``config.eval_batch_size``, as :func:`predict_proba`: before, 1,024 whatever train.eval_batch_size said)."""
+    batch_size = batch_size or trained.config.eval_batch_size
     device = next(trained.model.parameters()).device
     x = device_images(images, device, stream=trained.config.stream)
     mean, std = trained.mean.to(device), trained.std.to(device)
