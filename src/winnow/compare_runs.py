@@ -137,9 +137,10 @@ def run_metrics(run: dict, *, metric: str, repo: str) -> dict[str, dict]:
 
 
 def _support(values) -> dict:
-    """``{"support": n}`` of one class's summary entry when it holds a count, else {}."""
-    support = values.get("support") if isinstance(values, dict) else None
-    return {"support": support} if isinstance(support, int) and not isinstance(support, bool) else {}
+    """``{"support": n}`` of one class's summary entry when it holds the key, whatever its value (a text or negative
+    one is refused by :func:`winnow.compare.check_support`; before, it was dropped here, and the class, 0 at every
+    variant, averaged in as tested), else {}."""
+    return {"support": values["support"]} if isinstance(values, dict) and "support" in values else {}
 
 
 def _summary_at(run: dict, variant: str, *, metric: str, repo: str, needed: bool) -> dict | None:

@@ -1,0 +1,99 @@
+"""Hostile inputs to compare found at probe 70:
+
+- a class's ``support`` in evaluate's summary that is text ("0"), negative or a boolean: the compare stage counted
+  the class as tested and averaged its unmeasured 0s in (the report refuses the same summary);
+- a class's ``support`` that differs between two variants (a stale summary beside a fresh one): compared as if both
+  were measured on one test set;
+- ``winnow compare`` over runs whose summary.json at the run's commit holds a text support: dropped unread, the class
+  averaged in as tested.
+
+The stage runs in-process (its ``main``) but for one case run as dvc runs it, to pin the whole ``error:`` line.
+"""
+
+import importlib.util
+import json
+
+import pytest
+from gate_repo import init
+from hostile_harness import ROOT, assert_nothing_left, default_params, files_under, make_project, refused_line
+
+from winnow import compare
+from winnow.compare_runs import run_metrics
+from winnow.errors import WinnowError
+from winnow.metrics import PER_CLASS_METRICS, summary_path
+
+
+def _stage(name: str):
+    spec = importlib.util.spec_from_file_location(f"{name}_stage", ROOT / "stages" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _summaries(project, supports: dict[str, dict[str, object]]) -> None:
+    """evaluate's summary of each variant: every metric 0.8 on a class with test images, 0 on one without (as
+    winnow.metrics.summarise writes it), each class's support as given (variant -> class -> support)."""
+    for variant, support in supports.items():
+        per_class = {c: {**{m: 0.0 if s in (0, "0", -3) else 0.8 for m in PER_CLASS_METRICS}, "support": s}
+                     for c, s in support.items()}
+        (project / summary_path(variant)).parent.mkdir(parents=True, exist_ok=True)
+        (project / summary_path(variant)).write_text(json.dumps({"per_class": per_class}))
+
+
+def _project(tmp_path, supports):
+    project = make_project(tmp_path / "project", default_params() | {"variants": list(supports)})
+    _summaries(project, supports)
+    return project
+
+
+@pytest.mark.hostile("compare")
+def test_the_compare_stage_refuses_a_support_written_as_text(tmp_path):
+    # class z's support is "0" (a hand edit, or a summary rewritten by a tool that quotes numbers): the report refuses
+    # it ("not a count of test images"). Before, the stage exited 0, counted z as tested ("0" is not 0) and averaged its
+    # two unmeasured 0s into the average row and the paired test (n 3)
+    project = _project(tmp_path, {"baseline": {"a": 5, "b": 5, "z": "0"}, "pruned": {"a": 5, "b": 5, "z": "0"}})
+    assert refused_line(project, "compare") == (
+        'error: baseline: per_class.z.support is "0", not a count of test images; rerun evaluate@baseline')
+
+
+@pytest.mark.hostile("compare")
+@pytest.mark.parametrize(("support", "shown"), [(-3, "-3"), (False, "false"), (0.0, "0.0")])
+def test_the_compare_stage_refuses_a_support_that_is_no_count(tmp_path, monkeypatch, support, shown):
+    # before: -3 and 0.0 counted z as tested (its 0s averaged in); false passed as 0, a value evaluate never writes
+    project = _project(tmp_path, {"baseline": {"a": 5, "z": support}, "pruned": {"a": 5, "z": support}})
+    monkeypatch.chdir(project)
+    before = files_under(project)
+    with pytest.raises(WinnowError) as refused:
+        _stage("compare").main()
+    assert str(refused.value) == (f"baseline: per_class.z.support is {shown}, not a count of test images; rerun "
+                                  "evaluate@baseline")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("compare")
+def test_the_compare_stage_refuses_variants_whose_support_differs(tmp_path, monkeypatch):
+    # baseline's summary says z has no test image, pruned's says 4: the two were not measured on one test set (one is
+    # stale). Before, the stage exited 0 and paired baseline's unmeasured 0 for z against pruned's measured 0.8
+    project = _project(tmp_path, {"baseline": {"a": 5, "b": 5, "z": 0}, "pruned": {"a": 5, "b": 5, "z": 4}})
+    monkeypatch.chdir(project)
+    before = files_under(project)
+    with pytest.raises(WinnowError) as refused:
+        _stage("compare").main()
+    assert str(refused.value) == ("pruned: per_class.z.support is 4, but baseline's is 0; variants are compared on one "
+                                  "test set: rerun evaluate@pruned")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("compare")
+def test_compare_over_runs_refuses_a_text_support_in_a_runs_summary(tmp_path):
+    # `winnow compare` reads each class's support from summary.json at the run's commit, beside the F1 DVC shows. There
+    # z's support is "0". Before, the value was dropped unread, and z (F1 0 at both variants) was averaged in as tested
+    project = _project(tmp_path, {"baseline": {"a": 5, "z": "0"}, "pruned": {"a": 5, "z": "0"}})
+    init(project)
+    shown = {v: {"per_class": {"a": {"f1": f1}, "z": {"f1": 0.0}}} for v, f1 in (("baseline", 0.5), ("pruned", 0.6))}
+    run = {"experiment": "exp-1", "rev": "HEAD", "variants": shown}
+    measured = run_metrics(run, metric="f1", repo=str(project))
+    with pytest.raises(WinnowError) as refused:
+        compare.seed_summary([measured], metric="f1", names=["exp-1"])
+    assert str(refused.value) == ('experiment exp-1: baseline: per_class.z.support is "0", not a count of test images; '
+                                  "rerun evaluate@baseline")
