@@ -5,7 +5,9 @@
 - a class's ``support`` that differs between two variants (a stale summary beside a fresh one): compared as if both
   were measured on one test set;
 - ``winnow compare`` over runs whose summary.json at the run's commit holds a text support: dropped unread, the class
-  averaged in as tested.
+  averaged in as tested;
+- ``winnow compare`` over runs of which one has a summary naming a class without test images and another has none (F1
+  as DVC shows it): the second run's average row took the class's 0 in, while the note said it was left out.
 
 The stage runs in-process (its ``main``) but for one case run as dvc runs it, to pin the whole ``error:`` line.
 """
@@ -97,3 +99,22 @@ def test_compare_over_runs_refuses_a_text_support_in_a_runs_summary(tmp_path):
         compare.seed_summary([measured], metric="f1", names=["exp-1"])
     assert str(refused.value) == ('experiment exp-1: baseline: per_class.z.support is "0", not a count of test images; '
                                   "rerun evaluate@baseline")
+
+
+@pytest.mark.hostile("compare")
+def test_compare_over_runs_averages_the_same_classes_in_every_run():
+    # two seeds, both 0.5 (baseline) and 0.6 (pruned) on class a, the one class tested; z has no test image. The first
+    # run's summary says so (support 0); the second run's is not there (a saved exp show of a commit this clone lacks:
+    # F1 as DVC shows it, no support). The note says z is left out of the average and std rows. Before, the second run
+    # averaged z's 0 in (0.25 and 0.30), and the average row read 0.3750 ± 0.1768 and 0.4500 ± 0.2121
+    def run(f1: dict[str, float], support: bool) -> dict:
+        return {v: {"per_class": {"a": {"f1": x, **({"support": 5} if support else {})},
+                                  "z": {"f1": 0.0, **({"support": 0} if support else {})}}} for v, x in f1.items()}
+    runs = [run({"baseline": 0.5, "pruned": 0.6}, support=True), run({"baseline": 0.5, "pruned": 0.6}, support=False)]
+    cells, tests = compare.seed_summary(runs, metric="f1")
+    assert cells.loc["average"].tolist() == ["0.5000 ± 0.0000", "0.6000 ± 0.0000"]
+    assert cells.loc["std"].tolist() == ["0.0000 ± 0.0000", "0.0000 ± 0.0000"]
+    assert tests.set_index("row").loc["average", "mean_diff"] == pytest.approx(0.1)
+    assert compare.untested_rows_note(runs) == (
+        "Left out of the average and std rows and of the tests: z (no test image: its 0s are not measured), as "
+        "evaluate's macro figures leave it out.")

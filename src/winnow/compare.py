@@ -46,16 +46,19 @@ def summary_labels(classes) -> tuple[str, str]:
     return out[0], out[1]
 
 
-def class_table(metrics: dict[str, dict], *, metric: str) -> pd.DataFrame:
+def class_table(metrics: dict[str, dict], *, metric: str, untested: list[str] | None = None) -> pd.DataFrame:
     """Rows = classes, then the average and std across the classes with test images (the last two rows, named by
     :func:`summary_labels`: as evaluate's macro figures, they leave out the :func:`untested_classes`, whose 0s are
     not measured); columns = variants.
 
     Args:
         metrics: variant → a summary (``per_class.<class>.<metric>``, see :func:`winnow.metrics.summarise`).
+        untested: the classes those rows leave out (default: ``metrics``' :func:`untested_classes`); over several
+            runs, those of any run (:func:`untested_in_runs`), so that every run averages the same classes.
     """
     check_support(metrics)
-    columns, first, untested = {}, None, untested_classes(metrics)
+    columns, first = {}, None
+    untested = untested_classes(metrics) if untested is None else untested
     for variant, m in metrics.items():
         values = {c: v.get(metric) for c, v in m["per_class"].items()}
         bad = next((c for c, x in values.items() if not is_rate(x)), None)
@@ -72,7 +75,8 @@ def class_table(metrics: dict[str, dict], *, metric: str) -> pd.DataFrame:
                               + f"); variants are compared on one test set: rerun evaluate@{variant}")
         per_class = pd.Series(values, dtype=float).reindex(first[1])
         average, spread = summary_labels(per_class.index)
-        tested = per_class.drop(index=untested) if len(untested) < len(per_class) else per_class
+        tested = per_class.drop(index=untested, errors="ignore")
+        tested = tested if len(tested) else per_class  # none tested: all averaged, as evaluate's macro figures
         columns[variant] = pd.concat([per_class, pd.Series({average: tested.mean(), spread: tested.std(ddof=0)})])
     table = pd.DataFrame(columns)
     table.index.name = "class"
@@ -231,10 +235,13 @@ def seed_summary(runs: list[dict[str, dict]], *, metric: str,
     """
     if not runs:
         raise WinnowError("compare: no runs to summarise")
-    variants, tables = list(runs[0]), []
+    variants, tables, untested = list(runs[0]), [], untested_in_runs(runs)
     for number, run in enumerate(runs):
         try:
-            tables.append(class_table(run, metric=metric))
+            # every run's average and std rows over the same classes: before, a run whose summary DVC alone showed
+            # (no support) averaged in the 0 of a class another run's summary says has no test image, and the average
+            # row read 0.3750 ± 0.1768 over two runs that both scored 0.5 on the one class tested
+            tables.append(class_table(run, metric=metric, untested=untested))
         except WinnowError as err:
             if names is None:
                 raise
@@ -253,7 +260,7 @@ def seed_summary(runs: list[dict[str, dict]], *, metric: str,
     mean, std = stacked.mean(axis=0), stacked.std(axis=0, ddof=1) if len(runs) > 1 else None
     cells = pd.DataFrame([[f"{m:.4f}" if std is None else f"{m:.4f} ± {std[r, j]:.4f}" for j, m in enumerate(mr)]
                           for r, mr in enumerate(mean)], index=index, columns=variants)
-    tests, untested = [], set(untested_in_runs(runs))
+    tests, untested = [], set(untested)
     for row, name in enumerate(index[:-1]):  # every class and the average; a std across classes is no effect
         if name in untested:  # before: its unmeasured 0s paired as a tie, "1.0000 (identical)" over seeds
             continue
