@@ -7,22 +7,27 @@
 - ``winnow compare`` over runs whose summary.json at the run's commit holds a text support: dropped unread, the class
   averaged in as tested;
 - ``winnow compare`` over runs of which one has a summary naming a class without test images and another has none (F1
-  as DVC shows it): the second run's average row took the class's 0 in, while the note said it was left out.
+  as DVC shows it): the second run's average row took the class's 0 in, while the note said it was left out;
+- ``winnow compare --num 3`` (and ``study collect --num -1``) in a shallow clone (CI): the runs of commits the clone
+  lacks were left out without a word.
 
 The stage runs in-process (its ``main``) but for one case run as dvc runs it, to pin the whole ``error:`` line.
 """
 
+import hashlib
 import importlib.util
 import json
 
 import pytest
-from gate_repo import init
+import yaml
+from gate_repo import commit, git, init
 from hostile_harness import ROOT, assert_nothing_left, default_params, files_under, make_project, refused_line
 
 from winnow import compare
+from winnow.cli import main as winnow
 from winnow.compare_runs import run_metrics
 from winnow.errors import WinnowError
-from winnow.metrics import PER_CLASS_METRICS, summary_path
+from winnow.metrics import PER_CLASS_METRICS, metrics_path, summary_path
 
 
 def _stage(name: str):
@@ -118,3 +123,55 @@ def test_compare_over_runs_averages_the_same_classes_in_every_run():
     assert compare.untested_rows_note(runs) == (
         "Left out of the average and std rows and of the tests: z (no test image: its 0s are not measured), as "
         "evaluate's macro figures leave it out.")
+
+
+def _shallow_clone(tmp_path):
+    """A clone of depth 1 (CI's actions/checkout) of a DVC project of three commits, each holding the run of one seed
+    (0, 1, 2) of baseline: its metrics file and the dvc.lock of the run that wrote it."""
+    origin = make_project(tmp_path / "origin", default_params() | {"variants": ["baseline"]})
+    (origin / ".dvc").mkdir()
+    (origin / ".dvc" / "config").write_text("")
+    (origin / "dvc.yaml").write_text("stages:\n  evaluate:\n    foreach: [baseline]\n    do:\n      cmd: echo ${item}\n"
+                                     "      metrics:\n        - metrics/evaluate/${item}.json:\n            cache: false\n")
+    init(origin)
+    for seed in range(3):
+        params = yaml.safe_load((origin / "params.yaml").read_text())
+        (origin / "params.yaml").write_text(yaml.safe_dump(params | {"seed": seed}))
+        (origin / metrics_path("baseline")).parent.mkdir(parents=True, exist_ok=True)
+        written = json.dumps({"accuracy": 0.9, "macro": {"f1": 0.55 + seed / 20},
+                              "per_class": {"a": {"f1": 0.5 + seed / 10}, "b": {"f1": 0.6}}}).encode()
+        (origin / metrics_path("baseline")).write_bytes(written)
+        (origin / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": {"evaluate@baseline": {
+            "cmd": "echo baseline", "outs": [{"path": metrics_path("baseline"), "hash": "md5",
+                                              "md5": hashlib.md5(written).hexdigest(), "size": len(written)}]}}}))
+        commit(origin, f"seed {seed}")
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{origin}", "clone")
+    return tmp_path / "clone"
+
+
+@pytest.mark.hostile("compare")
+@pytest.mark.parametrize(("command", "said"), [(["compare", "--variants", "baseline", "--num", "3"], "compare --num 3"),
+                                               (["study", "collect", "--num", "-1"], "study collect --num -1")])
+def test_runs_of_commits_a_shallow_clone_lacks_are_refused_not_left_out(tmp_path, capsys, command, said):
+    # CI checks out one commit (actions/checkout's default fetch-depth 1). Before, `winnow compare --num 3` there read
+    # dvc exp show's runs of HEAD alone, as if the two commits before it held none: "Variants over 1 run(s) (seeds 2)",
+    # exit 0 (study collect --num -1, every commit, alike)
+    clone = _shallow_clone(tmp_path)
+    before = files_under(clone)
+    assert winnow([*command, "--repo", str(clone)]) == 1
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", f"error: {said}: this clone is shallow, its history cut off 1 commit(s) back "
+                              "from HEAD, so the runs of the commits before cannot be read; fetch the whole history "
+                              "(git fetch --unshallow; in CI, actions/checkout with fetch-depth: 0), or give --num 1\n")
+    assert_nothing_left(clone, before)
+
+
+@pytest.mark.hostile("compare")
+def test_compare_in_a_shallow_clone_does_what_its_refusal_advises_once_the_history_is_fetched(tmp_path, capsys):
+    # the refusal's fix, `git fetch --unshallow`, brings the two commits before HEAD, and their seeds are compared
+    clone = _shallow_clone(tmp_path)
+    git(clone, "fetch", "-q", "--unshallow")
+    assert winnow(["compare", "--variants", "baseline", "--num", "3", "--repo", str(clone)]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("# Variants over 3 run(s) (seeds 2, 1, 0)\n")
+    assert "| a | 0.6000 ± 0.1000 |" in out

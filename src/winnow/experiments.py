@@ -220,6 +220,7 @@ def shown_experiments(*, repo: str, revs: list[str] | None, num: int, where: str
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
+    check_history(repo, num=num, where=where)
     try:
         with Repo(repo) as dvc_repo:
             # queued ones too, so that they are named as not yet run (before: "no experiment is a study run; queue
@@ -232,6 +233,19 @@ def shown_experiments(*, repo: str, revs: list[str] | None, num: int, where: str
             raise
         raise WinnowError(f"{where} --repo {repo}: {not_owned(repo, str(err))}") from err
     return [state.dumpd() for state in states]
+
+
+def check_history(repo: str, *, num: int, where: str) -> None:
+    """One line when ``num`` commits back from HEAD (-1: all) reach past the history of a shallow clone (CI's
+    actions/checkout fetches one commit): dvc exp show reads the commits that are there and no more. Before, `winnow
+    compare --num 3` in a clone of depth 1 compared HEAD's runs alone, as if the two commits before it held none."""
+    if num == 1 or run_git(repo, "rev-parse", "--is-shallow-repository").stdout.strip() != "true":
+        return
+    held = run_git(repo, "rev-list", "--count", "--first-parent", "HEAD").stdout.strip()
+    if held.isdigit() and (num == -1 or int(held) < num):
+        raise WinnowError(f"{where} --num {num}: this clone is shallow, its history cut off {held} commit(s) back from "
+                          "HEAD, so the runs of the commits before cannot be read; fetch the whole history (git fetch "
+                          f"--unshallow; in CI, actions/checkout with fetch-depth: 0), or give --num {held}")
 
 
 def earlier_experiments(repo: str) -> list[int]:
