@@ -131,8 +131,8 @@ def _shallow_clone(tmp_path):
     origin = make_project(tmp_path / "origin", default_params() | {"variants": ["baseline"]})
     (origin / ".dvc").mkdir()
     (origin / ".dvc" / "config").write_text("")
-    (origin / "dvc.yaml").write_text("stages:\n  evaluate:\n    foreach: [baseline]\n    do:\n      cmd: echo ${item}\n"
-                                     "      metrics:\n        - metrics/evaluate/${item}.json:\n            cache: false\n")
+    (origin / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"evaluate": {"foreach": ["baseline"], "do": {
+        "cmd": "echo ${item}", "metrics": [{"metrics/evaluate/${item}.json": {"cache": False}}]}}}}))
     init(origin)
     for seed in range(3):
         params = yaml.safe_load((origin / "params.yaml").read_text())

@@ -27,7 +27,7 @@ from winnow import markdown
 from winnow.cli_args import a_name, output_path, project_folder, saved_exp_show
 from winnow.errors import WinnowError, check_output, first_repeated, not_a_regular_file, project_file
 from winnow.experiments import current_runs, left_out_note, load_experiments
-from winnow.metrics import PER_CLASS_METRICS, is_rate, metrics_path
+from winnow.metrics import PER_CLASS_METRICS, check_support, is_rate, metrics_path
 from winnow.paired import p_text
 
 SUMMARY_ROWS = ("average", "std")
@@ -81,26 +81,6 @@ def class_table(metrics: dict[str, dict], *, metric: str, untested: list[str] | 
     table = pd.DataFrame(columns)
     table.index.name = "class"
     return table
-
-
-def check_support(metrics: dict[str, dict]) -> None:
-    """One line when a class's ``support`` (where a summary gives it) is not a count of test images, or is not the
-    same count at every variant of ``metrics`` (variant → a summary): variants are compared on one test set.
-    Before: support "0" or -3 counted the class as tested and averaged its unmeasured 0s in (the report refuses
-    both), and 0 at one variant beside 4 at another paired a stale summary's 0 against a measured F1."""
-    first: dict[str, tuple[str, int]] = {}
-    for variant, m in metrics.items():
-        for name, values in m["per_class"].items():
-            if "support" not in values:
-                continue
-            support = values["support"]
-            if isinstance(support, bool) or not isinstance(support, int) or support < 0:
-                raise WinnowError(f"{variant}: per_class.{name}.support is {json.dumps(support)[:40]}, not a count of "
-                                  f"test images; rerun evaluate@{variant}")
-            seen = first.setdefault(name, (variant, support))
-            if seen[1] != support:
-                raise WinnowError(f"{variant}: per_class.{name}.support is {support}, but {seen[0]}'s is {seen[1]}; "
-                                  f"variants are compared on one test set: rerun evaluate@{variant}")
 
 
 def class_rows(table: pd.DataFrame) -> pd.DataFrame:

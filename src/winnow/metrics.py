@@ -13,8 +13,12 @@ evaluate@<variant> writes three files per variant (paths below):
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
+
+from winnow.errors import WinnowError
 
 PER_CLASS_METRICS = ("precision", "recall", "f1", "accuracy")
 PREDICTION_COLUMNS = ("id", "label", "predicted", "probability")
@@ -29,6 +33,27 @@ def is_rate(value) -> bool:
     """Whether ``value`` is a number in [0, 1], as every per-class metric and accuracy is (a boolean, a
     string and NaN are not)."""
     return not isinstance(value, bool) and isinstance(value, (int, float)) and 0 <= value <= 1
+
+
+def check_support(metrics: dict[str, dict]) -> None:
+    """One line when a class's ``support`` (where a summary gives it) is not a count of test images, or is not the
+    same count at every variant of ``metrics`` (variant → a summary): variants are compared on one test set
+    (:func:`winnow.compare.class_table` checks every table's summaries so: the stage's, ``winnow compare``'s runs' and
+    the report's). Before: support "0" or -3 counted the class as tested and averaged its unmeasured 0s in (the report
+    refuses both), and 0 at one variant beside 4 at another paired a stale summary's 0 against a measured F1."""
+    first: dict[str, tuple[str, int]] = {}
+    for variant, m in metrics.items():
+        for name, values in m["per_class"].items():
+            if "support" not in values:
+                continue
+            support = values["support"]
+            if isinstance(support, bool) or not isinstance(support, int) or support < 0:
+                raise WinnowError(f"{variant}: per_class.{name}.support is {json.dumps(support)[:40]}, not a count of "
+                                  f"test images; rerun evaluate@{variant}")
+            seen = first.setdefault(name, (variant, support))
+            if seen[1] != support:
+                raise WinnowError(f"{variant}: per_class.{name}.support is {support}, but {seen[0]}'s is {seen[1]}; "
+                                  f"variants are compared on one test set: rerun evaluate@{variant}")
 
 
 def largest_class_share(labels) -> float:
