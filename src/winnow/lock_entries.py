@@ -1,18 +1,20 @@
 """What a dvc.lock records, read as :mod:`winnow.staleness`, the gate and ``compare`` read it: each stage's entry
 (:func:`locked_stages`), the outputs and the md5s recorded for them (:func:`locked_outputs`), the stages a target
-depends on (:func:`upstream`), and the inputs that tell two runs apart (:func:`locked_inputs`,
-:func:`unwritten_inputs`). Nothing here refuses: a lock that cannot be read is read as empty, for the checks in
+depends on (:func:`upstream`), the inputs that tell two runs apart (:func:`locked_inputs`,
+:func:`unwritten_inputs`), and the params.yaml values a stage ran with that params.yaml no longer holds
+(:func:`params_differences`). Nothing here refuses: a lock that cannot be read is read as empty, for the checks in
 winnow.staleness to name.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 from winnow.errors import WinnowError
-from winnow.revisions import read_text
+from winnow.revisions import differing, lookup, read_text
 from winnow.yaml_text import load_yaml
 
 
@@ -98,9 +100,13 @@ def unhashed(entry: Any) -> bool:
         entry.get(key) for key in ("md5", "etag", "checksum"))
 
 
-def upstream(entries: dict[str, dict], targets: list[str]) -> list[str]:
-    """``targets`` and every stage of dvc.lock's ``entries`` whose outputs they depend on, at any depth."""
-    producers = {out["path"]: stage for stage, entry in entries.items() for out in entry.get("outs") or []
+def upstream(entries: dict[str, dict], targets: list[str], *, defined: Collection[str] | None = None) -> list[str]:
+    """``targets`` and every stage of dvc.lock's ``entries`` whose outputs they depend on, at any depth. An output
+    that two entries record (a stage renamed and back: DVC keeps the other name's entry) is the one's of the stages
+    dvc.yaml ``defined`` (names without ``@``; None: any, the later entry). Before, the entry left behind, whose params
+    were the old ones, was checked in its place, and report refused a run dvc status called up to date."""
+    current = sorted(entries.items(), key=lambda item: defined is not None and item[0].split("@")[0] in defined)
+    producers = {out["path"]: stage for stage, entry in current for out in entry.get("outs") or []
                  if isinstance(out, dict) and "path" in out}
     seen, todo = [], list(targets)
     while todo:
@@ -136,3 +142,38 @@ def lock_disagrees(entry: dict, *, outputs: dict[str, set[str]]) -> str:
     differ = [dep["path"] for dep in entry.get("deps") or [] if isinstance(dep, dict)
               and dep.get("path") in outputs and str(dep.get("md5", "")) not in outputs[dep["path"]]]
     return f"dvc.lock: {', '.join(differ)} not what the stage writing them made" if differ else ""
+
+
+# what lookup gives for a key params.yaml or dvc.lock does not hold
+_ABSENT_KEY = object()
+
+
+def first_difference(key: str, value: Any, locked: Any) -> tuple[str, str, str]:
+    """The dotted path of the first value below ``key`` (a list's item by its index) that differs between
+    params.yaml (``value``) and dvc.lock (``locked``), and the two as JSON ("absent" where one has none): a whole
+    section shown would hide the one value that differs."""
+    if isinstance(value, dict) and isinstance(locked, dict):
+        sub = sorted(differing(value, locked))[0]
+        return first_difference(f"{key}.{sub}", lookup(value, sub, missing=_ABSENT_KEY),
+                                lookup(locked, sub, missing=_ABSENT_KEY))
+    if isinstance(value, list) and isinstance(locked, list):  # as lookup reads it: degrade.perturbations.1
+        # before: the whole list shown, a 1,231-character line quoting every perturbation
+        index = next(i for i in range(max(len(value), len(locked)))
+                     if i >= min(len(value), len(locked)) or value[i] != locked[i])
+        return first_difference(f"{key}.{index}", lookup(value, str(index), missing=_ABSENT_KEY),
+                                lookup(locked, str(index), missing=_ABSENT_KEY))
+
+    def shown(v: Any) -> str:
+        return "absent" if v is _ABSENT_KEY else json.dumps(v, default=str)
+    return key, shown(value), shown(locked)
+
+
+def params_differences(entry: dict, params: dict) -> list[tuple[str, str, str, str]]:
+    """``(key, where, now, then)`` for each params.yaml value a dvc.lock ``entry`` recorded that ``params`` no
+    longer holds (:func:`first_difference` says where within it), in the entry's order."""
+    differences = []
+    for key, locked in ((entry.get("params") or {}).get("params.yaml") or {}).items():
+        value = lookup(params, str(key), missing=_ABSENT_KEY)
+        if value != locked:
+            differences.append((str(key), *first_difference(str(key), value, locked)))
+    return differences

@@ -11,11 +11,10 @@ import io
 import json
 import logging
 from pathlib import Path
-from typing import Any
 
 from winnow import lock_entries
 from winnow.errors import WinnowError, first_line
-from winnow.revisions import differing, lookup, read_bytes, read_text, run_git
+from winnow.revisions import read_bytes, read_text, run_git
 from winnow.yaml_text import load_yaml
 
 # said of a frozen stage found stale: `dvc repro` alone would skip it again
@@ -166,7 +165,7 @@ def check_commit_current(repo: str | Path, rev: str, *, name: str, targets: list
     problems += [f"dvc.yaml defines no stage {stage.split('@')[0]}, so nothing shows that the outputs of {stage} read "
                  "here are what the commit makes (a stage renamed: keep its name)" for stage in targets
                  if defined is not None and stage.split("@")[0] not in defined]
-    upstream = lock_entries.upstream(entries, [t for t in targets if t in entries])
+    upstream = lock_entries.upstream(entries, [t for t in targets if t in entries], defined=defined)
     # an entry without its hash cannot be compared with anything, and `dvc repro` never writes one: a forged lock
     problems += [f"dvc.lock's {stage} records no md5 for {file['path']} (not a lock `dvc repro` wrote)"
                  for stage in upstream for file in (entries[stage].get("outs") or []) + (entries[stage].get("deps") or [])
@@ -198,7 +197,7 @@ def check_commit_current(repo: str | Path, rev: str, *, name: str, targets: list
         if edited:
             problems.append(f"{edited[0]} changed since dvc.lock's {stage} ran{hint}")
         problems += [f"params.yaml's {where} is {now} where dvc.lock's {stage} ran with {then}{hint}"
-                     for _, where, now, then in _params_differences(entries[stage], params)]
+                     for _, where, now, then in lock_entries.params_differences(entries[stage], params)]
     if pipeline is not None and not problems:
         problems += _definition_changes(repo, rev, [stage for stage in upstream if stage.split("@")[0] not in unchecked],
                                         name=name)
@@ -245,9 +244,6 @@ def _definition_changes(repo: str | Path, rev: str, stages: list[str], *, name: 
     return problems
 
 
-_ABSENT_KEY = object()
-
-
 def _changed_since_lock(repo: str | Path, rev: str, paths: list[str]) -> set[str]:
     """Which of ``paths`` (files or folders git holds) differ between ``rev`` and the last commit before it that
     wrote dvc.lock: git's own comparison, so line ends, LFS pointers, symlinks and other filters read alike on
@@ -278,26 +274,6 @@ def _touched(path: str, changed: set[str]) -> bool:
     """Whether ``path`` (a file, or a folder) is among or holds one of the ``changed`` files."""
     folder = path.rstrip("/") + "/"
     return path in changed or any(c.startswith(folder) for c in changed)
-
-
-def _first_difference(key: str, value: Any, locked: Any) -> tuple[str, str, str]:
-    """The dotted path of the first value below ``key`` (a list's item by its index) that differs between
-    params.yaml (``value``) and dvc.lock (``locked``), and the two as JSON ("absent" where one has none): a whole
-    section shown would hide the one value that differs."""
-    if isinstance(value, dict) and isinstance(locked, dict):
-        sub = sorted(differing(value, locked))[0]
-        return _first_difference(f"{key}.{sub}", lookup(value, sub, missing=_ABSENT_KEY),
-                                 lookup(locked, sub, missing=_ABSENT_KEY))
-    if isinstance(value, list) and isinstance(locked, list):  # as lookup reads it: degrade.perturbations.1
-        # before: the whole list shown, a 1,231-character line quoting every perturbation
-        index = next(i for i in range(max(len(value), len(locked)))
-                     if i >= min(len(value), len(locked)) or value[i] != locked[i])
-        return _first_difference(f"{key}.{index}", lookup(value, str(index), missing=_ABSENT_KEY),
-                                 lookup(locked, str(index), missing=_ABSENT_KEY))
-
-    def shown(v: Any) -> str:
-        return "absent" if v is _ABSENT_KEY else json.dumps(v, default=str)
-    return key, shown(value), shown(locked)
 
 
 def _same_file(repo: str | Path, rev: str, entry: dict) -> bool:
@@ -349,17 +325,6 @@ def _changes(changes: list, *, outputs: dict[str, set[str]]) -> str:
     return "; ".join(said)
 
 
-def _params_differences(entry: dict, params: dict) -> list[tuple[str, str, str, str]]:
-    """``(key, where, now, then)`` for each params.yaml value a dvc.lock ``entry`` recorded that ``params`` no
-    longer holds (:func:`_first_difference` says where within it), in the entry's order."""
-    differences = []
-    for key, locked in ((entry.get("params") or {}).get("params.yaml") or {}).items():
-        value = lookup(params, str(key), missing=_ABSENT_KEY)
-        if value != locked:
-            differences.append((str(key), *_first_difference(str(key), value, locked)))
-    return differences
-
-
 def check_same_run(variants: list[str], params: dict, *, repo: Path = Path("."), stage: str = "compare") -> None:
     """Refuse, in the compare or report ``stage``, a variant's evaluate summary that is not this run's: dvc.lock records no
     evaluate@<v> or train@<v>, the summary is not the one evaluate@<v> wrote, its model is not the one train@<v>
@@ -371,7 +336,8 @@ def check_same_run(variants: list[str], params: dict, *, repo: Path = Path("."),
     locked = lock_entries.locked_stages(repo)
     outputs = lock_entries.locked_outputs(locked)
     rerun = f"not from this run; run `dvc repro {stage}`, which brings every variant up to date"
-    frozen = lock_entries.frozen_stages((repo / "dvc.yaml").read_text() if (repo / "dvc.yaml").is_file() else None)
+    pipeline = (repo / "dvc.yaml").read_text() if (repo / "dvc.yaml").is_file() else None
+    frozen, (defined, _) = lock_entries.frozen_stages(pipeline), lock_entries.dvc_yaml_stages(pipeline)
 
     def hint(name: str) -> str:  # `dvc repro` skips a frozen stage (a represent frozen to spare its training)
         return FROZEN if name.split("@")[0] in frozen else ""
@@ -386,7 +352,7 @@ def check_same_run(variants: list[str], params: dict, *, repo: Path = Path("."),
         # confident-learn rerun alone (`dvc repro -s`) left the pruned the budget had made of its old decisions, and
         # the page showed its new label issues beside that pruned
         upstream = list(dict.fromkeys([f"train@{variant}", f"evaluate@{variant}",
-                                       *lock_entries.upstream(locked, [f"evaluate@{variant}"])]))
+                                       *lock_entries.upstream(locked, [f"evaluate@{variant}"], defined=defined)]))
         for stage in upstream:
             disagrees = lock_entries.lock_disagrees(locked[stage], outputs=outputs)  # read what an earlier run made
             if disagrees:
@@ -404,7 +370,7 @@ def check_same_run(variants: list[str], params: dict, *, repo: Path = Path("."),
         # the same stages: before, train@<v>'s alone, and pruned.cleaners edited then `dvc repro -s report` showed the
         # pruned the variants stage had made of the old cleaners, its page saying the new ones were applied
         for stage in upstream:
-            differences = _params_differences(locked[stage], params)
+            differences = lock_entries.params_differences(locked[stage], params)
             if differences:
                 _, where, now, then = min(differences)  # the first key in order
                 raise WinnowError(f"{summary}: {stage} ran under {where} = {then}, params.yaml now says "
