@@ -101,11 +101,14 @@ def _object_dtype(path: Path) -> np.dtype | None:
 
 
 def _holds_parts(folder: Path, *, looked_at: int = 10_000) -> bool:
-    """Whether ``folder`` holds parquet files among its first ``looked_at`` entries (its own, not below: a folder
-    such as the home folder given by mistake is not walked)."""
+    """Whether ``folder`` holds parquet files among its first ``looked_at`` entries, or a partition folder among them
+    does (``part=0``, as pandas' partition_cols and Spark's partitionBy write: before, told it was no dataset); no other
+    folder is walked (the home folder given by mistake)."""
     try:
         with os.scandir(folder) as entries:
-            return any(entry.name.lower().endswith((".parquet", ".pq")) for entry in itertools.islice(entries, looked_at))
+            return any(entry.name.lower().endswith((".parquet", ".pq"))
+                       or "=" in entry.name and entry.is_dir() and _holds_parts(Path(entry.path), looked_at=looked_at)
+                       for entry in itertools.islice(entries, looked_at))
     except OSError:  # unreadable: check_input_file's line
         return False
 
