@@ -251,10 +251,17 @@ def _load(config: PretrainedConfig, device: torch.device) -> tuple[Callable[[tor
 
 def _saved_not_scripted(path: Path) -> bool:
     """Whether ``path`` is an archive of torch.save's (a ``data.pkl`` and its tensors) rather than of torch.jit.save's,
-    which adds the model's code and ``constants.pkl``."""
+    which adds the model's code and ``constants.pkl``, or torch.save's file of before torch 1.6 (or
+    ``_use_new_zipfile_serialization=False``), a pickle opening on torch's magic number: before, "not a TorchScript
+    file (PytorchStreamReader failed reading zip archive: failed finding central directory)"."""
+    import pickle
     import zipfile
 
+    legacy = pickle.dumps(torch.serialization.MAGIC_NUMBER, protocol=2)
     try:
+        with open(path, "rb") as handle:
+            if handle.read(len(legacy)) == legacy:
+                return True
         with zipfile.ZipFile(path) as archive:
             names = {name.partition("/")[2] for name in archive.namelist()}
     except (zipfile.BadZipFile, OSError, EOFError):
