@@ -63,14 +63,12 @@ def embedding_source_ready(section: dict, path: str) -> None:
     # set for another source, a file or model would be ignored while the run looked as if it used it
     if source != "file" and section.get("file") is not None:
         fail(f"{path}.file", f"only source file reads it (source is {source}); set it to null")
-    for key, value in chosen.items():
+    pretrained = section.get("pretrained") or {}
+    # path too: before, a weights file set for another source passed, read by nothing (the source stage hashed it on
+    # every dvc repro, and an edit to it reran represent for nothing)
+    for key, value in (chosen | {"path": pretrained.get("path")}).items():
         if source != "pretrained" and value is not None:
             fail(f"{path}.pretrained.{key}", f"only source pretrained reads it (source is {source}); set it to null")
-    pretrained = section.get("pretrained") or {}
-    # before: a weights file set for another source passed, read by nothing (the source stage hashed it on every
-    # dvc repro, and an edit to it reran represent for nothing)
-    if source != "pretrained" and pretrained.get("path") is not None:
-        fail(f"{path}.pretrained.path", f"only source pretrained reads it (source is {source}); set it to null")
     if chosen["torchscript"] is not None:  # a library's weights: a TorchScript file holds its own
         for key, unused in (("path", None), ("download", False)):
             if pretrained.get(key, unused) != unused:
