@@ -8,10 +8,17 @@
   ``key=value`` folders) was still told it was a folder, not a file, to write the embeddings there;
 - represent.pretrained.torchscript naming a torch.save file of the format before torch 1.6 (or
   ``_use_new_zipfile_serialization=False``) was still "not a TorchScript file (PytorchStreamReader failed reading zip
-  archive: ...)", not named as torch.save's.
+  archive: ...)", not named as torch.save's;
+- and one the review found right: a user's embedding file replaced during the run by an identical copy (same bytes, a
+  new file) is read, not refused as rewritten, and recorded by its sha256.
 """
 
 from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -25,6 +32,7 @@ from test_hostile_gate import STALE_DVC_YAML, _dvc, _dvc_project, commit, gate
 from test_hostile_represent import ids, separable
 from test_hostile_represent_65 import _project, _represent
 from test_hostile_represent_70 import FIX, SCRIPTED, _net
+from winnow import represent
 from winnow.staleness import check_same_run
 
 VARIANTS_DVC_YAML = "stages:\n  variants:\n    cmd: python stages/variants.py\n"
@@ -113,3 +121,24 @@ def test_a_torchscript_path_holding_a_torch_save_file_of_the_older_format_is_nam
     assert line == ("error: represent.pretrained.torchscript: model.pt was written by torch.save (a state_dict or a "
                     f"pickled model), not by torch.jit.save; load the model in Python, then {FIX}")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("represent")
+def test_an_embedding_file_replaced_by_an_identical_copy_during_the_run_is_read(tmp_path, monkeypatch, capsys):
+    # the hash before and after the read (4505eef2) must tell another version from the same bytes under a new inode
+    # (a sync tool, or `cp` then `mv` of an unchanged export): a refusal there would be a false alarm
+    project = _project(tmp_path, source="file", file="mine.npy")
+    np.save(project / "mine.npy", separable())
+    read = represent.read_embedding_file
+
+    def copied_over_meanwhile(*args, **kwargs):
+        rows = np.array(read(*args, **kwargs))
+        shutil.copyfile(project / "mine.npy", project / "copy.npy")
+        os.replace(project / "copy.npy", project / "mine.npy")
+        return rows
+
+    monkeypatch.setattr(represent, "read_embedding_file", copied_over_meanwhile)
+    done = _represent(project, monkeypatch, capsys)
+    assert done.returncode == 0, done.stderr
+    recorded = json.loads((project / "metrics/represent.json").read_text())["sha256"]
+    assert recorded == hashlib.sha256((project / "mine.npy").read_bytes()).hexdigest()
