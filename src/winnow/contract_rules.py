@@ -55,6 +55,22 @@ _LENGTH_CAP = re.compile(r"(?:\(\?[a-zA-Z]+\))?(?:\^|\\A)"  # inline flags, then
                          r".*(?<!\\)(?:\\\\)*\{(?:\d+|\d*,\d+)\}"  # an unescaped {n}, {m,n} or {,n}
                          r".*(?<!\\)(?:\\\\)*(?:\$|\\Z)", re.DOTALL)  # an unescaped end anchor, last
 SEVERITIES = ("critical", "warning", "info")  # Great Expectations' FailureSeverity
+# between rules of the whole table, and what each counts, which is never below 0: a min_value of 0 or below beside no
+# finite max_value holds every count, so the rule passes on anything, an empty table too: before,
+# expect_table_row_count_to_be_between min_value 0 passed a table of no rows ("observed 0, bound >= 0"). A rule of a
+# column's values (a length, a count or proportion of distinct values) is kept: one that examines no value fails, so
+# such bounds still ask that the column hold one; and so is a row count under a row_condition, which asks that it
+# select a row
+_COUNTS = {"expect_table_row_count_to_be_between": "a row count",
+           "expect_table_column_count_to_be_between": "a column count"}
+# the options Great Expectations reads as whole numbers (pydantic's int): a fraction is cut to the whole number below
+# it without a word. Before: expect_table_row_count_to_equal value 2.5 passed a table of 2 rows ("bound = 2"), and
+# min_value 2.5 a row count or value length of 2
+_WHOLE = {"expect_table_row_count_to_equal": ("value",), "expect_table_column_count_to_equal": ("value",),
+          "expect_table_row_count_to_be_between": ("min_value", "max_value"),
+          "expect_column_unique_value_count_to_be_between": ("min_value", "max_value"),
+          "expect_column_value_lengths_to_be_between": ("min_value", "max_value"),
+          "expect_column_to_exist": ("column_index",)}
 
 
 def check_rule(kind: str, kwargs: Mapping[str, Any], *, where: str) -> None:
@@ -86,6 +102,8 @@ def check_rule(kind: str, kwargs: Mapping[str, Any], *, where: str) -> None:
     if kind.endswith("_to_be_between") and not any(finite_number(kwargs.get(k)) for k in ("min_value", "max_value")):
         raise WinnowError(f"{where} has no finite min_value or max_value, so it passes on anything; give a bound, "
                           "or {$PARAMETER: name} to set it in contracts.bounds")
+    if kind in _COUNTS and kwargs.get("row_condition") is None:
+        _check_count(kind, kwargs, where=where)
     for option, value in _leaves(kwargs):
         # before: a NaN reached GX's suite store as null (a pydantic traceback) or was dropped as a bound ("<= 1"
         # for min_value .nan, max_value 1); an infinite threshold or multiplier passed on anything
@@ -99,6 +117,11 @@ def check_rule(kind: str, kwargs: Mapping[str, Any], *, where: str) -> None:
             # before: value_set {$parameter: x} was read as the set {'$parameter'}, which nothing matched
             raise WinnowError(f"{where}: {option}: {value!r} is not a placeholder (that is spelt "
                               "{$PARAMETER: name}), so it would be checked as a literal value")
+    for option in _WHOLE.get(kind, ()):
+        value = kwargs.get(option)
+        if isinstance(value, float) and math.isfinite(value) and not value.is_integer():
+            raise WinnowError(f"{where}: {option} is {value!r}, not a whole number, and Great Expectations reads it as "
+                              f"{int(value)} (it counts), another bound than written; give a whole number")
     if "mostly" in kwargs:
         _check_mostly(kwargs["mostly"], where=where)
 
@@ -232,6 +255,27 @@ def _open_end(option: str, value: float, kwargs: Mapping[str, Any]) -> bool:
         return False
     return (option, value) in (("partition_object.bins[0]", -math.inf),
                                (f"partition_object.bins[{len(bins) - 1}]", math.inf))
+
+
+def _check_count(kind: str, kwargs: Mapping[str, Any], *, where: str) -> None:
+    """Refuse a count rule of :data:`_COUNTS` whose min_value (0 or below, not strict) and max_value (none, or
+    infinite) hold every count; a bound that is no number is left to the other checks."""
+    low, high = kwargs.get("min_value"), kwargs.get("max_value")
+    numbers = [v for v in (low, high) if v is not None]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers):
+        return
+    if (low is None or low < 0 or (low == 0 and not _strict(kwargs.get("strict_min")))) \
+            and (high is None or high == math.inf):
+        given = " and ".join(f"{key} {value:g}" for key, value in (("min_value", low), ("max_value", high))
+                             if value is not None)
+        raise WinnowError(f"{where}: {given} {'bound' if len(numbers) > 1 else 'bounds'} nothing: {_COUNTS[kind]} is "
+                          "never below 0, so it passes on anything, an empty table too; give a min_value above 0 (or "
+                          "strict_min: true)")
+
+
+def _strict(value: Any) -> bool:
+    """Whether a strict_min ``value`` is true as Great Expectations reads it (pydantic's booleans: true, 1, "yes")."""
+    return value is True or (isinstance(value, (int, str)) and str(value).lower() in ("1", "on", "t", "true", "y", "yes"))
 
 
 def _check_mostly(mostly: Any, *, where: str) -> None:
