@@ -118,7 +118,11 @@ def main() -> None:
         metrics |= {"bound": p["bound"], "combine": p["combine"], "device": device.type, "val_left_out": unlearned,
                     "val_repeats_left_out": len(repeats), "val_conflicts_left_out": len(conflicts),
                     "undecided": {"images": int((~valued).sum()), "min_class_val": MIN_CLASS_VAL,
+                                  # each picture once, its other copies (if any) counted apart: before, only the
+                                  # pictures were, and the report's recount of the class's val images refused the run
                                   "classes": {data.classes[c]: {"val_images": k,
+                                                                **({"copied_val_images": int(read_val[c] - k)}
+                                                                   if read_val[c] > k else {}),
                                                                 "train_images": int((given == c).sum())}
                                               for c, k in thin.items()}}}
         if planted(truth, LABEL_KINDS):  # no planted label noise: nothing to score against, so no truth entry

@@ -4,13 +4,27 @@
   column count of at least -3), which an empty table passes, is refused when the suite is read; a strict minimum, a
   maximum, a row_condition (the count then fails when it selects no row) or a column's rule is kept;
 - a fraction where Great Expectations reads a whole number (a row count to equal 2.5, a row count or value length of
-  at least 2.5), which it cut to the whole number below without a word, is refused; a whole float (3.0) is kept.
+  at least 2.5), which it cut to the whole number below without a word, is refused; a whole float (3.0) is kept;
+- data-valuation's metrics of a thin class whose val images repeat one picture (dedup's groups) are read by the
+  report as the stage wrote them, the copies counted apart, and an edited count is still refused.
 """
 
+import html
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
 import pytest
 
+from budget_project import Case, case, planted_fixes_then_mistakes, write_state
 from winnow.contracts import load_suite
 from winnow.errors import WinnowError
+from winnow.imageset import read_imageset
+from winnow.report_recounts import checked_valuation
+from winnow.report_valuation import valuation_section
+from winnow.stage import write_table
 
 RULE = "name: ingest\nexpectations:\n  - {type: %s, description: some rows, kwargs: {%s}}\n"
 
@@ -75,3 +89,61 @@ def test_a_fraction_where_great_expectations_reads_a_whole_number_is_refused(tmp
 def test_a_whole_number_written_as_a_float_is_kept(tmp_path):
     (tmp_path / "ingest.yaml").write_text(RULE % ("expect_table_row_count_to_equal", "value: 3.0"))
     assert [e["kwargs"] for e in load_suite(tmp_path / "ingest.yaml", parameters={}).expectations] == [{"value": 3}]
+
+
+def _valuation_stage():
+    spec = importlib.util.spec_from_file_location(
+        "data_valuation_stage", Path(__file__).resolve().parents[1] / "stages/data_valuation.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _thin_class_of_one_picture(root: Path) -> Path:
+    """Two clouds of 30 train images, three val pictures of class 0 and one of class 1 ('middle'), each 20 times
+    over, dedup grouping each picture's copies: class 1 holds 20 val images of one picture."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(size=(30, 2)) - 2, rng.normal(size=(30, 2)) + 2]).astype(np.float32)
+    y = np.repeat([0, 1], 30)
+    pictures = np.concatenate([rng.normal(size=(3, 2)) - 2, rng.normal(size=(1, 2)) + 2]).astype(np.float32)
+    val_x, val_y = np.repeat(pictures, 20, axis=0), np.repeat([0, 0, 0, 1], 20)
+    c = Case(train_x=x, true=y, given=y, planted=np.zeros(0, np.int64), val_x=val_x, val_y=val_y, noisy_val_y=val_y,
+             trusted_x=x[:0], trusted_y=y[:0], test_x=x[:4], test_y=y[:4])
+    project = write_state(root, c, issues=planted_fixes_then_mistakes(case())[:0], trusted=False,
+                          params={"pruned": {"cleaners": ["threshold", "dedup", "data_valuation"]}})
+    groups = pd.read_parquet(project / "data/dedup/groups.parquet")
+    val = (groups["split"] == "val").to_numpy()
+    groups.loc[val, "group"] = 10_000 + np.arange(val.sum()) // 20
+    groups.loc[val, "group_size"], groups.loc[val, "reason"] = 20, "eval_copy"
+    write_table(project / "data/dedup/groups.parquet", groups)
+    return project
+
+
+@pytest.mark.hostile("intermediates")
+def test_the_report_reads_a_thin_class_whose_val_images_repeat_one_picture_as_the_stage_wrote_it(
+        tmp_path, monkeypatch, capsys):
+    # before: the stage wrote "val_images": 1 (the class's pictures) and the report's recount set it against the 20 val
+    # images data/degrade holds: "metrics/data_valuation.json: undecided.classes.middle.val_images is 1, but
+    # data/degrade holds 20: the two are from different runs, or edited; rerun the data-valuation stage", which a
+    # rerun wrote again, so the report stage stopped on every run of such a val split
+    project = _thin_class_of_one_picture(tmp_path)
+    monkeypatch.chdir(project)
+    _valuation_stage().main()
+    capsys.readouterr()
+    data = json.loads(Path("metrics/data_valuation.json").read_text())
+    decisions = pd.read_parquet("data/data-valuation/decisions.parquet")
+    degraded = read_imageset("data/degrade")
+    assert data["undecided"]["classes"] == {"middle": {"val_images": 1, "copied_val_images": 19, "train_images": 30}}
+    checked = checked_valuation(data, decisions=decisions, path="metrics/data_valuation.json", stage="data-valuation",
+                                manifest=degraded.manifest, classes=degraded.classes)
+    page = valuation_section(decisions=decisions, summary=checked, imageset=degraded, count=4, cleaning=True,
+                             applied=0)
+    assert html.escape("30: middle (1 val image(s), 19 more left out as copies of a picture)") in page
+    data["undecided"]["classes"]["middle"]["val_images"] = 2  # an edit: still told apart from the stage's count
+    with pytest.raises(WinnowError) as raised:
+        checked_valuation(data, decisions=decisions, path="metrics/data_valuation.json", stage="data-valuation",
+                          manifest=degraded.manifest, classes=degraded.classes)
+    assert str(raised.value) == (
+        "metrics/data_valuation.json: undecided.classes.middle.val_images is 2 and copied_val_images 19, but "
+        "data/degrade holds 20: the two are from different runs, or edited; rerun the data-valuation stage (dvc repro "
+        "data-valuation)")
