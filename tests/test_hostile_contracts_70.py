@@ -5,6 +5,8 @@
   maximum, a row_condition (the count then fails when it selects no row) or a column's rule is kept;
 - a fraction where Great Expectations reads a whole number (a row count to equal 2.5, a row count or value length of
   at least 2.5), which it cut to the whole number below without a word, is refused; a whole float (3.0) is kept;
+- a failure line of a rule with strict_max or strict_min names the bound it failed (``< 0.01``, ``in (0.2, 1]``), where it
+  read "observed 0.01, bound <= 0.01", as if it had passed;
 - data-valuation's metrics of a thin class whose val images repeat one picture (dedup's groups) are read by the
   report as the stage wrote them, the copies counted apart, and an edited count is still refused.
 """
@@ -19,7 +21,7 @@ import pandas as pd
 import pytest
 
 from budget_project import Case, case, planted_fixes_then_mistakes, write_state
-from winnow.contracts import load_suite
+from winnow.contracts import Batch, load_suite, validate
 from winnow.errors import WinnowError
 from winnow.imageset import read_imageset
 from winnow.report_recounts import checked_valuation
@@ -89,6 +91,26 @@ def test_a_fraction_where_great_expectations_reads_a_whole_number_is_refused(tmp
 def test_a_whole_number_written_as_a_float_is_kept(tmp_path):
     (tmp_path / "ingest.yaml").write_text(RULE % ("expect_table_row_count_to_equal", "value: 3.0"))
     assert [e["kwargs"] for e in load_suite(tmp_path / "ingest.yaml", parameters={}).expectations] == [{"value": 3}]
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_failure_line_of_a_strict_bound_names_the_bound_it_failed(tmp_path):
+    # before: "observed 0.01, bound <= 0.01" and "observed 0.2, bound in [0.2, 1]": failure lines (printed, in
+    # metrics/contracts/<v>.json and the report's Failed rules) that read as passes
+    (tmp_path / "variant.yaml").write_text(
+        "name: variant\nexpectations:\n"
+        "  - {type: expect_column_max_to_be_between, description: duplicate rate, kwargs: {column: duplicate_rate, "
+        "max_value: 0.01, strict_max: true}}\n"
+        "  - {type: expect_column_min_to_be_between, description: class balance, kwargs: {column: class_balance, "
+        "min_value: 0.2, max_value: 1, strict_min: true}}\n"
+        "  - {type: expect_column_min_to_be_between, description: completeness, kwargs: {column: completeness, "
+        "min_value: 0.99, strict_min: true}}\n")
+    suite = load_suite(tmp_path / "variant.yaml", parameters={})
+    frame = pd.DataFrame({"duplicate_rate": [0.01], "class_balance": [0.2], "completeness": [0.99]})
+    assert sorted(r.line() for r in validate([Batch(suite, "pruned", frame)])) == [
+        "variant[pruned]: class balance: observed 0.2, bound in (0.2, 1] (expect_column_min_to_be_between(class_balance))",
+        "variant[pruned]: completeness: observed 0.99, bound > 0.99 (expect_column_min_to_be_between(completeness))",
+        "variant[pruned]: duplicate rate: observed 0.01, bound < 0.01 (expect_column_max_to_be_between(duplicate_rate))"]
 
 
 def _valuation_stage():

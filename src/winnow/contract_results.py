@@ -152,15 +152,27 @@ def _number(value: Any, *, apart_from: tuple = ()) -> str:
 
 
 def _bound(kwargs: Mapping[str, Any]) -> str:
+    """The bound of a rule's ``kwargs`` in words; a strict_min or strict_max excludes its end (``> 0``, ``in (0.2, 1]``):
+    before, "observed 0.01, bound <= 0.01" was a failure line of max_value 0.01 with strict_max, as if it had passed."""
     low, high = kwargs.get("min_value"), kwargs.get("max_value")
+    above, below = is_strict(kwargs.get("strict_min")), is_strict(kwargs.get("strict_max"))
     if "value_set" in kwargs:
         return f"in {{{', '.join(map(repr, kwargs['value_set']))}}}"
     if low is not None and high is not None:
-        return f"= {_number(low)}" if low == high else f"in [{_number(low)}, {_number(high)}]"
+        if low == high and not (above or below):
+            return f"= {_number(low)}"
+        return f"in {'(' if above else '['}{_number(low)}, {_number(high)}{')' if below else ']'}"
     if low is not None:
-        return f">= {_number(low)}"
+        return f"{'>' if above else '>='} {_number(low)}"
     if high is not None:
-        return f"<= {_number(high)}"
+        return f"{'<' if below else '<='} {_number(high)}"
     if isinstance(kwargs.get("value"), (int, float)) and not isinstance(kwargs["value"], bool):
         return f"= {_number(kwargs['value'])}"  # expect_table_row_count_to_equal, ...: before "bound -"
     return "-"
+
+
+def is_strict(value: Any) -> bool:
+    """Whether a strict_min or strict_max ``value`` is true as Great Expectations reads it (pydantic's booleans: true,
+    1, "yes", "on")."""
+    return value is True or (isinstance(value, (int, str)) and not isinstance(value, bool)
+                             and str(value).lower() in ("1", "on", "t", "true", "y", "yes"))

@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from winnow.contract_results import is_strict
 from winnow.errors import WinnowError
 from winnow.param_rules import finite_number
 
@@ -264,18 +265,13 @@ def _check_count(kind: str, kwargs: Mapping[str, Any], *, where: str) -> None:
     numbers = [v for v in (low, high) if v is not None]
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers):
         return
-    if (low is None or low < 0 or (low == 0 and not _strict(kwargs.get("strict_min")))) \
+    if (low is None or low < 0 or (low == 0 and not is_strict(kwargs.get("strict_min")))) \
             and (high is None or high == math.inf):
         given = " and ".join(f"{key} {value:g}" for key, value in (("min_value", low), ("max_value", high))
                              if value is not None)
         raise WinnowError(f"{where}: {given} {'bound' if len(numbers) > 1 else 'bounds'} nothing: {_COUNTS[kind]} is "
                           "never below 0, so it passes on anything, an empty table too; give a min_value above 0 (or "
                           "strict_min: true)")
-
-
-def _strict(value: Any) -> bool:
-    """Whether a strict_min ``value`` is true as Great Expectations reads it (pydantic's booleans: true, 1, "yes")."""
-    return value is True or (isinstance(value, (int, str)) and str(value).lower() in ("1", "on", "t", "true", "y", "yes"))
 
 
 def _check_mostly(mostly: Any, *, where: str) -> None:
