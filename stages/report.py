@@ -71,7 +71,6 @@ def main() -> None:
     imagesets = {"ingest": ingested, **({} if degraded is None else {"degrade": degraded})}
     origin_labels = {origin: labels_by_id(imageset.manifest) for origin, imageset in imagesets.items()}
     variants_summary = json_of("variants", VARIANTS_SUMMARY) or {}
-    contracted = {v: c for v in variants if (c := contract_of(CHECKED_BY[v], f"metrics/contracts/{v}.json"))}
     inputs = contract_of("contracts", "metrics/contracts.json", suites=True)
     # the flags, booleans and groups checked as every other reader checks them (read_table's flags, booleans,
     # complete): before, dedup's kept as text "False" read as kept, exit 0, a page of no image removed
@@ -93,6 +92,9 @@ def main() -> None:
     version_rows = {v: rows for v in dict.fromkeys([*variants, "pruned", "balanced"])
                     if (rows := rows_of(v, classes=classes, imagesets=imagesets)) is not None}
     dropped = version_rows.get("pruned")
+    contracted = {v: c for v in variants if (c := report_recounts.checked_contract_rows(  # of the rows there now
+        contract_of(CHECKED_BY[v], path := f"metrics/contracts/{v}.json"), rows=version_rows.get(v), variant=v,
+        path=path, stage=CHECKED_BY[v]))}
     rejected = table_of("ingest", "data/ingest/rejected.csv", columns=("path", "reason"))
     sections = [
         ("versions", "Which version to ship", report_versions.versions_section(

@@ -7,6 +7,8 @@
   at least 2.5), which it cut to the whole number below without a word, is refused; a whole float (3.0) is kept;
 - a failure line of a rule with strict_max or strict_min names the bound it failed (``< 0.01``, ``in (0.2, 1]``), where it
   read "observed 0.01, bound <= 0.01", as if it had passed;
+- the report refuses a variant's contract verdict checked on other rows than its rows.parquet holds now (the variants
+  stage rerun alone), naming the stage that checks it, and reads one of the rows there;
 - data-valuation's metrics of a thin class whose val images repeat one picture (dedup's groups) are read by the
   report as the stage wrote them, the copies counted apart, and an edited count is still refused.
 """
@@ -21,10 +23,11 @@ import pandas as pd
 import pytest
 
 from budget_project import Case, case, planted_fixes_then_mistakes, write_state
+from winnow.contract_verdict import rows_fingerprint
 from winnow.contracts import Batch, load_suite, validate
 from winnow.errors import WinnowError
 from winnow.imageset import read_imageset
-from winnow.report_recounts import checked_valuation
+from winnow.report_recounts import checked_contract_rows, checked_valuation
 from winnow.report_valuation import valuation_section
 from winnow.stage import write_table
 
@@ -111,6 +114,34 @@ def test_a_failure_line_of_a_strict_bound_names_the_bound_it_failed(tmp_path):
         "variant[pruned]: class balance: observed 0.2, bound in (0.2, 1] (expect_column_min_to_be_between(class_balance))",
         "variant[pruned]: completeness: observed 0.99, bound > 0.99 (expect_column_min_to_be_between(completeness))",
         "variant[pruned]: duplicate rate: observed 0.01, bound < 0.01 (expect_column_max_to_be_between(duplicate_rate))"]
+
+
+def _rows(labels):
+    return pd.DataFrame({"id": [f"train-{i}" for i in range(len(labels))], "origin": "degrade", "label": labels,
+                         "action": "keep", "stage": ""})
+
+
+@pytest.mark.hostile("intermediates")
+def test_the_report_refuses_a_verdict_of_other_rows_than_the_variant_holds_now():
+    # before: after `dvc repro -s variants` relabelled an image of pruned, `dvc repro -s report` showed the earlier rows'
+    # rates, kept images and failed rules as pruned's, and weighed its "failed 0 check(s)" in the verdict sentence
+    checked = _rows([0, 1, 1, 0])
+    verdict = {"variant": "pruned", "passed": 5, "failed": 0, "failures": [], "kept_images": 4,
+               "rows": rows_fingerprint(checked)}
+    assert checked_contract_rows(verdict, rows=checked.copy(), variant="pruned", path="metrics/contracts/pruned.json",
+                                 stage="contracts") == verdict
+    with pytest.raises(WinnowError) as raised:
+        checked_contract_rows(verdict, rows=_rows([0, 1, 0, 0]), variant="pruned", path="metrics/contracts/pruned.json",
+                              stage="contracts")
+    assert str(raised.value) == ("metrics/contracts/pruned.json: a verdict of other rows than "
+                                 "data/variants/pruned/rows.parquet holds now (written after the check); rerun the "
+                                 "contracts stage (dvc repro contracts)")
+    # a variant whose rows were never written, or a stand-in verdict of one nobody trains, is left as it is
+    assert checked_contract_rows(verdict, rows=None, variant="pruned", path="metrics/contracts/pruned.json",
+                                 stage="contracts") == verdict
+    skipped = {"skipped": "balanced is not in params.yaml variants"}
+    assert checked_contract_rows(skipped, rows=checked, variant="balanced", path="metrics/contracts/balanced.json",
+                                 stage="balance") == skipped
 
 
 def _valuation_stage():

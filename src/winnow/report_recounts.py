@@ -11,6 +11,7 @@ import json
 
 import numpy as np
 
+from winnow.contract_verdict import rows_fingerprint
 from winnow.leaks import leaks_by_kind
 from winnow.report import reason_tokens
 from winnow.report_numbers import checked_numbers
@@ -121,6 +122,19 @@ def checked_review(summary: dict, *, rows, path: str) -> dict:
     # a count that is no count is review_line's to name
     held = {("review", key): n for key, n in held.items() if type(review.get(key)) is int}
     return _agrees(summary, held, path=path, stage="variants", table="data/variants/pruned/rows.parquet")
+
+
+def checked_contract_rows(data: dict | None, *, rows, variant: str, path: str, stage: str) -> dict | None:
+    """``data``, variant ``variant``'s contract verdict (``metrics/contracts/<variant>.json``, its counts checked), when
+    the rows it was checked on (its ``rows`` fingerprint, :func:`winnow.contract_verdict.rows_fingerprint`) are those of
+    ``rows`` (the variant's rows.parquet as read; None: not written); else one line naming both files. Before: after
+    the variants stage wrote other rows (``dvc repro -s variants``), the page showed the earlier rows' rates, kept
+    images and failed rules as this version's, and its verdict sentence weighed them."""
+    said = data.get("rows") if isinstance(data, dict) else None
+    if rows is not None and isinstance(said, str) and said != rows_fingerprint(rows):
+        raise rerun_error(path, f"a verdict of other rows than data/variants/{variant}/rows.parquet holds now (written "
+                                "after the check)", written_by=stage)
+    return data
 
 
 def checked_valuation(data: dict | None, *, decisions, path: str, stage: str, manifest=None,
