@@ -70,6 +70,12 @@ def load_npz(path: str | os.PathLike, *, classes: list[str] | None = None,
         if label_key is None:
             raise WinnowError(f"{path}: labels for {image_key} are missing; {_NPZ_LAYOUTS}")
         part_labels = _npz_labels(arrays[label_key], label_key, path)
+        shape = arrays[image_key].shape
+        if len(part_labels) == 1 != len(pixels) and len(shape) == 3 and shape[2] in (1, 3):
+            # before: "labels has 1 labels for 16 images in images; give one per image" of one (16, 16, 3) image
+            raise WinnowError(f"{path}: {image_key} has shape {shape}, read as {shape[0]} grey {shape[1]}x{shape[2]} "
+                              f"images, beside 1 label in {label_key}: one {shape[0]}x{shape[1]} image without its batch "
+                              f"axis? store it as np.expand_dims(image, 0), of shape (1, {', '.join(map(str, shape))})")
         if len(part_labels) != len(pixels):
             raise WinnowError(f"{path}: {label_key} has {len(part_labels)} labels for {len(pixels)} images in "
                               f"{image_key}; give one per image")
@@ -116,6 +122,12 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
                               "np.savez") from None
         raise
     except Exception as err:  # a damaged or crafted member fails in many ways; none may escape as a traceback
+        pickled = _pickled_member(path)
+        if pickled is not None:  # before: numpy's "Object arrays cannot be loaded when allow_pickle=False", no key
+            raise WinnowError(f"{path}: not a readable .npz without pickles: member {pickled!r} is an array of Python "
+                              "objects, which numpy stores as a pickle and reads only with allow_pickle (a pickle can "
+                              "run any code, so none is read); store it as a plain array: names as "
+                              "np.array(names, dtype=str), pixels and labels as numbers") from None
         raise WinnowError(f"{path}: not a readable .npz without pickles ({type(err).__name__}: {err})") from None
     raw = next((key for key, value in arrays.items() if not isinstance(value, np.ndarray)), None)
     if raw is not None:  # numpy hands back the bytes of a member that is no .npy
@@ -124,10 +136,19 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _claimed_past_member(path: Path) -> str | None:
-    """``member 'images.npy' claims ... bytes but holds ...`` for the first member of the .npz ``path`` whose .npy
-    header claims more data than the member holds, else None. Before: a header claiming (10**12,) uint8 in a
-    200-byte archive said "out of memory; free memory or lower the batch or data size", as memory running out does."""
+def _pickled_member(path: Path) -> str | None:
+    """The name (without ``.npy``) of the first member of the .npz ``path`` whose .npy header says it holds Python
+    objects (``dtype=object``: class names taken from pandas, ragged arrays), which numpy writes as a pickle; else
+    None."""
+    for info, _, dtype, _ in _member_headers(path):
+        if dtype.hasobject:
+            return info.filename.removesuffix(".npy")
+    return None
+
+
+def _member_headers(path: Path):
+    """``(info, shape, dtype, bytes held after the header)`` of each member of the .npz ``path`` that opens on an .npy
+    header (the others are left out: numpy's own error says what it met)."""
     with zipfile.ZipFile(path) as archive:
         for info in archive.infolist():
             try:
@@ -137,12 +158,20 @@ def _claimed_past_member(path: Path) -> str | None:
                         else np.lib.format.read_array_header_2_0
                     shape, _, dtype = read_header(member)
                     held = info.file_size - member.tell()
-            except Exception:  # noqa: BLE001 - no .npy header to compare: numpy's own error said what it met
+            except Exception:  # noqa: BLE001 - no .npy header to read
                 continue
-            claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
-            if claimed > held:
-                return (f"member {info.filename!r} claims {claimed:,} bytes of data (shape {shape}, {dtype}) but holds "
-                        f"{held:,}")
+            yield info, shape, dtype, held
+
+
+def _claimed_past_member(path: Path) -> str | None:
+    """``member 'images.npy' claims ... bytes but holds ...`` for the first member of the .npz ``path`` whose .npy
+    header claims more data than the member holds, else None. Before: a header claiming (10**12,) uint8 in a
+    200-byte archive said "out of memory; free memory or lower the batch or data size", as memory running out does."""
+    for info, shape, dtype, held in _member_headers(path):
+        claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        if claimed > held:
+            return (f"member {info.filename!r} claims {claimed:,} bytes of data (shape {shape}, {dtype}) but holds "
+                    f"{held:,}")
     return None
 
 
@@ -188,9 +217,11 @@ def _npz_images(pixels: np.ndarray, key: str, path: Path) -> np.ndarray:
                                   "R, G, B, ...), not CIFAR's planar layout (1024 R, then G, then B) that flat rows are "
                                   "read as; store them as (N, 32, 32, 3) instead")
             pixels = pixels.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
-        else:
-            raise WinnowError(f"{path}: {key} holds flat rows of {pixels.shape[1]} values; store images as "
-                              "(N, H, W[, C]) instead")
+        else:  # before: "flat rows of 16 values" alone of one 16x16 image saved without its batch axis
+            raise WinnowError(f"{path}: {key} has shape {pixels.shape}: flat rows of {pixels.shape[1]} values, or one "
+                              f"{pixels.shape[0]}x{pixels.shape[1]} image without its batch axis? store images as "
+                              f"(N, H, W[, C]) (one image: np.expand_dims(image, 0), of shape (1, {pixels.shape[0]}, "
+                              f"{pixels.shape[1]}))")
     elif pixels.ndim == 3:
         pixels = pixels[..., None]
     if pixels.ndim != 4 or pixels.shape[3] not in (1, 3) or 0 in pixels.shape[1:3]:
@@ -263,6 +294,9 @@ def _npz_labels(values: np.ndarray, key: str, path: Path) -> np.ndarray:
     """int64 ``(N,)``: one whole, non-negative number per image; refuses (naming the row) anything else."""
     if values.ndim == 2 and values.shape[1] == 1:
         values = values[:, 0]
+    if values.ndim == 0:  # before: "got shape () (one-hot rows? store their argmax)" of one image's label
+        raise WinnowError(f"{path}: {key} is a single number, not an array of one class number per image; store the "
+                          "labels as shape (N,) (one image's: np.array([label]))")
     if values.ndim != 1:
         raise WinnowError(f"{path}: {key} must hold one class number per image, got shape {values.shape} "
                           "(one-hot rows? store their argmax)")
