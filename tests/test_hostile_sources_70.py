@@ -3,7 +3,9 @@
 - an .npz member of Python objects (class names taken from pandas, labels as an object array), which numpy pickles:
   the refusal names the member and how to store it;
 - one image saved without its batch axis (``(16, 16, 3)`` or ``(16, 16)`` beside one label, or a label that is a
-  single number): the refusal says so, not "16 images" nor "flat rows".
+  single number): the refusal says so, not "16 images" nor "flat rows";
+- a CIFAR-10 label beyond the classes a ``batches.meta`` of another data set names: the refusal names the meta file;
+- ``ingest.download: true`` with an empty folder at ``ingest.path``: the refusal says why nothing was fetched.
 
 Each runs the ingest stage's ``main`` in this process and asserts its one message whole (the stage prints it after
 ``error: ``), with nothing left behind.
@@ -11,12 +13,16 @@ Each runs the ingest stage's ``main`` in this process and asserts its one messag
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from hostile_harness import assert_nothing_left, default_params, files_under, make_project
 from test_contracts import _stage_module
+from test_hostile_ingest import cifar_folder
+from winnow.cifar10 import FOLDER
 from winnow.errors import WinnowError
 
 
@@ -75,3 +81,26 @@ def test_one_image_saved_without_its_batch_axis_is_told_so(tmp_path, monkeypatch
     shape, labels, said = ONE_IMAGE[case]
     np.savez(tmp_path / "set.npz", images=np.full(shape, 7, np.uint8), labels=labels)
     assert refused_ingest(tmp_path, monkeypatch, "npz", tmp_path / "set.npz") == f"{tmp_path / 'set.npz'}: {said}"
+
+
+@pytest.mark.hostile("cifar10")
+def test_a_cifar_label_beyond_the_classes_batches_meta_names_blames_the_meta(tmp_path, monkeypatch, rng):
+    # before: "…/data_batch_1: label 2 at row 2 is outside the 2 classes": the batch blamed, where a batches.meta of
+    # another data set named too few classes (cifar_folder's batches label 0, 1, 2)
+    data = cifar_folder(tmp_path / FOLDER, rng, **{"batches.meta": pickle.dumps({b"label_names": [b"x", b"y"]})})
+    assert refused_ingest(tmp_path, monkeypatch, "cifar10", data) == (
+        f"{data / 'data_batch_1'}: label 2 at row 2 is outside the 2 classes that {data / 'batches.meta'} names: give "
+        "its label_names a name for every class (or remove it for CIFAR-10's ten), or replace the batch if it is "
+        "damaged")
+
+
+@pytest.mark.hostile("cifar10")
+def test_download_with_an_empty_folder_at_ingest_path_says_it_fetches_only_where_nothing_is(tmp_path, monkeypatch):
+    # before: "ingest.path: …/cifar/data_batch_1 is missing; a cifar-10-batches-py folder holds data_batch_1..5 and
+    # test_batch", with ingest.download true and nothing fetched (it fetches only where ingest.path does not exist)
+    (tmp_path / "cifar").mkdir()
+    assert refused_ingest(tmp_path, monkeypatch, "cifar10", tmp_path / "cifar", download=True) == (
+        f"ingest.path: {tmp_path / 'cifar'} is an empty folder, and ingest.download fetches the archive only where "
+        "ingest.path does not exist yet; remove the empty folder to download there, or mount the drive if it is an "
+        "unmounted drive's mount point")
+    assert not (tmp_path / "cifar-10-python.tar.gz").exists()  # nothing fetched

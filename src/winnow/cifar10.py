@@ -95,17 +95,21 @@ def load_cifar10(root: str | os.PathLike, *, download: bool = False, into: str |
                    "it)") if download else "point it at one or set ingest.download: true"
             raise WinnowError(f"ingest.path: {root} is not a {FOLDER} folder; {fix}")
         _download(root)
+    elif download and not any(root.iterdir()):  # before: "data_batch_1 is missing", download on and never tried
+        raise WinnowError(f"ingest.path: {root} is an empty folder, and ingest.download fetches the archive only where "
+                          "ingest.path does not exist yet; remove the empty folder to download there, or mount the drive "
+                          "if it is an unmounted drive's mount point")
     if (root / FOLDER).is_dir() and not (root / "data_batch_1").exists():  # torchvision's root=, which holds the folder
         raise WinnowError(f"ingest.path: {root} holds a {FOLDER} folder, not the batches; point ingest.path at "
                           f"{root / FOLDER}")
-    classes = CIFAR10_CLASSES
+    classes, named_by = CIFAR10_CLASSES, None
     if (root / "batches.meta").exists():  # a folder or FIFO there is refused, not read as no names (the default ones)
-        classes = _class_names(root / "batches.meta")
+        classes, named_by = _class_names(root / "batches.meta"), root / "batches.meta"
     images, labels, splits, ids = [], [], [], []
     rows = None if into is None else NpyRows.create(into, (0, 32, 32, 3))
     for split, names in BATCHES:
         for name in names:
-            data, batch_labels = _batch(root / name, len(classes))
+            data, batch_labels = _batch(root / name, len(classes), named_by=named_by)
             if split == "test" and not len(data):  # before: read as absent, and the test split carved from train unsaid
                 raise WinnowError(f"{root / name}: holds no images, so the test split would be carved from the train "
                                   "images instead; replace it with the official test_batch")
@@ -156,8 +160,9 @@ def _unpickle(path: Path) -> dict:
     return dict(zip(decoded, obj.values()))
 
 
-def _batch(path: Path, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """(data uint8 ``(N, 3072)``, labels int64 ``(N,)``) of one batch file, checked, never cast."""
+def _batch(path: Path, n_classes: int, *, named_by: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(data uint8 ``(N, 3072)``, labels int64 ``(N,)``) of one batch file, checked, never cast; ``named_by``: the
+    batches.meta that named the ``n_classes`` classes, None for CIFAR-10's own ten."""
     batch = _unpickle(path)
     data, labels = batch.get("data"), batch.get("labels")
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
@@ -175,7 +180,12 @@ def _batch(path: Path, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
         raise WinnowError(f"{path}: {len(labels)} labels for {len(data)} images")
     bad = next((i for i, v in enumerate(labels) if not 0 <= v < n_classes), None)
     if bad is not None:
-        raise WinnowError(f"{path}: label {labels[bad]} at row {bad} is outside the {n_classes} classes")
+        # before: the line named the batch alone, where a batches.meta of another data set named too few classes
+        where = (f"that {named_by} names: give its label_names a name for every class (or remove it for CIFAR-10's "
+                 "ten), or replace the batch if it is damaged") if named_by is not None else (
+            "of CIFAR-10 (no batches.meta names others): replace the batch with the official file, or add a "
+            "batches.meta whose label_names name every class")
+        raise WinnowError(f"{path}: label {labels[bad]} at row {bad} is outside the {n_classes} classes {where}")
     return data, np.array(labels, dtype=np.int64)
 
 
