@@ -5,7 +5,9 @@
 - one image saved without its batch axis (``(16, 16, 3)`` or ``(16, 16)`` beside one label, or a label that is a
   single number): the refusal says so, not "16 images" nor "flat rows";
 - a CIFAR-10 label beyond the classes a ``batches.meta`` of another data set names: the refusal names the meta file;
-- ``ingest.download: true`` with an empty folder at ``ingest.path``: the refusal says why nothing was fetched.
+- ``ingest.download: true`` with an empty folder at ``ingest.path``: the refusal says why nothing was fetched;
+- a trusted .npz labelled by class names: the refusal no longer sends the user to ingest.classes, which names the
+  classes of the npz source alone.
 
 Each runs the ingest stage's ``main`` in this process and asserts its one message whole (the stage prints it after
 ``error: ``), with nothing left behind.
@@ -104,3 +106,16 @@ def test_download_with_an_empty_folder_at_ingest_path_says_it_fetches_only_where
         "ingest.path does not exist yet; remove the empty folder to download there, or mount the drive if it is an "
         "unmounted drive's mount point")
     assert not (tmp_path / "cifar-10-python.tar.gz").exists()  # nothing fetched
+
+
+@pytest.mark.hostile("npz")
+def test_a_trusted_npz_labelled_by_names_is_not_sent_to_ingest_classes(tmp_path, monkeypatch):
+    # before: "ingest.trusted_path: …/book.npz: labels has labels of type <U1; store class numbers 0..K-1 and the names
+    # in a 'classes' array or ingest.classes": ingest.classes names the npz source's classes alone (refused for the
+    # other sources), never a trusted set's
+    np.savez(tmp_path / "set.npz", images=grey_images(20), labels=np.arange(20) % 2, classes=np.array(["a", "b"]))
+    np.savez(tmp_path / "book.npz", images=grey_images(4), labels=np.array(["a", "b"] * 2), classes=np.array(["a", "b"]))
+    assert refused_ingest(tmp_path, monkeypatch, "npz", tmp_path / "set.npz", trusted_path=str(tmp_path / "book.npz"),
+                          val_fraction=0.2) == (
+        f"ingest.trusted_path: {tmp_path / 'book.npz'}: labels has labels of type <U1; store class numbers 0..K-1 and "
+        "the names in a 'classes' array")

@@ -69,7 +69,7 @@ def load_npz(path: str | os.PathLike, *, classes: list[str] | None = None,
             raise WinnowError(f"{path}: {image_key} holds no images, so the {split} split would {then}")
         if label_key is None:
             raise WinnowError(f"{path}: labels for {image_key} are missing; {_NPZ_LAYOUTS}")
-        part_labels = _npz_labels(arrays[label_key], label_key, path)
+        part_labels = _npz_labels(arrays[label_key], label_key, path, classes_from=classes_from)
         shape = arrays[image_key].shape
         if len(part_labels) == 1 != len(pixels) and len(shape) == 3 and shape[2] in (1, 3):
             # before: "labels has 1 labels for 16 images in images; give one per image" of one (16, 16, 3) image
@@ -290,8 +290,9 @@ def _to_uint8(pixels: np.ndarray, key: str, path: Path) -> np.ndarray:
     return np.rint(pixels.astype(np.float32, copy=False) * np.float32(scale)).astype(np.uint8)
 
 
-def _npz_labels(values: np.ndarray, key: str, path: Path) -> np.ndarray:
-    """int64 ``(N,)``: one whole, non-negative number per image; refuses (naming the row) anything else."""
+def _npz_labels(values: np.ndarray, key: str, path: Path, *, classes_from: str = "ingest.classes") -> np.ndarray:
+    """int64 ``(N,)``: one whole, non-negative number per image; refuses (naming the row) anything else.
+    ``classes_from``: what else than a 'classes' array may name the classes (:func:`load_npz`'s)."""
     if values.ndim == 2 and values.shape[1] == 1:
         values = values[:, 0]
     if values.ndim == 0:  # before: "got shape () (one-hot rows? store their argmax)" of one image's label
@@ -301,8 +302,10 @@ def _npz_labels(values: np.ndarray, key: str, path: Path) -> np.ndarray:
         raise WinnowError(f"{path}: {key} must hold one class number per image, got shape {values.shape} "
                           "(one-hot rows? store their argmax)")
     if values.dtype.kind not in "iubf":
+        # ingest.classes names the classes of the npz source alone: a trusted .npz was sent to it (before), in vain
+        named = "a 'classes' array or ingest.classes" if classes_from == "ingest.classes" else "a 'classes' array"
         raise WinnowError(f"{path}: {key} has labels of type {values.dtype}; store class numbers 0..K-1 and the "
-                          "names in a 'classes' array or ingest.classes")
+                          f"names in {named}")
     if values.dtype.kind == "f":  # compared in float64: 2**31 overflows float16 (before: numpy's "overflow encountered
         values = values.astype(np.float64)  # in cast" RuntimeWarning on stderr for every float16 label array)
     for bad, what in (
