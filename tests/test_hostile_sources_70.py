@@ -4,6 +4,8 @@
   the refusal names the member and how to store it;
 - one image saved without its batch axis (``(16, 16, 3)`` or ``(16, 16)`` beside one label, or a label that is a
   single number): the refusal says so, not "16 images" nor "flat rows";
+- images channels first (torch's ``(N, C, H, W)``) or last (MATLAB's ``(H, W, C, N)`` and ``(H, W, N)``), labels in
+  one row (MATLAB's ``(1, N)``): each refusal says which order it looks like and how to store it;
 - a CIFAR-10 label beyond the classes a ``batches.meta`` of another data set names: the refusal names the meta file;
 - ``ingest.download: true`` with an empty folder at ``ingest.path``: the refusal says why nothing was fetched;
 - a trusted .npz labelled by class names: the refusal no longer sends the user to ingest.classes, which names the
@@ -81,6 +83,33 @@ ONE_IMAGE = {
 @pytest.mark.parametrize("case", sorted(ONE_IMAGE))
 def test_one_image_saved_without_its_batch_axis_is_told_so(tmp_path, monkeypatch, case):
     shape, labels, said = ONE_IMAGE[case]
+    np.savez(tmp_path / "set.npz", images=np.full(shape, 7, np.uint8), labels=labels)
+    assert refused_ingest(tmp_path, monkeypatch, "npz", tmp_path / "set.npz") == f"{tmp_path / 'set.npz'}: {said}"
+
+
+OTHER_ORDERS = {
+    # before: "…/set.npz: images must be (N, H, W) or (N, H, W, C) with C in 1 or 3 and H, W > 0, got (4, 3, 8, 8)", no more
+    "channels first": ((4, 3, 8, 8), np.arange(4) % 2, "images must be (N, H, W) or (N, H, W, C) with C in 1 or 3 and "
+                       "H, W > 0, got (4, 3, 8, 8); channels first (N, C, H, W), as torch stores them? store "
+                       "images.transpose(0, 2, 3, 1)"),
+    # before: the same line, got (8, 8, 3, 4), no more
+    "images last": ((8, 8, 3, 4), np.arange(4) % 2, "images must be (N, H, W) or (N, H, W, C) with C in 1 or 3 and H, "
+                    "W > 0, got (8, 8, 3, 4); images last (H, W, C, N), as MATLAB stores them? store "
+                    "np.moveaxis(images, -1, 0)"),
+    # before: "…/set.npz: labels has 4 labels for 8 images in images; give one per image", no more
+    "grey images last": ((8, 8, 4), np.arange(4) % 2, "labels has 4 labels for 8 images in images; give one per image "
+                         "(images last, (8, 8, 4), as MATLAB stores them? store np.moveaxis(images, -1, 0))"),
+    # before: "…/set.npz: labels must hold one class number per image, got shape (1, 4) (one-hot rows? store their
+    # argmax)", whose argmax is one number
+    "labels in a row": ((4, 8, 8), (np.arange(4) % 2)[None], "labels has shape (1, 4): one row of 4 labels, as MATLAB "
+                        "stores them? store them as shape (N,): labels.ravel()"),
+}
+
+
+@pytest.mark.hostile("npz")
+@pytest.mark.parametrize("case", sorted(OTHER_ORDERS))
+def test_arrays_in_another_axis_order_are_told_how_to_store_them(tmp_path, monkeypatch, case):
+    shape, labels, said = OTHER_ORDERS[case]
     np.savez(tmp_path / "set.npz", images=np.full(shape, 7, np.uint8), labels=labels)
     assert refused_ingest(tmp_path, monkeypatch, "npz", tmp_path / "set.npz") == f"{tmp_path / 'set.npz'}: {said}"
 

@@ -77,8 +77,10 @@ def load_npz(path: str | os.PathLike, *, classes: list[str] | None = None,
                               f"images, beside 1 label in {label_key}: one {shape[0]}x{shape[1]} image without its batch "
                               f"axis? store it as np.expand_dims(image, 0), of shape (1, {', '.join(map(str, shape))})")
         if len(part_labels) != len(pixels):
+            last = (f" (images last, {shape}, as MATLAB stores them? store np.moveaxis(images, -1, 0))"
+                    if len(shape) == 3 and shape[2] == len(part_labels) else "")
             raise WinnowError(f"{path}: {label_key} has {len(part_labels)} labels for {len(pixels)} images in "
-                              f"{image_key}; give one per image")
+                              f"{image_key}; give one per image{last}")
         images.append(pixels)
         labels.append((label_key, part_labels))
         ids += [f"{stem}-{split or 'all'}-{i:05d}" for i in range(len(pixels))]
@@ -225,8 +227,14 @@ def _npz_images(pixels: np.ndarray, key: str, path: Path) -> np.ndarray:
     elif pixels.ndim == 3:
         pixels = pixels[..., None]
     if pixels.ndim != 4 or pixels.shape[3] not in (1, 3) or 0 in pixels.shape[1:3]:
+        # before: the shapes alone, of torch's channels-first batches and MATLAB's images-last arrays
+        order = "" if pixels.ndim != 4 or pixels.shape[3] in (1, 3) else (
+            "; channels first (N, C, H, W), as torch stores them? store images.transpose(0, 2, 3, 1)"
+            if pixels.shape[1] in (1, 3) else
+            "; images last (H, W, C, N), as MATLAB stores them? store np.moveaxis(images, -1, 0)"
+            if pixels.shape[2] in (1, 3) else "")
         raise WinnowError(f"{path}: {key} must be (N, H, W) or (N, H, W, C) with C in 1 or 3 and H, W > 0, "
-                          f"got {pixels.shape}")
+                          f"got {pixels.shape}{order}")
     sample = pixels[:1000]  # a copy of these rows alone, not of the whole array
     if pixels.shape[3] == 3 and len(sample) >= 10 and min(pixels.shape[1:3]) >= 8 and row_layout(
             sample.reshape(len(sample), -1), height=pixels.shape[1], width=pixels.shape[2]) == "planar":
@@ -298,6 +306,9 @@ def _npz_labels(values: np.ndarray, key: str, path: Path, *, classes_from: str =
     if values.ndim == 0:  # before: "got shape () (one-hot rows? store their argmax)" of one image's label
         raise WinnowError(f"{path}: {key} is a single number, not an array of one class number per image; store the "
                           "labels as shape (N,) (one image's: np.array([label]))")
+    if values.ndim == 2 and values.shape[0] == 1 < values.shape[1]:  # before: "one-hot rows? store their argmax"
+        raise WinnowError(f"{path}: {key} has shape {values.shape}: one row of {values.shape[1]} labels, as MATLAB "
+                          "stores them? store them as shape (N,): labels.ravel()")
     if values.ndim != 1:
         raise WinnowError(f"{path}: {key} must hold one class number per image, got shape {values.shape} "
                           "(one-hot rows? store their argmax)")
