@@ -7,7 +7,8 @@
 - images channels first (torch's ``(N, C, H, W)``) or last (MATLAB's ``(H, W, C, N)`` and ``(H, W, N)``), labels in
   one row (MATLAB's ``(1, N)``): each refusal says which order it looks like and how to store it;
 - a CIFAR-10 label beyond the classes a ``batches.meta`` of another data set names: the refusal names the meta file;
-- ``ingest.download: true`` with an empty folder at ``ingest.path``: the refusal says why nothing was fetched;
+- ``ingest.download: true`` with an empty folder at ``ingest.path``, or one holding the archive itself: the refusal
+  says why nothing was fetched, and the fix it gives for the archive works;
 - a trusted .npz labelled by class names: the refusal no longer sends the user to ingest.classes, which names the
   classes of the npz source alone.
 
@@ -17,7 +18,10 @@ Each runs the ingest stage's ``main`` in this process and asserts its one messag
 
 from __future__ import annotations
 
+import hashlib
+import io
 import pickle
+import tarfile
 
 import numpy as np
 import pandas as pd
@@ -26,7 +30,8 @@ import pytest
 from hostile_harness import assert_nothing_left, default_params, files_under, make_project
 from test_contracts import _stage_module
 from test_hostile_ingest import cifar_folder
-from winnow.cifar10 import FOLDER
+import winnow.cifar10
+from winnow.cifar10 import FOLDER, load_cifar10
 from winnow.errors import WinnowError
 
 
@@ -136,6 +141,27 @@ def test_download_with_an_empty_folder_at_ingest_path_says_it_fetches_only_where
         "unmounted drive's mount point")
     assert not (tmp_path / "cifar-10-python.tar.gz").exists()  # nothing fetched
 
+
+
+@pytest.mark.hostile("cifar10")
+def test_download_with_the_archive_inside_ingest_path_says_where_it_is_read(tmp_path, monkeypatch, rng):
+    # before: "ingest.path: …/cifar/data_batch_1 is missing; …", ingest.download true and the archive downloaded into
+    # the folder ingest.path names, where it is never looked for (it is looked for beside ingest.path)
+    (tmp_path / "cifar").mkdir()
+    archive = tmp_path / "cifar" / "cifar-10-python.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+            body = pickle.dumps({b"data": rng.integers(0, 256, (2, 3072), dtype=np.uint8), b"labels": [0, 9]})
+            member = tarfile.TarInfo(f"{FOLDER}/{name}")
+            member.size = len(body)
+            tar.addfile(member, io.BytesIO(body))
+    assert refused_ingest(tmp_path, monkeypatch, "cifar10", tmp_path / "cifar", download=True) == (
+        f"ingest.path: {tmp_path / 'cifar'} is a folder without CIFAR-10's batches, and ingest.download fetches the "
+        f"archive only where ingest.path does not exist yet; the cifar-10-python.tar.gz in it is read by pointing "
+        f"ingest.path at {tmp_path / 'cifar' / FOLDER}, beside it")
+    # the fix it gives works (this archive stands in for the official one, whose MD5 a test cannot produce offline)
+    monkeypatch.setattr(winnow.cifar10, "CIFAR10_MD5", hashlib.md5(archive.read_bytes()).hexdigest())
+    assert len(load_cifar10(tmp_path / "cifar" / FOLDER, download=True).images) == 12
 
 @pytest.mark.hostile("npz")
 def test_a_trusted_npz_labelled_by_names_is_not_sent_to_ingest_classes(tmp_path, monkeypatch):

@@ -39,7 +39,9 @@ CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 FOLDER = "cifar-10-batches-py"
 BATCHES = (("train", tuple(f"data_batch_{i}" for i in range(1, 6))), ("test", ("test_batch",)))
-_MEMBERS = {name for _, names in BATCHES for name in names} | {"batches.meta", "readme.html"}
+_BATCH_FILES = tuple(name for _, names in BATCHES for name in names)
+_MEMBERS = {*_BATCH_FILES, "batches.meta", "readme.html"}
+ARCHIVE = "cifar-10-python.tar.gz"  # the official archive's name, looked for beside ingest.path
 
 
 def _numpy_reducers() -> dict[tuple[str, str], object]:
@@ -95,10 +97,17 @@ def load_cifar10(root: str | os.PathLike, *, download: bool = False, into: str |
                    "it)") if download else "point it at one or set ingest.download: true"
             raise WinnowError(f"ingest.path: {root} is not a {FOLDER} folder; {fix}")
         _download(root)
-    elif download and not any(root.iterdir()):  # before: "data_batch_1 is missing", download on and never tried
-        raise WinnowError(f"ingest.path: {root} is an empty folder, and ingest.download fetches the archive only where "
-                          "ingest.path does not exist yet; remove the empty folder to download there, or mount the drive "
-                          "if it is an unmounted drive's mount point")
+    elif download and not (root / FOLDER).is_dir() and not any((root / name).exists() for name in _BATCH_FILES):
+        # before: "data_batch_1 is missing", download on and never tried, not a word why
+        if not any(root.iterdir()):
+            raise WinnowError(f"ingest.path: {root} is an empty folder, and ingest.download fetches the archive only "
+                              "where ingest.path does not exist yet; remove the empty folder to download there, or mount "
+                              "the drive if it is an unmounted drive's mount point")
+        fix = (f"the {ARCHIVE} in it is read by pointing ingest.path at {root / FOLDER}, beside it" if
+               (root / ARCHIVE).is_file() else "point ingest.path at a path that does not exist yet (the archive goes "
+               "beside it)")
+        raise WinnowError(f"ingest.path: {root} is a folder without CIFAR-10's batches, and ingest.download fetches the "
+                          f"archive only where ingest.path does not exist yet; {fix}")
     if (root / FOLDER).is_dir() and not (root / "data_batch_1").exists():  # torchvision's root=, which holds the folder
         raise WinnowError(f"ingest.path: {root} holds a {FOLDER} folder, not the batches; point ingest.path at "
                           f"{root / FOLDER}")
@@ -202,7 +211,7 @@ def _class_names(path: Path) -> list[str]:
 
 def _download(root: Path) -> None:
     """Fetch (unless already there), verify and extract the official archive so that ``root`` holds the batches."""
-    archive = root.parent / "cifar-10-python.tar.gz"
+    archive = root.parent / ARCHIVE
     root.parent.mkdir(parents=True, exist_ok=True)
     if not archive.is_file():
         partial = archive.with_name(f".{archive.name}.winnow-tmp-{os.getpid()}")
