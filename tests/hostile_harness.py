@@ -183,9 +183,9 @@ TINY_PER_CLASS = {"train": 6, "val": 2, "test": 2}
 
 
 def write_judged(root: Path, path: str, table):
-    """Write ``table`` (a cleaner's table of images by ``id``: threshold's flags, dedup's groups, a label cleaner's
-    decisions) to ``root / path`` with each row's pixel digest in ``root``'s data/degrade as its stage writes it
-    (:func:`winnow.judged_rows.with_digests`): every reader refuses such a table without them. Call it after
+    """Write ``table`` (a table of images by ``id``: the score stage's scores, threshold's flags, dedup's groups, a
+    label cleaner's decisions) to ``root / path`` with each row's pixel digest in ``root``'s data/degrade as its stage
+    writes it (:func:`winnow.judged_rows.with_digests`): every reader refuses such a table without them. Call it after
     data/degrade is written; an id data/degrade lacks gets a null digest. Returns the table as written."""
     import pandas as pd
 

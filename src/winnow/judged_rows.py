@@ -60,11 +60,10 @@ def check_pixels(table: pd.DataFrame, *, manifest: pd.DataFrame, path: str, writ
     blur's kernel, degrade.seed) and the budget run by itself (dvc repro -s budget) weighed the cleaners' judgements
     of the old pixels on the same ids; and a table without the column was read unchecked, so the same stale table
     with its digests dropped passed."""
-    from winnow.stage import other_pixels_error, rerun_error
+    from winnow.stage import no_digests_error, other_pixels_error
 
     if "digest" not in table.columns:
-        raise rerun_error(path, "has no digest column (the pixel digest of each image it judged): made by an earlier "
-                                "winnow or by hand", written_by=written_by)
+        raise no_digests_error(path, written_by=written_by)
     now = table["id"].map(manifest.set_index("id")["digest"])
     moved = np.flatnonzero((table["digest"].astype(object) != now).to_numpy())
     if len(moved):

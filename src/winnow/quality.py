@@ -67,7 +67,7 @@ from winnow.errors import WinnowError
 from winnow.phash import phash_batch
 from winnow.pixel_batches import CHUNK_PIXELS, batch_rows, check_images
 from winnow.sharpness import _sharpness
-from winnow.stage import other_pixels_error, read_table, rerun_error
+from winnow.stage import no_digests_error, other_pixels_error, read_table, rerun_error
 from winnow.thresholds import cut_issues
 
 SCORES = ("dark", "light", "blurry", "low_information", "grayscale", "odd_size", "odd_aspect_ratio")
@@ -193,21 +193,26 @@ def read_scores(path, *, imageset: str, ids, columns=(), digests=None, settings:
     imageset folder ``imageset`` (its ``ids``) and no other (:func:`winnow.stage.read_table` ``rows_of``),
     and every score of :data:`SCORES` a number in [0, 1], the range each score's definition gives it.
     ``columns``: further columns needed (``phash``). ``digests``: the imageset's pixel digests, one per id
-    of ``ids`` in their order; each row's ``digest`` (the score stage writes one) must be its image's.
+    of ``ids`` in their order; each row's ``digest`` (the score stage writes one) must be its image's, and a table
+    without the column is refused.
     ``settings``: params.yaml's ``score`` section, whose :data:`SCORE_SETTINGS` must be those the table records
     it was scored at (:func:`score_table`; a table made by hand may leave them out).
 
     Raises:
         WinnowError: one line naming the file and the score stage: a repeated, missing or unknown id, a
             row scored from other pixels than its image now holds (a table the score stage wrote before the
-            images changed under the same ids), a missing score (NaN: below no cut, the image would pass
+            images changed under the same ids) or a table without digests (digests asked), a missing score (NaN: below no cut, the image would pass
             unexamined) or one outside [0, 1] (an infinity or a foreign number, flagged or passed by a cut it
             was never meant for), or, asked for, a ``phash`` that is not a 64-bit integer.
     """
     table = read_table(path, written_by="score", columns=("id", *SCORES, *columns), rows_of=(imageset, ids))
-    if digests is not None and "digest" in table.columns:  # a table made by hand may leave it out
+    if digests is not None:
         # the ids alone say nothing of the pixels: degrade rerun with other damage keeps every id, and scores of
-        # the old pixels passed black images unflagged with exit 0
+        # the old pixels passed black images unflagged with exit 0. A table without the column was read unchecked
+        # ("a table made by hand may leave it out"), so an older winnow's stale scores passed as current, where
+        # the cleaners' tables and the contracts stage refuse the same table
+        if "digest" not in table.columns:
+            raise no_digests_error(path, written_by="score")
         now = pd.Series(np.asarray(digests, dtype=object), index=pd.Index(ids)).reindex(table["id"]).to_numpy()
         stale = np.flatnonzero(table["digest"].to_numpy(dtype=object) != now)
         if len(stale):

@@ -192,6 +192,13 @@ def other_pixels_error(path: str | os.PathLike, *, imageset: str, images: int, f
                        written_by=written_by)
 
 
+def no_digests_error(path: str | os.PathLike, *, written_by: str) -> WinnowError:
+    """The one line for a table of images by id that has no ``digest`` column (the pixel digest of each image it
+    judged): every reader that checks the pixels words it so (the cleaners' tables and the scores alike)."""
+    return rerun_error(path, "has no digest column (the pixel digest of each image it judged): made by an earlier "
+                             "winnow or by hand", written_by=written_by)
+
+
 def read_table(path: str | os.PathLike, *, written_by: str, columns: Iterable[str] = (),
                missing_ok: bool = False, unique: str | None = None, rows_of: tuple[str, Any] | None = None,
                ids_of: tuple[str, Any] | None = None, flags: bool = False, booleans: Iterable[str] = (),
