@@ -33,7 +33,7 @@ from winnow.budget import (
 )
 from winnow.budget_check import check_augmentation, check_budget
 from winnow.checkpoints import load
-from winnow.configs import budget_settings
+from winnow.configs import budget_settings, model_check_training
 from winnow.decision_files import stamped
 from winnow.errors import WinnowError, listed
 from winnow.imageset import read_imageset
@@ -241,7 +241,10 @@ def main() -> None:
             if filters_check is not None:
                 filters_checked = trained | filters_check.metrics(filters=True)
     with together():
-        _write_decisions(budget.decisions, leaks=leaks, manifest=data.manifest, cleaners=cleaners, settings=p)
+        # what the model check trained with, where it ran: the variants stage refuses these decisions once the train
+        # section or seed changed (the stage run alone, `dvc repro -s variants`)
+        _write_decisions(budget.decisions, leaks=leaks, manifest=data.manifest, cleaners=cleaners, settings=p,
+                         checked_with=None if checked is None else model_check_training(params))
         write_json(METRICS_OUT, summary | {
             # before: the images of a class train lacks left the judge unrecorded (judge images 200 of 300 val)
             "judge": {"split": judge_split, "images": int(is_judge.sum()), "repeats_left_out": int(repeats.sum()),
@@ -304,11 +307,13 @@ def _ridge_val(data, group_of: np.ndarray, *, learnt: np.ndarray) -> dict[str, n
 
 
 def _write_decisions(decisions: pd.DataFrame, *, leaks: pd.DataFrame, manifest: pd.DataFrame,
-                     cleaners: list[str], settings: dict) -> None:
+                     cleaners: list[str], settings: dict, checked_with: dict | None = None) -> None:
     """The decisions file of every branch: ``decisions`` with dedup's leak drops, stamped with the labels, pixels and
     train ids they were decided on, the ``cleaners`` (pruned.cleaners) they were chosen among and the budget
-    ``settings`` they were chosen by (:func:`winnow.decision_files.stamped`), which the variants stage checks."""
-    write_table(OUT, stamped(with_leaks(decisions, leaks), manifest=manifest, cleaners=cleaners, settings=settings))
+    ``settings`` they were chosen by and what the model check trained with (``checked_with``, None where it did not run)
+    (:func:`winnow.decision_files.stamped`), which the variants stage checks."""
+    write_table(OUT, stamped(with_leaks(decisions, leaks), manifest=manifest, cleaners=cleaners, settings=settings,
+                             checked_with=checked_with))
 
 
 def _check_line(check: dict, filters: dict | None, *, shipped: str, applied: int, filters_held: bool = False) -> str:

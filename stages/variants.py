@@ -9,7 +9,7 @@ from winnow.stops import one_line_from_the_start
 
 one_line_from_the_start()  # before the imports below, which take seconds: a Ctrl-C among them is one line too
 
-from winnow.configs import budget_settings
+from winnow.configs import budget_settings, model_check_training
 from winnow.decision_files import read_decisions
 from winnow.imageset import read_imageset
 from winnow.stage import check_outputs, load_params, run, together, write_json
@@ -35,7 +35,7 @@ def main() -> None:
     # an id data/degrade lacks means decisions of another data version: refused, not silently ignored
     decisions = read_decisions(DECISIONS_IN, written_by="budget", num_classes=len(ingested.classes),
                                manifest=degraded.manifest, cleaners=params["pruned"]["cleaners"],
-                               settings=budget_settings(params))
+                               settings=budget_settings(params), training=model_check_training(params))
     baseline = baseline_rows(degraded.manifest)
     digests = degraded.manifest.set_index("id")["digest"]
     verdicts = read_verdicts(VERDICTS_FILE, baseline=baseline, digests=digests, classes=ingested.classes)

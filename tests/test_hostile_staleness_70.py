@@ -3,7 +3,10 @@
 
 - the score stage's table without its ``digest`` column (an earlier winnow's, or made by hand), read by threshold and
   dedup (:func:`winnow.quality.read_scores`): refused in one line naming the score stage, as every reader of the
-  cleaners' tables and the contracts stage refuse such a table, not read unchecked.
+  cleaners' tables and the contracts stage refuse such a table, not read unchecked;
+- the budget's decisions chosen by a model check that trained as the train section or seed said before an edit, read
+  by variants run alone: refused in one line naming the option and the budget stage, as decisions of other budget
+  settings are (:func:`winnow.decision_files.read_decisions`).
 
 Each case builds the state the stages before the one probed write, makes one file stale as an earlier run or winnow
 would leave it, runs the real stage in this process and asserts its one line and that nothing was left behind.
@@ -11,14 +14,21 @@ would leave it, runs the real stage in this process and asserts its one line and
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import pytest
+import yaml
 
+from budget_project import CLASSES, case, planted_fixes_then_mistakes, write_state
 from hostile_harness import (
-    assert_nothing_left, edit_table, files_under, make_project, tiny_degraded, undamaged_params,
+    assert_nothing_left, edit_table, files_under, make_project, record_represent, tiny_degraded, undamaged_params,
+    write_judged,
 )
 from test_hostile_threshold_64 import _stage_in_process
+from winnow.imageset import write_imageset
 
 SCORES = "data/score/scores.parquet"
+DECISIONS = "data/budget/decisions.parquet"
 
 
 @pytest.mark.hostile("intermediates")
@@ -37,3 +47,55 @@ def test_a_scores_table_without_digests_is_refused_naming_the_score_stage(tmp_pa
         f"error: {SCORES}: has no digest column (the pixel digest of each image it judged): made by an earlier winnow "
         "or by hand; rerun the score stage (dvc repro score)"])
     assert_nothing_left(project, before)
+
+
+def _checked_project(root):
+    """The budget project of budget_project.case (clean val, no trusted split) with 8x8 images, so the model check
+    can train (lenet5, one epoch), and budget.check on: the check runs on its winner, top10%."""
+    c = case()
+    project = write_state(root, c, issues=planted_fixes_then_mistakes(c), trusted=False,
+                          params={"budget": {"check": True},
+                                  "train": {"model": "lenet5", "epochs": 1, "batch_size": 256}})
+    manifest = pd.read_parquet(project / "data/degrade/manifest.parquet").drop(columns=["digest"])
+    images = np.random.default_rng(0).integers(0, 256, (len(manifest), 8, 8, 1), dtype=np.uint8)
+    for name in ("ingest", "degrade"):
+        write_imageset(project / "data" / name, images, manifest, CLASSES)
+    # the tables of the stages before, of these pixels
+    for path in ("data/threshold/flags.parquet", "data/dedup/groups.parquet",
+                 "data/confident-learn/label_issues.parquet"):
+        write_judged(project, path, pd.read_parquet(project / path))
+    record_represent(project)
+    return project
+
+
+@pytest.mark.hostile("intermediates")
+def test_decisions_a_model_check_chose_under_other_train_settings_are_refused_by_variants(
+        tmp_path, monkeypatch, capsys):
+    # the budget run with its model check (lenet5, 1 epoch), then train.epochs raised and variants run alone (dvc
+    # repro -s variants). Before: exit 0, pruned applied the label decisions a 1-epoch model had let ship, though the
+    # model train@pruned trains now was never asked
+    project = _checked_project(tmp_path / "p")
+    done = _stage_in_process(project, "budget", monkeypatch, capsys)
+    assert (done.returncode, done.stdout.splitlines()[0]) == (0, (
+        "budget: checking top10% against none by two trainings of lenet5 (1 epochs at most, augmentation none)"))
+    settings = yaml.safe_load((project / "params.yaml").read_text())
+    settings["train"]["epochs"] = 5
+    make_project(project, settings)
+    before = files_under(project)
+    done = _stage_in_process(project, "variants", monkeypatch, capsys)
+    assert (done.returncode, done.stderr.splitlines()) == (1, [
+        f"error: {DECISIONS}: chosen by a model check that trained with train.epochs 1, but params.yaml gives 5 now; "
+        "rerun the budget stage (dvc repro budget)"])
+    assert_nothing_left(project, before)
+    # and the seed, which the check's trainings drew by
+    settings["train"]["epochs"], settings["seed"] = 1, 7
+    make_project(project, settings)
+    done = _stage_in_process(project, "variants", monkeypatch, capsys)
+    assert (done.returncode, done.stderr.splitlines()) == (1, [
+        f"error: {DECISIONS}: chosen by a model check that trained with seed 0, but params.yaml gives 7 now; rerun the "
+        "budget stage (dvc repro budget)"])
+    assert_nothing_left(project, before)
+    # params.yaml as the budget ran: the same settings, read back from the file's metadata (floats, nulls and all)
+    settings["seed"] = 0
+    make_project(project, settings)
+    assert _stage_in_process(project, "variants", monkeypatch, capsys).returncode == 0

@@ -207,6 +207,18 @@ class Policy:
         return cls(**section)
 
 
+def model_check_training(params: Mapping[str, Any]) -> dict[str, Any]:
+    """What the budget's model check trains with (stages/budget.py), by params path: each option of the train section
+    (:class:`TrainConfig`'s default where params.yaml is silent), ``seed`` and, under ``train.augment: fixed``,
+    ``balance.policy`` (:meth:`Policy.to_params`). The budget's decisions record it when the check ran, and the
+    variants stage compares it with params now."""
+    train = {f.name: getattr(config, f.name)
+             for config in [TrainConfig.from_params(dict(params.get("train") or {}))] for f in fields(config)}
+    policy = ({"balance.policy": Policy.from_params((params.get("balance") or {}).get("policy") or {}).to_params()}
+              if train["augment"] == "fixed" else {})
+    return {f"train.{key}": value for key, value in train.items()} | {"seed": params.get("seed")} | policy
+
+
 @dataclass
 class SelfSupConfig:
     """The ``represent.selfsup`` section of params.yaml (checked by :mod:`winnow.params`)."""

@@ -26,6 +26,8 @@ JUDGED = "train_ids"
 CHOSEN_AMONG = "cleaners"
 # and the budget section it chose by (winnow.configs.budget_settings), absent from an earlier budget's file as above
 CHOSEN_BY = "budget"
+# and what its model check trained with (winnow.configs.model_check_training), where the check ran: absent otherwise
+CHECKED_WITH = "model_check"
 # per label cleaner: its metrics file and the entry whose "classes" name the classes it left unjudged, too small for
 # it (no row in its table). Written with the table, so no dep of the budget: an unchanged table means them unchanged
 UNJUDGED_CLASSES = {"confident_learn": ("metrics/confident_learn.json", "unjudged"),
@@ -215,17 +217,20 @@ def _missing(value) -> bool:
 
 
 def stamped(decisions: pd.DataFrame, *, manifest: pd.DataFrame, cleaners: list[str],
-            settings: dict | None = None) -> pd.DataFrame:
+            settings: dict | None = None, checked_with: dict | None = None) -> pd.DataFrame:
     """``decisions`` (rows of :func:`winnow.decision_rows.cleaner_decisions`) with :data:`MADE_ON`: each image's label
     and pixel digest in ``manifest`` (data/degrade's ``id``, ``split``, ``label``, ``digest``), what the budget decided
     on, in ``attrs[JUDGED]`` the ids of its train images, every one the budget judged, in
     ``attrs[CHOSEN_AMONG]`` the ``cleaners`` (pruned.cleaners) whose decisions it chose among, and in
-    ``attrs[CHOSEN_BY]`` the budget ``settings`` (:func:`winnow.configs.budget_settings`) it chose by, unless None."""
+    ``attrs[CHOSEN_BY]`` the budget ``settings`` (:func:`winnow.configs.budget_settings`) it chose by, unless None, and
+    in ``attrs[CHECKED_WITH]`` what its model check trained with (:func:`winnow.configs.model_check_training`), unless
+    None (no check ran)."""
     known = manifest.set_index("id")
     out = decisions.assign(given_label=decisions["id"].map(known["label"]).astype(np.int64),
                            digest=decisions["id"].map(known["digest"]).astype(object))
     out.attrs = {JUDGED: sorted(manifest.loc[manifest["split"] == "train", "id"].astype(str)),
-                 CHOSEN_AMONG: sorted(cleaners), **({} if settings is None else {CHOSEN_BY: dict(settings)})}
+                 CHOSEN_AMONG: sorted(cleaners), **({} if settings is None else {CHOSEN_BY: dict(settings)}),
+                 **({} if checked_with is None else {CHECKED_WITH: dict(checked_with)})}
     return out
 
 
@@ -237,7 +242,8 @@ def _deciding(settings: dict) -> dict:
 
 
 def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int,
-                   manifest: pd.DataFrame, cleaners: list[str], settings: dict | None = None) -> pd.DataFrame:
+                   manifest: pd.DataFrame, cleaners: list[str], settings: dict | None = None,
+                   training: dict | None = None) -> pd.DataFrame:
     """A file of :func:`winnow.decision_rows.cleaner_decisions` rows (``id, action, label, reason, stage``), checked:
     every id an image of data/degrade (``manifest``: its ``id``, ``split``, ``label``, ``digest``; another id means
     decisions of another data version), every action drop or relabel, every relabel a class index in
@@ -245,8 +251,10 @@ def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int
     ``cleaners`` (params.yaml pruned.cleaners now), every stage one of them but for dedup's leak drops, which pruned
     applies whatever they list, (:data:`MADE_ON`, :func:`stamped`)
     each image a train image of data/degrade now of the label and pixels it was decided on, (:data:`JUDGED`)
-    every train image of data/degrade now one the budget judged, and (:data:`CHOSEN_BY`) chosen by the budget
-    ``settings`` params.yaml gives now (:func:`winnow.configs.budget_settings`; None: not compared)."""
+    every train image of data/degrade now one the budget judged, (:data:`CHOSEN_BY`) chosen by the budget
+    ``settings`` params.yaml gives now (:func:`winnow.configs.budget_settings`; None: not compared) and
+    (:data:`CHECKED_WITH`), where a model check ran, by one that trained as params.yaml's ``training`` says now
+    (:func:`winnow.configs.model_check_training`; None: not compared)."""
     # before: a file without MADE_ON (written before the budget stamped its decisions) was read unchecked
     decisions = read_table(path, written_by=written_by, columns=("id", "action", "label", "reason", "stage", *MADE_ON),
                            ids_of=(DEGRADE, manifest["id"]))
@@ -280,6 +288,17 @@ def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int
         if changed is not None:
             raise rerun_error(path, f"chosen by budget.{changed} {json.dumps(chosen_by.get(changed))}, but params.yaml "
                                     f"gives {json.dumps(settings.get(changed))} now", written_by=written_by)
+    # before: run after an edit of the train section or seed (dvc repro -s variants), the decisions its model check
+    # chose training as the old ones said were applied, exit 0: a label cleaning the new model would not have shipped
+    checked_with = decisions.attrs.get(CHECKED_WITH)
+    if training is not None and checked_with is not None:
+        now = json.loads(json.dumps(training))  # as the file's metadata holds it: a tuple is a list there
+        changed = next((k for k in [*now, *(k for k in checked_with if k not in now)]
+                        if checked_with.get(k) != now.get(k)), None)
+        if changed is not None:
+            raise rerun_error(path, f"chosen by a model check that trained with {changed} "
+                                    f"{json.dumps(checked_with.get(changed))}, but params.yaml gives "
+                                    f"{json.dumps(now.get(changed))} now", written_by=written_by)
     # and after it lost one (a file without CHOSEN_AMONG too), its decisions were applied: [threshold] alone still
     # dropped dedup's copy and took confident-learn's relabels, exit 0
     dropped = ~decisions["stage"].isin(list(cleaners)) & ~((decisions["stage"] == "dedup")

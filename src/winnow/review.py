@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from winnow.configs import budget_settings
+from winnow.configs import budget_settings, model_check_training
 from winnow.decision_files import read_cleaner_tables, read_decisions
 from winnow.errors import WinnowError, check_output, first_line
 from winnow.imageset import read_imageset
@@ -117,7 +117,8 @@ def current_queue(data) -> tuple[pd.DataFrame, pd.DataFrame]:
     scores = (read_scores(SCORES_IN, imageset=DEGRADE, ids=ids, digests=data.manifest["digest"])
               if "threshold" in cleaners else None)
     applied = read_decisions(BUDGET_IN, written_by="budget", num_classes=len(data.classes),
-                             manifest=data.manifest, cleaners=cleaners, settings=budget_settings(params))
+                             manifest=data.manifest, cleaners=cleaners, settings=budget_settings(params),
+                             training=model_check_training(params))
     queue = review_queue(baseline=baseline_rows(data.manifest), classes=data.classes, tables=tables,
                          applied=applied, scores=scores)
     queue.insert(len(queue.columns) - 1, "digest", queue["id"].map(data.manifest.set_index("id")["digest"]))
