@@ -198,6 +198,18 @@ def write_judged(root: Path, path: str, table):
     return written
 
 
+def write_scores(root: Path, table, *, score: dict | None = None):
+    """Write a hand-made scores ``table`` (``id`` and the quality scores) to ``root``'s data/score/scores.parquet as the
+    score stage writes its own: with each image's pixel digest (:func:`write_judged`) and the ``score`` options
+    (params.yaml's score section, default the project's) it was scored at (:func:`winnow.quality.scored_at`), which
+    threshold refuses a table without. Returns the table as written."""
+    from winnow.quality import SCORED_AT, scored_at
+
+    table = table.copy()
+    table.attrs = {SCORED_AT: scored_at(default_params()["score"] if score is None else score)}
+    return write_judged(root, "data/score/scores.parquet", table)
+
+
 def tiny_degraded(root: Path, *, score: dict, clean_tables: bool = False):
     """data/ingest and data/degrade of 3 classes of random 8x8 images (``TINY_PER_CLASS`` of each per split;
     ids ``<split>-<class>-<i>``), degrade's empty perturbation table and the scores ``score`` (params.yaml's

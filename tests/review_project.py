@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hostile_harness import budget_stamped, default_params, make_project, run_winnow, write_judged
+from hostile_harness import budget_stamped, default_params, make_project, run_winnow, write_judged, write_scores
 from winnow.dedup import GROUP_COLUMNS
 from winnow.imageset import write_imageset
 from winnow.labels import ISSUE_COLUMNS
@@ -47,7 +47,7 @@ def write_project(root: Path) -> Path:
         write_imageset(root / "data" / name, images, manifest, CLASSES)
     scores = pd.DataFrame({"id": ids, **{issue: np.full(len(ids), 0.9) for issue in SCORES}})
     scores.loc[0, "dark"] = 0.05
-    write_judged(root, "data/score/scores.parquet", scores)  # with each image's digest, as the score stage writes it
+    write_scores(root, scores)  # with each image's digest and the score options, as the score stage writes it
     flags = pd.DataFrame({"id": ids, **{issue: False for issue in SCORES}})
     flags.loc[0, "dark"] = True
     write_judged(root, "data/threshold/flags.parquet", flags.assign(any=flags[list(SCORES)].any(axis=1)))

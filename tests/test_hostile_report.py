@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import hostile_harness
 from conftest import make_manifest
 from hostile_harness import (
     assert_error_line, assert_nothing_left, contract_inputs, default_params, files_under, make_project, refused_line,
@@ -42,12 +43,13 @@ def write_images(project, *, copies: dict[int, int], folders=("data/ingest", "da
 
 def write_scores(project, manifest: pd.DataFrame, *, copies: dict[int, int]) -> None:
     """data/score/scores.parquet: every quality score 0.9, pHashes far apart except for the copies, and each image's
-    pixel digest in data/degrade as score records it (the report refuses a table without them)."""
+    pixel digest in data/degrade and the score options as score records them (the report refuses a table without the
+    digests, threshold one without either)."""
     hashes = np.array([(k + 1) * 0x0F0F_0F0F_0F0F_0F0F % 2**64 for k in range(len(manifest))], dtype=np.uint64)
     for i, j in copies.items():
         hashes[i] = hashes[j]
-    write_judged(project, "data/score/scores.parquet",
-                 pd.DataFrame({"id": manifest["id"], **{s: np.float32(0.9) for s in SCORES}, "phash": hashes}))
+    hostile_harness.write_scores(project, pd.DataFrame({"id": manifest["id"], **{s: np.float32(0.9) for s in SCORES},
+                                                       "phash": hashes}))
 
 
 @pytest.mark.hostile("intermediates")

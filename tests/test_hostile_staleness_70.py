@@ -4,6 +4,9 @@
 - the score stage's table without its ``digest`` column (an earlier winnow's, or made by hand), read by threshold and
   dedup (:func:`winnow.quality.read_scores`): refused in one line naming the score stage, as every reader of the
   cleaners' tables and the contracts stage refuse such a table, not read unchecked;
+- the score stage's table scored with other options of params.yaml's ``score`` section than it gives now (an edit
+  followed by threshold alone), or recording none: refused by threshold, which reads the scores by those options
+  (dark's floor, light's ceiling), not read as of the new ones (:func:`winnow.quality.read_scores` ``settings``);
 - the budget's decisions chosen by a model check that trained as the train section or seed said before an edit, read
   by variants run alone: refused in one line naming the option and the budget stage, as decisions of other budget
   settings are (:func:`winnow.decision_files.read_decisions`).
@@ -47,6 +50,57 @@ def test_a_scores_table_without_digests_is_refused_naming_the_score_stage(tmp_pa
         f"error: {SCORES}: has no digest column (the pixel digest of each image it judged): made by an earlier winnow "
         "or by hand; rerun the score stage (dvc repro score)"])
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize(("key", "value", "then", "now"), [
+    ("dark_percentile", 90, "99", "90"), ("light_percentile", 95.0, "75", "95"), ("iqr_factor", 1.5, "3", "1.5")])
+def test_scores_of_other_score_options_are_refused_by_threshold_run_alone(tmp_path, monkeypatch, capsys, key, value,
+                                                                          then, now):
+    # the score stage run, then params.yaml's score section edited and threshold run alone (dvc repro -s threshold).
+    # Before: exit 0, the scores of the old options read as of the new: at dark_percentile 90, dark's floor was turned
+    # off for scores of the 99th percentile (an all-black image no longer flagged by it), and the other way about the
+    # floor flagged images whose 90th percentile is black (thin clean digits)
+    params = undamaged_params()
+    project = make_project(tmp_path / "p", params)
+    tiny_degraded(project, score=params["score"])
+    params["score"][key] = value
+    make_project(project, params)
+    before = files_under(project)
+    done = _stage_in_process(project, "threshold", monkeypatch, capsys)
+    assert (done.returncode, done.stderr.splitlines()) == (1, [
+        f"error: {SCORES}: scored at other settings than params.yaml's score section ({key} {then} then, {now} now): "
+        "made before that section changed; rerun the score stage (dvc repro score)"])
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("intermediates")
+def test_scores_recording_no_score_options_are_refused_by_threshold(tmp_path, monkeypatch, capsys):
+    # a table of an earlier winnow, whose score options nobody can tell: before, read as scored with today's
+    params = undamaged_params()
+    project = make_project(tmp_path / "p", params)
+    tiny_degraded(project, score=params["score"])
+    table = pd.read_parquet(project / SCORES)
+    table.attrs = {}
+    table.to_parquet(project / SCORES, index=False)
+    before = files_under(project)
+    done = _stage_in_process(project, "threshold", monkeypatch, capsys)
+    assert (done.returncode, done.stderr.splitlines()) == (1, [
+        f"error: {SCORES}: records no score settings it was scored at (score.dark_percentile and the rest): made by "
+        "an earlier winnow or by hand; rerun the score stage (dvc repro score)"])
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_score_batch_size_edit_leaves_the_scores_current_for_threshold(tmp_path, monkeypatch, capsys):
+    # score.batch_size moves no score (each image's scores are its own pixels'): no refusal, as the scores are the same
+    params = undamaged_params()
+    project = make_project(tmp_path / "p", params)
+    tiny_degraded(project, score=params["score"])
+    params["score"]["batch_size"] = 7
+    make_project(project, params)
+    done = _stage_in_process(project, "threshold", monkeypatch, capsys)
+    assert done.returncode == 0, done.stderr
 
 
 def _checked_project(root):

@@ -184,8 +184,14 @@ def score_table(images: np.ndarray, manifest: pd.DataFrame, *, batch_size: int =
                           batch_size=batch_size, engine=engine, phash=True, **options)
     table = pd.DataFrame({"id": manifest["id"].to_numpy(), **{name: scores[name] for name in SCORES},
                           "digest": manifest["digest"].to_numpy(), "phash": scores["phash"]})
-    table.attrs[SCORED_AT] = {key: float(options.get(key, default)) for key, default in SCORE_SETTINGS.items()}
+    table.attrs[SCORED_AT] = scored_at(options)
     return table
+
+
+def scored_at(options: dict) -> dict[str, float]:
+    """The :data:`SCORE_SETTINGS` of params.yaml's ``score`` section ``options`` (their defaults where it is
+    silent): what :func:`score_table` records in the table and :func:`read_scores` compares with params.yaml's."""
+    return {key: float(options.get(key, default)) for key, default in SCORE_SETTINGS.items()}
 
 
 def read_scores(path, *, imageset: str, ids, columns=(), digests=None, settings: dict | None = None) -> pd.DataFrame:
@@ -196,14 +202,15 @@ def read_scores(path, *, imageset: str, ids, columns=(), digests=None, settings:
     of ``ids`` in their order; each row's ``digest`` (the score stage writes one) must be its image's, and a table
     without the column is refused.
     ``settings``: params.yaml's ``score`` section, whose :data:`SCORE_SETTINGS` must be those the table records
-    it was scored at (:func:`score_table`; a table made by hand may leave them out).
+    it was scored at (:func:`score_table`); a table that records none is refused.
 
     Raises:
         WinnowError: one line naming the file and the score stage: a repeated, missing or unknown id, a
             row scored from other pixels than its image now holds (a table the score stage wrote before the
-            images changed under the same ids) or a table without digests (digests asked), a missing score (NaN: below no cut, the image would pass
-            unexamined) or one outside [0, 1] (an infinity or a foreign number, flagged or passed by a cut it
-            was never meant for), or, asked for, a ``phash`` that is not a 64-bit integer.
+            images changed under the same ids) or a table without digests (digests asked), one scored at other
+            settings than ``settings`` or recording none (settings asked), a missing score (NaN: below no cut,
+            the image would pass unexamined) or one outside [0, 1] (an infinity or a foreign number, flagged or
+            passed by a cut it was never meant for), or, asked for, a ``phash`` that is not a 64-bit integer.
     """
     table = read_table(path, written_by="score", columns=("id", *SCORES, *columns), rows_of=(imageset, ids))
     if digests is not None:
@@ -247,12 +254,13 @@ def read_scores(path, *, imageset: str, ids, columns=(), digests=None, settings:
 
 
 def _check_scored_at(path, recorded, settings: dict) -> None:
-    """Refuse scores whose ``recorded`` settings (:data:`SCORED_AT`, None for a table made by hand) are not
-    params.yaml's score ``settings``. Before, scores of score.dark_percentile 90 read by threshold under 99 (the
-    score stage not rerun: ``dvc repro -s threshold``) put thin clean digits at dark's floor, meant for all-black
-    images, and all 40 of 40 were flagged dark with exit 0."""
-    if recorded is None:
-        return
+    """Refuse scores whose ``recorded`` settings (:data:`SCORED_AT`; None: a table made by hand or by an earlier
+    winnow) are not params.yaml's score ``settings``. Before, scores of score.dark_percentile 90 read by threshold
+    under 99 (the score stage not rerun: ``dvc repro -s threshold``) put thin clean digits at dark's floor, meant for
+    all-black images, and all 40 of 40 were flagged dark with exit 0."""
+    if recorded is None:  # before, read unchecked, as a table without digests was
+        raise rerun_error(path, "records no score settings it was scored at (score.dark_percentile and the rest): "
+                                "made by an earlier winnow or by hand", written_by="score")
     changed = []
     for key, default in SCORE_SETTINGS.items():
         then, now = recorded.get(key) if isinstance(recorded, dict) else None, float(settings.get(key, default))
