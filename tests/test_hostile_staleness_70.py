@@ -7,6 +7,9 @@
 - the score stage's table scored with other options of params.yaml's ``score`` section than it gives now (an edit
   followed by threshold alone), or recording none: refused by threshold, which reads the scores by those options
   (dark's floor, light's ceiling), not read as of the new ones (:func:`winnow.quality.read_scores` ``settings``);
+- threshold's flags cut by other ``threshold.issues`` than params.yaml lists now (every issue left out: all false),
+  read by the variants' contracts run alone: refused in one line naming the issue and the threshold stage
+  (:func:`winnow.judged_rows.check_cut_by`), not measured as a flagged-image rate of 0.0;
 - the budget's decisions chosen by a model check that trained as the train section or seed said before an edit, read
   by variants run alone: refused in one line naming the option and the budget stage, as decisions of other budget
   settings are (:func:`winnow.decision_files.read_decisions`).
@@ -17,6 +20,9 @@ would leave it, runs the real stage in this process and asserts its one line and
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -24,14 +30,16 @@ import yaml
 
 from budget_project import CLASSES, case, planted_fixes_then_mistakes, write_state
 from hostile_harness import (
-    assert_nothing_left, edit_table, files_under, make_project, record_represent, tiny_degraded, undamaged_params,
-    write_judged,
+    assert_nothing_left, default_params, edit_table, files_under, make_project, record_represent, tiny_degraded,
+    undamaged_params, write_judged, write_scores,
 )
+from test_contracts import _run_stage, project  # noqa: F401 - project: the contracts stage's fixture
 from test_hostile_threshold_64 import _stage_in_process
 from winnow.imageset import write_imageset
 
 SCORES = "data/score/scores.parquet"
 DECISIONS = "data/budget/decisions.parquet"
+FLAGS = "data/threshold/flags.parquet"
 
 
 @pytest.mark.hostile("intermediates")
@@ -101,6 +109,35 @@ def test_a_score_batch_size_edit_leaves_the_scores_current_for_threshold(tmp_pat
     make_project(project, params)
     done = _stage_in_process(project, "threshold", monkeypatch, capsys)
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.hostile("intermediates")
+def test_flags_of_a_run_that_listed_no_issue_are_refused_by_the_contracts_once_issues_are_listed(
+        project, tmp_path, monkeypatch, capsys):  # noqa: F811 - project: the contracts stage's fixture
+    # threshold run with threshold.issues {} (every issue left out: nothing examined, every flag false), then the
+    # issues listed again and the contracts run alone (dvc repro -s contracts; balance and gan-synthesize read them
+    # alike). Before: exit 0, each variant's flagged-image rate measured 0.0 on those all-false flags and passed
+    # contracts.bounds.max_flagged_rate, where the contract counts a rate nobody measured as a failure
+    root = Path(shutil.copytree(project, tmp_path / "project"))
+    params = default_params()
+    params["threshold"]["issues"] = {}
+    make_project(root, params)
+    write_scores(root, pd.read_parquet(root / SCORES))  # as the score stage writes them, options and all
+    assert _stage_in_process(root, "threshold", monkeypatch, capsys).returncode == 0
+    before = files_under(root)
+    with pytest.raises(SystemExit) as stopped:
+        _run_stage(root, monkeypatch, variants=("baseline", "pruned"))  # params.yaml: the project's issues
+    assert stopped.value.code == 1
+    assert capsys.readouterr().err.splitlines() == [
+        # the first issue by name that differs: blurry
+        f"error: {FLAGS}: cut with threshold.issues.blurry left out, but params.yaml gives {{\"method\": \"auto\"}} "
+        "now; rerun the threshold stage (dvc repro threshold)"]
+    assert_nothing_left(root, before, allowed={"params.yaml"})  # the one _run_stage writes
+    # threshold rerun with the issues listed: the flags are of them, and the contracts run
+    make_project(root, default_params())
+    assert _stage_in_process(root, "threshold", monkeypatch, capsys).returncode == 0
+    _run_stage(root, monkeypatch, variants=("baseline", "pruned"))
+    assert "error" not in capsys.readouterr().err
 
 
 def _checked_project(root):

@@ -71,6 +71,32 @@ def check_pixels(table: pd.DataFrame, *, manifest: pd.DataFrame, path: str, writ
                                  then=table["digest"].iloc[moved[0]], now=now.iloc[moved[0]], written_by=written_by)
 
 
+# the key of threshold's flags' attrs (the parquet file's metadata) recording the threshold.issues they were cut by
+CUT_BY = "threshold_issues"
+
+
+def check_cut_by(flags: pd.DataFrame, *, issues: dict | None, path: str) -> None:
+    """Refuse (:func:`winnow.stage.rerun_error`) threshold's ``flags`` cut by other ``threshold.issues`` than ``issues``
+    (params.yaml's now), where they record theirs (:data:`CUT_BY`): a reader of the section took them for flags of the
+    issues it lists. Before: flags of a run with every issue left out (all false) read after issues were listed
+    (`dvc repro -s contracts`), and the variants' flagged-image rate passed at 0.0 on images nobody examined."""
+    import json
+
+    from winnow.stage import rerun_error
+
+    then = flags.attrs.get(CUT_BY)
+    if not isinstance(then, dict):
+        return
+    now = json.loads(json.dumps(issues or {}))  # as the file's metadata holds it
+    changed = next((issue for issue in sorted({*now, *then}) if then.get(issue) != now.get(issue)), None)
+    if changed is not None:
+        was, given = then.get(changed), now.get(changed)
+        raise rerun_error(path, f"cut with threshold.issues.{changed} "
+                                f"{'left out' if was is None else json.dumps(was)}, but params.yaml "
+                                f"{'leaves it out' if given is None else 'gives ' + json.dumps(given)} now",
+                          written_by="threshold")
+
+
 def read_filters(manifest: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """``(flags, groups)``: threshold's flags and dedup's groups of the images of data/degrade (``manifest``), each
     None where its stage has not written it, as :func:`considered_rows` takes them."""

@@ -24,7 +24,7 @@ from winnow.contracts import SUITES_DIR, Batch, Suite, check_settings, load_suit
 from winnow.errors import WinnowError
 from winnow.gx_import import import_gx
 from winnow.imageset import ImageSet, read_imageset
-from winnow.judged_rows import check_pixels
+from winnow.judged_rows import check_cut_by, check_pixels
 from winnow.stage import read_table, write_json
 from winnow.stand_ins import write_skipped
 from winnow.variants import DEGRADE, read_rows
@@ -140,6 +140,9 @@ class VariantContract:
             else:  # measured on other pixels than data/degrade's now: the rates would be of another data version
                 check_pixels(table, manifest=degraded.manifest, path=str(CLEANER_OUTPUTS[key][0]),
                              written_by=CLEANER_OUTPUTS[key][1])
+        if found["flags"] is not None:  # cut by the issues read below: flags of other issues measure other damage
+            check_cut_by(found["flags"], issues=(params.get("threshold") or {}).get("issues"),
+                         path=str(CLEANER_OUTPUTS["flags"][0]))
         if found["flags"] is not None and not (params.get("threshold") or {}).get("issues"):
             # every issue left out: the flags are all False because nothing was examined, and the flagged-image
             # rate passed at 0.0, where a rate nobody measured fails
