@@ -78,8 +78,10 @@ def main() -> None:
     # no data/augment-search beside the metrics of the last skipped run, which still said skipped; one while writing
     # puts the stand-ins back. The policy balance reads and the table that shows why land as one
     with replacing_skipped(folders=FOLDERS), together():
+        # and the incumbent it was chosen against: balance and train refuse the policy once balance.policy changed
         write_json(SEARCHED, {"policy": result.policy.to_params(), "val_accuracy": chosen,
-                              "no_augmentation_val_accuracy": result.table[0]["score"]})
+                              "no_augmentation_val_accuracy": result.table[0]["score"],
+                              "fixed": None if fixed is None else fixed.to_params()})
         write_json(METRICS, {"chosen": result.policy.to_params(), "val_accuracy": chosen, "best_val_accuracy": best,
                              "no_augmentation_val_accuracy": result.table[0]["score"], "candidates": len(policies),
                              "fixed": None if fixed is None else fixed.to_params(),

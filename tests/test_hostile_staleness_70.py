@@ -10,6 +10,9 @@
 - threshold's flags cut by other ``threshold.issues`` than params.yaml lists now (every issue left out: all false),
   read by the variants' contracts run alone: refused in one line naming the issue and the threshold stage
   (:func:`winnow.judged_rows.check_cut_by`), not measured as a flagged-image rate of 0.0;
+- augment-search's policy chosen against another balance.policy than params.yaml gives now (the incumbent it
+  scored, kept or beaten), read by balance run alone: refused in one line naming the option and the augment-search
+  stage (:func:`winnow.augment_search.read_policy`), not applied as if chosen against the new one;
 - the budget's decisions chosen by a model check that trained as the train section or seed said before an edit, read
   by variants run alone: refused in one line naming the option and the budget stage, as decisions of other budget
   settings are (:func:`winnow.decision_files.read_decisions`).
@@ -34,6 +37,7 @@ from hostile_harness import (
     undamaged_params, write_judged, write_scores,
 )
 from test_contracts import _run_stage, project  # noqa: F401 - project: the contracts stage's fixture
+from test_augment import _project
 from test_hostile_threshold_64 import _stage_in_process
 from winnow.imageset import write_imageset
 
@@ -138,6 +142,34 @@ def test_flags_of_a_run_that_listed_no_issue_are_refused_by_the_contracts_once_i
     assert _stage_in_process(root, "threshold", monkeypatch, capsys).returncode == 0
     _run_stage(root, monkeypatch, variants=("baseline", "pruned"))
     assert "error" not in capsys.readouterr().err
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_searched_policy_chosen_against_another_balance_policy_is_refused_by_balance_run_alone(
+        tmp_path, monkeypatch, capsys):
+    # augment-search kept balance.policy (magnitude 0.3: no candidate scored higher), then balance.policy.magnitude set
+    # to 0.6 and balance run alone (dvc repro -s balance). Before: exit 0, the copies made by the searched policy,
+    # the old balance.policy itself, so the edit was silently not applied (and a policy chosen against an incumbent it
+    # never scored would have been applied alike)
+    _project(tmp_path, monkeypatch, augment_search={"enabled": True, "kinds": ["trivial"], "magnitudes": [0.3],
+                                                    "op_sets": [["rotate"]]})
+    from winnow import augment_search
+
+    monkeypatch.setattr(augment_search, "short_training_scorer", lambda *a, **k: lambda p: 0.5)  # all tie: kept
+    assert _stage_in_process(tmp_path, "augment_search", monkeypatch, capsys).returncode == 0
+    params = yaml.safe_load((tmp_path / "params.yaml").read_text())  # the project's balance.policy: magnitude 0.3
+    params["balance"]["policy"]["magnitude"] = 0.6
+    make_project(tmp_path, params)
+    before = files_under(tmp_path)
+    done = _stage_in_process(tmp_path, "balance", monkeypatch, capsys)
+    assert (done.returncode, done.stderr.splitlines()) == (1, [
+        "error: data/augment-search/policy.json: chosen against balance.policy.magnitude 0.3 (the incumbent it "
+        "scored), but params.yaml gives 0.6 now; rerun the augment-search stage (dvc repro augment-search)"])
+    assert_nothing_left(tmp_path, before)
+    # balance.policy's ops in another order are the same policy (winnow.augment_search.same_policy): no refusal
+    params["balance"]["policy"] |= {"magnitude": 0.3, "ops": params["balance"]["policy"]["ops"][::-1]}
+    make_project(tmp_path, params)
+    assert _stage_in_process(tmp_path, "balance", monkeypatch, capsys).returncode == 0
 
 
 def _checked_project(root):

@@ -256,26 +256,40 @@ def check_searched(policy: Any) -> None:
             raise WinnowError(f"policy.{name} is {json.dumps(policy[name])}, not {what}")
 
 
-def read_policy(path: str = SEARCHED) -> Policy:
+def read_policy(path: str = SEARCHED, *, fixed: Policy | None = None) -> Policy:
     """The policy the augment-search stage chose; a missing, damaged or invalid file, or one that lacks a
-    field the stage writes (:func:`check_searched`), raises its one line (:func:`winnow.stage.rerun_error`)."""
+    field the stage writes (:func:`check_searched`), raises its one line (:func:`winnow.stage.rerun_error`), and
+    so does one chosen against another incumbent (its ``fixed``, augment_search.with_fixed's balance.policy) than
+    ``fixed`` (balance.policy now; None: not compared), which the search never scored."""
+    import json
+
     from winnow.stage import read_json, rerun_error
 
     written = read_json(path, written_by=WRITTEN_BY, keys=("policy",))
     try:
         check_searched(written["policy"])
-        return Policy.from_params(written["policy"])
+        chosen = Policy.from_params(written["policy"])
+        against = None if written.get("fixed") is None else Policy.from_params(written["fixed"])
     except (WinnowError, TypeError, ValueError) as err:
         raise rerun_error(path, f"holds no valid policy ({first_line(err)})", written_by=WRITTEN_BY) from err
+    # before: balance.policy edited and balance (or train@<v> under train.augment searched) run alone, the policy
+    # chosen against the old one was applied; where the search had kept it, the old balance.policy itself, exit 0
+    if fixed is not None and against is not None and not same_policy(against, fixed):
+        then, now = against.to_params(), fixed.to_params()
+        key = next((k for k in then if (set(then[k]) != set(now[k]) if k == "ops" else then[k] != now[k])), "ops")
+        raise rerun_error(path, f"chosen against balance.policy.{key} {json.dumps(then[key])} (the incumbent it "
+                                f"scored), but params.yaml gives {json.dumps(now[key])} now", written_by=WRITTEN_BY)
+    return chosen
 
 
 def policy_for(params: Mapping[str, Any], which: str) -> Policy | None:
     """The policy ``train.augment`` or the balance stage names: ``none`` → None, ``fixed`` →
-    ``balance.policy`` (its defaults where left out), ``searched`` → :func:`read_policy`."""
+    ``balance.policy`` (its defaults where left out), ``searched`` → :func:`read_policy`, chosen against
+    balance.policy as it is now where the search scored it."""
     if which == "none":
         return None
     if which == "fixed":
         return Policy.from_params((params.get("balance") or {}).get("policy") or {})
     if which == "searched":
-        return read_policy()
+        return read_policy(fixed=policy_for(params, "fixed"))
     raise WinnowError(f"train.augment: {which!r} is not one of none, fixed, searched")
