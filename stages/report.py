@@ -25,7 +25,7 @@ from winnow.quality import SCORES
 from winnow.report_figures import png_uri
 from winnow.staleness import check_same_run
 from winnow.stage import check_outputs, load_params, read_json, read_table, rerun_error, run, write_text
-from winnow.variants import VARIANTS_DIR, check_same_classes, read_rows
+from winnow.variants import VARIANTS_DIR, check_made_among, check_same_classes, read_rows
 
 OUT = Path("reports/index.html")
 VARIANTS_SUMMARY = "metrics/variants.json"
@@ -92,6 +92,8 @@ def main() -> None:
     version_rows = {v: rows for v in dict.fromkeys([*variants, "pruned", "balanced"])
                     if (rows := rows_of(v, classes=classes, imagesets=imagesets)) is not None}
     dropped = version_rows.get("pruned")
+    if dropped is not None:  # the sections below say what pruned applies of the cleaners params.yaml lists now
+        check_made_among(dropped, cleaners=params["pruned"]["cleaners"])
     contracted = {v: c for v in variants if (c := report_recounts.checked_contract_rows(  # of the rows there now
         contract_of(CHECKED_BY[v], path := f"metrics/contracts/{v}.json"), rows=version_rows.get(v), variant=v,
         path=path, stage=CHECKED_BY[v]))}

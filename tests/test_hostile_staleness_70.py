@@ -13,6 +13,9 @@
 - augment-search's policy chosen against another balance.policy than params.yaml gives now (the incumbent it
   scored, kept or beaten), read by balance run alone: refused in one line naming the option and the augment-search
   stage (:func:`winnow.augment_search.read_policy`), not applied as if chosen against the new one;
+- the pruned variant's rows made of the decisions of other pruned.cleaners than params.yaml lists now, read by the
+  report run alone: refused in one line naming both lists and the variants stage
+  (:func:`winnow.variants.check_made_among`), not described as made of the cleaners listed now;
 - the budget's decisions chosen by a model check that trained as the train section or seed said before an edit, read
   by variants run alone: refused in one line naming the option and the budget stage, as decisions of other budget
   settings are (:func:`winnow.decision_files.read_decisions`).
@@ -37,6 +40,7 @@ from hostile_harness import (
     undamaged_params, write_judged, write_scores,
 )
 from test_contracts import _run_stage, project  # noqa: F401 - project: the contracts stage's fixture
+from review_project import write_project
 from test_augment import _project
 from test_hostile_threshold_64 import _stage_in_process
 from winnow.imageset import write_imageset
@@ -170,6 +174,30 @@ def test_a_searched_policy_chosen_against_another_balance_policy_is_refused_by_b
     params["balance"]["policy"] |= {"magnitude": 0.3, "ops": params["balance"]["policy"]["ops"][::-1]}
     make_project(tmp_path, params)
     assert _stage_in_process(tmp_path, "balance", monkeypatch, capsys).returncode == 0
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_pruned_variant_of_other_cleaners_is_refused_by_the_report_run_alone(tmp_path, monkeypatch, capsys):
+    # variants run with every label cleaner of review_project's in pruned.cleaners, then embedding_clean taken out of
+    # it and the report run alone (dvc repro -s report). Before: the page spoke of the cleaners params.yaml lists now
+    # over a pruned made of the old ones (embedding-clean's relabel of train-06 applied, dedup's or data-valuation's
+    # drops said to be applied "on another cleaner's decision" where pruned applied them on their own)
+    project = write_project(tmp_path / "p")
+    assert _stage_in_process(project, "variants", monkeypatch, capsys).returncode == 0
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["pruned"]["cleaners"].remove("embedding_clean")
+    make_project(project, params)
+    before = files_under(project)
+    done = _stage_in_process(project, "report", monkeypatch, capsys)
+    assert (done.returncode, done.stderr.splitlines()) == (1, [
+        "error: data/variants/pruned/rows.parquet: made of the decisions of pruned.cleaners confident_learn, dedup, "
+        "embedding_clean, threshold, but params.yaml lists confident_learn, dedup, threshold now; rerun the variants "
+        "stage (dvc repro variants)"])
+    assert_nothing_left(project, before)
+    # the cleaners it was made of listed again: the report is written
+    params["pruned"]["cleaners"].append("embedding_clean")
+    make_project(project, params)
+    assert _stage_in_process(project, "report", monkeypatch, capsys).returncode == 0
 
 
 def _checked_project(root):

@@ -54,6 +54,8 @@ DECISION_FILES = {
 assert tuple(DECISION_FILES) == CLEANERS  # one list of cleaners: winnow.configs.CLEANERS
 # the decision files of one row per image of data/degrade (the rest: one per train image their cleaner judged)
 PER_IMAGE = ("flags", "groups")
+# the key of pruned's rows' attrs (the parquet file's metadata) recording the pruned.cleaners it was made of
+MADE_AMONG = "cleaners"
 
 
 def _rows(manifest: pd.DataFrame, origin: str) -> pd.DataFrame:
@@ -84,8 +86,9 @@ def check_same_classes(imageset: ImageSet, ingested: ImageSet, *, where: str | o
 
 
 def write_variant(name: str, rows: pd.DataFrame, *, extra: ImageSet | None = None,
-                  root: str | os.PathLike = VARIANTS_DIR) -> None:
-    """Write ``<root>/<name>/rows.parquet`` (and ``extra/`` when images are added)."""
+                  root: str | os.PathLike = VARIANTS_DIR, cleaners: list[str] | None = None) -> None:
+    """Write ``<root>/<name>/rows.parquet`` (and ``extra/`` when images are added); ``cleaners``: the pruned.cleaners
+    whose decisions the rows apply, recorded in the file (:data:`MADE_AMONG`, :func:`check_made_among`) unless None."""
     folder = Path(root) / name
     folder.mkdir(parents=True, exist_ok=True)
     bad = set(rows["action"]) - set(ACTIONS)
@@ -93,7 +96,24 @@ def write_variant(name: str, rows: pd.DataFrame, *, extra: ImageSet | None = Non
         raise WinnowError(f"variant {name}: unknown action(s) {sorted(bad)}")
     if extra is not None:
         write_imageset(folder / "extra", extra.images, extra.manifest, extra.classes)
-    write_table(folder / "rows.parquet", rows.loc[:, list(ROW_COLUMNS)])
+    written = rows.loc[:, list(ROW_COLUMNS)]
+    if cleaners is not None:
+        written.attrs = {**written.attrs, MADE_AMONG: sorted(cleaners)}
+    write_table(folder / "rows.parquet", written)
+
+
+def check_made_among(rows: pd.DataFrame, *, cleaners: list[str], name: str = "pruned",
+                     root: str | os.PathLike = VARIANTS_DIR) -> None:
+    """Refuse a variant's ``rows`` (:func:`read_rows`) made of the decisions of other pruned.cleaners than
+    ``cleaners`` (params.yaml's now), where they record theirs (:data:`MADE_AMONG`): a reader of pruned.cleaners took
+    them for the rows of the cleaners it lists. Before: after data_valuation was taken out of pruned.cleaners and the
+    report run alone (dvc repro -s report), the page said its drops were applied by none but on another cleaner's
+    decision or a person's verdict, where pruned dropped them on its own."""
+    then = rows.attrs.get(MADE_AMONG)
+    if isinstance(then, list) and sorted(then) != sorted(cleaners):
+        path, written_by = _rows_file(name, root)
+        raise rerun_error(path, f"made of the decisions of pruned.cleaners {', '.join(then) or 'none'}, but "
+                                f"params.yaml lists {', '.join(sorted(cleaners)) or 'none'} now", written_by=written_by)
 
 
 def check_kept(name: str, rows: pd.DataFrame, *, before: pd.DataFrame | None = None,
