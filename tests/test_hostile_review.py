@@ -506,9 +506,9 @@ def test_a_queue_edited_to_relabel_an_image_to_its_own_label_is_refused_at_impor
 
 
 def rejudged(project: Path) -> None:
-    """The cleaners' tables of ``project`` stamped with data/degrade's pixels now, as the cleaners rerun on them
-    would write them (their decisions as they were)."""
-    for path in ("data/threshold/flags.parquet", "data/dedup/groups.parquet",
+    """The scores and the cleaners' tables of ``project`` stamped with data/degrade's pixels now, as the score stage and
+    the cleaners rerun on them would write them (their scores and decisions as they were)."""
+    for path in ("data/score/scores.parquet", "data/threshold/flags.parquet", "data/dedup/groups.parquet",
                  "data/confident-learn/label_issues.parquet", "data/embedding-clean/decisions.parquet",
                  "data/data-valuation/decisions.parquet"):
         if (project / path).is_file():
