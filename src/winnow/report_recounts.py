@@ -157,6 +157,13 @@ def checked_valuation(data: dict | None, *, decisions, path: str, stage: str, ma
         thin = _set_aside(data, "undecided", judged=len(decisions), table=table, manifest=manifest, classes=classes,
                           path=path, stage=stage)
         val = manifest.loc[manifest["split"] == "val", "label"]
+        # counts before they are added (checked_metrics leaves the classes' entries alone, keyed by class names):
+        # before, val_images "1" stopped the report in a TypeError, and copied_val_images -5 beside val_images 25 of a
+        # class of 20 passed, the page reading "-5 more left out as copies"
+        checked_numbers(data, path=path, stage=stage, counts=[
+            key for name in thin for key in (("undecided", "classes", name, "val_images"),
+                                             ("undecided", "classes", name, "copied_val_images"))
+            if lookup(data, key) is not None])
         for name, entry in thin.items():
             # val_images counts each picture once, copied_val_images its other copies (dedup's groups): before, the
             # pictures alone were set against every val image, and a fresh run whose val split repeats a picture of a
