@@ -97,7 +97,8 @@ def _result(suite: str, table: str, checked, *, frame: pd.DataFrame) -> Expectat
         examined_none = True
     return ExpectationResult(
         suite=suite, table=table, expectation=config.type, column=kwargs.get("column"),
-        description=config.description or config.type, observed=_plain(observed), bound=_bound(kwargs),
+        description=config.description or config.type, observed=_plain(observed),
+        bound=_bound(kwargs, observed=_plain(observed)),
         success=bool(checked.success) and not examined_none,
         limits=tuple(kwargs[k] for k in ("min_value", "max_value") if isinstance(kwargs.get(k), (int, float))))
 
@@ -151,28 +152,45 @@ def _number(value: Any, *, apart_from: tuple = ()) -> str:
     return f"{value:.{digits}g}"
 
 
-def _bound(kwargs: Mapping[str, Any]) -> str:
+def _bound(kwargs: Mapping[str, Any], *, observed: Any = None) -> str:
     """The bound of a rule's ``kwargs`` in words; a strict_min or strict_max excludes its end (``> 0``, ``in (0.2, 1]``):
-    before, "observed 0.01, bound <= 0.01" was a failure line of max_value 0.01 with strict_max, as if it had passed."""
+    before, "observed 0.01, bound <= 0.01" was a failure line of max_value 0.01 with strict_max, as if it had passed.
+    Each number is printed apart from the ``observed`` value (:func:`_number`): before, max_value 0.012346 read
+    "observed 0.012348, bound <= 0.01235", a failure printed as a pass, the bound rounded past the value."""
     low, high = kwargs.get("min_value"), kwargs.get("max_value")
     above, below = is_strict(kwargs.get("strict_min")), is_strict(kwargs.get("strict_max"))
+    apart = (observed,) if isinstance(observed, (int, float)) and not isinstance(observed, bool) else ()
+
+    def number(value: Any) -> str:
+        return _number(value, apart_from=apart)
+
     if "value_set" in kwargs:
         return f"in {{{', '.join(map(repr, kwargs['value_set']))}}}"
     if low is not None and high is not None:
         if low == high and not (above or below):
-            return f"= {_number(low)}"
-        return f"in {'(' if above else '['}{_number(low)}, {_number(high)}{')' if below else ']'}"
+            return f"= {number(low)}"
+        return f"in {'(' if above else '['}{number(low)}, {number(high)}{')' if below else ']'}"
     if low is not None:
-        return f"{'>' if above else '>='} {_number(low)}"
+        return f"{'>' if above else '>='} {number(low)}"
     if high is not None:
-        return f"{'<' if below else '<='} {_number(high)}"
+        return f"{'<' if below else '<='} {number(high)}"
     if isinstance(kwargs.get("value"), (int, float)) and not isinstance(kwargs["value"], bool):
-        return f"= {_number(kwargs['value'])}"  # expect_table_row_count_to_equal, ...: before "bound -"
+        return f"= {number(kwargs['value'])}"  # expect_table_row_count_to_equal, ...: before "bound -"
     return "-"
 
 
 def is_strict(value: Any) -> bool:
     """Whether a strict_min or strict_max ``value`` is true as Great Expectations reads it (pydantic's booleans: true,
-    1, "yes", "on")."""
-    return value is True or (isinstance(value, (int, str)) and not isinstance(value, bool)
-                             and str(value).lower() in ("1", "on", "t", "true", "y", "yes"))
+    1, 1.0, "yes", "on"; its ``value in BOOL_TRUE`` takes the float 1.0 for 1: before, ``strict_min: 1.0`` beside a
+    row count's min_value 0 was refused as bounding nothing, where GX checked more than 0 rows)."""
+    if isinstance(value, bool) or value is None:
+        return value is True
+    if isinstance(value, str):
+        value = value.lower()
+    try:
+        return value in _PYDANTIC_TRUE
+    except TypeError:  # unhashable (a list): no boolean to pydantic, which refuses it as the rule's error
+        return False
+
+
+_PYDANTIC_TRUE = frozenset({1, "1", "on", "t", "true", "y", "yes"})  # pydantic v1's BOOL_TRUE, which GX's models use

@@ -269,9 +269,11 @@ def _check_count(kind: str, kwargs: Mapping[str, Any], *, where: str) -> None:
             and (high is None or high == math.inf):
         given = " and ".join(f"{key} {value:g}" for key, value in (("min_value", low), ("max_value", high))
                              if value is not None)
+        # strict_min is advice for a minimum of 0 only: before, min_value -1 (strict_min true or not) was told "(or
+        # strict_min: true)", which left it refused (a count above -1 is any count)
         raise WinnowError(f"{where}: {given} {'bound' if len(numbers) > 1 else 'bounds'} nothing: {_COUNTS[kind]} is "
-                          "never below 0, so it passes on anything, an empty table too; give a min_value above 0 (or "
-                          "strict_min: true)")
+                          "never below 0, so it passes on anything, an empty table too; give a min_value above 0"
+                          + (" (or strict_min: true)" if low == 0 else ""))
 
 
 def _check_mostly(mostly: Any, *, where: str) -> None:
