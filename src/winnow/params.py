@@ -44,6 +44,7 @@ from winnow.param_rules import (
     FILE, Bool, Choice, Device, Either, ListOf, MapOf, Num, Rule, Section, Text, fail, kind_of, show,
 )
 from winnow.param_sections import DECAY, EPOCHS, GAN_TRAIN, POLICY, PRETRAINED, SELFSUP, TRAIN_FIELDS, TRAIN_OVERRIDES
+from winnow.params_read import declared_present
 from winnow.yaml_text import load_yaml, not_utf8, unshared
 
 def load(path: str | os.PathLike = FILE, *, repo: str | None = None) -> dict[str, Any]:
@@ -80,33 +81,6 @@ def load(path: str | os.PathLike = FILE, *, repo: str | None = None) -> dict[str
     params = validate(unshared(load_yaml(text, name=FILE, anchors_once=True), name=FILE))
     declared_present(params, path.parent / "dvc.yaml")
     return params
-
-
-def declared_present(params: dict[str, Any], dvc_yaml: Path) -> None:
-    """Refuse a key the pipeline ``dvc_yaml`` declares as a stage's param (templated ones aside) that ``params`` lacks:
-    a section left out or null, which a stage run by hand reads as its defaults. Before: accepted, and dvc repro ran the
-    stages before the one declaring it, then refused it ("Parameters 'balance.policy' are missing from 'params.yaml'"),
-    minutes into the run. A dvc.yaml that is missing or that DVC cannot read asks nothing here (DVC says why)."""
-    try:
-        stages = load_yaml(dvc_yaml.read_text(encoding="utf-8"), name=str(dvc_yaml))["stages"]
-    except (OSError, UnicodeDecodeError, WinnowError, TypeError, KeyError):
-        return
-    for name, stage in stages.items() if isinstance(stages, dict) else ():
-        body = stage.get("do", stage) if isinstance(stage, dict) else None  # foreach's stage body is under do
-        entries = (body.get("params") if isinstance(body, dict) else None) or []
-        for entry in entries if isinstance(entries, list) else ():
-            keys = [entry] if isinstance(entry, str) else (entry.get(FILE) or []) if isinstance(entry, dict) else []
-            for key in (k for k in keys if isinstance(k, str) and "${" not in k):
-                held: Any = params
-                for part in key.split("."):  # a list's item by its index, as DVC reads degrade.perturbations.1.kind
-                    if isinstance(held, list) and part.isdecimal() and part.isascii() and int(part) < len(held):
-                        held = held[int(part)]
-                        continue
-                    if not isinstance(held, dict) or part not in held:
-                        raise WinnowError(f"{FILE}: {key}: missing, and dvc.yaml's {name} stage declares it, so dvc "
-                                          "repro would run the stages before it, then refuse it; write it (winnow's "
-                                          "own params.yaml holds each key with its default)")
-                    held = held[part]
 
 
 def validate(params: Any) -> dict[str, Any]:

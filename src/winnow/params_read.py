@@ -10,6 +10,9 @@ DVC writes neither the lock nor the run-cache for a command that failed.
 
 DVC hashes the stage's deps after its command ends too, so the files and folders dvc.yaml declares as the
 stage's deps are checked the same way (:func:`_identity` of each, taken when params.yaml was read).
+
+:func:`declared_present`, run by :func:`winnow.params.load`, asks params.yaml for every key a stage of dvc.yaml declares
+(:func:`stage_params`), before any stage works.
 """
 
 from __future__ import annotations
@@ -189,19 +192,61 @@ def _declared(script: str, args: tuple[str, ...]) -> tuple[str, list[str] | None
         for c in command if isinstance(command, list) else [command]:
             if isinstance(c, str) and runs.search(c):
                 words = dict(zip(c[runs.search(c).end():].split(), args))
-        keys: list[str] | None = []
-        for entry in body.get("params") or []:
-            if isinstance(entry, str):
-                keys = None if keys is None else [*keys, entry]  # after `params.yaml:` (null) the whole file is
-            elif isinstance(entry, dict) and "params.yaml" in entry:  # {params.yaml: [keys]}, or null: all of it
-                listed = entry["params.yaml"]
-                keys = None if listed is None or keys is None else keys + list(listed)
+        keys = stage_params(body)
         if keys is not None:
             keys = [_resolved(key, words) for key in keys]
             keys = None if "" in keys else keys
         deps = [_filled(dep, words) for dep in body.get("deps") or [] if isinstance(dep, str)]
         return (f"{name}@{'-'.join(args)}" if args else name), keys, [dep for dep in deps if "${" not in dep]
     return f"stages/{script}", None, []
+
+
+def stage_params(body: Any) -> list[str] | None:
+    """The params.yaml keys a dvc.yaml stage's ``body`` declares, or None where it declares the whole file: an entry
+    ``params.yaml:`` null or empty, beside which DVC drops the keys listed (dvc.dependency._merge_params)."""
+    keys: list[str] = []
+    entries = body.get("params") if isinstance(body, dict) else None
+    for entry in entries if isinstance(entries, list) else ():
+        if isinstance(entry, str):
+            keys.append(entry)
+        elif isinstance(entry, dict) and "params.yaml" in entry:  # {params.yaml: [keys]}, or null or []: all of it
+            listed = entry["params.yaml"]
+            if not listed:
+                return None
+            keys += [key for key in listed if isinstance(key, str)] if isinstance(listed, list) else []
+    return keys
+
+
+def declared_present(params: dict[str, Any], dvc_yaml: Path) -> None:
+    """Refuse a key the pipeline ``dvc_yaml`` declares as a stage's param (templated ones aside) that ``params``, the
+    params.yaml beside it, lacks: a section left out or null, which a stage run by hand reads as its defaults. Before:
+    accepted, and dvc repro ran the stages before the one declaring it, then refused it ("Parameters 'balance.policy'
+    are missing from 'params.yaml'"), minutes into the run. A dvc.yaml that is missing or that DVC cannot read asks
+    nothing here (DVC says why), nor a stage that DVC asks no key of this file: one that declares the whole file (its
+    keys are dropped), or whose wdir holds a params.yaml of its own."""
+    try:
+        stages = load_yaml(dvc_yaml.read_text(encoding="utf-8"), name=str(dvc_yaml))["stages"]
+    except (OSError, UnicodeDecodeError, WinnowError, TypeError, KeyError):
+        return
+    for name, stage in stages.items() if isinstance(stages, dict) else ():
+        body = stage.get("do", stage) if isinstance(stage, dict) else None  # foreach's stage body is under do
+        wdir = body.get("wdir", ".") if isinstance(body, dict) else "."
+        if not isinstance(wdir, str) or os.path.normpath(wdir) != ".":  # DVC reads the wdir's params.yaml
+            continue
+        for key in [key for key in stage_params(body) or [] if "${" not in key]:
+            held: Any = params
+            for depth, part in enumerate(key.split(".")):  # a list's item by its index: degrade.perturbations.1.kind
+                if isinstance(held, list) and part.isdecimal() and part.isascii() and int(part) < len(held):
+                    held = held[int(part)]
+                    continue
+                if not isinstance(held, dict) or part not in held:
+                    # before: "missing" alone where the user had written the section as null (balance: null)
+                    above = ".".join(key.split(".")[:depth])
+                    why = f" ({above} is null)" if depth and held is None else ""
+                    raise WinnowError(f"params.yaml: {key}: missing{why}, and dvc.yaml's {name} stage declares it, so "
+                                      "dvc repro would run the stages before it, then refuse it; write it (winnow's "
+                                      "own params.yaml holds each key with its default)")
+                held = held[part]
 
 
 def _filled(text: str, words: dict[str, str]) -> str:
