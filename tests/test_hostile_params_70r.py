@@ -5,14 +5,17 @@
 - a key a stage with its own ``wdir`` declares: DVC reads it from the wdir's params.yaml, yet the one beside dvc.yaml
   was refused as missing it;
 - such a whole-file stage, checked again before its outputs go into place: ``params.yaml: []`` compared no key, where
-  DVC locks every one.
+  DVC locks every one;
+- ``gan.weak_below`` 0 or less under weak_by count, told that a class of no image would be taken (none would);
+- ``gan.weak_below`` shown rounded (``:g``): 0.9999999 as 1, and 1.0000001 under weak_by f1 as "1 is above 1".
 """
 
 import pytest
 import yaml
 
-from hostile_harness import default_params, make_project
+from hostile_harness import default_params, make_project, refused_line
 from winnow import params, params_read
+from winnow.errors import WinnowError
 
 
 def _pipeline(project, stage: dict) -> None:
@@ -34,8 +37,8 @@ def test_a_key_beside_the_whole_params_file_is_not_asked_of_it(tmp_path, whole):
 
 @pytest.mark.hostile("params")
 def test_a_key_of_a_stage_with_its_own_wdir_is_not_asked_of_the_params_beside_dvc_yaml(tmp_path):
-    # before: "error: params.yaml: compute.knn: missing, and dvc.yaml's probe stage declares it, …", though DVC reads a
-    # stage's params.yaml in its wdir (tools/params.yaml here holds the key) and ran the stage
+    # before: "error: params.yaml: compute.knn: missing, and dvc.yaml's probe stage declares it, …", though DVC reads
+    # a stage's params.yaml in its wdir (tools/params.yaml here holds the key) and ran the stage
     settings = default_params()
     settings.pop("compute")
     project = make_project(tmp_path / "project", settings)
@@ -57,3 +60,38 @@ def test_a_stage_that_declares_the_whole_params_file_as_empty_compares_every_key
         assert params_read._declared("probe.py", ()) == ("probe", None, [])
     finally:
         params_read.forget()
+
+
+def _gan(weak_by: str, weak_below: float) -> dict:
+    settings = default_params()
+    settings["variants"] = ["oracle", "baseline", "pruned", "augmented"]
+    settings["gan"].update(weak_by=weak_by, weak_k=2, weak_below=weak_below)
+    return settings
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("weak_below", [0, -3])
+def test_a_count_bound_of_zero_or_less_is_told_it_takes_no_class_at_all(tmp_path, weak_below):
+    # before: "... takes the classes of fewer pruned train images than it, and only a class of none is, which has
+    # nothing to learn from": no class has fewer than 0 images, a class of none is not taken either
+    project = make_project(tmp_path / "project", _gan("count", weak_below))
+    assert refused_line(project, "gan-synthesize") == (
+        f"error: params.yaml: gan.weak_below: {weak_below} picks no weak class: weak_by count takes the classes of "
+        "fewer pruned train images than it, and none has fewer than 0; give a bound above 1 (or null, with weak_k "
+        "set, to take the weak_k lowest)")
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("weak_by, weak_below, told", [
+    ("count", 0.9999999, "0.9999999 picks no class the GAN can learn: weak_by count takes the classes of fewer pruned "
+                         "train images than it, and only a class of none is, which has nothing to learn from; give a "
+                         "bound above 1 (or null, with weak_k set, to take the weak_k lowest)"),
+    ("f1", 1.0000001, "1.0000001 is above 1, but weak_by f1 scores a class by its F1, which lies in [0, 1], so every "
+                      "class would be weak; give a fraction such as 0.9 (or weak_by count to bound the pruned train "
+                      "images of a class)"),
+], ids=["count-below-1", "f1-above-1"])
+def test_a_weak_below_is_shown_as_written(weak_by, weak_below, told):
+    # before: spelt with :g, "gan.weak_below: 1 picks no class ..." for 0.9999999, and "1 is above 1" for 1.0000001
+    with pytest.raises(WinnowError) as raised:
+        params.validate(_gan(weak_by, weak_below))
+    assert str(raised.value) == f"params.yaml: gan.weak_below: {told}"

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 from winnow.errors import WinnowError, check_known
+from winnow.param_values import show
 
 SOURCES = ("mnist5k", "cifar10", "imagefolder", "npz")  # ingest.source (winnow.sources)
 EMBEDDING_SOURCES = ("selfsup", "pretrained", "file", "judge")  # represent.source; only judge reads a label
@@ -269,17 +270,23 @@ def check_weak_below(by: str, below: float | None) -> None:
     (F1), where it makes every class weak (50 meant as a percentage); one that makes no class weak (0 or less for a
     rate, 1 or less for a count)."""
     if below is not None and by in RATE_SCORES and below > 1:
-        raise WinnowError(f"gan.weak_below: {below:g} is above 1, but weak_by {by} scores a class by its {by.upper()}, "
-                          f"which lies in [0, 1], so every class would be weak; give a fraction such as 0.9 (or "
-                          "weak_by count to bound the pruned train images of a class)")
+        raise WinnowError(f"gan.weak_below: {show(below)} is above 1, but weak_by {by} scores a class by its "
+                          f"{by.upper()}, which lies in [0, 1], so every class would be weak; give a fraction such as "
+                          "0.9 (or weak_by count to bound the pruned train images of a class)")
     # a class is weak when its score is below the bound: before, 0 (meant as off) passed the params check and
     # gan-synthesize refused it only after train@oracle, baseline and pruned had run, advising to set gan.weak_k where
     # it was set already (weak_below bounds the weak_k lowest too)
     if below is not None and by in RATE_SCORES and below <= 0:
-        raise WinnowError(f"gan.weak_below: {below:g} picks no weak class: weak_by {by} takes the classes whose "
+        raise WinnowError(f"gan.weak_below: {show(below)} picks no weak class: weak_by {by} takes the classes whose "
                           f"{by.upper()} is below it, and none is below 0; give a fraction such as 0.9 (or null, with "
                           "weak_k set, to take the weak_k lowest)")
+    # shown as written (:g spelt 0.9999999 as 1, 1.0000001 as "1 is above 1"); 0 or less: not even a class of none
+    if below is not None and by not in RATE_SCORES and below <= 0:
+        raise WinnowError(f"gan.weak_below: {show(below)} picks no weak class: weak_by {by} takes the classes of fewer "
+                          "pruned train images than it, and none has fewer than 0; give a bound above 1 (or null, with "
+                          "weak_k set, to take the weak_k lowest)")
     if below is not None and by not in RATE_SCORES and below <= 1:  # fewer than 1 image: a class the GAN cannot learn
-        raise WinnowError(f"gan.weak_below: {below:g} picks no class the GAN can learn: weak_by {by} takes the classes "
-                          "of fewer pruned train images than it, and only a class of none is, which has nothing to "
-                          "learn from; give a bound above 1 (or null, with weak_k set, to take the weak_k lowest)")
+        raise WinnowError(f"gan.weak_below: {show(below)} picks no class the GAN can learn: weak_by {by} takes the "
+                          "classes of fewer pruned train images than it, and only a class of none is, which has "
+                          "nothing to learn from; give a bound above 1 (or null, with weak_k set, to take the weak_k "
+                          "lowest)")
