@@ -7,7 +7,9 @@
 - such a whole-file stage, checked again before its outputs go into place: ``params.yaml: []`` compared no key, where
   DVC locks every one;
 - ``gan.weak_below`` 0 or less under weak_by count, told that a class of no image would be taken (none would);
-- ``gan.weak_below`` shown rounded (``:g``): 0.9999999 as 1, and 1.0000001 under weak_by f1 as "1 is above 1".
+- ``gan.weak_below`` shown rounded (``:g``): 0.9999999 as 1, and 1.0000001 under weak_by f1 as "1 is above 1";
+- YAML aliases nesting a list deep or inside itself, as stop 70 refused in params.yaml, in a contract suite (whose
+  bounds params.yaml's contracts.bounds fill): walked for minutes, or a RecursionError traceback.
 """
 
 import pytest
@@ -15,6 +17,7 @@ import yaml
 
 from hostile_harness import default_params, make_project, refused_line
 from winnow import params, params_read
+from winnow.contracts import load_suite
 from winnow.errors import WinnowError
 
 
@@ -95,3 +98,42 @@ def test_a_weak_below_is_shown_as_written(weak_by, weak_below, told):
     with pytest.raises(WinnowError) as raised:
         params.validate(_gan(weak_by, weak_below))
     assert str(raised.value) == f"params.yaml: gan.weak_below: {told}"
+
+
+def _suite(tmp_path, value_set: str):
+    path = tmp_path / "ingest.yaml"
+    path.write_text("name: ingest\nexpectations:\n  - type: expect_column_values_to_be_in_set\n    description: splits\n"
+                    f"    kwargs: {{column: split, value_set: {value_set}}}\n", encoding="utf-8")
+    return path
+
+
+def _nested(depth: int) -> str:
+    """A list of ten 'lol's nested ``depth`` levels more, each level ten aliases of the one below (10**(depth + 1)
+    values spelt out, from a few hundred bytes)."""
+    text = "&a0 [" + ", ".join(["lol"] * 10) + "]"
+    for level in range(1, depth + 1):
+        text = f"&a{level} [" + ", ".join([text] + [f"*a{level - 1}"] * 9) + "]"
+    return text
+
+
+@pytest.mark.hostile("params")
+def test_a_contract_value_set_that_aliases_nest_deep_is_refused_at_once(tmp_path):
+    # before: accepted, its 10**6 values walked one by one by the rules' checks (a second; 10**7: 85 s under a
+    # profiler, 10**8 past two minutes), and the list handed to Great Expectations
+    path = _suite(tmp_path, _nested(5))
+    with pytest.raises(WinnowError) as raised:
+        load_suite(path, parameters={})
+    assert str(raised.value) == (f"{path}: its YAML aliases spell out more than 1,000,000 values; a suite's rules take "
+                                 "a few each: write them out")
+    assert [e["kwargs"]["value_set"] for e in load_suite(_suite(tmp_path, "[train, val, test]"), parameters={})
+            .expectations] == [["train", "val", "test"]]  # a set written out still loads
+
+
+@pytest.mark.hostile("params")
+def test_a_contract_value_set_inside_itself_is_one_line(tmp_path):
+    # before: RecursionError, a traceback of a thousand frames, from the rules' walk over its values
+    path = _suite(tmp_path, "&x [train, *x]")
+    with pytest.raises(WinnowError) as raised:
+        load_suite(path, parameters={})
+    assert str(raised.value) == (f"{path}: a YAML alias inside the list or mapping it names holds itself, with no end; "
+                                 "write the values out")

@@ -90,6 +90,15 @@ def load_suite(path: str | os.PathLike, *, parameters: Mapping[str, Any]) -> Sui
         raise WinnowError(f"{path}: not UTF-8 text ({not_utf8(err)}); save it as UTF-8") from err
     # a key given twice is refused: a second expectations list replaced the first
     spec = load_yaml(text, name=str(path), anchors_once=True)
+    # before: an alias inside the list it names (`value_set: &a [train, *a]`) was a RecursionError traceback, and a few
+    # hundred bytes of aliases nested ten deep (10**8 values) were walked for minutes, the rules' own checks too
+    size = _spelt(spec, {})
+    if size is None:
+        raise WinnowError(f"{path}: a YAML alias inside the list or mapping it names holds itself, with no end; write "
+                          "the values out")
+    if size > MAX_VALUES:
+        raise WinnowError(f"{path}: its YAML aliases spell out more than {MAX_VALUES:,} values; a suite's rules take "
+                          "a few each: write them out")
     if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) or not spec.get("expectations"):
         raise WinnowError(f"{path}: a suite needs `name` and a non-empty `expectations` list")
     if spec["name"] != path.stem:  # results are kept by suite name: another file's name would stand in for this one
@@ -123,6 +132,31 @@ def load_suite(path: str | os.PathLike, *, parameters: Mapping[str, Any]) -> Sui
         numbers.append(number)
     return Suite(name=spec["name"], path=str(path), expectations=expectations, left_out=left_out,
                  numbers=tuple(numbers))
+
+
+MAX_VALUES = 10**6  # values a suite file may spell out, aliases expanded: a value_set of every class is far fewer
+_OPEN = -1  # in _spelt's sizes: a list or mapping being counted (met again inside itself: it holds itself)
+
+
+def _spelt(value: Any, sizes: dict[int, int]) -> int | None:
+    """How many values, keys included, ``value`` holds with its YAML aliases spelt out, counting past
+    :data:`MAX_VALUES` no further; None where a list or mapping holds itself. Each list or mapping is walked once
+    (``sizes``: by id), so aliases nested deep cost what their text does."""
+    if not isinstance(value, (dict, list)):
+        return 1
+    if id(value) in sizes:
+        return None if sizes[id(value)] == _OPEN else sizes[id(value)]
+    sizes[id(value)] = _OPEN
+    total = 1
+    for item in [*value.keys(), *value.values()] if isinstance(value, dict) else value:
+        inner = _spelt(item, sizes)
+        if inner is None:
+            return None
+        total += inner
+        if total > MAX_VALUES:
+            break
+    sizes[id(value)] = total
+    return total
 
 
 def _parameter_name(value: Any) -> str | None:
