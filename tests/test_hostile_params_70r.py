@@ -102,8 +102,9 @@ def test_a_weak_below_is_shown_as_written(weak_by, weak_below, told):
 
 def _suite(tmp_path, value_set: str):
     path = tmp_path / "ingest.yaml"
-    path.write_text("name: ingest\nexpectations:\n  - type: expect_column_values_to_be_in_set\n    description: splits\n"
-                    f"    kwargs: {{column: split, value_set: {value_set}}}\n", encoding="utf-8")
+    path.write_text("name: ingest\nexpectations:\n  - type: expect_column_values_to_be_in_set\n"
+                    f"    description: splits\n    kwargs: {{column: split, value_set: {value_set}}}\n",
+                    encoding="utf-8")
     return path
 
 
