@@ -4,6 +4,7 @@
   key, yet params.yaml was refused as missing it;
 - a key a stage with its own ``wdir`` declares: DVC reads it from the wdir's params.yaml, yet the one beside dvc.yaml
   was refused as missing it;
+- a key a frozen stage declares (``dvc freeze``): dvc repro skips the stage and reads none of its params;
 - such a whole-file stage, checked again before its outputs go into place: ``params.yaml: []`` compared no key, where
   DVC locks every one;
 - ``gan.weak_below`` 0 or less under weak_by count, told that a class of no image would be taken (none would);
@@ -49,6 +50,24 @@ def test_a_key_of_a_stage_with_its_own_wdir_is_not_asked_of_the_params_beside_dv
     (project / "tools/params.yaml").write_text("compute:\n  knn: numpy\n", encoding="utf-8")
     _pipeline(project, {"wdir": "tools", "params": ["compute.knn"]})
     assert params.load(project / "params.yaml") == settings
+
+
+@pytest.mark.hostile("params")
+def test_a_key_of_a_frozen_stage_is_not_asked_of_params_yaml(tmp_path):
+    # before: "error: params.yaml: data_valuation.knn_k: missing, and dvc.yaml's probe stage declares it, …", though
+    # dvc repro skips a frozen stage ("Stage 'probe' didn't change, skipping") and ran the others: dvc freeze is how a
+    # stage whose section is left out is kept from running
+    settings = default_params()
+    settings.pop("data_valuation")
+    project = make_project(tmp_path / "project", settings)
+    _pipeline(project, {"frozen": True, "params": ["data_valuation.knn_k"]})
+    assert params.load(project / "params.yaml") == settings
+    _pipeline(project, {"frozen": False, "params": ["data_valuation.knn_k"]})  # thawed, it is asked again
+    with pytest.raises(WinnowError) as raised:
+        params.load(project / "params.yaml")
+    assert str(raised.value) == ("params.yaml: data_valuation.knn_k: missing, and dvc.yaml's probe stage declares it, "
+                                 "so dvc repro would run the stages before it, then refuse it; write it (winnow's own "
+                                 "params.yaml holds each key with its default)")
 
 
 @pytest.mark.hostile("params")

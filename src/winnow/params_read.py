@@ -223,7 +223,7 @@ def declared_present(params: dict[str, Any], dvc_yaml: Path) -> None:
     accepted, and dvc repro ran the stages before the one declaring it, then refused it ("Parameters 'balance.policy'
     are missing from 'params.yaml'"), minutes into the run. A dvc.yaml that is missing or that DVC cannot read asks
     nothing here (DVC says why), nor a stage that DVC asks no key of this file: one that declares the whole file (its
-    keys are dropped), or whose wdir holds a params.yaml of its own."""
+    keys are dropped), whose wdir holds a params.yaml of its own, or that is frozen (dvc freeze)."""
     try:
         stages = load_yaml(dvc_yaml.read_text(encoding="utf-8"), name=str(dvc_yaml))["stages"]
     except (OSError, UnicodeDecodeError, WinnowError, TypeError, KeyError):
@@ -232,6 +232,8 @@ def declared_present(params: dict[str, Any], dvc_yaml: Path) -> None:
         body = stage.get("do", stage) if isinstance(stage, dict) else None  # foreach's stage body is under do
         wdir = body.get("wdir", ".") if isinstance(body, dict) else "."
         if not isinstance(wdir, str) or os.path.normpath(wdir) != ".":  # DVC reads the wdir's params.yaml
+            continue
+        if isinstance(body, dict) and body.get("frozen") is True:  # dvc freeze: dvc repro skips it, its params unread
             continue
         for key in [key for key in stage_params(body) or [] if "${" not in key]:
             held: Any = params
