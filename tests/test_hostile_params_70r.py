@@ -9,6 +9,8 @@
   DVC locks every one;
 - ``gan.weak_below`` 0 or less under weak_by count, told that a class of no image would be taken (none would);
 - ``gan.weak_below`` shown rounded (``:g``): 0.9999999 as 1, and 1.0000001 under weak_by f1 as "1 is above 1";
+- ``winnow compare`` / ``gate --repo`` naming a folder that does not exist, or a file: told it "is no winnow
+  project", as an empty folder is;
 - YAML aliases nesting a list deep or inside itself, as stop 70 refused in params.yaml, in a contract suite (whose
   bounds params.yaml's contracts.bounds fill): walked for minutes, or a RecursionError traceback.
 """
@@ -16,8 +18,8 @@
 import pytest
 import yaml
 
-from hostile_harness import default_params, make_project, refused_line
-from winnow import params, params_read
+from hostile_harness import assert_nothing_left, default_params, files_under, make_project, refused_line
+from winnow import cli, params, params_read
 from winnow.contracts import load_suite
 from winnow.errors import WinnowError
 
@@ -157,3 +159,20 @@ def test_a_contract_value_set_inside_itself_is_one_line(tmp_path):
         load_suite(path, parameters={})
     assert str(raised.value) == (f"{path}: a YAML alias inside the list or mapping it names holds itself, with no end; "
                                  "write the values out")
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("command", [["compare"], ["gate", "--base", "HEAD"]])
+@pytest.mark.parametrize("named, held", [("no such folder", "does not exist"),
+                                         ("notes.txt", "is a file, not a folder")], ids=["missing", "file"])
+def test_a_repo_that_is_no_folder_is_told_so(tmp_path, monkeypatch, capsys, command, named, held):
+    # before: "(--repo <it> is no winnow project)", as for a folder without params.yaml, to a user who mistyped the
+    # folder or named a file in it
+    monkeypatch.chdir(make_project(tmp_path / "project"))
+    (tmp_path / "notes.txt").write_text("x\n", encoding="utf-8")
+    repo = tmp_path / named
+    before = files_under(tmp_path)
+    assert cli.main([*command, "--repo", str(repo)]) == 1
+    assert capsys.readouterr().err == (f"error: {repo}/params.yaml: params file not found (--repo {repo} {held}); give "
+                                       "--repo the project's folder\n")
+    assert_nothing_left(tmp_path, before)

@@ -59,8 +59,11 @@ def load(path: str | os.PathLike = FILE, *, repo: str | None = None) -> dict[str
     what = not_a_file(path)
     if what == "not found" and repo not in (None, "."):  # before: told to run from the project root, which --repo
         # overrides: `winnow compare --repo /tmp/x` from the project root said so too
-        raise WinnowError(f"{path}: params file not found (--repo {repo} is no winnow project); give --repo the "
-                          "project's folder")
+        # and what --repo names: a folder mistyped was "no winnow project" too
+        held = not_a_file(Path(repo))
+        held = {"is a folder, not a file": "is no winnow project", "not found": "does not exist",
+                None: "is a file, not a folder"}.get(held, held)
+        raise WinnowError(f"{path}: params file not found (--repo {repo} {held}); give --repo the project's folder")
     if what == "not found":
         raise WinnowError(f"{path}: params file not found (run from the project root)")
     if what is not None:  # before: "not found (run from the project root)" to a user standing in it
