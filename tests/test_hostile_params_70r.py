@@ -9,6 +9,8 @@
   DVC locks every one;
 - ``gan.weak_below`` 0 or less under weak_by count, told that a class of no image would be taken (none would);
 - ``gan.weak_below`` shown rounded (``:g``): 0.9999999 as 1, and 1.0000001 under weak_by f1 as "1 is above 1";
+- ``threshold.issues.<issue>.iterations`` of method gamma_mixture as large as 10**20, beside the counts stop 70 bounded:
+  on unimodal scores its EM never settles, and ran step after step with no end;
 - ``winnow compare`` / ``gate --repo`` naming a folder that does not exist, or a file: told it "is no winnow
   project", as an empty folder is;
 - YAML aliases nesting a list deep or inside itself, as stop 70 refused in params.yaml, in a contract suite (whose
@@ -18,7 +20,7 @@
 import pytest
 import yaml
 
-from hostile_harness import assert_nothing_left, default_params, files_under, make_project, refused_line
+from hostile_harness import assert_nothing_left, default_params, files_under, make_project, params_with, refused_line
 from winnow import cli, params, params_read
 from winnow.contracts import load_suite
 from winnow.errors import WinnowError
@@ -176,3 +178,15 @@ def test_a_repo_that_is_no_folder_is_told_so(tmp_path, monkeypatch, capsys, comm
     assert capsys.readouterr().err == (f"error: {repo}/params.yaml: params file not found (--repo {repo} {held}); give "
                                        "--repo the project's folder\n")
     assert_nothing_left(tmp_path, before)
+
+
+@pytest.mark.hostile("params")
+def test_endless_gamma_mixture_iterations_are_refused_before_the_threshold_stage_works(tmp_path):
+    # before: accepted, and on unimodal scores (a gamma's, 5,000 draws) EM never settled: 10**5 steps took 14 s, so
+    # 10**20 ran with no end, as embedding_clean.rounds did before stop 70 bounded it
+    project = make_project(tmp_path / "project", params_with("threshold.issues.dark",
+                                                             {"method": "gamma_mixture", "iterations": 10**20}))
+    assert refused_line(project, "threshold") == ("error: params.yaml: threshold.issues.dark.iterations: "
+                                                  "100000000000000000000 is above 1000")
+    at_bound = params.validate(params_with("threshold.issues.dark", {"method": "gamma_mixture", "iterations": 1000}))
+    assert at_bound["threshold"]["issues"]["dark"]["iterations"] == 1000

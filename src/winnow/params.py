@@ -120,7 +120,8 @@ class ThresholdSetting(Rule):
         "ght": {"nu": Num(0, 10**9, null=True), "tau": Num(0, 1000, null=True), "kappa": Num(0, 10**9),
                 "omega": Num(0, 1)},
         "valley": {"valley_window": Num(0, 65536, integer=True)},  # bins' own bound: 1e20 was a traceback
-        "gamma_mixture": {"iterations": Num(1, integer=True)},
+        # EM steps: on unimodal scores (a gamma's) it never settles, 0.14 ms a step at 256 bins: 10**20 ran with no end
+        "gamma_mixture": {"iterations": Num(1, 1000, integer=True)},
         "fixed": {"value": Num(0, 1)},  # scores lie in [0, 1]
     }
     assert set(OPTIONS) == set(THRESHOLD_METHODS)
