@@ -35,6 +35,12 @@ def read_summary(variant: str) -> dict:
     if bad is not None:
         raise WinnowError(f"{path}: per_class.{bad} is {repr(summary['per_class'][bad])[:40]}, not a mapping of "
                           f"its metrics; rerun `dvc repro -f evaluate@{variant}`")
+    # evaluate writes each class's support; without it a class of no test image counted as tested, its unmeasured 0s
+    # averaged in and paired (before: exit 0, where the report refuses the same summary)
+    bare = next((c for c, values in summary["per_class"].items() if "support" not in values), None)
+    if bare is not None:
+        raise WinnowError(f"{path}: per_class.{bare}.support is missing, not a count of test images; rerun "
+                          f"`dvc repro -f evaluate@{variant}`")
     return summary
 
 

@@ -265,11 +265,13 @@ def test_compare_reads_a_saved_table_from_standard_input(tmp_path):
 
 
 def _write_summaries(project, per_class: dict[str, dict[str, float]]) -> None:
-    """evaluate's summary.json per variant: every per-class metric of a class equal to the given value."""
+    """evaluate's summary.json per variant: every per-class metric of a class equal to the given value, of 10 test
+    images."""
     for variant, values in per_class.items():
         path = project / summary_path(variant)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"per_class": {c: dict.fromkeys(PER_CLASS_METRICS, v) for c, v in values.items()}}))
+        path.write_text(json.dumps({"per_class": {c: {**dict.fromkeys(PER_CLASS_METRICS, v), "support": 10}
+                                                  for c, v in values.items()}}))
 
 
 @pytest.mark.hostile("compare")

@@ -689,7 +689,7 @@ def test_compare_stage_on_variants_with_other_classes_fails_with_one_line(tmp_pa
         write_metrics(project, variant, {"accuracy": 0.9})
         (project / summary_path(variant)).parent.mkdir(parents=True)
         (project / summary_path(variant)).write_text(json.dumps({"per_class": {
-            c: {m: 0.5 for m in ("precision", "recall", "f1", "accuracy")} for c in classes}}))
+            c: {**{m: 0.5 for m in ("precision", "recall", "f1", "accuracy")}, "support": 5} for c in classes}}))
     assert refused_line(project, "compare") == ("error: pruned: its classes differ from baseline's (lacks c; has d "
                                                 "too); variants are compared on one test set: rerun evaluate@pruned")
 
@@ -699,8 +699,8 @@ def test_compare_stage_without_a_summary_fails_with_one_line(tmp_path):
     project = make_project(tmp_path / "project", default_params() | {"variants": ["baseline", "pruned"]})
     write_metrics(project, "baseline", {"accuracy": 0.9})
     (project / summary_path("baseline")).parent.mkdir(parents=True)
-    (project / summary_path("baseline")).write_text(json.dumps({"per_class": {"a": {m: 0.5 for m in
-                                                                                  ("precision", "recall", "f1", "accuracy")}}}))
+    (project / summary_path("baseline")).write_text(json.dumps({"per_class": {"a": {
+        **{m: 0.5 for m in ("precision", "recall", "f1", "accuracy")}, "support": 5}}}))
     before = files_under(project)
     done = run_stage(project, "compare")
     assert_error_line(done, "metrics/evaluate/pruned/summary.json: not found", "dvc repro evaluate@pruned")
@@ -714,7 +714,8 @@ def test_compare_stage_with_a_class_named_average(tmp_path):
         values = {"average": score, "b": 0.6}
         (project / summary_path(variant)).parent.mkdir(parents=True, exist_ok=True)
         (project / summary_path(variant)).write_text(json.dumps(
-            {"per_class": {c: {m: v for m in ("precision", "recall", "f1", "accuracy")} for c, v in values.items()}}))
+            {"per_class": {c: {**{m: v for m in ("precision", "recall", "f1", "accuracy")}, "support": 5}
+                           for c, v in values.items()}}))
     done = run_stage(project, "compare")
     assert done.returncode == 0, done.stderr
     f1 = (project / "reports/compare.md").read_text().split("## f1")[1]
