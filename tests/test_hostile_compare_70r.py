@@ -17,8 +17,12 @@ shallow clone's history):
 import json
 
 import pytest
+from gate_repo import init
 from hostile_harness import default_params, make_project, refused_line
 
+from winnow import compare
+from winnow.compare_runs import run_metrics
+from winnow.errors import WinnowError
 from winnow.metrics import PER_CLASS_METRICS, summary_path
 
 
@@ -39,3 +43,45 @@ def test_the_compare_stage_refuses_a_summary_without_support(tmp_path):
     assert refused_line(project, "compare") == (
         "error: metrics/evaluate/baseline/summary.json: per_class.a.support is missing, not a count of test images; "
         "rerun `dvc repro -f evaluate@baseline`")
+
+
+@pytest.mark.hostile("compare")
+def test_compare_over_runs_leaves_out_a_class_one_variants_summary_says_is_untested(tmp_path):
+    # one run; baseline's summary.json says z has no test image (support 0), pruned's at the run's commit is broken, so
+    # compare reads pruned's F1 as DVC shows it, without support. Before, z was averaged in at both variants (0.2500,
+    # 0.3000) and paired as a class (a tie), with no note: the class left out only when every variant's summary said so
+    project = make_project(tmp_path / "project", default_params() | {"variants": ["baseline", "pruned"]})
+    _write(project, "baseline", {"a": {**dict.fromkeys(PER_CLASS_METRICS, 0.5), "support": 5},
+                                 "z": {**dict.fromkeys(PER_CLASS_METRICS, 0.0), "support": 0}})
+    (project / summary_path("pruned")).parent.mkdir(parents=True)
+    (project / summary_path("pruned")).write_text('{"per_class": ')
+    init(project)
+    shown = {v: {"per_class": {"a": {"f1": f1}, "z": {"f1": 0.0}}} for v, f1 in (("baseline", 0.5), ("pruned", 0.6))}
+    measured = run_metrics({"experiment": "exp-1", "rev": "HEAD", "variants": shown}, metric="f1", repo=str(project))
+    cells, tests = compare.seed_summary([measured], metric="f1", names=["exp-1"])
+    assert cells.to_dict("index") == {"a": {"baseline": "0.5000", "pruned": "0.6000"},
+                                      "z": {"baseline": "0.0000", "pruned": "0.0000"},
+                                      "average": {"baseline": "0.5000", "pruned": "0.6000"},
+                                      "std": {"baseline": "0.0000", "pruned": "0.0000"}}
+    assert tests["row"].tolist() == ["a", "average"]
+    assert compare.untested_rows_note([measured]) == (
+        "Left out of the average and std rows and of the tests: z (no test image: its 0s are not measured), as "
+        "evaluate's macro figures leave it out.")
+
+
+@pytest.mark.hostile("compare")
+@pytest.mark.parametrize(("names", "said"), [(["s0", "s1"], ("experiment s1", "experiment s0")),
+                                             (None, ("run 2", "run 1"))])
+def test_compare_over_runs_refuses_runs_whose_test_images_of_a_class_differ(names, said):
+    # two seeds of one setting: the first run's summaries say z has no test image, the second's 4 (F1 0.8). Seeds of
+    # one setting are tested on one split (ingest.split_seed, not seed, carves it). Before: z was left out of both runs'
+    # average and of the tests, and its row read 0.4000 ± 0.5657, an unmeasured 0 averaged with a measured 0.8, under a
+    # note that z had no test image
+    def run(z: float, support: int) -> dict:
+        return {v: {"per_class": {"a": {"f1": x, "support": 5}, "z": {"f1": z, "support": support}}}
+                for v, x in (("baseline", 0.5), ("pruned", 0.6))}
+    with pytest.raises(WinnowError) as refused:
+        compare.seed_summary([run(0.0, 0), run(0.8, 4)], metric="f1", names=names)
+    assert str(refused.value) == (f"{said[0]}: baseline: per_class.z.support is 4, but {said[1]}'s is 0; the runs "
+                                  "compared are seeds of one setting, tested on one test split: rerun "
+                                  "evaluate@baseline there, or leave the run out")

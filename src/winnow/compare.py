@@ -27,7 +27,7 @@ from winnow import markdown
 from winnow.cli_args import a_name, output_path, project_folder, saved_exp_show
 from winnow.errors import WinnowError, check_output, first_repeated, not_a_regular_file, project_file
 from winnow.experiments import current_runs, left_out_note, load_experiments
-from winnow.metrics import PER_CLASS_METRICS, check_support, is_rate, metrics_path
+from winnow.metrics import PER_CLASS_METRICS, check_support, check_support_over_runs, is_rate, metrics_path
 from winnow.paired import p_text
 
 SUMMARY_ROWS = ("average", "std")
@@ -89,11 +89,12 @@ def class_rows(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def untested_classes(metrics: dict[str, dict]) -> list[str]:
-    """The classes of ``metrics`` (variant → a summary, as :func:`class_table` takes) that every variant's summary
-    gives ``support`` 0: evaluate knew them but the test split holds no image of them (a small class the carve left
-    out of test, a user's own test/ folder without it), so their metrics are 0 by definition, not measured."""
+    """The classes of ``metrics`` (variant → a summary, as :func:`class_table` takes) of ``support`` 0 where a summary
+    gives it (:func:`check_support` has them agree; before, a variant of a run whose summary was not read averaged its 0
+    in): evaluate knew them but the test split holds no image of them (a small class the carve left out of test, a
+    user's own test/ folder without it), so their metrics are 0 by definition, not measured."""
     first = next(iter(metrics.values()), {"per_class": {}})["per_class"]
-    return [c for c in first if all(m["per_class"].get(c, {}).get("support", 1) == 0 for m in metrics.values())]
+    return [c for c in first if any(m["per_class"].get(c, {}).get("support") == 0 for m in metrics.values())]
 
 
 def tested_class_rows(table: pd.DataFrame, metrics: dict[str, dict]) -> pd.DataFrame:
@@ -234,6 +235,7 @@ def seed_summary(runs: list[dict[str, dict]], *, metric: str,
             odd = sorted(set(table.index) ^ set(index), key=str)[:3]
             raise WinnowError(f"compare --metrics {metric}: {named} scores other classes than {first} (first "
                               f"difference: {', '.join(map(str, odd))}); runs of one comparison share one class list")
+    check_support_over_runs(runs, names=names)
     # before: stacked by position, so a summary listing its classes in another order averaged class 2 into class 7
     stacked = np.stack([table.loc[index, variants].to_numpy() for table in tables])  # (runs, rows, v)
     # one run has no spread over runs: before, each of its cells read "± 0.0000", a stability no seed measured

@@ -56,6 +56,25 @@ def check_support(metrics: dict[str, dict]) -> None:
                                   f"variants are compared on one test set: rerun evaluate@{variant}")
 
 
+def check_support_over_runs(runs: list[dict[str, dict]], *, names: list[str] | None = None) -> None:
+    """One line when a class's ``support``, where a run's summaries give it (:func:`check_support` has found them
+    alike within each run), differs between two of ``runs`` (each variant → a summary; ``names``: the runs'
+    experiments, else each is named by its place): the seeds of one setting are tested on one test split
+    (ingest.split_seed, not seed, carves it). Before, a class of no test image in one run and of 4 in another was left
+    out of every run's average and tests, and its row read 0.4000 ± 0.5657, an unmeasured 0 averaged with a measured
+    0.8, beside a note saying it had no test image."""
+    first: dict[str, tuple[str, int]] = {}
+    named = [f"experiment {n}" for n in names] if names else [f"run {n + 1}" for n in range(len(runs))]
+    for run, metrics in zip(named, runs):
+        for variant, m in metrics.items():
+            for name, values in m["per_class"].items():
+                seen = first.setdefault(name, (run, values["support"])) if "support" in values else None
+                if seen is not None and seen[1] != values["support"]:
+                    raise WinnowError(f"{run}: {variant}: per_class.{name}.support is {values['support']}, but "
+                                      f"{seen[0]}'s is {seen[1]}; the runs compared are seeds of one setting, tested "
+                                      f"on one test split: rerun evaluate@{variant} there, or leave the run out")
+
+
 def largest_class_share(labels) -> float:
     """The share of int ``labels`` ``(N,)`` in their largest class (0 for none): the accuracy of naming it for every
     image."""
