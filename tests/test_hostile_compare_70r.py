@@ -17,10 +17,12 @@ shallow clone's history):
 import json
 
 import pytest
-from gate_repo import init
-from hostile_harness import default_params, make_project, refused_line
+from gate_repo import commit, git, init
+from hostile_harness import assert_nothing_left, default_params, files_under, make_project, refused_line
+from test_hostile_compare_70 import _shallow_clone
 
 from winnow import compare
+from winnow.cli import main as winnow
 from winnow.compare_runs import run_metrics
 from winnow.errors import WinnowError
 from winnow.metrics import PER_CLASS_METRICS, summary_path
@@ -85,3 +87,46 @@ def test_compare_over_runs_refuses_runs_whose_test_images_of_a_class_differ(name
     assert str(refused.value) == (f"{said[0]}: baseline: per_class.z.support is 4, but {said[1]}'s is 0; the runs "
                                   "compared are seeds of one setting, tested on one test split: rerun "
                                   "evaluate@baseline there, or leave the run out")
+
+
+def _whole_clone_with_a_shallow_branch(tmp_path):
+    """A whole clone of :func:`_shallow_clone`'s origin (4 commits: the project, then seeds 0, 1, 2), into which a
+    branch ``other`` of two more commits was fetched at depth 1: the clone is shallow, HEAD's history whole."""
+    _shallow_clone(tmp_path)
+    origin = tmp_path / "origin"
+    git(tmp_path, "clone", "-q", f"file://{origin}", "whole")
+    git(origin, "checkout", "-q", "-b", "other")
+    for n in range(2):
+        (origin / "other.txt").write_text(str(n))
+        commit(origin, f"other {n}")
+    git(origin, "checkout", "-q", "main")
+    whole = tmp_path / "whole"
+    git(whole, "fetch", "-q", "--depth", "1", "origin", "other:other")
+    assert git(whole, "rev-parse", "--is-shallow-repository") == "true\n"
+    return whole
+
+
+@pytest.mark.hostile("compare")
+def test_compare_in_a_clone_made_shallow_by_another_branch_reads_heads_whole_history(tmp_path, capsys):
+    # before: refused, "this clone is shallow, its history cut off 4 commit(s) back from HEAD ... or give --num 4",
+    # though HEAD's 4 commits are the whole of its history (a false alarm; study collect --num -1 alike)
+    whole = _whole_clone_with_a_shallow_branch(tmp_path)
+    assert winnow(["compare", "--variants", "baseline", "--num", "5", "--repo", str(whole)]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("# Variants over 3 run(s) (seeds 2, 1, 0)\n")
+
+
+@pytest.mark.hostile("compare")
+def test_study_collect_rev_of_a_branch_fetched_shallow_is_refused(tmp_path, capsys):
+    # --rev other --num 3: dvc exp show reads other, other~1 and other~2, and the clone holds other alone. Before, the
+    # check counted HEAD's whole history and passed, and dvc read other alone: "error: study: no experiment is a study
+    # run ...; queue some with `winnow study queue`", never a word of the commits the clone lacks
+    whole = _whole_clone_with_a_shallow_branch(tmp_path)
+    before = files_under(whole)
+    assert winnow(["study", "collect", "--rev", "other", "--num", "3", "--repo", str(whole)]) == 1
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", "error: study collect --num 3: this clone is shallow, its history cut off 1 commit(s) "
+                              "back from other, so the runs of the commits before cannot be read; fetch the whole "
+                              "history (git fetch --unshallow; in CI, actions/checkout with fetch-depth: 0), or give "
+                              "--num 1\n")
+    assert_nothing_left(whole, before)

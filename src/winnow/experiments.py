@@ -220,7 +220,7 @@ def shown_experiments(*, repo: str, revs: list[str] | None, num: int, where: str
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
-    check_history(repo, num=num, where=where)
+    check_history(repo, revs=revs, num=num, where=where)
     try:
         with Repo(repo) as dvc_repo:
             # queued ones too, so that they are named as not yet run (before: "no experiment is a study run; queue
@@ -235,17 +235,26 @@ def shown_experiments(*, repo: str, revs: list[str] | None, num: int, where: str
     return [state.dumpd() for state in states]
 
 
-def check_history(repo: str, *, num: int, where: str) -> None:
-    """One line when ``num`` commits back from HEAD (-1: all) reach past the history of a shallow clone (CI's
-    actions/checkout fetches one commit): dvc exp show reads the commits that are there and no more. Before, `winnow
-    compare --num 3` in a clone of depth 1 compared HEAD's runs alone, as if the two commits before it held none."""
+def check_history(repo: str, *, revs: list[str] | None = None, num: int, where: str) -> None:
+    """One line when ``num`` commits back from HEAD (or from each of ``revs``; -1: all) reach past the history of a
+    shallow clone (CI's actions/checkout fetches one commit): dvc exp show reads the commits that are there and no
+    more. Before, `winnow compare --num 3` in a clone of depth 1 compared HEAD's runs alone, as if the two commits
+    before it held none. Cut off means the last commit there records a parent the clone lacks: a clone made shallow by
+    another branch's shallow fetch holds HEAD's whole history (before: --num 5 of its 4 commits was refused), and a
+    --rev of a branch fetched shallow is cut off whatever HEAD holds (before: HEAD was counted, and it passed)."""
     if num == 1 or run_git(repo, "rev-parse", "--is-shallow-repository").stdout.strip() != "true":
         return
-    held = run_git(repo, "rev-list", "--count", "--first-parent", "HEAD").stdout.strip()
-    if held.isdigit() and (num == -1 or int(held) < num):
-        raise WinnowError(f"{where} --num {num}: this clone is shallow, its history cut off {held} commit(s) back from "
-                          "HEAD, so the runs of the commits before cannot be read; fetch the whole history (git fetch "
-                          f"--unshallow; in CI, actions/checkout with fetch-depth: 0), or give --num {held}")
+    for rev in revs or ["HEAD"]:
+        limit = [f"--max-count={num}"] if num > 0 else []
+        held = run_git(repo, "rev-list", "--first-parent", *limit, "--end-of-options", rev, "--").stdout.split()
+        if not held or len(held) == num:  # a revision git cannot read is DVC's to name; or deep enough
+            continue
+        header = run_git(repo, "cat-file", "commit", held[-1]).stdout.split("\n\n")[0].splitlines()
+        if any(line.startswith("parent ") for line in header):
+            raise WinnowError(f"{where} --num {num}: this clone is shallow, its history cut off {len(held)} commit(s) "
+                              f"back from {rev}, so the runs of the commits before cannot be read; fetch the whole "
+                              "history (git fetch --unshallow; in CI, actions/checkout with fetch-depth: 0), or give "
+                              f"--num {len(held)}")
 
 
 def earlier_experiments(repo: str) -> list[int]:
