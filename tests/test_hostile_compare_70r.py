@@ -10,6 +10,8 @@ shallow clone's history):
   left out of every run's average and tests, its row an unmeasured 0 averaged with a measured score;
 - ``winnow compare --num 5`` in a clone whose HEAD history is whole but which another branch's shallow fetch made
   shallow: refused as cut off, a false alarm;
+- ``winnow compare --num 5`` in a clone of depth 4 of a history of 4 commits (git marks its root shallow): refused as
+  cut off, though nothing is before the root;
 - ``winnow study collect --rev BRANCH --num 3`` where that branch was fetched shallow and HEAD's history is whole:
   HEAD's history was counted, and the branch's cut-off history passed.
 """
@@ -130,3 +132,16 @@ def test_study_collect_rev_of_a_branch_fetched_shallow_is_refused(tmp_path, caps
                               "history (git fetch --unshallow; in CI, actions/checkout with fetch-depth: 0), or give "
                               "--num 1\n")
     assert_nothing_left(whole, before)
+
+
+@pytest.mark.hostile("compare")
+def test_compare_in_a_clone_as_deep_as_the_whole_history_is_not_refused(tmp_path, capsys):
+    # a clone of depth 4 of a history of 4 commits (CI's fetch-depth past a young repository's commits; depth 1 of a
+    # repository of one commit alike): git marks the root commit shallow, though it has no parent to lack. Before:
+    # refused, "its history cut off 4 commit(s) back from HEAD ... or give --num 4"
+    _shallow_clone(tmp_path)
+    git(tmp_path, "clone", "-q", "--depth", "4", f"file://{tmp_path / 'origin'}", "deep")
+    assert git(tmp_path / "deep", "rev-parse", "--is-shallow-repository") == "true\n"
+    assert winnow(["compare", "--variants", "baseline", "--num", "5", "--repo", str(tmp_path / "deep")]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("# Variants over 3 run(s) (seeds 2, 1, 0)\n")
