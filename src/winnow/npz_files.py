@@ -69,16 +69,25 @@ def load_npz(path: str | os.PathLike, *, classes: list[str] | None = None,
             raise WinnowError(f"{path}: {image_key} holds no images, so the {split} split would {then}")
         if label_key is None:
             raise WinnowError(f"{path}: labels for {image_key} are missing; {_NPZ_LAYOUTS}")
-        part_labels = _npz_labels(arrays[label_key], label_key, path, classes_from=classes_from)
+        part_labels = _npz_labels(arrays[label_key], label_key, path, images=len(pixels), classes_from=classes_from)
         shape = arrays[image_key].shape
         if len(part_labels) == 1 != len(pixels) and len(shape) == 3 and shape[2] in (1, 3):
             # before: "labels has 1 labels for 16 images in images; give one per image" of one (16, 16, 3) image
             raise WinnowError(f"{path}: {image_key} has shape {shape}, read as {shape[0]} grey {shape[1]}x{shape[2]} "
                               f"images, beside 1 label in {label_key}: one {shape[0]}x{shape[1]} image without its batch "
                               f"axis? store it as np.expand_dims(image, 0), of shape (1, {', '.join(map(str, shape))})")
+        if len(part_labels) == 1 != len(pixels) and len(shape) == 3 and shape[0] == 3:
+            # before: "labels has 1 labels for 3 images in images; give one per image" of one torch (3, 32, 32) image
+            raise WinnowError(f"{path}: {image_key} has shape {shape}, read as 3 grey {shape[1]}x{shape[2]} images, "
+                              f"beside 1 label in {label_key}: one {shape[1]}x{shape[2]} image channels first, without "
+                              "its batch axis, as torch stores it? store it as image.transpose(1, 2, 0)[None], of shape "
+                              f"(1, {shape[1]}, {shape[2]}, 3)")
         if len(part_labels) != len(pixels):
+            # not of square images whose labels are as many as a row's pixels (before: told to move an axis that
+            # turned (50, 28, 28) into 28 images of 50x28, accepted); also of (H, W, C, N) with N in 1 or 3, read as is
             last = (f" (images last, {shape}, as MATLAB stores them? store np.moveaxis(images, -1, 0))"
-                    if len(shape) == 3 and shape[2] == len(part_labels) else "")
+                    if len(shape) == 3 and shape[2] == len(part_labels) != shape[1]
+                    or len(shape) == 4 and shape[2] in (1, 3) and shape[3] == len(part_labels) else "")
             raise WinnowError(f"{path}: {label_key} has {len(part_labels)} labels for {len(pixels)} images in "
                               f"{image_key}; give one per image{last}")
         images.append(pixels)
@@ -104,12 +113,13 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
     # np.load reads whatever is neither a zip nor a .npy as a pickle, and says "pickled data" of any junk
     if not zipfile.is_zipfile(path) and magic != b"\x93NUMPY":
         raise WinnowError(f"{path}: not an .npz archive (no zip file and no .npy array); {_NPZ_LAYOUTS}")
+    if magic == b"\x93NUMPY":  # refused unread (before: read whole first, and one of Python objects refused with
+        # numpy's "Object arrays cannot be loaded when allow_pickle=False", which says nothing of a single array)
+        raise WinnowError(f"ingest.path: {path} is a single array, not an .npz archive; {_NPZ_LAYOUTS}")
     try:
         npz = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
         raise WinnowError(f"{path}: not a readable .npz without pickles ({err})") from None
-    if not isinstance(npz, np.lib.npyio.NpzFile):
-        raise WinnowError(f"ingest.path: {path} is a single array, not an .npz archive; {_NPZ_LAYOUTS}")
     twice = first_repeated(list(npz.files))
     if twice is not None:  # a zip may hold two members of one name (or images and images.npy): one was kept unsaid
         npz.close()
@@ -226,6 +236,9 @@ def _npz_images(pixels: np.ndarray, key: str, path: Path) -> np.ndarray:
                               f"{pixels.shape[1]}))")
     elif pixels.ndim == 3:
         pixels = pixels[..., None]
+    elif pixels.ndim == 1 and len(pixels) in (784, 3072):  # before: the shape alone of one flat row
+        raise WinnowError(f"{path}: {key} has shape {pixels.shape}: one flat row of {len(pixels)} values without its "
+                          f"batch axis? store it as images[None], of shape (1, {len(pixels)})")
     if pixels.ndim != 4 or pixels.shape[3] not in (1, 3) or 0 in pixels.shape[1:3]:
         # before: the shapes alone, of torch's channels-first batches and MATLAB's images-last arrays
         order = "" if pixels.ndim != 4 or pixels.shape[3] in (1, 3) else (
@@ -298,15 +311,18 @@ def _to_uint8(pixels: np.ndarray, key: str, path: Path) -> np.ndarray:
     return np.rint(pixels.astype(np.float32, copy=False) * np.float32(scale)).astype(np.uint8)
 
 
-def _npz_labels(values: np.ndarray, key: str, path: Path, *, classes_from: str = "ingest.classes") -> np.ndarray:
+def _npz_labels(values: np.ndarray, key: str, path: Path, *, images: int,
+                classes_from: str = "ingest.classes") -> np.ndarray:
     """int64 ``(N,)``: one whole, non-negative number per image; refuses (naming the row) anything else.
-    ``classes_from``: what else than a 'classes' array may name the classes (:func:`load_npz`'s)."""
+    ``images``: how many the labels are for; ``classes_from``: what else than a 'classes' array may name the classes
+    (:func:`load_npz`'s)."""
     if values.ndim == 2 and values.shape[1] == 1:
         values = values[:, 0]
     if values.ndim == 0:  # before: "got shape () (one-hot rows? store their argmax)" of one image's label
         raise WinnowError(f"{path}: {key} is a single number, not an array of one class number per image; store the "
                           "labels as shape (N,) (one image's: np.array([label]))")
-    if values.ndim == 2 and values.shape[0] == 1 < values.shape[1]:  # before: "one-hot rows? store their argmax"
+    # not of one image's one-hot row (before: told to ravel it into as many labels as classes)
+    if values.ndim == 2 and values.shape[0] == 1 < values.shape[1] and images != 1:
         raise WinnowError(f"{path}: {key} has shape {values.shape}: one row of {values.shape[1]} labels, as MATLAB "
                           "stores them? store them as shape (N,): labels.ravel()")
     if values.ndim != 1:
