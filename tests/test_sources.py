@@ -264,14 +264,16 @@ def test_a_good_archive_that_cannot_be_put_at_ingest_path_is_blamed_on_the_path(
 
 @pytest.mark.parametrize("download", [False, True])
 def test_ingest_path_at_a_file_says_what_would_help(tmp_path, download):
-    # before: with download on and ingest.path at the archive itself, the line still said "set ingest.download: true"
+    # before: with download on and ingest.path at the archive itself, the line still said "set ingest.download: true";
+    # then, download off, "point it at one or set ingest.download: true", which refused it as well, and download on,
+    # "... or at a path that does not exist yet", naming none: now the path where the archive beside it is read
     (tmp_path / "cifar-10-python.tar.gz").write_bytes(b"not a folder")
     with pytest.raises(WinnowError) as refused:
         load_cifar10(tmp_path / "cifar-10-python.tar.gz", download=download)
-    fix = ("point it at a cifar-10-batches-py folder, or at a path that does not exist yet (the archive goes beside "
-           "it)") if download else "point it at one or set ingest.download: true"
-    assert str(refused.value) == (f"ingest.path: {tmp_path / 'cifar-10-python.tar.gz'} is not a cifar-10-batches-py "
-                                  f"folder; {fix}")
+    assert str(refused.value) == (f"ingest.path: {tmp_path / 'cifar-10-python.tar.gz'} is a file (the CIFAR-10 "
+                                  "archive?), not a cifar-10-batches-py folder; point ingest.path at "
+                                  f"{tmp_path / 'cifar-10-batches-py'} and set ingest.download: true, which extracts "
+                                  "the archive there")
 
 
 def _white_composite(path, mode):

@@ -92,13 +92,23 @@ def load_cifar10(root: str | os.PathLike, *, download: bool = False, into: str |
     """
     root = Path(root)
     if not root.is_dir():
+        if root.name == ARCHIVE and root.is_file():  # before: "set ingest.download: true", which refuses it as well
+            raise WinnowError(f"ingest.path: {root} is a file (the CIFAR-10 archive?), not a {FOLDER} folder; point "
+                              f"ingest.path at {root.parent / FOLDER} and set ingest.download: true, which extracts the "
+                              "archive there")
         if root.exists() or not download:  # with download on, what is there already is in the way
             fix = (f"point it at a {FOLDER} folder, or at a path that does not exist yet (the archive goes beside "
                    "it)") if download else "point it at one or set ingest.download: true"
             raise WinnowError(f"ingest.path: {root} is not a {FOLDER} folder; {fix}")
         _download(root)
-    elif download and not (root / FOLDER).is_dir() and not any((root / name).exists() for name in _BATCH_FILES):
-        # before: "data_batch_1 is missing", download on and never tried, not a word why
+    elif not (root / FOLDER).is_dir() and not any((root / name).exists() for name in _BATCH_FILES) and (
+            download or (root / ARCHIVE).is_file()):
+        # before: "data_batch_1 is missing", download on and never tried, not a word why (and download off beside the
+        # archive itself, not a word of it)
+        if not download:
+            raise WinnowError(f"ingest.path: {root} holds the CIFAR-10 archive {ARCHIVE}, not its batches; point "
+                              f"ingest.path at {root / FOLDER} and set ingest.download: true, which extracts the archive "
+                              "there")
         if not any(root.iterdir()):
             raise WinnowError(f"ingest.path: {root} is an empty folder, and ingest.download fetches the archive only "
                               "where ingest.path does not exist yet; remove the empty folder to download there, or mount "
