@@ -14,7 +14,10 @@ the ones they handle:
   first); now the single-array line, unread;
 - ``ingest.path`` naming the CIFAR-10 archive itself, or (download off) a folder that holds it: told to set
   ``ingest.download: true``, which refused it as well, or "data_batch_1 is missing"; now where it is read, and that
-  fix works.
+  fix works;
+- a negative CIFAR-10 label: blamed on the class names (a batches.meta to give more of, or to add), which no name
+  fixes; now "below 0" and the batch to replace; and the reviewed line for a label past CIFAR-10's ten without a
+  batches.meta, which its tests left unasserted, asserted whole.
 
 Refusals run the ingest stage's ``main`` and assert its one message whole, with nothing left behind.
 """
@@ -29,6 +32,7 @@ import tarfile
 import numpy as np
 import pytest
 
+from test_hostile_ingest import cifar_folder
 from test_hostile_sources_70 import refused_ingest
 import winnow.cifar10
 from winnow.cifar10 import ARCHIVE, FOLDER, load_cifar10
@@ -36,7 +40,7 @@ from winnow.npz_files import load_npz
 
 
 def pixels(*shape: int) -> np.ndarray:
-    """uint8 of ``shape``, every value its own (mod 256), so a wrong axis order reads other pixels."""
+    """uint8 of ``shape``, values running 0..250 in order, so a wrong axis order reads other pixels."""
     return (np.arange(np.prod(shape)) % 251).astype(np.uint8).reshape(shape)
 
 
@@ -179,3 +183,29 @@ def test_a_folder_holding_the_archive_with_download_off_is_told_where_it_is_read
         f"{tmp_path / 'cifar' / FOLDER} and set ingest.download: true, which extracts the archive there")
     monkeypatch.setattr(winnow.cifar10, "CIFAR10_MD5", hashlib.md5(archive.read_bytes()).hexdigest())
     assert len(load_cifar10(tmp_path / "cifar" / FOLDER, download=True).images) == 12
+
+
+@pytest.mark.hostile("cifar10")
+@pytest.mark.parametrize("meta", [True, False])
+def test_a_negative_cifar_label_is_not_blamed_on_the_class_names(tmp_path, monkeypatch, rng, meta):
+    # before: "…/data_batch_1: label -1 at row 1 is outside the 3 classes that …/batches.meta names: give its
+    # label_names a name for every class (or remove it for CIFAR-10's ten), or replace the batch if it is damaged"
+    # (without a batches.meta: "… or add a batches.meta whose label_names name every class"): no name fixes -1
+    batch = {b"labels": [0, -1], b"data": rng.integers(0, 256, (2, 3072), dtype=np.uint8)}
+    data = cifar_folder(tmp_path / FOLDER, rng, data_batch_1=pickle.dumps(batch))
+    if not meta:
+        (data / "batches.meta").unlink()
+    assert refused_ingest(tmp_path, monkeypatch, "cifar10", data) == (
+        f"{data / 'data_batch_1'}: label -1 at row 1 is below 0, and class numbers start at 0; replace the batch with "
+        "the official file")
+
+
+@pytest.mark.hostile("cifar10")
+def test_a_cifar_label_past_the_ten_without_batches_meta_is_refused_whole(tmp_path, monkeypatch, rng):
+    # the reviewed mend's other branch, which its tests left unasserted (cifar_folder's batches label 0, 1, 2)
+    batch = {b"labels": [10, 0], b"data": rng.integers(0, 256, (2, 3072), dtype=np.uint8)}
+    data = cifar_folder(tmp_path / FOLDER, rng, data_batch_3=pickle.dumps(batch))
+    (data / "batches.meta").unlink()
+    assert refused_ingest(tmp_path, monkeypatch, "cifar10", data) == (
+        f"{data / 'data_batch_3'}: label 10 at row 0 is outside the 10 classes of CIFAR-10 (no batches.meta names "
+        "others): replace the batch with the official file, or add a batches.meta whose label_names name every class")

@@ -198,6 +198,10 @@ def _batch(path: Path, n_classes: int, *, named_by: Path | None = None) -> tuple
     if len(labels) != len(data):
         raise WinnowError(f"{path}: {len(labels)} labels for {len(data)} images")
     bad = next((i for i, v in enumerate(labels) if not 0 <= v < n_classes), None)
+    if bad is not None and labels[bad] < 0:  # before: "outside the 2 classes that batches.meta names: give its
+        # label_names a name for every class", which no name fixes
+        raise WinnowError(f"{path}: label {labels[bad]} at row {bad} is below 0, and class numbers start at 0; replace "
+                          "the batch with the official file")
     if bad is not None:
         # before: the line named the batch alone, where a batches.meta of another data set named too few classes
         where = (f"that {named_by} names: give its label_names a name for every class (or remove it for CIFAR-10's "
