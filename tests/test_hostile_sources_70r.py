@@ -12,6 +12,8 @@ the ones they handle:
   ``argmax``, ``[None]``) stores a file that is read, with the pixels meant;
 - a single .npy array of Python objects given as the .npz: numpy's "Object arrays cannot be loaded" (read whole
   first); now the single-array line, unread;
+- an .npz whose 'images' is cut short beside a 'classes' of Python objects: blamed on 'classes' (the first member of
+  objects, not the member numpy failed on), and without one named by no member; now the member read when it failed;
 - ``ingest.path`` naming the CIFAR-10 archive itself, or (download off) a folder that holds it: told to set
   ``ingest.download: true``, which refused it as well, or "data_batch_1 is missing"; now where it is read, and that
   fix works;
@@ -28,6 +30,7 @@ import hashlib
 import io
 import pickle
 import tarfile
+import zipfile
 
 import numpy as np
 import pytest
@@ -209,3 +212,29 @@ def test_a_cifar_label_past_the_ten_without_batches_meta_is_refused_whole(tmp_pa
     assert refused_ingest(tmp_path, monkeypatch, "cifar10", data) == (
         f"{data / 'data_batch_3'}: label 10 at row 0 is outside the 10 classes of CIFAR-10 (no batches.meta names "
         "others): replace the batch with the official file, or add a batches.meta whose label_names name every class")
+
+
+def damaged_npz(path, *, pickled_classes: bool):
+    """An .npz whose 'images' member is cut short, beside 'labels' and 'classes' (Python objects, numpy's pickle,
+    where ``pickled_classes``)."""
+    def npy(values):
+        buffer = io.BytesIO()
+        np.save(buffer, values, allow_pickle=True)
+        return buffer.getvalue()
+    classes = np.array(["a", "b"], dtype=object if pickled_classes else str)
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("images.npy", npy(np.zeros((4, 8, 8), np.uint8))[:-20])
+        archive.writestr("labels.npy", npy(np.arange(4) % 2))
+        archive.writestr("classes.npy", npy(classes))
+
+
+@pytest.mark.hostile("npz")
+@pytest.mark.parametrize("pickled_classes", [True, False])
+def test_a_damaged_npz_member_is_named_and_not_blamed_on_another(tmp_path, monkeypatch, pickled_classes):
+    # before: with 'classes' of Python objects, "…/set.npz: not a readable .npz without pickles: member 'classes' is
+    # an array of Python objects, …" of an .npz whose 'images' is cut short (the first member numpy failed on); without,
+    # "…/set.npz: not a readable .npz without pickles (ValueError: EOF: reading array data, …)", no member named
+    damaged_npz(tmp_path / "set.npz", pickled_classes=pickled_classes)
+    assert refused_ingest(tmp_path, monkeypatch, "npz", tmp_path / "set.npz") == (
+        f"{tmp_path / 'set.npz'}: not a readable .npz without pickles: member 'images' (ValueError: EOF: reading array "
+        "data, expected 256 bytes got 236)")

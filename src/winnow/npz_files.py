@@ -124,9 +124,13 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
     if twice is not None:  # a zip may hold two members of one name (or images and images.npy): one was kept unsaid
         npz.close()
         raise WinnowError(f"{path}: holds two members named {twice!r}; which is meant? keep one")
+    # read one member at a time, so a failure names the member being read (before: dict(npz), and a damaged 'images'
+    # blamed on a 'classes' of Python objects read after it, or named by no member)
+    arrays, key = {}, None
     try:
         with npz:
-            arrays = dict(npz)
+            for key in npz.files:
+                arrays[key] = npz[key]
     except MemoryError:  # the process's memory, not the file's: before, "not a readable .npz" under `ulimit -v`
         claimed = _claimed_past_member(path)
         if claimed:  # numpy allocates what a member's header claims before reading it: a crafted 200-byte .npz
@@ -134,13 +138,14 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
                               "np.savez") from None
         raise
     except Exception as err:  # a damaged or crafted member fails in many ways; none may escape as a traceback
-        pickled = _pickled_member(path)
-        if pickled is not None:  # before: numpy's "Object arrays cannot be loaded when allow_pickle=False", no key
-            raise WinnowError(f"{path}: not a readable .npz without pickles: member {pickled!r} is an array of Python "
+        if key is not None and _pickled(path, key):  # before: numpy's "Object arrays cannot be loaded when
+            # allow_pickle=False", no key
+            raise WinnowError(f"{path}: not a readable .npz without pickles: member {key!r} is an array of Python "
                               "objects, which numpy stores as a pickle and reads only with allow_pickle (a pickle can "
                               "run any code, so none is read); store it as a plain array: names as "
                               "np.array(names, dtype=str), pixels and labels as numbers") from None
-        raise WinnowError(f"{path}: not a readable .npz without pickles ({type(err).__name__}: {err})") from None
+        raise WinnowError(f"{path}: not a readable .npz without pickles: member {key!r} ({type(err).__name__}: "
+                          f"{err})") from None
     raw = next((key for key, value in arrays.items() if not isinstance(value, np.ndarray)), None)
     if raw is not None:  # numpy hands back the bytes of a member that is no .npy
         raise WinnowError(f"{path}: member {raw!r} is not an .npy array ({len(arrays[raw])} raw bytes); every member "
@@ -148,14 +153,10 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _pickled_member(path: Path) -> str | None:
-    """The name (without ``.npy``) of the first member of the .npz ``path`` whose .npy header says it holds Python
-    objects (``dtype=object``: class names taken from pandas, ragged arrays), which numpy writes as a pickle; else
-    None."""
-    for info, _, dtype, _ in _member_headers(path):
-        if dtype.hasobject:
-            return info.filename.removesuffix(".npy")
-    return None
+def _pickled(path: Path, key: str) -> bool:
+    """Whether the .npy header of the member ``key`` of the .npz ``path`` says it holds Python objects
+    (``dtype=object``: class names taken from pandas, ragged arrays), which numpy writes as a pickle."""
+    return any(info.filename in (key, f"{key}.npy") and dtype.hasobject for info, _, dtype, _ in _member_headers(path))
 
 
 def _member_headers(path: Path):
