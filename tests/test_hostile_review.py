@@ -223,7 +223,8 @@ def test_export_asking_for_fiftyone_without_it_says_so_in_one_line(tmp_path):
 
 @pytest.mark.hostile("review")
 @pytest.mark.parametrize("line, fragments", [
-    ("val-0,reject,0,2,0", ("line 3 (id 'val-0')", "not a train image of data/degrade", "export and review again")),
+    ("val-0,reject,0,2,0", ("line 3 (id 'val-0')", "not a train image of data/degrade",
+                            "no export lists it to review again; remove the line")),
     ("train-04,maybe,1,2,1", ("line 3 (id 'train-04')", "verdict 'maybe' is not one of accept, reject, relabel, drop")),
     ("train-04,relabel,7,2,1", ("line 3 (id 'train-04')", "label '7' is not a class index in [0, 2] or -1")),
     ("train-04,accept,2,9,1", ("line 3 (id 'train-04')", "suggested '9' is not a class index in [0, 2] or -1")),

@@ -170,8 +170,10 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
         if image not in queue.index:
             raise WinnowError(f"{where}: id {image!r} is not in the review queue ({QUEUE_FILE}); verdicts are for the "
                               f"images `winnow review export` listed: {import_the_rest}")
+        # before: "export the queue again", whose queue never lists it: the import of that file was refused anew
         if image not in given.index:
-            raise WinnowError(f"{where}: id {image!r} is no longer a train image of {DEGRADE}; export the queue again")
+            raise WinnowError(f"{where}: id {image!r} is no longer a train image of {DEGRADE} (the data changed since "
+                              f"the export), so no export lists it again; {import_the_rest}")
         item = queue.loc[image]
         now = data.classes[given[image]]
         # the label and pixels the person saw come from their own file only: before, a plain `id,verdict` file was

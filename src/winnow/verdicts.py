@@ -125,9 +125,11 @@ def read_verdicts(path: str | os.PathLike, *, baseline: pd.DataFrame, digests: p
                                   f"(dropped); {fix}")
         if not (seen % 1 == 0 and 0 <= seen < num_classes):
             raise WinnowError(f"{where}: given {seen_text!r} is not a class index in [0, {num_classes - 1}]; {fix}")
+        # before: "export and review again, or remove the line", but no queue lists an image out of train, so the
+        # line stayed, and every later import and variants run repeated the advice
         if image not in given.index:
-            raise WinnowError(f"{where}: not a train image of data/degrade; the data changed since the review: "
-                              "export and review again, or remove the line")
+            raise WinnowError(f"{where}: not a train image of data/degrade (the data changed since the review), so no "
+                              "export lists it to review again; remove the line")
         # another degrade seed or source changed the label: the verdict was about the label the person saw
         if seen != given[image]:
             raise WinnowError(f"{where}: its label was {seen_text} when reviewed and is {given[image]} in data/degrade "
