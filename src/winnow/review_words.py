@@ -158,12 +158,18 @@ def reviewed_words(path: Path, *, with_saved: bool = False) -> list[tuple[str, s
 
 
 def cleared_ids(path: Path) -> list[str]:
-    """The ids of a reviewed CSV file whose verdict cell is empty (a file :func:`reviewed_words` read); none for a
-    Label Studio JSON export, whose tasks without an annotation are no choice a person made."""
+    """The ids of a reviewed CSV file whose verdict cell is empty (a file :func:`reviewed_words` read) where the
+    export had filled it in (its ``saved`` cell, where the file has that column, is not empty); none for a Label
+    Studio JSON export, whose tasks without an annotation are no choice a person made. Before, a second reviewer's
+    copy of a queue exported before the first's import, its cells empty from the start, was said to hold as many
+    emptied cells as the first had verdicts."""
     if path.suffix.lower() == ".json":
         return []
     frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    return list(frame.loc[frame["verdict"].str.strip() == "", "winnow_id" if "winnow_id" in frame else "id"])
+    emptied = frame["verdict"].str.strip() == ""
+    if "saved" in frame.columns:
+        emptied &= frame["saved"].str.strip() != ""
+    return list(frame.loc[emptied, "winnow_id" if "winnow_id" in frame else "id"])
 
 
 def _short_row_check(path: Path, text: str) -> tuple[list[str], list[int]]:
