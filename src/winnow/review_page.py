@@ -74,8 +74,8 @@ window.addEventListener("pageshow", () => {
 document.addEventListener("change", event => {
   const item = event.target.closest(".item");
   if (!item) return;
-  if (event.target.tagName === "SELECT") {
-    for (const radio of item.querySelectorAll("input[type=radio]")) radio.checked = false;
+  if (event.target.tagName === "SELECT") {  // "relabel to …" (no class) checks "undecided"
+    for (const radio of item.querySelectorAll("input[type=radio]")) radio.checked = radio.value === event.target.value;
   } else {
     const select = item.querySelector("select");
     if (select) select.value = "";
@@ -138,9 +138,15 @@ def _item(row: pd.Series, *, number: int, classes: list[str], thumbs: dict[str, 
                                                  if row["kind"] == "label" else set())
     if saved and saved not in offered:  # a class written in the queue for a quality, duplicate or outlier drop
         choices.append((saved, f"relabel → {isolate(saved.removeprefix(VERDICT_CLASS_PREFIX))}"))
-    controls = "".join(f'<label><input type="radio" name="v{number}" value="{html.escape(value)}"'
-                       f'{" checked" if value == saved else ""}> {html.escape(text)}</label>'
-                       for value, text in choices)
+    if not saved:  # before: a choice made by mistake stayed (a quality, duplicate or outlier image has no select whose
+        # "relabel to …" clears it), and only reloading the page, which lost every other choice, withdrew it; a saved
+        # verdict is withdrawn by choosing it again
+        choices.append(("", "undecided"))
+    # one named group per image: before, a screen reader announced "accept: drop" alike for every image
+    controls = (f'<div role="radiogroup" aria-label="verdict on {html.escape(row["id"])}">'
+                + "".join(f'<label><input type="radio" name="v{number}" value="{html.escape(value)}"'
+                          f'{" checked" if value == saved else ""}> {html.escape(text)}</label>'
+                          for value, text in choices) + "</div>")
     return (f'<figure class="tile item" data-id="{html.escape(row["id"])}" data-given="{html.escape(row["given"])}" '
             f'data-digest="{html.escape(row["digest"])}" data-action="{html.escape(row["action"])}" '
             f'data-suggested="{html.escape(row["suggested"])}" data-saved="{html.escape(saved)}" '
