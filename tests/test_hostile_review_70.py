@@ -8,6 +8,7 @@
   warned of as emptied saved verdicts;
 - the budget's decisions (every train id in their attrs) applied to thousands of images: pandas deep-copied the
   ids into every group, so export, import and the variants stage took minutes;
+- a reviewed queue a spreadsheet saved as plain "CSV" (the Windows code page): refused with no way out named;
 - a choice made by mistake on the review page (a quality, duplicate or outlier image): nothing withdrew it but a
   reload, which lost every other choice; each image's radios were an unnamed group.
 """
@@ -89,6 +90,23 @@ def test_a_second_reviewers_cells_empty_from_the_export_are_no_emptied_saved_ver
     review.import_verdicts(bob)
     assert capsys.readouterr().out == ""
     assert [line.split(",")[:2] for line in saved_lines()[1:]] == [["train-05", "reject"], ["train-08", "accept"]]
+
+
+@pytest.mark.hostile("review")
+def test_a_reviewed_file_in_the_windows_code_page_is_refused_with_the_way_to_save_it(project):
+    # a spreadsheet's plain "CSV" on Windows writes cp1252: the reason's dash is byte 0x96. Before, the line ended
+    # at the decoder's words, naming nothing to do
+    table = queue().reset_index().assign(verdict=lambda t: t["id"].map({"train-04": "cat"}).fillna(""),
+                                         reason="label_issue – seen")
+    text = table.to_csv(index=False)
+    Path("reviewed.csv").write_bytes(text.encode("cp1252"))
+    before = files_under(project)
+    with pytest.raises(WinnowError) as refused:
+        review.import_verdicts("reviewed.csv")
+    assert str(refused.value) == (
+        f"reviewed.csv: not readable as UTF-8 text ('utf-8' codec can't decode byte 0x96 in position {text.index('–')}: "
+        "invalid start byte); save it as UTF-8 (a spreadsheet's \"CSV UTF-8\") and import it again")
+    assert_nothing_left(project, before)
 
 
 class CountedIds(list):

@@ -24,6 +24,8 @@ from winnow.verdicts import VERDICTS_FILE, class_list_key, separator_hint
 
 VERDICT_CONTROL = "verdict"  # the name of label_studio_config.xml's Choices, which results carry as from_name
 KEYWORDS = ("accept", "reject", "drop")  # verdict words, in any case; they win over a class of the same name
+# what to do with a person's file in another encoding (export's refusal of such a queue says it in its own words)
+UTF8_FIX = "; save it as UTF-8 (a spreadsheet's \"CSV UTF-8\") and import it again"
 
 
 def class_verdict(name: str) -> str:
@@ -125,7 +127,8 @@ def reviewed_words(path: Path, *, with_saved: bool = False) -> list[tuple[str, s
     try:
         text = path.read_text(encoding="utf-8-sig")  # a spreadsheet's CSV may start with a byte-order mark
     except (OSError, ValueError) as err:
-        raise WinnowError(f"{path}: not readable as UTF-8 text ({first_line(err)[:160]})") from err
+        # before: no way out named (a spreadsheet's plain "CSV" is saved in the Windows code page)
+        raise WinnowError(f"{path}: not readable as UTF-8 text ({first_line(err)[:160]}){UTF8_FIX}") from err
     if path.suffix.lower() == ".json":
         return _label_studio_words(path, text, with_saved=with_saved)
     try:  # blank lines kept as rows, so that a row's number is its line's

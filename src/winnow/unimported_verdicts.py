@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from winnow.errors import WinnowError, first_line
-from winnow.review_words import resolve, reviewed_words, same_word
+from winnow.review_words import UTF8_FIX, resolve, reviewed_words, same_word
 from winnow.verdicts import VERDICTS_FILE, separator_hint
 
 
@@ -26,7 +26,7 @@ def refuse_unimported_verdicts(queue_file: Path, classes: list[str]) -> None:
         # a line of separators, quotes or UTF-16's NULs alone is no row: a spreadsheet writes ;;;; for an emptied row,
         # and Excel's Unicode text ends on a NUL. Before, such a queue of no verdict was refused
         if sum(1 for line in queue_file.read_bytes().splitlines() if line.strip(b' \t\r\n\x00,;"')) > 1:
-            why = str(err).removeprefix(f"{queue_file}: ")
+            why = str(err).removeprefix(f"{queue_file}: ").removesuffix(UTF8_FIX)
             raise WinnowError(f"{queue_file}: not readable as the exported queue ({why}), so whether it holds verdicts "
                               "not imported cannot be told, and a new export would overwrite it; save it as "
                               f"comma-separated UTF-8 CSV and import it (winnow review import {queue_file}), or delete "
