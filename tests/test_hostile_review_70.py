@@ -9,11 +9,13 @@
 - the budget's decisions (every train id in their attrs) applied to thousands of images: pandas deep-copied the
   ids into every group, so export, import and the variants stage took minutes;
 - a reviewed queue a spreadsheet saved as plain "CSV" (the Windows code page): refused with no way out named;
+- a Label Studio annotation choosing two verdicts (an interface of multiple choice): "its annotations disagree";
 - a choice made by mistake on the review page (a quality, duplicate or outlier image): nothing withdrew it but a
   reload, which lost every other choice; each image's radios were an unnamed group.
 """
 
 import copy
+import json
 import shutil
 from pathlib import Path
 
@@ -106,6 +108,23 @@ def test_a_reviewed_file_in_the_windows_code_page_is_refused_with_the_way_to_sav
     assert str(refused.value) == (
         f"reviewed.csv: not readable as UTF-8 text ('utf-8' codec can't decode byte 0x96 in position {text.index('–')}: "
         "invalid start byte); save it as UTF-8 (a spreadsheet's \"CSV UTF-8\") and import it again")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("review")
+def test_one_label_studio_annotation_choosing_two_verdicts_is_named_as_such(project):
+    # a project whose interface allows several choices (choice="multiple"), one annotator choosing cat and owl for
+    # train-04. Before: "its annotations disagree ('cat', 'owl'); settle them in Label Studio", of one annotation
+    tasks = [task for task in json.loads(review.TASKS_FILE.read_text()) if task["data"]["winnow_id"] == "train-04"]
+    tasks[0]["annotations"] = [{"result": [{"from_name": "verdict", "to_name": "image", "type": "choices",
+                                            "value": {"choices": ["cat", "owl"]}}]}]
+    Path("export.json").write_text(json.dumps(tasks))
+    before = files_under(project)
+    with pytest.raises(WinnowError) as refused:
+        review.import_verdicts("export.json")
+    assert str(refused.value) == (
+        "export.json: task 1: one annotation chose 2 verdicts ('cat', 'owl'), of which one is meant; label with "
+        "reviews/label_studio_config.xml (a single choice) as the project's labelling interface, and choose one")
     assert_nothing_left(project, before)
 
 

@@ -262,6 +262,11 @@ def _choices(annotations, *, where: str, fix: str) -> tuple[list[str], list[str]
             if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
                 raise WinnowError(f"{where}: a choices result whose value is {json.dumps(value)[:80]}, not Label "
                                   f"Studio's {{choices: [a word]}}; {fix}")
+            if len(set(words)) > 1:  # before: "its annotations disagree", of one annotator's one annotation
+                raise WinnowError(f"{where}: one annotation chose {len(set(words))} verdicts "
+                                  f"({', '.join(map(repr, dict.fromkeys(words)))}), of which one is meant; label with "
+                                  "reviews/label_studio_config.xml (a single choice) as the project's labelling "
+                                  "interface, and choose one")
             choices += words
     return choices, others
 
