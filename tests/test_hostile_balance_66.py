@@ -55,6 +55,7 @@ def test_the_balance_line_counts_the_copies_made_of_edge_cases(tmp_path, monkeyp
     stage = _stage("balance")
     features = np.r_[[0.0] * 11, 5, [100.0] * 4, 105, 200, 205][:, None]
     monkeypatch.setattr(stage, "load", lambda *a, **k: (None, None))  # no models/baseline.pt: its features are given
+    monkeypatch.setattr(stage, "run_as", lambda trained, config: trained)  # no model to run as params.yaml says
     monkeypatch.setattr(stage, "embed", lambda classifier, images: features)
     # the examples plot and balanced's contract, seconds of this test, are not what it is about
     monkeypatch.setattr(stage, "_examples", lambda *a, **k: None)

@@ -59,6 +59,7 @@ def test_a_class_cut_to_its_budget_keeps_its_edge_case_when_edge_extra_is_0(tmp_
     stage = _stage("balance")
     features = np.r_[[0.0] * 11, 5, [100.0] * 4, 105, 200, 205][:, None]
     monkeypatch.setattr(stage, "load", lambda *a, **k: (None, None))  # no models/baseline.pt: its features are given
+    monkeypatch.setattr(stage, "run_as", lambda trained, config: trained)  # no model to run as params.yaml says
     monkeypatch.setattr(stage, "embed", lambda classifier, images: features)
     monkeypatch.setattr(stage, "_examples", lambda *a, **k: None)  # the plot and the contract: not this test's
     monkeypatch.setattr(stage.VariantContract, "check", lambda *a, **k: None)
