@@ -39,7 +39,7 @@ import pandas as pd
 from winnow import perturb
 from winnow.degrade_options import Perturbation, parse
 from winnow.degrade_picks import check_overlaps, pick_all
-from winnow.degrade_removals import after_removals, check_class_subsample, kept, long_tail_shares
+from winnow.degrade_removals import after_removals, check_class_subsample, kept, long_tail_left, long_tail_shares
 from winnow.errors import WinnowError
 from winnow.groundtruth import (
     CONTAMINATION_KINDS, DUPLICATE_KINDS, KINDS, LABEL_KINDS, PERTURBATION_COLUMNS, REMOVAL_KINDS,
@@ -201,6 +201,7 @@ def _remove(state: _State, p: Perturbation, rng: np.random.Generator) -> list[di
     """Drop train rows: whole classes, a share of chosen classes, or a share of everything."""
     train = state.train_alive()
     labels = state.labels[train]
+    p = long_tail_left(p, left=np.unique(labels))
     if p.kind == "subsample":
         keep_share = {None: p.params["keep"]}
     elif p.kind == "class_removal":
@@ -216,7 +217,7 @@ def _remove(state: _State, p: Perturbation, rng: np.random.Generator) -> list[di
     for cls, share in keep_share.items():
         n_drop = len(members[cls]) - kept(share, len(members[cls]))
         dropped.append(rng.choice(members[cls], n_drop, replace=False))
-    dropped = np.sort(np.concatenate(dropped)).astype(np.int64)
+    dropped = np.sort(np.concatenate([np.array([], np.int64), *dropped])).astype(np.int64)  # a tail of no class left
     state.alive[dropped] = False
     return [_row(p, i) for i in state.manifest["id"].to_numpy()[dropped]]
 

@@ -20,6 +20,17 @@ def long_tail_shares(classes: list[int], ratio: float) -> dict[int, float]:
     return {c: ratio ** (-i / max(len(classes) - 1, 1)) for i, c in enumerate(classes)}
 
 
+def long_tail_left(p: Perturbation, *, left) -> Perturbation:
+    """``p``, a long tail whose classes were left to the data (no ``classes`` given), over the classes of its default
+    that ``left`` (the classes with train images just before it) holds: the ones earlier removals emptied take no
+    place in the tail (and the ground truth records the classes it ran over). Before: [class_removal owl,
+    class_subsample imbalance_ratio 4] kept cat 1 and dog 1/2 of their images, the 1/4 falling on the removed owl, a
+    tail of ratio 2 recorded as one of 4. A tail given its classes keeps them, as written."""
+    if p.kind != "class_subsample" or "imbalance_ratio" not in p.params or "classes" in p.given:
+        return p
+    return replace(p, params={**p.params, "classes": [c for c in p.params["classes"] if c in set(left.tolist())]})
+
+
 def kept(share: float, count: int) -> int:
     """Train images a removal keeps of ``count`` when it keeps ``share`` of them (what _remove keeps)."""
     return round(share * count)
