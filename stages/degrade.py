@@ -11,6 +11,7 @@ import numpy as np
 from winnow.degrade import counts_by_kind, degrade, perturbation_table
 from winnow.degrade_options import check_classes_learnt
 from winnow.errors import WinnowError
+from winnow.groundtruth import DUPLICATE_KINDS, LABEL_KINDS, REMOVAL_KINDS
 from winnow.imageset import read_imageset, write_imageset
 from winnow.stage import check_outputs, load_params, run, scratch_folder, together, write_json
 
@@ -40,7 +41,10 @@ def degrade_and_write(params: dict, source, specs: list[dict], *, workdir) -> No
         degraded, log = source, perturbation_table([])
         print("degrade: nothing enabled (degrade.enabled is false or no perturbations), output equals input")
     learnt = np.unique(degraded.labels[degraded.manifest["split"].to_numpy() == "train"])
-    check_classes_learnt(learnt, classes=degraded.classes)
+    had = set(np.unique(source.labels[source.manifest["split"].to_numpy() == "train"]).tolist())
+    taken = _taken_by(source, log, had - set(learnt.tolist()))
+    check_classes_learnt(learnt, classes=degraded.classes,
+                         fewer=" or ".join(FEWER[group] for group in GROUPS if group in taken))
     _refuse_emptied_classes(source, set(learnt.tolist()), log, classes=degraded.classes)
     before = int((source.manifest["split"] == "train").sum())
     after = int((degraded.manifest["split"] == "train").sum())
@@ -58,8 +62,34 @@ def degrade_and_write(params: dict, source, specs: list[dict], *, workdir) -> No
     if len(log):
         print(f"degrade: train {before} -> {after} images; " + ", ".join(f"{k} {n}" for k, n in counts.items() if n))
     elif p.get("enabled", True) and specs:
-        print(f"degrade: the {len(specs)} perturbation(s) took none of the {before} train images (a fraction "
-              "that rounds to no image takes none); output equals input")
+        # each one's cause is the warning degrade printed for it: a keep, a ratio or a rate is no fraction
+        why = ("a fraction that rounds to no image takes none" if all("fraction" in spec for spec in specs)
+               else "each warning above says why")
+        print(f"degrade: the {len(specs)} perturbation(s) took none of the {before} train images ({why}); output "
+              "equals input")
+
+
+GROUPS = ("removal", "label", "copy")
+# what to do less of, by the group of kinds that took a class's last train images: before, a class whose images label
+# noise had all relabelled, or overwriting copies had all replaced (a class of one image), was told "remove or subsample
+# fewer", or "keep more", though nothing was removed
+FEWER = {"removal": "remove or subsample fewer", "label": "relabel fewer",
+         "copy": "overwrite fewer with copies (mode: add keeps the images copied over)"}
+MORE = {"removal": "keep more", "label": "relabel fewer of its images",
+        "copy": "overwrite fewer of its images with copies (mode: add keeps them)"}
+
+
+def _taken_by(source, log, lost: set[int]) -> set[str]:
+    """Which of :data:`GROUPS` of the perturbation table ``log`` took train images of the classes ``lost``: removed
+    them, relabelled them, or wrote copies over them (an added copy takes none); the default "removal" where none."""
+    labels = dict(zip(source.manifest["id"], source.labels.tolist()))
+    took = set()
+    for image, kind, original in zip(log["id"], log["kind"], log["original_label"]):
+        group = ("removal" if kind in REMOVAL_KINDS else "label" if kind in LABEL_KINDS
+                 else "copy" if kind in DUPLICATE_KINDS else None)
+        if group is not None and (labels.get(image) if group == "removal" else original) in lost:
+            took.add(group)
+    return took or {"removal"}
 
 
 def _refuse_emptied_classes(source, kept: set[int], log, *, classes: list[str]) -> None:
@@ -72,8 +102,9 @@ def _refuse_emptied_classes(source, kept: set[int], log, *, classes: list[str]) 
     had = set(np.unique(source.labels[source.manifest["split"].to_numpy() == "train"]).tolist())
     emptied = [classes[i] for i in sorted(had - kept - named)]
     if emptied:
+        more = ", ".join(MORE[group] for group in GROUPS if group in _taken_by(source, log, {classes.index(emptied[0])}))
         raise WinnowError(f"degrade.perturbations: class {emptied[0]!r} keeps no train image after the damage "
-                          f"({len(emptied)} class(es) in all); keep more, or remove it on purpose with class_removal")
+                          f"({len(emptied)} class(es) in all); {more}, or remove it on purpose with class_removal")
 
 
 if __name__ == "__main__":

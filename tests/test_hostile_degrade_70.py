@@ -1,19 +1,26 @@
 """Hostile degrade settings (probe 70):
 
 - a long tail (class_subsample imbalance_ratio, its classes left to the data) after a class_removal spreads its ratio
-  over the classes the removal left, and records those, rather than a tail of half the ratio recorded as the whole.
+  over the classes the removal left, and records those, rather than a tail of half the ratio recorded as the whole;
+- a list whose perturbations all take no image names each one's own cause (a keep of 1, a rate that rounds to none),
+  not "a fraction that rounds to no image" for perturbations that have no fraction;
+- a class whose last train images label noise relabelled, or overwriting copies replaced (a class of one image), is
+  refused naming that damage, not told to "remove or subsample fewer" or "keep more" where nothing was removed.
 
-In-process on tiny imagesets.
+In-process on tiny imagesets: degrade itself, or the degrade stage's main in a tiny project.
 """
 
+import importlib.util
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from hostile_harness import ROOT, assert_nothing_left, files_under, make_project, params_with
 from winnow.degrade import degrade
-from winnow.imageset import ImageSet
+from winnow.imageset import ImageSet, write_imageset
+from winnow.stage import run
 
 
 def imageset(train, classes) -> ImageSet:
@@ -24,6 +31,27 @@ def imageset(train, classes) -> ImageSet:
                                                                            orig_mode="L", digest="")
     images = np.random.default_rng(0).integers(1, 256, (len(manifest), 8, 8, 1), dtype=np.uint8)
     return ImageSet(images=images, manifest=manifest, classes=list(classes))
+
+
+def run_degrade(tmp_path, monkeypatch, perturbations, *, train, classes):
+    """The degrade stage's main in a project whose data/ingest is :func:`imageset`; returns its exit code (0 where it
+    ran to the end), stdout and stderr, and the project's files before it ran."""
+    params = params_with("degrade", {"enabled": True, "disjoint": True, "perturbations": perturbations})
+    project = make_project(tmp_path / "project", params)
+    monkeypatch.chdir(project)
+    source = imageset(train, classes)
+    write_imageset("data/ingest", source.images, source.manifest.drop(columns="digest"), source.classes)
+    spec = importlib.util.spec_from_file_location("degrade_stage_70", ROOT / "stages" / "degrade.py")
+    stage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stage)
+    before = files_under(project)
+    monkeypatch.setattr("sys.argv", ["stages/degrade.py"])
+    try:
+        run(stage.main)
+        code = 0
+    except SystemExit as ended:
+        code = ended.code
+    return code, before, project
 
 
 @pytest.mark.hostile("params")
@@ -37,3 +65,43 @@ def test_a_long_tail_after_a_class_removal_spreads_its_ratio_over_the_classes_le
     assert np.bincount(out.labels[out.manifest["split"] == "train"], minlength=3).tolist() == counts
     assert json.loads(log.loc[log["kind"] == "class_subsample", "params"].iloc[0]) == {"classes": tail,
                                                                                        "imbalance_ratio": 4.0}
+
+
+@pytest.mark.hostile("params")
+def test_a_list_that_takes_no_image_names_each_perturbations_own_cause(tmp_path, monkeypatch, capsys):
+    # before: one line, "degrade: the 2 perturbation(s) took none of the 12 train images (a fraction that rounds to no
+    # image takes none); output equals input", for a subsample and a rate, neither of them a fraction
+    code, _, project = run_degrade(tmp_path, monkeypatch, [{"kind": "subsample", "keep": 1.0},
+                                                           {"kind": "symmetric_noise", "rates": {"cat": 0.1}}],
+                                   train=[4, 4, 4], classes=["cat", "dog", "owl"])
+    assert code == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "warning: degrade.perturbations[0] (subsample) took no image: its share rounds to keeping every image it "
+        "thins; change it, or leave it out",
+        "warning: degrade.perturbations[1] (symmetric_noise) took no image: each rate rounds to none of its class's "
+        "train images; change it, or leave it out",
+        "degrade: the 2 perturbation(s) took none of the 12 train images (each warning above says why); output "
+        "equals input"]
+    assert len(pd.read_parquet(project / "data/degrade/perturbations.parquet")) == 0
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("perturbations, train, classes, line", [
+    # every train image of a relabelled to b: before, "..., so remove or subsample fewer", with nothing removed
+    ([{"kind": "symmetric_noise", "rates": {"a": 1.0}}], [4, 4], ["a", "b"],
+     "error: degrade.perturbations: only class 'b' keeps train images after the damage; a classifier needs at least 2 "
+     "classes, so relabel fewer"),
+    # 6 of the 12 train images copied over the other 6: cat's and dog's one image each among the 6 overwritten
+    ([{"kind": "exact_duplicate", "fraction": 0.5}], [1, 1, 10], ["cat", "dog", "owl"],
+     "error: degrade.perturbations: only class 'owl' keeps train images after the damage; a classifier needs at "
+     "least 2 classes, so overwrite fewer with copies (mode: add keeps the images copied over)"),
+    # before: "...; keep more, or remove it on purpose with class_removal", where nothing was kept or not
+    ([{"kind": "pair_flip", "rates": {"cat": 1.0}, "mapping": {"cat": "dog"}}], [4, 4, 4], ["cat", "dog", "owl"],
+     "error: degrade.perturbations: class 'cat' keeps no train image after the damage (1 class(es) in all); relabel "
+     "fewer of its images, or remove it on purpose with class_removal"),
+], ids=["relabelled-two-classes", "copied-over", "relabelled-one-class"])
+def test_a_class_emptied_by_relabelling_or_copies_is_refused_naming_that_damage(tmp_path, monkeypatch, capsys,
+                                                                                perturbations, train, classes, line):
+    code, before, project = run_degrade(tmp_path, monkeypatch, perturbations, train=train, classes=classes)
+    assert (code, capsys.readouterr().err) == (1, line + "\n")
+    assert_nothing_left(project, before)

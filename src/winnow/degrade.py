@@ -97,10 +97,11 @@ def degrade(
                 if p.kind in kind_group:
                     log += (rows := _APPLY[kind_group](state, p, targets, sources, p.rng(seed)))
                     took[p.index] = len(rows)
-        if log:  # where none took an image the degrade stage says so for all of them
-            for p in (p for p in specs if not took[p.index]):
-                print(f"warning: {p.where} took no image: {_why_none(p, n_train, left=state.classes_left)}; change "
-                      "it, or leave it out")
+        # also where none took an image: before, the degrade stage's one line then blamed "a fraction that rounds to
+        # no image" for a subsample keep 1, a long tail of ratio 1.01 or a rate, none of them a fraction
+        for p in (p for p in specs if not took[p.index]):
+            print(f"warning: {p.where} took no image: {_why_none(p, n_train, left=state.classes_left)}; change it, "
+                  "or leave it out")
         degraded = state.finish(workdir)
     return degraded, perturbation_table(log)
 
