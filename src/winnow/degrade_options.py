@@ -120,14 +120,15 @@ def with_defaults(spec: dict) -> dict:
     return {**{k: v for k, v in p.params.items() if k in OPTIONS[p.kind] and v not in ({}, [])}, **spec}
 
 
-def check_classes_learnt(learnt, *, classes: list[str]) -> None:
+def check_classes_learnt(learnt, *, classes: list[str], fewer: str = "remove or subsample fewer") -> None:
     """Refuse a damage that leaves fewer than 2 classes with train images (``learnt``: their indices, ascending):
     as ingest refuses such data, nothing after degrade could train a classifier on it. The degrade stage checks
-    its output with it, and `study queue` a class_removal before queueing it."""
+    its output with it, and `study queue` a class_removal before queueing it. ``fewer``: what to do less of, the
+    damage that took the other classes' images (the degrade stage names relabelling and copies too)."""
     if len(learnt) < 2:
         which = f"only class {classes[learnt[0]]!r} keeps" if len(learnt) else "no class keeps"
         raise WinnowError(f"degrade.perturbations: {which} train images after the damage; a classifier needs at "
-                          "least 2 classes, so remove or subsample fewer")
+                          f"least 2 classes, so {fewer}")
 
 
 def next_class(classes: list[int]) -> dict[int, int]:
