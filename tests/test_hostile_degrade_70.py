@@ -2,6 +2,8 @@
 
 - a long tail (class_subsample imbalance_ratio, its classes left to the data) after a class_removal spreads its ratio
   over the classes the removal left, and records those, rather than a tail of half the ratio recorded as the whole;
+- a long tail given its classes, one of which an earlier removal emptied, is refused rather than run short of its
+  ratio;
 - a list whose perturbations all take no image names each one's own cause (a keep of 1, a rate that rounds to none),
   not "a fraction that rounds to no image" for perturbations that have no fraction;
 - a class whose last train images label noise relabelled, or overwriting copies replaced (a class of one image), is
@@ -19,6 +21,7 @@ import pytest
 
 from hostile_harness import ROOT, assert_nothing_left, files_under, make_project, params_with
 from winnow.degrade import degrade
+from winnow.errors import WinnowError
 from winnow.imageset import ImageSet, write_imageset
 from winnow.stage import run
 
@@ -105,3 +108,16 @@ def test_a_class_emptied_by_relabelling_or_copies_is_refused_naming_that_damage(
     code, before, project = run_degrade(tmp_path, monkeypatch, perturbations, train=train, classes=classes)
     assert (code, capsys.readouterr().err) == (1, line + "\n")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("params")
+def test_a_long_tail_given_a_class_an_earlier_removal_emptied_is_refused():
+    # before: exit 0, cat kept whole and dog at 1/2 (20 of 40), owl's place and its 1/4 falling on no image: a tail of
+    # ratio 2 recorded in the ground truth as imbalance_ratio 4 over cat, dog and owl
+    with pytest.raises(WinnowError) as refused:
+        degrade(imageset([40, 40, 40], ["cat", "dog", "owl"]), seed=0, perturbations=[
+            {"kind": "class_removal", "classes": ["owl"]},
+            {"kind": "class_subsample", "classes": ["cat", "dog", "owl"], "imbalance_ratio": 4}])
+    assert str(refused.value) == (
+        "degrade.perturbations[1] (class_subsample): classes names 'owl', which the removals before it leave without "
+        "train images, so the tail would fall short of imbalance_ratio 4; leave 'owl' out of classes")

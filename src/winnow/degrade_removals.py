@@ -43,7 +43,8 @@ def check_class_subsample(p: Perturbation, counts: dict[int, int], *, classes: l
     Refused rather than topped up to one image: a topped-up class would not follow the keep or ratio that
     the ground truth records, and one image per class is not what was asked for; cutting a class to nothing
     is class_removal's job, said on purpose. A class that earlier removals already emptied is not this
-    perturbation's doing and is left to them.
+    perturbation's doing and is left to them, except in a long tail given its classes, whose ratio it would cut short
+    (a tail left to the data's classes leaves it out: :func:`long_tail_left`).
 
     Raises:
         WinnowError: one line naming the perturbation and the largest ratio (smallest keep) that keeps one
@@ -51,13 +52,21 @@ def check_class_subsample(p: Perturbation, counts: dict[int, int], *, classes: l
     """
     counts = {c: n for c, n in counts.items() if n}
     if "imbalance_ratio" in p.params:
-        order = p.params["classes"]  # the tail's positions count the emptied classes too, as _remove does
+        order = p.params["classes"]  # the tail's positions, as _remove reads them
 
         def emptied_at(ratio):
             shares = long_tail_shares(order, ratio)
             return [c for c, share in shares.items() if c in counts and not kept(share, counts[c])]
 
         ratio = p.params["imbalance_ratio"]
+        # a given tail's places are its classes as written: one an earlier removal emptied keeps its place and share,
+        # so [class_removal owl, tail cat dog owl ratio 4] kept dog at 1/2 and owl's 1/4 fell on nothing, a tail of 2
+        # recorded as one of 4 (a tail left to the data is remade from the classes left: long_tail_left)
+        gone = [c for c in order if c not in counts]
+        if gone:
+            raise WinnowError(f"{p.where}: classes names {classes[gone[0]]!r}, which the removals before it leave "
+                              f"without train images, so the tail would fall short of imbalance_ratio {ratio:g}; "
+                              f"leave {classes[gone[0]]!r} out of classes")
         emptied = emptied_at(ratio)
         if not emptied:
             return
