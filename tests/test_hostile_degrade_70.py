@@ -7,7 +7,8 @@
 - a list whose perturbations all take no image names each one's own cause (a keep of 1, a rate that rounds to none),
   not "a fraction that rounds to no image" for perturbations that have no fraction;
 - a class whose last train images label noise relabelled, or overwriting copies replaced (a class of one image), is
-  refused naming that damage, not told to "remove or subsample fewer" or "keep more" where nothing was removed.
+  refused naming that damage, not told to "remove or subsample fewer" or "keep more" where nothing was removed;
+- a perturbation written without its kind (the key typed Kind) is told its kind is missing, not "unknown kind None".
 
 In-process on tiny imagesets: degrade itself, or the degrade stage's main in a tiny project.
 """
@@ -20,6 +21,7 @@ import pandas as pd
 import pytest
 
 from hostile_harness import ROOT, assert_nothing_left, files_under, make_project, params_with
+from winnow import params
 from winnow.degrade import degrade
 from winnow.errors import WinnowError
 from winnow.imageset import ImageSet, write_imageset
@@ -121,3 +123,19 @@ def test_a_long_tail_given_a_class_an_earlier_removal_emptied_is_refused():
     assert str(refused.value) == (
         "degrade.perturbations[1] (class_subsample): classes names 'owl', which the removals before it leave without "
         "train images, so the tail would fall short of imbalance_ratio 4; leave 'owl' out of classes")
+
+
+@pytest.mark.hostile("params")
+def test_a_perturbation_without_kind_is_told_its_kind_is_missing(tmp_path):
+    # before: "degrade.perturbations[0]: unknown kind None; allowed: ...", a kind never written (the key typed Kind)
+    project = make_project(tmp_path / "project", params_with("degrade.perturbations", [
+        {"Kind": "blur", "fraction": 0.1, "kernel": 3}]))
+    before = files_under(project)
+    with pytest.raises(WinnowError) as refused:
+        params.load(project / "params.yaml")
+    assert str(refused.value) == (
+        "params.yaml: degrade.perturbations[0]: kind is missing (keys given: ['Kind', 'fraction', 'kernel']); add "
+        "kind, one of: symmetric_noise, pair_flip, class_removal, class_subsample, subsample, gaussian_noise, "
+        "salt_pepper, brightness, gamma, blur, downscale, odd_size, odd_aspect_ratio, grayscale, low_information, "
+        "exact_duplicate, near_duplicate")
+    assert_nothing_left(project, before)

@@ -163,6 +163,9 @@ class _Reader:
             raise WinnowError(f"{self.where}: must be a mapping like {{kind: blur, fraction: 0.04}}, got "
                               f"{bounded_repr(spec)}")
         kind = spec.get("kind")
+        if "kind" not in spec:  # before: "unknown kind None", a value never written ({Kind: blur, ...}, {})
+            raise WinnowError(f"{self.where}: kind is missing (keys given: {bounded_repr(list(spec))}); add kind, one "
+                              f"of: {', '.join(KINDS)}")
         if kind not in KINDS:
             raise WinnowError(f"{self.where}: unknown kind {bounded_repr(kind)}; allowed: {', '.join(KINDS)}")
         self.where = f"{self.where} ({kind})"
