@@ -8,7 +8,8 @@
   not "a fraction that rounds to no image" for perturbations that have no fraction;
 - a class whose last train images label noise relabelled, or overwriting copies replaced (a class of one image), is
   refused naming that damage, not told to "remove or subsample fewer" or "keep more" where nothing was removed;
-- a perturbation written without its kind (the key typed Kind) is told its kind is missing, not "unknown kind None".
+- a perturbation written without its kind (the key typed Kind) is told its kind is missing, not "unknown kind None";
+- a shortage on a set of over 10,000 train images advises a share that fits, not one rounded up past the free images.
 
 In-process on tiny imagesets: degrade itself, or the degrade stage's main in a tiny project.
 """
@@ -139,3 +140,19 @@ def test_a_perturbation_without_kind_is_told_its_kind_is_missing(tmp_path):
         "salt_pepper, brightness, gamma, blur, downscale, odd_size, odd_aspect_ratio, grayscale, low_information, "
         "exact_duplicate, near_duplicate")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("params")
+def test_a_shortage_on_a_large_set_advises_a_share_that_fits():
+    # 11 cats among 30,000 train images (1x1 pixels: only the labels matter). Before: "allowed range [0, 0.0004]",
+    # 11 / 30,000 rounded up to 4 decimals, which needs round(0.0004 * 30,000) = 12 cats, and the line came back
+    source = imageset([11, 14995, 14994], ["cat", "dog", "owl"])
+    source = ImageSet(images=source.images[:, :1, :1], manifest=source.manifest, classes=source.classes)
+    line = ("degrade.perturbations[0] (pair_flip) fraction: needs {} train images but only 11 are free (after removals "
+            "and the perturbations before it, of the classes its mapping moves); allowed range [0, 0.00037]")
+    flip = {"kind": "pair_flip", "mapping": {"cat": "dog"}}
+    with pytest.raises(WinnowError) as refused:
+        degrade(source, seed=0, perturbations=[{**flip, "fraction": 0.001}])
+    assert str(refused.value) == line.format(30)
+    _, log = degrade(source, seed=0, perturbations=[{**flip, "fraction": 0.00037}])
+    assert sorted(log["id"]) == sorted(f"train-0-{i}" for i in range(11))

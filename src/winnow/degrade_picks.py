@@ -6,6 +6,8 @@ the perturbation, what took the other rows and the range allowed, and nothing is
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from winnow.degrade_options import Perturbation
@@ -260,11 +262,23 @@ def _draw(pool: np.ndarray, n: int, rng: np.random.Generator, *, where: str, per
     false would give (None: no other), advised only where it holds ``n`` (before: advised whenever disjoint was
     true, also where a pair flip's mapping or a duplicate's images were the limit, and following it failed again)."""
     if n > len(pool):
-        allowed = len(pool) // factor / per if per else 0.0
         advice = ", or set degrade.disjoint: false" if overlap is not None and n <= len(overlap) else ""
         raise WinnowError(f"{where}: needs {n} train images but only {len(pool)} are free (after removals and "
-                          f"{shortage}); allowed range [0, {allowed:.4f}]{advice}")
+                          f"{shortage}); allowed range [0, {_largest_share(len(pool) // factor, per)}]{advice}")
     return rng.choice(pool, n, replace=False)
+
+
+def _largest_share(images: int, per: int) -> str:
+    """The largest share of ``per`` images that rounds to at most ``images`` of them, as a shortage prints it: to 4
+    decimals, or as many as tell one image of ``per`` from the next, and never rounded up past ``images``. Before: 11
+    free of 30,000 printed [0, 0.0004], which needs 12, and the line repeated itself."""
+    if not per:
+        return f"{0:.4f}"
+    digits = max(4, math.ceil(math.log10(per)))
+    share = round(images / per, digits)
+    while round(share * per) > images:  # round(): how picked() and the rates count a share's images
+        share = round(share - 10 ** -digits, digits)
+    return f"{share:.{digits}f}"
 
 
 def _check_budget(specs: list[Perturbation], state, counts: dict[int, int], *, disjoint: bool,
