@@ -260,10 +260,25 @@ def extract_archive(archive: Path, root: Path) -> None:
         try:
             (scratch / FOLDER).rename(root)
         except OSError as err:  # the archive is good: what is at ingest.path (a dangling link, a new folder) is not
+            if _same_files(scratch / FOLDER, root):  # another run extracted it meanwhile (two queued experiments)
+                return
             raise WinnowError(f"ingest.path: cannot put the extracted {FOLDER} at {root} ({err.strerror}); "
                               "point ingest.path at a folder that does not exist yet") from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _same_files(extracted: Path, root: Path) -> bool:
+    """Whether ``root`` is a folder holding each file of ``extracted`` at the same size: the archive extracted there by
+    another run between this run's look and its rename. Before, the second of two experiments run side by side
+    (`dvc queue start -j 2`) on one absolute ``ingest.path`` was refused ("Directory not empty; point ingest.path at
+    a folder that does not exist yet"), though the folder was the one it had extracted too."""
+    try:
+        files = list(extracted.iterdir())
+        return bool(files) and root.is_dir() and all(
+            (root / f.name).is_file() and (root / f.name).stat().st_size == f.stat().st_size for f in files)
+    except OSError:
+        return False
 
 
 def _extract(archive: Path, scratch: Path) -> None:

@@ -1,0 +1,66 @@
+"""Hostile inputs of a user driving winnow through DVC, found at probe 70 (dvc):
+
+- two experiments run side by side (``dvc exp run --queue`` twice, ``dvc queue start -j 2``) with ``ingest.download:
+  true`` at one absolute ``ingest.path``: both fetch and extract the archive, and the second to rename its copy into
+  place was refused ("Directory not empty; point ingest.path at a folder that does not exist yet"), though the folder
+  there was the one it had extracted too.
+"""
+
+import io
+import shutil
+import tarfile
+
+import pytest
+
+import winnow.cifar10
+from winnow.cifar10 import FOLDER, extract_archive
+from winnow.errors import WinnowError
+
+
+def _archive(tmp_path, files: dict[str, bytes]):
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for name, body in files.items():
+            member = tarfile.TarInfo(f"{FOLDER}/{name}")
+            member.size = len(body)
+            tar.addfile(member, io.BytesIO(body))
+    return archive
+
+
+@pytest.mark.hostile("compare")
+def test_an_archive_another_queued_run_extracted_meanwhile_is_used(tmp_path, monkeypatch):
+    # two queued experiments on one ingest.path: the other run renamed its extracted folder into place while this one
+    # extracted. Before: "error: ingest.path: cannot put the extracted cifar-10-batches-py at ... (Directory not
+    # empty); point ingest.path at a folder that does not exist yet", and that experiment failed
+    files = {"data_batch_1": b"one", "test_batch": b"test", "batches.meta": b"meta"}
+    archive, root = _archive(tmp_path, files), tmp_path / "cifar" / FOLDER
+    extract = winnow.cifar10._extract
+
+    def the_other_run_first(archive, scratch):
+        extract(archive, scratch)
+        shutil.copytree(scratch / FOLDER, root)  # the other run's copy of the same archive
+
+    monkeypatch.setattr(winnow.cifar10, "_extract", the_other_run_first)
+    extract_archive(archive, root)
+    assert {p.name: p.read_bytes() for p in root.iterdir()} == files
+    assert sorted(p.name for p in root.parent.iterdir()) == [FOLDER]  # this run's scratch folder removed
+
+
+@pytest.mark.hostile("compare")
+def test_another_folder_put_at_ingest_path_meanwhile_is_still_refused(tmp_path, monkeypatch):
+    # what appeared there is not the archive's files (a user's own folder): refused as before, nothing of it touched
+    archive, root = _archive(tmp_path, {"data_batch_1": b"one", "test_batch": b"test"}), tmp_path / "cifar" / FOLDER
+    extract = winnow.cifar10._extract
+
+    def a_folder_appears(archive, scratch):
+        extract(archive, scratch)
+        root.mkdir(parents=True)
+        (root / "notes.txt").write_bytes(b"mine")
+
+    monkeypatch.setattr(winnow.cifar10, "_extract", a_folder_appears)
+    with pytest.raises(WinnowError) as refused:
+        extract_archive(archive, root)
+    assert str(refused.value) == (f"ingest.path: cannot put the extracted {FOLDER} at {root} (Directory not empty); "
+                                  "point ingest.path at a folder that does not exist yet")
+    assert sorted(p.name for p in root.parent.iterdir()) == [FOLDER]
+    assert [p.name for p in root.iterdir()] == ["notes.txt"]
