@@ -19,6 +19,8 @@ from winnow.cifar10 import FOLDER, extract_archive
 from winnow.errors import WinnowError
 from winnow.source_listing import listing
 from winnow.stage import write_json
+from winnow.study_sweeps import queue_commands
+from winnow.yaml_text import load_yaml
 from winnow.staleness import _check_source_listing
 
 
@@ -111,3 +113,18 @@ def test_data_inside_the_project_edited_in_place_is_still_stale_for_the_gate(tmp
     assert str(refused.value) == ("the workspace's ingest.path has changed since the source stage listed it (files 1 "
                                   "then, 1 now, or edited): ingest and everything after it are stale; run `dvc "
                                   "repro`, then again")
+
+
+@pytest.mark.hostile("compare")
+@pytest.mark.parametrize("name", ["${oc.env:HOME}", "${x}", "a\\${x}", "cost$", "\\"])
+def test_study_queue_passes_a_class_name_holding_an_interpolation_to_dvc_as_it_is(tmp_path, name):
+    # before: ${oc.env:HOME} reached params.yaml as /root (another class removed, or an unknown one refused by the
+    # experiment), and ${x} stopped `dvc exp run` with "Interpolation key 'x' not found"
+    from dvc.utils.hydra import apply_overrides  # what `dvc exp run -S` does to params.yaml
+
+    project = make_project(tmp_path / "project")
+    command = queue_commands(["class_deletion"], classes=[name], colour=False)[-1]
+    assert command[:5] == ["dvc", "exp", "run", "--queue", "-S"]
+    apply_overrides(str(project / "params.yaml"), [command[-1]])
+    assert load_yaml((project / "params.yaml").read_text(), name="params.yaml")["degrade"]["perturbations"] == [
+        {"kind": "class_removal", "classes": [name]}]

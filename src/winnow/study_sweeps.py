@@ -99,10 +99,13 @@ def hydra_value(value) -> str:
 
 
 def _quoted(text: str) -> str:
-    """``text`` as Hydra's quoted string: a backslash is itself except where backslashes run into a quote or
-    the end, which Hydra reads as escapes, so those runs are doubled and a quote escaped (JSON's escapes,
-    ``\\u00e9`` and a doubled backslash everywhere, Hydra would keep as they are)."""
-    return '"' + re.sub(r'(\\*)("|$)', lambda m: m.group(1) * 2 + ('\\"' if m.group(2) else ""), text) + '"'
+    """``text`` as Hydra's quoted string: a backslash is itself except where backslashes run into a quote, an
+    interpolation's ``${`` or the end, which Hydra reads as escapes, so those runs are doubled and a quote or ``${``
+    escaped (JSON's escapes, ``\\u00e9`` and a doubled backslash everywhere, Hydra would keep as they are). Before, a
+    class named ``${oc.env:HOME}`` was queued as the class ``/root``, and ``${x}`` stopped ``dvc exp run`` ("Interpolation
+    key 'x' not found")."""
+    return '"' + re.sub(r'(\\*)("|\$\{|$)', lambda m: m.group(1) * 2 + ("\\" + m.group(2) if m.group(2) else ""),
+                        text) + '"'
 
 
 
