@@ -3,7 +3,16 @@
 - two experiments run side by side (``dvc exp run --queue`` twice, ``dvc queue start -j 2``) with ``ingest.download:
   true`` at one absolute ``ingest.path``: both fetch and extract the archive, and the second to rename its copy into
   place was refused ("Directory not empty; point ingest.path at a folder that does not exist yet"), though the folder
-  there was the one it had extracted too.
+  there was the one it had extracted too;
+- a fresh clone of a project whose data lies inside it (``ingest.path: digits.npz`` in git, or brought by ``dvc
+  import-url``), its outputs pulled (``dvc status`` clean but for ``source``): the gate refused the workspace ("the
+  workspace's ingest.path has changed since the source stage listed it"): the listing held each file's inode and
+  times, which a clone or a copy renews for the same bytes. A copied project reran ingest too, and ``winnow compare``
+  left out every seed run by ``dvc exp run --queue`` ("run(s) of other code or inputs (data/source.json)"): each
+  ran in a temporary copy of the project;
+- ``winnow study queue`` over a class named ``${oc.env:HOME}`` or ``${x}`` (a folder name): the ``-S`` value it
+  queued was interpolated by DVC's override grammar, the class ``/root`` removed, or ``dvc exp run`` stopped
+  ("Interpolation key 'x' not found").
 """
 
 import io
