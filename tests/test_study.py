@@ -436,13 +436,19 @@ def test_collect_from_json_given_a_folder_says_so(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("name", ["café", "日本", "a\\b", "a\\", 'a"b', '\\"', "x,y", "it's", "${x}", "true", "7"])
-def test_a_class_name_reaches_degrade_as_it_is_written(name):
+def test_a_class_name_reaches_degrade_as_it_is_written(name, tmp_path):
     # before: "café" went bare and Hydra's lexer refused it after three experiments were queued; "a\b" was
-    # JSON-escaped and Hydra kept the escape, so the experiment deleted a class 'a\\b' the data lacks
-    from hydra.core.override_parser.overrides_parser import OverridesParser  # how dvc exp run -S reads it
+    # JSON-escaped and Hydra kept the escape, so the experiment deleted a class 'a\\b' the data lacks. Read as
+    # dvc exp run -S applies it to params.yaml (Hydra's parser, then OmegaConf, which resolves "${x}": Hydra's parse
+    # alone read it as written while dvc stopped on "Interpolation key 'x' not found")
+    from dvc.utils.hydra import apply_overrides
+
+    from winnow.yaml_text import load_yaml
 
     override = queue_commands(["class_deletion"], classes=[name], colour=False)[0][-1]
-    parsed = OverridesParser.create().parse_override(override).value()
+    (tmp_path / "params.yaml").write_text("degrade:\n  perturbations: []\n")
+    apply_overrides(str(tmp_path / "params.yaml"), [override])
+    parsed = load_yaml((tmp_path / "params.yaml").read_text(), name="params.yaml")["degrade"]["perturbations"]
     assert parsed == [{"kind": "class_removal", "classes": [name]}]
 
 
