@@ -77,9 +77,11 @@ READ_THROUGH = {"augment-search": {"balance.policy"}}
 # params a stage reads without its outputs following them: source is always changed; train and evaluate check that
 # their argument is a listed variant; evaluate checks that the model was trained with today's train settings, seed
 # and policy (the model, its dep, follows them: a changed one is refused, not scored); balance and gan-synthesize read
-# train for where and how fast they run the baseline model (winnow.training.run_as: eval_batch_size, threads, stream)
+# train for where and how fast they run the baseline model (winnow.training.run_as: eval_batch_size, threads, stream);
+# variants checks that the budget's model check trained with today's train settings, seed and policy (data/budget, its
+# dep, follows them: the budget declares them)
 NOT_OUTPUT = {"source": {"ingest", "represent"}, "train": {"variants"}, "evaluate": {"variants", "seed", "train"},
-              "balance": {"train"}, "gan-synthesize": {"train"}}
+              "balance": {"train"}, "gan-synthesize": {"train"}, "variants": {"seed", "train", "balance"}}
 
 
 def _params_read(script: Path) -> set[str]:

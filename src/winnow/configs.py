@@ -83,6 +83,14 @@ KNN_BACKENDS = ("auto", "numpy", "faiss", "faiss_ivf")  # compute.knn (winnow.co
 ENGINES = ("local", "ray")  # compute.engine: where the per-image stages run (winnow.engine)
 
 
+# the train options that change what every step of every rank computes, which all ranks of a torchrun must share; not
+# device, threads, stream and eval_batch_size, which change where and how fast (ranks on machines of other core counts
+# average the same gradients, and only rank 0's val numbers count). A model trained with other ones is another training
+# (winnow.checkpoints.load, model_check_training below)
+STEP_SETTINGS = ("model", "epochs", "patience", "batch_size", "optimizer", "lr", "weight_decay", "momentum", "schedule",
+                 "label_smoothing", "crop_padding", "hflip", "augment")
+
+
 @dataclass
 class TrainConfig:
     """The ``train:`` section of params.yaml."""
@@ -209,12 +217,15 @@ class Policy:
 
 
 def model_check_training(params: Mapping[str, Any]) -> dict[str, Any]:
-    """What the budget's model check trains with (stages/budget.py), by params path: each option of the train section
-    (:class:`TrainConfig`'s default where params.yaml is silent), ``seed`` and, under ``train.augment: fixed``,
-    ``balance.policy`` (:meth:`Policy.to_params`). The budget's decisions record it when the check ran, and the
-    variants stage compares it with params now."""
-    train = {f.name: getattr(config, f.name)
-             for config in [TrainConfig.from_params(dict(params.get("train") or {}))] for f in fields(config)}
+    """What the budget's model check trains with (stages/budget.py), by params path: each :data:`STEP_SETTINGS` option
+    of the train section (:class:`TrainConfig`'s default where params.yaml is silent), ``seed`` and, under
+    ``train.augment: fixed``, ``balance.policy`` (:meth:`Policy.to_params`): what makes a training another, as
+    :func:`winnow.checkpoints.load` tells a model's. The budget's decisions record it when the check ran, and the
+    variants stage compares it with params now. Not device, threads, stream or eval_batch_size: before, an edit of one
+    (train.threads 2 -> 4 on a bigger machine) had the decisions refused by variants and review export alone, though
+    evaluate scores a model trained so."""
+    config = TrainConfig.from_params(dict(params.get("train") or {}))
+    train = {name: getattr(config, name) for name in STEP_SETTINGS}
     policy = ({"balance.policy": Policy.from_params((params.get("balance") or {}).get("policy") or {}).to_params()}
               if train["augment"] == "fixed" else {})
     return {f"train.{key}": value for key, value in train.items()} | {"seed": params.get("seed")} | policy

@@ -24,7 +24,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from winnow.augment import apply_policy
-from winnow.configs import Policy, TrainConfig
+from winnow.configs import STEP_SETTINGS, Policy, TrainConfig
 from winnow.device_rows import channel_stats, device_images
 from winnow.engine import Encoder
 from winnow.errors import WinnowError
@@ -37,11 +37,6 @@ from winnow.torch_runtime import (
 )
 
 
-# the train options that change what every step of every rank computes, which all ranks of a torchrun must share; not
-# device, threads, stream and eval_batch_size, which change where and how fast (ranks on machines of other core counts
-# average the same gradients, and only rank 0's val numbers count)
-STEP_SETTINGS = ("model", "epochs", "patience", "batch_size", "optimizer", "lr", "weight_decay", "momentum", "schedule",
-                 "label_smoothing", "crop_padding", "hflip", "augment")
 
 
 @dataclass

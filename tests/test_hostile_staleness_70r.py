@@ -1,0 +1,65 @@
+"""Hostile staleness, review of probe 70's mends: a refusal of an earlier run's file that also refused a current one.
+
+- the budget's decisions, whose model check recorded every option of the train section: an edit of train.threads,
+  device, stream or eval_batch_size (where and how fast a model trains or predicts, none of winnow.configs.STEP_SETTINGS)
+  had them refused by variants run alone, though evaluate scores a model trained so as current; now read, while an
+  edit of a step setting (train.epochs) is still refused (:func:`winnow.configs.model_check_training`);
+- the variants stage declared seed, train and balance.policy as its params, so any train edit (train.threads among
+  them) reran it for a check whose file, data/budget, already follows them (the budget declares them): now read as a
+  check only, as evaluate reads them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hostile_harness import assert_nothing_left, files_under, make_project
+from test_hostile_staleness_70 import DECISIONS, _checked_project
+from test_hostile_threshold_64 import _stage_in_process
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _declared(stage: str) -> list[str]:
+    entries = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][stage].get("params") or []
+    return [next(iter(entry)) if isinstance(entry, dict) else entry for entry in entries]
+
+
+@pytest.mark.hostile("intermediates")
+def test_decisions_of_a_model_check_are_read_by_variants_after_an_edit_of_where_it_trains(
+        tmp_path, monkeypatch, capsys):
+    # the budget run with its model check (lenet5, 1 epoch), then train.threads, device, stream and eval_batch_size
+    # edited and variants run alone. Before: "error: data/budget/decisions.parquet: chosen by a model check that
+    # trained with train.device "auto", but params.yaml gives "cpu" now; rerun the budget stage", exit 1, for options
+    # that change no step (evaluate accepts a model trained under other ones)
+    project = _checked_project(tmp_path / "p")
+    assert _stage_in_process(project, "budget", monkeypatch, capsys).returncode == 0
+    settings = yaml.safe_load((project / "params.yaml").read_text())
+    settings["train"] |= {"threads": 1, "device": "cpu", "stream": "always", "eval_batch_size": 7}
+    make_project(project, settings)
+    done = _stage_in_process(project, "variants", monkeypatch, capsys)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert (project / "data/variants/pruned/rows.parquet").is_file()
+    # a step setting edited beside them is still refused, and named
+    settings["train"]["epochs"] = 2
+    make_project(project, settings)
+    before = files_under(project)
+    done = _stage_in_process(project, "variants", monkeypatch, capsys)
+    assert (done.returncode, done.stderr.splitlines()) == (1, [
+        f"error: {DECISIONS}: chosen by a model check that trained with train.epochs 1, but params.yaml gives 2 now; "
+        "rerun the budget stage (dvc repro budget)"])
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("intermediates")
+def test_variants_declares_no_train_option_its_decisions_dep_already_follows():
+    # before: variants declared seed, train and balance.policy, so `dvc repro` reran it on a train.threads or
+    # train.device edit, which changes no decision; the check it reads them for needs no declaration, as the budget,
+    # whose decisions are its dep, declares each
+    declared = _declared("variants")
+    assert [key for key in declared if key in ("seed", "train", "balance", "balance.policy")
+            or key.startswith("train.")] == []
+    assert {"seed", "train", "balance.policy"} <= set(_declared("budget"))
