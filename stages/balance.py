@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from winnow.augment import augment
-from winnow.augment_search import policy_for
+from winnow.augment_search import policy_for, same_policy
 from winnow.balance import Policy, balance_counts, balanced_augment, edge_scores, few_sources
 from winnow.balance_checks import checked_copies
 from winnow.checkpoints import load
@@ -84,7 +84,9 @@ def main() -> None:
     # only under with_fixed: without it the search never scores balance.policy, and a candidate alike to it is the
     # search's pick (before: "raise balance.policy.magnitude", and the search, rerun, picked the same candidate)
     with_fixed = (params.get("augment_search") or {}).get("with_fixed", True)
-    fixed = policy_from == "fixed" or with_fixed and policy.to_params() == policy_for(params, "fixed").to_params()
+    # alike as read_policy takes it to be balance.policy: before, the kept policy with balance.policy's ops listed in
+    # another order since (read_policy accepts it: the same policy) was the search's, "raise augment_search.magnitudes"
+    fixed = policy_from == "fixed" or with_fixed and same_policy(policy, policy_for(params, "fixed"))
     digests, warnings = checked_copies(made, pruned.images, policy, fixed=fixed)
     source_ids = pruned.manifest["id"].to_numpy()[made.source]
     copy = pd.Series(made.source).groupby(made.source).cumcount().to_numpy()

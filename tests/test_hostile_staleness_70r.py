@@ -6,7 +6,11 @@
   edit of a step setting (train.epochs) is still refused (:func:`winnow.configs.model_check_training`);
 - the variants stage declared seed, train and balance.policy as its params, so any train edit (train.threads among
   them) reran it for a check whose file, data/budget, already follows them (the budget declares them): now read as a
-  check only, as evaluate reads them.
+  check only, as evaluate reads them;
+- augment-search's policy, kept over its candidates, read by balance after balance.policy's ops were listed in another
+  order (the same policy: read_policy accepts it): balance took it for the search's pick, and a refusal of its copies
+  said to raise augment_search.magnitudes, which made none of them; now balance.policy's knob is named, as when the
+  ops are listed as the search read them (stages/balance.py, winnow.augment_search.same_policy).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import pytest
 import yaml
 
 from hostile_harness import assert_nothing_left, files_under, make_project
+from test_augment import _project
 from test_hostile_staleness_70 import DECISIONS, _checked_project
 from test_hostile_threshold_64 import _stage_in_process
 
@@ -63,3 +68,24 @@ def test_variants_declares_no_train_option_its_decisions_dep_already_follows():
     assert [key for key in declared if key in ("seed", "train", "balance", "balance.policy")
             or key.startswith("train.")] == []
     assert {"seed", "train", "balance.policy"} <= set(_declared("budget"))
+
+
+@pytest.mark.hostile("intermediates")
+def test_copies_of_a_kept_balance_policy_listed_in_another_order_name_balance_policy(tmp_path, monkeypatch, capsys):
+    # the search kept balance.policy ([translate, noise] at magnitude 1e-4, too weak: its copies equal their sources),
+    # then its ops listed as [noise, translate] and balance run alone. Before: "error: augment_search: 16 of 16 copies
+    # made with translate equal their source pixel for pixel (...); raise augment_search.magnitudes", though the search
+    # had kept balance.policy, whose magnitude made them
+    weak = {"ops": ["translate", "noise"], "n": 1, "magnitude": 0.0001, "kind": "rand", "fill": "border"}
+    _project(tmp_path, monkeypatch, balance={"policy": {**weak, "ops": ["noise", "translate"]}},
+             augment_search={"enabled": True, "with_fixed": True})
+    from winnow.augment_search import SEARCHED
+    from winnow.stage import write_json
+
+    write_json(SEARCHED, {"policy": weak, "val_accuracy": 0.5, "no_augmentation_val_accuracy": 0.5, "fixed": weak})
+    before = files_under(tmp_path)
+    done = _stage_in_process(tmp_path, "balance", monkeypatch, capsys)
+    assert (done.returncode, done.stderr.splitlines()) == (1, [
+        "error: balance.policy: 16 of 16 copies made with translate equal their source pixel for pixel (magnitude "
+        "0.0001: too close to no change); raise balance.policy.magnitude"])
+    assert_nothing_left(tmp_path, before)
