@@ -10,7 +10,9 @@
 - augment-search's policy, kept over its candidates, read by balance after balance.policy's ops were listed in another
   order (the same policy: read_policy accepts it): balance took it for the search's pick, and a refusal of its copies
   said to raise augment_search.magnitudes, which made none of them; now balance.policy's knob is named, as when the
-  ops are listed as the search read them (stages/balance.py, winnow.augment_search.same_policy).
+  ops are listed as the search read them (stages/balance.py, winnow.augment_search.same_policy);
+- the score stage's table without its digest column read by ``winnow review export`` (the third reader the mend of
+  read_scores names, untested there): refused in the one line threshold and dedup give.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hostile_harness import assert_nothing_left, files_under, make_project
+from hostile_harness import assert_nothing_left, edit_table, files_under, make_project, run_winnow
+from review_project import write_project
 from test_augment import _project
 from test_hostile_staleness_70 import DECISIONS, _checked_project
 from test_hostile_threshold_64 import _stage_in_process
@@ -89,3 +92,17 @@ def test_copies_of_a_kept_balance_policy_listed_in_another_order_name_balance_po
         "error: balance.policy: 16 of 16 copies made with translate equal their source pixel for pixel (magnitude "
         "0.0001: too close to no change); raise balance.policy.magnitude"])
     assert_nothing_left(tmp_path, before)
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_scores_table_without_digests_is_refused_by_review_export(tmp_path):
+    # before (read_scores skipped the pixel check without the column): the queue was exported, exit 0, its threshold
+    # rows showing scores of pixels nobody could tell were the images' now
+    project = write_project(tmp_path / "p")
+    edit_table(project / "data/score/scores.parquet", lambda table: table.drop(columns=["digest"]))
+    before = files_under(project)
+    done = run_winnow(project, "review", "export")
+    assert (done.returncode, done.stderr.splitlines()) == (1, [
+        "error: data/score/scores.parquet: has no digest column (the pixel digest of each image it judged): made by an "
+        "earlier winnow or by hand; rerun the score stage (dvc repro score)"])
+    assert_nothing_left(project, before)
