@@ -1,7 +1,7 @@
 """Hostile staleness, review of probe 70's mends: a refusal of an earlier run's file that also refused a current one.
 
 - the budget's decisions, whose model check recorded every option of the train section: an edit of train.threads,
-  device, stream or eval_batch_size (where and how fast a model trains or predicts, none of winnow.configs.STEP_SETTINGS)
+  device, stream or eval_batch_size (where and how fast a model trains or predicts: no winnow.configs.STEP_SETTINGS)
   had them refused by variants run alone, though evaluate scores a model trained so as current; now read, while an
   edit of a step setting (train.epochs) is still refused (:func:`winnow.configs.model_check_training`);
 - the variants stage declared seed, train and balance.policy as its params, so any train edit (train.threads among
@@ -12,20 +12,28 @@
   said to raise augment_search.magnitudes, which made none of them; now balance.policy's knob is named, as when the
   ops are listed as the search read them (stages/balance.py, winnow.augment_search.same_policy);
 - the score stage's table without its digest column read by ``winnow review export`` (the third reader the mend of
-  read_scores names, untested there): refused in the one line threshold and dedup give.
+  read_scores names, untested there): refused in the one line threshold and dedup give;
+- threshold's flags cut with an issue's method left out (auto), read by the variants' contracts under params.yaml
+  giving it as ``{method: auto}``: the same cut, no longer refused as flags of other issues
+  (:func:`winnow.judged_rows.check_cut_by`).
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
-from hostile_harness import assert_nothing_left, edit_table, files_under, make_project, run_winnow
+from hostile_harness import (
+    assert_nothing_left, default_params, edit_table, files_under, make_project, run_winnow, write_scores,
+)
 from review_project import write_project
 from test_augment import _project
-from test_hostile_staleness_70 import DECISIONS, _checked_project
+from test_contracts import _run_stage, project  # noqa: F401 - project: the contracts stage's fixture
+from test_hostile_staleness_70 import DECISIONS, SCORES, _checked_project
 from test_hostile_threshold_64 import _stage_in_process
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,3 +114,24 @@ def test_a_scores_table_without_digests_is_refused_by_review_export(tmp_path):
         "error: data/score/scores.parquet: has no digest column (the pixel digest of each image it judged): made by an "
         "earlier winnow or by hand; rerun the score stage (dvc repro score)"])
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("intermediates")
+def test_flags_cut_with_methods_left_out_are_read_by_the_contracts_under_method_auto(
+        project, tmp_path, monkeypatch, capsys):  # noqa: F811 - project: the contracts stage's fixture
+    # threshold run with each auto issue written {} (a method left out is auto), then params.yaml giving them
+    # {method: auto} and the contracts run alone. Before: "error: data/threshold/flags.parquet: cut with
+    # threshold.issues.blurry {}, but params.yaml gives {"method": "auto"} now; rerun the threshold stage", exit 1,
+    # for the same cuts
+    root = Path(shutil.copytree(project, tmp_path / "project"))
+    params = default_params()
+    issues = params["threshold"]["issues"]
+    assert {setting["method"] for setting in issues.values()} == {"auto"}  # the project's: each written so
+    params["threshold"]["issues"] = {issue: {key: value for key, value in setting.items() if key != "method"}
+                                     for issue, setting in issues.items()}
+    make_project(root, params)
+    write_scores(root, pd.read_parquet(root / SCORES))
+    assert _stage_in_process(root, "threshold", monkeypatch, capsys).returncode == 0
+    capsys.readouterr()
+    _run_stage(root, monkeypatch, variants=("baseline", "pruned"))  # params.yaml: the project's, {method: auto}
+    assert capsys.readouterr().err == ""  # no refusal: the stage ran through

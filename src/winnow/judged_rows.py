@@ -88,7 +88,11 @@ def check_cut_by(flags: pd.DataFrame, *, issues: dict | None, path: str) -> None
     if not isinstance(then, dict):
         return
     now = json.loads(json.dumps(issues or {}))  # as the file's metadata holds it
-    changed = next((issue for issue in sorted({*now, *then}) if then.get(issue) != now.get(issue)), None)
+
+    def cut(setting):  # a method left out is auto (winnow.thresholds.cut_issues): {} and {method: auto} cut alike
+        return {"method": "auto", **setting} if isinstance(setting, dict) else setting
+
+    changed = next((issue for issue in sorted({*now, *then}) if cut(then.get(issue)) != cut(now.get(issue))), None)
     if changed is not None:
         was, given = then.get(changed), now.get(changed)
         raise rerun_error(path, f"cut with threshold.issues.{changed} "
