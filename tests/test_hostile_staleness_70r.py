@@ -15,7 +15,10 @@
   read_scores names, untested there): refused in the one line threshold and dedup give;
 - threshold's flags cut with an issue's method left out (auto), read by the variants' contracts under params.yaml
   giving it as ``{method: auto}``: the same cut, no longer refused as flags of other issues
-  (:func:`winnow.judged_rows.check_cut_by`).
+  (:func:`winnow.judged_rows.check_cut_by`);
+- threshold's flags cut by the issues listed then, read by the variants' contracts once params.yaml lists none: the
+  contract reads no flags then (the flagged rate counts as not measured), yet they were refused as flags of other
+  issues; now the contract runs as it would on threshold's rerun (:class:`winnow.variant_contract.VariantContract`).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from hostile_harness import (
 )
 from review_project import write_project
 from test_augment import _project
-from test_contracts import _run_stage, project  # noqa: F401 - project: the contracts stage's fixture
+from test_contracts import _params, _run_stage, project  # noqa: F401 - project: the contracts stage's fixture
 from test_hostile_staleness_70 import DECISIONS, SCORES, _checked_project
 from test_hostile_threshold_64 import _stage_in_process
 
@@ -135,3 +138,27 @@ def test_flags_cut_with_methods_left_out_are_read_by_the_contracts_under_method_
     capsys.readouterr()
     _run_stage(root, monkeypatch, variants=("baseline", "pruned"))  # params.yaml: the project's, {method: auto}
     assert capsys.readouterr().err == ""  # no refusal: the stage ran through
+
+
+@pytest.mark.hostile("intermediates")
+def test_flags_of_listed_issues_are_not_refused_by_the_contracts_once_no_issue_is_listed(
+        project, tmp_path, monkeypatch, capsys):  # noqa: F811 - project: the contracts stage's fixture
+    # threshold run with the project's issues, then threshold.issues emptied and the contracts run alone. Before:
+    # "error: data/threshold/flags.parquet: cut with threshold.issues.blurry {"method": "auto"}, but params.yaml leaves
+    # it out now; rerun the threshold stage", exit 1, for flags the contract does not read under no issue
+    root = Path(shutil.copytree(project, tmp_path / "project"))
+    make_project(root, default_params())
+    write_scores(root, pd.read_parquet(root / SCORES))
+    assert _stage_in_process(root, "threshold", monkeypatch, capsys).returncode == 0
+    params = _params(("baseline", "pruned"))
+    params["threshold"]["issues"] = {}
+    make_project(root, params)
+    done = _stage_in_process(root, "contracts", monkeypatch, capsys)
+    assert (done.returncode, done.stderr) == (0, "")
+    lines = done.stdout.splitlines()
+    # as over the all-false flags threshold would write now: the flagged rate not measured, its rule failed
+    assert lines[0] == ("contracts: threshold.issues lists no issue, so no image was examined for quality; the "
+                        "flagged-image rate counts as not measured and fails its rule (set "
+                        "contracts.bounds.max_flagged_rate null to leave that rule out)")
+    assert ("warning: variant[baseline]: flagged-image rate: observed not measured, bound <= 0.05 "
+            "(expect_column_max_to_be_between(flagged_rate))") in lines

@@ -140,10 +140,12 @@ class VariantContract:
             else:  # measured on other pixels than data/degrade's now: the rates would be of another data version
                 check_pixels(table, manifest=degraded.manifest, path=str(CLEANER_OUTPUTS[key][0]),
                              written_by=CLEANER_OUTPUTS[key][1])
-        if found["flags"] is not None:  # cut by the issues read below: flags of other issues measure other damage
-            check_cut_by(found["flags"], issues=(params.get("threshold") or {}).get("issues"),
-                         path=str(CLEANER_OUTPUTS["flags"][0]))
-        if found["flags"] is not None and not (params.get("threshold") or {}).get("issues"):
+        issues = (params.get("threshold") or {}).get("issues")
+        if found["flags"] is not None and issues:  # cut by the issues read below: flags of other issues measure other
+            # damage. None listed: the flags are not read at all (below), and before, flags cut by the issues listed
+            # then were refused, though threshold rerun would change no rate
+            check_cut_by(found["flags"], issues=issues, path=str(CLEANER_OUTPUTS["flags"][0]))
+        if found["flags"] is not None and not issues:
             # every issue left out: the flags are all False because nothing was examined, and the flagged-image
             # rate passed at 0.0, where a rate nobody measured fails
             found["flags"] = None
