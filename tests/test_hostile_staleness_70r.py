@@ -1,4 +1,5 @@
-"""Hostile staleness, review of probe 70's mends: a refusal of an earlier run's file that also refused a current one.
+"""Hostile staleness, review of probe 70's mends: refusals of an earlier run's file that also refused current ones, a
+refusal naming a knob that made nothing, and a reader the mends name left untested.
 
 - the budget's decisions, whose model check recorded every option of the train section: an edit of train.threads,
   device, stream or eval_batch_size (where and how fast a model trains or predicts: no winnow.configs.STEP_SETTINGS)
