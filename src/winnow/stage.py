@@ -234,9 +234,13 @@ def read_table(path: str | os.PathLike, *, written_by: str, columns: Iterable[st
     kind = "CSV" if path.suffix == ".csv" else "parquet"
     try:
         frame = pd.read_csv(path) if kind == "CSV" else pd.read_parquet(path)
-    except (OSError, ValueError) as err:  # pyarrow and pandas raise subclasses of these for a damaged file
+    except (OSError, ValueError, TypeError) as err:  # pyarrow and pandas raise subclasses of these for a damaged file
         refuse_unreadable(err, path)
-        raise rerun_error(path, f"not a readable {kind} file ({_detail(err)})", written_by=written_by) from err
+        damage = None if kind == "CSV" else _metadata_damage(path)
+        if damage is None and isinstance(err, TypeError):  # not the file's metadata: a bug, its traceback
+            raise
+        raise rerun_error(path, damage or f"not a readable {kind} file ({_detail(err)})",
+                          written_by=written_by) from err
     if rows_of is not None:
         unique = "id"
     columns = [*columns, *([unique] if unique is not None and unique not in columns else [])]
@@ -268,6 +272,30 @@ def read_table(path: str | os.PathLike, *, written_by: str, columns: Iterable[st
         if problem:
             raise rerun_error(path, problem, written_by=written_by)
     return frame
+
+
+def _metadata_damage(path: Path) -> str | None:
+    """What is damaged in the pandas metadata of the parquet file at ``path`` (``pandas``: its columns; PANDAS_ATTRS:
+    the records its stage keeps of how it ran, a DataFrame's attrs), or None. Before, PANDAS_ATTRS cut or not JSON
+    read "not a readable parquet file (Expecting value: line 1 column 6 (char 5))", and JSON that is no object
+    (null, a list) stopped the reader in a TypeError, a traceback."""
+    import pyarrow.parquet as pq
+
+    try:
+        metadata = pq.read_schema(path).metadata or {}
+    except (OSError, ValueError):
+        return None
+    for key in (b"pandas", b"PANDAS_ATTRS"):
+        if key not in metadata:
+            continue
+        try:
+            value = json.loads(metadata[key])
+        except ValueError as err:
+            return f"its pandas metadata ({key.decode()}) is cut or not JSON ({_detail(err)})"
+        if not isinstance(value, dict):
+            kind = "null" if value is None else type(value).__name__
+            return f"its pandas metadata ({key.decode()}) holds a JSON {kind}, not an object"
+    return None
 
 
 def check_flags(frame, columns: Iterable[str], *, path: str | os.PathLike, written_by: str) -> None:
