@@ -241,6 +241,24 @@ def _deciding(settings: dict) -> dict:
     return {"enabled": False} if settings.get("enabled") is False else settings
 
 
+# what each record of stamped() holds: the words for it, and the kind it is (list: of text)
+RECORDS = {CHOSEN_AMONG: ("cleaners", list, "a list of cleaners"), JUDGED: ("train images", list, "a list of ids"),
+           CHOSEN_BY: ("budget settings", dict, "a section of settings"),
+           CHECKED_WITH: ("model check settings", dict, "a section of settings")}
+
+
+def _check_records(path, attrs: dict, *, written_by: str) -> None:
+    """Refuse a decisions file whose records (:func:`stamped`'s ``attrs``) are not of their kind (:data:`RECORDS`),
+    each compared below as that kind. Before: budget settings that were no section were an AttributeError, and so
+    were the model check's; train images or cleaners recorded as a number a TypeError, as text its letters (cleaners
+    "threshold" read as "t, h, r, e, s, h, o, l, d")."""
+    for key, (what, kind, meant) in RECORDS.items():
+        value = attrs.get(key)
+        if value is not None and not (isinstance(value, kind)
+                                      and (kind is dict or all(isinstance(item, str) for item in value))):
+            raise rerun_error(path, f"records {what} {json.dumps(value)[:40]}, not {meant}", written_by=written_by)
+
+
 def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int,
                    manifest: pd.DataFrame, cleaners: list[str], settings: dict | None = None,
                    training: dict | None = None) -> pd.DataFrame:
@@ -270,6 +288,7 @@ def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int
                               f"row {row} has {column} {value!r}, not text", written_by=written_by)
     # before: run after pruned.cleaners gained a cleaner (dvc repro -s variants, or by hand), pruned went without its
     # decisions and nothing said so
+    _check_records(path, decisions.attrs, written_by=written_by)
     among = decisions.attrs.get(CHOSEN_AMONG)
     if among is not None and sorted(among) != sorted(cleaners):
         raise rerun_error(path, f"chosen among the decisions of pruned.cleaners {', '.join(among) or 'none'}, but "
@@ -277,9 +296,6 @@ def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int
     # before: run after an edit of the budget section (budget.enabled false: every decision, unjudged), the decisions
     # chosen by the old one were applied, exit 0
     chosen_by = decisions.attrs.get(CHOSEN_BY)
-    if chosen_by is not None and not isinstance(chosen_by, dict):  # before: an AttributeError, a traceback
-        raise rerun_error(path, f"records budget settings {json.dumps(chosen_by)[:40]}, not a section of settings",
-                          written_by=written_by)
     if settings is not None and chosen_by is not None:
         chosen_by, settings = _deciding(chosen_by), _deciding(settings)
         # enabled first: turned on or off, the side that was off decided by nothing else
