@@ -429,7 +429,9 @@ def test_train_augment_names_the_policy_it_applies(tmp_path, monkeypatch):
     assert policy_for({"balance": None}, "fixed") == Policy()  # balance left out: the policy's defaults
     Path("data/augment-search").mkdir(parents=True)
     # every field augment-search writes: one left out is refused (test_hostile_augment), not filled from the defaults
-    Path("data/augment-search/policy.json").write_text(json.dumps({"policy": Policy(ops=("cutout",), n=1).to_params()}))
+    # (fixed: the incumbent it was chosen against, null where the search scored none; a file without it is refused)
+    Path("data/augment-search/policy.json").write_text(json.dumps({"policy": Policy(ops=("cutout",), n=1).to_params(),
+                                                                   "fixed": None}))
     assert policy_for(params, "searched") == Policy(ops=("cutout",), n=1)
 
 

@@ -265,7 +265,8 @@ def test_stage_writes_the_balanced_variant(tmp_path, monkeypatch):
     from winnow.balance import Policy
     from winnow.stage import write_json
 
-    write_json(SEARCHED, {"policy": Policy.from_params(weak).to_params(), "val_accuracy": 0.5})
+    write_json(SEARCHED, {"policy": Policy.from_params(weak).to_params(), "val_accuracy": 0.5,
+                          "fixed": Policy.from_params(weak).to_params()})  # the incumbent it kept, as the stage writes
     with pytest.raises(WinnowError, match=r"^balance.policy: 16 of 16 copies made with translate equal their source "
                                           r"pixel for pixel \(magnitude 0.0001: too close to no change\); raise "
                                           r"balance.policy.magnitude$"):

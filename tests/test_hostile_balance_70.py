@@ -197,7 +197,8 @@ def test_copies_of_a_searched_candidate_alike_to_balance_policy_name_the_search_
     from winnow.augment_search import SEARCHED
     from winnow.stage import write_json
 
-    write_json(SEARCHED, {"policy": weak, "val_accuracy": 0.5, "no_augmentation_val_accuracy": 0.5})
+    write_json(SEARCHED, {"policy": weak, "val_accuracy": 0.5, "no_augmentation_val_accuracy": 0.5,
+                          "fixed": None})  # with_fixed false: the search scored no incumbent
     before = files_under(tmp_path)
     with pytest.raises(WinnowError) as refused:
         _stage("balance").main()

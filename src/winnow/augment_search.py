@@ -260,7 +260,8 @@ def read_policy(path: str = SEARCHED, *, fixed: Policy | None = None) -> Policy:
     """The policy the augment-search stage chose; a missing, damaged or invalid file, or one that lacks a
     field the stage writes (:func:`check_searched`), raises its one line (:func:`winnow.stage.rerun_error`), and
     so does one chosen against another incumbent (its ``fixed``, augment_search.with_fixed's balance.policy) than
-    ``fixed`` (balance.policy now; None: not compared), which the search never scored."""
+    ``fixed`` (balance.policy now; None: not compared), which the search never scored, or, compared, one that records
+    no incumbent (no ``fixed``: an earlier winnow's)."""
     import json
 
     from winnow.stage import read_json, rerun_error
@@ -272,6 +273,11 @@ def read_policy(path: str = SEARCHED, *, fixed: Policy | None = None) -> Policy:
         against = None if written.get("fixed") is None else Policy.from_params(written["fixed"])
     except (WinnowError, TypeError, ValueError) as err:
         raise rerun_error(path, f"holds no valid policy ({first_line(err)})", written_by=WRITTEN_BY) from err
+    # before: a file without the record (an earlier winnow's: no "fixed" key, where null is a search that scored no
+    # incumbent) was read unchecked, so after balance.policy was edited the policy chosen against the old one applied
+    if fixed is not None and "fixed" not in written:
+        raise rerun_error(path, "records no incumbent it was chosen against (fixed: the balance.policy it scored, or "
+                                "null): made by an earlier winnow or by hand", written_by=WRITTEN_BY)
     # before: balance.policy edited and balance (or train@<v> under train.augment searched) run alone, the policy
     # chosen against the old one was applied; where the search had kept it, the old balance.policy itself, exit 0
     if fixed is not None and against is not None and not same_policy(against, fixed):
