@@ -187,6 +187,10 @@ def _read_alike(path: str | os.PathLike | None, *, option: str) -> Iterator[dict
     if path is None:
         return
     after = file_sha256(path) if os.path.isfile(path) else None
+    if after is None and before is not None:  # before: "changed ... (another version was written meanwhile)", of a
+        # file removed or moved away, where no other version was to be found
+        raise WinnowError(f"{option}: {path} was removed while represent read it (moved away, or deleted to be "
+                          "written anew); run represent again once the file is in place")
     if after != before:
         raise WinnowError(f"{option}: {path} changed while represent read it (another version was written meanwhile); "
                           "run represent again once the file is complete")
