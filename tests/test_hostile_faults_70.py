@@ -13,6 +13,8 @@ augment-search's policy file of an earlier winnow.
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,7 +23,9 @@ import pytest
 import yaml
 
 from hostile_harness import assert_error_line, assert_nothing_left, files_under, make_project, tiny_degraded, undamaged_params
+from review_project import write_project
 from test_augment import _project
+from test_contracts import _run_stage, project  # noqa: F401 - project: the contracts stage's fixture
 from test_hostile_represent import separable
 from test_hostile_represent_65 import _project as _represent_project, _represent
 from test_hostile_budget_70r import _budget_then_edit
@@ -31,6 +35,8 @@ from winnow import represent
 SCORES = "data/score/scores.parquet"
 DECISIONS = "data/budget/decisions.parquet"
 POLICY = "data/augment-search/policy.json"
+FLAGS = "data/threshold/flags.parquet"
+PRUNED = "data/variants/pruned/rows.parquet"
 
 
 def _with_metadata(path, key: bytes, value: bytes) -> None:
@@ -128,4 +134,41 @@ def test_an_embedding_file_removed_while_it_is_read_is_refused_naming_the_remova
     line = assert_error_line(_represent(project, monkeypatch, capsys))
     assert line == ("error: represent.file: mine.npy was removed while represent read it (moved away, or deleted to be "
                     "written anew); run represent again once the file is in place")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("interrupted")
+def test_flags_recording_issues_that_are_no_section_are_refused_by_the_contracts(
+        project, tmp_path, monkeypatch, capsys):  # noqa: F811 - project: the contracts stage's fixture
+    # the flags' metadata rewritten by another tool, threshold.issues recorded as a list of names. Before: read as
+    # flags recording no issues, so the check of the issues they were cut by was skipped and the contracts ran, exit 0
+    root = Path(shutil.copytree(project, tmp_path / "project"))
+    flags = pd.read_parquet(root / FLAGS)
+    flags.attrs = {"threshold_issues": ["dark", "blurry"]}
+    flags.to_parquet(root / FLAGS, index=False)
+    before = files_under(root)
+    with pytest.raises(SystemExit) as stopped:
+        _run_stage(root, monkeypatch, variants=("baseline", "pruned"))
+    assert stopped.value.code == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f'error: {FLAGS}: records threshold.issues ["dark", "blurry"], not a section of issues; rerun the threshold '
+        "stage (dvc repro threshold)"]
+    assert_nothing_left(root, before, allowed={"params.yaml"})  # the one _run_stage writes
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_pruned_variant_recording_cleaners_as_text_is_refused_by_the_report(tmp_path, monkeypatch, capsys):
+    # pruned's metadata rewritten by another tool, its cleaners recorded as one text. Before: read as rows recording
+    # no cleaners, the check of the cleaners they were made of skipped, and the report written, exit 0
+    project = write_project(tmp_path / "p")
+    assert _stage_in_process(project, "variants", monkeypatch, capsys).returncode == 0
+    rows = pd.read_parquet(project / PRUNED)
+    rows.attrs = {"cleaners": "confident_learn, dedup, embedding_clean, threshold"}
+    rows.to_parquet(project / PRUNED, index=False)
+    before = files_under(project)
+    done = _stage_in_process(project, "report", monkeypatch, capsys)
+    assert (done.returncode, done.stderr.splitlines()) == (1, [
+        # the record's JSON to its 40th character, as the budget's records are shown
+        f'error: {PRUNED}: records cleaners "confident_learn, dedup, embedding_clean, not a list of cleaners; '
+        "rerun the variants stage (dvc repro variants)"])
     assert_nothing_left(project, before)

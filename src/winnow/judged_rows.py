@@ -85,8 +85,11 @@ def check_cut_by(flags: pd.DataFrame, *, issues: dict | None, path: str) -> None
     from winnow.stage import rerun_error
 
     then = flags.attrs.get(CUT_BY)
-    if not isinstance(then, dict):
+    if then is None:
         return
+    if not isinstance(then, dict):  # before: a record of another kind (rewritten by another tool) read as none
+        raise rerun_error(path, f"records threshold.issues {json.dumps(then)[:40]}, not a section of issues",
+                          written_by="threshold")
     now = json.loads(json.dumps(issues or {}))  # as the file's metadata holds it
 
     def cut(setting):  # a method left out is auto (winnow.thresholds.cut_issues): {} and {method: auto} cut alike

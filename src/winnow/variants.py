@@ -20,6 +20,7 @@ which no stage changes; decisions only ever touch train rows.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -110,8 +111,12 @@ def check_made_among(rows: pd.DataFrame, *, cleaners: list[str], name: str = "pr
     report run alone (dvc repro -s report), the page said its drops were applied by none but on another cleaner's
     decision or a person's verdict, where pruned dropped them on its own."""
     then = rows.attrs.get(MADE_AMONG)
-    if isinstance(then, list) and sorted(then) != sorted(cleaners):
-        path, written_by = _rows_file(name, root)
+    path, written_by = _rows_file(name, root)
+    if then is not None and not (isinstance(then, list) and all(isinstance(item, str) for item in then)):
+        # before: a record of another kind (its metadata rewritten by another tool) was read as no record, unchecked
+        raise rerun_error(path, f"records cleaners {json.dumps(then)[:40]}, not a list of cleaners",
+                          written_by=written_by)
+    if then is not None and sorted(then) != sorted(cleaners):
         raise rerun_error(path, f"made of the decisions of pruned.cleaners {', '.join(then) or 'none'}, but "
                                 f"params.yaml lists {', '.join(sorted(cleaners)) or 'none'} now", written_by=written_by)
 
