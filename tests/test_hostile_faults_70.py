@@ -172,3 +172,28 @@ def test_a_pruned_variant_recording_cleaners_as_text_is_refused_by_the_report(tm
         f'error: {PRUNED}: records cleaners "confident_learn, dedup, embedding_clean, not a list of cleaners; '
         "rerun the variants stage (dvc repro variants)"])
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("interrupted")
+@pytest.mark.parametrize(("recorded", "why"), [({}, "fixed lacks field(s) ops, n, magnitude, kind, fill"),
+                                               ("rotate", "fixed is str, not a mapping")])
+def test_a_searched_policy_recording_an_incumbent_that_is_no_policy_is_refused_naming_it(
+        tmp_path, monkeypatch, capsys, recorded, why):
+    # the policy file edited by hand or another tool. Before: {} was read as the default policy, as if the search had
+    # scored it, and balance, whose balance.policy is the default here, ran on, exit 0; "rotate" was refused as
+    # "holds no valid policy (balance.policy: unknown parameter(s) a, e, o, r, t; ...)", of a valid policy and of
+    # params.yaml's balance.policy
+    _project(tmp_path, monkeypatch, augment_search={"enabled": True, "kinds": ["trivial"], "magnitudes": [0.3],
+                                                    "op_sets": [["rotate"]]})
+    from winnow import augment_search
+
+    monkeypatch.setattr(augment_search, "short_training_scorer", lambda *a, **k: lambda p: 0.5)  # all tie: kept
+    assert _stage_in_process(tmp_path, "augment_search", monkeypatch, capsys).returncode == 0
+    written = json.loads((tmp_path / POLICY).read_text())
+    (tmp_path / POLICY).write_text(json.dumps({**written, "fixed": recorded}))
+    before = files_under(tmp_path)
+    done = _stage_in_process(tmp_path, "balance", monkeypatch, capsys)
+    assert (done.returncode, done.stderr.splitlines()) == (1, [
+        f"error: {POLICY}: records no valid incumbent it was chosen against ({why}); rerun the augment-search stage "
+        "(dvc repro augment-search)"])
+    assert_nothing_left(tmp_path, before)

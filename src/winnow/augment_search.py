@@ -240,20 +240,20 @@ SEARCHED_FIELDS = {
 }
 
 
-def check_searched(policy: Any) -> None:
+def check_searched(policy: Any, *, key: str = "policy") -> None:
     """Raise :class:`WinnowError` (the problem alone: :func:`read_policy` adds the file) unless ``policy``,
-    the ``policy`` of the searched file, holds every field augment-search writes, each of its type
-    (a boolean is not a number). :class:`Policy` then checks the values."""
+    the ``policy`` of the searched file (or another ``key`` of it holding one: ``fixed``), holds every field
+    augment-search writes, each of its type (a boolean is not a number). :class:`Policy` then checks the values."""
     import json
 
     if not isinstance(policy, Mapping):
-        raise WinnowError(f"policy is {type(policy).__name__}, not a mapping")
+        raise WinnowError(f"{key} is {type(policy).__name__}, not a mapping")
     missing = [name for name in SEARCHED_FIELDS if name not in policy]
     if missing:
-        raise WinnowError(f"policy lacks field(s) {', '.join(missing)}")
+        raise WinnowError(f"{key} lacks field(s) {', '.join(missing)}")
     for name, (what, fits) in SEARCHED_FIELDS.items():
         if not fits(policy[name]):
-            raise WinnowError(f"policy.{name} is {json.dumps(policy[name])}, not {what}")
+            raise WinnowError(f"{key}.{name} is {json.dumps(policy[name])}, not {what}")
 
 
 def read_policy(path: str = SEARCHED, *, fixed: Policy | None = None) -> Policy:
@@ -270,9 +270,18 @@ def read_policy(path: str = SEARCHED, *, fixed: Policy | None = None) -> Policy:
     try:
         check_searched(written["policy"])
         chosen = Policy.from_params(written["policy"])
-        against = None if written.get("fixed") is None else Policy.from_params(written["fixed"])
     except (WinnowError, TypeError, ValueError) as err:
         raise rerun_error(path, f"holds no valid policy ({first_line(err)})", written_by=WRITTEN_BY) from err
+    # the incumbent, held to the fields the stage writes as the policy is: before, "fixed": {} was read as the default
+    # policy (a refusal then named defaults as the incumbent scored), and "fixed": "rotate" blamed the valid policy
+    # for "unknown parameter(s) a, e, o, r, t" of balance.policy, which params.yaml holds
+    try:
+        if written.get("fixed") is not None:
+            check_searched(written["fixed"], key="fixed")
+        against = None if written.get("fixed") is None else Policy.from_params(written["fixed"])
+    except (WinnowError, TypeError, ValueError) as err:
+        raise rerun_error(path, f"records no valid incumbent it was chosen against ({first_line(err)})",
+                          written_by=WRITTEN_BY) from err
     # before: a file without the record (an earlier winnow's: no "fixed" key, where null is a search that scored no
     # incumbent) was read unchecked, so after balance.policy was edited the policy chosen against the old one applied
     if fixed is not None and "fixed" not in written:
