@@ -8,6 +8,16 @@ augment-search's policy file of an earlier winnow.
 - budget decisions whose records (the model check's settings, the train images judged, the cleaners chosen among)
   are not of their kind, as another tool may rewrite them: one line naming the record and the budget stage, not an
   AttributeError or TypeError traceback, nor cleaners "threshold" read as its letters;
+- augment-search's policy file of an earlier winnow, which kept no record of the balance.policy it was chosen against
+  (no ``fixed``), read by balance after balance.policy was edited: refused in one line naming the augment-search
+  stage, not applied as if chosen against the policy params.yaml gives now; and one whose incumbent is no policy of
+  the fields the stage writes (``{}``, a text): one line naming the record, not read as the default policy, nor
+  blamed on a valid policy and params.yaml's balance.policy;
+- represent.file removed (moved away) while represent reads it: one line saying so, not that another version was
+  written meanwhile, which nobody wrote;
+- threshold's flags recording threshold.issues that are no section (a list), read by the variants' contracts, and
+  pruned's rows recording cleaners that are no list of cleaners (a text), read by the report: one line naming the
+  record and the stage to rerun, not read as recording nothing and left unchecked.
 """
 
 from __future__ import annotations
@@ -22,13 +32,16 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from hostile_harness import assert_error_line, assert_nothing_left, files_under, make_project, tiny_degraded, undamaged_params
+from hostile_harness import (
+    assert_error_line, assert_nothing_left, files_under, make_project, tiny_degraded, undamaged_params,
+)
 from review_project import write_project
 from test_augment import _project
 from test_contracts import _run_stage, project  # noqa: F401 - project: the contracts stage's fixture
-from test_hostile_represent import separable
-from test_hostile_represent_65 import _project as _represent_project, _represent
 from test_hostile_budget_70r import _budget_then_edit
+from test_hostile_represent import separable
+from test_hostile_represent_65 import _project as _represent_project
+from test_hostile_represent_65 import _represent
 from test_hostile_threshold_64 import _stage_in_process
 from winnow import represent
 
@@ -50,6 +63,7 @@ def _with_metadata(path, key: bytes, value: bytes) -> None:
     (b"null", "holds a JSON null, not an object"),
     (b"3", "holds a JSON int, not an object"),
     (b'[{"score_settings": {}}]', "holds a JSON list, not an object"),
+    # cut at the opening quote of "dark_, the 21st character (char 20 from 0), a string that never closes
     (b'{"score_settings": {"dark_', "is cut or not JSON (Unterminated string starting at: line 1 column 21 (char 20))"),
 ])
 def test_a_table_whose_pandas_metadata_is_damaged_is_refused_naming_it(tmp_path, monkeypatch, capsys, value, why):
