@@ -14,6 +14,7 @@ import csv
 import io
 import json
 import re
+from errno import EACCES, EPERM
 from pathlib import Path
 
 import pandas as pd
@@ -126,7 +127,10 @@ def reviewed_words(path: Path, *, with_saved: bool = False) -> list[tuple[str, s
                           "Label Studio JSON export")
     try:
         text = path.read_text(encoding="utf-8-sig")  # a spreadsheet's CSV may start with a byte-order mark
-    except (OSError, ValueError) as err:
+    except OSError as err:  # before: a file it may not read (permission denied) was told to be saved as UTF-8
+        fix = "; fix its permissions, or give a copy this user may read" if err.errno in (EACCES, EPERM) else ""
+        raise WinnowError(f"{path}: cannot be read ({err.strerror}){fix}") from err
+    except ValueError as err:
         # before: no way out named (a spreadsheet's plain "CSV" is saved in the Windows code page)
         raise WinnowError(f"{path}: not readable as UTF-8 text ({first_line(err)[:160]}){UTF8_FIX}") from err
     if path.suffix.lower() == ".json":
