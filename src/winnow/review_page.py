@@ -47,7 +47,9 @@ function verdictsCsv() {
   // later one), yet is in the file, so that import --replace keeps it (before: left out, and lost)
   const lines = ["id,verdict,given,digest,action,suggested,saved"];
   for (const item of document.querySelectorAll(".item")) {
-    if (!item.dataset.verdict) continue;
+    // a saved verdict cleared on the page ("relabel to …") goes with an empty verdict cell, which import keeps the
+    // saved verdict for and says so (before: left out, and the saved verdict kept without a word)
+    if (!item.dataset.verdict && !item.dataset.saved) continue;
     lines.push([item.dataset.id, item.dataset.verdict, item.dataset.given, item.dataset.digest, item.dataset.action,
                 item.dataset.suggested, item.dataset.saved].map(csvCell).join(","));
   }
