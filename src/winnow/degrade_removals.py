@@ -64,9 +64,13 @@ def check_class_subsample(p: Perturbation, counts: dict[int, int], *, classes: l
         # recorded as one of 4 (a tail left to the data is remade from the classes left: long_tail_left)
         gone = [c for c in order if c not in counts]
         if gone:
+            # the first or last gone, the classes left span less than the ratio; one in the middle leaves the ratio
+            # whole, its places uneven (before: said to fall short of the ratio too)
+            why = (f"the tail would fall short of imbalance_ratio {ratio:g}" if {order[0], order[-1]} & set(gone)
+                   else "its place in the tail falls on no image and the classes left are spaced unlike the tail "
+                        "recorded")
             raise WinnowError(f"{p.where}: classes names {classes[gone[0]]!r}, which the removals before it leave "
-                              f"without train images, so the tail would fall short of imbalance_ratio {ratio:g}; "
-                              f"leave {classes[gone[0]]!r} out of classes")
+                              f"without train images, so {why}; leave {classes[gone[0]]!r} out of classes")
         emptied = emptied_at(ratio)
         if not emptied:
             return
