@@ -132,7 +132,9 @@ def reviewed_words(path: Path, *, with_saved: bool = False) -> list[tuple[str, s
         raise WinnowError(f"{path}: cannot be read ({err.strerror}){fix}") from err
     except ValueError as err:
         # before: no way out named (a spreadsheet's plain "CSV" is saved in the Windows code page)
-        raise WinnowError(f"{path}: not readable as UTF-8 text ({first_line(err)[:160]}){UTF8_FIX}") from err
+        # a Label Studio export is no spreadsheet's: before, a JSON file saved as UTF-16 was told of "CSV UTF-8"
+        fix = "; save it as UTF-8 and import it again" if path.suffix.lower() == ".json" else UTF8_FIX
+        raise WinnowError(f"{path}: not readable as UTF-8 text ({first_line(err)[:160]}){fix}") from err
     if path.suffix.lower() == ".json":
         return _label_studio_words(path, text, with_saved=with_saved)
     try:  # blank lines kept as rows, so that a row's number is its line's
