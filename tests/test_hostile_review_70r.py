@@ -2,6 +2,7 @@
 
 - a reviewed file the user may not read (permission denied): refused as "not readable as UTF-8 text", told to save it
   as UTF-8, which changes nothing (eda93598 gave every OSError the encoding's advice);
+- a Label Studio JSON export an editor saved as UTF-16: told to save it as a spreadsheet's "CSV UTF-8";
 - a saved verdict cleared on the review page (a label issue's "relabel to …"): the download left the image out, and
   its import kept the saved verdict without a word, where an emptied cell of the queue is warned of;
 - a long tail given its classes, an earlier removal having emptied one in the middle of it: refused as falling short
@@ -11,6 +12,7 @@ In-process on the exported project of review_project.py and on tiny imagesets (n
 """
 
 import errno
+import json
 import shutil
 from pathlib import Path
 
@@ -53,6 +55,20 @@ def test_a_reviewed_file_that_cannot_be_read_is_not_told_to_be_saved_as_utf8(pro
         review.import_verdicts(reviewed)
     assert str(error.value) == ("reviewed.csv: cannot be read (Permission denied); fix its permissions, or give a copy "
                                 "this user may read")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("review")
+def test_a_label_studio_export_in_utf16_is_not_told_of_a_spreadsheets_csv(project):
+    # Notepad's "Unicode" is UTF-16 (a byte-order mark ff fe first). Before: "...; save it as UTF-8 (a spreadsheet's
+    # "CSV UTF-8") and import it again", of a JSON file no spreadsheet wrote
+    tasks = json.loads(review.TASKS_FILE.read_text())
+    Path("export.json").write_bytes(json.dumps(tasks).encode("utf-16"))
+    before = files_under(project)
+    with pytest.raises(WinnowError) as refused:
+        review.import_verdicts("export.json")
+    assert str(refused.value) == ("export.json: not readable as UTF-8 text ('utf-8' codec can't decode byte 0xff in "
+                                  "position 0: invalid start byte); save it as UTF-8 and import it again")
     assert_nothing_left(project, before)
 
 
