@@ -44,7 +44,7 @@ def degrade_and_write(params: dict, source, specs: list[dict], *, workdir) -> No
     had = set(np.unique(source.labels[source.manifest["split"].to_numpy() == "train"]).tolist())
     taken = _taken_by(source, log, had - set(learnt.tolist()))
     check_classes_learnt(learnt, classes=degraded.classes,
-                         fewer=" or ".join(FEWER[group] for group in GROUPS if group in taken))
+                         fewer=", or ".join(FEWER[group] for group in GROUPS if group in taken))
     _refuse_emptied_classes(source, set(learnt.tolist()), log, classes=degraded.classes)
     before = int((source.manifest["split"] == "train").sum())
     after = int((degraded.manifest["split"] == "train").sum())
