@@ -6,7 +6,9 @@
 - a saved verdict cleared on the review page (a label issue's "relabel to …"): the download left the image out, and
   its import kept the saved verdict without a word, where an emptied cell of the queue is warned of;
 - a long tail given its classes, an earlier removal having emptied one in the middle of it: refused as falling short
-  of its ratio, which the classes left still span (6f604346's words fit a first or last class only).
+  of its ratio, which the classes left still span (6f604346's words fit a first or last class only);
+- a class removed and another relabelled away: the stage's refusal ran its two remedies together ("remove or
+  subsample fewer or relabel fewer").
 
 In-process on the exported project of review_project.py and on tiny imagesets (no training).
 """
@@ -20,7 +22,7 @@ import pytest
 
 from hostile_harness import assert_nothing_left, files_under
 from review_project import digest
-from test_hostile_degrade_70 import imageset
+from test_hostile_degrade_70 import imageset, run_degrade
 from test_hostile_review_66 import exported, fill_in, saved_lines  # noqa: F401 (fixture)
 from test_report import browser, chromium  # noqa: F401 (fixtures: headless Chromium over DevTools)
 from winnow import review
@@ -118,3 +120,16 @@ def test_a_long_tail_given_a_class_removed_in_its_middle_is_not_said_to_fall_sho
         "degrade.perturbations[1] (class_subsample): classes names 'dog', which the removals before it leave without "
         "train images, so its place in the tail falls on no image and the classes left are spaced unlike the tail "
         "recorded; leave 'dog' out of classes")
+
+
+@pytest.mark.hostile("params")
+def test_a_class_removed_and_another_relabelled_away_name_both_in_one_readable_line(tmp_path, monkeypatch, capsys):
+    # a removed, every b relabelled to c: only c is left. Before: "..., so remove or subsample fewer or relabel fewer",
+    # the two remedies run together as if one
+    code, before, project = run_degrade(tmp_path, monkeypatch, [{"kind": "class_removal", "classes": ["a"]},
+                                                                {"kind": "symmetric_noise", "rates": {"b": 1.0}}],
+                                        train=[4, 4, 4], classes=["a", "b", "c"])
+    assert (code, capsys.readouterr().err) == (1, "error: degrade.perturbations: only class 'c' keeps train images "
+                                                  "after the damage; a classifier needs at least 2 classes, so remove "
+                                                  "or subsample fewer, or relabel fewer\n")
+    assert_nothing_left(project, before)
