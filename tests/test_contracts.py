@@ -532,7 +532,8 @@ def test_enforced_variant_must_be_trained(project, monkeypatch, capsys):
     assert stopped.value.code == 1
     assert capsys.readouterr().err.splitlines() == [
         'error: params.yaml: contracts.enforce_variants[0]: balanced is not in variants '
-        '["baseline", "pruned", "augmented"]']
+        '["baseline", "pruned", "augmented"], so it has no contract to enforce; add it to variants, or leave it out '
+        'of contracts.enforce_variants']
 
 
 # -- duplicates across splits (issue 16) ---------------------------------------------------------------

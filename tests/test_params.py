@@ -235,7 +235,8 @@ def test_variant_rules():
     params = params_with("contracts.enforce_variants", ["oracle"])
     params["variants"] = ["baseline", "pruned"]
     assert message(params) == ('params.yaml: contracts.enforce_variants[0]: oracle is not in variants '
-                               '["baseline", "pruned"]')
+                               '["baseline", "pruned"], so it has no contract to enforce; add it to variants, or '
+                               'leave it out of contracts.enforce_variants')
 
 
 @pytest.mark.parametrize("text, expected", [

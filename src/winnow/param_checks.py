@@ -351,4 +351,5 @@ def variants_can_be_made(params: dict, path: str) -> None:
     for i, name in enumerate(enforced):
         where = f"contracts.enforce_variants[{i}]"
         if name not in variants:
-            fail(where, f"{name} is not in variants {show(variants)}")
+            fail(where, f"{name} is not in variants {show(variants)}, so it has no contract to enforce; add it to "
+                        "variants, or leave it out of contracts.enforce_variants")
