@@ -3,16 +3,23 @@
 - The pipeline section says a ``variants`` of one must be a list and tells the user to write
   ``-S 'variants=[baseline]'``; applied by DVC to the shipped params.yaml it was refused before any stage ran
   (``contracts.enforce_variants[0]: pruned is not in variants ["baseline"]``: the default enforces pruned), and the
-  line named no way out. The README now gives the override that runs, and the line says what to do."""
+  line named no way out. The README now gives the override that runs, and the line says what to do.
+- The gate's refusal of stale workspace outputs (the README's "the workspace's predictions are stale") named as the
+  "first" stale stage whichever dvc status gathered first in a set: the clone's one stale pipeline read "first
+  source" and, asked again, "first threshold". It names the stage the pipeline runs first."""
 
+import hashlib
 import shutil
 
 import pytest
+import yaml
+from dvc.repo import Repo
 from dvc.utils.hydra import apply_overrides
 
 from hostile_harness import ROOT
 from winnow.errors import WinnowError
 from winnow.params import load
+from winnow.staleness import check_workspace_current
 
 README = (ROOT / "README.md").read_text()
 
@@ -42,3 +49,40 @@ def test_an_enforced_variant_left_out_of_variants_is_refused_with_what_to_do(tmp
     assert str(refused.value) == ('params.yaml: contracts.enforce_variants[0]: pruned is not in variants ["baseline"], '
                                   'so it has no contract to enforce; add it to variants, or leave it out of '
                                   'contracts.enforce_variants')
+
+
+# a chain whose names run against its order: each stage reads its own recipe and the output of the one before
+CHAIN = ["zeta", "eta", "delta", "gamma", "beta", "alpha"]
+
+
+@pytest.mark.hostile("params")
+def test_the_stale_stage_named_first_is_the_one_the_pipeline_runs_first(tmp_path):
+    # before: dvc status gathers the stages in a set, so "first" named any of the six (one in six runs zeta)
+    project = tmp_path / "project"
+    project.mkdir()
+    Repo.init(str(project), no_scm=True).close()
+    stages, lock, before = {}, {"schema": "2.0", "stages": {}}, None
+    for name in [*CHAIN, "evaluate"]:
+        (project / f"{name}.txt").write_text("1")
+        reads = [f"{name}.txt", *([before] if before else [])]
+        out = "metrics/evaluate/baseline.json" if name == "evaluate" else f"{name}.out"
+        (project / out).parent.mkdir(parents=True, exist_ok=True)
+        (project / out).write_text(name)
+        stage = {"cmd": f"echo {name}", "deps": reads, "outs": [{out: {"cache": False}}]}
+        stages[name] = {"foreach": ["baseline"], "do": stage} if name == "evaluate" else stage
+        locked = [{"path": path, "hash": "md5", "md5": hashlib.md5((project / path).read_bytes()).hexdigest(),
+                   "size": (project / path).stat().st_size} for path in (*reads, out)]
+        lock["stages"]["evaluate@baseline" if name == "evaluate" else name] = {
+            "cmd": f"echo {name}", "deps": locked[:-1], "outs": locked[-1:]}
+        before = out
+    (project / "dvc.yaml").write_text(yaml.safe_dump({"stages": stages}, sort_keys=False))
+    (project / "dvc.lock").write_text(yaml.safe_dump(lock, sort_keys=False))
+    check_workspace_current(project, ["evaluate@baseline"])  # as locked: current
+    for name in CHAIN:
+        (project / f"{name}.txt").write_text("2")
+    with pytest.raises(WinnowError) as refused:
+        check_workspace_current(project, ["evaluate@baseline"])
+    assert str(refused.value) == (
+        "the workspace's outputs of evaluate@baseline are stale: dvc status lists 6 stage(s) up to them, first zeta "
+        "(changed deps: zeta.txt modified); run `dvc repro` (or `dvc pull`), then again, or name a commit whose "
+        "outputs count (e.g. --target HEAD)")

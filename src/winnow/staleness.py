@@ -49,6 +49,7 @@ def check_workspace_current(repo: str | Path, targets: list[str]) -> None:
             # the old embeddings and every prediction after them current, and the gate passed them as the head's
             frozen = {stage.addressing: {path: state for dep in stage.deps for path, state in dep.status().items()}
                       for stage in _frozen_upstream(dvc_repo, targets)}
+            order = _pipeline_order(dvc_repo)
     except DvcException as err:
         # the advice follows the cause: a variant the pipeline does not evaluate, a dvc command running, a file broken
         fix = ("name the variants the pipeline evaluates (--variants), or a commit as --target"
@@ -67,7 +68,9 @@ def check_workspace_current(repo: str | Path, targets: list[str]) -> None:
                  _changes(changes, outputs=outputs),
                  lock_entries.lock_disagrees(locked.get(stage) or {}, outputs=outputs)])))}
     if stale:
-        stage, said = next(iter(stale.items()))
+        # the stage the pipeline runs first: dvc status gathers the stages in a set, so its order changed from run to
+        # run (before: "first threshold" and, asked again, "first source", the stage whose outputs threshold reads)
+        stage, said = min(stale.items(), key=lambda item: (order.get(item[0], len(order)), item[0]))
         raise WinnowError(f"the workspace's outputs of {', '.join(targets)} are stale: dvc status lists "
                           f"{len(stale)} stage(s) up to them, first {stage} ({said}); run `dvc repro` "
                           "(or `dvc pull`), then again, or name a commit whose outputs count (e.g. --target HEAD)")
@@ -78,6 +81,16 @@ def _no_frozen_notice(record: logging.LogRecord) -> bool:
     """False for dvc status's notice that a frozen stage's inputs go unshown: the workspace check asks them itself
     (:func:`_frozen_upstream`), and an import's are left to `dvc update`."""
     return "is frozen" not in record.getMessage()
+
+
+def _pipeline_order(dvc_repo) -> dict[str, int]:
+    """Each stage's place in the order the pipeline runs them (a stage after every stage whose outputs it reads; ties
+    by name), by its DVC address (``evaluate@baseline``)."""
+    import networkx as nx
+
+    # DVC's graph leads from a stage to the stages whose outputs it reads: reversed, from the first to run
+    ordered = nx.lexicographical_topological_sort(dvc_repo.index.graph.reverse(copy=False), key=lambda s: s.addressing)
+    return {stage.addressing: place for place, stage in enumerate(ordered)}
 
 
 def _frozen_upstream(dvc_repo, targets: list[str]) -> list:
