@@ -6,7 +6,11 @@
   line named no way out. The README now gives the override that runs, and the line says what to do.
 - The gate's refusal of stale workspace outputs (the README's "the workspace's predictions are stale") named as the
   "first" stale stage whichever dvc status gathered first in a set: the clone's one stale pipeline read "first
-  source" and, asked again, "first threshold". It names the stage the pipeline runs first."""
+  source" and, asked again, "first threshold". It names the stage the pipeline runs first.
+- ``winnow compare`` (and ``study collect``, whose README says it works from a subfolder) run from a folder inside
+  the project (its reports/) read each commit's dvc.lock relative to that folder, found none, and compared a commit
+  whose dvc.lock contradicts its metrics as current: the run the same command leaves out from the project's root.
+  ``--repo`` in a project's subfolder now stands for the project."""
 
 import hashlib
 import shutil
@@ -17,6 +21,8 @@ from dvc.repo import Repo
 from dvc.utils.hydra import apply_overrides
 
 from hostile_harness import ROOT
+from test_hostile_gate import _dvc_project, _edit_code
+from winnow import cli
 from winnow.errors import WinnowError
 from winnow.params import load
 from winnow.staleness import check_workspace_current
@@ -86,3 +92,17 @@ def test_the_stale_stage_named_first_is_the_one_the_pipeline_runs_first(tmp_path
         "the workspace's outputs of evaluate@baseline are stale: dvc status lists 6 stage(s) up to them, first zeta "
         "(changed deps: zeta.txt modified); run `dvc repro` (or `dvc pull`), then again, or name a commit whose "
         "outputs count (e.g. --target HEAD)")
+
+
+@pytest.mark.hostile("params")
+def test_compare_from_a_subfolder_leaves_out_a_commit_whose_lock_contradicts_its_metrics(tmp_path, monkeypatch,
+                                                                                        capsys):
+    # before: from reports/ it compared both commits, the one whose code changed without dvc repro as a seed, exit 0
+    project = _dvc_project(tmp_path)
+    _edit_code(project, "code, not reproduced")
+    (project / "reports").mkdir(exist_ok=True)
+    monkeypatch.chdir(project / "reports")
+    assert cli.main(["compare", "--num", "2", "--variants", "baseline"]) == 0
+    assert capsys.readouterr().out.startswith(
+        "# Variants over 1 run(s) (seeds 0)\n\n_left out 1 run(s) whose metrics their own dvc.lock contradicts "
+        "(evaluate.py changed since dvc.lock's evaluate@baseline ran; rerun `dvc repro` there): ")

@@ -4,7 +4,10 @@ path that cannot be meant is a usage mistake, status 2, in argparse's own words.
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
+
+from winnow.errors import project_root
 
 
 def output_path(text: str) -> Path:
@@ -41,7 +44,13 @@ def a_name(what: str):
 
 def project_folder(text: str) -> str:
     """An argparse ``type`` for ``--repo``, the project the gate, ``compare`` and ``study collect`` read: "" is a
-    usage mistake (before: a traceback from scmrepo, "is not a git repository", or advice to free disk space)."""
+    usage mistake (before: a traceback from scmrepo, "is not a git repository", or advice to free disk space). A
+    folder inside a DVC project stands for the project, whose files each revision's are read relative to: before, from
+    its reports/ a commit held no dvc.lock there, and compare and study collect took runs whose metrics their own
+    dvc.lock contradicts as current, runs they leave out from the project's root."""
     if not text:
         raise argparse.ArgumentTypeError("'' is no folder; give the project's (the default is the current folder, .)")
-    return text
+    root = project_root(os.path.realpath(text))
+    if root is None or root == os.path.realpath(text):
+        return text
+    return root if os.path.isabs(text) else os.path.relpath(root)
