@@ -107,7 +107,8 @@ def test_compare_whose_report_write_fails_leaves_every_old_output(project):
     for variant, score in (("baseline", 0.2), ("pruned", 0.4)):
         (project / summary_path(variant)).parent.mkdir(parents=True, exist_ok=True)
         (project / summary_path(variant)).write_text(json.dumps({"per_class": {
-            c: {m: score + i / 10 for m in ("precision", "recall", "f1", "accuracy")} for i, c in enumerate("abc")}}))
+            c: {m: score + i / 10 for m in ("precision", "recall", "f1", "accuracy")} | {"support": 10}
+            for i, c in enumerate("abc")}}))
     metrics = ("precision", "recall", "f1", "accuracy")
     _fails_at_last_write(project, "compare.py", [*(f"plots/compare/{m}{kind}.csv" for m in metrics
                                                    for kind in ("", "_significance")), "reports/compare.md"])
