@@ -43,7 +43,8 @@ from winnow.file_rows import unchanged_in_place
 from winnow.represent import LEARNT_SPLITS
 from winnow.represent import options as represent_options
 from winnow.represent import read_representation
-from winnow.stage import check_outputs, load_params, read_table, run, together, write_json, write_table
+from winnow.stage import check_outputs, load_params, run, together, write_json, write_table
+from winnow.stage_reads import read_table
 from winnow.torch_runtime import reproducible
 from winnow.training import TrainConfig, fit, predict_proba
 from winnow.trusted_labels import trusted_doubt

@@ -23,7 +23,8 @@ from winnow.contracts import SUITES, SUITES_DIR, Batch, check_settings, validate
 from winnow.errors import WinnowError
 from winnow.imageset import read_imageset
 from winnow.judged_rows import check_pixels
-from winnow.stage import check_journal_folder, load_params, read_table, run, together, write_json
+from winnow.stage import check_journal_folder, load_params, run, together, write_json
+from winnow.stage_reads import read_table
 from winnow.variant_contract import VariantContract, counts, print_failures, suite, summary_line, write_not_checked
 
 SCORES, DEGRADE, INGEST = Path("data/score/scores.parquet"), "data/degrade", Path("data/ingest")

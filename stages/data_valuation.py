@@ -29,7 +29,8 @@ from winnow.judged_rows import (
 )
 from winnow.metrics import largest_class_share
 from winnow.represent import read_representation
-from winnow.stage import check_outputs, load_params, read_table, run, together, write_json, write_table
+from winnow.stage import check_outputs, load_params, run, together, write_json, write_table
+from winnow.stage_reads import read_table
 from winnow.torch_runtime import pick_device, reproducible
 from winnow.valuation import MIN_CLASS_VAL, Values, decide, knn_shapley, thin_classes, tracin
 

@@ -20,7 +20,8 @@ from winnow.imageset import read_imageset
 from winnow.judged_rows import check_pixels, with_digests
 from winnow.leaks import leaks_kept, removed_identical, repeated
 from winnow.quality import read_scores
-from winnow.stage import check_outputs, load_params, read_table, run, together, write_json, write_table
+from winnow.stage import check_outputs, load_params, run, together, write_json, write_table
+from winnow.stage_reads import read_table
 
 IMAGESET, SCORES, OUT = "data/degrade", "data/score/scores.parquet", "data/dedup/groups.parquet"
 FLAGS = "data/threshold/flags.parquet"

@@ -17,7 +17,8 @@ from winnow.metrics import (
     headline, metrics_path, not_learnt, per_class_table, predictions_path, predictions_table, recall_total,
     summarise, summary_path, tested_recalls,
 )
-from winnow.stage import check_outputs, load_params, rerun_error, run, together, write_json, write_table
+from winnow.stage import check_outputs, load_params, run, together, write_json, write_table
+from winnow.stage_reads import rerun_error
 from winnow.training import TrainConfig, predict_proba, run_as
 from winnow.variants import learnt_ids, load_test, variant_argument
 

@@ -24,7 +24,8 @@ from winnow.metrics import predictions_path, summary_path
 from winnow.quality import SCORES
 from winnow.report_figures import png_uri
 from winnow.staleness import check_same_run
-from winnow.stage import check_outputs, load_params, read_json, read_table, rerun_error, run, write_text
+from winnow.stage import check_outputs, load_params, run, write_text
+from winnow.stage_reads import read_json, read_table, rerun_error
 from winnow.variants import VARIANTS_DIR, check_made_among, check_same_classes, read_rows
 
 OUT = Path("reports/index.html")

@@ -9,7 +9,8 @@ import numpy as np
 from winnow.engine import Engine
 from winnow.imageset import read_imageset
 from winnow.quality import score_table
-from winnow.stage import check_outputs, load_params, rerun_error, run, write_table
+from winnow.stage import check_outputs, load_params, run, write_table
+from winnow.stage_reads import rerun_error
 
 IN, OUT = "data/degrade", "data/score/scores.parquet"
 

@@ -16,9 +16,8 @@ from winnow.groundtruth import (
 from winnow.imageset import read_imageset
 from winnow.judged_rows import CUT_BY, with_digests
 from winnow.quality import CEILINGS, EXPLAINED_BY, SCORES, quality_flags, read_scores
-from winnow.stage import (
-    check_outputs, load_params, read_table, rerun_error, run, together, write_json, write_table,
-)
+from winnow.stage import check_outputs, load_params, run, together, write_json, write_table
+from winnow.stage_reads import read_table, rerun_error
 
 IMAGESET, SCORES_IN, TRUTH_IN = "data/degrade", "data/score/scores.parquet", "data/degrade/perturbations.parquet"
 FLAGS_OUT, METRICS_OUT, PLOTS_OUT = "data/threshold/flags.parquet", "metrics/threshold.json", "plots/threshold"

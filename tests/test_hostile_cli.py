@@ -676,7 +676,7 @@ def test_compare_out_under_a_link_to_a_folder_not_there_is_refused_before_any_wo
 
 def test_an_output_name_that_leaves_room_for_its_temporary_is_taken(tmp_path):
     # found by a review: the rule counted the suffix twice and refused names that write fine
-    from winnow.errors import _name_max, check_output
+    from winnow.output_paths import _name_max, check_output
 
     name = "a" * (_name_max(str(tmp_path)) - len(f"..winnow-scratch-{2**22}") - 3) + ".md"
     check_output(tmp_path / name, option="--out")  # no error: its temporary fits

@@ -26,12 +26,12 @@ from winnow.stage import run
 
 
 def table():
-    from winnow.stage import read_table
+    from winnow.stage_reads import read_table
     return read_table("data/score/scores.parquet", written_by="score")
 
 
 def json():
-    from winnow.stage import read_json
+    from winnow.stage_reads import read_json
     return read_json("data/source.json", written_by="source")
 
 

@@ -5,9 +5,9 @@ would leave them.
   ``original_label`` is no class index: each label cleaner refuses it in one line before judging
   (:func:`winnow.groundtruth.check_flips`, read by :func:`winnow.judged_rows.read_judged`);
 - dedup's groups (data/dedup/groups.parquet) with a null ``group``: refused by every reader of the groups
-  (:func:`winnow.stage.read_table` ``complete``), not read as one picture of every image lacking it;
+  (:func:`winnow.stage_reads.read_table` ``complete``), not read as one picture of every image lacking it;
 - a label cleaner's ``is_issue`` or embedding-clean's ``<method>_outlier`` flags as text or with nulls, read by
-  `winnow review export` (and the budget): refused (:func:`winnow.stage.check_flags`), not read as true;
+  `winnow review export` (and the budget): refused (:func:`winnow.stage_reads.check_flags`), not read as true;
 - threshold's ``any`` with nulls, read by the variant contracts: refused as the other readers of the flags refuse it,
   not counted as an image nobody measured.
 

@@ -396,8 +396,8 @@ def _outputs(project: Path) -> dict[str, str]:
 
 
 def _next_stage(project: Path, monkeypatch) -> tuple[list[Path], list[Path]]:
-    """What the next stage started in ``project`` does first: :func:`winnow.outputs.finish_killed_commits`."""
-    from winnow.outputs import finish_killed_commits
+    """What the next stage started in ``project`` does first: :func:`winnow.commit_journal.finish_killed_commits`."""
+    from winnow.commit_journal import finish_killed_commits
 
     monkeypatch.chdir(project)
     return finish_killed_commits()

@@ -54,7 +54,7 @@ def test_threshold_refuses_scores_of_pixels_degrade_has_since_changed(project, s
     write_imageset(project / "data/degrade", images, data.manifest.drop(columns=["digest"]), data.classes)
     before = files_under(project)
     line = assert_error_line(run_stage(project, stage))
-    # worded as every reader of a table of other pixels words it (winnow.stage.other_pixels_error)
+    # worded as every reader of a table of other pixels words it (winnow.stage_reads.other_pixels_error)
     then, now = data.manifest["digest"].iloc[0], read_imageset(project / "data/degrade").manifest["digest"].iloc[0]
     assert line == (f"error: data/score/scores.parquet: judged other pixels than data/degrade's now for 5 image(s) "
                     f"(first: id 'train-0-0', pixels {then!r} then, {now!r} now): made before degrade changed the "

@@ -379,10 +379,10 @@ def test_a_sigterm_after_the_outputs_are_written_lets_the_stage_finish(tmp_path)
 _DYING_MID_WRITE = _DYING_COMMAND.replace(
     'dying.run = lambda args: os.kill(os.getpid(), signal.SIGKILL)',
     'from pathlib import Path\n'
-    'from winnow.outputs import _temporary\n'
+    'from winnow.file_ops import temporary_sibling\n'
     'def run(args):\n'
     '    Path("data/x").mkdir(parents=True)\n'
-    '    _temporary(Path("data/x/out.json")).write_text("{")\n'
+    '    temporary_sibling(Path("data/x/out.json")).write_text("{")\n'
     '    os.kill(os.getpid(), signal.SIGKILL)\n'
     'dying.run = run')
 

@@ -258,13 +258,13 @@ def check_searched(policy: Any, *, key: str = "policy") -> None:
 
 def read_policy(path: str = SEARCHED, *, fixed: Policy | None = None) -> Policy:
     """The policy the augment-search stage chose; a missing, damaged or invalid file, or one that lacks a
-    field the stage writes (:func:`check_searched`), raises its one line (:func:`winnow.stage.rerun_error`), and
+    field the stage writes (:func:`check_searched`), raises its one line (:func:`winnow.stage_reads.rerun_error`), and
     so does one chosen against another incumbent (its ``fixed``, augment_search.with_fixed's balance.policy) than
     ``fixed`` (balance.policy now; None: not compared), which the search never scored, or, compared, one that records
     no incumbent (no ``fixed``: an earlier winnow's)."""
     import json
 
-    from winnow.stage import read_json, rerun_error
+    from winnow.stage_reads import read_json, rerun_error
 
     written = read_json(path, written_by=WRITTEN_BY, keys=("policy",))
     try:

@@ -63,7 +63,7 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
 
     ``models/<v>.pt`` is written by the ``train@<v>`` stage (``written_by`` names another: ``represent``
     for its judge); a missing, truncated or foreign file (torch loads with ``weights_only``, so a pickle that
-    is not plain tensors and containers is refused, never run) raises :func:`winnow.stage.rerun_error`
+    is not plain tensors and containers is refused, never run) raises :func:`winnow.stage_reads.rerun_error`
     naming that stage, and so does a model of other ``classes`` (names, in order) or another ``image_shape``
     ``(H, W, C)`` than the data it is used on: its class indices would be read as this data's classes; and so
     does one trained with other :data:`winnow.training.STEP_SETTINGS`, another seed or another augmentation policy
@@ -80,7 +80,8 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
     import pickle
     import warnings
 
-    from winnow.stage import rerun_error, torch_file_damage
+    from winnow.stage import torch_file_damage
+    from winnow.stage_reads import rerun_error
 
     path = Path(path)
     written_by = written_by or f"train@{path.stem}"
@@ -198,10 +199,10 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
 
 def _check_pixels(ids: np.ndarray, digests: np.ndarray, pixels: torch.Tensor | None, *, path: Path,
                   written_by: str) -> None:
-    """Raise :func:`winnow.stage.rerun_error` unless a checkpoint that kept ``pixels`` (:func:`save`'s; None: an
+    """Raise :func:`winnow.stage_reads.rerun_error` unless a checkpoint that kept ``pixels`` (:func:`save`'s; None: an
     earlier winnow's, which kept none) learnt each image of ``ids`` ``(M,)`` from the pixels of its ``digests``
     ``(M,)``."""
-    from winnow.stage import rerun_error
+    from winnow.stage_reads import rerun_error
 
     # before: data/ingest or data/degrade written anew under the same ids and labels (a source image replaced, a
     # degrade.perturbations strength edited, and only that stage rerun), then evaluate by hand (or dvc repro -s): it
@@ -220,10 +221,10 @@ def _check_pixels(ids: np.ndarray, digests: np.ndarray, pixels: torch.Tensor | N
 
 def _check_trained_as(trained: TrainConfig, trained_seed: int | None, trained_policy: Policy | None,
                       config: TrainConfig, seed: int, policy: Policy | None, *, path: Path, written_by: str) -> None:
-    """Raise :func:`winnow.stage.rerun_error` unless a checkpoint ``trained`` with its config, ``trained_seed`` (None:
+    """Raise :func:`winnow.stage_reads.rerun_error` unless a checkpoint ``trained`` with its config, ``trained_seed`` (None:
     unknown) and ``trained_policy`` was trained with ``config``'s :data:`winnow.training.STEP_SETTINGS` (what every
     step computes; not device, threads or stream), ``seed`` and ``policy`` (``train.augment``'s; None: none)."""
-    from winnow.stage import rerun_error
+    from winnow.stage_reads import rerun_error
 
     # before: after a train section or seed edit (train.epochs 20 -> 30, seed 0 -> 1), evaluate@<v> by hand (or dvc
     # repro -s) scored the model of the old settings and wrote its numbers as the new configuration's, exit 0; so it

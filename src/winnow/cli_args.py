@@ -7,7 +7,7 @@ import argparse
 import os
 from pathlib import Path
 
-from winnow.errors import project_root
+from winnow.output_paths import project_root
 
 
 def output_path(text: str) -> Path:

@@ -25,7 +25,8 @@ from scipy import stats
 
 from winnow import markdown
 from winnow.cli_args import a_name, output_path, project_folder, saved_exp_show
-from winnow.errors import WinnowError, check_output, first_repeated, not_a_regular_file, project_file
+from winnow.errors import WinnowError, first_repeated
+from winnow.output_paths import check_output, not_a_regular_file, project_file
 from winnow.experiments import current_runs, left_out_note, load_experiments
 from winnow.metrics import PER_CLASS_METRICS, check_support, check_support_over_runs, is_rate, metrics_path
 from winnow.paired import p_text

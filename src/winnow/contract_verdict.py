@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from winnow.errors import WinnowError, refuse_unreadable
-from winnow.outputs import file_sha256
+from winnow.file_ops import file_sha256
 from winnow.variants import ROW_COLUMNS, VARIANTS_DIR, WRITTEN_BY
 
 DOCS, METRICS, INPUTS = Path("reports/contracts"), Path("metrics/contracts"), Path("metrics/contracts.json")

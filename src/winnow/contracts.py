@@ -28,7 +28,8 @@ from winnow.configs import CONTRACT_MODES
 from winnow.contract_docs import build_docs, store_verdicts
 from winnow.contract_results import _EXAMPLES, ExpectationResult, _result
 from winnow.contract_rules import SEVERITIES, check_kinds, check_rule
-from winnow.errors import WinnowError, fault_line, not_a_file
+from winnow.errors import WinnowError, fault_line
+from winnow.output_paths import not_a_file
 from winnow.gx_import import gx_broken, import_gx
 from winnow.yaml_text import load_yaml, not_utf8
 

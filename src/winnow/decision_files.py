@@ -15,7 +15,7 @@ import pandas as pd
 from winnow.configs import CLEANERS
 from winnow.errors import WinnowError
 from winnow.judged_rows import check_pixels, considered_rows, filtered_out, read_filters
-from winnow.stage import check_flags, read_json, read_table, rerun_error
+from winnow.stage_reads import check_flags, read_json, read_table, rerun_error
 from winnow.variants import DECISION_FILES, DEGRADE, PER_IMAGE
 
 # what the budget's decisions record of each image they decide (:func:`stamped`): its label and pixel digest then
@@ -43,7 +43,7 @@ def read_cleaner_tables(cleaners, *, classes: list[str], manifest: pd.DataFrame,
     besides those it reads.
 
     threshold's flags and dedup's groups must hold one row per image of data/degrade
-    (:func:`winnow.stage.read_table` ``rows_of``), a label cleaner's decisions one row per image it judged,
+    (:func:`winnow.stage_reads.read_table` ``rows_of``), a label cleaner's decisions one row per image it judged,
     each a train image of data/degrade with its ``given_label`` there, every table's images of the pixel ``digest``
     there where it records one (:func:`winnow.judged_rows.check_pixels`): a repeated row would count one image's
     decision twice (or two different ones), a missing one would pass it unexamined, an unknown one, a val or test
@@ -156,7 +156,7 @@ def _left_unjudged(cleaner: str, *, stage: str, classes: list[str]) -> set[int] 
 
 
 def _check_judged(path: str | os.PathLike, table: pd.DataFrame, *, manifest: pd.DataFrame, written_by: str) -> None:
-    """Refuse (:func:`winnow.stage.rerun_error`) a label cleaner's ``table`` naming an image outside the train split
+    """Refuse (:func:`winnow.stage_reads.rerun_error`) a label cleaner's ``table`` naming an image outside the train split
     of ``manifest`` (data/degrade's), or with a ``given_label`` that is not its label there: another data version's.
     Before, the budget ranked both (a val image's relabel took a place in each cut and changed nothing) and shipped
     relabels judged against labels that had changed since; `winnow review export` refused only the second, whose
@@ -193,7 +193,7 @@ def _check_judged(path: str | os.PathLike, table: pd.DataFrame, *, manifest: pd.
 
 def _check_actions(path: str | os.PathLike, table: pd.DataFrame, *, action: str, label: str,
                    known: tuple[str, ...], num_classes: int, written_by: str) -> None:
-    """Refuse (:func:`winnow.stage.rerun_error`, naming the first bad row) a row of ``table`` whose ``action``
+    """Refuse (:func:`winnow.stage_reads.rerun_error`, naming the first bad row) a row of ``table`` whose ``action``
     column is not one of ``known`` (null included), or a relabel whose ``label`` column is not a class index in
     ``[0, num_classes)``."""
     bad = ~table[action].isin(known)

@@ -20,7 +20,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from winnow.embedding_checks import shown
-from winnow.errors import WinnowError, check_input_file, first_line, limits_met, out_of_memory
+from winnow.errors import WinnowError, first_line, limits_met, out_of_memory
+from winnow.output_paths import check_input_file
 from winnow.npy_rows import data_bytes
 
 

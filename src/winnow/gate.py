@@ -68,7 +68,8 @@ import pandas as pd
 
 from winnow import lock_entries, revisions, staleness
 from winnow.cli_args import a_name, output_path, project_folder
-from winnow.errors import WinnowError, check_output, first_repeated
+from winnow.errors import WinnowError, first_repeated
+from winnow.output_paths import check_output
 from winnow.evaluated import check_headline, headline_classes, natural_order, read_headline, read_predictions
 from winnow.gate_classes import unrename, without_new_classes
 from winnow.gate_files import check_gated_files, check_gated_files_everywhere

@@ -32,7 +32,7 @@ def read_judged(*, cleaners: list[str]) -> tuple[ImageSet, np.ndarray, np.ndarra
     """
     from winnow.groundtruth import PERTURBATION_COLUMNS, check_flips
     from winnow.imageset import read_imageset
-    from winnow.stage import read_table, rerun_error
+    from winnow.stage_reads import read_table, rerun_error
 
     data = read_imageset("data/degrade")
     flags, groups = read_filters(data.manifest)
@@ -54,13 +54,13 @@ def with_digests(table: pd.DataFrame, *, manifest: pd.DataFrame) -> pd.DataFrame
 
 
 def check_pixels(table: pd.DataFrame, *, manifest: pd.DataFrame, path: str, written_by: str) -> None:
-    """Refuse (:func:`winnow.stage.rerun_error`) a table of :func:`with_digests` whose ``digest`` of an image is not its
+    """Refuse (:func:`winnow.stage_reads.rerun_error`) a table of :func:`with_digests` whose ``digest`` of an image is not its
     pixel digest in ``manifest`` (data/degrade's) now, or that has no ``digest`` column (written by hand, or by an
     earlier winnow): its judgements are of pixels nobody can tell. Before: degrade rerun with other pixels alone (a
     blur's kernel, degrade.seed) and the budget run by itself (dvc repro -s budget) weighed the cleaners' judgements
     of the old pixels on the same ids; and a table without the column was read unchecked, so the same stale table
     with its digests dropped passed."""
-    from winnow.stage import no_digests_error, other_pixels_error
+    from winnow.stage_reads import no_digests_error, other_pixels_error
 
     if "digest" not in table.columns:
         raise no_digests_error(path, written_by=written_by)
@@ -76,13 +76,13 @@ CUT_BY = "threshold_issues"
 
 
 def check_cut_by(flags: pd.DataFrame, *, issues: dict | None, path: str) -> None:
-    """Refuse (:func:`winnow.stage.rerun_error`) threshold's ``flags`` cut by other ``threshold.issues`` than ``issues``
+    """Refuse (:func:`winnow.stage_reads.rerun_error`) threshold's ``flags`` cut by other ``threshold.issues`` than ``issues``
     (params.yaml's now), where they record theirs (:data:`CUT_BY`): a reader of the section took them for flags of the
     issues it lists. Before: flags of a run with every issue left out (all false) read after issues were listed
     (`dvc repro -s contracts`), and the variants' flagged-image rate passed at 0.0 on images nobody examined."""
     import json
 
-    from winnow.stage import rerun_error
+    from winnow.stage_reads import rerun_error
 
     then = flags.attrs.get(CUT_BY)
     if then is None:
@@ -107,7 +107,7 @@ def check_cut_by(flags: pd.DataFrame, *, issues: dict | None, path: str) -> None
 def read_filters(manifest: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """``(flags, groups)``: threshold's flags and dedup's groups of the images of data/degrade (``manifest``), each
     None where its stage has not written it, as :func:`considered_rows` takes them."""
-    from winnow.stage import read_table
+    from winnow.stage_reads import read_table
 
     # threshold flags every image of data/degrade: one it lacks would count as examined and unflagged
     flags = read_table("data/threshold/flags.parquet", written_by="threshold", columns=("id", "any"),
@@ -272,7 +272,7 @@ def measured_val(data, learned: np.ndarray, *, stage: str, judged: np.ndarray) -
     Raises:
         WinnowError: as :func:`learned_val`, and when no val image is left to measure the judge on.
     """
-    from winnow.stage import read_table
+    from winnow.stage_reads import read_table
 
     name = stage.replace("_", "-")
     groups = read_table("data/dedup/groups.parquet", written_by="dedup", columns=("id", "group"), missing_ok=True)

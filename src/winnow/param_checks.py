@@ -15,7 +15,8 @@ import urllib.parse
 from pathlib import Path
 
 from winnow.configs import DEFAULT_VALLEY_WINDOW, FRAC_NOISE_FILTERS, Policy, check_weak_below, check_weak_k
-from winnow.errors import WinnowError, redacted, stage_output
+from winnow.errors import WinnowError, redacted
+from winnow.output_paths import stage_output
 from winnow.param_rules import FILE, fail, show
 
 POLICY_DEFAULTS = Policy()
@@ -95,7 +96,7 @@ def embedding_source_ready(section: dict, path: str) -> None:
 
 def outside_outputs(name: str, value) -> None:
     """Refuse the path ``value`` of the option ``name`` (a string, else nothing is asked) when it lies in a stage's
-    output (:func:`winnow.errors.stage_output`): dvc repro deletes the user's file there before that stage runs."""
+    output (:func:`winnow.output_paths.stage_output`): dvc repro deletes the user's file there before that stage runs."""
     other = stage_output(os.path.expanduser(value)) if isinstance(value, str) and "://" not in value else None
     if other is not None:
         fail(name, f"{value} lies in {other}, which dvc repro deletes before that stage runs; keep your file elsewhere")

@@ -32,7 +32,8 @@ from winnow.configs import (
     VALUE_COMBINE, VARIANTS, WEAK_BY,
 )
 from winnow.degrade_options import check as check_perturbations
-from winnow.errors import WinnowError, not_a_file
+from winnow.errors import WinnowError
+from winnow.output_paths import not_a_file
 from winnow.groundtruth import QUALITY_ISSUES
 from winnow.param_checks import (
     contract_bounds_bind, cpus_of_a_local_cluster, crops_fit, embedding_pairs_confirmed, embedding_source_ready,

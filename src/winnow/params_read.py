@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from winnow.errors import WinnowError
-from winnow.outputs import file_sha256
+from winnow.file_ops import file_sha256
 from winnow.yaml_text import load_yaml
 
 DVC_YAML = Path("dvc.yaml")

@@ -23,7 +23,8 @@ from torch.nn import functional as F
 
 from winnow.configs import PretrainedConfig
 from winnow.device_rows import to_tensor
-from winnow.errors import WinnowError, check_input_file, first_line, out_of_memory
+from winnow.errors import WinnowError, first_line, out_of_memory
+from winnow.output_paths import check_input_file
 from winnow.stage import torch_file_damage
 from winnow.torch_runtime import pick_device
 

@@ -67,7 +67,7 @@ from winnow.errors import WinnowError
 from winnow.phash import phash_batch
 from winnow.pixel_batches import CHUNK_PIXELS, batch_rows, check_images
 from winnow.sharpness import _sharpness
-from winnow.stage import no_digests_error, other_pixels_error, read_table, rerun_error
+from winnow.stage_reads import no_digests_error, other_pixels_error, read_table, rerun_error
 from winnow.thresholds import cut_issues
 
 SCORES = ("dark", "light", "blurry", "low_information", "grayscale", "odd_size", "odd_aspect_ratio")
@@ -196,7 +196,7 @@ def scored_at(options: dict) -> dict[str, float]:
 
 def read_scores(path, *, imageset: str, ids, columns=(), digests=None, settings: dict | None = None) -> pd.DataFrame:
     """The score stage's table at ``path``, checked before a stage uses it: one row for each image of the
-    imageset folder ``imageset`` (its ``ids``) and no other (:func:`winnow.stage.read_table` ``rows_of``),
+    imageset folder ``imageset`` (its ``ids``) and no other (:func:`winnow.stage_reads.read_table` ``rows_of``),
     and every score of :data:`SCORES` a number in [0, 1], the range each score's definition gives it.
     ``columns``: further columns needed (``phash``). ``digests``: the imageset's pixel digests, one per id
     of ``ids`` in their order; each row's ``digest`` (the score stage writes one) must be its image's, and a table

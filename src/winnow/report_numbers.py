@@ -1,6 +1,6 @@
 """The numbers a stage's metrics JSON shows in the report, checked before they are shown: a hand-edited or
 damaged file ("-2 groups", "val_accuracy": 7.5, a count written as "14") was shown as if measured, or stopped the
-report with a traceback. One line naming the file and the key instead (:func:`winnow.stage.rerun_error`)."""
+report with a traceback. One line naming the file and the key instead (:func:`winnow.stage_reads.rerun_error`)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from winnow.contract_verdict import INPUT_SUITES
 from winnow.metrics import is_rate
 from winnow.param_rules import finite_number
 from winnow.revisions import lookup
-from winnow.stage import rerun_error
+from winnow.stage_reads import rerun_error
 
 _ABSENT = object()
 # keys that hold a count (or null: not measured) wherever they sit in a cleaner's metrics, and any key ending in

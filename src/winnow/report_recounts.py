@@ -2,7 +2,7 @@
 degrade's train images and perturbations, the verdicts pruned applies, threshold's flags, dedup's groups and leaks,
 confident-learn's issues, embedding-clean's and data valuation's decisions. A metrics file of another run, or edited,
 beside its table ("dark: 60 flagged" above a grid of 6) stops the report in one line naming both files
-(:func:`winnow.stage.rerun_error`); the counts and rates themselves are checked first by
+(:func:`winnow.stage_reads.rerun_error`); the counts and rates themselves are checked first by
 :func:`winnow.report_numbers.checked_numbers`."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from winnow.leaks import leaks_by_kind
 from winnow.report import reason_tokens
 from winnow.report_numbers import checked_numbers
 from winnow.revisions import lookup
-from winnow.stage import rerun_error
+from winnow.stage_reads import rerun_error
 
 
 def checked_threshold(summary: dict | None, *, flags, path: str, stage: str) -> dict | None:

@@ -30,7 +30,7 @@ from winnow.metrics import PER_CLASS_METRICS, is_rate, not_learnt, predictions_p
 from winnow.paired import PairedCounts, change_p_value, macro_f1_change, p_text
 from winnow.paired_predictions import pair
 from winnow.report import SIGNIFICANCE_LEVEL, bound, html_table
-from winnow.stage import rerun_error
+from winnow.stage_reads import rerun_error
 
 BASELINE = "baseline"
 REFERENCES = ("oracle",)  # shown for scale, never shipped

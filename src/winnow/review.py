@@ -34,7 +34,8 @@ import pandas as pd
 
 from winnow.configs import budget_settings, model_check_training
 from winnow.decision_files import read_cleaner_tables, read_decisions
-from winnow.errors import WinnowError, check_output, first_line
+from winnow.errors import WinnowError, first_line
+from winnow.output_paths import check_output
 from winnow.imageset import read_imageset
 from winnow.quality import read_scores
 from winnow.review_words import accepting, cleared_ids, refuse_unnamed_class, resolve, reviewed_words, saved_words

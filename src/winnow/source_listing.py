@@ -25,7 +25,7 @@ from stat import S_ISREG
 
 from winnow.errors import first_line
 from winnow.imageset import SOURCE_SPLITS
-from winnow.outputs import file_sha256
+from winnow.file_ops import file_sha256
 from winnow.remote_files import RemotePath, is_hidden, locate
 
 

@@ -39,7 +39,8 @@ from pathlib import Path
 import pandas as pd
 
 from winnow.cli_args import a_name, output_path, project_folder, saved_exp_show
-from winnow.errors import WinnowError, check_output, first_line, listed, project_root
+from winnow.errors import WinnowError, first_line, listed
+from winnow.output_paths import check_output, project_root
 from winnow.experiments import current_runs, earlier_experiments, left_out_note, load_experiments, same_inputs
 from winnow.metrics import METRICS_FILE, is_rate, variant_of
 from winnow.outputs import together

@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from winnow.outputs import remove, running
+from winnow.file_ops import remove, running
 
 
 # atomic_path, together, the imageset writer, the Data Docs builder and the review export's thumbnails name their

@@ -25,7 +25,8 @@ from winnow.errors import WinnowError
 from winnow.gx_import import import_gx
 from winnow.imageset import ImageSet, read_imageset
 from winnow.judged_rows import check_cut_by, check_pixels
-from winnow.stage import read_table, write_json
+from winnow.stage import write_json
+from winnow.stage_reads import read_table
 from winnow.stand_ins import write_skipped
 from winnow.variants import DEGRADE, read_rows
 

@@ -30,7 +30,8 @@ import pandas as pd
 from winnow.configs import CLEANERS
 from winnow.errors import WinnowError, listed
 from winnow.imageset import ImageSet, read_imageset, write_imageset
-from winnow.stage import read_table, rerun_error, write_table
+from winnow.stage import write_table
+from winnow.stage_reads import read_table, rerun_error
 
 INGEST, DEGRADE, VARIANTS_DIR = "data/ingest", "data/degrade", "data/variants"
 ORIGINS = {"ingest": INGEST, "degrade": DEGRADE}

@@ -1,0 +1,63 @@
+"""Small operations on files and processes that every writer shares: remove a path (naming the whole path when it
+cannot), a file's sha256, whether a process still runs, and the temporary sibling a write is staged in."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sys
+from pathlib import Path
+
+
+def temporary_sibling(path: Path, kind: str = "tmp") -> Path:
+    """The sibling of ``path`` a writer stages it in (``tmp``) or moves the old one aside to (``old``):
+    ``.<stem>.winnow-<kind>-<pid><suffix>``, which :func:`winnow.temporaries.sweep_temporaries` removes once the
+    process is gone."""
+    return path.with_name(f".{path.stem}.winnow-{kind}-{os.getpid()}{path.suffix}")
+
+
+def remove(path: Path) -> None:
+    """Remove a file, link or folder, if there."""
+    if path.is_dir() and not path.is_symlink():
+        if sys.version_info >= (3, 12):
+            shutil.rmtree(path, onexc=_naming_the_path)
+        else:
+            shutil.rmtree(path, onerror=lambda function, name, info: _naming_the_path(function, name, info[1]))
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _naming_the_path(_function, name: str, err: BaseException) -> None:
+    """Raise ``err`` of :func:`shutil.rmtree` naming the whole path of what it could not remove: its own names only
+    the entry (``manifest.parquet``), and the line then said nothing of where."""
+    if isinstance(err, OSError) and err.filename != name:
+        raise OSError(err.errno, err.strerror, name) from err
+    raise err
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """sha256 of a file's bytes, read 1 MiB at a time."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def running(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie (a killed child its parent has not reaped yet)."""
+    if os.name != "posix":
+        return True  # os.kill(pid, 0) would end the process on Windows; sweep nothing there
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    except (OverflowError, ValueError):
+        return False  # no process can have this number
+    try:  # /proc/<pid>/stat: "pid (name) state ..."
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True

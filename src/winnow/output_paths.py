@@ -1,0 +1,240 @@
+"""Paths a command writes or reads, checked before any work: what would stop a write there
+(:func:`check_output`), the project's own files and stage outputs a command's output would overwrite, and input
+paths that are not regular files."""
+
+import errno
+import functools
+import os
+import stat
+import tempfile
+from pathlib import Path
+from typing import NamedTuple
+
+from winnow.errors import WinnowError
+
+
+class Obstacle(NamedTuple):
+    """What stops a write at a path (:func:`output_obstacle`): ``kind`` (a folder where a file goes, or the
+    reverse), ``under`` (``where``: the file the path lies under), ``dangling`` (``where``: the symbolic link the
+    path lies under, ``why``: its target, which does not exist), ``unwritable`` (``where``: the deepest
+    existing folder, which takes no new file; ``why``: the system's reason) or ``long`` (``why``: the longest
+    name the folder's file system takes)."""
+
+    what: str
+    where: str = ""
+    why: str = ""
+
+
+def output_obstacle(path: str | os.PathLike, *, folder: bool = False) -> Obstacle | None:
+    """What would stop writing the file (or, with ``folder``, the folder) ``path`` at the end of the work, or
+    None; checked before any work, since the final write fails only after the work ran."""
+    path = os.fspath(path)
+    if os.path.isdir(path) if not folder else os.path.exists(path) and not os.path.isdir(path):
+        return Obstacle("kind")
+    parts = os.path.normpath(path).split(os.sep)
+    parents = [os.sep.join(parts[:i]) or os.sep for i in range(1, len(parts))] or [os.curdir]
+    blocking = next((parent for parent in parents if os.path.exists(parent) and not os.path.isdir(parent)), None)
+    if blocking is not None:
+        return Obstacle("under", blocking)
+    # a folder linked to a disk not mounted (models -> /mnt/big/models) passed, and the write's mkdir failed after the
+    # work: train@baseline trained, then said "models: File exists [EEXIST]; free space, or fix the path ..."
+    dangling = next((parent for parent in parents if os.path.islink(parent) and not os.path.exists(parent)), None)
+    if dangling is not None:
+        return Obstacle("dangling", dangling, os.readlink(dangling))
+    # the deepest folder that exists must take a new file (permissions, a read-only or virtual file system)
+    nearest = next((parent for parent in reversed(parents) if os.path.isdir(parent)), os.curdir)
+    try:
+        with tempfile.TemporaryFile(dir=nearest):
+            pass
+    except OSError as err:
+        return Obstacle("unwritable", nearest, err.strerror)
+    # it is written as .<name>.winnow-tmp-<pid>[.suffix] and renamed: a name that fits but whose temporary does not
+    # failed after the work (compare left its markdown without the JSON; gate printed PASS, then failed)
+    longest = _name_max(nearest) - len(f"..winnow-scratch-{2**22}")
+    if len(os.fsencode(os.path.basename(os.path.normpath(path)))) > longest:
+        return Obstacle("long", why=str(longest))
+    return None
+
+
+def _name_max(folder: str) -> int:
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255
+
+
+def check_output(path: str | os.PathLike | None, *, option: str, folder: bool = False, example: str = "") -> None:
+    """Refuse, before any work, an output path a command could not write (:func:`output_obstacle`); ``option``
+    names the argument."""
+    if path is None:
+        return
+    obstacle = output_obstacle(path, folder=folder)
+    path, kind = os.fspath(path), "folder" if folder else "file"
+    hint = f", e.g. {option} {example}" if example else ""
+    if obstacle is None:
+        owned = project_file(path)
+        if owned:
+            raise WinnowError(f"{option} {path}: is {owned}, which this would overwrite; give another path{hint}")
+        special = None if folder else not_a_regular_file(path)
+        if special:
+            raise WinnowError(f"{option} {path}: is {special}, which the write would replace with a regular file; "
+                              f"give the path of a regular file{hint}")
+        return
+    if obstacle.what == "kind":
+        raise WinnowError(f"{option} {path}: is a {'file' if folder else 'folder'}; give a {kind} path{hint}")
+    if obstacle.what == "under":
+        raise WinnowError(f"{option} {path}: lies under the file {obstacle.where}; give a {kind} path{hint}")
+    if obstacle.what == "dangling":
+        raise WinnowError(f"{option} {path}: lies under {obstacle.where}, a symbolic link to {obstacle.why}, which "
+                          f"does not exist; create that folder (or mount its disk), or give another {kind} path{hint}")
+    if obstacle.what == "long":
+        raise WinnowError(f"{option} {path}: the name is too long to write safely (at most {obstacle.why} bytes here, "
+                          f"to leave room for the temporary it is written as); give a shorter name{hint}")
+    raise WinnowError(f"{option} {path}: cannot write in {obstacle.where} ({obstacle.why}); give a {kind} path "
+                      f"where you can write{hint}")
+
+
+_PIPELINE_FILES = {"params.yaml": "the project's params.yaml", "dvc.yaml": "the project's dvc.yaml",
+                   "dvc.lock": "the project's dvc.lock", ".git": "git's own folder", ".dvc": "DVC's own folder"}
+
+
+def project_file(path: str) -> str | None:
+    """What ``path`` is to the DVC project it lies in (the nearest folder above it holding dvc.yaml or .dvc, from
+    wherever the command runs) when a command's output there would overwrite the pipeline's own files:
+    params.yaml, dvc.yaml, dvc.lock, .git, .dvc, or a stage's output (or what lies under one); else None.
+    ``winnow compare --out params.yaml`` replaced the params with markdown, and so did ``--out ../params.yaml``
+    from a subfolder before the project was found from the path rather than the current folder."""
+    target = os.path.realpath(path)
+    root = project_root(os.path.dirname(target))
+    if root is None:
+        return None
+    relative = os.path.relpath(target, root)
+    top = relative.split(os.sep)[0]
+    if top in _PIPELINE_FILES and os.path.exists(os.path.join(root, top)):
+        return _PIPELINE_FILES[top]
+    return _output_of(root, relative)
+
+
+def stage_output(path: str) -> str | None:
+    """``an output of the <name> stage (<out>)`` when ``path``, as written or with its links resolved, is or lies
+    under an output in the dvc.yaml of the project the command runs in (the current folder's, where params.yaml is
+    read), else None: a file there is deleted by dvc repro before that stage runs. A templated output
+    (models/${item.variant}.pt) counts for each variant params.yaml lists, as DVC expands it (models/baseline.pt,
+    of train@baseline), not as :func:`project_file` reads it, its whole folder: models/encoder.pt is no variant's
+    model. Before, a TorchScript model kept as models/baseline.pt passed, and dvc repro deleted it before
+    train@baseline ran. Before that, the project was found from the resolved path: another
+    checkout's data/represent/embeddings.npy was refused though this project's dvc repro never touches it, and a
+    link in data/degrade to a file elsewhere passed, though dvc repro deletes the link."""
+    root = project_root(os.getcwd())
+    if root is None:
+        return None
+    for target, base in ((os.path.abspath(path), root), (os.path.realpath(path), os.path.realpath(root))):
+        relative = os.path.relpath(target, base)
+        if relative.split(os.sep)[0] != os.pardir:
+            found = _output_of(root, relative, templated=False)
+            if found:
+                return found
+    return None
+
+
+def _output_of(root: str, relative: str, *, templated: bool = True) -> str | None:
+    """The output of the project at ``root`` that ``relative`` is or lies under, as :func:`project_file` says it;
+    ``templated``: a templated output counts as its folder, else as each of its expansions (:func:`_expanded`)."""
+    import yaml
+
+    try:
+        stages = (_parsed_yaml(Path(root, "dvc.yaml").read_text()) or {}).get("stages") or {}
+    except (OSError, ValueError, yaml.YAMLError):  # no dvc.yaml, or a broken one, which is for dvc to report
+        return None
+    for name, stage in stages.items():
+        for key in ("outs", "metrics", "plots"):
+            for entry in (stage.get(key) or []) if isinstance(stage, dict) else []:
+                out = next(iter(entry)) if isinstance(entry, dict) else str(entry)
+                if "${" in out:  # a templated out (metrics/evaluate/${item.variant}.json)
+                    outs = [(name, out.split("${")[0])] if templated else _expanded(root, name, out)
+                else:
+                    outs = [(name, out)]
+                for stage_name, out in outs:
+                    if out and (relative == out.rstrip("/") or relative.startswith(out.rstrip("/") + "/")
+                                or (out.endswith("/") and relative.startswith(out))):
+                        return f"an output of the {stage_name} stage ({out})"
+    return None
+
+
+def _expanded(root: str, name: str, out: str) -> list[tuple[str, str]]:
+    """``(stage, output)`` for each variant of the project's params.yaml (its ``variants``, from which DVC expands its
+    matrix stages) that the output ``out`` of the stage ``name`` names with ``${item.variant}``: ``("train@baseline",
+    "models/baseline.pt")``; none for another template, or variants that are no list of names (for the params check,
+    or DVC, to report)."""
+    import yaml
+
+    if out.replace("${item.variant}", "").count("${"):
+        return []
+    try:
+        variants = (_parsed_yaml(Path(root, "params.yaml").read_text()) or {}).get("variants")
+    except (OSError, ValueError, AttributeError, yaml.YAMLError):
+        return []
+    if not (isinstance(variants, list) and all(isinstance(variant, str) for variant in variants)):
+        return []
+    return [(f"{name}@{variant}", out.replace("${item.variant}", variant)) for variant in variants]
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed_yaml(text: str):
+    """``yaml.safe_load(text)``, parsed once per text: :func:`stage_output` read dvc.yaml (1,000 lines) and, for each
+    templated output, params.yaml anew, 18 pure-Python parses and 0.3 CPU s in every stage whose params name a path
+    (ingest.path). Keyed by the text, so an edited file is parsed again; callers only read the result."""
+    import yaml
+
+    return yaml.safe_load(text)
+
+
+def project_root(folder: str) -> str | None:
+    """The nearest of ``folder`` and the folders above it that holds a dvc.yaml or a .dvc folder, or None."""
+    while True:
+        if os.path.isfile(os.path.join(folder, "dvc.yaml")) or os.path.isdir(os.path.join(folder, ".dvc")):
+            return folder
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
+
+
+def not_a_regular_file(path: str) -> str | None:
+    """What an existing ``path`` is when a file written beside it and renamed over would replace something other
+    than a regular file: a link (its target left unchanged) or a device (/dev/stdout, as root), else None. A
+    stage's outputs may be DVC's links, so only the commands' own output options ask."""
+    if os.path.islink(path):
+        return "a symbolic link"
+    if os.path.exists(path) and not os.path.isfile(path):
+        return "a FIFO, socket or device"
+    return None
+
+
+def check_input_file(path: Path, *, option: str, fix: str) -> None:
+    """Raise one line, ``{option}: {path} <what it is>; {fix}``, unless ``path`` is a regular file (or a link
+    to one): not found, a folder, a symlink loop, a dangling symlink or a FIFO, socket or device."""
+    what = not_a_file(path)
+    if what is not None:
+        raise WinnowError(f"{option}: {path} {what}; {fix}")
+
+
+def not_a_file(path: Path) -> str | None:
+    """What ``path`` is, in words (``not found``, ``is a folder, not a file``, ``is a dangling symlink (to …)``…),
+    unless it is a regular file (or a link to one): then None."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            what = "is a symlink loop (it points back to itself), not a file"
+        elif path.is_symlink():
+            what = f"is a dangling symlink (to {os.readlink(path)}, which does not exist)"
+        elif err.errno in (errno.ENOENT, errno.ENOTDIR):
+            what = "not found"
+        else:
+            what = f"cannot be read ({err.strerror})"
+    else:
+        if stat.S_ISREG(mode):
+            return None
+        what = "is a folder, not a file" if stat.S_ISDIR(mode) else "is not a regular file (a FIFO, socket or device)"
+    return what

@@ -1,0 +1,198 @@
+"""Checked reads of what other stages wrote: a table (:func:`read_table`) or JSON file (:func:`read_json`) that is
+missing, unreadable, short of columns or keys, or holds rows of other images is refused in one line naming the stage
+that writes it (:func:`rerun_error`)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from winnow.errors import WinnowError, refuse_unreadable
+
+
+def rerun_error(path: str | os.PathLike, problem: str, *, written_by: str) -> WinnowError:
+    """The one line for an intermediate file that is missing or broken: the file, what is wrong with it and
+    the stage that writes it again (its DVC name, e.g. ``threshold``, ``train@baseline``)."""
+    return WinnowError(f"{path}: {problem}; rerun the {written_by} stage (dvc repro {written_by})")
+
+
+def other_pixels_error(path: str | os.PathLike, *, imageset: str, images: int, first, then, now,
+                       written_by: str) -> WinnowError:
+    """The one line for a table of ``images`` rows whose pixel ``digest`` is not their image's in ``imageset`` now,
+    the ``first`` id's digest ``then`` (the table's) and ``now``: every reader words it so (before: the scores'
+    readers said "scored from other pixels than ... (digest differs)", the cleaners' "judged other pixels ...")."""
+    return rerun_error(path, f"judged other pixels than {imageset}'s now for {images} image(s) (first: id {first!r}, "
+                             f"pixels {then!r} then, {now!r} now): made before degrade changed the data",
+                       written_by=written_by)
+
+
+def no_digests_error(path: str | os.PathLike, *, written_by: str) -> WinnowError:
+    """The one line for a table of images by id that has no ``digest`` column (the pixel digest of each image it
+    judged): every reader that checks the pixels words it so (the cleaners' tables and the scores alike)."""
+    return rerun_error(path, "has no digest column (the pixel digest of each image it judged): made by an earlier "
+                             "winnow or by hand", written_by=written_by)
+
+
+def read_table(path: str | os.PathLike, *, written_by: str, columns: Iterable[str] = (),
+               missing_ok: bool = False, unique: str | None = None, rows_of: tuple[str, Any] | None = None,
+               ids_of: tuple[str, Any] | None = None, flags: bool = False, booleans: Iterable[str] = (),
+               complete: Iterable[str] = ()):
+    """A table another stage wrote, parquet or CSV by the suffix, holding at least ``columns``.
+
+    A missing, empty, truncated or foreign file, or one without a needed column, raises
+    :func:`rerun_error`; with ``missing_ok`` an absent file gives None (its stage is optional).
+
+    Args:
+        unique: a column no two rows may share (``"id"`` for a table of one row per image): a repeated
+            value would make a merge fail or a lookup by id pick one of two rows.
+        rows_of: ``(imageset, ids)``: the table must hold exactly one row per id of ``ids`` (the images of
+            the imageset folder ``imageset``, named in the message) and no row for another id, in any
+            order; implies ``unique="id"``. A missing image would pass unexamined, an unknown one is
+            another imageset's.
+        ids_of: ``(imageset, ids)``: every row names an id of ``ids`` (a table of some of the images, such
+            as decisions), no row for another id.
+        flags: every column but ``id`` (and ``digest``, the pixels flagged: winnow.judged_rows.with_digests) holds
+            true or false in each row (threshold's flags, one column per issue and ``any``).
+        booleans: the ``columns`` that hold true or false in each row (dedup's ``kept`` and ``label_conflict``):
+            text "False" or a null is true to ``astype(bool)``, and 0/1 is no flag to a reader of the bool columns.
+        complete: the ``columns`` that hold a value in every row (dedup's ``group``): a null is no value of its own
+            to a reader, which groups or compares on it.
+    """
+    import pandas as pd
+
+    path = Path(path)
+    if missing_ok and not path.exists():
+        return None
+    if not path.is_file():
+        raise rerun_error(path, "not found", written_by=written_by)
+    kind = "CSV" if path.suffix == ".csv" else "parquet"
+    try:
+        frame = pd.read_csv(path) if kind == "CSV" else pd.read_parquet(path)
+    except (OSError, ValueError, TypeError) as err:  # pyarrow and pandas raise subclasses of these for a damaged file
+        refuse_unreadable(err, path)
+        damage = None if kind == "CSV" else _metadata_damage(path)
+        if damage is None and isinstance(err, TypeError):  # not the file's metadata: a bug, its traceback
+            raise
+        raise rerun_error(path, damage or f"not a readable {kind} file ({_detail(err)})",
+                          written_by=written_by) from err
+    if rows_of is not None:
+        unique = "id"
+    columns = [*columns, *([unique] if unique is not None and unique not in columns else [])]
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise rerun_error(path, f"lacks column(s) {', '.join(missing)}", written_by=written_by)
+    if unique is not None:
+        repeated = frame[unique].duplicated()
+        if repeated.any():
+            noun = "id(s)" if unique == "id" else f"value(s) of {unique}"
+            raise rerun_error(path, f"{int(repeated.sum())} repeated {noun}, first "
+                                    f"{_shown(frame[unique][repeated].iloc[0])}", written_by=written_by)
+    # before: a flags file of 0/1 (or text, or nulls) was read as flagging nothing: the label cleaners judged its
+    # flagged images, which pruned then kept, and nothing was said; dedup's kept as the text "True"/"False" was read
+    # as true throughout: the copies dedup removed were judged and kept
+    check_flags(frame, frame.columns.drop(["id", "digest"], errors="ignore") if flags else booleans, path=path,
+                written_by=written_by)
+    # before: dedup's groups with a null group (a hand edit, a table joined by another tool) were read as one picture
+    # of every image lacking it: 5 of 6 val images left out as its repeats, and data-valuation said to raise
+    # ingest.val_fraction
+    for column in complete:
+        empty = frame[column].isna().to_numpy()
+        if empty.any():
+            first = f", first id {_shown(frame['id'][empty].iloc[0])}" if "id" in frame.columns else ""
+            raise rerun_error(path, f"column {column!r} is empty in {int(empty.sum())} row(s){first}",
+                              written_by=written_by)
+    for given, every in ((rows_of, True), (ids_of, False)):
+        problem = None if given is None else _rows_problem(frame["id"], *given, every=every)
+        if problem:
+            raise rerun_error(path, problem, written_by=written_by)
+    return frame
+
+
+def _metadata_damage(path: Path) -> str | None:
+    """What is damaged in the pandas metadata of the parquet file at ``path`` (``pandas``: its columns; PANDAS_ATTRS:
+    the records its stage keeps of how it ran, a DataFrame's attrs), or None. Before, PANDAS_ATTRS cut or not JSON
+    read "not a readable parquet file (Expecting value: line 1 column 6 (char 5))", and JSON that is no object
+    (null, a list) stopped the reader in a TypeError, a traceback."""
+    import pyarrow.parquet as pq
+
+    try:
+        metadata = pq.read_schema(path).metadata or {}
+    except (OSError, ValueError):
+        return None
+    for key in (b"pandas", b"PANDAS_ATTRS"):
+        if key not in metadata:
+            continue
+        try:
+            value = json.loads(metadata[key])
+        except ValueError as err:
+            return f"its pandas metadata ({key.decode()}) is cut or not JSON ({_detail(err)})"
+        if not isinstance(value, dict):
+            kind = "null" if value is None else type(value).__name__
+            return f"its pandas metadata ({key.decode()}) holds a JSON {kind}, not an object"
+    return None
+
+
+def check_flags(frame, columns: Iterable[str], *, path: str | os.PathLike, written_by: str) -> None:
+    """Refuse (:func:`rerun_error`) a table ``frame`` read from ``path`` whose ``columns`` do not hold true or false in
+    every row: text "False" or a null is true to ``astype(bool)``, and 0/1 is no flag to a reader of bool columns."""
+    import pandas as pd
+
+    for column in columns:
+        values = frame[column]
+        if not pd.api.types.is_bool_dtype(values) or values.isna().any():
+            nulls = " with nulls" if pd.api.types.is_bool_dtype(values) else ""
+            raise rerun_error(path, f"column {column!r} holds {values.dtype} values{nulls}, not true or false flags",
+                              written_by=written_by)
+
+
+def _rows_problem(table_ids, imageset: str, ids, *, every: bool) -> str | None:
+    """What keeps ``table_ids`` from naming only ids of ``ids`` (imageset ``imageset``'s) and, with ``every``,
+    each of them once, or None."""
+    import pandas as pd
+
+    known = pd.Index(ids)
+    present = pd.Index(table_ids)
+    extra = table_ids[~present.isin(known)].drop_duplicates()
+    absent = known[~known.isin(present)] if every else known[:0]
+    problems = []
+    if len(extra):
+        problems.append(f"{len(extra)} id(s) not in {imageset}, first {_shown(extra.iloc[0])}")
+    if len(absent):
+        problems.append(f"no row for {len(absent)} image(s) of {imageset}, first {_shown(absent[0])}")
+    return ", and ".join(problems) or None
+
+
+def _shown(value: Any) -> str:
+    """A value for a message: ``'img-3'`` or ``7``, not ``np.int64(7)``."""
+    return repr(value.item() if type(value).__module__ == "numpy" else value)
+
+
+def read_json(path: str | os.PathLike, *, written_by: str, keys: Iterable[str] = (), missing_ok: bool = False):
+    """JSON another stage wrote; with ``keys``, an object holding at least those keys. Failures as
+    :func:`read_table`."""
+    path = Path(path)
+    if missing_ok and not path.exists():
+        return None
+    if not path.is_file():
+        raise rerun_error(path, "not found", written_by=written_by)
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        refuse_unreadable(err, path)
+        raise rerun_error(path, f"not a readable JSON file ({_detail(err)})", written_by=written_by) from err
+    keys = list(keys)
+    if keys and not isinstance(value, dict):
+        raise rerun_error(path, f"holds a JSON {type(value).__name__}, not an object", written_by=written_by)
+    missing = [k for k in keys if k not in value]
+    if missing:
+        raise rerun_error(path, f"lacks key(s) {', '.join(missing)}", written_by=written_by)
+    return value
+
+
+def _detail(err: Exception) -> str:
+    """The first line of a reader's error, without the path it repeats (``... source '<path>': why``)."""
+    lines = str(err).strip().splitlines()
+    return (lines[0].split("': ", 1)[-1] if lines else type(err).__name__)[:160]
