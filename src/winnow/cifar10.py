@@ -19,6 +19,7 @@ renamed into place.
 from __future__ import annotations
 
 import _codecs
+import filecmp
 import hashlib
 import os
 import pickle
@@ -269,14 +270,16 @@ def extract_archive(archive: Path, root: Path) -> None:
 
 
 def _same_files(extracted: Path, root: Path) -> bool:
-    """Whether ``root`` is a folder holding each file of ``extracted`` at the same size: the archive extracted there by
-    another run between this run's look and its rename. Before, the second of two experiments run side by side
+    """Whether ``root`` is a folder holding each file of ``extracted`` with the same bytes: the archive extracted there
+    by another run between this run's look and its rename. Before, the second of two experiments run side by side
     (`dvc queue start -j 2`) on one absolute ``ingest.path`` was refused ("Directory not empty; point ingest.path at
-    a folder that does not exist yet"), though the folder was the one it had extracted too."""
+    a folder that does not exist yet"), though the folder was the one it had extracted too. The bytes, not the sizes
+    (found by a review): a batch there rewritten at the same size (other labels, a user's edit) was taken as the
+    official archive's and read as CIFAR-10."""
     try:
         files = list(extracted.iterdir())
         return bool(files) and root.is_dir() and all(
-            (root / f.name).is_file() and (root / f.name).stat().st_size == f.stat().st_size for f in files)
+            f.is_file() and (root / f.name).is_file() and filecmp.cmp(f, root / f.name, shallow=False) for f in files)
     except OSError:
         return False
 
