@@ -6,19 +6,27 @@
   ``dvc repro`` (the source stage, ingest's check and the gate each read all of data/raw); a file whose size,
   modification and change time, inode and device are those of the last listing is not read again, a fresh clone or
   copy hashes each file once, and an edit with its size and times kept (``cp -p``) is still seen, by the gate too;
-  a damaged record of the hashes is read as none.
+  a damaged record of the hashes is read as none;
+- a parquet table whose pandas metadata (the ``pandas`` key) is an object whose fields are of another kind
+  (``"columns": 5``, ``"index_columns": null``, ``"columns": [5]``): one line naming the metadata and the stage to
+  rerun, not pandas' TypeError or AttributeError traceback (the read_table mend named JSON of another kind only).
 """
 
 import io
+import json
 import os
 import shutil
 import tarfile
 
+import pyarrow.parquet as pq
 import pytest
 
 import winnow.cifar10
 import winnow.source_listing
-from hostile_harness import assert_nothing_left, default_params, files_under, make_project
+from hostile_harness import (
+    assert_nothing_left, default_params, files_under, make_project, tiny_degraded, undamaged_params,
+)
+from test_hostile_threshold_64 import _stage_in_process
 from winnow.cifar10 import FOLDER, extract_archive
 from winnow.errors import WinnowError
 from winnow.source_listing import HASHES, listing
@@ -26,6 +34,7 @@ from winnow.stage import write_json
 from winnow.staleness import _check_source_listing
 
 IMAGES = ["a/0.png", "a/1.png", "b/0.png"]
+SCORES = "data/score/scores.parquet"
 
 
 def _archive(tmp_path, files: dict[str, bytes]):
@@ -150,4 +159,31 @@ def test_a_damaged_record_of_hashes_is_read_as_none(tmp_path, monkeypatch):
     read.clear()
     _check_source_listing(project, {"source": {}})
     assert read == []
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("interrupted")
+@pytest.mark.parametrize(("field", "value", "why"), [
+    ("columns", 5, "TypeError: object of type 'int' has no len()"),
+    ("index_columns", None, "TypeError: 'NoneType' object is not iterable"),
+    ("columns", [5], "AttributeError: 'int' object has no attribute 'get'"),
+])
+def test_a_table_whose_pandas_column_metadata_is_damaged_is_refused_naming_it(tmp_path, monkeypatch, capsys, field,
+                                                                              value, why):
+    # the scores' pandas metadata (the "pandas" key: its columns and index) JSON of an object, one field of another
+    # kind, as another tool may rewrite it. Before: threshold stopped in pandas' read with that TypeError or
+    # AttributeError, a traceback, though the rows read whole without the metadata
+    params = undamaged_params()
+    project = make_project(tmp_path / "p", params)
+    tiny_degraded(project, score=params["score"])
+    table = pq.read_table(project / SCORES)
+    described = json.loads(table.schema.metadata[b"pandas"])
+    pq.write_table(table.replace_schema_metadata({**table.schema.metadata,
+                                                  b"pandas": json.dumps({**described, field: value}).encode()}),
+                   project / SCORES)
+    before = files_under(project)
+    done = _stage_in_process(project, "threshold", monkeypatch, capsys)
+    assert (done.returncode, done.stderr.splitlines()) == (1, [
+        f"error: {SCORES}: its pandas metadata (pandas) does not describe its columns ({why}); rerun the score stage "
+        "(dvc repro score)"])
     assert_nothing_left(project, before)

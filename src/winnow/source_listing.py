@@ -170,8 +170,8 @@ def _local(root: Path, *, content: bool = False, hashed: Hashes | None = None) -
     and change time see what size and time do not (not the device, which a network mount's remount renumbers): class folders swapped to fix a label mix-up, and a file
     replaced by ``cp -p`` or a tar with fixed times (before: ingest did not rerun, every image kept its old label).
     ``content``: "size sha256" of a regular file instead, for the few files represent reads (a model, embeddings),
-    which a copy of the same bytes leaves as they were; ``hashed``: "size sha256" too, by :class:`Hashes`, links followed
-    as ingest follows them (files inside the project, :func:`_inside`)."""
+    which a copy of the same bytes leaves as they were; ``hashed``: "size sha256" too, by :class:`Hashes`, links
+    followed as ingest follows them (files inside the project, :func:`_inside`)."""
 
     def state(path: str | Path, stat: os.stat_result) -> str:
         # a FIFO's bytes are never hashed: its open waits for a writer (before: represent.file a FIFO hung the source

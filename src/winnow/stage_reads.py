@@ -71,10 +71,12 @@ def read_table(path: str | os.PathLike, *, written_by: str, columns: Iterable[st
     kind = "CSV" if path.suffix == ".csv" else "parquet"
     try:
         frame = pd.read_csv(path) if kind == "CSV" else pd.read_parquet(path)
-    except (OSError, ValueError, TypeError) as err:  # pyarrow and pandas raise subclasses of these for a damaged file
+    # pyarrow and pandas raise subclasses of the first two for a damaged file; the others pandas' read of damaged
+    # pandas metadata (a field of the wrong kind, or left out)
+    except (OSError, ValueError, TypeError, AttributeError, KeyError, IndexError) as err:
         refuse_unreadable(err, path)
-        damage = None if kind == "CSV" else _metadata_damage(path)
-        if damage is None and isinstance(err, TypeError):  # not the file's metadata: a bug, its traceback
+        damage = None if kind == "CSV" else _metadata_damage(path, err)
+        if damage is None and not isinstance(err, (OSError, ValueError)):  # not the metadata: a bug, its traceback
             raise
         raise rerun_error(path, damage or f"not a readable {kind} file ({_detail(err)})",
                           written_by=written_by) from err
@@ -111,11 +113,13 @@ def read_table(path: str | os.PathLike, *, written_by: str, columns: Iterable[st
     return frame
 
 
-def _metadata_damage(path: Path) -> str | None:
+def _metadata_damage(path: Path, err: Exception) -> str | None:
     """What is damaged in the pandas metadata of the parquet file at ``path`` (``pandas``: its columns; PANDAS_ATTRS:
-    the records its stage keeps of how it ran, a DataFrame's attrs), or None. Before, PANDAS_ATTRS cut or not JSON
-    read "not a readable parquet file (Expecting value: line 1 column 6 (char 5))", and JSON that is no object
-    (null, a list) stopped the reader in a TypeError, a traceback."""
+    the records its stage keeps of how it ran, a DataFrame's attrs), whose read failed in ``err``, or None. Before,
+    PANDAS_ATTRS cut or not JSON read "not a readable parquet file (Expecting value: line 1 column 6 (char 5))", and
+    JSON that is no object (null, a list) stopped the reader in a TypeError, a traceback; and so did (found by a
+    review) a ``pandas`` object whose fields are of another kind or left out (``"columns": 5``: TypeError, KeyError,
+    AttributeError), where the file reads whole without that metadata."""
     import pyarrow.parquet as pq
 
     try:
@@ -132,7 +136,13 @@ def _metadata_damage(path: Path) -> str | None:
         if not isinstance(value, dict):
             kind = "null" if value is None else type(value).__name__
             return f"its pandas metadata ({key.decode()}) holds a JSON {kind}, not an object"
-    return None
+    if b"pandas" not in metadata:
+        return None
+    try:
+        pq.read_table(path).to_pandas(ignore_metadata=True)
+    except Exception:  # noqa: BLE001 - unreadable without it too: not the metadata's fault
+        return None
+    return f"its pandas metadata (pandas) does not describe its columns ({type(err).__name__}: {_detail(err)})"
 
 
 def check_flags(frame, columns: Iterable[str], *, path: str | os.PathLike, written_by: str) -> None:
