@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from importlib import metadata
 from pathlib import Path
 from stat import S_ISREG
@@ -54,11 +55,13 @@ class Hashes:
     and git do (found by a review: every `dvc repro` read every image under a data/raw DVC tracks, twice, the source
     stage's listing and ingest's check, 10 GB for 100,000 images). The change time, which no tool sets back, sees
     an edit whose size and modification time were kept (`cp -p`). Without a ``.dvc`` folder, or where the file cannot
-    be read or written, every file is hashed, as before."""
+    be read or written, every file is hashed, as before. A file changed in the :data:`RACY_NS` before the listing
+    began is not kept (git's racy files): the kernel's clock steps in milliseconds, so an edit of the same size in
+    the same step after it was read would show the stat kept, and its old hash would be taken."""
 
     def __init__(self, project: Path):
         self.path = project / HASHES if (project / ".dvc").is_dir() else None
-        self.known, self.used = {}, {}
+        self.known, self.used, self.began = {}, {}, time.time_ns()
         try:
             known = json.loads(self.path.read_text()) if self.path is not None else {}
             self.known = known if isinstance(known, dict) else {}
@@ -70,7 +73,8 @@ class Hashes:
         was = self.known.get(key)
         same = isinstance(was, list) and len(was) == 2 and was[0] == mark and isinstance(was[1], str)
         digest = was[1] if same else file_sha256(path)  # the stat taken before the read: an edit meanwhile shows next
-        self.used[key] = [mark, digest]
+        if stat.st_ctime_ns < self.began - RACY_NS:
+            self.used[key] = [mark, digest]
         return digest
 
     def save(self) -> None:
@@ -86,6 +90,7 @@ class Hashes:
 
 
 HASHES = ".dvc/tmp/winnow-source-hashes.json"  # DVC's own scratch folder, which git ignores
+RACY_NS = 2_000_000_000  # a file changed this close to a listing is hashed again by the next (a FAT disk's 2 s)
 
 
 def _inside(path, project: Path) -> bool:
