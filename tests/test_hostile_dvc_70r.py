@@ -13,11 +13,9 @@
   rerun, not pandas' TypeError or AttributeError traceback (the read_table mend named JSON of another kind only).
 """
 
-import io
 import json
 import os
 import shutil
-import tarfile
 
 import pyarrow.parquet as pq
 import pytest
@@ -27,6 +25,7 @@ import winnow.source_listing
 from hostile_harness import (
     assert_nothing_left, default_params, files_under, make_project, tiny_degraded, undamaged_params,
 )
+from test_hostile_dvc_70 import _archive
 from test_hostile_threshold_64 import _stage_in_process
 from winnow.cifar10 import FOLDER, extract_archive
 from winnow.errors import WinnowError
@@ -36,16 +35,6 @@ from winnow.staleness import _check_source_listing
 
 IMAGES = ["a/0.png", "a/1.png", "b/0.png"]
 SCORES = "data/score/scores.parquet"
-
-
-def _archive(tmp_path, files: dict[str, bytes]):
-    archive = tmp_path / "cifar-10-python.tar.gz"
-    with tarfile.open(archive, "w:gz") as tar:
-        for name, body in files.items():
-            member = tarfile.TarInfo(f"{FOLDER}/{name}")
-            member.size = len(body)
-            tar.addfile(member, io.BytesIO(body))
-    return archive
 
 
 @pytest.mark.hostile("compare")

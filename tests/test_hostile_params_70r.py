@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from hostile_harness import assert_nothing_left, default_params, files_under, make_project, params_with, refused_line
+from test_hostile_params_70 import _gan
 from winnow import cli, params, params_read
 from winnow.contracts import load_suite
 from winnow.errors import WinnowError
@@ -86,13 +87,6 @@ def test_a_stage_that_declares_the_whole_params_file_as_empty_compares_every_key
         assert params_read._declared("probe.py", ()) == ("probe", None, [])
     finally:
         params_read.forget()
-
-
-def _gan(weak_by: str, weak_below: float) -> dict:
-    settings = default_params()
-    settings["variants"] = ["oracle", "baseline", "pruned", "augmented"]
-    settings["gan"].update(weak_by=weak_by, weak_k=2, weak_below=weak_below)
-    return settings
 
 
 @pytest.mark.hostile("params")

@@ -31,7 +31,7 @@ from test_hostile_cli import _locked, _write_summaries
 from test_hostile_gate import STALE_DVC_YAML, _dvc, _dvc_project, commit, gate
 from test_hostile_represent import ids, separable
 from test_hostile_represent_65 import _project, _represent
-from test_hostile_represent_70 import FIX, SCRIPTED, _net
+from test_hostile_represent_70 import FIX, SCRIPTED, _net, refused_then_gathered
 from winnow import represent
 from winnow.staleness import check_same_run
 
@@ -96,16 +96,7 @@ def test_a_partitioned_parquet_dataset_folder_is_told_how_to_gather_it(tmp_path,
     pd.DataFrame({"id": named, "f0": features[:, 0], "f1": features[:, 1], "part": np.arange(len(named)) % 2}
                  ).to_parquet(project / "mine.parquet", partition_cols=["part"])
     assert not list((project / "mine.parquet").glob("*.parquet"))  # none at the top: all in part=<n>/
-    before = files_under(project)
-    line = assert_error_line(_represent(project, monkeypatch, capsys))
-    assert line == ("error: represent.file: mine.parquet is a folder of parquet part files (a dataset, as Spark or Dask "
-                    "write one), and represent reads one file; gather it into one: "
-                    "pandas.read_parquet(folder).to_parquet(file), and point represent.file at that file")
-    assert_nothing_left(project, before)
-    # gathered as the line says, it is read
-    gathered = _project(tmp_path / "gathered", source="file", file="all.parquet")
-    pd.read_parquet(project / "mine.parquet").to_parquet(gathered / "all.parquet")
-    assert _represent(gathered, monkeypatch, capsys).returncode == 0
+    refused_then_gathered(project, tmp_path, monkeypatch, capsys)
 
 
 @pytest.mark.hostile("represent")

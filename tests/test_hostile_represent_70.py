@@ -251,6 +251,12 @@ def test_a_parquet_dataset_folder_of_part_files_is_told_how_to_gather_it(tmp_pat
     for part, rows in enumerate((slice(0, 20), slice(20, None))):
         pd.DataFrame({"id": named[rows], "f0": features[rows, 0], "f1": features[rows, 1]}).to_parquet(
             project / "mine.parquet" / f"part-{part:05d}.snappy.parquet")
+    refused_then_gathered(project, tmp_path, monkeypatch, capsys)
+
+
+def refused_then_gathered(project, tmp_path, monkeypatch, capsys):
+    """represent in ``project``, whose represent.file mine.parquet is a folder of parquet part files: refused in one
+    line that says how to gather it, nothing left; gathered as it says, into another project, the file is read."""
     before = files_under(project)
     line = assert_error_line(_represent(project, monkeypatch, capsys))
     assert line == ("error: represent.file: mine.parquet is a folder of parquet part files (a dataset, as Spark or Dask "

@@ -15,7 +15,6 @@ In-process on the exported project of review_project.py and on tiny imagesets (n
 
 import errno
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -24,18 +23,11 @@ from hostile_harness import assert_nothing_left, files_under
 from review_project import digest
 from test_hostile_degrade_70 import imageset, run_degrade
 from test_hostile_review_66 import exported, fill_in, saved_lines  # noqa: F401 (fixture)
+from test_hostile_review_70 import project  # noqa: F401 (fixture: a copy of the exported project)
 from test_report import browser, chromium  # noqa: F401 (fixtures: headless Chromium over DevTools)
 from winnow import review
 from winnow.degrade import degrade
 from winnow.errors import WinnowError
-
-
-@pytest.fixture
-def project(exported, tmp_path, monkeypatch) -> Path:  # noqa: F811 (the fixture imported above)
-    """A copy of the exported review project, the working directory."""
-    root = Path(shutil.copytree(exported, tmp_path / exported.name))
-    monkeypatch.chdir(root)
-    return root
 
 
 @pytest.mark.hostile("review")
