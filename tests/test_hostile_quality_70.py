@@ -11,8 +11,6 @@
 Stage cases run the real script in this process on a throwaway project of a few small images; the others call the
 library the stages call."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,27 +18,13 @@ import pandas as pd
 import pytest
 
 from hostile_harness import assert_nothing_left, files_under, make_project, params_with, undamaged_params
-from test_contracts import _stage_module
+from test_hostile_threshold_64 import _stage_in_process
 from winnow.degrade import perturbation_table
 from winnow.errors import WinnowError
 from winnow.imageset import write_imageset
 from winnow.params import validate
 from winnow.quality import SCORES, quality_flags, score_table
-from winnow.stage import run, write_table
-
-
-def _stage_in_process(project: Path, stage: str, monkeypatch, capsys) -> subprocess.CompletedProcess:
-    """``stages/<stage>.py`` run in this process as dvc.yaml's command would, its exit status and output as a
-    finished process's (a forked run costs a second a case)."""
-    monkeypatch.chdir(project)
-    monkeypatch.setattr(sys, "argv", [f"{stage}.py"])
-    try:
-        run(_stage_module(stage).main)
-        status = 0
-    except SystemExit as stop:
-        status = stop.code
-    out = capsys.readouterr()
-    return subprocess.CompletedProcess([stage], status, out.out, out.err)
+from winnow.stage import write_table
 
 
 def _refused(project: Path, stage: str, monkeypatch, capsys) -> str:
