@@ -177,19 +177,19 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
                               written_by=written_by)
         # before: a cleaner that relabels (not drops) edited and the variants stage rerun left the same ids, and
         # evaluate by hand scored the model of the old labels as the new version's, exit 0
-        if learnt is None:
-            # before: a model an earlier winnow saved without its labels passed here, so a relabel since was scored
-            # as the new version's, exit 0: only a retrain caught it
-            raise rerun_error(path, "trained by an earlier winnow, which kept no record of the labels it learnt "
-                                    "(learnt), so a relabel since it was trained cannot be told", written_by=written_by)
-        relabelled = ~np.isin(labelled_hashes(ids, labels), learnt.numpy())
-        if relabelled.any():
-            raise rerun_error(path, f"learnt {int(relabelled.sum())} of the images its data set version holds under "
-                                    f"another label, first {str(ids[int(np.argmax(relabelled))])!r}: its rows changed "
-                                    "since it was trained, and its score would be the old version's",
-                              written_by=written_by)
+        # before: a model an earlier winnow saved without its labels passed here, so a relabel since was scored as the
+        # new version's, exit 0: only a retrain caught it
+        _check_learnt(ids, labels, learnt, path=path, written_by=written_by, record="the labels it learnt (learnt)",
+                      unseen="a relabel since it was trained", held="under another label",
+                      why="its rows changed since it was trained, and its score would be the old version's")
         if digests:
-            _check_pixels(ids, digests[0], ckpt.get("pixels"), path=path, written_by=written_by)
+            # before: data/ingest or data/degrade written anew under the same ids and labels (a source image replaced,
+            # a degrade.perturbations strength edited, and only that stage rerun), then evaluate by hand (or dvc repro
+            # -s): it scored the model of the old pixels as the new data's, exit 0
+            _check_learnt(ids, digests[0], ckpt.get("pixels"), path=path, written_by=written_by,
+                          record="the pixels it learnt from (pixels)", unseen="images changed since it was trained",
+                          held="from other pixels", why="the imagesets they are read from were written anew since it "
+                          "was trained, and its score would be of other data")
     model = model.to(pick_device(device)).eval()
     # seed: None (unknown) in an earlier winnow's checkpoint; policy: None there too
     return (Trained(model, ckpt["mean"], ckpt["std"], ckpt["history"], ckpt["best_epoch"], config, ckpt.get("seed"),
@@ -197,26 +197,20 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
             list(ckpt["classes"]))
 
 
-def _check_pixels(ids: np.ndarray, digests: np.ndarray, pixels: torch.Tensor | None, *, path: Path,
-                  written_by: str) -> None:
-    """Raise :func:`winnow.stage_reads.rerun_error` unless a checkpoint that kept ``pixels`` (:func:`save`'s; None: an
-    earlier winnow's, which kept none) learnt each image of ``ids`` ``(M,)`` from the pixels of its ``digests``
-    ``(M,)``."""
+def _check_learnt(ids: np.ndarray, values: np.ndarray, kept: torch.Tensor | None, *, path: Path, written_by: str,
+                  record: str, unseen: str, held: str, why: str) -> None:
+    """Raise :func:`winnow.stage_reads.rerun_error` unless a checkpoint that ``kept`` its :func:`labelled_hashes` of
+    each image's id and one value (its label, its pixel digest; None: an earlier winnow's, which kept no ``record``)
+    learnt each image of ``ids`` ``(M,)`` with its ``values`` ``(M,)``; the line names the first that it did not."""
     from winnow.stage_reads import rerun_error
 
-    # before: data/ingest or data/degrade written anew under the same ids and labels (a source image replaced, a
-    # degrade.perturbations strength edited, and only that stage rerun), then evaluate by hand (or dvc repro -s): it
-    # scored the model of the old pixels as the new data's, exit 0
-    if pixels is None:
-        raise rerun_error(path, "trained by an earlier winnow, which kept no record of the pixels it learnt from "
-                                "(pixels), so images changed since it was trained cannot be told",
-                          written_by=written_by)
-    changed = ~np.isin(labelled_hashes(ids, digests), pixels.numpy())
+    if kept is None:
+        raise rerun_error(path, f"trained by an earlier winnow, which kept no record of {record}, so {unseen} cannot "
+                                "be told", written_by=written_by)
+    changed = ~np.isin(labelled_hashes(ids, values), kept.numpy())
     if changed.any():
-        raise rerun_error(path, f"learnt {int(changed.sum())} of the images its data set version holds from other "
-                                f"pixels, first {str(ids[int(np.argmax(changed))])!r}: the imagesets they are read "
-                                "from were written anew since it was trained, and its score would be of other data",
-                          written_by=written_by)
+        raise rerun_error(path, f"learnt {int(changed.sum())} of the images its data set version holds {held}, first "
+                                f"{str(ids[int(np.argmax(changed))])!r}: {why}", written_by=written_by)
 
 
 def _check_trained_as(trained: TrainConfig, trained_seed: int | None, trained_policy: Policy | None,
