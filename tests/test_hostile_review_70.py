@@ -174,7 +174,8 @@ def test_a_choice_made_by_mistake_on_the_page_is_withdrawn_by_undecided(browser,
     item = "document.querySelector('.item[data-id=\"{}\"] {}')".format
     evaluate(";".join([
         item("train-00", "input[value=accept]") + ".click()", item("train-00", 'input[value=\\"\\"]') + ".click()",
-        item("train-04", "input[value=reject]") + ".click()", item("train-04", "select") + ".value = 'cat'",
+        item("train-04", "input[value=reject]") + ".click()", item("train-04", "select") + ".focus()",
+        item("train-04", "select") + ".value = 'cat'",
         item("train-04", "select") + ".dispatchEvent(new Event('change', {bubbles: true}))",
         item("train-04", "select") + ".value = ''",
         item("train-04", "select") + ".dispatchEvent(new Event('change', {bubbles: true}))",

@@ -483,6 +483,8 @@ def browser(chromium, tmp_path_factory):
         for domain in ("Page", "Runtime", "Log"):
             page.call(f"{domain}.enable")
         page.call("Emulation.setDeviceMetricsOverride", width=WIDTH, height=900, deviceScaleFactor=1, mobile=False)
+        # as a person's window has it: a headless page has no focus, and element.focus() fires no focus event there
+        page.call("Emulation.setFocusEmulationEnabled", enabled=True)
         yield page
     finally:
         process.terminate()

@@ -55,6 +55,18 @@ function verdictsCsv() {
   }
   return lines.join("\\n") + "\\n";
 }
+// the classes a label issue can be relabelled to are one list on the page (the "classes" template), copied into an
+// item's select when a person first reaches it: before, every label issue carried its own copy (100 classes x 8,572
+// flags: a 28 MB page); a select holds only "relabel to …" and the class saved before until then
+function fillSelect(select) {
+  if (select.dataset.filled) return;
+  const given = select.closest(".item").dataset.given, value = select.value;
+  const classes = [...document.getElementById("classes").content.children].filter(o => o.textContent !== given);
+  select.replaceChildren(select.options[0], ...classes.map(option => option.cloneNode(true)));
+  select.value = value;
+  select.dataset.filled = "1";
+}
+document.addEventListener("focusin", event => { if (event.target.tagName === "SELECT") fillSelect(event.target); });
 function showCount() {
   const n = [...document.querySelectorAll(".item")].filter(item => item.dataset.verdict).length;
   document.getElementById("count").textContent = n + " verdict(s) chosen";
@@ -68,6 +80,7 @@ window.addEventListener("pageshow", () => {
     for (const radio of item.querySelectorAll("input[type=radio]")) radio.checked = radio.value === item.dataset.verdict;
     const select = item.querySelector("select");
     if (select) {
+      if (item.dataset.verdict) fillSelect(select);
       select.value = [...select.options].some(option => option.value === item.dataset.verdict) ? item.dataset.verdict : "";
     }
   }
@@ -127,9 +140,8 @@ def _item(row: pd.Series, *, number: int, classes: list[str], thumbs: dict[str, 
     copy = (f'<img class="copy" src="{thumbs[row["copy_of"]]}" alt="copy of '
             f'{html.escape(row["copy_of"])}" title="the copy dedup kept: {html.escape(row["copy_of"])}">'
             if row["copy_of"] else "")
-    options = "".join(f'<option value="{html.escape(class_verdict(name))}"'
-                      f'{" selected" if class_verdict(name) == saved else ""}>{html.escape(name)}</option>'
-                      for name in classes if name != row["given"])
+    options = "".join(f'<option value="{html.escape(class_verdict(name))}" selected>{html.escape(name)}</option>'
+                      for name in classes if name != row["given"] and class_verdict(name) == saved)  # the rest: fillSelect
     select = (f'<select aria-label="relabel {html.escape(row["id"])}"><option value="">relabel to …</option>'
               f"{options}</select>" if row["kind"] == "label" else "")
     choices = [("accept", accept), ("reject", reject)]
@@ -167,6 +179,8 @@ def review_page(queue: pd.DataFrame, *, classes: list[str], thumbs: dict[str, st
             continue
         items = "".join(_item(row, number=number, classes=classes, thumbs=thumbs) for number, row in rows.iterrows())
         sections.append(f'<section id="{kind}"><h2>{title}: {len(rows):,}</h2><div class="grid">{items}</div></section>')
+    classes_list = ("".join(f'<option value="{html.escape(class_verdict(name))}">{html.escape(name)}</option>'
+                            for name in classes) if (queue["kind"] == "label").any() else "")
     body = "".join(sections) or '<p class="note">Nothing to review: no cleaner suggested a drop or a relabel.</p>'
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>winnow review</title>'
             f'<link rel="icon" href="data:,"><style>{CSS}{PAGE_CSS}</style></head><body><h1>Review the flags</h1>'
@@ -177,7 +191,7 @@ def review_page(queue: pd.DataFrame, *, classes: list[str], thumbs: dict[str, st
             f"<code>winnow review import {DOWNLOAD_NAME}</code> and <code>dvc repro</code>.</p>"
             f'<div class="bar"><button id="download" type="button">Download verdicts</button> '
             f'<span id="count">{(queue["verdict"] != "").sum()} verdict(s) chosen</span></div>{body}'
-            f'<script>{SCRIPT}</script></body></html>\n')
+            f'<template id="classes">{classes_list}</template><script>{SCRIPT}</script></body></html>\n')
 
 
 def label_studio_config(classes: list[str]) -> str:
