@@ -304,6 +304,12 @@ def test_the_class_list_is_on_the_page_once_and_a_select_offers_every_class_but_
     # train-04 is a dog: every class but dog, in the data set's order
     assert offered("train-04") == ["relabel to …", "cat", "owl"]
     assert offered("train-04") == ["relabel to …", "cat", "owl"]  # reached again: not copied twice
+    # a browser that opens a select on a click without focusing it
+    assert browser.call("Runtime.evaluate", returnByValue=True, expression=(
+        "(select => { select.dispatchEvent(new MouseEvent('mousedown', {bubbles: true})); "
+        "return [...select.options].map(o => o.textContent); })"
+        "(document.querySelector('.item[data-id=\"train-06\"] select'))"))["result"]["value"] == [
+        "relabel to …", "cat", "owl"]
 
 
 def test_a_clean_data_set_exports_an_empty_queue_and_a_page_that_says_so(tmp_path):

@@ -66,7 +66,9 @@ function fillSelect(select) {
   select.value = value;
   select.dataset.filled = "1";
 }
-document.addEventListener("focusin", event => { if (event.target.tagName === "SELECT") fillSelect(event.target); });
+for (const kind of ["focusin", "mousedown"]) {  // mousedown: a browser that opens a select without focusing it
+  document.addEventListener(kind, event => { if (event.target.tagName === "SELECT") fillSelect(event.target); });
+}
 function showCount() {
   const n = [...document.querySelectorAll(".item")].filter(item => item.dataset.verdict).length;
   document.getElementById("count").textContent = n + " verdict(s) chosen";
