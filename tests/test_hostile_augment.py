@@ -50,7 +50,7 @@ def test_bad_augmentation_params_are_one_line(tmp_path, stage, params, parameter
     (("train", "baseline"), "[1, 2]", "holds a JSON list, not an object"),
     (("train", "baseline"), json.dumps({"val_accuracy": 0.9}), "lacks key(s) policy"),
     (("train", "pruned"), json.dumps({"policy": {**WRITTEN, "ops": ["rotate", "twirl"]}}),
-     "holds no valid policy (balance.policy.ops: unknown ['twirl']"),
+     "holds no valid policy (policy.ops: unknown ['twirl']"),
     (("balance",), json.dumps({"policy": {**WRITTEN, "n": "two"}}),
      'holds no valid policy (policy.n is "two", not a whole number)'),
     # before: {} was read as Policy() (not even balance.policy) and metrics said policy_from: searched

@@ -269,7 +269,7 @@ def read_policy(path: str = SEARCHED, *, fixed: Policy | None = None) -> Policy:
     written = read_json(path, written_by=WRITTEN_BY, keys=("policy",))
     try:
         check_searched(written["policy"])
-        chosen = Policy.from_params(written["policy"])
+        chosen = Policy.from_params(written["policy"], where="policy")
     except (WinnowError, TypeError, ValueError) as err:
         raise rerun_error(path, f"holds no valid policy ({first_line(err)})", written_by=WRITTEN_BY) from err
     # the incumbent, held to the fields the stage writes as the policy is: before, "fixed": {} was read as the default
@@ -278,7 +278,7 @@ def read_policy(path: str = SEARCHED, *, fixed: Policy | None = None) -> Policy:
     try:
         if written.get("fixed") is not None:
             check_searched(written["fixed"], key="fixed")
-        against = None if written.get("fixed") is None else Policy.from_params(written["fixed"])
+        against = None if written.get("fixed") is None else Policy.from_params(written["fixed"], where="fixed")
     except (WinnowError, TypeError, ValueError) as err:
         raise rerun_error(path, f"records no valid incumbent it was chosen against ({first_line(err)})",
                           written_by=WRITTEN_BY) from err

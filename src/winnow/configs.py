@@ -208,12 +208,19 @@ class Policy:
         return {"ops": list(self.ops), "n": self.n, "magnitude": self.magnitude, "kind": self.kind, "fill": self.fill}
 
     @classmethod
-    def from_params(cls, section: Mapping[str, Any] | Policy) -> Policy:
-        """A policy from params (``{"ops": [...], "n": 2, "magnitude": 0.3}``), validated."""
+    def from_params(cls, section: Mapping[str, Any] | Policy, *, where: str = "balance.policy") -> Policy:
+        """A policy from params (``{"ops": [...], "n": 2, "magnitude": 0.3}``), validated; a refusal names ``where``,
+        what holds the mapping: a policy read from another file than params.yaml (data/augment-search/policy.json's
+        ``policy``) is not balance.policy, which a line naming it sent the user to, valid as it was."""
         if isinstance(section, Policy):
             return section
-        check_known(section, [f.name for f in fields(cls)], where="balance.policy")
-        return cls(**section)
+        check_known(section, [f.name for f in fields(cls)], where=where)
+        try:
+            return cls(**section)
+        except WinnowError as err:  # __post_init__ names balance.policy, what params.yaml holds
+            if where == "balance.policy" or not str(err).startswith("balance.policy"):
+                raise
+            raise WinnowError(where + str(err).removeprefix("balance.policy")) from None
 
 
 def model_check_training(params: Mapping[str, Any]) -> dict[str, Any]:
