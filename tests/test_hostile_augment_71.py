@@ -13,10 +13,9 @@ import json
 
 import pytest
 
-from hostile_harness import assert_nothing_left, default_params, files_under
+from hostile_harness import assert_nothing_left, default_params, files_under, make_project
 from test_augment import _project
 from test_hostile_threshold_64 import _stage_in_process
-from winnow.errors import WinnowError
 from winnow.params import validate
 
 POLICY = "data/augment-search/policy.json"
@@ -57,3 +56,29 @@ def test_a_searched_policy_edited_invalid_names_the_files_key_not_balance_policy
     assert (done.returncode, done.stderr.splitlines()) == (1, [
         f"error: {POLICY}: {why}; rerun the augment-search stage (dvc repro augment-search)"])
     assert_nothing_left(tmp_path, before)
+
+
+@pytest.mark.hostile("training")
+@pytest.mark.parametrize(("size", "fix"), [(30, "28 or 32"), (10, "8 or 12")])
+def test_an_ingest_size_the_gan_cannot_make_is_refused_before_ingest(tmp_path, monkeypatch, capsys, size, fix):
+    # before: ingest.size 30 with augmented among the variants passed the params check; ingest, degrade, every cleaner
+    # and train@baseline ran, and gan-synthesize refused only then: "gan: images of 30px do not fit the generator"
+    params = default_params() | {"variants": ["baseline", "pruned", "augmented"]}
+    params["ingest"]["size"] = size
+    params["train"]["crop_padding"] = 2  # a crop that fits every size here
+    project = make_project(tmp_path / "project", params)
+    before = files_under(project)
+    done = _stage_in_process(project, "ingest", monkeypatch, capsys)
+    assert (done.returncode, done.stderr.splitlines()) == (1, [
+        f"error: params.yaml: ingest.size: {size}, but the GAN of the augmented variant (gan-synthesize) makes images "
+        f"of a multiple of 4 pixels a side; set ingest.size to {fix}, or leave augmented out of variants"])
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("training")
+def test_an_ingest_size_the_gan_cannot_make_passes_without_the_augmented_variant():
+    # the GAN trains only for augmented: without it, any size the models take is a size (the rule binds no other stage)
+    params = default_params() | {"variants": ["baseline", "pruned"]}
+    params["ingest"]["size"] = 30
+    params["train"]["crop_padding"] = 2
+    validate(params)  # no refusal

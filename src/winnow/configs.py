@@ -167,6 +167,12 @@ class GanConfig:
         return cls(**section)
 
 
+def gan_size_fits(size: int) -> bool:
+    """Whether the GAN (:func:`winnow.gan.build`) makes images of ``size`` pixels a side: its generator upsamples
+    twice by 2 from ``size // 4``, so a multiple of 4, at least 8."""
+    return size % 4 == 0 and size >= 8
+
+
 @dataclass(frozen=True)
 class Policy:
     """How augmented copies are made (RandAugment-style): each image gets ``n`` of ``ops``, drawn at

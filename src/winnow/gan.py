@@ -31,7 +31,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
-from winnow.configs import GanConfig
+from winnow.configs import GanConfig, gan_size_fits
 from winnow.device_rows import to_tensor
 from winnow.errors import WinnowError, out_of_memory, refuse_unreadable
 from winnow.stage import torch_file_damage, write_torch
@@ -101,7 +101,7 @@ class TrainedGan:
 
 
 def build(config: GanConfig, *, num_classes: int, channels: int, image_size: int) -> tuple[Generator, Discriminator]:
-    if image_size % 4 or image_size < 8:
+    if not gan_size_fits(image_size):
         raise WinnowError(f"gan: images of {image_size}px do not fit the generator; it needs a multiple of 4, "
                           "at least 8 (set ingest.size)")
     gen = Generator(latent_dim=config.latent_dim, num_classes=num_classes, channels=channels,

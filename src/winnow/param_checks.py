@@ -14,7 +14,9 @@ import os
 import urllib.parse
 from pathlib import Path
 
-from winnow.configs import DEFAULT_VALLEY_WINDOW, FRAC_NOISE_FILTERS, Policy, check_weak_below, check_weak_k
+from winnow.configs import (
+    DEFAULT_VALLEY_WINDOW, FRAC_NOISE_FILTERS, Policy, check_weak_below, check_weak_k, gan_size_fits,
+)
 from winnow.errors import WinnowError, redacted
 from winnow.output_paths import stage_output
 from winnow.param_rules import FILE, fail, show
@@ -331,6 +333,18 @@ def crops_fit(params: dict, path: str) -> None:
         if padding is not None and 2 * padding >= size:  # as winnow.training refuses it: past half the image
             fail(f"{where}.crop_padding", f"{padding} pixels on {size}x{size} images (ingest.size) shifts a crop past "
                                           f"half the image; set it below {(size + 1) // 2}, or 0 for no crop")
+
+
+def gan_images_fit(params: dict, path: str) -> None:
+    # before: ingest.size 30 with augmented among the variants passed here, and gan-synthesize refused it ("images of
+    # 30px do not fit the generator") only after ingest, degrade, every cleaner and train@baseline had run. Without
+    # ingest.size the images keep the source's size, which only ingest knows
+    size = params["ingest"].get("size")
+    if size is None or "augmented" not in params["variants"] or gan_size_fits(size):
+        return
+    low = size // 4 * 4  # at least 8: ingest.size is
+    fail("ingest.size", f"{size}, but the GAN of the augmented variant (gan-synthesize) makes images of a multiple of "
+                        f"4 pixels a side; set ingest.size to {low} or {low + 4}, or leave augmented out of variants")
 
 
 def searched_policy_made(params: dict, path: str) -> None:
