@@ -14,6 +14,7 @@ one_line_from_the_start()  # before the imports below, which take seconds: a Ctr
 import time
 from dataclasses import replace
 
+from winnow.errors import WinnowError
 from winnow.stage import check_outputs, load_params, run, together, write_json
 from winnow.stand_ins import replacing_skipped, write_skipped
 
@@ -62,6 +63,14 @@ def main() -> None:
         # its n and magnitude was a challenger of its own, which could "replace" it by the noise of two trainings
         # (chosen_is_fixed false) and raised the bar for the others
         policies = [fixed, *(policy for policy in policies if not same_policy(policy, fixed))]
+        # before: op_sets [[shear, translate, rotate, noise, crop]] at balance.policy's n and magnitude trained
+        # balance.policy alone and wrote it "chosen" (chosen_is_fixed true, kept) against no challenger, as if it had
+        # beaten the candidates asked for
+        if len(policies) == 1:
+            raise WinnowError("augment-search: every candidate augment_search's op_sets, kinds, ns and magnitudes give "
+                              "makes copies alike to balance.policy's, which with_fixed scores as the incumbent, so "
+                              "there is no candidate to compare it with; add another op set or magnitude, or set "
+                              "augment_search.enabled: false")
     config = replace(TrainConfig.from_params(params["train"]), epochs=section["epochs"], patience=None)
     train, val = load_variant("pruned")
     check_val_classes(val.labels, val.classes)

@@ -3,7 +3,9 @@
 - a searched policy (data/augment-search/policy.json) edited by hand into an invalid one, its ``policy`` or its
   ``fixed``: the line names the file's key, not params.yaml's balance.policy, which is valid;
 - ingest.size that is no multiple of 4 with the augmented variant requested: refused by the params check, before
-  ingest, not by gan-synthesize after every cleaner and the baseline's training.
+  ingest, not by gan-synthesize after every cleaner and the baseline's training;
+- a search whose every candidate makes copies alike to balance.policy's (with_fixed): refused before any training, not
+  balance.policy written "chosen" against no challenger.
 
 Each names what a user relies on: the one line, and nothing partial left behind."""
 
@@ -16,6 +18,7 @@ import pytest
 from hostile_harness import assert_nothing_left, default_params, files_under, make_project
 from test_augment import _project
 from test_hostile_threshold_64 import _stage_in_process
+from winnow.configs import Policy
 from winnow.params import validate
 
 POLICY = "data/augment-search/policy.json"
@@ -82,3 +85,24 @@ def test_an_ingest_size_the_gan_cannot_make_passes_without_the_augmented_variant
     params["ingest"]["size"] = 30
     params["train"]["crop_padding"] = 2
     validate(params)  # no refusal
+
+
+@pytest.mark.hostile("training")
+def test_a_search_whose_every_candidate_is_balance_policy_is_refused_before_training(tmp_path, monkeypatch, capsys):
+    # balance.policy's five ops in another order at its n and magnitude: the one candidate is balance.policy. Before:
+    # balance.policy alone was trained and written "chosen" (chosen_is_fixed true, against_fixed kept, "1 candidates"),
+    # as if it had beaten the candidates asked for
+    fixed = Policy.from_params(default_params()["balance"]["policy"])
+    _project(tmp_path, monkeypatch, augment_search={"enabled": True, "kinds": ["rand"], "ns": [fixed.n],
+                                                    "magnitudes": [fixed.magnitude],
+                                                    "op_sets": [list(fixed.ops[::-1])]})
+    from winnow import augment_search
+
+    monkeypatch.setattr(augment_search, "short_training_scorer", lambda *a, **k: pytest.fail("a training ran"))
+    before = files_under(tmp_path)
+    done = _stage_in_process(tmp_path, "augment_search", monkeypatch, capsys)
+    assert (done.returncode, done.stderr.splitlines()) == (1, [
+        "error: augment-search: every candidate augment_search's op_sets, kinds, ns and magnitudes give makes copies "
+        "alike to balance.policy's, which with_fixed scores as the incumbent, so there is no candidate to compare it "
+        "with; add another op set or magnitude, or set augment_search.enabled: false"])
+    assert_nothing_left(tmp_path, before)
