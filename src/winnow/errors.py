@@ -142,13 +142,14 @@ def check_known(given, known, *, where: str) -> None:
         raise WinnowError(f"{where}: unknown parameter(s) {', '.join(sorted(unknown))}; known: {', '.join(known)}")
 
 
-def check_neighbour_count(k, available: int, *, where: str, among: str) -> None:
+def check_neighbour_count(k, available: int, *, where: str, among: str, largest: int | None = None) -> None:
     """Raise :class:`WinnowError` naming ``where`` unless ``k`` is an integer (numpy's too) in
     ``[1, available]``: past that a k-nearest search has no k neighbours to give (``among``: what they are
-    drawn from, for the message, e.g. "train images")."""
+    drawn from, for the message, e.g. "train images"). ``largest``: the top of the range the message offers, where
+    the caller refuses some counts up to ``available`` itself (None: ``available``)."""
     if not isinstance(k, numbers.Integral) or not 1 <= k <= available:
         raise WinnowError(f"{where}: {k!r} neighbours asked but only {available} {among}; choose an integer in "
-                          f"[1, {available}]")
+                          f"[1, {available if largest is None else largest}]")
 
 
 def check_fits_in_memory(n_bytes: int, *, what: str) -> None:

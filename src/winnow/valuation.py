@@ -121,7 +121,9 @@ def knn_shapley(train_features: np.ndarray, train_labels: np.ndarray, val_featur
     device = device or torch.device("cpu")
     n = len(x)
     # past n every train image is a neighbour of every val image: all values equal, nothing told apart
-    check_neighbour_count(k, n, where="data_valuation.knn_k", among="train images")
+    # the range offered stops below n, which is refused just below: before, knn_k 100 of 60 train images was told to
+    # choose from [1, 60], and 60 was then refused
+    check_neighbour_count(k, n, where="data_valuation.knn_k", among="train images", largest=max(n - 1, 1))
     if k == n and n > 1:
         # at k = n too: every step's weight is 1 / n, so s(a_j) = m_j / n, never below zero: a value is only the
         # share of val images carrying the image's label, and no image could be dropped (a probe met 0 of 1,200
