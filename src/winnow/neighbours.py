@@ -95,11 +95,21 @@ def nearest(space: Space, *, k: int, batch_size: int = 2048, knn: str = "numpy")
 
 def vote(space: Space, *, k: int, num_classes: int, knn: str = "numpy") -> np.ndarray:
     """int64 ``(Q,)``: each query's class by majority of its ``k`` nearest references' labels; of classes tied on
-    votes, the one with the nearer neighbour (:func:`_behind`). ``knn``: as :func:`nearest`."""
+    votes, the one with the nearer neighbour (:func:`_behind`); -1 for an all-zero query row, which no neighbour
+    votes for (:func:`_silent`). ``knn``: as :func:`nearest`."""
     _, index = nearest(space, k=k, knn=knn)
     neighbour_labels = torch.from_numpy(np.asarray(space.reference_labels, np.int64)[index])
     votes = F.one_hot(neighbour_labels, num_classes).sum(dim=1)
-    return _majority(votes, _behind(neighbour_labels, num_classes))
+    return np.where(_silent(space.features), -1, _majority(votes, _behind(neighbour_labels, num_classes)))
+
+
+def _silent(features: np.ndarray) -> np.ndarray:
+    """bool ``(Q,)``: the all-zero rows of ``features`` ``(Q, D)``. Such a row (a ReLU model's, for an image none of its
+    units answers: represent keeps a model's zero rows) lies at cosine similarity 0 to every reference, so its k
+    "nearest" are a tie among all of them, which the search breaks by position (torch's topk) or by index (faiss):
+    they say nothing of the image. Before, a zero row of class 0 took ten images of class 1 that the tie picked as
+    its neighbours and was relabelled 1."""
+    return ~np.any(np.asarray(features) != 0, axis=1)
 
 
 def _majority(votes: torch.Tensor, behind: torch.Tensor) -> np.ndarray:
@@ -134,7 +144,8 @@ def evidence(space: Space, labels: np.ndarray, *, k: int, num_classes: int, batc
         given one among the k nearest references (of two as common, the one with the nearer neighbour), and
         ``agreement``, the share of the k carrying it;
         ``given_agreement``, the share of the k carrying the given label; ``vote``, the class :func:`vote`
-        gives the query;
+        gives the query (an all-zero query row, whose k nearest are a tie among every reference, has no vote:
+        agreements 0 and ``vote`` -1, :func:`_silent`);
         ``same_class_distance``, cosine distance to the nearest reference of the given class (2, the
         largest, when there is none); ``centroid_label``, the other class whose centroid (mean of its
         unit reference features) is nearest, and ``centroid_margin``, distance to the own class's
@@ -147,12 +158,16 @@ def evidence(space: Space, labels: np.ndarray, *, k: int, num_classes: int, batc
         raise WinnowError(f"neighbours: {len(labels)} labels for {len(space.positions)} judged images")
     index = torch.from_numpy(nearest(space, k=k, batch_size=batch_size, knn=knn)[1])
     votes = F.one_hot(reference_labels[index], num_classes).sum(dim=1).float()  # (Q, C)
+    # an all-zero row's neighbours are a tie broken by position: no vote, so no relabel on their word (_silent)
+    silent = torch.from_numpy(_silent(space.features))
+    votes[silent] = 0.0
     own = F.one_hot(labels, num_classes).bool()
     other_votes = votes.masked_fill(own, -1.0)
     # other classes tied on votes go to the one with the nearer neighbour. Before, to the lower class index: at agree
     # 0.5 an image with one neighbour of b and one of c was relabelled b, or c once the class names sorted the other
     # way, whichever sat nearer
     behind = _behind(reference_labels[index], num_classes)
+    behind[silent] = k / (k + 1)  # no class has a neighbour nearer than another's
     neighbour_label = _majority(other_votes, behind)
 
     nearest_same = torch.empty(len(labels))
@@ -173,7 +188,7 @@ def evidence(space: Space, labels: np.ndarray, *, k: int, num_classes: int, batc
         "neighbour_label": neighbour_label,
         "agreement": (other_votes.max(dim=1).values.clamp_min(0) / k).numpy().astype(np.float64),
         "given_agreement": (votes.gather(1, labels[:, None])[:, 0] / k).numpy().astype(np.float64),
-        "vote": _majority(votes, behind),
+        "vote": np.where(silent.numpy(), -1, _majority(votes, behind)),
         "same_class_distance": (1 - nearest_same).clamp_max(2.0).numpy().astype(np.float64),
         "centroid_label": other_distance.argmin(dim=1).numpy().astype(np.int64),
         "centroid_margin": (own_distance - other_distance.min(dim=1).values).numpy().astype(np.float64),
