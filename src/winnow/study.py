@@ -215,7 +215,7 @@ def run(args: argparse.Namespace) -> int:
         raise WinnowError(f"study collect --axis {args.axis}: no experiment holds a number there (a mistyped key, or a "
                           "list index past the end); give the dotted params path of the value the runs vary, e.g. "
                           "degrade.perturbations.0.fraction")
-    study, stale = len(kept), ""
+    study, stale, read = len(kept), "", len(experiments)  # read: the summary's total, before any is left out
     if args.from_json is None:  # a commit whose params changed without dvc repro holds the last run's metrics
         variant = variant_of(args.metrics, METRICS_FILE)
         if variant is not None:
@@ -266,7 +266,9 @@ def run(args: argparse.Namespace) -> int:
     for old in set(Path(args.out).glob("per_class_f1_*.png")) - set(written):  # a sweep this collection lacks
         old.unlink()
     curves = table[table["sweep"] != "clean"]
-    print(f"study: {curves['experiment'].nunique()} of {len(experiments)} experiments on "
+    # a run is its name and commit: two baselines' experiments may share a name (DVC names them per baseline), and
+    # before, two such runs counted as one; and of every experiment read, the stale ones current_runs left out too
+    print(f"study: {len(curves[['experiment', 'rev']].drop_duplicates())} of {read} experiments on "
           f"{curves['sweep'].nunique()} sweeps -> "
           + ", ".join(str(p) for p in [csv, *written]))
     return 0
