@@ -1,9 +1,12 @@
-"""Hostile inputs around `winnow study collect`, probe 71: what its summary line counts.
+"""Hostile inputs around `winnow study collect`, probe 71: what its summary line counts and what its figures hide.
 
 - runs of two baselines that share an experiment name (DVC names experiments per baseline): the summary counted them
   as one experiment;
 - runs `current_runs` leaves out as stale: the summary's "of N experiments" left them out of N, where a run left out
-  for any other reason counts.
+  for any other reason counts;
+- many damages on one accuracy panel (the default study's strength panel draws 46) and many classes on a per-class
+  figure (CIFAR-100's 100): the legend lay over the curves, and past the panel's height its first and last names were
+  cut off, and the panels squeezed under the legend's height ran into the figure's title.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ import json
 
 import pytest
 
+from test_hostile_study_69 import _curves
 from test_study import record, show
-from winnow import cli, study
+from winnow import cli, study, study_plots
 from winnow.experiments import experiments_from_show
 
 
@@ -55,3 +59,37 @@ def test_the_summary_counts_the_stale_runs_among_the_experiments_read(tmp_path, 
         "noise40",
         "study: 2 of 4 experiments on 1 sweeps"]
 
+
+def _clashes(fig) -> dict[str, list]:
+    """What a reader of ``fig`` cannot read: legends reaching past the figure's edge (names cut off), legends over a
+    panel (curves hidden), two legends over each other, and the title over a panel (its title or ticks included)."""
+    renderer = fig.canvas.get_renderer()
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    legends = [ax.get_legend().get_window_extent(renderer) for ax in panels if ax.get_legend()]
+    title = next(text for text in fig.get_children() if getattr(text, "get_text", None)
+                 and text.get_text() == fig.get_suptitle()).get_window_extent(renderer)
+    inside = fig.bbox.padded(0.5)  # a pixel's rounding
+    return {"cut off": [i for i, box in enumerate(legends) if not (inside.contains(box.x0, box.y0)
+                                                                and inside.contains(box.x1, box.y1))],
+            "over a panel": [i for i, box in enumerate(legends) if any(box.overlaps(ax.bbox) for ax in panels)],
+            "over a legend": [i for i, box in enumerate(legends) if any(box.overlaps(other) for other in legends
+                                                                        if other is not box)],
+            "title over a panel": [ax.get_title() for ax in panels if title.overlaps(ax.get_tightbbox(renderer))]}
+
+
+@pytest.mark.hostile("study")
+@pytest.mark.parametrize("damages, classes", [(30, 1), (1, 100)], ids=["30-damages", "100-classes"])
+def test_the_study_figures_name_every_line_beside_the_curves(damages, classes, tmp_path, monkeypatch):
+    # before: accuracy.png drew the legend of 30 damages over the panel's curves and past the figure's foot (the default
+    # study's strength panel draws 46), per_class_f1_<sweep>.png drew 100 classes' names in 2 columns over the panel
+    # and cut the first 28 off above the figure; and either panel, squeezed to hold the legend, ran into the title
+    figures = {}
+    monkeypatch.setattr(study_plots, "_save", lambda fig, path: figures.__setitem__(path.name, fig) or path)
+    study_plots.plot(_curves(damages, classes), out_dir=tmp_path)
+    assert {name: _clashes(fig) for name, fig in figures.items()} == dict.fromkeys(
+        ["accuracy.png", "per_class_f1_label_noise.png"],
+        {"cut off": [], "over a panel": [], "over a legend": [], "title over a panel": []})
+    named = {name: [text.get_text() for ax in fig.axes if ax.get_legend() for text in ax.get_legend().get_texts()]
+             for name, fig in figures.items()}
+    assert named == {"accuracy.png": [f"d{d:02}" for d in range(damages)],
+                     "per_class_f1_label_noise.png": [f"c{c:02}" for c in range(classes)]}

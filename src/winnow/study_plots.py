@@ -15,6 +15,7 @@ AXIS_LABELS = {
     "proportion": "share of train images contaminated", "strength": "strength (factor, kernel, size, sigma, ...)",
     "class_deletion": "classes removed", "imbalance": "keep share / imbalance ratio",
 }
+TITLE_BAND = 0.3  # inches above the panels for the figure's title
 MARKERS = "osD^v<>pPX*h"  # with the 10 colours of matplotlib's cycle, 120 lines of one panel each drawn apart
 
 
@@ -61,8 +62,7 @@ def plot(table: pd.DataFrame, *, out_dir: str | Path, axis: str | None = None, s
         for i, (damage, curve) in enumerate(means[means["sweep"] == sweep].groupby("damage")):
             ax.plot(curve["level"], curve["accuracy"], label=damage, **line_style(i))
         ax.set(title=sweep, xlabel=AXIS_LABELS.get(sweep, axis), ylabel="test accuracy", ylim=(0, 1))
-        ax.legend(fontsize=6)
-    fig.suptitle(averaged, fontsize=9)
+    _legends_below(fig, [(ax, [line.get_label() for line in ax.get_lines()], ax) for ax in axes[0]], title=averaged)
     written.append(_save(fig, out_dir / "accuracy.png"))
     for sweep in sweeps:
         damages = list(dict.fromkeys(means.loc[means["sweep"] == sweep, "damage"]))
@@ -78,15 +78,43 @@ def plot(table: pd.DataFrame, *, out_dir: str | Path, axis: str | None = None, s
         for ax in list(axes.flat)[len(damages):]:
             ax.set_visible(False)
         # the names given outright: a legend drawn from the lines' labels leaves out any starting with "_", and a
-        # class "_background" was drawn unnamed
-        axes.flat[0].legend(axes.flat[0].get_lines(), [c.removeprefix("f1_") for c in f1_columns], fontsize=6, ncol=2)
-        fig.suptitle(averaged, fontsize=9)
+        # class "_background" was drawn unnamed. One legend for every panel's lines (one colour per class), below them
+        _legends_below(fig, [(axes.flat[0], [c.removeprefix("f1_") for c in f1_columns], None)], title=averaged)
         written.append(_save(fig, out_dir / f"per_class_f1_{sweep}.png"))
     return written
 
 
-def _save(fig, path: Path) -> Path:
+def _legends_below(fig, legends: list[tuple], *, title: str) -> None:
+    """Lay ``fig`` out with ``title`` above the panels and each of ``legends`` (``(axes, names, under)``: a legend of the
+    axes' lines by ``names``, centred under the panel ``under``, or under the whole figure for None) in a band below
+    them, in as many columns as fit that width, the figure made taller to hold the band. Before, each legend lay on its
+    panel at the size the panel allowed: the default study's strength (46 damages) and proportion (52) panels, and the
+    per-class panels of 100 classes (CIFAR-100), hid their curves under the legend and cut its first or last names
+    off; and the title of a figure of many rows of panels lay over its first row."""
+    renderer = fig.canvas.get_renderer()
     fig.tight_layout()
+    made = []
+    for ax, names, under in legends:
+        room = (under.get_position().width if under is not None else 1.0) * fig.get_figwidth() * fig.dpi
+        columns = int(room // ax.legend(ax.get_lines(), names, fontsize=6).get_window_extent(renderer).width)
+        for columns in range(max(1, min(len(names), columns)), 0, -1):  # the most that fit: spacing widens each
+            legend = ax.legend(ax.get_lines(), names, fontsize=6, loc="upper center", ncol=columns)
+            if columns == 1 or legend.get_window_extent(renderer).width <= room:
+                break
+        legend.set_in_layout(False)  # laid out below: tight_layout would squeeze the panels to hold it
+        made.append((legend, under))
+    band = max(legend.get_window_extent(renderer).height for legend, _ in made) / fig.dpi + 0.15  # inches
+    width, height = fig.get_size_inches()
+    fig.set_size_inches(width, height + band + TITLE_BAND)
+    bottom, top = band / (height + band + TITLE_BAND), 1 - TITLE_BAND / (height + band + TITLE_BAND)
+    fig.suptitle(title, fontsize=9, y=1 - 0.08 / (height + band + TITLE_BAND), va="top")
+    fig.tight_layout(rect=(0, bottom, 1, top))
+    for legend, under in made:
+        box = under.get_position() if under is not None else None
+        legend.set_bbox_to_anchor(((box.x0 + box.x1) / 2 if box else 0.5, bottom), transform=fig.transFigure)
+
+
+def _save(fig, path: Path) -> Path:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110)
     from matplotlib import pyplot as plt
