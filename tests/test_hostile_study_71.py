@@ -6,17 +6,23 @@
   for any other reason counts;
 - many damages on one accuracy panel (the default study's strength panel draws 46) and many classes on a per-class
   figure (CIFAR-100's 100): the legend lay over the curves, and past the panel's height its first and last names were
-  cut off, and the panels squeezed under the legend's height ran into the figure's title.
+  cut off, and the panels squeezed under the legend's height ran into the figure's title;
+- `study queue` after an edit of ingest's params that `dvc repro` has not run (ingest.source: cifar10 over MNIST's
+  data/ingest): --grayscale was refused on the 1-channel images no queued run reads, class_deletion deleted the old
+  data set's classes, and --classes named one of the new data set as not among them.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
 from test_hostile_study_69 import _curves
-from test_study import record, show
+from hostile_harness import _env
+from test_study import ROOT, ingested_project, record, show  # noqa: F401 (a fixture)
 from winnow import cli, study, study_plots
 from winnow.experiments import experiments_from_show
 
@@ -93,3 +99,67 @@ def test_the_study_figures_name_every_line_beside_the_curves(damages, classes, t
              for name, fig in figures.items()}
     assert named == {"accuracy.png": [f"d{d:02}" for d in range(damages)],
                      "per_class_f1_label_noise.png": [f"c{c:02}" for c in range(classes)]}
+
+
+INGEST_STAGE = """stages:
+  ingest:
+    cmd: python ingest.py
+    deps: [ingest.py]
+    params: [ingest.source]
+    outs: [data/ingest]
+"""
+INGEST_SCRIPT = """import sys
+sys.path.insert(0, {src!r})
+import numpy as np
+import pandas as pd
+import yaml
+from winnow.imageset import pixel_digest, write_imageset
+colour = yaml.safe_load(open("params.yaml"))["ingest"]["source"] == "cifar10"
+classes = ["cat", "dog", "frog"] if colour else ["0", "1", "2"]
+images = np.random.default_rng(0).integers(1, 256, (12, 8, 8, 3 if colour else 1), dtype=np.uint8)
+manifest = pd.DataFrame({{"id": [f"i{{i}}" for i in range(12)], "split": ["train"] * 6 + ["val"] * 3 + ["test"] * 3,
+                         "label": np.arange(12) % 3, "source": "t", "orig_h": 8, "orig_w": 8,
+                         "orig_mode": "RGB" if colour else "L", "digest": pixel_digest(images)}})
+write_imageset("data/ingest", images, manifest, classes)
+"""
+
+
+@pytest.fixture()
+def stale_ingest(ingested_project):  # noqa: F811 (the fixture it extends)
+    """A DVC project whose ingest stage wrote MNIST-like grey images of classes 0, 1, 2, and whose params.yaml then
+    turned to cifar10 (colour images of cat, dog, frog) without `dvc repro`."""
+    (ingested_project / "dvc.yaml").write_text(INGEST_STAGE)
+    (ingested_project / "ingest.py").write_text(INGEST_SCRIPT.format(src=str(ROOT / "src")))
+    for command in (["init", "-q", "--no-scm"], ["repro", "-q"]):
+        done = subprocess.run([sys.executable, "-m", "dvc", *command], capture_output=True, text=True, env=_env())
+        assert done.returncode == 0, done.stdout + done.stderr
+    params = (ingested_project / "params.yaml").read_text()
+    (ingested_project / "params.yaml").write_text(params.replace("  source: mnist5k ", "  source: cifar10 ", 1)
+                                                  .replace("  path: null ", "  path: cifar ", 1))
+    return ingested_project
+
+
+@pytest.mark.hostile("study")
+def test_queue_takes_grayscale_where_ingest_will_make_other_images(stale_ingest, capsys):
+    # before: "error: study queue --grayscale: data/ingest/images.npy holds 1-channel images, which are grayscale
+    # already (degrade refuses the conversion); drop --grayscale", of the MNIST images every queued run ingests again
+    assert cli.main(["study", "queue", "--sweeps", "strength", "--grayscale", "--dry-run"]) == 0
+    commands = capsys.readouterr().out.splitlines()
+    assert commands[-1] == ("dvc exp run --queue -S degrade.enabled=true -S 'degrade.perturbations=[{kind: grayscale, "
+                            "fraction: 1.0}]'")
+    assert len(commands) == 53  # the 52 of the strength sweep, none left out on the 8x8 images the runs do not read
+
+
+@pytest.mark.hostile("study")
+def test_queue_deletes_no_class_of_an_ingest_the_runs_will_not_read(stale_ingest, capsys):
+    # before: class_deletion queued the removal of classes "0", "1" and "2" from runs that ingest cat, dog and frog
+    # (each failed at degrade), and `--classes cat` was refused as "not among the 3 classes of
+    # data/ingest/classes.json (0, 1, 2)"
+    assert cli.main(["study", "queue", "--sweeps", "class_deletion", "--dry-run"]) == 1
+    assert capsys.readouterr().err == (
+        "error: study queue: class_deletion needs the class names and data/ingest/classes.json is not what params.yaml "
+        "makes (or DVC cannot tell: `dvc status ingest`); run `dvc repro ingest`, give --classes, or leave "
+        "class_deletion out of --sweeps\n")
+    assert cli.main(["study", "queue", "--sweeps", "class_deletion", "--classes", "cat", "--dry-run"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "dvc exp run --queue -S degrade.enabled=true -S 'degrade.perturbations=[{kind: class_removal, classes: [cat]}]'"]

@@ -232,7 +232,9 @@ def _check_queue_arguments(args: argparse.Namespace) -> None:
         raise WinnowError("study queue --classes: only class_deletion reads it, and --sweeps leaves it out; add "
                           "class_deletion to --sweeps or drop --classes")
     images = Path(INGESTED_CLASSES).parent / "images.npy"
-    if args.grayscale and images.is_file():
+    # the images the queued runs take: before, those of an earlier ingest, and after ingest.source: cifar10 in
+    # params.yaml --grayscale was refused on the MNIST images data/ingest still held, which no queued run reads
+    if args.grayscale and images.is_file() and _ingest_current():
         try:
             channels = np.load(images, mmap_mode="r").shape[-1]
         except (OSError, ValueError, IndexError):
@@ -316,12 +318,17 @@ def _refusal(perturbations: list[dict], *, manifest: pd.DataFrame, **data) -> st
 
 def _deletable_classes(asked: list[str] | None) -> list[str]:
     """The classes class_deletion removes one at a time: ``asked`` (--classes), each checked against the
-    ingested class names when ingest has run, else all of those; a name the data lacks would only fail its
-    experiment later, at degrade."""
+    ingested class names where ingest has run and DVC says data/ingest is what the workspace's params make, else all
+    of those; a name the data lacks would only fail its experiment later, at degrade."""
     path = Path(INGESTED_CLASSES)
-    if not path.is_file():
+    # an earlier ingest's names are not the queued runs' (before: after ingest.source: cifar10 in params.yaml, the
+    # sweep deleted MNIST's classes "0".."9" from CIFAR runs, and --classes airplane was refused as not among them)
+    current = path.is_file() and _ingest_current()
+    if not current:
         if asked is None:
-            raise WinnowError(f"study queue: class_deletion needs the class names and {path} does not exist; run "
+            why = ("is not what params.yaml makes (or DVC cannot tell: `dvc status ingest`)" if path.is_file() else
+                   "does not exist")
+            raise WinnowError(f"study queue: class_deletion needs the class names and {path} {why}; run "
                               "`dvc repro ingest`, give --classes, or leave class_deletion out of --sweeps")
         return asked
     try:
