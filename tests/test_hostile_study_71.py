@@ -2,6 +2,7 @@
 
 - runs of two baselines that share an experiment name (DVC names experiments per baseline): the summary counted them
   as one experiment;
+- the same in the report's study note, which counts study.csv's runs;
 - runs `current_runs` leaves out as stale: the summary's "of N experiments" left them out of N, where a run left out
   for any other reason counts;
 - many damages on one accuracy panel (the default study's strength panel draws 46) and many classes on a per-class
@@ -18,12 +19,14 @@ import json
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
 from test_hostile_study_69 import _curves
 from hostile_harness import _env
 from test_study import ROOT, ingested_project, record, show  # noqa: F401 (a fixture)
 from winnow import cli, study, study_plots
+from winnow.report import study_section
 from winnow.experiments import experiments_from_show
 
 
@@ -46,6 +49,10 @@ def test_the_summary_counts_runs_of_two_baselines_that_share_a_name_apart(tmp_pa
     assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(out)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[-1].split(" ->")[0] == "study: 3 of 5 experiments on 1 sweeps"
+
+    # the report reads study.csv alone: before, "From 2 experiments" there too
+    note = study_section(study=pd.read_csv(out / "study.csv"))
+    assert note.startswith('<p class="note">From 3 experiments (experiment refs 1111111, 6a1cec4, b865809) that')
 
 
 @pytest.mark.hostile("study")

@@ -314,7 +314,9 @@ def study_section(*, study: pd.DataFrame | None) -> str:
     if study is None or study[study["sweep"] != "clean"].empty:
         return not_run("data-quality study", how="`winnow study collect` writes plots/study/study.csv")
     # before: curves collected on another data set were drawn beside this run's versions without a word
-    runs = (f"{study['experiment'].nunique()} experiments" if "experiment" in study.columns else "experiments")
+    # a run is its name and commit (DVC names experiments per baseline): before, two baselines' runs of one name were one
+    runs = (f"{len(study[[c for c in ('experiment', 'rev') if c in study.columns]].drop_duplicates())} experiments"
+            if "experiment" in study.columns else "experiments")
     revs = sorted({str(r)[:7] for r in study["rev"].dropna()}) if "rev" in study.columns else []
     at = f" (experiment refs {', '.join(revs[:5])}{', ...' if len(revs) > 5 else ''})" if revs else ""
     return (f'<p class="note">From {runs}{html.escape(at)} that `winnow study collect` gathered, not from this run: '
