@@ -10,7 +10,8 @@
   cut off, and the panels squeezed under the legend's height ran into the figure's title;
 - `study queue` after an edit of ingest's params that `dvc repro` has not run (ingest.source: cifar10 over MNIST's
   data/ingest): --grayscale was refused on the 1-channel images no queued run reads, class_deletion deleted the old
-  data set's classes, and --classes named one of the new data set as not among them.
+  data set's classes, and --classes named one of the new data set as not among them;
+- `study queue --grayscale` with --sweeps that leave out strength, the one sweep that reads it: queued without it.
 """
 
 from __future__ import annotations
@@ -170,3 +171,11 @@ def test_queue_deletes_no_class_of_an_ingest_the_runs_will_not_read(stale_ingest
     assert cli.main(["study", "queue", "--sweeps", "class_deletion", "--classes", "cat", "--dry-run"]) == 0
     assert capsys.readouterr().out.splitlines() == [
         "dvc exp run --queue -S degrade.enabled=true -S 'degrade.perturbations=[{kind: class_removal, classes: [cat]}]'"]
+
+
+@pytest.mark.hostile("study")
+def test_queue_refuses_grayscale_without_the_strength_sweep(ingested_project, capsys):  # noqa: F811 (a fixture)
+    # before: exit 0, the clean and label_noise runs queued, and no grayscale conversion among them, without a word
+    assert cli.main(["study", "queue", "--sweeps", "clean", "label_noise", "--grayscale", "--dry-run"]) == 1
+    assert capsys.readouterr() == ("", "error: study queue --grayscale: only strength reads it, and --sweeps leaves it "
+                                       "out; add strength to --sweeps or drop --grayscale\n")

@@ -231,6 +231,9 @@ def _check_queue_arguments(args: argparse.Namespace) -> None:
     if args.classes and "class_deletion" not in args.sweeps:
         raise WinnowError("study queue --classes: only class_deletion reads it, and --sweeps leaves it out; add "
                           "class_deletion to --sweeps or drop --classes")
+    if args.grayscale and "strength" not in args.sweeps:  # before: exit 0, and no grayscale conversion queued
+        raise WinnowError("study queue --grayscale: only strength reads it, and --sweeps leaves it out; add strength to "
+                          "--sweeps or drop --grayscale")
     images = Path(INGESTED_CLASSES).parent / "images.npy"
     # the images the queued runs take: before, those of an earlier ingest, and after ingest.source: cifar10 in
     # params.yaml --grayscale was refused on the MNIST images data/ingest still held, which no queued run reads
