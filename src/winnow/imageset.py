@@ -149,7 +149,9 @@ def validate(images: np.ndarray, manifest: pd.DataFrame, classes: list[str], *, 
     bad_label = np.isnan(labels) | (labels < 0) | (labels >= len(classes))
     if bad_label.any():
         row = int(np.flatnonzero(bad_label)[0])
-        raise ImageSetError(f"{expected}; row {row} has {manifest['label'].iloc[row]!r}")
+        # as a plain number (before: "row 10 has np.int64(2)", numpy's repr), and a nullable column's gap as one
+        value = manifest["label"].iloc[row:row + 1].tolist()[0]
+        raise ImageSetError(f"{expected}; row {row} has " + ("no label" if pd.isna(value) else f"{value!r}"))
 
 
 def write_imageset(
