@@ -1,16 +1,21 @@
 """Hostile inputs to evaluate and the statistics behind the gate, probe 71:
 
 - a test split whose manifest holds a label outside 0..K-1 (hand-edited): evaluate's one line names the row and the
-  label as a number, not as numpy's repr, and a nullable label column's gap as no label.
+  label as a number, not as numpy's repr, and a nullable label column's gap as no label;
+- a class named by a digit that is no decimal one ("²", "10²"): the gate orders and gates it, not a ValueError
+  traceback.
 
-In-process on hand-made imagesets (:func:`test_hostile_metrics_more._evaluate_project`): no training.
+In-process on hand-made imagesets (:func:`test_hostile_metrics_more._evaluate_project`) and predictions
+(:mod:`gate_repo`): no training.
 """
 
 import pandas as pd
 import pytest
-from hostile_harness import assert_nothing_left, edit_table, files_under
+from gate_repo import init, labels_of, write_variant, wrong_on
+from hostile_harness import assert_nothing_left, default_params, edit_table, files_under, make_project
 from test_hostile_metrics_more import _evaluate_project
 
+from winnow.cli import main as winnow
 from winnow.imageset import ImageSetError
 from winnow.variants import load_test
 
@@ -30,4 +35,27 @@ def test_a_test_label_outside_the_classes_is_named_as_a_number(tmp_path, monkeyp
         load_test()
     assert str(refused.value) == ("data/ingest: labels must be integers in [0, 1] (classes.json has 2); row 10 has "
                                   f"{shown}")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("gate")
+def test_a_class_named_by_a_superscript_digit_is_gated(tmp_path, capsys):
+    # before: "ValueError: invalid literal for int() with base 10: '²'", a traceback from the sort of the test classes
+    # (str.isdigit takes "²" for a digit, int() does not), so a project with such a class could not be gated at all.
+    # Classes a and ² of 100 test images each; the base is right on every one, the head names 30 of ²'s images a
+    classes = ["a", "²"]
+    project = make_project(tmp_path / "project", default_params())
+    labels = labels_of(classes=classes)
+    write_variant(project, "baseline", labels, labels.copy(), classes=classes)
+    init(project)
+    write_variant(project, "baseline", labels, wrong_on(labels, range(100, 130), classes=classes), classes=classes)
+    before = files_under(project)
+    code = winnow(["gate", "--base", "HEAD", "--repo", str(project), "--variants", "baseline"])
+    out, err = capsys.readouterr()
+    # accuracy 1.0 -> 0.85 (30 of 200 lost), ²'s recall 1.0 -> 0.7, a takes 30 images, 0.3 per image of its own 100;
+    # each of 30 images lost at phi 1.93 or 1.57 tests far below 0.0001, and is beyond its tolerance
+    assert (code, err) == (1, "")
+    assert out.splitlines()[-1] == ("gate: FAIL — 3 regression(s): baseline all (accuracy) -0.1500 (p adj < 0.0001); "
+                                    "baseline a (false positives) +0.3000 (p adj < 0.0001); baseline ² -0.3000 (p adj "
+                                    "< 0.0001)")
     assert_nothing_left(project, before)

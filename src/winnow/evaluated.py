@@ -22,7 +22,11 @@ from winnow.param_rules import finite_number
 
 
 def natural_order(name: str):
-    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name) if part]
+    """A sort key of a class or variant name that puts "2" before "10": its runs of decimal digits as numbers.
+
+    isdecimal, the digits \\d splits on, not isdigit: a class named "²" or "10²" (a superscript is a digit, not a
+    decimal one) was a ValueError traceback from int() in the gate."""
+    return [(0, int(part), "") if part.isdecimal() else (1, 0, part) for part in re.split(r"(\d+)", name) if part]
 
 
 def flatten(value, prefix: str = ""):
