@@ -37,7 +37,7 @@ from winnow.configs import budget_settings, model_check_training
 from winnow.decision_files import stamped
 from winnow.errors import WinnowError, listed
 from winnow.imageset import read_imageset
-from winnow.judged_rows import check_pixels, picture_copies, ridge_rows
+from winnow.judged_rows import check_grouped, picture_copies, ridge_rows
 from winnow.probe import choose_l2
 from winnow.file_rows import unchanged_in_place
 from winnow.represent import LEARNT_SPLITS
@@ -69,7 +69,7 @@ def main() -> None:
                         rows_of=(DEGRADE, data.manifest["id"]), booleans=("kept",), complete=("group",))
     # before: with dedup not among pruned.cleaners (nor any label cleaner, whose reader checks it), groups of pixels
     # degrade changed since chose the leak drops unchecked
-    check_pixels(groups, manifest=data.manifest, path=GROUPS_IN, written_by="dedup")
+    check_grouped(groups, manifest=data.manifest, path=GROUPS_IN)
     leaks = _leak_drops(cleaner_decisions(groups=groups))
     baseline = baseline_rows(data.manifest)
     _refuse_emptying_leaks(baseline, leaks, groups=groups, classes=data.classes)

@@ -14,7 +14,7 @@ import pandas as pd
 
 from winnow.configs import CLEANERS
 from winnow.errors import WinnowError
-from winnow.judged_rows import check_pixels, considered_rows, filtered_out, read_filters
+from winnow.judged_rows import check_grouped, check_pixels, considered_rows, filtered_out, read_filters
 from winnow.stage_reads import check_flags, read_json, read_table, rerun_error
 from winnow.variants import DECISION_FILES, DEGRADE, PER_IMAGE
 
@@ -68,7 +68,10 @@ def read_cleaner_tables(cleaners, *, classes: list[str], manifest: pd.DataFrame,
             tables[argument] = read_table(path, written_by=stage, columns=columns, rows_of=(DEGRADE, manifest["id"]),
                                           flags=argument == "flags", booleans=("kept",) if argument == "groups" else (),
                                           complete=("group",) if argument == "groups" and "group" in columns else ())
-            check_pixels(tables[argument], manifest=manifest, path=path, written_by=stage)
+            if argument == "groups":  # the splits and labels it chose leaks and kept copies by, too
+                check_grouped(tables[argument], manifest=manifest, path=path)
+            else:
+                check_pixels(tables[argument], manifest=manifest, path=path, written_by=stage)
         else:
             tables[argument] = read_table(path, written_by=stage, columns=(*columns, "given_label"), unique="id",
                                           ids_of=(DEGRADE, manifest["id"]))

@@ -71,6 +71,28 @@ def check_pixels(table: pd.DataFrame, *, manifest: pd.DataFrame, path: str, writ
                                  then=table["digest"].iloc[moved[0]], now=now.iloc[moved[0]], written_by=written_by)
 
 
+def check_grouped(groups: pd.DataFrame, *, manifest: pd.DataFrame, path: str = "data/dedup/groups.parquet") -> None:
+    """:func:`check_pixels` of dedup's ``groups``, then refuse (:func:`winnow.stage_reads.rerun_error`) groups whose
+    ``split`` or ``label`` of an image is not its split or label in ``manifest`` (data/degrade's) now: dedup chose its
+    leaks by the splits and the copy each group keeps (and its label conflicts) by the labels. Before: the splits
+    drawn anew (ingest.val_fraction changed, ingest and degrade rerun alone) or degrade's label noise drawn anew keep
+    every id and pixel, and the cleaners, the budget and variants read the old groups as current: a train image that
+    now copies a test image was judged and kept in pruned, since the groups of the old splits named no leak."""
+    check_pixels(groups, manifest=manifest, path=path, written_by="dedup")
+    from winnow.stage_reads import rerun_error
+
+    known = manifest.set_index("id")
+    for column in (c for c in ("split", "label") if c in groups.columns):
+        then, now = groups[column].astype(object), groups["id"].map(known[column]).astype(object)
+        moved = np.flatnonzero((then != now).to_numpy())
+        if len(moved):
+            first = moved[0]
+            raise rerun_error(path, f"grouped other {column}s than data/degrade's now for {len(moved)} image(s) (first: "
+                                    f"id {groups['id'].iloc[first]!r}, {column} {then.iloc[first]!r} then, "
+                                    f"{now.iloc[first]!r} now): made before degrade changed the data",
+                              written_by="dedup")
+
+
 # the key of threshold's flags' attrs (the parquet file's metadata) recording the threshold.issues they were cut by
 CUT_BY = "threshold_issues"
 
@@ -116,10 +138,10 @@ def read_filters(manifest: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.DataFr
                         columns=("id", "group", "kept", "reason", "label_conflict"), missing_ok=True,
                         rows_of=("data/degrade", manifest["id"]), booleans=("kept", "label_conflict"),
                         complete=("group",))  # a row an image
-    for table, path, stage in ((flags, "data/threshold/flags.parquet", "threshold"),
-                               (groups, "data/dedup/groups.parquet", "dedup")):
-        if table is not None:
-            check_pixels(table, manifest=manifest, path=path, written_by=stage)
+    if flags is not None:
+        check_pixels(flags, manifest=manifest, path="data/threshold/flags.parquet", written_by="threshold")
+    if groups is not None:
+        check_grouped(groups, manifest=manifest)
     return flags, groups
 
 

@@ -24,7 +24,7 @@ from winnow.contracts import SUITES_DIR, Batch, Suite, check_settings, load_suit
 from winnow.errors import WinnowError
 from winnow.gx_import import import_gx
 from winnow.imageset import ImageSet, read_imageset
-from winnow.judged_rows import check_cut_by, check_pixels
+from winnow.judged_rows import check_cut_by, check_grouped, check_pixels
 from winnow.stage import write_json
 from winnow.stage_reads import read_table
 from winnow.stand_ins import write_skipped
@@ -138,6 +138,8 @@ class VariantContract:
         for key, table in found.items():
             if table is None:
                 print(f"contracts: {CLEANER_OUTPUTS[key][0]} not found; what it measures counts as not measured")
+            elif key == "groups":  # of other splits or labels: the leak rates would be of another data version too
+                check_grouped(table, manifest=degraded.manifest, path=str(CLEANER_OUTPUTS[key][0]))
             else:  # measured on other pixels than data/degrade's now: the rates would be of another data version
                 check_pixels(table, manifest=degraded.manifest, path=str(CLEANER_OUTPUTS[key][0]),
                              written_by=CLEANER_OUTPUTS[key][1])
