@@ -317,7 +317,11 @@ def weak_judge_warning(stage: str, accuracy: float | None, *, cleaner: str,
         return largest_class_warning(stage, "a judge", strength.val_accuracy, share=strength.largest_class_share,
                                      images=strength.val_images, cleaner=cleaner,
                                      so="none of its relabels stands and its drops are as likely clean images")
-    return (f"warning: {stage}: a judge is right on only {accuracy:.0%} of the val images; judges this weak flag "
+    # a whole percent, or a tenth where that rounds onto the bound (rounded down where that does too): before, 39 of 49
+    # read "right on only 80%" under a bound of 80%, beside the stage's own "right on 79.6% of val images"
+    shown = (f"{accuracy:.0%}" if round(accuracy * 100) < WEAK_JUDGE * 100 else f"{accuracy:.1%}"
+             if round(accuracy * 1000) < WEAK_JUDGE * 1000 else f"{floored(accuracy):.1%}")
+    return (f"warning: {stage}: a judge is right on only {shown} of the val images; judges this weak flag "
             "clean images about as often as mislabelled ones. Compare pruned with baseline (reports/compare.md) "
             f"before shipping it, or leave {cleaner} out of pruned.cleaners.")
 
