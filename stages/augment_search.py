@@ -14,14 +14,11 @@ one_line_from_the_start()  # before the imports below, which take seconds: a Ctr
 import time
 from dataclasses import replace
 
+from winnow.augment_search import search_settings  # numpy and the configs: no torch
 from winnow.errors import WinnowError
 from winnow.stage import check_outputs, load_params, run, together, write_json
 from winnow.stand_ins import replacing_skipped, write_skipped
 
-DEFAULTS = {"enabled": False, "method": "train", "epochs": 6, "max_images": 2000, "kinds": ["trivial", "rand"],
-            "ns": [2], "magnitudes": [0.3, 0.6], "fill": "border", "with_fixed": True, "tie_se": 1.0,
-            "op_sets": [["shear", "translate", "rotate", "crop"], ["shear", "translate", "rotate", "crop", "noise",
-                                                                      "brightness", "contrast", "cutout"]]}
 FOLDERS = ("data/augment-search",)
 METRICS = "metrics/augment_search.json"
 SKIPPED = "augment_search.enabled is false: balance uses balance.policy"
@@ -29,7 +26,7 @@ SKIPPED = "augment_search.enabled is false: balance uses balance.policy"
 
 def main() -> None:
     params = load_params()
-    section = {**DEFAULTS, **(params.get("augment_search") or {})}
+    section = search_settings(params)
     if not section["enabled"]:
         # checked first and landed as one: never a stand-in policy beside the last search's table
         check_outputs(stage="augment-search", folders=FOLDERS, files=[METRICS])
@@ -87,10 +84,11 @@ def main() -> None:
     # no data/augment-search beside the metrics of the last skipped run, which still said skipped; one while writing
     # puts the stand-ins back. The policy balance reads and the table that shows why land as one
     with replacing_skipped(folders=FOLDERS), together():
-        # and the incumbent it was chosen against: balance and train refuse the policy once balance.policy changed
+        # and the incumbent it was chosen against and the settings it searched under: balance and train refuse the
+        # policy once balance.policy or augment_search changed
         write_json(SEARCHED, {"policy": result.policy.to_params(), "val_accuracy": chosen,
                               "no_augmentation_val_accuracy": result.table[0]["score"],
-                              "fixed": None if fixed is None else fixed.to_params()})
+                              "fixed": None if fixed is None else fixed.to_params(), "searched_with": section})
         write_json(METRICS, {"chosen": result.policy.to_params(), "val_accuracy": chosen, "best_val_accuracy": best,
                              "no_augmentation_val_accuracy": result.table[0]["score"], "candidates": len(policies),
                              "fixed": None if fixed is None else fixed.to_params(),
@@ -150,8 +148,6 @@ def check_val_classes(val_labels, classes: list[str]) -> None:
     accuracy on it, which the model that names its one class everywhere maximises, so every candidate ties at
     1.0 and the first wins by its place in the list (as a probe met it: 1.0000 for every candidate)."""
     import numpy as np
-
-    from winnow.errors import WinnowError
 
     present = np.unique(np.asarray(val_labels, np.int64))
     if len(present) >= 2:

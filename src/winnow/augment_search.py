@@ -27,6 +27,16 @@ from winnow.errors import WinnowError, first_line
 SEARCHED = "data/augment-search/policy.json"
 WRITTEN_BY = "augment-search"
 NO_CANDIDATE = "augment_search: no candidate policy (op_sets, kinds, ns and magnitudes give none)"
+SEARCH_DEFAULTS = {"enabled": False, "method": "train", "epochs": 6, "max_images": 2000, "kinds": ["trivial", "rand"],
+                   "ns": [2], "magnitudes": [0.3, 0.6], "fill": "border", "with_fixed": True, "tie_se": 1.0,
+                   "op_sets": [["shear", "translate", "rotate", "crop"],
+                               ["shear", "translate", "rotate", "crop", "noise", "brightness", "contrast", "cutout"]]}
+
+
+def search_settings(params: Mapping[str, Any]) -> dict[str, Any]:
+    """params.yaml's ``augment_search`` section with its defaults where left out: what the search ran under, and
+    what :func:`read_policy` holds a searched policy's record to."""
+    return {**SEARCH_DEFAULTS, **(params.get("augment_search") or {})}
 
 
 def candidates(*, op_sets: Iterable[Iterable[str]], kinds: Iterable[str], ns: Iterable[int],
@@ -256,12 +266,14 @@ def check_searched(policy: Any, *, key: str = "policy") -> None:
             raise WinnowError(f"{key}.{name} is {json.dumps(policy[name])}, not {what}")
 
 
-def read_policy(path: str = SEARCHED, *, fixed: Policy | None = None) -> Policy:
+def read_policy(path: str = SEARCHED, *, fixed: Policy | None = None,
+                settings: Mapping[str, Any] | None = None) -> Policy:
     """The policy the augment-search stage chose; a missing, damaged or invalid file, or one that lacks a
     field the stage writes (:func:`check_searched`), raises its one line (:func:`winnow.stage_reads.rerun_error`), and
     so does one chosen against another incumbent (its ``fixed``, augment_search.with_fixed's balance.policy) than
     ``fixed`` (balance.policy now; None: not compared), which the search never scored, or, compared, one that records
-    no incumbent (no ``fixed``: an earlier winnow's)."""
+    no incumbent (no ``fixed``: an earlier winnow's); and one searched under other settings than ``settings``
+    (:func:`search_settings` now; None: not compared), or, compared, one that records none (``searched_with``)."""
     import json
 
     from winnow.stage_reads import read_json, rerun_error
@@ -294,6 +306,17 @@ def read_policy(path: str = SEARCHED, *, fixed: Policy | None = None) -> Policy:
         key = next((k for k in then if (set(then[k]) != set(now[k]) if k == "ops" else then[k] != now[k])), "ops")
         raise rerun_error(path, f"chosen against balance.policy.{key} {json.dumps(then[key])} (the incumbent it "
                                 f"scored), but params.yaml gives {json.dumps(now[key])} now", written_by=WRITTEN_BY)
+    # before: augment_search edited (with_fixed, op_sets, epochs, ...) and balance or train@<v> run alone, the policy
+    # the old search chose was applied without a word
+    if settings is not None:
+        if not isinstance(written.get("searched_with"), dict):
+            raise rerun_error(path, "records no search settings it was chosen under (searched_with): made by an "
+                                    "earlier winnow or by hand", written_by=WRITTEN_BY)
+        then = written["searched_with"]
+        key = next((k for k in [*settings, *then] if then.get(k) != settings.get(k)), None)
+        if key is not None:
+            raise rerun_error(path, f"searched under augment_search.{key} {json.dumps(then.get(key))}, but params.yaml "
+                                    f"gives {json.dumps(settings.get(key))} now", written_by=WRITTEN_BY)
     return chosen
 
 
@@ -306,5 +329,5 @@ def policy_for(params: Mapping[str, Any], which: str) -> Policy | None:
     if which == "fixed":
         return Policy.from_params((params.get("balance") or {}).get("policy") or {})
     if which == "searched":
-        return read_policy(fixed=policy_for(params, "fixed"))
+        return read_policy(fixed=policy_for(params, "fixed"), settings=search_settings(params))
     raise WinnowError(f"train.augment: {which!r} is not one of none, fixed, searched")
