@@ -1,12 +1,14 @@
 """Whether an image file that Pillow decoded is still damaged: its end never written (a copy or download cut short
-at full length, its end zero-filled), or a PNG chunk of its image data failing its CRC check. libjpeg, libwebp and
-Pillow's PNG decoder read such files without an error, their pixels garbage below the damage; winnow.image_decode
-sets them aside with the reason given here.
+at full length, its end zero-filled), a PNG chunk of its image data failing its CRC check, or a PNG's image data
+ending before its last row. libjpeg, libwebp and Pillow's PNG decoder read such files without an error, their pixels
+garbage or blank below the damage; winnow.image_decode sets them aside with the reason given here.
 """
 
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 
 from PIL import Image
 
@@ -53,10 +55,12 @@ def png_damage(data: bytes) -> str | None:
     """Why a PNG that Pillow decoded is still damaged, or None. Pillow checks the CRC of the chunks before the image
     data only, so an IDAT whose end was never written (zero-filled by an interrupted copy) or whose bits changed
     decoded into garbage rows without an error (before: kept as an image); every chunk's CRC is checked here up to
-    the end of the image data (:func:`winnow.plain_png.chunks`). A file cut or damaged after its image data (IEND
-    missing, a text chunk cut) keeps its whole pixels and is read."""
-    seen_image = False
-    for kind, _, fault in plain_png.chunks(data):
+    the end of the image data (:func:`winnow.plain_png.chunks`), and the image data's length (:func:`_short_stream`).
+    A file cut or damaged after its image data (IEND missing, a text chunk cut) keeps its whole pixels and is read."""
+    seen_image, header, image = False, None, []
+    for kind, body, fault in plain_png.chunks(data):
+        header = body if header is None else header  # IHDR, first: Pillow decodes no PNG that starts otherwise
+        image += [body] if kind == b"IDAT" else []
         if fault and (kind == b"IDAT" or not seen_image):
             if _zeros_at_end(data) >= ZERO_TAIL:
                 return UNWRITTEN
@@ -65,7 +69,46 @@ def png_damage(data: bytes) -> str | None:
             return ("damaged: a chunk of its image data fails its CRC check (a broken copy or disk), so its pixels "
                     "cannot be trusted; copy the file again from its source")
         seen_image = seen_image or kind == b"IDAT"
-    return None
+    return _short_stream(header, image) if header is not None else None
+
+
+# the passes of an interlaced (Adam7) PNG: first column and row, column and row step
+_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
+_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # by PNG colour type: grey, RGB, palette, grey and alpha, RGBA
+_INFLATE_STEP = 16 << 20  # bytes inflated at a time while counting: memory held, whatever the image's size
+
+
+def _short_stream(header: memoryview, image: list[memoryview]) -> str | None:
+    """Why a PNG whose chunks are whole still lacks pixels, or None: its image data, a zlib stream that ends as it
+    should, inflates to fewer bytes than its header's rows need. Pillow's decoder stops there without an error and
+    leaves the rows missing as zeros (black, the palette's first colour, or transparent, so white over white): a
+    broken encoder's file became an image whose end is blank (before: kept unsaid). Counted without holding the
+    inflated rows; a stream broken before that is Pillow's to refuse, as it did. ``header``: the body of the IHDR
+    chunk, ``image`` those of the IDAT chunks."""
+    if len(header) < 13:
+        return None
+    width, height, depth, colour, _, _, interlace = struct.unpack_from(">IIBBBBB", header)
+    bits = depth * _CHANNELS.get(colour, 0)
+    passes = _ADAM7 if interlace else ((0, 0, 1, 1),)
+    needed = 0
+    for column, row, column_step, row_step in passes:
+        columns, rows = -(-max(width - column, 0) // column_step), -(-max(height - row, 0) // row_step)
+        needed += rows * (1 + -(-columns * bits // 8)) if columns else 0
+    if not bits or not needed:
+        return None
+    inflater, pending, got = zlib.decompressobj(), b"".join(image), 0
+    try:
+        while got < needed:
+            inflated = len(inflater.decompress(pending, min(_INFLATE_STEP, needed - got)))
+            pending, got = inflater.unconsumed_tail, got + inflated
+            if not inflated and (inflater.eof or not pending):
+                break
+    except zlib.error:
+        return None
+    if got >= needed or not inflater.eof:
+        return None
+    return (f"cut short: its image data inflates to {got} of the {needed} bytes of its {width}x{height} pixels (its "
+            "encoder stopped early), and the rows missing would be read as blank; save it again from its source")
 
 
 def bmp_zero_rows(data: bytes) -> tuple[int, int] | None:

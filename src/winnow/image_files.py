@@ -14,7 +14,7 @@ of image files beside the class folders whose name starts with ``.``, and hidden
 a ``warning:`` line: they may be a class or its images):
 
 - a file directly inside a class folder is decoded; one that is not an image, is truncated (a PNG whose chunks
-  fail their CRC check too), cannot be
+  fail their CRC check, or whose image data ends before its last row, too), cannot be
   decoded, is animated (an APNG or animated WebP: which frame is the image?), has a file name that is not valid UTF-8, or whose header claims more pixels than Pillow's
   ``Image.MAX_IMAGE_PIXELS`` (a decompression bomb, or a 108-megapixel phone's photo, whose row says to save it
   smaller; refused before any pixel is decoded) is a row;
@@ -137,6 +137,14 @@ def load_imagefolder(root: str | os.PathLike | RemotePath, *, size: int | None, 
                          "class, " if split is None and param == "ingest.path" else ""
                 raise WinnowError(f"ingest.path: class folder {shown(folder)} holds folders ({len(inner)}, first "
                                   f"{shown(inner[0])}) and no files: {rename}move its images up out of them")
+            elsewhere = sorted({s for s, other, _ in class_dirs if other == name and s != split})
+            if elsewhere and param == "ingest.path":  # before: "a class with no images is not a class: ... remove the
+                # folder" of root/test/c beside root/train/c, whose removal left the test split without c: refused next
+                fix = (f"remove {shown(dict(split_dirs)[split])} to have ingest carve the {split} split from train"
+                       if split != "train" else "remove its folders from every split to leave the class out")
+                raise WinnowError(f"ingest.path: class folder {shown(folder)} has no files directly inside it{why}, so "
+                                  f"the {split} split would hold no image of class {name!r}, which has a folder "
+                                  f"in {', '.join(elsewhere)}; add its {split} images, or {fix}")
             raise WinnowError(f"ingest.path: class folder {shown(folder)} has no files directly inside it{why}; a "
                               "class with no images is not a class: add its images or remove the folder")
         label, prefix = classes.index(name), f"{split}/{name}/" if split else f"{name}/"
