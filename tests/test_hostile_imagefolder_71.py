@@ -1,0 +1,100 @@
+"""Hostile imagefolder cases of the 71st probe. The ingest stage's ``main`` runs in-process.
+
+- a PNG whose image data, a whole zlib stream with every CRC intact, inflates to fewer rows than its header says
+  (a palette PNG, an RGBA one): a row in rejected.csv, not an image whose last rows are blank;
+- an empty class folder in a split folder of a class that has a folder in another split: the refusal says the split
+  would lack the class (not "a class with no images is not a class"), and each fix it gives is then read.
+"""
+
+import shutil
+import struct
+import zlib
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from hostile_harness import assert_nothing_left, default_params, files_under, make_project
+from test_contracts import _stage_module
+from test_hostile_ingest import image_folder
+from winnow.errors import WinnowError
+
+
+def chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def short_png(colour_type: int, channels: int, rows: int, *, extra: bytes = b"") -> bytes:
+    """An 8x8 8-bit PNG of ``colour_type`` whose image data, a whole zlib stream, holds ``rows`` rows (filter byte 0
+    and 8 pixels of ``channels`` bytes each, all 2)."""
+    stream = zlib.compress(b"".join(b"\0" + bytes([2] * 8 * channels) for _ in range(rows)))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 8, 8, colour_type, 0, 0, 0)) + extra
+            + chunk(b"IDAT", stream) + chunk(b"IEND", b""))
+
+
+def project_of(tmp_path, data, **ingest):
+    params = default_params()
+    params["ingest"].update(source="imagefolder", path=str(data), size=None, **ingest)
+    return make_project(tmp_path / "project", params)
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_png_whose_image_data_ends_before_its_last_row_is_a_row(tmp_path, monkeypatch):
+    # before: Pillow's decoder stops at the stream's end without an error, so the palette PNG was read with its last 5
+    # rows in the palette's first colour, and the RGBA one with its last 3 rows transparent, white once composited:
+    # both kept as images, no row
+    data = image_folder(tmp_path / "data", {"a": 12, "b": 12})
+    palette = chunk(b"PLTE", bytes([10, 20, 30, 200, 100, 50, 90, 90, 90]))
+    (data / "a" / "palette.png").write_bytes(short_png(3, 1, 3, extra=palette))
+    (data / "b" / "rgba.png").write_bytes(short_png(6, 4, 5))
+    (data / "b" / "whole.png").write_bytes(short_png(6, 4, 8))  # the same file with its 8 rows: read
+    project = project_of(tmp_path, data, max_reject_fraction=0.1)
+    monkeypatch.chdir(project)
+    _stage_module("ingest").main()
+    # an 8x8 8-bit PNG's rows are 1 filter byte and 8 pixels: 8 * 9 bytes of palette indices, 8 * 33 of RGBA
+    assert pd.read_csv(project / "data/ingest/rejected.csv").values.tolist() == [
+        [f"{data}/a/palette.png", "cut short: its image data inflates to 27 of the 72 bytes of its 8x8 pixels (its "
+                                  "encoder stopped early), and the rows missing would be read as blank; save it again "
+                                  "from its source"],
+        [f"{data}/b/rgba.png", "cut short: its image data inflates to 165 of the 264 bytes of its 8x8 pixels (its "
+                               "encoder stopped early), and the rows missing would be read as blank; save it again "
+                               "from its source"]]
+    ids = pd.read_parquet(project / "data/ingest/manifest.parquet")["id"]
+    assert len(ids) == 25 and "b/whole.png" in set(ids)
+
+
+@pytest.mark.hostile("imagefolder")
+@pytest.mark.parametrize("empty", ["test", "train"])
+def test_an_empty_class_folder_of_one_split_is_told_the_split_lacks_the_class_and_each_fix_is_read(
+        tmp_path, monkeypatch, empty):
+    # before: "class folder .../test/c has no files directly inside it; a class with no images is not a class: add
+    # its images or remove the folder", of a class with 6 train images; removing the folder was then refused, "the
+    # test split holds no image of class 'c'"
+    data = tmp_path / "data"
+    image_folder(data / "train", {"a": 6, "b": 6, "c": 6})
+    image_folder(data / "test", {"a": 2, "b": 2, "c": 2})
+    shutil.rmtree(data / empty / "c")
+    (data / empty / "c").mkdir()
+    project = project_of(tmp_path, data, val_fraction=0.2)
+    monkeypatch.chdir(project)
+    before = files_under(project)
+    with pytest.raises(WinnowError) as refused:
+        _stage_module("ingest").main()
+    other = "train" if empty == "test" else "test"
+    fix = (f"remove {data / 'test'} to have ingest carve the test split from train" if empty == "test"
+           else "remove its folders from every split to leave the class out")
+    assert str(refused.value) == (
+        f"ingest.path: class folder {data / empty / 'c'} has no files directly inside it, so the {empty} split would "
+        f"hold no image of class 'c', which has a folder in {other}; add its {empty} images, or {fix}")
+    assert_nothing_left(project, before)
+    if empty == "test":
+        shutil.rmtree(data / "test")
+    else:
+        shutil.rmtree(data / "train" / "c")
+        shutil.rmtree(data / "test" / "c")
+    _stage_module("ingest").main()
+    manifest = pd.read_parquet(project / "data/ingest/manifest.parquet")
+    tested = set(manifest.loc[manifest["split"] == "test", "label"])
+    assert tested == ({0, 1, 2} if empty == "test" else {0, 1})
+    assert np.load(project / "data/ingest/images.npy").shape[0] == len(manifest)
