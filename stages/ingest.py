@@ -15,7 +15,7 @@ import pandas as pd
 
 from winnow.configs import MIN_SIDE
 from winnow.errors import WinnowError
-from winnow.image_decode import NOT_AN_IMAGE
+from winnow.image_decode import MISNAMED_IMAGE, NOT_AN_IMAGE
 from winnow.imageset import IMAGES, finish_imageset
 from winnow.ingest import append_trusted, ingest_manifest, store_images
 from winnow.remote_files import place
@@ -105,14 +105,22 @@ def _ingest(params: dict) -> None:
 def _not_images(rejected: pd.DataFrame) -> str:
     """What the refusal over ``ingest.max_reject_fraction`` says of the rows of files that are no image by their
     suffix (empty when none): a photo folder holds a photo tool's sidecar beside each photo (.xmp, .json, .AAE),
-    which stopped ingest at half its files set aside, told only to see rejected.csv."""
-    others = rejected[rejected["reason"].str.startswith(NOT_AN_IMAGE)]
-    if others.empty:
-        return ""
-    suffixes = others["path"].map(lambda path: os.path.splitext(path)[1].lower() or "none")
-    return (f" ({len(others)} of them are not image files by their suffix, most {suffixes.mode()[0]}, first "
-            f"{others['path'].iloc[0]}: move them out of the class folders; a photo tool's sidecars, .xmp .json "
-            ".aae, are no images, and images of other formats are read once converted to PNG or JPEG)")
+    which stopped ingest at half its files set aside, told only to see rejected.csv. Those whose content is an image
+    read here (a JPEG a browser saved as .jfif) are told to be renamed (before: counted among the sidecars, and told
+    to move them out of the class folders or to convert them to the JPEG they were)."""
+    said = ""
+    for start, what, fix in (
+            (NOT_AN_IMAGE, "not image files by their suffix", "move them out of the class folders; a photo tool's "
+             "sidecars, .xmp .json .aae, are no images, and images of other formats are read once converted to PNG or "
+             "JPEG"),
+            (MISNAMED_IMAGE, "images by their content but not by their suffix", "rename them with the suffix of their "
+             "format, as each one's row says")):
+        rows = rejected[rejected["reason"].str.startswith(start)]
+        if len(rows):
+            suffixes = rows["path"].map(lambda path: os.path.splitext(path)[1].lower() or "none")
+            said += (f" ({len(rows)} of them are {what}, most {suffixes.mode()[0]}, first {rows['path'].iloc[0]}: "
+                     f"{fix})")
+    return said
 
 
 def _refuse_trusted_is_path(trusted_path: str, path: str, *, source: str) -> None:

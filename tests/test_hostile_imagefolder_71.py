@@ -3,7 +3,9 @@
 - a PNG whose image data, a whole zlib stream with every CRC intact, inflates to fewer rows than its header says
   (a palette PNG, an RGBA one): a row in rejected.csv, not an image whose last rows are blank;
 - an empty class folder in a split folder of a class that has a folder in another split: the refusal says the split
-  would lack the class (not "a class with no images is not a class"), and each fix it gives is then read.
+  would lack the class (not "a class with no images is not a class"), and each fix it gives is then read;
+- JPEGs a browser saved as .jfif and a PNG without a suffix: rows saying they are images to rename (not "not an image
+  file"), and the refusal over ingest.max_reject_fraction tells to rename them, not to move them out as sidecars.
 """
 
 import shutil
@@ -98,3 +100,41 @@ def test_an_empty_class_folder_of_one_split_is_told_the_split_lacks_the_class_an
     tested = set(manifest.loc[manifest["split"] == "test", "label"])
     assert tested == ({0, 1, 2} if empty == "test" else {0, 1})
     assert np.load(project / "data/ingest/images.npy").shape[0] == len(manifest)
+
+
+@pytest.mark.hostile("imagefolder")
+def test_images_whose_suffix_is_not_read_are_told_to_be_renamed_not_moved_out_as_sidecars(tmp_path, monkeypatch):
+    # before: each row said "not an image file (suffix .jfif; ...)", and the refusal "5 of them are not image files by
+    # their suffix, most .jfif: move them out of the class folders; ... images of other formats are read once
+    # converted to PNG or JPEG" of JPEGs: moving them out drops the images, and they are JPEGs already
+    data = image_folder(tmp_path / "data", {"a": 10, "b": 10})
+    for i in range(3):
+        Image.fromarray(np.full((8, 8), 60 + 9 * i, np.uint8)).save(data / "a" / f"dl{i}.jfif", "JPEG")
+    Image.fromarray(np.full((8, 8), 99, np.uint8)).save(data / "b" / "scraped", "PNG")
+    (data / "b" / "0.xmp").write_text("<x:xmpmeta/>")
+    project = project_of(tmp_path, data, val_fraction=0.2)
+    monkeypatch.chdir(project)
+    before = files_under(project)
+    with pytest.raises(WinnowError) as refused:
+        _stage_module("ingest").main()
+    assert str(refused.value) == (
+        "ingest: 5 of 25 files could not be read, above ingest.max_reject_fraction=0.05 (1 of them are not image files "
+        f"by their suffix, most .xmp, first {data / 'b' / '0.xmp'}: move them out of the class folders; a photo tool's "
+        "sidecars, .xmp .json .aae, are no images, and images of other formats are read once converted to PNG or JPEG) "
+        "(4 of them are images by their content but not by their suffix, most .jfif, first "
+        f"{data / 'a' / 'dl0.jfif'}: rename them with the suffix of their format, as each one's row says); see "
+        "data/ingest/rejected.csv for each file and its reason")
+    accepted = "accepted: .png, .jpg, .jpeg, .bmp, .webp"
+    assert pd.read_csv(project / "data/ingest/rejected.csv").values.tolist() == [
+        *([str(data / "a" / f"dl{i}.jfif"), f"an image file by its content (JPEG) but not by its suffix (.jfif; "
+           f"{accepted}): rename it dl{i}.jpg to read it"] for i in range(3)),
+        [str(data / "b" / "0.xmp"), f"not an image file (suffix .xmp; {accepted})"],
+        [str(data / "b" / "scraped"), f"an image file by its content (PNG) but not by its suffix (none; {accepted}): "
+                                      "rename it scraped.png to read it"]]
+    assert_nothing_left(project, before, allowed={"data/ingest/rejected.csv"})
+    for i in range(3):  # renamed as each row says: read
+        (data / "a" / f"dl{i}.jfif").rename(data / "a" / f"dl{i}.jpg")
+    (data / "b" / "scraped").rename(data / "b" / "scraped.png")
+    _stage_module("ingest").main()
+    ids = set(pd.read_parquet(project / "data/ingest/manifest.parquet")["id"])
+    assert {"a/dl0.jpg", "a/dl1.jpg", "a/dl2.jpg", "b/scraped.png"} <= ids and len(ids) == 24

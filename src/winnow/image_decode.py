@@ -32,6 +32,10 @@ BATCH_BYTES = 256 << 20  # and at most this many bytes of decoded pixels a batch
 AHEAD_BYTES = 64 << 20  # the next batch is read and inflated while this one decodes when this one's rows fit
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 NOT_AN_IMAGE = "not an image file"  # a file's reason when its suffix is none of those (the ingest stage counts them)
+# and when its content starts as one of READ_FORMATS does: a JPEG a browser saved as .jfif, a PNG with no suffix
+MISNAMED_IMAGE = "an image file by its content"
+SUFFIX_OF = {"PNG": ".png", "JPEG": ".jpg", "BMP": ".bmp", "WEBP": ".webp"}  # what to rename such a file to
+BMP_HEADERS = (12, 16, 40, 52, 56, 64, 108, 124)  # the sizes of the header a BMP's "BM" is followed by
 # what Pillow names the formats those suffixes stand for (MPO: a camera's JPEG with more than one picture); a
 # file is read by its content, but content of another format (a float TIFF named .png, a GIF named .png) is
 # set aside as a .tif or .gif name is: its pixels would be cut to one page or clipped into 8 bits unsaid
@@ -142,7 +146,7 @@ def _decode(path: Path, size: int | None) -> tuple:
     OSError on crafted input (struct.error, IndexError, ZeroDivisionError …).
     """
     if path.suffix.lower() not in IMAGE_SUFFIXES:
-        return None, f"{NOT_AN_IMAGE} (suffix {path.suffix or 'none'}; accepted: {', '.join(IMAGE_SUFFIXES)})"
+        return None, _suffix_not_read(path)
     width = 0  # the header's, once read: a row too wide for Pillow's decoder is the file's fault, not memory's
     try:
         data = _read(path)  # once: the JPEG and WebP check below reads the bytes Pillow decoded
@@ -194,6 +198,44 @@ def _decode(path: Path, size: int | None) -> tuple:
             return None, f"unreadable: rows of {width} pixels, wider than Pillow decodes"
         _refuse_machine_fault(err, path)
         return None, f"unreadable: {str(err) or type(err).__name__}"
+
+
+def _suffix_not_read(path: Path) -> str:
+    """The reason of a file whose suffix is none of :data:`IMAGE_SUFFIXES`: a sidecar's (.xmp, .json) says it is not an
+    image file; one whose content starts as a PNG, JPEG, BMP or WebP does (:func:`image_format`) says so and to rename
+    it (before: "not an image file" of a JPEG a browser saved as .jfif, and the ingest stage's refusal over
+    ingest.max_reject_fraction told to move them out of the class folders, as sidecars)."""
+    suffix, accepted = path.suffix or "none", ", ".join(IMAGE_SUFFIXES)
+    found = image_format(head(path))
+    if found is None:
+        return f"{NOT_AN_IMAGE} (suffix {suffix}; accepted: {accepted})"
+    stem = path.name[:len(path.name) - len(path.suffix)]
+    return (f"{MISNAMED_IMAGE} ({found}) but not by its suffix ({suffix}; accepted: {accepted}): rename it "
+            f"{stem}{SUFFIX_OF[found]} to read it")
+
+
+def head(path: Path, size: int = 32) -> bytes:
+    """The first ``size`` bytes of ``path`` (a :class:`~winnow.remote_files.RemotePath` too); empty when it cannot be
+    read (a file that is never decoded: only what is said of it is at stake)."""
+    try:
+        with path.fs.open(path.key, "rb") if isinstance(path, RemotePath) else open(path, "rb") as file:
+            return file.read(size)
+    except Exception:  # noqa: BLE001 - a backend's own errors too, which are no OSError (gcsfs's HttpError)
+        return b""
+
+
+def image_format(first: bytes) -> str | None:
+    """The format of :data:`READ_FORMATS` whose signature a file's ``first`` bytes (32 or more) start with, as Pillow
+    names it (an MPO's is JPEG's), or None."""
+    if first.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if first.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if first.startswith(b"BM") and int.from_bytes(first[14:18], "little") in BMP_HEADERS:
+        return "BMP"
+    if first[:4] == b"RIFF" and first[8:12] == b"WEBP":
+        return "WEBP"
+    return None
 
 
 def _refuse_machine_fault(err: Exception, path: Path) -> None:

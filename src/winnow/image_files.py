@@ -59,7 +59,7 @@ from pathlib import Path
 import numpy as np
 
 from winnow.errors import WinnowError
-from winnow.image_decode import IMAGE_SUFFIXES, decode_files
+from winnow.image_decode import IMAGE_SUFFIXES, decode_files, head, image_format
 from winnow.image_notes import warn_unseen
 from winnow.imageset import SOURCE_SPLITS
 from winnow.ingest import alike
@@ -341,14 +341,9 @@ def _hidden_images(folder: Path) -> list[Path]:
 
 
 def _image_signature(path: Path) -> bool:
-    """Whether ``path`` starts as a PNG, JPEG, BMP or WebP file does (False when it cannot be read: a hidden file is
-    never read, so only the warning on it is lost)."""
-    try:
-        with path.fs.open(path.key, "rb") if isinstance(path, RemotePath) else open(path, "rb") as file:
-            head = file.read(12)
-    except Exception:  # a backend's own errors too, which are no OSError (gcsfs's HttpError; before: a traceback)
-        return False
-    return head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"BM")) or (head[:4], head[8:]) == (b"RIFF", b"WEBP")
+    """Whether ``path`` starts as a PNG, JPEG, BMP or WebP file does (:func:`winnow.image_decode.image_format`; False
+    when it cannot be read: a hidden file is never read, so only the warning on it is lost)."""
+    return image_format(head(path)) is not None
 
 
 def _class_files(folder: Path, rejected: list) -> list[Path]:
