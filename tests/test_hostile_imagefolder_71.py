@@ -5,9 +5,13 @@
 - an empty class folder in a split folder of a class that has a folder in another split: the refusal says the split
   would lack the class (not "a class with no images is not a class"), and each fix it gives is then read;
 - JPEGs a browser saved as .jfif and a PNG without a suffix: rows saying they are images to rename (not "not an image
-  file"), and the refusal over ingest.max_reject_fraction tells to rename them, not to move them out as sidecars.
+  file"), and the refusal over ingest.max_reject_fraction tells to rename them, not to move them out as sidecars;
+- a class folder that cannot be listed for its network mount's sake (a stale NFS handle) or because it went since the
+  folder above was listed: not told to fix its permissions.
 """
 
+import errno
+import os
 import shutil
 import struct
 import zlib
@@ -138,3 +142,31 @@ def test_images_whose_suffix_is_not_read_are_told_to_be_renamed_not_moved_out_as
     _stage_module("ingest").main()
     ids = set(pd.read_parquet(project / "data/ingest/manifest.parquet")["id"])
     assert {"a/dl0.jpg", "a/dl1.jpg", "a/dl2.jpg", "b/scraped.png"} <= ids and len(ids) == 24
+
+
+@pytest.mark.hostile("imagefolder")
+@pytest.mark.parametrize("code", [errno.ESTALE, errno.ENOENT, errno.EACCES])
+def test_a_class_folder_that_cannot_be_listed_is_told_the_fix_for_its_cause(tmp_path, monkeypatch, code):
+    # before: "ingest.path: cannot list .../b (Stale file handle); fix its permissions", and the same of a folder moved
+    # away after the one above it was listed: no permission was at fault
+    data = image_folder(tmp_path / "data", {"a": 6, "b": 6})
+    project = project_of(tmp_path, data, val_fraction=0.2)
+    monkeypatch.chdir(project)
+    before = files_under(project)
+    scandir = os.scandir
+
+    def failing(path="."):
+        if not isinstance(path, int) and os.fspath(path) == str(data / "b"):  # an int: a folder's descriptor
+            raise OSError(code, os.strerror(code), str(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", failing)
+    with pytest.raises(WinnowError) as refused:
+        _stage_module("ingest").main()
+    said = {errno.ESTALE: f"cannot read {data / 'b'} (Stale file handle), which its folder lists; nothing was "
+                          "ingested: check the disk or its network mount, then rerun",
+            errno.ENOENT: f"cannot list {data / 'b'} (No such file or directory); it was there a moment before (moved "
+                          "or removed meanwhile?): rerun once the data is no longer being changed",
+            errno.EACCES: f"cannot list {data / 'b'} (Permission denied); fix its permissions"}
+    assert str(refused.value) == f"ingest.path: {said[code]}"
+    assert_nothing_left(project, before)

@@ -270,8 +270,11 @@ def _entries(folder: Path, *, hidden: bool = False) -> list[tuple[Path, str]]:
     try:
         with os.scandir(folder) as scan:
             entries = sorted((e for e in scan if is_hidden(e.name) == hidden), key=lambda e: e.name)
-    except OSError as err:
-        raise WinnowError(f"ingest.path: cannot list {shown(folder)} ({err.strerror}); fix its permissions") from None
+    except OSError as err:  # before: "fix its permissions" of a mount's hiccup too, and of a folder moved meanwhile
+        refuse_transient(err, folder)
+        fix = "fix its permissions" if err.errno in (errno.EACCES, errno.EPERM) else \
+            "it was there a moment before (moved or removed meanwhile?): rerun once the data is no longer being changed"
+        raise WinnowError(f"ingest.path: cannot list {shown(folder)} ({err.strerror}); {fix}") from None
     return [(folder / e.name, _kind(e)) for e in entries]
 
 
