@@ -218,7 +218,9 @@ def head(path: Path, size: int = 32) -> bytes:
     """The first ``size`` bytes of ``path`` (a :class:`~winnow.remote_files.RemotePath` too); empty when it cannot be
     read (a file that is never decoded: only what is said of it is at stake)."""
     try:
-        with path.fs.open(path.key, "rb") if isinstance(path, RemotePath) else open(path, "rb") as file:
+        if isinstance(path, RemotePath):  # those bytes alone: a backend's file object fetches a block of megabytes
+            return path.fs.cat_file(path.key, start=0, end=size)
+        with open(path, "rb") as file:
             return file.read(size)
     except Exception:  # noqa: BLE001 - a backend's own errors too, which are no OSError (gcsfs's HttpError)
         return b""
