@@ -56,7 +56,7 @@ def main() -> None:
     flagged = None if flags is None else imageset.manifest["id"].map(flags.set_index("id")["any"]).to_numpy(bool)
     table = dedup_images(imageset.manifest, imageset.images, scores, embedding=embedding, **settings,
                          knn=backend_of(params), flagged=flagged, engine=Engine.from_params(params))
-    metrics = dedup_metrics(table, perturbations=perturbations)
+    metrics = dedup_metrics(table, perturbations=perturbations, digests=imageset.manifest["digest"].to_numpy())
     with together():  # all outputs or none: a failed write (a full disk) leaves the last run's
         write_table(OUT, with_digests(table, manifest=imageset.manifest))
         write_json(METRICS_OUT, settings | metrics)
