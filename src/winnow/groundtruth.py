@@ -56,13 +56,16 @@ def planted(perturbations: pd.DataFrame | None, kinds) -> bool:
     return perturbations is not None and bool(perturbations["kind"].isin(list(kinds)).any())
 
 
-def check_flips(perturbations: pd.DataFrame | None, *, classes: int) -> None:
+def check_flips(perturbations: pd.DataFrame | None, *, classes: int, manifest: pd.DataFrame | None = None) -> None:
     """Refuse the label changes of degrade's log ``perturbations`` (its :data:`LABEL_KINDS` rows; None: no log) that
     degrade never writes: two for one image (:func:`winnow.degrade_picks.check_overlaps` refuses two relabellings
-    that may meet), or an ``original_label`` that is no class index in ``[0, classes)``. Before, two rows of one image
+    that may meet), or an ``original_label`` that is no class index in ``[0, classes)``; with ``manifest`` (the
+    degraded imageset's ``id``, ``split``, ``label``), one of an image it lacks, of an image outside train, or whose
+    ``original_label`` is the label the image carries now. Before, two rows of one image
     ended confident-learn, embedding-clean and data-valuation in a pandas traceback once they had judged every image,
     and an original label of -1 (a row of another kind's default) or a null counted a flip planted that no judged
-    row could ever be found as.
+    row could ever be found as; and a log of another data set's ids (or of a val image, or of a label unchanged) was
+    counted in flips_planted, or scored a cleaner that rightly left an image alone as missing a flip, exit 0.
 
     Raises:
         WinnowError: naming the first such row's image.
@@ -82,6 +85,24 @@ def check_flips(perturbations: pd.DataFrame | None, *, classes: int) -> None:
         row = flips.astype(object).iloc[bad[0]]  # object: a label shown as 7 or None, not np.int64(7)
         raise WinnowError(f"image {row['id']!r}: {row['kind']} original_label {row['original_label']!r} is no class "
                           f"index in [0, {classes - 1}]")
+    if manifest is None:
+        return
+    now = manifest.set_index("id")
+    held = flips["id"].isin(now.index).to_numpy()
+    if not held.all():
+        row = flips.iloc[int(np.argmin(held))]
+        raise WinnowError(f"image {row['id']!r}: {row['kind']} names an image data/degrade does not hold (a log of "
+                          "another data set?); degrade changes the labels of its own train images")
+    split = now["split"].reindex(flips["id"]).to_numpy()
+    if (split != "train").any():
+        row = flips.iloc[int(np.argmax(split != "train"))]
+        raise WinnowError(f"image {row['id']!r}: {row['kind']} of a {split[split != 'train'][0]} image; degrade "
+                          "changes train labels only")
+    same = now["label"].reindex(flips["id"]).to_numpy(np.float64) == original
+    if same.any():
+        row = flips.astype(object).iloc[int(np.argmax(same))]
+        raise WinnowError(f"image {row['id']!r}: {row['kind']} original_label {row['original_label']!r} is the label "
+                          "it carries now; degrade changes a label to another class")
 
 
 def planted_issue_ids(perturbations: pd.DataFrame | None) -> dict[str, set]:

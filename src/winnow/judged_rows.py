@@ -38,7 +38,7 @@ def read_judged(*, cleaners: list[str]) -> tuple[ImageSet, np.ndarray, np.ndarra
     flags, groups = read_filters(data.manifest)
     truth = read_table(TRUTH, written_by="degrade", columns=PERTURBATION_COLUMNS, missing_ok=True)
     try:
-        check_flips(truth, classes=len(data.classes))
+        check_flips(truth, classes=len(data.classes), manifest=data.manifest)
     except WinnowError as err:  # read before anything is judged: before, a traceback once every image was
         raise rerun_error(TRUTH, str(err), written_by="degrade") from None
     considered, conflict = considered_rows(data.manifest, flags=flags, groups=groups,
