@@ -14,8 +14,8 @@ one_line_from_the_start()  # before the imports below, which take seconds: a Ctr
 import time
 from dataclasses import replace
 
-from winnow.augment_search import search_settings  # numpy and the configs: no torch
 from winnow.errors import WinnowError
+from winnow.search_space import search_settings  # no numpy, no torch
 from winnow.stage import check_outputs, load_params, run, together, write_json
 from winnow.stand_ins import replacing_skipped, write_skipped
 
@@ -36,7 +36,7 @@ def main() -> None:
         print(f"augment-search: skipped: {SKIPPED}")
         return
     # imported here: torch takes seconds to import, and the default run skips the search
-    from winnow.augment_search import (SEARCHED, candidates, density_scorer, policy_for, rand_ns, same_policy, search,
+    from winnow.augment_search import (SEARCHED, candidates, challengers, density_scorer, policy_for, rand_ns, search,
                                        short_training_scorer)
     from winnow.metrics import largest_class_share, no_better_than_largest_class
     from winnow.training import TrainConfig
@@ -55,19 +55,8 @@ def main() -> None:
     # the hand-set policy competes: a search whose short trainings picked a policy it never compared with the
     # fixed one shipped a policy that did worse than it on all three benchmark sets (benchmarks/results/augment.md)
     fixed = policy_for(params, "fixed") if section["with_fixed"] else None
-    if fixed is not None:
-        # balance.policy's ops in another order are balance.policy: before, [shear, translate, rotate, crop, noise] at
-        # its n and magnitude was a challenger of its own, which could "replace" it by the noise of two trainings
-        # (chosen_is_fixed false) and raised the bar for the others
-        policies = [fixed, *(policy for policy in policies if not same_policy(policy, fixed))]
-        # before: op_sets [[shear, translate, rotate, noise, crop]] at balance.policy's n and magnitude trained
-        # balance.policy alone and wrote it "chosen" (chosen_is_fixed true, kept) against no challenger, as if it had
-        # beaten the candidates asked for
-        if len(policies) == 1:
-            raise WinnowError("augment-search: every candidate augment_search's op_sets, kinds, ns and magnitudes give "
-                              "makes copies alike to balance.policy's, which with_fixed scores as the incumbent, so "
-                              "there is no candidate to compare it with; add another op set or magnitude, or set "
-                              "augment_search.enabled: false")
+    if fixed is not None:  # balance.policy first, without its own alikes; none left: refused by the params check
+        policies = challengers(policies, fixed)
     config = replace(TrainConfig.from_params(params["train"]), epochs=section["epochs"], patience=None)
     train, val = load_variant("pruned")
     check_val_classes(val.labels, val.classes)

@@ -102,7 +102,8 @@ def test_a_search_whose_every_candidate_is_balance_policy_is_refused_before_trai
     before = files_under(tmp_path)
     done = _stage_in_process(tmp_path, "augment_search", monkeypatch, capsys)
     assert (done.returncode, done.stderr.splitlines()) == (1, [
-        "error: augment-search: every candidate augment_search's op_sets, kinds, ns and magnitudes give makes copies "
-        "alike to balance.policy's, which with_fixed scores as the incumbent, so there is no candidate to compare it "
-        "with; add another op set or magnitude, or set augment_search.enabled: false"])
+        "error: params.yaml: augment_search.op_sets: every candidate they give (with kinds, ns and magnitudes) makes "
+        "copies alike to balance.policy's, which with_fixed scores as the incumbent, so there is no candidate to "
+        "compare it with; add an op set other than balance.policy's ops or a magnitude other than its 0.3, or set "
+        "augment_search.enabled: false"])
     assert_nothing_left(tmp_path, before)

@@ -8,7 +8,7 @@ wins: the search picks a policy).
 All candidates train from the same seed on the same stratified sample of the train split, so they differ
 by their policy alone (common random numbers: the noise of one short run is shared, not compared).
 
-Read top to bottom: :func:`candidates`, :func:`search`, the scorers, then
+Read top to bottom: :func:`search`, the scorers (the candidates they score: :mod:`winnow.search_space`), then
 :func:`read_policy` / :func:`policy_for`, which the balance and train stages use.
 """
 
@@ -16,77 +16,20 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from winnow.configs import GEOMETRIC_OPS, NO_STRENGTH, Policy, TrainConfig
+from winnow.configs import Policy, TrainConfig
 from winnow.errors import WinnowError, first_line
+# the candidates, here for the stage and the tests as before; the params check reads them there
+from winnow.search_space import (  # noqa: F401
+    NO_CANDIDATE, SEARCH_DEFAULTS, candidates, challengers, rand_ns, same_policy, search_settings,
+)
 
 SEARCHED = "data/augment-search/policy.json"
 WRITTEN_BY = "augment-search"
-NO_CANDIDATE = "augment_search: no candidate policy (op_sets, kinds, ns and magnitudes give none)"
-SEARCH_DEFAULTS = {"enabled": False, "method": "train", "epochs": 6, "max_images": 2000, "kinds": ["trivial", "rand"],
-                   "ns": [2], "magnitudes": [0.3, 0.6], "fill": "border", "with_fixed": True, "tie_se": 1.0,
-                   "op_sets": [["shear", "translate", "rotate", "crop"],
-                               ["shear", "translate", "rotate", "crop", "noise", "brightness", "contrast", "cutout"]]}
-
-
-def search_settings(params: Mapping[str, Any]) -> dict[str, Any]:
-    """params.yaml's ``augment_search`` section with its defaults where left out: what the search ran under, and
-    what :func:`read_policy` holds a searched policy's record to."""
-    return {**SEARCH_DEFAULTS, **(params.get("augment_search") or {})}
-
-
-def candidates(*, op_sets: Iterable[Iterable[str]], kinds: Iterable[str], ns: Iterable[int],
-               magnitudes: Iterable[float], fill: str = "border") -> list[Policy]:
-    """The policies a search scores: for each op subset and magnitude, TrivialAugment (``kind: trivial``,
-    one op per image) and RandAugment with each ``n`` (``kind: rand``; an ``n`` above the subset's size
-    is left out; one that makes copies alike an earlier one's, :func:`same_policy`, too). Order: op set, then kind,
-    then n, then magnitude; a tie in the search goes to the first."""
-    kinds, ns, magnitudes = list(kinds), list(ns), list(magnitudes)
-    out = []
-    for ops in op_sets:
-        ops = tuple(ops)
-        for kind in kinds:
-            for n, m in ((n, m) for n in ([1] if kind == "trivial" else rand_ns(ops, ns)[0]) for m in magnitudes):
-                policy = Policy(ops=ops, n=n, magnitude=m, kind=kind, fill=fill)
-                # before: flip and invert at each magnitude and kind, copies alike, each trained again and one more
-                # challenger of balance.policy, raising the bar for the others
-                if not any(same_policy(policy, earlier) for earlier in out):
-                    out.append(policy)
-    if not out:
-        raise WinnowError(NO_CANDIDATE)
-    return out
-
-
-def same_policy(a: Policy, b: Policy) -> bool:
-    """Whether policies ``a`` and ``b`` make copies alike: the same ops in any order and the same ``n``, and the same
-    ``magnitude``, ``kind`` and ``fill`` wherever they change a copy. Each copy draws its ops at random from the set
-    and :func:`winnow.augment.apply_policy` applies them in its own fixed order, so the list's order changes which
-    random draws an op gets, never what the copies are (as ``op_sets`` are judged: the same set in another order is
-    refused there). ``magnitude`` and ``kind`` set strengths, which flip and invert lack (:data:`NO_STRENGTH`); ``fill``
-    is what crop, shear, rotate and translate uncover (a flip uncovers nothing; cutout paints the border colour)."""
-    return _copies_made(a) == _copies_made(b)
-
-
-def _copies_made(policy: Policy) -> tuple:
-    """What of ``policy`` changes its copies (:func:`same_policy`)."""
-    ops = frozenset(policy.ops)
-    strength = not ops <= set(NO_STRENGTH)
-    uncovers = bool(ops & (set(GEOMETRIC_OPS) - {"flip"}))
-    return (ops, policy.n, policy.magnitude if strength else None, policy.kind if strength else None,
-            policy.fill if uncovers else None)
-
-
-def rand_ns(ops: Iterable[str], ns: Iterable[int]) -> tuple[list[int], list[int]]:
-    """``(usable, left_out)`` of RandAugment's ``ns`` over the op set ``ops``: it draws n different ops, so an n
-    above the set's size is no policy."""
-    size = len(tuple(ops))
-    return [n for n in ns if n <= size], [n for n in ns if n > size]
-
-
 class SearchResult(NamedTuple):
     """``policy``: the winner; ``table``: one row per candidate, no augmentation first (``policy`` None),
     each with its ``score`` and ``seconds``; ``incumbent``: with an incumbent, how the best challenger

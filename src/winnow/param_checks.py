@@ -304,6 +304,24 @@ def search_has_candidates(section: dict, path: str) -> None:
                            f"{largest}, a larger op set, or add trivial to kinds")
 
 
+def search_challenges_fixed(params: dict, path: str) -> None:
+    # before: op_sets [[shear, translate, rotate, noise, crop]] at balance.policy's n and magnitude, every candidate
+    # balance.policy itself, passed here, and augment-search refused it (or before that, wrote balance.policy "chosen"
+    # against no challenger) only after ingest, degrade, every cleaner and variants had run. The stage's own defaults
+    # fill what the section leaves out, and winnow.search_space decides it for both
+    from winnow.search_space import candidates, challengers, search_settings
+
+    section = search_settings(params)
+    if not section["enabled"] or not section["with_fixed"]:
+        return
+    try:
+        policies = candidates(op_sets=section["op_sets"], kinds=section["kinds"], ns=section["ns"],
+                              magnitudes=section["magnitudes"], fill=section["fill"])
+    except WinnowError:  # no candidate at all: search_has_candidates says so, or the stage
+        return
+    _as_params_line(challengers, policies, Policy.from_params((params.get("balance") or {}).get("policy") or {}))
+
+
 def search_settings_read(section: dict, path: str) -> None:
     # before: with_fixed false with tie_se 3 (or kinds [trivial] with ns [3]) passed, the search ignored it and
     # metrics/augment_search.json recorded tie_se 3 as if the bar had been raised. The defaults (1.0, [2]) are what a

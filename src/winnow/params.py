@@ -37,9 +37,9 @@ from winnow.output_paths import not_a_file
 from winnow.groundtruth import QUALITY_ISSUES
 from winnow.param_checks import (
     contract_bounds_bind, cpus_of_a_local_cluster, crops_fit, embedding_pairs_confirmed, embedding_source_ready,
-    folds_judged, gan_images_fit, gated_files_inside, noise_fraction_read, op_sets_differ, search_has_candidates,
-    search_settings_read, searched_policy_made, source_options, splits_leave_train, valley_windows_fit,
-    variants_can_be_made, views_searched, weak_classes_chosen,
+    folds_judged, gan_images_fit, gated_files_inside, noise_fraction_read, op_sets_differ, search_challenges_fixed,
+    search_has_candidates, search_settings_read, searched_policy_made, source_options, splits_leave_train,
+    valley_windows_fit, variants_can_be_made, views_searched, weak_classes_chosen,
 )
 from winnow.param_rules import (
     FILE, Bool, Choice, Device, Either, ListOf, MapOf, Num, Rule, Section, Text, fail, kind_of, show,
@@ -375,4 +375,5 @@ SCHEMA = Section({
         # up over classes
     }, required=("files", "tolerances"), checks=(gated_files_inside,)),
 }, required=("seed", "ingest", "degrade", "score", "threshold", "dedup", "variants", "pruned", "train", "gan",
-             "report"), checks=(variants_can_be_made, searched_policy_made, crops_fit, gan_images_fit))
+             "report"), checks=(variants_can_be_made, searched_policy_made, crops_fit, gan_images_fit,
+                                   search_challenges_fixed))

