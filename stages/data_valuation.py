@@ -28,6 +28,7 @@ from winnow.judged_rows import (
     in_id_order, learned_val, once_per_picture, read_judged, val_of_other_classes, with_digests,
 )
 from winnow.metrics import largest_class_share
+from winnow.neighbours import silent_rows
 from winnow.represent import read_representation
 from winnow.stage import check_outputs, load_params, run, together, write_json, write_table
 from winnow.stage_reads import read_table
@@ -69,6 +70,11 @@ def main() -> None:
               f"labels (dedup's groups, first {conflicts[0]!r}): left out of the valuation; give each picture one label")
     features = read_representation(REPRESENT_IN, ids, data=data)
     val_features = read_representation(REPRESENT_IN, val.manifest["id"], data=data)
+    silent = silent_rows(val_features)  # before: their k "nearest" were the first train images by id
+    if silent.any() and not silent.all():  # all of them: knn_shapley refuses
+        print(f"data-valuation: {int(silent.sum())} val image(s) have an all-zero representation (first "
+              f"{val.manifest['id'].iloc[int(np.argmax(silent))]!r}), as near to every train image as to any other: "
+              "kNN-Shapley ranks no train image by them (TracIn does)")
     left_out = int(((data.manifest["split"] == "train").to_numpy() & ~considered).sum())
     thin = thin_classes(given, val.labels) if len(val) else {}  # an empty val split: refused by the estimators
     if (thin and len(thin) == len(np.unique(given))) or not len(val):

@@ -73,3 +73,54 @@ def test_a_search_whose_every_candidate_is_balance_policy_is_refused_before_inge
 ], ids=["with-fixed-false", "another-n", "another-magnitude", "trivial", "defaults"])
 def test_a_search_with_a_candidate_other_than_balance_policy_passes_the_params_check(search):
     validate(_searching(search))  # no refusal: a false alarm would stop every stage
+
+
+def _alternating():
+    """40 train images of classes 0 and 1 taking turns by position (by id), in two clouds; 10 val images."""
+    rng = np.random.default_rng(0)
+    y = np.array([0, 1] * 20)
+    x = (np.where(y[:, None] == 0, -3.0, 3.0) + rng.normal(size=(40, 2))).astype(np.float32)
+    vy = np.array([0, 1] * 5)
+    vx = (np.where(vy[:, None] == 0, -3.0, 3.0) + rng.normal(size=(10, 2))).astype(np.float32)
+    return x, y, vx, vy
+
+
+@pytest.mark.hostile("represent")
+def test_an_all_zero_val_row_gives_no_train_image_a_value_by_its_position():
+    # before: the zero row of class 1 ranked the train images by position, so the first six by id took -0.097 and
+    # +0.103 from it (k 5) and the thirtieth on under 0.002: values that another order of the same ids changes
+    x, y, vx, vy = _alternating()
+    without = knn_shapley(x, y, vx, vy, k=5)
+    with_zero = knn_shapley(x, y, np.concatenate([vx, np.zeros((1, 2), np.float32)]), np.concatenate([vy, [1]]), k=5)
+    np.testing.assert_array_equal(with_zero.mean, without.mean)
+    np.testing.assert_array_equal(with_zero.se, without.se)
+
+
+@pytest.mark.hostile("represent")
+def test_a_val_split_of_all_zero_rows_is_refused_by_knn_shapley():
+    # before: every value came from the order of the ids, and an image could be dropped on it
+    x, y, _, _ = _alternating()
+    with pytest.raises(WinnowError) as refused:
+        knn_shapley(x, y, np.zeros((3, 2), np.float32), np.array([0, 1, 1]), k=5)
+    assert str(refused.value) == (
+        "valuation: every one of the 3 val images has an all-zero feature row, as near to each train image as to any "
+        "other, so no train image is a val image's neighbour and kNN-Shapley values none; the representation answers "
+        "none of them (see represent.source)")
+
+
+@pytest.mark.hostile("represent")
+def test_data_valuation_says_which_val_images_it_ranks_nothing_by(tmp_path, monkeypatch, capsys):
+    # before: not a word; val-0003's zero row lent its values to the first train images by id
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(size=(30, 2)) - 3, rng.normal(size=(30, 2)) + 3]).astype(np.float32)
+    y = np.repeat([0, 1], 30)
+    val_x = x[::3].copy()
+    val_x[3] = 0.0
+    c = Case(train_x=x, true=y, given=y, planted=np.zeros(0, np.int64), val_x=val_x, val_y=y[::3],
+             noisy_val_y=y[::3], trusted_x=x[:0], trusted_y=y[:0], test_x=x[:4], test_y=y[:4])
+    project = write_state(tmp_path / "p", c, issues=planted_fixes_then_mistakes(case())[:0], trusted=False)
+    done = _stage_in_process(project, "data_valuation", monkeypatch, capsys)
+    assert done.returncode == 0, done.stderr
+    assert ("data-valuation: 1 val image(s) have an all-zero representation (first 'val-0003'), as near to every "
+            "train image as to any other: kNN-Shapley ranks no train image by them (TracIn does)"
+            in done.stdout.splitlines())

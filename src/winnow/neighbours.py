@@ -96,19 +96,19 @@ def nearest(space: Space, *, k: int, batch_size: int = 2048, knn: str = "numpy")
 def vote(space: Space, *, k: int, num_classes: int, knn: str = "numpy") -> np.ndarray:
     """int64 ``(Q,)``: each query's class by majority of its ``k`` nearest references' labels; of classes tied on
     votes, the one with the nearer neighbour (:func:`_behind`); -1 for an all-zero query row, which no neighbour
-    votes for (:func:`_silent`). ``knn``: as :func:`nearest`."""
+    votes for (:func:`silent_rows`). ``knn``: as :func:`nearest`."""
     _, index = nearest(space, k=k, knn=knn)
     neighbour_labels = torch.from_numpy(np.asarray(space.reference_labels, np.int64)[index])
     votes = F.one_hot(neighbour_labels, num_classes).sum(dim=1)
-    return np.where(_silent(space.features), -1, _majority(votes, _behind(neighbour_labels, num_classes)))
+    return np.where(silent_rows(space.features), -1, _majority(votes, _behind(neighbour_labels, num_classes)))
 
 
-def _silent(features: np.ndarray) -> np.ndarray:
+def silent_rows(features: np.ndarray) -> np.ndarray:
     """bool ``(Q,)``: the all-zero rows of ``features`` ``(Q, D)``. Such a row (a ReLU model's, for an image none of its
     units answers: represent keeps a model's zero rows) lies at cosine similarity 0 to every reference, so its k
     "nearest" are a tie among all of them, which the search breaks by position (torch's topk) or by index (faiss):
     they say nothing of the image. Before, a zero row of class 0 took ten images of class 1 that the tie picked as
-    its neighbours and was relabelled 1."""
+    its neighbours and was relabelled 1. data-valuation's kNN-Shapley leaves such val rows out alike."""
     return ~np.any(np.asarray(features) != 0, axis=1)
 
 
@@ -145,7 +145,7 @@ def evidence(space: Space, labels: np.ndarray, *, k: int, num_classes: int, batc
         ``agreement``, the share of the k carrying it;
         ``given_agreement``, the share of the k carrying the given label; ``vote``, the class :func:`vote`
         gives the query (an all-zero query row, whose k nearest are a tie among every reference, has no vote:
-        agreements 0 and ``vote`` -1, :func:`_silent`);
+        agreements 0 and ``vote`` -1, :func:`silent_rows`);
         ``same_class_distance``, cosine distance to the nearest reference of the given class (2, the
         largest, when there is none); ``centroid_label``, the other class whose centroid (mean of its
         unit reference features) is nearest, and ``centroid_margin``, distance to the own class's
@@ -158,8 +158,8 @@ def evidence(space: Space, labels: np.ndarray, *, k: int, num_classes: int, batc
         raise WinnowError(f"neighbours: {len(labels)} labels for {len(space.positions)} judged images")
     index = torch.from_numpy(nearest(space, k=k, batch_size=batch_size, knn=knn)[1])
     votes = F.one_hot(reference_labels[index], num_classes).sum(dim=1).float()  # (Q, C)
-    # an all-zero row's neighbours are a tie broken by position: no vote, so no relabel on their word (_silent)
-    silent = torch.from_numpy(_silent(space.features))
+    # an all-zero row's neighbours are a tie broken by position: no vote, so no relabel on their word (silent_rows)
+    silent = torch.from_numpy(silent_rows(space.features))
     votes[silent] = 0.0
     own = F.one_hot(labels, num_classes).bool()
     other_votes = votes.masked_fill(own, -1.0)
