@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from winnow.configs import MIN_SIDE
+from winnow.configs import MIN_SIDE, gan_size_fits, gan_sizes_near
 from winnow.errors import WinnowError
 from winnow.image_decode import MISNAMED_IMAGE, NOT_AN_IMAGE
 from winnow.imageset import IMAGES, finish_imageset
@@ -99,6 +99,7 @@ def _ingest(params: dict) -> None:
           f"{len(loaded.oriented)} turned upright by their EXIF orientation")
     _warn_weak_judge_splits(manifest, loaded.classes)
     _warn_below_the_models(rows.shape)
+    _warn_beyond_the_gan(rows.shape, size=p.get("size"), variants=params["variants"])
     _warn_stretched(manifest, size=p.get("size"))
 
 
@@ -237,6 +238,20 @@ def _warn_below_the_models(shape: tuple[int, ...]) -> None:
         print(f"warning: ingest.size: the images are {shape[1]}x{shape[2]} (null keeps the source's size), below the "
               f"{MIN_SIDE} px a side the models take: represent's judge and train will refuse them; set "
               "ingest.size (8 to 1024) to resize them")
+
+
+def _warn_beyond_the_gan(shape: tuple[int, ...], *, size: int | None, variants: list[str]) -> None:
+    """Images kept at the source's size (ingest.size null; a size set is checked with params.yaml) that the GAN of the
+    augmented variant cannot make (``shape``: the imageset's ``(N, H, W, C)``): not square, or a side no multiple of 4
+    (:func:`winnow.configs.gan_size_fits`). Before: not a word, and gan-synthesize refused them only after degrade,
+    every cleaner and train@baseline had run, as the params check refuses ingest.size 30 for."""
+    side = max(shape[1:3])
+    if size is not None or "augmented" not in variants or (shape[1] == shape[2] and gan_size_fits(side)):
+        return
+    print(f"warning: ingest.size: the images are {shape[1]}x{shape[2]} (null keeps the source's size), but the GAN of "
+          "the augmented variant (gan-synthesize) makes square images of a multiple of 4 pixels a side: "
+          f"gan-synthesize will refuse them; set ingest.size to {gan_sizes_near(side)}, or leave augmented out of "
+          "variants")
 
 
 def _warn_stretched(manifest: pd.DataFrame, *, size: int | None) -> None:

@@ -79,9 +79,11 @@ READ_THROUGH = {"augment-search": {"balance.policy"}}
 # and policy (the model, its dep, follows them: a changed one is refused, not scored); balance and gan-synthesize read
 # train for where and how fast they run the baseline model (winnow.training.run_as: eval_batch_size, threads, stream);
 # variants checks that the budget's model check trained with today's train settings, seed and policy (data/budget, its
-# dep, follows them: the budget declares them)
+# dep, follows them: the budget declares them); ingest reads variants for a warning alone (source images the augmented
+# variant's GAN cannot make, which gan-synthesize refuses), and a changed variants list must not rerun every stage
 NOT_OUTPUT = {"source": {"ingest", "represent"}, "train": {"variants"}, "evaluate": {"variants", "seed", "train"},
-              "balance": {"train"}, "gan-synthesize": {"train"}, "variants": {"seed", "train", "balance"}}
+              "balance": {"train"}, "gan-synthesize": {"train"}, "variants": {"seed", "train", "balance"},
+              "ingest": {"variants"}}
 
 
 def _params_read(script: Path) -> set[str]:

@@ -75,6 +75,41 @@ def test_a_search_with_a_candidate_other_than_balance_policy_passes_the_params_c
     validate(_searching(search))  # no refusal: a false alarm would stop every stage
 
 
+def _sources(root, shape) -> str:
+    for name in ("a", "b"):
+        (root / name).mkdir(parents=True)
+        for i in range(6):
+            Image.fromarray(np.full(shape, 20 * i + 7, np.uint8)).save(root / name / f"{i}.png")
+    return str(root)
+
+
+@pytest.mark.hostile("training")
+@pytest.mark.parametrize(("shape", "fix"), [((30, 30), "28 or 32"), ((28, 32), "32 or 36")])
+def test_source_images_the_gan_cannot_make_are_named_at_ingest(tmp_path, monkeypatch, capsys, shape, fix):
+    # before: ingest.size null keeps the source's 30x30 (or 28x32); not a word, and gan-synthesize refused "images of
+    # 30px do not fit the generator" only after degrade, every cleaner and train@baseline had run
+    params = default_params() | {"variants": ["baseline", "pruned", "augmented"]}
+    params["ingest"].update(source="imagefolder", path=_sources(tmp_path / "data", shape), size=None)
+    done = _stage_in_process(make_project(tmp_path / "project", params), "ingest", monkeypatch, capsys)
+    assert done.returncode == 0, done.stderr
+    assert [line for line in done.stdout.splitlines() if line.startswith("warning: ingest.size")] == [
+        f"warning: ingest.size: the images are {shape[0]}x{shape[1]} (null keeps the source's size), but the GAN of the "
+        "augmented variant (gan-synthesize) makes square images of a multiple of 4 pixels a side: gan-synthesize will "
+        f"refuse them; set ingest.size to {fix}, or leave augmented out of variants"]
+
+
+@pytest.mark.hostile("training")
+@pytest.mark.parametrize(("shape", "variants"), [((28, 28), ["baseline", "pruned", "augmented"]),
+                                                 ((30, 30), ["baseline", "pruned"])])
+def test_source_images_the_gan_makes_or_never_meets_pass_ingest_without_a_word(tmp_path, monkeypatch, capsys, shape,
+                                                                               variants):
+    params = default_params() | {"variants": variants}
+    params["ingest"].update(source="imagefolder", path=_sources(tmp_path / "data", shape), size=None)
+    done = _stage_in_process(make_project(tmp_path / "project", params), "ingest", monkeypatch, capsys)
+    assert done.returncode == 0, done.stderr
+    assert [line for line in done.stdout.splitlines() if line.startswith("warning: ingest.size")] == []
+
+
 def _alternating():
     """40 train images of classes 0 and 1 taking turns by position (by id), in two clouds; 10 val images."""
     rng = np.random.default_rng(0)

@@ -173,6 +173,13 @@ def gan_size_fits(size: int) -> bool:
     return size % 4 == 0 and size >= 8
 
 
+def gan_sizes_near(side: int) -> str:
+    """The two ingest.size values nearest ``side`` that the GAN makes (:func:`gan_size_fits`), as a refusal offers
+    them ("28 or 32"): the multiples of 4 around it, within ingest.size's 8 to 1024."""
+    low = min(max(side // 4 * 4, MIN_SIDE), 1024 - 4)
+    return f"{low} or {low + 4}"
+
+
 @dataclass(frozen=True)
 class Policy:
     """How augmented copies are made (RandAugment-style): each image gets ``n`` of ``ops``, drawn at

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from winnow.configs import (
     DEFAULT_VALLEY_WINDOW, FRAC_NOISE_FILTERS, Policy, check_weak_below, check_weak_k, gan_size_fits,
+    gan_sizes_near,
 )
 from winnow.errors import WinnowError, redacted
 from winnow.output_paths import stage_output
@@ -360,9 +361,9 @@ def gan_images_fit(params: dict, path: str) -> None:
     size = params["ingest"].get("size")
     if size is None or "augmented" not in params["variants"] or gan_size_fits(size):
         return
-    low = size // 4 * 4  # at least 8: ingest.size is
     fail("ingest.size", f"{size}, but the GAN of the augmented variant (gan-synthesize) makes images of a multiple of "
-                        f"4 pixels a side; set ingest.size to {low} or {low + 4}, or leave augmented out of variants")
+                        f"4 pixels a side; set ingest.size to {gan_sizes_near(size)}, or leave augmented out of "
+                        "variants")
 
 
 def searched_policy_made(params: dict, path: str) -> None:
