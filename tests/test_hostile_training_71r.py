@@ -159,3 +159,29 @@ def test_data_valuation_says_which_val_images_it_ranks_nothing_by(tmp_path, monk
     assert ("data-valuation: 1 val image(s) have an all-zero representation (first 'val-0003'), as near to every "
             "train image as to any other: kNN-Shapley ranks no train image by them (TracIn does)"
             in done.stdout.splitlines())
+
+
+@pytest.mark.hostile("training")
+@pytest.mark.parametrize(("policy", "problem"), [
+    ({"ops": ["rotate"], "n": 1, "magnitude": 5, "kind": "rand", "fill": "border"},
+     "policy.magnitude: must be in (0, 1], got 5"),
+    ({"ops": ["rotate", "twirl"], "n": 1, "magnitude": 0.3, "kind": "rand", "fill": "border"},
+     "policy.ops: unknown ['twirl']; known ops: flip, crop, shear, rotate, translate, brightness, contrast, cutout, "
+     "invert, noise"),
+    ("rotate", "policy is str, not a mapping"),
+])
+def test_a_checkpoint_whose_policy_was_edited_invalid_names_its_own_field(tmp_path, monkeypatch, capsys, policy,
+                                                                          problem):
+    # before: "(balance.policy.magnitude: must be in (0, 1], got 5)" and "(balance.policy.ops: ...)", the key of
+    # params.yaml, whose balance.policy is valid, for what the checkpoint holds; the string was "argument after **
+    # must be a mapping, not str"
+    project = _evaluate_project(tmp_path / "project", ["a", "b"], [2, 2], bias=[1.0, 0.0])
+    checkpoint = torch.load(project / "models/baseline.pt", weights_only=True)
+    checkpoint["policy"] = policy
+    torch.save(checkpoint, project / "models/baseline.pt")
+    before = files_under(project)
+    done = _evaluate_in_process(project, monkeypatch, capsys)
+    assert assert_error_line(done) == (
+        f"error: models/baseline.pt: checkpoint does not fit its own model ({problem}); rerun the train@baseline "
+        "stage (dvc repro train@baseline)")
+    assert_nothing_left(project, before)

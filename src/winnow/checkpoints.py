@@ -120,7 +120,12 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
     try:
         config = TrainConfig(**ckpt["config"])
         # None: no policy, or none kept (an earlier winnow's), which trained_as refuses under train.augment
-        policy = None if ckpt.get("policy") is None else Policy(**ckpt["policy"])
+        # named as the checkpoint's field: before, magnitude 5 there read "(balance.policy.magnitude: ...)", sending the
+        # user to a balance.policy in params.yaml that is valid
+        kept = ckpt.get("policy")
+        if kept is not None and not isinstance(kept, dict):
+            raise ValueError(f"policy is {type(kept).__name__}, not a mapping")
+        policy = None if kept is None else Policy.from_params(kept, where="policy")
         h, w, c = ckpt["image_shape"]
         model = build_model(config.model, in_channels=c, num_classes=len(ckpt["classes"]), image_size=(h, w))
         model.load_state_dict(ckpt["state_dict"])
