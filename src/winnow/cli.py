@@ -14,7 +14,7 @@ from pathlib import Path
 
 from winnow.errors import WinnowError, fault_line
 from winnow.output_streams import (
-    escape_unencodable_output, flush_now, let_the_reader_leave, let_the_terminal_close, say_error,
+    escape_unencodable_output, fill_closed_streams, flush_now, let_the_reader_leave, let_the_terminal_close, say_error,
 )
 
 SUBCOMMANDS = {
@@ -136,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the subcommand ``argv`` names (``sys.argv[1:]`` when None: the ``winnow`` command itself, which runs
     it in a child its parent watches, :func:`winnow.watched.watched_by_a_parent`); returns the exit status."""
     called_as_command = argv is None
+    fill_closed_streams()  # before argparse's refusals, which print to sys.stderr
     argv = sys.argv[1:] if argv is None else argv
     # the docstring's first line without its reST quotes (before: `winnow --help` began "The ``winnow`` command: ...")
     parser = _Parser(prog="winnow", description=__doc__.splitlines()[0].replace("``", ""))

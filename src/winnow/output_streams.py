@@ -1,10 +1,29 @@
-"""A command's stdout and stderr as the world leaves them: a terminal without the characters it prints, a pipe's
-reader that leaves early, a terminal that closes while it runs. Each is set up once, as a stage or a ``winnow``
-command starts (:func:`winnow.stage.run`, :func:`winnow.cli.main`)."""
+"""A command's stdout and stderr as the world leaves them: closed before it started, a terminal without the characters
+it prints, a pipe's reader that leaves early, a terminal that closes while it runs. Each is set up once, as a stage or
+a ``winnow`` command starts (:func:`winnow.stage.run`, :func:`winnow.cli.main`)."""
 
 import errno
 import os
 import sys
+
+
+def fill_closed_streams() -> None:
+    """stdin, stdout and stderr that were closed when the process started (``2>&-``, a launcher that closes them), which
+    Python sets to None, read from and write to /dev/null, their descriptor too while it is still free: before, the
+    progress bars (tqdm writes to ``sys.stderr`` as it finds it) ended ingest, train and represent with an
+    AttributeError, status 1 and no word, and an error line printed to a ``sys.stderr`` of None went to stdout (print's
+    default). A descriptor left free would be the next file opened, and a library's own write to 2 would land in it."""
+    for number, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        if getattr(sys, name) is not None:
+            continue
+        try:
+            os.fstat(number)
+        except OSError:  # still free: /dev/null takes it (open gives the lowest free descriptor)
+            opened = os.open(os.devnull, os.O_RDWR)
+            if opened != number:
+                os.dup2(opened, number)
+                os.close(opened)
+        setattr(sys, name, open(os.devnull, "r" if number == 0 else "w", encoding="utf-8"))
 
 
 def escape_unencodable_output() -> None:

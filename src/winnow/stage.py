@@ -14,7 +14,9 @@ from typing import Any
 from winnow.commit_journal import JOURNAL, finish_killed_commits
 from winnow.errors import WinnowError, first_line
 from winnow.output_paths import output_obstacle
-from winnow.output_streams import escape_unencodable_output, flush_now, let_the_terminal_close, say_error
+from winnow.output_streams import (
+    escape_unencodable_output, fill_closed_streams, flush_now, let_the_terminal_close, say_error,
+)
 from winnow.outputs import (  # noqa: F401  (stage scripts import the writers of outputs from here)
     Outputs, atomic_folder, atomic_path, before_commit, scratch_folder, together,
 )
@@ -196,6 +198,7 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False, torchrun: bo
     forked = sys._getframe(1).f_globals.get("__name__") == "__main__"  # in-process callers (tests) never are
     if forked:
         in_utf8_mode()
+    fill_closed_streams()
     escape_unencodable_output()
     let_the_terminal_close()
     forget()  # what an earlier run in this process read (tests) is not this stage's

@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 
 from winnow.errors import INTERRUPTED, fault_line
+from winnow.output_streams import fill_closed_streams
 from winnow.watched import DVC_ENDED, _flush, dvc_ended
 
 
@@ -109,6 +110,7 @@ def one_line_from_the_start() -> None:
     An error that is no fault (a bug) keeps its traceback."""
     if sys._getframe(1).f_globals.get("__name__") != "__main__":  # imported by a test: its process is left alone
         return
+    fill_closed_streams()  # before the imports open files: a closed 2 would be the first one's
     terminate_as_interrupt()
     # started in a script's background (`cmd &`) SIGINT is ignored from the start, as run's forked child undoes:
     # before, a kill -INT during the imports did nothing and the stage ran to the end with status 0, where the

@@ -1,0 +1,40 @@
+"""Hostile use of the command line and its environment (probe 71):
+
+- a stage started with its stderr closed (``2>&-``, a launcher that closes it): Python sets ``sys.stderr`` to None, and
+  the first progress bar ended ingest with status 1 and no word; ``winnow``'s error line went to stdout instead.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from hostile_harness import ROOT, _env, files_under, imagefolder_project
+from winnow import cli
+
+
+@pytest.mark.hostile("params")
+def test_a_stage_whose_stderr_is_closed_still_writes_its_outputs(tmp_path):
+    # before: tqdm's progress bar wrote to a sys.stderr of None (AttributeError): exit status 1, no data/ingest, and
+    # no line anywhere, as stderr was closed
+    project, _ = imagefolder_project(tmp_path)
+    done = subprocess.run([sys.executable, str(ROOT / "stages/ingest.py")], cwd=project, env=_env(), text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, preexec_fn=lambda: os.close(2),
+                          timeout=300)
+    assert done.returncode == 0
+    assert done.stdout.startswith("ingest: 36 images from imagefolder (")  # 3 class folders of 12
+    assert {"data/ingest/images.npy", "data/ingest/manifest.parquet", "metrics/ingest.json"} <= files_under(project)
+
+
+@pytest.mark.hostile("params")
+def test_a_refusal_with_stderr_closed_leaves_stdout_clean(tmp_path, monkeypatch, capsys):
+    # before: print(..., file=sys.stderr) with sys.stderr None (closed at the start) printed the error line to stdout,
+    # into the table a user redirected there (`winnow compare > table.md 2>&-`)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "stderr", None)
+    assert cli.main(["compare", "--num", "0"]) == 1
+    assert capsys.readouterr().out == ""
+    assert list(tmp_path.iterdir()) == []
