@@ -1,7 +1,9 @@
 """Hostile use of the command line and its environment (probe 71):
 
 - a stage started with its stderr closed (``2>&-``, a launcher that closes it): Python sets ``sys.stderr`` to None, and
-  the first progress bar ended ingest with status 1 and no word; ``winnow``'s error line went to stdout instead.
+  the first progress bar ended ingest with status 1 and no word; ``winnow``'s error line went to stdout instead;
+- ``train.device: cuda:01`` (an index with a leading zero): accepted by the params check, then torch.device's
+  RuntimeError traceback on a machine with the GPUs it counts.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import sys
 
 import pytest
 
-from hostile_harness import ROOT, _env, files_under, imagefolder_project
+from hostile_harness import ROOT, _env, files_under, imagefolder_project, make_project, params_with, refused_line
 from winnow import cli
 
 
@@ -38,3 +40,14 @@ def test_a_refusal_with_stderr_closed_leaves_stdout_clean(tmp_path, monkeypatch,
     assert cli.main(["compare", "--num", "0"]) == 1
     assert capsys.readouterr().out == ""
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("device, meant", [("cuda:01", "cuda:1"), ("cuda:00", "cuda:0")])
+def test_a_cuda_index_with_a_leading_zero_is_refused_by_the_params_check(tmp_path, device, meant):
+    # before: accepted (isdecimal), and on a GPU host pick_device's torch.device(device) raised "Invalid device
+    # string" as a traceback, after the stages before train had run
+    project = make_project(tmp_path / "project", params_with("train.device", device))
+    assert refused_line(project, "train", "baseline") == (
+        f'error: params.yaml: train.device: "{device}" is not one of auto, cpu, cuda, cuda:<index>, mps (did you mean '
+        f"{meant}? torch reads no index with a leading zero)")

@@ -144,6 +144,9 @@ class Device(Rule):
         if not (value in self.NAMES or index is not None and index.isascii() and index.isdecimal()):
             suggestion = did_you_mean(value, self.NAMES) if isinstance(value, str) else ""
             fail(path, f"{show(value)} is not {self.allowed}{suggestion}")
+        if index is not None and index != str(int(index)):  # before: accepted, and torch.device's RuntimeError traceback
+            fail(path, f"{show(value)} is not {self.allowed} (did you mean cuda:{int(index)}? torch reads no index "
+                       "with a leading zero)")
 
 
 class Text(Rule):
