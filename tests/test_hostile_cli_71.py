@@ -3,12 +3,14 @@
 - a stage started with its stderr closed (``2>&-``, a launcher that closes it): Python sets ``sys.stderr`` to None, and
   the first progress bar ended ingest with status 1 and no word; ``winnow``'s error line went to stdout instead;
 - ``train.device: cuda:01`` (an index with a leading zero): accepted by the params check, then torch.device's
-  RuntimeError traceback on a machine with the GPUs it counts.
+  RuntimeError traceback on a machine with the GPUs it counts;
+- a local Ray cluster that cannot start in the temporary folder TMPDIR names: told to free space under /tmp.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -16,6 +18,8 @@ import pytest
 
 from hostile_harness import ROOT, _env, files_under, imagefolder_project, make_project, params_with, refused_line
 from winnow import cli
+from winnow.engine import Engine
+from winnow.errors import WinnowError
 
 
 @pytest.mark.hostile("params")
@@ -51,3 +55,26 @@ def test_a_cuda_index_with_a_leading_zero_is_refused_by_the_params_check(tmp_pat
     assert refused_line(project, "train", "baseline") == (
         f'error: params.yaml: train.device: "{device}" is not one of auto, cpu, cuda, cuda:<index>, mps (did you mean '
         f"{meant}? torch reads no index with a leading zero)")
+
+
+@pytest.mark.hostile("params")
+def test_a_local_ray_cluster_that_cannot_start_names_the_temporary_folder_it_used(tmp_path, monkeypatch):
+    # before: "...did not start ([Errno 20] Not a directory: '<TMPDIR>'); free memory or space under /tmp, ...": Ray
+    # makes its session under RAY_TMPDIR, else TMPDIR (Linux), and /tmp was never the folder at fault
+    pytest.importorskip("ray")
+    (tmp_path / "a-file").write_text("")
+    folder = tmp_path / "a-file" / "tmp"
+    monkeypatch.delenv("RAY_TMPDIR", raising=False)
+    monkeypatch.setenv("TMPDIR", str(folder))
+    handler = signal.getsignal(signal.SIGTERM)
+    try:
+        with pytest.raises(WinnowError) as refused:
+            with Engine("ray", None, 1).session():
+                pass
+    finally:  # ray.init sets a SIGTERM handler of its own first, and leaves it when it fails
+        signal.signal(signal.SIGTERM, handler)
+    assert str(refused.value) == (
+        f"compute.ray: the local Ray cluster did not start ([Errno 20] Not a directory: '{folder}'); free memory or "
+        f"space under {folder} (Ray's temporary folder: RAY_TMPDIR, else TMPDIR, else /tmp) or point RAY_TMPDIR at a "
+        "writable folder with room, lower compute.ray.num_cpus, or set compute.engine: local")
+    assert sorted(tmp_path.iterdir()) == [tmp_path / "a-file"]

@@ -110,9 +110,13 @@ class Engine:
                      include_dashboard=False, log_to_driver=False, runtime_env=runtime_env())
         except Exception as err:  # ray:// without ray[client] is a ValueError; a node that fails to start a bare one
             reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-            if local:
-                raise WinnowError(f"compute.ray: the local Ray cluster did not start ({reason}); free memory or "
-                                  "space under /tmp, lower compute.ray.num_cpus, or set compute.engine: local") from err
+            if local:  # where Ray made its session (before: "/tmp", where RAY_TMPDIR or TMPDIR named another)
+                from ray._common.utils import get_default_system_temp_dir as temp
+
+                raise WinnowError(f"compute.ray: the local Ray cluster did not start ({reason}); free memory or space "
+                                  f"under {temp()} (Ray's temporary folder: RAY_TMPDIR, else TMPDIR, else /tmp) or "
+                                  "point RAY_TMPDIR at a writable folder with room, lower compute.ray.num_cpus, or set "
+                                  "compute.engine: local") from err
             if (isinstance(err, ConnectionError) and self.address != "auto"
                     and os.environ.get("RAY_AUTH_MODE", "").lower() != "token"):
                 # before: "no Ray cluster at ...; start one with `ray start --head`", after the cluster that command
