@@ -4,7 +4,8 @@
   the first progress bar ended ingest with status 1 and no word; ``winnow``'s error line went to stdout instead;
 - ``train.device: cuda:01`` (an index with a leading zero): accepted by the params check, then torch.device's
   RuntimeError traceback on a machine with the GPUs it counts;
-- a local Ray cluster that cannot start in the temporary folder TMPDIR names: told to free space under /tmp.
+- a local Ray cluster that cannot start in the temporary folder TMPDIR names: told to free space under /tmp;
+- ``winnow review import ''`` (an unset shell variable): read as the current folder, ".: a folder, not a file".
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import sys
 
 import pytest
 
-from hostile_harness import ROOT, _env, files_under, imagefolder_project, make_project, params_with, refused_line
+from hostile_harness import (
+    ROOT, _env, assert_nothing_left, files_under, imagefolder_project, make_project, params_with, refused_line,
+)
 from winnow import cli
 from winnow.engine import Engine
 from winnow.errors import WinnowError
@@ -78,3 +81,19 @@ def test_a_local_ray_cluster_that_cannot_start_names_the_temporary_folder_it_use
         f"space under {folder} (Ray's temporary folder: RAY_TMPDIR, else TMPDIR, else /tmp) or point RAY_TMPDIR at a "
         "writable folder with room, lower compute.ray.num_cpus, or set compute.engine: local")
     assert sorted(tmp_path.iterdir()) == [tmp_path / "a-file"]
+
+
+@pytest.mark.hostile("review")
+def test_review_import_of_an_empty_name_is_a_usage_mistake_not_the_current_folder(tmp_path, monkeypatch, capsys):
+    # before: Path('') is Path('.'), and the import said "error: .: a folder, not a file; give the edited
+    # reviews/queue.csv, ...", naming a path the user never typed (`winnow review import "$EDITED"`, EDITED unset)
+    make_project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    before = files_under(tmp_path)
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["review", "import", ""])
+    assert (stopped.value.code, capsys.readouterr()) == (2, (
+        "", "error: winnow review import: argument file: '' is no file to read; give the edited reviews/queue.csv, the "
+            "review page's download or a Label Studio JSON export (an unset shell variable?) (see winnow review import "
+            "--help)\n"))
+    assert_nothing_left(tmp_path, before)

@@ -42,6 +42,18 @@ def a_name(what: str):
     return name
 
 
+def file_to_read(what: str):
+    """An argparse ``type`` for a file a command reads, ``what`` it should be: a blank value, what an unset shell
+    variable gives, is a usage mistake, said as ``'' is no file to read; give {what} …`` (before: ``review import ''``
+    read the current folder, ".: a folder, not a file", a path the user never typed)."""
+    def path(text: str) -> Path:
+        if not text.strip():
+            raise argparse.ArgumentTypeError(f"{text!r} is no file to read; give {what} (an unset shell variable?)")
+        return Path(text)
+
+    return path
+
+
 def project_folder(text: str) -> str:
     """An argparse ``type`` for ``--repo``, the project the gate, ``compare`` and ``study collect`` read: "" is a
     usage mistake (before: a traceback from scmrepo, "is not a git repository", or advice to free disk space). A

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from winnow.cli_args import file_to_read
 from winnow.configs import budget_settings, model_check_training
 from winnow.decision_files import read_cleaner_tables, read_decisions
 from winnow.errors import WinnowError, first_line
@@ -296,7 +297,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     said = ("read a person's verdicts (edited queue CSV, the page's download or a Label Studio JSON export) into "
             "reviews/verdicts.csv")
     back = sub.add_parser("import", help=said, description=said)
-    back.add_argument("file", type=Path, help="the edited queue CSV, the page's download or the Label Studio export")
+    back.add_argument("file", type=file_to_read("the edited reviews/queue.csv, the review page's download or a Label "
+                                                "Studio JSON export"),
+                      help="the edited queue CSV, the page's download or the Label Studio export")
     back.add_argument("--replace", action="store_true",
                       help="drop the verdicts already in reviews/verdicts.csv instead of adding to them")
 
