@@ -8,22 +8,23 @@ import sys
 
 
 def fill_closed_streams() -> None:
-    """stdin, stdout and stderr that were closed when the process started (``2>&-``, a launcher that closes them), which
-    Python sets to None, read from and write to /dev/null, their descriptor too while it is still free: before, the
-    progress bars (tqdm writes to ``sys.stderr`` as it finds it) ended ingest, train and represent with an
-    AttributeError, status 1 and no word, and an error line printed to a ``sys.stderr`` of None went to stdout (print's
-    default). A descriptor left free would be the next file opened, and a library's own write to 2 would land in it."""
-    for number, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+    """stdout and stderr that were closed when the process started (``2>&-``, a launcher that closes them), which Python
+    sets to None, write to /dev/null, their descriptor too while it is still free: before, the progress bars (tqdm
+    writes to ``sys.stderr`` as it finds it) ended ingest, train and represent with an AttributeError, status 1 and no
+    word, and an error line printed to a ``sys.stderr`` of None went to stdout (print's default). A descriptor left free
+    would be the next file opened, and a library's own write to it would land there. A closed stdin stays None: a
+    command that reads it says it was closed (``--from-json -``)."""
+    for number, name in ((1, "stdout"), (2, "stderr")):
         if getattr(sys, name) is not None:
             continue
         try:
             os.fstat(number)
-        except OSError:  # still free: /dev/null takes it (open gives the lowest free descriptor)
-            opened = os.open(os.devnull, os.O_RDWR)
+        except OSError:  # still free: /dev/null takes it
+            opened = os.open(os.devnull, os.O_WRONLY)
             if opened != number:
                 os.dup2(opened, number)
                 os.close(opened)
-        setattr(sys, name, open(os.devnull, "r" if number == 0 else "w", encoding="utf-8"))
+        setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))
 
 
 def escape_unencodable_output() -> None:
