@@ -5,7 +5,8 @@
 - ``train.device: cuda:01`` (an index with a leading zero): accepted by the params check, then torch.device's
   RuntimeError traceback on a machine with the GPUs it counts;
 - a local Ray cluster that cannot start in the temporary folder TMPDIR names: told to free space under /tmp;
-- ``winnow review import ''`` (an unset shell variable): read as the current folder, ".: a folder, not a file".
+- ``winnow review import ''`` (an unset shell variable): read as the current folder, ".: a folder, not a file";
+- Ctrl-C (or a memory limit) while ``winnow`` imports its subcommand's module, its first second or two: a traceback.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ def test_a_local_ray_cluster_that_cannot_start_names_the_temporary_folder_it_use
     assert sorted(tmp_path.iterdir()) == [tmp_path / "a-file"]
 
 
-@pytest.mark.hostile("review")
+@pytest.mark.hostile("params")
 def test_review_import_of_an_empty_name_is_a_usage_mistake_not_the_current_folder(tmp_path, monkeypatch, capsys):
     # before: Path('') is Path('.'), and the import said "error: .: a folder, not a file; give the edited
     # reviews/queue.csv, ...", naming a path the user never typed (`winnow review import "$EDITED"`, EDITED unset)
@@ -97,3 +98,22 @@ def test_review_import_of_an_empty_name_is_a_usage_mistake_not_the_current_folde
             "review page's download or a Label Studio JSON export (an unset shell variable?) (see winnow review import "
             "--help)\n"))
     assert_nothing_left(tmp_path, before)
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("fault, expected", [
+    (KeyboardInterrupt, ("error: compare: interrupted; outputs not yet complete were left unwritten: rerun it", 130)),
+    (MemoryError, ("error: compare: out of memory (MemoryError); free memory or lower the batch or data size, then "
+                   "rerun", 1)),
+], ids=["ctrl-c", "memory"])
+def test_a_stop_while_the_command_imports_its_subcommand_is_one_line(tmp_path, monkeypatch, capsys, fault, expected):
+    # before: the subcommand's module (compare: pandas, numpy, scipy; 1-2 s) was imported outside main's try, and a
+    # Ctrl-C there (a user who changed their mind at once) ended `winnow compare` in a traceback through importlib
+    def interrupted(name):
+        raise fault()
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cli.importlib, "import_module", interrupted)
+    status = cli.main(["compare", "--num", "1"])
+    assert (f"{capsys.readouterr().err}", status) == (f"{expected[0]}\n", expected[1])
+    assert list(tmp_path.iterdir()) == []

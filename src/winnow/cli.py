@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from winnow.errors import WinnowError, fault_line
+from winnow.stops import ignore_stops, stop_line
 from winnow.output_streams import (
     escape_unencodable_output, fill_closed_streams, flush_now, let_the_reader_leave, let_the_terminal_close, say_error,
 )
@@ -145,12 +146,22 @@ def main(argv: list[str] | None = None) -> int:
     # collect` left study's options unread and refused "--bogus collect" as study's ("see winnow study --help")
     chosen = next((word for word in argv if not word.startswith("-")), None)
     modules = {}
-    for name, (module, help_text) in SUBCOMMANDS.items():
-        sub_parser = sub.add_parser(name, help=help_text, description=help_text)
-        if name == chosen:  # import only the module that will run
-            modules[name] = importlib.import_module(module)
-            modules[name].add_arguments(sub_parser)
-    args = parser.parse_args(argv)
+    try:  # the subcommand's module imports pandas, numpy and more (a second or two): a Ctrl-C among them is one line
+        # (SIGTERM's default action ends the process there, before it has begun anything)
+        for name, (module, help_text) in SUBCOMMANDS.items():
+            sub_parser = sub.add_parser(name, help=help_text, description=help_text)
+            if name == chosen:  # import only the module that will run
+                modules[name] = importlib.import_module(module)
+                modules[name].add_arguments(sub_parser)
+        args = parser.parse_args(argv)
+    except (Exception, KeyboardInterrupt) as err:  # before: a traceback ending in KeyboardInterrupt
+        fault = stop_line(err)
+        if fault is None:  # a bug keeps its traceback
+            raise
+        if called_as_command:
+            ignore_stops()
+        say_error(f"error: {chosen if chosen in SUBCOMMANDS else 'winnow'}: {fault[0]}")
+        return fault[1]
     escape_unencodable_output()
     let_the_terminal_close()  # as a stage's: before, a print after its terminal closed ended the command (EIO)
     if called_as_command:  # a test calling main() in-process is never forked
@@ -181,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         say_error(f"error: {err}")
         return 1
     except (Exception, KeyboardInterrupt) as err:  # a fault of the machine is one line; a bug keeps its traceback
-        from winnow.stops import drop_broken_dvc_lock, ignore_stops, stop_line
+        from winnow.stops import drop_broken_dvc_lock
 
         fault = stop_line(err)
         if fault is None:
