@@ -6,7 +6,8 @@
   RuntimeError traceback on a machine with the GPUs it counts;
 - a local Ray cluster that cannot start in the temporary folder TMPDIR names: told to free space under /tmp;
 - ``winnow review import ''`` (an unset shell variable): read as the current folder, ".: a folder, not a file";
-- Ctrl-C (or a memory limit) while ``winnow`` imports its subcommand's module, its first second or two: a traceback.
+- Ctrl-C (or a memory limit) while ``winnow`` imports its subcommand's module, its first second or two: a traceback;
+- ``train.device: cuda:1`` under torchrun: every rank took the GPU of its LOCAL_RANK, the one named by none, no word.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from hostile_harness import (
 from winnow import cli
 from winnow.engine import Engine
 from winnow.errors import WinnowError
+from winnow.torch_runtime import ddp_device
 
 
 @pytest.mark.hostile("params")
@@ -117,3 +119,23 @@ def test_a_stop_while_the_command_imports_its_subcommand_is_one_line(tmp_path, m
     status = cli.main(["compare", "--num", "1"])
     assert (f"{capsys.readouterr().err}", status) == (f"{expected[0]}\n", expected[1])
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("rank", [0, 1])
+def test_a_cuda_index_under_torchrun_is_refused_on_every_rank(monkeypatch, rank):
+    # before: ddp_device checked only that cuda:1 was a CUDA device, and each rank trained on cuda:<LOCAL_RANK>: the
+    # GPU named was used by rank 1 alone, or by none under one process a machine, without a word (refused on every
+    # rank alike: one rank refusing alone left the others waiting in the gradients' allreduce)
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda index: None)
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    with pytest.raises(WinnowError) as refused:
+        ddp_device(rank, requested="cuda:1")
+    assert str(refused.value) == ("train.device: cuda:1 under torchrun, whose ranks each take a GPU of their own (the one "
+                                  "of their LOCAL_RANK), not the one it names; set cuda or auto, and choose the GPUs "
+                                  "with CUDA_VISIBLE_DEVICES, or train in one process")
+    assert ddp_device(rank, requested="cuda") == torch.device("cuda", rank)

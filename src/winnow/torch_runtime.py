@@ -239,6 +239,10 @@ def ddp_device(rank: int, *, requested: str = "auto", option: str = "train.devic
     if requested != "auto" and asked.type != kind:  # cpu or mps on a CUDA host, whose process group is nccl's
         raise WinnowError(f"{option}: {requested} under torchrun, whose ranks each take the local "
                           f"{'GPU' if kind == 'cuda' else 'CPU'} here; set auto, or train in one process")
+    if kind == "cuda" and asked.index is not None:  # before: each rank took its own GPU, cuda:1 honoured by none
+        raise WinnowError(f"{option}: {requested} under torchrun, whose ranks each take a GPU of their own (the one of "
+                          "their LOCAL_RANK), not the one it names; set cuda or auto, and choose the GPUs with "
+                          "CUDA_VISIBLE_DEVICES, or train in one process")
     if kind == "cuda":
         # a rank past the GPUs (--nproc_per_node above their count) lacks its device as cuda:<index> past them does in
         # one process: before, torch's 'invalid device ordinal' traceback (or int()'s, of a LOCAL_RANK no number)
