@@ -19,11 +19,12 @@ def fill_closed_streams() -> None:
             continue
         try:
             os.fstat(number)
-        except OSError:  # still free: /dev/null takes it
+        except OSError:  # still free: /dev/null takes it, passed on to the commands it runs (dvc, git) as a 2 would be
             opened = os.open(os.devnull, os.O_WRONLY)
             if opened != number:
                 os.dup2(opened, number)
                 os.close(opened)
+            os.set_inheritable(number, True)
         setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))
 
 
