@@ -7,11 +7,13 @@
 - a local Ray cluster that cannot start in the temporary folder TMPDIR names: told to free space under /tmp;
 - ``winnow review import ''`` (an unset shell variable): read as the current folder, ".: a folder, not a file";
 - Ctrl-C (or a memory limit) while ``winnow`` imports its subcommand's module, its first second or two: a traceback;
-- ``train.device: cuda:1`` under torchrun: every rank took the GPU of its LOCAL_RANK, the one named by none, no word.
+- ``train.device: cuda:1`` under torchrun: every rank took the GPU of its LOCAL_RANK, the one named by none, no word;
+- ``winnow compare --from-json -`` typed with no pipe: the command waited on the terminal, without a word.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
@@ -139,3 +141,25 @@ def test_a_cuda_index_under_torchrun_is_refused_on_every_rank(monkeypatch, rank)
                                   "of their LOCAL_RANK), not the one it names; set cuda or auto, and choose the GPUs "
                                   "with CUDA_VISIBLE_DEVICES, or train in one process")
     assert ddp_device(rank, requested="cuda") == torch.device("cuda", rank)
+
+
+class _Terminal(io.TextIOWrapper):
+    """Standard input as a terminal gives it: nothing to read until the user types Ctrl-D."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("command", [["compare", "--variants", "baseline", "pruned"], ["study", "collect"]])
+def test_from_json_of_standard_input_on_a_terminal_is_one_line_not_a_wait(tmp_path, monkeypatch, capsys, command):
+    # before: `winnow compare --from-json -` typed without `dvc exp show --json |` in front waited on the terminal
+    # without a word, until the user guessed Ctrl-D (then "standard input is empty ...")
+    project = make_project(tmp_path / "project")
+    monkeypatch.chdir(project)
+    monkeypatch.setattr(sys, "stdin", _Terminal(io.BytesIO(b"")))
+    before = files_under(project)
+    assert cli.main([*command, "--from-json", "-"]) == 1
+    assert capsys.readouterr().err == ("error: --from-json: standard input is the terminal, not a pipe; pipe `dvc exp "
+                                       "show --json` into it, or give a saved file\n")
+    assert_nothing_left(project, before)

@@ -190,6 +190,9 @@ def load_experiments(*, repo: str, revs: list[str] | None, num: int, from_json: 
         if stdin and sys.stdin is None:  # closed at the start (`<&-`): Python sets it to None
             raise WinnowError("--from-json: there is no standard input (it was closed); pipe `dvc exp show --json` "
                               "into it, or give a saved file")
+        if stdin and sys.stdin.isatty():  # before: the command waited on the terminal without a word until Ctrl-D
+            raise WinnowError("--from-json: standard input is the terminal, not a pipe; pipe `dvc exp show --json` "
+                              "into it, or give a saved file")
         try:
             text = sys.stdin.buffer.read().decode() if stdin else path.read_text()
             if stdin and not text.strip():  # the command before the pipe failed (its error is above) or wrote nothing
