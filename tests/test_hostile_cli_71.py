@@ -8,7 +8,9 @@
 - ``winnow review import ''`` (an unset shell variable): read as the current folder, ".: a folder, not a file";
 - Ctrl-C (or a memory limit) while ``winnow`` imports its subcommand's module, its first second or two: a traceback;
 - ``train.device: cuda:1`` under torchrun: every rank took the GPU of its LOCAL_RANK, the one named by none, no word;
-- ``winnow compare --from-json -`` typed with no pipe: the command waited on the terminal, without a word.
+- ``winnow compare --from-json -`` typed with no pipe: the command waited on the terminal, without a word;
+- ``compute.ray.address`` naming a cluster started under another Ray release (left running through an upgrade): "no
+  Ray cluster at 'auto' (Version mismatch: The cluster was started with:); start one with `ray start --head`".
 """
 
 from __future__ import annotations
@@ -163,3 +165,28 @@ def test_from_json_of_standard_input_on_a_terminal_is_one_line_not_a_wait(tmp_pa
     assert capsys.readouterr().err == ("error: --from-json: standard input is the terminal, not a pipe; pipe `dvc exp "
                                        "show --json` into it, or give a saved file\n")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("params")
+def test_a_ray_cluster_of_other_versions_is_named_as_such_not_as_no_cluster(monkeypatch):
+    # before: "compute.ray.address: no Ray cluster at 'auto' (Version mismatch: The cluster was started with:); start
+    # one with `ray start --head`, ...": the first line of Ray's refusal, the versions cut off, and a fix that fails
+    # while the old cluster holds the port
+    ray = pytest.importorskip("ray")
+    import platform
+
+    from ray._private.utils import check_version_info
+
+    def init(**options):  # as ray.init refuses a cluster started under Ray 2.9.0 and Python 3.10.2 (Ray's own words)
+        check_version_info({"ray_version": "2.9.0", "python_version": "3.10.2"}, "node 10.0.0.2")
+
+    monkeypatch.setattr("winnow.engine._check_addresses", lambda address: None)  # the cluster answers
+    monkeypatch.setattr(ray, "init", init)
+    with pytest.raises(WinnowError) as refused:
+        with Engine("ray", "auto").session():
+            pass
+    assert str(refused.value) == (
+        f"compute.ray.address: the Ray cluster at 'auto' runs Ray 2.9.0 on Python 3.10.2, this stage Ray "
+        f"{ray.__version__} on Python {platform.python_version()}, and Ray joins only a cluster of its own versions: "
+        "restart it from this environment (ray stop, then ray start --head), or set compute.ray.address: null for a "
+        "local one")

@@ -43,8 +43,8 @@ from winnow.configs import ENGINES
 from winnow.errors import WinnowError
 from winnow.file_rows import checked_unchanged, unchanged_in_place
 from winnow.ray_tasks import (
-    ENCODER_PACKAGES, RETRIES, EmbedActor, RowsTask, import_ray, in_row_order, one_blas_thread, package_versions,
-    ray_failures, rows_source,
+    ENCODER_PACKAGES, RETRIES, EmbedActor, RowsTask, import_ray, in_row_order, one_blas_thread, other_versions,
+    package_versions, ray_failures, rows_source,
 )
 
 Batch = Callable[..., dict[str, np.ndarray]]
@@ -117,6 +117,8 @@ class Engine:
                                   f"under {temp()} (Ray's temporary folder: RAY_TMPDIR, else TMPDIR, else /tmp) or "
                                   "point RAY_TMPDIR at a writable folder with room, lower compute.ray.num_cpus, or set "
                                   "compute.engine: local") from err
+            if (refused := other_versions(err, self.address)) is not None:  # a cluster of other Ray or Python
+                raise refused from err
             if (isinstance(err, ConnectionError) and self.address != "auto"
                     and os.environ.get("RAY_AUTH_MODE", "").lower() != "token"):
                 # before: "no Ray cluster at ...; start one with `ray start --head`", after the cluster that command

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import sys
 import warnings
@@ -226,6 +227,22 @@ def ray_failures() -> Iterator[None]:
         context.raise_original_map_exception = raising
         for handler in consoles:
             handler.removeFilter(_quiet)
+
+
+def other_versions(err: BaseException, address: str | None) -> WinnowError | None:
+    """One line for ray.init's refusal to join a cluster started under another Ray or Python release (one left running
+    from before an upgrade of this environment), else None. Before: its first line alone, as no cluster at all, "no Ray
+    cluster at 'auto' (Version mismatch: The cluster was started with:); start one with `ray start --head`", the
+    versions cut off and a fix that fails while the old cluster runs."""
+    text = str(err)
+    if not (isinstance(err, RuntimeError) and text.startswith("Version mismatch")):
+        return None
+    found = re.findall(r"Ray: (\S+)\s+Python: (\S+)", text)
+    said = (f"runs Ray {found[0][0]} on Python {found[0][1]}, this stage Ray {found[1][0]} on Python {found[1][1]}"
+            if len(found) == 2 else f"runs other versions than this stage ({' '.join(text.split())})")
+    return WinnowError(f"compute.ray.address: the Ray cluster at {address!r} {said}, and Ray joins only a cluster of "
+                       "its own versions: restart it from this environment (ray stop, then ray start --head), or set "
+                       "compute.ray.address: null for a local one")
 
 
 def ray_logs() -> str:
