@@ -10,7 +10,9 @@
 - ``train.device: cuda:1`` under torchrun: every rank took the GPU of its LOCAL_RANK, the one named by none, no word;
 - ``winnow compare --from-json -`` typed with no pipe: the command waited on the terminal, without a word;
 - ``compute.ray.address`` naming a cluster started under another Ray release (left running through an upgrade): "no
-  Ray cluster at 'auto' (Version mismatch: The cluster was started with:); start one with `ray start --head`".
+  Ray cluster at 'auto' (Version mismatch: The cluster was started with:); start one with `ray start --head`";
+- ``GIT_DIR`` exported for another repository (a dotfiles setup): the gate resolved ``--base main`` and read its files
+  there, while DVC read the project's own.
 """
 
 from __future__ import annotations
@@ -190,3 +192,21 @@ def test_a_ray_cluster_of_other_versions_is_named_as_such_not_as_no_cluster(monk
         f"{ray.__version__} on Python {platform.python_version()}, and Ray joins only a cluster of its own versions: "
         "restart it from this environment (ray stop, then ray start --head), or set compute.ray.address: null for a "
         "local one")
+
+
+@pytest.mark.hostile("params")
+def test_a_git_dir_of_another_repository_does_not_redirect_the_gates_git(tmp_path, monkeypatch):
+    # before: `git -C <project>` honours GIT_DIR, DVC does not: with GIT_DIR=~/.dotfiles exported, --base main was
+    # the other repository's main, and its params.yaml the settings the gate read, without a word
+    from gate_repo import git, init
+    from winnow import revisions
+
+    project, other = make_project(tmp_path / "project"), tmp_path / "other"
+    other.mkdir()
+    (other / "params.yaml").write_text("elsewhere: true\n")
+    init(project), init(other)
+    monkeypatch.setenv("GIT_DIR", str(other / ".git"))
+    monkeypatch.setenv("GIT_WORK_TREE", str(other))
+    main = revisions.resolve(project, "main", option="--base")
+    assert main == git(project, "rev-parse", "main").strip()  # gate_repo's git runs in an environment of its own
+    assert revisions.read_text(project, main, "params.yaml") == (project / "params.yaml").read_text()

@@ -20,12 +20,20 @@ from winnow.errors import WinnowError, listed
 WORKSPACE = "workspace"
 
 
+# the variables that point git at another repository than the one -C finds (a GIT_DIR exported for a dotfiles repo, a
+# hook's relative GIT_INDEX_FILE): DVC reads the project's own, and before, the gate resolved --base main in the repo
+# GIT_DIR named and read its metrics beside DVC's of this one
+_ELSEWHERE = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+              "GIT_COMMON_DIR")
+
+
 def run_git(repo: str | Path, *args: str, text: bool = True) -> subprocess.CompletedProcess:
     # LC_ALL=C: git's own words, which resolve() reads, in any locale (before: under LANG=de_DE.UTF-8 git warned
     # "Warnung: refname 'origin/main' is ambiguous.", the warning went unrecognised, and the gate passed a drop)
+    env = {name: value for name, value in os.environ.items() if name not in _ELSEWHERE}
     try:
         return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=text, check=False,
-                              env={**os.environ, "LC_ALL": "C"})
+                              env={**env, "LC_ALL": "C"})
     except FileNotFoundError as err:
         raise WinnowError("git not found on PATH: the gate reads the base revision with git") from err
 
