@@ -12,13 +12,16 @@
 - ``compute.ray.address`` naming a cluster started under another Ray release (left running through an upgrade): "no
   Ray cluster at 'auto' (Version mismatch: The cluster was started with:); start one with `ray start --head`";
 - ``GIT_DIR`` exported for another repository (a dotfiles setup): the gate resolved ``--base main`` and read its files
-  there, while DVC read the project's own.
+  there, while DVC read the project's own;
+- a stage script run by hand (``python stages/ingest.py``, as the refusals advise) in a second checkout sharing the
+  environment: Python found the editable install's winnow, the other checkout's code, and ran it on this one's data.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -210,3 +213,23 @@ def test_a_git_dir_of_another_repository_does_not_redirect_the_gates_git(tmp_pat
     main = revisions.resolve(project, "main", option="--base")
     assert main == git(project, "rev-parse", "main").strip()  # gate_repo's git runs in an environment of its own
     assert revisions.read_text(project, main, "params.yaml") == (project / "params.yaml").read_text()
+
+
+@pytest.mark.hostile("params")
+def test_a_stage_script_importing_another_checkouts_winnow_is_refused_before_any_work(tmp_path):
+    # before: without dvc.yaml's PYTHONPATH=src, the script's folder (stages/) and then the installed packages were
+    # searched, and a second clone or git worktree sharing the virtual environment ran the editable install's code
+    # (the first checkout's) on its own data, without a word. Here the winnow found is this suite's src/, and the
+    # script lies in another checkout beside a src/winnow of its own
+    checkout = tmp_path / "checkout"
+    (checkout / "stages").mkdir(parents=True)
+    (checkout / "src/winnow").mkdir(parents=True)
+    shutil.copy(ROOT / "stages/ingest.py", checkout / "stages/ingest.py")
+    project, _ = imagefolder_project(tmp_path)
+    before = files_under(project)
+    done = subprocess.run([sys.executable, str(checkout / "stages/ingest.py")], cwd=project, env=_env(),
+                          capture_output=True, text=True, timeout=300)
+    assert (done.returncode, done.stdout, done.stderr) == (1, "", (
+        f"error: stages/ingest.py: imports winnow from {ROOT / 'src/winnow'}, not from this checkout's "
+        f"{checkout.resolve() / 'src/winnow'}; run it as dvc.yaml does: PYTHONPATH=src python stages/ingest.py\n"))
+    assert_nothing_left(project, before)

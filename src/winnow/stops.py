@@ -8,6 +8,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -108,9 +109,11 @@ def one_line_from_the_start() -> None:
     memory limit failing numpy's or torch's load) ends the stage in the one line ``run`` says, with its status. before:
     a traceback ending in KeyboardInterrupt, MemoryError or ImportError, and SIGTERM ended the stage without a word.
     An error that is no fault (a bug) keeps its traceback."""
-    if sys._getframe(1).f_globals.get("__name__") != "__main__":  # imported by a test: its process is left alone
+    caller = sys._getframe(1).f_globals
+    if caller.get("__name__") != "__main__":  # imported by a test: its process is left alone
         return
     fill_closed_streams()  # before the imports open files: a closed 2 would be the first one's
+    _refuse_another_checkout(caller.get("__file__"))
     terminate_as_interrupt()
     # started in a script's background (`cmd &`) SIGINT is ignored from the start, as run's forked child undoes:
     # before, a kill -INT during the imports did nothing and the stage ran to the end with status 0, where the
@@ -134,6 +137,22 @@ def one_line_from_the_start() -> None:
         os._exit(fault[1])  # KeyboardInterrupt's own exit is by SIGINT, not status 130
 
     sys.excepthook = said
+
+
+def _refuse_another_checkout(script: str | None) -> None:
+    """One line and status 1 when the stage script ``script`` imported winnow from another place than the ``src/`` of
+    its own checkout: Python looks in the script's folder (stages/), then in the installed packages, so without
+    dvc.yaml's ``PYTHONPATH=src`` a second checkout or git worktree sharing the environment ran the code of the
+    checkout installed (editable) there on its own data, without a word."""
+    if not script:
+        return
+    own = Path(script).resolve().parent.parent / "src" / "winnow"
+    running = Path(__file__).resolve().parent
+    if own.is_dir() and own.resolve() != running:
+        command = shlex.join(["python", f"stages/{Path(script).name}", *sys.argv[1:]])
+        print(f"error: stages/{Path(script).name}: imports winnow from {running}, not from this checkout's {own}; run "
+              f"it as dvc.yaml does: PYTHONPATH=src {command}", file=sys.stderr)
+        sys.exit(1)
 
 
 def drop_broken_dvc_lock(root: str | os.PathLike = ".") -> None:
