@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import unicodedata
 
 import pandas as pd
 
@@ -25,8 +26,18 @@ def natural_order(name: str):
     """A sort key of a class or variant name that puts "2" before "10": its runs of decimal digits as numbers.
 
     isdecimal, the digits \\d splits on, not isdigit: a class named "²" or "10²" (a superscript is a digit, not a
-    decimal one) was a ValueError traceback from int() in the gate."""
-    return [(0, int(part), "") if part.isdecimal() else (1, 0, part) for part in re.split(r"(\d+)", name) if part]
+    decimal one) was a ValueError traceback from int() in the gate. A run is compared by its digits' values (any
+    script's), leading zeros dropped, by length and then digit by digit: int() refused a run of over 4,300 digits (a
+    ValueError traceback too). Names of one number ("1", "01", "١") tie on that, and then go by the name itself:
+    before, their order was the order of a set of names, which differs from process to process."""
+    parts = []
+    for part in re.split(r"(\d+)", name):
+        if part.isdecimal():
+            digits = "".join(str(unicodedata.decimal(c)) for c in part).lstrip("0")
+            parts.append((0, len(digits), digits))
+        elif part:
+            parts.append((1, 0, part))
+    return parts, name
 
 
 def flatten(value, prefix: str = ""):
