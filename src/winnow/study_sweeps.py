@@ -7,11 +7,13 @@ clean run), so :func:`winnow.study_damage.describe` can read its damage and leve
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import re
 import shlex
 import signal
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -139,9 +141,13 @@ def queue(args: argparse.Namespace) -> int:
     printed with ``--dry-run``; when one fails, or SIGINT or SIGTERM asks to stop, those queued are removed again."""
     params = load_params()  # every experiment runs this params.yaml, perturbations replaced: a bad value fails them all
     args.sweeps = args.sweeps or list(SWEEPS)
-    _check_queue_arguments(args)
-    classes = _deletable_classes(args.classes) if "class_deletion" in args.sweeps else []
-    settings, refused = _taken_by_the_images(study_settings(args.sweeps, classes=classes, colour=args.grayscale))
+    # dvc status once, where a check first needs it: before, each of the three checks that read data/ingest asked
+    # again (three DVC index reads and status walks for --sweeps strength class_deletion --grayscale)
+    current = functools.cache(_ingest_current)
+    _check_queue_arguments(args, current=current)
+    classes = _deletable_classes(args.classes, current=current) if "class_deletion" in args.sweeps else []
+    settings, refused = _taken_by_the_images(study_settings(args.sweeps, classes=classes, colour=args.grayscale),
+                                             current=current)
     if refused and not settings:  # before: exit 0, "queued 0 experiments; run them with `dvc exp run --run-all`"
         raise WinnowError(f"study queue: {refused}; nothing is left to queue: choose other --sweeps")
     if refused:
@@ -221,9 +227,10 @@ def _say(text: str, *, end: str = "\n") -> None:
     print(text, end=end, flush=True)
 
 
-def _check_queue_arguments(args: argparse.Namespace) -> None:
+def _check_queue_arguments(args: argparse.Namespace, *, current: Callable[[], bool]) -> None:
     """One line for arguments that would queue an experiment twice, one that degrade refuses, or nothing they
-    say: each queued experiment is a full `dvc repro`."""
+    say: each queued experiment is a full `dvc repro`. ``current``: whether data/ingest is what the workspace's
+    params make (:func:`_ingest_current`)."""
     for option, given in (("--sweeps", args.sweeps), ("--classes", args.classes or [])):
         repeated = first_repeated(list(given))
         if repeated is not None:
@@ -237,7 +244,7 @@ def _check_queue_arguments(args: argparse.Namespace) -> None:
     images = Path(INGESTED_CLASSES).parent / "images.npy"
     # the images the queued runs take: before, those of an earlier ingest, and after ingest.source: cifar10 in
     # params.yaml --grayscale was refused on the MNIST images data/ingest still held, which no queued run reads
-    if args.grayscale and images.is_file() and _ingest_current():
+    if args.grayscale and images.is_file() and current():
         try:
             channels = np.load(images, mmap_mode="r").shape[-1]
         except (OSError, ValueError, IndexError):
@@ -265,7 +272,7 @@ def _train_grey(images: Path, *, chunk: int = 1024) -> bool:
     return all(grey_already(pixels[train[start:start + chunk]]).all() for start in range(0, len(train), chunk))
 
 
-def _taken_by_the_images(settings: list[list[dict]]) -> tuple[list[list[dict]], str]:
+def _taken_by_the_images(settings: list[list[dict]], *, current: Callable[[], bool]) -> tuple[list[list[dict]], str]:
     """The ``settings`` degrade takes on the images ingest wrote, and a note naming the ones it refuses ("" for none):
     the sweeps' sizes are MNIST's and CIFAR's, and on 16x16 images a downscale to 27 px or a thumbnail of 20 px is
     refused by degrade (before: queued all the same, each a `dvc exp run` that failed: 26 of every sweep's 153
@@ -283,7 +290,7 @@ def _taken_by_the_images(settings: list[list[dict]]) -> tuple[list[list[dict]], 
     except (OSError, ValueError, KeyError, TypeError, IndexError):  # a damaged imageset (pyarrow's errors are
         return settings, ""  # ValueErrors): the queued runs' ingest says so
     refused = [perturbations for perturbations, why in zip(settings, reasons) if why]
-    if not refused or not _ingest_current():
+    if not refused or not current():
         return settings, ""
     first = next(why for why in reasons if why)
     names = [" ".join([p[0]["kind"], *(f"{key}={value}" for key, value in p[0].items()
@@ -319,15 +326,14 @@ def _refusal(perturbations: list[dict], *, manifest: pd.DataFrame, **data) -> st
     return ""
 
 
-def _deletable_classes(asked: list[str] | None) -> list[str]:
+def _deletable_classes(asked: list[str] | None, *, current: Callable[[], bool]) -> list[str]:
     """The classes class_deletion removes one at a time: ``asked`` (--classes), each checked against the
     ingested class names where ingest has run and DVC says data/ingest is what the workspace's params make, else all
     of those; a name the data lacks would only fail its experiment later, at degrade."""
     path = Path(INGESTED_CLASSES)
     # an earlier ingest's names are not the queued runs' (before: after ingest.source: cifar10 in params.yaml, the
     # sweep deleted MNIST's classes "0".."9" from CIFAR runs, and --classes airplane was refused as not among them)
-    current = path.is_file() and _ingest_current()
-    if not current:
+    if not (path.is_file() and current()):
         if asked is None:
             why = ("is not what params.yaml makes (or DVC cannot tell: `dvc status ingest`)" if path.is_file() else
                    "does not exist")
