@@ -18,7 +18,7 @@ from matplotlib.font_manager import FontProperties, findfont, get_font
 from matplotlib.ticker import FuncFormatter
 from PIL import Image
 
-from winnow.study_plots import AXIS_LABELS, line_style
+from winnow.study_plots import AXIS_LABELS, legends_below, line_style
 
 # class names, ids and paths are drawn as typed: "$x$" is text, never a formula (a class "$\foo$" raised)
 matplotlib.rcParams["text.parse_math"] = False
@@ -168,17 +168,21 @@ def study_panels(study: pd.DataFrame) -> Figure:
     curves = study[study["sweep"] != "clean"]
     means = curves.groupby(["sweep", "damage", "level"], as_index=False)[["accuracy", "macro_f1"]].mean()
     sweeps = list(dict.fromkeys(means["sweep"]))
-    fig = Figure(figsize=(4.8 * len(sweeps), 3.6), layout="constrained")
+    fig = Figure(figsize=(4.8 * len(sweeps), 3.6))
+    legends = []
     for ax, sweep in zip(np.atleast_1d(fig.subplots(1, len(sweeps))), sweeps):
+        solid = []
         for i, (damage, curve) in enumerate(means[means["sweep"] == sweep].groupby("damage")):
             style = line_style(i)  # before: the colour alone, "C{i % 10}", drew an 11th damage as the 1st
-            ax.plot(curve["level"], curve["accuracy"], label=damage, **style)
+            solid += ax.plot(curve["level"], curve["accuracy"], label=damage, **style)
             ax.plot(curve["level"], curve["macro_f1"], linestyle="--", fillstyle="none", **style)
         ax.set(title=sweep, xlabel=AXIS_LABELS.get(sweep, study_axis(study) or "level"), ylabel="accuracy / macro F1",
                ylim=(0, 1))
-        ax.legend(fontsize=6)
         ax.grid(alpha=0.3)
-    fig.suptitle(study_source(study), fontsize=9)
+        legends.append((ax, solid, [line.get_label() for line in solid], ax))
+    # below the panels, as study collect's accuracy.png lays them: before, each legend lay on its panel, and the
+    # default study's strength (46 damages) and proportion (52) legends hid the curves and ran off the panel's foot
+    legends_below(fig, legends, title=study_source(study))
     return fig
 
 

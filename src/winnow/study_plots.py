@@ -35,6 +35,15 @@ def runs_per_point(table: pd.DataFrame) -> str:
     return "one run (seed)" if high == 1 else f"the mean of {low if low == high else f'{low} to {high}'} runs (seeds)"
 
 
+def runs_drawn(table: pd.DataFrame) -> int:
+    """How many runs draw the curves of ``table`` (study.csv's rows), a run being its name and commit: DVC names
+    experiments per baseline, so two baselines' runs may share a name. study collect's summary and the report count
+    by this one rule (before, each had its own: the report counted a clean run that drew no curve, the summary not);
+    a study.csv of an earlier winnow, without the commit, by the name alone."""
+    curves = table[table["sweep"] != "clean"]
+    return len(curves[[c for c in ("experiment", "rev") if c in curves.columns]].drop_duplicates())
+
+
 def plot(table: pd.DataFrame, *, out_dir: str | Path, axis: str | None = None, source: str | None = None) -> list[Path]:
     """``accuracy.png`` (one panel per sweep, one line per damage) and ``per_class_f1_<sweep>.png``
     (one panel per damage, one line per class); repeated points are averaged. ``source``: the metrics file the
@@ -62,7 +71,8 @@ def plot(table: pd.DataFrame, *, out_dir: str | Path, axis: str | None = None, s
         for i, (damage, curve) in enumerate(means[means["sweep"] == sweep].groupby("damage")):
             ax.plot(curve["level"], curve["accuracy"], label=damage, **line_style(i))
         ax.set(title=sweep, xlabel=AXIS_LABELS.get(sweep, axis), ylabel="test accuracy", ylim=(0, 1))
-    _legends_below(fig, [(ax, [line.get_label() for line in ax.get_lines()], ax) for ax in axes[0]], title=averaged)
+    legends_below(fig, [(ax, ax.get_lines(), [line.get_label() for line in ax.get_lines()], ax) for ax in axes[0]],
+                   title=averaged)
     written.append(_save(fig, out_dir / "accuracy.png"))
     for sweep in sweeps:
         damages = list(dict.fromkeys(means.loc[means["sweep"] == sweep, "damage"]))
@@ -79,26 +89,32 @@ def plot(table: pd.DataFrame, *, out_dir: str | Path, axis: str | None = None, s
             ax.set_visible(False)
         # the names given outright: a legend drawn from the lines' labels leaves out any starting with "_", and a
         # class "_background" was drawn unnamed. One legend for every panel's lines (one colour per class), below them
-        _legends_below(fig, [(axes.flat[0], [c.removeprefix("f1_") for c in f1_columns], None)], title=averaged)
+        legends_below(fig, [(axes.flat[0], axes.flat[0].get_lines(), [c.removeprefix("f1_") for c in f1_columns], None)],
+                       title=averaged)
         written.append(_save(fig, out_dir / f"per_class_f1_{sweep}.png"))
     return written
 
 
-def _legends_below(fig, legends: list[tuple], *, title: str) -> None:
-    """Lay ``fig`` out with ``title`` above the panels and each of ``legends`` (``(axes, names, under)``: a legend of the
-    axes' lines by ``names``, centred under the panel ``under``, or under the whole figure for None) in a band below
+def legends_below(fig, legends: list[tuple], *, title: str) -> None:
+    """Lay ``fig`` out with ``title`` above the panels and each of ``legends`` (``(axes, lines, names, under)``: a legend
+    on the axes of its ``lines`` by ``names``, centred under the panel ``under``, or under the whole figure for None;
+    the report's study figure names its solid lines alone, not the dashed macro F1 beside each) in a band below
     them, in as many columns as fit that width, the figure made taller to hold the band. Before, each legend lay on its
     panel at the size the panel allowed: the default study's strength (46 damages) and proportion (52) panels, and the
     per-class panels of 100 classes (CIFAR-100), hid their curves under the legend and cut its first or last names
     off; and the title of a figure of many rows of panels lay over its first row."""
+    if not hasattr(fig.canvas, "get_renderer"):  # a bare Figure (the report's): measured as it is saved, by Agg
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        FigureCanvasAgg(fig)
     renderer = fig.canvas.get_renderer()
     fig.tight_layout()
     made = []
-    for ax, names, under in legends:
+    for ax, lines, names, under in legends:
         room = (under.get_position().width if under is not None else 1.0) * fig.get_figwidth() * fig.dpi
-        columns = int(room // ax.legend(ax.get_lines(), names, fontsize=6).get_window_extent(renderer).width)
+        columns = int(room // ax.legend(lines, names, fontsize=6).get_window_extent(renderer).width)
         for columns in range(max(1, min(len(names), columns)), 0, -1):  # the most that fit: spacing widens each
-            legend = ax.legend(ax.get_lines(), names, fontsize=6, loc="upper center", ncol=columns)
+            legend = ax.legend(lines, names, fontsize=6, loc="upper center", ncol=columns)
             if columns == 1 or legend.get_window_extent(renderer).width <= room:
                 break
         legend.set_in_layout(False)  # laid out below: tight_layout would squeeze the panels to hold it
@@ -112,6 +128,7 @@ def _legends_below(fig, legends: list[tuple], *, title: str) -> None:
     for legend, under in made:
         box = under.get_position() if under is not None else None
         legend.set_bbox_to_anchor(((box.x0 + box.x1) / 2 if box else 0.5, bottom), transform=fig.transFigure)
+        legend.set_in_layout(True)  # laid out: a save with bbox_inches="tight" (the report's) keeps it, not crops it
 
 
 def _save(fig, path: Path) -> Path:
