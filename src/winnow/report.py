@@ -29,7 +29,7 @@ from winnow.paired import p_text
 from winnow.report_figures import (
     confusion_figure, per_class_f1_figure, study_figure, study_source, threshold_figure,
 )
-from winnow.study_plots import runs_per_point
+from winnow.study_plots import runs_drawn, runs_per_point
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#222;max-width:1180px;margin:0 auto;
@@ -314,10 +314,9 @@ def study_section(*, study: pd.DataFrame | None) -> str:
     if study is None or study[study["sweep"] != "clean"].empty:
         return not_run("data-quality study", how="`winnow study collect` writes plots/study/study.csv")
     # before: curves collected on another data set were drawn beside this run's versions without a word
-    # a run is its name and commit (DVC names experiments per baseline): before, two baselines' runs of one name were one
-    runs = (f"{len(study[[c for c in ('experiment', 'rev') if c in study.columns]].drop_duplicates())} experiments"
-            if "experiment" in study.columns else "experiments")
-    revs = sorted({str(r)[:7] for r in study["rev"].dropna()}) if "rev" in study.columns else []
+    # a run is its name and commit, counted as study collect counts it (before: two baselines' runs of one name were one)
+    runs = f"{runs_drawn(study)} experiments" if "experiment" in study.columns else "experiments"
+    revs = sorted({str(r)[:7] for r in study.loc[study["sweep"] != "clean", "rev"].dropna()}) if "rev" in study else []
     at = f" (experiment refs {', '.join(revs[:5])}{', ...' if len(revs) > 5 else ''})" if revs else ""
     return (f'<p class="note">From {runs}{html.escape(at)} that `winnow study collect` gathered, not from this run: '
             "they describe the data and settings those experiments ran on. "

@@ -47,7 +47,7 @@ from winnow.outputs import together
 from winnow.revisions import lookup, same_setting
 from winnow.stage import check_journal_folder, write_table
 from winnow.study_damage import describe
-from winnow.study_plots import plot
+from winnow.study_plots import plot, runs_drawn
 from winnow.study_runs import (
     DEGRADE_METRICS, class_names, one_run_each, own_outputs, points, points_of_one_code, ran_as_listed,
     study_runs,
@@ -266,9 +266,8 @@ def run(args: argparse.Namespace) -> int:
     for old in set(Path(args.out).glob("per_class_f1_*.png")) - set(written):  # a sweep this collection lacks
         old.unlink()
     curves = table[table["sweep"] != "clean"]
-    # a run is its name and commit: two baselines' experiments may share a name (DVC names them per baseline), and
-    # before, two such runs counted as one; and of every experiment read, the stale ones current_runs left out too
-    print(f"study: {len(curves[['experiment', 'rev']].drop_duplicates())} of {read} experiments on "
+    # of every experiment read, the stale ones current_runs left out too
+    print(f"study: {runs_drawn(table)} of {read} experiments on "
           f"{curves['sweep'].nunique()} sweeps -> "
           + ", ".join(str(p) for p in [csv, *written]))
     return 0
