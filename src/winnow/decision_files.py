@@ -15,7 +15,7 @@ import pandas as pd
 from winnow.configs import CLEANERS
 from winnow.errors import WinnowError
 from winnow.judged_rows import check_grouped, check_pixels, considered_rows, filtered_out, read_filters
-from winnow.stage_reads import check_flags, read_json, read_table, rerun_error
+from winnow.stage_reads import check_flags, missing_cell, read_json, read_table, rerun_error
 from winnow.variants import DECISION_FILES, DEGRADE, PER_IMAGE
 
 # what the budget's decisions record of each image they decide (:func:`stamped`): its label and pixel digest then
@@ -183,7 +183,7 @@ def _check_judged(path: str | os.PathLike, table: pd.DataFrame, *, manifest: pd.
     bad = np.flatnonzero(np.isnan(values) | (values % 1 != 0))
     if len(bad):
         value = given.astype(object).iloc[bad[0]]
-        raise rerun_error(path, f"row {bad[0]} has no given_label" if _missing(value) else
+        raise rerun_error(path, f"row {bad[0]} has no given_label" if missing_cell(value) else
                           f"row {bad[0]} has given_label {value!r}, not a class index", written_by=written_by)
     stale = np.flatnonzero(values != label.to_numpy(np.float64))
     if len(stale):
@@ -203,7 +203,7 @@ def _check_actions(path: str | os.PathLike, table: pd.DataFrame, *, action: str,
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         value, choices = table[action].astype(object).iloc[row], " or ".join([", ".join(known[:-1]), known[-1]])
-        raise rerun_error(path, f"row {row} has no {action} (one of {choices})" if _missing(value) else
+        raise rerun_error(path, f"row {row} has no {action} (one of {choices})" if missing_cell(value) else
                           f"row {row} has {action} {value!r}, not {choices}", written_by=written_by)
     labels = pd.to_numeric(table[label], errors="coerce")
     relabel = (table[action] == "relabel").to_numpy()
@@ -212,11 +212,6 @@ def _check_actions(path: str | os.PathLike, table: pd.DataFrame, *, action: str,
         row = int(np.flatnonzero(bad)[0])
         raise rerun_error(path, f"row {row} relabels to {table[label].astype(object).iloc[row]!r}, not a class "
                                 f"index in [0, {num_classes - 1}]", written_by=written_by)
-
-
-def _missing(value) -> bool:
-    """Whether a table's cell is null (None or NaN, as parquet gives an empty cell back)."""
-    return pd.api.types.is_scalar(value) and bool(pd.isna(value))
 
 
 def stamped(decisions: pd.DataFrame, *, manifest: pd.DataFrame, cleaners: list[str],
@@ -287,7 +282,7 @@ def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
             value = decisions[column].astype(object).iloc[row]
-            raise rerun_error(path, f"row {row} has no {column}" if _missing(value) else
+            raise rerun_error(path, f"row {row} has no {column}" if missing_cell(value) else
                               f"row {row} has {column} {value!r}, not text", written_by=written_by)
     # before: run after pruned.cleaners gained a cleaner (dvc repro -s variants, or by hand), pruned went without its
     # decisions and nothing said so

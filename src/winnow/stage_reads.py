@@ -19,6 +19,14 @@ def rerun_error(path: str | os.PathLike, problem: str, *, written_by: str) -> Wi
     return WinnowError(f"{path}: {problem}; rerun the {written_by} stage (dvc repro {written_by})")
 
 
+def missing_cell(value) -> bool:
+    """Whether a table's cell is null (None, NaN or pandas' NA, as parquet gives an empty cell back): every row check
+    names such a cell as "no <column>", not as its repr ("<NA>", "nan")."""
+    import pandas as pd
+
+    return pd.api.types.is_scalar(value) and bool(pd.isna(value))
+
+
 def other_pixels_error(path: str | os.PathLike, *, imageset: str, images: int, first, then, now,
                        written_by: str) -> WinnowError:
     """The one line for a table of ``images`` rows whose pixel ``digest`` is not their image's in ``imageset`` now,

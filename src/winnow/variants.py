@@ -31,7 +31,7 @@ from winnow.configs import CLEANERS
 from winnow.errors import WinnowError, listed
 from winnow.imageset import ImageSet, read_imageset, write_imageset
 from winnow.stage import write_table
-from winnow.stage_reads import read_table, rerun_error
+from winnow.stage_reads import missing_cell, read_table, rerun_error
 
 INGEST, DEGRADE, VARIANTS_DIR = "data/ingest", "data/degrade", "data/variants"
 ORIGINS = {"ingest": INGEST, "degrade": DEGRADE}
@@ -171,8 +171,9 @@ def read_rows(name: str, *, root: str | os.PathLike = VARIANTS_DIR, num_classes:
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
             label = rows["label"].astype(object).iloc[row]
-            raise rerun_error(path, f"row {row} has label {label!r}, not a class index in [0, {num_classes - 1}]",
-                              written_by=written_by)
+            # a gap as no label: before, "row 1 has label <NA>" (a nullable column) or "label nan" (a float one)
+            raise rerun_error(path, f"row {row} has {'no label' if missing_cell(label) else f'label {label!r}'}, not a "
+                                    f"class index in [0, {num_classes - 1}]", written_by=written_by)
     imagesets = imagesets or {}
     splits = None if "ingest" not in imagesets else imagesets["ingest"].manifest.set_index("id")["split"]
     for origin, imageset in imagesets.items():
