@@ -109,6 +109,14 @@ def legends_below(fig, legends: list[tuple], *, title: str) -> None:
         FigureCanvasAgg(fig)
     renderer = fig.canvas.get_renderer()
     fig.tight_layout()
+    # a name wider than its panel even in one column (a 200-character class, a long --axis damage): the figure widened
+    # to hold it; before, its legend ran off both edges of the figure and the name was cut off
+    wanted = max(ax.legend(lines, names, fontsize=6).get_window_extent(renderer).width
+                 / ((under.get_position().width if under is not None else 1.0) * fig.dpi)
+                 for ax, lines, names, under in legends)  # inches
+    if wanted > fig.get_figwidth():
+        fig.set_size_inches(wanted * 1.02, fig.get_figheight())
+        fig.tight_layout()
     made = []
     for ax, lines, names, under in legends:
         room = (under.get_position().width if under is not None else 1.0) * fig.get_figwidth() * fig.dpi
