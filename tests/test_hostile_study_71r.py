@@ -8,6 +8,8 @@ data/ingest, the imageset and variants label lines, the gate's class order):
   reads data/ingest (three times); now once;
 - the report's study figure, 30 damages on one panel (the default study's strength panel draws 46): its legend lay
   over the curves and off the panel's foot, as study collect's accuracy.png did before its mend; now below the panels;
+- a damage name wider than its panel (150 characters) on study collect's accuracy.png: its legend ran off the figure's
+  edge and over the next panel's; now the figure is widened to hold it;
 - study collect's summary and the report counted runs by two copies of one rule that differed: a clean run that draws
   no curve (a hand-kept study.csv of strength curves, which have no origin) counted in the report's "From N
   experiments", not in the summary's; both now count by study_plots.runs_drawn;
@@ -26,7 +28,7 @@ from test_hostile_study_69 import _curves
 from test_hostile_study_71 import _clashes, stale_ingest  # noqa: F401 (a fixture)
 from test_study import ingested_project, record, show  # noqa: F401 (a fixture)
 
-from winnow import cli, study_sweeps
+from winnow import cli, study_plots, study_sweeps
 from winnow.cli import main as winnow
 from winnow.errors import WinnowError
 from winnow.evaluated import natural_order
@@ -105,6 +107,23 @@ def test_the_report_draws_the_study_legends_below_the_panels():
     legend = fig.axes[0].get_legend()
     assert [text.get_text() for text in legend.get_texts()] == [f"d{d:02}" for d in range(30)]
     assert [line.get_linestyle() for line in legend.legend_handles] == ["-"] * 30
+
+
+@pytest.mark.hostile("study")
+def test_a_damage_name_wider_than_its_panel_is_drawn_whole(tmp_path, monkeypatch):
+    # a 150-character damage (an --axis study names a curve by the rest of its perturbation list) on one of three
+    # panels: before, its legend, one column wider than its panel, ran off the figure's left edge and over the next
+    # panel's legend; now the figure is widened to hold it
+    figures = {}
+    monkeypatch.setattr(study_plots, "_save", lambda fig, path: figures.__setitem__(path.name, fig) or path)
+    damages = (("label_noise", "x" * 150), ("label_noise", "short"), ("size", "subsample"), ("proportion", "y" * 150))
+    table = pd.DataFrame([{"sweep": sweep, "damage": damage, "level": level, "accuracy": 0.5, "macro_f1": 0.5,
+                           "f1_a": 0.5} for sweep, damage in damages for level in (0.1, 0.2)])
+    study_plots.plot(table, out_dir=tmp_path)
+    fig = figures["accuracy.png"]
+    assert _clashes(fig) == {"cut off": [], "over a panel": [], "over a legend": [], "title over a panel": []}
+    assert [[text.get_text() for text in ax.get_legend().get_texts()] for ax in fig.axes] == [
+        ["short", "x" * 150], ["y" * 150], ["subsample"]]  # a panel's damages in groupby's order
 
 
 @pytest.mark.hostile("study")
