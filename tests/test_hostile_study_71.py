@@ -165,9 +165,9 @@ def test_queue_deletes_no_class_of_an_ingest_the_runs_will_not_read(stale_ingest
     # data/ingest/classes.json (0, 1, 2)"
     assert cli.main(["study", "queue", "--sweeps", "class_deletion", "--dry-run"]) == 1
     assert capsys.readouterr().err == (
-        "error: study queue: class_deletion needs the class names and data/ingest/classes.json is not what params.yaml "
-        "makes (or DVC cannot tell: `dvc status ingest`); run `dvc repro ingest`, give --classes, or leave "
-        "class_deletion out of --sweeps\n")
+        "error: study queue: class_deletion needs the class names and data/ingest/classes.json is not what the "
+        "workspace's code, params and data make (or DVC cannot tell: `dvc status ingest`); run `dvc repro ingest`, give "
+        "--classes, or leave class_deletion out of --sweeps\n")
     assert cli.main(["study", "queue", "--sweeps", "class_deletion", "--classes", "cat", "--dry-run"]) == 0
     assert capsys.readouterr().out.splitlines() == [
         "dvc exp run --queue -S degrade.enabled=true -S 'degrade.perturbations=[{kind: class_removal, classes: [cat]}]'"]

@@ -6,6 +6,7 @@ data/ingest, the imageset and variants label lines, the gate's class order):
 - a class named by over 4,300 digits: the gate's class order (int()) was a ValueError traceback;
 - `study queue --sweeps strength class_deletion --grayscale --classes ...` asked `dvc status` once per check that
   reads data/ingest (three times); now once;
+- `study queue`'s class_deletion after an edit of ingest's code alone: refused as "not what params.yaml makes";
 - the report's study figure, 30 damages on one panel (the default study's strength panel draws 46): its legend lay
   over the curves and off the panel's foot, as study collect's accuracy.png did before its mend; now below the panels;
 - a damage name wider than its panel (150 characters) on study collect's accuracy.png: its legend ran off the figure's
@@ -93,6 +94,23 @@ def test_queue_asks_dvc_status_once(stale_ingest, monkeypatch, capsys):  # noqa:
         "dvc exp run --queue -S degrade.enabled=true -S 'degrade.perturbations=[{kind: grayscale, fraction: 1.0}]'",
         "dvc exp run --queue -S degrade.enabled=true -S 'degrade.perturbations=[{kind: class_removal, classes: [cat]}]'"]
     assert len(commands) == 54
+
+
+@pytest.mark.hostile("study")
+def test_queue_names_a_stale_ingest_by_its_code_not_params(stale_ingest, capsys):  # noqa: F811 (the fixture)
+    # params.yaml as ingest last ran it, its code edited since: before, "classes.json is not what params.yaml makes",
+    # a cause the user would look for in vain
+    params = (stale_ingest / "params.yaml").read_text()
+    (stale_ingest / "params.yaml").write_text(params.replace("  source: cifar10 ", "  source: mnist5k ", 1)
+                                              .replace("  path: cifar ", "  path: null ", 1))
+    (stale_ingest / "ingest.py").write_text((stale_ingest / "ingest.py").read_text() + "# edited\n")
+    before = files_under(stale_ingest)
+    assert cli.main(["study", "queue", "--sweeps", "class_deletion", "--dry-run"]) == 1
+    assert capsys.readouterr() == ("", (
+        "error: study queue: class_deletion needs the class names and data/ingest/classes.json is not what the "
+        "workspace's code, params and data make (or DVC cannot tell: `dvc status ingest`); run `dvc repro ingest`, give "
+        "--classes, or leave class_deletion out of --sweeps\n"))
+    assert_nothing_left(stale_ingest, before)
 
 
 @pytest.mark.hostile("study")

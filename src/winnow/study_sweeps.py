@@ -335,7 +335,9 @@ def _deletable_classes(asked: list[str] | None, *, current: Callable[[], bool]) 
     # sweep deleted MNIST's classes "0".."9" from CIFAR runs, and --classes airplane was refused as not among them)
     if not (path.is_file() and current()):
         if asked is None:
-            why = ("is not what params.yaml makes (or DVC cannot tell: `dvc status ingest`)" if path.is_file() else
+            # the workspace, not params.yaml alone: an edit of the ingest code or its source data is stale alike
+            why = ("is not what the workspace's code, params and data make (or DVC cannot tell: `dvc status ingest`)"
+                   if path.is_file() else
                    "does not exist")
             raise WinnowError(f"study queue: class_deletion needs the class names and {path} {why}; run "
                               "`dvc repro ingest`, give --classes, or leave class_deletion out of --sweeps")
