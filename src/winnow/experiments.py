@@ -43,6 +43,8 @@ def experiments_from_show(show: list[dict], *, include_workspace: bool = False,
 
     def add(record: dict) -> None:
         data, rev = record.get("data"), record["rev"]
+        if not (isinstance(rev, str) and rev):  # before: two records of a null rev were one run listed twice, one dropped
+            raise TypeError(f"rev {json.dumps(rev, default=str)[:40]} is not a commit")
         # a run listed twice is one run: `--rev HEAD --rev noise30` lists noise30 under HEAD and as a baseline of its
         # own (before: two rows of one run, named noise30 and by its commit)
         if rev == "workspace" and not include_workspace or rev in seen:
