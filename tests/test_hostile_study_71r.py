@@ -14,11 +14,15 @@ data/ingest, the imageset and variants label lines, the gate's class order):
 - study collect's summary and the report counted runs by two copies of one rule that differed: a clean run that draws
   no curve (a hand-kept study.csv of strength curves, which have no origin) counted in the report's "From N
   experiments", not in the summary's; both now count by study_plots.runs_drawn;
+- a saved `dvc exp show --json` whose runs hold a null (or a number, or empty) rev: two null revs were one run listed
+  twice, the second dropped without a word;
 - a variant's rows.parquet with a gap in its label column: "row 1 has label <NA>" or "label nan", where the imageset
   and decision checks say "no label".
 """
 
 from __future__ import annotations
+
+import json
 
 import pandas as pd
 import pytest
@@ -157,6 +161,24 @@ def test_the_report_counts_the_runs_that_draw_curves_as_the_summary_does():
                                                                   ("strength", "brightness at 1", 3.0, "b3", "c" * 40))])
     assert study_section(study=table).startswith(
         '<p class="note">From 2 experiments (experiment refs bbbbbbb, ccccccc) that')
+
+
+@pytest.mark.hostile("study")
+@pytest.mark.parametrize(("rev", "shown"), [(None, "null"), (5, "5"), ("", '""')], ids=["null", "number", "empty"])
+def test_a_saved_show_whose_runs_have_no_commit_is_refused(tmp_path, capsys, rev, shown):
+    # two runs of a saved `dvc exp show --json` without a commit (a run is its name and commit): before, null and null
+    # were one run listed twice and noise40 was dropped without a word, "study: 2 of 3 experiments", exit 0
+    runs = show(record("clean", [], 0.95), record("noise20", [{"kind": "symmetric_noise", "fraction": 0.2}], 0.8),
+                record("noise40", [{"kind": "symmetric_noise", "fraction": 0.4}], 0.7))
+    for experiment in runs[1]["experiments"][1:]:
+        experiment["revs"][0]["rev"] = rev
+    saved = tmp_path / "exps.json"
+    saved.write_text(json.dumps(runs))
+    before = files_under(tmp_path)
+    assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(tmp_path / "study")]) == 1
+    assert capsys.readouterr() == ("", f"error: --from-json: {saved}: a record is not what `dvc exp show --json` "
+                                       f"writes (TypeError: rev {shown} is not a commit)\n")
+    assert_nothing_left(tmp_path, before)
 
 
 @pytest.mark.hostile("gate")
