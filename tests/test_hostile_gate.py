@@ -1346,7 +1346,8 @@ def test_a_gated_file_deleted_at_one_revision_fails(tmp_path, deleted_at):
     holder = {"HEAD": "workspace", "workspace": "HEAD"}[deleted_at]
     assert assert_error_line(done) == (
         f"error: metrics/variants.json missing at {deleted_at} ({holder} holds it): params.yaml gate.files gates it at "
-        f"every revision; rerun the stage that writes it and commit it at {deleted_at}, or take it out of gate.files")
+        f"every revision; rerun the stage that writes it and commit it at {deleted_at}, or take it out of gate.files at "
+        "HEAD (the gate takes its settings from HEAD)")
     assert_nothing_left(project, before)
 
 
@@ -1370,7 +1371,8 @@ def test_a_new_metrics_file_a_wildcard_gates_is_checked_at_the_target_alone(tmp_
     (project / "metrics" / "ingest.json").unlink()  # one the base holds, gone at the target: still refused
     assert gate_refused(project) == (
         "error: metrics/ingest.json missing at workspace (HEAD holds it): params.yaml gate.files gates it at every "
-        "revision; rerun the stage that writes it and commit it at workspace, or take it out of gate.files")
+        "revision; rerun the stage that writes it and commit it at workspace, or take it out of gate.files at HEAD (the "
+        "gate takes its settings from HEAD)")
 
 
 @pytest.mark.hostile("gate")

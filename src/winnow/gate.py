@@ -196,7 +196,7 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
         new_at |= {(variant, c): name for c, name in added.items()}
         tables.append(paired_rows(*frames, variant=variant, settings=settings))
     notes += check_gated_files_everywhere(held, names=names, revs=revs, gated=compared,
-                                          variants=found["base"] | found["target"], patterns=settings.files)
+                                          variants=found["base"] | found["target"], settings=settings)
     table = pd.concat(tables, ignore_index=True)
     table["new_at"] = [new_at.get(key, "") for key in zip(table["variant"], table["class"])]
     unmatched, overridden = unused_tolerances(table, settings)

@@ -67,29 +67,33 @@ def _json(text: str) -> bool:
 
 def check_gated_files_everywhere(held: dict[str, set[str]], *, names: dict[str, list[str]],
                                  revs: dict[str, list[str]], gated: list[str], variants: set[str],
-                                 patterns: tuple[str, ...]) -> list[str]:
+                                 settings: GateSettings) -> list[str]:
     """One line when a file ``gate.files`` matches at one revision gated is missing at another (``held``: each
     revision's gated files; ``names``, ``revs``: the revisions of each side as given and as resolved). before: each
     revision was checked against the files it held, and a gated file deleted at one passed. A file of a variant not
     ``gated`` (one new at the target, or left out by --variants; ``variants``: every one evaluated somewhere) may be
     at one side alone: a file is a variant's when its name less .json, or a folder above it, is the variant's. So
-    may a file only a wildcard of ``patterns`` matches that every target run holds and no base run: a stage's new
-    metrics; returned as notes (before: refused, with advice to commit it at the base)."""
+    may a file only a wildcard of ``settings.files`` matches that every target run holds and no base run: a stage's new
+    metrics; returned as notes (before: refused, with advice to commit it at the base). The refusal names the revision
+    whose params.yaml the patterns are (``settings.source``): before, "or take it out of gate.files" sent the user to
+    the target's params.yaml, which the gate does not read, and the same line came back."""
     every = set().union(*held.values())
     named = {v for path in every for pattern in (METRICS_FILE, SUMMARY_FILE) if (v := variant_of(path, pattern))}
     ungated = (variants | named) - set(gated)
     required = sorted(path for path in every if not ungated & set(PurePosixPath(path).with_suffix("").parts))
-    new = [path for path in required if path not in patterns and not any(path in held[rev] for rev in revs["base"])
-           and all(path in held[rev] for rev in revs["target"])]
+    new = [path for path in required if path not in settings.files
+           and not any(path in held[rev] for rev in revs["base"]) and all(path in held[rev] for rev in revs["target"])]
     at = [(name, rev) for side in revs for name, rev in zip(names[side], revs[side])]
     gone = [(path, name) for name, rev in at for path in required if path not in held[rev] and path not in new]
     if gone:
         path, name = gone[0]
         holder = next(other for other, rev in at if path in held[rev])
+        source = (f" at {settings.source} (the gate takes its settings from {settings.source})" if settings.source
+                  else "")
         raise WinnowError(f"{path} missing at {name} ({holder} holds it"
                           + (f"; {len(gone) - 1} more gated file(s) missing" if len(gone) > 1 else "")
                           + "): params.yaml gate.files gates it at every revision; rerun the stage that writes it and "
-                          f"commit it at {name}, or take it out of gate.files")
+                          f"commit it at {name}, or take it out of gate.files{source}")
     label = {side: " + ".join(runs) for side, runs in names.items()}
     return [f"{path}: new at {label['target']}, nothing at {label['base']} (checked at {label['target']} only)"
             for path in new]

@@ -160,9 +160,10 @@ def paired_rows(base, head, *, variant: str, settings: GateSettings) -> pd.DataF
     rows = []
     for k, (name, key, mask, count, raw, adjusted, (low, high), tolerance) in enumerate(zip(
             [OVERALL, *classes], keys, masks, counts, p, p_adj, intervals, tolerances)):
-        if tolerance is None:
+        if tolerance is None:  # before: "add e.g. 'per_class.*.recall: 0.02'" for accuracy too, which it does not match
+            example = "accuracy: 0.005" if key == "accuracy" else "per_class.*.recall: 0.02"
             raise settings.refusal(f"no pattern matches {key} (the gate tests accuracy and "
-                                   "per_class.<class>.recall); add e.g. 'per_class.*.recall: 0.02'")
+                                   f"per_class.<class>.recall); add e.g. '{example}'")
         floor = _floor_p(count, phi=phis[k], factor=1 if k == 0 or settings.correction == "none" else len(classes))
         # from the images themselves: pooled counts are rescaled, and a head of 0 came out as -9e-17
         base_right_images = base_right[:, mask].mean(axis=0).sum()
