@@ -4,11 +4,12 @@ asserted whole.
 - a gated metrics file missing at the target, taken out of the target's gate.files as the refusal advised: the same
   refusal came back, as the gate reads gate.files at the base; the line now says where to take it out;
 - a base's gate.tolerances without an accuracy entry: the refusal told the user to add a recall pattern, which matches
-  no accuracy; it now gives an accuracy entry.
+  no accuracy; it now gives an accuracy entry;
+- a base's gate.alpha below today's bound of 1e-4, written when 1e-300 was allowed: refused, so no change could pass,
+  the one raising it included; it is held to the bound with a note, as a tolerance above the cap is.
 """
 
 import pytest
-import yaml
 from gate_repo import init, labels_of, write_both_variants, wrong_on
 from hostile_harness import assert_nothing_left, default_params, files_under, make_project
 from winnow.cli import main as winnow
@@ -44,8 +45,7 @@ def test_a_gated_file_gone_at_the_target_is_told_to_leave_the_bases_gate_files(t
     (project / "metrics" / "extra.json").write_text('{"rows": 10}')
     init(project)
     (project / "metrics" / "extra.json").unlink()
-    params = default_params() | {"gate": gate | {"files": ["metrics/evaluate/*.json"]}}
-    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    make_project(project, default_params() | {"gate": gate | {"files": ["metrics/evaluate/*.json"]}})
     assert refused(project, capsys) == [
         "error: metrics/extra.json missing at workspace (HEAD holds it): params.yaml gate.files gates it at every "
         "revision; rerun the stage that writes it and commit it at workspace, or take it out of gate.files at HEAD (the "
@@ -62,3 +62,26 @@ def test_tolerances_without_an_accuracy_entry_are_told_to_add_one_for_accuracy(t
         "error: params.yaml at HEAD: gate.tolerances: no pattern matches accuracy (the gate tests accuracy and "
         "per_class.<class>.recall); add e.g. 'accuracy: 0.005'; the gate takes its settings from HEAD: correct them "
         "there"]
+
+
+@pytest.mark.hostile("gate")
+def test_a_base_alpha_below_todays_bound_is_held_to_it_not_refused(tmp_path, capsys):
+    # the base's gate.alpha is 1e-5, allowed when it was written (the bound was 1e-300 until it became 1e-4); the change
+    # raises it to 0.05 and loses 30 of class 1's 100 test images. Before: "error: params.yaml at HEAD: gate.alpha:
+    # 1e-05 is below 0.0001; ... correct them there": the gate takes its settings from the base, so every change was
+    # refused for good, the one raising alpha too. Now the base's alpha is held to 1e-4, as its tolerances are held to
+    # 0.25: the drop (30 lost, none gained, p = 2^(-30/1.57) < 1e-5, under 1e-4 after Holm over 10 classes) regresses
+    gate = default_params()["gate"]
+    project = init(committed(tmp_path, gate | {"alpha": 1e-5}))
+    make_project(project, default_params())  # the workspace's params.yaml raises it to 0.05
+    labels = labels_of()
+    write_both_variants(project, labels, wrong_on(labels, [1, 2, *range(100, 130)]))
+    code = winnow(["gate", "--base", "HEAD", "--repo", str(project), "--variants", "baseline"])
+    out, err = capsys.readouterr()
+    assert (code, err) == (1, "")
+    lines = out.splitlines()
+    assert [line for line in lines if line.startswith("- ")] == [
+        "- gate settings: HEAD's gate.alpha 1e-05 is below 0.0001; 0.0001 used",
+        "- gate settings: HEAD's; workspace's differ in gate.alpha and judge the changes after it is merged (a change "
+        "cannot loosen its own gate)"]
+    assert lines[-1].startswith("gate: FAIL — 3 regression(s): baseline all (accuracy) -0.0300 (p adj ")

@@ -51,8 +51,8 @@ def _checked_section(section, *, name: str) -> tuple[GateSettings, list[str]]:
     """(the settings of ``section``, params.yaml's ``gate`` at revision ``name``, checked by
     :data:`winnow.params.SCHEMA`'s rules, and notes on the keys left out as no parameter now and the tolerances
     held to :data:`winnow.params.MAX_TOLERANCE`, the overdispersions to
-    :data:`winnow.params.MAX_OVERDISPERSION`)."""
-    from winnow.params import MAX_OVERDISPERSION, MAX_TOLERANCE, SCHEMA
+    :data:`winnow.params.MAX_OVERDISPERSION`, alpha to :data:`winnow.params.MIN_ALPHA`)."""
+    from winnow.params import MAX_OVERDISPERSION, MAX_TOLERANCE, MIN_ALPHA, SCHEMA
 
     rule = SCHEMA.fields["gate"]
     dropped = sorted(k for k in section if k not in rule.fields) if isinstance(section, dict) else []
@@ -77,6 +77,12 @@ def _checked_section(section, *, name: str) -> tuple[GateSettings, list[str]]:
         notes += [f"gate settings: {name}'s gate.{k} {section[k]:g} is above {MAX_OVERDISPERSION:g}; "
                   f"{MAX_OVERDISPERSION:g} used" for k in loose]
         section = {**section, **{k: MAX_OVERDISPERSION for k in loose}}
+    # and for a base written when alpha went down to 1e-300 (until the bound of 1e-4): before, refused, so every change
+    # was refused for good, the one that raises it too; a larger alpha only gates more strictly
+    if isinstance(section, dict) and finite_number(section.get("alpha")) and 0 < section["alpha"] < MIN_ALPHA:
+        notes.append(f"gate settings: {name}'s gate.alpha {section['alpha']:g} is below {MIN_ALPHA:g}; "
+                     f"{MIN_ALPHA:g} used")
+        section = {**section, "alpha": MIN_ALPHA}
     try:
         rule.check(section, "gate")
     except WinnowError as err:

@@ -177,6 +177,7 @@ FRACTION = Num(0, 1)
 SHARE = Num(0, 1, low_open=True)  # (0, 1], as the functions that take these shares require
 MAX_TOLERANCE = 0.25  # gate.tolerances: the largest drop a gate may allow (see the gate section below)
 MAX_OVERDISPERSION = 4.0  # gate.overdispersion and accuracy_overdispersion: the largest phi (the gate section below)
+MIN_ALPHA = 1e-4  # gate.alpha: the smallest level a gate may test at (the gate section below)
 
 SCHEMA = Section({
     "seed": Num(0, 2**32 - 1, integer=True),  # numpy and scikit-learn seeds
@@ -364,7 +365,7 @@ SCHEMA = Section({
         "tolerances": MapOf(Num(0, MAX_TOLERANCE)),
         # at least 1e-4: a class of 100 test images that loses 20 and gains none tests at 2^-20, 1e-5 after Holm
         # over 10 classes; a smaller alpha (1e-300 was allowed) passes such drops while it reads as a gate
-        "alpha": Num(1e-4, 1, high_open=True),
+        "alpha": Num(MIN_ALPHA, 1, high_open=True),
         "correction": Choice(CORRECTIONS),
         # phi of winnow.paired: the spread of seed-to-seed changes over the binomial's; measured 1.5-2
         # (benchmarks/results/gate.md). At most 4, twice the largest measured: a decimal slip (157) would pass a class
