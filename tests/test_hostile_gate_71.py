@@ -6,13 +6,18 @@ asserted whole.
 - a base's gate.tolerances without an accuracy entry: the refusal told the user to add a recall pattern, which matches
   no accuracy; it now gives an accuracy entry;
 - a base's gate.alpha below today's bound of 1e-4, written when 1e-300 was allowed: refused, so no change could pass,
-  the one raising it included; it is held to the bound with a note, as a tolerance above the cap is.
+  the one raising it included; it is held to the bound with a note, as a tolerance above the cap is;
+- three head runs a side over 10,000 test images whose accuracy fell 0.00503, beyond its tolerance 0.005: the table
+  and the FAIL line showed "-0.0050" beside tolerance 0.005 and REGRESSED; the change shows the digits that tell.
 """
 
+import pandas as pd
 import pytest
 from gate_repo import init, labels_of, write_both_variants, wrong_on
 from hostile_harness import assert_nothing_left, default_params, files_under, make_project
 from winnow.cli import main as winnow
+from winnow.gate_report import report
+from winnow.gate_table import GateSettings, paired_rows
 
 REPORT = "reports/gate.md"
 
@@ -85,3 +90,26 @@ def test_a_base_alpha_below_todays_bound_is_held_to_it_not_refused(tmp_path, cap
         "- gate settings: HEAD's; workspace's differ in gate.alpha and judge the changes after it is merged (a change "
         "cannot loosen its own gate)"]
     assert lines[-1].startswith("gate: FAIL — 3 regression(s): baseline all (accuracy) -0.0300 (p adj ")
+
+
+@pytest.mark.hostile("gate")
+def test_a_drop_just_beyond_its_tolerance_shows_the_digits_that_put_it_there():
+    # CIFAR-10's 10,000 test images, three runs a side as the README advises: the base runs lose 0, 1 and 1 image, the
+    # head runs 50, 51 and 52 spread over the classes: accuracy falls by (153 - 2) / 30,000 = 0.005033, beyond its
+    # tolerance 0.005, and significant (p adj < 1e-4). Before: the row and the FAIL line read "-0.0050" beside tolerance
+    # 0.005 and REGRESSED, a drop the tolerance seemed to allow
+    labels = labels_of(1000)
+
+    def run(lost: int) -> pd.DataFrame:  # wrong on the first ``lost`` of 6 images a class, class by class
+        rows = [c * 1000 + k for k in range(6) for c in range(10)][:lost]
+        return pd.DataFrame({"id": [f"test-{i:05d}" for i in range(len(labels))], "label": labels,
+                             "predicted": wrong_on(labels, rows)})
+
+    settings = GateSettings.from_params(default_params()["gate"])
+    table = paired_rows([run(0), run(1), run(1)], [run(50), run(51), run(52)], variant="baseline", settings=settings)
+    text, passed = report(table, [], base=["a0", "a1", "a2"], target=["b0", "b1", "b2"], settings=settings)
+    lines = text.splitlines()
+    assert not passed
+    cells = [line.split(" | ") for line in lines if line.startswith("| baseline | all (accuracy) |")]
+    assert [(row[6], row[10], row[11]) for row in cells] == [("-0.00503", "0.005", "**REGRESSED** |")]
+    assert lines[-1] == "gate: FAIL — 1 regression(s): baseline all (accuracy) -0.00503 (p adj < 0.0001)"
