@@ -1395,7 +1395,7 @@ def test_a_gated_summary_deleted_for_a_variant_both_sides_gate_fails(tmp_path):
     assert gate_refused(project) == (
         "error: metrics/evaluate/pruned/summary.json missing at workspace (HEAD holds it): params.yaml gate.files "
         "gates it at every revision; rerun the stage that writes it and commit it at workspace, or take it out of "
-        "gate.files")
+        "gate.files at HEAD (the gate takes its settings from HEAD)")
     (project / summary_path("pruned")).write_text('{"accuracy": 0.998}')
     done, _ = gate(project)
     assert done.returncode == 0, done.stderr
