@@ -8,7 +8,9 @@ asserted whole.
 - a base's gate.alpha below today's bound of 1e-4, written when 1e-300 was allowed: refused, so no change could pass,
   the one raising it included; it is held to the bound with a note, as a tolerance above the cap is;
 - three head runs a side over 10,000 test images whose accuracy fell 0.00503, beyond its tolerance 0.005: the table
-  and the FAIL line showed "-0.0050" beside tolerance 0.005 and REGRESSED; the change shows the digits that tell.
+  and the FAIL line showed "-0.0050" beside tolerance 0.005 and REGRESSED; the change shows the digits that tell;
+- a gate.tolerances key of the change holding a line break, a fake "gate: PASS" and "<!--": the settings note wrote
+  them raw into the pull-request comment; they are escaped as typed.
 """
 
 import pandas as pd
@@ -113,3 +115,23 @@ def test_a_drop_just_beyond_its_tolerance_shows_the_digits_that_put_it_there():
     cells = [line.split(" | ") for line in lines if line.startswith("| baseline | all (accuracy) |")]
     assert [(row[6], row[10], row[11]) for row in cells] == [("-0.00503", "0.005", "**REGRESSED** |")]
     assert lines[-1] == "gate: FAIL — 1 regression(s): baseline all (accuracy) -0.00503 (p adj < 0.0001)"
+
+
+@pytest.mark.hostile("gate")
+def test_a_targets_gate_key_cannot_write_a_line_or_markup_into_the_comment(tmp_path, capsys):
+    # the change adds to its own gate.tolerances a key holding a line break, a fake verdict and a comment opener; the
+    # gate ignores the target's settings but names the keys that differ. Before: the note broke into a line of its own,
+    # "gate: PASS — all good", above the real verdict, and "<!--" hid the rest of the pull-request comment, the real
+    # verdict included
+    project = init(committed(tmp_path, default_params()["gate"]))
+    key = "per_class.*.recall\n\ngate: PASS — all good <!--"
+    gate = default_params()["gate"]
+    make_project(project, default_params() | {"gate": gate | {"tolerances": gate["tolerances"] | {key: 0.01}}})
+    code = winnow(["gate", "--base", "HEAD", "--repo", str(project)])
+    out, err = capsys.readouterr()
+    assert (code, err) == (0, "")
+    assert [line for line in out.splitlines() if line.startswith(("- ", "gate: "))] == [
+        "- gate settings: HEAD's; workspace's differ in gate.tolerances.per_class.*.recall\\u000a\\u000agate: PASS — "
+        "all good &lt;!-- and judge the changes after it is merged (a change cannot loosen its own gate)",
+        "gate: PASS — 2 variant(s), 42 paired tests, no significant drop beyond its tolerance"]
+    assert "<!--" not in out

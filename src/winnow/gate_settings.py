@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from winnow import revisions
+from winnow import markdown, revisions
 from winnow.errors import WinnowError
 from winnow.gate_table import GateSettings, revision_list
 from winnow.param_rules import finite_number
@@ -34,9 +34,10 @@ def base_settings(repo: str | Path, *, base: str | list[str],
         return settings, [f"gate settings: {names['target']}'s (params.yaml at {names['base']} has no gate "
                           "section)", *notes]
     differ = sorted(revisions.differing({"gate": section["base"]}, {"gate": section["target"] or {}}))
-    if differ:
-        notes.append(f"gate settings: {names['base']}'s; {names['target']}'s differ in {', '.join(differ)} and "
-                     "judge the changes after it is merged (a change cannot loosen its own gate)")
+    if differ:  # the target's keys as typed, but never a line or markup of the comment (markdown.inline)
+        notes.append(f"gate settings: {names['base']}'s; {names['target']}'s differ in "
+                     f"{markdown.inline(', '.join(differ))} and judge the changes after it is merged (a change cannot "
+                     "loosen its own gate)")
     return settings, notes
 
 
@@ -56,7 +57,7 @@ def _checked_section(section, *, name: str) -> tuple[GateSettings, list[str]]:
 
     rule = SCHEMA.fields["gate"]
     dropped = sorted(k for k in section if k not in rule.fields) if isinstance(section, dict) else []
-    notes = [f"gate settings: {name}'s gate.{key} is no parameter now; left out" for key in dropped]
+    notes = [f"gate settings: {name}'s gate.{markdown.inline(key)} is no parameter now; left out" for key in dropped]
     if dropped:
         section = {k: v for k, v in section.items() if k not in dropped}
     tolerances = section.get("tolerances") if isinstance(section, dict) else None
@@ -68,8 +69,8 @@ def _checked_section(section, *, name: str) -> tuple[GateSettings, list[str]]:
                   if finite_number(v) and v > MAX_TOLERANCE)
     if over:
         section = {**section, "tolerances": {**tolerances, **{k: MAX_TOLERANCE for k in over}}}
-        notes += [f"gate settings: {name}'s gate.tolerances.{k} {tolerances[k]:g} is above {MAX_TOLERANCE:g}; "
-                  f"{MAX_TOLERANCE:g} used" for k in over]
+        notes += [f"gate settings: {name}'s gate.tolerances.{markdown.inline(k)} {tolerances[k]:g} is above "
+                  f"{MAX_TOLERANCE:g}; {MAX_TOLERANCE:g} used" for k in over]
     # the same for a base written when phi went up to 10 (until stop 65)
     loose = [k for k in ("overdispersion", "accuracy_overdispersion")
              if isinstance(section, dict) and finite_number(section.get(k)) and section[k] > MAX_OVERDISPERSION]

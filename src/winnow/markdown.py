@@ -22,6 +22,13 @@ def cell(text: str) -> str:
     return isolate("".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in escaped))
 
 
+def inline(text: str) -> str:
+    """``text`` inside a line of the comment (a note), its markup kept (a pattern's ``*``): ``<``, ``>`` and ``&``
+    as HTML entities and each character that is not printable as its ``\\u`` escape. A line break would start a
+    line of its own (a "gate: PASS" above the verdict) and ``<!--`` hide the rest of the comment, verdict included."""
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in html.escape(text, quote=False))
+
+
 def isolate(name: str) -> str:
     """``name`` between Unicode's first-strong isolate and its pop (U+2068, U+2069) when it holds a right-to-left
     letter, else as it is: a Hebrew or Arabic name otherwise reorders what stands beside it, so "חתול → כלב" showed
