@@ -10,12 +10,15 @@ asserted whole.
 - three head runs a side over 10,000 test images whose accuracy fell 0.00503, beyond its tolerance 0.005: the table
   and the FAIL line showed "-0.0050" beside tolerance 0.005 and REGRESSED; the change shows the digits that tell;
 - a gate.tolerances key of the change holding a line break, a fake "gate: PASS" and "<!--": the settings note wrote
-  them raw into the pull-request comment; they are escaped as typed.
+  them raw into the pull-request comment; they are escaped as typed;
+- a class '<!-- x' new at the change, and a metrics file metrics/<!--.json new there: their notes opened an HTML
+  comment that hid the rest of the pull-request comment, the verdict included.
 """
 
+import numpy as np
 import pandas as pd
 import pytest
-from gate_repo import init, labels_of, write_both_variants, wrong_on
+from gate_repo import CLASSES, init, labels_of, write_both_variants, write_variant, wrong_on
 from hostile_harness import assert_nothing_left, default_params, files_under, make_project
 from winnow.cli import main as winnow
 from winnow.gate_report import report
@@ -135,3 +138,28 @@ def test_a_targets_gate_key_cannot_write_a_line_or_markup_into_the_comment(tmp_p
         "all good &lt;!-- and judge the changes after it is merged (a change cannot loosen its own gate)",
         "gate: PASS — 2 variant(s), 42 paired tests, no significant drop beyond its tolerance"]
     assert "<!--" not in out
+
+
+@pytest.mark.hostile("gate")
+def test_a_class_or_metrics_file_the_change_names_cannot_hide_the_verdict_of_the_comment(tmp_path, capsys):
+    # the change adds a class '<!-- x' (ingest takes the name: no control or invisible character) and a metrics file
+    # metrics/<!--.json that gate.files' wildcard takes in, and sends 40 of class 1's images to class 2. Before: each
+    # note wrote "<!--" raw, and the pull-request comment showed nothing after it, the FAIL line included
+    gate = default_params()["gate"] | {"files": ["metrics/evaluate/*.json", "metrics/*.json"]}
+    project = committed(tmp_path, gate)
+    (project / "metrics" / "ingest.json").write_text('{"rows": 1000}')
+    init(project)
+    (project / "metrics" / "<!--.json").write_text('{"rows": 100}')
+    classes = [*CLASSES, "<!-- x"]
+    labels = np.concatenate([labels_of(), np.full(100, "<!-- x", dtype=object)])
+    write_variant(project, "baseline", labels, wrong_on(labels, [1, 2, *range(100, 140)], classes=classes),
+                  classes=classes)
+    code = winnow(["gate", "--base", "HEAD", "--repo", str(project), "--variants", "baseline"])
+    out, err = capsys.readouterr()
+    assert (code, err) == (1, "")
+    assert [line for line in out.splitlines() if line.startswith("- ")] == [
+        "- baseline: class '&lt;!-- x' is new at workspace: its 100 test images have nothing at HEAD to compare with "
+        "(not gated); the others are, and those it takes count as its false positives",
+        "- metrics/&lt;!--.json: new at workspace, nothing at HEAD (checked at workspace only)"]
+    assert "<!--" not in out
+    assert out.splitlines()[-1].startswith("gate: FAIL — 3 regression(s): baseline all (accuracy) -0.0400 (p adj ")

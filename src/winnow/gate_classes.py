@@ -7,7 +7,14 @@ from __future__ import annotations
 
 import pandas as pd
 
+from winnow import markdown
 from winnow.evaluated import natural_order
+
+
+def _shown(klass: str) -> str:
+    """A class name in a note of the gate's comment: quoted, as typed and never as markup (the data names it; before,
+    a class '<!-- x' hid the rest of the pull-request comment, its verdict included)."""
+    return markdown.cell(repr(klass))
 
 
 def renamed_classes(reference: pd.DataFrame, frame: pd.DataFrame) -> dict[str, str]:
@@ -51,8 +58,9 @@ def unrename(frames: list[list[pd.DataFrame]], *, names: list[str], variant: str
             renamed = renamed_classes(frames[0][0], frame)  # {new: old}
             if renamed:
                 side[k] = frame.assign(**{c: frame[c].map(lambda v: renamed.get(v, v)) for c in ("label", "predicted")})
-                notes += [f"{variant}: class {old!r} at {names[0]} is {new!r} at {names[s * len(frames[0]) + k]} "
-                          f"(every one of its test images): gated under {names[0]}'s name" for new, old in renamed.items()]
+                notes += [f"{variant}: class {_shown(old)} at {names[0]} is {_shown(new)} at "
+                          f"{names[s * len(frames[0]) + k]} (every one of its test images): gated under {names[0]}'s "
+                          "name" for new, old in renamed.items()]
     return notes
 
 
@@ -81,7 +89,7 @@ def without_new_classes(frames: list[list[pd.DataFrame]], *, names: list[str], v
                 counts = frame["label"][new].value_counts()
                 name = names[s * len(frames[0]) + k]
                 added |= {c: added.get(c, name) for c in counts.index}
-                notes += [f"{variant}: class {c!r} "
+                notes += [f"{variant}: class {_shown(c)} "
                           + (f"has no test image at {names[0]} (its model knew it): its {counts[c]} test images at "
                              f"{name}" if c in known else f"is new at {name}: its {counts[c]} test images")
                           + f" have nothing at {names[0]} to compare with (not gated); the others are, and those it "

@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
-from winnow import revisions
+from winnow import markdown, revisions
 from winnow.errors import WinnowError
 from winnow.evaluated import metric_problems, non_numbers
 from winnow.gate_table import GateSettings
@@ -95,5 +95,6 @@ def check_gated_files_everywhere(held: dict[str, set[str]], *, names: dict[str, 
                           + "): params.yaml gate.files gates it at every revision; rerun the stage that writes it and "
                           f"commit it at {name}, or take it out of gate.files{source}")
     label = {side: " + ".join(runs) for side, runs in names.items()}
-    return [f"{path}: new at {label['target']}, nothing at {label['base']} (checked at {label['target']} only)"
-            for path in new]
+    # the path as typed, never a line or markup of the comment (the change names it)
+    return [f"{markdown.inline(path)}: new at {label['target']}, nothing at {label['base']} (checked at "
+            f"{label['target']} only)" for path in new]
