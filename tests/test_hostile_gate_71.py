@@ -12,8 +12,12 @@ asserted whole.
 - a gate.tolerances key of the change holding a line break, a fake "gate: PASS" and "<!--": the settings note wrote
   them raw into the pull-request comment; they are escaped as typed;
 - a class '<!-- x' new at the change, and a metrics file metrics/<!--.json new there: their notes opened an HTML
-  comment that hid the rest of the pull-request comment, the verdict included.
+  comment that hid the rest of the pull-request comment, the verdict included;
+- a --markdown report whose write fails (a full disk): stdout had already printed the report, "gate: PASS" last,
+  before the error line; the report is written first.
 """
+
+import errno
 
 import numpy as np
 import pandas as pd
@@ -163,3 +167,23 @@ def test_a_class_or_metrics_file_the_change_names_cannot_hide_the_verdict_of_the
         "- metrics/&lt;!--.json: new at workspace, nothing at HEAD (checked at workspace only)"]
     assert "<!--" not in out
     assert out.splitlines()[-1].startswith("gate: FAIL — 3 regression(s): baseline all (accuracy) -0.0400 (p adj ")
+
+
+@pytest.mark.hostile("gate")
+def test_a_report_that_cannot_be_written_leaves_no_verdict_on_stdout(tmp_path, capsys, monkeypatch):
+    # the disk fills as the gate writes --markdown. Before: stdout had printed the whole report, "gate: PASS" last,
+    # then came the error line and status 1: a log read "gate: PASS" of a gate that failed
+    from winnow import stage
+
+    def full(path, text):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    project = init(committed(tmp_path, default_params()["gate"]))
+    monkeypatch.setattr(stage, "write_text", full)
+    before = files_under(project)
+    code = winnow(["gate", "--base", "HEAD", "--repo", str(project), "--markdown", str(project / REPORT)])
+    out, err = capsys.readouterr()
+    assert (code, out, err.splitlines()) == (1, "", [
+        f"error: gate: {project / REPORT}: No space left on device [ENOSPC]; free space, or fix the path or its "
+        "permissions, then rerun"])
+    assert_nothing_left(project, before)

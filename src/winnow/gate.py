@@ -379,7 +379,7 @@ def run(args: argparse.Namespace) -> int:
     table, notes = gate(args.repo, base=args.base, target=args.target, settings=settings, variants=args.variants)
     text, passed = report(table, setting_notes + notes, base=args.base, target=args.target, settings=settings,
                           everything=args.all)
-    print(text, end="")
-    if args.markdown:
+    if args.markdown:  # first: before, a write that failed (a full disk) came after "gate: PASS" on stdout
         write_text(args.markdown, text)
+    print(text, end="")
     return 0 if passed else 1
