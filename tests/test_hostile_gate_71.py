@@ -14,7 +14,9 @@ asserted whole.
 - a class '<!-- x' new at the change, and a metrics file metrics/<!--.json new there: their notes opened an HTML
   comment that hid the rest of the pull-request comment, the verdict included;
 - a --markdown report whose write fails (a full disk): stdout had already printed the report, "gate: PASS" last,
-  before the error line; the report is written first.
+  before the error line; the report is written first;
+- two base seeds, the second noisy on other classes, against one head run that lost 30 of a class's 100 images: the
+  phi the base seeds measured passed the drop that either base seed alone failed; one head run is tested alone too.
 """
 
 import errno
@@ -187,3 +189,25 @@ def test_a_report_that_cannot_be_written_leaves_no_verdict_on_stdout(tmp_path, c
         f"error: gate: {project / REPORT}: No space left on device [ENOSPC]; free space, or fix the path or its "
         "permissions, then rerun"])
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("gate")
+def test_a_second_noisy_base_seed_cannot_pool_away_a_drop_the_one_head_run_shows():
+    # base seed a1 right on every test image, a second base seed a2 wrong on 15 images of each class 0-8; the one head
+    # run loses 30 of class 9's 100 images (recall 1.0 -> 0.7, not halved). Against a1 alone it regresses (30 lost,
+    # none gained: p = 2^(-30/1.57), 2e-5 after Holm over 10 classes). Before: with a2 pooled in, phi measured on the
+    # other classes' tables (15 lost, none gained: phi 15) took it to "drop not significant" at p adj 1, so adding a
+    # base seed passed the drop; the rule that a drop every head run shows alone regresses held only for several head
+    # runs
+    labels = labels_of()
+
+    def run(wrong: list[int]) -> pd.DataFrame:
+        return pd.DataFrame({"id": [f"test-{i:04d}" for i in range(1000)], "label": labels,
+                             "predicted": wrong_on(labels, wrong)})
+
+    settings = GateSettings.from_params(default_params()["gate"])
+    noisy = [c * 100 + k for c in range(9) for k in range(15)]
+    table = paired_rows([run([]), run(noisy)], [run(list(range(900, 930)))], variant="baseline", settings=settings)
+    row = table[(table["class"] == "9") & (table["metric"] == "recall")].iloc[0]
+    assert (row["base"], row["head"], row["verdict"]) == (1.0, 0.7, "REGRESSED")
+    assert row["p_adj"] == pytest.approx(10 * 2 ** (-30 / 1.57))
