@@ -16,7 +16,10 @@ asserted whole.
 - a --markdown report whose write fails (a full disk): stdout had already printed the report, "gate: PASS" last,
   before the error line; the report is written first;
 - two base seeds, the second noisy on other classes, against one head run that lost 30 of a class's 100 images: the
-  phi the base seeds measured passed the drop that either base seed alone failed; one head run is tested alone too.
+  phi the base seeds measured passed the drop that either base seed alone failed; one head run is tested alone too;
+- test images added to a class the base has (rows appended, files added to a class folder), beside a class renamed:
+  refused as "different test sets", advising the same data and split seed; they are left out with a note, as a new
+  class's images are, and the images both revisions hold are gated.
 """
 
 import errno
@@ -211,3 +214,30 @@ def test_a_second_noisy_base_seed_cannot_pool_away_a_drop_the_one_head_run_shows
     row = table[(table["class"] == "9") & (table["metric"] == "recall")].iloc[0]
     assert (row["base"], row["head"], row["verdict"]) == (1.0, 0.7, "REGRESSED")
     assert row["p_adj"] == pytest.approx(10 * 2 ** (-30 / 1.57))
+
+
+@pytest.mark.hostile("gate")
+def test_test_images_added_to_a_class_the_base_has_are_left_out_and_the_rest_gated(tmp_path, capsys):
+    # the change appends 10 images of class 3 to the data (an .npz's rows appended, as the README advises, or files
+    # added to a class folder: ingest keeps every other image's split) and renames class 0 to zero; its model loses 30
+    # of class 1's 100 images. Before: "error: baseline: base and head were tested on different test sets (0 ids at
+    # base only, 10 at head only, e.g. 'test-1000'); the gate pairs the same images: gate runs of the same data and
+    # ingest.split_seed ...", advice that fits no such change: no change adding data could pass. Now the added images
+    # are left out with a note, as a new class's are, and the images both hold are gated: class 1's drop fails
+    project = init(committed(tmp_path, default_params()["gate"]))
+    names = {"0": "zero"}
+    labels = np.concatenate([labels_of(), np.full(10, "3", dtype=object)])
+    predicted = wrong_on(labels, [1, 2, *range(100, 130)])
+    write_variant(project, "baseline", np.array([names.get(c, c) for c in labels], dtype=object),
+                  np.array([names.get(c, c) for c in predicted], dtype=object),
+                  classes=[names.get(c, c) for c in CLASSES])
+    code = winnow(["gate", "--base", "HEAD", "--repo", str(project), "--variants", "baseline"])
+    out, err = capsys.readouterr()
+    assert (code, err) == (1, "")
+    assert [line for line in out.splitlines() if line.startswith("- ")] == [
+        "- baseline: class '0' at HEAD is 'zero' at workspace (every one of its test images): gated under HEAD's name",
+        "- baseline: 10 test image(s) of class(es) '3' are new at workspace (e.g. 'test-1000'): nothing at HEAD to "
+        "compare them with (not gated); the others are"]
+    recall = [line.split(" | ")[2:7] for line in out.splitlines() if line.startswith("| baseline | 1 |")]
+    assert recall == [["100", "30", "1.0000", "0.7000", "-0.3000"]]
+    assert out.splitlines()[-1].startswith("gate: FAIL — 3 regression(s): baseline all (accuracy) -0.0300 (p adj ")

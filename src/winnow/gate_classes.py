@@ -23,7 +23,8 @@ def renamed_classes(reference: pd.DataFrame, frame: pd.DataFrame) -> dict[str, s
     ``reference`` is ``new`` in ``frame`` and no other is, ``new`` labels no image of ``reference`` nor is predicted
     there (a class it knew without test images: its name taken for other pictures), and ``frame``
     predicts no name it leaves as it is that is ``reference``'s. Images ``reference`` lacks may stand beside, of
-    classes new to both names (a class added too, :func:`without_new_classes`). Empty otherwise: images gone, a few
+    classes other than the renamed one's two names (a class added too, or images added to another class:
+    :func:`without_new_classes`). Empty otherwise: images gone, a few
     relabelled, classes merged, split or their names swapped (a swap is an error more often than a rename)."""
     pairs = reference[["id", "label"]].merge(frame[["id", "label"]], on="id", suffixes=("_base", "_other"))
     if len(pairs) != len(reference):
@@ -35,7 +36,7 @@ def renamed_classes(reference: pd.DataFrame, frame: pd.DataFrame) -> dict[str, s
     moved = links[links["label_base"] != links["label_other"]]
     if (moved.empty or links["label_base"].duplicated().any() or links["label_other"].duplicated().any()
             or moved["label_other"].isin(set(links["label_base"]) | set(reference["predicted"])).any()
-            or added & (set(links["label_base"]) | set(links["label_other"]))):
+            or added & (set(moved["label_base"]) | set(moved["label_other"]))):
         return {}
     renamed = dict(zip(moved["label_other"], moved["label_base"]))
     kept = set(frame["predicted"]) - set(renamed)
@@ -77,21 +78,33 @@ def without_new_classes(frames: list[list[pd.DataFrame]], *, names: list[str], v
     Before: a change that added a class (a class folder, an .npz's rows appended) was refused as tested on "different
     test sets ... gate runs of the same data and ingest.split_seed", and could never pass. The images both hold are
     gated as before; a head that sends them into the new class loses their recall, and the new class's row (a class
-    predicted without test images here) tests every image it takes. A test image gone, or other ids of a class the base
-    has, are still refused (:func:`winnow.gate_table.paired_rows`)."""
+    predicted without test images here) tests every image it takes. So are test images added to a class the first base
+    run has (an .npz's rows appended, images added to a class folder: ingest keeps every other image's split), left out
+    with a note; before, refused as tested on "different test sets ... gate runs of the same data and
+    ingest.split_seed", advice that fit no such change. A test image gone is still refused
+    (:func:`winnow.gate_table.paired_rows`), as are other labels of the same ids."""
     notes, added = [], {}
     reference = frames[0][0]
+    held = set(reference["id"])
     for s, side in enumerate(frames):
         for k, frame in enumerate(side):
-            new = ~frame["label"].isin(set(reference["label"]))
-            if new.any() and set(frame["id"][~new]) == set(reference["id"]):
-                side[k] = frame[~new].reset_index(drop=True)
-                counts = frame["label"][new].value_counts()
-                name = names[s * len(frames[0]) + k]
-                added |= {c: added.get(c, name) for c in counts.index}
-                notes += [f"{variant}: class {_shown(c)} "
-                          + (f"has no test image at {names[0]} (its model knew it): its {counts[c]} test images at "
-                             f"{name}" if c in known else f"is new at {name}: its {counts[c]} test images")
-                          + f" have nothing at {names[0]} to compare with (not gated); the others are, and those it "
-                          "takes count as its false positives" for c in sorted(counts.index, key=natural_order)]
+            extra = ~frame["id"].isin(held)
+            if not extra.any() or not held <= set(frame["id"]):  # an image gone: paired_rows refuses
+                continue
+            side[k] = frame[~extra].reset_index(drop=True)
+            new = extra & ~frame["label"].isin(set(reference["label"]))
+            counts = frame["label"][new].value_counts()
+            name = names[s * len(frames[0]) + k]
+            added |= {c: added.get(c, name) for c in counts.index}
+            notes += [f"{variant}: class {_shown(c)} "
+                      + (f"has no test image at {names[0]} (its model knew it): its {counts[c]} test images at "
+                         f"{name}" if c in known else f"is new at {name}: its {counts[c]} test images")
+                      + f" have nothing at {names[0]} to compare with (not gated); the others are, and those it "
+                      "takes count as its false positives" for c in sorted(counts.index, key=natural_order)]
+            more = frame[extra & ~new]
+            if len(more):
+                classes = ", ".join(_shown(c) for c in sorted(set(more["label"]), key=natural_order))
+                notes.append(f"{variant}: {len(more)} test image(s) of class(es) {classes} are new at {name} (e.g. "
+                             f"{_shown(more['id'].iloc[0])}): nothing at {names[0]} to compare them with (not gated); "
+                             "the others are")
     return notes, added
