@@ -19,7 +19,7 @@ from winnow.errors import WinnowError, first_line
 from winnow.evaluated import read_predictions
 from winnow.report_valuation import valuation_section
 from winnow.imageset import ImageSet, read_imageset
-from winnow.judged_rows import check_pixels
+from winnow.judged_rows import check_grouped, check_pixels
 from winnow.metrics import predictions_path, summary_path
 from winnow.quality import SCORES
 from winnow.report_figures import png_uri
@@ -59,7 +59,10 @@ def main() -> None:
         table = read_table(path, written_by=stage, missing_ok=True, columns=("id", *columns),
                            ids_of=None if degraded is None else ("data/degrade", degraded.manifest["id"]), **checks)
         if table is not None and degraded is not None:
-            check_pixels(table, manifest=degraded.manifest, path=path, written_by=stage)
+            if stage == "dedup":
+                check_grouped(table, manifest=degraded.manifest, path=path)
+            else:
+                check_pixels(table, manifest=degraded.manifest, path=path, written_by=stage)
         return table
 
     summaries = {v: json_of(f"evaluate@{v}", summary_path(v)) for v in variants}

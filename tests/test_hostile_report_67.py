@@ -203,8 +203,9 @@ def test_a_duplicates_or_scores_table_without_a_column_its_section_shows_names_t
     write_judged(project, "data/threshold/flags.parquet",
                  pd.DataFrame({"id": manifest["id"], **{s: s == "blurry" for s in SCORES}, "any": True}))
     write_judged(project, "data/dedup/groups.parquet", pd.DataFrame({
-        "id": ["t0", "t1"], "split": "train", "label": 0, "group": [0, 0], "group_size": 2, "kept": [True, False],
-        "reason": ["kept", "near_duplicate"], "label_conflict": False}))
+        # each image's split and label in data/degrade (t1 is a b): the report refuses groups of other ones
+        "id": ["t0", "t1"], "split": "train", "label": [0, 1], "group": [0, 0], "group_size": 2, "kept": [True, False],
+        "reason": ["kept", "near_duplicate"], "label_conflict": True}))
     write_table(project / table, pd.read_parquet(project / table).drop(columns=[column]))
     assert refused_line(project, "report") == (f"error: {table}: lacks column(s) {column}; rerun the {stage} stage "
                                                f"(dvc repro {stage})")

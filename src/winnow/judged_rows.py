@@ -71,18 +71,26 @@ def check_pixels(table: pd.DataFrame, *, manifest: pd.DataFrame, path: str, writ
                                  then=table["digest"].iloc[moved[0]], now=now.iloc[moved[0]], written_by=written_by)
 
 
-def check_grouped(groups: pd.DataFrame, *, manifest: pd.DataFrame, path: str = "data/dedup/groups.parquet") -> None:
+def check_grouped(groups: pd.DataFrame, *, manifest: pd.DataFrame, path: str = "data/dedup/groups.parquet",
+                  by: tuple[str, ...] = ("split", "label")) -> None:
     """:func:`check_pixels` of dedup's ``groups``, then refuse (:func:`winnow.stage_reads.rerun_error`) groups whose
     ``split`` or ``label`` of an image is not its split or label in ``manifest`` (data/degrade's) now: dedup chose its
     leaks by the splits and the copy each group keeps (and its label conflicts) by the labels. Before: the splits
     drawn anew (ingest.val_fraction changed, ingest and degrade rerun alone) or degrade's label noise drawn anew keep
     every id and pixel, and the cleaners, the budget and variants read the old groups as current: a train image that
-    now copies a test image was judged and kept in pruned, since the groups of the old splits named no leak."""
+    now copies a test image was judged and kept in pruned, since the groups of the old splits named no leak.
+
+    ``by``: the columns the reader's use of the groups depends on (the variant contracts' leak rates: the split
+    alone), each required as :func:`check_pixels` requires ``digest``: before, the same stale groups with ``split``
+    and ``label`` dropped passed unchecked."""
     check_pixels(groups, manifest=manifest, path=path, written_by="dedup")
     from winnow.stage_reads import rerun_error
 
+    missing = [column for column in by if column not in groups.columns]
+    if missing:
+        raise rerun_error(path, f"lacks column(s) {', '.join(missing)}", written_by="dedup")
     known = manifest.set_index("id")
-    for column in (c for c in ("split", "label") if c in groups.columns):
+    for column in by:
         then, now = groups[column].astype(object), groups["id"].map(known[column]).astype(object)
         moved = np.flatnonzero((then != now).to_numpy())
         if len(moved):
