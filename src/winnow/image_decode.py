@@ -174,7 +174,7 @@ def _decode(path: Path, size: int | None) -> tuple:
             img.load()
             if img.format in ("JPEG", "MPO", "WEBP", "PNG"):
                 unwritten = image_damage.unwritten_end(data, img) if img.format != "PNG" \
-                    else image_damage.png_damage(data)
+                    else image_damage.png_damage(data, img)
                 if unwritten:
                     return None, unwritten
             rawmode = rawmode if isinstance(rawmode, str) else ""
