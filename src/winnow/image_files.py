@@ -63,7 +63,7 @@ from winnow.image_decode import IMAGE_SUFFIXES, decode_files, head, image_format
 from winnow.image_notes import warn_unseen
 from winnow.imageset import SOURCE_SPLITS
 from winnow.ingest import alike
-from winnow.remote_files import RemotePath, is_hidden, locate, refuse_transient, shown
+from winnow.remote_files import RemotePath, is_hidden, locate, not_read, refuse_transient, shown
 from winnow.sources import Loaded
 
 NESTED = "nested folder: only files directly inside a class folder are read; move it up or remove it"
@@ -272,8 +272,11 @@ def _entries(folder: Path, *, hidden: bool = False) -> list[tuple[Path, str]]:
             entries = sorted((e for e in scan if is_hidden(e.name) == hidden), key=lambda e: e.name)
     except OSError as err:  # before: "fix its permissions" of a mount's hiccup too, and of a folder moved meanwhile
         refuse_transient(err, folder)
-        fix = "fix its permissions" if err.errno in (errno.EACCES, errno.EPERM) else \
-            "it was there a moment before (moved or removed meanwhile?): rerun once the data is no longer being changed"
+        if err.errno in (errno.EMFILE, errno.ENFILE):  # the process's, as a decode's (before: "moved meanwhile?")
+            raise not_read("ingest.path", folder, err.strerror, check="the open-file limit (`ulimit -n`)") from None
+        fix = ("fix its permissions" if err.errno in (errno.EACCES, errno.EPERM) else
+               "it was there a moment before (moved or removed meanwhile?): rerun once the data is no longer being "
+               "changed" if err.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP) else "check the folder, then rerun")
         raise WinnowError(f"ingest.path: cannot list {shown(folder)} ({err.strerror}); {fix}") from None
     return [(folder / e.name, _kind(e)) for e in entries]
 
