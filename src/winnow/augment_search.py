@@ -256,11 +256,24 @@ def read_policy(path: str = SEARCHED, *, fixed: Policy | None = None,
             raise rerun_error(path, "records no search settings it was chosen under (searched_with): made by an "
                                     "earlier winnow or by hand", written_by=WRITTEN_BY)
         then = written["searched_with"]
-        key = next((k for k in [*settings, *then] if then.get(k) != settings.get(k)), None)
+        key = next((k for k in [*settings, *then] if not _same_setting(k, then.get(k), settings.get(k))), None)
         if key is not None:
             raise rerun_error(path, f"searched under augment_search.{key} {json.dumps(then.get(key))}, but params.yaml "
                                     f"gives {json.dumps(settings.get(key))} now", written_by=WRITTEN_BY)
     return chosen
+
+
+def _same_setting(key: str, then: Any, now: Any) -> bool:
+    """Whether the ``augment_search.<key>`` a policy was searched under (``then``) is ``now``'s: ``op_sets`` alike
+    where each set holds the same ops in any order, whose candidates make the same copies (:func:`same_policy`), as
+    balance.policy's ops are compared with the incumbent's (before: [rotate, shear] for [shear, rotate] was refused,
+    a search to rerun for the same candidates)."""
+    if key != "op_sets" or not isinstance(then, list):
+        return then == now
+    try:
+        return [frozenset(ops) for ops in then] == [frozenset(ops) for ops in now]
+    except TypeError:  # a hand-made record of other than lists of names
+        return False
 
 
 def policy_for(params: Mapping[str, Any], which: str) -> Policy | None:
