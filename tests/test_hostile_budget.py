@@ -100,8 +100,9 @@ def test_no_val_and_no_trusted_split_is_refused(project):
     # dedup's groups of these splits, as dedup rerun writes them (of the old ones, they are refused: check_grouped)
     edit_table(project / "data/dedup/groups.parquet",
                lambda groups: groups.assign(split=groups["split"].replace("val", "test")))
-    fails(project, "budget", "budget: the val split is empty and there is no trusted split",
-          "set ingest.val_fraction above 0 or give ingest.trusted_path")
+    assert fails(project, "budget") == (
+        "error: budget: the val split is empty and there is no trusted split: the cleanings are judged on held-out "
+        "labels; set ingest.val_fraction above 0 or give ingest.trusted_path")
 
 
 @pytest.mark.hostile("intermediates")
