@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from winnow.errors import WinnowError, fault_line
-from winnow.stops import ignore_stops, stop_line
+from winnow.stops import ignore_stops, stop_line, terminate_as_interrupt
 from winnow.output_streams import (
     escape_unencodable_output, fill_closed_streams, flush_now, let_the_reader_leave, let_the_terminal_close, say_error,
 )
@@ -146,8 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     # collect` left study's options unread and refused "--bogus collect" as study's ("see winnow study --help")
     chosen = next((word for word in argv if not word.startswith("-")), None)
     modules = {}
+    if called_as_command:  # SIGTERM and SIGHUP among the imports too, as in a stage (before: their default action ended
+        terminate_as_interrupt()  # the command there, status 143 or 129 and not a word); the child keeps the handler
     try:  # the subcommand's module imports pandas, numpy and more (a second or two): a Ctrl-C among them is one line
-        # (SIGTERM's default action ends the process there, before it has begun anything)
         for name, (module, help_text) in SUBCOMMANDS.items():
             sub_parser = sub.add_parser(name, help=help_text, description=help_text)
             if name == chosen:  # import only the module that will run
@@ -172,7 +173,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if called_as_command:
             from winnow.stage import tidy_killed_runs
-            from winnow.stops import terminate_as_interrupt
             from winnow.watched import watched_by_a_parent
 
             # SIGTERM raised as an interrupt, as in a stage: its default action ended the child inside DVC's own
