@@ -239,7 +239,10 @@ def ddp_device(rank: int, *, requested: str = "auto", option: str = "train.devic
     if requested != "auto" and asked.type != kind:  # cpu or mps on a CUDA host, whose process group is nccl's
         raise WinnowError(f"{option}: {requested} under torchrun, whose ranks each take the local "
                           f"{'GPU' if kind == 'cuda' else 'CPU'} here; set auto, or train in one process")
-    if kind == "cuda" and asked.index is not None:  # before: each rank took its own GPU, cuda:1 honoured by none
+    # before: each rank took its own GPU, cuda:1 honoured by none; cuda:0 with one rank a machine (LOCAL_WORLD_SIZE=1,
+    # as torchrun sets it on every rank alike) is the GPU each takes, and was refused too
+    alone = asked.index == 0 and os.environ.get("LOCAL_WORLD_SIZE") == "1"
+    if kind == "cuda" and asked.index is not None and not alone:
         raise WinnowError(f"{option}: {requested} under torchrun, whose ranks each take a GPU of their own (the one of "
                           "their LOCAL_RANK), not the one it names; set cuda or auto, and choose the GPUs with "
                           "CUDA_VISIBLE_DEVICES, or train in one process")
