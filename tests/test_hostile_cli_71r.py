@@ -3,11 +3,15 @@
 - SIGTERM or SIGHUP while ``winnow`` imports its subcommand's module (the window whose Ctrl-C 7373e563 made one line):
   their default action ended the command there, status 143 or 129 and not a word;
 - ``train.device: cuda:0`` under torchrun with one rank a machine (``LOCAL_WORLD_SIZE=1``, one GPU a node): each rank
-  takes GPU 0, the one named, but 4286cdfe refused every ``cuda:<index>`` as "not the one it names".
+  takes GPU 0, the one named, but 4286cdfe refused every ``cuda:<index>`` as "not the one it names";
+- ``winnow compare --from-json -`` with standard input /dev/null (cron, a CI step, ``< /dev/null``) or an empty file
+  (106d69be's neighbours, the terminal's): "standard input is empty (did `dvc exp show --json` before the pipe
+  fail?)", where no pipe and no command came before it.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -80,3 +84,23 @@ def test_a_cuda_index_under_torchrun_with_two_ranks_a_machine_is_still_refused(m
     assert str(refused.value) == (f"train.device: {device} under torchrun, whose ranks each take a GPU of their own (the "
                                   "one of their LOCAL_RANK), not the one it names; set cuda or auto, and choose the GPUs "
                                   "with CUDA_VISIBLE_DEVICES, or train in one process")
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("given, cause", [("devnull", "it reads /dev/null, no pipe"),
+                                          ("empty file", "it reads an empty file, no pipe")])
+def test_from_json_of_standard_input_that_is_no_pipe_says_so_when_empty(tmp_path, given, cause):
+    # before: "standard input is empty (did `dvc exp show --json` before the pipe fail?)" for both, a pipe that was
+    # never there (the empty pipe keeps that line: tests/test_hostile_compare_more.py)
+    project = make_project(tmp_path / "project")
+    empty = tmp_path / "empty.json"
+    empty.write_text("")
+    before = files_under(project)
+    with open(os.devnull if given == "devnull" else empty, "rb") as source:
+        done = subprocess.run([sys.executable, "-m", "winnow.cli", "compare", "--from-json", "-", "--variants",
+                               "baseline", "pruned"], cwd=project, env=_env(), stdin=source, capture_output=True,
+                              text=True, timeout=300)
+    assert (done.returncode, done.stdout, done.stderr) == (1, "", (
+        f"error: --from-json: standard input is empty ({cause}); pipe `dvc exp show --json` into it, or give a saved "
+        "file\n"))
+    assert_nothing_left(project, before)

@@ -6,6 +6,8 @@ count together (the same inputs, outputs that are what their own dvc.lock says, 
 from __future__ import annotations
 
 import json
+import os
+import stat
 import sys
 from collections.abc import Callable, Collection
 from pathlib import Path
@@ -198,8 +200,8 @@ def load_experiments(*, repo: str, revs: list[str] | None, num: int, from_json: 
         try:
             text = sys.stdin.buffer.read().decode() if stdin else path.read_text()
             if stdin and not text.strip():  # the command before the pipe failed (its error is above) or wrote nothing
-                raise WinnowError("--from-json: standard input is empty (did `dvc exp show --json` before the pipe "
-                                  "fail?); pipe `dvc exp show --json` into it, or give a saved file")
+                raise WinnowError(f"--from-json: standard input is empty ({_why_empty()}); pipe `dvc exp show --json` "
+                                  "into it, or give a saved file")
             shown = json.loads(text)
         except WinnowError:
             raise
@@ -219,6 +221,21 @@ def load_experiments(*, repo: str, revs: list[str] | None, num: int, from_json: 
                                  include_workspace=include_workspace, unfinished=unfinished, failed=failed,
                                  unreadable=unreadable, reads=reads)
 
+
+
+def _why_empty() -> str:
+    """Why standard input read nothing, for :func:`load_experiments`' line: a pipe's command before it failed or wrote
+    nothing; /dev/null or an empty file is no pipe at all (before: "did `dvc exp show --json` before the pipe fail?"
+    there too, for a command run from cron, a CI step or ``< /dev/null``, where no command came before it)."""
+    try:
+        mode = os.fstat(sys.stdin.fileno()).st_mode
+    except (AttributeError, OSError, ValueError):  # no descriptor behind it: said as a pipe
+        mode = stat.S_IFIFO
+    if stat.S_ISCHR(mode):
+        return "it reads /dev/null, no pipe"
+    if stat.S_ISREG(mode):
+        return "it reads an empty file, no pipe"
+    return "did `dvc exp show --json` before the pipe fail?"
 
 def shown_experiments(*, repo: str, revs: list[str] | None, num: int, where: str) -> list[dict]:
     """``dvc exp show --json``'s records of ``repo`` through DVC's Python API, queued and failed experiments too."""
