@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -51,6 +52,39 @@ def test_a_sigterm_while_the_command_imports_its_subcommand_is_one_line(tmp_path
     assert_nothing_left(project, before)
 
 
+# as _STOPPED_IN_THE_IMPORT, the module imported after the signal: before, the command went on to its end
+_INTERRUPTED_IN_THE_IMPORT = """
+import importlib, os, signal, sys, time
+from winnow import cli
+
+imported = importlib.import_module
+
+def importing(name, *package):
+    if name == "winnow.compare":
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(5)
+    return imported(name, *package)
+
+cli.importlib.import_module = importing
+sys.argv = ["winnow", "compare", "--num", "1"]
+sys.exit(cli.main())
+"""
+
+
+@pytest.mark.hostile("params")
+def test_a_kill_int_while_a_background_command_imports_its_subcommand_is_one_line(tmp_path):
+    # before: SIGINT came ignored (a script's `winnow compare ... &`), the kill did nothing, and the command ran on: here
+    # status 1 and "error: params.yaml: params file not found ...", in a real project compare's whole run, status 0
+    project = make_project(tmp_path / "project")
+    before = files_under(project)
+    done = subprocess.run([sys.executable, "-c", _INTERRUPTED_IN_THE_IMPORT], cwd=project, env=_env(),
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN), capture_output=True,
+                          text=True, timeout=120)
+    assert (done.returncode, done.stdout, done.stderr) == (130, "", (
+        "error: compare: interrupted; outputs not yet complete were left unwritten: rerun it\n"))
+    assert_nothing_left(project, before)
+
+
 def _cuda_host(monkeypatch, *, local_world_size: str) -> None:
     """Two GPUs as torch sees them, torchrun's LOCAL_RANK 0 and ``local_world_size``."""
     import torch
@@ -81,9 +115,10 @@ def test_a_cuda_index_under_torchrun_with_two_ranks_a_machine_is_still_refused(m
     _cuda_host(monkeypatch, local_world_size="2")
     with pytest.raises(WinnowError) as refused:
         ddp_device(0, requested=device)
-    assert str(refused.value) == (f"train.device: {device} under torchrun, whose ranks each take a GPU of their own (the "
-                                  "one of their LOCAL_RANK), not the one it names; set cuda or auto, and choose the GPUs "
-                                  "with CUDA_VISIBLE_DEVICES, or train in one process")
+    assert str(refused.value) == (
+        f"train.device: {device} under torchrun, whose ranks each take a GPU of their own (the one of their "
+        "LOCAL_RANK), not the one it names; set cuda or auto, and choose the GPUs with CUDA_VISIBLE_DEVICES, or train "
+        "in one process")
 
 
 @pytest.mark.hostile("params")

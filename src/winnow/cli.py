@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from winnow.errors import WinnowError, fault_line
-from winnow.stops import ignore_stops, stop_line, terminate_as_interrupt
+from winnow.stops import ignore_stops, stop_line, stops_raised, terminate_as_interrupt
 from winnow.output_streams import (
     escape_unencodable_output, fill_closed_streams, flush_now, let_the_reader_leave, let_the_terminal_close, say_error,
 )
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen = next((word for word in argv if not word.startswith("-")), None)
     modules = {}
     if called_as_command:  # SIGTERM and SIGHUP among the imports too, as in a stage (before: their default action ended
-        terminate_as_interrupt()  # the command there, status 143 or 129 and not a word); the child keeps the handler
+        stops_raised()  # the command there, status 143 or 129 and not a word), and SIGINT where it came ignored
     try:  # the subcommand's module imports pandas, numpy and more (a second or two): a Ctrl-C among them is one line
         for name, (module, help_text) in SUBCOMMANDS.items():
             sub_parser = sub.add_parser(name, help=help_text, description=help_text)

@@ -103,6 +103,17 @@ def ignore_stops() -> None:
         signal.signal(number, signal.SIG_IGN)
 
 
+def stops_raised() -> None:
+    """Every stop raised as an interrupt from now on, in a stage or ``winnow`` command as it starts, before its
+    imports (seconds): SIGTERM and SIGHUP (:func:`terminate_as_interrupt`), and SIGINT where it was ignored from the
+    start. Started in a script's background (`cmd &`) SIGINT is ignored, as run's forked child undoes: before, a
+    kill -INT during the imports did nothing and the stage or command ran to the end with status 0, where the same
+    signal a moment later, once it had begun, stopped it."""
+    terminate_as_interrupt()
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def one_line_from_the_start() -> None:
     """Called by a stage script (as ``__main__``) before its other imports, which take seconds (torch's up to 16 s on a
     busy machine) before :func:`winnow.stage.run` starts: Ctrl-C, SIGTERM or a fault of the machine among them (a
@@ -114,12 +125,7 @@ def one_line_from_the_start() -> None:
         return
     fill_closed_streams()  # before the imports open files: a closed 2 would be the first one's
     _refuse_another_checkout(caller.get("__file__"))
-    terminate_as_interrupt()
-    # started in a script's background (`cmd &`) SIGINT is ignored from the start, as run's forked child undoes:
-    # before, a kill -INT during the imports did nothing and the stage ran to the end with status 0, where the
-    # same signal a moment later, once run had started, stopped it
-    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+    stops_raised()
     script = f"stages/{Path(sys.argv[0]).name}"
 
     def said(kind, err, trace) -> None:
