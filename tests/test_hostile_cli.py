@@ -530,10 +530,11 @@ _TERM_BEFORE_UNBLOCK = """
 import os, signal, sys
 import winnow.stage as stage
 import winnow.stops as stops
-real = stops.terminate_as_interrupt
+real, parent = stops.terminate_as_interrupt, os.getpid()
 def setup():
     real()
-    os.kill(os.getpid(), signal.SIGTERM)
+    if os.getpid() != parent:  # the watched child's setup (cli.main's parent sets the handler before its imports too)
+        os.kill(os.getpid(), signal.SIGTERM)
 stage.terminate_as_interrupt = stops.terminate_as_interrupt = setup  # where stage.run and cli.main find it
 """
 

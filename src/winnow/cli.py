@@ -146,9 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     # collect` left study's options unread and refused "--bogus collect" as study's ("see winnow study --help")
     chosen = next((word for word in argv if not word.startswith("-")), None)
     modules = {}
-    if called_as_command:  # SIGTERM and SIGHUP among the imports too, as in a stage (before: their default action ended
-        stops_raised()  # the command there, status 143 or 129 and not a word), and SIGINT where it came ignored
     try:  # the subcommand's module imports pandas, numpy and more (a second or two): a Ctrl-C among them is one line
+        if called_as_command:  # SIGTERM and SIGHUP too, as in a stage (before: their default action ended the command
+            stops_raised()  # there, status 143 or 129 and not a word), and SIGINT where it came ignored
         for name, (module, help_text) in SUBCOMMANDS.items():
             sub_parser = sub.add_parser(name, help=help_text, description=help_text)
             if name == chosen:  # import only the module that will run
