@@ -1,0 +1,67 @@
+"""Hostile cases of the score and threshold stages (probe 71):
+
+- a data set of which 50-75% of the images are dark (two clear modes of about the same size): Silverman's bandwidth,
+  wide over two modes, left the dark mode's flank past the cut denser than the bright mode, no valley was found, and
+  dark flagged none with no word (rule none), where 80% dark got the majority rule's too_many warning;
+- the ceiling's warning, which names a fixed cut to give where the set-apart images are damage: the value it named,
+  rounded to 3 decimals, flagged fewer images than the warning said it set apart.
+
+Stage cases run the real script in this process on a throwaway project of a few small images; the others call the
+library the stages call."""
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hostile_harness import make_project, undamaged_params, write_scores
+from test_hostile_threshold_64 import _stage_in_process
+from winnow.degrade import perturbation_table
+from winnow.imageset import write_imageset
+from winnow.quality import SCORES
+from winnow.stage import write_table
+
+TOO_MANY_DARK = ("warning: threshold: dark's cut would flag more than threshold.max_flagged_fraction (0.5) of the "
+                 "images, so it flags none: a property most images share is the data set's norm; raise the fraction if "
+                 "it is not")
+
+
+def _project(root: Path, images: np.ndarray, params: dict) -> Path:
+    """data/degrade of ``images`` (ids ``i000``..., all train, two classes), nothing planted, under ``params``."""
+    n = len(images)
+    manifest = pd.DataFrame({"id": [f"i{k:03d}" for k in range(n)], "split": "train", "label": np.arange(n) % 2,
+                             "source": "t", "orig_h": images.shape[1], "orig_w": images.shape[2], "orig_mode": "RGB"})
+    make_project(root, params)
+    write_imageset(root / "data/degrade", images, manifest, ["a", "b"])
+    write_table(root / "data/degrade/perturbations.parquet", perturbation_table([]))
+    return root
+
+
+def _flagged(root: Path, issue: str) -> list[str]:
+    flags = pd.read_parquet(root / "data/threshold/flags.parquet")
+    return flags.loc[flags[issue], "id"].tolist()
+
+
+@pytest.mark.hostile("score")
+def test_a_set_mostly_dark_in_a_mode_of_its_own_is_told_and_cut_at_a_raised_fraction(tmp_path, monkeypatch, capsys):
+    # before: exit 0, "dark 0" and no warning (rule none): 60 of 100 photos darkened to 15% form a mode as large as the
+    # bright one, the majority rule found no valley between them, so neither max_flagged_fraction nor anything else
+    # could let the cut apply, and the user was never told that most of the set was dark (80 of 100 were told)
+    rng = np.random.default_rng(0)
+    images = rng.integers(60, 256, (100, 16, 16, 3), dtype=np.uint8)
+    images[:60] = (images[:60] * 0.15).astype(np.uint8)
+    params = undamaged_params()
+    _project(tmp_path, images, params)
+    assert _stage_in_process(tmp_path, "score", monkeypatch, capsys).returncode == 0
+    done = _stage_in_process(tmp_path, "threshold", monkeypatch, capsys)
+    assert done.returncode == 0, done.stderr
+    assert TOO_MANY_DARK in done.stdout.splitlines()
+    assert _flagged(tmp_path, "dark") == []
+    # the fix the warning names works: at a fraction above 60% the 60 dark photos, and they alone, are flagged
+    params["threshold"]["max_flagged_fraction"] = 0.7
+    make_project(tmp_path, params)
+    done = _stage_in_process(tmp_path, "threshold", monkeypatch, capsys)
+    assert done.returncode == 0, done.stderr
+    assert _flagged(tmp_path, "dark") == [f"i{k:03d}" for k in range(60)]
