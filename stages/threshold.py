@@ -96,10 +96,11 @@ def main() -> None:
               f"more than a fifth: {no_damage_advice('kinds of image', 'those issues')}")
     for issue, (cut, images) in discarded.items():
         floor = f" but the {metrics[issue]['flagged']:,} at the score's floor" if rules[issue] == "floor" else ""
-        print(f"warning: threshold: {issue}'s scores set apart {images:,} images (cut {cut:.3f}), but most of them lie "
+        value = fixed_value(cut, table[issue].to_numpy(np.float32))
+        print(f"warning: threshold: {issue}'s scores set apart {images:,} images (cut {value}), but most of them lie "
               f"above {CEILINGS[issue]}, where no image is {issue} by exposure, so it flags none{floor}: in a set "
               f"whose norm is {'dimmer' if issue == 'light' else 'brighter'} than usual they are ordinary; if they are "
-              f"damage, set threshold.issues.{issue}: {{method: fixed, value: {cut:.3f}}}")
+              f"damage, set threshold.issues.{issue}: {{method: fixed, value: {value}}}")
     # degrade's own damage that the cut did not set apart (light x3.5 on white-on-black digits clips strokes that were
     # nearly white already): before, only metrics/threshold.json said so, as a recall of 0. Not where the rule says
     # why itself: an issue left out (off), too many, a ceiling, a fixed cut the user chose
@@ -150,6 +151,19 @@ def overlapping(issue: str, flags: pd.DataFrame, truths: dict[str, np.ndarray]) 
     explainers = [flags[other].to_numpy(bool) for other in EXPLAINED_BY.get(issue, ()) if other in flags]
     explained = [truths[other] & ~truths[issue] for other, by in EXPLAINED_BY.items() if issue in by]
     return np.logical_or.reduce([*explainers, *explained, np.zeros(len(truths[issue]), bool)])
+
+
+def fixed_value(cut: float, scores: np.ndarray) -> str:
+    """``cut`` written with the fewest decimals, 3 or more, that flag the same of the float32 ``scores`` (``(N,)``, as
+    :func:`winnow.quality.quality_flags` compares them) as ``cut`` itself: the value the ceiling's warning tells the user
+    to give as a fixed cut. Before, 3 decimals: a cut of 0.79542 set apart 59 images, and the value 0.795 it named
+    flagged 58."""
+    flagged = scores <= cut
+    for digits in range(3, 18):
+        shown = f"{cut:.{digits}f}"
+        if np.array_equal(scores <= float(shown), flagged):
+            return shown
+    return repr(cut)
 
 
 def no_damage_advice(kinds: str, issues: str) -> str:

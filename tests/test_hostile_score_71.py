@@ -65,3 +65,32 @@ def test_a_set_mostly_dark_in_a_mode_of_its_own_is_told_and_cut_at_a_raised_frac
     done = _stage_in_process(tmp_path, "threshold", monkeypatch, capsys)
     assert done.returncode == 0, done.stderr
     assert _flagged(tmp_path, "dark") == [f"i{k:03d}" for k in range(60)]
+
+
+@pytest.mark.hostile("score")
+def test_the_fixed_cut_the_ceiling_warning_names_flags_the_images_it_set_apart(tmp_path, monkeypatch, capsys):
+    # before: "light's scores set apart 59 images (cut 0.795) ... set threshold.issues.light: {method: fixed, value:
+    # 0.795}", and that value flagged 58 of them: the cut, 0.79542, rounded to 3 decimals, left out the image scoring
+    # between 0.795 and the cut
+    rng = np.random.default_rng(40)
+    light = np.concatenate([rng.uniform(0.55, 0.8, 59), rng.normal(0.92, 0.02, 141)]).clip(0, 1).astype(np.float32)
+    params = undamaged_params()
+    root = _project(tmp_path, np.zeros((200, 8, 8, 3), np.uint8), params)
+    write_scores(root, pd.DataFrame({"id": [f"i{k:03d}" for k in range(200)], **{s: np.float32(1) for s in SCORES},
+                                     "light": light}), score=params["score"])
+    done = _stage_in_process(root, "threshold", monkeypatch, capsys)
+    assert done.returncode == 0, done.stderr
+    [line] = [line for line in done.stdout.splitlines() if line.startswith("warning: threshold: light's")]
+    said = re.fullmatch(r"warning: threshold: light's scores set apart 59 images \(cut (0\.\d+)\), but most of them lie "
+                        r"above 0\.5, where no image is light by exposure, so it flags none: in a set whose norm is "
+                        r"dimmer than usual they are ordinary; if they are damage, set threshold\.issues\.light: "
+                        r"\{method: fixed, value: (0\.\d+)\}", line)
+    assert said is not None, line
+    assert said[1] == said[2], line
+    assert _flagged(root, "light") == []
+    # the value it names, given as it says, flags those 59 images, the 59 lowest scores
+    params["threshold"]["issues"]["light"] = {"method": "fixed", "value": float(said[2])}
+    make_project(root, params)
+    done = _stage_in_process(root, "threshold", monkeypatch, capsys)
+    assert done.returncode == 0, done.stderr
+    assert _flagged(root, "light") == [f"i{k:03d}" for k in range(59)]
