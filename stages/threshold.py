@@ -97,10 +97,14 @@ def main() -> None:
     for issue, (cut, images) in discarded.items():
         floor = f" but the {metrics[issue]['flagged']:,} at the score's floor" if rules[issue] == "floor" else ""
         value = fixed_value(cut, table[issue].to_numpy(np.float32))
+        # more than the fraction too (rule too_many, or floor after it): a fixed cut alone would flag none again
+        share = images / max(int(cut_on.sum()), 1)
+        raise_too = (f" and threshold.max_flagged_fraction: {math.ceil(share * 100) / 100:g} (they are {share:.0%} of "
+                     "the images)" if share > p["max_flagged_fraction"] else "")
         print(f"warning: threshold: {issue}'s scores set apart {images:,} images (cut {value}), but most of them lie "
               f"above {CEILINGS[issue]}, where no image is {issue} by exposure, so it flags none{floor}: in a set "
               f"whose norm is {'dimmer' if issue == 'light' else 'brighter'} than usual they are ordinary; if they are "
-              f"damage, set threshold.issues.{issue}: {{method: fixed, value: {value}}}")
+              f"damage, set threshold.issues.{issue}: {{method: fixed, value: {value}}}{raise_too}")
     # degrade's own damage that the cut did not set apart (light x3.5 on white-on-black digits clips strokes that were
     # nearly white already): before, only metrics/threshold.json said so, as a recall of 0. Not where the rule says
     # why itself: an issue left out (off), too many, a ceiling, a fixed cut the user chose
@@ -135,7 +139,9 @@ def main() -> None:
         print(f"warning: threshold: the issues together ({issue_counts(flags, on_train & (labels == c))}) flag "
               f"most train images of class {imageset.classes[c]} ({k} of {n}), though none alone does: check them "
               "before the budget's drops leave that class little or nothing to learn from")
-    for issue in (i for i in SCORES if rules[i] == "too_many"):
+    # a cut the ceiling set aside as well is the ceiling's warning's, with both settings it takes: before, this one's
+    # advice alone (raise the fraction) left light flagging none, then by its ceiling
+    for issue in (i for i in SCORES if rules[i] == "too_many" and i not in discarded):
         print(f"warning: threshold: {issue}'s cut would flag more than threshold.max_flagged_fraction "
               f"({p['max_flagged_fraction']}) of the images, so it flags none: a property most images share is the "
               "data set's norm; raise the fraction if it is not")

@@ -4,7 +4,10 @@
   wide over two modes, left the dark mode's flank past the cut denser than the bright mode, no valley was found, and
   dark flagged none with no word (rule none), where 80% dark got the majority rule's too_many warning;
 - the ceiling's warning, which names a fixed cut to give where the set-apart images are damage: the value it named,
-  rounded to 3 decimals, flagged fewer images than the warning said it set apart.
+  rounded to 3 decimals, flagged fewer images than the warning said it set apart;
+- a set of mostly dim photos whose light cut the ceiling sets aside and that flags more than
+  threshold.max_flagged_fraction too: the warning told the user to raise the fraction, which then flagged none all the
+  same (by the ceiling), and named no fixed cut.
 
 Stage cases run the real script in this process on a throwaway project of a few small images; the others call the
 library the stages call."""
@@ -94,3 +97,34 @@ def test_the_fixed_cut_the_ceiling_warning_names_flags_the_images_it_set_apart(t
     done = _stage_in_process(root, "threshold", monkeypatch, capsys)
     assert done.returncode == 0, done.stderr
     assert _flagged(root, "light") == [f"i{k:03d}" for k in range(59)]
+
+
+@pytest.mark.hostile("score")
+def test_a_light_cut_over_the_fraction_and_the_ceiling_names_both_settings_it_takes(tmp_path, monkeypatch, capsys):
+    # before: "light's cut would flag more than threshold.max_flagged_fraction (0.5) of the images, so it flags none:
+    # ...; raise the fraction if it is not", and raised to 0.9 light flagged none still, now by its ceiling (45 dim
+    # photos at 0.62-0.72 lie above 0.5, where no image is light by exposure): the advice led nowhere by itself
+    rng = np.random.default_rng(0)
+    light = np.concatenate([rng.uniform(0.62, 0.72, 45), rng.normal(0.95, 0.01, 15)]).astype(np.float32)
+    params = undamaged_params()
+    root = _project(tmp_path, np.zeros((60, 8, 8, 3), np.uint8), params)
+    write_scores(root, pd.DataFrame({"id": [f"i{k:03d}" for k in range(60)], **{s: np.float32(1) for s in SCORES},
+                                     "light": light}), score=params["score"])
+    done = _stage_in_process(root, "threshold", monkeypatch, capsys)
+    assert done.returncode == 0, done.stderr
+    said = [line for line in done.stdout.splitlines() if line.startswith("warning: threshold: light")]
+    assert len(said) == 1, said
+    found = re.fullmatch(r"warning: threshold: light's scores set apart 45 images \(cut (0\.\d+)\), but most of them lie "
+                         r"above 0\.5, where no image is light by exposure, so it flags none: in a set whose norm is "
+                         r"dimmer than usual they are ordinary; if they are damage, set threshold\.issues\.light: "
+                         r"\{method: fixed, value: (0\.\d+)\} and threshold\.max_flagged_fraction: 0\.75 \(they are "
+                         r"75% of the images\)", said[0])
+    assert found is not None and found[1] == found[2], said[0]
+    assert _flagged(root, "light") == []
+    # both settings as it names them: the 45 dim photos are flagged light, and they alone
+    params["threshold"]["issues"]["light"] = {"method": "fixed", "value": float(found[2])}
+    params["threshold"]["max_flagged_fraction"] = 0.75
+    make_project(root, params)
+    done = _stage_in_process(root, "threshold", monkeypatch, capsys)
+    assert done.returncode == 0, done.stderr
+    assert _flagged(root, "light") == [f"i{k:03d}" for k in range(45)]

@@ -350,8 +350,9 @@ def cut_issues(
             the distribution (rule ``floor``, unless ``auto`` cut higher), and however many there are.
         ceilings: ``{issue: value}``: with ``auto``, a cut above ``value`` whose flagged group lies mostly
             above it flags none (rule ``ceiling``; ``floor`` where scores at the floor remain).
-        discarded: filled, when given, with ``{issue: (cut, images)}`` for each cut a ceiling set aside:
-            what the relative cut was and how many images it would have flagged.
+        discarded: filled, when given, with ``{issue: (cut, images)}`` for each cut a ceiling set aside, or would
+            have where the cut flagged more than ``max_flagged_fraction`` too (rule ``too_many``): what the relative
+            cut was and how many images of those that choose it (``cut_on``) it would have flagged.
         spans: ``{issue: width}``: with ``auto``, scores that all lie within ``width`` of each other (the top
             value aside) fire no rule (rule ``none``; ``floor`` still applies). A width in the score's own units:
             the quality scores' two grey levels (:data:`winnow.quality.MIN_SPAN`) mean nothing to a distance.
@@ -388,14 +389,17 @@ def cut_issues(
             if method == "auto" and issue in floors and ((values <= floors[issue]) & (values > cut)).any():
                 cut, rule = floors[issue], "floor"
         floor = floors.get(issue) if method == "auto" else None
-        if len(values) and np.mean(values <= cut) > max_flagged_fraction:
+        group = values[values <= cut]
+        # a group mostly above the ceiling is recorded where too many images lie below the cut as well: before, only
+        # too_many's advice was given (raise the fraction), and a raised fraction flagged none all the same (ceiling)
+        above = (method == "auto" and issue in ceilings and cut > ceilings[issue] and len(group) > 0
+                 and np.mean(group <= ceilings[issue]) <= 0.5)
+        if above and discarded is not None:
+            discarded[issue] = (float(cut), len(group))
+        if len(values) and len(group) / len(values) > max_flagged_fraction:
             cut, rule = NOTHING, "too_many"
-        elif method == "auto" and issue in ceilings and cut > ceilings[issue]:
-            group = values[values <= cut]
-            if np.mean(group <= ceilings[issue]) <= 0.5:
-                if discarded is not None:
-                    discarded[issue] = (float(cut), len(group))
-                cut, rule = NOTHING, "ceiling"
+        elif above:
+            cut, rule = NOTHING, "ceiling"
         # a flat image has no information whatever the rest hold, so the norm of a set is no reason to pass it:
         # before, 20 black images among 30 flagged none (the floor's cut was replaced by too_many's nothing)
         if rule in ("too_many", "ceiling") and floor is not None and (values <= floor).any():
