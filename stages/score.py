@@ -13,6 +13,7 @@ from winnow.stage import check_outputs, load_params, run, write_table
 from winnow.stage_reads import rerun_error
 
 IN, OUT = "data/degrade", "data/score/scores.parquet"
+MAX_SIDE = 2**31 - 1  # the largest side PNG, TIFF and Pillow store (a signed 32-bit count)
 
 
 def main() -> None:
@@ -26,12 +27,21 @@ def main() -> None:
     manifest = imageset.manifest
     sizes = manifest[["orig_h", "orig_w"]].to_numpy(np.float64, na_value=np.nan)
     with np.errstate(invalid="ignore"):
-        unsized = np.flatnonzero(~((sizes >= 1) & (sizes == np.round(sizes)) & np.isfinite(sizes)).all(axis=1))
+        whole = (sizes >= 1) & (sizes == np.round(sizes)) & np.isfinite(sizes)
+    unsized = np.flatnonzero(~whole.all(axis=1))
     if len(unsized):
         first = manifest.iloc[unsized[0]]
         raise rerun_error(f"{IN}/manifest.parquet", f"{len(unsized)} image(s) without a whole original size of at "
                           f"least 1 pixel, first {first['id']!r} ({first['orig_h']} x {first['orig_w']})",
                           written_by="degrade")
+    # and none past the side an image file holds: 1e20 ended in a RuntimeWarning (a cast to int64) and "orig_h and
+    # orig_w must be 30 positive sizes", naming neither the file nor the image
+    huge = np.flatnonzero((sizes > MAX_SIDE).any(axis=1))
+    if len(huge):
+        first = manifest.iloc[huge[0]]
+        raise rerun_error(f"{IN}/manifest.parquet", f"{len(huge)} image(s) of an original size past {MAX_SIDE:,} "
+                          f"pixels a side, more than an image file holds, first {first['id']!r} ({first['orig_h']} x "
+                          f"{first['orig_w']})", written_by="degrade")
     table = score_table(imageset.images, imageset.manifest, engine=Engine.from_params(params), **params["score"])
     write_table(OUT, table)
     print(f"score: {len(table)} images scored")

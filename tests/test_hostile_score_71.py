@@ -7,7 +7,9 @@
   rounded to 3 decimals, flagged fewer images than the warning said it set apart;
 - a set of mostly dim photos whose light cut the ceiling sets aside and that flags more than
   threshold.max_flagged_fraction too: the warning told the user to raise the fraction, which then flagged none all the
-  same (by the ceiling), and named no fixed cut.
+  same (by the ceiling), and named no fixed cut;
+- a manifest whose original size is past what an image file holds (1e20): a RuntimeWarning and an error line naming
+  neither the file nor the image.
 
 Stage cases run the real script in this process on a throwaway project of a few small images; the others call the
 library the stages call."""
@@ -19,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hostile_harness import make_project, undamaged_params, write_scores
+from hostile_harness import assert_nothing_left, files_under, make_project, undamaged_params, write_scores
 from test_hostile_threshold_64 import _stage_in_process
 from winnow.degrade import perturbation_table
 from winnow.imageset import write_imageset
@@ -128,3 +130,23 @@ def test_a_light_cut_over_the_fraction_and_the_ceiling_names_both_settings_it_ta
     done = _stage_in_process(root, "threshold", monkeypatch, capsys)
     assert done.returncode == 0, done.stderr
     assert _flagged(root, "light") == [f"i{k:03d}" for k in range(45)]
+
+
+@pytest.mark.hostile("score")
+def test_an_original_size_past_what_an_image_file_holds_names_the_manifest_row(tmp_path, monkeypatch, capsys):
+    # before: "RuntimeWarning: invalid value encountered in cast" and "error: orig_h and orig_w must be 12 positive
+    # sizes, one per image" on stderr, naming neither the file nor the image: 1e20 passed the stage's check of whole
+    # sizes of at least 1 pixel, and its cast to int64 did not
+    images = np.random.default_rng(0).integers(0, 256, (12, 8, 8, 3), dtype=np.uint8)
+    root = _project(tmp_path, images, undamaged_params())
+    manifest = pd.read_parquet(root / "data/degrade/manifest.parquet").drop(columns=["digest"])
+    manifest["orig_w"] = manifest["orig_w"].astype(np.float64)
+    manifest.loc[3, "orig_w"] = 1e20
+    write_imageset(root / "data/degrade", images, manifest, ["a", "b"])
+    before = files_under(root)
+    done = _stage_in_process(root, "score", monkeypatch, capsys)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr.splitlines() == [
+        "error: data/degrade/manifest.parquet: 1 image(s) of an original size past 2,147,483,647 pixels a side, more "
+        "than an image file holds, first 'i003' (8 x 1e+20); rerun the degrade stage (dvc repro degrade)"]
+    assert_nothing_left(root, before)
