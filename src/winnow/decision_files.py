@@ -174,6 +174,19 @@ def _check_judged(path: str | os.PathLike, table: pd.DataFrame, *, manifest: pd.
         raise rerun_error(path, f"{len(held_out)} image(s) outside the train split (first {table['id'].iloc[first]!r}, "
                                 f"a {split.iloc[first]} image); a label cleaner judges train images only",
                           written_by=written_by)
+    values = _given_labels(path, table, written_by=written_by)
+    stale = np.flatnonzero(values != label.to_numpy(np.float64))
+    if len(stale):
+        first = table.iloc[stale[0]]
+        raise rerun_error(path, f"given_label differs from {DEGRADE} for {len(stale)} image(s) (first: id "
+                                f"{first['id']!r}, {first['given_label']} there, {label.iloc[stale[0]]} in "
+                                f"{DEGRADE}): it judged labels that changed since", written_by=written_by)
+    check_pixels(table, manifest=manifest, path=path, written_by=written_by)
+
+
+def _given_labels(path: str | os.PathLike, table: pd.DataFrame, *, written_by: str) -> np.ndarray:
+    """``table``'s ``given_label`` column as float64, refused (:func:`winnow.stage_reads.rerun_error`) where it holds
+    no class indices: text or booleans, a null, a fraction (the first bad row named)."""
     # before: a null in a nullable integer column (pandas' Int64) ended the budget and review export in a TypeError,
     # and a text or null given_label was called one of other labels ("0 there, 0 in data/degrade")
     given = table["given_label"]
@@ -185,13 +198,7 @@ def _check_judged(path: str | os.PathLike, table: pd.DataFrame, *, manifest: pd.
         value = given.astype(object).iloc[bad[0]]
         raise rerun_error(path, f"row {bad[0]} has no given_label" if missing_cell(value) else
                           f"row {bad[0]} has given_label {value!r}, not a class index", written_by=written_by)
-    stale = np.flatnonzero(values != label.to_numpy(np.float64))
-    if len(stale):
-        first = table.iloc[stale[0]]
-        raise rerun_error(path, f"given_label differs from {DEGRADE} for {len(stale)} image(s) (first: id "
-                                f"{first['id']!r}, {first['given_label']} there, {label.iloc[stale[0]]} in "
-                                f"{DEGRADE}): it judged labels that changed since", written_by=written_by)
-    check_pixels(table, manifest=manifest, path=path, written_by=written_by)
+    return values
 
 
 def _check_actions(path: str | os.PathLike, table: pd.DataFrame, *, action: str, label: str,
@@ -205,8 +212,14 @@ def _check_actions(path: str | os.PathLike, table: pd.DataFrame, *, action: str,
         value, choices = table[action].astype(object).iloc[row], " or ".join([", ".join(known[:-1]), known[-1]])
         raise rerun_error(path, f"row {row} has no {action} (one of {choices})" if missing_cell(value) else
                           f"row {row} has {action} {value!r}, not {choices}", written_by=written_by)
-    labels = pd.to_numeric(table[label], errors="coerce")
     relabel = (table[action] == "relabel").to_numpy()
+    # before: a label column of text was compared as text, so the budget's relabel of a dog to "1" (dog) was no relabel
+    # to its own label and pruned held "1->1", which train then refused naming the variants stage, and a cleaner's
+    # "2.0" was a traceback in the budget (an empty file holds no label of any kind: the budget's of no decision)
+    kind = table[label].dtype
+    if len(table) and (not pd.api.types.is_numeric_dtype(kind) or pd.api.types.is_bool_dtype(kind)):
+        raise rerun_error(path, f"{label} holds {kind} values, not class indices", written_by=written_by)
+    labels = pd.to_numeric(table[label], errors="coerce")
     bad = relabel & (labels.isna() | (labels < 0) | (labels >= num_classes) | (labels % 1 != 0)).to_numpy()
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
@@ -343,7 +356,9 @@ def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int
                                 f"judged (first: id {new.iloc[0]!r}), judged by no cleaner: made before ingest split "
                                 "the images anew", written_by=written_by)
     label, digest = decisions["id"].map(known["label"]), decisions["id"].map(known["digest"])
-    relabelled = (pd.to_numeric(decisions["given_label"], errors="coerce") != label).to_numpy()
+    # read as the label cleaners' given_label is: before, a null was "label nan then": made before degrade changed the
+    # data, and booleans were read as classes 0 and 1
+    relabelled = _given_labels(path, decisions, written_by=written_by) != label.to_numpy(np.float64)
     stale = relabelled | (decisions["digest"].astype(object) != digest).to_numpy()
     if stale.any():
         at = int(np.flatnonzero(stale)[0])
