@@ -14,8 +14,8 @@ from winnow.decision_files import read_decisions
 from winnow.imageset import read_imageset
 from winnow.stage import check_outputs, load_params, run, together, write_json
 from winnow.variants import (
-    DEGRADE, FROM_PRUNED, INGEST, VARIANTS_DIR, baseline_rows, check_kept, check_same_classes, oracle_rows,
-    write_variant,
+    DEGRADE, FROM_PRUNED, INGEST, VARIANTS_DIR, baseline_rows, check_kept, check_same_classes, check_same_splits,
+    oracle_rows, write_variant,
 )
 from winnow.decision_rows import apply_decisions
 from winnow.verdicts import VERDICTS_FILE, read_verdicts, refuse_kept_leaks, verdicts_applied
@@ -36,6 +36,7 @@ def main() -> None:
     decisions = read_decisions(DECISIONS_IN, written_by="budget", num_classes=len(ingested.classes),
                                manifest=degraded.manifest, cleaners=params["pruned"]["cleaners"],
                                settings=budget_settings(params), training=model_check_training(params))
+    check_same_splits(degraded, ingested)  # oracle is data/ingest's train split, baseline data/degrade's
     baseline = baseline_rows(degraded.manifest)
     digests = degraded.manifest.set_index("id")["digest"]
     verdicts = read_verdicts(VERDICTS_FILE, baseline=baseline, digests=digests, classes=ingested.classes)

@@ -4,7 +4,9 @@
   indices, not compared as text (a relabel of a dog to "1" was pruned's "1->1"); a label cleaner's ``suggested_label``
   of text alike, at the budget ("2.0" was a traceback);
 - the budget's decisions with a null or boolean ``given_label``: refused as the label cleaners' given labels are, not
-  called decisions of other labels (null) nor read as classes 0 and 1 (booleans).
+  called decisions of other labels (null) nor read as classes 0 and 1 (booleans);
+- data/degrade of the splits before ingest drew them anew (only ingest reran): refused naming degrade, not written as
+  baseline and pruned of the old train split beside oracle of the new one.
 
 On the project of review_project.py (train-00..11, cat/dog/owl four each; the budget drops train-00 and train-02 and
 relabels train-04 to owl and train-06 to cat), made once for the module; each case on a copy, its stage run in this
@@ -13,12 +15,14 @@ process (test_hostile_threshold_64's helper)."""
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
 from hostile_harness import assert_error_line, assert_nothing_left, edit_table, files_under
 from review_project import write_project
 from test_hostile_threshold_64 import _stage_in_process
+from winnow.imageset import read_imageset, write_imageset
 
 DECISIONS = "data/budget/decisions.parquet"
 
@@ -90,3 +94,17 @@ def test_budget_decisions_whose_given_labels_are_no_class_indices_are_refused_as
     _column(project / DECISIONS, "given_label", change)
     assert _refused(project, "variants", monkeypatch, capsys) == (
         f"error: {DECISIONS}: {problem}; rerun the budget stage (dvc repro budget)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_degrade_of_the_splits_before_ingest_drew_them_anew_is_refused_naming_degrade(project, monkeypatch, capsys):
+    # train-05 is a val image of data/ingest now (ingest.val_fraction changed, and only ingest reran). Before: "oracle 11
+    # train images, baseline 12 train images, pruned 10", exit 0, and train@baseline then refused the rows naming the
+    # variants stage, whose rerun alone wrote them again
+    ingested = read_imageset(project / "data/ingest")
+    manifest = ingested.manifest.drop(columns="digest")
+    manifest.loc[manifest["id"] == "train-05", "split"] = "val"
+    write_imageset(project / "data/ingest", np.array(ingested.images), manifest, ingested.classes)
+    assert _refused(project, "variants", monkeypatch, capsys) == (
+        "error: data/degrade: 1 train image(s) are in another split of data/ingest now (first: id 'train-05', a val "
+        "image there): made before ingest split the images anew; rerun the degrade stage (dvc repro degrade)")
