@@ -34,7 +34,7 @@ from winnow.budget import (
 from winnow.budget_check import check_augmentation, check_budget
 from winnow.checkpoints import load
 from winnow.configs import budget_settings, model_check_training
-from winnow.decision_files import stamped
+from winnow.decision_files import cleaner_files, stamped
 from winnow.errors import WinnowError, listed
 from winnow.imageset import read_imageset
 from winnow.judged_rows import check_grouped, picture_copies, ridge_rows
@@ -61,6 +61,7 @@ def main() -> None:
     p = budget_settings(params)
     check_outputs(stage="budget", files=[OUT, METRICS_OUT])
     cleaners = params["pruned"]["cleaners"]
+    read_from = cleaner_files(cleaners)  # before they are read: a file rewritten meanwhile is no pass of the variants
     data = read_imageset(DEGRADE)
     filters, ranked = read_cleanings(cleaners, data)
     # read once for the leak drops and the judge's groups below; the leaks whatever pruned.cleaners says: without
@@ -79,7 +80,8 @@ def main() -> None:
     if not p["enabled"]:
         everything = candidates(filters, ranked, train_images=len(baseline), fractions=[])[-1]
         with together():  # all outputs or none: a failed write (a full disk) leaves the last run's
-            _write_decisions(everything.decisions, leaks=leaks, manifest=data.manifest, cleaners=cleaners, settings=p)
+            _write_decisions(everything.decisions, leaks=leaks, manifest=data.manifest, cleaners=cleaners, settings=p,
+                             read_from=read_from)
             write_json(METRICS_OUT, summary | {"winner": everything.name, "candidates": {}})
         print(f"budget: off (budget.enabled false): pruned applies every decision ({len(everything.decisions)})")
         _say_leaks(everything.decisions, leaks)
@@ -134,7 +136,8 @@ def main() -> None:
         shipped = next((c for c in shipped if c.name == "filters" and _eligible(c, baseline, data.classes, leaks)),
                        shipped[0])
         with together():
-            _write_decisions(shipped.decisions, leaks=leaks, manifest=data.manifest, cleaners=cleaners, settings=p)
+            _write_decisions(shipped.decisions, leaks=leaks, manifest=data.manifest, cleaners=cleaners, settings=p,
+                             read_from=read_from)
             write_json(METRICS_OUT, summary | {
                 "judge": {"split": judge_split, "images": judged, "repeats_left_out": int(repeats.sum()),
                           "conflicts_left_out": int(conflicts.sum()), "untrained_left_out": int(untrained.sum()),
@@ -245,7 +248,7 @@ def main() -> None:
         # what the model check trained with, where it ran: the variants stage refuses these decisions once the train
         # section or seed changed (the stage run alone, `dvc repro -s variants`)
         _write_decisions(budget.decisions, leaks=leaks, manifest=data.manifest, cleaners=cleaners, settings=p,
-                         checked_with=None if checked is None else model_check_training(params))
+                         checked_with=None if checked is None else model_check_training(params), read_from=read_from)
         write_json(METRICS_OUT, summary | {
             # before: the images of a class train lacks left the judge unrecorded (judge images 200 of 300 val)
             "judge": {"split": judge_split, "images": int(is_judge.sum()), "repeats_left_out": int(repeats.sum()),
@@ -308,13 +311,15 @@ def _ridge_val(data, group_of: np.ndarray, *, learnt: np.ndarray) -> dict[str, n
 
 
 def _write_decisions(decisions: pd.DataFrame, *, leaks: pd.DataFrame, manifest: pd.DataFrame,
-                     cleaners: list[str], settings: dict, checked_with: dict | None = None) -> None:
+                     cleaners: list[str], settings: dict, checked_with: dict | None = None,
+                     read_from: dict | None = None) -> None:
     """The decisions file of every branch: ``decisions`` with dedup's leak drops, stamped with the labels, pixels and
     train ids they were decided on, the ``cleaners`` (pruned.cleaners) they were chosen among and the budget
     ``settings`` they were chosen by and what the model check trained with (``checked_with``, None where it did not run)
+    and the cleaner files they were chosen from (``read_from``, :func:`winnow.decision_files.cleaner_files`)
     (:func:`winnow.decision_files.stamped`), which the variants stage checks."""
     write_table(OUT, stamped(with_leaks(decisions, leaks), manifest=manifest, cleaners=cleaners, settings=settings,
-                             checked_with=checked_with))
+                             checked_with=checked_with, read_from=read_from))
 
 
 def _check_line(check: dict, filters: dict | None, *, shipped: str, applied: int, filters_held: bool = False) -> str:

@@ -2,6 +2,7 @@
 variants stage run alone, `dvc repro -s variants` or by hand, after only degrade reran). On the project of
 review_project.py, made once for the module; each case on a copy."""
 
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -85,7 +86,11 @@ def test_the_budget_records_the_labels_and_pixels_it_decided_on_and_variants_che
     assert pd.read_parquet(project / "data/budget/decisions.parquet").attrs == {
         "train_ids": [f"train-{i:02d}" for i in range(12)],
         "cleaners": ["confident_learn", "dedup", "embedding_clean", "threshold"],
-        "budget": {**params["budget"], "enabled": False}}
+        "budget": {**params["budget"], "enabled": False},
+        # (stop 71) and the bytes of each cleaner file it chose among, dedup's groups for its leak drops
+        "cleaner_files": {path: hashlib.sha256((project / path).read_bytes()).hexdigest() for path in (
+            "data/threshold/flags.parquet", "data/dedup/groups.parquet", "data/confident-learn/label_issues.parquet",
+            "data/embedding-clean/decisions.parquet")}}
     _degrade_again(project, "train-06", label=2)
     assert refused_line(project, "variants") == (
         "error: data/budget/decisions.parquet: 1 decision(s) were made on other labels or pixels than data/degrade's "

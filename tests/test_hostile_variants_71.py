@@ -6,7 +6,9 @@
 - the budget's decisions with a null or boolean ``given_label``: refused as the label cleaners' given labels are, not
   called decisions of other labels (null) nor read as classes 0 and 1 (booleans);
 - data/degrade of the splits before ingest drew them anew (only ingest reran): refused naming degrade, not written as
-  baseline and pruned of the old train split beside oracle of the new one.
+  baseline and pruned of the old train split beside oracle of the new one;
+- the budget's decisions chosen among a cleaner's file that cleaner wrote anew since (it reran alone): refused, as the
+  budget records each file's bytes, not applied as the decisions of the cleaner's file now.
 
 On the project of review_project.py (train-00..11, cat/dog/owl four each; the budget drops train-00 and train-02 and
 relabels train-04 to owl and train-06 to cat), made once for the module; each case on a copy, its stage run in this
@@ -22,6 +24,7 @@ import yaml
 from hostile_harness import assert_error_line, assert_nothing_left, edit_table, files_under
 from review_project import write_project
 from test_hostile_threshold_64 import _stage_in_process
+from test_hostile_budget import budget_stage
 from winnow.imageset import read_imageset, write_imageset
 
 DECISIONS = "data/budget/decisions.parquet"
@@ -108,3 +111,21 @@ def test_a_degrade_of_the_splits_before_ingest_drew_them_anew_is_refused_naming_
     assert _refused(project, "variants", monkeypatch, capsys) == (
         "error: data/degrade: 1 train image(s) are in another split of data/ingest now (first: id 'train-05', a val "
         "image there): made before ingest split the images anew; rerun the degrade stage (dvc repro degrade)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_decisions_chosen_among_flags_threshold_wrote_anew_since_are_refused_not_applied(project, monkeypatch, capsys):
+    # the budget's own file (off: every decision of the cleaners), then threshold reruns alone with other cuts: train-00
+    # is flagged no more, train-01 is. Before: pruned still dropped train-00 as dark and kept train-01, exit 0
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["budget"]["enabled"] = False
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    (project / DECISIONS).unlink()
+    monkeypatch.chdir(project)
+    budget_stage().main()  # in this process: a second one would spend seconds importing torch
+    flags = "data/threshold/flags.parquet"
+    _column(project / flags, "dark", lambda dark: dark.index == 1)
+    _column(project / flags, "any", lambda flagged: flagged.index == 1)
+    assert _refused(project, "variants", monkeypatch, capsys) == (
+        f"error: {DECISIONS}: chosen among the decisions of {flags} as it was before the threshold stage wrote it anew "
+        "(its bytes differ now); rerun the budget stage (dvc repro budget)")

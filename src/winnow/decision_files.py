@@ -14,6 +14,7 @@ import pandas as pd
 
 from winnow.configs import CLEANERS
 from winnow.errors import WinnowError
+from winnow.file_ops import file_sha256
 from winnow.judged_rows import check_grouped, check_pixels, considered_rows, filtered_out, read_filters
 from winnow.stage_reads import check_flags, missing_cell, read_json, read_table, rerun_error
 from winnow.variants import DECISION_FILES, DEGRADE, PER_IMAGE
@@ -28,6 +29,8 @@ CHOSEN_AMONG = "cleaners"
 CHOSEN_BY = "budget"
 # and what its model check trained with (winnow.configs.model_check_training), where the check ran: absent otherwise
 CHECKED_WITH = "model_check"
+# and the sha256 of each cleaner file it chose among (:func:`cleaner_files`), absent from an earlier budget's file
+READ_FROM = "cleaner_files"
 # per label cleaner: its metrics file and the entry whose "classes" name the classes it left unjudged, too small for
 # it (no row in its table). Written with the table, so no dep of the budget: an unchanged table means them unchanged
 UNJUDGED_CLASSES = {"confident_learn": ("metrics/confident_learn.json", "unjudged"),
@@ -227,21 +230,39 @@ def _check_actions(path: str | os.PathLike, table: pd.DataFrame, *, action: str,
                                 f"index in [0, {num_classes - 1}]", written_by=written_by)
 
 
+def cleaner_files(cleaners) -> dict[str, str | None]:
+    """The sha256 of each file the budget reads the decisions of ``cleaners`` (pruned.cleaners) from, and of dedup's
+    groups, whose leak drops it ships whatever they list, by path (None: missing): what its decisions record
+    (:func:`stamped`), taken before it reads them, and :func:`read_decisions` compares with the files now."""
+    paths = dict.fromkeys([DECISION_FILES["dedup"][0], *(DECISION_FILES[cleaner][0] for cleaner in cleaners)])
+    return {path: _sha256(path) for path in paths}
+
+
+def _sha256(path: str) -> str | None:
+    try:
+        return file_sha256(path)
+    except OSError:
+        return None
+
+
 def stamped(decisions: pd.DataFrame, *, manifest: pd.DataFrame, cleaners: list[str],
-            settings: dict | None = None, checked_with: dict | None = None) -> pd.DataFrame:
+            settings: dict | None = None, checked_with: dict | None = None,
+            read_from: dict | None = None) -> pd.DataFrame:
     """``decisions`` (rows of :func:`winnow.decision_rows.cleaner_decisions`) with :data:`MADE_ON`: each image's label
     and pixel digest in ``manifest`` (data/degrade's ``id``, ``split``, ``label``, ``digest``), what the budget decided
     on, in ``attrs[JUDGED]`` the ids of its train images, every one the budget judged, in
     ``attrs[CHOSEN_AMONG]`` the ``cleaners`` (pruned.cleaners) whose decisions it chose among, and in
     ``attrs[CHOSEN_BY]`` the budget ``settings`` (:func:`winnow.configs.budget_settings`) it chose by, unless None, and
     in ``attrs[CHECKED_WITH]`` what its model check trained with (:func:`winnow.configs.model_check_training`), unless
-    None (no check ran)."""
+    None (no check ran), and in ``attrs[READ_FROM]`` the cleaner files it chose among (:func:`cleaner_files`), unless
+    None."""
     known = manifest.set_index("id")
     out = decisions.assign(given_label=decisions["id"].map(known["label"]).astype(np.int64),
                            digest=decisions["id"].map(known["digest"]).astype(object))
     out.attrs = {JUDGED: sorted(manifest.loc[manifest["split"] == "train", "id"].astype(str)),
                  CHOSEN_AMONG: sorted(cleaners), **({} if settings is None else {CHOSEN_BY: dict(settings)}),
-                 **({} if checked_with is None else {CHECKED_WITH: dict(checked_with)})}
+                 **({} if checked_with is None else {CHECKED_WITH: dict(checked_with)}),
+                 **({} if read_from is None else {READ_FROM: dict(read_from)})}
     return out
 
 
@@ -255,7 +276,8 @@ def _deciding(settings: dict) -> dict:
 # what each record of stamped() holds: the words for it, and the kind it is (list: of text)
 RECORDS = {CHOSEN_AMONG: ("cleaners", list, "a list of cleaners"), JUDGED: ("train images", list, "a list of ids"),
            CHOSEN_BY: ("budget settings", dict, "a section of settings"),
-           CHECKED_WITH: ("model check settings", dict, "a section of settings")}
+           CHECKED_WITH: ("model check settings", dict, "a section of settings"),
+           READ_FROM: ("cleaner files", dict, "a section of files")}
 
 
 def _check_records(path, attrs: dict, *, written_by: str) -> None:
@@ -367,4 +389,12 @@ def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int
         raise rerun_error(path, f"{int(stale.sum())} decision(s) were made on other labels or pixels than "
                                 f"{DEGRADE}'s now (first: id {decisions['id'].iloc[at]!r}, {then}): made before "
                                 "degrade changed the data", written_by=written_by)
+    # before: run after a cleaner alone reran (threshold.cuts edited, then dvc repro -s threshold, and -s variants),
+    # pruned still dropped the images threshold flagged no more, and kept those it flagged now, exit 0
+    read_from = decisions.attrs.get(READ_FROM) or {}
+    changed = next((file for file, digest in read_from.items() if _sha256(file) != digest), None)
+    if changed is not None:
+        stage = next((stage for file, stage, _, _ in DECISION_FILES.values() if file == changed), "its")
+        raise rerun_error(path, f"chosen among the decisions of {changed} as it was before the {stage} stage wrote it "
+                                "anew (its bytes differ now)", written_by=written_by)
     return decisions
