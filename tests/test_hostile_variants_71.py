@@ -6,7 +6,8 @@
 - the budget's decisions with a null or boolean ``given_label``: refused as the label cleaners' given labels are, not
   called decisions of other labels (null) nor read as classes 0 and 1 (booleans);
 - data/degrade of the splits before ingest drew them anew (only ingest reran): refused naming degrade, not written as
-  baseline and pruned of the old train split beside oracle of the new one;
+  baseline and pruned of the old train split beside oracle of the new one (an image moved into val), nor without an
+  image ingest moved into train;
 - the budget's decisions chosen among a cleaner's file that cleaner wrote anew since (it reran alone): refused, as the
   budget records each file's bytes, not applied as the decisions of the cleaner's file now.
 
@@ -109,8 +110,20 @@ def test_a_degrade_of_the_splits_before_ingest_drew_them_anew_is_refused_naming_
     manifest.loc[manifest["id"] == "train-05", "split"] = "val"
     write_imageset(project / "data/ingest", np.array(ingested.images), manifest, ingested.classes)
     assert _refused(project, "variants", monkeypatch, capsys) == (
-        "error: data/degrade: 1 train image(s) are in another split of data/ingest now (first: id 'train-05', a val "
-        "image there): made before ingest split the images anew; rerun the degrade stage (dvc repro degrade)")
+        "error: data/degrade: 1 image(s) are in another split of data/ingest now (first: id 'train-05', train here, val "
+        "there): made before ingest split the images anew; rerun the degrade stage (dvc repro degrade)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_degrade_of_the_splits_before_ingest_moved_a_val_image_into_train_is_refused(project, monkeypatch, capsys):
+    # val-0 is a train image of data/ingest now. Before: exit 0, baseline and pruned without it beside oracle with it
+    ingested = read_imageset(project / "data/ingest")
+    manifest = ingested.manifest.drop(columns="digest")
+    manifest.loc[manifest["id"] == "val-0", "split"] = "train"
+    write_imageset(project / "data/ingest", np.array(ingested.images), manifest, ingested.classes)
+    assert _refused(project, "variants", monkeypatch, capsys) == (
+        "error: data/degrade: 1 image(s) are in another split of data/ingest now (first: id 'val-0', val here, train "
+        "there): made before ingest split the images anew; rerun the degrade stage (dvc repro degrade)")
 
 
 @pytest.mark.hostile("intermediates")

@@ -88,20 +88,22 @@ def check_same_classes(imageset: ImageSet, ingested: ImageSet, *, where: str | o
 
 
 def check_same_splits(degraded: ImageSet, ingested: ImageSet) -> None:
-    """Refuse a data/degrade (``degraded``) holding a train image that data/ingest (``ingested``) puts in its val or
-    test split now: made before ingest split the images anew (ingest.val_fraction or split_seed changed, and only ingest
-    reran). An id data/ingest lacks is no error: degrade adds copies (a duplicate perturbation's ``mode: add``). Before:
-    the variants stage wrote baseline and pruned of the old train split beside oracle of the new one ("oracle 11,
-    baseline 12 train images", exit 0), and every reader of those rows then refused them naming the variants stage,
-    whose rerun alone wrote them again."""
-    train = degraded.manifest[degraded.manifest["split"] == "train"]
-    now = train["id"].map(pd.Series(ingested.manifest["split"].to_numpy(), index=ingested.manifest["id"].to_numpy()))
-    moved = (now.notna() & (now != "train")).to_numpy()
+    """Refuse a data/degrade (``degraded``) that puts an image in another split than data/ingest (``ingested``) does
+    now: made before ingest split the images anew (ingest.val_fraction or split_seed changed, and only ingest reran).
+    Degrade changes no split; an id data/ingest lacks is no error: degrade adds copies (a duplicate perturbation's
+    ``mode: add``). Before: the variants stage wrote baseline and pruned of the old train split beside oracle of the new
+    one ("oracle 11, baseline 12 train images", exit 0), and every reader of those rows then refused them naming the
+    variants stage, whose rerun alone wrote them again; or, an image moved from val into train, baseline and pruned
+    went without it, and nothing said so."""
+    split = degraded.manifest["split"]
+    now = degraded.manifest["id"].map(pd.Series(ingested.manifest["split"].to_numpy(),
+                                                index=ingested.manifest["id"].to_numpy()))
+    moved = (now.notna() & (now != split)).to_numpy()
     if moved.any():
         at = int(np.argmax(moved))
-        raise rerun_error(DEGRADE, f"{int(moved.sum())} train image(s) are in another split of {INGEST} now (first: id "
-                                   f"{train['id'].iloc[at]!r}, a {now.iloc[at]} image there): made before ingest split "
-                                   "the images anew", written_by="degrade")
+        raise rerun_error(DEGRADE, f"{int(moved.sum())} image(s) are in another split of {INGEST} now (first: id "
+                                   f"{degraded.manifest['id'].iloc[at]!r}, {split.iloc[at]} here, {now.iloc[at]} "
+                                   "there): made before ingest split the images anew", written_by="degrade")
 
 
 def write_variant(name: str, rows: pd.DataFrame, *, extra: ImageSet | None = None,
