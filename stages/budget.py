@@ -310,14 +310,12 @@ def _ridge_val(data, group_of: np.ndarray, *, learnt: np.ndarray) -> dict[str, n
     return ridge
 
 
-def _write_decisions(decisions: pd.DataFrame, *, leaks: pd.DataFrame, manifest: pd.DataFrame,
-                     cleaners: list[str], settings: dict, checked_with: dict | None = None,
-                     read_from: dict | None = None) -> None:
+def _write_decisions(decisions: pd.DataFrame, *, leaks: pd.DataFrame, manifest: pd.DataFrame, cleaners: list[str],
+                     settings: dict, checked_with: dict | None = None, read_from: dict | None = None) -> None:
     """The decisions file of every branch: ``decisions`` with dedup's leak drops, stamped with the labels, pixels and
-    train ids they were decided on, the ``cleaners`` (pruned.cleaners) they were chosen among and the budget
-    ``settings`` they were chosen by and what the model check trained with (``checked_with``, None where it did not run)
-    and the cleaner files they were chosen from (``read_from``, :func:`winnow.decision_files.cleaner_files`)
-    (:func:`winnow.decision_files.stamped`), which the variants stage checks."""
+    train ids they were decided on, the ``cleaners`` (pruned.cleaners) and cleaner files (``read_from``) they were
+    chosen among, the budget ``settings`` they were chosen by and what the model check trained with (``checked_with``,
+    None where it did not run) (:func:`winnow.decision_files.stamped`), which the variants stage checks."""
     write_table(OUT, stamped(with_leaks(decisions, leaks), manifest=manifest, cleaners=cleaners, settings=settings,
                              checked_with=checked_with, read_from=read_from))
 

@@ -61,6 +61,14 @@ def _column(path: Path, column: str, change) -> None:
     edit_table(path, rewrite)
 
 
+def _ingest_split(project: Path, image_id: str, split: str) -> None:
+    """data/ingest rewritten as ingest rerun alone after a redraw of its splits leaves it: ``image_id`` in ``split``."""
+    ingested = read_imageset(project / "data/ingest")
+    manifest = ingested.manifest.drop(columns="digest")
+    manifest.loc[manifest["id"] == image_id, "split"] = split
+    write_imageset(project / "data/ingest", np.array(ingested.images), manifest, ingested.classes)
+
+
 @pytest.mark.hostile("intermediates")
 def test_budget_decisions_whose_labels_are_text_are_refused_not_compared_as_text(project, monkeypatch, capsys):
     # before: with the column as text and train-04's relabel to its own class dog, "1", pruned relabelled it "1->1"
@@ -102,25 +110,19 @@ def test_budget_decisions_whose_given_labels_are_no_class_indices_are_refused_as
 
 @pytest.mark.hostile("intermediates")
 def test_a_degrade_of_the_splits_before_ingest_drew_them_anew_is_refused_naming_degrade(project, monkeypatch, capsys):
-    # train-05 is a val image of data/ingest now (ingest.val_fraction changed, and only ingest reran). Before: "oracle 11
-    # train images, baseline 12 train images, pruned 10", exit 0, and train@baseline then refused the rows naming the
-    # variants stage, whose rerun alone wrote them again
-    ingested = read_imageset(project / "data/ingest")
-    manifest = ingested.manifest.drop(columns="digest")
-    manifest.loc[manifest["id"] == "train-05", "split"] = "val"
-    write_imageset(project / "data/ingest", np.array(ingested.images), manifest, ingested.classes)
+    # train-05 is a val image of data/ingest now (ingest.val_fraction changed, and only ingest reran). Before:
+    # "oracle 11 train images, baseline 12 train images, pruned 10", exit 0, and train@baseline then refused the rows
+    # naming the variants stage, whose rerun alone wrote them again
+    _ingest_split(project, "train-05", "val")
     assert _refused(project, "variants", monkeypatch, capsys) == (
-        "error: data/degrade: 1 image(s) are in another split of data/ingest now (first: id 'train-05', train here, val "
-        "there): made before ingest split the images anew; rerun the degrade stage (dvc repro degrade)")
+        "error: data/degrade: 1 image(s) are in another split of data/ingest now (first: id 'train-05', train here, "
+        "val there): made before ingest split the images anew; rerun the degrade stage (dvc repro degrade)")
 
 
 @pytest.mark.hostile("intermediates")
 def test_a_degrade_of_the_splits_before_ingest_moved_a_val_image_into_train_is_refused(project, monkeypatch, capsys):
     # val-0 is a train image of data/ingest now. Before: exit 0, baseline and pruned without it beside oracle with it
-    ingested = read_imageset(project / "data/ingest")
-    manifest = ingested.manifest.drop(columns="digest")
-    manifest.loc[manifest["id"] == "val-0", "split"] = "train"
-    write_imageset(project / "data/ingest", np.array(ingested.images), manifest, ingested.classes)
+    _ingest_split(project, "val-0", "train")
     assert _refused(project, "variants", monkeypatch, capsys) == (
         "error: data/degrade: 1 image(s) are in another split of data/ingest now (first: id 'val-0', val here, train "
         "there): made before ingest split the images anew; rerun the degrade stage (dvc repro degrade)")

@@ -239,10 +239,7 @@ def cleaner_files(cleaners) -> dict[str, str | None]:
 
 
 def _sha256(path: str) -> str | None:
-    try:
-        return file_sha256(path)
-    except OSError:
-        return None
+    return file_sha256(path) if os.path.isfile(path) else None
 
 
 def stamped(decisions: pd.DataFrame, *, manifest: pd.DataFrame, cleaners: list[str],
