@@ -98,11 +98,18 @@ def bound(x: float) -> str:
     """An interval's bound, signed, to 3 decimals ("–" for NaN), but to its first digit that is not 0 (at most 10
     decimals) where three decimals would show 0: before, a lower bound of +0.0001 read "+0.000", as if the interval
     touched 0, and then one of -0.00004 read "-4e-05"."""
+    return decimals(x, digits=3, signed=True)
+
+
+def decimals(x: float, *, digits: int, signed: bool = False) -> str:
+    """``x`` to ``digits`` decimals ("–" for NaN), but to its first digit that is not 0 (at most 10 decimals) where
+    those would show 0, so that a number that is not 0 never reads as 0; ``signed``: with its sign, + too."""
     if math.isnan(x):
         return "–"
-    if x == 0 or f"{abs(x):.3f}" != "0.000":
-        return f"{x:+.3f}"
-    return f"{x:+.{min(-math.floor(math.log10(abs(x))), 10)}f}"
+    sign = "+" if signed else ""
+    if x == 0 or f"{abs(x):.{digits}f}" != f"{0:.{digits}f}":
+        return f"{x:{sign}.{digits}f}"
+    return f"{x:{sign}.{min(-math.floor(math.log10(abs(x))), 10)}f}"
 
 
 def html_table(frame: pd.DataFrame, *, digits: int = 3, bold: pd.DataFrame | None = None, index: bool = True,
@@ -270,7 +277,8 @@ def _significance_table(tests: pd.DataFrame) -> str:
     if tests.empty:
         return ""
     rows = pd.DataFrame({
-        "change (to − from)": [f"{d:+.3f}" for d in tests["mean_diff"]],
+        # as its interval's bounds: a change of -0.0004 across classes read "-0.000" beside "worse" (p < 0.05)
+        "change (to − from)": [bound(d) for d in tests["mean_diff"]],
         # the t interval of the same test: it leaves out 0 exactly when p < 0.05 (before: a bootstrap, narrower)
         "95% CI (t)": ["–" if math.isnan(lo) else f"{bound(lo)} … {bound(hi)}"
                        for lo, hi in zip(tests["ci_low"], tests["ci_high"])],

@@ -18,7 +18,7 @@ from winnow.judges import (
 from winnow.leaks import leaks_kept
 from winnow.markdown import isolate
 from winnow.quality import SCORES
-from winnow.report import block, figure, fmt, html_table, key_value_table, not_run, reason_text, truth_scores
+from winnow.report import block, decimals, figure, fmt, html_table, key_value_table, not_run, reason_text, truth_scores
 from winnow.report_figures import image_uri
 
 
@@ -49,7 +49,8 @@ def flagged_section(*, flags: pd.DataFrame | None, scores: pd.DataFrame | None, 
         if flagged.empty:
             continue
         shown = flagged.head(per_issue)
-        tiles = [tile(image, caption=f"{imageset.classes[labels[i]]} · {score:.3f}")
+        # a score that is not 0 never reads 0.000: it tells a dim image from an all-black one
+        tiles = [tile(image, caption=f"{imageset.classes[labels[i]]} · {decimals(score, digits=3)}")
                  for image, i, score in zip(images_by_id(imageset, shown["id"]), shown["id"], shown[f"{issue}_score"])]
         parts.append(f"<h3>{html.escape(issue)}: {len(flagged):,} flagged, lowest scores first (class · score)</h3>"
                      f'<div class="grid">{"".join(tiles)}</div>')
@@ -64,7 +65,9 @@ def label_issues_section(*, issues: pd.DataFrame | None, summary: dict | None, i
         return not_run("label issues", how="the confident-learn stage writes data/confident-learn/label_issues.parquet")
     found = issues[issues["is_issue"].astype(bool)].sort_values("label_quality").head(count)
     names = imageset.classes
-    tiles = [tile(image, caption=f"{isolate(names[given])} → {isolate(names[suggested])}\nquality {quality:.2f} · {decision}")
+    # before: every tile of the default run read "quality 0.00", the least trustworthy labels' 3e-05 to 0.002 alike
+    tiles = [tile(image, caption=f"{isolate(names[given])} → {isolate(names[suggested])}\nquality "
+                                 f"{decimals(quality, digits=2)} · {decision}")
              for image, given, suggested, quality, decision in zip(
                  images_by_id(imageset, found["id"]), found["given_label"], found["suggested_label"],
                  found["label_quality"], found["decision"])]

@@ -166,7 +166,10 @@ def verdict(table: pd.DataFrame, *, alpha: float) -> tuple[str | None, str]:
 
 
 def _signed(x: float) -> str:
-    return "–" if math.isnan(x) else f"{x:+.3f}"
+    """A change against baseline as :func:`winnow.report.bound` writes it: to its first digit that is not 0 where
+    three decimals would show 0. Before: 8 test images of 20,000 more right read "Ship `pruned`: macro F1 0.998,
+    +0.000 over baseline (p 0.009, ...)", a shipped gain shown as none."""
+    return bound(x)
 
 
 def unmeasured_note(metrics: dict[str, dict]) -> str:
