@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from winnow import (report, report_budget, report_grids, report_numbers, report_recounts, report_summary,
-                    report_versions)
+from winnow import (report, report_budget, report_grids, report_numbers, report_plots, report_recounts,
+                    report_summary, report_versions)
 from winnow.contract_verdict import CHECKED_BY
 from winnow.errors import WinnowError, first_line
 from winnow.evaluated import read_predictions
@@ -22,7 +22,6 @@ from winnow.imageset import ImageSet, read_imageset
 from winnow.judged_rows import check_grouped, check_pixels
 from winnow.metrics import predictions_path, summary_path
 from winnow.quality import SCORES
-from winnow.report_figures import png_uri
 from winnow.staleness import check_same_run
 from winnow.stage import check_outputs, load_params, run, write_text
 from winnow.stage_reads import read_json, read_table, rerun_error
@@ -127,8 +126,7 @@ def main() -> None:
             confusions={v: confusion_counts(v, summary=m, predictions=predictions[v]) for v, m in metrics.items()})),
         ("thresholds", "Quality scores and their thresholds", report.threshold_section(
             summary=cuts,
-            histograms={path.stem: histogram_of(path, summary=cuts)
-                        for path in sorted(Path("plots/threshold").glob("*.csv"))})),
+            histograms=report_plots.histograms_of(summary=cuts))),
         ("flagged", "Most flagged images per issue", report_grids.flagged_section(
             flags=flags,
             scores=of_images("score", "data/score/scores.parquet", columns=SCORES), imageset=degraded,
@@ -163,10 +161,10 @@ def main() -> None:
         ("budget", "Cleaning budget",
          report_budget.budget_section(summary=budget_numbers(numbers_of("budget", BUDGET)))),
         ("balance", "Balanced augmentation", report_grids.balance_section(
-            summary=report_numbers.checked_balance(
+            summary=(balanced := report_numbers.checked_balance(
                 json_of("balance", "metrics/balance.json"), path="metrics/balance.json", stage="balance",
-                classes=classes, rows=version_rows.get("balanced")),
-            examples_uri=optional(lambda path: png_uri(Path(path).read_bytes()), "plots/balance/examples.png"))),
+                classes=classes, rows=version_rows.get("balanced"))),
+            examples_uri=report_plots.examples_of(balanced))),
         ("duplicates", "Duplicate groups", report_grids.duplicates_section(
             groups=groups, cleaning="dedup" in params["pruned"]["cleaners"],
             summary=report_recounts.checked_dedup(numbers_of("dedup", "metrics/dedup.json"), groups=groups,
@@ -249,26 +247,6 @@ def budget_numbers(budget: dict | None) -> dict | None:
             if name not in candidates:
                 raise rerun_error(BUDGET, f"{key} is {name!r}, not one of the candidates", written_by="budget")
     return report_numbers.checked_verdicts(budget, blocks=blocks, path=BUDGET, stage="budget")
-
-
-def histogram_of(path: Path, *, summary: dict | None) -> pd.DataFrame:
-    """The threshold stage's histogram of one issue, its counts whole and >= 0 and its cut the one
-    metrics/threshold.json gives (before: an edited CSV drew its cut line at 0.9 under a panel titled "cut 0.188",
-    and negative counts)."""
-    table = read_table(path, written_by="threshold", columns=("score", "count", "threshold"))
-    count = pd.to_numeric(table["count"], errors="coerce")
-    bad = ~(count >= 0) | (count != count.round())
-    if bad.any():
-        raise rerun_error(path, f"count on line {bad.idxmax() + 2} is {table['count'][bad.idxmax()]}, not a count",
-                          written_by="threshold")
-    if summary is None or path.stem not in summary:  # not drawn: the section draws the issues the summary holds
-        return table
-    cut = summary[path.stem].get("threshold")
-    drawn = pd.to_numeric(table["threshold"], errors="coerce")
-    if not (drawn.isna().all() if cut is None else np.isclose(drawn, cut, rtol=0, atol=1e-9).all()):
-        raise rerun_error(path, f"threshold is {drawn.iloc[0]}, but metrics/threshold.json gives {path.stem}.threshold "
-                                f"{cut}", written_by="threshold")
-    return table
 
 
 def table_of(stage: str, path: str | Path, *, columns: tuple[str, ...] = ()) -> pd.DataFrame | None:

@@ -6,9 +6,14 @@
   beside "pruned worse";
 - every label-issue tile of the default run read "quality 0.00" (the least trustworthy labels score 3e-05 to 0.002),
   and a flagged image's score of 0.0004 read "0.000", as an all-black image's does;
+- a plot file the report draws that is missing (plots/threshold/<issue>.csv, plots/balance/examples.png where the
+  balance stage ran) left its panel or picture out of the page without a word: now one line naming the file.
 """
 
 from __future__ import annotations
+
+import json
+import sys
 
 import numpy as np
 import pandas as pd
@@ -16,11 +21,15 @@ import pytest
 from sklearn.metrics import f1_score
 
 from conftest import make_manifest
+from hostile_harness import assert_nothing_left, files_under
+from test_hostile_report_more import report_stage
+from test_report_versions import BASELINE_ERRORS, CLASSES, wrong_on, write_project
 from winnow.imageset import ImageSet
 from winnow.metrics import summarise
 from winnow.report import evaluation_section
 from winnow.report_grids import flagged_section, label_issues_section
 from winnow.report_versions import versions_section
+from winnow.stage import run
 
 
 def _predictions(labels: np.ndarray, predicted: np.ndarray) -> pd.DataFrame:
@@ -93,3 +102,45 @@ def test_a_label_quality_or_a_score_that_is_not_zero_never_reads_as_zero():
     page = flagged_section(flags=flags, scores=scores, imageset=imageset, per_issue=2)
     assert [caption.split("</figcaption>")[0] for caption in page.split("<figcaption>")[1:]] == [
         "cat · 0.000", "cat · 0.0004"]
+
+
+def _report(root, monkeypatch, capsys) -> str:
+    """The report stage run in-process in ``root``: the error line it ended in (stderr), nothing else written."""
+    monkeypatch.chdir(root)
+    monkeypatch.setattr(sys, "argv", ["stages/report.py"])
+    stage = report_stage()
+    before = files_under(root)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as ended:
+        run(stage.main)
+    out, err = capsys.readouterr()
+    assert ended.value.code == 1 and out == ""
+    assert_nothing_left(root, before)
+    return err
+
+
+@pytest.mark.hostile("report")
+def test_a_threshold_histogram_missing_for_an_issue_stops_the_report(tmp_path, monkeypatch, capsys):
+    # metrics/threshold.json holds dark and light, plots/threshold only light.csv (dark.csv deleted). Before: exit 0,
+    # the figure drew light alone under a table showing dark's cut and flags
+    root = write_project(tmp_path / "project", {v: wrong_on(BASELINE_ERRORS) for v in ("baseline", "pruned")})
+    cuts = {issue: {"method": "auto", "threshold": 0.2, "flagged": 0} for issue in ("dark", "light")}
+    (root / "metrics/threshold.json").write_text(json.dumps(cuts))
+    (root / "plots/threshold").mkdir(parents=True)
+    pd.DataFrame({"score": [0.1, 0.5], "count": [0, 7], "threshold": 0.2, "flagged": [True, False]}).to_csv(
+        root / "plots/threshold/light.csv", index=False)
+    assert _report(root, monkeypatch, capsys) == (
+        "error: plots/threshold/dark.csv: not found (the threshold stage writes one for each issue of "
+        "metrics/threshold.json); rerun the threshold stage (dvc repro threshold)\n")
+
+
+@pytest.mark.hostile("report")
+def test_the_balance_examples_missing_where_balance_ran_stop_the_report(tmp_path, monkeypatch, capsys):
+    # balance ran (metrics/balance.json of this data set's classes, not skipped) but plots/balance/examples.png was
+    # deleted. Before: exit 0, the section without its augmentation examples and no word of them
+    root = write_project(tmp_path / "project", {v: wrong_on(BASELINE_ERRORS) for v in ("baseline", "pruned")})
+    counts = {name: {"before": 2, "left_out": 0, "added": 0, "after": 2} for name in CLASSES}
+    (root / "metrics/balance.json").write_text(json.dumps({"added": 0, "left_out": 0, "counts": counts}))
+    assert _report(root, monkeypatch, capsys) == (
+        "error: plots/balance/examples.png: not found (the balance stage writes it with metrics/balance.json); rerun "
+        "the balance stage (dvc repro balance)\n")

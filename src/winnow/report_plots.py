@@ -1,0 +1,61 @@
+"""The plot files the report draws from: the threshold stage's histograms (``plots/threshold/<issue>.csv``) and the
+balance stage's augmentation examples (``plots/balance/examples.png``), each checked against the metrics beside it.
+A file of them missing, or contradicting those metrics, stops the report in one line naming it
+(:func:`winnow.stage_reads.rerun_error`): a figure silently short of a panel reads as the whole."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from winnow.report_figures import png_uri
+from winnow.stage_reads import read_table, rerun_error
+
+THRESHOLD_PLOTS = Path("plots/threshold")
+BALANCE_EXAMPLES = Path("plots/balance/examples.png")
+
+
+def histograms_of(*, summary: dict | None) -> dict[str, pd.DataFrame]:
+    """Issue → its histogram (:func:`histogram_of`), every issue of ``summary`` (metrics/threshold.json) among them:
+    the threshold stage writes one per issue beside it. Before: a deleted plots/threshold/dark.csv left dark's panel
+    out of the figure without a word, the table above it still showing dark's cut."""
+    paths = {path.stem: path for path in sorted(THRESHOLD_PLOTS.glob("*.csv"))}
+    missing = [issue for issue in summary or {} if issue not in paths]
+    if missing:
+        raise rerun_error(THRESHOLD_PLOTS / f"{missing[0]}.csv", "not found (the threshold stage writes one for each "
+                          "issue of metrics/threshold.json)", written_by="threshold")
+    return {issue: histogram_of(path, summary=summary) for issue, path in paths.items()}
+
+
+def examples_of(balance: dict | None) -> str | None:
+    """plots/balance/examples.png as a data URI where the balance stage ran (``balance``: metrics/balance.json, not
+    skipped), None where it did not; one line when the picture is missing: balance writes it with its metrics, and
+    before, a deleted one left the section's augmentation examples out without a word."""
+    if balance is None or "skipped" in balance:
+        return None
+    if not BALANCE_EXAMPLES.is_file():
+        raise rerun_error(BALANCE_EXAMPLES, "not found (the balance stage writes it with metrics/balance.json)",
+                          written_by="balance")
+    return png_uri(BALANCE_EXAMPLES.read_bytes())
+
+
+def histogram_of(path: Path, *, summary: dict | None) -> pd.DataFrame:
+    """The threshold stage's histogram of one issue, its counts whole and >= 0 and its cut the one
+    metrics/threshold.json gives (before: an edited CSV drew its cut line at 0.9 under a panel titled "cut 0.188",
+    and negative counts)."""
+    table = read_table(path, written_by="threshold", columns=("score", "count", "threshold"))
+    count = pd.to_numeric(table["count"], errors="coerce")
+    bad = ~(count >= 0) | (count != count.round())
+    if bad.any():
+        raise rerun_error(path, f"count on line {bad.idxmax() + 2} is {table['count'][bad.idxmax()]}, not a count",
+                          written_by="threshold")
+    if summary is None or path.stem not in summary:  # not drawn: the section draws the issues the summary holds
+        return table
+    cut = summary[path.stem].get("threshold")
+    drawn = pd.to_numeric(table["threshold"], errors="coerce")
+    if not (drawn.isna().all() if cut is None else np.isclose(drawn, cut, rtol=0, atol=1e-9).all()):
+        raise rerun_error(path, f"threshold is {drawn.iloc[0]}, but metrics/threshold.json gives {path.stem}.threshold "
+                                f"{cut}", written_by="threshold")
+    return table
