@@ -22,6 +22,7 @@ from winnow.imageset import ImageSet, read_imageset
 from winnow.judged_rows import check_grouped, check_pixels
 from winnow.metrics import predictions_path, summary_path
 from winnow.quality import SCORES
+from winnow.report_figures import png_uri
 from winnow.staleness import check_same_run
 from winnow.stage import check_outputs, load_params, run, write_text
 from winnow.stage_reads import read_json, read_table, rerun_error
@@ -161,10 +162,10 @@ def main() -> None:
         ("budget", "Cleaning budget",
          report_budget.budget_section(summary=budget_numbers(numbers_of("budget", BUDGET)))),
         ("balance", "Balanced augmentation", report_grids.balance_section(
-            summary=(balanced := report_numbers.checked_balance(
+            summary=report_numbers.checked_balance(
                 json_of("balance", "metrics/balance.json"), path="metrics/balance.json", stage="balance",
-                classes=classes, rows=version_rows.get("balanced"))),
-            examples_uri=report_plots.examples_of(balanced))),
+                classes=classes, rows=version_rows.get("balanced")),
+            examples_uri=optional(lambda path: png_uri(Path(path).read_bytes()), "plots/balance/examples.png"))),
         ("duplicates", "Duplicate groups", report_grids.duplicates_section(
             groups=groups, cleaning="dedup" in params["pruned"]["cleaners"],
             summary=report_recounts.checked_dedup(numbers_of("dedup", "metrics/dedup.json"), groups=groups,

@@ -315,7 +315,10 @@ def balance_section(*, summary: dict | None, examples_uri: str | None) -> str:
         return not_run("balanced augmentation", how="the balance stage writes metrics/balance.json")
     counts = pd.DataFrame(summary["counts"]).T
     counts.index.name = "class"
-    picture = figure(examples_uri, alt="each augmentation op on one image per class") if examples_uri else ""
+    # the stage writes the picture with its metrics: before, a deleted one left the section without it and no word
+    picture = (figure(examples_uri, alt="each augmentation op on one image per class") if examples_uri else
+               '<p class="note">Augmentation examples: plots/balance/examples.png not found; rerun the balance stage '
+               "(dvc repro balance) to draw them again.</p>")
     return (key_value_table({k: v for k, v in summary.items() if k not in ("counts",)},
                             title="balance's settings and counts (metrics/balance.json)")
             + block("Train images per class, before and after", html_table(counts.astype(int)), rows=len(counts))

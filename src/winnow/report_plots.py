@@ -1,7 +1,6 @@
-"""The plot files the report draws from: the threshold stage's histograms (``plots/threshold/<issue>.csv``) and the
-balance stage's augmentation examples (``plots/balance/examples.png``), each checked against the metrics beside it.
-A file of them missing, or contradicting those metrics, stops the report in one line naming it
-(:func:`winnow.stage_reads.rerun_error`): a figure silently short of a panel reads as the whole."""
+"""The plot files of numbers the report draws: the threshold stage's histograms (``plots/threshold/<issue>.csv``),
+each checked against metrics/threshold.json beside it. One missing, or contradicting those metrics, stops the report in
+one line naming it (:func:`winnow.stage_reads.rerun_error`): a figure silently short of a panel reads as the whole."""
 
 from __future__ import annotations
 
@@ -10,11 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from winnow.report_figures import png_uri
 from winnow.stage_reads import read_table, rerun_error
 
 THRESHOLD_PLOTS = Path("plots/threshold")
-BALANCE_EXAMPLES = Path("plots/balance/examples.png")
 
 
 def histograms_of(*, summary: dict | None) -> dict[str, pd.DataFrame]:
@@ -27,18 +24,6 @@ def histograms_of(*, summary: dict | None) -> dict[str, pd.DataFrame]:
         raise rerun_error(THRESHOLD_PLOTS / f"{missing[0]}.csv", "not found (the threshold stage writes one for each "
                           "issue of metrics/threshold.json)", written_by="threshold")
     return {issue: histogram_of(path, summary=summary) for issue, path in paths.items()}
-
-
-def examples_of(balance: dict | None) -> str | None:
-    """plots/balance/examples.png as a data URI where the balance stage ran (``balance``: metrics/balance.json, not
-    skipped), None where it did not; one line when the picture is missing: balance writes it with its metrics, and
-    before, a deleted one left the section's augmentation examples out without a word."""
-    if balance is None or "skipped" in balance:
-        return None
-    if not BALANCE_EXAMPLES.is_file():
-        raise rerun_error(BALANCE_EXAMPLES, "not found (the balance stage writes it with metrics/balance.json)",
-                          written_by="balance")
-    return png_uri(BALANCE_EXAMPLES.read_bytes())
 
 
 def histogram_of(path: Path, *, summary: dict | None) -> pd.DataFrame:
