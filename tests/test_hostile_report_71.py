@@ -6,6 +6,8 @@
   beside "pruned worse";
 - every label-issue tile of the default run read "quality 0.00" (the least trustworthy labels score 3e-05 to 0.002),
   and a flagged image's score of 0.0004 read "0.000", as an all-black image's does;
+- an evaluate summary whose per-class F1, macro precision or std was edited (its accuracy and macro F1 left alone)
+  was shown beside predictions that contradict it: "weakest class cat, its F1 0.500" beside every class at 0.750;
 - a plot file the report draws that is missing left its panel or picture out of the page without a word: a threshold
   histogram (plots/threshold/<issue>.csv, beside the issue's cut and flags in the table) now stops the report in one
   line naming the file; the balance stage's augmentation examples (no figure the page states) are said to be missing.
@@ -150,3 +152,31 @@ def test_the_balance_examples_missing_where_balance_ran_are_said_to_be(tmp_path,
     balance = page.split('<section id="balance">')[1].split("</section>")[0]
     assert balance.endswith('<p class="note">Augmentation examples: plots/balance/examples.png not found; rerun the '
                             "balance stage (dvc repro balance) to draw them again.</p>")
+
+
+@pytest.mark.hostile("report")
+@pytest.mark.parametrize("key, value, line", [
+    # pruned's predictions: 30 of 40 images right in each class, so every per-class figure is 0.75 and the std 0
+    (("per_class", "cat", "f1"), 0.5, "per_class.cat.f1 is 0.5000 but its metrics/evaluate/pruned/predictions.csv "
+                                      "gives 0.7500"),
+    (("macro", "precision"), 0.1, "macro.precision is 0.1000 but its metrics/evaluate/pruned/predictions.csv gives "
+                                  "0.7500"),
+    (("per_class_std", "f1"), 0.2, "per_class_std.f1 is 0.2000 but its metrics/evaluate/pruned/predictions.csv gives "
+                                   "0.0000"),
+    (("per_class", "dog", "support"), 41, "per_class.dog.support is 41 but its metrics/evaluate/pruned/predictions.csv "
+                                          "gives 40"),
+])
+def test_a_summary_figure_its_predictions_contradict_stops_the_report(tmp_path, monkeypatch, capsys, key, value, line):
+    # before: exit 0, "pruned | 0.750 | 0.750 | cat | 0.500" in the versions table, macro precision 0.100, F1 std 0.200
+    root = write_project(tmp_path / "project", {v: wrong_on(BASELINE_ERRORS) for v in ("baseline", "pruned")})
+    path = root / "metrics/evaluate/pruned/summary.json"
+    summary = json.loads(path.read_text())
+    *parents, last = key
+    section = summary
+    for part in parents:
+        section = section[part]
+    section[last] = value
+    path.write_text(json.dumps(summary))
+    assert _report(root, monkeypatch, capsys) == (
+        f"error: metrics/evaluate/pruned/summary.json: {line}: the two are from different runs, or edited; rerun the "
+        "evaluate@pruned stage (dvc repro evaluate@pruned)\n")

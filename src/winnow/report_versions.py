@@ -199,9 +199,10 @@ def unmeasured_note(metrics: dict[str, dict]) -> str:
 
 
 def check_against_predictions(summary: dict, predictions: pd.DataFrame, *, variant: str) -> None:
-    """One line naming the summary when its accuracy or macro F1 is not what its predictions.csv gives: the report
-    ranks and ships the versions by the summary, and a summary edited, or left from another run, was shown beside
-    predictions that contradict it (accuracy 0.500 with a change of +0.008 against baseline's 0.959)."""
+    """One line naming the summary when a figure of it (accuracy, ``macro.<m>``, ``per_class_std.<m>``,
+    ``per_class.<class>.<m>`` and ``support``) is not what its predictions.csv gives: the report ranks and ships the
+    versions by the summary and shows every one of them, and a summary edited, or left from another run, was shown
+    beside predictions that contradict it (accuracy 0.500 with a change of +0.008 against baseline's 0.959)."""
     classes = list(summary["per_class"])
     index = {name: i for i, name in enumerate(classes)}
     # before: a label the summary has no class of (predictions.csv edited, then `dvc repro -s report`) was counted as
@@ -214,12 +215,26 @@ def check_against_predictions(summary: dict, predictions: pd.DataFrame, *, varia
                           written_by=f"evaluate@{variant}")
     recount = summarise(predictions["label"].map(index).to_numpy(), predictions["predicted"].map(index).to_numpy(),
                         classes=classes)
-    for key, said, counted in (("accuracy", summary["accuracy"], recount["accuracy"]),
-                               ("macro.f1", summary["macro"]["f1"], recount["macro"]["f1"])):
+    # every figure the page shows of the summary, the two it ranks by first: before, a per-class F1, a macro precision
+    # or a std edited (accuracy and macro F1 left alone) was shown, "weakest class cat, its F1 0.500" beside a macro
+    # F1 of 0.750 whose every class scored 0.750, and "macro precision 0.100" beside predictions giving 0.750
+    keys = [("accuracy",), ("macro", "f1"), *(("macro", m) for m in PER_CLASS_METRICS if m != "f1"),
+            *(("per_class_std", m) for m in PER_CLASS_METRICS),
+            *(("per_class", c, m) for c in classes for m in (*PER_CLASS_METRICS, "support"))]
+    for key in keys:
+        said, counted = _at(summary, key), _at(recount, key)
         if not math.isclose(said, counted, abs_tol=1e-9):
-            raise rerun_error(summary_path(variant), f"{key} is {said:.4f} but its {predictions_path(variant)} gives "
-                                                     f"{counted:.4f}: the two are from different runs, or edited",
+            said, counted = (f"{x:,}" if key[-1] == "support" else f"{x:.4f}" for x in (said, counted))
+            raise rerun_error(summary_path(variant), f"{'.'.join(key)} is {said} but its {predictions_path(variant)} "
+                                                     f"gives {counted}: the two are from different runs, or edited",
                               written_by=f"evaluate@{variant}")
+
+
+def _at(summary: dict, key: tuple[str, ...]):
+    """The value at ``key`` (a path of keys) of a nested summary."""
+    for part in key:
+        summary = summary[part]
+    return summary
 
 
 def review_line(review: dict | None, *, path: str) -> str:
