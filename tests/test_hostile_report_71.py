@@ -6,6 +6,8 @@
   beside "pruned worse";
 - every label-issue tile of the default run read "quality 0.00" (the least trustworthy labels score 3e-05 to 0.002),
   and a flagged image's score of 0.0004 read "0.000", as an all-black image's does;
+- under contracts.bounds.max_duplicate_rate 0, a variant with one copy among 3,255 images (rate 0.0003) read
+  "duplicate rate 0.000" in the contracts table, beside the rule it failed;
 - an evaluate summary whose per-class F1, macro precision or std was edited (its accuracy and macro F1 left alone)
   was shown beside predictions that contradict it: "weakest class cat, its F1 0.500" beside every class at 0.750;
 - a plot file the report draws that is missing left its panel or picture out of the page without a word: a threshold
@@ -29,7 +31,7 @@ from test_hostile_report_more import report_stage
 from test_report_versions import BASELINE_ERRORS, CLASSES, wrong_on, write_project
 from winnow.imageset import ImageSet
 from winnow.metrics import summarise
-from winnow.report import evaluation_section
+from winnow.report import contracts_section, evaluation_section
 from winnow.report_grids import flagged_section, label_issues_section
 from winnow.report_versions import versions_section
 from winnow.stage import run
@@ -105,6 +107,20 @@ def test_a_label_quality_or_a_score_that_is_not_zero_never_reads_as_zero():
     page = flagged_section(flags=flags, scores=scores, imageset=imageset, per_issue=2)
     assert [caption.split("</figcaption>")[0] for caption in page.split("<figcaption>")[1:]] == [
         "cat · 0.000", "cat · 0.0004"]
+
+
+@pytest.mark.hostile("report")
+def test_a_contract_rate_that_is_not_zero_never_reads_as_zero():
+    # max_duplicate_rate 0 (no copy allowed) and one image of a pair among 3,255 kept: the rule failed. Before: the
+    # table's "duplicate rate" cell read 0.000 above "duplicate rate: observed 0.0003072, bound <= 0"
+    failed = "variant[pruned]: duplicate rate: observed 0.0003072, bound <= 0 (expect_column_max_to_be_between(...))"
+    verdict = {"passed": 4, "failed": 1, "duplicate_rate": 1 / 3255, "label_issue_rate": 0.02, "flagged_rate": 0.0,
+               "class_balance": 0.9, "completeness": 1.0, "kept_images": 3255, "measured_share": 1.0,
+               "enforced": False, "failures": [failed]}
+    page = contracts_section(inputs=None, variants={"pruned": verdict}, data_docs={})
+    row = page.split('<td class="text">pruned</td>')[1].split("</tr>")[0]
+    assert row == ("<td>no</td><td>4</td><td>1</td><td>0.0003</td><td>0.020</td><td>0.000</td><td>0.900</td>"
+                   "<td>1.000</td><td>3,255</td><td>1.000</td>")
 
 
 def _report(root, monkeypatch, capsys) -> str:
