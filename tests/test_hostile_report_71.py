@@ -8,6 +8,8 @@
   and a flagged image's score of 0.0004 read "0.000", as an all-black image's does;
 - under contracts.bounds.max_duplicate_rate 0, a variant with one copy among 3,255 images (rate 0.0003) read
   "duplicate rate 0.000" in the contracts table, beside the rule it failed;
+- the README's figures of the default run's cleaning budget (log-loss of all, the top 10% and none; the filters'
+  nats below none) were an earlier run's (0.164, 0.202, 0.311; 13.6), not the committed metrics/budget.json's;
 - an evaluate summary whose per-class F1, macro precision or std was edited (its accuracy and macro F1 left alone)
   was shown beside predictions that contradict it: "weakest class cat, its F1 0.500" beside every class at 0.750;
 - a plot file the report draws that is missing left its panel or picture out of the page without a word: a threshold
@@ -18,6 +20,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 
 import numpy as np
@@ -26,7 +29,7 @@ import pytest
 from sklearn.metrics import f1_score
 
 from conftest import make_manifest
-from hostile_harness import assert_nothing_left, files_under
+from hostile_harness import ROOT, assert_nothing_left, files_under
 from test_hostile_report_more import report_stage
 from test_report_versions import BASELINE_ERRORS, CLASSES, wrong_on, write_project
 from winnow.imageset import ImageSet
@@ -196,3 +199,18 @@ def test_a_summary_figure_its_predictions_contradict_stops_the_report(tmp_path, 
     assert _report(root, monkeypatch, capsys) == (
         f"error: metrics/evaluate/pruned/summary.json: {line}: the two are from different runs, or edited; rerun the "
         "evaluate@pruned stage (dvc repro evaluate@pruned)\n")
+
+
+@pytest.mark.hostile("report")
+def test_the_readmes_budget_figures_of_the_default_run_are_the_committed_ones():
+    # before: "log-loss 0.164 against 0.202 for the top 10% and 0.311 for none" and "the filters 13.6 nats of log-loss
+    # below none", where the committed run's metrics/budget.json (the report's Cleaning budget table) holds 0.158,
+    # 0.196, 0.309 and (0.3373 - 0.3094) x 500 judge images = 14.0 nats
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    budget = json.loads((ROOT / "metrics/budget.json").read_text())
+    losses = {name: candidate["log_loss"] for name, candidate in budget["candidates"].items()}
+    quoted = re.search(r"chooses `all` of embedding-clean's decisions \(log-loss ([0-9.]+) against ([0-9.]+) for the "
+                       r"top 10% and ([0-9.]+) for none\)", readme).groups()
+    assert quoted == tuple(f"{losses[name]:.3f}" for name in ("all", "top10%", "none"))
+    nats = re.search(r"the probe scores the filters ([0-9.]+) nats of log-loss below none", readme).group(1)
+    assert nats == f"{(losses['filters'] - losses['none']) * budget['judge']['images']:.1f}"
