@@ -127,7 +127,7 @@ def main() -> None:
             confusions={v: confusion_counts(v, summary=m, predictions=predictions[v]) for v, m in metrics.items()})),
         ("thresholds", "Quality scores and their thresholds", report.threshold_section(
             summary=cuts,
-            histograms=report_plots.histograms_of(summary=cuts))),
+            histograms=report_plots.histograms_of(summary=cuts, images=None if flags is None else len(flags)))),
         ("flagged", "Most flagged images per issue", report_grids.flagged_section(
             flags=flags,
             scores=of_images("score", "data/score/scores.parquet", columns=SCORES), imageset=degraded,

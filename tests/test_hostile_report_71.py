@@ -14,7 +14,9 @@
   was shown beside predictions that contradict it: "weakest class cat, its F1 0.500" beside every class at 0.750;
 - a plot file the report draws that is missing left its panel or picture out of the page without a word: a threshold
   histogram (plots/threshold/<issue>.csv, beside the issue's cut and flags in the table) now stops the report in one
-  line naming the file; the balance stage's augmentation examples (no figure the page states) are said to be missing.
+  line naming the file; the balance stage's augmentation examples (no figure the page states) are said to be missing;
+- a threshold histogram of another data set (its counts adding up to other than the images data/threshold/flags.parquet
+  holds), cut where this run's is (threshold.issues' method fixed), was drawn as this run's scores.
 """
 
 from __future__ import annotations
@@ -154,6 +156,24 @@ def test_a_threshold_histogram_missing_for_an_issue_stops_the_report(tmp_path, m
     assert _report(root, monkeypatch, capsys) == (
         "error: plots/threshold/dark.csv: not found (the threshold stage writes one for each issue of "
         "metrics/threshold.json); rerun the threshold stage (dvc repro threshold)\n")
+
+
+@pytest.mark.hostile("report")
+def test_a_threshold_histogram_of_other_images_than_the_flags_stops_the_report(tmp_path, monkeypatch, capsys):
+    # the 6 train images of write_project's data set, none flagged dark; plots/threshold/dark.csv counts 2 + 7 = 9
+    # images at the same cut (a fixed 0.2). Before: exit 0, the panel drew 9 images' scores beside a table of 6's flags
+    root = write_project(tmp_path / "project", {v: wrong_on(BASELINE_ERRORS) for v in ("baseline", "pruned")})
+    (root / "metrics/threshold.json").write_text(json.dumps({"dark": {"method": "fixed", "threshold": 0.2,
+                                                                      "flagged": 0}}))
+    (root / "data/threshold").mkdir(parents=True)
+    pd.DataFrame({"id": [f"t{i}" for i in range(6)], "dark": False}).to_parquet(root / "data/threshold/flags.parquet",
+                                                                                index=False)
+    (root / "plots/threshold").mkdir(parents=True)
+    pd.DataFrame({"score": [0.1, 0.5], "count": [2, 7], "threshold": 0.2, "flagged": False}).to_csv(
+        root / "plots/threshold/dark.csv", index=False)
+    assert _report(root, monkeypatch, capsys) == (
+        "error: plots/threshold/dark.csv: its counts add up to 9 images, but data/threshold/flags.parquet holds 6: the "
+        "two are from different runs, or edited; rerun the threshold stage (dvc repro threshold)\n")
 
 
 @pytest.mark.hostile("report")

@@ -14,28 +14,33 @@ from winnow.stage_reads import read_table, rerun_error
 THRESHOLD_PLOTS = Path("plots/threshold")
 
 
-def histograms_of(*, summary: dict | None) -> dict[str, pd.DataFrame]:
-    """Issue → its histogram (:func:`histogram_of`), every issue of ``summary`` (metrics/threshold.json) among them:
-    the threshold stage writes one per issue beside it. Before: a deleted plots/threshold/dark.csv left dark's panel
-    out of the figure without a word, the table above it still showing dark's cut."""
+def histograms_of(*, summary: dict | None, images: int | None = None) -> dict[str, pd.DataFrame]:
+    """Issue → its histogram (:func:`histogram_of`, each of ``images`` scores when given: data/threshold/flags.parquet's
+    rows), every issue of ``summary`` (metrics/threshold.json) among them: the threshold stage writes one per issue
+    beside it. Before: a deleted plots/threshold/dark.csv left dark's panel out of the figure without a word, the table
+    above it still showing dark's cut."""
     paths = {path.stem: path for path in sorted(THRESHOLD_PLOTS.glob("*.csv"))}
     missing = [issue for issue in summary or {} if issue not in paths]
     if missing:
         raise rerun_error(THRESHOLD_PLOTS / f"{missing[0]}.csv", "not found (the threshold stage writes one for each "
                           "issue of metrics/threshold.json)", written_by="threshold")
-    return {issue: histogram_of(path, summary=summary) for issue, path in paths.items()}
+    return {issue: histogram_of(path, summary=summary, images=images) for issue, path in paths.items()}
 
 
-def histogram_of(path: Path, *, summary: dict | None) -> pd.DataFrame:
-    """The threshold stage's histogram of one issue, its counts whole and >= 0 and its cut the one
-    metrics/threshold.json gives (before: an edited CSV drew its cut line at 0.9 under a panel titled "cut 0.188",
-    and negative counts)."""
+def histogram_of(path: Path, *, summary: dict | None, images: int | None = None) -> pd.DataFrame:
+    """The threshold stage's histogram of one issue, its counts whole and >= 0, adding up to ``images`` when given
+    (the stage counts every image it scored), and its cut the one metrics/threshold.json gives (before: an edited
+    CSV drew its cut line at 0.9 under a panel titled "cut 0.188", and negative counts; and one of another data set,
+    cut where this run's is under threshold.issues' method fixed, was drawn as this run's scores)."""
     table = read_table(path, written_by="threshold", columns=("score", "count", "threshold"))
     count = pd.to_numeric(table["count"], errors="coerce")
     bad = ~(count >= 0) | (count != count.round())
     if bad.any():
         raise rerun_error(path, f"count on line {bad.idxmax() + 2} is {table['count'][bad.idxmax()]}, not a count",
                           written_by="threshold")
+    if images is not None and int(count.sum()) != images:
+        raise rerun_error(path, f"its counts add up to {int(count.sum()):,} images, but data/threshold/flags.parquet "
+                                f"holds {images:,}: the two are from different runs, or edited", written_by="threshold")
     if summary is None or path.stem not in summary:  # not drawn: the section draws the issues the summary holds
         return table
     cut = summary[path.stem].get("threshold")
