@@ -247,7 +247,8 @@ def budget_numbers(budget: dict | None) -> dict | None:
         for key, name in named.items():
             if name not in candidates:
                 raise rerun_error(BUDGET, f"{key} is {name!r}, not one of the candidates", written_by="budget")
-    return report_numbers.checked_verdicts(budget, blocks=blocks, path=BUDGET, stage="budget")
+    report_numbers.checked_verdicts(budget, blocks=blocks, path=BUDGET, stage="budget")
+    return report_numbers.checked_candidates(budget, path=BUDGET, stage="budget") if judged else budget
 
 
 def table_of(stage: str, path: str | Path, *, columns: tuple[str, ...] = ()) -> pd.DataFrame | None:

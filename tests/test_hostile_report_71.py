@@ -10,6 +10,9 @@
   "duplicate rate 0.000" in the contracts table, beside the rule it failed;
 - the README's figures of the default run's cleaning budget (log-loss of all, the top 10% and none; the filters'
   nats below none) were an earlier run's (0.164, 0.202, 0.311; 13.6), not the committed metrics/budget.json's;
+- a budget candidate's figures no probe on the judge split can count (900 of 500 judge images right, an accuracy
+  that is not its share of right images, a log-loss of NaN shown "–" as if not judged, train images that are not
+  the train images less those it drops) were shown in the Cleaning budget table;
 - an evaluate summary whose per-class F1, macro precision or std was edited (its accuracy and macro F1 left alone)
   was shown beside predictions that contradict it: "weakest class cat, its F1 0.500" beside every class at 0.750;
 - a plot file the report draws that is missing left its panel or picture out of the page without a word: a threshold
@@ -234,3 +237,32 @@ def test_the_readmes_budget_figures_of_the_default_run_are_the_committed_ones():
     assert quoted == tuple(f"{losses[name]:.3f}" for name in ("all", "top10%", "none"))
     nats = re.search(r"the probe scores the filters ([0-9.]+) nats of log-loss below none", readme).group(1)
     assert nats == f"{(losses['filters'] - losses['none']) * budget['judge']['images']:.1f}"
+
+
+@pytest.mark.hostile("report")
+@pytest.mark.parametrize("edit, line", [
+    ({"correct": 900}, "candidates.top5%.correct is 900, more than judge.images (500)"),
+    # 476 of the 500 judge images right is 0.952
+    ({"accuracy": 0.5}, "candidates.top5%.accuracy is 0.5, but its correct 476 of judge.images 500 is 0.952"),
+    ({"log_loss": float("nan")}, "candidates.top5%.log_loss is NaN, not a finite number >= 0"),
+    ({"correct": None}, "candidates.top5%.correct is null, but its accuracy is not (a candidate not judged has none "
+                        "of them)"),
+    # 3,255 train images less the 492 it drops
+    ({"train_images": 3000}, "candidates.top5%.train_images is 3,000, but train_images 3,255 less its dropped 492 is "
+                             "2,763"),
+])
+def test_budget_candidate_figures_no_probe_can_count_stop_the_report(tmp_path, monkeypatch, capsys, edit, line):
+    # a budget of the default run's shape (3,255 train images, 500 judge images; top5%: 476 right, 492 dropped) with
+    # one figure of top5% edited. Before: exit 0, the table read "900" judge images right of 500, accuracy 0.5000
+    # beside 476 right, a log-loss "–" as if top5% had not been judged, 3,000 train images
+    none = {"fraction": None, "label_images": 0, "dropped": 0, "relabelled": 0, "train_images": 3255, "correct": 477,
+            "accuracy": 0.954, "log_loss": 0.31, "note": ""}
+    top5 = none | {"fraction": 0.05, "label_images": 163, "dropped": 492, "relabelled": 163, "train_images": 2763,
+                   "correct": 476, "accuracy": 0.952, "log_loss": 0.26}
+    budget = {"enabled": True, "train_images": 3255, "leak_drops": 0, "judge": {"split": "val", "images": 500},
+              "score": "log_loss", "l2": 0.01, "l2_chosen_on": "val", "tie_se": 1.0, "winner": "none",
+              "model_check": None, "candidates": {"none": none, "top5%": top5 | edit}}
+    root = write_project(tmp_path / "project", {v: wrong_on(BASELINE_ERRORS) for v in ("baseline", "pruned")})
+    (root / "metrics/budget.json").write_text(json.dumps(budget))
+    assert _report(root, monkeypatch, capsys) == (
+        f"error: metrics/budget.json: {line}; rerun the budget stage (dvc repro budget)\n")

@@ -269,3 +269,35 @@ def checked_verdicts(data: dict, *, blocks: tuple[str, ...], path: str, stage: s
                 raise rerun_error(path, f"{block}.{key} is {check[key]:,}, more than its judged {check['judged']:,}",
                                   written_by=stage)
     return data
+
+
+def checked_candidates(data: dict, *, path: str, stage: str) -> dict:
+    """``data``, the budget's metrics JSON (counts and rates already checked), when each candidate's figures are what
+    one probe on the judge split counts: ``correct`` at most ``judge.images``, ``accuracy`` its share of them and a
+    finite ``log_loss`` >= 0 (all three null where the candidate was not judged), and ``train_images`` the train images
+    less those it ``dropped``; else one line naming the key. Before: "judge images right 900" of 500, an accuracy of
+    0.500 beside 477 of 500 right, and a log-loss of NaN (shown "–", as if not judged) stood in the table."""
+    judged, total = lookup(data, "judge.images"), data.get("train_images")
+    for name, candidate in data["candidates"].items():
+        where = f"candidates.{name}"
+        correct, accuracy, loss = (candidate.get(k) for k in ("correct", "accuracy", "log_loss"))
+        if correct is None or accuracy is None or loss is None:
+            unjudged = [k for k, v in (("correct", correct), ("accuracy", accuracy), ("log_loss", loss)) if v is None]
+            if len(unjudged) < 3:
+                raise rerun_error(path, f"{where}.{unjudged[0]} is null, but its "
+                                        f"{next(k for k in ('correct', 'accuracy', 'log_loss') if k not in unjudged)} "
+                                        "is not (a candidate not judged has none of them)", written_by=stage)
+        elif correct > judged:
+            raise rerun_error(path, f"{where}.correct is {correct:,}, more than judge.images ({judged:,})",
+                              written_by=stage)
+        elif not math.isclose(accuracy, share := correct / max(judged, 1), abs_tol=1e-9):
+            raise rerun_error(path, f"{where}.accuracy is {accuracy:g}, but its correct {correct:,} of judge.images "
+                                    f"{judged:,} is {share:g}", written_by=stage)
+        elif not (isinstance(loss, (int, float)) and not isinstance(loss, bool) and math.isfinite(loss) and loss >= 0):
+            raise rerun_error(path, f"{where}.log_loss is {json.dumps(loss)[:40]}, not a finite number >= 0",
+                              written_by=stage)
+        dropped, kept = candidate.get("dropped"), candidate.get("train_images")
+        if None not in (total, dropped, kept) and kept != total - dropped:
+            raise rerun_error(path, f"{where}.train_images is {kept:,}, but train_images {total:,} less its dropped "
+                                    f"{dropped:,} is {total - dropped:,}", written_by=stage)
+    return data
