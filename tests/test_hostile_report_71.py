@@ -13,6 +13,8 @@
 - a budget candidate's figures no probe on the judge split can count (900 of 500 judge images right, an accuracy
   that is not its share of right images, a log-loss of NaN shown "–" as if not judged, train images that are not
   the train images less those it drops) were shown in the Cleaning budget table;
+- the merge gate's note on a class the test split holds no image of wrote the images the model predicts as it by
+  ``.4g``: 12,345 read "1.234e+04" (12,340);
 - an evaluate summary whose per-class F1, macro precision or std was edited (its accuracy and macro F1 left alone)
   was shown beside predictions that contradict it: "weakest class cat, its F1 0.500" beside every class at 0.750;
 - a plot file the report draws that is missing left its panel or picture out of the page without a word: a threshold
@@ -37,6 +39,8 @@ from conftest import make_manifest
 from hostile_harness import ROOT, assert_nothing_left, files_under
 from test_hostile_report_more import report_stage
 from test_report_versions import BASELINE_ERRORS, CLASSES, wrong_on, write_project
+from winnow.gate_report import report as gate_report
+from winnow.gate_table import GateSettings
 from winnow.imageset import ImageSet
 from winnow.metrics import summarise
 from winnow.report import contracts_section, evaluation_section
@@ -266,3 +270,17 @@ def test_budget_candidate_figures_no_probe_can_count_stop_the_report(tmp_path, m
     (root / "metrics/budget.json").write_text(json.dumps(budget))
     assert _report(root, monkeypatch, capsys) == (
         f"error: metrics/budget.json: {line}; rerun the budget stage (dvc repro budget)\n")
+
+
+@pytest.mark.hostile("report")
+def test_the_gate_note_counts_the_images_a_class_without_test_images_takes_in_full():
+    # a class "ghost" the test split holds none of, predicted for 12,345 of 20,000 test images at base and 12,400 at
+    # head. Before: "which the model predicts for 1.234e+04 test image(s) at base and 1.24e+04 at head"
+    row = {"variant": "pruned", "class": "ghost", "metric": "false_positives", "images": 20000, "changed": 55,
+           "base": 12345.0, "head": 12400.0, "change": 55.0, "ci_low": 0.0, "ci_high": 0.0, "p": 0.5, "p_adj": 0.5,
+           "tolerance": 0.02, "verdict": "ok", "collapsed": False, "floor_p": 0.0, "new_at": None}
+    text, passed = gate_report(pd.DataFrame([row]), [], base="main", target="HEAD", settings=GateSettings(files=("metrics/evaluate/*.json",), tolerances={"*": 0.02}))
+    assert passed
+    assert ("- warning: pruned ghost (false positives): the test split holds no image of ghost, which the model "
+            "predicts for 12,345 test image(s) at base and 12,400 at head, each one wrong: the row counts images, so "
+            "any significant rise regresses; give the test split images of every class\n") in text
