@@ -15,6 +15,8 @@
   the train images less those it drops) were shown in the Cleaning budget table;
 - the merge gate's note on a class the test split holds no image of wrote the images the model predicts as it by
   ``.4g``: 12,345 read "1.234e+04" (12,340);
+- a GAN sample dropped at a probability of 0.4996 read "p 0.50" in its red frame, beside its class's threshold 0.5:
+  a sample's probability is now written on the side of that threshold it is on;
 - an evaluate summary whose per-class F1, macro precision or std was edited (its accuracy and macro F1 left alone)
   was shown beside predictions that contradict it: "weakest class cat, its F1 0.500" beside every class at 0.750;
 - a plot file the report draws that is missing left its panel or picture out of the page without a word: a threshold
@@ -44,7 +46,7 @@ from winnow.gate_table import GateSettings
 from winnow.imageset import ImageSet
 from winnow.metrics import summarise
 from winnow.report import contracts_section, evaluation_section
-from winnow.report_grids import flagged_section, label_issues_section
+from winnow.report_grids import flagged_section, gan_section, label_issues_section
 from winnow.report_versions import versions_section
 from winnow.stage import run
 
@@ -284,3 +286,19 @@ def test_the_gate_note_counts_the_images_a_class_without_test_images_takes_in_fu
     assert ("- warning: pruned ghost (false positives): the test split holds no image of ghost, which the model "
             "predicts for 12,345 test image(s) at base and 12,400 at head, each one wrong: the row counts images, so "
             "any significant rise regresses; give the test split images of every class\n") in text
+
+
+@pytest.mark.hostile("report")
+def test_a_gan_sample_below_its_threshold_never_reads_as_meeting_it():
+    # pug's threshold 0.5: samples at 0.9 and 0.5 kept, at 0.4996 dropped. Before: the dropped one read "p 0.50" in
+    # its red frame, as the kept one at exactly 0.5 did
+    from test_hostile_report_66 import GAN
+
+    manifest = make_manifest(3, labels=np.ones(3, np.int64)).assign(accepted=[True, True, False],
+                                                                    p_intended=[0.9, 0.5, 0.4996])
+    samples = ImageSet(np.zeros((3, 8, 8, 1), np.uint8), manifest, ["st.bernard", "pug"])
+    summary = GAN | {"acceptance": {"pug": {"generated": 3, "accepted": 2, "rate": 2 / 3, "real_val_rate": 1.0}}}
+    assert summary["class_threshold"] == {"pug": 0.5}
+    page = gan_section(samples=samples, summary=summary, per_class=3)
+    assert [caption.split("</figcaption>")[0] for caption in page.split("<figcaption>")[1:]] == [
+        "p 0.90", "p 0.50", "p 0.4996"]

@@ -17,6 +17,7 @@ from winnow.judges import (
 )
 from winnow.leaks import leaks_kept
 from winnow.markdown import isolate
+from winnow.paired import p_text
 from winnow.quality import SCORES
 from winnow.report import block, decimals, figure, fmt, html_table, key_value_table, not_run, reason_text, truth_scores
 from winnow.report_figures import image_uri
@@ -269,7 +270,10 @@ def gan_section(*, samples: ImageSet | None, summary: dict | None, per_class: in
              html_table(per_class_table.astype(object).where(per_class_table.notna(), None))]
     for label, members in samples.manifest.groupby("label"):
         shown = members.sort_values("accepted", ascending=False, kind="stable").head(per_class)
-        tiles = [tile(image, caption=f"p {p:.2f}", kind="kept" if kept else "dropped")
+        # on the side of the class's threshold it is on: before, a sample dropped at 0.4996 read "p 0.50", framed red
+        # beside the threshold 0.500 it seemed to meet
+        bound = summary["class_threshold"].get(samples.classes[label])
+        tiles = [tile(image, caption=f"p {p_text(p, digits=2, alpha=bound)}", kind="kept" if kept else "dropped")
                  for image, p, kept in zip(images_by_id(samples, shown["id"]), shown["p_intended"], shown["accepted"])]
         parts.append(f'<div class="row"><div class="label">{html.escape(samples.classes[label])}: '
                      f'{int(members["accepted"].sum()):,} of {len(members):,} kept</div>{"".join(tiles)}</div>')
