@@ -52,7 +52,9 @@ def tolerance_notes(table: pd.DataFrame, settings: GateSettings) -> list[str]:
     others = [k for k, m in zip(keys, table["metric"]) if m != FALSE_POSITIVES]
     shared = dict.fromkeys(e for e in map(settings.deciding, taken)
                            if e is not None and any(entry_matches(k, e) for k in others))
-    return notes + [f"gate settings: {where} gate.tolerances.{e} {settings.tolerances[e]:g} decides "
+    # the entry as typed, never markup: a class '<!-- x' (ingest takes it) in an entry such as 'per_class.<!-- x.*'
+    # opened an HTML comment that hid the rest of the pull-request comment, the verdict included
+    return notes + [f"gate settings: {where} gate.tolerances.{markdown.inline(e)} {settings.tolerances[e]:g} decides "
                     f"per_class.<class>.false_positives too, as it matches them; to set them apart, replace it "
                     f"there by entries naming the metrics (e.g. 'per_class.*.recall', 'per_class.*.false_positives')"
                     for e in shared]
