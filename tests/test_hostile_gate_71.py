@@ -236,8 +236,8 @@ def test_test_images_added_to_a_class_the_base_has_are_left_out_and_the_rest_gat
     assert (code, err) == (1, "")
     assert [line for line in out.splitlines() if line.startswith("- ")] == [
         "- baseline: class '0' at HEAD is 'zero' at workspace (every one of its test images): gated under HEAD's name",
-        "- baseline: 10 test image(s) of class(es) '3' are new at workspace (e.g. 'test-1000'): nothing at HEAD to "
-        "compare them with (not gated); the others are"]
+        "- baseline: test images new at workspace: 10 of class '3' (e.g. 'test-1000'): nothing at HEAD to compare "
+        "them with (not gated); the others are"]
     recall = [line.split(" | ")[2:7] for line in out.splitlines() if line.startswith("| baseline | 1 |")]
     assert recall == [["100", "30", "1.0000", "0.7000", "-0.3000"]]
     assert out.splitlines()[-1].startswith("gate: FAIL — 3 regression(s): baseline all (accuracy) -0.0300 (p adj ")

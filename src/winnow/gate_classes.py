@@ -102,9 +102,9 @@ def without_new_classes(frames: list[list[pd.DataFrame]], *, names: list[str], v
                       + f" have nothing at {names[0]} to compare with (not gated); the others are, and those it "
                       "takes count as its false positives" for c in sorted(counts.index, key=natural_order)]
             more = frame[extra & ~new]
-            if len(more):
-                classes = ", ".join(_shown(c) for c in sorted(set(more["label"]), key=natural_order))
-                notes.append(f"{variant}: {len(more)} test image(s) of class(es) {classes} are new at {name} (e.g. "
-                             f"{_shown(more['id'].iloc[0])}): nothing at {names[0]} to compare them with (not gated); "
-                             "the others are")
+            if len(more):  # how many of each class: before, one total for every class named
+                each = more["label"].value_counts()
+                shown = ", ".join(f"{each[c]} of class {_shown(c)}" for c in sorted(each.index, key=natural_order))
+                notes.append(f"{variant}: test images new at {name}: {shown} (e.g. {_shown(more['id'].iloc[0])}): "
+                             f"nothing at {names[0]} to compare them with (not gated); the others are")
     return notes, added
