@@ -245,7 +245,8 @@ def test_a_class_swapping_images_between_seeds_cannot_narrow_its_own_false_posit
     head[taken] = "0"
     settings = GateSettings.from_params(default_params()["gate"] | {"overdispersion": 1.0})
     # two head runs, the second seed2 itself, which takes nothing: a rise that one head run shows alone is left to the
-    # pooled test (one head run alone that regresses at the settings' phi regresses, whatever the runs measure)
+    # pooled test (one head run that regresses against each base run alone at the settings' phi regresses, whatever
+    # the runs measure, and this one does against seed1 and seed2)
     table = paired_rows([_frame(labels, seed1), _frame(labels, seed2)], [_frame(labels, head), _frame(labels, seed2)],
                         variant="v", settings=settings)
     row = table[table["metric"] == "false_positives"].set_index("class").loc["0"]

@@ -6,14 +6,21 @@
   raw into the pull-request comment, and "<!--" hid the rest of it, the FAIL line included (6a4df842 escaped the
   class names and paths of the other notes, not this one);
 - test images added at the change to two classes the base has: the note named the classes and one total, not how
-  many of each were left out (ca075ee5 gave a new class's note its count, not these).
+  many of each were left out (ca075ee5 gave a new class's note its count, not these);
+- one head run against two base runs, the head predicting every image as the second base run does (no change): 95547ed2
+  tested it against the pooled base runs at the settings' phi, the pooled test without the phi the runs measure, and
+  accuracy REGRESSED; on simulated seed noise one head run against two base runs FAILed 5.8% of no-op changes (alpha
+  0.05; 4.1% before 95547ed2). The head run is now tested against each base run alone.
 """
 
 import numpy as np
+import pandas as pd
 import pytest
 from gate_repo import CLASSES, init, labels_of, write_both_variants, write_variant, wrong_on
 from hostile_harness import default_params, make_project
 from winnow.cli import main as winnow
+from winnow.gate_report import report
+from winnow.gate_table import GateSettings, paired_rows
 
 
 @pytest.mark.hostile("gate")
@@ -60,3 +67,28 @@ def test_test_images_added_to_two_classes_are_counted_class_by_class(tmp_path, c
         "- baseline: test images new at workspace: 10 of class '3', 2 of class '5' (e.g. 'test-1000'): nothing at "
         "HEAD to compare them with (not gated); the others are"]
     assert out.splitlines()[-1] == "gate: PASS — 1 variant(s), 21 paired tests, no significant drop beyond its tolerance"
+
+
+@pytest.mark.hostile("gate")
+def test_one_head_run_that_is_one_of_the_base_runs_passes():
+    # two base seeds: a0 wrong on 1 test image a class, a1 on 4 others a class; the one head run predicts every image
+    # as a1 does: no change at all. Pooled, the head loses the 40 images a1 misses at half weight and gains a0's 10
+    # (40 lost, 10 gained rescaled), and the base runs measure phi 18 (a1 against a0: (40 - 10)^2 / 50), which passes
+    # it. Before: 95547ed2 also tested the head run against the pooled base runs at the settings' phi (1.93), the
+    # pooled test without the phi they measure, and accuracy REGRESSED (-0.0150): the gate refused a change that
+    # changes nothing. Now the one head run is tested against each base run alone, and against a1 it loses nothing
+    labels = labels_of()
+
+    def run(wrong: list[int]) -> pd.DataFrame:
+        return pd.DataFrame({"id": [f"test-{i:04d}" for i in range(1000)], "label": labels,
+                             "predicted": wrong_on(labels, wrong)})
+
+    settings = GateSettings.from_params(default_params()["gate"])
+    a1 = [c * 100 + k for c in range(10) for k in range(1, 5)]
+    table = paired_rows([run([c * 100 for c in range(10)]), run(a1)], [run(a1)], variant="baseline",
+                        settings=settings)
+    text, passed = report(table, [], base=["a0", "a1"], target=["b0"], settings=settings)
+    overall = table[table["metric"] == "accuracy"].iloc[0]
+    assert (overall["change"], overall["verdict"]) == (pytest.approx(-0.015), "drop not significant")
+    assert passed and text.splitlines()[-1] == ("gate: PASS — 1 variant(s), 21 paired tests, no significant drop "
+                                                "beyond its tolerance")
