@@ -31,6 +31,10 @@ CHOSEN_BY = "budget"
 CHECKED_WITH = "model_check"
 # and the sha256 of each cleaner file it chose among (:func:`cleaner_files`), absent from an earlier budget's file
 READ_FROM = "cleaner_files"
+# and the held-out images it judged and chose its ridge on (data/degrade's val and trusted splits): per split, their
+# number and a digest of their ids, labels and pixels (:func:`judge_splits`); absent from an earlier budget's file
+JUDGED_ON = "judge_splits"
+JUDGE_SPLITS = ("val", "trusted")
 # per label cleaner: its metrics file and the entry whose "classes" name the classes it left unjudged, too small for
 # it (no row in its table). Written with the table, so no dep of the budget: an unchanged table means them unchanged
 UNJUDGED_CLASSES = {"confident_learn": ("metrics/confident_learn.json", "unjudged"),
@@ -259,7 +263,23 @@ def stamped(decisions: pd.DataFrame, *, manifest: pd.DataFrame, cleaners: list[s
     out.attrs = {JUDGED: sorted(manifest.loc[manifest["split"] == "train", "id"].astype(str)),
                  CHOSEN_AMONG: sorted(cleaners), **({} if settings is None else {CHOSEN_BY: dict(settings)}),
                  **({} if checked_with is None else {CHECKED_WITH: dict(checked_with)}),
-                 **({} if read_from is None else {READ_FROM: dict(read_from)})}
+                 **({} if read_from is None else {READ_FROM: dict(read_from)}),
+                 JUDGED_ON: judge_splits(manifest)}
+    return out
+
+
+def judge_splits(manifest: pd.DataFrame) -> dict[str, dict]:
+    """Of ``manifest`` (data/degrade's ``id``, ``split``, ``label``, ``digest``), per split of :data:`JUDGE_SPLITS` it
+    holds: ``{"images": n, "sha256": hex}``, a digest of its images' ids, labels and pixel digests in id order: what
+    the budget judged its cleanings by (and :func:`read_decisions` compares with data/degrade's now)."""
+    import hashlib
+
+    out = {}
+    for split in JUDGE_SPLITS:
+        rows = manifest[manifest["split"] == split].sort_values("id", kind="stable")
+        if len(rows):
+            text = "".join(f"{i}\t{int(y)}\t{d}\n" for i, y, d in zip(rows["id"], rows["label"], rows["digest"]))
+            out[split] = {"images": len(rows), "sha256": hashlib.sha256(text.encode()).hexdigest()}
     return out
 
 
@@ -274,7 +294,8 @@ def _deciding(settings: dict) -> dict:
 RECORDS = {CHOSEN_AMONG: ("cleaners", list, "a list of cleaners"), JUDGED: ("train images", list, "a list of ids"),
            CHOSEN_BY: ("budget settings", dict, "a section of settings"),
            CHECKED_WITH: ("model check settings", dict, "a section of settings"),
-           READ_FROM: ("cleaner files", dict, "a section of files")}
+           READ_FROM: ("cleaner files", dict, "a section of files"),
+           JUDGED_ON: ("judge splits", dict, "a section of splits")}
 
 
 def _check_records(path, attrs: dict, *, written_by: str) -> None:
@@ -374,6 +395,7 @@ def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int
         raise rerun_error(path, f"{len(new)} train image(s) of {DEGRADE} now were no train image(s) when the budget "
                                 f"judged (first: id {new.iloc[0]!r}), judged by no cleaner: made before ingest split "
                                 "the images anew", written_by=written_by)
+    _check_judge_splits(path, decisions.attrs, manifest=manifest, written_by=written_by)
     label, digest = decisions["id"].map(known["label"]), decisions["id"].map(known["digest"])
     # read as the label cleaners' given_label is: before, a null was "label nan then": made before degrade changed the
     # data, and booleans were read as classes 0 and 1
@@ -395,3 +417,23 @@ def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int
         raise rerun_error(path, f"chosen among the decisions of {changed} as it was before the {stage} stage wrote it "
                                 "anew (its bytes differ now)", written_by=written_by)
     return decisions
+
+
+def _check_judge_splits(path, attrs: dict, *, manifest: pd.DataFrame, written_by: str) -> None:
+    """Refuse decisions chosen on other val or trusted images (ids, labels or pixels) than data/degrade holds now
+    (:data:`JUDGED_ON`), unless the budget was off (it judged nothing then) or the file records none (an earlier
+    budget's). Before: the trusted set's labels corrected (ingest.trusted_path edited, ingest and degrade rerun with
+    the train split unchanged) and variants run alone applied the cut chosen on the old labels, exit 0."""
+    then = attrs.get(JUDGED_ON)
+    if then is None or (attrs.get(CHOSEN_BY) or {}).get("enabled") is False:
+        return
+    now = judge_splits(manifest)
+    changed = next((split for split in JUDGE_SPLITS if then.get(split) != now.get(split)), None)
+    if changed is None:
+        return
+
+    def images(record) -> int:
+        return record.get("images", 0) if isinstance(record, dict) else 0
+    raise rerun_error(path, f"judged on other {changed} images than {DEGRADE}'s now ({images(then.get(changed))} "
+                            f"then, {images(now.get(changed))} now: their ids, labels or pixels changed): made before "
+                            "ingest read them anew", written_by=written_by)
