@@ -107,9 +107,10 @@ def main() -> None:
     # a picture repeated in the judge split counts once: a label book of 6 pictures 30 times over passed
     # min_judge_images as 180 images and chose a cleaning, each copy weighed as another picture
     is_judge &= ~repeats
-    if repeats.any():
-        print(f"budget: the {judge_split} split holds {int(is_judge.sum() + repeats.sum())} images of "
-              f"{int(is_judge.sum())} distinct pictures (dedup's groups): each picture is judged once")
+    if repeats.any():  # before: less those labelled two ways (above): 'holds 250 images of 200' of 450 and 300
+        print(f"budget: the {judge_split} split holds {int((is_judge | repeats | conflicts).sum())} images of "
+              f"{int(is_judge.sum()) + len(pd.unique(group_of[conflicts]))} distinct pictures (dedup's groups): each "
+              f"picture is judged once{', those labelled two ways not at all' if conflicts.any() else ''}")
     if not (is_judge | conflicts).any():
         raise WinnowError("budget: the val split is empty and there is no trusted split: the cleanings are judged on "
                           "held-out labels; set ingest.val_fraction above 0 or give ingest.trusted_path")

@@ -5,17 +5,21 @@
   comparison and the cut was chosen);
 - the judge split changed since the budget chose (the trusted set's labels corrected, or a trusted set given where val
   judged; ingest and degrade rerun with the train split as it was) and variants run alone: the decisions are refused,
-  naming the budget stage (before, pruned applied the cut chosen on the old judge, exit 0).
+  naming the budget stage (before, pruned applied the cut chosen on the old judge, exit 0);
+- a judge split holding both repeats of a picture and pictures labelled two ways: the line counting its images and
+  pictures counts them all (before, it left out those labelled two ways: 250 images of 200 pictures of 450 and 300).
 """
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from budget_project import case, planted_fixes_then_mistakes, write_state
-from hostile_harness import assert_nothing_left, files_under
+from hostile_harness import assert_nothing_left, files_under, write_judged
 from test_hostile_threshold_64 import _stage_in_process
 from winnow.budget import LOG_LOSS_FLOOR, choose
 from winnow.imageset import read_imageset, write_imageset
@@ -73,3 +77,32 @@ def test_decisions_judged_on_another_judge_split_are_refused_by_variants(tmp_pat
         f"{now} now: their ids, labels or pixels changed): made before ingest read them anew; rerun the budget stage "
         "(dvc repro budget)"])
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("budget")
+def test_a_judge_split_of_repeats_and_pictures_labelled_two_ways_is_counted_whole(tmp_path, monkeypatch, capsys):
+    # the trusted split: its 300 pictures, 100 of them copied once more under another label (200 images left out, the
+    # first line) and 50 others copied once more under their own label (repeats): 450 images of 300 pictures. Before:
+    # "holds 250 images of 200 distinct pictures", the images and pictures labelled two ways left out of both counts
+    c = case()
+    twice, again = np.arange(0, 300, 3), np.arange(1, 150, 3)
+    c.trusted_x = np.concatenate([c.trusted_x[twice], c.trusted_x, c.trusted_x[again]])
+    c.trusted_y = np.concatenate([(c.trusted_y[twice] + 1) % 3, c.trusted_y, c.trusted_y[again]])
+    project = write_state(tmp_path / "p", c, issues=planted_fixes_then_mistakes(c))
+    groups = pd.read_parquet(project / "data/dedup/groups.parquet")
+    trusted = np.flatnonzero(groups["split"] == "trusted")
+    copies, sources = np.r_[trusted[:100], trusted[400:]], np.r_[trusted[100 + twice], trusted[100 + again]]
+    groups.loc[copies, "group"] = groups["group"].to_numpy()[sources]  # dedup groups each copy with its source
+    groups.loc[np.r_[copies, sources], "group_size"] = 2
+    write_judged(project, "data/dedup/groups.parquet", groups)
+    done = _stage_in_process(project, "budget", monkeypatch, capsys)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[:2] == [
+        "warning: budget: 100 picture(s) of the trusted split carry different labels in their copies (dedup's groups), "
+        "first 'trusted-0000', 'trusted-0001', 'trusted-0002', …: their 200 images are left out of the judge; give each "
+        "picture one label in ingest.trusted_path",
+        "budget: the trusted split holds 450 images of 300 distinct pictures (dedup's groups): each picture is judged "
+        "once, those labelled two ways not at all"]
+    metrics = json.loads((project / "metrics/budget.json").read_text())
+    assert metrics["judge"] == {"split": "trusted", "images": 200, "repeats_left_out": 50, "conflicts_left_out": 200,
+                                "untrained_left_out": 0}
