@@ -7,7 +7,9 @@
   judged; ingest and degrade rerun with the train split as it was) and variants run alone: the decisions are refused,
   naming the budget stage (before, pruned applied the cut chosen on the old judge, exit 0);
 - a judge split holding both repeats of a picture and pictures labelled two ways: the line counting its images and
-  pictures counts them all (before, it left out those labelled two ways: 250 images of 200 pictures of 450 and 300).
+  pictures counts them all (before, it left out those labelled two ways: 250 images of 200 pictures of 450 and 300);
+- a label cleaner's confidence column as true/false or text: refused in one line naming it and its stage (before,
+  true/false ranked the decisions at 0 or 1 and changed the winner, and text was read as numbers).
 """
 
 from __future__ import annotations
@@ -106,3 +108,23 @@ def test_a_judge_split_of_repeats_and_pictures_labelled_two_ways_is_counted_whol
     metrics = json.loads((project / "metrics/budget.json").read_text())
     assert metrics["judge"] == {"split": "trusted", "images": 200, "repeats_left_out": 50, "conflicts_left_out": 200,
                                 "untrained_left_out": 0}
+
+
+@pytest.mark.hostile("budget")
+@pytest.mark.parametrize(("change", "kind"), [
+    (lambda quality: quality > 0.5, "bool"), (lambda quality: quality.map("{:.3f}".format), "str")])
+def test_a_confidence_column_that_holds_no_numbers_is_refused(tmp_path, monkeypatch, capsys, change, kind):
+    # confident-learn's label_quality rewritten by another tool as true/false or as text. Before: true/false ranked every
+    # decision at confidence 0 or 1 (the 120 planted fixes among 240 mistakes, in id order) and the budget chose none over
+    # the fixes' top10%, exit 0; text was read as the numbers it spells, exit 0
+    c = case()
+    project = write_state(tmp_path / "p", c, issues=planted_fixes_then_mistakes(c))
+    issues = pd.read_parquet(project / "data/confident-learn/label_issues.parquet")
+    write_judged(project, "data/confident-learn/label_issues.parquet",
+                 issues.assign(label_quality=change(issues["label_quality"])))
+    before = files_under(project)
+    done = _stage_in_process(project, "budget", monkeypatch, capsys)
+    assert (done.returncode, done.stdout, done.stderr.splitlines()) == (1, "", [
+        f"error: data/confident-learn/label_issues.parquet: label_quality holds {kind} values, not numbers; rerun the "
+        "confident-learn stage (dvc repro confident-learn)"])
+    assert_nothing_left(project, before)

@@ -35,6 +35,8 @@ READ_FROM = "cleaner_files"
 # number and a digest of their ids, labels and pixels (:func:`judge_splits`); absent from an earlier budget's file
 JUDGED_ON = "judge_splits"
 JUDGE_SPLITS = ("val", "trusted")
+# the label cleaners' columns of numbers that rank their decisions (the budget's confidence, the review queue's order)
+SCORE_COLUMNS = ("label_quality", "agreement", "centroid_margin", "harm")
 # per label cleaner: its metrics file and the entry whose "classes" name the classes it left unjudged, too small for
 # it (no row in its table). Written with the table, so no dep of the budget: an unchanged table means them unchanged
 UNJUDGED_CLASSES = {"confident_learn": ("metrics/confident_learn.json", "unjudged"),
@@ -81,7 +83,8 @@ def read_cleaner_tables(cleaners, *, classes: list[str], manifest: pd.DataFrame,
                 check_pixels(tables[argument], manifest=manifest, path=path, written_by=stage)
         else:
             tables[argument] = read_table(path, written_by=stage, columns=(*columns, "given_label"), unique="id",
-                                          ids_of=(DEGRADE, manifest["id"]))
+                                          ids_of=(DEGRADE, manifest["id"]),
+                                          numbers=[c for c in columns if c in SCORE_COLUMNS])
             # before: a decision 'Relabel' (or null) was read as keep, and a relabel to 12 of 10 classes
             # crashed the budget in numpy (or, hidden by another cleaner's drop, reached variants, which
             # told the user to rerun the budget, which wrote it again)

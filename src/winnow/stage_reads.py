@@ -47,7 +47,7 @@ def no_digests_error(path: str | os.PathLike, *, written_by: str) -> WinnowError
 def read_table(path: str | os.PathLike, *, written_by: str, columns: Iterable[str] = (),
                missing_ok: bool = False, unique: str | None = None, rows_of: tuple[str, Any] | None = None,
                ids_of: tuple[str, Any] | None = None, flags: bool = False, booleans: Iterable[str] = (),
-               complete: Iterable[str] = ()):
+               complete: Iterable[str] = (), numbers: Iterable[str] = ()):
     """A table another stage wrote, parquet or CSV by the suffix, holding at least ``columns``.
 
     A missing, empty, truncated or foreign file, or one without a needed column, raises
@@ -68,6 +68,8 @@ def read_table(path: str | os.PathLike, *, written_by: str, columns: Iterable[st
             text "False" or a null is true to ``astype(bool)``, and 0/1 is no flag to a reader of the bool columns.
         complete: the ``columns`` that hold a value in every row (dedup's ``group``): a null is no value of its own
             to a reader, which groups or compares on it.
+        numbers: the ``columns`` of numbers (a label cleaner's confidence columns): text or true/false is another
+            tool's column, whatever numpy makes of it.
     """
     import pandas as pd
 
@@ -114,6 +116,11 @@ def read_table(path: str | os.PathLike, *, written_by: str, columns: Iterable[st
             first = f", first id {_shown(frame['id'][empty].iloc[0])}" if "id" in frame.columns else ""
             raise rerun_error(path, f"column {column!r} is empty in {int(empty.sum())} row(s){first}",
                               written_by=written_by)
+    # before: confident-learn's label_quality as true/false ranked every decision at confidence 0 or 1 and the budget
+    # chose none over top10%; as text, numpy read it as numbers
+    for column in numbers:
+        if not pd.api.types.is_numeric_dtype(frame[column].dtype) or pd.api.types.is_bool_dtype(frame[column].dtype):
+            raise rerun_error(path, f"{column} holds {frame[column].dtype} values, not numbers", written_by=written_by)
     for given, every in ((rows_of, True), (ids_of, False)):
         problem = None if given is None else _rows_problem(frame["id"], *given, every=every)
         if problem:
