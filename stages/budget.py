@@ -34,7 +34,8 @@ from winnow.budget import (
 from winnow.budget_check import check_augmentation, check_budget
 from winnow.checkpoints import load
 from winnow.configs import budget_settings, model_check_training
-from winnow.decision_files import cleaner_files, stamped
+from winnow.decision_files import stamped
+from winnow.decision_inputs import cleaner_files
 from winnow.errors import WinnowError, listed
 from winnow.imageset import read_imageset
 from winnow.judged_rows import check_grouped, picture_copies, ridge_rows

@@ -83,6 +83,8 @@ def test_the_budget_records_the_labels_and_pixels_it_decided_on_and_variants_che
     budget_stage().main()  # in this process: a second one would spend seconds importing torch
     # and the train images it judged, the review project's twelve, the cleaners it chose among, and (stop 70) the
     # budget settings it chose by, the project's with enabled false
+    manifest = pd.read_parquet(project / "data/degrade/manifest.parquet")
+    val = manifest[manifest["split"] == "val"].sort_values("id")
     assert pd.read_parquet(project / "data/budget/decisions.parquet").attrs == {
         "train_ids": [f"train-{i:02d}" for i in range(12)],
         "cleaners": ["confident_learn", "dedup", "embedding_clean", "threshold"],
@@ -90,7 +92,11 @@ def test_the_budget_records_the_labels_and_pixels_it_decided_on_and_variants_che
         # (stop 71) and the bytes of each cleaner file it chose among, dedup's groups for its leak drops
         "cleaner_files": {path: hashlib.sha256((project / path).read_bytes()).hexdigest() for path in (
             "data/threshold/flags.parquet", "data/dedup/groups.parquet", "data/confident-learn/label_issues.parquet",
-            "data/embedding-clean/decisions.parquet")}}
+            "data/embedding-clean/decisions.parquet")},
+        # (stop 71) and the val images it judged by (no trusted split here): their number and a digest of their ids,
+        # labels and pixel digests in id order, one line each
+        "judge_splits": {"val": {"images": len(val), "sha256": hashlib.sha256("".join(
+            f"{row.id}\t{row.label}\t{row.digest}\n" for row in val.itertuples()).encode()).hexdigest()}}}
     _degrade_again(project, "train-06", label=2)
     assert refused_line(project, "variants") == (
         "error: data/budget/decisions.parquet: 1 decision(s) were made on other labels or pixels than data/degrade's "

@@ -14,7 +14,7 @@ import pandas as pd
 
 from winnow.configs import CLEANERS
 from winnow.errors import WinnowError
-from winnow.file_ops import file_sha256
+from winnow.decision_inputs import JUDGED_ON, READ_FROM, check_cleaner_files, check_judge_splits, judge_splits
 from winnow.judged_rows import check_grouped, check_pixels, considered_rows, filtered_out, read_filters
 from winnow.stage_reads import check_flags, missing_cell, read_json, read_table, rerun_error
 from winnow.variants import DECISION_FILES, DEGRADE, PER_IMAGE
@@ -29,12 +29,6 @@ CHOSEN_AMONG = "cleaners"
 CHOSEN_BY = "budget"
 # and what its model check trained with (winnow.configs.model_check_training), where the check ran: absent otherwise
 CHECKED_WITH = "model_check"
-# and the sha256 of each cleaner file it chose among (:func:`cleaner_files`), absent from an earlier budget's file
-READ_FROM = "cleaner_files"
-# and the held-out images it judged and chose its ridge on (data/degrade's val and trusted splits): per split, their
-# number and a digest of their ids, labels and pixels (:func:`judge_splits`); absent from an earlier budget's file
-JUDGED_ON = "judge_splits"
-JUDGE_SPLITS = ("val", "trusted")
 # the label cleaners' columns of numbers that rank their decisions (the budget's confidence, the review queue's order)
 SCORE_COLUMNS = ("label_quality", "agreement", "centroid_margin", "harm")
 # per label cleaner: its metrics file and the entry whose "classes" name the classes it left unjudged, too small for
@@ -237,18 +231,6 @@ def _check_actions(path: str | os.PathLike, table: pd.DataFrame, *, action: str,
                                 f"index in [0, {num_classes - 1}]", written_by=written_by)
 
 
-def cleaner_files(cleaners) -> dict[str, str | None]:
-    """The sha256 of each file the budget reads the decisions of ``cleaners`` (pruned.cleaners) from, and of dedup's
-    groups, whose leak drops it ships whatever they list, by path (None: missing): what its decisions record
-    (:func:`stamped`), taken before it reads them, and :func:`read_decisions` compares with the files now."""
-    paths = dict.fromkeys([DECISION_FILES["dedup"][0], *(DECISION_FILES[cleaner][0] for cleaner in cleaners)])
-    return {path: _sha256(path) for path in paths}
-
-
-def _sha256(path: str) -> str | None:
-    return file_sha256(path) if os.path.isfile(path) else None
-
-
 def stamped(decisions: pd.DataFrame, *, manifest: pd.DataFrame, cleaners: list[str],
             settings: dict | None = None, checked_with: dict | None = None,
             read_from: dict | None = None) -> pd.DataFrame:
@@ -268,21 +250,6 @@ def stamped(decisions: pd.DataFrame, *, manifest: pd.DataFrame, cleaners: list[s
                  **({} if checked_with is None else {CHECKED_WITH: dict(checked_with)}),
                  **({} if read_from is None else {READ_FROM: dict(read_from)}),
                  JUDGED_ON: judge_splits(manifest)}
-    return out
-
-
-def judge_splits(manifest: pd.DataFrame) -> dict[str, dict]:
-    """Of ``manifest`` (data/degrade's ``id``, ``split``, ``label``, ``digest``), per split of :data:`JUDGE_SPLITS` it
-    holds: ``{"images": n, "sha256": hex}``, a digest of its images' ids, labels and pixel digests in id order: what
-    the budget judged its cleanings by (and :func:`read_decisions` compares with data/degrade's now)."""
-    import hashlib
-
-    out = {}
-    for split in JUDGE_SPLITS:
-        rows = manifest[manifest["split"] == split].sort_values("id", kind="stable")
-        if len(rows):
-            text = "".join(f"{i}\t{int(y)}\t{d}\n" for i, y, d in zip(rows["id"], rows["label"], rows["digest"]))
-            out[split] = {"images": len(rows), "sha256": hashlib.sha256(text.encode()).hexdigest()}
     return out
 
 
@@ -398,7 +365,8 @@ def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int
         raise rerun_error(path, f"{len(new)} train image(s) of {DEGRADE} now were no train image(s) when the budget "
                                 f"judged (first: id {new.iloc[0]!r}), judged by no cleaner: made before ingest split "
                                 "the images anew", written_by=written_by)
-    _check_judge_splits(path, decisions.attrs, manifest=manifest, written_by=written_by)
+    check_judge_splits(path, decisions.attrs, manifest=manifest, budget_off=(
+        decisions.attrs.get(CHOSEN_BY) or {}).get("enabled") is False, written_by=written_by)
     label, digest = decisions["id"].map(known["label"]), decisions["id"].map(known["digest"])
     # read as the label cleaners' given_label is: before, a null was "label nan then": made before degrade changed the
     # data, and booleans were read as classes 0 and 1
@@ -411,32 +379,5 @@ def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int
         raise rerun_error(path, f"{int(stale.sum())} decision(s) were made on other labels or pixels than "
                                 f"{DEGRADE}'s now (first: id {decisions['id'].iloc[at]!r}, {then}): made before "
                                 "degrade changed the data", written_by=written_by)
-    # before: run after a cleaner alone reran (threshold.cuts edited, then dvc repro -s threshold, and -s variants),
-    # pruned still dropped the images threshold flagged no more, and kept those it flagged now, exit 0
-    read_from = decisions.attrs.get(READ_FROM) or {}
-    changed = next((file for file, digest in read_from.items() if _sha256(file) != digest), None)
-    if changed is not None:
-        stage = next((stage for file, stage, _, _ in DECISION_FILES.values() if file == changed), "its")
-        raise rerun_error(path, f"chosen among the decisions of {changed} as it was before the {stage} stage wrote it "
-                                "anew (its bytes differ now)", written_by=written_by)
+    check_cleaner_files(path, decisions.attrs, written_by=written_by)
     return decisions
-
-
-def _check_judge_splits(path, attrs: dict, *, manifest: pd.DataFrame, written_by: str) -> None:
-    """Refuse decisions chosen on other val or trusted images (ids, labels or pixels) than data/degrade holds now
-    (:data:`JUDGED_ON`), unless the budget was off (it judged nothing then) or the file records none (an earlier
-    budget's). Before: the trusted set's labels corrected (ingest.trusted_path edited, ingest and degrade rerun with
-    the train split unchanged) and variants run alone applied the cut chosen on the old labels, exit 0."""
-    then = attrs.get(JUDGED_ON)
-    if then is None or (attrs.get(CHOSEN_BY) or {}).get("enabled") is False:
-        return
-    now = judge_splits(manifest)
-    changed = next((split for split in JUDGE_SPLITS if then.get(split) != now.get(split)), None)
-    if changed is None:
-        return
-
-    def images(record) -> int:
-        return record.get("images", 0) if isinstance(record, dict) else 0
-    raise rerun_error(path, f"judged on other {changed} images than {DEGRADE}'s now ({images(then.get(changed))} "
-                            f"then, {images(now.get(changed))} now: their ids, labels or pixels changed): made before "
-                            "ingest read them anew", written_by=written_by)
