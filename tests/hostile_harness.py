@@ -275,6 +275,28 @@ def edit_table(path: Path, change) -> None:
     pd.read_parquet(path).pipe(change).to_parquet(path, index=False)
 
 
+def regroup(root: Path) -> None:
+    """Rewrite the ``split`` and ``label`` of each row of ``root``'s data/dedup/groups.parquet as data/degrade's
+    manifest files its id now (an id it lacks is left as it was), the rest (groups, digests, attrs) as they were: what
+    a dedup rerun gives after a fixture edited data/degrade's labels or splits, as `dvc repro` always reruns it."""
+    import pandas as pd
+
+    path = root / "data/dedup/groups.parquet"
+    manifest = pd.read_parquet(root / "data/degrade/manifest.parquet", columns=["id", "split", "label"]).set_index("id")
+
+    def change(groups):
+        attrs = dict(groups.attrs)
+        for column in ("split", "label"):
+            if column in groups.columns:
+                now = groups["id"].map(manifest[column])
+                known = now.notna()
+                groups.loc[known, column] = now[known].astype(groups[column].dtype)
+        groups.attrs = attrs
+        return groups
+
+    edit_table(path, change)
+
+
 def budget_stamped(root: Path, decisions):
     """Budget ``decisions`` (``id, action, …``) with the ``given_label`` and pixel ``digest`` the project's
     data/degrade files under each id (none for an id it lacks), and its train ids in ``attrs["train_ids"]``, as the

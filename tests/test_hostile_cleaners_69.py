@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from hostile_harness import regroup
 from test_contracts import _stage_module
 from test_hostile_cleaners_more import _project
 from winnow.stage import write_table
@@ -37,6 +38,7 @@ def _repeating_val(root, *, copies: int, labels=None):
         manifest = data.manifest.copy()
         manifest.loc[manifest["split"] == "val", "label"] = labels
         write_imageset(project / "data/degrade", data.images, manifest, data.classes)
+        regroup(project)  # dedup's groups carry the val labels data/degrade holds now, as a dedup rerun writes them
     return project
 
 

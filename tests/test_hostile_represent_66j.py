@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from budget_project import case, planted_fixes_then_mistakes, write_state
-from hostile_harness import files_under, make_project, record_represent
+from hostile_harness import files_under, make_project, record_represent, regroup
 from test_judges import STAGES, separable, stage_project
 from test_represent import FLIPPED, blobs, opts
 from winnow import checkpoints, represent
@@ -57,6 +57,7 @@ def test_budget_run_alone_after_a_relabel_refuses_the_embedding_of_the_represent
     row = int(np.flatnonzero(data.manifest["id"] == "val-0000")[0])
     assert data.classes[data.labels[row]] == "left"
     write_imageset(project / "data/degrade", np.asarray(data.images), relabelled(data, row, 1).manifest, data.classes)
+    regroup(project)  # dedup ran on the new labels too (else budget refuses its groups first)
     before = files_under(project)
     with pytest.raises(WinnowError) as refused:
         run_here(monkeypatch, project, "budget")

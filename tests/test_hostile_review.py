@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 from hostile_harness import (
-    assert_error_line, assert_nothing_left, budget_stamped, edit_table, files_under, refused_line, run_stage,
-    run_winnow, write_judged,
+    assert_error_line, assert_nothing_left, budget_stamped, edit_table, files_under, refused_line, regroup,
+    run_stage, run_winnow, write_judged,
 )
 from review_project import digest, exported, write_project  # noqa: F401  (exported: a fixture)
 
@@ -70,6 +70,7 @@ def relabel_everywhere(project: Path, image_id: str, label: int) -> None:
     manifest = data.manifest.copy()
     manifest.loc[manifest["id"] == image_id, "label"] = label
     write_imageset(project / "data/degrade", np.asarray(data.images), manifest, data.classes)
+    regroup(project)  # dedup reran on the new labels
     for table in ("data/confident-learn/label_issues.parquet", "data/embedding-clean/decisions.parquet"):
         frame = pd.read_parquet(project / table)
         frame.loc[frame["id"] == image_id, "given_label"] = label

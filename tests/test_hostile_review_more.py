@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from hostile_harness import (
-    assert_error_line, assert_nothing_left, budget_stamped, edit_table, files_under, run_stage, run_winnow,
+    assert_error_line, assert_nothing_left, budget_stamped, edit_table, files_under, regroup, run_stage, run_winnow,
 )
 from review_project import exported, write_project  # noqa: F401  (exported: a fixture)
 from test_hostile_review import HEADER, import_refused, row
@@ -135,11 +135,13 @@ def test_a_verdicts_file_that_does_not_say_what_the_person_saw_is_refused(projec
 
 
 def edit_degrade(project: Path, change) -> None:
-    """data/degrade rewritten with ``change(images, manifest)`` applied (degrade ran again; no cleaner did)."""
+    """data/degrade rewritten with ``change(images, manifest)`` applied (degrade ran again, and dedup, which
+    depends on it, with it: its groups' splits and labels follow; no cleaner did)."""
     data = read_imageset(project / "data/degrade")
     images, manifest = np.array(data.images), data.manifest.drop(columns="digest")
     change(images, manifest)
     write_imageset(project / "data/degrade", images, manifest, data.classes)
+    regroup(project)
 
 
 @pytest.mark.hostile("review")
