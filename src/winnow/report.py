@@ -89,8 +89,8 @@ def fmt(value, *, digits: int = 3) -> str:
         return "yes" if value else "no"
     if isinstance(value, Integral):
         return f"{int(value):,}"
-    if isinstance(value, Real):
-        return "–" if math.isnan(value) else f"{value:,.{digits}f}"
+    if isinstance(value, Real):  # as every number of the page: one that is not 0 never reads 0.000 (:func:`decimals`)
+        return decimals(float(value), digits=digits)
     return "–" if value is None else str(value)
 
 
@@ -102,13 +102,18 @@ def bound(x: float) -> str:
 
 
 def decimals(x: float, *, digits: int, signed: bool = False) -> str:
-    """``x`` to ``digits`` decimals ("–" for NaN), but to its first digit that is not 0 (at most 10 decimals) where
-    those would show 0, so that a number that is not 0 never reads as 0; ``signed``: with its sign, + too."""
+    """``x`` to ``digits`` decimals with thousands separators ("–" for NaN), but to its first digit that is not 0 (at
+    most 10 decimals) where those would show 0, so that a number that is not 0 never reads as 0; ``signed``: with its
+    sign, + too. What reads 0 even at 10 decimals (below 5e-11) is the float noise of figures that are equal, and reads
+    as 0 does, unsigned (before: two versions of the same macro F1, summed in another order, read "+0.0000000000 over
+    baseline", a change of 1e-16; and a 0 of -0.0 read "-0.000")."""
     if math.isnan(x):
         return "–"
     sign = "+" if signed else ""
-    if x == 0 or f"{abs(x):.{digits}f}" != f"{0:.{digits}f}":
-        return f"{x:{sign}.{digits}f}"
+    if x == 0 or f"{abs(x):.10f}" == f"{0:.10f}":
+        return f"{0.0:{sign}.{digits}f}"
+    if math.isinf(x) or f"{abs(x):.{digits}f}" != f"{0:.{digits}f}":
+        return f"{x:{sign},.{digits}f}"
     return f"{x:{sign}.{min(-math.floor(math.log10(abs(x))), 10)}f}"
 
 
@@ -269,7 +274,8 @@ def best_cells(table: pd.DataFrame, *, digits: int = 3) -> pd.DataFrame:
     """Each row's highest cells of ``table`` as :func:`html_table` shows them (to ``digits`` decimals): every cell that
     reads the same as the highest is as good. Before, the exact values were compared, and of two versions whose F1
     read 0.960 (0.9604 and 0.9601) one was bold, the other not, as if the page had measured a difference."""
-    shown = table.map(lambda value: float(f"{value:.{digits}f}"))
+    # as shown, a rate that is not 0 to its first digit that is not 0 (decimals): 0.0004 is higher than 0.0001
+    shown = table.map(lambda value: float(decimals(value, digits=digits).replace(",", "").replace("–", "nan")))
     return shown.eq(shown.max(axis=1), axis=0)
 
 
@@ -302,8 +308,8 @@ def threshold_section(*, summary: dict | None, histograms: dict[str, pd.DataFram
              .rename(columns={**TRUTH_COLUMNS, "flagged_train": "flagged in train (planted)",
                               "explained": "left out: another issue explains"}))
     table.index.name = "issue"
-    titles = {issue: f"{issue}: {s['method']}, " + (f"cut {s['threshold']:.3f}, {s['flagged']:,} flagged"
-                                                    if s.get("threshold") is not None else "no cut")
+    titles = {issue: f"{issue}: {s['method']}, " + (f"cut {decimals(s['threshold'], digits=3)}, {s['flagged']:,} "
+                                                    "flagged" if s.get("threshold") is not None else "no cut")
               for issue, s in summary.items()}
     parts = [html_table(table.astype(object).where(table.notna(), None))]
     if planted:  # the stage scores an issue only where degrade planted it; elsewhere nothing is known
@@ -364,9 +370,9 @@ def contracts_section(*, inputs: dict | None, variants: dict[str, dict], data_do
         failures += [line for s in inputs.get("suites", {}).values() for line in s.get("failures", [])]
     if variants:
         # object cells from the start: a count missing in one variant's file made its column float ("3,500.000")
-        # a rate that is not 0 never reads 0.000: under max_duplicate_rate 0, one copy among 3,255 images (0.0003)
-        # read "duplicate rate 0.000" beside the rule it failed
-        table = pd.DataFrame({column: pd.Series([_rate(v.get(key)) for v in variants.values()], index=list(variants),
+        # a rate that is not 0 never reads 0.000 (fmt): under max_duplicate_rate 0, one copy among 3,255 images
+        # (0.0003) read "duplicate rate 0.000" beside the rule it failed
+        table = pd.DataFrame({column: pd.Series([v.get(key) for v in variants.values()], index=list(variants),
                                                 dtype=object) for key, column in CONTRACT_COLUMNS.items()})
         table.index.name = "variant"
         parts.append(html_table(table.where(table.notna(), "not measured")))
@@ -376,9 +382,3 @@ def contracts_section(*, inputs: dict | None, variants: dict[str, dict], data_do
         parts.append(f'<h3>Failed rules</h3><ul>{items}</ul>')
     return "".join(parts)
 
-
-def _rate(value):
-    """A measured rate of a contract as the table shows it (:func:`decimals`); any other value as it is."""
-    if isinstance(value, Real) and not isinstance(value, (bool, Integral)) and not math.isnan(value):
-        return decimals(float(value), digits=3)
-    return value

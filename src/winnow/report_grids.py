@@ -257,7 +257,8 @@ def gan_section(*, samples: ImageSet | None, summary: dict | None, per_class: in
     per_class_table.index.name = "weak class"
     kept = samples.manifest[samples.manifest["accepted"].astype(bool)]
     probability = ("the baseline's probability of the intended class among them: "
-                   f"mean {kept['p_intended'].mean():.2f}, min {kept['p_intended'].min():.2f}" if len(kept)
+                   f"mean {decimals(kept['p_intended'].mean(), digits=2)}, "
+                   f"min {decimals(kept['p_intended'].min(), digits=2)}" if len(kept)
                    else "none passed")
     per_class_kept = ", ".join(f"{samples.classes[label]} {n:,}" for label, n in kept["label"].value_counts().items())
     parts = [f"<p><b>{len(kept):,}</b> of {len(samples):,} generated images kept (threshold "

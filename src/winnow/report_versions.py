@@ -29,7 +29,7 @@ from winnow.gate_table import CONFIDENCE
 from winnow.metrics import PER_CLASS_METRICS, is_rate, not_learnt, predictions_path, summarise, summary_path
 from winnow.paired import PairedCounts, change_p_value, macro_f1_change, p_text
 from winnow.paired_predictions import pair
-from winnow.report import SIGNIFICANCE_LEVEL, bound, html_table
+from winnow.report import SIGNIFICANCE_LEVEL, bound, decimals, html_table
 from winnow.stage_reads import rerun_error
 
 BASELINE = "baseline"
@@ -157,12 +157,13 @@ def verdict(table: pd.DataFrame, *, alpha: float) -> tuple[str | None, str]:
     evidence = (f"{_signed(row['f1_change'])} over baseline (p {p_text(row['f1_p'], alpha=alpha)}, {CONFIDENCE:.0%} "
                 f"CI {bound(row['f1_low'])} to {bound(row['f1_high'])}; paired on the test images)")
     if len(winners):
-        return best, f"Ship `{best}`: macro F1 {row['macro_f1']:.3f}, {evidence}."
+        return best, f"Ship `{best}`: macro F1 {decimals(row['macro_f1'], digits=3)}, {evidence}."
     # "the best" of versions that all score below baseline read as praise of a worse version
     which = (f"The best, `{best}`, reaches" if row["macro_f1"] > table.loc[BASELINE, "macro_f1"] else
              f"No other version scores above it; the closest, `{best}`, reaches")
     return None, (f"No version beats baseline significantly: keep `{BASELINE}` (macro F1 "
-                  f"{table.loc[BASELINE, 'macro_f1']:.3f}). {which} macro F1 {row['macro_f1']:.3f}, {evidence}.")
+                  f"{decimals(table.loc[BASELINE, 'macro_f1'], digits=3)}). {which} macro F1 "
+                  f"{decimals(row['macro_f1'], digits=3)}, {evidence}.")
 
 
 def _signed(x: float) -> str:
