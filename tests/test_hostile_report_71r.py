@@ -120,3 +120,20 @@ def test_the_best_cell_of_a_class_is_the_higher_of_two_figures_below_a_thousandt
     f1_table = page.split("<h3>f1 per class")[1]
     row = f1_table.split('<td class="text">c</td>')[1].split("</tr>")[0]
     assert row == "<td>0.0001</td><td><b>0.0004</b></td>"
+
+
+@pytest.mark.hostile("report")
+def test_a_summary_figure_rounded_to_four_decimals_is_named_apart_from_its_predictions(tmp_path, monkeypatch,
+                                                                                       capsys):
+    # pruned wrong on 10 cat images (called dog): cat's F1 is 60/70 = 0.857142..., written 0.8571 (rounded by hand, or
+    # by a tool). Before: "per_class.cat.f1 is 0.8571 but its metrics/evaluate/pruned/predictions.csv gives 0.8571"
+    root = write_project(tmp_path / "project", {"baseline": wrong_on(BASELINE_ERRORS), "pruned": wrong_on(range(10))})
+    path = root / "metrics/evaluate/pruned/summary.json"
+    summary = json.loads(path.read_text())
+    assert summary["per_class"]["cat"]["f1"] == 60 / 70
+    summary["per_class"]["cat"]["f1"] = 0.8571
+    path.write_text(json.dumps(summary))
+    assert _report(root, monkeypatch, capsys) == (
+        "error: metrics/evaluate/pruned/summary.json: per_class.cat.f1 is 0.85710 but its "
+        "metrics/evaluate/pruned/predictions.csv gives 0.85714: the two are from different runs, or edited; rerun the "
+        "evaluate@pruned stage (dvc repro evaluate@pruned)\n")
