@@ -137,3 +137,22 @@ def test_a_summary_figure_rounded_to_four_decimals_is_named_apart_from_its_predi
         "error: metrics/evaluate/pruned/summary.json: per_class.cat.f1 is 0.85710 but its "
         "metrics/evaluate/pruned/predictions.csv gives 0.85714: the two are from different runs, or edited; rerun the "
         "evaluate@pruned stage (dvc repro evaluate@pruned)\n")
+
+
+@pytest.mark.hostile("report")
+def test_a_budget_candidate_key_left_out_is_said_to_be_missing(tmp_path, monkeypatch, capsys):
+    # top5%'s correct deleted, its accuracy and log-loss left. Before: "candidates.top5%.correct is null, but its
+    # accuracy is not", a null the file does not hold
+    none = {"fraction": None, "label_images": 0, "dropped": 0, "relabelled": 0, "train_images": 3255, "correct": 477,
+            "accuracy": 0.954, "log_loss": 0.31, "note": ""}
+    top5 = none | {"fraction": 0.05, "label_images": 163, "dropped": 492, "relabelled": 163, "train_images": 2763,
+                   "correct": 476, "accuracy": 0.952, "log_loss": 0.26}
+    del top5["correct"]
+    budget = {"enabled": True, "train_images": 3255, "leak_drops": 0, "judge": {"split": "val", "images": 500},
+              "score": "log_loss", "l2": 0.01, "l2_chosen_on": "val", "tie_se": 1.0, "winner": "none",
+              "model_check": None, "candidates": {"none": none, "top5%": top5}}
+    root = write_project(tmp_path / "project", {v: wrong_on(BASELINE_ERRORS) for v in ("baseline", "pruned")})
+    (root / "metrics/budget.json").write_text(json.dumps(budget))
+    assert _report(root, monkeypatch, capsys) == (
+        "error: metrics/budget.json: candidates.top5%.correct is missing, but its accuracy is not (a candidate not "
+        "judged has none of them); rerun the budget stage (dvc repro budget)\n")

@@ -283,8 +283,9 @@ def checked_candidates(data: dict, *, path: str, stage: str) -> dict:
         correct, accuracy, loss = (candidate.get(k) for k in ("correct", "accuracy", "log_loss"))
         if correct is None or accuracy is None or loss is None:
             unjudged = [k for k, v in (("correct", correct), ("accuracy", accuracy), ("log_loss", loss)) if v is None]
-            if len(unjudged) < 3:
-                raise rerun_error(path, f"{where}.{unjudged[0]} is null, but its "
+            if len(unjudged) < 3:  # a key left out is missing, not null (before: "correct is null" of a deleted one)
+                raise rerun_error(path, f"{where}.{unjudged[0]} is "
+                                        f"{'null' if unjudged[0] in candidate else 'missing'}, but its "
                                         f"{next(k for k in ('correct', 'accuracy', 'log_loss') if k not in unjudged)} "
                                         "is not (a candidate not judged has none of them)", written_by=stage)
         elif correct > judged:
