@@ -16,7 +16,7 @@ from winnow.configs import CLEANERS
 from winnow.errors import WinnowError
 from winnow.decision_inputs import JUDGED_ON, READ_FROM, check_cleaner_files, check_judge_splits, judge_splits
 from winnow.judged_rows import check_grouped, check_pixels, considered_rows, filtered_out, read_filters
-from winnow.stage_reads import check_flags, missing_cell, read_json, read_table, rerun_error
+from winnow.stage_reads import check_class_indices, check_flags, missing_cell, read_json, read_table, rerun_error
 from winnow.variants import DECISION_FILES, DEGRADE, PER_IMAGE
 
 # what the budget's decisions record of each image they decide (:func:`stamped`): its label and pixel digest then
@@ -193,9 +193,8 @@ def _given_labels(path: str | os.PathLike, table: pd.DataFrame, *, written_by: s
     no class indices: text or booleans, a null, a fraction (the first bad row named)."""
     # before: a null in a nullable integer column (pandas' Int64) ended the budget and review export in a TypeError,
     # and a text or null given_label was called one of other labels ("0 there, 0 in data/degrade")
+    check_class_indices(table, "given_label", path=path, written_by=written_by)
     given = table["given_label"]
-    if not pd.api.types.is_numeric_dtype(given.dtype) or pd.api.types.is_bool_dtype(given.dtype):
-        raise rerun_error(path, f"given_label holds {given.dtype} values, not class indices", written_by=written_by)
     values = given.to_numpy(np.float64, na_value=np.nan)
     bad = np.flatnonzero(np.isnan(values) | (values % 1 != 0))
     if len(bad):
@@ -220,9 +219,7 @@ def _check_actions(path: str | os.PathLike, table: pd.DataFrame, *, action: str,
     # before: a label column of text was compared as text, so the budget's relabel of a dog to "1" (dog) was no relabel
     # to its own label and pruned held "1->1", which train then refused naming the variants stage, and a cleaner's
     # "2.0" was a traceback in the budget (an empty file holds no label of any kind: the budget's of no decision)
-    kind = table[label].dtype
-    if len(table) and (not pd.api.types.is_numeric_dtype(kind) or pd.api.types.is_bool_dtype(kind)):
-        raise rerun_error(path, f"{label} holds {kind} values, not class indices", written_by=written_by)
+    check_class_indices(table, label, path=path, written_by=written_by)
     labels = pd.to_numeric(table[label], errors="coerce")
     bad = relabel & (labels.isna() | (labels < 0) | (labels >= num_classes) | (labels % 1 != 0)).to_numpy()
     if bad.any():

@@ -173,6 +173,18 @@ def check_flags(frame, columns: Iterable[str], *, path: str | os.PathLike, writt
                               written_by=written_by)
 
 
+def check_class_indices(frame, column: str, *, path: str | os.PathLike, written_by: str) -> None:
+    """Refuse (:func:`rerun_error`) a non-empty table ``frame`` read from ``path`` whose ``column`` holds no class
+    indices by its kind: text or booleans (a number there may still be no class index: the reader checks each value).
+    The decision files and a variant's rows read labels so: before, a rows file's text "0.0" passed as class 0 and was a
+    ValueError traceback where training cast it, and booleans were classes 0 and 1."""
+    import pandas as pd
+
+    kind = frame[column].dtype
+    if len(frame) and (not pd.api.types.is_numeric_dtype(kind) or pd.api.types.is_bool_dtype(kind)):
+        raise rerun_error(path, f"{column} holds {kind} values, not class indices", written_by=written_by)
+
+
 def _rows_problem(table_ids, imageset: str, ids, *, every: bool) -> str | None:
     """What keeps ``table_ids`` from naming only ids of ``ids`` (imageset ``imageset``'s) and, with ``every``,
     each of them once, or None."""

@@ -31,7 +31,7 @@ from winnow.configs import CLEANERS
 from winnow.errors import WinnowError, listed
 from winnow.imageset import ImageSet, read_imageset, write_imageset
 from winnow.stage import write_table
-from winnow.stage_reads import missing_cell, read_table, rerun_error
+from winnow.stage_reads import check_class_indices, missing_cell, read_table, rerun_error
 
 INGEST, DEGRADE, VARIANTS_DIR = "data/ingest", "data/degrade", "data/variants"
 ORIGINS = {"ingest": INGEST, "degrade": DEGRADE}
@@ -184,6 +184,9 @@ def read_rows(name: str, *, root: str | os.PathLike = VARIANTS_DIR, num_classes:
     twice = rows.duplicated(["origin", "id"])
     if twice.any():
         raise rerun_error(path, f"image {rows['id'][twice].iloc[0]!r} has more than one row", written_by=written_by)
+    # text or booleans as the decision files' labels are: before, text "0.0" passed and was a ValueError traceback where
+    # training cast it, and booleans were told "made from another degrade"
+    check_class_indices(rows, "label", path=path, written_by=written_by)
     if num_classes is not None:
         labels = pd.to_numeric(rows["label"], errors="coerce")
         bad = labels.isna() | (labels < 0) | (labels >= num_classes) | (labels % 1 != 0)
