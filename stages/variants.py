@@ -11,8 +11,10 @@ one_line_from_the_start()  # before the imports below, which take seconds: a Ctr
 
 from winnow.configs import budget_settings, model_check_training
 from winnow.decision_files import read_decisions
+from winnow.groundtruth import PERTURBATION_COLUMNS, REMOVAL_KINDS
 from winnow.imageset import read_imageset
 from winnow.stage import check_outputs, load_params, run, together, write_json
+from winnow.stage_reads import read_table
 from winnow.variants import (
     DEGRADE, FROM_PRUNED, INGEST, VARIANTS_DIR, baseline_rows, check_kept, check_same_classes, check_same_splits,
     oracle_rows, write_variant,
@@ -20,7 +22,7 @@ from winnow.variants import (
 from winnow.decision_rows import apply_decisions
 from winnow.verdicts import VERDICTS_FILE, read_verdicts, refuse_kept_leaks, verdicts_applied
 
-DECISIONS_IN = "data/budget/decisions.parquet"
+DECISIONS_IN, TRUTH_IN = "data/budget/decisions.parquet", f"{DEGRADE}/perturbations.parquet"
 
 WRITTEN = ("oracle", "baseline", "pruned")
 METRICS = "metrics/variants.json"
@@ -36,7 +38,10 @@ def main() -> None:
     decisions = read_decisions(DECISIONS_IN, written_by="budget", num_classes=len(ingested.classes),
                                manifest=degraded.manifest, cleaners=params["pruned"]["cleaners"],
                                settings=budget_settings(params), training=model_check_training(params))
-    check_same_splits(degraded, ingested)  # oracle is data/ingest's train split, baseline data/degrade's
+    # oracle is data/ingest's train split, baseline data/degrade's: the images degrade removed are logged there
+    log = read_table(TRUTH_IN, written_by="degrade", columns=PERTURBATION_COLUMNS, missing_ok=True)
+    removed = () if log is None else log.loc[log["kind"].isin(REMOVAL_KINDS), "id"]
+    check_same_splits(degraded, ingested, removed=removed)
     baseline = baseline_rows(degraded.manifest)
     digests = degraded.manifest.set_index("id")["digest"]
     verdicts = read_verdicts(VERDICTS_FILE, baseline=baseline, digests=digests, classes=ingested.classes)

@@ -87,14 +87,16 @@ def check_same_classes(imageset: ImageSet, ingested: ImageSet, *, where: str | o
                           f"{INGEST}/classes.json's ({listed(ingested.classes)})", written_by=written_by)
 
 
-def check_same_splits(degraded: ImageSet, ingested: ImageSet) -> None:
+def check_same_splits(degraded: ImageSet, ingested: ImageSet, *, removed=frozenset()) -> None:
     """Refuse a data/degrade (``degraded``) that puts an image in another split than data/ingest (``ingested``) does
     now: made before ingest split the images anew (ingest.val_fraction or split_seed changed, and only ingest reran).
     Degrade changes no split; an id data/ingest lacks is no error: degrade adds copies (a duplicate perturbation's
     ``mode: add``). Before: the variants stage wrote baseline and pruned of the old train split beside oracle of the new
     one ("oracle 11, baseline 12 train images", exit 0), and every reader of those rows then refused them naming the
     variants stage, whose rerun alone wrote them again; or, an image moved from val into train, baseline and pruned
-    went without it, and nothing said so."""
+    went without it, and nothing said so. An image of data/ingest that data/degrade lacks is refused too unless degrade
+    ``removed`` it (the ids its log records under a removal kind): before, an image ingest read anew (a file added to
+    the source, only ingest rerun) was in oracle ("oracle 13, baseline 12 train images", exit 0) and nowhere else."""
     split = degraded.manifest["split"]
     now = degraded.manifest["id"].map(pd.Series(ingested.manifest["split"].to_numpy(),
                                                 index=ingested.manifest["id"].to_numpy()))
@@ -104,6 +106,13 @@ def check_same_splits(degraded: ImageSet, ingested: ImageSet) -> None:
         raise rerun_error(DEGRADE, f"{int(moved.sum())} image(s) are in another split of {INGEST} now (first: id "
                                    f"{degraded.manifest['id'].iloc[at]!r}, {split.iloc[at]} here, {now.iloc[at]} "
                                    "there): made before ingest split the images anew", written_by="degrade")
+    lacking = ~ingested.manifest["id"].isin(set(degraded.manifest["id"]) | set(removed)).to_numpy()
+    if lacking.any():
+        at = int(np.argmax(lacking))
+        raise rerun_error(DEGRADE, f"{int(lacking.sum())} image(s) of {INGEST} now are not here, and degrade removed "
+                                   f"none of them (first: id {ingested.manifest['id'].iloc[at]!r}, a "
+                                   f"{ingested.manifest['split'].iloc[at]} image there): made before ingest read the "
+                                   "images anew", written_by="degrade")
 
 
 def write_variant(name: str, rows: pd.DataFrame, *, extra: ImageSet | None = None,
