@@ -18,9 +18,10 @@ one_line_from_the_start()  # before the imports below, which take seconds: a Ctr
 from pathlib import Path
 
 from winnow.contract_tables import ingest_table
-from winnow.contract_verdict import CHECKED_BY, DOCS, INPUT_SUITES, INPUTS, bounds_of, file_digests
+from winnow.contract_verdict import CHECKED_BY, DOCS, INPUT_SUITES, INPUTS, bounds_of
 from winnow.contracts import SUITES, SUITES_DIR, Batch, check_settings, validate
 from winnow.errors import WinnowError
+from winnow.file_ops import file_digests
 from winnow.imageset import read_imageset
 from winnow.judged_rows import check_pixels
 from winnow.stage import check_journal_folder, load_params, run, together, write_json

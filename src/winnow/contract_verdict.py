@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from winnow.errors import WinnowError, refuse_unreadable
-from winnow.file_ops import file_sha256
+from winnow.file_ops import file_digest
 from winnow.variants import ROW_COLUMNS, VARIANTS_DIR, WRITTEN_BY
 
 DOCS, METRICS, INPUTS = Path("reports/contracts"), Path("metrics/contracts"), Path("metrics/contracts.json")
@@ -39,24 +39,10 @@ def rows_fingerprint(rows) -> str:
     return hashlib.sha256(pd.util.hash_pandas_object(text, index=False).to_numpy().tobytes()).hexdigest()
 
 
-def file_digests(paths) -> dict[str, str | None]:
-    """sha256 of each file at ``paths``, by path (None for one missing): the suite files a verdict was checked
-    against, and the data files its tables were computed from, so that train@<variant> refuses a pass of files
-    edited or rewritten since (a stage run by hand, outside dvc repro)."""
-    return {str(path): _digest(Path(path)) for path in paths}
-
-
-def _digest(path: Path) -> str | None:
-    try:
-        return file_sha256(path)
-    except OSError:
-        return None
-
-
 def _suites_changed(verdict: dict) -> bool:
     recorded = verdict.get("suite_files")
     return not (isinstance(recorded, dict) and recorded
-                and all(isinstance(d, str) and _digest(Path(p)) == d for p, d in recorded.items()))
+                and all(isinstance(d, str) and file_digest(p) == d for p, d in recorded.items()))
 
 
 def _data_changed(verdict: dict, *, path: Path, rerun: str) -> None:
@@ -67,7 +53,7 @@ def _data_changed(verdict: dict, *, path: Path, rerun: str) -> None:
     recorded = verdict.get("data_files")
     if not isinstance(recorded, dict) or not recorded:
         raise WinnowError(f"{path} holds a verdict that does not record the data files it was computed from: {rerun}")
-    changed = next((p for p, d in recorded.items() if not (d is None or isinstance(d, str)) or _digest(Path(p)) != d),
+    changed = next((p for p, d in recorded.items() if not (d is None or isinstance(d, str)) or file_digest(p) != d),
                    None)
     if changed is not None:
         raise WinnowError(f"{path} holds a verdict computed from another {changed} than the one there now (written "

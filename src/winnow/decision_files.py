@@ -376,5 +376,5 @@ def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int
         raise rerun_error(path, f"{int(stale.sum())} decision(s) were made on other labels or pixels than "
                                 f"{DEGRADE}'s now (first: id {decisions['id'].iloc[at]!r}, {then}): made before "
                                 "degrade changed the data", written_by=written_by)
-    check_cleaner_files(path, decisions.attrs, written_by=written_by)
+    check_cleaner_files(path, decisions.attrs, cleaners=cleaners, written_by=written_by)
     return decisions

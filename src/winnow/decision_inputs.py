@@ -8,7 +8,7 @@ import os
 
 import pandas as pd
 
-from winnow.file_ops import file_sha256
+from winnow.file_ops import file_digests
 from winnow.stage_reads import rerun_error
 from winnow.variants import DECISION_FILES, DEGRADE
 
@@ -26,24 +26,24 @@ def cleaner_files(cleaners) -> dict[str, str | None]:
     groups, whose leak drops it ships whatever they list, by path (None: missing): what its decisions record
     (:func:`winnow.decision_files.stamped`), taken before it reads them, and :func:`check_cleaner_files` compares
     with the files now."""
-    paths = dict.fromkeys([DECISION_FILES["dedup"][0], *(DECISION_FILES[cleaner][0] for cleaner in cleaners)])
-    return {path: _sha256(path) for path in paths}
+    return file_digests(dict.fromkeys([DECISION_FILES["dedup"][0], *(DECISION_FILES[c][0] for c in cleaners)]))
 
 
-def _sha256(path: str) -> str | None:
-    return file_sha256(path) if os.path.isfile(path) else None
-
-
-def check_cleaner_files(path: str | os.PathLike, attrs: dict, *, written_by: str) -> None:
-    """Refuse decisions whose record (:data:`READ_FROM`) names a cleaner file whose bytes differ now. Before: run after
-    a cleaner alone reran (threshold.cuts edited, then dvc repro -s threshold, and -s variants), pruned still dropped
-    the images threshold flagged no more, and kept those it flagged now, exit 0."""
-    read_from = attrs.get(READ_FROM) or {}
-    changed = next((file for file, digest in read_from.items() if _sha256(file) != digest), None)
+def check_cleaner_files(path: str | os.PathLike, attrs: dict, *, cleaners, written_by: str) -> None:
+    """Refuse decisions whose record (:data:`READ_FROM`) of the files of ``cleaners`` lacks one or holds other bytes
+    than the file now; a file without the record (an earlier budget's) is not checked. Before: run after a cleaner
+    alone reran (threshold.cuts edited, then dvc repro -s threshold, and -s variants), pruned still dropped the images
+    threshold flagged no more, and kept those it flagged now, exit 0. The files of the cleaners read now, not those
+    the record names: a record naming another file hashed it whatever its size ("before the its stage wrote it
+    anew"), and one naming none of them (a foreign record) passed."""
+    read_from = attrs.get(READ_FROM)
+    now = {} if read_from is None else cleaner_files(cleaners)
+    changed = next((file for file, digest in now.items() if read_from.get(file) != digest), None)
     if changed is not None:
-        stage = next((stage for file, stage, _, _ in DECISION_FILES.values() if file == changed), "its")
-        raise rerun_error(path, f"chosen among the decisions of {changed} as it was before the {stage} stage wrote it "
-                                "anew (its bytes differ now)", written_by=written_by)
+        stage = next(stage for file, stage, _, _ in DECISION_FILES.values() if file == changed)
+        raise rerun_error(path, f"records no bytes of {changed}, whose decisions it chose among" if changed not in
+                          read_from else f"chosen among the decisions of {changed} as it was before the {stage} stage "
+                          "wrote it anew (its bytes differ now)", written_by=written_by)
 
 
 def judge_splits(manifest: pd.DataFrame) -> dict[str, dict]:

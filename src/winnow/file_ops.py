@@ -45,6 +45,21 @@ def file_sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+def file_digests(paths) -> dict[str, str | None]:
+    """:func:`file_sha256` of each file at ``paths``, by path, None for one missing or unreadable (or no regular file):
+    what a record of the files an output was made from holds, to be compared with them later (the contracts' verdicts,
+    the budget's decisions)."""
+    return {str(path): file_digest(path) for path in paths}
+
+
+def file_digest(path: str | os.PathLike) -> str | None:
+    """:func:`file_sha256`, or None where ``path`` is missing, unreadable or no regular file."""
+    try:
+        return file_sha256(path) if os.path.isfile(path) else None
+    except OSError:
+        return None
+
+
 def running(pid: int) -> bool:
     """Whether process ``pid`` exists and is not a zombie (a killed child its parent has not reaped yet)."""
     if os.name != "posix":

@@ -19,9 +19,10 @@ from pathlib import Path
 import pandas as pd
 
 from winnow.contract_tables import measurements, variant_table, with_digests
-from winnow.contract_verdict import DOCS, METRICS, bounds_of, file_digests, rows_fingerprint
+from winnow.contract_verdict import DOCS, METRICS, bounds_of, rows_fingerprint
 from winnow.contracts import SUITES_DIR, Batch, Suite, check_settings, load_suite, validate
 from winnow.errors import WinnowError
+from winnow.file_ops import file_digests
 from winnow.gx_import import import_gx
 from winnow.imageset import ImageSet, read_imageset
 from winnow.judged_rows import check_cut_by, check_grouped, check_pixels
