@@ -185,6 +185,37 @@ def check_class_indices(frame, column: str, *, path: str | os.PathLike, written_
         raise rerun_error(path, f"{column} holds {kind} values, not class indices", written_by=written_by)
 
 
+MAX_SIDE = 2**31 - 1  # the largest side PNG, TIFF and Pillow store (a signed 32-bit count)
+
+
+def check_original_sizes(manifest, *, path: str | os.PathLike, written_by: str) -> None:
+    """Refuse (:func:`rerun_error`) an imageset ``manifest`` (read from ``path``) whose ``orig_h`` and ``orig_w`` are
+    not every image's whole original size, 1 to :data:`MAX_SIDE` pixels a side (the first image named): the size scores
+    take their logs. The score stage reads data/degrade's so, and degrade data/ingest's, which it copies: before, a bad
+    size in data/ingest was refused at score naming degrade, whose rerun copied it again, and a column of text ("x")
+    was a ValueError traceback there."""
+    import numpy as np
+    import pandas as pd
+
+    for column in ("orig_h", "orig_w"):
+        kind = manifest[column].dtype
+        if not pd.api.types.is_numeric_dtype(kind) or pd.api.types.is_bool_dtype(kind):
+            raise rerun_error(path, f"{column} holds {kind} values, not sizes in pixels", written_by=written_by)
+    sizes = manifest[["orig_h", "orig_w"]].to_numpy(np.float64, na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        whole = (sizes >= 1) & (sizes == np.round(sizes)) & np.isfinite(sizes)
+    # before: a size of 0 or NaN ended in "orig_h and orig_w must be 30 positive sizes" (NaN after a RuntimeWarning),
+    # naming neither the file nor the image, and 1e20, past the side an image file holds, in a RuntimeWarning (a cast to
+    # int64) and the same line
+    for bad, what in ((~whole.all(axis=1), "without a whole original size of at least 1 pixel"),
+                      ((sizes > MAX_SIDE).any(axis=1), f"of an original size past {MAX_SIDE:,} pixels a side, more "
+                                                       "than an image file holds")):
+        if bad.any():
+            first = manifest.iloc[int(np.argmax(bad))]
+            raise rerun_error(path, f"{int(bad.sum())} image(s) {what}, first {first['id']!r} ({first['orig_h']} x "
+                                    f"{first['orig_w']})", written_by=written_by)
+
+
 def _rows_problem(table_ids, imageset: str, ids, *, every: bool) -> str | None:
     """What keeps ``table_ids`` from naming only ids of ``ids`` (imageset ``imageset``'s) and, with ``every``,
     each of them once, or None."""
