@@ -83,11 +83,14 @@ def main() -> None:
                                             path="metrics/threshold.json", stage="threshold")
     # here and below, every column the section reads: before, a decisions.parquet without harm, a rounds.parquet
     # without agreement or a label_issues.parquet without label_quality (an earlier winnow's) stopped it in a KeyError
+    # and the scores the grids order and caption by hold numbers, as the budget reads them (read_table's numbers):
+    # before, label_quality as true/false read "quality 1.00" on each tile, exit 0, and as text ended in a TypeError
     valuation = of_images("data-valuation", "data/data-valuation/decisions.parquet",
-                          columns=("decision", "given_label", "knn_shapley", "tracin", "harm"))
+                          columns=("decision", "given_label", "knn_shapley", "tracin", "harm"),
+                          numbers=("knn_shapley", "tracin", "harm"))
     issues = of_images("confident-learn", ISSUES,
                        columns=("is_issue", "decision", "reason", "given_label", "suggested_label", "label_quality"),
-                       booleans=("is_issue",))
+                       booleans=("is_issue",), numbers=("label_quality",))
     groups = of_images("dedup", "data/dedup/groups.parquet",
                        columns=("kept", "split", "group", "group_size", "label_conflict", "label", "reason"),
                        booleans=("kept", "label_conflict"), complete=("group",))
@@ -141,7 +144,8 @@ def main() -> None:
             count=p["images_per_grid"])),
         ("neighbours", "Neighbour cleansing, round by round", report_grids.neighbours_section(
             rounds=of_images("embedding-clean", "data/embedding-clean/rounds.parquet",
-                             columns=("round", "decision", "reason", "given_label", "suggested_label", "agreement")),
+                             columns=("round", "decision", "reason", "given_label", "suggested_label", "agreement"),
+                             numbers=("agreement",)),
             summary=report_recounts.checked_neighbours(
                 numbers_of("embedding-clean", "metrics/embedding_clean.json"),
                 decisions=of_images("embedding-clean", NEIGHBOUR_DECISIONS, columns=("decision", "reason")),
