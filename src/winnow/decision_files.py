@@ -237,8 +237,9 @@ def stamped(decisions: pd.DataFrame, *, manifest: pd.DataFrame, cleaners: list[s
     ``attrs[CHOSEN_AMONG]`` the ``cleaners`` (pruned.cleaners) whose decisions it chose among, and in
     ``attrs[CHOSEN_BY]`` the budget ``settings`` (:func:`winnow.configs.budget_settings`) it chose by, unless None, and
     in ``attrs[CHECKED_WITH]`` what its model check trained with (:func:`winnow.configs.model_check_training`), unless
-    None (no check ran), and in ``attrs[READ_FROM]`` the cleaner files it chose among (:func:`cleaner_files`), unless
-    None."""
+    None (no check ran), in ``attrs[READ_FROM]`` the cleaner files it chose among
+    (:func:`winnow.decision_inputs.cleaner_files`), unless None, and in ``attrs[JUDGED_ON]`` the val and trusted images
+    it judged by (:func:`winnow.decision_inputs.judge_splits`)."""
     known = manifest.set_index("id")
     out = decisions.assign(given_label=decisions["id"].map(known["label"]).astype(np.int64),
                            digest=decisions["id"].map(known["digest"]).astype(object))
