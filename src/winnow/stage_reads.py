@@ -68,9 +68,10 @@ def read_table(path: str | os.PathLike, *, written_by: str, columns: Iterable[st
             text "False" or a null is true to ``astype(bool)``, and 0/1 is no flag to a reader of the bool columns.
         complete: the ``columns`` that hold a value in every row (dedup's ``group``): a null is no value of its own
             to a reader, which groups or compares on it.
-        numbers: the ``columns`` of numbers (a label cleaner's confidence columns): text or true/false is another
-            tool's column, whatever numpy makes of it.
+        numbers: the ``columns`` of numbers (a label cleaner's confidence columns), handed on as float64 (a null as
+            NaN): text or true/false is another tool's column, whatever numpy makes of it.
     """
+    import numpy as np
     import pandas as pd
 
     path = Path(path)
@@ -121,6 +122,9 @@ def read_table(path: str | os.PathLike, *, written_by: str, columns: Iterable[st
     for column in numbers:
         if not pd.api.types.is_numeric_dtype(frame[column].dtype) or pd.api.types.is_bool_dtype(frame[column].dtype):
             raise rerun_error(path, f"{column} holds {frame[column].dtype} values, not numbers", written_by=written_by)
+        # handed on as float64, a nullable column's NA as NaN (missing, to every reader): before, label_quality as
+        # pandas' Float64 with a NA ended the report in a TypeError ("must be real number, not NAType")
+        frame[column] = frame[column].to_numpy(np.float64, na_value=np.nan)
     for given, every in ((rows_of, True), (ids_of, False)):
         problem = None if given is None else _rows_problem(frame["id"], *given, every=every)
         if problem:
