@@ -38,12 +38,11 @@ def test_a_test_label_outside_the_classes_is_named_as_a_number(tmp_path, monkeyp
     assert_nothing_left(project, before)
 
 
-@pytest.mark.hostile("gate")
-def test_a_class_named_by_a_superscript_digit_is_gated(tmp_path, capsys):
-    # before: "ValueError: invalid literal for int() with base 10: '²'", a traceback from the sort of the test classes
-    # (str.isdigit takes "²" for a digit, int() does not), so a project with such a class could not be gated at all.
-    # Classes a and ² of 100 test images each; the base is right on every one, the head names 30 of ²'s images a
-    classes = ["a", "²"]
+
+def gated_two_classes(tmp_path, capsys, classes: list[str]) -> str:
+    """The gate's verdict line on classes ``classes[0]`` and ``classes[1]`` of 100 test images each, the base right on
+    every one, the head naming 30 of the second class's images as the first (exit 1, nothing on stderr, nothing left
+    behind: asserted here)."""
     project = make_project(tmp_path / "project", default_params())
     labels = labels_of(classes=classes)
     write_variant(project, "baseline", labels, labels.copy(), classes=classes)
@@ -52,10 +51,20 @@ def test_a_class_named_by_a_superscript_digit_is_gated(tmp_path, capsys):
     before = files_under(project)
     code = winnow(["gate", "--base", "HEAD", "--repo", str(project), "--variants", "baseline"])
     out, err = capsys.readouterr()
+    assert (code, err) == (1, "")
+    assert_nothing_left(project, before)
+    return out.splitlines()[-1]
+
+
+@pytest.mark.hostile("gate")
+def test_a_class_named_by_a_superscript_digit_is_gated(tmp_path, capsys):
+    # before: "ValueError: invalid literal for int() with base 10: '²'", a traceback from the sort of the test classes
+    # (str.isdigit takes "²" for a digit, int() does not), so a project with such a class could not be gated at all.
+    # Classes a and ² of 100 test images each; the base is right on every one, the head names 30 of ²'s images a
+    classes = ["a", "²"]
+    verdict = gated_two_classes(tmp_path, capsys, classes)
     # accuracy 1.0 -> 0.85 (30 of 200 lost), ²'s recall 1.0 -> 0.7, a takes 30 images, 0.3 per image of its own 100;
     # each of 30 images lost at phi 1.93 or 1.57 tests far below 0.0001, and is beyond its tolerance
-    assert (code, err) == (1, "")
-    assert out.splitlines()[-1] == ("gate: FAIL — 3 regression(s): baseline all (accuracy) -0.1500 (p adj < 0.0001); "
+    assert verdict == ("gate: FAIL — 3 regression(s): baseline all (accuracy) -0.1500 (p adj < 0.0001); "
                                     "baseline a (false positives) +0.3000 (p adj < 0.0001); baseline ² -0.3000 (p adj "
                                     "< 0.0001)")
-    assert_nothing_left(project, before)

@@ -23,6 +23,7 @@ asserted whole.
 """
 
 import errno
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -53,6 +54,12 @@ def refused(project, capsys) -> list[str]:
     assert_nothing_left(project, before)
     return err.splitlines()
 
+
+
+def predictions(labels: np.ndarray, wrong: list[int]) -> pd.DataFrame:
+    """One run's predictions of the 1,000 test images ``labels`` (gate_repo's), wrong on the indices ``wrong``."""
+    return pd.DataFrame({"id": [f"test-{i:04d}" for i in range(1000)], "label": labels,
+                         "predicted": wrong_on(labels, wrong)})
 
 @pytest.mark.hostile("gate")
 def test_a_gated_file_gone_at_the_target_is_told_to_leave_the_bases_gate_files(tmp_path, capsys):
@@ -204,9 +211,7 @@ def test_a_second_noisy_base_seed_cannot_pool_away_a_drop_the_one_head_run_shows
     # runs
     labels = labels_of()
 
-    def run(wrong: list[int]) -> pd.DataFrame:
-        return pd.DataFrame({"id": [f"test-{i:04d}" for i in range(1000)], "label": labels,
-                             "predicted": wrong_on(labels, wrong)})
+    run = partial(predictions, labels)
 
     settings = GateSettings.from_params(default_params()["gate"])
     noisy = [c * 100 + k for c in range(9) for k in range(15)]

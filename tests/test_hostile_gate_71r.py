@@ -13,11 +13,13 @@
   0.05; 4.1% before 95547ed2). The head run is now tested against each base run alone.
 """
 
+from functools import partial
+
 import numpy as np
-import pandas as pd
 import pytest
 from gate_repo import CLASSES, init, labels_of, write_both_variants, write_variant, wrong_on
 from hostile_harness import default_params, make_project
+from test_hostile_gate_71 import predictions
 from winnow.cli import main as winnow
 from winnow.gate_report import report
 from winnow.gate_table import GateSettings, paired_rows
@@ -79,9 +81,7 @@ def test_one_head_run_that_is_one_of_the_base_runs_passes():
     # changes nothing. Now the one head run is tested against each base run alone, and against a1 it loses nothing
     labels = labels_of()
 
-    def run(wrong: list[int]) -> pd.DataFrame:
-        return pd.DataFrame({"id": [f"test-{i:04d}" for i in range(1000)], "label": labels,
-                             "predicted": wrong_on(labels, wrong)})
+    run = partial(predictions, labels)
 
     settings = GateSettings.from_params(default_params()["gate"])
     a1 = [c * 100 + k for c in range(10) for k in range(1, 5)]

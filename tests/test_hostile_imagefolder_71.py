@@ -144,11 +144,9 @@ def test_images_whose_suffix_is_not_read_are_told_to_be_renamed_not_moved_out_as
     assert {"a/dl0.jpg", "a/dl1.jpg", "a/dl2.jpg", "b/scraped.png"} <= ids and len(ids) == 24
 
 
-@pytest.mark.hostile("imagefolder")
-@pytest.mark.parametrize("code", [errno.ESTALE, errno.ENOENT, errno.EACCES])
-def test_a_class_folder_that_cannot_be_listed_is_told_the_fix_for_its_cause(tmp_path, monkeypatch, code):
-    # before: "ingest.path: cannot list .../b (Stale file handle); fix its permissions", and the same of a folder moved
-    # away after the one above it was listed: no permission was at fault
+def listing_refused(tmp_path, monkeypatch, code: int) -> tuple[str, object]:
+    """The one line ingest refuses a folder of classes a and b with, where listing b fails with OSError ``code``
+    (nothing left behind: asserted here), and b's path."""
     data = image_folder(tmp_path / "data", {"a": 6, "b": 6})
     project = project_of(tmp_path, data, val_fraction=0.2)
     monkeypatch.chdir(project)
@@ -163,10 +161,19 @@ def test_a_class_folder_that_cannot_be_listed_is_told_the_fix_for_its_cause(tmp_
     monkeypatch.setattr(os, "scandir", failing)
     with pytest.raises(WinnowError) as refused:
         _stage_module("ingest").main()
-    said = {errno.ESTALE: f"cannot read {data / 'b'} (Stale file handle), which its folder lists; nothing was "
-                          "ingested: check the disk or its network mount, then rerun",
-            errno.ENOENT: f"cannot list {data / 'b'} (No such file or directory); it was there a moment before (moved "
-                          "or removed meanwhile?): rerun once the data is no longer being changed",
-            errno.EACCES: f"cannot list {data / 'b'} (Permission denied); fix its permissions"}
-    assert str(refused.value) == f"ingest.path: {said[code]}"
     assert_nothing_left(project, before)
+    return str(refused.value), data / "b"
+
+
+@pytest.mark.hostile("imagefolder")
+@pytest.mark.parametrize("code", [errno.ESTALE, errno.ENOENT, errno.EACCES])
+def test_a_class_folder_that_cannot_be_listed_is_told_the_fix_for_its_cause(tmp_path, monkeypatch, code):
+    # before: "ingest.path: cannot list .../b (Stale file handle); fix its permissions", and the same of a folder moved
+    # away after the one above it was listed: no permission was at fault
+    line, b = listing_refused(tmp_path, monkeypatch, code)
+    said = {errno.ESTALE: f"cannot read {b} (Stale file handle), which its folder lists; nothing was "
+                          "ingested: check the disk or its network mount, then rerun",
+            errno.ENOENT: f"cannot list {b} (No such file or directory); it was there a moment before (moved "
+                          "or removed meanwhile?): rerun once the data is no longer being changed",
+            errno.EACCES: f"cannot list {b} (Permission denied); fix its permissions"}
+    assert line == f"ingest.path: {said[code]}"

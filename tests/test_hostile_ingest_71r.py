@@ -17,7 +17,6 @@
 """
 
 import errno
-import os
 import shutil
 import struct
 import types
@@ -35,7 +34,7 @@ from test_contracts import _params as contract_params
 from test_contracts import _stage_module
 from test_contracts import project as contracts_project  # noqa: F401 - the fixture, used by name
 from test_hostile_cleaners_71 import _project as cleaners_project
-from test_hostile_imagefolder_71 import chunk, project_of
+from test_hostile_imagefolder_71 import chunk, listing_refused, project_of
 from test_hostile_ingest import image_folder
 from test_hostile_report import write_images
 from test_hostile_search_71 import RERUN, WEAK, _edit, _searched
@@ -168,27 +167,13 @@ def test_short_png_streams_are_rows_and_a_png_holding_its_last_row_is_not_inflat
 def test_a_class_folder_listing_failing_for_another_cause_is_not_told_it_moved(tmp_path, monkeypatch, code):
     # before: "it was there a moment before (moved or removed meanwhile?)" of every cause but a permission: of the
     # process's open-file limit, which a decode failing so is told, and of memory
-    data = image_folder(tmp_path / "data", {"a": 6, "b": 6})
-    project = project_of(tmp_path, data, val_fraction=0.2)
-    monkeypatch.chdir(project)
-    before = files_under(project)
-    scandir = os.scandir
-
-    def failing(path="."):
-        if not isinstance(path, int) and os.fspath(path) == str(data / "b"):
-            raise OSError(code, os.strerror(code), str(path))
-        return scandir(path)
-
-    monkeypatch.setattr(os, "scandir", failing)
-    with pytest.raises(WinnowError) as refused:
-        _stage_module("ingest").main()
-    said = {errno.EMFILE: f"cannot read {data / 'b'} (Too many open files), which its folder lists; nothing was "
+    line, b = listing_refused(tmp_path, monkeypatch, code)
+    said = {errno.EMFILE: f"cannot read {b} (Too many open files), which its folder lists; nothing was "
                           "ingested: check the open-file limit (`ulimit -n`), then rerun",
-            errno.ENOMEM: f"cannot list {data / 'b'} (Cannot allocate memory); check the folder, then rerun",
-            errno.ENOTDIR: f"cannot list {data / 'b'} (Not a directory); it was there a moment before (moved or "
+            errno.ENOMEM: f"cannot list {b} (Cannot allocate memory); check the folder, then rerun",
+            errno.ENOTDIR: f"cannot list {b} (Not a directory); it was there a moment before (moved or "
                            "removed meanwhile?): rerun once the data is no longer being changed"}
-    assert str(refused.value) == f"ingest.path: {said[code]}"
-    assert_nothing_left(project, before)
+    assert line == f"ingest.path: {said[code]}"
 
 
 # -- augment-search's settings record ------------------------------------------------------------------------------

@@ -27,14 +27,13 @@ import json
 import pandas as pd
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from gate_repo import init, labels_of, write_variant, wrong_on
-from hostile_harness import assert_nothing_left, default_params, files_under, make_project
+from hostile_harness import assert_nothing_left, files_under
+from test_hostile_evaluate_71 import gated_two_classes
 from test_hostile_study_69 import _curves
 from test_hostile_study_71 import _clashes, stale_ingest  # noqa: F401 (a fixture)
 from test_study import ingested_project, record, show  # noqa: F401 (a fixture)
 
 from winnow import cli, study_plots, study_sweeps
-from winnow.cli import main as winnow
 from winnow.errors import WinnowError
 from winnow.evaluated import natural_order
 from winnow.report import study_section
@@ -65,21 +64,12 @@ def test_a_class_named_by_thousands_of_digits_is_gated(tmp_path, capsys):
     # images each; the base is right on every one, the head names 30 of the long class's images a
     long = "9" * 4400
     classes = ["a", long]
-    project = make_project(tmp_path / "project", default_params())
-    labels = labels_of(classes=classes)
-    write_variant(project, "baseline", labels, labels.copy(), classes=classes)
-    init(project)
-    write_variant(project, "baseline", labels, wrong_on(labels, range(100, 130), classes=classes), classes=classes)
-    before = files_under(project)
-    code = winnow(["gate", "--base", "HEAD", "--repo", str(project), "--variants", "baseline"])
-    out, err = capsys.readouterr()
+    verdict = gated_two_classes(tmp_path, capsys, classes)
     # as the superscript class of test_hostile_evaluate_71: accuracy 1.0 -> 0.85, the long class's recall 1.0 -> 0.7,
     # a takes 0.3 per image of its own; the long class, a number, is ordered before a
-    assert (code, err) == (1, "")
-    assert out.splitlines()[-1] == (f"gate: FAIL — 3 regression(s): baseline all (accuracy) -0.1500 (p adj < 0.0001); "
+    assert verdict == (f"gate: FAIL — 3 regression(s): baseline all (accuracy) -0.1500 (p adj < 0.0001); "
                                     f"baseline {long} -0.3000 (p adj < 0.0001); baseline a (false positives) +0.3000 "
                                     "(p adj < 0.0001)")
-    assert_nothing_left(project, before)
 
 
 @pytest.mark.hostile("study")

@@ -12,27 +12,16 @@ Each runs its stage in this process (threshold_64's helper) on two clouds of cle
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
-from budget_project import Case, case, clean_clouds_state, planted_fixes_then_mistakes, write_state
+from budget_project import Case, case, planted_fixes_then_mistakes, write_state
 from hostile_harness import assert_error_line, assert_nothing_left, files_under, make_project
 from test_hostile_threshold_64 import _stage_in_process
-
-
-@pytest.fixture(scope="module")
-def state(tmp_path_factory):
-    """What the stages before data-valuation wrote: two clouds of 30 train images each, 20 val images, clean labels."""
-    return clean_clouds_state(tmp_path_factory.mktemp("state") / "p")
-
-
-@pytest.fixture
-def project(state, tmp_path):
-    return shutil.copytree(state, tmp_path / "project")
+from test_hostile_valuation import project, state  # noqa: F401 - fixtures: two clouds of 30 train images, 20 val
 
 
 def with_section(project, name: str, values: dict):
