@@ -155,6 +155,15 @@ def main(argv: list[str] | None = None) -> int:
                 modules[name] = importlib.import_module(module)
                 modules[name].add_arguments(sub_parser)
         args = parser.parse_args(argv)
+        # inside the try too: the stops' handlers are set, and a SIGTERM or Ctrl-C between the two tries ended in a
+        # traceback (Terminated, or KeyboardInterrupt)
+        escape_unencodable_output()
+        let_the_terminal_close()  # as a stage's: before, a print after its terminal closed ended the command (EIO)
+        if called_as_command:  # a test calling main() in-process is never forked
+            from winnow.watched import in_utf8_mode
+
+            in_utf8_mode()
+            let_the_reader_leave()  # before the fork: the watching parent's tidying after a death prints too
     except (Exception, KeyboardInterrupt) as err:  # before: a traceback ending in KeyboardInterrupt
         fault = stop_line(err)
         if fault is None:  # a bug keeps its traceback
@@ -163,13 +172,6 @@ def main(argv: list[str] | None = None) -> int:
             ignore_stops()
         say_error(f"error: {chosen if chosen in SUBCOMMANDS else 'winnow'}: {fault[0]}")
         return fault[1]
-    escape_unencodable_output()
-    let_the_terminal_close()  # as a stage's: before, a print after its terminal closed ended the command (EIO)
-    if called_as_command:  # a test calling main() in-process is never forked
-        from winnow.watched import in_utf8_mode
-
-        in_utf8_mode()
-        let_the_reader_leave()  # before the fork: the watching parent's tidying after a death prints too
     try:
         if called_as_command:
             from winnow.stage import tidy_killed_runs
