@@ -202,6 +202,9 @@ def load_experiments(*, repo: str, revs: list[str] | None, num: int, from_json: 
             if stdin and not text.strip():  # the command before the pipe failed (its error is above) or wrote nothing
                 raise WinnowError(f"--from-json: standard input is empty ({_why_empty()}); pipe `dvc exp show --json` "
                                   "into it, or give a saved file")
+            if not text.strip():  # as standard input's: before, "is not JSON (Expecting value: line 1 column 1 ...)"
+                raise WinnowError(f"--from-json: {path} is empty (did `dvc exp show --json` fail as it was written?); "
+                                  f"{fix}")
             shown = json.loads(text)
         except WinnowError:
             raise
@@ -236,6 +239,7 @@ def _why_empty() -> str:
     if stat.S_ISREG(mode):
         return "it reads an empty file, no pipe"
     return "did `dvc exp show --json` before the pipe fail?"
+
 
 def shown_experiments(*, repo: str, revs: list[str] | None, num: int, where: str) -> list[dict]:
     """``dvc exp show --json``'s records of ``repo`` through DVC's Python API, queued and failed experiments too."""
