@@ -299,7 +299,10 @@ def neighbours_section(*, rounds: pd.DataFrame | None, summary: dict | None, ima
         shown = acted.sort_values("agreement", ascending=False).head(count)
         tiles = [tile(image, caption=(f"{isolate(names[given])} → {isolate(names[suggested])}" if decision == "relabel"
                                       else f"{names[given]} · {decision}")
-                      + f"\n{agreement:.0%} agree · {reason_text(reason, classes=names)}",
+                      # a missing agreement (NaN, read_table's numbers=) reads "–" as a missing label quality does:
+                      # before, "nan% agree"
+                      + f"\n{'–' if np.isnan(agreement) else f'{agreement:.0%}'} agree · "
+                        f"{reason_text(reason, classes=names)}",
                       kind="dropped" if decision == "drop" else "")
                  for image, given, suggested, agreement, reason, decision in zip(
                      images_by_id(imageset, shown["id"]), shown["given_label"], shown["suggested_label"],

@@ -5,6 +5,7 @@ metrics. A module of its own so the report's other sections can move without tou
 from __future__ import annotations
 
 import html
+import math
 
 import pandas as pd
 
@@ -41,7 +42,7 @@ def valuation_section(*, decisions: pd.DataFrame | None, summary: dict | None, i
     names = imageset.classes
 
     def grid(rows: pd.DataFrame) -> str:
-        tiles = [tile(image, caption=f"{names[label]}\nkNN {knn:+.2e} · TracIn {influence:+.2e}",
+        tiles = [tile(image, caption=f"{names[label]}\nkNN {_value(knn)} · TracIn {_value(influence)}",
                       kind="dropped" if decision == "drop" else "")
                  for image, label, knn, influence, decision in zip(
                      images_by_id(imageset, rows["id"]), rows["given_label"], rows["knn_shapley"], rows["tracin"],
@@ -95,3 +96,9 @@ def valuation_section(*, decisions: pd.DataFrame | None, summary: dict | None, i
             + f"<h3>Most harmful ({len(harmful):,}; red: decided drop)</h3>" + grid(harmful)
             + DECIDED_NOT_APPLIED
             + f"<h3>Most helpful ({len(helpful):,})</h3>" + grid(helpful))
+
+
+def _value(x: float) -> str:
+    """An estimator's value of an image, signed in scientific notation; a missing one (NaN: read_table's numbers=
+    hands a null so) "–", as a missing label quality reads. Before: "kNN +nan"."""
+    return "–" if math.isnan(x) else f"{x:+.2e}"

@@ -1,0 +1,54 @@
+"""Hostile inputs to the report, review of stop 71's report mends (a score column read as numbers, handed on as float64
+with NaN for a null by read_table's numbers=, then shown on the image tiles):
+
+- embedding-clean's rounds.parquet with agreement as pandas' nullable Float64 holding a NA on an image it relabelled:
+  the neighbour tile read "nan% agree" (read_table now hands the NA on as NaN; a float64 NaN read so before too);
+  it reads "– agree", as a missing label quality reads "quality –";
+- data-valuation's decisions.parquet with knn_shapley or tracin null on an image: its tile read "kNN +nan"; it reads
+  "kNN –".
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+
+from hostile_harness import run_stage
+from test_hostile_budget_71r import _scores_project
+from test_hostile_report_more import tiny_imageset
+from winnow.report_valuation import valuation_section
+from winnow.stage_reads import read_table
+
+
+@pytest.mark.hostile("report")
+def test_a_missing_agreement_of_a_neighbour_decision_reads_as_none(tmp_path):
+    # agreement written as pandas' Float64 by another tool, the second relabel's agreement missing. Before: exit 0 with
+    # the tile captioned "st.bernard → pug<br>nan% agree · "
+    path = "data/embedding-clean/rounds.parquet"
+    root = _scores_project(tmp_path, path, "agreement", pd.array([0.9, None] + [0.5] * 14, dtype="Float64"))
+    done = run_stage(root, "report")
+    assert (done.returncode, done.stderr) == (0, "")
+    page = (root / "reports/index.html").read_text()
+    assert [caption for caption in re.findall(r"<figcaption>(.*?)</figcaption>", page) if "agree" in caption] == [
+        "st.bernard → pug<br>90% agree · ", "st.bernard → pug<br>– agree · "]
+
+
+@pytest.mark.hostile("report")
+def test_a_missing_estimator_value_of_a_valued_image_reads_as_none(tmp_path):
+    # t1's kNN-Shapley and t2's TracIn null (Float64 NA), read as the report reads the file. Before: "kNN +nan" and
+    # "TracIn +nan" on their tiles
+    path = tmp_path / "decisions.parquet"
+    pd.DataFrame({
+        "id": ["t0", "t1", "t2", "t3"], "given_label": [0, 1, 0, 1], "decision": ["drop", "drop", "keep", "keep"],
+        "knn_shapley": pd.array([-0.1, None, 0.3, 0.4], dtype="Float64"),
+        "tracin": pd.array([-0.1, -0.2, None, 0.4], dtype="Float64"), "harm": [0.9, 0.8, 0.2, 0.1]}).to_parquet(path)
+    decisions = read_table(path, written_by="data-valuation", columns=("decision", "given_label", "knn_shapley",
+                                                                      "tracin", "harm"),
+                           numbers=("knn_shapley", "tracin", "harm"))
+    page = valuation_section(decisions=decisions, summary={"considered": 4, "flagged": 2},
+                             imageset=tiny_imageset(tmp_path), count=2, cleaning=True, applied=2)
+    assert re.findall(r"<figcaption>(.*?)</figcaption>", page) == [
+        "a<br>kNN -1.00e-01 · TracIn -1.00e-01", "b<br>kNN – · TracIn -2.00e-01",
+        "b<br>kNN +4.00e-01 · TracIn +4.00e-01", "a<br>kNN +3.00e-01 · TracIn –"]
