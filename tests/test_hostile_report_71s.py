@@ -5,7 +5,10 @@ with NaN for a null by read_table's numbers=, then shown on the image tiles):
   the neighbour tile read "nan% agree" (read_table now hands the NA on as NaN; a float64 NaN read so before too);
   it reads "– agree", as a missing label quality reads "quality –";
 - data-valuation's decisions.parquet with knn_shapley or tracin null on an image: its tile read "kNN +nan"; it reads
-  "kNN –".
+  "kNN –";
+- (an untested half of f4c28dd0's mend) data-valuation's knn_shapley as text or tracin as true/false, which the
+  report reads with numbers= since then: refused in one line, nothing written (without that mend, exit 0 here; where the
+  valuation's grids are drawn, text ends their caption in a ValueError and true/false reads "TracIn +1.00e+00").
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import re
 import pandas as pd
 import pytest
 
-from hostile_harness import run_stage
+from hostile_harness import refused_line, run_stage, write_judged
 from test_hostile_budget_71r import _scores_project
 from test_hostile_report_more import tiny_imageset
 from winnow.report_valuation import valuation_section
@@ -52,3 +55,18 @@ def test_a_missing_estimator_value_of_a_valued_image_reads_as_none(tmp_path):
     assert re.findall(r"<figcaption>(.*?)</figcaption>", page) == [
         "a<br>kNN -1.00e-01 · TracIn -1.00e-01", "b<br>kNN – · TracIn -2.00e-01",
         "b<br>kNN +4.00e-01 · TracIn +4.00e-01", "a<br>kNN +3.00e-01 · TracIn –"]
+
+
+@pytest.mark.hostile("budget")
+@pytest.mark.parametrize(("column", "values", "kind"), [("knn_shapley", ["0.010"] * 16, "str"),
+                                                         ("tracin", [True, False] * 8, "bool")])
+def test_an_estimator_column_of_the_valuation_that_holds_no_numbers_stops_the_report(tmp_path, column, values, kind):
+    # the estimators' values the valuation's tiles are captioned with, rewritten as text or true/false. Before
+    # f4c28dd0 read them unchecked (its test covers harm, by which the grids are ordered, not these two)
+    path = "data/data-valuation/decisions.parquet"
+    root = _scores_project(tmp_path, path, "harm", [0.5] * 16)
+    table = pd.read_parquet(root / path).drop(columns="digest")
+    write_judged(root, path, table.assign(**{column: values}))
+    assert refused_line(root, "report") == (
+        f"error: {path}: {column} holds {kind} values, not numbers; rerun the data-valuation stage (dvc repro "
+        "data-valuation)")
