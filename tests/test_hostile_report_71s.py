@@ -8,11 +8,16 @@ with NaN for a null by read_table's numbers=, then shown on the image tiles):
   "kNN –";
 - (an untested half of f4c28dd0's mend) data-valuation's knn_shapley as text or tracin as true/false, which the
   report reads with numbers= since then: refused in one line, nothing written (without that mend, exit 0 here; where the
-  valuation's grids are drawn, text ends their caption in a ValueError and true/false reads "TracIn +1.00e+00").
+  valuation's grids are drawn, text ends their caption in a ValueError and true/false reads "TracIn +1.00e+00");
+- metrics/budget.json whose winner has no figures (its correct, accuracy and log_loss deleted, or all three null, as
+  the budget writes a candidate it did not judge): 7d31e05b says a candidate judged in part is missing a figure, but
+  one with none read as not judged, the winner too: "pruned applies top5%, ... judged by its log-loss" beside "–" in
+  each of its figures, exit 0. The budget chooses among the candidates judged; it is refused.
 """
 
 from __future__ import annotations
 
+import json
 import re
 
 import pandas as pd
@@ -20,6 +25,8 @@ import pytest
 
 from hostile_harness import refused_line, run_stage, write_judged
 from test_hostile_budget_71r import _scores_project
+from test_hostile_report_71 import _report  # the report stage in-process: its one error line, assert_nothing_left
+from test_report_versions import BASELINE_ERRORS, wrong_on, write_project
 from test_hostile_report_more import tiny_imageset
 from winnow.report_valuation import valuation_section
 from winnow.stage_reads import read_table
@@ -70,3 +77,26 @@ def test_an_estimator_column_of_the_valuation_that_holds_no_numbers_stops_the_re
     assert refused_line(root, "report") == (
         f"error: {path}: {column} holds {kind} values, not numbers; rerun the data-valuation stage (dvc repro "
         "data-valuation)")
+
+
+@pytest.mark.hostile("report")
+@pytest.mark.parametrize("unjudged", ["deleted", "null"])
+def test_a_budget_winner_without_figures_stops_the_report(tmp_path, monkeypatch, capsys, unjudged):
+    # top5% chosen, its three figures deleted or null. Before: exit 0, "pruned applies top5%, chosen by a linear probe
+    # on the embedding ... judged by its log-loss" beside "–" as its judge images right, accuracy and log-loss
+    none = {"fraction": None, "label_images": 0, "dropped": 0, "relabelled": 0, "train_images": 3255, "correct": 477,
+            "accuracy": 0.954, "log_loss": 0.31, "note": ""}
+    top5 = none | {"fraction": 0.05, "label_images": 163, "dropped": 492, "relabelled": 163, "train_images": 2763}
+    for key in ("correct", "accuracy", "log_loss"):
+        if unjudged == "deleted":
+            del top5[key]
+        else:
+            top5[key] = None
+    budget = {"enabled": True, "train_images": 3255, "leak_drops": 0, "judge": {"split": "val", "images": 500},
+              "score": "log_loss", "l2": 0.01, "l2_chosen_on": "val", "tie_se": 1.0, "winner": "top5%",
+              "model_check": None, "candidates": {"none": none, "top5%": top5}}
+    root = write_project(tmp_path / "project", {v: wrong_on(BASELINE_ERRORS) for v in ("baseline", "pruned")})
+    (root / "metrics/budget.json").write_text(json.dumps(budget))
+    assert _report(root, monkeypatch, capsys) == (
+        'error: metrics/budget.json: winner is "top5%", but candidates.top5% was not judged (no correct, accuracy or '
+        "log_loss): the budget chooses among those judged; rerun the budget stage (dvc repro budget)\n")
