@@ -11,7 +11,7 @@ one_line_from_the_start()  # before the imports below, which take seconds: a Ctr
 
 from winnow.configs import budget_settings, model_check_training
 from winnow.decision_files import read_decisions
-from winnow.groundtruth import PERTURBATION_COLUMNS, REMOVAL_KINDS
+from winnow.groundtruth import PERTURBATION_COLUMNS
 from winnow.imageset import read_imageset
 from winnow.stage import check_outputs, load_params, run, together, write_json
 from winnow.stage_reads import read_table
@@ -38,10 +38,10 @@ def main() -> None:
     decisions = read_decisions(DECISIONS_IN, written_by="budget", num_classes=len(ingested.classes),
                                manifest=degraded.manifest, cleaners=params["pruned"]["cleaners"],
                                settings=budget_settings(params), training=model_check_training(params))
-    # oracle is data/ingest's train split, baseline data/degrade's: the images degrade removed are logged there
-    log = read_table(TRUTH_IN, written_by="degrade", columns=PERTURBATION_COLUMNS, missing_ok=True)
-    removed = () if log is None else log.loc[log["kind"].isin(REMOVAL_KINDS), "id"]
-    check_same_splits(degraded, ingested, removed=removed)
+    # oracle is data/ingest's train split, baseline data/degrade's: the images degrade removed, and the copies it added,
+    # are logged there
+    check_same_splits(degraded, ingested, log=read_table(TRUTH_IN, written_by="degrade", columns=PERTURBATION_COLUMNS,
+                                                         missing_ok=True))
     baseline = baseline_rows(degraded.manifest)
     digests = degraded.manifest.set_index("id")["digest"]
     verdicts = read_verdicts(VERDICTS_FILE, baseline=baseline, digests=digests, classes=ingested.classes)

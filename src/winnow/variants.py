@@ -87,16 +87,22 @@ def check_same_classes(imageset: ImageSet, ingested: ImageSet, *, where: str | o
                           f"{INGEST}/classes.json's ({listed(ingested.classes)})", written_by=written_by)
 
 
-def check_same_splits(degraded: ImageSet, ingested: ImageSet, *, removed=frozenset()) -> None:
+def check_same_splits(degraded: ImageSet, ingested: ImageSet, *, log: pd.DataFrame | None = None) -> None:
     """Refuse a data/degrade (``degraded``) that puts an image in another split than data/ingest (``ingested``) does
     now: made before ingest split the images anew (ingest.val_fraction or split_seed changed, and only ingest reran).
-    Degrade changes no split; an id data/ingest lacks is no error: degrade adds copies (a duplicate perturbation's
-    ``mode: add``). Before: the variants stage wrote baseline and pruned of the old train split beside oracle of the new
-    one ("oracle 11, baseline 12 train images", exit 0), and every reader of those rows then refused them naming the
-    variants stage, whose rerun alone wrote them again; or, an image moved from val into train, baseline and pruned
-    went without it, and nothing said so. An image of data/ingest that data/degrade lacks is refused too unless degrade
-    ``removed`` it (the ids its log records under a removal kind): before, an image ingest read anew (a file added to
-    the source, only ingest rerun) was in oracle ("oracle 13, baseline 12 train images", exit 0) and nowhere else."""
+    Degrade changes no split; an id data/ingest lacks is no error where degrade added it (``log``, its perturbations
+    table, records it under a duplicate kind: ``mode: add``'s copies), refused otherwise. Before: the variants stage
+    wrote baseline and pruned of the old train split beside oracle of the new one ("oracle 11, baseline 12 train
+    images", exit 0), and every reader of those rows then refused them naming the variants stage, whose rerun alone
+    wrote them again; or, an image moved from val into train, baseline and pruned went without it, and nothing said so.
+    An image of data/ingest that data/degrade lacks is refused too unless degrade removed it (``log`` records it under a
+    removal kind): before, an image ingest read anew (a file added to the source, only ingest rerun) was in oracle
+    ("oracle 13, baseline 12 train images", exit 0) and nowhere else, and one deleted from the source was in baseline
+    and pruned alone ("oracle 11, baseline 12 train images", exit 0)."""
+    from winnow.groundtruth import DUPLICATE_KINDS, REMOVAL_KINDS
+
+    removed, added = (() if log is None else set(log.loc[log["kind"].isin(kinds), "id"])
+                      for kinds in (REMOVAL_KINDS, DUPLICATE_KINDS))
     split = degraded.manifest["split"]
     now = degraded.manifest["id"].map(pd.Series(ingested.manifest["split"].to_numpy(),
                                                 index=ingested.manifest["id"].to_numpy()))
@@ -113,7 +119,12 @@ def check_same_splits(degraded: ImageSet, ingested: ImageSet, *, removed=frozens
                                    f"none of them (first: id {ingested.manifest['id'].iloc[at]!r}, a "
                                    f"{ingested.manifest['split'].iloc[at]} image there): made before ingest read the "
                                    "images anew", written_by="degrade")
-
+    foreign = ~degraded.manifest["id"].isin(set(ingested.manifest["id"]) | set(added)).to_numpy()
+    if foreign.any():
+        at = int(np.argmax(foreign))
+        raise rerun_error(DEGRADE, f"{int(foreign.sum())} image(s) here are not in {INGEST} now, and degrade added "
+                                   f"none of them (first: id {degraded.manifest['id'].iloc[at]!r}, a {split.iloc[at]} "
+                                   "image here): made before ingest read the images anew", written_by="degrade")
 
 def write_variant(name: str, rows: pd.DataFrame, *, extra: ImageSet | None = None,
                   root: str | os.PathLike = VARIANTS_DIR, cleaners: list[str] | None = None) -> None:
