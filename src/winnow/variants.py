@@ -126,6 +126,7 @@ def check_same_splits(degraded: ImageSet, ingested: ImageSet, *, log: pd.DataFra
                                    f"none of them (first: id {degraded.manifest['id'].iloc[at]!r}, a {split.iloc[at]} "
                                    "image here): made before ingest read the images anew", written_by="degrade")
 
+
 def write_variant(name: str, rows: pd.DataFrame, *, extra: ImageSet | None = None,
                   root: str | os.PathLike = VARIANTS_DIR, cleaners: list[str] | None = None) -> None:
     """Write ``<root>/<name>/rows.parquet`` (and ``extra/`` when images are added); ``cleaners``: the pruned.cleaners
