@@ -120,7 +120,7 @@ def read_table(path: str | os.PathLike, *, written_by: str, columns: Iterable[st
     # before: confident-learn's label_quality as true/false ranked every decision at confidence 0 or 1 and the budget
     # chose none over top10%; as text, numpy read it as numbers
     for column in numbers:
-        if not pd.api.types.is_numeric_dtype(frame[column].dtype) or pd.api.types.is_bool_dtype(frame[column].dtype):
+        if not holds_numbers(frame[column].dtype):
             raise rerun_error(path, f"{column} holds {frame[column].dtype} values, not numbers", written_by=written_by)
         # handed on as float64, a nullable column's NA as NaN (missing, to every reader): before, label_quality as
         # pandas' Float64 with a NA ended the report in a TypeError ("must be real number, not NAType")
@@ -177,15 +177,20 @@ def check_flags(frame, columns: Iterable[str], *, path: str | os.PathLike, writt
                               written_by=written_by)
 
 
+def holds_numbers(kind) -> bool:
+    """Whether a column of dtype ``kind`` holds numbers: numeric and not bool (numpy counts true/false as numbers)."""
+    import pandas as pd
+
+    return pd.api.types.is_numeric_dtype(kind) and not pd.api.types.is_bool_dtype(kind)
+
+
 def check_class_indices(frame, column: str, *, path: str | os.PathLike, written_by: str) -> None:
     """Refuse (:func:`rerun_error`) a non-empty table ``frame`` read from ``path`` whose ``column`` holds no class
     indices by its kind: text or booleans (a number there may still be no class index: the reader checks each value).
     The decision files and a variant's rows read labels so: before, a rows file's text "0.0" passed as class 0 and was a
     ValueError traceback where training cast it, and booleans were classes 0 and 1."""
-    import pandas as pd
-
     kind = frame[column].dtype
-    if len(frame) and (not pd.api.types.is_numeric_dtype(kind) or pd.api.types.is_bool_dtype(kind)):
+    if len(frame) and not holds_numbers(kind):
         raise rerun_error(path, f"{column} holds {kind} values, not class indices", written_by=written_by)
 
 
@@ -199,11 +204,10 @@ def check_original_sizes(manifest, *, path: str | os.PathLike, written_by: str) 
     size in data/ingest was refused at score naming degrade, whose rerun copied it again, and a column of text ("x")
     was a ValueError traceback there."""
     import numpy as np
-    import pandas as pd
 
     for column in ("orig_h", "orig_w"):
         kind = manifest[column].dtype
-        if not pd.api.types.is_numeric_dtype(kind) or pd.api.types.is_bool_dtype(kind):
+        if not holds_numbers(kind):
             raise rerun_error(path, f"{column} holds {kind} values, not sizes in pixels", written_by=written_by)
     sizes = manifest[["orig_h", "orig_w"]].to_numpy(np.float64, na_value=np.nan)
     with np.errstate(invalid="ignore"):
