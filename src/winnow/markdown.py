@@ -18,8 +18,7 @@ def cell(text: str) -> str:
     holding a tag is shown, not rendered), and each character that is not printable as its ``\\u`` escape: a
     line break ends the table, and a bidirectional override (U+202E) shows the rest of the row, numbers and
     verdict included, reversed."""
-    escaped = "".join(f"\\{c}" if c in MARKUP else c for c in html.escape(text, quote=False))
-    return isolate("".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in escaped))
+    return isolate(inline("".join(f"\\{c}" if c in MARKUP else c for c in text)))  # MARKUP holds none of & < >
 
 
 def inline(text: str) -> str:
