@@ -61,6 +61,9 @@ class _Server:
 
     def __init__(self, env: dict):
         ours, theirs = socket.socketpair()
+        # without the TQDM_ variables of the run that starts it: tqdm reads them as it is imported (dvc.repo imports
+        # it), and one tqdm cannot use would end the server's imports; each run's child gets its own environment
+        env = {name: value for name, value in env.items() if not name.startswith("TQDM_")}
         self.process = subprocess.Popen([sys.executable, __file__, str(theirs.fileno())], pass_fds=[theirs.fileno()],
                                         env=env, stdin=subprocess.DEVNULL)
         theirs.close()

@@ -22,6 +22,7 @@ from winnow.outputs import (  # noqa: F401  (stage scripts import the writers of
 )
 from winnow.params_read import check_unchanged, forget, remember
 from winnow.params import load as load_validated
+from winnow.progress_env import check_progress_variables
 from winnow.stops import drop_broken_dvc_lock, ignore_stops, stop_line, terminate_as_interrupt
 from winnow.temporaries import sweep_temporaries
 from winnow.watched import in_utf8_mode, watched_by_a_parent
@@ -190,6 +191,9 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False, torchrun: bo
     ``torchrun``: main may run as one rank of several (train: DDP, rank 0 writes); any other stage launched by
     torchrun as one of several processes (``WORLD_SIZE`` above 1) is refused before any work.
 
+    A ``TQDM_*`` variable tqdm cannot draw the progress bars with is refused before any work
+    (:func:`winnow.progress_env.check_progress_variables`).
+
     SIGTERM (``timeout``, ``kill``, a cancelled CI job) ends the stage as Ctrl-C does: one line, status 143, and
     every temporary removed on the way out (:func:`terminate_as_interrupt`).
 
@@ -218,6 +222,7 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False, torchrun: bo
                               f"does: python {script}")
         if not torchrun:
             _refuse_ranks()
+        check_progress_variables()
         main()
         if forked:  # every output is in place: a stop asked for while the process winds down has nothing to stop, and
             ignore_stops()  # its line said outputs were left unwritten

@@ -1,0 +1,52 @@
+"""tqdm's own environment variables (``TQDM_MININTERVAL``, ``TQDM_BAR_FORMAT``, ...) checked as a stage or a
+``winnow`` command starts. tqdm reads them when it is imported and when a bar draws, so one it cannot use ended ingest,
+train or represent in a traceback, some of them after minutes of work (``TQDM_ASCII=1`` divides by zero at the first
+draw, ``TQDM_POSITION=x`` fails the import)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from winnow.errors import WinnowError
+
+# one bar of each kind winnow draws (a total as large as a data set's, an iterable), drawn to a string: tqdm is imported fresh, so the
+# variables are read as a stage's first bar reads them, whatever this process imported before
+_DRAW = """
+import io
+from tqdm.auto import tqdm
+bar = tqdm(total=100_000, desc="x", unit="img", file=io.StringIO(), disable=False)
+bar.update(50_000)
+bar.refresh()
+bar.close()
+for _ in tqdm(range(2), desc="x", unit="epoch", file=io.StringIO(), disable=False):
+    pass
+"""
+
+
+def check_progress_variables() -> None:
+    """Refuse, in one line naming it, a ``TQDM_*`` variable tqdm cannot draw a bar with; nothing is run when none is
+    set (a child Python draws the bars, as an import cannot be undone in this process)."""
+    names = sorted(name for name in os.environ if name.startswith("TQDM_"))
+    if not names or _fault(os.environ) is None:
+        return
+    others = {name: value for name, value in os.environ.items() if not name.startswith("TQDM_")}
+    for name in names:  # each alone, to name the one at fault
+        fault = _fault({**others, name: os.environ[name]})
+        if fault is not None:
+            raise WinnowError(f"environment variable {name}={os.environ[name]!r}: tqdm, which draws the progress "
+                              f"bars, cannot use it ({fault}); correct or unset it")
+    shown = ", ".join(f"{name}={os.environ[name]!r}" for name in names)
+    raise WinnowError(f"environment variables {shown}: tqdm, which draws the progress bars, cannot use them together "
+                      f"({_fault(os.environ)}); correct or unset them")
+
+
+def _fault(environ) -> str | None:
+    """The last line of the error drawing :data:`_DRAW`'s bars under ``environ`` gave, or None when they drew."""
+    done = subprocess.run([sys.executable, "-c", _DRAW], env=dict(environ), capture_output=True, text=True,
+                          errors="backslashreplace", timeout=120)
+    if done.returncode == 0:
+        return None
+    lines = done.stderr.strip().splitlines()
+    return lines[-1] if lines else f"exit status {done.returncode}"
