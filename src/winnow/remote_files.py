@@ -15,7 +15,7 @@ from __future__ import annotations
 import errno
 import os
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -216,6 +216,8 @@ class RemotePath:
     fs: Any
     key: str
     param: str = "ingest.path"  # the parameter that named it (ingest.trusted_path too), which its errors name
+    # the bytes its folder's listing gave it (a file :meth:`entries` listed), which :meth:`read_bytes` must bring
+    size: int | None = field(default=None, compare=False)
 
     @property
     def name(self) -> str:
@@ -252,20 +254,31 @@ class RemotePath:
         for a local folder."""
         try:
             listed = self.fs.ls(self.key, detail=True)
-        except Exception as err:
+        except FileNotFoundError as err:  # it was there when its parent was listed (ingest.path: looked at first)
+            # before: "check its permissions", of a class folder another writer had moved or deleted meanwhile
+            raise WinnowError(f"{self.param}: cannot list {shown(self)}: it is no longer there, though it was a moment "
+                              "before (moved or removed meanwhile?); nothing was ingested: run `dvc repro` again once "
+                              "the data is no longer being written") from err
+        except PermissionError as err:
             raise WinnowError(f"{self.param}: cannot list {self} ({first_line(err)}); check its permissions") from err
+        except Exception as err:  # each backend has its own errors: before, a connection reset was "check its permissions"
+            raise WinnowError(f"{self.param}: cannot list {shown(self)} ({first_line(err)}); nothing was ingested: "
+                              "check the network and the credentials, then rerun") from err
         # names below this key, not the last part of each entry's: a key holding '//' lists a folder named ''
         # (read as this folder's own name, the message named a folder that is not there), and a key that is a
         # file and a folder at once is listed twice (its files were read below the file's name)
         base = self.key.rstrip("/")
         kinds: dict[str, set] = {}
+        sizes: dict[str, int | None] = {}
         for entry in listed:
             if _own_marker(entry, base):
                 continue
             if str(entry["name"]).startswith(base + "/"):
-                kinds.setdefault(str(entry["name"])[len(base) + 1:].rstrip("/"), set()).add(entry.get("type"))
-        return [(self / name, _remote_kind(name, types)) for name, types in sorted(kinds.items())
-                if is_hidden(name) == hidden]
+                name = str(entry["name"])[len(base) + 1:].rstrip("/")
+                kinds.setdefault(name, set()).add(entry.get("type"))
+                sizes[name] = entry.get("size") if isinstance(entry.get("size"), int) else None
+        return [(RemotePath(self.fs, (self / name).key, self.param, sizes[name] if types == {"file"} else None),
+                 _remote_kind(name, types)) for name, types in sorted(kinds.items()) if is_hidden(name) == hidden]
 
     def below(self) -> list[RemotePath]:
         """Every non-hidden file below this folder (none below a hidden folder), sorted."""
@@ -280,7 +293,7 @@ class RemotePath:
         permission), not the file's. Before: a rejected row, under max_reject_fraction the rest was ingested, and
         as the listing (data/source.json) had not changed DVC kept the smaller set once the network was back."""
         try:
-            return self.fs.cat_file(self.key)
+            data = self.fs.cat_file(self.key)
         except FileNotFoundError as err:
             # gone since the folder was listed (s3fs, gcsfs and adlfs raise this for a missing key): before, "check the
             # network and the credentials", of an object another writer had deleted or moved meanwhile
@@ -289,3 +302,10 @@ class RemotePath:
                               "run `dvc repro` again once the data is no longer being written") from err
         except Exception as err:  # each backend has its own errors
             raise not_read(self.param, self, first_line(err), check="the network and the credentials") from err
+        if self.size is not None and len(data) < self.size:
+            # a read cut short without an error (a dropped connection some backends do not notice): before, the image
+            # was a rejected row "image file is truncated", and DVC kept the set without it, the listing unchanged.
+            # Only shorter: a backend that inflates a gzip-encoded object hands back more than its listed size
+            raise not_read(self.param, self, f"{len(data):,} of the {self.size:,} bytes listed came",
+                           check="the network and the credentials")
+        return data

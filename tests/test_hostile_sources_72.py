@@ -1,0 +1,77 @@
+"""Hostile sources of the 72nd stop's probe (a folder at a URL, the .npz and CIFAR-10 sources):
+
+- a file at a URL whose read comes back short without an error (a connection dropped that the backend did not
+  notice): the image was a rejected row "image file is truncated", kept by DVC once the network was back; now ingest
+  stops in one line saying how many of the listed bytes came;
+- a class folder at a URL that is gone when ingest lists it (moved or deleted by another writer after the folder
+  above was listed), or whose listing fails for the network's sake: both were told "check its permissions"; now the
+  first says it is no longer there, the second to check the network.
+
+Each case runs the ingest stage's ``main`` in this process (the ``memory://`` store and the fault planted in it live
+here) and asserts the one line, whole, and that nothing was written.
+"""
+
+from __future__ import annotations
+
+import pytest
+from fsspec.implementations.memory import MemoryFileSystem
+
+from test_hostile_remote_67 import refused_in_process
+from test_hostile_remote_ingest import memory_folder, sample_files  # noqa: F401 (memory_folder: a fixture)
+
+
+@pytest.mark.hostile("npz")
+@pytest.mark.parametrize("name", ["dog/05.jpg", "dog/06.png"])  # Pillow's own read, and the plain-PNG fast path's
+def test_a_file_at_a_url_read_short_stops_ingest_not_a_row(tmp_path, memory_folder, monkeypatch, name):
+    # before: a row "unreadable: image file is truncated" (1 of 28 files, under max_reject_fraction), the other images
+    # ingested, and DVC kept the set without it once the network was back, data/source.json's listing unchanged
+    url, _ = memory_folder
+    whole = sample_files()[name]
+    real = MemoryFileSystem.cat_file
+
+    def cut_short(self, path, *args, **kwargs):
+        data = real(self, path, *args, **kwargs)
+        return data[:100] if str(path).endswith(name) and not args and not kwargs else data  # not a head's read
+
+    monkeypatch.setattr(MemoryFileSystem, "cat_file", cut_short)
+    line, before, after = refused_in_process(tmp_path, monkeypatch, path=url)
+    assert line == (f"ingest.path: cannot read {url}/{name} (100 of the {len(whole):,} bytes listed came), which its "
+                    "folder lists; nothing was ingested: check the network and the credentials, then rerun")
+    assert after == before  # no data/ingest, no metrics/ingest.json, no temporary
+
+
+def listing_fails(monkeypatch, suffix: str, error: Exception) -> None:
+    """``MemoryFileSystem.ls`` raising ``error`` for the folder whose path ends in ``suffix``."""
+    real = MemoryFileSystem.ls
+
+    def failed(self, path, *args, **kwargs):
+        if str(path).rstrip("/").endswith(suffix):
+            raise error
+        return real(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(MemoryFileSystem, "ls", failed)
+
+
+@pytest.mark.hostile("npz")
+def test_a_class_folder_at_a_url_gone_when_listed_is_not_blamed_on_permissions(tmp_path, memory_folder, monkeypatch):
+    # before: "ingest.path: cannot list memory:///…/dog (/…/dog); check its permissions", of a folder another writer
+    # had moved away after ingest.path was listed (s3fs, gcsfs and adlfs raise FileNotFoundError for it)
+    url, _ = memory_folder
+    listing_fails(monkeypatch, "/dog", FileNotFoundError("/dog"))
+    line, before, after = refused_in_process(tmp_path, monkeypatch, path=url)
+    assert line == (f"ingest.path: cannot list {url}/dog: it is no longer there, though it was a moment before (moved "
+                    "or removed meanwhile?); nothing was ingested: run `dvc repro` again once the data is no longer "
+                    "being written")
+    assert after == before
+
+
+@pytest.mark.hostile("npz")
+def test_a_class_folder_at_a_url_whose_listing_drops_is_told_to_check_the_network(tmp_path, memory_folder,
+                                                                                   monkeypatch):
+    # before: "…/dog (Connection reset by peer); check its permissions", which no permission fixes
+    url, _ = memory_folder
+    listing_fails(monkeypatch, "/dog", ConnectionError("Connection reset by peer"))
+    line, before, after = refused_in_process(tmp_path, monkeypatch, path=url)
+    assert line == (f"ingest.path: cannot list {url}/dog (Connection reset by peer); nothing was ingested: check the "
+                    "network and the credentials, then rerun")
+    assert after == before
