@@ -5,18 +5,24 @@
   stops in one line saying how many of the listed bytes came;
 - a class folder at a URL that is gone when ingest lists it (moved or deleted by another writer after the folder
   above was listed), or whose listing fails for the network's sake: both were told "check its permissions"; now the
-  first says it is no longer there, the second to check the network.
+  first says it is no longer there, the second to check the network;
+- an .npz cut short (an interrupted download or copy): told it was no zip file and shown the layouts, which fix
+  nothing; now told it is cut short, naming its first member.
 
 Each case runs the ingest stage's ``main`` in this process (the ``memory://`` store and the fault planted in it live
-here) and asserts the one line, whole, and that nothing was written.
+here) and asserts the one line, whole, and that nothing was written (``refused_ingest`` asserts it for the .npz).
 """
 
 from __future__ import annotations
 
+import io
+
+import numpy as np
 import pytest
 from fsspec.implementations.memory import MemoryFileSystem
 
 from test_hostile_remote_67 import refused_in_process
+from test_hostile_sources_70 import grey_images, refused_ingest
 from test_hostile_remote_ingest import memory_folder, sample_files  # noqa: F401 (memory_folder: a fixture)
 
 
@@ -75,3 +81,17 @@ def test_a_class_folder_at_a_url_whose_listing_drops_is_told_to_check_the_networ
     assert line == (f"ingest.path: cannot list {url}/dog (Connection reset by peer); nothing was ingested: check the "
                     "network and the credentials, then rerun")
     assert after == before
+
+
+@pytest.mark.hostile("npz")
+@pytest.mark.parametrize("compressed", [False, True])
+def test_an_npz_cut_short_is_told_so_not_told_its_layout(tmp_path, monkeypatch, compressed):
+    # before: "…/set.npz: not an .npz archive (no zip file and no .npy array); an .npz holds 'images' + 'labels' …":
+    # the file is one, cut short by an interrupted download, and no layout fixes it
+    whole = io.BytesIO()
+    (np.savez_compressed if compressed else np.savez)(whole, images=grey_images(10), labels=np.arange(10) % 2)
+    (tmp_path / "set.npz").write_bytes(whole.getvalue()[:len(whole.getvalue()) * 2 // 3])
+    assert refused_ingest(tmp_path, monkeypatch, "npz", tmp_path / "set.npz") == (
+        f"{tmp_path / 'set.npz'}: an .npz cut short: it begins as one (its first member 'images.npy'), but its end, "
+        "where a zip lists its members, is missing, as an interrupted download or copy leaves it; copy or write it "
+        "again")

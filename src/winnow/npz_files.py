@@ -110,8 +110,15 @@ def load_npz(path: str | os.PathLike, *, classes: list[str] | None = None,
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
     with open(path, "rb") as file:
         magic = file.read(6)
+        file.seek(0)
+        start = file.read(30 + 256)  # a zip's first member header, with its name
     # np.load reads whatever is neither a zip nor a .npy as a pickle, and says "pickled data" of any junk
     if not zipfile.is_zipfile(path) and magic != b"\x93NUMPY":
+        first = _first_member_name(start)
+        if first is not None:  # before: "not an .npz archive (no zip file ...)" and the layouts, which fix nothing
+            raise WinnowError(f"{path}: an .npz cut short: it begins as one (its first member {first!r}), but its end, "
+                              "where a zip lists its members, is missing, as an interrupted download or copy leaves "
+                              "it; copy or write it again")
         raise WinnowError(f"{path}: not an .npz archive (no zip file and no .npy array); {_NPZ_LAYOUTS}")
     if magic == b"\x93NUMPY":  # refused unread (before: read whole first, and one of Python objects refused with
         # numpy's "Object arrays cannot be loaded when allow_pickle=False", which says nothing of a single array)
@@ -151,6 +158,14 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
         raise WinnowError(f"{path}: member {raw!r} is not an .npy array ({len(arrays[raw])} raw bytes); every member "
                           f"of an .npz is one array (np.savez writes them so)")
     return arrays
+
+
+def _first_member_name(start: bytes) -> str | None:
+    """The name of an .npy member a zip's first bytes ``start`` begin (a local file header, np.savez's first), or None."""
+    if not start.startswith(b"PK\x03\x04") or len(start) < 30:
+        return None
+    name = start[30:30 + int.from_bytes(start[26:28], "little")]
+    return name.decode("utf-8", "backslashreplace") if name.endswith(b".npy") and len(name) > 4 else None
 
 
 def _pickled(path: Path, key: str) -> bool:
