@@ -7,7 +7,9 @@
   above was listed), or whose listing fails for the network's sake: both were told "check its permissions"; now the
   first says it is no longer there, the second to check the network;
 - an .npz cut short (an interrupted download or copy): told it was no zip file and shown the layouts, which fix
-  nothing; now told it is cut short, naming its first member.
+  nothing; now told it is cut short, naming its first member;
+- ``ingest.download: true`` whose connection is cut midway (http.client's ``IncompleteRead``, which is no
+  ``OSError`` as urllib's own errors are): a traceback; now the download's one line, its partial file removed.
 
 Each case runs the ingest stage's ``main`` in this process (the ``memory://`` store and the fault planted in it live
 here) and asserts the one line, whole, and that nothing was written (``refused_ingest`` asserts it for the .npz).
@@ -15,7 +17,9 @@ here) and asserts the one line, whole, and that nothing was written (``refused_i
 
 from __future__ import annotations
 
+import http.client
 import io
+import urllib.request
 
 import numpy as np
 import pytest
@@ -23,6 +27,7 @@ from fsspec.implementations.memory import MemoryFileSystem
 
 from test_hostile_remote_67 import refused_in_process
 from test_hostile_sources_70 import grey_images, refused_ingest
+from winnow.cifar10 import CIFAR10_URL, FOLDER
 from test_hostile_remote_ingest import memory_folder, sample_files  # noqa: F401 (memory_folder: a fixture)
 
 
@@ -95,3 +100,18 @@ def test_an_npz_cut_short_is_told_so_not_told_its_layout(tmp_path, monkeypatch, 
         f"{tmp_path / 'set.npz'}: an .npz cut short: it begins as one (its first member 'images.npy'), but its end, "
         "where a zip lists its members, is missing, as an interrupted download or copy leaves it; copy or write it "
         "again")
+
+
+@pytest.mark.hostile("npz")
+def test_a_cifar_download_cut_midway_is_one_line_not_a_traceback(tmp_path, monkeypatch):
+    # before: a traceback ending in "http.client.IncompleteRead: IncompleteRead(5 bytes read, 95 more expected)"
+    def cut(url, to):
+        with open(to, "wb") as partial:
+            partial.write(b"\x1f\x8b\x08\x00\x00")
+        raise http.client.IncompleteRead(b"\x1f\x8b\x08\x00\x00", 95)
+
+    monkeypatch.setattr(urllib.request, "urlretrieve", cut)
+    assert refused_ingest(tmp_path, monkeypatch, "cifar10", tmp_path / "data" / FOLDER, download=True) == (
+        f"ingest.download: could not fetch {CIFAR10_URL} (IncompleteRead(5 bytes read, 95 more expected)); download it "
+        "by hand and set ingest.path")
+    assert list((tmp_path / "data").iterdir()) == []  # the partial download is gone, and no archive was kept

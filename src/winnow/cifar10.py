@@ -21,6 +21,7 @@ from __future__ import annotations
 import _codecs
 import filecmp
 import hashlib
+import http.client
 import os
 import pickle
 import shutil
@@ -234,7 +235,8 @@ def _download(root: Path) -> None:
             urllib.request.urlretrieve(CIFAR10_URL, partial)
             _check_md5(partial, what=f"the download of {CIFAR10_URL}", fix="nothing was kept; try again later")
             partial.replace(archive)
-        except OSError as err:
+        except (OSError, http.client.HTTPException) as err:  # a connection cut midway: http.client's IncompleteRead
+            # (before: its traceback), not an OSError as urllib's own errors are
             raise WinnowError(f"ingest.download: could not fetch {CIFAR10_URL} ({err}); download it by hand and "
                               "set ingest.path") from None
         finally:
