@@ -8,6 +8,8 @@
   first says it is no longer there, the second to check the network;
 - an .npz cut short (an interrupted download or copy): told it was no zip file and shown the layouts, which fix
   nothing; now told it is cut short, naming its first member;
+- a CIFAR-10 batch cut short (a copy or an extraction interrupted): "not a readable CIFAR-10 batch (...)" and no word
+  on what to do; now told to replace it with the official file;
 - ``ingest.download: true`` whose connection is cut midway (http.client's ``IncompleteRead``, which is no
   ``OSError`` as urllib's own errors are): a traceback; now the download's one line, its partial file removed.
 
@@ -26,6 +28,7 @@ import pytest
 from fsspec.implementations.memory import MemoryFileSystem
 
 from test_hostile_remote_67 import refused_in_process
+from test_hostile_ingest import cifar_folder
 from test_hostile_sources_70 import grey_images, refused_ingest
 from winnow.cifar10 import CIFAR10_URL, FOLDER
 from test_hostile_remote_ingest import memory_folder, sample_files  # noqa: F401 (memory_folder: a fixture)
@@ -115,3 +118,14 @@ def test_a_cifar_download_cut_midway_is_one_line_not_a_traceback(tmp_path, monke
         f"ingest.download: could not fetch {CIFAR10_URL} (IncompleteRead(5 bytes read, 95 more expected)); download it "
         "by hand and set ingest.path")
     assert list((tmp_path / "data").iterdir()) == []  # the partial download is gone, and no archive was kept
+
+
+@pytest.mark.hostile("npz")
+def test_a_cifar_batch_cut_short_is_told_what_to_do(tmp_path, monkeypatch):
+    # before: "…/data_batch_3: not a readable CIFAR-10 batch (UnpicklingError: pickle data was truncated)", no fix
+    data = cifar_folder(tmp_path / FOLDER, np.random.default_rng(0))
+    whole = (data / "data_batch_3").read_bytes()
+    (data / "data_batch_3").write_bytes(whole[:len(whole) // 2])
+    assert refused_ingest(tmp_path, monkeypatch, "cifar10", data) == (
+        f"{data / 'data_batch_3'}: not a readable CIFAR-10 batch (UnpicklingError: pickle data was truncated); replace "
+        "it with the official file (a copy or extraction cut short leaves one so)")

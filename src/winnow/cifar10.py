@@ -171,7 +171,9 @@ def _unpickle(path: Path) -> dict:
     except MemoryError:  # the process's memory, not the file's (before: "not a readable CIFAR-10 batch")
         raise
     except Exception as err:  # crafted opcodes fail in many ways; none may escape as a traceback
-        raise WinnowError(f"{path}: not a readable CIFAR-10 batch ({type(err).__name__}: {err})") from None
+        # before: no word on what to do, of a batch cut short by an interrupted copy or extraction too
+        raise WinnowError(f"{path}: not a readable CIFAR-10 batch ({type(err).__name__}: {err}); replace it with the "
+                          "official file (a copy or extraction cut short leaves one so)") from None
     if not isinstance(obj, dict) or not all(isinstance(k, (bytes, str)) for k in obj):
         raise WinnowError(f"{path}: not a CIFAR-10 batch (expected a dict with keys data and labels)")
     decoded = [k.decode("latin-1") if isinstance(k, bytes) else k for k in obj]
