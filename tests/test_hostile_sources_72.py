@@ -49,8 +49,9 @@ def test_a_file_at_a_url_read_short_stops_ingest_not_a_row(tmp_path, memory_fold
 
     monkeypatch.setattr(MemoryFileSystem, "cat_file", cut_short)
     line, before, after = refused_in_process(tmp_path, monkeypatch, path=url)
-    assert line == (f"ingest.path: cannot read {url}/{name} (100 of the {len(whole):,} bytes listed came), which its "
-                    "folder lists; nothing was ingested: check the network and the credentials, then rerun")
+    assert line == (f"ingest.path: cannot read {url}/{name} (100 of the {len(whole):,} bytes listed came: the read "
+                    "was cut short, or the object rewritten since it was listed), which its folder lists; nothing was "
+                    "ingested: check the network and the credentials, then rerun")
     assert after == before  # no data/ingest, no metrics/ingest.json, no temporary
 
 

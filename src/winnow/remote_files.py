@@ -306,6 +306,7 @@ class RemotePath:
             # a read cut short without an error (a dropped connection some backends do not notice): before, the image
             # was a rejected row "image file is truncated", and DVC kept the set without it, the listing unchanged.
             # Only shorter: a backend that inflates a gzip-encoded object hands back more than its listed size
-            raise not_read(self.param, self, f"{len(data):,} of the {self.size:,} bytes listed came",
+            raise not_read(self.param, self, f"{len(data):,} of the {self.size:,} bytes listed came: the read was cut "
+                           "short, or the object rewritten since it was listed",
                            check="the network and the credentials")
         return data
