@@ -100,6 +100,12 @@ def load_suite(path: str | os.PathLike, *, parameters: Mapping[str, Any]) -> Sui
     if size > MAX_VALUES:
         raise WinnowError(f"{path}: its YAML aliases spell out more than {MAX_VALUES:,} values; a suite's rules take "
                           "a few each: write them out")
+    if isinstance(spec, dict) and spec.get("expectations") and not isinstance(spec["expectations"], list):
+        # before: `expectations: 5` was a TypeError traceback, and one rule written without its dash (a mapping) or a
+        # text was told "expectation 1 needs `type: expect_...` and a `kwargs` mapping", which it had
+        kind = {dict: "a mapping", str: "a text"}.get(type(spec["expectations"]), repr(spec["expectations"]))
+        raise WinnowError(f"{path}: expectations is {kind}, not a list; begin each expectation with a dash "
+                          "(`- type: expect_...`)")
     if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) or not spec.get("expectations"):
         raise WinnowError(f"{path}: a suite needs `name` and a non-empty `expectations` list")
     if spec["name"] != path.stem:  # results are kept by suite name: another file's name would stand in for this one
