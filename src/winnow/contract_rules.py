@@ -2,7 +2,8 @@
 Expectations sees it: a rule that passes on any data (no bound, ``mostly`` 0, a pattern or list left null, an
 infinite threshold, a misspelt placeholder), and a number GX cannot store (NaN, an infinity, past float64), are
 refused with one line naming the file, the expectation's place in it and the option (an empty value_set or
-column list too, and a pattern that matches every text); an infinity that leaves one side of a range open
+column list too, a pattern that matches every text, a bound written as a boolean or a text, a range no value lies
+in, and a list written as a mapping); an infinity that leaves one side of a range open
 (``max_value: .inf`` beside a finite minimum, a partition's tail bins) is kept. :func:`check_kinds` refuses,
 once the table is known, a value_set or a row_condition's value of text for a column of numbers, or of numbers for
 one of text.
@@ -100,6 +101,7 @@ def check_rule(kind: str, kwargs: Mapping[str, Any], *, where: str) -> None:
     if kind == _QUANTILES:  # its result holds numpy booleans, which GX's own results store cannot write
         raise WinnowError(f"{where}: Great Expectations 1.x fails to store this rule's result (a defect of its "
                           "own); use expect_column_median_to_be_between, _min_, _max_ or _mean_ instead")
+    _check_bound_kinds(kind, kwargs, where=where)
     if kind.endswith("_to_be_between") and not any(finite_number(kwargs.get(k)) for k in ("min_value", "max_value")):
         raise WinnowError(f"{where} has no finite min_value or max_value, so it passes on anything; give a bound, "
                           "or {$PARAMETER: name} to set it in contracts.bounds")
@@ -118,11 +120,21 @@ def check_rule(kind: str, kwargs: Mapping[str, Any], *, where: str) -> None:
             # before: value_set {$parameter: x} was read as the set {'$parameter'}, which nothing matched
             raise WinnowError(f"{where}: {option}: {value!r} is not a placeholder (that is spelt "
                               "{$PARAMETER: name}), so it would be checked as a literal value")
+    for key, listed in _LISTS.items():  # after the placeholders' own check: {$parameter: x} is a misspelt one
+        if isinstance(kwargs.get(key), Mapping):
+            # before: `value_set: {7}` (a set as Python writes it, a mapping of keys without values to YAML) reached
+            # Great Expectations as the set of its keys written as text, {'7'}: expect_column_values_to_not_be_in_set
+            # passed a label column holding 7, and `value_set: {}` passed on anything
+            raise WinnowError(f"{where}: {key} is a mapping, not a list (YAML reads {{a, b}} as keys without values, "
+                              f"and Great Expectations takes its keys as text); list the {listed} it is about in "
+                              "square brackets")
     for option in _WHOLE.get(kind, ()):
         value = kwargs.get(option)
         if isinstance(value, float) and math.isfinite(value) and not value.is_integer():
             raise WinnowError(f"{where}: {option} is {value!r}, not a whole number, and Great Expectations reads it as "
                               f"{int(value)} (it counts), another bound than written; give a whole number")
+    if kind.endswith("_to_be_between"):
+        _check_order(kwargs, where=where)
     if "mostly" in kwargs:
         _check_mostly(kwargs["mostly"], where=where)
 
@@ -274,6 +286,38 @@ def _check_count(kind: str, kwargs: Mapping[str, Any], *, where: str) -> None:
         raise WinnowError(f"{where}: {given} {'bound' if len(numbers) > 1 else 'bounds'} nothing: {_COUNTS[kind]} is "
                           "never below 0, so it passes on anything, an empty table too; give a min_value above 0"
                           + (" (or strict_min: true)" if low == 0 else ""))
+
+
+def _check_bound_kinds(kind: str, kwargs: Mapping[str, Any], *, where: str) -> None:
+    """Refuse a bound (a between rule's min_value or max_value, a count's value) written as a boolean or a text. Before:
+    Great Expectations read ``max_value: true`` as 1, so beside ``min_value: 0`` a rate's rule passed on any rate; and
+    ``max_value: '0.05'`` alone was refused as "no finite min_value or max_value", though one was written."""
+    options = ("min_value", "max_value") if kind.endswith("_to_be_between") else \
+        tuple(option for option in _WHOLE.get(kind, ()) if option == "value")
+    for option in options:
+        value = kwargs.get(option)
+        if isinstance(value, bool):
+            raise WinnowError(f"{where}: {option} is {str(value).lower()}, not a number (Great Expectations reads "
+                              "true as 1 and false as 0, another bound than written); give a number")
+        if isinstance(value, str):
+            raise WinnowError(f"{where}: {option} is the text {value!r}, not a number; write the number without quotes")
+
+
+def _check_order(kwargs: Mapping[str, Any], *, where: str) -> None:
+    """Refuse a between rule whose min_value is above its max_value, or equal to it with either end strict: no value
+    lies between them, so it fails on any data (before: warned on every run, "observed 7, bound in [9, 1]", or GX's
+    "min_value cannot be greater than max_value" as the observed value)."""
+    low, high = kwargs.get("min_value"), kwargs.get("max_value")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (low, high)):
+        return
+    if low > high:
+        raise WinnowError(f"{where}: min_value {low!r} is above max_value {high!r}, so no value lies between them and "
+                          "it fails on any data; write the smaller bound as min_value")
+    strict = [key for key in ("strict_min", "strict_max") if is_strict(kwargs.get(key))]
+    if low == high and strict:
+        raise WinnowError(f"{where}: min_value and max_value are both {low!r} and {' and '.join(strict)} leaves that "
+                          f"value out, so no value lies between them and it fails on any data; drop "
+                          f"{' and '.join(strict)}, or widen the range")
 
 
 def _check_mostly(mostly: Any, *, where: str) -> None:
