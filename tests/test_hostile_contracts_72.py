@@ -9,7 +9,9 @@
 - a bound written as a boolean or a text: ``max_value: true`` was read as 1 (beside ``min_value: 0`` a rate's rule
   passed on any rate), and ``max_value: '0.05'`` alone was refused as having no finite bound, though one was written;
 - a between rule whose min_value is above its max_value (or equal to it with a strict end), which no value meets: it
-  was kept and failed on any data, its line "observed 7, bound in [9, 1]" or GX's own complaint as the observed value.
+  was kept and failed on any data, its line "observed 7, bound in [9, 1]" or GX's own complaint as the observed value;
+- confident-learn's label issues judged under labels degrade has since changed (its label noise drawn anew, the same
+  pixels): the contracts stage counted such an image as judged and no issue, and the variant's contract passed.
 """
 
 import shutil
@@ -18,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hostile_harness import assert_nothing_left, files_under
+from hostile_harness import assert_nothing_left, files_under, write_judged
 from test_contracts import _run_stage, project  # noqa: F401 - project: the contracts stage's fixture
 from winnow.contracts import Batch, load_suite, validate
 from winnow.errors import WinnowError
@@ -137,3 +139,26 @@ def test_a_range_of_one_value_without_a_strict_end_is_kept(tmp_path):
                                                   "min_value: 8, max_value: 8"))
     assert [e["kwargs"] for e in load_suite(tmp_path / "ingest.yaml", parameters={}).expectations] == [
         {"column": "height", "min_value": 8, "max_value": 8}]
+
+
+@pytest.mark.hostile("intermediates")
+def test_label_issues_judged_under_labels_degrade_has_since_changed_stop_the_contracts_stage(
+        project, tmp_path, monkeypatch, capsys):  # noqa: F811
+    # confident-learn judged i2 under label 1 and called it an issue; degrade's label noise, drawn anew over the same
+    # pixels, now labels i2 0, and pruned trains it at 0 (dvc repro -s contracts, confident-learn not rerun). Before:
+    # exit 0, i2 counted as judged and no issue (its label is not the one judged, as if relabelled), the label-issue
+    # rate 0.0 and pruned's contract passed on a judgement of other labels, where the budget refuses the same file
+    root = Path(shutil.copytree(project, tmp_path / "project"))
+    issues = pd.read_parquet(root / "data/confident-learn/label_issues.parquet")
+    write_judged(root, "data/confident-learn/label_issues.parquet",
+                 issues.drop(columns="digest").assign(given_label=issues["given_label"].where(issues["id"] != "i2", 1),
+                                                      is_issue=issues["id"] == "i2"))
+    before = files_under(root)
+    with pytest.raises(SystemExit) as stopped:
+        _run_stage(root, monkeypatch, variants=("baseline", "pruned"))
+    assert stopped.value.code == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "error: data/confident-learn/label_issues.parquet: given_label differs from data/degrade for 1 image(s) "
+        "(first: id 'i2', 1 there, 0 in data/degrade): it judged labels that changed since; rerun the confident-learn "
+        "stage (dvc repro confident-learn)"]
+    assert_nothing_left(root, before, allowed={"params.yaml"})  # the one _run_stage writes

@@ -15,7 +15,9 @@ import pandas as pd
 from winnow.configs import CLEANERS
 from winnow.errors import WinnowError
 from winnow.decision_inputs import JUDGED_ON, READ_FROM, check_cleaner_files, check_judge_splits, judge_splits
-from winnow.judged_rows import check_grouped, check_pixels, considered_rows, filtered_out, read_filters
+from winnow.judged_rows import (
+    check_given_labels, check_grouped, check_pixels, considered_rows, filtered_out, given_labels, read_filters,
+)
 from winnow.stage_reads import check_class_indices, check_flags, missing_cell, read_json, read_table, rerun_error
 from winnow.variants import DECISION_FILES, DEGRADE, PER_IMAGE
 
@@ -171,37 +173,15 @@ def _check_judged(path: str | os.PathLike, table: pd.DataFrame, *, manifest: pd.
     class index (text, null, a fraction) is refused first, naming its row; other pixels last
     (:func:`winnow.judged_rows.check_pixels`)."""
     known = manifest.set_index("id")
-    split, label = table["id"].map(known["split"]), table["id"].map(known["label"])
+    split = table["id"].map(known["split"])
     held_out = np.flatnonzero(split != "train")
     if len(held_out):
         first = held_out[0]
         raise rerun_error(path, f"{len(held_out)} image(s) outside the train split (first {table['id'].iloc[first]!r}, "
                                 f"a {split.iloc[first]} image); a label cleaner judges train images only",
                           written_by=written_by)
-    values = _given_labels(path, table, written_by=written_by)
-    stale = np.flatnonzero(values != label.to_numpy(np.float64))
-    if len(stale):
-        first = table.iloc[stale[0]]
-        raise rerun_error(path, f"given_label differs from {DEGRADE} for {len(stale)} image(s) (first: id "
-                                f"{first['id']!r}, {first['given_label']} there, {label.iloc[stale[0]]} in "
-                                f"{DEGRADE}): it judged labels that changed since", written_by=written_by)
+    check_given_labels(table, manifest=manifest, path=path, written_by=written_by)
     check_pixels(table, manifest=manifest, path=path, written_by=written_by)
-
-
-def _given_labels(path: str | os.PathLike, table: pd.DataFrame, *, written_by: str) -> np.ndarray:
-    """``table``'s ``given_label`` column as float64, refused (:func:`winnow.stage_reads.rerun_error`) where it holds
-    no class indices: text or booleans, a null, a fraction (the first bad row named)."""
-    # before: a null in a nullable integer column (pandas' Int64) ended the budget and review export in a TypeError,
-    # and a text or null given_label was called one of other labels ("0 there, 0 in data/degrade")
-    check_class_indices(table, "given_label", path=path, written_by=written_by)
-    given = table["given_label"]
-    values = given.to_numpy(np.float64, na_value=np.nan)
-    bad = np.flatnonzero(np.isnan(values) | (values % 1 != 0))
-    if len(bad):
-        value = given.astype(object).iloc[bad[0]]
-        raise rerun_error(path, f"row {bad[0]} has no given_label" if missing_cell(value) else
-                          f"row {bad[0]} has given_label {value!r}, not a class index", written_by=written_by)
-    return values
 
 
 def _check_actions(path: str | os.PathLike, table: pd.DataFrame, *, action: str, label: str,
@@ -368,7 +348,7 @@ def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int
     label, digest = decisions["id"].map(known["label"]), decisions["id"].map(known["digest"])
     # read as the label cleaners' given_label is: before, a null was "label nan then": made before degrade changed the
     # data, and booleans were read as classes 0 and 1
-    relabelled = _given_labels(path, decisions, written_by=written_by) != label.to_numpy(np.float64)
+    relabelled = given_labels(path, decisions, written_by=written_by) != label.to_numpy(np.float64)
     stale = relabelled | (decisions["digest"].astype(object) != digest).to_numpy()
     if stale.any():
         at = int(np.flatnonzero(stale)[0])

@@ -101,6 +101,41 @@ def check_grouped(groups: pd.DataFrame, *, manifest: pd.DataFrame, path: str = "
                               written_by="dedup")
 
 
+def check_given_labels(table: pd.DataFrame, *, manifest: pd.DataFrame, path: str, written_by: str) -> None:
+    """Refuse (:func:`winnow.stage_reads.rerun_error`) a label cleaner's ``table`` whose ``given_label`` of an image is
+    no class index (:func:`given_labels`) or is not its label in ``manifest`` (data/degrade's) now: it judged labels
+    that changed since (degrade's label noise drawn anew keeps every id and pixel). Read so by the budget, the
+    variants stage and `winnow review` (winnow.decision_files), and by the variant contracts' label-issue rate: before,
+    that rate counted an image judged under its old label as judged and no issue, as if relabelled, and passed."""
+    from winnow.stage_reads import rerun_error
+
+    label = table["id"].map(manifest.set_index("id")["label"])
+    stale = np.flatnonzero(given_labels(path, table, written_by=written_by) != label.to_numpy(np.float64))
+    if len(stale):
+        first = table.iloc[stale[0]]
+        raise rerun_error(path, f"given_label differs from data/degrade for {len(stale)} image(s) (first: id "
+                                f"{first['id']!r}, {first['given_label']} there, {label.iloc[stale[0]]} in "
+                                "data/degrade): it judged labels that changed since", written_by=written_by)
+
+
+def given_labels(path, table: pd.DataFrame, *, written_by: str) -> np.ndarray:
+    """``table``'s ``given_label`` column as float64, refused (:func:`winnow.stage_reads.rerun_error`) where it holds
+    no class indices: text or booleans, a null, a fraction (the first bad row named)."""
+    from winnow.stage_reads import check_class_indices, missing_cell, rerun_error
+
+    # before: a null in a nullable integer column (pandas' Int64) ended the budget and review export in a TypeError,
+    # and a text or null given_label was called one of other labels ("0 there, 0 in data/degrade")
+    check_class_indices(table, "given_label", path=path, written_by=written_by)
+    given = table["given_label"]
+    values = given.to_numpy(np.float64, na_value=np.nan)
+    bad = np.flatnonzero(np.isnan(values) | (values % 1 != 0))
+    if len(bad):
+        value = given.astype(object).iloc[bad[0]]
+        raise rerun_error(path, f"row {bad[0]} has no given_label" if missing_cell(value) else
+                          f"row {bad[0]} has given_label {value!r}, not a class index", written_by=written_by)
+    return values
+
+
 # the key of threshold's flags' attrs (the parquet file's metadata) recording the threshold.issues they were cut by
 CUT_BY = "threshold_issues"
 

@@ -25,7 +25,7 @@ from winnow.errors import WinnowError
 from winnow.file_ops import file_digests
 from winnow.gx_import import import_gx
 from winnow.imageset import ImageSet, read_imageset
-from winnow.judged_rows import check_cut_by, check_grouped, check_pixels
+from winnow.judged_rows import check_cut_by, check_given_labels, check_grouped, check_pixels
 from winnow.stage import write_json
 from winnow.stage_reads import read_table
 from winnow.stand_ins import write_skipped
@@ -143,6 +143,9 @@ class VariantContract:
                 # labels they are not measured by: a redraw of degrade's label noise leaves every rate as it was)
                 check_grouped(table, manifest=degraded.manifest, path=str(CLEANER_OUTPUTS[key][0]), by=("split",))
             else:  # measured on other pixels than data/degrade's now: the rates would be of another data version
+                if key == "label_issues":  # or judged under other labels (degrade's label noise drawn anew)
+                    check_given_labels(table, manifest=degraded.manifest, path=str(CLEANER_OUTPUTS[key][0]),
+                                       written_by=CLEANER_OUTPUTS[key][1])
                 check_pixels(table, manifest=degraded.manifest, path=str(CLEANER_OUTPUTS[key][0]),
                              written_by=CLEANER_OUTPUTS[key][1])
         issues = (params.get("threshold") or {}).get("issues")
