@@ -32,7 +32,7 @@ from winnow.stand_ins import replacing_skipped, write_skipped
 from winnow.torch_runtime import pick_device
 from winnow.training import TrainConfig, embed, run_as
 from winnow.variant_contract import VariantContract, outputs as contract_outputs, write_not_checked
-from winnow.variants import learnt_ids, load_variant, loaded_order, read_rows, write_variant
+from winnow.variants import check_made_among, learnt_ids, load_variant, loaded_order, read_rows, write_variant
 
 DEFAULTS = {"target": "max", "edge_fraction": 0.1, "edge_extra": 2.0, "max_images": None, "device": "auto"}
 FOLDERS = ("data/variants/balanced", "plots/balance")
@@ -61,6 +61,9 @@ def main() -> None:
     policy = policy_for(params, policy_from)
     contract = VariantContract.read(params)  # what the variant's contract reads, before anything is written
     seed = params["seed"]
+    # pruned as params.yaml's pruned.cleaners make it now: before, after a cleaner was added or taken out and balance
+    # run alone (dvc repro -s balance), balanced was made of the old decisions and trained as if of the new, exit 0
+    check_made_among(read_rows("pruned"), cleaners=params["pruned"]["cleaners"])
     pruned, _ = load_variant("pruned")
     classes, labels = pruned.classes, pruned.labels
     scores = None
