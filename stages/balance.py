@@ -26,7 +26,7 @@ from winnow.balance import Policy, balance_counts, balanced_augment, edge_scores
 from winnow.balance_checks import checked_copies
 from winnow.checkpoints import load
 from winnow.gan_eval import sample_grid
-from winnow.imageset import ImageSet
+from winnow.imageset import ImageSet, read_imageset
 from winnow.stage import check_outputs, load_params, run, together, write_json
 from winnow.stand_ins import replacing_skipped, write_skipped
 from winnow.torch_runtime import pick_device
@@ -90,7 +90,11 @@ def main() -> None:
     # alike as read_policy takes it to be balance.policy: before, the kept policy with balance.policy's ops listed in
     # another order since (read_policy accepts it: the same policy) was the search's, "raise augment_search.magnitudes"
     fixed = policy_from == "fixed" or with_fixed and same_policy(policy, policy_for(params, "fixed"))
-    digests, warnings = checked_copies(made, pruned.images, policy, fixed=fixed)
+    # the val, test and trusted images as data/ingest holds them: a copy equal to one of them is refused
+    ingested = read_imageset("data/ingest").manifest
+    digests, warnings = checked_copies(made, pruned.images, policy, fixed=fixed,
+                                       held_out=ingested.loc[ingested["split"] != "train", ["id", "split", "digest"]],
+                                       ids=pruned.manifest["id"].to_numpy())
     source_ids = pruned.manifest["id"].to_numpy()[made.source]
     copy = pd.Series(made.source).groupby(made.source).cumcount().to_numpy()
     used = ["+".join(np.array(policy.ops)[row]) for row in made.ops]

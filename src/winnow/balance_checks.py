@@ -30,11 +30,14 @@ NEAR_LEVELS = 2
 LEADERS = 8
 
 
-def checked_copies(made: Balanced, images: np.ndarray, policy: Policy, *, fixed: bool) -> tuple[np.ndarray, list[str]]:
+def checked_copies(made: Balanced, images: np.ndarray, policy: Policy, *, fixed: bool,
+                   held_out: pd.DataFrame | None = None, ids: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
     """(object ``(M,)`` pixel digests of ``made.images``, the warning lines) once the copies pass; raises
-    :class:`WinnowError` where an op's copies are mostly duplicates of their source, or the copies of each other.
-    ``images``: uint8 ``(N, H, W, C)``, the sources ``made.source`` indexes; ``fixed``: the copies followed
-    ``balance.policy`` (also when the augmentation search kept it), not the search's pick."""
+    :class:`WinnowError` where an op's copies are mostly duplicates of their source, or the copies of each other, or
+    where any copy is a held-out image (:func:`copies_of_held_out`). ``images``: uint8 ``(N, H, W, C)``, the
+    sources ``made.source`` indexes, ``ids`` (str ``(N,)``) their ids; ``held_out``: the val, test and trusted
+    images' ``id``, ``split`` and ``digest`` (data/ingest's manifest rows; None: not checked); ``fixed``: the copies
+    followed ``balance.policy`` (also when the augmentation search kept it), not the search's pick."""
     where = "balance.policy" if fixed else "augment_search"
     knob = "balance.policy.magnitude" if fixed else "augment_search.magnitudes"
     ops = "balance.policy.ops" if fixed else "augment_search.op_sets"
@@ -85,10 +88,51 @@ def checked_copies(made: Balanced, images: np.ndarray, policy: Policy, *, fixed:
             raise WinnowError(f"{where}: {equal} (magnitude {policy.magnitude:g}: too close to no change); "
                               f"raise {knob}")
     digests = pixel_digest(made.images)  # once: the duplicate check, the variant's extra images and its contract
+    if held_out is not None:
+        copies_of_held_out(made, images, digests, policy, held_out=held_out, ids=ids, where=where, ops=ops,
+                           fixed=fixed)
     repeated = repeated_copies(digests, policy, where=where, ops=ops, noisier=noisier)
     alike = near_repeats(made, digests, differences, policy, where=where, knob=knob)
     unchanged = copies_like_sources(differences, made.ops, policy, ops=ops, knob=knob, noisier=noisier)
     return digests, [warning for warning in (unchanged, repeated, alike) if warning]
+
+
+def copies_of_held_out(made: Balanced, images: np.ndarray, digests: np.ndarray, policy: Policy, *,
+                       held_out: pd.DataFrame, ids: np.ndarray | None, where: str, ops: str, fixed: bool) -> None:
+    """Refuse copies (object ``(M,)`` ``digests``) equal pixel for pixel to a held-out image, of val, test or trusted
+    (``held_out``: their ``id``, ``split`` and ``digest``) whose source (of uint8 ``images``, ``ids``) is not: balance
+    made them (a flip of a train image whose mirror image is in val, say), and train@balanced would learn an image its
+    epoch is chosen on or its score judged by. A source equal to a held-out image is a leak pruned kept
+    (dedup.drop_leaks false), which the variant's contract counts. Before: written without a word (dedup's mirror
+    search off, or its cut missing the pair), the contract measuring each copy as its source, which no val image
+    equals."""
+    equal = pd.Series(digests).isin(held_out["digest"]).to_numpy()
+    if not equal.any():
+        return
+    sources = np.unique(made.source[equal])
+    kept_leak = sources[pd.Series(pixel_digest(images[sources])).isin(held_out["digest"]).to_numpy()]
+    equal = equal & ~np.isin(made.source, kept_leak)
+    if not equal.any():
+        return
+    first = int(np.argmax(equal))
+    used = np.asarray(made.ops, bool)[equal]
+    # the op every such copy got, the one without a strength first (only flip or invert leave an image so exactly)
+    common = [op for k, op in enumerate(policy.ops) if used[:, k].all()]
+    op = next((o for o in common if o in NO_STRENGTH), common[0] if common else
+              policy.ops[int(np.argmax(used.sum(axis=0)))])
+    if len(policy.ops) == 1:
+        fix = f"replace {op} with noise in {ops}"
+    elif fixed and policy.n == len(policy.ops):
+        fix = f"take {op} out of {ops} and set balance.policy.n to {policy.n - 1}"
+    else:
+        fix = f"take {op} out of {ops}"
+    match = held_out[held_out["digest"] == digests[first]].iloc[0]
+    source = f"image {ids[made.source[first]]!r}" if ids is not None else "its image"
+    made_with = "+".join(np.array(policy.ops)[np.asarray(made.ops, bool)[first]])
+    raise WinnowError(f"{where}: {int(equal.sum())} of {len(digests)} augmented copies equal a held-out image pixel "
+                      f"for pixel (first: the copy of {source} made with {made_with} is {match['split']} image "
+                      f"{match['id']!r}), so train@balanced would learn images it is chosen or judged by; {fix}, or "
+                      "leave their images out of the train set")
 
 
 def repeated_copies(digests: np.ndarray, policy: Policy, *, where: str, ops: str, noisier: str | None) -> str | None:
