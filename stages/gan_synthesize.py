@@ -31,7 +31,7 @@ from winnow.metrics import summarise
 from winnow.stage import check_outputs, load_params, run, together, write_json, write_table
 from winnow.stand_ins import replacing_skipped, write_skipped
 from winnow.variant_contract import VariantContract, outputs as contract_outputs, write_not_checked
-from winnow.variants import learnt_ids, load_variant, read_rows, write_variant
+from winnow.variants import check_made_among, learnt_ids, load_variant, read_rows, write_variant
 
 FOLDERS, FILES = ("data/gan", "data/variants/augmented", "plots/gan"), ("models/gan.pt",)
 METRICS = "metrics/gan.json"
@@ -63,6 +63,9 @@ def main() -> None:
     contract = VariantContract.read(params)  # what the variant's contract reads, before anything is written
     config = GanConfig.from_params(section.pop("train", {}))
     seed = params["seed"]
+    # pruned as params.yaml's pruned.cleaners make it now: before, after a cleaner was added or taken out and
+    # gan-synthesize run alone (dvc repro -s), the GAN learnt the old decisions' images, exit 0
+    check_made_among(read_rows("pruned"), cleaners=params["pruned"]["cleaners"])
     pruned, val = load_variant("pruned")
     # trained_on: the model of baseline's rows and labels now (before: after a relabel and `dvc repro -s`, the weak
     # classes were ranked by the val F1 of the old labels' model, exit 0)

@@ -2,6 +2,7 @@
 
 - pruned's rows made of the decisions of other pruned.cleaners than params.yaml lists now (a cleaner taken out, then
   balance run alone): balanced was made of the old decisions without a word; now refused naming the variants stage;
+- the same pruned rows read by gan-synthesize: the GAN learnt the old decisions' images without a word; now refused;
 - a flip copy of a train image whose mirror image is in val: balanced held that val image pixel for pixel, written
   without a word (the contract measures a copy as its source); now refused, naming the copy, the val image and the op;
 """
@@ -16,6 +17,7 @@ import yaml
 
 from hostile_harness import assert_nothing_left, files_under
 from test_augment import _stage
+from test_gan import gan_project
 from test_hostile_balance_more import balance_project
 from winnow.errors import WinnowError
 from winnow.imageset import read_imageset, write_imageset
@@ -48,6 +50,22 @@ def test_pruned_of_other_cleaners_than_params_lists_is_refused(tmp_path, monkeyp
         "dedup, embedding_clean, threshold now; rerun the variants stage (dvc repro variants)")
     assert_nothing_left(project, before)
 
+
+
+@pytest.mark.hostile("intermediates")
+def test_gan_synthesize_refuses_pruned_of_other_cleaners_than_params_lists(tmp_path, monkeypatch):
+    # as above, for the other stage that starts from pruned. Before: the GAN trained on the dedup decisions alone and
+    # augmented was written of them, exit 0
+    project = gan_project(tmp_path / "project", weak_k=2)
+    monkeypatch.chdir(project)
+    write_variant("pruned", read_rows("pruned"), cleaners=["dedup"])
+    before = files_under(project)
+    with pytest.raises(WinnowError) as refused:
+        _stage("gan_synthesize").main()
+    assert str(refused.value) == (
+        "data/variants/pruned/rows.parquet: made of the decisions of pruned.cleaners dedup, but params.yaml lists "
+        "dedup, embedding_clean, threshold now; rerun the variants stage (dvc repro variants)")
+    assert_nothing_left(project, before)
 
 @pytest.mark.hostile("intermediates")
 def test_a_copy_equal_to_a_val_image_is_refused(tmp_path, monkeypatch):
