@@ -90,10 +90,12 @@ def main() -> None:
     # alike as read_policy takes it to be balance.policy: before, the kept policy with balance.policy's ops listed in
     # another order since (read_policy accepts it: the same policy) was the search's, "raise augment_search.magnitudes"
     fixed = policy_from == "fixed" or with_fixed and same_policy(policy, policy_for(params, "fixed"))
-    # the val, test and trusted images as data/ingest holds them: a copy equal to one of them is refused
-    ingested = read_imageset("data/ingest").manifest
-    digests, warnings = checked_copies(made, pruned.images, policy, fixed=fixed,
-                                       held_out=ingested.loc[ingested["split"] != "train", ["id", "split", "digest"]],
+    # a copy equal to a val, test or trusted image (as data/ingest holds them), or to a train image of another
+    # class, is refused
+    ingested, columns = read_imageset("data/ingest").manifest, ["id", "split", "label", "digest"]
+    others = pd.concat([ingested.loc[ingested["split"] != "train", columns], pruned.manifest[columns]],
+                       ignore_index=True)
+    digests, warnings = checked_copies(made, pruned.images, policy, fixed=fixed, others=others,
                                        ids=pruned.manifest["id"].to_numpy())
     source_ids = pruned.manifest["id"].to_numpy()[made.source]
     copy = pd.Series(made.source).groupby(made.source).cumcount().to_numpy()

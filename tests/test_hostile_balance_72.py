@@ -5,6 +5,8 @@
 - the same pruned rows read by gan-synthesize: the GAN learnt the old decisions' images without a word; now refused;
 - a flip copy of a train image whose mirror image is in val: balanced held that val image pixel for pixel, written
   without a word (the contract measures a copy as its source); now refused, naming the copy, the val image and the op;
+- a flip copy of a train image whose mirror image is a train image of another class: balanced held that image under
+  both labels, without a word; now refused the same way.
 """
 
 from __future__ import annotations
@@ -88,5 +90,25 @@ def test_a_copy_equal_to_a_val_image_is_refused(tmp_path, monkeypatch):
     assert str(refused.value) == (
         "balance.policy: 2 of 2 augmented copies equal a held-out image pixel for pixel (first: the copy of image "
         "'i4' made with flip is val image 'v0'), so train@balanced would learn images it is chosen or judged by; "
+        "replace flip with noise in balance.policy.ops, or leave their images out of the train set")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_copy_equal_to_a_train_image_of_another_class_is_refused(tmp_path, monkeypatch):
+    # class a 4 images, b 2: b's images i4 and i5 are the mirror images of a's i2 and i3 (left and right arrows, say;
+    # not i0 and i1, which the two val images copy), so b's 2 copies under [flip], one of each, are i2 and i3 pixel for
+    # pixel, labelled b. Before: exit 0, balanced held i2 and i3 as a and as b; dedup links a mirror of another label
+    # to nothing, so no check counted them
+    images = _images(6)
+    images[4:] = images[2:4, :, ::-1]
+    project = balance_project(tmp_path / "project", images, np.repeat([0, 1], [4, 2]), policy={"ops": ["flip"], "n": 1})
+    monkeypatch.chdir(project)
+    before = files_under(project)
+    with pytest.raises(WinnowError) as refused:
+        _stage("balance").main()
+    assert str(refused.value) == (
+        "balance.policy: 2 of 2 augmented copies equal a train image of another class pixel for pixel (first: the copy "
+        "of image 'i4' made with flip is train image 'i2'), so balanced would hold those images under two labels; "
         "replace flip with noise in balance.policy.ops, or leave their images out of the train set")
     assert_nothing_left(project, before)

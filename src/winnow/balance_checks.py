@@ -31,13 +31,14 @@ LEADERS = 8
 
 
 def checked_copies(made: Balanced, images: np.ndarray, policy: Policy, *, fixed: bool,
-                   held_out: pd.DataFrame | None = None, ids: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
+                   others: pd.DataFrame | None = None, ids: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
     """(object ``(M,)`` pixel digests of ``made.images``, the warning lines) once the copies pass; raises
     :class:`WinnowError` where an op's copies are mostly duplicates of their source, or the copies of each other, or
-    where any copy is a held-out image (:func:`copies_of_held_out`). ``images``: uint8 ``(N, H, W, C)``, the
-    sources ``made.source`` indexes, ``ids`` (str ``(N,)``) their ids; ``held_out``: the val, test and trusted
-    images' ``id``, ``split`` and ``digest`` (data/ingest's manifest rows; None: not checked); ``fixed``: the copies
-    followed ``balance.policy`` (also when the augmentation search kept it), not the search's pick."""
+    where any copy is a held-out image or a train image of another class (:func:`copies_of_other_images`).
+    ``images``: uint8 ``(N, H, W, C)``, the sources ``made.source`` indexes, ``ids`` (str ``(N,)``) their ids;
+    ``others``: the held-out images' (data/ingest's val, test and trusted) and the train images' ``id``, ``split``,
+    ``label`` and ``digest`` (None: not checked); ``fixed``: the copies followed ``balance.policy`` (also when the
+    augmentation search kept it), not the search's pick."""
     where = "balance.policy" if fixed else "augment_search"
     knob = "balance.policy.magnitude" if fixed else "augment_search.magnitudes"
     ops = "balance.policy.ops" if fixed else "augment_search.op_sets"
@@ -88,34 +89,42 @@ def checked_copies(made: Balanced, images: np.ndarray, policy: Policy, *, fixed:
             raise WinnowError(f"{where}: {equal} (magnitude {policy.magnitude:g}: too close to no change); "
                               f"raise {knob}")
     digests = pixel_digest(made.images)  # once: the duplicate check, the variant's extra images and its contract
-    if held_out is not None:
-        copies_of_held_out(made, images, digests, policy, held_out=held_out, ids=ids, where=where, ops=ops,
-                           fixed=fixed)
+    if others is not None:
+        copies_of_other_images(made, images, digests, policy, others=others, ids=ids, where=where, ops=ops,
+                               fixed=fixed)
     repeated = repeated_copies(digests, policy, where=where, ops=ops, noisier=noisier)
     alike = near_repeats(made, digests, differences, policy, where=where, knob=knob)
     unchanged = copies_like_sources(differences, made.ops, policy, ops=ops, knob=knob, noisier=noisier)
     return digests, [warning for warning in (unchanged, repeated, alike) if warning]
 
 
-def copies_of_held_out(made: Balanced, images: np.ndarray, digests: np.ndarray, policy: Policy, *,
-                       held_out: pd.DataFrame, ids: np.ndarray | None, where: str, ops: str, fixed: bool) -> None:
-    """Refuse copies (object ``(M,)`` ``digests``) equal pixel for pixel to a held-out image, of val, test or trusted
-    (``held_out``: their ``id``, ``split`` and ``digest``) whose source (of uint8 ``images``, ``ids``) is not: balance
-    made them (a flip of a train image whose mirror image is in val, say), and train@balanced would learn an image its
-    epoch is chosen on or its score judged by. A source equal to a held-out image is a leak pruned kept
-    (dedup.drop_leaks false), which the variant's contract counts. Before: written without a word (dedup's mirror
-    search off, or its cut missing the pair), the contract measuring each copy as its source, which no val image
-    equals."""
-    equal = pd.Series(digests).isin(held_out["digest"]).to_numpy()
-    if not equal.any():
+def copies_of_other_images(made: Balanced, images: np.ndarray, digests: np.ndarray, policy: Policy, *,
+                           others: pd.DataFrame, ids: np.ndarray | None, where: str, ops: str, fixed: bool) -> None:
+    """Refuse copies (object ``(M,)`` ``digests``) equal pixel for pixel to a held-out image (val, test or trusted) or
+    to a train image of another class than theirs, where their source (of uint8 ``images``, ``ids``) is not that
+    image: balance made them, a flip of a train image whose mirror image is in val or in another class, say.
+    ``others``: ``id``, ``split``, ``label`` and ``digest`` of the held-out images and the train images the copies
+    join. A held-out image would be learnt by train@balanced, which chooses its epoch on val (or is judged on test);
+    one of another class would be in balanced under two labels. A source equal to such an image is a leak or a
+    conflict pruned kept, which the variant's contract counts. Before: written without a word (dedup's mirror
+    search off, or its cut missing the pair), the contract measuring each copy as its source, which equals neither."""
+    candidates = pd.Series(digests).isin(others["digest"]).to_numpy()
+    if not candidates.any():
         return
-    sources = np.unique(made.source[equal])
-    kept_leak = sources[pd.Series(pixel_digest(images[sources])).isin(held_out["digest"]).to_numpy()]
-    equal = equal & ~np.isin(made.source, kept_leak)
-    if not equal.any():
+    rows = np.flatnonzero(candidates)
+    copies = pd.DataFrame({"copy": rows, "digest": digests[rows], "label": made.labels[rows],
+                           "source_digest": pixel_digest(images[made.source[rows]])})
+    pairs = copies.merge(others.rename(columns={"label": "other_label"}), on="digest")
+    pairs = pairs[(pairs["digest"] != pairs["source_digest"])
+                  & ((pairs["split"] != "train") | (pairs["other_label"] != pairs["label"]))]
+    if pairs.empty:
         return
-    first = int(np.argmax(equal))
-    used = np.asarray(made.ops, bool)[equal]
+    held = pairs[pairs["split"] != "train"]
+    pairs = held if len(held) else pairs  # the held-out images first: they flatter the score
+    flagged = np.zeros(len(digests), bool)
+    flagged[pairs["copy"].unique()] = True
+    first = pairs.sort_values("copy", kind="stable").iloc[0]
+    used = np.asarray(made.ops, bool)[flagged]
     # the op every such copy got, the one without a strength first (only flip or invert leave an image so exactly)
     common = [op for k, op in enumerate(policy.ops) if used[:, k].all()]
     op = next((o for o in common if o in NO_STRENGTH), common[0] if common else
@@ -126,13 +135,14 @@ def copies_of_held_out(made: Balanced, images: np.ndarray, digests: np.ndarray, 
         fix = f"take {op} out of {ops} and set balance.policy.n to {policy.n - 1}"
     else:
         fix = f"take {op} out of {ops}"
-    match = held_out[held_out["digest"] == digests[first]].iloc[0]
-    source = f"image {ids[made.source[first]]!r}" if ids is not None else "its image"
-    made_with = "+".join(np.array(policy.ops)[np.asarray(made.ops, bool)[first]])
-    raise WinnowError(f"{where}: {int(equal.sum())} of {len(digests)} augmented copies equal a held-out image pixel "
-                      f"for pixel (first: the copy of {source} made with {made_with} is {match['split']} image "
-                      f"{match['id']!r}), so train@balanced would learn images it is chosen or judged by; {fix}, or "
-                      "leave their images out of the train set")
+    source = f"image {ids[made.source[first['copy']]]!r}" if ids is not None else "its image"
+    made_with = "+".join(np.array(policy.ops)[np.asarray(made.ops, bool)[first["copy"]]])
+    what, why = (("a held-out image", "train@balanced would learn images it is chosen or judged by") if len(held) else
+                 ("a train image of another class", "balanced would hold those images under two labels"))
+    kind = f"{first['split']} image" if len(held) else "train image"
+    raise WinnowError(f"{where}: {int(flagged.sum())} of {len(digests)} augmented copies equal {what} pixel for pixel "
+                      f"(first: the copy of {source} made with {made_with} is {kind} {first['id']!r}), so {why}; "
+                      f"{fix}, or leave their images out of the train set")
 
 
 def repeated_copies(digests: np.ndarray, policy: Policy, *, where: str, ops: str, noisier: str | None) -> str | None:
