@@ -135,13 +135,13 @@ def copies_of_other_images(made: Balanced, images: np.ndarray, digests: np.ndarr
         fix = f"take {op} out of {ops} and set balance.policy.n to {policy.n - 1}"
     else:
         fix = f"take {op} out of {ops}"
-    source = f"image {ids[made.source[first['copy']]]!r}" if ids is not None else "its image"
+    source = f"image {str(ids[made.source[first['copy']]])!r}" if ids is not None else "its image"
     made_with = "+".join(np.array(policy.ops)[np.asarray(made.ops, bool)[first["copy"]]])
     what, why = (("a held-out image", "train@balanced would learn images it is chosen or judged by") if len(held) else
                  ("a train image of another class", "balanced would hold those images under two labels"))
     kind = f"{first['split']} image" if len(held) else "train image"
     raise WinnowError(f"{where}: {int(flagged.sum())} of {len(digests)} augmented copies equal {what} pixel for pixel "
-                      f"(first: the copy of {source} made with {made_with} is {kind} {first['id']!r}), so {why}; "
+                      f"(first: the copy of {source} made with {made_with} is {kind} {str(first['id'])!r}), so {why}; "
                       f"{fix}, or leave their images out of the train set")
 
 
