@@ -184,12 +184,20 @@ def finish_killed_commits() -> tuple[list[Path], list[Path]]:
             continue  # claimed by another process
         if all(map(_as_left, moves)):
             _finish(moves, direction)
-            finished += [move.path for move in moves]
+            finished += _outputs(moves)
         else:
             _drop(moves)
-            dropped += [move.path for move in moves]
+            dropped += _outputs(moves)
         claimed.unlink()
     return finished, dropped
+
+
+def _outputs(moves: list[Move]) -> list[Path]:
+    """The paths of ``moves`` that are outputs, not files written into a folder output's temporary (an imageset's
+    rejected.csv, written as ``data/.ingest.winnow-tmp-<pid>/rejected.csv``), which move with that folder. Before, the
+    next stage said "finished moving 4 output(s) of a killed run into place: data/.ingest.winnow-tmp-31544/rejected.csv,
+    ..." of ingest's two, naming temporaries that were gone."""
+    return [move.path for move in moves if not any(move.path.is_relative_to(other.tmp) for other in moves)]
 
 
 def _drop(moves: list[Move]) -> None:
