@@ -2,6 +2,7 @@
 
 - a commit killed part-way whose folder output held a file staged inside it (an imageset's rejected.csv): the next
   stage names the killed run's outputs, not the temporaries inside the folder's (gone by then) as outputs of their own;
+- a training interrupted in a fresh project: the folder made for its log goes with it.
 """
 
 from __future__ import annotations
@@ -78,3 +79,24 @@ def test_a_killed_commit_is_finished_naming_its_outputs_not_the_files_inside_a_f
                                 "metrics/ingest.json": b'{\n  "images": 2\n}\n'}
     assert sorted(os.listdir(tmp_path)) == ["commit.py", "data", "metrics"]  # no journal, nothing set aside
     assert sorted(os.listdir(tmp_path / "data")) == ["ingest"]
+
+
+@pytest.mark.hostile("interrupted")
+def test_an_interrupted_training_leaves_no_folder_made_for_its_log(tmp_path, monkeypatch, capsys):
+    # before: Ctrl-C in the first epoch of train@baseline in a fresh project left metrics/train/ (and metrics/) behind,
+    # empty: dvclive had made them for the staged log, and nothing removed them
+    monkeypatch.chdir(tmp_path)
+
+    def main():
+        with together() as outputs:
+            log = outputs.folder("metrics/train/baseline")
+            log.mkdir(parents=True)  # as dvclive's Live makes its folder
+            (log / "metrics.json").write_text("{}")
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr("sys.argv", ["stages/train.py", "baseline"])
+    with pytest.raises(SystemExit) as ended:
+        run(main, reads_arguments=True)
+    assert (ended.value.code, capsys.readouterr().err) == (130, (
+        "error: stages/train.py: interrupted; outputs not yet complete were left unwritten: rerun it\n"))
+    assert os.listdir(tmp_path) == []

@@ -147,6 +147,9 @@ class Outputs:
         """Where to write the folder ``path``: a temporary sibling (not created), moved into place with the
         other outputs; left unwritten (a process under torchrun that logs nothing), ``path`` is left as it is."""
         path = Path(path)
+        # made here, as a staged write makes its folders, so that they go with a block that fails: before, a training
+        # interrupted in a fresh project left metrics/train/ behind, empty (dvclive made it for the log)
+        _made.append(_make_parents(path))
         tmp = temporary_sibling(path)
         remove(tmp)  # a killed run's of a process id used again
         _staged[path] = tmp
