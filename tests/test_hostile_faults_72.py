@@ -2,7 +2,14 @@
 
 - a commit killed part-way whose folder output held a file staged inside it (an imageset's rejected.csv): the next
   stage names the killed run's outputs, not the temporaries inside the folder's (gone by then) as outputs of their own;
+- an output that is a mount point (a disk, or a folder or file bind-mounted into a container), which no rename
+  replaces: refused before any work, for a stage and for a command's ``--out``;
+- a folder the outputs are written in on a file system mounted read-only: told to mount it writable, not to fix its
+  permissions, which chmod cannot;
 - a training interrupted in a fresh project: the folder made for its log goes with it.
+
+A mount point needs root to make; here this process's mount table (:data:`winnow.output_paths.MOUNTINFO`) is a file
+that lists one, as Linux lists a bind mount. A read-only mount is the error the system gives there (EROFS).
 """
 
 from __future__ import annotations
@@ -21,7 +28,6 @@ import pytest
 from hostile_harness import ROOT, _env, assert_nothing_left, files_under, imagefolder_project
 from winnow.outputs import together
 from winnow.stage import check_outputs, run, tidy_killed_runs
-
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -79,6 +85,105 @@ def test_a_killed_commit_is_finished_naming_its_outputs_not_the_files_inside_a_f
                                 "metrics/ingest.json": b'{\n  "images": 2\n}\n'}
     assert sorted(os.listdir(tmp_path)) == ["commit.py", "data", "metrics"]  # no journal, nothing set aside
     assert sorted(os.listdir(tmp_path / "data")) == ["ingest"]
+
+
+def _mounted(monkeypatch, tmp_path: Path, *paths: Path) -> None:
+    """This process's mount table, with ``paths`` bind-mounted as Linux lists them (a space written as \\040)."""
+    table = tmp_path / "mountinfo"
+    table.write_text("22 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n" + "".join(
+        f"{45 + i} 22 254:0 /srv/big{i} {os.path.realpath(path).replace(' ', chr(92) + '040')} rw,relatime - ext4 "
+        "/dev/vda rw\n" for i, path in enumerate(paths)))
+    monkeypatch.setattr("winnow.output_paths.MOUNTINFO", str(table))
+
+
+def _ingest_stage():
+    spec = importlib.util.spec_from_file_location("ingest_stage_72", ROOT / "stages" / "ingest.py")
+    stage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stage)
+    return stage
+
+
+@pytest.mark.hostile("interrupted")
+def test_an_output_folder_that_is_a_mount_point_stops_ingest_before_its_work(tmp_path, monkeypatch, capsys):
+    # before (data/ingest a bind mount): ingest decoded and wrote every image, then said "error: stages/ingest.py:
+    # data/ingest -> data/.ingest.winnow-old-<pid>: Device or resource busy [EBUSY]; free space, or fix the path or
+    # its permissions, then rerun", neither of which lets a rename replace a mount point
+    project, _ = imagefolder_project(tmp_path)
+    monkeypatch.chdir(project)
+    stage = _ingest_stage()
+    monkeypatch.setattr("sys.argv", ["stages/ingest.py"])
+    run(stage.main)
+    last, before = _files(project), files_under(project)
+    capsys.readouterr()
+    _mounted(monkeypatch, tmp_path, project / "data/ingest")
+    loads = []
+    monkeypatch.setattr(stage, "load_source", lambda *args, **kwargs: loads.append(args))
+    with pytest.raises(SystemExit) as ended:
+        run(stage.main)
+    assert (ended.value.code, capsys.readouterr()) == (1, ("", (
+        "error: ingest: data/ingest is a mount point, which the stage cannot replace (it writes the new folder beside "
+        "it and renames it into place); mount the folder it lies in (data) instead, then rerun\n")))
+    assert loads == []  # refused before the source was read
+    assert _files(project) == last
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_commands_out_file_that_is_a_mount_point_is_refused_before_its_work(tmp_path, monkeypatch, capsys):
+    # a file bind-mounted into a container (its name holding a space, which the mount table writes as \040): before,
+    # winnow compare --out read every run, then failed at the rename with EBUSY
+    from winnow.compare import check_arguments
+
+    out = tmp_path / "seeds table.md"
+    out.write_text("mounted")
+    _mounted(monkeypatch, tmp_path, out)
+    with pytest.raises(Exception) as refused:
+        check_arguments(num=2, out=out)
+    assert str(refused.value) == (
+        f"--out {out}: is a mount point, which the write cannot replace (it writes the new file beside it and renames "
+        "it into place); give another file path, e.g. --out reports/compare-seeds.md")
+    assert sorted(os.listdir(tmp_path)) == ["mountinfo", "seeds table.md"]
+
+
+def _read_only(monkeypatch, folder: Path) -> None:
+    """``folder`` on a file system mounted read-only: a new file there fails as the system fails it."""
+    real = tempfile.TemporaryFile
+
+    def temporary(*args, dir=None, **kwargs):
+        if dir is not None and Path(dir).resolve() == folder.resolve():
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), os.path.join(dir, "tmpx"))
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr("winnow.output_paths.tempfile.TemporaryFile", temporary)
+
+
+@pytest.mark.hostile("interrupted")
+@pytest.mark.parametrize("read_only, line", [
+    # before: "...; fix its permissions, then rerun", which chmod cannot on a read-only mount ("chmod: changing
+    # permissions of 'metrics': Read-only file system")
+    ("metrics", "error: threshold: cannot write metrics/threshold.json in metrics (Read-only file system); mount its "
+                "file system writable, then rerun"),
+    # a checkout mounted read-only into a container beside writable output folders
+    (".", "error: threshold: cannot write in the project folder {cwd} (Read-only file system), where the stage lists "
+          "its outputs' moves into place before it makes them; mount its file system writable, then rerun"),
+])
+def test_a_folder_on_a_read_only_mount_is_told_to_be_mounted_writable(tmp_path, monkeypatch, capsys, read_only, line):
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "plots").mkdir()
+    (tmp_path / "metrics/threshold.json").write_text("old")
+    monkeypatch.chdir(tmp_path)
+    _read_only(monkeypatch, tmp_path / read_only)
+    worked = []
+
+    def main():
+        check_outputs(stage="threshold", files=["metrics/threshold.json"], folders=["plots/threshold"])
+        worked.append(True)
+
+    monkeypatch.setattr("sys.argv", ["stages/threshold.py"])
+    with pytest.raises(SystemExit) as ended:
+        run(main)
+    assert (ended.value.code, capsys.readouterr(), worked) == (1, ("", line.format(cwd=tmp_path) + "\n"), [])
+    assert _files(tmp_path) == {"metrics/threshold.json": b"old"}
 
 
 @pytest.mark.hostile("interrupted")

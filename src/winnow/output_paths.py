@@ -5,6 +5,7 @@ paths that are not regular files."""
 import errno
 import functools
 import os
+import re
 import stat
 import tempfile
 from pathlib import Path
@@ -17,8 +18,9 @@ class Obstacle(NamedTuple):
     """What stops a write at a path (:func:`output_obstacle`): ``kind`` (a folder where a file goes, or the
     reverse), ``under`` (``where``: the file the path lies under), ``dangling`` (``where``: the symbolic link the
     path lies under, ``why``: its target, which does not exist), ``unwritable`` (``where``: the deepest
-    existing folder, which takes no new file; ``why``: the system's reason) or ``long`` (``why``: the longest
-    name the folder's file system takes)."""
+    existing folder, which takes no new file; ``why``: the system's reason), ``read-only`` (the same, on a file
+    system mounted read-only, whose permissions no chmod changes), ``mount`` (the path is a mount point, which no
+    rename replaces) or ``long`` (``why``: the longest name the folder's file system takes)."""
 
     what: str
     where: str = ""
@@ -31,6 +33,11 @@ def output_obstacle(path: str | os.PathLike, *, folder: bool = False) -> Obstacl
     path = os.fspath(path)
     if os.path.isdir(path) if not folder else os.path.exists(path) and not os.path.isdir(path):
         return Obstacle("kind")
+    # written beside it and renamed over it, a mount point (a disk, or a folder or file bind-mounted into a container)
+    # refuses the rename: before, ingest read and wrote everything, then said "data/ingest -> data/.ingest.winnow-old-
+    # <pid>: Device or resource busy [EBUSY]; free space, or fix the path or its permissions", which neither fixes
+    if mount_point(path):
+        return Obstacle("mount")
     parts = os.path.normpath(path).split(os.sep)
     parents = [os.sep.join(parts[:i]) or os.sep for i in range(1, len(parts))] or [os.curdir]
     blocking = next((parent for parent in parents if os.path.exists(parent) and not os.path.isdir(parent)), None)
@@ -47,13 +54,41 @@ def output_obstacle(path: str | os.PathLike, *, folder: bool = False) -> Obstacl
         with tempfile.TemporaryFile(dir=nearest):
             pass
     except OSError as err:
-        return Obstacle("unwritable", nearest, err.strerror)
+        # a read-only mount (a checkout mounted so into a container): before, told to fix its permissions, which
+        # chmod cannot ("chmod: Read-only file system")
+        return Obstacle("read-only" if err.errno == errno.EROFS else "unwritable", nearest, err.strerror)
     # it is written as .<name>.winnow-tmp-<pid>[.suffix] and renamed: a name that fits but whose temporary does not
     # failed after the work (compare left its markdown without the JSON; gate printed PASS, then failed)
     longest = _name_max(nearest) - len(f"..winnow-scratch-{2**22}")
     if len(os.fsencode(os.path.basename(os.path.normpath(path)))) > longest:
         return Obstacle("long", why=str(longest))
     return None
+
+
+# the mount table of this process (Linux): a bind mount of a folder or file of the same file system is a mount
+# point that os.path.ismount, which compares devices and inodes, does not see
+MOUNTINFO = "/proc/self/mountinfo"
+
+
+def mount_point(path: str | os.PathLike) -> bool:
+    """Whether ``path`` itself (a symbolic link there is not followed: renamed, it moves) is where a file system or a
+    bind mount of a folder or file is mounted, by :data:`MOUNTINFO`; where there is none (not Linux),
+    :func:`os.path.ismount`."""
+    path = os.fspath(path)
+    if os.path.islink(path) or not os.path.exists(path):
+        return False
+    try:
+        with open(MOUNTINFO, encoding="utf-8", errors="surrogateescape") as table:
+            points = {_unescaped(fields[4]) for fields in map(str.split, table) if len(fields) > 4}
+    except OSError:
+        return os.path.ismount(path)
+    absolute = os.path.abspath(path)
+    return os.path.join(os.path.realpath(os.path.dirname(absolute)), os.path.basename(absolute)) in points
+
+
+def _unescaped(field: str) -> str:
+    """A path of the mount table, whose spaces, tabs, newlines and backslashes are written as octal escapes."""
+    return re.sub(r"\\([0-7]{3})", lambda octal: chr(int(octal.group(1), 8)), field)
 
 
 def _name_max(folder: str) -> int:
@@ -87,6 +122,9 @@ def check_output(path: str | os.PathLike | None, *, option: str, folder: bool = 
     if obstacle.what == "dangling":
         raise WinnowError(f"{option} {path}: lies under {obstacle.where}, a symbolic link to {obstacle.why}, which "
                           f"does not exist; create that folder (or mount its disk), or give another {kind} path{hint}")
+    if obstacle.what == "mount":
+        raise WinnowError(f"{option} {path}: is a mount point, which the write cannot replace (it writes the new {kind} "
+                          f"beside it and renames it into place); give another {kind} path{hint}")
     if obstacle.what == "long":
         raise WinnowError(f"{option} {path}: the name is too long to write safely (at most {obstacle.why} bytes here, "
                           f"to leave room for the temporary it is written as); give a shorter name{hint}")

@@ -66,11 +66,15 @@ def check_outputs(*, stage: str, files: Iterable[str | os.PathLike] = (),
         if obstacle.what == "dangling":
             raise WinnowError(f"{stage}: {path} lies under {obstacle.where}, a symbolic link to {obstacle.why}, which "
                               "does not exist; create that folder (or mount its disk), then rerun")
+        if obstacle.what == "mount":
+            raise WinnowError(f"{stage}: {path} is a mount point, which the stage cannot replace (it writes the new "
+                              f"{kind} beside it and renames it into place); mount the folder it lies in "
+                              f"({path.parent}) instead, then rerun")
         if obstacle.what == "long":
             raise WinnowError(f"{stage}: {path}: the name is too long to write safely (at most {obstacle.why} bytes "
                               "here); give a shorter one")
-        raise WinnowError(f"{stage}: cannot write {path} in {obstacle.where} ({obstacle.why}); fix its "
-                          "permissions, then rerun")
+        raise WinnowError(f"{stage}: cannot write {path} in {obstacle.where} ({obstacle.why}); {_fix(obstacle)}, then "
+                          "rerun")
     # a project folder that takes no new file beside output folders that do (mounted so into a container) failed only
     # after the work. A stage of one output file (score, report) replaces it in one rename (atomic_path) and lists
     # nothing there: refused all the same, it could not run
@@ -85,14 +89,20 @@ def check_journal_folder(speaker: str, *, command: bool = False) -> None:
     ``winnow`` command (``study collect --out`` elsewhere run from a read-only folder, ``review export``), not a
     stage."""
     journal = output_obstacle(JOURNAL.format(pid=os.getpid(), token="check"))
-    if journal is None or journal.what != "unwritable":
+    if journal is None or journal.what not in ("unwritable", "read-only"):
         return
     if command:
         raise WinnowError(f"{speaker}: cannot write in the working folder {Path.cwd()} ({journal.why}), where the "
-                          "command lists its outputs' moves into place before it makes them; fix its permissions, "
+                          f"command lists its outputs' moves into place before it makes them; {_fix(journal)}, "
                           "or run it from a folder you can write in")
     raise WinnowError(f"{speaker}: cannot write in the project folder {Path.cwd()} ({journal.why}), where the stage "
-                      "lists its outputs' moves into place before it makes them; fix its permissions, then rerun")
+                      f"lists its outputs' moves into place before it makes them; {_fix(journal)}, then rerun")
+
+
+def _fix(obstacle) -> str:
+    """What makes a folder that takes no new file (:func:`winnow.output_paths.output_obstacle`) take one: a read-only
+    mount's permissions are no chmod's to change (before, it was told to fix them)."""
+    return "mount its file system writable" if obstacle.what == "read-only" else "fix its permissions"
 
 
 def _unremovable(folder: Path) -> Path | None:
