@@ -6,7 +6,9 @@
   replaces: refused before any work, for a stage and for a command's ``--out``;
 - a folder the outputs are written in on a file system mounted read-only: told to mount it writable, not to fix its
   permissions, which chmod cannot;
-- a training interrupted in a fresh project: the folder made for its log goes with it.
+- a training interrupted in a fresh project: the folder made for its log goes with it;
+- an output folder that cannot be listed or entered (its search bit taken by ``chmod -R 644``): told the chmod that
+  lets the stage replace it, not ``u+w``, after which it was refused again.
 
 A mount point needs root to make; here this process's mount table (:data:`winnow.output_paths.MOUNTINFO`) is a file
 that lists one, as Linux lists a bind mount. A read-only mount is the error the system gives there (EROFS).
@@ -25,7 +27,8 @@ from pathlib import Path
 
 import pytest
 
-from hostile_harness import ROOT, _env, assert_nothing_left, files_under, imagefolder_project
+from hostile_harness import ROOT, _env, assert_error_line, assert_nothing_left, files_under, imagefolder_project
+from test_hostile_faults_more import _as_a_user, shared_tmp  # noqa: F401 (fixture)
 from winnow.outputs import together
 from winnow.stage import check_outputs, run, tidy_killed_runs
 
@@ -205,3 +208,34 @@ def test_an_interrupted_training_leaves_no_folder_made_for_its_log(tmp_path, mon
     assert (ended.value.code, capsys.readouterr().err) == (130, (
         "error: stages/train.py: interrupted; outputs not yet complete were left unwritten: rerun it\n"))
     assert os.listdir(tmp_path) == []
+
+
+# ingest's check of its outputs, before any work, as the stage makes it (stages/ingest.py: check_outputs first)
+_INGEST_CHECK = """
+import sys
+from winnow.stage import check_outputs, run
+
+sys.argv = ["stages/ingest.py"]
+run(lambda: check_outputs(stage="ingest", folders=["data/ingest"], files=["metrics/ingest.json"]))
+"""
+
+
+@pytest.mark.hostile("interrupted")
+def test_an_output_folder_without_its_search_bit_is_told_the_chmod_that_lets_ingest_replace_it(shared_tmp):
+    # `chmod -R 644 data/ingest` (meant for the files) takes the folder's search bit: before, "data/ingest is
+    # read-only; make it writable (chmod -R u+w data/ingest)", and after that chmod the stage refused it again
+    (shared_tmp / "data/ingest").mkdir(parents=True)
+    (shared_tmp / "data/ingest/manifest.parquet").write_text("last run's")
+    (shared_tmp / "check.py").write_text(_INGEST_CHECK)
+    subprocess.run(["chmod", "-R", "644", str(shared_tmp / "data/ingest")], check=True)
+    before = files_under(shared_tmp)
+    command = _as_a_user([sys.executable, "check.py"], owning=shared_tmp)
+    done = subprocess.run(command, cwd=shared_tmp, env=_env(), capture_output=True, text=True, timeout=120)
+    assert assert_error_line(done) == (
+        "error: ingest: cannot replace data/ingest: data/ingest cannot be listed or entered; make it readable, "
+        "searchable and writable (chmod -R u+rwX data/ingest), then rerun")
+    assert_nothing_left(shared_tmp, before)
+    # the chmod it names lets the stage go on
+    subprocess.run(_as_a_user(["chmod", "-R", "u+rwX", "data/ingest"], owning=shared_tmp), cwd=shared_tmp, check=True)
+    done = subprocess.run(command, cwd=shared_tmp, env=_env(), capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stderr) == (0, "")

@@ -54,9 +54,14 @@ def check_outputs(*, stage: str, files: Iterable[str | os.PathLike] = (),
         obstacle = output_obstacle(path, folder=kind == "folder")
         if obstacle is None:
             locked = _unremovable(path) if kind == "folder" else None
-            if locked is not None:
+            if locked is not None and os.access(locked, os.R_OK | os.X_OK):  # it may be listed and entered
                 raise WinnowError(f"{stage}: cannot replace {path}: {locked} is read-only; make it writable (chmod -R "
                                   f"u+w {path}), then rerun")
+            if locked is not None:
+                # a folder without its search bit (`chmod -R 644 data`): before, called read-only and told u+w, after
+                # which the stage refused it again
+                raise WinnowError(f"{stage}: cannot replace {path}: {locked} cannot be listed or entered; make it "
+                                  f"readable, searchable and writable (chmod -R u+rwX {path}), then rerun")
             continue
         if obstacle.what == "kind":
             raise WinnowError(f"{stage}: {path} is a {'folder' if kind == 'file' else 'file'}, where the stage "
