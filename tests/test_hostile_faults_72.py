@@ -239,3 +239,19 @@ def test_an_output_folder_without_its_search_bit_is_told_the_chmod_that_lets_ing
     subprocess.run(_as_a_user(["chmod", "-R", "u+rwX", "data/ingest"], owning=shared_tmp), cwd=shared_tmp, check=True)
     done = subprocess.run(command, cwd=shared_tmp, env=_env(), capture_output=True, text=True, timeout=120)
     assert (done.returncode, done.stderr) == (0, "")
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_study_out_folder_that_is_a_mount_point_is_written_into_not_refused(tmp_path, monkeypatch, capsys):
+    # study collect writes its table and plots into --out one by one (never the folder itself), so a results folder
+    # mounted from elsewhere must pass the check of the mount points that a replaced output gets; the empty --axis is
+    # the refusal that comes after that check
+    from winnow.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "results").mkdir()
+    _mounted(monkeypatch, tmp_path, tmp_path / "results")
+    assert main(["study", "collect", "--out", "results", "--axis", " "]) == 1
+    assert capsys.readouterr().err == ("error: study collect --axis: empty; give the dotted params path of the level, "
+                                       "e.g. degrade.perturbations.0.fraction\n")
+    assert sorted(os.listdir(tmp_path)) == ["mountinfo", "results"]

@@ -27,16 +27,17 @@ class Obstacle(NamedTuple):
     why: str = ""
 
 
-def output_obstacle(path: str | os.PathLike, *, folder: bool = False) -> Obstacle | None:
+def output_obstacle(path: str | os.PathLike, *, folder: bool = False, replaced: bool = True) -> Obstacle | None:
     """What would stop writing the file (or, with ``folder``, the folder) ``path`` at the end of the work, or
-    None; checked before any work, since the final write fails only after the work ran."""
+    None; checked before any work, since the final write fails only after the work ran. ``replaced``: False for a
+    folder the command writes its files into (``study collect --out``), which may well be a mount point."""
     path = os.fspath(path)
     if os.path.isdir(path) if not folder else os.path.exists(path) and not os.path.isdir(path):
         return Obstacle("kind")
     # written beside it and renamed over it, a mount point (a disk, or a folder or file bind-mounted into a container)
     # refuses the rename: before, ingest read and wrote everything, then said "data/ingest -> data/.ingest.winnow-old-
     # <pid>: Device or resource busy [EBUSY]; free space, or fix the path or its permissions", which neither fixes
-    if mount_point(path):
+    if replaced and mount_point(path):
         return Obstacle("mount")
     parts = os.path.normpath(path).split(os.sep)
     parents = [os.sep.join(parts[:i]) or os.sep for i in range(1, len(parts))] or [os.curdir]
@@ -98,12 +99,13 @@ def _name_max(folder: str) -> int:
         return 255
 
 
-def check_output(path: str | os.PathLike | None, *, option: str, folder: bool = False, example: str = "") -> None:
-    """Refuse, before any work, an output path a command could not write (:func:`output_obstacle`); ``option``
-    names the argument."""
+def check_output(path: str | os.PathLike | None, *, option: str, folder: bool = False, example: str = "",
+                 replaced: bool = True) -> None:
+    """Refuse, before any work, an output path a command could not write (:func:`output_obstacle`, ``replaced`` as
+    there); ``option`` names the argument."""
     if path is None:
         return
-    obstacle = output_obstacle(path, folder=folder)
+    obstacle = output_obstacle(path, folder=folder, replaced=replaced)
     path, kind = os.fspath(path), "folder" if folder else "file"
     hint = f", e.g. {option} {example}" if example else ""
     if obstacle is None:

@@ -185,7 +185,8 @@ def run(args: argparse.Namespace) -> int:
         return queue(args)
     if args.out is None:
         args.out = _default_out(args.repo)
-    check_output(args.out, option="--out", folder=True, example=DEFAULT_OUT)
+    # its files are written into it, one by one: the folder itself may be a mount point
+    check_output(args.out, option="--out", folder=True, example=DEFAULT_OUT, replaced=False)
     for name in ("study.csv", "accuracy.png"):
         check_output(Path(args.out) / name, option="--out")
     check_journal_folder("study collect", command=True)  # the table and its plots move in together
