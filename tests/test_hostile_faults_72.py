@@ -3,7 +3,8 @@
 - a commit killed part-way whose folder output held a file staged inside it (an imageset's rejected.csv): the next
   stage names the killed run's outputs, not the temporaries inside the folder's (gone by then) as outputs of their own;
 - an output that is a mount point (a disk, or a folder or file bind-mounted into a container), which no rename
-  replaces: refused before any work, for a stage and for a command's ``--out``;
+  replaces: refused before any work, for a stage and for a command's ``--out``; a folder written into (not replaced)
+  that is one is filled, study collect's ``--out`` too;
 - a folder the outputs are written in on a file system mounted read-only: told to mount it writable, not to fix its
   permissions, which chmod cannot;
 - a training interrupted in a fresh project: the folder made for its log goes with it;
@@ -30,7 +31,7 @@ import pytest
 from hostile_harness import ROOT, _env, assert_error_line, assert_nothing_left, files_under, imagefolder_project
 from test_hostile_faults_more import _as_a_user, shared_tmp  # noqa: F401 (fixture)
 from winnow.outputs import together
-from winnow.stage import check_outputs, run, tidy_killed_runs
+from winnow.stage import check_outputs, run, tidy_killed_runs, write_json, write_text
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -107,7 +108,16 @@ def _ingest_stage():
 
 
 @pytest.mark.hostile("interrupted")
-def test_an_output_folder_that_is_a_mount_point_stops_ingest_before_its_work(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("mounted, line", [
+    # replaced as its write begins, before a single image is decoded into it
+    ("data/ingest", "error: data/ingest: is a mount point, which the new folder written beside it cannot be renamed "
+                    "over; mount the folder it lies in (data) instead, then rerun"),
+    # a file output: refused by the check of the outputs
+    ("metrics/ingest.json", "error: ingest: metrics/ingest.json is a mount point, which the stage cannot replace (it "
+                            "writes the new file beside it and renames it into place); mount the folder it lies in "
+                            "(metrics) instead, then rerun"),
+])
+def test_an_output_that_is_a_mount_point_stops_ingest_before_its_work(tmp_path, monkeypatch, capsys, mounted, line):
     # before (data/ingest a bind mount): ingest decoded and wrote every image, then said "error: stages/ingest.py:
     # data/ingest -> data/.ingest.winnow-old-<pid>: Device or resource busy [EBUSY]; free space, or fix the path or
     # its permissions, then rerun", neither of which lets a rename replace a mount point
@@ -118,17 +128,35 @@ def test_an_output_folder_that_is_a_mount_point_stops_ingest_before_its_work(tmp
     run(stage.main)
     last, before = _files(project), files_under(project)
     capsys.readouterr()
-    _mounted(monkeypatch, tmp_path, project / "data/ingest")
+    _mounted(monkeypatch, tmp_path, project / mounted)
     loads = []
     monkeypatch.setattr(stage, "load_source", lambda *args, **kwargs: loads.append(args))
     with pytest.raises(SystemExit) as ended:
         run(stage.main)
-    assert (ended.value.code, capsys.readouterr()) == (1, ("", (
-        "error: ingest: data/ingest is a mount point, which the stage cannot replace (it writes the new folder beside "
-        "it and renames it into place); mount the folder it lies in (data) instead, then rerun\n")))
+    assert (ended.value.code, capsys.readouterr()) == (1, ("", line + "\n"))
     assert loads == []  # refused before the source was read
     assert _files(project) == last
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_folder_written_into_that_is_a_mount_point_is_filled_not_refused(tmp_path, monkeypatch, capsys):
+    # balance writes its example grid into plots/balance (never replacing the folder), as the variants are written
+    # into data/variants/<name>: the mount points a replaced output may not be are no obstacle there
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "plots/balance").mkdir(parents=True)
+    _mounted(monkeypatch, tmp_path, tmp_path / "plots/balance")
+
+    def main():
+        check_outputs(stage="balance", folders=["plots/balance"], files=["metrics/balance.json"])
+        with together():
+            write_text("plots/balance/examples.txt", "new")
+            write_json("metrics/balance.json", {"added": 1})
+
+    monkeypatch.setattr("sys.argv", ["stages/balance.py"])
+    run(main)
+    assert capsys.readouterr() == ("", "")
+    assert _files(tmp_path / "plots") == {"balance/examples.txt": b"new"}
 
 
 @pytest.mark.hostile("interrupted")

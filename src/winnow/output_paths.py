@@ -30,7 +30,8 @@ class Obstacle(NamedTuple):
 def output_obstacle(path: str | os.PathLike, *, folder: bool = False, replaced: bool = True) -> Obstacle | None:
     """What would stop writing the file (or, with ``folder``, the folder) ``path`` at the end of the work, or
     None; checked before any work, since the final write fails only after the work ran. ``replaced``: False for a
-    folder the command writes its files into (``study collect --out``), which may well be a mount point."""
+    folder written into (``study collect --out``, a variant's folder), which may well be a mount point; a folder a
+    writer replaces says so as its write begins (:func:`refuse_mount_point`)."""
     path = os.fspath(path)
     if os.path.isdir(path) if not folder else os.path.exists(path) and not os.path.isdir(path):
         return Obstacle("kind")
@@ -85,6 +86,15 @@ def mount_point(path: str | os.PathLike) -> bool:
         return os.path.ismount(path)
     absolute = os.path.abspath(path)
     return os.path.join(os.path.realpath(os.path.dirname(absolute)), os.path.basename(absolute)) in points
+
+
+def refuse_mount_point(path: Path) -> None:
+    """Refuse, as its write begins, a folder ``path`` that a writer replaces (:func:`winnow.outputs.atomic_folder`)
+    when it is a mount point: the new folder is written beside it, and no rename replaces a mount point. A stage's
+    check of its outputs cannot tell such a folder from one written into, which a mount point may be."""
+    if mount_point(path):
+        raise WinnowError(f"{path}: is a mount point, which the new folder written beside it cannot be renamed over; "
+                          f"mount the folder it lies in ({path.parent}) instead, then rerun")
 
 
 def _unescaped(field: str) -> str:

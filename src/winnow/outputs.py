@@ -13,6 +13,7 @@ from pathlib import Path
 
 from winnow.commit_journal import commit_staged
 from winnow.file_ops import remove, temporary_sibling
+from winnow.output_paths import refuse_mount_point
 
 
 @contextmanager
@@ -48,6 +49,7 @@ def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
     (whatever was there) when the block ends without error and is removed otherwise, so DVC and the next
     stage never see half an imageset. Inside :func:`together` the rename waits for the end of that block."""
     path = Path(path)
+    refuse_mount_point(path)  # before it is filled: ingest streams every image into it
     made = _make_parents(path)
     tmp = temporary_sibling(path)
     remove(tmp)  # a killed run's, of a process id used again
@@ -147,6 +149,7 @@ class Outputs:
         """Where to write the folder ``path``: a temporary sibling (not created), moved into place with the
         other outputs; left unwritten (a process under torchrun that logs nothing), ``path`` is left as it is."""
         path = Path(path)
+        refuse_mount_point(path)
         # made here, as a staged write makes its folders, so that they go with a block that fails: before, a training
         # interrupted in a fresh project left metrics/train/ behind, empty (dvclive made it for the log)
         _made.append(_make_parents(path))

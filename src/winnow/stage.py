@@ -51,7 +51,9 @@ def check_outputs(*, stage: str, files: Iterable[str | os.PathLike] = (),
     folder, or several outputs)."""
     files, folders = list(files), list(folders)
     for path, kind in [*((Path(f), "file") for f in files), *((Path(f), "folder") for f in folders)]:
-        obstacle = output_obstacle(path, folder=kind == "folder")
+        # a folder may be written into (a variant's, plots/gan): one that is replaced refuses a mount point as its
+        # write begins (winnow.outputs.atomic_folder), before the work when the stage streams into it (ingest)
+        obstacle = output_obstacle(path, folder=kind == "folder", replaced=kind == "file")
         if obstacle is None:
             locked = _unremovable(path) if kind == "folder" else None
             if locked is not None and os.access(locked, os.R_OK | os.X_OK):  # it may be listed and entered
@@ -73,8 +75,8 @@ def check_outputs(*, stage: str, files: Iterable[str | os.PathLike] = (),
                               "does not exist; create that folder (or mount its disk), then rerun")
         if obstacle.what == "mount":
             raise WinnowError(f"{stage}: {path} is a mount point, which the stage cannot replace (it writes the new "
-                              f"{kind} beside it and renames it into place); mount the folder it lies in "
-                              f"({path.parent}) instead, then rerun")
+                              f"file beside it and renames it into place); mount the folder it lies in ({path.parent}) "
+                              "instead, then rerun")
         if obstacle.what == "long":
             raise WinnowError(f"{stage}: {path}: the name is too long to write safely (at most {obstacle.why} bytes "
                               "here); give a shorter one")
