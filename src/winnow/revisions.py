@@ -241,13 +241,16 @@ def _parts_match(parts: list[str], wanted: tuple[str, ...]) -> bool:
 
 
 def differing(a: dict, b: dict, prefix: str = "") -> set[str]:
-    """Dotted paths of the values that differ between two params.yaml mappings ``a`` and ``b``."""
+    """Dotted paths of the values that differ between two params.yaml mappings ``a`` and ``b``, a key one holds and
+    the other lacks too, whatever its value: before, a null there (``train.threads: null``, a line DVC reads as a
+    change when deleted) differed in nothing, so compare named "the classes evaluated" for runs of the same classes,
+    and a section's first difference from its dvc.lock entry was an IndexError traceback."""
     out = set()
     for key in set(a) | set(b):
         x, y = a.get(key), b.get(key)
         if isinstance(x, dict) and isinstance(y, dict):
             out |= differing(x, y, f"{prefix}{key}.")
-        elif x != y:
+        elif x != y or (key in a) != (key in b):
             out.add(f"{prefix}{key}")
     return out
 

@@ -1,0 +1,90 @@
+"""Hostile inputs to compare found at probe 72:
+
+- runs whose params differ only in a key one holds as null and the other lacks (``train.threads: null``, a line
+  deleted): ``winnow compare`` named "the classes evaluated" as what set them apart, and the compare stage, whose
+  dvc.lock recorded the line, stopped on an IndexError traceback.
+"""
+
+import hashlib
+import importlib.util
+import json
+
+import pytest
+import yaml
+from hostile_harness import ROOT, assert_nothing_left, default_params, files_under, make_project
+
+from winnow.cli import main as winnow
+from winnow.errors import WinnowError
+from winnow.metrics import metrics_path, summary_path
+
+
+def _stage(name: str):
+    spec = importlib.util.spec_from_file_location(f"{name}_stage", ROOT / "stages" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+F1 = {"baseline": {"a": 0.5, "z": 0.0}, "pruned": {"a": 0.6, "z": 0.0}}
+
+
+def _shown(rev: str, name: str, seed: int, f1: dict, **params) -> dict:
+    """One commit or experiment as `dvc exp show --json` writes it: params.yaml's ``seed`` and ``params``, and each
+    variant's per-class F1 (variant -> class -> F1)."""
+    return {"rev": rev, "name": name, "error": None, "data": {
+        "params": {"params.yaml": {"data": {"seed": seed, **params}}},
+        "metrics": {metrics_path(v): {"data": {"per_class": {c: {"f1": x} for c, x in per_class.items()}}}
+                    for v, per_class in f1.items()}}}
+
+
+@pytest.mark.hostile("compare")
+def test_compare_names_a_key_one_run_holds_as_null_and_another_lacks(tmp_path, capsys):
+    # two seeds at train.threads null, and one from before that line was written (the same classes). Before: the note
+    # said "left out 1 run(s) with other settings (the classes evaluated): old", a cause that was not it
+    project = make_project(tmp_path / "project", default_params() | {"variants": ["baseline", "pruned"]})
+    saved = tmp_path / "show.json"
+    saved.write_text(json.dumps([_shown("a" * 40, "main", 0, F1, train={"threads": None}),
+                                 _shown("b" * 40, "seed1", 1, F1, train={"threads": None}),
+                                 _shown("c" * 40, "old", 2, F1, train={})]))
+    assert winnow(["compare", "--from-json", str(saved), "--repo", str(project)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# Variants over 2 run(s) (seeds 0, 1)\n\n"
+                          "_left out 1 run(s) with other settings (train.threads): old_\n")
+
+
+def _lock_entry(*, params: dict | None = None, deps: dict | None = None, outs: dict) -> dict:
+    """A dvc.lock stage entry (paths -> md5)."""
+    entry = {"cmd": "true", "deps": [{"path": p, "hash": "md5", "md5": m} for p, m in (deps or {}).items()],
+             "outs": [{"path": p, "hash": "md5", "md5": m} for p, m in outs.items()]}
+    return entry | ({"params": {"params.yaml": params}} if params else {})
+
+
+@pytest.mark.hostile("compare")
+def test_the_compare_stage_names_a_null_param_deleted_since_training(tmp_path, monkeypatch):
+    # train@<v> ran with train.threads: null, the section dvc.lock records whole; the line was deleted since (params.yaml
+    # reads a missing threads as null, dvc status as a change). Before: IndexError traceback from
+    # lock_entries.first_difference under `dvc repro -s compare`
+    params = default_params() | {"variants": ["baseline", "pruned"]}
+    params["train"]["threads"] = None
+    ran_with = json.loads(json.dumps(params["train"]))
+    del params["train"]["threads"]
+    project = make_project(tmp_path / "project", params)
+    stages = {}
+    for variant in params["variants"]:
+        summary = project / summary_path(variant)
+        summary.parent.mkdir(parents=True, exist_ok=True)
+        summary.write_text(json.dumps({"per_class": {c: {m: 0.5 for m in ("precision", "recall", "f1", "accuracy")}
+                                                     | {"support": 5} for c in "ab"}}))
+        model = f"models/{variant}.pt"
+        stages[f"train@{variant}"] = _lock_entry(params={"seed": 0, "train": ran_with}, outs={model: "1" * 32})
+        stages[f"evaluate@{variant}"] = _lock_entry(deps={model: "1" * 32}, outs={
+            summary_path(variant): hashlib.md5(summary.read_bytes()).hexdigest()})
+    (project / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": stages}))
+    monkeypatch.chdir(project)
+    before = files_under(project)
+    with pytest.raises(WinnowError) as refused:
+        _stage("compare").main()
+    assert str(refused.value) == ("metrics/evaluate/baseline/summary.json: train@baseline ran under train.threads = "
+                                  "null, params.yaml now says absent: not from this run; run `dvc repro compare`, "
+                                  "which brings every variant up to date")
+    assert_nothing_left(project, before)
