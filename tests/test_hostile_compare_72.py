@@ -2,7 +2,9 @@
 
 - runs whose params differ only in a key one holds as null and the other lacks (``train.threads: null``, a line
   deleted): ``winnow compare`` named "the classes evaluated" as what set them apart, and the compare stage, whose
-  dvc.lock recorded the line, stopped on an IndexError traceback.
+  dvc.lock recorded the line, stopped on an IndexError traceback;
+- ``winnow compare``'s notes of the runs left out as repeating a seed or as lacking a variant's metrics gave a count
+  alone, where every other note names its runs (the README: compare "says which runs it left out").
 """
 
 import hashlib
@@ -14,6 +16,7 @@ import yaml
 from hostile_harness import ROOT, assert_nothing_left, default_params, files_under, make_project
 
 from winnow.cli import main as winnow
+from winnow.compare_runs import select_runs
 from winnow.errors import WinnowError
 from winnow.metrics import metrics_path, summary_path
 
@@ -88,3 +91,20 @@ def test_the_compare_stage_names_a_null_param_deleted_since_training(tmp_path, m
                                   "null, params.yaml now says absent: not from this run; run `dvc repro compare`, "
                                   "which brings every variant up to date")
     assert_nothing_left(project, before)
+
+
+def _record(name: str, seed: int, variants=("baseline", "pruned")) -> dict:
+    """A run as winnow.experiments reads it from dvc exp show: its params, the F1 of ``variants``, its inputs."""
+    return {"experiment": name, "rev": name, "params": {"seed": seed}, "inputs": {"stages/train.py": "1"},
+            "metrics": {metrics_path(v): {"per_class": {"a": {"f1": 0.5}}} for v in variants}}
+
+
+@pytest.mark.hostile("compare")
+def test_compare_names_the_runs_it_leaves_out_as_repeating_a_seed_or_lacking_a_variant():
+    # before: "left out 1 run(s) repeating a seed; left out 1 run(s) without metrics for all of baseline, pruned",
+    # naming neither, where the other notes (other settings, other code, stale) name theirs
+    records = [_record("main", 0), _record("seed1", 1), _record("again", 1), _record("no-pruned", 2, ["baseline"])]
+    runs, note = select_runs(records, variants=["baseline", "pruned"])
+    assert [r["experiment"] for r in runs] == ["main", "seed1"]
+    assert note == ("left out 1 run(s) repeating a seed: again; left out 1 run(s) without metrics for all of baseline, "
+                    "pruned: no-pruned")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from winnow import revisions
-from winnow.errors import WinnowError, first_line
+from winnow.errors import WinnowError, first_line, listed
 from winnow.experiments import same_inputs
 from winnow.metrics import METRICS_FILE, metrics_path, summary_path, variant_of
 
@@ -50,12 +50,13 @@ def select_runs(records: list[dict], *, variants: list[str]) -> tuple[list[dict]
         seed: an experiment that repeats a commit's run is not a second seed), each with ``variants``: variant → its
         evaluate metrics; ``note`` says what was left out and why ("" when nothing).
     """
-    complete = []
+    complete, incomplete = [], []
     for record in records:
         evaluated = {v: _evaluated(record, v) for v in variants}
         if all(m.get("per_class") for m in evaluated.values()):
             complete.append({**record, "variants": evaluated})
-    incomplete = len(records) - len(complete)
+        else:
+            incomplete.append(record["experiment"])
     if not complete:
         return [], ""
     # the first of the groups with the most seeds: exp show lists the commit first
@@ -68,7 +69,7 @@ def select_runs(records: list[dict], *, variants: list[str]) -> tuple[list[dict]
         # seeds of the commit's setting, and compare showed 1 run of the other setting; likewise runs of other code
         size=_seeds_of_one_code)
     chosen, other_code = same_inputs(chosen, size=_seeds)
-    runs, seeds = [], set()
+    runs, seeds, repeating = [], set(), []
     for record in chosen:
         seed = record["params"].get("seed")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):  # "0" and 0: two seeds?
@@ -78,11 +79,16 @@ def select_runs(records: list[dict], *, variants: list[str]) -> tuple[list[dict]
         if seed not in seeds:
             seeds.add(seed)
             runs.append(record)
+        else:
+            repeating.append(record["experiment"])
     notes = [n for n in (other_settings, other_code) if n]
-    if len(chosen) > len(runs):
-        notes.append(f"left out {len(chosen) - len(runs)} run(s) repeating a seed")
+    # each named, as the notes before them name theirs (before: a count alone, so a user could not tell which of
+    # their experiments the table left out)
+    if repeating:
+        notes.append(f"left out {len(repeating)} run(s) repeating a seed: {listed(repeating)}")
     if incomplete:
-        notes.append(f"left out {incomplete} run(s) without metrics for all of {', '.join(variants)}")
+        notes.append(f"left out {len(incomplete)} run(s) without metrics for all of {', '.join(variants)}: "
+                     f"{listed(incomplete)}")
     return runs, "; ".join(notes)
 
 
