@@ -1,5 +1,8 @@
 """Hostile inputs to compare found at probe 72:
 
+- ``winnow compare`` (F1) over a run whose ``summary.json`` at its commit is there but broken (truncated, no per-class
+  table, not UTF-8): read as missing without a word, so a class without test images was averaged in, exit 0, where
+  ``--metrics accuracy`` refused the same file; now a note names each such file and what reading it so means;
 - runs whose params differ only in a key one holds as null and the other lacks (``train.threads: null``, a line
   deleted): ``winnow compare`` named "the classes evaluated" as what set them apart, and the compare stage, whose
   dvc.lock recorded the line, stopped on an IndexError traceback;
@@ -13,6 +16,7 @@ import json
 
 import pytest
 import yaml
+from gate_repo import git, init
 from hostile_harness import ROOT, assert_nothing_left, default_params, files_under, make_project
 
 from winnow.cli import main as winnow
@@ -55,6 +59,33 @@ def test_compare_names_a_key_one_run_holds_as_null_and_another_lacks(tmp_path, c
                           "_left out 1 run(s) with other settings (train.threads): old_\n")
 
 
+@pytest.mark.hostile("compare")
+@pytest.mark.parametrize(("text", "why"), [
+    ('{"per_class": ', "not valid JSON (Expecting value: line 1 column 15 (char 14))"),
+    ('{"per_class": [0.5]}', "no per-class table"),
+    (b'{"per_class": {"a": {"f1": 0.5, "support": 5}}}\xff', "not UTF-8 text")])
+def test_compare_f1_names_a_runs_broken_summary_it_reads_as_missing(tmp_path, capsys, text, why):
+    # the run's summaries are there at its commit but broken (a merge's conflict cut them short), so F1 is read as DVC
+    # shows it, without each class's support, and z, which has no test image, is averaged in (as of a commit this
+    # clone lacks, the README says). Before: without a word, exit 0, where `--metrics accuracy` refuses the same file
+    project = make_project(tmp_path / "project", default_params() | {"variants": ["baseline", "pruned"]})
+    for variant in F1:
+        (project / summary_path(variant)).parent.mkdir(parents=True, exist_ok=True)
+        (project / summary_path(variant)).write_bytes(text if isinstance(text, bytes) else text.encode())
+    init(project)
+    rev = git(project, "rev-parse", "HEAD").strip()
+    saved = tmp_path / "show.json"
+    saved.write_text(json.dumps([_shown(rev, "main", 0, F1)]))
+    assert winnow(["compare", "--from-json", str(saved), "--repo", str(project)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# Variants over 1 run(s) (seeds 0)\n\n"
+                          "_read 2 summary file(s) as missing, being broken (main: "
+                          f"metrics/evaluate/baseline/summary.json, {why}; main: metrics/evaluate/pruned/summary.json, "
+                          f"{why}): F1 there is as DVC shows it, "
+                          "without each class's count of test images, so a class of none is averaged in unless another "
+                          "variant's summary of the run says so; rerun evaluate there_\n")
+
+
 def _lock_entry(*, params: dict | None = None, deps: dict | None = None, outs: dict) -> dict:
     """A dvc.lock stage entry (paths -> md5)."""
     entry = {"cmd": "true", "deps": [{"path": p, "hash": "md5", "md5": m} for p, m in (deps or {}).items()],
@@ -64,8 +95,8 @@ def _lock_entry(*, params: dict | None = None, deps: dict | None = None, outs: d
 
 @pytest.mark.hostile("compare")
 def test_the_compare_stage_names_a_null_param_deleted_since_training(tmp_path, monkeypatch):
-    # train@<v> ran with train.threads: null, the section dvc.lock records whole; the line was deleted since (params.yaml
-    # reads a missing threads as null, dvc status as a change). Before: IndexError traceback from
+    # train@<v> ran with train.threads: null, the section dvc.lock records whole; the line was deleted since
+    # (params.yaml reads a missing threads as null, dvc status as a change). Before: IndexError traceback from
     # lock_entries.first_difference under `dvc repro -s compare`
     params = default_params() | {"variants": ["baseline", "pruned"]}
     params["train"]["threads"] = None

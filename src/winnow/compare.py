@@ -335,7 +335,7 @@ def check_arguments(*, num: int, out: Path | None, from_json: str | None = None)
 
 
 def run(args: argparse.Namespace) -> int:
-    from winnow.compare_runs import evaluated_variants, run_metrics, select_runs, without_workspace
+    from winnow.compare_runs import evaluated_variants, run_metrics, select_runs, unread_note, without_workspace
     from winnow.outputs import atomic_path
     from winnow.stage import load_params
     from winnow.study_runs import class_names, own_outputs, ran_as_listed
@@ -379,16 +379,18 @@ def run(args: argparse.Namespace) -> int:
         raise WinnowError("compare: no experiment holds metrics for all of " + ", ".join(variants)
                           + (f" ({said})" if said else "")
                           + "; run e.g. dvc exp run --queue -S seed=1 ... && dvc exp run --run-all")
-    note = "; ".join(n for n in (running, uncommitted, stale, note) if n)
+    unread: list[str] = []  # summaries there but broken: F1 read as DVC shows it (before: without a word)
+    measured = {metric: [run_metrics(r, metric=metric, repo=args.repo, unread=unread) for r in runs]
+                for metric in args.metrics}
+    note = "; ".join(n for n in (running, uncommitted, stale, note, unread_note(unread)) if n)
     seeds = ", ".join(json.dumps(r["params"].get("seed")) for r in runs)
     parts = [f"# Variants over {len(runs)} run(s) (seeds {seeds})\n"] + ([f"_{note}_\n"] if note else [])
     for metric in args.metrics:
-        measured = [run_metrics(r, metric=metric, repo=args.repo) for r in runs]
-        cells, tests = seed_summary(measured, metric=metric, names=[r["experiment"] for r in runs])
+        cells, tests = seed_summary(measured[metric], metric=metric, names=[r["experiment"] for r in runs])
         # one run's cells hold its values alone (seed_summary): before, this heading still promised a std over runs
         over = "mean ± std over runs" if len(runs) > 1 else "one run: its values, no std over runs"
         parts += [f"## {metric} ({over})\n", to_markdown(cells), "",
-                  *(f"_{note}_\n" for note in [untested_rows_note(measured)] if note),
+                  *(f"_{note}_\n" for note in [untested_rows_note(measured[metric])] if note),
                   f"## {metric}: paired t-test and its 95% t CI of the difference (to − from)\n",
                   *(f"_{note}_\n" for note in [uncorrected_note(tests, runs=len(runs))] if note),
                   tests_markdown(tests, index="row", single="one run"), ""]

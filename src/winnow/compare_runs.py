@@ -119,7 +119,7 @@ def _evaluated(record: dict, variant: str) -> dict:
     return shown
 
 
-def run_metrics(run: dict, *, metric: str, repo: str) -> dict[str, dict]:
+def run_metrics(run: dict, *, metric: str, repo: str, unread: list[str] | None = None) -> dict[str, dict]:
     """variant → a summary holding ``metric`` for every class, for one run of :func:`select_runs`.
 
     The metrics DVC shows hold per-class F1 only, without each class's ``support``; any other metric comes from the
@@ -127,19 +127,31 @@ def run_metrics(run: dict, *, metric: str, repo: str) -> dict[str, dict]:
     where that file is there: with it, :func:`winnow.compare.class_table` leaves a class without test images out of
     the average and std rows, as evaluate's macro figures do (before, compare's F1 rows averaged its 0 in while its
     precision rows, read from the summary, left it out). Without it (a saved exp show of commits this clone lacks,
-    a run from before summaries), F1 is what DVC shows, every class averaged."""
+    a run from before summaries), F1 is what DVC shows, every class averaged; so it is where the file is there but
+    broken (not UTF-8, not JSON, no per-class table), each such file then added to ``unread`` as ``"<run>: <file>,
+    <why>"`` for a note (before: read as missing without a word, and a class without test images averaged in)."""
     out = {}
     for variant, shown in run["variants"].items():
         # DVC shows every class's F1 (metrics.headline): one it lacks is a broken file, which class_table names;
         # before, it sent compare to the summary, and a clone without that commit read "compare f1" comparing f1
         if metric == "f1" or all(metric in values for values in shown["per_class"].values()):
-            summary = _summary_at(run, variant, metric=metric, repo=repo, needed=False)
+            summary = _summary_at(run, variant, metric=metric, repo=repo, needed=False, unread=unread)
             out[variant] = shown if summary is None else {**shown, "per_class": {
                 name: {**values, **_support(summary["per_class"].get(name))}
                 for name, values in shown["per_class"].items()}}
         else:
             out[variant] = _summary_at(run, variant, metric=metric, repo=repo, needed=True)  # class_table checks each
     return out
+
+
+def unread_note(unread: list[str]) -> str:
+    """What ``winnow compare`` says of the summaries :func:`run_metrics` found broken and read as missing, or ""."""
+    if not unread:
+        return ""
+    unread = list(dict.fromkeys(unread))  # one file read for two metrics is named once
+    return (f"read {len(unread)} summary file(s) as missing, being broken ({'; '.join(unread)}): F1 there is as DVC "
+            "shows it, without each class's count of test images, so a class of none is averaged in unless another "
+            "variant's summary of the run says so; rerun evaluate there")
 
 
 def _support(values) -> dict:
@@ -149,16 +161,22 @@ def _support(values) -> dict:
     return {"support": values["support"]} if isinstance(values, dict) and "support" in values else {}
 
 
-def _summary_at(run: dict, variant: str, *, metric: str, repo: str, needed: bool) -> dict | None:
+def _summary_at(run: dict, variant: str, *, metric: str, repo: str, needed: bool,
+                unread: list[str] | None = None) -> dict | None:
     """``variant``'s summary.json at ``run``'s revision; refused in one line when ``needed`` and it is missing or
-    holds no per-class table, else None then."""
+    holds no per-class table, else None then, a file there but broken added to ``unread`` (:func:`run_metrics`)."""
     path = summary_path(variant)
+
+    def broken(why: str) -> None:
+        if unread is not None:
+            unread.append(f"{run['experiment']}: {path}, {why}")
+
     try:
         text = revisions.read_text(repo, run["rev"], path)
     except WinnowError:  # not UTF-8
         if needed:
             raise
-        text = None
+        return broken("not UTF-8 text")
     if text is None:
         if not needed:
             return None
@@ -175,11 +193,11 @@ def _summary_at(run: dict, variant: str, *, metric: str, repo: str, needed: bool
         summary = json.loads(text)
     except (ValueError, RecursionError) as err:  # also a number past 4,300 digits, or nesting past the parser's
         if not needed:
-            return None
+            return broken(f"not valid JSON ({first_line(err)})")
         raise WinnowError(f"{where}: not valid JSON ({first_line(err)}); rerun evaluate@{variant} there") from err
     per_class = summary.get("per_class") if isinstance(summary, dict) else None
     if not isinstance(per_class, dict) or not all(isinstance(v, dict) for v in per_class.values()):
         if not needed:
-            return None
+            return broken("no per-class table")
         raise WinnowError(f"{where}: holds no per_class.<class>.{metric} table; rerun evaluate@{variant} there")
     return summary
