@@ -6,6 +6,9 @@
 - runs whose params differ only in a key one holds as null and the other lacks (``train.threads: null``, a line
   deleted): ``winnow compare`` named "the classes evaluated" as what set them apart, and the compare stage, whose
   dvc.lock recorded the line, stopped on an IndexError traceback;
+- ``winnow compare --num 3`` over a commit DVC cannot read (its params.yaml corrupted, fixed in the next commit):
+  named as an experiment "whose run failed", with `dvc queue logs <commit>` (which knows no such experiment) as where
+  to read why;
 - ``winnow compare``'s notes of the runs left out as repeating a seed or as lacking a variant's metrics gave a count
   alone, where every other note names its runs (the README: compare "says which runs it left out").
 """
@@ -139,3 +142,21 @@ def test_compare_names_the_runs_it_leaves_out_as_repeating_a_seed_or_lacking_a_v
     assert [r["experiment"] for r in runs] == ["main", "seed1"]
     assert note == ("left out 1 run(s) repeating a seed: again; left out 1 run(s) without metrics for all of baseline, "
                     "pruned: no-pruned")
+
+
+@pytest.mark.hostile("compare")
+def test_compare_says_a_commit_dvc_cannot_read_is_unread_not_a_failed_run(tmp_path, capsys):
+    # `dvc exp show --json --num 3` where the middle commit's params.yaml is corrupted: DVC lists that commit with
+    # "data": null and its error (as dvc 3 writes it). Before: "_left out 1 experiment(s) whose run failed (36e9f83);
+    # `dvc queue logs 36e9f83` says why_", though no run failed and the queue knows no such experiment
+    project = make_project(tmp_path / "project", default_params() | {"variants": ["baseline", "pruned"]})
+    unreadable = {"rev": "36e9f83be25b10b42488586051c55515f66f9152", "name": None, "data": None, "experiments": None,
+                  "error": {"msg": "unable to read: 'params.yaml', YAML file structure is corrupted",
+                            "type": "YAMLFileCorruptedError"}}
+    saved = tmp_path / "show.json"
+    saved.write_text(json.dumps([_shown("a" * 40, "main", 1, F1), unreadable, _shown("c" * 40, None, 0, F1)]))
+    assert winnow(["compare", "--from-json", str(saved), "--repo", str(project)]) == 0
+    assert capsys.readouterr().out.startswith(
+        "# Variants over 2 run(s) (seeds 1, 0)\n\n_left out 1 experiment(s) whose metrics DVC could not read (36e9f83: "
+        "the whole commit, unable to read: 'params.yaml', YAML file structure is corrupted); check those files at "
+        "their commits_\n")

@@ -36,14 +36,15 @@ def experiments_from_show(show: list[dict], *, include_workspace: bool = False,
         An experiment its executor still runs (or has queued) is left out, its name added to ``unfinished``: exp
         show lists a running one with its new params beside what its folder holds so far, the baseline's metrics
         until its evaluate ends, which would read as the new setting's results. An experiment whose run failed (or
-        a record DVC could not read) is left out too, its name added to ``failed``: before, it dropped out of a
+        an experiment's record DVC could not read) is left out too, its name added to ``failed`` (a commit DVC could
+        not read, ``"<name>: the whole commit, <DVC's reason>"`` to ``unreadable``): before, it dropped out of a
         study's curve or a comparison's seeds without a word. So is one where DVC could not read a metrics file
         of ``reads`` (the files the command reads; a damaged JSON), ``"<name>: <file>, <DVC's reason>"`` added to
         ``unreadable``; an error in another file (one a variant not compared never wrote) leaves it in.
     """
     found, seen = [], set()
 
-    def add(record: dict) -> None:
+    def add(record: dict, *, baseline: bool = False) -> None:
         data, rev = record.get("data"), record["rev"]
         if not (isinstance(rev, str) and rev):  # before: two records of a null rev were one run listed twice, one dropped
             raise TypeError(f"rev {json.dumps(rev, default=str)[:40]} is not a commit")
@@ -59,7 +60,11 @@ def experiments_from_show(show: list[dict], *, include_workspace: bool = False,
                 raise WinnowError(f"dvc exp show cannot read the workspace ({_said(record['error'])}); fix "
                                   "its dvc.lock or params.yaml (`git diff` shows what changed: a merge's conflict "
                                   "markers?), then again")
-            if failed is not None:
+            if baseline:  # no run failed either: DVC cannot read a commit (before: "whose run failed", and `dvc queue
+                # logs <commit>`, which names no experiment, as where to read why)
+                if unreadable is not None:
+                    unreadable.append(f"{record.get('name') or rev[:7]}: the whole commit, {_said(record['error'])}")
+            elif failed is not None:
                 failed.append(record.get("name") or str(rev)[:7])
             return
         if not data:
@@ -82,7 +87,7 @@ def experiments_from_show(show: list[dict], *, include_workspace: bool = False,
         })
 
     for baseline in show:
-        add(baseline)
+        add(baseline, baseline=True)
         for exp_range, state in _ranges(baseline):
             if state in (*UNFINISHED_STATES, "failed"):
                 names = unfinished if state in UNFINISHED_STATES else failed
