@@ -84,11 +84,14 @@ def read_verdicts(path: str | os.PathLike, *, baseline: pd.DataFrame, digests: p
     if not path.exists():
         return empty
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        # blank lines kept as rows, then left out with their numbers: before, skipped by pandas, they moved every later
+        # row's number, and a refusal named the line above the one a person had to mend
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False)
     except (OSError, ValueError) as err:  # pandas' parser and decoding errors are ValueErrors
         raise WinnowError(f"{path}: not a readable CSV file ({first_line(err)[:160]}); {fix}") from err
     if not isinstance(frame.index, pd.RangeIndex):  # pandas took the first field for an index: one field too many
         raise WinnowError(f"{path}: its lines hold more fields than the header ({', '.join(frame.columns)}); {fix}")
+    frame = frame[(frame != "").any(axis=1)]
     missing = [c for c in VERDICT_COLUMNS if c not in frame.columns]
     if missing and set(missing) <= {"suggested", "given", "digest", "classes"}:  # before verdicts recorded these
         raise WinnowError(f"{path}: lacks column{'s' if len(missing) > 1 else ''} {', '.join(missing)} (written by "
