@@ -52,3 +52,42 @@ def test_a_line_judging_an_image_twice_after_a_blank_line_is_named_by_its_own_nu
         read_verdicts("reviews/verdicts.csv", baseline=baseline_rows(data.manifest),
                       digests=data.manifest.set_index("id")["digest"], classes=data.classes)
     assert str(refused.value) == "reviews/verdicts.csv: line 4: id 'train-04' has a verdict already; keep one line per image"
+
+
+def leak_of_train_09(project: Path) -> None:
+    """The budget's decisions with train-09 dropped as dedup's leak (a train copy of a test image)."""
+    applied = pd.read_parquet("data/budget/decisions.parquet")
+    leak = pd.DataFrame({"id": ["train-09"], "action": ["drop"], "label": [-1], "reason": ["leak"],
+                         "stage": ["dedup"], "confidence": [np.nan]})
+    pd.concat([applied, budget_stamped(project, leak)], ignore_index=True).to_parquet(
+        "data/budget/decisions.parquet", index=False)
+
+
+@pytest.mark.hostile("review")
+def test_a_saved_verdict_keeping_a_leak_stops_the_import_of_another_verdict(project):
+    # train-09 was kept by a person (reject of a drop) before the splits were drawn anew, and is a train copy of a
+    # test image now. Before: the import of train-04's verdict wrote both, exit 0, and `dvc repro variants` refused
+    # the file with this very line after the person had left the review
+    Path("reviews/verdicts.csv").write_text(HEADER + f"train-09,reject,2,-1,2,{digest(project, 'train-09')},{KEY}\n")
+    leak_of_train_09(project)
+    reviewed = fill_in({"train-04": "cat"}, name="reviewed.csv")
+    before, lines = files_under(project), saved_lines()
+    with pytest.raises(WinnowError) as refused:
+        review.import_verdicts(reviewed)
+    assert str(refused.value) == (
+        "reviews/verdicts.csv: id 'train-09': verdict reject keeps a train copy of a val, test or trusted image "
+        "(dedup: leak), which pruned always drops: val or the test would score an image the model learnt, or the "
+        "trusted split judge the budget on one; write drop or accept for it, or remove the verdict")
+    assert_nothing_left(project, before)
+    assert saved_lines() == lines
+
+
+@pytest.mark.hostile("review")
+def test_a_saved_verdict_keeping_a_leak_is_replaced_as_the_refusal_advises(project):
+    # the refusal's advice, followed: accept written for train-09 in the reviewed file replaces the saved reject
+    Path("reviews/verdicts.csv").write_text(HEADER + f"train-09,reject,2,-1,2,{digest(project, 'train-09')},{KEY}\n")
+    leak_of_train_09(project)
+    review.export()  # the queue lists train-09 now, its saved reject shown
+    review.import_verdicts(fill_in({"train-04": "cat", "train-09": "accept"}, name="reviewed.csv"))
+    assert saved_lines() == [HEADER.strip(), f"train-09,accept,-1,-1,2,{digest(project, 'train-09')},{KEY}",
+                             f"train-04,relabel,0,2,1,{digest(project, 'train-04')},{KEY}"]

@@ -261,6 +261,9 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
         # an image judged anew replaces its old verdict, which is not checked: it may be stale, the reason to review
         kept = read_verdicts(VERDICTS_FILE, baseline=baseline, digests=digests, classes=data.classes,
                              replaced=frozenset(new["id"]))
+        # as the variants stage will: before, a saved verdict keeping an image dedup drops as a leak since (the splits
+        # drawn anew) was written on beside the new ones, and only the variants stage refused it
+        refuse_kept_leaks(kept, applied, where=VERDICTS_FILE)
         # before: a second reviewer's file overruled the first's verdicts without a word (the later import wins)
         replacing = replaced_differently(new, source=path)
     written = pd.concat([kept, new], ignore_index=True)
