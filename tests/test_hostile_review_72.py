@@ -91,3 +91,22 @@ def test_a_saved_verdict_keeping_a_leak_is_replaced_as_the_refusal_advises(proje
     review.import_verdicts(fill_in({"train-04": "cat", "train-09": "accept"}, name="reviewed.csv"))
     assert saved_lines() == [HEADER.strip(), f"train-09,accept,-1,-1,2,{digest(project, 'train-09')},{KEY}",
                              f"train-04,relabel,0,2,1,{digest(project, 'train-04')},{KEY}"]
+
+
+@pytest.mark.hostile("review")
+@pytest.mark.parametrize("name", ["reviews/verdicts.csv", "verdicts-of-bob.csv"])
+def test_a_verdicts_file_given_to_import_is_named_as_such(project, name):
+    # before: "<file>: line 2: id 'train-00': given '0' names no class (the classes are cat, dog, owl; edit only the
+    # verdict column)": the class numbers are what import writes, and no edit of a column imports them
+    review.import_verdicts(fill_in({"train-00": "reject", "train-04": "cat"}, name="reviewed.csv"))
+    Path(name).write_text(Path("reviews/verdicts.csv").read_text())
+    before, lines = files_under(project), saved_lines()
+    with pytest.raises(WinnowError) as refused:
+        review.import_verdicts(name)
+    assert str(refused.value) == (
+        f"{name}: holds verdicts as `winnow review import` writes them into reviews/verdicts.csv (class numbers, not "
+        "the class names a person saw), not a reviewed file; import the file they were read from (the edited "
+        "reviews/queue.csv, the review page's download or a Label Studio JSON export); `dvc repro variants` applies "
+        "reviews/verdicts.csv as it is")
+    assert_nothing_left(project, before)
+    assert saved_lines() == lines

@@ -21,7 +21,7 @@ import pandas as pd
 
 from winnow.errors import WinnowError, first_line, listed
 from winnow.ingest import VERDICT_CLASS_PREFIX, alike
-from winnow.verdicts import VERDICTS_FILE, class_list_key, separator_hint
+from winnow.verdicts import VERDICT_COLUMNS, VERDICTS_FILE, class_list_key, separator_hint
 
 VERDICT_CONTROL = "verdict"  # the name of label_studio_config.xml's Choices, which results carry as from_name
 KEYWORDS = ("accept", "reject", "drop")  # verdict words, in any case; they win over a class of the same name
@@ -144,6 +144,13 @@ def reviewed_words(path: Path, *, with_saved: bool = False) -> list[tuple[str, s
     if not isinstance(frame.index, pd.RangeIndex):  # pandas took the first field for an index: one field too many
         raise WinnowError(f"{path}: its lines hold more fields than the header ({', '.join(frame.columns)})")
     header, lines = _short_row_check(path, text)
+    # before: reviews/verdicts.csv (or a reviewer's copy of it) given to import was refused as "given '0' names no
+    # class ... edit only the verdict column": its class numbers are what import writes, no edit of a person's
+    if set(VERDICT_COLUMNS) <= set(header):
+        raise WinnowError(f"{path}: holds verdicts as `winnow review import` writes them into {VERDICTS_FILE} (class "
+                          "numbers, not the class names a person saw), not a reviewed file; import the file they were "
+                          "read from (the edited reviews/queue.csv, the review page's download or a Label Studio JSON "
+                          f"export); `dvc repro variants` applies {VERDICTS_FILE} as it is")
     # Label Studio's CSV export: the task's data (winnow_id, given, digest, ...) as columns, and its own task
     # number as id, which would name another image of the queue (or none)
     key = "winnow_id" if "winnow_id" in header else "id"
