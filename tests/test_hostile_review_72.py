@@ -22,7 +22,7 @@ from test_hostile_review_66 import HEADER, KEY, exported, fill_in, saved_lines  
 from test_hostile_review_70 import project  # noqa: F401 (fixture: a copy of the exported project)
 from winnow import review
 from winnow.errors import WinnowError
-from winnow.imageset import read_imageset
+from winnow.imageset import read_imageset, write_imageset
 from winnow.variants import baseline_rows
 from winnow.verdicts import read_verdicts
 
@@ -108,5 +108,50 @@ def test_a_verdicts_file_given_to_import_is_named_as_such(project, name):
         "the class names a person saw), not a reviewed file; import the file they were read from (the edited "
         "reviews/queue.csv, the review page's download or a Label Studio JSON export); `dvc repro variants` applies "
         "reviews/verdicts.csv as it is")
+    assert_nothing_left(project, before)
+    assert saved_lines() == lines
+
+
+def rename_owl(project: Path) -> None:
+    """The class owl renamed bird in data/ingest and data/degrade (a source folder renamed; the pipeline reran)."""
+    for name in ("ingest", "degrade"):
+        data = read_imageset(project / "data" / name)
+        write_imageset(project / "data" / name, np.asarray(data.images), data.manifest, ["cat", "dog", "bird"])
+
+
+@pytest.mark.hostile("review")
+def test_an_export_over_a_queue_naming_a_class_renamed_since_names_the_rename(project):
+    # train-04's cat was imported; then owl was renamed bird. Before: "holds 1 verdict(s) not imported (first: id
+    # 'train-04', 'cat') ...; import them first", an import refused as "suggested 'owl' names no class (the classes are
+    # cat, dog, bird; edit only the verdict column)", which no edit of the verdict column mends
+    review.import_verdicts(fill_in({"train-00": "reject", "train-04": "cat"}))
+    rename_owl(project)
+    before = files_under(project)
+    with pytest.raises(WinnowError) as refused:
+        review.export()
+    assert str(refused.value) == (
+        "reviews/queue.csv: id 'train-04': suggested 'owl' names no class (the classes are cat, dog, bird now: one "
+        "renamed or removed since the export, or the cell edited), so its verdict 'cat' (1 such verdict(s)) can be "
+        "neither imported nor told imported, and a new export would overwrite it; restore the cells as exported and "
+        "import the queue (winnow review import reviews/queue.csv), or, where the classes changed since, move the "
+        "file aside to keep its verdicts (mv reviews/queue.csv reviews/queue-reviewed.csv), export, and review those "
+        "images anew; or delete the file to discard them")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("review")
+def test_an_import_naming_a_class_renamed_since_the_export_says_to_review_anew(project):
+    # before: "... names no class (the classes are cat, dog, bird; edit only the verdict column)"
+    review.import_verdicts(fill_in({"train-00": "reject", "train-04": "cat"}))
+    rename_owl(project)
+    Path("reviews/queue.csv").rename("reviews/queue-reviewed.csv")  # as the export's refusal advises
+    review.export()
+    before, lines = files_under(project), saved_lines()
+    with pytest.raises(WinnowError) as refused:
+        review.import_verdicts("reviews/queue-reviewed.csv")
+    assert str(refused.value) == (
+        "reviews/queue-reviewed.csv: line 4: id 'train-04': suggested 'owl' names no class (the classes are cat, dog, "
+        "bird now: one renamed or removed since the export, or the cell edited); export the queue again and review "
+        "that image anew, and remove its verdict from reviews/queue-reviewed.csv to import the file's other verdicts")
     assert_nothing_left(project, before)
     assert saved_lines() == lines

@@ -194,7 +194,7 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
                               "were judged cannot be told; fill in the verdict column of the exported "
                               f"{QUEUE_FILE}, or import the review page's download or a Label Studio export, which "
                               "carry them")
-        refuse_unnamed_class(saw, where=where, image=image, column="given", classes=data.classes)
+        refuse_unnamed_class(saw, where=where, image=image, column="given", classes=data.classes, fix=review_anew)
         # the data changed since the person looked: the word meant another label
         if saw != now:
             raise WinnowError(f"{path}: id {image!r} was {saw!r} when exported and is {now!r} in {DEGRADE} now; "
@@ -218,8 +218,9 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
             raise WinnowError(f"{QUEUE_FILE}: id {image!r}: no cleaner suggests a drop or relabel of it now (the "
                               "pipeline ran again since the export); run `winnow review export` again")
         refuse_unnamed_class(item["suggested"], where=str(QUEUE_FILE), image=image, column="suggested",
-                              classes=data.classes)
-        refuse_unnamed_class(saw_suggested, where=where, image=image, column="suggested", classes=data.classes)
+                              classes=data.classes, fix=review_anew)
+        refuse_unnamed_class(saw_suggested, where=where, image=image, column="suggested", classes=data.classes,
+                              fix=review_anew)
         if (item["action"], item["suggested"]) != tuple(current.loc[image, ["action", "suggested"]]):
             raise WinnowError(f"{QUEUE_FILE}: id {image!r} says {item['action']} {item['suggested']!r}, and the "
                               f"cleaners suggest {current.loc[image, 'action']} {current.loc[image, 'suggested']!r}: "

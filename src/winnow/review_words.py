@@ -326,13 +326,27 @@ def accepting(action: str, suggested: str) -> str:
     return f"relabel to {suggested!r}" if action == "relabel" else action
 
 
-def refuse_unnamed_class(text: str, *, where: str, image: str, column: str, classes: list[str]) -> None:
-    """One line when a class column's cell (``given``, ``suggested``) names no class: before, a spreadsheet's
-    2 for the class '02' was reported as a label changed since the export, and export then asked to import
-    the same file again."""
+def unnamed_class(text: str, *, classes: list[str]) -> str | None:
+    """Why a class column's cell (``given``, ``suggested``) names no class of ``classes`` (the class names now), None
+    where it names one or is empty: a spreadsheet that turned the class '02' into 2 (the cause says what to do), or a
+    class renamed or removed since the export, or a cell edited."""
     if not text or text in classes:
-        return
+        return None
     was = [name for name in classes if text.isdecimal() and name.isdecimal() and int(name) == int(text)]
-    cause = (f"a spreadsheet may have turned {was[0]!r} into {text}: write the class names as exported, and keep "
-             "the class columns as text" if was else f"the classes are {listed(classes)}; edit only the verdict column")
-    raise WinnowError(f"{where}: id {image!r}: {column} {text!r} names no class ({cause})")
+    if was:
+        return (f"a spreadsheet may have turned {was[0]!r} into {text}: write the class names as exported, and keep "
+                "the class columns as text")
+    # before: "the classes are ...; edit only the verdict column", where a class renamed since the export was the cause
+    return f"the classes are {listed(classes)} now: one renamed or removed since the export, or the cell edited"
+
+
+def refuse_unnamed_class(text: str, *, where: str, image: str, column: str, classes: list[str], fix: str) -> None:
+    """One line when a class column's cell (``given``, ``suggested``) names no class (:func:`unnamed_class`), ending
+    in ``fix`` unless the cause says what to do: before, a spreadsheet's 2 for the class '02' was reported as a label
+    changed since the export, and export then asked to import the same file again; and a class renamed since the
+    export was told to edit only the verdict column, which no edit of it mends."""
+    cause = unnamed_class(text, classes=classes)
+    if cause is None:
+        return
+    told = "" if cause.startswith("a spreadsheet") else f"; {fix}"
+    raise WinnowError(f"{where}: id {image!r}: {column} {text!r} names no class ({cause}){told}")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from winnow.errors import WinnowError, first_line
-from winnow.review_words import UTF8_FIX, resolve, reviewed_words, same_word
+from winnow.review_words import UTF8_FIX, resolve, reviewed_words, same_word, unnamed_class
 from winnow.verdicts import VERDICTS_FILE, separator_hint
 
 
@@ -45,6 +45,19 @@ def refuse_unimported_verdicts(queue_file: Path, classes: list[str]) -> None:
                           "whether they were imported cannot be told, and a new export would overwrite them; restore "
                           f"the columns and import it (winnow review import {queue_file}), or delete the file to "
                           "discard them")
+    # before: counted as not imported (a verdict imported as well), with the advice to import the queue, whose import
+    # refuses the class; the cause, a class renamed or removed since the export, was named nowhere
+    unnamed = [(row, column, cause) for _, row in written.iterrows() for column in ("given", "suggested")
+               if (cause := unnamed_class(row[column], classes=classes)) is not None]
+    if unnamed:
+        row, column, cause = unnamed[0]
+        aside = queue_file.with_name("queue-reviewed.csv")
+        raise WinnowError(f"{queue_file}: id {row['id']!r}: {column} {row[column]!r} names no class ({cause}), so its "
+                          f"verdict {row['verdict'].strip()!r} ({len({r['id'] for r, _, _ in unnamed})} such "
+                          "verdict(s)) can be neither imported nor told imported, and a new export would overwrite it; "
+                          f"restore the cells as exported and import the queue (winnow review import {queue_file}), or, "
+                          f"where the classes changed since, move the file aside to keep its verdicts (mv {queue_file} "
+                          f"{aside}), export, and review those images anew; or delete the file to discard them")
     try:
         imported = (pd.read_csv(VERDICTS_FILE, dtype=str, keep_default_na=False) if Path(VERDICTS_FILE).is_file()
                     else pd.DataFrame(columns=["id", "verdict", "label"]))
