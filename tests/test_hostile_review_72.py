@@ -155,3 +155,18 @@ def test_an_import_naming_a_class_renamed_since_the_export_says_to_review_anew(p
         "that image anew, and remove its verdict from reviews/queue-reviewed.csv to import the file's other verdicts")
     assert_nothing_left(project, before)
     assert saved_lines() == lines
+
+
+@pytest.mark.hostile("review")
+def test_an_export_names_saved_verdicts_made_on_another_class_list_as_such(project, capsys):
+    # before: "2 verdict(s) ... no longer hold, made on a label or pixels the image no longer has or on an image no
+    # longer in train": neither label nor pixels changed, the class list did
+    review.import_verdicts(fill_in({"train-00": "reject", "train-04": "cat"}))
+    Path("reviews/queue.csv").unlink()
+    rename_owl(project)
+    capsys.readouterr()
+    review.export()
+    assert capsys.readouterr().out == (
+        "warning: review export: 2 verdict(s) of reviews/verdicts.csv were made on another class list than the data "
+        "set's now (a class renamed, removed or added since; first: id 'train-00'), and `dvc repro variants` refuses "
+        "them: judge anew those the queue lists (their verdict cells are empty), and remove the others' lines\n")

@@ -96,6 +96,14 @@ def saved_words(queue: pd.DataFrame, *, train: pd.DataFrame, classes: list[str])
         words.append("accept" if chosen == outcome else "reject" if chosen == given else
                      "drop" if chosen == -1 else class_verdict(classes[chosen]))
     stale, unlisted = list(holds.index[~holds]), [i for i in holds.index[holds] if i not in set(queue["id"])]
+    # before: counted among those made on a label or pixels the image no longer has, the class list unnamed
+    renamed = [i for i in stale if saved["classes"][i] != class_list_key(classes)]
+    stale = [i for i in stale if i not in set(renamed)]
+    if renamed:
+        print(f"warning: review export: {len(renamed)} verdict(s) of {path} were made on another class list than the "
+              f"data set's now (a class renamed, removed or added since; first: id {renamed[0]!r}), and `dvc repro "
+              "variants` refuses them: judge anew those the queue lists (their verdict cells are empty), and remove "
+              "the others' lines")
     if stale:  # their cells left empty: the variants stage refuses those lines until the image is judged anew
         print(f"warning: review export: {len(stale)} verdict(s) of {path} no longer hold, made on a label or pixels "
               f"the image no longer has or on an image no longer in train (first: id {stale[0]!r}), and `dvc repro "
