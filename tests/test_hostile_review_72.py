@@ -170,3 +170,18 @@ def test_an_export_names_saved_verdicts_made_on_another_class_list_as_such(proje
         "warning: review export: 2 verdict(s) of reviews/verdicts.csv were made on another class list than the data "
         "set's now (a class renamed, removed or added since; first: id 'train-00'), and `dvc repro variants` refuses "
         "them: judge anew those the queue lists (their verdict cells are empty), and remove the others' lines\n")
+
+
+@pytest.mark.hostile("review")
+def test_import_replace_counts_the_verdicts_it_removes_not_the_blank_lines(project, capsys):
+    # a verdicts.csv holding one verdict and two blank lines an editor left at its end. Before: "it removes the 3
+    # verdict(s)"
+    review.import_verdicts(fill_in({"train-04": "cat"}, name="reviewed.csv"))
+    Path("reviews/verdicts.csv").write_text(Path("reviews/verdicts.csv").read_text() + "\n\n")
+    capsys.readouterr()
+    review.import_verdicts("reviews/queue.csv", replace=True)  # as exported: no verdict
+    assert capsys.readouterr().out == (
+        "warning: review import --replace: reviews/queue.csv holds no verdict, so it removes the 1 verdict(s) of "
+        "reviews/verdicts.csv and adds none; restore it from git (git checkout reviews/verdicts.csv) if that was not "
+        "meant\n")
+    assert saved_lines() == [HEADER.strip()]

@@ -253,7 +253,9 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
         kept = new.iloc[:0]
         # before: a freshly exported queue, no verdict filled in, emptied verdicts.csv without a word
         old_file = Path(VERDICTS_FILE)
-        removed = len(old_file.read_text(errors="replace").splitlines()[1:]) if old_file.is_file() and not len(new) else 0
+        # its blank lines are no verdicts (before: counted, "removes the 3 verdict(s)" of a file holding one)
+        removed = (sum(1 for line in old_file.read_text(errors="replace").splitlines()[1:] if line.strip())
+                   if old_file.is_file() and not len(new) else 0)
         if removed:
             print(f"warning: review import --replace: {path} holds no verdict, so it removes the {removed} verdict(s) "
                   f"of {VERDICTS_FILE} and adds none; restore it from git (git checkout {VERDICTS_FILE}) if that was "
