@@ -185,3 +185,17 @@ def test_import_replace_counts_the_verdicts_it_removes_not_the_blank_lines(proje
         "reviews/verdicts.csv and adds none; restore it from git (git checkout reviews/verdicts.csv) if that was not "
         "meant\n")
     assert saved_lines() == [HEADER.strip()]
+
+
+@pytest.mark.hostile("review")
+def test_an_export_reads_saved_labels_a_spreadsheet_wrote_with_two_decimals_as_the_variants_stage_does(project):
+    # verdicts.csv saved by a spreadsheet whose number format shows two decimals ("0.00"), the queue's verdicts
+    # imported. Before: "reviews/verdicts.csv: not readable (invalid literal for int() with base 10: '0.00'), so
+    # whether the 2 verdict(s) in reviews/queue.csv were imported is unknown", though the variants stage applies it
+    review.import_verdicts(fill_in({"train-00": "reject", "train-04": "cat"}))
+    Path("reviews/verdicts.csv").write_text(HEADER + f"train-00,reject,0.00,-1.00,0,{digest(project, 'train-00')},{KEY}\n"
+                                            f"train-04,relabel,0.00,2.00,1,{digest(project, 'train-04')},{KEY}\n")
+    review.export()
+    shown = pd.read_csv("reviews/queue.csv", dtype=str, keep_default_na=False).set_index("id")
+    assert shown.loc[["train-00", "train-04"], "saved"].tolist() == ["reject", "cat"]
+    assert (shown.drop(["train-00", "train-04"])["saved"] == "").all()

@@ -61,9 +61,12 @@ def refuse_unimported_verdicts(queue_file: Path, classes: list[str]) -> None:
     try:
         imported = (pd.read_csv(VERDICTS_FILE, dtype=str, keep_default_na=False) if Path(VERDICTS_FILE).is_file()
                     else pd.DataFrame(columns=["id", "verdict", "label"]))
-        # a spreadsheet's "1.0" is 1, as the variants stage reads it: before, int() refused it as not readable
-        imported = {i: (v, int(label.removesuffix(".0"))) for i, v, label in zip(imported["id"], imported["verdict"],
-                                                                               imported["label"])}
+        # a spreadsheet's "1.0" (or "1.00") is 1, as the variants stage reads it (winnow.verdicts.read_verdicts): before,
+        # int() refused "1.00" as not readable, where the variants stage applied the file
+        labels = pd.to_numeric(imported["label"])  # a ValueError for text
+        if not (labels % 1 == 0).all():
+            raise ValueError(f"label {imported['label'][~(labels % 1 == 0)].iloc[0]!r} is no class index")
+        imported = {i: (v, int(label)) for i, v, label in zip(imported["id"], imported["verdict"], labels)}
     except (OSError, ValueError, KeyError) as err:  # a merge conflict in the git-tracked file, a hand edit
         # which of the queue's verdicts were imported is unknown: overwriting them could lose a person's work
         hint = separator_hint(VERDICTS_FILE)
