@@ -7,7 +7,14 @@
   drawn anew since the review): the import of another verdict wrote it on beside the new ones, exit 0, and only the
   variants stage refused it;
 - reviews/verdicts.csv, or a reviewer's copy of it, given to import: refused as "given '0' names no class (...; edit
-  only the verdict column)", the wrong cause and a fix that does not work (its class numbers are import's own).
+  only the verdict column)", the wrong cause and a fix that does not work (its class numbers are import's own);
+- a class renamed after a review whose queue still holds its verdicts: the export said the queue held verdicts not
+  imported (one was imported) and advised importing it, whose import refused the class with "edit only the verdict
+  column"; and the export's warning called the saved verdicts made on a label or pixels the image no longer has;
+- import --replace of a file holding no verdict over a verdicts.csv with blank lines at its end: the warning counted
+  the blank lines as verdicts it removed;
+- a verdicts.csv a spreadsheet saved with two decimals ("0.00"): the export over the imported queue called it not
+  readable, though the variants stage applies it.
 """
 
 from pathlib import Path

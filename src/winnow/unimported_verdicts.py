@@ -63,10 +63,7 @@ def refuse_unimported_verdicts(queue_file: Path, classes: list[str]) -> None:
                     else pd.DataFrame(columns=["id", "verdict", "label"]))
         # a spreadsheet's "1.0" (or "1.00") is 1, as the variants stage reads it (winnow.verdicts.read_verdicts): before,
         # int() refused "1.00" as not readable, where the variants stage applied the file
-        labels = pd.to_numeric(imported["label"])  # a ValueError for text
-        if not (labels % 1 == 0).all():
-            raise ValueError(f"label {imported['label'][~(labels % 1 == 0)].iloc[0]!r} is no class index")
-        imported = {i: (v, int(label)) for i, v, label in zip(imported["id"], imported["verdict"], labels)}
+        imported = {i: (v, _whole(label)) for i, v, label in zip(imported["id"], imported["verdict"], imported["label"])}
     except (OSError, ValueError, KeyError) as err:  # a merge conflict in the git-tracked file, a hand edit
         # which of the queue's verdicts were imported is unknown: overwriting them could lose a person's work
         hint = separator_hint(VERDICTS_FILE)
@@ -101,6 +98,21 @@ def refuse_unimported_verdicts(queue_file: Path, classes: list[str]) -> None:
                           f"{first['verdict'].strip()!r}), which a new export would overwrite; import them first "
                           f"(winnow review import {queue_file}), or, {_aside(queue_file)}; or delete the file to "
                           "discard them")
+
+
+def _whole(text: str) -> int:
+    """A label of verdicts.csv as the variants stage reads it (:func:`winnow.verdicts.read_verdicts`: a whole number,
+    a spreadsheet's "1.0" or "1.00" too); int()'s ValueError where it is none."""
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            number = float(text)
+        except ValueError:
+            number = float("nan")
+        if number % 1 == 0:
+            return int(number)
+        raise
 
 
 def _aside(queue_file: Path) -> str:
