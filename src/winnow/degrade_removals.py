@@ -94,6 +94,24 @@ def check_class_subsample(p: Perturbation, counts: dict[int, int], *, classes: l
                       "the class on purpose with class_removal")
 
 
+def untouched_classes(p: Perturbation, counts, *, classes: list[str]) -> list[str]:
+    """Warnings for the classes ``p``, a perturbation that took images, takes none of where its share of that class
+    rounds to nothing: a ``rates`` entry that rounds to no image of its class, or a class_subsample ``keep`` that
+    rounds to keeping every image of a class it names. ``counts``: each class's train images just before ``p`` (for a
+    removal) or after the removals (for the others). A class with no train image there is the removals' doing, said
+    by them; a long tail's head keeps all its images by design."""
+    if "rates" in p.params:
+        return [f"{p.where} rates[{classes[c]!r}] took no image: {rate:g} of its {counts[c]} train images rounds to "
+                f"none; change it, or leave {classes[c]!r} out of rates"
+                for c, rate in sorted(p.params["rates"].items()) if counts[c] and not round(rate * counts[c])]
+    if p.kind == "class_subsample" and "keep" in p.params:
+        keep = p.params["keep"]
+        return [f"{p.where} took no image of class {classes[c]!r}: keep {keep:g} of its {counts[c]} train images "
+                f"rounds to keeping all {counts[c]}; change it, or leave {classes[c]!r} out of classes"
+                for c in p.params["classes"] if counts[c] and kept(keep, counts[c]) == counts[c]]
+    return []
+
+
 def _three_digits(start: float, *, down: bool, fits) -> float:
     """The value of three significant digits nearest ``start`` (going down or up from it) that ``fits``:
     what a message can print and the user can paste back, checked by the very rounding the removal does."""
