@@ -1,18 +1,25 @@
 """Hostile degrade settings (probe 72):
 
-A per-class share that rounds to no image of one class beside others it takes (a ``rates`` entry of a small class,
-a class_subsample ``keep`` that keeps every image of one class it names) says so, naming the class, rather than
-running as if that class had been damaged too.
+- a per-class share that rounds to no image of one class beside others it takes (a ``rates`` entry of a small class,
+  a class_subsample ``keep`` that keeps every image of one class it names) says so, naming the class, rather than
+  running as if that class had been damaged too;
+- a near_duplicate ``hue`` on images of one channel, where the hue turn changes no pixel though low/high change the
+  copies, is refused rather than recorded as a turn each copy never got.
 
 In-process on tiny imagesets: degrade itself, or the degrade stage's main in a tiny project.
 """
+
+import importlib.util
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from hostile_harness import ROOT, assert_nothing_left, files_under, make_project, params_with
 from winnow.degrade import degrade
-from winnow.imageset import ImageSet
+from winnow.errors import WinnowError
+from winnow.imageset import ImageSet, write_imageset
+from winnow.stage import run
 
 CLASSES = ["cat", "dog", "owl"]
 
@@ -60,3 +67,46 @@ def test_a_share_that_takes_some_of_every_class_it_names_says_nothing(capsys):
     # owl's 10 x 0.5 removed; cat's 10 x 0.2 and dog's 10 x 0.3 relabelled
     assert log["kind"].value_counts().to_dict() == {"class_subsample": 5, "symmetric_noise": 5}
     assert capsys.readouterr().out == ""
+
+
+def run_degrade(tmp_path, monkeypatch, perturbations, source: ImageSet):
+    """The degrade stage's main in a project whose data/ingest is ``source``; returns its exit code (0 where it ran
+    to the end), the project's files before it ran, and the project."""
+    params = params_with("degrade", {"enabled": True, "disjoint": True, "perturbations": perturbations})
+    project = make_project(tmp_path / "project", params)
+    monkeypatch.chdir(project)
+    write_imageset("data/ingest", source.images, source.manifest.drop(columns="digest"), source.classes)
+    spec = importlib.util.spec_from_file_location("degrade_stage_72", ROOT / "stages" / "degrade.py")
+    stage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stage)
+    before = files_under(project)
+    monkeypatch.setattr("sys.argv", ["stages/degrade.py"])
+    try:
+        run(stage.main)
+        code = 0
+    except SystemExit as ended:
+        code = ended.code
+    return code, before, project
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_hue_turn_of_copies_of_one_channel_images_is_refused(tmp_path, monkeypatch, capsys):
+    # before: exit 0, each of the 6 copies recorded in perturbations.parquet with the hue turn it drew (factors.hue up
+    # to 0.3 of the colour wheel), none of them turned: grey pixels have no hue; only low/high changed them
+    code, before, project = run_degrade(tmp_path, monkeypatch, [
+        {"kind": "near_duplicate", "fraction": 0.5, "low": 0.8, "high": 1.2, "hue": 0.3, "mode": "add"}],
+        imageset([4, 4, 4]))
+    assert (code, capsys.readouterr().err) == (
+        1, "error: degrade.perturbations[0] (near_duplicate): hue 0.3 turns no colour of the images, which have 1 "
+           "channel, yet each copy would be recorded with its turn; set hue to 0, or leave it out\n")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_hue_turn_of_copies_of_colour_images_is_planted():
+    _, log = degrade(imageset([4, 4, 4], channels=3), seed=0, perturbations=[
+        {"kind": "near_duplicate", "fraction": 0.5, "low": 0.8, "high": 1.2, "hue": 0.3, "mode": "add"}])
+    assert (log["kind"] == "near_duplicate").sum() == 6
+    with pytest.raises(WinnowError):  # the same setting on the grey set, as the stage refuses it above
+        degrade(imageset([4, 4, 4]), seed=0, perturbations=[
+            {"kind": "near_duplicate", "fraction": 0.5, "low": 0.8, "high": 1.2, "hue": 0.3, "mode": "add"}])

@@ -249,6 +249,11 @@ def _duplicate(state: _State, p: Perturbation, targets, sources, rng) -> list[di
                               f"copies equal their source pixel for pixel (low {p.params['low']}, high "
                               f"{p.params['high']}, hue {p.params['hue']}: too close to no change; hue changes no "
                               "one-channel image); widen low/high, or use exact_duplicate")
+        # beside a low/high that changes them: before, each copy of a one-channel set was recorded with the hue turn it
+        # drew (factors.hue), none of them turned, a setting written and never applied
+        if p.params["hue"] and pixels.shape[3] == 1:
+            raise WinnowError(f"{p.where}: hue {p.params['hue']:g} turns no colour of the images, which have 1 "
+                              "channel, yet each copy would be recorded with its turn; set hue to 0, or leave it out")
     ids = state.manifest["id"].to_numpy()
     copied = ["label", "orig_h", "orig_w", "orig_mode", "source"]
     if p.params["mode"] == "overwrite":
