@@ -4,7 +4,9 @@
   a class_subsample ``keep`` that keeps every image of one class it names) says so, naming the class, rather than
   running as if that class had been damaged too;
 - a near_duplicate ``hue`` on images of one channel, where the hue turn changes no pixel though low/high change the
-  copies, is refused rather than recorded as a turn each copy never got.
+  copies, is refused rather than recorded as a turn each copy never got;
+- a grayscale conversion that picked only grey images, where the perturbations listed before it took every image in
+  colour, is not told that a larger fraction may pick some (none it could pick is in colour).
 
 In-process on tiny imagesets: degrade itself, or the degrade stage's main in a tiny project.
 """
@@ -110,3 +112,29 @@ def test_a_hue_turn_of_copies_of_colour_images_is_planted():
     with pytest.raises(WinnowError):  # the same setting on the grey set, as the stage refuses it above
         degrade(imageset([4, 4, 4]), seed=0, perturbations=[
             {"kind": "near_duplicate", "fraction": 0.5, "low": 0.8, "high": 1.2, "hue": 0.3, "mode": "add"}])
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_grayscale_conversion_left_no_colour_image_by_the_perturbations_before_it_is_told_so():
+    # 20 train images, grey but for cat's first two; the brightness listed first takes 10 of them, both colour ones
+    # among them (seed 0), and the grayscale's 1 to 10 picks are all among the 10 grey ones it left. Before: "2 of the
+    # 20 train images are in colour: a larger fraction may pick some", and fractions 0.1, 0.2, 0.3 and 0.5 (every
+    # image left) were each refused the same way
+    source = imageset([10, 10, 0], channels=3)
+    train = np.flatnonzero(source.manifest["split"] == "train")
+    source.images[train[2:]] = source.images[train[2:], ..., :1]  # equal channels: grey
+    brightness = {"kind": "brightness", "fraction": 0.5, "factor": 0.5}
+    _, log = degrade(source, perturbations=[brightness], seed=0)
+    assert {"train-0-0", "train-0-1"} <= set(log["id"])
+    for fraction in (0.05, 0.5):
+        with pytest.raises(WinnowError) as refused:
+            degrade(source, perturbations=[brightness, {"kind": "grayscale", "fraction": fraction}], seed=0)
+        picked = round(fraction * 20)
+        assert str(refused.value) == (
+            f"degrade.perturbations[1] (grayscale): the {picked} images it picked are grey already (channels at most a "
+            "grey level apart), yet they would be recorded as damaged; none of the 10 train images the perturbations "
+            "before it left is in colour (they took the 2); list it before them, or remove this entry")
+    # listed before the brightness, a fraction of half the images picks a colour one
+    _, log = degrade(source, perturbations=[{"kind": "grayscale", "fraction": 0.5}, brightness], seed=0)
+    assert set(log.loc[log["kind"] == "grayscale", "id"]) <= {"train-0-0", "train-0-1"}
+    assert (log["kind"] == "grayscale").sum() >= 1

@@ -38,7 +38,7 @@ import pandas as pd
 
 from winnow import perturb
 from winnow.degrade_options import Perturbation, parse
-from winnow.degrade_picks import check_overlaps, pick_all
+from winnow.degrade_picks import check_overlaps, open_to, pick_all
 from winnow.degrade_removals import (
     after_removals, check_class_subsample, kept, long_tail_left, long_tail_shares, untouched_classes,
 )
@@ -97,6 +97,7 @@ def degrade(
         specs = after_removals(specs, left=state.classes_left, classes=state.classes)
         n_train = len(state.train_alive())
         picks = pick_all([p for p in specs if p.kind not in REMOVAL_KINDS], state, disjoint=disjoint, seed=seed)
+        state.open_to = open_to(picks, len(state.manifest), disjoint=disjoint)
         for kind_group in (DUPLICATE_KINDS, LABEL_KINDS, CONTAMINATION_KINDS):
             for p, (targets, sources) in picks:
                 if p.kind in kind_group:
@@ -158,6 +159,7 @@ class _State:
     changed: np.ndarray  # bool (N,): pixels differ from the input, digest to recompute
     added: list[tuple[np.ndarray, pd.DataFrame]] = field(default_factory=list)
     classes_left: np.ndarray | None = None  # int (K',) sorted: the classes with train images after the removals
+    open_to: dict[int, np.ndarray] = field(default_factory=dict)  # bool (N,) by index: the rows its picks were among
 
     @classmethod
     def start(cls, imageset: ImageSet, *, streamed: bool = False) -> "_State":
@@ -333,11 +335,17 @@ def _contaminate(state: _State, p: Perturbation, targets, sources, rng) -> list[
     same = _left_as_it_was(p.kind, x, damaged, sizes=sizes, shape=shape)
     if len(targets) and same.all():
         if p.kind == "grayscale":  # no setting to strengthen; a larger share may pick the colour ones
+            # of the rows the picks before it left it: before, "2 of the 20 train images are in colour: a larger
+            # fraction may pick some" where a brightness listed before it had taken both, and every larger one failed
             train = state.train_alive()
-            colour = sum(int((~grey_already(state.images[train[start:start + 1024]])).sum())
-                         for start in range(0, len(train), 1024))  # a chunk at a time: a streamed set stays on disk
-            advice = (f"{colour} of the {len(train)} train images are in colour: a larger fraction may pick some, "
-                      "or remove this entry" if colour else "remove this entry")
+            left = train[state.open_to[p.index][train]] if p.index in state.open_to else train
+            colour, elsewhere = (sum(int((~grey_already(state.images[rows[start:start + 1024]])).sum())
+                                     for start in range(0, len(rows), 1024)) for rows in (left, train))  # a chunk at a
+            # time: a streamed set stays on disk
+            which = "train images" if len(left) == len(train) else "train images the perturbations before it left"
+            advice = (f"{colour} of the {len(left)} {which} are in colour: a larger fraction may pick some, or remove "
+                      "this entry" if colour else f"none of the {len(left)} {which} is in colour (they took the "
+                      f"{elsewhere}); list it before them, or remove this entry" if elsewhere else "remove this entry")
             raise WinnowError(f"degrade.perturbations[{p.index}] (grayscale): the {len(targets)} images it picked are "
                               "grey already (channels at most a grey level apart), yet they would be recorded as "
                               f"damaged; {advice}")

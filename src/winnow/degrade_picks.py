@@ -153,6 +153,20 @@ def pick_all(specs: list[Perturbation], state, *, disjoint: bool, seed: int):
     return _picks(specs, state, disjoint=True, seed=seed, curable=False)  # the same shortage, without that cure
 
 
+def open_to(picks, rows: int, *, disjoint: bool) -> dict[int, np.ndarray]:
+    """bool ``(rows,)`` by perturbation index: the rows :func:`pick_all`'s ``picks`` (in list order) left free for each
+    non-duplicate one to draw from (train rows among them), as they were drawn: all but those the picks before it took,
+    with ``disjoint`` false all but the copies and sources of the duplicates before it."""
+    taken, left = np.zeros(rows, bool), {}
+    for p, (targets, sources) in picks:
+        left[p.index] = ~taken
+        if disjoint or p.kind in DUPLICATE_KINDS:
+            taken = taken.copy()
+            taken[targets] = True
+            taken[[] if sources is None else sources] = True
+    return left
+
+
 def _runs_overlapping(specs: list[Perturbation], state, *, seed: int) -> bool:
     """Whether every pick of ``specs`` finds its rows under degrade.disjoint: false."""
     try:
