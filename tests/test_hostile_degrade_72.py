@@ -6,7 +6,10 @@
 - a near_duplicate ``hue`` on images of one channel, where the hue turn changes no pixel though low/high change the
   copies, is refused rather than recorded as a turn each copy never got;
 - a grayscale conversion that picked only grey images, where the perturbations listed before it took every image in
-  colour, is not told that a larger fraction may pick some (none it could pick is in colour).
+  colour, is not told that a larger fraction may pick some (none it could pick is in colour);
+- a deterministic damage whose picks were all images no stronger setting of it changes (black under a darkening or a
+  gamma, a flat colour under a blur or a downscale, black under a thumbnail) is told so, not that its setting was too
+  close to no change.
 
 In-process on tiny imagesets: degrade itself, or the degrade stage's main in a tiny project.
 """
@@ -138,3 +141,45 @@ def test_a_grayscale_conversion_left_no_colour_image_by_the_perturbations_before
     _, log = degrade(source, perturbations=[{"kind": "grayscale", "fraction": 0.5}, brightness], seed=0)
     assert set(log.loc[log["kind"] == "grayscale", "id"]) <= {"train-0-0", "train-0-1"}
     assert (log["kind"] == "grayscale").sum() >= 1
+
+
+def flat_imageset() -> ImageSet:
+    """20 train images (10 a class), 18 of them black (of cat's last 8 and dog's 10), random colour 8x8 pixels."""
+    source = imageset([10, 10, 0], channels=3)
+    train = np.flatnonzero(source.manifest["split"] == "train")
+    source.images[train[2:]] = 0
+    return source
+
+
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize("perturbation, held, other", [
+    ({"kind": "brightness", "factor": 0.5}, "black and white only (every value 0 or 255)", "of other values"),
+    ({"kind": "gamma", "gamma": 2.0}, "black and white only (every value 0 or 255)", "of other values"),
+    ({"kind": "blur", "kernel": 3}, "flat, one colour each", "of more than one colour"),
+    ({"kind": "downscale", "size": 4}, "flat, one colour each", "of more than one colour"),
+    ({"kind": "low_information", "size": 4}, "black", "other than black"),
+], ids=["brightness", "gamma", "blur", "downscale", "low_information"])
+def test_a_damage_whose_picks_no_stronger_setting_changes_names_the_images(perturbation, held, other):
+    # the 2 images fraction 0.1 picks among 20 (seed 0) are black. Before: "changed no pixel of the 2 images it picked
+    # (factor 0.5: too close to no change); give a stronger setting", and no factor, gamma, kernel or size changes a
+    # black image
+    with pytest.raises(WinnowError) as refused:
+        degrade(flat_imageset(), perturbations=[{**perturbation, "fraction": 0.1}], seed=0)
+    assert str(refused.value) == (
+        f"degrade.perturbations[0] ({perturbation['kind']}): the 2 images it picked are {held}, which it leaves as "
+        f"they were at a stronger setting too, yet they would be recorded as damaged; 2 of the 20 train images are "
+        f"{other}: a larger fraction may pick some, or remove this entry")
+    # at the strongest setting too: the refusal's cause is the images
+    strongest = {"brightness": {"factor": 0.0}, "gamma": {"gamma": 1000.0}, "blur": {"kernel": 17},
+                 "downscale": {"size": 2}, "low_information": {"size": 1}}[perturbation["kind"]]
+    with pytest.raises(WinnowError, match="which it leaves as they were at a stronger setting too"):
+        degrade(flat_imageset(), perturbations=[{**perturbation, **strongest, "fraction": 0.1}], seed=0)
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_damage_too_close_to_no_change_on_images_it_could_change_is_still_told_to_strengthen():
+    with pytest.raises(WinnowError) as refused:
+        degrade(imageset([10, 10, 0], channels=3), perturbations=[
+            {"kind": "brightness", "factor": 1.001, "fraction": 0.1}], seed=0)
+    assert str(refused.value) == ("degrade.perturbations[0] (brightness): changed no pixel of the 2 images it picked "
+                                  "(factor 1.001: too close to no change); give a stronger setting")

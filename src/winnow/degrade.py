@@ -38,7 +38,8 @@ import pandas as pd
 
 from winnow import perturb
 from winnow.degrade_options import Perturbation, parse
-from winnow.degrade_picks import check_overlaps, open_to, pick_all
+from winnow.degrade_kept import KEPT_AT_ANY, grey_already, left_as_it_was, odd_already
+from winnow.degrade_picks import check_overlaps, open_to, pick_all, share_advice
 from winnow.degrade_removals import (
     after_removals, check_class_subsample, kept, long_tail_left, long_tail_shares, untouched_classes,
 )
@@ -332,33 +333,29 @@ def _contaminate(state: _State, p: Perturbation, targets, sources, rng) -> list[
     # the files' sizes as parse reads them: the stored size where the manifest keeps none (a library caller's)
     sizes = (state.manifest[["orig_h", "orig_w"]].to_numpy()[targets] if {"orig_h", "orig_w"} <= set(state.manifest)
              else np.broadcast_to(x.shape[1:3], (len(targets), 2)))
-    same = _left_as_it_was(p.kind, x, damaged, sizes=sizes, shape=shape)
+    same = left_as_it_was(p.kind, x, damaged, sizes=sizes, shape=shape)
     if len(targets) and same.all():
         if p.kind == "grayscale":  # no setting to strengthen; a larger share may pick the colour ones
-            # of the rows the picks before it left it: before, "2 of the 20 train images are in colour: a larger
-            # fraction may pick some" where a brightness listed before it had taken both, and every larger one failed
-            train = state.train_alive()
-            left = train[state.open_to[p.index][train]] if p.index in state.open_to else train
-            colour, elsewhere = (sum(int((~grey_already(state.images[rows[start:start + 1024]])).sum())
-                                     for start in range(0, len(rows), 1024)) for rows in (left, train))  # a chunk at a
-            # time: a streamed set stays on disk
-            which = "train images" if len(left) == len(train) else "train images the perturbations before it left"
-            advice = (f"{colour} of the {len(left)} {which} are in colour: a larger fraction may pick some, or remove "
-                      "this entry" if colour else f"none of the {len(left)} {which} is in colour (they took the "
-                      f"{elsewhere}); list it before them, or remove this entry" if elsewhere else "remove this entry")
             raise WinnowError(f"degrade.perturbations[{p.index}] (grayscale): the {len(targets)} images it picked are "
                               "grey already (channels at most a grey level apart), yet they would be recorded as "
-                              f"damaged; {advice}")
+                              f"damaged; {share_advice(state, p, lambda x: ~grey_already(x), 'in colour')}")
+        # images no stronger setting changes (black stays black, a blur of one colour is that colour): before, "(factor
+        # 0.5: too close to no change); give a stronger setting", which changed nothing
+        kept, described, other = KEPT_AT_ANY.get(p.kind, (None, "", ""))
+        if kept is not None and kept(x).all():
+            raise WinnowError(f"degrade.perturbations[{p.index}] ({p.kind}): the {len(targets)} images it picked are "
+                              f"{described}, which it leaves as they were at a stronger setting too, yet they would be "
+                              f"recorded as damaged; {share_advice(state, p, lambda x: ~kept(x), other)}")
         if shape is not None:
             raise WinnowError(f"degrade.perturbations[{p.index}] ({p.kind}): the {len(targets)} images it picked are "
-                              f"{_odd_already(p.kind, shape)} already, yet they would be recorded as damaged; give "
+                              f"{odd_already(p.kind, shape)} already, yet they would be recorded as damaged; give "
                               f"another {'size' if p.kind == 'odd_size' else 'ratio'}")
         raise WinnowError(f"degrade.perturbations[{p.index}] ({p.kind}): changed no pixel of the {len(targets)} "
                           f"images it picked ({', '.join(f'{k} {v}' for k, v in params.items() if k != 'fraction')}: "
                           "too close to no change); give a stronger setting")
     if same.any():
         found = (f"found {int(same.sum())} of the {len(targets)} images it picked grey already" if p.kind == "grayscale"
-                 else f"found {int(same.sum())} of the {len(targets)} images it picked {_odd_already(p.kind, shape)} "
+                 else f"found {int(same.sum())} of the {len(targets)} images it picked {odd_already(p.kind, shape)} "
                  "already" if shape is not None
                  else f"left {int(same.sum())} of the {len(targets)} images it picked pixel for pixel as they were")
         print(f"degrade: perturbations[{p.index}] ({p.kind}) {found}; they are not recorded as damaged")
@@ -370,39 +367,6 @@ def _contaminate(state: _State, p: Perturbation, targets, sources, rng) -> list[
     if p.kind == "grayscale":
         state.manifest.loc[targets, "orig_mode"] = "L"
     return [_row(p, i) for i in state.manifest["id"].to_numpy()[targets]]
-
-
-def _left_as_it_was(kind: str, x: np.ndarray, damaged: np.ndarray, *, sizes: np.ndarray, shape) -> np.ndarray:
-    """bool ``(N,)``: which of the images ``x`` (uint8 ``(N, H, W, C)``, their files' sizes ``sizes``, int ``(N, 2)``
-    height and width) the damage ``kind`` left as a detector saw them: a size kind (``shape``, the file size it
-    records) where the file had what its score reads of that size already, in the manifest (as many pixels for odd
-    size, the aspect ratio for odd aspect ratio: a portrait photo of 960x640 is odd already where the ratio's file is
-    480x320); grayscale where ``x`` is grey already to the grayscale score, its channels at most a grey level apart on
-    average (the score's own cut: a black-and-white photo whose JPEG left a level of chroma noise in half its pixels is
-    grey to it), which the conversion only makes equal and the score flagged before; any other where ``damaged``
-    equals ``x``. Before, the first two were recorded as planted (5 grey photos of 30 picked, 5 files of 16x16 of 30
-    made 16x16; 5 photos a level off grey, when only equal channels counted; 5 files of 16x8 made 8x4, when only that
-    size counted)."""
-    if shape is not None:  # the odd-size score reads log sqrt(h w), the odd-aspect score log(w / h)
-        height, width = shape
-        h, w = sizes[:, 0], sizes[:, 1]
-        return h * w == height * width if kind == "odd_size" else w * height == h * width
-    if kind == "grayscale":
-        return grey_already(x)
-    return equal_images(damaged, x)
-
-
-def grey_already(images: np.ndarray) -> np.ndarray:
-    """bool ``(N,)``: which of the colour images ``images`` (uint8 ``(N, H, W, 3)``) the grayscale score calls grey,
-    their channels at most a grey level apart on average: the score's own cut, 1/255 (:mod:`winnow.quality`), in
-    float32 as the threshold stage compares it."""
-    spread = (images.max(axis=3) - images.min(axis=3)).mean(axis=(1, 2)) / 255
-    return spread.astype(np.float32) <= np.float32(1 / 255)
-
-
-def _odd_already(kind: str, shape) -> str:
-    """What the picked files of a size kind were already, its ``shape`` (height, width) as its score reads it."""
-    return f"files of {shape[0]}x{shape[1]}'s {'pixel count' if kind == 'odd_size' else 'aspect ratio'}"
 
 
 _APPLY = {DUPLICATE_KINDS: _duplicate, LABEL_KINDS: _relabel, CONTAMINATION_KINDS: _contaminate}

@@ -167,6 +167,24 @@ def open_to(picks, rows: int, *, disjoint: bool) -> dict[int, np.ndarray]:
     return left
 
 
+def share_advice(state, p: Perturbation, wanted, what: str) -> str:
+    """What a refusal of ``p``, whose picks all lack what it changes, advises: a larger fraction where ``wanted`` (bool
+    ``(n,)`` of uint8 images ``(n, H, W, C)``, read a chunk at a time: a streamed set stays on disk) finds some, called
+    ``what``, among the train rows it could pick (``state.open_to``, :func:`open_to`); to list it before the
+    perturbations that took them all; else to remove it."""
+    train = state.train_alive()
+    left = train[state.open_to[p.index][train]] if p.index in state.open_to else train
+    found, elsewhere = (sum(int(wanted(state.images[rows[start:start + 1024]]).sum())
+                            for start in range(0, len(rows), 1024)) for rows in (left, train))
+    which = "train images" if len(left) == len(train) else "train images the perturbations before it left"
+    if found:
+        return f"{found} of the {len(left)} {which} are {what}: a larger fraction may pick some, or remove this entry"
+    if elsewhere:
+        return (f"none of the {len(left)} {which} is {what} (they took the {elsewhere}); list it before them, or "
+                "remove this entry")
+    return "remove this entry"
+
+
 def _runs_overlapping(specs: list[Perturbation], state, *, seed: int) -> bool:
     """Whether every pick of ``specs`` finds its rows under degrade.disjoint: false."""
     try:
