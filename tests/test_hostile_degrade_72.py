@@ -9,7 +9,8 @@
   colour, is not told that a larger fraction may pick some (none it could pick is in colour);
 - a deterministic damage whose picks were all images no stronger setting of it changes (black under a darkening or a
   gamma, a flat colour under a blur or a downscale, black under a thumbnail) is told so, not that its setting was too
-  close to no change.
+  close to no change; likewise near duplicates of black images, which no low, high or hue changes, are not told to
+  widen low/high.
 
 In-process on tiny imagesets: degrade itself, or the degrade stage's main in a tiny project.
 """
@@ -183,3 +184,21 @@ def test_a_damage_too_close_to_no_change_on_images_it_could_change_is_still_told
             {"kind": "brightness", "factor": 1.001, "fraction": 0.1}], seed=0)
     assert str(refused.value) == ("degrade.perturbations[0] (brightness): changed no pixel of the 2 images it picked "
                                   "(factor 1.001: too close to no change); give a stronger setting")
+
+
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize("mode, copies", [("overwrite", 1), ("add", 2)])
+def test_near_duplicates_of_black_images_are_not_told_to_widen_low_and_high(mode, copies):
+    # the sources fraction 0.1 picks among 20 (seed 0) are black. Before: "... (low 0.8, high 1.2, hue 0.0: too close
+    # to no change; ...); widen low/high, or use exact_duplicate", where jitter of any factor keeps black black
+    spec = {"kind": "near_duplicate", "fraction": copies / 20, "mode": mode}
+    with pytest.raises(WinnowError) as refused:
+        degrade(flat_imageset(), perturbations=[spec], seed=0)
+    assert str(refused.value) == (
+        f"degrade.perturbations[0] (near_duplicate): {copies} of its {copies} copies are of black images, equal to "
+        "their source at any low, high or hue, yet they would be recorded as near duplicates; use exact_duplicate (a "
+        "copy of a black image is an exact one), or remove this entry")
+    with pytest.raises(WinnowError, match="are of black images"):  # the widest range allowed changes nothing
+        degrade(flat_imageset(), perturbations=[{**spec, "low": 0.25, "high": 255.0, "hue": 0.5}], seed=0)
+    _, log = degrade(flat_imageset(), perturbations=[{**spec, "kind": "exact_duplicate"}], seed=0)
+    assert (log["kind"] == "exact_duplicate").sum() == copies

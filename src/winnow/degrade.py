@@ -39,6 +39,7 @@ import pandas as pd
 from winnow import perturb
 from winnow.degrade_options import Perturbation, parse
 from winnow.degrade_kept import KEPT_AT_ANY, grey_already, left_as_it_was, odd_already
+from winnow.degrade_kept import black as is_black
 from winnow.degrade_picks import check_overlaps, open_to, pick_all, share_advice
 from winnow.degrade_removals import (
     after_removals, check_class_subsample, kept, long_tail_left, long_tail_shares, untouched_classes,
@@ -247,6 +248,12 @@ def _duplicate(state: _State, p: Perturbation, targets, sources, rng) -> list[di
         # jitter near its identity (low and high about 1, hue alone on one-channel images) rounds back to the
         # source: exact copies recorded as near duplicates, which a detector would be scored on as such
         same = equal_images(pixels, state.images[sources])
+        # copies of black images, which no low, high or hue changes: before, told to widen low/high, which kept them
+        black = int(is_black(state.images[sources]).sum())
+        if len(sources) and black / len(sources) > 0.5:
+            raise WinnowError(f"{p.where}: {black} of its {len(sources)} copies are of black images, equal to their "
+                              "source at any low, high or hue, yet they would be recorded as near duplicates; use "
+                              "exact_duplicate (a copy of a black image is an exact one), or remove this entry")
         if len(sources) and same.mean() > 0.5:
             raise WinnowError(f"degrade.perturbations[{p.index}] (near_duplicate): {int(same.sum())} of {len(sources)} "
                               f"copies equal their source pixel for pixel (low {p.params['low']}, high "

@@ -32,6 +32,12 @@ def left_as_it_was(kind: str, x: np.ndarray, damaged: np.ndarray, *, sizes: np.n
     return equal_images(damaged, x)
 
 
+def black(images: np.ndarray) -> np.ndarray:
+    """bool ``(N,)``: which of ``images`` (uint8 ``(N, H, W, C)``) are black, every value 0: what no thumbnail, and no
+    near duplicate's jitter (brightness, contrast, saturation and hue), changes."""
+    return (images == 0).all(axis=(1, 2, 3))
+
+
 # the deterministic damages by what a picked image holds that none of their settings changes where one did not: (which
 # of uint8 images (N, H, W, C) hold it, its words, the words for the others)
 KEPT_AT_ANY = {
@@ -39,7 +45,7 @@ KEPT_AT_ANY = {
                                               "black and white only (every value 0 or 255)", "of other values")),
     **dict.fromkeys(("blur", "downscale"), (lambda x: (x == x[:, :1, :1]).all(axis=(1, 2, 3)), "flat, one colour each",
                                             "of more than one colour")),
-    "low_information": (lambda x: (x == 0).all(axis=(1, 2, 3)), "black", "other than black"),
+    "low_information": (black, "black", "other than black"),
 }
 
 
