@@ -14,7 +14,7 @@ from winnow.errors import WinnowError
 from winnow.groundtruth import DUPLICATE_KINDS, LABEL_KINDS, REMOVAL_KINDS
 from winnow.imageset import read_imageset, write_imageset
 from winnow.stage import check_outputs, load_params, run, scratch_folder, together, write_json
-from winnow.stage_reads import check_original_sizes
+from winnow.stage_reads import check_original_sizes, check_taught_classes
 
 IN, OUT, METRICS = "data/ingest", "data/degrade", "metrics/degrade.json"
 
@@ -26,6 +26,7 @@ def main() -> None:
     source = read_imageset(IN)
     # the sizes it copies, checked as the score stage checks them: there, a bad one named degrade, whose rerun copied it
     check_original_sizes(source.manifest, path=f"{IN}/manifest.parquet", written_by="ingest")
+    check_taught_classes(source.manifest, source.classes, path=f"{IN}/manifest.parquet", written_by="ingest")
     specs = p.get("perturbations") or []
     # the degraded images are written here a batch at a time and hard-linked into data/degrade: only the
     # damaged rows are ever in memory

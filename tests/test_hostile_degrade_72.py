@@ -10,7 +10,9 @@
 - a deterministic damage whose picks were all images no stronger setting of it changes (black under a darkening or a
   gamma, a flat colour under a blur or a downscale, black under a thumbnail) is told so, not that its setting was too
   close to no change; likewise near duplicates of black images, which no low, high or hue changes, are not told to
-  widen low/high.
+  widen low/high;
+- a data/ingest with a class that has no train image (which ingest refuses: written by hand, or before that check) is
+  refused naming ingest, not degraded into a class no classifier learns, nor blamed on a damage with degrade off.
 
 In-process on tiny imagesets: degrade itself, or the degrade stage's main in a tiny project.
 """
@@ -75,10 +77,11 @@ def test_a_share_that_takes_some_of_every_class_it_names_says_nothing(capsys):
     assert capsys.readouterr().out == ""
 
 
-def run_degrade(tmp_path, monkeypatch, perturbations, source: ImageSet):
+def run_degrade(tmp_path, monkeypatch, perturbations, source: ImageSet, *, enabled=True):
     """The degrade stage's main in a project whose data/ingest is ``source``; returns its exit code (0 where it ran
     to the end), the project's files before it ran, and the project."""
-    params = params_with("degrade", {"enabled": True, "disjoint": True, "perturbations": perturbations})
+    params = params_with("degrade", {"enabled": enabled, "disjoint": True, "perturbations": perturbations})
+    params["variants"] = [v for v in params["variants"] if v != "oracle"]  # oracle needs degrade enabled
     project = make_project(tmp_path / "project", params)
     monkeypatch.chdir(project)
     write_imageset("data/ingest", source.images, source.manifest.drop(columns="digest"), source.classes)
@@ -202,3 +205,22 @@ def test_near_duplicates_of_black_images_are_not_told_to_widen_low_and_high(mode
         degrade(flat_imageset(), perturbations=[{**spec, "low": 0.25, "high": 255.0, "hue": 0.5}], seed=0)
     _, log = degrade(flat_imageset(), perturbations=[{**spec, "kind": "exact_duplicate"}], seed=0)
     assert (log["kind"] == "exact_duplicate").sum() == copies
+
+
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize("train, enabled, line", [
+    # degrade off: before, "error: degrade.perturbations: only class 'cat' keeps train images after the damage; a
+    # classifier needs at least 2 classes, so remove or subsample fewer", of no damage
+    ([4, 0, 0], False, "class 'dog' has no train images (2 in other splits), which ingest refuses (2 such class(es) "
+                       "in all)"),
+    # before: exit 0, data/degrade written with owl's val and test images and no train image of it
+    ([4, 4, 0], True, "class 'owl' has no train images (2 in other splits), which ingest refuses (1 such class(es) in "
+                      "all)"),
+], ids=["off-one-class-taught", "on-one-class-untaught"])
+def test_an_ingested_class_without_train_images_is_refused_naming_ingest(tmp_path, monkeypatch, capsys, train,
+                                                                          enabled, line):
+    code, before, project = run_degrade(tmp_path, monkeypatch, [{"kind": "blur", "fraction": 0.25, "kernel": 3}],
+                                        imageset(train), enabled=enabled)
+    assert (code, capsys.readouterr().err) == (
+        1, f"error: data/ingest/manifest.parquet: {line}; rerun the ingest stage (dvc repro ingest)\n")
+    assert_nothing_left(project, before)

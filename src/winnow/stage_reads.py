@@ -224,6 +224,24 @@ def check_original_sizes(manifest, *, path: str | os.PathLike, written_by: str) 
                                     f"{first['orig_w']})", written_by=written_by)
 
 
+def check_taught_classes(manifest, classes: list[str], *, path: str | os.PathLike, written_by: str) -> None:
+    """Refuse (:func:`rerun_error`) an imageset ``manifest`` (read from ``path``, its class names ``classes``) with a
+    class that has no train image, which ingest refuses (:func:`winnow.ingest.check_classes`): the degrade stage reads
+    data/ingest so. Before, such a data/ingest (written by hand, or before ingest refused it) degraded without a word
+    into a class no classifier learns, or, with one class taught, was blamed on the damage ("only class 'a' keeps train
+    images after the damage; ... so remove or subsample fewer") where degrade was off."""
+    import numpy as np
+
+    labels = manifest["label"].to_numpy(np.int64)
+    taught = np.bincount(labels[manifest["split"].to_numpy() == "train"], minlength=len(classes))
+    empty = np.flatnonzero(taught == 0)
+    if len(empty):
+        elsewhere = int((labels == empty[0]).sum())
+        which = f"no train images ({elsewhere} in other splits)" if elsewhere else "no images"
+        raise rerun_error(path, f"class {classes[empty[0]]!r} has {which}, which ingest refuses ({len(empty)} such "
+                                "class(es) in all)", written_by=written_by)
+
+
 def _rows_problem(table_ids, imageset: str, ids, *, every: bool) -> str | None:
     """What keeps ``table_ids`` from naming only ids of ``ids`` (imageset ``imageset``'s) and, with ``every``,
     each of them once, or None."""
