@@ -11,7 +11,8 @@ normalised by ``mean`` and ``std`` (ImageNet's by default; set them to your mode
 from __future__ import annotations
 
 import os
-import re
+import pickle
+import zipfile
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +26,7 @@ from winnow.configs import PretrainedConfig
 from winnow.device_rows import to_tensor
 from winnow.errors import WinnowError, first_line, out_of_memory
 from winnow.output_paths import check_input_file
+from winnow.pretrained_failures import device_failure, failure, outputs, weights_misfit
 from winnow.stage import torch_file_damage
 from winnow.torch_runtime import pick_device
 
@@ -74,14 +76,14 @@ def embed(images: np.ndarray, *, config: PretrainedConfig, progress: bool = True
             fix = (f"the model puts a tensor on another device than its input's ({device}): make its tensors on the "
                    "input's device (x.device; a traced model keeps the device it was traced on) and save it again, or "
                    "where this machine has the device it uses, set represent.pretrained.device to it"
-                   if config.torchscript is not None and _device_failure(err) else
+                   if config.torchscript is not None and device_failure(err) else
                    "check input_size and that it takes 3-channel images")
             raise WinnowError(f"represent.pretrained: {name} failed on a float (B, 3, {size}, {size}) batch "
-                              f"({_failure(err)}); {fix}") from err
+                              f"({failure(err)}); {fix}") from err
         if not isinstance(y, torch.Tensor):
             # before: "returned tuple for 16 images; a feature extractor must return (N, D) with D >= 1 (pool and
             # flatten inside the model)" of features returned beside other outputs, which no pooling gathers
-            raise WinnowError(f"represent.pretrained: {name} returned {_outputs(y)} for {len(x)} images, not one "
+            raise WinnowError(f"represent.pretrained: {name} returned {outputs(y)} for {len(x)} images, not one "
                               "tensor; a feature extractor returns its (N, D) features alone: return only them from "
                               "forward")
         if y.ndim != 2 or len(y) != len(x) or y.shape[1] == 0:
@@ -128,63 +130,12 @@ def embed(images: np.ndarray, *, config: PretrainedConfig, progress: bool = True
     return torch.cat(out).numpy(), name
 
 
-def _outputs(value) -> str:
-    """What a model returned other than a tensor, for a message: ``a tuple of 2 ((16, 512), (16, 49, 512))``, ``a
-    dict (keys 'pooled', 'tokens')``, ``None``."""
-    if isinstance(value, (tuple, list)):
-        items = [str(tuple(v.shape)) if isinstance(v, torch.Tensor) else type(v).__name__ for v in value[:4]]
-        return f"a {type(value).__name__} of {len(value)} ({', '.join(items)}{', ...' if len(value) > 4 else ''})"
-    if isinstance(value, dict):
-        return f"a dict (keys {', '.join(map(repr, list(value)[:5]))}{', ...' if len(value) > 5 else ''})"
-    return "None" if value is None else type(value).__name__
-
-
 def _agree(pair: torch.Tensor, first: torch.Tensor) -> bool:
     """Whether ``pair``, the model's ``(k, D)`` output for the first k images of the first batch alone,
     matches ``first``, their rows within that batch, up to the float rounding another batch size may bring (a
     kernel sums in another order): a thousandth of the features' largest magnitude."""
     pair, first = pair.double().cpu(), first.double()
     return bool(((pair - first).abs() <= 1e-3 * first.abs().max()).all())
-
-
-def _failure(err: BaseException) -> str:
-    """What a model's exception says, for a one-line error: its first line, or for TorchScript, whose first
-    line only says that the interpreter failed, the model's own message (its last line) and the statement
-    that raised it (the line above the last ``<--- HERE``)."""
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    if not lines or not lines[0].startswith("The following operation failed in the TorchScript interpreter"):
-        return _sentence(first_line(err))
-    here = [i for i, line in enumerate(lines) if line.endswith("<--- HERE")]
-    return _sentence(_said(err)) + (f" at `{lines[here[-1] - 1]}`" if here and here[-1] > 0 else "")
-
-
-def _said(err: BaseException) -> str:
-    """What a TorchScript model's exception ``err`` says: the first line at the left margin after the last line
-    marked ``<--- HERE`` (the lines of code around that mark are indented). Before, the message's last line, which
-    for torch's own errors was the last row of its table of backends or of a Python stack after ``At:``."""
-    raw = str(err).splitlines()
-    here = [i for i, line in enumerate(raw) if line.rstrip().endswith("<--- HERE")]
-    after = raw[here[-1] + 1:] if here else raw
-    said = [line.strip() for line in after if line.strip() and not line[:1].isspace()]
-    return said[0] if said else [line.strip() for line in raw if line.strip()][-1]
-
-
-def _sentence(line: str, *, longest: int = 200) -> str:
-    """``line``, or its first sentence where it goes on past ``longest`` characters (torch's advice on linkers and
-    custom builds, in a one-line error)."""
-    return line.split(". ")[0] if len(line) > longest else line
-
-
-# what torch says of a tensor on another device than the rest, or of a device this machine or this build lacks
-DEVICE_WORDS = re.compile(r"CUDA|cuda|NVIDIA|\bMPS\b|\bmps\b|\bdevices?\b")
-
-
-def _device_failure(err: BaseException) -> bool:
-    """Whether a model's failure ``err`` is of the devices its tensors are on, by what its message says (not the
-    code quoted around it in a TorchScript traceback, which may name a device without failing for it)."""
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    scripted = bool(lines) and lines[0].startswith("The following operation failed in the TorchScript interpreter")
-    return bool(DEVICE_WORDS.search(_said(err) if scripted else first_line(err)))
 
 
 def _load(config: PretrainedConfig, device: torch.device) -> tuple[Callable[[torch.Tensor], torch.Tensor], str]:
@@ -240,9 +191,16 @@ def _load(config: PretrainedConfig, device: torch.device) -> tuple[Callable[[tor
     except Exception as err:  # each package fails in its own way: unknown name, no cached weights, bad file
         if out_of_memory(err):
             raise
+        misfit = weights_misfit(err)
+        # before: "torchvision could not load 'resnet18' with weights (Error(s) in loading state_dict for ResNet:);
+        # check the name, give path: a weights file, ..." of the user's path: file, of another architecture or a
+        # training checkpoint: no word of which weights, and path: to be given where it was
+        if misfit is not None and path is not None:
+            raise WinnowError(f"represent.pretrained.path: {path} does not hold the weights of {config.model} "
+                              f"({misfit[0]}); give the weights file of {config.model}: {misfit[1]}") from err
         raise WinnowError(f"represent.pretrained.model: {library} could not load {name!r} with weights "
-                          f"({first_line(err)}); check the name, give path: a weights file, or set download: "
-                          "true") from err
+                          f"({misfit[0] if misfit else first_line(err)}); check the name, give path: a weights file, "
+                          "or set download: true") from err
     if isinstance(net, nn.Module):
         net = net.to(device).eval()
     else:  # open_clip: a bound method of the model
@@ -255,9 +213,6 @@ def _saved_not_scripted(path: Path) -> bool:
     which adds the model's code and ``constants.pkl``, or torch.save's file of before torch 1.6 (or
     ``_use_new_zipfile_serialization=False``), a pickle opening on torch's magic number: before, "not a TorchScript
     file (PytorchStreamReader failed reading zip archive: failed finding central directory)"."""
-    import pickle
-    import zipfile
-
     legacy = pickle.dumps(torch.serialization.MAGIC_NUMBER, protocol=2)
     try:
         with open(path, "rb") as handle:
@@ -268,6 +223,15 @@ def _saved_not_scripted(path: Path) -> bool:
     except (zipfile.BadZipFile, OSError, EOFError):
         return False
     return "data.pkl" in names and "constants.pkl" not in names
+
+
+def _scripted(path: Path) -> bool:
+    """Whether ``path`` is an archive of torch.jit.save's (its model's code and ``constants.pkl``)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(name.partition("/")[2] == "constants.pkl" for name in archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
 
 
 def _timm(timm, name: str, *, path: Path | None, download: bool):
@@ -349,12 +313,23 @@ def _named_weight_files(model: str, *, given: Path | None = None):
             fix = "delete the file and set download: true, or give path: a weights file"
             if damage:
                 raise WinnowError(f"represent.pretrained.model: {model} weights in {file}: corrupt: {damage}; {fix}")
+            # before: "cannot be loaded (Cannot use ``weights_only=True`` with TorchScript archives passed to
+            # ``torch.load``)", after torch's warning that it received one
+            if own and _scripted(given):
+                raise WinnowError(f"represent.pretrained.path: {given} is a TorchScript model (torch.jit.save), not a "
+                                  "weights file; give it as represent.pretrained.torchscript, with model and path null, "
+                                  f"or give the weights file of {model}")
             try:
                 return load(file, *args, **kwargs)
             except Exception as err:  # torch's and safetensors' own errors for a file cut short or of another kind
                 if out_of_memory(err):  # the process's memory, not the file's (before: a whole cached file to delete)
                     raise
                 detail = first_line(err).split(". ")[0][:160]  # torch goes on for sentences about corruption
+                # before: "cannot be loaded (Weights only load failed)" of a model pickled whole
+                if own and isinstance(err, pickle.UnpicklingError):
+                    raise WinnowError(f"represent.pretrained.path: {given} holds pickled objects besides tensors (a "
+                                      "model saved whole, torch.save(model)), and a pickle is never loaded; give the "
+                                      f"weights file of {model}: torch.save(model.state_dict(), path)") from err
                 if own:
                     raise WinnowError(f"represent.pretrained.path: {given} cannot be loaded ({detail}); give the "
                                       f"weights file of {model}") from err

@@ -1,0 +1,108 @@
+"""Hostile inputs to the represent stage, probe 72:
+
+- a ``represent.pretrained.path`` weights file that does not fit the model named (another architecture, tensors of
+  another shape, a training checkpoint around the state_dict, DataParallel's ``module.`` prefix, a list): torch's
+  first line names the model alone, and the line blamed ``represent.pretrained.model`` and said to give path:;
+- a TorchScript model, or a model pickled whole, given as ``represent.pretrained.path``: the line quoted torch's
+  ``weights_only`` internals.
+
+In-process on test_represent's blobs (48 images of 12x12) or ``pretrained.embed`` alone: no training. torchvision is
+stood in for as in test_pretrained_libraries (it does not install beside the pinned CPU torch)."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import pytest
+import torch
+from torch import nn
+
+from hostile_harness import assert_error_line, assert_nothing_left, files_under
+from test_hostile_represent_65 import _project, _represent
+from test_pretrained_libraries import Pooled, config, images
+from winnow import pretrained
+from winnow.errors import WinnowError
+
+
+@pytest.fixture
+def stand_in_torchvision(monkeypatch):
+    """``torchvision.models.get_model(name, weights=None)``: a :class:`Pooled` model whose head is ``fc``, which winnow
+    loads the ``path:`` state_dict into."""
+    models = types.SimpleNamespace(get_model=lambda name, *, weights=None: Pooled("fc"))
+    monkeypatch.setitem(sys.modules, "torchvision", types.SimpleNamespace(models=models))
+
+
+@pytest.mark.hostile("represent")
+def test_weights_of_another_architecture_given_as_path_are_named_under_path(tmp_path, monkeypatch, capsys,
+                                                                              stand_in_torchvision):
+    # before: "error: represent.pretrained.model: torchvision could not load 'resnet18' with weights (Error(s) in
+    # loading state_dict for Pooled:); check the name, give path: a weights file, or set download: true": no word of
+    # which weights did not fit, and path: to be given where it was
+    project = _project(tmp_path, source="pretrained", pretrained={"model": "torchvision:resnet18", "path": "r18.pth",
+                                                                  "input_size": 16, "batch_size": 16, "device": "cpu"})
+    torch.save({"conv1.weight": torch.zeros(4, 3, 3, 3), "fc.bias": torch.zeros(10)}, project / "r18.pth")
+    before = files_under(project)
+    line = assert_error_line(_represent(project, monkeypatch, capsys))
+    assert line == ("error: represent.pretrained.path: r18.pth does not hold the weights of torchvision:resnet18 (1 "
+                    "missing key(s), first 'fc.weight', 1 unexpected key(s), first 'conv1.weight'); give the weights "
+                    "file of torchvision:resnet18: save the state_dict of that architecture")
+    assert_nothing_left(project, before)
+
+
+FITTING = Pooled("fc").state_dict()  # fc.weight (10, 3), fc.bias (10,)
+
+
+@pytest.mark.hostile("represent")
+@pytest.mark.parametrize("saved, why", [
+    ({"fc.weight": torch.zeros(5, 3), "fc.bias": torch.zeros(5)},
+     "2 of another shape, first 'fc.weight': [5, 3] in the file, [10, 3] in the model); give the weights file of "
+     "torchvision:resnet18: save the state_dict of that architecture"),
+    ({"state_dict": FITTING, "epoch": 3},  # a training checkpoint, as a training loop saves one
+     "2 missing key(s), first 'fc.weight', 2 unexpected key(s), first 'state_dict'); give the weights file of "
+     "torchvision:resnet18: it is a training checkpoint: save its weights alone, torch.save(checkpoint['state_dict'], "
+     "path)"),
+    ({f"module.{key}": value for key, value in FITTING.items()},  # nn.DataParallel(model).state_dict()
+     "2 missing key(s), first 'fc.weight', 2 unexpected key(s), first 'module.fc.weight'); give the weights file of "
+     "torchvision:resnet18: its keys carry the 'module.' prefix of a DataParallel model: save "
+     "model.module.state_dict()"),
+    ([FITTING["fc.weight"], FITTING["fc.bias"]],
+     "it holds a list, not a state_dict); give the weights file of torchvision:resnet18: save model.state_dict()"),
+], ids=["other-shapes", "training-checkpoint", "data-parallel", "list"])
+def test_a_path_weights_file_that_does_not_fit_says_how(tmp_path, stand_in_torchvision, saved, why):
+    # before: each "represent.pretrained.model: torchvision could not load 'resnet18' with weights (Error(s) in loading
+    # state_dict for Pooled:); check the name, give path: a weights file, or set download: true" (the list: "(Expected
+    # state_dict to be dict-like, got <class 'list'>.)")
+    weights = tmp_path / "r18.pth"
+    torch.save(saved, weights)
+    with pytest.raises(WinnowError) as refused:
+        pretrained.embed(images(), config=config("torchvision:resnet18", path=str(weights)), progress=False)
+    assert str(refused.value) == (f"represent.pretrained.path: {weights} does not hold the weights of "
+                                  f"torchvision:resnet18 ({why}")
+
+
+@pytest.mark.hostile("represent")
+def test_a_torchscript_model_given_as_path_is_told_to_be_given_as_torchscript(tmp_path, stand_in_torchvision):
+    # before: "represent.pretrained.path: <file> cannot be loaded (Cannot use ``weights_only=True`` with TorchScript
+    # archives passed to ``torch.load``); give the weights file of torchvision:resnet18"
+    scripted = tmp_path / "r18.pt"
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    torch.jit.save(torch.jit.script(net), str(scripted))
+    with pytest.raises(WinnowError) as refused:
+        pretrained.embed(images(), config=config("torchvision:resnet18", path=str(scripted)), progress=False)
+    assert str(refused.value) == (f"represent.pretrained.path: {scripted} is a TorchScript model (torch.jit.save), "
+                                  "not a weights file; give it as represent.pretrained.torchscript, with model and "
+                                  "path null, or give the weights file of torchvision:resnet18")
+
+
+@pytest.mark.hostile("represent")
+def test_a_model_pickled_whole_given_as_path_is_told_to_save_its_state_dict(tmp_path, stand_in_torchvision):
+    # before: "represent.pretrained.path: <file> cannot be loaded (Weights only load failed); give the weights file of
+    # torchvision:resnet18"
+    whole = tmp_path / "r18.pth"
+    torch.save(nn.Linear(3, 10), whole)
+    with pytest.raises(WinnowError) as refused:
+        pretrained.embed(images(), config=config("torchvision:resnet18", path=str(whole)), progress=False)
+    assert str(refused.value) == (f"represent.pretrained.path: {whole} holds pickled objects besides tensors (a model "
+                                  "saved whole, torch.save(model)), and a pickle is never loaded; give the weights "
+                                  "file of torchvision:resnet18: torch.save(model.state_dict(), path)")
