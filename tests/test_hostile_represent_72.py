@@ -14,6 +14,7 @@ from __future__ import annotations
 import sys
 import types
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -103,6 +104,18 @@ def test_a_model_pickled_whole_given_as_path_is_told_to_save_its_state_dict(tmp_
     torch.save(nn.Linear(3, 10), whole)
     with pytest.raises(WinnowError) as refused:
         pretrained.embed(images(), config=config("torchvision:resnet18", path=str(whole)), progress=False)
-    assert str(refused.value) == (f"represent.pretrained.path: {whole} holds pickled objects besides tensors (a model "
-                                  "saved whole, torch.save(model)), and a pickle is never loaded; give the weights "
-                                  "file of torchvision:resnet18: torch.save(model.state_dict(), path)")
+    assert str(refused.value) == (f"represent.pretrained.path: {whole} holds pickled Python objects besides tensors "
+                                  "(a model saved whole, or a checkpoint with settings of its own), and a pickle is "
+                                  "never loaded; give the weights file of torchvision:resnet18: "
+                                  "torch.save(model.state_dict(), path)")
+
+
+@pytest.mark.hostile("represent")
+def test_a_numpy_file_given_as_path_is_not_called_a_pickled_model(tmp_path, stand_in_torchvision):
+    # torch's weights-only loader fails on it as on a pickle: it is no torch.save file, so it is said unloadable
+    weights = tmp_path / "r18.npy"
+    np.save(weights, np.zeros(3))
+    with pytest.raises(WinnowError) as refused:
+        pretrained.embed(images(), config=config("torchvision:resnet18", path=str(weights)), progress=False)
+    assert str(refused.value) == (f"represent.pretrained.path: {weights} cannot be loaded (Weights only load failed); "
+                                  "give the weights file of torchvision:resnet18")

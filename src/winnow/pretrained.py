@@ -326,10 +326,11 @@ def _named_weight_files(model: str, *, given: Path | None = None):
                     raise
                 detail = first_line(err).split(". ")[0][:160]  # torch goes on for sentences about corruption
                 # before: "cannot be loaded (Weights only load failed)" of a model pickled whole
-                if own and isinstance(err, pickle.UnpicklingError):
-                    raise WinnowError(f"represent.pretrained.path: {given} holds pickled objects besides tensors (a "
-                                      "model saved whole, torch.save(model)), and a pickle is never loaded; give the "
-                                      f"weights file of {model}: torch.save(model.state_dict(), path)") from err
+                if own and isinstance(err, pickle.UnpicklingError) and _saved_not_scripted(given):
+                    raise WinnowError(f"represent.pretrained.path: {given} holds pickled Python objects besides "
+                                      "tensors (a model saved whole, or a checkpoint with settings of its own), and a "
+                                      f"pickle is never loaded; give the weights file of {model}: "
+                                      "torch.save(model.state_dict(), path)") from err
                 if own:
                     raise WinnowError(f"represent.pretrained.path: {given} cannot be loaded ({detail}); give the "
                                       f"weights file of {model}") from err
