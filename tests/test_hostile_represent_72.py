@@ -4,7 +4,9 @@
   another shape, a training checkpoint around the state_dict, DataParallel's ``module.`` prefix, a list): torch's
   first line names the model alone, and the line blamed ``represent.pretrained.model`` and said to give path:;
 - a TorchScript model, or a model pickled whole, given as ``represent.pretrained.path``: the line quoted torch's
-  ``weights_only`` internals.
+  ``weights_only`` internals (and a .npy there is not called a pickled model);
+- a library model whose download fails with ``download: true``, told to set download: true; a name the library
+  does not know beside a ``path:``, told to give path:.
 
 In-process on test_represent's blobs (48 images of 12x12) or ``pretrained.embed`` alone: no training. torchvision is
 stood in for as in test_pretrained_libraries (it does not install beside the pinned CPU torch)."""
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import sys
 import types
+import urllib.error
 
 import numpy as np
 import pytest
@@ -119,3 +122,37 @@ def test_a_numpy_file_given_as_path_is_not_called_a_pickled_model(tmp_path, stan
         pretrained.embed(images(), config=config("torchvision:resnet18", path=str(weights)), progress=False)
     assert str(refused.value) == (f"represent.pretrained.path: {weights} cannot be loaded (Weights only load failed); "
                                   "give the weights file of torchvision:resnet18")
+
+
+@pytest.mark.hostile("represent")
+def test_a_download_that_fails_is_not_told_to_set_download_true(monkeypatch):
+    # before: "represent.pretrained.model: torchvision could not load 'resnet18' with weights (<urlopen error ...>);
+    # check the name, give path: a weights file, or set download: true", where download was true already
+    def get_model(name, *, weights=None):  # torchvision fetches the weights' URL (torch.hub) as it builds the model
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    weights = types.SimpleNamespace(DEFAULT=types.SimpleNamespace(url="https://download.pytorch.org/models/r18.pth"))
+    monkeypatch.setitem(sys.modules, "torchvision", types.SimpleNamespace(models=types.SimpleNamespace(
+        get_model=get_model, get_model_weights=lambda name: weights)))
+    with pytest.raises(WinnowError) as refused:
+        pretrained.embed(images(), config=config("torchvision:resnet18", download=True), progress=False)
+    assert str(refused.value) == (
+        "represent.pretrained.model: torchvision could not load 'resnet18' with weights (<urlopen error [Errno -3] "
+        "Temporary failure in name resolution>); check the name and this machine's connection to the weights' host "
+        "(download is true), or give path: a weights file")
+
+
+@pytest.mark.hostile("represent")
+def test_a_name_the_library_does_not_know_beside_a_path_is_not_told_to_give_path(monkeypatch, tmp_path):
+    # before: "represent.pretrained.model: timm could not load 'resnet-18' with weights (Unknown model (resnet-18));
+    # check the name, give path: a weights file, or set download: true", where path: was given
+    def create_model(name, *, pretrained=False, num_classes=1000, pretrained_cfg_overlay=None):
+        raise RuntimeError(f"Unknown model ({name})")  # as timm says of a name it does not have
+
+    monkeypatch.setitem(sys.modules, "timm", types.SimpleNamespace(create_model=create_model))
+    weights = tmp_path / "resnet18.pth"
+    torch.save(FITTING, weights)
+    with pytest.raises(WinnowError) as refused:
+        pretrained.embed(images(), config=config("timm:resnet-18", path=str(weights)), progress=False)
+    assert str(refused.value) == ("represent.pretrained.model: timm could not load 'resnet-18' with weights (Unknown "
+                                  f"model (resnet-18)); check the name, and that {weights} holds its weights")

@@ -198,9 +198,14 @@ def _load(config: PretrainedConfig, device: torch.device) -> tuple[Callable[[tor
         if misfit is not None and path is not None:
             raise WinnowError(f"represent.pretrained.path: {path} does not hold the weights of {config.model} "
                               f"({misfit[0]}); give the weights file of {config.model}: {misfit[1]}") from err
+        # before, whatever was set: "check the name, give path: a weights file, or set download: true", of a download
+        # that failed (no connection, a proxy) where download was true, and of a name where path: was given
+        fix = (f"check the name, and that {path} holds its weights" if path is not None else
+               "check the name and this machine's connection to the weights' host (download is true), or give path: "
+               "a weights file" if config.download else
+               "check the name, give path: a weights file, or set download: true")
         raise WinnowError(f"represent.pretrained.model: {library} could not load {name!r} with weights "
-                          f"({misfit[0] if misfit else first_line(err)}); check the name, give path: a weights file, "
-                          "or set download: true") from err
+                          f"({misfit[0] if misfit else first_line(err)}); {fix}") from err
     if isinstance(net, nn.Module):
         net = net.to(device).eval()
     else:  # open_clip: a bound method of the model
