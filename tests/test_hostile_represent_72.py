@@ -6,7 +6,8 @@
 - a TorchScript model, or a model pickled whole, given as ``represent.pretrained.path``: the line quoted torch's
   ``weights_only`` internals (and a .npy there is not called a pickled model);
 - a library model whose download fails with ``download: true``, told to set download: true; a name the library
-  does not know beside a ``path:``, told to give path:.
+  does not know beside a ``path:``, told to give path:;
+- selfsup with one train or val image to learn from, told nothing to do.
 
 In-process on test_represent's blobs (48 images of 12x12) or ``pretrained.embed`` alone: no training. torchvision is
 stood in for as in test_pretrained_libraries (it does not install beside the pinned CPU torch)."""
@@ -25,8 +26,10 @@ from torch import nn
 from hostile_harness import assert_error_line, assert_nothing_left, files_under
 from test_hostile_represent_65 import _project, _represent
 from test_pretrained_libraries import Pooled, config, images
+from test_represent import blobs, write_blobs
 from winnow import pretrained
 from winnow.errors import WinnowError
+from winnow.imageset import ImageSet
 
 
 @pytest.fixture
@@ -156,3 +159,18 @@ def test_a_name_the_library_does_not_know_beside_a_path_is_not_told_to_give_path
         pretrained.embed(images(), config=config("timm:resnet-18", path=str(weights)), progress=False)
     assert str(refused.value) == ("represent.pretrained.model: timm could not load 'resnet-18' with weights (Unknown "
                                   f"model (resnet-18)); check the name, and that {weights} holds its weights")
+
+
+@pytest.mark.hostile("represent")
+def test_selfsup_with_one_train_or_val_image_is_told_what_to_do(tmp_path, monkeypatch, capsys):
+    # before: "error: represent.selfsup: 1 image(s) to learn from; contrastive learning needs two", and nothing to do
+    data = blobs()
+    rows = [0, *np.flatnonzero((data.manifest["split"] == "test").to_numpy())]  # one train image, no val, the tests
+    one = ImageSet(data.images[rows], data.manifest.iloc[rows].reset_index(drop=True), data.classes)
+    project = _project(tmp_path, source="selfsup", knn_k=1, selfsup={"epochs": 1, "width": 4, "device": "cpu"})
+    write_blobs(project, one)
+    before = files_under(project)
+    line = assert_error_line(_represent(project, monkeypatch, capsys))
+    assert line == ("error: represent.selfsup: 1 image(s) to learn from (the train and val splits), and contrastive "
+                    "learning needs two; add train or val images, or choose represent.source pretrained or file")
+    assert_nothing_left(project, before)

@@ -134,7 +134,10 @@ def pretrain(images: np.ndarray, *, config: SelfSupConfig, seed: int, progress: 
     budget aside, which depends on the machine). On CUDA the steps run under bf16 autocast.
     """
     if len(images) < 2:
-        raise WinnowError(f"represent.selfsup: {len(images)} image(s) to learn from; contrastive learning needs two")
+        # before: the line ended there, with nothing to do about it
+        raise WinnowError(f"represent.selfsup: {len(images)} image(s) to learn from (the train and val splits), and "
+                          "contrastive learning needs two; add train or val images, or choose represent.source "
+                          "pretrained or file")
     if min(images.shape[1:3]) < 3:  # the stem's stride and the pooling leave nothing of a 2x2 image
         raise WinnowError(f"represent.selfsup: images of {images.shape[1]}x{images.shape[2]} pixels; the encoder "
                           "needs at least 3x3: set ingest.size, or choose represent.source judge or pretrained")
