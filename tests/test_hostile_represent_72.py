@@ -7,10 +7,12 @@
   ``weights_only`` internals (and a .npy there is not called a pickled model);
 - a library model whose download fails with ``download: true``, told to set download: true; a name the library
   does not know beside a ``path:``, told to give path:;
-- selfsup with one train or val image to learn from, told nothing to do.
+- selfsup with one train or val image to learn from, told nothing to do;
+- a selfsup embedding read (a stage run alone) after ingest's split moved an image its encoder learnt into test.
 
-In-process on test_represent's blobs (48 images of 12x12) or ``pretrained.embed`` alone: no training. torchvision is
-stood in for as in test_pretrained_libraries (it does not install beside the pinned CPU torch)."""
+In-process on test_represent's blobs (48 images of 12x12), ``pretrained.embed`` or ``read_representation`` alone:
+no training. torchvision is stood in for as in test_pretrained_libraries (it does not install beside the pinned CPU
+torch)."""
 
 from __future__ import annotations
 
@@ -27,9 +29,10 @@ from hostile_harness import assert_error_line, assert_nothing_left, files_under
 from test_hostile_represent_65 import _project, _represent
 from test_pretrained_libraries import Pooled, config, images
 from test_represent import blobs, write_blobs
-from winnow import pretrained
+from winnow import pretrained, represent
 from winnow.errors import WinnowError
 from winnow.imageset import ImageSet
+from winnow.stage import write_json
 
 
 @pytest.fixture
@@ -174,3 +177,42 @@ def test_selfsup_with_one_train_or_val_image_is_told_what_to_do(tmp_path, monkey
     assert line == ("error: represent.selfsup: 1 image(s) to learn from (the train and val splits), and contrastive "
                     "learning needs two; add train or val images, or choose represent.source pretrained or file")
     assert_nothing_left(project, before)
+
+
+RERUN = "; rerun the represent stage (dvc repro represent)"
+
+
+@pytest.mark.hostile("represent")
+def test_a_selfsup_embedding_whose_encoder_learnt_an_image_now_in_test_is_refused(tmp_path):
+    # before: only the pixels under each id were checked, so after ingest's split changed (the stage run alone, `dvc
+    # repro -s`, or by hand) the test images were judged by an encoder that had learnt one of them, without a word
+    data = blobs()
+    folder = tmp_path / "represent"
+    folder.mkdir()
+    np.save(folder / "embeddings.npy", np.arange(len(data) * 3, dtype=np.float32).reshape(len(data), 3) + 1)
+    write_json(folder / "ids.json", data.manifest["id"].tolist())
+    write_json(folder / represent.MADE_FROM, represent.made_from(data, source="selfsup"))
+    manifest = data.manifest.copy()
+    test = manifest.index[manifest["split"] == "test"][0]
+    manifest.loc[[0, test], "split"] = ["test", "train"]  # img-0 (learnt as train) and the first test image swap
+    moved = ImageSet(data.images, manifest, data.classes)
+    with pytest.raises(WinnowError) as refused:
+        represent.read_representation(folder, manifest["id"][manifest["split"] == "test"], data=moved)
+    assert str(refused.value) == (f"{folder}: 2 image(s) moved into or out of train and val since its selfsup encoder "
+                                  "learnt from them, first 'img-0' (learnt then, test now): its encoder learnt an image "
+                                  "the test split now holds, which is never learnt from" + RERUN)
+    # between train and val the encoder learnt them alike: still read
+    swapped = data.manifest.copy()
+    val = swapped.index[swapped["split"] == "val"][0]
+    swapped.loc[[0, val], "split"] = ["val", "train"]
+    assert represent.read_representation(folder, ["img-0"], data=ImageSet(data.images, swapped, data.classes)).tolist(
+    ) == [[1.0, 2.0, 3.0]]
+    # a record of before, which lists no images learnt, cannot tell: refused as an earlier winnow's
+    record = represent.made_from(data, source="selfsup")
+    del record["learnt"]
+    write_json(folder / represent.MADE_FROM, record)
+    with pytest.raises(WinnowError) as refused:
+        represent.read_representation(folder, ["img-0"], data=data)
+    assert str(refused.value) == (f"{folder}/made_from.json: records no list of the images its selfsup encoder learnt "
+                                  "from (an earlier winnow's record), so images moved into or out of train and val "
+                                  "since cannot be told" + RERUN)

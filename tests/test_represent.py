@@ -260,11 +260,13 @@ def test_stage_writes_features_of_every_split_aligned_to_ids_weights_and_metrics
                                   features[[47, 3, 20]])
     with pytest.raises(WinnowError, match=r"ids.json: 1 image\(s\) have no embedding, first 'img-99'; rerun"):
         represent.read_representation(project / "data/represent", ["img-1", "img-99"])
-    # what it was made from: every image's pixels, no labels (selfsup reads none); a checked reader takes it
+    # what it was made from: every image's pixels, no labels (selfsup reads none), and the train and val images whose
+    # pixels its encoder learnt (never the test split's); a checked reader takes it
     made = json.loads((project / "data/represent/made_from.json").read_text())
     degraded = read_imageset(project / "data/degrade")
     assert made == {"source": "selfsup", "labels": None, "splits": None,
-                    "digests": dict(zip(degraded.manifest["id"], degraded.manifest["digest"]))}
+                    "digests": dict(zip(degraded.manifest["id"], degraded.manifest["digest"])),
+                    "learnt": [f"img-{i}" for i in range(40)]}  # blobs(): 32 train, 8 val, then 8 test images
     np.testing.assert_array_equal(represent.read_representation(project / "data/represent", wanted, data=degraded),
                                   features[[47, 3, 20]])
 

@@ -223,12 +223,14 @@ LEARNT_SPLITS = ("train", "val")  # the rows whose labels the judge source reads
 def made_from(data: ImageSet, *, source: str) -> dict:
     """The record of what an embedding of ``data`` from ``source`` was made from, written beside it as
     :data:`MADE_FROM`: ``digests``, each image id's pixel digest; ``labels`` and ``splits``, each train and val
-    image id's class name and split where the source reads labels (``judge``), else None.
-    :func:`read_representation` checks it against the data a stage reads now."""
+    image id's class name and split where the source reads labels (``judge``), else None; ``learnt``, the train and
+    val ids whose pixels a ``selfsup`` encoder learnt, else None. :func:`read_representation` checks it against the
+    data a stage reads now."""
     ids = data.manifest["id"].astype(str).tolist()
     learnt = data.manifest["split"].isin(LEARNT_SPLITS).to_numpy()
     judged = source == "judge"
     return {"source": source, "digests": dict(zip(ids, _digests(data).astype(str).tolist())),
+            "learnt": np.asarray(ids, dtype=object)[learnt].tolist() if source == "selfsup" else None,
             "labels": ({i: data.classes[label] for i, label in zip(np.asarray(ids, dtype=object)[learnt],
                                                                     data.labels[learnt])} if judged else None),
             "splits": (dict(zip(np.asarray(ids, dtype=object)[learnt], data.manifest["split"][learnt].astype(str)))
@@ -323,6 +325,8 @@ def _check_made_from(path: Path, wanted: np.ndarray, data: ImageSet) -> None:
                                        f"now (or are new or gone), first {other[0]!r}: the data changed since the "
                                        "embedding was made, and its features would describe other pictures",
                           written_by="represent")
+    if record["source"] == "selfsup":
+        _check_learnt(path, record.get("learnt"), manifest)
     if labels is None:
         return
     learnt = manifest["split"].isin(LEARNT_SPLITS).to_numpy()
@@ -354,6 +358,28 @@ def _check_made_from(path: Path, wanted: np.ndarray, data: ImageSet) -> None:
         raise rerun_error(path.parent, f"{len(moved)} image(s) moved between train and val since its judge learnt "
                                        f"them, first {first!r} ({splits[first]} then, "
                                        f"{now_splits[names.index.get_loc(first)]} now): {why}", written_by="represent")
+
+
+def _check_learnt(path: Path, learnt, manifest: pd.DataFrame) -> None:
+    """Refuse a selfsup embedding whose encoder learnt other images (``learnt``, the record's ids) than train and val
+    hold now (``manifest``'s): one the test or trusted split, never learnt from, now holds. Before, only pixels were
+    checked: after ingest's split changed, a stage run alone judged test images by an encoder that had learnt them."""
+    if not (isinstance(learnt, list) and all(isinstance(i, str) for i in learnt)):
+        raise rerun_error(path, "records no list of the images its selfsup encoder learnt from (an earlier winnow's "
+                                "record), so images moved into or out of train and val since cannot be told",
+                          written_by="represent")
+    splits = pd.Series(manifest["split"].astype(str).to_numpy(), index=manifest["id"].astype(str).to_numpy())
+    then, now = pd.Index(learnt), splits.index[splits.isin(LEARNT_SPLITS).to_numpy()]
+    left, came = then.difference(now, sort=False), now.difference(then, sort=False)
+    if len(left) or len(came):
+        first = left[0] if len(left) else came[0]  # the graver first: an image learnt, now never to be
+        where = splits.get(first, "gone")
+        why = (f"its encoder learnt an image the {where} split now holds, which is never learnt from" if len(left) and
+               where != "gone" else "its encoder learnt other images than train and val hold now")
+        raise rerun_error(path.parent, f"{len(left) + len(came)} image(s) moved into or out of train and val since its "
+                                       f"selfsup encoder learnt from them, first {first!r} ("
+                                       f"{'learnt' if len(left) else 'not learnt'} then, {where} now): {why}",
+                          written_by="represent")
 
 
 def knn_val_accuracy(features: np.ndarray, labels: np.ndarray, splits: np.ndarray, *, k: int = 10,
