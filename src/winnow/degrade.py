@@ -38,7 +38,7 @@ import pandas as pd
 
 from winnow import perturb
 from winnow.degrade_options import Perturbation, parse
-from winnow.degrade_kept import KEPT_AT_ANY, grey_already, left_as_it_was, odd_already
+from winnow.degrade_kept import grey_already, kept_at_any, left_as_it_was, odd_already
 from winnow.degrade_kept import black as is_black
 from winnow.degrade_picks import check_overlaps, open_to, pick_all, share_advice
 from winnow.degrade_removals import (
@@ -348,11 +348,12 @@ def _contaminate(state: _State, p: Perturbation, targets, sources, rng) -> list[
                               f"damaged; {share_advice(state, p, lambda x: ~grey_already(x), 'in colour')}")
         # images no stronger setting changes (black stays black, a blur of one colour is that colour): before, "(factor
         # 0.5: too close to no change); give a stronger setting", which changed nothing
-        kept, described, other = KEPT_AT_ANY.get(p.kind, (None, "", ""))
-        if kept is not None and kept(x).all():
+        # (held, not kept: kept is what a removal keeps, degrade_removals.kept)
+        held, described, other = kept_at_any(p.kind, params)
+        if held is not None and held(x).all():
             raise WinnowError(f"degrade.perturbations[{p.index}] ({p.kind}): the {len(targets)} images it picked are "
                               f"{described}, which it leaves as they were at a stronger setting too, yet they would be "
-                              f"recorded as damaged; {share_advice(state, p, lambda x: ~kept(x), other)}")
+                              f"recorded as damaged; {share_advice(state, p, lambda x: ~held(x), other)}")
         if shape is not None:
             raise WinnowError(f"degrade.perturbations[{p.index}] ({p.kind}): the {len(targets)} images it picked are "
                               f"{odd_already(p.kind, shape)} already, yet they would be recorded as damaged; give "

@@ -49,6 +49,16 @@ KEPT_AT_ANY = {
 }
 
 
+def kept_at_any(kind: str, params: dict):
+    """:data:`KEPT_AT_ANY`'s entry for a damage ``kind`` of ``params``, or ``(None, "", "")``: a darkening (brightness
+    ``factor`` below 1) floors 255 below it at any factor, so only black is kept there, the black-and-white of a
+    lightening (0 and a clipped 255) not. Before, black picks of brightness 0.5 among images of black and white were
+    said to be "black and white only", and the advice counted none of the white-holding images it darkens."""
+    if kind == "brightness" and params["factor"] < 1:
+        return KEPT_AT_ANY["low_information"]
+    return KEPT_AT_ANY.get(kind, (None, "", ""))
+
+
 def grey_already(images: np.ndarray) -> np.ndarray:
     """bool ``(N,)``: which of the colour images ``images`` (uint8 ``(N, H, W, 3)``) the grayscale score calls grey,
     their channels at most a grey level apart on average: the score's own cut, 1/255 (:mod:`winnow.quality`), in

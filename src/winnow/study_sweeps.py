@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from winnow.degrade import grey_already
+from winnow.degrade_kept import grey_already
 from winnow.degrade_options import check_classes_learnt, parse
 from winnow.errors import WinnowError, first_line, first_repeated, listed, refuse_unreadable
 from winnow.experiments import planned_params, shown_experiments
@@ -259,7 +259,7 @@ def _check_queue_arguments(args: argparse.Namespace, *, current: Callable[[], bo
 
 def _train_grey(images: Path, *, chunk: int = 1024) -> bool:
     """Whether every train image of the imageset file ``images`` (its manifest beside it) is grey to the grayscale
-    score (:func:`winnow.degrade.grey_already`), read ``chunk`` images at a time up to the first in colour; False
+    score (:func:`winnow.degrade_kept.grey_already`), read ``chunk`` images at a time up to the first in colour; False
     where the files cannot be read or hold no train image: the queued runs' ingest or degrade says why."""
     try:
         pixels = np.load(images, mmap_mode="r")
