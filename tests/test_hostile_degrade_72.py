@@ -116,9 +116,13 @@ def test_a_hue_turn_of_copies_of_colour_images_is_planted():
     _, log = degrade(imageset([4, 4, 4], channels=3), seed=0, perturbations=[
         {"kind": "near_duplicate", "fraction": 0.5, "low": 0.8, "high": 1.2, "hue": 0.3, "mode": "add"}])
     assert (log["kind"] == "near_duplicate").sum() == 6
-    with pytest.raises(WinnowError):  # the same setting on the grey set, as the stage refuses it above
+    with pytest.raises(WinnowError) as refused:  # the same setting on the grey set, as the stage refuses it above
         degrade(imageset([4, 4, 4]), seed=0, perturbations=[
             {"kind": "near_duplicate", "fraction": 0.5, "low": 0.8, "high": 1.2, "hue": 0.3, "mode": "add"}])
+    # (72r: any WinnowError passed here, a refusal of another cause too)
+    assert str(refused.value) == (
+        "degrade.perturbations[0] (near_duplicate): hue 0.3 turns no colour of the images, which have 1 channel, yet "
+        "each copy would be recorded with its turn; set hue to 0, or leave it out")
 
 
 @pytest.mark.hostile("intermediates")
