@@ -120,7 +120,9 @@ def check_rule(kind: str, kwargs: Mapping[str, Any], *, where: str) -> None:
             # before: value_set {$parameter: x} was read as the set {'$parameter'}, which nothing matched
             raise WinnowError(f"{where}: {option}: {value!r} is not a placeholder (that is spelt "
                               "{$PARAMETER: name}), so it would be checked as a literal value")
-    for key, listed in _LISTS.items():  # after the placeholders' own check: {$parameter: x} is a misspelt one
+    # after the placeholders' own check: {$parameter: x} is a misspelt one. regex_list too: a mapping of patterns was
+    # no list to the every-text check above, and GX searched for its keys ({"[0-9a-f]*"} passed "NOT-HEX!")
+    for key, listed in {**_LISTS, "regex_list": "patterns"}.items():
         if isinstance(kwargs.get(key), Mapping):
             # before: `value_set: {7}` (a set as Python writes it, a mapping of keys without values to YAML) reached
             # Great Expectations as the set of its keys written as text, {'7'}: expect_column_values_to_not_be_in_set
@@ -289,16 +291,19 @@ def _check_count(kind: str, kwargs: Mapping[str, Any], *, where: str) -> None:
 
 
 def _check_bound_kinds(kind: str, kwargs: Mapping[str, Any], *, where: str) -> None:
-    """Refuse a bound (a between rule's min_value or max_value, a count's value) written as a boolean or a text. Before:
-    Great Expectations read ``max_value: true`` as 1, so beside ``min_value: 0`` a rate's rule passed on any rate; and
-    ``max_value: '0.05'`` alone was refused as "no finite min_value or max_value", though one was written."""
-    options = ("min_value", "max_value") if kind.endswith("_to_be_between") else \
-        tuple(option for option in _WHOLE.get(kind, ()) if option == "value")
+    """Refuse a bound (a between rule's min_value or max_value, a count's value or column_index, a threshold) written
+    as a boolean or a text. Before: Great Expectations read ``max_value: true`` as 1, so beside ``min_value: 0`` a
+    rate's rule passed on any rate; and ``max_value: '0.05'`` alone was refused as "no finite min_value or max_value",
+    though one was written."""
+    # a threshold and a column_index too (found by a review): GX read ``threshold: true`` as 1, so a KL divergence of
+    # 0.37 passed its rule, and ``column_index: true`` as the index 1
+    options = ("min_value", "max_value") if kind.endswith("_to_be_between") else (*_WHOLE.get(kind, ()), "threshold")
     for option in options:
         value = kwargs.get(option)
         if isinstance(value, bool):
             raise WinnowError(f"{where}: {option} is {str(value).lower()}, not a number (Great Expectations reads "
-                              "true as 1 and false as 0, another bound than written); give a number")
+                              f"true as 1 and false as 0, another {'index' if option == 'column_index' else 'bound'} "
+                              "than written); give a number")
         if isinstance(value, str):
             raise WinnowError(f"{where}: {option} is the text {value!r}, not a number; write the number without quotes")
 
