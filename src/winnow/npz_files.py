@@ -119,6 +119,9 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
             raise WinnowError(f"{path}: an .npz cut short: it begins as one (its first member {first!r}), but its end, "
                               "where a zip lists its members, is missing, as an interrupted download or copy leaves "
                               "it; copy or write it again")
+        if not start:  # before: "not an .npz archive" and the layouts, of a download that failed before its first byte
+            raise WinnowError(f"{path}: is empty (0 bytes), as a download or copy that failed leaves it; copy or write "
+                              "it again")
         raise WinnowError(f"{path}: not an .npz archive (no zip file and no .npy array); {_NPZ_LAYOUTS}")
     if magic == b"\x93NUMPY":  # refused unread (before: read whole first, and one of Python objects refused with
         # numpy's "Object arrays cannot be loaded when allow_pickle=False", which says nothing of a single array)
