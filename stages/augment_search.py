@@ -42,7 +42,7 @@ def main() -> None:
     from winnow.training import TrainConfig
     from winnow.variants import load_variant
 
-    check_outputs(stage="augment-search", folders=FOLDERS, files=[METRICS])
+    check_outputs(stage="augment-search", folders=FOLDERS, files=[METRICS], into=FOLDERS)  # its files go into it
     started = time.perf_counter()
     if "rand" in section["kinds"]:
         for ops in section["op_sets"]:

@@ -45,7 +45,9 @@ SKIPPED = "no requested variant needs balanced copies (balanced is not in params
 def main() -> None:
     params = load_params()
     # every output checked first, the contract's too: before, one in the way failed only after every copy was made
-    check_outputs(stage="balance", folders=[*FOLDERS, CONTRACT_FOLDER], files=[METRICS, CONTRACT_FILE])
+    # the Data Docs are replaced, the variant's folder and plots/balance written into (stand-ins replace them too,
+    # refused as that write begins: there is no work before it)
+    check_outputs(stage="balance", folders=[*FOLDERS, CONTRACT_FOLDER], files=[METRICS, CONTRACT_FILE], into=FOLDERS)
     if "balanced" not in params["variants"]:
         # the stand-ins land as one, as gan-synthesize's: never a stand-in variant beside the last real run's counts
         # and verdict

@@ -30,7 +30,8 @@ METRICS = "metrics/variants.json"
 
 def main() -> None:
     params = load_params()
-    check_outputs(stage="variants", folders=[f"{VARIANTS_DIR}/{name}" for name in WRITTEN], files=[METRICS])
+    folders = [f"{VARIANTS_DIR}/{name}" for name in WRITTEN]  # written into (write_variant): may be mount points
+    check_outputs(stage="variants", folders=folders, files=[METRICS], into=folders)
     degraded = read_imageset(DEGRADE)
     ingested = read_imageset(INGEST)
     check_same_classes(degraded, ingested)

@@ -148,7 +148,8 @@ def test_a_folder_written_into_that_is_a_mount_point_is_filled_not_refused(tmp_p
     _mounted(monkeypatch, tmp_path, tmp_path / "plots/balance")
 
     def main():
-        check_outputs(stage="balance", folders=["plots/balance"], files=["metrics/balance.json"])
+        check_outputs(stage="balance", folders=["plots/balance"], files=["metrics/balance.json"],
+                      into=["plots/balance"])
         with together():
             write_text("plots/balance/examples.txt", "new")
             write_json("metrics/balance.json", {"added": 1})

@@ -91,7 +91,7 @@ def mount_point(path: str | os.PathLike) -> bool:
 def refuse_mount_point(path: Path) -> None:
     """Refuse, as its write begins, a folder ``path`` that a writer replaces (:func:`winnow.outputs.atomic_folder`)
     when it is a mount point: the new folder is written beside it, and no rename replaces a mount point. A stage's
-    check of its outputs cannot tell such a folder from one written into, which a mount point may be."""
+    check of its outputs refuses it so before any work, but for the folders it names as written into."""
     if mount_point(path):
         raise WinnowError(f"{path}: is a mount point, which the new folder written beside it cannot be renamed over; "
                           f"mount the folder it lies in ({path.parent}) instead, then rerun")

@@ -13,7 +13,7 @@ from typing import Any
 
 from winnow.commit_journal import JOURNAL, finish_killed_commits
 from winnow.errors import WinnowError, first_line
-from winnow.output_paths import output_obstacle
+from winnow.output_paths import output_obstacle, refuse_mount_point
 from winnow.output_streams import (
     escape_unencodable_output, fill_closed_streams, flush_now, let_the_terminal_close, say_error,
 )
@@ -44,16 +44,18 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
 
 
 def check_outputs(*, stage: str, files: Iterable[str | os.PathLike] = (),
-                  folders: Iterable[str | os.PathLike] = ()) -> None:
+                  folders: Iterable[str | os.PathLike] = (), into: Iterable[str | os.PathLike] = ()) -> None:
     """Refuse, before any work, an output ``stage`` could not write at its end: a folder where it writes a
-    file, a file where it writes a folder, a path under a file, or a folder that takes no new file, the working
-    folder (the project's, where the moves into place are listed first) included where there are moves to list (a
-    folder, or several outputs)."""
-    files, folders = list(files), list(folders)
+    file, a file where it writes a folder, a path under a file, a file or a replaced folder that is a mount point, or
+    a folder that takes no new file, the working folder (the project's, where the moves into place are listed first)
+    included where there are moves to list (a folder, or several outputs). ``into``: the ``folders`` the stage writes
+    its files into, never replacing the folder (a variant's, plots/gan), which may be mount points."""
+    files, folders, into = list(files), list(folders), {Path(f) for f in into}
     for path, kind in [*((Path(f), "file") for f in files), *((Path(f), "folder") for f in folders)]:
-        # a folder may be written into (a variant's, plots/gan): one that is replaced refuses a mount point as its
-        # write begins (winnow.outputs.atomic_folder), before the work when the stage streams into it (ingest)
-        obstacle = output_obstacle(path, folder=kind == "folder", replaced=kind == "file")
+        # a folder written into may be a mount point; one that is replaced (an imageset, Data Docs, train's log) is
+        # refused here: before, only as its write began, after the work where that is at the end (degrade, the GAN's
+        # data/gan, a variant's Data Docs after every copy was made)
+        obstacle = output_obstacle(path, folder=kind == "folder", replaced=kind == "file" or path not in into)
         if obstacle is None:
             locked = _unremovable(path) if kind == "folder" else None
             if locked is not None and os.access(locked, os.R_OK | os.X_OK):  # it may be listed and entered
@@ -73,6 +75,8 @@ def check_outputs(*, stage: str, files: Iterable[str | os.PathLike] = (),
         if obstacle.what == "dangling":
             raise WinnowError(f"{stage}: {path} lies under {obstacle.where}, a symbolic link to {obstacle.why}, which "
                               "does not exist; create that folder (or mount its disk), then rerun")
+        if obstacle.what == "mount" and kind == "folder":
+            refuse_mount_point(path)  # the line its write gives
         if obstacle.what == "mount":
             raise WinnowError(f"{stage}: {path} is a mount point, which the stage cannot replace (it writes the new "
                               f"file beside it and renames it into place); mount the folder it lies in ({path.parent}) "

@@ -1,0 +1,82 @@
+"""Hostile inputs around balance's and the writes' mends of stop 72, reviewed (72r):
+
+- a folder a stage replaces at the end of its work that is a mount point (data/degrade, balanced's Data Docs folder
+  reports/contracts/balanced): refused as the write began, after the work (degrade's damage, every balanced copy);
+  now refused by the check of the outputs, before any work, with the line the write gives; a folder written into
+  (plots/balance) is still filled;
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from hostile_harness import assert_nothing_left, files_under, imagefolder_project
+from test_augment import _stage
+from test_hostile_balance_more import balance_project
+from test_hostile_faults_72 import _files, _ingest_stage, _mounted
+from winnow.stage import run
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def _images(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (n, 8, 8, 1), dtype=np.uint8)
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_replaced_imageset_folder_that_is_a_mount_point_stops_degrade_before_its_work(tmp_path, monkeypatch, capsys):
+    # before (d4bbc491): the check of the outputs let every folder output be a mount point, and data/degrade was
+    # refused only by write_imageset's atomic_folder, after degrade had read data/ingest and damaged its images
+    project, params = imagefolder_project(tmp_path)
+    params["degrade"]["perturbations"] = []  # the default's name classes these three folders lack
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.chdir(project)
+    monkeypatch.setattr("sys.argv", ["stages/ingest.py"])
+    run(_ingest_stage().main)
+    stage = _stage("degrade")
+    monkeypatch.setattr("sys.argv", ["stages/degrade.py"])
+    run(stage.main)
+    last, before = _files(project), files_under(project)
+    capsys.readouterr()
+    _mounted(monkeypatch, tmp_path, project / "data/degrade")
+    reads = []
+    monkeypatch.setattr(stage, "read_imageset", lambda *args, **kwargs: reads.append(args))
+    with pytest.raises(SystemExit) as ended:
+        run(stage.main)
+    assert (ended.value.code, capsys.readouterr()) == (1, (
+        "", "error: data/degrade: is a mount point, which the new folder written beside it cannot be renamed over; "
+            "mount the folder it lies in (data) instead, then rerun\n"))
+    assert reads == []  # refused before data/ingest was read
+    assert _files(project) == last
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("interrupted")
+def test_balanced_data_docs_folder_that_is_a_mount_point_stops_balance_before_the_copies(tmp_path, monkeypatch,
+                                                                                         capsys):
+    # before (d4bbc491): every copy was made and checked, then the contract's Data Docs (atomic_folder) were refused;
+    # plots/balance, mounted too, is written into and no obstacle
+    labels = np.repeat([0, 1], [4, 2])
+    project = balance_project(tmp_path / "project", _images(len(labels)), labels, policy={"ops": ["noise"], "n": 1})
+    monkeypatch.chdir(project)
+    for folder in ("reports/contracts/balanced", "plots/balance"):
+        (project / folder).mkdir(parents=True, exist_ok=True)
+    _mounted(monkeypatch, tmp_path, project / "reports/contracts/balanced", project / "plots/balance")
+    stage = _stage("balance")
+    made = []
+    monkeypatch.setattr(stage, "balanced_augment", lambda *args, **kwargs: made.append(args))
+    monkeypatch.setattr("sys.argv", ["stages/balance.py"])
+    before = files_under(project)
+    with pytest.raises(SystemExit) as ended:
+        run(stage.main)
+    assert (ended.value.code, capsys.readouterr()) == (1, (
+        "", "error: reports/contracts/balanced: is a mount point, which the new folder written beside it cannot be "
+            "renamed over; mount the folder it lies in (reports/contracts) instead, then rerun\n"))
+    assert made == []
+    assert sorted(os.listdir(project / "reports/contracts/balanced")) == []
+    assert_nothing_left(project, before)
