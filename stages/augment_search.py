@@ -40,9 +40,13 @@ def main() -> None:
                                        short_training_scorer)
     from winnow.metrics import largest_class_share, no_better_than_largest_class
     from winnow.training import TrainConfig
-    from winnow.variants import load_variant
+    from winnow.variants import check_made_among, load_variant, read_rows
 
     check_outputs(stage="augment-search", folders=FOLDERS, files=[METRICS], into=FOLDERS)  # its files go into it
+    # pruned as params.yaml's pruned.cleaners make it now, as balance and gan-synthesize check it: before, after a
+    # cleaner was added or taken out and the search run alone (dvc repro -s augment-search), balance's policy was
+    # chosen on the old decisions' images, exit 0
+    check_made_among(read_rows("pruned"), cleaners=params["pruned"]["cleaners"])
     started = time.perf_counter()
     if "rand" in section["kinds"]:
         for ops in section["op_sets"]:

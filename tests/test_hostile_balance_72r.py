@@ -4,6 +4,9 @@
   reports/contracts/balanced): refused as the write began, after the work (degrade's damage, every balanced copy);
   now refused by the check of the outputs, before any work, with the line the write gives; a folder written into
   (plots/balance) is still filled;
+- pruned's rows made of other pruned.cleaners than params.yaml lists, read by augment-search (the third stage that
+  starts from pruned; balance and gan-synthesize refuse them): balance's policy was chosen on the old decisions'
+  images, exit 0; now refused before the search, as they refuse it;
 """
 
 from __future__ import annotations
@@ -19,7 +22,10 @@ from hostile_harness import assert_nothing_left, files_under, imagefolder_projec
 from test_augment import _stage
 from test_hostile_balance_more import balance_project
 from test_hostile_faults_72 import _files, _ingest_stage, _mounted
+from test_hostile_search_more import search_project
+from winnow.errors import WinnowError
 from winnow.stage import run
+from winnow.variants import read_rows, write_variant
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -79,4 +85,22 @@ def test_balanced_data_docs_folder_that_is_a_mount_point_stops_balance_before_th
             "renamed over; mount the folder it lies in (reports/contracts) instead, then rerun\n"))
     assert made == []
     assert sorted(os.listdir(project / "reports/contracts/balanced")) == []
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("intermediates")
+def test_augment_search_refuses_pruned_of_other_cleaners_than_params_lists(tmp_path, monkeypatch):
+    # pruned written by the variants stage under pruned.cleaners [dedup]; params.yaml lists threshold, dedup and
+    # embedding_clean. Before: the short trainings ran on the dedup decisions' images and policy.json was written
+    # as balance's policy, exit 0 (balance and gan-synthesize, reading the same rows, refuse them)
+    project = search_project(tmp_path / "project", val_labels=[0, 1])
+    monkeypatch.chdir(project)
+    write_variant("pruned", read_rows("pruned"), cleaners=["dedup"])
+    before = files_under(project)
+    stage = _stage("augment_search")
+    with pytest.raises(WinnowError) as refused:
+        stage.main()
+    assert str(refused.value) == (
+        "data/variants/pruned/rows.parquet: made of the decisions of pruned.cleaners dedup, but params.yaml lists "
+        "dedup, embedding_clean, threshold now; rerun the variants stage (dvc repro variants)")
     assert_nothing_left(project, before)
