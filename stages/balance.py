@@ -93,9 +93,10 @@ def main() -> None:
     # another order since (read_policy accepts it: the same policy) was the search's, "raise augment_search.magnitudes"
     fixed = policy_from == "fixed" or with_fixed and same_policy(policy, policy_for(params, "fixed"))
     # a copy equal to a val, test or trusted image (as data/ingest holds them), or to a train image of another
-    # class, is refused
+    # class that balanced keeps (not one max_images left out: before, such a copy was refused as held "under two
+    # labels", where balanced holds it under its own alone)
     ingested, columns = read_imageset("data/ingest").manifest, ["id", "split", "label", "digest"]
-    others = pd.concat([ingested.loc[ingested["split"] != "train", columns], pruned.manifest[columns]],
+    others = pd.concat([ingested.loc[ingested["split"] != "train", columns], pruned.manifest.loc[made.kept, columns]],
                        ignore_index=True)
     digests, warnings = checked_copies(made, pruned.images, policy, fixed=fixed, others=others,
                                        ids=pruned.manifest["id"].to_numpy())

@@ -7,6 +7,8 @@
 - pruned's rows made of other pruned.cleaners than params.yaml lists, read by augment-search (the third stage that
   starts from pruned; balance and gan-synthesize refuse them): balance's policy was chosen on the old decisions'
   images, exit 0; now refused before the search, as they refuse it;
+- a balanced copy equal to a train image of another class that balance.max_images left out of balanced: refused as
+  "held under two labels", where balanced holds it under the copy's label alone; now balanced is written;
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from test_hostile_balance_more import balance_project
 from test_hostile_faults_72 import _files, _ingest_stage, _mounted
 from test_hostile_search_more import search_project
 from winnow.errors import WinnowError
+from winnow.imageset import read_imageset
 from winnow.stage import run
 from winnow.variants import read_rows, write_variant
 
@@ -104,3 +107,38 @@ def test_augment_search_refuses_pruned_of_other_cleaners_than_params_lists(tmp_p
         "data/variants/pruned/rows.parquet: made of the decisions of pruned.cleaners dedup, but params.yaml lists "
         "dedup, embedding_clean, threshold now; rerun the variants stage (dvc repro variants)")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_copy_equal_to_an_image_max_images_left_out_is_no_conflict(tmp_path, monkeypatch):
+    # class a 6 images, b 2, max_images 8: a cut to 4, b given 2 copies under [flip]. Which of a's are left out is
+    # the seed's draw among a's images, whatever their pixels: read from a first run, then b's two images made the
+    # mirror images of those two. Before: "balance.policy: 2 of 2 augmented copies equal a train image of another
+    # class pixel for pixel (...), so balanced would hold those images under two labels; ...", though balanced held
+    # neither a image
+    labels, images = np.repeat([0, 1], [6, 2]), _images(8)
+    policy = {"ops": ["flip"], "n": 1}
+    first = balance_project(tmp_path / "first", images, labels, policy=policy)
+    monkeypatch.chdir(first)
+    _with_max_images(first, 8)
+    _stage("balance").main()
+    rows = read_rows("balanced")
+    left_out = rows.loc[rows["reason"] == "balance:max_images", "id"].tolist()
+    assert len(left_out) == 2
+    images[6:] = images[[int(name[1:]) for name in left_out], :, ::-1]
+    project = balance_project(tmp_path / "project", images, labels, policy=policy)
+    monkeypatch.chdir(project)
+    _with_max_images(project, 8)
+    _stage("balance").main()  # before: raised
+    rows = read_rows("balanced")
+    assert rows.loc[rows["reason"] == "balance:max_images", "id"].tolist() == left_out
+    copies = read_imageset("data/variants/balanced/extra")
+    assert copies.manifest["source_id"].tolist() == ["i6", "i7"]
+    assert copies.labels.tolist() == [1, 1]
+    assert (copies.images == images[[int(name[1:]) for name in left_out]]).all()
+
+
+def _with_max_images(project: Path, max_images: int) -> None:
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["balance"]["max_images"] = max_images
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
