@@ -64,7 +64,7 @@ def main() -> None:
     cleaners = params["pruned"]["cleaners"]
     read_from = cleaner_files(cleaners)  # before they are read: a file rewritten meanwhile is no pass of the variants
     data = read_imageset(DEGRADE)
-    filters, ranked = read_cleanings(cleaners, data)
+    filters, ranked = read_cleanings(cleaners, data, params=params)  # flags cut under params.yaml's settings
     # read once for the leak drops and the judge's groups below; the leaks whatever pruned.cleaners says: without
     # dedup among them, its leak drops were once left out of pruned while dedup and the report said they were dropped
     groups = read_table(GROUPS_IN, written_by="dedup", columns=("id", "group", "split", "kept", "reason"),

@@ -38,7 +38,7 @@ def main() -> None:
     check_outputs(stage="confident-learn", files=[OUT / "pred_probs.npy", OUT / "pred_ids.json",
                                                   OUT / "label_issues.parquet", OUT / "noise_matrix.csv", METRICS_OUT])
     config = TrainConfig.from_params(params["train"], overrides=p.get("train"), overrides_from="confident_learn.train")
-    data, considered, conflict, truth = read_judged(cleaners=params["pruned"]["cleaners"])
+    data, considered, conflict, truth = read_judged(cleaners=params["pruned"]["cleaners"], params=params)
     left_out = int(((data.manifest["split"] == "train").to_numpy() & ~considered).sum())
     considered, unjudged = _without_small_classes(data, considered, folds=p["folds"])
     in_order = in_id_order(data.manifest, considered)  # the same decisions whatever the row order

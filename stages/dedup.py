@@ -15,6 +15,7 @@ from winnow.cosine_index import backend_of
 from winnow.dedup import dedup_images, dedup_metrics
 from winnow.dedup_keep import majority_labels
 from winnow.engine import Engine
+from winnow.flag_cuts import check_cut
 from winnow.groundtruth import PERTURBATION_COLUMNS
 from winnow.imageset import read_imageset
 from winnow.judged_rows import check_pixels, with_digests
@@ -53,6 +54,8 @@ def main() -> None:
                        rows_of=(IMAGESET, imageset.manifest["id"]), flags=True)
     if flags is not None:  # before: flags of pixels degrade changed since (dvc repro -s dedup) chose which copy to keep
         check_pixels(flags, manifest=imageset.manifest, path=FLAGS, written_by="threshold")
+        # and flags cut under other threshold or score settings than params.yaml's now (an edit, then dedup alone)
+        check_cut(flags, params=params, path=FLAGS)
     flagged = None if flags is None else imageset.manifest["id"].map(flags.set_index("id")["any"]).to_numpy(bool)
     table = dedup_images(imageset.manifest, imageset.images, scores, embedding=embedding, **settings,
                          knn=backend_of(params), flagged=flagged, engine=Engine.from_params(params))

@@ -54,7 +54,7 @@ def main() -> None:
                                                   OUT / "decisions.parquet", OUT / "rounds.parquet", METRICS_OUT])
     config = TrainConfig.from_params(params["train"], overrides=p["train"], overrides_from="embedding_clean.train")
     resolve(backend_of(params))  # faiss asked for but missing: one line now, not after the judge trained
-    data, considered, _, truth = read_judged(cleaners=params["pruned"]["cleaners"])
+    data, considered, _, truth = read_judged(cleaners=params["pruned"]["cleaners"], params=params)
     left_out = int(((data.manifest["split"] == "train").to_numpy() & ~considered).sum())
     folds = p["folds"] if p["embedding"] == "judge" and p["mode"] == "folds" else None
     considered, unjudged = _without_small_classes(data, considered, k=p["k"], agree=p["agree"], folds=folds)

@@ -17,6 +17,7 @@ from winnow import (report, report_budget, report_grids, report_numbers, report_
 from winnow.contract_verdict import CHECKED_BY
 from winnow.errors import WinnowError, first_line
 from winnow.evaluated import read_predictions
+from winnow.flag_cuts import check_cut
 from winnow.report_valuation import valuation_section
 from winnow.imageset import ImageSet, read_imageset
 from winnow.judged_rows import check_grouped, check_pixels
@@ -79,6 +80,8 @@ def main() -> None:
     # the flags, booleans and groups checked as every other reader checks them (read_table's flags, booleans,
     # complete): before, dedup's kept as text "False" read as kept, exit 0, a page of no image removed
     flags = of_images("threshold", "data/threshold/flags.parquet", flags=True)
+    if flags is not None:  # before: flags cut under other threshold or score settings were shown as today's cuts
+        check_cut(flags, params=params)
     cuts = report_recounts.checked_threshold(json_of("threshold", "metrics/threshold.json"), flags=flags,
                                             path="metrics/threshold.json", stage="threshold")
     # here and below, every column the section reads: before, a decisions.parquet without harm, a rounds.parquet

@@ -14,7 +14,8 @@ from winnow.groundtruth import (
     PERTURBATION_COLUMNS, planted_issue_ids, precision_recall_f1, undefined_as_none,
 )
 from winnow.imageset import read_imageset
-from winnow.judged_rows import CUT_BY, with_digests
+from winnow.flag_cuts import cut_record
+from winnow.judged_rows import with_digests
 from winnow.quality import CEILINGS, EXPLAINED_BY, SCORES, quality_flags, read_scores
 from winnow.stage import check_outputs, load_params, run, together, write_json, write_table
 from winnow.stage_reads import read_table, rerun_error
@@ -75,8 +76,8 @@ def main() -> None:
         metrics[issue] = entry
     with together():  # all outputs or none: a failed write (a full disk) leaves the last run's
         write_json(METRICS_OUT, metrics)
-        # the issues they were cut by: the variants' contracts read threshold.issues with them (check_cut_by)
-        flags.attrs = {CUT_BY: p["issues"]}
+        # the settings they were cut under: every reader holds them to params.yaml's (winnow.flag_cuts.check_cut)
+        flags.attrs = cut_record(params)
         write_table(FLAGS_OUT, with_digests(flags, manifest=manifest))
         for issue, path in plots.items():
             write_table(path, histogram_plot(table[issue].to_numpy(np.float64), flags[issue].to_numpy(bool),

@@ -38,7 +38,8 @@ def main() -> None:
     # an id data/degrade lacks means decisions of another data version: refused, not silently ignored
     decisions = read_decisions(DECISIONS_IN, written_by="budget", num_classes=len(ingested.classes),
                                manifest=degraded.manifest, cleaners=params["pruned"]["cleaners"],
-                               settings=budget_settings(params), training=model_check_training(params))
+                               settings=budget_settings(params), training=model_check_training(params),
+                               params=params)  # threshold's flags: cut under params.yaml's settings
     # oracle is data/ingest's train split, baseline data/degrade's: the images degrade removed, and the copies it added,
     # are logged there
     check_same_splits(degraded, ingested, log=read_table(TRUTH_IN, written_by="degrade", columns=PERTURBATION_COLUMNS,

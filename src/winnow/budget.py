@@ -41,8 +41,9 @@ same rule: they exist for the contracts (duplicates, leaks, flagged images), whi
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -139,12 +140,14 @@ def rank_label_decisions(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
             .loc[:, [*DECISION_COLUMNS, "rank"]])
 
 
-def read_cleanings(cleaners: list[str], data: ImageSet) -> tuple[pd.DataFrame | None, pd.DataFrame]:
+def read_cleanings(cleaners: list[str], data: ImageSet, *,
+                   params: Mapping[str, Any] | None = None) -> tuple[pd.DataFrame | None, pd.DataFrame]:
     """``(filters, ranked)``: the quality and duplicate drops of ``cleaners`` of train images (``cleaner_decisions``
     rows, None when neither threshold nor dedup is among them) and their label decisions ranked
-    (:func:`rank_label_decisions`), read from the cleaners' outputs for the imageset ``data``: what the budget weighs."""
+    (:func:`rank_label_decisions`), read from the cleaners' outputs for the imageset ``data``: what the budget weighs.
+    ``params``: params.yaml, which threshold's flags must have been cut under (None: not compared)."""
     tables = read_cleaner_tables(cleaners, classes=data.classes, extra_columns=CONFIDENCE_COLUMNS,
-                                 manifest=data.manifest)
+                                 manifest=data.manifest, params=params)
     by_cleaner = {c: tables[DECISION_FILES[c][2]] for c in cleaners}
     filter_tables = {DECISION_FILES[c][2]: by_cleaner[c] for c in FILTER_CLEANERS if c in by_cleaner}
     filters = cleaner_decisions(**filter_tables) if filter_tables else None

@@ -27,6 +27,38 @@ THRESHOLD_METHODS = ("auto", "otsu", "li", "kittler", "kapur", "ght", "valley", 
 # the quality scores whose own definition says where "a problem" starts, which auto takes as their cut (rule reference,
 # winnow.quality): the IQR fence, equal channels within rounding. params.yaml's auto options change nothing there
 REFERENCE_THRESHOLDS = {"odd_size": 0.5, "odd_aspect_ratio": 0.5, "grayscale": 1.0 / 255}
+# the settings of params.yaml's score section that change a score (batch_size changes none), with
+# winnow.quality.score_images' defaults: the scores record those they were made at (winnow.quality.read_scores compares
+# them with params.yaml's), and threshold's flags those of the scores they were cut from (winnow.flag_cuts)
+SCORE_SETTINGS = {"light_percentile": 75.0, "dark_percentile": 99.0, "iqr_factor": 3.0, "min_relative_spread": 0.1}
+
+
+def scored_at(options: Mapping[str, Any]) -> dict[str, float]:
+    """The :data:`SCORE_SETTINGS` of params.yaml's ``score`` section ``options`` (their defaults where it is silent):
+    what :func:`winnow.quality.score_table` records in the scores, compared with params.yaml's by their readers."""
+    return {key: float(options.get(key, default)) for key, default in SCORE_SETTINGS.items()}
+
+
+def score_changes(recorded: Any, options: Mapping[str, Any]) -> list[str]:
+    """``["dark_percentile 99 then, 90 now", ...]``: the :data:`SCORE_SETTINGS` whose value ``recorded`` (what a file
+    records, :func:`scored_at`) is not that of params.yaml's ``score`` section ``options`` now; a record of another
+    kind, or a value in it that is no number, differs in each."""
+    changed = []
+    for key, default in SCORE_SETTINGS.items():
+        then, now = recorded.get(key) if isinstance(recorded, dict) else None, float(options.get(key, default))
+        number = isinstance(then, (int, float)) and not isinstance(then, bool)
+        if not number or float(then) != now:
+            changed.append(f"{key} {setting_text(then) if number else repr(then)} then, {setting_text(now)} now")
+    return changed
+
+
+def setting_text(value: float) -> str:
+    """A score setting as written (``90``, ``0.1``), every digit that tells it apart kept: with ``:g`` alone a change
+    of min_relative_spread from 0.1 to 0.1000001 read "0.1 then, 0.1 now"."""
+    short = f"{value:g}"
+    return short if float(short) == value else repr(float(value))
+
+
 # a class made from fewer source images than this (balance's copies, the GAN's samples) gets a warning: its new
 # images can be little more than copies of those few
 HANDFUL = 5

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from winnow.configs import CLEANERS
 from winnow.errors import WinnowError
+from winnow.flag_cuts import FLAGS, check_cut
 from winnow.decision_inputs import JUDGED_ON, READ_FROM, check_cleaner_files, check_judge_splits, judge_splits
 from winnow.judged_rows import (
     check_given_labels, check_grouped, check_pixels, considered_rows, filtered_out, given_labels, read_filters,
@@ -41,11 +44,13 @@ UNJUDGED_CLASSES = {"confident_learn": ("metrics/confident_learn.json", "unjudge
 
 
 def read_cleaner_tables(cleaners, *, classes: list[str], manifest: pd.DataFrame,
-                        extra_columns: dict[str, tuple[str, ...]] | None = None) -> dict[str, pd.DataFrame]:
+                        extra_columns: dict[str, tuple[str, ...]] | None = None,
+                        params: Mapping[str, Any] | None = None) -> dict[str, pd.DataFrame]:
     """The decision files of ``cleaners`` (names in :data:`winnow.variants.DECISION_FILES`), read and checked, as
     :func:`winnow.decision_rows.cleaner_decisions` keyword arguments; ``classes``: data/degrade's class names;
     ``manifest``: data/degrade's (``id``, ``split``, ``label``); ``extra_columns``: per cleaner, columns needed
-    besides those it reads.
+    besides those it reads; ``params``: params.yaml, whose threshold and score settings threshold's flags must have
+    been cut under (:func:`winnow.flag_cuts.check_cut`; None: not compared).
 
     threshold's flags and dedup's groups must hold one row per image of data/degrade
     (:func:`winnow.stage_reads.read_table` ``rows_of``), a label cleaner's decisions one row per image it judged,
@@ -77,6 +82,8 @@ def read_cleaner_tables(cleaners, *, classes: list[str], manifest: pd.DataFrame,
                 check_grouped(tables[argument], manifest=manifest, path=path)
             else:
                 check_pixels(tables[argument], manifest=manifest, path=path, written_by=stage)
+                if params is not None:  # before: flags cut under other settings than params.yaml's were weighed
+                    check_cut(tables[argument], params=params, path=path)
         else:
             tables[argument] = read_table(path, written_by=stage, columns=(*columns, "given_label"), unique="id",
                                           ids_of=(DEGRADE, manifest["id"]),
@@ -91,12 +98,12 @@ def read_cleaner_tables(cleaners, *, classes: list[str], manifest: pd.DataFrame,
             # an outlier to drop ("False" is true to astype(bool)), and turned two relabels there into drops
             check_flags(tables[argument], [c for c in tables[argument].columns
                                            if c == "is_issue" or c.endswith("_outlier")], path=path, written_by=stage)
-    _check_left_to_judge(cleaners, tables, manifest=manifest, classes=classes)
+    _check_left_to_judge(cleaners, tables, manifest=manifest, classes=classes, params=params)
     return tables
 
 
 def _check_left_to_judge(cleaners, tables: dict[str, pd.DataFrame], *, manifest: pd.DataFrame,
-                         classes: list[str]) -> None:
+                         classes: list[str], params: Mapping[str, Any] | None) -> None:
     """Refuse a label cleaner's table (``tables``, as :func:`read_cleaner_tables` returns them) judged under other
     ``pruned.cleaners``: each judges the train images :func:`winnow.judged_rows.considered_rows` leaves it for these
     cleaners, so a table lacking an image threshold flagged or dedup removed that these cleaners leave to it (but of a
@@ -112,7 +119,7 @@ def _check_left_to_judge(cleaners, tables: dict[str, pd.DataFrame], *, manifest:
     it, queued the stale table's suggestions."""
     if all(DECISION_FILES[c][2] in PER_IMAGE for c in cleaners):
         return
-    flags, groups = read_filters(manifest)
+    flags, groups = read_filters(manifest, params=params)  # cut under params.yaml's settings (where given)
     considered, _ = considered_rows(manifest, flags=flags, groups=groups, dedup_cleans="dedup" in cleaners,
                                     threshold_cleans="threshold" in cleaners)
     ids = manifest["id"].to_numpy()
@@ -260,7 +267,7 @@ def _check_records(path, attrs: dict, *, written_by: str) -> None:
 
 def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int,
                    manifest: pd.DataFrame, cleaners: list[str], settings: dict | None = None,
-                   training: dict | None = None) -> pd.DataFrame:
+                   training: dict | None = None, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """A file of :func:`winnow.decision_rows.cleaner_decisions` rows (``id, action, label, reason, stage``), checked:
     every id an image of data/degrade (``manifest``: its ``id``, ``split``, ``label``, ``digest``; another id means
     decisions of another data version), every action drop or relabel, every relabel a class index in
@@ -271,7 +278,9 @@ def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int
     every train image of data/degrade now one the budget judged, (:data:`CHOSEN_BY`) chosen by the budget
     ``settings`` params.yaml gives now (:func:`winnow.configs.budget_settings`; None: not compared) and
     (:data:`CHECKED_WITH`), where a model check ran, by one that trained as params.yaml's ``training`` says now
-    (:func:`winnow.configs.model_check_training`; None: not compared)."""
+    (:func:`winnow.configs.model_check_training`; None: not compared), and, with threshold among ``cleaners``, of
+    threshold's flags cut under the threshold and score settings of ``params`` (params.yaml;
+    :func:`winnow.flag_cuts.check_cut`; None: not compared)."""
     # before: a file without MADE_ON (written before the budget stamped its decisions) was read unchecked
     decisions = read_table(path, written_by=written_by, columns=("id", "action", "label", "reason", "stage", *MADE_ON),
                            ids_of=(DEGRADE, manifest["id"]))
@@ -357,5 +366,11 @@ def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int
         raise rerun_error(path, f"{int(stale.sum())} decision(s) were made on other labels or pixels than "
                                 f"{DEGRADE}'s now (first: id {decisions['id'].iloc[at]!r}, {then}): made before "
                                 "degrade changed the data", written_by=written_by)
+    if params is not None and "threshold" in cleaners:
+        # before: threshold.issues, bins, max_flagged_fraction or a score setting edited and the variants stage run
+        # alone applied the drops of flags cut under the old ones (the budget had chosen among them, bytes unchanged)
+        flags = read_table(FLAGS, written_by="threshold", columns=("id",), missing_ok=True)
+        if flags is not None:
+            check_cut(flags, params=params)
     check_cleaner_files(path, decisions.attrs, cleaners=cleaners, written_by=written_by)
     return decisions

@@ -10,6 +10,9 @@ them in.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -19,12 +22,14 @@ from winnow.imageset import ImageSet
 TRUTH = "data/degrade/perturbations.parquet"  # degrade's log of what it planted
 
 
-def read_judged(*, cleaners: list[str]) -> tuple[ImageSet, np.ndarray, np.ndarray, pd.DataFrame | None]:
+def read_judged(*, cleaners: list[str], params: Mapping[str, Any] | None = None,
+                ) -> tuple[ImageSet, np.ndarray, np.ndarray, pd.DataFrame | None]:
     """The inputs every label cleaner stage (confident-learn, embedding-clean, data-valuation) reads: the
     degraded imageset, threshold's flags and dedup's groups (each optional), and degrade's planted truth,
     all read before anything is trained, so a damaged file stops the stage at once. ``cleaners``:
     params.yaml's ``pruned.cleaners`` (whether threshold's flags and dedup's removals are judged,
-    :func:`considered_rows`).
+    :func:`considered_rows`); ``params``: params.yaml, which threshold's flags must have been cut under
+    (:func:`read_filters`).
 
     Returns:
         ``(data, considered, conflict, truth)``: data/degrade; the two arrays :func:`considered_rows`
@@ -35,7 +40,7 @@ def read_judged(*, cleaners: list[str]) -> tuple[ImageSet, np.ndarray, np.ndarra
     from winnow.stage_reads import read_table, rerun_error
 
     data = read_imageset("data/degrade")
-    flags, groups = read_filters(data.manifest)
+    flags, groups = read_filters(data.manifest, params=params)
     truth = read_table(TRUTH, written_by="degrade", columns=PERTURBATION_COLUMNS, missing_ok=True)
     try:
         check_flips(truth, classes=len(data.classes), manifest=data.manifest)
@@ -136,42 +141,14 @@ def given_labels(path, table: pd.DataFrame, *, written_by: str) -> np.ndarray:
     return values
 
 
-# the key of threshold's flags' attrs (the parquet file's metadata) recording the threshold.issues they were cut by
-CUT_BY = "threshold_issues"
-
-
-def check_cut_by(flags: pd.DataFrame, *, issues: dict | None, path: str) -> None:
-    """Refuse (:func:`winnow.stage_reads.rerun_error`) threshold's ``flags`` cut by other ``threshold.issues`` than ``issues``
-    (params.yaml's now), where they record theirs (:data:`CUT_BY`): a reader of the section took them for flags of the
-    issues it lists. Before: flags of a run with every issue left out (all false) read after issues were listed
-    (`dvc repro -s contracts`), and the variants' flagged-image rate passed at 0.0 on images nobody examined."""
-    import json
-
-    from winnow.stage_reads import rerun_error
-
-    then = flags.attrs.get(CUT_BY)
-    if then is None:
-        return
-    if not isinstance(then, dict):  # before: a record of another kind (rewritten by another tool) read as none
-        raise rerun_error(path, f"records threshold.issues {json.dumps(then)[:40]}, not a section of issues",
-                          written_by="threshold")
-    now = json.loads(json.dumps(issues or {}))  # as the file's metadata holds it
-
-    def cut(setting):  # a method left out is auto (winnow.thresholds.cut_issues): {} and {method: auto} cut alike
-        return {"method": "auto", **setting} if isinstance(setting, dict) else setting
-
-    changed = next((issue for issue in sorted({*now, *then}) if cut(then.get(issue)) != cut(now.get(issue))), None)
-    if changed is not None:
-        was, given = then.get(changed), now.get(changed)
-        raise rerun_error(path, f"cut with threshold.issues.{changed} "
-                                f"{'left out' if was is None else json.dumps(was)}, but params.yaml "
-                                f"{'leaves it out' if given is None else 'gives ' + json.dumps(given)} now",
-                          written_by="threshold")
-
-
-def read_filters(manifest: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+def read_filters(manifest: pd.DataFrame, *, params: Mapping[str, Any] | None = None,
+                 ) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """``(flags, groups)``: threshold's flags and dedup's groups of the images of data/degrade (``manifest``), each
-    None where its stage has not written it, as :func:`considered_rows` takes them."""
+    None where its stage has not written it, as :func:`considered_rows` takes them. ``params``: params.yaml, whose
+    threshold and score settings the flags must have been cut under (:func:`winnow.flag_cuts.check_cut`; None: not
+    compared). Before, flags cut under other threshold.issues, bins, max_flagged_fraction or score settings (an edit,
+    then a cleaner or the budget run alone) were read as current and left other images out of the judging."""
+    from winnow.flag_cuts import check_cut
     from winnow.stage_reads import read_table
 
     # threshold flags every image of data/degrade: one it lacks would count as examined and unflagged
@@ -183,6 +160,8 @@ def read_filters(manifest: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.DataFr
                         complete=("group",))  # a row an image
     if flags is not None:
         check_pixels(flags, manifest=manifest, path="data/threshold/flags.parquet", written_by="threshold")
+        if params is not None:
+            check_cut(flags, params=params)
     if groups is not None:
         check_grouped(groups, manifest=manifest)
     return flags, groups

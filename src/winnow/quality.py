@@ -60,7 +60,7 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from winnow.configs import REFERENCE_THRESHOLDS
+from winnow.configs import REFERENCE_THRESHOLDS, score_changes, scored_at
 from winnow.engine import Engine
 from winnow.gain import few_colour_images, gain_score
 from winnow.errors import WinnowError
@@ -158,11 +158,9 @@ def score_images(
     return pixel_scores
 
 
-# the settings of params.yaml's score section that change a score (batch_size changes none), with score_images'
-# defaults: score_table records the values it scored at in the table (attrs[SCORED_AT]), and read_scores compares them
-# with params.yaml's, as a reader of the scores takes them to mean what params.yaml says
+# score_table records the SCORE_SETTINGS (winnow.configs) it scored at in the table (attrs[SCORED_AT]), and read_scores
+# compares them with params.yaml's, as a reader of the scores takes them to mean what params.yaml says
 SCORED_AT = "scored_at"
-SCORE_SETTINGS = {"light_percentile": 75.0, "dark_percentile": 99.0, "iqr_factor": 3.0, "min_relative_spread": 0.1}
 
 
 def score_table(images: np.ndarray, manifest: pd.DataFrame, *, batch_size: int = 1024, engine: Engine = Engine(),
@@ -188,12 +186,6 @@ def score_table(images: np.ndarray, manifest: pd.DataFrame, *, batch_size: int =
     return table
 
 
-def scored_at(options: dict) -> dict[str, float]:
-    """The :data:`SCORE_SETTINGS` of params.yaml's ``score`` section ``options`` (their defaults where it is
-    silent): what :func:`score_table` records in the table and :func:`read_scores` compares with params.yaml's."""
-    return {key: float(options.get(key, default)) for key, default in SCORE_SETTINGS.items()}
-
-
 def read_scores(path, *, imageset: str, ids, columns=(), digests=None, settings: dict | None = None) -> pd.DataFrame:
     """The score stage's table at ``path``, checked before a stage uses it: one row for each image of the
     imageset folder ``imageset`` (its ``ids``) and no other (:func:`winnow.stage_reads.read_table` ``rows_of``),
@@ -201,8 +193,8 @@ def read_scores(path, *, imageset: str, ids, columns=(), digests=None, settings:
     ``columns``: further columns needed (``phash``). ``digests``: the imageset's pixel digests, one per id
     of ``ids`` in their order; each row's ``digest`` (the score stage writes one) must be its image's, and a table
     without the column is refused.
-    ``settings``: params.yaml's ``score`` section, whose :data:`SCORE_SETTINGS` must be those the table records
-    it was scored at (:func:`score_table`); a table that records none is refused.
+    ``settings``: params.yaml's ``score`` section, whose :data:`winnow.configs.SCORE_SETTINGS` must be those the table
+    records it was scored at (:func:`score_table`); a table that records none is refused.
 
     Raises:
         WinnowError: one line naming the file and the score stage: a repeated, missing or unknown id, a
@@ -261,22 +253,10 @@ def _check_scored_at(path, recorded, settings: dict) -> None:
     if recorded is None:  # before, read unchecked, as a table without digests was
         raise rerun_error(path, "records no score settings it was scored at (score.dark_percentile and the rest): "
                                 "made by an earlier winnow or by hand", written_by="score")
-    changed = []
-    for key, default in SCORE_SETTINGS.items():
-        then, now = recorded.get(key) if isinstance(recorded, dict) else None, float(settings.get(key, default))
-        number = isinstance(then, (int, float)) and not isinstance(then, bool)
-        if not number or float(then) != now:
-            changed.append(f"{key} {_setting(then) if number else repr(then)} then, {_setting(now)} now")
+    changed = score_changes(recorded, settings)
     if changed:
         raise rerun_error(path, f"scored at other settings than params.yaml's score section ({'; '.join(changed)}): "
                                 "made before that section changed", written_by="score")
-
-
-def _setting(value: float) -> str:
-    """A score setting as written (``90``, ``0.1``), every digit that tells it apart kept: with ``:g`` alone a change
-    of min_relative_spread from 0.1 to 0.1000001 read "0.1 then, 0.1 now"."""
-    short = f"{value:g}"
-    return short if float(short) == value else repr(float(value))
 
 
 def quality_flags(table: pd.DataFrame, settings: dict[str, dict], *, bins: int = 256, max_flagged_fraction: float = 0.5,

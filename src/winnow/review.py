@@ -114,13 +114,13 @@ def current_queue(data) -> tuple[pd.DataFrame, pd.DataFrame]:
     ids = data.manifest["id"]
     # a label cleaner's given_label is checked against data/degrade's labels there (stale decisions are refused)
     tables = read_cleaner_tables(cleaners, classes=data.classes, extra_columns=REVIEW_COLUMNS,
-                                 manifest=data.manifest)
+                                 manifest=data.manifest, params=params)  # flags: cut under params.yaml's settings
     # one score in [0, 1] per image, as threshold read them: a repeated row would misalign the flags' scores
-    scores = (read_scores(SCORES_IN, imageset=DEGRADE, ids=ids, digests=data.manifest["digest"])
-              if "threshold" in cleaners else None)
+    scores = (read_scores(SCORES_IN, imageset=DEGRADE, ids=ids, digests=data.manifest["digest"],
+                          settings=params.get("score") or {}) if "threshold" in cleaners else None)
     applied = read_decisions(BUDGET_IN, written_by="budget", num_classes=len(data.classes),
                              manifest=data.manifest, cleaners=cleaners, settings=budget_settings(params),
-                             training=model_check_training(params))
+                             training=model_check_training(params), params=params)
     queue = review_queue(baseline=baseline_rows(data.manifest), classes=data.classes, tables=tables,
                          applied=applied, scores=scores)
     queue.insert(len(queue.columns) - 1, "digest", queue["id"].map(data.manifest.set_index("id")["digest"]))

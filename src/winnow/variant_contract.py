@@ -23,9 +23,10 @@ from winnow.contract_verdict import DOCS, METRICS, bounds_of, rows_fingerprint
 from winnow.contracts import SUITES_DIR, Batch, Suite, check_settings, load_suite, validate
 from winnow.errors import WinnowError
 from winnow.file_ops import file_digests
+from winnow.flag_cuts import check_cut
 from winnow.gx_import import import_gx
 from winnow.imageset import ImageSet, read_imageset
-from winnow.judged_rows import check_cut_by, check_given_labels, check_grouped, check_pixels
+from winnow.judged_rows import check_given_labels, check_grouped, check_pixels
 from winnow.stage import write_json
 from winnow.stage_reads import read_table
 from winnow.stand_ins import write_skipped
@@ -149,10 +150,10 @@ class VariantContract:
                 check_pixels(table, manifest=degraded.manifest, path=str(CLEANER_OUTPUTS[key][0]),
                              written_by=CLEANER_OUTPUTS[key][1])
         issues = (params.get("threshold") or {}).get("issues")
-        if found["flags"] is not None and issues:  # cut by the issues read below: flags of other issues measure other
-            # damage. None listed: the flags are not read at all (below), and before, flags cut by the issues listed
+        if found["flags"] is not None and issues:  # cut by the issues read below (and the other settings that move the
+            # cuts): flags of other issues measure other damage. None listed: the flags are not read at all (below), and before, flags cut by the issues listed
             # then were refused, though threshold rerun would change no rate
-            check_cut_by(found["flags"], issues=issues, path=str(CLEANER_OUTPUTS["flags"][0]))
+            check_cut(found["flags"], params=params, path=str(CLEANER_OUTPUTS["flags"][0]))
         if found["flags"] is not None and not issues:
             # every issue left out: the flags are all False because nothing was examined, and the flagged-image
             # rate passed at 0.0, where a rate nobody measured fails

@@ -1,0 +1,103 @@
+"""What cut threshold's flags, recorded with them by the threshold stage (in the table's attrs, the parquet file's
+metadata) and held to params.yaml by every reader of the flags (:func:`check_cut`): the label cleaners, dedup, the
+budget, the variants stage, `winnow review export`, the report and the variants' contracts.
+
+Four settings move the cuts: ``threshold.issues`` (:data:`CUT_BY`), ``threshold.bins`` and
+``threshold.max_flagged_fraction``, and the score settings the scores were made at (:data:`CUT_AT`). Before, only the
+issues were recorded, and checked by the contracts alone: after an edit of any of them, a stage run by itself (``dvc
+repro -s budget``, ``python stages/variants.py``) read the flags cut under the old settings as current, and they
+decided which images were cleaned. Flags that record none (an earlier winnow's) are read as before.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from winnow.configs import score_changes, scored_at
+from winnow.errors import WinnowError
+
+FLAGS = "data/threshold/flags.parquet"
+# the key of the flags' attrs recording the threshold.issues they were cut by
+CUT_BY = "threshold_issues"
+# and the one recording the other settings that moved the cuts (cut_at): the first file that records it
+CUT_AT = "threshold_cut_at"
+CUT_SETTINGS = ("bins", "max_flagged_fraction")  # of params.yaml's threshold section, besides its issues
+
+
+def cut_at(params: Mapping[str, Any]) -> dict[str, Any]:
+    """What the flags record under :data:`CUT_AT`, of params.yaml (``params``): its threshold section's
+    :data:`CUT_SETTINGS` and, under ``score``, the score settings the scores are made at
+    (:func:`winnow.configs.scored_at`)."""
+    threshold = params.get("threshold") or {}
+    return {**{key: threshold.get(key) for key in CUT_SETTINGS}, "score": scored_at(params.get("score") or {})}
+
+
+def cut_record(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The attrs the threshold stage writes its flags with, cut under params.yaml (``params``)."""
+    return {CUT_BY: (params.get("threshold") or {}).get("issues"), CUT_AT: cut_at(params)}
+
+
+def check_cut(flags, *, params: Mapping[str, Any], path: str = FLAGS) -> None:
+    """Refuse (one line naming the setting, then and now, and the stage to rerun) threshold's ``flags`` (a table read
+    with its attrs) cut under other settings than params.yaml's (``params``) now: :func:`check_cut_by` of its
+    issues, then its bins and max_flagged_fraction, then the score settings the scores were made at (the scores
+    are made again first: ``dvc repro threshold`` reruns the score stage too). A record of another kind (rewritten
+    by another tool) is refused; flags without :data:`CUT_AT` (an earlier winnow's) are checked by their issues
+    alone, as before."""
+    from winnow.stage_reads import rerun_error
+
+    check_cut_by(flags, issues=(params.get("threshold") or {}).get("issues"), path=path)
+    then = flags.attrs.get(CUT_AT)
+    if then is None:
+        return
+    if not isinstance(then, dict):
+        raise rerun_error(path, f"records the settings it was cut at as {json.dumps(then)[:40]}, not a section of "
+                                "settings", written_by="threshold")
+    now = json.loads(json.dumps(cut_at(params)))  # as the file's metadata holds it
+    for key in CUT_SETTINGS:
+        if not _same(then.get(key), now[key]):
+            raise rerun_error(path, f"cut with threshold.{key} "
+                                    f"{'unrecorded' if key not in then else json.dumps(then[key])}, but params.yaml "
+                                    f"gives {json.dumps(now[key])} now", written_by="threshold")
+    changed = score_changes(then.get("score"), params.get("score") or {})
+    if changed:
+        raise WinnowError(f"{path}: cut from scores made at other settings than params.yaml's score section "
+                          f"({'; '.join(changed)}): made before that section changed; rerun the score and threshold "
+                          "stages (dvc repro threshold)")
+
+
+def _same(then: Any, now: Any) -> bool:
+    """Whether a recorded setting ``then`` is params.yaml's ``now``: numbers by value (256 is 256.0), a boolean or
+    text never a number."""
+    def number(value):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return float(then) == float(now) if number(then) and number(now) else (type(then) is type(now) and then == now)
+
+
+def check_cut_by(flags, *, issues: dict | None, path: str) -> None:
+    """Refuse (:func:`winnow.stage_reads.rerun_error`) threshold's ``flags`` cut by other ``threshold.issues`` than ``issues``
+    (params.yaml's now), where they record theirs (:data:`CUT_BY`): a reader of the section took them for flags of the
+    issues it lists. Before: flags of a run with every issue left out (all false) read after issues were listed
+    (`dvc repro -s contracts`), and the variants' flagged-image rate passed at 0.0 on images nobody examined."""
+    from winnow.stage_reads import rerun_error
+
+    then = flags.attrs.get(CUT_BY)
+    if then is None:
+        return
+    if not isinstance(then, dict):  # before: a record of another kind (rewritten by another tool) read as none
+        raise rerun_error(path, f"records threshold.issues {json.dumps(then)[:40]}, not a section of issues",
+                          written_by="threshold")
+    now = json.loads(json.dumps(issues or {}))  # as the file's metadata holds it
+
+    def cut(setting):  # a method left out is auto (winnow.thresholds.cut_issues): {} and {method: auto} cut alike
+        return {"method": "auto", **setting} if isinstance(setting, dict) else setting
+
+    changed = next((issue for issue in sorted({*now, *then}) if cut(then.get(issue)) != cut(now.get(issue))), None)
+    if changed is not None:
+        was, given = then.get(changed), now.get(changed)
+        raise rerun_error(path, f"cut with threshold.issues.{changed} "
+                                f"{'left out' if was is None else json.dumps(was)}, but params.yaml "
+                                f"{'leaves it out' if given is None else 'gives ' + json.dumps(given)} now",
+                          written_by="threshold")
