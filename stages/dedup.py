@@ -15,7 +15,7 @@ from winnow.cosine_index import backend_of
 from winnow.dedup import dedup_images, dedup_metrics
 from winnow.dedup_keep import majority_labels
 from winnow.engine import Engine
-from winnow.flag_cuts import check_cut
+from winnow.flag_cuts import FLAGGED_BY, check_cut, flagged_by
 from winnow.groundtruth import PERTURBATION_COLUMNS
 from winnow.imageset import read_imageset
 from winnow.judged_rows import check_pixels, with_digests
@@ -60,6 +60,8 @@ def main() -> None:
     table = dedup_images(imageset.manifest, imageset.images, scores, embedding=embedding, **settings,
                          knn=backend_of(params), flagged=flagged, engine=Engine.from_params(params))
     metrics = dedup_metrics(table, perturbations=perturbations, digests=imageset.manifest["digest"].to_numpy())
+    # the flags it kept copies by: a reader refuses groups kept by other flags than threshold's now (check_flagged_by)
+    table.attrs = {FLAGGED_BY: flagged_by(flags, manifest=imageset.manifest)}
     with together():  # all outputs or none: a failed write (a full disk) leaves the last run's
         write_table(OUT, with_digests(table, manifest=imageset.manifest))
         write_json(METRICS_OUT, settings | metrics)

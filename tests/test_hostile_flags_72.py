@@ -173,19 +173,21 @@ def test_the_contracts_refuse_flags_cut_with_other_bins(project, tmp_path, monke
 
 @pytest.mark.hostile("intermediates")
 @pytest.mark.parametrize(("record", "problem"), [
-    ("bins 256", "records the settings it was cut at as \"bins 256\", not a section of settings"),
+    ({CUT_AT: "bins 256"}, "records the settings it was cut at as \"bins 256\", not a section of settings"),
     # a number written as text by another tool: not the number
-    ({"bins": "256", "max_flagged_fraction": 0.5},
+    ({CUT_AT: {"bins": "256", "max_flagged_fraction": 0.5}},
      "cut with threshold.bins \"256\", but params.yaml gives 256 now"),
-    ({"max_flagged_fraction": 0.5}, "cut with threshold.bins unrecorded, but params.yaml gives 256 now"),
-], ids=["text", "bins-as-text", "bins-unrecorded"])
+    ({CUT_AT: {"max_flagged_fraction": 0.5}}, "cut with threshold.bins unrecorded, but params.yaml gives 256 now"),
+    # the issues' record dropped by another tool, the rest kept: not read as flags of every issue now
+    ({CUT_BY: None}, "records the settings it was cut at but not the threshold.issues it was cut by"),
+], ids=["text", "bins-as-text", "bins-unrecorded", "issues-unrecorded"])
 def test_a_record_of_another_kind_is_refused_not_read_as_none(tmp_path, monkeypatch, capsys, record, problem):
     # before the mend nothing but the issues was read; with it, a record rewritten by another tool must not pass as
     # no record (flags of an earlier winnow) nor as the setting it spells
     project, params = _thresholded(tmp_path / "p", monkeypatch, capsys)
 
     def rewrite(flags):
-        flags.attrs = {**flags.attrs, CUT_AT: record}
+        flags.attrs = {**flags.attrs, **record}
         return flags
     edit_table(project / FLAGS, rewrite)
     monkeypatch.chdir(project)
@@ -211,3 +213,60 @@ def test_flags_of_an_earlier_winnow_are_read_as_before(tmp_path, monkeypatch, ca
     assert (done.returncode, done.stderr.splitlines()) == (1, [
         f"error: {FLAGS}: cut with threshold.issues.dark {{\"method\": \"auto\"}}, but params.yaml gives "
         f"{{\"method\": \"li\"}} now{RERUN}"])
+
+
+def _deduplicated(root: Path, monkeypatch, capsys) -> Path:
+    """:func:`_thresholded`'s project with dedup's groups written by the real dedup stage, by its flags (none)."""
+    project, _ = _thresholded(root, monkeypatch, capsys)
+    assert _stage_in_process(project, "dedup", monkeypatch, capsys).returncode == 0
+    return project
+
+
+def _flag_first_train_image(flags):
+    first = flags["id"].str.startswith("train").idxmax()
+    flags.loc[first, ["dark", "any"]] = True
+    return flags
+
+
+GROUPS_LINE = ("error: data/dedup/groups.parquet: chose the copies it keeps by threshold's flags as they were (0 flagged "
+               "train image(s) then, 1 flagged train image(s) now): made before threshold flagged anew; rerun the dedup "
+               "stage (dvc repro dedup)")
+
+
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize(("stage", "cleaners"), [("confident_learn", None), ("budget", ["threshold", "dedup"])])
+def test_groups_that_kept_copies_by_other_flags_are_refused(tmp_path, monkeypatch, capsys, stage, cleaners):
+    # dedup ran by threshold's flags, then threshold flagged anew (its settings edited, threshold rerun alone) and a
+    # label cleaner or the budget (the filters alone: read_filters is not reached there) run alone. Before: exit 0, the
+    # groups' kept copies chosen by the old flags: a group could keep the copy threshold flags now, having removed its
+    # sound copy, and pruned then held no copy of the picture
+    project = _deduplicated(tmp_path / "p", monkeypatch, capsys)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    make_project(project, _edited(params, "pruned.cleaners", cleaners or params["pruned"]["cleaners"]))
+    edit_table(project / FLAGS, _flag_first_train_image)  # attrs kept: cut under params.yaml's settings
+    before = files_under(project)
+    done = _stage_in_process(project, stage, monkeypatch, capsys)
+    assert (done.returncode, done.stderr.splitlines()) == (1, [GROUPS_LINE])
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("intermediates")
+def test_flags_of_val_images_or_groups_of_an_earlier_winnow_leave_the_groups_current(tmp_path, monkeypatch, capsys):
+    # dedup keeps train copies alone, so a val image flagged anew moves no kept copy: no refusal; and groups recording
+    # no flags (an earlier winnow's) are read as before
+    project = _deduplicated(tmp_path / "p", monkeypatch, capsys)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+
+    def flag_val(flags):
+        flags.loc[flags["id"].str.startswith("val").idxmax(), ["dark", "any"]] = True
+        return flags
+    edit_table(project / FLAGS, flag_val)
+    monkeypatch.chdir(project)
+    read_judged(cleaners=["threshold", "dedup"], params=params)
+    edit_table(project / FLAGS, _flag_first_train_image)
+
+    def earlier(groups):
+        groups.attrs = {}
+        return groups
+    edit_table(project / "data/dedup/groups.parquet", earlier)
+    read_judged(cleaners=["threshold", "dedup"], params=params)

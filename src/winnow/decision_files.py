@@ -16,7 +16,7 @@ import pandas as pd
 
 from winnow.configs import CLEANERS
 from winnow.errors import WinnowError
-from winnow.flag_cuts import FLAGS, check_cut
+from winnow.flag_cuts import FLAGS, check_cut, check_flagged_by
 from winnow.decision_inputs import JUDGED_ON, READ_FROM, check_cleaner_files, check_judge_splits, judge_splits
 from winnow.judged_rows import (
     check_given_labels, check_grouped, check_pixels, considered_rows, filtered_out, given_labels, read_filters,
@@ -98,6 +98,8 @@ def read_cleaner_tables(cleaners, *, classes: list[str], manifest: pd.DataFrame,
             # an outlier to drop ("False" is true to astype(bool)), and turned two relabels there into drops
             check_flags(tables[argument], [c for c in tables[argument].columns
                                            if c == "is_issue" or c.endswith("_outlier")], path=path, written_by=stage)
+    if "groups" in tables and "flags" in tables:  # the copies dedup keeps chosen by threshold's flags now
+        check_flagged_by(tables["groups"], tables["flags"], manifest=manifest)
     _check_left_to_judge(cleaners, tables, manifest=manifest, classes=classes, params=params)
     return tables
 

@@ -48,8 +48,11 @@ def check_cut(flags, *, params: Mapping[str, Any], path: str = FLAGS) -> None:
     alone, as before."""
     from winnow.stage_reads import rerun_error
 
-    check_cut_by(flags, issues=(params.get("threshold") or {}).get("issues"), path=path)
     then = flags.attrs.get(CUT_AT)
+    if then is not None and flags.attrs.get(CUT_BY) is None:  # the threshold stage writes both: half a record
+        raise rerun_error(path, "records the settings it was cut at but not the threshold.issues it was cut by",
+                          written_by="threshold")
+    check_cut_by(flags, issues=(params.get("threshold") or {}).get("issues"), path=path)
     if then is None:
         return
     if not isinstance(then, dict):
@@ -101,3 +104,46 @@ def check_cut_by(flags, *, issues: dict | None, path: str) -> None:
                                 f"{'left out' if was is None else json.dumps(was)}, but params.yaml "
                                 f"{'leaves it out' if given is None else 'gives ' + json.dumps(given)} now",
                           written_by="threshold")
+
+
+# the key of dedup's groups' attrs recording the flags it chose the copy each group keeps by (flagged_by): a group
+# keeps an unflagged copy where it has one, as pruned drops a flagged image
+FLAGGED_BY = "flagged_by"
+
+
+def flagged_by(flags, *, manifest) -> dict[str, Any]:
+    """What dedup's groups record under :data:`FLAGGED_BY`: of threshold's ``flags`` (None: none written), the train
+    images of ``manifest`` (data/degrade's) they flag, as ``{"flagged": n, "sha256": hex}`` of their sorted ids (
+    ``{"flagged": None, "sha256": None}`` without flags); only a train copy is kept by them."""
+    import hashlib
+
+    if flags is None:
+        return {"flagged": None, "sha256": None}
+    train = set(manifest.loc[manifest["split"] == "train", "id"])
+    ids = sorted(str(i) for i in flags.loc[flags["any"].to_numpy(bool), "id"] if i in train)
+    return {"flagged": len(ids), "sha256": hashlib.sha256("\n".join(ids).encode()).hexdigest()}
+
+
+def check_flagged_by(groups, flags, *, manifest, path: str = "data/dedup/groups.parquet") -> None:
+    """Refuse (one line naming dedup as the stage to rerun) dedup's ``groups`` that chose the copies they keep by other
+    flags of train images than threshold's ``flags`` now (``manifest``: data/degrade's), where they record theirs
+    (:data:`FLAGGED_BY`; groups of an earlier winnow are read as before). Before: threshold cut anew (an edit of its
+    settings, then threshold and the budget run alone) left the groups keeping a copy threshold flags now, whose sound
+    copy they had removed as its duplicate: pruned held no copy of the picture."""
+    from winnow.stage_reads import rerun_error
+
+    then = groups.attrs.get(FLAGGED_BY)
+    if then is None:
+        return
+    now = flagged_by(flags, manifest=manifest)
+    if then == now:
+        return
+    if not isinstance(then, dict) or not isinstance(then.get("flagged"), (int, type(None))):
+        raise rerun_error(path, f"records the flags it kept copies by as {json.dumps(then)[:40]}, not a count and "
+                                "digest of flagged images", written_by="dedup")
+
+    def said(record):
+        return "no flags" if record["flagged"] is None else f"{record['flagged']} flagged train image(s)"
+    other = ", other images" if then["flagged"] == now["flagged"] else ""
+    raise rerun_error(path, f"chose the copies it keeps by threshold's flags as they were ({said(then)} then, "
+                            f"{said(now)} now{other}): made before threshold flagged anew", written_by="dedup")

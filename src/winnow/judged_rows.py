@@ -148,7 +148,7 @@ def read_filters(manifest: pd.DataFrame, *, params: Mapping[str, Any] | None = N
     threshold and score settings the flags must have been cut under (:func:`winnow.flag_cuts.check_cut`; None: not
     compared). Before, flags cut under other threshold.issues, bins, max_flagged_fraction or score settings (an edit,
     then a cleaner or the budget run alone) were read as current and left other images out of the judging."""
-    from winnow.flag_cuts import check_cut
+    from winnow.flag_cuts import check_cut, check_flagged_by
     from winnow.stage_reads import read_table
 
     # threshold flags every image of data/degrade: one it lacks would count as examined and unflagged
@@ -164,6 +164,7 @@ def read_filters(manifest: pd.DataFrame, *, params: Mapping[str, Any] | None = N
             check_cut(flags, params=params)
     if groups is not None:
         check_grouped(groups, manifest=manifest)
+        check_flagged_by(groups, flags, manifest=manifest)  # kept copies chosen by the flags now
     return flags, groups
 
 
