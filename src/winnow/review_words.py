@@ -21,7 +21,7 @@ import pandas as pd
 
 from winnow.errors import WinnowError, first_line, listed
 from winnow.ingest import VERDICT_CLASS_PREFIX, alike
-from winnow.verdicts import VERDICT_COLUMNS, VERDICTS_FILE, class_list_key, separator_hint
+from winnow.verdicts import VERDICT_COLUMNS, VERDICTS_FILE, class_list_key, holding_something, separator_hint
 
 VERDICT_CONTROL = "verdict"  # the name of label_studio_config.xml's Choices, which results carry as from_name
 KEYWORDS = ("accept", "reject", "drop")  # verdict words, in any case; they win over a class of the same name
@@ -73,7 +73,9 @@ def saved_words(queue: pd.DataFrame, *, train: pd.DataFrame, classes: list[str])
     if not path.is_file():
         return none
     try:
-        saved = pd.read_csv(path, dtype=str, keep_default_na=False)
+        # its rows holding nothing left out, as the variants stage leaves them: before, a spreadsheet's ",,,,,," was
+        # counted as a verdict of id '' made on another class list
+        saved = holding_something(pd.read_csv(path, dtype=str, keep_default_na=False))
         saved = saved.drop_duplicates("id", keep="last").set_index("id")[["label", "given", "digest", "classes"]]
     except (OSError, ValueError, KeyError) as err:  # a merge conflict, a hand edit: the variants stage names it
         hint = separator_hint(path)

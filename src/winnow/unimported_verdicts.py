@@ -9,7 +9,7 @@ import pandas as pd
 
 from winnow.errors import WinnowError, first_line
 from winnow.review_words import UTF8_FIX, resolve, reviewed_words, same_word, unnamed_class
-from winnow.verdicts import VERDICTS_FILE, separator_hint
+from winnow.verdicts import VERDICTS_FILE, holding_something, separator_hint
 
 
 def refuse_unimported_verdicts(queue_file: Path, classes: list[str]) -> None:
@@ -59,8 +59,10 @@ def refuse_unimported_verdicts(queue_file: Path, classes: list[str]) -> None:
                           f"where the classes changed since, move the file aside to keep its verdicts (mv {queue_file} "
                           f"{aside}), export, and review those images anew; or delete the file to discard them")
     try:
-        imported = (pd.read_csv(VERDICTS_FILE, dtype=str, keep_default_na=False) if Path(VERDICTS_FILE).is_file()
-                    else pd.DataFrame(columns=["id", "verdict", "label"]))
+        # its rows holding nothing left out, as the variants stage leaves them: before, a spreadsheet's ",,,,,," for an
+        # emptied row was "not readable (invalid literal for int() with base 10: '')" here alone
+        imported = (holding_something(pd.read_csv(VERDICTS_FILE, dtype=str, keep_default_na=False))
+                    if Path(VERDICTS_FILE).is_file() else pd.DataFrame(columns=["id", "verdict", "label"]))
         # a spreadsheet's "1.0" (or "1.00") is 1, as the variants stage reads it (winnow.verdicts.read_verdicts): before,
         # int() refused "1.00" as not readable, where the variants stage applied the file
         imported = {i: (v, _whole(label)) for i, v, label in zip(imported["id"], imported["verdict"], imported["label"])}

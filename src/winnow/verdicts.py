@@ -60,6 +60,14 @@ def class_list_key(classes: list[str]) -> str:
     return hashlib.sha256(json.dumps(list(classes)).encode()).hexdigest()[:12]
 
 
+def holding_something(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``frame`` (a verdicts file read as text, ``dtype=str``) that hold something: a blank line, an
+    editor's spaces or tab, a spreadsheet's ",,,,,," for an emptied row hold no verdict. Every reader of
+    :data:`VERDICTS_FILE` leaves out the same rows (the index is kept: a row's line less 2 where blank lines were
+    read as rows)."""
+    return frame[frame.apply(lambda column: column.str.strip() != "").any(axis=1)]
+
+
 def read_verdicts(path: str | os.PathLike, *, baseline: pd.DataFrame, digests: pd.Series,
                   classes: list[str], replaced: frozenset[str] = frozenset()) -> pd.DataFrame:
     """A person's verdicts (:data:`VERDICT_COLUMNS`), checked against ``baseline`` (the train rows),
@@ -91,7 +99,8 @@ def read_verdicts(path: str | os.PathLike, *, baseline: pd.DataFrame, digests: p
         raise WinnowError(f"{path}: not a readable CSV file ({first_line(err)[:160]}); {fix}") from err
     if not isinstance(frame.index, pd.RangeIndex):  # pandas took the first field for an index: one field too many
         raise WinnowError(f"{path}: its lines hold more fields than the header ({', '.join(frame.columns)}); {fix}")
-    frame = frame[(frame != "").any(axis=1)]
+    # a line of spaces too (before: refused as "verdict ''", where pandas had skipped it), as export reads the file
+    frame = holding_something(frame)
     missing = [c for c in VERDICT_COLUMNS if c not in frame.columns]
     if missing and set(missing) <= {"suggested", "given", "digest", "classes"}:  # before verdicts recorded these
         raise WinnowError(f"{path}: lacks column{'s' if len(missing) > 1 else ''} {', '.join(missing)} (written by "
