@@ -85,3 +85,17 @@ def test_an_export_counts_no_spreadsheets_emptied_row_as_a_verdict_on_another_cl
     capsys.readouterr()
     review.export()
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.hostile("review")
+def test_import_replace_counts_no_spreadsheets_emptied_row_among_the_verdicts_it_removes(project, capsys):
+    # before: "it removes the 3 verdict(s)" of a file holding one verdict and two emptied rows
+    review.import_verdicts(fill_in({"train-04": "cat"}, name="reviewed.csv"))
+    with_emptied_rows(2)
+    capsys.readouterr()
+    review.import_verdicts("reviews/queue.csv", replace=True)  # as exported: no verdict
+    assert capsys.readouterr().out == (
+        "warning: review import --replace: reviews/queue.csv holds no verdict, so it removes the 1 verdict(s) of "
+        "reviews/verdicts.csv and adds none; restore it from git (git checkout reviews/verdicts.csv) if that was not "
+        "meant\n")
+    assert saved_lines() == [HEADER.strip()]

@@ -253,8 +253,10 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
         kept = new.iloc[:0]
         # before: a freshly exported queue, no verdict filled in, emptied verdicts.csv without a word
         old_file = Path(VERDICTS_FILE)
-        # its blank lines are no verdicts (before: counted, "removes the 3 verdict(s)" of a file holding one)
-        removed = (sum(1 for line in old_file.read_text(errors="replace").splitlines()[1:] if line.strip())
+        # its lines holding nothing are no verdicts (before: counted, "removes the 3 verdict(s)" of a file holding one),
+        # a spreadsheet's ",,,,,," for an emptied row neither, as the variants stage reads it (read as text: the file
+        # may be of an older format, or hold a merge conflict)
+        removed = (sum(1 for line in old_file.read_text(errors="replace").splitlines()[1:] if line.strip(' \t,"'))
                    if old_file.is_file() and not len(new) else 0)
         if removed:
             print(f"warning: review import --replace: {path} holds no verdict, so it removes the {removed} verdict(s) "
