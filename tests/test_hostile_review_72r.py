@@ -99,3 +99,24 @@ def test_import_replace_counts_no_spreadsheets_emptied_row_among_the_verdicts_it
         "reviews/verdicts.csv and adds none; restore it from git (git checkout reviews/verdicts.csv) if that was not "
         "meant\n")
     assert saved_lines() == [HEADER.strip()]
+
+
+@pytest.mark.hostile("review")
+@pytest.mark.parametrize("dropped", [["classes"], ["digest", "classes"]])
+def test_an_older_winnows_verdicts_file_given_to_import_is_named_as_such(project, dropped):
+    # before, without classes: "old.csv: line 2: id 'train-00': given '0' names no class (the classes are cat, dog,
+    # owl now: one renamed or removed since the export, or the cell edited); export the queue again ..."; without
+    # digest too: "old.csv: line 2 (id 'train-00'): no digest, so which label, pixels or suggestion were judged cannot
+    # be told; ..."
+    review.import_verdicts(fill_in({"train-00": "reject", "train-04": "cat"}, name="reviewed.csv"))
+    pd.read_csv("reviews/verdicts.csv", dtype=str).drop(columns=dropped).to_csv("old.csv", index=False)
+    before, lines = files_under(project), saved_lines()
+    with pytest.raises(WinnowError) as refused:
+        review.import_verdicts("old.csv")
+    assert str(refused.value) == (
+        "old.csv: holds verdicts as `winnow review import` writes them into reviews/verdicts.csv (class numbers, not "
+        "the class names a person saw), not a reviewed file; import the file they were read from (the edited "
+        "reviews/queue.csv, the review page's download or a Label Studio JSON export); `dvc repro variants` applies "
+        "reviews/verdicts.csv as it is")
+    assert_nothing_left(project, before)
+    assert saved_lines() == lines

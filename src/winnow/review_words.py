@@ -156,7 +156,9 @@ def reviewed_words(path: Path, *, with_saved: bool = False) -> list[tuple[str, s
     header, lines = _short_row_check(path, text)
     # before: reviews/verdicts.csv (or a reviewer's copy of it) given to import was refused as "given '0' names no
     # class ... edit only the verdict column": its class numbers are what import writes, no edit of a person's
-    if set(VERDICT_COLUMNS) <= set(header):
+    # id, verdict, label: the columns every verdicts.csv starts with, of an older winnow's too (no digest or classes
+    # column: before, still refused as "given '0' names no class"); no reviewed file has a label column
+    if set(VERDICT_COLUMNS[:3]) <= set(header):
         raise WinnowError(f"{path}: holds verdicts as `winnow review import` writes them into {VERDICTS_FILE} (class "
                           "numbers, not the class names a person saw), not a reviewed file; import the file they were "
                           "read from (the edited reviews/queue.csv, the review page's download or a Label Studio JSON "
