@@ -326,7 +326,7 @@ def _check_made_from(path: Path, wanted: np.ndarray, data: ImageSet) -> None:
                                        "embedding was made, and its features would describe other pictures",
                           written_by="represent")
     if record["source"] == "selfsup":
-        _check_learnt(path, record.get("learnt"), manifest)
+        _check_learnt(path, record.get("learnt"), manifest, then_ids=digests)
     if labels is None:
         return
     learnt = manifest["split"].isin(LEARNT_SPLITS).to_numpy()
@@ -360,25 +360,28 @@ def _check_made_from(path: Path, wanted: np.ndarray, data: ImageSet) -> None:
                                        f"{now_splits[names.index.get_loc(first)]} now): {why}", written_by="represent")
 
 
-def _check_learnt(path: Path, learnt, manifest: pd.DataFrame) -> None:
-    """Refuse a selfsup embedding whose encoder learnt other images (``learnt``, the record's ids) than train and val
-    hold now (``manifest``'s): one the test or trusted split, never learnt from, now holds. Before, only pixels were
-    checked: after ingest's split changed, a stage run alone judged test images by an encoder that had learnt them."""
-    if not (isinstance(learnt, list) and all(isinstance(i, str) for i in learnt)):
+def _check_learnt(path: Path, learnt, manifest: pd.DataFrame, *, then_ids) -> None:
+    """Refuse a selfsup embedding whose encoder learnt an image (``learnt``, the record's ids) the test or trusted
+    split, never learnt from, holds now (``manifest``), or did not learn one they held then (``then_ids``: the ids
+    embedded then); an image gone or new moved nowhere. Before, only pixels were checked: after ingest's split
+    changed, a stage run alone judged test images by an encoder that had learnt them."""
+    if not (isinstance(learnt, list) and all(isinstance(i, str) for i in learnt)):  # before: a damaged list too
         raise rerun_error(path, "records no list of the images its selfsup encoder learnt from (an earlier winnow's "
-                                "record), so images moved into or out of train and val since cannot be told",
-                          written_by="represent")
+                                "record), so images moved into or out of train and val since cannot be told"
+                          if learnt is None else "its learnt is not a list of image ids, the images its selfsup "
+                          "encoder learnt from", written_by="represent")
     splits = pd.Series(manifest["split"].astype(str).to_numpy(), index=manifest["id"].astype(str).to_numpy())
     then, now = pd.Index(learnt), splits.index[splits.isin(LEARNT_SPLITS).to_numpy()]
-    left, came = then.difference(now, sort=False), now.difference(then, sort=False)
+    # before: an image gone or new was refused as moved, and named first where one learnt was in test now
+    left = then.difference(now, sort=False).intersection(splits.index, sort=False)
+    came = now.difference(then, sort=False).intersection(pd.Index(list(then_ids)), sort=False)
     if len(left) or len(came):
         first = left[0] if len(left) else came[0]  # the graver first: an image learnt, now never to be
-        where = splits.get(first, "gone")
-        why = (f"its encoder learnt an image the {where} split now holds, which is never learnt from" if len(left) and
-               where != "gone" else "its encoder learnt other images than train and val hold now")
+        why = (f"its encoder learnt an image the {splits[first]} split now holds, which is never learnt from"
+               if len(left) else "its encoder learnt other images than train and val hold now")
         raise rerun_error(path.parent, f"{len(left) + len(came)} image(s) moved into or out of train and val since its "
                                        f"selfsup encoder learnt from them, first {first!r} ("
-                                       f"{'learnt' if len(left) else 'not learnt'} then, {where} now): {why}",
+                                       f"{'learnt' if len(left) else 'not learnt'} then, {splits[first]} now): {why}",
                           written_by="represent")
 
 
