@@ -93,8 +93,11 @@ def weights_misfit(err: BaseException) -> tuple[str, str] | None:
     wrapped = [key for key in CHECKPOINT_KEYS if key in keys["Unexpected"]]
     if wrapped:  # a training checkpoint: {"state_dict": ..., "epoch": ...}
         fix = f"it is a training checkpoint: save its weights alone, torch.save(checkpoint[{wrapped[0]!r}], path)"
-    elif keys["Unexpected"] and all(key.startswith("module.") for key in keys["Unexpected"]):
+    # before: any 'module.' key alone (one extra beside every key the model has) was told to save model.module's
+    elif keys["Missing"] and {f"module.{key}" for key in keys["Missing"]} <= set(keys["Unexpected"]):
         fix = "its keys carry the 'module.' prefix of a DataParallel model: save model.module.state_dict()"
     else:
         fix = "save the state_dict of that architecture"
-    return ", ".join(said) or first_line(err), fix
+    # before: a tensor of another kind ('While copying the parameter named ...') was said by torch's first line alone
+    told = [line.strip() for line in text.splitlines()[1:] if line.strip()]
+    return ", ".join(said) or (told[0] if told else first_line(err)), fix
