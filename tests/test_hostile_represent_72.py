@@ -121,13 +121,15 @@ def test_a_model_pickled_whole_given_as_path_is_told_to_save_its_state_dict(tmp_
 
 @pytest.mark.hostile("represent")
 def test_a_numpy_file_given_as_path_is_not_called_a_pickled_model(tmp_path, stand_in_torchvision):
-    # torch's weights-only loader fails on it as on a pickle: it is no torch.save file, so it is said unloadable
+    # torch's weights-only loader fails on it as on a pickle: it is no torch.save file, and is said to be none
     weights = tmp_path / "r18.npy"
     np.save(weights, np.zeros(3))
     with pytest.raises(WinnowError) as refused:
         pretrained.embed(images(), config=config("torchvision:resnet18", path=str(weights)), progress=False)
-    assert str(refused.value) == (f"represent.pretrained.path: {weights} cannot be loaded (Weights only load failed); "
-                                  "give the weights file of torchvision:resnet18")
+    # (72r: no longer "cannot be loaded (Weights only load failed)", torch's words for a pickle it refuses)
+    assert str(refused.value) == (f"represent.pretrained.path: {weights} is not a file of torch.save (neither its zip "
+                                  "archive nor its older pickle); give the weights file of torchvision:resnet18: "
+                                  "torch.save(model.state_dict(), path)")
 
 
 @pytest.mark.hostile("represent")

@@ -230,6 +230,19 @@ def _saved_not_scripted(path: Path) -> bool:
     return "data.pkl" in names and "constants.pkl" not in names
 
 
+def _foreign(path: Path) -> bool:
+    """Whether ``path`` is no file torch.save wrote: neither a zip archive (one cut short keeps its opening) nor a
+    pickle opening on torch's magic number, or a whole zip archive without ``data.pkl``."""
+    try:
+        with open(path, "rb") as handle:
+            if handle.read(4) != b"PK\x03\x04":
+                return not _saved_not_scripted(path)
+        with zipfile.ZipFile(path) as archive:
+            return not any(name.partition("/")[2] == "data.pkl" for name in archive.namelist())
+    except (zipfile.BadZipFile, OSError):  # a zip archive cut short: torch's own words say what is wrong
+        return False
+
+
 def _scripted(path: Path) -> bool:
     """Whether ``path`` is an archive of torch.jit.save's (its model's code and ``constants.pkl``)."""
     try:
@@ -309,7 +322,7 @@ def _named_weight_files(model: str, *, given: Path | None = None):
         pass
     originals = [(owner, attribute, getattr(owner, attribute)) for owner, attribute in owners]
 
-    def checked(load: Callable) -> Callable:
+    def checked(load: Callable, torch_file: bool) -> Callable:
         def load_named(file, *args, **kwargs):
             if not isinstance(file, str | os.PathLike):  # a buffer the library made itself
                 return load(file, *args, **kwargs)
@@ -336,6 +349,12 @@ def _named_weight_files(model: str, *, given: Path | None = None):
                                       "tensors (a model saved whole, or a checkpoint with settings of its own), and a "
                                       f"pickle is never loaded; give the weights file of {model}: "
                                       "torch.save(model.state_dict(), path)") from err
+                # before: torch's words for a file it never wrote, "(101)" of a text file, "(Weights only load
+                # failed)" of a .npy, as of a pickle, "([enforce fail at inline_container.cc:180] )" of another zip
+                if own and torch_file and not str(given).endswith(".safetensors") and _foreign(given):
+                    raise WinnowError(f"represent.pretrained.path: {given} is not a file of torch.save (neither its zip "
+                                      f"archive nor its older pickle); give the weights file of {model}: "
+                                      "torch.save(model.state_dict(), path)") from err
                 if own:
                     raise WinnowError(f"represent.pretrained.path: {given} cannot be loaded ({detail}); give the "
                                       f"weights file of {model}") from err
@@ -344,7 +363,7 @@ def _named_weight_files(model: str, *, given: Path | None = None):
         return load_named
 
     for owner, attribute, load in originals:
-        setattr(owner, attribute, checked(load))
+        setattr(owner, attribute, checked(load, owner is torch))
     try:
         yield
     finally:
