@@ -70,3 +70,19 @@ def write_metrics(repo: Path, variant: str, metrics: dict) -> None:
     path = repo / metrics_path(variant)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(metrics))
+
+
+def gated(repo: Path, capsys, *args: str) -> tuple[int, str]:
+    """``winnow gate --base HEAD --repo repo *args`` run in-process (:func:`winnow.cli.main`) to a report: its exit
+    status and its stdout, once nothing came on stderr (a refusal would)."""
+    from winnow.cli import main as winnow
+
+    code = winnow(["gate", "--base", "HEAD", "--repo", str(repo), *args])
+    out, err = capsys.readouterr()
+    assert err == ""
+    return code, out
+
+
+def notes_of(out: str) -> list[str]:
+    """The notes of a gate's report ``out``: its lines that begin with ``- ``."""
+    return [line for line in out.splitlines() if line.startswith("- ")]

@@ -28,7 +28,7 @@ from functools import partial
 import numpy as np
 import pandas as pd
 import pytest
-from gate_repo import CLASSES, init, labels_of, write_both_variants, write_variant, wrong_on
+from gate_repo import CLASSES, gated, init, labels_of, notes_of, write_both_variants, write_variant, wrong_on
 from hostile_harness import assert_nothing_left, default_params, files_under, make_project
 from winnow.cli import main as winnow
 from winnow.gate_report import report
@@ -102,11 +102,10 @@ def test_a_base_alpha_below_todays_bound_is_held_to_it_not_refused(tmp_path, cap
     make_project(project, default_params())  # the workspace's params.yaml raises it to 0.05
     labels = labels_of()
     write_both_variants(project, labels, wrong_on(labels, [1, 2, *range(100, 130)]))
-    code = winnow(["gate", "--base", "HEAD", "--repo", str(project), "--variants", "baseline"])
-    out, err = capsys.readouterr()
-    assert (code, err) == (1, "")
+    code, out = gated(project, capsys, "--variants", "baseline")
+    assert code == 1
     lines = out.splitlines()
-    assert [line for line in lines if line.startswith("- ")] == [
+    assert notes_of(out) == [
         "- gate settings: HEAD's gate.alpha 1e-05 is below 0.0001; 0.0001 used",
         "- gate settings: HEAD's; workspace's differ in gate.alpha and judge the changes after it is merged (a change "
         "cannot loosen its own gate)"]
@@ -146,9 +145,8 @@ def test_a_targets_gate_key_cannot_write_a_line_or_markup_into_the_comment(tmp_p
     key = "per_class.*.recall\n\ngate: PASS — all good <!--"
     gate = default_params()["gate"]
     make_project(project, default_params() | {"gate": gate | {"tolerances": gate["tolerances"] | {key: 0.01}}})
-    code = winnow(["gate", "--base", "HEAD", "--repo", str(project)])
-    out, err = capsys.readouterr()
-    assert (code, err) == (0, "")
+    code, out = gated(project, capsys)
+    assert code == 0
     assert [line for line in out.splitlines() if line.startswith(("- ", "gate: "))] == [
         "- gate settings: HEAD's; workspace's differ in gate.tolerances.per_class.*.recall\\u000a\\u000agate: PASS — "
         "all good &lt;!-- and judge the changes after it is merged (a change cannot loosen its own gate)",
@@ -170,10 +168,9 @@ def test_a_class_or_metrics_file_the_change_names_cannot_hide_the_verdict_of_the
     labels = np.concatenate([labels_of(), np.full(100, "<!-- x", dtype=object)])
     write_variant(project, "baseline", labels, wrong_on(labels, [1, 2, *range(100, 140)], classes=classes),
                   classes=classes)
-    code = winnow(["gate", "--base", "HEAD", "--repo", str(project), "--variants", "baseline"])
-    out, err = capsys.readouterr()
-    assert (code, err) == (1, "")
-    assert [line for line in out.splitlines() if line.startswith("- ")] == [
+    code, out = gated(project, capsys, "--variants", "baseline")
+    assert code == 1
+    assert notes_of(out) == [
         "- baseline: class '&lt;!-- x' is new at workspace: its 100 test images have nothing at HEAD to compare with "
         "(not gated); the others are, and those it takes count as its false positives",
         "- metrics/&lt;!--.json: new at workspace, nothing at HEAD (checked at workspace only)"]
@@ -236,10 +233,9 @@ def test_test_images_added_to_a_class_the_base_has_are_left_out_and_the_rest_gat
     write_variant(project, "baseline", np.array([names.get(c, c) for c in labels], dtype=object),
                   np.array([names.get(c, c) for c in predicted], dtype=object),
                   classes=[names.get(c, c) for c in CLASSES])
-    code = winnow(["gate", "--base", "HEAD", "--repo", str(project), "--variants", "baseline"])
-    out, err = capsys.readouterr()
-    assert (code, err) == (1, "")
-    assert [line for line in out.splitlines() if line.startswith("- ")] == [
+    code, out = gated(project, capsys, "--variants", "baseline")
+    assert code == 1
+    assert notes_of(out) == [
         "- baseline: class '0' at HEAD is 'zero' at workspace (every one of its test images): gated under HEAD's name",
         "- baseline: test images new at workspace: 10 of class '3' (e.g. 'test-1000'): nothing at HEAD to compare "
         "them with (not gated); the others are"]

@@ -17,10 +17,9 @@ from functools import partial
 
 import numpy as np
 import pytest
-from gate_repo import CLASSES, init, labels_of, write_both_variants, write_variant, wrong_on
+from gate_repo import CLASSES, gated, init, labels_of, notes_of, write_both_variants, write_variant, wrong_on
 from hostile_harness import default_params, make_project
 from test_hostile_gate_71 import predictions
-from winnow.cli import main as winnow
 from winnow.gate_report import report
 from winnow.gate_table import GateSettings, paired_rows
 
@@ -40,10 +39,9 @@ def test_a_tolerance_entry_naming_a_class_cannot_hide_the_verdict_of_the_comment
     init(project)
     write_variant(project, "baseline", labels, wrong_on(labels, [1, 2, *range(100, 140)], classes=classes),
                   classes=classes)
-    code = winnow(["gate", "--base", "HEAD", "--repo", str(project), "--variants", "baseline"])
-    out, err = capsys.readouterr()
-    assert (code, err) == (1, "")
-    assert [line for line in out.splitlines() if line.startswith("- ")] == [
+    code, out = gated(project, capsys, "--variants", "baseline")
+    assert code == 1
+    assert notes_of(out) == [
         "- gate settings: HEAD's gate.tolerances.per_class.&lt;!-- x.* 0.01 decides per_class.<class>.false_positives "
         "too, as it matches them; to set them apart, replace it there by entries naming the metrics (e.g. "
         "'per_class.*.recall', 'per_class.*.false_positives')"]
@@ -62,10 +60,9 @@ def test_test_images_added_to_two_classes_are_counted_class_by_class(tmp_path, c
     init(project)
     more = np.concatenate([labels, np.full(10, "3", dtype=object), np.full(2, "5", dtype=object)])
     write_variant(project, "baseline", more, wrong_on(more, [1, 2]))
-    code = winnow(["gate", "--base", "HEAD", "--repo", str(project), "--variants", "baseline"])
-    out, err = capsys.readouterr()
-    assert (code, err) == (0, "")
-    assert [line for line in out.splitlines() if line.startswith("- ")] == [
+    code, out = gated(project, capsys, "--variants", "baseline")
+    assert code == 0
+    assert notes_of(out) == [
         "- baseline: test images new at workspace: 10 of class '3', 2 of class '5' (e.g. 'test-1000'): nothing at "
         "HEAD to compare them with (not gated); the others are"]
     assert out.splitlines()[-1] == "gate: PASS — 1 variant(s), 21 paired tests, no significant drop beyond its tolerance"
