@@ -3,13 +3,17 @@
 A change cannot loosen the gate that judges it, so the settings are the base's (:func:`base_settings`); the report
 notes where the target's differ, keys the base holds that are no parameter now, tolerances held to the cap, and
 (:func:`winnow.gate_report.tolerance_notes`) a key the base's tolerances do not match that has a default, and a
-false-positive key a pattern over other metrics too decides.
+false-positive key a pattern over other metrics too decides. A base whose tolerances are an earlier release's (before
+the paired gate: DVC's metric keys, ``per_class.*.f1``, ``macro.f1``) is read as what they meant
+(:func:`_earlier_tolerances`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+
+import fnmatch
 
 from winnow import markdown, revisions
 from winnow.errors import WinnowError
@@ -33,6 +37,8 @@ def base_settings(repo: str | Path, *, base: str | list[str],
     if used == "target":
         return settings, [f"gate settings: {names['target']}'s (params.yaml at {names['base']} has no gate "
                           "section)", *notes]
+    settings, old = _earlier_tolerances(settings, name=names["base"])
+    notes += old
     differ = sorted(revisions.differing({"gate": section["base"]}, {"gate": section["target"] or {}}))
     if differ:  # the target's keys as typed, but never a line or markup of the comment (markdown.inline)
         notes.append(f"gate settings: {names['base']}'s; {names['target']}'s differ in "
@@ -90,3 +96,42 @@ def _checked_section(section, *, name: str) -> tuple[GateSettings, list[str]]:
         raise WinnowError(str(err).replace("params.yaml:", f"params.yaml at {name}:", 1)
                           + f"; the gate takes its settings from {name}: correct them there") from err
     return dataclasses.replace(GateSettings.from_params(section), source=name), notes
+
+
+# the tolerance keys of the gate before it paired test images (cc524fa9): fnmatch patterns over DVC's flattened keys of
+# metrics/evaluate/<variant>.json, the first matching pattern deciding; params.yaml's default was accuracy, macro.f1
+# and per_class.*.f1. A per-class F1 entry is read as the per-class recall entry it became there
+EARLIER_PER_CLASS = ("per_class.", ".f1")
+EARLIER_AVERAGES = ("macro.", "per_class_std.")  # averages over the classes: the gate tests none now
+
+
+def _earlier_tolerances(settings: GateSettings, *, name: str) -> tuple[GateSettings, list[str]]:
+    """``settings`` read at base revision ``name`` with its tolerances in an earlier release's form (an entry
+    ``per_class.<pattern>.f1`` and none written for what the gate tests per class now, recall or false positives) as
+    what they meant, and a note per entry: each ``per_class.<pattern>.f1`` as ``per_class.<pattern>.recall``, at most
+    the tolerance of any such entry before it (the earlier gate took the first matching pattern, today's takes a
+    key's own entry, else the strictest: a looser entry after ``per_class.*.f1`` never decided there, and must not
+    here), and the averages' entries (``macro.*``, ``per_class_std.*``) left out. As they were. Before: refused with
+    "no pattern matches per_class.0.recall ...; correct them there", and no change could pass: the one correcting them
+    is judged by the base's settings too."""
+    tolerances = settings.tolerances
+    per_class = [k for k in tolerances if k.startswith(EARLIER_PER_CLASS[0]) and k.endswith(EARLIER_PER_CLASS[1])]
+    current = [k for k in tolerances if any(fnmatch.fnmatchcase(metric, k.rsplit(".", 1)[-1])
+                                            for metric in ("recall", "false_positives"))]
+    if not per_class or current:
+        return settings, []
+    read, notes, strictest = {}, [], None
+    for key, value in tolerances.items():
+        if key.startswith(EARLIER_AVERAGES):
+            notes.append(f"gate settings: {name}'s gate.tolerances.{markdown.inline(key)} is an earlier release's "
+                         "entry of an average over the classes, which the gate tests no more; left out")
+        elif key in per_class:
+            strictest = value if strictest is None else min(strictest, value)
+            recall = key[:-len(EARLIER_PER_CLASS[1])] + ".recall"
+            read[recall] = strictest
+            notes.append(f"gate settings: {name}'s gate.tolerances.{markdown.inline(key)} {value:g} is an earlier "
+                         f"release's per-class F1 entry; read as {markdown.inline(recall)} {strictest:g} (the gate "
+                         "tests each class's recall)")
+        else:
+            read[key] = value
+    return dataclasses.replace(settings, tolerances=read), notes

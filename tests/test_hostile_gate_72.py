@@ -1,0 +1,68 @@
+"""Hostile inputs to the merge gate, probe 72. The gate runs in-process (:func:`winnow.cli.main`) and its lines are
+asserted whole.
+
+- a base whose gate.tolerances are an earlier release's (accuracy, macro.f1, per_class.*.f1: the tolerance-only gate's
+  default, before it paired test images): refused with "no pattern matches per_class.0.recall ...; correct them
+  there", which no change can do, the one correcting them being judged by the base's settings; the per-class F1 entry
+  is read as the per-class recall entry it became, macro.f1 left out, each with a note, and a class's drop regresses;
+- the same form with a looser per-class F1 entry after per_class.*.f1: the earlier gate took the first matching
+  pattern, so it never decided; read as today's own-key entry it would have passed a class's drop beyond 0.02, so it
+  is read at the tolerance of the entry before it.
+"""
+
+import pytest
+from gate_repo import gated, init, labels_of, notes_of, write_both_variants, wrong_on
+from hostile_harness import default_params, make_project
+
+# params.yaml's gate section before the paired gate (cc524fa9^): fnmatch patterns over DVC's keys of the metrics files
+EARLIER_GATE = {"files": ["metrics/evaluate/*.json"],
+                "tolerances": {"accuracy": 0.005, "macro.f1": 0.005, "per_class.*.f1": 0.02}}
+
+
+def committed_base(tmp_path, gate: dict):
+    """A committed base of baseline and pruned evaluated on 1,000 test images (wrong on 2 of class 0), its
+    params.yaml's gate ``gate``; the workspace's params.yaml is today's default."""
+    project = make_project(tmp_path / "project", default_params() | {"gate": gate})
+    labels = labels_of()
+    write_both_variants(project, labels, wrong_on(labels, [1, 2]))
+    init(project)
+    make_project(project, default_params())
+    return project
+
+
+@pytest.mark.hostile("gate")
+def test_a_base_with_an_earlier_releases_per_class_f1_tolerance_is_read_as_recall(tmp_path, capsys):
+    # the base's gate section is the one params.yaml held before the gate paired test images; the change loses 40 of
+    # class 1's 100 images to class 2. Before: "error: params.yaml at HEAD: gate.tolerances: no pattern matches
+    # per_class.0.recall (...); add e.g. 'per_class.*.recall: 0.02'; the gate takes its settings from HEAD: correct
+    # them there", and no change could pass: the one correcting them is judged by HEAD's settings too
+    project = committed_base(tmp_path, EARLIER_GATE)
+    labels = labels_of()
+    write_both_variants(project, labels, wrong_on(labels, [1, 2, *range(100, 140)]))
+    code, out = gated(project, capsys, "--variants", "baseline")
+    assert code == 1
+    assert notes_of(out)[:2] == [
+        "- gate settings: HEAD's gate.tolerances.macro.f1 is an earlier release's entry of an average over the "
+        "classes, which the gate tests no more; left out",
+        "- gate settings: HEAD's gate.tolerances.per_class.*.f1 0.02 is an earlier release's per-class F1 entry; read "
+        "as per_class.*.recall 0.02 (the gate tests each class's recall)"]
+    recall = [line.split(" | ")[1:7] + line.split(" | ")[10:11] for line in out.splitlines()
+              if line.startswith("| baseline | 1 |")]
+    assert recall == [["1", "100", "40", "1.0000", "0.6000", "-0.4000", "0.02"]]
+    assert out.splitlines()[-1].startswith("gate: FAIL — 3 regression(s): baseline all (accuracy) -0.0400 (p adj ")
+
+
+@pytest.mark.hostile("gate")
+def test_a_looser_f1_entry_after_the_pattern_is_read_at_the_patterns_tolerance(tmp_path, capsys):
+    # the earlier gate took the first pattern matching a key, so per_class.1.f1: 0.25 after per_class.*.f1: 0.02 never
+    # decided class 1 there (0.02 did); today's gate takes a key's own entry. The change loses 20 of class 1's 100
+    # images (-0.20, beyond 0.02, within 0.25): read as per_class.1.recall 0.25 it would pass
+    gate = {**EARLIER_GATE, "tolerances": {**EARLIER_GATE["tolerances"], "per_class.1.f1": 0.25}}
+    project = committed_base(tmp_path, gate)
+    labels = labels_of()
+    write_both_variants(project, labels, wrong_on(labels, [1, 2, *range(100, 120)]))
+    code, out = gated(project, capsys, "--variants", "baseline")
+    assert code == 1
+    assert ("- gate settings: HEAD's gate.tolerances.per_class.1.f1 0.25 is an earlier release's per-class F1 entry; "
+            "read as per_class.1.recall 0.02 (the gate tests each class's recall)") in notes_of(out)
+    assert "; baseline 1 -0.2000 (p adj " in out.splitlines()[-1]
