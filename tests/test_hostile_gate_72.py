@@ -7,12 +7,18 @@ asserted whole.
   is read as the per-class recall entry it became, macro.f1 left out, each with a note, and a class's drop regresses;
 - the same form with a looser per-class F1 entry after per_class.*.f1: the earlier gate took the first matching
   pattern, so it never decided; read as today's own-key entry it would have passed a class's drop beyond 0.02, so it
-  is read at the tolerance of the entry before it.
+  is read at the tolerance of the entry before it;
+- --base origin/main in a clone made with --depth 1 (single-branch: it fetches its own branch alone): "unknown
+  revision; ... git fetch origin <branch>", and that fetch writes FETCH_HEAD, no origin/main: the same line came back;
+  the line now gives a fetch that writes the ref, and after it the gate runs.
 """
 
+import subprocess
+
 import pytest
-from gate_repo import gated, init, labels_of, notes_of, write_both_variants, wrong_on
-from hostile_harness import default_params, make_project
+from gate_repo import commit, git, gated, init, labels_of, notes_of, write_both_variants, wrong_on
+from hostile_harness import assert_nothing_left, default_params, files_under, make_project
+from winnow.cli import main as winnow
 
 # params.yaml's gate section before the paired gate (cc524fa9^): fnmatch patterns over DVC's keys of the metrics files
 EARLIER_GATE = {"files": ["metrics/evaluate/*.json"],
@@ -66,3 +72,34 @@ def test_a_looser_f1_entry_after_the_pattern_is_read_at_the_patterns_tolerance(t
     assert ("- gate settings: HEAD's gate.tolerances.per_class.1.f1 0.25 is an earlier release's per-class F1 entry; "
             "read as per_class.1.recall 0.02 (the gate tests each class's recall)") in notes_of(out)
     assert "; baseline 1 -0.2000 (p adj " in out.splitlines()[-1]
+
+
+@pytest.mark.hostile("gate")
+def test_a_base_branch_a_shallow_clone_lacks_is_told_a_fetch_that_brings_it(tmp_path, capsys):
+    # CI's checkout of a pull request: a clone of its branch alone, one commit deep; the gate's --base origin/main is
+    # not there. Before: "... (in CI fetch it first: actions/checkout with fetch-depth: 0, or git fetch origin
+    # <branch>; ...)", and `git fetch origin main` in such a clone (its refspec names its own branch alone) wrote
+    # FETCH_HEAD, not origin/main: the same line came back
+    project = make_project(tmp_path / "project", default_params())
+    labels = labels_of()
+    write_both_variants(project, labels, wrong_on(labels, [1, 2]))
+    init(project)
+    git(project, "checkout", "-qb", "feature")
+    write_both_variants(project, labels, wrong_on(labels, [1, 2, 3]))
+    commit(project, "feature")
+    clone = tmp_path / "ci"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", "--branch", "feature", f"file://{project}", str(clone)],
+                   check=True, capture_output=True)
+    before = files_under(clone)
+    code = winnow(["gate", "--base", "origin/main", "--repo", str(clone)])
+    out, err = capsys.readouterr()
+    assert (code, out, err.splitlines()) == (1, "", [
+        "error: --base origin/main: unknown revision: origin's branch main is not fetched here (a shallow or "
+        "single-branch clone, as CI checks out, holds its own branch alone); fetch it first: git fetch origin "
+        "main:refs/remotes/origin/main (in CI actions/checkout with fetch-depth: 0 fetches every branch)"])
+    assert_nothing_left(clone, before)
+    git(clone, "fetch", "-q", "origin", "main:refs/remotes/origin/main")  # as the line says
+    code = winnow(["gate", "--base", "origin/main", "--repo", str(clone)])
+    out, err = capsys.readouterr()
+    assert (code, err, out.splitlines()[-1]) == (
+        0, "", "gate: PASS — 2 variant(s), 42 paired tests, no significant drop beyond its tolerance")

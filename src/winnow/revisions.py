@@ -90,6 +90,13 @@ def resolve(repo: str | Path, rev: str, *, option: str) -> str:
             state, advice = waiting
             raise WinnowError(f"{option} {shown}: a dvc experiment {state}, so it has no results to gate; "
                               + advice.format(shown))
+        tracking = _remote_branch(repo, rev)
+        if tracking:
+            remote, branch = tracking
+            raise WinnowError(f"{option} {shown}: unknown revision: {remote}'s branch {branch} is not fetched here (a "
+                              "shallow or single-branch clone, as CI checks out, holds its own branch alone); fetch it "
+                              f"first: git fetch {remote} {branch}:refs/remotes/{remote}/{branch} (in CI "
+                              "actions/checkout with fetch-depth: 0 fetches every branch)")
         raise WinnowError(f"{option} {shown}: unknown revision; name a branch, tag, commit or dvc experiment that "
                           "exists here (in CI fetch it first: actions/checkout with fetch-depth: 0, or git fetch "
                           "origin <branch>; an experiment: dvc exp pull origin <name>)")
@@ -104,6 +111,20 @@ def resolve(repo: str | Path, rev: str, *, option: str) -> str:
                           f"{other[0][:12]}), and git reads the first; name the one you mean: {option} {ref}, or the "
                           f"experiment by its commit")
     return commit
+
+
+def _remote_branch(repo: str | Path, rev: str) -> tuple[str, str] | None:
+    """``(remote, branch)`` when ``rev`` is ``<remote>/<branch>`` or ``refs/remotes/<remote>/<branch>`` of a remote
+    configured here, else None. Before: such a name unknown here was told "git fetch origin <branch>", which in a clone
+    made with --depth (single-branch: its fetch refspec names its own branch alone) writes FETCH_HEAD and no
+    refs/remotes/origin/<branch>, so the same line came back; a refspec naming the ref fetches it in any clone."""
+    name = rev.removeprefix("refs/remotes/")
+    remotes = run_git(repo, "remote").stdout.split()
+    remote = next((r for r in sorted(remotes, key=len, reverse=True) if name.startswith(f"{r}/")), None)
+    branch = name[len(remote) + 1:] if remote else ""
+    if not branch or run_git(repo, "check-ref-format", f"refs/heads/{branch}").returncode:
+        return None
+    return remote, branch
 
 
 # where git looks for a short name, in its order (git help revisions): the first of them that exists wins
