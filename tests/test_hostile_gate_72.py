@@ -10,13 +10,18 @@ asserted whole.
   is read at the tolerance of the entry before it;
 - --base origin/main in a clone made with --depth 1 (single-branch: it fetches its own branch alone): "unknown
   revision; ... git fetch origin <branch>", and that fetch writes FETCH_HEAD, no origin/main: the same line came back;
-  the line now gives a fetch that writes the ref, and after it the gate runs.
+  the line now gives a fetch that writes the ref, and after it the gate runs;
+- a change that edits a folder its pipeline reads from git (a recipe folder, images kept in git) without `dvc repro`,
+  gated in a clone one commit deep: refused in a full clone, it passed there, as git shows the clone's first commit
+  writing every file, dvc.lock too; the gate now says it cannot tell and how to fetch the history, after which the
+  stale folder is refused as in a full clone.
 """
 
 import subprocess
+import sys
 
 import pytest
-from gate_repo import commit, git, gated, init, labels_of, notes_of, write_both_variants, wrong_on
+from gate_repo import commit, git, gated, init, labels_of, notes_of, write_both_variants, write_variant, wrong_on
 from hostile_harness import assert_nothing_left, default_params, files_under, make_project
 from winnow.cli import main as winnow
 
@@ -103,3 +108,74 @@ def test_a_base_branch_a_shallow_clone_lacks_is_told_a_fetch_that_brings_it(tmp_
     out, err = capsys.readouterr()
     assert (code, err, out.splitlines()[-1]) == (
         0, "", "gate: PASS — 2 variant(s), 42 paired tests, no significant drop beyond its tolerance")
+
+
+# a pipeline whose train reads a folder git holds (dvc.lock records it as a .dir md5, which no file's bytes check);
+# evaluate copies the predictions and metrics gate_repo wrote under made/ (no model: the gate reads what it writes)
+FOLDER_DVC_YAML = """stages:
+  train:
+    foreach: [baseline]
+    do:
+      cmd: mkdir -p models && cat recipes/wrong.txt > models/${item}.txt
+      deps: [recipes]
+      outs:
+        - models/${item}.txt
+  evaluate:
+    foreach: [baseline]
+    do:
+      cmd: >-
+        mkdir -p metrics/evaluate/${item} && cp made/metrics/evaluate/${item}.json metrics/evaluate/ &&
+        cp made/metrics/evaluate/${item}/predictions.csv metrics/evaluate/${item}/
+      deps:
+        - models/${item}.txt
+        - made/metrics/evaluate/${item}.json
+        - made/metrics/evaluate/${item}/predictions.csv
+      outs:
+        - metrics/evaluate/${item}/predictions.csv:
+            cache: false
+      metrics:
+        - metrics/evaluate/${item}.json:
+            cache: false
+"""
+
+
+@pytest.mark.hostile("gate")
+def test_a_folder_input_edited_without_repro_is_not_passed_by_a_shallow_clone(tmp_path, capsys):
+    # main reproduced with recipes/wrong.txt 2; the branch edits it to 40 and commits without dvc repro (its
+    # predictions are main's, made from the recipe of 2). A full clone refuses the branch ("recipes changed since
+    # dvc.lock's train@baseline ran"). Before: in a clone one commit deep `git log -- dvc.lock` named the branch's
+    # commit itself, git's diff since it saw nothing, and the gate passed
+    project = make_project(tmp_path / "project")
+    (project / "dvc.yaml").write_text(FOLDER_DVC_YAML)
+    labels = labels_of()
+    write_variant(project / "made", "baseline", labels, wrong_on(labels, [1, 2]))
+    (project / "recipes").mkdir()
+    (project / "recipes" / "wrong.txt").write_text("2")
+    git(project, "init", "-q", "-b", "main")
+    # dvc init and dvc repro in one process of their own (two dvc commands started cost 2.5 s each)
+    subprocess.run([sys.executable, "-c", "import sys; from dvc.cli import main; main(['init', '-q']); "
+                    "sys.exit(main(['repro', '-q']))"], cwd=project, check=True, capture_output=True)
+    commit(project, "base")
+    git(project, "checkout", "-qb", "feature")
+    (project / "recipes" / "wrong.txt").write_text("40")
+    commit(project, "recipe edited, no dvc repro")
+    clone = tmp_path / "ci"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", "--branch", "feature", f"file://{project}", str(clone)],
+                   check=True, capture_output=True)
+    git(clone, "fetch", "-q", "origin", "main:refs/remotes/origin/main")
+    head = git(clone, "rev-parse", "HEAD").strip()
+    before = files_under(clone)
+    code = winnow(["gate", "--base", "origin/main", "--target", "HEAD", "--repo", str(clone)])
+    out, err = capsys.readouterr()
+    assert (code, out, err.splitlines()) == (1, "", [
+        f"error: HEAD: this clone's history ends at {head[:12]} (a shallow clone), so the gate cannot tell whether "
+        "recipes changed since the run its dvc.lock records; fetch the history first: git fetch --unshallow (in CI, "
+        "actions/checkout with fetch-depth: 0)"])
+    assert_nothing_left(clone, before)
+    git(clone, "fetch", "-q", "--unshallow")  # as the line says: the stale folder is seen, as in a full clone
+    code = winnow(["gate", "--base", "origin/main", "--target", "HEAD", "--repo", str(clone)])
+    out, err = capsys.readouterr()
+    assert (code, out, err.splitlines()) == (1, "", [
+        "error: HEAD: its outputs of evaluate@baseline are not what its dvc.lock and params.yaml say (1 problem(s), "
+        "first: recipes changed since dvc.lock's train@baseline ran); rerun `dvc repro` there and commit dvc.lock and "
+        "metrics/ together"])

@@ -204,6 +204,12 @@ def _queued(repo: str | Path, name: str) -> tuple[str, str] | None:
     return None
 
 
+def shallow_ends(repo: str | Path) -> set[str]:
+    """The commits where this clone's history is cut off (git's shallow file), or none in a full clone."""
+    path = Path(repo) / run_git(repo, "rev-parse", "--git-path", "shallow").stdout.strip()
+    return set(path.read_text().split()) if path.is_file() else set()
+
+
 def read_bytes(repo: str | Path, rev: str, path: str) -> bytes | None:
     """The bytes of ``path`` (relative to the project root) at ``rev``, or None when it is not there."""
     if rev == WORKSPACE:

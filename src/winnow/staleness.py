@@ -14,7 +14,7 @@ from pathlib import Path
 
 from winnow import lock_entries
 from winnow.errors import WinnowError, first_line
-from winnow.revisions import read_bytes, read_text, run_git
+from winnow.revisions import read_bytes, read_text, run_git, shallow_ends
 from winnow.yaml_text import load_yaml
 
 # said of a frozen stage found stale: `dvc repro` alone would skip it again
@@ -187,7 +187,7 @@ def check_commit_current(repo: str | Path, rev: str, *, name: str, targets: list
         for out in entries[stage].get("outs") or []:
             if isinstance(out, dict) and not _same_file(repo, rev, out):
                 problems.append(f"{out['path']} is not the file dvc.lock says {stage} wrote")
-    changed = _changed_since_lock(repo, rev, [
+    changed = _changed_since_lock(repo, rev, name=name, paths=[
         str(dep["path"]) for stage in upstream if stage.split("@")[0] not in unchecked
         for dep in entries[stage].get("deps") or [] if isinstance(dep, dict) and dep.get("path") not in outputs])
     for stage in upstream:
@@ -257,14 +257,26 @@ def _definition_changes(repo: str | Path, rev: str, stages: list[str], *, name: 
     return problems
 
 
-def _changed_since_lock(repo: str | Path, rev: str, paths: list[str]) -> set[str]:
-    """Which of ``paths`` (files or folders git holds) differ between ``rev`` and the last commit before it that
-    wrote dvc.lock: git's own comparison, so line ends, LFS pointers, symlinks and other filters read alike on
-    both sides. A change made in the commit that wrote the lock itself is not seen."""
+def _changed_since_lock(repo: str | Path, rev: str, *, name: str, paths: list[str]) -> set[str]:
+    """Which of ``paths`` (files or folders git holds) differ between ``rev`` (``name`` as given) and the last commit
+    before it that wrote dvc.lock: git's own comparison, so line ends, LFS pointers, symlinks and other filters read
+    alike on both sides. A change made in the commit that wrote the lock itself is not seen.
+
+    One line where that commit is where a shallow clone's history ends (CI's checkout of one commit) and a path is
+    no file (a folder, or gone): git shows such a commit as writing every file, dvc.lock too. Before: a folder input
+    edited without `dvc repro` was refused in a full clone and passed in CI's."""
     written = run_git(repo, "log", "-1", "--format=%H", rev, "--", "dvc.lock").stdout.strip()
     local = [p for p in dict.fromkeys(paths) if p and not Path(p).is_absolute() and "://" not in p]
     if not written or not local:
         return set()
+    if written in shallow_ends(repo):
+        files = set(run_git(repo, "ls-tree", "--name-only", rev, "--", *local).stdout.splitlines()) - set(
+            run_git(repo, "ls-tree", "-d", "--name-only", rev, "--", *local).stdout.splitlines())
+        unseen = [p for p in local if p.rstrip("/") not in files]
+        if unseen:
+            raise WinnowError(f"{name}: this clone's history ends at {written[:12]} (a shallow clone), so the gate "
+                              f"cannot tell whether {unseen[0]} changed since the run its dvc.lock records; fetch the "
+                              "history first: git fetch --unshallow (in CI, actions/checkout with fetch-depth: 0)")
     done = run_git(repo, "diff", "--name-only", "--relative", "--no-renames", written, rev, "--", *local)
     return set(done.stdout.splitlines())
 
