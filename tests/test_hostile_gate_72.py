@@ -10,7 +10,8 @@ asserted whole.
   is read at the tolerance of the entry before it;
 - --base origin/main in a clone made with --depth 1 (single-branch: it fetches its own branch alone): "unknown
   revision; ... git fetch origin <branch>", and that fetch writes FETCH_HEAD, no origin/main: the same line came back;
-  the line now gives a fetch that writes the ref, and after it the gate runs;
+  the line now gives a fetch that writes the ref, and after it the gate runs; and --base main (the README's example)
+  once origin/main is fetched, still "fetch it first", names origin/main;
 - a change that edits a folder its pipeline reads from git (a recipe folder, images kept in git) without `dvc repro`,
   gated in a clone one commit deep: refused in a full clone, it passed there, as git shows the clone's first commit
   writing every file, dvc.lock too; the gate now says it cannot tell and how to fetch the history, after which the
@@ -104,6 +105,15 @@ def test_a_base_branch_a_shallow_clone_lacks_is_told_a_fetch_that_brings_it(tmp_
         "main:refs/remotes/origin/main (in CI actions/checkout with fetch-depth: 0 fetches every branch)"])
     assert_nothing_left(clone, before)
     git(clone, "fetch", "-q", "origin", "main:refs/remotes/origin/main")  # as the line says
+    before = files_under(clone)
+    # --base main, as the README's example: git resolves main in refs/heads, not refs/remotes/origin. Before: the same
+    # "fetch it first ... git fetch origin <branch>" line, fetched already
+    code = winnow(["gate", "--base", "main", "--repo", str(clone)])
+    out, err = capsys.readouterr()
+    assert (code, out, err.splitlines()) == (1, "", [
+        "error: --base main: unknown revision: no branch main here, but origin/main is its copy fetched from origin; "
+        "give --base origin/main"])
+    assert_nothing_left(clone, before)
     code = winnow(["gate", "--base", "origin/main", "--repo", str(clone)])
     out, err = capsys.readouterr()
     assert (code, err, out.splitlines()[-1]) == (

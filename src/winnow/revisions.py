@@ -97,6 +97,10 @@ def resolve(repo: str | Path, rev: str, *, option: str) -> str:
                               "shallow or single-branch clone, as CI checks out, holds its own branch alone); fetch it "
                               f"first: git fetch {remote} {branch}:refs/remotes/{remote}/{branch} (in CI "
                               "actions/checkout with fetch-depth: 0 fetches every branch)")
+        fetched = _fetched_as(repo, rev)
+        if fetched:  # before: "fetch it first: ... git fetch origin <branch>", done already: the same line came back
+            raise WinnowError(f"{option} {shown}: unknown revision: no branch {shown} here, but {fetched} is its "
+                              f"copy fetched from {fetched.split('/')[0]}; give {option} {fetched}")
         raise WinnowError(f"{option} {shown}: unknown revision; name a branch, tag, commit or dvc experiment that "
                           "exists here (in CI fetch it first: actions/checkout with fetch-depth: 0, or git fetch "
                           "origin <branch>; an experiment: dvc exp pull origin <name>)")
@@ -125,6 +129,17 @@ def _remote_branch(repo: str | Path, rev: str) -> tuple[str, str] | None:
     if not branch or run_git(repo, "check-ref-format", f"refs/heads/{branch}").returncode:
         return None
     return remote, branch
+
+
+def _fetched_as(repo: str | Path, rev: str) -> str | None:
+    """``<remote>/<rev>`` when a remote's branch ``rev`` is fetched here (``refs/remotes/<remote>/<rev>``) and no
+    branch of that name is (a CI checkout: ``git rev-parse main`` looks in refs/heads, not in refs/remotes/origin),
+    else None."""
+    for remote in run_git(repo, "remote").stdout.split():
+        ref = f"refs/remotes/{remote}/{rev}"
+        if run_git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}").returncode == 0:
+            return f"{remote}/{rev}"
+    return None
 
 
 # where git looks for a short name, in its order (git help revisions): the first of them that exists wins
