@@ -7,7 +7,7 @@ asserted whole.
   is read as the per-class recall entry it became, macro.f1 left out, each with a note, and a class's drop regresses;
 - the same form with a looser per-class F1 entry after per_class.*.f1: the earlier gate took the first matching
   pattern, so it never decided; read as today's own-key entry it would have passed a class's drop beyond 0.02, so it
-  is read at the tolerance of the entry before it;
+  is read at the tolerance of the entry before it (and a pattern after a specific entry keeps its own for the others);
 - --base origin/main in a clone made with --depth 1 (single-branch: it fetches its own branch alone): "unknown
   revision; ... git fetch origin <branch>", and that fetch writes FETCH_HEAD, no origin/main: the same line came back;
   the line now gives a fetch that writes the ref, and after it the gate runs; and --base main (the README's example)
@@ -25,6 +25,7 @@ import pytest
 from gate_repo import commit, git, gated, init, labels_of, notes_of, write_both_variants, write_variant, wrong_on
 from hostile_harness import assert_nothing_left, default_params, files_under, make_project
 from winnow.cli import main as winnow
+from winnow.gate_settings import base_settings
 
 # params.yaml's gate section before the paired gate (cc524fa9^): fnmatch patterns over DVC's keys of the metrics files
 EARLIER_GATE = {"files": ["metrics/evaluate/*.json"],
@@ -78,6 +79,16 @@ def test_a_looser_f1_entry_after_the_pattern_is_read_at_the_patterns_tolerance(t
     assert ("- gate settings: HEAD's gate.tolerances.per_class.1.f1 0.25 is an earlier release's per-class F1 entry; "
             "read as per_class.1.recall 0.02 (the gate tests each class's recall)") in notes_of(out)
     assert "; baseline 1 -0.2000 (p adj " in out.splitlines()[-1]
+
+
+@pytest.mark.hostile("gate")
+def test_an_earlier_releases_specific_f1_entry_before_the_pattern_keeps_the_pattern_for_the_others(tmp_path):
+    # per_class.1.f1: 0.01 before per_class.*.f1: 0.02: the earlier gate's first match gave class 1 0.01 and every
+    # other class 0.02. Before (0bf5c8f8, which first read the form): each entry took the strictest of those before
+    # it, and every other class was gated at 0.01, stricter than the base ever was
+    gate = {**EARLIER_GATE, "tolerances": {"accuracy": 0.005, "per_class.1.f1": 0.01, "per_class.*.f1": 0.02}}
+    settings, _ = base_settings(committed_base(tmp_path, gate), base="HEAD", target="workspace")
+    assert settings.tolerances == {"accuracy": 0.005, "per_class.1.recall": 0.01, "per_class.*.recall": 0.02}
 
 
 @pytest.mark.hostile("gate")

@@ -109,9 +109,10 @@ def _earlier_tolerances(settings: GateSettings, *, name: str) -> tuple[GateSetti
     """``settings`` read at base revision ``name`` with its tolerances in an earlier release's form (an entry
     ``per_class.<pattern>.f1`` and none written for what the gate tests per class now, recall or false positives) as
     what they meant, and a note per entry: each ``per_class.<pattern>.f1`` as ``per_class.<pattern>.recall``, at most
-    the tolerance of any such entry before it (the earlier gate took the first matching pattern, today's takes a
-    key's own entry, else the strictest: a looser entry after ``per_class.*.f1`` never decided there, and must not
-    here), and the averages' entries (``macro.*``, ``per_class_std.*``) left out. As they were. Before: refused with
+    the tolerance of any such entry before it that decided some of its keys there (the earlier gate took the first
+    matching pattern, today's takes a key's own entry, else the strictest: a looser per_class.1.f1 after
+    ``per_class.*.f1`` never decided there, and must not here), and the averages' entries (``macro.*``,
+    ``per_class_std.*``) left out. Before: refused with
     "no pattern matches per_class.0.recall ...; correct them there", and no change could pass: the one correcting them
     is judged by the base's settings too."""
     tolerances = settings.tolerances
@@ -120,18 +121,26 @@ def _earlier_tolerances(settings: GateSettings, *, name: str) -> tuple[GateSetti
                                             for metric in ("recall", "false_positives"))]
     if not per_class or current:
         return settings, []
-    read, notes, strictest = {}, [], None
+    read, notes = {}, []
     for key, value in tolerances.items():
         if key.startswith(EARLIER_AVERAGES):
             notes.append(f"gate settings: {name}'s gate.tolerances.{markdown.inline(key)} is an earlier release's "
                          "entry of an average over the classes, which the gate tests no more; left out")
         elif key in per_class:
-            strictest = value if strictest is None else min(strictest, value)
+            # the entries before it that decided some of its keys there: one matching the key it names, or any
+            # pattern before a pattern (which keys two patterns share is not read here: the stricter is kept)
+            used = min([value] + [tolerances[e] for e in per_class[:per_class.index(key)]
+                                  if _glob(key) and _glob(e) or not _glob(key) and fnmatch.fnmatchcase(key, e)])
             recall = key[:-len(EARLIER_PER_CLASS[1])] + ".recall"
-            read[recall] = strictest
+            read[recall] = used
             notes.append(f"gate settings: {name}'s gate.tolerances.{markdown.inline(key)} {value:g} is an earlier "
-                         f"release's per-class F1 entry; read as {markdown.inline(recall)} {strictest:g} (the gate "
+                         f"release's per-class F1 entry; read as {markdown.inline(recall)} {used:g} (the gate "
                          "tests each class's recall)")
         else:
             read[key] = value
     return dataclasses.replace(settings, tolerances=read), notes
+
+
+def _glob(entry: str) -> bool:
+    """Whether a tolerance ``entry`` is an fnmatch pattern rather than one key."""
+    return any(c in entry for c in "*?[")
