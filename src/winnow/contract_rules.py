@@ -87,10 +87,14 @@ def check_rule(kind: str, kwargs: Mapping[str, Any], *, where: str) -> None:
             raise WinnowError(f"{where} has no {key}, so it passes on anything; give one, or {{$PARAMETER: name}} "
                               "to set it in contracts.bounds")
     one_enough = kind != "expect_column_values_to_match_regex_list" or kwargs.get("match_on", "any") == "any"
-    if kind in _PATTERNS and one_enough:
+    if kind in _PATTERNS:
         patterns = kwargs.get(_PATTERNS[kind])
-        universal = next((p for p in (patterns if isinstance(patterns, list) else [patterns]) if _matches_any(p)), None)
-        if universal is not None:  # before: "[0-9a-f]*" for a hex digest passed "NOT-HEX!", "0 of 4 rows" unexpected
+        listed = patterns if isinstance(patterns, list) else [patterns]
+        universal = next((p for p in listed if _matches_any(p)), None)
+        # match_on all: each pattern must be found, so one matching every text is harmless beside one that is not, but
+        # a list of only such patterns passes on anything (before: kept, ["[0-9a-f]*"] passed "NOT-HEX!")
+        if universal is not None and (one_enough or all(_matches_any(p) for p in listed)):
+            # before: "[0-9a-f]*" for a hex digest passed "NOT-HEX!", "0 of 4 rows" unexpected
             raise WinnowError(f"{where}: {_PATTERNS[kind]} {universal!r} matches every text (it matches the empty "
                               "string, and each value is searched for it), so it passes on anything; anchor it at both "
                               "ends (^...$) or require a character (+)")
@@ -297,7 +301,10 @@ def _check_bound_kinds(kind: str, kwargs: Mapping[str, Any], *, where: str) -> N
     though one was written."""
     # a threshold and a column_index too (found by a review): GX read ``threshold: true`` as 1, so a KL divergence of
     # 0.37 passed its rule, and ``column_index: true`` as the index 1
-    options = ("min_value", "max_value") if kind.endswith("_to_be_between") else (*_WHOLE.get(kind, ()), "threshold")
+    # and an equal rule's value or sum_total of every kind (72r): GX read expect_column_value_lengths_to_equal's
+    # ``value: true`` as 1, and expect_multicolumn_sum_to_equal's ``sum_total: true`` as 1 (rows summing to 1 passed)
+    options = ("min_value", "max_value") if kind.endswith("_to_be_between") else \
+        (*_WHOLE.get(kind, ()), "threshold", *(("value", "sum_total") if kind.endswith("_to_equal") else ()))
     for option in options:
         value = kwargs.get(option)
         if isinstance(value, bool):
