@@ -116,11 +116,20 @@ def untouched_classes(p: Perturbation, counts, *, classes: list[str]) -> list[st
         # (dog's 0.913 of 4 rounds to 4), recorded as a tail of three classes
         tail = long_tail_left(p, left=np.flatnonzero(counts)).params["classes"]
         shares = long_tail_shares(tail, p.params["imbalance_ratio"])
-        return [f"{p.where} took no image of class {classes[c]!r}: its place in the tail keeps {shares[c]:.3g} of its "
-                f"{counts[c]} train images, which rounds to keeping all {counts[c]}; change imbalance_ratio, or leave "
-                f"{classes[c]!r} out of classes"
+        return [f"{p.where} took no image of class {classes[c]!r}: its place in the tail keeps "
+                f"{_below_one(shares[c])} of its {counts[c]} train images, which rounds to keeping all {counts[c]}; "
+                f"change imbalance_ratio, or leave {classes[c]!r} out of classes"
                 for c in tail[1:] if counts[c] and kept(shares[c], counts[c]) == counts[c]]
     return []
+
+
+def _below_one(share: float) -> str:
+    """A share below 1 in three significant digits, more where three would print 1: before, a tail of ratio 1.001 over
+    [cat 100, dog 100, owl 1000] was said to keep "1 of its 100 train images, which rounds to keeping all 100"."""
+    digits = 3
+    while digits < 17 and float(f"{share:.{digits}g}") >= 1:
+        digits += 1
+    return f"{share:.{digits}g}"
 
 
 def _three_digits(start: float, *, down: bool, fits) -> float:
