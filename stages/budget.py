@@ -35,7 +35,7 @@ from winnow.budget_check import check_augmentation, check_budget
 from winnow.checkpoints import load
 from winnow.configs import budget_settings, model_check_training
 from winnow.decision_files import stamped
-from winnow.decision_inputs import cleaner_files
+from winnow.decision_inputs import JUDGE_MODEL, cleaner_files, represent_files
 from winnow.errors import WinnowError, listed
 from winnow.imageset import read_imageset
 from winnow.judged_rows import check_grouped, picture_copies, ridge_rows
@@ -52,7 +52,7 @@ from winnow.trusted_labels import trusted_doubt
 from winnow.variants import DEGRADE, baseline_rows, check_kept
 from winnow.decision_rows import apply_decisions, cleaner_decisions
 
-REPRESENT_IN, GROUPS_IN, JUDGE_MODEL = "data/represent", "data/dedup/groups.parquet", "models/represent.pt"
+REPRESENT_IN, GROUPS_IN = "data/represent", "data/dedup/groups.parquet"
 OUT, METRICS_OUT = "data/budget/decisions.parquet", "metrics/budget.json"
 
 
@@ -82,7 +82,7 @@ def main() -> None:
         everything = candidates(filters, ranked, train_images=len(baseline), fractions=[])[-1]
         with together():  # all outputs or none: a failed write (a full disk) leaves the last run's
             _write_decisions(everything.decisions, leaks=leaks, manifest=data.manifest, cleaners=cleaners, settings=p,
-                             read_from=read_from)
+                             read_from=read_from, represented={})  # off: no embedding read, no judge
             write_json(METRICS_OUT, summary | {"winner": everything.name, "candidates": {}})
         print(f"budget: off (budget.enabled false): pruned applies every decision ({len(everything.decisions)})")
         _say_leaks(everything.decisions, leaks)
@@ -139,7 +139,7 @@ def main() -> None:
                        shipped[0])
         with together():
             _write_decisions(shipped.decisions, leaks=leaks, manifest=data.manifest, cleaners=cleaners, settings=p,
-                             read_from=read_from)
+                             read_from=read_from, represented={})  # the filters: unjudged
             write_json(METRICS_OUT, summary | {
                 "judge": {"split": judge_split, "images": judged, "repeats_left_out": int(repeats.sum()),
                           "conflicts_left_out": int(conflicts.sum()), "untrained_left_out": int(untrained.sum()),
@@ -166,6 +166,9 @@ def main() -> None:
               f"{what}; give the split {give}")
         _say_leaks(shipped.decisions, leaks)
         return
+    # before they are read, as the cleaners' files (before: unrecorded, and after represent reran on other params,
+    # variants run alone applied the cut chosen on the old embedding, exit 0)
+    represented = represent_files()
     train_x = read_representation(REPRESENT_IN, baseline["id"], data=data)
     # train copies of judge images would flatter every candidate that keeps them: no probe learns from them
     judged_groups = groups.loc[groups["split"] == judge_split, "group"]
@@ -222,6 +225,7 @@ def main() -> None:
                 # trained_on: the labels it learnt must be the train and val labels now (before: after a relabel,
                 # only config and seed were compared, and the old labels' judge stood in for none)
                 learnt = data.manifest["split"].isin(LEARNT_SPLITS).to_numpy()
+                judge_read = represent_files(embedding=False, judge=True)  # recorded below where it stands in
                 judge_model = load(JUDGE_MODEL, written_by="represent", classes=data.classes,
                                    image_shape=data.images.shape[1:],
                                    trained_on=lambda: (data.manifest["id"].to_numpy()[learnt], labels[learnt]))[0]
@@ -230,6 +234,7 @@ def main() -> None:
                 # settings
                 reuse = judge_model.config == config and judge_model.seed == params["seed"]
             if reuse:
+                represented |= judge_read
                 none_hits = (predict_proba(judge_model, judge_images).argmax(1) == judge_labels).astype(np.float64)
             is_filters = budget.winner == "filters"
             then = ("" if is_filters or budget.filters is None else
@@ -250,7 +255,8 @@ def main() -> None:
         # what the model check trained with, where it ran: the variants stage refuses these decisions once the train
         # section or seed changed (the stage run alone, `dvc repro -s variants`)
         _write_decisions(budget.decisions, leaks=leaks, manifest=data.manifest, cleaners=cleaners, settings=p,
-                         checked_with=None if checked is None else model_check_training(params), read_from=read_from)
+                         checked_with=None if checked is None else model_check_training(params), read_from=read_from,
+                         represented=represented)
         write_json(METRICS_OUT, summary | {
             # before: the images of a class train lacks left the judge unrecorded (judge images 200 of 300 val)
             "judge": {"split": judge_split, "images": int(is_judge.sum()), "repeats_left_out": int(repeats.sum()),
@@ -313,13 +319,16 @@ def _ridge_val(data, group_of: np.ndarray, *, learnt: np.ndarray) -> dict[str, n
 
 
 def _write_decisions(decisions: pd.DataFrame, *, leaks: pd.DataFrame, manifest: pd.DataFrame, cleaners: list[str],
-                     settings: dict, checked_with: dict | None = None, read_from: dict | None = None) -> None:
+                     settings: dict, represented: dict, checked_with: dict | None = None,
+                     read_from: dict | None = None) -> None:
     """The decisions file of every branch: ``decisions`` with dedup's leak drops, stamped with the labels, pixels and
     train ids they were decided on, the ``cleaners`` (pruned.cleaners) and cleaner files (``read_from``) they were
-    chosen among, the budget ``settings`` they were chosen by and what the model check trained with (``checked_with``,
-    None where it did not run) (:func:`winnow.decision_files.stamped`), which the variants stage checks."""
+    chosen among, the budget ``settings`` they were chosen by, the represent files they were judged by
+    (``represented``, :func:`winnow.decision_inputs.represent_files`; empty where none was read) and what the model
+    check trained with (``checked_with``, None where it did not run) (:func:`winnow.decision_files.stamped`), which the
+    variants stage checks."""
     write_table(OUT, stamped(with_leaks(decisions, leaks), manifest=manifest, cleaners=cleaners, settings=settings,
-                             checked_with=checked_with, read_from=read_from))
+                             checked_with=checked_with, read_from=read_from, represented=represented))
 
 
 def _check_line(check: dict, filters: dict | None, *, shipped: str, applied: int, filters_held: bool = False) -> str:

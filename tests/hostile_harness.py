@@ -300,13 +300,25 @@ def regroup(root: Path) -> None:
 def budget_stamped(root: Path, decisions):
     """Budget ``decisions`` (``id, action, …``) with the ``given_label`` and pixel ``digest`` the project's
     data/degrade files under each id (none for an id it lacks), and its train ids in ``attrs["train_ids"]``, as the
-    budget stage stamps what it decided on."""
+    budget stage stamps what it decided on; with the records every budget's file holds: the bytes of each cleaner file
+    (of every cleaner, whatever pruned.cleaners lists), the judge and train splits, and no represent file read (as a budget that
+    judged nothing)."""
     import pandas as pd
 
-    manifest = pd.read_parquet(root / "data/degrade/manifest.parquet").set_index("id")
-    out = decisions.assign(given_label=decisions["id"].map(manifest["label"]),
-                           digest=decisions["id"].map(manifest["digest"]))
-    out.attrs = {"train_ids": sorted(manifest.index[manifest["split"] == "train"])}
+    import contextlib
+
+    from winnow.configs import CLEANERS
+    from winnow.decision_inputs import (
+        JUDGED_ON, READ_FROM, REPRESENTED, TRAINED_ON, cleaner_files, judge_splits, train_split,
+    )
+
+    manifest = pd.read_parquet(root / "data/degrade/manifest.parquet")
+    out = decisions.assign(given_label=decisions["id"].map(manifest.set_index("id")["label"]),
+                           digest=decisions["id"].map(manifest.set_index("id")["digest"]))
+    with contextlib.chdir(root):  # the files as the variants stage, run there, hashes them
+        read_from = cleaner_files(CLEANERS)
+    out.attrs = {"train_ids": sorted(manifest.loc[manifest["split"] == "train", "id"]), READ_FROM: read_from,
+                 JUDGED_ON: judge_splits(manifest), TRAINED_ON: train_split(manifest), REPRESENTED: {}}
     return out
 
 

@@ -41,14 +41,15 @@ def kept_the_other_copy(exported, tmp_path) -> Path:
     groups.loc[groups["id"] == "train-02", ["kept", "reason"]] = [True, "kept"]
     groups.loc[groups["id"] == "train-03", ["kept", "reason"]] = [False, "near_duplicate"]
     groups.to_parquet(root / "data/dedup/groups.parquet", index=False)
-    decisions = pd.read_parquet(root / "data/budget/decisions.parquet")
-    decisions.loc[decisions["id"] == "train-02", "id"] = "train-03"
-    budget_stamped(root, decisions).to_parquet(root / "data/budget/decisions.parquet", index=False)
     # and the label cleaners, rerun after dedup as DVC reruns them, judge the copy dedup keeps now
     for table in ("data/confident-learn/label_issues.parquet", "data/embedding-clean/decisions.parquet"):
         judged = pd.read_parquet(root / table)
         judged.loc[judged["id"] == "train-03", "id"] = "train-02"
         judged.to_parquet(root / table, index=False)
+    # and the budget after them, recording their files as they are now
+    decisions = pd.read_parquet(root / "data/budget/decisions.parquet")
+    decisions.loc[decisions["id"] == "train-02", "id"] = "train-03"
+    budget_stamped(root, decisions).to_parquet(root / "data/budget/decisions.parquet", index=False)
     return root
 
 
@@ -238,6 +239,8 @@ def test_importing_a_drop_of_the_copy_dedup_keeps_with_its_copies_unjudged_is_re
     issues = pd.read_parquet(root / "data/confident-learn/label_issues.parquet")
     issues.loc[issues["id"] == "train-03", ["suggested_label", "label_quality", "is_issue"]] = [1, 0.3, True]
     issues.to_parquet(root / "data/confident-learn/label_issues.parquet", index=False)
+    budget_stamped(root, pd.read_parquet(root / "data/budget/decisions.parquet")).to_parquet(
+        root / "data/budget/decisions.parquet", index=False)  # the budget reran after it, its decisions the same
     assert run_winnow(root, "review", "export").returncode == 0
     (root / "reviews/verdicts.csv").write_text(HEADER)
     import_refused(root, "mine.csv", as_seen(root, "id,verdict\ntrain-03,drop\n"),

@@ -559,12 +559,13 @@ DIGITS_ONLY_PIXELS = [  # 8x8 grey pixels whose digest is 0065817473709735: deci
 
 def write_digits_only_pixels(project: Path, image_id: str) -> None:
     """:data:`DIGITS_ONLY_PIXELS` under ``image_id`` in data/degrade (8x8 grey), its label unchanged, and the cleaners
-    ran again on them."""
+    and the budget ran again on them."""
     data = read_imageset(project / "data/degrade")
     images, manifest = np.array(data.images), data.manifest.drop(columns="digest")
     images[manifest.index[manifest["id"] == image_id][0], :, :, 0] = np.array(DIGITS_ONLY_PIXELS).reshape(8, 8)
     write_imageset(project / "data/degrade", images, manifest, data.classes)
     rejudged(project)
+    edit_table(project / "data/budget/decisions.parquet", lambda table: budget_stamped(project, table))
 
 
 @pytest.mark.hostile("review")

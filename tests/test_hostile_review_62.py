@@ -8,7 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hostile_harness import assert_error_line, assert_nothing_left, files_under, refused_line, run_winnow
+from hostile_harness import (
+    assert_error_line, assert_nothing_left, budget_stamped, edit_table, files_under, refused_line, run_winnow,
+)
 from review_project import digest, exported  # noqa: F401  (exported: a fixture)
 from test_hostile_review import (
     HEADER, classes_key, import_refused, relabel_everywhere, replace_pixels, row, write_digits_only_pixels,
@@ -45,7 +47,8 @@ def suggest_anew(project: Path, image_id: str, label: int) -> None:
     for table in ("data/confident-learn/label_issues.parquet", "data/budget/decisions.parquet"):
         frame = pd.read_parquet(project / table)
         frame.loc[frame["id"] == image_id, "suggested_label" if "suggested_label" in frame else "label"] = label
-        frame.to_parquet(project / table, index=False)
+        # the budget's recording confident-learn's file as it is now
+        (budget_stamped(project, frame) if "budget" in table else frame).to_parquet(project / table, index=False)
 
 
 def move_aside_and_export(project: Path) -> None:
@@ -198,6 +201,7 @@ def test_a_reviewed_queue_whose_image_left_the_queue_is_imported_but_for_that_ve
     issues = pd.read_parquet(project / "data/confident-learn/label_issues.parquet")
     issues.loc[issues["id"] == "train-05", ["suggested_label", "is_issue"]] = [1, False]
     issues.to_parquet(project / "data/confident-learn/label_issues.parquet", index=False)
+    edit_table(project / "data/budget/decisions.parquet", lambda table: budget_stamped(project, table))  # reran too
     import_refused(project, "reviews/queue.csv", None, "id 'train-05': no cleaner suggests a drop or relabel of it now")
     move_aside_and_export(project)
     import_refused(project, "reviews/queue-reviewed.csv", None,

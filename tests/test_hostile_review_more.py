@@ -48,6 +48,7 @@ def test_accept_of_a_suggestion_the_cleaners_changed_since_the_export_is_refused
     issues = pd.read_parquet(project / "data/confident-learn/label_issues.parquet")
     issues.loc[issues["id"] == "train-05", "suggested_label"] = 2  # owl
     issues.to_parquet(project / "data/confident-learn/label_issues.parquet", index=False)
+    edit_table(project / "data/budget/decisions.parquet", lambda table: budget_stamped(project, table))  # reran too
     assert run_winnow(project, "review", "export").returncode == 0
     assert queue(project).set_index("id").loc["train-05", "suggested"] == "owl"
     import_refused(project, "mine.csv", None,
@@ -64,6 +65,7 @@ def test_a_class_word_for_a_suggestion_that_changed_keeps_the_class_the_person_c
     issues = pd.read_parquet(project / "data/confident-learn/label_issues.parquet")
     issues.loc[issues["id"] == "train-05", "suggested_label"] = 2
     issues.to_parquet(project / "data/confident-learn/label_issues.parquet", index=False)
+    edit_table(project / "data/budget/decisions.parquet", lambda table: budget_stamped(project, table))  # reran too
     assert run_winnow(project, "review", "export").returncode == 0
     done = run_winnow(project, "review", "import", "mine.csv")
     assert done.returncode == 0, done.stderr
@@ -288,7 +290,7 @@ def relabel_to_its_own_label(project: Path) -> None:
     applied = pd.read_parquet(project / "data/budget/decisions.parquet")
     same = pd.DataFrame({"id": ["train-09"], "action": ["relabel"], "label": [2], "reason": ["label_issue"],
                          "stage": ["confident_learn"], "confidence": [0.8]})
-    pd.concat([applied, budget_stamped(project, same)], ignore_index=True).to_parquet(
+    budget_stamped(project, pd.concat([applied, same], ignore_index=True)).to_parquet(
         project / "data/budget/decisions.parquet", index=False)
 
 

@@ -85,6 +85,7 @@ def test_the_budget_records_the_labels_and_pixels_it_decided_on_and_variants_che
     # budget settings it chose by, the project's with enabled false
     manifest = pd.read_parquet(project / "data/degrade/manifest.parquet")
     val = manifest[manifest["split"] == "val"].sort_values("id")
+    train = manifest[manifest["split"] == "train"].sort_values("id")
     assert pd.read_parquet(project / "data/budget/decisions.parquet").attrs == {
         "train_ids": [f"train-{i:02d}" for i in range(12)],
         "cleaners": ["confident_learn", "dedup", "embedding_clean", "threshold"],
@@ -96,7 +97,12 @@ def test_the_budget_records_the_labels_and_pixels_it_decided_on_and_variants_che
         # (stop 71) and the val images it judged by (no trusted split here): their number and a digest of their ids,
         # labels and pixel digests in id order, one line each
         "judge_splits": {"val": {"images": len(val), "sha256": hashlib.sha256("".join(
-            f"{row.id}\t{row.label}\t{row.digest}\n" for row in val.itertuples()).encode()).hexdigest()}}}
+            f"{row.id}\t{row.label}\t{row.digest}\n" for row in val.itertuples()).encode()).hexdigest()}},
+        # (stop 72) and the train images its probes learnt from, alike (off: learnt from none, but recorded), and the
+        # represent files it judged by: none, off
+        "train_split": {"images": len(train), "sha256": hashlib.sha256("".join(
+            f"{row.id}\t{row.label}\t{row.digest}\n" for row in train.itertuples()).encode()).hexdigest()},
+        "represent_files": {}}
     _degrade_again(project, "train-06", label=2)
     assert refused_line(project, "variants") == (
         "error: data/budget/decisions.parquet: 1 decision(s) were made on other labels or pixels than data/degrade's "

@@ -13,6 +13,7 @@ import yaml
 from hostile_harness import budget_stamped, files_under
 from review_project import write_project
 from winnow.decision_files import read_decisions, stamped
+from winnow.decision_inputs import cleaner_files
 from winnow.errors import WinnowError
 from winnow.stage import write_table
 
@@ -55,13 +56,14 @@ def test_decisions_of_a_cleaner_pruned_cleaners_no_longer_lists_are_refused_not_
 
 
 @pytest.mark.hostile("intermediates")
-def test_dedup_s_leak_drops_are_read_whatever_pruned_cleaners_lists(project):
+def test_dedup_s_leak_drops_are_read_whatever_pruned_cleaners_lists(project, monkeypatch):
     # the budget adds dedup's leak drops (a train copy of a val or test image) to every winner, dedup among the
     # cleaners or not: train-03's leak drop beside threshold's drop of train-00, under pruned.cleaners [threshold]
     decisions = pd.DataFrame({"id": ["train-00", "train-03"], "action": "drop", "label": -1,
                               "reason": ["dark", "leak"], "stage": ["threshold", "dedup"]})
     write_table(project / "data/budget/decisions.parquet", budget_stamped(project, decisions))
     manifest = pd.read_parquet(project / "data/degrade/manifest.parquet")
+    monkeypatch.chdir(project)  # as the variants stage runs: the cleaner files recorded are hashed there
     read = read_decisions(project / "data/budget/decisions.parquet", written_by="budget", num_classes=3,
                           manifest=manifest, cleaners=["threshold"])
     assert read[["id", "stage", "reason"]].values.tolist() == [["train-00", "threshold", "dark"],
@@ -69,14 +71,17 @@ def test_dedup_s_leak_drops_are_read_whatever_pruned_cleaners_lists(project):
 
 
 @pytest.mark.hostile("intermediates")
-def test_decisions_chosen_before_pruned_cleaners_gained_a_cleaner_are_refused_not_applied_without_it(project):
+def test_decisions_chosen_before_pruned_cleaners_gained_a_cleaner_are_refused_not_applied_without_it(project,
+                                                                                                  monkeypatch):
     # the budget, run under pruned.cleaners [threshold, dedup], chose their drops of train-00 and train-02; then
     # confident_learn was added. Before: pruned went without confident-learn's relabel of train-04, exit 0
     manifest = pd.read_parquet(project / "data/degrade/manifest.parquet")
     decisions = pd.DataFrame({"id": ["train-00", "train-02"], "action": "drop", "label": -1,
                               "reason": ["dark", "near_duplicate"], "stage": ["threshold", "dedup"]})
+    monkeypatch.chdir(project)  # as the variants stage runs: the cleaner files recorded are hashed there
     write_table(project / "data/budget/decisions.parquet",
-                stamped(decisions, manifest=manifest, cleaners=["threshold", "dedup"]))
+                stamped(decisions, manifest=manifest, cleaners=["threshold", "dedup"],
+                        read_from=cleaner_files(["threshold", "dedup"]), represented={}))
     path = project / "data/budget/decisions.parquet"
     with pytest.raises(WinnowError) as raised:
         read_decisions(path, written_by="budget", num_classes=3, manifest=manifest,

@@ -83,9 +83,9 @@ def with_data_valuation(project: Path) -> Path:
     table.loc[["train-09", "train-10"], "harm"] = [0.99, 0.4]
     write_judged(project, "data/data-valuation/decisions.parquet", table.reset_index().loc[:, list(DECISION_COLUMNS)])
     applied = pd.read_parquet(project / "data/budget/decisions.parquet")
-    write_table(project / "data/budget/decisions.parquet", pd.concat([applied, budget_stamped(project, pd.DataFrame({
+    write_table(project / "data/budget/decisions.parquet", budget_stamped(project, pd.concat([applied, pd.DataFrame({
         "id": ["train-09"], "action": ["drop"], "label": [-1], "reason": ["negative_value"],
-        "stage": ["data_valuation"], "confidence": [0.99]}))], ignore_index=True))
+        "stage": ["data_valuation"], "confidence": [0.99]})], ignore_index=True)))
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["pruned"]["cleaners"].append("data_valuation")
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
@@ -314,9 +314,10 @@ def test_the_class_list_is_on_the_page_once_and_a_select_offers_every_class_but_
 
 def test_a_clean_data_set_exports_an_empty_queue_and_a_page_that_says_so(tmp_path):
     project = write_project(tmp_path / "project")
-    for name in ("data/budget/decisions.parquet", "data/dedup/groups.parquet"):
+    for name in ("data/dedup/groups.parquet", "data/budget/decisions.parquet"):  # the budget after dedup, as it runs
         table = pd.read_parquet(project / name)
-        (table.iloc[:0] if "budget" in name else table.assign(kept=True)).to_parquet(project / name)
+        (budget_stamped(project, table.iloc[:0]) if "budget" in name else table.assign(kept=True)).to_parquet(
+            project / name)
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["pruned"]["cleaners"] = ["dedup"]  # the only cleaner, and it removed nothing
     (project / "params.yaml").write_text(yaml.safe_dump(params))

@@ -16,8 +16,11 @@ import pandas as pd
 
 from winnow.configs import CLEANERS
 from winnow.errors import WinnowError
+from winnow.decision_inputs import (
+    JUDGED_ON, READ_FROM, REPRESENTED, TRAINED_ON, check_cleaner_files, check_judge_splits, check_recorded,
+    check_represent_files, check_train_split, judge_splits, train_split,
+)
 from winnow.flag_cuts import FLAGS, check_cut, check_flagged_by
-from winnow.decision_inputs import JUDGED_ON, READ_FROM, check_cleaner_files, check_judge_splits, judge_splits
 from winnow.judged_rows import (
     check_given_labels, check_grouped, check_pixels, considered_rows, filtered_out, given_labels, read_filters,
 )
@@ -219,7 +222,7 @@ def _check_actions(path: str | os.PathLike, table: pd.DataFrame, *, action: str,
 
 def stamped(decisions: pd.DataFrame, *, manifest: pd.DataFrame, cleaners: list[str],
             settings: dict | None = None, checked_with: dict | None = None,
-            read_from: dict | None = None) -> pd.DataFrame:
+            read_from: dict | None = None, represented: dict | None = None) -> pd.DataFrame:
     """``decisions`` (rows of :func:`winnow.decision_rows.cleaner_decisions`) with :data:`MADE_ON`: each image's label
     and pixel digest in ``manifest`` (data/degrade's ``id``, ``split``, ``label``, ``digest``), what the budget decided
     on, in ``attrs[JUDGED]`` the ids of its train images, every one the budget judged, in
@@ -228,7 +231,9 @@ def stamped(decisions: pd.DataFrame, *, manifest: pd.DataFrame, cleaners: list[s
     in ``attrs[CHECKED_WITH]`` what its model check trained with (:func:`winnow.configs.model_check_training`), unless
     None (no check ran), in ``attrs[READ_FROM]`` the cleaner files it chose among
     (:func:`winnow.decision_inputs.cleaner_files`), unless None, and in ``attrs[JUDGED_ON]`` the val and trusted images
-    it judged by (:func:`winnow.decision_inputs.judge_splits`)."""
+    it judged by (:func:`winnow.decision_inputs.judge_splits`) and in ``attrs[TRAINED_ON]`` the train images
+    (:func:`winnow.decision_inputs.train_split`), and in ``attrs[REPRESENTED]`` the represent files it
+    judged by (:func:`winnow.decision_inputs.represent_files`; empty: none), unless None."""
     known = manifest.set_index("id")
     out = decisions.assign(given_label=decisions["id"].map(known["label"]).astype(np.int64),
                            digest=decisions["id"].map(known["digest"]).astype(object))
@@ -236,7 +241,8 @@ def stamped(decisions: pd.DataFrame, *, manifest: pd.DataFrame, cleaners: list[s
                  CHOSEN_AMONG: sorted(cleaners), **({} if settings is None else {CHOSEN_BY: dict(settings)}),
                  **({} if checked_with is None else {CHECKED_WITH: dict(checked_with)}),
                  **({} if read_from is None else {READ_FROM: dict(read_from)}),
-                 JUDGED_ON: judge_splits(manifest)}
+                 **({} if represented is None else {REPRESENTED: dict(represented)}),
+                 JUDGED_ON: judge_splits(manifest), TRAINED_ON: train_split(manifest)}
     return out
 
 
@@ -252,7 +258,9 @@ RECORDS = {CHOSEN_AMONG: ("cleaners", list, "a list of cleaners"), JUDGED: ("tra
            CHOSEN_BY: ("budget settings", dict, "a section of settings"),
            CHECKED_WITH: ("model check settings", dict, "a section of settings"),
            READ_FROM: ("cleaner files", dict, "a section of files"),
-           JUDGED_ON: ("judge splits", dict, "a section of splits")}
+           JUDGED_ON: ("judge splits", dict, "a section of splits"),
+           REPRESENTED: ("represent files", dict, "a section of files"),
+           TRAINED_ON: ("train split", dict, "a section of images")}
 
 
 def _check_records(path, attrs: dict, *, written_by: str) -> None:
@@ -280,9 +288,11 @@ def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int
     every train image of data/degrade now one the budget judged, (:data:`CHOSEN_BY`) chosen by the budget
     ``settings`` params.yaml gives now (:func:`winnow.configs.budget_settings`; None: not compared) and
     (:data:`CHECKED_WITH`), where a model check ran, by one that trained as params.yaml's ``training`` says now
-    (:func:`winnow.configs.model_check_training`; None: not compared), and, with threshold among ``cleaners``, of
-    threshold's flags cut under the threshold and score settings of ``params`` (params.yaml;
-    :func:`winnow.flag_cuts.check_cut`; None: not compared)."""
+    (:func:`winnow.configs.model_check_training`; None: not compared), chosen among the cleaner files, on the judge
+    splits and by the represent files as they are now (:mod:`winnow.decision_inputs`; a file lacking one of those
+    records, an earlier winnow's, is refused), and, with threshold among ``cleaners``, of threshold's flags cut under
+    the threshold and score settings of ``params`` (params.yaml; :func:`winnow.flag_cuts.check_cut`; None: not
+    compared)."""
     # before: a file without MADE_ON (written before the budget stamped its decisions) was read unchecked
     decisions = read_table(path, written_by=written_by, columns=("id", "action", "label", "reason", "stage", *MADE_ON),
                            ids_of=(DEGRADE, manifest["id"]))
@@ -354,8 +364,9 @@ def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int
         raise rerun_error(path, f"{len(new)} train image(s) of {DEGRADE} now were no train image(s) when the budget "
                                 f"judged (first: id {new.iloc[0]!r}), judged by no cleaner: made before ingest split "
                                 "the images anew", written_by=written_by)
-    check_judge_splits(path, decisions.attrs, manifest=manifest, budget_off=(
-        decisions.attrs.get(CHOSEN_BY) or {}).get("enabled") is False, written_by=written_by)
+    budget_off = (decisions.attrs.get(CHOSEN_BY) or {}).get("enabled") is False
+    check_recorded(path, decisions.attrs, budget_off=budget_off, written_by=written_by)
+    check_judge_splits(path, decisions.attrs, manifest=manifest, budget_off=budget_off, written_by=written_by)
     label, digest = decisions["id"].map(known["label"]), decisions["id"].map(known["digest"])
     # read as the label cleaners' given_label is: before, a null was "label nan then": made before degrade changed the
     # data, and booleans were read as classes 0 and 1
@@ -368,6 +379,7 @@ def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int
         raise rerun_error(path, f"{int(stale.sum())} decision(s) were made on other labels or pixels than "
                                 f"{DEGRADE}'s now (first: id {decisions['id'].iloc[at]!r}, {then}): made before "
                                 "degrade changed the data", written_by=written_by)
+    check_train_split(path, decisions.attrs, manifest=manifest, budget_off=budget_off, written_by=written_by)
     if params is not None and "threshold" in cleaners:
         # before: threshold.issues, bins, max_flagged_fraction or a score setting edited and the variants stage run
         # alone applied the drops of flags cut under the old ones (the budget had chosen among them, bytes unchanged)
@@ -375,4 +387,5 @@ def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int
         if flags is not None:
             check_cut(flags, params=params)
     check_cleaner_files(path, decisions.attrs, cleaners=cleaners, written_by=written_by)
+    check_represent_files(path, decisions.attrs, written_by=written_by)
     return decisions

@@ -1,6 +1,7 @@
 """What the budget's decisions were chosen from, recorded with them (:func:`winnow.decision_files.stamped`) and held
-to the files now by :func:`winnow.decision_files.read_decisions`: the bytes of each cleaner file it chose among, and
-the held-out images (data/degrade's val and trusted splits) it judged its cleanings by."""
+to the files now by :func:`winnow.decision_files.read_decisions`: the bytes of each cleaner file it chose among, the
+held-out images (data/degrade's val and trusted splits) it judged its cleanings by, and the bytes of the represent
+stage's files its probes and model check read."""
 
 from __future__ import annotations
 
@@ -19,6 +20,15 @@ READ_FROM = "cleaner_files"
 # number and a digest of their ids, labels and pixels (:func:`judge_splits`); absent from an earlier budget's file
 JUDGED_ON = "judge_splits"
 JUDGE_SPLITS = ("val", "trusted")
+# and the train images its probes and model check learnt from: their number and a digest of their ids, labels and pixels
+# (:func:`train_split`), absent from an earlier budget's file
+TRAINED_ON = "train_split"
+# and the represent stage's files it judged by (:func:`represent_files`): the embedding its probes were fitted on, the
+# judge that stood in for none's training; empty where it read none (budget off, or too few judge images); absent from
+# an earlier budget's file
+REPRESENTED = "represent_files"
+EMBEDDING_FILES = ("data/represent/embeddings.npy", "data/represent/ids.json")
+JUDGE_MODEL = "models/represent.pt"
 
 
 def cleaner_files(cleaners) -> dict[str, str | None]:
@@ -41,24 +51,98 @@ def check_cleaner_files(path: str | os.PathLike, attrs: dict, *, cleaners, writt
     changed = next((file for file, digest in now.items() if read_from.get(file) != digest), None)
     if changed is not None:
         stage = next(stage for file, stage, _, _ in DECISION_FILES.values() if file == changed)
+        _refuse_damaged(changed)
         raise rerun_error(path, f"records no bytes of {changed}, whose decisions it chose among" if changed not in
                           read_from else f"chosen among the decisions of {changed} as it was before the {stage} stage "
                           "wrote it anew (its bytes differ now)", written_by=written_by)
+
+
+def _refuse_damaged(file: str) -> None:
+    """Read cleaner file ``file`` (a path of :data:`winnow.variants.DECISION_FILES`) as the budget reads it, so one
+    damaged since (a null group, a missing column) is refused naming its own stage, which writes it again. Before: a
+    null group written into dedup's groups by another tool was blamed on the budget ("as it was before the dedup stage
+    wrote it anew; rerun the budget stage"), which then refused the groups."""
+    from winnow.stage_reads import read_table
+
+    _, stage, argument, columns = next(entry for entry in DECISION_FILES.values() if entry[0] == file)
+    if argument == "groups":
+        read_table(file, written_by=stage, columns=(*columns, "group"), booleans=("kept",), complete=("group",))
+    elif argument == "flags":
+        read_table(file, written_by=stage, columns=columns, flags=True)
+    else:
+        read_table(file, written_by=stage, columns=(*columns, "given_label"), unique="id")
+
+
+def represent_files(*, embedding: bool = True, judge: bool = False) -> dict[str, str | None]:
+    """The sha256 of the represent stage's files the budget judged by, by path: :data:`EMBEDDING_FILES` where its
+    probes read the ``embedding``, :data:`JUDGE_MODEL` where the represent ``judge`` stood in for none's training in
+    the model check. Taken before they are read, as :func:`cleaner_files`: :func:`check_represent_files` compares them
+    with the files now."""
+    return file_digests([*(EMBEDDING_FILES if embedding else ()), *((JUDGE_MODEL,) if judge else ())])
+
+
+def check_represent_files(path: str | os.PathLike, attrs: dict, *, written_by: str) -> None:
+    """Refuse decisions whose record (:data:`REPRESENTED`) holds other bytes of a represent file than the file now: the
+    represent stage rerun since (its params edited), and the variants stage or `winnow review` run alone. Only the
+    files of :func:`represent_files` are compared, those the record names (a foreign name is hashed by no one). Before:
+    represent rerun on other features and ``dvc repro -s variants`` applied the cut chosen by probes on the old
+    embedding, exit 0."""
+    record = attrs.get(REPRESENTED) or {}
+    changed = next((file for file in (*EMBEDDING_FILES, JUDGE_MODEL)
+                    if file in record and record[file] != file_digests([file])[file]), None)
+    if changed is not None:
+        what = "the model check's none" if changed == JUDGE_MODEL else "its probes"
+        raise rerun_error(path, f"judged by {what} on {changed} as it was before the represent stage wrote it anew "
+                                "(its bytes differ now)", written_by=written_by)
+
+
+# the records a decisions file of this winnow holds, where one of an earlier winnow's lacks them: the words for each
+UNRECORDED = {READ_FROM: "cleaner files it chose among", REPRESENTED: "represent files it judged by",
+              JUDGED_ON: "judge splits it judged on", TRAINED_ON: "train split it judged by"}
+
+
+def check_recorded(path: str | os.PathLike, attrs: dict, *, budget_off: bool, written_by: str) -> None:
+    """Refuse decisions lacking a record of :data:`UNRECORDED` (the judge and train splits but where the budget was off,
+    which judged nothing): an earlier winnow's file, whose cleaner files, embedding or judge may have changed since, which
+    cannot be told. Before: such a file was read unchecked, and pruned applied decisions chosen among cleaner files
+    rewritten since, exit 0."""
+    lacking = next((key for key in UNRECORDED
+                    if attrs.get(key) is None and not (key in (JUDGED_ON, TRAINED_ON) and budget_off)), None)
+    if lacking is not None:
+        raise rerun_error(path, f"records no {UNRECORDED[lacking]} (an earlier winnow's file)", written_by=written_by)
 
 
 def judge_splits(manifest: pd.DataFrame) -> dict[str, dict]:
     """Of ``manifest`` (data/degrade's ``id``, ``split``, ``label``, ``digest``), per split of :data:`JUDGE_SPLITS` it
     holds: ``{"images": n, "sha256": hex}``, a digest of its images' ids, labels and pixel digests in id order: what
     the budget judged its cleanings by (and :func:`check_judge_splits` compares with data/degrade's now)."""
+    return {split: _split_record(manifest, split) for split in JUDGE_SPLITS if (manifest["split"] == split).any()}
+
+
+def train_split(manifest: pd.DataFrame) -> dict:
+    """Of ``manifest`` (as :func:`judge_splits`), its train split's ``{"images": n, "sha256": hex}``: the labels and
+    pixels the budget's probes and model check learnt from, those of the images no decision names too."""
+    return _split_record(manifest, "train")
+
+
+def _split_record(manifest: pd.DataFrame, split: str) -> dict:
     import hashlib
 
-    out = {}
-    for split in JUDGE_SPLITS:
-        rows = manifest[manifest["split"] == split].sort_values("id", kind="stable")
-        if len(rows):
-            text = "".join(f"{i}\t{int(y)}\t{d}\n" for i, y, d in zip(rows["id"], rows["label"], rows["digest"]))
-            out[split] = {"images": len(rows), "sha256": hashlib.sha256(text.encode()).hexdigest()}
-    return out
+    rows = manifest[manifest["split"] == split].sort_values("id", kind="stable")
+    text = "".join(f"{i}\t{int(y)}\t{d}\n" for i, y, d in zip(rows["id"], rows["label"], rows["digest"]))
+    return {"images": len(rows), "sha256": hashlib.sha256(text.encode()).hexdigest()}
+
+
+def check_train_split(path, attrs: dict, *, manifest: pd.DataFrame, budget_off: bool, written_by: str) -> None:
+    """Refuse decisions judged by other train images (ids, labels or pixels) than data/degrade holds now
+    (:data:`TRAINED_ON`), unless the budget was off (it judged nothing) or the file records none. Before: degrade rerun
+    with other label noise (50 train images no decision names relabelled) and variants run alone applied the cut the
+    probes chose on the old labels, exit 0: only the images the decisions name were compared."""
+    then = attrs.get(TRAINED_ON)
+    if then is None or budget_off or then == train_split(manifest):
+        return
+    raise rerun_error(path, f"judged by other train images than {DEGRADE}'s now (their ids, labels or pixels changed): "
+                            "made before degrade changed the data", written_by=written_by)
 
 
 def check_judge_splits(path, attrs: dict, *, manifest: pd.DataFrame, budget_off: bool, written_by: str) -> None:
