@@ -29,8 +29,8 @@ import pytest
 import yaml
 
 from hostile_harness import (
-    assert_nothing_left, default_params, edit_table, files_under, make_project, run_winnow, tiny_degraded,
-    undamaged_params, write_scores,
+    assert_nothing_left, budget_stamped, default_params, edit_table, files_under, make_project, run_winnow,
+    tiny_degraded, undamaged_params, write_scores,
 )
 from review_project import write_project
 from test_contracts import _params, project  # noqa: F401 - project: the contracts stage's fixture
@@ -115,11 +115,13 @@ def test_a_score_batch_size_edit_leaves_the_flags_current(tmp_path, monkeypatch,
 
 
 def _recorded(root: Path, params: dict) -> None:
-    """review_project's flags with the record the threshold stage writes, as cut under ``params``."""
+    """review_project's flags with the record the threshold stage writes, as cut under ``params``, and the budget's
+    decisions stamped after them, as a budget rerun on those flags would (they record the cleaner files' bytes)."""
     def change(flags):
         flags.attrs = cut_record(params)
         return flags
     edit_table(root / FLAGS, change)
+    edit_table(root / "data/budget/decisions.parquet", lambda table: budget_stamped(root, table))
 
 
 @pytest.mark.hostile("intermediates")
