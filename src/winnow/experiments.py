@@ -14,6 +14,7 @@ from pathlib import Path
 
 from winnow import lock_entries, staleness
 from winnow.errors import WinnowError, first_line, listed
+from winnow.progress_env import check_progress_variables
 from winnow.revisions import not_owned, run_git
 
 UNFINISHED_STATES = ("running", "queued")  # a dvc queue executor's state while its experiment has not run to the end
@@ -248,6 +249,7 @@ def _why_empty() -> str:
 
 def shown_experiments(*, repo: str, revs: list[str] | None, num: int, where: str) -> list[dict]:
     """``dvc exp show --json``'s records of ``repo`` through DVC's Python API, queued and failed experiments too."""
+    check_progress_variables()  # DVC imports tqdm, which reads them
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
 

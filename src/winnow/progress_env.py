@@ -1,7 +1,7 @@
-"""tqdm's own environment variables (``TQDM_MININTERVAL``, ``TQDM_BAR_FORMAT``, ...) checked as a stage or a
-``winnow`` command starts. tqdm reads them when it is imported and when a bar draws, so one it cannot use ended ingest,
-train or represent in a traceback, some of them after minutes of work (``TQDM_ASCII=1`` divides by zero at the first
-draw, ``TQDM_POSITION=x`` fails the import)."""
+"""tqdm's own environment variables (``TQDM_MININTERVAL``, ``TQDM_BAR_FORMAT``, ...) checked as a stage starts, or
+before a ``winnow`` command imports DVC (which imports tqdm). tqdm reads them when it is imported and when a bar
+draws, so one it cannot use ended ingest, train or represent in a traceback, some of them after minutes of work
+(``TQDM_ASCII=1`` divides by zero at the first draw, ``TQDM_POSITION=x`` fails the import)."""
 
 from __future__ import annotations
 
@@ -11,25 +11,36 @@ import sys
 
 from winnow.errors import WinnowError
 
-# one bar of each kind winnow draws (a total as large as a data set's, an iterable), drawn to a string: tqdm is imported fresh, so the
-# variables are read as a stage's first bar reads them, whatever this process imported before
+# one bar of each kind winnow draws (a total as large as a data set's, an iterable), drawn to the child's stderr, which
+# is read back: tqdm is imported fresh, so the variables are read as a stage's first bar reads them, whatever this
+# process imported before. No file= (the bars winnow draws give none): before, file=io.StringIO() hid TQDM_FILE, which
+# tqdm takes as text to write to, and the check passed a variable that ended the stage's first bar in a traceback
 _DRAW = """
-import io
 from tqdm.auto import tqdm
-bar = tqdm(total=100_000, desc="x", unit="img", file=io.StringIO(), disable=False)
+bar = tqdm(total=100_000, desc="x", unit="img", disable=False)
 bar.update(50_000)
 bar.refresh()
 bar.close()
-for _ in tqdm(range(2), desc="x", unit="epoch", file=io.StringIO(), disable=False):
+for _ in tqdm(range(2), desc="x", unit="epoch", disable=False):
     pass
 """
 
 
+# the TQDM_ settings whose bars drew in this process: the gate reads DVC at each of its commits
+_DRAWN: set[tuple[tuple[str, str], ...]] = set()
+
+
 def check_progress_variables() -> None:
     """Refuse, in one line naming it, a ``TQDM_*`` variable tqdm cannot draw a bar with; nothing is run when none is
-    set (a child Python draws the bars, as an import cannot be undone in this process)."""
+    set, or set as when it last passed (a child Python draws the bars, as an import cannot be undone in this process).
+    Called as a stage starts, and by the ``winnow`` commands before they import DVC, which imports tqdm (before: an
+    import's traceback from ``winnow compare``, ``study collect`` or ``gate`` under ``TQDM_POSITION=x``)."""
     names = sorted(name for name in os.environ if name.startswith("TQDM_"))
-    if not names or _fault(os.environ) is None:
+    settings = tuple((name, os.environ[name]) for name in names)
+    if not names or settings in _DRAWN:
+        return
+    if _fault(os.environ) is None:
+        _DRAWN.add(settings)
         return
     others = {name: value for name, value in os.environ.items() if not name.startswith("TQDM_")}
     for name in names:  # each alone, to name the one at fault

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from winnow import lock_entries
 from winnow.errors import WinnowError, first_line
+from winnow.progress_env import check_progress_variables
 from winnow.revisions import read_bytes, read_text, run_git, shallow_ends
 from winnow.yaml_text import load_yaml
 
@@ -29,6 +30,7 @@ def check_workspace_current(repo: str | Path, targets: list[str]) -> None:
     folder without dvc.yaml is read as it is."""
     if not (Path(repo) / "dvc.yaml").is_file():
         return
+    check_progress_variables()  # DVC imports tqdm, which reads them
     from dvc.exceptions import DvcException, NoOutputOrStageError, StageNotFoundError
     from dvc.lock import LockError
     from dvc.utils.serialize import ParseError
@@ -225,6 +227,7 @@ def _definition_changes(repo: str | Path, rev: str, stages: list[str], *, name: 
     record, one line each: another command, a dependency, a params key or an output its run never had (dvc.yaml
     edited and committed without `dvc repro`; dvc status says "changed command", "new"). DVC itself reads the
     file at that revision, so a templated stage (``matrix``, ``${item.variant}``) is compared as DVC resolves it."""
+    check_progress_variables()  # DVC imports tqdm, which reads them
     from dvc.dependency.param import ParamsDependency
     from dvc.exceptions import DvcException
     from dvc.fs import GitFileSystem
@@ -313,6 +316,7 @@ def _same_file(repo: str | Path, rev: str, entry: dict) -> bool:
     if data is None or data.startswith(b"version https://git-lfs"):  # an LFS pointer: DVC hashed the file itself
         return True
     if entry.get("hash") is None:  # before: never hashed, so predictions edited by hand under a DVC 2 lock passed
+        check_progress_variables()  # dvc_data imports DVC's tqdm too
         from dvc_data.hashfile.hash import fobj_md5
 
         if md5 == fobj_md5(io.BytesIO(data), name="md5-dos2unix"):
