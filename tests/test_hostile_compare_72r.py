@@ -4,15 +4,23 @@
   of its own (``file=io.StringIO()``), so it passed the variable, and ingest ended in tqdm's AttributeError traceback
   at its first bar;
 - ``winnow compare`` and ``winnow gate`` under ``TQDM_POSITION=x``: the check ran as a stage starts alone, and DVC's
-  import (which imports tqdm) ended each in a ValueError traceback.
+  import (which imports tqdm) ended each in a ValueError traceback;
+- ``winnow compare`` (F1) over a run whose summary.json at its commit holds an empty per-class table, or one without
+  a class DVC shows: read for each class's support without a word, so the class without test images was averaged
+  in, exit 0 (a per-class table that is no mapping was named since probe 72, these were not).
 """
 
+import json
+
 import pytest
-from gate_repo import commit, init, labels_of, write_both_variants
+from gate_repo import commit, git, init, labels_of, write_both_variants
 from hostile_harness import (
     assert_error_line, assert_nothing_left, default_params, files_under, imagefolder_project, make_project,
     refused_line, run_winnow,
 )
+
+from winnow.cli import main as winnow
+from winnow.metrics import metrics_path, summary_path
 
 
 def _refusal(name: str, value: str, fault: str) -> str:
@@ -65,3 +73,37 @@ def test_winnow_gate_refuses_a_tqdm_variable_before_dvc_imports_tqdm(tmp_path, m
     assert assert_error_line(run_winnow(project, "gate", "--base", "HEAD", "--repo", str(project))) == POSITION_X
     assert_nothing_left(project, before)
 
+
+F1 = {"baseline": {"a": 0.5, "z": 0.0}, "pruned": {"a": 0.6, "z": 0.0}}
+
+
+def _shown(rev: str, name: str, seed: int) -> dict:
+    """One commit as `dvc exp show --json` writes it: params.yaml's seed, and each variant's per-class F1 (:data:`F1`)."""
+    return {"rev": rev, "name": name, "error": None, "data": {
+        "params": {"params.yaml": {"data": {"seed": seed}}},
+        "metrics": {metrics_path(v): {"data": {"per_class": {c: {"f1": x} for c, x in per_class.items()}}}
+                    for v, per_class in F1.items()}}}
+
+
+@pytest.mark.hostile("compare")
+@pytest.mark.parametrize(("summary", "lacking"), [
+    ({"per_class": {}}, "a, z"),
+    ({"per_class": {"a": {"f1": 0.5, "support": 5}}}, "z")])
+def test_compare_f1_names_a_runs_summary_whose_table_lacks_a_class_dvc_shows(tmp_path, capsys, summary, lacking):
+    # z has no test image (F1 0 at every variant). The summaries at the run's commit hold no entry for it (an empty
+    # table, or one cut short by hand), so its support is not known and z is averaged in. Before: exit 0 without a word,
+    # where a per-class table that is no mapping was named as read as missing
+    project = make_project(tmp_path / "project", default_params() | {"variants": ["baseline", "pruned"]})
+    for variant in F1:
+        (project / summary_path(variant)).parent.mkdir(parents=True, exist_ok=True)
+        (project / summary_path(variant)).write_text(json.dumps(summary))
+    init(project)
+    saved = tmp_path / "show.json"
+    saved.write_text(json.dumps([_shown(git(project, "rev-parse", "HEAD").strip(), "main", 0)]))
+    assert winnow(["compare", "--from-json", str(saved), "--repo", str(project)]) == 0
+    assert capsys.readouterr().out.startswith(
+        "# Variants over 1 run(s) (seeds 0)\n\n"
+        f"_read 2 summary file(s) as missing, being broken (main: metrics/evaluate/baseline/summary.json, no per-class "
+        f"entry for {lacking}; main: metrics/evaluate/pruned/summary.json, no per-class entry for {lacking}): F1 there "
+        "is as DVC shows it, without each class's count of test images, so a class of none is averaged in unless "
+        "another variant's summary of the run says so; rerun evaluate there_\n")

@@ -135,7 +135,8 @@ def run_metrics(run: dict, *, metric: str, repo: str, unread: list[str] | None =
         # DVC shows every class's F1 (metrics.headline): one it lacks is a broken file, which class_table names;
         # before, it sent compare to the summary, and a clone without that commit read "compare f1" comparing f1
         if metric == "f1" or all(metric in values for values in shown["per_class"].values()):
-            summary = _summary_at(run, variant, metric=metric, repo=repo, needed=False, unread=unread)
+            summary = _summary_at(run, variant, metric=metric, repo=repo, needed=False, unread=unread,
+                                  classes=list(shown["per_class"]))
             out[variant] = shown if summary is None else {**shown, "per_class": {
                 name: {**values, **_support(summary["per_class"].get(name))}
                 for name, values in shown["per_class"].items()}}
@@ -162,9 +163,11 @@ def _support(values) -> dict:
 
 
 def _summary_at(run: dict, variant: str, *, metric: str, repo: str, needed: bool,
-                unread: list[str] | None = None) -> dict | None:
+                unread: list[str] | None = None, classes: list[str] = ()) -> dict | None:
     """``variant``'s summary.json at ``run``'s revision; refused in one line when ``needed`` and it is missing or
-    holds no per-class table, else None then, a file there but broken added to ``unread`` (:func:`run_metrics`)."""
+    holds no per-class table, else None then, a file there but broken added to ``unread`` (:func:`run_metrics`): so
+    is one whose table lacks any of ``classes`` (those DVC shows; before, an empty table or one cut short was read
+    for each class's support without a word, and a class without test images averaged in where it had no entry)."""
     path = summary_path(variant)
 
     def broken(why: str) -> None:
@@ -200,4 +203,7 @@ def _summary_at(run: dict, variant: str, *, metric: str, repo: str, needed: bool
         if not needed:
             return broken("no per-class table")
         raise WinnowError(f"{where}: holds no per_class.<class>.{metric} table; rerun evaluate@{variant} there")
+    lacking = [name for name in classes if name not in per_class]
+    if lacking:
+        return broken(f"no per-class entry for {listed(lacking)}")
     return summary
