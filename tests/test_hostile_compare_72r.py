@@ -3,8 +3,9 @@
 - ``TQDM_FILE=progress.log`` (tqdm takes the text as the file its bars write to): the check drew its bars to a string
   of its own (``file=io.StringIO()``), so it passed the variable, and ingest ended in tqdm's AttributeError traceback
   at its first bar;
-- ``winnow compare`` and ``winnow gate`` under ``TQDM_POSITION=x``: the check ran as a stage starts alone, and DVC's
-  import (which imports tqdm) ended each in a ValueError traceback;
+- ``winnow compare``, ``winnow gate`` and ``winnow study queue`` under ``TQDM_POSITION=x``: the check ran as a stage
+  starts alone, and DVC's import (which imports tqdm) ended the first two in a ValueError traceback; study queue, once
+  its DVC read ran the check, took the refusal for "not a DVC project" and ran `dvc exp run`, which ended in one;
 - ``winnow compare`` (F1) over a run whose summary.json at its commit holds an empty per-class table, or one without
   a class DVC shows: read for each class's support without a word, so the class without test images was averaged
   in, exit 0 (a per-class table that is no mapping was named since probe 72, these were not).
@@ -49,7 +50,7 @@ def _fresh_process(monkeypatch) -> None:
 POSITION_X = _refusal("TQDM_POSITION", "x", "ValueError: invalid literal for int() with base 10: 'x'")
 
 
-@pytest.mark.hostile("compare")
+@pytest.mark.hostile("params")
 def test_winnow_compare_refuses_a_tqdm_variable_before_dvc_imports_tqdm(tmp_path, monkeypatch):
     # before: a traceback ending in tqdm's ValueError, raised as compare imported dvc.repo to read dvc exp show
     project = init(make_project(tmp_path / "project", default_params() | {"variants": ["baseline", "pruned"]}))
@@ -59,7 +60,7 @@ def test_winnow_compare_refuses_a_tqdm_variable_before_dvc_imports_tqdm(tmp_path
     assert_nothing_left(project, before)
 
 
-@pytest.mark.hostile("compare")
+@pytest.mark.hostile("params")
 def test_winnow_gate_refuses_a_tqdm_variable_before_dvc_imports_tqdm(tmp_path, monkeypatch):
     # the working tree gated against HEAD in a DVC project: the gate asks dvc status whether its outputs are current.
     # Before: a traceback ending in tqdm's ValueError, raised as the gate imported dvc for it
@@ -71,6 +72,18 @@ def test_winnow_gate_refuses_a_tqdm_variable_before_dvc_imports_tqdm(tmp_path, m
     _fresh_process(monkeypatch)
     before = files_under(project)
     assert assert_error_line(run_winnow(project, "gate", "--base", "HEAD", "--repo", str(project))) == POSITION_X
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("params")
+def test_winnow_study_queue_refuses_a_tqdm_variable_before_it_runs_dvc(tmp_path, monkeypatch):
+    # study queue reads DVC, and queues each experiment with `dvc exp run --queue`, which imports tqdm too. Before: its
+    # read's refusal was taken for "not a DVC project here", and the first `dvc exp run` ended in tqdm's traceback,
+    # then "error: study queue: `dvc exp run --queue ...` failed with status 1"
+    project = make_project(tmp_path / "project", default_params())
+    _fresh_process(monkeypatch)
+    before = files_under(project)
+    assert assert_error_line(run_winnow(project, "study", "queue", "--sweeps", "clean")) == POSITION_X
     assert_nothing_left(project, before)
 
 

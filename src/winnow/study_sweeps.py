@@ -23,6 +23,7 @@ from winnow.degrade_kept import grey_already
 from winnow.degrade_options import check_classes_learnt, parse
 from winnow.errors import WinnowError, first_line, first_repeated, listed, refuse_unreadable
 from winnow.experiments import planned_params, shown_experiments
+from winnow.progress_env import check_progress_variables
 from winnow.revisions import as_values
 from winnow.stage import load_params
 from winnow.staleness import check_workspace_current
@@ -140,6 +141,9 @@ def queue(args: argparse.Namespace) -> int:
     """``winnow study queue``: the chosen sweeps (:func:`queue_commands`) queued with ``dvc exp run --queue``, or
     printed with ``--dry-run``; when one fails, or SIGINT or SIGTERM asks to stop, those queued are removed again."""
     params = load_params()  # every experiment runs this params.yaml, perturbations replaced: a bad value fails them all
+    # each dvc command it runs, and its own reads of DVC, import tqdm: before, under TQDM_POSITION=x the refusal was
+    # read as "not a DVC project here" and the first `dvc exp run --queue` ended in tqdm's traceback
+    check_progress_variables()
     args.sweeps = args.sweeps or list(SWEEPS)
     # dvc status once, where a check first needs it: before, each of the three checks that read data/ingest asked
     # again (three DVC index reads and status walks for --sweeps strength class_deletion --grayscale)
