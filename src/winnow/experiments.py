@@ -142,6 +142,7 @@ def current_runs(records: list[dict], *, repo: str, targets: list[str]) -> tuple
     (:func:`winnow.staleness.check_commit_current`), and a note naming the rest: a commit that changed code or
     params without `dvc repro` holds the last run's metrics under its own settings."""
     kept, stale = [], []
+    check_progress_variables()  # here, not as a stale run below: the staleness checks import DVC, and with it tqdm
     for record in records:
         try:
             staleness.check_commit_current(repo, record["rev"], name=record["experiment"],
