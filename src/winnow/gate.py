@@ -74,7 +74,7 @@ from winnow.evaluated import check_headline, headline_classes, natural_order, re
 from winnow.gate_classes import unrename, without_new_classes
 from winnow.gate_files import check_gated_files, check_gated_files_everywhere
 from winnow.gate_report import REPORT_HEADING, report, tolerance_notes
-from winnow.gate_settings import base_settings
+from winnow.gate_settings import base_settings, passed_over
 from winnow.gate_table import GateSettings, paired_rows, revision_list, unused_tolerances
 from winnow.metrics import (
     METRICS_FILE, PREDICTIONS_FILE, metrics_path, no_better_than_one_class, predictions_path, recall_total, variant_of,
@@ -200,6 +200,8 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
     table = pd.concat(tables, ignore_index=True)
     table["new_at"] = [new_at.get(key, "") for key in zip(table["variant"], table["class"])]
     unmatched, overridden = unused_tolerances(table, settings)
+    unmatched, overridden, passed = passed_over(settings, unmatched, overridden)
+    notes += passed
     if unmatched:
         raise settings.refusal(f"{', '.join(unmatched)} match no metric the gate tests (accuracy, "
                                "per_class.<class>.recall, per_class.<class>.false_positives); remove them or give the "

@@ -121,24 +121,44 @@ def _earlier_tolerances(settings: GateSettings, *, name: str) -> tuple[GateSetti
                                             for metric in ("recall", "false_positives"))]
     if not per_class or current:
         return settings, []
-    read, notes = {}, []
+    read, notes, earlier = {}, [], {}
     for key, value in tolerances.items():
         if key.startswith(EARLIER_AVERAGES):
             notes.append(f"gate settings: {name}'s gate.tolerances.{markdown.inline(key)} is an earlier release's "
                          "entry of an average over the classes, which the gate tests no more; left out")
         elif key in per_class:
-            # the entries before it that decided some of its keys there: one matching the key it names, or any
-            # pattern before a pattern (which keys two patterns share is not read here: the stricter is kept)
-            used = min([value] + [tolerances[e] for e in per_class[:per_class.index(key)]
-                                  if _glob(key) and _glob(e) or not _glob(key) and fnmatch.fnmatchcase(key, e)])
+            # the entries before it that decided some of its keys there: for one key it names, a pattern before it
+            # that matches it (today its own entry decides it, whatever the patterns). A pattern keeps its own: today
+            # a key two patterns match takes the stricter, never looser than the first of them, and one before it
+            # held to it gated every other class at that one's tolerance (per_class.[0-4].f1 0.01 before
+            # per_class.*.f1 0.05: classes 5 to 9 at 0.01)
+            used = value if _glob(key) else min([value] + [tolerances[e] for e in per_class[:per_class.index(key)]
+                                                           if fnmatch.fnmatchcase(key, e)])
             recall = key[:-len(EARLIER_PER_CLASS[1])] + ".recall"
             read[recall] = used
+            earlier[recall] = key
             notes.append(f"gate settings: {name}'s gate.tolerances.{markdown.inline(key)} {value:g} is an earlier "
                          f"release's per-class F1 entry; read as {markdown.inline(recall)} {used:g} (the gate "
                          "tests each class's recall)")
         else:
             read[key] = value
-    return dataclasses.replace(settings, tolerances=read), notes
+    return dataclasses.replace(settings, tolerances=read, earlier=earlier), notes
+
+
+def passed_over(settings: GateSettings, unmatched: list[str],
+                overridden: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """``(unmatched, overridden, notes)``: the tolerance entries that match no tested key and those that decide none
+    (:func:`winnow.gate_table.unused_tolerances`) less those read from an earlier release's per-class F1 entry
+    (:func:`_earlier_tolerances`), each left out with a note, in the base's order: the earlier gate took a key's first
+    matching entry and passed over the others, so such an entry (after a pattern matching every class it names, or
+    naming a class tested no more) decided nothing there either. Before: refused as "per_class.[0-4].recall: 0.02
+    decide no metric ...; correct them there", an entry the base does not hold, and no change could pass, the one
+    correcting it being judged by the base's settings too."""
+    notes = [f"gate settings: {settings.source}'s gate.tolerances.{markdown.inline(settings.earlier[e])}, read as "
+             f"{markdown.inline(e)}, decides no class's recall here; left out" for e in settings.tolerances
+             if e in settings.earlier and (e in unmatched or e in overridden)]
+    return ([e for e in unmatched if e not in settings.earlier], [e for e in overridden if e not in settings.earlier],
+            notes)
 
 
 def _glob(entry: str) -> bool:

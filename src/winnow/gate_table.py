@@ -9,7 +9,7 @@ tests each metric (:mod:`winnow.paired`): accuracy, each class's recall, and eac
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -58,6 +58,9 @@ class GateSettings:
     accuracy_overdispersion: float = 1.0
     # the revision whose params.yaml these come from (:func:`winnow.gate_settings.base_settings`), or None
     source: str | None = None
+    # the entries read from an earlier release's per-class F1 entry (winnow.gate_settings._earlier_tolerances): today's
+    # key -> the base's, left out with a note where they decide nothing (winnow.gate_settings.passed_over)
+    earlier: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_params(cls, section) -> "GateSettings":
