@@ -266,8 +266,8 @@ def _changed_since_lock(repo: str | Path, rev: str, *, name: str, paths: list[st
     alike on both sides. A change made in the commit that wrote the lock itself is not seen.
 
     One line where that commit is where a shallow clone's history ends (CI's checkout of one commit) and a path is
-    no file (a folder, or gone): git shows such a commit as writing every file, dvc.lock too. Before: a folder input
-    edited without `dvc repro` was refused in a full clone and passed in CI's."""
+    no file (a folder, or gone) and no data `dvc add` tracks: git shows such a commit as writing every file, dvc.lock
+    too. Before: a folder input edited without `dvc repro` was refused in a full clone and passed in CI's."""
     written = run_git(repo, "log", "-1", "--format=%H", rev, "--", "dvc.lock").stdout.strip()
     local = [p for p in dict.fromkeys(paths) if p and not Path(p).is_absolute() and "://" not in p]
     if not written or not local:
@@ -275,7 +275,10 @@ def _changed_since_lock(repo: str | Path, rev: str, *, name: str, paths: list[st
     if written in shallow_ends(repo):
         files = set(run_git(repo, "ls-tree", "--name-only", rev, "--", *local).stdout.splitlines()) - set(
             run_git(repo, "ls-tree", "-d", "--name-only", rev, "--", *local).stdout.splitlines())
-        unseen = [p for p in local if p.rstrip("/") not in files]
+        # a path `dvc add` tracks (<path>.dvc) is DVC's, never git's, so git's diff sees nothing of it with the history
+        # too (dvc status judges it). Before: refused, a false alarm on every current commit of such a pipeline
+        unseen = [p for p in local
+                  if p.rstrip("/") not in files and read_text(repo, rev, f"{p.rstrip('/')}.dvc") is None]
         if unseen:
             raise WinnowError(f"{name}: this clone's history ends at {written[:12]} (a shallow clone), so the gate "
                               f"cannot tell whether {unseen[0]} changed since the run its dvc.lock records; fetch the "
