@@ -1,0 +1,90 @@
+"""Hostile cases of the 72nd stop's mends in training's neighbourhood (gan-synthesize's numbers, kNN-Shapley, train):
+
+- gan-synthesize's metrics/gan.json gives each weak class's threshold as the filter applied it: rounded to 4
+  decimals, a real_median bound of 0.348241 read 0.3482 and a person's gan.threshold 0.123456 read 0.1235, so a
+  sample was kept or dropped against a number printed nowhere;
+- kNN-Shapley of train images a val image finds equally near (two copies of a picture under different labels,
+  all-zero rows, a row orthogonal to the val image): the values are the mean over the tie's orders, worked by hand
+  for four images, the same whichever row comes first (before, the stable sort gave the first row by position the
+  larger value).
+
+Each checks the whole outcome a user reads, and nothing partial left behind where a stage refuses."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from test_gan import gan_project
+from test_hostile_threshold_64 import _stage_in_process
+from winnow.valuation import knn_shapley
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@pytest.mark.hostile("training")
+def test_gan_metrics_give_a_real_median_threshold_as_the_filter_applied_it(tmp_path, monkeypatch, capsys):
+    # before: class_threshold was rounded to 4 decimals (0.3482 for an applied 0.34824145), so a sample the baseline
+    # gave 0.34822 was dropped beside a threshold the report and metrics showed below it
+    from winnow.checkpoints import load
+    from winnow.training import predict_proba
+    from winnow.variants import load_variant
+
+    project = gan_project(tmp_path / "project", weak_k=2)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["gan"]["threshold"] = "real_median"
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    done = _stage_in_process(project, "gan_synthesize", monkeypatch, capsys)
+    assert done.returncode == 0, done.stderr[-2000:]
+    _, val = load_variant("pruned")
+    classifier, _ = load("models/baseline.pt")
+    probs = predict_proba(classifier, val.images)
+    # 'a' is the weak class generated for ('c' has no pruned train image): the median of its val images' probability
+    median = float(np.median(probs[val.labels == 0, 0]))
+    assert json.loads((project / "metrics/gan.json").read_text())["class_threshold"] == {"a": median}
+
+
+@pytest.mark.hostile("training")
+def test_gan_metrics_give_a_set_threshold_as_the_person_wrote_it(tmp_path, monkeypatch, capsys):
+    # before: gan.threshold 0.123456 was applied as written and reported as 0.1235
+    project = gan_project(tmp_path / "project", weak_k=2)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["gan"]["threshold"] = 0.123456
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    done = _stage_in_process(project, "gan_synthesize", monkeypatch, capsys)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads((project / "metrics/gan.json").read_text())["class_threshold"] == {"a": 0.123456}
+
+
+# two copies of a picture under labels 0 and 1, two of another under 0 and 1; one val image of class 0 nearer the
+# first picture. 1-NN, tie broken at random: by hand (Jia et al.'s recursion averaged over both orders of each pair)
+# the first pair's 0 is worth 1 * (1 + 1/2) / 2 - (1/2) * (1/2) * (1/6 + 1/12) ... = 5/8, its 1 -3/8, the second
+# pair's 0 7/24 and its 1 -1/24; they sum to 1/2, the accuracy of 1-NN on the full set with the tie at random
+COPIES = np.array([[1, 0], [1, 0], [0, 1], [0, 1]], np.float32)
+COPY_LABELS = np.array([0, 1, 0, 1])
+BY_HAND = np.array([5 / 8, -3 / 8, 7 / 24, -1 / 24])
+
+
+@pytest.mark.hostile("training")
+@pytest.mark.parametrize("order", [[0, 1, 2, 3], [1, 0, 3, 2]])
+def test_knn_shapley_values_copies_under_two_labels_alike_in_either_order(order):
+    # before: the stable sort broke the tie by position: the first pair's 0 was worth 0.83 when first and 0.42 when
+    # second, its 1 -0.17 or -0.58
+    values = knn_shapley(COPIES[order], COPY_LABELS[order], np.array([[2, 1]], np.float32), np.array([0]), k=1)
+    np.testing.assert_allclose(values.mean, BY_HAND[order], rtol=0, atol=1e-12)
+
+
+@pytest.mark.hostile("training")
+@pytest.mark.parametrize("order", [[0, 1, 2, 3], [0, 2, 1, 3]])
+def test_knn_shapley_values_all_zero_train_rows_alike_in_either_order(order):
+    # before: the two zero rows (labels 0 and 1) and the row orthogonal to the val image all lie at similarity 0, and
+    # the zero row of class 0 was worth 0.5 when first among them and 0.33 when second. By hand (1-NN, the three tied
+    # at ranks 2 to 4): [1, 0] is worth 1 - (1/3)(1/2 + 1/6 + 1/12) = 3/4, the zero row of class 0 the mean weight of
+    # ranks 2-4, (1/2 + 1/3 + 1/4) / 3 = 13/36, the other two its pair term (1/6 + 2/12) / 6 = 1/18 below zero
+    features = np.array([[1, 0], [0, 0], [0, 0], [0, 1]], np.float32)
+    labels = np.array([0, 0, 1, 1])
+    values = knn_shapley(features[order], labels[order], np.array([[1, 0]], np.float32), np.array([0]), k=1)
+    np.testing.assert_allclose(values.mean, np.array([3 / 4, 13 / 36, -1 / 18, -1 / 18])[order], rtol=0, atol=1e-12)
