@@ -50,7 +50,7 @@ def main() -> None:
     tracin_options = {**DEFAULTS["tracin"], **(p["tracin"] or {})}
     check_outputs(stage="data-valuation", files=[OUT / "decisions.parquet", METRICS_OUT])
     data, considered, _, truth = read_judged(cleaners=params["pruned"]["cleaners"], params=params)
-    # in id order: TracIn deals its minibatches and kNN-Shapley ranks tied neighbours by position, so before,
+    # in id order: TracIn deals its minibatches by position (kNN-Shapley averages a tie over its orders), so before,
     # data/degrade's rows reversed (ids, labels and embedding unchanged) moved harm by up to 0.17 and a drop
     train = data.select(in_id_order(data.manifest, considered))
     ids, given = train.manifest["id"].to_numpy(), train.labels

@@ -103,8 +103,11 @@ def knn_shapley(train_features: np.ndarray, train_labels: np.ndarray, val_featur
     For one val image, with the train images sorted nearest first (``a_1 .. a_N``) and ``m_j`` = 1 when
     ``a_j`` carries the val image's label: ``s(a_N) = m_N / N`` and ``s(a_j) = s(a_{j+1}) + (m_j - m_{j+1})
     / k * min(k, j) / j`` (Jia et al. 2019, Theorem 1), a reverse cumulative sum computed for a batch of
-    val images at once. The value is the mean over the val images; one whose features are all zero is left out
-    (:func:`winnow.neighbours.silent_rows`: as near to every train image as to any other, it has no neighbours).
+    val images at once. Train images a val image finds equally near (copies, all-zero rows) are a tie no
+    position may break: their values are the mean over every order of the tie (:func:`_tied_values`), so they do
+    not hang on the images' ids. The value is the mean over the val images; one whose features are all zero is
+    left out (:func:`winnow.neighbours.silent_rows`: as near to every train image as to any other, it has no
+    neighbours).
 
     Args:
         train_features: float ``(N, D)``; train_labels: int ``(N,)`` (the given labels, on trial).
@@ -145,9 +148,11 @@ def knn_shapley(train_features: np.ndarray, train_labels: np.ndarray, val_featur
                           "kNN-Shapley values none; the representation answers none of them (see represent.source)")
     vx, vy = vx[answered], vy[answered]
     train = F.normalize(torch.from_numpy(x).to(device), dim=1)
+    # each distinct row once, so copies (and all-zero rows) get bit-equal similarities: a tie is then exact
+    distinct, copy_of = torch.unique(train, dim=0, return_inverse=True)
     labels = torch.from_numpy(y).to(device)
     j = torch.arange(1, n + 1, device=device, dtype=torch.float64)
-    # (m_j - m_{j+1}) is weighted by min(k, j) / (k j); the last rank's own term is m_N / N
+    # rank j's weight min(k, j) / (k j): 1 / N at the last rank, as k < N
     weight = torch.clamp(j, max=k) / (k * j)
     total = torch.zeros(n, dtype=torch.float64, device=device)
     squares = torch.zeros(n, dtype=torch.float64, device=device)
@@ -158,16 +163,45 @@ def knn_shapley(train_features: np.ndarray, train_labels: np.ndarray, val_featur
         starts = tqdm(starts, desc="data-valuation knn-shapley", unit="batch")
     for start in starts:
         query = F.normalize(torch.from_numpy(vx[start:start + batch_size]).to(device), dim=1)
-        # a stable sort: equal similarities (copies) rank by position, so the values repeat run to run
-        order = torch.sort(query @ train.T, dim=1, descending=True, stable=True).indices
+        near, order = torch.sort((query @ distinct.T)[:, copy_of], dim=1, descending=True, stable=True)
         match = (labels[order] == torch.from_numpy(vy[start:start + batch_size]).to(device)[:, None]).double()
-        step = torch.zeros_like(match)
-        step[:, :-1] = (match[:, :-1] - match[:, 1:]) * weight[:-1]
-        step[:, -1] = match[:, -1] / n
-        shapley = step.flip(1).cumsum(1).flip(1)  # s(a_j) = sum of the steps from j to N
+        shapley = _tied_values(near, match, weight)
         total.scatter_add_(0, order.reshape(-1), shapley.reshape(-1))
         squares.scatter_add_(0, order.reshape(-1), shapley.reshape(-1).square())
     return Values.of(total, squares, len(vx))
+
+
+def _tied_values(near: torch.Tensor, match: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """float64 ``(B, N)``: the kNN-Shapley value of the train image at each rank, for ``B`` val images whose train
+    images sorted nearest first have similarities ``near`` and ``match`` (1 where the image carries the val image's
+    label), rank j weighing ``weight[j]``.
+
+    Untied, ``s(a_j) = m_j w_j + sum_{i > j} m_i (w_i - w_{i-1})`` (Theorem 1's recursion summed). Within a tie the
+    order is any of its orders alike, and the value is the mean over them: for rank j in a tie G of g ranks, ``m_j
+    mean_G(w) + (sum_G m - m_j) C_G + sum_{i after G} mean_{G(i)}(m) (w_i - w_{i-1})``, with ``C_G = sum_t t
+    (w_{p+t} - w_{p+t-1}) / (g (g - 1))`` over G's ranks p + t. Before, the stable sort broke a tie by position:
+    two copies of a picture labelled 0 and 1, a val image's nearest, took 0.83 and -0.17 (1-NN), swapped with their
+    ids; the mean over both orders gives them 0.625 and -0.375 whichever comes first."""
+    b, n = match.shape
+    rank = torch.arange(n, device=match.device).expand(b, n)
+    new = torch.ones_like(match, dtype=torch.bool)
+    new[:, 1:] = near[:, 1:] != near[:, :-1]
+    first = torch.cummax(torch.where(new, rank, 0), dim=1).values  # the tie's first rank, at each rank
+    key = (torch.cumsum(new, dim=1) - 1) + torch.arange(b, device=match.device)[:, None] * n  # one per tie and row
+
+    def tie_sum(values: torch.Tensor) -> torch.Tensor:  # each rank's tie's total of values (B, N)
+        total = torch.zeros(b * n, dtype=torch.float64, device=match.device)
+        return total.scatter_add_(0, key.reshape(-1), values.reshape(-1))[key]
+
+    rise = torch.zeros_like(weight)
+    rise[1:] = weight[1:] - weight[:-1]  # w_i - w_{i-1}; the first rank's is never used
+    size = tie_sum(torch.ones_like(match))
+    mean_match = tie_sum(match) / size
+    pair = tie_sum((rank - first).double() * rise) / (size * (size - 1)).clamp_min(1)
+    later = torch.zeros(b, n + 1, dtype=torch.float64, device=match.device)
+    later[:, :-1] = (mean_match * rise).flip(1).cumsum(1).flip(1)  # from rank i to N
+    after = later.gather(1, first + size.long())  # the ranks after the tie
+    return match * tie_sum(weight.expand(b, n)) / size + (mean_match * size - match) * pair + after
 
 
 def tracin(train_features: np.ndarray, train_labels: np.ndarray, val_features: np.ndarray, val_labels: np.ndarray,
