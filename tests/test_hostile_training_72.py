@@ -61,8 +61,9 @@ def test_gan_metrics_give_a_set_threshold_as_the_person_wrote_it(tmp_path, monke
 
 # two copies of a picture under labels 0 and 1, two of another under 0 and 1; one val image of class 0 nearer the
 # first picture. 1-NN, tie broken at random: by hand (Jia et al.'s recursion averaged over both orders of each pair)
-# the first pair's 0 is worth 1 * (1 + 1/2) / 2 - (1/2) * (1/2) * (1/6 + 1/12) ... = 5/8, its 1 -3/8, the second
-# pair's 0 7/24 and its 1 -1/24; they sum to 1/2, the accuracy of 1-NN on the full set with the tie at random
+# the first pair's 0 is worth the mean weight of ranks 1-2, (1 + 1/2) / 2, less the second pair's mean label 1/2
+# times (1/6 + 1/12): 5/8; its 1 the pair term (1/2) / 2 below zero, less the same 1/8: -3/8; the second pair's 0
+# (1/3 + 1/4) / 2 = 7/24, its 1 -(1/12) / 2 = -1/24. They sum to 1/2, 1-NN's accuracy with the tie at random
 COPIES = np.array([[1, 0], [1, 0], [0, 1], [0, 1]], np.float32)
 COPY_LABELS = np.array([0, 1, 0, 1])
 BY_HAND = np.array([5 / 8, -3 / 8, 7 / 24, -1 / 24])
