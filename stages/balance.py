@@ -75,10 +75,15 @@ def main() -> None:
     if section["edge_fraction"] > 0 and (section["edge_extra"] > 0 or section["max_images"] is not None):
         # trained_on: the model of baseline's rows and labels now (before: after a relabel and `dvc repro -s`, the
         # edge cases were chosen in the features of the old labels' model, exit 0)
+        # trained_as: of the train section, seed and policy now, as evaluate refuses another (before: after train.model
+        # was edited and balance run alone, the old model's features chose the edge cases, exit 0)
+        train_config = TrainConfig.from_params(params["train"])
         classifier, _ = load("models/baseline.pt", device=device.type, classes=classes,
-                             image_shape=pruned.images.shape[1:], trained_on=lambda: learnt_ids("baseline"))
+                             image_shape=pruned.images.shape[1:], trained_on=lambda: learnt_ids("baseline"),
+                             trained_as=(train_config, seed, policy_for(params, train_config.augment)),
+                             uses="its edge cases")
         # in batches of train.eval_batch_size as params.yaml gives it now, as evaluate: before, 1,024 whatever it said
-        classifier = run_as(classifier, TrainConfig.from_params(params["train"]))
+        classifier = run_as(classifier, train_config)
         scores = edge_scores(embed(classifier, pruned.images), labels)
 
     made = balanced_augment(pruned.images, labels, policy=policy, seed=seed, num_classes=len(classes),

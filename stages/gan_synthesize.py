@@ -58,6 +58,7 @@ def main() -> None:
         print(f"gan-synthesize: skipped: {SKIPPED}")
         return
     # imported here: torch takes seconds to import, and the default variants skip this stage
+    from winnow.augment_search import policy_for
     from winnow.checkpoints import load
     from winnow.gan import GanConfig, generate, train_gan
     from winnow.training import TrainConfig, embed, predict_proba, run_as
@@ -71,12 +72,16 @@ def main() -> None:
     check_made_among(read_rows("pruned"), cleaners=params["pruned"]["cleaners"])
     pruned, val = load_variant("pruned")
     # trained_on: the model of baseline's rows and labels now (before: after a relabel and `dvc repro -s`, the weak
-    # classes were ranked by the val F1 of the old labels' model, exit 0)
+    # classes were ranked by the val F1 of the old labels' model, exit 0); trained_as: of the train section, seed and
+    # policy now, as evaluate refuses another (before: after train.model or train.epochs was edited and the stage run
+    # alone, the old settings' model ranked the weak classes and filtered the samples, exit 0)
+    train_config = TrainConfig.from_params(params["train"])
     classifier, classes = load("models/baseline.pt", classes=pruned.classes, image_shape=pruned.images.shape[1:],
-                               trained_on=lambda: learnt_ids("baseline"))
+                               trained_as=(train_config, seed, policy_for(params, train_config.augment)),
+                               trained_on=lambda: learnt_ids("baseline"), uses="its weak classes and kept samples")
     # in batches of train.eval_batch_size as params.yaml gives it now, as evaluate: before, the checkpoint's (and 1,024
     # for the Fréchet features), so lowering it after running out of memory changed nothing
-    classifier = run_as(classifier, TrainConfig.from_params(params["train"]))
+    classifier = run_as(classifier, train_config)
     val_probs = predict_proba(classifier, val.images) if len(val) else np.zeros((0, len(classes)), np.float32)
     scores = _scores(section["weak_by"], pruned, val, val_probs, classes)
     unscored = [name for name in classes if name not in scores]

@@ -222,6 +222,8 @@ CLASSES = ["a", "b", "c"]
 def gan_project(root, *, weak_k: int):
     """Three classes of random 8x8 images (6 train, 2 val, 2 test each), a pruned variant that drops every train
     image of 'c', a one-epoch models/baseline.pt, and params for a tiny GAN on the weakest classes by count."""
+    from dataclasses import asdict
+
     from winnow.checkpoints import save
     from winnow.degrade import perturbation_table
     from winnow.imageset import pixel_digest, write_imageset
@@ -234,6 +236,9 @@ def gan_project(root, *, weak_k: int):
     params["variants"] = ["baseline", "pruned", "augmented"]
     params["gan"].update(weak_by="count", weak_k=weak_k, weak_below=None, threshold=0.0, per_class=4)
     params["gan"]["train"].update(epochs=1, width=4, latent_dim=8, batch_size=4, device="cpu")
+    # the train section models/baseline.pt is trained with below: gan-synthesize and balance refuse a model of another
+    config = TrainConfig(model="lenet5", epochs=1, batch_size=8, threads=1, device="cpu")
+    params["train"] = asdict(config)
     make_project(root, params)
     rows = [(f"{split}-{c}-{i}", split, c) for split, n in (("train", 6), ("val", 2), ("test", 2))
             for c in range(3) for i in range(n)]
@@ -250,8 +255,7 @@ def gan_project(root, *, weak_k: int):
     train = manifest["split"].to_numpy() == "train"
     labels = manifest["label"].to_numpy()
     trained = fit(images[train], labels[train], images[~train], labels[~train],
-                  config=TrainConfig(model="lenet5", epochs=1, batch_size=8, threads=1, device="cpu"),
-                  num_classes=3, seed=0, progress=False)
+                  config=config, num_classes=3, seed=params["seed"], progress=False)
     # models/baseline.pt as train@baseline writes it: the model of baseline's rows and val, their labels kept
     write_variant("baseline", baseline_rows(manifest), root=root / "data/variants")
     learnt = manifest["split"].isin(["train", "val"]).to_numpy()

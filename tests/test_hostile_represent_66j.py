@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import shutil
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from budget_project import case, planted_fixes_then_mistakes, write_state
 from hostile_harness import files_under, make_project, record_represent, regroup
@@ -182,8 +184,10 @@ def test_balance_run_alone_after_a_relabel_refuses_the_baseline_model_of_the_old
     learnt = np.r_[rows["label"].to_numpy(), 0, 1]  # the rows' labels, then val's (v0 'a', v1 'b')
     assert rows["id"].iloc[0] == "i0" and learnt[0] == 0
     learnt[0] = 1
-    trained = Trained(build_model("lenet5", in_channels=1, num_classes=3, image_size=(12, 12)), torch.zeros(1),
-                      torch.ones(1), [], 0, TrainConfig(model="lenet5"), 0)
+    # trained as params.yaml's train section and seed say: balance refuses a model of other settings before its labels
+    params = yaml.safe_load(Path("params.yaml").read_text())
+    trained = Trained(build_model(params["train"]["model"], in_channels=1, num_classes=3, image_size=(12, 12)),
+                      torch.zeros(1), torch.ones(1), [], 0, TrainConfig.from_params(params["train"]), params["seed"])
     checkpoints.save(trained, "models/baseline.pt", classes=["a", "b", "c"], image_shape=(12, 12, 1),
                      seen=np.concatenate([rows["id"].to_numpy(str), ["v0", "v1"]]), labels=learnt)
     before = files_under(tmp_path)

@@ -58,7 +58,8 @@ def labelled_hashes(ids: np.ndarray, labels: np.ndarray) -> np.ndarray:
 def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | None = None,
          classes: list[str] | None = None, image_shape: tuple[int, ...] | None = None,
          trained_as: tuple[TrainConfig, int, Policy | None] | None = None, held_out: np.ndarray | None = None,
-         trained_on: Callable[[], tuple[np.ndarray, ...]] | None = None) -> tuple[Trained, list[str]]:
+         trained_on: Callable[[], tuple[np.ndarray, ...]] | None = None,
+         uses: str = "its score") -> tuple[Trained, list[str]]:
     """A model saved by :func:`save`, on the chosen device, and its class names.
 
     ``models/<v>.pt`` is written by the ``train@<v>`` stage (``written_by`` names another: ``represent``
@@ -68,7 +69,8 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
     ``(H, W, C)`` than the data it is used on: its class indices would be read as this data's classes; and so
     does one trained with other :data:`winnow.training.STEP_SETTINGS`, another seed or another augmentation policy
     than ``trained_as`` (the train section, seed and ``train.augment``'s policy, None: none, it gives now), or whose
-    seed is unknown: a training of another configuration; and so
+    seed is unknown: a training of another configuration (the line says ``uses``, what the caller takes from the model,
+    would be another training's); and so
     does one that learnt from or chose its epoch on any of the ``held_out`` image ids ``(N,)`` (the test split it
     is scored on): data split anew since it was trained; and so does one that did not learn from or choose its epoch
     on exactly the image ids ``(M,)`` that ``trained_on()`` gives with their labels ``(M,)`` (the train and val images
@@ -157,7 +159,7 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
         raise rerun_error(path, f"trained on {_shape(ckpt['image_shape'])} images, the data's are "
                                 f"{_shape(image_shape)}", written_by=written_by)
     if trained_as is not None:
-        _check_trained_as(config, ckpt.get("seed"), policy, *trained_as, path=path, written_by=written_by)
+        _check_trained_as(config, ckpt.get("seed"), policy, *trained_as, path=path, written_by=written_by, uses=uses)
     if held_out is not None:
         # before: after `ingest.split_seed` changed, evaluate@<v> by hand (or dvc repro -s) scored the old model on a
         # test split of 1,000 images, 767 of which it had learnt from or chosen its epoch on, and wrote its flattered
@@ -219,7 +221,8 @@ def _check_learnt(ids: np.ndarray, values: np.ndarray, kept: torch.Tensor | None
 
 
 def _check_trained_as(trained: TrainConfig, trained_seed: int | None, trained_policy: Policy | None,
-                      config: TrainConfig, seed: int, policy: Policy | None, *, path: Path, written_by: str) -> None:
+                      config: TrainConfig, seed: int, policy: Policy | None, *, path: Path, written_by: str,
+                      uses: str = "its score") -> None:
     """Raise :func:`winnow.stage_reads.rerun_error` unless a checkpoint ``trained`` with its config, ``trained_seed`` (None:
     unknown) and ``trained_policy`` was trained with ``config``'s :data:`winnow.training.STEP_SETTINGS` (what every
     step computes; not device, threads or stream), ``seed`` and ``policy`` (``train.augment``'s; None: none)."""
@@ -240,7 +243,7 @@ def _check_trained_as(trained: TrainConfig, trained_seed: int | None, trained_po
                if then.get(name) != now.get(name)]
     if changed:
         more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
-        raise rerun_error(path, f"trained with {', '.join(changed[:3])}{more}: its score would be another training's",
+        raise rerun_error(path, f"trained with {', '.join(changed[:3])}{more}: {uses} would be another training's",
                           written_by=written_by)
 
 
