@@ -29,6 +29,9 @@ def main() -> None:
     model_path, log_dir = f"models/{variant}.pt", f"metrics/train/{variant}"
     check_outputs(stage=f"train@{variant}", files=[model_path], folders=[log_dir])
     train, val = load_variant(variant)
+    unseen = _unvalidated(train.labels, val.labels, classes=train.classes)
+    if unseen and is_main_process():
+        print(f"warning: train@{variant}: {unseen}", flush=True)
     # the model and its training log (dvclive's, written epoch by epoch) replace the last run's together, or
     # not at all: an interrupted or failed run leaves the last complete pair
     with together() as outputs:
@@ -42,6 +45,23 @@ def main() -> None:
                  digests=np.concatenate([train.manifest["digest"].to_numpy(str), val.manifest["digest"].to_numpy(str)]))
     if is_main_process():
         print(f"train@{variant}: {len(train)} images, augment {config.augment}")  # fit printed where it stopped
+
+
+def _unvalidated(train_labels: np.ndarray, val_labels: np.ndarray, *, classes: list[str], most: int = 5) -> str | None:
+    """What the warning says when some class of int ``train_labels`` has no image among ``val_labels`` (None when
+    each has one): the epoch kept is the one of best val accuracy, which never asks for that class. Before, a val split
+    of class 'a' alone (ingest's carving rounds a small class's share to 0) kept, without a word, an epoch that named
+    'a' for every image: "best val acc 1.0000"."""
+    missing = np.setdiff1d(np.unique(train_labels), np.unique(val_labels))
+    if not len(missing):
+        return None
+    named = ", ".join(repr(classes[c]) for c in missing[:most])
+    if len(missing) > most:
+        named += f" and {len(missing) - most} more"
+    one = len(missing) == 1
+    return (f"val has no image of class{'' if one else 'es'} {named}, which train has: the epoch kept is the one of "
+            f"best val accuracy, and a model that never names {'it' if one else 'them'} scores no lower there; add "
+            "val images of every class (raise ingest.val_fraction; an imagefolder's val/ needs a folder for each)")
 
 
 if __name__ == "__main__":
