@@ -11,14 +11,13 @@ import numpy as np
 import pandas as pd
 
 from winnow.augment_search import policy_for
-from winnow.checkpoints import load
+from winnow.checkpoints import check_finite, load
 from winnow.errors import WinnowError
 from winnow.metrics import (
     headline, metrics_path, not_learnt, per_class_table, predictions_path, predictions_table, recall_total,
     summarise, summary_path, tested_recalls,
 )
 from winnow.stage import check_outputs, load_params, run, together, write_json, write_table
-from winnow.stage_reads import rerun_error
 from winnow.training import TrainConfig, predict_proba, run_as
 from winnow.variants import learnt_ids, load_test, variant_argument
 
@@ -49,12 +48,8 @@ def main() -> None:
     # checkpoint's, so lowering it after evaluate ran out of memory, then rerunning evaluate, ran out again at the old
     # size
     probabilities = predict_proba(run_as(trained, config), test.images)
-    broken = ~np.isfinite(probabilities).all(axis=1)
-    if broken.any():  # argmax reads a row of NaN as class 0: plausible metrics of a model that predicts nothing
-        raise rerun_error(f"models/{variant}.pt", f"gives non-finite probabilities (NaN or infinity) for "
-                          f"{int(broken.sum())} of {len(broken)} test images, first "
-                          f"{test.manifest['id'].iloc[int(np.argmax(broken))]!r}, so its predictions mean nothing",
-                          written_by=f"train@{variant}")
+    # argmax reads a row of NaN as class 0: plausible metrics of a model that predicts nothing
+    check_finite(probabilities, test.manifest["id"].to_numpy(), path=f"models/{variant}.pt", what="test images")
     predicted = probabilities.argmax(1)
     summary = summarise(test.labels, predicted, classes=classes)
     table = per_class_table(test.labels, predicted, classes=classes)

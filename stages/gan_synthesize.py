@@ -59,7 +59,7 @@ def main() -> None:
         return
     # imported here: torch takes seconds to import, and the default variants skip this stage
     from winnow.augment_search import policy_for
-    from winnow.checkpoints import load
+    from winnow.checkpoints import check_finite, load
     from winnow.gan import GanConfig, generate, train_gan
     from winnow.training import TrainConfig, embed, predict_proba, run_as
 
@@ -83,6 +83,9 @@ def main() -> None:
     # for the Fréchet features), so lowering it after running out of memory changed nothing
     classifier = run_as(classifier, train_config)
     val_probs = predict_proba(classifier, val.images) if len(val) else np.zeros((0, len(classes)), np.float32)
+    # as evaluate refuses it: before, a baseline giving NaN was refused as "gan.threshold: must be in [0, 1), got [nan
+    # ...]" under real_median, and under a number kept no sample and stopped in a traceback after writing its outputs
+    check_finite(val_probs, val.manifest["id"].to_numpy(), path="models/baseline.pt", what="val images")
     scores = _scores(section["weak_by"], pruned, val, val_probs, classes)
     unscored = [name for name in classes if name not in scores]
     if unscored:
@@ -128,6 +131,7 @@ def main() -> None:
     intended = np.repeat([classes.index(c) for c in weak], section["per_class"])
     images = generate(trained.generator, intended, seed=seed)
     probs = predict_proba(classifier, images)
+    check_finite(probs, np.arange(len(images)), path="models/baseline.pt", what="generated images")
     p_intended = probs[np.arange(len(intended)), intended]
     # "real_median": as confident as the median real val image of the class; or one number for all classes
     threshold = (real_thresholds(val_probs, val.labels) if section["threshold"] == "real_median"

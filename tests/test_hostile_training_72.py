@@ -10,6 +10,8 @@
 - gan-synthesize and balance of a models/baseline.pt trained with other train settings than params.yaml gives now
   (train.epochs, train.model edited, the stage run alone): refused in one line naming train@baseline, as evaluate
   refuses it, where the old model ranked the weak classes, filtered the samples or chose the edge cases;
+- gan-synthesize of a baseline model whose weights are NaN (edited by hand): the line evaluate gives, not "gan.threshold:
+  must be in [0, 1), got [nan nan nan]" under real_median (a setting the person never chose);
 - train of a val split without a class that train has (or of one class alone): a warning naming the classes, as the
   epoch kept is chosen by a val accuracy blind to them.
 
@@ -212,4 +214,24 @@ def test_balance_refuses_a_baseline_model_of_another_train_model_for_its_edge_ca
     done = _stage_in_process(project, "balance", monkeypatch, capsys)
     assert assert_error_line(done) == ("error: models/baseline.pt: trained with train.model 'lenet5' (now "
                                        "'cnn_small'): its edge cases" + RERUN)
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("training")
+def test_gan_synthesize_refuses_a_baseline_model_that_gives_nan_as_evaluate_does(tmp_path, monkeypatch, capsys):
+    # before: "error: gan.threshold: must be in [0, 1), got [nan nan nan]": a setting the person did not choose, named
+    # for the model's NaN (under a number instead, no sample was kept and the warning's floor(nan) was a traceback)
+    import torch
+
+    project = gan_project(tmp_path / "project", weak_k=2)
+    _edited(project, lambda params: params["gan"].update(threshold="real_median"))
+    checkpoint = torch.load(project / "models/baseline.pt", weights_only=True)
+    first = next(iter(checkpoint["state_dict"]))
+    checkpoint["state_dict"][first] = torch.full_like(checkpoint["state_dict"][first], float("nan"))
+    torch.save(checkpoint, project / "models/baseline.pt")
+    before = files_under(project)
+    done = _stage_in_process(project, "gan_synthesize", monkeypatch, capsys)
+    assert assert_error_line(done) == (
+        "error: models/baseline.pt: gives non-finite probabilities (NaN or infinity) for 6 of 6 val images, first "
+        "'val-0-0', so its predictions mean nothing; rerun the train@baseline stage (dvc repro train@baseline)")
     assert_nothing_left(project, before)

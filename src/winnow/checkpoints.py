@@ -204,6 +204,20 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
             list(ckpt["classes"]))
 
 
+def check_finite(probabilities: np.ndarray, ids: np.ndarray, *, path: str | os.PathLike, what: str,
+                 written_by: str | None = None) -> None:
+    """Refuse, in one line naming the stage to rerun, a model at ``path`` whose float ``probabilities`` ``(N, classes)``
+    (or features ``(N, D)``) of the images ``ids`` ``(N,)`` (``what``: "test images") hold NaN or infinity: argmax reads
+    a row of NaN as class 0, a bound compared with NaN is never met, and the numbers built on them mean nothing."""
+    from winnow.stage_reads import rerun_error
+
+    broken = ~np.isfinite(probabilities).all(axis=1)
+    if broken.any():
+        raise rerun_error(path, f"gives non-finite probabilities (NaN or infinity) for {int(broken.sum())} of "
+                                f"{len(broken)} {what}, first {str(np.asarray(ids)[int(np.argmax(broken))])!r}, so its "
+                                "predictions mean nothing", written_by=written_by or f"train@{Path(path).stem}")
+
+
 def _check_learnt(ids: np.ndarray, values: np.ndarray, kept: torch.Tensor | None, *, path: Path, written_by: str,
                   record: str, unseen: str, held: str, why: str) -> None:
     """Raise :func:`winnow.stage_reads.rerun_error` unless a checkpoint that ``kept`` its :func:`labelled_hashes` of
