@@ -9,6 +9,7 @@ and asserts the one line that names the file and the stage to rerun, and that no
 No case trains a model: each error comes before training.
 """
 
+import dataclasses
 import json
 import os
 import pickle
@@ -23,6 +24,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+import yaml
 
 from hostile_harness import (
     ROOT, TINY_CLASSES, _env, assert_nothing_left, budget_stamped, files_under, make_project,
@@ -501,8 +503,12 @@ def _baseline_model(project: Path, *, classes: list[str] = CLASSES, name: str = 
     data = read_imageset(project / "data/degrade")
     train = data.manifest["split"].to_numpy() == "train"
     config = TrainConfig(model="lenet5", epochs=1, batch_size=8, threads=1, device="cpu")
+    # params.yaml's train section and seed as the model is trained with: balance and gan-synthesize refuse another
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["train"] = dataclasses.asdict(config)
+    make_project(project, params)
     trained = fit(data.images[train], data.labels[train], data.images[~train], data.labels[~train], config=config,
-                  num_classes=len(CLASSES), seed=0, progress=False)
+                  num_classes=len(CLASSES), seed=params["seed"], progress=False)
     (project / "models").mkdir(exist_ok=True)
     learnt = data.manifest["split"].isin(["train", "val"]).to_numpy()  # as train@baseline keeps them
     save(trained, project / f"models/{name}.pt", classes=classes, image_shape=data.images.shape[1:],
