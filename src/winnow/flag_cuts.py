@@ -93,17 +93,34 @@ def check_cut_by(flags, *, issues: dict | None, path: str) -> None:
         raise rerun_error(path, f"records threshold.issues {json.dumps(then)[:40]}, not a section of issues",
                           written_by="threshold")
     now = json.loads(json.dumps(issues or {}))  # as the file's metadata holds it
-
-    def cut(setting):  # a method left out is auto (winnow.thresholds.cut_issues): {} and {method: auto} cut alike
-        return {"method": "auto", **setting} if isinstance(setting, dict) else setting
-
-    changed = next((issue for issue in sorted({*now, *then}) if cut(then.get(issue)) != cut(now.get(issue))), None)
+    changed = next((issue for issue in sorted({*now, *then}) if _as_cut(then.get(issue)) != _as_cut(now.get(issue))),
+                   None)
     if changed is not None:
         was, given = then.get(changed), now.get(changed)
         raise rerun_error(path, f"cut with threshold.issues.{changed} "
                                 f"{'left out' if was is None else json.dumps(was)}, but params.yaml "
                                 f"{'leaves it out' if given is None else 'gives ' + json.dumps(given)} now",
                           written_by="threshold")
+
+
+def _as_cut(setting: Any) -> Any:
+    """An issue's setting of threshold.issues as it cuts: its method (auto where left out, as
+    :func:`winnow.thresholds.cut_issues` reads it) and each option of that method at its default where left out, so
+    {}, {method: auto} and {method: auto, alpha: 0.01} cut alike. Before, an option written out at its default (auto's
+    alpha 0.01) was read as another cut, and every reader of the flags refused them."""
+    import inspect
+
+    import winnow.histogram_cuts as histogram_cuts
+    from winnow.thresholds import auto_cut
+
+    if not isinstance(setting, dict):
+        return setting
+    method = setting.get("method", "auto")
+    function = auto_cut if method == "auto" else getattr(histogram_cuts, str(method), None)
+    defaults = {} if not callable(function) else {
+        name: option.default for name, option in inspect.signature(function).parameters.items()
+        if option.kind is option.KEYWORD_ONLY and option.default is not option.empty and name != "bins"}
+    return {"method": method, **defaults, **setting}
 
 
 # the key of dedup's groups' attrs recording the flags it chose the copy each group keeps by (flagged_by): a group
