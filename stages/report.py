@@ -17,7 +17,7 @@ from winnow import (report, report_budget, report_grids, report_numbers, report_
 from winnow.contract_verdict import CHECKED_BY
 from winnow.errors import WinnowError, first_line
 from winnow.evaluated import read_predictions
-from winnow.flag_cuts import check_cut
+from winnow.flag_cuts import check_cut, check_flagged_by
 from winnow.report_valuation import valuation_section
 from winnow.imageset import ImageSet, read_imageset
 from winnow.judged_rows import check_grouped, check_pixels
@@ -97,6 +97,8 @@ def main() -> None:
     groups = of_images("dedup", "data/dedup/groups.parquet",
                        columns=("kept", "split", "group", "group_size", "label_conflict", "label", "reason"),
                        booleans=("kept", "label_conflict"), complete=("group",))
+    if groups is not None and degraded is not None:  # before: copies kept by flags threshold since cut anew were shown
+        check_flagged_by(groups, flags, manifest=degraded.manifest)  # as dedup's choice now
     # each version's rows read and checked once (50,000 rows' check against the data costs): the shown variants',
     # pruned's (what it drops, whoever decided it) and balanced's (its section) whether shown or not
     version_rows = {v: rows for v in dict.fromkeys([*variants, "pruned", "balanced"])

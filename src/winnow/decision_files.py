@@ -103,6 +103,10 @@ def read_cleaner_tables(cleaners, *, classes: list[str], manifest: pd.DataFrame,
                                            if c == "is_issue" or c.endswith("_outlier")], path=path, written_by=stage)
     if "groups" in tables and "flags" in tables:  # the copies dedup keeps chosen by threshold's flags now
         check_flagged_by(tables["groups"], tables["flags"], manifest=manifest)
+    elif "groups" in tables and params is not None and all(DECISION_FILES[c][2] in PER_IMAGE for c in cleaners):
+        # threshold no cleaner (nor a label cleaner, whose check below reads the filters): its flags chose the copies
+        # dedup keeps all the same. Before, the budget of dedup alone weighed groups kept by flags since cut anew
+        read_filters(manifest, params=params, cleaners=cleaners)
     _check_left_to_judge(cleaners, tables, manifest=manifest, classes=classes, params=params)
     return tables
 
@@ -124,7 +128,8 @@ def _check_left_to_judge(cleaners, tables: dict[str, pd.DataFrame], *, manifest:
     it, queued the stale table's suggestions."""
     if all(DECISION_FILES[c][2] in PER_IMAGE for c in cleaners):
         return
-    flags, groups = read_filters(manifest, params=params)  # cut under params.yaml's settings (where given)
+    # cut under params.yaml's settings (where given), where the cleaners' filters move the images judged
+    flags, groups = read_filters(manifest, params=params, cleaners=cleaners)
     considered, _ = considered_rows(manifest, flags=flags, groups=groups, dedup_cleans="dedup" in cleaners,
                                     threshold_cleans="threshold" in cleaners)
     ids = manifest["id"].to_numpy()

@@ -152,6 +152,8 @@ def check_flagged_by(groups, flags, *, manifest, path: str = "data/dedup/groups.
     then = groups.attrs.get(FLAGGED_BY)
     if then is None:
         return
+    if flags is not None and "any" not in flags:  # read without it where nothing else needs it (the report)
+        raise rerun_error(FLAGS, "lacks column(s) any", written_by="threshold")
     now = flagged_by(flags, manifest=manifest)
     if then == now:
         return

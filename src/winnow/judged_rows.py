@@ -10,7 +10,7 @@ them in.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -40,7 +40,7 @@ def read_judged(*, cleaners: list[str], params: Mapping[str, Any] | None = None,
     from winnow.stage_reads import read_table, rerun_error
 
     data = read_imageset("data/degrade")
-    flags, groups = read_filters(data.manifest, params=params)
+    flags, groups = read_filters(data.manifest, params=params, cleaners=cleaners)
     truth = read_table(TRUTH, written_by="degrade", columns=PERTURBATION_COLUMNS, missing_ok=True)
     try:
         check_flips(truth, classes=len(data.classes), manifest=data.manifest)
@@ -142,12 +142,16 @@ def given_labels(path, table: pd.DataFrame, *, written_by: str) -> np.ndarray:
 
 
 def read_filters(manifest: pd.DataFrame, *, params: Mapping[str, Any] | None = None,
-                 ) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+                 cleaners: Iterable[str] | None = None) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """``(flags, groups)``: threshold's flags and dedup's groups of the images of data/degrade (``manifest``), each
     None where its stage has not written it, as :func:`considered_rows` takes them. ``params``: params.yaml, whose
     threshold and score settings the flags must have been cut under (:func:`winnow.flag_cuts.check_cut`; None: not
     compared). Before, flags cut under other threshold.issues, bins, max_flagged_fraction or score settings (an edit,
-    then a cleaner or the budget run alone) were read as current and left other images out of the judging."""
+    then a cleaner or the budget run alone) were read as current and left other images out of the judging.
+    ``cleaners``: params.yaml's ``pruned.cleaners`` (None: as if every cleaner), which say what the filters move: the
+    flags are held to params.yaml where threshold or dedup is among them (dedup keeps the copies the flags pass), the
+    copies dedup keeps to the flags where dedup is. With neither, the flags and the kept copies move no image judged
+    (the leaks are dropped whatever the flags): before, flags cut under other settings were refused there too."""
     from winnow.flag_cuts import check_cut, check_flagged_by
     from winnow.stage_reads import read_table
 
@@ -158,13 +162,15 @@ def read_filters(manifest: pd.DataFrame, *, params: Mapping[str, Any] | None = N
                         columns=("id", "group", "kept", "reason", "label_conflict"), missing_ok=True,
                         rows_of=("data/degrade", manifest["id"]), booleans=("kept", "label_conflict"),
                         complete=("group",))  # a row an image
+    moved_by = {"threshold", "dedup"} if cleaners is None else set(cleaners)
     if flags is not None:
         check_pixels(flags, manifest=manifest, path="data/threshold/flags.parquet", written_by="threshold")
-        if params is not None:
+        if params is not None and moved_by & {"threshold", "dedup"}:
             check_cut(flags, params=params)
     if groups is not None:
         check_grouped(groups, manifest=manifest)
-        check_flagged_by(groups, flags, manifest=manifest)  # kept copies chosen by the flags now
+        if "dedup" in moved_by:
+            check_flagged_by(groups, flags, manifest=manifest)  # kept copies chosen by the flags now
     return flags, groups
 
 
