@@ -13,7 +13,9 @@ settings they were cut under, and dedup's groups to the flags they kept copies b
 - the report refuses groups that kept copies by other flags than threshold's now: before, exit 0, the page showed the
   copies the old flags kept as dedup's choice;
 - each line's advice followed (threshold rerun, dedup rerun) clears it;
-- the report, where the groups record their flags, refuses flags without their any column: not a KeyError.
+- the report, where the groups record their flags, refuses flags without their any column: not a KeyError;
+- groups dedup kept by no flags (run before threshold) are current where threshold flags no train image: before,
+  refused as kept by other flags.
 """
 
 from __future__ import annotations
@@ -195,3 +197,22 @@ def test_the_report_refuses_flags_without_any_where_groups_record_them(tmp_path,
     done = _stage_in_process(project, "report", monkeypatch, capsys)
     assert (done.returncode, done.stderr.splitlines()) == (1, [f"error: {FLAGS}: lacks column(s) any{RERUN}"])
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("intermediates")
+def test_groups_kept_by_no_flags_are_current_where_threshold_flags_no_train_image(tmp_path, monkeypatch, capsys):
+    # dedup run by hand before threshold (no flags: it recorded none), then threshold's flags, which flag no train
+    # image of the tiny project, put back: the copies kept are those flags of no train image keep. Before: refused,
+    # "no flags then, 0 flagged train image(s) now"; a train image flagged is still refused
+    project, params = _thresholded(tmp_path / "p", monkeypatch, capsys)
+    aside = tmp_path / "flags.parquet"
+    (project / FLAGS).rename(aside)
+    assert _stage_in_process(project, "dedup", monkeypatch, capsys).returncode == 0
+    aside.rename(project / FLAGS)
+    read_judged(cleaners=["threshold", "dedup"], params=params)
+    edit_table(project / FLAGS, _flag_first_train_image)
+    with pytest.raises(WinnowError) as refused:
+        read_judged(cleaners=["threshold", "dedup"], params=params)
+    assert f"error: {refused.value}" == (
+        "error: data/dedup/groups.parquet: chose the copies it keeps by threshold's flags as they were (no flags then, "
+        "1 flagged train image(s) now): made before threshold flagged anew; rerun the dedup stage (dvc repro dedup)")

@@ -160,6 +160,8 @@ def check_flagged_by(groups, flags, *, manifest, path: str = "data/dedup/groups.
     if not isinstance(then, dict) or not isinstance(then.get("flagged"), (int, type(None))):
         raise rerun_error(path, f"records the flags it kept copies by as {json.dumps(then)[:40]}, not a count and "
                                 "digest of flagged images", written_by="dedup")
+    if not then["flagged"] and not now["flagged"]:  # no flags keep the copies flags of no train image keep: before,
+        return  # dedup run by hand before threshold, which then flagged no train image, was refused
 
     def said(record):
         return "no flags" if record["flagged"] is None else f"{record['flagged']} flagged train image(s)"
