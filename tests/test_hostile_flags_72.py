@@ -211,10 +211,12 @@ def test_flags_of_an_earlier_winnow_are_read_as_before(tmp_path, monkeypatch, ca
     make_project(project, _edited(params, "threshold.bins", 64))
     assert _stage_in_process(project, "dedup", monkeypatch, capsys).returncode == 0
     make_project(project, _edited(params, "threshold.issues.dark", {"method": "li"}))
+    before = files_under(project)
     done = _stage_in_process(project, "dedup", monkeypatch, capsys)
     assert (done.returncode, done.stderr.splitlines()) == (1, [
         f"error: {FLAGS}: cut with threshold.issues.dark {{\"method\": \"auto\"}}, but params.yaml gives "
         f"{{\"method\": \"li\"}} now{RERUN}"])
+    assert_nothing_left(project, before)
 
 
 def _deduplicated(root: Path, monkeypatch, capsys) -> Path:
