@@ -1,0 +1,82 @@
+"""The README taken literally (probe 72): what it, docs/design.md and the comments of params.yaml quote of the
+committed default run is what that run's files hold, and a line it quotes as printed is the line the code prints.
+
+- The cleaning budget's Score bullet quoted the probe's val accuracy "0.952–0.960 (none 0.954, all 0.960)", the
+  log-loss "0.311 (none) to 0.164 (all)" and the wrong train labels "488 of 3,255 to 27 of 2,623": an earlier run's,
+  where the committed ``metrics/budget.json`` holds 0.950–0.958 (all 0.958), 0.309 and 0.158, and ``all`` keeps 2,621
+  train images (15 of them wrong by degrade's ground truth, counted from the committed run's data/). Probe 71 mended
+  the other sentence of the section, which quotes the same log-losses; docs/design.md and params.yaml's
+  ``budget.score`` comment kept the stale figures too.
+- docs/design.md and params.yaml's ``represent.source`` comment quoted the default run's 10-NN val vote as 0.958
+  where ``metrics/represent.json`` (and the README) say 0.962; params.yaml's ``data_valuation.bound`` comment quoted
+  its precision / recall as 0.986 / 0.887 where ``metrics/data_valuation.json`` (and the README) say 0.991 / 0.885.
+- The judges section quoted the reason a blocked relabel carries as
+  ``untrusted_relabel (val relabel precision 0.41 < relabel_min_precision 0.8, …)``; the cleaners print the
+  precision to three decimals, rounded down (``0.410`` for 0.41), so the quoted reason was none the code writes."""
+
+import json
+import re
+
+import pytest
+from hostile_harness import ROOT
+
+from winnow.judges import Strength
+
+README = " ".join((ROOT / "README.md").read_text().split())
+DESIGN = " ".join((ROOT / "docs/design.md").read_text().split())
+PARAMS = " ".join(line.split("#", 1)[1].strip() for line in (ROOT / "params.yaml").read_text().splitlines()
+                  if "#" in line)  # the comments alone, joined as one text
+
+
+def _metrics(name: str) -> dict:
+    return json.loads((ROOT / "metrics" / f"{name}.json").read_text())
+
+
+@pytest.mark.hostile("report")
+def test_the_budget_score_figures_quoted_of_the_default_run_are_the_committed_metrics():
+    # before: README "0.952–0.960 val accuracy (none 0.954, all 0.960) ... from 0.311 (none) to 0.164 (all) ...
+    # (488 of 3,255 to 27 of 2,623"; design.md and params.yaml the same accuracies and log-losses
+    budget = _metrics("budget")["candidates"]
+    accuracies = [candidate["accuracy"] for candidate in budget.values()]
+    low, high = f"{min(accuracies):.3f}", f"{max(accuracies):.3f}"
+    none, everything = budget["none"], budget["all"]
+    found = re.search(r"every candidate scores ([0-9.]+)–([0-9.]+) val accuracy \(none ([0-9.]+), all ([0-9.]+)\), "
+                      r"while the log-loss falls from ([0-9.]+) \(none\) to ([0-9.]+) \(all\) as the share of wrong "
+                      r"train labels falls from 15% to under 1% \(([0-9,]+) of ([0-9,]+) to \d+ of ([0-9,]+), by "
+                      r"degrade's ground truth\)", README)
+    flips = _metrics("degrade")["kind"]["symmetric_noise"]  # every planted flip is a wrong train label of none
+    assert found.groups() == (low, high, f"{none['accuracy']:.3f}", f"{everything['accuracy']:.3f}",
+                              f"{none['log_loss']:.3f}", f"{everything['log_loss']:.3f}", f"{flips:,}",
+                              f"{none['train_images']:,}", f"{everything['train_images']:,}")
+    design = re.search(r"the probe's val accuracy is ([0-9.]+)–([0-9.]+) for every candidate \(none ([0-9.]+), all "
+                       r"([0-9.]+): .*?while its log-loss falls ([0-9.]+) → ([0-9.]+) \(none → all\)", DESIGN)
+    assert design.groups() == found.groups()[:6]
+    comment = re.search(r"accuracy is ([0-9.]+)-([0-9.]+) for every cut while its log-loss falls ([0-9.]+) -> "
+                        r"([0-9.]+) \(none -> all; metrics/budget.json\)", PARAMS)
+    assert comment.groups() == (low, high, f"{none['log_loss']:.3f}", f"{everything['log_loss']:.3f}")
+
+
+@pytest.mark.hostile("report")
+def test_the_knn_vote_and_valuation_figures_quoted_of_the_default_run_are_the_committed_metrics():
+    # before: design.md "10-NN val vote 0.958 in `metrics/represent.json`", params.yaml "0.958 on the current one,
+    # metrics/represent.json" and "the default run 0.986 / 0.887", where the committed metrics say 0.962, 0.991 / 0.885
+    knn = f"{_metrics('represent')['knn_val_accuracy']:.3f}"
+    assert re.search(r"10-NN val vote ([0-9.]+) in `metrics/represent.json` on the current splits", DESIGN)[1] == knn
+    assert re.search(r"([0-9.]+) on the current one, metrics/represent.json\)", PARAMS)[1] == knn
+    truth = _metrics("data_valuation")["truth"]
+    quoted = re.search(r"\(3 seeds, earlier draw: benchmarks/results/valuation.md\); the default run ([0-9.]+) / "
+                       r"([0-9.]+)", PARAMS)
+    assert quoted.groups() == (f"{truth['precision']:.3f}", f"{truth['recall']:.3f}")
+
+
+@pytest.mark.hostile("report")
+def test_the_untrusted_relabel_reason_the_readme_quotes_is_the_one_a_cleaner_writes():
+    # before: the README quoted "val relabel precision 0.41 < relabel_min_precision 0.8, from 52 val relabels after
+    # 100 planted flips", a precision with two decimals, where the cleaners write three (rounded down)
+    quoted = re.search(r"`neighbours_agree:3; (untrusted_relabel \(val relabel precision ([0-9.]+) < "
+                       r"relabel_min_precision 0\.8, from (\d+) val relabels after (\d+) planted flips\))`", README)
+    relabels, planted = int(quoted[3]), int(quoted[4])
+    # the README's 52 val relabels, 21 of them right: 0.4038..., written 0.403
+    strength = Strength(0.95, 21 / relabels, relabels, planted, 60, 0.8)
+    assert not strength.relabels_allowed
+    assert strength.refusal() == quoted[1]
