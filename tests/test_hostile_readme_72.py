@@ -12,7 +12,11 @@ committed default run is what that run's files hold, and a line it quotes as pri
   its precision / recall as 0.986 / 0.887 where ``metrics/data_valuation.json`` (and the README) say 0.991 / 0.885.
 - The judges section quoted the reason a blocked relabel carries as
   ``untrusted_relabel (val relabel precision 0.41 < relabel_min_precision 0.8, …)``; the cleaners print the
-  precision to three decimals, rounded down (``0.410`` for 0.41), so the quoted reason was none the code writes."""
+  precision to three decimals, rounded down (``0.410`` for 0.41), so the quoted reason was none the code writes.
+- 13 keys of params.yaml a user may set (``threshold.bins``, ``confident_learn.frac_noise``,
+  ``embedding_clean.max_outlier_fraction``, ...) were explained nowhere: no comment in params.yaml, no word in the
+  README or design.md. Each key is now explained in one of them, or is a field of the dataclass the README points
+  to (``train``, ``gan.train``, ``balance.policy``)."""
 
 import json
 import re
@@ -80,3 +84,50 @@ def test_the_untrusted_relabel_reason_the_readme_quotes_is_the_one_a_cleaner_wri
     strength = Strength(0.95, 21 / relabels, relabels, planted, 60, 0.8)
     assert not strength.relabels_allowed
     assert strength.refusal() == quoted[1]
+
+
+def _params_keys() -> list[tuple[str, str, bool]]:
+    """Every key params.yaml sets, as the dotted path of its section and the key, with whether a comment explains it
+    there: on its own line, or on the comment lines indented under it."""
+    lines = (ROOT / "params.yaml").read_text().splitlines()
+    keys, above = [], []
+    for at, line in enumerate(lines):
+        key = re.match(r"^( *)(?:- )?([A-Za-z_][\w.*]*):(.*)$", line)
+        if key is None:
+            continue
+        indent = len(key[1])
+        while above and above[-1][0] >= indent:
+            above.pop()
+        above.append((indent, key[2]))
+        under = at + 1 < len(lines) and re.match(rf"^ {{{indent + 1},}}#", lines[at + 1]) is not None
+        keys.append((".".join(name for _, name in above[:-1]), key[2], "#" in key[3] or under))
+    return keys
+
+
+@pytest.mark.hostile("report")
+def test_every_key_of_params_yaml_is_explained_in_params_yaml_the_readme_or_design():
+    # before: threshold.bins, confident_learn.rank_by and frac_noise, embedding_clean.max_isolated_fraction, outliers,
+    # outlier_threshold and max_outlier_fraction, represent.selfsup.weight_decay, data_valuation.tracin's batch_size
+    # and weight_decay, gan.weak_below and augment_search.magnitudes and fill (13 keys) stood in params.yaml without a
+    # word of what they do, and neither the README nor design.md named them
+    from dataclasses import fields
+
+    from winnow.configs import GanConfig, Policy, TrainConfig
+
+    docs = (ROOT / "README.md").read_text() + (ROOT / "docs/design.md").read_text()
+    # the README: "The keys of `train`, `gan.train` and `balance.policy` are the fields of the dataclasses in
+    # src/winnow/configs.py", and it names each quality issue of threshold.issues
+    fields_of = {"train": TrainConfig, "gan.train": GanConfig, "balance.policy": Policy}
+    assert "The keys of `train`, `gan.train` and\n`balance.policy` are the fields of the dataclasses in `src/winnow/configs.py`" in (
+        ROOT / "README.md").read_text()
+    unexplained = []
+    for section, key, commented in _params_keys():
+        path = f"{section}.{key}" if section else key
+        if commented or path in docs or f"`{key}`" in docs:
+            continue
+        if section in fields_of and key in {f.name for f in fields(fields_of[section])}:
+            continue
+        if section in ("threshold.issues", "gate.tolerances") and f"`{section}`" in docs and key in docs:
+            continue  # an issue the README names, a tolerance pattern it names
+        unexplained.append(path)
+    assert unexplained == []
