@@ -16,13 +16,21 @@ committed default run is what that run's files hold, and a line it quotes as pri
 - 13 keys of params.yaml a user may set (``threshold.bins``, ``confident_learn.frac_noise``,
   ``embedding_clean.max_outlier_fraction``, ...) were explained nowhere: no comment in params.yaml, no word in the
   README or design.md. Each key is now explained in one of them, or is a field of the dataclass the README points
-  to (``train``, ``gan.train``, ``balance.policy``)."""
+  to (``train``, ``gan.train``, ``balance.policy``).
+- The README's ``.npz`` command (``dvc exp run -S ingest.source=npz -S ingest.path=/data/set.npz``), on an ``.npz``
+  whose ``classes`` array names its classes (as the README says it reads them), stopped at degrade, after ingest,
+  with ``classes must be a class index in [0, 2] or a name in classes.json, got '7'``: the default damage's class
+  "7", which read as an index in range, and named no class to write instead. The README now names a class for it (as
+  its CIFAR-10 command does), and the refusal says that no class is named '7', lists the classes and what to
+  write."""
 
 import json
 import re
+import shlex
 
+import numpy as np
 import pytest
-from hostile_harness import ROOT
+from hostile_harness import ROOT, make_project, refused_line, run_stage
 
 from winnow.judges import Strength
 
@@ -131,3 +139,41 @@ def test_every_key_of_params_yaml_is_explained_in_params_yaml_the_readme_or_desi
             continue  # an issue the README names, a tolerance pattern it names
         unexplained.append(path)
     assert unexplained == []
+
+
+def _npz_project(tmp_path, overrides: list[str]):
+    """A project whose params.yaml is the shipped one after ``dvc exp run -S`` of ``overrides`` (``ingest.path``
+    pointed at an .npz of 3 named classes, 30 images of 32x32 each, made here), and its ingest run."""
+    from dvc.utils.hydra import apply_overrides
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "set.npz", images=rng.integers(0, 256, (90, 32, 32, 3), dtype=np.uint8),
+             labels=np.arange(90) % 3, classes=np.array(["airplane", "cat", "dog"]))
+    project = make_project(tmp_path / "project")
+    overrides = [f"ingest.path={tmp_path / 'set.npz'}" if o.startswith("ingest.path=") else o for o in overrides]
+    apply_overrides(project / "params.yaml", overrides)  # what `dvc exp run -S` does to params.yaml
+    assert run_stage(project, "ingest").returncode == 0
+    return project
+
+
+@pytest.mark.hostile("npz")
+def test_the_readmes_npz_command_gets_through_degrade_on_named_classes(tmp_path):
+    # before: the README showed `dvc exp run -S ingest.source=npz -S ingest.path=/data/set.npz`, which stopped at
+    # degrade on a set of named classes (the default damage cuts class "7")
+    joined = (ROOT / "README.md").read_text().replace("\\\n", " ")
+    [command] = [line for line in joined.splitlines() if line.startswith("dvc exp run") and "ingest.source=npz" in line
+                 and "cifar10n" not in line]
+    words = shlex.split(command.split("  #")[0])
+    project = _npz_project(tmp_path, [words[i + 1] for i, word in enumerate(words) if word == "-S"])
+    done = run_stage(project, "degrade")
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+@pytest.mark.hostile("npz")
+def test_the_default_damages_class_on_named_classes_is_refused_naming_them_and_what_to_write(tmp_path):
+    # before: "classes must be a class index in [0, 2] or a name in classes.json, got '7'": '7' read as in range, and
+    # no class named
+    project = _npz_project(tmp_path, ["ingest.source=npz", "ingest.path=set.npz"])
+    assert refused_line(project, "degrade") == (
+        "error: degrade.perturbations[0] (class_subsample): classes must be a class index in [0, 2] or a name in "
+        "classes.json; no class is named '7' (classes.json: 'airplane', 'cat', 'dog'): name one of them, got '7'")

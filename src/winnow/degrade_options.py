@@ -234,7 +234,13 @@ class _Reader:
                               f"{named[0]!r} write it as text, quoted", value)
         index = classes.index(value) if isinstance(value, str) and value in classes else value
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(classes):
-            self.fail(option, f"a class index in [0, {len(classes) - 1}] or a name in classes.json", value)
+            # a name no class has: before, the default damage's '7' on a set of named classes read "a class index in
+            # [0, 9] or a name in classes.json, got '7'", as if 7 were out of range, and named no class to write
+            unnamed = (f"; no class is named {value!r} (classes.json: {', '.join(map(repr, classes[:6]))}"
+                       f"{', …' if len(classes) > 6 else ''}): name one of them" if isinstance(value, str) else "")
+            if unnamed and value.isascii() and value.isdigit() and int(value) < len(classes):
+                unnamed += f", or write {int(value)} unquoted for the class of that index ({classes[int(value)]!r})"
+            self.fail(option, f"a class index in [0, {len(classes) - 1}] or a name in classes.json{unnamed}", value)
         if self.data.train_counts[index] == 0:
             self.fail(option, "a class with train images", value)
         return index
