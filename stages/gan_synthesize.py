@@ -1,6 +1,7 @@
 """gan-synthesize: train a class-conditional GAN on the pruned variant, generate images for the weak
 classes of the baseline, keep those the baseline classifier assigns to their class, and write them
-as data/gan plus the augmented variant (pruned + kept images).
+as data/gan plus the augmented variant (pruned + kept images). A kept sample equal to a real image pixel for pixel
+(a val, test or trusted image, or a train image pruned holds) is left out with a warning, as a repeated one is.
 
 Weak classes come from the baseline's per-class F1 on the *val* split (``weak_by: f1``), so the test
 split stays unseen until evaluation, or from the pruned train image counts (``weak_by: count``). The
@@ -23,10 +24,10 @@ import pandas as pd
 from winnow.configs import HANDFUL
 from winnow.errors import WinnowError, check_fits_in_memory
 from winnow.gan_eval import (
-    acceptance, class_frechet, confident, kept_none_warning, real_thresholds, repeats, repeats_warning, sample_grid,
-    unlearnable, weak_classes,
+    acceptance, class_frechet, confident, kept_none_warning, real_copies, real_copies_warning, real_thresholds, repeats,
+    repeats_warning, sample_grid, unlearnable, weak_classes,
 )
-from winnow.imageset import ImageSet, pixel_digest, write_imageset
+from winnow.imageset import ImageSet, pixel_digest, read_imageset, write_imageset
 from winnow.metrics import summarise
 from winnow.stage import check_outputs, load_params, run, together, write_json, write_table
 from winnow.stand_ins import replacing_skipped, write_skipped
@@ -143,15 +144,24 @@ def main() -> None:
     top_class = section["threshold"] == "real_median"  # below 0.5 a bound alone keeps another class's pictures
     kept = confident(probs, intended, threshold=threshold, top_class=top_class)
     digests = pixel_digest(images)  # once: the repeats, the imageset, the variant's extra images and its contract
+    counters = pd.Series(intended).groupby(intended).cumcount().to_numpy()
+    ids = np.array([f"gan-{classes[label]}-{k}" for label, k in zip(intended, counters)], dtype=object)
+    filtered = int(kept.sum())
+    # the held-out images train@augmented is chosen and judged by, and the train images augmented holds already
+    ingested = read_imageset("data/ingest").manifest
+    real = pd.concat([ingested.loc[ingested["split"] != "train", ["id", "split", "digest"]],
+                      pruned.manifest.loc[:, ["id", "digest"]].assign(split="train")], ignore_index=True)
+    copied = real_copies(digests, kept, real=real)
+    copied_line = real_copies_warning(copied, digests, ids, real=real, kept=filtered)
+    kept &= ~copied
     # before: a collapsed generator's one white image, kept 4 times of 4, went into augmented 4 times, exit 0
     repeated = repeats(digests, kept)
-    repeated_line = repeats_warning(repeated, intended, classes=classes, kept=int(kept.sum()))
+    repeated_line = repeats_warning(repeated, intended, classes=classes, kept=filtered)
     kept &= ~repeated
 
-    counters = pd.Series(intended).groupby(intended).cumcount().to_numpy()
     h, w, c = images.shape[1:]
     manifest = pd.DataFrame({
-        "id": [f"gan-{classes[label]}-{k}" for label, k in zip(intended, counters)], "split": "train",
+        "id": ids, "split": "train",
         "label": intended, "source": "gan", "orig_h": h, "orig_w": w, "orig_mode": "L" if c == 1 else "RGB",
         "p_intended": p_intended, "accepted": kept,
         "digest": digests,
@@ -198,7 +208,8 @@ def main() -> None:
             # of 0.34824 read 0.3482, and a sample given 0.34822 was dropped against a number printed nowhere
             "class_threshold": {name: float(np.broadcast_to(threshold, (len(classes),))[classes.index(name)])
                                 for name in weak},
-            "acceptance": rates, "added": int(kept.sum()), "repeats_dropped": int(repeated.sum()), "frechet": frechet,
+            "acceptance": rates, "added": int(kept.sum()), "repeats_dropped": int(repeated.sum()),
+            "real_copies_dropped": int(copied.sum()), "frechet": frechet,
             "last_epoch": {k: round(v, 4) for k, v in trained.history[-1].items() if k != "epoch"},
             "epochs": len(trained.history),
         })
@@ -207,8 +218,9 @@ def main() -> None:
         contract.check("augmented", contract.rates("augmented", rows=rows, extra=extra))
     print(f"gan-synthesize: weak classes {', '.join(weak)}; kept " + ", ".join(
         f"{n} {r['accepted']}/{r['generated']}" for n, r in rates.items()) + f"; augmented {len(rows)} rows")
-    if repeated_line:
-        print(repeated_line)
+    for line in (copied_line, repeated_line):
+        if line:
+            print(line)
     if not kept.any():  # augmented is then pruned under another name, trained and reported as a version of its own
         print(kept_none_warning(section["threshold"], surest=float(p_intended.max())))
 

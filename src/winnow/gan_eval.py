@@ -93,6 +93,34 @@ def repeats_warning(repeated: np.ndarray, intended: np.ndarray, *, classes: list
             "leave augmented out of variants")
 
 
+def real_copies(digests: np.ndarray, kept: np.ndarray, *, real: pd.DataFrame) -> np.ndarray:
+    """bool ``(N,)``: the ``kept`` samples (bool ``(N,)``) whose pixels (object ``(N,)`` ``digests``) equal a real image's,
+    of ``real`` (``id``, ``split``, ``digest``: data/ingest's val, test and trusted images and pruned's train images).
+    Such a sample is no new image: a held-out one learnt by train@augmented flatters the score it is chosen or judged
+    by, a train one is in augmented twice (under two labels when another class's). Before: kept, exit 0, and the
+    variant's contract, which measures data/degrade's images alone, could not see them."""
+    out = np.zeros(len(kept), bool)
+    out[np.flatnonzero(kept)] = pd.Series(np.asarray(digests, dtype=object)[kept]).isin(real["digest"]).to_numpy()
+    return out
+
+
+def real_copies_warning(copied: np.ndarray, digests: np.ndarray, ids: np.ndarray, *, real: pd.DataFrame,
+                        kept: int) -> str | None:
+    """The one warning line when ``copied`` samples (bool ``(N,)``, :func:`real_copies`, of object ``(N,)`` ``digests``
+    and ``ids``) were dropped from the ``kept`` ones; None when none was. Names the first, by a held-out image first."""
+    if not copied.any():
+        return None
+    pairs = pd.DataFrame({"sample": np.asarray(ids, dtype=object)[copied],
+                          "digest": np.asarray(digests, dtype=object)[copied]}).merge(real, on="digest")
+    held = pairs[pairs["split"] != "train"]
+    first = (held if len(held) else pairs).iloc[0]
+    return (f"warning: gan-synthesize: {int(copied.sum())} of the {kept} samples the filter kept equal a real image "
+            f"pixel for pixel (first: {first['sample']!r} is {first['split']} image {str(first['id'])!r}), so augmented "
+            "leaves them out: train@augmented would learn a val, test or trusted image, or a train image again; the "
+            "generator copies real images (memorisation or mode collapse): give the weak classes more train images, or "
+            "leave augmented out of variants")
+
+
 def real_thresholds(probs: np.ndarray, labels: np.ndarray, *, quantile: float = 0.5) -> np.ndarray:
     """float ``(classes,)``: per class, the ``quantile`` of the classifier's probability for the true class
     over real images of it — "as confident as a typical real image". A classifier trained on noisy labels
