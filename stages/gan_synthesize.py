@@ -221,7 +221,9 @@ def main() -> None:
     for line in (copied_line, repeated_line):
         if line:
             print(line)
-    if not kept.any():  # augmented is then pruned under another name, trained and reported as a version of its own
+    # augmented is then pruned under another name, trained and reported as a version of its own. The filter's: copies
+    # of real images it kept are named above, and no threshold keeps more of them
+    if not filtered:
         print(kept_none_warning(section["threshold"], surest=float(p_intended.max())))
 
 

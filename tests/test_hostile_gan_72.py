@@ -55,3 +55,26 @@ def test_samples_equal_to_a_real_image_are_left_out_of_augmented(tmp_path, monke
     assert rows.loc[rows["origin"] == "extra", "id"].tolist() == ["gan-a-3"]
     extra = read_imageset(project / "data/variants/augmented/extra")
     assert not set(extra.manifest["digest"]) & set(ingested.manifest["digest"])
+
+
+@pytest.mark.hostile("training")
+def test_samples_all_equal_to_real_images_are_not_told_to_lower_the_threshold(tmp_path, monkeypatch, capsys):
+    # each of the 4 samples the filter keeps (threshold 0) is a real image: left out as above, augmented is pruned's
+    # images alone. The line for a filter that kept no sample ("lower gan.threshold (0) below ...") would name a
+    # threshold that is not the cause and cannot be lowered: only the copies' line is printed
+    project = gan_project(tmp_path / "project", weak_k=2)
+    ingested = read_imageset(project / "data/ingest")
+    by_id = dict(zip(ingested.manifest["id"], ingested.images))
+    planted = ["val-1-1", "train-0-2", "train-0-3", "test-0-0"]
+    monkeypatch.setattr(gan, "generate", lambda generator, labels, *, seed, batch_size=512: np.stack(
+        [by_id[name] for name in planted]))
+    _in_process(project, monkeypatch, "gan_synthesize")
+    warnings = [line for line in capsys.readouterr().out.splitlines() if line.startswith("warning: gan-synthesize")]
+    assert warnings == [
+        "warning: gan-synthesize: weak class 'c' has no pruned train images to learn from, so it gets no samples; "
+        "generating for 'a' only",
+        "warning: gan-synthesize: 4 of the 4 samples the filter kept equal a real image pixel for pixel (first: "
+        "'gan-a-0' is val image 'val-1-1'), so augmented leaves them out: train@augmented would learn a val, test or "
+        "trusted image, or a train image again; the generator copies real images (memorisation or mode collapse): "
+        "give the weak classes more train images, or leave augmented out of variants"]
+    assert json.loads((project / "metrics/gan.json").read_text())["added"] == 0
