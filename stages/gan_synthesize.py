@@ -24,8 +24,8 @@ import pandas as pd
 from winnow.configs import HANDFUL
 from winnow.errors import WinnowError, check_fits_in_memory
 from winnow.gan_eval import (
-    acceptance, class_frechet, confident, kept_none_warning, real_copies, real_copies_warning, real_thresholds, repeats,
-    repeats_warning, sample_grid, unlearnable, weak_classes,
+    acceptance, class_frechet, confident, kept_none_warning, no_weak_class, real_copies, real_copies_warning,
+    real_thresholds, repeats, repeats_warning, sample_grid, unlearnable, weak_classes,
 )
 from winnow.imageset import ImageSet, pixel_digest, read_imageset, write_imageset
 from winnow.metrics import summarise
@@ -98,8 +98,8 @@ def main() -> None:
     # weak_k caps the classes ranked, at most those with an F1: weak_classes takes them all
     weak = weak_classes(scores, k=section["weak_k"], below=section["weak_below"], classes=len(classes))
     if not weak:
-        raise WinnowError(f"gan: no class is weak under gan.weak_below={section['weak_below']}; raise it, set "
-                          "gan.weak_k, or leave augmented out of variants")
+        raise WinnowError(no_weak_class(scores, by=section["weak_by"], below=section["weak_below"],
+                                        k=section["weak_k"]))
     unseen = unlearnable(weak, pruned.labels, classes)
     if unseen:
         named = ", ".join(map(repr, unseen))

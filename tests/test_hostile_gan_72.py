@@ -2,7 +2,11 @@
 
 - samples the filter keeps that equal a real image pixel for pixel (a val image, a test image, a train image of
   another class): left out of augmented with one warning line naming the first (a held-out image first), counted in
-  metrics/gan.json, not added to the train set of train@augmented.
+  metrics/gan.json, not added to the train set of train@augmented; and when every sample kept was such a copy, no line
+  telling the user to lower gan.threshold (the filter kept them: no threshold is the cause);
+- a gan.weak_below under every class's score: the line names the lowest score and a bound above it, and weak_below
+  null (with weak_k) as the other way, not "set gan.weak_k", which only caps the classes under the bound; under an F1
+  of 1 it offers no bound above 1 (the params check refuses one).
 
 Each runs the real stage in this process and checks what a user reads: the whole line and the files written."""
 
@@ -13,10 +17,13 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
+from hostile_harness import assert_nothing_left, edit_table, files_under, make_project
 from test_gan import gan_project
 from test_hostile_training_70r import _in_process
 from winnow import gan
+from winnow.gan_eval import no_weak_class, weak_classes
 from winnow.imageset import read_imageset
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -43,8 +50,8 @@ def test_samples_equal_to_a_real_image_are_left_out_of_augmented(tmp_path, monke
     _in_process(project, monkeypatch, "gan_synthesize")
     out = capsys.readouterr().out.splitlines()
     assert ("warning: gan-synthesize: 3 of the 4 samples the filter kept equal a real image pixel for pixel (first: "
-            "'gan-a-0' is test image 'test-2-1'), so augmented leaves them out: train@augmented would learn a val, test "
-            "or trusted image, or a train image again; the generator copies real images (memorisation or mode "
+            "'gan-a-0' is test image 'test-2-1'), so augmented leaves them out: train@augmented would learn a val, "
+            "test or trusted image, or a train image again; the generator copies real images (memorisation or mode "
             "collapse): give the weak classes more train images, or leave augmented out of variants") in out
     assert "gan-synthesize: weak classes a; kept a 1/4; augmented 19 rows" in out  # pruned's 18 rows and gan-a-3
     metrics = json.loads((project / "metrics/gan.json").read_text())
@@ -78,3 +85,43 @@ def test_samples_all_equal_to_real_images_are_not_told_to_lower_the_threshold(tm
         "trusted image, or a train image again; the generator copies real images (memorisation or mode collapse): "
         "give the weak classes more train images, or leave augmented out of variants"]
     assert json.loads((project / "metrics/gan.json").read_text())["added"] == 0
+
+
+def _keeping_c(project) -> None:
+    """pruned's rows keeping class 'c' too (the fixture drops it): 6 pruned train images of each class."""
+    edit_table(project / "data/variants/pruned/rows.parquet", lambda rows: rows.assign(
+        action="keep", reason="", stage=""))
+
+
+@pytest.mark.hostile("training")
+def test_a_weak_below_under_every_class_names_the_lowest_count_and_a_fix_that_works(tmp_path, monkeypatch, capsys):
+    # before: "gan: no class is weak under gan.weak_below=3; raise it, set gan.weak_k, or leave augmented out of
+    # variants": weak_k was set already (2) and only caps the classes under the bound, so setting it changed nothing,
+    # and "raise it" named no figure to raise it above
+    project = gan_project(tmp_path / "project", weak_k=2)
+    _keeping_c(project)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["gan"]["weak_below"] = 3
+    make_project(project, params)
+    before = files_under(project)
+    with pytest.raises(SystemExit) as refused:
+        _in_process(project, monkeypatch, "gan_synthesize")
+    assert (refused.value.code, capsys.readouterr().err.splitlines()) == (1, [
+        "error: gan.weak_below: 3 makes no class weak: the lowest pruned train image count is 6, of class 'a'; raise "
+        "it above 6, or set it null to take the 2 lowest (gan.weak_k), or leave augmented out of variants"])
+    assert_nothing_left(project, before)
+    params["gan"]["weak_below"] = 6.5  # above 6, as the line says: 'a' and 'b' are weak (weak_k 2)
+    make_project(project, params)
+    _in_process(project, monkeypatch, "gan_synthesize")
+    assert json.loads((project / "metrics/gan.json").read_text())["weak_classes"] == ["a", "b"]
+
+
+@pytest.mark.hostile("training")
+def test_a_weak_below_under_an_f1_of_1_is_not_told_to_rise_above_1():
+    # every class's val F1 is 1: no bound above it passes the params check (weak_below above 1 is refused), so only
+    # weak_below null with weak_k (unset here) takes a class in
+    scores = {"a": 1.0, "b": 1.0}
+    assert weak_classes(scores, k=None, below=0.9) == []
+    assert no_weak_class(scores, by="f1", below=0.9, k=None) == (
+        "gan.weak_below: 0.9 makes no class weak: the lowest F1 is 1, of class 'a'; set it null and gan.weak_k to how "
+        "many of the lowest to take, or leave augmented out of variants")

@@ -13,6 +13,7 @@ import pandas as pd
 
 from winnow.configs import check_weak_k
 from winnow.errors import WinnowError
+from winnow.param_values import show
 from winnow.stage import atomic_path
 
 
@@ -36,6 +37,23 @@ def weak_classes(scores: dict[str, float], *, k: int | None, below: float | None
     elif k is None:
         raise WinnowError("gan: set weak_k or weak_below to choose the weak classes")
     return ranked if k is None else ranked[:k]
+
+
+def no_weak_class(scores: dict[str, float], *, by: str, below: float, k: int | None) -> str:
+    """The refusal when ``below`` (gan.weak_below) leaves no class of ``scores`` (:func:`weak_classes`'s, by ``by``,
+    gan.weak_by) weak, ``k`` being gan.weak_k (or None): the lowest score, rounded up so that a bound above the figure
+    shown is above the score, and how to take classes in. Before: "raise it, set gan.weak_k", though weak_k only caps
+    the classes under the bound, so no weak_k made one weak, and "raise it" named no figure."""
+    lowest = min(scores, key=scores.get)
+    score = scores[lowest]
+    figure = f"{math.ceil(score * 10_000) / 10_000:g}"
+    what = "F1" if by == "f1" else "pruned train image count"
+    # an F1 of 1 is no rate a bound can lie above (the params check refuses a weak_below above 1)
+    raise_it = "" if by == "f1" and score >= 1 else f"raise it above {figure}, or "
+    lowest_k = (f"set it null to take the {k} lowest (gan.weak_k)" if k is not None else
+                "set it null and gan.weak_k to how many of the lowest to take")
+    return (f"gan.weak_below: {show(below)} makes no class weak: the lowest {what} is {figure}, of class {lowest!r}; "
+            f"{raise_it}{lowest_k}, or leave augmented out of variants")
 
 
 def unlearnable(weak: list[str], train_labels: np.ndarray, classes: list[str]) -> list[str]:
@@ -94,11 +112,11 @@ def repeats_warning(repeated: np.ndarray, intended: np.ndarray, *, classes: list
 
 
 def real_copies(digests: np.ndarray, kept: np.ndarray, *, real: pd.DataFrame) -> np.ndarray:
-    """bool ``(N,)``: the ``kept`` samples (bool ``(N,)``) whose pixels (object ``(N,)`` ``digests``) equal a real image's,
-    of ``real`` (``id``, ``split``, ``digest``: data/ingest's val, test and trusted images and pruned's train images).
-    Such a sample is no new image: a held-out one learnt by train@augmented flatters the score it is chosen or judged
-    by, a train one is in augmented twice (under two labels when another class's). Before: kept, exit 0, and the
-    variant's contract, which measures data/degrade's images alone, could not see them."""
+    """bool ``(N,)``: the ``kept`` samples (bool ``(N,)``) whose pixels (object ``(N,)`` ``digests``) equal a real
+    image's, of ``real`` (``id``, ``split``, ``digest``: data/ingest's val, test and trusted images and pruned's train
+    images). Such a sample is no new image: a held-out one learnt by train@augmented flatters the score it is chosen or
+    judged by, a train one is in augmented twice (under two labels when another class's). Before: kept, exit 0, and
+    the variant's contract, which measures data/degrade's images alone, could not see them."""
     out = np.zeros(len(kept), bool)
     out[np.flatnonzero(kept)] = pd.Series(np.asarray(digests, dtype=object)[kept]).isin(real["digest"]).to_numpy()
     return out
@@ -115,10 +133,10 @@ def real_copies_warning(copied: np.ndarray, digests: np.ndarray, ids: np.ndarray
     held = pairs[pairs["split"] != "train"]
     first = (held if len(held) else pairs).iloc[0]
     return (f"warning: gan-synthesize: {int(copied.sum())} of the {kept} samples the filter kept equal a real image "
-            f"pixel for pixel (first: {first['sample']!r} is {first['split']} image {str(first['id'])!r}), so augmented "
-            "leaves them out: train@augmented would learn a val, test or trusted image, or a train image again; the "
-            "generator copies real images (memorisation or mode collapse): give the weak classes more train images, or "
-            "leave augmented out of variants")
+            f"pixel for pixel (first: {first['sample']!r} is {first['split']} image {str(first['id'])!r}), so "
+            "augmented leaves them out: train@augmented would learn a val, test or trusted image, or a train image "
+            "again; the generator copies real images (memorisation or mode collapse): give the weak classes more train "
+            "images, or leave augmented out of variants")
 
 
 def real_thresholds(probs: np.ndarray, labels: np.ndarray, *, quantile: float = 0.5) -> np.ndarray:
