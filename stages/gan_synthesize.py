@@ -214,7 +214,9 @@ def main() -> None:
             "epochs": len(trained.history),
         })
         write_table("plots/gan/losses.csv", pd.DataFrame(trained.history).round(4))
-        sample_grid(grid, "plots/gan/samples.png", notes={f"{n} kept": f"({rates[n]['rate']:.0%})" for n in weak})
+        # counts: a rate of 199 of 200 read "(100%)" beside a row of dropped samples
+        sample_grid(grid, "plots/gan/samples.png",
+                    notes={f"{n} kept": f"({rates[n]['accepted']:,} of {rates[n]['generated']:,})" for n in weak})
         contract.check("augmented", contract.rates("augmented", rows=rows, extra=extra))
     print(f"gan-synthesize: weak classes {', '.join(weak)}; kept " + ", ".join(
         f"{n} {r['accepted']}/{r['generated']}" for n, r in rates.items()) + f"; augmented {len(rows)} rows")

@@ -6,7 +6,9 @@
   telling the user to lower gan.threshold (the filter kept them: no threshold is the cause);
 - a gan.weak_below under every class's score: the line names the lowest score and a bound above it, and weak_below
   null (with weak_k) as the other way, not "set gan.weak_k", which only caps the classes under the bound; under an F1
-  of 1 it offers no bound above 1 (the params check refuses one).
+  of 1 it offers no bound above 1 (the params check refuses one);
+- plots/gan/samples.png's row titles: the kept count of the generated, not a rate rounded to a whole percent ("100%"
+  for 199 of 200).
 
 Each runs the real stage in this process and checks what a user reads: the whole line and the files written."""
 
@@ -22,7 +24,7 @@ import yaml
 from hostile_harness import assert_nothing_left, edit_table, files_under, make_project
 from test_gan import gan_project
 from test_hostile_training_70r import _in_process
-from winnow import gan
+from winnow import gan, gan_eval
 from winnow.gan_eval import no_weak_class, weak_classes
 from winnow.imageset import read_imageset
 
@@ -125,3 +127,27 @@ def test_a_weak_below_under_an_f1_of_1_is_not_told_to_rise_above_1():
     assert no_weak_class(scores, by="f1", below=0.9, k=None) == (
         "gan.weak_below: 0.9 makes no class weak: the lowest F1 is 1, of class 'a'; set it null and gan.weak_k to how "
         "many of the lowest to take, or leave augmented out of variants")
+
+
+@pytest.mark.hostile("training")
+def test_the_sample_grid_gives_the_kept_count_not_a_rate_rounded_to_all(tmp_path, monkeypatch):
+    # 200 samples of 'a' kept by the filter (threshold 0), one of them a val image and left out: 199 of 200 joined
+    # augmented. Before: plots/gan/samples.png titled the row "a kept (100%)" above a row of a dropped sample
+    project = gan_project(tmp_path / "project", weak_k=2)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["gan"]["per_class"] = 200
+    make_project(project, params)
+    ingested = read_imageset(project / "data/ingest")
+    val_image = ingested.images[ingested.manifest["id"].tolist().index("val-0-1")]
+    drawn = gan.generate
+
+    def copying(generator, labels, *, seed, batch_size=512):
+        images = drawn(generator, labels, seed=seed, batch_size=batch_size)
+        images[7] = val_image
+        return images
+
+    monkeypatch.setattr(gan, "generate", copying)
+    notes = []
+    monkeypatch.setattr(gan_eval, "sample_grid", lambda grid, path, **options: notes.append(options["notes"]))
+    _in_process(project, monkeypatch, "gan_synthesize")
+    assert notes == [{"a kept": "(199 of 200)"}]
