@@ -8,9 +8,12 @@
   null (with weak_k) as the other way, not "set gan.weak_k", which only caps the classes under the bound; under an F1
   of 1 it offers no bound above 1 (the params check refuses one);
 - plots/gan/samples.png's row titles: the kept count of the generated, not a rate rounded to a whole percent ("100%"
-  for 199 of 200).
+  for 199 of 200);
+- a finished GAN checkpoint after gan.train.device was edited to a spelling that picks the same device (cpu to auto
+  without a GPU): reused as it is, not trained afresh as "not the same gan.train".
 
-Each runs the real stage in this process and checks what a user reads: the whole line and the files written."""
+The stage cases run the real stage in this process; each checks what a user reads: the whole line, the numbers and
+the files written."""
 
 from __future__ import annotations
 
@@ -19,12 +22,15 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 from hostile_harness import assert_nothing_left, edit_table, files_under, make_project
-from test_gan import gan_project
+from test_gan import TINY, _digits, gan_project
 from test_hostile_training_70r import _in_process
 from winnow import gan, gan_eval
+from winnow.configs import GanConfig
+from winnow.gan import train_gan
 from winnow.gan_eval import no_weak_class, weak_classes
 from winnow.imageset import read_imageset
 
@@ -151,3 +157,20 @@ def test_the_sample_grid_gives_the_kept_count_not_a_rate_rounded_to_all(tmp_path
     monkeypatch.setattr(gan_eval, "sample_grid", lambda grid, path, **options: notes.append(options["notes"]))
     _in_process(project, monkeypatch, "gan_synthesize")
     assert notes == [{"a kept": "(199 of 200)"}]
+
+
+@pytest.mark.hostile("training")
+def test_a_device_edit_that_picks_the_same_device_reuses_the_finished_gan(tmp_path, monkeypatch, capsys):
+    # on a machine without a GPU (as CI is), gan.train.device cpu edited to auto picks the CPU again: the same weights.
+    # Before: "gan: ... holds another run (not the same gan.train); training the GAN afresh", every epoch trained again
+    # (64 s of the default run on 2 cores); the device it picks is checked apart ("not the same device")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    images, labels = _digits()
+    path = tmp_path / "gan.pt"
+    first = train_gan(images, labels, config=TINY, num_classes=2, seed=3, progress=False, checkpoint=path)
+    capsys.readouterr()
+    saved = []
+    monkeypatch.setattr(gan, "_save", lambda path, **run: saved.append(run["history"][-1]["epoch"]))
+    again = train_gan(images, labels, config=GanConfig(**{**TINY.__dict__, "device": "auto"}), num_classes=2, seed=3,
+                      progress=False, checkpoint=path)
+    assert (capsys.readouterr().out, saved, again.history) == ("", [], first.history)

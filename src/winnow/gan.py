@@ -289,7 +289,9 @@ def _resume(path, config, seed, data, gen, disc, opt_g, opt_d, order_rng, *, num
     # part of the code differs
     code = ckpt.get("code") if isinstance(ckpt.get("code"), dict) else {}
     differs = {"images or labels": ckpt.get("data") != data, "seed": ckpt["seed"] != seed,
-               "gan.train": {**ckpt["config"], "epochs": config.epochs} != asdict(config),
+               # device as the option is spelt: the device it picks is "device" below (before: auto edited to cpu on a
+               # machine without a GPU trained the same weights afresh, "not the same gan.train")
+               "gan.train": {**ckpt["config"], "epochs": config.epochs, "device": config.device} != asdict(config),
                "classes": ckpt["num_classes"] != num_classes,
                "image shape": list(ckpt["image_shape"]) != list(image_shape),
                # before: gan.train.device auto, a GAN trained on a GPU (bfloat16) was reused as it was on a machine
