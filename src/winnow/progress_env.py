@@ -11,18 +11,32 @@ import sys
 
 from winnow.errors import WinnowError
 
-# one bar of each kind winnow draws (a total as large as a data set's, an iterable), drawn to the child's stderr, which
-# is read back: tqdm is imported fresh, so the variables are read as a stage's first bar reads them, whatever this
-# process imported before. No file= (the bars winnow draws give none): before, file=io.StringIO() hid TQDM_FILE, which
-# tqdm takes as text to write to, and the check passed a variable that ended the stage's first bar in a traceback
+# one bar of each kind winnow draws (a total as large as a data set's, an iterable), drawn to the child's stderr: tqdm
+# is imported fresh, so the variables are read as a stage's first bar reads them, whatever this process imported
+# before. No file= (the bars winnow draws give none): before, file=io.StringIO() hid TQDM_FILE, which tqdm takes as text
+# to write to, and the check passed a variable that ended the stage's first bar in a traceback. The last bar is drawn
+# at each step, as a slow one (an epoch, a batch) is once its wait is over: before, no step came after a wait, so no
+# rate or time left was smoothed, and TQDM_SMOOTHING=nan (or inf, 2) passed and ended train in a traceback after its
+# first epoch. The fault is said on stdout: a bar left open redraws itself on stderr as the child exits
 _DRAW = """
-from tqdm.auto import tqdm
-bar = tqdm(total=100_000, desc="x", unit="img", disable=False)
-bar.update(50_000)
-bar.refresh()
-bar.close()
-for _ in tqdm(range(2), desc="x", unit="epoch", disable=False):
-    pass
+import sys, time, traceback
+try:
+    from tqdm.auto import tqdm
+    bar = tqdm(total=100_000, desc="x", unit="img", disable=False)
+    bar.update(50_000)
+    bar.refresh()
+    bar.close()
+    for _ in tqdm(range(2), desc="x", unit="epoch", disable=False):
+        pass
+    bar = tqdm(total=4, desc="x", unit="epoch", disable=False)
+    bar.mininterval = bar.delay = 0
+    for _ in range(3):
+        time.sleep(0.001)
+        bar.update(1)
+    bar.close()
+except Exception as err:
+    print(traceback.format_exception_only(err)[-1].strip())
+    sys.exit(1)
 """
 
 
@@ -59,5 +73,5 @@ def _fault(environ) -> str | None:
                           errors="backslashreplace", timeout=120)
     if done.returncode == 0:
         return None
-    lines = done.stderr.strip().splitlines()
+    lines = (done.stdout.strip() or done.stderr.strip()).splitlines()  # stderr: Python itself could not start
     return lines[-1] if lines else f"exit status {done.returncode}"

@@ -14,8 +14,9 @@ import sys
 import threading
 from pathlib import Path
 
-from winnow.errors import INTERRUPTED, fault_line
+from winnow.errors import INTERRUPTED, WinnowError, fault_line
 from winnow.output_streams import fill_closed_streams
+from winnow.progress_env import check_progress_variables
 from winnow.watched import DVC_ENDED, _flush, dvc_ended
 
 
@@ -170,6 +171,10 @@ def drop_broken_dvc_lock(root: str | os.PathLike = ".") -> None:
     path = Path(root) / ".dvc" / "tmp" / "rwlock"
     if _broken_text(path) is None:
         return
+    try:
+        check_progress_variables()  # DVC imports tqdm, which reads them
+    except WinnowError:  # left for a run without them: a stage refuses them next, and no dvc command runs under them
+        return  # before: a stage starting beside a broken lock ended in tqdm's traceback from DVC's import, unchecked
     from dvc.exceptions import DvcException  # only now: a stage's start imports no DVC
 
     try:
