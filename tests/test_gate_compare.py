@@ -704,14 +704,18 @@ def test_metrics_dvc_does_not_show_come_from_the_runs_summary_at_its_revision(tm
     from winnow.compare_runs import run_metrics
 
     repo = init(make_project(tmp_path / "p"))
-    full = {"per_class": {"a": {"f1": 0.5, "accuracy": 0.75}, "b": {"f1": 0.9, "accuracy": 0.25}}}
+    # as evaluate writes it, each class's support too (an entry without it is refused as a broken summary)
+    full = {"per_class": {"a": {"f1": 0.5, "accuracy": 0.75, "support": 4}, "b": {"f1": 0.9, "accuracy": 0.25,
+                                                                              "support": 4}}}
     (repo / summary_path("base")).parent.mkdir(parents=True)
     (repo / summary_path("base")).write_text(json.dumps(full))
     commit(repo, "run")
     rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
     (repo / summary_path("base")).unlink()  # the workspace no longer holds it: git at the run's revision does
     run = {"experiment": "exp-1", "rev": rev, "variants": {"base": _summary([0.5, 0.9])}}
-    assert run_metrics(run, metric="f1", repo=str(repo)) == {"base": _summary([0.5, 0.9])}
+    shown = _summary([0.5, 0.9])  # F1 as DVC shows it, each class's support from the summary
+    assert run_metrics(run, metric="f1", repo=str(repo)) == {"base": {**shown, "per_class": {
+        name: {**values, "support": 4} for name, values in shown["per_class"].items()}}}
     assert run_metrics(run, metric="accuracy", repo=str(repo)) == {"base": full}
     with pytest.raises(WinnowError, match="compare --metrics accuracy: metrics/evaluate/base/summary.json is not in run"):
         run_metrics({**run, "rev": "workspace"}, metric="accuracy", repo=str(repo))

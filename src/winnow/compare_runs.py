@@ -206,4 +206,12 @@ def _summary_at(run: dict, variant: str, *, metric: str, repo: str, needed: bool
     lacking = [name for name in classes if name not in per_class]
     if lacking:
         return broken(f"no per-class entry for {listed(lacking)}")
+    # evaluate writes every class's support: before, an entry without it was read as a class of test images, and one
+    # of none was averaged in without a word, as where the entry itself was missing
+    unsized = [name for name in (classes or per_class) if "support" not in per_class[name]]
+    if unsized and not needed:
+        return broken(f"no support for {listed(unsized)}")
+    if unsized:
+        raise WinnowError(f"{where}: per_class.{unsized[0]} holds no support (its count of test images); rerun "
+                          f"evaluate@{variant} there")
     return summary
