@@ -101,13 +101,18 @@ UNRECORDED = {READ_FROM: "cleaner files it chose among", REPRESENTED: "represent
               JUDGED_ON: "judge splits it judged on", TRAINED_ON: "train split it judged by"}
 
 
+# those a budget that was off depends on none of: it judged nothing and read no represent file
+UNJUDGED = (JUDGED_ON, TRAINED_ON, REPRESENTED)
+
+
 def check_recorded(path: str | os.PathLike, attrs: dict, *, budget_off: bool, written_by: str) -> None:
-    """Refuse decisions lacking a record of :data:`UNRECORDED` (the judge and train splits but where the budget was off,
+    """Refuse decisions lacking a record of :data:`UNRECORDED` (but those of :data:`UNJUDGED` where the budget was off,
     which judged nothing): an earlier winnow's file, whose cleaner files, embedding or judge may have changed since, which
     cannot be told. Before: such a file was read unchecked, and pruned applied decisions chosen among cleaner files
-    rewritten since, exit 0."""
+    rewritten since, exit 0; and the previous winnow's file of a budget that was off (its cleaner files and judge splits
+    recorded) was refused for lacking the represent files it never read."""
     lacking = next((key for key in UNRECORDED
-                    if attrs.get(key) is None and not (key in (JUDGED_ON, TRAINED_ON) and budget_off)), None)
+                    if attrs.get(key) is None and not (key in UNJUDGED and budget_off)), None)
     if lacking is not None:
         raise rerun_error(path, f"records no {UNRECORDED[lacking]} (an earlier winnow's file)", written_by=written_by)
 
