@@ -21,6 +21,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 from budget_project import case, planted_fixes_then_mistakes, write_state
@@ -90,7 +91,9 @@ def test_decisions_a_represent_judge_stood_in_for_is_refused_once_represent_trai
     project = write_state(tmp_path / "p", c, issues=planted_fixes_then_mistakes(c), trusted=False,
                           params={"budget": {"check": True}, "seed": 5})
     (project / "models").mkdir()
-    (project / "models/represent.pt").write_bytes(b"the judge, as represent trained it")
+    # a readable torch file, as represent writes (its content is the mocked load's): one no stage could write is
+    # refused as damaged (test_hostile_budget_72r)
+    torch.save({"weights": torch.zeros(4)}, project / "models/represent.pt")
     params = yaml.safe_load((project / "params.yaml").read_text())
     judge = SimpleNamespace(config=TrainConfig.from_params(params["train"]), seed=seed)
     stage = budget_stage()
@@ -101,7 +104,7 @@ def test_decisions_a_represent_judge_stood_in_for_is_refused_once_represent_trai
     monkeypatch.chdir(project)
     stage.main()
     capsys.readouterr()
-    (project / "models/represent.pt").write_bytes(b"another judge, as represent trained it anew")
+    torch.save({"weights": torch.ones(4)}, project / "models/represent.pt")  # another judge, trained anew
     if refused:
         _refused(project, monkeypatch, capsys, "judged by the model check's none on models/represent.pt as it was "
                                                "before the represent stage wrote it anew (its bytes differ now)")

@@ -84,16 +84,34 @@ def represent_files(*, embedding: bool = True, judge: bool = False) -> dict[str,
 def check_represent_files(path: str | os.PathLike, attrs: dict, *, written_by: str) -> None:
     """Refuse decisions whose record (:data:`REPRESENTED`) holds other bytes of a represent file than the file now: the
     represent stage rerun since (its params edited), and the variants stage or `winnow review` run alone. Only the
-    files of :func:`represent_files` are compared, those the record names (a foreign name is hashed by no one). Before:
+    files of :func:`represent_files` are compared, those the record names (a foreign name is hashed by no one); one
+    changed is read first (:func:`_refuse_damaged_represent`), so a damaged or missing one names represent. Before:
     represent rerun on other features and ``dvc repro -s variants`` applied the cut chosen by probes on the old
     embedding, exit 0."""
     record = attrs.get(REPRESENTED) or {}
     changed = next((file for file in (*EMBEDDING_FILES, JUDGE_MODEL)
                     if file in record and record[file] != file_digests([file])[file]), None)
     if changed is not None:
+        _refuse_damaged_represent(changed)
         what = "the model check's none" if changed == JUDGE_MODEL else "its probes"
         raise rerun_error(path, f"judged by {what} on {changed} as it was before the represent stage wrote it anew "
                                 "(its bytes differ now)", written_by=written_by)
+
+
+def _refuse_damaged_represent(file: str) -> None:
+    """Read represent file ``file`` (of :func:`represent_files`) as far as a file of the represent stage is read whatever
+    params.yaml says, so one missing or damaged since (embeddings.npy cut short, ids.json not a list, a model's bit
+    flipped) is refused naming the represent stage, which writes it again, as :func:`_refuse_damaged` does a cleaner
+    file's. Before: "as it was before the represent stage wrote it anew; rerun the budget stage", whose rerun then
+    refused the file naming represent."""
+    if file == JUDGE_MODEL:
+        from winnow.checkpoints import read_checkpoint
+
+        read_checkpoint(file, written_by="represent")
+    else:
+        from winnow.represent import read_representation
+
+        read_representation(os.path.dirname(EMBEDDING_FILES[0]), [])
 
 
 # the records a decisions file of this winnow holds, where one of an earlier winnow's lacks them: the words for each
