@@ -8,13 +8,12 @@ import os
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
 from winnow.configs import Policy, TrainConfig
-from winnow.errors import out_of_memory, refuse_unreadable
+from winnow.errors import out_of_memory
 from winnow.models import build_model
 from winnow.stage import write_torch
 from winnow.torch_runtime import pick_device
@@ -56,40 +55,6 @@ def labelled_hashes(ids: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return id_hashes(np.char.add(np.char.add(np.asarray(ids).astype(str), "\t"), np.asarray(labels).astype(str)))
 
 
-def read_checkpoint(path: str | os.PathLike, *, written_by: str) -> Any:
-    """What ``torch.load`` (``weights_only``) reads of the model file at ``path``, whatever it holds: a file missing,
-    damaged (:func:`winnow.stage.torch_file_damage`), truncated, foreign or a pickle that is not plain tensors and
-    containers raises :func:`winnow.stage_reads.rerun_error` naming stage ``written_by``. What :func:`load` checks
-    first, and the budget's decisions (:func:`winnow.decision_inputs.check_represent_files`) of a represent file whose
-    bytes changed: a file no stage could have written is named as damaged, not as written anew."""
-    import pickle
-    import warnings
-
-    from winnow.stage import torch_file_damage
-    from winnow.stage_reads import rerun_error
-
-    path = Path(path)
-    if not path.is_file():
-        raise rerun_error(path, "model file not found", written_by=written_by)
-    damage = torch_file_damage(path)
-    if damage:
-        raise rerun_error(path, f"corrupt: {damage}", written_by=written_by)
-    try:
-        with warnings.catch_warnings():  # torch warns before failing on a file that is no zip archive
-            warnings.simplefilter("ignore")
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        raise rerun_error(path, "not a winnow model checkpoint (a pickle torch.load(weights_only=True) refuses)",
-                          written_by=written_by) from err
-    # IndexError, KeyError: torch's legacy unpickler on a text file ('stub', 'skipped: ...')
-    except (EOFError, OSError, RuntimeError, ValueError, IndexError, KeyError) as err:
-        refuse_unreadable(err, path)
-        if out_of_memory(err):  # torch's allocator under a memory limit: the process's fault, not the file's
-            raise
-        detail = str(err).strip().split(". ")[0][:160] or "it ends early"
-        raise rerun_error(path, f"not a readable model checkpoint ({detail})", written_by=written_by) from err
-
-
 def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | None = None,
          classes: list[str] | None = None, image_shape: tuple[int, ...] | None = None,
          trained_as: tuple[TrainConfig, int, Policy | None] | None = None, held_out: np.ndarray | None = None,
@@ -114,7 +79,7 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
     earlier winnow's) is refused there too, as a relabel since would pass unseen. Where ``trained_on()`` gives their
     pixel digests ``(M,)`` too, so is one that learnt any of them from other pixels (``pixels``), or kept none.
     """
-    from winnow.stage_reads import rerun_error
+    from winnow.stage_reads import read_checkpoint, rerun_error
 
     path = Path(path)
     written_by = written_by or f"train@{path.stem}"

@@ -99,19 +99,18 @@ def check_represent_files(path: str | os.PathLike, attrs: dict, *, written_by: s
 
 
 def _refuse_damaged_represent(file: str) -> None:
-    """Read represent file ``file`` (of :func:`represent_files`) as far as a file of the represent stage is read whatever
-    params.yaml says, so one missing or damaged since (embeddings.npy cut short, ids.json not a list, a model's bit
-    flipped) is refused naming the represent stage, which writes it again, as :func:`_refuse_damaged` does a cleaner
-    file's. Before: "as it was before the represent stage wrote it anew; rerun the budget stage", whose rerun then
-    refused the file naming represent."""
-    if file == JUDGE_MODEL:
-        from winnow.checkpoints import read_checkpoint
+    """Read represent file ``file`` (of :func:`represent_files`) as far as the represent stage's files are read
+    whatever params.yaml says (:func:`winnow.stage_reads.read_embedding`, :func:`winnow.stage_reads.read_checkpoint`),
+    so one missing or damaged since (embeddings.npy cut short, ids.json not a list, a model's bit flipped) is refused
+    naming the represent stage, which writes it again, as :func:`_refuse_damaged` does a cleaner file's. Before: "as it
+    was before the represent stage wrote it anew; rerun the budget stage", whose rerun then refused the file naming
+    represent."""
+    from winnow.stage_reads import read_checkpoint, read_embedding
 
+    if file == JUDGE_MODEL:
         read_checkpoint(file, written_by="represent")
     else:
-        from winnow.represent import read_representation
-
-        read_representation(os.path.dirname(EMBEDDING_FILES[0]), [])
+        read_embedding(os.path.dirname(EMBEDDING_FILES[0]))
 
 
 # the records a decisions file of this winnow holds, where one of an earlier winnow's lacks them: the words for each

@@ -39,13 +39,12 @@ from winnow.configs import PretrainedConfig, SelfSupConfig, TrainConfig
 from winnow.embedding_checks import checked
 from winnow.embedding_file import read_embedding_file
 from winnow.engine import Engine
-from winnow.errors import WinnowError, first_line, out_of_memory, refuse_unreadable
+from winnow.errors import WinnowError
 from winnow.imageset import ImageSet, pixel_digest
 from winnow.neighbours import Space, vote
-from winnow.npy_rows import data_bytes
 from winnow.file_ops import file_sha256
 from winnow.stage import write_torch
-from winnow.stage_reads import read_json, rerun_error
+from winnow.stage_reads import read_embedding, read_json, rerun_error
 
 # the represent section of params.yaml; judge: overrides of the train section, as embedding_clean.train
 EMBED_BATCH = 1024  # images a batch when a trained encoder embeds the imageset (an actor's call on Ray)
@@ -252,36 +251,7 @@ def read_representation(folder: str | os.PathLike, ids, *, data: ImageSet | None
     """
     folder = Path(folder)
     names = folder / "embeddings.npy", folder / "ids.json"
-    for name in names:
-        if not name.is_file():
-            raise rerun_error(name, "missing", written_by="represent")
-    try:
-        features = np.load(names[0], mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError) as err:  # truncated, foreign or pickled
-        refuse_unreadable(err, names[0])
-        if out_of_memory(err):  # the map past `ulimit -v` (ENOMEM): no reason to train represent again
-            raise
-        raise rerun_error(names[0], f"not a readable .npy file ({first_line(err)})", written_by="represent") from err
-    held, needed = data_bytes(names[0], features.shape, features.dtype, features.offset)
-    if held != needed:  # before: a header cut to D/2 was read as half-rows (data-valuation: 343 harmful, not 439)
-        raise rerun_error(names[0], f"holds {held:,} bytes but its header's shape {features.shape} needs {needed:,}",
-                          written_by="represent")
-    known = read_json(names[1], written_by="represent")
-    if not isinstance(known, list) or not all(isinstance(i, (str, int)) and not isinstance(i, bool) for i in known):
-        raise rerun_error(names[1], "not a list of image ids", written_by="represent")
-    known = pd.Index(known)
-    if not known.is_unique:
-        raise rerun_error(names[1], f"{int(known.duplicated().sum())} repeated id(s), first "
-                                    f"{known[known.duplicated()][0]!r}", written_by="represent")
-    if features.ndim != 2 or features.dtype.kind != "f":
-        raise rerun_error(names[0], f"holds {features.dtype} of shape {features.shape}, not float features (N, D)",
-                          written_by="represent")
-    if features.shape[1] == 0:  # every distance 0, every probe a constant: the judges would decide on nothing
-        raise rerun_error(names[0], f"holds {features.dtype} of shape {features.shape}: no feature values (D = 0)",
-                          written_by="represent")
-    if len(features) != len(known):
-        raise rerun_error(folder, f"embeddings.npy has {len(features)} rows for the {len(known)} ids of ids.json; "
-                                  "the two do not agree", written_by="represent")
+    features, known = read_embedding(folder)
     wanted = np.asarray(ids, dtype=object)
     rows = known.get_indexer(wanted)
     if (rows < 0).any():
