@@ -41,8 +41,8 @@ def cleaner_files(cleaners) -> dict[str, str | None]:
 
 def check_cleaner_files(path: str | os.PathLike, attrs: dict, *, cleaners, written_by: str) -> None:
     """Refuse decisions whose record (:data:`READ_FROM`) of the files of ``cleaners`` lacks one or holds other bytes
-    than the file now; a file without the record (an earlier budget's) is not checked. Before: run after a cleaner
-    alone reran (threshold.cuts edited, then dvc repro -s threshold, and -s variants), pruned still dropped the images
+    than the file now (a file without the record, an earlier budget's, is refused first: :func:`check_recorded`).
+    Before: run after a cleaner alone reran (threshold.cuts edited, then dvc repro -s threshold, and -s variants), pruned still dropped the images
     threshold flagged no more, and kept those it flagged now, exit 0. The files of the cleaners read now, not those
     the record names: a record naming another file hashed it whatever its size ("before the its stage wrote it
     anew"), and one naming none of them (a foreign record) passed."""
@@ -169,8 +169,8 @@ def check_train_split(path, attrs: dict, *, manifest: pd.DataFrame, budget_off: 
 
 def check_judge_splits(path, attrs: dict, *, manifest: pd.DataFrame, budget_off: bool, written_by: str) -> None:
     """Refuse decisions chosen on other val or trusted images (ids, labels or pixels) than data/degrade holds now
-    (:data:`JUDGED_ON`), unless the budget was off (it judged nothing then) or the file records none (an earlier
-    budget's). Before: the trusted set's labels corrected (ingest.trusted_path edited, ingest and degrade rerun with
+    (:data:`JUDGED_ON`), unless the budget was off (it judged nothing then; a budget that was on and records none, an
+    earlier budget's, is refused first: :func:`check_recorded`). Before: the trusted set's labels corrected (ingest.trusted_path edited, ingest and degrade rerun with
     the train split unchanged) and variants run alone applied the cut chosen on the old labels, exit 0."""
     then = attrs.get(JUDGED_ON)
     if then is None or budget_off:
