@@ -42,10 +42,10 @@ def cleaner_files(cleaners) -> dict[str, str | None]:
 def check_cleaner_files(path: str | os.PathLike, attrs: dict, *, cleaners, written_by: str) -> None:
     """Refuse decisions whose record (:data:`READ_FROM`) of the files of ``cleaners`` lacks one or holds other bytes
     than the file now (a file without the record, an earlier budget's, is refused first: :func:`check_recorded`).
-    Before: run after a cleaner alone reran (threshold.cuts edited, then dvc repro -s threshold, and -s variants), pruned still dropped the images
-    threshold flagged no more, and kept those it flagged now, exit 0. The files of the cleaners read now, not those
-    the record names: a record naming another file hashed it whatever its size ("before the its stage wrote it
-    anew"), and one naming none of them (a foreign record) passed."""
+    Before: run after a cleaner alone reran (threshold.cuts edited, then dvc repro -s threshold, and -s variants),
+    pruned still dropped the images threshold flagged no more, and kept those it flagged now, exit 0. The files of the
+    cleaners read now, not those the record names: a record naming another file hashed it whatever its size ("before the
+    its stage wrote it anew"), and one naming none of them (a foreign record) passed."""
     read_from = attrs.get(READ_FROM)
     now = {} if read_from is None else cleaner_files(cleaners)
     changed = next((file for file, digest in now.items() if read_from.get(file) != digest), None)
