@@ -38,6 +38,7 @@ from winnow.decision_files import stamped
 from winnow.decision_inputs import JUDGE_MODEL, cleaner_files, represent_files
 from winnow.errors import WinnowError, listed
 from winnow.imageset import read_imageset
+from winnow.flag_cuts import check_grouped_at
 from winnow.judged_rows import check_grouped, picture_copies, ridge_rows
 from winnow.probe import choose_l2
 from winnow.file_rows import unchanged_in_place
@@ -72,6 +73,7 @@ def main() -> None:
     # before: with dedup not among pruned.cleaners (nor any label cleaner, whose reader checks it), groups of pixels
     # degrade changed since chose the leak drops unchecked
     check_grouped(groups, manifest=data.manifest, path=GROUPS_IN)
+    check_grouped_at(groups, params=params, path=GROUPS_IN)  # and made with params.yaml's dedup settings
     leaks = _leak_drops(cleaner_decisions(groups=groups))
     baseline = baseline_rows(data.manifest)
     _refuse_emptying_leaks(baseline, leaks, groups=groups, classes=data.classes)

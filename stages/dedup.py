@@ -15,7 +15,7 @@ from winnow.cosine_index import backend_of
 from winnow.dedup import dedup_images, dedup_metrics
 from winnow.dedup_keep import majority_labels
 from winnow.engine import Engine
-from winnow.flag_cuts import FLAGGED_BY, check_cut, flagged_by
+from winnow.flag_cuts import FLAGGED_BY, GROUPED_AT, check_cut, flagged_by, grouped_at
 from winnow.groundtruth import PERTURBATION_COLUMNS
 from winnow.imageset import read_imageset
 from winnow.judged_rows import check_pixels, with_digests
@@ -32,17 +32,13 @@ METRICS_OUT = "metrics/dedup.json"
 
 def main() -> None:
     params = load_params()
-    p = params["dedup"]
     check_outputs(stage="dedup", files=[OUT, METRICS_OUT])
     imageset = read_imageset(IMAGESET)
     # pHashes of the pixels now under each id: degrade rerun keeps every id, and old hashes found old copies
     scores = read_scores(SCORES, imageset=IMAGESET, ids=imageset.manifest["id"], columns=("phash",),
                          digests=imageset.manifest["digest"])
     perturbations = read_table(TRUTH_IN, written_by="degrade", columns=PERTURBATION_COLUMNS, missing_ok=True)
-    settings = {"radius": p.get("radius"), "min_correlation": p.get("min_correlation"), "flip": p.get("flip", False),
-                "crop": p.get("crop"), "embedding_radius": p.get("embedding_radius"),
-                "embedding_confirm": p.get("embedding_confirm", True),
-                "keep": p.get("keep", "best_quality"), "drop_leaks": p.get("drop_leaks", True)}
+    settings = grouped_at(params)  # recorded with the groups: a reader refuses them after an edit (check_grouped_at)
     embedding = None
     if settings["embedding_radius"] is not None:
         from winnow.represent import read_representation  # torch and the encoders, only when asked for
@@ -60,8 +56,9 @@ def main() -> None:
     table = dedup_images(imageset.manifest, imageset.images, scores, embedding=embedding, **settings,
                          knn=backend_of(params), flagged=flagged, engine=Engine.from_params(params))
     metrics = dedup_metrics(table, perturbations=perturbations, digests=imageset.manifest["digest"].to_numpy())
-    # the flags it kept copies by: a reader refuses groups kept by other flags than threshold's now (check_flagged_by)
-    table.attrs = {FLAGGED_BY: flagged_by(flags, manifest=imageset.manifest)}
+    # the flags it kept copies by and its settings: a reader refuses groups kept by other flags than threshold's now
+    # (check_flagged_by), or made with other dedup settings than params.yaml's (check_grouped_at)
+    table.attrs = {FLAGGED_BY: flagged_by(flags, manifest=imageset.manifest), GROUPED_AT: settings}
     with together():  # all outputs or none: a failed write (a full disk) leaves the last run's
         write_table(OUT, with_digests(table, manifest=imageset.manifest))
         write_json(METRICS_OUT, settings | metrics)

@@ -17,7 +17,7 @@ from winnow import (report, report_budget, report_grids, report_numbers, report_
 from winnow.contract_verdict import CHECKED_BY
 from winnow.errors import WinnowError, first_line
 from winnow.evaluated import read_predictions
-from winnow.flag_cuts import check_cut, check_flagged_by
+from winnow.flag_cuts import check_cut, check_flagged_by, check_grouped_at
 from winnow.report_valuation import valuation_section
 from winnow.imageset import ImageSet, read_imageset
 from winnow.judged_rows import check_grouped, check_pixels
@@ -62,6 +62,7 @@ def main() -> None:
         if table is not None and degraded is not None:
             if stage == "dedup":
                 check_grouped(table, manifest=degraded.manifest, path=path)
+                check_grouped_at(table, params=params, path=path)  # the settings the page shows are params.yaml's
             else:
                 check_pixels(table, manifest=degraded.manifest, path=path, written_by=stage)
         return table

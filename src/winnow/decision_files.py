@@ -20,7 +20,7 @@ from winnow.decision_inputs import (
     JUDGED_ON, READ_FROM, REPRESENTED, TRAINED_ON, check_cleaner_files, check_judge_splits, check_recorded,
     check_represent_files, check_train_split, judge_splits, train_split,
 )
-from winnow.flag_cuts import FLAGS, check_cut, check_flagged_by
+from winnow.flag_cuts import FLAGS, check_cut, check_flagged_by, check_grouped_at
 from winnow.judged_rows import (
     check_given_labels, check_grouped, check_pixels, considered_rows, filtered_out, given_labels, read_filters,
 )
@@ -83,6 +83,8 @@ def read_cleaner_tables(cleaners, *, classes: list[str], manifest: pd.DataFrame,
                                           complete=("group",) if argument == "groups" and "group" in columns else ())
             if argument == "groups":  # the splits and labels it chose leaks and kept copies by, too
                 check_grouped(tables[argument], manifest=manifest, path=path)
+                if params is not None:  # and the dedup settings (before: groups of the old ones weighed)
+                    check_grouped_at(tables[argument], params=params, path=path)
             else:
                 check_pixels(tables[argument], manifest=manifest, path=path, written_by=stage)
                 if params is not None:  # before: flags cut under other settings than params.yaml's were weighed
@@ -391,6 +393,12 @@ def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int
         flags = read_table(FLAGS, written_by="threshold", columns=("id",), missing_ok=True)
         if flags is not None:
             check_cut(flags, params=params)
+    if params is not None:  # dedup's leak drops are applied whatever pruned.cleaners lists
+        # before: dedup.drop_leaks edited to true and the variants stage run alone kept the train copies of test images
+        # that the groups of drop_leaks false had kept (the budget had chosen among them, bytes unchanged)
+        groups = read_table(DECISION_FILES["dedup"][0], written_by="dedup", columns=("id",), missing_ok=True)
+        if groups is not None:
+            check_grouped_at(groups, params=params)
     check_cleaner_files(path, decisions.attrs, cleaners=cleaners, written_by=written_by)
     check_represent_files(path, decisions.attrs, written_by=written_by)
     return decisions

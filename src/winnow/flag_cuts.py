@@ -7,6 +7,10 @@ Four settings move the cuts: ``threshold.issues`` (:data:`CUT_BY`), ``threshold.
 issues were recorded, and checked by the contracts alone: after an edit of any of them, a stage run by itself (``dvc
 repro -s budget``, ``python stages/variants.py``) read the flags cut under the old settings as current, and they
 decided which images were cleaned. Flags that record none (an earlier winnow's) are read as before.
+
+dedup's groups record likewise the flags they kept copies by (:data:`FLAGGED_BY`) and the dedup settings they were
+made with (:data:`GROUPED_AT`), held to threshold's flags and params.yaml by their readers (:func:`check_flagged_by`,
+:func:`check_grouped_at`).
 """
 
 from __future__ import annotations
@@ -126,6 +130,41 @@ def _as_cut(setting: Any) -> Any:
 # the key of dedup's groups' attrs recording the flags it chose the copy each group keeps by (flagged_by): a group
 # keeps an unflagged copy where it has one, as pruned drops a flagged image
 FLAGGED_BY = "flagged_by"
+# and the one recording the dedup settings the groups were made with (grouped_at): every one of them moves a link, a
+# kept copy or a leak drop
+GROUPED_AT = "dedup_settings"
+# params.yaml's dedup section as the dedup stage reads it: each setting and what a left-out one means
+DEDUP_SETTINGS = {"radius": None, "min_correlation": None, "flip": False, "crop": None, "embedding_radius": None,
+                  "embedding_confirm": True, "keep": "best_quality", "drop_leaks": True}
+
+
+def grouped_at(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The dedup settings of params.yaml (``params``) the dedup stage groups by, and records with its groups under
+    :data:`GROUPED_AT`: its ``dedup`` section's :data:`DEDUP_SETTINGS`, a left-out one as the stage reads it."""
+    section = params.get("dedup") or {}
+    return {key: section.get(key, default) for key, default in DEDUP_SETTINGS.items()}
+
+
+def check_grouped_at(groups, *, params: Mapping[str, Any], path: str = "data/dedup/groups.parquet") -> None:
+    """Refuse (one line naming the setting, then and now, and dedup as the stage to rerun) dedup's ``groups`` made with
+    other dedup settings than params.yaml's (``params``) now, where they record theirs (:data:`GROUPED_AT`; groups of
+    an earlier winnow are read as before). Before: dedup.drop_leaks, keep or a radius edited and a reader run alone
+    (``dvc repro -s budget``, ``python stages/variants.py``) read the groups of the old settings as current: with
+    drop_leaks edited to true, pruned kept the train copies of test images the old groups had kept, exit 0."""
+    from winnow.stage_reads import rerun_error
+
+    then = groups.attrs.get(GROUPED_AT)
+    if then is None:
+        return
+    if not isinstance(then, dict):
+        raise rerun_error(path, f"records the dedup settings it was made with as {json.dumps(then)[:40]}, not a "
+                                "section of settings", written_by="dedup")
+    now = json.loads(json.dumps(grouped_at(params)))  # as the file's metadata holds it
+    for key in DEDUP_SETTINGS:
+        if key not in then or not _same(then[key], now[key]):
+            raise rerun_error(path, f"grouped with dedup.{key} "
+                                    f"{'unrecorded' if key not in then else json.dumps(then[key])}, but params.yaml "
+                                    f"gives {json.dumps(now[key])} now", written_by="dedup")
 
 
 def flagged_by(flags, *, manifest) -> dict[str, Any]:

@@ -152,7 +152,7 @@ def read_filters(manifest: pd.DataFrame, *, params: Mapping[str, Any] | None = N
     flags are held to params.yaml where threshold or dedup is among them (dedup keeps the copies the flags pass), the
     copies dedup keeps to the flags where dedup is. With neither, the flags and the kept copies move no image judged
     (the leaks are dropped whatever the flags): before, flags cut under other settings were refused there too."""
-    from winnow.flag_cuts import check_cut, check_flagged_by
+    from winnow.flag_cuts import check_cut, check_flagged_by, check_grouped_at
     from winnow.stage_reads import read_table
 
     # threshold flags every image of data/degrade: one it lacks would count as examined and unflagged
@@ -171,6 +171,8 @@ def read_filters(manifest: pd.DataFrame, *, params: Mapping[str, Any] | None = N
         check_grouped(groups, manifest=manifest)
         if "dedup" in moved_by:
             check_flagged_by(groups, flags, manifest=manifest)  # kept copies chosen by the flags now
+        if params is not None:  # and grouped by params.yaml's dedup settings: its leak drops apply whatever the cleaners
+            check_grouped_at(groups, params=params)
     return flags, groups
 
 

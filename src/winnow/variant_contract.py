@@ -23,7 +23,7 @@ from winnow.contract_verdict import DOCS, METRICS, bounds_of, rows_fingerprint
 from winnow.contracts import SUITES_DIR, Batch, Suite, check_settings, load_suite, validate
 from winnow.errors import WinnowError
 from winnow.file_ops import file_digests
-from winnow.flag_cuts import check_cut
+from winnow.flag_cuts import check_cut, check_grouped_at
 from winnow.gx_import import import_gx
 from winnow.imageset import ImageSet, read_imageset
 from winnow.judged_rows import check_given_labels, check_grouped, check_pixels
@@ -143,6 +143,7 @@ class VariantContract:
             elif key == "groups":  # of other splits: the leak rates would be of another data version too (the
                 # labels they are not measured by: a redraw of degrade's label noise leaves every rate as it was)
                 check_grouped(table, manifest=degraded.manifest, path=str(CLEANER_OUTPUTS[key][0]), by=("split",))
+                check_grouped_at(table, params=params, path=str(CLEANER_OUTPUTS[key][0]))
             else:  # measured on other pixels than data/degrade's now: the rates would be of another data version
                 if key == "label_issues":  # or judged under other labels (degrade's label noise drawn anew)
                     check_given_labels(table, manifest=degraded.manifest, path=str(CLEANER_OUTPUTS[key][0]),
