@@ -5,7 +5,9 @@ within ``radius`` bits whose thumbnails correlate (near), the same between one i
 centre crop and the other (flip/crop; a mirror never links two labels: it may change the class, as left/right
 does), or represent embeddings within a cosine radius (embedding). Flat images link by digest only. A
 group is a connected component of all the links (single linkage, as 004 section IV.B.2 found best),
-found by searches that never compare all pairs of hashes.
+found by searches that never compare all pairs of hashes, less the images that joined it only through a chain
+and resemble none of the images it keeps (:func:`winnow.dedup_keep.kept_by_resemblance`): those are grouped
+anew among themselves.
 
 Only train images are ever removed. A group holding a val, test or trusted image is leakage: evaluating (or judging
 the budget) on a copy of a training image flatters the model, so with ``drop_leaks`` every train member of such a
