@@ -13,6 +13,12 @@ then and now, and dedup as the stage to rerun:
   copies of val images that groups of drop_leaks false had kept, though params.yaml now says to drop them);
 - a record of another kind, or a setting recorded as text, is refused, not read as no record or as the setting;
 - groups that record no settings (an earlier winnow's) are read as before.
+
+And a group column that holds no group numbers dedup writes (text, a fraction, -1 for every image without a copy as
+another tool marks none), or a group_size that is text or not its group's number of images: before, the report ended
+in a ValueError or TypeError traceback, or showed no group for a size of 1, and the budget read a -1 for every
+unique image as one picture of all of them; now every reader of the groups refuses them in one line
+(:func:`winnow.judged_rows.check_grouped`).
 """
 
 from __future__ import annotations
@@ -142,3 +148,28 @@ def test_the_contracts_refuse_groups_made_with_another_drop_leaks(project, tmp_p
     assert (done.returncode, done.stderr.splitlines()) == (1, [
         f"error: {GROUPS}: grouped with dedup.drop_leaks true, but params.yaml gives false now{RERUN}"])
     assert_nothing_left(root, before)
+
+
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize(("change", "problem"), [
+    (lambda g: g.assign(group="g" + g["group"].astype(str)), "group holds str values, not group numbers"),
+    (lambda g: g.assign(group=g["group"] + 0.5),
+     "group 0.5 of id 'train-00' is no group number (a whole number, 0 or more)"),
+    # another tool's mark for "no copy": before, one picture of every unique image to the budget's judge
+    (lambda g: g.assign(group=g["group"].where(g["group_size"] > 1, -1)),
+     "group -1 of id 'train-00' is no group number (a whole number, 0 or more)"),
+    (lambda g: g.assign(group_size=g["group_size"].astype(str)), "group_size holds str values, not numbers of images"),
+    # train-02 and train-03 are one group of two (review_project): a size of 1 hid it from the report's groups
+    (lambda g: g.assign(group_size=1), "group_size 1 of id 'train-02', but its group 3 holds 2 image(s)"),
+], ids=["text", "fraction", "minus-one", "size-text", "size-wrong"])
+def test_groups_of_no_group_numbers_or_wrong_sizes_are_one_line_to_the_report_and_the_budget(
+        tmp_path, monkeypatch, capsys, change, problem):
+    # before: the report ended in a traceback (text, -1, size as text) or showed wrong groups (a fraction, a wrong
+    # size), and the budget ran on with exit 0 each time
+    project = write_project(tmp_path / "p")
+    edit_table(project / GROUPS, change)
+    for stage in ("report", "budget"):
+        before = files_under(project)
+        done = _stage_in_process(project, stage, monkeypatch, capsys)
+        assert (done.returncode, done.stderr.splitlines()) == (1, [f"error: {GROUPS}: {problem}{RERUN}"]), stage
+        assert_nothing_left(project, before)

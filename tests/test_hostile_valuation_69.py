@@ -96,7 +96,8 @@ def test_a_class_whose_val_images_are_one_picture_is_said_thin_by_its_pictures(t
     # images of each class" of a class of 60 val images, the advice read as met already
     project = _project(tmp_path, copies=20)
     groups = pd.read_parquet(project / "data/dedup/groups.parquet")
-    groups.loc[(groups["split"] == "val").to_numpy() & (groups["label"] == 1).to_numpy(), "group"] = 20_000
+    middle = (groups["split"] == "val").to_numpy() & (groups["label"] == 1).to_numpy()
+    groups.loc[middle, ["group", "group_size"]] = [20_000, int(middle.sum())]  # a group's size is its images' count
     write_table(project / "data/dedup/groups.parquet", groups)
     monkeypatch.chdir(project)
     _stage().main()
