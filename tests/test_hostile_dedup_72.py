@@ -30,7 +30,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from hostile_harness import assert_nothing_left, edit_table, files_under, make_project
+from hostile_harness import assert_nothing_left, budget_stamped, edit_table, files_under, make_project
 from review_project import write_project
 from test_contracts import _params, project  # noqa: F401 - project: the contracts stage's fixture
 from test_hostile_flags_72 import _deduplicated, _edited
@@ -66,11 +66,15 @@ def test_a_label_cleaner_run_alone_refuses_groups_made_with_another_keep(tmp_pat
 
 
 def _recorded(root, params: dict) -> None:
-    """review_project's groups with the record the dedup stage writes, as made under ``params``."""
+    """review_project's groups with the record the dedup stage writes, as made under ``params``, and the budget's
+    decisions, where it has them, stamped after them, as a budget rerun on those groups would (they record the cleaner
+    files' bytes)."""
     def change(groups):
         groups.attrs = {**groups.attrs, GROUPED_AT: grouped_at(params)}
         return groups
     edit_table(root / GROUPS, change)
+    if (root / "data/budget/decisions.parquet").exists():  # the contracts' project has no budget
+        edit_table(root / "data/budget/decisions.parquet", lambda table: budget_stamped(root, table))
 
 
 @pytest.mark.hostile("intermediates")
