@@ -24,8 +24,8 @@ import pandas as pd
 from winnow.configs import HANDFUL
 from winnow.errors import WinnowError, check_fits_in_memory
 from winnow.gan_eval import (
-    acceptance, class_frechet, confident, kept_none_warning, no_weak_class, real_copies, real_copies_warning,
-    real_thresholds, repeats, repeats_warning, sample_grid, unlearnable, weak_classes,
+    acceptance, class_frechet, confident, emptied_warning, kept_none_warning, no_weak_class, real_copies,
+    real_copies_warning, real_thresholds, repeats, repeats_warning, sample_grid, unlearnable, weak_classes,
 )
 from winnow.imageset import ImageSet, pixel_digest, read_imageset, write_imageset
 from winnow.metrics import summarise
@@ -146,6 +146,7 @@ def main() -> None:
     digests = pixel_digest(images)  # once: the repeats, the imageset, the variant's extra images and its contract
     counters = pd.Series(intended).groupby(intended).cumcount().to_numpy()
     ids = np.array([f"gan-{classes[label]}-{k}" for label, k in zip(intended, counters)], dtype=object)
+    confident_kept = kept.copy()  # the filter's, before copies and repeats are left out
     filtered = int(kept.sum())
     # the held-out images train@augmented is chosen and judged by, and the train images augmented holds already
     ingested = read_imageset("data/ingest").manifest
@@ -158,6 +159,8 @@ def main() -> None:
     repeated = repeats(digests, kept)
     repeated_line = repeats_warning(repeated, intended, classes=classes, kept=filtered)
     kept &= ~repeated
+    # before: a weak class whose kept samples were all copies got none, told by the copies' count over all classes alone
+    emptied_line = emptied_warning(confident_kept, kept, intended, classes=classes)
 
     h, w, c = images.shape[1:]
     manifest = pd.DataFrame({
@@ -220,7 +223,7 @@ def main() -> None:
         contract.check("augmented", contract.rates("augmented", rows=rows, extra=extra))
     print(f"gan-synthesize: weak classes {', '.join(weak)}; kept " + ", ".join(
         f"{n} {r['accepted']}/{r['generated']}" for n, r in rates.items()) + f"; augmented {len(rows)} rows")
-    for line in (copied_line, repeated_line):
+    for line in (copied_line, repeated_line, emptied_line):
         if line:
             print(line)
     # augmented is then pruned under another name, trained and reported as a version of its own. The filter's: copies

@@ -50,6 +50,10 @@ def no_weak_class(scores: dict[str, float], *, by: str, below: float, k: int | N
     what = "F1" if by == "f1" else "pruned train image count"
     # an F1 of 1 is no rate a bound can lie above (the params check refuses a weak_below above 1)
     raise_it = "" if by == "f1" and score >= 1 else f"raise it above {figure}, or "
+    if by == "f1" and figure == "1" and score < 1:
+        # an F1 within 0.0001 of 1 (0.99995 of 10,000 val images, one missed): rounded up it read "the lowest F1 is
+        # 1 ... raise it above 1", a bound the params check refuses, where 1 itself takes the class in
+        figure, raise_it = f"{score:.10g}", "set it to 1, or "
     lowest_k = (f"set it null to take the {k} lowest (gan.weak_k)" if k is not None else
                 "set it null and gan.weak_k to how many of the lowest to take")
     return (f"gan.weak_below: {show(below)} makes no class weak: the lowest {what} is {figure}, of class {lowest!r}; "
@@ -137,6 +141,25 @@ def real_copies_warning(copied: np.ndarray, digests: np.ndarray, ids: np.ndarray
             "augmented leaves them out: train@augmented would learn a val, test or trusted image, or a train image "
             "again; the generator copies real images (memorisation or mode collapse): give the weak classes more train "
             "images, or leave augmented out of variants")
+
+
+def emptied_warning(filtered: np.ndarray, kept: np.ndarray, intended: np.ndarray, *,
+                    classes: list[str]) -> str | None:
+    """The one warning line when a weak class (int ``(N,)`` ``intended``) had samples the filter kept (bool ``(N,)``
+    ``filtered``) and none is left in ``kept`` (bool ``(N,)``: each was a copy of a real image or a repeat, left out)
+    while other classes' samples joined augmented; None otherwise (with none joined, the copies' line says so). Before:
+    the class got no sample, and the copies' line gave a count over all classes alone."""
+    labels = np.asarray(intended)
+    emptied = [classes[label] for label in np.unique(labels)
+               if filtered[labels == label].any() and not kept[labels == label].any()]
+    if not emptied or not kept.any():
+        return None
+    named = ", ".join(map(repr, emptied))
+    one = len(emptied) == 1
+    return (f"warning: gan-synthesize: weak class{'' if one else 'es'} {named} get{'s' if one else ''} no sample: "
+            f"every sample of {'it' if one else 'them'} the filter kept equals a real image or an earlier kept sample "
+            f"pixel for pixel (above), so augmented adds none of {'it' if one else 'them'}; give "
+            f"{'the class' if one else 'the classes'} more train images, or leave augmented out of variants")
 
 
 def real_thresholds(probs: np.ndarray, labels: np.ndarray, *, quantile: float = 0.5) -> np.ndarray:
