@@ -15,7 +15,7 @@ from winnow.augment_search import policy_for
 from winnow.checkpoints import save
 from winnow.contract_verdict import refuse_failed
 from winnow.stage import check_outputs, load_params, run, together
-from winnow.torch_runtime import is_main_process
+from winnow.torch_runtime import distributed_setup, is_main_process
 from winnow.training import TrainConfig, fit
 from winnow.variants import load_variant, variant_argument
 
@@ -30,7 +30,9 @@ def main() -> None:
     check_outputs(stage=f"train@{variant}", files=[model_path], folders=[log_dir])
     train, val = load_variant(variant)
     unseen = _unvalidated(train.labels, val.labels, classes=train.classes)
-    if unseen and is_main_process():
+    # rank 0's alone: fit has not set the process group up yet, where is_main_process() is every rank's (before: the
+    # warning came once per torchrun rank)
+    if unseen and distributed_setup()[0] == 0:
         print(f"warning: train@{variant}: {unseen}", flush=True)
     # the model and its training log (dvclive's, written epoch by epoch) replace the last run's together, or
     # not at all: an interrupted or failed run leaves the last complete pair
