@@ -24,7 +24,7 @@ from winnow.augment import augment
 from winnow.augment_search import policy_for, same_policy
 from winnow.balance import Policy, balance_counts, balanced_augment, edge_scores, few_sources
 from winnow.balance_checks import checked_copies
-from winnow.checkpoints import load
+from winnow.checkpoints import check_finite, load
 from winnow.gan_eval import sample_grid
 from winnow.imageset import ImageSet, read_imageset
 from winnow.stage import check_outputs, load_params, run, together, write_json
@@ -84,7 +84,12 @@ def main() -> None:
                              uses="its edge cases")
         # in batches of train.eval_batch_size as params.yaml gives it now, as evaluate: before, 1,024 whatever it said
         classifier = run_as(classifier, train_config)
-        scores = edge_scores(embed(classifier, pruned.images), labels)
+        features = embed(classifier, pruned.images)
+        # as evaluate and gan-synthesize refuse a model giving NaN: before, "balance: edge_scores must be finite floats,
+        # one per image (12,), got (12,)", naming neither the model nor the stage to rerun
+        check_finite(features, pruned.manifest["id"].to_numpy(), path="models/baseline.pt", what="pruned train images",
+                     of="features")
+        scores = edge_scores(features, labels)
 
     made = balanced_augment(pruned.images, labels, policy=policy, seed=seed, num_classes=len(classes),
                             target=section["target"], edge_scores=scores, edge_fraction=section["edge_fraction"],

@@ -6,6 +6,9 @@
   averaging was reworked so that only the tied ranks are worked apart: before, it made a dozen passes over every
   val image's ranking whether or not it held a tie, and 50,000 train by 5,000 val images of 64 features took 157 s
   against 56 s before ties were averaged (one thread);
+- balance of a models/baseline.pt whose weights are NaN (edited by hand), edge cases asked for: the line evaluate and
+  gan-synthesize give, naming the model and train@baseline; before, "balance: edge_scores must be finite floats, one
+  per image (12,), got (12,)", an argument of balance's code and two equal shapes, the model named nowhere;
 - train's warning of a val split without a class that train has, under torchrun: before, every rank printed it, as
   is_main_process() is every rank's before fit sets the process group up; now rank 0 alone.
 """
@@ -18,7 +21,10 @@ import math
 import numpy as np
 import pytest
 
-from test_hostile_training_72 import _train_in_process, _val_without
+from hostile_harness import assert_error_line, assert_nothing_left, files_under
+from test_gan import gan_project
+from test_hostile_threshold_64 import _stage_in_process
+from test_hostile_training_72 import _edited, _train_in_process, _val_without
 from winnow.valuation import knn_shapley
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -124,3 +130,29 @@ def test_train_warns_of_a_class_val_lacks_on_rank_0_alone_under_torchrun(tmp_pat
     assert done.returncode == 0, done.stderr[-2000:]
     assert [line for line in done.stdout.splitlines() if line.startswith("warning: train@")] == []
     assert (project / "models/baseline.pt").is_file()
+
+
+@pytest.mark.hostile("training")
+def test_balance_refuses_a_baseline_model_that_gives_nan_features_as_evaluate_does(tmp_path, monkeypatch, capsys):
+    # before: "error: balance: edge_scores must be finite floats, one per image (12,), got (12,)": the model's NaN
+    # features became NaN distances, refused as a fault of balance's own arguments, the model and its stage unnamed
+    import torch
+
+    project = gan_project(tmp_path / "project", weak_k=2)
+
+    def change(params):
+        params["variants"] = ["baseline", "pruned", "balanced"]
+        params["balance"].update(device="cpu", edge_fraction=0.5, edge_extra=2.0)
+
+    _edited(project, change)
+    checkpoint = torch.load(project / "models/baseline.pt", weights_only=True)
+    first = next(iter(checkpoint["state_dict"]))
+    checkpoint["state_dict"][first] = torch.full_like(checkpoint["state_dict"][first], float("nan"))
+    torch.save(checkpoint, project / "models/baseline.pt")
+    before = files_under(project)
+    done = _stage_in_process(project, "balance", monkeypatch, capsys)
+    # pruned holds the 6 train images of 'a' and of 'b' ('c' dropped)
+    assert assert_error_line(done) == (
+        "error: models/baseline.pt: gives non-finite features (NaN or infinity) for 12 of 12 pruned train images, "
+        "first 'train-0-0', so its features mean nothing; rerun the train@baseline stage (dvc repro train@baseline)")
+    assert_nothing_left(project, before)

@@ -183,17 +183,19 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
 
 
 def check_finite(probabilities: np.ndarray, ids: np.ndarray, *, path: str | os.PathLike, what: str,
-                 written_by: str | None = None) -> None:
+                 written_by: str | None = None, of: str = "probabilities") -> None:
     """Refuse, in one line naming the stage to rerun, a model at ``path`` whose float ``probabilities`` ``(N, classes)``
-    (or features ``(N, D)``) of the images ``ids`` ``(N,)`` (``what``: "test images") hold NaN or infinity: argmax reads
-    a row of NaN as class 0, a bound compared with NaN is never met, and the numbers built on them mean nothing."""
+    (or features ``(N, D)``, ``of="features"``) of the images ``ids`` ``(N,)`` (``what``: "test images") hold NaN or
+    infinity: argmax reads a row of NaN as class 0, a bound compared with NaN is never met, and the numbers built on
+    them mean nothing."""
     from winnow.stage_reads import rerun_error
 
     broken = ~np.isfinite(probabilities).all(axis=1)
     if broken.any():
-        raise rerun_error(path, f"gives non-finite probabilities (NaN or infinity) for {int(broken.sum())} of "
-                                f"{len(broken)} {what}, first {str(np.asarray(ids)[int(np.argmax(broken))])!r}, so its "
-                                "predictions mean nothing", written_by=written_by or f"train@{Path(path).stem}")
+        raise rerun_error(path, f"gives non-finite {of} (NaN or infinity) for {int(broken.sum())} of {len(broken)} "
+                                f"{what}, first {str(np.asarray(ids)[int(np.argmax(broken))])!r}, so its "
+                                f"{'predictions' if of == 'probabilities' else of} mean nothing",
+                          written_by=written_by or f"train@{Path(path).stem}")
 
 
 def _check_learnt(ids: np.ndarray, values: np.ndarray, kept: torch.Tensor | None, *, path: Path, written_by: str,
