@@ -9,6 +9,9 @@
 - balance of a models/baseline.pt whose weights are NaN (edited by hand), edge cases asked for: the line evaluate and
   gan-synthesize give, naming the model and train@baseline; before, "balance: edge_scores must be finite floats, one
   per image (12,), got (12,)", an argument of balance's code and two equal shapes, the model named nowhere;
+- gan-synthesize's metrics/gan.json gives each class's val F1 (weak_scores) as gan.weak_below was applied to it, as
+  9f16f58a does the thresholds: rounded to 4 decimals, a class of F1 2/3 chosen weak under weak_below 0.6667 read
+  0.6667, a score not below the bound it was chosen under;
 - train's warning of a val split without a class that train has, under torchrun: before, every rank printed it, as
   is_main_process() is every rank's before fit sets the process group up; now rank 0 alone.
 """
@@ -16,6 +19,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 
 import numpy as np
@@ -156,3 +160,26 @@ def test_balance_refuses_a_baseline_model_that_gives_nan_features_as_evaluate_do
         "error: models/baseline.pt: gives non-finite features (NaN or infinity) for 12 of 12 pruned train images, "
         "first 'train-0-0', so its features mean nothing; rerun the train@baseline stage (dvc repro train@baseline)")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("training")
+def test_gan_metrics_give_each_weak_score_as_weak_below_was_applied_to_it(tmp_path, monkeypatch, capsys):
+    # before: weak_scores were rounded to 4 decimals: 'a', of val F1 2/3, was chosen weak under gan.weak_below 0.6667
+    # (2/3 is below it) and metrics/gan.json said "a": 0.6667, no lower than the bound
+    import winnow.training
+
+    project = gan_project(tmp_path / "project", weak_k=2)
+    _edited(project, lambda params: params["gan"].update(weak_by="f1", weak_k=None, weak_below=0.6667))
+    predict_proba = winnow.training.predict_proba
+    # the baseline's val answers (val-a-0, val-a-1, val-b-0, val-b-1, val-c-0, val-c-1): one 'a' named 'b', the rest
+    # right, so 'a' has F1 2/3, 'b' 0.8 and 'c' 1; the generated samples get the real model's probabilities
+    answers = np.eye(3, dtype=np.float32)[[0, 1, 1, 1, 2, 2]]
+
+    def probabilities(model, images):
+        return answers if len(images) == len(answers) else predict_proba(model, images)
+
+    monkeypatch.setattr(winnow.training, "predict_proba", probabilities)
+    done = _stage_in_process(project, "gan_synthesize", monkeypatch, capsys)
+    assert done.returncode == 0, done.stderr[-2000:]
+    metrics = json.loads((project / "metrics/gan.json").read_text())
+    assert (metrics["weak_classes"], metrics["weak_scores"]) == (["a"], {"a": 2 / 3, "b": 0.8, "c": 1.0})
