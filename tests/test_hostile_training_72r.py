@@ -1,11 +1,12 @@
-"""Review of the 72nd stop's training mends (kNN-Shapley ties, train's val-class warning):
+"""Review of the 72nd stop's training mends (kNN-Shapley ties, the baseline model in balance and
+gan-synthesize, train's val warning):
 
 - kNN-Shapley's tie averaging, checked against a brute-force Shapley value (every subset of the train images, the
   k-NN utility with its ties broken at random) on small sets with ties of 2 to 4 copies, an all-zero tie, a set that
   is one tie, and several k; and on a set without ties, against Jia et al.'s recursion as written: unchanged. The
   averaging was reworked so that only the tied ranks are worked apart: before, it made a dozen passes over every
   val image's ranking whether or not it held a tie, and 50,000 train by 5,000 val images of 64 features took 157 s
-  against 56 s before ties were averaged (one thread);
+  against 71 s before ties were averaged (one thread); now 1.1 times as long;
 - balance of a models/baseline.pt whose weights are NaN (edited by hand), edge cases asked for: the line evaluate and
   gan-synthesize give, naming the model and train@baseline; before, "balance: edge_scores must be finite floats, one
   per image (12,), got (12,)", an argument of balance's code and two equal shapes, the model named nowhere;
