@@ -43,10 +43,6 @@ def main() -> None:
     from winnow.variants import check_made_among, load_variant, read_rows
 
     check_outputs(stage="augment-search", folders=FOLDERS, files=[METRICS], into=FOLDERS)  # its files go into it
-    # pruned as params.yaml's pruned.cleaners make it now, as balance and gan-synthesize check it: before, after a
-    # cleaner was added or taken out and the search run alone (dvc repro -s augment-search), balance's policy was
-    # chosen on the old decisions' images, exit 0
-    check_made_among(read_rows("pruned"), cleaners=params["pruned"]["cleaners"])
     started = time.perf_counter()
     if "rand" in section["kinds"]:
         for ops in section["op_sets"]:
@@ -63,6 +59,10 @@ def main() -> None:
         policies = challengers(policies, fixed)
     config = replace(TrainConfig.from_params(params["train"]), epochs=section["epochs"], patience=None)
     train, val = load_variant("pruned")
+    # pruned as params.yaml's pruned.cleaners make it now, as balance and gan-synthesize check it: before, after a
+    # cleaner was added or taken out and the search run alone (dvc repro -s augment-search), balance's policy was
+    # chosen on the old decisions' images, exit 0. After the load: before the pipeline ran, data/ingest is named first
+    check_made_among(read_rows("pruned"), cleaners=params["pruned"]["cleaners"])
     check_val_classes(val.labels, val.classes)
     scorer = density_scorer if section["method"] == "density" else short_training_scorer
     score = scorer(train.images, train.labels, val.images, val.labels, config=config, num_classes=len(train.classes),
