@@ -160,11 +160,26 @@ def check_grouped_at(groups, *, params: Mapping[str, Any], path: str = "data/ded
         raise rerun_error(path, f"records the dedup settings it was made with as {json.dumps(then)[:40]}, not a "
                                 "section of settings", written_by="dedup")
     now = json.loads(json.dumps(grouped_at(params)))  # as the file's metadata holds it
+    idle = _idle(then) & _idle(now)
     for key in DEDUP_SETTINGS:
-        if key not in then or not _same(then[key], now[key]):
+        if key not in idle and (key not in then or not _same(then[key], now[key])):
             raise rerun_error(path, f"grouped with dedup.{key} "
                                     f"{'unrecorded' if key not in then else json.dumps(then[key])}, but params.yaml "
                                     f"gives {json.dumps(now[key])} now", written_by="dedup")
+
+
+def _idle(settings: Mapping[str, Any]) -> set[str]:
+    """The dedup ``settings`` that move no link under the others: embedding_confirm without the embedding's search
+    (embedding_radius null), and min_correlation without it and without the pHash searches (radius null: exact copies
+    alone). :func:`check_grouped_at` passes one idle under both the record and params.yaml (an edit of the search that
+    reads it is refused by that search's setting). Before, embedding_confirm edited in the default run (no embedding
+    search) refused the groups, which it leaves as they are, in every reader run alone."""
+    idle = set()
+    if settings.get("embedding_radius") is None:
+        idle.add("embedding_confirm")
+        if settings.get("radius") is None:
+            idle.add("min_correlation")
+    return idle
 
 
 def flagged_by(flags, *, manifest) -> dict[str, Any]:
