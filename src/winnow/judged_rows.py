@@ -115,6 +115,8 @@ def _check_group_numbers(groups: pd.DataFrame, *, path: str) -> None:
     ValueError, as did group numbers written as text; a group_size written as text ended it in a TypeError."""
     from winnow.stage_reads import holds_numbers, rerun_error
 
+    if "group" not in groups.columns:  # a reader using it requires it (before: a KeyError traceback in the budget)
+        return
     group = groups["group"].dropna()
     if not holds_numbers(group.dtype):
         raise rerun_error(path, f"group holds {group.dtype} values, not group numbers", written_by="dedup")
