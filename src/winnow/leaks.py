@@ -31,7 +31,7 @@ def leaks_by_kind(table: pd.DataFrame) -> dict[str, dict[str, int]]:
         split, e.g. the train images for ``train_copies_of_val``) and ``<copied split>_images``
         (their members in the other split).
     """
-    groups = table["group"].to_numpy(np.int64)
+    groups = _numbered(table)
     splits = table["split"].to_numpy()
     n_groups = int(groups.max()) + 1 if len(groups) else 0
     holds = {s: np.bincount(groups[splits == s], minlength=n_groups) > 0 for s in ("train", "val", "test", "trusted")}
@@ -42,6 +42,13 @@ def leaks_by_kind(table: pd.DataFrame) -> dict[str, dict[str, int]]:
         leaks[kind] = {"groups": int(spans.sum()), "images": int((member & (splits == copy)).sum()),
                        f"{copied}_images": int((member & (splits == copied)).sum())}
     return leaks
+
+
+def _numbered(table: pd.DataFrame) -> np.ndarray:
+    """int64 ``(N,)``: each image's group of ``table`` numbered from 0 by first row, so that counting by number holds
+    one count a group. dedup numbers them so; before, another tool's numbers (10**15, its group ids) made the counts
+    one a number, and the report ended in "out of memory; free memory or lower the batch or data size"."""
+    return pd.factorize(table["group"].to_numpy(np.int64))[0].astype(np.int64)
 
 
 def removed_identical(table: pd.DataFrame, digests: np.ndarray) -> int:
@@ -60,7 +67,7 @@ def leaks_kept(table: pd.DataFrame) -> dict[str, int]:
     """Per copied split (``val``, ``test``, ``trusted``): the train images that stay in train in groups holding an
     image of that split, which is one per group with ``drop_leaks`` false (the group's other train images go as
     its duplicates) and none with it true."""
-    groups = table["group"].to_numpy(np.int64)
+    groups = _numbered(table)
     splits = table["split"].to_numpy()
     n_groups = int(groups.max()) + 1 if len(groups) else 0
     staying = (splits == "train") & table["kept"].to_numpy(bool)
@@ -74,6 +81,6 @@ def leaks_kept(table: pd.DataFrame) -> dict[str, int]:
 def repeated(table: pd.DataFrame, split: str) -> tuple[int, int]:
     """``(images, groups)``: the images of ``split`` in groups holding two or more of them, and those groups. dedup
     never changes val or test, so each such test image is scored once more than the picture it shows."""
-    groups = table["group"].to_numpy(np.int64)[table["split"].to_numpy() == split]
+    groups = _numbered(table)[table["split"].to_numpy() == split]
     counts = np.bincount(groups) if len(groups) else np.zeros(0, dtype=np.int64)
     return int(counts[counts > 1].sum()), int((counts > 1).sum())
