@@ -322,6 +322,13 @@ def budget_stamped(root: Path, decisions):
     return out
 
 
+def with_group_sizes(groups):
+    """dedup's ``groups`` table with each row's ``group_size`` the number of rows of its group, as dedup writes it:
+    for a fixture that merges groups by editing ``group`` (the readers refuse a size that is not its group's count)."""
+    sizes = groups.groupby("group")["group"].transform("size")
+    return groups.assign(group_size=sizes.astype(groups["group_size"].dtype))
+
+
 def repeat_first(n: int):
     """A ``change`` for :func:`edit_table`: the table with its first ``n`` rows once more at the end."""
     import pandas as pd

@@ -15,7 +15,8 @@ import yaml
 
 from budget_project import as_confident_learn_judges, case, planted_fixes_then_mistakes, train_ids, write_state
 from hostile_harness import (
-    assert_error_line, assert_nothing_left, files_under, make_project, run_stage, run_winnow, write_judged,
+    assert_error_line, assert_nothing_left, files_under, make_project, run_stage, run_winnow, with_group_sizes,
+    write_judged,
 )
 from review_project import write_project
 
@@ -55,7 +56,7 @@ def _copies_of_trusted(project, n: int) -> None:
     trusted = groups.index[(groups["split"] == "trusted") & (groups["label"] == 0)]
     groups.loc[copies, "group"] = groups.loc[trusted, "group"].to_numpy()[[i % len(trusted) for i in range(n)]]
     groups.loc[copies, ["kept", "reason"]] = [False, "leak"]
-    write_judged(project, "data/dedup/groups.parquet", groups)
+    write_judged(project, "data/dedup/groups.parquet", with_group_sizes(groups))
     as_confident_learn_judges(project)
 
 

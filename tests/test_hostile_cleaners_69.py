@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from hostile_harness import regroup
+from hostile_harness import regroup, with_group_sizes
 from test_contracts import _stage_module
 from test_hostile_cleaners_more import _project
 from winnow.stage import write_table
@@ -31,7 +31,7 @@ def _repeating_val(root, *, copies: int, labels=None):
     for c in range(2):
         for i in range(3 * copies):
             groups.loc[groups["id"] == f"val-{c}-{i}", "group"] = 10_000 + 3 * c + i // copies
-    write_table(project / "data/dedup/groups.parquet", groups)
+    write_table(project / "data/dedup/groups.parquet", with_group_sizes(groups))
     if labels is not None:
         from winnow.imageset import read_imageset, write_imageset
         data = read_imageset(project / "data/degrade")
@@ -99,7 +99,7 @@ def test_val_copies_of_judged_train_images_do_not_measure_the_judge(tmp_path, mo
     for c in range(2):
         for i in range(5):
             groups.loc[groups["id"].isin([f"val-{c}-{i}", f"train-{c}-{i}"]), "group"] = 10_000 + 10 * c + i
-    write_table(project / "data/dedup/groups.parquet", groups)
+    write_table(project / "data/dedup/groups.parquet", with_group_sizes(groups))
     monkeypatch.chdir(project)
 
     _stage_module(stage).main()
@@ -123,7 +123,7 @@ def test_val_made_only_of_copies_of_judged_train_images_is_one_line(tmp_path, mo
     for c in range(2):
         for i in range(2):
             groups.loc[groups["id"].isin([f"val-{c}-{i}", f"train-{c}-{i}"]), "group"] = 10_000 + 10 * c + i
-    write_table(project / "data/dedup/groups.parquet", groups)
+    write_table(project / "data/dedup/groups.parquet", with_group_sizes(groups))
     before = files_under(project)
     monkeypatch.chdir(project)
     with pytest.raises(WinnowError) as refused:
