@@ -54,15 +54,10 @@ def test_embedding_confirm_edited_without_an_embedding_search_leaves_the_real_gr
     assert len(data.manifest) == len(pd.read_parquet(GROUPS))
 
 
-@pytest.mark.hostile("intermediates")
-@pytest.mark.parametrize(("then", "now"), [
-    ({}, {"embedding_confirm": False}),  # the default run: no embedding search
-    # exact copies alone: the thumbnails confirm nothing
-    ({"radius": None, "flip": False, "crop": None}, {"radius": None, "flip": False, "crop": None, "min_correlation": None}),
-], ids=["embedding-confirm", "min-correlation-exact-only"])
-def test_a_setting_that_moves_no_link_edited_is_no_refusal(tmp_path, monkeypatch, capsys, then, now):
-    # before: the budget, the variants stage and the report each exit 1 on groups the edit leaves as they are
-    project = write_project(tmp_path / "p")
+def _grouped_then_edited(root, then: dict, now: dict):
+    """review_project at ``root``, its groups recording the dedup settings of params.yaml with ``then``'s edits, and
+    params.yaml edited by ``now``'s instead (each ``{dedup key: value}``)."""
+    project = write_project(root)
     params = yaml.safe_load((project / "params.yaml").read_text())
     made = params
     for key, value in then.items():
@@ -72,6 +67,18 @@ def test_a_setting_that_moves_no_link_edited_is_no_refusal(tmp_path, monkeypatch
         edited = _edited(edited, f"dedup.{key}", value)
     _recorded(project, made)
     make_project(project, edited)
+    return project
+
+
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize(("then", "now"), [
+    ({}, {"embedding_confirm": False}),  # the default run: no embedding search
+    # exact copies alone: the thumbnails confirm nothing
+    ({"radius": None, "flip": False, "crop": None}, {"radius": None, "flip": False, "crop": None, "min_correlation": None}),
+], ids=["embedding-confirm", "min-correlation-exact-only"])
+def test_a_setting_that_moves_no_link_edited_is_no_refusal(tmp_path, monkeypatch, capsys, then, now):
+    # before: the budget, the variants stage and the report each exit 1 on groups the edit leaves as they are
+    project = _grouped_then_edited(tmp_path / "p", then, now)
     for stage in ("budget", "variants", "report"):
         done = _stage_in_process(project, stage, monkeypatch, capsys)
         assert (done.returncode, [line for line in done.stderr.splitlines() if line.startswith("error:")]) == (0, []), \
@@ -90,16 +97,7 @@ def test_a_setting_that_moves_no_link_edited_is_no_refusal(tmp_path, monkeypatch
      "grouped with dedup.embedding_radius 0.1, but params.yaml gives null now"),
 ], ids=["embedding-confirm-searched", "min-correlation-searched", "search-turned-off"])
 def test_a_setting_that_moves_links_edited_is_still_one_line(tmp_path, monkeypatch, capsys, then, now, problem):
-    project = write_project(tmp_path / "p")
-    params = yaml.safe_load((project / "params.yaml").read_text())
-    made = params
-    for key, value in then.items():
-        made = _edited(made, f"dedup.{key}", value)
-    edited = params
-    for key, value in now.items():
-        edited = _edited(edited, f"dedup.{key}", value)
-    _recorded(project, made)
-    make_project(project, edited)
+    project = _grouped_then_edited(tmp_path / "p", then, now)
     before = files_under(project)
     done = _stage_in_process(project, "budget", monkeypatch, capsys)
     assert (done.returncode, done.stderr.splitlines()) == (1, [f"error: {GROUPS}: {problem}{RERUN}"])

@@ -47,6 +47,12 @@ def run_degrade(tmp_path, monkeypatch, perturbations, *, train, classes):
     monkeypatch.chdir(project)
     source = imageset(train, classes)
     write_imageset("data/ingest", source.images, source.manifest.drop(columns="digest"), source.classes)
+    return (*degrade_main(project, monkeypatch), project)
+
+
+def degrade_main(project, monkeypatch) -> tuple[int, set[str]]:
+    """Run the degrade stage's main in ``project`` (the working folder) as its script does; returns its exit code (0
+    where it ran to the end) and the project's files before it ran."""
     spec = importlib.util.spec_from_file_location("degrade_stage_70", ROOT / "stages" / "degrade.py")
     stage = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(stage)
@@ -57,7 +63,7 @@ def run_degrade(tmp_path, monkeypatch, perturbations, *, train, classes):
         code = 0
     except SystemExit as ended:
         code = ended.code
-    return code, before, project
+    return code, before
 
 
 @pytest.mark.hostile("params")

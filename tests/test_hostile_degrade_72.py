@@ -17,17 +17,15 @@
 In-process on tiny imagesets: degrade itself, or the degrade stage's main in a tiny project.
 """
 
-import importlib.util
-
 import numpy as np
 import pandas as pd
 import pytest
 
-from hostile_harness import ROOT, assert_nothing_left, files_under, make_project, params_with
+from hostile_harness import assert_nothing_left, make_project, params_with
+from test_hostile_degrade_70 import degrade_main
 from winnow.degrade import degrade
 from winnow.errors import WinnowError
 from winnow.imageset import ImageSet, write_imageset
-from winnow.stage import run
 
 CLASSES = ["cat", "dog", "owl"]
 
@@ -85,17 +83,7 @@ def run_degrade(tmp_path, monkeypatch, perturbations, source: ImageSet, *, enabl
     project = make_project(tmp_path / "project", params)
     monkeypatch.chdir(project)
     write_imageset("data/ingest", source.images, source.manifest.drop(columns="digest"), source.classes)
-    spec = importlib.util.spec_from_file_location("degrade_stage_72", ROOT / "stages" / "degrade.py")
-    stage = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(stage)
-    before = files_under(project)
-    monkeypatch.setattr("sys.argv", ["stages/degrade.py"])
-    try:
-        run(stage.main)
-        code = 0
-    except SystemExit as ended:
-        code = ended.code
-    return code, before, project
+    return (*degrade_main(project, monkeypatch), project)
 
 
 @pytest.mark.hostile("intermediates")
