@@ -83,6 +83,12 @@ def test_a_path_weights_file_that_does_not_fit_says_how(tmp_path, stand_in_torch
     # before: each "represent.pretrained.model: torchvision could not load 'resnet18' with weights (Error(s) in loading
     # state_dict for Pooled:); check the name, give path: a weights file, or set download: true" (the list: "(Expected
     # state_dict to be dict-like, got <class 'list'>.)")
+    assert_weights_refused(tmp_path, saved, why)
+
+
+def assert_weights_refused(tmp_path, saved, why: str) -> None:
+    """``saved`` (what torch.save writes), given as torchvision:resnet18's ``path``, is refused as not its weights,
+    for ``why`` (the rest of the line)."""
     weights = tmp_path / "r18.pth"
     torch.save(saved, weights)
     with pytest.raises(WinnowError) as refused:

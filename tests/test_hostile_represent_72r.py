@@ -29,6 +29,7 @@ import torch
 
 from hostile_harness import assert_error_line, assert_nothing_left, files_under
 from test_hostile_represent_65 import _project, _represent
+from test_hostile_represent_72 import assert_weights_refused
 from test_pretrained_libraries import Pooled, config, images
 from test_represent import blobs
 from winnow import pretrained, represent
@@ -124,12 +125,7 @@ def test_weights_that_do_not_fit_are_told_what_is_wrong_with_them(tmp_path, stan
     # before: the extra key "... its keys carry the 'module.' prefix of a DataParallel model: save
     # model.module.state_dict()", of a state_dict whose keys carry none; the string "(Error(s) in loading state_dict
     # for Pooled:)", torch's first line, naming the model alone
-    weights = tmp_path / "r18.pth"
-    torch.save(saved, weights)
-    with pytest.raises(WinnowError) as refused:
-        pretrained.embed(images(), config=config("torchvision:resnet18", path=str(weights)), progress=False)
-    assert str(refused.value) == (f"represent.pretrained.path: {weights} does not hold the weights of "
-                                  f"torchvision:resnet18 ({why}")
+    assert_weights_refused(tmp_path, saved, why)
 
 
 def _zip(path):

@@ -185,6 +185,12 @@ def test_import_replace_counts_the_verdicts_it_removes_not_the_blank_lines(proje
     # verdict(s)"
     review.import_verdicts(fill_in({"train-04": "cat"}, name="reviewed.csv"))
     Path("reviews/verdicts.csv").write_text(Path("reviews/verdicts.csv").read_text() + "\n\n")
+    assert_replace_removes_the_one_verdict(capsys)
+
+
+def assert_replace_removes_the_one_verdict(capsys) -> None:
+    """``review import --replace`` of the queue as exported (no verdict) over a verdicts.csv holding one verdict: the
+    warning counts that one, and verdicts.csv is left with its header alone."""
     capsys.readouterr()
     review.import_verdicts("reviews/queue.csv", replace=True)  # as exported: no verdict
     assert capsys.readouterr().out == (

@@ -19,6 +19,7 @@ from hostile_harness import assert_nothing_left, files_under
 from review_project import digest
 from test_hostile_review_66 import HEADER, KEY, exported, fill_in, saved_lines  # noqa: F401 (fixture)
 from test_hostile_review_70 import project  # noqa: F401 (fixture: a copy of the exported project)
+from test_hostile_review_72 import assert_replace_removes_the_one_verdict
 from winnow import review
 from winnow.errors import WinnowError
 from winnow.imageset import read_imageset
@@ -92,13 +93,7 @@ def test_import_replace_counts_no_spreadsheets_emptied_row_among_the_verdicts_it
     # before: "it removes the 3 verdict(s)" of a file holding one verdict and two emptied rows
     review.import_verdicts(fill_in({"train-04": "cat"}, name="reviewed.csv"))
     with_emptied_rows(2)
-    capsys.readouterr()
-    review.import_verdicts("reviews/queue.csv", replace=True)  # as exported: no verdict
-    assert capsys.readouterr().out == (
-        "warning: review import --replace: reviews/queue.csv holds no verdict, so it removes the 1 verdict(s) of "
-        "reviews/verdicts.csv and adds none; restore it from git (git checkout reviews/verdicts.csv) if that was not "
-        "meant\n")
-    assert saved_lines() == [HEADER.strip()]
+    assert_replace_removes_the_one_verdict(capsys)
 
 
 @pytest.mark.hostile("review")
