@@ -96,14 +96,7 @@ def test_decisions_a_represent_judge_stood_in_for_is_refused_once_represent_trai
     torch.save({"weights": torch.zeros(4)}, project / "models/represent.pt")
     params = yaml.safe_load((project / "params.yaml").read_text())
     judge = SimpleNamespace(config=TrainConfig.from_params(params["train"]), seed=seed)
-    stage = budget_stage()
-    monkeypatch.setattr(stage, "fit", lambda *_, **__: None)
-    monkeypatch.setattr(stage, "load", lambda *_, **__: (judge, []))
-    # every training names the left class for every image: a tie, whatever it learnt
-    monkeypatch.setattr(stage, "predict_proba", lambda model, images: np.eye(3)[np.zeros(len(images), int)])
-    monkeypatch.chdir(project)
-    stage.main()
-    capsys.readouterr()
+    budget_judged_by(project, judge, monkeypatch, capsys)
     torch.save({"weights": torch.ones(4)}, project / "models/represent.pt")  # another judge, trained anew
     if refused:
         _refused(project, monkeypatch, capsys, "judged by the model check's none on models/represent.pt as it was "
@@ -213,3 +206,16 @@ def test_a_cleaner_file_damaged_since_the_budget_chose_is_named_as_damaged_not_a
         "error: data/dedup/groups.parquet: column 'group' is empty in 1 row(s), first id 'train-0003'; rerun the dedup "
         "stage (dvc repro dedup)"])
     assert_nothing_left(project, before)
+
+
+def budget_judged_by(project, judge, monkeypatch, capsys) -> None:
+    """Run the budget stage's main in ``project`` with its model check's trainings stood in for: ``judge`` (the loaded
+    represent model's record) as none's, and every training naming the left class for every image (a tie, whatever it
+    learnt); its output read away."""
+    stage = budget_stage()
+    monkeypatch.setattr(stage, "fit", lambda *_, **__: None)
+    monkeypatch.setattr(stage, "load", lambda *_, **__: (judge, []))
+    monkeypatch.setattr(stage, "predict_proba", lambda model, images: np.eye(3)[np.zeros(len(images), int)])
+    monkeypatch.chdir(project)
+    stage.main()
+    capsys.readouterr()

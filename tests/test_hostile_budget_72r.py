@@ -16,15 +16,13 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-import numpy as np
 import pytest
 import torch
 import yaml
 
 from budget_project import case, planted_fixes_then_mistakes, write_state
 from hostile_harness import assert_nothing_left, files_under, flip_a_bit
-from test_hostile_budget import budget_stage
-from test_hostile_budget_72 import _budgeted, _unrecord
+from test_hostile_budget_72 import _budgeted, _unrecord, budget_judged_by
 from test_hostile_threshold_64 import _stage_in_process
 from winnow.training import TrainConfig
 
@@ -88,13 +86,7 @@ def _judge_stood_in(tmp_path, monkeypatch, capsys):
     torch.save({"weights": torch.arange(4096, dtype=torch.float32)}, project / JUDGE)
     params = yaml.safe_load((project / "params.yaml").read_text())
     judge = SimpleNamespace(config=TrainConfig.from_params(params["train"]), seed=5)
-    stage = budget_stage()
-    monkeypatch.setattr(stage, "fit", lambda *_, **__: None)
-    monkeypatch.setattr(stage, "load", lambda *_, **__: (judge, []))
-    monkeypatch.setattr(stage, "predict_proba", lambda model, images: np.eye(3)[np.zeros(len(images), int)])
-    monkeypatch.chdir(project)
-    stage.main()
-    capsys.readouterr()
+    budget_judged_by(project, judge, monkeypatch, capsys)
     return project
 
 

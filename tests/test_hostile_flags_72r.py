@@ -134,18 +134,24 @@ def test_the_label_cleaners_still_refuse_groups_kept_by_other_flags_with_dedup_a
     assert f"error: {refused.value}" == GROUPS_LINE
 
 
-@pytest.mark.hostile("intermediates")
-def test_the_report_refuses_groups_kept_by_other_flags(tmp_path, monkeypatch, capsys):
-    # review_project's state, its groups recording the flags they kept copies by (as dedup writes them), then
-    # threshold's flags of train-01 set anew and the report run alone. Before: exit 0, the page showed the copies the
-    # old flags kept as dedup's choice now (the report checked the flags' cut, not the groups' by them)
-    project = write_project(tmp_path / "p")
+def _groups_recording_their_flags(root):
+    """review_project at ``root``, its groups recording the flags they kept copies by, as dedup writes them."""
+    project = write_project(root)
     degraded = read_imageset(project / "data/degrade")
 
     def recorded(groups):
         groups.attrs = {FLAGGED_BY: flagged_by(pd.read_parquet(project / FLAGS), manifest=degraded.manifest)}
         return groups
     edit_table(project / "data/dedup/groups.parquet", recorded)
+    return project
+
+
+@pytest.mark.hostile("intermediates")
+def test_the_report_refuses_groups_kept_by_other_flags(tmp_path, monkeypatch, capsys):
+    # review_project's state, its groups recording the flags they kept copies by (as dedup writes them), then
+    # threshold's flags of train-01 set anew and the report run alone. Before: exit 0, the page showed the copies the
+    # old flags kept as dedup's choice now (the report checked the flags' cut, not the groups' by them)
+    project = _groups_recording_their_flags(tmp_path / "p")
     assert _stage_in_process(project, "report", monkeypatch, capsys).returncode == 0  # as recorded: no refusal
 
     def flag_another(flags):
@@ -185,13 +191,7 @@ def test_the_advice_of_each_line_clears_it(tmp_path, monkeypatch, capsys):
 def test_the_report_refuses_flags_without_any_where_groups_record_them(tmp_path, monkeypatch, capsys):
     # the report reads the flags without requiring their any column (a hand-made table lacking it meets another check
     # first): where the groups record the flags they kept copies by, a table without it is refused, not a KeyError
-    project = write_project(tmp_path / "p")
-    degraded = read_imageset(project / "data/degrade")
-
-    def recorded(groups):
-        groups.attrs = {FLAGGED_BY: flagged_by(pd.read_parquet(project / FLAGS), manifest=degraded.manifest)}
-        return groups
-    edit_table(project / "data/dedup/groups.parquet", recorded)
+    project = _groups_recording_their_flags(tmp_path / "p")
     edit_table(project / FLAGS, lambda flags: flags.drop(columns="any"))
     before = files_under(project)
     done = _stage_in_process(project, "report", monkeypatch, capsys)
