@@ -133,9 +133,7 @@ def test_a_numpy_file_given_as_path_is_not_called_a_pickled_model(tmp_path, stan
     with pytest.raises(WinnowError) as refused:
         pretrained.embed(images(), config=config("torchvision:resnet18", path=str(weights)), progress=False)
     # (72r: no longer "cannot be loaded (Weights only load failed)", torch's words for a pickle it refuses)
-    assert str(refused.value) == (f"represent.pretrained.path: {weights} is not a file of torch.save (neither its zip "
-                                  "archive nor its older pickle); give the weights file of torchvision:resnet18: "
-                                  "torch.save(model.state_dict(), path)")
+    assert str(refused.value) == not_a_torch_save_file(weights)
 
 
 @pytest.mark.hostile("represent")
@@ -224,3 +222,9 @@ def test_a_selfsup_embedding_whose_encoder_learnt_an_image_now_in_test_is_refuse
     assert str(refused.value) == (f"{folder}/made_from.json: records no list of the images its selfsup encoder learnt "
                                   "from (an earlier winnow's record), so images moved into or out of train and val "
                                   "since cannot be told" + RERUN)
+
+
+def not_a_torch_save_file(weights) -> str:
+    """The refusal of ``weights``, given as torchvision:resnet18's ``path``, when torch.save never wrote it."""
+    return (f"represent.pretrained.path: {weights} is not a file of torch.save (neither its zip archive nor its older "
+            "pickle); give the weights file of torchvision:resnet18: torch.save(model.state_dict(), path)")

@@ -29,7 +29,7 @@ import torch
 
 from hostile_harness import assert_error_line, assert_nothing_left, files_under
 from test_hostile_represent_65 import _project, _represent
-from test_hostile_represent_72 import assert_weights_refused
+from test_hostile_represent_72 import assert_weights_refused, not_a_torch_save_file
 from test_pretrained_libraries import Pooled, config, images
 from test_represent import blobs
 from winnow import pretrained, represent
@@ -145,9 +145,7 @@ def test_a_file_torch_save_never_wrote_is_said_to_be_none(tmp_path, stand_in_tor
     write(weights)
     with pytest.raises(WinnowError) as refused:
         pretrained.embed(images(), config=config("torchvision:resnet18", path=str(weights)), progress=False)
-    assert str(refused.value) == (f"represent.pretrained.path: {weights} is not a file of torch.save (neither its zip "
-                                  "archive nor its older pickle); give the weights file of torchvision:resnet18: "
-                                  "torch.save(model.state_dict(), path)")
+    assert str(refused.value) == not_a_torch_save_file(weights)
 
 
 @pytest.mark.hostile("represent")
