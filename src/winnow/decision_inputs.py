@@ -124,10 +124,10 @@ UNJUDGED = (JUDGED_ON, TRAINED_ON, REPRESENTED)
 
 def check_recorded(path: str | os.PathLike, attrs: dict, *, budget_off: bool, written_by: str) -> None:
     """Refuse decisions lacking a record of :data:`UNRECORDED` (but those of :data:`UNJUDGED` where the budget was off,
-    which judged nothing): an earlier winnow's file, whose cleaner files, embedding or judge may have changed since, which
-    cannot be told. Before: such a file was read unchecked, and pruned applied decisions chosen among cleaner files
-    rewritten since, exit 0; and the previous winnow's file of a budget that was off (its cleaner files and judge splits
-    recorded) was refused for lacking the represent files it never read."""
+    which judged nothing): an earlier winnow's file, whose cleaner files, embedding or judge may have changed since,
+    which cannot be told. Before: such a file was read unchecked, and pruned applied decisions chosen among cleaner
+    files rewritten since, exit 0; and the previous winnow's file of a budget that was off (its cleaner files and judge
+    splits recorded) was refused for lacking the represent files it never read."""
     lacking = next((key for key in UNRECORDED
                     if attrs.get(key) is None and not (key in UNJUDGED and budget_off)), None)
     if lacking is not None:
@@ -170,8 +170,9 @@ def check_train_split(path, attrs: dict, *, manifest: pd.DataFrame, budget_off: 
 def check_judge_splits(path, attrs: dict, *, manifest: pd.DataFrame, budget_off: bool, written_by: str) -> None:
     """Refuse decisions chosen on other val or trusted images (ids, labels or pixels) than data/degrade holds now
     (:data:`JUDGED_ON`), unless the budget was off (it judged nothing then; a budget that was on and records none, an
-    earlier budget's, is refused first: :func:`check_recorded`). Before: the trusted set's labels corrected (ingest.trusted_path edited, ingest and degrade rerun with
-    the train split unchanged) and variants run alone applied the cut chosen on the old labels, exit 0."""
+    earlier budget's, is refused first: :func:`check_recorded`). Before: the trusted set's labels corrected
+    (ingest.trusted_path edited, ingest and degrade rerun with the train split unchanged) and variants run alone applied
+    the cut chosen on the old labels, exit 0."""
     then = attrs.get(JUDGED_ON)
     if then is None or budget_off:
         return

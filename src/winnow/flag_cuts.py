@@ -84,10 +84,10 @@ def _same(then: Any, now: Any) -> bool:
 
 
 def check_cut_by(flags, *, issues: dict | None, path: str) -> None:
-    """Refuse (:func:`winnow.stage_reads.rerun_error`) threshold's ``flags`` cut by other ``threshold.issues`` than ``issues``
-    (params.yaml's now), where they record theirs (:data:`CUT_BY`): a reader of the section took them for flags of the
-    issues it lists. Before: flags of a run with every issue left out (all false) read after issues were listed
-    (`dvc repro -s contracts`), and the variants' flagged-image rate passed at 0.0 on images nobody examined."""
+    """Refuse (:func:`winnow.stage_reads.rerun_error`) threshold's ``flags`` cut by other ``threshold.issues`` than
+    ``issues`` (params.yaml's now), where they record theirs (:data:`CUT_BY`): a reader of the section took them for
+    flags of the issues it lists. Before: flags of a run with every issue left out (all false) read after issues were
+    listed (`dvc repro -s contracts`), and the variants' flagged-image rate passed at 0.0 on images nobody examined."""
     from winnow.stage_reads import rerun_error
 
     then = flags.attrs.get(CUT_BY)

@@ -108,11 +108,11 @@ def check_grouped(groups: pd.DataFrame, *, manifest: pd.DataFrame, path: str = "
 
 
 def _check_group_numbers(groups: pd.DataFrame, *, path: str) -> None:
-    """Refuse (:func:`winnow.stage_reads.rerun_error`) dedup's ``groups`` whose ``group`` is no group number dedup writes
-    (a whole number, 0 or more), or whose ``group_size`` of an image, where the table has one, is not the number of
-    images in its group. Before: a group of -1 written for every image without a copy (another tool's mark for none)
-    was read by the budget and the label cleaners as one picture of all of them, and ended the report in a
-    ValueError, as did group numbers written as text; a group_size written as text ended it in a TypeError."""
+    """Refuse (:func:`winnow.stage_reads.rerun_error`) dedup's ``groups`` whose ``group`` is no group number dedup
+    writes (a whole number, 0 or more), or whose ``group_size`` of an image, where the table has one, is not the number
+    of images in its group. Before: a group of -1 written for every image without a copy (another tool's mark for none)
+    was read by the budget and the label cleaners as one picture of all of them, and ended the report in a ValueError,
+    as did group numbers written as text; a group_size written as text ended it in a TypeError."""
     from winnow.stage_reads import holds_numbers, rerun_error
 
     if "group" not in groups.columns:  # a reader using it requires it (before: a KeyError traceback in the budget)
@@ -204,7 +204,8 @@ def read_filters(manifest: pd.DataFrame, *, params: Mapping[str, Any] | None = N
         check_grouped(groups, manifest=manifest)
         if "dedup" in moved_by:
             check_flagged_by(groups, flags, manifest=manifest)  # kept copies chosen by the flags now
-        if params is not None:  # and grouped by params.yaml's dedup settings: its leak drops apply whatever the cleaners
+        # and grouped by params.yaml's dedup settings: its leak drops apply whatever the cleaners
+        if params is not None:
             check_grouped_at(groups, params=params)
     return flags, groups
 
