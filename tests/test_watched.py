@@ -285,6 +285,55 @@ def test_sigint_sent_to_the_stage_process_alone_interrupts_it(tmp_path, started)
     assert stage.returncode == 130
 
 
+# A stop that reaches the parent between the fork and its handlers, while a library's thread runs (OpenBLAS starts
+# its threads at numpy's import): the parent sends it to itself as the fork returns, before its handlers are set.
+_STOP_BEFORE_THE_PARENTS_HANDLERS = '''
+import os, signal, sys, threading, time
+from winnow.stage import run
+
+threading.Thread(target=time.sleep, args=(30,), daemon=True).start()
+fork = os.fork
+
+
+def fork_then_stop():
+    child = fork()
+    if child:
+        os.kill(os.getpid(), getattr(signal, sys.argv[1]))
+        time.sleep(0.5)  # the library's thread takes it: this one holds it blocked
+    return child
+
+
+os.fork = fork_then_stop
+
+
+def main():
+    print("working", flush=True)
+    time.sleep(20)
+    print("finished normally")
+
+
+run(main, reads_arguments=True)
+'''
+
+
+@pytest.mark.hostile("interrupted")
+@pytest.mark.parametrize(("stop", "ignored", "line", "status"), [
+    ("SIGINT", signal.SIGINT, "interrupted; outputs not yet complete were left unwritten: rerun it", 130),
+    ("SIGTERM", None, "terminated (SIGTERM); outputs not yet complete were left unwritten: rerun it", 143)])
+def test_a_stop_arriving_before_the_parent_set_its_handlers_still_stops_the_stage(tmp_path, stop, ignored, line,
+                                                                                  status):
+    # before (met by CI under load): a SIGINT inherited ignored (`cmd &`) reached the library's thread, which does
+    # not block it, and was lost, so the stage ran on; a SIGTERM there killed the parent outright, and the child with
+    # it, without a word
+    (tmp_path / "stages").mkdir()
+    (tmp_path / "stages/score.py").write_text(_STOP_BEFORE_THE_PARENTS_HANDLERS)
+    stage = subprocess.run([sys.executable, "stages/score.py", stop], cwd=tmp_path, capture_output=True, text=True,
+                           env=_env(), timeout=60,
+                           preexec_fn=None if ignored is None else lambda: signal.signal(ignored, signal.SIG_IGN))
+    assert (stage.stdout, stage.stderr.splitlines()) == ("working\n", [f"error: stages/score.py: {line}"])
+    assert stage.returncode == status
+
+
 # A watched child killed outright whose parent's sweep fails, and an exit handler the parent must not run.
 _SWEEP_FAILS = """
 import atexit, os, signal

@@ -86,13 +86,25 @@ def watched_by_a_parent(*, speaker: str, tidy: Callable[[], None], setup: Callab
     _flush()
     parent = os.getpid()
     # none lost between fork and handler: a SIGINT there met the parent's default handler, and the child slept on
-    # (a test sending it as soon as the child spoke timed out under load)
+    # (a test sending it as soon as the child spoke timed out under load). Blocking holds a stop back from this thread
+    # alone: a library's thread (OpenBLAS's, started by numpy's import) took it instead, and a SIGINT inherited ignored
+    # (`cmd &`) was lost, a SIGTERM at its default killed the parent outright (CI met the first), so until the
+    # parent's handlers are in place a stop is noted, and acted on once they are
+    stops = [signal.SIGTERM, signal.SIGINT]
+    if signal.getsignal(signal.SIGHUP) != signal.SIG_IGN:  # under nohup it stays ignored
+        stops.append(signal.SIGHUP)
+    before = {number: signal.getsignal(number) for number in stops}
     unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
+    noted: list[int] = []
+    for number in stops:
+        signal.signal(number, lambda number, _frame: noted.append(number))
     exiting = mmap.mmap(-1, 1)  # shared with the child: 1 once its Python exit began
     child = os.fork()
     if child == 0:
         _die_with(parent)
         atexit.register(exiting.write_byte, 1)  # registered before the work, so run after its own handlers
+        for number, handler in before.items():
+            signal.signal(number, signal.SIG_DFL if handler is None else handler)
         # a stage started in the background of a script (`cmd &`) inherits SIGINT ignored, so the SIGINT its parent
         # passes on did nothing and the stage ran to the end; the parent acts on it, so the child must too
         signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -124,6 +136,8 @@ def watched_by_a_parent(*, speaker: str, tidy: Callable[[], None], setup: Callab
     if signal.getsignal(signal.SIGHUP) != signal.SIG_IGN:  # its terminal closed: passed on as SIGHUP (not under nohup)
         signal.signal(signal.SIGHUP, terminate)
     signal.signal(signal.SIGALRM, kill_after_term)
+    for number in noted:
+        signal.getsignal(number)(number, None)
     signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
 
     def tidy_and_say(line: str) -> None:
