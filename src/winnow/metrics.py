@@ -106,15 +106,19 @@ def not_learnt(summary: dict) -> bool:
     never learnt, whose gap to another version says nothing of the data. A recall total of at most 1 also keeps the
     accuracy at or below the largest class's share. Before: accuracy alone was weighed against that share, and a
     model right on 89% of a test split 90% one class (recall 0.88 there, 1.0 on each other class) read as never
-    learnt. A test split of one class, every image right, cannot tell and is not flagged."""
+    learnt. A test split of one class cannot tell, whatever the model scores there, and is not flagged."""
     return no_better_than_one_class(summary["accuracy"], tested_recalls(summary))
 
 
 def no_better_than_one_class(accuracy: float, recalls) -> bool:
     """Whether a model right on ``accuracy`` of the test images, with float ``recalls`` ``(C,)`` of the classes that
     have test images, misses some while its :func:`recall_total` is at most 1 (:func:`not_learnt`'s test, for
-    callers holding predictions rather than a summary)."""
-    return accuracy < 1 and recall_total(recalls) <= 1 + 1e-9  # sums of float fractions
+    callers holding predictions rather than a summary). Never where fewer than two classes have images: naming that
+    one class scores every image right there, so each model that misses one would read as never learnt. Before: a
+    test (or val) split of one class, the model right on 95% of it, was told "it has not learnt; check train.lr",
+    the report withheld its verdict and the gate refused it, while a model naming that class for every image passed
+    (and retraining at any lr could not help)."""
+    return len(recalls) > 1 and accuracy < 1 and recall_total(recalls) <= 1 + 1e-9  # sums of float fractions
 
 
 def metrics_path(variant: str) -> str:
