@@ -4,7 +4,10 @@
   evaluate warns of the class it cannot measure, and not that the model "has not learnt" (naming that one class
   scores every image right there, so every model that misses one read as never learnt, told to check train.lr,
   which no retraining mends); the gate judges such predictions instead of refusing them as a model that did not
-  learn.
+  learn;
+- train.momentum (or a judge's) other than its default where no training reads it: under adam or adamw, and under sgd
+  with schedule onecycle (torch's OneCycleLR sets sgd's momentum itself at every step): refused by the params check,
+  naming why and what to set, not trained as if 0.9 were written; where a training reads it, it passes.
 
 In-process on hand-made imagesets and a LeNet-5 whose weights are set by hand (no training), and on hand-made
 predictions (:mod:`gate_repo`).
@@ -18,13 +21,15 @@ import numpy as np
 import pytest
 import torch
 from gate_repo import init, write_variant
-from hostile_harness import assert_nothing_left, files_under, make_project
+from hostile_harness import assert_nothing_left, default_params, files_under, make_project
 from test_hostile_metrics_more import _evaluate_project
 from test_hostile_training_66 import _evaluate_in_process
+from test_hostile_training_72 import _train_in_process
 
 from winnow.cli import main as winnow
 from winnow.imageset import read_imageset, write_imageset
 from winnow.metrics import summary_path
+from winnow.params import validate
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -73,7 +78,7 @@ def test_evaluate_of_a_test_split_of_one_class_does_not_call_the_model_unlearnt(
         {"precision": 1.0, "recall": 2 / 3, "f1": 0.8, "accuracy": 2 / 3, "support": 3})
 
 
-@pytest.mark.hostile("gate")
+@pytest.mark.hostile("training")
 def test_the_gate_judges_predictions_of_a_test_split_of_one_class(tmp_path, capsys):
     # before: "error: metrics/evaluate/baseline/predictions.csv at HEAD: the model's recalls of the 1 test classes add
     # up to 0.9500 (right on 95 of 100 test images), no more than naming one class for every image scores (1): it did
@@ -93,3 +98,46 @@ def test_the_gate_judges_predictions_of_a_test_split_of_one_class(tmp_path, caps
     # accuracy, a's recall and b's false positives, nothing changed between the two sides
     assert out.splitlines()[-1] == "gate: PASS — 1 variant(s), 3 paired tests, no significant drop beyond its tolerance"
     assert_nothing_left(project, before)
+
+
+NOT_SGD = ("but optimizer {} does not read it (only sgd does; adam and adamw keep their own first moment); set "
+           "momentum: 0.9, or optimizer: sgd")
+ONECYCLE = ("but schedule onecycle sets sgd's momentum itself, cycling it from 0.95 down to 0.85 and back, so it reads "
+            "none; set momentum: 0.9, or schedule: cosine or constant")
+
+
+@pytest.mark.hostile("training")
+@pytest.mark.parametrize(("train", "judge", "refused"), [
+    ({"momentum": 0.5}, None, "train.momentum: 0.5, " + NOT_SGD.format("adam")),
+    ({"momentum": 0, "optimizer": "adamw"}, None, "train.momentum: 0, " + NOT_SGD.format("adamw")),
+    ({"momentum": 0.5, "optimizer": "sgd", "schedule": "onecycle"}, None, "train.momentum: 0.5, " + ONECYCLE),
+    # a judge's own momentum under the train section's adam
+    ({}, {"momentum": 0.5}, "confident_learn.train.momentum: 0.5, " + NOT_SGD.format("adam")),
+], ids=["adam", "adamw", "sgd-onecycle", "judge-adam"])
+def test_a_momentum_no_training_reads_is_refused_before_training(tmp_path, monkeypatch, capsys, train, judge, refused):
+    # before: trained exactly as momentum 0.9 (adam's first moment is its own beta1; OneCycleLR overwrites sgd's
+    # momentum with 0.95 -> 0.85 -> 0.95 each step), exit 0, and the edit reran train@<v> to the same weights
+    params = default_params()
+    params["train"].update(train)
+    if judge is not None:
+        params["confident_learn"]["train"] = judge
+    project = make_project(tmp_path / "project", params)
+    before = files_under(project)
+    done = _train_in_process(project, monkeypatch, capsys)
+    assert (done.returncode, done.stderr.splitlines()) == (1, [f"error: params.yaml: {refused}"])
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("training")
+@pytest.mark.parametrize(("train", "judge"), [
+    ({"momentum": 0.5, "optimizer": "sgd"}, None),  # cosine: sgd reads it
+    ({"momentum": 0.9, "optimizer": "sgd", "schedule": "onecycle"}, None),  # the default, as written in params.yaml
+    ({"momentum": 0.5}, {"optimizer": "sgd"}),  # the judge takes the train section's momentum with its own sgd
+    ({"optimizer": "sgd"}, {"momentum": 0.5}),  # the judge's own momentum under the train section's sgd
+], ids=["sgd-cosine", "default-onecycle", "judge-takes-it", "judge-under-sgd"])
+def test_a_momentum_some_training_reads_passes_the_params_check(train, judge):
+    params = default_params()
+    params["train"].update(train)
+    if judge is not None:
+        params["confident_learn"]["train"] = judge
+    validate(params)  # no refusal: a false alarm would stop every stage

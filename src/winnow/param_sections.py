@@ -14,7 +14,7 @@ from winnow.configs import (
     GanConfig, Policy, PretrainedConfig, SelfSupConfig, TrainConfig,
 )
 from winnow.param_checks import judge_without_policy, ops_enough, policy_made
-from winnow.param_rules import Choice, Device, ListOf, Num, Section, Text, from_dataclass
+from winnow.param_rules import Choice, Device, ListOf, Num, Section, Text, fail, from_dataclass, show
 
 # torch's thread pools: 100,000 threads segfaulted and 2**31 overflowed its C int; no CPU has 1,024 cores to use
 MAX_THREADS = 1024
@@ -49,6 +49,41 @@ TRAIN_RANGES = {
 TRAIN_FIELDS = from_dataclass(TrainConfig, TRAIN_RANGES)
 # confident_learn.train and embedding_clean.train: any of train's keys, overriding it for their models
 TRAIN_OVERRIDES = Section(TRAIN_FIELDS, null=True, checks=(judge_without_policy,))
+# the sections whose train keys override the train section's for their judge's model (each inherits the rest)
+JUDGE_TRAININGS = (("represent", "judge"), ("confident_learn", "train"), ("embedding_clean", "train"))
+
+
+def momentum_read(params: dict, path: str) -> None:
+    """Refuse a ``momentum`` other than its default set where no training reads it: only sgd takes it, and under
+    schedule onecycle torch's OneCycleLR sets sgd's momentum itself, cycling it from 0.95 down to 0.85 and back at
+    every step. A judge's section that leaves momentum out takes the train section's. Before: train.momentum 0.5
+    (or 0) under adam, or under sgd with onecycle, trained exactly as 0.9 did, without a word."""
+    train = params.get("train") or {}
+    judges = [(".".join(keys), section) for keys in JUDGE_TRAININGS
+              if isinstance(section := (params.get(keys[0]) or {}).get(keys[1]), dict)]
+
+    def unread_by(section: dict) -> str | None:  # why a training of ``section`` (over train's keys) reads no momentum
+        optimizer = section.get("optimizer", train.get("optimizer", TrainConfig.optimizer))
+        schedule = section.get("schedule", train.get("schedule", TrainConfig.schedule))
+        if optimizer != "sgd":
+            return (f"optimizer {optimizer} does not read it (only sgd does; adam and adamw keep their own first "
+                    "moment); set momentum: 0.9, or optimizer: sgd")
+        if schedule == "onecycle":
+            return ("schedule onecycle sets sgd's momentum itself, cycling it from 0.95 down to 0.85 and back, so it "
+                    "reads none; set momentum: 0.9, or schedule: cosine or constant")
+        return None
+
+    for where, section in [("train", train), *judges]:
+        momentum = section.get("momentum", TrainConfig.momentum)
+        if momentum == TrainConfig.momentum:
+            continue
+        why = unread_by(section)
+        # the train section's momentum is read too by a judge that takes it and trains with sgd
+        takers = [judge for _, judge in judges if "momentum" not in judge] if where == "train" else []
+        if why is not None and all(unread_by(judge) is not None for judge in takers):
+            fail(f"{where}.momentum", f"{show(momentum)}, but {why}")
+
+
 GAN_TRAIN = Section(from_dataclass(GanConfig, {
     # both capped as represent.selfsup.width is: 10**18 overflowed torch's allocator into a traceback
     "latent_dim": Num(1, 4096, integer=True),

@@ -44,7 +44,9 @@ from winnow.param_checks import (
 from winnow.param_rules import (
     FILE, Bool, Choice, Device, Either, ListOf, MapOf, Num, Rule, Section, Text, fail, kind_of, show,
 )
-from winnow.param_sections import DECAY, EPOCHS, GAN_TRAIN, POLICY, PRETRAINED, SELFSUP, TRAIN_FIELDS, TRAIN_OVERRIDES
+from winnow.param_sections import (
+    DECAY, EPOCHS, GAN_TRAIN, POLICY, PRETRAINED, SELFSUP, TRAIN_FIELDS, TRAIN_OVERRIDES, momentum_read,
+)
 from winnow.params_read import declared_present
 from winnow.yaml_text import load_yaml, not_utf8, unshared
 
@@ -377,4 +379,4 @@ SCHEMA = Section({
     }, required=("files", "tolerances"), checks=(gated_files_inside,)),
 }, required=("seed", "ingest", "degrade", "score", "threshold", "dedup", "variants", "pruned", "train", "gan",
              "report"), checks=(variants_can_be_made, searched_policy_made, crops_fit, gan_images_fit,
-                                   search_challenges_fixed))
+                                   search_challenges_fixed, momentum_read))
