@@ -46,8 +46,12 @@ def optimizer_and_schedule(model: nn.Module, config: TrainConfig, steps_per_epoc
     if config.schedule == "cosine":
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total)
     elif config.schedule == "onecycle":
+        # SGD's momentum is train.momentum throughout: before, torch's cycle_momentum replaced it by 0.95 falling to
+        # 0.85 and back, so momentum 0 (plain SGD) trained with 0.95 and any other value changed nothing. Adam's and
+        # AdamW's beta1, which no parameter sets, keep the cycle
+        cycled = config.optimizer != "sgd"
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=total,
-                                                    pct_start=_ONECYCLE_WARMUP)
+                                                    pct_start=_ONECYCLE_WARMUP, cycle_momentum=cycled)
     elif config.schedule == "constant":
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
     else:
