@@ -2,6 +2,8 @@
 
 - ``train.schedule: onecycle`` with ``optimizer: sgd``: torch's OneCycleLR cycled SGD's momentum between 0.95 and 0.85,
   so ``train.momentum`` (0 for plain SGD, or any other value) changed nothing (winnow.schedule);
+- ``dedup.min_correlation: -1``, which every correlation reaches: every candidate pair passed the thumbnail check, and
+  ``embedding_confirm: true`` "confirmed" embedding pairs by it (winnow.param_checks.correlation_binds);
 """
 
 from __future__ import annotations
@@ -30,3 +32,27 @@ def test_sgd_under_onecycle_steps_with_the_momentum_given(momentum):
         optimizer.step()
         schedule.step()
     assert used == [momentum] * 10
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("embedding_radius, expected", [
+    (None, "params.yaml: dedup.min_correlation: -1 bounds nothing: every correlation is at least -1, so every "
+           "candidate pair passes the thumbnail check; to take the candidates as they are write null"),
+    (0.1, "params.yaml: dedup.min_correlation: -1 bounds nothing: every correlation is at least -1, so every candidate "
+          "pair passes the thumbnail check; to take the candidates as they are write null and embedding_confirm: "
+          "false"),
+], ids=["phash", "embedding_confirmed"])
+def test_a_min_correlation_of_minus_one_that_confirms_every_pair_is_refused(tmp_path, embedding_radius, expected):
+    # before: accepted; dedup took every pHash candidate, mirror and crop as a copy, and with embedding_confirm true
+    # metrics/dedup.json said the embedding's pairs were confirmed by thumbnails that confirmed every one
+    settings = params_with("dedup.min_correlation", -1)
+    settings["dedup"]["embedding_radius"] = embedding_radius
+    project = make_project(tmp_path / "project", settings)
+    before = files_under(project)
+    with pytest.raises(WinnowError) as refused:
+        params.load(project / "params.yaml")
+    assert str(refused.value) == expected
+    assert_nothing_left(project, before)
+    followed = params_with("dedup.min_correlation", None)  # the advice, followed, passes
+    followed["dedup"] |= {"embedding_radius": embedding_radius, "embedding_confirm": embedding_radius is None}
+    assert params.validate(followed)["dedup"]["min_correlation"] is None

@@ -193,6 +193,16 @@ def cpus_of_a_local_cluster(section: dict, path: str) -> None:
                                  "address to null")
 
 
+def correlation_binds(section: dict, path: str) -> None:
+    # before: -1 passed, which every correlation reaches: each pHash candidate, mirror, crop and embedding pair passed
+    # the thumbnail check, and embedding_confirm true "confirmed" embedding pairs with a check that confirms all
+    if section.get("min_correlation") == -1:
+        unconfirmed = " and embedding_confirm: false" if section.get("embedding_radius") is not None else ""
+        fail(f"{path}.min_correlation", f"{show(section['min_correlation'])} bounds nothing: every correlation is at "
+                                        "least -1, so every candidate pair passes the thumbnail check; to take the "
+                                        f"candidates as they are write null{unconfirmed}")
+
+
 def embedding_pairs_confirmed(section: dict, path: str) -> None:
     # left out it is true, as the dedup stage reads it: before, only a written true was refused, and a left-out one
     # took the embedding's pairs unconfirmed while metrics/dedup.json said embedding_confirm true

@@ -36,10 +36,10 @@ from winnow.errors import WinnowError
 from winnow.output_paths import not_a_file
 from winnow.groundtruth import QUALITY_ISSUES
 from winnow.param_checks import (
-    contract_bounds_bind, cpus_of_a_local_cluster, crops_fit, embedding_pairs_confirmed, embedding_source_ready,
-    folds_judged, gan_images_fit, gated_files_inside, noise_fraction_read, op_sets_differ, search_challenges_fixed,
-    search_has_candidates, search_settings_read, searched_policy_made, source_options, splits_leave_train,
-    valley_windows_fit, variants_can_be_made, views_searched, weak_classes_chosen,
+    contract_bounds_bind, correlation_binds, cpus_of_a_local_cluster, crops_fit, embedding_pairs_confirmed,
+    embedding_source_ready, folds_judged, gan_images_fit, gated_files_inside, noise_fraction_read, op_sets_differ,
+    search_challenges_fixed, search_has_candidates, search_settings_read, searched_policy_made, source_options,
+    splits_leave_train, valley_windows_fit, variants_can_be_made, views_searched, weak_classes_chosen,
 )
 from winnow.param_rules import (
     FILE, Bool, Choice, Device, Either, ListOf, MapOf, Num, Rule, Section, Text, fail, kind_of, show,
@@ -236,7 +236,7 @@ SCHEMA = Section({
         "keep": Choice(KEEP_POLICIES),
         "drop_leaks": Bool(),
     }, required=("radius", "min_correlation", "flip", "crop"),  # left out, each would mean another dedup (null: off)
-        checks=(embedding_pairs_confirmed, views_searched)),
+        checks=(correlation_binds, embedding_pairs_confirmed, views_searched)),
     "confident_learn": Section({
         "judge": Choice(LABEL_JUDGES),
         "folds": Num(2, integer=True),
