@@ -4,6 +4,8 @@
   so ``train.momentum`` (0 for plain SGD, or any other value) changed nothing (winnow.schedule);
 - ``dedup.min_correlation: -1``, which every correlation reaches: every candidate pair passed the thumbnail check, and
   ``embedding_confirm: true`` "confirmed" embedding pairs by it (winnow.param_checks.correlation_binds);
+- ``%YAML 1.1`` after a byte-order mark (Notepad's UTF-8): the directive went unseen, the file was read as YAML 1.1,
+  and the refusal named the wrong cause (``balance.policy.False: unknown parameter``) (winnow.params.load).
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ import pytest
 import torch
 from torch import nn
 
+from hostile_harness import ROOT, assert_nothing_left, files_under, make_project, params_with
+from winnow import params
 from winnow.configs import TrainConfig
+from winnow.errors import WinnowError
 from winnow.schedule import optimizer_and_schedule
 
 
@@ -56,3 +61,19 @@ def test_a_min_correlation_of_minus_one_that_confirms_every_pair_is_refused(tmp_
     followed = params_with("dedup.min_correlation", None)  # the advice, followed, passes
     followed["dedup"] |= {"embedding_radius": embedding_radius, "embedding_confirm": embedding_radius is None}
     assert params.validate(followed)["dedup"]["min_correlation"] is None
+
+
+@pytest.mark.hostile("params")
+def test_a_yaml_1_1_directive_after_a_byte_order_mark_is_refused_as_such(tmp_path):
+    # before: the directive check looked for %YAML at a line's start, where the mark stood; ruamel skips the mark and
+    # honours the directive, so balance.policy's key n read as false: "params.yaml: balance.policy.False: unknown
+    # parameter; known: ops, n, magnitude, kind, fill"
+    text = "%YAML 1.1\n---\n" + (ROOT / "params.yaml").read_text(encoding="utf-8")
+    project = make_project(tmp_path / "project")
+    (project / "params.yaml").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    before = files_under(project)
+    with pytest.raises(WinnowError) as refused:
+        params.load(project / "params.yaml")
+    assert str(refused.value) == ("params.yaml: %YAML 1.1 (line 1) reads n, y, no, yes, on and off as booleans, to DVC "
+                                  "too (balance.policy.n as false); leave the directive out (YAML 1.2)")
+    assert_nothing_left(project, before)

@@ -78,7 +78,9 @@ def load(path: str | os.PathLike = FILE, *, repo: str | None = None) -> dict[str
         raise WinnowError(f"{FILE}: not UTF-8 text ({not_utf8(err)}); save it as UTF-8") from err
     # a directive asking for YAML 1.1, which DVC honours too: its booleans n, y, on, off… turned balance.policy's key n
     # into false, read "balance.policy.False: unknown parameter; known: ops, n, magnitude, kind, fill"
-    directive = re.search(r"^%YAML[ \t]+1\.1\b", text, re.MULTILINE)
+    # after a byte-order mark too (Notepad's UTF-8), which ruamel skips: before, missed there, and the file read as YAML
+    # 1.1 refused under the wrong cause ("balance.policy.False: unknown parameter")
+    directive = re.search(r"^\ufeff?%YAML[ \t]+1\.1\b", text, re.MULTILINE)
     if directive:
         line = text.count("\n", 0, directive.start()) + 1
         raise WinnowError(f"{FILE}: %YAML 1.1 (line {line}) reads n, y, no, yes, on and off as booleans, to DVC too "
