@@ -5,7 +5,9 @@
 - ``dedup.min_correlation: -1``, which every correlation reaches: every candidate pair passed the thumbnail check, and
   ``embedding_confirm: true`` "confirmed" embedding pairs by it (winnow.param_checks.correlation_binds);
 - ``%YAML 1.1`` after a byte-order mark (Notepad's UTF-8): the directive went unseen, the file was read as YAML 1.1,
-  and the refusal named the wrong cause (``balance.policy.False: unknown parameter``) (winnow.params.load).
+  and the refusal named the wrong cause (``balance.policy.False: unknown parameter``) (winnow.params.load);
+- a key whose name was deleted (``  : 5``), or ``null:``: refused as the parameter "None", which nobody wrote
+  (winnow.param_rules.Section).
 """
 
 from __future__ import annotations
@@ -76,4 +78,26 @@ def test_a_yaml_1_1_directive_after_a_byte_order_mark_is_refused_as_such(tmp_pat
         params.load(project / "params.yaml")
     assert str(refused.value) == ("params.yaml: %YAML 1.1 (line 1) reads n, y, no, yes, on and off as booleans, to DVC "
                                   "too (balance.policy.n as false); leave the directive out (YAML 1.2)")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("old, new, expected", [
+    ("  patience: 5              # stop", "  : 5              # stop",
+     "params.yaml: train: a key with no name (null) holds 5; write the parameter's name before its colon"),
+    ("    dark: {method: auto}", "    ~: {method: auto}",
+     'params.yaml: threshold.issues: a key with no name (null) holds {"method": "auto"}; write the issue\'s name '
+     "before its colon"),
+    ("seed: 0\n", "null: 0\n", "params.yaml: a key with no name (null) holds 0; write the parameter's name before "
+                               "its colon"),
+], ids=["name_deleted", "tilde_issue", "null_at_the_top"])
+def test_a_key_without_a_name_is_told_so(tmp_path, old, new, expected):
+    # before: "params.yaml: train.None: unknown parameter; known: model, epochs, …", a parameter nobody wrote
+    text = (ROOT / "params.yaml").read_text(encoding="utf-8")
+    assert text.count(old) == 1
+    project = make_project(tmp_path / "project", text=text.replace(old, new))
+    before = files_under(project)
+    with pytest.raises(WinnowError) as refused:
+        params.load(project / "params.yaml")
+    assert str(refused.value) == expected
     assert_nothing_left(project, before)

@@ -277,6 +277,9 @@ class Section(Rule):
         if not isinstance(value, dict):
             self.wrong_type(value, path)
         for key in value:
+            if key is None:  # `: 5` (its name deleted), `null:` or `~:`; before: "train.None: unknown parameter; known: …"
+                raise WinnowError(f"{FILE}: {path + ': ' if path else ''}a key with no name (null) holds "
+                                  f"{show(value[key])}; write the {self.what}'s name before its colon")
             if key not in self.fields:
                 known = (self._nested(key, path) or did_you_mean(key, self.fields)
                          or (f"; known: {', '.join(self.fields)}" if self.fields else f"; {path} takes none"))
