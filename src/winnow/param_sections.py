@@ -54,23 +54,18 @@ JUDGE_TRAININGS = (("represent", "judge"), ("confident_learn", "train"), ("embed
 
 
 def momentum_read(params: dict, path: str) -> None:
-    """Refuse a ``momentum`` other than its default set where no training reads it: only sgd takes it, and under
-    schedule onecycle torch's OneCycleLR sets sgd's momentum itself, cycling it from 0.95 down to 0.85 and back at
-    every step. A judge's section that leaves momentum out takes the train section's. Before: train.momentum 0.5
-    (or 0) under adam, or under sgd with onecycle, trained exactly as 0.9 did, without a word."""
+    """Refuse a ``momentum`` other than its default set where no training reads it: only sgd takes it (under every
+    schedule: :func:`winnow.schedule.optimizer_and_schedule`). A judge's section that leaves momentum out takes the
+    train section's. Before: train.momentum 0.5 (or 0) under adam trained exactly as 0.9 did, without a word."""
     train = params.get("train") or {}
     judges = [(".".join(keys), section) for keys in JUDGE_TRAININGS
               if isinstance(section := (params.get(keys[0]) or {}).get(keys[1]), dict)]
 
     def unread_by(section: dict) -> str | None:  # why a training of ``section`` (over train's keys) reads no momentum
         optimizer = section.get("optimizer", train.get("optimizer", TrainConfig.optimizer))
-        schedule = section.get("schedule", train.get("schedule", TrainConfig.schedule))
         if optimizer != "sgd":
             return (f"optimizer {optimizer} does not read it (only sgd does; adam and adamw keep their own first "
                     "moment); set momentum: 0.9, or optimizer: sgd")
-        if schedule == "onecycle":
-            return ("schedule onecycle sets sgd's momentum itself, cycling it from 0.95 down to 0.85 and back, so it "
-                    "reads none; set momentum: 0.9, or schedule: cosine or constant")
         return None
 
     for where, section in [("train", train), *judges]:
