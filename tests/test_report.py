@@ -473,11 +473,12 @@ def browser(chromium, tmp_path_factory):
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30
-        while not (profile / "DevToolsActivePort").is_file():
+        # chromium creates the file, then writes its two lines (port, browser path): before, a reader 0.2 s after the
+        # file appeared found it still empty under load (IndexError); the file is read until both lines are there
+        while len(active := _text_or_empty(profile / "DevToolsActivePort").split("\n")) < 2 or not active[1]:
             assert time.monotonic() < deadline and process.poll() is None, "chromium did not start"
             time.sleep(0.1)
-        time.sleep(0.2)  # the file appears before its content is flushed
-        port = (profile / "DevToolsActivePort").read_text().split()[0]
+        port = active[0]
         pages = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list"))
         page = DevTools(next(p["webSocketDebuggerUrl"] for p in pages if p["type"] == "page"))
         for domain in ("Page", "Runtime", "Log"):
@@ -489,6 +490,13 @@ def browser(chromium, tmp_path_factory):
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def _text_or_empty(path: Path) -> str:
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        return ""
 
 
 def open_page(page: DevTools, path: Path) -> tuple[list[dict], list[dict]]:
