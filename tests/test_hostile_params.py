@@ -3,6 +3,7 @@ that names the parameter, and leave nothing behind (winnow.params)."""
 
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -11,6 +12,7 @@ from hostile_harness import (
     ROOT, assert_error_line, assert_nothing_left, default_params, files_under, make_project, params_with, run_stage,
     run_winnow,
 )
+from winnow import params_read
 from winnow.stage import load_params, run, together, write_json, write_text
 
 SECTIONS = ("seed, ingest, degrade, represent, score, threshold, dedup, confident_learn, embedding_clean, data_valuation, "
@@ -410,14 +412,30 @@ def test_an_edit_to_a_key_a_templated_one_does_not_resolve_to_passes(tmp_path, m
     assert _passed(_editing(edited, 7), capsys, project, before) == ("", TRAIN_OUTPUTS)
 
 
+def _put_back_while_the_check_waits(monkeypatch, path: Path, text: str) -> None:
+    """Write ``text`` back to ``path`` once the stage's check of edits, having met the rewrite, waits for it to settle
+    (winnow.params_read._settled), as `dvc exp run --queue` puts a file back while a stage commits. Before: a
+    threading.Timer wrote it back 0.1 s later, which the check's second of waiting covered only while the timer's
+    thread got the CPU in time: a thread held back for a second under load (forced by a 1.5 s timer) and the stage
+    was refused, "changed while train@baseline ran", the test failing on its own timing."""
+    wait = params_read.time.sleep
+    put_back: list[Path] = []
+
+    def waiting(seconds: float) -> None:
+        if not put_back:
+            put_back.append(path)
+            path.write_text(text)
+        wait(seconds)
+
+    monkeypatch.setattr(params_read, "time", SimpleNamespace(sleep=waiting))  # the module's one use of time
+
+
 @pytest.mark.hostile("params")
 @pytest.mark.parametrize("meanwhile", ["", "seed: 7\n"])
 def test_params_rewritten_and_put_back_while_a_stage_commits_pass(tmp_path, monkeypatch, capsys, meanwhile):
     # before: `dvc exp run --queue -S ...` in another shell writes its values into the workspace's params.yaml and
     # the old text back within some 30 ms (empty, then part-written, between); a stage committing then was refused,
     # "params.yaml changed while train@baseline ran: seed, train, balance.policy", exit 1, though nothing changed
-    import threading
-
     project = _train_project(tmp_path, monkeypatch)
     before = files_under(project)
 
@@ -425,7 +443,7 @@ def test_params_rewritten_and_put_back_while_a_stage_commits_pass(tmp_path, monk
         load_params()
         text = Path("params.yaml").read_text()
         Path("params.yaml").write_text(meanwhile)
-        threading.Timer(0.1, Path("params.yaml").write_text, [text]).start()
+        _put_back_while_the_check_waits(monkeypatch, project / "params.yaml", text)
         with together():
             write_text("models/baseline.pt", "weights\n")
             write_json("metrics/train/baseline.json", {"epochs": 20})
@@ -488,8 +506,6 @@ def test_deps_written_anew_with_the_bytes_they_held_while_a_stage_runs_pass(tmp_
     # before: `dvc exp run --queue` in another shell stashes each modified tracked file (the committed bytes for a
     # moment) and writes it back: a new inode and modification time, the bytes the stage read. The stage was refused,
     # "error: src/winnow/models.py changed while train@baseline ran; ...", exit 1, though DVC locks the same hash
-    import threading
-
     project = _train_project(tmp_path, monkeypatch)
     for path in ("src/winnow/models.py", "data/variants/baseline/rows.parquet"):
         (project / path).parent.mkdir(parents=True, exist_ok=True)
@@ -504,7 +520,7 @@ def test_deps_written_anew_with_the_bytes_they_held_while_a_stage_runs_pass(tmp_
             path.write_text("as read\n")
         else:
             path.write_text(meanwhile)
-            threading.Timer(0.1, path.write_text, ["as read\n"]).start()
+            _put_back_while_the_check_waits(monkeypatch, path, "as read\n")
         with together():
             write_text("models/baseline.pt", "weights\n")
             write_json("metrics/train/baseline.json", {"epochs": 20})
