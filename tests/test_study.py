@@ -487,24 +487,62 @@ fi
     assert log.read_text().splitlines()[-1] == "queue remove exp-1 exp-2"
 
 
+# `winnow study queue --sweeps class_deletion`, the stop study queue takes between two experiments (its handler for
+# SIGINT and SIGTERM) noted in the file STOPPED once taken, for the stand-in dvc to wait on
+_STOP_NOTED = """
+import signal, sys, types
+from pathlib import Path
+import winnow.study_sweeps as sweeps
+from winnow import cli
+
+put_back = []  # the handlers the queue's replace, which it puts back as they were
+
+
+def noting(number, handler):
+    if any(handler is back for back in put_back):
+        return signal.signal(number, handler)
+
+    def noted(number, frame):
+        handler(number, frame)
+        Path(STOPPED).touch()
+
+    put_back.append(signal.signal(number, noted))
+    return put_back[-1]
+
+
+sweeps.signal = types.SimpleNamespace(signal=noting, Signals=signal.Signals, SIGINT=signal.SIGINT,
+                                      SIGTERM=signal.SIGTERM)
+sys.argv = ["winnow", "study", "queue", "--sweeps", "class_deletion"]
+sys.exit(cli.main())
+"""
+
+
 @pytest.mark.hostile("study")
 @pytest.mark.parametrize("number, busy_at", [(signal.SIGINT, 2), (signal.SIGTERM, 2), (signal.SIGINT, 3)],
                          ids=["SIGINT", "SIGTERM", "SIGINT-during-the-last"])
 def test_a_queue_interrupted_midway_removes_what_it_queued(ingested_project, number, busy_at):
-    # before: "interrupted; outputs not yet complete were left unwritten", with part of the study left queued
+    # before: "interrupted; outputs not yet complete were left unwritten", with part of the study left queued. The
+    # stand-in dvc queueing experiment busy_at ends once the stop has reached the queue: before, it slept 2 s, and a
+    # test held back that long between seeing it busy and sending the stop (forced: 2.5 s) stopped a queue already
+    # done, status 130 or 143 in all three cases
     bin_dir, log, busy = ingested_project / "bin", ingested_project / "dvc.log", ingested_project / "busy"
+    stopped = ingested_project / "stopped"
     bin_dir.mkdir()
     (bin_dir / "dvc").write_text(f"""#!/bin/sh
 echo "$@" >> {log}
 if [ "$2" = "run" ]; then
   n=$(grep -c "exp run" {log})
-  if [ "$n" -eq {busy_at} ]; then touch {busy}; sleep 2; fi
+  if [ "$n" -eq {busy_at} ]; then
+    touch {busy}
+    i=0
+    while [ ! -e {stopped} ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done  # a stop that never comes: 60 s
+  fi
   echo "Queued experiment 'exp-$n' for future execution."
 fi
 """)
     (bin_dir / "dvc").chmod(0o755)
     env = os.environ | {"PATH": f"{bin_dir}:{os.environ['PATH']}"}
-    study = subprocess.Popen([sys.executable, "-m", "winnow.cli", "study", "queue", "--sweeps", "class_deletion"],
+    study = subprocess.Popen([sys.executable, "-c", _STOP_NOTED.replace("STOPPED", repr(str(stopped)))],
                              cwd=ingested_project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not busy.exists() and study.poll() is None and time.monotonic() < deadline:
