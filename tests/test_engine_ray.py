@@ -20,9 +20,10 @@ import pytest
 import torch
 from PIL import Image
 
+import forked_run
 from conftest import require
 from hostile_harness import (
-    ROOT, assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage,
+    ROOT, _env, assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage,
 )
 from test_dedup_copies import smooth_images
 from winnow import perturb, selfsup, training
@@ -41,12 +42,30 @@ from winnow.thumbnails import Looks
 RAY = Engine("ray")
 
 
+# Runs a stage script on a machine where no Ray cluster runs, whatever the suite's other worker runs meanwhile: Ray's
+# look for the clusters of this machine (the gcs_server processes of every user and session) finds none
+_NO_CLUSTER_ON_THE_MACHINE = """
+import runpy, sys
+from winnow.ray_tasks import import_ray
+import_ray()  # as the engine imports it, first
+import ray._private.services
+def no_cluster():
+    return frozenset()
+no_cluster.cache_clear = lambda: None  # ray.init and ray.shutdown clear the look's cache
+ray._private.services.find_gcs_addresses = no_cluster
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
 @pytest.mark.hostile("params")
 def test_ray_engine_without_a_running_cluster(tmp_path):
     """Hostile compute settings: the Ray engine asked to join a cluster that is not there stops the real
-    score stage with one line naming compute.ray.address, before anything is written. First in this module,
-    before ``ray_cluster`` starts one: "auto" joins any cluster on the machine, and with the suite's two
-    workers this module's cluster was found from the other worker when the case lived in a file of its own."""
+    score stage with one line naming compute.ray.address, before anything is written. "auto" joins any cluster
+    on the machine: before, a local cluster that a test of another file started meanwhile in the suite's other
+    worker (test_hostile_scale_63's represent on compute.engine: ray) was joined, and the stage ended in no such
+    line (forced by a cluster started beside it: "ended with status 1 before any Python code could say why");
+    first in this module did not help, so the stage looks for clusters as on a machine that runs none."""
     require(importlib.util.find_spec("ray") is not None, what="Ray",
             fix="make setup installs the ray[data] pin of requirements.lock")
     params = default_params()
@@ -55,8 +74,11 @@ def test_ray_engine_without_a_running_cluster(tmp_path):
     manifest = pd.DataFrame({"id": ["a", "b"], "split": "train", "label": 0, "source": "t", "orig_h": 8,
                              "orig_w": 8, "orig_mode": "L"})
     write_imageset(project / "data/degrade", np.zeros((2, 8, 8, 1), np.uint8), manifest, ["x"])
+    launcher = tmp_path / "no_cluster.py"
+    launcher.write_text(_NO_CLUSTER_ON_THE_MACHINE)
     before = files_under(project)
-    done = run_stage(project, "score")
+    done = forked_run.run("script", str(launcher), [str(ROOT / "stages/score.py")], cwd=project, env=_env(),
+                          timeout=900)
     line = assert_error_line(done, "compute.ray.address", "no Ray cluster at 'auto'", "ray start --head",
                              "compute.ray.address: null")
     assert line.startswith("error: compute.ray.address: no Ray cluster at 'auto' (Could not find any running Ray")
