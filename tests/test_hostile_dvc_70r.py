@@ -16,6 +16,7 @@
 import json
 import os
 import shutil
+from types import SimpleNamespace
 
 import pyarrow.parquet as pq
 import pytest
@@ -140,7 +141,13 @@ def test_a_clone_hashes_each_file_once_then_none(tmp_path, monkeypatch):
 @pytest.mark.hostile("compare")
 def test_files_changed_just_before_a_listing_are_hashed_again_by_the_next(tmp_path, monkeypatch):
     # the kernel's clock steps in milliseconds (a FAT disk's in 2 s): a file edited at its size in the same step after
-    # the listing read it keeps its stat, so its hash is kept only once it is older than that (git's racy files)
+    # the listing read it keeps its stat, so its hash is kept only once it is older than that (git's racy files).
+    # Each listing here begins a millisecond after the last change under data/raw, as it does a moment after
+    # _dvc_project writes them: before, read from the clock, a test held back 2 s between those writes and its first
+    # listing (forced: 2.5 s) took the files for old ones, kept their hashes, and the check read none
+    raw = tmp_path / "project/data/raw"
+    monkeypatch.setattr(winnow.source_listing, "time", SimpleNamespace(
+        time_ns=lambda: max(path.stat().st_ctime_ns for path in raw.rglob("*")) + 1_000_000))
     project, _ = _dvc_project(tmp_path / "project", monkeypatch, racy_ns=winnow.source_listing.RACY_NS)
     read = _counting(monkeypatch)
     monkeypatch.chdir(project)
