@@ -286,7 +286,9 @@ def test_sigint_sent_to_the_stage_process_alone_interrupts_it(tmp_path, started)
 
 
 # A stop that reaches the parent between the fork and its handlers, while a library's thread runs (OpenBLAS starts
-# its threads at numpy's import): the parent sends it to itself as the fork returns, before its handlers are set.
+# its threads at numpy's import): the parent sends it to itself as the fork returns, before its handlers are set, and
+# sets them once the child has said "working" (the file spoke). Before, it set them 0.5 s after the fork, and a child
+# slower to speak (forced: a second) met the stop first, said nothing on stdout, and the test failed on its own timing
 _STOP_BEFORE_THE_PARENTS_HANDLERS = '''
 import os, signal, sys, threading, time
 from winnow.stage import run
@@ -300,6 +302,9 @@ def fork_then_stop():
     if child:
         os.kill(os.getpid(), getattr(signal, sys.argv[1]))
         time.sleep(0.5)  # the library's thread takes it: this one holds it blocked
+        deadline = time.monotonic() + 30
+        while not os.path.exists("spoke") and time.monotonic() < deadline:
+            time.sleep(0.01)
     return child
 
 
@@ -308,6 +313,7 @@ os.fork = fork_then_stop
 
 def main():
     print("working", flush=True)
+    open("spoke", "w").close()
     time.sleep(20)
     print("finished normally")
 
