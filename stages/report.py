@@ -52,13 +52,15 @@ def main() -> None:
         check_same_classes(degraded, ingested)
     classes = ingested.classes
 
-    def of_images(stage: str, path: str, *, columns: tuple[str, ...] = (), **checks) -> pd.DataFrame | None:
-        """A table of some of data/degrade's images, by id, holding at least ``columns``: one of another data set
-        stops the report in a line naming ``stage`` (its images could not be shown), one of other pixels than
-        data/degrade's now too (:func:`winnow.judged_rows.check_pixels`: before, the page showed a judgement of the
-        old pixels beside the new ones)."""
-        table = read_table(path, written_by=stage, missing_ok=True, columns=("id", *columns),
-                           ids_of=None if degraded is None else ("data/degrade", degraded.manifest["id"]), **checks)
+    def of_images(stage: str, path: str, *, columns: tuple[str, ...] = (), every: bool = False,
+                  unique: str | None = "id", **checks) -> pd.DataFrame | None:
+        """A table of some (``every``: each) of data/degrade's images, one row per id (``unique``; rounds: None),
+        holding at least ``columns``: one of another data set stops the report in a line naming ``stage``, one of
+        other pixels than data/degrade's now too (:func:`winnow.judged_rows.check_pixels`). Before: a repeated row of
+        scores.parquet drew its image twice under "dark: 3 flagged" of 2, one it lacked left the grid unsaid."""
+        images = None if degraded is None else ("data/degrade", degraded.manifest["id"])
+        table = read_table(path, written_by=stage, missing_ok=True, columns=("id", *columns), unique=unique,
+                           **({"rows_of": images} if every else {"ids_of": images}), **checks)
         if table is not None and degraded is not None:
             if stage == "dedup":
                 check_grouped(table, manifest=degraded.manifest, path=path)
@@ -80,7 +82,7 @@ def main() -> None:
     inputs = contract_of("contracts", "metrics/contracts.json", suites=True)
     # the flags, booleans and groups checked as every other reader checks them (read_table's flags, booleans,
     # complete): before, dedup's kept as text "False" read as kept, exit 0, a page of no image removed
-    flags = of_images("threshold", "data/threshold/flags.parquet", flags=True)
+    flags = of_images("threshold", "data/threshold/flags.parquet", every=True, flags=True)
     if flags is not None:  # before: flags cut under other threshold or score settings were shown as today's cuts
         check_cut(flags, params=params)
     cuts = report_recounts.checked_threshold(json_of("threshold", "metrics/threshold.json"), flags=flags,
@@ -139,7 +141,7 @@ def main() -> None:
             histograms=report_plots.histograms_of(summary=cuts, images=None if flags is None else len(flags)))),
         ("flagged", "Most flagged images per issue", report_grids.flagged_section(
             flags=flags,
-            scores=of_images("score", "data/score/scores.parquet", columns=SCORES), imageset=degraded,
+            scores=of_images("score", "data/score/scores.parquet", columns=SCORES, every=True), imageset=degraded,
             per_issue=p["images_per_grid"])),
         ("labels", "Label issues", report_grids.label_issues_section(
             issues=issues, summary=report_recounts.checked_issues(
@@ -151,7 +153,7 @@ def main() -> None:
         ("neighbours", "Neighbour cleansing, round by round", report_grids.neighbours_section(
             rounds=of_images("embedding-clean", "data/embedding-clean/rounds.parquet",
                              columns=("round", "decision", "reason", "given_label", "suggested_label", "agreement"),
-                             numbers=("agreement",)),
+                             numbers=("agreement",), unique=None),
             summary=report_recounts.checked_neighbours(
                 numbers_of("embedding-clean", "metrics/embedding_clean.json"),
                 decisions=of_images("embedding-clean", NEIGHBOUR_DECISIONS, columns=("decision", "reason")),
