@@ -32,7 +32,10 @@ def histogram_of(path: Path, *, summary: dict | None, images: int | None = None)
     (the stage counts every image it scored), and its cut the one metrics/threshold.json gives (before: an edited
     CSV drew its cut line at 0.9 under a panel titled "cut 0.188", and negative counts; and one of another data set,
     cut where this run's is under threshold.issues' method fixed, was drawn as this run's scores)."""
-    table = read_table(path, written_by="threshold", columns=("score", "count", "threshold"))
+    # flagged (a bin holding a flagged image: drawn red) true or false in each row: before, a CSV without it ended
+    # the report in KeyError: 'flagged', and one of "no"/"yes" drew every bin red
+    table = read_table(path, written_by="threshold", columns=("score", "count", "threshold", "flagged"),
+                       booleans=("flagged",))
     count = pd.to_numeric(table["count"], errors="coerce")
     bad = ~(count >= 0) | (count != count.round())
     if bad.any():
@@ -48,4 +51,11 @@ def histogram_of(path: Path, *, summary: dict | None, images: int | None = None)
     if not (drawn.isna().all() if cut is None else np.isclose(drawn, cut, rtol=0, atol=1e-9).all()):
         raise rerun_error(path, f"threshold is {drawn.iloc[0]}, but metrics/threshold.json gives {path.stem}.threshold "
                                 f"{cut}", written_by="threshold")
+    # the red bins hold the images flagged (histogram_plot marks a bin holding one): before, "dark: cut 0.2, 5 flagged"
+    # stood above a panel of no red bin, and "0 flagged" above red ones
+    red, flagged = int(count[table["flagged"].astype(bool)].sum()), summary[path.stem]["flagged"]
+    if red < flagged or (red > 0) != (flagged > 0):
+        raise rerun_error(path, f"its bins marked flagged hold {red:,} images, but metrics/threshold.json gives "
+                                f"{path.stem}.flagged {flagged:,}: the two are from different runs, or edited",
+                          written_by="threshold")
     return table

@@ -1,0 +1,123 @@
+"""Hostile inputs to the report, probe 73: counts the grids and figures state, and class names the page shows.
+
+- data/score/scores.parquet with a repeated row drew its flagged image twice under "dark: 3 flagged" (flags.parquet
+  flags 2); one without the row of a flagged image left that image out under "dark: 1 flagged" (of 2); and a
+  flags.parquet with a repeated row read "dark: 3 flagged" of 2: the report now reads scores and flags as every other
+  reader does, one row for each image of data/degrade, and each cleaner's table one row per image;
+- a threshold histogram (plots/threshold/<issue>.csv) without its ``flagged`` column ended the report in
+  KeyError: 'flagged'; one of "no"/"yes" drew every bin red; and one whose red bins contradict the issue's flagged count
+  in metrics/threshold.json (red bins under "0 flagged", none under "2 flagged") was drawn.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pandas as pd
+import pytest
+
+from hostile_harness import assert_nothing_left, default_params, files_under, make_project, tiny_degraded, write_judged
+from test_hostile_report_more import report_stage
+from test_report_versions import BASELINE_ERRORS, wrong_on, write_project
+from winnow.quality import SCORES
+from winnow.stage import run
+
+
+def _refused(root, monkeypatch, capsys) -> str:
+    """The report stage run in-process in ``root``: the error line it ended in (stderr), nothing else written."""
+    monkeypatch.chdir(root)
+    monkeypatch.setattr(sys, "argv", ["stages/report.py"])
+    stage = report_stage()
+    before = files_under(root)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as ended:
+        run(stage.main)
+    out, err = capsys.readouterr()
+    assert ended.value.code == 1 and out == ""
+    assert_nothing_left(root, before)
+    return err
+
+
+def _flagged_project(root):
+    """A project of data/ingest and data/degrade (tiny_degraded: ids ``<split>-<class>-<i>``, train-0-0 first) and
+    their scores; flags.parquet flags the first two images dark. Returns the root and the flags as written."""
+    params = default_params()
+    params["variants"], params["contracts"]["enforce_variants"] = ["baseline"], []
+    make_project(root, params)
+    manifest, _, _ = tiny_degraded(root, score=params["score"])
+    flags = pd.DataFrame({"id": manifest["id"], **{issue: False for issue in SCORES}, "any": False})
+    flags.loc[[0, 1], ["dark", "any"]] = True
+    return root, flags
+
+
+def _edit_scores(root, change) -> None:
+    path = root / "data/score/scores.parquet"
+    scores = pd.read_parquet(path)
+    attrs = dict(scores.attrs)
+    scores = change(scores)
+    scores.attrs = attrs
+    scores.to_parquet(path, index=False)
+
+
+@pytest.mark.hostile("report")
+def test_a_repeated_row_of_the_scores_stops_the_report(tmp_path, monkeypatch, capsys):
+    # before: exit 0, "dark: 3 flagged" above train-0-0 drawn twice, where flags.parquet flags 2 images
+    root, flags = _flagged_project(tmp_path / "project")
+    write_judged(root, "data/threshold/flags.parquet", flags)
+    _edit_scores(root, lambda scores: pd.concat([scores, scores.iloc[[0]]], ignore_index=True))
+    assert _refused(root, monkeypatch, capsys) == (
+        "error: data/score/scores.parquet: 1 repeated id(s), first 'train-0-0'; rerun the score stage (dvc repro "
+        "score)\n")
+
+
+@pytest.mark.hostile("report")
+def test_scores_without_a_flagged_image_stop_the_report(tmp_path, monkeypatch, capsys):
+    # before: exit 0, "dark: 1 flagged" and one tile, where flags.parquet flags 2 images
+    root, flags = _flagged_project(tmp_path / "project")
+    write_judged(root, "data/threshold/flags.parquet", flags)
+    _edit_scores(root, lambda scores: scores.iloc[1:])
+    assert _refused(root, monkeypatch, capsys) == (
+        "error: data/score/scores.parquet: no row for 1 image(s) of data/degrade, first 'train-0-0'; rerun the score "
+        "stage (dvc repro score)\n")
+
+
+@pytest.mark.hostile("report")
+def test_a_repeated_row_of_the_flags_stops_the_report(tmp_path, monkeypatch, capsys):
+    # before: exit 0, "dark: 3 flagged" of the 2 images flagged, train-0-0 drawn twice
+    root, flags = _flagged_project(tmp_path / "project")
+    write_judged(root, "data/threshold/flags.parquet", pd.concat([flags, flags.iloc[[0]]], ignore_index=True))
+    assert _refused(root, monkeypatch, capsys) == (
+        "error: data/threshold/flags.parquet: 1 repeated id(s), first 'train-0-0'; rerun the threshold stage (dvc "
+        "repro threshold)\n")
+
+
+@pytest.mark.hostile("report")
+@pytest.mark.parametrize("flagged, said, line", [
+    # before: KeyError: 'flagged', a traceback
+    (None, 0, "lacks column(s) flagged"),
+    # before: exit 0, both bins drawn red ("no" is true to numpy), beside "0 flagged"
+    (["no", "yes"], 0, "column 'flagged' holds str values, not true or false flags"),
+    # before: exit 0, the bin of 2 images drawn red under "cut 0.2, 0 flagged"
+    ([True, False], 0, "its bins marked flagged hold 2 images, but metrics/threshold.json gives dark.flagged 0: the "
+                       "two are from different runs, or edited"),
+    # before: exit 0, no red bin under "cut 0.2, 2 flagged"
+    ([False, False], 2, "its bins marked flagged hold 0 images, but metrics/threshold.json gives dark.flagged 2: the "
+                        "two are from different runs, or edited"),
+    # before: exit 0, one red bin of 2 images under "cut 0.2, 5 flagged"
+    ([True, False], 5, "its bins marked flagged hold 2 images, but metrics/threshold.json gives dark.flagged 5: the "
+                       "two are from different runs, or edited"),
+])
+def test_a_threshold_histogram_whose_red_bins_are_not_the_flags_stops_the_report(tmp_path, monkeypatch, capsys,
+                                                                                  flagged, said, line):
+    # 2 + 7 = 9 scores in two bins, the first (scores 0 to 0.2) below the cut 0.2
+    root = write_project(tmp_path / "project", {v: wrong_on(BASELINE_ERRORS) for v in ("baseline", "pruned")})
+    (root / "metrics/threshold.json").write_text(json.dumps({"dark": {"method": "fixed", "threshold": 0.2,
+                                                                      "flagged": said}}))
+    (root / "plots/threshold").mkdir(parents=True)
+    histogram = pd.DataFrame({"score": [0.1, 0.5], "count": [2, 7], "threshold": 0.2})
+    if flagged is not None:
+        histogram["flagged"] = flagged
+    histogram.to_csv(root / "plots/threshold/dark.csv", index=False)
+    assert _refused(root, monkeypatch, capsys) == (
+        f"error: plots/threshold/dark.csv: {line}; rerun the threshold stage (dvc repro threshold)\n")
