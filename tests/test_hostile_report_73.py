@@ -6,7 +6,11 @@
   reader does, one row for each image of data/degrade, and each cleaner's table one row per image;
 - a threshold histogram (plots/threshold/<issue>.csv) without its ``flagged`` column ended the report in
   KeyError: 'flagged'; one of "no"/"yes" drew every bin red; and one whose red bins contradict the issue's flagged count
-  in metrics/threshold.json (red bins under "0 flagged", none under "2 flagged") was drawn.
+  in metrics/threshold.json (red bins under "0 flagged", none under "2 flagged") was drawn;
+- a right-to-left class name beside a number in a line of text was reordered by the browser's bidi algorithm, so the
+  number stood on the wrong side of it: a flagged tile's "חתול · 0.004" showed the score first, a GAN row
+  "חתול: 3 of 4 kept" read "3 :חתול of 4 kept", its "kept per class: חתול 3, כלב 2" each count before its name, and the
+  few-test-images note "(3) חתול" (seen in Chromium; markdown.isolate, the mend already used for the relabel arrow).
 """
 
 from __future__ import annotations
@@ -14,14 +18,23 @@ from __future__ import annotations
 import json
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import make_manifest
 from hostile_harness import assert_nothing_left, default_params, files_under, make_project, tiny_degraded, write_judged
+from test_hostile_report_66 import GAN
 from test_hostile_report_more import report_stage
 from test_report_versions import BASELINE_ERRORS, wrong_on, write_project
+from winnow.imageset import ImageSet
 from winnow.quality import SCORES
+from winnow.report_grids import flagged_section, gan_section
+from winnow.report_valuation import valuation_section
+from winnow.report_versions import unmeasured_note
 from winnow.stage import run
+
+CAT, DOG = "\u05d7\u05ea\u05d5\u05dc", "\u05db\u05dc\u05d1"  # Hebrew "cat" and "dog": right-to-left letters
 
 
 def _refused(root, monkeypatch, capsys) -> str:
@@ -121,3 +134,62 @@ def test_a_threshold_histogram_whose_red_bins_are_not_the_flags_stops_the_report
     histogram.to_csv(root / "plots/threshold/dark.csv", index=False)
     assert _refused(root, monkeypatch, capsys) == (
         f"error: plots/threshold/dark.csv: {line}; rerun the threshold stage (dvc repro threshold)\n")
+
+
+def _captions(page: str) -> list[str]:
+    return [caption.split("</figcaption>")[0] for caption in page.split("<figcaption>")[1:]]
+
+
+def _isolated(name: str) -> str:
+    """``name`` between U+2068 (first-strong isolate) and U+2069 (pop directional isolate), written out here."""
+    return f"\u2068{name}\u2069"
+
+
+@pytest.mark.hostile("report")
+def test_a_right_to_left_class_keeps_its_score_after_it_on_a_flagged_tile():
+    # before: "חתול · 0.004", which Chromium showed as "0.004 · חתול": the score before the class
+    manifest = make_manifest(2, labels=np.array([0, 1]))
+    imageset = ImageSet(np.zeros((2, 8, 8, 1), np.uint8), manifest, [CAT, "dog"])
+    flags = pd.DataFrame({"id": manifest["id"], "dark": True})
+    scores = pd.DataFrame({"id": manifest["id"], "dark": [0.004, 0.5]})
+    page = flagged_section(flags=flags, scores=scores, imageset=imageset, per_issue=2)
+    assert _captions(page) == [f"{_isolated(CAT)} · 0.004", "dog · 0.500"]
+
+
+@pytest.mark.hostile("report")
+def test_a_right_to_left_class_keeps_its_counts_after_it_in_the_generated_images():
+    # 4 samples of CAT (3 kept), 2 of DOG (2 kept). Before: "<div class="label">חתול: 3 of 4 kept" shown
+    # "3 :חתול of 4 kept", and "kept per class: חתול 3, כלב 2" shown "2 כלב ,3 חתול"
+    manifest = make_manifest(6, labels=np.array([0, 0, 0, 0, 1, 1])).assign(
+        accepted=[True, True, True, False, True, True], p_intended=[0.9, 0.8, 0.7, 0.2, 0.9, 0.9])
+    samples = ImageSet(np.zeros((6, 8, 8, 1), np.uint8), manifest, [CAT, DOG])
+    summary = GAN | {
+        "weak_scores": {CAT: 0.4, DOG: 0.4}, "class_threshold": {CAT: 0.5, DOG: 0.5},
+        "acceptance": {CAT: {"generated": 4, "accepted": 3, "rate": 0.75, "real_val_rate": 1.0},
+                       DOG: {"generated": 2, "accepted": 2, "rate": 1.0, "real_val_rate": 1.0}},
+        "frechet": {name: GAN["frechet"]["pug"] for name in (CAT, DOG)}}
+    page = gan_section(samples=samples, summary=summary, per_class=1)
+    assert f"; kept per class: {_isolated(CAT)} 3, {_isolated(DOG)} 2.</p>" in page
+    assert f'<div class="label">{_isolated(CAT)}: 3 of 4 kept</div>' in page
+    assert f'<div class="label">{_isolated(DOG)}: 2 of 2 kept</div>' in page
+
+
+@pytest.mark.hostile("report")
+def test_a_right_to_left_class_keeps_its_test_image_count_after_it():
+    # before: "Few test images of <b>חתול</b> (3)", shown "(3) חתול"
+    summary = {"per_class": {CAT: {"support": 3}, "dog": {"support": 40}}}
+    note = unmeasured_note({"baseline": summary})
+    assert f"Few test images of <b>{_isolated(CAT)}</b> (3): one image moves a recall by 1/3 or more" in note
+
+
+@pytest.mark.hostile("report")
+def test_a_right_to_left_class_keeps_its_val_image_count_after_it_in_the_valuation():
+    # before: "30: חתול (1 val image(s))", the count shown before the class
+    manifest = make_manifest(2, labels=np.array([0, 0]))
+    imageset = ImageSet(np.zeros((2, 8, 8, 1), np.uint8), manifest, ["a", CAT])
+    decisions = pd.DataFrame({"id": manifest["id"], "decision": "keep", "given_label": 0, "knn_shapley": [0.1, 0.2],
+                              "tracin": [0.1, 0.2], "harm": [0.5, 0.1]})
+    summary = {"considered": 2, "flagged": 0, "undecided": {"images": 30, "classes": {CAT: {"val_images": 1}}}}
+    page = valuation_section(decisions=decisions, summary=summary, imageset=imageset, count=1, cleaning=True,
+                             applied=0)
+    assert (f'<td class="text">30: {_isolated(CAT)} (1 val image(s))</td>') in page

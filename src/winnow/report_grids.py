@@ -50,8 +50,9 @@ def flagged_section(*, flags: pd.DataFrame | None, scores: pd.DataFrame | None, 
         if flagged.empty:
             continue
         shown = flagged.head(per_issue)
-        # a score that is not 0 never reads 0.000: it tells a dim image from an all-black one
-        tiles = [tile(image, caption=f"{imageset.classes[labels[i]]} · {decimals(score, digits=3)}")
+        # a score that is not 0 never reads 0.000: it tells a dim image from an all-black one; a right-to-left class
+        # name isolated (markdown.isolate): before, "חתול · 0.004" showed the score before the class
+        tiles = [tile(image, caption=f"{isolate(imageset.classes[labels[i]])} · {decimals(score, digits=3)}")
                  for image, i, score in zip(images_by_id(imageset, shown["id"]), shown["id"], shown[f"{issue}_score"])]
         parts.append(f"<h3>{html.escape(issue)}: {len(flagged):,} flagged, lowest scores first (class · score)</h3>"
                      f'<div class="grid">{"".join(tiles)}</div>')
@@ -260,7 +261,9 @@ def gan_section(*, samples: ImageSet | None, summary: dict | None, per_class: in
                    f"mean {decimals(kept['p_intended'].mean(), digits=2)}, "
                    f"min {decimals(kept['p_intended'].min(), digits=2)}" if len(kept)
                    else "none passed")
-    per_class_kept = ", ".join(f"{samples.classes[label]} {n:,}" for label, n in kept["label"].value_counts().items())
+    # a right-to-left name isolated: before, "kept per class: חתול 3, כלב 2" showed each count before its name
+    per_class_kept = ", ".join(f"{isolate(samples.classes[label])} {n:,}"
+                               for label, n in kept["label"].value_counts().items())
     parts = [f"<p><b>{len(kept):,}</b> of {len(samples):,} generated images kept (threshold "
              f"{html.escape(str(summary['threshold']))}, after {summary['epochs']} GAN epochs); {probability}"
              + (f"; kept per class: {html.escape(per_class_kept)}" if per_class_kept else "") + ".</p>"
@@ -276,7 +279,7 @@ def gan_section(*, samples: ImageSet | None, summary: dict | None, per_class: in
         bound = summary["class_threshold"].get(samples.classes[label])
         tiles = [tile(image, caption=f"p {p_text(p, digits=2, alpha=bound)}", kind="kept" if kept else "dropped")
                  for image, p, kept in zip(images_by_id(samples, shown["id"]), shown["p_intended"], shown["accepted"])]
-        parts.append(f'<div class="row"><div class="label">{html.escape(samples.classes[label])}: '
+        parts.append(f'<div class="row"><div class="label">{html.escape(isolate(samples.classes[label]))}: '
                      f'{int(members["accepted"].sum()):,} of {len(members):,} kept</div>{"".join(tiles)}</div>')
     return "".join(parts)
 

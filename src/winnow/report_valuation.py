@@ -10,6 +10,7 @@ import math
 import pandas as pd
 
 from winnow.imageset import ImageSet
+from winnow.markdown import isolate
 from winnow.report import fmt, key_value_table, not_run, truth_scores
 from winnow.report_grids import DECIDED_NOT_APPLIED, images_by_id, tile
 
@@ -60,11 +61,12 @@ def valuation_section(*, decisions: pd.DataFrame | None, summary: dict | None, i
     counts = {"valued": summary.get("considered")}
     # before: a class with fewer than 2 val images had its train images left out of the valuation (kept, no row)
     # while the page said only "valued 58", as if every train image the filters left had been valued
+    # each name isolated (markdown.isolate): a right-to-left one read its count first, "(1 חתול"
     thin = undecided.get("classes") or {}
     if undecided.get("images") and isinstance(thin, dict):
         counts["left undecided and kept (too few val images of their class)"] = (
             f"{fmt(undecided['images'])}: " + ", ".join(
-                f"{name} ({fmt(held.get('val_images') if isinstance(held, dict) else None)} val image(s)"
+                f"{isolate(name)} ({fmt(held.get('val_images') if isinstance(held, dict) else None)} val image(s)"
                 + (f", {fmt(held['copied_val_images'])} more left out as copies of a picture"
                    if isinstance(held, dict) and held.get("copied_val_images") else "") + ")"
                 for name, held in thin.items()))

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from winnow.gate_table import CONFIDENCE
+from winnow.markdown import isolate
 from winnow.metrics import PER_CLASS_METRICS, is_rate, not_learnt, predictions_path, summarise, summary_path
 from winnow.paired import PairedCounts, change_p_value, macro_f1_change, p_text
 from winnow.paired_predictions import pair
@@ -191,8 +192,8 @@ def unmeasured_note(metrics: dict[str, dict]) -> str:
                  "recall and F1 are written as 0, which says nothing of the model, and left out of every macro "
                  "figure and paired test on this page. Give the test split images of every class."
                  "</p>")
-    if few:
-        names = ", ".join(f"<b>{html.escape(name)}</b> ({n})" for name, n in few.items())
+    if few:  # each name isolated (markdown.isolate): before, a right-to-left name read its count first, "(3) חתול"
+        names = ", ".join(f"<b>{html.escape(isolate(name))}</b> ({n})" for name, n in few.items())
         note += (f'<p class="fail">Few test images of {names}: one image moves a recall by 1/{max(few.values())} or '
                  "more, so their F1 and their share of every macro figure on this page rest on a handful of images. "
                  "Give the test split more of them.</p>")
