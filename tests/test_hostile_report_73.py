@@ -7,6 +7,9 @@
 - a threshold histogram (plots/threshold/<issue>.csv) without its ``flagged`` column ended the report in
   KeyError: 'flagged'; one of "no"/"yes" drew every bin red; and one whose red bins contradict the issue's flagged count
   in metrics/threshold.json (red bins under "0 flagged", none under "2 flagged") was drawn;
+- metrics/threshold.json whose precision, recall or F1 of an issue is not what its tp, fp and fn give ("precision
+  (planted) 0.900" beside 1 planted image among 10 flags), or whose flagged_train is not tp + fp, was shown; so was a
+  cleaner's truth block (metrics/confident_learn.json's) of the same kind;
 - a right-to-left class name beside a number in a line of text was reordered by the browser's bidi algorithm, so the
   number stood on the wrong side of it: a flagged tile's "חתול · 0.004" showed the score first, a GAN row
   "חתול: 3 of 4 kept" read "3 :חתול of 4 kept", its "kept per class: חתול 3, כלב 2" each count before its name, and the
@@ -134,6 +137,37 @@ def test_a_threshold_histogram_whose_red_bins_are_not_the_flags_stops_the_report
     histogram.to_csv(root / "plots/threshold/dark.csv", index=False)
     assert _refused(root, monkeypatch, capsys) == (
         f"error: plots/threshold/dark.csv: {line}; rerun the threshold stage (dvc repro threshold)\n")
+
+
+@pytest.mark.hostile("report")
+@pytest.mark.parametrize("figures, line", [
+    # 10 flags in train, 1 of them planted, 1 planted image missed: precision 1/10, recall 1/2, F1 2/12.
+    # Before: exit 0, "precision (planted) 0.900" in the thresholds table
+    ({"precision": 0.9, "recall": 0.5, "f1": 1 / 6}, "dark.precision is 0.9, but its tp 1, fp 9 and fn 1 give 0.1"),
+    ({"precision": 0.1, "recall": 0.5, "f1": 0.5}, "dark.f1 is 0.5, but its tp 1, fp 9 and fn 1 give 0.166667"),
+    # before: exit 0, "flagged in train (planted) 4" beside the figures of 10 flags in train
+    ({"precision": 0.1, "recall": 0.5, "f1": 1 / 6, "flagged_train": 4},
+     "dark.flagged_train is 4, but its tp 1 and fp 9 add up to 10"),
+])
+def test_threshold_figures_that_are_not_what_their_counts_give_stop_the_report(tmp_path, monkeypatch, capsys,
+                                                                             figures, line):
+    root = write_project(tmp_path / "project", {v: wrong_on(BASELINE_ERRORS) for v in ("baseline", "pruned")})
+    dark = {"method": "fixed", "threshold": 0.2, "flagged": 12, "flagged_train": 10, "explained": 0, "tp": 1, "fp": 9,
+            "fn": 1} | figures
+    (root / "metrics/threshold.json").write_text(json.dumps({"dark": dark}))
+    assert _refused(root, monkeypatch, capsys) == (
+        f"error: metrics/threshold.json: {line}; rerun the threshold stage (dvc repro threshold)\n")
+
+
+@pytest.mark.hostile("report")
+def test_a_cleaners_truth_figures_that_are_not_what_their_counts_give_stop_the_report(tmp_path, monkeypatch, capsys):
+    # 4 issues found, 3 of them planted flips, 3 flips missed: recall 3/6. Before: exit 0, "truth.recall 0.900"
+    root = write_project(tmp_path / "project", {v: wrong_on(BASELINE_ERRORS) for v in ("baseline", "pruned")})
+    truth = {"precision": 0.75, "recall": 0.9, "f1": 0.6, "tp": 3, "fp": 1, "fn": 3}
+    (root / "metrics/confident_learn.json").write_text(json.dumps({"issues": 4, "truth": truth}))
+    assert _refused(root, monkeypatch, capsys) == (
+        "error: metrics/confident_learn.json: truth.recall is 0.9, but its tp 3, fp 1 and fn 3 give 0.5; rerun the "
+        "confident-learn stage (dvc repro confident-learn)\n")
 
 
 def _captions(page: str) -> list[str]:

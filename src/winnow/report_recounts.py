@@ -14,7 +14,7 @@ import numpy as np
 from winnow.contract_verdict import rows_fingerprint
 from winnow.leaks import leaks_by_kind
 from winnow.report import reason_tokens
-from winnow.report_numbers import checked_numbers
+from winnow.report_numbers import checked_numbers, checked_truth
 from winnow.revisions import lookup
 from winnow.stage_reads import rerun_error
 
@@ -36,6 +36,12 @@ def checked_threshold(summary: dict | None, *, flags, path: str, stage: str) -> 
         if found.get("flagged_train", 0) > found["flagged"]:
             raise rerun_error(path, f"{issue}.flagged_train is {found['flagged_train']:,}, more than {issue}.flagged "
                                     f"({found['flagged']:,})", written_by=stage)
+        if all(k in found for k in ("tp", "fp", "fn")):  # the stage counts its figures over the flags in train
+            checked_truth(found, where=f"{issue}.", path=path, stage=stage)
+            if "flagged_train" in found and found["flagged_train"] != found["tp"] + found["fp"]:
+                raise rerun_error(path, f"{issue}.flagged_train is {found['flagged_train']:,}, but its tp "
+                                        f"{found['tp']:,} and fp {found['fp']:,} add up to "
+                                        f"{found['tp'] + found['fp']:,}", written_by=stage)
         held = int(flags[issue].astype(bool).sum()) if flags is not None and issue in flags.columns else None
         if held is not None and held != found["flagged"]:
             raise rerun_error(path, f"{issue}.flagged is {found['flagged']:,}, but data/threshold/flags.parquet flags "
