@@ -130,6 +130,12 @@ class ThresholdSetting(Rule):
         "fixed": {"value": Num(0, 1)},  # scores lie in [0, 1]
     }
     assert set(OPTIONS) == set(THRESHOLD_METHODS)
+    # (method, option, its default, the option that can leave it idle, that one's default, the value that does, why):
+    # auto's tail_share null turns the isolated rule off; ght's omega shares kappa's prior between the classes, and
+    # nu weighs tau's. Before, such an option moved from its default was accepted and cut nothing otherwise
+    IDLE = (("auto", "isolated_max", 10, "tail_share", 0.1, None, "turns the isolated rule off", "a share such as 0.1"),
+            ("ght", "omega", 0.5, "kappa", 0.0, 0, "leaves no prior for omega to share", "above 0"),
+            ("ght", "tau", None, "nu", None, 0, "gives tau's prior no weight", "above 0, or null (1% of the images)"))
 
     def describe(self) -> str:
         return f"a mapping with method ({', '.join(THRESHOLD_METHODS)}) and its options"
@@ -157,6 +163,12 @@ class ThresholdSetting(Rule):
         if method == "auto" and issue in REFERENCE_THRESHOLDS and options:
             fail(path, f"auto takes {issue}'s own cut ({REFERENCE_THRESHOLDS[issue]:.4g}), so {', '.join(options)} "
                        "would change nothing; drop them, or give method fixed and a value")
+        for _, key, default, other, other_default, idle, why, advice in (i for i in self.IDLE if i[0] == method):
+            # null is the default or turns the option's rule off too: nothing is lost
+            if value.get(key) not in (None, default) and value.get(other, other_default) == idle:
+                given = show(idle) + ("" if other in value else " (left out)")
+                fail(f"{path}.{key}", f"{show(value[key])}, but {other} {given} {why}, so {key} would change nothing; "
+                                      f"drop {key}, or give {other} {advice}")
 
 
 class Perturbations(Rule):
