@@ -53,7 +53,7 @@ def main() -> None:
     # precision/recall only where degrade planted that issue: elsewhere nothing is known, and 0 would read as "every
     # flag was wrong"
     try:
-        planted = planted_issue_ids(truth)
+        planted = planted_issue_ids(truth, manifest=manifest)  # of another data set's images: refused
     except WinnowError as err:  # a row of another kind or options than degrade writes: before, a traceback
         raise rerun_error(TRUTH_IN, str(err), written_by="degrade") from None
     metrics, scored, ids = {}, set(planted), table["id"].to_numpy(dtype=object)

@@ -107,13 +107,23 @@ def check_flips(perturbations: pd.DataFrame | None, *, classes: int, manifest: p
                           "it carries now; degrade changes a label to another class")
 
 
-def planted_issue_ids(perturbations: pd.DataFrame | None) -> dict[str, set]:
+def planted_issue_ids(perturbations: pd.DataFrame | None, *, manifest: pd.DataFrame | None = None) -> dict[str, set]:
     """``{issue: ids}``: each quality issue (:data:`QUALITY_ISSUES`) some planted perturbation is meant to cause, and
     the images planted with it, in one pass over the degrade log (:func:`_row_issue` raises on a row it cannot read).
+    With ``manifest`` (the degraded imageset's ``id`` and ``split``), a row of an image it lacks or of an image outside
+    train raises too, as :func:`check_flips` refuses such a label change: degrade damages its own train images. Before,
+    such rows (a log of another data set) were counted as planted nowhere, and the threshold stage scored its flags
+    against them: no recall, and a precision of 0 where it flagged anything, exit 0.
     """
     planted: dict[str, set] = {}
+    where = None if manifest is None else dict(zip(manifest["id"], manifest["split"]))
     for row in perturbations.itertuples(index=False) if perturbations is not None else ():
         if (issue := _row_issue(row)) is not None:
+            if where is not None and where.get(row.id) != "train":
+                raise WinnowError(f"image {row.id!r}: {row.kind} names an image data/degrade does not hold (a log of "
+                                  "another data set?); degrade damages its own train images" if row.id not in where
+                                  else f"image {row.id!r}: {row.kind} of a {where[row.id]} image; degrade damages "
+                                  "train images only")
             planted.setdefault(issue, set()).add(row.id)
     return planted
 
