@@ -36,7 +36,7 @@ def main() -> None:
     imageset = read_imageset(IMAGESET)
     # pHashes of the pixels now under each id: degrade rerun keeps every id, and old hashes found old copies
     scores = read_scores(SCORES, imageset=IMAGESET, ids=imageset.manifest["id"], columns=("phash",),
-                         digests=imageset.manifest["digest"])
+                         digests=imageset.manifest["digest"], sizes=imageset.manifest)
     perturbations = read_table(TRUTH_IN, written_by="degrade", columns=PERTURBATION_COLUMNS, missing_ok=True)
     settings = grouped_at(params)  # recorded with the groups: a reader refuses them after an edit (check_grouped_at)
     embedding = None

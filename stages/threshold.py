@@ -40,7 +40,7 @@ def main() -> None:
     # the digests too: scores the stage wrote before degrade changed the pixels under the same ids are stale
     # and scored at params.yaml's score settings: the dark floor and light ceiling below read the scores as made at them
     table = read_scores(SCORES_IN, imageset=IMAGESET, ids=manifest["id"], digests=manifest["digest"],
-                        settings=params.get("score") or {})
+                        settings=params.get("score") or {}, sizes=manifest)
     truth = read_table(TRUTH_IN, written_by="degrade", columns=PERTURBATION_COLUMNS, missing_ok=True)
     # the trusted split (a label book, often photographed or stored otherwise) must not move a cut on the data
     # set: 40 trusted digits among 160 once made low_information a mode of its own and flagged 24 train images

@@ -112,3 +112,49 @@ def test_a_degrade_log_of_its_own_train_images_is_scored(tmp_path, monkeypatch, 
     assert _stage_in_process(project, "threshold", monkeypatch, capsys).returncode == 0
     dark = json.loads((project / "metrics/threshold.json").read_text())["dark"]
     assert dark["tp"] + dark["fn"] == 1  # the one planted train image, found or missed
+
+
+def _odd_sizes_planted(root: Path) -> tuple[pd.DataFrame, list[str]]:
+    """data/degrade of 60 random 16x16 images and their scores, then degrade's odd_size at 60x60 on 6 of them in place
+    (their pixels as they were: only the manifest's sizes change) without the score stage rerun. Returns the manifest
+    now and the ids planted."""
+    from winnow.degrade import degrade
+    from winnow.imageset import read_imageset
+
+    images = np.random.default_rng(0).integers(0, 256, (60, 16, 16, 3), dtype=np.uint8)
+    manifest = pd.DataFrame({"id": [f"i{k:03d}" for k in range(60)], "split": "train", "label": np.arange(60) % 2,
+                             "source": "t", "orig_h": 16, "orig_w": 16, "orig_mode": "RGB"})
+    params = undamaged_params()
+    make_project(root, params)
+    write_imageset(root / "data/degrade", images, manifest, ["a", "b"])
+    data = read_imageset(root / "data/degrade")
+    write_table(root / "data/score/scores.parquet", score_table(images, data.manifest, **params["score"]))
+    out, log = degrade(data, perturbations=[{"kind": "odd_size", "fraction": 0.1, "size": 60}], seed=0)
+    assert np.array_equal(np.asarray(out.images), images)  # the case: the digests cannot tell
+    write_imageset(root / "data/degrade", np.asarray(out.images), out.manifest.drop(columns=["digest"]), data.classes)
+    write_table(root / "data/degrade/perturbations.parquet", log)
+    return read_imageset(root / "data/degrade").manifest, sorted(log["id"])
+
+
+@pytest.mark.hostile("score")
+def test_scores_of_original_sizes_degrade_has_since_changed_are_refused(tmp_path, monkeypatch, capsys):
+    # before: exit 0, odd_size 0 flagged and "warning: threshold: odd_size found none of the 6 train images degrade
+    # planted with it: at that strength the damage does not set them apart" (recall 0): the scores were of the sizes
+    # before degrade, which the pixel digests do not hold; rescored, all 6 are flagged
+    _odd_sizes_planted(tmp_path)
+    assert _refused(tmp_path, "threshold", monkeypatch, capsys) == (
+        "error: data/score/scores.parquet: scored other original sizes (orig_h, orig_w) than data/degrade's manifest "
+        "gives now, which the odd_size and odd_aspect_ratio scores read: made before degrade changed them; rerun the "
+        "score stage (dvc repro score)")
+
+
+@pytest.mark.hostile("score")
+def test_scores_made_again_after_degrade_changed_the_sizes_flag_them(tmp_path, monkeypatch, capsys):
+    # the refusal's advice followed: the score stage rerun, threshold flags the 6 files now 60x60 among 16x16 ones
+    manifest, planted = _odd_sizes_planted(tmp_path)
+    assert _stage_in_process(tmp_path, "score", monkeypatch, capsys).returncode == 0
+    done = _stage_in_process(tmp_path, "threshold", monkeypatch, capsys)
+    assert (done.returncode, done.stderr) == (0, "")
+    flags = pd.read_parquet(tmp_path / "data/threshold/flags.parquet")
+    assert sorted(flags.loc[flags["odd_size"], "id"]) == planted
+    assert len(planted) == 6 and (manifest.set_index("id").loc[planted, ["orig_h", "orig_w"]] == 60).all().all()

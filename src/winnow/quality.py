@@ -161,6 +161,23 @@ def score_images(
 # score_table records the SCORE_SETTINGS (winnow.configs) it scored at in the table (attrs[SCORED_AT]), and read_scores
 # compares them with params.yaml's, as a reader of the scores takes them to mean what params.yaml says
 SCORED_AT = "scored_at"
+# and the original sizes it scored (attrs[SIZED_AT], sizes_record): the pixel digests leave them out, and degrade's
+# odd_size at a size above the stored one changes a file's size in the manifest alone
+SIZED_AT = "sized_at"
+
+
+def sizes_record(manifest: pd.DataFrame) -> str:
+    """sha256 of each image's ``id``, original size and whether it is trusted (its size sets no fence), in id order:
+    what the odd_size and odd_aspect_ratio scores of ``manifest``'s images read besides their pixels."""
+    import hashlib
+
+    ids = manifest["id"].to_numpy(dtype=str)
+    order = np.argsort(ids, kind="stable")
+    trusted = (manifest["split"].to_numpy() == "trusted") if "split" in manifest else np.zeros(len(manifest), bool)
+    rows = np.stack([manifest["orig_h"].to_numpy(np.int64), manifest["orig_w"].to_numpy(np.int64), trusted], axis=1)
+    digest = hashlib.sha256("\n".join(ids[order]).encode())
+    digest.update(np.ascontiguousarray(rows[order]).tobytes())
+    return digest.hexdigest()
 
 
 def score_table(images: np.ndarray, manifest: pd.DataFrame, *, batch_size: int = 1024, engine: Engine = Engine(),
@@ -183,10 +200,12 @@ def score_table(images: np.ndarray, manifest: pd.DataFrame, *, batch_size: int =
     table = pd.DataFrame({"id": manifest["id"].to_numpy(), **{name: scores[name] for name in SCORES},
                           "digest": manifest["digest"].to_numpy(), "phash": scores["phash"]})
     table.attrs[SCORED_AT] = scored_at(options)
+    table.attrs[SIZED_AT] = sizes_record(manifest)
     return table
 
 
-def read_scores(path, *, imageset: str, ids, columns=(), digests=None, settings: dict | None = None) -> pd.DataFrame:
+def read_scores(path, *, imageset: str, ids, columns=(), digests=None, settings: dict | None = None,
+                sizes: pd.DataFrame | None = None) -> pd.DataFrame:
     """The score stage's table at ``path``, checked before a stage uses it: one row for each image of the
     imageset folder ``imageset`` (its ``ids``) and no other (:func:`winnow.stage_reads.read_table` ``rows_of``),
     and every score of :data:`SCORES` a number in [0, 1], the range each score's definition gives it.
@@ -195,6 +214,8 @@ def read_scores(path, *, imageset: str, ids, columns=(), digests=None, settings:
     without the column is refused.
     ``settings``: params.yaml's ``score`` section, whose :data:`winnow.configs.SCORE_SETTINGS` must be those the table
     records it was scored at (:func:`score_table`); a table that records none is refused.
+    ``sizes``: the imageset's manifest, whose original sizes must be those the table records it scored, where it
+    records them (:data:`SIZED_AT`): degrade's odd_size above the stored size changes the manifest alone.
 
     Raises:
         WinnowError: one line naming the file and the score stage: a repeated, missing or unknown id, a
@@ -219,6 +240,11 @@ def read_scores(path, *, imageset: str, ids, columns=(), digests=None, settings:
                                      then=table["digest"].iloc[stale[0]], now=now[stale[0]], written_by="score")
     if settings is not None:
         _check_scored_at(path, table.attrs.get(SCORED_AT), settings)
+    # before: odd_size at 60x60 on 16x16 images (pixels kept, sizes changed) read with the old sizes' scores, exit 0
+    if sizes is not None and table.attrs.get(SIZED_AT) not in (None, sizes_record(sizes)):
+        raise rerun_error(path, f"scored other original sizes (orig_h, orig_w) than {imageset}'s manifest gives now, "
+                                "which the odd_size and odd_aspect_ratio scores read: made before degrade changed them",
+                          written_by="score")
     odd = [issue for issue in SCORES
            if not pd.api.types.is_numeric_dtype(table[issue]) or pd.api.types.is_bool_dtype(table[issue])]
     if odd:

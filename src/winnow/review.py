@@ -117,7 +117,8 @@ def current_queue(data) -> tuple[pd.DataFrame, pd.DataFrame]:
                                  manifest=data.manifest, params=params)  # flags: cut under params.yaml's settings
     # one score in [0, 1] per image, as threshold read them: a repeated row would misalign the flags' scores
     scores = (read_scores(SCORES_IN, imageset=DEGRADE, ids=ids, digests=data.manifest["digest"],
-                          settings=params.get("score") or {}) if "threshold" in cleaners else None)
+                          settings=params.get("score") or {}, sizes=data.manifest)
+              if "threshold" in cleaners else None)
     applied = read_decisions(BUDGET_IN, written_by="budget", num_classes=len(data.classes),
                              manifest=data.manifest, cleaners=cleaners, settings=budget_settings(params),
                              training=model_check_training(params), params=params)
