@@ -18,7 +18,7 @@ from winnow.flag_cuts import cut_record
 from winnow.judged_rows import with_digests
 from winnow.quality import CEILINGS, EXPLAINED_BY, SCORES, quality_flags, read_scores
 from winnow.stage import check_outputs, load_params, run, together, write_json, write_table
-from winnow.stage_reads import read_table, rerun_error
+from winnow.stage_reads import SIZED_AT, read_table, rerun_error, sizes_record
 
 IMAGESET, SCORES_IN, TRUTH_IN = "data/degrade", "data/score/scores.parquet", "data/degrade/perturbations.parquet"
 FLAGS_OUT, METRICS_OUT, PLOTS_OUT = "data/threshold/flags.parquet", "metrics/threshold.json", "plots/threshold"
@@ -77,7 +77,7 @@ def main() -> None:
     with together():  # all outputs or none: a failed write (a full disk) leaves the last run's
         write_json(METRICS_OUT, metrics)
         # the settings they were cut under: every reader holds them to params.yaml's (winnow.flag_cuts.check_cut)
-        flags.attrs = cut_record(params)
+        flags.attrs = cut_record(params) | {SIZED_AT: sizes_record(manifest)}  # and the sizes (check_pixels)
         write_table(FLAGS_OUT, with_digests(flags, manifest=manifest))
         for issue, path in plots.items():
             write_table(path, histogram_plot(table[issue].to_numpy(np.float64), flags[issue].to_numpy(bool),

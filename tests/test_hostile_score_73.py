@@ -4,7 +4,10 @@
   isolated_max beside tail_share null (which turns the isolated rule off), ght's omega beside kappa 0 (no prior to
   share) and ght's tau beside nu 0 (its prior weighed by nothing): accepted, and the cut was the same as without it;
 - a degrade log whose quality damage names an image data/degrade does not hold, or a val image: the threshold stage
-  counted it planted nowhere and scored its flags against it (no recall, and a precision of 0 where it flagged any).
+  counted it planted nowhere and scored its flags against it (no recall, and a precision of 0 where it flagged any);
+- degrade's odd_size at a size above the stored one (the pixels kept, the manifest's sizes changed) after the score
+  stage ran: threshold read the scores of the old sizes as current (odd_size flagged none of the 6, with a warning
+  blaming the damage's strength), and once the scores were made again dedup read threshold's flags of the old sizes.
 
 Stage cases run the real script in this process on a throwaway project of a few small images; the others call the
 library the stages call."""
@@ -114,10 +117,10 @@ def test_a_degrade_log_of_its_own_train_images_is_scored(tmp_path, monkeypatch, 
     assert dark["tp"] + dark["fn"] == 1  # the one planted train image, found or missed
 
 
-def _odd_sizes_planted(root: Path) -> tuple[pd.DataFrame, list[str]]:
-    """data/degrade of 60 random 16x16 images and their scores, then degrade's odd_size at 60x60 on 6 of them in place
-    (their pixels as they were: only the manifest's sizes change) without the score stage rerun. Returns the manifest
-    now and the ids planted."""
+def _odd_sizes_planted(root: Path, *, before=None) -> tuple[pd.DataFrame, list[str]]:
+    """data/degrade of 60 random 16x16 images and their scores (then ``before()``, given), then degrade's odd_size at
+    60x60 on 6 of them in place (their pixels as they were: only the manifest's sizes change) without the stages after
+    it rerun. Returns the manifest now and the ids planted."""
     from winnow.degrade import degrade
     from winnow.imageset import read_imageset
 
@@ -127,8 +130,11 @@ def _odd_sizes_planted(root: Path) -> tuple[pd.DataFrame, list[str]]:
     params = undamaged_params()
     make_project(root, params)
     write_imageset(root / "data/degrade", images, manifest, ["a", "b"])
+    write_table(root / "data/degrade/perturbations.parquet", perturbation_table([]))
     data = read_imageset(root / "data/degrade")
     write_table(root / "data/score/scores.parquet", score_table(images, data.manifest, **params["score"]))
+    if before is not None:
+        before()
     out, log = degrade(data, perturbations=[{"kind": "odd_size", "fraction": 0.1, "size": 60}], seed=0)
     assert np.array_equal(np.asarray(out.images), images)  # the case: the digests cannot tell
     write_imageset(root / "data/degrade", np.asarray(out.images), out.manifest.drop(columns=["digest"]), data.classes)
@@ -158,3 +164,18 @@ def test_scores_made_again_after_degrade_changed_the_sizes_flag_them(tmp_path, m
     flags = pd.read_parquet(tmp_path / "data/threshold/flags.parquet")
     assert sorted(flags.loc[flags["odd_size"], "id"]) == planted
     assert len(planted) == 6 and (manifest.set_index("id").loc[planted, ["orig_h", "orig_w"]] == 60).all().all()
+
+
+@pytest.mark.hostile("score")
+def test_flags_of_original_sizes_degrade_has_since_changed_are_refused(tmp_path, monkeypatch, capsys):
+    # before: threshold's flags of the sizes before degrade's odd_size (none flagged odd_size) read by dedup as current
+    # once the scores were made again (dvc repro -s score, then -s dedup), exit 0: the flags that choose which copy
+    # each group keeps, and that pruned drops, left the 6 odd-size files unflagged
+    def thresholded():
+        assert _stage_in_process(tmp_path, "threshold", monkeypatch, capsys).returncode == 0
+
+    _odd_sizes_planted(tmp_path, before=thresholded)
+    assert _stage_in_process(tmp_path, "score", monkeypatch, capsys).returncode == 0
+    assert _refused(tmp_path, "dedup", monkeypatch, capsys) == (
+        "error: data/threshold/flags.parquet: judged other original sizes (orig_h, orig_w) than data/degrade's manifest "
+        "gives now: made before degrade changed them; rerun the threshold stage (dvc repro threshold)")

@@ -67,7 +67,9 @@ from winnow.errors import WinnowError
 from winnow.phash import phash_batch
 from winnow.pixel_batches import CHUNK_PIXELS, batch_rows, check_images
 from winnow.sharpness import _sharpness
-from winnow.stage_reads import no_digests_error, other_pixels_error, read_table, rerun_error
+from winnow.stage_reads import (
+    SIZED_AT, no_digests_error, other_pixels_error, read_table, rerun_error, sizes_record,
+)
 from winnow.thresholds import cut_issues
 
 SCORES = ("dark", "light", "blurry", "low_information", "grayscale", "odd_size", "odd_aspect_ratio")
@@ -161,23 +163,6 @@ def score_images(
 # score_table records the SCORE_SETTINGS (winnow.configs) it scored at in the table (attrs[SCORED_AT]), and read_scores
 # compares them with params.yaml's, as a reader of the scores takes them to mean what params.yaml says
 SCORED_AT = "scored_at"
-# and the original sizes it scored (attrs[SIZED_AT], sizes_record): the pixel digests leave them out, and degrade's
-# odd_size at a size above the stored one changes a file's size in the manifest alone
-SIZED_AT = "sized_at"
-
-
-def sizes_record(manifest: pd.DataFrame) -> str:
-    """sha256 of each image's ``id``, original size and whether it is trusted (its size sets no fence), in id order:
-    what the odd_size and odd_aspect_ratio scores of ``manifest``'s images read besides their pixels."""
-    import hashlib
-
-    ids = manifest["id"].to_numpy(dtype=str)
-    order = np.argsort(ids, kind="stable")
-    trusted = (manifest["split"].to_numpy() == "trusted") if "split" in manifest else np.zeros(len(manifest), bool)
-    rows = np.stack([manifest["orig_h"].to_numpy(np.int64), manifest["orig_w"].to_numpy(np.int64), trusted], axis=1)
-    digest = hashlib.sha256("\n".join(ids[order]).encode())
-    digest.update(np.ascontiguousarray(rows[order]).tobytes())
-    return digest.hexdigest()
 
 
 def score_table(images: np.ndarray, manifest: pd.DataFrame, *, batch_size: int = 1024, engine: Engine = Engine(),

@@ -44,6 +44,28 @@ def no_digests_error(path: str | os.PathLike, *, written_by: str) -> WinnowError
                              "winnow or by hand", written_by=written_by)
 
 
+# the key of the attrs in which the score stage's scores and threshold's flags record the original sizes they judged
+# (sizes_record): the pixel digests leave them out, and degrade's odd_size at a size above the stored one changes a
+# file's size in the manifest alone
+SIZED_AT = "sized_at"
+
+
+def sizes_record(manifest) -> str:
+    """sha256 of each image's ``id``, original size and whether it is trusted (its size sets no fence), in id order:
+    what the odd_size and odd_aspect_ratio scores of ``manifest``'s images read besides their pixels."""
+    import hashlib
+
+    import numpy as np
+
+    ids = manifest["id"].to_numpy(dtype=str)
+    order = np.argsort(ids, kind="stable")
+    trusted = (manifest["split"].to_numpy() == "trusted") if "split" in manifest else np.zeros(len(manifest), bool)
+    rows = np.stack([manifest["orig_h"].to_numpy(np.int64), manifest["orig_w"].to_numpy(np.int64), trusted], axis=1)
+    digest = hashlib.sha256("\n".join(ids[order]).encode())
+    digest.update(np.ascontiguousarray(rows[order]).tobytes())
+    return digest.hexdigest()
+
+
 def read_table(path: str | os.PathLike, *, written_by: str, columns: Iterable[str] = (),
                missing_ok: bool = False, unique: str | None = None, rows_of: tuple[str, Any] | None = None,
                ids_of: tuple[str, Any] | None = None, flags: bool = False, booleans: Iterable[str] = (),
