@@ -179,7 +179,7 @@ def ingest_manifest(loaded: Loaded, *, val_fraction: float, test_fraction: float
                           "replace its files")
     splits = carve_splits(loaded.labels, ids=loaded.ids, splits=loaded.splits, val_fraction=val_fraction,
                           test_fraction=test_fraction, seed=seed)
-    check_classes(loaded.classes, loaded.labels, splits)
+    check_classes(loaded.classes, loaded.labels, splits, given=loaded.splits)
     check_carved(loaded.labels, splits, given=loaded.splits, val_fraction=val_fraction, test_fraction=test_fraction)
     return _rows(loaded, splits.astype(str))
 
@@ -259,13 +259,18 @@ def _check_printable(name: str) -> None:
                           "review queue or predictions.csv reads as a formula; rename the class")
 
 
-def check_classes(classes: list[str], labels: np.ndarray, splits: np.ndarray) -> None:
+def check_classes(classes: list[str], labels: np.ndarray, splits: np.ndarray, *,
+                  given: np.ndarray | None = None) -> None:
     """Refuse class names that are empty or repeated, fewer than two classes, or a class without train
     images: it cannot be learnt, and its zero would enter every macro average as if it were a result.
 
     Args:
         labels: int ``(N,)`` within ``classes``.
         splits: object ``(N,)`` of train/val/test.
+        given: the source's own splits (None where it gave none, as :func:`carve_splits` takes them): lowering
+            ``ingest.val_fraction`` / ``ingest.test_fraction`` is advised only for a class whose val or test images
+            ingest carved (before: also of a class with no image at all, and of one whose images are all in the
+            source's own test folder, which no fraction moves).
     """
     names = [str(c) for c in classes]
     repeated = first_repeated(names)
@@ -296,8 +301,10 @@ def check_classes(classes: list[str], labels: np.ndarray, splits: np.ndarray) ->
     if empty is not None:
         elsewhere = int((labels == names.index(empty)).sum())
         which = f"no train images ({elsewhere} in val/test)" if elsewhere else "no images"
-        raise WinnowError(f"ingest: class {empty!r} has {which}; a class with no images is not a class: add train "
-                          "images, remove the class, or lower ingest.val_fraction / ingest.test_fraction")
+        _, _, pool = _source_splits(labels, given)
+        fix = ("add train images, remove the class, or lower ingest.val_fraction / ingest.test_fraction"
+               if (pool & (labels == names.index(empty))).any() else "add train images or remove the class")
+        raise WinnowError(f"ingest: class {empty!r} has {which}; a class with no images is not a class: {fix}")
 
 
 def append_trusted(rows: NpyRows, manifest: pd.DataFrame, trusted: Loaded, *, size: int | None) -> pd.DataFrame:

@@ -1,0 +1,68 @@
+"""Hostile imagefolder cases of the 73rd probe. The ingest stage's ``main`` runs in-process.
+
+- a class whose val or test images are all the source's own (``root/test/c`` with no ``root/train/c``), or that has no
+  image left at all (its one file set aside): the refusal no longer tells to lower ingest.val_fraction /
+  ingest.test_fraction, which move none of them; a class whose images the carving took still is told so.
+"""
+
+import pandas as pd
+import pytest
+
+from hostile_harness import assert_nothing_left, default_params, files_under, make_project
+from test_contracts import _stage_module
+from test_hostile_ingest import image_folder
+from winnow.errors import WinnowError
+
+
+def project_of(tmp_path, data, **ingest):
+    params = default_params()
+    params["ingest"].update(source="imagefolder", path=str(data), size=None, **ingest)
+    return make_project(tmp_path / "project", params)
+
+
+def refused(project, monkeypatch, *, allowed=frozenset()) -> str:
+    """The one line ingest refuses ``project``'s source with; nothing but ``allowed`` left behind."""
+    monkeypatch.chdir(project)
+    before = files_under(project)
+    with pytest.raises(WinnowError) as raised:
+        _stage_module("ingest").main()
+    assert_nothing_left(project, before, allowed=allowed)
+    return str(raised.value)
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_class_only_in_the_sources_test_folder_is_not_told_to_lower_the_fractions(tmp_path, monkeypatch):
+    # before: "...; a class with no images is not a class: add train images, remove the class, or lower
+    # ingest.val_fraction / ingest.test_fraction": root/test/c is the source's own test folder, which no fraction moves
+    data = tmp_path / "data"
+    image_folder(data / "train", {"a": 6, "b": 6})
+    image_folder(data / "test", {"a": 2, "b": 2, "c": 2})
+    project = project_of(tmp_path, data)
+    assert refused(project, monkeypatch) == (
+        "ingest: class 'c' has no train images (2 in val/test); a class with no images is not a class: add train "
+        "images or remove the class")
+    image_folder(data / "train", {"c": 6})  # the first fix it gives: read
+    _stage_module("ingest").main()
+    assert len(pd.read_parquet(project / "data/ingest/manifest.parquet")) == 24
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_class_whose_one_file_was_set_aside_is_not_told_to_lower_the_fractions(tmp_path, monkeypatch):
+    # before: "class 'c' has no images; ... add train images, remove the class, or lower ingest.val_fraction /
+    # ingest.test_fraction": the class has no image for any fraction to leave in train
+    data = image_folder(tmp_path / "data", {"a": 12, "b": 12, "c": 0})
+    (data / "c" / "x.png").write_bytes(b"")
+    project = project_of(tmp_path, data, max_reject_fraction=0.5)
+    assert refused(project, monkeypatch, allowed={"data/ingest/rejected.csv"}) == (
+        "ingest: class 'c' has no images; a class with no images is not a class: add train images or remove the "
+        "class (1 files were set aside: see data/ingest/rejected.csv for each file and its reason)")
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_class_the_carving_emptied_of_train_images_is_still_told_to_lower_the_fractions(tmp_path, monkeypatch):
+    # the case the advice is for: 2 images, of which test and val each carve round(0.6) = 1, leaving none to train on
+    data = image_folder(tmp_path / "data", {"a": 12, "b": 12, "c": 2})
+    project = project_of(tmp_path, data, val_fraction=0.3, test_fraction=0.3)
+    assert refused(project, monkeypatch) == (
+        "ingest: class 'c' has no train images (2 in val/test); a class with no images is not a class: add train "
+        "images, remove the class, or lower ingest.val_fraction / ingest.test_fraction")
