@@ -1,0 +1,58 @@
+"""Class folders of an image folder (:mod:`winnow.image_files`) that would be one class read twice or two classes
+shown alike: refused in one line, or (names equal but for letter case) named in a ``warning:`` line."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from winnow.errors import WinnowError
+from winnow.ingest import alike
+from winnow.remote_files import RemotePath, shown
+
+
+def refuse_names_shown_alike(class_dirs: list[tuple], *, param: str) -> None:
+    """Refuse two class folders whose names are equal under Unicode NFKC normalisation (``café`` typed as
+    one code point and as ``e`` + a combining accent; a no-break space) or but for spaces (``cat`` and ``cat ``):
+    they would be two classes shown with one name (:func:`winnow.ingest.alike`). Two equal but for letter case are
+    named in a ``warning:`` line (``param``): macOS's and Windows' file systems hold them as one folder, but a letter
+    data set's ``A`` and ``a`` are two classes (before: refused, a whole such data set with them); ``lower`` as
+    those file systems fold case, a letter at a time (``casefold`` made ``Maße`` and ``Masse`` one)."""
+    seen: dict[str, tuple[str, Path]] = {}
+    cased: dict[str, tuple[str, Path]] = {}
+    pairs: dict[tuple[str, str], tuple[Path, Path]] = {}  # each pair of names once, with its first two folders
+    for _, name, folder in class_dirs:
+        other = seen.setdefault(alike(name), (name, folder))
+        if other[0] != name:
+            raise WinnowError(f"ingest.path: class folders {shown(other[1])} and {shown(folder)} have names equal "
+                              f"under Unicode normalisation or but for spaces ({ascii(other[0])} and {ascii(name)}), "
+                              "two classes shown alike; merge them into one folder or rename one")
+        other = cased.setdefault(alike(name).lower(), (name, folder))
+        if other[0] != name:
+            pairs.setdefault((other[0], name), (other[1], folder))
+    if pairs:
+        first = next(iter(pairs.values()))
+        print(f"warning: {param}: {len(pairs)} pair(s) of class folders have names equal but for letter case (first "
+              f"{shown(first[0])} and {shown(first[1])}): each read as a class of its own, though macOS and Windows "
+              "hold such a pair as one folder; if a pair is one class, merge its folders into one")
+
+
+def refuse_one_folder_twice(class_dirs: list[tuple]) -> None:
+    """Refuse two class folders that are one folder (a symbolic link to another class's): every image in it
+    would be read twice, under two labels, or under one label in two splits (``root/val`` a link to ``root/test``:
+    before, said to be "two classes' image", with advice to copy the images the classes share)."""
+    seen: dict[str, tuple] = {}
+    for split, name, folder in class_dirs:
+        if isinstance(folder, RemotePath):
+            continue
+        other_split, other_name, other = seen.setdefault(os.path.realpath(folder), (split, name, folder))
+        if other == folder:
+            continue
+        if other_name == name:  # one class in two split folders: each image would be in both splits
+            raise WinnowError(f"ingest.path: class folders {shown(other)} and {shown(folder)} are one folder (a "
+                              f"symbolic link), so each of its images would be in both the {other_split} and the "
+                              f"{split} split; remove the link (a val or test split ingest.path lacks is carved from "
+                              "train)")
+        raise WinnowError(f"ingest.path: class folders {shown(other)} and {shown(folder)} are one folder (a "
+                          "symbolic link), so each of its images would be two classes' image; remove the link "
+                          "or copy the images a class really shares")
