@@ -2,8 +2,14 @@
 
 - a class whose val or test images are all the source's own (``root/test/c`` with no ``root/train/c``), or that has no
   image left at all (its one file set aside): the refusal no longer tells to lower ingest.val_fraction /
-  ingest.test_fraction, which move none of them; a class whose images the carving took still is told so.
+  ingest.test_fraction, which move none of them; a class whose images the carving took still is told so;
+- split folders without a train folder (``root/{val,test}``): refused as such, not "no class has train images; ...
+  add images of another class" of a set of two classes;
+- a split folder of ingest.path that is a dangling link (a DVC link cache not pulled, a drive not mounted) or a link
+  loop: refused, not one row and the split carved from the train images without a word.
 """
+
+import shutil
 
 import pandas as pd
 import pytest
@@ -66,3 +72,57 @@ def test_a_class_the_carving_emptied_of_train_images_is_still_told_to_lower_the_
     assert refused(project, monkeypatch) == (
         "ingest: class 'c' has no train images (2 in val/test); a class with no images is not a class: add train "
         "images, remove the class, or lower ingest.val_fraction / ingest.test_fraction")
+
+
+@pytest.mark.hostile("imagefolder")
+@pytest.mark.parametrize("splits", [("val", "test"), ("test",)])
+def test_split_folders_without_a_train_folder_are_refused_as_such(tmp_path, monkeypatch, splits):
+    # before: "ingest: no class has train images; a classifier needs at least 2 classes, so add images of another
+    # class", of two classes of images, neither the cause (no train folder) nor a fix that reads them
+    data = tmp_path / "data"
+    for split in splits:
+        image_folder(data / split, {"a": 6, "b": 6})
+    project = project_of(tmp_path, data)
+    assert refused(project, monkeypatch) == (
+        f"ingest.path: {data} holds split folders ({', '.join(sorted(splits))}) but no train folder, so no image "
+        f"would be left to train on; put the train images in {data / 'train'}/<class>/* (ingest carves a val or test "
+        "split whose folder is missing from train)")
+    image_folder(data / "train", {"a": 6, "b": 6})  # as it says: read
+    _stage_module("ingest").main()
+    assert set(pd.read_parquet(project / "data/ingest/manifest.parquet")["split"]) == {"train", "val", "test"}
+
+
+@pytest.mark.hostile("imagefolder")
+@pytest.mark.parametrize("link", ["dangling", "loop"])
+def test_a_test_split_folder_that_is_a_link_not_followed_is_refused_not_carved_from_train(tmp_path, monkeypatch,
+                                                                                          link):
+    # before: one row in rejected.csv ("dangling symbolic link: its target does not exist", "symbolic link loop"),
+    # 1 of 25 files under ingest.max_reject_fraction 0.05, and the test split carved from the train images unsaid
+    data = tmp_path / "data"
+    image_folder(data / "train", {"a": 12, "b": 12})
+    (data / "test").symlink_to(tmp_path / "unmounted" if link == "dangling" else data / "test",
+                               target_is_directory=True)
+    project = project_of(tmp_path, data)
+    kind = "dangling symbolic link: its target does not exist" if link == "dangling" else "symbolic link loop"
+    assert refused(project, monkeypatch) == (
+        f"ingest.path: split folder {data / 'test'} cannot be read ({kind}), so the test split would be carved from "
+        "the train images instead; restore what it links to (`dvc pull`, a drive to mount), or remove it to have "
+        "ingest carve that split from train")
+    (data / "test").unlink()  # the second fix it gives: read, the test split carved
+    _stage_module("ingest").main()
+    assert set(pd.read_parquet(project / "data/ingest/manifest.parquet")["split"]) == {"train", "val", "test"}
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_train_split_folder_that_is_a_dangling_link_is_refused_as_such(tmp_path, monkeypatch):
+    # before: one row, and then "ingest: no class has train images; ... add images of another class"; removing the
+    # link is no fix here (no train folder is refused), so it is not offered
+    data = tmp_path / "data"
+    image_folder(tmp_path / "elsewhere", {"a": 6, "b": 6})
+    image_folder(data / "test", {"a": 2, "b": 2})
+    (data / "train").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    shutil.rmtree(tmp_path / "elsewhere")
+    project = project_of(tmp_path, data)
+    assert refused(project, monkeypatch) == (
+        f"ingest.path: split folder {data / 'train'} cannot be read (dangling symbolic link: its target does not "
+        "exist), so no image would be left to train on; restore what it links to (`dvc pull`, a drive to mount)")

@@ -30,7 +30,8 @@ a ``warning:`` line: they may be a class or its images):
 - a file beside the class folders (``root/x.png``, ``root/train/x.png``) is a row.
 
 Refused with one line (no output): split folders mixed with class folders (``root/{train,cat,dog}``:
-is ``train`` a class?), a split folder with no class folder in it (empty, or unlabelled images straight inside:
+is ``train`` a class?), split folders without a train folder (``root/{val,test}``), an entry named as a split folder
+that is a link that cannot be followed (dangling, a loop: :func:`_folders`), a split folder with no class folder in it (empty, or unlabelled images straight inside:
 the split would be carved from train without a word), a class folder with no files directly inside it (a class
 with no images is not a class: it would enter macro averages as a zero), a folder name that is not valid UTF-8 (class
 names are written to classes.json), two class folders whose names are equal under Unicode NFC
@@ -92,10 +93,17 @@ def load_imagefolder(root: str | os.PathLike | RemotePath, *, size: int | None, 
         what = "is not a folder" if root.exists() else "does not exist"
         raise WinnowError(f"ingest.path: {shown(root)} {what} (expected root/<class>/<image files>)")
     rejected: list[tuple[str, str]] = []
-    top = _folders(root, rejected)
+    top = _folders(root, rejected, splits=param == "ingest.path")
     split_names = [name for name in top if name in SOURCE_SPLITS]
     if split_names and len(split_names) < len(top):
         _refuse_mixed_layout(root, top, split_names, param=param)
+    if split_names and "train" not in split_names and param == "ingest.path":
+        # before: "no class has train images; a classifier needs at least 2 classes, so add images of another class"
+        # of root/{val,test}/{cat,dog}, two classes of images
+        raise WinnowError(f"ingest.path: {shown(root)} holds split folders ({', '.join(split_names)}) but no train "
+                          f"folder, so no image would be left to train on; put the train images in "
+                          f"{shown(root / 'train')}/<class>/* (ingest carves a val or test split whose folder is "
+                          "missing from train)")
     split_dirs = [(s, top[s]) for s in split_names] if split_names else [(None, root)]
     _warn_hidden_classes([parent for _, parent in split_dirs], param=param)
     class_dirs = []
@@ -250,10 +258,20 @@ def _kind(entry: os.DirEntry) -> str:
     return "not a regular file (a FIFO, socket or device)"
 
 
-def _folders(parent: Path, rejected: list) -> dict[str, Path]:
-    """Sub-folders of ``parent`` by name; any other entry there becomes a rejected row."""
+def _folders(parent: Path, rejected: list, *, splits: bool = False) -> dict[str, Path]:
+    """Sub-folders of ``parent`` by name; any other entry there becomes a rejected row. ``splits`` (``ingest.path``'s
+    top): an entry named as a split folder that cannot be followed (a dangling link, a link loop: a DVC link cache or
+    a drive not there) is refused, as a split folder that yields no image is (before: one row, and the split carved
+    from the train images without a word, or the train split said to hold no class)."""
     folders = {}
     for path, kind in _entries(parent):
+        if splits and path.name in SOURCE_SPLITS and kind not in ("dir", "file"):
+            then = ("no image would be left to train on" if path.name == "train" else
+                    f"the {path.name} split would be carved from the train images instead")
+            raise WinnowError(f"ingest.path: split folder {shown(path)} cannot be read ({kind}), so {then}; restore "
+                              "what it links to (`dvc pull`, a drive to mount)"
+                              + (", or remove it to have ingest carve that split from train"
+                                 if path.name != "train" else ""))
         if kind != "dir":
             rejected.append((shown(path), OUTSIDE if kind == "file" else kind))
         elif not _utf8(path.name):
