@@ -16,6 +16,7 @@ import pandas as pd
 from winnow.configs import MIN_SIDE, gan_size_fits, gan_sizes_near
 from winnow.errors import WinnowError
 from winnow.image_decode import MISNAMED_IMAGE, NOT_AN_IMAGE
+from winnow.image_files import NESTED, OUTSIDE
 from winnow.imageset import IMAGES, finish_imageset
 from winnow.ingest import append_trusted, ingest_manifest, store_images
 from winnow.remote_files import place
@@ -108,19 +109,25 @@ def _not_images(rejected: pd.DataFrame) -> str:
     suffix (empty when none): a photo folder holds a photo tool's sidecar beside each photo (.xmp, .json, .AAE),
     which stopped ingest at half its files set aside, told only to see rejected.csv. Those whose content is an image
     read here (a JPEG a browser saved as .jfif) are told to be renamed (before: counted among the sidecars, and told
-    to move them out of the class folders or to convert them to the JPEG they were)."""
+    to move them out of the class folders or to convert them to the JPEG they were). Files never read for where they
+    lie, in a folder nested in a class folder (a tool's augmented/ copies) or beside the class folders, are said so
+    (before: "13 of 37 files could not be read", of images read by none but their place)."""
     said = ""
     for start, what, fix in (
             (NOT_AN_IMAGE, "not image files by their suffix", "move them out of the class folders; a photo tool's "
              "sidecars, .xmp .json .aae, are no images, and images of other formats are read once converted to PNG or "
              "JPEG"),
             (MISNAMED_IMAGE, "images by their content but not by their suffix", "rename them with the suffix of their "
-             "format, as each one's row says")):
+             "format, as each one's row says"),
+            (NESTED, "in folders nested inside a class folder", "only files directly inside a class folder are "
+             "read; move them up into it, or remove those folders"),
+            (OUTSIDE, "beside the class folders, in no class folder", "move each into its class folder, or out of the "
+             "image folder")):
         rows = rejected[rejected["reason"].str.startswith(start)]
         if len(rows):
             suffixes = rows["path"].map(lambda path: os.path.splitext(path)[1].lower() or "none")
-            said += (f" ({len(rows)} of them are {what}, most {suffixes.mode()[0]}, first {rows['path'].iloc[0]}: "
-                     f"{fix})")
+            most = f", most {suffixes.mode()[0]}" if start in (NOT_AN_IMAGE, MISNAMED_IMAGE) else ""
+            said += f" ({len(rows)} of them are {what}{most}, first {rows['path'].iloc[0]}: {fix})"
     return said
 
 

@@ -6,13 +6,18 @@
 - split folders without a train folder (``root/{val,test}``): refused as such, not "no class has train images; ...
   add images of another class" of a set of two classes;
 - a split folder of ingest.path that is a dangling link (a DVC link cache not pulled, a drive not mounted) or a link
-  loop: refused, not one row and the split carved from the train images without a word.
+  loop: refused, not one row and the split carved from the train images without a word;
+- files in a folder nested in a class folder (a tool's augmented/ copies) or beside the class folders stopping ingest
+  over ingest.max_reject_fraction: the refusal says where they lie and what to do, not only that they "could not be
+  read".
 """
 
 import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 from hostile_harness import assert_nothing_left, default_params, files_under, make_project
 from test_contracts import _stage_module
@@ -126,3 +131,21 @@ def test_a_train_split_folder_that_is_a_dangling_link_is_refused_as_such(tmp_pat
     assert refused(project, monkeypatch) == (
         f"ingest.path: split folder {data / 'train'} cannot be read (dangling symbolic link: its target does not "
         "exist), so no image would be left to train on; restore what it links to (`dvc pull`, a drive to mount)")
+
+
+@pytest.mark.hostile("imagefolder")
+def test_files_never_read_for_where_they_lie_stopping_ingest_are_said_so(tmp_path, monkeypatch):
+    # before: "ingest: 16 of 40 files could not be read, above ingest.max_reject_fraction=0.05; see
+    # data/ingest/rejected.csv ...", of images that decode: read by none but their place
+    data = image_folder(tmp_path / "data", {"a": 12, "b": 12})
+    image_folder(data / "a" / "augmented", {"x": 13})
+    for i in range(3):
+        Image.fromarray(np.full((8, 8), 3 * i, np.uint8)).save(data / f"loose{i}.png")
+    project = project_of(tmp_path, data)
+    assert refused(project, monkeypatch, allowed={"data/ingest/rejected.csv"}) == (
+        "ingest: 16 of 40 files could not be read, above ingest.max_reject_fraction=0.05 (13 of them are in folders "
+        f"nested inside a class folder, first {data / 'a' / 'augmented' / 'x' / '0.png'}: only files directly inside "
+        "a class folder are read; move them up into it, or remove those folders) (3 of them are beside the class "
+        f"folders, in no class folder, first {data / 'loose0.png'}: move each into its class folder, or out of the "
+        "image folder); see data/ingest/rejected.csv for each file and its reason")
+    assert len(pd.read_csv(project / "data/ingest/rejected.csv")) == 16
