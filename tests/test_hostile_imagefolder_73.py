@@ -9,9 +9,13 @@
   loop: refused, not one row and the split carved from the train images without a word;
 - files in a folder nested in a class folder (a tool's augmented/ copies) or beside the class folders stopping ingest
   over ingest.max_reject_fraction: the refusal says where they lie and what to do, not only that they "could not be
-  read".
+  read";
+- a folder nested deeper than Python's recursion limit inside a class folder (what a copy following a link loop makes):
+  its file is a row, not a RecursionError's traceback, and the source stage lists the folder, not "unreadable:
+  maximum recursion depth exceeded", one listing whatever changed there.
 """
 
+import os
 import shutil
 
 import numpy as np
@@ -23,6 +27,8 @@ from hostile_harness import assert_nothing_left, default_params, files_under, ma
 from test_contracts import _stage_module
 from test_hostile_ingest import image_folder
 from winnow.errors import WinnowError
+from winnow.image_files import NESTED
+from winnow.source_listing import fingerprint
 
 
 def project_of(tmp_path, data, **ingest):
@@ -149,3 +155,60 @@ def test_files_never_read_for_where_they_lie_stopping_ingest_are_said_so(tmp_pat
         f"folders, in no class folder, first {data / 'loose0.png'}: move each into its class folder, or out of the "
         "image folder); see data/ingest/rejected.csv for each file and its reason")
     assert len(pd.read_csv(project / "data/ingest/rejected.csv")) == 16
+
+
+DEPTH = 1100  # folders one inside the other: past Python's recursion limit (1000), within PATH_MAX (2 bytes a level)
+
+
+@pytest.fixture
+def deep(tmp_path):
+    """A two-class image folder whose class a holds folders nested :data:`DEPTH` deep, a PNG at the bottom:
+    ``(the folder, the PNG's path)``; removed afterwards without recursion, which shutil.rmtree and pytest's clean-up
+    of old temporary folders use (and would fail on)."""
+    data = image_folder(tmp_path / "data", {"a": 12, "b": 12})
+    parent = os.open(data / "a", os.O_RDONLY)
+    try:
+        for _ in range(DEPTH):  # by folder descriptors: os.makedirs recurses too
+            os.mkdir("n", dir_fd=parent)
+            inner = os.open("n", os.O_RDONLY, dir_fd=parent)
+            os.close(parent)
+            parent = inner
+        with open(os.open("x.png", os.O_WRONLY | os.O_CREAT, dir_fd=parent), "wb") as png:
+            Image.fromarray(np.full((8, 8), 250, np.uint8)).save(png, "PNG")
+    finally:
+        os.close(parent)
+    yield data, data / "a" / "/".join(["n"] * DEPTH) / "x.png"
+    stack = [(str(data / "a" / "n"), False)]
+    while stack:
+        path, emptied = stack.pop()
+        if emptied:
+            os.rmdir(path)
+            continue
+        stack.append((path, True))
+        with os.scandir(path) as scan:
+            for entry in scan:
+                stack.append((entry.path, False)) if entry.is_dir(follow_symlinks=False) else os.unlink(entry.path)
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_folder_nested_past_the_recursion_limit_in_a_class_folder_is_a_row_not_a_traceback(deep, tmp_path,
+                                                                                               monkeypatch):
+    # before: "RecursionError: maximum recursion depth exceeded" and its traceback, from listing the nested folder's
+    # files for their rows
+    data, bottom = deep
+    project = project_of(tmp_path, data)
+    monkeypatch.chdir(project)
+    _stage_module("ingest").main()
+    assert pd.read_csv(project / "data/ingest/rejected.csv").values.tolist() == [[str(bottom), NESTED]]
+    assert len(pd.read_parquet(project / "data/ingest/manifest.parquet")) == 24
+
+
+@pytest.mark.hostile("imagefolder")
+def test_the_source_stage_lists_a_folder_nested_past_the_recursion_limit(deep):
+    # before: {"unreadable": "maximum recursion depth exceeded"}, the same listing whatever was added, edited or removed
+    # in the folder: DVC never reran ingest, which kept its images of before
+    data, bottom = deep
+    listed = fingerprint("imagefolder", str(data))
+    assert listed["files"] == 25
+    (data / "b" / "0.png").unlink()
+    assert fingerprint("imagefolder", str(data))["files"] == 24

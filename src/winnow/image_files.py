@@ -349,19 +349,24 @@ def _class_files(folder: Path, rejected: list) -> list[Path]:
 
 def _everything_below(folder: Path) -> list[Path]:
     """Every non-hidden, non-folder entry below ``folder``; a folder link, or a folder that cannot be
-    listed, is one entry itself (links are not followed, so a loop cannot recur)."""
+    listed, is one entry itself (links are not followed, so a loop cannot recur). Walked with a list of the folders
+    still to list, not by recursion: a tree nested deeper than Python's recursion limit (a copy that followed a link
+    loop, ``cp -rL``, nests folders until the path is too long) stopped ingest with a RecursionError's traceback."""
     if isinstance(folder, RemotePath):
         return folder.below()
     if folder.is_symlink():
         return [folder]
-    found = []
-    try:
-        with os.scandir(folder) as scan:
-            entries = [e for e in scan if not is_hidden(e.name)]
-    except OSError:
-        return [folder]
-    for entry in entries:
-        found += _everything_below(Path(entry.path)) if entry.is_dir(follow_symlinks=False) else [Path(entry.path)]
+    found, waiting = [], [folder]
+    while waiting:
+        current = waiting.pop()
+        try:
+            with os.scandir(current) as scan:
+                entries = [e for e in scan if not is_hidden(e.name)]
+        except OSError:
+            found.append(current)
+            continue
+        for entry in entries:
+            (waiting if entry.is_dir(follow_symlinks=False) else found).append(Path(entry.path))
     return sorted(found)
 
 
