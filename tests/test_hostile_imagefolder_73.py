@@ -12,7 +12,9 @@
   read";
 - a folder nested deeper than Python's recursion limit inside a class folder (what a copy following a link loop makes):
   its file is a row, not a RecursionError's traceback, and the source stage lists the folder, not "unreadable:
-  maximum recursion depth exceeded", one listing whatever changed there.
+  maximum recursion depth exceeded", one listing whatever changed there;
+- a zip written on Windows (backslashes for folders) extracted by Python's zipfile, which keeps ``cat\\0.png`` as a
+  file name: the refusal names the files there and says how to extract it, not "no class folders" alone.
 """
 
 import os
@@ -212,3 +214,26 @@ def test_the_source_stage_lists_a_folder_nested_past_the_recursion_limit(deep):
     assert listed["files"] == 25
     (data / "b" / "0.png").unlink()
     assert fingerprint("imagefolder", str(data))["files"] == 24
+
+
+@pytest.mark.hostile("imagefolder")
+@pytest.mark.parametrize("split", [None, "train"])
+def test_a_windows_zip_extracted_with_backslashes_in_its_names_is_told_how_to_extract_it(tmp_path, monkeypatch,
+                                                                                         split):
+    # before: "ingest.path: <data> has no class folders (expected root/<class>/* or root/<split>/<class>/*)", of a
+    # folder holding 12 images named cat\0.png ...: a zip whose folders Windows wrote with backslashes, extracted by
+    # shutil.unpack_archive (unzip, which makes them folders, warns "appears to use backslashes as path separators")
+    data = tmp_path / "data"
+    holder = data / split if split else data
+    holder.mkdir(parents=True)
+    for name in ("cat", "dog"):
+        for i in range(6):
+            Image.fromarray(np.full((8, 8), 20 * i + (name == "dog"), np.uint8)).save(holder / f"{name}\\{i}.png")
+    project = project_of(tmp_path, data)
+    said = ("; their names hold '\\', the folder separator of a zip written on Windows, which Python's zipfile keeps "
+            "in the names: extract it with unzip, which makes them folders")
+    assert refused(project, monkeypatch) == (
+        f"ingest.path: {data} has no class folders, only 12 file(s) (first cat\\0.png) (expected root/<class>/* or "
+        f"root/<split>/<class>/*){said}" if split is None else
+        f"ingest.path: split folder {holder} holds 12 file(s) (first cat\\0.png) but no class folder, so the train "
+        f"split would be empty; put its labelled images in {holder}/<class>/{said}")

@@ -116,7 +116,10 @@ def load_imagefolder(root: str | os.PathLike | RemotePath, *, size: int | None, 
     refuse_names_shown_alike(class_dirs, param=param)
     refuse_one_folder_twice(class_dirs)
     if not classes:
-        raise WinnowError(f"ingest.path: {shown(root)} has no class folders (expected root/<class>/* or root/<split>/<class>/*)")
+        loose = [path.name for path, kind in _entries(root) if kind == "file"]
+        held = f", only {len(loose)} file(s) (first {shown(loose[0])})" if loose else ""
+        raise WinnowError(f"ingest.path: {shown(root)} has no class folders{held} (expected root/<class>/* or "
+                          f"root/<split>/<class>/*){_backslashed(loose)}")
     files, hidden = [], []
     for split, name, folder in class_dirs:
         found = _class_files(folder, rejected)
@@ -218,7 +221,17 @@ def _refuse_split_without_classes(split: str, folder: Path) -> None:
     instead = "carved from the train images instead" if split != "train" else "empty"
     fix = ", or remove the folder to have ingest carve the split from train" if split != "train" else ""
     raise WinnowError(f"ingest.path: split folder {shown(folder)} holds {held}, so the {split} split would be "
-                      f"{instead}; put its labelled images in {shown(folder)}/<class>/{fix}")
+                      f"{instead}; put its labelled images in {shown(folder)}/<class>/{fix}{_backslashed(files)}")
+
+
+def _backslashed(names: list[str]) -> str:
+    """What to say of files where class folders were looked for whose names hold a backslash (``cat\\0.png``): a zip
+    written on Windows with backslashes for folders, extracted by Python's zipfile (shutil.unpack_archive, a download
+    helper), which keeps them in the names; empty when none does (before: "no class folders" alone of such a set)."""
+    if not any("\\" in name for name in names):
+        return ""
+    return ("; their names hold '\\', the folder separator of a zip written on Windows, which Python's zipfile "
+            "keeps in the names: extract it with unzip, which makes them folders")
 
 
 def _entries(folder: Path, *, hidden: bool = False) -> list[tuple[Path, str]]:
