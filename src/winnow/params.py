@@ -79,12 +79,13 @@ def load(path: str | os.PathLike = FILE, *, repo: str | None = None) -> dict[str
     # a directive asking for YAML 1.1, which DVC honours too: its booleans n, y, on, off… turned balance.policy's key n
     # into false, read "balance.policy.False: unknown parameter; known: ops, n, magnitude, kind, fill"
     # after a byte-order mark too (Notepad's UTF-8), which ruamel skips: before, missed there, and the file read as YAML
-    # 1.1 refused under the wrong cause ("balance.policy.False: unknown parameter")
-    directive = re.search(r"^\ufeff?%YAML[ \t]+1\.1\b", text, re.MULTILINE)
+    # 1.1 refused under the wrong cause ("balance.policy.False: unknown parameter"). Each part is read as an integer, so
+    # 1.01 and 01.1 are 1.1 too (before, missed as the mark was)
+    directive = re.search(r"^\ufeff?%YAML[ \t]+(0*1\.0*1)(?![0-9])", text, re.MULTILINE)
     if directive:
         line = text.count("\n", 0, directive.start()) + 1
-        raise WinnowError(f"{FILE}: %YAML 1.1 (line {line}) reads n, y, no, yes, on and off as booleans, to DVC too "
-                          "(balance.policy.n as false); leave the directive out (YAML 1.2)")
+        raise WinnowError(f"{FILE}: %YAML {directive[1]} (line {line}) reads n, y, no, yes, on and off as booleans, to "
+                          "DVC too (balance.policy.n as false); leave the directive out (YAML 1.2)")
     # as DVC reads it, so a run uses the values dvc.lock records, and each mapping under one key (dvc exp run -S)
     params = validate(unshared(load_yaml(text, name=FILE, anchors_once=True), name=FILE))
     declared_present(params, path.parent / "dvc.yaml")
