@@ -225,6 +225,7 @@ class MapOf(Rule):
         if not isinstance(value, dict):
             self.wrong_type(value, path)
         for key, item in value.items():
+            _named(key, item, path, "its name")
             Text().check(key, path)
             self.value.check(item, f"{path}.{key}")
 
@@ -277,9 +278,7 @@ class Section(Rule):
         if not isinstance(value, dict):
             self.wrong_type(value, path)
         for key in value:
-            if key is None:  # `: 5` (its name deleted), `null:` or `~:`; before: "train.None: unknown parameter; known: …"
-                raise WinnowError(f"{FILE}: {path + ': ' if path else ''}a key with no name (null) holds "
-                                  f"{show(value[key])}; write the {self.what}'s name before its colon")
+            _named(key, value[key], path, f"the {self.what}'s name")
             if key not in self.fields:
                 known = (self._nested(key, path) or did_you_mean(key, self.fields)
                          or (f"; known: {', '.join(self.fields)}" if self.fields else f"; {path} takes none"))
@@ -316,6 +315,16 @@ class Section(Rule):
             if key not in rule.fields and key in self.fields:
                 where = f"a key of {path}: indent it as {name} is" if path else "a top-level key: unindent it"
                 fail(_join(_join(path, name), key), f"unknown {rule.what} ({where}, not under {name})")
+
+
+def _named(key: Any, item: Any, path: str, name: str) -> None:
+    """Refuse a key with no name: `: 5` (its name deleted), `null:` or `~:` (null), or `"": 5` (empty). Before:
+    "train.None: unknown parameter; known: …", a parameter nobody wrote; then `"":` still read "train.: unknown
+    parameter", and a null key of gate.tolerances "null is not a non-empty string", as if its value were null."""
+    if key is None or key == "":
+        nameless = "no name (null)" if key is None else 'an empty name ("")'
+        raise WinnowError(f"{FILE}: {path + ': ' if path else ''}a key with {nameless} holds {show(item)}; write "
+                          f"{name} before its colon")
 
 
 def _join(path: str, key: Any) -> str:
