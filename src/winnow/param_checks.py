@@ -197,7 +197,9 @@ def correlation_binds(section: dict, path: str) -> None:
     # before: -1 passed, which every correlation reaches: each pHash candidate, mirror, crop and embedding pair passed
     # the thumbnail check, and embedding_confirm true "confirmed" embedding pairs with a check that confirms all
     if section.get("min_correlation") == -1:
-        unconfirmed = " and embedding_confirm: false" if section.get("embedding_radius") is not None else ""
+        # told only where it is true (before: also where it was false already)
+        confirmed = section.get("embedding_radius") is not None and section.get("embedding_confirm", True)
+        unconfirmed = " and embedding_confirm: false" if confirmed else ""
         fail(f"{path}.min_correlation", f"{show(section['min_correlation'])} bounds nothing: every correlation is at "
                                         "least -1, so every candidate pair passes the thumbnail check; to take the "
                                         f"candidates as they are write null{unconfirmed}")
