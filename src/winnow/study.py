@@ -44,7 +44,7 @@ from winnow.output_paths import check_output, project_root
 from winnow.experiments import current_runs, earlier_experiments, left_out_note, load_experiments, same_inputs
 from winnow.metrics import METRICS_FILE, is_rate, variant_of
 from winnow.outputs import together
-from winnow.revisions import lookup, same_setting
+from winnow.revisions import as_values, lookup, same_setting
 from winnow.stage import check_journal_folder, write_table
 from winnow.study_damage import describe
 from winnow.study_plots import plot, runs_drawn
@@ -279,7 +279,7 @@ def _uneven_replicates(table: pd.DataFrame) -> str:
     for none. Each drawn point is the mean of its runs (seeds): before, a level run at one seed beside levels run at
     three drew alike, and nothing said that one point was a single run."""
     runs = table[table["sweep"] != "clean"].groupby(["sweep", "damage", "level"]).size()
-    uneven = [f"{sweep} {damage} ({', '.join(f'{n} at {level:g}' for (_, _, level), n in counts.items())})"
+    uneven = [f"{sweep} {damage} ({', '.join(f'{n} at {as_values(level)}' for (_, _, level), n in counts.items())})"
               for (sweep, damage), counts in runs.groupby(level=[0, 1]) if counts.nunique() > 1]
     if not uneven:
         return ""

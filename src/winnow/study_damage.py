@@ -70,7 +70,9 @@ def describe(params: dict, *, axis: str | None = None) -> list[tuple[str, str, f
             moved, partner = MOVES_WITH_STRENGTH.get(kind, ("", None))
             mirrored = moved in options and math.isclose(options[moved], partner(options[strength]))
             drop = ("fraction", strength, *([moved] if mirrored else []))
-            damage = _label([{"kind": kind, **options}], drop=drop) + f" at {fraction:g}"
+            # the share as written, as _label spells options: before, ":g" (6 digits) named fractions 0.1234567 and
+            # 0.12345671 alike, and runs of the two at one strength were drawn as one point, their mean
+            damage = _label([{"kind": kind, **options}], drop=drop) + f" at {as_values(fraction)}"
             points.append(("strength", damage, float(options[strength])))
         return points
     return []
