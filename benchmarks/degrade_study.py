@@ -144,6 +144,17 @@ def run_key(run: dict) -> str:
     return f"{run['damage']}@{run['level']}"
 
 
+def resumable(previous: dict, data: dict) -> dict[str, dict]:
+    """The runs of ``previous`` (a data set's entry of degrade_study.json) that a rerun whose entry is ``data`` (its
+    config, seed and split sizes; no runs yet) keeps, by :func:`run_key`: all where they were made alike, none
+    otherwise. Before: the training config alone was compared, so a rerun with ``--seed 1`` kept every run of seed 0
+    and wrote them under seed 1, and the clean run of a data set carved into other splits was read as this one's."""
+    same = ("config", "seed", "train_images", "test_images")
+    if any(previous.get(key) != data[key] for key in same):
+        return {}
+    return {run_key(r): r for r in previous.get("runs", [])}
+
+
 def machine() -> str:
     import torch
 
@@ -156,7 +167,7 @@ def markdown(results: dict) -> str:
     """The tables: per data set label noise, size, and contaminations at 25% / 100% beside 004."""
     lines = ["## degrade study: accuracy against damage to the train split (003; 004 Appendix B)", "",
              f"`{results['command']}` on {results['machine']}. cnn_small, params.yaml `train:` defaults except "
-             "epochs (CIFAR with horizontal flips); seed 0; one run per cell. `rel` = accuracy / the clean run's "
+             "epochs (CIFAR with horizontal flips); one run per cell. `rel` = accuracy / the clean run's "
              "accuracy.", ""]
     for name, data in results["datasets"].items():
         runs = {run_key(r): r for r in data["runs"]}
@@ -165,8 +176,9 @@ def markdown(results: dict) -> str:
             continue
         rel = lambda r: f"{r['accuracy'] / clean['accuracy']:.3f}" if r else "-"  # noqa: E731
         cell = lambda r: f"{r['accuracy']:.4f} | {r['macro_f1']:.4f} | {rel(r)}" if r else "- | - | -"  # noqa: E731
+        # the seed each data set ran at (--seed): before, "seed 0" for all, above runs of --seed 1
         lines += [f"### {name}: {data['train_images']} train / {data['test_images']} test images, "
-                  f"{data['epochs']} epochs", ""]
+                  f"{data['epochs']} epochs, seed {data['seed']}", ""]
         lines += ["| symmetric label noise | accuracy | macro F1 | rel |", "|---|---|---|---|",
                   f"| 0% | {cell(clean)} |"]
         lines += [f"| {f:.0%} | {cell(runs.get(f'symmetric_noise@{f}'))} |" for f in NOISE_LEVELS]
@@ -241,16 +253,18 @@ def main() -> None:
         if imageset is None:
             continue
         config = TrainConfig(model="cnn_small", epochs=epochs[name], device="cpu", hflip=name == "cifar10")
-        previous = results["datasets"].get(name, {})
-        done = {run_key(r): r for r in previous.get("runs", [])} if previous.get("config") == asdict(config) else {}
-        data = results["datasets"][name] = {
+        data = {
             "epochs": config.epochs, "config": asdict(config), "seed": args.seed,
             "train_images": int(np.sum(imageset.manifest["split"] == "train")),
             "test_images": int(np.sum(imageset.manifest["split"] == "test")), "runs": [],
         }
+        done = resumable(results["datasets"].get(name, {}), data)
+        results["datasets"][name] = data
         for condition in conditions(colour=imageset.images.shape[3] == 3):
             key = f"{condition.damage}@{condition.level}"
-            run = done.get(key) or run_one(imageset, condition, config=config, seed=args.seed)
+            run = done.get(key)
+            if run is None or run.get("perturbations") != condition.perturbations:  # the condition's damage changed
+                run = run_one(imageset, condition, config=config, seed=args.seed)
             data["runs"].append(run)
             save(results, name)
             print(f"{name} {key}: accuracy {run['accuracy']:.4f}, macro F1 {run['macro_f1']:.4f} "
