@@ -8,7 +8,9 @@ seed, and a benchmark resumed with other settings.
 - `benchmarks/degrade_study.py --seed 1` over results of seed 0 kept every run of seed 0 (the training config alone
   was compared) and wrote them under seed 1;
 - the same benchmark kept a stored run whose damage its condition no longer takes (a condition edited since);
-- its tables said "seed 0" whatever seed the data sets ran at.
+- its tables said "seed 0" whatever seed the data sets ran at;
+- `study collect --metrics ./metrics/evaluate/baseline.json`: refused as a file no run holds, naming that very file
+  as the one they hold, and `--metrics ""` (an unset variable) read as a file of no name.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hostile_harness import ROOT
+from hostile_harness import ROOT, assert_nothing_left, files_under
 from test_hostile_study_67 import _run
 from test_study import degrade_counts, record, show
 from winnow import cli
@@ -127,3 +129,36 @@ def test_the_degrade_study_benchmark_reruns_a_run_whose_damage_changed(tmp_path,
     assert made == ["box blur 11@1.0", "box blur 11@0.25"]
     runs = json.loads(path.read_text())["datasets"]["mnist5k"]["runs"]
     assert {run["perturbations"][0]["kernel"] for run in runs if run["damage"] == "box blur 11"} == {11}
+
+
+@pytest.mark.hostile("study")
+def test_metrics_given_from_the_current_folder_is_the_file_dvc_names(tmp_path, capsys):
+    # `--metrics ./metrics/evaluate/baseline.json` (a shell's completion of ./m): before, "error: study: no experiment
+    # holds ./metrics/evaluate/baseline.json (files they hold: metrics/evaluate/baseline.json); give --metrics the
+    # evaluate metrics file of a variant they ran", the very file given
+    saved = tmp_path / "exps.json"
+    saved.write_text(json.dumps(show(record("clean", [], 0.95),
+                                     record("noise20", [{"kind": "symmetric_noise", "fraction": 0.2}], 0.8))))
+    out = tmp_path / "study"
+    assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(out), "--metrics",
+                     "./metrics//evaluate/baseline.json"]) == 0
+    assert [line.split(" ->")[0] for line in capsys.readouterr().out.splitlines()] == [
+        "study: 2 of 3 experiments on 1 sweeps"]
+    table = pd.read_csv(out / "study.csv")
+    assert table[["experiment", "accuracy", "metrics"]].drop_duplicates().values.tolist() == [
+        ["clean", 0.95, "metrics/evaluate/baseline.json"], ["noise20", 0.8, "metrics/evaluate/baseline.json"]]
+
+
+@pytest.mark.hostile("study")
+def test_a_blank_metrics_file_is_a_usage_mistake(tmp_path, capsys):
+    # `--metrics "$METRICS"` with the variable unset: before, "error: study: no experiment holds  (files they hold:
+    # ...)", read as a file of no name
+    before = files_under(tmp_path)
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["study", "collect", "--from-json", str(tmp_path / "exps.json"), "--out", str(tmp_path / "study"),
+                  "--metrics", ""])
+    assert stopped.value.code == 2
+    assert capsys.readouterr() == ("", "error: winnow study collect: argument --metrics: '' is no file; give its path "
+                                       "from the project's root, as `dvc exp show` names it (see winnow study collect "
+                                       "--help)\n")
+    assert_nothing_left(tmp_path, before)

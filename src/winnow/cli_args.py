@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import posixpath
 from pathlib import Path
 
 from winnow.output_paths import project_root
@@ -40,6 +41,17 @@ def a_name(what: str):
         return text
 
     return name
+
+
+def project_file(text: str) -> str:
+    """An argparse ``type`` for a file of the project as DVC names it in each run (``--metrics``: its path from the
+    project's root): "" is a usage mistake, and ``./metrics/x.json`` or ``metrics//x.json`` is ``metrics/x.json``
+    (before: study collect refused "no experiment holds ./metrics/evaluate/baseline.json (files they hold:
+    metrics/evaluate/baseline.json)", the file given, and sent the user to give it)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is no file; give its path from the project's root, as `dvc exp "
+                                         "show` names it")
+    return text if posixpath.isabs(text) else posixpath.normpath(text)
 
 
 def file_to_read(what: str):
