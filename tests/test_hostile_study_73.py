@@ -10,7 +10,9 @@ seed, and a benchmark resumed with other settings.
 - the same benchmark kept a stored run whose damage its condition no longer takes (a condition edited since);
 - its tables said "seed 0" whatever seed the data sets ran at;
 - `study collect --metrics ./metrics/evaluate/baseline.json`: refused as a file no run holds, naming that very file
-  as the one they hold, and `--metrics ""` (an unset variable) read as a file of no name.
+  as the one they hold, and `--metrics ""` (an unset variable) read as a file of no name;
+- `study collect`: a pair flip's mapping written in another key order drew a curve of its own, its replicate at
+  another seed never averaged with the run it repeats.
 """
 
 from __future__ import annotations
@@ -162,3 +164,30 @@ def test_a_blank_metrics_file_is_a_usage_mistake(tmp_path, capsys):
                                        "from the project's root, as `dvc exp show` names it (see winnow study collect "
                                        "--help)\n")
     assert_nothing_left(tmp_path, before)
+
+
+@pytest.mark.hostile("study")
+def test_a_pair_flip_mapping_in_another_key_order_is_one_curve(tmp_path, capsys):
+    # pf2 repeats pf1's damage at seed 1 with its mapping written {1: 0, 0: 1} (degrade reads each label's new class
+    # from it: the order means nothing). Before: two curves, "pair_flip mapping={'0': '1', '1': '0'}" and "...{'1': '0',
+    # '0': '1'}", and pf2 was not averaged with pf1 at 0.2
+    def at_seed(run, seed):
+        run["data"]["params"]["params.yaml"]["data"]["seed"] = seed
+        return run
+
+    runs = show(record("clean", [], 0.95),
+                record("pf1", [{"kind": "pair_flip", "fraction": 0.2, "mapping": {"0": "1", "1": "0"}}], 0.8),
+                at_seed(record("pf2", [{"kind": "pair_flip", "fraction": 0.2, "mapping": {"1": "0", "0": "1"}}], 0.7),
+                        1))
+    saved = tmp_path / "exps.json"
+    saved.write_text(json.dumps(runs))
+    out = tmp_path / "study"
+    assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(out)]) == 0
+    assert [line.split(" ->")[0] for line in capsys.readouterr().out.splitlines()] == [
+        "study: the points of 1 curve(s) average different numbers of runs (seeds): label_noise pair_flip mapping={'0': "
+        "'1', '1': '0'} (1 at 0, 2 at 0.2); run the missing seeds to draw each point over as many runs",
+        "study: 3 of 4 experiments on 1 sweeps"]
+    table = pd.read_csv(out / "study.csv")
+    assert table.loc[table["sweep"] == "label_noise", ["damage", "level", "experiment"]].values.tolist() == [
+        ["pair_flip mapping={'0': '1', '1': '0'}", 0.0, "clean"], ["pair_flip mapping={'0': '1', '1': '0'}", 0.2, "pf1"],
+        ["pair_flip mapping={'0': '1', '1': '0'}", 0.2, "pf2"]]

@@ -95,8 +95,12 @@ def _names(classes: list, *, ordered: bool = True) -> str:
     as (degrade refuses the two apart) sort alike: before, [3, "7"] and ["3", 7] of classes "0".."9" were two curves,
     indices sorted before names."""
     names = [str(c) for c in classes]
-    return ",".join(names if ordered else sorted(names, key=lambda name: (
-        (0, int(name), name) if name.isascii() and name.isdigit() else (1, 0, name))))
+    return ",".join(names if ordered else sorted(names, key=_order))
+
+
+def _order(name: str) -> tuple:
+    """Where the class ``name`` sorts: numbers by value, before the other names by their text."""
+    return (0, int(name), name) if name.isascii() and name.isdigit() else (1, 0, name)
 
 
 def _label(perturbations: list[dict], *, drop: tuple[str, ...] = ()) -> str:
@@ -108,6 +112,18 @@ def _label(perturbations: list[dict], *, drop: tuple[str, ...] = ()) -> str:
         order = DEGRADE_OPTIONS.get(p.get("kind"), ())
         keys = sorted((k for k in p if k != "kind" and k not in drop),
                       key=lambda k: (order.index(k) if k in order else len(order), str(k)))
-        return [f"{k}={as_values(p[k])}" for k in keys]
+        return [f"{k}={_spelled(p[k])}" for k in keys]
 
     return " + ".join(" ".join([str(p.get("kind"))] + options(p)) for p in perturbations)
+
+
+def _spelled(value):
+    """An option's ``value`` as :func:`_label` spells it: whole floats as ints, a mapping's keys in one order (as
+    :func:`_names` orders classes), however they were written. Before: a pair flip's ``mapping: {1: 0, 0: 1}`` beside
+    ``{0: 1, 1: 0}`` (degrade reads each label's new class from it, in any order) drew two curves of one damage, and
+    a replicate at another seed was not averaged with the run it repeats."""
+    if isinstance(value, dict):
+        return {key: _spelled(value[key]) for key in sorted(value, key=lambda key: _order(str(key)))}
+    if isinstance(value, list):
+        return [_spelled(item) for item in value]
+    return as_values(value)
