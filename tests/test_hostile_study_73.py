@@ -12,7 +12,9 @@ seed, and a benchmark resumed with other settings.
 - `study collect --metrics ./metrics/evaluate/baseline.json`: refused as a file no run holds, naming that very file
   as the one they hold, and `--metrics ""` (an unset variable) read as a file of no name;
 - `study collect`: a pair flip's mapping written in another key order drew a curve of its own, its replicate at
-  another seed never averaged with the run it repeats.
+  another seed never averaged with the run it repeats;
+- `study queue --dry-run` after part of the study had run: it printed every command, the done ones too, where the queue
+  leaves them out.
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ import pytest
 
 from hostile_harness import ROOT, assert_nothing_left, files_under
 from test_hostile_study_67 import _run
-from test_study import degrade_counts, record, show
-from winnow import cli
+from test_study import degrade_counts, ingested_project, record, show  # noqa: F401 (a fixture)
+from winnow import cli, study_sweeps
 
 
 @pytest.mark.hostile("study")
@@ -191,3 +193,30 @@ def test_a_pair_flip_mapping_in_another_key_order_is_one_curve(tmp_path, capsys)
     assert table.loc[table["sweep"] == "label_noise", ["damage", "level", "experiment"]].values.tolist() == [
         ["pair_flip mapping={'0': '1', '1': '0'}", 0.0, "clean"], ["pair_flip mapping={'0': '1', '1': '0'}", 0.2, "pf1"],
         ["pair_flip mapping={'0': '1', '1': '0'}", 0.2, "pf2"]]
+
+
+@pytest.mark.hostile("study")
+def test_a_dry_run_prints_only_the_experiments_the_queue_would_add(ingested_project, monkeypatch, capsys):  # noqa: F811
+    # the clean run and keep 0.1 have run to the end (a study queued before, half of it since run): `study queue`
+    # queues the other 8 of clean and size. Before: `--dry-run` printed all 10 commands, the two done ones too, and said
+    # nothing of them, so the cost it showed was not the queue's
+    import yaml
+
+    params = yaml.safe_load((ingested_project / "params.yaml").read_text())
+
+    def finished(name, perturbations):
+        run = {**params, "degrade": {**params["degrade"], "enabled": True, "perturbations": perturbations}}
+        shown = {"rev": name * 8, "name": name, "error": None,
+                 "data": {"params": {"params.yaml": {"data": run}}, "metrics": {}}}
+        return {"revs": [shown], "executor": None, "name": name}
+
+    baseline = {"rev": "b" * 40, "name": "main", "error": None, "data": {"params": {}, "metrics": {}},
+                "experiments": [finished("clean", []), finished("k01", [{"kind": "subsample", "keep": 0.1}])]}
+    monkeypatch.setattr(study_sweeps, "shown_experiments", lambda **_: [baseline])
+    before = files_under(ingested_project)
+    assert cli.main(["study", "queue", "--sweeps", "clean", "size", "--dry-run"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "2 of the 10 experiments are queued, running or done already (`dvc exp show`); the commands of the rest"] + [
+        f"dvc exp run --queue -S degrade.enabled=true -S 'degrade.perturbations=[{{kind: subsample, keep: {keep}}}]'"
+        for keep in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)]
+    assert_nothing_left(ingested_project, before)

@@ -157,12 +157,9 @@ def queue(args: argparse.Namespace) -> int:
     if refused:
         _say(refused)
     commands = [_queue_command(perturbations) for perturbations in settings]  # queue_commands, settings kept
-    if args.dry_run:
-        for command in commands:
-            _say(shlex.join(command))
-        return 0
     # before: a second `study queue` (a rerun after an interruption, or a wider --sweeps) queued every experiment
-    # again, each a full dvc repro, and collect then averaged the twins as two runs of one point
+    # again, each a full dvc repro, and collect then averaged the twins as two runs of one point. --dry-run leaves them
+    # out too (before: it printed every experiment, those done included, not what the queue would run)
     try:
         shown = shown_experiments(repo=".", revs=None, num=1, where="study queue")
     except WinnowError:  # not a DVC project here: the first `dvc exp run` below fails and says why
@@ -175,7 +172,11 @@ def queue(args: argparse.Namespace) -> int:
                 if _setting(_with_perturbations(params, perturbations)) not in done]
     if len(commands) < planned:
         _say(f"{planned - len(commands)} of the {planned} experiments are queued, running or done already (`dvc exp "
-             "show`); queueing the rest")
+             f"show`); {'the commands of' if args.dry_run else 'queueing'} the rest")
+    if args.dry_run:
+        for command in commands:
+            _say(shlex.join(command))
+        return 0
     queued = []  # the names DVC gave the experiments queued so far, removed again if the study stops part way
     # a stop is taken between two experiments: one dvc command cut short left an experiment queued under a name
     # never read and DVC's lock file behind. Before, an interrupt left part of the study queued, exit 1
