@@ -293,15 +293,23 @@ def check_classes(classes: list[str], labels: np.ndarray, splits: np.ndarray, *,
                           f"read alike in a review verdict ({VERDICT_CLASS_PREFIX}<class> names a class); rename one")
     train = np.bincount(labels[splits == "train"], minlength=len(names))
     learnt = [c for c, n in zip(names, train) if n]
+    _, _, pool = _source_splits(labels, given)
     if len(learnt) < 2:
         which = f"only class {learnt[0]!r} has" if learnt else "no class has"
+        # the other class's images all in val/test (the source's test folder, or carved from too few): before, "add
+        # images of another class" of a set of two classes, naming neither the class nor, where it was carved, the fix
+        idle = next((c for c, n in zip(names, train) if not n and (labels == names.index(c)).any()), None)
+        if idle is not None and learnt:
+            mine = labels == names.index(idle)
+            lower = " or lower ingest.val_fraction / ingest.test_fraction" if (pool & mine).any() else ""
+            raise WinnowError(f"ingest: {which} train images (class {idle!r} has {int(mine.sum())}, all in val/test); "
+                              f"a classifier needs at least 2 classes, so add train images of class {idle!r}{lower}")
         raise WinnowError(f"ingest: {which} train images; a classifier needs at least 2 classes, so add images "
                           "of another class")
     empty = next((c for c, n in zip(names, train) if not n), None)
     if empty is not None:
         elsewhere = int((labels == names.index(empty)).sum())
         which = f"no train images ({elsewhere} in val/test)" if elsewhere else "no images"
-        _, _, pool = _source_splits(labels, given)
         fix = ("add train images, remove the class, or lower ingest.val_fraction / ingest.test_fraction"
                if (pool & (labels == names.index(empty))).any() else "add train images or remove the class")
         raise WinnowError(f"ingest: class {empty!r} has {which}; a class with no images is not a class: {fix}")
