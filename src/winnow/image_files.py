@@ -119,7 +119,7 @@ def load_imagefolder(root: str | os.PathLike | RemotePath, *, size: int | None, 
         loose = [path.name for path, kind in _entries(root) if kind == "file"]
         held = f", only {len(loose)} file(s) (first {shown(loose[0])})" if loose else ""
         raise WinnowError(f"ingest.path: {shown(root)} has no class folders{held} (expected root/<class>/* or "
-                          f"root/<split>/<class>/*){_backslashed(loose)}")
+                          f"root/<split>/<class>/*){_backslashed(loose, remote=isinstance(root, RemotePath))}")
     files, hidden = [], []
     for split, name, folder in class_dirs:
         found = _class_files(folder, rejected)
@@ -221,15 +221,21 @@ def _refuse_split_without_classes(split: str, folder: Path) -> None:
     instead = "carved from the train images instead" if split != "train" else "empty"
     fix = ", or remove the folder to have ingest carve the split from train" if split != "train" else ""
     raise WinnowError(f"ingest.path: split folder {shown(folder)} holds {held}, so the {split} split would be "
-                      f"{instead}; put its labelled images in {shown(folder)}/<class>/{fix}{_backslashed(files)}")
+                      f"{instead}; put its labelled images in {shown(folder)}/<class>/{fix}"
+                      f"{_backslashed(files, remote=isinstance(folder, RemotePath))}")
 
 
-def _backslashed(names: list[str]) -> str:
+def _backslashed(names: list[str], *, remote: bool) -> str:
     """What to say of files where class folders were looked for whose names hold a backslash (``cat\\0.png``): a zip
     written on Windows with backslashes for folders, extracted by Python's zipfile (shutil.unpack_archive, a download
-    helper), which keeps them in the names; empty when none does (before: "no class folders" alone of such a set)."""
-    if not any("\\" in name for name in names):
+    helper), which keeps them in the names; empty unless most do (before: "no class folders" alone of such a set; and
+    "a zip written on Windows" of unlabelled images one of which a Linux user named with a backslash). ``remote``: keys
+    of a bucket (an upload from Windows kept them), where no unzip makes folders."""
+    if sum("\\" in name for name in names) * 2 <= len(names):
         return ""
+    if remote:
+        return ("; their names hold '\\', the folder separator of Windows, which the upload kept in the keys: upload "
+                "them again with '/' between the folders")
     return ("; their names hold '\\', the folder separator of a zip written on Windows, which Python's zipfile "
             "keeps in the names: extract it with unzip, which makes them folders")
 
