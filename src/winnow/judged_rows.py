@@ -65,14 +65,12 @@ def check_pixels(table: pd.DataFrame, *, manifest: pd.DataFrame, path: str, writ
     blur's kernel, degrade.seed) and the budget run by itself (dvc repro -s budget) weighed the cleaners' judgements
     of the old pixels on the same ids; and a table without the column was read unchecked, so the same stale table
     with its digests dropped passed."""
-    from winnow.stage_reads import SIZED_AT, no_digests_error, other_pixels_error, rerun_error, sizes_record
+    from winnow.stage_reads import check_sizes, no_digests_error, other_pixels_error
 
     if "digest" not in table.columns:
         raise no_digests_error(path, written_by=written_by)
     # the original sizes the table judged, where it records them (threshold's flags: odd_size reads them)
-    if table.attrs.get(SIZED_AT) not in (None, sizes_record(manifest)):
-        raise rerun_error(path, "judged other original sizes (orig_h, orig_w) than data/degrade's manifest gives now: "
-                                "made before degrade changed them", written_by=written_by)
+    check_sizes(table, manifest=manifest, path=path, written_by=written_by)
     now = table["id"].map(manifest.set_index("id")["digest"])
     moved = np.flatnonzero((table["digest"].astype(object) != now).to_numpy())
     if len(moved):

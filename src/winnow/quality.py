@@ -68,7 +68,7 @@ from winnow.phash import phash_batch
 from winnow.pixel_batches import CHUNK_PIXELS, batch_rows, check_images
 from winnow.sharpness import _sharpness
 from winnow.stage_reads import (
-    SIZED_AT, no_digests_error, other_pixels_error, read_table, rerun_error, sizes_record,
+    SIZED_AT, check_sizes, no_digests_error, other_pixels_error, read_table, rerun_error, sizes_record,
 )
 from winnow.thresholds import cut_issues
 
@@ -226,10 +226,10 @@ def read_scores(path, *, imageset: str, ids, columns=(), digests=None, settings:
     if settings is not None:
         _check_scored_at(path, table.attrs.get(SCORED_AT), settings)
     # before: odd_size at 60x60 on 16x16 images (pixels kept, sizes changed) read with the old sizes' scores, exit 0
-    if sizes is not None and table.attrs.get(SIZED_AT) not in (None, sizes_record(sizes)):
-        raise rerun_error(path, f"scored other original sizes (orig_h, orig_w) than {imageset}'s manifest gives now, "
-                                "which the odd_size and odd_aspect_ratio scores read: made before degrade changed them",
-                          written_by="score")
+    if sizes is not None:
+        check_sizes(table, manifest=sizes, path=path, written_by="score",
+                    problem=f"scored other original sizes (orig_h, orig_w) than {imageset}'s manifest gives now, "
+                            "which the odd_size and odd_aspect_ratio scores read: made before degrade changed them")
     odd = [issue for issue in SCORES
            if not pd.api.types.is_numeric_dtype(table[issue]) or pd.api.types.is_bool_dtype(table[issue])]
     if odd:

@@ -66,6 +66,20 @@ def sizes_record(manifest) -> str:
     return digest.hexdigest()
 
 
+def check_sizes(table, *, manifest, path: str | os.PathLike, written_by: str, problem: str | None = None) -> None:
+    """Refuse (:func:`rerun_error`: ``problem``, default "judged other original sizes ...") a ``table`` recording other
+    original sizes (:data:`SIZED_AT`) than data/degrade's ``manifest`` gives now; one recording none (by hand, an
+    earlier winnow's) is read as before, its manifest's sizes unread. Those must be sizes (:func:`check_original_sizes`,
+    naming degrade): before, a text size there was a ValueError traceback in each reader, a null one a RuntimeWarning."""
+    recorded = table.attrs.get(SIZED_AT)
+    if recorded is not None:
+        check_original_sizes(manifest, path="data/degrade/manifest.parquet", written_by="degrade")
+        if recorded != sizes_record(manifest):
+            raise rerun_error(path, problem or "judged other original sizes (orig_h, orig_w) than data/degrade's "
+                                               "manifest gives now: made before degrade changed them",
+                              written_by=written_by)
+
+
 def read_table(path: str | os.PathLike, *, written_by: str, columns: Iterable[str] = (),
                missing_ok: bool = False, unique: str | None = None, rows_of: tuple[str, Any] | None = None,
                ids_of: tuple[str, Any] | None = None, flags: bool = False, booleans: Iterable[str] = (),
