@@ -24,7 +24,9 @@ from winnow.flag_cuts import FLAGS, check_cut, check_flagged_by, check_grouped_a
 from winnow.judged_rows import (
     check_given_labels, check_grouped, check_pixels, considered_rows, filtered_out, given_labels, read_filters,
 )
-from winnow.stage_reads import check_class_indices, check_flags, missing_cell, read_json, read_table, rerun_error
+from winnow.stage_reads import (
+    check_class_indices, check_flags, check_sizes, missing_cell, read_json, read_table, rerun_error,
+)
 from winnow.variants import DECISION_FILES, DEGRADE, PER_IMAGE
 
 # what the budget's decisions record of each image they decide (:func:`stamped`): its label and pixel digest then
@@ -393,6 +395,9 @@ def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int
         flags = read_table(FLAGS, written_by="threshold", columns=("id",), missing_ok=True)
         if flags is not None:
             check_cut(flags, params=params)
+            # and judged data/degrade's original sizes now: before, after degrade's odd_size changed them alone (the
+            # digests hold no sizes), the drops chosen among the old sizes' flags were applied, exit 0
+            check_sizes(flags, manifest=manifest, path=FLAGS, written_by="threshold")
     if params is not None:  # dedup's leak drops are applied whatever pruned.cleaners lists
         # before: dedup.drop_leaks edited to true and the variants stage run alone kept the train copies of test images
         # that the groups of drop_leaks false had kept (the budget had chosen among them, bytes unchanged)
