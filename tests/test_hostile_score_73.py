@@ -150,8 +150,8 @@ def test_scores_of_original_sizes_degrade_has_since_changed_are_refused(tmp_path
     _odd_sizes_planted(tmp_path)
     assert _refused(tmp_path, "threshold", monkeypatch, capsys) == (
         "error: data/score/scores.parquet: scored other original sizes (orig_h, orig_w) than data/degrade's manifest "
-        "gives now, which the odd_size and odd_aspect_ratio scores read: made before degrade changed them; rerun the "
-        "score stage (dvc repro score)")
+        "gives now, which the blurry, odd_size and odd_aspect_ratio scores read: made before degrade changed them; "
+        "rerun the score stage (dvc repro score)")
 
 
 @pytest.mark.hostile("score")

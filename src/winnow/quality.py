@@ -229,7 +229,8 @@ def read_scores(path, *, imageset: str, ids, columns=(), digests=None, settings:
     if sizes is not None:
         check_sizes(table, manifest=sizes, path=path, written_by="score",
                     problem=f"scored other original sizes (orig_h, orig_w) than {imageset}'s manifest gives now, "
-                            "which the odd_size and odd_aspect_ratio scores read: made before degrade changed them")
+                            "which the blurry, odd_size and odd_aspect_ratio scores read: made before degrade changed "
+                            "them")
     odd = [issue for issue in SCORES
            if not pd.api.types.is_numeric_dtype(table[issue]) or pd.api.types.is_bool_dtype(table[issue])]
     if odd:

@@ -52,7 +52,7 @@ SIZED_AT = "sized_at"
 
 def sizes_record(manifest) -> str:
     """sha256 of each image's ``id``, original size and whether it is trusted (its size sets no fence), in id order:
-    what the odd_size and odd_aspect_ratio scores of ``manifest``'s images read besides their pixels."""
+    what the blurry, odd_size and odd_aspect_ratio scores of ``manifest``'s images read besides their pixels."""
     import hashlib
 
     import numpy as np
@@ -70,7 +70,7 @@ def check_sizes(table, *, manifest, path: str | os.PathLike, written_by: str, pr
     """Refuse (:func:`rerun_error`: ``problem``, default "judged other original sizes ...") a ``table`` recording other
     original sizes (:data:`SIZED_AT`) than data/degrade's ``manifest`` gives now; one recording none (by hand, an
     earlier winnow's) is read as before, its manifest's sizes unread. Those must be sizes (:func:`check_original_sizes`,
-    naming degrade): before, a text size there was a ValueError traceback in each reader, a null one a RuntimeWarning."""
+    naming degrade): before, a text size there was a ValueError traceback in each reader, a null a RuntimeWarning."""
     recorded = table.attrs.get(SIZED_AT)
     if recorded is not None:
         check_original_sizes(manifest, path="data/degrade/manifest.parquet", written_by="degrade")
