@@ -54,6 +54,21 @@ def project_file(text: str) -> str:
     return text if posixpath.isabs(text) else posixpath.normpath(text)
 
 
+def named_from_root(path: str, repo: str) -> str:
+    """``path`` (a :func:`project_file`) as DVC names it in the project ``repo`` lies in: one that is absolute, or leads
+    up from the current folder (``../metrics/x.json`` from reports/), and lies in that project is named from its root,
+    links resolved (a project reached by a link); any other as written. Before: a shell's completion of either was
+    refused as a file no run holds, naming the very file given as the one they hold (as ./metrics/x.json was)."""
+    if not (posixpath.isabs(path) or path.split("/")[0] == posixpath.pardir):
+        return path
+    root = project_root(os.path.realpath(repo))
+    if root is None:
+        return path
+    folder, name = os.path.split(os.path.abspath(path))
+    relative = os.path.relpath(os.path.join(os.path.realpath(folder), name), root)
+    return path if relative == os.curdir or relative.split(os.sep)[0] == os.pardir else relative.replace(os.sep, "/")
+
+
 def file_to_read(what: str):
     """An argparse ``type`` for a file a command reads, ``what`` it should be: a blank value, what an unset shell
     variable gives, is a usage mistake, said as ``'' is no file to read; give {what} …`` (before: ``review import ''``

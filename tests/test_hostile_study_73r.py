@@ -1,0 +1,80 @@
+"""Review of probe 73's study mends (test_hostile_study_73.py): the same faults arriving by paths next to the ones
+mended.
+
+- `study collect --metrics` with the project's metrics file given as an absolute path, as ``../metrics/...`` from a
+  subfolder of the project, or through a link to the project: refused as a file no run holds, naming the very file
+  given as the one they hold (d19e51ad mended ``./metrics/...`` alone); a path that leads out of the project is still
+  refused, not read as the project's file;
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pandas as pd
+import pytest
+
+from hostile_harness import assert_nothing_left, files_under
+from test_study import record, show
+from winnow import cli
+
+ERROR_OUTSIDE = ("error: study: no experiment holds {given} (files they hold: metrics/evaluate/baseline.json); give "
+                 "--metrics the evaluate metrics file of a variant they ran\n")
+
+
+def _project(tmp_path):
+    """``tmp_path/proj`` (a DVC project with a reports/ folder), ``tmp_path/link`` (a link to it) and a saved `dvc exp
+    show --json` of a clean run and a noise run, both holding metrics/evaluate/baseline.json."""
+    project = tmp_path / "proj"
+    (project / "reports").mkdir(parents=True)
+    (project / "metrics/evaluate").mkdir(parents=True)
+    (project / "dvc.yaml").write_text("stages: {}\n")
+    (tmp_path / "link").symlink_to(project)
+    saved = tmp_path / "exps.json"
+    saved.write_text(json.dumps(show(record("clean", [], 0.95),
+                                     record("noise20", [{"kind": "symmetric_noise", "fraction": 0.2}], 0.8))))
+    return project, saved
+
+
+@pytest.mark.hostile("study")
+@pytest.mark.parametrize("here, given", [
+    ("proj", "{tmp}/proj/metrics/evaluate/baseline.json"),  # absolute, from the project's root
+    ("proj/reports", "../metrics/evaluate/baseline.json"),  # a shell's completion from a subfolder
+    ("link/reports", "{tmp}/link/metrics/evaluate/baseline.json"),  # the project reached by a link
+    ("proj/reports", "../../link/metrics/evaluate/baseline.json"),  # up out of it and back in through the link
+])
+def test_metrics_given_from_the_current_folder_in_any_spelling_is_the_file_dvc_names(tmp_path, monkeypatch, capsys,
+                                                                                      here, given):
+    # before: "error: study: no experiment holds /tmp/.../proj/metrics/evaluate/baseline.json (files they hold:
+    # metrics/evaluate/baseline.json); give --metrics the evaluate metrics file of a variant they ran", the very file
+    # given (d19e51ad read ./metrics/evaluate/baseline.json as the file, and these spellings not)
+    _, saved = _project(tmp_path)
+    monkeypatch.chdir(tmp_path / here)
+    out = tmp_path / "study"
+    assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(out), "--metrics",
+                     given.format(tmp=tmp_path)]) == 0
+    assert [line.split(" ->")[0] for line in capsys.readouterr().out.splitlines()] == [
+        "study: 2 of 3 experiments on 1 sweeps"]
+    table = pd.read_csv(out / "study.csv")
+    assert table[["experiment", "accuracy", "metrics"]].drop_duplicates().values.tolist() == [
+        ["clean", 0.95, "metrics/evaluate/baseline.json"], ["noise20", 0.8, "metrics/evaluate/baseline.json"]]
+
+
+@pytest.mark.hostile("study")
+@pytest.mark.parametrize("given", [
+    "../metrics/evaluate/baseline.json",  # from the project's root: a file beside the project, not in it
+    "{tmp}/metrics/evaluate/baseline.json",  # the same, absolute
+])
+def test_metrics_outside_the_project_is_not_read_as_the_projects_file(tmp_path, monkeypatch, capsys, given):
+    # a file of the same name outside the project is no file of its runs: refused as before the mend above (a false
+    # match here would draw the runs' metrics under the name of a file they never wrote)
+    project, saved = _project(tmp_path)
+    (tmp_path / "metrics/evaluate").mkdir(parents=True)
+    (tmp_path / "metrics/evaluate/baseline.json").write_text("{}")
+    monkeypatch.chdir(project)
+    before = files_under(tmp_path)
+    assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(tmp_path / "study"), "--metrics",
+                     given.format(tmp=tmp_path)]) == 1
+    assert capsys.readouterr() == ("", ERROR_OUTSIDE.format(given=given.format(tmp=tmp_path)))
+    assert_nothing_left(tmp_path, before)
