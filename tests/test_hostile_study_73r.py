@@ -5,6 +5,8 @@ mended.
   subfolder of the project, or through a link to the project: refused as a file no run holds, naming the very file
   given as the one they hold (d19e51ad mended ``./metrics/...`` alone); a path that leads out of the project is still
   refused, not read as the project's file;
+- `study queue` (``--dry-run`` or not) when every experiment of the sweeps is queued, running or done already: the dry
+  run said "...; the commands of the rest" above no command, and the queue "queued 0 experiments".
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ import pandas as pd
 import pytest
 
 from hostile_harness import assert_nothing_left, files_under
-from test_study import record, show
-from winnow import cli
+from test_study import ingested_project, record, show  # noqa: F401 (a fixture)
+from winnow import cli, study_sweeps
 
 ERROR_OUTSIDE = ("error: study: no experiment holds {given} (files they hold: metrics/evaluate/baseline.json); give "
                  "--metrics the evaluate metrics file of a variant they ran\n")
@@ -78,3 +80,30 @@ def test_metrics_outside_the_project_is_not_read_as_the_projects_file(tmp_path, 
                      given.format(tmp=tmp_path)]) == 1
     assert capsys.readouterr() == ("", ERROR_OUTSIDE.format(given=given.format(tmp=tmp_path)))
     assert_nothing_left(tmp_path, before)
+
+
+@pytest.mark.hostile("study")
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_a_queue_whose_experiments_are_all_done_says_nothing_is_left(ingested_project,  # noqa: F811
+                                                                     monkeypatch, capsys, dry_run):
+    # the clean run has run to the end, and `study queue --sweeps clean` is given again. Before: --dry-run printed
+    # "1 of the 1 experiments are queued, running or done already (`dvc exp show`); the commands of the rest" above no
+    # command, and the queue "...; queueing the rest" then "queued 0 experiments; run them with ..."
+    import yaml
+
+    params = yaml.safe_load((ingested_project / "params.yaml").read_text())
+    run = {**params, "degrade": {**params["degrade"], "enabled": True, "perturbations": []}}
+    shown = {"rev": "c" * 40, "name": "clean", "error": None,
+             "data": {"params": {"params.yaml": {"data": run}}, "metrics": {}}}
+    baseline = {"rev": "b" * 40, "name": "main", "error": None, "data": {"params": {}, "metrics": {}},
+                "experiments": [{"revs": [shown], "executor": None, "name": "clean"}]}
+    monkeypatch.setattr(study_sweeps, "shown_experiments", lambda **_: [baseline])
+    commands = []
+    monkeypatch.setattr(study_sweeps.subprocess, "run", lambda command, **_: commands.append(command))
+    before = files_under(ingested_project)
+    assert cli.main(["study", "queue", "--sweeps", "clean", *(["--dry-run"] if dry_run else [])]) == 0
+    assert capsys.readouterr() == (
+        "the 1 experiment(s) are all queued, running or done already (`dvc exp show`); nothing is left to queue: run "
+        "those queued with `dvc exp run --run-all`, then `winnow study collect`\n", "")
+    assert commands == []
+    assert_nothing_left(ingested_project, before)

@@ -170,6 +170,10 @@ def queue(args: argparse.Namespace) -> int:
     planned = len(commands)
     commands = [command for command, perturbations in zip(commands, settings)
                 if _setting(_with_perturbations(params, perturbations)) not in done]
+    if not commands:  # before: "...; the commands of the rest" above none (--dry-run), or "queued 0 experiments"
+        _say(f"the {planned} experiment(s) are all queued, running or done already (`dvc exp show`); nothing is left "
+             "to queue: run those queued with `dvc exp run --run-all`, then `winnow study collect`")
+        return 0
     if len(commands) < planned:
         _say(f"{planned - len(commands)} of the {planned} experiments are queued, running or done already (`dvc exp "
              f"show`); {'the commands of' if args.dry_run else 'queueing'} the rest")
