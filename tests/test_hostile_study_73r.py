@@ -6,7 +6,10 @@ mended.
   given as the one they hold (d19e51ad mended ``./metrics/...`` alone); a path that leads out of the project is still
   refused, not read as the project's file;
 - `study queue` (``--dry-run`` or not) when every experiment of the sweeps is queued, running or done already: the dry
-  run said "...; the commands of the rest" above no command, and the queue "queued 0 experiments".
+  run said "...; the commands of the rest" above no command, and the queue "queued 0 experiments";
+- a noise's ``rates`` (or a mapping) with keys of two types, as DVC's Python API gives YAML's ``{1: 0.2, a: 0.1}``:
+  `study collect` (comparing runs' damages, as 33bda894 compares a mapping in any key order) and `study queue`
+  (comparing the experiments shown with the ones it plans) ended in a TypeError traceback.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import pytest
 
 from hostile_harness import assert_nothing_left, files_under
 from test_study import ingested_project, record, show  # noqa: F401 (a fixture)
-from winnow import cli, study_sweeps
+from winnow import cli, experiments, study_sweeps
 
 ERROR_OUTSIDE = ("error: study: no experiment holds {given} (files they hold: metrics/evaluate/baseline.json); give "
                  "--metrics the evaluate metrics file of a variant they ran\n")
@@ -106,4 +109,44 @@ def test_a_queue_whose_experiments_are_all_done_says_nothing_is_left(ingested_pr
         "the 1 experiment(s) are all queued, running or done already (`dvc exp show`); nothing is left to queue: run "
         "those queued with `dvc exp run --run-all`, then `winnow study collect`\n", "")
     assert commands == []
+    assert_nothing_left(ingested_project, before)
+
+
+@pytest.mark.hostile("study")
+def test_rates_keyed_by_an_index_and_a_name_are_compared_without_a_traceback(tmp_path, monkeypatch, capsys):
+    # two runs along rates.1, as DVC's Python API gives them from params.yaml (YAML's key 1 an int beside the name a;
+    # dvc exp show --json would write "1"). Before: "TypeError: '<' not supported between instances of 'str' and
+    # 'int'" from study_runs._damage, which sorted the keys as read
+    runs = show(record("n1", [{"kind": "symmetric_noise", "rates": {1: 0.2, "a": 0.1}}], 0.8),
+                record("n2", [{"kind": "symmetric_noise", "rates": {"a": 0.1, 1: 0.4}}], 0.7))
+    monkeypatch.setattr(experiments, "shown_experiments", lambda **_: runs)
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "study"
+    assert cli.main(["study", "collect", "--out", str(out), "--axis", "degrade.perturbations.0.rates.1"]) == 0
+    assert [line.split(" ->")[0] for line in capsys.readouterr().out.splitlines()] == [
+        "study: left out 1 experiment(s) with no finite number at degrade.perturbations.0.rates.1 (main (nothing))",
+        "study: 2 of 3 experiments on 1 sweeps"]
+    table = pd.read_csv(out / "study.csv")
+    assert table[["damage", "level", "experiment"]].drop_duplicates().values.tolist() == [
+        ["symmetric_noise rates={'a': 0.1}", 0.2, "n1"], ["symmetric_noise rates={'a': 0.1}", 0.4, "n2"]]
+
+
+@pytest.mark.hostile("study")
+def test_a_queue_beside_a_run_of_rates_keyed_by_an_index_and_a_name(ingested_project, monkeypatch,  # noqa: F811
+                                                                    capsys):
+    # a run of rates {1: 0.2, a: 0.1} done earlier, as DVC's Python API shows it. Before: `study queue` ended in
+    # "TypeError: '<' not supported between instances of 'str' and 'int'" comparing it with the experiments it plans
+    import yaml
+
+    params = yaml.safe_load((ingested_project / "params.yaml").read_text())
+    run = {**params, "degrade": {**params["degrade"], "enabled": True,
+                                 "perturbations": [{"kind": "symmetric_noise", "rates": {1: 0.2, "a": 0.1}}]}}
+    shown = {"rev": "d" * 40, "name": "rates", "error": None,
+             "data": {"params": {"params.yaml": {"data": run}}, "metrics": {}}}
+    baseline = {"rev": "b" * 40, "name": "main", "error": None, "data": {"params": {}, "metrics": {}},
+                "experiments": [{"revs": [shown], "executor": None, "name": "rates"}]}
+    monkeypatch.setattr(study_sweeps, "shown_experiments", lambda **_: [baseline])
+    before = files_under(ingested_project)
+    assert cli.main(["study", "queue", "--sweeps", "clean", "--dry-run"]) == 0
+    assert capsys.readouterr() == ("dvc exp run --queue -S degrade.enabled=true -S 'degrade.perturbations=[]'\n", "")
     assert_nothing_left(ingested_project, before)

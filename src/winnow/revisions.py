@@ -310,6 +310,14 @@ def as_values(value: Any) -> Any:
     return value
 
 
+def comparable(value: Any) -> str:
+    """``value`` (params) as text two spellings of one setting share: values as :func:`as_values` writes them, keys
+    as text (as `dvc exp show --json` writes them) in one order. Before, sorting the keys as read failed on a mapping
+    DVC's Python API gives with keys of two types (a noise's ``rates: {1: 0.2, a: 0.1}``, YAML's int 1 beside the
+    name a): study collect and study queue ended in a TypeError traceback."""
+    return json.dumps(json.loads(json.dumps(as_values(value), default=str)), sort_keys=True)
+
+
 def lookup(params: Any, key: str | tuple[str, ...], *, missing: Any = None) -> Any:
     """The value at the dotted ``key`` of a params mapping (as dvc.lock names params: ``degrade.perturbations.1``
     indexes a list, ``cls.3`` an integer key), or ``missing``. A tuple ``key`` gives its parts whole: one may hold a

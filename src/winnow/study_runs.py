@@ -14,7 +14,7 @@ from winnow.errors import WinnowError, listed
 from winnow.experiments import same_inputs
 from winnow.groundtruth import CONTAMINATION_KINDS
 from winnow.param_rules import finite_number
-from winnow.revisions import as_values, lookup
+from winnow.revisions import comparable, lookup
 
 DEGRADE_METRICS = "metrics/degrade.json"  # the degrade stage's ground-truth rows per kind
 DEGRADED = "data/degrade"  # the degrade stage's imageset
@@ -121,7 +121,7 @@ def _damage(params: dict) -> str:
     specs = [{**spec, "classes": sorted(spec["classes"], key=lambda c: json.dumps(c, default=str))}
              if isinstance(spec, dict) and spec.get("kind") == "class_removal" and isinstance(spec.get("classes"), list)
              else spec for spec in specs]
-    return json.dumps(as_values(specs), sort_keys=True, default=str)
+    return comparable(specs)
 
 
 def class_names(experiments: list[dict], metrics_files: list[str]) -> list[dict]:
@@ -194,8 +194,7 @@ def one_run_each(experiments: list[dict]) -> tuple[list[dict], str]:
         degrade = params.get("degrade") if isinstance(params, dict) else None
         # params no run writes are compared as they are; tidy names what is wrong with them (before: a TypeError)
         rest = {**params, "degrade": {**degrade, "perturbations": None}} if isinstance(degrade, dict) else params
-        setting = json.dumps([as_values(rest), _damage(params) if isinstance(params, dict) else ""], sort_keys=True,
-                             default=str)
+        setting = comparable([rest, _damage(params) if isinstance(params, dict) else ""])
         if setting in seen:
             twins.append(f"{exp['experiment']} (as {seen[setting]})")
         else:

@@ -24,7 +24,7 @@ from winnow.degrade_options import check_classes_learnt, parse
 from winnow.errors import WinnowError, first_line, first_repeated, listed, refuse_unreadable
 from winnow.experiments import planned_params, shown_experiments
 from winnow.progress_env import check_progress_variables
-from winnow.revisions import as_values
+from winnow.revisions import comparable
 from winnow.stage import load_params
 from winnow.staleness import check_workspace_current
 
@@ -218,7 +218,7 @@ def _with_perturbations(params: dict, perturbations: list[dict]) -> dict:
 
 def _setting(params: dict) -> str:
     """params as a comparable text: values as values (``0`` is ``0.0``), keys in any order."""
-    return json.dumps(as_values(params), sort_keys=True, default=str)
+    return comparable(params)
 
 
 def _unqueue(queued: list[str], *, before: bool = False) -> str:
