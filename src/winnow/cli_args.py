@@ -43,7 +43,7 @@ def a_name(what: str):
     return name
 
 
-def project_file(text: str) -> str:
+def metrics_file_named(text: str) -> str:
     """An argparse ``type`` for a file of the project as DVC names it in each run (``--metrics``: its path from the
     project's root): "" is a usage mistake, and ``./metrics/x.json`` or ``metrics//x.json`` is ``metrics/x.json``
     (before: study collect refused "no experiment holds ./metrics/evaluate/baseline.json (files they hold:
@@ -55,7 +55,7 @@ def project_file(text: str) -> str:
 
 
 def named_from_root(path: str, repo: str) -> str:
-    """``path`` (a :func:`project_file`) as DVC names it in the project ``repo`` lies in: one that is absolute, or leads
+    """``path`` (a :func:`metrics_file_named`) as DVC names it in the project ``repo`` lies in: one that is absolute, or leads
     up from the current folder (``../metrics/x.json`` from reports/), and lies in that project is named from its root,
     links resolved (a project reached by a link); any other as written. Before: a shell's completion of either was
     refused as a file no run holds, naming the very file given as the one they hold (as ./metrics/x.json was)."""

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from winnow.cli_args import a_name, named_from_root, output_path, project_file, project_folder, saved_exp_show
+from winnow.cli_args import a_name, metrics_file_named, named_from_root, output_path, project_folder, saved_exp_show
 from winnow.errors import WinnowError, first_line, listed
 from winnow.output_paths import check_output, project_root
 from winnow.experiments import current_runs, earlier_experiments, left_out_note, load_experiments, same_inputs
@@ -165,7 +165,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     collect.add_argument("--from-json", type=saved_exp_show,
                          help="a saved `dvc exp show --json` instead of the repository (- reads "
                               "standard input)")
-    collect.add_argument("--metrics", default=DEFAULT_METRICS, type=project_file,
+    collect.add_argument("--metrics", default=DEFAULT_METRICS, type=metrics_file_named,
                          help=f"metrics file (default {DEFAULT_METRICS})")
     collect.add_argument("--axis", help="params path of the level, e.g. degrade.perturbations.0.fraction")
     collect.add_argument("--out", type=output_path, help=f"folder for study.csv and the PNGs (default: {DEFAULT_OUT} "
