@@ -15,7 +15,7 @@ import urllib.parse
 from pathlib import Path
 
 from winnow.configs import (
-    DEFAULT_VALLEY_WINDOW, FRAC_NOISE_FILTERS, Policy, check_weak_below, check_weak_k, gan_size_fits,
+    DEFAULT_VALLEY_WINDOW, FRAC_NOISE_FILTERS, OUTLIER_METHODS, Policy, check_weak_below, check_weak_k, gan_size_fits,
     gan_sizes_near,
 )
 from winnow.errors import WinnowError, redacted
@@ -281,6 +281,13 @@ def folds_judged(section: dict, path: str) -> None:
     if section.get("mode", "single") == "folds" and section.get("embedding", "represent") != "judge":
         fail(f"{path}.mode", "folds needs embedding: judge (the represent embedding is fixed: no model is trained, "
                              "so there are no folds); set mode: single, or embedding: judge")
+
+
+def outliers_dropped(section: dict, path: str) -> None:
+    # before: drop_outliers true with outliers [] ran, scored no outlier and dropped none without a word
+    if section.get("drop_outliers") is True and section.get("outliers") == []:
+        fail(f"{path}.drop_outliers", f"true, but {path}.outliers is [], so no method flags an outlier to drop; name "
+                                      f"methods in outliers ({', '.join(OUTLIER_METHODS)}), or set drop_outliers: false")
 
 
 def noise_fraction_read(section: dict, path: str) -> None:

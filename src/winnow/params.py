@@ -38,8 +38,8 @@ from winnow.groundtruth import QUALITY_ISSUES
 from winnow.param_checks import (
     contract_bounds_bind, correlation_binds, cpus_of_a_local_cluster, crops_fit, embedding_pairs_confirmed,
     embedding_source_ready, folds_judged, gan_images_fit, gated_files_inside, noise_fraction_read, op_sets_differ,
-    search_challenges_fixed, search_has_candidates, search_settings_read, searched_policy_made, source_options,
-    splits_leave_train, valley_windows_fit, variants_can_be_made, views_searched, weak_classes_chosen,
+    outliers_dropped, search_challenges_fixed, search_has_candidates, search_settings_read, searched_policy_made,
+    source_options, splits_leave_train, valley_windows_fit, variants_can_be_made, views_searched, weak_classes_chosen,
 )
 from winnow.param_rules import (
     FILE, Bool, Choice, Device, Either, ListOf, MapOf, Num, Rule, Section, Text, fail, kind_of, show,
@@ -287,7 +287,7 @@ SCHEMA = Section({
         "bins": Num(2, 65536, integer=True),  # a histogram of 1e9 bins asked for 7.5 GiB
         "relabel_min_precision": FRACTION,
         "relabel_judged_on": Choice(RELABEL_JUDGED_ON),
-    }, null=True, checks=(valley_windows_fit, folds_judged)),
+    }, null=True, checks=(valley_windows_fit, folds_judged, outliers_dropped)),
     "data_valuation": Section({  # winnow.valuation: kNN-Shapley and TracIn on the represent embedding
         "knn_k": Num(1, integer=True),
         "bound": Num(0),  # standard errors (over the val images) a value must lie below zero to count as harmful
