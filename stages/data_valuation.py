@@ -22,6 +22,7 @@ import torch
 
 from winnow import judges
 from winnow import labels as cl
+from winnow.decided_at import DECIDED_AT, VALUATION_DEFAULTS, decided_at
 from winnow.errors import WinnowError
 from winnow.groundtruth import LABEL_KINDS, planted
 from winnow.judged_rows import (
@@ -38,8 +39,7 @@ from winnow.valuation import MIN_CLASS_VAL, Values, decide, knn_shapley, thin_cl
 REPRESENT_IN = "data/represent"
 OUT, METRICS_OUT = Path("data/data-valuation"), "metrics/data_valuation.json"
 # the data_valuation section of params.yaml
-DEFAULTS = {"knn_k": 10, "bound": 1.0, "combine": "both", "batch_size": 256, "device": "auto",
-            "tracin": {"epochs": 10, "lr": 0.1, "batch_size": 64, "weight_decay": 1e-4}}
+DEFAULTS = VALUATION_DEFAULTS
 SHOWN = 10  # most harmful and most helpful images listed in the metrics
 
 
@@ -99,7 +99,8 @@ def main() -> None:
                       else "raise ingest.val_fraction)"))
         if "data_valuation" not in params["pruned"]["cleaners"]:
             # its decisions go nowhere: a small legal data set once stopped the default dvc repro here
-            _write_undecided(considered=len(ids), left_out=left_out, why=why, start=start, manifest=data.manifest)
+            _write_undecided(considered=len(ids), left_out=left_out, why=why, start=start, manifest=data.manifest,
+                             params=params)
             print(f"warning: data-valuation: {why}. data_valuation is not among pruned.cleaners, so it values no "
                   "image and the pipeline goes on")
             return
@@ -120,7 +121,7 @@ def main() -> None:
     values = {name: v.take(valued) for name, v in values.items()}
     table = decide(ids[valued], given[valued], values, bound=p["bound"], combine=p["combine"])
     with together():  # all outputs or none: a failed write (a full disk) leaves the last run's
-        write_table(OUT / "decisions.parquet", with_digests(table, manifest=data.manifest))
+        write_table(OUT / "decisions.parquet", _recorded(table, manifest=data.manifest, params=params))
         metrics = summary(table, values, classes=data.classes, bound=p["bound"], left_out=left_out)
         metrics |= {"bound": p["bound"], "combine": p["combine"], "device": device.type, "val_left_out": unlearned,
                     "val_repeats_left_out": len(repeats), "val_conflicts_left_out": len(conflicts),
@@ -174,20 +175,29 @@ def main() -> None:
           f"{metrics['seconds']:.1f}s on {device.type}")
 
 
-def _write_undecided(*, considered: int, left_out: int, why: str, start: float, manifest: pd.DataFrame) -> None:
+def _write_undecided(*, considered: int, left_out: int, why: str, start: float, manifest: pd.DataFrame,
+                     params: dict) -> None:
     """No decision and metrics that say why: an empty decisions table, every train image kept; ``considered``
     train images were left to value, ``left_out`` were taken out by threshold and dedup first; ``manifest``:
     data/degrade's, whose digests the table's columns carry as every run's do."""
     nothing = Values(mean=np.zeros(0), se=np.zeros(0))
     table = decide(np.zeros(0, object), np.zeros(0, np.int64), {"knn_shapley": nothing, "tracin": nothing})
     with together():
-        write_table(OUT / "decisions.parquet", with_digests(table, manifest=manifest))
+        write_table(OUT / "decisions.parquet", _recorded(table, manifest=manifest, params=params))
         # before: "left_out": 0 whatever threshold and dedup took out (3 flagged of 60 read as none)
         write_json(METRICS_OUT, {"considered": 0, "left_out": left_out, "flagged": 0,
                                  "decisions": {"keep": 0, "drop": 0}, "values": {}, "most_harmful": [],
                                  "most_helpful": [],
                                  "undecided": {"images": considered, "why": why},
                                  "seconds": round(time.perf_counter() - start, 2)})
+
+
+def _recorded(table: pd.DataFrame, *, manifest: pd.DataFrame, params: dict) -> pd.DataFrame:
+    """The decisions ``table`` as the stage writes it: with data/degrade's (``manifest``) digests, and the settings of
+    params.yaml (``params``) it decided under, which its readers hold to params.yaml (:mod:`winnow.decided_at`)."""
+    recorded = with_digests(table, manifest=manifest)
+    recorded.attrs = {DECIDED_AT: decided_at("data_valuation", params)}
+    return recorded
 
 
 def summary(table, values, *, classes: list[str], bound: float, left_out: int) -> dict:

@@ -25,6 +25,7 @@ from winnow import judges
 from winnow import labels as cl
 from winnow.balance import balanced_augment
 from winnow.cosine_index import backend_of, resolve
+from winnow.decided_at import DECIDED_AT, EMBEDDING_CLEAN_DEFAULTS, decided_at
 from winnow.embeddings import clean_rounds, round_options
 from winnow.errors import WinnowError
 from winnow.groundtruth import LABEL_KINDS, planted
@@ -38,11 +39,7 @@ REPRESENT_IN = "data/represent"
 OUT = Path("data/embedding-clean")
 METRICS_OUT = "metrics/embedding_clean.json"
 # the embedding_clean section of params.yaml; "train" overrides the train section for the judge's models
-DEFAULTS = {"embedding": "represent", "mode": "single", "folds": 4, "rounds": 1, "train": {}, "k": 10, "agree": 0.8,
-            "margin": 0.1, "isolation": "auto", "max_isolated_fraction": 0.1,
-            "outliers": ["isolation_forest", "lof", "knn"], "outlier_threshold": "auto", "max_outlier_fraction": 0.1,
-            "drop_outliers": False, "bins": 256, "augment_between_rounds": True, "relabel_min_precision": 0.8,
-            "relabel_judged_on": "all_val_relabels"}
+DEFAULTS = EMBEDDING_CLEAN_DEFAULTS
 REASONS = RULES + ("outlier",)
 NAMED = 5  # small classes a warning names one by one
 
@@ -113,7 +110,9 @@ def main() -> None:
         with atomic_path(OUT / "embeddings.npy") as tmp:
             np.save(tmp, result.features)
         write_json(OUT / "embedding_ids.json", result.ids.tolist())
-        write_table(OUT / "decisions.parquet", with_digests(final, manifest=data.manifest))
+        decided = with_digests(final, manifest=data.manifest)
+        decided.attrs = {DECIDED_AT: decided_at("embedding_clean", params)}  # held to params.yaml by its readers
+        write_table(OUT / "decisions.parquet", decided)
         # the report shows each round's judgements of the images by id, and refuses them of other pixels
         write_table(OUT / "rounds.parquet", with_digests(result.decisions, manifest=data.manifest))
         write_json(METRICS_OUT, metrics)

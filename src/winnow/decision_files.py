@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from winnow.configs import CLEANERS
+from winnow.decided_at import DECIDING, check_decided_at
 from winnow.errors import WinnowError
 from winnow.decision_inputs import (
     JUDGED_ON, READ_FROM, REPRESENTED, TRAINED_ON, check_cleaner_files, check_judge_splits, check_recorded,
@@ -105,6 +106,8 @@ def read_cleaner_tables(cleaners, *, classes: list[str], manifest: pd.DataFrame,
             # an outlier to drop ("False" is true to astype(bool)), and turned two relabels there into drops
             check_flags(tables[argument], [c for c in tables[argument].columns
                                            if c == "is_issue" or c.endswith("_outlier")], path=path, written_by=stage)
+            if params is not None and cleaner in DECIDING:  # before: decisions of settings since edited were weighed
+                check_decided_at(tables[argument], cleaner=cleaner, params=params, path=path, written_by=stage)
     if "groups" in tables and "flags" in tables:  # the copies dedup keeps chosen by threshold's flags now
         check_flagged_by(tables["groups"], tables["flags"], manifest=manifest)
     elif "groups" in tables and params is not None and all(DECISION_FILES[c][2] in PER_IMAGE for c in cleaners):

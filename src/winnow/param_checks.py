@@ -287,7 +287,8 @@ def outliers_dropped(section: dict, path: str) -> None:
     # before: drop_outliers true with outliers [] ran, scored no outlier and dropped none without a word
     if section.get("drop_outliers") is True and section.get("outliers") == []:
         fail(f"{path}.drop_outliers", f"true, but {path}.outliers is [], so no method flags an outlier to drop; name "
-                                      f"methods in outliers ({', '.join(OUTLIER_METHODS)}), or set drop_outliers: false")
+                                      f"methods in outliers ({', '.join(OUTLIER_METHODS)}), or set drop_outliers: "
+                                      "false")
 
 
 def noise_fraction_read(section: dict, path: str) -> None:
