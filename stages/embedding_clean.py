@@ -41,6 +41,10 @@ METRICS_OUT = "metrics/embedding_clean.json"
 # the embedding_clean section of params.yaml; "train" overrides the train section for the judge's models
 DEFAULTS = EMBEDDING_CLEAN_DEFAULTS
 REASONS = RULES + ("outlier",)
+# the drops for lying far from the rest (a reason's rule): what each is called, and the setting that turns it off
+SET_APART = {"isolated": ("the isolation rule", "set embedding_clean.isolation: null"),
+             "outlier": ("the outlier drops", "set embedding_clean.drop_outliers: false")}
+CLASS_SHARE = 0.5  # of a class's train images judged, dropped by them: how that class looks, more likely than mistakes
 NAMED = 5  # small classes a warning names one by one
 
 
@@ -140,6 +144,33 @@ def main() -> None:
                                               val_agreement=result.val_agreement[0], val_images=len(val.manifest))):
         if warning:
             print(warning)
+    for line in _classes_set_apart(final, classes=data.classes):
+        print(line)
+
+
+def _classes_set_apart(final: pd.DataFrame, *, classes: list[str]) -> list[str]:
+    """A ``warning:`` line for each class of which the rules that drop an image for lying far from the rest
+    (:data:`SET_APART`) drop more than :data:`CLASS_SHARE` of the train images judged (``final``: the decisions, class
+    indices into ``classes``). Their cuts are taken over every class at once, so a rare class whose images lie further
+    apart than the others' (a varied class, few images) sits below the cut whole: before, 9 of a class's 12 correct
+    images were dropped as isolated (the other 3 as relabels too few val flips measured), the class gone from pruned
+    without a word, where threshold warns of a cut that takes most of one class."""
+    rule = final["reason"].astype(str).str.split(":").str[0].to_numpy()
+    apart = (final["decision"] == "drop").to_numpy() & np.isin(rule, list(SET_APART))
+    lines = []
+    for c in np.unique(final["given_label"]):
+        of_class = final["given_label"].to_numpy() == c
+        k, n = int((apart & of_class).sum()), int(of_class.sum())
+        if k <= CLASS_SHARE * n:
+            continue
+        rules = [r for r in SET_APART if (apart & of_class & (rule == r)).any()]
+        named = " and ".join(SET_APART[r][0] for r in rules)
+        lines.append(f"warning: embedding-clean: {named} drop{'s' * (len(rules) == 1)} {k} of the {n} train images of "
+                     f"class {classes[c]!r} judged: a class whose images lie that far apart is more likely how that "
+                     "class looks (rare or varied) than a class of mistakes, so check them (then "
+                     f"{' or '.join(SET_APART[r][1] for r in rules)}); dropping them would leave that class little or "
+                     "nothing to learn from")
+    return lines
 
 
 def _neighbours_needed(*, k: int, folds: int | None) -> int:

@@ -5,7 +5,10 @@
 - a setting of embedding-clean or data-valuation edited (``data_valuation.bound`` 1 to 50, ``embedding_clean.agree``,
   ``drop_outliers``), then a reader of their decisions run alone (``dvc repro -s budget``, ``winnow review export``):
   the decisions of the old settings were read as current (winnow.decided_at). An edit that moves no decision
-  (``data_valuation.batch_size``, the judge's training while the represent embedding is judged) is not refused.
+  (``data_valuation.batch_size``, the judge's training while the represent embedding is judged) is not refused;
+- a rare class whose images lie further apart than the others' (12 train images among 300): the isolation cut, taken
+  over every class at once, dropped 9 of them (the other 3 as relabels too few val flips measured), the class gone from
+  pruned without a word, where threshold warns of a cut that takes most of one class (stages/embedding_clean.py).
 
 The stage cases write a tiny data/degrade whose represent embedding puts each class in a cluster of its own
 (:func:`test_hostile_cleaners_more._project`), run the stage's ``main`` in this process and read its decisions as the
@@ -14,6 +17,8 @@ budget does (:func:`winnow.decision_files.read_cleaner_tables`).
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -115,3 +120,57 @@ def test_an_edit_that_moves_no_decision_leaves_the_decisions_readable(tmp_path, 
     _edit(project, section, edit)
     table = {"data_valuation": "valuation_decisions", "embedding_clean": "neighbour_decisions"}[stage]
     assert len(_read_as_the_budget(project)[table]) == 60
+
+
+def _rare_and_varied(root):
+    """300 train images of a at 4 on axis 0 (noise 0.3), 12 of b at 4 on axis 1 with noise 2: a class of its own,
+    wider than a (its val images too), every label right."""
+    rng = np.random.default_rng(3)
+    same = {f"{split}-1-{i}": 4 * np.eye(8)[1] + rng.normal(0, 2.0, 8) for split, n in (("train", 12), ("val", 10))
+            for i in range(n)}
+    return _project(root, [300, 12], val=[30, 10], same=same)
+
+
+@pytest.mark.hostile("intermediates")
+def test_an_isolation_cut_that_drops_most_of_a_rare_class_is_warned_of(tmp_path, monkeypatch, capsys):
+    # before: the same decisions and no word of the class: the budget could ship a pruned without class b
+    monkeypatch.chdir(_rare_and_varied(tmp_path / "p"))
+
+    _stage_module("embedding_clean").main()
+
+    decisions = pd.read_parquet("data/embedding-clean/decisions.parquet")
+    of_b = decisions[decisions["given_label"] == 1]
+    dropped, isolated = int((of_b["decision"] == "drop").sum()), int((of_b["reason"] == "isolated").sum())
+    assert (len(of_b), dropped, isolated) == (12, 12, 9)
+    assert ("warning: embedding-clean: the isolation rule drops 9 of the 12 train images of class 'b' judged: a class "
+            "whose images lie that far apart is more likely how that class looks (rare or varied) than a class of "
+            "mistakes, so check them (then set embedding_clean.isolation: null); dropping them would leave that class "
+            "little or nothing to learn from") in capsys.readouterr().out.splitlines()
+
+
+@pytest.mark.hostile("intermediates")
+def test_the_advice_of_the_rare_class_warning_keeps_the_class(tmp_path, monkeypatch, capsys):
+    project = _rare_and_varied(tmp_path / "p")
+    _edit(project, "embedding_clean", {"isolation": None})
+    monkeypatch.chdir(project)
+
+    _stage_module("embedding_clean").main()
+
+    of_b = pd.read_parquet("data/embedding-clean/decisions.parquet").query("given_label == 1")
+    assert int((of_b["decision"] == "keep").sum()) == 9
+    assert "warning: embedding-clean: the isolation rule" not in capsys.readouterr().out
+
+
+@pytest.mark.hostile("intermediates")
+def test_outlier_and_isolation_drops_of_most_of_a_class_name_both_settings():
+    # 4 outlier drops and 2 isolated of b's 10 (6: over half), 2 outlier drops of a's 10 and a relabel: only b named
+    stage = _stage_module("embedding_clean")
+    reasons = (["outlier:lof+knn"] * 4 + ["isolated"] * 2 + [""] * 4
+               + ["outlier:knn"] * 2 + ["neighbours_agree:1"] + [""] * 7)
+    decisions = pd.DataFrame({"given_label": [1] * 10 + [0] * 10, "reason": reasons,
+                              "decision": ["drop"] * 6 + ["keep"] * 4 + ["drop"] * 2 + ["relabel"] + ["keep"] * 7})
+    assert stage._classes_set_apart(decisions, classes=["a", "b"]) == [
+        "warning: embedding-clean: the isolation rule and the outlier drops drop 6 of the 10 train images of class 'b' "
+        "judged: a class whose images lie that far apart is more likely how that class looks (rare or varied) than a "
+        "class of mistakes, so check them (then set embedding_clean.isolation: null or set "
+        "embedding_clean.drop_outliers: false); dropping them would leave that class little or nothing to learn from"]
