@@ -145,6 +145,25 @@ def grouped_at(params: Mapping[str, Any]) -> dict[str, Any]:
     return {key: section.get(key, default) for key, default in DEDUP_SETTINGS.items()}
 
 
+def as_read(key: str, value: Any) -> Any:
+    """``value``, params.yaml's at the dotted ``key`` (as dvc.lock names a stage's params: ``threshold``,
+    ``threshold.issues``, ``threshold.issues.dark``, ``dedup``), as the stages read it: each threshold.issues setting
+    as it cuts (:func:`_as_cut`), each dedup setting left out at what it means (:data:`DEDUP_SETTINGS`), for
+    :func:`winnow.lock_entries.params_differences`. Before, a run under ``dark: {method: auto}`` was refused by the
+    compare and report stages as another run once params.yaml wrote ``dark: {}``, which cuts alike (the flags' own
+    check, :func:`check_cut`, passed them), and likewise ``dedup.keep: best_quality`` written out."""
+    parts = key.split(".")
+    if parts[:2] == ["threshold", "issues"] and len(parts) == 3:
+        return _as_cut(value)
+    if parts == ["threshold", "issues"] and isinstance(value, dict):
+        return {issue: _as_cut(setting) for issue, setting in value.items()}
+    if parts == ["threshold"] and isinstance(value, dict) and isinstance(value.get("issues"), dict):
+        return {**value, "issues": as_read("threshold.issues", value["issues"])}
+    if parts == ["dedup"] and isinstance(value, dict):
+        return {**DEDUP_SETTINGS, **value}
+    return value
+
+
 def check_grouped_at(groups, *, params: Mapping[str, Any], path: str = "data/dedup/groups.parquet") -> None:
     """Refuse (one line naming the setting, then and now, and dedup as the stage to rerun) dedup's ``groups`` made with
     other dedup settings than params.yaml's (``params``) now, where they record theirs (:data:`GROUPED_AT`; groups of

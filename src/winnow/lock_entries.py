@@ -9,7 +9,7 @@ winnow.staleness to name.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -168,12 +168,28 @@ def first_difference(key: str, value: Any, locked: Any) -> tuple[str, str, str]:
     return key, shown(value), shown(locked)
 
 
-def params_differences(entry: dict, params: dict) -> list[tuple[str, str, str, str]]:
+def params_differences(entry: dict, params: dict, *,
+                       read_as: Callable[[str, Any], Any] | None = None) -> list[tuple[str, str, str, str]]:
     """``(key, where, now, then)`` for each params.yaml value a dvc.lock ``entry`` recorded that ``params`` no
-    longer holds (:func:`first_difference` says where within it), in the entry's order."""
+    longer holds (:func:`first_difference` says where within it), in the entry's order. ``read_as(key, value)``:
+    the value at dotted ``key`` as the stages read it, so that two spellings of one setting are compared as one."""
     differences = []
     for key, locked in ((entry.get("params") or {}).get("params.yaml") or {}).items():
-        value = lookup(params, str(key), missing=_ABSENT_KEY)
-        if value != locked:
-            differences.append((str(key), *first_difference(str(key), value, locked)))
+        key, value = str(key), lookup(params, str(key), missing=_ABSENT_KEY)
+        if value == locked:
+            continue
+        where = first_difference(key, value, locked)
+        if read_as is not None and value is not _ABSENT_KEY:
+            value, locked = read_as(key, value), read_as(key, locked)
+            if value == locked:
+                continue
+
+            def at(v: Any, path: str) -> Any:
+                return v if path == key else lookup(v, path[len(key) + 1:], missing=_ABSENT_KEY)
+            # the first value written otherwise, shown as the stages read it (method "auto", not absent); where it
+            # reads alike, the first that reads otherwise
+            path = where[0]
+            where = (first_difference(path, at(value, path), at(locked, path))
+                     if at(value, path) != at(locked, path) else first_difference(key, value, locked))
+        differences.append((key, *where))
     return differences

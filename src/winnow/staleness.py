@@ -14,6 +14,7 @@ from pathlib import Path
 
 from winnow import lock_entries
 from winnow.errors import WinnowError, first_line
+from winnow.flag_cuts import as_read
 from winnow.progress_env import check_progress_variables
 from winnow.revisions import read_bytes, read_text, run_git, shallow_ends
 from winnow.yaml_text import load_yaml
@@ -401,8 +402,9 @@ def check_same_run(variants: list[str], params: dict, *, repo: Path = Path("."),
                               f"{rerun}")
         # the same stages: before, train@<v>'s alone, and pruned.cleaners edited then `dvc repro -s report` showed the
         # pruned the variants stage had made of the old cleaners, its page saying the new ones were applied
+        # (as the stages read them: threshold.issues' {method: auto} and {} are one setting, as check_cut reads them)
         for stage in upstream:
-            differences = lock_entries.params_differences(locked[stage], params)
+            differences = lock_entries.params_differences(locked[stage], params, read_as=as_read)
             if differences:
                 _, where, now, then = min(differences)  # the first key in order
                 raise WinnowError(f"{summary}: {stage} ran under {where} = {then}, params.yaml now says "

@@ -1,0 +1,77 @@
+"""Leftovers of stop 72, mended at stop 73.
+
+- the report's and compare's same-run check (:func:`winnow.staleness.check_same_run`) reads a setting written out
+  at what it means left out as the same setting: threshold.issues' ``{}``, ``{method: auto}`` and ``{method: auto,
+  alpha: 0.01}`` cut alike, as the flags' own check reads them, and ``dedup.keep: best_quality`` is what a left-out
+  keep means; a setting that does differ is named as the stages read it (method "auto", not absent);
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from hostile_harness import default_params, make_project
+from test_hostile_cli import _locked, _write_summaries
+from winnow.errors import WinnowError
+from winnow.metrics import summary_path
+from winnow.staleness import check_same_run
+
+
+def _ran_under(project, params: dict, *, stage: str, section: str, then: dict) -> None:
+    """A dvc.lock where each variant's train and evaluate are this run's and pruned's train read what ``stage`` wrote
+    under params.yaml's ``section`` ``then``."""
+    _write_summaries(project, {"baseline": {"a": 0.5, "b": 0.6}, "pruned": {"a": 0.6, "b": 0.7}})
+    _locked(project, ["baseline", "pruned"], train=params["train"])
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    lock["stages"][stage] = {"cmd": "x", "params": {"params.yaml": {section: then}},
+                             "outs": [{"path": f"data/{stage}", "md5": "s.dir"}]}
+    lock["stages"]["train@pruned"]["deps"] = [{"path": f"data/{stage}", "md5": "s.dir"}]
+    (project / "dvc.lock").write_text(yaml.safe_dump(lock))
+
+
+@pytest.mark.hostile("report")
+@pytest.mark.parametrize(("then", "now"), [({}, {"method": "auto"}), ({"method": "auto"}, {}),
+                                           ({}, {"method": "auto", "alpha": 0.01})])
+def test_the_same_run_is_not_refused_for_a_threshold_setting_written_out_at_its_default(tmp_path, then, now):
+    # before: "threshold ran under threshold.issues.dark.method = absent, params.yaml now says "auto": not from this
+    # run", though the two cut alike (the flags' own check, winnow.flag_cuts.check_cut, passed them)
+    params = default_params() | {"variants": ["baseline", "pruned"]}
+    params["threshold"]["issues"]["dark"] = now
+    project = make_project(tmp_path / "project", params)
+    ran = copy.deepcopy(params["threshold"])
+    ran["issues"]["dark"] = then
+    _ran_under(project, params, stage="threshold", section="threshold", then=ran)
+    check_same_run(["baseline", "pruned"], params, repo=project, stage="report")  # no refusal
+
+
+@pytest.mark.hostile("report")
+def test_the_same_run_is_not_refused_for_a_dedup_setting_written_out_at_what_its_absence_means(tmp_path):
+    # dedup.keep left out is best_quality (the dedup stage's reading); before: refused as "dedup.keep = absent"
+    params = default_params() | {"variants": ["baseline", "pruned"]}
+    params["dedup"]["keep"] = "best_quality"
+    project = make_project(tmp_path / "project", params)
+    ran = {k: v for k, v in params["dedup"].items() if k != "keep"}
+    _ran_under(project, params, stage="dedup", section="dedup", then=ran)
+    check_same_run(["baseline", "pruned"], params, repo=project, stage="compare")  # no refusal
+
+
+@pytest.mark.hostile("report")
+@pytest.mark.parametrize(("now", "said"), [
+    ({"method": "otsu"}, 'threshold.issues.dark.method = "auto", params.yaml now says "otsu"'),
+    # alpha reads alike (0.01 is auto's default), isolated_max does not: named, at the 10 a left-out one means
+    ({"alpha": 0.01, "isolated_max": 5}, "threshold.issues.dark.isolated_max = 10, params.yaml now says 5")])
+def test_a_threshold_setting_that_does_differ_is_still_refused_and_named_as_it_cuts(tmp_path, now, said):
+    # before the mend the first of these read "dark.method = absent", the second "dark.alpha = absent ... 0.01"
+    params = default_params() | {"variants": ["baseline", "pruned"]}
+    params["threshold"]["issues"]["dark"] = now
+    project = make_project(tmp_path / "project", params)
+    ran = copy.deepcopy(params["threshold"])
+    ran["issues"]["dark"] = {}
+    _ran_under(project, params, stage="threshold", section="threshold", then=ran)
+    with pytest.raises(WinnowError) as refused:
+        check_same_run(["baseline", "pruned"], params, repo=project, stage="report")
+    assert str(refused.value) == (f"{summary_path('pruned')}: threshold ran under {said}: not from this run; run "
+                                  "`dvc repro report`, which brings every variant up to date")
