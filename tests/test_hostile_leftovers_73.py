@@ -4,17 +4,22 @@
   at what it means left out as the same setting: threshold.issues' ``{}``, ``{method: auto}`` and ``{method: auto,
   alpha: 0.01}`` cut alike, as the flags' own check reads them, and ``dedup.keep: best_quality`` is what a left-out
   keep means; a setting that does differ is named as the stages read it (method "auto", not absent);
+- ``winnow compare`` over two commits that each ran an experiment of one name (``dvc exp run -n seed1`` on both,
+  ``--num 2``) names each by its commit too, in its notes and in the --out JSON that traces the table to its runs;
 """
 
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 import yaml
 
 from hostile_harness import default_params, make_project
 from test_hostile_cli import _locked, _write_summaries
+from test_hostile_compare_72 import F1, _shown
+from winnow.cli import main as winnow
 from winnow.errors import WinnowError
 from winnow.metrics import summary_path
 from winnow.staleness import check_same_run
@@ -75,3 +80,21 @@ def test_a_threshold_setting_that_does_differ_is_still_refused_and_named_as_it_c
         check_same_run(["baseline", "pruned"], params, repo=project, stage="report")
     assert str(refused.value) == (f"{summary_path('pruned')}: threshold ran under {said}: not from this run; run "
                                   "`dvc repro report`, which brings every variant up to date")
+
+
+@pytest.mark.hostile("compare")
+def test_compare_names_apart_two_experiments_of_one_name_at_two_commits(tmp_path, capsys):
+    # seed1 run on commit a (seed 1) and on commit b (seed 1 again, a repeat). Before: the --out JSON listed "seed1"
+    # and the note left out "seed1", so which of the two the table holds could not be told
+    project = make_project(tmp_path / "project", default_params() | {"variants": ["baseline", "pruned"]})
+    shown = [{**_shown("a" * 40, "main", 0, F1), "experiments": [{"name": "seed1",
+                                                                   "revs": [_shown("c" * 40, "seed1", 1, F1)]}]},
+             {**_shown("b" * 40, None, 2, F1), "experiments": [{"name": "seed1",
+                                                                "revs": [_shown("d" * 40, "seed1", 1, F1)]}]}]
+    saved = tmp_path / "show.json"
+    saved.write_text(json.dumps(shown))
+    out = tmp_path / "seeds.md"
+    assert winnow(["compare", "--from-json", str(saved), "--repo", str(project), "--out", str(out)]) == 0
+    assert capsys.readouterr().out.startswith("# Variants over 3 run(s) (seeds 0, 1, 2)\n\n"
+                                              "_left out 1 run(s) repeating a seed: seed1 (ddddddd)_\n")
+    assert json.loads(out.with_suffix(".json").read_text())["runs"] == ["main", "seed1 (ccccccc)", "bbbbbbb"]

@@ -30,7 +30,8 @@ def experiments_from_show(show: list[dict], *, include_workspace: bool = False,
             each ``{"data": {...}}``) and ``experiments`` (ranges whose ``revs`` are records alike).
 
     Returns:
-        One dict per commit or experiment that has data, each commit once: ``experiment`` (name, or rev when unnamed),
+        One dict per commit or experiment that has data, each commit once: ``experiment`` (name, or rev when unnamed;
+        a name two records share followed by the record's rev: ``seed1 (1a2b3c4)``),
         ``rev``, ``params`` (params.yaml as a dict), ``metrics`` (file -> dict), ``inputs`` (what the
         stages read that no stage writes, as DVC lists their hashes: path -> hash; {} where the record has none)
         and ``outputs`` (the stages' outputs but metrics and plots, as its dvc.lock hashes them: path -> hash).
@@ -98,6 +99,13 @@ def experiments_from_show(show: list[dict], *, include_workspace: bool = False,
                 continue
             for record in exp_range.get("revs") or []:
                 add(record)
+    # experiment names are unique per commit only: `dvc exp run -n seed1` on two commits, both under --num 2. Before,
+    # both were "seed1" in compare's table and its --out JSON, study.csv and the notes, so no reader could tell which
+    # run was which; each is named by its commit too, as `dvc exp apply` and `dvc exp show` take it
+    names = [record["experiment"] for record in found]
+    for record in found:
+        if names.count(record["experiment"]) > 1 and record["rev"] != "workspace":
+            record["experiment"] = f"{record['experiment']} ({record['rev'][:7]})"
     return found
 
 
