@@ -6,6 +6,8 @@
   keep means; a setting that does differ is named as the stages read it (method "auto", not absent);
 - ``winnow compare`` over two commits that each ran an experiment of one name (``dvc exp run -n seed1`` on both,
   ``--num 2``) names each by its commit too, in its notes and in the --out JSON that traces the table to its runs;
+- a small lossy WebP (32x32) whose last 48 bytes were zeroed (a download cut short at full length) is a rejected row,
+  as one with a longer zeroed tail was, and the whole WebP beside it is read;
 """
 
 from __future__ import annotations
@@ -13,14 +15,17 @@ from __future__ import annotations
 import copy
 import json
 
+import numpy as np
 import pytest
 import yaml
 
 from hostile_harness import default_params, make_project
 from test_hostile_cli import _locked, _write_summaries
 from test_hostile_compare_72 import F1, _shown
+from test_hostile_image_decode import UNWRITTEN, decoded, encoded, pixels_of
 from winnow.cli import main as winnow
 from winnow.errors import WinnowError
+from winnow.image_files import load_imagefolder
 from winnow.metrics import summary_path
 from winnow.staleness import check_same_run
 
@@ -98,3 +103,17 @@ def test_compare_names_apart_two_experiments_of_one_name_at_two_commits(tmp_path
     assert capsys.readouterr().out.startswith("# Variants over 3 run(s) (seeds 0, 1, 2)\n\n"
                                               "_left out 1 run(s) repeating a seed: seed1 (ddddddd)_\n")
     assert json.loads(out.with_suffix(".json").read_text())["runs"] == ["main", "seed1 (ccccccc)", "bbbbbbb"]
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_small_webp_whose_last_bytes_were_zeroed_is_a_rejected_row(tmp_path):
+    # before: a tail under 64 zero bytes was never looked at, so the cut file was read as a whole image, its last
+    # macroblock (a quarter of its 32x32 pixels) garbage
+    noise = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    whole = encoded(noise, "WEBP", quality=80)
+    for name, data in (("a/cut.webp", whole[:-48] + bytes(48)), ("a/whole.webp", whole)):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    loaded = load_imagefolder(tmp_path, size=None)
+    assert loaded.rejected == [(f"{tmp_path}/a/cut.webp", UNWRITTEN)]
+    np.testing.assert_array_equal(pixels_of(loaded, "a/whole.webp"), decoded(whole))
