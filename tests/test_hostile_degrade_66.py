@@ -105,14 +105,16 @@ def test_an_odd_size_leaves_unrecorded_the_files_its_score_read_as_that_size_alr
 
 @pytest.mark.hostile("params")
 def test_an_odd_size_every_picked_file_had_is_refused(tmp_path):
-    # parse refuses the files' most common size (32x8 here); 16x16 is as many pixels, which the odd-size score reads
+    # parse refuses the files' most common size (32x8 here); 16x16 is as many pixels, which the odd-size score reads.
+    # Since stop 73 odd_size keeps the files' aspect ratio (size 16 on 32x8 files is 32x8 itself), so parse refuses it
+    # before any work, naming the square of as many pixels
     source = colour_imageset(grey=0)
     source.manifest.loc[:19, ["orig_h", "orig_w"]] = (32, 8)
     source.manifest.loc[20:29, ["orig_h", "orig_w"]] = (16, 16)
     with pytest.raises(WinnowError) as err:
         degrade(source, perturbations=[{"kind": "odd_size", "fraction": 1.0, "size": 16}], seed=0, workdir=tmp_path)
-    assert str(err.value) == ("degrade.perturbations[0] (odd_size): the 30 images it picked are files of 16x16's pixel "
-                              "count already, yet they would be recorded as damaged; give another size")
+    assert str(err.value) == ("degrade.perturbations[0] (odd_size): size must be a size other than the files' 32x8 (as "
+                              "many pixels as 16x16), got 16")
     assert list(tmp_path.iterdir()) == []
 
 

@@ -8,6 +8,9 @@
   ``--num 2``) names each by its commit too, in its notes and in the --out JSON that traces the table to its runs;
 - a small lossy WebP (32x32) whose last 48 bytes were zeroed (a download cut short at full length) is a rejected row,
   as one with a longer zeroed tail was, and the whole WebP beside it is read;
+- degrade's odd_size on files that are not square (24x48) keeps their aspect ratio, size the side of a square of as
+  many pixels, rather than planting size x size files, an odd aspect ratio the ground truth does not record; a size
+  too small to keep the ratio in whole pixels is refused;
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from test_hostile_cli import _locked, _write_summaries
 from test_hostile_compare_72 import F1, _shown
 from test_hostile_image_decode import UNWRITTEN, decoded, encoded, pixels_of
 from winnow.cli import main as winnow
+from test_hostile_degrade_66 import colour_imageset
+from winnow.degrade import degrade
 from winnow.errors import WinnowError
 from winnow.image_files import load_imagefolder
 from winnow.metrics import summary_path
@@ -117,3 +122,20 @@ def test_a_small_webp_whose_last_bytes_were_zeroed_is_a_rejected_row(tmp_path):
     loaded = load_imagefolder(tmp_path, size=None)
     assert loaded.rejected == [(f"{tmp_path}/a/cut.webp", UNWRITTEN)]
     np.testing.assert_array_equal(pixels_of(loaded, "a/whole.webp"), decoded(whole))
+
+
+@pytest.mark.hostile("params")
+def test_an_odd_size_of_files_that_are_not_square_keeps_their_aspect_ratio(tmp_path):
+    # before: size 8 on 24x48 files recorded the 6 picked files as 8x8, an aspect ratio of 1 where the others have 2,
+    # which the odd-aspect score flags though the ground truth records odd_size alone
+    source = colour_imageset(grey=0)
+    source.manifest[["orig_h", "orig_w"]] = (24, 48)
+    out, log = degrade(source, perturbations=[{"kind": "odd_size", "fraction": 0.2, "size": 8}], seed=0)
+    # as many pixels as 8x8 at 1:2: sqrt(64 / 2) = 5.7 high, sqrt(64 * 2) = 11.3 wide, in whole pixels
+    assert out.manifest.set_index("id").loc[log["id"], ["orig_h", "orig_w"]].drop_duplicates().values.tolist() == [
+        [6, 11]]
+    with pytest.raises(WinnowError) as refused:  # 2x2's pixels at 1:2 are 1.4 x 2.8: 1x3 in whole pixels
+        degrade(source, perturbations=[{"kind": "odd_size", "fraction": 0.2, "size": 2}], seed=0, workdir=tmp_path)
+    assert str(refused.value) == ("degrade.perturbations[0] (odd_size): size must be large enough to keep the files' "
+                                  "24x48 aspect ratio within 10% (1x3 here), got 2")
+    assert list(tmp_path.iterdir()) == []

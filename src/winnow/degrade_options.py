@@ -24,6 +24,7 @@ from winnow.param_rules import finite_number
 from winnow.param_values import bounded_repr
 
 MIN_COPY_FACTOR = 0.25  # near_duplicate's least brightness/contrast factor: a copy, not a dark image
+KEPT_RATIO = 0.1  # odd_size's file rounds at most this far from the files' ratio, well within the odd-aspect fences
 
 # kind -> the options it accepts besides ``kind``
 OPTIONS = {
@@ -369,9 +370,19 @@ class _Reader:
     def _odd_size(self) -> dict:
         size = self.number("size", low=1, high=math.inf if self.data is None else 4 * max(self.data.originals),
                            integer=True)
-        if self.data is not None and (size, size) == self.data.originals:
-            self.fail("size", f"a size other than the files' {size}x{size}", size)
-        return {**self._selection(), "size": size, "shape": [size, size]}
+        if self.data is None:
+            return {**self._selection(), "size": size, "shape": [size, size]}
+        # the files' aspect ratio kept, size the side of a square of as many pixels (the score reads log sqrt(h w)):
+        # before, size x size, so odd_size on 24x48 files planted an unrecorded odd aspect ratio too
+        height, width = self.data.originals
+        shape = [max(1, round(size * math.sqrt(height / width))), max(1, round(size * math.sqrt(width / height)))]
+        if tuple(shape) == (height, width):
+            self.fail("size", f"a size other than the files' {height}x{width}"
+                              + ("" if height == width else f" (as many pixels as {size}x{size})"), size)
+        if abs(math.log(shape[1] / shape[0] * height / width)) > math.log(1 + KEPT_RATIO):  # 2 on 24x48 files: 1x3
+            self.fail("size", f"large enough to keep the files' {height}x{width} aspect ratio within "
+                              f"{KEPT_RATIO:.0%} ({shape[0]}x{shape[1]} here)", size)
+        return {**self._selection(), "size": size, "shape": shape}
 
     def _odd_aspect_ratio(self) -> dict:
         ratio = float(self.number("ratio", low_open=True))
