@@ -20,7 +20,7 @@ from winnow.image_files import NESTED, OUTSIDE
 from winnow.imageset import IMAGES, finish_imageset
 from winnow.ingest import append_trusted, ingest_manifest, store_images
 from winnow.remote_files import place
-from winnow.source_listing import listing
+from winnow.source_listing import LISTED_PATHS, listing
 from winnow.sources import load_source, locate_source
 from winnow.stage import atomic_folder, check_outputs, load_params, run, together, write_json, write_table
 from winnow.trusted_set import load_trusted, locate_trusted
@@ -154,21 +154,30 @@ def _refuse_changed_since_listed(p: dict) -> None:
     read, differs from the source stage's listing in :data:`LISTED`, which DVC records as ingest's input: a bucket
     written to, a folder edited, between that stage and the end of ingest's reading. Before: ingest's outputs were of
     the files as they were then, dvc.lock tied them to the listing before the change, and `dvc status` said all was
-    up to date. Not checked without that file (ingest run on its own), nor for a path either listing could not read."""
+    up to date. Not checked without that file (ingest run on its own), nor for a path either listing could not read.
+    A path other than the one listed (ingest.path edited, then ingest run by itself) is named as such."""
     try:
         recorded = json.loads(Path(LISTED).read_text())
     except (OSError, ValueError):
         return
     if not isinstance(recorded, dict):
         return
+    # the paths listed (none in an earlier winnow's file: its listings are compared as before)
+    paths = recorded.get(LISTED_PATHS) if isinstance(recorded.get(LISTED_PATHS), dict) else {}
     for key, now in listing(p).items():
         then = recorded.get(key)
         # files listed on both sides: not a folder that was not there for the source stage (ingest.download's)
-        if isinstance(then, dict) and "files" in then and "files" in now and now != then:
-            raise WinnowError(f"{key}: {p[key.removeprefix('ingest.')]} changed after the source stage listed it "
-                              f"({then['files']} file(s) then, {now['files']} now, or edited) and "
-                              "before ingest had read it, so what ingest read is not what data/source.json records; "
-                              "nothing was ingested: run `dvc repro` again once the data is no longer being written")
+        if not (isinstance(then, dict) and "files" in then and "files" in now) or now == then:
+            continue
+        given = str(p.get(key.removeprefix("ingest.")))
+        if paths.get(key) is not None and paths[key] != given:
+            raise WinnowError(f"{key}: the source stage listed {paths[key]} (data/source.json), params.yaml names "
+                              f"{given} now: edited since, and ingest run by itself; nothing was ingested: run "
+                              "`dvc repro ingest`, which lists it first")
+        raise WinnowError(f"{key}: {p[key.removeprefix('ingest.')]} changed after the source stage listed it "
+                          f"({then['files']} file(s) then, {now['files']} now, or edited) and "
+                          "before ingest had read it, so what ingest read is not what data/source.json records; "
+                          "nothing was ingested: run `dvc repro` again once the data is no longer being written")
 
 
 def _refuse_one_picture(manifest: pd.DataFrame) -> None:

@@ -13,7 +13,7 @@ one_line_from_the_start()  # before the imports below, which take seconds: a Ctr
 import json
 from pathlib import Path
 
-from winnow.source_listing import listing, represent_listing
+from winnow.source_listing import LISTED_PATHS, listed_paths, listing, represent_listing
 from winnow.stage import check_outputs, load_params, run, together, write_json
 
 OUT = "data/source.json"
@@ -23,7 +23,10 @@ REPRESENT_OUT = "data/represent-source.json"
 def main() -> None:
     params = load_params()
     check_outputs(stage="source", files=[OUT, REPRESENT_OUT])
-    ingest, said = kept_where_unreadable(listing(params["ingest"]), OUT, reader="ingest")
+    listed = listing(params["ingest"])
+    read = {key for key, entry in listed.items() if "files" in entry}  # kept_where_unreadable replaces the others
+    ingest, said = kept_where_unreadable(listed, OUT, reader="ingest")
+    ingest[LISTED_PATHS] = listed_paths(params["ingest"], read=read, last=last_listing(OUT))
     represent, said_too = kept_where_unreadable(represent_listing(params.get("represent") or {}), REPRESENT_OUT,
                                                 reader="represent")
     with together():
@@ -35,10 +38,7 @@ def main() -> None:
 def kept_where_unreadable(listed: dict[str, dict], path: str, *, reader: str) -> tuple[dict[str, dict], list[str]]:
     """(``listed`` with the last listing in ``path`` kept for each key that cannot be read here, a phrase a
     key for the summary line); ``reader``: the stage that reads those files."""
-    try:
-        last = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        last = {}
+    last = last_listing(path)
     said = []
     for key, now in listed.items():
         kept = last.get(key) if isinstance(last, dict) else None
@@ -49,6 +49,15 @@ def kept_where_unreadable(listed: dict[str, dict], path: str, *, reader: str) ->
         said.append(f"{key} {now['files']} file(s)" if "files" in now else f"{key} unreadable" if "unreadable" in now
                     else f"{key} the embedded data set" if now else "")
     return listed, said
+
+
+def last_listing(path: str) -> dict:
+    """What ``path`` holds of the last run ({} where it cannot be read)."""
+    try:
+        last = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+    return last if isinstance(last, dict) else {}
 
 
 if __name__ == "__main__":

@@ -11,21 +11,27 @@
 - degrade's odd_size on files that are not square (24x48) keeps their aspect ratio, size the side of a square of as
   many pixels, rather than planting size x size files, an odd aspect ratio the ground truth does not record; a size
   too small to keep the ratio in whole pixels is refused;
+- ingest.path edited to another folder, then ingest run by itself (the source stage's listing is of the old folder):
+  refused naming the two folders and ``dvc repro ingest``, not as data written while ingest read it; a data/source.json
+  of an earlier winnow (no path recorded) is read as before.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import runpy
+import shutil
 
 import numpy as np
 import pytest
 import yaml
 
-from hostile_harness import default_params, make_project
+from hostile_harness import ROOT, assert_nothing_left, default_params, files_under, imagefolder_project, make_project
 from test_hostile_cli import _locked, _write_summaries
 from test_hostile_compare_72 import F1, _shown
 from test_hostile_image_decode import UNWRITTEN, decoded, encoded, pixels_of
+from test_streaming_ingest import ingest_in_process
 from winnow.cli import main as winnow
 from test_hostile_degrade_66 import colour_imageset
 from winnow.degrade import degrade
@@ -139,3 +145,45 @@ def test_an_odd_size_of_files_that_are_not_square_keeps_their_aspect_ratio(tmp_p
     assert str(refused.value) == ("degrade.perturbations[0] (odd_size): size must be large enough to keep the files' "
                                   "24x48 aspect ratio within 10% (1x3 here), got 2")
     assert list(tmp_path.iterdir()) == []
+
+
+def _listed_then_moved(tmp_path, monkeypatch):
+    """(project, params, the new folder): the source stage listed the project's images, then params.yaml's ingest.path
+    was edited to a copy of them elsewhere."""
+    project, params = imagefolder_project(tmp_path)
+    monkeypatch.chdir(project)
+    runpy.run_path(str(ROOT / "stages/source.py"), run_name="source")["main"]()
+    other = tmp_path / "other"
+    shutil.copytree(params["ingest"]["path"], other)
+    params["ingest"]["path"] = str(other)
+    make_project(project, params)
+    return project, params, other
+
+
+@pytest.mark.hostile("ingest")
+def test_ingest_run_by_itself_after_ingest_path_was_edited_names_the_edit(tmp_path, monkeypatch):
+    # `dvc repro -s ingest` after the edit. Before: "ingest.path: <other> changed after the source stage listed it (36
+    # file(s) then, 36 now, or edited) and before ingest had read it ... run `dvc repro` again once the data is no longer
+    # being written": the new folder was never written to; the source stage had listed the old one
+    project, params, other = _listed_then_moved(tmp_path, monkeypatch)
+    before = files_under(project)
+    with pytest.raises(WinnowError) as refused:
+        ingest_in_process(project, monkeypatch)
+    assert str(refused.value) == (
+        f"ingest.path: the source stage listed {tmp_path / 'images'} (data/source.json), params.yaml names {other} "
+        "now: edited since, and ingest run by itself; nothing was ingested: run `dvc repro ingest`, which lists it first")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("ingest")
+def test_a_source_listing_of_an_earlier_winnow_without_the_path_is_read_as_before(tmp_path, monkeypatch):
+    # data/source.json written before the path was recorded: the files alone are compared, as before, so a listing of
+    # the same files passes and ingest runs (before this record, no path was ever compared)
+    project, params = imagefolder_project(tmp_path)
+    monkeypatch.chdir(project)
+    runpy.run_path(str(ROOT / "stages/source.py"), run_name="source")["main"]()
+    listed = json.loads((project / "data/source.json").read_text())
+    del listed["listed_paths"]
+    (project / "data/source.json").write_text(json.dumps(listed))
+    ingest_in_process(project, monkeypatch)
+    assert (project / "data/ingest").is_dir()

@@ -49,6 +49,21 @@ def listing(ingest: dict, *, root: Path | None = None) -> dict[str, dict]:
     return listed
 
 
+# the key of data/source.json recording, beside the listings, the ingest.path and ingest.trusted_path each is of (as
+# params.yaml gives them): before, ingest run by itself after ingest.path was edited (`dvc repro -s ingest`) was told
+# the new folder "changed after the source stage listed it" and to wait for the data to stop being written
+LISTED_PATHS = "listed_paths"
+
+
+def listed_paths(ingest: dict, *, read: set[str], last: dict) -> dict[str, str | None]:
+    """What data/source.json records under :data:`LISTED_PATHS`: for each path of params.yaml's ``ingest`` section
+    whose files the source stage listed (``read``: the keys of :func:`listing` it read, not kept) that path, for the
+    others the path ``last`` (the file's last content) records for its listing, kept where it cannot be read here."""
+    before = last.get(LISTED_PATHS) if isinstance(last.get(LISTED_PATHS), dict) else {}
+    return {key: str(ingest.get(key.removeprefix("ingest."))) if key in read else before.get(key)
+            for key in ("ingest.path", "ingest.trusted_path")}
+
+
 class Hashes:
     """The SHA-256 of each file inside the project the last listing hashed, kept in :data:`HASHES` with the file's
     size, modification and change time, inode and device: a file whose stat is unchanged is not read again, as DVC
