@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from winnow import markdown, revisions
+from winnow.configs import VARIANTS
 from winnow.errors import WinnowError
 from winnow.evaluated import metric_problems, non_numbers
 from winnow.gate_table import GateSettings
@@ -29,6 +30,8 @@ def check_gated_files(repo: str | Path, *, names: dict[str, list[str]], revs: di
     problems, held = [], {}  # held: rev -> the gated files there
     for side in revs:
         for name, rev in zip(names[side], revs[side]):
+            if rev in held:  # --base and --target one commit: its problems were named once (before: each twice)
+                continue
             held[rev] = set(revisions.matching(repo, rev, list(settings.files)))
             problems += [problem for path in sorted(held[rev])
                          for problem in metric_problems(text_at(rev, path) or "", where=f"{path} at {name}")]
@@ -45,7 +48,11 @@ def check_gated_files(repo: str | Path, *, names: dict[str, list[str]], revs: di
             raise settings.refusal(f"{path} holds no JSON at any revision gated (its stage writes another format), "
                                    "and the gate reads metrics JSON alone; narrow the pattern to JSON files, e.g. "
                                    "metrics/evaluate/*.json", key="files")
-        written = non_numbers(texts)
+        # evaluate writes numbers alone into its metrics and summary (winnow.metrics.summarise): a null or text there
+        # is a value gone wrong, never its stage's format. Before: a variant new at the target, or --base and --target
+        # one commit, held the file at one revision, "every revision gated", and the pattern was blamed, with
+        # "narrow the pattern ..., e.g. metrics/evaluate/*.json", the pattern itself, as the fix
+        written = "" if _evaluates(path) else non_numbers(texts)
         if written:
             raise settings.refusal(f"{path} holds {written} at every revision gated: its stage writes text, "
                                    "true/false, null or lists beside its numbers, so it is no metrics file to gate; "
@@ -54,6 +61,11 @@ def check_gated_files(repo: str | Path, *, names: dict[str, list[str]], revs: di
         raise WinnowError("gated metrics are not all finite numbers: " + "; ".join(problems)
                           + " (rerun the stage that writes them and commit its outputs)")
     return held
+
+
+def _evaluates(path: str) -> bool:
+    """Whether ``path`` is a file evaluate writes numbers alone into: a variant's metrics or summary JSON."""
+    return any(variant_of(path, pattern) is not None for pattern in (METRICS_FILE, SUMMARY_FILE))
 
 
 def _json(text: str) -> bool:
@@ -78,7 +90,10 @@ def check_gated_files_everywhere(held: dict[str, set[str]], *, names: dict[str, 
     whose params.yaml the patterns are (``settings.source``): before, "or take it out of gate.files" sent the user to
     the target's params.yaml, which the gate does not read, and the same line came back."""
     every = set().union(*held.values())
-    named = {v for path in every for pattern in (METRICS_FILE, SUMMARY_FILE) if (v := variant_of(path, pattern))}
+    # a variant's name, never any name evaluate's layout holds: before, a stray metrics/evaluate/metrics.json made
+    # "metrics" a variant not gated, every file under metrics/ its own, and a gated file deleted at the target passed
+    named = {v for path in every for pattern in (METRICS_FILE, SUMMARY_FILE)
+             if (v := variant_of(path, pattern)) in VARIANTS}
     ungated = (variants | named) - set(gated)
     required = sorted(path for path in every if not ungated & set(PurePosixPath(path).with_suffix("").parts))
     new = [path for path in required if path not in settings.files
