@@ -8,13 +8,16 @@ asserted whole.
   wrong, once;
 - a stray metrics/evaluate/metrics.json new at the target beside a gated file deleted there (metrics/dedup.json):
   "metrics" was read as a variant not gated, every file under metrics/ as its own, and the deletion passed; it is
-  refused as without the stray file.
+  refused as without the stray file;
+- a class removed at the target (its test images gone): refused, as it must be, but told to "compare them with winnow
+  compare", which compares variants over one setting's seeds, never two revisions; the line now says what the gate
+  takes (test images added) and what it refuses (any removed).
 """
 
 import json
 
 import pytest
-from gate_repo import commit, init, labels_of, write_both_variants, write_variant, wrong_on
+from gate_repo import CLASSES, commit, init, labels_of, write_both_variants, write_variant, wrong_on
 from hostile_harness import assert_nothing_left, default_params, files_under, make_project
 from winnow.cli import main as winnow
 from winnow.metrics import metrics_path
@@ -93,3 +96,20 @@ def test_a_stray_file_in_evaluates_folder_cannot_hide_a_gated_file_deleted_at_th
         "error: metrics/dedup.json missing at workspace (HEAD holds it): params.yaml gate.files gates it at every "
         "revision; rerun the stage that writes it and commit it at workspace, or take it out of gate.files at HEAD "
         "(the gate takes its settings from HEAD)"]
+
+
+@pytest.mark.hostile("gate")
+def test_a_class_removed_at_the_target_is_not_sent_to_winnow_compare(tmp_path, capsys):
+    # the change drops class 9 (its 100 test images) from the data, and evaluates both variants on the other 900.
+    # Before: "...; the gate pairs the same images: gate runs of the same data and ingest.split_seed (it carves val
+    # and test; seed does not), or compare them with winnow compare": compare sets variants side by side over the
+    # seeds of one setting, never two revisions, and leaves out a commit of another data set; what the gate takes
+    # (images added, left out) and refuses (images removed) is said instead
+    project = committed(tmp_path)
+    labels = labels_of(classes=CLASSES[:9])
+    for variant in ("baseline", "pruned"):
+        write_variant(project, variant, labels, wrong_on(labels, [1, 2], classes=CLASSES[:9]), classes=CLASSES[:9])
+    assert refused(project, capsys) == [
+        "error: baseline: base and head were tested on different test sets (100 ids at base only, 0 at head only, e.g. "
+        "'test-0900'); the gate pairs the same images: gate runs of the same data and ingest.split_seed (it carves val "
+        "and test; seed does not); test images may be added (they are left out, not gated), none removed"]

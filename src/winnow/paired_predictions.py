@@ -39,9 +39,11 @@ def check_same_images(reference: pd.DataFrame, frame: pd.DataFrame, *, variant: 
         first = (only_base or only_other)[0]
         raise WinnowError(f"{variant}: {what} were tested on different test sets ({len(only_base)} ids {here} "
                           f"only, {len(only_other)} {there} only, e.g. {first!r}); "
+                          # before: "..., or compare them with winnow compare", which compares the variants of
+                          # one setting's runs, never two revisions, and leaves out a commit of another data set
                           + (fix or "the gate pairs the same images: gate runs of the same data and "
-                             "ingest.split_seed (it carves val and test; seed does not), or compare them with "
-                             "winnow compare"))
+                             "ingest.split_seed (it carves val and test; seed does not); test images may be added "
+                             "(they are left out, not gated), none removed"))
     pairs = reference.merge(frame, on="id", suffixes=("_base", "_other"))
     if "digest_base" in pairs.columns:  # both files name each image's pixels (older revisions did not)
         repainted = pairs["digest_base"] != pairs["digest_other"]
