@@ -22,7 +22,7 @@ from winnow.report_valuation import valuation_section
 from winnow.imageset import ImageSet, read_imageset
 from winnow.judged_rows import check_grouped, check_pixels
 from winnow.metrics import predictions_path, summary_path
-from winnow.quality import SCORES
+from winnow.quality import read_scores
 from winnow.report_figures import png_uri
 from winnow.staleness import check_same_run
 from winnow.stage import check_outputs, load_params, run, write_text
@@ -141,8 +141,12 @@ def main() -> None:
             histograms=report_plots.histograms_of(summary=cuts, images=None if flags is None else len(flags)))),
         ("flagged", "Most flagged images per issue", report_grids.flagged_section(
             flags=flags,
-            scores=of_images("score", "data/score/scores.parquet", columns=SCORES, every=True), imageset=degraded,
-            per_issue=p["images_per_grid"])),
+            # read as threshold reads them (quality.read_scores: numbers in [0, 1], at params.yaml's score settings):
+            # before, a text score ended the report in a TypeError, and one of NaN, -7.5 or other settings was shown
+            scores=None if degraded is None else optional(lambda path: read_scores(
+                path, imageset="data/degrade", ids=degraded.manifest["id"], digests=degraded.manifest["digest"],
+                settings=params.get("score") or {}, sizes=degraded.manifest), "data/score/scores.parquet"),
+            imageset=degraded, per_issue=p["images_per_grid"])),
         ("labels", "Label issues", report_grids.label_issues_section(
             issues=issues, summary=report_recounts.checked_issues(
                 numbers_of("confident-learn", "metrics/confident_learn.json"), issues=issues,

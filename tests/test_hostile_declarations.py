@@ -80,10 +80,11 @@ READ_THROUGH = {"augment-search": {"balance.policy"}}
 # train for where and how fast they run the baseline model (winnow.training.run_as: eval_batch_size, threads, stream);
 # variants checks that the budget's model check trained with today's train settings, seed and policy (data/budget, its
 # dep, follows them: the budget declares them); ingest reads variants for a warning alone (source images the augmented
-# variant's GAN cannot make, which gan-synthesize refuses), and a changed variants list must not rerun every stage
+# variant's GAN cannot make, which gan-synthesize refuses), and a changed variants list must not rerun every stage;
+# report checks that the scores it captions were made at today's score settings (data/score, its dep, follows them)
 NOT_OUTPUT = {"source": {"ingest", "represent"}, "train": {"variants"}, "evaluate": {"variants", "seed", "train"},
               "balance": {"train"}, "gan-synthesize": {"train"}, "variants": {"seed", "train", "balance"},
-              "ingest": {"variants"}}
+              "ingest": {"variants"}, "report": {"score"}}
 
 
 def _params_read(script: Path) -> set[str]:
