@@ -88,17 +88,18 @@ def _dotted(key: str | tuple[str, ...]) -> str:
 def checked_truth(scores: dict, *, where: str, path: str, stage: str) -> dict:
     """``scores``, a block of figures against what degrade planted (``tp``, ``fp``, ``fn`` counts, already checked,
     beside ``precision``, ``recall``, ``f1``, as :func:`winnow.groundtruth.precision_recall_f1` writes them), when each
-    rate is what the counts give (0 or null where undefined); else one line naming the key. Before: "precision
-    (planted) 0.900" stood in the thresholds table of an issue whose 10 flags in train held 1 planted image."""
+    rate is what the counts give (0 or null where undefined, and only there); else one line naming the key. Before:
+    "precision (planted) 0.900" stood in the thresholds table of an issue whose 10 flags in train held 1 planted image,
+    and a precision of null there read "–" (nothing flagged) beside its 10 flags."""
     tp, fp, fn = (scores[k] for k in ("tp", "fp", "fn"))
     for key, (num, den) in (("precision", (tp, tp + fp)), ("recall", (tp, tp + fn)),
                             ("f1", (2 * tp, 2 * tp + fp + fn))):
-        said = scores.get(key)
-        if said is None or not is_rate(said):
+        said = scores.get(key, _ABSENT)
+        if said is _ABSENT or not (said is None or is_rate(said)):
             continue  # not written, or no rate: checked_numbers' and checked_metrics' to name
-        if not math.isclose(said, num / den if den else 0.0, abs_tol=1e-9):
-            raise rerun_error(path, f"{where}{key} is {said:g}, but its tp {tp:,}, fp {fp:,} and fn {fn:,} give "
-                                    f"{num / den if den else 0:g}", written_by=stage)
+        if not (den == 0 if said is None else math.isclose(said, num / den if den else 0.0, abs_tol=1e-9)):
+            raise rerun_error(path, f"{where}{key} is {'null' if said is None else f'{said:g}'}, but its tp {tp:,}, "
+                                    f"fp {fp:,} and fn {fn:,} give {num / den if den else 0:g}", written_by=stage)
     return scores
 
 
