@@ -53,8 +53,8 @@ def main() -> None:
     classes = ingested.classes
 
     def of_images(stage: str, path: str, *, columns: tuple[str, ...] = (), every: bool = False,
-                  unique: str | None = "id", **checks) -> pd.DataFrame | None:
-        """A table of some (``every``: each) of data/degrade's images, one row per id (``unique``; rounds: None),
+                  unique: str | tuple[str, ...] | None = "id", **checks) -> pd.DataFrame | None:
+        """A table of some (``every``: each) of data/degrade's images, one row per id (``unique``; rounds: per round),
         holding at least ``columns``: one of another data set stops the report in a line naming ``stage``, one of
         other pixels than data/degrade's now too (:func:`winnow.judged_rows.check_pixels`). Before: a repeated row of
         scores.parquet drew its image twice under "dark: 3 flagged" of 2, one it lacked left the grid unsaid."""
@@ -157,7 +157,7 @@ def main() -> None:
         ("neighbours", "Neighbour cleansing, round by round", report_grids.neighbours_section(
             rounds=of_images("embedding-clean", "data/embedding-clean/rounds.parquet",
                              columns=("round", "decision", "reason", "given_label", "suggested_label", "agreement"),
-                             numbers=("agreement",), unique=None),
+                             numbers=("agreement",), unique=("round", "id")),
             summary=report_recounts.checked_neighbours(
                 numbers_of("embedding-clean", "metrics/embedding_clean.json"),
                 decisions=of_images("embedding-clean", NEIGHBOUR_DECISIONS, columns=("decision", "reason")),

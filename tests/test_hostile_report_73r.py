@@ -8,21 +8,29 @@ handled.
 - metrics/threshold.json (or a cleaner's truth block) whose precision, recall or F1 is null where its tp, fp and fn
   define it was shown as undefined ("–", as if nothing were flagged) beside 10 flags in train, exit 0: the mend checked
   only the figures written as numbers. A null where the counts leave it undefined (the default run's light: nothing
-  flagged) is still read.
+  flagged) is still read;
+- data/embedding-clean/rounds.parquet with a repeated row (the same image twice in one round) read "round 1: 3
+  judged; isolated 2" above 2 judged images, 1 isolated, that image drawn twice, exit 0: the mend left rounds
+  unchecked (one image is a row in each round), where it now holds one row per round and image; an image judged in
+  two rounds is read as before.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import sys
 
 import pandas as pd
 import pytest
 
 from test_hostile_report_73 import _edit_scores, _flagged_project, _refused
+from test_hostile_report_more import report_stage
 from test_report_versions import BASELINE_ERRORS, wrong_on, write_project
 from hostile_harness import default_params, write_judged
 from winnow.quality import SCORED_AT, scored_at
 from winnow.report_recounts import checked_threshold
+from winnow.stage import run
 
 
 def _scores_at_other_settings(scores: pd.DataFrame) -> pd.DataFrame:
@@ -109,3 +117,37 @@ def test_figures_null_or_zero_where_their_counts_leave_them_undefined_are_read()
                  "fn": 0}}
     assert checked_threshold(json.loads(json.dumps(summary)), flags=None, path="metrics/threshold.json",
                              stage="threshold") == summary
+
+
+def _rounds_project(root, rounds: pd.DataFrame):
+    """:func:`_flagged_project` with embedding-clean's ``rounds`` (``id`` and ``round``; the rest filled in): train-0-0
+    dropped as isolated, any other image kept."""
+    root, flags = _flagged_project(root)
+    write_judged(root, "data/threshold/flags.parquet", flags)
+    drop = rounds["id"] == "train-0-0"
+    write_judged(root, "data/embedding-clean/rounds.parquet", rounds.assign(
+        decision=drop.map({True: "drop", False: "keep"}), reason=drop.map({True: "isolated", False: "kept"}),
+        given_label=0, suggested_label=0, agreement=0.9))
+    return root
+
+
+@pytest.mark.hostile("report")
+def test_a_repeated_row_of_a_round_stops_the_report(tmp_path, monkeypatch, capsys):
+    # before: exit 0, "round 1: 3 judged; isolated 2" above train-0-0 drawn twice
+    root = _rounds_project(tmp_path / "project", pd.DataFrame({"id": ["train-0-0", "train-0-1", "train-0-0"],
+                                                                "round": 1}))
+    assert _refused(root, monkeypatch, capsys) == (
+        "error: data/embedding-clean/rounds.parquet: 1 repeated row(s) of the same round and id, first round 1, id "
+        "'train-0-0'; rerun the embedding-clean stage (dvc repro embedding-clean)\n")
+
+
+@pytest.mark.hostile("report")
+def test_an_image_judged_in_two_rounds_is_shown_in_each(tmp_path, monkeypatch, capsys):
+    # no false alarm: embedding-clean writes a row for each image in each round it judges it
+    root = _rounds_project(tmp_path / "project", pd.DataFrame({"id": ["train-0-0", "train-0-1"] * 2,
+                                                                "round": [1, 1, 2, 2]}))
+    monkeypatch.chdir(root)
+    monkeypatch.setattr(sys, "argv", ["stages/report.py"])
+    run(report_stage().main)
+    assert re.findall(r"<h3>round [^<]*</h3>", (root / "reports/index.html").read_text()) == [
+        "<h3>round 1: 2 judged; isolated 1</h3>", "<h3>round 2: 2 judged; isolated 1</h3>"]

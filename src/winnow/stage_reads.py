@@ -81,7 +81,8 @@ def check_sizes(table, *, manifest, path: str | os.PathLike, written_by: str, pr
 
 
 def read_table(path: str | os.PathLike, *, written_by: str, columns: Iterable[str] = (),
-               missing_ok: bool = False, unique: str | None = None, rows_of: tuple[str, Any] | None = None,
+               missing_ok: bool = False, unique: str | tuple[str, ...] | None = None,
+               rows_of: tuple[str, Any] | None = None,
                ids_of: tuple[str, Any] | None = None, flags: bool = False, booleans: Iterable[str] = (),
                complete: Iterable[str] = (), numbers: Iterable[str] = ()):
     """A table another stage wrote, parquet or CSV by the suffix, holding at least ``columns``.
@@ -91,7 +92,8 @@ def read_table(path: str | os.PathLike, *, written_by: str, columns: Iterable[st
 
     Args:
         unique: a column no two rows may share (``"id"`` for a table of one row per image): a repeated
-            value would make a merge fail or a lookup by id pick one of two rows.
+            value would make a merge fail or a lookup by id pick one of two rows; or columns no two rows may
+            share all of (``("round", "id")``: embedding-clean's rounds, one row per image and round).
         rows_of: ``(imageset, ids)``: the table must hold exactly one row per id of ``ids`` (the images of
             the imageset folder ``imageset``, named in the message) and no row for another id, in any
             order; implies ``unique="id"``. A missing image would pass unexamined, an unknown one is
@@ -129,16 +131,20 @@ def read_table(path: str | os.PathLike, *, written_by: str, columns: Iterable[st
                           written_by=written_by) from err
     if rows_of is not None:
         unique = "id"
-    columns = [*columns, *([unique] if unique is not None and unique not in columns else [])]
+    keys = [] if unique is None else [unique] if isinstance(unique, str) else list(unique)
+    columns = [*columns, *(key for key in keys if key not in columns)]
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise rerun_error(path, f"lacks column(s) {', '.join(missing)}", written_by=written_by)
-    if unique is not None:
-        repeated = frame[unique].duplicated()
+    if keys:
+        repeated = frame.duplicated(keys)
         if repeated.any():
-            noun = "id(s)" if unique == "id" else f"value(s) of {unique}"
-            raise rerun_error(path, f"{int(repeated.sum())} repeated {noun}, first "
-                                    f"{_shown(frame[unique][repeated].iloc[0])}", written_by=written_by)
+            noun = ("id(s)" if keys == ["id"] else f"value(s) of {keys[0]}" if len(keys) == 1 else
+                    f"row(s) of the same {' and '.join(keys)}")
+            first = frame.loc[repeated, keys].iloc[0]
+            raise rerun_error(path, f"{int(repeated.sum())} repeated {noun}, first " + (
+                _shown(first.iloc[0]) if len(keys) == 1 else ", ".join(f"{k} {_shown(v)}" for k, v in first.items())),
+                written_by=written_by)
     # before: a flags file of 0/1 (or text, or nulls) was read as flagging nothing: the label cleaners judged its
     # flagged images, which pruned then kept, and nothing was said; dedup's kept as the text "True"/"False" was read
     # as true throughout: the copies dedup removed were judged and kept
