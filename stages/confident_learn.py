@@ -14,6 +14,7 @@ import pandas as pd
 
 from winnow import judges
 from winnow import labels as cl
+from winnow.decided_at import CONFIDENT_LEARN_DEFAULTS, DECIDED_AT, decided_at
 from winnow.errors import WinnowError
 from winnow.groundtruth import LABEL_KINDS, planted
 from winnow.judged_rows import in_id_order, measured_val, read_judged, with_digests
@@ -27,9 +28,7 @@ OUT = Path("data/confident-learn")
 METRICS_OUT = "metrics/confident_learn.json"
 # the confident_learn section of params.yaml; "train" overrides the train section for the CNN folds
 NAMED = 5  # small classes a warning names one by one
-DEFAULTS = {"judge": "probe", "folds": 4, "repeats": 1, "train": {}, "filter_by": "both",
-            "rank_by": "self_confidence", "frac_noise": 1.0, "action": "prune", "relabel_threshold": 0.9,
-            "relabel_min_precision": 0.8, "relabel_judged_on": "all_val_relabels"}
+DEFAULTS = CONFIDENT_LEARN_DEFAULTS
 
 
 def main() -> None:
@@ -95,7 +94,10 @@ def main() -> None:
         with atomic_path(OUT / "pred_probs.npy") as tmp:
             np.save(tmp, pred_probs)
         write_json(OUT / "pred_ids.json", ids.tolist())
-        write_table(OUT / "label_issues.parquet", with_digests(issues, manifest=data.manifest))
+        decided = with_digests(issues, manifest=data.manifest)
+        # held to params.yaml by its readers: before, decisions of settings since edited were read as current
+        decided.attrs = {DECIDED_AT: decided_at("confident_learn", params)}
+        write_table(OUT / "label_issues.parquet", decided)
         # P(given label = row | true label = column), as cleanlab estimates it: a K x K table beside the
         # decisions, not in the metrics file, where its K^2 entries would be dvc exp show's first columns
         # ("given/true" as the first column's name: no class name holds a slash, so it never collides)

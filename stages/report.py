@@ -15,6 +15,7 @@ import pandas as pd
 from winnow import (report, report_budget, report_grids, report_numbers, report_plots, report_recounts,
                     report_summary, report_versions)
 from winnow.contract_verdict import CHECKED_BY
+from winnow.decided_at import check_decided_table
 from winnow.errors import WinnowError, first_line
 from winnow.evaluated import read_predictions
 from winnow.flag_cuts import check_cut, check_flagged_by, check_grouped_at
@@ -27,7 +28,7 @@ from winnow.report_figures import png_uri
 from winnow.staleness import check_same_run
 from winnow.stage import check_outputs, load_params, run, write_text
 from winnow.stage_reads import read_json, read_table, rerun_error
-from winnow.variants import VARIANTS_DIR, check_made_among, check_same_classes, read_rows
+from winnow.variants import DECISION_FILES, VARIANTS_DIR, check_made_among, check_same_classes, read_rows
 
 OUT = Path("reports/index.html")
 VARIANTS_SUMMARY = "metrics/variants.json"
@@ -61,6 +62,8 @@ def main() -> None:
         images = None if degraded is None else ("data/degrade", degraded.manifest["id"])
         table = read_table(path, written_by=stage, missing_ok=True, columns=("id", *columns), unique=unique,
                            **({"rows_of": images} if every else {"ids_of": images}), **checks)
+        if table is not None:  # before: decisions of settings since edited were shown as today's
+            check_decided_table(table, path=path, params=params, files=DECISION_FILES)
         if table is not None and degraded is not None:
             if stage == "dedup":
                 check_grouped(table, manifest=degraded.manifest, path=path)

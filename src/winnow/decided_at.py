@@ -1,13 +1,15 @@
-"""The settings embedding-clean and data-valuation decided under, recorded with their decisions (in the table's attrs,
-the parquet file's metadata: :func:`decided_at`) and held to params.yaml by every reader of the decisions through
-:func:`winnow.decision_files.read_cleaner_tables` (:func:`check_decided_at`): the budget, `winnow review` and the
-verdicts.
+"""The settings confident-learn, embedding-clean and data-valuation decided under, recorded with their decisions (in
+the table's attrs, the parquet file's metadata: :func:`decided_at`) and held to params.yaml by every reader of the
+decisions (:func:`check_decided_at`): through :func:`winnow.decision_files.read_cleaner_tables` the budget and `winnow
+review`, through :func:`winnow.decision_files.read_decisions` the variants stage (the budget's decisions chose among
+them), and the report, which shows them.
 
 Before, an edit of one of these settings (``data_valuation.bound`` 1 to 50, ``embedding_clean.agree``), then a reader
 run alone (``dvc repro -s budget``, ``winnow review export``), read the decisions of the old settings as current: drops
 the new bound would never make were weighed and applied. Decisions that record none (an earlier winnow's) are read as
 before. A setting that moves no decision (data-valuation's ``batch_size`` and ``device``: values move by about 5e-6,
-no decision; embedding-clean's judge training where the represent embedding is judged) is not recorded.
+no decision; a judge's training where the represent embedding is judged, or where a probe judges; a judge's device or
+threads) is not recorded, and nor is the order of embedding_clean.outliers.
 """
 
 from __future__ import annotations
@@ -16,38 +18,72 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-# the embedding_clean and data_valuation sections as their stages read them: what a left-out key means
+from winnow.configs import Policy, model_check_training
+
+# the confident_learn, embedding_clean and data_valuation sections as their stages read them: what a left-out key means
 EMBEDDING_CLEAN_DEFAULTS = {
     "embedding": "represent", "mode": "single", "folds": 4, "rounds": 1, "train": {}, "k": 10, "agree": 0.8,
     "margin": 0.1, "isolation": "auto", "max_isolated_fraction": 0.1, "outliers": ["isolation_forest", "lof", "knn"],
     "outlier_threshold": "auto", "max_outlier_fraction": 0.1, "drop_outliers": False, "bins": 256,
     "augment_between_rounds": True, "relabel_min_precision": 0.8, "relabel_judged_on": "all_val_relabels"}
+CONFIDENT_LEARN_DEFAULTS = {
+    "judge": "probe", "folds": 4, "repeats": 1, "train": {}, "filter_by": "both", "rank_by": "self_confidence",
+    "frac_noise": 1.0, "action": "prune", "relabel_threshold": 0.9, "relabel_min_precision": 0.8,
+    "relabel_judged_on": "all_val_relabels"}
 VALUATION_DEFAULTS = {"knn_k": 10, "bound": 1.0, "combine": "both", "batch_size": 256, "device": "auto",
                       "tracin": {"epochs": 10, "lr": 0.1, "batch_size": 64, "weight_decay": 1e-4}}
 # the key of the decisions' attrs that records the settings, and the cleaners whose decisions record them
 DECIDED_AT = "decided_at"
-DECIDING = ("embedding_clean", "data_valuation")
+DECIDING = ("confident_learn", "embedding_clean", "data_valuation")
 
 
 def decided_at(cleaner: str, params: Mapping[str, Any]) -> dict[str, Any]:
-    """``{dotted setting of params.yaml: value}``: what moves the decisions of ``cleaner`` (``embedding_clean`` or
-    ``data_valuation``) under params.yaml (``params``), a left-out key at its stage's default."""
+    """``{dotted setting of params.yaml: value}``: what moves the decisions of ``cleaner`` (one of :data:`DECIDING`)
+    under params.yaml (``params``), a left-out key at its stage's default."""
     if cleaner == "data_valuation":
         section = {**VALUATION_DEFAULTS, **(params.get("data_valuation") or {})}
         tracin = {**VALUATION_DEFAULTS["tracin"], **(section.pop("tracin") or {})}
         settings = {f"data_valuation.{key}": value for key, value in section.items()
                     if key not in ("batch_size", "device")}
         settings |= {f"data_valuation.tracin.{key}": value for key, value in tracin.items()}
+    elif cleaner == "confident_learn":
+        section = {**CONFIDENT_LEARN_DEFAULTS, **(params.get("confident_learn") or {})}
+        # the probe is a ridge on the represent embedding: the train section trains no judge of it. Pruning, it
+        # relabels nothing, so the relabels' bar and where it is measured move no decision
+        idle = {"train", *(("relabel_threshold", "relabel_min_precision", "relabel_judged_on")
+                           if section["action"] == "prune" else ())}
+        settings = {f"confident_learn.{key}": value for key, value in section.items() if key not in idle}
+        if section["judge"] == "cnn":
+            settings |= _judge_training("confident_learn", params)
     else:
         section = {**EMBEDDING_CLEAN_DEFAULTS, **(params.get("embedding_clean") or {})}
+        # the order methods are named in moves no decision (an outlier is one any of them flags)
+        section["outliers"] = sorted(section["outliers"] or [])
         idle = {"train", "augment_between_rounds", "mode", "folds"}  # nothing is trained in the represent embedding
         if section["embedding"] == "judge":
-            idle = {"folds"} if section["mode"] == "single" else set()
-            section["train"] = {**(params.get("train") or {}), **(section["train"] or {})}  # the judge's training
-            if section["augment_between_rounds"] and section["rounds"] > 1:
-                section["balance.policy"] = (params.get("balance") or {}).get("policy")
+            # balanced copies are made between rounds only: with one round, augment_between_rounds moves nothing
+            augmented = section["augment_between_rounds"] and section["rounds"] > 1
+            idle = {"train", *(("folds",) if section["mode"] == "single" else ()),
+                    *(() if section["rounds"] > 1 else ("augment_between_rounds",))}
         settings = {f"embedding_clean.{key}": value for key, value in section.items() if key not in idle}
+        if section["embedding"] == "judge":
+            settings |= _judge_training("embedding_clean", params, between_rounds=augmented)
     return json.loads(json.dumps({"seed": params.get("seed"), **settings}))  # as the file's metadata holds it
+
+
+def _judge_training(cleaner: str, params: Mapping[str, Any], *, between_rounds: bool = False) -> dict[str, Any]:
+    """What the judge of ``cleaner`` trains with (the train section, ``<cleaner>.train`` overriding it), as the budget's
+    model check records its training (:func:`winnow.configs.model_check_training`: a left-out option at its default,
+    not device, threads, stream or eval_batch_size, which move no decision), by ``<cleaner>.train.<option>``; with
+    ``balance.policy`` (as :meth:`winnow.configs.Policy.to_params` writes it) where the judge's training augments by it
+    or its rounds are augmented between (``between_rounds``). Before, the train section was recorded as written: an
+    edit of train.threads refused the decisions, and so did balance.policy written out at its defaults."""
+    overrides = (params.get(cleaner) or {}).get("train") or {}
+    training = model_check_training({**params, "train": {**(params.get("train") or {}), **overrides}})
+    settings = {f"{cleaner}.{key}": value for key, value in training.items() if key.startswith("train.")}
+    if "balance.policy" in training or between_rounds:
+        settings["balance.policy"] = Policy.from_params((params.get("balance") or {}).get("policy") or {}).to_params()
+    return settings
 
 
 def check_decided_at(table, *, cleaner: str, params: Mapping[str, Any], path: str, written_by: str) -> None:
@@ -81,3 +117,27 @@ def _as_read(value: Any) -> Any:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return ("number", float(value))
     return value
+
+
+
+def check_decided_table(table, *, path: str, params: Mapping[str, Any], files: Mapping[str, tuple]) -> None:
+    """:func:`check_decided_at` of the decisions ``table`` read from ``path``, where that is the decision file of a
+    cleaner of :data:`DECIDING` (``files``: :data:`winnow.variants.DECISION_FILES`); another table passes."""
+    cleaner = next((c for c in DECIDING if files[c][0] == str(path)), None)
+    if cleaner is not None:
+        check_decided_at(table, cleaner=cleaner, params=params, path=str(path), written_by=files[cleaner][1])
+
+
+def check_decided_files(cleaners, *, params: Mapping[str, Any], files: Mapping[str, tuple]) -> None:
+    """:func:`check_decided_at` of the decision files (``files``: :data:`winnow.variants.DECISION_FILES`) of
+    ``cleaners`` (pruned.cleaners) of :data:`DECIDING` as they are now (a missing one passes: the budget's record of the
+    files refuses it), for a reader of the budget's decisions chosen among them: before, an edit of
+    ``data_valuation.bound`` and the variants stage run alone applied the drops the budget chose among decisions of the
+    old bound."""
+    from winnow.stage_reads import read_table
+
+    for cleaner in (c for c in DECIDING if c in cleaners):
+        path, stage, _, _ = files[cleaner]
+        table = read_table(path, written_by=stage, columns=("id",), missing_ok=True)
+        if table is not None:
+            check_decided_at(table, cleaner=cleaner, params=params, path=path, written_by=stage)

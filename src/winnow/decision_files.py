@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from winnow.configs import CLEANERS
-from winnow.decided_at import DECIDING, check_decided_at
+from winnow.decided_at import DECIDING, check_decided_at, check_decided_files
 from winnow.errors import WinnowError
 from winnow.decision_inputs import (
     JUDGED_ON, READ_FROM, REPRESENTED, TRAINED_ON, check_cleaner_files, check_judge_splits, check_recorded,
@@ -407,6 +407,8 @@ def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int
         groups = read_table(DECISION_FILES["dedup"][0], written_by="dedup", columns=("id",), missing_ok=True)
         if groups is not None:
             check_grouped_at(groups, params=params)
+        # and the label cleaners' decisions it chose among decided under params.yaml's settings now (decided_at)
+        check_decided_files(cleaners, params=params, files=DECISION_FILES)
     check_cleaner_files(path, decisions.attrs, cleaners=cleaners, written_by=written_by)
     check_represent_files(path, decisions.attrs, written_by=written_by)
     return decisions
