@@ -156,6 +156,20 @@ def test_outlier_methods_named_in_another_order_leave_the_decisions_readable(tmp
     assert len(_read_as_the_budget(project)["neighbour_decisions"]) == 60
 
 
+@pytest.mark.hostile("intermediates")
+def test_outlier_methods_dropped_from_the_list_still_refuse_the_decisions(tmp_path, monkeypatch):
+    # the order is free, the methods are not: one left out flags other outliers
+    project = _decided(tmp_path / "p", monkeypatch, "embedding_clean")
+    _edit(project, "embedding_clean", {"outliers": ["knn", "lof"]})
+    before = files_under(project)
+    with pytest.raises(WinnowError) as refused:
+        _read_as_the_budget(project)
+    assert str(refused.value) == (
+        f"{NEIGHBOURS}: decided with embedding_clean.outliers [\"isolation_forest\", \"lof\", \"knn\"], but params.yaml "
+        "gives [\"knn\", \"lof\"] now; rerun the embedding-clean stage (dvc repro embedding-clean)")
+    assert_nothing_left(project, before)
+
+
 def _judged(**section) -> dict:
     """params.yaml whose embedding-clean judge is trained (``embedding: judge``), its section updated by ``section``."""
     params = default_params()

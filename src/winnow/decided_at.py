@@ -9,7 +9,7 @@ run alone (``dvc repro -s budget``, ``winnow review export``), read the decision
 the new bound would never make were weighed and applied. Decisions that record none (an earlier winnow's) are read as
 before. A setting that moves no decision (data-valuation's ``batch_size`` and ``device``: values move by about 5e-6,
 no decision; a judge's training where the represent embedding is judged, or where a probe judges; a judge's device or
-threads) is not recorded, and nor is the order of embedding_clean.outliers.
+threads) is not recorded, and embedding_clean.outliers is compared in any order (:data:`UNORDERED`).
 """
 
 from __future__ import annotations
@@ -35,6 +35,9 @@ VALUATION_DEFAULTS = {"knn_k": 10, "bound": 1.0, "combine": "both", "batch_size"
 # the key of the decisions' attrs that records the settings, and the cleaners whose decisions record them
 DECIDED_AT = "decided_at"
 DECIDING = ("confident_learn", "embedding_clean", "data_valuation")
+# the settings whose order moves no decision: an outlier is an image any of the methods flags (before, the methods in
+# another order refused the decisions the rerun wrote again)
+UNORDERED = ("embedding_clean.outliers",)
 
 
 def decided_at(cleaner: str, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -57,8 +60,6 @@ def decided_at(cleaner: str, params: Mapping[str, Any]) -> dict[str, Any]:
             settings |= _judge_training("confident_learn", params)
     else:
         section = {**EMBEDDING_CLEAN_DEFAULTS, **(params.get("embedding_clean") or {})}
-        # the order methods are named in moves no decision (an outlier is one any of them flags)
-        section["outliers"] = sorted(section["outliers"] or [])
         idle = {"train", "augment_between_rounds", "mode", "folds"}  # nothing is trained in the represent embedding
         if section["embedding"] == "judge":
             # balanced copies are made between rounds only: with one round, augment_between_rounds moves nothing
@@ -102,18 +103,20 @@ def check_decided_at(table, *, cleaner: str, params: Mapping[str, Any], path: st
     # a setting edited first: one idle under one of the two (the judge's training) is named only where none differs
     both = sorted(key for key in then.keys() & now.keys())
     for key in [*both, *sorted(then.keys() ^ now.keys())]:
-        if key not in then or key not in now or _as_read(then[key]) != _as_read(now[key]):
+        if key not in then or key not in now or _as_read(then[key], key) != _as_read(now[key], key):
             was = "unrecorded" if key not in then else json.dumps(then[key])
             given = "leaves it idle" if key not in now else f"gives {json.dumps(now[key])}"
             raise rerun_error(path, f"decided with {key} {was}, but params.yaml {given} now", written_by=written_by)
 
 
-def _as_read(value: Any) -> Any:
-    """A setting as its stage reads it: a number by value (10 is 10.0), never a boolean; sections and lists alike."""
+def _as_read(value: Any, key: str = "") -> Any:
+    """A setting (``key``) as its stage reads it: a number by value (10 is 10.0), never a boolean; sections and lists
+    alike; a list of :data:`UNORDERED` in any order."""
     if isinstance(value, dict):
-        return {key: _as_read(item) for key, item in value.items()}
+        return {name: _as_read(item) for name, item in value.items()}
     if isinstance(value, list):
-        return [_as_read(item) for item in value]
+        items = [_as_read(item) for item in value]
+        return sorted(items, key=json.dumps) if key in UNORDERED else items
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return ("number", float(value))
     return value
