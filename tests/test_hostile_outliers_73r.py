@@ -13,7 +13,10 @@
   decisions; so did, for a judge trained by embedding-clean, an edit of train.threads or device (which move no
   decision; the budget's model check records none of them), ``balance.policy`` written out at its defaults, and
   ``augment_between_rounds`` edited where one round augments nothing;
-- wording: a balance.policy edit was named ``embedding_clean.balance.policy``, a setting params.yaml has no place for.
+- wording: a balance.policy edit was named ``embedding_clean.balance.policy``, a setting params.yaml has no place for;
+- the variant contracts measured each variant's label-issue rate on confident-learn's issues found under settings since
+  edited (``filter_by``); they refuse them now, but for an edit of what moves its decisions and not its issues (the
+  action, the relabels' bar).
 
 The stage cases use the clusters' project of tests/test_hostile_outliers_73.py (:func:`_decided`), run the stage's
 ``main`` in this process, and read the decisions as the budget does (:func:`_read_as_the_budget`).
@@ -28,11 +31,13 @@ import pandas as pd
 import pytest
 
 from hostile_harness import assert_nothing_left, budget_stamped, default_params, edit_table, files_under
-from test_contracts import _stage_module
+from test_contracts import ROOT, _stage_module
 from test_hostile_outliers_73 import _decided, _edit, _read_as_the_budget
+from winnow import params
 from winnow.decided_at import DECIDED_AT, check_decided_at, decided_at
 from winnow.errors import WinnowError
 from winnow.stage import write_table
+from winnow.variant_contract import VariantContract
 
 ISSUES = "data/confident-learn/label_issues.parquet"
 NEIGHBOURS = "data/embedding-clean/decisions.parquet"
@@ -118,8 +123,8 @@ def _budgeted(project) -> None:
 ], ids=["data_valuation", "embedding_clean", "confident_learn"])
 def test_variants_refuse_budget_decisions_chosen_among_decisions_of_settings_since_edited(tmp_path, monkeypatch, stage,
                                                                                          section, edit, line):
-    # before: `dvc repro -s variants` after the edit applied the budget's decisions, chosen among the cleaner's decisions
-    # of the old settings (their bytes unchanged, so the budget's record of the cleaner files passed), exit 0
+    # before: `dvc repro -s variants` after the edit applied the budget's decisions, chosen among the cleaner's
+    # decisions of the old settings (their bytes unchanged, so the budget's record of the cleaner files passed), exit 0
     project = _decided(tmp_path / "p", monkeypatch, stage)
     _budgeted(project)
     _stage_module("variants").main()  # the fixture is one the variants stage applies
@@ -165,8 +170,8 @@ def test_outlier_methods_dropped_from_the_list_still_refuse_the_decisions(tmp_pa
     with pytest.raises(WinnowError) as refused:
         _read_as_the_budget(project)
     assert str(refused.value) == (
-        f"{NEIGHBOURS}: decided with embedding_clean.outliers [\"isolation_forest\", \"lof\", \"knn\"], but params.yaml "
-        "gives [\"knn\", \"lof\"] now; rerun the embedding-clean stage (dvc repro embedding-clean)")
+        f"{NEIGHBOURS}: decided with embedding_clean.outliers [\"isolation_forest\", \"lof\", \"knn\"], but "
+        "params.yaml gives [\"knn\", \"lof\"] now; rerun the embedding-clean stage (dvc repro embedding-clean)")
     assert_nothing_left(project, before)
 
 
@@ -244,5 +249,38 @@ def test_a_balance_policy_edit_is_named_as_balance_policy():
     assert str(refused.value) == (
         f"{NEIGHBOURS}: decided with balance.policy {{\"ops\": [\"shear\", \"translate\", \"rotate\", \"noise\", "
         "\"crop\"], \"n\": 2, \"magnitude\": 0.3, \"kind\": \"rand\", \"fill\": \"border\"}, but params.yaml gives "
-        "{\"ops\": [\"shear\", \"translate\", \"rotate\", \"noise\", \"crop\"], \"n\": 1, \"magnitude\": 0.3, \"kind\": "
-        "\"rand\", \"fill\": \"border\"} now; rerun the embedding-clean stage (dvc repro embedding-clean)")
+        "{\"ops\": [\"shear\", \"translate\", \"rotate\", \"noise\", \"crop\"], \"n\": 1, \"magnitude\": 0.3, "
+        "\"kind\": \"rand\", \"fill\": \"border\"} now; rerun the embedding-clean stage (dvc repro embedding-clean)")
+
+
+def _contracted(root, monkeypatch):
+    """The clusters' project with confident-learn run, data/ingest and the suites in place: what the variant
+    contracts read (:meth:`winnow.variant_contract.VariantContract.read`)."""
+    project = _decided(root, monkeypatch, "confident_learn")
+    shutil.copytree(project / "data/degrade", project / "data/ingest")
+    shutil.copytree(ROOT / "contracts", project / "contracts")
+    return project
+
+
+@pytest.mark.hostile("intermediates")
+def test_the_variant_contracts_refuse_label_issues_found_under_settings_since_edited(tmp_path, monkeypatch):
+    # before: the label-issue rate of each variant was measured on the issues filter_by both found, where params.yaml
+    # says prune_by_class now, and the contract passed or failed on them (it refuses threshold's flags cut so)
+    project = _contracted(tmp_path / "p", monkeypatch)
+    _edit(project, "confident_learn", {"filter_by": "prune_by_class"})
+    before = files_under(project)
+    with pytest.raises(WinnowError) as refused:
+        VariantContract.read(params.load(project / "params.yaml"))
+    assert str(refused.value) == (
+        f"{ISSUES}: decided with confident_learn.filter_by \"both\", but params.yaml gives \"prune_by_class\" now; "
+        "rerun the confident-learn stage (dvc repro confident-learn)")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("intermediates")
+def test_the_variant_contracts_read_label_issues_whose_action_alone_was_edited(tmp_path, monkeypatch):
+    # the action moves confident-learn's decisions, not the images it finds at issue, which are all the rate reads
+    project = _contracted(tmp_path / "p", monkeypatch)
+    _edit(project, "confident_learn", {"action": "relabel", "relabel_threshold": 0.5})
+    contract = VariantContract.read(params.load(project / "params.yaml"))
+    assert int(contract.measured["is_issue"].sum()) == 2  # the two flips planted in the clusters

@@ -38,6 +38,10 @@ DECIDING = ("confident_learn", "embedding_clean", "data_valuation")
 # the settings whose order moves no decision: an outlier is an image any of the methods flags (before, the methods in
 # another order refused the decisions the rerun wrote again)
 UNORDERED = ("embedding_clean.outliers",)
+# the settings that move confident-learn's decisions but not the images it finds at issue (is_issue), which the variant
+# contracts measure: an edit of one leaves their label-issue rate as it was
+ISSUES_KEPT = ("confident_learn.action", "confident_learn.relabel_threshold", "confident_learn.relabel_min_precision",
+               "confident_learn.relabel_judged_on")
 
 
 def decided_at(cleaner: str, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -87,10 +91,11 @@ def _judge_training(cleaner: str, params: Mapping[str, Any], *, between_rounds: 
     return settings
 
 
-def check_decided_at(table, *, cleaner: str, params: Mapping[str, Any], path: str, written_by: str) -> None:
+def check_decided_at(table, *, cleaner: str, params: Mapping[str, Any], path: str, written_by: str,
+                     ignoring: tuple[str, ...] = ()) -> None:
     """Refuse (one line naming the first setting, then and now, and the stage to rerun) ``cleaner``'s decisions
     ``table`` (read with its attrs) decided under other settings than params.yaml's (``params``) now, where they record
-    theirs (:data:`DECIDED_AT`)."""
+    theirs (:data:`DECIDED_AT`); settings ``ignoring`` move nothing the reader reads (:data:`ISSUES_KEPT`)."""
     from winnow.stage_reads import rerun_error
 
     then = table.attrs.get(DECIDED_AT)
@@ -99,7 +104,8 @@ def check_decided_at(table, *, cleaner: str, params: Mapping[str, Any], path: st
     if not isinstance(then, dict):
         raise rerun_error(path, f"records the settings it decided under as {json.dumps(then)[:40]}, not a section of "
                                 "settings", written_by=written_by)
-    now = decided_at(cleaner, params)
+    now = {key: value for key, value in decided_at(cleaner, params).items() if key not in ignoring}
+    then = {key: value for key, value in then.items() if key not in ignoring}
     # a setting edited first: one idle under one of the two (the judge's training) is named only where none differs
     both = sorted(key for key in then.keys() & now.keys())
     for key in [*both, *sorted(then.keys() ^ now.keys())]:

@@ -22,6 +22,7 @@ from winnow.contract_tables import measurements, variant_table, with_digests
 from winnow.contract_verdict import DOCS, METRICS, bounds_of, rows_fingerprint
 from winnow.contracts import SUITES_DIR, Batch, Suite, check_settings, load_suite, validate
 from winnow.errors import WinnowError
+from winnow.decided_at import ISSUES_KEPT, check_decided_at
 from winnow.file_ops import file_digests
 from winnow.flag_cuts import check_cut, check_grouped_at
 from winnow.gx_import import import_gx
@@ -148,6 +149,9 @@ class VariantContract:
                 if key == "label_issues":  # or judged under other labels (degrade's label noise drawn anew)
                     check_given_labels(table, manifest=degraded.manifest, path=str(CLEANER_OUTPUTS[key][0]),
                                        written_by=CLEANER_OUTPUTS[key][1])
+                    # or settings: before, issues found under filter_by both measured the rate prune_by_class gives
+                    check_decided_at(table, cleaner="confident_learn", params=params, ignoring=ISSUES_KEPT,
+                                     path=str(CLEANER_OUTPUTS[key][0]), written_by=CLEANER_OUTPUTS[key][1])
                 check_pixels(table, manifest=degraded.manifest, path=str(CLEANER_OUTPUTS[key][0]),
                              written_by=CLEANER_OUTPUTS[key][1])
         issues = (params.get("threshold") or {}).get("issues")
