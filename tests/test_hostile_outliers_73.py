@@ -142,10 +142,12 @@ def test_an_isolation_cut_that_drops_most_of_a_rare_class_is_warned_of(tmp_path,
     of_b = decisions[decisions["given_label"] == 1]
     dropped, isolated = int((of_b["decision"] == "drop").sum()), int((of_b["reason"] == "isolated").sum())
     assert (len(of_b), dropped, isolated) == (12, 12, 9)
-    assert ("warning: embedding-clean: the isolation rule drops 9 of the 12 train images of class 'b' judged: a class "
-            "whose images lie that far apart is more likely how that class looks (rare or varied) than a class of "
-            "mistakes, so check them (then set embedding_clean.isolation: null); dropping them would leave that class "
-            "little or nothing to learn from") in capsys.readouterr().out.splitlines()
+    # the one class warned of: a's 300 images, a few of them isolated, are no class set apart
+    assert [line for line in capsys.readouterr().out.splitlines() if "lie that far apart" in line] == [
+        "warning: embedding-clean: the isolation rule drops 9 of the 12 train images of class 'b' judged: a class "
+        "whose images lie that far apart is more likely how that class looks (rare or varied) than a class of "
+        "mistakes, so check them (then set embedding_clean.isolation: null); dropping them would leave that class "
+        "little or nothing to learn from"]
 
 
 @pytest.mark.hostile("intermediates")
