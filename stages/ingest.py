@@ -58,6 +58,7 @@ def _ingest(params: dict) -> None:
     p = params["ingest"]
     if p.get("trusted_path") is not None and p.get("path") is not None:
         _refuse_trusted_is_path(p["trusted_path"], p["path"], source=p["source"])  # before a large set is decoded
+    _refuse_edited_since_listed(p)  # before a large set is decoded, as the check after the reading would refuse it
     with atomic_folder(OUT) as tmp:  # the pixels stream into it; renamed to data/ingest only when all is well
         loaded = load_source(p["source"], path=p.get("path"), size=p.get("size"), download=p.get("download", False),
                              classes=p.get("classes"), into=tmp / "source.npy", progress=True)
@@ -149,35 +150,51 @@ def _refuse_trusted_is_path(trusted_path: str, path: str, *, source: str) -> Non
                           "move them out of ingest.path")
 
 
+def _listed() -> dict:
+    """What :data:`LISTED` holds ({} where it cannot be read, or is no mapping)."""
+    try:
+        recorded = json.loads(Path(LISTED).read_text())
+    except (OSError, ValueError):
+        return {}
+    return recorded if isinstance(recorded, dict) else {}
+
+
+def _refuse_edited_since_listed(p: dict) -> None:
+    """Refuse, before any file is decoded, ``ingest.path`` or ``ingest.trusted_path`` (``p``: params.yaml's ingest
+    section) naming a path other than the one the source stage listed (:data:`LISTED`'s record) whose files are not
+    those it listed: ingest.path edited, then ingest run by itself (`dvc repro -s ingest`). Before, found only once
+    every image was decoded (hours on a large set), and a path spelt otherwise (``./images`` for the ``images``
+    listed) was said to be edited where its files changed while ingest read them. A file without the record (an
+    earlier winnow's) is left to :func:`_refuse_changed_since_listed`."""
+    recorded = _listed()
+    paths = recorded.get(LISTED_PATHS) if isinstance(recorded.get(LISTED_PATHS), dict) else {}
+    edited = [key for key in ("ingest.path", "ingest.trusted_path")
+              if paths.get(key) is not None and paths[key] != str(p.get(key.removeprefix("ingest.")))]
+    now = listing(p) if edited else {}
+    for key in edited:
+        then = recorded.get(key)
+        if isinstance(then, dict) and "files" in then and "files" in now[key] and now[key] != then:
+            raise WinnowError(f"{key}: the source stage listed {paths[key]} (data/source.json), params.yaml names "
+                              f"{p.get(key.removeprefix('ingest.'))} now: edited since, and ingest run by itself; "
+                              "nothing was ingested: run `dvc repro ingest`, which lists it first")
+
+
 def _refuse_changed_since_listed(p: dict) -> None:
     """Refuse when ``ingest.path`` or ``ingest.trusted_path`` (``p``: params.yaml's ingest section), listed again once
     read, differs from the source stage's listing in :data:`LISTED`, which DVC records as ingest's input: a bucket
     written to, a folder edited, between that stage and the end of ingest's reading. Before: ingest's outputs were of
     the files as they were then, dvc.lock tied them to the listing before the change, and `dvc status` said all was
     up to date. Not checked without that file (ingest run on its own), nor for a path either listing could not read.
-    A path other than the one listed (ingest.path edited, then ingest run by itself) is named as such."""
-    try:
-        recorded = json.loads(Path(LISTED).read_text())
-    except (OSError, ValueError):
-        return
-    if not isinstance(recorded, dict):
-        return
-    # the paths listed (none in an earlier winnow's file: its listings are compared as before)
-    paths = recorded.get(LISTED_PATHS) if isinstance(recorded.get(LISTED_PATHS), dict) else {}
+    A path other than the one listed was refused before the reading (:func:`_refuse_edited_since_listed`)."""
+    recorded = _listed()
     for key, now in listing(p).items():
         then = recorded.get(key)
         # files listed on both sides: not a folder that was not there for the source stage (ingest.download's)
-        if not (isinstance(then, dict) and "files" in then and "files" in now) or now == then:
-            continue
-        given = str(p.get(key.removeprefix("ingest.")))
-        if paths.get(key) is not None and paths[key] != given:
-            raise WinnowError(f"{key}: the source stage listed {paths[key]} (data/source.json), params.yaml names "
-                              f"{given} now: edited since, and ingest run by itself; nothing was ingested: run "
-                              "`dvc repro ingest`, which lists it first")
-        raise WinnowError(f"{key}: {p[key.removeprefix('ingest.')]} changed after the source stage listed it "
-                          f"({then['files']} file(s) then, {now['files']} now, or edited) and "
-                          "before ingest had read it, so what ingest read is not what data/source.json records; "
-                          "nothing was ingested: run `dvc repro` again once the data is no longer being written")
+        if isinstance(then, dict) and "files" in then and "files" in now and now != then:
+            raise WinnowError(f"{key}: {p[key.removeprefix('ingest.')]} changed after the source stage listed it "
+                              f"({then['files']} file(s) then, {now['files']} now, or edited) and "
+                              "before ingest had read it, so what ingest read is not what data/source.json records; "
+                              "nothing was ingested: run `dvc repro` again once the data is no longer being written")
 
 
 def _refuse_one_picture(manifest: pd.DataFrame) -> None:
