@@ -36,6 +36,7 @@ from winnow.cli import main as winnow
 from test_hostile_degrade_66 import colour_imageset
 from winnow.degrade import degrade
 from winnow.errors import WinnowError
+from winnow.image_damage import ZERO_TAIL
 from winnow.image_files import load_imagefolder
 from winnow.metrics import summary_path
 from winnow.staleness import check_same_run
@@ -122,12 +123,23 @@ def test_a_small_webp_whose_last_bytes_were_zeroed_is_a_rejected_row(tmp_path):
     # macroblock (a quarter of its 32x32 pixels) garbage
     noise = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
     whole = encoded(noise, "WEBP", quality=80)
-    for name, data in (("a/cut.webp", whole[:-48] + bytes(48)), ("a/whole.webp", whole)):
-        (tmp_path / name).parent.mkdir(exist_ok=True)
+    # and one whose encoder ended its image data in 16 zeros of its own, which its decoder reads: under 64, now
+    # looked at, and read (a white band below a pattern, 128x128)
+    banded = np.full((128, 128, 3), 255, np.uint8)
+    yy, xx = np.mgrid[:96, :128]
+    banded[:96] = np.stack([xx * 3 % 256, yy * 5 % 256, (xx + yy) * 7 % 256], -1)
+    flat_end = encoded(banded, "WEBP", quality=50, method=0)
+    assert flat_end.endswith(bytes(16)) and not flat_end.endswith(bytes(ZERO_TAIL))
+    for name, data in (("small/a/cut.webp", whole[:-48] + bytes(48)), ("small/a/whole.webp", whole),
+                       ("large/a/flat_end.webp", flat_end)):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(data)
-    loaded = load_imagefolder(tmp_path, size=None)
-    assert loaded.rejected == [(f"{tmp_path}/a/cut.webp", UNWRITTEN)]
+    loaded = load_imagefolder(tmp_path / "small", size=None)
+    assert loaded.rejected == [(f"{tmp_path}/small/a/cut.webp", UNWRITTEN)]
     np.testing.assert_array_equal(pixels_of(loaded, "a/whole.webp"), decoded(whole))
+    large = load_imagefolder(tmp_path / "large", size=None)
+    assert large.rejected == []
+    np.testing.assert_array_equal(pixels_of(large, "a/flat_end.webp"), decoded(flat_end))
 
 
 @pytest.mark.hostile("params")
