@@ -3,12 +3,16 @@
 - ingest.path edited to another folder, then ingest run by itself (`dvc repro -s ingest`): refused before any image
   is decoded, not once the whole set was read;
 - ingest.path spelt otherwise for the folder the source stage listed (``../images`` for its absolute path): read when
-  its files are those listed, and where they changed while ingest read them, said so, not that the path was edited.
+  its files are those listed, and where they changed while ingest read them, said so, not that the path was edited;
+- a data/source.json of an earlier winnow (no paths record) with ingest.path edited: refused after the reading, as
+  before the record.
 """
 
 from __future__ import annotations
 
+import json
 import runpy
+import shutil
 
 import numpy as np
 import pytest
@@ -85,4 +89,23 @@ def test_ingest_path_spelt_otherwise_is_read_and_a_change_while_reading_is_named
         "ingest.path: ../images changed after the source stage listed it (36 file(s) then, 37 now, or edited) and "
         "before ingest had read it, so what ingest read is not what data/source.json records; nothing was ingested: "
         "run `dvc repro` again once the data is no longer being written")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("ingest")
+def test_an_edited_ingest_path_with_a_listing_of_an_earlier_winnow_is_refused_as_before(tmp_path, monkeypatch):
+    # data/source.json without the paths record (an earlier winnow's): nothing to compare before the reading, so the
+    # check after it refuses the new folder's files as it did before the record, and nothing is left behind
+    project, params = _listed(tmp_path, monkeypatch, "{tmp}/other")
+    listed = json.loads((project / "data/source.json").read_text())
+    del listed["listed_paths"]
+    (project / "data/source.json").write_text(json.dumps(listed))
+    shutil.copytree(tmp_path / "images", tmp_path / "other")
+    before = files_under(project)
+    with pytest.raises(WinnowError) as refused:
+        ingest_in_process(project, monkeypatch)
+    assert str(refused.value) == (
+        f"ingest.path: {tmp_path / 'other'} changed after the source stage listed it (36 file(s) then, 36 now, or "
+        "edited) and before ingest had read it, so what ingest read is not what data/source.json records; nothing was "
+        "ingested: run `dvc repro` again once the data is no longer being written")
     assert_nothing_left(project, before)
