@@ -15,7 +15,7 @@ import time
 from dataclasses import replace
 
 from winnow.errors import WinnowError
-from winnow.search_space import search_settings  # no numpy, no torch
+from winnow.search_space import search_settings, search_training  # no numpy, no torch
 from winnow.stage import check_outputs, load_params, run, together, write_json
 from winnow.stand_ins import replacing_skipped, write_skipped
 
@@ -77,11 +77,13 @@ def main() -> None:
     # no data/augment-search beside the metrics of the last skipped run, which still said skipped; one while writing
     # puts the stand-ins back. The policy balance reads and the table that shows why land as one
     with replacing_skipped(folders=FOLDERS), together():
-        # and the incumbent it was chosen against and the settings it searched under: balance and train refuse the
-        # policy once balance.policy or augment_search changed
+        # and the incumbent it was chosen against, the settings it searched under and what its trainings took of the
+        # seed and train section: balance and train refuse the policy once balance.policy, augment_search, the seed or
+        # the train section changed
         write_json(SEARCHED, {"policy": result.policy.to_params(), "val_accuracy": chosen,
                               "no_augmentation_val_accuracy": result.table[0]["score"],
-                              "fixed": None if fixed is None else fixed.to_params(), "searched_with": section})
+                              "fixed": None if fixed is None else fixed.to_params(), "searched_with": section,
+                              "trained_with": search_training(params)})
         write_json(METRICS, {"chosen": result.policy.to_params(), "val_accuracy": chosen, "best_val_accuracy": best,
                              "no_augmentation_val_accuracy": result.table[0]["score"], "candidates": len(policies),
                              "fixed": None if fixed is None else fixed.to_params(),

@@ -13,7 +13,7 @@ import yaml
 
 from hostile_harness import contract_inputs, default_params
 from winnow.augment import apply_policy, augment, border_mean
-from winnow.augment_search import candidates, search, search_settings, stratified_sample
+from winnow.augment_search import candidates, search, search_settings, search_training, stratified_sample
 from winnow.balance import balanced_augment, budget_caps
 from winnow.configs import OPS, POLICY_KINDS, Policy, TrainConfig
 from winnow.errors import WinnowError
@@ -431,9 +431,11 @@ def test_train_augment_names_the_policy_it_applies(tmp_path, monkeypatch):
     # every field augment-search writes: one left out is refused (test_hostile_augment), not filled from the defaults
     # (fixed: the incumbent it was chosen against, null where the search scored none; a file without it is refused)
     # (searched_with: the augment_search settings it searched under, held to params.yaml's: test_hostile_search_71)
+    # (trained_with: the seed and train options its trainings took, held to params.yaml's: test_hostile_augment_73)
     Path("data/augment-search/policy.json").write_text(json.dumps({"policy": Policy(ops=("cutout",), n=1).to_params(),
                                                                    "fixed": None,
-                                                                   "searched_with": search_settings(params)}))
+                                                                   "searched_with": search_settings(params),
+                                                                   "trained_with": search_training(params)}))
     assert policy_for(params, "searched") == Policy(ops=("cutout",), n=1)
 
 

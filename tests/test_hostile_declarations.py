@@ -77,7 +77,9 @@ READ_THROUGH = {"augment-search": {"balance.policy"}}
 # params a stage reads without its outputs following them: source is always changed; train and evaluate check that
 # their argument is a listed variant; evaluate checks that the model was trained with today's train settings, seed
 # and policy (the model, its dep, follows them: a changed one is refused, not scored); balance and gan-synthesize read
-# train for where and how fast they run the baseline model (winnow.training.run_as: eval_batch_size, threads, stream);
+# train for where and how fast they run the baseline model (winnow.training.run_as: eval_batch_size, threads, stream),
+# and balance checks that the searched policy's trainings took today's train settings and seed (data/augment-search,
+# its dep, follows them: augment-search declares them);
 # variants checks that the budget's model check trained with today's train settings, seed and policy (data/budget, its
 # dep, follows them: the budget declares them); ingest reads variants for a warning alone (source images the augmented
 # variant's GAN cannot make, which gan-synthesize refuses), and a changed variants list must not rerun every stage;

@@ -25,7 +25,7 @@ from winnow.configs import Policy, TrainConfig
 from winnow.errors import WinnowError, first_line
 # the candidates, here for the stage and the tests as before; the params check reads them there
 from winnow.search_space import (  # noqa: F401
-    NO_CANDIDATE, SEARCH_DEFAULTS, candidates, challengers, rand_ns, same_policy, search_settings,
+    NO_CANDIDATE, SEARCH_DEFAULTS, candidates, challengers, rand_ns, same_policy, search_settings, search_training,
 )
 
 SEARCHED = "data/augment-search/policy.json"
@@ -209,14 +209,16 @@ def check_searched(policy: Any, *, key: str = "policy") -> None:
             raise WinnowError(f"{key}.{name} is {json.dumps(policy[name])}, not {what}")
 
 
-def read_policy(path: str = SEARCHED, *, fixed: Policy | None = None,
-                settings: Mapping[str, Any] | None = None) -> Policy:
+def read_policy(path: str = SEARCHED, *, fixed: Policy | None = None, settings: Mapping[str, Any] | None = None,
+                training: Mapping[str, Any] | None = None) -> Policy:
     """The policy the augment-search stage chose; a missing, damaged or invalid file, or one that lacks a
     field the stage writes (:func:`check_searched`), raises its one line (:func:`winnow.stage_reads.rerun_error`), and
     so does one chosen against another incumbent (its ``fixed``, augment_search.with_fixed's balance.policy) than
     ``fixed`` (balance.policy now; None: not compared), which the search never scored, or, compared, one that records
     no incumbent (no ``fixed``: an earlier winnow's); and one searched under other settings than ``settings``
-    (:func:`search_settings` now; None: not compared), or, compared, one that records none (``searched_with``)."""
+    (:func:`search_settings` now; None: not compared), or, compared, one that records none (``searched_with``); and one
+    whose trainings took another seed or train section than ``training`` (:func:`search_training` now; None: not
+    compared), or, compared, one that records none (``trained_with``)."""
     import json
 
     from winnow.stage_reads import read_json, rerun_error
@@ -260,6 +262,17 @@ def read_policy(path: str = SEARCHED, *, fixed: Policy | None = None,
         if key is not None:
             raise rerun_error(path, f"searched under augment_search.{key} {json.dumps(then.get(key))}, but params.yaml "
                                     f"gives {json.dumps(settings.get(key))} now", written_by=WRITTEN_BY)
+    # before: the seed or the train section edited (train.model, train.lr, ...) and balance or train@<v> run alone, the
+    # policy the old trainings chose was applied without a word (augment-search reads both: dvc.yaml)
+    if training is not None:
+        if not isinstance(written.get("trained_with"), dict):
+            raise rerun_error(path, "records no training it was chosen by (trained_with): made by an earlier winnow "
+                                    "or by hand", written_by=WRITTEN_BY)
+        then, now = written["trained_with"], json.loads(json.dumps(training))  # as JSON holds it
+        key = next((k for k in [*now, *(k for k in then if k not in now)] if then.get(k) != now.get(k)), None)
+        if key is not None:
+            raise rerun_error(path, f"chosen by trainings with {key} {json.dumps(then.get(key))}, but params.yaml "
+                                    f"gives {json.dumps(now.get(key))} now", written_by=WRITTEN_BY)
     return chosen
 
 
@@ -279,11 +292,12 @@ def _same_setting(key: str, then: Any, now: Any) -> bool:
 def policy_for(params: Mapping[str, Any], which: str) -> Policy | None:
     """The policy ``train.augment`` or the balance stage names: ``none`` → None, ``fixed`` →
     ``balance.policy`` (its defaults where left out), ``searched`` → :func:`read_policy`, chosen against
-    balance.policy as it is now where the search scored it."""
+    balance.policy as it is now where the search scored it, and searched and trained as params.yaml says now."""
     if which == "none":
         return None
     if which == "fixed":
         return Policy.from_params((params.get("balance") or {}).get("policy") or {})
     if which == "searched":
-        return read_policy(fixed=policy_for(params, "fixed"), settings=search_settings(params))
+        return read_policy(fixed=policy_for(params, "fixed"), settings=search_settings(params),
+                           training=search_training(params))
     raise WinnowError(f"train.augment: {which!r} is not one of none, fixed, searched")

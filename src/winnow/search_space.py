@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from winnow.configs import GEOMETRIC_OPS, NO_STRENGTH, Policy
+from winnow.configs import GEOMETRIC_OPS, NO_STRENGTH, STEP_SETTINGS, Policy, TrainConfig
 from winnow.errors import WinnowError
 
 NO_CANDIDATE = "augment_search: no candidate policy (op_sets, kinds, ns and magnitudes give none)"
@@ -25,6 +25,22 @@ def search_settings(params: Mapping[str, Any]) -> dict[str, Any]:
     """params.yaml's ``augment_search`` section with its defaults where left out: what the search ran under, and
     what :func:`winnow.augment_search.read_policy` holds a searched policy's record to."""
     return {**SEARCH_DEFAULTS, **(params.get("augment_search") or {})}
+
+
+# the train options the search's trainings do not take from params.yaml: it trains augment_search.epochs without
+# patience, each candidate's policy on the fly whatever train.augment says
+SEARCH_OVERRIDES = ("epochs", "patience", "augment")
+
+
+def search_training(params: Mapping[str, Any]) -> dict[str, Any]:
+    """What the search's trainings (:func:`winnow.augment_search.short_training_scorer`, or density's one model) take
+    from beyond its own section, by params path: ``seed`` and each :data:`STEP_SETTINGS` option of the train section
+    (:class:`TrainConfig`'s default where params.yaml is silent) but :data:`SEARCH_OVERRIDES`; not device, threads,
+    stream or eval_batch_size, which change no step (as :func:`winnow.configs.model_check_training`). The searched
+    policy records it (``trained_with``) and :func:`winnow.augment_search.read_policy` holds it to params.yaml's."""
+    config = TrainConfig.from_params(dict(params.get("train") or {}))
+    return {"seed": params.get("seed"), **{f"train.{name}": getattr(config, name) for name in STEP_SETTINGS
+                                           if name not in SEARCH_OVERRIDES}}
 
 
 def candidates(*, op_sets: Iterable[Iterable[str]], kinds: Iterable[str], ns: Iterable[int],

@@ -1,0 +1,89 @@
+"""Hostile augmentation, balance and GAN synthesis, probe 73:
+
+- augment-search's policy (data/augment-search/policy.json) chosen by trainings of another seed or train section
+  (train.lr, train.model, ...) than params.yaml gives now, read by balance or by train@<v> under train.augment:
+  searched run alone (``dvc repro -s balance``): refused in one line naming the option and the augment-search stage,
+  not applied as if the trainings of the new settings had chosen it; a policy.json without the record (an earlier
+  winnow's, or written by hand) is refused, as one without ``searched_with`` is.
+
+Each case runs the real stages in this process and asserts the whole line and that nothing was left behind.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from hostile_harness import assert_nothing_left, files_under
+from test_augment import _project, _stage
+from test_hostile_threshold_64 import _stage_in_process
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+RERUN = "rerun the augment-search stage (dvc repro augment-search)"
+
+
+def _searched(tmp_path, monkeypatch) -> dict:
+    """A project after the real augment-search stage ran (its short trainings stood in by a scorer that prefers
+    rotate at 0.6): policy.json as the stage writes it. Returns the params it ran under."""
+    _project(tmp_path, monkeypatch, augment_search={"enabled": True, "kinds": ["trivial"], "magnitudes": [0.6],
+                                                    "op_sets": [["rotate"]], "with_fixed": False})
+    from winnow import augment_search
+
+    monkeypatch.setattr(augment_search, "short_training_scorer",
+                        lambda *a, **k: lambda policy: np.array([0.0, 0.0] if policy is None else [1.0, 0.0]))
+    _stage("augment_search").main()
+    return yaml.safe_load((tmp_path / "params.yaml").read_text())
+
+
+@pytest.mark.hostile("training")
+@pytest.mark.parametrize(("edit", "named"), [
+    (lambda p: p["train"].update(lr=0.01), "train.lr 0.001, but params.yaml gives 0.01"),
+    (lambda p: p["train"].update(model="cnn_small"), 'train.model "lenet5", but params.yaml gives "cnn_small"'),
+    (lambda p: p.update(seed=1), "seed 0, but params.yaml gives 1"),
+], ids=["lr", "model", "seed"])
+def test_balance_refuses_a_policy_chosen_by_trainings_of_another_train_section_or_seed(tmp_path, monkeypatch, capsys,
+                                                                                       edit, named):
+    # before: exit 0, balanced made with the policy the old settings' short trainings chose (augment-search reads seed
+    # and train, dvc.yaml, but the policy recorded neither, so balance run alone after the edit could not tell)
+    params = _searched(tmp_path, monkeypatch)
+    edit(params)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    before = files_under(tmp_path)
+    done = _stage_in_process(tmp_path, "balance", monkeypatch, capsys)
+    assert (done.returncode, done.stderr.splitlines()) == (1, [
+        f"error: data/augment-search/policy.json: chosen by trainings with {named} now; {RERUN}"])
+    assert_nothing_left(tmp_path, before)
+
+
+@pytest.mark.hostile("training")
+def test_train_refuses_a_searched_policy_that_records_no_training(tmp_path, monkeypatch):
+    # an earlier winnow's file (policy, fixed and searched_with; no trained_with), read for train.augment: searched.
+    # Before: applied, whatever seed and train section its trainings had taken
+    from winnow.augment_search import SEARCHED, policy_for
+    from winnow.errors import WinnowError
+
+    params = _searched(tmp_path, monkeypatch)
+    written = json.loads((tmp_path / SEARCHED).read_text())
+    del written["trained_with"]
+    (tmp_path / SEARCHED).write_text(json.dumps(written))
+    with pytest.raises(WinnowError) as refused:
+        policy_for(params, "searched")
+    assert str(refused.value) == (
+        "data/augment-search/policy.json: records no training it was chosen by (trained_with): made by an earlier "
+        f"winnow or by hand; {RERUN}")
+
+
+@pytest.mark.hostile("training")
+def test_a_policy_chosen_under_todays_seed_and_train_section_is_read(tmp_path, monkeypatch):
+    # the other side: edits that change no step of the search's trainings (train.epochs and patience, which the search
+    # replaces; train.device and threads, which change where it runs) leave the searched policy current
+    from winnow.augment_search import policy_for
+    from winnow.configs import Policy
+
+    params = _searched(tmp_path, monkeypatch)
+    params["train"].update(epochs=3, patience=2, threads=2, device="cpu")
+    assert policy_for(params, "searched") == Policy(ops=("rotate",), n=1, magnitude=0.6, kind="trivial")
