@@ -25,7 +25,8 @@ from winnow.configs import HANDFUL
 from winnow.errors import WinnowError, check_fits_in_memory
 from winnow.gan_eval import (
     acceptance, class_frechet, confident, emptied_warning, kept_none_warning, no_weak_class, real_copies,
-    real_copies_warning, real_thresholds, repeats, repeats_warning, sample_grid, unlearnable, weak_classes,
+    real_copies_warning, real_thresholds, repeats, repeats_warning, sample_grid, surest_sample, unlearnable,
+    weak_classes,
 )
 from winnow.imageset import ImageSet, pixel_digest, read_imageset, write_imageset
 from winnow.metrics import summarise
@@ -230,7 +231,8 @@ def main() -> None:
     # augmented is then pruned under another name, trained and reported as a version of its own. The filter's: copies
     # of real images it kept are named above, and no threshold keeps more of them
     if not filtered:
-        print(kept_none_warning(section["threshold"], surest=float(p_intended.max())))
+        print(kept_none_warning(section["threshold"], **surest_sample(probs, intended, classes=classes,
+                                                                     top_class=top_class)))
 
 
 def _scores(by: str, pruned: ImageSet, val: ImageSet, val_probs: np.ndarray, classes: list[str]) -> dict[str, float]:

@@ -4,7 +4,12 @@
   (train.lr, train.model, ...) than params.yaml gives now, read by balance or by train@<v> under train.augment:
   searched run alone (``dvc repro -s balance``): refused in one line naming the option and the augment-search stage,
   not applied as if the trainings of the new settings had chosen it; a policy.json without the record (an earlier
-  winnow's, or written by hand) is refused, as one without ``searched_with`` is.
+  winnow's, or written by hand) is refused, as one without ``searched_with`` is;
+- gan-synthesize under gan.threshold real_median keeping no sample because the baseline gives every sample more of
+  another class than of its own: the warning told the user to "set gan.threshold to a number below" the surest
+  sample's probability, a bound that keeps exactly those samples, pictures the baseline takes for another class, under
+  the weak class's label (what real_median's top-class rule leaves out); now it names the class they are taken for and
+  offers training longer alone, and where some sample is its class's top class, the figure is the surest of those.
 
 Each case runs the real stages in this process and asserts the whole line and that nothing was left behind.
 """
@@ -19,6 +24,7 @@ import yaml
 
 from hostile_harness import assert_nothing_left, files_under
 from test_augment import _project, _stage
+from test_gan import gan_project
 from test_hostile_threshold_64 import _stage_in_process
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -87,3 +93,42 @@ def test_a_policy_chosen_under_todays_seed_and_train_section_is_read(tmp_path, m
     params = _searched(tmp_path, monkeypatch)
     params["train"].update(epochs=3, patience=2, threads=2, device="cpu")
     assert policy_for(params, "searched") == Policy(ops=("rotate",), n=1, magnitude=0.6, kind="trivial")
+
+
+@pytest.mark.hostile("training")
+def test_no_sample_kept_under_real_median_for_another_class_is_not_told_to_set_a_number(tmp_path, monkeypatch, capsys):
+    # the baseline (its probabilities stood in) gives every image 0.4 of 'a', 0.35 of 'b', 0.25 of 'c': val's median of
+    # 'b' is 0.35, and 'b' (F1 0, and 'c' has no pruned train image) is the weak class. Every sample of 'b' is given
+    # 0.35 of 'b' and 0.4 of 'a': a picture of 'a' to the baseline. Before: "... or set gan.threshold to a number below
+    # 0.35, the surest sample's probability of its class", which keeps all 4 samples of 'a' as 'b', exit 0
+    project = gan_project(tmp_path / "project", weak_k=1)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["gan"].update(weak_by="f1", threshold="real_median")
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    from winnow import training
+
+    monkeypatch.setattr(training, "predict_proba",
+                        lambda model, images: np.tile(np.float32([0.4, 0.35, 0.25]), (len(images), 1)))
+    monkeypatch.chdir(project)
+    _stage("gan_synthesize").main()
+    out = capsys.readouterr().out.splitlines()
+    assert "gan-synthesize: weak classes b; kept b 0/4; augmented 18 rows" in out
+    assert out[-1] == (
+        "warning: gan-synthesize: the filter kept no sample, so augmented holds pruned's images alone; train the GAN "
+        "longer (gan.train.epochs): the baseline gives every sample as much or more of another class than of its own "
+        "(the surest: 0.35 of its class, 0.4 of 'a'), so a number for gan.threshold would only keep pictures of other "
+        "classes under its label")
+
+
+@pytest.mark.hostile("training")
+def test_the_number_offered_under_real_median_is_the_surest_sample_of_its_own_class():
+    # two samples of 'b' (index 1): the first given 0.45 of 'b' but 0.55 of 'a', the second 0.4 of 'b', more than of
+    # any other. Before: "below 0.45", which keeps the first (a picture of 'a') and not the second; now below 0.4
+    from winnow.gan_eval import kept_none_warning, surest_sample
+
+    probs = np.array([[0.55, 0.45, 0.0], [0.3, 0.4, 0.3]])
+    chosen = surest_sample(probs, np.array([1, 1]), classes=["a", "b", "c"], top_class=True)
+    assert kept_none_warning("real_median", **chosen) == (
+        "warning: gan-synthesize: the filter kept no sample, so augmented holds pruned's images alone; train the GAN "
+        "longer (gan.train.epochs) or set gan.threshold to a number below 0.4, the surest sample's probability of its "
+        "class")

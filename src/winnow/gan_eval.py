@@ -286,15 +286,43 @@ def _strip(images: np.ndarray, *, columns: int, gap: int = 2) -> np.ndarray:
     return strip[..., 0] if channels == 1 else strip
 
 
-def kept_none_warning(threshold, *, surest: float) -> str:
+def kept_none_warning(threshold, *, surest: float, outranked: tuple[str, float] | None = None) -> str:
     """The line for a filter that kept no sample at ``gan.threshold``; ``surest``: the highest probability a sample is
-    given of its class. A number below it, rounded down to thousandths, keeps that sample: before, "lower
+    given of its class (under real_median, of those the baseline gives more of their class than of any other:
+    :func:`surest_sample`). A number below it, rounded down to thousandths, keeps that sample: before, "lower
     gan.threshold" named no figure, and under real_median (no number to lower) "a number below the real images'
-    median confidence", a figure printed nowhere, kept none again where the samples lie further below."""
+    median confidence", a figure printed nowhere, kept none again where the samples lie further below. ``outranked``:
+    under real_median where no sample is so, the class the surest sample is given as much or more of, and that
+    probability; training longer is then the one way."""
+    start = "warning: gan-synthesize: the filter kept no sample, so augmented holds pruned's images alone; train the GAN"
+    if outranked is not None:
+        # before: "or set gan.threshold to a number below 0.35", which keeps those samples, each a picture the baseline
+        # takes for another class, under the weak class's label: what real_median's top-class rule leaves out
+        return (f"{start} longer (gan.train.epochs): the baseline gives every sample as much or more of another class "
+                f"than of its own (the surest: {surest:.4g} of its class, {outranked[1]:.4g} of {outranked[0]!r}), so "
+                "a number for gan.threshold would only keep pictures of other classes under its label")
     below = math.floor(surest * 1000) / 1000
     if below <= 0:
-        return ("warning: gan-synthesize: the filter kept no sample, so augmented holds pruned's images alone; train "
-                "the GAN longer (gan.train.epochs): the surest sample is given less than 0.001 of its class")
+        return f"{start} longer (gan.train.epochs): the surest sample is given less than 0.001 of its class"
     lower = "set gan.threshold to a number" if threshold == "real_median" else f"lower gan.threshold ({threshold:g})"
-    return ("warning: gan-synthesize: the filter kept no sample, so augmented holds pruned's images alone; train the "
-            f"GAN longer (gan.train.epochs) or {lower} below {below:g}, the surest sample's probability of its class")
+    return f"{start} longer (gan.train.epochs) or {lower} below {below:g}, the surest sample's probability of its class"
+
+
+def surest_sample(probs: np.ndarray, intended: np.ndarray, *, classes: list[str],
+                  top_class: bool) -> dict[str, float | tuple[str, float] | None]:
+    """:func:`kept_none_warning`'s ``surest`` and ``outranked`` for samples generated for int ``(N,)`` ``intended``
+    classes (N >= 1), of float ``(N, classes)`` ``probs``: with ``top_class`` (real_median, :func:`confident`), the
+    surest of the samples given more of their class than of any other, or where none is, the surest of all and the
+    class (of ``classes``) it is given most of beside its own, with that probability."""
+    rows = np.arange(len(intended))
+    mine = probs[rows, intended]
+    if not top_class:
+        return {"surest": float(mine.max()), "outranked": None}
+    others = np.array(probs, dtype=np.float64)
+    others[rows, intended] = -np.inf
+    own = mine > others.max(axis=1)
+    if own.any():
+        return {"surest": float(mine[own].max()), "outranked": None}
+    first = int(np.argmax(mine))
+    rival = int(np.argmax(others[first]))
+    return {"surest": float(mine[first]), "outranked": (classes[rival], float(others[first, rival]))}
