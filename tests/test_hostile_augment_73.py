@@ -9,7 +9,10 @@
   another class than of its own: the warning told the user to "set gan.threshold to a number below" the surest
   sample's probability, a bound that keeps exactly those samples, pictures the baseline takes for another class, under
   the weak class's label (what real_median's top-class rule leaves out); now it names the class they are taken for and
-  offers training longer alone, and where some sample is its class's top class, the figure is the surest of those.
+  offers training longer alone, and where some sample is its class's top class, the figure is the surest of those;
+- the balanced variant built on another pruned than data/variants/pruned holds now (variants rerun after a cleaner, a
+  verdict or the budget changed, then train@balanced run alone): trained as "pruned plus copies" of the old pruned,
+  exit 0; now refused by train@balanced naming an image the two disagree on and the balance stage.
 
 Each case runs the real stages in this process and asserts the whole line and that nothing was left behind.
 """
@@ -25,6 +28,7 @@ import yaml
 from hostile_harness import assert_nothing_left, files_under
 from test_augment import _project, _stage
 from test_gan import gan_project
+from test_hostile_balance_more import balance_project
 from test_hostile_threshold_64 import _stage_in_process
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -132,3 +136,54 @@ def test_the_number_offered_under_real_median_is_the_surest_sample_of_its_own_cl
         "warning: gan-synthesize: the filter kept no sample, so augmented holds pruned's images alone; train the GAN "
         "longer (gan.train.epochs) or set gan.threshold to a number below 0.4, the surest sample's probability of its "
         "class")
+
+
+def _balanced(tmp_path, monkeypatch, **balance) -> None:
+    """A project whose balanced variant the real balance stage made of pruned (classes a 5, b 3, c 2 random images)."""
+    labels = np.repeat([0, 1, 2], [5, 3, 2])
+    images = np.random.default_rng(0).integers(0, 256, (len(labels), 8, 8, 1), dtype=np.uint8)
+    project = balance_project(tmp_path, images, labels, policy={"ops": ["noise"], "n": 1})
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["balance"] |= balance
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.chdir(project)
+    _stage("balance").main()
+
+
+@pytest.mark.hostile("training")
+@pytest.mark.parametrize(("balance", "left_out", "line"), [
+    ({}, False, "is kept as 'a' there"),
+    # max_images 7: a keeps 3 of its 5, b 2 of its 3 (a random draw), c its 2. Pruned now drops an image of a
+    # that balance left out: a balanced of this pruned would draw from the others
+    ({"max_images": 7}, True, "is kept as 'a' (left out for balance.max_images) there"),
+], ids=["dropped since", "dropped since, left out by max_images"])
+def test_train_refuses_a_balanced_variant_built_on_another_pruned(tmp_path, monkeypatch, balance, left_out, line):
+    # before: exit 0, train@balanced learnt the old pruned's image (and its copies) as "pruned plus copies"
+    from winnow.errors import WinnowError
+    from winnow.variants import read_rows, write_variant
+
+    _balanced(tmp_path, monkeypatch, **balance)
+    balanced = read_rows("balanced")
+    of_a = balanced[(balanced["origin"] == "ingest") & (balanced["label"] == 0)]
+    image = of_a["id"][(of_a["stage"] == "balance") == left_out].iloc[0]
+    rows = read_rows("pruned")
+    rows.loc[rows["id"] == image, ["action", "reason", "stage"]] = ["drop", "duplicate", "dedup"]
+    write_variant("pruned", rows)  # variants, rerun since, dropped it
+    before = files_under(tmp_path)
+    monkeypatch.setattr("sys.argv", ["train.py", "balanced"])
+    with pytest.raises(WinnowError) as refused:
+        _stage("train").main()
+    assert str(refused.value) == (f"data/variants/balanced/rows.parquet: built on another pruned: image {image!r} "
+                                  f"{line}, dropped in data/variants/pruned now (1 such image(s)); rerun the balance "
+                                  "stage (dvc repro balance)")
+    assert_nothing_left(tmp_path, before)
+
+
+@pytest.mark.hostile("training")
+def test_a_balanced_variant_of_todays_pruned_is_built_on_it(tmp_path, monkeypatch):
+    # the other side: what balance writes of pruned as it is, max_images' drops among it, passes
+    from winnow.variants import check_built_on_pruned, read_rows
+
+    _balanced(tmp_path, monkeypatch, max_images=7)
+    assert (read_rows("balanced")["stage"] == "balance").sum() > 0  # some rows are its copies and max_images' drops
+    check_built_on_pruned("balanced", classes=["a", "b", "c"])

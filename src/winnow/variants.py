@@ -162,6 +162,30 @@ def check_made_among(rows: pd.DataFrame, *, cleaners: list[str], name: str = "pr
                                 f"params.yaml lists {', '.join(sorted(cleaners)) or 'none'} now", written_by=written_by)
 
 
+def check_built_on_pruned(name: str, *, classes: list[str], root: str | os.PathLike = VARIANTS_DIR) -> None:
+    """Refuse a variant built on pruned (``augmented``, ``balanced``: :data:`WRITTEN_BY`) whose rows of pruned's images
+    are not pruned's rows now: an image missing on one side, or kept, dropped or labelled otherwise (a balanced row
+    balance.max_images left out is one pruned keeps). Before: pruned written anew (dvc repro -s variants after a
+    cleaner, a verdict or the budget changed) and train@balanced run alone, the copies of the old pruned were trained
+    as "pruned plus copies", exit 0."""
+    path, written_by = _rows_file(name, root)
+    mine, now = read_rows(name, root=root), read_rows("pruned", root=root)
+    both = mine[mine["origin"] != "extra"].merge(now, on=["origin", "id"], how="outer", suffixes=("", "_now"))
+    # what each side trains on of the image: none, or it at a label (a relabel to a label trains as a keep at it)
+    cut = ((both["action"] == "drop") & (both["stage"] == "balance")).to_numpy()  # kept by pruned, then left out
+    held = lambda action, label: ("absent" if pd.isna(action) else "dropped" if action == "drop"  # noqa: E731
+                                  else f"kept as {classes[int(label)]!r}")
+    then = [held("keep" if c else a, l) for a, l, c in zip(both["action"], both["label"], cut)]
+    was = [held(a, l) for a, l in zip(both["action_now"], both["label_now"])]
+    differs = [a != b for a, b in zip(then, was)]
+    if any(differs):
+        at = differs.index(True)
+        left = " (left out for balance.max_images)" if cut[at] else ""
+        raise rerun_error(path, f"built on another pruned: image {both['id'].iloc[at]!r} is {then[at]}{left} there, "
+                                f"{was[at]} in data/variants/pruned now ({sum(differs)} such image(s))",
+                          written_by=written_by)
+
+
 def check_kept(name: str, rows: pd.DataFrame, *, before: pd.DataFrame | None = None,
                classes: list[str]) -> None:
     """Raise :class:`WinnowError` when variant ``name`` keeps no train image, or when its decisions leave a
