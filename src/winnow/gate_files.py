@@ -56,7 +56,7 @@ def check_gated_files(repo: str | Path, *, names: dict[str, list[str]], revs: di
         if written:
             raise settings.refusal(f"{path} holds {written} at every revision gated: its stage writes text, "
                                    "true/false, null or lists beside its numbers, so it is no metrics file to gate; "
-                                   "narrow the pattern to files of numbers, e.g. metrics/evaluate/*.json", key="files")
+                                   f"narrow the pattern to files of numbers, e.g. {_narrower(path)}", key="files")
     if problems:
         raise WinnowError("gated metrics are not all finite numbers: " + "; ".join(problems)
                           + " (rerun the stage that writes them and commit its outputs)")
@@ -64,8 +64,21 @@ def check_gated_files(repo: str | Path, *, names: dict[str, list[str]], revs: di
 
 
 def _evaluates(path: str) -> bool:
-    """Whether ``path`` is a file evaluate writes numbers alone into: a variant's metrics or summary JSON."""
-    return any(variant_of(path, pattern) is not None for pattern in (METRICS_FILE, SUMMARY_FILE))
+    """Whether ``path`` is a file evaluate writes numbers alone into: a variant's metrics or summary JSON. A variant's
+    name alone (as :func:`check_gated_files_everywhere` reads it): before, any metrics/evaluate/<name>.json was
+    evaluate's, and text another tool writes there (metrics/evaluate/calibration.json's method) was told "rerun the
+    stage that writes them", which wrote it again, forever."""
+    return any(variant_of(path, pattern) in VARIANTS for pattern in (METRICS_FILE, SUMMARY_FILE))
+
+
+def _narrower(path: str) -> str:
+    """A narrower gate.files pattern than one matching ``path``, a file of text beside its numbers: evaluate's
+    metrics/evaluate/*.json, or where that matches ``path`` too (before: offered as the fix, it matched the file again),
+    a variant's own file."""
+    if not revisions.matches(path, METRICS_FILE.format(variant="*")):
+        return METRICS_FILE.format(variant="*")
+    return (f"{METRICS_FILE.format(variant=VARIANTS[1])}, one pattern per variant (or move {path} out of "
+            f"{PurePosixPath(METRICS_FILE).parent}/, where evaluate writes its variants' metrics)")
 
 
 def _json(text: str) -> bool:
@@ -91,10 +104,10 @@ def check_gated_files_everywhere(held: dict[str, set[str]], *, names: dict[str, 
     the target's params.yaml, which the gate does not read, and the same line came back."""
     every = set().union(*held.values())
     # a variant's name, never any name evaluate's layout holds: before, a stray metrics/evaluate/metrics.json made
-    # "metrics" a variant not gated, every file under metrics/ its own, and a gated file deleted at the target passed
-    named = {v for path in every for pattern in (METRICS_FILE, SUMMARY_FILE)
-             if (v := variant_of(path, pattern)) in VARIANTS}
-    ungated = (variants | named) - set(gated)
+    # "metrics" a variant not gated, every file under metrics/ its own, and a gated file deleted at the target passed;
+    # so did one at a base whose params.yaml lists no variants (``variants`` is then every name found there)
+    named = {v for path in every for pattern in (METRICS_FILE, SUMMARY_FILE) if (v := variant_of(path, pattern))}
+    ungated = ((variants | named) & set(VARIANTS)) - set(gated)
     required = sorted(path for path in every if not ungated & set(PurePosixPath(path).with_suffix("").parts))
     new = [path for path in required if path not in settings.files
            and not any(path in held[rev] for rev in revs["base"]) and all(path in held[rev] for rev in revs["target"])]
