@@ -7,7 +7,9 @@
   the narrower pattern offered is no longer one that matches the file again;
 - a base whose params.yaml lists no variants, a stray metrics/evaluate/metrics.json there, and a gated
   metrics/dedup.json deleted at the target, gated with --variants: "metrics" was still a variant not gated (read from
-  the base's files, which no list filters), every file under metrics/ its own, and the gate passed; it is refused.
+  the base's files, which no list filters), every file under metrics/ its own, and the gate passed; it is refused;
+- compare over two experiments of one name whose commits share their first 7 characters: both were
+  "seed1 (ccccccc)", as ambiguous as before the mend; each is named by as many characters as tell them apart.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import pytest
 from gate_repo import init, labels_of, write_both_variants, wrong_on
 from hostile_harness import assert_nothing_left, default_params, files_under, make_project, params_without
+from test_hostile_compare_72 import F1, _shown
 from winnow.cli import main as winnow
 
 REPORT = "reports/gate.md"
@@ -71,3 +74,21 @@ def test_a_stray_file_at_a_base_listing_no_variants_cannot_hide_a_gated_file_del
         "revision; rerun the stage that writes it and commit it at workspace, or take it out of gate.files at HEAD "
         "(the gate takes its settings from HEAD)"]
 
+
+@pytest.mark.hostile("compare")
+def test_compare_names_apart_two_experiments_of_one_name_whose_commits_share_seven_characters(tmp_path, capsys):
+    # seed1 run on two commits (seeds 1 and 3), their experiments' revs alike in their first 7 characters. Before: both
+    # "seed1 (ccccccc)" in the --out JSON that traces the table to its runs, as ambiguous as the name alone
+    project = make_project(tmp_path / "project", default_params() | {"variants": ["baseline", "pruned"]})
+    first, second = "ccccccc1" + "0" * 32, "ccccccc2" + "0" * 32
+    shown = [{**_shown("a" * 40, "main", 0, F1), "experiments": [{"name": "seed1",
+                                                                   "revs": [_shown(first, "seed1", 1, F1)]}]},
+             {**_shown("b" * 40, None, 2, F1), "experiments": [{"name": "seed1",
+                                                                "revs": [_shown(second, "seed1", 3, F1)]}]}]
+    saved = tmp_path / "show.json"
+    saved.write_text(json.dumps(shown))
+    out = tmp_path / "seeds.md"
+    assert winnow(["compare", "--from-json", str(saved), "--repo", str(project), "--out", str(out)]) == 0
+    assert capsys.readouterr().out.startswith("# Variants over 4 run(s) (seeds 0, 1, 2, 3)\n\n")
+    assert json.loads(out.with_suffix(".json").read_text())["runs"] == [
+        "main", "seed1 (ccccccc1)", "bbbbbbb", "seed1 (ccccccc2)"]

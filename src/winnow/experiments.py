@@ -102,10 +102,17 @@ def experiments_from_show(show: list[dict], *, include_workspace: bool = False,
     # experiment names are unique per commit only: `dvc exp run -n seed1` on two commits, both under --num 2. Before,
     # both were "seed1" in compare's table and its --out JSON, study.csv and the notes, so no reader could tell which
     # run was which; each is named by its commit too, as `dvc exp apply` and `dvc exp show` take it
-    names = [record["experiment"] for record in found]
+    # (as git shortens a commit: 7 characters, more where two of one name share them; before, two revs alike in their
+    # first 7 were both "seed1 (ccccccc)" again)
+    shared: dict[str, list[str]] = {}  # name -> the revs of the records that bear it
     for record in found:
-        if names.count(record["experiment"]) > 1 and record["rev"] != "workspace":
-            record["experiment"] = f"{record['experiment']} ({record['rev'][:7]})"
+        shared.setdefault(record["experiment"], []).append(record["rev"])
+    for record in found:
+        revs = shared[record["experiment"]]
+        if len(revs) > 1 and record["rev"] != "workspace":
+            longest = max(map(len, revs))
+            size = next((n for n in range(7, longest) if len({rev[:n] for rev in revs}) == len(revs)), longest)
+            record["experiment"] = f"{record['experiment']} ({record['rev'][:size]})"
     return found
 
 
