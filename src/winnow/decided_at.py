@@ -79,14 +79,18 @@ def decided_at(cleaner: str, params: Mapping[str, Any]) -> dict[str, Any]:
 def _judge_training(cleaner: str, params: Mapping[str, Any], *, between_rounds: bool = False) -> dict[str, Any]:
     """What the judge of ``cleaner`` trains with (the train section, ``<cleaner>.train`` overriding it), as the budget's
     model check records its training (:func:`winnow.configs.model_check_training`: a left-out option at its default,
-    not device, threads, stream or eval_batch_size, which move no decision), by ``<cleaner>.train.<option>``; with
-    ``balance.policy`` (as :meth:`winnow.configs.Policy.to_params` writes it) where the judge's training augments by it
-    or its rounds are augmented between (``between_rounds``). Before, the train section was recorded as written: an
-    edit of train.threads refused the decisions, and so did balance.policy written out at its defaults."""
+    not device, threads, stream or eval_batch_size, which move no decision), by ``<cleaner>.train.<option>``, less
+    train.augment: a judge trains with no policy whatever it says (winnow.training.TrainConfig.augment); with
+    ``balance.policy`` (as :meth:`winnow.configs.Policy.to_params` writes it) only where its rounds are augmented
+    between (``between_rounds``). Before, the train section was recorded as written: an edit of train.threads refused
+    the decisions, and so did balance.policy written out at its defaults; and under train.augment fixed balance.policy
+    was recorded for confident-learn's CNN folds, which never read it (nor does dvc.yaml rerun confident-learn for it),
+    so an edit of balance.policy refused its decisions after every `dvc repro`."""
     overrides = (params.get(cleaner) or {}).get("train") or {}
     training = model_check_training({**params, "train": {**(params.get("train") or {}), **overrides}})
-    settings = {f"{cleaner}.{key}": value for key, value in training.items() if key.startswith("train.")}
-    if "balance.policy" in training or between_rounds:
+    settings = {f"{cleaner}.{key}": value for key, value in training.items()
+                if key.startswith("train.") and key != "train.augment"}
+    if between_rounds:
         settings["balance.policy"] = Policy.from_params((params.get("balance") or {}).get("policy") or {}).to_params()
     return settings
 
