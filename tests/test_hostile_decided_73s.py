@@ -5,6 +5,8 @@
   policy whatever train.augment says (winnow.training.fit is given none by either cleaner). dvc.yaml does not rerun
   confident-learn for balance.policy, so after an edit of it every `dvc repro` ended in the budget's refusal of
   confident-learn's decisions ("rerun the confident-learn stage"), and that rerun never came;
+- ``compute.knn`` edited to ``faiss_ivf`` (an approximate search that misses neighbours), then the budget run alone:
+  embedding-clean's decisions of the exact search were weighed as current; it is recorded with them now;
 - every setting a cleaner's decisions record is a params dependency of its stage in dvc.yaml, so `dvc repro` reruns
   the writer before a reader holds its decisions to params.yaml (the invariant the case above broke).
 """
@@ -110,3 +112,26 @@ def test_every_recorded_setting_reruns_its_writer_under_dvc_repro(cleaner, augme
     recorded = decided_at(cleaner, _params(cleaner, augment=augment, **section))
     undeclared = [key for key in recorded if not any(key == p or key.startswith(f"{p}.") for p in declared)]
     assert undeclared == []
+
+
+@pytest.mark.hostile("intermediates")
+def test_embedding_cleans_decisions_of_another_knn_search_are_refused():
+    # before: compute.knn was not recorded, so after numpy -> faiss_ivf the budget and review export run alone read the
+    # neighbours of the exact search as those of the approximate one, which misses some
+    params = default_params()
+    edited = copy.deepcopy(params)
+    edited["compute"]["knn"] = "faiss_ivf"
+    with pytest.raises(WinnowError) as refused:
+        _check(_recorded("embedding_clean", params), edited, "embedding_clean")
+    assert str(refused.value) == (
+        f"{NEIGHBOURS}: decided with compute.knn \"numpy\", but params.yaml gives \"faiss_ivf\" now; rerun the "
+        "embedding-clean stage (dvc repro embedding-clean)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_compute_knn_left_out_is_the_numpy_search_it_means():
+    # a left-out compute section searches with numpy, as the stage reads it (winnow.cosine_index.backend_of)
+    params = default_params()
+    left_out = copy.deepcopy(params)
+    del left_out["compute"]
+    _check(_recorded("embedding_clean", params), left_out, "embedding_clean")

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from winnow.configs import Policy, model_check_training
+from winnow.cosine_index import backend_of
 
 # the confident_learn, embedding_clean and data_valuation sections as their stages read them: what a left-out key means
 EMBEDDING_CLEAN_DEFAULTS = {
@@ -71,6 +72,9 @@ def decided_at(cleaner: str, params: Mapping[str, Any]) -> dict[str, Any]:
             idle = {"train", *(("folds",) if section["mode"] == "single" else ()),
                     *(() if section["rounds"] > 1 else ("augment_between_rounds",))}
         settings = {f"embedding_clean.{key}": value for key, value in section.items() if key not in idle}
+        # how its neighbours are searched: faiss_ivf's approximate search misses some (before: unrecorded, so an edit
+        # to it and the budget run alone weighed the decisions of the exact search as current)
+        settings["compute.knn"] = backend_of(params)
         if section["embedding"] == "judge":
             settings |= _judge_training("embedding_clean", params, between_rounds=augmented)
     return json.loads(json.dumps({"seed": params.get("seed"), **settings}))  # as the file's metadata holds it
