@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from winnow.configs import ENGINES
-from winnow.errors import WinnowError
+from winnow.errors import WinnowError, first_line
 from winnow.file_rows import checked_unchanged, unchanged_in_place
 from winnow.ray_tasks import (
     ENCODER_PACKAGES, RETRIES, EmbedActor, RowsTask, import_ray, in_row_order, one_blas_thread, other_versions,
@@ -301,8 +301,11 @@ def _check_addresses(address: str | None) -> None:
     with exactly one cluster running on this machine, Ray joins that one whatever the file says."""
     if address not in (None, "auto", "local"):
         _check_reachable(address)
+        _check_client(address)
     elif address == "auto" and os.environ.get("RAY_ADDRESS"):
-        _check_reachable(os.environ["RAY_ADDRESS"], where="RAY_ADDRESS (compute.ray.address: auto follows it)")
+        where = "RAY_ADDRESS (compute.ray.address: auto follows it)"
+        _check_reachable(os.environ["RAY_ADDRESS"], where=where)
+        _check_client(os.environ["RAY_ADDRESS"], where=where)
     elif address == "auto":
         # before: a file left by a cluster that is gone (its head killed or rebooted, never `ray stop`ped) was joined
         # unchecked, and ray.init retried "Failed to get cluster ID from GCS" for ever
@@ -356,6 +359,21 @@ def _check_reachable(address: str, *, where: str = "compute.ray.address") -> Non
         raise _no_cluster(address, "it answers, but not as gRPC, which a Ray cluster's GCS speaks; the dashboard's "
                                    "port? give the GCS port, 6379 unless `ray start --head` said another",
                           where=where)
+
+
+def _check_client(address: str, *, where: str = "compute.ray.address") -> None:
+    """One line when ``address`` is a Ray Client address (``ray://``) and Ray's client (``ray[client]``: grpcio) is not
+    installed here. Before, once the address answered, ray.init's ValueError was told as "no Ray cluster at 'ray://...'
+    (Ray Client requires ...); start one with `ray start --head`": a cluster that runs, and a fix that changes nothing."""
+    if not address.startswith("ray://"):
+        return
+    from ray._private.utils import get_ray_client_dependency_error
+
+    missing = get_ray_client_dependency_error()
+    if missing is not None:
+        raise WinnowError(f"{where}: {address!r} is a Ray Client address (ray://), which needs Ray's client, not "
+                          f"installed here ({first_line(missing)}): pip install 'ray[client]', or give the cluster's "
+                          "GCS address host:port (6379 unless `ray start --head` said another) without ray://")
 
 
 def release_rows(images: np.ndarray, start: int, stop: int) -> None:

@@ -1,0 +1,68 @@
+"""Hostile cases for scale, stop 73 (the Ray engine's cluster addresses):
+
+- a Ray Client address (``ray://host:port``) that answers, on a machine without Ray's client (``ray[client]``,
+  which requirements.lock does not pin): the one line names the missing package, not a missing cluster;
+"""
+
+import importlib.util
+import socket
+import threading
+
+import pytest
+
+from conftest import require
+from winnow.engine import Engine
+from winnow.errors import WinnowError
+
+
+def grpc_server() -> socket.socket:
+    """A listening socket on every interface whose connections answer the HTTP/2 preface with an empty SETTINGS frame,
+    as a gRPC server does, then keep reading until the client closes (closed with the returned socket)."""
+    server = socket.create_server(("", 0))
+
+    def answer(conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.recv(64)
+                conn.sendall(bytes([0, 0, 0, 4, 0, 0, 0, 0, 0]))
+                while conn.recv(1024):
+                    pass
+            except OSError:
+                pass
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:  # closed: the test is over
+                return
+            threading.Thread(target=answer, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server
+
+
+@pytest.mark.hostile("ingest")
+@pytest.mark.parametrize("via_environment", [False, True])
+def test_a_ray_client_address_without_rays_client_names_the_package_not_a_missing_cluster(monkeypatch,
+                                                                                          via_environment):
+    # found by probing: ray://host:port that answered passed the reachability check, then ray.init's ValueError ("Ray
+    # Client requires pip package `ray[client]`") came out as "no Ray cluster at 'ray://...' (...); start one with
+    # `ray start --head`": a cluster that runs, and a fix that changes nothing (ray[data] brings no grpcio)
+    require(importlib.util.find_spec("ray") is not None, what="Ray",
+            fix="make setup installs the ray[data] pin of requirements.lock")
+    import ray._private.utils
+
+    monkeypatch.setattr(ray._private.utils, "get_ray_client_dependency_error",
+                        lambda: ModuleNotFoundError("No module named 'grpc'"))
+    with grpc_server() as server:
+        address = f"ray://127.0.0.1:{server.getsockname()[1]}"
+        if via_environment:
+            monkeypatch.setenv("RAY_ADDRESS", address)
+        where = "RAY_ADDRESS (compute.ray.address: auto follows it)" if via_environment else "compute.ray.address"
+        with pytest.raises(WinnowError) as refused:
+            Engine("ray", "auto" if via_environment else address).check_ready()
+    assert str(refused.value) == (
+        f"{where}: '{address}' is a Ray Client address (ray://), which needs Ray's client, not installed here (No "
+        "module named 'grpc'): pip install 'ray[client]', or give the cluster's GCS address host:port (6379 unless "
+        "`ray start --head` said another) without ray://")
