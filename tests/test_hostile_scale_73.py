@@ -2,6 +2,9 @@
 
 - a Ray Client address (``ray://host:port``) that answers, on a machine without Ray's client (``ray[client]``,
   which requirements.lock does not pin): the one line names the missing package, not a missing cluster;
+- ``RAY_ADDRESS=auto`` beside ``compute.ray.address: auto``: Ray takes it as auto itself (the cluster running here, else
+  the one ``ray start`` wrote to its ``ray_current_cluster`` file), so the check follows the file as without it, not a
+  refusal of "'auto'" as no address.
 """
 
 import importlib.util
@@ -66,3 +69,28 @@ def test_a_ray_client_address_without_rays_client_names_the_package_not_a_missin
         f"{where}: '{address}' is a Ray Client address (ray://), which needs Ray's client, not installed here (No "
         "module named 'grpc'): pip install 'ray[client]', or give the cluster's GCS address host:port (6379 unless "
         "`ray start --head` said another) without ray://")
+
+
+@pytest.mark.hostile("ingest")
+def test_ray_address_auto_in_the_environment_is_auto_itself_and_checks_the_file_ray_follows(monkeypatch, tmp_path):
+    # found by probing: with RAY_ADDRESS=auto, compute.ray.address: auto was refused before any work as
+    # "RAY_ADDRESS (compute.ray.address: auto follows it): 'auto' is not host:port, ray://host:port, auto or null",
+    # a setting Ray takes (the cluster running here, else the one its file names), told as no address at all
+    require(importlib.util.find_spec("ray") is not None, what="Ray",
+            fix="make setup installs the ray[data] pin of requirements.lock")
+    import ray._private.services
+
+    with socket.create_server(("127.0.0.1", 0)) as server:  # a port nothing listens on once closed
+        address = f"127.0.0.1:{server.getsockname()[1]}"
+    monkeypatch.setenv("RAY_ADDRESS", "auto")
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path))  # where Ray looks for the file
+    (tmp_path / "ray").mkdir()
+    (tmp_path / "ray/ray_current_cluster").write_text(address + "\n")  # a head gone, never `ray stop`ped
+    monkeypatch.setattr(ray._private.services, "find_gcs_addresses", frozenset)  # none running on this machine
+    assert ray._private.services.get_ray_address_from_environment("auto", None) == address  # Ray follows the file
+    with pytest.raises(WinnowError) as refused:
+        Engine("ray", "auto").check_ready()
+    assert str(refused.value) == (
+        f"compute.ray.address: auto, which follows {tmp_path}/ray/ray_current_cluster (written by `ray start`, removed "
+        f"by `ray stop`): no Ray cluster at '{address}' (ConnectionRefusedError: Connection refused); start one with "
+        "`ray start --head`, or set compute.ray.address: null for a local one")

@@ -298,15 +298,18 @@ def _check_addresses(address: str | None) -> None:
     """:func:`_check_reachable` on the address Ray would join: ``address``, or with ``auto`` the environment's
     RAY_ADDRESS when set (ray.init follows it; its line named nothing but ``auto``), else the address the last
     ``ray start`` on this machine wrote to Ray's ``ray_current_cluster`` file, when there is one and Ray follows it:
-    with exactly one cluster running on this machine, Ray joins that one whatever the file says."""
+    with exactly one cluster running on this machine, Ray joins that one whatever the file says. RAY_ADDRESS=auto is
+    auto itself (Ray looks for the cluster as without it), RAY_ADDRESS=local a cluster Ray starts here: neither is an
+    address to check (before: "'auto' is not host:port, ray://host:port, auto or null", a setting Ray takes refused)."""
+    environment = os.environ.get("RAY_ADDRESS") or "auto"
     if address not in (None, "auto", "local"):
         _check_reachable(address)
         _check_client(address)
-    elif address == "auto" and os.environ.get("RAY_ADDRESS"):
+    elif address == "auto" and environment not in ("auto", "local"):
         where = "RAY_ADDRESS (compute.ray.address: auto follows it)"
-        _check_reachable(os.environ["RAY_ADDRESS"], where=where)
-        _check_client(os.environ["RAY_ADDRESS"], where=where)
-    elif address == "auto":
+        _check_reachable(environment, where=where)
+        _check_client(environment, where=where)
+    elif address == "auto" and environment == "auto":
         # before: a file left by a cluster that is gone (its head killed or rebooted, never `ray stop`ped) was joined
         # unchecked, and ray.init retried "Failed to get cluster ID from GCS" for ever
         from ray._common.utils import get_ray_address_file
