@@ -4,18 +4,29 @@
   which requirements.lock does not pin): the one line names the missing package, not a missing cluster;
 - ``RAY_ADDRESS=auto`` beside ``compute.ray.address: auto``: Ray takes it as auto itself (the cluster running here, else
   the one ``ray start`` wrote to its ``ray_current_cluster`` file), so the check follows the file as without it, not a
-  refusal of "'auto'" as no address.
+  refusal of "'auto'" as no address;
+- a Ray node whose numpy rounds its matrix products otherwise than the stage's machine (OpenBLAS's kernels for another
+  kind of CPU, or another BLAS), its package versions the stage's: its batches are one line, not the local engine's
+  scores and thumbnails in other last bits.
 """
 
 import importlib.util
+from functools import partial
 import socket
 import threading
 
+import numpy as np
 import pytest
+from threadpoolctl import threadpool_info
 
 from conftest import require
 from winnow.engine import Engine
 from winnow.errors import WinnowError
+from winnow.file_rows import FileRows
+from winnow.ray_tasks import RowsTask, _BatchFailed
+from winnow.thumbnails import _thumbnail_batch, thumbnail_features
+
+THUMBNAILS = partial(_thumbnail_batch, side=16, views={"whole": 0.0})  # thumbnail_features' batches
 
 
 def grpc_server() -> socket.socket:
@@ -94,3 +105,30 @@ def test_ray_address_auto_in_the_environment_is_auto_itself_and_checks_the_file_
         f"compute.ray.address: auto, which follows {tmp_path}/ray/ray_current_cluster (written by `ray start`, removed "
         f"by `ray stop`): no Ray cluster at '{address}' (ConnectionRefusedError: Connection refused); start one with "
         "`ray start --head`, or set compute.ray.address: null for a local one")
+
+
+@pytest.mark.hostile("ingest")
+def test_a_ray_node_rounding_matrix_products_otherwise_than_the_stage_is_one_line(tmp_path):
+    # found by probing: the tasks checked the node's numpy, scipy and Pillow releases, not how its BLAS rounds. The same
+    # numpy under OpenBLAS's Haswell kernels (OPENBLAS_CORETYPE=Haswell, or a node of that CPU) beside the stage's
+    # SkylakeX ones gave score tables and dedup thumbnails other in the last bits than the local engine's, exit 0,
+    # and switching the engine reruns no stage
+    pixels = np.random.default_rng(0).integers(0, 256, (6, 24, 20, 3), dtype=np.uint8)
+    np.save(tmp_path / "images.npy", pixels)
+    source = FileRows.of(np.load(tmp_path / "images.npy", mmap_mode="r"))
+    same = RowsTask(THUMBNAILS, source, 4, 6, {})  # the driver's rounding: this process's
+    assert same({"id": np.array([1])})["whole"].tobytes() == thumbnail_features(pixels)[4:].tobytes()
+    # a driver on a machine whose products round otherwise (another digest of the fixed products)
+    elsewhere = RowsTask(THUMBNAILS, source, 4, 6, {}, blas=("0" * 16, "openblas 0.3.31 (Haswell kernels)"))
+    with pytest.raises(_BatchFailed) as raised:  # what ray_failures raises as the stage's one line
+        elsewhere({"id": np.array([1])})
+    here = ", ".join(f"{lib['internal_api']} {lib['version']}" + (f" ({lib['architecture']} kernels)"
+                                                                  if lib.get("architecture") else "")
+                     for lib in threadpool_info() if lib["user_api"] == "blas")
+    assert type(raised.value.error) is WinnowError
+    assert str(raised.value.error) == (
+        f"compute.engine: ray: node {socket.gethostname()} rounds numpy's matrix products otherwise than the machine "
+        f"the stage runs on ({here} there, openblas 0.3.31 (Haswell kernels) on the stage's machine: another BLAS, or "
+        "OpenBLAS's kernels for another kind of CPU), so its batches would differ from the local engine's in the last "
+        "bits: run the cluster on machines of the stage's kind of CPU, set OPENBLAS_CORETYPE to one core type that all "
+        "of them run (for the stage, and for `ray start` on every node), or set compute.engine: local")

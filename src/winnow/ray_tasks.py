@@ -5,6 +5,7 @@ as the local engine's would (the batch function's own error, or one line for a w
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -19,7 +20,7 @@ from importlib import metadata
 from typing import TYPE_CHECKING
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from winnow.errors import WinnowError, out_of_memory
 from winnow.file_rows import FileRows
@@ -85,6 +86,41 @@ def check_packages(driver: tuple[tuple[str, str | None], ...]) -> None:
                               "compute.engine: local")
 
 
+@lru_cache(maxsize=None)
+def blas_rounding() -> tuple[str, str]:
+    """(a digest of float32 and float64 matrix products of fixed numbers run by numpy on one BLAS thread, what
+    threadpoolctl says the BLAS is): where the batch functions' products (thumbnails, sharpness, the pHash's DCT) round
+    otherwise than the driver's. The same numpy release rounds otherwise under another BLAS library, or under OpenBLAS's
+    kernels for another kind of CPU, which it picks at start: on one machine, with OPENBLAS_CORETYPE Haswell beside its
+    own SkylakeX, score's table and dedup's thumbnails differed in the last bits."""
+    rng = np.random.default_rng(0)
+    digest = hashlib.blake2b(digest_size=8)
+    with one_blas_thread():
+        for dtype in (np.float32, np.float64):
+            for m, k, n in ((1, 3, 1), (4, 7, 3), (16, 20, 9), (37, 64, 16), (64, 300, 32), (256, 40, 8), (8, 1024, 8)):
+                a, b = (rng.standard_normal(shape).astype(dtype) for shape in ((m, k), (k, n)))
+                digest.update((a @ b).tobytes() + (a @ b[:, 0].copy()).tobytes())
+        found = [f"{lib.get('internal_api')} {lib.get('version')}" + (f" ({lib['architecture']} kernels)"
+                                                                       if lib.get("architecture") else "")
+                 for lib in threadpool_info() if lib.get("user_api") == "blas"]
+    return digest.hexdigest(), ", ".join(found) or "an unnamed BLAS"
+
+
+def check_blas(driver: tuple[str, str]) -> None:
+    """In a Ray worker: a one-line WinnowError unless numpy's matrix products round here as on the driver (``driver``:
+    :func:`blas_rounding` taken where the stage runs). Before, a node of another kind of CPU (or numpy built on another
+    BLAS), its package versions the stage's, returned batches whose scores and thumbnails differed from the local
+    engine's in the last bits, without a word."""
+    here = blas_rounding()
+    if here[0] != driver[0]:
+        raise WinnowError(f"compute.engine: ray: node {socket.gethostname()} rounds numpy's matrix products otherwise "
+                          f"than the machine the stage runs on ({here[1]} there, {driver[1]} on the stage's machine: "
+                          "another BLAS, or OpenBLAS's kernels for another kind of CPU), so its batches would differ "
+                          "from the local engine's in the last bits: run the cluster on machines of the stage's kind "
+                          "of CPU, set OPENBLAS_CORETYPE to one core type that all of them run (for the stage, and for "
+                          "`ray start` on every node), or set compute.engine: local")
+
+
 @dataclass(frozen=True)
 class RowsTask:
     """One Ray task: batch number ``b`` -> ``fn`` of rows ``b * batch_size ...``, tagged with their rows."""
@@ -96,10 +132,12 @@ class RowsTask:
     columns: dict[str, np.ndarray]
     # made where the task is made, by the stage: the versions every worker must run (check_packages)
     packages: tuple[tuple[str, str | None], ...] = field(default_factory=lambda: package_versions(TASK_PACKAGES))
+    blas: tuple[str, str] = field(default_factory=lambda: blas_rounding())  # the driver's, as packages
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         with _carried(), one_blas_thread():
             check_packages(self.packages)
+            check_blas(self.blas)
             images, rows = _batch_rows(self.source, int(batch["id"][0]), self.batch_size, self.n)
             out = self.fn(images, **{name: column[rows] for name, column in self.columns.items()})
         return {**out, "_row": rows}
