@@ -7,7 +7,10 @@
   refusal of "'auto'" as no address;
 - a Ray node whose numpy rounds its matrix products otherwise than the stage's machine (OpenBLAS's kernels for another
   kind of CPU, or another BLAS), its package versions the stage's: its batches are one line, not the local engine's
-  scores and thumbnails in other last bits.
+  scores and thumbnails in other last bits;
+- a Ray address holding credentials before its host (``ray://alice:secret@head:10001``, in params.yaml or in
+  RAY_ADDRESS beside auto): one line that does not repeat them, not "no Ray cluster at" the whole address, its secret
+  read as part of the host name.
 """
 
 import importlib.util
@@ -132,3 +135,26 @@ def test_a_ray_node_rounding_matrix_products_otherwise_than_the_stage_is_one_lin
         "OpenBLAS's kernels for another kind of CPU), so its batches would differ from the local engine's in the last "
         "bits: run the cluster on machines of the stage's kind of CPU, set OPENBLAS_CORETYPE to one core type that all "
         "of them run (for the stage, and for `ray start` on every node), or set compute.engine: local")
+
+
+@pytest.mark.hostile("ingest")
+@pytest.mark.parametrize("address, via_environment, source, given", [
+    ("ray://alice:s3cr3t@127.0.0.1:1", False, "params.yaml (and its history)", "ray://127.0.0.1:1"),
+    ("alice:s3cr3t@127.0.0.1:1", False, "params.yaml (and its history)", "127.0.0.1:1"),
+    ("ray://alice:s3cr3t@127.0.0.1:1", True, "RAY_ADDRESS", "ray://127.0.0.1:1"),
+])
+def test_a_ray_address_holding_credentials_is_refused_without_repeating_them(monkeypatch, address, via_environment,
+                                                                              source, given):
+    # found by probing: "compute.ray.address: no Ray cluster at 'ray://alice:s3cr3t@127.0.0.1:1' (gaierror: Name or
+    # service not known)": the secret in the terminal and every log of the run, and "alice:s3cr3t@127.0.0.1" looked up
+    # as the host's name (the params check of num_cpus beside an address already left it out)
+    require(importlib.util.find_spec("ray") is not None, what="Ray",
+            fix="make setup installs the ray[data] pin of requirements.lock")
+    if via_environment:
+        monkeypatch.setenv("RAY_ADDRESS", address)
+    where = "RAY_ADDRESS (compute.ray.address: auto follows it)" if via_environment else "compute.ray.address"
+    with pytest.raises(WinnowError) as refused:
+        Engine("ray", "auto" if via_environment else address).check_ready()
+    assert str(refused.value) == (
+        f"{where}: the address holds credentials before its host (user:secret@, not repeated here), which Ray does "
+        f"not read from an address; remove them from {source} and give {given}")

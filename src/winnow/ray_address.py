@@ -64,6 +64,12 @@ def _check_reachable(address: str, *, where: str = "compute.ray.address") -> Non
     something else (retrying "Failed to get cluster ID from GCS" until killed), or raise a parser's traceback."""
     import socket
 
+    if "@" in address:  # user:secret@ before the host: never repeated (before: whole in the line, and read as the host)
+        shown = address.rpartition("@")[2]
+        source = "params.yaml (and its history)" if where.startswith("compute.ray.address") else "RAY_ADDRESS"
+        raise WinnowError(f"{where}: the address holds credentials before its host (user:secret@, not repeated here), "
+                          f"which Ray does not read from an address; remove them from {source} and give "
+                          f"{'ray://' if address.startswith('ray://') else ''}{shown}")
     found = re.fullmatch(r"(?:ray://)?\[?([^\[\]/]+?)\]?:(\d{1,5})", address)
     if found is None or not 0 < int(found.group(2)) < 65536:
         raise WinnowError(f"{where}: {address!r} is not host:port, ray://host:port, auto or null; give the address "
