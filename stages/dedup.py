@@ -15,7 +15,7 @@ from winnow.cosine_index import backend_of
 from winnow.dedup import dedup_images, dedup_metrics
 from winnow.dedup_keep import majority_labels
 from winnow.engine import Engine
-from winnow.flag_cuts import FLAGGED_BY, GROUPED_AT, check_cut, flagged_by, grouped_at
+from winnow.flag_cuts import FLAGGED_BY, GROUPED_AT, check_cut, flagged_by, grouped_at, grouped_record
 from winnow.groundtruth import PERTURBATION_COLUMNS
 from winnow.imageset import read_imageset
 from winnow.judged_rows import check_pixels, with_digests
@@ -57,8 +57,8 @@ def main() -> None:
                          knn=backend_of(params), flagged=flagged, engine=Engine.from_params(params))
     metrics = dedup_metrics(table, perturbations=perturbations, digests=imageset.manifest["digest"].to_numpy())
     # the flags it kept copies by and its settings: a reader refuses groups kept by other flags than threshold's now
-    # (check_flagged_by), or made with other dedup settings than params.yaml's (check_grouped_at)
-    table.attrs = {FLAGGED_BY: flagged_by(flags, manifest=imageset.manifest), GROUPED_AT: settings}
+    # (check_flagged_by), or made with other dedup settings or compute.knn than params.yaml's (check_grouped_at)
+    table.attrs = {FLAGGED_BY: flagged_by(flags, manifest=imageset.manifest), GROUPED_AT: grouped_record(params)}
     with together():  # all outputs or none: a failed write (a full disk) leaves the last run's
         write_table(OUT, with_digests(table, manifest=imageset.manifest))
         write_json(METRICS_OUT, settings | metrics)

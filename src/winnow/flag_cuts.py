@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from winnow.configs import score_changes, scored_at
+from winnow.cosine_index import backend_of
 from winnow.errors import WinnowError
 
 FLAGS = "data/threshold/flags.parquet"
@@ -138,11 +139,24 @@ DEDUP_SETTINGS = {"radius": None, "min_correlation": None, "flip": False, "crop"
                   "embedding_confirm": True, "keep": "best_quality", "drop_leaks": True}
 
 
+# and beside them how the embedding's neighbours are searched (embedding_radius's pairs): faiss_ivf's approximate
+# search misses some the exact one finds
+KNN = "compute.knn"
+
+
 def grouped_at(params: Mapping[str, Any]) -> dict[str, Any]:
-    """The dedup settings of params.yaml (``params``) the dedup stage groups by, and records with its groups under
-    :data:`GROUPED_AT`: its ``dedup`` section's :data:`DEDUP_SETTINGS`, a left-out one as the stage reads it."""
+    """The dedup settings of params.yaml (``params``) the dedup stage groups by: its ``dedup`` section's
+    :data:`DEDUP_SETTINGS`, a left-out one as the stage reads it."""
     section = params.get("dedup") or {}
     return {key: section.get(key, default) for key, default in DEDUP_SETTINGS.items()}
+
+
+def grouped_record(params: Mapping[str, Any]) -> dict[str, Any]:
+    """What dedup's groups record under :data:`GROUPED_AT`: :func:`grouped_at` and, where embedding_radius is set (the
+    one search it moves), :data:`KNN` as the stage reads it (:func:`winnow.cosine_index.backend_of`: numpy where left
+    out)."""
+    settings = grouped_at(params)
+    return settings if settings["embedding_radius"] is None else {**settings, KNN: backend_of(params)}
 
 
 def as_read(key: str, value: Any) -> Any:
@@ -178,24 +192,27 @@ def check_grouped_at(groups, *, params: Mapping[str, Any], path: str = "data/ded
     if not isinstance(then, dict):
         raise rerun_error(path, f"records the dedup settings it was made with as {json.dumps(then)[:40]}, not a "
                                 "section of settings", written_by="dedup")
-    now = json.loads(json.dumps(grouped_at(params)))  # as the file's metadata holds it
-    idle = _idle(then) & _idle(now)
-    for key in DEDUP_SETTINGS:
+    now = json.loads(json.dumps(grouped_record(params)))  # as the file's metadata holds it
+    # compute.knn searches embedding_radius's pairs (before: unrecorded, so after an edit to faiss_ivf, which misses
+    # some neighbours, every reader run alone read the groups of the exact search as current); groups written before
+    # it was recorded are read as before, as those written before any record
+    idle = _idle(then) & _idle(now) | ({KNN} if KNN not in then else set())
+    for key in [*DEDUP_SETTINGS, KNN]:
         if key not in idle and (key not in then or not _same(then[key], now[key])):
-            raise rerun_error(path, f"grouped with dedup.{key} "
+            raise rerun_error(path, f"grouped with {key if key == KNN else f'dedup.{key}'} "
                                     f"{'unrecorded' if key not in then else json.dumps(then[key])}, but params.yaml "
                                     f"gives {json.dumps(now[key])} now", written_by="dedup")
 
 
 def _idle(settings: Mapping[str, Any]) -> set[str]:
-    """The dedup ``settings`` that move no link under the others: embedding_confirm without the embedding's search
-    (embedding_radius null), and min_correlation without it and without the pHash searches (radius null: exact copies
-    alone). :func:`check_grouped_at` passes one idle under both the record and params.yaml (an edit of the search that
+    """The dedup ``settings`` that move no link under the others: embedding_confirm and compute.knn without the
+    embedding's search (embedding_radius null), and min_correlation without it and without the pHash searches (radius
+    null: exact copies alone). :func:`check_grouped_at` passes one idle under both the record and params.yaml (an edit of the search that
     reads it is refused by that search's setting). Before, embedding_confirm edited in the default run (no embedding
     search) refused the groups, which it leaves as they are, in every reader run alone."""
     idle = set()
     if settings.get("embedding_radius") is None:
-        idle.add("embedding_confirm")
+        idle |= {"embedding_confirm", KNN}
         if settings.get("radius") is None:
             idle.add("min_correlation")
     return idle

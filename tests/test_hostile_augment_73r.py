@@ -1,0 +1,76 @@
+"""Hostile review of probe 73's mends (augment-search's trained_with, gan-synthesize's kept-none advice, train@<v>'s
+check of the pruned a variant was built on), and the dedup record's gap beside them:
+
+- dedup's groups made with the embedding's search (dedup.embedding_radius set), then compute.knn edited (numpy ->
+  faiss_ivf, an approximate search that misses neighbours) and a reader run alone: before, the groups of the exact
+  search were read as current (compute.knn was not recorded); now the record holds it and the reader refuses them in
+  one line; an absent compute section is the numpy it means, and groups whose record predates compute.knn are read as
+  before;
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import yaml
+
+from hostile_harness import assert_nothing_left, edit_table, files_under, make_project
+from test_hostile_flags_72 import _edited, _thresholded
+from test_hostile_threshold_64 import _stage_in_process
+
+GROUPS = "data/dedup/groups.parquet"
+
+
+def _grouped_by_embedding(root, monkeypatch, capsys):
+    """A tiny project (its represent embedding too) whose groups the real dedup stage made under dedup.embedding_radius
+    0.05 with compute.knn numpy; returns it and its params."""
+    project, params = _thresholded(root, monkeypatch, capsys)
+    params = _edited(_edited(params, "dedup.embedding_radius", 0.05), "compute.knn", "numpy")
+    make_project(project, params)
+    assert _stage_in_process(project, "dedup", monkeypatch, capsys).returncode == 0
+    return project, params
+
+
+@pytest.mark.hostile("intermediates")
+def test_groups_of_another_knn_search_are_refused_by_a_reader_run_alone(tmp_path, monkeypatch, capsys):
+    # before: exit 0, confident-learn judged the images the exact search's groups left it after compute.knn was edited
+    # to faiss_ivf (dedup, rerun, may miss some of those pairs): the record held the dedup section alone
+    project, params = _grouped_by_embedding(tmp_path / "p", monkeypatch, capsys)
+    make_project(project, _edited(params, "compute.knn", "faiss_ivf"))
+    before = files_under(project)
+    done = _stage_in_process(project, "confident_learn", monkeypatch, capsys)
+    assert (done.returncode, done.stderr.splitlines()) == (1, [
+        f"error: {GROUPS}: grouped with compute.knn \"numpy\", but params.yaml gives \"faiss_ivf\" now; rerun the "
+        "dedup stage (dvc repro dedup)"])
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("intermediates")
+def test_groups_of_the_numpy_search_are_read_with_the_compute_section_left_out(tmp_path, monkeypatch, capsys):
+    # a left-out compute section searches with numpy, as the dedup stage reads it (winnow.cosine_index.backend_of)
+    from winnow.judged_rows import read_judged
+
+    project, params = _grouped_by_embedding(tmp_path / "p", monkeypatch, capsys)
+    left_out = yaml.safe_load(yaml.safe_dump(params))
+    del left_out["compute"]
+    monkeypatch.chdir(project)
+    data, _, _, _ = read_judged(cleaners=["threshold", "dedup"], params=left_out)
+    assert len(data.manifest) == len(pd.read_parquet(GROUPS))
+
+
+@pytest.mark.hostile("intermediates")
+def test_groups_recorded_before_compute_knn_are_read_as_before(tmp_path, monkeypatch, capsys):
+    # groups of the winnow before this record (their dedup settings alone), read under faiss_ivf now: as groups without
+    # any record, they are read, not refused as "compute.knn unrecorded"
+    from winnow.flag_cuts import GROUPED_AT
+    from winnow.judged_rows import read_judged
+
+    project, params = _grouped_by_embedding(tmp_path / "p", monkeypatch, capsys)
+
+    def earlier(groups):
+        groups.attrs = {**groups.attrs, GROUPED_AT: params["dedup"]}
+        return groups
+    edit_table(project / GROUPS, earlier)
+    monkeypatch.chdir(project)
+    data, _, _, _ = read_judged(cleaners=["threshold", "dedup"], params=_edited(params, "compute.knn", "faiss_ivf"))
+    assert len(data.manifest) == len(pd.read_parquet(GROUPS))
