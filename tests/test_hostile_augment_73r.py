@@ -6,6 +6,10 @@ check of the pruned a variant was built on), and the dedup record's gap beside t
   search were read as current (compute.knn was not recorded); now the record holds it and the reader refuses them in
   one line; an absent compute section is the numpy it means, and groups whose record predates compute.knn are read as
   before;
+- train@balanced's check of the pruned balanced was built on, against a data/variants/pruned whose row holds a label
+  past the classes (3 of a, b, c) or -1: before, an IndexError traceback, or -1 read as the last class ("kept as 'c'
+  in data/variants/pruned now", naming balance to rerun, whose rerun reads the same pruned); now pruned's own line,
+  naming the variants stage;
 """
 
 from __future__ import annotations
@@ -15,8 +19,11 @@ import pytest
 import yaml
 
 from hostile_harness import assert_nothing_left, edit_table, files_under, make_project
+from test_augment import _stage
+from test_hostile_augment_73 import _balanced
 from test_hostile_flags_72 import _edited, _thresholded
 from test_hostile_threshold_64 import _stage_in_process
+from winnow.stage import run
 
 GROUPS = "data/dedup/groups.parquet"
 
@@ -74,3 +81,33 @@ def test_groups_recorded_before_compute_knn_are_read_as_before(tmp_path, monkeyp
     monkeypatch.chdir(project)
     data, _, _, _ = read_judged(cleaners=["threshold", "dedup"], params=_edited(params, "compute.knn", "faiss_ivf"))
     assert len(data.manifest) == len(pd.read_parquet(GROUPS))
+
+
+def _trained(variant: str, monkeypatch, capsys):
+    """``stages/train.py <variant>`` run in this process as dvc.yaml's command would: its exit status and stderr."""
+    monkeypatch.setattr("sys.argv", ["train.py", variant])
+    try:
+        run(_stage("train").main, reads_arguments=True, torchrun=True)
+        status = 0
+    except SystemExit as stop:
+        status = stop.code
+    return status, capsys.readouterr().err
+
+
+@pytest.mark.hostile("training")
+@pytest.mark.parametrize("label", [3, -1])
+def test_train_names_a_pruned_label_past_the_classes_not_a_traceback(tmp_path, monkeypatch, capsys, label):
+    # before: 3 an IndexError traceback; -1 read as class 'c', "built on another pruned: image ... is kept as 'a'
+    # there, kept as 'c' in data/variants/pruned now", and balance, rerun, would read the same pruned
+    from winnow.variants import read_rows, write_variant
+
+    _balanced(tmp_path, monkeypatch)
+    rows = read_rows("pruned")
+    rows.loc[4, "label"] = label
+    write_variant("pruned", rows)
+    before = files_under(tmp_path)
+    capsys.readouterr()
+    assert _trained("balanced", monkeypatch, capsys) == (1, (
+        f"error: data/variants/pruned/rows.parquet: row 4 has label {label}, not a class index in [0, 2]; rerun the "
+        "variants stage (dvc repro variants)\n"))
+    assert_nothing_left(tmp_path, before)

@@ -169,7 +169,9 @@ def check_built_on_pruned(name: str, *, classes: list[str], root: str | os.PathL
     cleaner, a verdict or the budget changed) and train@balanced run alone, the copies of the old pruned were trained
     as "pruned plus copies", exit 0."""
     path, written_by = _rows_file(name, root)
-    mine, now = read_rows(name, root=root), read_rows("pruned", root=root)
+    # pruned's labels as training reads them (train@balanced loads balanced's alone): before, a label past the classes
+    # or none was an IndexError or ValueError traceback here, and -1 was read as the last class
+    mine, now = read_rows(name, root=root), read_rows("pruned", root=root, num_classes=len(classes))
     both = mine[mine["origin"] != "extra"].merge(now, on=["origin", "id"], how="outer", suffixes=("", "_now"))
     # what each side trains on of the image: none, or it at a label (a relabel to a label trains as a keep at it)
     cut = ((both["action"] == "drop") & (both["stage"] == "balance")).to_numpy()  # kept by pruned, then left out
