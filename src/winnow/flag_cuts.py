@@ -207,8 +207,8 @@ def check_grouped_at(groups, *, params: Mapping[str, Any], path: str = "data/ded
 def _idle(settings: Mapping[str, Any]) -> set[str]:
     """The dedup ``settings`` that move no link under the others: embedding_confirm and compute.knn without the
     embedding's search (embedding_radius null), and min_correlation without it and without the pHash searches (radius
-    null: exact copies alone). :func:`check_grouped_at` passes one idle under both the record and params.yaml (an edit of the search that
-    reads it is refused by that search's setting). Before, embedding_confirm edited in the default run (no embedding
+    null: exact copies alone). :func:`check_grouped_at` passes one idle under both the record and params.yaml (an edit
+    of the search that reads it is refused by that search's setting). Before, embedding_confirm edited in the default run (no embedding
     search) refused the groups, which it leaves as they are, in every reader run alone."""
     idle = set()
     if settings.get("embedding_radius") is None:
