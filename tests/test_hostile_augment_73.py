@@ -127,7 +127,8 @@ def test_no_sample_kept_under_real_median_for_another_class_is_not_told_to_set_a
 @pytest.mark.hostile("training")
 def test_the_number_offered_under_real_median_is_the_surest_sample_of_its_own_class():
     # two samples of 'b' (index 1): the first given 0.45 of 'b' but 0.55 of 'a', the second 0.4 of 'b', more than of
-    # any other. Before: "below 0.45", which keeps the first (a picture of 'a') and not the second; now below 0.4
+    # any other. Before: "below 0.45", which keeps the first (a picture of 'a') and not the second; now below 0.4,
+    # which keeps both, and the line says so of the first
     from winnow.gan_eval import kept_none_warning, surest_sample
 
     probs = np.array([[0.55, 0.45, 0.0], [0.3, 0.4, 0.3]])
@@ -135,7 +136,8 @@ def test_the_number_offered_under_real_median_is_the_surest_sample_of_its_own_cl
     assert kept_none_warning("real_median", **chosen) == (
         "warning: gan-synthesize: the filter kept no sample, so augmented holds pruned's images alone; train the GAN "
         "longer (gan.train.epochs) or set gan.threshold to a number below 0.4, the surest sample's probability of its "
-        "class")
+        "class; any such number also keeps 1 sample(s) the baseline gives as much or more of another class than of its "
+        "own, under its label")
 
 
 def _balanced(tmp_path, monkeypatch, **balance) -> None:

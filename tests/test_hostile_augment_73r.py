@@ -10,6 +10,10 @@ check of the pruned a variant was built on), and the dedup record's gap beside t
   past the classes (3 of a, b, c) or -1: before, an IndexError traceback, or -1 read as the last class ("kept as 'c'
   in data/variants/pruned now", naming balance to rerun, whose rerun reads the same pruned); now pruned's own line,
   naming the variants stage;
+- gan-synthesize under real_median keeping no sample, where some samples are their class's top class and others,
+  given more of their class than the surest of those, are pictures of another class: the line offered "a number below"
+  the surest top-class sample's probability, a number that keeps those others too (a number drops the top-class
+  rule), and said nothing of them; now it counts them.
 """
 
 from __future__ import annotations
@@ -111,3 +115,24 @@ def test_train_names_a_pruned_label_past_the_classes_not_a_traceback(tmp_path, m
         f"error: data/variants/pruned/rows.parquet: row 4 has label {label}, not a class index in [0, 2]; rerun the "
         "variants stage (dvc repro variants)\n"))
     assert_nothing_left(tmp_path, before)
+
+
+@pytest.mark.hostile("training")
+def test_the_number_offered_under_real_median_names_the_pictures_of_other_classes_it_keeps_too():
+    # four samples of 'b' (index 1): one its top class at 0.42; two given more of 'b' than that but as much or more of
+    # 'a' (0.5 and 0.43 of 'b'), one given 0.3 of 'b' and 0.7 of 'c'. Before: "... below 0.42, the surest sample's
+    # probability of its class", which keeps the two pictures of 'a' under 'b' too, without a word of them
+    import numpy as np
+
+    from winnow.gan_eval import confident, kept_none_warning, surest_sample
+
+    probs = np.array([[0.3, 0.42, 0.28], [0.5, 0.5, 0.0], [0.57, 0.43, 0.0], [0.0, 0.3, 0.7]])
+    intended = np.array([1, 1, 1, 1])
+    assert kept_none_warning("real_median", **surest_sample(probs, intended, classes=["a", "b", "c"],
+                                                            top_class=True)) == (
+        "warning: gan-synthesize: the filter kept no sample, so augmented holds pruned's images alone; train the GAN "
+        "longer (gan.train.epochs) or set gan.threshold to a number below 0.42, the surest sample's probability of its "
+        "class; any such number also keeps 2 sample(s) the baseline gives as much or more of another class than of its "
+        "own, under its label")
+    # what the number does: 0.419 keeps the top-class sample and both pictures of 'a'
+    assert confident(probs, intended, threshold=0.419).tolist() == [True, True, True, False]

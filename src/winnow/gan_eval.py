@@ -286,14 +286,21 @@ def _strip(images: np.ndarray, *, columns: int, gap: int = 2) -> np.ndarray:
     return strip[..., 0] if channels == 1 else strip
 
 
-def kept_none_warning(threshold, *, surest: float, outranked: tuple[str, float] | None = None) -> str:
+def _offered(surest: float) -> float:
+    """The figure :func:`kept_none_warning` offers a number below: ``surest`` rounded down to thousandths."""
+    return math.floor(surest * 1000) / 1000
+
+
+def kept_none_warning(threshold, *, surest: float, outranked: tuple[str, float] | None = None,
+                      also_kept: int = 0) -> str:
     """The line for a filter that kept no sample at ``gan.threshold``; ``surest``: the highest probability a sample is
     given of its class (under real_median, of those the baseline gives more of their class than of any other:
     :func:`surest_sample`). A number below it, rounded down to thousandths, keeps that sample: before, "lower
     gan.threshold" named no figure, and under real_median (no number to lower) "a number below the real images'
     median confidence", a figure printed nowhere, kept none again where the samples lie further below. ``outranked``:
     under real_median where no sample is so, the class the surest sample is given as much or more of, and that
-    probability; training longer is then the one way."""
+    probability; training longer is then the one way. ``also_kept``: under real_median, the samples given as much or
+    more of another class that every number below the figure keeps too (a number drops the top-class rule)."""
     start = "warning: gan-synthesize: the filter kept no sample, so augmented holds pruned's images alone; train the GAN"
     if outranked is not None:
         # before: "or set gan.threshold to a number below 0.35", which keeps those samples, each a picture the baseline
@@ -301,19 +308,25 @@ def kept_none_warning(threshold, *, surest: float, outranked: tuple[str, float] 
         return (f"{start} longer (gan.train.epochs): the baseline gives every sample as much or more of another class "
                 f"than of its own (the surest: {surest:.4g} of its class, {outranked[1]:.4g} of {outranked[0]!r}), so "
                 "a number for gan.threshold would only keep pictures of other classes under its label")
-    below = math.floor(surest * 1000) / 1000
+    below = _offered(surest)
     if below <= 0:
         return f"{start} longer (gan.train.epochs): the surest sample is given less than 0.001 of its class"
     lower = "set gan.threshold to a number" if threshold == "real_median" else f"lower gan.threshold ({threshold:g})"
-    return f"{start} longer (gan.train.epochs) or {lower} below {below:g}, the surest sample's probability of its class"
+    # before: said nothing of them, so the number offered as keeping the surest sample of its own class kept pictures
+    # of other classes given more of their class than it, under the weak class's label
+    also = (f"; any such number also keeps {also_kept} sample(s) the baseline gives as much or more of another class "
+            "than of its own, under its label") if also_kept else ""
+    return (f"{start} longer (gan.train.epochs) or {lower} below {below:g}, the surest sample's probability of its "
+            f"class{also}")
 
 
 def surest_sample(probs: np.ndarray, intended: np.ndarray, *, classes: list[str],
-                  top_class: bool) -> dict[str, float | tuple[str, float] | None]:
-    """:func:`kept_none_warning`'s ``surest`` and ``outranked`` for samples generated for int ``(N,)`` ``intended``
-    classes (N >= 1), of float ``(N, classes)`` ``probs``: with ``top_class`` (real_median, :func:`confident`), the
-    surest of the samples given more of their class than of any other, or where none is, the surest of all and the
-    class (of ``classes``) it is given most of beside its own, with that probability."""
+                  top_class: bool) -> dict[str, float | tuple[str, float] | int | None]:
+    """:func:`kept_none_warning`'s ``surest``, ``outranked`` and ``also_kept`` for samples generated for int ``(N,)``
+    ``intended`` classes (N >= 1), of float ``(N, classes)`` ``probs``: with ``top_class`` (real_median,
+    :func:`confident`), the surest of the samples given more of their class than of any other and how many of the
+    others a number below it keeps, or where none is, the surest of all and the class (of ``classes``) it is given most
+    of beside its own, with that probability."""
     rows = np.arange(len(intended))
     mine = probs[rows, intended]
     if not top_class:
@@ -322,7 +335,8 @@ def surest_sample(probs: np.ndarray, intended: np.ndarray, *, classes: list[str]
     others[rows, intended] = -np.inf
     own = mine > others.max(axis=1)
     if own.any():
-        return {"surest": float(mine[own].max()), "outranked": None}
+        surest = float(mine[own].max())
+        return {"surest": surest, "outranked": None, "also_kept": int((~own & (mine >= _offered(surest))).sum())}
     first = int(np.argmax(mine))
     rival = int(np.argmax(others[first]))
     return {"surest": float(mine[first]), "outranked": (classes[rival], float(others[first, rival]))}
