@@ -18,21 +18,12 @@ import json
 
 import pytest
 from gate_repo import init, labels_of, write_both_variants, wrong_on
-from hostile_harness import assert_nothing_left, default_params, files_under, make_project, params_without
+from hostile_harness import default_params, make_project, params_without
 from test_hostile_compare_72 import F1, _shown
+from test_hostile_gate_73 import refused
 from winnow.cli import main as winnow
 
 REPORT = "reports/gate.md"
-
-
-def refused(project, capsys, *args: str) -> list[str]:
-    """The gate's stderr lines against HEAD, once it exits 1 with nothing on stdout and nothing left behind."""
-    before = files_under(project)
-    code = winnow(["gate", "--base", "HEAD", "--repo", str(project), "--markdown", str(project / REPORT), *args])
-    out, err = capsys.readouterr()
-    assert (code, out) == (1, "")
-    assert_nothing_left(project, before)
-    return err.splitlines()
 
 
 @pytest.mark.hostile("gate")

@@ -19,40 +19,23 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from conftest import make_manifest
-from hostile_harness import assert_nothing_left, default_params, files_under, make_project, tiny_degraded, write_judged
+from hostile_harness import default_params, make_project, tiny_degraded, write_judged
 from test_hostile_report_66 import GAN
-from test_hostile_report_more import report_stage
+from test_hostile_report_71 import _report
 from test_report_versions import BASELINE_ERRORS, wrong_on, write_project
 from winnow.imageset import ImageSet
 from winnow.quality import SCORES
 from winnow.report_grids import flagged_section, gan_section
 from winnow.report_valuation import valuation_section
 from winnow.report_versions import unmeasured_note
-from winnow.stage import run
 
 CAT, DOG = "\u05d7\u05ea\u05d5\u05dc", "\u05db\u05dc\u05d1"  # Hebrew "cat" and "dog": right-to-left letters
-
-
-def _refused(root, monkeypatch, capsys) -> str:
-    """The report stage run in-process in ``root``: the error line it ended in (stderr), nothing else written."""
-    monkeypatch.chdir(root)
-    monkeypatch.setattr(sys, "argv", ["stages/report.py"])
-    stage = report_stage()
-    before = files_under(root)
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as ended:
-        run(stage.main)
-    out, err = capsys.readouterr()
-    assert ended.value.code == 1 and out == ""
-    assert_nothing_left(root, before)
-    return err
 
 
 def _flagged_project(root):
@@ -82,7 +65,7 @@ def test_a_repeated_row_of_the_scores_stops_the_report(tmp_path, monkeypatch, ca
     root, flags = _flagged_project(tmp_path / "project")
     write_judged(root, "data/threshold/flags.parquet", flags)
     _edit_scores(root, lambda scores: pd.concat([scores, scores.iloc[[0]]], ignore_index=True))
-    assert _refused(root, monkeypatch, capsys) == (
+    assert _report(root, monkeypatch, capsys) == (
         "error: data/score/scores.parquet: 1 repeated id(s), first 'train-0-0'; rerun the score stage (dvc repro "
         "score)\n")
 
@@ -93,7 +76,7 @@ def test_scores_without_a_flagged_image_stop_the_report(tmp_path, monkeypatch, c
     root, flags = _flagged_project(tmp_path / "project")
     write_judged(root, "data/threshold/flags.parquet", flags)
     _edit_scores(root, lambda scores: scores.iloc[1:])
-    assert _refused(root, monkeypatch, capsys) == (
+    assert _report(root, monkeypatch, capsys) == (
         "error: data/score/scores.parquet: no row for 1 image(s) of data/degrade, first 'train-0-0'; rerun the score "
         "stage (dvc repro score)\n")
 
@@ -103,7 +86,7 @@ def test_a_repeated_row_of_the_flags_stops_the_report(tmp_path, monkeypatch, cap
     # before: exit 0, "dark: 3 flagged" of the 2 images flagged, train-0-0 drawn twice
     root, flags = _flagged_project(tmp_path / "project")
     write_judged(root, "data/threshold/flags.parquet", pd.concat([flags, flags.iloc[[0]]], ignore_index=True))
-    assert _refused(root, monkeypatch, capsys) == (
+    assert _report(root, monkeypatch, capsys) == (
         "error: data/threshold/flags.parquet: 1 repeated id(s), first 'train-0-0'; rerun the threshold stage (dvc "
         "repro threshold)\n")
 
@@ -135,7 +118,7 @@ def test_a_threshold_histogram_whose_red_bins_are_not_the_flags_stops_the_report
     if flagged is not None:
         histogram["flagged"] = flagged
     histogram.to_csv(root / "plots/threshold/dark.csv", index=False)
-    assert _refused(root, monkeypatch, capsys) == (
+    assert _report(root, monkeypatch, capsys) == (
         f"error: plots/threshold/dark.csv: {line}; rerun the threshold stage (dvc repro threshold)\n")
 
 
@@ -155,7 +138,7 @@ def test_threshold_figures_that_are_not_what_their_counts_give_stop_the_report(t
     dark = {"method": "fixed", "threshold": 0.2, "flagged": 12, "flagged_train": 10, "explained": 0, "tp": 1, "fp": 9,
             "fn": 1} | figures
     (root / "metrics/threshold.json").write_text(json.dumps({"dark": dark}))
-    assert _refused(root, monkeypatch, capsys) == (
+    assert _report(root, monkeypatch, capsys) == (
         f"error: metrics/threshold.json: {line}; rerun the threshold stage (dvc repro threshold)\n")
 
 
@@ -165,7 +148,7 @@ def test_a_cleaners_truth_figures_that_are_not_what_their_counts_give_stop_the_r
     root = write_project(tmp_path / "project", {v: wrong_on(BASELINE_ERRORS) for v in ("baseline", "pruned")})
     truth = {"precision": 0.75, "recall": 0.9, "f1": 0.6, "tp": 3, "fp": 1, "fn": 3}
     (root / "metrics/confident_learn.json").write_text(json.dumps({"issues": 4, "truth": truth}))
-    assert _refused(root, monkeypatch, capsys) == (
+    assert _report(root, monkeypatch, capsys) == (
         "error: metrics/confident_learn.json: truth.recall is 0.9, but its tp 3, fp 1 and fn 3 give 0.5; rerun the "
         "confident-learn stage (dvc repro confident-learn)\n")
 
