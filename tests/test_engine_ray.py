@@ -29,13 +29,14 @@ from test_dedup_copies import smooth_images
 from winnow import perturb, selfsup, training
 from winnow.configs import SelfSupConfig, TrainConfig
 from winnow.dedup import dedup_images
-from winnow.engine import Encoder, Engine, _check_reachable, runtime_env
+from winnow.engine import Encoder, Engine, runtime_env
 from winnow.errors import WinnowError
 from winnow.models import build_model
 from winnow.imageset import read_imageset, write_imageset
 from winnow.phash import phash64
 from winnow.quality import score_table
 from winnow.file_rows import FileRows
+from winnow.ray_address import _check_reachable
 from winnow.ray_tasks import ENCODER_PACKAGES, EmbedActor, in_row_order, package_versions
 from winnow.thumbnails import Looks
 
@@ -367,7 +368,7 @@ import sys
 import numpy as np, torch
 from winnow import selfsup
 from winnow.configs import SelfSupConfig
-from winnow.engine import Encoder, Engine, _check_reachable, runtime_env
+from winnow.engine import Encoder, Engine, runtime_env
 torch.manual_seed(0)
 model = selfsup.SimCLR(in_channels=1, width=8).eval()
 encoder = selfsup.encoder(selfsup.Pretrained(model, torch.tensor([0.4]), torch.tensor([0.25]), [],

@@ -41,7 +41,7 @@ import numpy as np
 from winnow.configs import ENGINES
 from winnow.errors import WinnowError
 from winnow.file_rows import checked_unchanged, unchanged_in_place
-from winnow.ray_address import _check_addresses, _check_reachable, _no_cluster  # noqa: F401 (tests' import)
+from winnow.ray_address import _check_addresses, _no_cluster
 from winnow.ray_tasks import (
     ENCODER_PACKAGES, RETRIES, EmbedActor, RowsTask, import_ray, in_row_order, one_blas_thread, other_versions,
     package_versions, ray_failures, rows_source,
