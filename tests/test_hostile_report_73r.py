@@ -24,7 +24,8 @@ import sys
 import pandas as pd
 import pytest
 
-from test_hostile_report_73 import _edit_scores, _flagged_project, _refused
+from test_hostile_report_71 import _report
+from test_hostile_report_73 import _edit_scores, _flagged_project
 from test_hostile_report_more import report_stage
 from test_report_versions import BASELINE_ERRORS, wrong_on, write_project
 from hostile_harness import default_params, write_judged
@@ -53,7 +54,7 @@ def test_scores_threshold_would_refuse_stop_the_report(tmp_path, monkeypatch, ca
     root, flags = _flagged_project(tmp_path / "project")
     write_judged(root, "data/threshold/flags.parquet", flags)
     _edit_scores(root, change)
-    assert _refused(root, monkeypatch, capsys) == (
+    assert _report(root, monkeypatch, capsys) == (
         f"error: data/score/scores.parquet: {problem}; rerun the score stage (dvc repro score)\n")
 
 
@@ -65,7 +66,7 @@ def test_scores_made_at_other_score_settings_stop_the_report(tmp_path, monkeypat
     path = root / "data/score/scores.parquet"
     _scores_at_other_settings(scores := pd.read_parquet(path)).to_parquet(path, index=False)
     assert pd.read_parquet(path).attrs[SCORED_AT] == scores.attrs[SCORED_AT]  # the edit is the one read
-    assert _refused(root, monkeypatch, capsys) == (
+    assert _report(root, monkeypatch, capsys) == (
         "error: data/score/scores.parquet: scored at other settings than params.yaml's score section "
         "(dark_percentile 50 then, 99 now): made before that section changed; rerun the score stage (dvc repro "
         "score)\n")
@@ -88,7 +89,7 @@ def test_threshold_figures_null_where_their_counts_define_them_stop_the_report(t
     (root / "plots/threshold").mkdir(parents=True)  # its histogram, 12 of 19 scores in the red bin below the cut
     pd.DataFrame({"score": [0.1, 0.5], "count": [12, 7], "threshold": 0.2, "flagged": [True, False]}).to_csv(
         root / "plots/threshold/dark.csv", index=False)
-    assert _refused(root, monkeypatch, capsys) == (
+    assert _report(root, monkeypatch, capsys) == (
         f"error: metrics/threshold.json: {line}; rerun the threshold stage (dvc repro threshold)\n")
 
 
@@ -98,7 +99,7 @@ def test_a_cleaners_truth_figure_null_where_its_counts_define_it_stops_the_repor
     root = write_project(tmp_path / "project", {v: wrong_on(BASELINE_ERRORS) for v in ("baseline", "pruned")})
     truth = {"precision": None, "recall": 0.5, "f1": 0.6, "tp": 3, "fp": 1, "fn": 3}
     (root / "metrics/confident_learn.json").write_text(json.dumps({"issues": 4, "truth": truth}))
-    assert _refused(root, monkeypatch, capsys) == (
+    assert _report(root, monkeypatch, capsys) == (
         "error: metrics/confident_learn.json: truth.precision is null, but its tp 3, fp 1 and fn 3 give 0.75; rerun "
         "the confident-learn stage (dvc repro confident-learn)\n")
 
@@ -136,7 +137,7 @@ def test_a_repeated_row_of_a_round_stops_the_report(tmp_path, monkeypatch, capsy
     # before: exit 0, "round 1: 3 judged; isolated 2" above train-0-0 drawn twice
     root = _rounds_project(tmp_path / "project", pd.DataFrame({"id": ["train-0-0", "train-0-1", "train-0-0"],
                                                                 "round": 1}))
-    assert _refused(root, monkeypatch, capsys) == (
+    assert _report(root, monkeypatch, capsys) == (
         "error: data/embedding-clean/rounds.parquet: 1 repeated row(s) of the same round and id, first round 1, id "
         "'train-0-0'; rerun the embedding-clean stage (dvc repro embedding-clean)\n")
 
