@@ -136,7 +136,6 @@ def _as_read(value: Any, key: str = "") -> Any:
     return value
 
 
-
 def check_decided_table(table, *, path: str, params: Mapping[str, Any], files: Mapping[str, tuple]) -> None:
     """:func:`check_decided_at` of the decisions ``table`` read from ``path``, where that is the decision file of a
     cleaner of :data:`DECIDING` (``files``: :data:`winnow.variants.DECISION_FILES`); another table passes."""

@@ -132,7 +132,7 @@ class RowsTask:
     columns: dict[str, np.ndarray]
     # made where the task is made, by the stage: the versions every worker must run (check_packages)
     packages: tuple[tuple[str, str | None], ...] = field(default_factory=lambda: package_versions(TASK_PACKAGES))
-    blas: tuple[str, str] = field(default_factory=lambda: blas_rounding())  # the driver's, as packages
+    blas: tuple[str, str] = field(default_factory=blas_rounding)  # the driver's, as packages
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         with _carried(), one_blas_thread():
