@@ -14,6 +14,7 @@
 """
 
 import importlib.util
+import os
 from functools import partial
 import socket
 import threading
@@ -116,6 +117,11 @@ def test_a_ray_node_rounding_matrix_products_otherwise_than_the_stage_is_one_lin
     # numpy under OpenBLAS's Haswell kernels (OPENBLAS_CORETYPE=Haswell, or a node of that CPU) beside the stage's
     # SkylakeX ones gave score tables and dedup thumbnails other in the last bits than the local engine's, exit 0,
     # and switching the engine reruns no stage
+    # CI's run: faiss's own OpenBLAS, loaded by an earlier test, was named as the node's; only numpy's rounds its products
+    require(importlib.util.find_spec("faiss") is not None, what="faiss",
+            fix="make setup installs the faiss-cpu pin of requirements.lock")
+    importlib.import_module("faiss")  # loads faiss's OpenBLAS into this process
+
     pixels = np.random.default_rng(0).integers(0, 256, (6, 24, 20, 3), dtype=np.uint8)
     np.save(tmp_path / "images.npy", pixels)
     source = FileRows.of(np.load(tmp_path / "images.npy", mmap_mode="r"))
@@ -125,9 +131,11 @@ def test_a_ray_node_rounding_matrix_products_otherwise_than_the_stage_is_one_lin
     elsewhere = RowsTask(THUMBNAILS, source, 4, 6, {}, blas=("0" * 16, "openblas 0.3.31 (Haswell kernels)"))
     with pytest.raises(_BatchFailed) as raised:  # what ray_failures raises as the stage's one line
         elsewhere({"id": np.array([1])})
+    numpy_libs = f"{os.path.dirname(np.__file__)}.libs{os.sep}"  # where numpy's wheel keeps its OpenBLAS
     here = ", ".join(f"{lib['internal_api']} {lib['version']}" + (f" ({lib['architecture']} kernels)"
                                                                   if lib.get("architecture") else "")
-                     for lib in threadpool_info() if lib["user_api"] == "blas")
+                     for lib in threadpool_info() if lib["filepath"].startswith(numpy_libs))
+    assert "faiss_cpu.libs" in str(threadpool_info())  # faiss's OpenBLAS is loaded beside numpy's
     assert type(raised.value.error) is WinnowError
     assert str(raised.value.error) == (
         f"compute.engine: ray: node {socket.gethostname()} rounds numpy's matrix products otherwise than the machine "

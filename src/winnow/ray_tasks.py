@@ -100,9 +100,14 @@ def blas_rounding() -> tuple[str, str]:
             for m, k, n in ((1, 3, 1), (4, 7, 3), (16, 20, 9), (37, 64, 16), (64, 300, 32), (256, 40, 8), (8, 1024, 8)):
                 a, b = (rng.standard_normal(shape).astype(dtype) for shape in ((m, k), (k, n)))
                 digest.update((a @ b).tobytes() + (a @ b[:, 0].copy()).tobytes())
-        found = [f"{lib.get('internal_api')} {lib.get('version')}" + (f" ({lib['architecture']} kernels)"
-                                                                       if lib.get("architecture") else "")
-                 for lib in threadpool_info() if lib.get("user_api") == "blas"]
+    blas = [lib for lib in threadpool_info() if lib.get("user_api") == "blas"]
+    # numpy's own BLAS (a wheel's numpy.libs, or numpy/.dylibs), not scipy's or faiss's loaded beside it, which once
+    # named the libraries a test had imported before; a numpy linked to a system BLAS is named with all of them
+    numpy_dir = os.path.dirname(np.__file__)
+    own = [lib for lib in blas if str(lib.get("filepath", "")).startswith((numpy_dir + os.sep, numpy_dir + ".libs"))]
+    found = [f"{lib.get('internal_api')} {lib.get('version')}" + (f" ({lib['architecture']} kernels)"
+                                                                   if lib.get("architecture") else "")
+             for lib in own or blas]
     return digest.hexdigest(), ", ".join(found) or "an unnamed BLAS"
 
 
