@@ -33,7 +33,8 @@ from winnow.budget import candidates, read_cleanings  # noqa: E402
 from winnow.imageset import read_imageset  # noqa: E402
 from winnow.stage import load_params  # noqa: E402
 from winnow.training import TrainConfig, fit, predict_proba  # noqa: E402
-from winnow.variants import DEGRADE, baseline_rows  # noqa: E402
+from winnow.origin_checks import DEGRADE  # noqa: E402
+from winnow.variants import baseline_rows  # noqa: E402
 from winnow.decision_rows import apply_decisions  # noqa: E402
 
 

@@ -50,7 +50,8 @@ from winnow.stage_reads import read_table
 from winnow.torch_runtime import reproducible
 from winnow.training import TrainConfig, fit, predict_proba
 from winnow.trusted_labels import trusted_doubt
-from winnow.variants import DEGRADE, baseline_rows, check_kept
+from winnow.origin_checks import DEGRADE
+from winnow.variants import baseline_rows, check_kept
 from winnow.decision_rows import apply_decisions, cleaner_decisions
 
 REPRESENT_IN, GROUPS_IN = "data/represent", "data/dedup/groups.parquet"

@@ -28,7 +28,8 @@ from winnow.report_figures import png_uri
 from winnow.staleness import check_same_run
 from winnow.stage import check_outputs, load_params, run, write_text
 from winnow.stage_reads import read_json, read_table, rerun_error
-from winnow.variants import DECISION_FILES, VARIANTS_DIR, check_made_among, check_same_classes, read_rows
+from winnow.origin_checks import check_same_classes
+from winnow.variants import DECISION_FILES, VARIANTS_DIR, check_made_among, read_rows
 
 OUT = Path("reports/index.html")
 VARIANTS_SUMMARY = "metrics/variants.json"

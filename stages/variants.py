@@ -15,9 +15,9 @@ from winnow.groundtruth import PERTURBATION_COLUMNS
 from winnow.imageset import read_imageset
 from winnow.stage import check_outputs, load_params, run, together, write_json
 from winnow.stage_reads import read_table
+from winnow.origin_checks import DEGRADE, INGEST, check_same_classes, check_same_splits
 from winnow.variants import (
-    DEGRADE, FROM_PRUNED, INGEST, VARIANTS_DIR, baseline_rows, check_kept, check_same_classes, check_same_splits,
-    oracle_rows, write_variant,
+    FROM_PRUNED, VARIANTS_DIR, baseline_rows, check_kept, oracle_rows, write_variant,
 )
 from winnow.decision_rows import apply_decisions
 from winnow.verdicts import VERDICTS_FILE, read_verdicts, refuse_kept_leaks, verdicts_applied

@@ -24,7 +24,7 @@ from test_hostile_variants_71 import _refused
 from winnow.degrade import degrade
 from winnow.groundtruth import DUPLICATE_KINDS, REMOVAL_KINDS
 from winnow.imageset import ImageSet, pixel_digest, read_imageset, write_imageset
-from winnow.variants import check_same_splits
+from winnow.origin_checks import check_same_splits
 
 
 @pytest.fixture(scope="module")

@@ -25,10 +25,11 @@ from winnow.flag_cuts import FLAGS, check_cut, check_flagged_by, check_grouped_a
 from winnow.judged_rows import (
     check_given_labels, check_grouped, check_pixels, considered_rows, filtered_out, given_labels, read_filters,
 )
+from winnow.origin_checks import DEGRADE
 from winnow.stage_reads import (
     check_class_indices, check_flags, check_sizes, missing_cell, read_json, read_table, rerun_error,
 )
-from winnow.variants import DECISION_FILES, DEGRADE, PER_IMAGE
+from winnow.variants import DECISION_FILES, PER_IMAGE
 
 # what the budget's decisions record of each image they decide (:func:`stamped`): its label and pixel digest then
 MADE_ON = ("given_label", "digest")

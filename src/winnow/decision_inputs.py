@@ -10,8 +10,9 @@ import os
 import pandas as pd
 
 from winnow.file_ops import file_digests
+from winnow.origin_checks import DEGRADE
 from winnow.stage_reads import rerun_error
-from winnow.variants import DECISION_FILES, DEGRADE
+from winnow.variants import DECISION_FILES
 
 # the records' keys in the decisions' attrs: the sha256 of each cleaner file the budget chose among
 # (:func:`cleaner_files`), absent from an earlier budget's file

@@ -36,6 +36,7 @@ from winnow.cli_args import file_to_read
 from winnow.configs import budget_settings, model_check_training
 from winnow.decision_files import read_cleaner_tables, read_decisions
 from winnow.errors import WinnowError, first_line
+from winnow.origin_checks import DEGRADE
 from winnow.output_paths import check_output
 from winnow.imageset import read_imageset
 from winnow.quality import read_scores
@@ -43,7 +44,7 @@ from winnow.review_words import accepting, cleared_ids, refuse_unnamed_class, re
 from winnow.stage import check_journal_folder, load_params, together, write_json, write_table, write_text
 from winnow.unimported_verdicts import refuse_unimported_verdicts
 from winnow.review_decisions import BUDGET_IN, KINDS, REVIEW_COLUMNS, review_queue
-from winnow.variants import DEGRADE, FROM_PRUNED, baseline_rows, check_kept
+from winnow.variants import FROM_PRUNED, baseline_rows, check_kept
 from winnow.decision_rows import apply_decisions
 from winnow.verdicts import (
     VERDICT_COLUMNS, VERDICTS_FILE, class_list_key, read_verdicts, refuse_kept_leaks, refuse_spreadsheet_number,

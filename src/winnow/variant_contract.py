@@ -31,7 +31,8 @@ from winnow.judged_rows import check_given_labels, check_grouped, check_pixels
 from winnow.stage import write_json
 from winnow.stage_reads import read_table
 from winnow.stand_ins import write_skipped
-from winnow.variants import DEGRADE, read_rows
+from winnow.origin_checks import DEGRADE
+from winnow.variants import read_rows
 
 VARIANTS = Path("data/variants")
 # what the rates need of each cleaner's output: (file, the stage writing it, the columns measurements reads)
