@@ -77,9 +77,9 @@ def check_origin_rows(rows: pd.DataFrame, origin: str, imageset: ImageSet, *, sp
     changed, and only they reran): an id it lacks; a kept image of its val or test split, or of data/ingest's now
     (``splits``: data/ingest's split by id; None: not checked); a kept image at another label than it gives, a
     relabel to the label it gives (the variants stage writes none); but for ``extra``, a train image without a row
-    (rows of no image of ``origin`` are of another: nothing to check). Training (:func:`winnow.variants.load_variant`) and the report
-    read them so: before, the report checked none of it and drew "relabel b -> b" where the rows' degrade had flipped
-    the label the current one does not."""
+    (rows of no image of ``origin`` are of another: nothing to check). Training
+    (:func:`winnow.variants.load_variant`) and the report read them so: before, the report checked none of it and drew
+    "relabel b -> b" where the rows' degrade had flipped the label the current one does not."""
     mine = rows[rows["origin"] == origin]
     if mine.empty:
         return
