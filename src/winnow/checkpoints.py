@@ -79,7 +79,8 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
     earlier winnow's) is refused there too, as a relabel since would pass unseen. Where ``trained_on()`` gives their
     pixel digests ``(M,)`` too, so is one that learnt any of them from other pixels (``pixels``), or kept none.
     """
-    from winnow.stage_reads import read_checkpoint, rerun_error
+    from winnow.model_reads import read_checkpoint
+    from winnow.stage_reads import rerun_error
 
     path = Path(path)
     written_by = written_by or f"train@{path.stem}"

@@ -101,12 +101,12 @@ def check_represent_files(path: str | os.PathLike, attrs: dict, *, written_by: s
 
 def _refuse_damaged_represent(file: str) -> None:
     """Read represent file ``file`` (of :func:`represent_files`) as far as the represent stage's files are read
-    whatever params.yaml says (:func:`winnow.stage_reads.read_embedding`, :func:`winnow.stage_reads.read_checkpoint`),
+    whatever params.yaml says (:func:`winnow.model_reads.read_embedding`, :func:`winnow.model_reads.read_checkpoint`),
     so one missing or damaged since (embeddings.npy cut short, ids.json not a list, a model's bit flipped) is refused
     naming the represent stage, which writes it again, as :func:`_refuse_damaged` does a cleaner file's. Before: "as it
     was before the represent stage wrote it anew; rerun the budget stage", whose rerun then refused the file naming
     represent."""
-    from winnow.stage_reads import read_checkpoint, read_embedding
+    from winnow.model_reads import read_checkpoint, read_embedding
 
     if file == JUDGE_MODEL:
         read_checkpoint(file, written_by="represent")

@@ -43,8 +43,9 @@ from winnow.errors import WinnowError
 from winnow.imageset import ImageSet, pixel_digest
 from winnow.neighbours import Space, vote
 from winnow.file_ops import file_sha256
+from winnow.model_reads import read_embedding
 from winnow.stage import write_torch
-from winnow.stage_reads import read_embedding, read_json, rerun_error
+from winnow.stage_reads import read_json, rerun_error
 
 # the represent section of params.yaml; judge: overrides of the train section, as embedding_clean.train
 EMBED_BATCH = 1024  # images a batch when a trained encoder embeds the imageset (an actor's call on Ray)

@@ -1,0 +1,96 @@
+"""Checked reads of what a trained model left for other stages: the represent stage's embedding
+(:func:`read_embedding`) and a model checkpoint (:func:`read_checkpoint`), each refused in one line naming the stage
+that writes it (:func:`winnow.stage_reads.rerun_error`). numpy, pandas and torch are imported when called."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from winnow.errors import refuse_unreadable
+from winnow.stage_reads import read_json, rerun_error
+
+
+
+def read_embedding(folder: str | os.PathLike):
+    """(``folder/embeddings.npy`` memory-mapped, ``folder/ids.json`` as a pandas Index): the represent stage's
+    embedding, its files read as far as they are whatever params.yaml says: a file missing, unreadable, cut short, of no
+    float features (N, D), ids that are no list or repeat, or rows and ids that disagree raise :func:`rerun_error`
+    naming the represent stage. What :func:`winnow.represent.read_representation` reads first, and the budget's
+    decisions (:func:`winnow.decision_inputs.check_represent_files`) of an embedding whose bytes changed."""
+    import numpy as np
+    import pandas as pd
+
+    from winnow.errors import first_line, out_of_memory
+    from winnow.npy_rows import data_bytes
+
+    folder = Path(folder)
+    names = folder / "embeddings.npy", folder / "ids.json"
+    for name in names:
+        if not name.is_file():
+            raise rerun_error(name, "missing", written_by="represent")
+    try:
+        features = np.load(names[0], mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as err:  # truncated, foreign or pickled
+        refuse_unreadable(err, names[0])
+        if out_of_memory(err):  # the map past `ulimit -v` (ENOMEM): no reason to train represent again
+            raise
+        raise rerun_error(names[0], f"not a readable .npy file ({first_line(err)})", written_by="represent") from err
+    held, needed = data_bytes(names[0], features.shape, features.dtype, features.offset)
+    if held != needed:  # before: a header cut to D/2 was read as half-rows (data-valuation: 343 harmful, not 439)
+        raise rerun_error(names[0], f"holds {held:,} bytes but its header's shape {features.shape} needs {needed:,}",
+                          written_by="represent")
+    known = read_json(names[1], written_by="represent")
+    if not isinstance(known, list) or not all(isinstance(i, (str, int)) and not isinstance(i, bool) for i in known):
+        raise rerun_error(names[1], "not a list of image ids", written_by="represent")
+    known = pd.Index(known)
+    if not known.is_unique:
+        raise rerun_error(names[1], f"{int(known.duplicated().sum())} repeated id(s), first "
+                                    f"{known[known.duplicated()][0]!r}", written_by="represent")
+    if features.ndim != 2 or features.dtype.kind != "f":
+        raise rerun_error(names[0], f"holds {features.dtype} of shape {features.shape}, not float features (N, D)",
+                          written_by="represent")
+    if features.shape[1] == 0:  # every distance 0, every probe a constant: the judges would decide on nothing
+        raise rerun_error(names[0], f"holds {features.dtype} of shape {features.shape}: no feature values (D = 0)",
+                          written_by="represent")
+    if len(features) != len(known):
+        raise rerun_error(folder, f"embeddings.npy has {len(features)} rows for the {len(known)} ids of ids.json; "
+                                  "the two do not agree", written_by="represent")
+    return features, known
+
+
+def read_checkpoint(path: str | os.PathLike, *, written_by: str) -> Any:
+    """What ``torch.load`` (``weights_only``) reads of the model file at ``path``, whatever it holds: a file missing,
+    damaged (:func:`winnow.stage.torch_file_damage`), truncated, foreign or a pickle that is not plain tensors and
+    containers raises :func:`rerun_error` naming stage ``written_by``. What :func:`winnow.checkpoints.load` checks
+    first, and the budget's decisions (:func:`winnow.decision_inputs.check_represent_files`) of a represent judge
+    whose bytes changed: a file no stage could have written is named as damaged, not as written anew."""
+    import pickle
+    import warnings
+
+    import torch
+
+    from winnow.errors import out_of_memory
+    from winnow.stage import torch_file_damage
+
+    path = Path(path)
+    if not path.is_file():
+        raise rerun_error(path, "model file not found", written_by=written_by)
+    damage = torch_file_damage(path)
+    if damage:
+        raise rerun_error(path, f"corrupt: {damage}", written_by=written_by)
+    try:
+        with warnings.catch_warnings():  # torch warns before failing on a file that is no zip archive
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise rerun_error(path, "not a winnow model checkpoint (a pickle torch.load(weights_only=True) refuses)",
+                          written_by=written_by) from err
+    # IndexError, KeyError: torch's legacy unpickler on a text file ('stub', 'skipped: ...')
+    except (EOFError, OSError, RuntimeError, ValueError, IndexError, KeyError) as err:
+        refuse_unreadable(err, path)
+        if out_of_memory(err):  # torch's allocator under a memory limit: the process's fault, not the file's
+            raise
+        detail = str(err).strip().split(". ")[0][:160] or "it ends early"
+        raise rerun_error(path, f"not a readable model checkpoint ({detail})", written_by=written_by) from err
