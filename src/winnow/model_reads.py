@@ -12,7 +12,6 @@ from winnow.errors import refuse_unreadable
 from winnow.stage_reads import read_json, rerun_error
 
 
-
 def read_embedding(folder: str | os.PathLike):
     """(``folder/embeddings.npy`` memory-mapped, ``folder/ids.json`` as a pandas Index): the represent stage's
     embedding, its files read as far as they are whatever params.yaml says: a file missing, unreadable, cut short, of no

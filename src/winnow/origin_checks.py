@@ -18,7 +18,6 @@ from winnow.stage_reads import rerun_error
 INGEST, DEGRADE = "data/ingest", "data/degrade"
 
 
-
 def check_same_classes(imageset: ImageSet, ingested: ImageSet, *, where: str | os.PathLike = DEGRADE,
                        written_by: str = "degrade") -> None:
     """Refuse an imageset (``where``: data/degrade, or a variant's extra, written by ``written_by``) whose classes
