@@ -28,10 +28,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from winnow.budget import (
-    DECISION_COLUMNS, LABEL_CLEANERS, candidates, choose_budget, missing_leaks, read_cleanings, with_leaks,
-)
+from winnow.budget import LABEL_CLEANERS, candidates, choose_budget, read_cleanings, with_leaks
 from winnow.budget_check import check_augmentation, check_budget
+from winnow.budget_leaks import eligible, leak_drops, refuse_emptying_leaks, say_leaks
 from winnow.checkpoints import load
 from winnow.configs import budget_settings, model_check_training
 from winnow.decision_files import stamped
@@ -51,8 +50,8 @@ from winnow.torch_runtime import reproducible
 from winnow.training import TrainConfig, fit, predict_proba
 from winnow.trusted_labels import trusted_doubt
 from winnow.origin_checks import DEGRADE
-from winnow.variants import baseline_rows, check_kept
-from winnow.decision_rows import apply_decisions, cleaner_decisions
+from winnow.variants import baseline_rows
+from winnow.decision_rows import cleaner_decisions
 
 REPRESENT_IN, GROUPS_IN = "data/represent", "data/dedup/groups.parquet"
 OUT, METRICS_OUT = "data/budget/decisions.parquet", "metrics/budget.json"
@@ -75,9 +74,9 @@ def main() -> None:
     # degrade changed since chose the leak drops unchecked
     check_grouped(groups, manifest=data.manifest, path=GROUPS_IN)
     check_grouped_at(groups, params=params, path=GROUPS_IN)  # and made with params.yaml's dedup settings
-    leaks = _leak_drops(cleaner_decisions(groups=groups))
+    leaks = leak_drops(cleaner_decisions(groups=groups))
     baseline = baseline_rows(data.manifest)
-    _refuse_emptying_leaks(baseline, leaks, groups=groups, classes=data.classes)
+    refuse_emptying_leaks(baseline, leaks, groups=groups, classes=data.classes)
     summary = {"enabled": p["enabled"], "cleaners": list(cleaners), "train_images": len(baseline), "leak_drops": len(leaks),
                "label_decisions": {"images": int(ranked["id"].nunique()),
                                    **{c: int((ranked["stage"] == c).sum()) for c in LABEL_CLEANERS if c in cleaners}}}
@@ -88,7 +87,7 @@ def main() -> None:
                              read_from=read_from, represented={})  # off: no embedding read, no judge
             write_json(METRICS_OUT, summary | {"winner": everything.name, "candidates": {}})
         print(f"budget: off (budget.enabled false): pruned applies every decision ({len(everything.decisions)})")
-        _say_leaks(everything.decisions, leaks)
+        say_leaks(everything.decisions, leaks)
         return
 
     splits = data.manifest["split"].to_numpy()
@@ -138,7 +137,7 @@ def main() -> None:
     too_few = judged < p["min_judge_images"]
     if unjudged or too_few:
         shipped = candidates(filters, ranked, train_images=len(baseline), fractions=[])
-        shipped = next((c for c in shipped if c.name == "filters" and _eligible(c, baseline, data.classes, leaks)),
+        shipped = next((c for c in shipped if c.name == "filters" and eligible(c, baseline, data.classes, leaks)),
                        shipped[0])
         with together():
             _write_decisions(shipped.decisions, leaks=leaks, manifest=data.manifest, cleaners=cleaners, settings=p,
@@ -167,7 +166,7 @@ def main() -> None:
                 "none (no quality or duplicate drop it could apply)")
         print(f"warning: budget: the {judge_split} split {why}, so no label cleaning can be judged: pruned applies "
               f"{what}; give the split {give}")
-        _say_leaks(shipped.decisions, leaks)
+        say_leaks(shipped.decisions, leaks)
         return
     # before they are read, as the cleaners' files (before: unrecorded, and after represent reran on other params,
     # variants run alone applied the cut chosen on the old embedding, exit 0)
@@ -289,7 +288,7 @@ def main() -> None:
     if checked is not None:
         print(_check_line(checked, filters_checked, shipped=budget.winner, applied=len(budget.decisions),
                           filters_held=budget.filters_held_back))
-    _say_leaks(budget.decisions, leaks)
+    say_leaks(budget.decisions, leaks)
     print(f"budget: {budget.winner} chosen on the {judge_split} split ({int(is_judge.sum())} images) "
           f"in {time.perf_counter() - start:.1f}s")
 
@@ -361,53 +360,6 @@ def _filters_verdict(check: dict, *, applied: int) -> str:
     """What the filters' check block says ships: the filters unless their model got fewer judge images right."""
     return (f"no fewer right than none, pruned applies the filters ({applied} decisions)" if check["ships"] else
             "fewer right than none, pruned applies none")
-
-
-def _refuse_emptying_leaks(baseline: pd.DataFrame, leaks: pd.DataFrame, *, groups: pd.DataFrame,
-                           classes: list[str]) -> None:
-    """Refuse ``leaks`` (:func:`_leak_drops`) that leave a class of ``baseline`` no train image: pruned drops them
-    whatever the budget chooses, so no candidate could be trained. Before: a trusted set holding a copy of every
-    train image of a class ran the budget to exit 0 and the variants stage told the user to leave a cleaner out of
-    pruned.cleaners, which changes nothing; one copying every train image ended in "probe: features (0, 2) and 0
-    labels do not pair up"."""
-    lost = sorted(set(baseline["label"]) - set(baseline.loc[~baseline["id"].isin(leaks["id"]), "label"]))
-    if not lost:
-        return
-    first = baseline.loc[baseline["label"] == lost[0], "id"].iloc[0]
-    copied = groups[(groups["group"] == groups.set_index("id").loc[first, "group"]) & (groups["split"] != "train")]
-    copied = copied.iloc[0]
-    fix = ("take them out of ingest.trusted_path, whose images must be held out from the data set"
-           if copied["split"] == "trusted" else "remove the copies from the data set")
-    raise WinnowError(f"budget: every train image of class {classes[lost[0]]!r} copies a val, test or trusted image "
-                      f"(first {first!r}, a copy of {copied['split']} image {copied['id']!r}), and pruned drops such "
-                      f"copies (dedup's leaks), leaving the class no train image; {fix}")
-
-
-def _leak_drops(dedup: pd.DataFrame) -> pd.DataFrame:
-    """dedup's leak drops among its decisions ``dedup`` (:func:`cleaner_decisions` rows; :data:`DECISION_COLUMNS`,
-    no confidence)."""
-    leaks = dedup[dedup["reason"] == "leak"]
-    return leaks.assign(confidence=np.nan).loc[:, list(DECISION_COLUMNS)].reset_index(drop=True)
-
-
-def _say_leaks(decisions: pd.DataFrame, leaks: pd.DataFrame) -> None:
-    added = len(missing_leaks(decisions, leaks))
-    if added:
-        print(f"budget: pruned also drops the {added} train image(s) dedup found copying a val, test or trusted "
-              "image (leaks), whatever the budget chooses")
-
-
-def _eligible(candidate, baseline: pd.DataFrame, classes: list[str], leaks: pd.DataFrame) -> bool:
-    """Whether ``candidate`` leaves every class that baseline has a train image (as judged candidates must) with the
-    ``leaks`` (:func:`_leak_drops`) that pruned drops beside it. Before, without dedup among pruned.cleaners, filters
-    that dropped the one 'left' image the leaks left were shipped, and the variants stage refused pruned."""
-    try:
-        check_kept("pruned", apply_decisions(baseline, with_leaks(candidate.decisions, leaks)), before=baseline,
-                   classes=classes)
-    except WinnowError as err:
-        print(f"warning: budget: {candidate.name} is not eligible: {err}")
-        return False
-    return True
 
 
 if __name__ == "__main__":
