@@ -12,7 +12,7 @@ from winnow.compare import class_table, pairwise, summary_rows, tested_class_row
     untested_note
 from winnow.errors import WinnowError
 from winnow.metrics import PER_CLASS_METRICS, summary_path
-from winnow.staleness import check_same_run
+from winnow.same_run import check_same_run
 from winnow.stage import check_outputs, load_params, run, together, write_table, write_text
 
 OUT_MD, OUT_CSV = "reports/compare.md", "plots/compare"

@@ -25,7 +25,7 @@ from winnow.judged_rows import check_grouped, check_pixels
 from winnow.metrics import predictions_path, summary_path
 from winnow.quality import read_scores
 from winnow.report_figures import png_uri
-from winnow.staleness import check_same_run
+from winnow.same_run import check_same_run
 from winnow.stage import check_outputs, load_params, run, write_text
 from winnow.stage_reads import read_json, read_table, rerun_error
 from winnow.origin_checks import check_same_classes

@@ -1,6 +1,6 @@
 """Leftovers of stop 72, mended at stop 73.
 
-- the report's and compare's same-run check (:func:`winnow.staleness.check_same_run`) reads a setting written out
+- the report's and compare's same-run check (:func:`winnow.same_run.check_same_run`) reads a setting written out
   at what it means left out as the same setting: threshold.issues' ``{}``, ``{method: auto}`` and ``{method: auto,
   alpha: 0.01}`` cut alike, as the flags' own check reads them, and ``dedup.keep: best_quality`` is what a left-out
   keep means; a setting that does differ is named as the stages read it (method "auto", not absent);
@@ -39,7 +39,7 @@ from winnow.errors import WinnowError
 from winnow.image_damage import ZERO_TAIL
 from winnow.image_files import load_imagefolder
 from winnow.metrics import summary_path
-from winnow.staleness import check_same_run
+from winnow.same_run import check_same_run
 
 
 def _ran_under(project, params: dict, *, stage: str, section: str, then: dict) -> None:

@@ -35,7 +35,7 @@ from test_study import record, show
 from winnow import cli, review
 from winnow.report import evaluation_section, study_section
 from winnow.report_figures import per_class_f1_panels, study_panels
-from winnow.staleness import check_same_run
+from winnow.same_run import check_same_run
 from winnow.compare import class_rows, class_table
 from winnow.errors import WinnowError
 from winnow.metrics import summary_path

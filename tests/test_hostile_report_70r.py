@@ -33,7 +33,7 @@ from test_hostile_represent import ids, separable
 from test_hostile_represent_65 import _project, _represent
 from test_hostile_represent_70 import FIX, SCRIPTED, _net, refused_then_gathered
 from winnow import represent
-from winnow.staleness import check_same_run
+from winnow.same_run import check_same_run
 
 VARIANTS_DVC_YAML = "stages:\n  variants:\n    cmd: python stages/variants.py\n"
 

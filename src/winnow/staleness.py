@@ -14,7 +14,6 @@ from pathlib import Path
 
 from winnow import lock_entries
 from winnow.errors import WinnowError, first_line
-from winnow.flag_cuts import as_read
 from winnow.progress_env import check_progress_variables
 from winnow.revisions import read_bytes, read_text, run_git, shallow_ends
 from winnow.yaml_text import load_yaml
@@ -356,56 +355,3 @@ def _changes(changes: list, *, outputs: dict[str, set[str]]) -> str:
             if items:
                 said.append(f"{kind}: " + ", ".join(items))
     return "; ".join(said)
-
-
-def check_same_run(variants: list[str], params: dict, *, repo: Path = Path("."), stage: str = "compare") -> None:
-    """Refuse, in the compare or report ``stage``, a variant's evaluate summary that is not this run's: dvc.lock records no
-    evaluate@<v> or train@<v>, the summary is not the one evaluate@<v> wrote, its model is not the one train@<v>
-    wrote, or train@<v> or a stage before it read outputs an earlier run made or ran under params other than
-    params.yaml's. ``dvc repro -s compare`` after variants gained oracle compared a one-epoch baseline with a
-    twenty-epoch oracle from an earlier run, and tested the two against each other. A project without dvc.lock (the stage run by hand in a folder) is read as it is."""
-    if not (repo / "dvc.lock").is_file():
-        return
-    locked = lock_entries.locked_stages(repo)
-    outputs = lock_entries.locked_outputs(locked)
-    rerun = f"not from this run; run `dvc repro {stage}`, which brings every variant up to date"
-    pipeline = (repo / "dvc.yaml").read_text() if (repo / "dvc.yaml").is_file() else None
-    frozen, (defined, _) = lock_entries.frozen_stages(pipeline), lock_entries.dvc_yaml_stages(pipeline)
-
-    def hint(name: str) -> str:  # `dvc repro` skips a frozen stage (a represent frozen to spare its training)
-        return FROZEN if name.split("@")[0] in frozen else ""
-
-    for variant in variants:
-        summary, model = f"metrics/evaluate/{variant}/summary.json", f"models/{variant}.pt"
-        evaluated, trained = locked.get(f"evaluate@{variant}"), locked.get(f"train@{variant}")
-        if evaluated is None or trained is None:
-            raise WinnowError(f"{summary}: dvc.lock records no {'evaluate' if evaluated is None else 'train'}"
-                              f"@{variant}: {rerun}")
-        # train@<v> and evaluate@<v> first, then every stage whose outputs they read, at any depth: before, a
-        # confident-learn rerun alone (`dvc repro -s`) left the pruned the budget had made of its old decisions, and
-        # the page showed its new label issues beside that pruned
-        upstream = list(dict.fromkeys([f"train@{variant}", f"evaluate@{variant}",
-                                       *lock_entries.upstream(locked, [f"evaluate@{variant}"], defined=defined)]))
-        for stage in upstream:
-            disagrees = lock_entries.lock_disagrees(locked[stage], outputs=outputs)  # read what an earlier run made
-            if disagrees:
-                raise WinnowError(f"{summary}: {stage} read what the stages before it no longer record ({disagrees}): "
-                                  f"{rerun}{hint(stage)}")
-        written = {o.get("path"): o.get("md5") for o in evaluated.get("outs") or [] if isinstance(o, dict)}
-        digest = hashlib.md5((repo / summary).read_bytes()).hexdigest() if (repo / summary).is_file() else None
-        if written.get(summary) != digest:
-            raise WinnowError(f"{summary}: not the file evaluate@{variant} wrote (dvc.lock): {rerun}")
-        scored = {d.get("path"): d.get("md5") for d in evaluated.get("deps") or [] if isinstance(d, dict)}
-        made = {o.get("path"): o.get("md5") for o in trained.get("outs") or [] if isinstance(o, dict)}
-        if scored.get(model) != made.get(model):
-            raise WinnowError(f"{summary}: evaluate@{variant} scored another {model} than train@{variant} made: "
-                              f"{rerun}")
-        # the same stages: before, train@<v>'s alone, and pruned.cleaners edited then `dvc repro -s report` showed the
-        # pruned the variants stage had made of the old cleaners, its page saying the new ones were applied
-        # (as the stages read them: threshold.issues' {method: auto} and {} are one setting, as check_cut reads them)
-        for stage in upstream:
-            differences = lock_entries.params_differences(locked[stage], params, read_as=as_read)
-            if differences:
-                _, where, now, then = min(differences)  # the first key in order
-                raise WinnowError(f"{summary}: {stage} ran under {where} = {then}, params.yaml now says "
-                                  f"{now}: {rerun}{hint(stage)}")
