@@ -38,7 +38,8 @@ from winnow.decision_inputs import JUDGE_MODEL, cleaner_files, represent_files
 from winnow.errors import WinnowError, listed
 from winnow.imageset import read_imageset
 from winnow.flag_cuts import check_grouped_at
-from winnow.judged_rows import check_grouped, picture_copies, ridge_rows
+from winnow.judge_val import picture_copies, ridge_rows
+from winnow.judged_rows import check_grouped
 from winnow.probe import choose_l2
 from winnow.file_rows import unchanged_in_place
 from winnow.represent import LEARNT_SPLITS
@@ -297,7 +298,7 @@ RIDGE_LEFT_OUT = ("copies", "repeats", "conflicts", "untrained")
 
 
 def _ridge_val(data, group_of: np.ndarray, *, learnt: np.ndarray) -> dict[str, np.ndarray]:
-    """:func:`winnow.judged_rows.ridge_rows` of ``data`` (data/degrade), each kind it leaves out said in one line,
+    """:func:`winnow.judge_val.ridge_rows` of ``data`` (data/degrade), each kind it leaves out said in one line,
     as the label cleaners say theirs: the val images a probe fitted on the train images ``learnt`` (bool ``(N,)``) is
     measured on, where the trusted split judges."""
     ridge = ridge_rows(data.manifest["split"].to_numpy(), data.labels, group_of, learnt=learnt)

@@ -17,7 +17,8 @@ from winnow import labels as cl
 from winnow.decided_at import CONFIDENT_LEARN_DEFAULTS, DECIDED_AT, decided_at
 from winnow.errors import WinnowError
 from winnow.groundtruth import LABEL_KINDS, planted
-from winnow.judged_rows import in_id_order, measured_val, read_judged, with_digests
+from winnow.judge_val import measured_val
+from winnow.judged_rows import in_id_order, read_judged, with_digests
 from winnow.out_of_sample import cross_val_pred_probs, probe_pred_probs, too_small_to_judge
 from winnow.represent import read_representation
 from winnow.stage import atomic_path, check_outputs, load_params, run, together, write_json, write_table

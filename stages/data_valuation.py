@@ -25,9 +25,8 @@ from winnow import labels as cl
 from winnow.decided_at import DECIDED_AT, VALUATION_DEFAULTS, decided_at
 from winnow.errors import WinnowError
 from winnow.groundtruth import LABEL_KINDS, planted
-from winnow.judged_rows import (
-    in_id_order, learned_val, once_per_picture, read_judged, val_of_other_classes, with_digests,
-)
+from winnow.judge_val import learned_val, once_per_picture, val_of_other_classes
+from winnow.judged_rows import in_id_order, read_judged, with_digests
 from winnow.metrics import largest_class_share
 from winnow.neighbours import silent_rows
 from winnow.represent import read_representation

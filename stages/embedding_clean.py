@@ -29,7 +29,8 @@ from winnow.decided_at import DECIDED_AT, EMBEDDING_CLEAN_DEFAULTS, decided_at
 from winnow.embeddings import clean_rounds, round_options
 from winnow.errors import WinnowError
 from winnow.groundtruth import LABEL_KINDS, planted
-from winnow.judged_rows import in_id_order, measured_val, read_judged, with_digests
+from winnow.judge_val import measured_val
+from winnow.judged_rows import in_id_order, read_judged, with_digests
 from winnow.neighbours import DECISIONS, RULES, final_decisions
 from winnow.represent import read_representation
 from winnow.stage import atomic_path, check_outputs, load_params, run, together, write_json, write_table

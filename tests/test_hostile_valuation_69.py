@@ -77,7 +77,7 @@ def test_val_copies_labelled_two_ways_value_nothing_and_repeats_count_once():
     # which copy of a picture labelled 'left' and 'right' is right cannot be told: keeping the first in id order would
     # value every train image against whichever label sorted first, unsaid
     from winnow.imageset import ImageSet
-    from winnow.judged_rows import once_per_picture
+    from winnow.judge_val import once_per_picture
 
     ids = ["val-a1", "val-a2", "val-b1", "val-b2", "val-c"]
     manifest = pd.DataFrame({"id": ids, "split": "val", "label": [0, 0, 0, 1, 1]})
