@@ -28,7 +28,7 @@ from winnow.device_rows import to_tensor
 from winnow.engine import Encoder
 from winnow.errors import WinnowError
 from winnow.stage import torch_file_damage, write_torch
-from winnow.torch_runtime import deterministic_algorithms, pick_device
+from winnow.torch_runtime import determinism_kept, deterministic_algorithms, pick_device
 
 
 def _block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
@@ -142,7 +142,7 @@ def pretrain(images: np.ndarray, *, config: SelfSupConfig, seed: int, progress: 
         raise WinnowError(f"represent.selfsup: images of {images.shape[1]}x{images.shape[2]} pixels; the encoder "
                           "needs at least 3x3: set ingest.size, or choose represent.source judge or pretrained")
     device = pick_device(config.device, option="represent.selfsup.device")
-    with _threads(config.threads):
+    with _threads(config.threads), determinism_kept():  # before: left deterministic (warn only) for the process
         torch.manual_seed(seed)
         if device.type == "cpu":
             deterministic_algorithms(True, warn_only=True)

@@ -61,6 +61,22 @@ def deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None:
 
 
 @contextmanager
+def determinism_kept():
+    """The process's deterministic-algorithms setting (on or off, warn only or not) as it was before the block, whatever
+    the block set: GAN and SimCLR training switch it on, warn only, for their CPU runs, and left it so for the rest of
+    the process (a stage's later work, and every test after one that trained in-process)."""
+    def setting() -> tuple[bool, bool]:
+        return torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+
+    before = setting()
+    try:
+        yield
+    finally:
+        if setting() != before:
+            deterministic_algorithms(before[0], warn_only=before[1])
+
+
+@contextmanager
 def reproducible(*, threads: int | None, device: torch.device, training: bool):
     """Within the block, torch work repeats bit for bit on this machine: ``threads`` intra-op threads (None:
     torch's default for the machine) and, for training and anything on CUDA, deterministic algorithms (on
