@@ -18,7 +18,7 @@ one_line_from_the_start()  # before the imports below, which take seconds: a Ctr
 from pathlib import Path
 
 from winnow.contract_tables import ingest_table
-from winnow.contract_verdict import CHECKED_BY, DOCS, INPUT_SUITES, INPUTS, bounds_of
+from winnow.contract_verdict import CHECKED_BY, DOCS, INPUT_SETTINGS, INPUT_SUITES, INPUTS, bounds_of, settings_of
 from winnow.contracts import SUITES, SUITES_DIR, Batch, check_settings, validate
 from winnow.errors import WinnowError
 from winnow.file_ops import file_digests
@@ -54,7 +54,8 @@ def main() -> None:
     contract = VariantContract.read(params, ingested=ingested, degraded=degraded)
     rates = {name: contract.rates(name) for name in CHECKED_HERE if name in params["variants"]}
     with together():  # every record and its Data Docs land as one: never one verdict beside another run's
-        failed = check_inputs(suites, settings=settings, ingested=ingested, scores=scores, data_files=data_files)
+        failed = check_inputs(suites, settings=settings, ingested=ingested, scores=scores, data_files=data_files,
+                              checked_under=settings_of(params, INPUT_SETTINGS))
         for name in CHECKED_HERE:
             if name in rates:
                 contract.check(name, rates[name])
@@ -80,9 +81,10 @@ def warn_unchecked_suites() -> None:
                   "move its expectations into one of them")
 
 
-def check_inputs(suites: list, *, settings: dict, ingested, scores, data_files: dict) -> list[str]:
+def check_inputs(suites: list, *, settings: dict, ingested, scores, data_files: dict, checked_under: dict) -> list[str]:
     """The ingest and scores contracts (params.yaml has checked that every enforced variant gets trained);
-    ``data_files``: the sha256 of the files they were read from, by path, for the record. Returns the failures, one
+    ``data_files``: the sha256 of the files they were read from, by path, and ``checked_under``: the params.yaml
+    settings their bounds were taken from besides contracts (ingest.size), for the record. Returns the failures, one
     line each."""
     batches = [Batch(suites[0], "ingest", ingest_table(ingested.manifest, image_shape=ingested.images.shape,
                                                        num_classes=len(ingested.classes))),
@@ -90,7 +92,8 @@ def check_inputs(suites: list, *, settings: dict, ingested, scores, data_files: 
     docs = DOCS / "inputs"
     results = validate(batches, docs_dir=docs)
     write_json(INPUTS, {"mode": settings["mode"], "enforce_variants": settings["enforce_variants"],
-                         "bounds": bounds_of(settings), "suite_files": file_digests(s.path for s in suites),
+                         "bounds": bounds_of(settings), "settings": checked_under,
+                         "suite_files": file_digests(s.path for s in suites),
                          "data_files": data_files,
                          "suites": {s.name: counts(results, suite=s.name) for s in suites}})
     print(summary_line(results, tables=[batch.table for batch in batches]))

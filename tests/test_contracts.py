@@ -469,7 +469,7 @@ def test_enforce_mode_stops_only_the_enforced_variants_training(project, monkeyp
 # the suite file the passes below were checked against, as the test writes it in its folder
 SUITE_FILE = {"contracts/ingest.yaml": hashlib.sha256(b"name: ingest\n").hexdigest()}
 # (and its data files, missing here as they were then)
-PASSED_INPUTS = {"mode": "enforce", "bounds": BOUNDS, "suite_files": SUITE_FILE,
+PASSED_INPUTS = {"mode": "enforce", "bounds": BOUNDS, "settings": {"ingest.size": 8}, "suite_files": SUITE_FILE,
                  "data_files": {"data/score/scores.parquet": None},
                  "suites": {"ingest": {"passed": 14, "failed": 0}, "scores": {"passed": 14, "failed": 0}}}
 NO_VERDICT = ("metrics/contracts/balanced.json holds no verdict of balanced's contract checked under contracts.mode "

@@ -23,6 +23,11 @@ FINGERPRINTED = ("id", "origin", "label", "action", "stage")
 # the suites metrics/contracts.json holds a verdict of, the contracts stage checks and train@<variant> needs each
 INPUT_SUITES = ("ingest", "scores")
 assert set(FINGERPRINTED) <= set(ROW_COLUMNS)
+# the params.yaml settings besides contracts that a verdict's rules depend on, which dvc.yaml declares for the stages
+# that check them: ingest.size is the ingest suite's image_size; threshold.issues listing none leaves the flagged-image
+# rate unmeasured (it then fails). Before, a pass checked under ingest.size 28 trained by hand under 32, where the
+# ingest contract then fails ("image height is ingest.size"), and one measured under threshold.issues [dark] under []
+INPUT_SETTINGS, VARIANT_SETTINGS = ("ingest.size",), ("threshold.issues",)
 
 
 def bounds_of(section) -> dict:
@@ -30,6 +35,16 @@ def bounds_of(section) -> dict:
     verdict records, and what :func:`refuse_failed` finds in params.yaml when it reads one."""
     bounds = (section or {}).get("bounds") if isinstance(section, dict) else None
     return {key: value for key, value in sorted((bounds or {}).items()) if value is not None}
+
+
+def settings_of(params: dict, keys: tuple[str, ...]) -> dict:
+    """Each of ``keys`` (``section.key``, :data:`INPUT_SETTINGS`, :data:`VARIANT_SETTINGS`) -> its value in ``params``
+    (null where its section is): what a verdict records, and what :func:`refuse_failed` finds in params.yaml."""
+    found = {}
+    for key in keys:
+        section, name = key.split(".")
+        found[key] = (params.get(section) or {}).get(name)
+    return found
 
 
 def rows_fingerprint(rows) -> str:
@@ -43,6 +58,18 @@ def _suites_changed(verdict: dict) -> bool:
     recorded = verdict.get("suite_files")
     return not (isinstance(recorded, dict) and recorded
                 and all(isinstance(d, str) and file_digest(p) == d for p, d in recorded.items()))
+
+
+def _settings_changed(verdict: dict, *, params: dict, keys: tuple[str, ...], path: Path, rerun: str) -> None:
+    """Raise unless ``verdict`` (read from ``path``) records the settings ``keys`` of params.yaml as ``params`` holds
+    them now (:func:`settings_of`)."""
+    recorded, now = verdict.get("settings"), settings_of(params, keys)
+    if not isinstance(recorded, dict) or set(recorded) != set(keys):
+        raise WinnowError(f"{path} holds a verdict that does not record the params.yaml settings it was checked under "
+                          f"({', '.join(keys)}): {rerun}")
+    changed = next((key for key in keys if recorded[key] != now[key]), None)
+    if changed is not None:
+        raise WinnowError(f"{path} holds a verdict checked under another {changed} than params.yaml's: {rerun}")
 
 
 def _data_changed(verdict: dict, *, path: Path, rerun: str) -> None:
@@ -68,9 +95,10 @@ def refuse_failed(name: str, *, params: dict) -> None:
     (``metrics/contracts/<name>.json``). A verdict counts only when it is this variant's and was checked
     under enforce; a missing, damaged, foreign or stale one (checked under warn) is no pass. Under warn
     nothing is refused. The stage that checks is rerun by DVC before train whenever the verdict would change;
-    this guards the training run by hand, so a verdict checked under other ``contracts.bounds`` than params.yaml
-    now holds, against suite files edited since, on data files (an imageset's manifest, a cleaner's output)
-    rewritten since, or on rows other than ``data/variants/<name>/rows.parquet`` now holds, is no pass either.
+    this guards the training run by hand, so a verdict checked under other ``contracts.bounds`` (or
+    :data:`INPUT_SETTINGS`, :data:`VARIANT_SETTINGS`) than params.yaml now holds, against suite files edited since,
+    on data files (an imageset's manifest, a cleaner's output) rewritten since, or on rows other than
+    ``data/variants/<name>/rows.parquet`` now holds, is no pass either.
 
     Raises:
         WinnowError: one line naming what failed or is missing, and where it is described.
@@ -93,6 +121,8 @@ def refuse_failed(name: str, *, params: dict) -> None:
     if inputs.get("bounds") != bounds:  # a pass under looser bounds is no pass under today's
         raise WinnowError(f"{INPUTS} holds a verdict checked under other contracts.bounds than params.yaml's: "
                           "run the contracts stage first (dvc repro contracts)")
+    _settings_changed(inputs, params=params, keys=INPUT_SETTINGS, path=INPUTS,
+                      rerun="run the contracts stage first (dvc repro contracts)")
     if _suites_changed(inputs):
         raise WinnowError(f"{INPUTS} holds a verdict checked against suite files edited since: run the contracts "
                           "stage first (dvc repro contracts)")
@@ -111,6 +141,7 @@ def refuse_failed(name: str, *, params: dict) -> None:
                           f"failure(s), listed in {path}; Data Docs in {DOCS / name}/index.html): not trained")
     if verdict.get("bounds") != bounds:
         raise WinnowError(f"{path} holds a verdict checked under other contracts.bounds than params.yaml's: {rerun}")
+    _settings_changed(verdict, params=params, keys=VARIANT_SETTINGS, path=path, rerun=rerun)
     if _suites_changed(verdict):
         raise WinnowError(f"{path} holds a verdict checked against a suite file edited since: {rerun}")
     _data_changed(verdict, path=path, rerun=rerun)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from winnow.contract_tables import measurements, variant_table, with_digests
-from winnow.contract_verdict import DOCS, METRICS, bounds_of, rows_fingerprint
+from winnow.contract_verdict import DOCS, METRICS, VARIANT_SETTINGS, bounds_of, rows_fingerprint, settings_of
 from winnow.contracts import SUITES_DIR, Batch, Suite, check_settings, load_suite, validate
 from winnow.errors import WinnowError
 from winnow.decided_at import ISSUES_KEPT, check_decided_at
@@ -102,6 +102,8 @@ class VariantContract:
         measured: what the cleaners measured (:func:`winnow.contract_tables.measurements`; a cleaner that did
             not run counts as not measured, and so do threshold's flags when ``threshold.issues`` lists no issue).
         data_files: the sha256 of each of :data:`DATA_FILES` as read (None: missing), which each verdict records.
+        checked_under: the params.yaml settings besides contracts that the rates depend on (threshold.issues), which
+            each verdict records too.
     """
 
     settings: dict
@@ -110,6 +112,7 @@ class VariantContract:
     imagesets: dict[str, ImageSet]
     measured: pd.DataFrame
     data_files: dict
+    checked_under: dict
 
     @classmethod
     def read(cls, params: dict, *, ingested: ImageSet | None = None,
@@ -175,7 +178,7 @@ class VariantContract:
         import_gx()
         return cls(settings, loaded, len(ingested.classes), {"ingest": ingested, "degrade": degraded},
                    measurements(degraded.manifest, **found),
-                   data_files)
+                   data_files, settings_of(params, VARIANT_SETTINGS))
 
     def rates(self, name: str, *, rows: pd.DataFrame | None = None, extra: ImageSet | None = None) -> pd.DataFrame:
         """The one-row table the suite checks for ``data/variants/<name>`` (its rates over the kept train
@@ -206,7 +209,8 @@ class VariantContract:
         results = validate([Batch(self.suite, name, rates)], docs_dir=folder)
         enforced = self.settings["mode"] == "enforce" and name in self.settings["enforce_variants"]
         written = {"variant": name, "mode": self.settings["mode"], "enforced": enforced,
-                   "bounds": bounds_of(self.settings), "suite_files": file_digests([self.suite.path]),
+                   "bounds": bounds_of(self.settings), "settings": self.checked_under,
+                   "suite_files": file_digests([self.suite.path]),
                    "data_files": self.data_files,
                    **counts(results, suite="variant"),
                    **{key: None if pd.isna(value) else value for key, value in rates.iloc[0].drop("variant").items()}}

@@ -1,0 +1,58 @@
+"""Hostile contracts, probe 74:
+
+- a passing verdict trained by hand after params.yaml changed a setting the check read besides contracts.bounds:
+  ``ingest.size`` (the ingest suite's image_size: "image height is ingest.size") or ``threshold.issues`` (none listed:
+  the flagged-image rate is not measured, and fails). Both are dvc.yaml params of the stages that check, and the
+  verdicts recorded neither, so train@<variant> run by hand trained on the old pass; a verdict of a run before they
+  were recorded is no pass either.
+"""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from test_contracts import _params, _run_stage, project  # noqa: F401 - project: the contracts stage's fixture
+from winnow.contract_verdict import refuse_failed
+from winnow.errors import WinnowError
+
+RERUN = "run the contracts stage first (dvc repro contracts)"
+
+
+@pytest.mark.hostile("training")
+def test_a_pass_checked_under_another_ingest_size_or_threshold_issues_trains_nothing(
+        project, tmp_path, monkeypatch):  # noqa: F811
+    # before: both trained on the old pass. Under ingest.size 16 the ingest contract fails on data/ingest's 8x8 images
+    # (its rule "image height is ingest.size"), and under threshold.issues [] the flagged-image rate is not measured
+    root = Path(shutil.copytree(project, tmp_path / "copy"))
+    _run_stage(root, monkeypatch, mode="enforce", enforce_variants=["baseline"])
+    enforced = _params(mode="enforce", enforce_variants=["baseline"])
+    refuse_failed("baseline", params=enforced)  # as checked: trains
+    resized = enforced | {"ingest": enforced["ingest"] | {"size": 16}}
+    with pytest.raises(WinnowError) as refused:
+        refuse_failed("baseline", params=resized)
+    assert str(refused.value) == f"metrics/contracts.json holds a verdict checked under another ingest.size than " \
+                                 f"params.yaml's: {RERUN}"
+    unexamined = enforced | {"threshold": enforced["threshold"] | {"issues": []}}
+    with pytest.raises(WinnowError) as refused:
+        refuse_failed("baseline", params=unexamined)
+    assert str(refused.value) == ("metrics/contracts/baseline.json holds a verdict checked under another "
+                                  f"threshold.issues than params.yaml's: {RERUN}")
+
+
+@pytest.mark.hostile("training")
+@pytest.mark.parametrize(("verdict", "settings"), [("metrics/contracts.json", "ingest.size"),
+                                                    ("metrics/contracts/baseline.json", "threshold.issues")])
+def test_a_pass_that_does_not_record_the_settings_it_was_checked_under_trains_nothing(
+        project, tmp_path, monkeypatch, verdict, settings):  # noqa: F811
+    # a verdict of a run before the settings were recorded: before the mend no verdict recorded them, and each passed
+    root = Path(shutil.copytree(project, tmp_path / "copy"))
+    _run_stage(root, monkeypatch, mode="enforce", enforce_variants=["baseline"])
+    written = json.loads((root / verdict).read_text())
+    del written["settings"]
+    (root / verdict).write_text(json.dumps(written))
+    with pytest.raises(WinnowError) as refused:
+        refuse_failed("baseline", params=_params(mode="enforce", enforce_variants=["baseline"]))
+    assert str(refused.value) == (f"{verdict} holds a verdict that does not record the params.yaml settings it was "
+                                  f"checked under ({settings}): {RERUN}")
