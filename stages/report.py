@@ -225,8 +225,10 @@ def numbers_of(stage: str, path: str) -> dict | None:
 
 
 def contract_of(stage: str, path: str, *, suites: bool = False) -> dict | None:
-    """:func:`json_of` with its counts checked (:func:`winnow.report_numbers.checked_contract`)."""
-    return report_numbers.checked_contract(json_of(stage, path), path=path, stage=stage, suites=suites)
+    """:func:`json_of` with its counts checked (:func:`winnow.report_numbers.checked_contract`), computed from the data
+    files there now (:func:`winnow.report_recounts.checked_contract_data`)."""
+    checked = report_numbers.checked_contract(json_of(stage, path), path=path, stage=stage, suites=suites)
+    return report_recounts.checked_contract_data(checked, path=path, stage=stage)
 
 
 def budget_numbers(budget: dict | None) -> dict | None:

@@ -4,7 +4,10 @@
   ``ingest.size`` (the ingest suite's image_size: "image height is ingest.size") or ``threshold.issues`` (none listed:
   the flagged-image rate is not measured, and fails). Both are dvc.yaml params of the stages that check, and the
   verdicts recorded neither, so train@<variant> run by hand trained on the old pass; a verdict of a run before they
-  were recorded is no pass either.
+  were recorded is no pass either;
+- the report beside a contract verdict computed from other data files than those there now (``dvc repro -s score``
+  wrote other scores, NaN among them; threshold flagged anew under pruned's unchanged rows): the page showed the earlier
+  files' passes and rates as today's. train@<variant> refused such a verdict already; the report read it as current.
 """
 
 import json
@@ -13,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from test_contracts import _params, _run_stage, project  # noqa: F401 - project: the contracts stage's fixture
+from test_contracts import _params, _run_stage, _stage_module, project  # noqa: F401 - project: the contracts fixture
 from winnow.contract_verdict import refuse_failed
 from winnow.errors import WinnowError
+from winnow.file_ops import file_digests
 
 RERUN = "run the contracts stage first (dvc repro contracts)"
 
@@ -56,3 +60,30 @@ def test_a_pass_that_does_not_record_the_settings_it_was_checked_under_trains_no
         refuse_failed("baseline", params=_params(mode="enforce", enforce_variants=["baseline"]))
     assert str(refused.value) == (f"{verdict} holds a verdict that does not record the params.yaml settings it was "
                                   f"checked under ({settings}): {RERUN}")
+
+
+@pytest.mark.hostile("report")
+@pytest.mark.parametrize(("verdict", "stage", "data"), [
+    ("metrics/contracts.json", "contracts", "data/score/scores.parquet"),
+    ("metrics/contracts/balanced.json", "balance", "data/threshold/flags.parquet"),
+], ids=["inputs", "variant"])
+def test_the_report_refuses_a_verdict_computed_from_other_data_files(tmp_path, monkeypatch, verdict, stage, data):
+    # before: the page showed the verdict of the earlier file as today's ("scores 14 passed, 0 failed" over scores
+    # rewritten since), where train@<variant> refuses it
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / data).parent.mkdir(parents=True)
+    (tmp_path / data).write_bytes(b"as checked")
+    counts = {"passed": 5, "failed": 0, "failures": []}
+    recorded = {"data_files": file_digests([data, "data/confident-learn/label_issues.parquet"])}  # the second missing
+    written = recorded | ({"mode": "warn", "suites": {"ingest": counts, "scores": counts}} if stage == "contracts"
+                          else {"variant": "balanced", **counts})
+    (tmp_path / verdict).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / verdict).write_text(json.dumps(written))
+    contract_of = _stage_module("report").contract_of
+    assert contract_of(stage, verdict, suites=stage == "contracts") == written  # the files as checked: shown
+    (tmp_path / data).write_bytes(b"written after the check")
+    with pytest.raises(WinnowError) as refused:
+        contract_of(stage, verdict, suites=stage == "contracts")
+    assert str(refused.value) == (f"{verdict}: a verdict computed from another {data} than the one there now (written "
+                                  f"after the check); rerun the {stage} stage (dvc repro {stage})")
+

@@ -80,11 +80,17 @@ def _data_changed(verdict: dict, *, path: Path, rerun: str) -> None:
     recorded = verdict.get("data_files")
     if not isinstance(recorded, dict) or not recorded:
         raise WinnowError(f"{path} holds a verdict that does not record the data files it was computed from: {rerun}")
-    changed = next((p for p, d in recorded.items() if not (d is None or isinstance(d, str)) or file_digest(p) != d),
-                   None)
+    changed = changed_data_file(recorded)
     if changed is not None:
         raise WinnowError(f"{path} holds a verdict computed from another {changed} than the one there now (written "
                           f"after the check): {rerun}")
+
+
+def changed_data_file(recorded: dict) -> str | None:
+    """The first data file of a verdict's ``data_files`` (``recorded``: path -> sha256, null for a file then missing)
+    that is not as it was then, or whose record is no digest; None when each is: what train@<variant>
+    (:func:`refuse_failed`) and the report read a verdict against."""
+    return next((p for p, d in recorded.items() if not (d is None or isinstance(d, str)) or file_digest(p) != d), None)
 
 
 def refuse_failed(name: str, *, params: dict) -> None:

@@ -11,7 +11,7 @@ import json
 
 import numpy as np
 
-from winnow.contract_verdict import rows_fingerprint
+from winnow.contract_verdict import changed_data_file, rows_fingerprint
 from winnow.leaks import leaks_by_kind
 from winnow.report import reason_tokens
 from winnow.report_numbers import checked_numbers, checked_truth
@@ -140,6 +140,20 @@ def checked_contract_rows(data: dict | None, *, rows, variant: str, path: str, s
     if rows is not None and isinstance(said, str) and said != rows_fingerprint(rows):
         raise rerun_error(path, f"a verdict of other rows than data/variants/{variant}/rows.parquet holds now (written "
                                 "after the check)", written_by=stage)
+    return data
+
+
+def checked_contract_data(data: dict | None, *, path: str, stage: str) -> dict | None:
+    """``data``, a contract's verdict (``metrics/contracts.json``, ``metrics/contracts/<variant>.json``), when each data
+    file it was computed from (its ``data_files``, :func:`winnow.contract_verdict.changed_data_file`) is the one there
+    now; else one line naming both files (one that records none, of an earlier winnow, is left as it is). Before: after the score stage wrote other scores (``dvc repro -s score``, NaN among them), the page showed
+    the earlier scores' "scores 14 passed, 0 failed", and its verdict sentence said nothing of a broken input; and
+    after threshold flagged anew, pruned's earlier flagged-image rate, its rows unchanged."""
+    recorded = data.get("data_files") if isinstance(data, dict) else None
+    changed = changed_data_file(recorded) if isinstance(recorded, dict) else None
+    if changed is not None:
+        raise rerun_error(path, f"a verdict computed from another {changed} than the one there now (written after the "
+                                "check)", written_by=stage)
     return data
 
 
