@@ -28,7 +28,8 @@ RERUN = "run the contracts stage first (dvc repro contracts)"
 def test_a_pass_checked_under_another_ingest_size_or_threshold_issues_trains_nothing(
         project, tmp_path, monkeypatch):  # noqa: F811
     # before: both trained on the old pass. Under ingest.size 16 the ingest contract fails on data/ingest's 8x8 images
-    # (its rule "image height is ingest.size"), and under threshold.issues [] the flagged-image rate is not measured
+    # (its rule "image height is ingest.size"), and under threshold.issues {} (none) the flagged-image rate is not
+    # measured, which fails its rule
     root = Path(shutil.copytree(project, tmp_path / "copy"))
     _run_stage(root, monkeypatch, mode="enforce", enforce_variants=["baseline"])
     enforced = _params(mode="enforce", enforce_variants=["baseline"])
@@ -36,9 +37,9 @@ def test_a_pass_checked_under_another_ingest_size_or_threshold_issues_trains_not
     resized = enforced | {"ingest": enforced["ingest"] | {"size": 16}}
     with pytest.raises(WinnowError) as refused:
         refuse_failed("baseline", params=resized)
-    assert str(refused.value) == f"metrics/contracts.json holds a verdict checked under another ingest.size than " \
-                                 f"params.yaml's: {RERUN}"
-    unexamined = enforced | {"threshold": enforced["threshold"] | {"issues": []}}
+    assert str(refused.value) == ("metrics/contracts.json holds a verdict checked under another ingest.size than "
+                                  f"params.yaml's: {RERUN}")
+    unexamined = enforced | {"threshold": enforced["threshold"] | {"issues": {}}}
     with pytest.raises(WinnowError) as refused:
         refuse_failed("baseline", params=unexamined)
     assert str(refused.value) == ("metrics/contracts/baseline.json holds a verdict checked under another "

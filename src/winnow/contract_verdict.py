@@ -24,9 +24,10 @@ FINGERPRINTED = ("id", "origin", "label", "action", "stage")
 INPUT_SUITES = ("ingest", "scores")
 assert set(FINGERPRINTED) <= set(ROW_COLUMNS)
 # the params.yaml settings besides contracts that a verdict's rules depend on, which dvc.yaml declares for the stages
-# that check them: ingest.size is the ingest suite's image_size; threshold.issues listing none leaves the flagged-image
-# rate unmeasured (it then fails). Before, a pass checked under ingest.size 28 trained by hand under 32, where the
-# ingest contract then fails ("image height is ingest.size"), and one measured under threshold.issues [dark] under []
+# that check them: ingest.size is the ingest suite's image_size; threshold.issues naming none leaves the flagged-image
+# rate unmeasured (it then fails), and flags cut under other issues are refused. Before, a pass checked under
+# ingest.size 28 trained by hand under 32, where the ingest contract then fails ("image height is ingest.size"), and
+# one measured under the default issues trained under none ({})
 INPUT_SETTINGS, VARIANT_SETTINGS = ("ingest.size",), ("threshold.issues",)
 
 
