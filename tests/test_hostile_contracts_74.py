@@ -7,7 +7,8 @@
   were recorded is no pass either;
 - the report beside a contract verdict computed from other data files than those there now (``dvc repro -s score``
   wrote other scores, NaN among them; threshold flagged anew under pruned's unchanged rows): the page showed the earlier
-  files' passes and rates as today's. train@<variant> refused such a verdict already; the report read it as current.
+  files' passes and rates as today's. train@<variant> refused such a verdict already; the report read it as current;
+- a suite file missing: its line named no fix, where a folder or a dangling link in its place is told to restore it.
 """
 
 import json
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from hostile_harness import assert_nothing_left, files_under
 from test_contracts import _params, _run_stage, _stage_module, project  # noqa: F401 - project: the contracts fixture
 from winnow.contract_verdict import refuse_failed
 from winnow.errors import WinnowError
@@ -88,3 +90,19 @@ def test_the_report_refuses_a_verdict_computed_from_other_data_files(tmp_path, m
     assert str(refused.value) == (f"{verdict}: a verdict computed from another {data} than the one there now (written "
                                   f"after the check); rerun the {stage} stage (dvc repro {stage})")
 
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_missing_suite_file_stops_the_contracts_stage_naming_its_fix(
+        project, tmp_path, monkeypatch, capsys):  # noqa: F811
+    # before: "error: contracts/scores.yaml: contract suite not found", no fix named, where a folder or a dangling link
+    # in its place was told to restore it from git
+    root = Path(shutil.copytree(project, tmp_path / "project"))
+    (root / "contracts/scores.yaml").unlink()
+    before = files_under(root)
+    with pytest.raises(SystemExit) as stopped:
+        _run_stage(root, monkeypatch, variants=("baseline", "pruned"))
+    assert stopped.value.code == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "error: contracts/scores.yaml: contract suite not found; restore it (git checkout -- contracts/scores.yaml)"]
+    assert_nothing_left(root, before, allowed={"params.yaml"})  # the one _run_stage writes

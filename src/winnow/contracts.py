@@ -80,8 +80,8 @@ def load_suite(path: str | os.PathLike, *, parameters: Mapping[str, Any]) -> Sui
     """
     path = Path(path)
     what = not_a_file(path)
-    if what == "not found":
-        raise WinnowError(f"{path}: contract suite not found")
+    if what == "not found":  # before: no fix named, where a folder or a dangling link in its place is told one
+        raise WinnowError(f"{path}: contract suite not found; restore it (git checkout -- {path})")
     if what is not None:  # before: "not found", of a folder or a dangling symlink that is there (as params.yaml's)
         raise WinnowError(f"{path}: the contract suite {what}; restore it (git checkout -- {path})")
     try:
