@@ -26,7 +26,8 @@ from winnow.imageset import read_imageset
 from winnow.judged_rows import check_pixels
 from winnow.stage import check_journal_folder, load_params, run, together, write_json
 from winnow.stage_reads import read_table
-from winnow.variant_contract import VariantContract, counts, print_failures, suite, summary_line, write_not_checked
+from winnow.variant_contract import (DATA_FILES, VariantContract, counts, print_failures, suite, summary_line,
+                                     write_not_checked)
 
 SCORES, DEGRADE, INGEST = Path("data/score/scores.parquet"), "data/degrade", Path("data/ingest")
 CHECKED_HERE = [name for name, stage in CHECKED_BY.items() if stage == "contracts"]
@@ -37,6 +38,9 @@ def main() -> None:
     settings = check_settings(params.get("contracts"))
     # what the ingest and scores tables are made of, as read: train@<variant> refuses a pass of files rewritten since
     data_files = file_digests([INGEST / "classes.json", INGEST / "manifest.parquet", SCORES])
+    # and what the variants' rates are made of, before the imagesets below are read (VariantContract.read's own reads
+    # come after): before, taken after them, a data/degrade manifest rewritten in between was recorded as measured
+    variant_files = file_digests(DATA_FILES)
     # its records land together, their moves listed first in the project folder: one that takes no new file failed
     # only after every suite ran (the one stage without check_outputs, its outputs many and found as it goes)
     check_journal_folder("contracts")
@@ -51,7 +55,7 @@ def main() -> None:
     # and of data/degrade's pixels now, as every other reader of the scores requires: before, after degrade changed
     # them under the same ids (dvc repro -s contracts), the scores suite passed the old pixels' scores
     check_pixels(scores, manifest=degraded.manifest, path=str(SCORES), written_by="score")
-    contract = VariantContract.read(params, ingested=ingested, degraded=degraded)
+    contract = VariantContract.read(params, ingested=ingested, degraded=degraded, read_files=variant_files)
     rates = {name: contract.rates(name) for name in CHECKED_HERE if name in params["variants"]}
     with together():  # every record and its Data Docs land as one: never one verdict beside another run's
         failed = check_inputs(suites, settings=settings, ingested=ingested, scores=scores, data_files=data_files,

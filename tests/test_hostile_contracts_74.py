@@ -8,19 +8,24 @@
 - the report beside a contract verdict computed from other data files than those there now (``dvc repro -s score``
   wrote other scores, NaN among them; threshold flagged anew under pruned's unchanged rows): the page showed the earlier
   files' passes and rates as today's. train@<variant> refused such a verdict already; the report read it as current;
-- a suite file missing: its line named no fix, where a folder or a dangling link in its place is told to restore it.
+- a suite file missing: its line named no fix, where a folder or a dangling link in its place is told to restore it;
+- data/degrade's manifest rewritten while the contracts stage ran, after it read the imageset and before the variants'
+  contract took the digests of its data files: the verdict recorded the new file as the one its rates were measured
+  on, and train@<variant> passed on it.
 """
 
 import json
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from hostile_harness import assert_nothing_left, files_under
 from test_contracts import _params, _run_stage, _stage_module, project  # noqa: F401 - project: the contracts fixture
 from winnow.contract_verdict import refuse_failed
 from winnow.errors import WinnowError
+from winnow import imageset
 from winnow.file_ops import file_digests
 
 RERUN = "run the contracts stage first (dvc repro contracts)"
@@ -106,3 +111,28 @@ def test_a_missing_suite_file_stops_the_contracts_stage_naming_its_fix(
     assert capsys.readouterr().err.splitlines() == [
         "error: contracts/scores.yaml: contract suite not found; restore it (git checkout -- contracts/scores.yaml)"]
     assert_nothing_left(root, before, allowed={"params.yaml"})  # the one _run_stage writes
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_manifest_rewritten_while_the_contracts_stage_reads_is_not_recorded_as_measured(
+        project, tmp_path, monkeypatch):  # noqa: F811
+    # before: the variants' data files were digested after the stage had read data/degrade, so the manifest degrade
+    # wrote in between (one label drawn anew) was recorded as the one measured, and the pass trained by hand
+    root = Path(shutil.copytree(project, tmp_path / "copy"))
+    read = imageset.read_imageset
+
+    def read_then_degrade_rewrites(path, *args, **kwargs):
+        found = read(path, *args, **kwargs)
+        if Path(path) == Path("data/degrade"):  # the stage's own read, then degrade's write, done before it returns
+            manifest = pd.read_parquet("data/degrade/manifest.parquet")
+            manifest.loc[0, "label"] = 1 - manifest.loc[0, "label"]
+            manifest.to_parquet("data/degrade/manifest.parquet")
+        return found
+
+    monkeypatch.setattr(imageset, "read_imageset", read_then_degrade_rewrites)  # as the stage module imports it
+    _run_stage(root, monkeypatch, mode="enforce", enforce_variants=["baseline"])
+    with pytest.raises(WinnowError) as refused:
+        refuse_failed("baseline", params=_params(mode="enforce", enforce_variants=["baseline"]))
+    assert str(refused.value) == ("metrics/contracts/baseline.json holds a verdict computed from another "
+                                  "data/degrade/manifest.parquet than the one there now (written after the check): "
+                                  f"{RERUN}")

@@ -115,11 +115,18 @@ class VariantContract:
     checked_under: dict
 
     @classmethod
-    def read(cls, params: dict, *, ingested: ImageSet | None = None,
-             degraded: ImageSet | None = None) -> VariantContract:
-        """Raises WinnowError: a bad suite file, a missing imageset, a damaged cleaner output or a Great Expectations
+    def read(cls, params: dict, *, ingested: ImageSet | None = None, degraded: ImageSet | None = None,
+             read_files: dict | None = None) -> VariantContract:
+        """``ingested``, ``degraded``: data/ingest and data/degrade as the caller read them, and then ``read_files``:
+        the sha256 of :data:`DATA_FILES` it took before (:func:`winnow.file_ops.file_digests`), which the verdicts
+        record. Before, they were taken here, after the caller's reads: a manifest rewritten in between (degrade
+        rerun meanwhile) was recorded as the one the rates were measured on, and train@<variant> passed on it.
+
+        Raises WinnowError: a bad suite file, a missing imageset, a damaged cleaner output or a Great Expectations
         that cannot be imported (one line): flags and groups must hold one row per image of data/degrade,
         label_issues one per image it judged (a repeated row would make an image's measurement one of two)."""
+        if (ingested is not None or degraded is not None) and read_files is None:
+            raise TypeError("VariantContract.read: imagesets read by the caller need read_files, taken before")
         settings = check_settings(params.get("contracts"))
         loaded = suite("variant", settings["bounds"])
         if settings["mode"] == "enforce" and settings["enforce_variants"] and not loaded.expectations:
@@ -132,7 +139,8 @@ class VariantContract:
             raise WinnowError(f"{loaded.path}: {other['description']} ({other['type']}): a variant is one row whose "
                               "rate not measured is null, which only a column max or min rule fails; use "
                               f"{' or '.join(VARIANT_TYPES)}")
-        data_files = file_digests(DATA_FILES)  # before the files are read: one rewritten meanwhile is no pass
+        # before the files are read: one rewritten meanwhile is no pass
+        data_files = file_digests(DATA_FILES) if read_files is None else read_files
         ingested = read_imageset("data/ingest") if ingested is None else ingested
         degraded = read_imageset(DEGRADE) if degraded is None else degraded
         ids = degraded.manifest["id"]
