@@ -21,7 +21,9 @@ import pandas as pd
 
 from winnow.errors import WinnowError, first_line, listed
 from winnow.ingest import VERDICT_CLASS_PREFIX, alike
-from winnow.verdicts import VERDICT_COLUMNS, VERDICTS_FILE, class_list_key, holding_something, separator_hint
+from winnow.verdicts import (
+    CONFLICT_FIX, VERDICT_COLUMNS, VERDICTS_FILE, class_list_key, holding_something, merge_conflict, separator_hint,
+)
 
 VERDICT_CONTROL = "verdict"  # the name of label_studio_config.xml's Choices, which results carry as from_name
 KEYWORDS = ("accept", "reject", "drop")  # verdict words, in any case; they win over a class of the same name
@@ -71,6 +73,11 @@ def saved_words(queue: pd.DataFrame, *, train: pd.DataFrame, classes: list[str])
     path = Path(VERDICTS_FILE)
     none = [""] * len(queue)
     if not path.is_file():
+        return none
+    conflict = merge_conflict(path)
+    if conflict is not None:  # before: its markers were warned of as verdicts made on another class list
+        print(f"warning: review export: {path} holds no verdicts as it stands ({conflict}), so the queue shows no saved "
+              f"verdict; {CONFLICT_FIX}, then export again")
         return none
     try:
         # its rows holding nothing left out, as the variants stage leaves them: before, a spreadsheet's ",,,,,," was

@@ -9,7 +9,7 @@ import pandas as pd
 
 from winnow.errors import WinnowError, first_line
 from winnow.review_words import UTF8_FIX, resolve, reviewed_words, same_word, unnamed_class
-from winnow.verdicts import VERDICTS_FILE, holding_something, separator_hint
+from winnow.verdicts import CONFLICT_FIX, VERDICTS_FILE, holding_something, merge_conflict, separator_hint
 
 
 def refuse_unimported_verdicts(queue_file: Path, classes: list[str]) -> None:
@@ -58,6 +58,10 @@ def refuse_unimported_verdicts(queue_file: Path, classes: list[str]) -> None:
                           f"restore the cells as exported and import the queue (winnow review import {queue_file}), or, "
                           f"where the classes changed since, move the file aside to keep its verdicts (mv {queue_file} "
                           f"{aside}), export, and review those images anew; or delete the file to discard them")
+    conflict = merge_conflict(VERDICTS_FILE)
+    if conflict is not None:  # before: "not readable (invalid literal for int() ...)", and advice to restore it from git
+        raise WinnowError(f"{VERDICTS_FILE}: {conflict}, so whether the {len(written)} verdict(s) in {queue_file} were "
+                          f"imported is unknown, and a new export would overwrite them; {CONFLICT_FIX}, then export")
     try:
         # its rows holding nothing left out, as the variants stage leaves them: before, a spreadsheet's ",,,,,," for an
         # emptied row was "not readable (invalid literal for int() with base 10: '')" here alone

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +61,33 @@ def class_list_key(classes: list[str]) -> str:
     return hashlib.sha256(json.dumps(list(classes)).encode()).hexdigest()[:12]
 
 
+# the lines git writes around the two sides of a conflict (diff3's base marker too): "<<<<<<< HEAD", "=======", ...
+_CONFLICT_MARKER = re.compile(r"(?:<{7}|>{7}|\|{7})(?: .*)?|={7}")
+# what to do with a verdicts file two branches' verdicts met in (two reviewers' imports merged)
+CONFLICT_FIX = "keep the verdict lines you mean (one per image), delete the marker lines, and `git add` the file"
+
+
+def conflict_marker(line: str) -> bool:
+    """Whether ``line`` (a line of a verdicts file) is a marker git writes into a file whose merge conflicted."""
+    return _CONFLICT_MARKER.fullmatch(line.rstrip("\r\n")) is not None
+
+
+def merge_conflict(path: str | os.PathLike) -> str | None:
+    """Why the verdicts file at ``path`` is no verdicts file as it stands: "line N is a git merge conflict marker
+    (...)", the first such line; None where it holds none (or cannot be read: its readers say why). Before, pandas
+    read the markers as verdicts of ids '<<<<<<< HEAD' and '=======': the variants stage refused "verdict ''" with the
+    advice to restore the header-only file (both reviewers' verdicts lost), and the export warned of verdicts made on
+    another class list."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8-sig", errors="replace").splitlines()
+    except OSError:
+        return None
+    number = next((n for n, line in enumerate(lines, start=1) if conflict_marker(line)), None)
+    if number is None:
+        return None
+    return f"line {number} is a git merge conflict marker ({lines[number - 1][:40]!r}), left by a merge of two versions of the file"
+
+
 def holding_something(frame: pd.DataFrame) -> pd.DataFrame:
     """The rows of ``frame`` (a verdicts file read as text, ``dtype=str``) that hold something: a blank line, an
     editor's spaces or tab, a spreadsheet's ",,,,,," for an emptied row hold no verdict. Every reader of
@@ -91,6 +119,9 @@ def read_verdicts(path: str | os.PathLike, *, baseline: pd.DataFrame, digests: p
                "import --replace FILE`")  # a spreadsheet's number where a key was
     if not path.exists():
         return empty
+    conflict = merge_conflict(path)
+    if conflict is not None:
+        raise WinnowError(f"{path}: {conflict}; {CONFLICT_FIX}")
     try:
         # blank lines kept as rows, then left out with their numbers: before, skipped by pandas, they moved every later
         # row's number, and a refusal named the line above the one a person had to mend

@@ -1,0 +1,88 @@
+"""Hostile review cases of probe 74, in-process on the exported project of review_project.py (no training):
+
+- reviews/verdicts.csv (git-tracked) left with a merge conflict, two reviewers' imports merged on two branches: pandas
+  read git's marker lines as verdicts of ids '<<<<<<< HEAD' and '=======', so the variants stage and import refused
+  "verdict ''" with the advice to restore the header-only file from git (every verdict of both reviewers lost), the
+  export warned of verdicts made on another class list (a class renamed), and an export over a queue holding a verdict
+  said the file was not readable ("invalid literal for int()") with the advice to restore it from git;
+"""
+
+from pathlib import Path
+
+import pytest
+
+from hostile_harness import assert_nothing_left, files_under
+from review_project import digest
+from test_hostile_review_66 import HEADER, KEY, exported, fill_in  # noqa: F401 (fixture)
+from test_hostile_review_70 import project  # noqa: F401 (fixture: a copy of the exported project, the working folder)
+from test_hostile_review_72r import variants_read
+from winnow import review
+from winnow.errors import WinnowError
+
+CONFLICT_LINE = (
+    "reviews/verdicts.csv: line 2 is a git merge conflict marker ('<<<<<<< HEAD'), left by a merge of two versions of "
+    "the file")
+CONFLICT_FIX = "keep the verdict lines you mean (one per image), delete the marker lines, and `git add` the file"
+
+
+def write_conflict(project: Path) -> bytes:
+    """reviews/verdicts.csv as git leaves it where two branches each imported a verdict (train-04 kept as a dog on
+    one, train-05 relabelled cat on the other); its bytes."""
+    ours = f"train-04,reject,1,2,1,{digest(project, 'train-04')},{KEY}\n"
+    theirs = f"train-05,accept,0,0,1,{digest(project, 'train-05')},{KEY}\n"
+    text = (HEADER + "<<<<<<< HEAD\n" + ours + "=======\n" + theirs + ">>>>>>> reviewer-b\n").encode()
+    Path("reviews/verdicts.csv").write_bytes(text)
+    return text
+
+
+@pytest.mark.hostile("review")
+def test_a_verdicts_file_left_with_a_merge_conflict_is_named_so_by_the_variants_stage_and_import(project):
+    # before: "reviews/verdicts.csv: line 2 (id '<<<<<<< HEAD'): verdict '' is not one of accept, reject, relabel,
+    # drop; write it with `winnow review import`, or restore the header-only file from git", both reviewers' verdicts
+    # thrown away by the advice
+    text = write_conflict(project)
+    with pytest.raises(WinnowError) as refused:
+        variants_read()
+    assert str(refused.value) == f"{CONFLICT_LINE}; {CONFLICT_FIX}"
+    reviewed = fill_in({"train-06": "reject"}, name="reviewed.csv")
+    before = files_under(project)
+    with pytest.raises(WinnowError) as refused:
+        review.import_verdicts(reviewed)
+    assert str(refused.value) == f"{CONFLICT_LINE}; {CONFLICT_FIX}"
+    assert Path("reviews/verdicts.csv").read_bytes() == text
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("review")
+def test_an_export_beside_a_verdicts_file_left_with_a_merge_conflict_says_so(project, capsys):
+    # before: "warning: review export: 3 verdict(s) of reviews/verdicts.csv were made on another class list than the
+    # data set's now (a class renamed, removed or added since; first: id '<<<<<<< HEAD') ..."
+    write_conflict(project)
+    review.export()
+    assert capsys.readouterr().out == (
+        f"warning: review export: reviews/verdicts.csv holds no verdicts as it stands ({CONFLICT_LINE.split(': ', 1)[1]}"
+        f"), so the queue shows no saved verdict; {CONFLICT_FIX}, then export again\n")
+    # a queue holding a verdict the person wrote. Before: "reviews/verdicts.csv: not readable (invalid literal for
+    # int() with base 10: ''), so whether the 1 verdict(s) ... were imported is unknown ...; mend it (restore it from
+    # git), or import the queue anew with `winnow review import --replace reviews/queue.csv`"
+    fill_in({"train-06": "reject"})
+    queue = Path("reviews/queue.csv").read_bytes()
+    before = files_under(project)
+    with pytest.raises(WinnowError) as refused:
+        review.export()
+    assert str(refused.value) == (
+        f"{CONFLICT_LINE}, so whether the 1 verdict(s) in reviews/queue.csv were imported is unknown, and a new export "
+        f"would overwrite them; {CONFLICT_FIX}, then export")
+    assert Path("reviews/queue.csv").read_bytes() == queue
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("review")
+def test_import_replace_over_a_merge_conflict_counts_no_marker_line_as_a_verdict_it_removes(project, capsys):
+    # before: "... so it removes the 5 verdict(s) of reviews/verdicts.csv", of a file holding two
+    write_conflict(project)
+    review.import_verdicts("reviews/queue.csv", replace=True)  # as exported: no verdict filled in
+    assert capsys.readouterr().out == (
+        "warning: review import --replace: reviews/queue.csv holds no verdict, so it removes the 2 verdict(s) of "
+        "reviews/verdicts.csv and adds none; restore it from git (git checkout reviews/verdicts.csv) if that was not "
+        "meant\n")
