@@ -5,8 +5,11 @@
   "verdict ''" with the advice to restore the header-only file from git (every verdict of both reviewers lost), the
   export warned of verdicts made on another class list (a class renamed), and an export over a queue holding a verdict
   said the file was not readable ("invalid literal for int()") with the advice to restore it from git;
+- Label Studio's JSON-MIN export (a task's data fields and choices side by side) given to import: told it had "no
+  data.winnow_id" (it holds winnow_id) and to export the project as JSON (JSON-MIN is JSON too);
 """
 
+import json
 from pathlib import Path
 
 import pytest
@@ -86,3 +89,23 @@ def test_import_replace_over_a_merge_conflict_counts_no_marker_line_as_a_verdict
         "warning: review import --replace: reviews/queue.csv holds no verdict, so it removes the 2 verdict(s) of "
         "reviews/verdicts.csv and adds none; restore it from git (git checkout reviews/verdicts.csv) if that was not "
         "meant\n")
+
+
+@pytest.mark.hostile("review")
+def test_label_studios_json_min_export_is_named_so_not_told_it_lacks_the_id_it_holds(project):
+    # before: "minimal.json: task 1: no data.winnow_id; export the project from Label Studio as JSON, with tasks imported
+    # from reviews/label_studio_tasks.json": the file holds winnow_id, was exported as JSON (JSON-MIN is JSON too), of
+    # those very tasks
+    tasks = json.loads(Path("reviews/label_studio_tasks.json").read_text())
+    # JSON-MIN: a task's data fields and each control's choice side by side, Label Studio's task and annotation ids
+    minimal = [{**{k: v for k, v in task["data"].items() if k != "image"}, "id": number, "verdict": "drop",
+                "annotator": 1, "annotation_id": number} for number, task in enumerate(tasks, start=1)]
+    Path("minimal.json").write_text(json.dumps(minimal))
+    before = files_under(project)
+    with pytest.raises(WinnowError) as refused:
+        review.import_verdicts("minimal.json")
+    assert str(refused.value) == (
+        "minimal.json: task 1: holds winnow_id at its top level, as Label Studio's JSON-MIN export writes a task, not a "
+        "task with its data and annotations, which import reads; export the project as JSON (not JSON-MIN), and import "
+        "that file")
+    assert_nothing_left(project, before)

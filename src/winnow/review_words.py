@@ -238,6 +238,12 @@ def _label_studio_words(path: Path, text: str, *, with_saved: bool) -> list[tupl
     for number, task in enumerate(tasks, start=1):
         where = f"{path}: task {number}"
         data = task.get("data") if isinstance(task, dict) else None
+        if data is None and isinstance(task, dict) and "winnow_id" in task:
+            # before: "no data.winnow_id; export the project from Label Studio as JSON", of a file holding the id, which
+            # a person had exported as JSON (JSON-MIN is JSON too) from tasks imported from that file
+            raise WinnowError(f"{where}: holds winnow_id at its top level, as Label Studio's JSON-MIN export writes a "
+                              "task, not a task with its data and annotations, which import reads; export the project "
+                              "as JSON (not JSON-MIN), and import that file")
         if not isinstance(data, dict) or not isinstance(data.get("winnow_id"), str):
             raise WinnowError(f"{where}: no data.winnow_id; {fix}")
         # Label Studio before 1.0 named a task's annotations "completions"
