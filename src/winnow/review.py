@@ -258,8 +258,8 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
         # its lines holding nothing are no verdicts (before: counted, "removes the 3 verdict(s)" of a file holding one),
         # a spreadsheet's ",,,,,," for an emptied row neither, as the variants stage reads it (read as text: the file
         # may be of an older format, or hold a merge conflict, whose marker lines are no verdicts either)
-        removed = (sum(1 for line in old_file.read_text(errors="replace").splitlines()[1:]
-                       if line.strip(' \t,"') and not conflict_marker(line)) if old_file.is_file() and not len(new) else 0)
+        lines = old_file.read_text(errors="replace").splitlines()[1:] if old_file.is_file() and not len(new) else []
+        removed = sum(1 for line in lines if line.strip(' \t,"') and not conflict_marker(line))
         if removed:
             print(f"warning: review import --replace: {path} holds no verdict, so it removes the {removed} verdict(s) "
                   f"of {VERDICTS_FILE} and adds none; restore it from git (git checkout {VERDICTS_FILE}) if that was "

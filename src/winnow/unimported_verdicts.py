@@ -59,7 +59,7 @@ def refuse_unimported_verdicts(queue_file: Path, classes: list[str]) -> None:
                           f"where the classes changed since, move the file aside to keep its verdicts (mv {queue_file} "
                           f"{aside}), export, and review those images anew; or delete the file to discard them")
     conflict = merge_conflict(VERDICTS_FILE)
-    if conflict is not None:  # before: "not readable (invalid literal for int() ...)", and advice to restore it from git
+    if conflict is not None:  # before: "not readable (invalid literal for int() ...)", and to restore it from git
         raise WinnowError(f"{VERDICTS_FILE}: {conflict}, so whether the {len(written)} verdict(s) in {queue_file} were "
                           f"imported is unknown, and a new export would overwrite them; {CONFLICT_FIX}, then export")
     try:

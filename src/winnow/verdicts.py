@@ -85,7 +85,8 @@ def merge_conflict(path: str | os.PathLike) -> str | None:
     number = next((n for n, line in enumerate(lines, start=1) if conflict_marker(line)), None)
     if number is None:
         return None
-    return f"line {number} is a git merge conflict marker ({lines[number - 1][:40]!r}), left by a merge of two versions of the file"
+    marker = lines[number - 1][:40]
+    return f"line {number} is a git merge conflict marker ({marker!r}), left by a merge of two versions of the file"
 
 
 def holding_something(frame: pd.DataFrame) -> pd.DataFrame:
