@@ -7,6 +7,10 @@
   said the file was not readable ("invalid literal for int()") with the advice to restore it from git;
 - Label Studio's JSON-MIN export (a task's data fields and choices side by side) given to import: told it had "no
   data.winnow_id" (it holds winnow_id) and to export the project as JSON (JSON-MIN is JSON too);
+- reviews/verdicts.csv edited by hand with a space after each comma: the export warned of a verdict made on another
+  class list (a class renamed, removed or added since), where the variants stage refuses the line for its form; and
+  a verdicts file of an older winnow (no digest or classes column) was said to be not readable in pandas' words
+  ("['digest', 'classes'] not in index").
 """
 
 import json
@@ -17,6 +21,7 @@ import pytest
 from hostile_harness import assert_nothing_left, files_under
 from review_project import digest
 from test_hostile_review_66 import HEADER, KEY, exported, fill_in  # noqa: F401 (fixture)
+from test_hostile_review_66 import queue as review_queue
 from test_hostile_review_70 import project  # noqa: F401 (fixture: a copy of the exported project, the working folder)
 from test_hostile_review_72r import variants_read
 from winnow import review
@@ -109,3 +114,29 @@ def test_label_studios_json_min_export_is_named_so_not_told_it_lacks_the_id_it_h
         "task with its data and annotations, which import reads; export the project as JSON (not JSON-MIN), and import "
         "that file")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("review")
+def test_a_verdicts_line_edited_by_hand_with_spaces_is_not_called_a_class_list_changed(project, capsys):
+    # before: "warning: review export: 1 verdict(s) of reviews/verdicts.csv were made on another class list than the
+    # data set's now (a class renamed, removed or added since; first: id 'train-04') ...": no class changed, and the
+    # variants stage refuses the line as "verdict ' reject' is not one of accept, reject, relabel, drop"
+    line = f"train-04,reject,1,2,1,{digest(project, 'train-04')},{KEY}\n"
+    Path("reviews/verdicts.csv").write_text(HEADER + line.replace(",", ", "))
+    review.export()
+    assert capsys.readouterr().out == (
+        "warning: review export: 1 line(s) of reviews/verdicts.csv are not as `winnow review import` writes them "
+        "(first: id 'train-04'), and `dvc repro variants` refuses them, naming what is wrong: mend them, or remove them "
+        "and judge those images anew (their verdict cells are empty)\n")
+    assert review_queue().loc["train-04", "saved"] == ""
+
+
+@pytest.mark.hostile("review")
+def test_a_verdicts_file_of_an_older_winnow_is_said_to_lack_its_columns_at_export(project, capsys):
+    # before: "warning: review export: reviews/verdicts.csv is not readable ("['digest', 'classes'] not in index"), so
+    # the queue shows no saved verdict; mend it or restore it from git"
+    Path("reviews/verdicts.csv").write_text("id,verdict,label,suggested,given\ntrain-04,reject,1,2,1\n")
+    review.export()
+    assert capsys.readouterr().out == (
+        "warning: review export: reviews/verdicts.csv lacks column(s) digest, classes, so the queue shows no saved "
+        "verdict, and `dvc repro variants` refuses the file, saying what to do\n")

@@ -22,7 +22,8 @@ import pandas as pd
 from winnow.errors import WinnowError, first_line, listed
 from winnow.ingest import VERDICT_CLASS_PREFIX, alike
 from winnow.verdicts import (
-    CONFLICT_FIX, VERDICT_COLUMNS, VERDICTS_FILE, class_list_key, holding_something, merge_conflict, separator_hint,
+    CONFLICT_FIX, VERDICT_COLUMNS, VERDICTS, VERDICTS_FILE, class_list_key, holding_something, merge_conflict,
+    separator_hint,
 )
 
 VERDICT_CONTROL = "verdict"  # the name of label_studio_config.xml's Choices, which results carry as from_name
@@ -76,23 +77,33 @@ def saved_words(queue: pd.DataFrame, *, train: pd.DataFrame, classes: list[str])
         return none
     conflict = merge_conflict(path)
     if conflict is not None:  # before: its markers were warned of as verdicts made on another class list
-        print(f"warning: review export: {path} holds no verdicts as it stands ({conflict}), so the queue shows no saved "
-              f"verdict; {CONFLICT_FIX}, then export again")
+        print(f"warning: review export: {path} holds no verdicts as it stands ({conflict}), so the queue shows no "
+              f"saved verdict; {CONFLICT_FIX}, then export again")
         return none
     try:
         # its rows holding nothing left out, as the variants stage leaves them: before, a spreadsheet's ",,,,,," was
         # counted as a verdict of id '' made on another class list
         saved = holding_something(pd.read_csv(path, dtype=str, keep_default_na=False))
-        saved = saved.drop_duplicates("id", keep="last").set_index("id")[["label", "given", "digest", "classes"]]
-    except (OSError, ValueError, KeyError) as err:  # a merge conflict, a hand edit: the variants stage names it
+    except (OSError, ValueError) as err:  # a hand edit: the variants stage names it
         hint = separator_hint(path)
         print(f"warning: review export: {path} is not readable ({first_line(err)[:160]}){hint}, so the queue shows "
               "no saved verdict; mend it or restore it from git")
         return none
+    # before: "is not readable ("['digest', 'classes'] not in index")", pandas' words, of a file an older winnow wrote
+    missing = [c for c in VERDICT_COLUMNS if c not in saved.columns]
+    if missing:
+        print(f"warning: review export: {path} lacks column(s) {', '.join(missing)}{separator_hint(path)}, so the "
+              "queue shows no saved verdict, and `dvc repro variants` refuses the file, saying what to do")
+        return none
+    saved = saved.drop_duplicates("id", keep="last").set_index("id")
     now = train.set_index("id").reindex(saved.index)  # NaN: no longer a train image
     # numbers read as the variants stage reads them (winnow.verdicts.read_verdicts: a spreadsheet's "2.0" is 2)
     label, given = (pd.to_numeric(saved[column], errors="coerce") for column in ("label", "given"))
-    holds = ((given == now["label"]) & (saved["digest"] == now["digest"])
+    # a line import never writes so (a hand edit: "train-04, reject, 1, ..." with spaces, a cell emptied), which the
+    # variants stage refuses naming what is wrong: before, counted as made on another class list or on another label
+    malformed = (~saved["verdict"].isin(VERDICTS) | ~saved["classes"].str.fullmatch("[0-9a-f]{12}") | label.isna()
+                 | given.isna())
+    holds = ((given == now["label"]) & (saved["digest"] == now["digest"]) & ~malformed
              & (saved["classes"] == class_list_key(classes)) & (label % 1 == 0) & label.between(-1, len(classes) - 1))
     index = {name: i for i, name in enumerate(classes)}
     words = []
@@ -104,10 +115,15 @@ def saved_words(queue: pd.DataFrame, *, train: pd.DataFrame, classes: list[str])
         chosen, given = int(label[image]), int(now["label"][image])
         words.append("accept" if chosen == outcome else "reject" if chosen == given else
                      "drop" if chosen == -1 else class_verdict(classes[chosen]))
-    stale, unlisted = list(holds.index[~holds]), [i for i in holds.index[holds] if i not in set(queue["id"])]
+    unlisted = [i for i in holds.index[holds] if i not in set(queue["id"])]
+    stale = list(holds.index[~holds & ~malformed])
     # before: counted among those made on a label or pixels the image no longer has, the class list unnamed
     renamed = [i for i in stale if saved["classes"][i] != class_list_key(classes)]
     stale = [i for i in stale if i not in set(renamed)]
+    if malformed.any():
+        print(f"warning: review export: {int(malformed.sum())} line(s) of {path} are not as `winnow review import` "
+              f"writes them (first: id {malformed.idxmax()!r}), and `dvc repro variants` refuses them, naming what is "
+              "wrong: mend them, or remove them and judge those images anew (their verdict cells are empty)")
     if renamed:
         print(f"warning: review export: {len(renamed)} verdict(s) of {path} were made on another class list than the "
               f"data set's now (a class renamed, removed or added since; first: id {renamed[0]!r}), and `dvc repro "
