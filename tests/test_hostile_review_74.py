@@ -10,7 +10,9 @@
 - reviews/verdicts.csv edited by hand with a space after each comma: the export warned of a verdict made on another
   class list (a class renamed, removed or added since), where the variants stage refuses the line for its form; and
   a verdicts file of an older winnow (no digest or classes column) was said to be not readable in pandas' words
-  ("['digest', 'classes'] not in index").
+  ("['digest', 'classes'] not in index");
+- reviews/verdicts.csv holding two lines of one image (both sides of a merge conflict kept): the export showed the
+  last as the image's saved verdict, without a word, where the variants stage refuses the file.
 """
 
 import json
@@ -125,9 +127,9 @@ def test_a_verdicts_line_edited_by_hand_with_spaces_is_not_called_a_class_list_c
     Path("reviews/verdicts.csv").write_text(HEADER + line.replace(",", ", "))
     review.export()
     assert capsys.readouterr().out == (
-        "warning: review export: 1 line(s) of reviews/verdicts.csv are not as `winnow review import` writes them "
-        "(first: id 'train-04'), and `dvc repro variants` refuses them, naming what is wrong: mend them, or remove them "
-        "and judge those images anew (their verdict cells are empty)\n")
+        "warning: review export: the lines of 1 image(s) in reviews/verdicts.csv are not as `winnow review import` "
+        "writes them (first: id 'train-04'), and `dvc repro variants` refuses them, naming what is wrong: mend them, or "
+        "remove them and judge those images anew (their verdict cells are empty)\n")
     assert review_queue().loc["train-04", "saved"] == ""
 
 
@@ -140,3 +142,23 @@ def test_a_verdicts_file_of_an_older_winnow_is_said_to_lack_its_columns_at_expor
     assert capsys.readouterr().out == (
         "warning: review export: reviews/verdicts.csv lacks column(s) digest, classes, so the queue shows no saved "
         "verdict, and `dvc repro variants` refuses the file, saying what to do\n")
+
+
+@pytest.mark.hostile("review")
+def test_an_image_with_two_lines_in_the_verdicts_file_shows_no_saved_verdict_and_export_says_so(project, capsys):
+    # both sides of a merge conflict kept: train-04 kept as a dog on one branch, relabelled cat on the other. Before: the
+    # queue showed "cat" saved, without a word, and the variants stage refused "line 3: id 'train-04' has a verdict
+    # already; keep one line per image"
+    seen = digest(project, "train-04")
+    Path("reviews/verdicts.csv").write_text(HEADER + f"train-04,reject,1,2,1,{seen},{KEY}\n"
+                                            + f"train-04,relabel,0,2,1,{seen},{KEY}\n")
+    with pytest.raises(WinnowError) as refused:
+        variants_read()
+    assert str(refused.value) == (
+        "reviews/verdicts.csv: line 3: id 'train-04' has a verdict already; keep one line per image")
+    review.export()
+    assert capsys.readouterr().out == (
+        "warning: review export: the lines of 1 image(s) in reviews/verdicts.csv are not as `winnow review import` "
+        "writes them (first: id 'train-04'), and `dvc repro variants` refuses them, naming what is wrong: mend them, or "
+        "remove them and judge those images anew (their verdict cells are empty)\n")
+    assert review_queue().loc["train-04", "saved"] == ""

@@ -95,14 +95,16 @@ def saved_words(queue: pd.DataFrame, *, train: pd.DataFrame, classes: list[str])
         print(f"warning: review export: {path} lacks column(s) {', '.join(missing)}{separator_hint(path)}, so the "
               "queue shows no saved verdict, and `dvc repro variants` refuses the file, saying what to do")
         return none
+    repeated = set(saved.loc[saved["id"].duplicated(), "id"])  # two lines of one image: import writes one
     saved = saved.drop_duplicates("id", keep="last").set_index("id")
     now = train.set_index("id").reindex(saved.index)  # NaN: no longer a train image
     # numbers read as the variants stage reads them (winnow.verdicts.read_verdicts: a spreadsheet's "2.0" is 2)
     label, given = (pd.to_numeric(saved[column], errors="coerce") for column in ("label", "given"))
-    # a line import never writes so (a hand edit: "train-04, reject, 1, ..." with spaces, a cell emptied), which the
-    # variants stage refuses naming what is wrong: before, counted as made on another class list or on another label
+    # a line import never writes so (a hand edit: "train-04, reject, 1, ..." with spaces, a cell emptied; both sides of
+    # a merge conflict kept), which the variants stage refuses naming what is wrong: before, counted as made on another
+    # class list or on another label, and of an image's two lines the last shown as its saved verdict
     malformed = (~saved["verdict"].isin(VERDICTS) | ~saved["classes"].str.fullmatch("[0-9a-f]{12}") | label.isna()
-                 | given.isna())
+                 | given.isna() | saved.index.isin(repeated))
     holds = ((given == now["label"]) & (saved["digest"] == now["digest"]) & ~malformed
              & (saved["classes"] == class_list_key(classes)) & (label % 1 == 0) & label.between(-1, len(classes) - 1))
     index = {name: i for i, name in enumerate(classes)}
@@ -121,8 +123,8 @@ def saved_words(queue: pd.DataFrame, *, train: pd.DataFrame, classes: list[str])
     renamed = [i for i in stale if saved["classes"][i] != class_list_key(classes)]
     stale = [i for i in stale if i not in set(renamed)]
     if malformed.any():
-        print(f"warning: review export: {int(malformed.sum())} line(s) of {path} are not as `winnow review import` "
-              f"writes them (first: id {malformed.idxmax()!r}), and `dvc repro variants` refuses them, naming what is "
+        print(f"warning: review export: the lines of {int(malformed.sum())} image(s) in {path} are not as `winnow review "
+              f"import` writes them (first: id {malformed.idxmax()!r}), and `dvc repro variants` refuses them, naming what is "
               "wrong: mend them, or remove them and judge those images anew (their verdict cells are empty)")
     if renamed:
         print(f"warning: review export: {len(renamed)} verdict(s) of {path} were made on another class list than the "
