@@ -82,7 +82,8 @@ def test_an_export_beside_a_verdicts_file_left_with_a_merge_conflict_says_so(pro
         review.export()
     assert str(refused.value) == (
         f"{CONFLICT_LINE}, so whether the 1 verdict(s) in reviews/queue.csv were imported is unknown, and a new export "
-        f"would overwrite them; {CONFLICT_FIX}, then export")
+        f"would overwrite them; {CONFLICT_FIX}, then export; or import the queue anew with `winnow review import "
+        "--replace reviews/queue.csv`, which keeps its verdicts alone")
     assert Path("reviews/queue.csv").read_bytes() == queue
     assert_nothing_left(project, before)
 
@@ -162,3 +163,4 @@ def test_an_image_with_two_lines_in_the_verdicts_file_shows_no_saved_verdict_and
         "writes them (first: id 'train-04'), and `dvc repro variants` refuses them, naming what is wrong: mend them, or "
         "remove them and judge those images anew (their verdict cells are empty)\n")
     assert review_queue().loc["train-04", "saved"] == ""
+

@@ -105,10 +105,14 @@ def test_an_export_over_queued_verdicts_while_the_verdicts_file_is_unreadable_is
     before = files_under(project)
     kept = (project / "reviews/queue.csv").read_text()
     done = run_winnow(project, "review", "export")
+    # the conflict named since probe 74 (before: "not readable (invalid literal for int() with base 10: ''), ...; mend
+    # it (restore it from git), or import the queue anew with `winnow review import --replace reviews/queue.csv`")
     assert assert_error_line(done) == (
-        "error: reviews/verdicts.csv: not readable (invalid literal for int() with base 10: ''), so whether the 1 "
-        "verdict(s) in reviews/queue.csv were imported is unknown, and a new export would overwrite them; mend it "
-        "(restore it from git), or import the queue anew with `winnow review import --replace reviews/queue.csv`")
+        "error: reviews/verdicts.csv: line 2 is a git merge conflict marker ('<<<<<<< HEAD'), left by a merge of two "
+        "versions of the file, so whether the 1 verdict(s) in reviews/queue.csv were imported is unknown, and a new "
+        "export would overwrite them; keep the verdict lines you mean (one per image), delete the marker lines, and "
+        "`git add` the file, then export; or import the queue anew with `winnow review import --replace "
+        "reviews/queue.csv`, which keeps its verdicts alone")
     assert_nothing_left(project, before)
     assert (project / "reviews/queue.csv").read_text() == kept
     # the way out the line names works, and the verdict lands where the person put it

@@ -61,7 +61,9 @@ def refuse_unimported_verdicts(queue_file: Path, classes: list[str]) -> None:
     conflict = merge_conflict(VERDICTS_FILE)
     if conflict is not None:  # before: "not readable (invalid literal for int() ...)", and to restore it from git
         raise WinnowError(f"{VERDICTS_FILE}: {conflict}, so whether the {len(written)} verdict(s) in {queue_file} were "
-                          f"imported is unknown, and a new export would overwrite them; {CONFLICT_FIX}, then export")
+                          f"imported is unknown, and a new export would overwrite them; {CONFLICT_FIX}, then export; or "
+                          f"import the queue anew with `winnow review import --replace {queue_file}`, which keeps its "
+                          "verdicts alone")
     try:
         # its rows holding nothing left out, as the variants stage leaves them: before, a spreadsheet's ",,,,,," for an
         # emptied row was "not readable (invalid literal for int() with base 10: '')" here alone
