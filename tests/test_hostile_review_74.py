@@ -12,7 +12,9 @@
   a verdicts file of an older winnow (no digest or classes column) was said to be not readable in pandas' words
   ("['digest', 'classes'] not in index");
 - reviews/verdicts.csv holding two lines of one image (both sides of a merge conflict kept): the export showed the
-  last as the image's saved verdict, without a word, where the variants stage refuses the file.
+  last as the image's saved verdict, without a word, where the variants stage refuses the file;
+- import --replace of a second round's queue beside a saved verdict of an image no cleaner raises now (which the export
+  had said pruned still applies, and which no queue, page or Label Studio export carries back): removed without a word.
 """
 
 import json
@@ -164,3 +166,18 @@ def test_an_image_with_two_lines_in_the_verdicts_file_shows_no_saved_verdict_and
         "remove them and judge those images anew (their verdict cells are empty)\n")
     assert review_queue().loc["train-04", "saved"] == ""
 
+
+@pytest.mark.hostile("review")
+def test_import_replace_says_which_saved_verdicts_it_removes_beside_those_it_adds(project, capsys):
+    # train-09 (an owl no cleaner raises) dropped by a person: the export says pruned still applies it. Before, the
+    # second round imported with --replace removed it without a word, and pruned kept the image again
+    Path("reviews/verdicts.csv").write_text(HEADER + f"train-09,drop,-1,-1,2,{digest(project, 'train-09')},{KEY}\n")
+    review.export()
+    capsys.readouterr()
+    review.import_verdicts(fill_in({"train-06": "reject"}), replace=True)
+    assert capsys.readouterr().out == (
+        "warning: review import --replace: removed the verdict(s) of 1 image(s) reviews/queue.csv does not name "
+        "(first: id 'train-09') from reviews/verdicts.csv; restore it from git (git checkout reviews/verdicts.csv) and "
+        "import reviews/queue.csv without --replace if that was not meant\n")
+    assert Path("reviews/verdicts.csv").read_text() == (
+        HEADER + f"train-06,reject,1,0,1,{digest(project, 'train-06')},{KEY}\n")

@@ -48,7 +48,7 @@ from winnow.variants import FROM_PRUNED, baseline_rows, check_kept
 from winnow.decision_rows import apply_decisions
 from winnow.verdicts import (
     VERDICT_COLUMNS, VERDICTS_FILE, class_list_key, conflict_marker, read_verdicts, refuse_kept_leaks,
-    refuse_spreadsheet_number, replaced_differently, verdicts_applied,
+    left_out_by_replace, refuse_spreadsheet_number, replaced_differently, verdicts_applied,
 )
 
 REVIEWS = Path("reviews")
@@ -264,6 +264,7 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
             print(f"warning: review import --replace: {path} holds no verdict, so it removes the {removed} verdict(s) "
                   f"of {VERDICTS_FILE} and adds none; restore it from git (git checkout {VERDICTS_FILE}) if that was "
                   "not meant")
+        replacing = left_out_by_replace(new, source=path) if len(new) else ""  # said once they are written
     else:
         # an image judged anew replaces its old verdict, which is not checked: it may be stale, the reason to review
         kept = read_verdicts(VERDICTS_FILE, baseline=baseline, digests=digests, classes=data.classes,

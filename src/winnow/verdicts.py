@@ -228,6 +228,26 @@ def replaced_differently(new: pd.DataFrame, *, source: str | os.PathLike) -> str
             "import the other file again to keep its verdicts")
 
 
+def left_out_by_replace(new: pd.DataFrame, *, source: str | os.PathLike) -> str:
+    """The warning an import ``--replace`` of ``new`` (:data:`VERDICT_COLUMNS`, read from ``source``, holding some)
+    owes when :data:`VERDICTS_FILE` holds verdicts of images ``new`` does not name, which it removes; "" when it holds
+    none (or cannot be read as a table: an older format, which --replace writes anew). Before, they went without a
+    word: a verdict of an image no cleaner raises now (which no queue, page or Label Studio export carries back, and
+    which the export had said pruned still applies) was lost by a second round imported with --replace."""
+    if not Path(VERDICTS_FILE).is_file():
+        return ""
+    try:
+        old = holding_something(pd.read_csv(VERDICTS_FILE, dtype=str, keep_default_na=False))["id"]
+    except (OSError, ValueError, KeyError):
+        return ""
+    gone = list(dict.fromkeys(old[~old.isin(set(new["id"])) & ~old.map(conflict_marker)]))
+    if not gone:
+        return ""
+    return (f"warning: review import --replace: removed the verdict(s) of {len(gone)} image(s) {source} does not name "
+            f"(first: id {gone[0]!r}) from {VERDICTS_FILE}; restore it from git (git checkout {VERDICTS_FILE}) and "
+            f"import {source} without --replace if that was not meant")
+
+
 def refuse_kept_leaks(verdicts: pd.DataFrame, decisions: pd.DataFrame, *, where: str) -> None:
     """One line when a verdict keeps an image that ``decisions`` (the budget's) drop as dedup's ``leak``: a
     train copy of a val, test or trusted image is never trained on, whatever a person or the budget says, or val or
