@@ -14,7 +14,10 @@
 - reviews/verdicts.csv holding two lines of one image (both sides of a merge conflict kept): the export showed the
   last as the image's saved verdict, without a word, where the variants stage refuses the file;
 - import --replace of a second round's queue beside a saved verdict of an image no cleaner raises now (which the export
-  had said pruned still applies, and which no queue, page or Label Studio export carries back): removed without a word.
+  had said pruned still applies, and which no queue, page or Label Studio export carries back): removed without a word;
+- a reviewed queue whose id column a spreadsheet sorted alone (its "continue with the current selection"): each row's
+  given class and digest are another image's, and import said the data had changed since the export ("holds other
+  pixels under that id now", or "was 'dog' when exported and is 'cat' ... now") and advised reviewing anew.
 """
 
 import json
@@ -181,3 +184,25 @@ def test_import_replace_says_which_saved_verdicts_it_removes_beside_those_it_add
         "import reviews/queue.csv without --replace if that was not meant\n")
     assert Path("reviews/verdicts.csv").read_text() == (
         HEADER + f"train-06,reject,1,0,1,{digest(project, 'train-06')},{KEY}\n")
+
+
+@pytest.mark.hostile("review")
+def test_a_queue_whose_id_column_a_spreadsheet_sorted_alone_is_not_said_to_hold_changed_data(project):
+    # the queue lists train-02, train-00, train-04, train-06, train-08, train-05, train-07; sorted alone, the id column
+    # puts train-05 on train-06's row (given dog, train-06's digest), whose verdict is drop. Before: "reviewed.csv:
+    # id 'train-05' showed pixels of digest '...', and data/degrade holds other pixels under that id now (...); export
+    # the queue again and review that image anew, ...": nothing had changed
+    table = review_queue().reset_index()
+    table.loc[table["id"] == "train-06", "verdict"] = "drop"
+    table["id"] = sorted(table["id"])
+    table.to_csv("reviewed.csv", index=False)
+    before = files_under(project)
+    with pytest.raises(WinnowError) as refused:
+        review.import_verdicts("reviewed.csv")
+    assert str(refused.value) == (
+        f"reviewed.csv: line 5: id 'train-05' stands beside the pixels of id 'train-06' (digest "
+        f"'{digest(project, 'train-06')}'), not its own ('{digest(project, 'train-05')}'): the row's id and its other "
+        "cells do not belong together (a spreadsheet sort of some columns only, or images renamed since the export); "
+        "restore the file's rows as exported, or export the queue again and review that image anew, and remove its "
+        "verdict from reviewed.csv to import the file's other verdicts")
+    assert_nothing_left(project, before)

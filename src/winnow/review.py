@@ -170,6 +170,7 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
     # advises, exported again) stayed refused after that export, and no line named the way to import its others
     import_the_rest = f"remove its verdict from {path} to import the file's other verdicts"
     review_anew = f"export the queue again and review that image anew, and {import_the_rest}"
+    holder = {digest: image for image, digest in reversed(list(digests.items()))}  # each digest's first image
     for where, image, word, saw, saw_digest, saw_action, saw_suggested in words:
         if image not in queue.index:
             raise WinnowError(f"{where}: id {image!r} is not in the review queue ({QUEUE_FILE}); verdicts are for the "
@@ -197,14 +198,22 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
                               f"{QUEUE_FILE}, or import the review page's download or a Label Studio export, which "
                               "carry them")
         refuse_unnamed_class(saw, where=where, image=image, column="given", classes=data.classes, fix=review_anew)
+        # a digest of decimal digits alone (4 of MNIST-5k's) loses its leading zeros in a spreadsheet
+        if saw_digest.isdigit() and len(saw_digest) < len(digests[image]):
+            saw_digest = saw_digest.zfill(len(digests[image]))
+        # another image's pixels beside this id: before, "was 'owl' when exported and is 'dog' ... now" (or other pixels
+        # under that id), and the advice to review anew, where a spreadsheet had sorted the id column alone
+        other = holder.get(saw_digest, image) if saw_digest != digests[image] else image
+        if other != image:
+            raise WinnowError(f"{where}: id {image!r} stands beside the pixels of id {other!r} (digest {saw_digest!r}), "
+                              f"not its own ({digests[image]!r}): the row's id and its other cells do not belong "
+                              "together (a spreadsheet sort of some columns only, or images renamed since the export); "
+                              f"restore the file's rows as exported, or {review_anew}")
         # the data changed since the person looked: the word meant another label
         if saw != now:
             raise WinnowError(f"{path}: id {image!r} was {saw!r} when exported and is {now!r} in {DEGRADE} now; "
                               f"{review_anew}")
         # the same id and label, another picture (another degrade seed, a file replaced under its name)
-        # a digest of decimal digits alone (4 of MNIST-5k's) loses its leading zeros in a spreadsheet
-        if saw_digest.isdigit() and len(saw_digest) < len(digests[image]):
-            saw_digest = saw_digest.zfill(len(digests[image]))
         # past 11 digits, or digits around one "e", a spreadsheet shows and saves a number ("6.58175E+13"): before,
         # read as other pixels under that id, and the advice to export and review again met the same spreadsheet
         refuse_spreadsheet_number(saw_digest, now=digests[image], column="digest", kind="pixel digest",
