@@ -139,7 +139,8 @@ def main() -> None:
             origin_labels=origin_labels, classes=classes)),
         ("evaluation", "Versions side by side on the test split", report.evaluation_section(
             metrics=metrics,
-            confusions={v: confusion_counts(v, summary=m, predictions=predictions[v]) for v, m in metrics.items()})),
+            confusions={v: report_recounts.confusion_counts(v, summary=m, predictions=predictions[v])
+                        for v, m in metrics.items()})),
         ("thresholds", "Quality scores and their thresholds", report.threshold_section(
             summary=cuts,
             histograms=report_plots.histograms_of(summary=cuts, images=None if flags is None else len(flags)))),
@@ -301,64 +302,6 @@ def predictions_of(variant: str, *, classes: list[str]):
 
 def labels_by_id(manifest: pd.DataFrame) -> pd.Series:
     return manifest.set_index("id")["label"]
-
-
-def confusion_path(variant: str) -> str:
-    return f"plots/evaluate/{variant}/confusion.csv"
-
-
-def confusion_counts(variant: str, *, summary: dict, predictions: pd.DataFrame) -> pd.DataFrame:
-    """Counts ``(actual, predicted)`` from evaluate@<variant>'s confusion.csv, every class of its ``summary``
-    (checked) on both axes in that order; one line naming the file when it is not one row per test image the
-    summary counts, each of a class evaluated, with as many rows in each cell as its ``predictions`` (predictions.csv,
-    :func:`predictions_of`) hold (a lost row would draw fewer images than the tables beside it, an unknown class would
-    vanish from the matrix, another model's predictions would be drawn beside this one's tables)."""
-    path, stage = confusion_path(variant), f"evaluate@{variant}"
-    if not Path(path).is_file():  # evaluate writes it beside the summary: without it the matrices would
-        # silently leave one version out
-        raise rerun_error(path, "not found (evaluate writes it beside the summary the report read)",
-                          written_by=stage)
-    try:  # names as written: read as numbers or NA, a class called "7" or "NA" would not match its name
-        pairs = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, ValueError) as err:  # pandas' parser and empty-file errors are ValueErrors
-        raise rerun_error(path, f"not a readable CSV file ({first_line(err)})", written_by=stage) from err
-    if not isinstance(pairs.index, pd.RangeIndex):  # pandas took the first fields for an index: more than the header
-        # (before: every column read one place off, and a line number added to the index's class name, a TypeError)
-        raise rerun_error(path, f"its lines hold more fields than the header ({', '.join(map(str, pairs.columns))})",
-                          written_by=stage)
-    missing = [c for c in ("actual", "predicted") if c not in pairs.columns]
-    if missing:
-        raise rerun_error(path, f"lacks column(s) {', '.join(missing)}", written_by=stage)
-    classes = list(summary["per_class"])
-    for column in ("actual", "predicted"):
-        unknown = ~pairs[column].isin(classes)
-        if unknown.any():
-            raise rerun_error(path, f"{column} {pairs[column][unknown].iloc[0]!r} on line {unknown.idxmax() + 2} "
-                              f"is not one of the {len(classes)} classes evaluated", written_by=stage)
-    support = pd.Series({name: values["support"] for name, values in summary["per_class"].items()})
-    counted = pairs["actual"].value_counts().reindex(classes, fill_value=0)
-    if len(pairs) != support.sum():
-        raise rerun_error(path, f"{len(pairs):,} rows, but {summary_path(variant)} counts {support.sum():,} test "
-                          "images (per_class.<class>.support)", written_by=stage)
-    differ = counted.index[counted != support]
-    if len(differ):
-        name = differ[0]
-        raise rerun_error(path, f"{counted[name]:,} rows of actual class {name!r}, but {summary_path(variant)} "
-                          f"counts {support[name]:,} (per_class.{name}.support)", written_by=stage)
-    # the same images with another model's predictions (a file left from an earlier run, or another version's): before,
-    # the matrix drew the other model beside tables of this one; a check of each class's recall alone passed one whose
-    # errors name other classes (10 cats called bird where predictions.csv calls them dog)
-    drawn, held = (pd.crosstab(pd.Categorical(actual, categories=classes), pd.Categorical(predicted, categories=classes),
-                               dropna=False)
-                   for actual, predicted in ((pairs["actual"], pairs["predicted"]),
-                                             (predictions["label"], predictions["predicted"])))
-    differ = np.argwhere(drawn.to_numpy() != held.to_numpy())
-    if len(differ):
-        row, column = differ[0]
-        raise rerun_error(path, f"{drawn.iat[row, column]:,} rows of actual class {classes[row]!r} predict "
-                                f"{classes[column]!r}, but {predictions_path(variant)} holds {held.iat[row, column]:,}: "
-                                "the predictions of another model", written_by=stage)
-    return drawn
 
 
 def pruned_drops(rows: pd.DataFrame | None, *, marked: pd.Series | None) -> int | None:

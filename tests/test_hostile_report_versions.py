@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 
 from hostile_harness import assert_error_line, assert_nothing_left, files_under, run_stage
-from test_hostile_report_more import report_stage
 from test_report_versions import BASELINE_ERRORS, LABELS, first_section, plain, report_text, wrong_on, write_project
 from winnow.budget_check import ModelCheck
 from winnow.errors import WinnowError
 from winnow.report_numbers import checked_numbers
+from winnow.report_recounts import confusion_counts
 
 VERSIONS = ("baseline", "pruned")
 
@@ -207,7 +207,7 @@ def test_a_confusion_matrix_whose_lines_hold_more_fields_than_the_header_is_one_
     path.parent.mkdir(parents=True)
     path.write_text("actual,predicted\ncat,dog,\ndog,dog,\n")
     with pytest.raises(WinnowError) as refusal:
-        report_stage().confusion_counts("pruned", summary={"per_class": {}}, predictions=pd.DataFrame())
+        confusion_counts("pruned", summary={"per_class": {}}, predictions=pd.DataFrame())
     assert str(refusal.value) == ("plots/evaluate/pruned/confusion.csv: its lines hold more fields than the header "
                                   "(actual, predicted); rerun the evaluate@pruned stage (dvc repro evaluate@pruned)")
 
