@@ -7,7 +7,8 @@ import pytest
 
 from test_quality_gain import exposure, photos
 from winnow.quality import quality_flags, score_images
-from winnow.thresholds import auto_cut, threshold_rule
+from winnow.auto_rule import auto_cut
+from winnow.thresholds import threshold_rule
 
 
 def _digits(n: int, *, seed: int) -> np.ndarray:

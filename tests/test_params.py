@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import pytest
 
 from hostile_harness import ROOT, default_params, params_with, params_without
-from winnow import histogram_cuts, thresholds
+from winnow import auto_rule, histogram_cuts
 from winnow.errors import WinnowError
 from winnow.param_rules import Section, from_dataclass
 from winnow.params import SCHEMA, ThresholdSetting, load, validate
@@ -353,7 +353,7 @@ def test_the_train_sections_take_every_trainconfig_field():
 
 
 def test_threshold_options_are_the_keyword_arguments_of_the_methods():
-    functions = {"auto": thresholds.auto_cut, "otsu": histogram_cuts.otsu, "li": histogram_cuts.li,
+    functions = {"auto": auto_rule.auto_cut, "otsu": histogram_cuts.otsu, "li": histogram_cuts.li,
                  "kittler": histogram_cuts.kittler, "kapur": histogram_cuts.kapur, "ght": histogram_cuts.ght,
                  "valley": histogram_cuts.valley, "gamma_mixture": histogram_cuts.gamma_mixture}
     for method, function in functions.items():

@@ -116,7 +116,7 @@ def _as_cut(setting: Any) -> Any:
     import inspect
 
     import winnow.histogram_cuts as histogram_cuts
-    from winnow.thresholds import auto_cut
+    from winnow.auto_rule import auto_cut
 
     if not isinstance(setting, dict):
         return setting
