@@ -1,6 +1,7 @@
-"""The rules of params.yaml that tie keys to one another, within a section (``ingest.source`` and
-``ingest.path``, ``threshold.bins`` and each method's window) or across sections (``train.augment: searched``
-and ``augment_search.enabled``, ``variants`` and ``degrade``). Each is a check of :data:`winnow.params.SCHEMA`,
+"""The rules of params.yaml that tie keys to one another, within a section (``threshold.bins`` and each method's
+window; ``ingest.source`` and ``ingest.path``, and the like of where ingest and represent read from, are
+:mod:`winnow.source_checks`') or across sections (``train.augment: searched`` and ``augment_search.enabled``,
+``variants`` and ``degrade``). Each is a check of :data:`winnow.params.SCHEMA`,
 run on a section (or the whole file) once every key of it has passed its own rule; it raises one line
 naming the keys through :func:`winnow.param_rules.fail`.
 
@@ -10,16 +11,11 @@ together.
 
 from __future__ import annotations
 
-import os
-import urllib.parse
-from pathlib import Path
-
 from winnow.configs import (
     DEFAULT_VALLEY_WINDOW, FRAC_NOISE_FILTERS, OUTLIER_METHODS, Policy, check_weak_below, check_weak_k, gan_size_fits,
     gan_sizes_near,
 )
 from winnow.errors import WinnowError, redacted
-from winnow.output_paths import stage_output
 from winnow.param_rules import FILE, fail, show
 
 POLICY_DEFAULTS = Policy()
@@ -39,111 +35,6 @@ def splits_leave_train(section: dict, path: str) -> None:
         fail(f"{path}.val_fraction + {path}.test_fraction", f"{val} + {test} is not below 1 (no train images left)")
 
 
-def source_options(section: dict, path: str) -> None:
-    source = section["source"]
-    if source != "mnist5k" and section.get("path") is None:
-        fail(f"{path}.path", f"missing; source {source} reads its images from it")
-    if source == "mnist5k" and section.get("path") is not None:
-        fail(f"{path}.path", "the mnist5k source is built in and reads no path; set it to null, or set source to "
-                             "the one that reads it (cifar10, imagefolder, npz)")
-    if section.get("classes") is not None and source != "npz":
-        fail(f"{path}.classes", f"only the npz source reads it (source is {source}); set it to null")
-    if section.get("download") and source != "cifar10":
-        fail(f"{path}.download", f"only the cifar10 source downloads (source is {source}); set it to false")
-    # before: ingest.path: data/ingest/raw.npz passed, and dvc repro deleted the user's images with ingest's output
-    # before ingest ran (never in DVC's cache), which then said they were not found
-    for key in ("path", "trusted_path"):
-        outside_outputs(f"{path}.{key}", section.get(key))
-
-
-def embedding_source_ready(section: dict, path: str) -> None:
-    source = section.get("source", "judge")
-    chosen = {key: (section.get("pretrained") or {}).get(key) for key in ("model", "torchscript")}
-    if source == "pretrained" and sum(v is not None for v in chosen.values()) != 1:
-        fail(f"{path}.pretrained", "give exactly one of model (timm:NAME, torchvision:NAME, open_clip:ARCH/TAG) or "
-                                   "torchscript (a file) for source pretrained")
-    if source == "file" and section.get("file") is None:
-        fail(f"{path}.file", "missing; source file reads the embeddings from it (a .npy or .parquet)")
-    # set for another source, a file or model would be ignored while the run looked as if it used it
-    if source != "file" and section.get("file") is not None:
-        fail(f"{path}.file", f"only source file reads it (source is {source}); set it to null")
-    pretrained = section.get("pretrained") or {}
-    # path too: before, a weights file set for another source passed, read by nothing (the source stage hashed it on
-    # every dvc repro, and an edit to it reran represent for nothing)
-    for key, value in (chosen | {"path": pretrained.get("path")}).items():
-        if source != "pretrained" and value is not None:
-            fail(f"{path}.pretrained.{key}", f"only source pretrained reads it (source is {source}); set it to null")
-    if chosen["torchscript"] is not None:  # a library's weights: a TorchScript file holds its own
-        for key, unused in (("path", None), ("download", False)):
-            if pretrained.get(key, unused) != unused:
-                fail(f"{path}.pretrained.{key}", f"only a library model (model:) reads it, and torchscript is set; "
-                                                 f"set it to {show(unused)}")
-    # represent opens these paths locally; and dvc repro deletes a stage's outputs before it runs, so a user's file
-    # kept in data/represent is gone before it is read
-    for key, value in (("file", section.get("file")), ("pretrained.torchscript", chosen["torchscript"]),
-                       ("pretrained.path", pretrained.get("path"))):
-        if isinstance(value, str) and "://" in value:  # before: "https:/example.org/emb.parquet not found"
-            fail(f"{path}.{key}", _url_refusal(value))
-        output = _represent_output(value) if isinstance(value, str) else None
-        if output == "data/represent":
-            fail(f"{path}.{key}", f"{value} lies in data/represent, the stage's own output, which dvc repro empties "
-                                  "before it runs; keep your file elsewhere")
-        if output is not None:  # before: a TorchScript model kept as models/represent.pt was deleted by dvc repro
-            named = "" if os.path.normpath(value) == output else f" ({output})"
-            fail(f"{path}.{key}", f"{value}{named} is the stage's own output, which dvc repro deletes before it runs "
-                                  "and the stage then writes; keep your file elsewhere")
-        # before: a file kept beside the images (data/degrade/embeddings.npy) made dvc status see degrade's output
-        # modified, so the next dvc repro reran degrade, which deleted it, and represent then said it was not found
-        outside_outputs(f"{path}.{key}", value)
-
-
-def outside_outputs(name: str, value) -> None:
-    """Refuse the path ``value`` of the option ``name`` (a string, else nothing is asked) when it lies in a stage's
-    output (:func:`winnow.output_paths.stage_output`): dvc repro deletes the user's file there before that stage runs."""
-    other = stage_output(os.path.expanduser(value)) if isinstance(value, str) and "://" not in value else None
-    if other is not None:
-        fail(name, f"{value} lies in {other}, which dvc repro deletes before that stage runs; keep your file elsewhere")
-
-
-def _url_refusal(value: str) -> str:
-    """Why represent cannot read the URL ``value``: it opens local paths only. A file:// URL of this machine (as
-    ingest.path reads it) is told its path; before, it was told to download a file it already had."""
-    protocol, _, rest = value.partition("://")
-    host, slash, below = rest.partition("/")
-    if protocol.lower() == "file" and host in ("", "localhost") and slash and not {"?", "#"} & set(value):
-        return (f"{value} is a file:// URL, and represent reads plain paths only; write the path itself: "
-                f"/{urllib.parse.unquote(below)}")
-    return (f"{_shown_url(value)} is a URL, and represent reads local files only (ingest.path alone reads buckets and "
-            "URLs); download it and give its path")
-
-
-def _shown_url(value: str) -> str:
-    """The URL ``value`` as a one-line error may repeat it: without a user and password before its host or a query
-    or fragment after its path (a presigned link's signature), ``…`` marking what was left out. Before, the URL
-    refusal repeated them whole into the terminal and every log of the run."""
-    try:
-        shown = redacted(value)
-    except ValueError:  # a URL urlsplit cannot parse ('[' in its host): its protocol alone
-        shown = value.partition("://")[0] + "://"
-    return shown if shown == value else shown + "…"
-
-
-# the represent stage's outputs in dvc.yaml: dvc repro deletes each before the stage runs, and the stage writes its own
-REPRESENT_OUTPUTS = ("data/represent", "models/represent.pt", "metrics/represent.json")
-
-
-def _represent_output(value: str) -> str | None:
-    """The output of :data:`REPRESENT_OUTPUTS` the path ``value`` is or lies in, else None: as written, or once made
-    absolute and its links resolved from the working directory, the project's root, where params.yaml is read.
-    Before: an absolute path (/home/me/project/data/represent/mine.npy) or a link into the folder passed, dvc repro
-    deleted the user's file, and represent then said it was not found; and a TorchScript model saved as
-    models/represent.pt was deleted by dvc repro, or, run by hand, overwritten by the record of where the features
-    came from after it had embedded the images."""
-    given, resolved = Path(os.path.normpath(value)), Path(os.path.realpath(os.path.expanduser(value)))
-    for output in REPRESENT_OUTPUTS:
-        parts = Path(output).parts
-        if given.parts[:len(parts)] == parts or resolved.is_relative_to(os.path.realpath(output)):
-            return output
     return None
 
 

@@ -37,9 +37,9 @@ from winnow.output_paths import not_a_file
 from winnow.groundtruth import QUALITY_ISSUES
 from winnow.param_checks import (
     contract_bounds_bind, correlation_binds, cpus_of_a_local_cluster, crops_fit, embedding_pairs_confirmed,
-    embedding_source_ready, folds_judged, gan_images_fit, gated_files_inside, noise_fraction_read, op_sets_differ,
-    outliers_dropped, search_challenges_fixed, search_has_candidates, search_settings_read, searched_policy_made,
-    source_options, splits_leave_train, valley_windows_fit, variants_can_be_made, views_searched, weak_classes_chosen,
+    folds_judged, gan_images_fit, gated_files_inside, noise_fraction_read, op_sets_differ, outliers_dropped,
+    search_challenges_fixed, search_has_candidates, search_settings_read, searched_policy_made, splits_leave_train,
+    valley_windows_fit, variants_can_be_made, views_searched, weak_classes_chosen,
 )
 from winnow.param_rules import (
     FILE, Bool, Choice, Device, Either, ListOf, MapOf, Num, Rule, Section, Text, fail, kind_of, show,
@@ -48,6 +48,7 @@ from winnow.param_sections import (
     DECAY, EPOCHS, GAN_TRAIN, POLICY, PRETRAINED, SELFSUP, TRAIN_FIELDS, TRAIN_OVERRIDES, momentum_read,
 )
 from winnow.params_read import declared_present
+from winnow.source_checks import embedding_source_ready, source_options
 from winnow.yaml_text import load_yaml, not_utf8, unshared
 
 def load(path: str | os.PathLike = FILE, *, repo: str | None = None) -> dict[str, Any]:
