@@ -20,6 +20,19 @@ def output_path(text: str) -> Path:
     return Path(text)
 
 
+def output_file(example: str):
+    """An argparse ``type`` for a file a command writes (:func:`output_path`), ``example`` one such path: one ending in
+    a slash names a folder (before: Path() dropped the slash, and ``compare --out reports/new/`` wrote a file named
+    reports/new and reports/new.json beside it, exit 0)."""
+    def path(text: str) -> Path:
+        if text.endswith(("/", os.sep)):
+            raise argparse.ArgumentTypeError(f"{text!r} ends in a slash, naming a folder; give the path of a file to "
+                                             f"write, e.g. {example}")
+        return output_path(text)
+
+    return path
+
+
 def saved_exp_show(text: str) -> str:
     """An argparse ``type`` for ``--from-json``, a saved ``dvc exp show --json`` or "-" (standard input): "" is a
     usage mistake (before: read as the current folder, "--from-json: . is a folder, not a file (write it with `dvc exp

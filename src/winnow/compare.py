@@ -24,7 +24,7 @@ import pandas as pd
 from scipy import stats
 
 from winnow import markdown
-from winnow.cli_args import a_name, output_path, project_folder, saved_exp_show
+from winnow.cli_args import a_name, output_file, project_folder, saved_exp_show
 from winnow.errors import WinnowError, first_repeated
 from winnow.output_paths import check_output, not_a_regular_file, project_file
 from winnow.experiments import current_runs, left_out_note, load_experiments
@@ -292,7 +292,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from-json", type=saved_exp_show,
                         help="a saved `dvc exp show --json` instead of the repository (- reads "
                              "standard input)")
-    parser.add_argument("--out", type=output_path, help="also write the markdown here")
+    parser.add_argument("--out", type=output_file("reports/compare-seeds.md"), help="also write the markdown here")
     parser.add_argument("--repo", default=".", type=project_folder, help="the DVC project (default: here)")
 
 

@@ -67,7 +67,7 @@ from pathlib import Path
 import pandas as pd
 
 from winnow import lock_entries, revisions, staleness
-from winnow.cli_args import a_name, output_path, project_folder
+from winnow.cli_args import a_name, output_file, project_folder
 from winnow.errors import WinnowError, first_repeated
 from winnow.output_paths import check_output
 from winnow.evaluated import check_headline, headline_classes, natural_order, read_headline, read_predictions
@@ -341,7 +341,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the DVC project, a git repository (default: here)")
     parser.add_argument("--variants", nargs="+", action="extend", type=a_name("variant"),
                         help="gate only these variants (default: every one evaluated)")
-    parser.add_argument("--markdown", type=output_path, help="also write the report here, e.g. reports/gate.md")
+    parser.add_argument("--markdown", type=output_file("reports/gate.md"),
+                        help="also write the report here, e.g. reports/gate.md")
     parser.add_argument("--all", action="store_true", help="list every class, unchanged ones too")
 
 
