@@ -15,7 +15,7 @@ from pathlib import Path
 from winnow import lock_entries, staleness
 from winnow.errors import WinnowError, first_line, listed
 from winnow.progress_env import check_progress_variables
-from winnow.revisions import not_owned, run_git
+from winnow.revisions import check_committed, not_owned, run_git
 
 UNFINISHED_STATES = ("running", "queued")  # a dvc queue executor's state while its experiment has not run to the end
 
@@ -270,6 +270,7 @@ def shown_experiments(*, repo: str, revs: list[str] | None, num: int, where: str
     from dvc.repo import Repo
 
     check_history(repo, revs=revs, num=num, where=where)
+    check_committed(repo, where=f"{where} --repo {repo}", needs="it holds no experiment to read")
     try:
         with Repo(repo) as dvc_repo:
             # queued ones too, so that they are named as not yet run (before: "no experiment is a study run; queue

@@ -38,6 +38,18 @@ def run_git(repo: str | Path, *args: str, text: bool = True) -> subprocess.Compl
         raise WinnowError("git not found on PATH: the gate reads the base revision with git") from err
 
 
+def check_committed(repo: str | Path, *, where: str, needs: str) -> None:
+    """One line, ``where`` first, when ``repo`` is a git repository that holds no commit yet (``git init``, nothing
+    committed): ``needs`` says what the command wanted of one. Before: the gate's ``--base HEAD`` was an "unknown
+    revision" to fetch in CI, ``study collect`` sent the user to ``study queue``, and that one ran ``dvc exp run
+    --queue``, which failed on DVC's "unexpected error - Empty git repo"."""
+    if (run_git(repo, "rev-list", "-n", "1", "--all").stdout.strip()
+            or run_git(repo, "rev-parse", "--git-dir").returncode):
+        return  # a commit somewhere, or no git repository (said by what reads it)
+    raise WinnowError(f"{where}: {repo} is a git repository without a commit yet, so {needs}; commit the project first "
+                      "(git add -A && git commit)")
+
+
 def check_unambiguous(repo: str | Path, rev: str, *, option: str) -> None:
     """One line naming ``option`` when ``rev``, as typed, is :data:`WORKSPACE` and git has a branch or tag (or
     another ref) of that name too: :func:`resolve` reads the working tree for it (before: the branch was
@@ -97,6 +109,7 @@ def resolve(repo: str | Path, rev: str, *, option: str) -> str:
                               "shallow or single-branch clone, as CI checks out, holds its own branch alone); fetch it "
                               f"first: git fetch {remote} {branch}:refs/remotes/{remote}/{branch} (in CI "
                               "actions/checkout with fetch-depth: 0 fetches every branch)")
+        check_committed(repo, where=f"{option} {shown}", needs="it holds no revision to gate against")
         fetched = _fetched_as(repo, rev)
         if fetched:  # before: "fetch it first: ... git fetch origin <branch>", done already: the same line came back
             raise WinnowError(f"{option} {shown}: unknown revision: no branch {shown} here, but {fetched} is its "

@@ -24,7 +24,7 @@ from winnow.degrade_options import check_classes_learnt, parse
 from winnow.errors import WinnowError, first_line, first_repeated, listed, refuse_unreadable
 from winnow.experiments import planned_params, shown_experiments
 from winnow.progress_env import check_progress_variables
-from winnow.revisions import comparable
+from winnow.revisions import check_committed, comparable
 from winnow.stage import load_params
 from winnow.staleness import check_workspace_current
 
@@ -160,6 +160,8 @@ def queue(args: argparse.Namespace) -> int:
     # before: a second `study queue` (a rerun after an interruption, or a wider --sweeps) queued every experiment
     # again, each a full dvc repro, and collect then averaged the twins as two runs of one point. --dry-run leaves them
     # out too (before: it printed every experiment, those done included, not what the queue would run)
+    # `dvc exp run --queue` queues on a commit: before, with none it failed on DVC's "unexpected error - Empty git repo"
+    check_committed(".", where="study queue", needs="dvc exp run has no commit to queue the experiments on")
     try:
         shown = shown_experiments(repo=".", revs=None, num=1, where="study queue")
     except WinnowError:  # not a DVC project here: the first `dvc exp run` below fails and says why
