@@ -19,7 +19,7 @@ from winnow.configs import VARIANTS
 from winnow.errors import WinnowError
 from winnow.evaluated import metric_problems, non_numbers
 from winnow.gate_table import GateSettings
-from winnow.metrics import METRICS_FILE, SUMMARY_FILE, variant_of
+from winnow.metrics import METRICS_FILE, SUMMARY_FILE, metrics_path, variant_of
 
 
 def check_gated_files(repo: str | Path, *, names: dict[str, list[str]], revs: dict[str, list[str]],
@@ -37,10 +37,17 @@ def check_gated_files(repo: str | Path, *, names: dict[str, list[str]], revs: di
                          for problem in metric_problems(text_at(rev, path) or "", where=f"{path} at {name}")]
     matched = set().union(*held.values())
     unmatched = [p for p in settings.files if not any(revisions.matches(path, p) for path in matched)]
+    at = ' or '.join(dict.fromkeys(n for runs in names.values() for n in runs))
+    evaluated = next((metrics_path(v) for p in unmatched for v in VARIANTS if revisions.matches(metrics_path(v), p)),
+                     None)
+    if evaluated is not None:  # no typo: no revision holds what evaluate writes (a pipeline never run or committed).
+        # Before: "correct the pattern (..., e.g. metrics/evaluate/*.json)", the very pattern the params held
+        raise WinnowError(f"gate.files: {', '.join(unmatched)} matches no file at {at}: no revision gated holds "
+                          f"evaluate's metrics ({evaluated}, ...), which it gates; run the pipeline (dvc repro) and "
+                          "commit its metrics at the base, then gate")
     if unmatched:  # a typo would check nothing and pass; the base's typo is corrected at the base (settings.source)
-        raise settings.refusal(f"{', '.join(unmatched)} matches no file at "
-                               f"{' or '.join(dict.fromkeys(n for runs in names.values() for n in runs))}; correct "
-                               "the pattern (gated files are metrics JSON, e.g. metrics/evaluate/*.json)", key="files")
+        raise settings.refusal(f"{', '.join(unmatched)} matches no file at {at}; correct the pattern (gated files are "
+                               "metrics JSON, e.g. metrics/evaluate/*.json)", key="files")
     for path in sorted(matched):  # before: "rerun the stage that writes them", which wrote them again, forever
         texts = [text_at(rev, path) or "" for rev in held if path in held[rev]]
         # a CSV or YAML its stage writes, "not valid JSON" at each revision: no rerun makes it JSON
