@@ -1,0 +1,85 @@
+"""Hostile use of the ``winnow`` command (probe 74). Each case calls the command in-process (:func:`winnow.cli.main`)
+and asserts the one line a user sees, and that nothing was left behind.
+
+- ``compare --out reports/new/`` or ``gate --markdown reports/new/`` (a trailing slash: a folder meant, not there yet):
+  Path() dropped the slash, and compare wrote a file named reports/new and reports/new.json beside it, exit 0;
+- a git repository without a commit yet (``git init``, nothing committed): ``gate --base HEAD`` (or ``main``) was an
+  "unknown revision" to fetch in CI, ``study collect`` sent the user to ``study queue``, and ``study queue`` ran ``dvc
+  exp run --queue``, which failed on DVC's "unexpected error - Empty git repo";
+- ``gate`` over revisions none of which holds evaluate's metrics (the pipeline never run, or its metrics never
+  committed), under the default ``gate.files: [metrics/evaluate/*.json]``: "correct the pattern (..., e.g.
+  metrics/evaluate/*.json)", the very pattern the params hold.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from gate_repo import git, init
+from hostile_harness import assert_nothing_left, files_under, make_project
+from winnow import cli
+
+
+@pytest.mark.hostile("compare")
+@pytest.mark.parametrize(("args", "line"), [
+    (["compare", "--out", "newdir/"],
+     "error: winnow compare: argument --out: 'newdir/' ends in a slash, naming a folder; give the path of a file to "
+     "write, e.g. reports/compare-seeds.md (see winnow compare --help)"),
+    (["gate", "--base", "HEAD", "--markdown", "newdir/"],
+     "error: winnow gate: argument --markdown: 'newdir/' ends in a slash, naming a folder; give the path of a file to "
+     "write, e.g. reports/gate.md (see winnow gate --help)"),
+], ids=["compare-out", "gate-markdown"])
+def test_an_output_file_given_as_a_folder_with_a_slash_is_refused(tmp_path, monkeypatch, capsys, args, line):
+    # before: compare --out newdir/ wrote the markdown to a file named newdir and its JSON to newdir.json, exit 0 (the
+    # gate its report to a file named newdir): the slash, which says a folder is meant, was dropped by Path()
+    project = make_project(tmp_path / "project")
+    monkeypatch.chdir(project)
+    before = files_under(project)
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(args)
+    assert (stopped.value.code, capsys.readouterr().err) == (2, line + "\n")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("compare")
+@pytest.mark.parametrize(("args", "line"), [
+    (["gate", "--base", "HEAD"], "error: --base HEAD: . is a git repository without a commit yet, so it holds no "
+                                 "revision to gate against; commit the project first (git add -A && git commit)"),
+    (["gate", "--base", "main"], "error: --base main: . is a git repository without a commit yet, so it holds no "
+                                 "revision to gate against; commit the project first (git add -A && git commit)"),
+    (["compare", "--variants", "baseline", "pruned"],
+     "error: compare --repo .: . is a git repository without a commit yet, so it holds no experiment to read; commit "
+     "the project first (git add -A && git commit)"),
+    (["study", "collect"],
+     "error: study collect --repo .: . is a git repository without a commit yet, so it holds no experiment to read; "
+     "commit the project first (git add -A && git commit)"),
+    (["study", "queue", "--sweeps", "strength"],
+     "error: study queue: . is a git repository without a commit yet, so dvc exp run has no commit to queue the "
+     "experiments on; commit the project first (git add -A && git commit)"),
+], ids=["gate-head", "gate-main", "compare", "study-collect", "study-queue"])
+def test_a_repository_without_a_commit_is_named_as_such(tmp_path, monkeypatch, capsys, args, line):
+    # before: the gate said "--base HEAD: unknown revision; ... (in CI fetch it first ...)", study collect "no experiment
+    # is a study run ...; queue some with `winnow study queue`", and study queue ran `dvc exp run --queue`, which failed
+    # on DVC's "unexpected error - Empty git repo" (exit 1 after DVC's traceback-free but unexplained ERROR)
+    project = make_project(tmp_path / "project")
+    git(project, "init", "-q", "-b", "main")
+    monkeypatch.chdir(project)
+    before = files_under(project)
+    assert cli.main(args) == 1
+    assert capsys.readouterr().err == line + "\n"
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("gate")
+def test_a_gate_over_revisions_without_evaluates_metrics_says_so_not_to_correct_the_pattern(tmp_path, capsys):
+    # a project committed before its pipeline ran: no revision holds metrics/evaluate/<variant>.json. Before: "params.yaml
+    # at HEAD: gate.files: metrics/evaluate/*.json matches no file at HEAD or workspace; correct the pattern (gated
+    # files are metrics JSON, e.g. metrics/evaluate/*.json)": the pattern the params hold already, no typo to correct
+    project = init(make_project(tmp_path / "project"))
+    before = files_under(project)
+    assert cli.main(["gate", "--base", "HEAD", "--repo", str(project)]) == 1
+    assert capsys.readouterr().err == (
+        "error: gate.files: metrics/evaluate/*.json matches no file at HEAD or workspace: no revision gated holds "
+        "evaluate's metrics (metrics/evaluate/oracle.json, ...), which it gates; run the pipeline (dvc repro) and "
+        "commit its metrics at the base, then gate\n")
+    assert_nothing_left(project, before)
