@@ -8,15 +8,20 @@ and asserts the one line a user sees, and that nothing was left behind.
   exp run --queue``, which failed on DVC's "unexpected error - Empty git repo";
 - ``gate`` over revisions none of which holds evaluate's metrics (the pipeline never run, or its metrics never
   committed), under the default ``gate.files: [metrics/evaluate/*.json]``: "correct the pattern (..., e.g.
-  metrics/evaluate/*.json)", the very pattern the params hold.
+  metrics/evaluate/*.json)", the very pattern the params hold;
+- ``compare --out labels.md`` beside the user's own labels.json: the runs' JSON written beside the markdown replaced
+  it, a file the user never named, exit 0.
 """
 
 from __future__ import annotations
+
+import json
 
 import pytest
 
 from gate_repo import git, init
 from hostile_harness import assert_nothing_left, files_under, make_project
+from test_hostile_compare_more import TWO_CLASSES, record, shifted
 from winnow import cli
 
 
@@ -58,9 +63,9 @@ def test_an_output_file_given_as_a_folder_with_a_slash_is_refused(tmp_path, monk
      "experiments on; commit the project first (git add -A && git commit)"),
 ], ids=["gate-head", "gate-main", "compare", "study-collect", "study-queue"])
 def test_a_repository_without_a_commit_is_named_as_such(tmp_path, monkeypatch, capsys, args, line):
-    # before: the gate said "--base HEAD: unknown revision; ... (in CI fetch it first ...)", study collect "no experiment
-    # is a study run ...; queue some with `winnow study queue`", and study queue ran `dvc exp run --queue`, which failed
-    # on DVC's "unexpected error - Empty git repo" (exit 1 after DVC's traceback-free but unexplained ERROR)
+    # before: the gate said "--base HEAD: unknown revision; ... (in CI fetch it first ...)", study collect "no
+    # experiment is a study run ...; queue some with `winnow study queue`", and study queue ran `dvc exp run --queue`,
+    # which failed on DVC's "unexpected error - Empty git repo"
     project = make_project(tmp_path / "project")
     git(project, "init", "-q", "-b", "main")
     monkeypatch.chdir(project)
@@ -72,9 +77,9 @@ def test_a_repository_without_a_commit_is_named_as_such(tmp_path, monkeypatch, c
 
 @pytest.mark.hostile("gate")
 def test_a_gate_over_revisions_without_evaluates_metrics_says_so_not_to_correct_the_pattern(tmp_path, capsys):
-    # a project committed before its pipeline ran: no revision holds metrics/evaluate/<variant>.json. Before: "params.yaml
-    # at HEAD: gate.files: metrics/evaluate/*.json matches no file at HEAD or workspace; correct the pattern (gated
-    # files are metrics JSON, e.g. metrics/evaluate/*.json)": the pattern the params hold already, no typo to correct
+    # a project committed before its pipeline ran: no revision holds metrics/evaluate/<variant>.json. Before:
+    # "params.yaml at HEAD: gate.files: metrics/evaluate/*.json matches no file at HEAD or workspace; correct the
+    # pattern (gated files are metrics JSON, e.g. metrics/evaluate/*.json)": the pattern the params hold already
     project = init(make_project(tmp_path / "project"))
     before = files_under(project)
     assert cli.main(["gate", "--base", "HEAD", "--repo", str(project)]) == 1
@@ -83,3 +88,27 @@ def test_a_gate_over_revisions_without_evaluates_metrics_says_so_not_to_correct_
         "evaluate's metrics (metrics/evaluate/oracle.json, ...), which it gates; run the pipeline (dvc repro) and "
         "commit its metrics at the base, then gate\n")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("compare")
+def test_compare_out_beside_a_json_of_the_users_own_is_refused(tmp_path, monkeypatch, capsys):
+    # before: the JSON compare writes beside --out (labels.json for --out labels.md) replaced the user's file of that
+    # name, exit 0; the JSON an earlier comparison wrote there is still replaced
+    project = make_project(tmp_path / "project")
+    saved = tmp_path / "exp.json"
+    saved.write_text(json.dumps([record("a", "c0ffee", 0, TWO_CLASSES),
+                                 record("b", "exp-1", 1, shifted(TWO_CLASSES, 0.02))]))
+    monkeypatch.chdir(project)
+    args = ["compare", "--from-json", str(saved), "--variants", "baseline", "pruned"]
+    (project / "labels.json").write_text('{"cat": 0, "dog": 1}\n')
+    before = files_under(project)
+    assert cli.main([*args, "--out", "labels.md"]) == 1
+    assert capsys.readouterr().err == (
+        "error: --out labels.md: labels.json, the JSON written beside it, is a file other than the list of runs "
+        "compare writes there, which this would overwrite; give another path, e.g. --out reports/compare-seeds.md\n")
+    assert (project / "labels.json").read_text() == '{"cat": 0, "dog": 1}\n'
+    assert_nothing_left(project, before)
+    for _ in range(2):  # the second comparison replaces the first one's JSON
+        assert cli.main([*args, "--out", "seeds.md"]) == 0
+        assert json.loads((project / "seeds.json").read_text()) == {"runs": ["c0ffee", "exp-1"],
+                                                                    "variants": ["baseline", "pruned"]}

@@ -25,6 +25,7 @@ from scipy import stats
 
 from winnow import markdown
 from winnow.cli_args import a_name, output_file, project_folder, saved_exp_show
+from winnow.compare_runs import other_than_runs_json
 from winnow.errors import WinnowError, first_repeated
 from winnow.output_paths import check_output, not_a_regular_file, project_file
 from winnow.experiments import current_runs, left_out_note, load_experiments
@@ -327,7 +328,7 @@ def check_arguments(*, num: int, out: Path | None, from_json: str | None = None)
     if beside and from_json not in (None, "-") and os.path.realpath(beside) == os.path.realpath(from_json):
         raise WinnowError(f"--out {out}: {beside}, the JSON written beside it, is the --from-json input, which this "
                           "would overwrite; give another path, e.g. --out reports/compare-seeds.md")
-    taken = beside and (project_file(str(beside)) or not_a_regular_file(str(beside)))
+    taken = beside and (project_file(str(beside)) or not_a_regular_file(str(beside)) or other_than_runs_json(beside))
     if taken:
         raise WinnowError(f"--out {out}: {beside}, the JSON written beside it, is {taken}, which this would "
                           "overwrite; give another path, e.g. --out reports/compare-seeds.md")

@@ -7,11 +7,29 @@ when it holds a run no commit holds, the runs that are seeds of one setting (:fu
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from winnow import revisions
 from winnow.errors import WinnowError, first_line, listed
 from winnow.experiments import same_inputs
 from winnow.metrics import METRICS_FILE, metrics_path, summary_path, variant_of
+
+
+def other_than_runs_json(path: Path) -> str | None:
+    """What ``path`` is when it holds a file other than the runs' JSON ``compare --out`` writes beside its markdown
+    (``{"runs": [...], "variants": [...]}``), which a new comparison would overwrite; None when there is no such file,
+    it is empty, or an earlier comparison wrote it. Before: ``--out labels.md`` replaced the user's labels.json, a
+    file they never named, exit 0."""
+    try:
+        text = path.read_bytes()
+    except OSError:  # none there (or unreadable: the write says why)
+        return None
+    try:
+        shown = json.loads(text) if text.strip() else {"runs": [], "variants": []}
+    except ValueError:
+        shown = None
+    return None if isinstance(shown, dict) and set(shown) == {"runs", "variants"} else \
+        "a file other than the list of runs compare writes there"
 
 
 def evaluated_variants(records: list[dict]) -> list[str]:
