@@ -112,3 +112,25 @@ def test_compare_out_beside_a_json_of_the_users_own_is_refused(tmp_path, monkeyp
         assert cli.main([*args, "--out", "seeds.md"]) == 0
         assert json.loads((project / "seeds.json").read_text()) == {"runs": ["c0ffee", "exp-1"],
                                                                     "variants": ["baseline", "pruned"]}
+
+
+@pytest.mark.hostile("compare")
+def test_a_commit_whose_pipeline_never_ran_is_named_as_such_not_as_unreadable(tmp_path, monkeypatch, capsys):
+    # the commit the experiments were run on holds no metrics (`dvc exp show` records FileNotFoundError for them).
+    # Before: "left out 1 experiment(s) whose metrics DVC could not read (c0ffee: metrics/evaluate/baseline.json, [Errno
+    # 2] No such file or directory: ...); check those files at their commits": no file there to check
+    commit = record("a", "c0ffee", 0, TWO_CLASSES)
+    commit["data"]["metrics"] = {path: {"error": {"type": "FileNotFoundError", "msg": f"[Errno 2] No such file or "
+                                                  f"directory: '{path}'"}} for path in commit["data"]["metrics"]}
+    commit["experiments"] = [{"revs": [run], "name": run["name"], "executor": None} for run in (
+        record("b", "exp-1", 1, TWO_CLASSES), record("c", "exp-2", 2, shifted(TWO_CLASSES, 0.02)))]
+    saved = tmp_path / "exp.json"
+    saved.write_text(json.dumps([commit]))
+    monkeypatch.chdir(make_project(tmp_path / "project"))
+    assert cli.main(["compare", "--from-json", str(saved), "--variants", "baseline", "pruned"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:3] == [
+        "# Variants over 2 run(s) (seeds 1, 2)", "",
+        "_left out 1 commit(s) or experiment(s) that hold no metrics file this reads (c0ffee: "
+        "metrics/evaluate/baseline.json): the pipeline has not run there, or its metrics were not committed; run it "
+        "(dvc exp run), or commit what dvc repro wrote_"]

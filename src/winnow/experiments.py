@@ -17,6 +17,8 @@ from winnow.errors import WinnowError, first_line, listed
 from winnow.progress_env import check_progress_variables
 from winnow.revisions import check_committed, not_owned, run_git
 
+# what an entry of ``unreadable`` says of a metrics file a record lacks (exp show's FileNotFoundError)
+NOT_THERE = "not there"
 UNFINISHED_STATES = ("running", "queued")  # a dvc queue executor's state while its experiment has not run to the end
 
 
@@ -76,8 +78,11 @@ def experiments_from_show(show: list[dict], *, include_workspace: bool = False,
                   if path in reads and isinstance(result, dict) and result.get("error")]
         if broken:  # before: read as a file of no metrics, and the experiment dropped out of a study's curve unnamed
             path, error = broken[0]
-            if unreadable is not None:
-                unreadable.append(f"{name}: {path}, {_said(error)}")
+            if unreadable is not None:  # one missing at a commit is no damage: the pipeline has not run there
+                # (DVC's Python API gives the exception itself, a saved `dvc exp show --json` its type by name)
+                missing = isinstance(error, FileNotFoundError) or isinstance(error, dict) and error.get(
+                    "type") == "FileNotFoundError"
+                unreadable.append(f"{name}: {path}, {NOT_THERE if missing else _said(error)}")
             return
         found.append({
             "experiment": name, "rev": rev,
@@ -133,8 +138,16 @@ def left_out_note(unfinished: list[str], failed: list[str], unreadable: list[str
     if failed:
         notes.append(f"left out {len(failed)} experiment(s) whose run failed ({listed(failed)}); `dvc queue logs "
                      f"{failed[0]}` says why")
-    if unreadable:
-        notes.append(f"left out {len(unreadable)} experiment(s) whose metrics DVC could not read ({'; '.join(unreadable)})"
+    absent = [entry for entry in unreadable if entry.endswith(NOT_THERE)]
+    if absent:  # before: "whose metrics DVC could not read (...[Errno 2] No such file...); check those files at their
+        # commits", of a commit on which the pipeline never ran
+        notes.append(f"left out {len(absent)} commit(s) or experiment(s) that hold no metrics file this reads "
+                     f"({'; '.join(entry.removesuffix(', ' + NOT_THERE) for entry in absent)}): the pipeline has not "
+                     "run there, or its metrics were not committed; run it (dvc exp run), or commit what dvc repro "
+                     "wrote")
+    damaged = [entry for entry in unreadable if not entry.endswith(NOT_THERE)]
+    if damaged:
+        notes.append(f"left out {len(damaged)} experiment(s) whose metrics DVC could not read ({'; '.join(damaged)})"
                      "; check those files at their commits")
     return "; ".join(notes)
 
