@@ -3,14 +3,18 @@ and asserts the one line a user sees, and that nothing was left behind.
 
 - ``compare --out reports/new/`` or ``gate --markdown reports/new/`` (a trailing slash: a folder meant, not there yet):
   Path() dropped the slash, and compare wrote a file named reports/new and reports/new.json beside it, exit 0;
-- a git repository without a commit yet (``git init``, nothing committed): ``gate --base HEAD`` (or ``main``) was an
-  "unknown revision" to fetch in CI, ``study collect`` sent the user to ``study queue``, and ``study queue`` ran ``dvc
-  exp run --queue``, which failed on DVC's "unexpected error - Empty git repo";
+- a git repository without a commit yet (``git init``, nothing committed), or a branch made with ``git checkout
+  --orphan`` before its first commit: ``gate --base HEAD`` (or ``main``) was an "unknown revision" to fetch in CI,
+  ``study collect`` sent the user to ``study queue``, and ``study queue`` ran ``dvc exp run --queue``, which failed on
+  DVC's "unexpected error - Empty git repo";
 - ``gate`` over revisions none of which holds evaluate's metrics (the pipeline never run, or its metrics never
   committed), under the default ``gate.files: [metrics/evaluate/*.json]``: "correct the pattern (..., e.g.
   metrics/evaluate/*.json)", the very pattern the params hold;
 - ``compare --out labels.md`` beside the user's own labels.json: the runs' JSON written beside the markdown replaced
-  it, a file the user never named, exit 0.
+  it, a file the user never named, exit 0;
+- ``compare`` (or ``study collect``) over a commit on which the pipeline never ran (its metrics files not there): "left
+  out 1 experiment(s) whose metrics DVC could not read (... No such file or directory ...); check those files at
+  their commits", where there is no file to check.
 """
 
 from __future__ import annotations
@@ -68,6 +72,31 @@ def test_a_repository_without_a_commit_is_named_as_such(tmp_path, monkeypatch, c
     # which failed on DVC's "unexpected error - Empty git repo"
     project = make_project(tmp_path / "project")
     git(project, "init", "-q", "-b", "main")
+    monkeypatch.chdir(project)
+    before = files_under(project)
+    assert cli.main(args) == 1
+    assert capsys.readouterr().err == line + "\n"
+    assert_nothing_left(project, before)
+
+
+ORPHAN = (".'s branch other has no commit yet (made with git checkout --orphan?), so {}; commit the project first (git "
+          "add -A && git commit), or check out a branch that has one")
+
+
+@pytest.mark.hostile("compare")
+@pytest.mark.parametrize(("args", "line"), [
+    (["gate", "--base", "HEAD~1"], "error: --base HEAD~1: " + ORPHAN.format("it holds no revision to gate against")),
+    (["compare", "--variants", "baseline", "pruned"],
+     "error: compare --repo .: " + ORPHAN.format("it holds no experiment to read")),
+    (["study", "queue", "--sweeps", "strength"],
+     "error: study queue: " + ORPHAN.format("dvc exp run has no commit to queue the experiments on")),
+], ids=["gate", "compare", "study-queue"])
+def test_a_branch_without_a_commit_is_named_as_such(tmp_path, monkeypatch, capsys, args, line):
+    # a branch made with `git checkout --orphan` before its first commit, main holding one. Before: as in a repository
+    # without a commit (above): "--base HEAD~1: unknown revision; ... fetch it first", and study queue's `dvc exp run`
+    # failed on "Empty git repo"
+    project = init(make_project(tmp_path / "project"))
+    git(project, "checkout", "-q", "--orphan", "other")
     monkeypatch.chdir(project)
     before = files_under(project)
     assert cli.main(args) == 1

@@ -38,16 +38,23 @@ def run_git(repo: str | Path, *args: str, text: bool = True) -> subprocess.Compl
         raise WinnowError("git not found on PATH: the gate reads the base revision with git") from err
 
 
-def check_committed(repo: str | Path, *, where: str, needs: str) -> None:
-    """One line, ``where`` first, when ``repo`` is a git repository that holds no commit yet (``git init``, nothing
-    committed): ``needs`` says what the command wanted of one. Before: the gate's ``--base HEAD`` was an "unknown
-    revision" to fetch in CI, ``study collect`` sent the user to ``study queue``, and that one ran ``dvc exp run
-    --queue``, which failed on DVC's "unexpected error - Empty git repo"."""
-    if (run_git(repo, "rev-list", "-n", "1", "--all").stdout.strip()
+def check_committed(repo: str | Path, *, where: str, needs: str, rev: str = "HEAD") -> None:
+    """One line, ``where`` first, when HEAD of the git repository ``repo`` names no commit and ``rev`` (a revision
+    git could not read) is HEAD or one counted from it: a repository with no commit yet (``git init``, nothing
+    committed), or a branch made with ``git checkout --orphan`` before its first commit. ``needs`` says what the
+    command wanted of the commit. Before: the gate's ``--base HEAD`` was an "unknown revision" to fetch in CI, ``study
+    collect`` sent the user to ``study queue``, and that one ran ``dvc exp run --queue``, which failed on DVC's
+    "unexpected error - Empty git repo"."""
+    if (not run_git(repo, "rev-parse", "--verify", "--quiet", "HEAD^{commit}").returncode
             or run_git(repo, "rev-parse", "--git-dir").returncode):
-        return  # a commit somewhere, or no git repository (said by what reads it)
-    raise WinnowError(f"{where}: {repo} is a git repository without a commit yet, so {needs}; commit the project first "
-                      "(git add -A && git commit)")
+        return  # HEAD is a commit, or no git repository (said by what reads it)
+    fix = "commit the project first (git add -A && git commit)"
+    if not run_git(repo, "rev-list", "-n", "1", "--all").stdout.strip():
+        raise WinnowError(f"{where}: {repo} is a git repository without a commit yet, so {needs}; {fix}")
+    if re.match(r"(HEAD|@)(?![^~^@])", rev):
+        branch = run_git(repo, "symbolic-ref", "--short", "--quiet", "HEAD").stdout.strip() or "HEAD"
+        raise WinnowError(f"{where}: {repo}'s branch {branch} has no commit yet (made with git checkout --orphan?), "
+                          f"so {needs}; {fix}, or check out a branch that has one")
 
 
 def check_unambiguous(repo: str | Path, rev: str, *, option: str) -> None:
@@ -109,7 +116,7 @@ def resolve(repo: str | Path, rev: str, *, option: str) -> str:
                               "shallow or single-branch clone, as CI checks out, holds its own branch alone); fetch it "
                               f"first: git fetch {remote} {branch}:refs/remotes/{remote}/{branch} (in CI "
                               "actions/checkout with fetch-depth: 0 fetches every branch)")
-        check_committed(repo, where=f"{option} {shown}", needs="it holds no revision to gate against")
+        check_committed(repo, where=f"{option} {shown}", needs="it holds no revision to gate against", rev=rev)
         fetched = _fetched_as(repo, rev)
         if fetched:  # before: "fetch it first: ... git fetch origin <branch>", done already: the same line came back
             raise WinnowError(f"{option} {shown}: unknown revision: no branch {shown} here, but {fetched} is its "
