@@ -1,8 +1,8 @@
 """Hostile use of the ``winnow`` command (probe 74). Each case calls the command in-process (:func:`winnow.cli.main`)
 and asserts the one line a user sees, and that nothing was left behind.
 
-- ``compare --out reports/new/`` or ``gate --markdown reports/new/`` (a trailing slash: a folder meant, not there yet):
-  Path() dropped the slash, and compare wrote a file named reports/new and reports/new.json beside it, exit 0;
+- ``compare --out reports/new/`` (or ``reports/new/.``) or ``gate --markdown reports/new/`` (a folder meant, not there
+  yet): Path() dropped the slash, and compare wrote a file named reports/new and reports/new.json beside it, exit 0;
 - a git repository without a commit yet (``git init``, nothing committed), or a branch made with ``git checkout
   --orphan`` before its first commit: ``gate --base HEAD`` (or ``main``) was an "unknown revision" to fetch in CI,
   ``study collect`` sent the user to ``study queue``, and ``study queue`` ran ``dvc exp run --queue``, which failed on
@@ -32,12 +32,15 @@ from winnow import cli
 @pytest.mark.hostile("compare")
 @pytest.mark.parametrize(("args", "line"), [
     (["compare", "--out", "newdir/"],
-     "error: winnow compare: argument --out: 'newdir/' ends in a slash, naming a folder; give the path of a file to "
-     "write, e.g. reports/compare-seeds.md (see winnow compare --help)"),
+     "error: winnow compare: argument --out: 'newdir/' names a folder; give the path of a file to write, e.g. "
+     "reports/compare-seeds.md (see winnow compare --help)"),
+    (["compare", "--out", "newdir/."],
+     "error: winnow compare: argument --out: 'newdir/.' names a folder; give the path of a file to write, e.g. "
+     "reports/compare-seeds.md (see winnow compare --help)"),
     (["gate", "--base", "HEAD", "--markdown", "newdir/"],
-     "error: winnow gate: argument --markdown: 'newdir/' ends in a slash, naming a folder; give the path of a file to "
-     "write, e.g. reports/gate.md (see winnow gate --help)"),
-], ids=["compare-out", "gate-markdown"])
+     "error: winnow gate: argument --markdown: 'newdir/' names a folder; give the path of a file to write, e.g. "
+     "reports/gate.md (see winnow gate --help)"),
+], ids=["compare-out", "compare-out-dot", "gate-markdown"])
 def test_an_output_file_given_as_a_folder_with_a_slash_is_refused(tmp_path, monkeypatch, capsys, args, line):
     # before: compare --out newdir/ wrote the markdown to a file named newdir and its JSON to newdir.json, exit 0 (the
     # gate its report to a file named newdir): the slash, which says a folder is meant, was dropped by Path()

@@ -22,12 +22,12 @@ def output_path(text: str) -> Path:
 
 def output_file(example: str):
     """An argparse ``type`` for a file a command writes (:func:`output_path`), ``example`` one such path: one ending in
-    a slash names a folder (before: Path() dropped the slash, and ``compare --out reports/new/`` wrote a file named
-    reports/new and reports/new.json beside it, exit 0)."""
+    a slash (or in ``/.``) names a folder (before: Path() dropped the slash, and ``compare --out reports/new/`` wrote a
+    file named reports/new and reports/new.json beside it, exit 0)."""
     def path(text: str) -> Path:
-        if text.endswith(("/", os.sep)):
-            raise argparse.ArgumentTypeError(f"{text!r} ends in a slash, naming a folder; give the path of a file to "
-                                             f"write, e.g. {example}")
+        if text.endswith(("/", os.sep, "/.", os.sep + ".")):  # Path() drops these, and the folder they name
+            raise argparse.ArgumentTypeError(f"{text!r} names a folder; give the path of a file to write, e.g. "
+                                             f"{example}")
         return output_path(text)
 
     return path
