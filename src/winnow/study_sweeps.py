@@ -160,12 +160,12 @@ def queue(args: argparse.Namespace) -> int:
     # before: a second `study queue` (a rerun after an interruption, or a wider --sweeps) queued every experiment
     # again, each a full dvc repro, and collect then averaged the twins as two runs of one point. --dry-run leaves them
     # out too (before: it printed every experiment, those done included, not what the queue would run)
-    # `dvc exp run --queue` queues on a commit: before, with none it failed on DVC's "unexpected error - Empty git repo"
-    check_committed(".", where="study queue", needs="dvc exp run has no commit to queue the experiments on")
     try:
         shown = shown_experiments(repo=".", revs=None, num=1, where="study queue")
     except WinnowError:  # not a DVC project here: the first `dvc exp run` below fails and says why
         shown = []
+    if not shown:  # nor is there a commit to queue on: before, `dvc exp run --queue` failed on "Empty git repo"
+        check_committed(".", where="study queue", needs="dvc exp run has no commit to queue the experiments on")
     # the whole params, seed and training included: before, an experiment queued at seed 0 counted as queued for a
     # study at seed 5, and one that had run to the end did not count at all
     done = {_setting(p) for p in planned_params(shown)}
