@@ -67,6 +67,7 @@ from winnow.errors import WinnowError
 from winnow.phash import phash_batch
 from winnow.pixel_batches import CHUNK_PIXELS, batch_rows, check_images
 from winnow.sharpness import _sharpness
+from winnow.sorted_rows import changes, largest_equal_share, sorted_percentiles
 from winnow.stage_reads import (
     SIZED_AT, check_sizes, no_digests_error, other_pixels_error, read_table, rerun_error, sizes_record,
 )
@@ -359,13 +360,14 @@ def _pixel_scores(batch, orig_h, orig_w, light_percentile, dark_percentile) -> d
         # elementwise over the three channel planes: numpy's reductions along a length-3 last axis are slow
         top = np.maximum(np.maximum(batch[..., 0], batch[..., 1]), batch[..., 2])
         chroma = (top - np.minimum(np.minimum(batch[..., 0], batch[..., 1]), batch[..., 2])).mean(axis=(1, 2)) / 255
-    # numpy's (vectorised) sort and then the percentile's partition of sorted rows cost half the partition of
-    # unsorted rows; the order statistics, and so the percentiles, are the same. hsp is not needed after.
+    # numpy's (vectorised) sort, then each statistic read off the sorted rows (winnow.sorted_rows): the percentiles'
+    # order statistics stand at their indexes. hsp is not needed after.
     hsp = hsp.reshape(len(batch), -1)
     hsp.sort(axis=1)
-    off_mode = 1 - _largest_equal_share(hsp)
-    few_colours = few_colour_images(hsp, chroma)
-    dark, bright = np.percentile(hsp, [dark_percentile, light_percentile], axis=1, overwrite_input=True)
+    change = changes(hsp)
+    off_mode = 1 - largest_equal_share(hsp, change)
+    few_colours = few_colour_images(hsp, chroma, colours=np.count_nonzero(change, axis=1) if hsp.size else None)
+    dark, bright = sorted_percentiles(hsp, [dark_percentile, light_percentile])
     clipped = ((batch[..., 0] if batch.shape[3] == 1 else top) == 255).mean(axis=(1, 2))
     return {
         "dark": dark,
@@ -374,19 +376,3 @@ def _pixel_scores(batch, orig_h, orig_w, light_percentile, dark_percentile) -> d
         "low_information": off_mode,
         "grayscale": chroma,
     }
-
-
-def _largest_equal_share(rows: np.ndarray) -> np.ndarray:
-    """float ``(B,)``: the share of each sorted row of ``rows`` ``(B, P)`` taken by its longest run of equal
-    values (its most common value)."""
-    b, p = rows.shape
-    if b == 0 or p == 0:
-        return np.ones(b)
-    # run lengths from where values change, over all rows at once (a row's start is a change); a cumulative
-    # count reset at each change took six times as long
-    change = np.empty((b, p), bool)
-    change[:, 0] = True
-    np.not_equal(rows[:, 1:], rows[:, :-1], out=change[:, 1:])
-    starts = np.flatnonzero(change)
-    lengths = np.diff(starts, append=b * p)
-    return np.maximum.reduceat(lengths, np.searchsorted(starts, np.arange(b) * p)) / p
