@@ -36,8 +36,8 @@ def main() -> None:
         print(f"augment-search: skipped: {SKIPPED}")
         return
     # imported here: torch takes seconds to import, and the default run skips the search
-    from winnow.augment_search import (SEARCHED, candidates, challengers, density_scorer, policy_for, rand_ns, search,
-                                       short_training_scorer)
+    from winnow.augment_search import (SEARCHED, candidates, challengers, density_scorer, policy_for, pruned_record,
+                                       rand_ns, search, short_training_scorer)
     from winnow.metrics import largest_class_share, no_better_than_largest_class
     from winnow.training import TrainConfig
     from winnow.variants import check_made_among, load_variant, read_rows
@@ -64,6 +64,7 @@ def main() -> None:
     # chosen on the old decisions' images, exit 0. After the load: before the pipeline ran, data/ingest is named first
     check_made_among(read_rows("pruned"), cleaners=params["pruned"]["cleaners"])
     check_val_classes(val.labels, val.classes)
+    chosen_on = pruned_record()  # the images the candidates train and are scored on: balance and train refuse another
     scorer = density_scorer if section["method"] == "density" else short_training_scorer
     score = scorer(train.images, train.labels, val.images, val.labels, config=config, num_classes=len(train.classes),
                    seed=params["seed"], max_images=section["max_images"])
@@ -77,13 +78,13 @@ def main() -> None:
     # no data/augment-search beside the metrics of the last skipped run, which still said skipped; one while writing
     # puts the stand-ins back. The policy balance reads and the table that shows why land as one
     with replacing_skipped(folders=FOLDERS), together():
-        # and the incumbent it was chosen against, the settings it searched under and what its trainings took of the
-        # seed and train section: balance and train refuse the policy once balance.policy, augment_search, the seed or
-        # the train section changed
+        # and the incumbent it was chosen against, the settings it searched under, what its trainings took of the seed
+        # and train section and the images they took: balance and train refuse the policy once balance.policy,
+        # augment_search, the seed, the train section or pruned changed
         write_json(SEARCHED, {"policy": result.policy.to_params(), "val_accuracy": chosen,
                               "no_augmentation_val_accuracy": result.table[0]["score"],
                               "fixed": None if fixed is None else fixed.to_params(), "searched_with": section,
-                              "trained_with": search_training(params)})
+                              "trained_with": search_training(params), "chosen_on": chosen_on})
         write_json(METRICS, {"chosen": result.policy.to_params(), "val_accuracy": chosen, "best_val_accuracy": best,
                              "no_augmentation_val_accuracy": result.table[0]["score"], "candidates": len(policies),
                              "fixed": None if fixed is None else fixed.to_params(),

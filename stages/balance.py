@@ -140,7 +140,7 @@ def main() -> None:
     # as one
     with replacing_skipped(folders=FOLDERS), together():
         extra = ImageSet(made.images, manifest, classes)
-        write_variant("balanced", rows, extra=extra)
+        write_variant("balanced", rows, extra=extra, pixels=pruned.manifest)
         write_json(METRICS, {
             "target": section["target"], "policy": policy.to_params(), "policy_from": policy_from,
             "max_images": section["max_images"], "left_out": int((~made.kept).sum()), "added": int(len(made.labels)),

@@ -202,7 +202,7 @@ def main() -> None:
     # as trained: it resumes)
     with replacing_skipped(folders=FOLDERS), together():
         write_imageset("data/gan", images, manifest, classes)
-        write_variant("augmented", rows, extra=extra)
+        write_variant("augmented", rows, extra=extra, pixels=pruned.manifest)
         write_json(METRICS, {
             "weak_classes": weak, "weak_by": section["weak_by"], "weak_without_train_images": unseen,
             # null: a class without val images has no F1 (it was 0.0, as if measured, and ranked weakest); as

@@ -17,7 +17,8 @@ from winnow.contract_verdict import refuse_failed
 from winnow.stage import check_outputs, load_params, run, together
 from winnow.torch_runtime import distributed_setup, is_main_process
 from winnow.training import TrainConfig, fit
-from winnow.variants import WRITTEN_BY, check_built_on_pruned, load_variant, variant_argument
+from winnow.built_on import check_built_on_pruned
+from winnow.variants import WRITTEN_BY, load_variant, variant_argument
 
 
 def main() -> None:
@@ -29,7 +30,8 @@ def main() -> None:
     model_path, log_dir = f"models/{variant}.pt", f"metrics/train/{variant}"
     check_outputs(stage=f"train@{variant}", files=[model_path], folders=[log_dir])
     train, val = load_variant(variant)
-    if variant in WRITTEN_BY:  # balanced, augmented: pruned plus images, as pruned is now (not as when they were made)
+    # balanced, augmented: pruned plus images, of pruned's rows and pixels now (not as when they were made)
+    if variant in WRITTEN_BY:
         check_built_on_pruned(variant, classes=train.classes)
     unseen = _unvalidated(train.labels, val.labels, classes=train.classes)
     # rank 0's alone: fit has not set the process group up yet, where is_main_process() is every rank's (before: the

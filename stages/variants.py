@@ -59,8 +59,13 @@ def main() -> None:
             check_kept(name, rows, before=baseline if name == "pruned" else None, classes=ingested.classes)
     summary = {}
     with together():  # oracle, baseline and pruned land as one: never pruned of one budget beside another's counts
-        for name, rows in written.items():  # pruned records the cleaners it applies (the report reads them so)
-            write_variant(name, rows, cleaners=params["pruned"]["cleaners"] if name == "pruned" else None)
+        # pruned records the cleaners it applies (the report reads them so) and the pixels its decisions were made on
+        # (its readers refuse it once data/degrade holds others)
+        train_pixels = degraded.manifest.loc[degraded.manifest["split"] == "train", ["id", "digest"]]
+        for name, rows in written.items():
+            decided = name == "pruned"
+            write_variant(name, rows, cleaners=params["pruned"]["cleaners"] if decided else None,
+                          pixels=train_pixels if decided else None)
             counts = rows["action"].value_counts().to_dict()
             summary[name] = {"train_images": int((rows["action"] != "drop").sum()),
                              **{action: int(counts.get(action, 0)) for action in ("keep", "drop", "relabel")}}

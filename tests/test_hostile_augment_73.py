@@ -184,7 +184,8 @@ def test_train_refuses_a_balanced_variant_built_on_another_pruned(tmp_path, monk
 @pytest.mark.hostile("training")
 def test_a_balanced_variant_of_todays_pruned_is_built_on_it(tmp_path, monkeypatch):
     # the other side: what balance writes of pruned as it is, max_images' drops among it, passes
-    from winnow.variants import check_built_on_pruned, read_rows
+    from winnow.built_on import check_built_on_pruned
+    from winnow.variants import read_rows
 
     _balanced(tmp_path, monkeypatch, max_images=7)
     assert (read_rows("balanced")["stage"] == "balance").sum() > 0  # some rows are its copies and max_images' drops

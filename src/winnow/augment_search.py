@@ -210,7 +210,7 @@ def check_searched(policy: Any, *, key: str = "policy") -> None:
 
 
 def read_policy(path: str = SEARCHED, *, fixed: Policy | None = None, settings: Mapping[str, Any] | None = None,
-                training: Mapping[str, Any] | None = None) -> Policy:
+                training: Mapping[str, Any] | None = None, chosen_on: Callable[[], str] | None = None) -> Policy:
     """The policy the augment-search stage chose; a missing, damaged or invalid file, or one that lacks a
     field the stage writes (:func:`check_searched`), raises its one line (:func:`winnow.stage_reads.rerun_error`), and
     so does one chosen against another incumbent (its ``fixed``, augment_search.with_fixed's balance.policy) than
@@ -218,7 +218,9 @@ def read_policy(path: str = SEARCHED, *, fixed: Policy | None = None, settings: 
     no incumbent (no ``fixed``: an earlier winnow's); and one searched under other settings than ``settings``
     (:func:`search_settings` now; None: not compared), or, compared, one that records none (``searched_with``); and one
     whose trainings took another seed or train section than ``training`` (:func:`search_training` now; None: not
-    compared), or, compared, one that records none (``trained_with``)."""
+    compared), or, compared, one that records none (``trained_with``); and one chosen on other images than
+    ``chosen_on`` gives (:func:`pruned_record` now, called only where the file records its own, ``chosen_on``: one by
+    hand or an earlier winnow's is read unchecked)."""
     import json
 
     from winnow.stage_reads import read_json, rerun_error
@@ -273,7 +275,26 @@ def read_policy(path: str = SEARCHED, *, fixed: Policy | None = None, settings: 
         if key is not None:
             raise rerun_error(path, f"chosen by trainings with {key} {json.dumps(then.get(key))}, but params.yaml "
                                     f"gives {json.dumps(now.get(key))} now", written_by=WRITTEN_BY)
+    # before: variants or degrade rerun since (a verdict, a cleaner's decision, other damage) and balance (or train@<v>
+    # under train.augment: searched) run alone, the policy the trainings on the old pruned chose was applied, exit 0
+    if chosen_on is not None and "chosen_on" in written and written["chosen_on"] != chosen_on():
+        raise rerun_error(path, "chosen on other train or val images of pruned (ids, labels or pixels) than "
+                                "data/variants/pruned and its imagesets give now", written_by=WRITTEN_BY)
     return chosen
+
+
+def pruned_record() -> str:
+    """sha256 of the ids, labels and pixel digests of the images a search on pruned trains and scores on
+    (:func:`winnow.variants.learnt_ids`: its kept train images, then data/ingest's val split), as they are now: the
+    searched policy records it (``chosen_on``) and :func:`read_policy` holds it to the files'."""
+    import hashlib
+
+    from winnow.variants import learnt_ids
+
+    digest = hashlib.sha256()
+    for column in learnt_ids("pruned"):
+        digest.update("\n".join(map(str, column.tolist())).encode() + b"\0")
+    return digest.hexdigest()
 
 
 def _same_setting(key: str, then: Any, now: Any) -> bool:
@@ -292,12 +313,13 @@ def _same_setting(key: str, then: Any, now: Any) -> bool:
 def policy_for(params: Mapping[str, Any], which: str) -> Policy | None:
     """The policy ``train.augment`` or the balance stage names: ``none`` → None, ``fixed`` →
     ``balance.policy`` (its defaults where left out), ``searched`` → :func:`read_policy`, chosen against
-    balance.policy as it is now where the search scored it, and searched and trained as params.yaml says now."""
+    balance.policy as it is now where the search scored it, searched and trained as params.yaml says now, on pruned
+    as it is now."""
     if which == "none":
         return None
     if which == "fixed":
         return Policy.from_params((params.get("balance") or {}).get("policy") or {})
     if which == "searched":
         return read_policy(fixed=policy_for(params, "fixed"), settings=search_settings(params),
-                           training=search_training(params))
+                           training=search_training(params), chosen_on=pruned_record)
     raise WinnowError(f"train.augment: {which!r} is not one of none, fixed, searched")

@@ -6,6 +6,7 @@ what a stage run by hand (or by dvc repro -s) meets after the stages before it r
 
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
@@ -13,9 +14,15 @@ import pandas as pd
 
 from winnow.errors import listed
 from winnow.imageset import ImageSet
-from winnow.stage_reads import rerun_error
+from winnow.stage_reads import other_pixels_error, rerun_error
 
 INGEST, DEGRADE = "data/ingest", "data/degrade"
+ORIGINS = {"ingest": INGEST, "degrade": DEGRADE}
+# the key of a variant's rows' attrs recording the pixel digest (id -> digest) of each image of data/degrade or
+# data/ingest its rows were decided on: pruned's baseline images (the variants stage), balanced's and augmented's pruned
+# images as their stage loaded them; check_origin_rows holds them to their imagesets' now. Kept as JSON text: pandas
+# deep-copies attrs on every operation, and a dict of 200,000 ids took 0.6 s a copy
+PIXELS = "pixels"
 
 
 def check_same_classes(imageset: ImageSet, ingested: ImageSet, *, where: str | os.PathLike = DEGRADE,
@@ -118,6 +125,25 @@ def check_origin_rows(rows: pd.DataFrame, origin: str, imageset: ImageSet, *, sp
             raise rerun_error(path, f"image {mine['id'].iloc[at]!r} {says} {imageset.classes[labels[at]]!r}, the "
                               f"{origin} imageset labels it {imageset.classes[given[at]]!r} ({int(wrong.sum())} such "
                               f"row(s)): made from another {origin}", written_by=written_by)
+    # rows decided on other pixels than the imageset holds now (PIXELS, where recorded): before, degrade rerun (its
+    # damage or seed changed, the same ids and labels) and train@pruned run alone, pruned's drops and relabels of the
+    # old pixels were trained on the new ones, and balance's copies of the old pixels beside them, exit 0
+    recorded = rows.attrs.get(PIXELS)
+    if origin != "extra" and recorded is not None:
+        try:
+            recorded = json.loads(recorded)
+        except (TypeError, ValueError):
+            recorded = None
+        if not (isinstance(recorded, dict) and all(isinstance(d, str) for d in recorded.values())):
+            raise rerun_error(path, f"records pixels {str(rows.attrs.get(PIXELS))[:40]!r}, not a digest per image",
+                              written_by=written_by)
+        then = mine["id"].map(recorded).to_numpy(object)
+        now = held["digest"].to_numpy(object)
+        moved = np.flatnonzero(pd.notna(then) & (then != now))
+        if len(moved):
+            at = moved[0]
+            raise other_pixels_error(path, imageset=ORIGINS[origin], images=len(moved), first=mine["id"].iloc[at],
+                                     then=then[at], now=now[at], written_by=written_by)
     # a row for every train image of the imageset (a drop where a decision left it out): rows of an earlier degrade
     # (a duplicate perturbation added since, and only degrade reran) trained without the images it added, exit 0
     if origin != "extra":

@@ -30,12 +30,11 @@ import pandas as pd
 from winnow.configs import CLEANERS
 from winnow.errors import WinnowError
 from winnow.imageset import ImageSet, read_imageset, write_imageset
-from winnow.origin_checks import DEGRADE, INGEST, check_origin_rows, check_same_classes
+from winnow.origin_checks import INGEST, ORIGINS, PIXELS, check_origin_rows, check_same_classes
 from winnow.stage import write_table
 from winnow.stage_reads import check_class_indices, missing_cell, read_table, rerun_error
 
 VARIANTS_DIR = "data/variants"
-ORIGINS = {"ingest": INGEST, "degrade": DEGRADE}
 ROW_COLUMNS = ("id", "origin", "label", "action", "reason", "stage")
 ACTIONS = ("keep", "drop", "relabel", "add")
 # the versions built on pruned: a class the cleaners (or a person's verdicts) emptied is missing from each of them too
@@ -78,9 +77,12 @@ def baseline_rows(degraded: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_variant(name: str, rows: pd.DataFrame, *, extra: ImageSet | None = None,
-                  root: str | os.PathLike = VARIANTS_DIR, cleaners: list[str] | None = None) -> None:
+                  root: str | os.PathLike = VARIANTS_DIR, cleaners: list[str] | None = None,
+                  pixels: pd.DataFrame | None = None) -> None:
     """Write ``<root>/<name>/rows.parquet`` (and ``extra/`` when images are added); ``cleaners``: the pruned.cleaners
-    whose decisions the rows apply, recorded in the file (:data:`MADE_AMONG`, :func:`check_made_among`) unless None."""
+    whose decisions the rows apply, recorded in the file (:data:`MADE_AMONG`, :func:`check_made_among`) unless None;
+    ``pixels``: the ``id`` and ``digest`` of the images of data/degrade or data/ingest the rows were decided on,
+    recorded alike (:data:`PIXELS`, :func:`check_origin_rows`) unless None."""
     folder = Path(root) / name
     folder.mkdir(parents=True, exist_ok=True)
     bad = set(rows["action"]) - set(ACTIONS)
@@ -91,6 +93,8 @@ def write_variant(name: str, rows: pd.DataFrame, *, extra: ImageSet | None = Non
     written = rows.loc[:, list(ROW_COLUMNS)]
     if cleaners is not None:
         written.attrs = {**written.attrs, MADE_AMONG: sorted(cleaners)}
+    if pixels is not None:
+        written.attrs = {**written.attrs, PIXELS: json.dumps(dict(zip(pixels["id"].astype(str), pixels["digest"])))}
     write_table(folder / "rows.parquet", written)
 
 
@@ -110,32 +114,6 @@ def check_made_among(rows: pd.DataFrame, *, cleaners: list[str], name: str = "pr
     if then is not None and sorted(then) != sorted(cleaners):
         raise rerun_error(path, f"made of the decisions of pruned.cleaners {', '.join(then) or 'none'}, but "
                                 f"params.yaml lists {', '.join(sorted(cleaners)) or 'none'} now", written_by=written_by)
-
-
-def check_built_on_pruned(name: str, *, classes: list[str], root: str | os.PathLike = VARIANTS_DIR) -> None:
-    """Refuse a variant built on pruned (``augmented``, ``balanced``: :data:`WRITTEN_BY`) whose rows of pruned's images
-    are not pruned's rows now: an image missing on one side, or kept, dropped or labelled otherwise (a balanced row
-    balance.max_images left out is one pruned keeps). Before: pruned written anew (dvc repro -s variants after a
-    cleaner, a verdict or the budget changed) and train@balanced run alone, the copies of the old pruned were trained
-    as "pruned plus copies", exit 0."""
-    path, written_by = _rows_file(name, root)
-    # pruned's labels as training reads them (train@balanced loads balanced's alone): before, a label past the classes
-    # or none was an IndexError or ValueError traceback here, and -1 was read as the last class
-    mine, now = read_rows(name, root=root), read_rows("pruned", root=root, num_classes=len(classes))
-    both = mine[mine["origin"] != "extra"].merge(now, on=["origin", "id"], how="outer", suffixes=("", "_now"))
-    # what each side trains on of the image: none, or it at a label (a relabel to a label trains as a keep at it)
-    cut = ((both["action"] == "drop") & (both["stage"] == "balance")).to_numpy()  # kept by pruned, then left out
-    held = lambda action, label: ("absent" if pd.isna(action) else "dropped" if action == "drop"  # noqa: E731
-                                  else f"kept as {classes[int(label)]!r}")
-    then = [held("keep" if c else a, l) for a, l, c in zip(both["action"], both["label"], cut)]
-    was = [held(a, l) for a, l in zip(both["action_now"], both["label_now"])]
-    differs = [a != b for a, b in zip(then, was)]
-    if any(differs):
-        at = differs.index(True)
-        left = " (left out for balance.max_images)" if cut[at] else ""
-        raise rerun_error(path, f"built on another pruned: image {both['id'].iloc[at]!r} is {then[at]}{left} there, "
-                                f"{was[at]} in data/variants/pruned now ({sum(differs)} such image(s))",
-                          written_by=written_by)
 
 
 def check_kept(name: str, rows: pd.DataFrame, *, before: pd.DataFrame | None = None,
