@@ -15,6 +15,7 @@ from winnow.cosine_index import backend_of
 from winnow.dedup import dedup_images, dedup_metrics
 from winnow.dedup_keep import majority_labels
 from winnow.engine import Engine
+from winnow.errors import WinnowError
 from winnow.flag_cuts import FLAGGED_BY, GROUPED_AT, check_cut, flagged_by, grouped_at, grouped_record
 from winnow.groundtruth import PERTURBATION_COLUMNS
 from winnow.imageset import read_imageset
@@ -22,7 +23,7 @@ from winnow.judged_rows import check_pixels, with_digests
 from winnow.leaks import leaks_kept, removed_identical, repeated
 from winnow.quality import read_scores
 from winnow.stage import check_outputs, load_params, run, together, write_json, write_table
-from winnow.stage_reads import read_table
+from winnow.stage_reads import read_table, rerun_error
 
 IMAGESET, SCORES, OUT = "data/degrade", "data/score/scores.parquet", "data/dedup/groups.parquet"
 FLAGS = "data/threshold/flags.parquet"
@@ -55,7 +56,10 @@ def main() -> None:
     flagged = None if flags is None else imageset.manifest["id"].map(flags.set_index("id")["any"]).to_numpy(bool)
     table = dedup_images(imageset.manifest, imageset.images, scores, embedding=embedding, **settings,
                          knn=backend_of(params), flagged=flagged, engine=Engine.from_params(params))
-    metrics = dedup_metrics(table, perturbations=perturbations, digests=imageset.manifest["digest"].to_numpy())
+    try:  # a log naming copies of images data/degrade lacks (another data set's): before, scored 0 against it
+        metrics = dedup_metrics(table, perturbations=perturbations, digests=imageset.manifest["digest"].to_numpy())
+    except WinnowError as err:
+        raise rerun_error(TRUTH_IN, str(err), written_by="degrade") from None
     # the flags it kept copies by and its settings: a reader refuses groups kept by other flags than threshold's now
     # (check_flagged_by), or made with other dedup settings or compute.knn than params.yaml's (check_grouped_at)
     table.attrs = {FLAGGED_BY: flagged_by(flags, manifest=imageset.manifest), GROUPED_AT: grouped_record(params)}

@@ -297,9 +297,26 @@ def dedup_images(manifest: pd.DataFrame, images: np.ndarray, scores: pd.DataFram
                        mirrored=mirrored_views(flip=flip, crop=crop), flagged=flagged)
 
 
-def true_duplicate_ids(perturbations: pd.DataFrame) -> set[str]:
-    """Ids of every image in a planted duplicate group of two or more: the copies and their sources."""
+def true_duplicate_ids(perturbations: pd.DataFrame, *, splits: pd.Series | None = None) -> set[str]:
+    """Ids of every image in a planted duplicate group of two or more: the copies and their sources.
+
+    ``splits``: each image's split by id (data/degrade's); given, a copy or a source that is none of its train images
+    raises a one-line :class:`WinnowError` naming the row's image, as :func:`winnow.groundtruth.planted_issue_ids`
+    refuses a quality damage of one: degrade copies its own train images over its own train images. Before, a log of
+    another data set scored dedup against copies planted nowhere (precision, recall and F1 0, its exact copies
+    counted in ``left_out``), exit 0."""
     planted = perturbations[perturbations["kind"].isin(DUPLICATE_KINDS)]
+    for row in planted.itertuples(index=False) if splits is not None else ():
+        if pd.isna(row.source_id):  # the copy of nothing: its source would count as no copy
+            raise WinnowError(f"image {row.id!r}: {row.kind} names no source image; degrade records the train image "
+                              "each copy is of")
+        for image, what in ((row.id, row.kind), (row.source_id, f"{row.kind} source {row.source_id!r}")):
+            if image not in splits.index:
+                raise WinnowError(f"image {row.id!r}: {what} names an image data/degrade does not hold (a log of "
+                                  "another data set?); degrade copies its own train images")
+            if splits[image] != "train":
+                raise WinnowError(f"image {row.id!r}: {what} is a {splits[image]} image; degrade copies train images "
+                                  "only")
     return set(planted["id"]) | set(planted["source_id"].dropna())
 
 
@@ -329,7 +346,9 @@ def dedup_metrics(table: pd.DataFrame, *, perturbations: pd.DataFrame | None = N
         "leaks": leaks_by_kind(table),
     }
     if planted(perturbations, DUPLICATE_KINDS):
-        truth = table["id"].isin(true_duplicate_ids(perturbations)).to_numpy()
+        # the log's copies and sources held to the table's images (one a row): a log of another data set is refused
+        splits = pd.Series(table["split"].to_numpy(), index=table["id"].to_numpy())
+        truth = table["id"].isin(true_duplicate_ids(perturbations, splits=splits)).to_numpy()
         # before: a trusted image drawn from train made its train copy one more false positive (precision 2/3 of
         # a detector that found the one planted copy and a copy pixel for pixel)
         copied = (pd.Series(np.asarray(digests, dtype=object)).duplicated(keep=False).to_numpy() & ~truth
