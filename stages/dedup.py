@@ -16,12 +16,13 @@ from winnow.dedup import dedup_images, dedup_metrics
 from winnow.dedup_keep import majority_labels
 from winnow.engine import Engine
 from winnow.errors import WinnowError
-from winnow.flag_cuts import FLAGGED_BY, GROUPED_AT, check_cut, flagged_by, grouped_at, grouped_record
+from winnow.flag_cuts import (FLAGGED_BY, GROUPED_AT, check_cut, flagged_by, grouped_at, grouped_record,
+                              scored_by)
 from winnow.groundtruth import PERTURBATION_COLUMNS
 from winnow.imageset import read_imageset
 from winnow.judged_rows import check_pixels, with_digests
 from winnow.leaks import leaks_kept, removed_identical, repeated
-from winnow.quality import read_scores
+from winnow.quality import SCORED_AT, read_scores
 from winnow.stage import check_outputs, load_params, run, together, write_json, write_table
 from winnow.stage_reads import read_table, rerun_error
 
@@ -61,8 +62,10 @@ def main() -> None:
     except WinnowError as err:
         raise rerun_error(TRUTH_IN, str(err), written_by="degrade") from None
     # the flags it kept copies by and its settings: a reader refuses groups kept by other flags than threshold's now
-    # (check_flagged_by), or made with other dedup settings or compute.knn than params.yaml's (check_grouped_at)
-    table.attrs = {FLAGGED_BY: flagged_by(flags, manifest=imageset.manifest), GROUPED_AT: grouped_record(params)}
+    # (check_flagged_by), or made with other dedup settings or compute.knn than params.yaml's, or kept by quality
+    # scores of other score settings (check_grouped_at)
+    table.attrs = {FLAGGED_BY: flagged_by(flags, manifest=imageset.manifest), GROUPED_AT: grouped_record(params),
+                   **scored_by(params, scores.attrs.get(SCORED_AT))}
     with together():  # all outputs or none: a failed write (a full disk) leaves the last run's
         write_table(OUT, with_digests(table, manifest=imageset.manifest))
         write_json(METRICS_OUT, settings | metrics)

@@ -3,7 +3,12 @@
 - a degrade log whose duplicate rows name a copy or a source data/degrade does not hold (a log of another data set),
   a val image, or no source at all: dedup scored its groups against copies planted nowhere (precision, recall and F1
   0, its pixel-identical copies counted in ``detection.left_out``), exit 0, where the threshold stage refuses such a
-  log of quality damage. Now one line naming the log, the row's image and degrade as the stage to rerun.
+  log of quality damage. Now one line naming the log, the row's image and degrade as the stage to rerun;
+- score's percentiles edited and the score stage rerun, then a reader of dedup's groups run alone: under keep
+  best_quality the groups kept the copy the old quality scores ranked first, and were read as dedup's choice now
+  (dedup rerun keeps the other). The groups now record the score settings of the scores they kept copies by, and every
+  reader refuses them after an edit, in one line naming each setting then and now; keep first and groups of scores
+  that record nothing are read as before.
 
 Stage cases run the real script in this process on a throwaway project of a few 8x8 images; the others call the
 library the stage calls."""
@@ -12,13 +17,19 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
-from hostile_harness import files_under
+from hostile_harness import assert_nothing_left, files_under, make_project, undamaged_params
 from test_hostile_dedup_more import dedup_project
 from test_hostile_quality_70 import _refused
 from test_hostile_threshold_64 import _stage_in_process
 from winnow.degrade import perturbation_table
+from winnow.errors import WinnowError
+from winnow.imageset import write_imageset
+from winnow.judged_rows import read_filters
+from winnow.quality import score_table
 from winnow.stage import write_table
 
 SPLITS = ["train"] * 6 + ["val", "test"]
@@ -73,3 +84,89 @@ def test_a_degrade_log_of_its_own_train_copy_is_scored(project, monkeypatch, cap
     assert files_under(project) - before == {"data/dedup/groups.parquet", "metrics/dedup.json"}
     detection = json.loads((project / "metrics/dedup.json").read_text())["detection"]
     assert (detection["tp"], detection["fp"], detection["fn"], detection["left_out"]) == (2, 0, 0, 0)
+
+
+def _jittered_project(root: Path) -> Path:
+    """data/degrade of six 16x16 train images and a val one, i1 a brightened, lower-contrast copy of i0 (x0.81 +39):
+    under the default score settings i0 has the higher mean quality, under dark_percentile 50 and light_percentile 95
+    i1 has; their scores at the defaults."""
+    rng = np.random.default_rng(0)
+    for _ in range(9):  # the ninth draw of the search that found such a pair
+        source = rng.integers(0, 256, (1, 16, 16, 1)).astype(np.float64)
+        factor, shift = rng.uniform(0.4, 1.6), rng.uniform(-60, 60)
+    copy = np.clip(source * factor + shift, 0, 255)
+    images = np.concatenate([source, copy, np.random.default_rng(5).integers(0, 256, (4, 16, 16, 1))]).astype(np.uint8)
+    manifest = pd.DataFrame({"id": [f"i{k}" for k in range(6)], "split": ["train"] * 5 + ["val"], "label": 0,
+                             "source": "t", "orig_h": 16, "orig_w": 16, "orig_mode": "L"})
+    params = undamaged_params()
+    make_project(root, params)
+    write_imageset(root / "data/degrade", images, manifest, ["a"])
+    write_table(root / "data/degrade/perturbations.parquet", perturbation_table([]))
+    _scored(root, params["score"])
+    return root
+
+
+def _scored(root: Path, score: dict) -> None:
+    """data/score/scores.parquet as the score stage writes it under the ``score`` section."""
+    from winnow.imageset import read_imageset
+
+    imageset = read_imageset(root / "data/degrade")
+    write_table(root / "data/score/scores.parquet", score_table(np.asarray(imageset.images), imageset.manifest,
+                                                                **score))
+
+
+def _kept(root: Path) -> list[str]:
+    groups = pd.read_parquet(root / "data/dedup/groups.parquet")
+    return groups.loc[groups["group_size"].gt(1) & groups["kept"], "id"].tolist()
+
+
+@pytest.mark.hostile("intermediates")
+def test_groups_kept_by_scores_of_other_score_settings_are_refused_by_their_readers(tmp_path, monkeypatch, capsys):
+    # score.dark_percentile and light_percentile edited, the score stage rerun (dvc repro -s score), then a reader of
+    # the groups run alone: before, read_filters (the label cleaners', the budget's) took the group keeping i0 as
+    # dedup's choice now, exit 0, where dedup rerun keeps i1 (the copy the new scores rank higher)
+    project = _jittered_project(tmp_path / "project")
+    assert _stage_in_process(project, "dedup", monkeypatch, capsys).returncode == 0
+    assert _kept(project) == ["i0"]
+    stale = project / "stale-groups.parquet"
+    shutil.copy(project / "data/dedup/groups.parquet", stale)
+    params = undamaged_params()
+    params["score"] |= {"dark_percentile": 50.0, "light_percentile": 95.0}
+    make_project(project, params)
+    _scored(project, params["score"])
+    manifest = pd.read_parquet(project / "data/degrade/manifest.parquet")
+    shutil.copy(stale, project / "data/dedup/groups.parquet")
+    before = files_under(project)
+    with pytest.raises(WinnowError) as refused:
+        read_filters(manifest, params=params)
+    assert str(refused.value) == (
+        "data/dedup/groups.parquet: kept each group's copy by quality scores made at other settings than params.yaml's "
+        "score section (light_percentile 75 then, 95 now; dark_percentile 99 then, 50 now); rerun the dedup stage "
+        "(dvc repro dedup)")
+    assert_nothing_left(project, before)
+    # the reason, measured: dedup now keeps the other copy
+    assert _stage_in_process(project, "dedup", monkeypatch, capsys).returncode == 0
+    assert _kept(project) == ["i1"]
+    assert read_filters(manifest, params=params)[1]["kept"].tolist() == [False, True, True, True, True, True]
+
+
+@pytest.mark.hostile("intermediates")
+def test_groups_kept_first_or_recording_no_scores_are_read_after_a_score_edit(tmp_path, monkeypatch, capsys):
+    # keep first never reads the scores: its groups are read under other score settings; and groups of scores that
+    # record no settings (an earlier winnow's) are read as before
+    project = _jittered_project(tmp_path / "project")
+    params = undamaged_params()
+    params["dedup"]["keep"] = "first"
+    make_project(project, params)
+    assert _stage_in_process(project, "dedup", monkeypatch, capsys).returncode == 0
+    params["score"]["dark_percentile"] = 50.0
+    manifest = pd.read_parquet(project / "data/degrade/manifest.parquet")
+    assert read_filters(manifest, params=params)[1]["kept"].tolist() == [True, False, True, True, True, True]
+    scores = pd.read_parquet(project / "data/score/scores.parquet")
+    scores.attrs = {}
+    write_table(project / "data/score/scores.parquet", scores)
+    params = undamaged_params()  # keep best_quality
+    make_project(project, params)
+    assert _stage_in_process(project, "dedup", monkeypatch, capsys).returncode == 0
+    params["score"]["dark_percentile"] = 50.0
+    assert read_filters(manifest, params=params)[1]["kept"].tolist() == [True, False, True, True, True, True]

@@ -142,6 +142,10 @@ DEDUP_SETTINGS = {"radius": None, "min_correlation": None, "flip": False, "crop"
 # and beside them how the embedding's neighbours are searched (embedding_radius's pairs): faiss_ivf's approximate
 # search misses some the exact one finds
 KNN = "compute.knn"
+# and, under keep best_quality, the score settings the quality scores each group's kept copy was chosen by were made at
+# (the scores' own record, winnow.quality.SCORED_AT; scored_by): the percentiles move the dark and light scores, and
+# with them the mean that picks the copy
+SCORED_BY = "kept_by_scores"
 
 
 def grouped_at(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -157,6 +161,13 @@ def grouped_record(params: Mapping[str, Any]) -> dict[str, Any]:
     out)."""
     settings = grouped_at(params)
     return settings if settings["embedding_radius"] is None else {**settings, KNN: backend_of(params)}
+
+
+def scored_by(params: Mapping[str, Any], recorded: Any) -> dict[str, Any]:
+    """What dedup's groups record under :data:`SCORED_BY`, empty where nothing is: under params.yaml's (``params``)
+    dedup.keep best_quality, the settings the scores it read record they were made at (``recorded``, their
+    :data:`winnow.quality.SCORED_AT`; None: they record none, as an earlier winnow's)."""
+    return {} if recorded is None or grouped_at(params)["keep"] != "best_quality" else {SCORED_BY: recorded}
 
 
 def as_read(key: str, value: Any) -> Any:
@@ -202,6 +213,13 @@ def check_grouped_at(groups, *, params: Mapping[str, Any], path: str = "data/ded
             raise rerun_error(path, f"grouped with {key if key == KNN else f'dedup.{key}'} "
                                     f"{'unrecorded' if key not in then else json.dumps(then[key])}, but params.yaml "
                                     f"gives {json.dumps(now[key])} now", written_by="dedup")
+    # before: score's percentiles edited, score and threshold rerun, and a reader run alone read the copies kept by the
+    # old quality scores as dedup's choice now (a group kept the copy the new scores rank second), exit 0. Groups
+    # that record no scores (an earlier winnow's, keep first, scores recording nothing) are read as before
+    changed = score_changes(groups.attrs[SCORED_BY], params.get("score") or {}) if SCORED_BY in groups.attrs else []
+    if changed:
+        raise rerun_error(path, f"kept each group's copy by quality scores made at other settings than params.yaml's "
+                                f"score section ({'; '.join(changed)})", written_by="dedup")
 
 
 def _idle(settings: Mapping[str, Any]) -> set[str]:
