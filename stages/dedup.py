@@ -16,8 +16,8 @@ from winnow.dedup import dedup_images, dedup_metrics
 from winnow.dedup_keep import majority_labels
 from winnow.engine import Engine
 from winnow.errors import WinnowError
-from winnow.flag_cuts import (FLAGGED_BY, GROUPED_AT, check_cut, flagged_by, grouped_at, grouped_record,
-                              scored_by)
+from winnow.flag_cuts import (FLAGGED_BY, GROUPED_AT, check_cut, embedded_by, flagged_by, grouped_at,
+                              grouped_record, scored_by)
 from winnow.groundtruth import PERTURBATION_COLUMNS
 from winnow.imageset import read_imageset
 from winnow.judged_rows import check_pixels, with_digests
@@ -41,7 +41,7 @@ def main() -> None:
                          digests=imageset.manifest["digest"], sizes=imageset.manifest)
     perturbations = read_table(TRUTH_IN, written_by="degrade", columns=PERTURBATION_COLUMNS, missing_ok=True)
     settings = grouped_at(params)  # recorded with the groups: a reader refuses them after an edit (check_grouped_at)
-    embedding = None
+    embedding, embedded = None, embedded_by(params)  # the represent files' bytes, taken before they are read
     if settings["embedding_radius"] is not None:
         from winnow.represent import read_representation  # torch and the encoders, only when asked for
 
@@ -62,10 +62,10 @@ def main() -> None:
     except WinnowError as err:
         raise rerun_error(TRUTH_IN, str(err), written_by="degrade") from None
     # the flags it kept copies by and its settings: a reader refuses groups kept by other flags than threshold's now
-    # (check_flagged_by), or made with other dedup settings or compute.knn than params.yaml's, or kept by quality
-    # scores of other score settings (check_grouped_at)
+    # (check_flagged_by), or made with other dedup settings or compute.knn than params.yaml's, kept by quality scores
+    # of other score settings or linked by an embedding represent has written anew since (check_grouped_at)
     table.attrs = {FLAGGED_BY: flagged_by(flags, manifest=imageset.manifest), GROUPED_AT: grouped_record(params),
-                   **scored_by(params, scores.attrs.get(SCORED_AT))}
+                   **scored_by(params, scores.attrs.get(SCORED_AT)), **embedded}
     with together():  # all outputs or none: a failed write (a full disk) leaves the last run's
         write_table(OUT, with_digests(table, manifest=imageset.manifest))
         write_json(METRICS_OUT, settings | metrics)

@@ -8,7 +8,11 @@
   best_quality the groups kept the copy the old quality scores ranked first, and were read as dedup's choice now
   (dedup rerun keeps the other). The groups now record the score settings of the scores they kept copies by, and every
   reader refuses them after an edit, in one line naming each setting then and now; keep first and groups of scores
-  that record nothing are read as before.
+  that record nothing are read as before;
+- represent rerun on other features, then a reader of groups that dedup.embedding_radius's search made run alone: the
+  copies the old embedding linked were read as dedup's now. The groups now record the sha256 of the represent files
+  the search read, and every reader refuses them once those bytes differ (a file damaged since names represent);
+  groups made without the embedding's search are read whatever represent writes.
 
 Stage cases run the real script in this process on a throwaway project of a few 8x8 images; the others call the
 library the stage calls."""
@@ -20,8 +24,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
-from hostile_harness import assert_nothing_left, files_under, make_project, undamaged_params
+from hostile_harness import (assert_nothing_left, files_under, make_project, record_represent,
+                             undamaged_params)
 from test_hostile_dedup_more import dedup_project
 from test_hostile_quality_70 import _refused
 from test_hostile_threshold_64 import _stage_in_process
@@ -30,7 +36,7 @@ from winnow.errors import WinnowError
 from winnow.imageset import write_imageset
 from winnow.judged_rows import read_filters
 from winnow.quality import score_table
-from winnow.stage import write_table
+from winnow.stage import write_json, write_table
 
 SPLITS = ["train"] * 6 + ["val", "test"]
 LOG = "data/degrade/perturbations.parquet"
@@ -170,3 +176,59 @@ def test_groups_kept_first_or_recording_no_scores_are_read_after_a_score_edit(tm
     assert _stage_in_process(project, "dedup", monkeypatch, capsys).returncode == 0
     params["score"]["dark_percentile"] = 50.0
     assert read_filters(manifest, params=params)[1]["kept"].tolist() == [True, False, True, True, True, True]
+
+
+def _embedded(root: Path, features: np.ndarray) -> None:
+    """data/represent as the represent stage writes it: ``features``, a row an image of data/degrade in its order."""
+    manifest = pd.read_parquet(root / "data/degrade/manifest.parquet")
+    (root / "data/represent").mkdir(parents=True, exist_ok=True)
+    np.save(root / "data/represent/embeddings.npy", features.astype(np.float32))
+    write_json(root / "data/represent/ids.json", manifest["id"].tolist())
+    record_represent(root)
+
+
+@pytest.mark.hostile("intermediates")
+def test_groups_linked_by_an_embedding_represent_wrote_anew_are_refused_by_their_readers(tmp_path, monkeypatch,
+                                                                                         capsys):
+    # dedup.embedding_radius 0.01 unconfirmed, keep first: train-2 and train-3 (pixels unrelated) share an embedding, so dedup
+    # removes train-3 as train-2's embedding_duplicate. Then represent writes other features (its params edited, dvc
+    # repro -s represent), in which no two images lie near, and a reader of the groups runs alone: before, read_filters
+    # (the label cleaners', the budget's) took train-3's removal as dedup's choice now, exit 0, where dedup rerun
+    # keeps it
+    project = dedup_project(tmp_path / "project", splits=SPLITS, copies={},
+                            dedup={"embedding_radius": 0.01, "embedding_confirm": False, "keep": "first"})
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    features = np.eye(len(SPLITS), 16)
+    features[3] = features[2]
+    _embedded(project, features)
+    assert _stage_in_process(project, "dedup", monkeypatch, capsys).returncode == 0
+    manifest = pd.read_parquet(project / "data/degrade/manifest.parquet")
+    assert read_filters(manifest, params=params)[1]["reason"].tolist()[2:4] == ["kept", "embedding_duplicate"]
+    _embedded(project, np.eye(len(SPLITS), 16))
+    before = files_under(project)
+    with pytest.raises(WinnowError) as refused:
+        read_filters(manifest, params=params)
+    assert str(refused.value) == (
+        "data/dedup/groups.parquet: grouped by the embedding's search on data/represent/embeddings.npy as it was before "
+        "the represent stage wrote it anew (its bytes differ now); rerun the dedup stage (dvc repro dedup)")
+    assert_nothing_left(project, before)
+    # the reason, measured: dedup now keeps train-3
+    assert _stage_in_process(project, "dedup", monkeypatch, capsys).returncode == 0
+    assert read_filters(manifest, params=params)[1]["reason"].tolist()[2:4] == ["unique", "unique"]
+    # an embedding file damaged since names represent, which writes it again
+    (project / "data/represent/ids.json").write_text("{}")
+    with pytest.raises(WinnowError) as refused:
+        read_filters(manifest, params=params)
+    assert str(refused.value) == ("data/represent/ids.json: not a list of image ids; rerun the represent stage (dvc "
+                                  "repro represent)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_groups_without_the_embedding_search_are_read_whatever_represent_writes(project, monkeypatch, capsys):
+    # the default run (embedding_radius null) reads no embedding: represent rewritten since moves none of its links
+    _embedded(project, np.eye(len(SPLITS), 16))
+    assert _stage_in_process(project, "dedup", monkeypatch, capsys).returncode == 0
+    _embedded(project, np.eye(len(SPLITS), 16)[::-1])
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    manifest = pd.read_parquet(project / "data/degrade/manifest.parquet")
+    assert read_filters(manifest, params=params)[1]["reason"].tolist()[:2] == ["kept", "exact_duplicate"]

@@ -10,6 +10,7 @@ import os
 import pandas as pd
 
 from winnow.file_ops import file_digests
+from winnow.flag_cuts import EMBEDDING_FILES  # the files of the embedding, as dedup records them
 from winnow.origin_checks import DEGRADE
 from winnow.stage_reads import rerun_error
 from winnow.variants import DECISION_FILES
@@ -28,7 +29,6 @@ TRAINED_ON = "train_split"
 # judge that stood in for none's training; empty where it read none (budget off, or too few judge images); absent from
 # an earlier budget's file
 REPRESENTED = "represent_files"
-EMBEDDING_FILES = ("data/represent/embeddings.npy", "data/represent/ids.json")
 JUDGE_MODEL = "models/represent.pt"
 
 

@@ -16,12 +16,14 @@ made with (:data:`GROUPED_AT`), held to threshold's flags and params.yaml by the
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from typing import Any
 
 from winnow.configs import score_changes, scored_at
 from winnow.cosine_index import backend_of
 from winnow.errors import WinnowError
+from winnow.file_ops import file_digests
 
 FLAGS = "data/threshold/flags.parquet"
 # the key of the flags' attrs recording the threshold.issues they were cut by
@@ -146,6 +148,10 @@ KNN = "compute.knn"
 # (the scores' own record, winnow.quality.SCORED_AT; scored_by): the percentiles move the dark and light scores, and
 # with them the mean that picks the copy
 SCORED_BY = "kept_by_scores"
+# and, where embedding_radius is set, the sha256 of the represent stage's files its search read (embedded_by): represent
+# rerun on other features (its params edited) moves every embedding link
+EMBEDDED_BY = "embedding_files"
+EMBEDDING_FILES = ("data/represent/embeddings.npy", "data/represent/ids.json")
 
 
 def grouped_at(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -168,6 +174,12 @@ def scored_by(params: Mapping[str, Any], recorded: Any) -> dict[str, Any]:
     dedup.keep best_quality, the settings the scores it read record they were made at (``recorded``, their
     :data:`winnow.quality.SCORED_AT`; None: they record none, as an earlier winnow's)."""
     return {} if recorded is None or grouped_at(params)["keep"] != "best_quality" else {SCORED_BY: recorded}
+
+
+def embedded_by(params: Mapping[str, Any]) -> dict[str, Any]:
+    """What dedup's groups record under :data:`EMBEDDED_BY`, taken before the embedding is read: where params.yaml's
+    (``params``) dedup.embedding_radius is set, the sha256 of each of :data:`EMBEDDING_FILES` by path; else nothing."""
+    return {} if grouped_at(params)["embedding_radius"] is None else {EMBEDDED_BY: file_digests(EMBEDDING_FILES)}
 
 
 def as_read(key: str, value: Any) -> Any:
@@ -220,6 +232,28 @@ def check_grouped_at(groups, *, params: Mapping[str, Any], path: str = "data/ded
     if changed:
         raise rerun_error(path, f"kept each group's copy by quality scores made at other settings than params.yaml's "
                                 f"score section ({'; '.join(changed)})", written_by="dedup")
+    _check_embedded_by(groups.attrs.get(EMBEDDED_BY), searched=now["embedding_radius"] is not None, path=path)
+
+
+def _check_embedded_by(record: Any, *, searched: bool, path: str) -> None:
+    """Refuse dedup's groups whose ``record`` (:data:`EMBEDDED_BY`; None: none, as groups of an earlier winnow's) holds
+    other bytes of a represent file than the file now, where the embedding's search is on (``searched``): one missing
+    or damaged since is refused naming represent (:func:`winnow.stage_reads.read_embedding`). Before: represent rerun on
+    other features (represent.source edited, dvc repro -s represent) and a reader of the groups run alone read the copies
+    the old embedding linked as dedup's now, exit 0."""
+    from winnow.stage_reads import read_embedding, rerun_error
+
+    if record is None or not searched:
+        return
+    if not isinstance(record, dict):
+        raise rerun_error(path, f"records the represent files it was grouped by as {json.dumps(record)[:40]}, not "
+                                "their digests by path", written_by="dedup")
+    now = file_digests(EMBEDDING_FILES)
+    changed = next((file for file in EMBEDDING_FILES if record.get(file) != now[file]), None)
+    if changed is not None:
+        read_embedding(os.path.dirname(EMBEDDING_FILES[0]))  # a file missing or damaged: represent writes it again
+        raise rerun_error(path, f"grouped by the embedding's search on {changed} as it was before the represent stage "
+                                "wrote it anew (its bytes differ now)", written_by="dedup")
 
 
 def _idle(settings: Mapping[str, Any]) -> set[str]:
