@@ -7,8 +7,8 @@
 - score's percentiles edited and the score stage rerun, then a reader of dedup's groups run alone: under keep
   best_quality the groups kept the copy the old quality scores ranked first, and were read as dedup's choice now
   (dedup rerun keeps the other). The groups now record the score settings of the scores they kept copies by, and every
-  reader refuses them after an edit, in one line naming each setting then and now; keep first and groups of scores
-  that record nothing are read as before;
+  reader refuses them after an edit, in one line naming each setting then and now; keep first, groups that chose
+  no copy and groups of scores that record nothing are read as before;
 - represent rerun on other features, then a reader of groups that dedup.embedding_radius's search made run alone: the
   copies the old embedding linked were read as dedup's now. The groups now record the sha256 of the represent files
   the search read, and every reader refuses them once those bytes differ (a file damaged since names represent);
@@ -178,6 +178,22 @@ def test_groups_kept_first_or_recording_no_scores_are_read_after_a_score_edit(tm
     assert read_filters(manifest, params=params)[1]["kept"].tolist() == [True, False, True, True, True, True]
 
 
+
+@pytest.mark.hostile("intermediates")
+def test_groups_that_chose_no_copy_are_read_after_a_score_edit(project, monkeypatch, capsys):
+    # keep best_quality, but no group holds two train images (train-1 deleted from the data: no copy left), so the
+    # scores chose nothing: the groups are read under other score settings
+    manifest = pd.read_parquet(project / "data/degrade/manifest.parquet")
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    images = np.random.default_rng(1).integers(0, 256, (len(SPLITS), 8, 8, 1), dtype=np.uint8)
+    write_imageset(project / "data/degrade", images, manifest.drop(columns="digest"), ["a", "b"])
+    manifest = pd.read_parquet(project / "data/degrade/manifest.parquet")
+    _scored(project, params["score"])
+    assert _stage_in_process(project, "dedup", monkeypatch, capsys).returncode == 0
+    params["score"]["dark_percentile"] = 50.0
+    assert read_filters(manifest, params=params)[1]["reason"].eq("unique").all()
+
+
 def _embedded(root: Path, features: np.ndarray) -> None:
     """data/represent as the represent stage writes it: ``features``, a row an image of data/degrade in its order."""
     manifest = pd.read_parquet(root / "data/degrade/manifest.parquet")
@@ -189,12 +205,12 @@ def _embedded(root: Path, features: np.ndarray) -> None:
 
 @pytest.mark.hostile("intermediates")
 def test_groups_linked_by_an_embedding_represent_wrote_anew_are_refused_by_their_readers(tmp_path, monkeypatch,
-                                                                                         capsys):
-    # dedup.embedding_radius 0.01 unconfirmed, keep first: train-2 and train-3 (pixels unrelated) share an embedding, so dedup
-    # removes train-3 as train-2's embedding_duplicate. Then represent writes other features (its params edited, dvc
-    # repro -s represent), in which no two images lie near, and a reader of the groups runs alone: before, read_filters
-    # (the label cleaners', the budget's) took train-3's removal as dedup's choice now, exit 0, where dedup rerun
-    # keeps it
+                                                                                          capsys):
+    # dedup.embedding_radius 0.01 unconfirmed, keep first: train-2 and train-3 (pixels unrelated) share an embedding,
+    # so dedup removes train-3 as train-2's embedding_duplicate. Then represent writes other features (its params
+    # edited, dvc repro -s represent), in which no two images lie near, and a reader of the groups runs alone: before,
+    # read_filters (the label cleaners', the budget's) took train-3's removal as dedup's choice now, exit 0, where
+    # dedup rerun keeps it
     project = dedup_project(tmp_path / "project", splits=SPLITS, copies={},
                             dedup={"embedding_radius": 0.01, "embedding_confirm": False, "keep": "first"})
     params = yaml.safe_load((project / "params.yaml").read_text())
@@ -209,8 +225,8 @@ def test_groups_linked_by_an_embedding_represent_wrote_anew_are_refused_by_their
     with pytest.raises(WinnowError) as refused:
         read_filters(manifest, params=params)
     assert str(refused.value) == (
-        "data/dedup/groups.parquet: grouped by the embedding's search on data/represent/embeddings.npy as it was before "
-        "the represent stage wrote it anew (its bytes differ now); rerun the dedup stage (dvc repro dedup)")
+        "data/dedup/groups.parquet: grouped by the embedding's search on data/represent/embeddings.npy as it was "
+        "before the represent stage wrote it anew (its bytes differ now); rerun the dedup stage (dvc repro dedup)")
     assert_nothing_left(project, before)
     # the reason, measured: dedup now keeps train-3
     assert _stage_in_process(project, "dedup", monkeypatch, capsys).returncode == 0

@@ -169,11 +169,13 @@ def grouped_record(params: Mapping[str, Any]) -> dict[str, Any]:
     return settings if settings["embedding_radius"] is None else {**settings, KNN: backend_of(params)}
 
 
-def scored_by(params: Mapping[str, Any], recorded: Any) -> dict[str, Any]:
+def scored_by(params: Mapping[str, Any], recorded: Any, *, chosen: bool) -> dict[str, Any]:
     """What dedup's groups record under :data:`SCORED_BY`, empty where nothing is: under params.yaml's (``params``)
-    dedup.keep best_quality, the settings the scores it read record they were made at (``recorded``, their
-    :data:`winnow.quality.SCORED_AT`; None: they record none, as an earlier winnow's)."""
-    return {} if recorded is None or grouped_at(params)["keep"] != "best_quality" else {SCORED_BY: recorded}
+    dedup.keep best_quality, where a group held two or more train images to choose among (``chosen``), the settings
+    the scores it read record they were made at (``recorded``, their :data:`winnow.quality.SCORED_AT`; None: they
+    record none, as an earlier winnow's). Groups that chose nothing by the scores are read after any score edit."""
+    keep = grouped_at(params)["keep"]
+    return {SCORED_BY: recorded} if recorded is not None and chosen and keep == "best_quality" else {}
 
 
 def embedded_by(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -239,8 +241,8 @@ def _check_embedded_by(record: Any, *, searched: bool, path: str) -> None:
     """Refuse dedup's groups whose ``record`` (:data:`EMBEDDED_BY`; None: none, as groups of an earlier winnow's) holds
     other bytes of a represent file than the file now, where the embedding's search is on (``searched``): one missing
     or damaged since is refused naming represent (:func:`winnow.stage_reads.read_embedding`). Before: represent rerun on
-    other features (represent.source edited, dvc repro -s represent) and a reader of the groups run alone read the copies
-    the old embedding linked as dedup's now, exit 0."""
+    other features (represent.source edited, dvc repro -s represent) and a reader of the groups run alone read the
+    copies the old embedding linked as dedup's now, exit 0."""
     from winnow.stage_reads import read_embedding, rerun_error
 
     if record is None or not searched:
