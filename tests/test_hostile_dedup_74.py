@@ -12,7 +12,11 @@
 - represent rerun on other features, then a reader of groups that dedup.embedding_radius's search made run alone: the
   copies the old embedding linked were read as dedup's now. The groups now record the sha256 of the represent files
   the search read, and every reader refuses them once those bytes differ (a file damaged since names represent);
-  groups made without the embedding's search are read whatever represent writes.
+  groups made without the embedding's search are read whatever represent writes;
+- a groups table whose reason of a removed train copy of a test image reads "Leak" or null (another tool's, or an
+  edit): read, and with dedup not among pruned.cleaners the copy was judged as any train image and kept by pruned,
+  which drops only reason "leak" whatever its cleaners. Every reader now refuses a reason dedup never writes, in one
+  line naming the image.
 
 Stage cases run the real script in this process on a throwaway project of a few 8x8 images; the others call the
 library the stage calls."""
@@ -248,3 +252,27 @@ def test_groups_without_the_embedding_search_are_read_whatever_represent_writes(
     params = yaml.safe_load((project / "params.yaml").read_text())
     manifest = pd.read_parquet(project / "data/degrade/manifest.parquet")
     assert read_filters(manifest, params=params)[1]["reason"].tolist()[:2] == ["kept", "exact_duplicate"]
+
+
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize(("reason", "problem"), [
+    ("Leak", "reason 'Leak' of id 'train-1' is none of those dedup writes (unique, kept, eval_copy, exact_duplicate, "
+             "near_duplicate, flip_crop_duplicate, embedding_duplicate, leak)"),
+    (None, "no reason for id 'train-1'"),
+])
+def test_groups_whose_reason_is_none_dedup_gives_are_refused_by_their_readers(tmp_path, monkeypatch, capsys, reason,
+                                                                              problem):
+    # train-1 copies test-7, so dedup removes it as a leak; its reason then rewritten (another tool's groups, an edit).
+    # before: with dedup not among pruned.cleaners, read_filters read the groups and considered_rows judged train-1 as
+    # any train image (only reason "leak" marks the copies pruned drops whatever its cleaners), exit 0
+    project = dedup_project(tmp_path / "project", splits=SPLITS, copies={1: 7})
+    assert _stage_in_process(project, "dedup", monkeypatch, capsys).returncode == 0
+    groups = pd.read_parquet(project / "data/dedup/groups.parquet")
+    assert groups.loc[1, ["kept", "reason"]].tolist() == [False, "leak"]
+    groups.loc[1, "reason"] = reason
+    groups.to_parquet(project / "data/dedup/groups.parquet")
+    manifest = pd.read_parquet(project / "data/degrade/manifest.parquet")
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    with pytest.raises(WinnowError) as refused:
+        read_filters(manifest, params=params, cleaners=["threshold"])
+    assert str(refused.value) == f"data/dedup/groups.parquet: {problem}; rerun the dedup stage (dvc repro dedup)"

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from winnow.errors import WinnowError
+from winnow.group_rows import check_group_numbers, check_reasons
 from winnow.imageset import ImageSet
 
 TRUTH = "data/degrade/perturbations.parquet"  # degrade's log of what it planted
@@ -92,7 +93,8 @@ def check_grouped(groups: pd.DataFrame, *, manifest: pd.DataFrame, path: str = "
     check_pixels(groups, manifest=manifest, path=path, written_by="dedup")
     from winnow.stage_reads import rerun_error
 
-    _check_group_numbers(groups, path=path)
+    check_group_numbers(groups, path=path)
+    check_reasons(groups, path=path)
     missing = [column for column in by if column not in groups.columns]
     if missing:
         raise rerun_error(path, f"lacks column(s) {', '.join(missing)}", written_by="dedup")
@@ -106,38 +108,6 @@ def check_grouped(groups: pd.DataFrame, *, manifest: pd.DataFrame, path: str = "
                                     f"id {groups['id'].iloc[first]!r}, {column} {then.iloc[first]!r} then, "
                                     f"{now.iloc[first]!r} now): made before degrade changed the data",
                               written_by="dedup")
-
-
-def _check_group_numbers(groups: pd.DataFrame, *, path: str) -> None:
-    """Refuse (:func:`winnow.stage_reads.rerun_error`) dedup's ``groups`` whose ``group`` is no group number dedup
-    writes (a whole number, 0 or more), or whose ``group_size`` of an image, where the table has one, is not the number
-    of images in its group. Before: a group of -1 written for every image without a copy (another tool's mark for none)
-    was read by the budget and the label cleaners as one picture of all of them, and ended the report in a ValueError,
-    as did group numbers written as text; a group_size written as text ended it in a TypeError."""
-    from winnow.stage_reads import holds_numbers, rerun_error
-
-    if "group" not in groups.columns:  # a reader using it requires it (before: a KeyError traceback in the budget)
-        return
-    group = groups["group"].dropna()
-    if not holds_numbers(group.dtype):
-        raise rerun_error(path, f"group holds {group.dtype} values, not group numbers", written_by="dedup")
-    odd = np.flatnonzero(((group < 0) | (group % 1 != 0)).to_numpy())
-    if len(odd):
-        raise rerun_error(path, f"group {group.iloc[odd[0]]:g} of id {groups['id'][group.index[odd[0]]]!r} is "
-                                "no group number (a whole number, 0 or more)", written_by="dedup")
-    if "group_size" not in groups.columns:
-        return
-    if not holds_numbers(groups["group_size"].dtype):
-        raise rerun_error(path, f"group_size holds {groups['group_size'].dtype} values, not numbers of images",
-                          written_by="dedup")
-    held = groups["group"].map(group.value_counts()).to_numpy(np.float64, na_value=np.nan)
-    sizes = groups["group_size"].to_numpy(np.float64, na_value=np.nan)
-    wrong = np.flatnonzero((sizes != held) & ~np.isnan(held))
-    if len(wrong):
-        at = wrong[0]
-        said = "no group_size" if np.isnan(sizes[at]) else f"group_size {sizes[at]:g}"
-        raise rerun_error(path, f"{said} of id {groups['id'].iloc[at]!r}, but its group {groups['group'].iloc[at]:g} "
-                                f"holds {held[at]:.0f} image(s)", written_by="dedup")
 
 
 def check_given_labels(table: pd.DataFrame, *, manifest: pd.DataFrame, path: str, written_by: str) -> None:
