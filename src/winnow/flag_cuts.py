@@ -243,7 +243,8 @@ def _check_embedded_by(record: Any, *, searched: bool, path: str) -> None:
     or damaged since is refused naming represent (:func:`winnow.stage_reads.read_embedding`). Before: represent rerun on
     other features (represent.source edited, dvc repro -s represent) and a reader of the groups run alone read the
     copies the old embedding linked as dedup's now, exit 0."""
-    from winnow.stage_reads import read_embedding, rerun_error
+    from winnow.model_reads import read_embedding
+    from winnow.stage_reads import rerun_error
 
     if record is None or not searched:
         return
