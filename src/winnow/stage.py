@@ -23,7 +23,7 @@ from winnow.outputs import (  # noqa: F401  (stage scripts import the writers of
 from winnow.params_read import check_unchanged, forget, remember
 from winnow.params import load as load_validated
 from winnow.progress_env import check_progress_variables
-from winnow.stops import drop_broken_dvc_lock, ignore_stops, stop_line, terminate_as_interrupt
+from winnow.stops import drop_broken_dvc_lock, ignore_stops, stop_line, stops_as_they_are, terminate_as_interrupt
 from winnow.temporaries import sweep_temporaries
 from winnow.watched import in_utf8_mode, watched_by_a_parent
 
@@ -227,6 +227,9 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False, torchrun: bo
     escape_unencodable_output()
     let_the_terminal_close()
     forget()  # what an earlier run in this process read (tests) is not this stage's
+    # an in-process caller gets its own handlers of the stops back when the stage returns or refuses (a forked child
+    # never returns)
+    restore_stops = (lambda: None) if forked else stops_as_they_are()
     before_commit.append(check_unchanged)
     try:
         # inside the try: a SIGTERM or SIGINT sent before the child lets them through arrives as that happens, in
@@ -263,6 +266,7 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False, torchrun: bo
         sys.exit(fault[1])
     finally:
         before_commit.remove(check_unchanged)
+        restore_stops()
 
 
 def _refuse_ranks() -> None:

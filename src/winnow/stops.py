@@ -12,6 +12,7 @@ import shlex
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from winnow.errors import INTERRUPTED, WinnowError, fault_line
@@ -57,6 +58,27 @@ def terminate_as_interrupt() -> None:
         if signal.getsignal(number) == signal.SIG_DFL:
             signal.signal(number, terminated)
     sys.unraisablehook = _sent_again_when_swallowed(sys.unraisablehook)
+
+
+def stops_as_they_are() -> Callable[[], None]:
+    """What puts the handlers of :data:`STOPS`, :data:`sys.unraisablehook` and the stops received back as they are now:
+    an in-process caller of :func:`winnow.stage.run` (a test runner, a notebook) was left with the stage's handlers
+    after it returned, so a later SIGTERM raised winnow's :class:`Terminated` inside the caller, and a stage run again
+    in the same process took a SIGTERM for a second one, which its handler ignores, and ran on to its end."""
+    if threading.current_thread() is not threading.main_thread():  # terminate_as_interrupt sets none there
+        return lambda: None
+    handlers = {number: signal.getsignal(number) for number in STOPS}
+    hook = sys.unraisablehook
+    received = list(_TERMINATED), list(_SWALLOWED)
+
+    def restore() -> None:
+        for number, handler in handlers.items():
+            if handler is not None:  # one set outside Python is left as it is now
+                signal.signal(number, handler)
+        sys.unraisablehook = hook
+        _TERMINATED[:], _SWALLOWED[:] = received
+
+    return restore
 
 
 def _sent_again_when_swallowed(hook):
