@@ -3,16 +3,23 @@
 - a stage run in-process (:func:`winnow.stage.run` called by a test runner or a notebook) gives the caller its own
   SIGTERM and SIGHUP handlers and ``sys.unraisablehook`` back when it returns, on success and on a refusal; a stage
   run again in the same process after one that a SIGTERM stopped is stopped by the next SIGTERM too;
+- `winnow study queue` counts an experiment that ran to the end as done only where it ran under the code and inputs the
+  workspace holds (its dvc.lock's hashes), and names the others; experiments of the sweeps queued earlier under params
+  since edited are named, with the command that drops them;
 """
 
 from __future__ import annotations
 
+import hashlib
 import signal
 import sys
 
 import pytest
+import yaml
 
-from winnow import stage
+from hostile_harness import assert_nothing_left, files_under
+from test_study import ingested_project  # noqa: F401 (a fixture)
+from winnow import cli, stage, study_sweeps
 from winnow.errors import WinnowError
 
 
@@ -59,3 +66,68 @@ def test_a_stage_run_in_process_again_after_a_sigterm_is_stopped_by_the_next_one
         assert stopped.value.code == 128 + signal.SIGTERM
     assert capsys.readouterr().err == 2 * ("error: stages/some.py: terminated (SIGTERM); outputs not yet complete were "
                                            "left unwritten: rerun it\n")
+
+
+def _shown(monkeypatch, *experiments) -> None:
+    """`dvc exp show` of one baseline holding ``experiments`` (name, params, executor state, deps), as DVC's Python API
+    gives them."""
+    def one(name, params, state, deps):
+        record = {"rev": name * 8, "name": name, "error": None,
+                  "data": {"params": {"params.yaml": {"data": params}}, "metrics": {}, "deps": deps}}
+        return {"revs": [record], "executor": state and {"state": state}, "name": name}
+
+    baseline = {"rev": "b" * 40, "name": "main", "error": None, "data": {"params": {}, "metrics": {}},
+                "experiments": [one(*experiment) for experiment in experiments]}
+    monkeypatch.setattr(study_sweeps, "shown_experiments", lambda **_: [baseline])
+
+
+def _study_run(params: dict, perturbations: list) -> dict:
+    return {**params, "degrade": {**params["degrade"], "enabled": True, "perturbations": perturbations}}
+
+
+def _size_commands(keeps) -> list[str]:
+    return [f"dvc exp run --queue -S degrade.enabled=true -S 'degrade.perturbations=[{{kind: subsample, keep: {keep}}}]'"
+            for keep in keeps]
+
+
+@pytest.mark.hostile("study")
+def test_study_queue_counts_a_run_of_other_code_as_not_run(ingested_project, monkeypatch, capsys):  # noqa: F811
+    # the clean run ended under the code here, keep 0.1 under an older src/winnow/degrade.py (its dvc.lock's md5).
+    # Before: both counted as done by their params alone ("2 of the 10 experiments are queued, running or done
+    # already"), keep 0.1 was never run under the new code, and the study drew its old result as the new code's
+    code = ingested_project / "src/winnow/degrade.py"
+    code.parent.mkdir(parents=True)
+    code.write_text("new code\n")
+    now, old = (hashlib.md5(text.encode()).hexdigest() for text in ("new code\n", "old code\n"))
+    params = yaml.safe_load((ingested_project / "params.yaml").read_text())
+    _shown(monkeypatch, ("clean", _study_run(params, []), None, {"src/winnow/degrade.py": {"hash": now}}),
+           ("k01", _study_run(params, [{"kind": "subsample", "keep": 0.1}]), None,
+            {"src/winnow/degrade.py": {"hash": old}}))
+    before = files_under(ingested_project)
+    assert cli.main(["study", "queue", "--sweeps", "clean", "size", "--dry-run"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "1 experiment(s) of these params ran under other code or inputs than the workspace's (src/winnow/degrade.py), "
+        "so they count as not run: k01",
+        "1 of the 10 experiments are queued, running or done already (`dvc exp show`); the commands of the rest",
+        *_size_commands((0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9))]
+    assert_nothing_left(ingested_project, before)
+
+
+@pytest.mark.hostile("study")
+def test_study_queue_names_the_runs_of_its_sweeps_queued_under_params_since_edited(ingested_project,  # noqa: F811
+                                                                                   monkeypatch, capsys):
+    # keep 0.1 and 0.2 were queued, then train.epochs was edited in params.yaml. Before: the queue added the 9 new
+    # experiments without a word, and `dvc exp run --run-all` ran the two old ones too; a queued experiment of the
+    # user's own (degrade off) is not the study's and goes unnamed
+    params = yaml.safe_load((ingested_project / "params.yaml").read_text())
+    earlier = {**params, "train": {**params["train"], "epochs": params["train"]["epochs"] + 1}}
+    own = {**earlier, "degrade": {**params["degrade"], "enabled": False, "perturbations": []}}
+    _shown(monkeypatch, *((f"q{keep}", _study_run(earlier, [{"kind": "subsample", "keep": keep}]), "queued", {})
+                          for keep in (0.1, 0.2)), ("mine", own, "queued", {}))
+    before = files_under(ingested_project)
+    assert cli.main(["study", "queue", "--sweeps", "size", "--dry-run"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "2 experiment(s) of these sweeps queued earlier under other params (train.epochs) stay queued and run with "
+        "`dvc exp run --run-all`: drop them with `dvc queue remove q0.1 q0.2`",
+        *_size_commands((0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9))]
+    assert_nothing_left(ingested_project, before)

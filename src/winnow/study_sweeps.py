@@ -26,6 +26,7 @@ from winnow.experiments import planned_params, shown_experiments
 from winnow.progress_env import check_progress_variables
 from winnow.revisions import check_committed, comparable
 from winnow.stage import load_params
+from winnow.study_done import counted_as_done, queued_under_other_params
 from winnow.staleness import check_workspace_current
 
 INGESTED_CLASSES = "data/ingest/classes.json"
@@ -168,17 +169,26 @@ def queue(args: argparse.Namespace) -> int:
         check_committed(".", where="study queue", needs="dvc exp run has no commit to queue the experiments on")
     # the whole params, seed and training included: before, an experiment queued at seed 0 counted as queued for a
     # study at seed 5, and one that had run to the end did not count at all
-    done = {_setting(p) for p in planned_params(shown)}
+    # and a run that ended counts only where it ran under the workspace's code and inputs (study_done)
+    runs = planned_params(shown)
+    done, other_code = counted_as_done(runs)
+    wanted = [_with_perturbations(params, perturbations) for perturbations in settings]
+    if other_code:  # why fewer count as done than ran
+        _say(other_code)
+    stale = queued_under_other_params(runs, wanted)
     planned = len(commands)
-    commands = [command for command, perturbations in zip(commands, settings)
-                if _setting(_with_perturbations(params, perturbations)) not in done]
+    commands = [command for command, run in zip(commands, wanted) if _setting(run) not in done]
     if not commands:  # before: "...; the commands of the rest" above none (--dry-run), or "queued 0 experiments"
         _say(f"the {planned} experiment(s) are all queued, running or done already (`dvc exp show`); nothing is left "
              "to queue: run those queued with `dvc exp run --run-all`, then `winnow study collect`")
+        if stale:
+            _say(stale)
         return 0
     if len(commands) < planned:
         _say(f"{planned - len(commands)} of the {planned} experiments are queued, running or done already (`dvc exp "
              f"show`); {'the commands of' if args.dry_run else 'queueing'} the rest")
+    if stale:
+        _say(stale)
     if args.dry_run:
         for command in commands:
             _say(shlex.join(command))
