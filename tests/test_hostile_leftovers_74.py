@@ -6,6 +6,9 @@
 - `winnow study queue` counts an experiment that ran to the end as done only where it ran under the code and inputs the
   workspace holds (its dvc.lock's hashes), and names the others; experiments of the sweeps queued earlier under params
   since edited are named, with the command that drops them;
+- an image folder of split folders with a plain file named ``test`` (or ``val``) at its top (an archive left packed):
+  refused, naming the file and the split that would be carved from train, not one row and the split carved unsaid;
+  with class folders alone (no split read from folders) such a file stays a row;
 """
 
 from __future__ import annotations
@@ -14,10 +17,14 @@ import hashlib
 import signal
 import sys
 
+import pandas as pd
 import pytest
 import yaml
 
 from hostile_harness import assert_nothing_left, files_under
+from test_contracts import _stage_module
+from test_hostile_imagefolder_73 import project_of, refused
+from test_hostile_ingest import image_folder
 from test_study import ingested_project  # noqa: F401 (a fixture)
 from winnow import cli, stage, study_sweeps
 from winnow.errors import WinnowError
@@ -131,3 +138,33 @@ def test_study_queue_names_the_runs_of_its_sweeps_queued_under_params_since_edit
         "`dvc exp run --run-all`: drop them with `dvc queue remove q0.1 q0.2`",
         *_size_commands((0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9))]
     assert_nothing_left(ingested_project, before)
+
+
+@pytest.mark.hostile("imagefolder")
+@pytest.mark.parametrize("split", ["val", "test"])
+def test_a_file_named_as_a_split_folder_beside_the_train_folder_is_refused(tmp_path, monkeypatch, split):
+    # before: one row "not in a class folder: files must sit in root/<class>/ or root/<split>/<class>/" and the split
+    # carved from the train images without a word
+    data = tmp_path / "data"
+    image_folder(data / "train", {"a": 12, "b": 12})
+    (data / split).write_bytes(b"PK\x03\x04 an archive left packed")
+    project = project_of(tmp_path, data)
+    assert refused(project, monkeypatch) == (
+        f"ingest.path: split folder {data / split} is a file, not a folder, so the {split} split would be carved from "
+        f"the train images instead; unpack its images into {data / split}/<class>/ (an archive?), or move it out of "
+        f"{data} to have ingest carve that split from train")
+    (data / split).rename(tmp_path / split)  # the second fix it gives: read, the split carved
+    _stage_module("ingest").main()
+    assert set(pd.read_parquet(project / "data/ingest/manifest.parquet")["split"]) == {"train", "val", "test"}
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_file_named_test_beside_class_folders_alone_stays_a_row(tmp_path, monkeypatch):
+    # no split is read from folders there (every split is carved): the file is one more file outside a class folder
+    data = image_folder(tmp_path / "data", {"a": 12, "b": 12})
+    (data / "test").write_bytes(b"notes")
+    project = project_of(tmp_path, data)
+    monkeypatch.chdir(project)
+    _stage_module("ingest").main()
+    assert pd.read_csv(project / "data/ingest/rejected.csv").values.tolist() == [
+        [str(data / "test"), "not in a class folder: files must sit in root/<class>/ or root/<split>/<class>/"]]

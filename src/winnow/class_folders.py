@@ -56,3 +56,21 @@ def refuse_one_folder_twice(class_dirs: list[tuple]) -> None:
         raise WinnowError(f"ingest.path: class folders {shown(other)} and {shown(folder)} are one folder (a "
                           "symbolic link), so each of its images would be two classes' image; remove the link "
                           "or copy the images a class really shares")
+
+
+def refuse_split_files(root, split_names: list[str], rejected: list[tuple[str, str]], *, loose: str) -> None:
+    """Refuse a file named as a val or test split folder at the top of an image folder of split folders (``root/train``
+    and a file ``root/test``: an archive left packed, a copy cut short): before, it was one row "not in a class folder"
+    and the split was carved from the train images without a word, as a dangling link there is refused for
+    (:func:`winnow.image_files._folders`). ``rejected``: the rows of the top's listing, the files among them of reason
+    ``loose``. In a layout of class folders alone no split is read from folders, and such a file stays a row."""
+    if not split_names:
+        return
+    files = {path for path, reason in rejected if reason == loose}
+    for split in ("val", "test"):
+        path = root / split
+        if split not in split_names and shown(path) in files:
+            raise WinnowError(f"ingest.path: split folder {shown(path)} is a file, not a folder, so the {split} split "
+                              f"would be carved from the train images instead; unpack its images into "
+                              f"{shown(path)}/<class>/ (an archive?), or move it out of {shown(root)} to have ingest "
+                              "carve that split from train")

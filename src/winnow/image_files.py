@@ -31,7 +31,7 @@ a ``warning:`` line: they may be a class or its images):
 
 Refused with one line (no output): split folders mixed with class folders (``root/{train,cat,dog}``:
 is ``train`` a class?), split folders without a train folder (``root/{val,test}``), an entry named as a split folder
-that is a link that cannot be followed (dangling, a loop: :func:`_folders`), a split folder with no class folder in it (empty, or unlabelled images straight inside:
+that is a link that cannot be followed (dangling, a loop: :func:`_folders`) or, beside split folders, a file, a split folder with no class folder in it (empty, or unlabelled images straight inside:
 the split would be carved from train without a word), a class folder with no files directly inside it (a class
 with no images is not a class: it would enter macro averages as a zero), a folder name that is not valid UTF-8 (class
 names are written to classes.json), two class folders whose names are equal under Unicode NFC
@@ -59,7 +59,7 @@ from pathlib import Path
 
 import numpy as np
 
-from winnow.class_folders import refuse_names_shown_alike, refuse_one_folder_twice
+from winnow.class_folders import refuse_names_shown_alike, refuse_one_folder_twice, refuse_split_files
 from winnow.errors import WinnowError
 from winnow.image_decode import IMAGE_SUFFIXES, decode_files, head, image_format
 from winnow.image_notes import warn_unseen
@@ -104,6 +104,8 @@ def load_imagefolder(root: str | os.PathLike | RemotePath, *, size: int | None, 
                           f"folder, so no image would be left to train on; put the train images in "
                           f"{shown(root / 'train')}/<class>/* (ingest carves a val or test split whose folder is "
                           "missing from train)")
+    if param == "ingest.path":  # a file root/test: before, a row, and the split carved from train unsaid
+        refuse_split_files(root, split_names, rejected, loose=OUTSIDE)
     split_dirs = [(s, top[s]) for s in split_names] if split_names else [(None, root)]
     _warn_hidden_classes([parent for _, parent in split_dirs], param=param)
     class_dirs = []
