@@ -9,11 +9,15 @@
 - an image folder of split folders with a plain file named ``test`` (or ``val``) at its top (an archive left packed):
   refused, naming the file and the split that would be carved from train, not one row and the split carved unsaid;
   with class folders alone (no split read from folders) such a file stays a row;
+- a class folder that is a dangling link (a DVC link cache not pulled, a drive not mounted), in the image folder or in
+  a split folder: refused naming it, not one row and its class gone from classes.json without a word; a dangling link
+  named as an image file beside the class folders stays a row;
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import signal
 import sys
 
@@ -168,3 +172,35 @@ def test_a_file_named_test_beside_class_folders_alone_stays_a_row(tmp_path, monk
     _stage_module("ingest").main()
     assert pd.read_csv(project / "data/ingest/rejected.csv").values.tolist() == [
         [str(data / "test"), "not in a class folder: files must sit in root/<class>/ or root/<split>/<class>/"]]
+
+
+@pytest.mark.hostile("imagefolder")
+@pytest.mark.parametrize("split", [None, "train"])
+def test_a_class_folder_that_is_a_dangling_link_is_refused_not_dropped(tmp_path, monkeypatch, split):
+    # before: one row (1 of 25 files, under ingest.max_reject_fraction 0.05), and classes.json held a and b alone: the
+    # class c was gone from the data set without a word, where an empty class folder is refused. (A link loop there
+    # stays a row: test_hostile_ingest.py's test_symlink_loop_beside_class_folders_is_a_row)
+    data = tmp_path / "data"
+    parent = data / split if split else data
+    image_folder(parent, {"a": 12, "b": 12})
+    (parent / "c").symlink_to(tmp_path / "unmounted", target_is_directory=True)
+    project = project_of(tmp_path, data)
+    assert refused(project, monkeypatch) == (
+        f"ingest.path: class folder {parent / 'c'} cannot be read (dangling symbolic link: its target does not exist), "
+        "so its class would be left out, with its images; restore what it links to (`dvc pull`, a drive to mount), or "
+        "remove it to leave the class out")
+    (parent / "c").unlink()  # the second fix it gives: read, without the class
+    _stage_module("ingest").main()
+    assert json.loads((project / "data/ingest/classes.json").read_text()) == ["a", "b"]
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_dangling_link_named_as_an_image_beside_the_class_folders_stays_a_row(tmp_path, monkeypatch):
+    # a file's link (DVC's link cache links files, never folders), not a class: one row, as before
+    data = image_folder(tmp_path / "data", {"a": 12, "b": 12})
+    (data / "x.png").symlink_to(tmp_path / "gone.png")
+    project = project_of(tmp_path, data)
+    monkeypatch.chdir(project)
+    _stage_module("ingest").main()
+    assert pd.read_csv(project / "data/ingest/rejected.csv").values.tolist() == [
+        [str(data / "x.png"), "dangling symbolic link: its target does not exist"]]

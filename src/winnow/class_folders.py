@@ -4,6 +4,7 @@ shown alike: refused in one line, or (names equal but for letter case) named in 
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from pathlib import Path
 
 from winnow.errors import WinnowError
@@ -74,3 +75,23 @@ def refuse_split_files(root, split_names: list[str], rejected: list[tuple[str, s
                               f"would be carved from the train images instead; unpack its images into "
                               f"{shown(path)}/<class>/ (an archive?), or move it out of {shown(root)} to have ingest "
                               "carve that split from train")
+
+
+def refuse_unfollowed_class_folders(parent, rejected: list[tuple[str, str]], *, param: str,
+                                    file_suffixes: Collection[str]) -> None:
+    """Refuse an entry beside the class folders in ``parent`` (the image folder, or a split folder) that is a dangling
+    link (a DVC link cache not pulled, a drive not mounted) named as a folder, not as an image file (a suffix of
+    ``file_suffixes``): before, it was one row among ``rejected``, and its class vanished from classes.json without a
+    word, where an empty class folder is refused (a class with no images is not a class) and a split folder that
+    cannot be followed is too. A link loop there links to nothing that could be restored, and stays a row.
+    ``param``: the parameter naming the folder."""
+    if isinstance(parent, RemotePath):  # a bucket's listing holds no links
+        return
+    for where, kind in rejected:
+        if not kind.startswith("dangling symbolic link"):
+            continue
+        name = where.rsplit("/", 1)[-1]
+        if shown(parent / name) == where and Path(name).suffix.lower() not in file_suffixes:
+            raise WinnowError(f"{param}: class folder {where} cannot be read ({kind}), so its class would be left out, "
+                              "with its images; restore what it links to (`dvc pull`, a drive to mount), or remove it "
+                              "to leave the class out")

@@ -31,7 +31,7 @@ a ``warning:`` line: they may be a class or its images):
 
 Refused with one line (no output): split folders mixed with class folders (``root/{train,cat,dog}``:
 is ``train`` a class?), split folders without a train folder (``root/{val,test}``), an entry named as a split folder
-that is a link that cannot be followed (dangling, a loop: :func:`_folders`) or, beside split folders, a file, a split folder with no class folder in it (empty, or unlabelled images straight inside:
+that is a link that cannot be followed (dangling, a loop: :func:`_folders`) or, beside split folders, a file, a class folder that is a dangling link (its class would vanish without a word), a split folder with no class folder in it (empty, or unlabelled images straight inside:
 the split would be carved from train without a word), a class folder with no files directly inside it (a class
 with no images is not a class: it would enter macro averages as a zero), a folder name that is not valid UTF-8 (class
 names are written to classes.json), two class folders whose names are equal under Unicode NFC
@@ -59,7 +59,9 @@ from pathlib import Path
 
 import numpy as np
 
-from winnow.class_folders import refuse_names_shown_alike, refuse_one_folder_twice, refuse_split_files
+from winnow.class_folders import (
+    refuse_names_shown_alike, refuse_one_folder_twice, refuse_split_files, refuse_unfollowed_class_folders,
+)
 from winnow.errors import WinnowError
 from winnow.image_decode import IMAGE_SUFFIXES, decode_files, head, image_format
 from winnow.image_notes import warn_unseen
@@ -111,6 +113,7 @@ def load_imagefolder(root: str | os.PathLike | RemotePath, *, size: int | None, 
     class_dirs = []
     for split, parent in split_dirs:
         found = _folders(parent, rejected) if split else top
+        refuse_unfollowed_class_folders(parent, rejected, param=param, file_suffixes=IMAGE_SUFFIXES)
         if split and not found and param == "ingest.path":  # the trusted set is one split: its split folders refused
             _refuse_split_without_classes(split, parent)
         class_dirs += [(split, name, folder) for name, folder in found.items()]
