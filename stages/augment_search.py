@@ -38,6 +38,7 @@ def main() -> None:
     # imported here: torch takes seconds to import, and the default run skips the search
     from winnow.augment_search import (SEARCHED, candidates, challengers, density_scorer, policy_for, pruned_record,
                                        rand_ns, search, short_training_scorer)
+    from winnow.imageset import more_val
     from winnow.metrics import largest_class_share, no_better_than_largest_class
     from winnow.training import TrainConfig
     from winnow.variants import check_made_among, load_variant, read_rows
@@ -63,7 +64,7 @@ def main() -> None:
     # cleaner was added or taken out and the search run alone (dvc repro -s augment-search), balance's policy was
     # chosen on the old decisions' images, exit 0. After the load: before the pipeline ran, data/ingest is named first
     check_made_among(read_rows("pruned"), cleaners=params["pruned"]["cleaners"])
-    check_val_classes(val.labels, val.classes)
+    check_val_classes(val.labels, val.classes, more=more_val(val.manifest))
     chosen_on = pruned_record()  # the images the candidates train and are scored on: balance and train refuse another
     scorer = density_scorer if section["method"] == "density" else short_training_scorer
     score = scorer(train.images, train.labels, val.images, val.labels, config=config, num_classes=len(train.classes),
@@ -139,10 +140,11 @@ def main() -> None:
               "train.augment: none")
 
 
-def check_val_classes(val_labels, classes: list[str]) -> None:
+def check_val_classes(val_labels, classes: list[str], *, more: str) -> None:
     """Refuse a val split of fewer than two classes (int ``(M,)`` ``val_labels``): every candidate is scored by
     accuracy on it, which the model that names its one class everywhere maximises, so every candidate ties at
-    1.0 and the first wins by its place in the list (as a probe met it: 1.0000 for every candidate)."""
+    1.0 and the first wins by its place in the list (as a probe met it: 1.0000 for every candidate). ``more``: how
+    to give the val split more images (:func:`winnow.judge_val.more_val`)."""
     import numpy as np
 
     present = np.unique(np.asarray(val_labels, np.int64))
@@ -154,7 +156,7 @@ def check_val_classes(val_labels, classes: list[str]) -> None:
     raise WinnowError(f"augment-search: pruned's val split holds images of one class only "
                       f"({classes[int(present[0])]!r}); a candidate is scored by its accuracy on val, which a model "
                       "naming that class everywhere maximises, so no policy can be told apart: give the val split "
-                      "images of at least 2 classes (raise ingest.val_fraction), or set augment_search.enabled: false")
+                      f"images of at least 2 classes ({more}), or set augment_search.enabled: false")
 
 
 if __name__ == "__main__":

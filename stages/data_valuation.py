@@ -25,6 +25,7 @@ from winnow import labels as cl
 from winnow.decided_at import DECIDED_AT, VALUATION_DEFAULTS, decided_at
 from winnow.errors import WinnowError
 from winnow.groundtruth import LABEL_KINDS, planted
+from winnow.imageset import more_val
 from winnow.judge_val import learned_val, once_per_picture, val_of_other_classes
 from winnow.judged_rows import in_id_order, read_judged, with_digests
 from winnow.metrics import largest_class_share
@@ -95,7 +96,7 @@ def main() -> None:
                    + ", and a value is measured against val images of the valued image's class; give the val split "
                    f"at least {MIN_CLASS_VAL} images of each class ("
                    + ("val images of the train classes: an imagefolder's val/ folders named as train/'s)" if unlearned
-                      else "raise ingest.val_fraction)"))
+                      else f"{more_val(data.manifest)})"))
         if "data_valuation" not in params["pruned"]["cleaners"]:
             # its decisions go nowhere: a small legal data set once stopped the default dvc repro here
             _write_undecided(considered=len(ids), left_out=left_out, why=why, start=start, manifest=data.manifest,

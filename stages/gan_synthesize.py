@@ -28,7 +28,7 @@ from winnow.gan_eval import (
     real_copies_warning, real_thresholds, repeats, repeats_warning, sample_grid, surest_sample, unlearnable,
     weak_classes,
 )
-from winnow.imageset import ImageSet, pixel_digest, read_imageset, write_imageset
+from winnow.imageset import ImageSet, more_val, pixel_digest, read_imageset, write_imageset
 from winnow.metrics import summarise
 from winnow.stage import check_outputs, load_params, run, together, write_json, write_table
 from winnow.stand_ins import replacing_skipped, write_skipped
@@ -95,7 +95,7 @@ def main() -> None:
         print(f"warning: gan-synthesize: class{'es' if len(unscored) > 1 else ''} {named} "
               f"{'have' if len(unscored) > 1 else 'has'} no val image, so no F1 to rank by and "
               f"{'are' if len(unscored) > 1 else 'is'} left out of the weak classes; give the val split images of "
-              "every class (raise ingest.val_fraction), or set gan.weak_by: count")
+              f"every class ({more_val(val.manifest)}), or set gan.weak_by: count")
     # weak_k caps the classes ranked, at most those with an F1: weak_classes takes them all
     weak = weak_classes(scores, k=section["weak_k"], below=section["weak_below"], classes=len(classes))
     if not weak:

@@ -12,6 +12,10 @@
 - a class folder that is a dangling link (a DVC link cache not pulled, a drive not mounted), in the image folder or in
   a split folder: refused naming it, not one row and its class gone from classes.json without a word; a dangling link
   named as an image file beside the class folders stays a row;
+- the advice to give the val split more images (augment-search's refusal, gan-synthesize's and data-valuation's
+  lines) where the source holds its own val split (an imagefolder's val/, an npz's val arrays), which
+  ingest.val_fraction never changes: it says to add them there, not to raise the fraction; where ingest carved val
+  from train it still says to raise it;
 """
 
 from __future__ import annotations
@@ -21,16 +25,18 @@ import json
 import signal
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
-from hostile_harness import assert_nothing_left, files_under
+from hostile_harness import assert_nothing_left, default_params, files_under, make_project, params_with
 from test_contracts import _stage_module
 from test_hostile_imagefolder_73 import project_of, refused
 from test_hostile_ingest import image_folder
 from test_study import ingested_project  # noqa: F401 (a fixture)
 from winnow import cli, stage, study_sweeps
+from winnow.imageset import more_val, read_imageset
 from winnow.errors import WinnowError
 
 
@@ -204,3 +210,51 @@ def test_a_dangling_link_named_as_an_image_beside_the_class_folders_stays_a_row(
     _stage_module("ingest").main()
     assert pd.read_csv(project / "data/ingest/rejected.csv").values.tolist() == [
         [str(data / "x.png"), "dangling symbolic link: its target does not exist"]]
+
+
+def _ingested_with_one_val_class(tmp_path, monkeypatch, layout: str):
+    """data/ingest of a source whose val images are all of class a where it holds a val split: the source's own val split (an imagefolder's
+    val/, an npz's val arrays); with class folders alone, val is carved from train (of both classes)."""
+    if layout == "npz":
+        images = np.stack([np.full((8, 8), 8 * i, np.uint8) for i in range(30)])
+        data = tmp_path / "set.npz"
+        np.savez(data, x_train=images[:24], y_train=np.arange(24) % 2, x_val=images[24:27], y_val=np.zeros(3, int),
+                 x_test=images[27:], y_test=[0, 1, 1], classes=["a", "b"])
+    else:
+        data = tmp_path / "data"
+        image_folder(data / "train" if layout == "val/" else data, {"a": 12, "b": 12})
+        if layout == "val/":
+            image_folder(data / "val", {"a": 3})
+    project = project_of(tmp_path, data) if layout != "npz" else make_project(
+        tmp_path / "project", params_with("ingest", {**default_params()["ingest"], "source": "npz", "path": str(data),
+                                                     "size": None}))
+    monkeypatch.chdir(project)
+    _stage_module("ingest").main()
+    return read_imageset(project / "data/ingest")
+
+
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize(("layout", "advice"), [
+    ("val/", "add them to the source's own val split, its val/<class>/ folders: ingest.val_fraction carves no val "
+             "images where the source holds some"),
+    ("npz", "add them to the source's own val split, its val arrays: ingest.val_fraction carves no val images where "
+            "the source holds some")])
+def test_a_val_split_the_source_holds_is_not_told_to_raise_the_val_fraction(tmp_path, monkeypatch, layout, advice):
+    # before: augment-search refused "... give the val split images of at least 2 classes (raise ingest.val_fraction),
+    # or set augment_search.enabled: false", and gan-synthesize and data-valuation said the same: ingest keeps a val
+    # split the source holds as it is and reads no val_fraction for it, so raising it changed nothing
+    ingested = _ingested_with_one_val_class(tmp_path, monkeypatch, layout)
+    val = ingested.manifest["split"] == "val"
+    with pytest.raises(WinnowError) as refused:
+        _stage_module("augment_search").check_val_classes(ingested.labels[val.to_numpy()], ingested.classes,
+                                                          more=more_val(ingested.manifest))
+    assert str(refused.value) == (
+        "augment-search: pruned's val split holds images of one class only ('a'); a candidate is scored by its "
+        "accuracy on val, which a model naming that class everywhere maximises, so no policy can be told apart: give "
+        f"the val split images of at least 2 classes ({advice}), or set augment_search.enabled: false")
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_val_split_ingest_carved_is_still_told_to_raise_the_val_fraction(tmp_path, monkeypatch):
+    ingested = _ingested_with_one_val_class(tmp_path, monkeypatch, "class folders")
+    assert more_val(ingested.manifest) == "raise ingest.val_fraction"

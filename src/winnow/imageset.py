@@ -36,6 +36,23 @@ SOURCE_SPLITS = ("train", "val", "test")  # the splits a source may name (folder
 SPLITS = (*SOURCE_SPLITS, "trusted")
 
 
+def more_val(manifest: pd.DataFrame) -> str:
+    """How to give the val split of ``manifest`` (an imageset's) more images, as advice inside a line: raise
+    ingest.val_fraction where ingest carved it from train; where the source holds its own val split, which ingest keeps
+    as it is and reads no fraction for, add them there (an imagefolder's val images have ids ``val/<class>/<file>``,
+    an npz's val arrays ``<stem>-val-<row>``). Before, augment-search, gan-synthesize and data-valuation told to raise
+    the fraction there too, which changed nothing."""
+    val = manifest[manifest["split"] == "val"]
+    ids, source = val["id"].astype(str), val["source"].astype(str)
+    folders = ((source == "imagefolder") & ids.str.startswith("val/")).to_numpy()
+    arrays = ((source == "npz") & ids.str.fullmatch(r".*-val-\d+")).to_numpy()
+    if len(val) and (folders | arrays).all():
+        where = "its val/<class>/ folders" if folders.all() else "its val arrays" if arrays.all() else "its val images"
+        return (f"add them to the source's own val split, {where}: ingest.val_fraction carves no val images where the "
+                "source holds some")
+    return "raise ingest.val_fraction"
+
+
 class ImageSetError(WinnowError):
     """An imageset on disk (or about to be written) breaks the format; the message is one line."""
 
