@@ -22,10 +22,12 @@ def output_path(text: str) -> Path:
 
 def output_file(example: str):
     """An argparse ``type`` for a file a command writes (:func:`output_path`), ``example`` one such path: one ending in
-    a slash (or in ``/.``) names a folder (before: Path() dropped the slash, and ``compare --out reports/new/`` wrote a
-    file named reports/new and reports/new.json beside it, exit 0)."""
+    a slash (or in ``/.``, or ``/..``) names a folder (before: Path() dropped the slash, and ``compare --out
+    reports/new/`` wrote a file named reports/new and reports/new.json beside it, exit 0; ``--out new/..``, new not
+    there, passed every check and failed after the work, "Device or resource busy", leaving new/...json behind)."""
     def path(text: str) -> Path:
-        if text.endswith(("/", os.sep, "/.", os.sep + ".")):  # Path() drops these, and the folder they name
+        # "x/" and "x/." name the folder x, which Path() makes the file x; "x/.." names the folder x lies in
+        if text.endswith(("/", os.sep, "/.", os.sep + ".", "/..", os.sep + "..")):
             raise argparse.ArgumentTypeError(f"{text!r} names a folder; give the path of a file to write, e.g. "
                                              f"{example}")
         return output_path(text)
