@@ -26,7 +26,7 @@ def other_than_runs_json(path: Path) -> str | None:
         return None
     try:
         shown = json.loads(text) if text.strip() else {"runs": [], "variants": []}
-    except ValueError:
+    except (ValueError, RecursionError):  # also nesting past the parser's (before: a RecursionError traceback)
         shown = None
     return None if isinstance(shown, dict) and set(shown) == {"runs", "variants"} else \
         "a file other than the list of runs compare writes there"
