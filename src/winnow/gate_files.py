@@ -40,8 +40,11 @@ def check_gated_files(repo: str | Path, *, names: dict[str, list[str]], revs: di
     at = ' or '.join(dict.fromkeys(n for runs in names.values() for n in runs))
     evaluated = next((metrics_path(v) for p in unmatched for v in VARIANTS if revisions.matches(metrics_path(v), p)),
                      None)
-    if evaluated is not None:  # no typo: no revision holds what evaluate writes (a pipeline never run or committed).
-        # Before: "correct the pattern (..., e.g. metrics/evaluate/*.json)", the very pattern the params held
+    # a variant's metrics where another variant's are held (one left out of params' variants) is the pattern's fault
+    if evaluated is not None and not any(revisions.matching(repo, rev, [metrics_path(v) for v in VARIANTS])
+                                         for rev in held):
+        # no typo: no revision holds what evaluate writes (a pipeline never run or committed). Before: "correct the
+        # pattern (..., e.g. metrics/evaluate/*.json)", the very pattern the params held
         raise WinnowError(f"gate.files: {', '.join(unmatched)} matches no file at {at}: no revision gated holds "
                           f"evaluate's metrics ({evaluated}, ...), which it gates; run the pipeline (dvc repro) and "
                           "commit its metrics at the base, then gate")
