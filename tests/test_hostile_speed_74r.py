@@ -8,19 +8,25 @@
   beside --out is compare's own stopped with a RecursionError traceback;
 - a ``gate.files`` pattern naming a variant's metrics that no revision holds (``metrics/evaluate/balanced.json``)
   while the revisions gated hold evaluate's metrics of other variants: told that no revision holds evaluate's metrics
-  and to run the pipeline, which had run; it is the pattern to correct, as before the mend.
+  and to run the pipeline, which had run; it is the pattern to correct, as before the mend;
+- a Ctrl-C reaching ingest's main thread just after it claimed a stream to inflate for the reader (plain_png.Inflating),
+  before the try that gives the claim back: the reader waited on that stream for ever, and the thread pool's shutdown
+  on the reader, so ingest hung instead of stopping.
 """
 
 from __future__ import annotations
 
+import io
 import json
+import threading
+from concurrent.futures import Future
 
 import pytest
 
 from gate_repo import init, labels_of, write_variant
 from hostile_harness import assert_nothing_left, default_params, files_under, make_project
 from test_hostile_compare_more import TWO_CLASSES, record, shifted
-from winnow import cli
+from winnow import cli, plain_png
 
 
 @pytest.mark.hostile("compare")
@@ -95,3 +101,45 @@ def test_a_gate_pattern_of_a_variant_not_evaluated_is_to_correct_not_a_pipeline_
         "correct the pattern (gated files are metrics JSON, e.g. metrics/evaluate/*.json); the gate takes its "
         "settings from HEAD: correct them there\n")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_ctrl_c_just_after_ingests_main_thread_claimed_a_stream_lets_the_reader_end(monkeypatch):
+    # before: the stream stayed counted busy, the reader's inflate waited on it for ever, and ingest's `with
+    # ThreadPoolExecutor` waited on the reader: Ctrl-C hung the stage
+    from PIL import Image
+
+    def png(value):
+        out = io.BytesIO()
+        Image.new("L", (4, 4), value).save(out, format="PNG")
+        return plain_png.pixel_stream(out.getvalue())
+
+    streams = [png(10), png(200)]
+    shared = plain_png.Inflating()
+    reader, main_claimed = [], threading.Event()
+    inflated_or_none = plain_png._inflated_or_none
+
+    def first_waits_for_the_main_threads_claim(stream):
+        if threading.current_thread() in reader:
+            main_claimed.wait()  # the reader holds stream 0 while the main thread claims stream 1 from the back
+        return inflated_or_none(stream)
+
+    claim = shared._claim
+
+    def claim_then_ctrl_c(*, front):
+        index = claim(front=front)
+        if not front and index is not None:
+            main_claimed.set()
+            raise KeyboardInterrupt  # as if delivered between the claim and the try
+        return index
+
+    monkeypatch.setattr(plain_png, "_inflated_or_none", first_waits_for_the_main_threads_claim)
+    monkeypatch.setattr(shared, "_claim", claim_then_ctrl_c)
+    ahead = Future()
+    reader.append(threading.Thread(target=lambda: ahead.set_result(shared.inflate(streams)), daemon=True))
+    reader[0].start()
+    with pytest.raises(KeyboardInterrupt):
+        shared.awaited(ahead)
+    reader[0].join(timeout=120)  # a bound on a hang, not a timing: before the mend the reader never returned
+    assert not reader[0].is_alive()
+    assert ahead.result()[0] == plain_png.inflated(png(10))  # the reader's own stream was inflated

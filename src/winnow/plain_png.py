@@ -273,6 +273,7 @@ class Inflating:
         self._lock = threading.Condition()
         self._streams: list | None = None  # the batch being inflated, None between batches
         self._front = self._back = self._busy = 0
+        self._left = False  # the main thread stopped helping (Ctrl-C, an error): the reader waits on it no more
 
     def inflate(self, streams: list) -> list:
         """``streams`` (:func:`pixel_stream` results) inflated in place, with the main thread's
@@ -283,7 +284,7 @@ class Inflating:
         while (index := self._claim(front=True)) is not None:
             streams[index] = _inflated_or_none(streams[index])
         with self._lock:
-            self._lock.wait_for(lambda: not self._busy)  # the main thread's last stream
+            self._lock.wait_for(lambda: not self._busy or self._left)  # the main thread's last stream
             self._streams = None
         return streams
 
@@ -291,20 +292,28 @@ class Inflating:
         """``ahead.result()`` (a :class:`~concurrent.futures.Future` of ``next(reader)``), inflating streams of
         the batch it reads meanwhile, from the back."""
         ahead.add_done_callback(lambda _: self._wake())
-        while True:
-            with self._lock:
-                self._lock.wait_for(lambda: ahead.done() or self._open())
-                if ahead.done():
-                    break
-            index = self._claim(front=False)
-            if index is None:
-                continue
-            try:
-                self._streams[index] = _inflated_or_none(self._streams[index])
-            finally:
+        try:
+            while True:
                 with self._lock:
-                    self._busy -= 1
-                    self._lock.notify_all()
+                    self._lock.wait_for(lambda: ahead.done() or self._open())
+                    if ahead.done():
+                        break
+                index = self._claim(front=False)
+                if index is None:
+                    continue
+                try:
+                    self._streams[index] = _inflated_or_none(self._streams[index])
+                finally:
+                    with self._lock:
+                        self._busy -= 1
+                        self._lock.notify_all()
+        except BaseException:
+            # a Ctrl-C landing between a claim and its try above left a stream counted busy for ever: the reader
+            # waited on it, and the pool's shutdown on the reader, so ingest hung instead of stopping
+            with self._lock:
+                self._left = True
+                self._lock.notify_all()
+            raise
         return ahead.result()
 
     def _open(self) -> bool:
