@@ -64,9 +64,11 @@ def main() -> None:
     # the flags it kept copies by and its settings: a reader refuses groups kept by other flags than threshold's now
     # (check_flagged_by), or made with other dedup settings or compute.knn than params.yaml's, kept by quality scores
     # of other score settings or linked by an embedding represent has written anew since (check_grouped_at)
-    chosen = bool(table.loc[table["split"] == "train", "group"].duplicated().any())  # a group chose a train copy
+    train = (table["split"] == "train").to_numpy()
+    chosen = bool(table.loc[train, "group"].duplicated().any())  # a group chose a train copy
     table.attrs = {FLAGGED_BY: flagged_by(flags, manifest=imageset.manifest), GROUPED_AT: grouped_record(params),
-                   **scored_by(params, scores.attrs.get(SCORED_AT), chosen=chosen), **embedded}
+                   **scored_by(params, scores.attrs.get(SCORED_AT), chosen=chosen,
+                               sizes=imageset.manifest.loc[train, ["orig_h", "orig_w"]]), **embedded}
     with together():  # all outputs or none: a failed write (a full disk) leaves the last run's
         write_table(OUT, with_digests(table, manifest=imageset.manifest))
         write_json(METRICS_OUT, settings | metrics)

@@ -9,7 +9,7 @@ threshold algorithm would touch. The modules that act on a name import it from h
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
@@ -39,12 +39,12 @@ def scored_at(options: Mapping[str, Any]) -> dict[str, float]:
     return {key: float(options.get(key, default)) for key, default in SCORE_SETTINGS.items()}
 
 
-def score_changes(recorded: Any, options: Mapping[str, Any]) -> list[str]:
-    """``["dark_percentile 99 then, 90 now", ...]``: the :data:`SCORE_SETTINGS` whose value ``recorded`` (what a file
-    records, :func:`scored_at`) is not that of params.yaml's ``score`` section ``options`` now; a record of another
-    kind, or a value in it that is no number, differs in each."""
+def score_changes(recorded: Any, options: Mapping[str, Any], *, keys: Iterable[str] = SCORE_SETTINGS) -> list[str]:
+    """``["dark_percentile 99 then, 90 now", ...]``: the :data:`SCORE_SETTINGS` (those of ``keys``) whose value
+    ``recorded`` (what a file records, :func:`scored_at`) is not that of params.yaml's ``score`` section ``options``
+    now; a record of another kind, or a value in it that is no number, differs in each."""
     changed = []
-    for key, default in SCORE_SETTINGS.items():
+    for key, default in ((key, SCORE_SETTINGS[key]) for key in keys):
         then, now = recorded.get(key) if isinstance(recorded, dict) else None, float(options.get(key, default))
         number = isinstance(then, (int, float)) and not isinstance(then, bool)
         if not number or float(then) != now:

@@ -20,7 +20,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from winnow.configs import score_changes, scored_at
+from winnow.configs import SCORE_SETTINGS, score_changes, scored_at
 from winnow.cosine_index import backend_of
 from winnow.errors import WinnowError
 from winnow.file_ops import file_digests
@@ -148,6 +148,9 @@ KNN = "compute.knn"
 # (the scores' own record, winnow.quality.SCORED_AT; scored_by): the percentiles move the dark and light scores, and
 # with them the mean that picks the copy
 SCORED_BY = "kept_by_scores"
+# the score settings that move the odd_size and odd_aspect_ratio scores alone (the fences of the original sizes): train
+# images of one original size score alike under any of them, so none of them moves a choice among such images
+FENCE_SETTINGS = ("iqr_factor", "min_relative_spread")
 # and, where embedding_radius is set, the sha256 of the represent stage's files its search read (embedded_by): represent
 # rerun on other features (its params edited) moves every embedding link
 EMBEDDED_BY = "embedding_files"
@@ -169,13 +172,21 @@ def grouped_record(params: Mapping[str, Any]) -> dict[str, Any]:
     return settings if settings["embedding_radius"] is None else {**settings, KNN: backend_of(params)}
 
 
-def scored_by(params: Mapping[str, Any], recorded: Any, *, chosen: bool) -> dict[str, Any]:
+def scored_by(params: Mapping[str, Any], recorded: Any, *, chosen: bool, sizes=None) -> dict[str, Any]:
     """What dedup's groups record under :data:`SCORED_BY`, empty where nothing is: under params.yaml's (``params``)
     dedup.keep best_quality, where a group held two or more train images to choose among (``chosen``), the settings
     the scores it read record they were made at (``recorded``, their :data:`winnow.quality.SCORED_AT`; None: they
-    record none, as an earlier winnow's). Groups that chose nothing by the scores are read after any score edit."""
+    record none, as an earlier winnow's). Groups that chose nothing by the scores are read after any score edit, and
+    where the train images are all of one original size (``sizes``: their ``orig_h`` and ``orig_w``; None: not
+    known), after an edit of :data:`FENCE_SETTINGS`, left out of the record."""
     keep = grouped_at(params)["keep"]
-    return {SCORED_BY: recorded} if recorded is not None and chosen and keep == "best_quality" else {}
+    if recorded is None or not chosen or keep != "best_quality":
+        return {}
+    # before: score.iqr_factor edited in a data set of one original size (MNIST, CIFAR), score rerun, then a reader of
+    # the groups run alone refused them, where dedup rerun kept every copy it had kept
+    if sizes is not None and isinstance(recorded, dict) and len(sizes.drop_duplicates()) <= 1:
+        recorded = {key: value for key, value in recorded.items() if key not in FENCE_SETTINGS}
+    return {SCORED_BY: recorded}
 
 
 def embedded_by(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -230,7 +241,10 @@ def check_grouped_at(groups, *, params: Mapping[str, Any], path: str = "data/ded
     # before: score's percentiles edited, score and threshold rerun, and a reader run alone read the copies kept by the
     # old quality scores as dedup's choice now (a group kept the copy the new scores rank second), exit 0. Groups
     # that record no scores (an earlier winnow's, keep first, scores recording nothing) are read as before
-    changed = score_changes(groups.attrs[SCORED_BY], params.get("score") or {}) if SCORED_BY in groups.attrs else []
+    # (the fences' settings where the record holds them: left out, the train images were of one size)
+    record = groups.attrs.get(SCORED_BY)
+    keys = [key for key in SCORE_SETTINGS if key not in FENCE_SETTINGS or not isinstance(record, dict) or key in record]
+    changed = score_changes(record, params.get("score") or {}, keys=keys) if SCORED_BY in groups.attrs else []
     if changed:
         raise rerun_error(path, f"kept each group's copy by quality scores made at other settings than params.yaml's "
                                 f"score section ({'; '.join(changed)})", written_by="dedup")
