@@ -51,7 +51,6 @@ def _check_pixels(mine: pd.DataFrame, *, path, written_by: str) -> None:
     where recorded. Before: degrade rerun (its damage or seed changed, the same ids and labels) and train@balanced run
     alone, balance's copies of the old pixels were trained beside the new ones as "pruned plus copies", exit 0 (and
     augmented's samples of a GAN that learnt the old ones); the balance and gan-synthesize stages record them."""
-    recorded = mine.attrs.get(PIXELS)
-    if recorded is None:
+    if PIXELS not in mine.columns:
         raise rerun_error(path, "records no pixel digests of the pruned images it was built on: made by an earlier "
                                 "winnow or by hand", written_by=written_by)

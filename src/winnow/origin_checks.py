@@ -6,7 +6,6 @@ what a stage run by hand (or by dvc repro -s) meets after the stages before it r
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
@@ -18,11 +17,14 @@ from winnow.stage_reads import other_pixels_error, rerun_error
 
 INGEST, DEGRADE = "data/ingest", "data/degrade"
 ORIGINS = {"ingest": INGEST, "degrade": DEGRADE}
-# the key of a variant's rows' attrs recording the pixel digest (id -> digest) of each image of data/degrade or
-# data/ingest its rows were decided on: pruned's baseline images (the variants stage), balanced's and augmented's pruned
-# images as their stage loaded them; check_origin_rows holds them to their imagesets' now. Kept as JSON text: pandas
-# deep-copies attrs on every operation, and a dict of 200,000 ids took 0.6 s a copy
-PIXELS = "pixels"
+# the column of a variant's rows recording the pixel digest of each image of data/degrade or data/ingest its rows were
+# decided on (null where none was): pruned's baseline images (the variants stage), balanced's and augmented's pruned
+# images as their stage loaded them; check_origin_rows holds them to their imagesets' now. A column, as the cleaners'
+# tables record theirs (winnow.judged_rows.with_digests): kept as JSON in the file's metadata, the record was stored
+# three times over (pandas' attrs, its metadata, arrow's schema), a 200,000-image pruned 37.5 MB for 1.1 MB of rows,
+# and past about 960,000 train images a file pyarrow refuses to read ("Exceeded size limit"): "rerun the variants
+# stage", which wrote it so again
+PIXELS = "digest"
 
 
 def check_same_classes(imageset: ImageSet, ingested: ImageSet, *, where: str | os.PathLike = DEGRADE,
@@ -128,18 +130,15 @@ def check_origin_rows(rows: pd.DataFrame, origin: str, imageset: ImageSet, *, sp
     # rows decided on other pixels than the imageset holds now (PIXELS, where recorded): before, degrade rerun (its
     # damage or seed changed, the same ids and labels) and train@pruned run alone, pruned's drops and relabels of the
     # old pixels were trained on the new ones, and balance's copies of the old pixels beside them, exit 0
-    recorded = rows.attrs.get(PIXELS)
-    if origin != "extra" and recorded is not None:
-        try:
-            recorded = json.loads(recorded)
-        except (TypeError, ValueError):
-            recorded = None
-        if not (isinstance(recorded, dict) and all(isinstance(d, str) for d in recorded.values())):
-            raise rerun_error(path, f"records pixels {str(rows.attrs.get(PIXELS))[:40]!r}, not a digest per image",
-                              written_by=written_by)
-        then = mine["id"].map(recorded).to_numpy(object)
+    if origin != "extra" and PIXELS in rows.columns:
+        then = mine[PIXELS].to_numpy(object)
+        recorded = pd.notna(then)
+        odd = np.flatnonzero(recorded & ~np.array([isinstance(d, str) for d in then], bool))
+        if len(odd):
+            raise rerun_error(path, f"records pixels {then[odd[0]]!r} of image {mine['id'].iloc[odd[0]]!r}, not a "
+                                    "pixel digest", written_by=written_by)
         now = held["digest"].to_numpy(object)
-        moved = np.flatnonzero(pd.notna(then) & (then != now))
+        moved = np.flatnonzero(recorded & (then != now))
         if len(moved):
             at = moved[0]
             raise other_pixels_error(path, imageset=ORIGINS[origin], images=len(moved), first=mine["id"].iloc[at],

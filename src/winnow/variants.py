@@ -82,7 +82,7 @@ def write_variant(name: str, rows: pd.DataFrame, *, extra: ImageSet | None = Non
     """Write ``<root>/<name>/rows.parquet`` (and ``extra/`` when images are added); ``cleaners``: the pruned.cleaners
     whose decisions the rows apply, recorded in the file (:data:`MADE_AMONG`, :func:`check_made_among`) unless None;
     ``pixels``: the ``id`` and ``digest`` of the images of data/degrade or data/ingest the rows were decided on,
-    recorded alike (:data:`PIXELS`, :func:`check_origin_rows`) unless None."""
+    recorded in a column of their rows (:data:`PIXELS`, :func:`check_origin_rows`) unless None."""
     folder = Path(root) / name
     folder.mkdir(parents=True, exist_ok=True)
     bad = set(rows["action"]) - set(ACTIONS)
@@ -93,8 +93,9 @@ def write_variant(name: str, rows: pd.DataFrame, *, extra: ImageSet | None = Non
     written = rows.loc[:, list(ROW_COLUMNS)]
     if cleaners is not None:
         written.attrs = {**written.attrs, MADE_AMONG: sorted(cleaners)}
-    if pixels is not None:
-        written.attrs = {**written.attrs, PIXELS: json.dumps(dict(zip(pixels["id"].astype(str), pixels["digest"])))}
+    if pixels is not None:  # of the images of an imageset (not of extra, whose rows name its own)
+        digests = pd.Series(pixels["digest"].to_numpy(object), index=pixels["id"].astype(str).to_numpy())
+        written[PIXELS] = written["id"].astype(str).map(digests).where(written["origin"] != "extra").astype(object)
     write_table(folder / "rows.parquet", written)
 
 
