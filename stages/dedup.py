@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from winnow.cosine_index import backend_of
-from winnow.dedup import dedup_images, dedup_metrics
+from winnow.dedup import dedup_images, dedup_metrics, true_duplicate_ids
 from winnow.dedup_keep import majority_labels
 from winnow.engine import Engine
 from winnow.errors import WinnowError
@@ -40,6 +40,14 @@ def main() -> None:
     scores = read_scores(SCORES, imageset=IMAGESET, ids=imageset.manifest["id"], columns=("phash",),
                          digests=imageset.manifest["digest"], sizes=imageset.manifest)
     perturbations = read_table(TRUTH_IN, written_by="degrade", columns=PERTURBATION_COLUMNS, missing_ok=True)
+    # a log naming copies of images data/degrade lacks (another data set's): before, scored 0 against it. Refused
+    # before the search: it was refused where dedup_metrics scored it, after every group was made (minutes of an
+    # embedding's search on a large set)
+    try:
+        if perturbations is not None:
+            true_duplicate_ids(perturbations, splits=imageset.manifest.set_index("id")["split"])
+    except WinnowError as err:
+        raise rerun_error(TRUTH_IN, str(err), written_by="degrade") from None
     settings = grouped_at(params)  # recorded with the groups: a reader refuses them after an edit (check_grouped_at)
     embedding, embedded = None, embedded_by(params)  # the represent files' bytes, taken before they are read
     if settings["embedding_radius"] is not None:
@@ -57,10 +65,7 @@ def main() -> None:
     flagged = None if flags is None else imageset.manifest["id"].map(flags.set_index("id")["any"]).to_numpy(bool)
     table = dedup_images(imageset.manifest, imageset.images, scores, embedding=embedding, **settings,
                          knn=backend_of(params), flagged=flagged, engine=Engine.from_params(params))
-    try:  # a log naming copies of images data/degrade lacks (another data set's): before, scored 0 against it
-        metrics = dedup_metrics(table, perturbations=perturbations, digests=imageset.manifest["digest"].to_numpy())
-    except WinnowError as err:
-        raise rerun_error(TRUTH_IN, str(err), written_by="degrade") from None
+    metrics = dedup_metrics(table, perturbations=perturbations, digests=imageset.manifest["digest"].to_numpy())
     # the flags it kept copies by and its settings: a reader refuses groups kept by other flags than threshold's now
     # (check_flagged_by), or made with other dedup settings or compute.knn than params.yaml's, kept by quality scores
     # of other score settings or linked by an embedding represent has written anew since (check_grouped_at)

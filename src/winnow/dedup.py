@@ -34,7 +34,7 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from winnow.configs import KEEP_POLICIES
+from winnow.configs import KEEP_POLICIES, KEPT_REASONS, REMOVED_REASONS
 from winnow.copies import (LINKS, embedding_pairs, exact_pairs, flip_crop_pairs, mirrored_views, near_pairs,
                            pair_keys, pixel_pairs, resembling, share_a_label, variant_hashes)
 from winnow.cosine_index import unique_pairs
@@ -50,6 +50,9 @@ from winnow.thumbnails import Looks, flat_images
 GROUP_COLUMNS = ("id", "split", "label", "group", "group_size", "kept", "reason", "label_conflict")
 # why a row is kept or removed; the LINKS say how a removed image relates to the kept one
 REASONS = ("unique", "kept", *LINKS, "leak", "eval_copy")
+# the reasons every reader takes (winnow.group_rows, which cannot import this module's searches): a reason added here
+# alone would be refused in every reader of the groups dedup writes
+assert set(REASONS) == {*KEPT_REASONS, *REMOVED_REASONS}, "winnow.configs' dedup reasons differ from dedup's"
 
 
 def duplicate_groups(
