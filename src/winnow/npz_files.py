@@ -260,6 +260,7 @@ def _npz_labels(values: np.ndarray, key: str, path: Path, *, images: int,
         named = "a 'classes' array or ingest.classes" if classes_from == "ingest.classes" else "a 'classes' array"
         raise WinnowError(f"{path}: {key} has labels of type {values.dtype}; store class numbers 0..K-1 and the "
                           f"names in {named}")
+    stored = values  # a label quoted as stored: before, as :g, so 4294967295 (a marker of no label) was "4.29497e+09"
     if values.dtype.kind == "f":  # compared in float64: 2**31 overflows float16 (before: numpy's "overflow encountered
         values = values.astype(np.float64)  # in cast" RuntimeWarning on stderr for every float16 label array)
     for bad, what in (
@@ -270,7 +271,7 @@ def _npz_labels(values: np.ndarray, key: str, path: Path, *, images: int,
     ):
         if bad is not None and bad.any():
             row = int(np.argmax(bad))
-            raise WinnowError(f"{path}: {key} row {row} is {values[row]:g}, {what}")
+            raise WinnowError(f"{path}: {key} row {row} is {stored[row]!s}, {what}")
     return values.astype(np.int64)
 
 
