@@ -44,6 +44,10 @@ BATCHES = (("train", tuple(f"data_batch_{i}" for i in range(1, 6))), ("test", ("
 _BATCH_FILES = tuple(name for _, names in BATCHES for name in names)
 _MEMBERS = {*_BATCH_FILES, "batches.meta", "readme.html"}
 ARCHIVE = "cifar-10-python.tar.gz"  # the official archive's name, looked for beside ingest.path
+CIFAR100_FILES = ("train", "test", "meta")  # what cifar-100-python holds in place of CIFAR-10's batches
+CIFAR100_AS_NPZ = ("store CIFAR-100 as an .npz (train_images and test_images: each file's 'data' reshaped to (N, 3, 32, "
+                   "32) and transposed to (N, 32, 32, 3); train_labels and test_labels: its 'fine_labels'; classes: "
+                   "meta's 'fine_label_names') and set ingest.source: npz")
 
 
 def _numpy_reducers() -> dict[tuple[str, str], object]:
@@ -120,6 +124,11 @@ def load_cifar10(root: str | os.PathLike, *, download: bool = False, into: str |
                "beside it)")
         raise WinnowError(f"ingest.path: {root} is a folder without CIFAR-10's batches, and ingest.download fetches the "
                           f"archive only where ingest.path does not exist yet; {fix}")
+    if not (root / "data_batch_1").exists() and all((root / name).is_file() for name in CIFAR100_FILES):
+        # before: "data_batch_1 is missing; a cifar-10-batches-py folder holds data_batch_1..5 and test_batch", of the
+        # CIFAR-100 folder beside it in the same download page, which no file of CIFAR-10 makes readable
+        raise WinnowError(f"ingest.path: {root} holds CIFAR-100's python files ({', '.join(CIFAR100_FILES)}), not "
+                          f"CIFAR-10's batches, and the cifar10 source reads CIFAR-10 alone; {CIFAR100_AS_NPZ}")
     if (root / FOLDER).is_dir() and not (root / "data_batch_1").exists():  # torchvision's root=, which holds the folder
         raise WinnowError(f"ingest.path: {root} holds a {FOLDER} folder, not the batches; point ingest.path at "
                           f"{root / FOLDER}")
@@ -195,6 +204,9 @@ def _batch(path: Path, n_classes: int, *, named_by: Path | None = None) -> tuple
         raise WinnowError(f"{path}: 'data' holds rows laid out pixel by pixel (R, G, B, R, G, B, ...), not a CIFAR-10 "
                           "batch's planar layout (1024 R, then G, then B); store them as an npz of (N, 32, 32, 3) "
                           "images instead (ingest.source: npz)")
+    if labels is None and "fine_labels" in batch:  # before: "'labels' must be a list of class numbers", of CIFAR-100's
+        raise WinnowError(f"{path}: holds 'fine_labels' and no 'labels', as a CIFAR-100 file does, and the cifar10 "
+                          f"source reads CIFAR-10 alone; {CIFAR100_AS_NPZ}")
     if isinstance(labels, np.ndarray) and labels.ndim == 1 and labels.dtype.kind in "iu":
         labels = labels.tolist()
     if not isinstance(labels, list) or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in labels):
