@@ -161,22 +161,29 @@ def _listed() -> dict:
 
 def _refuse_edited_since_listed(p: dict) -> None:
     """Refuse, before any file is decoded, ``ingest.path`` or ``ingest.trusted_path`` (``p``: params.yaml's ingest
-    section) naming a path other than the one the source stage listed (:data:`LISTED`'s record) whose files are not
-    those it listed: ingest.path edited, then ingest run by itself (`dvc repro -s ingest`). Before, found only once
-    every image was decoded (hours on a large set), and a path spelt otherwise (``./images`` for the ``images``
-    listed) was said to be edited where its files changed while ingest read them. A file without the record (an
-    earlier winnow's) is left to :func:`_refuse_changed_since_listed`."""
+    section) whose files are not those the source stage listed (:data:`LISTED`'s record): ingest.path edited to name
+    another path, or the files edited, then ingest run by itself (`dvc repro -s ingest`). Before, found only once
+    every image was decoded (hours on a large set); a path spelt otherwise (``./images`` for the ``images`` listed)
+    was said to be edited where its files changed while ingest read them, and files edited before ingest ran were said
+    to have changed while it read them, to be run again "once the data is no longer being written". A file without
+    the record (an earlier winnow's) is left to :func:`_refuse_changed_since_listed`."""
     recorded = _listed()
     paths = recorded.get(LISTED_PATHS) if isinstance(recorded.get(LISTED_PATHS), dict) else {}
-    edited = [key for key in ("ingest.path", "ingest.trusted_path")
-              if paths.get(key) is not None and paths[key] != str(p.get(key.removeprefix("ingest.")))]
-    now = listing(p) if edited else {}
-    for key in edited:
-        then = recorded.get(key)
-        if isinstance(then, dict) and "files" in then and "files" in now[key] and now[key] != then:
+    listed = [key for key in ("ingest.path", "ingest.trusted_path")
+              if isinstance(recorded.get(key), dict) and "files" in recorded[key] and paths.get(key) is not None]
+    now = listing(p) if listed else {}
+    for key in listed:
+        then, named = recorded[key], str(p.get(key.removeprefix("ingest.")))
+        if "files" not in now[key] or now[key] == then:
+            continue
+        if paths[key] != named:
             raise WinnowError(f"{key}: the source stage listed {paths[key]} (data/source.json), params.yaml names "
-                              f"{p.get(key.removeprefix('ingest.'))} now: edited since, and ingest run by itself; "
-                              "nothing was ingested: run `dvc repro ingest`, which lists it first")
+                              f"{named} now: edited since, and ingest run by itself; nothing was ingested: run `dvc "
+                              "repro ingest`, which lists it first")
+        raise WinnowError(f"{key}: {named} changed since the source stage listed it ({then['files']} file(s) then, "
+                          f"{now[key]['files']} now, or edited): edited since and ingest run by itself, or being written "
+                          "now; nothing was ingested: run `dvc repro ingest`, which lists it first, once the data is no "
+                          "longer being written")
 
 
 def _refuse_changed_since_listed(p: dict) -> None:

@@ -84,10 +84,11 @@ def test_a_bucket_written_to_between_the_source_stage_and_ingest_stops_ingest_no
     fs.pipe(f"{root}/dog/9.png", png(250))  # an upload lands after the listing
     with pytest.raises(WinnowError) as refused:
         ingest_in_process(project, monkeypatch)
+    # found as ingest starts, before any file is read (stop 74: before, once every file was read)
     assert str(refused.value) == (
-        f"ingest.path: {url} changed after the source stage listed it (8 file(s) then, 9 now, or edited) and before "
-        "ingest had read it, so what ingest read is not what data/source.json records; nothing was ingested: run "
-        "`dvc repro` again once the data is no longer being written")
+        f"ingest.path: {url} changed since the source stage listed it (8 file(s) then, 9 now, or edited): edited since "
+        "and ingest run by itself, or being written now; nothing was ingested: run `dvc repro ingest`, which lists it "
+        "first, once the data is no longer being written")
     assert_nothing_left(project, before)
 
 

@@ -8,7 +8,10 @@
   a number the file does not hold; now quoted as stored;
 - a CIFAR-100 folder (``train``, ``test``, ``meta``) at ``ingest.path`` of the cifar10 source was told that
   ``data_batch_1`` is missing, and a CIFAR-100 file under a batch's name that its labels are no list; now each is
-  told it is CIFAR-100, and the .npz it advises is read with CIFAR-100's images and fine labels.
+  told it is CIFAR-100, and the .npz it advises is read with CIFAR-100's images and fine labels;
+- the files of ingest.path edited after the source stage listed them, then ingest run by itself (`dvc repro -s
+  ingest`): every image was decoded first, then the refusal said they changed while ingest read them, to be run again
+  "once the data is no longer being written"; now refused before any image is decoded, saying so.
 
 Each runs the stage's ``main`` in this process and asserts its one message whole (the stage prints it after
 ``error: ``), with nothing left behind.
@@ -18,16 +21,20 @@ from __future__ import annotations
 
 import importlib.abc
 import pickle
+import runpy
 import sys
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
-from hostile_harness import assert_nothing_left, default_params, files_under, make_project
+from hostile_harness import ROOT, assert_nothing_left, default_params, files_under, imagefolder_project, make_project
 from test_contracts import _stage_module
+from test_hostile_leftovers_73r import _loads
 from test_hostile_sources_70 import grey_images, refused_ingest
+from test_streaming_ingest import ingest_in_process
 from winnow.errors import WinnowError
 from winnow.npz_files import load_npz
 
@@ -173,3 +180,25 @@ def test_a_cifar100_file_under_a_batch_name_is_told_it_is_cifar100(tmp_path, mon
     assert refused_ingest(tmp_path, monkeypatch, "cifar10", folder) == (
         f"{folder / 'data_batch_1'}: holds 'fine_labels' and no 'labels', as a CIFAR-100 file does, and the cifar10 "
         f"source reads CIFAR-10 alone; {CIFAR100_AS_NPZ}")
+
+
+@pytest.mark.hostile("ingest")
+def test_files_edited_then_ingest_run_by_itself_are_refused_before_any_image_is_decoded(tmp_path, monkeypatch):
+    # the source stage listed the folder, an image was added, then ingest ran by itself (`dvc repro -s ingest`).
+    # Before: every image was decoded first (hours on a large set), then "changed after the source stage listed it
+    # … and before ingest had read it …: run `dvc repro` again once the data is no longer being written", of a folder
+    # no one was writing to
+    project, _ = imagefolder_project(tmp_path)
+    monkeypatch.chdir(project)
+    runpy.run_path(str(ROOT / "stages/source.py"), run_name="source")["main"]()
+    Image.fromarray(np.full((8, 8), 200, np.uint8)).save(tmp_path / "images" / "c0" / "new.png")
+    before = files_under(project)
+    calls = _loads(monkeypatch)
+    with pytest.raises(WinnowError) as refused:
+        ingest_in_process(project, monkeypatch)
+    assert str(refused.value) == (
+        f"ingest.path: {tmp_path / 'images'} changed since the source stage listed it (36 file(s) then, 37 now, or "
+        "edited): edited since and ingest run by itself, or being written now; nothing was ingested: run `dvc repro "
+        "ingest`, which lists it first, once the data is no longer being written")
+    assert calls == []
+    assert_nothing_left(project, before)
