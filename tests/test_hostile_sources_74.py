@@ -11,7 +11,9 @@
   told it is CIFAR-100, and the .npz it advises is read with CIFAR-100's images and fine labels;
 - the files of ingest.path edited after the source stage listed them, then ingest run by itself (`dvc repro -s
   ingest`): every image was decoded first, then the refusal said they changed while ingest read them, to be run again
-  "once the data is no longer being written"; now refused before any image is decoded, saying so.
+  "once the data is no longer being written"; now refused before any image is decoded, saying so;
+- an .npz whose splits hold images of other sizes or channels (ingest.size set): the shapes alone, no key and nothing
+  to do; now the keys, and that ingest.size cannot help.
 
 Each runs the stage's ``main`` in this process and asserts its one message whole (the stage prints it after
 ``error: ``), with nothing left behind.
@@ -202,3 +204,16 @@ def test_files_edited_then_ingest_run_by_itself_are_refused_before_any_image_is_
         "ingest`, which lists it first, once the data is no longer being written")
     assert calls == []
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("npz")
+@pytest.mark.parametrize("test_shape, held", [((6, 16, 16), "16x16 of 1"), ((6, 8, 8, 3), "8x8 of 3")])
+def test_splits_of_other_shapes_are_named_with_what_to_do(tmp_path, monkeypatch, test_shape, held):
+    # before: "…/set.npz: splits have different image shapes [(8, 8, 1), (16, 16, 1)]", no key named, nothing to do,
+    # and ingest.size (set here) does not resize them: the splits are joined before it
+    np.savez(tmp_path / "set.npz", train_images=grey_images(6), train_labels=np.arange(6) % 2,
+             test_images=np.zeros(test_shape, np.uint8), test_labels=np.arange(6) % 2)
+    assert refused_ingest(tmp_path, monkeypatch, "npz", tmp_path / "set.npz", size=16) == (
+        f"{tmp_path / 'set.npz'}: train_images holds 8x8 images of 1 channel(s), test_images {held}; an .npz's splits "
+        "are read as one array, before ingest.size resizes it: store every split's images at one size and channel "
+        "count")

@@ -61,6 +61,7 @@ def load_npz(path: str | os.PathLike, *, classes: list[str] | None = None,
     # are carved from the ids); a UTF-8 name is its own, so its ids and splits are as they were
     stem = os.fsencode(path.stem).decode("utf-8", "backslashreplace")
     images, labels, splits, ids = [], [], [], []
+    keys = [image_key for _, image_key, _ in parts]
     for split, image_key, label_key in parts:
         pixels = npz_images(arrays[image_key], image_key, path)
         if split is not None and not len(pixels):  # before: carved from train without a word, as if the key were absent
@@ -97,8 +98,12 @@ def load_npz(path: str | os.PathLike, *, classes: list[str] | None = None,
         splits += [split] * len(pixels)
     if not ids:
         raise WinnowError(f"{path}: holds no images")
-    if len({im.shape[1:] for im in images}) > 1:
-        raise WinnowError(f"{path}: splits have different image shapes {[im.shape[1:] for im in images]}")
+    if len({im.shape[1:] for im in images}) > 1:  # before: the shapes alone, where ingest.size set did not help
+        a = images[0].shape[1:]
+        other, b = next((key, im.shape[1:]) for key, im in zip(keys, images) if im.shape[1:] != a)
+        raise WinnowError(f"{path}: {keys[0]} holds {a[0]}x{a[1]} images of {a[2]} channel(s), {other} {b[0]}x{b[1]} of "
+                          f"{b[2]}; an .npz's splits are read as one array, before ingest.size resizes it: store every "
+                          "split's images at one size and channel count")
     classes = _npz_classes(arrays, labels, path, given=classes, given_from=classes_from)
     if "splits" in arrays:
         split_array = _npz_splits(arrays["splits"], len(splits), path)
