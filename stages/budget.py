@@ -172,7 +172,7 @@ def main() -> None:
     # before they are read, as the cleaners' files (before: unrecorded, and after represent reran on other params,
     # variants run alone applied the cut chosen on the old embedding, exit 0)
     represented = represent_files()
-    train_x = read_representation(REPRESENT_IN, baseline["id"], data=data)
+    train_x = read_representation(REPRESENT_IN, baseline["id"], data=data, params=params)
     # train copies of judge images would flatter every candidate that keeps them: no probe learns from them
     judged_groups = groups.loc[groups["split"] == judge_split, "group"]
     copies = set(groups.loc[groups["group"].isin(judged_groups) & (groups["split"] == "train"), "id"])
@@ -185,8 +185,8 @@ def main() -> None:
              _ridge_val(data, group_of, learnt=data.manifest["id"].isin(baseline["id"][~exclude]).to_numpy()))
     if not ridge["rows"].any():
         ridge_split, ridge["rows"] = judge_split, is_judge
-    ridge_x = read_representation(REPRESENT_IN, data.manifest["id"][ridge["rows"]], data=data)
-    judge_x = read_representation(REPRESENT_IN, data.manifest["id"][is_judge], data=data)
+    ridge_x = read_representation(REPRESENT_IN, data.manifest["id"][ridge["rows"]], data=data, params=params)
+    judge_x = read_representation(REPRESENT_IN, data.manifest["id"][is_judge], data=data, params=params)
     judge_labels = labels[is_judge]
     # the train section's thread count, as for every prediction: the probes repeat bit for bit with it
     with reproducible(threads=params["train"].get("threads"), device=torch.device("cpu"), training=False):

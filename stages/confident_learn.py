@@ -51,8 +51,9 @@ def main() -> None:
     val, val_left_out = measured_val(data, learned, stage="confident_learn", judged=train.manifest["id"])
 
     if p["judge"] == "probe":
-        judged = probe_pred_probs(read_representation(REPRESENT_IN, ids, data=data),
-                                  given, val_features=read_representation(REPRESENT_IN, val.manifest["id"], data=data),
+        judged = probe_pred_probs(read_representation(REPRESENT_IN, ids, data=data, params=params), given,
+                                  val_features=read_representation(REPRESENT_IN, val.manifest["id"], data=data,
+                                                                   params=params),
                                   val_labels=val.labels, classes=data.classes, folds=p["folds"],
                                   repeats=p["repeats"], seed=params["seed"])
     else:

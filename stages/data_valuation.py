@@ -68,8 +68,8 @@ def main() -> None:
     if len(conflicts):
         print(f"warning: data-valuation: {len(conflicts)} val image(s) are copies of one picture carrying different "
               f"labels (dedup's groups, first {conflicts[0]!r}): left out of the valuation; give each picture one label")
-    features = read_representation(REPRESENT_IN, ids, data=data)
-    val_features = read_representation(REPRESENT_IN, val.manifest["id"], data=data)
+    features = read_representation(REPRESENT_IN, ids, data=data, params=params)
+    val_features = read_representation(REPRESENT_IN, val.manifest["id"], data=data, params=params)
     silent = silent_rows(val_features)  # before: their k "nearest" were the first train images by id
     if silent.any() and not silent.all():  # all of them: knn_shapley refuses
         print(f"data-valuation: {int(silent.sum())} val image(s) have an all-zero representation (first "

@@ -53,7 +53,8 @@ def main() -> None:
     if settings["embedding_radius"] is not None:
         from winnow.represent import read_representation  # torch and the encoders, only when asked for
 
-        embedding = read_representation(REPRESENTATION, imageset.manifest["id"].to_numpy(), data=imageset)
+        embedding = read_representation(REPRESENTATION, imageset.manifest["id"].to_numpy(), data=imageset,
+                                        params=params)
     # the images pruned drops for their quality, kept only where all their copies are flagged; absent outside the
     # pipeline (a stage run by hand before threshold): no preference
     flags = read_table(FLAGS, written_by="threshold", columns=("id", "any"), missing_ok=True,

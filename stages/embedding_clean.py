@@ -70,8 +70,8 @@ def main() -> None:
     fixed = p["embedding"] == "represent"
     train_ids = train.manifest["id"].to_numpy()
     # read before anything is trained or judged, so a missing or misaligned embedding stops the stage at once
-    features = read_representation(REPRESENT_IN, train_ids, data=data) if fixed else None
-    val_features = read_representation(REPRESENT_IN, val.manifest["id"], data=data) if fixed else None
+    features = read_representation(REPRESENT_IN, train_ids, data=data, params=params) if fixed else None
+    val_features = read_representation(REPRESENT_IN, val.manifest["id"], data=data, params=params) if fixed else None
     # fixed features: nothing is trained, so there is nothing to augment for
     augmented = p["augment_between_rounds"] and not fixed and p["rounds"] > 1
     result = clean_rounds(

@@ -16,6 +16,7 @@ from winnow.errors import check_neighbour_count
 from winnow.imageset import SOURCE_SPLITS, SPLITS, read_imageset
 from winnow.file_rows import unchanged_in_place
 from winnow.represent import MADE_FROM, embed_imageset, knn_val_accuracy, made_from, options
+from winnow.represent_settings import MADE_AT, made_at
 from winnow.stage import atomic_path, check_outputs, load_params, run, together, write_json
 
 IMAGESET_IN = "data/degrade"
@@ -56,7 +57,10 @@ def main() -> None:
         write_json(OUT / "ids.json", rep.ids.tolist())
         # what the features were made from (and, for judge, the labels it learnt): the stages reading them refuse
         # them once data/degrade differs, as they are when run alone (`dvc repro -s`, or by hand) after a relabel
-        write_json(OUT / MADE_FROM, made_from(data, source=opts.source))
+        # and the settings they were made under (represent_settings.made_at): the readers refuse them once params.yaml
+        # gives others, as they are when run alone after a params edit (before: the old source's features read as the
+        # new one's, exit 0)
+        write_json(OUT / MADE_FROM, made_from(data, source=opts.source) | {MADE_AT: made_at(params)})
         write_json(METRICS_OUT, metrics)
     print(f"represent: {len(rep.ids)} images -> {rep.features.shape[1]}-d features from {opts.source} in "
           f"{rep.info['seconds']:.0f}s" + (f", {rep.info['epochs']} epoch(s), loss {rep.info['final_loss']:.3f}"

@@ -5,6 +5,7 @@ that writes it (:func:`winnow.stage_reads.rerun_error`). numpy, pandas and torch
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +13,14 @@ from winnow.errors import refuse_unreadable
 from winnow.stage_reads import read_json, rerun_error
 
 
-def read_embedding(folder: str | os.PathLike):
+def read_embedding(folder: str | os.PathLike, *, params: Mapping[str, Any] | None = None):
     """(``folder/embeddings.npy`` memory-mapped, ``folder/ids.json`` as a pandas Index): the represent stage's
     embedding, its files read as far as they are whatever params.yaml says: a file missing, unreadable, cut short, of no
     float features (N, D), ids that are no list or repeat, or rows and ids that disagree raise :func:`rerun_error`
     naming the represent stage. What :func:`winnow.represent.read_representation` reads first, and the budget's
-    decisions (:func:`winnow.decision_inputs.check_represent_files`) of an embedding whose bytes changed."""
+    decisions (:func:`winnow.decision_inputs.check_represent_files`) of an embedding whose bytes changed. ``params``
+    (params.yaml as the caller read it; None: not checked): an embedding made under other represent settings, as
+    ``folder/made_from.json`` records them, is refused too (:func:`winnow.represent_settings.check_made_at`)."""
     import numpy as np
     import pandas as pd
 
@@ -56,7 +59,27 @@ def read_embedding(folder: str | os.PathLike):
     if len(features) != len(known):
         raise rerun_error(folder, f"embeddings.npy has {len(features)} rows for the {len(known)} ids of ids.json; "
                                   "the two do not agree", written_by="represent")
+    if params is not None:
+        _check_settings(folder, params=params)
     return features, known
+
+
+def _check_settings(folder: Path, *, params: Mapping[str, Any]) -> None:
+    """Refuse the embedding in ``folder`` made under other represent settings than ``params``'s, as its record
+    (``made_from.json``'s :data:`winnow.represent_settings.MADE_AT`) says; a folder with no record (an earlier
+    winnow's, or made by hand) passes here: :func:`winnow.represent.read_representation` refuses one without
+    made_from.json where it checks the data. Before: a params edit then a reader run alone read the old embedding as
+    current, exit 0."""
+    from winnow.represent_settings import MADE_AT, check_made_at
+
+    record_path = folder / "made_from.json"  # winnow.represent.MADE_FROM, which imports torch
+    if not record_path.is_file():
+        return
+    record = read_json(record_path, written_by="represent")
+    if not isinstance(record, dict):
+        raise rerun_error(record_path, "not a record of the pixels and labels the embedding was made from",
+                          written_by="represent")
+    check_made_at(record.get(MADE_AT), params=params, path=folder / "embeddings.npy", recorded_in=record_path)
 
 
 def read_checkpoint(path: str | os.PathLike, *, written_by: str) -> Any:

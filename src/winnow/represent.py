@@ -44,12 +44,11 @@ from winnow.imageset import ImageSet, pixel_digest
 from winnow.neighbours import Space, vote
 from winnow.file_ops import file_sha256
 from winnow.model_reads import read_embedding
+from winnow.represent_settings import DEFAULTS  # the represent section: what a left-out key means
 from winnow.stage import write_torch
 from winnow.stage_reads import read_json, rerun_error
 
-# the represent section of params.yaml; judge: overrides of the train section, as embedding_clean.train
 EMBED_BATCH = 1024  # images a batch when a trained encoder embeds the imageset (an actor's call on Ray)
-DEFAULTS = {"source": "judge", "knn_k": 10, "selfsup": {}, "pretrained": {}, "file": None, "judge": {}}
 USER_SOURCES = ("pretrained", "file")  # features made elsewhere: scaled and checked before they are stored
 
 
@@ -237,22 +236,26 @@ def made_from(data: ImageSet, *, source: str) -> dict:
                        if judged else None)}
 
 
-def read_representation(folder: str | os.PathLike, ids, *, data: ImageSet | None = None) -> np.ndarray:
+def read_representation(folder: str | os.PathLike, ids, *, data: ImageSet | None = None,
+                        params: dict | None = None) -> np.ndarray:
     """float32 ``(len(ids), D)``: the rows of ``folder/embeddings.npy`` (the represent stage's output) for
     ``ids``, any subset of the imageset's ids in any order, located through ``folder/ids.json``.
 
     ``data``: the imageset (data/degrade) the caller reads now, which ``folder/made_from.json`` (:func:`made_from`)
     must describe: the images of ``ids`` of the same pixels, and where the embedding's source read labels (judge),
-    every train and val image of the same pixels and label, none added or gone. None: not checked.
+    every train and val image of the same pixels and label, none added or gone. None: not checked. ``params``:
+    params.yaml as the caller read it, whose represent settings the embedding must have been made under where it
+    records them (:func:`winnow.represent_settings.check_made_at`); None: not checked.
 
     Raises:
         WinnowError: one line naming the file and the stage to rerun when a file is missing or damaged,
             the two files disagree, an id has no row, a row read holds a non-finite value, or the record of
-            what the embedding was made from is missing (an earlier winnow's) or is not ``data``.
+            what the embedding was made from is missing (an earlier winnow's) or is not ``data``, or it was made
+            under other settings than ``params``.
     """
     folder = Path(folder)
     names = folder / "embeddings.npy", folder / "ids.json"
-    features, known = read_embedding(folder)
+    features, known = read_embedding(folder, params=params)
     wanted = np.asarray(ids, dtype=object)
     rows = known.get_indexer(wanted)
     if (rows < 0).any():

@@ -1,0 +1,99 @@
+"""The settings the represent stage's embedding was made under, recorded beside it (``made_at`` in
+data/represent/made_from.json: :func:`made_at`) and held to params.yaml by every reader of the embedding
+(:func:`check_made_at`, through :func:`winnow.model_reads.read_embedding`): dedup's embedding search, embedding-clean,
+confident-learn's probe, data valuation and the budget.
+
+Before, an edit of ``represent.source`` (selfsup to judge), of selfsup's epochs or width, of the pretrained model or of
+the ``file`` path, then a reader run alone (``dvc repro -s confident-learn``, ``python stages/budget.py``), read the old
+embedding as current, exit 0. Only what makes other features is recorded: the source and its own settings, ``seed``
+for a model trained here (selfsup, judge); not the kNN vote's k, nor a device, threads, batch sizes of a pass that only
+embeds, a download switch, or the judge's eval batch size and streaming (as :func:`winnow.configs.model_check_training`
+leaves them out). An embedding recording none (an earlier winnow's, or one made by hand) is read as before, as the sizes
+record (:data:`winnow.stage_reads.SIZED_AT`) and the cleaners' settings (:mod:`winnow.decided_at`) are.
+
+No torch here: every reader imports it, and the params check before any stage.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from winnow.configs import STEP_SETTINGS, PretrainedConfig, SelfSupConfig, TrainConfig
+
+# the represent section of params.yaml: what a left-out key means (judge: overrides of the train section)
+DEFAULTS = {"source": "judge", "knn_k": 10, "selfsup": {}, "pretrained": {}, "file": None, "judge": {}}
+MADE_AT = "made_at"  # the key of data/represent/made_from.json that records the settings
+# the settings of each source that make no other features: where the model runs, how many images a pass takes
+IDLE = {"selfsup": ("threads", "device"), "pretrained": ("download", "batch_size", "device")}
+# a judge trains with no augmentation policy whatever train.augment says (winnow.training.fit, given none)
+JUDGE_IDLE = ("augment",)
+PATHS = ("torchscript", "path")  # pretrained's files, a leading ~ the home folder (winnow.represent.options)
+
+
+def made_at(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``{setting: value}``: what the represent embedding is made under by params.yaml (``params``): ``source``, then
+    the chosen source's settings by their name in the represent section (``selfsup.epochs``, ``judge.lr``: the train
+    section with represent.judge over it, ``pretrained.model``, ``file``), and ``seed`` where a model is trained here. A
+    left-out key is at its default, a path as represent reads it (~ expanded)."""
+    section = {**DEFAULTS, **(params.get("represent") or {})}
+    source = section["source"]
+    settings: dict[str, Any] = {"source": source}
+    if source == "selfsup":
+        config = vars(SelfSupConfig(**(section["selfsup"] or {})))
+        settings |= {f"selfsup.{key}": value for key, value in config.items() if key not in IDLE["selfsup"]}
+    elif source == "judge":
+        config = TrainConfig.from_params(dict(params.get("train") or {}), overrides=section["judge"] or {},
+                                         overrides_from="represent.judge")
+        settings |= {f"judge.{key}": getattr(config, key) for key in STEP_SETTINGS if key not in JUDGE_IDLE}
+    elif source == "pretrained":
+        config = vars(PretrainedConfig(**(section["pretrained"] or {})))
+        settings |= {f"pretrained.{key}": os.path.expanduser(value) if key in PATHS and value else value
+                     for key, value in config.items() if key not in IDLE["pretrained"]}
+    else:
+        settings["file"] = os.path.expanduser(section["file"]) if section["file"] else None
+    if source in ("selfsup", "judge"):
+        settings["seed"] = params.get("seed")
+    return json.loads(json.dumps(settings))  # as the record holds it
+
+
+def check_made_at(record: Any, *, params: Mapping[str, Any], path: str | os.PathLike,
+                  recorded_in: str | os.PathLike) -> None:
+    """Refuse (one line naming the embedding ``path``, the first setting then and now, and the represent stage to
+    rerun) an embedding whose ``record`` (:data:`MADE_AT`, read from ``recorded_in``; None: none recorded, read as
+    before) holds other settings than params.yaml's (``params``) now (:func:`made_at`)."""
+    from winnow.stage_reads import rerun_error
+
+    if record is None:
+        return
+    if not isinstance(record, dict):
+        raise rerun_error(recorded_in, f"records the settings the embedding was made under as "
+                                       f"{json.dumps(record)[:40]}, not a section of settings", written_by="represent")
+    now = made_at(params)
+    # the source first: under another one every other setting differs too, and it is the one the user edited
+    for key in ["source", *sorted((record.keys() | now.keys()) - {"source"})]:
+        if key not in record or key not in now or _as_read(record[key]) != _as_read(now[key]):
+            then, given = _shown(record, key, "unrecorded"), _shown(now, key, "idle")
+            raise rerun_error(Path(path), f"made under other represent settings than params.yaml's ({key} {then} then, "
+                                          f"{given} now)", written_by="represent")
+
+
+def _shown(settings: Mapping[str, Any], key: str, absent: str) -> str:
+    """A setting's value as the line names it: a word bare, anything else as params.yaml's JSON would; ``absent``
+    where ``settings`` hold none of it."""
+    if key not in settings:
+        return absent
+    value = settings[key]
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _as_read(value: Any) -> Any:
+    """A setting as represent reads it: a number by value (10 is 10.0), never a boolean; lists item by item."""
+    if isinstance(value, list):
+        return [_as_read(item) for item in value]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return ("number", float(value))
+    return value
