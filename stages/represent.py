@@ -27,8 +27,8 @@ METRICS_OUT = "metrics/represent.json"
 
 def main() -> None:
     params = load_params()
-    check_outputs(stage="represent", files=[OUT / "embeddings.npy", OUT / "ids.json", OUT / MADE_FROM, MODEL_OUT,
-                                            METRICS_OUT])
+    check_outputs(stage="represent", files=[OUT / "embeddings.npy", OUT / "ids.json", OUT / MADE_FROM, OUT / MADE_AT,
+                                            MODEL_OUT, METRICS_OUT])
     opts = options(params.get("represent"), train=params.get("train"))
     data = read_imageset(IMAGESET_IN)
     # checked before the embedding is made: its vote could not use more neighbours than train images
@@ -57,10 +57,11 @@ def main() -> None:
         write_json(OUT / "ids.json", rep.ids.tolist())
         # what the features were made from (and, for judge, the labels it learnt): the stages reading them refuse
         # them once data/degrade differs, as they are when run alone (`dvc repro -s`, or by hand) after a relabel
+        write_json(OUT / MADE_FROM, made_from(data, source=opts.source))
         # and the settings they were made under (represent_settings.made_at): the readers refuse them once params.yaml
         # gives others, as they are when run alone after a params edit (before: the old source's features read as the
         # new one's, exit 0)
-        write_json(OUT / MADE_FROM, made_from(data, source=opts.source) | {MADE_AT: made_at(params)})
+        write_json(OUT / MADE_AT, made_at(params))
         write_json(METRICS_OUT, metrics)
     print(f"represent: {len(rep.ids)} images -> {rep.features.shape[1]}-d features from {opts.source} in "
           f"{rep.info['seconds']:.0f}s" + (f", {rep.info['epochs']} epoch(s), loss {rep.info['final_loss']:.3f}"

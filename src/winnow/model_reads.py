@@ -20,7 +20,7 @@ def read_embedding(folder: str | os.PathLike, *, params: Mapping[str, Any] | Non
     naming the represent stage. What :func:`winnow.represent.read_representation` reads first, and the budget's
     decisions (:func:`winnow.decision_inputs.check_represent_files`) of an embedding whose bytes changed. ``params``
     (params.yaml as the caller read it; None: not checked): an embedding made under other represent settings, as
-    ``folder/made_from.json`` records them, is refused too (:func:`winnow.represent_settings.check_made_at`)."""
+    ``folder/made_at.json`` records them, is refused too (:func:`winnow.represent_settings.check_made_at`)."""
     import numpy as np
     import pandas as pd
 
@@ -60,26 +60,24 @@ def read_embedding(folder: str | os.PathLike, *, params: Mapping[str, Any] | Non
         raise rerun_error(folder, f"embeddings.npy has {len(features)} rows for the {len(known)} ids of ids.json; "
                                   "the two do not agree", written_by="represent")
     if params is not None:
-        _check_settings(folder, params=params)
+        check_made_under(folder, params=params)
     return features, known
 
 
-def _check_settings(folder: Path, *, params: Mapping[str, Any]) -> None:
+def check_made_under(folder: str | os.PathLike, *, params: Mapping[str, Any]) -> None:
     """Refuse the embedding in ``folder`` made under other represent settings than ``params``'s, as its record
-    (``made_from.json``'s :data:`winnow.represent_settings.MADE_AT`) says; a folder with no record (an earlier
-    winnow's, or made by hand) passes here: :func:`winnow.represent.read_representation` refuses one without
-    made_from.json where it checks the data. Before: a params edit then a reader run alone read the old embedding as
-    current, exit 0."""
+    (``folder/made_at.json``: :data:`winnow.represent_settings.MADE_AT`) says; a folder with no record (an earlier
+    winnow's, or made by hand) is read as before. Before: a params edit then a reader run alone read the old embedding
+    as current, exit 0. Also what the readers of an output judged by the embedding check (the budget's decisions,
+    :func:`winnow.decision_inputs.check_represent_files`, dedup's groups, :func:`winnow.flag_cuts.check_grouped_at`):
+    its bytes as they were, but made under settings params.yaml no longer gives."""
     from winnow.represent_settings import MADE_AT, check_made_at
 
-    record_path = folder / "made_from.json"  # winnow.represent.MADE_FROM, which imports torch
-    if not record_path.is_file():
-        return
-    record = read_json(record_path, written_by="represent")
-    if not isinstance(record, dict):
-        raise rerun_error(record_path, "not a record of the pixels and labels the embedding was made from",
-                          written_by="represent")
-    check_made_at(record.get(MADE_AT), params=params, path=folder / "embeddings.npy", recorded_in=record_path)
+    folder = Path(folder)
+    record_path = folder / MADE_AT
+    if record_path.exists():  # a folder there: read_json names it
+        check_made_at(read_json(record_path, written_by="represent"), params=params, path=folder / "embeddings.npy",
+                      recorded_in=record_path)
 
 
 def read_checkpoint(path: str | os.PathLike, *, written_by: str) -> Any:

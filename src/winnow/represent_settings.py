@@ -1,5 +1,5 @@
-"""The settings the represent stage's embedding was made under, recorded beside it (``made_at`` in
-data/represent/made_from.json: :func:`made_at`) and held to params.yaml by every reader of the embedding
+"""The settings the represent stage's embedding was made under, recorded beside it (data/represent/made_at.json:
+:func:`made_at`) and held to params.yaml by every reader of the embedding
 (:func:`check_made_at`, through :func:`winnow.model_reads.read_embedding`): dedup's embedding search, embedding-clean,
 confident-learn's probe, data valuation and the budget.
 
@@ -26,7 +26,7 @@ from winnow.configs import STEP_SETTINGS, PretrainedConfig, SelfSupConfig, Train
 
 # the represent section of params.yaml: what a left-out key means (judge: overrides of the train section)
 DEFAULTS = {"source": "judge", "knn_k": 10, "selfsup": {}, "pretrained": {}, "file": None, "judge": {}}
-MADE_AT = "made_at"  # the key of data/represent/made_from.json that records the settings
+MADE_AT = "made_at.json"  # beside embeddings.npy: the settings (made_from.json, the pixels and labels)
 # the settings of each source that make no other features: where the model runs, how many images a pass takes
 IDLE = {"selfsup": ("threads", "device"), "pretrained": ("download", "batch_size", "device")}
 # a judge trains with no augmentation policy whatever train.augment says (winnow.training.fit, given none)
@@ -38,7 +38,7 @@ def made_at(params: Mapping[str, Any]) -> dict[str, Any]:
     """``{setting: value}``: what the represent embedding is made under by params.yaml (``params``): ``source``, then
     the chosen source's settings by their name in the represent section (``selfsup.epochs``, ``judge.lr``: the train
     section with represent.judge over it, ``pretrained.model``, ``file``), and ``seed`` where a model is trained here. A
-    left-out key is at its default, a path as represent reads it (~ expanded)."""
+    left-out key is at its default, a path as represent reads it (~ expanded, ./ left out)."""
     section = {**DEFAULTS, **(params.get("represent") or {})}
     source = section["source"]
     settings: dict[str, Any] = {"source": source}
@@ -51,19 +51,24 @@ def made_at(params: Mapping[str, Any]) -> dict[str, Any]:
         settings |= {f"judge.{key}": getattr(config, key) for key in STEP_SETTINGS if key not in JUDGE_IDLE}
     elif source == "pretrained":
         config = vars(PretrainedConfig(**(section["pretrained"] or {})))
-        settings |= {f"pretrained.{key}": os.path.expanduser(value) if key in PATHS and value else value
+        settings |= {f"pretrained.{key}": _path(value) if key in PATHS else value
                      for key, value in config.items() if key not in IDLE["pretrained"]}
     else:
-        settings["file"] = os.path.expanduser(section["file"]) if section["file"] else None
+        settings["file"] = _path(section["file"])
     if source in ("selfsup", "judge"):
         settings["seed"] = params.get("seed")
     return json.loads(json.dumps(settings))  # as the record holds it
 
 
+def _path(value: str | None) -> str | None:
+    """A file setting as represent reads it: ~ the home folder, ./mine.npy the same file as mine.npy."""
+    return os.path.normpath(os.path.expanduser(value)) if value else value
+
+
 def check_made_at(record: Any, *, params: Mapping[str, Any], path: str | os.PathLike,
                   recorded_in: str | os.PathLike) -> None:
     """Refuse (one line naming the embedding ``path``, the first setting then and now, and the represent stage to
-    rerun) an embedding whose ``record`` (:data:`MADE_AT`, read from ``recorded_in``; None: none recorded, read as
+    rerun) an embedding whose ``record`` (what :data:`MADE_AT`, ``recorded_in``, holds; None: none recorded, read as
     before) holds other settings than params.yaml's (``params``) now (:func:`made_at`)."""
     from winnow.stage_reads import rerun_error
 
