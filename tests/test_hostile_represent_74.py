@@ -3,16 +3,21 @@
 - ``represent.source`` (file -> selfsup) or the ``file`` path edited in params.yaml, represent not rerun, then a reader
   of the embedding run alone (dedup's embedding search here; embedding-clean, confident-learn's probe, data valuation
   and the budget read it through the same call): the old embedding was read as the new settings', exit 0. The
-  represent stage now records the settings it made the embedding under (``made_at`` in data/represent/made_from.json),
+  represent stage now records the settings it made the embedding under (data/represent/made_at.json),
   and every reader refuses an embedding of other settings in one line naming the first setting then and now and
   represent as the stage to rerun;
 - the same by the read every reader calls (:func:`winnow.represent.read_representation` with params.yaml): selfsup's
-  epochs, the pretrained model's name, the judge's training (train.epochs under represent.judge), the seed of a model
-  trained here; settings that make no other features (the kNN vote's k, threads, devices, a pretrained pass's batch
+  epochs, the pretrained model's name, the judge's training (train.lr under represent.judge, its epochs), the seed of
+  a model trained here; settings that make no other features (the kNN vote's k, threads, devices, a pretrained pass's batch
   size, train.threads, 10 for 10.0) are read as before;
 - an embedding that records no settings (an earlier winnow's, or made by hand) is read as before, as the sizes record
-  and the cleaners' settings are; a record damaged (not a section of settings) names made_from.json and represent;
-- represent rerun under unchanged params, then the reader: read (the record is what params.yaml gives).
+  and the cleaners' settings are; a record damaged (not a section of settings) names made_at.json and represent;
+- represent rerun under unchanged params, then the reader: read (the record is what params.yaml gives);
+- next to it, outputs judged by the embedding, its bytes unchanged since: dedup's groups linked by the embedding's
+  search, read by a reader of the groups run alone, and the budget's decisions chosen by probes on it, applied by
+  variants run alone, after represent.file or represent.source was edited: their records of the embedding's bytes
+  passed, and the old settings' links and cut were read as current, exit 0. Now refused in the same line, naming
+  represent (whose rerun comes first).
 
 Stage cases run the real scripts in this process on a throwaway project of eight 8x8 images (represent from a
 ``file`` source: nothing trained); the others call the library the stages call."""
@@ -20,7 +25,6 @@ Stage cases run the real scripts in this process on a throwaway project of eight
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 
 import numpy as np
@@ -28,11 +32,13 @@ import pytest
 import yaml
 
 from hostile_harness import assert_error_line, assert_nothing_left, default_params, files_under, record_represent
+from test_hostile_budget_72 import _budgeted
 from test_hostile_dedup_more import dedup_project
 from test_hostile_threshold_64 import _stage_in_process
 from winnow.errors import WinnowError
 from winnow.imageset import read_imageset
-from winnow.represent import MADE_FROM, read_representation
+from winnow.judged_rows import read_filters
+from winnow.represent import read_representation
 from winnow.represent_settings import MADE_AT, made_at
 from winnow.stage import write_json
 
@@ -51,6 +57,11 @@ def _project(root: Path) -> Path:
     np.save(project / "mine.npy", features)
     np.save(project / "other.npy", features)
     return project
+
+
+def _project_params(project: Path) -> dict:
+    """params.yaml of ``project`` as it is now."""
+    return yaml.safe_load((project / "params.yaml").read_text())
 
 
 def _edit(project: Path, **section) -> None:
@@ -90,6 +101,23 @@ def test_a_represent_rerun_under_unchanged_params_is_read_by_its_readers(tmp_pat
     assert _stage_in_process(project, "dedup", monkeypatch, capsys).returncode == 0
 
 
+@pytest.mark.hostile("represent")
+def test_groups_linked_by_an_embedding_of_other_settings_are_refused_by_their_readers(tmp_path, monkeypatch, capsys):
+    # dedup's embedding search linked copies in the embedding; then represent.file edited (another file), neither rerun,
+    # and a reader of the groups run alone (the label cleaners', the budget's read_filters): the groups' record of the
+    # embedding's bytes passed (unchanged), so the links of the old file's features were read as dedup's now, exit 0
+    project = _project(tmp_path)
+    assert _stage_in_process(project, "represent", monkeypatch, capsys).returncode == 0
+    assert _stage_in_process(project, "dedup", monkeypatch, capsys).returncode == 0
+    _edit(project, file="other.npy")
+    manifest = read_imageset("data/degrade").manifest
+    before = files_under(project)
+    with pytest.raises(WinnowError) as refused:
+        read_filters(manifest, params=_project_params(project))
+    assert f"error: {refused.value}" == REFUSED.format("file mine.npy then, other.npy now")
+    assert_nothing_left(project, before)
+
+
 @pytest.fixture
 def embedded(tmp_path, monkeypatch) -> Path:
     """data/represent of eight 8x8 images as the represent stage writes it, its record of what it was made from
@@ -106,8 +134,7 @@ def embedded(tmp_path, monkeypatch) -> Path:
 
 def _made_under(project: Path, params: dict) -> None:
     """The embedding's record says it was made under ``params``, as the represent stage writes it."""
-    path = project / "data/represent" / MADE_FROM
-    write_json(path, json.loads(path.read_text()) | {MADE_AT: made_at(params)})
+    write_json(project / "data/represent" / MADE_AT, made_at(params))
 
 
 def _read(project: Path, params: dict):
@@ -168,8 +195,9 @@ def test_the_read_every_reader_calls_refuses_an_embedding_of_other_settings(embe
     (JUDGE, _with(_with(JUDGE, "train.threads", 4), "train.eval_batch_size", 64)),
     (JUDGE, _with(JUDGE, "train.augment", "fixed")),  # a judge trains with no policy whatever it says
     (JUDGE, _with(JUDGE, "represent.judge.epochs", 10.0)),
+    (_params(source="file", file="mine.npy"), _params(source="file", file="./mine.npy")),  # the same file
 ], ids=["knn-k", "selfsup-threads-device", "train-section-under-selfsup", "pretrained-batch-size",
-        "seed-under-pretrained", "judge-threads", "judge-augment", "ten-for-ten"])
+        "seed-under-pretrained", "judge-threads", "judge-augment", "ten-for-ten", "same-file"])
 def test_settings_that_make_no_other_features_are_read_as_before(embedded, then, now):
     _made_under(embedded, then)
     np.testing.assert_array_equal(_read(embedded, now), np.eye(len(SPLITS), 16))
@@ -185,12 +213,27 @@ def test_an_embedding_recording_no_settings_is_read_as_before(embedded):
 
 @pytest.mark.hostile("represent")
 def test_a_damaged_record_of_the_settings_names_the_record_and_represent(embedded):
-    path = embedded / "data/represent" / MADE_FROM
-    write_json(path, json.loads(path.read_text()) | {MADE_AT: ["source", "judge"]})
+    write_json(embedded / "data/represent" / MADE_AT, ["source", "judge"])
     before = files_under(embedded)
     with pytest.raises(WinnowError) as refused:
         _read(embedded, JUDGE)
-    assert str(refused.value) == ("data/represent/made_from.json: records the settings the embedding was made under as [\"source\", "
-                                  "\"judge\"], not a section of settings; rerun the represent stage (dvc repro "
-                                  "represent)")
+    assert str(refused.value) == ("data/represent/made_at.json: records the settings the embedding was made under "
+                                  "as [\"source\", \"judge\"], not a section of settings; rerun the represent stage "
+                                  "(dvc repro represent)")
     assert_nothing_left(embedded, before)
+
+
+@pytest.mark.hostile("represent")
+def test_decisions_judged_on_an_embedding_of_other_settings_are_refused_by_variants(tmp_path, monkeypatch, capsys):
+    # the budget chose its cut by probes on the embedding; then represent.source edited (judge to selfsup) and variants
+    # run alone (dvc repro -s variants): the embedding's bytes unchanged, so the decisions' record of them passed, and
+    # pruned applied the cut chosen on the judge's embedding as the selfsup one's, exit 0
+    project = _budgeted(tmp_path, monkeypatch, capsys)
+    _made_under(project, _project_params(project))
+    params = _project_params(project)
+    params["represent"]["source"] = "selfsup"
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    before = files_under(project)
+    done = _stage_in_process(project, "variants", monkeypatch, capsys)
+    assert assert_error_line(done) == REFUSED.format("source judge then, selfsup now")
+    assert_nothing_left(project, before)

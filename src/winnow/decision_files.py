@@ -335,5 +335,5 @@ def read_decisions(path: str | os.PathLike, *, written_by: str, num_classes: int
         # and the label cleaners' decisions it chose among decided under params.yaml's settings now (decided_at)
         check_decided_files(cleaners, params=params, files=DECISION_FILES)
     check_cleaner_files(path, decisions.attrs, cleaners=cleaners, written_by=written_by)
-    check_represent_files(path, decisions.attrs, written_by=written_by)
+    check_represent_files(path, decisions.attrs, written_by=written_by, params=params)
     return decisions

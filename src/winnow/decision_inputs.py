@@ -6,6 +6,8 @@ stage's files its probes and model check read."""
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -82,14 +84,22 @@ def represent_files(*, embedding: bool = True, judge: bool = False) -> dict[str,
     return file_digests([*(EMBEDDING_FILES if embedding else ()), *((JUDGE_MODEL,) if judge else ())])
 
 
-def check_represent_files(path: str | os.PathLike, attrs: dict, *, written_by: str) -> None:
+def check_represent_files(path: str | os.PathLike, attrs: dict, *, written_by: str,
+                          params: Mapping[str, Any] | None = None) -> None:
     """Refuse decisions whose record (:data:`REPRESENTED`) holds other bytes of a represent file than the file now: the
     represent stage rerun since (its params edited), and the variants stage or `winnow review` run alone. Only the
     files of :func:`represent_files` are compared, those the record names (a foreign name is hashed by no one); one
     changed is read first (:func:`_refuse_damaged_represent`), so a damaged or missing one names represent. Before:
     represent rerun on other features and ``dvc repro -s variants`` applied the cut chosen by probes on the old
-    embedding, exit 0."""
+    embedding, exit 0. With ``params`` (params.yaml), an embedding the decisions were judged by that was made under
+    other represent settings than params.yaml's now is refused naming represent
+    (:func:`winnow.model_reads.check_made_under`), first: its rerun comes before the budget's. Before: represent.source
+    edited and variants run alone applied the cut chosen on the old source's embedding, its bytes unchanged, exit 0."""
     record = attrs.get(REPRESENTED) or {}
+    if params is not None and EMBEDDING_FILES[0] in record:
+        from winnow.model_reads import check_made_under
+
+        check_made_under(os.path.dirname(EMBEDDING_FILES[0]), params=params)
     changed = next((file for file in (*EMBEDDING_FILES, JUDGE_MODEL)
                     if file in record and record[file] != file_digests([file])[file]), None)
     if changed is not None:

@@ -248,16 +248,20 @@ def check_grouped_at(groups, *, params: Mapping[str, Any], path: str = "data/ded
     if changed:
         raise rerun_error(path, f"kept each group's copy by quality scores made at other settings than params.yaml's "
                                 f"score section ({'; '.join(changed)})", written_by="dedup")
-    _check_embedded_by(groups.attrs.get(EMBEDDED_BY), searched=now["embedding_radius"] is not None, path=path)
+    _check_embedded_by(groups.attrs.get(EMBEDDED_BY), searched=now["embedding_radius"] is not None, path=path,
+                       params=params)
 
 
-def _check_embedded_by(record: Any, *, searched: bool, path: str) -> None:
+def _check_embedded_by(record: Any, *, searched: bool, path: str, params: Mapping[str, Any]) -> None:
     """Refuse dedup's groups whose ``record`` (:data:`EMBEDDED_BY`; None: none, as groups of an earlier winnow's) holds
     other bytes of a represent file than the file now, where the embedding's search is on (``searched``): one missing
     or damaged since is refused naming represent (:func:`winnow.stage_reads.read_embedding`). Before: represent rerun on
     other features (represent.source edited, dvc repro -s represent) and a reader of the groups run alone read the
-    copies the old embedding linked as dedup's now, exit 0."""
-    from winnow.model_reads import read_embedding
+    copies the old embedding linked as dedup's now, exit 0. An embedding of the same bytes made under other represent
+    settings than params.yaml's (``params``) now is refused naming represent
+    (:func:`winnow.model_reads.check_made_under`): before, represent.source edited and a reader of the groups run alone
+    read the old source's links, exit 0."""
+    from winnow.model_reads import check_made_under, read_embedding
     from winnow.stage_reads import rerun_error
 
     if record is None or not searched:
@@ -265,6 +269,7 @@ def _check_embedded_by(record: Any, *, searched: bool, path: str) -> None:
     if not isinstance(record, dict):
         raise rerun_error(path, f"records the represent files it was grouped by as {json.dumps(record)[:40]}, not "
                                 "their digests by path", written_by="dedup")
+    check_made_under(os.path.dirname(EMBEDDING_FILES[0]), params=params)  # represent's rerun comes before dedup's
     now = file_digests(EMBEDDING_FILES)
     changed = next((file for file in EMBEDDING_FILES if record.get(file) != now[file]), None)
     if changed is not None:
