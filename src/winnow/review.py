@@ -47,8 +47,8 @@ from winnow.review_decisions import BUDGET_IN, KINDS, REVIEW_COLUMNS, review_que
 from winnow.variants import FROM_PRUNED, baseline_rows, check_kept
 from winnow.decision_rows import apply_decisions
 from winnow.verdicts import (
-    VERDICT_COLUMNS, VERDICTS_FILE, class_list_key, conflict_marker, read_verdicts, refuse_kept_leaks,
-    left_out_by_replace, refuse_spreadsheet_number, replaced_differently, verdicts_applied,
+    VERDICT_COLUMNS, VERDICTS_FILE, class_list_key, left_out_by_replace, read_verdicts, refuse_kept_leaks,
+    refuse_spreadsheet_number, replaced_differently, saved_lines, verdicts_applied,
 )
 
 REVIEWS = Path("reviews")
@@ -266,9 +266,8 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
         old_file = Path(VERDICTS_FILE)
         # its lines holding nothing are no verdicts (before: counted, "removes the 3 verdict(s)" of a file holding one),
         # a spreadsheet's ",,,,,," for an emptied row neither, as the variants stage reads it (read as text: the file
-        # may be of an older format, or hold a merge conflict, whose marker lines are no verdicts either)
-        lines = old_file.read_text(errors="replace").splitlines()[1:] if old_file.is_file() and not len(new) else []
-        removed = sum(1 for line in lines if line.strip(' \t,"') and not conflict_marker(line))
+        # may be of an older format, or hold a merge conflict, whose marker lines are no verdicts either: saved_lines)
+        removed = saved_lines(old_file) if old_file.is_file() and not len(new) else 0
         if removed:
             print(f"warning: review import --replace: {path} holds no verdict, so it removes the {removed} verdict(s) "
                   f"of {VERDICTS_FILE} and adds none; restore it from git (git checkout {VERDICTS_FILE}) if that was "

@@ -89,6 +89,18 @@ def merge_conflict(path: str | os.PathLike) -> str | None:
     return f"line {number} is a git merge conflict marker ({marker!r}), left by a merge of two versions of the file"
 
 
+def saved_lines(path: str | os.PathLike) -> int:
+    """How many lines below the header of the verdicts file at ``path``, read as text, hold something (a blank line,
+    an editor's spaces, a spreadsheet's ",,,,,," for an emptied row do not) and are no merge conflict marker: what an
+    import --replace removes where the file cannot be read as verdicts (an older format, semicolons, a hand edit).
+    0 where it is missing or cannot be read."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8-sig", errors="replace").splitlines()[1:]
+    except OSError:
+        return 0
+    return sum(1 for line in lines if line.strip(' \t,"') and not conflict_marker(line))
+
+
 def holding_something(frame: pd.DataFrame) -> pd.DataFrame:
     """The rows of ``frame`` (a verdicts file read as text, ``dtype=str``) that hold something: a blank line, an
     editor's spaces or tab, a spreadsheet's ",,,,,," for an emptied row hold no verdict. Every reader of
@@ -231,15 +243,29 @@ def replaced_differently(new: pd.DataFrame, *, source: str | os.PathLike) -> str
 def left_out_by_replace(new: pd.DataFrame, *, source: str | os.PathLike) -> str:
     """The warning an import ``--replace`` of ``new`` (:data:`VERDICT_COLUMNS`, read from ``source``, holding some)
     owes when :data:`VERDICTS_FILE` holds verdicts of images ``new`` does not name, which it removes; "" when it holds
-    none (or cannot be read as a table: an older format, which --replace writes anew). Before, they went without a
+    none. A file that cannot be read as a table of ids (semicolons, a field too many) is warned of by its lines
+    (:func:`saved_lines`), which --replace removes all the same. Before, they went without a
     word: a verdict of an image no cleaner raises now (which no queue, page or Label Studio export carries back, and
     which the export had said pruned still applies) was lost by a second round imported with --replace."""
     if not Path(VERDICTS_FILE).is_file():
         return ""
     try:
-        old = holding_something(pd.read_csv(VERDICTS_FILE, dtype=str, keep_default_na=False))["id"]
-    except (OSError, ValueError, KeyError):
-        return ""
+        frame = pd.read_csv(VERDICTS_FILE, dtype=str, keep_default_na=False)
+    except (OSError, ValueError) as err:
+        frame, why = None, f"is not readable ({first_line(err)[:160]})"
+    else:  # as read_verdicts tells them: pandas took the first field for an index (one field too many), no id column
+        why = ("holds lines of more fields than its header" if not isinstance(frame.index, pd.RangeIndex) else
+               f"lacks column id{separator_hint(VERDICTS_FILE)}" if "id" not in frame.columns else None)
+    if why is not None:
+        # before: "" (no word), where --replace removed the file's verdicts all the same (a spreadsheet's semicolons, a
+        # hand edit); or, of lines with a field too many, their verdict words named as the ids removed. Its lines are
+        # counted as text, as for an import adding none
+        lines = saved_lines(VERDICTS_FILE)
+        return "" if not lines else (
+            f"warning: review import --replace: removed the {lines} line(s) of {VERDICTS_FILE}, which {why}, so "
+            f"which of them {source} does not name cannot be told; restore it from git (git checkout {VERDICTS_FILE}) "
+            f"and import {source} without --replace if that was not meant")
+    old = holding_something(frame)["id"]
     gone = list(dict.fromkeys(old[~old.isin(set(new["id"])) & ~old.map(conflict_marker)]))
     if not gone:
         return ""

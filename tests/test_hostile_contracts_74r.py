@@ -1,0 +1,44 @@
+"""Review of probe 74's mends (contracts, report, review):
+
+- review import --replace of a second round's queue over a reviews/verdicts.csv pandas cannot read as a table of ids
+  (a spreadsheet saved it with semicolons; a hand edit left its lines one field more than the header): the mend
+  that names the saved verdicts --replace removes returned "" for such a file, so its verdicts were removed without
+  a word (an import adding none counted them as text and warned); and of lines with a field too many, pandas took the
+  ids for an index, and the verdict words were named as the ids removed.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from hostile_harness import assert_nothing_left, files_under
+from review_project import digest
+from test_hostile_review_66 import HEADER, KEY, exported, fill_in  # noqa: F401 (fixture)
+from test_hostile_review_70 import project  # noqa: F401 (fixture: a copy of the exported project, the working folder)
+from winnow import review
+
+REPLACED = ("warning: review import --replace: removed the 1 line(s) of reviews/verdicts.csv, which {why}, so which of "
+            "them reviews/queue.csv does not name cannot be told; restore it from git (git checkout "
+            "reviews/verdicts.csv) and import reviews/queue.csv without --replace if that was not meant\n")
+
+
+@pytest.mark.hostile("review")
+@pytest.mark.parametrize(("saved", "why"), [
+    (lambda line: (HEADER + line).replace(",", ";"),
+     "lacks column id (its header holds semicolons: save it as comma-separated CSV)"),
+    (lambda line: HEADER + line.replace("\n", ",kept by hand\n"), "holds lines of more fields than its header"),
+], ids=["semicolons", "a-field-too-many"])
+def test_import_replace_over_verdicts_it_cannot_read_as_a_table_says_it_removes_their_lines(
+        project, capsys, saved, why):  # noqa: F811
+    # before: no word for semicolons (train-09's drop, an owl no cleaner raises, gone with the file), and of the line
+    # with a field too many "removed the verdict(s) of 1 image(s) ... (first: id 'drop')", a verdict word for an id
+    line = f"train-09,drop,-1,-1,2,{digest(project, 'train-09')},{KEY}\n"
+    Path("reviews/verdicts.csv").write_text(saved(line))
+    queue = fill_in({"train-06": "reject"})
+    capsys.readouterr()
+    before = files_under(project)
+    review.import_verdicts(queue, replace=True)
+    assert capsys.readouterr().out == REPLACED.format(why=why)
+    assert Path("reviews/verdicts.csv").read_text() == (
+        HEADER + f"train-06,reject,1,0,1,{digest(project, 'train-06')},{KEY}\n")
+    assert_nothing_left(project, before, allowed={"reviews/verdicts.csv"})
