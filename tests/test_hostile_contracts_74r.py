@@ -4,7 +4,9 @@
   (a spreadsheet saved it with semicolons; a hand edit left its lines one field more than the header): the mend
   that names the saved verdicts --replace removes returned "" for such a file, so its verdicts were removed without
   a word (an import adding none counted them as text and warned); and of lines with a field too many, pandas took the
-  ids for an index, and the verdict words were named as the ids removed.
+  ids for an index, and the verdict words were named as the ids removed;
+- a reviewed queue kept in git by two reviewers, merged with a conflict, given to import: its marker line was called "a
+  file cut short, or a row that lost a comma" (the conflict mends named it in reviews/verdicts.csv alone).
 """
 
 from pathlib import Path
@@ -15,7 +17,9 @@ from hostile_harness import assert_nothing_left, files_under
 from review_project import digest
 from test_hostile_review_66 import HEADER, KEY, exported, fill_in  # noqa: F401 (fixture)
 from test_hostile_review_70 import project  # noqa: F401 (fixture: a copy of the exported project, the working folder)
+from test_hostile_review_66 import queue as review_queue
 from winnow import review
+from winnow.errors import WinnowError
 
 REPLACED = ("warning: review import --replace: removed the 1 line(s) of reviews/verdicts.csv, which {why}, so which of "
             "them reviews/queue.csv does not name cannot be told; restore it from git (git checkout "
@@ -42,3 +46,23 @@ def test_import_replace_over_verdicts_it_cannot_read_as_a_table_says_it_removes_
     assert Path("reviews/verdicts.csv").read_text() == (
         HEADER + f"train-06,reject,1,0,1,{digest(project, 'train-06')},{KEY}\n")
     assert_nothing_left(project, before, allowed={"reviews/verdicts.csv"})
+
+
+@pytest.mark.hostile("review")
+def test_a_reviewed_queue_left_with_a_merge_conflict_is_named_so_by_import(project):  # noqa: F811
+    # before: "reviewed.csv: line 2 holds 1 of the header's 14 fields (a file cut short, or a row that lost a comma);
+    # fix or remove that line", where the line is git's marker
+    table = review_queue().reset_index()
+    ours, theirs = table[table["id"] == "train-06"].assign(verdict="reject"), table[table["id"] == "train-06"]
+    theirs = theirs.assign(verdict="drop")
+    text = (ours.to_csv(index=False) + "=======\n" + theirs.to_csv(index=False, header=False) + ">>>>>>> reviewer-b\n")
+    header, _, rows = text.partition("\n")
+    Path("reviewed.csv").write_text(header + "\n<<<<<<< HEAD\n" + rows)
+    before = files_under(project)
+    with pytest.raises(WinnowError) as refused:
+        review.import_verdicts("reviewed.csv")
+    assert str(refused.value) == (
+        "reviewed.csv: line 2 is a git merge conflict marker ('<<<<<<< HEAD'), left by a merge of two versions of the "
+        "file; keep the verdict lines you mean (one per image), delete the marker lines, and `git add` the file, then "
+        "import it again")
+    assert_nothing_left(project, before)

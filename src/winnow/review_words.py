@@ -22,8 +22,8 @@ import pandas as pd
 from winnow.errors import WinnowError, first_line, listed
 from winnow.ingest import VERDICT_CLASS_PREFIX, alike
 from winnow.verdicts import (
-    CONFLICT_FIX, VERDICT_COLUMNS, VERDICTS, VERDICTS_FILE, class_list_key, holding_something, merge_conflict,
-    separator_hint,
+    CONFLICT_FIX, VERDICT_COLUMNS, VERDICTS, VERDICTS_FILE, class_list_key, conflict_marker, holding_something,
+    merge_conflict, separator_hint,
 )
 
 VERDICT_CONTROL = "verdict"  # the name of label_studio_config.xml's Choices, which results carry as from_name
@@ -228,13 +228,15 @@ def cleared_ids(path: Path) -> list[str]:
 def _short_row_check(path: Path, text: str) -> tuple[list[str], list[int]]:
     """The header's fields and the line each row starts on, once no line holds fewer fields than the header:
     pandas reads a short row's missing fields as empty, so a file cut off mid-row, or a row that lost its
-    comma, lost its verdict without a word."""
+    comma, lost its verdict without a word. A git merge conflict's marker line is named so."""
     rows = csv.reader(io.StringIO(text))
     header = next(rows, [])
     starts, end = [], rows.line_num  # end: the line the last record read ends on
     for fields in rows:
         starts.append(end + 1)
         end = rows.line_num
+        if len(fields) == 1 and conflict_marker(fields[0]):  # before: "a file cut short, or a row that lost a comma"
+            raise WinnowError(f"{path}: {merge_conflict(path)}; {CONFLICT_FIX}, then import it again")
         if fields and len(fields) < len(header):
             raise WinnowError(f"{path}: line {rows.line_num} holds {len(fields)} of the header's {len(header)} "
                               "fields (a file cut short, or a row that lost a comma); fix or remove that line")
