@@ -6,7 +6,10 @@
   a word (an import adding none counted them as text and warned); and of lines with a field too many, pandas took the
   ids for an index, and the verdict words were named as the ids removed;
 - a reviewed queue kept in git by two reviewers, merged with a conflict, given to import: its marker line was called "a
-  file cut short, or a row that lost a comma" (the conflict mends named it in reviews/verdicts.csv alone).
+  file cut short, or a row that lost a comma" (the conflict mends named it in reviews/verdicts.csv alone);
+- reviews/verdicts.csv edited by hand with its suggestion cell emptied, or its verdict word against its label ("drop"
+  over label 1): the export showed the label's outcome ('reject') as the image's saved verdict without a word, where
+  the variants stage refuses the line (the hand-edit mend checked the word, the key, and the label and given cells).
 """
 
 from pathlib import Path
@@ -66,3 +69,18 @@ def test_a_reviewed_queue_left_with_a_merge_conflict_is_named_so_by_import(proje
         "file; keep the verdict lines you mean (one per image), delete the marker lines, and `git add` the file, then "
         "import it again")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("review")
+@pytest.mark.parametrize("line", ["train-04,reject,1,,1,{digest},{key}\n", "train-04,drop,1,2,1,{digest},{key}\n"],
+                         ids=["suggestion-emptied", "word-against-label"])
+def test_a_verdicts_line_the_variants_stage_refuses_for_its_form_shows_no_saved_verdict(project, capsys, line):
+    # before: the queue showed 'reject' (the outcome of label 1) as train-04's saved verdict without a word, where the
+    # variants stage refuses the line ("suggested '' is not a class index", "verdict drop needs the label -1, not 1")
+    Path("reviews/verdicts.csv").write_text(HEADER + line.format(digest=digest(project, "train-04"), key=KEY))
+    review.export()
+    assert capsys.readouterr().out == (
+        "warning: review export: the lines of 1 image(s) in reviews/verdicts.csv are not as `winnow review import` "
+        "writes them (first: id 'train-04'), and `dvc repro variants` refuses them, naming what is wrong: mend them, "
+        "or remove them and judge those images anew (their verdict cells are empty)\n")
+    assert review_queue().loc["train-04", "saved"] == ""

@@ -22,8 +22,8 @@ import pandas as pd
 from winnow.errors import WinnowError, first_line, listed
 from winnow.ingest import VERDICT_CLASS_PREFIX, alike
 from winnow.verdicts import (
-    CONFLICT_FIX, VERDICT_COLUMNS, VERDICTS, VERDICTS_FILE, class_list_key, conflict_marker, holding_something,
-    merge_conflict, separator_hint,
+    CONFLICT_FIX, VERDICT_COLUMNS, VERDICTS_FILE, class_list_key, conflict_marker, holding_something, merge_conflict,
+    not_as_written, separator_hint,
 )
 
 VERDICT_CONTROL = "verdict"  # the name of label_studio_config.xml's Choices, which results carry as from_name
@@ -100,12 +100,13 @@ def saved_words(queue: pd.DataFrame, *, train: pd.DataFrame, classes: list[str])
     now = train.set_index("id").reindex(saved.index)  # NaN: no longer a train image
     # numbers read as the variants stage reads them (winnow.verdicts.read_verdicts: a spreadsheet's "2.0" is 2)
     label, given = (pd.to_numeric(saved[column], errors="coerce") for column in ("label", "given"))
-    # a line import never writes so (a hand edit: "train-04, reject, 1, ..." with spaces, a cell emptied; both sides of
-    # a merge conflict kept), which the variants stage refuses naming what is wrong: before, counted as made on another
-    # class list or on another label, and of an image's two lines the last shown as its saved verdict
-    malformed = (~saved["verdict"].isin(VERDICTS) | ~saved["classes"].str.fullmatch("[0-9a-f]{12}") | label.isna()
-                 | given.isna() | saved.index.isin(repeated))
-    holds = ((given == now["label"]) & (saved["digest"] == now["digest"]) & ~malformed
+    # a line import never writes so (a hand edit: "train-04, reject, 1, ..." with spaces, a cell emptied, "drop" over
+    # label 1; both sides of a merge conflict kept), which the variants stage refuses naming what is wrong: before,
+    # counted as made on another class list or on another label, of an image's two lines the last shown as its saved
+    # verdict, and an emptied suggestion or a word its label contradicts shown as saved (the label's outcome)
+    current = (given == now["label"]) & (saved["digest"] == now["digest"])
+    malformed = not_as_written(saved, classes=classes, current=current) | saved.index.isin(repeated)
+    holds = (current & ~malformed
              & (saved["classes"] == class_list_key(classes)) & (label % 1 == 0) & label.between(-1, len(classes) - 1))
     index = {name: i for i, name in enumerate(classes)}
     words = []

@@ -109,6 +109,28 @@ def holding_something(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[frame.apply(lambda column: column.str.strip() != "").any(axis=1)]
 
 
+def not_as_written(saved: pd.DataFrame, *, classes: list[str], current: pd.Series) -> pd.Series:
+    """Which lines of ``saved`` (a verdicts file read as text, ``dtype=str``) :func:`read_verdicts` refuses for their
+    form, whatever the data (a hand edit: a word or key not as import writes it, a number cell emptied, a verdict
+    word its numbers contradict, or a suggestion that is the label seen). ``current``: the lines whose label and
+    pixels are the image's now, which alone reach the checks of a word against its numbers (another's are refused
+    as stale first). Lines under another class list are refused for that first, and their numbers not checked."""
+    label, suggested, given = (pd.to_numeric(saved[c], errors="coerce") for c in ("label", "suggested", "given"))
+    own = saved["classes"] == class_list_key(classes)
+
+    def index(value, low):  # a whole class index (NaN fails)
+        return (value % 1 == 0) & value.between(low, len(classes) - 1)
+
+    unindexed = own & ~(index(label, -1) & index(suggested, -1) & index(given, 0))
+    verdict = saved["verdict"]
+    agrees = (((verdict == "drop") & (label == -1)) | ((verdict == "relabel") & (label >= 0) & (label != given))
+              | ((verdict == "reject") & (label == given)) | ((verdict == "accept") & (label == suggested)))
+    contradicted = own & current & ~unindexed & (~agrees | (suggested == given)
+                                                 | ((verdict != "accept") & (label == suggested)))
+    return (~verdict.isin(VERDICTS) | ~saved["classes"].str.fullmatch("[0-9a-f]{12}") | label.isna() | given.isna()
+            | unindexed | contradicted)
+
+
 def read_verdicts(path: str | os.PathLike, *, baseline: pd.DataFrame, digests: pd.Series,
                   classes: list[str], replaced: frozenset[str] = frozenset()) -> pd.DataFrame:
     """A person's verdicts (:data:`VERDICT_COLUMNS`), checked against ``baseline`` (the train rows),
