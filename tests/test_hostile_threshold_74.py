@@ -1,0 +1,62 @@
+"""Hostile cases of the threshold stage (probe 74):
+
+- an issue left out of threshold.issues while degrade planted it: metrics/threshold.json gave it recall 0 and F1 0, a
+  detector's failure, for an issue nothing judged (the warning on planted damage already kept quiet about it);
+
+Each runs the real stage script in this process on a throwaway project whose scores are written by hand."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hostile_harness import make_project, undamaged_params, write_scores
+from test_hostile_score_71 import _flagged, _project
+from test_hostile_threshold_64 import _stage_in_process
+from winnow.quality import SCORES
+
+LOG = "data/degrade/perturbations.parquet"
+
+
+def _scored(root: Path, dark: np.ndarray, params: dict) -> Path:
+    """``root`` as a project of ``len(dark)`` train images (ids ``i000``...) whose dark scores are ``dark`` and every
+    other score 1, scored at ``params``' score settings."""
+    _project(root, np.zeros((len(dark), 8, 8, 3), np.uint8), params)
+    write_scores(root, pd.DataFrame({"id": [f"i{k:03d}" for k in range(len(dark))],
+                                     **{issue: np.float32(1) for issue in SCORES}, "dark": dark.astype(np.float32)}),
+                 score=params["score"])
+    return root
+
+
+def _planted_dark(root: Path, ids: list[str]) -> None:
+    """degrade's log: ``ids`` darkened to a fifth (brightness 0.2, what the dark issue is meant to find)."""
+    pd.DataFrame({"id": ids, "kind": "brightness", "params": '{"factor": 0.2}', "source_id": None,
+                  "original_label": -1}).to_parquet(root / LOG, index=False)
+
+
+def _dark_metrics(root: Path) -> dict:
+    return json.loads((root / "metrics/threshold.json").read_text())["dark"]
+
+
+@pytest.mark.hostile("score")
+def test_an_issue_left_out_has_no_figures_for_the_damage_planted_with_it(tmp_path, monkeypatch, capsys):
+    # before: dark left out of threshold.issues, 2 train images planted dark: metrics/threshold.json's dark read
+    # {"method": "off", ..., "recall": 0.0, "f1": 0.0, "tp": 0, "fp": 0, "fn": 2}, a detector that missed both, and the
+    # report's table showed F1 0.000 beside "off"
+    params = undamaged_params()
+    del params["threshold"]["issues"]["dark"]
+    root = _scored(tmp_path, np.r_[0.0, 0.0, np.full(38, 0.9)], params)
+    _planted_dark(root, ["i000", "i001"])
+    done = _stage_in_process(root, "threshold", monkeypatch, capsys)
+    assert done.returncode == 0, done.stderr
+    assert _dark_metrics(root) == {"method": "off", "rule": "off", "threshold": None, "flagged": 0}
+    # listed again, the same planted images are judged and found (both black: the floor)
+    params["threshold"]["issues"]["dark"] = {"method": "auto"}
+    make_project(root, params)
+    done = _stage_in_process(root, "threshold", monkeypatch, capsys)
+    assert done.returncode == 0, done.stderr
+    found = _dark_metrics(root)
+    assert {k: found[k] for k in ("flagged_train", "tp", "fp", "fn", "precision", "recall", "f1")} == {
+        "flagged_train": 2, "tp": 2, "fp": 0, "fn": 0, "precision": 1.0, "recall": 1.0, "f1": 1.0}
