@@ -2,6 +2,9 @@
 
 - an issue left out of threshold.issues while degrade planted it: metrics/threshold.json gave it recall 0 and F1 0, a
   detector's failure, for an issue nothing judged (the warning on planted damage already kept quiet about it);
+- a cut that would flag more than threshold.max_flagged_fraction where a few images lie at the score's floor: the floor
+  kept them flagged (rule floor) and the warning that the cut was set aside for taking too many was never given, though
+  without those few images it was.
 
 Each runs the real stage script in this process on a throwaway project whose scores are written by hand."""
 
@@ -60,3 +63,29 @@ def test_an_issue_left_out_has_no_figures_for_the_damage_planted_with_it(tmp_pat
     found = _dark_metrics(root)
     assert {k: found[k] for k in ("flagged_train", "tp", "fp", "fn", "precision", "recall", "f1")} == {
         "flagged_train": 2, "tp": 2, "fp": 0, "fn": 0, "precision": 1.0, "recall": 1.0, "f1": 1.0}
+
+
+@pytest.mark.hostile("score")
+def test_a_cut_over_the_fraction_is_told_where_the_floor_keeps_a_few_flagged(tmp_path, monkeypatch, capsys):
+    # before: exit 0, "dark 2" and no warning: the majority cut of the 60 dim images (58 at about 0.2, 2 black) would
+    # flag more than half of the 100, so it flagged none (too_many), then the floor kept the 2 black ones (rule floor)
+    # and the too_many warning, given for the same 58 dim images without the 2 black ones, was left out
+    rng = np.random.default_rng(0)
+    dark = np.concatenate([np.zeros(2), rng.normal(0.2, 0.02, 58), rng.normal(0.85, 0.04, 40)]).clip(0, 1)
+    params = undamaged_params()
+    root = _scored(tmp_path, dark, params)
+    done = _stage_in_process(root, "threshold", monkeypatch, capsys)
+    assert done.returncode == 0, done.stderr
+    assert [line for line in done.stdout.splitlines() if line.startswith("warning:")] == [
+        "warning: threshold: dark's cut would flag more than threshold.max_flagged_fraction (0.5) of the images, so it "
+        "flags none but the 2 at the score's floor: a property most images share is the data set's norm; raise the "
+        "fraction if it is not"]
+    assert _flagged(root, "dark") == ["i000", "i001"]
+    assert (_dark_metrics(root)["rule"], _dark_metrics(root)["threshold"]) == ("floor", 1e-6)
+    # the advice works: raised above 60%, the dim images are flagged with the black ones
+    params["threshold"]["max_flagged_fraction"] = 0.7
+    make_project(root, params)
+    done = _stage_in_process(root, "threshold", monkeypatch, capsys)
+    assert done.returncode == 0, done.stderr
+    assert _flagged(root, "dark") == [f"i{k:03d}" for k in range(60)]
+    assert _dark_metrics(root)["rule"] == "majority"

@@ -275,6 +275,7 @@ def _check_scored_at(path, recorded, settings: dict) -> None:
 def quality_flags(table: pd.DataFrame, settings: dict[str, dict], *, bins: int = 256, max_flagged_fraction: float = 0.5,
                   cut_on: np.ndarray | None = None, dark_percentile: float = DARK_FLOOR_PERCENTILE,
                   light_percentile: float = LIGHT_CEILING_PERCENTILE, discarded: dict[str, tuple[float, int]] | None = None,
+                  over_fraction: set[str] | None = None,
                   ) -> tuple[pd.DataFrame, dict[str, float], dict[str, str]]:
     """The threshold stage's flags from a :func:`score_table`.
 
@@ -290,6 +291,8 @@ def quality_flags(table: pd.DataFrame, settings: dict[str, dict], *, bins: int =
         light_percentile: ``score.light_percentile``, what the light score was computed at; light's ceiling applies
             only from :data:`LIGHT_CEILING_PERCENTILE` up.
         discarded: :func:`winnow.thresholds.cut_issues`' record of the cuts a ceiling set aside.
+        over_fraction: its record of the cuts that would flag more than ``max_flagged_fraction`` (rule ``too_many``,
+            or ``floor`` after it).
 
     Returns:
         ``(flags, cuts, rules)``: a DataFrame of ``id``, one bool column per issue and ``any``; ``{issue:
@@ -311,7 +314,7 @@ def quality_flags(table: pd.DataFrame, settings: dict[str, dict], *, bins: int =
         flags, cuts, rules = cut_issues(scores, settings,
                                         explained_by=EXPLAINED_BY, reference=REFERENCE_THRESHOLDS,
                                         floors={k: v for k, v in FLOORS.items() if k != "dark" or dark_read},
-                                        ceilings=ceilings, discarded=discarded,
+                                        ceilings=ceilings, discarded=discarded, over_fraction=over_fraction,
                                         spans={issue: MIN_SPAN for issue in SCORES},
                                         bins=bins, max_flagged_fraction=max_flagged_fraction, cut_on=cut_on)
     except WinnowError as err:  # "<issue>: <what is wrong with its options>": name the setting that holds them

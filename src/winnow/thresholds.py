@@ -143,6 +143,7 @@ def cut_issues(
     floors: dict[str, float] | None = None,
     ceilings: dict[str, float] | None = None,
     discarded: dict[str, tuple[float, int]] | None = None,
+    over_fraction: set[str] | None = None,
     spans: dict[str, float] | None = None,
     bins: int = 256,
     max_flagged_fraction: float = 0.5,
@@ -165,6 +166,8 @@ def cut_issues(
         discarded: filled, when given, with ``{issue: (cut, images)}`` for each cut a ceiling set aside, or would
             have where the cut flagged more than ``max_flagged_fraction`` too (rule ``too_many``): what the relative
             cut was and how many images of those that choose it (``cut_on``) it would have flagged.
+        over_fraction: filled, when given, with each issue whose cut would flag more than ``max_flagged_fraction``
+            of those images (rule ``too_many``, or ``floor`` where the floor's images stay flagged after it).
         spans: ``{issue: width}``: with ``auto``, scores that all lie within ``width`` of each other (the top
             value aside) fire no rule (rule ``none``; ``floor`` still applies). A width in the score's own units:
             the quality scores' two grey levels (:data:`winnow.quality.MIN_SPAN`) mean nothing to a distance.
@@ -210,6 +213,8 @@ def cut_issues(
             discarded[issue] = (float(cut), len(group))
         if len(values) and len(group) / len(values) > max_flagged_fraction:
             cut, rule = NOTHING, "too_many"
+            if over_fraction is not None:
+                over_fraction.add(issue)
         elif above:
             cut, rule = NOTHING, "ceiling"
         # a flat image has no information whatever the rest hold, so the norm of a set is no reason to pass it:
