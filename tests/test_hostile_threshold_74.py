@@ -4,7 +4,10 @@
   detector's failure, for an issue nothing judged (the warning on planted damage already kept quiet about it);
 - a cut that would flag more than threshold.max_flagged_fraction where a few images lie at the score's floor: the floor
   kept them flagged (rule floor) and the warning that the cut was set aside for taking too many was never given, though
-  without those few images it was.
+  without those few images it was;
+- planted damage in a set of fewer images than auto's rules test: the warning blamed the damage's strength ("does not
+  set them apart"), where two images darkened to a fifth stood far below the rest and no rule tests 8 scores, and the
+  fix it implied (stronger damage) changed nothing.
 
 Each runs the real stage script in this process on a throwaway project whose scores are written by hand."""
 
@@ -89,3 +92,28 @@ def test_a_cut_over_the_fraction_is_told_where_the_floor_keeps_a_few_flagged(tmp
     assert done.returncode == 0, done.stderr
     assert _flagged(root, "dark") == [f"i{k:03d}" for k in range(60)]
     assert _dark_metrics(root)["rule"] == "majority"
+
+
+@pytest.mark.hostile("score")
+def test_planted_damage_in_a_set_too_small_for_auto_names_the_count_not_the_strength(tmp_path, monkeypatch, capsys):
+    # before: "warning: threshold: dark found none of the 2 train images degrade planted with it: at that strength
+    # the damage does not set them apart from the rest of this data set", of two images at dark 0.18 and 0.16 among
+    # six at 0.89-0.94: no rule of auto tests fewer than 10 scores, whatever the strength
+    dark = np.array([0.89, 0.183, 0.155, 0.931, 0.941, 0.911, 0.926, 0.941])
+    params = undamaged_params()
+    root = _scored(tmp_path, dark, params)
+    _planted_dark(root, ["i001", "i002"])
+    done = _stage_in_process(root, "threshold", monkeypatch, capsys)
+    assert done.returncode == 0, done.stderr
+    assert [line for line in done.stdout.splitlines() if line.startswith("warning:")] == [
+        "warning: threshold: dark found none of the 2 train images degrade planted with it: auto tests the scores of "
+        "10 images or more, and 8 chose its cut; to cut so few, give threshold.issues.dark method fixed and a value"]
+    assert _flagged(root, "dark") == []
+    # the advice works: a fixed cut flags the two, and the damage is found
+    params["threshold"]["issues"]["dark"] = {"method": "fixed", "value": 0.5}
+    make_project(root, params)
+    done = _stage_in_process(root, "threshold", monkeypatch, capsys)
+    assert done.returncode == 0, done.stderr
+    assert "found none" not in done.stdout
+    assert _flagged(root, "dark") == ["i001", "i002"]
+    assert (_dark_metrics(root)["tp"], _dark_metrics(root)["fp"]) == (2, 0)

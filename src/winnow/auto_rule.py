@@ -11,11 +11,15 @@ import numpy as np
 
 from winnow.histogram_cuts import NOTHING, Histogram, kittler, otsu
 
+# the fewest scores the mode, tail and majority rules test: fewer fire none (the threshold stage's warnings say so)
+MIN_SCORES = 10
+
 
 def auto_cut(scores: np.ndarray, *, bins: int = 256, alpha: float = 0.01, tail_share: float | None = 0.1,
              isolated_max: int | None = 10) -> tuple[float, str]:
     """``(cut, rule)`` for finite ``scores`` float64 ``(N,)``: the first of the ``mode``, ``tail``, ``isolated``
-    and ``majority`` rules (module docstring) that fires, else ``(NOTHING, "none")``; fewer than 10 scores fire none.
+    and ``majority`` rules (module docstring) that fires, else ``(NOTHING, "none")``; fewer than :data:`MIN_SCORES`
+    scores fire none.
 
     ``tail_share`` (the lowest share the ``tail`` rule looks at, and the ``isolated`` rule's
     reference quantile) None turns those two rules off, ``isolated_max`` None the ``isolated`` rule;
@@ -24,7 +28,7 @@ def auto_cut(scores: np.ndarray, *, bins: int = 256, alpha: float = 0.01, tail_s
     cut = auto_threshold(scores, bins=bins, alpha=alpha)
     if cut != NOTHING:
         return cut, "mode"
-    if len(scores) < 10:
+    if len(scores) < MIN_SCORES:
         return NOTHING, "none"
     # before: tail_share None returned here, so it turned the majority rule off too: 800 of 1,000 images blurred
     # flagged none at max_flagged_fraction 0.9 (rule none), and said nothing at 0.5 (no too_many warning)
@@ -114,7 +118,7 @@ def auto_threshold(scores: np.ndarray, *, bins: int = 256, alpha: float = 0.01) 
     MNIST and CIFAR set at zero flags over five seeds (benchmarks/RESULTS.md), so the dip test went.
     """
     n = len(scores)
-    if n < 10 or scores.min() == scores.max():
+    if n < MIN_SCORES or scores.min() == scores.max():
         return NOTHING
     h = Histogram.of(scores, bins=bins)
     cut = kittler(h)
