@@ -7,7 +7,10 @@
   without those few images it was;
 - planted damage in a set of fewer images than auto's rules test: the warning blamed the damage's strength ("does not
   set them apart"), where two images darkened to a fifth stood far below the rest and no rule tests 8 scores, and the
-  fix it implied (stronger damage) changed nothing.
+  fix it implied (stronger damage) changed nothing;
+- a trusted split of grey images beside a colour data set: "grayscale flags 40 of 140 images (29%)", though no image
+  of the data set is grey, with the advice to leave grayscale out of threshold.issues (the trusted split chooses no
+  cut and the filters drop none of it).
 
 Each runs the real stage script in this process on a throwaway project whose scores are written by hand."""
 
@@ -21,7 +24,10 @@ import pytest
 from hostile_harness import make_project, undamaged_params, write_scores
 from test_hostile_score_71 import _flagged, _project
 from test_hostile_threshold_64 import _stage_in_process
+from winnow.degrade import perturbation_table
+from winnow.imageset import write_imageset
 from winnow.quality import SCORES
+from winnow.stage import write_table
 
 LOG = "data/degrade/perturbations.parquet"
 
@@ -117,3 +123,38 @@ def test_planted_damage_in_a_set_too_small_for_auto_names_the_count_not_the_stre
     assert "found none" not in done.stdout
     assert _flagged(root, "dark") == ["i001", "i002"]
     assert (_dark_metrics(root)["tp"], _dark_metrics(root)["fp"]) == (2, 0)
+
+
+GREY_ADVICE = ("damage is a few percent of a real data set, so check that these are not a kind of image it holds on "
+               "purpose (then leave grayscale out of threshold.issues); the budget keeps the filters' drops unless its "
+               "judge measures that they hurt")
+
+
+@pytest.mark.hostile("score")
+def test_a_grey_trusted_split_beside_colour_data_is_no_share_of_the_data_set(tmp_path, monkeypatch, capsys):
+    # before: "warning: threshold: grayscale flags 40 of 140 images (29%): damage is a few percent of a real data set,
+    # so check ... (then leave grayscale out of threshold.issues) ...": the 40 were the trusted split (a label book
+    # stored grey), which chooses no cut and which the filters never drop; no image of the 100 was grey
+    rng = np.random.default_rng(0)
+    split = np.array(["trusted"] * 40 + ["train"] * 100)
+    manifest = pd.DataFrame({"id": [f"i{k:03d}" for k in range(140)], "split": split, "label": np.arange(140) % 2,
+                             "source": "t", "orig_h": 8, "orig_w": 8, "orig_mode": "RGB"})
+    params = undamaged_params()
+    make_project(tmp_path, params)
+    write_imageset(tmp_path / "data/degrade", np.zeros((140, 8, 8, 3), np.uint8), manifest, ["a", "b"])
+    write_table(tmp_path / LOG, perturbation_table([]))
+    grey = np.r_[np.zeros(40), rng.uniform(0.1, 0.4, 100)]
+    write_scores(tmp_path, manifest[["id"]].assign(**{issue: np.float32(1) for issue in SCORES}
+                                                   | {"grayscale": grey.astype(np.float32)}), score=params["score"])
+    done = _stage_in_process(tmp_path, "threshold", monkeypatch, capsys)
+    assert done.returncode == 0, done.stderr
+    assert [line for line in done.stdout.splitlines() if line.startswith("warning:")] == []
+    assert _flagged(tmp_path, "grayscale") == [f"i{k:03d}" for k in range(40)]  # flagged all the same, as every split
+    # a fifth of the data set grey is still told, counted over the data set
+    grey[40:70] = 0
+    write_scores(tmp_path, manifest[["id"]].assign(**{issue: np.float32(1) for issue in SCORES}
+                                                   | {"grayscale": grey.astype(np.float32)}), score=params["score"])
+    done = _stage_in_process(tmp_path, "threshold", monkeypatch, capsys)
+    assert done.returncode == 0, done.stderr
+    assert [line for line in done.stdout.splitlines() if line.startswith("warning:")] == [
+        f"warning: threshold: grayscale flags 30 of 100 images outside the trusted split (30%): {GREY_ADVICE}"]
