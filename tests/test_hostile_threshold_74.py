@@ -10,7 +10,10 @@
   fix it implied (stronger damage) changed nothing;
 - a trusted split of grey images beside a colour data set: "grayscale flags 40 of 140 images (29%)", though no image
   of the data set is grey, with the advice to leave grayscale out of threshold.issues (the trusted split chooses no
-  cut and the filters drop none of it).
+  cut and the filters drop none of it);
+- score.dark_percentile or light_percentile written as a share (0.99 for the 99th): accepted, and the dark score of
+  every thin digit on black (its 0.99th percentile, the background) was 0, its floor and ceiling off, and a digit
+  darkened to a fifth scored as every other.
 
 Each runs the real stage script in this process on a throwaway project whose scores are written by hand."""
 
@@ -22,6 +25,7 @@ import pandas as pd
 import pytest
 
 from hostile_harness import make_project, undamaged_params, write_scores
+from test_hostile_quality_70 import _refused, _thin_digits_project
 from test_hostile_score_71 import _flagged, _project
 from test_hostile_threshold_64 import _stage_in_process
 from winnow.degrade import perturbation_table
@@ -158,3 +162,26 @@ def test_a_grey_trusted_split_beside_colour_data_is_no_share_of_the_data_set(tmp
     assert done.returncode == 0, done.stderr
     assert [line for line in done.stdout.splitlines() if line.startswith("warning:")] == [
         f"warning: threshold: grayscale flags 30 of 100 images outside the trusted split (30%): {GREY_ADVICE}"]
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize(("key", "value", "meant"), [
+    ("dark_percentile", 0.99, "for the 99th write 99"),
+    ("light_percentile", 0.75, "for the 75th write 75"),
+    ("dark_percentile", 0.005, "give one from 1 to 100, or 0 for the darkest pixel"),  # 0.5 would be refused too
+])
+def test_a_percentile_written_as_a_share_is_refused_before_any_score(tmp_path, monkeypatch, capsys, key, value,
+                                                                    meant):
+    # before: score.dark_percentile 0.99 was taken as the 0.99th percentile: thin digits on black (5% of their pixels
+    # lit) all scored dark 0 (a digit darkened to a fifth as well as the clean ones, 1.0 and 0.2 at the 99th), below
+    # dark_percentile 99 the floor and ceiling were off, and dark found nothing, exit 0
+    params = undamaged_params()
+    params["score"][key] = value
+    _thin_digits_project(tmp_path, params)
+    assert _refused(tmp_path, "score", monkeypatch, capsys) == (
+        f"error: params.yaml: score.{key}: {value} would read the {value}th percentile of each image's brightness, "
+        f"nearly its darkest pixel: percentiles run from 0 to 100, not shares of 1; {meant}")
+    # the bounds stay: 0 (the darkest pixel) and 100 (the brightest) are percentiles
+    params["score"][key] = 0
+    make_project(tmp_path, params)
+    assert _stage_in_process(tmp_path, "score", monkeypatch, capsys).returncode == 0

@@ -114,6 +114,24 @@ class Num(Rule):
             fail(path, f"{show(value)} is {'not below' if self.high_open else 'above'} {self.high}")
 
 
+class Percentile(Num):
+    """A percentile of each image's pixel brightness, in [0, 100]. A share strictly between 0 and 1 is refused: it is
+    far more likely a fraction meant as a percentage than the darkest hundredth of the pixels. Before, score.dark_percentile
+    0.99 read every digit's 0.99th percentile, its black background, so dark scored 0 for all, its floor and ceiling
+    were off (below 99) and darkened digits were found on none, without a word."""
+
+    def __init__(self):
+        super().__init__(0, 100)
+
+    def verify(self, value: Any, path: str) -> None:
+        super().verify(value, path)
+        if 0 < value < 1:
+            meant = (f"for the {value * 100:g}th write {value * 100:g}" if value >= 0.01
+                     else "give one from 1 to 100, or 0 for the darkest pixel")
+            fail(path, f"{show(value)} would read the {show(value)}th percentile of each image's brightness, nearly "
+                       f"its darkest pixel: percentiles run from 0 to 100, not shares of 1; {meant}")
+
+
 class Choice(Rule):
     """One of a few names."""
 

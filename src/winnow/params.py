@@ -42,7 +42,7 @@ from winnow.param_checks import (
     valley_windows_fit, variants_can_be_made, views_searched, weak_classes_chosen,
 )
 from winnow.param_rules import (
-    FILE, Bool, Choice, Device, Either, ListOf, MapOf, Num, Rule, Section, Text, fail, kind_of, show,
+    FILE, Bool, Choice, Device, Either, ListOf, MapOf, Num, Percentile, Rule, Section, Text, fail, kind_of, show,
 )
 from winnow.param_sections import (
     DECAY, EPOCHS, GAN_TRAIN, POLICY, PRETRAINED, SELFSUP, TRAIN_FIELDS, TRAIN_OVERRIDES, momentum_read,
@@ -224,8 +224,8 @@ SCHEMA = Section({
         "judge": TRAIN_OVERRIDES,
     }, checks=(embedding_source_ready,), null=True),
     "score": Section({
-        "light_percentile": Num(0, 100),
-        "dark_percentile": Num(0, 100),
+        "light_percentile": Percentile(),
+        "dark_percentile": Percentile(),
         # both above 0: with every image of one original size the IQR is 0, and the fences' half-width too
         # from 1e-6: at 1e-200 each their product underflowed to a fence of width 0, and every odd_size and
         # odd_aspect_ratio score was 0/0 = NaN
