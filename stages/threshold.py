@@ -215,9 +215,9 @@ def classes_taken(flagged: np.ndarray, labels: np.ndarray, *, totals_said: bool)
     A cut that takes most of one class (a class of naturally dark images) is invisible in the totals, and the
     budget's drops would take that class out of training: before, 30 of 30 images of one class of ten were
     flagged dark without a word. Where the other classes lose as much, the whole set shares the property, and
-    the warning on the totals says so; but those count every split, and val and test hold no planted damage: 18
-    of one class's 20 train images and 5 of each other class's 20 flagged dark, with 100 clean val images, were
-    19% of the set, and neither warning fired.
+    the warning on the totals says so; but those count every split (the trusted one aside), and val and test hold no
+    planted damage: 18 of one class's 20 train images and 5 of each other class's 20 flagged dark, with 100 clean val
+    images, were 19% of the set, and neither warning fired.
     """
     taken = []
     for c in np.unique(labels):
