@@ -33,6 +33,9 @@ _ORIENTING_KEYWORDS = (b"Raw profile type exif", b"XML:com.adobe.xmp", b"exif", 
 MAX_PROFILE = 16 << 20  # bytes a colour profile may inflate to: above any real one (a printer's is a few MB)
 MAX_TEXT = 16 << 20  # and a text chunk (an XMP packet with a photo editor's history): past it, a zip bomb
 JOIN_BYTES = 8 << 20  # filtered rows unfiltered per decoder call: memory a call holds beyond the files
+_IHDR13 = b"\0\0\0\x0dIHDR"  # an IHDR chunk's length and kind
+_IEND = b"\0\0\0\0IEND\xaeB`\x82"  # a whole IEND chunk: its length, kind and CRC
+_ZLIB_HEAD = b"\x78\x01"  # a zlib stream's header, as zlib.compress(level 0) writes it
 
 
 def chunks(data: bytes):
@@ -68,6 +71,8 @@ def pixel_stream(data: bytes) -> tuple[str, int, int, bytes, bytes | None] | Non
     joined compressed ``IDAT`` data; None for a file that is not plain whatever its pixel stream holds."""
     if not data.startswith(_SIGNATURE):
         return None
+    if (bare := _bare(data)) is not None:
+        return bare
     header, idat, previous, profile, gamma, srgb = None, [], None, None, None, False
     for kind, body, fault in chunks(data):
         if fault:
@@ -100,6 +105,23 @@ def pixel_stream(data: bytes) -> tuple[str, int, int, bytes, bytes | None] | Non
     if not width or not height or (Image.MAX_IMAGE_PIXELS and height * width > Image.MAX_IMAGE_PIXELS):
         return None
     return mode, height, width, b"".join(idat), profile
+
+
+def _bare(data: bytes) -> tuple[str, int, int, bytes, None] | None:
+    """:func:`pixel_stream` of a PNG (its signature checked) that is an ``IHDR`` of 13 bytes, one ``IDAT`` and a
+    whole ``IEND``, every CRC intact, as most encoders write a small image; None for any other file, which the
+    chunk walk then reads (the same answer for these files at two thirds of the walk's cost: 8,068 CIFAR PNGs)."""
+    if len(data) < 57 or not data.startswith(_IHDR13, 8) or not data.startswith(b"IDAT", 37):
+        return None
+    width, height, depth, colour, method, filtering, interlace, crc, length = struct.unpack_from(">IIBBBBBII", data, 16)
+    end = 45 + length  # the IDAT's end
+    if not data.startswith(_IEND, end) or zlib.crc32(data[12:29]) != crc \
+            or zlib.crc32(memoryview(data)[37 : end - 4]) != struct.unpack_from(">I", data, end - 4)[0]:
+        return None
+    if colour not in _MODES or (depth, method, filtering, interlace) != (8, 0, 0, 0) or not width or not height \
+            or (Image.MAX_IMAGE_PIXELS and height * width > Image.MAX_IMAGE_PIXELS):
+        return None
+    return _MODES[colour][0], height, width, data[41 : end - 4], None
 
 
 def inflated(stream: tuple[str, int, int, bytes, bytes | None] | None) -> tuple | None:
@@ -234,23 +256,50 @@ def decode_many(streams: list[tuple | None]) -> list[np.ndarray | None]:
         channels = len(mode)
         row = 1 + width * channels
         per_call = max(1, JOIN_BYTES // ((height + 1) * row))
+        stored = (height + 1) * row <= 0xFFFF  # a file's rows, behind its row of zeros, fit one stored block
         for first in range(0, len(members), per_call):
             chunk = members[first : first + per_call]
             blank = bytes(row)  # the row of zeros each file's first row is unfiltered against
-            joined = b"".join(part for i in chunk for part in (blank, streams[i][3]))
-            filters = np.frombuffer(joined, np.uint8).reshape(len(chunk), height + 1, row)[:, :, 0]
+            joined = _joined([streams[i][3] for i in chunk], blank, stored)
+            filters = _filter_bytes(joined, len(chunk), height + 1, row, stored)
             bad = (filters > _MAX_FILTER).any(axis=1)
             if bad.any():  # Pillow's decoder stops at an unknown filter: those files go to Image.open
                 chunk = [i for i, b in zip(chunk, bad) if not b]
                 if not chunk:
                     continue
-                joined = b"".join(part for i in chunk for part in (blank, streams[i][3]))
-            # Pillow's zip decoder inflates as it unfilters; stored (level 0) deflate blocks only copy
-            image = Image.frombytes(mode, (width, len(chunk) * (height + 1)), zlib.compress(joined, 0), "zip", mode)
+                joined = _joined([streams[i][3] for i in chunk], blank, stored)
+            # Pillow's zip decoder inflates as it unfilters; stored (uncompressed) deflate blocks only copy
+            stream = joined if stored else zlib.compress(joined, 0)
+            image = Image.frombytes(mode, (width, len(chunk) * (height + 1)), stream, "zip", mode)
             pixels = np.asarray(image).reshape(len(chunk), height + 1, width, channels)[:, 1:]
             for k, i in enumerate(chunk):
                 out[i] = pixels[k]
     return out
+
+
+def _joined(rows: list[bytes], blank: bytes, stored: bool) -> bytes:
+    """``blank`` then each of ``rows`` in turn, joined; ``stored`` (each file's ``blank`` and rows fit one stored
+    deflate block, 65,535 bytes): as the zlib stream Pillow's zip decoder reads, each file a stored (uncompressed)
+    block of its own and no Adler-32 after the last (the decoder stops at the image's last row, before it), made by
+    the one join, where ``zlib.compress(level 0)`` of the joined rows copied and summed them again (12 of the main
+    thread's ms on the 8,068 benchmark PNGs); else the rows alone, for that."""
+    if not stored:
+        return b"".join(part for one in rows for part in (blank, one))
+    size = len(blank) + len(rows[0])  # every file of a group inflates to the same length (inflated)
+    head = struct.pack("<BHH", 0, size, size ^ 0xFFFF) + blank
+    parts = [_ZLIB_HEAD]
+    for one in rows:
+        parts += (head, one)
+    parts[-2] = b"\1" + head[1:]  # the last block, marked final
+    return b"".join(parts)
+
+
+def _filter_bytes(joined: bytes, files: int, height: int, row: int, stored: bool) -> np.ndarray:
+    """The filter byte of each row (``files``, ``height`` counting the row of zeros) in :func:`_joined`'s bytes."""
+    if not stored:
+        return np.frombuffer(joined, np.uint8).reshape(files, height, row)[:, :, 0]
+    blocks = np.frombuffer(joined, np.uint8, offset=len(_ZLIB_HEAD)).reshape(files, 5 + height * row)
+    return blocks[:, 5:].reshape(files, height, row)[:, :, 0]
 
 
 def _inflated_or_none(stream: tuple | None) -> tuple | None:
