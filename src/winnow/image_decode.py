@@ -24,7 +24,7 @@ from winnow import image_damage, image_notes, plain_png
 from winnow.errors import WinnowError, out_of_memory
 from winnow.image_pixels import _pixels
 from winnow.ingest import RESIZE_BYTES, resize_batch
-from winnow.npy_rows import NpyRows
+from winnow.npy_rows import MemoryRows, NpyRows
 from winnow.remote_files import RemotePath, not_read, refuse_transient
 
 BATCH_FILES = 256  # files decoded before their pixels go to disk: the memory ingest holds
@@ -46,10 +46,12 @@ READ_FORMATS = ("PNG", "JPEG", "MPO", "BMP", "WEBP")
 WIDEST_ROW = (2**31 - 1) // 64 - 7
 
 
-def decode_files(files: list[tuple], size: int | None, into: Path, *, progress: bool) -> tuple[list, NpyRows | None, int]:
+def decode_files(files: list[tuple], size: int | None, into: Path | None, *,
+                 progress: bool) -> tuple[list, NpyRows | MemoryRows | None, int]:
     """Decode ``files`` (``(split, label, path, id)``) a batch at a time (:func:`_batches`), each batch's pixels
     written to ``into`` (:class:`~winnow.npy_rows.NpyRows`, rows in file order, readable files only) before
-    the next is decoded, so memory holds one batch whatever the number of files.
+    the next is decoded, so memory holds one batch whatever the number of files; ``into`` None: to an array in
+    memory (:class:`~winnow.npy_rows.MemoryRows`).
 
     Returns:
         (per file ``(True, mode, (orig_h, orig_w), orientation, notes)`` (``notes``: :func:`_decode`'s, and
@@ -91,15 +93,17 @@ def decode_files(files: list[tuple], size: int | None, into: Path, *, progress: 
             shapes |= {p.shape[:2] for p in pixels}
             if pixels and len(shapes) == 1:  # with several sizes ingest stops: nothing more is written
                 if rows is None:
-                    rows = NpyRows.create(into, (len(files), *pixels[0].shape[:2], pixels[0].shape[2]))
+                    shape = (len(files), *pixels[0].shape[:2], pixels[0].shape[2])
+                    rows = NpyRows.create(into, shape) if into is not None else MemoryRows(shape)
                 if rows.shape[3] == 1 and any(p.shape[2] == 3 for p in pixels):
                     rows = _as_rgb(rows, count)
-                rows.write(count, np.array([_to_channels(p, rows.shape[3]) for p in pixels]))  # np.stack's copy, a third the time
+                # np.array: np.stack's copy of equal-shaped arrays in a third of the time
+                rows.write(count, np.array([_to_channels(p, rows.shape[3]) for p in pixels]))
                 count += len(pixels)
             for d in batch:  # which files made the set RGB, for the warning that says so (winnow.image_notes)
                 if isinstance(d[0], np.ndarray) and d[0].shape[2] == 3:
                     d[4]["colour"] = True
-            decoded += [(True, *d[1:]) if isinstance(d[0], np.ndarray) else d for d in batch]  # pixels are on disk
+            decoded += [(True, *d[1:]) if isinstance(d[0], np.ndarray) else d for d in batch]  # pixels are written
             del batch, pixels
             if bar is not None:
                 bar.update(len(batch_paths))
@@ -111,9 +115,11 @@ def decode_files(files: list[tuple], size: int | None, into: Path, *, progress: 
     return decoded, rows, len(shapes) if len(shapes) > 1 else 0
 
 
-def _as_rgb(rows: NpyRows, count: int) -> NpyRows:
+def _as_rgb(rows: NpyRows | MemoryRows, count: int) -> NpyRows | MemoryRows:
     """``rows`` (single-channel, the first ``count`` written) as three channels, grey repeated, in place of
     the file; a batch at a time."""
+    if isinstance(rows, MemoryRows):
+        return rows.as_rgb(count)
     scratch = rows.file.with_name(f".rgb-{rows.file.name}")
     rgb = NpyRows.create(scratch, (*rows.shape[:3], 3))
     for start, batch in rows.batches():
