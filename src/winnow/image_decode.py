@@ -28,6 +28,9 @@ from winnow.npy_rows import MemoryRows, NpyRows
 from winnow.remote_files import RemotePath, not_read, refuse_transient
 
 BATCH_FILES = 256  # files decoded before their pixels go to disk: the memory ingest holds
+# the first batch's files: the main thread has nothing to unfilter while it is read, so a small one starts it sooner;
+# each batch after holds twice the one before, up to BATCH_FILES (#20: 32, 64, 128, then 256)
+FIRST_BATCH_FILES = 32
 BATCH_BYTES = 256 << 20  # and at most this many bytes of decoded pixels a batch (at least one file), see _batches
 AHEAD_BYTES = 64 << 20  # the next batch is read and inflated while this one decodes when this one's rows fit
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
@@ -100,10 +103,12 @@ def decode_files(files: list[tuple], size: int | None, into: Path | None, *,
                 # np.array: np.stack's copy of equal-shaped arrays in a third of the time
                 rows.write(count, np.array([_to_channels(p, rows.shape[3]) for p in pixels]))
                 count += len(pixels)
-            for d in batch:  # which files made the set RGB, for the warning that says so (winnow.image_notes)
-                if isinstance(d[0], np.ndarray) and d[0].shape[2] == 3:
-                    d[4]["colour"] = True
-            decoded += [(True, *d[1:]) if isinstance(d[0], np.ndarray) else d for d in batch]  # pixels are written
+            for d in batch:  # the pixels are written; which files made the set RGB, for the warning that says so
+                if isinstance(d[0], np.ndarray):
+                    if d[0].shape[2] == 3:
+                        d[4]["colour"] = True
+                    d = (True, *d[1:])
+                decoded.append(d)
             del batch, pixels
             if bar is not None:
                 bar.update(len(batch_paths))
@@ -287,7 +292,8 @@ def _batches(paths: list, size: int | None, shared: plain_png.Inflating | None =
     """Yield ``(first, streams)`` for consecutive batches of ``paths``: ``streams`` the
     :func:`winnow.plain_png.filtered_rows` of each file of the batch (None: not a plain PNG, or unreadable).
 
-    A batch is at most :data:`BATCH_FILES` files and at most :data:`BATCH_BYTES` of decoded pixels, but
+    A batch is at most :data:`BATCH_FILES` files (the first :data:`FIRST_BATCH_FILES`, each next twice as many as the
+    one before, up to that) and at most :data:`BATCH_BYTES` of decoded pixels, but
     never empty: a file that would take the batch past the budget starts the next one (its pixel stream
     carried over, not read twice). A file counts the pixels the batch holds of it (:func:`_held_bytes`): a
     plain PNG its full-resolution pixels (unfiltered together, resized only then), any other file what
@@ -295,7 +301,7 @@ def _batches(paths: list, size: int | None, shared: plain_png.Inflating | None =
     read and their chunks walked first (:func:`winnow.plain_png.pixel_stream`), then the batch's streams
     inflated, by ``shared`` (:class:`winnow.plain_png.Inflating`) where another thread helps.
     """
-    first, streams, held = 0, [], 0
+    first, streams, held, limit = 0, [], 0, min(BATCH_FILES, FIRST_BATCH_FILES)
     for index, path in enumerate(paths):
         try:
             data = _read(path, at_once=True) if path.suffix.lower() == ".png" else None
@@ -307,9 +313,9 @@ def _batches(paths: list, size: int | None, shared: plain_png.Inflating | None =
             stream = None
         cost = _held_bytes(path, data, stream, size)
         del data
-        if streams and (len(streams) == BATCH_FILES or held + cost > BATCH_BYTES):
+        if streams and (len(streams) >= limit or held + cost > BATCH_BYTES):
             yield first, (shared or plain_png.Inflating()).inflate(streams)
-            first, streams, held = index, [], 0
+            first, streams, held, limit = index, [], 0, min(BATCH_FILES, 2 * limit)
         streams.append(stream)
         held += cost
     if streams:
@@ -354,7 +360,8 @@ def _decode_plain_pngs(streams: list[tuple | None], size: int | None) -> list[tu
                 pixels = resize_batch(np.array([p for _, p in done]), size)
                 done = [(i, p) for (i, _), p in zip(done, pixels)]
             for i, p in done:  # a plain PNG carries no EXIF orientation
-                profile = image_notes.png_profile(streams[i][4])
+                body = streams[i][4]  # its colour profile: most files have none, and no call is made for them
+                profile = image_notes.png_profile(body) if body is not None else None
                 out[i] = (p, mode, (height, width), 1, {"profile": profile} if profile else {})
     return out
 
