@@ -12,20 +12,28 @@ from winnow.errors import listed
 from winnow.revisions import comparable, differing
 
 
-def counted_as_done(runs: list[dict]) -> tuple[set[str], str]:
+def counted_as_done(runs: list[dict], planned: list[dict]) -> tuple[set[str], str]:
     """The settings (:func:`winnow.revisions.comparable`) of ``runs`` (:func:`winnow.experiments.planned_params`) that a
-    study experiment of one of them need not run again, and a note naming the runs that ended under other code or
-    inputs than the workspace's ("" for none). Before, a run counted by its params alone: after a change to the code,
+    study experiment of one of them need not run again, and a note naming the runs of a setting of ``planned`` (the
+    params each study experiment runs now) that ended under other code or inputs than the workspace's, where no run
+    counts for that setting ("" for none). Before, a run counted by its params alone: after a change to the code,
     `study queue` skipped the experiments that had run under the old code as done, and the study drew their old
-    results as the new code's."""
+    results as the new code's. The runs of other settings (the user's own experiments, degrade off) are neither hashed
+    nor named (before: each one of old code was named as counted not run, where the study never counts it)."""
+    wanted = {comparable(params) for params in planned}
     done, other = set(), []
     hashes: dict[str, str | None] = {}
     for run in runs:
+        setting = comparable(run["params"])
+        if setting not in wanted:
+            continue
         differ = [] if run["state"] is not None else _other_inputs(run["inputs"], hashes)
         if differ:
-            other.append((run["name"], differ))
+            other.append((run["name"], differ, setting))
         else:
-            done.add(comparable(run["params"]))
+            done.add(setting)
+    # a setting another run of the workspace's code covers is done: its older runs are no reason to queue it
+    other = [(name, differ) for name, differ, setting in other if setting not in done]
     if not other:
         return done, ""
     paths = sorted({path for _, differ in other for path in differ})

@@ -171,8 +171,8 @@ def queue(args: argparse.Namespace) -> int:
     # study at seed 5, and one that had run to the end did not count at all
     # and a run that ended counts only where it ran under the workspace's code and inputs (study_done)
     runs = planned_params(shown)
-    done, other_code = counted_as_done(runs)
     wanted = [_with_perturbations(params, perturbations) for perturbations in settings]
+    done, other_code = counted_as_done(runs, wanted)
     if other_code:  # why fewer count as done than ran
         _say(other_code)
     stale = queued_under_other_params(runs, wanted)

@@ -1,0 +1,54 @@
+"""Leftovers of the mends of stop 74 (tests/test_hostile_leftovers_74.py), found in their review.
+
+- `winnow study queue` names, as run under other code, only the ended runs of a setting the study queues and no run of
+  the workspace's code covers: the user's own experiment (degrade off) of older code, and an older run of a setting
+  run again since, were named as "count as not run";
+- the advice to give the val split more images where the val rows are those of an .npz of one ``images`` array, its
+  ``splits`` array naming them val: told to raise ingest.val_fraction alone, which carves nothing there;
+- a class folder that is a link whose target cannot be looked at (a path through a file: ``Not a directory``; a folder
+  of another user's: ``Permission denied``) is refused naming its target, not one row and its class gone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from hostile_harness import assert_nothing_left, default_params, files_under, make_project, params_with
+from test_contracts import _stage_module
+from test_hostile_imagefolder_73 import project_of, refused
+from test_hostile_ingest import image_folder
+from test_hostile_leftovers_74 import _shown, _size_commands, _study_run
+from test_study import ingested_project  # noqa: F401 (a fixture)
+from winnow import cli
+from winnow.errors import WinnowError
+from winnow.imageset import more_val, read_imageset
+
+
+@pytest.mark.hostile("study")
+def test_study_queue_names_no_run_of_old_code_whose_setting_is_not_queued_or_is_done(ingested_project,  # noqa: F811
+                                                                                     monkeypatch, capsys):
+    # "mine" is the user's own experiment (degrade off), k01 a run of keep 0.1 under an older src/winnow/degrade.py,
+    # k01b one of keep 0.1 under the code here. Before: "2 experiment(s) of these params ran under other code or inputs
+    # than the workspace's (src/winnow/degrade.py), so they count as not run: mine, k01", where the study queues no
+    # experiment of mine's params and counts keep 0.1 as done (k01b)
+    code = ingested_project / "src/winnow/degrade.py"
+    code.parent.mkdir(parents=True)
+    code.write_text("new code\n")
+    now, old = (hashlib.md5(text.encode()).hexdigest() for text in ("new code\n", "old code\n"))
+    params = yaml.safe_load((ingested_project / "params.yaml").read_text())
+    own = {**params, "degrade": {**params["degrade"], "enabled": False, "perturbations": []}}
+    keep = [{"kind": "subsample", "keep": 0.1}]
+    _shown(monkeypatch, ("mine", own, None, {"src/winnow/degrade.py": {"hash": old}}),
+           ("k01", _study_run(params, keep), None, {"src/winnow/degrade.py": {"hash": old}}),
+           ("k01b", _study_run(params, keep), None, {"src/winnow/degrade.py": {"hash": now}}))
+    before = files_under(ingested_project)
+    assert cli.main(["study", "queue", "--sweeps", "size", "--dry-run"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "1 of the 9 experiments are queued, running or done already (`dvc exp show`); the commands of the rest",
+        *_size_commands((0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9))]
+    assert_nothing_left(ingested_project, before)
