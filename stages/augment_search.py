@@ -144,7 +144,7 @@ def check_val_classes(val_labels, classes: list[str], *, more: str) -> None:
     """Refuse a val split of fewer than two classes (int ``(M,)`` ``val_labels``): every candidate is scored by
     accuracy on it, which the model that names its one class everywhere maximises, so every candidate ties at
     1.0 and the first wins by its place in the list (as a probe met it: 1.0000 for every candidate). ``more``: how
-    to give the val split more images (:func:`winnow.judge_val.more_val`)."""
+    to give the val split more images (:func:`winnow.imageset.more_val`)."""
     import numpy as np
 
     present = np.unique(np.asarray(val_labels, np.int64))

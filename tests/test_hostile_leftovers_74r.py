@@ -52,3 +52,29 @@ def test_study_queue_names_no_run_of_old_code_whose_setting_is_not_queued_or_is_
         "1 of the 9 experiments are queued, running or done already (`dvc exp show`); the commands of the rest",
         *_size_commands((0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9))]
     assert_nothing_left(ingested_project, before)
+
+
+@pytest.mark.hostile("intermediates")
+def test_the_val_rows_an_npz_splits_array_names_are_not_told_to_raise_the_fraction_alone(tmp_path, monkeypatch):
+    # an .npz of one images array whose 'splits' array names 3 val images, all of class a. Before: "... give the val
+    # split images of at least 2 classes (raise ingest.val_fraction), ...", which carves no val image beside them
+    images = np.stack([np.full((8, 8), 8 * i, np.uint8) for i in range(30)])
+    labels = np.array([*(np.arange(24) % 2), 0, 0, 0, 0, 1, 1])
+    data = tmp_path / "set.npz"
+    np.savez(data, images=images, labels=labels, splits=np.array(["train"] * 24 + ["val"] * 3 + ["test"] * 3),
+             classes=["a", "b"])
+    project = make_project(tmp_path / "project", params_with("ingest", {
+        **default_params()["ingest"], "source": "npz", "path": str(data), "size": None}))
+    monkeypatch.chdir(project)
+    _stage_module("ingest").main()
+    ingested = read_imageset(project / "data/ingest")
+    val = (ingested.manifest["split"] == "val").to_numpy()
+    with pytest.raises(WinnowError) as raised:
+        _stage_module("augment_search").check_val_classes(ingested.labels[val], ingested.classes,
+                                                          more=more_val(ingested.manifest))
+    assert str(raised.value) == (
+        "augment-search: pruned's val split holds images of one class only ('a'); a candidate is scored by its "
+        "accuracy on val, which a model naming that class everywhere maximises, so no policy can be told apart: give "
+        "the val split images of at least 2 classes (raise ingest.val_fraction, or, where the .npz's 'splits' array "
+        "names the val images, name more of its rows val: ingest.val_fraction carves no val images where the source "
+        "holds some), or set augment_search.enabled: false")

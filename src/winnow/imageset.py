@@ -41,7 +41,9 @@ def more_val(manifest: pd.DataFrame) -> str:
     ingest.val_fraction where ingest carved it from train; where the source holds its own val split, which ingest keeps
     as it is and reads no fraction for, add them there (an imagefolder's val images have ids ``val/<class>/<file>``,
     an npz's val arrays ``<stem>-val-<row>``). Before, augment-search, gan-synthesize and data-valuation told to raise
-    the fraction there too, which changed nothing."""
+    the fraction there too, which changed nothing. The val rows of an .npz of one ``images`` array
+    (``<stem>-all-<row>``) are its ``splits`` array's, or carved where it has none or names no val row: both ways are
+    told, as the manifest cannot tell them apart (before: to raise the fraction alone, of a ``splits`` array's too)."""
     val = manifest[manifest["split"] == "val"]
     ids, source = val["id"].astype(str), val["source"].astype(str)
     folders = ((source == "imagefolder") & ids.str.startswith("val/")).to_numpy()
@@ -50,6 +52,9 @@ def more_val(manifest: pd.DataFrame) -> str:
         where = "its val/<class>/ folders" if folders.all() else "its val arrays" if arrays.all() else "its val images"
         return (f"add them to the source's own val split, {where}: ingest.val_fraction carves no val images where the "
                 "source holds some")
+    if len(val) and ((source == "npz") & ids.str.fullmatch(r".*-all-\d+")).all():
+        return ("raise ingest.val_fraction, or, where the .npz's 'splits' array names the val images, name more of its "
+                "rows val: ingest.val_fraction carves no val images where the source holds some")
     return "raise ingest.val_fraction"
 
 
