@@ -78,3 +78,24 @@ def test_the_val_rows_an_npz_splits_array_names_are_not_told_to_raise_the_fracti
         "the val split images of at least 2 classes (raise ingest.val_fraction, or, where the .npz's 'splits' array "
         "names the val images, name more of its rows val: ingest.val_fraction carves no val images where the source "
         "holds some), or set augment_search.enabled: false")
+
+
+@pytest.mark.hostile("imagefolder")
+@pytest.mark.parametrize("split", [None, "train"])
+def test_a_class_folder_linked_through_a_file_is_refused_not_dropped(tmp_path, monkeypatch, split):
+    # c links to archive.zip/c, a path through a file (its target cannot be looked at: Not a directory). Before: one
+    # row "unreadable: Not a directory" (1 of 25 files, under ingest.max_reject_fraction 0.05), and classes.json held
+    # a and b alone, as it did of a dangling link before stop 74's mend
+    data = tmp_path / "data"
+    parent = data / split if split else data
+    image_folder(parent, {"a": 12, "b": 12})
+    (tmp_path / "archive.zip").write_bytes(b"PK\x05\x06" + bytes(18))
+    (parent / "c").symlink_to(tmp_path / "archive.zip" / "c", target_is_directory=True)
+    project = project_of(tmp_path, data)
+    assert refused(project, monkeypatch) == (
+        f"ingest.path: class folder {parent / 'c'} is a symbolic link whose target cannot be looked at (Not a "
+        f"directory), so its class would be left out, with its images; make {tmp_path / 'archive.zip' / 'c'} a folder "
+        "this user can read, or remove the link to leave the class out")
+    (parent / "c").unlink()  # the second fix it gives: read, without the class
+    _stage_module("ingest").main()
+    assert json.loads((project / "data/ingest/classes.json").read_text()) == ["a", "b"]

@@ -83,15 +83,25 @@ def refuse_unfollowed_class_folders(parent, rejected: list[tuple[str, str]], *, 
     link (a DVC link cache not pulled, a drive not mounted) named as a folder, not as an image file (a suffix of
     ``file_suffixes``): before, it was one row among ``rejected``, and its class vanished from classes.json without a
     word, where an empty class folder is refused (a class with no images is not a class) and a split folder that
-    cannot be followed is too. A link loop there links to nothing that could be restored, and stays a row.
+    cannot be followed is too. So is a link whose target cannot be looked at (``unreadable: Permission denied``: a
+    folder of another user's; ``Not a directory``: a path through a file): before, one row, its class gone as a
+    dangling one's was. A link loop there links to nothing that could be restored, and stays a row.
     ``param``: the parameter naming the folder."""
     if isinstance(parent, RemotePath):  # a bucket's listing holds no links
         return
     for where, kind in rejected:
-        if not kind.startswith("dangling symbolic link"):
+        dangling = kind.startswith("dangling symbolic link")
+        if not dangling and not kind.startswith("unreadable: "):
             continue
         name = where.rsplit("/", 1)[-1]
-        if shown(parent / name) == where and Path(name).suffix.lower() not in file_suffixes:
+        if shown(parent / name) != where or Path(name).suffix.lower() in file_suffixes:
+            continue
+        if dangling:
             raise WinnowError(f"{param}: class folder {where} cannot be read ({kind}), so its class would be left out, "
                               "with its images; restore what it links to (`dvc pull`, a drive to mount), or remove it "
                               "to leave the class out")
+        if os.path.islink(parent / name):  # a link's target, not the entry itself, failed to be looked at
+            raise WinnowError(f"{param}: class folder {where} is a symbolic link whose target cannot be looked at "
+                              f"({kind.removeprefix('unreadable: ')}), so its class would be left out, with its "
+                              f"images; make {shown(os.readlink(parent / name))} a folder this user can read, or "
+                              "remove the link to leave the class out")
