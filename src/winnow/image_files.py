@@ -31,7 +31,7 @@ a ``warning:`` line: they may be a class or its images):
 
 Refused with one line (no output): split folders mixed with class folders (``root/{train,cat,dog}``:
 is ``train`` a class?), split folders without a train folder (``root/{val,test}``), an entry named as a split folder
-that is a link that cannot be followed (dangling, a loop: :func:`_folders`) or, beside split folders, a file, a class folder that is a dangling link (its class would vanish without a word), a split folder with no class folder in it (empty, or unlabelled images straight inside:
+that is a link that cannot be followed (dangling, a loop: :func:`_folders`) or, beside split folders, a file, a class folder that is a link to nothing or to what cannot be looked at (its class would vanish without a word), a split folder with no class folder in it (empty, or unlabelled images straight inside:
 the split would be carved from train without a word), a class folder with no files directly inside it (a class
 with no images is not a class: it would enter macro averages as a zero), a folder name that is not valid UTF-8 (class
 names are written to classes.json), two class folders whose names are equal under Unicode NFC
