@@ -3,6 +3,8 @@
 - `winnow study queue` names, as run under other code, only the ended runs of a setting the study queues and no run of
   the workspace's code covers: the user's own experiment (degrade off) of older code, and an older run of a setting
   run again since, were named as "count as not run";
+- `winnow study queue` after ``seed`` was edited (each setting run at a second seed, which `study collect` averages)
+  leaves the experiments queued at the first seed unnamed: they were told to be dropped as queued under other params;
 - the advice to give the val split more images where the val rows are those of an .npz of one ``images`` array, its
   ``splits`` array naming them val: told to raise ingest.val_fraction alone, which carves nothing there;
 - a class folder that is a link whose target cannot be looked at (a path through a file: ``Not a directory``; a folder
@@ -51,6 +53,22 @@ def test_study_queue_names_no_run_of_old_code_whose_setting_is_not_queued_or_is_
     assert capsys.readouterr().out.splitlines() == [
         "1 of the 9 experiments are queued, running or done already (`dvc exp show`); the commands of the rest",
         *_size_commands((0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9))]
+    assert_nothing_left(ingested_project, before)
+
+
+@pytest.mark.hostile("study")
+def test_study_queue_leaves_unnamed_the_runs_queued_at_another_seed(ingested_project,  # noqa: F811
+                                                                    monkeypatch, capsys):
+    # keep 0.1 and 0.2 were queued at seed 0, then seed set to 1 to run every setting again. Before: "2 experiment(s)
+    # of these sweeps queued earlier under other params (seed) stay queued and run with `dvc exp run --run-all`: drop
+    # them with `dvc queue remove q0.1 q0.2`", of the replicates study collect averages with the seed-1 runs
+    params = yaml.safe_load((ingested_project / "params.yaml").read_text())
+    (ingested_project / "params.yaml").write_text(yaml.safe_dump({**params, "seed": params["seed"] + 1}))
+    _shown(monkeypatch, *((f"q{keep}", _study_run(params, [{"kind": "subsample", "keep": keep}]), "queued", {})
+                          for keep in (0.1, 0.2)))
+    before = files_under(ingested_project)
+    assert cli.main(["study", "queue", "--sweeps", "size", "--dry-run"]) == 0
+    assert capsys.readouterr().out.splitlines() == _size_commands((0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9))
     assert_nothing_left(ingested_project, before)
 
 

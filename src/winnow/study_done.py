@@ -75,7 +75,10 @@ def queued_under_other_params(runs: list[dict], planned: list[dict]) -> str:
     """A note naming the experiments of ``runs`` still queued whose perturbations are those of an experiment in
     ``planned`` (the params each study experiment runs now) but whose other params differ ("" for none): a study
     queued, params.yaml edited, then queued again. Before, the queue added the new experiments without a word, and
-    `dvc exp run --run-all` ran the old ones too, each a full `dvc repro` of a setting no longer asked for."""
+    `dvc exp run --run-all` ran the old ones too, each a full `dvc repro` of a setting no longer asked for. One that
+    differs in ``seed`` alone is a replicate, which `study collect` averages with the new one (a study queued again
+    after ``seed`` was edited, to run each setting at a second seed), and goes unnamed: before, it was told to be
+    dropped, and the point drawn from one run."""
     wanted = {comparable(_perturbations(params)): params for params in planned}
     stale, keys = [], set()
     for run in runs:
@@ -83,8 +86,11 @@ def queued_under_other_params(runs: list[dict], planned: list[dict]) -> str:
         now = None if mine is None else wanted.get(comparable(mine))
         if run["state"] != "queued" or now is None or comparable(run["params"]) == comparable(now):
             continue
+        differ = differing(run["params"], now)
+        if not differ - {"seed"}:
+            continue
         stale.append(run["name"])
-        keys |= differing(run["params"], now)
+        keys |= differ
     if not stale:
         return ""
     return (f"{len(stale)} experiment(s) of these sweeps queued earlier under other params ({listed(sorted(keys), at_most=3)}"
