@@ -14,7 +14,7 @@ import pandas as pd
 
 from winnow import judges
 from winnow import labels as cl
-from winnow.decided_at import CONFIDENT_LEARN_DEFAULTS, DECIDED_AT, decided_at
+from winnow.decided_at import CONFIDENT_LEARN_DEFAULTS, DECIDED_AT, decided_at, decided_on
 from winnow.errors import WinnowError
 from winnow.groundtruth import LABEL_KINDS, planted
 from winnow.judge_val import measured_val
@@ -50,6 +50,7 @@ def main() -> None:
     # each val picture once, and none a judged train image copies (dedup.drop_leaks false)
     val, val_left_out = measured_val(data, learned, stage="confident_learn", judged=train.manifest["id"])
 
+    embedded = decided_on("confident_learn", params)  # the embedding's files, before its probe reads them
     if p["judge"] == "probe":
         judged = probe_pred_probs(read_representation(REPRESENT_IN, ids, data=data, params=params), given,
                                   val_features=read_representation(REPRESENT_IN, val.manifest["id"], data=data,
@@ -98,7 +99,8 @@ def main() -> None:
         write_json(OUT / "pred_ids.json", ids.tolist())
         decided = with_digests(issues, manifest=data.manifest)
         # held to params.yaml by its readers: before, decisions of settings since edited were read as current
-        decided.attrs = {DECIDED_AT: decided_at("confident_learn", params)}
+        # and to the embedding its probe read: before, decisions made on an embedding since rewritten were read
+        decided.attrs = {DECIDED_AT: decided_at("confident_learn", params), **embedded}
         write_table(OUT / "label_issues.parquet", decided)
         # P(given label = row | true label = column), as cleanlab estimates it: a K x K table beside the
         # decisions, not in the metrics file, where its K^2 entries would be dvc exp show's first columns

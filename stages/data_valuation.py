@@ -22,7 +22,7 @@ import torch
 
 from winnow import judges
 from winnow import labels as cl
-from winnow.decided_at import DECIDED_AT, VALUATION_DEFAULTS, decided_at
+from winnow.decided_at import DECIDED_AT, VALUATION_DEFAULTS, decided_at, decided_on
 from winnow.errors import WinnowError
 from winnow.groundtruth import LABEL_KINDS, planted
 from winnow.imageset import more_val
@@ -68,6 +68,7 @@ def main() -> None:
     if len(conflicts):
         print(f"warning: data-valuation: {len(conflicts)} val image(s) are copies of one picture carrying different "
               f"labels (dedup's groups, first {conflicts[0]!r}): left out of the valuation; give each picture one label")
+    embedded = decided_on("data_valuation", params)  # the embedding's files, before they are read
     features = read_representation(REPRESENT_IN, ids, data=data, params=params)
     val_features = read_representation(REPRESENT_IN, val.manifest["id"], data=data, params=params)
     silent = silent_rows(val_features)  # before: their k "nearest" were the first train images by id
@@ -121,7 +122,8 @@ def main() -> None:
     values = {name: v.take(valued) for name, v in values.items()}
     table = decide(ids[valued], given[valued], values, bound=p["bound"], combine=p["combine"])
     with together():  # all outputs or none: a failed write (a full disk) leaves the last run's
-        write_table(OUT / "decisions.parquet", _recorded(table, manifest=data.manifest, params=params))
+        write_table(OUT / "decisions.parquet", _recorded(table, manifest=data.manifest, params=params,
+                                                         embedded=embedded))
         metrics = summary(table, values, classes=data.classes, bound=p["bound"], left_out=left_out)
         metrics |= {"bound": p["bound"], "combine": p["combine"], "device": device.type, "val_left_out": unlearned,
                     "val_repeats_left_out": len(repeats), "val_conflicts_left_out": len(conflicts),
@@ -192,11 +194,14 @@ def _write_undecided(*, considered: int, left_out: int, why: str, start: float, 
                                  "seconds": round(time.perf_counter() - start, 2)})
 
 
-def _recorded(table: pd.DataFrame, *, manifest: pd.DataFrame, params: dict) -> pd.DataFrame:
+def _recorded(table: pd.DataFrame, *, manifest: pd.DataFrame, params: dict, embedded: dict | None = None
+              ) -> pd.DataFrame:
     """The decisions ``table`` as the stage writes it: with data/degrade's (``manifest``) digests, and the settings of
-    params.yaml (``params``) it decided under, which its readers hold to params.yaml (:mod:`winnow.decided_at`)."""
+    params.yaml (``params``) it decided under, which its readers hold to params.yaml (:mod:`winnow.decided_at`), and
+    ``embedded``, the embedding's files it valued on (:func:`winnow.decided_at.decided_on`; None: no value decided
+    anything, as where every image is left undecided, which no embedding moves)."""
     recorded = with_digests(table, manifest=manifest)
-    recorded.attrs = {DECIDED_AT: decided_at("data_valuation", params)}
+    recorded.attrs = {DECIDED_AT: decided_at("data_valuation", params), **(embedded or {})}
     return recorded
 
 

@@ -25,7 +25,7 @@ from winnow import judges
 from winnow import labels as cl
 from winnow.balance import balanced_augment
 from winnow.cosine_index import backend_of, resolve
-from winnow.decided_at import DECIDED_AT, EMBEDDING_CLEAN_DEFAULTS, decided_at
+from winnow.decided_at import DECIDED_AT, EMBEDDING_CLEAN_DEFAULTS, decided_at, decided_on
 from winnow.embeddings import clean_rounds, round_options
 from winnow.errors import WinnowError
 from winnow.groundtruth import LABEL_KINDS, planted
@@ -69,6 +69,7 @@ def main() -> None:
 
     fixed = p["embedding"] == "represent"
     train_ids = train.manifest["id"].to_numpy()
+    embedded = decided_on("embedding_clean", params)  # the represent embedding's files, before they are read
     # read before anything is trained or judged, so a missing or misaligned embedding stops the stage at once
     features = read_representation(REPRESENT_IN, train_ids, data=data, params=params) if fixed else None
     val_features = read_representation(REPRESENT_IN, val.manifest["id"], data=data, params=params) if fixed else None
@@ -116,7 +117,9 @@ def main() -> None:
             np.save(tmp, result.features)
         write_json(OUT / "embedding_ids.json", result.ids.tolist())
         decided = with_digests(final, manifest=data.manifest)
-        decided.attrs = {DECIDED_AT: decided_at("embedding_clean", params)}  # held to params.yaml by its readers
+        # held to params.yaml by its readers, and to the represent embedding it judged in (before: decisions made in
+        # an embedding since rewritten were read as current)
+        decided.attrs = {DECIDED_AT: decided_at("embedding_clean", params), **embedded}
         write_table(OUT / "decisions.parquet", decided)
         # the report shows each round's judgements of the images by id, and refuses them of other pixels
         write_table(OUT / "rounds.parquet", with_digests(result.decisions, manifest=data.manifest))

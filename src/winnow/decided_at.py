@@ -10,6 +10,12 @@ the new bound would never make were weighed and applied. Decisions that record n
 before. A setting that moves no decision (data-valuation's ``batch_size`` and ``device``: values move by about 5e-6,
 no decision; a judge's training where the represent embedding is judged, or where a probe judges; a judge's device or
 threads) is not recorded, and embedding_clean.outliers is compared in any order (:data:`UNORDERED`).
+
+A cleaner that decided on the represent stage's embedding (confident-learn's probe, embedding-clean in the represent
+embedding, data-valuation) records beside them the sha256 of its files (:func:`decided_on`), which the same readers hold
+to the files now (:func:`check_decided_on`). Before, represent rerun alone (its settings edited) and a reader run alone
+read the decisions made on the old embedding as current, exit 0. Decisions that record none (an earlier winnow's, or a
+cleaner that read no embedding: confident-learn's CNN folds, embedding-clean's judge) are read whatever represent writes.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from typing import Any
 
 from winnow.configs import Policy, model_check_training
 from winnow.cosine_index import backend_of
+from winnow.file_ops import file_digests
+from winnow.flag_cuts import EMBEDDING_FILES  # the files of the embedding, as dedup's groups record them
 
 # the confident_learn, embedding_clean and data_valuation sections as their stages read them: what a left-out key means
 EMBEDDING_CLEAN_DEFAULTS = {
@@ -36,6 +44,8 @@ VALUATION_DEFAULTS = {"knn_k": 10, "bound": 1.0, "combine": "both", "batch_size"
 # the key of the decisions' attrs that records the settings, and the cleaners whose decisions record them
 DECIDED_AT = "decided_at"
 DECIDING = ("confident_learn", "embedding_clean", "data_valuation")
+# and the key recording the sha256 of the represent files (:data:`EMBEDDING_FILES`) they were decided on, by path
+DECIDED_ON = "embedding_files"
 # the settings whose order moves no decision: an outlier is an image any of the methods flags (before, the methods in
 # another order refused the decisions the rerun wrote again)
 UNORDERED = ("embedding_clean.outliers",)
@@ -80,6 +90,24 @@ def decided_at(cleaner: str, params: Mapping[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps({"seed": params.get("seed"), **settings}))  # as the file's metadata holds it
 
 
+def reads_embedding(cleaner: str, params: Mapping[str, Any]) -> bool:
+    """Whether ``cleaner`` (one of :data:`DECIDING`) decides on the represent stage's embedding under params.yaml
+    (``params``): confident-learn with its probe judge, embedding-clean in the represent embedding, data-valuation
+    always."""
+    if cleaner == "confident_learn":
+        return {**CONFIDENT_LEARN_DEFAULTS, **(params.get("confident_learn") or {})}["judge"] == "probe"
+    if cleaner == "embedding_clean":
+        return {**EMBEDDING_CLEAN_DEFAULTS, **(params.get("embedding_clean") or {})}["embedding"] == "represent"
+    return True
+
+
+def decided_on(cleaner: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """What the decisions of ``cleaner`` record under :data:`DECIDED_ON` beside :func:`decided_at`, taken before it
+    reads the embedding: where it decides on it under params.yaml (``params``, :func:`reads_embedding`), the sha256 of
+    each of :data:`EMBEDDING_FILES` by path; else nothing."""
+    return {DECIDED_ON: file_digests(EMBEDDING_FILES)} if reads_embedding(cleaner, params) else {}
+
+
 def _judge_training(cleaner: str, params: Mapping[str, Any], *, between_rounds: bool = False) -> dict[str, Any]:
     """What the judge of ``cleaner`` trains with (the train section, ``<cleaner>.train`` overriding it), as the budget's
     model check records its training (:func:`winnow.configs.model_check_training`: a left-out option at its default,
@@ -103,12 +131,19 @@ def check_decided_at(table, *, cleaner: str, params: Mapping[str, Any], path: st
                      ignoring: tuple[str, ...] = ()) -> None:
     """Refuse (one line naming the first setting, then and now, and the stage to rerun) ``cleaner``'s decisions
     ``table`` (read with its attrs) decided under other settings than params.yaml's (``params``) now, where they record
-    theirs (:data:`DECIDED_AT`); settings ``ignoring`` move nothing the reader reads (:data:`ISSUES_KEPT`)."""
+    theirs (:data:`DECIDED_AT`); settings ``ignoring`` move nothing the reader reads (:data:`ISSUES_KEPT`). Then those
+    decided on the represent embedding, where they record its files, are held to them (:func:`check_decided_on`)."""
+    then = table.attrs.get(DECIDED_AT)
+    if then is not None:
+        _check_settings(then, cleaner=cleaner, params=params, path=path, written_by=written_by, ignoring=ignoring)
+    check_decided_on(table.attrs.get(DECIDED_ON), params=params, path=path, written_by=written_by)
+
+
+def _check_settings(then: Any, *, cleaner: str, params: Mapping[str, Any], path: str, written_by: str,
+                    ignoring: tuple[str, ...]) -> None:
+    """:func:`check_decided_at` of the settings ``then`` that ``cleaner``'s decisions record."""
     from winnow.stage_reads import rerun_error
 
-    then = table.attrs.get(DECIDED_AT)
-    if then is None:
-        return
     if not isinstance(then, dict):
         raise rerun_error(path, f"records the settings it decided under as {json.dumps(then)[:40]}, not a section of "
                                 "settings", written_by=written_by)
@@ -121,6 +156,34 @@ def check_decided_at(table, *, cleaner: str, params: Mapping[str, Any], path: st
             was = "unrecorded" if key not in then else json.dumps(then[key])
             given = "leaves it idle" if key not in now else f"gives {json.dumps(now[key])}"
             raise rerun_error(path, f"decided with {key} {was}, but params.yaml {given} now", written_by=written_by)
+
+
+def check_decided_on(record: Any, *, params: Mapping[str, Any], path: str, written_by: str) -> None:
+    """Refuse decisions whose ``record`` (:data:`DECIDED_ON`; None: none, as decisions of an earlier winnow or of a
+    cleaner that read no embedding) holds other bytes of a represent file than the file now: one missing or damaged
+    since is refused naming represent (:func:`winnow.model_reads.read_embedding`), as is an embedding of the same bytes
+    made under other represent settings than params.yaml's (``params``) now (:func:`winnow.model_reads.check_made_under`:
+    represent's rerun comes before the cleaner's). Before: represent rerun on other features (its settings edited, dvc
+    repro -s represent) and the budget, the variants stage or `winnow review export` run alone read the decisions made
+    on the old embedding as current, exit 0."""
+    import os
+
+    from winnow.model_reads import check_made_under, read_embedding
+    from winnow.stage_reads import rerun_error
+
+    if record is None:
+        return
+    if not isinstance(record, dict):
+        raise rerun_error(path, f"records the represent files it decided on as {json.dumps(record)[:40]}, not their "
+                                "digests by path", written_by=written_by)
+    folder = os.path.dirname(EMBEDDING_FILES[0])
+    check_made_under(folder, params=params)
+    now = file_digests(EMBEDDING_FILES)
+    changed = next((file for file in EMBEDDING_FILES if record.get(file) != now[file]), None)
+    if changed is not None:
+        read_embedding(folder)  # a file missing or damaged: represent writes it again
+        raise rerun_error(path, f"decided on {changed} as it was before the represent stage wrote it anew (its bytes "
+                                "differ now)", written_by=written_by)
 
 
 def _as_read(value: Any, key: str = "") -> Any:
