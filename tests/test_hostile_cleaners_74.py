@@ -177,3 +177,18 @@ def test_decisions_recording_no_embedding_are_read_as_before(clouds, tmp_path, m
     _represent_reran(project)
     done = _stage_in_process(project, "budget", monkeypatch, capsys)
     assert (done.returncode, done.stderr) == (0, "")
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_record_of_the_embedding_of_another_kind_is_refused_naming_the_cleaner(clouds, tmp_path, monkeypatch,
+                                                                                  capsys):
+    # decisions rewritten by another tool, their record of the embedding a list: the cleaner writes it again
+    project = _decided(clouds, tmp_path, monkeypatch, capsys, "embedding_clean")
+    path = project / WRITTEN["embedding_clean"][1]
+    table = pd.read_parquet(path)
+    table.attrs = {**table.attrs, "embedding_files": ["data/represent/embeddings.npy"]}
+    table.to_parquet(path, index=False)
+    _refused_by(project, "budget", monkeypatch, capsys,
+                "error: data/embedding-clean/decisions.parquet: records the represent files it decided on as "
+                "[\"data/represent/embeddings.npy\"], not their digests by path; rerun the embedding-clean stage (dvc "
+                "repro embedding-clean)")
