@@ -9,7 +9,8 @@
 - represent's settings edited (represent.source) and represent not rerun: the embedding's bytes are as the cleaner
   read them, but params.yaml makes another one; variants run alone applied the drops chosen among decisions made on
   the old source's embedding. Refused naming represent, whose rerun comes first;
-- the embedding cut short since: refused naming represent, which writes it again, not the cleaner;
+- the embedding cut short since: refused naming represent, which writes it again, not the cleaner; a record of the
+  embedding of another kind (decisions rewritten by another tool): refused naming the cleaner;
 - a cleaner that read no embedding (confident-learn's CNN folds) is read whatever represent writes, and so are
   decisions that record no embedding (an earlier winnow's), as before.
 
