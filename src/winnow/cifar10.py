@@ -45,6 +45,7 @@ _BATCH_FILES = tuple(name for _, names in BATCHES for name in names)
 _MEMBERS = {*_BATCH_FILES, "batches.meta", "readme.html"}
 ARCHIVE = "cifar-10-python.tar.gz"  # the official archive's name, looked for beside ingest.path
 CIFAR100_FILES = ("train", "test", "meta")  # what cifar-100-python holds in place of CIFAR-10's batches
+CIFAR100_FOLDER, CIFAR100_ARCHIVE = "cifar-100-python", "cifar-100-python.tar.gz"  # the official archive's names
 CIFAR100_AS_NPZ = ("store CIFAR-100 as an .npz (train_images and test_images: each file's 'data' reshaped to (N, 3, 32, "
                    "32) and transposed to (N, 32, 32, 3); train_labels and test_labels: its 'fine_labels'; classes: "
                    "meta's 'fine_label_names') and set ingest.source: npz")
@@ -97,6 +98,7 @@ def load_cifar10(root: str | os.PathLike, *, download: bool = False, into: str |
     ``images`` maps it read-only (one batch in memory, not the set); without, they are in memory.
     """
     root = Path(root)
+    _refuse_cifar100(root)  # before ingest.download's advice, which fetches CIFAR-10
     if not root.is_dir():
         if root.name == ARCHIVE and root.is_file():  # before: "set ingest.download: true", which refuses it as well
             raise WinnowError(f"ingest.path: {root} is a file (the CIFAR-10 archive?), not a {FOLDER} folder; point "
@@ -124,11 +126,6 @@ def load_cifar10(root: str | os.PathLike, *, download: bool = False, into: str |
                "beside it)")
         raise WinnowError(f"ingest.path: {root} is a folder without CIFAR-10's batches, and ingest.download fetches the "
                           f"archive only where ingest.path does not exist yet; {fix}")
-    if not (root / "data_batch_1").exists() and all((root / name).is_file() for name in CIFAR100_FILES):
-        # before: "data_batch_1 is missing; a cifar-10-batches-py folder holds data_batch_1..5 and test_batch", of the
-        # CIFAR-100 folder beside it in the same download page, which no file of CIFAR-10 makes readable
-        raise WinnowError(f"ingest.path: {root} holds CIFAR-100's python files ({', '.join(CIFAR100_FILES)}), not "
-                          f"CIFAR-10's batches, and the cifar10 source reads CIFAR-10 alone; {CIFAR100_AS_NPZ}")
     if (root / FOLDER).is_dir() and not (root / "data_batch_1").exists():  # torchvision's root=, which holds the folder
         raise WinnowError(f"ingest.path: {root} holds a {FOLDER} folder, not the batches; point ingest.path at "
                           f"{root / FOLDER}")
@@ -163,6 +160,27 @@ def load_cifar10(root: str | os.PathLike, *, download: bool = False, into: str |
         rejected=[(shown(p), "not read: a CIFAR-10 folder's batches are data_batch_1..5 and test_batch")
                   for p in unread],
     )
+
+
+def _refuse_cifar100(root: Path) -> None:
+    """Refuse CIFAR-100 at ``ingest.path``: its ``cifar-100-python`` folder (``train``, ``test``, ``meta``; before:
+    "data_batch_1 is missing", which no file of CIFAR-10 makes readable), the folder holding it or its archive
+    (torchvision's root=), or the archive itself. Before any other check of the folder: with ingest.download on, the
+    folder was told to point ingest.path at a path that does not exist yet, to download CIFAR-10 there, and the archive
+    to set ingest.download: true."""
+    if root.is_file() and root.name == CIFAR100_ARCHIVE:
+        what, then = "is CIFAR-100's archive", "extract it, then "
+    elif not root.is_dir() or any((root / name).exists() for name in ("data_batch_1", FOLDER, ARCHIVE)):
+        return  # CIFAR-10 there too: its own checks say how to read it
+    elif all((root / name).is_file() for name in CIFAR100_FILES):
+        what, then = f"holds CIFAR-100's python files ({', '.join(CIFAR100_FILES)}), not CIFAR-10's batches", ""
+    elif (root / CIFAR100_FOLDER).is_dir():
+        what, then = f"holds CIFAR-100's {CIFAR100_FOLDER} folder, not CIFAR-10's batches", ""
+    elif (root / CIFAR100_ARCHIVE).is_file():
+        what, then = f"holds CIFAR-100's archive {CIFAR100_ARCHIVE}, not CIFAR-10's batches", "extract it, then "
+    else:
+        return
+    raise WinnowError(f"ingest.path: {root} {what}, and the cifar10 source reads CIFAR-10 alone; {then}{CIFAR100_AS_NPZ}")
 
 
 def _unpickle(path: Path) -> dict:
