@@ -38,7 +38,7 @@ def made_at(params: Mapping[str, Any]) -> dict[str, Any]:
     """``{setting: value}``: what the represent embedding is made under by params.yaml (``params``): ``source``, then
     the chosen source's settings by their name in the represent section (``selfsup.epochs``, ``judge.lr``: the train
     section with represent.judge over it, ``pretrained.model``, ``file``), and ``seed`` where a model is trained here. A
-    left-out key is at its default, a path as represent reads it (~ expanded, ./ left out)."""
+    left-out key is at its default, a path as params.yaml spells it, ./ left out (a ~ kept: not this user's home)."""
     section = {**DEFAULTS, **(params.get("represent") or {})}
     source = section["source"]
     settings: dict[str, Any] = {"source": source}
@@ -61,8 +61,10 @@ def made_at(params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _path(value: str | None) -> str | None:
-    """A file setting as represent reads it: ~ the home folder, ./mine.npy the same file as mine.npy."""
-    return os.path.normpath(os.path.expanduser(value)) if value else value
+    """A file setting as params.yaml names it: ./mine.npy the same file as mine.npy. A leading ~ is kept, not expanded:
+    the record travels with the embedding (`dvc pull`, a clone), and ~/models/m.pt expanded to the writer's home was
+    refused on a teammate's machine (/home/alice/... then, /home/bob/... now) whose params.yaml was the same text."""
+    return os.path.normpath(value) if value else value
 
 
 def check_made_at(record: Any, *, params: Mapping[str, Any], path: str | os.PathLike,
