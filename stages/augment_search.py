@@ -65,7 +65,9 @@ def main() -> None:
     # chosen on the old decisions' images, exit 0. After the load: before the pipeline ran, data/ingest is named first
     check_made_among(read_rows("pruned"), cleaners=params["pruned"]["cleaners"])
     check_val_classes(val.labels, val.classes, more=more_val(val.manifest))
-    chosen_on = pruned_record()  # the images the candidates train and are scored on: balance and train refuse another
+    # the images the candidates train and are scored on, as loaded: balance and train refuse another (before: taken
+    # of the files after the load, so a pruned rewritten meanwhile was recorded as the images searched on)
+    chosen_on = pruned_record((train, val))
     scorer = density_scorer if section["method"] == "density" else short_training_scorer
     score = scorer(train.images, train.labels, val.images, val.labels, config=config, num_classes=len(train.classes),
                    seed=params["seed"], max_images=section["max_images"])

@@ -65,8 +65,11 @@ def main() -> None:
     seed = params["seed"]
     # pruned as params.yaml's pruned.cleaners make it now: before, after a cleaner was added or taken out and balance
     # run alone (dvc repro -s balance), balanced was made of the old decisions and trained as if of the new, exit 0
-    check_made_among(read_rows("pruned"), cleaners=params["pruned"]["cleaners"])
-    pruned, _ = load_variant("pruned")
+    # read once: the rows the copies are made of are those balanced is written with (before: read again after the
+    # copies were made, a pruned the variants stage had rewritten meanwhile was written beside copies of the old one)
+    pruned_rows = read_rows("pruned")
+    check_made_among(pruned_rows, cleaners=params["pruned"]["cleaners"])
+    pruned, _ = load_variant("pruned", rows=pruned_rows)
     classes, labels = pruned.classes, pruned.labels
     scores = None
     # edge cases weigh in the copies (edge_extra) and, under max_images, are what a class cut to its share keeps first:
@@ -121,7 +124,7 @@ def main() -> None:
         "digest": digests,
     })
     edge = made.edge[made.source]
-    rows = read_rows("pruned")
+    rows = pruned_rows.copy()
     # the inputs max_images left out, in the order load_variant gave them
     rows.loc[loaded_order(rows)[~made.kept], ["action", "reason", "stage"]] = ["drop", "balance:max_images", "balance"]
     rows = pd.concat([rows, pd.DataFrame({

@@ -71,8 +71,11 @@ def main() -> None:
     seed = params["seed"]
     # pruned as params.yaml's pruned.cleaners make it now: before, after a cleaner was added or taken out and
     # gan-synthesize run alone (dvc repro -s), the GAN learnt the old decisions' images, exit 0
-    check_made_among(read_rows("pruned"), cleaners=params["pruned"]["cleaners"])
-    pruned, val = load_variant("pruned")
+    # read once: the rows the GAN learns the images of are those augmented is written with (before: read again after
+    # the GAN trained, a pruned the variants stage had rewritten meanwhile was written beside samples of the old one)
+    pruned_rows = read_rows("pruned")
+    check_made_among(pruned_rows, cleaners=params["pruned"]["cleaners"])
+    pruned, val = load_variant("pruned", rows=pruned_rows)
     # trained_on: the model of baseline's rows and labels now (before: after a relabel and `dvc repro -s`, the weak
     # classes were ranked by the val F1 of the old labels' model, exit 0); trained_as: of the train section, seed and
     # policy now, as evaluate refuses another (before: after train.model or train.epochs was edited and the stage run
@@ -171,7 +174,7 @@ def main() -> None:
         "digest": digests,
     })
     added = manifest[kept]
-    rows = pd.concat([read_rows("pruned"), pd.DataFrame({
+    rows = pd.concat([pruned_rows, pd.DataFrame({
         "id": added["id"], "origin": "extra", "label": added["label"].astype(np.int64), "action": "add",
         "reason": [f"gan p={p:.2f}" for p in added["p_intended"]], "stage": "gan"})], ignore_index=True)
     extra = ImageSet(images[kept], added, classes)

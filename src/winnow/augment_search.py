@@ -283,16 +283,18 @@ def read_policy(path: str = SEARCHED, *, fixed: Policy | None = None, settings: 
     return chosen
 
 
-def pruned_record() -> str:
+def pruned_record(loaded=None) -> str:
     """sha256 of the ids, labels and pixel digests of the images a search on pruned trains and scores on
-    (:func:`winnow.variants.learnt_ids`: its kept train images, then data/ingest's val split), as they are now: the
-    searched policy records it (``chosen_on``) and :func:`read_policy` holds it to the files'."""
+    (:func:`winnow.variants.learnt_ids`: its kept train images, then data/ingest's val split), as they are now, or as
+    ``loaded`` holds them (``(train, val)`` of :func:`winnow.variants.load_variant`): the searched policy records those
+    it was chosen on (``chosen_on``) and :func:`read_policy` holds it to the files'. Before, the stage took the record
+    of the files after it had loaded the images: pruned rewritten in between was recorded as the images searched on."""
     import hashlib
 
-    from winnow.variants import learnt_ids
+    from winnow.variants import learnt_ids, loaded_ids
 
     digest = hashlib.sha256()
-    for column in learnt_ids("pruned"):
+    for column in (learnt_ids("pruned") if loaded is None else loaded_ids(*loaded)):
         digest.update("\n".join(map(str, column.tolist())).encode() + b"\0")
     return digest.hexdigest()
 

@@ -164,14 +164,7 @@ def read_rows(name: str, *, root: str | os.PathLike = VARIANTS_DIR, num_classes:
     # training cast it, and booleans were told "made from another degrade"
     check_class_indices(rows, "label", path=path, written_by=written_by)
     if num_classes is not None:
-        labels = pd.to_numeric(rows["label"], errors="coerce")
-        bad = labels.isna() | (labels < 0) | (labels >= num_classes) | (labels % 1 != 0)
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            label = rows["label"].astype(object).iloc[row]
-            # a gap as no label: before, "row 1 has label <NA>" (a nullable column) or "label nan" (a float one)
-            raise rerun_error(path, f"row {row} has {'no label' if missing_cell(label) else f'label {label!r}'}, not a "
-                                    f"class index in [0, {num_classes - 1}]", written_by=written_by)
+        _check_labels(rows, num_classes, path=path, written_by=written_by)
     imagesets = imagesets or {}
     splits = None if "ingest" not in imagesets else imagesets["ingest"].manifest.set_index("id")["split"]
     for origin, imageset in imagesets.items():
@@ -179,20 +172,40 @@ def read_rows(name: str, *, root: str | os.PathLike = VARIANTS_DIR, num_classes:
     return rows
 
 
+def _check_labels(rows: pd.DataFrame, num_classes: int, *, path: Path, written_by: str) -> None:
+    """Refuse ``rows`` whose labels are not class indices in ``[0, num_classes)``."""
+    labels = pd.to_numeric(rows["label"], errors="coerce")
+    bad = labels.isna() | (labels < 0) | (labels >= num_classes) | (labels % 1 != 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        label = rows["label"].astype(object).iloc[row]
+        # a gap as no label: before, "row 1 has label <NA>" (a nullable column) or "label nan" (a float one)
+        raise rerun_error(path, f"row {row} has {'no label' if missing_cell(label) else f'label {label!r}'}, not a "
+                                f"class index in [0, {num_classes - 1}]", written_by=written_by)
+
+
 def _rows_file(name: str, root: str | os.PathLike) -> tuple[Path, str]:
     """A variant's rows.parquet and the stage that writes it."""
     return Path(root) / name / "rows.parquet", WRITTEN_BY.get(name, "variants")
 
 
-def load_variant(name: str, *, root: str | os.PathLike = VARIANTS_DIR) -> tuple[ImageSet, ImageSet]:
-    """(train, val) imagesets of a variant, images in memory, labels as the variant decided.
+def load_variant(name: str, *, root: str | os.PathLike = VARIANTS_DIR,
+                 rows: pd.DataFrame | None = None) -> tuple[ImageSet, ImageSet]:
+    """(train, val) imagesets of a variant, images in memory, labels as the variant decided. ``rows``: the variant's
+    rows as the caller read them (:func:`read_rows`), to load the images of (their labels checked here against
+    data/ingest's classes); None: read here. A stage that writes rows made of the variant's (balance, gan-synthesize)
+    passes the rows it writes: read again after its work (minutes), they were those of a pruned the variants stage had
+    rewritten meanwhile, written beside copies of the images loaded before.
 
     Refused in one line naming the stage to rerun: an imageset of other image shapes or classes
     (:func:`winnow.origin_checks.check_same_classes`) than data/ingest, and rows that name an image data/ingest puts in val or test, keep an
     image at another label than its imageset gives it, or lack a train image of it: what a stage run by hand (or by dvc
     repro -s) meets after the stages before it reran only in part."""
     ingested = read_imageset(INGEST)
-    rows = read_rows(name, root=root, num_classes=len(ingested.classes))
+    if rows is None:
+        rows = read_rows(name, root=root, num_classes=len(ingested.classes))
+    else:
+        _check_labels(rows, len(ingested.classes), path=_rows_file(name, root)[0], written_by=_rows_file(name, root)[1])
     check_kept(name, rows, classes=ingested.classes)
     sources = _sources(name, rows, ingested, root=root)
     parts = []
@@ -258,6 +271,14 @@ def learnt_ids(name: str, *, root: str | os.PathLike = VARIANTS_DIR) -> tuple[np
     return (np.concatenate([rows["id"].to_numpy(str), val["id"].to_numpy(str)]),
             np.concatenate([rows["label"].to_numpy(np.int64), val["label"].to_numpy(np.int64)]),
             np.concatenate([digests.to_numpy(str), val["digest"].to_numpy(str)]))
+
+
+def loaded_ids(train: ImageSet, val: ImageSet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`learnt_ids` of the images :func:`load_variant` gave (``train``, ``val``), taken from them: what a stage
+    that learns from them records, of the images it loaded and not of the files as they are later."""
+    return (np.concatenate([train.manifest["id"].to_numpy(str), val.manifest["id"].to_numpy(str)]),
+            np.concatenate([train.labels, val.labels]).astype(np.int64),
+            np.concatenate([train.manifest["digest"].to_numpy(str), val.manifest["digest"].to_numpy(str)]))
 
 
 def variant_argument(argv: list[str], *, stage: str, variants: list[str]) -> str:
