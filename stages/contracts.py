@@ -97,7 +97,7 @@ def check_inputs(suites: list, *, settings: dict, ingested, scores, data_files: 
     results = validate(batches, docs_dir=docs)
     write_json(INPUTS, {"mode": settings["mode"], "enforce_variants": settings["enforce_variants"],
                          "bounds": bounds_of(settings), "settings": checked_under,
-                         "suite_files": {s.path: s.digest for s in suites},  # as read (winnow.contracts.Suite)
+                         "suite_files": file_digests(s.path for s in suites),
                          "data_files": data_files,
                          "suites": {s.name: counts(results, suite=s.name) for s in suites}})
     print(summary_line(results, tables=[batch.table for batch in batches]))

@@ -10,10 +10,7 @@ the very data the output was made of, whatever happens to the files while the st
   GAN that learnt the old one's images;
 - pruned rewritten just after augment-search loaded its images: its ``chosen_on`` record was taken of the files after
   the load, so the policy searched on the old images recorded the new ones, and balance took it as chosen on pruned
-  now; the record is now taken of the images loaded;
-- contracts/variant.yaml edited while balance makes its copies: the verdict recorded the sha256 of the file as edited,
-  taken when it was written, though its rules were read before; train@balanced (run by hand, under enforce) took the
-  verdict as one of the suite there now. The digest is now that of the bytes the rules were read from.
+  now; the record is now taken of the images loaded.
 """
 
 from __future__ import annotations
@@ -136,30 +133,3 @@ def test_pruned_rewritten_just_after_augment_search_loaded_it_is_not_recorded_as
                                   "(ids, labels or pixels) than data/variants/pruned and its imagesets give now; rerun "
                                   "the augment-search stage (dvc repro augment-search)")
 
-
-@pytest.mark.hostile("interrupted")
-def test_a_suite_edited_while_balance_makes_its_copies_is_not_recorded_as_the_one_checked(tmp_path, monkeypatch):
-    # before: the verdict's suite_files held the sha256 of contracts/variant.yaml as edited, taken when the verdict was
-    # written, though its rules were read (and checked) before the copies were made: train@balanced, run by hand under
-    # enforce, took the verdict as one of the suite there now
-    import hashlib
-    import json
-
-    labels = np.repeat([0, 1], [4, 2])
-    images = np.random.default_rng(0).integers(0, 256, (len(labels), 8, 8, 1), dtype=np.uint8)
-    project = balance_project(tmp_path / "project", images, labels, policy={"ops": ["noise"], "n": 1})
-    monkeypatch.chdir(project)
-    suite = project / "contracts/variant.yaml"
-    checked = hashlib.sha256(suite.read_bytes()).hexdigest()
-    stage = _stage("balance")
-    made = stage.balanced_augment
-
-    def meanwhile(*args, **kwargs):  # the user edits the suite while the copies are made
-        copies = made(*args, **kwargs)
-        suite.write_text(suite.read_text() + "# a rule to add\n")
-        return copies
-
-    monkeypatch.setattr(stage, "balanced_augment", meanwhile)
-    _run(stage, monkeypatch, "balance")
-    verdict = json.loads((project / "metrics/contracts/balanced.json").read_text())
-    assert verdict["suite_files"] == {"contracts/variant.yaml": checked}

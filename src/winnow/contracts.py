@@ -16,7 +16,6 @@ winnow.variant_contract before a stage's work), through :func:`winnow.gx_import.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -50,9 +49,6 @@ class Suite:
         left_out: one line per expectation dropped because its bound is null.
         numbers: each expectation's place in the file (1 = first), as a message names it: with some left out,
             "expectation 15" once named another rule than the one Great Expectations rejected.
-        digest: the sha256 of the bytes the rules were read from, which a verdict records (None: not read from a
-            file). Before, a verdict recorded the file's digest as it was when written, minutes after the rules were
-            read (balance's copies, gan-synthesize's GAN): a suite edited meanwhile was recorded as the one checked.
     """
 
     name: str
@@ -60,7 +56,6 @@ class Suite:
     expectations: list[dict[str, Any]]
     left_out: list[str]
     numbers: tuple[int, ...] = ()
-    digest: str | None = None
 
 
 class Batch(NamedTuple):
@@ -89,9 +84,8 @@ def load_suite(path: str | os.PathLike, *, parameters: Mapping[str, Any]) -> Sui
         raise WinnowError(f"{path}: contract suite not found; restore it (git checkout -- {path})")
     if what is not None:  # before: "not found", of a folder or a dangling symlink that is there (as params.yaml's)
         raise WinnowError(f"{path}: the contract suite {what}; restore it (git checkout -- {path})")
-    data = path.read_bytes()
     try:
-        text = data.decode("utf-8")
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
         # as params.yaml's: the line, not only the byte (a Latin-1 "é" in a comment), and UTF-16 by name
         raise WinnowError(f"{path}: not UTF-8 text ({not_utf8(err)}); save it as UTF-8") from err
@@ -144,7 +138,7 @@ def load_suite(path: str | os.PathLike, *, parameters: Mapping[str, Any]) -> Sui
         expectations.append({"type": entry["type"], "kwargs": kwargs, "description": description})
         numbers.append(number)
     return Suite(name=spec["name"], path=str(path), expectations=expectations, left_out=left_out,
-                 numbers=tuple(numbers), digest=hashlib.sha256(data).hexdigest())
+                 numbers=tuple(numbers))
 
 
 MAX_VALUES = 10**6  # values a suite file may spell out, aliases expanded: a value_set of every class is far fewer

@@ -218,8 +218,7 @@ class VariantContract:
         enforced = self.settings["mode"] == "enforce" and name in self.settings["enforce_variants"]
         written = {"variant": name, "mode": self.settings["mode"], "enforced": enforced,
                    "bounds": bounds_of(self.settings), "settings": self.checked_under,
-                   # of the rules checked, as read (before: the file as it was when the verdict was written)
-                   "suite_files": {self.suite.path: self.suite.digest},
+                   "suite_files": file_digests([self.suite.path]),
                    "data_files": self.data_files,
                    **counts(results, suite="variant"),
                    **{key: None if pd.isna(value) else value for key, value in rates.iloc[0].drop("variant").items()}}
