@@ -1,11 +1,14 @@
 """Hostile ends of the 74th stop's probe of interrupted runs and the records this stop added: a record must describe
 the very data the output was made of, whatever happens to the files while the stage works.
 
-- pruned rewritten by the variants stage (run by hand, a verdict imported) while balance makes its copies: balance read
-  pruned's rows again after the copies were made and wrote balanced with the new rows beside copies of the old images
-  (a copy of an image labelled 'b' beside that image relabelled 'a'), which train@balanced's check of what it was
-  built on passed, exit 0; where the rewrite dropped an image, an IndexError traceback. Now the rows read once are
-  the rows loaded and written, and train@balanced refuses balanced as built on another pruned;
+- pruned rewritten by the variants stage (run by hand, a verdict imported) while balance makes its copies, in the
+  project (dvc.yaml declares pruned a dep of balance): where the rewrite dropped an image, balance read pruned's rows
+  again after the copies were made and ended in an IndexError traceback before its check of its deps could say that
+  pruned changed; now that check's one line, nothing written;
+- the same in a project whose dvc.yaml declares no deps of the stage (these tests' projects): balance wrote balanced
+  with the new rows beside copies of the old images (a copy of an image labelled 'b' beside that image relabelled
+  'a'), which train@balanced's check of what it was built on passed, exit 0. Now the rows read once are the rows
+  loaded and written, and train@balanced refuses balanced as built on another pruned;
 - the same while gan-synthesize trains its GAN: augmented was written with the new pruned's rows beside samples of a
   GAN that learnt the old one's images;
 - pruned rewritten just after augment-search loaded its images: its ``chosen_on`` record was taken of the files after
@@ -47,6 +50,38 @@ def _drop(rows, image: str):
 def _run(stage, monkeypatch, name: str) -> None:
     monkeypatch.setattr("sys.argv", [f"stages/{name}.py"])
     run(stage.main)
+
+
+@pytest.mark.hostile("interrupted")
+def test_an_image_pruned_drops_while_balance_makes_its_copies_stops_balance_in_one_line(tmp_path, monkeypatch, capsys):
+    # before: "IndexError: boolean index did not match indexed array along axis 0; size of axis is 5 but size of
+    # corresponding boolean axis is 6" (a traceback, status 1): pruned's rows read again after the copies were made
+    import shutil
+
+    from hostile_harness import ROOT, assert_nothing_left, files_under
+
+    labels = np.repeat([0, 1], [4, 2])
+    images = np.random.default_rng(0).integers(0, 256, (len(labels), 8, 8, 1), dtype=np.uint8)
+    project = balance_project(tmp_path / "project", images, labels, policy={"ops": ["noise"], "n": 1})
+    shutil.copy(ROOT / "dvc.yaml", project / "dvc.yaml")  # its deps of balance, data/variants/pruned among them
+    monkeypatch.chdir(project)
+    before = files_under(project)
+    stage = _stage("balance")
+    made = stage.balanced_augment
+
+    def meanwhile(*args, **kwargs):  # the variants stage writes pruned anew while the copies are made
+        copies = made(*args, **kwargs)
+        edit_table(project / "data/variants/pruned/rows.parquet", lambda rows: _drop(rows, "i4"))
+        return copies
+
+    monkeypatch.setattr(stage, "balanced_augment", meanwhile)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as ended:
+        _run(stage, monkeypatch, "balance")
+    assert (ended.value.code, capsys.readouterr().err) == (1, (
+        "error: data/variants/pruned changed while balance ran; its outputs follow what it held before; run dvc repro "
+        "again\n"))
+    assert_nothing_left(project, before)
 
 
 @pytest.mark.hostile("interrupted")
