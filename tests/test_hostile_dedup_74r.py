@@ -18,7 +18,6 @@
 Stage cases run the real script in this process on a throwaway project of a few 16x16 images; the others call the
 library the stage calls."""
 
-import shutil
 from pathlib import Path
 
 import numpy as np
