@@ -131,10 +131,13 @@ def test_a_ray_node_rounding_matrix_products_otherwise_than_the_stage_is_one_lin
     elsewhere = RowsTask(THUMBNAILS, source, 4, 6, {}, blas=("0" * 16, "openblas 0.3.31 (Haswell kernels)"))
     with pytest.raises(_BatchFailed) as raised:  # what ray_failures raises as the stage's one line
         elsewhere({"id": np.array([1])})
-    numpy_libs = f"{os.path.dirname(np.__file__)}.libs{os.sep}"  # where numpy's wheel keeps its OpenBLAS
+    # where numpy's wheel keeps its OpenBLAS, resolved: a venv reached through a link (a worktree's) names numpy by
+    # the link, threadpoolctl the library by its file; the description was empty there before
+    numpy_libs = f"{os.path.realpath(os.path.dirname(np.__file__))}.libs{os.sep}"
     here = ", ".join(f"{lib['internal_api']} {lib['version']}" + (f" ({lib['architecture']} kernels)"
                                                                   if lib.get("architecture") else "")
-                     for lib in threadpool_info() if lib["filepath"].startswith(numpy_libs))
+                     for lib in threadpool_info() if os.path.realpath(lib["filepath"]).startswith(numpy_libs))
+    assert here  # numpy's own OpenBLAS is named
     assert "faiss_cpu.libs" in str(threadpool_info())  # faiss's OpenBLAS is loaded beside numpy's
     assert type(raised.value.error) is WinnowError
     assert str(raised.value.error) == (

@@ -103,8 +103,10 @@ def blas_rounding() -> tuple[str, str]:
     blas = [lib for lib in threadpool_info() if lib.get("user_api") == "blas"]
     # numpy's own BLAS (a wheel's numpy.libs, or numpy/.dylibs), not scipy's or faiss's loaded beside it, which once
     # named the libraries a test had imported before; a numpy linked to a system BLAS is named with all of them
-    numpy_dir = os.path.dirname(np.__file__)
-    own = [lib for lib in blas if str(lib.get("filepath", "")).startswith((numpy_dir + os.sep, numpy_dir + ".libs"))]
+    # both sides resolved: a venv reached through a link names numpy by the link, threadpoolctl the library by its file
+    numpy_dir = os.path.realpath(os.path.dirname(np.__file__))
+    own = [lib for lib in blas
+           if os.path.realpath(str(lib.get("filepath", ""))).startswith((numpy_dir + os.sep, numpy_dir + ".libs"))]
     found = [f"{lib.get('internal_api')} {lib.get('version')}" + (f" ({lib['architecture']} kernels)"
                                                                    if lib.get("architecture") else "")
              for lib in own or blas]
