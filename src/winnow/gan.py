@@ -110,6 +110,7 @@ def build(config: GanConfig, *, num_classes: int, channels: int, image_size: int
     return gen, disc
 
 
+@determinism_kept()  # set for the CPU's run below; before, left on for the rest of the process
 def train_gan(
     images: np.ndarray,
     labels: np.ndarray,
@@ -131,21 +132,6 @@ def train_gan(
             resumes from it (so raising ``epochs`` continues a finished run), and when it holds all of them that
             run's nets are returned as they are, no epoch trained and the file left as it was.
     """
-    with determinism_kept():  # set for the CPU's run below; before, left on for the rest of the process
-        return _train_gan(images, labels, config=config, num_classes=num_classes, seed=seed, checkpoint=checkpoint,
-                          progress=progress)
-
-
-def _train_gan(
-    images: np.ndarray,
-    labels: np.ndarray,
-    *,
-    config: GanConfig,
-    num_classes: int,
-    seed: int,
-    checkpoint: str | os.PathLike | None = None,
-    progress: bool = True,
-) -> TrainedGan:
     if len(images) < 2:
         raise WinnowError(f"gan: {len(images)} training image(s); a GAN needs at least a batch of real images")
     device = pick_device(config.device, option="gan.train.device")
