@@ -160,7 +160,8 @@ def test_no_cleaner_leaves_one_candidate_none_and_pruned_the_baseline(project):
     assert list(metrics["candidates"]) == ["none"] and metrics["winner"] == "none"
     pruned = pd.read_parquet(project / "data/variants/pruned/rows.parquet")
     baseline = pd.read_parquet(project / "data/variants/baseline/rows.parquet")
-    assert pruned.equals(baseline)
+    # pruned's rows are baseline's; beside them, pruned records the pixels its decisions were made on (stop 74)
+    assert pruned.drop(columns="digest").equals(baseline)
 
 
 @pytest.mark.hostile("params")
