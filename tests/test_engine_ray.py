@@ -7,6 +7,7 @@ worker that dies, a stage terminated (winnow.ray_tasks)."""
 import importlib.util
 import os
 import re
+import signal
 import subprocess
 import sys
 from dataclasses import replace
@@ -240,10 +241,13 @@ def ray_cluster():
     import ray
 
     # this checkout's winnow on the workers, not the one installed in the environment
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT)}
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env=runtime_env())
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import this file
     yield
     ray.shutdown()
+    for number, handler in handlers.items():  # Ray's SIGTERM handler (sys.exit(15)) outlived it, and a later test's
+        signal.signal(number, handler)  # stage in this worker left that "launcher's" handler alone
 
 
 @pytest.fixture(scope="module")

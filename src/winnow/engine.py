@@ -153,6 +153,12 @@ class Engine:
             yield
         finally:
             ray.shutdown()
+            if threading.current_thread() is threading.main_thread():
+                # ray.shutdown leaves Ray's handlers: an in-process caller (a test runner, a notebook) whose SIGTERM was
+                # at its default kept Ray's sys.exit(15), and a stage run after it left that "launcher's" handler alone
+                for number, handler in handlers.items():
+                    if handler is not None:
+                        signal.signal(number, handler)
 
     def map(self, fn: Batch, images: np.ndarray, *, batch_size: int, threads: bool = False,
             allocate: Callable[[tuple[int, ...], np.dtype], np.ndarray] = np.empty,
