@@ -102,7 +102,7 @@ class Engine:
         local = self.address in (None, "local")
         if local:
             _warn_oversubscribed(self.num_cpus)
-        handlers = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT)}
+        handlers = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
         try:
             # null means a cluster started here: "local", which Ray never reads as RAY_ADDRESS (None it does, and
             # joined whatever that named); such a cluster takes num_cpus, a cluster joined has its own
@@ -155,7 +155,8 @@ class Engine:
             ray.shutdown()
             if threading.current_thread() is threading.main_thread():
                 # ray.shutdown leaves Ray's handlers: an in-process caller (a test runner, a notebook) whose SIGTERM was
-                # at its default kept Ray's sys.exit(15), and a stage run after it left that "launcher's" handler alone
+                # at its default kept Ray's sys.exit(15), and a stage run after it left that "launcher's" handler alone;
+                # SIGINT and SIGHUP it can leave ignored, which every process the caller starts then inherits
                 for number, handler in handlers.items():
                     if handler is not None:
                         signal.signal(number, handler)
