@@ -1,4 +1,5 @@
 import os
+import signal
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,28 @@ def require(available, *, what: str, fix: str) -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"{reason} (CI=true: a missing requirement fails the test)", pytrace=False)
     pytest.skip(reason)
+
+
+# the stops' handlers and the signal mask of this worker as it began: every test file starts from them
+_STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_STOPS_AT_START = {number: signal.getsignal(number) for number in _STOPS}
+_MASK_AT_START = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+
+
+@pytest.fixture(autouse=True, scope="module")
+def stops_as_the_worker_began():
+    """After each test file, SIGINT, SIGTERM and SIGHUP handled, and the signal mask, as when the worker began.
+
+    A library run in-process can leave them otherwise: the full suite met SIGINT and SIGHUP left ignored in a worker
+    (after the Ray tests), which every later test's subprocess inherited, so six tests of how a stage answers Ctrl-C
+    and a closed terminal timed out or ran on, in whichever worker the files landed (each passed alone). A stage runs
+    in a process of its own, so this is the suite's hygiene; winnow's own leaks are mended and tested where found
+    (torch_runtime.determinism_kept, stops.stops_as_they_are, Engine.session)."""
+    yield
+    for number, handler in _STOPS_AT_START.items():
+        if handler is not None:
+            signal.signal(number, handler)
+    signal.pthread_sigmask(signal.SIG_SETMASK, _MASK_AT_START)
 
 
 def make_manifest(n: int, *, labels=None, split="train") -> pd.DataFrame:
