@@ -56,6 +56,12 @@ def run(kind: str, target: str, args: list[str], *, cwd: Path, env: dict, timeou
     return subprocess.CompletedProcess(command, reply["returncode"], reply["stdout"], reply["stderr"])
 
 
+def _stops_at_their_defaults() -> None:
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
 class _Server:
     """The warm interpreter of this test worker, spoken to over a socket pair."""
 
@@ -64,8 +70,11 @@ class _Server:
         # without the TQDM_ variables of the run that starts it: tqdm reads them as it is imported (dvc.repo imports
         # it), and one tqdm cannot use would end the server's imports; each run's child gets its own environment
         env = {name: value for name, value in env.items() if not name.startswith("TQDM_")}
+        # started with the stops at their defaults: a library run in this worker before (Ray's init) left SIGINT and
+        # SIGHUP ignored, which the server and every run it forks inherited for the worker's life, so the suite's
+        # signal tests timed out or ran on in whichever worker started its server after the Ray tests
         self.process = subprocess.Popen([sys.executable, __file__, str(theirs.fileno())], pass_fds=[theirs.fileno()],
-                                        env=env, stdin=subprocess.DEVNULL)
+                                        env=env, stdin=subprocess.DEVNULL, preexec_fn=_stops_at_their_defaults)
         theirs.close()
         self.connection = Connection(ours.detach())
         atexit.register(self.close)
