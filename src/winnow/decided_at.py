@@ -27,7 +27,7 @@ from typing import Any
 from winnow.configs import Policy, model_check_training
 from winnow.cosine_index import backend_of
 from winnow.file_ops import file_digests
-from winnow.flag_cuts import EMBEDDING_FILES  # the files of the embedding, as dedup's groups record them
+from winnow.model_reads import EMBEDDING_FILES, check_embedding_record
 
 # the confident_learn, embedding_clean and data_valuation sections as their stages read them: what a left-out key means
 EMBEDDING_CLEAN_DEFAULTS = {
@@ -166,24 +166,8 @@ def check_decided_on(record: Any, *, params: Mapping[str, Any], path: str, writt
     represent's rerun comes before the cleaner's). Before: represent rerun on other features (its settings edited, dvc
     repro -s represent) and the budget, the variants stage or `winnow review export` run alone read the decisions made
     on the old embedding as current, exit 0."""
-    import os
-
-    from winnow.model_reads import check_made_under, read_embedding
-    from winnow.stage_reads import rerun_error
-
-    if record is None:
-        return
-    if not isinstance(record, dict):
-        raise rerun_error(path, f"records the represent files it decided on as {json.dumps(record)[:40]}, not their "
-                                "digests by path", written_by=written_by)
-    folder = os.path.dirname(EMBEDDING_FILES[0])
-    check_made_under(folder, params=params)
-    now = file_digests(EMBEDDING_FILES)
-    changed = next((file for file in EMBEDDING_FILES if record.get(file) != now[file]), None)
-    if changed is not None:
-        read_embedding(folder)  # a file missing or damaged: represent writes it again
-        raise rerun_error(path, f"decided on {changed} as it was before the represent stage wrote it anew (its bytes "
-                                "differ now)", written_by=written_by)
+    check_embedding_record(record, used="decided on", read="it decided on", params=params, path=path,
+                           written_by=written_by)
 
 
 def _as_read(value: Any, key: str = "") -> Any:

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from winnow.file_ops import file_digests
-from winnow.flag_cuts import EMBEDDING_FILES  # the files of the embedding, as dedup records them
+from winnow.model_reads import EMBEDDING_FILES  # the files of the embedding, as dedup records them
 from winnow.origin_checks import DEGRADE
 from winnow.stage_reads import rerun_error
 from winnow.variants import DECISION_FILES

@@ -16,7 +16,6 @@ made with (:data:`GROUPED_AT`), held to threshold's flags and params.yaml by the
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,6 +23,7 @@ from winnow.configs import SCORE_SETTINGS, score_changes, scored_at
 from winnow.cosine_index import backend_of
 from winnow.errors import WinnowError
 from winnow.file_ops import file_digests
+from winnow.model_reads import EMBEDDING_FILES, check_embedding_record
 
 FLAGS = "data/threshold/flags.parquet"
 # the key of the flags' attrs recording the threshold.issues they were cut by
@@ -154,7 +154,6 @@ FENCE_SETTINGS = ("iqr_factor", "min_relative_spread")
 # and, where embedding_radius is set, the sha256 of the represent stage's files its search read (embedded_by): represent
 # rerun on other features (its params edited) moves every embedding link
 EMBEDDED_BY = "embedding_files"
-EMBEDDING_FILES = ("data/represent/embeddings.npy", "data/represent/ids.json")
 
 
 def grouped_at(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -261,21 +260,9 @@ def _check_embedded_by(record: Any, *, searched: bool, path: str, params: Mappin
     settings than params.yaml's (``params``) now is refused naming represent
     (:func:`winnow.model_reads.check_made_under`): before, represent.source edited and a reader of the groups run alone
     read the old source's links, exit 0."""
-    from winnow.model_reads import check_made_under, read_embedding
-    from winnow.stage_reads import rerun_error
-
-    if record is None or not searched:
-        return
-    if not isinstance(record, dict):
-        raise rerun_error(path, f"records the represent files it was grouped by as {json.dumps(record)[:40]}, not "
-                                "their digests by path", written_by="dedup")
-    check_made_under(os.path.dirname(EMBEDDING_FILES[0]), params=params)  # represent's rerun comes before dedup's
-    now = file_digests(EMBEDDING_FILES)
-    changed = next((file for file in EMBEDDING_FILES if record.get(file) != now[file]), None)
-    if changed is not None:
-        read_embedding(os.path.dirname(EMBEDDING_FILES[0]))  # a file missing or damaged: represent writes it again
-        raise rerun_error(path, f"grouped by the embedding's search on {changed} as it was before the represent stage "
-                                "wrote it anew (its bytes differ now)", written_by="dedup")
+    if searched:
+        check_embedding_record(record, used="grouped by the embedding's search on", read="it was grouped by",
+                               params=params, path=path, written_by="dedup")
 
 
 def _idle(settings: Mapping[str, Any]) -> set[str]:

@@ -4,13 +4,19 @@ that writes it (:func:`winnow.stage_reads.rerun_error`). numpy, pandas and torch
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from winnow.errors import refuse_unreadable
+from winnow.file_ops import file_digests
 from winnow.stage_reads import read_json, rerun_error
+
+# the represent stage's files an output judged by the embedding records the sha256 of (dedup's groups, the cleaners'
+# decisions, the budget's)
+EMBEDDING_FILES = ("data/represent/embeddings.npy", "data/represent/ids.json")
 
 
 def read_embedding(folder: str | os.PathLike, *, params: Mapping[str, Any] | None = None):
@@ -78,6 +84,30 @@ def check_made_under(folder: str | os.PathLike, *, params: Mapping[str, Any]) ->
     if record_path.exists():  # a folder there: read_json names it
         check_made_at(read_json(record_path, written_by="represent"), params=params, path=folder / "embeddings.npy",
                       recorded_in=record_path)
+
+
+def check_embedding_record(record: Any, *, used: str, read: str, params: Mapping[str, Any],
+                           path: str | os.PathLike, written_by: str) -> None:
+    """Refuse an output (``path``, written by ``written_by``) whose ``record`` (None: none, as an earlier winnow's) of
+    the sha256 of :data:`EMBEDDING_FILES` holds other bytes than the files now: the represent stage wrote them anew
+    since. One missing or damaged since is refused naming represent (:func:`read_embedding`), and an embedding of the
+    same bytes made under other represent settings than params.yaml's (``params``) is refused first
+    (:func:`check_made_under`): represent's rerun comes before the output's. ``used``: how the output used the
+    embedding, as its line says it ("decided on", "grouped by the embedding's search on"), and ``read`` how it read
+    the files ("it decided on", "it was grouped by")."""
+    if record is None:
+        return
+    if not isinstance(record, dict):
+        raise rerun_error(path, f"records the represent files {read} as {json.dumps(record)[:40]}, not their "
+                                "digests by path", written_by=written_by)
+    folder = os.path.dirname(EMBEDDING_FILES[0])
+    check_made_under(folder, params=params)
+    now = file_digests(EMBEDDING_FILES)
+    changed = next((file for file in EMBEDDING_FILES if record.get(file) != now[file]), None)
+    if changed is not None:
+        read_embedding(folder)  # a file missing or damaged: represent writes it again
+        raise rerun_error(path, f"{used} {changed} as it was before the represent stage wrote it anew (its bytes "
+                                "differ now)", written_by=written_by)
 
 
 def read_checkpoint(path: str | os.PathLike, *, written_by: str) -> Any:
