@@ -6,7 +6,7 @@ line naming the perturbation, the option and the allowed range. :func:`check` ru
 need no data (kinds, options, types, fixed ranges; :mod:`winnow.params` runs it before every stage);
 :func:`parse` runs them all against the images and classes; :func:`check_classes_learnt`, the degrade stage's
 check of what its damage left, `study queue` runs too. The two checks that depend on what the removals left live
-in :mod:`winnow.degrade_removals`.
+in :mod:`winnow.degrade_removals`; the accessors that read one option, in :mod:`winnow.degrade_option_reader`.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 
 from winnow.configs import BLUR_METHODS, MAX_JITTER_FACTOR
+from winnow.degrade_option_reader import DataFacts, OptionReader
 from winnow.errors import WinnowError
 from winnow.groundtruth import KINDS, LABEL_KINDS
-from winnow.param_rules import finite_number
 from winnow.param_values import bounded_repr
 
 MIN_COPY_FACTOR = 0.25  # near_duplicate's least brightness/contrast factor: a copy, not a dark image
@@ -48,7 +48,6 @@ OPTIONS = {
 }
 assert set(OPTIONS) == set(KINDS)
 DUPLICATE_MODES = ("overwrite", "add")
-_REQUIRED = object()
 
 
 @dataclass(frozen=True)
@@ -97,7 +96,7 @@ def parse(specs, *, classes: list[str], images: np.ndarray, manifest: pd.DataFra
         originals = tuple(int(v) for v in sizes.idxmax())
     else:
         originals = tuple(images.shape[1:3])
-    data = _Data(classes, images.shape, np.bincount(train_labels, minlength=len(classes)), originals)
+    data = DataFacts(classes, images.shape, np.bincount(train_labels, minlength=len(classes)), originals)
     return [_Reader(spec, index, data).parse() for index, spec in enumerate(_listed(specs))]
 
 
@@ -145,19 +144,12 @@ def _listed(specs) -> list:
     return specs
 
 
-@dataclass(frozen=True)
-class _Data:
-    classes: list[str]
-    shape: tuple[int, ...]  # (N, H, W, C)
-    train_counts: np.ndarray  # int (K,)
-    originals: tuple[int, int]  # (height, width) most of the files had before ingest resized them
+class _Reader(OptionReader):
+    """Reads one spec: its kind and option names here, each kind's options in its method by the accessors of
+    :class:`winnow.degrade_option_reader.OptionReader`. Without ``data`` (None) the checks against the images and
+    classes are left out."""
 
-
-class _Reader:
-    """Reads one spec; each accessor validates one option and names it when it is wrong. Without
-    ``data`` (None) the checks against the images and classes are left out."""
-
-    def __init__(self, spec, index: int, data: _Data | None):
+    def __init__(self, spec, index: int, data: DataFacts | None):
         self.where = f"degrade.perturbations[{index}]"
         if not isinstance(spec, dict):
             # bounded: before, a list that YAML aliases nest deep was spelt whole, a line of 722 MB
@@ -175,105 +167,6 @@ class _Reader:
         if unknown:
             raise WinnowError(f"{self.where}: unknown option {unknown[0]!r}; allowed: {', '.join(OPTIONS[kind])}")
         self.spec, self.index, self.kind, self.data = spec, index, kind, data
-
-    def fail(self, option: str, allowed: str, value) -> None:
-        raise WinnowError(f"{self.where}: {option} must be {allowed}, got {bounded_repr(value)}")
-
-    def number(self, option, *, low=0.0, high=math.inf, low_open=False, integer=False, default=_REQUIRED, value=_REQUIRED):
-        if value is _REQUIRED:
-            value = self.spec.get(option, default)
-        kind = "an integer" if integer else "a number"
-        if high == math.inf:
-            allowed = f"{'a finite number' if not integer else kind} {'>' if low_open else '>='} {low}"
-        else:
-            allowed = f"{kind} in {'(' if low_open else '['}{low}, {high}]"
-        if value is _REQUIRED:
-            raise WinnowError(f"{self.where}: {option} is required ({allowed})")
-        is_number = isinstance(value, int if integer else (int, float)) and not isinstance(value, bool)
-        # finite: a factor of .inf passed `value > high` with high = inf and made NaN pixels; finite_number, not
-        # math.isfinite, which raised OverflowError on an integer of 310 digits (a traceback from every stage)
-        finite = is_number and finite_number(value)
-        if not finite or not (low < value if low_open else low <= value) or value > high:
-            self.fail(option, allowed, value)
-        return value
-
-    def changing(self, option, value, *, identity):
-        """``value`` unless it is the option's ``identity``: a damage that changes no pixel would still be
-        recorded in the ground truth as done."""
-        if value == identity:
-            self.fail(option, f"other than {identity:g} (at {identity:g} it changes no pixel, yet the images would "
-                              "be recorded as damaged)", value)
-        return value
-
-    def fraction(self, option="fraction", **kw) -> float:
-        return float(self.number(option, high=1.0, **kw))
-
-    def choice(self, option, allowed, default):
-        value = self.spec.get(option, default)
-        if value not in allowed:
-            self.fail(option, f"one of {', '.join(allowed)}", value)
-        return value
-
-    def class_index(self, option, value) -> int:
-        if self.data is None:  # any index or name: classes.json decides which exist
-            if not (isinstance(value, str) or isinstance(value, int) and not isinstance(value, bool) and value >= 0):
-                self.fail(option, "a class index >= 0 or a class name", value)
-            return value
-        classes = self.data.classes
-        # the class names YAML would read as this number: "1", and "07" or "007" too (before: classes: [07] was
-        # the index 7, class '08' among folders 01..10, and cut the wrong class without a word)
-        named = [name for name in classes if isinstance(value, int) and not isinstance(value, bool)
-                 and name.isascii() and name.isdigit() and int(name) == value]
-        # classes named by numbers ("1", "10", "2" sorted by name): the index 1 is the class "10"
-        if named and 0 <= value < len(classes):
-            other = next((name for name in named if classes.index(name) != value), None)
-            if other is not None:
-                self.fail(option, f"unambiguous (class {classes[value]!r} by index, class {other!r} by name); write "
-                                  "the name as text, quoted", value)
-        elif named:  # a folder named 10 among 4 classes: YAML read the name as a number
-            self.fail(option, f"a class index in [0, {len(classes) - 1}] or a name in classes.json; to name class "
-                              f"{named[0]!r} write it as text, quoted", value)
-        index = classes.index(value) if isinstance(value, str) and value in classes else value
-        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(classes):
-            # a name no class has: before, the default damage's '7' on a set of named classes read "a class index in
-            # [0, 9] or a name in classes.json, got '7'", as if 7 were out of range, and named no class to write
-            unnamed = (f"; no class is named {value!r} (classes.json: {', '.join(map(repr, classes[:6]))}"
-                       f"{', …' if len(classes) > 6 else ''}): name one of them" if isinstance(value, str) else "")
-            if unnamed and value.isascii() and value.isdigit() and int(value) < len(classes):
-                unnamed += f", or write {int(value)} unquoted for the class of that index ({classes[int(value)]!r})"
-            self.fail(option, f"a class index in [0, {len(classes) - 1}] or a name in classes.json{unnamed}", value)
-        if self.data.train_counts[index] == 0:
-            self.fail(option, "a class with train images", value)
-        return index
-
-    def classes(self, option="classes", default=_REQUIRED) -> list[int]:
-        values = self.spec.get(option, default)
-        if values is _REQUIRED or not isinstance(values, list) or not values:
-            self.fail(option, "a non-empty list of classes", None if values is _REQUIRED else values)
-        indices = [self.class_index(option, v) for v in values]
-        if len(set(indices)) != len(indices):
-            self.fail(option, "a list without repeats", values)
-        return indices
-
-    def class_map(self, option, convert) -> dict[int, object]:
-        values = self.spec[option]
-        if not isinstance(values, dict) or not values:
-            self.fail(option, "a non-empty mapping class -> value", values)
-        converted, named_as = {}, {}
-        for key, value in values.items():
-            index = self.class_index(option, key)
-            # before: a class given by its name and by its index ({cat: 0.5, 3: 0.1}) kept the last value without
-            # a word, and the damage planted was another than the one written
-            if index in named_as:
-                self.fail(option, f"a mapping that names each class once ({named_as[index]!r} and {key!r} are one "
-                                  "class)", values)
-            converted[index], named_as[index] = convert(key, value), key
-        return converted
-
-    def size(self, option="size", *, high, low: int = 1) -> int:
-        """An image side in pixels; ``high(height, width)`` of the images bounds it (no bound without data)."""
-        return self.number(option, low=low, high=math.inf if self.data is None else high(*self.data.shape[1:3]),
-                           integer=True)
 
     def parse(self) -> Perturbation:
         params = getattr(self, f"_{self.kind}")()
