@@ -51,7 +51,6 @@ the folder is then listed and its files read through fsspec, and decoded exactly
 
 from __future__ import annotations
 
-import errno
 import os
 import unicodedata
 from pathlib import Path
@@ -62,10 +61,11 @@ from winnow.class_folders import (
     refuse_names_shown_alike, refuse_one_folder_twice, refuse_split_files, refuse_unfollowed_class_folders,
 )
 from winnow.errors import WinnowError
+from winnow.folder_listing import everything_below, folder_entries, scan_folder
 from winnow.image_decode import IMAGE_SUFFIXES, decode_files, head, image_format
 from winnow.image_notes import warn_unseen
 from winnow.imageset import SOURCE_SPLITS
-from winnow.remote_files import RemotePath, is_hidden, locate, not_read, refuse_transient, shown
+from winnow.remote_files import RemotePath, locate, shown
 from winnow.sources import Loaded
 
 NESTED = "nested folder: only files directly inside a class folder are read; move it up or remove it"
@@ -114,13 +114,13 @@ def load_imagefolder(root: str | os.PathLike | RemotePath, *, size: int | None, 
     refuse_names_shown_alike(class_dirs, param=param)
     refuse_one_folder_twice(class_dirs)
     if not classes:
-        loose = [path.name for path, kind in _entries(root) if kind == "file"]
+        loose = [path.name for path, kind in folder_entries(root) if kind == "file"]
         held = f", only {len(loose)} file(s) (first {shown(loose[0])})" if loose else ""
         raise WinnowError(f"ingest.path: {shown(root)} has no class folders{held} (expected root/<class>/* or "
                           f"root/<split>/<class>/*){_backslashed(loose, remote=isinstance(root, RemotePath))}")
     files, hidden = [], []
     for split, name, folder in class_dirs:
-        scanned = None if isinstance(folder, RemotePath) else _scanned(folder)  # files and hidden images: one listing
+        scanned = None if isinstance(folder, RemotePath) else scan_folder(folder)  # files and hidden images: one listing
         found = _class_files(folder, rejected, scanned)
         own_hidden = _hidden_images(folder, scanned)
         hidden += own_hidden
@@ -132,7 +132,7 @@ def load_imagefolder(root: str | os.PathLike | RemotePath, *, size: int | None, 
                 why += f" ({len(own_hidden)} hidden image file(s), first {shown(own_hidden[0].name)}: names starting " \
                        "with '.' are never read; rename them if they are its images)"
             alone = sum(s == split for s, _, _ in class_dirs) == 1  # the only folder of the root or of its split
-            inner = [path.name for path, kind in _entries(folder) if kind == "dir"] if not why else []
+            inner = [path.name for path, kind in folder_entries(folder) if kind == "dir"] if not why else []
             if inner and alone:  # before: "add its images or remove the folder" of the folder an unzipped archive
                 # wraps the class folders in (root/flowers/{daisy,rose}; root/train/train/{cat,dog}, as unzipping
                 # train.zip into train makes): removing it deletes them all
@@ -196,7 +196,7 @@ def _refuse_mixed_layout(root: Path, top: dict[str, Path], split_names: list[str
     ``ingest.path`` the way out the folders' contents point to: a split-named folder holding files is a class, one of
     the others holding folders alone a split folder named otherwise (``validation``)."""
     others = [name for name in top if name not in SOURCE_SPLITS]
-    kinds = {name: {kind for _, kind in _entries(folder)} for name, folder in top.items()} \
+    kinds = {name: {kind for _, kind in folder_entries(folder)} for name, folder in top.items()} \
         if param == "ingest.path" else {}
     split_like = [name for name in others if kinds.get(name) == {"dir"}]
     classy = next((name for name in split_names if "file" in kinds.get(name, ())), None)
@@ -215,7 +215,7 @@ def _refuse_mixed_layout(root: Path, top: dict[str, Path], split_names: list[str
 def _refuse_split_without_classes(split: str, folder: Path) -> None:
     """Refuse a split folder with no class folder in it (empty, or unlabelled images straight inside): before, ingest
     carved that split from the train images without a word (an empty ``root/test``: 2 train images a class)."""
-    files = [path.name for path, kind in _entries(folder) if kind == "file"]
+    files = [path.name for path, kind in folder_entries(folder) if kind == "file"]
     held = f"{len(files)} file(s) (first {shown(files[0])}) but no class folder" if files else "no class folder"
     instead = "carved from the train images instead" if split != "train" else "empty"
     fix = ", or remove the folder to have ingest carve the split from train" if split != "train" else ""
@@ -239,65 +239,13 @@ def _backslashed(names: list[str], *, remote: bool) -> str:
             "keeps in the names: extract it with unzip, which makes them folders")
 
 
-def _entries(folder: Path, *, hidden: bool = False, scanned: tuple[list, list] | None = None) -> list[tuple[Path, str]]:
-    """The non-hidden entries of ``folder`` (``hidden``: only the hidden ones, :func:`is_hidden`) sorted by
-    name, each with its kind: ``file`` (a regular file, links followed), ``dir`` (likewise) or the reason it
-    is neither. ``os.scandir``'s cached types and string keys, as sorting Paths and a ``stat`` per file cost
-    more than decoding small images. ``scanned``: :func:`_scanned` of a local ``folder``, where it was listed
-    already (a class folder's files and its hidden images, from one listing)."""
-    if isinstance(folder, RemotePath):
-        return folder.entries(hidden=hidden)
-    entries = (_scanned(folder) if scanned is None else scanned)[hidden]
-    # a scandir name is one part: pathlib's own walks (iterdir, glob) join it unparsed, a third of `folder / name`'s
-    # cost, 10 ms of listing 8,068 files before any is decoded; `/` where a Python lacks that private method
-    child = getattr(folder, "_make_child_relpath", None)
-    return [(child(e.name) if child else folder / e.name, _kind(e)) for e in entries]
-
-
-def _scanned(folder: Path) -> tuple[list[os.DirEntry], list[os.DirEntry]]:
-    """The non-hidden and the hidden (:func:`is_hidden`) entries of the local ``folder``, each sorted by name: one
-    listing of a class folder for its files and its hidden images, which took two (4 ms of 8,068 files, #20)."""
-    try:
-        with os.scandir(folder) as scan:
-            both = ([], [])
-            for entry in scan:
-                both[is_hidden(entry.name)].append(entry)
-    except OSError as err:  # before: "fix its permissions" of a mount's hiccup too, and of a folder moved meanwhile
-        refuse_transient(err, folder)
-        if err.errno in (errno.EMFILE, errno.ENFILE):  # the process's, as a decode's (before: "moved meanwhile?")
-            raise not_read("ingest.path", folder, err.strerror, check="the open-file limit (`ulimit -n`)") from None
-        fix = ("fix its permissions" if err.errno in (errno.EACCES, errno.EPERM) else
-               "it was there a moment before (moved or removed meanwhile?): rerun once the data is no longer being "
-               "changed" if err.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP) else "check the folder, then rerun")
-        raise WinnowError(f"ingest.path: cannot list {shown(folder)} ({err.strerror}); {fix}") from None
-    for entries in both:
-        entries.sort(key=lambda e: e.name)
-    return both
-
-
-def _kind(entry: os.DirEntry) -> str:
-    try:
-        if entry.is_file():
-            return "file"
-        if entry.is_dir():
-            return "dir"
-    except OSError as err:  # is_file() raises for a link loop instead of answering False
-        # a link's target on a network mount (DVC's symlink cache on NFS) that hiccups: the mount's fault, as a read's
-        # (before: a row "unreadable: Stale file handle", which DVC kept, the listing being unchanged)
-        refuse_transient(err, entry.path)
-        return "symbolic link loop" if err.errno == errno.ELOOP else f"unreadable: {err.strerror}"
-    if entry.is_symlink() and not os.path.exists(entry.path):
-        return "dangling symbolic link: its target does not exist"
-    return "not a regular file (a FIFO, socket or device)"
-
-
 def _folders(parent: Path, rejected: list, *, splits: bool = False) -> dict[str, Path]:
     """Sub-folders of ``parent`` by name; any other entry there becomes a rejected row. ``splits`` (``ingest.path``'s
     top): an entry named as a split folder that cannot be followed (a dangling link, a link loop: a DVC link cache or
     a drive not there) is refused, as a split folder that yields no image is (before: one row, and the split carved
     from the train images without a word, or the train split said to hold no class)."""
     folders = {}
-    for path, kind in _entries(parent):
+    for path, kind in folder_entries(parent):
         if splits and path.name in SOURCE_SPLITS and kind not in ("dir", "file"):
             then = ("no image would be left to train on" if path.name == "train" else
                     f"the {path.name} split would be carved from the train images instead")
@@ -323,14 +271,14 @@ def _warn_hidden_classes(parents: list[Path], *, param: str) -> None:
     is never a class (before: "a name starting with '.'" was said of it, with advice to rename it a class)."""
     for parent in parents:
         try:
-            hidden = [folder for folder, kind in _entries(parent, hidden=True)
+            hidden = [folder for folder, kind in folder_entries(parent, hidden=True)
                       if kind == "dir" and folder.name.startswith(".")]
         except WinnowError:
             continue  # listed again right after, and refused there in one line
         for folder in hidden:
             try:
                 images = sum(kind == "file" and path.suffix.lower() in IMAGE_SUFFIXES
-                             for path, kind in _entries(folder))
+                             for path, kind in folder_entries(folder))
             except WinnowError:
                 continue
             if images:
@@ -343,7 +291,7 @@ def _hidden_images(folder: Path, scanned: tuple[list, list] | None = None) -> li
     ``.IMG_0001.png`` is left out as ``.DS_Store`` is, but would vanish without a word (before: no row, no
     warning). A macOS AppleDouble file (``._x.jpg``, the system's record of ``x.jpg``) is never opened."""
     try:
-        hidden = [path for path, kind in _entries(folder, hidden=True, scanned=scanned)
+        hidden = [path for path, kind in folder_entries(folder, hidden=True, scanned=scanned)
                   if kind == "file" and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith("._")]
     except WinnowError:  # listed already: a folder that cannot be listed was refused there
         return []
@@ -362,10 +310,10 @@ def _class_files(folder: Path, rejected: list, scanned: tuple[list, list] | None
     ways): the two ids would be shown alike, and a tool that normalises names (an editor saving the review
     queue, a copy to macOS) would give one image's verdict or file to the other."""
     files, names = [], {}
-    for path, kind in _entries(folder, scanned=scanned):
+    for path, kind in folder_entries(folder, scanned=scanned):
         name = path.name  # a property pathlib works out at each call
         if kind == "dir":
-            rejected += [(shown(p), NESTED) for p in _everything_below(path)]
+            rejected += [(shown(p), NESTED) for p in everything_below(path)]
         elif kind != "file":
             rejected.append((shown(path), kind))
         elif not _utf8(name):
@@ -379,29 +327,6 @@ def _class_files(folder: Path, rejected: list, scanned: tuple[list, list] | None
         else:
             files.append(path)
     return files
-
-
-def _everything_below(folder: Path) -> list[Path]:
-    """Every non-hidden, non-folder entry below ``folder``; a folder link, or a folder that cannot be
-    listed, is one entry itself (links are not followed, so a loop cannot recur). Walked with a list of the folders
-    still to list, not by recursion: a tree nested deeper than Python's recursion limit (a copy that followed a link
-    loop, ``cp -rL``, nests folders until the path is too long) stopped ingest with a RecursionError's traceback."""
-    if isinstance(folder, RemotePath):
-        return folder.below()
-    if folder.is_symlink():
-        return [folder]
-    found, waiting = [], [folder]
-    while waiting:
-        current = waiting.pop()
-        try:
-            with os.scandir(current) as scan:
-                entries = [e for e in scan if not is_hidden(e.name)]
-        except OSError:
-            found.append(current)
-            continue
-        for entry in entries:
-            (waiting if entry.is_dir(follow_symlinks=False) else found).append(Path(entry.path))
-    return sorted(found)
 
 
 def _utf8(name: str) -> bool:

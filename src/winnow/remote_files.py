@@ -136,7 +136,8 @@ def _own_marker(entry: dict, base: str) -> bool:
 
 
 def _remote_kind(name: str, types: set) -> str:
-    """What :func:`winnow.image_files._entries` calls an entry named ``name`` listed with the fsspec ``types``."""
+    """What :func:`winnow.folder_listing.folder_entries` calls an entry named ``name`` listed with the fsspec
+    ``types``."""
     if name == "" or "/" in name:
         return "a key with an empty folder name ('//' in it), which no folder path can name"
     if types == {"file"}:
@@ -250,7 +251,7 @@ class RemotePath:
 
     def entries(self, *, hidden: bool = False) -> list[tuple[RemotePath, str]]:
         """The non-hidden entries (``hidden``: only the hidden ones, :func:`is_hidden`) sorted by name, each
-        with its kind (``file``, ``dir`` or why neither), as :func:`winnow.image_files._entries` gives them
+        with its kind (``file``, ``dir`` or why neither), as :func:`winnow.folder_listing.folder_entries` gives them
         for a local folder."""
         try:
             listed = self.fs.ls(self.key, detail=True)
