@@ -13,6 +13,7 @@ import pandas as pd
 
 from winnow.errors import WinnowError, refuse_unreadable
 from winnow.file_ops import file_digest
+from winnow.issue_settings import issues_as_cut
 from winnow.variants import ROW_COLUMNS, VARIANTS_DIR, WRITTEN_BY
 
 DOCS, METRICS, INPUTS = Path("reports/contracts"), Path("metrics/contracts"), Path("metrics/contracts.json")
@@ -68,9 +69,17 @@ def _settings_changed(verdict: dict, *, params: dict, keys: tuple[str, ...], pat
     if not isinstance(recorded, dict) or set(recorded) != set(keys):
         raise WinnowError(f"{path} holds a verdict that does not record the params.yaml settings it was checked under "
                           f"({', '.join(keys)}): {rerun}")
-    changed = next((key for key in keys if recorded[key] != now[key]), None)
+    changed = next((key for key in keys if _as_checked(key, recorded[key]) != _as_checked(key, now[key])), None)
     if changed is not None:
         raise WinnowError(f"{path} holds a verdict checked under another {changed} than params.yaml's: {rerun}")
+
+
+def _as_checked(key: str, value):
+    """A setting ``key`` of a verdict's record, or of params.yaml, as the stage that checks reads it: threshold.issues
+    as the threshold stage cuts by them (:func:`winnow.issue_settings.issues_as_cut`), any other as written. Before,
+    a pass checked under ``dark: {}`` refused a hand-run train once params.yaml wrote ``dark: {method: auto}``, the
+    same cut ("checked under another threshold.issues")."""
+    return issues_as_cut(json.loads(json.dumps(value))) if key == "threshold.issues" else value
 
 
 def _data_changed(verdict: dict, *, path: Path, rerun: str) -> None:

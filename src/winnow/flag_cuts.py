@@ -23,6 +23,7 @@ from winnow.configs import SCORE_SETTINGS, score_changes, scored_at
 from winnow.cosine_index import backend_of
 from winnow.errors import WinnowError
 from winnow.file_ops import file_digests
+from winnow.issue_settings import as_cut
 from winnow.model_reads import EMBEDDING_FILES, check_embedding_record
 
 FLAGS = "data/threshold/flags.parquet"
@@ -100,7 +101,7 @@ def check_cut_by(flags, *, issues: dict | None, path: str) -> None:
         raise rerun_error(path, f"records threshold.issues {json.dumps(then)[:40]}, not a section of issues",
                           written_by="threshold")
     now = json.loads(json.dumps(issues or {}))  # as the file's metadata holds it
-    changed = next((issue for issue in sorted({*now, *then}) if _as_cut(then.get(issue)) != _as_cut(now.get(issue))),
+    changed = next((issue for issue in sorted({*now, *then}) if as_cut(then.get(issue)) != as_cut(now.get(issue))),
                    None)
     if changed is not None:
         was, given = then.get(changed), now.get(changed)
@@ -108,26 +109,6 @@ def check_cut_by(flags, *, issues: dict | None, path: str) -> None:
                                 f"{'left out' if was is None else json.dumps(was)}, but params.yaml "
                                 f"{'leaves it out' if given is None else 'gives ' + json.dumps(given)} now",
                           written_by="threshold")
-
-
-def _as_cut(setting: Any) -> Any:
-    """An issue's setting of threshold.issues as it cuts: its method (auto where left out, as
-    :func:`winnow.thresholds.cut_issues` reads it) and each option of that method at its default where left out, so
-    {}, {method: auto} and {method: auto, alpha: 0.01} cut alike. Before, an option written out at its default (auto's
-    alpha 0.01) was read as another cut, and every reader of the flags refused them."""
-    import inspect
-
-    import winnow.histogram_cuts as histogram_cuts
-    from winnow.auto_rule import auto_cut
-
-    if not isinstance(setting, dict):
-        return setting
-    method = setting.get("method", "auto")
-    function = auto_cut if method == "auto" else getattr(histogram_cuts, str(method), None)
-    defaults = {} if not callable(function) else {
-        name: option.default for name, option in inspect.signature(function).parameters.items()
-        if option.kind is option.KEYWORD_ONLY and option.default is not option.empty and name != "bins"}
-    return {"method": method, **defaults, **setting}
 
 
 # the key of dedup's groups' attrs recording the flags it chose the copy each group keeps by (flagged_by): a group
@@ -197,15 +178,15 @@ def embedded_by(params: Mapping[str, Any]) -> dict[str, Any]:
 def as_read(key: str, value: Any) -> Any:
     """``value``, params.yaml's at the dotted ``key`` (as dvc.lock names a stage's params: ``threshold``,
     ``threshold.issues``, ``threshold.issues.dark``, ``dedup``), as the stages read it: each threshold.issues setting
-    as it cuts (:func:`_as_cut`), each dedup setting left out at what it means (:data:`DEDUP_SETTINGS`), for
+    as it cuts (:func:`as_cut`), each dedup setting left out at what it means (:data:`DEDUP_SETTINGS`), for
     :func:`winnow.lock_entries.params_differences`. Before, a run under ``dark: {method: auto}`` was refused by the
     compare and report stages as another run once params.yaml wrote ``dark: {}``, which cuts alike (the flags' own
     check, :func:`check_cut`, passed them), and likewise ``dedup.keep: best_quality`` written out."""
     parts = key.split(".")
     if parts[:2] == ["threshold", "issues"] and len(parts) == 3:
-        return _as_cut(value)
+        return as_cut(value)
     if parts == ["threshold", "issues"] and isinstance(value, dict):
-        return {issue: _as_cut(setting) for issue, setting in value.items()}
+        return {issue: as_cut(setting) for issue, setting in value.items()}
     if parts == ["threshold"] and isinstance(value, dict) and isinstance(value.get("issues"), dict):
         return {**value, "issues": as_read("threshold.issues", value["issues"])}
     if parts == ["dedup"] and isinstance(value, dict):
