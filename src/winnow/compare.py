@@ -16,7 +16,6 @@ import argparse
 import itertools
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +24,8 @@ from scipy import stats
 
 from winnow import markdown
 from winnow.cli_args import a_name, output_file, project_folder, saved_exp_show
-from winnow.compare_runs import other_than_runs_json
+from winnow.compare_out import check_arguments, write_out
 from winnow.errors import WinnowError, first_repeated
-from winnow.output_paths import check_output, not_a_regular_file, project_file
 from winnow.experiments import current_runs, left_out_note, load_experiments
 from winnow.metrics import PER_CLASS_METRICS, check_support, check_support_over_runs, is_rate, metrics_path
 from winnow.paired import p_text
@@ -297,47 +295,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repo", default=".", type=project_folder, help="the DVC project (default: here)")
 
 
-def check_arguments(*, num: int, out: Path | None, from_json: str | None = None) -> None:
-    """Refuse, before any work, what would otherwise go wrong late: a ``--num`` below 1 (dvc exp show takes
-    it as no limit and reads the experiments of every commit, for minutes), or other than 1 beside
-    ``--from-json`` (which it cannot limit), and an ``--out``, or the JSON written beside it, that is a folder
-    (the final rename fails after the whole comparison ran), the ``--from-json`` input, or a name too long for
-    the temporary it is written as, or an ``--out`` ending in ``.json`` (that JSON would replace the
-    markdown)."""
-    if num < 1:
-        raise WinnowError(f"compare --num {num}: must be at least 1 (commits back from HEAD whose experiments "
-                          "count); give e.g. --num 1")
-    if from_json is not None and num != 1:  # before: ignored, and every run of the file compared
-        raise WinnowError(f"compare --num {num}: reads the repository's commits, which --from-json replaces; drop "
-                          "one of the two")
-    check_output(out, option="--out", example="reports/compare-seeds.md")
-    # the JSON beside it would be written over the markdown, which is lost; seeds.JSON's seeds.json too where names
-    # ignore case (before: on macOS and Windows, no markdown anywhere, exit 0)
-    if out and out.suffix.lower() == ".json":
-        same = "the same file" if out.suffix == ".json" else "one file where names ignore case (macOS, Windows)"
-        raise WinnowError(f"--out {out}: the runs' JSON is written beside the markdown as {out.with_suffix('.json')}, "
-                          f"{same}; give a markdown path, e.g. --out reports/compare-seeds.md")
-    if out and out.with_suffix(".json").is_dir():
-        raise WinnowError(f"--out {out}: {out.with_suffix('.json')}, the JSON written beside it, is a folder; give a "
-                          "file path, e.g. --out reports/compare-seeds.md")
-    # before: --out metrics/budget.md replaced the budget stage's metrics/budget.json with the runs' JSON, exit 0
-    beside = out.with_suffix(".json") if out else None
-    if out and from_json not in (None, "-") and os.path.realpath(out) == os.path.realpath(from_json):
-        raise WinnowError(f"--out {out}: is the --from-json input, which this would overwrite; give another path, "
-                          "e.g. --out reports/compare-seeds.md")
-    if beside and from_json not in (None, "-") and os.path.realpath(beside) == os.path.realpath(from_json):
-        raise WinnowError(f"--out {out}: {beside}, the JSON written beside it, is the --from-json input, which this "
-                          "would overwrite; give another path, e.g. --out reports/compare-seeds.md")
-    taken = beside and (project_file(str(beside)) or not_a_regular_file(str(beside)) or other_than_runs_json(beside))
-    if taken:
-        raise WinnowError(f"--out {out}: {beside}, the JSON written beside it, is {taken}, which this would "
-                          "overwrite; give another path, e.g. --out reports/compare-seeds.md")
-    check_output(beside, option=f"--out {out}: the JSON beside it,")
-
-
 def run(args: argparse.Namespace) -> int:
     from winnow.compare_runs import evaluated_variants, run_metrics, select_runs, unread_note, without_workspace
-    from winnow.outputs import atomic_path
     from winnow.stage import load_params
     from winnow.study_runs import class_names, own_outputs, ran_as_listed
 
@@ -397,9 +356,6 @@ def run(args: argparse.Namespace) -> int:
                   tests_markdown(tests, index="row", single="one run"), ""]
     text = "\n".join(parts)
     print(text)
-    if args.out:  # both written beside --out before either is renamed into place: never one without the other
-        with atomic_path(args.out) as markdown, atomic_path(args.out.with_suffix(".json")) as listed_runs:
-            markdown.write_text(text, encoding="utf-8")
-            listed_runs.write_text(json.dumps({"runs": [r["experiment"] for r in runs], "variants": variants},
-                                              indent=2) + "\n", encoding="utf-8")
+    if args.out:
+        write_out(args.out, text, runs=[r["experiment"] for r in runs], variants=variants)
     return 0
