@@ -6,6 +6,8 @@
 - ``winnow compare --out seeds.md`` over an earlier comparison's pair: the runs' JSON and the markdown were renamed into
   place one after the other, so a failed rename of the second, or a Ctrl-C between the two, left the new JSON beside
   the old markdown (two comparisons read as one);
+- labels of type bool in an .npz (the trusted split's, ingest.trusted_path, or the data set's own): True and False
+  read as classes 1 and 0 without a word, where labels of text or other types are refused.
 """
 
 import errno
@@ -14,10 +16,12 @@ import os
 import signal
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hostile_harness import assert_nothing_left, default_params, files_under, make_project
 from test_hostile_compare_more import TWO_CLASSES, record, shifted
+from test_hostile_sources_70 import grey_images, refused_ingest
 from winnow.cli import main as winnow
 from winnow.contract_verdict import bounds_of, refuse_failed
 from winnow.errors import WinnowError
@@ -140,3 +144,21 @@ def test_a_ctrl_c_as_the_first_file_of_compare_out_lands_waits_for_the_second(tm
                                                                 "variants": ["baseline", "pruned"]}
     assert (project / "seeds.md").read_text().startswith("# Variants over 2 run(s) (seeds 3, 4)\n")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("npz")
+@pytest.mark.parametrize("where", ["trusted", "source"])
+def test_labels_of_type_bool_are_refused_not_read_as_classes_0_and_1(tmp_path, monkeypatch, where):
+    # before: True and False (a mask, or "is a dog", stored where the class numbers go) were read as classes 1 and 0
+    # without a word, the trusted split's, which judges the budget's candidates, and the data set's own
+    book = {"images": grey_images(4), "labels": np.array([True, False] * 2), "classes": np.array(["a", "b"])}
+    data = {"images": grey_images(20), "labels": np.arange(20) % 2, "classes": np.array(["a", "b"])}
+    if where == "source":
+        data["labels"] = data["labels"].astype(bool)
+    np.savez(tmp_path / "set.npz", **data)
+    np.savez(tmp_path / "book.npz", **book)
+    line = refused_ingest(tmp_path, monkeypatch, "npz", tmp_path / "set.npz", val_fraction=0.2,
+                          trusted_path=str(tmp_path / "book.npz"))
+    path, named = (("ingest.trusted_path: " + str(tmp_path / "book.npz"), "a 'classes' array") if where == "trusted"
+                   else (str(tmp_path / "set.npz"), "a 'classes' array or ingest.classes"))
+    assert line == f"{path}: labels has labels of type bool; store class numbers 0..K-1 and the names in {named}"

@@ -11,7 +11,7 @@ An .npz is read as follows; each refusal is one line naming the file and the key
   refused rather than quarantined: an array with NaNs was broken by the code that wrote it, and its
   other values are no more trustworthy;
 - labels: one whole number per image, from 0; a float label such as 0.7 is refused at its row, never
-  truncated; without class names the labels must run 0..K-1 without a gap;
+  truncated, and booleans (True read as class 1) are refused; without class names the labels must run 0..K-1 without a gap;
 - keys: only the documented ones (see :func:`load_npz`); an unknown key, a second layout or two keys
   for one split is refused, so no array is silently left out; so is a split's array of no images, which ingest
   would read as absent and carve that split from train. ``index`` / ``<split>_index`` (row
@@ -260,7 +260,9 @@ def _npz_labels(values: np.ndarray, key: str, path: Path, *, images: int,
     if values.ndim != 1:
         raise WinnowError(f"{path}: {key} must hold one class number per image, got shape {values.shape} "
                           "(one-hot rows? store their argmax)")
-    if values.dtype.kind not in "iubf":
+    # booleans too: before, True and False were read as classes 1 and 0 without a word (a mask, or "is a dog",
+    # stored where the class numbers go)
+    if values.dtype.kind not in "iuf":
         # ingest.classes names the classes of the npz source alone: a trusted .npz was sent to it (before), in vain
         named = "a 'classes' array or ingest.classes" if classes_from == "ingest.classes" else "a 'classes' array"
         raise WinnowError(f"{path}: {key} has labels of type {values.dtype}; store class numbers 0..K-1 and the "
