@@ -131,7 +131,9 @@ def test_compare_out_leaves_the_earlier_pair_when_the_second_file_cannot_land(tm
 def test_a_ctrl_c_as_the_first_file_of_compare_out_lands_waits_for_the_second(tmp_path, monkeypatch, capsys):
     # before: a Ctrl-C arriving as the runs' JSON landed stopped the command before the markdown's rename: the JSON of
     # seeds 3 and 4 beside the markdown of seeds 1 and 2. Now the moves finish first, then the command stops
-    def interrupt_once(name: str, sent=[]) -> None:
+    sent = []
+
+    def interrupt_once(name: str) -> None:  # a Ctrl-C as the first file of the pair lands
         if name in ("seeds.md", "seeds.json") and not sent:
             sent.append(name)
             os.kill(os.getpid(), signal.SIGINT)
