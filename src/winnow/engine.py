@@ -103,63 +103,68 @@ class Engine:
         if local:
             _warn_oversubscribed(self.num_cpus)
         handlers = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+        as_before = _process_as_it_is()
         try:
-            # null means a cluster started here: "local", which Ray never reads as RAY_ADDRESS (None it does, and
-            # joined whatever that named); such a cluster takes num_cpus, a cluster joined has its own
-            ray.init(address="local" if local else self.address, num_cpus=self.num_cpus if local else None,
-                     include_dashboard=False, log_to_driver=False, runtime_env=runtime_env())
-        except Exception as err:  # ray:// without ray[client] is a ValueError; a node that fails to start a bare one
-            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-            if local:  # where Ray made its session (before: "/tmp", where RAY_TMPDIR or TMPDIR named another)
-                from ray._common.utils import get_default_system_temp_dir as temp
-
-                raise WinnowError(f"compute.ray: the local Ray cluster did not start ({reason}); free memory or space "
-                                  f"under {temp()} (Ray's temporary folder: RAY_TMPDIR, else TMPDIR, else /tmp) or "
-                                  "point RAY_TMPDIR at a writable folder with room, lower compute.ray.num_cpus, or set "
-                                  "compute.engine: local") from err
-            if (refused := other_versions(err, self.address)) is not None:  # a cluster of other Ray or Python
-                raise refused from err
-            if (isinstance(err, ConnectionError) and self.address != "auto"
-                    and os.environ.get("RAY_AUTH_MODE", "").lower() != "token"):
-                # before: "no Ray cluster at ...; start one with `ray start --head`", after the cluster that command
-                # started (token authentication on where the machine held ~/.ray/auth_token, which every local cluster
-                # writes) refused a process that sent no token: Ray sends one to a cluster it finds (auto), never to an
-                # address given, unless RAY_AUTH_MODE says token
-                raise WinnowError(
-                    f"compute.ray.address: the Ray cluster at {self.address!r} answers but did not let this process "
-                    f"join ({reason}); one that `ray start` started on a machine holding a Ray token "
-                    "(~/.ray/auth_token, which every local Ray cluster writes) asks for it (Ray's token "
-                    "authentication), which Ray sends to an address given only under RAY_AUTH_MODE=token: set that "
-                    "(the token from RAY_AUTH_TOKEN or ~/.ray/auth_token), or compute.ray.address: auto on a machine "
-                    "of the cluster") from err
-            raise _no_cluster(self.address, reason) from err
-        except SystemExit as stop:
-            # ray.init first sets a SIGTERM handler of its own, sys.exit(15): a SIGTERM while it connected ended the
-            # stage with status 15 and no line. The handler that was in place gets that SIGTERM instead.
-            handler = handlers[signal.SIGTERM]
-            if stop.code != signal.SIGTERM or not callable(handler):
+            try:
+                # null means a cluster started here: "local", which Ray never reads as RAY_ADDRESS (None it does, and
+                # joined whatever that named); such a cluster takes num_cpus, a cluster joined has its own
+                ray.init(address="local" if local else self.address, num_cpus=self.num_cpus if local else None,
+                         include_dashboard=False, log_to_driver=False, runtime_env=runtime_env())
+            except Exception as err:  # ray:// without ray[client] is a ValueError; a node that fails to start a bare one
+                raise self._refusal(err, local=local) from err
+            except SystemExit as stop:
+                # ray.init first sets a SIGTERM handler of its own, sys.exit(15): a SIGTERM while it connected ended
+                # the stage with status 15 and no line. The handler that was in place gets that SIGTERM instead.
+                handler = handlers[signal.SIGTERM]
+                if stop.code != signal.SIGTERM or not callable(handler):
+                    raise
+                ray.shutdown()
+                signal.signal(signal.SIGTERM, handler)
+                handler(signal.SIGTERM, None)
                 raise
-            ray.shutdown()
-            signal.signal(signal.SIGTERM, handler)
-            handler(signal.SIGTERM, None)
-            raise
-        if threading.current_thread() is threading.main_thread():
-            # Ray puts its own C handler (a stack dump, exit status 15) in place of a Python one, such as the one a
-            # stage sets to end in one line and remove its temporaries (winnow.stage.run); the Python one goes back
-            for number, handler in handlers.items():
-                if callable(handler):
-                    signal.signal(number, handler)
-        try:
-            yield
-        finally:
-            ray.shutdown()
             if threading.current_thread() is threading.main_thread():
-                # ray.shutdown leaves Ray's handlers: an in-process caller (a test runner, a notebook) whose SIGTERM was
-                # at its default kept Ray's sys.exit(15), and a stage run after it left that "launcher's" handler alone;
-                # SIGINT and SIGHUP it can leave ignored, which every process the caller starts then inherits
+                # Ray puts its own C handler (a stack dump, exit status 15) in place of a Python one, such as the one a
+                # stage sets to end in one line and remove its temporaries (winnow.stage.run); the Python one goes back
                 for number, handler in handlers.items():
-                    if handler is not None:
+                    if callable(handler):
                         signal.signal(number, handler)
+            try:
+                yield
+            finally:
+                ray.shutdown()
+        finally:
+            # ray.shutdown leaves Ray's handlers: an in-process caller (a test runner, a notebook) whose SIGTERM was at
+            # its default kept Ray's sys.exit(15), and a stage run after it left that "launcher's" handler alone; SIGINT
+            # and SIGHUP it can leave ignored, which every process the caller starts then inherits. A ray.init that
+            # failed left its sys.exit(15) too, and every start Ray's variables and fault handler (_process_as_it_is)
+            as_before()
+
+    def _refusal(self, err: Exception, *, local: bool) -> WinnowError:
+        """The one line for a ray.init that failed with ``err``."""
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        if local:  # where Ray made its session (before: "/tmp", where RAY_TMPDIR or TMPDIR named another)
+            from ray._common.utils import get_default_system_temp_dir as temp
+
+            return WinnowError(f"compute.ray: the local Ray cluster did not start ({reason}); free memory or space "
+                               f"under {temp()} (Ray's temporary folder: RAY_TMPDIR, else TMPDIR, else /tmp) or "
+                               "point RAY_TMPDIR at a writable folder with room, lower compute.ray.num_cpus, or set "
+                               "compute.engine: local")
+        if (refused := other_versions(err, self.address)) is not None:  # a cluster of other Ray or Python
+            return refused
+        if (isinstance(err, ConnectionError) and self.address != "auto"
+                and os.environ.get("RAY_AUTH_MODE", "").lower() != "token"):
+            # before: "no Ray cluster at ...; start one with `ray start --head`", after the cluster that command
+            # started (token authentication on where the machine held ~/.ray/auth_token, which every local cluster
+            # writes) refused a process that sent no token: Ray sends one to a cluster it finds (auto), never to an
+            # address given, unless RAY_AUTH_MODE says token
+            return WinnowError(
+                f"compute.ray.address: the Ray cluster at {self.address!r} answers but did not let this process "
+                f"join ({reason}); one that `ray start` started on a machine holding a Ray token "
+                "(~/.ray/auth_token, which every local Ray cluster writes) asks for it (Ray's token "
+                "authentication), which Ray sends to an address given only under RAY_AUTH_MODE=token: set that "
+                "(the token from RAY_AUTH_TOKEN or ~/.ray/auth_token), or compute.ray.address: auto on a machine "
+                "of the cluster")
+        return _no_cluster(self.address, reason)
 
     def map(self, fn: Batch, images: np.ndarray, *, batch_size: int, threads: bool = False,
             allocate: Callable[[tuple[int, ...], np.dtype], np.ndarray] = np.empty,
@@ -273,6 +278,40 @@ class Engine:
         with checked_unchanged(source), ray_failures():
             return in_row_order(ray.data.range(-(-len(images) // batch_size)).map_batches(
                 task, batch_size=1, max_retries=RETRIES), n=len(images), allocate=allocate, release=release_rows)
+
+
+def _process_as_it_is() -> Callable[[], None]:
+    """What puts back, after a Ray session (:meth:`Engine.session`), the process-wide state ray.init changes and
+    ray.shutdown leaves: ``os.environ`` (Ray's PYTHONBREAKPOINT, RAY_AUTH_MODE, RAY_USAGE_STATS_ENABLED, ...: an
+    in-process caller's ``breakpoint()`` and every process it started later inherited them, and a second session took
+    RAY_AUTH_MODE=token for the user's), the handlers of SIGTERM, SIGINT and SIGHUP (main thread; one set outside
+    Python is left) and :mod:`faulthandler`, which ray.init turns on. (The signal mask Ray leaves as it was.)"""
+    import faulthandler
+
+    environment = dict(os.environ)
+    main = threading.current_thread() is threading.main_thread()
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+    faults = faulthandler.is_enabled()
+
+    def restore() -> None:
+        auth = os.environ.get("RAY_AUTH_MODE")
+        for name in set(os.environ) - set(environment):
+            del os.environ[name]
+        for name, value in environment.items():
+            if os.environ.get(name) != value:
+                os.environ[name] = value
+        if auth != os.environ.get("RAY_AUTH_MODE"):  # Ray caches it: a later ray.init here reads it anew
+            from ray._raylet import Config
+
+            Config.initialize("")
+        if main:
+            for number, handler in handlers.items():
+                if handler is not None and signal.getsignal(number) != handler:
+                    signal.signal(number, handler)
+        if not faults and faulthandler.is_enabled():
+            faulthandler.disable()
+
+    return restore
 
 
 def _warn_oversubscribed(num_cpus: int | None) -> None:

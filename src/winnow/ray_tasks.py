@@ -37,7 +37,11 @@ def import_ray():
     line (SIGABRT); :mod:`winnow.watched` speaks for the crashes it would report. Ray reads the switch at import,
     so the processes of a cluster started from here keep theirs."""
     switch = "RAY_DISABLE_FAILURE_SIGNAL_HANDLER"
-    first = "ray" not in sys.modules and switch not in os.environ
+    importing = "ray" not in sys.modules
+    first = importing and switch not in os.environ
+    # Ray's import sets RAY_CLIENT_MODE=0 (read just before; absent reads as 0): before, left for every process the
+    # caller started after (a notebook, a test runner)
+    client_mode = "RAY_CLIENT_MODE" in os.environ
     if first:
         os.environ[switch] = "1"
     try:
@@ -48,6 +52,8 @@ def import_ray():
     finally:
         if first:
             del os.environ[switch]
+        if importing and not client_mode and os.environ.get("RAY_CLIENT_MODE") == "0":
+            del os.environ["RAY_CLIENT_MODE"]
     return ray
 
 

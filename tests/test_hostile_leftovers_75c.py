@@ -1,0 +1,98 @@
+"""Leftovers of stop 75: the process-wide state a Ray session or an in-process stage run leaves its caller.
+
+- :meth:`winnow.engine.Engine.session` on a local cluster, in a Python process that goes on after it (a notebook, a
+  test runner, a benchmark): ``os.environ`` (Ray's PYTHONBREAKPOINT, RAY_AUTH_MODE, RAY_USAGE_STATS_ENABLED,
+  RAY_CLIENT_MODE), :mod:`faulthandler`, the handlers of SIGTERM, SIGINT and SIGHUP and the signal mask are as before;
+- the same where ray.init fails (the local cluster cannot start): its SIGTERM handler (``sys.exit(15)``) and its
+  variables are gone, and the refusal is the one line it was;
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from conftest import require
+from hostile_harness import ROOT
+from winnow.engine import Engine
+from winnow.errors import WinnowError
+
+STOPS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+# the state of a fresh interpreter before and after a session on a local cluster of one CPU
+_SESSION_IN_A_PROCESS = """
+import faulthandler, json, os, signal, sys
+from winnow.engine import Engine
+
+def state():
+    return {"environ": dict(os.environ), "faulthandler": faulthandler.is_enabled(),
+            "handlers": [repr(signal.getsignal(number)) for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)],
+            "mask": sorted(signal.pthread_sigmask(signal.SIG_BLOCK, []))}
+
+before = state()
+with Engine("ray", num_cpus=1).session():
+    import ray
+    print("cpus", int(ray.cluster_resources()["CPU"]))
+print(json.dumps({"before": before, "after": state()}))
+"""
+
+
+def _ray_free_environment() -> dict:
+    """This process's environment without what a Ray session here (another test's) may have left in it."""
+    return {name: value for name, value in os.environ.items()
+            if not name.startswith("RAY_") and name not in ("PYTHONBREAKPOINT", "KMP_DUPLICATE_LIB_OK")}
+
+
+def _ray() -> None:
+    import importlib.util
+
+    require(importlib.util.find_spec("ray") is not None, what="Ray",
+            fix="make setup installs the ray[data] pin of requirements.lock")
+
+
+@pytest.mark.hostile("scale")
+def test_a_ray_session_leaves_the_process_environment_and_fault_handler_as_they_were(tmp_path):
+    # before: after the session os.environ held PYTHONBREAKPOINT=ray.util.rpdb._driver_set_trace (the caller's
+    # breakpoint() and every process it started later went to Ray's debugger), RAY_AUTH_MODE=token,
+    # RAY_USAGE_STATS_ENABLED=0 and RAY_CLIENT_MODE=0, and faulthandler was on
+    _ray()
+    env = _ray_free_environment() | {"PYTHONPATH": str(ROOT / "src")}
+    done = subprocess.run([sys.executable, "-c", _SESSION_IN_A_PROCESS], capture_output=True, text=True, env=env,
+                          cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    *_, cpus, last = done.stdout.splitlines()
+    assert cpus == "cpus 1"  # the session did start a cluster
+    states = json.loads(last)
+    assert states["after"] == states["before"]
+    assert not states["before"]["faulthandler"]
+
+
+@pytest.mark.hostile("scale")
+def test_a_ray_session_whose_cluster_cannot_start_leaves_the_handlers_and_environment_as_they_were(tmp_path,
+                                                                                                  monkeypatch):
+    # before: the refusal left Ray's SIGTERM handler (sys.exit(15)) in place of the caller's, and RAY_AUTH_MODE=token
+    # and RAY_USAGE_STATS_ENABLED=0 in os.environ
+    _ray()
+    for name in ("RAY_AUTH_MODE", "RAY_USAGE_STATS_ENABLED", "PYTHONBREAKPOINT", "RAY_ADDRESS"):
+        monkeypatch.delenv(name, raising=False)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("RAY_TMPDIR", str(blocker / "ray"))  # no folder can be made under a file
+    environment = dict(os.environ)
+    handlers = [signal.getsignal(number) for number in STOPS]
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    with pytest.raises(WinnowError) as refused:
+        with Engine("ray", num_cpus=1).session():
+            pass
+    assert str(refused.value) == (
+        f"compute.ray: the local Ray cluster did not start ([Errno 20] Not a directory: '{blocker}/ray'); free memory "
+        f"or space under {blocker}/ray (Ray's temporary folder: RAY_TMPDIR, else TMPDIR, else /tmp) or point "
+        "RAY_TMPDIR at a writable folder with room, lower compute.ray.num_cpus, or set compute.engine: local")
+    assert [signal.getsignal(number) for number in STOPS] == handlers
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == mask
+    assert dict(os.environ) == environment
