@@ -5,10 +5,14 @@
   RAY_CLIENT_MODE), :mod:`faulthandler`, the handlers of SIGTERM, SIGINT and SIGHUP and the signal mask are as before;
 - the same where ray.init fails (the local cluster cannot start): its SIGTERM handler (``sys.exit(15)``) and its
   variables are gone, and the refusal is the one line it was;
+- a stage run in-process (:func:`winnow.stage.run`), on success and on a refusal, and a ``winnow`` command run
+  in-process (``cli.main(argv)``) give the caller its own ``sys.stdout`` and ``sys.stderr`` back, writing with the
+  ``errors`` they had (not Python's escapes), and not behind the wrappers a stage put on them (importing DVC does);
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -19,6 +23,7 @@ import pytest
 
 from conftest import require
 from hostile_harness import ROOT
+from winnow import cli, stage
 from winnow.engine import Engine
 from winnow.errors import WinnowError
 
@@ -27,6 +32,7 @@ STOPS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 # the state of a fresh interpreter before and after a session on a local cluster of one CPU
 _SESSION_IN_A_PROCESS = """
 import faulthandler, json, os, signal, sys
+from winnow import cli, stage
 from winnow.engine import Engine
 
 def state():
@@ -96,3 +102,69 @@ def test_a_ray_session_whose_cluster_cannot_start_leaves_the_handlers_and_enviro
     assert [signal.getsignal(number) for number in STOPS] == handlers
     assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == mask
     assert dict(os.environ) == environment
+
+
+def _ascii_stream() -> io.TextIOWrapper:
+    return io.TextIOWrapper(io.BytesIO(), encoding="ascii", errors="strict")
+
+
+def _written(stream: io.TextIOWrapper) -> str:
+    stream.flush()
+    return stream.buffer.getvalue().decode("ascii")
+
+
+def _refused() -> None:
+    raise WinnowError("somewhere: refused here; do something else")
+
+
+def _wraps_stdout() -> None:
+    # what importing DVC does (dvc/__init__.py: colorama.init(), reached from train's log through dvclive): both streams
+    # put behind wrappers of its own
+    sys.stdout, sys.stderr = _Wrapper(sys.stdout), _Wrapper(sys.stderr)
+
+
+class _Wrapper:
+    def __init__(self, stream):
+        self.stream = stream
+
+    def __getattr__(self, name: str):
+        return getattr(self.stream, name)
+
+
+@pytest.mark.hostile("interrupted")
+@pytest.mark.parametrize(("main", "said"), [(lambda: None, None), (_wraps_stdout, None),
+                                            (_refused, "error: somewhere: refused here; do something else\n")])
+def test_a_stage_run_in_process_leaves_the_callers_stdout_and_stderr_as_they_were(tmp_path, monkeypatch, main, said):
+    # before: the caller's stdout and stderr were left writing a character their encoding lacks as an escape
+    # (errors="backslashreplace", where the caller's raised), and a stage that wrapped them (train, importing DVC)
+    # left its wrappers in place, holding whatever streams the caller had at the time
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["stages/some.py"])
+    out, err = _ascii_stream(), _ascii_stream()
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setattr(sys, "stderr", err)
+    if said is None:
+        stage.run(main)
+    else:
+        with pytest.raises(SystemExit) as ended:
+            stage.run(main)
+        assert ended.value.code == 1
+    assert sys.stdout is out and sys.stderr is err
+    assert (out.errors, err.errors) == ("strict", "strict")
+    assert _written(err) == (said or "")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_winnow_command_run_in_process_leaves_the_callers_stdout_and_stderr_as_they_were(tmp_path, monkeypatch):
+    # before: cli.main(argv) left both writing with errors="backslashreplace"
+    monkeypatch.chdir(tmp_path)
+    out, err = _ascii_stream(), _ascii_stream()
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setattr(sys, "stderr", err)
+    assert cli.main(["compare", "--num", "0"]) == 1
+    assert sys.stdout is out and sys.stderr is err
+    assert (out.errors, err.errors) == ("strict", "strict")
+    assert _written(err) == ("error: compare --num 0: must be at least 1 (commits back from HEAD whose experiments "
+                             "count); give e.g. --num 1\n")
+    assert list(tmp_path.iterdir()) == []

@@ -16,6 +16,7 @@ from winnow.errors import WinnowError, fault_line
 from winnow.stops import ignore_stops, stop_line, stops_raised, terminate_as_interrupt
 from winnow.output_streams import (
     escape_unencodable_output, fill_closed_streams, flush_now, let_the_reader_leave, let_the_terminal_close, say_error,
+    streams_as_they_are,
 )
 
 SUBCOMMANDS = {
@@ -135,7 +136,19 @@ class _Parser(argparse.ArgumentParser):
 
 def main(argv: list[str] | None = None) -> int:
     """Run the subcommand ``argv`` names (``sys.argv[1:]`` when None: the ``winnow`` command itself, which runs
-    it in a child its parent watches, :func:`winnow.watched.watched_by_a_parent`); returns the exit status."""
+    it in a child its parent watches, :func:`winnow.watched.watched_by_a_parent`); returns the exit status. An
+    in-process caller (``argv`` given) gets its stdout and stderr back as they were
+    (:func:`winnow.output_streams.streams_as_they_are`)."""
+    if argv is None:
+        return _main(None)
+    restore_streams = streams_as_they_are()
+    try:
+        return _main(argv)
+    finally:
+        restore_streams()
+
+
+def _main(argv: list[str] | None) -> int:
     called_as_command = argv is None
     fill_closed_streams()  # before argparse's refusals, which print to sys.stderr
     argv = sys.argv[1:] if argv is None else argv

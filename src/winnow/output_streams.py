@@ -36,6 +36,25 @@ def escape_unencodable_output() -> None:
             stream.reconfigure(errors="backslashreplace")
 
 
+def streams_as_they_are():
+    """What puts ``sys.stdout`` and ``sys.stderr`` back as they are now, and the ``errors`` each writes with, for an
+    in-process caller of a stage or command (a test runner, a notebook, a benchmark): before, it was left writing with
+    :func:`escape_unencodable_output`'s escapes, through :func:`let_the_terminal_close`'s wrappers, and through the
+    colorama wrappers importing DVC puts on both (train's log, dvclive, imports it), which strip the caller's colours
+    for good and hold on to whatever stream the caller had at that moment."""
+    streams = {name: getattr(sys, name) for name in ("stdout", "stderr")}
+    errors = {name: getattr(stream, "errors", None) for name, stream in streams.items()}
+
+    def restore() -> None:
+        for name, stream in streams.items():
+            setattr(sys, name, stream)
+            if errors[name] is not None and getattr(stream, "errors", None) != errors[name] \
+                    and hasattr(stream, "reconfigure"):
+                stream.reconfigure(errors=errors[name])
+
+    return restore
+
+
 class _ReaderMayLeave:
     """A command's stdout whose reader may close the pipe before the end (``winnow gate | head -1``): from then on
     the output goes to /dev/null and the command goes on, so the files it writes are written and its exit status

@@ -16,6 +16,7 @@ from winnow.errors import WinnowError, first_line
 from winnow.output_paths import output_obstacle, refuse_mount_point
 from winnow.output_streams import (
     escape_unencodable_output, fill_closed_streams, flush_now, let_the_terminal_close, say_error,
+    streams_as_they_are,
 )
 from winnow.outputs import (  # noqa: F401  (stage scripts import the writers of outputs from here)
     Outputs, atomic_folder, atomic_path, before_commit, scratch_folder, together,
@@ -223,6 +224,8 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False, torchrun: bo
     forked = sys._getframe(1).f_globals.get("__name__") == "__main__"  # in-process callers (tests) never are
     if forked:
         in_utf8_mode()
+    # an in-process caller gets its own stdout and stderr back as they were when the stage returns or refuses
+    restore_streams = (lambda: None) if forked else streams_as_they_are()
     fill_closed_streams()
     escape_unencodable_output()
     let_the_terminal_close()
@@ -267,6 +270,7 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False, torchrun: bo
     finally:
         before_commit.remove(check_unchanged)
         restore_stops()
+        restore_streams()
 
 
 def _refuse_ranks() -> None:
