@@ -8,6 +8,8 @@
 - a stage run in-process (:func:`winnow.stage.run`), on success and on a refusal, and a ``winnow`` command run
   in-process (``cli.main(argv)``) give the caller its own ``sys.stdout`` and ``sys.stderr`` back, writing with the
   ``errors`` they had (not Python's escapes), and not behind the wrappers a stage put on them (importing DVC does);
+- the GAN's sample grid (gan-synthesize, balance) draws a class named ``$\\foo$`` as a name without turning off
+  matplotlib's ``text.parse_math`` for the whole process.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import signal
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from conftest import require
@@ -168,3 +171,20 @@ def test_a_winnow_command_run_in_process_leaves_the_callers_stdout_and_stderr_as
     assert _written(err) == ("error: compare --num 0: must be at least 1 (commits back from HEAD whose experiments "
                              "count); give e.g. --num 1\n")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.hostile("interrupted")
+def test_the_gan_sample_grid_draws_a_class_named_as_a_formula_and_leaves_matplotlibs_settings_alone(tmp_path):
+    # before: sample_grid (gan-synthesize's and balance's grid) set matplotlib.rcParams["text.parse_math"] = False for
+    # the whole process: an in-process caller's own "$x^2$" labels were drawn as typed from then on
+    import matplotlib
+    from PIL import Image
+
+    from winnow.gan_eval import sample_grid
+
+    images = np.zeros((2, 8, 8, 1), np.uint8)
+    with matplotlib.rc_context({"text.parse_math": True}):
+        sample_grid({"$\\foo$": images, "plain": images}, tmp_path / "grid.png", columns=2)
+        assert matplotlib.rcParams["text.parse_math"] is True
+    assert Image.open(tmp_path / "grid.png").format == "PNG"  # "$\foo$" drawn as a name: as a formula it raised
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["grid.png"]

@@ -258,10 +258,8 @@ def class_frechet(real: np.ndarray, generated: np.ndarray, *, seed: int) -> dict
 def sample_grid(samples: dict[str, np.ndarray], path: str | os.PathLike, *, columns: int = 10,
                 notes: dict[str, str] | None = None) -> None:
     """A PNG with one row per class of up to ``columns`` uint8 ``(n, S, S, C)`` images."""
-    import matplotlib
     from matplotlib.figure import Figure
 
-    matplotlib.rcParams["text.parse_math"] = False  # a class "$\foo$" is a name, never a formula
     rows = max(1, len(samples))
     fig = Figure(figsize=(columns * 0.9, rows * 1.0 + 0.3))
     # one axes a row, its images tiled by numpy: an axes per image (70 for balance's grid) took seconds
@@ -270,7 +268,9 @@ def sample_grid(samples: dict[str, np.ndarray], path: str | os.PathLike, *, colu
         if len(images):
             ax.imshow(_strip(images[:columns], columns=columns), cmap="gray", vmin=0, vmax=255)
         note = (notes or {}).get(name, "")
-        ax.set_title(f"{name} {note}".strip(), fontsize=8, loc="left")
+        # a class "$\foo$" is a name, never a formula; set on the title alone: before, matplotlib's rcParams, which an
+        # in-process caller (a notebook) was left with, its own "$x^2$" then drawn as typed
+        ax.set_title(f"{name} {note}".strip(), fontsize=8, loc="left", parse_math=False)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=100)
