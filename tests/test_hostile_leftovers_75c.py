@@ -9,7 +9,9 @@
   in-process (``cli.main(argv)``) give the caller its own ``sys.stdout`` and ``sys.stderr`` back, writing with the
   ``errors`` they had (not Python's escapes), and not behind the wrappers a stage put on them (importing DVC does);
 - the GAN's sample grid (gan-synthesize, balance) draws a class named ``$\\foo$`` as a name without turning off
-  matplotlib's ``text.parse_math`` for the whole process.
+  matplotlib's ``text.parse_math`` for the whole process;
+- a stage's ``run(main)`` called from an interactive ``__main__`` (a notebook's cell, the REPL, ``python -c``) runs in
+  process, as from any other caller, not forked as a stage script's, and leaves the handlers of the stops as they were.
 """
 
 from __future__ import annotations
@@ -188,3 +190,23 @@ def test_the_gan_sample_grid_draws_a_class_named_as_a_formula_and_leaves_matplot
         assert matplotlib.rcParams["text.parse_math"] is True
     assert Image.open(tmp_path / "grid.png").format == "PNG"  # "$\foo$" drawn as a name: as a formula it raised
     assert sorted(path.name for path in tmp_path.iterdir()) == ["grid.png"]
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_stage_run_from_an_interactive_main_runs_in_process_and_leaves_the_callers_state(tmp_path, monkeypatch):
+    # before: run(main) from a __main__ without a file (a notebook's cell, the REPL, python -c) took itself for a stage
+    # script: it forked the caller (its own process left waiting to exit with the child's status), re-ran it in UTF-8
+    # mode under another locale, and left SIGTERM, SIGINT and SIGHUP ignored after the stage's end
+    def forked(**_options) -> None:
+        raise AssertionError("forked the caller")
+
+    monkeypatch.setattr(stage, "watched_by_a_parent", forked)
+    monkeypatch.setattr(stage, "in_utf8_mode", lambda: forked())
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["-c"])
+    handlers = [signal.getsignal(number) for number in STOPS]
+    ran = []
+    exec("run(main)", {"__name__": "__main__", "run": stage.run, "main": lambda: ran.append(True)})  # a notebook's cell
+    assert ran == [True]
+    assert [signal.getsignal(number) for number in STOPS] == handlers
+    assert list(tmp_path.iterdir()) == []
