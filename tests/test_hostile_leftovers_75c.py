@@ -9,7 +9,8 @@
   in-process (``cli.main(argv)``) give the caller its own ``sys.stdout`` and ``sys.stderr`` back, writing with the
   ``errors`` they had (not Python's escapes), and not behind the wrappers a stage put on them (importing DVC does);
 - the GAN's sample grid (gan-synthesize, balance) draws a class named ``$\\foo$`` as a name without turning off
-  matplotlib's ``text.parse_math`` for the whole process;
+  matplotlib's ``text.parse_math`` for the whole process; the study's plots (``study collect``, ``study plot``) the
+  same, nor switch the process's matplotlib backend;
 - a stage's ``run(main)`` called from an interactive ``__main__`` (a notebook's cell, the REPL, ``python -c``) runs in
   process, as from any other caller, not forked as a stage script's, and leaves the handlers of the stops as they were.
 """
@@ -24,6 +25,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from conftest import require
@@ -210,3 +212,29 @@ def test_a_stage_run_from_an_interactive_main_runs_in_process_and_leaves_the_cal
     assert ran == [True]
     assert [signal.getsignal(number) for number in STOPS] == handlers
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.hostile("interrupted")
+def test_the_study_plots_draw_a_class_named_as_a_formula_and_leave_matplotlibs_backend_and_settings(tmp_path):
+    # before: study_plots.plot (`winnow study collect` and `study plot`, run in-process by cli.main) called
+    # matplotlib.use("Agg") and set rcParams["text.parse_math"] = False for the whole process: a notebook lost its
+    # inline figures and drew its own "$x^2$" as typed from then on
+    import matplotlib
+    from PIL import Image
+
+    from winnow import study_plots
+
+    table = pd.DataFrame([{"sweep": "label_noise", "damage": "symmetric", "level": level, "accuracy": 0.5,
+                           "macro_f1": 0.5, "f1_$\\foo$": 0.5, "f1_plain": 0.4} for level in (0.1, 0.2)])
+    backend = matplotlib.get_backend()
+    matplotlib.use("svg")  # the caller's own (a notebook's inline one)
+    try:
+        with matplotlib.rc_context({"text.parse_math": True}):
+            written = study_plots.plot(table, out_dir=tmp_path)
+            assert matplotlib.rcParams["text.parse_math"] is True
+        assert matplotlib.get_backend() == "svg"
+    finally:
+        matplotlib.use(backend)
+    assert [path.name for path in written] == ["accuracy.png", "per_class_f1_label_noise.png"]
+    assert {Image.open(path).format for path in written} == {"PNG"}  # "$\foo$" drawn as a name: as a formula it raised
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["accuracy.png", "per_class_f1_label_noise.png"]

@@ -54,9 +54,16 @@ def plot(table: pd.DataFrame, *, out_dir: str | Path, axis: str | None = None, s
                           "queue some with `winnow study queue`, or name the x axis with --axis")
     import matplotlib
 
-    matplotlib.use("Agg")  # files only; no display on a server
-    matplotlib.rcParams["text.parse_math"] = False  # a class "$\foo$" is a name, never a formula
-    from matplotlib import pyplot as plt
+    # a class "$\foo$" is a name, never a formula; bare figures, which need no backend (files only, no display on a
+    # server). Before, matplotlib.use("Agg") and rcParams["text.parse_math"] = False for the whole process: a notebook
+    # that ran `winnow study plot` in-process (cli.main) lost its inline figures and drew its own "$x^2$" as typed
+    with matplotlib.rc_context({"text.parse_math": False}):
+        return _plot(curves, table, out_dir=out_dir, axis=axis, source=source)
+
+
+def _plot(curves: pd.DataFrame, table: pd.DataFrame, *, out_dir: str | Path, axis: str | None,
+          source: str | None) -> list[Path]:
+    from matplotlib.figure import Figure
 
     out_dir = Path(out_dir)
     f1_columns = [c for c in table.columns if c.startswith("f1_")]
@@ -66,7 +73,8 @@ def plot(table: pd.DataFrame, *, out_dir: str | Path, axis: str | None = None, s
     # and the variant: a study collected with --metrics metrics/evaluate/oracle.json read as the baseline's
     averaged = f"{source + ': ' if source else ''}each point: {runs_per_point(table)}"
     written = []
-    fig, axes = plt.subplots(1, len(sweeps), figsize=(5.5 * len(sweeps), 4.2), squeeze=False)
+    fig = Figure(figsize=(5.5 * len(sweeps), 4.2))
+    axes = fig.subplots(1, len(sweeps), squeeze=False)
     for ax, sweep in zip(axes[0], sweeps):
         for i, (damage, curve) in enumerate(means[means["sweep"] == sweep].groupby("damage")):
             ax.plot(curve["level"], curve["accuracy"], label=damage, **line_style(i))
@@ -78,7 +86,8 @@ def plot(table: pd.DataFrame, *, out_dir: str | Path, axis: str | None = None, s
         damages = list(dict.fromkeys(means.loc[means["sweep"] == sweep, "damage"]))
         columns = min(4, len(damages))
         rows = -(-len(damages) // columns)
-        fig, axes = plt.subplots(rows, columns, figsize=(4.5 * columns, 3.6 * rows), squeeze=False)
+        fig = Figure(figsize=(4.5 * columns, 3.6 * rows))
+        axes = fig.subplots(rows, columns, squeeze=False)
         for ax, damage in zip(axes.flat, damages):
             curve = means[(means["sweep"] == sweep) & (means["damage"] == damage)]
             for i, column in enumerate(f1_columns):
@@ -142,7 +151,4 @@ def legends_below(fig, legends: list[tuple], *, title: str) -> None:
 def _save(fig, path: Path) -> Path:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110)
-    from matplotlib import pyplot as plt
-
-    plt.close(fig)
     return path
