@@ -4,7 +4,8 @@
   test runner, a benchmark): ``os.environ`` (Ray's PYTHONBREAKPOINT, RAY_AUTH_MODE, RAY_USAGE_STATS_ENABLED,
   RAY_CLIENT_MODE), :mod:`faulthandler`, the handlers of SIGTERM, SIGINT and SIGHUP and the signal mask are as before;
 - the same where ray.init fails (the local cluster cannot start): its SIGTERM handler (``sys.exit(15)``) and its
-  variables are gone, and the refusal is the one line it was;
+  variables are gone, and the refusal is the one line it was; a temporary folder of too long a path for Ray's Unix
+  sockets is named as such, not as a lack of memory or space;
 - a stage run in-process (:func:`winnow.stage.run`), on success and on a refusal, and a ``winnow`` command run
   in-process (``cli.main(argv)``) give the caller its own ``sys.stdout`` and ``sys.stderr`` back, writing with the
   ``errors`` they had (not Python's escapes), and not behind the wrappers a stage put on them (importing DVC does);
@@ -238,3 +239,24 @@ def test_the_study_plots_draw_a_class_named_as_a_formula_and_leave_matplotlibs_b
     assert [path.name for path in written] == ["accuracy.png", "per_class_f1_label_noise.png"]
     assert {Image.open(path).format for path in written} == {"PNG"}  # "$\foo$" drawn as a name: as a formula it raised
     assert sorted(path.name for path in tmp_path.iterdir()) == ["accuracy.png", "per_class_f1_label_noise.png"]
+
+
+@pytest.mark.hostile("scale")
+def test_a_ray_temporary_folder_of_too_long_a_path_is_named_as_such(tmp_path, monkeypatch):
+    # before: "compute.ray: the local Ray cluster did not start (validate_socket_filename failed: AF_UNIX path length
+    # cannot exceed 107 bytes: ...); free memory or space under ... or point RAY_TMPDIR at a writable folder with room,
+    # lower compute.ray.num_cpus, ...": no amount of memory, space or CPUs shortens a path (met with a pytest tmp_path)
+    _ray()
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    folder = tmp_path / ("t" * 50)
+    folder.mkdir()
+    monkeypatch.setenv("RAY_TMPDIR", str(folder))
+    handlers = [signal.getsignal(number) for number in STOPS]
+    with pytest.raises(WinnowError) as refused:
+        with Engine("ray", num_cpus=1).session():
+            pass
+    assert str(refused.value) == (
+        f"compute.ray: the local Ray cluster did not start: the path of Ray's temporary folder {folder} (RAY_TMPDIR, "
+        "else TMPDIR, else /tmp) is too long for the Unix sockets Ray makes under it (at most 107 bytes each); point "
+        "RAY_TMPDIR at a folder of a shorter path (such as /tmp), or set compute.engine: local")
+    assert [signal.getsignal(number) for number in STOPS] == handlers

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import re
 import signal
 import tempfile
 import threading
@@ -145,6 +146,13 @@ class Engine:
         if local:  # where Ray made its session (before: "/tmp", where RAY_TMPDIR or TMPDIR named another)
             from ray._common.utils import get_default_system_temp_dir as temp
 
+            if (long := re.search(r"AF_UNIX path length cannot exceed (\d+) bytes", reason)) is not None:
+                # before: told to free memory or space, or lower num_cpus, none of which shortens a path (a TMPDIR of
+                # some 45 characters or more: a CI runner's, a pytest tmp_path)
+                return WinnowError(f"compute.ray: the local Ray cluster did not start: the path of Ray's temporary "
+                                   f"folder {temp()} (RAY_TMPDIR, else TMPDIR, else /tmp) is too long for the Unix "
+                                   f"sockets Ray makes under it (at most {long.group(1)} bytes each); point RAY_TMPDIR "
+                                   "at a folder of a shorter path (such as /tmp), or set compute.engine: local")
             return WinnowError(f"compute.ray: the local Ray cluster did not start ({reason}); free memory or space "
                                f"under {temp()} (Ray's temporary folder: RAY_TMPDIR, else TMPDIR, else /tmp) or "
                                "point RAY_TMPDIR at a writable folder with room, lower compute.ray.num_cpus, or set "
