@@ -3,7 +3,8 @@ val split (issue 23, 001 §3.2): kNN-Shapley and TracIn on a linear layer, both 
 embedding (winnow.valuation); an image both value reliably below zero is dropped. Decisions with the
 other cleaners' columns (plus the values and ``harm``, the budget's confidence) and metrics.
 
-The train images of a class with fewer than MIN_CLASS_VAL val images are valued with the rest (they stay in
+The train images of a class with fewer than MIN_CLASS_VAL val images (not counting those with an all-zero
+representation, which kNN-Shapley ranks nothing by) are valued with the rest (they stay in
 every variant, so they shape the others' values) but decided nothing: they get no row, so every variant keeps
 them, and a warning names the class. Not a refusal: a thin val split of one class says nothing against the
 others' values, and keeping is what a cleaner does when it has no evidence. A val split too thin for every class
@@ -77,7 +78,15 @@ def main() -> None:
               f"{val.manifest['id'].iloc[int(np.argmax(silent))]!r}), as near to every train image as to any other: "
               "kNN-Shapley ranks no train image by them (TracIn does)")
     left_out = int(((data.manifest["split"] == "train").to_numpy() & ~considered).sum())
-    thin = thin_classes(given, val.labels) if len(val) else {}  # an empty val split: refused by the estimators
+    # a val image kNN-Shapley ranks nothing by measures no class: a class whose val images all have all-zero rows is thin
+    # too. Before, a class whose 3 val images had them had each of its 30 correct train images valued at or below zero
+    # by kNN-Shapley (no val image of its class to value one above it), and 21 of them dropped under combine both (27
+    # under either). All of them silent: knn_shapley refuses, naming them
+    unranked = silent if not silent.all() else np.zeros_like(silent)
+    unranked_of = np.bincount(val.labels[unranked], minlength=len(data.classes))
+    copies_of = read_val - np.bincount(val.labels, minlength=len(data.classes))
+    # an empty val split: refused by the estimators
+    thin = thin_classes(given, val.labels[~unranked]) if len(val) else {}
     if (thin and len(thin) == len(np.unique(given))) or not len(val):
         if unlearned and not len(val) + len(repeats) + len(conflicts):
             # before: "the val split's 0 image(s)" and "no train or no val images ... (set ingest.val_fraction above
@@ -91,6 +100,7 @@ def main() -> None:
             aside = [f"{unlearned} are of classes no train image has"] if unlearned else []
             aside += [f"{len(repeats)} repeat a picture counted once"] if len(repeats) else []
             aside += [f"{len(conflicts)} are copies of a picture labelled two ways"] if len(conflicts) else []
+            aside += [f"{int(unranked.sum())} have an all-zero representation"] if unranked.any() else []
             why = (f"the val split's {len(val) + unlearned + len(repeats) + len(conflicts)} image(s) hold fewer than "
                    f"{MIN_CLASS_VAL} of every class with train images"
                    + (f" ({'; '.join(aside)})" if aside else "")
@@ -131,8 +141,10 @@ def main() -> None:
                                   # each picture once, its other copies (if any) counted apart: before, only the
                                   # pictures were, and the report's recount of the class's val images refused the run
                                   "classes": {data.classes[c]: {"val_images": k,
-                                                                **({"copied_val_images": int(read_val[c] - k)}
-                                                                   if read_val[c] > k else {}),
+                                                                **({"copied_val_images": int(copies_of[c])}
+                                                                   if copies_of[c] else {}),
+                                                                **({"silent_val_images": int(unranked_of[c])}
+                                                                   if unranked_of[c] else {}),
                                                                 "train_images": int((given == c).sum())}
                                               for c, k in thin.items()}}}
         if planted(truth, LABEL_KINDS):  # no planted label noise: nothing to score against, so no truth entry
@@ -166,8 +178,10 @@ def main() -> None:
               # a class's copies of one picture said apart: before, "'b' (1 val image(s)) have fewer than 2" of a
               # class of 20 val images, all one picture, and the advice to give it 2 read as met already
               + ", ".join(f"{data.classes[c]!r} ({k} val image(s)"
-                          + (f", {read_val[c] - k} more left out as copies of a picture (dedup's groups)"
-                             if read_val[c] > k else "") + ")" for c, k in thin.items())
+                          + (f", {copies_of[c]} more left out as copies of a picture (dedup's groups)"
+                             if copies_of[c] else "")
+                          + (f", {unranked_of[c]} more with an all-zero representation, which kNN-Shapley ranks "
+                             "nothing by" if unranked_of[c] else "") + ")" for c, k in thin.items())
               + f" have fewer than {MIN_CLASS_VAL} val images, so their {int((~valued).sum())} train image(s) are "
               "left undecided and kept (a value is measured against val images of the image's class); give the val "
               f"split at least {MIN_CLASS_VAL} images of each class")

@@ -186,7 +186,8 @@ def checked_valuation(data: dict | None, *, decisions, path: str, stage: str, ma
         # class of 20 passed, the page reading "-5 more left out as copies"
         checked_numbers(data, path=path, stage=stage, counts=[
             key for name in thin for key in (("undecided", "classes", name, "val_images"),
-                                             ("undecided", "classes", name, "copied_val_images"))
+                                             ("undecided", "classes", name, "copied_val_images"),
+                                             ("undecided", "classes", name, "silent_val_images"))
             if lookup(data, key) is not None])
         for name, entry in thin.items():
             # val_images counts each picture once, copied_val_images its other copies (dedup's groups): before, the
@@ -194,10 +195,13 @@ def checked_valuation(data: dict | None, *, decisions, path: str, stage: str, ma
             # thin class was refused as "from different runs, or edited", which rerunning wrote again
             said = entry.get("val_images") if isinstance(entry, dict) else None
             copied = (entry.get("copied_val_images") if isinstance(entry, dict) else None) or 0
+            # and those with an all-zero representation, which count for no class (stages/data_valuation.py)
+            silent = (entry.get("silent_val_images") if isinstance(entry, dict) else None) or 0
             held = int((val == classes.index(name)).sum())
-            if said is not None and said + copied != held:
+            if said is not None and said + copied + silent != held:
                 raise rerun_error(path, f"undecided.classes.{name}.val_images is {json.dumps(said)[:40]}"
                                         + (f" and copied_val_images {copied:,}" if copied else "")
+                                        + (f" and silent_val_images {silent:,}" if silent else "")
                                         + f", but data/degrade holds {held:,}: the two are from different runs, or "
                                           "edited", written_by=stage)
     drops = int((decisions["decision"] == "drop").sum())

@@ -68,7 +68,9 @@ def valuation_section(*, decisions: pd.DataFrame | None, summary: dict | None, i
             f"{fmt(undecided['images'])}: " + ", ".join(
                 f"{isolate(name)} ({fmt(held.get('val_images') if isinstance(held, dict) else None)} val image(s)"
                 + (f", {fmt(held['copied_val_images'])} more left out as copies of a picture"
-                   if isinstance(held, dict) and held.get("copied_val_images") else "") + ")"
+                   if isinstance(held, dict) and held.get("copied_val_images") else "")
+                + (f", {fmt(held['silent_val_images'])} more with an all-zero representation"
+                   if isinstance(held, dict) and held.get("silent_val_images") else "") + ")"
                 for name, held in thin.items()))
     counts |= {"decided drop (reliably negative)": summary.get("flagged"), "of those, pruned applies": applies,
                "bound (standard errors)": summary.get("bound"), "combine": summary.get("combine"),
