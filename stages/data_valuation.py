@@ -78,8 +78,8 @@ def main() -> None:
               f"{val.manifest['id'].iloc[int(np.argmax(silent))]!r}), as near to every train image as to any other: "
               "kNN-Shapley ranks no train image by them (TracIn does)")
     left_out = int(((data.manifest["split"] == "train").to_numpy() & ~considered).sum())
-    # a val image kNN-Shapley ranks nothing by measures no class: a class whose val images all have all-zero rows is thin
-    # too. Before, a class whose 3 val images had them had each of its 30 correct train images valued at or below zero
+    # a val image kNN-Shapley ranks nothing by measures no class: a class whose val images all have all-zero rows is
+    # thin too. Before, a class whose 3 val images had them had each of its 30 correct train images valued at or below zero
     # by kNN-Shapley (no val image of its class to value one above it), and 21 of them dropped under combine both (27
     # under either). All of them silent: knn_shapley refuses, naming them
     unranked = silent if not silent.all() else np.zeros_like(silent)
@@ -184,7 +184,9 @@ def main() -> None:
                              "nothing by" if unranked_of[c] else "") + ")" for c, k in thin.items())
               + f" have fewer than {MIN_CLASS_VAL} val images, so their {int((~valued).sum())} train image(s) are "
               "left undecided and kept (a value is measured against val images of the image's class); give the val "
-              f"split at least {MIN_CLASS_VAL} images of each class")
+              f"split at least {MIN_CLASS_VAL} images of each class"
+              # more val images of a class the representation answers none of would be all-zero rows too
+              + (" that the representation answers (see represent.source)" if unranked_of[list(thin)].any() else ""))
     print(f"data-valuation: {metrics['flagged']} of {len(table)} train images valued reliably below zero by "
           f"{'both estimators' if p['combine'] == 'both' else 'either estimator'} (bound {p['bound']} SE) on "
           f"{len(val)} val images; TracIn probe {values['tracin'].val_accuracy:.3f} accurate on val; "

@@ -50,7 +50,7 @@ def test_a_class_whose_val_images_all_have_all_zero_rows_is_left_undecided(tmp_p
     assert ("warning: data-valuation: class(es) 'c' (0 val image(s), 3 more with an all-zero representation, which "
             "kNN-Shapley ranks nothing by) have fewer than 2 val images, so their 30 train image(s) are left undecided "
             "and kept (a value is measured against val images of the image's class); give the val split at least 2 "
-            "images of each class") in done.stdout.splitlines()
+            "images of each class that the representation answers (see represent.source)") in done.stdout.splitlines()
     decisions = pd.read_parquet(project / "data/data-valuation/decisions.parquet")
     assert sorted(decisions["given_label"].unique()) == [0, 1]  # no row for 'c': every variant keeps its images
     metrics = json.loads((project / "metrics/data_valuation.json").read_text())
