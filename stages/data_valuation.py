@@ -79,9 +79,9 @@ def main() -> None:
               "kNN-Shapley ranks no train image by them (TracIn does)")
     left_out = int(((data.manifest["split"] == "train").to_numpy() & ~considered).sum())
     # a val image kNN-Shapley ranks nothing by measures no class: a class whose val images all have all-zero rows is
-    # thin too. Before, a class whose 3 val images had them had each of its 30 correct train images valued at or below zero
-    # by kNN-Shapley (no val image of its class to value one above it), and 21 of them dropped under combine both (27
-    # under either). All of them silent: knn_shapley refuses, naming them
+    # thin too. Before, a class whose 3 val images had them had each of its 30 correct train images valued at or below
+    # zero by kNN-Shapley (no val image of its class to value one above it), and 21 of them dropped under combine both
+    # (27 under either). All of them silent: knn_shapley refuses, naming them
     unranked = silent if not silent.all() else np.zeros_like(silent)
     unranked_of = np.bincount(val.labels[unranked], minlength=len(data.classes))
     copies_of = read_val - np.bincount(val.labels, minlength=len(data.classes))
@@ -162,10 +162,12 @@ def main() -> None:
     smallest = int(np.argmin(counts)) if len(table) else None
     if (not metrics["values"]["knn_shapley"]["negative"] and p["combine"] == "both" and smallest is not None
             and p["knn_k"] > counts[smallest]):
+        # a class of one image: knn_k takes nothing below 1 (before: "the 1 train images ... to 1 or below")
+        fewest = counts[smallest]
         print(f"warning: data-valuation: kNN-Shapley valued no train image below zero (data_valuation.knn_k "
-              f"{p['knn_k']} is wider than the {counts[smallest]} train images of class "
+              f"{p['knn_k']} is wider than the {fewest} train image{'s' if fewest > 1 else ''} of class "
               f"{data.classes[classes[smallest]]!r}: a vote that wide changes with no one image), so under combine "
-              f"both nothing can be dropped; lower data_valuation.knn_k to {counts[smallest]} or below")
+              f"both nothing can be dropped; lower data_valuation.knn_k to {fewest}{' or below' if fewest > 1 else ''}")
     # before: in features that cannot tell a rare class from the largest, every one of its correct images was
     # valued harmful and dropped beside "TracIn probe 0.969 accurate on val" (the largest class's share), unwarned
     share, accuracy = largest_class_share(val.labels), values["tracin"].val_accuracy

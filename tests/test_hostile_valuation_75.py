@@ -3,9 +3,12 @@
 - a class whose val images all have an all-zero representation (a ReLU embedding none of whose units answers them):
   kNN-Shapley ranks nothing by such a row, so no val image of the class could value one of its train images above
   zero, and its correct train images were dropped as harmful; the class is now left undecided (kept) as a class with
-  too few val images is, the warning and the metrics say why, and the report's recount reads the metrics of that run.
+  too few val images is, the warning and the metrics say why (and that more val images must be ones the representation
+  answers), and the report's recount reads the metrics of that run;
+- data_valuation.knn_k wider than a class of one train image: the warning told to lower it "to 1 or below" (of "the 1
+  train images"), below 1 being refused by the params check; it offers 1.
 
-The stage case runs the stage's ``main`` in this process on the clusters' project of
+The stage cases run the stage's ``main`` in this process on the clusters' project of
 tests/test_hostile_cleaners_more.py (:func:`_project`), each class a cluster of its own in an 8-d embedding."""
 
 from __future__ import annotations
@@ -60,3 +63,24 @@ def test_a_class_whose_val_images_all_have_all_zero_rows_is_left_undecided(tmp_p
     data = read_imageset(project / "data/degrade")
     assert checked_valuation(metrics, decisions=decisions, path="metrics/data_valuation.json", stage="data-valuation",
                              manifest=data.manifest, classes=data.classes) == metrics
+
+
+@pytest.mark.hostile("params")
+def test_a_knn_k_wider_than_a_class_of_one_image_is_told_a_value_the_stage_takes(tmp_path, monkeypatch, capsys):
+    # before: "wider than the 1 train images of class 'b' ...; lower data_valuation.knn_k to 1 or below", where below 1
+    # is refused by the params check
+    project = _project(tmp_path / "p", [30, 1], val=[10, 3])
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["pruned"]["cleaners"] = ["threshold", "dedup", "data_valuation"]
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    done = _stage_in_process(project, "data_valuation", monkeypatch, capsys)
+    assert done.returncode == 0, done.stderr
+    assert ("warning: data-valuation: kNN-Shapley valued no train image below zero (data_valuation.knn_k 10 is wider "
+            "than the 1 train image of class 'b': a vote that wide changes with no one image), so under combine both "
+            "nothing can be dropped; lower data_valuation.knn_k to 1") in done.stdout.splitlines()
+    # the value offered runs, and says no more of it
+    params["data_valuation"] = {**(params.get("data_valuation") or {}), "knn_k": 1}
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    done = _stage_in_process(project, "data_valuation", monkeypatch, capsys)
+    assert done.returncode == 0, done.stderr
+    assert not [line for line in done.stdout.splitlines() if "data_valuation.knn_k" in line]
