@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from test_hostile_cleaners_more import _project
+from test_hostile_outliers_73 import _read_as_the_budget
 from test_hostile_threshold_64 import _stage_in_process
 from winnow.imageset import read_imageset
 from winnow.report_recounts import checked_valuation
@@ -56,6 +57,7 @@ def test_a_class_whose_val_images_all_have_all_zero_rows_is_left_undecided(tmp_p
             "images of each class that the representation answers (see represent.source)") in done.stdout.splitlines()
     decisions = pd.read_parquet(project / "data/data-valuation/decisions.parquet")
     assert sorted(decisions["given_label"].unique()) == [0, 1]  # no row for 'c': every variant keeps its images
+    assert len(_read_as_the_budget(project)["valuation_decisions"]) == 60  # which the budget reads as the stage's own
     metrics = json.loads((project / "metrics/data_valuation.json").read_text())
     assert metrics["undecided"]["images"] == 30
     assert metrics["undecided"]["classes"] == {"c": {"val_images": 0, "silent_val_images": 3, "train_images": 30}}
