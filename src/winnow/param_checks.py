@@ -282,6 +282,15 @@ def searched_policy_made(params: dict, path: str) -> None:
     if augment == "searched" and not (params.get("augment_search") or {}).get("enabled", False):
         fail("train.augment", "searched needs augment_search.enabled: true (the stage that searches the policy); "
                               "or choose fixed (balance.policy) or none")
+    # the other way round: balance (under balanced) and train.augment: searched are the searched policy's only readers.
+    # Before: enabled without either, the search trained every candidate (minutes) and wrote a policy no stage read,
+    # exit 0, while every model trained as before
+    if ((params.get("augment_search") or {}).get("enabled", False) and augment != "searched"
+            and "balanced" not in params["variants"]):
+        fail("augment_search.enabled", f"true, but no stage reads the searched policy: balanced is not in variants "
+                                       f"(balance's copies) and train.augment is {augment}, not searched; add balanced "
+                                       "to variants or set train.augment: searched, or set augment_search.enabled: "
+                                       "false")
 
 
 def variants_can_be_made(params: dict, path: str) -> None:
