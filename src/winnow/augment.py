@@ -4,7 +4,8 @@ balance stage (:func:`augment`, uint8 numpy in and out) and the train stage's on
 
 Every geometric op of every image is folded into one affine matrix per image, so a batch takes one
 ``affine_grid``/``grid_sample`` call whatever the ops; brightness, contrast, cutout, invert and noise are
-elementwise after it. What the geometry uncovers is filled with the image's own background
+elementwise after it (cutout first: it paints the background, which brightness and contrast then change as
+the rest). What the geometry uncovers is filled with the image's own background
 (:class:`winnow.configs.Policy` ``fill``): the mean colour of its one-pixel border, or its nearest edge
 pixel, never a fixed black that would draw bars on white paper. Random draws come from a CPU
 ``torch.Generator`` seeded by the caller, so a seed gives the same images on any device (CUDA's resampling
@@ -93,12 +94,9 @@ def apply_policy(x: torch.Tensor, policy: Policy, *, generator: torch.Generator)
                                     align_corners=False)
             out[rows] = shifted + fill[rows]
     view = lambda op: on[op].to(x.device)[:, None, None, None]  # noqa: E731 - (B, 1, 1, 1) bool
-    if "brightness" in on:
-        out = torch.where(view("brightness"), out * (1 + MAX_BRIGHTNESS * s["brightness"])[:, None, None, None], out)
-    if "contrast" in on:
-        grey = out.mean(dim=(1, 2, 3), keepdim=True)
-        scaled = grey + (out - grey) * (1 + MAX_CONTRAST * s["contrast"])[:, None, None, None]
-        out = torch.where(view("contrast"), scaled, out)
+    # cutout paints the background the geometry fills with, so it comes before the ops that change every pixel's
+    # colour, which then change the square's as the paper's. Before: after brightness and contrast, the border colour of
+    # the image as it came, a white square on paper brightness had darkened to 57 (or 200 on paper contrast made 255)
     if "cutout" in on:
         side = MAX_CUTOUT * s["cutout"].abs() * min(h, w)
         centre = (place[:, 3:5].to(x.device) + 1) / 2 * torch.tensor([h, w], device=x.device)
@@ -107,6 +105,12 @@ def apply_policy(x: torch.Tensor, policy: Policy, *, generator: torch.Generator)
         inside = (((ys - centre[:, 0, None, None]).abs() <= side[:, None, None] / 2)
                   & ((xs - centre[:, 1, None, None]).abs() <= side[:, None, None] / 2))
         out = torch.where(view("cutout") & inside[:, None], fill, out)
+    if "brightness" in on:
+        out = torch.where(view("brightness"), out * (1 + MAX_BRIGHTNESS * s["brightness"])[:, None, None, None], out)
+    if "contrast" in on:
+        grey = out.mean(dim=(1, 2, 3), keepdim=True)
+        scaled = grey + (out - grey) * (1 + MAX_CONTRAST * s["contrast"])[:, None, None, None]
+        out = torch.where(view("contrast"), scaled, out)
     if "invert" in on:
         out = torch.where(view("invert"), 255.0 - out, out)
     if noise is not None:
