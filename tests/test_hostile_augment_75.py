@@ -5,7 +5,11 @@
   now refused by the params check before ingest, naming the two readers; either reader present still passes;
 - cutout after brightness or contrast: it painted the border colour of the image as it came, so on paper brightness
   had darkened (or contrast had lightened) the square stood out as a patch of the old paper colour, where cutout is to
-  paint the background; now it paints before them, and a blank page (grey or coloured) stays one colour.
+  paint the background; now it paints before them, and a blank page (grey or coloured) stays one colour;
+- a search whose best challenger beat balance.policy on every val image of a small val split (the incumbent wrong on
+  all, it right on all): the paired difference had no spread, its standard error 0, so any gain passed any tie_se,
+  and 2 val images replaced balance.policy "+100.0 points (SE 0.0): beyond 2.06 SE"; now the spread about no
+  difference (McNemar's) is the standard error there, and the bar holds.
 
 Each checks the whole outcome a user meets, and nothing partial left behind where a stage refuses.
 """
@@ -18,6 +22,7 @@ import pytest
 from hostile_harness import assert_nothing_left, default_params, files_under, make_project
 from test_hostile_threshold_64 import _stage_in_process
 from winnow.augment import augment
+from winnow.augment_search import search
 from winnow.configs import Policy
 from winnow.params import validate
 
@@ -71,3 +76,22 @@ def test_cutout_beside_a_colour_op_paints_the_background_a_blank_page_stays_blan
     assert ops.all()  # every copy got both
     colours = [len(np.unique(copy.reshape(-1, len(background)), axis=0)) for copy in copies]
     assert colours == [1] * len(pages)
+
+
+@pytest.mark.hostile("training")
+@pytest.mark.parametrize(("images", "tie_se", "kept"), [
+    (2, 2.0, True),  # McNemar: 2 wins, 0 losses: z = 2 / sqrt(2) = 1.41, below a bar of 2
+    (3, 2.0, True),  # 3 / sqrt(3) = 1.73
+    (5, 2.0, False),  # 5 / sqrt(5) = 2.24, beyond it: five val images all won are evidence enough
+    (2, 1.0, False),  # 1.41 is beyond a bar of 1
+], ids=["2-images", "3-images", "5-images", "bar-1"])
+def test_a_challenger_right_on_every_val_image_needs_the_bar_of_its_spread_about_no_difference(images, tie_se, kept):
+    # balance.policy wrong on every val image, the one challenger right on every one. Before: the paired difference
+    # (all ones) had a standard error of 0, so the challenger replaced balance.policy at every tie_se, on 2 images as on 5
+    fixed, challenger = Policy(), Policy(ops=("rotate",), n=1)
+    right = {None: np.zeros(images), fixed: np.zeros(images), challenger: np.ones(images)}
+    result = search([fixed, challenger], score=right.__getitem__, incumbent=True, tie_se=tie_se)
+    assert result.incumbent == {"challenger": challenger.to_params(), "gain": 1.0,
+                                "gain_se": pytest.approx(1 / np.sqrt(images)), "bar_se": pytest.approx(tie_se),
+                                "kept": kept}
+    assert result.policy == (fixed if kept else challenger)

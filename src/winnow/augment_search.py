@@ -73,6 +73,11 @@ def search(policies: list[Policy], *, score: Callable[[Policy | None], Any], inc
     difference = per_image[best + 1] - per_image[1]  # best is the best challenger: it outscored the incumbent
     gain = float(difference.mean())
     gain_se = float(difference.std(ddof=1) / np.sqrt(len(difference))) if len(difference) > 1 else 0.0
+    if gain_se == 0 and len(difference) > 1:
+        # every val image moved alike (the incumbent wrong on all, the challenger right on all): a spread of 0 says
+        # nothing of chance, so the spread about no difference, McNemar's (b - c) / sqrt(b + c) for right and wrong.
+        # Before: any gain passed any bar, 2 val images "+100.0 points (SE 0.0): beyond 2.06 SE" replaced balance.policy
+        gain_se = float(np.sqrt(np.mean(difference ** 2) / len(difference)))
     kept = not gain > bar * gain_se
     return SearchResult(policies[0 if kept else best], table,
                         {"challenger": policies[best].to_params(), "gain": gain, "gain_se": gain_se, "bar_se": bar,
