@@ -368,8 +368,9 @@ def _pixel_scores(batch, orig_h, orig_w, light_percentile, dark_percentile) -> d
     hsp = hsp.reshape(len(batch), -1)
     hsp.sort(axis=1)
     change = changes(hsp)
-    off_mode = 1 - largest_equal_share(hsp, change)
-    few_colours = few_colour_images(hsp, chroma, colours=np.count_nonzero(change, axis=1) if hsp.size else None)
+    colours = np.count_nonzero(change, axis=1) if hsp.size else None
+    off_mode = 1 - largest_equal_share(hsp, change, colours=colours)
+    few_colours = few_colour_images(hsp, chroma, colours=colours)
     dark, bright = sorted_percentiles(hsp, [dark_percentile, light_percentile])
     clipped = ((batch[..., 0] if batch.shape[3] == 1 else top) == 255).mean(axis=(1, 2))
     return {
