@@ -55,12 +55,16 @@ def phash_batch(batch: np.ndarray) -> np.ndarray:
     dct = _low_dct(gray)
     middle = np.partition(dct, (31, 32), axis=1)
     near_tie = middle[:, 32] - middle[:, 31] <= _PHASH_TIE * (1.0 + np.abs(dct[:, 0]))
+    # np.median of 64 values: the mean of the two middle ones of the same partition, (a + b) / 2, bit for bit; read off
+    # the partition made for the ties, not by a second one (#20)
+    median = (middle[:, 31] + middle[:, 32]) / 2
     if near_tie.any():
         from scipy import fftpack
 
         exact = fftpack.dct(fftpack.dct(gray[near_tie].astype(np.uint8), axis=1), axis=2)
         dct[near_tie] = exact[:, :8, :8].reshape(-1, 64)
-    bits = dct > np.median(dct, axis=1, keepdims=True)
+        median[near_tie] = np.median(dct[near_tie], axis=1)
+    bits = dct > median[:, None]
     return np.packbits(bits, axis=1).view(">u8")[:, 0].astype(np.uint64)
 
 
