@@ -20,7 +20,7 @@ from importlib import metadata
 from typing import TYPE_CHECKING
 
 import numpy as np
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import ThreadpoolController, threadpool_info
 
 from winnow.errors import WinnowError, out_of_memory
 from winnow.file_rows import FileRows
@@ -160,8 +160,17 @@ def one_blas_thread():
     """A block in which numpy's matrix products run on one BLAS thread, in every process that runs a batch
     function. OpenBLAS rounds a float32 product differently at other thread counts: before, score's blurry and
     dedup's thumbnails of resampled images differed in the last bit between a 2-core run, a 1-core one and Ray
-    (whose workers run one thread), which the byte-identical outputs promised by the engine rule out."""
-    return threadpool_limits(1, user_api="blas")
+    (whose workers run one thread), which the byte-identical outputs promised by the engine rule out.
+
+    The BLAS libraries are looked up once, and again only after modules were imported since (a BLAS comes with an
+    extension module): threadpoolctl's lookup walks every library the process has loaded, 0.5-1 ms a block and 15 ms
+    or more the first time, which score and pHash paid at each pass (#20); the block itself costs 0.01 ms."""
+    if _BLAS[0] != len(sys.modules):
+        _BLAS[:] = [len(sys.modules), ThreadpoolController().select(user_api="blas")]
+    return _BLAS[1].limit(limits=1)
+
+
+_BLAS: list = [-1, None]  # one_blas_thread's (len(sys.modules) at the lookup, the BLAS libraries' controller)
 
 
 class _BatchFailed(Exception):
