@@ -197,7 +197,7 @@ def test_the_gan_sample_grid_draws_a_class_named_as_a_formula_and_leaves_matplot
 
 @pytest.mark.hostile("interrupted")
 def test_a_stage_run_from_an_interactive_main_runs_in_process_and_leaves_the_callers_state(tmp_path, monkeypatch):
-    # before: run(main) from a __main__ without a file (a notebook's cell, the REPL, python -c) took itself for a stage
+    # before: run(main) from a __main__ without a file (a notebook's cell, the REPL) took itself for a stage
     # script: it forked the caller (its own process left waiting to exit with the child's status), re-ran it in UTF-8
     # mode under another locale, and left SIGTERM, SIGINT and SIGHUP ignored after the stage's end
     def forked(**_options) -> None:
@@ -206,7 +206,7 @@ def test_a_stage_run_from_an_interactive_main_runs_in_process_and_leaves_the_cal
     monkeypatch.setattr(stage, "watched_by_a_parent", forked)
     monkeypatch.setattr(stage, "in_utf8_mode", lambda: forked())
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "argv", ["-c"])
+    monkeypatch.setattr(sys, "argv", ["ipykernel_launcher.py"])
     handlers = [signal.getsignal(number) for number in STOPS]
     ran = []
     exec("run(main)", {"__name__": "__main__", "run": stage.run, "main": lambda: ran.append(True)})  # a notebook's cell

@@ -222,10 +222,10 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False, torchrun: bo
     Called from a script's top level, the stage runs in a forked child that its parent watches
     (:func:`winnow.watched.watched_by_a_parent`), so that even a death no Python code sees is one line."""
     # in-process callers (tests) never are; nor is an interactive __main__, which has no file (a notebook's cells, the
-    # REPL, python -c): before, run(main) there forked the caller, its own process left waiting to exit with the child's
-    # status, and re-ran it in UTF-8 mode under another locale
+    # REPL): before, run(main) there forked the caller, its own process left waiting to exit with the child's status,
+    # and re-ran it in UTF-8 mode under another locale. `python -c` has no file either, but is a script run once
     caller = sys._getframe(1).f_globals
-    forked = caller.get("__name__") == "__main__" and caller.get("__file__") is not None
+    forked = caller.get("__name__") == "__main__" and (caller.get("__file__") is not None or "-c" in sys.orig_argv)
     if forked:
         in_utf8_mode()
     # an in-process caller gets its own stdout and stderr back as they were when the stage returns or refuses
