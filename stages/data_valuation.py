@@ -73,7 +73,7 @@ def main() -> None:
     features = read_representation(REPRESENT_IN, ids, data=data, params=params)
     val_features = read_representation(REPRESENT_IN, val.manifest["id"], data=data, params=params)
     silent = silent_rows(val_features)  # before: their k "nearest" were the first train images by id
-    if silent.any() and not silent.all():  # all of them: knn_shapley refuses
+    if silent.any() and not silent.all():  # all of them: every class is thin (below), which its line says
         print(f"data-valuation: {int(silent.sum())} val image(s) have an all-zero representation (first "
               f"{val.manifest['id'].iloc[int(np.argmax(silent))]!r}), as near to every train image as to any other: "
               "kNN-Shapley ranks no train image by them (TracIn does)")
@@ -81,8 +81,10 @@ def main() -> None:
     # a val image kNN-Shapley ranks nothing by measures no class: a class whose val images all have all-zero rows is
     # thin too. Before, a class whose 3 val images had them had each of its 30 correct train images valued at or below
     # zero by kNN-Shapley (no val image of its class to value one above it), and 21 of them dropped under combine both
-    # (27 under either). All of them silent: knn_shapley refuses, naming them
-    unranked = silent if not silent.all() else np.zeros_like(silent)
+    # (27 under either). All of them silent: every class is thin, as with most of them. Before, knn_shapley refused
+    # that one, and stopped the default dvc repro where data_valuation is among no pruned.cleaners (3 of 4 silent went
+    # on)
+    unranked = silent
     unranked_of = np.bincount(val.labels[unranked], minlength=len(data.classes))
     copies_of = read_val - np.bincount(val.labels, minlength=len(data.classes))
     # an empty val split: refused by the estimators
@@ -105,9 +107,12 @@ def main() -> None:
                    f"{MIN_CLASS_VAL} of every class with train images"
                    + (f" ({'; '.join(aside)})" if aside else "")
                    + ", and a value is measured against val images of the valued image's class; give the val split "
-                   f"at least {MIN_CLASS_VAL} images of each class ("
-                   + ("val images of the train classes: an imagefolder's val/ folders named as train/'s)" if unlearned
-                      else f"{more_val(data.manifest)})"))
+                   f"at least {MIN_CLASS_VAL} images of each class"
+                   # more val images would be all-zero rows too (before: the val fraction alone was advised)
+                   + (" that the representation answers" if unranked.any() else "") + " ("
+                   + ("val images of the train classes: an imagefolder's val/ folders named as train/'s" if unlearned
+                      else more_val(data.manifest))
+                   + ("; see represent.source" if unranked.any() else "") + ")")
         if "data_valuation" not in params["pruned"]["cleaners"]:
             # its decisions go nowhere: a small legal data set once stopped the default dvc repro here
             _write_undecided(considered=len(ids), left_out=left_out, why=why, start=start, manifest=data.manifest,
