@@ -60,8 +60,9 @@ def main() -> None:
         write_json(OUT / MADE_FROM, made_from(data, source=opts.source))
         # and the settings they were made under (represent_settings.made_at): the readers refuse them once params.yaml
         # gives others, as they are when run alone after a params edit (before: the old source's features read as the
-        # new one's, exit 0)
-        write_json(OUT / MADE_AT, made_at(params))
+        # new one's, exit 0), and the sha256 of the user's file they were read from: a file rewritten in place since is
+        # refused too (before: its old vectors read as the new file's)
+        write_json(OUT / MADE_AT, made_at(params, sha256=rep.info.get("sha256")))
         write_json(METRICS_OUT, metrics)
     print(f"represent: {len(rep.ids)} images -> {rep.features.shape[1]}-d features from {opts.source} in "
           f"{rep.info['seconds']:.0f}s" + (f", {rep.info['epochs']} epoch(s), loss {rep.info['final_loss']:.3f}"
