@@ -39,13 +39,14 @@ def main() -> None:
     # pHashes of the pixels now under each id: degrade rerun keeps every id, and old hashes found old copies
     scores = read_scores(SCORES, imageset=IMAGESET, ids=imageset.manifest["id"], columns=("phash",),
                          digests=imageset.manifest["digest"], sizes=imageset.manifest)
-    perturbations = read_table(TRUTH_IN, written_by="degrade", columns=PERTURBATION_COLUMNS, missing_ok=True)
+    # degrade always writes its log (empty where it planted nothing): one missing is no empty plan (before: read as
+    # none, so the detection scores against the copies it planted were left out of metrics/dedup.json, exit 0)
+    perturbations = read_table(TRUTH_IN, written_by="degrade", columns=PERTURBATION_COLUMNS)
     # a log naming copies of images data/degrade lacks (another data set's): before, scored 0 against it. Refused
     # before the search: it was refused where dedup_metrics scored it, after every group was made (minutes of an
     # embedding's search on a large set)
     try:
-        if perturbations is not None:
-            true_duplicate_ids(perturbations, splits=imageset.manifest.set_index("id")["split"])
+        true_duplicate_ids(perturbations, splits=imageset.manifest.set_index("id")["split"])
     except WinnowError as err:
         raise rerun_error(TRUTH_IN, str(err), written_by="degrade") from None
     settings = grouped_at(params)  # recorded with the groups: a reader refuses them after an edit (check_grouped_at)

@@ -42,8 +42,9 @@ def main() -> None:
                                params=params)  # threshold's flags: cut under params.yaml's settings
     # oracle is data/ingest's train split, baseline data/degrade's: the images degrade removed, and the copies it added,
     # are logged there
-    check_same_splits(degraded, ingested, log=read_table(TRUTH_IN, written_by="degrade", columns=PERTURBATION_COLUMNS,
-                                                         missing_ok=True))
+    # a missing log is refused (degrade always writes one): before, read as no image removed or added, so an image
+    # degrade removed (a copy it added) was refused as one ingest read anew since, the wrong cause and stage's rerun
+    check_same_splits(degraded, ingested, log=read_table(TRUTH_IN, written_by="degrade", columns=PERTURBATION_COLUMNS))
     baseline = baseline_rows(degraded.manifest)
     digests = degraded.manifest.set_index("id")["digest"]
     verdicts = read_verdicts(VERDICTS_FILE, baseline=baseline, digests=digests, classes=ingested.classes)

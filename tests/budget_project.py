@@ -15,9 +15,11 @@ import yaml
 
 from hostile_harness import default_params, make_project, record_represent, write_judged
 from winnow.dedup import GROUP_COLUMNS
+from winnow.degrade import perturbation_table
 from winnow.imageset import write_imageset
 from winnow.labels import ISSUE_COLUMNS
 from winnow.quality import SCORES
+from winnow.stage import write_table
 
 CLASSES = ["left", "middle", "right"]
 CENTRES = np.array([[-3.0, 0.0], [0.0, 0.0], [3.0, 0.0]])
@@ -109,6 +111,8 @@ def write_state(root: Path, c: Case, *, issues: pd.DataFrame, trusted: bool = Tr
     images = np.zeros((len(ids), 1, 1, 1), np.uint8)
     for name in ("ingest", "degrade"):
         write_imageset(root / "data" / name, images, manifest, CLASSES)
+    # degrade's log of what it planted, as degrade off writes it: none (its readers refuse a missing one)
+    write_table(root / "data/degrade/perturbations.parquet", perturbation_table([]))
     (root / "data/represent").mkdir(parents=True)
     np.save(root / "data/represent/embeddings.npy", np.concatenate([x for _, _, x, _ in parts]))
     (root / "data/represent/ids.json").write_text(json.dumps(ids.tolist()))

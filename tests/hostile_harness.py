@@ -33,6 +33,27 @@ AREAS = ("ingest", "npz", "imagefolder", "cifar10", "params", "intermediates", "
 TEMPORARY_MARK = ".winnow-tmp-"  # winnow.stage.atomic_path and the imageset writer name their temporaries so
 
 
+def planted_log(folder) -> dict:
+    """``tables`` for :func:`winnow.imageset.write_imageset` of ``folder`` (data/degrade) written anew as a degrade
+    rerun writes it: its log of what degrade planted (perturbations.parquet) as it holds it, or none planted where it
+    has none yet. The log's readers refuse a data/degrade without one (degrade always writes it)."""
+    import pandas as pd
+
+    from winnow.degrade import perturbation_table
+
+    log = Path(folder) / "perturbations.parquet"
+    return {"perturbations.parquet": pd.read_parquet(log) if log.is_file() else perturbation_table([])}
+
+
+def log_nothing_planted(root: Path) -> None:
+    """data/degrade's log of what degrade planted as degrade off writes it (none): for a data/degrade copied from
+    data/ingest, which its readers refuse without one."""
+    from winnow.degrade import perturbation_table
+    from winnow.stage import write_table
+
+    write_table(Path(root) / "data/degrade/perturbations.parquet", perturbation_table([]))
+
+
 def record_represent(root: Path, *, source: str = "file") -> None:
     """data/represent/made_from.json for a hand-made embedding beside data/degrade, as the represent stage writes
     it (:func:`winnow.represent.made_from`): the stages reading the embedding check it against data/degrade."""

@@ -23,6 +23,7 @@ import pytest
 
 from hostile_harness import budget_stamped, default_params, make_project, run_winnow, write_judged, write_scores
 from winnow.dedup import GROUP_COLUMNS
+from winnow.degrade import perturbation_table
 from winnow.imageset import write_imageset
 from winnow.labels import ISSUE_COLUMNS
 from winnow.neighbours import DECISION_COLUMNS
@@ -45,6 +46,8 @@ def write_project(root: Path) -> Path:
     images[3] = images[2]  # train-02 is a copy of train-03
     for name in ("ingest", "degrade"):
         write_imageset(root / "data" / name, images, manifest, CLASSES)
+    # degrade's log of what it planted, as degrade off writes it: none (its readers refuse a missing one)
+    write_table(root / "data/degrade/perturbations.parquet", perturbation_table([]))
     scores = pd.DataFrame({"id": ids, **{issue: np.full(len(ids), 0.9) for issue in SCORES}})
     scores.loc[0, "dark"] = 0.05
     write_scores(root, scores)  # with each image's digest and the score options, as the score stage writes it

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from hostile_harness import default_params, write_judged
+from hostile_harness import default_params, log_nothing_planted, write_judged
 from winnow.contract_tables import ingest_table, measurements, variant_table, with_digests
 from winnow.contract_verdict import refuse_failed
 from winnow.contracts import SUITES, Batch, Suite, check_settings, load_suite, validate
@@ -376,6 +376,7 @@ def project(tmp_path_factory):
     manifest["digest"] = pixel_digest(images)
     for name in ("ingest", "degrade"):
         write_imageset(root / "data" / name, images, manifest, ["zero", "one"])
+    log_nothing_planted(root)  # degrade's log, as degrade off writes it: threshold (run on a copy) refuses none
     # the score stage writes each image's pixel digest beside its scores: the contracts stage refuses scores without it
     write_judged(root, "data/score/scores.parquet", pd.DataFrame({"id": manifest["id"], **{s: 0.5 for s in SCORES}}))
     tables = {"threshold/flags.parquet": pd.DataFrame({"id": manifest["id"], "any": False}),

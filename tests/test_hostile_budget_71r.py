@@ -19,7 +19,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from hostile_harness import refused_line, run_stage, write_judged
+from hostile_harness import log_nothing_planted, refused_line, run_stage, write_judged
 from test_hostile_report_66 import LABEL_ISSUES, dotted_project
 
 IDS = [f"img-{i}" for i in range(16)]
@@ -57,6 +57,7 @@ def _scores_project(root, path: str, column: str, values):
     :data:`TABLES`) holding ``values`` in ``column``."""
     dotted_project(root)
     shutil.copytree(root / "data/ingest", root / "data/degrade")
+    log_nothing_planted(root)
     (root / "metrics").mkdir()
     (root / "metrics/confident_learn.json").write_text(json.dumps(LABEL_ISSUES))
     (root / path).parent.mkdir(parents=True)

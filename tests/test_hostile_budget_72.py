@@ -25,7 +25,7 @@ import torch
 import yaml
 
 from budget_project import case, planted_fixes_then_mistakes, write_state
-from hostile_harness import assert_nothing_left, files_under
+from hostile_harness import assert_nothing_left, files_under, planted_log
 from test_hostile_budget import budget_stage
 from test_hostile_threshold_64 import _stage_in_process
 from winnow.imageset import read_imageset, write_imageset
@@ -167,7 +167,8 @@ def _undecided_relabelled(project) -> None:
     manifest = data.manifest.drop(columns=["digest"])
     free = manifest.index[(manifest["split"] == "train") & ~manifest["id"].isin(decided)][:50]
     manifest.loc[free, "label"] = (manifest.loc[free, "label"] + 1) % 3
-    write_imageset(project / "data/degrade", np.asarray(data.images), manifest, data.classes)
+    write_imageset(project / "data/degrade", np.asarray(data.images), manifest, data.classes,
+                   tables=planted_log(project / "data/degrade"))
 
 
 @pytest.mark.hostile("budget")

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from hostile_harness import regroup, with_group_sizes
+from hostile_harness import planted_log, regroup, with_group_sizes
 from test_contracts import _stage_module
 from test_hostile_cleaners_more import _project
 from winnow.stage import write_table
@@ -37,7 +37,8 @@ def _repeating_val(root, *, copies: int, labels=None):
         data = read_imageset(project / "data/degrade")
         manifest = data.manifest.copy()
         manifest.loc[manifest["split"] == "val", "label"] = labels
-        write_imageset(project / "data/degrade", data.images, manifest, data.classes)
+        write_imageset(project / "data/degrade", data.images, manifest, data.classes,
+                       tables=planted_log(project / "data/degrade"))
         regroup(project)  # dedup's groups carry the val labels data/degrade holds now, as a dedup rerun writes them
     return project
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hostile_harness import budget_stamped, default_params, refused_line, run_stage, run_winnow, write_judged
+from hostile_harness import budget_stamped, default_params, planted_log, refused_line, run_stage, run_winnow, write_judged
 from review_project import exported  # noqa: F401  (a fixture)
 from test_dedup_copies import dedup, smooth_images
 from test_embedding_clean import clusters, judge, strays
@@ -103,7 +103,8 @@ def test_a_group_keeps_the_copy_threshold_does_not_flag(tmp_path, keep):
     data = read_imageset(project / "data/degrade")
     images = np.asarray(data.images).copy()
     images[0] = images[2] // 4
-    write_imageset(project / "data/degrade", images, data.manifest.drop(columns="digest"), data.classes)
+    write_imageset(project / "data/degrade", images, data.manifest.drop(columns="digest"), data.classes,
+                   tables=planted_log(project / "data/degrade"))
     manifest = pd.read_parquet(project / "data/degrade/manifest.parquet")
     write_table(project / "data/score/scores.parquet", score_table(images, manifest, **default_params()["score"]))
     flags = pd.DataFrame({"id": manifest["id"], **{issue: False for issue in SCORES}})

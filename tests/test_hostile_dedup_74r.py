@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hostile_harness import assert_nothing_left, files_under, make_project, undamaged_params
+from hostile_harness import assert_nothing_left, files_under, make_project, planted_log, undamaged_params
 from test_hostile_dedup_74 import LOG, _jittered_project, _kept, _log, _scored
 from test_hostile_dedup_more import dedup_project
 from test_hostile_quality_70 import _refused
@@ -90,7 +90,8 @@ def test_groups_of_train_images_of_other_sizes_are_refused_after_a_fence_edit(tm
     imageset = read_imageset(project / "data/degrade")
     manifest = imageset.manifest.drop(columns="digest")
     manifest.loc[3, "orig_w"] = 40
-    write_imageset(project / "data/degrade", imageset.images, manifest, imageset.classes)
+    write_imageset(project / "data/degrade", imageset.images, manifest, imageset.classes,
+                   tables=planted_log(project / "data/degrade"))
     _scored(project, undamaged_params()["score"])
     assert _stage_in_process(project, "dedup", monkeypatch, capsys).returncode == 0
     params = _rescored(project, {"iqr_factor": 1.5})

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from hostile_harness import (
-    TINY_CLASSES, make_project, record_represent, refused_line, tiny_degraded, undamaged_params, write_judged,
+    TINY_CLASSES, make_project, planted_log, record_represent, refused_line, tiny_degraded, undamaged_params,
+    write_judged,
 )
 from test_hostile_readers import project, template  # noqa: F401 (fixtures)
 from winnow.imageset import write_imageset
@@ -41,7 +42,8 @@ def test_budget_refuses_label_decisions_of_pixels_degrade_changed_since(tmp_path
     at = int(np.flatnonzero(manifest["id"] == CHANGED)[0])
     then = manifest["digest"].iloc[at]
     images[at] = 255 - images[at]  # the same picture, another version of it (ids, labels and splits as they were)
-    write_imageset(root / "data/degrade", images, manifest.drop(columns="digest"), TINY_CLASSES)
+    write_imageset(root / "data/degrade", images, manifest.drop(columns="digest"), TINY_CLASSES,
+                   tables=planted_log(root / "data/degrade"))
     now = pd.read_parquet(root / "data/degrade/manifest.parquet")["digest"].iloc[at]
     for path in ("data/threshold/flags.parquet", "data/dedup/groups.parquet"):  # threshold and dedup rerun
         write_judged(root, path, pd.read_parquet(root / path))
@@ -65,7 +67,8 @@ def test_budget_refuses_threshold_flags_of_pixels_degrade_changed_since(tmp_path
     at = int(np.flatnonzero(manifest["id"] == CHANGED)[0])
     then = manifest["digest"].iloc[at]
     images[at] = 0
-    write_imageset(root / "data/degrade", images, manifest.drop(columns="digest"), TINY_CLASSES)
+    write_imageset(root / "data/degrade", images, manifest.drop(columns="digest"), TINY_CLASSES,
+                   tables=planted_log(root / "data/degrade"))
     now = pd.read_parquet(root / "data/degrade/manifest.parquet")["digest"].iloc[at]
     record_represent(root)
     assert refused_line(root, "budget") == (
@@ -109,7 +112,8 @@ def _degrade_changed(root, params):
     manifest, images, _ = tiny_degraded(root, score=params["score"], clean_tables=True)
     at = int(np.flatnonzero(manifest["id"] == CHANGED)[0])
     images[at] = 255 - images[at]
-    write_imageset(root / "data/degrade", images, manifest.drop(columns="digest"), TINY_CLASSES)
+    write_imageset(root / "data/degrade", images, manifest.drop(columns="digest"), TINY_CLASSES,
+                   tables=planted_log(root / "data/degrade"))
     now = pd.read_parquet(root / "data/degrade/manifest.parquet")
     write_table(root / "data/score/scores.parquet", score_table(images, now, **params["score"]))
     record_represent(root)

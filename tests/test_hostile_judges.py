@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hostile_harness import ROOT, assert_error_line, assert_nothing_left, default_params, files_under, make_project, record_represent, run_stage, write_judged
+from hostile_harness import ROOT, assert_error_line, assert_nothing_left, default_params, files_under, make_project, planted_log, record_represent, run_stage, write_judged
 from winnow.imageset import read_imageset, write_imageset
 
 RERUN = "rerun the represent stage (dvc repro represent)"
@@ -33,7 +33,8 @@ def _manifest(per_class: dict, *, classes: int = 3) -> pd.DataFrame:
 def _degrade(project: Path, manifest: pd.DataFrame, classes=("a", "b", "c")) -> None:
     """data/degrade of ``manifest``'s images: 8x8 grey noise, the same for a seed."""
     images = np.random.default_rng(0).integers(0, 256, (len(manifest), 8, 8, 1), dtype=np.uint8)
-    write_imageset(project / "data/degrade", images, manifest, list(classes))
+    write_imageset(project / "data/degrade", images, manifest, list(classes),
+                   tables=planted_log(project / "data/degrade"))
 
 
 def _represent(project: Path, manifest: pd.DataFrame, features: np.ndarray) -> None:

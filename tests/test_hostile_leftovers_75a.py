@@ -27,13 +27,16 @@ import numpy as np
 import pytest
 import yaml
 
-from hostile_harness import assert_error_line, assert_nothing_left, files_under
-from test_hostile_represent_74 import SPLITS, _edit, _params, _project, _read, embedded  # noqa: F401
-from test_hostile_threshold_64 import _stage_in_process
+from hostile_harness import assert_error_line, assert_nothing_left, files_under, write_judged
+from review_project import write_project
+from test_hostile_represent_74 import SPLITS, _params, _project, _read, embedded  # noqa: F401
+from test_hostile_report_71 import _report
+from test_hostile_report_73 import _flagged_project
+from test_hostile_threshold_64 import _stage_in_process, template  # noqa: F401
 from winnow.errors import WinnowError
 from winnow.file_ops import file_sha256
 from winnow.imageset import read_imageset
-from winnow.judged_rows import read_filters
+from winnow.judged_rows import read_filters, read_judged
 from winnow.represent_settings import MADE_AT, made_at
 from winnow.stage import write_json
 
@@ -111,3 +114,60 @@ def test_the_same_bytes_written_anew_and_a_record_without_the_digest_are_read_as
     write_json(embedded / "data/represent" / MADE_AT, made_at(params))
     np.save(embedded / "mine.npy", np.zeros((len(SPLITS), 16)))
     np.testing.assert_array_equal(_read(embedded, params), np.eye(len(SPLITS), 16))
+
+
+LOG_MISSING = "error: data/degrade/perturbations.parquet: not found; rerun the degrade stage (dvc repro degrade)"
+
+
+@pytest.fixture
+def unlogged(template, tmp_path) -> Path:
+    """A copy of the threshold template (data/degrade of 30 random 8x8 images and their scores) whose degrade log
+    was deleted."""
+    project = tmp_path / "project"
+    shutil.copytree(template, project)
+    (project / "data/degrade/perturbations.parquet").unlink()
+    return project
+
+
+@pytest.mark.hostile("intermediates")
+@pytest.mark.parametrize("stage", ["threshold", "dedup"])
+def test_a_deleted_degrade_log_stops_a_stage_that_scores_against_it(unlogged, monkeypatch, capsys, stage):
+    # before: exit 0, read as nothing planted, so each issue's precision and recall (dedup's detection scores) against
+    # the damage degrade planted were left out of metrics/threshold.json (metrics/dedup.json) without a word
+    before = files_under(unlogged)
+    assert assert_error_line(_stage_in_process(unlogged, stage, monkeypatch, capsys)) == LOG_MISSING
+    assert_nothing_left(unlogged, before)
+
+
+@pytest.mark.hostile("cleaners")
+def test_a_deleted_degrade_log_stops_the_label_cleaners_before_they_judge(unlogged, monkeypatch):
+    # before: read_judged (confident-learn, embedding-clean, data valuation) gave truth None, so the cleaners' scores
+    # against the flips degrade planted were left out of their metrics, exit 0
+    monkeypatch.chdir(unlogged)
+    params = yaml.safe_load((unlogged / "params.yaml").read_text())
+    before = files_under(unlogged)
+    with pytest.raises(WinnowError) as refused:
+        read_judged(cleaners=[], params=params)
+    assert f"error: {refused.value}" == LOG_MISSING
+    assert_nothing_left(unlogged, before)
+
+
+@pytest.mark.hostile("report")
+def test_a_deleted_degrade_log_stops_the_report(tmp_path, monkeypatch, capsys):
+    # before: the report's recount of metrics/degrade.json (images perturbed, each kind's count) against the log was
+    # skipped as if degrade had not run, and its counts shown unchecked beside data/degrade's images
+    root, flags = _flagged_project(tmp_path / "project")
+    write_judged(root, "data/threshold/flags.parquet", flags)
+    (root / "data/degrade/perturbations.parquet").unlink()
+    assert _report(root, monkeypatch, capsys) == LOG_MISSING + "\n"
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_deleted_degrade_log_stops_variants(tmp_path, monkeypatch, capsys):
+    # before: read as no image removed or added by degrade, so its split check ran on an empty plan (an image degrade
+    # removed was refused as one ingest read anew since, the wrong cause), exit 0 where it removed none
+    project = write_project(tmp_path / "project")
+    (project / "data/degrade/perturbations.parquet").unlink()
+    before = files_under(project)
+    assert assert_error_line(_stage_in_process(project, "variants", monkeypatch, capsys)) == LOG_MISSING
+    assert_nothing_left(project, before)

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from budget_project import case, planted_fixes_then_mistakes, write_state
-from hostile_harness import files_under, make_project, record_represent, regroup
+from hostile_harness import files_under, log_nothing_planted, make_project, planted_log, record_represent, regroup
 from test_judges import STAGES, separable, stage_project
 from test_represent import FLIPPED, blobs, opts
 from winnow import checkpoints, represent
@@ -58,7 +58,8 @@ def test_budget_run_alone_after_a_relabel_refuses_the_embedding_of_the_represent
     data = read_imageset(project / "data/degrade")
     row = int(np.flatnonzero(data.manifest["id"] == "val-0000")[0])
     assert data.classes[data.labels[row]] == "left"
-    write_imageset(project / "data/degrade", np.asarray(data.images), relabelled(data, row, 1).manifest, data.classes)
+    write_imageset(project / "data/degrade", np.asarray(data.images), relabelled(data, row, 1).manifest, data.classes,
+                   tables=planted_log(project / "data/degrade"))
     regroup(project)  # dedup ran on the new labels too (else budget refuses its groups first)
     before = files_under(project)
     with pytest.raises(WinnowError) as refused:
@@ -79,6 +80,7 @@ def test_confident_learn_run_alone_after_a_relabel_refuses_the_embedding_of_the_
     record_represent(tmp_path, source="judge")
     data = read_imageset(tmp_path / "data/degrade")
     write_imageset(tmp_path / "data/degrade", np.asarray(data.images), relabelled(data, 5, 0).manifest, data.classes)
+    log_nothing_planted(tmp_path)  # a rerun planting none: the old log's flip of img-5 no longer holds
     before = files_under(tmp_path)
     with pytest.raises(WinnowError) as refused:
         run_here(monkeypatch, tmp_path, "confident_learn")

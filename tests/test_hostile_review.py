@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 from hostile_harness import (
-    assert_error_line, assert_nothing_left, budget_stamped, edit_table, files_under, refused_line, regroup,
-    run_stage, run_winnow, write_judged,
+    assert_error_line, assert_nothing_left, budget_stamped, edit_table, files_under, planted_log, refused_line,
+    regroup, run_stage, run_winnow, write_judged,
 )
 from review_project import digest, exported, write_project  # noqa: F401  (exported: a fixture)
 
@@ -69,7 +69,8 @@ def relabel_everywhere(project: Path, image_id: str, label: int) -> None:
     data = read_imageset(project / "data/degrade")
     manifest = data.manifest.copy()
     manifest.loc[manifest["id"] == image_id, "label"] = label
-    write_imageset(project / "data/degrade", np.asarray(data.images), manifest, data.classes)
+    write_imageset(project / "data/degrade", np.asarray(data.images), manifest, data.classes,
+                   tables=planted_log(project / "data/degrade"))
     regroup(project)  # dedup reran on the new labels
     for table in ("data/confident-learn/label_issues.parquet", "data/embedding-clean/decisions.parquet"):
         frame = pd.read_parquet(project / table)
@@ -302,7 +303,8 @@ def test_an_imported_verdict_stops_applying_when_the_label_changes_under_it(proj
     data = read_imageset(project / "data/degrade")
     manifest = data.manifest.copy()
     manifest.loc[manifest["id"] == "train-06", "label"] = 2  # dog -> owl
-    write_imageset(project / "data/degrade", np.asarray(data.images), manifest, data.classes)
+    write_imageset(project / "data/degrade", np.asarray(data.images), manifest, data.classes,
+                   tables=planted_log(project / "data/degrade"))
     edit_table(project / "data/budget/decisions.parquet", lambda table: budget_stamped(project, table))  # reran too
     assert refused_line(project, "variants") == (
         "error: reviews/verdicts.csv: line 3 (id 'train-06'): its label was 1 when reviewed and is 2 in data/degrade "
@@ -523,7 +525,8 @@ def replace_pixels(project: Path, image_id: str) -> None:
     data = read_imageset(project / "data/degrade")
     images, manifest = np.array(data.images), data.manifest.drop(columns="digest")
     images[manifest.index[manifest["id"] == image_id][0]] ^= 0xFF
-    write_imageset(project / "data/degrade", images, manifest, data.classes)
+    write_imageset(project / "data/degrade", images, manifest, data.classes,
+                   tables=planted_log(project / "data/degrade"))
     rejudged(project)
     edit_table(project / "data/budget/decisions.parquet", lambda table: budget_stamped(project, table))
 
@@ -563,7 +566,8 @@ def write_digits_only_pixels(project: Path, image_id: str) -> None:
     data = read_imageset(project / "data/degrade")
     images, manifest = np.array(data.images), data.manifest.drop(columns="digest")
     images[manifest.index[manifest["id"] == image_id][0], :, :, 0] = np.array(DIGITS_ONLY_PIXELS).reshape(8, 8)
-    write_imageset(project / "data/degrade", images, manifest, data.classes)
+    write_imageset(project / "data/degrade", images, manifest, data.classes,
+                   tables=planted_log(project / "data/degrade"))
     rejudged(project)
     edit_table(project / "data/budget/decisions.parquet", lambda table: budget_stamped(project, table))
 
@@ -671,7 +675,8 @@ def test_a_verdict_made_before_the_class_list_changed_is_refused(project, classe
     # found by probing: verdicts hold class numbers; with a class removed (or one added that sorts earlier) a
     # person's "8" trained as "9" without a word. The classes renamed or extended here: the key no longer matches
     data = read_imageset(project / "data/degrade")
-    write_imageset(project / "data/degrade", data.images, data.manifest, classes)
+    write_imageset(project / "data/degrade", data.images, data.manifest, classes,
+                   tables=planted_log(project / "data/degrade"))
     ingested = read_imageset(project / "data/ingest")
     write_imageset(project / "data/ingest", ingested.images, ingested.manifest, classes)
     before = files_under(project)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hostile_harness import budget_stamped, edit_table, files_under, undamaged_params
+from hostile_harness import budget_stamped, edit_table, files_under, planted_log, undamaged_params
 from review_project import write_project
 from test_hostile_quality_70 import _refused
 from test_hostile_score_73 import _odd_sizes_planted, _project_with_log
@@ -113,7 +113,8 @@ def _budget_of_old_sizes(root: Path) -> None:
                 budget_stamped(root, decisions.drop(columns=["given_label", "digest"])))  # the flags' bytes now
     manifest = data.manifest.drop(columns=["digest"])
     manifest.loc[manifest["id"] == "train-01", ["orig_h", "orig_w"]] = 60
-    write_imageset(root / "data/degrade", np.asarray(data.images), manifest, data.classes)
+    write_imageset(root / "data/degrade", np.asarray(data.images), manifest, data.classes,
+                   tables=planted_log(root / "data/degrade"))
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +151,8 @@ def test_scores_and_flags_read_after_data_degrade_is_written_in_another_row_orde
     assert _stage_in_process(tmp_path, "threshold", monkeypatch, capsys).returncode == 0
     data = read_imageset(tmp_path / "data/degrade")
     write_imageset(tmp_path / "data/degrade", np.asarray(data.images)[::-1],
-                   data.manifest.iloc[::-1].drop(columns=["digest"]).reset_index(drop=True), data.classes)
+                   data.manifest.iloc[::-1].drop(columns=["digest"]).reset_index(drop=True), data.classes,
+                   tables=planted_log(tmp_path / "data/degrade"))
     assert list(read_imageset(tmp_path / "data/degrade").manifest["id"]) == list(manifest["id"])[::-1]
     done = _stage_in_process(tmp_path, "dedup", monkeypatch, capsys)
     assert (done.returncode, done.stderr) == (0, "")

@@ -36,8 +36,8 @@ import yaml
 
 from budget_project import CLASSES, case, planted_fixes_then_mistakes, write_state
 from hostile_harness import (
-    assert_nothing_left, default_params, edit_table, files_under, make_project, record_represent, tiny_degraded,
-    undamaged_params, write_judged, write_scores,
+    assert_nothing_left, default_params, edit_table, files_under, log_nothing_planted, make_project, record_represent,
+    tiny_degraded, undamaged_params, write_judged, write_scores,
 )
 from test_contracts import _run_stage, project  # noqa: F401 - project: the contracts stage's fixture
 from review_project import write_project
@@ -211,6 +211,7 @@ def _checked_project(root):
     images = np.random.default_rng(0).integers(0, 256, (len(manifest), 8, 8, 1), dtype=np.uint8)
     for name in ("ingest", "degrade"):
         write_imageset(project / "data" / name, images, manifest, CLASSES)
+    log_nothing_planted(project)  # degrade's log, as degrade off writes it
     # the tables of the stages before, of these pixels
     for path in ("data/threshold/flags.parquet", "data/dedup/groups.parquet",
                  "data/confident-learn/label_issues.parquet"):

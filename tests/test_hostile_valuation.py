@@ -13,7 +13,9 @@ import pandas as pd
 import pytest
 
 from budget_project import clean_clouds_state
-from hostile_harness import assert_error_line, assert_nothing_left, files_under, make_project, regroup, run_stage
+from hostile_harness import (
+    assert_error_line, assert_nothing_left, files_under, make_project, planted_log, regroup, run_stage,
+)
 from winnow.imageset import read_imageset, write_imageset
 
 
@@ -104,7 +106,8 @@ def test_val_images_of_a_class_without_train_images_do_not_value_the_others(proj
     manifest = data.manifest.copy()
     moved = np.flatnonzero((manifest["split"] == "val") & (manifest["label"] == 1))[:5]
     manifest.iloc[moved, manifest.columns.get_loc("label")] = 2  # class 'right': no train image, in class 1's cloud
-    write_imageset(project / "data/degrade", data.images, manifest, data.classes)
+    write_imageset(project / "data/degrade", data.images, manifest, data.classes,
+                   tables=planted_log(project / "data/degrade"))
     regroup(project)  # dedup reran on the new data/degrade
     done = run_stage(project, "data-valuation")
     assert done.returncode == 0, done.stderr
@@ -131,7 +134,8 @@ def test_an_empty_val_split_names_the_parameter_that_makes_one(project):
     data = read_imageset(project / "data/degrade")
     manifest = data.manifest.copy()
     manifest.loc[manifest["split"] == "val", "split"] = "test"
-    write_imageset(project / "data/degrade", data.images, manifest, data.classes)
+    write_imageset(project / "data/degrade", data.images, manifest, data.classes,
+                   tables=planted_log(project / "data/degrade"))
     regroup(project)  # dedup reran on the new data/degrade
     with_cleaners(project, ["threshold", "dedup", "data_valuation"])  # else it goes on without deciding (below)
     fails(project, "data-valuation", "no train or no val images", "ingest.val_fraction")
@@ -190,7 +194,8 @@ def keep_val_images(project, per_class: dict[int, int]) -> None:
     for label, keep in per_class.items():
         rows = manifest.index[(manifest["split"] == "val") & (manifest["label"] == label)]
         manifest.loc[rows[keep:], "split"] = "test"
-    write_imageset(project / "data/degrade", data.images, manifest, data.classes)
+    write_imageset(project / "data/degrade", data.images, manifest, data.classes,
+                   tables=planted_log(project / "data/degrade"))
     regroup(project)  # dedup reran on the new data/degrade
 
 

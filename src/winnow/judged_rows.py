@@ -33,7 +33,9 @@ def read_judged(*, cleaners: list[str], params: Mapping[str, Any] | None = None,
 
     Returns:
         ``(data, considered, conflict, truth)``: data/degrade; the two arrays :func:`considered_rows`
-        returns for its manifest; degrade's planted perturbations, or None.
+        returns for its manifest; degrade's planted perturbations (a missing log refused naming degrade:
+        before, read as none planted, so the cleaners' scores against the planted flips were left out of their
+        metrics).
     """
     from winnow.groundtruth import PERTURBATION_COLUMNS, check_flips
     from winnow.imageset import read_imageset
@@ -41,7 +43,7 @@ def read_judged(*, cleaners: list[str], params: Mapping[str, Any] | None = None,
 
     data = read_imageset("data/degrade")
     flags, groups = read_filters(data.manifest, params=params, cleaners=cleaners)
-    truth = read_table(TRUTH, written_by="degrade", columns=PERTURBATION_COLUMNS, missing_ok=True)
+    truth = read_table(TRUTH, written_by="degrade", columns=PERTURBATION_COLUMNS)
     try:
         check_flips(truth, classes=len(data.classes), manifest=data.manifest)
     except WinnowError as err:  # read before anything is judged: before, a traceback once every image was
