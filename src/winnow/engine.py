@@ -104,14 +104,15 @@ class Engine:
         if local:
             _warn_oversubscribed(self.num_cpus)
         handlers = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
-        as_before = _process_as_it_is()
+        as_before, by_ray = _process_as_it_is()
         try:
             try:
                 # null means a cluster started here: "local", which Ray never reads as RAY_ADDRESS (None it does, and
                 # joined whatever that named); such a cluster takes num_cpus, a cluster joined has its own
-                ray.init(address="local" if local else self.address, num_cpus=self.num_cpus if local else None,
-                         include_dashboard=False, log_to_driver=False, runtime_env=runtime_env())
-            except Exception as err:  # ray:// without ray[client] is a ValueError; a node that fails to start a bare one
+                with by_ray():
+                    ray.init(address="local" if local else self.address, num_cpus=self.num_cpus if local else None,
+                             include_dashboard=False, log_to_driver=False, runtime_env=runtime_env())
+            except Exception as err:  # ray:// without ray[client] is a ValueError; a node that cannot start, a bare one
                 raise self._refusal(err, local=local) from err
             except SystemExit as stop:
                 # ray.init first sets a SIGTERM handler of its own, sys.exit(15): a SIGTERM while it connected ended
@@ -119,7 +120,8 @@ class Engine:
                 handler = handlers[signal.SIGTERM]
                 if stop.code != signal.SIGTERM or not callable(handler):
                     raise
-                ray.shutdown()
+                with by_ray():
+                    ray.shutdown()
                 signal.signal(signal.SIGTERM, handler)
                 handler(signal.SIGTERM, None)
                 raise
@@ -132,7 +134,8 @@ class Engine:
             try:
                 yield
             finally:
-                ray.shutdown()
+                with by_ray():
+                    ray.shutdown()
         finally:
             # ray.shutdown leaves Ray's handlers: an in-process caller (a test runner, a notebook) whose SIGTERM was at
             # its default kept Ray's sys.exit(15), and a stage run after it left that "launcher's" handler alone; SIGINT
@@ -288,26 +291,37 @@ class Engine:
                 task, batch_size=1, max_retries=RETRIES), n=len(images), allocate=allocate, release=release_rows)
 
 
-def _process_as_it_is() -> Callable[[], None]:
+def _process_as_it_is() -> tuple[Callable[[], None], Callable[[], Any]]:
     """What puts back, after a Ray session (:meth:`Engine.session`), the process-wide state ray.init changes and
     ray.shutdown leaves: ``os.environ`` (Ray's PYTHONBREAKPOINT, RAY_AUTH_MODE, RAY_USAGE_STATS_ENABLED, ...: an
     in-process caller's ``breakpoint()`` and every process it started later inherited them, and a second session took
     RAY_AUTH_MODE=token for the user's), the handlers of SIGTERM, SIGINT and SIGHUP (main thread; one set outside
-    Python is left) and :mod:`faulthandler`, which ray.init turns on. (The signal mask Ray leaves as it was.)"""
+    Python is left) and :mod:`faulthandler`, which ray.init turns on. (The signal mask Ray leaves as it was.) With it,
+    the context each call into Ray runs in: only the variables those calls changed go back, not those the caller's
+    block set meanwhile (before: every one of them was dropped, or set back, at the session's end)."""
     import faulthandler
 
     environment = dict(os.environ)
     main = threading.current_thread() is threading.main_thread()
     handlers = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
     faults = faulthandler.is_enabled()
+    touched: set[str] = set()  # the variables a call into Ray changed
+
+    @contextmanager
+    def by_ray() -> Iterator[None]:
+        before = dict(os.environ)
+        try:
+            yield
+        finally:
+            touched.update(name for name in {*before, *os.environ} if before.get(name) != os.environ.get(name))
 
     def restore() -> None:
         auth = os.environ.get("RAY_AUTH_MODE")
-        for name in set(os.environ) - set(environment):
-            del os.environ[name]
-        for name, value in environment.items():
-            if os.environ.get(name) != value:
-                os.environ[name] = value
+        for name in touched:
+            if name in environment:
+                os.environ[name] = environment[name]
+            else:
+                os.environ.pop(name, None)
         if auth != os.environ.get("RAY_AUTH_MODE"):  # Ray caches it: a later ray.init here reads it anew
             from ray._raylet import Config
 
@@ -319,7 +333,7 @@ def _process_as_it_is() -> Callable[[], None]:
         if not faults and faulthandler.is_enabled():
             faulthandler.disable()
 
-    return restore
+    return restore, by_ray
 
 
 def _warn_oversubscribed(num_cpus: int | None) -> None:
