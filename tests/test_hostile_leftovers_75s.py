@@ -2,17 +2,27 @@
 in-process caller):
 
 - :meth:`winnow.engine.Engine.session` gives back the variables Ray's calls changed (ray.init, ray.shutdown), and
-  keeps those the caller's block set or changed meanwhile, and a ``RAY_`` variable the caller had set before.
+  keeps those the caller's block set or changed meanwhile, and a ``RAY_`` variable the caller had set before;
+- a stage script IPython runs (a notebook's ``%run stages/x.py``: ``__name__`` ``__main__`` and a ``__file__``) runs
+  in process, as a notebook's cell does, not forked as the script's own process, and leaves the stops' handlers and
+  the streams as they were.
 """
 
 from __future__ import annotations
 
+import builtins
+import io
 import os
+import signal
+import sys
 
 import pytest
 
 from conftest import require
+from winnow import stage
 from winnow.engine import Engine
+
+STOPS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 @pytest.mark.hostile("scale")
@@ -46,3 +56,34 @@ def test_a_ray_session_keeps_the_variables_the_callers_block_set(monkeypatch):
     assert calls == ["init", "shutdown"]
     assert dict(os.environ) == environment | {"WINNOW_75S_NEW": "set in the block",
                                               "WINNOW_75S_CHANGED": "changed in the block"}
+
+
+def _ascii_stream() -> io.TextIOWrapper:
+    return io.TextIOWrapper(io.BytesIO(), encoding="ascii", errors="strict")
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_stage_script_ipython_runs_runs_in_process_and_leaves_the_callers_state(tmp_path, monkeypatch):
+    # before: `%run stages/x.py` in a notebook (IPython runs the script with __name__ "__main__" and its __file__) took
+    # the kernel for the script's own process: run(main) forked it, and the kernel itself waited for the child and
+    # then ended with its status (os._exit), the notebook's state gone; the stops ignored in the child it went on as
+    def forked(**_options) -> None:
+        raise AssertionError("forked the caller")
+
+    monkeypatch.setattr(stage, "watched_by_a_parent", forked)
+    monkeypatch.setattr(stage, "in_utf8_mode", lambda: forked())
+    monkeypatch.setattr(builtins, "__IPYTHON__", True, raising=False)  # what IPython's shell sets while it runs
+    monkeypatch.chdir(tmp_path)
+    script = tmp_path / "stages" / "some.py"
+    monkeypatch.setattr(sys, "argv", [str(script)])  # %run sets argv as the script's own
+    out, err = _ascii_stream(), _ascii_stream()
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setattr(sys, "stderr", err)
+    handlers = [signal.getsignal(number) for number in STOPS]
+    ran = []
+    exec("run(main)", {"__name__": "__main__", "__file__": str(script), "run": stage.run,
+                       "main": lambda: ran.append(True)})
+    assert ran == [True]
+    assert [signal.getsignal(number) for number in STOPS] == handlers
+    assert sys.stdout is out and sys.stderr is err and (out.errors, err.errors) == ("strict", "strict")
+    assert list(tmp_path.iterdir()) == []

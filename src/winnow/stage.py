@@ -3,6 +3,7 @@ temporaries a killed run left behind (the checked reads of what other stages wro
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import shlex
@@ -221,11 +222,13 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False, torchrun: bo
 
     Called from a script's top level, the stage runs in a forked child that its parent watches
     (:func:`winnow.watched.watched_by_a_parent`), so that even a death no Python code sees is one line."""
-    # in-process callers (tests) never are; nor is an interactive __main__, which has no file (a notebook's cells, the
-    # REPL): before, run(main) there forked the caller, its own process left waiting to exit with the child's status,
-    # and re-ran it in UTF-8 mode under another locale. `python -c` has no file either, but is a script run once
+    # in-process callers (tests) never are; nor is an interactive session's __main__ (a notebook's cells, the
+    # REPL, a script IPython runs as a notebook's `%run stages/x.py`): before, run(main) there forked the caller, its own
+    # process left waiting to exit with the child's status (the kernel ended), and re-ran it in UTF-8 mode under another
+    # locale. A script without a file that runs once (`python -c`, as the tests start stages) is a stage script
     caller = sys._getframe(1).f_globals
-    forked = caller.get("__name__") == "__main__" and (caller.get("__file__") is not None or "-c" in sys.orig_argv)
+    interactive = getattr(builtins, "__IPYTHON__", False) or hasattr(sys, "ps1") or sys.flags.interactive
+    forked = caller.get("__name__") == "__main__" and not interactive
     if forked:
         in_utf8_mode()
     # an in-process caller gets its own stdout and stderr back as they were when the stage returns or refuses
