@@ -5,7 +5,9 @@ in-process caller):
   keeps those the caller's block set or changed meanwhile, and a ``RAY_`` variable the caller had set before;
 - a stage script IPython runs (a notebook's ``%run stages/x.py``: ``__name__`` ``__main__`` and a ``__file__``) runs
   in process, as a notebook's cell does, not forked as the script's own process, and leaves the stops' handlers and
-  the streams as they were.
+  the streams as they were;
+- the report's figures (:mod:`winnow.report_figures`, imported by the report and by ``winnow review``) draw a class
+  named ``$\\foo$`` as a name without turning matplotlib's ``text.parse_math`` off for the whole process.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ import builtins
 import io
 import os
 import signal
+import subprocess
 import sys
 
 import pytest
 
 from conftest import require
+from hostile_harness import ROOT
 from winnow import stage
 from winnow.engine import Engine
 
@@ -86,4 +90,34 @@ def test_a_stage_script_ipython_runs_runs_in_process_and_leaves_the_callers_stat
     assert ran == [True]
     assert [signal.getsignal(number) for number in STOPS] == handlers
     assert sys.stdout is out and sys.stderr is err and (out.errors, err.errors) == ("strict", "strict")
+    assert list(tmp_path.iterdir()) == []
+
+
+# a fresh interpreter: what importing the report's figures (the report stage, `winnow review`) leaves matplotlib
+_REPORT_FIGURES_IN_A_PROCESS = """
+import matplotlib
+import pandas as pd
+from winnow import report_figures, review_page
+
+names = ["$\\\\foo$", "a$x^2$b"]
+f1 = pd.DataFrame({"baseline": [0.5, 0.6]}, index=names)
+drawn = report_figures.per_class_f1_figure(f1)
+confusion = report_figures.confusion_figure({"baseline": pd.DataFrame([[3, 1], [0, 4]], index=names, columns=names)})
+labels = [(label.get_text(), label.get_parse_math())
+          for label in report_figures.per_class_f1_panels(f1).axes[0].get_xticklabels()]
+print(matplotlib.rcParams["text.parse_math"], drawn[:22], confusion[:22], labels)
+"""
+
+
+@pytest.mark.hostile("interrupted")
+def test_the_report_figures_draw_a_class_named_as_a_formula_and_leave_matplotlibs_settings_alone(tmp_path):
+    # before: importing winnow.report_figures (the report stage; `winnow review`, run in-process by cli.main in a
+    # notebook) set matplotlib.rcParams["text.parse_math"] = False for the whole process: the caller's own "$x^2$"
+    # labels were drawn as typed from then on, as the GAN's grid and the study's plots did before stop 75's mends
+    done = subprocess.run([sys.executable, "-c", _REPORT_FIGURES_IN_A_PROCESS], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT / "src"), "MPLBACKEND": "agg"}, cwd=tmp_path,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ("True data:image/png;base64, data:image/png;base64, "
+                           "[('$\\\\foo$', False), ('a$x^2$b', False)]\n")
     assert list(tmp_path.iterdir()) == []

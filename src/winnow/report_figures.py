@@ -20,12 +20,18 @@ from PIL import Image
 
 from winnow.study_plots import AXIS_LABELS, legends_below, line_style
 
-# class names, ids and paths are drawn as typed: "$x$" is text, never a formula (a class "$\foo$" raised)
-matplotlib.rcParams["text.parse_math"] = False
 
 FLAGGED_COLOUR, KEPT_COLOUR = "#d62728", "#7f7f7f"
 MAX_LABEL = 25  # characters of a class name on an axis (longer ones are cut in the middle)
 EDGE_MARGIN = 0.03  # the score axis runs this far beyond [0, 1], so the end bins show
+
+
+def _as_typed(draw):
+    """``draw`` with matplotlib's ``text.parse_math`` off while it makes or renders a figure: class names, ids and paths
+    are drawn as typed, "$x$" is text, never a formula (a class "$\\foo$" raised). Before, set in rcParams at this
+    module's import, for the whole process: an in-process caller of the report or of ``winnow review`` (cli.main; a
+    notebook) drew its own "$x^2$" as typed from then on, as gan_eval's and study_plots' did before them."""
+    return matplotlib.rc_context({"text.parse_math": False})(draw)
 
 
 def png_uri(png: bytes) -> str:
@@ -33,6 +39,7 @@ def png_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
+@_as_typed
 def figure_uri(fig: Figure, *, dpi: int = 100) -> str:
     """The figure rendered to PNG in memory, as a data URI."""
     buffer = io.BytesIO()
@@ -69,6 +76,7 @@ def per_class_f1_figure(f1: pd.DataFrame, *, untested: list[str] = ()) -> str:
     return figure_uri(per_class_f1_panels(f1, untested=untested))
 
 
+@_as_typed
 def per_class_f1_panels(f1: pd.DataFrame, *, untested: list[str] = ()) -> Figure:
     """:func:`per_class_f1_figure`'s figure, before it is rendered (its axes can be read back). A bar of F1 exactly 0
     is marked "0" at its foot, and a class of ``untested`` (no test image: its 0s are not measured) is named so on its
@@ -94,6 +102,7 @@ def per_class_f1_panels(f1: pd.DataFrame, *, untested: list[str] = ()) -> Figure
     return fig
 
 
+@_as_typed
 def confusion_figure(confusions: dict[str, pd.DataFrame]) -> str:
     """One confusion matrix per variant, side by side: counts written in, colour = share of the true class."""
     fig = Figure(figsize=(4.6 * len(confusions), 4.4), layout="constrained")  # room for each panel's class names
@@ -126,6 +135,7 @@ def threshold_figure(histograms: dict[str, pd.DataFrame], *, titles: dict[str, s
     return figure_uri(threshold_panels(histograms, titles=titles))
 
 
+@_as_typed
 def threshold_panels(histograms: dict[str, pd.DataFrame], *, titles: dict[str, str]) -> Figure:
     """:func:`threshold_figure`'s figure, before it is rendered (its axes can be read back)."""
     columns = min(4, len(histograms))
@@ -146,7 +156,7 @@ def threshold_panels(histograms: dict[str, pd.DataFrame], *, titles: dict[str, s
         ax.set_yscale("log")
         ax.minorticks_off()  # a log axis's minor ticks were most of this figure's drawing time
         # the counts as plain numbers: the log axis's own labels are formulas ("$\mathdefault{10^{3}}$"), and
-        # with text.parse_math off (above) the page showed them as that source text
+        # with text.parse_math off (_as_typed) the page showed them as that source text
         ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:,.0f}"))
         # a margin either side: a bin at 0 or 1 (every image grey, every image of the usual size) lay under the
         # frame, and a panel holding all the images looked empty
@@ -163,6 +173,7 @@ def study_figure(study: pd.DataFrame) -> str:
     return figure_uri(study_panels(study))
 
 
+@_as_typed
 def study_panels(study: pd.DataFrame) -> Figure:
     """:func:`study_figure`'s figure, before it is rendered (its axes can be read back)."""
     curves = study[study["sweep"] != "clean"]
