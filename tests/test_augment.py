@@ -161,8 +161,8 @@ def test_a_tie_goes_to_the_first_candidate():
 
 def test_the_fixed_policy_stays_unless_a_candidate_beats_it_by_more_than_one_standard_error():
     # 100 val images; the fixed policy gets the first 50 right. Both challengers get 55 right (+0.05), one on the
-    # same images and 5 more (paired SE sqrt(0.05 * 0.95 / 99) = 0.022), the other on images 20-74, losing 20 of
-    # the fixed policy's and winning 25 (SE sqrt((45 - 100 * 0.05**2) / 99) / 10 = 0.067)
+    # same images and 5 more (SE of the paired difference about none, McNemar's: sqrt(5) / 100 = 0.022), the other
+    # on images 20-74, losing 20 of the fixed policy's and winning 25 (SE sqrt(20 + 25) / 100 = 0.067)
     fixed, challenger = Policy(), Policy(ops=("rotate",), n=1)
     image = np.arange(100)
     right = {None: image < 40, fixed: image < 50}
@@ -172,10 +172,10 @@ def test_the_fixed_policy_stays_unless_a_candidate_beats_it_by_more_than_one_sta
 
     clear = search([fixed, challenger], score=score_with(image < 55), incumbent=True)
     assert clear.policy == challenger and not clear.incumbent["kept"]
-    assert clear.incumbent["gain_se"] == pytest.approx(np.sqrt(0.05 * 0.95 / 99))
+    assert clear.incumbent["gain_se"] == pytest.approx(np.sqrt(5) / 100)
     close = search([fixed, challenger], score=score_with((20 <= image) & (image < 75)), incumbent=True)
     assert close.policy == fixed and close.incumbent == {"challenger": challenger.to_params(), "gain": pytest.approx(0.05),
-                                                         "gain_se": pytest.approx(np.sqrt(44.75 / 99) / 10),
+                                                         "gain_se": pytest.approx(np.sqrt(45) / 100),
                                                          "bar_se": pytest.approx(1.0), "kept": True}
     assert search([fixed, challenger], score=score_with((20 <= image) & (image < 75)), incumbent=True,
                   tie_se=0.5).policy == challenger  # 0.05 beyond half the SE
@@ -198,7 +198,7 @@ def test_the_bar_rises_with_the_number_of_challengers():
     assert search([fixed, challenger], score=score, incumbent=True).policy == challenger
     three = search([fixed, challenger, *also_ran], score=score, incumbent=True)
     assert three.policy == fixed and three.incumbent["bar_se"] == pytest.approx(1.6175, abs=1e-4)
-    assert three.incumbent["gain"] / three.incumbent["gain_se"] == pytest.approx(0.05 / np.sqrt(12.75 / 99) * 10)
+    assert three.incumbent["gain"] / three.incumbent["gain_se"] == pytest.approx(5 / np.sqrt(4 + 9))
 
 
 def test_stratified_sample_keeps_each_class_share():

@@ -7,7 +7,10 @@ in-process caller):
   in process, as a notebook's cell does, not forked as the script's own process, and leaves the stops' handlers and
   the streams as they were;
 - the report's figures (:mod:`winnow.report_figures`, imported by the report and by ``winnow review``) draw a class
-  named ``$\\foo$`` as a name without turning matplotlib's ``text.parse_math`` off for the whole process.
+  named ``$\\foo$`` as a name without turning matplotlib's ``text.parse_math`` off for the whole process;
+- the augment search's bar for a challenger over balance.policy: the spread of the paired difference about no
+  difference (McNemar's) on every val split, not only where the challenger moved every image alike: 3 val images won
+  of 4 and 1 tied replaced balance.policy where 4 won of 4 did not.
 """
 
 from __future__ import annotations
@@ -19,11 +22,14 @@ import signal
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from conftest import require
 from hostile_harness import ROOT
 from winnow import stage
+from winnow.augment_search import search
+from winnow.configs import Policy
 from winnow.engine import Engine
 
 STOPS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
@@ -121,3 +127,25 @@ def test_the_report_figures_draw_a_class_named_as_a_formula_and_leave_matplotlib
     assert done.stdout == ("True data:image/png;base64, data:image/png;base64, "
                            "[('$\\\\foo$', False), ('a$x^2$b', False)]\n")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.hostile("training")
+@pytest.mark.parametrize(("won", "tied", "kept"), [
+    (3, 1, True),  # McNemar: 3 wins, 0 losses: z = 3 / sqrt(3) = 1.73, within a bar of 2
+    (2, 0, True),  # 2 / sqrt(2) = 1.41, as ad7cafd0 held a challenger that won every val image
+    (2, 2, True),  # 2 / sqrt(2) = 1.41
+    (5, 1, False),  # 5 / sqrt(5) = 2.24, beyond it
+], ids=["3-won-1-tied", "2-won", "2-won-2-tied", "5-won-1-tied"])
+def test_a_challenger_that_tied_on_some_val_images_is_held_to_the_same_bar_as_one_that_won_them(won, tied, kept):
+    # before (ad7cafd0 held only a paired difference of no spread to McNemar's): the spread about the gain shrank as
+    # the gain neared every image, so 3 won of 4 and 1 tied, "+75.0 points (SE 25.0)", z 3.0, replaced balance.policy
+    # beyond the default bar of 2.06 SE (tie_se 1, 8 challengers) as beyond this test's 2, while a challenger that won
+    # all 4 (z 2.0) stayed within 2.06: the better challenger was kept out
+    images = won + tied
+    fixed, challenger = Policy(), Policy(ops=("rotate",), n=1)
+    right = {None: np.zeros(images), fixed: np.zeros(images), challenger: (np.arange(images) < won).astype(float)}
+    result = search([fixed, challenger], score=right.__getitem__, incumbent=True, tie_se=2.0)
+    assert result.incumbent == {"challenger": challenger.to_params(), "gain": pytest.approx(won / images),
+                                "gain_se": pytest.approx(np.sqrt(won) / images), "bar_se": pytest.approx(2.0),
+                                "kept": kept}
+    assert result.policy == (fixed if kept else challenger)

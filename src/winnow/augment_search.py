@@ -48,8 +48,9 @@ def search(policies: list[Policy], *, score: Callable[[Policy | None], Any], inc
     ``score`` returns float ``(M,)``, one value per val image (1.0 right, 0.0 wrong), or a plain number
     (no spread); a policy's score is the mean. With ``incumbent``, ``policies[0]`` (the hand-set policy)
     stays unless the best of the others beats it by more than a bar of standard errors of the paired
-    per-image difference: ``tie_se`` for one challenger, raised for K so that K challengers no better than
-    the incumbent displace it as rarely as one would (Bonferroni: 2.06 for ``tie_se`` 1 and K = 8). The
+    per-image difference, taken about no difference (McNemar's, for right and wrong): ``tie_se`` for one
+    challenger, raised for K so that K challengers no better than the incumbent displace it as rarely as one
+    would (Bonferroni: 2.06 for ``tie_se`` 1 and K = 8). The
     best of K equals, tested as if it were one, displaced an equal incumbent in about half of the searches
     (a review's simulation, K = 8). Short trainings on one seed rank close policies by chance: on three
     benchmark sets their winners, chosen over the fixed policy by 7-39 val images of 500-808, did not gain
@@ -72,12 +73,11 @@ def search(policies: list[Policy], *, score: Callable[[Policy | None], Any], inc
                                                  "kept": True})
     difference = per_image[best + 1] - per_image[1]  # best is the best challenger: it outscored the incumbent
     gain = float(difference.mean())
-    gain_se = float(difference.std(ddof=1) / np.sqrt(len(difference))) if len(difference) > 1 else 0.0
-    if gain_se == 0 and len(difference) > 1:
-        # every val image moved alike (the incumbent wrong on all, the challenger right on all): a spread of 0 says
-        # nothing of chance, so the spread about no difference, McNemar's (b - c) / sqrt(b + c) for right and wrong.
-        # Before: any gain passed any bar, 2 val images "+100.0 points (SE 0.0): beyond 2.06 SE" replaced balance.policy
-        gain_se = float(np.sqrt(np.mean(difference ** 2) / len(difference)))
+    # the spread about no difference, McNemar's (b - c) / sqrt(b + c) for right and wrong, not the spread about the
+    # gain, which shrinks as the gain nears every image. Before (ad7cafd0 mended its 0 alone): 3 val images won of 4, 1
+    # tied, "+75.0 points (SE 25.0): beyond 2.06 SE" replaced balance.policy, where one that won all 4 (SE 50.0) did
+    # not; and 2 val images all won, "+100.0 points (SE 0.0)", replaced it at any tie_se
+    gain_se = float(np.sqrt(np.mean(difference ** 2) / len(difference))) if len(difference) > 1 else 0.0
     kept = not gain > bar * gain_se
     return SearchResult(policies[0 if kept else best], table,
                         {"challenger": policies[best].to_params(), "gain": gain, "gain_se": gain_se, "bar_se": bar,
