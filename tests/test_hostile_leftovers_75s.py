@@ -31,6 +31,7 @@ from winnow import stage
 from winnow.augment_search import search
 from winnow.configs import Policy
 from winnow.engine import Engine
+from winnow.ray_tasks import import_ray
 
 STOPS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
@@ -43,7 +44,7 @@ def test_a_ray_session_keeps_the_variables_the_callers_block_set(monkeypatch):
 
     require(importlib.util.find_spec("ray") is not None, what="Ray",
             fix="make setup installs the ray[data] pin of requirements.lock")
-    import ray
+    ray = import_ray()  # as the session imports it (Ray's failure signal handler off), before the environment is read
 
     calls = []
 
