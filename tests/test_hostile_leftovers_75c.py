@@ -207,6 +207,7 @@ def test_a_stage_run_from_an_interactive_main_runs_in_process_and_leaves_the_cal
     monkeypatch.setattr(stage, "in_utf8_mode", lambda: forked())
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "argv", ["ipykernel_launcher.py"])
+    monkeypatch.setattr(sys, "ps1", ">>> ", raising=False)  # the REPL's, as an interactive session has it
     handlers = [signal.getsignal(number) for number in STOPS]
     ran = []
     exec("run(main)", {"__name__": "__main__", "run": stage.run, "main": lambda: ran.append(True)})  # a notebook's cell
