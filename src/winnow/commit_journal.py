@@ -8,6 +8,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import secrets
 import signal
 import threading
@@ -17,6 +18,7 @@ from pathlib import Path
 from stat import S_ISDIR
 from typing import NamedTuple
 
+from winnow.errors import WinnowError
 from winnow.file_ops import remove, running, temporary_sibling
 
 
@@ -158,7 +160,8 @@ def finish_killed_commits() -> tuple[list[Path], list[Path]]:
     since by something else (DVC's run cache or checkout, a pull, a copy of the checkout) is dropped
     (:func:`_drop`). Each journal is first claimed, renamed to one of this process, so that of processes
     starting together (the ranks of a torchrun) one finishes it, and a kill while finishing leaves it for the
-    next. Returns ``(finished, dropped)``: the outputs of each kind."""
+    next. A journal that cannot be read as :func:`commit_staged` writes it (an older winnow's, a damaged one) is
+    refused in one line, before anything is swept. Returns ``(finished, dropped)``: the outputs of each kind."""
     finished, dropped = [], []
     for journal in sorted(Path(".").glob(".winnow-commit-*.json*")):
         pid = journal.name.removeprefix(".winnow-commit-").split("-")[0].split(".")[0]
@@ -170,13 +173,11 @@ def finish_killed_commits() -> tuple[list[Path], list[Path]]:
             continue
         try:
             record = json.loads(journal.read_text())
-            moves = [Move(Path(path), Path(tmp), Path(old), tmp_id, path_id)
-                     for path, tmp, old, tmp_id, path_id in record["moves"]]
-            direction = record["direction"]
         except FileNotFoundError:
             continue  # finished by another process meanwhile
-        except (OSError, ValueError, KeyError, TypeError):
-            continue  # not one of ours: left alone
+        except (OSError, ValueError) as err:
+            raise _unread(journal, f"{err.strerror or err}" if isinstance(err, OSError) else "it is no JSON") from None
+        moves, direction = _read_moves(record, journal)
         claimed = _journal_path()
         try:
             os.rename(journal, claimed)
@@ -190,6 +191,38 @@ def finish_killed_commits() -> tuple[list[Path], list[Path]]:
             dropped += _outputs(moves)
         claimed.unlink()
     return finished, dropped
+
+
+def _read_moves(record, journal: Path) -> tuple[list[Move], str]:
+    """The moves and the direction of a killed run's journal ``record``, refused (:func:`_unread`) unless each move is
+    as :func:`commit_staged` writes it: the temporary and the set-aside name siblings of the output, named as
+    :func:`winnow.file_ops.temporary_sibling` names them, so that finishing or dropping it renames or removes nothing
+    else."""
+    try:
+        direction, moves = record["direction"], [Move(Path(path), Path(tmp), Path(old), tmp_id, path_id)
+                                                 for path, tmp, old, tmp_id, path_id in record["moves"]]
+    except (KeyError, TypeError, ValueError):
+        older = isinstance(record, dict) and all(isinstance(move, list) and len(move) == 3
+                                                 for move in record.get("moves") or [None])
+        raise _unread(journal, "an older winnow's, whose moves name no identities" if older else
+                      "not a journal of moves as this winnow writes them") from None
+    for move in moves:
+        for kind, sibling in (("tmp", move.tmp), ("old", move.old)):
+            if sibling.parent != move.path.parent or not re.fullmatch(
+                    rf"\.{re.escape(move.path.stem)}\.winnow-{kind}-\d+{re.escape(move.path.suffix)}", sibling.name):
+                raise _unread(journal, f"{sibling} is not a temporary of {move.path}")
+    if direction not in ("forward", "back"):
+        raise _unread(journal, f"direction {direction!r} is neither forward nor back")
+    return moves, direction
+
+
+def _unread(journal: Path, why: str) -> WinnowError:
+    """The one line for a killed run's journal that cannot be read as :func:`commit_staged` writes it. Before: left
+    alone without a word, and the sweep then removed the temporaries it named, the old output set aside among them
+    (an output killed between its two renames was lost, neither old nor new), and the journal stayed for good."""
+    return WinnowError(f"{journal}: a killed run's record of its output moves, which cannot be read ({why}); its "
+                       "outputs may be half moved, so nothing was finished or swept: run `dvc checkout --force` to put "
+                       f"back the outputs dvc.lock records, then delete {journal} and rerun")
 
 
 def _outputs(moves: list[Move]) -> list[Path]:
