@@ -3,7 +3,11 @@
 - every image at dark's floor (40 black of 40, or 30 of 40 beside 10 bright): the floor flags them whatever
   threshold.max_flagged_fraction says, yet the stage warned that the cut "would flag more than
   threshold.max_flagged_fraction ... a property most images share is the data set's norm; raise the fraction if it is
-  not", and a raised fraction flagged the same images (the warning stays where the cut takes images above the floor).
+  not", and a raised fraction flagged the same images (the warning stays where the cut takes images above the floor);
+- damage planted among a dim majority that the cut set apart and then set aside as too many, two black images left
+  flagged by the floor: besides the warning on the fraction, the stage said the cut found none of the planted images
+  "at that strength the damage does not set them apart from the rest of this data set", which no stronger damage
+  changes (the too-many warning alone says why, as it does without the black images).
 
 The threshold cases run the real stage script in this process on a throwaway project whose scores are written by hand.
 """
@@ -15,7 +19,7 @@ import pytest
 
 from hostile_harness import undamaged_params
 from test_hostile_threshold_64 import _stage_in_process
-from test_hostile_threshold_74 import _scored
+from test_hostile_threshold_74 import _planted_dark, _scored
 
 SHARE_WARNING = ("warning: threshold: dark flags {} of 40 images ({}): damage is a few percent of a real data set, so "
                  "check that these are not a kind of image it holds on purpose (then leave dark out of "
@@ -46,3 +50,30 @@ def test_images_all_at_the_floor_are_not_told_to_raise_the_fraction(tmp_path, mo
     root = _scored(tmp_path / "raised", dark, params)
     assert _stage_in_process(root, "threshold", monkeypatch, capsys).returncode == 0
     assert json.loads((root / "metrics/threshold.json").read_text())["dark"]["flagged"] == black
+
+
+@pytest.mark.hostile("score")
+def test_planted_damage_in_a_cut_set_aside_as_too_many_is_not_blamed_on_its_strength(tmp_path, monkeypatch, capsys):
+    # before: exit 0 and, before the fraction's warning, "warning: threshold: dark found none of the 5 train images
+    # degrade planted with it: at that strength the damage does not set them apart from the rest of this data set",
+    # though the cut set all 60 dim images apart (the 5 among them) and was set aside for taking more than the
+    # fraction; the 2 black images the floor kept flagged made the rule floor, which that warning did not leave out
+    dark = np.r_[0.0, 0.0, np.linspace(0.15, 0.25, 60), np.linspace(0.85, 0.95, 40)]
+    root = _scored(tmp_path, dark, undamaged_params())
+    _planted_dark(root, [f"i{k:03d}" for k in range(2, 7)])
+    done = _stage_in_process(root, "threshold", monkeypatch, capsys)
+    assert done.returncode == 0, done.stderr
+    assert _warnings(done) == [
+        "warning: threshold: dark's cut would flag more than threshold.max_flagged_fraction (0.5) of the images, so it "
+        "flags none but the 2 at the score's floor: a property most images share is the data set's norm; raise the "
+        "fraction if it is not"]
+    metrics = json.loads((root / "metrics/threshold.json").read_text())["dark"]
+    assert {k: metrics[k] for k in ("rule", "flagged", "tp", "fp", "fn")} == {
+        "rule": "floor", "flagged": 2, "tp": 0, "fp": 2, "fn": 5}
+    # as the warning says: the fraction raised, the cut applies and finds the planted images
+    params = undamaged_params()
+    params["threshold"]["max_flagged_fraction"] = 0.7
+    root = _scored(tmp_path / "raised", dark, params)
+    _planted_dark(root, [f"i{k:03d}" for k in range(2, 7)])
+    assert _stage_in_process(root, "threshold", monkeypatch, capsys).returncode == 0
+    assert json.loads((root / "metrics/threshold.json").read_text())["dark"]["tp"] == 5
