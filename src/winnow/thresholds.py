@@ -211,7 +211,11 @@ def cut_issues(
                  and np.mean(group <= ceilings[issue]) <= 0.5)
         if above and discarded is not None:
             discarded[issue] = (float(cut), len(group))
-        if len(values) and len(group) / len(values) > max_flagged_fraction:
+        # a share of the images that choose the cuts, those another issue explains among them (as the stage's
+        # warnings count it): before, of the images left after them, so 40 low-information images of 100 beside 25
+        # dark ones were 40 of 75, "more than threshold.max_flagged_fraction (0.5) of the images", and flagged none
+        choosing = len(scores[issue]) if cut_on is None else int(np.count_nonzero(cut_on))
+        if choosing and len(group) / choosing > max_flagged_fraction:
             cut, rule = NOTHING, "too_many"
             # not where the whole group lies at the score's floor, which flags it whatever the fraction: before, 40
             # black images of 40 were told "a property most images share is the data set's norm; raise the fraction",
