@@ -12,11 +12,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from hostile_harness import _env, assert_nothing_left, files_under, make_project
+from hostile_harness import _env, assert_error_line, assert_nothing_left, files_under, make_project
 from test_hostile_cli import _TERM_BEFORE_UNBLOCK
+from test_hostile_leftovers_75a import REWRITTEN, _rewritten
+from test_hostile_represent_74 import _project
+from test_hostile_threshold_64 import _stage_in_process
+from winnow import file_ops
 
 
 @pytest.mark.hostile("interrupted")
@@ -32,4 +37,29 @@ def test_sigterm_before_a_stage_run_by_python_uc_lets_it_through_is_one_line(tmp
     assert done.stderr.splitlines() == ["error: stages/ingest.py: terminated (SIGTERM); outputs not yet complete were "
                                         "left unwritten: rerun it"]
     assert done.stdout == ""
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("represent")
+def test_a_user_file_is_hashed_once_by_a_reader_and_still_refused_once_rewritten(tmp_path, monkeypatch, capsys):
+    # before: every check of the embedding hashed represent.file whole, three times in one data valuation run (its
+    # train and val features, and the record of the embedding): a 10 GB file read 30 GB, without a word
+    project = _project(tmp_path)
+    assert _stage_in_process(project, "represent", monkeypatch, capsys).returncode == 0
+    hashed = []
+
+    def counted(path):
+        hashed.append(path)
+        return real(path)
+
+    real = file_ops.file_sha256
+    monkeypatch.setattr(file_ops, "file_sha256", counted)
+    monkeypatch.setattr(file_ops, "RACY_NS", 0)  # mine.npy was written before the stage began: its hash is kept
+    assert _stage_in_process(project, "data_valuation", monkeypatch, capsys).returncode == 0
+    assert [Path(path).name for path in hashed].count("mine.npy") == 1
+    # the same path, the same size, other vectors: the kept digest is not taken for it
+    then, now = _rewritten(project)
+    before = files_under(project)
+    line = assert_error_line(_stage_in_process(project, "data_valuation", monkeypatch, capsys))
+    assert line == REWRITTEN.format("represent.file mine.npy", then, now)
     assert_nothing_left(project, before)

@@ -7,6 +7,7 @@ import hashlib
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 
@@ -43,6 +44,31 @@ def file_sha256(path: str | os.PathLike) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def kept_sha256(path: str | os.PathLike) -> str:
+    """:func:`file_sha256` of ``path``, hashed once per version of the file in this process, for a file that each
+    check reads whole (represent_settings' digest of ``represent.file``: before, data valuation read it three times and
+    the budget once more at each record of the embedding, a 10 GB file 10 GB at each). The version is told by the
+    stat taken before the hash (size, modification and change time, inode, device), as git and DVC tell it: the change
+    time, which no tool sets back, sees an edit whose size and modification time were kept (``cp -p``). A file changed
+    within :data:`RACY_NS` of its hash is hashed again next time: the kernel's clock steps in milliseconds, so an edit
+    of the same size in the same step would keep the stat."""
+    path = os.path.abspath(path)
+    stat = os.stat(path)
+    mark = (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, stat.st_dev)
+    kept = _HASHED.get(path)
+    if kept is not None and kept[0] == mark:
+        return kept[1]
+    began = time.time_ns()
+    digest = file_sha256(path)
+    if stat.st_ctime_ns < began - RACY_NS:
+        _HASHED[path] = (mark, digest)
+    return digest
+
+
+RACY_NS = 2_000_000_000  # a file changed this close to its hash is hashed again by the next read (a FAT disk's 2 s)
+_HASHED: dict[str, tuple[tuple, str]] = {}  # kept_sha256's: path -> (its stat's mark, its sha256)
 
 
 def file_digests(paths) -> dict[str, str | None]:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from winnow.configs import STEP_SETTINGS, PretrainedConfig, SelfSupConfig, TrainConfig
-from winnow.file_ops import file_sha256
+from winnow.file_ops import kept_sha256
 
 # the represent section of params.yaml: what a left-out key means (judge: overrides of the train section)
 DEFAULTS = {"source": "judge", "knn_k": 10, "selfsup": {}, "pretrained": {}, "file": None, "judge": {}}
@@ -112,7 +112,7 @@ def check_made_at(record: Any, *, params: Mapping[str, Any], path: str | os.Path
     if not isinstance(then, str):
         raise rerun_error(recorded_in, f"records the sha256 of {option} as {json.dumps(then)[:40]}, not a digest",
                           written_by="represent")
-    digest = file_sha256(os.path.expanduser(file))
+    digest = kept_sha256(os.path.expanduser(file))  # once per version in a process: every reader checks it
     if digest != then:
         raise rerun_error(Path(path), f"made from another version of {option} {file} than the one there now (sha256 "
                                       f"{then[:12]} then, {digest[:12]} now: rewritten since represent read it)",

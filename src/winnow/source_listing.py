@@ -27,7 +27,7 @@ from stat import S_ISREG
 
 from winnow.errors import first_line
 from winnow.imageset import SOURCE_SPLITS
-from winnow.file_ops import file_sha256
+from winnow.file_ops import RACY_NS, file_sha256
 from winnow.remote_files import RemotePath, is_hidden, locate
 
 
@@ -106,7 +106,6 @@ class Hashes:
 
 
 HASHES = ".dvc/tmp/winnow-source-hashes.json"  # DVC's own scratch folder, which git ignores
-RACY_NS = 2_000_000_000  # a file changed this close to a listing is hashed again by the next (a FAT disk's 2 s)
 
 
 def _inside(path, project: Path) -> bool:
