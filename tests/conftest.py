@@ -35,9 +35,10 @@ def stops_as_the_worker_began():
     a worker after the Ray tests, which a later test's subprocess would inherit. A stage runs in a process of its own,
     so this is the suite's hygiene; winnow's own leaks are mended and tested where found
     (torch_runtime.determinism_kept, stops.stops_as_they_are, Engine.session). It did not cure the six signal tests
-    that failed in one worker of the full suite at stop 74 and passed alone: the tests' fork server did, started with
-    the stops at their defaults (forked_run.py), which had inherited what the worker held when it began; stop 75's full
-    runs met none of them."""
+    that failed in one worker of the full suite at stop 74 and passed alone. Stop 75's full runs met none of them, after
+    two changes: the tests' fork server starts with the stops at their defaults (forked_run.py; before, it inherited
+    what the worker held when it began, for the worker's life), the likely cure, and a Ray session gives its caller the
+    environment back; which of the two cured it was not isolated."""
     yield
     for number, handler in _STOPS_AT_START.items():
         if handler is not None:
