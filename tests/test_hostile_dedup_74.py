@@ -30,8 +30,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from hostile_harness import (assert_nothing_left, files_under, make_project, record_represent,
-                             undamaged_params)
+from hostile_harness import (assert_nothing_left, files_under, make_project, planted_log,
+                             record_represent, undamaged_params)
 from test_hostile_dedup_more import dedup_project
 from test_hostile_quality_70 import _refused
 from test_hostile_threshold_64 import _stage_in_process
@@ -190,7 +190,8 @@ def test_groups_that_chose_no_copy_are_read_after_a_score_edit(project, monkeypa
     manifest = pd.read_parquet(project / "data/degrade/manifest.parquet")
     params = yaml.safe_load((project / "params.yaml").read_text())
     images = np.random.default_rng(1).integers(0, 256, (len(SPLITS), 8, 8, 1), dtype=np.uint8)
-    write_imageset(project / "data/degrade", images, manifest.drop(columns="digest"), ["a", "b"])
+    write_imageset(project / "data/degrade", images, manifest.drop(columns="digest"), ["a", "b"],
+                   tables=planted_log(project / "data/degrade"))
     manifest = pd.read_parquet(project / "data/degrade/manifest.parquet")
     _scored(project, params["score"])
     assert _stage_in_process(project, "dedup", monkeypatch, capsys).returncode == 0
