@@ -305,7 +305,7 @@ def _process_as_it_is() -> tuple[Callable[[], None], Callable[[], Any]]:
     main = threading.current_thread() is threading.main_thread()
     handlers = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
     faults = faulthandler.is_enabled()
-    touched: set[str] = set()  # the variables a call into Ray changed
+    touched: dict[str, str | None] = {}  # the variables a call into Ray changed: the value it left each
 
     @contextmanager
     def by_ray() -> Iterator[None]:
@@ -313,11 +313,13 @@ def _process_as_it_is() -> tuple[Callable[[], None], Callable[[], Any]]:
         try:
             yield
         finally:
-            touched.update(name for name in {*before, *os.environ} if before.get(name) != os.environ.get(name))
+            touched.update({name: os.environ.get(name) for name in {*before, *os.environ}
+                            if before.get(name) != os.environ.get(name)})
 
     def restore() -> None:
         auth = os.environ.get("RAY_AUTH_MODE")
-        for name in touched:
+        # where each holds what Ray left: the block's own since is kept (before: its PYTHONBREAKPOINT=0 was set back)
+        for name in (name for name, left in touched.items() if os.environ.get(name) == left):
             if name in environment:
                 os.environ[name] = environment[name]
             else:
