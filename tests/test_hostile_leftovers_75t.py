@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -57,8 +58,13 @@ def test_a_user_file_is_hashed_once_by_a_reader_and_still_refused_once_rewritten
     monkeypatch.setattr(file_ops, "RACY_NS", 0)  # mine.npy was written before the stage began: its hash is kept
     assert _stage_in_process(project, "data_valuation", monkeypatch, capsys).returncode == 0
     assert [Path(path).name for path in hashed].count("mine.npy") == 1
-    # the same path, the same size, other vectors: the kept digest is not taken for it
+    # the same path, the same size, other vectors, its modification time kept (as cp -p, rsync -t or a tar extract
+    # keep it; np.save writes the same inode): only the change time tells the kept digest is not this file's
+    times = (project / "mine.npy").stat()
     then, now = _rewritten(project)
+    os.utime(project / "mine.npy", ns=(times.st_atime_ns, times.st_mtime_ns))
+    kept = (project / "mine.npy").stat()
+    assert (kept.st_ino, kept.st_size, kept.st_mtime_ns) == (times.st_ino, times.st_size, times.st_mtime_ns)
     before = files_under(project)
     line = assert_error_line(_stage_in_process(project, "data_valuation", monkeypatch, capsys))
     assert line == REWRITTEN.format("represent.file mine.npy", then, now)
