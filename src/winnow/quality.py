@@ -292,7 +292,7 @@ def quality_flags(table: pd.DataFrame, settings: dict[str, dict], *, bins: int =
             only from :data:`LIGHT_CEILING_PERCENTILE` up.
         discarded: :func:`winnow.thresholds.cut_issues`' record of the cuts a ceiling set aside.
         over_fraction: its record of the cuts that would flag more than ``max_flagged_fraction`` (rule ``too_many``,
-            or ``floor`` after it).
+            or ``floor`` after it; not a cut whose every image lies at the floor).
 
     Returns:
         ``(flags, cuts, rules)``: a DataFrame of ``id``, one bool column per issue and ``any``; ``{issue:

@@ -167,7 +167,8 @@ def cut_issues(
             have where the cut flagged more than ``max_flagged_fraction`` too (rule ``too_many``): what the relative
             cut was and how many images of those that choose it (``cut_on``) it would have flagged.
         over_fraction: filled, when given, with each issue whose cut would flag more than ``max_flagged_fraction``
-            of those images (rule ``too_many``, or ``floor`` where the floor's images stay flagged after it).
+            of those images (rule ``too_many``, or ``floor`` where the floor's images stay flagged after it); not
+            one whose every image lies at the floor, which flags them whatever the fraction.
         spans: ``{issue: width}``: with ``auto``, scores that all lie within ``width`` of each other (the top
             value aside) fire no rule (rule ``none``; ``floor`` still applies). A width in the score's own units:
             the quality scores' two grey levels (:data:`winnow.quality.MIN_SPAN`) mean nothing to a distance.
