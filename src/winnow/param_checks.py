@@ -128,6 +128,24 @@ def valley_windows_fit(section: dict, path: str) -> None:
                         "a smaller window or another method")
 
 
+# auto's tail_share: its tail rule tests the scores at or below that quantile of them (from MIN_SCORES, 10) and its
+# isolated rule needs 20 strictly below it (winnow.auto_rule), so a share s leaves the isolated rule idle on every set
+# of up to 19 / s + 1 images. Before, 1e-9 was accepted and flagged nothing either rule exists for (a black image among
+# 20,000: flagged at 0.1, none at 1e-9). From a thousandth both can fire on a set of 20,000 images (CIFAR, MNIST)
+MIN_TAIL_SHARE = 0.001
+
+
+def tail_shares_tested(section: dict, path: str) -> None:
+    for issue, setting in (section.get("issues") or {}).items():
+        share = setting.get("tail_share") if setting.get("method", "auto") == "auto" else None
+        if share is not None and share < MIN_TAIL_SHARE:
+            fail(f"{path}.issues.{issue}.tail_share",
+                 f"{show(share)} is below {MIN_TAIL_SHARE}: auto's isolated rule needs 20 scores under that share of "
+                 f"them and its tail rule 10, so the isolated rule would fire on no set of fewer than "
+                 f"{19 / share:,.0f} images; give {MIN_TAIL_SHARE} or more (0.1 by default), or null to turn "
+                 "both rules off")
+
+
 def _as_params_line(check, *args) -> None:
     """``check(*args)``, a stage's own validator, its one line prefixed as a params line: the params check and
     the stage refuse a value in the same words, from one place."""

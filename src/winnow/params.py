@@ -39,7 +39,7 @@ from winnow.param_checks import (
     contract_bounds_bind, correlation_binds, cpus_of_a_local_cluster, crops_fit, embedding_pairs_confirmed,
     folds_judged, gan_images_fit, gated_files_inside, noise_fraction_read, op_sets_differ, outliers_dropped,
     search_challenges_fixed, search_has_candidates, search_settings_read, searched_policy_made, splits_leave_train,
-    valley_windows_fit, variants_can_be_made, views_searched, weak_classes_chosen,
+    tail_shares_tested, valley_windows_fit, variants_can_be_made, views_searched, weak_classes_chosen,
 )
 from winnow.param_rules import (
     FILE, Bool, Choice, Device, Either, ListOf, MapOf, Num, Percentile, Rule, Section, Text, fail, kind_of, show,
@@ -237,7 +237,7 @@ SCHEMA = Section({
         "bins": Num(2, 65536, integer=True),  # a histogram of 1e9 bins asked for 7.5 GiB
         "max_flagged_fraction": SHARE,
         "issues": Section({issue: ThresholdSetting() for issue in QUALITY_ISSUES}, what="issue"),
-    }, required=("bins", "max_flagged_fraction", "issues"), checks=(valley_windows_fit,)),
+    }, required=("bins", "max_flagged_fraction", "issues"), checks=(valley_windows_fit, tail_shares_tested)),
     "dedup": Section({
         # Hamming distance between 64-bit pHashes. Unrelated images differ by 32 bits on average, so a radius
         # past 16 pairs images that share nothing, and its search grows past minutes (24: no end in 90 s)
