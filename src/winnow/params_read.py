@@ -29,6 +29,7 @@ from typing import Any
 
 from winnow.errors import WinnowError
 from winnow.file_ops import file_sha256
+from winnow.stops import script_named
 from winnow.yaml_text import load_yaml
 
 DVC_YAML = Path("dvc.yaml")
@@ -198,7 +199,7 @@ def _declared(script: str, args: tuple[str, ...]) -> tuple[str, list[str] | None
             keys = None if "" in keys else keys
         deps = [_filled(dep, words) for dep in body.get("deps") or [] if isinstance(dep, str)]
         return (f"{name}@{'-'.join(args)}" if args else name), keys, [dep for dep in deps if "${" not in dep]
-    return f"stages/{script}", None, []
+    return script_named(script), None, []
 
 
 def stage_params(body: Any) -> list[str] | None:

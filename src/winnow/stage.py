@@ -25,7 +25,9 @@ from winnow.outputs import (  # noqa: F401  (stage scripts import the writers of
 from winnow.params_read import check_unchanged, forget, remember
 from winnow.params import load as load_validated
 from winnow.progress_env import check_progress_variables
-from winnow.stops import drop_broken_dvc_lock, ignore_stops, stop_line, stops_as_they_are, terminate_as_interrupt
+from winnow.stops import (
+    drop_broken_dvc_lock, ignore_stops, stage_script, stop_line, stops_as_they_are, terminate_as_interrupt,
+)
 from winnow.temporaries import sweep_temporaries
 from winnow.watched import in_utf8_mode, watched_by_a_parent
 
@@ -245,15 +247,14 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False, torchrun: bo
         # inside the try: a SIGTERM or SIGINT sent before the child lets them through arrives as that happens, in
         # watched_by_a_parent (before: a traceback and status 1 where one line and 143 were due, met under load)
         if forked:
-            watched_by_a_parent(speaker=f"stages/{Path(sys.argv[0]).name}", tidy=tidy_killed_runs,
+            watched_by_a_parent(speaker=stage_script(), tidy=tidy_killed_runs,
                                 setup=terminate_as_interrupt)  # the child's handler, before SIGTERM is let through
         else:
             terminate_as_interrupt()
         tidy_killed_runs()
         if not reads_arguments and len(sys.argv) > 1:
-            script = f"stages/{Path(sys.argv[0]).name}"
-            raise WinnowError(f"{script} takes no arguments (got {' '.join(sys.argv[1:])}); run it as dvc.yaml "
-                              f"does: python {script}")
+            raise WinnowError(f"{stage_script()} takes no arguments (got {' '.join(sys.argv[1:])}); run it as "
+                              f"dvc.yaml does: python {stage_script(runnable=True)}")
         if not torchrun:
             _refuse_ranks()
         check_progress_variables()
@@ -272,7 +273,7 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False, torchrun: bo
             raise
         if forked:
             ignore_stops()
-        say_error(f"error: stages/{Path(sys.argv[0]).name}: {fault[0]}")
+        say_error(f"error: {stage_script()}: {fault[0]}")
         sys.exit(fault[1])
     finally:
         before_commit.remove(check_unchanged)
@@ -287,8 +288,9 @@ def _refuse_ranks() -> None:
     left to the training's own line (:func:`winnow.torch_runtime.distributed_setup`)."""
     world = os.environ.get("WORLD_SIZE", "")
     if world.isascii() and world.isdecimal() and int(world) > 1:
-        script = f"stages/{Path(sys.argv[0]).name}"
-        command = shlex.join(["python", script, *sys.argv[1:]])  # evaluate's variant too (before: dropped)
+        script = stage_script()
+        # evaluate's variant too (before: dropped)
+        command = shlex.join(["python", stage_script(runnable=True), *sys.argv[1:]])
         raise WinnowError(f"{script} runs in one process, but torchrun started {int(world)} (WORLD_SIZE={int(world)}): "
                           "each would write every output, and a judge it trains would learn from a share of the "
                           f"images; run {command} (only stages/train.py trains under torchrun)")

@@ -137,6 +137,26 @@ def stops_raised() -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+# sys.argv[0] of a script the interpreter read without a file: `python - < stages/ingest.py`, `python < ...`, -c
+_NAMELESS = {"-": "<stdin>", "": "<stdin>", "-c": "<-c>"}
+# what a line tells a user to run where the stage's own script cannot be named
+ANY_STAGE = "stages/<stage>.py"
+
+
+def stage_script(*, runnable: bool = False) -> str:
+    """The running stage's script as its lines name it: ``stages/<its file name>``, or ``stages/<stdin>`` (``<-c>``)
+    where the interpreter read it from standard input (or ``-c``), which names no file to know it by; with
+    ``runnable``, what a line tells a user to run, :data:`ANY_STAGE` there. Before: ``stages/-``, a path that is none,
+    and "run it as dvc.yaml does: python stages/-"."""
+    name = Path(sys.argv[0]).name if sys.argv else ""
+    return ANY_STAGE if runnable and name in _NAMELESS else script_named(name)
+
+
+def script_named(name: str) -> str:
+    """``stages/<name>`` for the file name of a stage script as ``sys.argv[0]`` gives it (:func:`stage_script`)."""
+    return f"stages/{_NAMELESS.get(name, name)}"
+
+
 def one_line_from_the_start() -> None:
     """Called by a stage script (as ``__main__``) before its other imports, which take seconds (torch's up to 16 s on a
     busy machine) before :func:`winnow.stage.run` starts: Ctrl-C, SIGTERM or a fault of the machine among them (a
@@ -149,7 +169,7 @@ def one_line_from_the_start() -> None:
     fill_closed_streams()  # before the imports open files: a closed 2 would be the first one's
     _refuse_another_checkout(caller.get("__file__"))
     stops_raised()
-    script = f"stages/{Path(sys.argv[0]).name}"
+    script = stage_script()
 
     def said(kind, err, trace) -> None:
         fault = stop_line(err)

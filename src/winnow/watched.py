@@ -238,6 +238,13 @@ def in_utf8_mode() -> None:
     # not on Windows, whose os.execv ends this process at once with status 0 and runs the new one detached
     if os.name != "posix" or sys.flags.utf8_mode or {e.lower().replace("-", "") for e in encodings} == {"utf8"}:
         return
+    if sys.argv[:1] in (["-"], [""]):  # a script read from stdin: run again, it read stdin at its end, ran nothing
+        # and said nothing, exit 0 (`LC_ALL=C PYTHONUTF8=0 python - < stages/ingest.py`)
+        print(f"error: stages/<stdin>: this locale's encoding ({', '.join(sorted(encodings))}) needs the stage started "
+              "again in Python's UTF-8 mode, but a script read from standard input cannot be read again; run it as "
+              "dvc.yaml does: python stages/<stage>.py, or set PYTHONUTF8=1", file=sys.stderr)
+        _flush()
+        sys.exit(1)
     _flush()
     os.execv(sys.executable, [sys.executable, "-X", "utf8", *sys.orig_argv[1:]])
 
