@@ -55,9 +55,13 @@ def main() -> None:
     table = per_class_table(test.labels, predicted, classes=classes)
     unmeasured = table.loc[table["support"] == 0, "class"].tolist()
     if unmeasured:  # their 0 is a convention (as scikit-learn's zero_division=0), not how the model does on them
+        # precision too (before: the line named recall, F1 and accuracy alone), 0 where the model named them for an
+        # image, each of another class, and left out of macro precision as the others are (winnow.metrics.summarise)
+        named = int((table["support"].to_numpy() == 0)[predicted].sum())
+        said = f" but that it named them for {named} test image(s) of other classes" if named else ""
         print(f"warning: evaluate@{variant}: class(es) {', '.join(map(repr, unmeasured))} have no test images: their "
-              "recall, F1 and accuracy are written as 0, which says nothing of the model, and left out of the macro "
-              "averages; give the test split images of every class")
+              f"precision, recall, F1 and accuracy are written as 0, which says nothing of the model{said}, and left "
+              "out of the macro averages; give the test split images of every class")
     if not_learnt(summary):  # before: a model naming one class for all 1,000 test images printed accuracy 0.1000
         # without a word, and the report shipped another version on its "gain" over it
         named = np.unique(predicted)

@@ -69,9 +69,9 @@ def test_evaluate_of_a_test_split_of_one_class_does_not_call_the_model_unlearnt(
     assert (done.returncode, done.stderr) == (0, "")
     # b: 2 of its 3 test images named b, none of another class named b: precision 1, recall 2/3, F1 0.8
     assert done.stdout.splitlines() == [
-        "warning: evaluate@baseline: class(es) 'a' have no test images: their recall, F1 and accuracy are written as "
-        "0, which says nothing of the model, and left out of the macro averages; give the test split images of every "
-        "class",
+        "warning: evaluate@baseline: class(es) 'a' have no test images: their precision, recall, F1 and accuracy are "
+        "written as 0, which says nothing of the model but that it named them for 1 test image(s) of other classes, "
+        "and left out of the macro averages; give the test split images of every class",
         "evaluate@baseline: accuracy 0.6667, macro F1 0.8000, weakest class b (F1 0.800)"]
     summary = json.loads((project / summary_path("baseline")).read_text())
     assert summary["per_class"]["b"] == pytest.approx(

@@ -9,12 +9,16 @@
 - next to it, the same script read from standard input under an ASCII locale (``LC_ALL=C PYTHONUTF8=0``): the stage
   ran itself again in Python's UTF-8 mode, whose standard input was already read to its end, so it ran nothing and
   said nothing, exit 0. Now one line saying why, and what to run;
+- evaluate of a test split without images of a class: its warning said the class's recall, F1 and accuracy are
+  written as 0 and left out of the macro averages, but precision is too (0 also where the model named the class for
+  test images of others, which the line did not say). Now it names precision, and how many images the model named so;
 
 Stage cases run the real scripts in this process on throwaway projects of a few small images; the others call the
 library the stages call."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -22,7 +26,11 @@ import numpy as np
 import pytest
 
 from hostile_harness import ROOT, _env, assert_error_line, assert_nothing_left, files_under, make_project, params_with
+from test_hostile_evaluate_73 import _bright_is_b
+from test_hostile_metrics_more import _evaluate_project
 from test_hostile_quality_70 import _refused
+from test_hostile_training_66 import _evaluate_in_process
+from winnow.metrics import summary_path
 from winnow.params import validate
 from winnow.stage import run
 from winnow.thresholds import threshold_rule
@@ -81,3 +89,22 @@ def test_a_stage_read_from_standard_input_under_an_ascii_locale_is_one_line(tmp_
         "python stages/<stage>.py, or set PYTHONUTF8=1")
     assert done.stdout == ""
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("training")
+def test_the_warning_of_a_class_without_test_images_names_its_precision(tmp_path, monkeypatch, capsys):
+    # before: "their recall, F1 and accuracy are written as 0, which says nothing of the model, and left out of the
+    # macro averages", while a's precision was written as 0 and left out of macro precision too, and the model had
+    # named a for one test image (of b)
+    project = _evaluate_project(tmp_path / "project", ["a", "b"], [0, 3], bias=[0.0, 0.0])
+    _bright_is_b(project, {"test-1-0": 255, "test-1-1": 255, "test-1-2": 0})  # the black one is named a
+    done = _evaluate_in_process(project, monkeypatch, capsys)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.splitlines()[0] == (
+        "warning: evaluate@baseline: class(es) 'a' have no test images: their precision, recall, F1 and accuracy are "
+        "written as 0, which says nothing of the model but that it named them for 1 test image(s) of other classes, "
+        "and left out of the macro averages; give the test split images of every class")
+    summary = json.loads((project / summary_path("baseline")).read_text())
+    assert summary["per_class"]["a"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "accuracy": 0.0, "support": 0}
+    # b's alone: both images named b are b's
+    assert summary["macro"]["precision"] == 1.0

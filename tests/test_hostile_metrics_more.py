@@ -136,9 +136,9 @@ def test_evaluate_says_which_classes_the_test_split_cannot_measure(tmp_path):
     assert done.returncode == 0, done.stderr
     # before: nothing said a's 0 was no result, and the one right model was summed up as "weakest class a (F1 0.000)"
     assert done.stdout.splitlines() == [
-        "warning: evaluate@baseline: class(es) 'a' have no test images: their recall, F1 and accuracy are written as 0, "
-        "which says nothing of the model, and left out of the macro averages; give the test split images of every "
-        "class",
+        "warning: evaluate@baseline: class(es) 'a' have no test images: their precision, recall, F1 and accuracy are "
+        "written as 0, which says nothing of the model, and left out of the macro averages; give the test split images "
+        "of every class",
         # b, the one class tested, every image right: before, macro F1 0.5000, a's unmeasured 0 averaged in
         "evaluate@baseline: accuracy 1.0000, macro F1 1.0000, weakest class b (F1 1.000)"]
     summary = json.loads((project / summary_path("baseline")).read_text())
