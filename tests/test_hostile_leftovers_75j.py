@@ -12,24 +12,34 @@
 - evaluate of a test split without images of a class: its warning said the class's recall, F1 and accuracy are
   written as 0 and left out of the macro averages, but precision is too (0 also where the model named the class for
   test images of others, which the line did not say). Now it names precision, and how many images the model named so;
+- the report run alone after data_valuation was added to pruned.cleaners, on the metrics of a data-valuation run that
+  decided nothing because it was among no pruned.cleaners then: the page said "It is not among pruned.cleaners, so
+  the pipeline went on" beside a params.yaml listing it, exit 0 (a rerun of data-valuation now refuses the thin val
+  split). Now one line naming data-valuation to rerun;
 
 Stage cases run the real scripts in this process on throwaway projects of a few small images; the others call the
 library the stages call."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
+import yaml
 
 from hostile_harness import ROOT, _env, assert_error_line, assert_nothing_left, files_under, make_project, params_with
+from test_hostile_report_71 import _report
+from review_project import write_project
 from test_hostile_evaluate_73 import _bright_is_b
 from test_hostile_metrics_more import _evaluate_project
 from test_hostile_quality_70 import _refused
 from test_hostile_training_66 import _evaluate_in_process
+from winnow.imageset import read_imageset
 from winnow.metrics import summary_path
 from winnow.params import validate
 from winnow.stage import run
@@ -108,3 +118,29 @@ def test_the_warning_of_a_class_without_test_images_names_its_precision(tmp_path
     assert summary["per_class"]["a"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "accuracy": 0.0, "support": 0}
     # b's alone: both images named b are b's
     assert summary["macro"]["precision"] == 1.0
+
+
+def _stage(name: str):
+    """stages/<name>.py loaded as a module, for a case to call its helpers."""
+    spec = importlib.util.spec_from_file_location(f"{name}_stage", ROOT / "stages" / f"{name}.py")
+    stage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stage)
+    return stage
+
+
+@pytest.mark.hostile("report")
+def test_the_report_refuses_an_undecided_valuation_once_pruned_uses_it(tmp_path, monkeypatch, capsys):
+    root = write_project(tmp_path / "project")  # data_valuation among no pruned.cleaners
+    monkeypatch.chdir(root)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    # what data-valuation writes where its val split is too thin and pruned does not use it
+    _stage("data_valuation")._write_undecided(
+        considered=9, left_out=3, why="the val split's 3 image(s) hold fewer than 2 of every class",
+        start=time.perf_counter(), manifest=read_imageset(root / "data/degrade").manifest, params=params)
+    params["pruned"]["cleaners"].append("data_valuation")
+    make_project(root, params)
+    # before: exit 0, "Data valuation decided nothing about the 9 train images: ... It is not among pruned.cleaners,
+    # so the pipeline went on." under a params.yaml listing it there
+    assert _report(root, monkeypatch, capsys) == (
+        "error: metrics/data_valuation.json: decided nothing, as data_valuation was among no pruned.cleaners when the "
+        "stage ran, but params.yaml lists it there now; rerun the data-valuation stage (dvc repro data-valuation)\n")

@@ -13,7 +13,9 @@ from winnow.imageset import ImageSet
 from winnow.markdown import isolate
 from winnow.report import fmt, key_value_table, not_run, truth_scores
 from winnow.report_grids import DECIDED_NOT_APPLIED, images_by_id, tile
+from winnow.stage_reads import rerun_error
 
+METRICS = "metrics/data_valuation.json"
 ESTIMATOR_NAMES = {"knn_shapley": "kNN-Shapley", "tracin": "TracIn"}  # metrics keys as the page names them
 
 
@@ -36,6 +38,11 @@ def valuation_section(*, decisions: pd.DataFrame | None, summary: dict | None, i
     if decisions is None or summary is None or imageset is None:
         return not_run("data valuation", how="the data-valuation stage writes data/data-valuation/decisions.parquet")
     undecided = summary.get("undecided") or {}
+    if "why" in undecided and cleaning:
+        # the stage decides nothing only where data_valuation is among no pruned.cleaners, and refuses otherwise:
+        # before, the page said "It is not among pruned.cleaners" beside a params.yaml that lists it there now
+        raise rerun_error(METRICS, "decided nothing, as data_valuation was among no pruned.cleaners when the stage ran, "
+                                   "but params.yaml lists it there now", written_by="data-valuation")
     if "why" in undecided:  # the stage wrote no decision: "valued 0" and empty grids read as a valuation that ran
         return (f"<p>Data valuation decided nothing about the {fmt(undecided.get('images'))} train images: "
                 f"{html.escape(str(undecided['why']))}. It is not among pruned.cleaners, so the pipeline went on.</p>")
