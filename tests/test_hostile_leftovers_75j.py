@@ -16,6 +16,10 @@
   decided nothing because it was among no pruned.cleaners then: the page said "It is not among pruned.cleaners, so
   the pipeline went on" beside a params.yaml listing it, exit 0 (a rerun of data-valuation now refuses the thin val
   split). Now one line naming data-valuation to rerun;
+- ``winnow study collect`` rerun over fewer sweeps, killed once its new table and plots had moved into place: it
+  removed the plots of the sweeps it no longer draws only after its commit, so the next start finished the commit and
+  an old ``per_class_f1_<sweep>.png`` stayed beside the new table. The removal is now staged in the same commit
+  (``Outputs.removal``), finished or undone with it;
 
 Stage cases run the real scripts in this process on throwaway projects of a few small images; the others call the
 library the stages call."""
@@ -29,6 +33,7 @@ import sys
 import time
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -39,6 +44,8 @@ from test_hostile_evaluate_73 import _bright_is_b
 from test_hostile_metrics_more import _evaluate_project
 from test_hostile_quality_70 import _refused
 from test_hostile_training_66 import _evaluate_in_process
+from test_study import record, show
+from winnow import cli, commit_journal
 from winnow.imageset import read_imageset
 from winnow.metrics import summary_path
 from winnow.params import validate
@@ -144,3 +151,37 @@ def test_the_report_refuses_an_undecided_valuation_once_pruned_uses_it(tmp_path,
     assert _report(root, monkeypatch, capsys) == (
         "error: metrics/data_valuation.json: decided nothing, as data_valuation was among no pruned.cleaners when the "
         "stage ran, but params.yaml lists it there now; rerun the data-valuation stage (dvc repro data-valuation)\n")
+
+
+class _Killed(BaseException):
+    """A kill -9 as the commit's code sees it: nothing after it runs."""
+
+
+@pytest.mark.hostile("interrupted")
+def test_study_collect_killed_after_its_moves_leaves_no_plot_of_a_sweep_it_dropped(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    clean, noise = record("clean", [], 0.95), record("n1", [{"kind": "symmetric_noise", "fraction": 0.2}], 0.8)
+    blur = record("b1", [{"kind": "blur", "fraction": 0.2, "kernel": 5}], 0.85)
+    (tmp_path / "both.json").write_text(json.dumps(show(clean, noise, blur)))
+    (tmp_path / "noise.json").write_text(json.dumps(show(clean, noise)))
+    assert cli.main(["study", "collect", "--from-json", "both.json", "--out", "study"]) == 0
+    # blur at one fraction draws two sweeps (proportion and strength), noise one
+    assert sorted(p.name for p in (tmp_path / "study").iterdir()) == [
+        "accuracy.png", "per_class_f1_label_noise.png", "per_class_f1_proportion.png", "per_class_f1_strength.png",
+        "study.csv"]
+    finish = commit_journal._finish
+
+    def killed_once_moved(moves, direction):
+        if direction == "forward":
+            raise _Killed  # every output moved, the journal not yet removed
+        finish(moves, direction)
+
+    monkeypatch.setattr(commit_journal, "_finish", killed_once_moved)
+    with pytest.raises(_Killed):
+        cli.main(["study", "collect", "--from-json", "noise.json", "--out", "study"])
+    monkeypatch.setattr(commit_journal, "_finish", finish)
+    commit_journal.finish_killed_commits()  # as the next stage or command starts
+    # before: per_class_f1_proportion.png and per_class_f1_strength.png stayed beside a table without those sweeps
+    assert sorted(p.name for p in tmp_path.rglob("*")) == [
+        "accuracy.png", "both.json", "noise.json", "per_class_f1_label_noise.png", "study", "study.csv"]
+    assert set(pd.read_csv(tmp_path / "study/study.csv")["sweep"]) == {"clean", "label_noise"}

@@ -61,17 +61,19 @@ def _file_stats(folder: Path) -> list[tuple[int, int, int]]:
     return found
 
 
-def commit_staged(staged: dict[Path, Path]) -> None:
-    """Move each temporary of ``staged`` onto its path, the old output set aside until all are in place.
+def commit_staged(staged: dict[Path, Path | None]) -> None:
+    """Move each temporary of ``staged`` onto its path, the old output set aside until all are in place; a path
+    staged with None is set aside and not replaced: removed with the rest's landing (its move's ``tmp_id`` None).
     The moves are written to a journal first: a run killed part-way (kill -9, a power cut) is finished by the
     next stage (:func:`finish_killed_commits`), and SIGINT, SIGTERM and SIGHUP wait until the moves are done (a
     Ctrl-C inside a rename had left some outputs new, the rest old). Should a move fail, every output gets
     back what it held."""
     # the deepest first: a file written into a staged folder lands there before the folder moves
-    ordered = [(path, tmp) for path, tmp in sorted(staged.items(), key=lambda item: -len(item[0].parts))
-               if tmp.exists()]
+    ordered = [(path, tmp or temporary_sibling(path)) for path, tmp in sorted(
+        staged.items(), key=lambda item: -len(item[0].parts)) if (path.is_file() if tmp is None else tmp.exists())]
     for path, tmp in ordered:
-        if path.exists() and path.is_dir() != tmp.is_dir():  # came since check_outputs: not ours to remove
+        # came since check_outputs: not ours to remove
+        if staged[path] is not None and path.exists() and path.is_dir() != tmp.is_dir():
             for _, leftover in ordered:
                 remove(leftover)
             raise FileExistsError(errno.EEXIST, f"already there as a {'folder' if path.is_dir() else 'file'}",
@@ -128,7 +130,8 @@ def _finish(moves: list[Move], direction: str) -> None:
     may run again over its own result and changes nothing."""
     for move in moves:
         if direction == "forward":
-            if os.path.lexists(move.tmp):
+            # a removal (no temporary) whose path still holds what it held: killed before its move
+            if os.path.lexists(move.tmp) or (move.tmp_id is None and _identity(move.path) == move.path_id):
                 _put_in_place(move)
         else:
             if _identity(move.path) == move.tmp_id:  # the new output had landed
@@ -144,7 +147,8 @@ def _put_in_place(move: Move) -> None:
     """Set aside what ``move.path`` holds, if anything, and rename the temporary onto it."""
     if os.path.lexists(move.path):
         move.path.rename(move.old)
-    move.tmp.rename(move.path)
+    if move.tmp_id is not None:  # else a removal: set aside, and removed with the rest of what was
+        move.tmp.rename(move.path)
 
 
 def _as_left(move: Move) -> bool:
@@ -230,7 +234,8 @@ def _outputs(moves: list[Move]) -> list[Path]:
     rejected.csv, written as ``data/.ingest.winnow-tmp-<pid>/rejected.csv``), which move with that folder. Before, the
     next stage said "finished moving 4 output(s) of a killed run into place: data/.ingest.winnow-tmp-31544/rejected.csv,
     ..." of ingest's two, naming temporaries that were gone."""
-    return [move.path for move in moves if not any(move.path.is_relative_to(other.tmp) for other in moves)]
+    return [move.path for move in moves if not any(move.path.is_relative_to(other.tmp) for other in moves)
+            and move.tmp_id is not None]  # a removal moved nothing into place
 
 
 def _drop(moves: list[Move]) -> None:

@@ -128,8 +128,8 @@ def _remove_empty(folders: list[Path]) -> None:
             return
 
 
-# final path -> its written temporary, while a together() block runs; None outside one
-_staged: dict[Path, Path] | None = None
+# final path -> its written temporary (None: to be removed), while a together() block runs; None outside one
+_staged: dict[Path, Path | None] | None = None
 # the folders each write of that block made (:func:`_make_parents`), for its end
 _made: list[list[Path]] = []
 # run before any output moves into place; one that raises leaves the old outputs and removes the new (a stage run
@@ -158,6 +158,12 @@ class Outputs:
         _staged[path] = tmp
         return tmp
 
+    def removal(self, path: str | os.PathLike) -> None:
+        """Remove the output file ``path`` as the other outputs move into place, in the same commit (a kill finishes
+        or undoes it with them); kept where the block fails. Before, ``study collect`` removed the plots of sweeps it
+        no longer drew after its commit, and a kill in between left one beside the new table."""
+        _staged[Path(path)] = None
+
 
 @contextmanager
 def together() -> Iterator[Outputs]:
@@ -176,7 +182,8 @@ def together() -> Iterator[Outputs]:
         commit_staged(staged)
     finally:
         for tmp in (_staged or {}).values():
-            remove(tmp)
+            if tmp is not None:  # a removal staged (Outputs.removal) has no temporary
+                remove(tmp)
         _staged = None
         while _made:  # the last write's first: an earlier one may have made the folder a later one's lies in
             _remove_empty(_made.pop())

@@ -261,13 +261,14 @@ def run(args: argparse.Namespace) -> int:
     if no_curve and args.from_json is None and not args.revs and args.num == 1:
         _check_earlier_commits(args.repo)
     csv = Path(args.out) / "study.csv"
-    with together():  # the table and its plots as one: never new plots beside an old table
+    with together() as outputs:  # the table and its plots as one: never new plots beside an old table
         written = plot(table, out_dir=args.out, axis=args.axis, source=args.metrics)
         # the scores to 4 digits, the level as read: rounded too, weight decays 1e-6 and 1e-5 (--axis) were one level 0
         scores = [c for c in table.columns if c in ("accuracy", "macro_f1") or c.startswith("f1_")]
         write_table(csv, table.round(dict.fromkeys(scores, 4)))
-    for old in set(Path(args.out).glob("per_class_f1_*.png")) - set(written):  # a sweep this collection lacks
-        old.unlink()
+        # a sweep this collection lacks: removed as the rest lands (before: after it, and a kill between left it)
+        for old in sorted(set(Path(args.out).glob("per_class_f1_*.png")) - set(written)):
+            outputs.removal(old)
     curves = table[table["sweep"] != "clean"]
     # of every experiment read, the stale ones current_runs left out too
     print(f"study: {runs_drawn(table)} of {read} experiments on "
