@@ -48,9 +48,11 @@ def main() -> None:
     except _SetAside as refused:
         # data/ingest becomes a folder holding only this run's rejected.csv: the previous run's imageset (and its
         # metrics) must not stay beside it, read downstream as the current data
-        with atomic_folder(OUT) as tmp:
+        # its metrics removed as that folder lands (before: after, and a kill between left the previous run's counts
+        # beside a data/ingest of this run's rejected.csv alone)
+        with together() as outputs, atomic_folder(OUT) as tmp:
             write_table(tmp / "rejected.csv", refused.rejected)
-        Path(METRICS).unlink(missing_ok=True)
+            outputs.removal(METRICS)
         raise WinnowError(str(refused)) from None
 
 

@@ -20,6 +20,9 @@
   removed the plots of the sweeps it no longer draws only after its commit, so the next start finished the commit and
   an old ``per_class_f1_<sweep>.png`` stayed beside the new table. The removal is now staged in the same commit
   (``Outputs.removal``), finished or undone with it;
+- next to it, ingest refusing too many unreadable files after a good run, killed once its data/ingest of rejected.csv
+  alone had landed: metrics/ingest.json was removed after that, so the previous run's counts stayed beside it. Now
+  removed in the same commit;
 
 Stage cases run the real scripts in this process on throwaway projects of a few small images; the others call the
 library the stages call."""
@@ -37,10 +40,14 @@ import pandas as pd
 import pytest
 import yaml
 
-from hostile_harness import ROOT, _env, assert_error_line, assert_nothing_left, files_under, make_project, params_with
+from hostile_harness import (
+    ROOT, _env, assert_error_line, assert_nothing_left, default_params, files_under, make_project, params_with,
+)
 from test_hostile_report_71 import _report
 from review_project import write_project
 from test_hostile_evaluate_73 import _bright_is_b
+from test_hostile_ingest import image_folder
+from test_hostile_threshold_64 import _stage_in_process
 from test_hostile_metrics_more import _evaluate_project
 from test_hostile_quality_70 import _refused
 from test_hostile_training_66 import _evaluate_in_process
@@ -185,3 +192,30 @@ def test_study_collect_killed_after_its_moves_leaves_no_plot_of_a_sweep_it_dropp
     assert sorted(p.name for p in tmp_path.rglob("*")) == [
         "accuracy.png", "both.json", "noise.json", "per_class_f1_label_noise.png", "study", "study.csv"]
     assert set(pd.read_csv(tmp_path / "study/study.csv")["sweep"]) == {"clean", "label_noise"}
+
+
+@pytest.mark.hostile("interrupted")
+def test_ingest_refused_and_killed_after_its_moves_leaves_no_counts_of_the_run_before(tmp_path, monkeypatch, capsys):
+    good = image_folder(tmp_path / "good", {"cat": 6, "dog": 6})
+    bad = image_folder(tmp_path / "bad", {"cat": 6, "dog": 6})
+    (bad / "dog" / "broken.png").write_bytes(b"not a png")
+    params = default_params()
+    params["ingest"].update(source="imagefolder", path=str(good))
+    project = make_project(tmp_path / "project", params)
+    assert _stage_in_process(project, "ingest", monkeypatch, capsys).returncode == 0
+    params["ingest"].update(path=str(bad), max_reject_fraction=0.01)
+    make_project(project, params)
+    finish = commit_journal._finish
+
+    def killed_once_moved(moves, direction):
+        if direction == "forward":
+            raise _Killed  # every output moved, the journal not yet removed
+        finish(moves, direction)
+
+    monkeypatch.setattr(commit_journal, "_finish", killed_once_moved)
+    with pytest.raises(_Killed):
+        _stage_in_process(project, "ingest", monkeypatch, capsys)
+    monkeypatch.setattr(commit_journal, "_finish", finish)
+    commit_journal.finish_killed_commits()  # as the next stage starts
+    # before: metrics/ingest.json, the good run's counts of 12 images, stayed beside this run's rejected.csv
+    assert files_under(project) == {"params.yaml", "data/ingest/rejected.csv"}
