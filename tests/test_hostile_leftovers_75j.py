@@ -23,6 +23,9 @@
 - next to it, ingest refusing too many unreadable files after a good run, killed once its data/ingest of rejected.csv
   alone had landed: metrics/ingest.json was removed after that, so the previous run's counts stayed beside it. Now
   removed in the same commit;
+- a stage run in-process by a caller whose ``sys.stdout`` (or ``sys.stderr``) was None: the stage wrote to a /dev/null
+  stream it opened, and gave the caller its None back with that stream left open for the garbage collector (a
+  ResourceWarning). Now closed as the streams are given back.
 
 Stage cases run the real scripts in this process on throwaway projects of a few small images; the others call the
 library the stages call."""
@@ -30,6 +33,7 @@ library the stages call."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import json
 import subprocess
 import sys
@@ -219,3 +223,19 @@ def test_ingest_refused_and_killed_after_its_moves_leaves_no_counts_of_the_run_b
     commit_journal.finish_killed_commits()  # as the next stage starts
     # before: metrics/ingest.json, the good run's counts of 12 images, stayed beside this run's rejected.csv
     assert files_under(project) == {"params.yaml", "data/ingest/rejected.csv"}
+
+
+@pytest.mark.hostile("interrupted")
+@pytest.mark.parametrize("name", ["stdout", "stderr"])
+def test_a_stage_run_in_process_closes_the_stream_it_opened_for_a_caller_s_none(tmp_path, monkeypatch, name):
+    monkeypatch.chdir(make_project(tmp_path))
+    monkeypatch.setattr(sys, "argv", ["stages/report.py"])
+    monkeypatch.setattr(sys, name, None)
+    descriptors = set(os.listdir("/proc/self/fd"))
+    seen = []
+    run(lambda: seen.append(getattr(sys, name)))
+    assert getattr(sys, name) is None  # the caller's own, given back
+    assert seen[0].name == os.devnull
+    # before: False, left open until the garbage collector found it ("ResourceWarning: unclosed file")
+    assert seen[0].closed
+    assert set(os.listdir("/proc/self/fd")) == descriptors

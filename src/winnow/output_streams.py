@@ -17,6 +17,7 @@ def fill_closed_streams() -> None:
     for number, name in ((1, "stdout"), (2, "stderr")):
         if getattr(sys, name) is not None:
             continue
+        filled = None
         try:
             os.fstat(number)
         except OSError:  # still free: /dev/null takes it, passed on to the commands it runs (dvc, git) as a 2 would be
@@ -25,7 +26,15 @@ def fill_closed_streams() -> None:
                 os.dup2(opened, number)
                 os.close(opened)
             os.set_inheritable(number, True)
-        setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))
+            filled = number
+        stream = open(os.devnull, "w", encoding="utf-8")
+        _opened.append((stream, filled))
+        setattr(sys, name, stream)
+
+
+# what fill_closed_streams opened, in order: each /dev/null stream it set, and the descriptor it filled (None: none),
+# closed by the restore of a streams_as_they_are made before them
+_opened: list = []
 
 
 def escape_unencodable_output() -> None:
@@ -44,6 +53,7 @@ def streams_as_they_are():
     for good and hold on to whatever stream the caller had at that moment."""
     streams = {name: getattr(sys, name) for name in ("stdout", "stderr")}
     errors = {name: getattr(stream, "errors", None) for name, stream in streams.items()}
+    mark = len(_opened)
 
     def restore() -> None:
         for name, stream in streams.items():
@@ -51,8 +61,24 @@ def streams_as_they_are():
             if errors[name] is not None and getattr(stream, "errors", None) != errors[name] \
                     and hasattr(stream, "reconfigure"):
                 stream.reconfigure(errors=errors[name])
+        # the /dev/null streams fill_closed_streams set in place of a None since, closed, and each descriptor it
+        # filled free again, as the caller had it: before, left to the garbage collector (a ResourceWarning)
+        while len(_opened) > mark:
+            stream, filled = _opened.pop()
+            stream.close()
+            if filled is not None and _is_devnull(filled):
+                os.close(filled)
 
     return restore
+
+
+def _is_devnull(number: int) -> bool:
+    """Whether descriptor ``number`` is open on /dev/null."""
+    try:
+        held, null = os.fstat(number), os.stat(os.devnull)
+    except OSError:
+        return False
+    return (held.st_dev, held.st_ino) == (null.st_dev, null.st_ino)
 
 
 class _ReaderMayLeave:
