@@ -76,7 +76,8 @@ def test_a_tail_share_too_small_for_any_tail_is_refused_before_any_stage(tmp_pat
 
 @pytest.mark.hostile("score")
 def test_the_tiny_share_flagged_nothing_and_the_bound_still_flags():
-    # the reason for the refusal above, measured: one black image among 20,000 clean scores (20 of them below the lowest thousandth)
+    # the reason for the refusal above, measured: one black image among 20,000 clean scores (20 of them below the
+    # lowest thousandth)
     rng = np.random.default_rng(0)
     scores = np.r_[np.clip(rng.normal(0.8, 0.05, 20000), 0, 1), 0.05]
     assert threshold_rule(scores, method="auto", tail_share=1e-9)[1] == "none"

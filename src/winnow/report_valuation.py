@@ -41,8 +41,8 @@ def valuation_section(*, decisions: pd.DataFrame | None, summary: dict | None, i
     if "why" in undecided and cleaning:
         # the stage decides nothing only where data_valuation is among no pruned.cleaners, and refuses otherwise:
         # before, the page said "It is not among pruned.cleaners" beside a params.yaml that lists it there now
-        raise rerun_error(METRICS, "decided nothing, as data_valuation was among no pruned.cleaners when the stage ran, "
-                                   "but params.yaml lists it there now", written_by="data-valuation")
+        raise rerun_error(METRICS, "decided nothing, as data_valuation was among no pruned.cleaners when the stage "
+                                   "ran, but params.yaml lists it there now", written_by="data-valuation")
     if "why" in undecided:  # the stage wrote no decision: "valued 0" and empty grids read as a valuation that ran
         return (f"<p>Data valuation decided nothing about the {fmt(undecided.get('images'))} train images: "
                 f"{html.escape(str(undecided['why']))}. It is not among pruned.cleaners, so the pipeline went on.</p>")
