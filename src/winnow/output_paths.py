@@ -261,10 +261,41 @@ def not_a_regular_file(path: str) -> str | None:
     return None
 
 
+EXPERIMENT_COPIES = (".dvc", "tmp", "exps")  # <project>/.dvc/tmp/exps/<tmp>/: where DVC copies a project to run an
+# experiment in (`dvc exp run --queue`, `--temp`)
+
+
+def refuse_missing_from_experiment_copy(path: str | os.PathLike, *, param: str) -> None:
+    """One line naming ``param`` when the relative ``path`` is not found because the command runs in the copy DVC made
+    of a project to run a queued or ``--temp`` experiment (:data:`EXPERIMENT_COPIES`), which holds only what git and DVC
+    track, and the project itself holds ``path``. Before: "ingest.path: raw does not exist", of a folder the user saw
+    in the project, and ``dvc queue logs`` said nothing of the copy."""
+    if os.path.isabs(path) or os.path.lexists(path):
+        return
+    cwd = Path.cwd()
+    parts = cwd.parts
+    for i in range(len(parts) - 4, 0, -1):  # the innermost copy first
+        if parts[i:i + 3] != EXPERIMENT_COPIES:
+            continue
+        project, copy = Path(*parts[:i]), Path(*parts[:i + 4])
+        # the copy is of the git repository: a `dvc init --subdir` project's .dvc lies below its top
+        root = next((folder for folder in (cwd, *cwd.parents)
+                     if folder.is_relative_to(copy) and (folder / ".dvc").is_dir()), copy)
+        original = project / cwd.relative_to(root) / path
+        if os.path.lexists(original):
+            raise WinnowError(f"{param}: {path} is not in the copy of the project this experiment runs in ({copy}), "
+                              f"though {original} is there: `dvc exp run --queue` and `--temp` copy only what git "
+                              f"and DVC track; give its absolute path, or commit it to git or DVC (dvc add {path}, "
+                              f"then commit {path}.dvc)")
+        return
+
+
 def check_input_file(path: Path, *, option: str, fix: str) -> None:
     """Raise one line, ``{option}: {path} <what it is>; {fix}``, unless ``path`` is a regular file (or a link
     to one): not found, a folder, a symlink loop, a dangling symlink or a FIFO, socket or device."""
     what = not_a_file(path)
+    if what == "not found":
+        refuse_missing_from_experiment_copy(path, param=option)
     if what is not None:
         raise WinnowError(f"{option}: {path} {what}; {fix}")
 

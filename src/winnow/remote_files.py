@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from winnow.errors import WinnowError, first_line, redacted
+from winnow.output_paths import refuse_missing_from_experiment_copy
 
 # protocol: the pip package it needs
 BACKENDS = {"s3": "s3fs", "gs": "gcsfs", "az": "adlfs", "abfs": "adlfs", "memory": None}
@@ -92,7 +93,8 @@ def _local(path: Path, *, param: str) -> Path:
     """``path`` with a leading ``~`` expanded as a shell would (before: ``~/imgs`` "does not exist" though the
     folder did), refused in one line naming ``param`` when it cannot be looked at (a name too long, a folder on
     the way that cannot be searched; before: "stages/ingest.py: …: File name too long", naming no parameter). A
-    path that is not there is left to its reader, which says what it expected there."""
+    path that is not there is left to its reader, which says what it expected there, but one missing only from the
+    copy DVC runs a queued experiment in, which is said so (:func:`refuse_missing_from_experiment_copy`)."""
     try:
         path = path.expanduser()
     except RuntimeError:  # ~name of a user this machine does not know
@@ -101,7 +103,7 @@ def _local(path: Path, *, param: str) -> Path:
     try:
         os.stat(path)
     except (FileNotFoundError, NotADirectoryError):
-        pass
+        refuse_missing_from_experiment_copy(path, param=param)
     except ValueError:  # "embedded null byte" (a YAML "\0" or %00 pasted): before, a traceback from every stage
         raise WinnowError(f"{param}: {ascii(str(path))} holds a NUL character, which no path can; fix it in "
                           "params.yaml") from None
