@@ -4,19 +4,30 @@
   ``represent.file``) is a relative path to a folder or file in the project that neither git nor DVC tracks: the
   experiment runs in DVC's copy of the project (``.dvc/tmp/exps/<tmp>/``), which lacks it, and ``dvc queue logs``
   said "ingest.path: raw does not exist" of a folder the user saw there; now one line says it is missing from the
-  experiment's copy and how to give it one. A path missing from the project too is refused by its reader as before.
+  experiment's copy and how to give it one. A path missing from the project too is refused by its reader as before;
+- ``dvc exp run --queue -S ...`` in another shell while a stage of ``dvc repro`` (or a workspace ``dvc exp run``) ends:
+  DVC holds the project's lock while its values stand in params.yaml (and each modified tracked file is stashed), 3.5 s
+  measured on a busy machine, past the second the stage's check of edits waited; the stage was refused, "params.yaml
+  changed while threshold ran: threshold.bins", of a file nobody edited. The check now waits while another dvc holds
+  the lock (DVC takes it back to write dvc.lock only then); a change that lasts is refused as before.
 """
 
+import fcntl
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import yaml
 from PIL import Image
 
-from hostile_harness import assert_nothing_left, default_params, files_under, make_project
+from hostile_harness import assert_nothing_left, default_params, files_under, make_project, params_with
+from test_hostile_params import TRAIN_OUTPUTS, _deps_project, _passed, _refused, _train_project
 from test_hostile_threshold_64 import _stage_in_process
+from winnow import params_read
 from winnow.errors import WinnowError
 from winnow.output_paths import check_input_file
+from winnow.stage import load_params, together, write_json, write_text
 
 
 def _images(folder):
@@ -91,3 +102,86 @@ def test_a_represent_file_the_copy_of_a_subdir_project_lacks_is_said_to_be_missi
         f"({project / '.dvc/tmp/exps/tmpa1b2'}), though {project / 'emb.npy'} is there: `dvc exp run --queue` and "
         "`--temp` copy only what git and DVC track; give its absolute path, or commit it to git or DVC (dvc add "
         "emb.npy, then commit emb.npy.dvc)")
+
+
+def _dvc_holding_the_lock(project: Path, monkeypatch, *, put_back: dict[Path, str] | None, after: int = 15):
+    """The project's DVC lock held, as `dvc exp run --queue` in another shell holds it (a flock of .dvc/tmp/lock), and
+    let go once the stage's check of edits has waited ``after`` tenths of winnow.params_read.SETTLE_S, each file of
+    ``put_back`` written back with its text first (None: the change lasts)."""
+    lock = open(project / ".dvc/tmp/lock", "a")
+    fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    waits: list[float] = []
+
+    def waiting(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == after:
+            for path, text in (put_back or {}).items():
+                path.write_text(text)
+            lock.close()  # the flock goes with it
+
+    monkeypatch.setattr(params_read, "time", SimpleNamespace(sleep=waiting))  # the module's one use of time
+    return waits
+
+
+def _stashed_meanwhile(project: Path, monkeypatch, edited: str, *, put_back: bool, held: list | None = None,
+                       after: int = 15):
+    """A train stage's main that, after reading params.yaml, meets ``edited`` rewritten by a dvc holding the
+    project's lock (put back or not as it lets go), then writes its outputs."""
+    def main():
+        load_params()
+        path = project / edited
+        text = path.read_text()
+        path.write_text(yaml.safe_dump(params_with("seed", 7), sort_keys=False) if edited == "params.yaml"
+                       else "as the queue's stash left it\n")
+        waits = _dvc_holding_the_lock(project, monkeypatch, put_back={path: text} if put_back else None, after=after)
+        if held is not None:
+            held.append(waits)
+        with together():
+            write_text("models/baseline.pt", "weights\n")
+            write_json("metrics/train/baseline.json", {"epochs": 20})
+    return main
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("edited", ["params.yaml", "src/winnow/models.py"])
+def test_a_file_a_queueing_dvc_puts_back_after_the_settle_time_passes(tmp_path, monkeypatch, capsys, edited):
+    # before: "error: params.yaml changed while train@baseline ran: seed; its outputs follow the old values; run dvc
+    # repro again" ("src/winnow/models.py changed while train@baseline ran; ..."), exit 1, of a file nobody edited:
+    # `dvc exp run --queue` held it rewritten 3.5 s, past the second the check waited
+    project = _deps_project(tmp_path, monkeypatch)
+    (project / ".dvc/tmp").mkdir(parents=True)
+    (project / ".dvc/tmp/lock").write_text("")  # DVC's, kept between its runs
+    before = files_under(project)
+    assert _passed(_stashed_meanwhile(project, monkeypatch, edited, put_back=True), capsys, project, before) == (
+        "", TRAIN_OUTPUTS)
+
+
+@pytest.mark.hostile("params")
+def test_params_a_dvc_holding_the_lock_changed_for_good_are_refused_once_it_lets_go(tmp_path, monkeypatch, capsys):
+    # `dvc exp apply` in another shell: the change lasts past the lock, and the stage is refused as before
+    project = _train_project(tmp_path, monkeypatch)
+    (project / ".dvc/tmp").mkdir(parents=True)
+    (project / ".dvc/tmp/lock").write_text("")
+    before = files_under(project)
+    line = _refused(_stashed_meanwhile(project, monkeypatch, "params.yaml", put_back=False), capsys)
+    assert line == ("error: params.yaml changed while train@baseline ran: seed; its outputs follow the old values; "
+                    "run dvc repro again\n")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("params")
+def test_a_change_made_under_a_lock_never_let_go_is_refused_after_the_longest_wait(tmp_path, monkeypatch, capsys):
+    # a dvc stuck holding the lock: the stage waits DVC_HELD_S past the settle time (a minute; here a second, to keep
+    # the test short), no longer, and is refused
+    monkeypatch.setattr(params_read, "DVC_HELD_S", 1.0)
+    project = _train_project(tmp_path, monkeypatch)
+    (project / ".dvc/tmp").mkdir(parents=True)
+    (project / ".dvc/tmp/lock").write_text("")
+    before = files_under(project)
+    held: list = []
+    line = _refused(_stashed_meanwhile(project, monkeypatch, "params.yaml", put_back=False, held=held, after=10**6),
+                    capsys)
+    assert line == ("error: params.yaml changed while train@baseline ran: seed; its outputs follow the old values; "
+                    "run dvc repro again\n")
+    assert sum(held[0]) == pytest.approx(params_read.SETTLE_S + 1.0)
+    assert_nothing_left(project, before)

@@ -18,6 +18,7 @@ stage's deps are checked the same way (:func:`_identity` of each, taken when par
 from __future__ import annotations
 
 import copy
+import fcntl
 import functools
 import os
 import re
@@ -29,6 +30,7 @@ from typing import Any
 
 from winnow.errors import WinnowError
 from winnow.file_ops import file_sha256
+from winnow.output_paths import project_root
 from winnow.stops import script_named
 from winnow.yaml_text import load_yaml
 
@@ -108,12 +110,38 @@ def _read_now(path: Path) -> tuple[Any, str | None]:
 
 def _settled(differences: Callable[[], Any]) -> Any:
     """What ``differences()`` finds, asked again every tenth of :data:`SETTLE_S` while it finds something (a file
-    rewritten meanwhile may be put back), until it finds nothing or the time is up."""
-    for wait in (*[SETTLE_S / 10] * 10, None):
+    rewritten meanwhile may be put back), until it finds nothing or the time is up; past it for as long as another dvc
+    holds the project's lock (:func:`_dvc_holds_the_project`), up to :data:`DVC_HELD_S` more."""
+    step, last = SETTLE_S / 10, round((SETTLE_S + DVC_HELD_S) * 10 / SETTLE_S)
+    for asked in range(last + 1):
         found = differences()
-        if not found or wait is None:
+        if not found or asked == last or asked >= 10 and not _dvc_holds_the_project():
             return found
-        time.sleep(wait)
+        time.sleep(step)
+
+
+def _dvc_holds_the_project() -> bool:
+    """Whether a dvc process holds the lock of the DVC project the stage runs in (``.dvc/tmp/lock``, which DVC takes as
+    a ``flock``; the dvc that runs the stage lets it go while the command runs). `dvc exp run --queue -S` in another
+    shell holds it from before it writes its values into params.yaml (and stashes each modified tracked file) until
+    after it has put the old text back: 3.5 s on a busy machine, and DVC takes its lock back to write dvc.lock only
+    then. Before, a difference lasting past :data:`SETTLE_S` was an edit, and the stage was refused, "params.yaml
+    changed while threshold ran: seed", of a file nobody had edited. False where it cannot tell (no DVC project, a lock
+    DVC takes as a hard link under ``core.hardlink_lock``, which no flock meets)."""
+    root = project_root(os.getcwd())
+    if root is None:
+        return False
+    try:
+        handle = os.open(os.path.join(root, ".dvc", "tmp", "lock"), os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)  # let go at once: shared, so two stages asking never meet
+    except OSError:
+        return True
+    finally:
+        os.close(handle)
+    return False
 
 
 def _identity(path: Path) -> Any:
@@ -151,9 +179,11 @@ def _file_identity(path: Path) -> list[Any]:
 
 _MISSING = object()
 # how long a difference must last to be an edit: `dvc exp run --queue -S` writes its values into the workspace's
-# params.yaml and the old text back within some 30 ms (empty, then part-written, between); an editor saving
-# rewrites it so too
+# params.yaml and the old text back within some 30 ms on a quiet machine (empty, then part-written, between), and
+# 3.5 s on a busy one, while it holds DVC's lock (waited for apart, :data:`DVC_HELD_S`); an editor saving rewrites it
+# so too
 SETTLE_S = 1.0
+DVC_HELD_S = 60.0  # the longest a difference is waited for past SETTLE_S while another dvc holds the project's lock
 
 
 def _at(params: Any, key: str) -> Any:
