@@ -9,7 +9,12 @@
   DVC holds the project's lock while its values stand in params.yaml (and each modified tracked file is stashed), 3.5 s
   measured on a busy machine, past the second the stage's check of edits waited; the stage was refused, "params.yaml
   changed while threshold ran: threshold.bins", of a file nobody edited. The check now waits while another dvc holds
-  the lock (DVC takes it back to write dvc.lock only then); a change that lasts is refused as before.
+  the lock (DVC takes it back to write dvc.lock only then); a change that lasts is refused as before;
+- ``winnow compare`` over experiments run with ``-S 'variants=[baseline,pruned]'``: their dvc.lock keeps the entries of
+  evaluate@oracle and evaluate@balanced from the baseline commit's run (DVC never removes an entry), which the commit
+  check found stale, and the runs were left out as ones "whose metrics their own dvc.lock contradicts (...
+  evaluate@balanced ran; rerun `dvc repro` there)", a fix that mends nothing; a variant a run's params.yaml does not
+  list is no stage of that run and is not checked there.
 """
 
 import fcntl
@@ -24,7 +29,7 @@ from PIL import Image
 from hostile_harness import assert_nothing_left, default_params, files_under, make_project, params_with
 from test_hostile_params import TRAIN_OUTPUTS, _deps_project, _passed, _refused, _train_project
 from test_hostile_threshold_64 import _stage_in_process
-from winnow import params_read
+from winnow import experiments, params_read
 from winnow.errors import WinnowError
 from winnow.output_paths import check_input_file
 from winnow.stage import load_params, together, write_json, write_text
@@ -185,3 +190,49 @@ def test_a_change_made_under_a_lock_never_let_go_is_refused_after_the_longest_wa
                     "run dvc repro again\n")
     assert sum(held[0]) == pytest.approx(params_read.SETTLE_S + 1.0)
     assert_nothing_left(project, before)
+
+
+def _runs(*variant_lists):
+    return [{"experiment": f"seed{i}", "rev": f"{i}" * 40, "params": {"seed": i, "variants": variants},
+             "metrics": {}, "inputs": {}, "outputs": {}} for i, variants in enumerate(variant_lists, 1)]
+
+
+def _checked_as_before(monkeypatch) -> list:
+    """The commit check as the real one met those runs: their dvc.lock's entries of oracle and balanced (left from the
+    baseline's run, before their -S) are stale; the calls it got."""
+    calls = []
+
+    def check(repo, rev, *, name, targets):
+        calls.append((name, targets))
+        stale = [t for t in targets if t in ("evaluate@oracle", "evaluate@balanced")]
+        if stale:
+            raise WinnowError(f"{name}'s metrics are not what its dvc.lock and params.yaml say (first: "
+                              f"src/winnow/augment.py changed since dvc.lock's {stale[-1]} ran)")
+
+    monkeypatch.setattr(experiments.staleness, "check_commit_current", check)
+    monkeypatch.setattr(experiments, "check_progress_variables", lambda: None)
+    return calls
+
+
+ALL = [f"evaluate@{v}" for v in ("oracle", "baseline", "pruned", "balanced")]
+
+
+@pytest.mark.hostile("compare")
+def test_runs_of_fewer_variants_are_not_left_out_as_stale_for_the_variants_they_did_not_run(monkeypatch):
+    # before: "left out 2 run(s) whose metrics their own dvc.lock contradicts (src/winnow/augment.py changed since
+    # dvc.lock's evaluate@balanced ran; rerun `dvc repro` there): seed1, seed2"
+    calls = _checked_as_before(monkeypatch)
+    runs = _runs(["baseline", "pruned"], ["pruned", "baseline"])
+    assert experiments.current_runs(runs, repo=".", targets=ALL) == (runs, "")
+    assert calls == [("seed1", ["evaluate@baseline", "evaluate@pruned"]),
+                     ("seed2", ["evaluate@baseline", "evaluate@pruned"])]
+
+
+@pytest.mark.hostile("compare")
+def test_a_run_of_a_variant_whose_lock_entry_is_stale_is_still_left_out(monkeypatch):
+    # a run that lists balanced is checked for it as before
+    _checked_as_before(monkeypatch)
+    runs = _runs(["baseline", "pruned"], ["baseline", "pruned", "balanced"])
+    assert experiments.current_runs(runs, repo=".", targets=ALL) == (runs[:1], (
+        "left out 1 run(s) whose metrics their own dvc.lock contradicts (src/winnow/augment.py changed since "
+        "dvc.lock's evaluate@balanced ran; rerun `dvc repro` there): seed2"))
