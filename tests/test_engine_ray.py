@@ -30,7 +30,7 @@ from test_dedup_copies import smooth_images
 from winnow import perturb, selfsup, training
 from winnow.configs import SelfSupConfig, TrainConfig
 from winnow.dedup import dedup_images
-from winnow.engine import Encoder, Engine, runtime_env
+from winnow.engine import Encoder, Engine, _process_as_it_is, runtime_env
 from winnow.errors import WinnowError
 from winnow.models import build_model
 from winnow.imageset import read_imageset, write_imageset
@@ -242,7 +242,12 @@ def ray_cluster():
 
     # this checkout's winnow on the workers, not the one installed in the environment
     handlers = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env=runtime_env())
+    # Ray's variables (RAY_AUTH_MODE=token among them) given back after shutdown as Engine.session gives them back:
+    # left in the worker, a later file's failed ray.init and then its session met a cluster asking for a token that
+    # Ray's cached setting said was off ("Failed to start GCS", test_hostile_order_74 in the full suite)
+    as_before, by_ray = _process_as_it_is()
+    with by_ray():
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env=runtime_env())
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import this file
     # the stops' handlers as they were, after Ray set its own and after it stopped: its SIGTERM handler (sys.exit(15))
     # outlived it, and a later test's stage in this worker left that "launcher's" handler alone; the full suite also
@@ -251,7 +256,9 @@ def ray_cluster():
     for number, handler in handlers.items():
         signal.signal(number, handler)
     yield
-    ray.shutdown()
+    with by_ray():
+        ray.shutdown()
+    as_before()
     for number, handler in handlers.items():
         signal.signal(number, handler)
 
