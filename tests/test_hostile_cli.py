@@ -554,12 +554,15 @@ def test_sigterm_before_a_command_lets_it_through_is_one_line(tmp_path):
 
 
 @pytest.mark.hostile("interrupted")
-def test_sigterm_before_a_stage_lets_it_through_is_one_line(tmp_path):
-    # before: as above for a stage: the traceback came from stage.run before its try, exit 1
+@pytest.mark.parametrize("command", ["-c", "-uc"])
+def test_sigterm_before_a_stage_lets_it_through_is_one_line(tmp_path, command):
+    # before: as above for a stage: the traceback came from stage.run before its try, exit 1. `python -uc` (-c joined
+    # to another option): a mend of stop 75 looked for a bare -c in sys.orig_argv, ran the stage in-process, and the
+    # SIGTERM sent before the stage let it through never came ("worked", exit 0)
     project = make_project(tmp_path / "project")
     before = files_under(project)
     script = _TERM_BEFORE_UNBLOCK + "sys.argv = ['stages/ingest.py']\nstage.run(lambda: print('worked'))\n"
-    done = subprocess.run([sys.executable, "-c", script], cwd=project, capture_output=True, text=True, env=_env(),
+    done = subprocess.run([sys.executable, command, script], cwd=project, capture_output=True, text=True, env=_env(),
                           timeout=300)
     assert done.returncode == 143, done.stderr
     assert done.stderr.splitlines() == ["error: stages/ingest.py: terminated (SIGTERM); outputs not yet complete were "

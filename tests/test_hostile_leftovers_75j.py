@@ -38,6 +38,7 @@ import json
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -169,6 +170,23 @@ class _Killed(BaseException):
     """A kill -9 as the commit's code sees it: nothing after it runs."""
 
 
+@contextmanager
+def _killed_once_moved(monkeypatch):
+    """A run killed once every output moved into place, before its journal is removed; the moves as before after."""
+    finish = commit_journal._finish
+
+    def killed_once_moved(moves, direction):
+        if direction == "forward":
+            raise _Killed  # every output moved, the journal not yet removed
+        finish(moves, direction)
+
+    monkeypatch.setattr(commit_journal, "_finish", killed_once_moved)
+    try:
+        yield
+    finally:
+        monkeypatch.setattr(commit_journal, "_finish", finish)
+
+
 @pytest.mark.hostile("interrupted")
 def test_study_collect_killed_after_its_moves_leaves_no_plot_of_a_sweep_it_dropped(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
@@ -181,17 +199,8 @@ def test_study_collect_killed_after_its_moves_leaves_no_plot_of_a_sweep_it_dropp
     assert sorted(p.name for p in (tmp_path / "study").iterdir()) == [
         "accuracy.png", "per_class_f1_label_noise.png", "per_class_f1_proportion.png", "per_class_f1_strength.png",
         "study.csv"]
-    finish = commit_journal._finish
-
-    def killed_once_moved(moves, direction):
-        if direction == "forward":
-            raise _Killed  # every output moved, the journal not yet removed
-        finish(moves, direction)
-
-    monkeypatch.setattr(commit_journal, "_finish", killed_once_moved)
-    with pytest.raises(_Killed):
+    with _killed_once_moved(monkeypatch), pytest.raises(_Killed):
         cli.main(["study", "collect", "--from-json", "noise.json", "--out", "study"])
-    monkeypatch.setattr(commit_journal, "_finish", finish)
     commit_journal.finish_killed_commits()  # as the next stage or command starts
     # before: per_class_f1_proportion.png and per_class_f1_strength.png stayed beside a table without those sweeps
     assert sorted(p.name for p in tmp_path.rglob("*")) == [
@@ -210,17 +219,8 @@ def test_ingest_refused_and_killed_after_its_moves_leaves_no_counts_of_the_run_b
     assert _stage_in_process(project, "ingest", monkeypatch, capsys).returncode == 0
     params["ingest"].update(path=str(bad), max_reject_fraction=0.01)
     make_project(project, params)
-    finish = commit_journal._finish
-
-    def killed_once_moved(moves, direction):
-        if direction == "forward":
-            raise _Killed  # every output moved, the journal not yet removed
-        finish(moves, direction)
-
-    monkeypatch.setattr(commit_journal, "_finish", killed_once_moved)
-    with pytest.raises(_Killed):
+    with _killed_once_moved(monkeypatch), pytest.raises(_Killed):
         _stage_in_process(project, "ingest", monkeypatch, capsys)
-    monkeypatch.setattr(commit_journal, "_finish", finish)
     commit_journal.finish_killed_commits()  # as the next stage starts
     # before: metrics/ingest.json, the good run's counts of 12 images, stayed beside this run's rejected.csv
     assert files_under(project) == {"params.yaml", "data/ingest/rejected.csv"}

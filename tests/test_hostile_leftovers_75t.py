@@ -1,9 +1,6 @@
-"""Hostile leftovers of stop 75's mends, found by their review (stage.run's ``python -c``, the digest of a user's file).
+"""Hostile leftovers of stop 75's mends, found by their review (the digest of a user's file; stage.run's ``python -uc``
+case is a parameter of test_hostile_cli's ``test_sigterm_before_a_stage_lets_it_through_is_one_line``).
 
-- a stage run by ``python -uc`` (``-c`` joined to another option) was taken for an interactive ``__main__`` and run
-  in-process: 0af5af45 looked for a bare ``-c`` in ``sys.orig_argv``, so a SIGTERM before the stage let it through ran
-  the stage to its end, exit 0, where ``python -c`` gives one line and 143 (stage.run now asks whether the session is
-  interactive, IPython's or the REPL's, and reads no command line);
 - represent.file (a pretrained model's file) was hashed whole at every check of the embedding: data valuation read a
   user's file three times, the budget once more at each record of the embedding (a 10 GB file read 10 GB at each);
   now once per version in a process, and a file rewritten since is still refused."""
@@ -11,34 +8,15 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from hostile_harness import _env, assert_error_line, assert_nothing_left, files_under, make_project
-from test_hostile_cli import _TERM_BEFORE_UNBLOCK
+from hostile_harness import assert_error_line, assert_nothing_left, files_under
 from test_hostile_leftovers_75a import REWRITTEN, _rewritten
 from test_hostile_represent_74 import _project
 from test_hostile_threshold_64 import _stage_in_process
 from winnow import file_ops
-
-
-@pytest.mark.hostile("interrupted")
-def test_sigterm_before_a_stage_run_by_python_uc_lets_it_through_is_one_line(tmp_path):
-    # before: `python -uc` (no bare -c in sys.orig_argv) ran the stage in-process, so the SIGTERM sent before the stage
-    # let it through never came: "worked" on stdout, exit 0
-    project = make_project(tmp_path / "project")
-    before = files_under(project)
-    script = _TERM_BEFORE_UNBLOCK + "sys.argv = ['stages/ingest.py']\nstage.run(lambda: print('worked'))\n"
-    done = subprocess.run([sys.executable, "-uc", script], cwd=project, capture_output=True, text=True, env=_env(),
-                          timeout=300)
-    assert done.returncode == 143, done.stderr
-    assert done.stderr.splitlines() == ["error: stages/ingest.py: terminated (SIGTERM); outputs not yet complete were "
-                                        "left unwritten: rerun it"]
-    assert done.stdout == ""
-    assert_nothing_left(project, before)
 
 
 @pytest.mark.hostile("represent")
