@@ -8,7 +8,6 @@ import errno
 import hashlib
 import json
 import os
-import re
 import secrets
 import signal
 import threading
@@ -19,7 +18,7 @@ from stat import S_ISDIR
 from typing import NamedTuple
 
 from winnow.errors import WinnowError
-from winnow.file_ops import remove, running, temporary_sibling
+from winnow.file_ops import is_temporary_sibling, remove, running, temporary_sibling
 
 
 class Move(NamedTuple):
@@ -212,8 +211,7 @@ def _read_moves(record, journal: Path) -> tuple[list[Move], str]:
                       "not a journal of moves as this winnow writes them") from None
     for move in moves:
         for kind, sibling in (("tmp", move.tmp), ("old", move.old)):
-            if sibling.parent != move.path.parent or not re.fullmatch(
-                    rf"\.{re.escape(move.path.stem)}\.winnow-{kind}-\d+{re.escape(move.path.suffix)}", sibling.name):
+            if not is_temporary_sibling(sibling, move.path, kind):
                 raise _unread(journal, f"{sibling} is not a temporary of {move.path}")
     if direction not in ("forward", "back"):
         raise _unread(journal, f"direction {direction!r} is neither forward nor back")

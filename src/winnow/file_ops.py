@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import sys
 import time
@@ -16,6 +17,12 @@ def temporary_sibling(path: Path, kind: str = "tmp") -> Path:
     ``.<stem>.winnow-<kind>-<pid><suffix>``, which :func:`winnow.temporaries.sweep_temporaries` removes once the
     process is gone."""
     return path.with_name(f".{path.stem}.winnow-{kind}-{os.getpid()}{path.suffix}")
+
+
+def is_temporary_sibling(candidate: Path, path: Path, kind: str = "tmp") -> bool:
+    """Whether ``candidate`` is :func:`temporary_sibling` ``(path, kind)`` as some process names it (any pid)."""
+    return candidate.parent == path.parent and re.fullmatch(
+        rf"\.{re.escape(path.stem)}\.winnow-{kind}-\d+{re.escape(path.suffix)}", candidate.name) is not None
 
 
 def remove(path: Path) -> None:

@@ -240,9 +240,11 @@ def in_utf8_mode() -> None:
         return
     if sys.argv[:1] in (["-"], [""]):  # a script read from stdin: run again, it read stdin at its end, ran nothing
         # and said nothing, exit 0 (`LC_ALL=C PYTHONUTF8=0 python - < stages/ingest.py`)
-        print(f"error: stages/<stdin>: this locale's encoding ({', '.join(sorted(encodings))}) needs the stage started "
-              "again in Python's UTF-8 mode, but a script read from standard input cannot be read again; run it as "
-              "dvc.yaml does: python stages/<stage>.py, or set PYTHONUTF8=1", file=sys.stderr)
+        from winnow.stops import ANY_STAGE, stage_script  # here: stops imports this module
+
+        print(f"error: {stage_script()}: this locale's encoding ({', '.join(sorted(encodings))}) needs the stage "
+              "started again in Python's UTF-8 mode, but a script read from standard input cannot be read again; run "
+              f"it as dvc.yaml does: python {ANY_STAGE}, or set PYTHONUTF8=1", file=sys.stderr)
         _flush()
         sys.exit(1)
     _flush()
