@@ -13,7 +13,9 @@ call). CleanVision's ``find_issues`` at its default n_jobs and at n_jobs=1 on th
 How much the second core gives is measured before and after (:func:`second_core`): on a virtual machine it
 varies with the host's load, and winnow's path uses both cores where CleanVision's n_jobs=1 uses one.
 ``--before-src`` times another checkout's ``src`` on the same files in a child process (the previous
-implementation). Writes benchmarks/results/speed.json and .md.
+implementation). winnow's path runs under the allocator settings of a stage's process
+(:mod:`winnow.allocator`); CleanVision runs in the same process after it. Writes benchmarks/results/speed.json
+and .md.
 """
 
 from __future__ import annotations
@@ -146,6 +148,12 @@ def main() -> None:
     parser.add_argument("--skip-cleanvision", action="store_true")
     parser.add_argument("--winnow-only", default=None, help=argparse.SUPPRESS)  # the child of --before-src
     args = parser.parse_args()
+    if not args.winnow_only:
+        # glibc's allocator as every stage's process sets it (winnow.stage.run): the first run is a stage's one pass.
+        # The --before-src child runs at glibc's defaults, as the code before this setting did
+        from winnow.allocator import keep_freed_memory
+
+        keep_freed_memory()
     if args.winnow_only:
         print(json.dumps(time_winnow(Path(args.winnow_only), args.reps)))
         return

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from winnow.allocator import keep_freed_memory
 from winnow.commit_journal import JOURNAL, finish_killed_commits
 from winnow.errors import WinnowError, first_line
 from winnow.output_paths import output_obstacle, refuse_mount_point
@@ -249,6 +250,7 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False, torchrun: bo
         if forked:
             watched_by_a_parent(speaker=stage_script(), tidy=tidy_killed_runs,
                                 setup=terminate_as_interrupt)  # the child's handler, before SIGTERM is let through
+            keep_freed_memory()  # the stage's own process: its batches reuse the pages the batch before faulted in
         else:
             terminate_as_interrupt()
         tidy_killed_runs()
