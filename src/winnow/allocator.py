@@ -4,9 +4,9 @@ A fresh process's glibc serves every request of 128 KiB or more with a map of it
 kernel when it is freed, raising that threshold only as such blocks are freed, and returns the heap's free top to
 the kernel whenever 128 KiB lie there. A stage's batches (decoded rows, float32 planes, bincount codes: 0.1 to 4
 MiB each, made anew every batch, on several threads) then fault in every page of every temporary again: ingesting
-and scoring the 8,068 CIFAR-subset PNGs (#20) took 97,000-109,000 minor faults in a fresh process, 9,000 with
-these settings, and a quarter less CPU (2 busy cores: ingest 547-588 against 386-431 ms, score 302-308 against
-206-246). Every
+and scoring the 8,068 CIFAR-subset PNGs (#20) took 97,000-112,000 minor faults in a fresh process, 8,800 with
+these settings, and about 30% more CPU (on 2 cores busy with other work, four fresh processes: ingest 556-626
+against 384-429 ms, score 361-379 against 235-270). Every
 DVC stage is such a fresh process and makes one pass.
 
 Set only in a stage's own process (:func:`winnow.stage.run`'s forked child): the settings are the whole
@@ -22,13 +22,13 @@ import os
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 
-# requests below this come from the heap and are reused there: a batch's temporaries stay under it (chunks sized
-# for the CPU caches, winnow.pixel_batches); glibc's own threshold rises to at most 32 MiB
-HEAP_BELOW = 4 << 20
-# free memory at the top of a heap is given back to the kernel only beyond this: a stage's next batch needs it again.
-# glibc's own rule would keep twice the threshold it reached (up to 64 MiB); 8 MiB still left 43,000 faults in the
-# score pass of one fresh process of two
-KEEP_FREE = 32 << 20
+# the highest values a long-running process's glibc reaches by itself (its threshold rises to at most 32 MiB as mapped blocks
+# are freed, and it keeps twice that free at a heap's top), set from the start: a stage runs as a warmed process
+# would, never below one. Requests below HEAP_BELOW come from the heap and are reused there (a batch's temporaries:
+# chunks sized for the CPU caches, winnow.pixel_batches); free memory at a heap's top goes back to the kernel only
+# beyond KEEP_FREE. A fixed 4 MiB threshold would map apart, every time, the 4-32 MiB blocks a warmed process reuses
+HEAP_BELOW = 32 << 20
+KEEP_FREE = 64 << 20
 
 
 def keep_freed_memory() -> None:
