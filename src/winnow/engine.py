@@ -210,7 +210,9 @@ class Engine:
             return out
 
         starts = range(0, len(images), batch_size)
-        workers = min(len(starts), os.cpu_count() or 1) if threads else 1
+        # the cores this process may run on (before: os.cpu_count(), every core of the machine: a Slurm or taskset job
+        # of 2 CPUs on a 128-core node ran 128 threads, each holding a batch's float32 temporaries)
+        workers = min(len(starts), usable_cores()) if threads else 1
         # each batch's arrays go straight into the whole result, made at the first batch: collecting the
         # parts and concatenating them held the result twice (800 MiB of thumbnails at 400,000 images)
         result: dict[str, np.ndarray] = {}
@@ -343,11 +345,16 @@ def _warn_oversubscribed(num_cpus: int | None) -> None:
     (and represent's actors) at once as it has CPUs, each in a worker process of its own. Before, without a word,
     num_cpus 64 on 2 cores scored 951 images in 26 batches on 19 worker processes (3.3 GiB, 75 s) where 2 CPUs took 9
     (1.1 GiB, 33 s); 1,024 on a large set starts hundreds."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = usable_cores()
     if num_cpus is not None and num_cpus > cores:
         print(f"warning: compute.ray.num_cpus: {num_cpus} is more than the {cores} CPU(s) this machine gives the "
               f"stage; Ray runs up to {num_cpus} batches at once, each in a worker process of its own, slower and "
               f"larger than {cores}: set it to {cores} or less, or null (every CPU)")
+
+
+def usable_cores() -> int:
+    """The CPUs this process may run on (its affinity: taskset, a cgroup's cpuset), else the machine's."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def runtime_env() -> dict:
