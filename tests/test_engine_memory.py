@@ -1,5 +1,5 @@
 """compute.engine: local: a pass over a memory-mapped imageset holds only the batches in flight, so a set
-larger than memory can be scored (issue 22 item 1; winnow.engine.release_rows)."""
+larger than memory can be scored (issue 22 item 1; winnow.mapped_rows.release_rows)."""
 
 import numpy as np
 

@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 import torch
 
-from winnow.engine import release_rows
+from winnow.mapped_rows import release_rows
 
 
 def to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:

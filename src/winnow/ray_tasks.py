@@ -332,7 +332,7 @@ def in_row_order(dataset, *, n: int, allocate: Callable[[tuple[int, ...], np.dty
     """The outputs of a Ray dataset of tagged batches (each a run of rows, ``_row``) for ``n`` rows, in row order.
 
     Each block goes straight to its rows of the whole result, made by ``allocate(shape, dtype)`` at the first block
-    (:func:`winnow.engine.spill_array`: on disk), and ``release(array, start, stop)`` lets those rows go from this
+    (:func:`winnow.mapped_rows.spill_array`: on disk), and ``release(array, start, stop)`` lets those rows go from this
     process, as the local engine does. Before, every block was collected, concatenated and reordered: the result
     three times over in memory (1.9 GB of RSS for dedup's 400 MB of thumbnails, where the local engine spilled them
     to disk). A row that comes back twice or never is one line, not a result with a row of uninitialised memory."""

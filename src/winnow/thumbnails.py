@@ -20,7 +20,8 @@ from functools import partial
 
 import numpy as np
 
-from winnow.engine import Engine, release_rows, spill_array
+from winnow.engine import Engine
+from winnow.mapped_rows import release_rows, spill_array
 from winnow.pixel_batches import batch_rows
 from winnow.sharpness import area_matrix
 
@@ -204,7 +205,7 @@ class Looks:
            batch_size: int = 4096, engine: Engine = Engine()) -> Looks:
         """The looks of uint8 ``(N, H, W, C)`` images, in one pass; ``crop``: see :func:`thumbnail_features`
         (None: off); ``engine``: where the batches run. Thumbnails of more than :data:`IN_MEMORY_BYTES` go
-        to a temporary file (:func:`winnow.engine.spill_array`), read a block of pairs at a time."""
+        to a temporary file (:func:`winnow.mapped_rows.spill_array`), read a block of pairs at a time."""
         views = {"whole": 0.0, "crop": crop} if crop else {"whole": 0.0}
         grid = thumbnail_grid(images.shape[1:], side=side)
         spill = len(images) * len(views) * grid[0] * grid[1] * 4 > IN_MEMORY_BYTES
