@@ -278,7 +278,8 @@ SCHEMA = Section({
         "train": TRAIN_OVERRIDES,
         "k": Num(1, integer=True),
         "agree": SHARE,
-        "margin": Num(0, null=True),
+        # two cosine distances' difference: before, 3 (in Euclidean units) was accepted and turned inside_class off
+        "margin": Num(0, 2, high_open=True, null=True),
         "isolation": Choice(CUT_METHODS, null=True),
         "max_isolated_fraction": SHARE,
         "outliers": ListOf(Choice(OUTLIER_METHODS), unique=True),
