@@ -116,7 +116,8 @@ def main() -> None:
     if not strength.relabels_allowed and metrics["judge"]["relabels_blocked"]:
         print(f"confident-learn: {metrics['judge']['relabels_blocked']} relabel(s) became drops: "
               f"{strength.refusal()}")
-    for warning in (judges.unmeasured_warning("confident-learn", unmeasured, classes=data.classes,
+    for warning in (cl.frac_noise_warning(given, pred_probs, found=int(is_issue.sum()), **find_options),
+                    judges.unmeasured_warning("confident-learn", unmeasured, classes=data.classes,
                                               dropped=int((issues["decision"] != trusted["decision"]).sum())),
                     judges.weak_judge_warning("confident-learn", judged.val_accuracy, cleaner="confident_learn",
                                               strength=strength),
