@@ -3,6 +3,10 @@
 - ``embedding_clean.margin`` at 2 or above (a distance in Euclidean units, say 2.5): the rule compares two cosine
   distances, each in [0, 2], so no image is ever that much nearer another class's centroid; the value was accepted and
   silently turned inside_class off. Refused in one line by params.yaml's check, before anything is read;
+- embedding-clean at ``margin: 0`` beside all-zero embedding rows (a ReLU model's, for an image none of its units
+  answers: represent keeps them): such a row lies at distance 1 from every centroid, and "closer to another class's
+  centroid by at least 0" held for it, so it was dropped as ``inside_class`` of the lowest other class index, a class the
+  names chose, with that class as the reviewer's hint. The rule now takes closer by more than 0, never as close;
 - ``confident_learn.frac_noise`` small enough that cleanlab keeps none of the label issues it finds (it keeps that
   share of each class's estimated issues, rounded: below 1, none of one issue a class): 0 issues, as on a clean set, and
   nothing said. Now a ``warning:`` line names the share and the issues found at 1.0.
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -75,3 +80,20 @@ def test_a_frac_noise_that_keeps_some_issues_says_nothing(tmp_path, monkeypatch,
     assert done.returncode == 0
     assert [line for line in done.stdout.splitlines() if line.startswith("warning:")] == []
     assert json.loads((project / "metrics/confident_learn.json").read_text())["issues"] > 0
+
+
+@pytest.mark.hostile("cleaners")
+def test_all_zero_embedding_rows_are_not_dropped_as_inside_another_class_at_margin_0(tmp_path, monkeypatch, capsys):
+    # two train images of b and c whose embedding rows are all zeros, in three clean clusters. Before: both dropped,
+    # reason inside_class:0 and suggested label a (the lowest other class index: equally far from every centroid, the
+    # zero rows' margin was exactly 0, which margin 0 took as closer)
+    zero = np.zeros(8, np.float32)
+    project = _project(tmp_path / "p", [30, 30, 30], same={"train-1-3": zero, "train-2-4": zero})
+    _with(project, "embedding_clean", margin=0)
+    done = _stage_in_process(project, "embedding_clean", monkeypatch, capsys)
+    assert done.returncode == 0
+    decisions = pd.read_parquet(project / "data/embedding-clean/decisions.parquet").set_index("id")
+    assert decisions.loc[["train-1-3", "train-2-4"], ["decision", "reason", "suggested_label"]].to_dict("list") == {
+        "decision": ["keep", "keep"], "reason": ["", ""], "suggested_label": [1, 2]}
+    assert json.loads((project / "metrics/embedding_clean.json").read_text())["decisions"] == {
+        "keep": 90, "drop": 0, "relabel": 0}

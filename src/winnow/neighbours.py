@@ -223,8 +223,8 @@ def cleanse(
       than carry the given label (``c``: of the other classes tied on votes, the one with the nearest neighbour)
       (001: "all neighbours having the same but a different label");
     - ``inside_class:c``: drop when the image sits closer to class ``c``'s centroid than to its own by at
-      least ``margin`` (None turns the rule off): it belongs to another cluster, but its neighbours are
-      too mixed to say that ``c`` is its label;
+      least ``margin`` and by more than 0 (None turns the rule off): it belongs to another cluster, but its
+      neighbours are too mixed to say that ``c`` is its label;
     - ``isolated``: drop when its nearest same-class image is far: the similarity ``1 -
       same_class_distance`` at or below the cut :func:`winnow.thresholds.threshold` picks with method
       ``isolation`` (None turns the rule off; ``auto`` cuts only where a low second mode exists) among
@@ -261,7 +261,10 @@ def cleanse(
     relabel = (agreement >= agree) & (agreement > found["given_agreement"].to_numpy())
     inside = np.zeros(len(labels), bool)
     if margin is not None:
-        inside = ~relabel & (found["centroid_margin"].to_numpy() >= margin)
+        # closer than to its own centroid, never as close: at margin 0 an all-zero row (silent_rows: at distance 1 from
+        # every centroid) was dropped as inside_class of the lowest other class index, a class the names chose
+        closer = found["centroid_margin"].to_numpy()
+        inside = ~relabel & (closer >= margin) & (closer > 0)
     isolated = np.zeros(len(labels), bool)
     rest = ~relabel & ~inside
     if isolation is not None and rest.any():
