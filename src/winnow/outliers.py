@@ -9,6 +9,9 @@ convention of the quality scores: lower = worse), cut by the threshold machinery
   density and grows where the image's neighbourhood is sparser than its neighbours' neighbourhoods;
 - ``knn``: ``1 - d / 2`` with ``d`` the mean cosine distance (in [0, 2]) to the k nearest neighbours.
 
+Copies of one image (equal unit rows, or within float32 rounding of one another) are one point to LOF and kNN,
+and weigh once in the cuts: a picture repeated is no more typical, nor odder, for it.
+
 Every method works on L2-normalised features, so all three see the cosine geometry that neighbour
 cleansing uses. Scores come per :class:`winnow.neighbours.Space`: the detector is fitted on the space's
 references and scores its queries; when the queries are their own references an image is never
@@ -41,8 +44,7 @@ def outlier_scores(space: Space, *, method: str, k: int = 10, seed: int = 0, knn
         raise WinnowError(f"embedding_clean.outliers: unknown method {method!r}; choose from {', '.join(METHODS)}")
     query, reference = _unit(space.features), _unit(space.reference_features)
     if method == "knn":
-        similarity, _ = nearest(space, k=k, knn=knn)
-        return np.clip(1 - (1 - similarity.astype(np.float64)).mean(axis=1) / 2, 0, 1)
+        return _knn(space, k=k, knn=knn)
     if method == "isolation_forest":
         forest = IsolationForest(random_state=seed).fit(reference)
         return np.clip(1 + forest.score_samples(query), 0, 1)
@@ -92,14 +94,17 @@ def find_outliers(
         raise WinnowError(f"embedding_clean.max_outlier_fraction: {max_flagged_fraction!r} is outside (0, 1]")
     table = pd.DataFrame({"position": np.concatenate([s.positions for s in spaces]).astype(np.int64)})
     scores = {m: np.concatenate([outlier_scores(s, method=m, k=k, seed=seed, knn=knn) for s in spaces]) for m in methods}
+    # copies of one image weigh once in the cuts, as in LOF's scores: before, 15 copies of an image between two
+    # classes (LOF normality 0.68, not flagged alone) made a low mode of their own and were all flagged as outliers
+    first = np.concatenate([_first_copies(s, k=k, knn=knn) for s in spaces])
     flags, cuts, rules = cut_issues(scores, {m: {"method": threshold, **threshold_options} for m in methods},
-                                    bins=bins, max_flagged_fraction=max_flagged_fraction)
+                                    bins=bins, max_flagged_fraction=max_flagged_fraction, cut_on=first)
     # before: 40 images unlike any class among 300 (13%) were flagged by no method, and nothing said why, where the
     # threshold stage warns of the same rule; drop_outliers true then dropped none
     too_many = [m for m in methods if rules[m] == "too_many"]
     if too_many:
         say(f"warning: embedding-clean: the outlier cut of {', '.join(too_many)} would flag more than "
-            f"embedding_clean.max_outlier_fraction ({max_flagged_fraction}) of the {len(table):,} images judged, "
+            f"embedding_clean.max_outlier_fraction ({max_flagged_fraction}) of the {_judged(first)} judged, "
             "so it flags none: a share that large is taken for the data's norm; raise the fraction if that many "
             "are outliers", warn)
     for m in methods:
@@ -148,6 +153,53 @@ def _merged(points: np.ndarray, inverse: np.ndarray, *, k: int, knn: str) -> tup
     own = np.where(np.linalg.norm(points - points[leader], axis=1) <= TWIN, leader, np.arange(len(points)))
     _, first, point = np.unique(own, return_index=True, return_inverse=True)  # points are numbered by their first row
     return points[first], point[inverse]
+
+
+def _knn(space: Space, *, k: int, knn: str) -> np.ndarray:
+    """The ``knn`` method's normality of the space's queries: the mean cosine distance to the ``k`` nearest of the
+    references, copies one point (:func:`_points`), a query's own copies none of its neighbours where the queries are
+    the references (fewer than ``k`` where fewer other points are left; 1, normal, where none is).
+
+    before: 15 copies of an image unlike any class were each other's 10 nearest, at distance 0, and scored 1, the most
+    normal of all, where LOF, to which copies are one point, flagged them."""
+    check_k(k, space)
+    points, point = _points(space.reference_features, k=k, knn=knn)
+    if len(points) == len(point):
+        similarity, _ = nearest(space, k=k, knn=knn)
+    else:
+        labels = np.zeros(len(points), np.int64)  # unread: nearest reads no label
+        grouped = (Space(point, space.features, np.arange(len(points)), points, labels) if space.is_self else
+                   Space(space.positions, space.features, -1 - np.arange(len(points)), points, labels))
+        available = len(points) - (1 if space.is_self else 0)
+        if available < 1:
+            return np.ones(len(space.features))
+        similarity, _ = nearest(grouped, k=min(k, available), knn=knn)
+    return np.clip(1 - (1 - similarity.astype(np.float64)).mean(axis=1) / 2, 0, 1)
+
+
+def _points(features: np.ndarray, *, k: int, knn: str) -> tuple[np.ndarray, np.ndarray]:
+    """float64 ``(G, D)`` unit points of the rows of ``features`` and int ``(N,)`` each row's point: copies (equal
+    unit rows, or within float32 rounding of one another: :func:`_merged`) are one, numbered by their first row."""
+    unit = _unit(features)
+    points, inverse = np.unique(unit, axis=0, return_inverse=True)
+    if len(points) == len(unit):  # as they come
+        points, inverse = unit, np.arange(len(unit))
+    if len(points) < 2:
+        return points, inverse.ravel()
+    return _merged(points, inverse.ravel(), k=k, knn=knn)
+
+
+def _first_copies(space: Space, *, k: int, knn: str) -> np.ndarray:
+    """bool ``(Q,)``: the space's queries that are the first of their copies (:func:`_points`); every query where
+    it has none."""
+    first = np.zeros(len(space.features), dtype=bool)
+    first[np.unique(_points(space.features, k=k, knn=knn)[1], return_index=True)[1]] = True
+    return first
+
+
+def _judged(first: np.ndarray) -> str:
+    """The images that chose the cuts, in words: ``"300 images"``, ``"285 images (copies counted once)"``."""
+    return f"{np.count_nonzero(first):,} images" + ("" if first.all() else " (copies counted once)")
 
 
 def _unit(features: np.ndarray) -> np.ndarray:

@@ -1,0 +1,63 @@
+"""Leftovers of stop 75 mended at stop 76 (outliers, the label book, compare):
+
+- copies of one image in an embedding (pixel copies embed alike): LOF already scored them as one point, but the cut
+  counted each copy, so 15 copies of an image between two classes, not flagged alone, made a low mode of their own and
+  were all flagged as outliers; and kNN scored 15 copies of an image unlike any class 1, the most normal of all (each
+  other's nearest, at distance 0), so it flagged none of them where LOF flagged them all (winnow.outliers).
+
+The outlier cases call :func:`winnow.outliers.find_outliers` on generated embeddings in this process.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from winnow.neighbours import Space
+from winnow.outliers import find_outliers
+
+
+def _self_space(features: np.ndarray) -> Space:
+    n = len(features)
+    return Space(np.arange(n), features, np.arange(n), features, np.zeros(n, np.int64))
+
+
+def _clusters(rng: np.random.Generator, classes: int, each: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(centres (classes, 16), features (classes * each, 16) float32)``: a Gaussian cluster of ``each`` a class."""
+    centres = rng.normal(size=(classes, 16)) * 3
+    return centres, np.concatenate([c + rng.normal(size=(each, 16)) for c in centres]).astype(np.float32)
+
+
+@pytest.mark.hostile("intermediates")
+def test_copies_of_an_image_between_two_classes_are_not_flagged_for_their_number():
+    # 180 images in three classes and an image midway between two of them: alone, no method flags it. before: with 15
+    # copies of it, LOF's cut (over every copy) found them a low mode of their own (normality 0.68, cut 0.76) and
+    # flagged all 15 as outliers
+    centres, features = _clusters(np.random.default_rng(0), 3, 60)
+    between = ((centres[0] + centres[1]) / 2).astype(np.float32)
+    table, cuts = find_outliers([_self_space(np.concatenate([features, np.tile(between, (15, 1))]))],
+                                methods=("lof", "knn", "isolation_forest"), k=10, bins=32)
+    assert cuts == {"lof": -np.inf, "knn": -np.inf, "isolation_forest": -np.inf}
+    assert table[["lof_outlier", "knn_outlier", "isolation_forest_outlier"]].sum().tolist() == [0, 0, 0]
+
+
+@pytest.mark.hostile("intermediates")
+def test_copies_of_an_image_unlike_any_class_are_outliers_to_knn_as_to_lof():
+    # 300 images in three classes and 6 far from all of them, the first of these 15 times over. before: kNN scored the
+    # 15 copies 1 (each other's 10 nearest, at distance 0) and flagged only the 5 others, and LOF's cut moved from 0.42
+    # to 0.58 for the copies' weight. Copies weigh once now, not never: all 20 are flagged by both, at the cuts of the
+    # same images with the image once
+    _, features = _clusters(np.random.default_rng(0), 3, 100)
+    far = (np.random.default_rng(1).normal(size=(6, 16)) * 6).astype(np.float32)
+    once, once_cuts = find_outliers([_self_space(np.concatenate([features, far]))], methods=("lof", "knn"), k=10,
+                                    bins=32)
+    table, cuts = find_outliers([_self_space(np.concatenate([features, far, np.tile(far[0], (14, 1))]))],
+                                methods=("lof", "knn"), k=10, bins=32)
+    assert once[["lof_outlier", "knn_outlier"]].sum().tolist() == [6, 6]
+    assert table.loc[table["lof_outlier"], "position"].tolist() == list(range(300, 320))
+    assert table.loc[table["knn_outlier"], "position"].tolist() == list(range(300, 320))
+    assert cuts == pytest.approx(once_cuts, rel=1e-7)
+    # the copies score as the image once does
+    np.testing.assert_allclose(table.loc[306:, ["lof", "knn"]].to_numpy(),
+                               np.tile(once.loc[300, ["lof", "knn"]].to_numpy(np.float64), (14, 1)), rtol=1e-7)
+
