@@ -23,7 +23,7 @@ from winnow.remote_files import place
 from winnow.source_listing import LISTED_PATHS, listing
 from winnow.sources import load_source, locate_source
 from winnow.stage import atomic_folder, check_outputs, load_params, run, together, write_json, write_table
-from winnow.trusted_set import load_trusted, locate_trusted
+from winnow.trusted_set import contradicted_pictures, load_trusted, locate_trusted
 
 OUT = "data/ingest"
 SEE = "see data/ingest/rejected.csv for each file and its reason"
@@ -94,6 +94,8 @@ def _ingest(params: dict) -> None:
         _refuse_one_picture(written)
         if trusted is not None:
             _warn_trusted_copies(written)
+            if (contradicted := contradicted_pictures(written, loaded.classes)) is not None:
+                print(contradicted)
         write_table(tmp / "rejected.csv", rejected)
         write_table(tmp / "oriented.csv", pd.DataFrame(loaded.oriented, columns=["id", "exif_orientation"]))
     counts = manifest.groupby("split").size().to_dict()

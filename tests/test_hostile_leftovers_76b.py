@@ -1,18 +1,25 @@
-"""Leftovers of stop 75 mended at stop 76 (outliers, the label book, compare):
+"""Leftovers of stop 75 mended at stop 76 (outliers, the label book):
 
 - copies of one image in an embedding (pixel copies embed alike): LOF already scored them as one point, but the cut
   counted each copy, so 15 copies of an image between two classes, not flagged alone, made a low mode of their own and
   were all flagged as outliers; and kNN scored 15 copies of an image unlike any class 1, the most normal of all (each
-  other's nearest, at distance 0), so it flagged none of them where LOF flagged them all (winnow.outliers).
+  other's nearest, at distance 0), so it flagged none of them where LOF flagged them all (winnow.outliers);
+- a label book (``ingest.trusted_path``) holding one picture under two classes: ingest said nothing of the
+  contradiction, only the budget, many stages later, left the picture out of its judge (winnow.trusted_set).
 
-The outlier cases call :func:`winnow.outliers.find_outliers` on generated embeddings in this process.
+The outlier cases call :func:`winnow.outliers.find_outliers` on generated embeddings in this process; the ingest case
+runs the stage's main in this process and asserts its warning line whole.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image
 
+from hostile_harness import default_params, make_project
+from test_hostile_ingest import image_folder
+from test_streaming_ingest import ingest_in_process
 from winnow.neighbours import Space
 from winnow.outliers import find_outliers
 
@@ -60,4 +67,25 @@ def test_copies_of_an_image_unlike_any_class_are_outliers_to_knn_as_to_lof():
     # the copies score as the image once does
     np.testing.assert_allclose(table.loc[306:, ["lof", "knn"]].to_numpy(),
                                np.tile(once.loc[300, ["lof", "knn"]].to_numpy(np.float64), (14, 1)), rtol=1e-7)
+
+
+@pytest.mark.hostile("ingest")
+def test_a_label_book_holding_one_picture_under_two_classes_is_warned_of_at_ingest(tmp_path, monkeypatch, capsys):
+    # the same picture saved as book/a/1.png and book/b/2.png. before: ingest said nothing; dedup grouped the two and
+    # the budget, many stages later, left them out of its judge
+    book = tmp_path / "book"
+    for name in ("a", "b"):
+        (book / name).mkdir(parents=True)
+        for i in range(3):  # greys no data image has (image_folder's are 7 + 20 i)
+            Image.fromarray(np.full((8, 8), 3 + 5 * i + (100 if name == "b" else 0), np.uint8)).save(
+                book / name / f"{i}.png")
+    (book / "b/2.png").write_bytes((book / "a/1.png").read_bytes())
+    params = default_params()
+    params["ingest"].update(source="imagefolder", path=str(image_folder(tmp_path / "data", {"a": 12, "b": 12})),
+                            trusted_path=str(book))
+    ingest_in_process(make_project(tmp_path / "project", params), monkeypatch)
+    assert ("warning: ingest.trusted_path: 1 picture(s) lie in it under more than one class, pixel for pixel "
+            "(trusted/a/1.png as 'a', trusted/b/2.png as 'b'): a label book gives each picture one label, and the "
+            "budget leaves these out of its judge; keep each picture under its one class in ingest.trusted_path"
+            ) in capsys.readouterr().out.splitlines()
 

@@ -13,6 +13,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from winnow.errors import WinnowError, first_repeated
 from winnow.image_files import load_imagefolder
@@ -90,6 +91,24 @@ def load_trusted(path: str | os.PathLike, *, classes: list[str], size: int | Non
     return Loaded(loaded.images, index[loaded.labels], ids, list(classes), loaded.source,
                   orig_h=loaded.orig_h, orig_w=loaded.orig_w, orig_mode=loaded.orig_mode, rejected=loaded.rejected,
                   oriented=[(f"trusted/{i}", tag) for i, tag in loaded.oriented])
+
+
+def contradicted_pictures(manifest: pd.DataFrame, classes: list[str], *, examples: int = 3) -> str | None:
+    """The ``warning:`` line where one picture (pixel for pixel: the imageset ``manifest``'s ``digest``) lies in the
+    trusted split under more than one class (``classes``: names by label), naming up to ``examples`` of them with each
+    file and its class; None where there is none. Before, ingest said nothing of a label book contradicting itself:
+    only the budget, many stages later, left such a picture out of its judge."""
+    trusted = manifest[manifest["split"] == "trusted"]
+    mixed = trusted[trusted.groupby("digest")["label"].transform("nunique").to_numpy() > 1]
+    if mixed.empty:
+        return None
+    pictures = list(mixed.groupby("digest", sort=False))
+    named = "; ".join(", ".join(f"{row.id} as {classes[row.label]!r}" for row in rows.itertuples())
+                      for _, rows in pictures[:examples])
+    return (f"warning: ingest.trusted_path: {len(pictures)} picture(s) lie in it under more than one class, pixel for "
+            f"pixel ({named}{'; …' if len(pictures) > examples else ''}): a label book gives each picture one label, "
+            "and the budget leaves these out of its judge; keep each picture under its one class in "
+            "ingest.trusted_path")
 
 
 def locate_trusted(path: str | os.PathLike) -> Path | RemotePath:
