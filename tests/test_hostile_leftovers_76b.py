@@ -1,25 +1,35 @@
-"""Leftovers of stop 75 mended at stop 76 (outliers, the label book):
+"""Leftovers of stop 75 mended at stop 76 (outliers, the label book, compare):
 
 - copies of one image in an embedding (pixel copies embed alike): LOF already scored them as one point, but the cut
   counted each copy, so 15 copies of an image between two classes, not flagged alone, made a low mode of their own and
   were all flagged as outliers; and kNN scored 15 copies of an image unlike any class 1, the most normal of all (each
   other's nearest, at distance 0), so it flagged none of them where LOF flagged them all (winnow.outliers);
 - a label book (``ingest.trusted_path``) holding one picture under two classes: ingest said nothing of the
-  contradiction, only the budget, many stages later, left the picture out of its judge (winnow.trusted_set).
+  contradiction, only the budget, many stages later, left the picture out of its judge (winnow.trusted_set);
+- ``winnow compare --out FILE`` with FILE's folder writable, run from a working folder that takes no new file: refused
+  in one line before any work (16c2c463), pinned here, as study collect's and review export's are.
 
 The outlier cases call :func:`winnow.outliers.find_outliers` on generated embeddings in this process; the ingest case
-runs the stage's main in this process and asserts its warning line whole.
+runs the stage's main in this process and asserts its warning line whole; the compare case runs the command in this
+process as a user whom permissions bind.
 """
 
 from __future__ import annotations
+
+import importlib
+import json
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from hostile_harness import default_params, make_project
+from test_hostile_faults_65 import _permissions_bind
+from test_hostile_faults_more import shared_tmp  # noqa: F401 (fixture: a folder another user may enter)
 from test_hostile_ingest import image_folder
 from test_streaming_ingest import ingest_in_process
+from winnow.cli import main as winnow
+from winnow.metrics import metrics_path
 from winnow.neighbours import Space
 from winnow.outliers import find_outliers
 
@@ -89,3 +99,29 @@ def test_a_label_book_holding_one_picture_under_two_classes_is_warned_of_at_inge
             "budget leaves these out of its judge; keep each picture under its one class in ingest.trusted_path"
             ) in capsys.readouterr().out.splitlines()
 
+
+@pytest.mark.hostile("compare")
+def test_compare_out_run_from_a_folder_that_takes_no_new_file_is_refused_before_its_work(shared_tmp, monkeypatch,
+                                                                                        capsys):
+    # --out names a writable folder; the working folder is read-only (a checkout mounted so). The markdown and its
+    # JSON move in together, listed first in a journal in the working folder: refused in one line before any
+    # experiment is read, nothing written (a pin: the stop-75 finding's other remedy, already in place)
+    for name in ("winnow.compare", "winnow.compare_runs", "winnow.stage", "winnow.study_runs", "sqlite3"):
+        importlib.import_module(name)  # as nobody, root's Python library cannot be read
+    summary = {"baseline": {"a": {"f1": 0.5}, "b": {"f1": 0.7}}, "pruned": {"a": {"f1": 0.6}, "b": {"f1": 0.75}}}
+    records = [{"rev": "0" * 40, "name": "e0", "data": {"params": {"params.yaml": {"data": {"seed": 0}}},
+                "metrics": {metrics_path(v): {"data": {"per_class": c}} for v, c in summary.items()}}}]
+    (shared_tmp / "exp.json").write_text(json.dumps(records))
+    here, out = shared_tmp / "here", shared_tmp / "out"
+    here.mkdir()
+    out.mkdir()
+    monkeypatch.chdir(here)
+    with _permissions_bind(shared_tmp):
+        here.chmod(0o555)
+        status = winnow(["compare", "--from-json", str(shared_tmp / "exp.json"), "--variants", "baseline", "pruned",
+                         "--repo", str(shared_tmp), "--out", str(out / "compare.md")])
+    assert (status, capsys.readouterr()) == (1, ("", (
+        f"error: compare --out: cannot write in the working folder {here} (Permission denied), where the command "
+        "lists its outputs' moves into place before it makes them; fix its permissions, or run it from a folder you "
+        "can write in\n")))
+    assert list(out.iterdir()) == [] and list(here.iterdir()) == []
