@@ -18,7 +18,7 @@ from winnow.engine import Engine
 from winnow.errors import WinnowError
 from winnow.flag_cuts import (FLAGGED_BY, GROUPED_AT, check_cut, embedded_by, flagged_by, grouped_at,
                               grouped_record, scored_by)
-from winnow.groundtruth import PERTURBATION_COLUMNS
+from winnow.groundtruth import PERTURBATION_COLUMNS, TRUTH
 from winnow.imageset import read_imageset
 from winnow.judged_rows import check_pixels, with_digests
 from winnow.leaks import leaks_kept, removed_identical, repeated
@@ -28,7 +28,7 @@ from winnow.stage_reads import read_table, rerun_error
 
 IMAGESET, SCORES, OUT = "data/degrade", "data/score/scores.parquet", "data/dedup/groups.parquet"
 FLAGS = "data/threshold/flags.parquet"
-TRUTH_IN, REPRESENTATION = "data/degrade/perturbations.parquet", "data/represent"
+TRUTH_IN, REPRESENTATION = TRUTH, "data/represent"
 METRICS_OUT = "metrics/dedup.json"
 
 

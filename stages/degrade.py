@@ -11,7 +11,7 @@ import numpy as np
 from winnow.degrade import counts_by_kind, degrade, perturbation_table
 from winnow.degrade_options import check_classes_learnt
 from winnow.errors import WinnowError
-from winnow.groundtruth import DUPLICATE_KINDS, LABEL_KINDS, REMOVAL_KINDS
+from winnow.groundtruth import DUPLICATE_KINDS, LABEL_KINDS, LOG_NAME, REMOVAL_KINDS
 from winnow.imageset import read_imageset, write_imageset
 from winnow.stage import check_outputs, load_params, run, scratch_folder, together, write_json
 from winnow.stage_reads import check_original_sizes, check_taught_classes
@@ -55,7 +55,7 @@ def degrade_and_write(params: dict, source, specs: list[dict], *, workdir) -> No
     counts = counts_by_kind(log)
     with together():  # never damaged images beside another run's perturbation log or counts
         write_imageset(OUT, degraded.images, degraded.manifest, degraded.classes,
-                       tables={"perturbations.parquet": log})
+                       tables={LOG_NAME: log})
         # perturbed_images: every image the damage touched, removed ones (class_subsample, class_removal) too;
         # carrying: those still in data/degrade's train split, the images a detector could find
         train_ids = degraded.manifest.loc[degraded.manifest["split"] == "train", "id"]

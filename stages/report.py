@@ -19,6 +19,7 @@ from winnow.decided_at import check_decided_table
 from winnow.errors import WinnowError, first_line
 from winnow.evaluated import read_predictions
 from winnow.flag_cuts import check_cut, check_flagged_by, check_grouped_at
+from winnow.groundtruth import TRUTH
 from winnow.report_valuation import valuation_section
 from winnow.imageset import ImageSet, read_imageset
 from winnow.judged_rows import check_grouped, check_pixels
@@ -135,8 +136,8 @@ def main() -> None:
                 degraded=None if degraded is None else degraded.manifest,
                 # degrade writes its log beside its images: one missing is refused, not read as unwritten (before: the
                 # counts of metrics/degrade.json shown unchecked against it)
-                planted=None if degraded is None else read_table("data/degrade/perturbations.parquet",
-                                                                 written_by="degrade", columns=("id", "kind"))),
+                planted=None if degraded is None else read_table(TRUTH, written_by="degrade",
+                                                                 columns=("id", "kind"))),
             variant_rows={v: version_rows[v] for v in variants if v in version_rows},
             origin_labels=origin_labels, classes=classes)),
         ("evaluation", "Versions side by side on the test split", report.evaluation_section(

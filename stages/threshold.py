@@ -11,7 +11,7 @@ import pandas as pd
 
 from winnow.errors import WinnowError
 from winnow.groundtruth import (
-    PERTURBATION_COLUMNS, planted_issue_ids, precision_recall_f1, undefined_as_none,
+    PERTURBATION_COLUMNS, TRUTH, planted_issue_ids, precision_recall_f1, undefined_as_none,
 )
 from winnow.auto_rule import MIN_SCORES
 from winnow.imageset import read_imageset
@@ -21,7 +21,7 @@ from winnow.quality import CEILINGS, EXPLAINED_BY, SCORES, quality_flags, read_s
 from winnow.stage import check_outputs, load_params, run, together, write_json, write_table
 from winnow.stage_reads import SIZED_AT, read_table, rerun_error, sizes_record
 
-IMAGESET, SCORES_IN, TRUTH_IN = "data/degrade", "data/score/scores.parquet", "data/degrade/perturbations.parquet"
+IMAGESET, SCORES_IN, TRUTH_IN = "data/degrade", "data/score/scores.parquet", TRUTH
 FLAGS_OUT, METRICS_OUT, PLOTS_OUT = "data/threshold/flags.parquet", "metrics/threshold.json", "plots/threshold"
 LARGE_SHARE = 0.2  # of the images flagged by one issue: more than a real data set's damage, a property of the set
 CLASS_SHARE = 0.5  # of one class's train images flagged by one issue: how that class looks, more likely than damage

@@ -11,7 +11,7 @@ one_line_from_the_start()  # before the imports below, which take seconds: a Ctr
 
 from winnow.configs import budget_settings, model_check_training
 from winnow.decision_files import read_decisions
-from winnow.groundtruth import PERTURBATION_COLUMNS
+from winnow.groundtruth import PERTURBATION_COLUMNS, TRUTH
 from winnow.imageset import read_imageset
 from winnow.stage import check_outputs, load_params, run, together, write_json
 from winnow.stage_reads import read_table
@@ -22,7 +22,7 @@ from winnow.variants import (
 from winnow.decision_rows import apply_decisions
 from winnow.verdicts import VERDICTS_FILE, read_verdicts, refuse_kept_leaks, verdicts_applied
 
-DECISIONS_IN, TRUTH_IN = "data/budget/decisions.parquet", f"{DEGRADE}/perturbations.parquet"
+DECISIONS_IN, TRUTH_IN = "data/budget/decisions.parquet", TRUTH
 
 WRITTEN = ("oracle", "baseline", "pruned")
 METRICS = "metrics/variants.json"

@@ -24,6 +24,9 @@ import pandas as pd
 from winnow.errors import WinnowError
 
 PERTURBATION_COLUMNS = ("id", "kind", "params", "source_id", "original_label")
+# degrade's log of what it planted, beside its imageset data/degrade: the one name its writer and every reader use
+LOG_NAME = "perturbations.parquet"
+TRUTH = f"data/degrade/{LOG_NAME}"
 
 LABEL_KINDS = ("symmetric_noise", "pair_flip")
 REMOVAL_KINDS = ("class_removal", "class_subsample", "subsample")

@@ -16,10 +16,9 @@ import numpy as np
 import pandas as pd
 
 from winnow.errors import WinnowError
+from winnow.groundtruth import TRUTH
 from winnow.group_rows import check_group_numbers, check_reasons
 from winnow.imageset import ImageSet
-
-TRUTH = "data/degrade/perturbations.parquet"  # degrade's log of what it planted
 
 
 def read_judged(*, cleaners: list[str], params: Mapping[str, Any] | None = None,

@@ -15,6 +15,7 @@ import pandas as pd
 
 from winnow.contract_verdict import changed_data_file, rows_fingerprint
 from winnow.errors import first_line
+from winnow.groundtruth import TRUTH
 from winnow.leaks import leaks_by_kind
 from winnow.metrics import predictions_path, summary_path
 from winnow.report import reason_tokens
@@ -109,7 +110,7 @@ def checked_degrade(counts: dict | None, *, ingested, degraded, planted) -> dict
         _agrees(counts, {"perturbed_images": int(planted["id"].nunique()),
                          "carrying_images": int(planted["id"].drop_duplicates().isin(train).sum()),
                          **{("kind", k): int(kind.get(k, 0)) for k in kinds}},
-                path=path, stage=stage, table="data/degrade/perturbations.parquet")
+                path=path, stage=stage, table=TRUTH)
     return counts
 
 
