@@ -167,9 +167,11 @@ def _knn(space: Space, *, k: int, knn: str) -> np.ndarray:
     if len(points) == len(point):
         similarity, _ = nearest(space, k=k, knn=knn)
     else:
+        # each point's first row as it came: every image's similarities as they are without the copies, to the bit
+        first = space.reference_features[np.unique(point, return_index=True)[1]]
         labels = np.zeros(len(points), np.int64)  # unread: nearest reads no label
-        grouped = (Space(point, space.features, np.arange(len(points)), points, labels) if space.is_self else
-                   Space(space.positions, space.features, -1 - np.arange(len(points)), points, labels))
+        grouped = (Space(point, space.features, np.arange(len(points)), first, labels) if space.is_self else
+                   Space(space.positions, space.features, -1 - np.arange(len(points)), first, labels))
         available = len(points) - (1 if space.is_self else 0)
         if available < 1:
             return np.ones(len(space.features))
