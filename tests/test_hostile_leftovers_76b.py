@@ -83,17 +83,17 @@ def test_copies_of_an_image_unlike_any_class_are_outliers_to_knn_as_to_lof():
 @pytest.mark.hostile("intermediates")
 def test_a_cut_over_the_outlier_fraction_counts_copies_once_and_says_so(capsys):
     # 100 images in two classes and 30 far from both: 23% of the 130, so each method's cut would flag more than
-    # max_outlier_fraction 0.1 and flags none. before: with 20 copies of one ordinary image the line read "the outlier cut
-    # of lof … of the 150 images judged", and kNN, whose copies scored 1 (a top mode of their own), was left out of it
+    # max_outlier_fraction 0.1 and flags none. before: with 20 copies of one ordinary image the line read "the outlier
+    # cut of lof … of the 150 images judged", and kNN, whose copies scored 1 (a top mode of their own), was left out
     _, features = _clusters(np.random.default_rng(0), 2, 50)
     far = (np.random.default_rng(1).normal(size=(30, 16)) * 6).astype(np.float32)
     _, cuts = find_outliers([_self_space(np.concatenate([features, far, np.tile(features[3], (20, 1))]))],
                             methods=("lof", "knn"), k=10, bins=32)
     assert cuts == {"lof": -np.inf, "knn": -np.inf}
     assert capsys.readouterr().out.splitlines() == [
-        "warning: embedding-clean: the outlier cut of lof, knn would flag more than embedding_clean.max_outlier_fraction "
-        "(0.1) of the 130 images (copies counted once) judged, so it flags none: a share that large is taken for the "
-        "data's norm; raise the fraction if that many are outliers"]
+        "warning: embedding-clean: the outlier cut of lof, knn would flag more than "
+        "embedding_clean.max_outlier_fraction (0.1) of the 130 images (copies counted once) judged, so it flags none: a "
+        "share that large is taken for the data's norm; raise the fraction if that many are outliers"]
 
 
 @pytest.mark.hostile("ingest")
