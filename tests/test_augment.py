@@ -420,9 +420,9 @@ def test_the_report_names_images_left_out_for_the_budget_apart_from_copies():
 
 
 def test_train_augment_names_the_policy_it_applies(tmp_path, monkeypatch):
-    from winnow.augment_search import policy_for
+    from winnow.augment_search import policy_for, pruned_record
 
-    monkeypatch.chdir(tmp_path)
+    _project(tmp_path, monkeypatch)  # pruned, whose images a searched policy records it was chosen on
     params = default_params()
     assert policy_for(params, "none") is None
     assert policy_for(params, "fixed") == Policy.from_params(params["balance"]["policy"])
@@ -432,10 +432,12 @@ def test_train_augment_names_the_policy_it_applies(tmp_path, monkeypatch):
     # (fixed: the incumbent it was chosen against, null where the search scored none; a file without it is refused)
     # (searched_with: the augment_search settings it searched under, held to params.yaml's: test_hostile_search_71)
     # (trained_with: the seed and train options its trainings took, held to params.yaml's: test_hostile_augment_73)
+    # (chosen_on: the images of pruned it was chosen on, held to pruned's now: test_hostile_variants_74)
     Path("data/augment-search/policy.json").write_text(json.dumps({"policy": Policy(ops=("cutout",), n=1).to_params(),
                                                                    "fixed": None,
                                                                    "searched_with": search_settings(params),
-                                                                   "trained_with": search_training(params)}))
+                                                                   "trained_with": search_training(params),
+                                                                   "chosen_on": pruned_record()}))
     assert policy_for(params, "searched") == Policy(ops=("cutout",), n=1)
 
 

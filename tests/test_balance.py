@@ -261,14 +261,15 @@ def test_stage_writes_the_balanced_variant(tmp_path, monkeypatch):
     Path("params.yaml").write_text(yaml.safe_dump(default_params() | {
         "seed": 0, "augment_search": {**default_params()["augment_search"], "enabled": True},
         "balance": {"edge_fraction": 0, "device": "cpu", "policy": weak}}))
-    from winnow.augment_search import SEARCHED, search_settings, search_training
+    from winnow.augment_search import SEARCHED, pruned_record, search_settings, search_training
     from winnow.balance import Policy
     from winnow.stage import write_json
 
     write_json(SEARCHED, {"policy": Policy.from_params(weak).to_params(), "val_accuracy": 0.5,
                           "fixed": Policy.from_params(weak).to_params(),  # the incumbent it kept, as the stage writes
                           "searched_with": search_settings(yaml.safe_load(Path("params.yaml").read_text())),
-                          "trained_with": search_training(yaml.safe_load(Path("params.yaml").read_text()))})
+                          "trained_with": search_training(yaml.safe_load(Path("params.yaml").read_text())),
+                          "chosen_on": pruned_record()})
     with pytest.raises(WinnowError, match=r"^balance.policy: 16 of 16 copies made with translate equal their source "
                                           r"pixel for pixel \(magnitude 0.0001: too close to no change\); raise "
                                           r"balance.policy.magnitude$"):

@@ -194,13 +194,14 @@ def test_copies_of_a_searched_candidate_alike_to_balance_policy_name_the_search_
     _project(tmp_path, monkeypatch, balance={"policy": weak},
              augment_search={"enabled": True, "with_fixed": False, "kinds": ["rand"], "ns": [1], "magnitudes": [0.0001],
                              "op_sets": [["translate", "noise"]]})
-    from winnow.augment_search import SEARCHED, search_settings, search_training
+    from winnow.augment_search import SEARCHED, pruned_record, search_settings, search_training
     from winnow.stage import write_json
 
     write_json(SEARCHED, {"policy": weak, "val_accuracy": 0.5, "no_augmentation_val_accuracy": 0.5,
                           "fixed": None,  # with_fixed false: the search scored no incumbent
                           "searched_with": search_settings(yaml.safe_load((tmp_path / "params.yaml").read_text())),
-                          "trained_with": search_training(yaml.safe_load((tmp_path / "params.yaml").read_text()))})
+                          "trained_with": search_training(yaml.safe_load((tmp_path / "params.yaml").read_text())),
+                          "chosen_on": pruned_record()})
     before = files_under(tmp_path)
     with pytest.raises(WinnowError) as refused:
         _stage("balance").main()

@@ -22,14 +22,15 @@ WEAK = {"ops": ["translate", "noise"], "n": 1, "magnitude": 0.5, "kind": "rand",
 
 def _searched(tmp_path, monkeypatch, **search):
     """A project whose policy.json is what the search wrote under ``search`` (the fields the stage writes)."""
-    from winnow.augment_search import SEARCHED, search_settings, search_training
+    from winnow.augment_search import SEARCHED, pruned_record, search_settings, search_training
     from winnow.stage import write_json
 
     _project(tmp_path, monkeypatch, balance={"policy": WEAK}, augment_search={"enabled": True, **search})
     params = yaml.safe_load((tmp_path / "params.yaml").read_text())
     write_json(SEARCHED, {"policy": WEAK, "val_accuracy": 0.5, "no_augmentation_val_accuracy": 0.5,
                           "fixed": WEAK if search_settings(params)["with_fixed"] else None,
-                          "searched_with": search_settings(params), "trained_with": search_training(params)})
+                          "searched_with": search_settings(params), "trained_with": search_training(params),
+                          "chosen_on": pruned_record()})
     return params
 
 

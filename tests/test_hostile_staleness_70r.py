@@ -94,12 +94,13 @@ def test_copies_of_a_kept_balance_policy_listed_in_another_order_name_balance_po
     weak = {"ops": ["translate", "noise"], "n": 1, "magnitude": 0.0001, "kind": "rand", "fill": "border"}
     _project(tmp_path, monkeypatch, balance={"policy": {**weak, "ops": ["noise", "translate"]}},
              augment_search={"enabled": True, "with_fixed": True})
-    from winnow.augment_search import SEARCHED, search_settings, search_training
+    from winnow.augment_search import SEARCHED, pruned_record, search_settings, search_training
     from winnow.stage import write_json
 
     write_json(SEARCHED, {"policy": weak, "val_accuracy": 0.5, "no_augmentation_val_accuracy": 0.5, "fixed": weak,
                           "searched_with": search_settings(yaml.safe_load((tmp_path / "params.yaml").read_text())),
-                          "trained_with": search_training(yaml.safe_load((tmp_path / "params.yaml").read_text()))})
+                          "trained_with": search_training(yaml.safe_load((tmp_path / "params.yaml").read_text())),
+                          "chosen_on": pruned_record()})
     before = files_under(tmp_path)
     done = _stage_in_process(tmp_path, "balance", monkeypatch, capsys)
     assert (done.returncode, done.stderr.splitlines()) == (1, [

@@ -224,8 +224,8 @@ def read_policy(path: str = SEARCHED, *, fixed: Policy | None = None, settings: 
     (:func:`search_settings` now; None: not compared), or, compared, one that records none (``searched_with``); and one
     whose trainings took another seed or train section than ``training`` (:func:`search_training` now; None: not
     compared), or, compared, one that records none (``trained_with``); and one chosen on other images than
-    ``chosen_on`` gives (:func:`pruned_record` now, called only where the file records its own, ``chosen_on``: one by
-    hand or an earlier winnow's is read unchecked)."""
+    ``chosen_on`` gives (:func:`pruned_record` now; None: not compared), or, compared, one that records none
+    (``chosen_on``)."""
     import json
 
     from winnow.stage_reads import read_json, rerun_error
@@ -282,7 +282,12 @@ def read_policy(path: str = SEARCHED, *, fixed: Policy | None = None, settings: 
                                     f"gives {json.dumps(now.get(key))} now", written_by=WRITTEN_BY)
     # before: variants or degrade rerun since (a verdict, a cleaner's decision, other damage) and balance (or train@<v>
     # under train.augment: searched) run alone, the policy the trainings on the old pruned chose was applied, exit 0
-    if chosen_on is not None and "chosen_on" in written and written["chosen_on"] != chosen_on():
+    # and a file without the record (an earlier winnow's, or by hand), as one without fixed, searched_with or
+    # trained_with is: before, it was read unchecked, so a policy chosen on the old pruned applied after any change
+    if chosen_on is not None and not isinstance(written.get("chosen_on"), str):
+        raise rerun_error(path, "records no images it was chosen on (chosen_on): made by an earlier winnow or by hand",
+                          written_by=WRITTEN_BY)
+    if chosen_on is not None and written["chosen_on"] != chosen_on():
         raise rerun_error(path, "chosen on other train or val images of pruned (ids, labels or pixels) than "
                                 "data/variants/pruned and its imagesets give now", written_by=WRITTEN_BY)
     return chosen
