@@ -77,6 +77,10 @@ def main() -> None:
     seconds = round(time.perf_counter() - started, 1)
     best = max(row["score"] for row in result.table[1:])
     chosen = result.table[policies.index(result.policy) + 1]["score"]
+    # the candidates the winner was picked among by score (the challengers where balance.policy competes) at the best
+    # of their scores: before, the first of challengers tied was tested against balance.policy, and nothing said so
+    pool = [row["score"] for row in result.table[2 if result.incumbent is not None else 1:]]
+    tied_at_best = sum(score == max(pool) for score in pool) if pool else 0
     # only now: a refusal or a fault before (an empty val split, a training that ran out of memory) used to leave
     # no data/augment-search beside the metrics of the last skipped run, which still said skipped; one while writing
     # puts the stand-ins back. The policy balance reads and the table that shows why land as one
@@ -92,6 +96,7 @@ def main() -> None:
                              "no_augmentation_val_accuracy": result.table[0]["score"], "candidates": len(policies),
                              "fixed": None if fixed is None else fixed.to_params(),
                              "chosen_is_fixed": result.policy == fixed, "against_fixed": result.incumbent,
+                             "tied_at_best": tied_at_best,
                              "tie_se": section["tie_se"],
                              "method": section["method"], "epochs": section["epochs"],
                              "max_images": section["max_images"], "images": sampled, "seconds": seconds,
@@ -101,7 +106,10 @@ def main() -> None:
               f"accuracy {chosen:.4f} on the val images it augmented, {result.table[0]['score']:.4f} on val as it is")
     if result.incumbent is not None and result.incumbent["challenger"] is not None:
         against = result.incumbent
-        scored += (f"; the best other candidate scored {against['gain'] * 100:+.1f} points against balance.policy "
+        which = ("the best other candidate" if tied_at_best < 2 else
+                 f"the best other candidate (of {tied_at_best} tied at the best score, the one whose val images moved "
+                 "most alike)")
+        scored += (f"; {which} scored {against['gain'] * 100:+.1f} points against balance.policy "
                    f"(SE {against['gain_se'] * 100:.1f}): {'within' if against['kept'] else 'beyond'} "
                    f"{against['bar_se']:.2f} SE (tie_se {section['tie_se']:g} for one of {len(policies) - 1} "
                    f"challengers), so {'balance.policy stays' if against['kept'] else 'it replaces it'}")

@@ -3,6 +3,9 @@
 - a searched policy.json without its ``chosen_on`` record (an earlier winnow's, or written by hand), read by train@<v>
   under train.augment: searched or by balance after pruned changed: refused in one line naming augment-search, as a
   file without ``fixed``, ``searched_with`` or ``trained_with`` is (before: read unchecked, the old pick applied);
+- augment-search with challengers tied at the best score against balance.policy: the first of them in the lists was
+  tested, so the lists' order decided whether balance.policy stayed; now the tied one whose val images moved most alike
+  is tested (the bar covers testing any of them), and the stage's line and metrics (``tied_at_best``) say how many tied;
 """
 
 from __future__ import annotations
@@ -62,3 +65,66 @@ def test_train_refuses_a_searched_policy_without_its_images_record(tmp_path, mon
         policy_for(params, "searched")
     assert str(refused.value) == ("data/augment-search/policy.json: records no images it was chosen on (chosen_on): "
                                   f"made by an earlier winnow or by hand; {RERUN}")
+
+
+def _tied_scores(n: int = 20) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The incumbent right on val images 0-9 of ``n``; one challenger +3 images by 10 won and 7 lost, another +3 by 3
+    won and none lost: the same score, the same gain."""
+    incumbent = np.r_[np.ones(10), np.zeros(n - 10)]
+    swaps = incumbent.copy()
+    swaps[:7], swaps[10:] = 0, 1
+    steady = incumbent.copy()
+    steady[10:13] = 1
+    return incumbent, swaps, steady
+
+
+@pytest.mark.hostile("training")
+@pytest.mark.parametrize("steady_first", [False, True], ids=["swaps listed first", "steady listed first"])
+def test_the_lists_order_of_tied_challengers_does_not_decide_whether_the_incumbent_stays(steady_first):
+    # before: the first tied challenger was tested: listed first, the one of 10 won and 7 lost (z 3 / sqrt(17) = 0.73)
+    # kept the incumbent; the one of 3 won and none lost listed first (z 3 / sqrt(3) = 1.73, past the 1.41 SE bar for
+    # 2 challengers) replaced it
+    from winnow.augment_search import search
+    from winnow.configs import Policy
+
+    fixed, swapping, steady = (Policy(ops=(op,), n=1, magnitude=0.3) for op in ("rotate", "shear", "cutout"))
+    incumbent, swaps, steadily = _tied_scores()
+    scores = {None: np.zeros(20), fixed: incumbent, swapping: swaps, steady: steadily}
+    result = search([fixed, *([steady, swapping] if steady_first else [swapping, steady])], score=scores.__getitem__,
+                    incumbent=True, tie_se=1.0)
+    assert result.policy == steady
+    assert result.incumbent["challenger"] == steady.to_params()
+    assert result.incumbent["gain"] == pytest.approx(3 / 20)
+    assert result.incumbent["gain_se"] == pytest.approx(np.sqrt(3) / 20)  # McNemar's sqrt(b + c) / n, b 3, c 0
+    assert not result.incumbent["kept"]
+
+
+@pytest.mark.hostile("training")
+@pytest.mark.parametrize("op_sets", [[["rotate"], ["shear"]], [["shear"], ["rotate"]]], ids=["rotate first",
+                                                                                              "shear first"])
+def test_the_search_says_how_many_challengers_tied_and_which_it_tested(tmp_path, monkeypatch, capsys, op_sets):
+    # two val images; balance.policy right on half of each (0.5); rotate at 0.75 by one image (z 1.0), shear at 0.75 by
+    # both alike (z 1.41); the bar for 2 challengers at tie_se 0.5 is 1.02 SE. Before: with rotate listed first,
+    # "the best other candidate scored +25.0 points (SE 25.0): within 1.02 SE ..., so balance.policy stays", and
+    # with shear first it replaced it, nothing saying two tied
+    from statistics import NormalDist
+
+    from test_augment import FIXED, _project, _stage
+    from winnow import augment_search
+
+    _project(tmp_path, monkeypatch, augment_search={"enabled": True, "kinds": ["trivial"], "magnitudes": [0.6],
+                                                    "op_sets": op_sets, "with_fixed": True, "tie_se": 0.5})
+    per_image = {("rotate",): [1.0, 0.5], ("shear",): [0.75, 0.75], FIXED.ops: [0.5, 0.5]}
+    monkeypatch.setattr(augment_search, "short_training_scorer", lambda *a, **k: lambda policy: np.array(
+        [0.0, 0.0] if policy is None else per_image[policy.ops]))
+    _stage("augment_search").main()
+    shear = {"ops": ["shear"], "n": 1, "magnitude": 0.6, "kind": "trivial", "fill": "border"}
+    bar = -NormalDist().inv_cdf(NormalDist().cdf(-0.5) / 2)
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("augment-search (train): "))
+    assert line.split(" s; ", 1)[1] == (
+        f"chose {shear} (val accuracy 0.7500, 0.0000 without augmentation; the best other candidate (of 2 tied at the "
+        "best score, the one whose val images moved most alike) scored +25.0 points against balance.policy (SE 17.7): "
+        f"beyond {bar:.2f} SE (tie_se 0.5 for one of 2 challengers), so it replaces it)")
+    metrics = json.loads((tmp_path / "metrics/augment_search.json").read_text())
+    assert (metrics["tied_at_best"], metrics["chosen"], metrics["against_fixed"]["kept"]) == (2, shear, False)
+    assert json.loads((tmp_path / "data/augment-search/policy.json").read_text())["policy"] == shear

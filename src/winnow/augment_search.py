@@ -43,7 +43,8 @@ class SearchResult(NamedTuple):
 def search(policies: list[Policy], *, score: Callable[[Policy | None], Any], incumbent: bool = False,
            tie_se: float = 1.0) -> SearchResult:
     """Score no augmentation and every policy with ``score`` (higher is better); the best policy wins,
-    the first of them on a tie.
+    the first of them on a tie (with ``incumbent``: the incumbent on a tie with it, and of challengers tied at the
+    best score, the one whose per-image difference from the incumbent has the least spread, then the first).
 
     ``score`` returns float ``(M,)``, one value per val image (1.0 right, 0.0 wrong), or a plain number
     (no spread); a policy's score is the mean. With ``incumbent``, ``policies[0]`` (the hand-set policy)
@@ -71,17 +72,28 @@ def search(policies: list[Policy], *, score: Callable[[Policy | None], Any], inc
     if best == 0:  # no challenger scored higher
         return SearchResult(policies[0], table, {"challenger": None, "gain": 0.0, "gain_se": 0.0, "bar_se": bar,
                                                  "kept": True})
-    difference = per_image[best + 1] - per_image[1]  # best is the best challenger: it outscored the incumbent
+    # best is the best challenger: it outscored the incumbent. Of challengers tied at its score (the same gain), the
+    # one whose images moved most alike (the least spread, so the largest z) is tested: the bar covers testing any of
+    # the K. Before: the first in the lists, so their order decided whether balance.policy stayed (+3 of 20 images by
+    # 10 won and 7 lost kept it; +3 by 3 won and none lost, listed first, replaced it)
+    tied = [i for i in range(1, len(policies)) if table[i + 1]["score"] == table[best + 1]["score"]]
+    best = min(tied, key=lambda i: (_spread(per_image[i + 1] - per_image[1]), i))
+    difference = per_image[best + 1] - per_image[1]
     gain = float(difference.mean())
-    # the spread about no difference, McNemar's (b - c) / sqrt(b + c) for right and wrong, not the spread about the
-    # gain, which shrinks as the gain nears every image. Before (ad7cafd0 mended its 0 alone): 3 val images won of 4, 1
-    # tied, "+75.0 points (SE 25.0): beyond 2.06 SE" replaced balance.policy, where one that won all 4 (SE 50.0) did
-    # not; and 2 val images all won, "+100.0 points (SE 0.0)", replaced it at any tie_se
-    gain_se = float(np.sqrt(np.mean(difference ** 2) / len(difference))) if len(difference) > 1 else 0.0
+    gain_se = _spread(difference)
     kept = not gain > bar * gain_se
     return SearchResult(policies[0 if kept else best], table,
                         {"challenger": policies[best].to_params(), "gain": gain, "gain_se": gain_se, "bar_se": bar,
                          "kept": kept})
+
+
+def _spread(difference: np.ndarray) -> float:
+    """The standard error of the mean of the paired per-image ``difference`` (float ``(M,)``) about no difference,
+    McNemar's (b - c) / sqrt(b + c) for right and wrong, not the spread about the gain, which shrinks as the gain nears
+    every image. Before (ad7cafd0 mended its 0 alone): 3 val images won of 4, 1 tied, "+75.0 points (SE 25.0): beyond
+    2.06 SE" replaced balance.policy, where one that won all 4 (SE 50.0) did not; and 2 val images all won, "+100.0
+    points (SE 0.0)", replaced it at any tie_se."""
+    return float(np.sqrt(np.mean(difference ** 2) / len(difference))) if len(difference) > 1 else 0.0
 
 
 def challenger_bar(tie_se: float, *, challengers: int) -> float:
