@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from winnow.augment import augment
-from winnow.augment_search import policy_for, same_policy
+from winnow.augment_search import is_fixed, policy_for
 from winnow.balance import Policy, balance_counts, balanced_augment, edge_scores, few_sources
 from winnow.balance_checks import checked_copies
 from winnow.checkpoints import check_finite, load
@@ -98,13 +98,8 @@ def main() -> None:
                             target=section["target"], edge_scores=scores, edge_fraction=section["edge_fraction"],
                             edge_extra=section["edge_extra"], max_images=section["max_images"],
                             device=device)
-    # the fixed policy, also when the search kept it: before, its refusal said "raise augment_search.magnitudes". Kept
-    # only under with_fixed: without it the search never scores balance.policy, and a candidate alike to it is the
-    # search's pick (before: "raise balance.policy.magnitude", and the search, rerun, picked the same candidate)
-    with_fixed = (params.get("augment_search") or {}).get("with_fixed", True)
-    # alike as read_policy takes it to be balance.policy: before, the kept policy with balance.policy's ops listed in
-    # another order since (read_policy accepts it: the same policy) was the search's, "raise augment_search.magnitudes"
-    fixed = policy_from == "fixed" or with_fixed and same_policy(policy, policy_for(params, "fixed"))
+    # the fixed policy, also when the search kept it: before, its refusal said "raise augment_search.magnitudes"
+    fixed = is_fixed(params, policy_from, policy)
     # a copy equal to a val, test or trusted image (as data/ingest holds them), or to a train image of another
     # class that balanced keeps (not one max_images left out: before, such a copy was refused as held "under two
     # labels", where balanced holds it under its own alone)

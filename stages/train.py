@@ -11,7 +11,8 @@ import sys
 
 import numpy as np
 
-from winnow.augment_search import policy_for
+from winnow.augment_search import is_fixed, policy_for
+from winnow.balance_checks import check_policy_changes
 from winnow.checkpoints import save
 from winnow.contract_verdict import refuse_failed
 from winnow.stage import check_outputs, load_params, run, together
@@ -33,6 +34,9 @@ def main() -> None:
     # balanced, augmented: pruned plus images, of pruned's rows and pixels now (not as when they were made)
     if variant in WRITTEN_BY:
         check_built_on_pruned(variant, classes=train.classes)
+    # a policy too weak to move a pixel, refused as balance refuses its copies: before, "augment fixed", exit 0
+    if policy is not None:
+        check_policy_changes(train.images, policy, fixed=is_fixed(params, config.augment, policy), seed=params["seed"])
     unseen = _unvalidated(train.labels, val.labels, classes=train.classes)
     # rank 0's alone: fit has not set the process group up yet, where is_main_process() is every rank's (before: the
     # warning came once per torchrun rank)

@@ -6,6 +6,9 @@
 - augment-search with challengers tied at the best score against balance.policy: the first of them in the lists was
   tested, so the lists' order decided whether balance.policy stayed; now the tied one whose val images moved most alike
   is tested (the bar covers testing any of them), and the stage's line and metrics (``tied_at_best``) say how many tied;
+- train@<v> under train.augment fixed (or searched) with a policy too weak to move a pixel (magnitude 0.0001): refused
+  as the balance stage refuses the same policy's copies, naming balance.policy (or augment_search, the search's pick)
+  (before: "train@pruned: 19 images, augment fixed", exit 0, trained without augmentation recorded as with it);
 """
 
 from __future__ import annotations
@@ -128,3 +131,61 @@ def test_the_search_says_how_many_challengers_tied_and_which_it_tested(tmp_path,
     metrics = json.loads((tmp_path / "metrics/augment_search.json").read_text())
     assert (metrics["tied_at_best"], metrics["chosen"], metrics["against_fixed"]["kept"]) == (2, shear, False)
     assert json.loads((tmp_path / "data/augment-search/policy.json").read_text())["policy"] == shear
+
+
+def _train(tmp_path, monkeypatch, capsys, **sections):
+    """train@pruned, run in this process as dvc.yaml's command would, on test_augment's project under ``sections``."""
+    import subprocess
+    import sys
+
+    from test_augment import _project, _stage
+    from winnow.stage import run
+
+    _project(tmp_path, monkeypatch, **sections)
+    monkeypatch.setattr(sys, "argv", ["train.py", "pruned"])
+    before = files_under(tmp_path)
+    try:
+        run(_stage("train").main, reads_arguments=True, torchrun=True)
+        status = 0
+    except SystemExit as stop:
+        status = stop.code
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess(["train"], status, out.out, out.err), before
+
+
+WEAK = {"ops": ["translate"], "n": 1, "magnitude": 0.0001}
+
+
+@pytest.mark.hostile("training")
+def test_train_refuses_a_fixed_policy_too_weak_to_move_a_pixel(tmp_path, monkeypatch, capsys):
+    # before: exit 0, "train@pruned: 19 images, augment fixed", every batch "augmented" by a shift of 0.00003 of the
+    # image; balance refused the same policy's copies in this line
+    done, before = _train(tmp_path, monkeypatch, capsys, balance={"policy": WEAK}, train={"augment": "fixed",
+                                                                                           "epochs": 1})
+    assert (done.returncode, done.stderr.splitlines()) == (1, [
+        "error: balance.policy: 19 of 19 copies made with translate equal their source pixel for pixel (magnitude "
+        "0.0001: too close to no change); raise balance.policy.magnitude"])
+    assert_nothing_left(tmp_path, before)
+
+
+@pytest.mark.hostile("training")
+def test_train_refuses_a_searched_policy_too_weak_to_move_a_pixel_naming_the_search(tmp_path, monkeypatch, capsys):
+    # the search's pick, not balance.policy (with_fixed false: the search scored none): its magnitudes are the knob.
+    # Before: exit 0, "augment searched"
+    from test_augment import _project, _stage
+    from winnow import augment_search
+
+    search = {"enabled": True, "kinds": ["rand"], "ns": [1], "magnitudes": [0.0001], "op_sets": [["translate"]],
+              "with_fixed": False}
+    _project(tmp_path, monkeypatch, augment_search=search)
+    monkeypatch.setattr(augment_search, "short_training_scorer",
+                        lambda *a, **k: lambda policy: np.array([0.0, 0.0] if policy is None else [1.0, 1.0]))
+    _stage("augment_search").main()
+    capsys.readouterr()
+    params = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    done, before = _train(tmp_path, monkeypatch, capsys, augment_search=search,
+                          train={**params["train"], "augment": "searched", "epochs": 1})
+    assert (done.returncode, done.stderr.splitlines()) == (1, [
+        "error: augment_search: 19 of 19 copies made with translate equal their source pixel for pixel (magnitude "
+        "0.0001: too close to no change); raise augment_search.magnitudes"])
+    assert_nothing_left(tmp_path, before)

@@ -334,6 +334,17 @@ def _same_setting(key: str, then: Any, now: Any) -> bool:
         return False
 
 
+def is_fixed(params: Mapping[str, Any], which: str, policy: Policy) -> bool:
+    """Whether ``policy``, :func:`policy_for`'s of ``which``, is balance.policy, also when the search kept it: a refusal
+    of what it does then names balance.policy's settings, not augment_search's. Kept only under with_fixed: without it
+    the search never scores balance.policy, and a candidate alike to it is the search's pick (before: "raise
+    balance.policy.magnitude", and the search, rerun, picked the same candidate). Alike as :func:`read_policy` takes it
+    to be balance.policy: before, the kept policy with balance.policy's ops listed in another order since was the
+    search's, "raise augment_search.magnitudes"."""
+    with_fixed = (params.get("augment_search") or {}).get("with_fixed", True)
+    return which == "fixed" or bool(with_fixed) and same_policy(policy, policy_for(params, "fixed"))
+
+
 def policy_for(params: Mapping[str, Any], which: str) -> Policy | None:
     """The policy ``train.augment`` or the balance stage names: ``none`` → None, ``fixed`` →
     ``balance.policy`` (its defaults where left out), ``searched`` → :func:`read_policy`, chosen against

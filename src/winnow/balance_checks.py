@@ -39,19 +39,38 @@ def checked_copies(made: Balanced, images: np.ndarray, policy: Policy, *, fixed:
     ``others``: the held-out images' (data/ingest's val, test and trusted) and the train images' ``id``, ``split``,
     ``label`` and ``digest`` (None: not checked); ``fixed``: the copies followed ``balance.policy`` (also when the
     augmentation search kept it), not the search's pick."""
+    differences = refuse_unchanged(made.images, images, made.source, made.ops, policy, fixed=fixed)
     where = "balance.policy" if fixed else "augment_search"
     knob = "balance.policy.magnitude" if fixed else "augment_search.magnitudes"
     ops = "balance.policy.ops" if fixed else "augment_search.op_sets"
+    noisier = noise_fix(policy, ops=ops, knob=knob, fixed=fixed)
+    digests = pixel_digest(made.images)  # once: the duplicate check, the variant's extra images and its contract
+    if others is not None:
+        copies_of_other_images(made, images, digests, policy, others=others, ids=ids, where=where, ops=ops,
+                               fixed=fixed)
+    repeated = repeated_copies(digests, policy, where=where, ops=ops, noisier=noisier)
+    alike = near_repeats(made, digests, differences, policy, where=where, knob=knob)
+    unchanged = copies_like_sources(differences, made.ops, policy, ops=ops, knob=knob, noisier=noisier)
+    return digests, [warning for warning in (unchanged, repeated, alike) if warning]
+
+
+def refuse_unchanged(copies: np.ndarray, images: np.ndarray, source: np.ndarray, used_ops: np.ndarray,
+                     policy: Policy, *, fixed: bool) -> np.ndarray:
+    """int ``(M,)``: each of uint8 ``(M, H, W, C)`` ``copies``' largest pixel difference from its source
+    (``images[source]``), once no op's copies (bool ``(M, len(policy.ops))`` ``used_ops``: the ops each got) are mostly
+    within :data:`NEAR_LEVELS` grey levels of their source; raises :class:`WinnowError`, naming the setting that changes
+    them, where one's are. ``fixed``: :func:`checked_copies`'s. The balance stage's copies, and a sample of the train
+    images train@<v> augments on the fly (:func:`check_policy_changes`)."""
     # a policy too weak to move a pixel (magnitude 1e-4) makes exact copies, and one barely stronger (1e-3) copies
     # within a grey level or two: duplication recorded as augmentation. Op by op: an op that moves nothing hid
     # behind one that does (invert beside a 1e-4 rotation: 49.6% equal)
-    differences = largest_differences(made.images, images, made.source)
+    differences = largest_differences(copies, images, source)
     same, close = differences == 0, differences <= NEAR_LEVELS
     where = "balance.policy" if fixed else "augment_search"
     knob = "balance.policy.magnitude" if fixed else "augment_search.magnitudes"
     ops = "balance.policy.ops" if fixed else "augment_search.op_sets"
     noisier = noise_fix(policy, ops=ops, knob=knob, fixed=fixed)
-    for op, used in zip(policy.ops, np.asarray(made.ops, bool).T):
+    for op, used in zip(policy.ops, np.asarray(used_ops, bool).T):
         if used.any() and close[used].mean() > 0.5:
             out = take_out(op, policy, ops=ops)
             # noise at magnitude 1 left these copies as they were (the noise op's own, or every copy had it): a black
@@ -67,7 +86,7 @@ def checked_copies(made: Balanced, images: np.ndarray, policy: Policy, *, fixed:
             # "raise the magnitude" sent the user round in circles (magnitude 1 was refused the same). One colour
             # within NEAR_LEVELS, as the copies are judged: before, faint grey pages of 3 grey levels were told to
             # raise a magnitude of 1 (the ops mix an image's own pixels, so its copies stay within its range)
-            sources, copies = np.unique(made.source[close & used], return_counts=True)
+            sources, copies = np.unique(source[close & used], return_counts=True)
             chosen = images[sources]
             lowest, highest = chosen.min(axis=(1, 2)), chosen.max(axis=(1, 2))  # (images, channels)
             one_colour = (highest.astype(np.int64) - lowest <= NEAR_LEVELS).all(axis=1)
@@ -88,14 +107,22 @@ def checked_copies(made: Balanced, images: np.ndarray, policy: Policy, *, fixed:
                                   f"{changed}leave those images out of the train set")
             raise WinnowError(f"{where}: {equal} (magnitude {policy.magnitude:g}: too close to no change); "
                               f"raise {knob}")
-    digests = pixel_digest(made.images)  # once: the duplicate check, the variant's extra images and its contract
-    if others is not None:
-        copies_of_other_images(made, images, digests, policy, others=others, ids=ids, where=where, ops=ops,
-                               fixed=fixed)
-    repeated = repeated_copies(digests, policy, where=where, ops=ops, noisier=noisier)
-    alike = near_repeats(made, digests, differences, policy, where=where, knob=knob)
-    unchanged = copies_like_sources(differences, made.ops, policy, ops=ops, knob=knob, noisier=noisier)
-    return digests, [warning for warning in (unchanged, repeated, alike) if warning]
+    return differences
+
+
+def check_policy_changes(images: np.ndarray, policy: Policy, *, fixed: bool, seed: int, most: int = 1024) -> None:
+    """Refuse, as the balance stage refuses its copies (:func:`refuse_unchanged`), a policy whose augmented copies of
+    up to ``most`` of uint8 ``(N, H, W, C)`` ``images`` (evenly spaced) mostly equal their source, or lie within
+    :data:`NEAR_LEVELS` grey levels of it: train.augment's, which train@<v> applies to every batch. Before: balance.policy
+    at magnitude 0.0001 moved no pixel, and "train@pruned: 19 images, augment fixed", exit 0, a training without
+    augmentation recorded as one with it."""
+    from winnow.augment import augment
+
+    if not len(images):
+        return
+    rows = np.unique(np.linspace(0, len(images) - 1, min(most, len(images))).round().astype(np.int64))
+    copies, used = augment(images[rows], policy=policy, seed=seed)
+    refuse_unchanged(copies, images[rows], np.arange(len(rows)), used, policy, fixed=fixed)
 
 
 def copies_of_other_images(made: Balanced, images: np.ndarray, digests: np.ndarray, policy: Policy, *,
