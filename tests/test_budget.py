@@ -307,7 +307,8 @@ def test_the_model_check_trains_on_what_the_winner_keeps_and_ships_none_when_it_
     assert seen[1][1][0] == 2 and np.array_equal(seen[1][1][1:], c.given[kept[1:]])  # row 1 relabelled to 2
     assert check.metrics() == {"candidate": "winner", "judged": 40, "none_correct": 40, "winner_correct": 30,
                                "gap_images": 10,
-                               "gap_se": pytest.approx(np.sqrt(40 * np.var([1] * 10 + [0] * 30, ddof=1))),
+                               # about no difference: sqrt of the 10 images one training got right, McNemar's
+                               "gap_se": pytest.approx(np.sqrt(10)),
                                "holds": False}
     budget = Budget([{"candidate": "none", "chosen": False}, {"candidate": "top10%", "chosen": True}], "top10%",
                     decisions)
@@ -405,8 +406,9 @@ def checked_budget(right: dict[int, int], *, winner: str = "all", none_hits=None
 
 
 def se_of(discordant: int) -> float:
-    """The standard error of the paired gap over 40 judge images, ``discordant`` of them right for none alone."""
-    return float(np.sqrt(40 * np.var([1] * discordant + [0] * (40 - discordant), ddof=1)))
+    """The standard error of the paired gap over 40 judge images, ``discordant`` of them right for none alone: about
+    no difference, McNemar's sqrt(b + c) (test_hostile_leftovers_76a: about the gap it was 0 where all moved alike)."""
+    return float(np.sqrt(discordant))
 
 
 def test_a_label_cleaning_held_back_on_a_tie_still_ships_the_filters_when_they_tie_with_none():

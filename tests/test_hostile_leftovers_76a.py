@@ -9,6 +9,9 @@
 - train@<v> under train.augment fixed (or searched) with a policy too weak to move a pixel (magnitude 0.0001): refused
   as the balance stage refuses the same policy's copies, naming balance.policy (or augment_search, the search's pick)
   (before: "train@pruned: 19 images, augment fixed", exit 0, trained without augmentation recorded as with it);
+- the budget's model check where every judge image moved alike (none 0 right, the winner all) or on one judge image:
+  its standard error, taken about the gap, was 0.0, a gain of one or two images shown as certain; now about no
+  difference (McNemar's sqrt(b + c), as augment-search's), 0 only where no judge image moved (a gap of 0, a tie).
 """
 
 from __future__ import annotations
@@ -189,3 +192,29 @@ def test_train_refuses_a_searched_policy_too_weak_to_move_a_pixel_naming_the_sea
         "error: augment_search: 19 of 19 copies made with translate equal their source pixel for pixel (magnitude "
         "0.0001: too close to no change); raise augment_search.magnitudes"])
     assert_nothing_left(tmp_path, before)
+
+
+@pytest.mark.hostile("budget")
+@pytest.mark.parametrize(("none", "winner", "shipped", "line"), [
+    ([0.0, 0.0], [1.0, 1.0], "top10%", "budget: lenet5 trainings: none 0 right, top10% 2 of 2 (gap -2 images, SE 1.4): "
+                                       "top10% stands"),
+    ([0.0], [1.0], "top10%", "budget: lenet5 trainings: none 0 right, top10% 1 of 1 (gap -1 images, SE 1.0): top10% "
+                             "stands"),
+    ([1.0, 1.0], [0.0, 0.0], "none", "warning: budget: lenet5 trainings: none 2 right, top10% 0 of 2 (gap 2 images, SE "
+                                     "1.4): top10% not measured better, so its label decisions are held back, pruned "
+                                     "applies none"),
+], ids=["both judge images gained", "one judge image", "both judge images lost"])
+def test_a_model_check_whose_judge_images_all_moved_alike_shows_a_standard_error(none, winner, shipped, line):
+    # before: "(gap -2 images, SE 0.0): top10% stands" (and "gap -1 images, SE 0.0" on one judge image): the spread
+    # about the gap, none where every image moved alike, so a gain of two images read as certain; metrics gap_se 0.0
+    import importlib.util
+    from pathlib import Path
+
+    from winnow.budget_check import ModelCheck
+
+    spec = importlib.util.spec_from_file_location("budget_stage", Path(__file__).parents[1] / "stages/budget.py")
+    stage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stage)
+    metrics = ModelCheck(np.array(none), np.array(winner), "top10%").metrics()
+    assert metrics["gap_se"] == pytest.approx(np.sqrt(len(none)))  # every judge image discordant: sqrt(b + c)
+    assert stage._check_line({"model": "lenet5"} | metrics, None, shipped=shipped, applied=0) == line

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from winnow.budget import Budget, paired_gap
+from winnow.budget import Budget
 from winnow.decision_rows import apply_decisions
 
 
@@ -57,10 +57,17 @@ class ModelCheck:
 
     def metrics(self, *, filters: bool = False) -> dict:
         """The figures for metrics/budget.json's ``model_check`` block; for a check of the ``filters`` also
-        ``ships`` (:meth:`not_worse`)."""
-        gap, se = paired_gap(self.none_hits, self.winner_hits)
+        ``ships`` (:meth:`not_worse`). ``gap_images``: none's judge images right less the winner's; ``gap_se``: its
+        standard error about no difference, the root of the judge images one training got right and the other wrong
+        (McNemar's), shown beside the gap; the verdict is by the counts alone (:attr:`holds`)."""
+        difference = np.asarray(self.none_hits, np.float64) - np.asarray(self.winner_hits, np.float64)
+        # the spread about no difference, McNemar's sqrt(b + c) for right and wrong (as augment-search's): 0 only where
+        # no judge image moved, a gap of 0. Before, the spread about the gap (budget.paired_gap, the probe's), 0 where
+        # every judge image moved alike: "none 0 right, top10% 2 of 2 (gap -2 images, SE 0.0): top10% stands", and one
+        # judge image, "gap -1 images, SE 0.0", a gain of one image shown as certain
         out = {"candidate": self.candidate, "judged": len(self.none_hits), "none_correct": int(self.none_hits.sum()),
-               "winner_correct": int(self.winner_hits.sum()), "gap_images": int(gap), "gap_se": se, "holds": self.holds}
+               "winner_correct": int(self.winner_hits.sum()), "gap_images": int(difference.sum()),
+               "gap_se": float(np.sqrt(np.sum(difference ** 2))), "holds": self.holds}
         return out | {"ships": self.not_worse()} if filters else out
 
 
