@@ -113,9 +113,9 @@ def refuse_unchanged(copies: np.ndarray, images: np.ndarray, source: np.ndarray,
 def check_policy_changes(images: np.ndarray, policy: Policy, *, fixed: bool, seed: int, most: int = 1024) -> None:
     """Refuse, as the balance stage refuses its copies (:func:`refuse_unchanged`), a policy whose augmented copies of
     up to ``most`` of uint8 ``(N, H, W, C)`` ``images`` (evenly spaced) mostly equal their source, or lie within
-    :data:`NEAR_LEVELS` grey levels of it: train.augment's, which train@<v> applies to every batch. Before: balance.policy
-    at magnitude 0.0001 moved no pixel, and "train@pruned: 19 images, augment fixed", exit 0, a training without
-    augmentation recorded as one with it."""
+    :data:`NEAR_LEVELS` grey levels of it: train.augment's, which train@<v> applies to every batch. Before:
+    balance.policy at magnitude 0.0001 moved no pixel, and "train@pruned: 19 images, augment fixed", exit 0, a training
+    without augmentation recorded as one with it."""
     from winnow.augment import augment
 
     if not len(images):
