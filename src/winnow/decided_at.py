@@ -105,7 +105,7 @@ def decided_on(cleaner: str, params: Mapping[str, Any]) -> dict[str, Any]:
     """What the decisions of ``cleaner`` record under :data:`DECIDED_ON` beside :func:`decided_at`, taken before it
     reads the embedding: where it decides on it under params.yaml (``params``, :func:`reads_embedding`), the sha256 of
     each of :data:`EMBEDDING_FILES` by path; else nothing."""
-    return {DECIDED_ON: file_digests(EMBEDDING_FILES)} if reads_embedding(cleaner, params) else {}
+    return {DECIDED_ON: file_digests(EMBEDDING_FILES, kept=True)} if reads_embedding(cleaner, params) else {}
 
 
 def _judge_training(cleaner: str, params: Mapping[str, Any], *, between_rounds: bool = False) -> dict[str, Any]:

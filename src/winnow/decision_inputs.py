@@ -81,7 +81,7 @@ def represent_files(*, embedding: bool = True, judge: bool = False) -> dict[str,
     probes read the ``embedding``, :data:`JUDGE_MODEL` where the represent ``judge`` stood in for none's training in
     the model check. Taken before they are read, as :func:`cleaner_files`: :func:`check_represent_files` compares them
     with the files now."""
-    return file_digests([*(EMBEDDING_FILES if embedding else ()), *((JUDGE_MODEL,) if judge else ())])
+    return file_digests([*(EMBEDDING_FILES if embedding else ()), *((JUDGE_MODEL,) if judge else ())], kept=True)
 
 
 def check_represent_files(path: str | os.PathLike, attrs: dict, *, written_by: str,
@@ -101,7 +101,7 @@ def check_represent_files(path: str | os.PathLike, attrs: dict, *, written_by: s
 
         check_made_under(os.path.dirname(EMBEDDING_FILES[0]), params=params)
     changed = next((file for file in (*EMBEDDING_FILES, JUDGE_MODEL)
-                    if file in record and record[file] != file_digests([file])[file]), None)
+                    if file in record and record[file] != file_digests([file], kept=True)[file]), None)
     if changed is not None:
         _refuse_damaged_represent(changed)
         what = "the model check's none" if changed == JUDGE_MODEL else "its probes"

@@ -78,17 +78,21 @@ RACY_NS = 2_000_000_000  # a file changed this close to its hash is hashed again
 _HASHED: dict[str, tuple[tuple, str]] = {}  # kept_sha256's: path -> (its stat's mark, its sha256)
 
 
-def file_digests(paths) -> dict[str, str | None]:
+def file_digests(paths, *, kept: bool = False) -> dict[str, str | None]:
     """:func:`file_sha256` of each file at ``paths``, by path, None for one missing or unreadable (or no regular file):
     what a record of the files an output was made from holds, to be compared with them later (the contracts' verdicts,
-    the budget's decisions)."""
-    return {str(path): file_digest(path) for path in paths}
+    the budget's decisions). ``kept``: hashed once per version in this process (:func:`kept_sha256`), for a large file
+    each check reads whole (the represent stage's embedding)."""
+    return {str(path): file_digest(path, kept=kept) for path in paths}
 
 
-def file_digest(path: str | os.PathLike) -> str | None:
-    """:func:`file_sha256`, or None where ``path`` is missing, unreadable or no regular file."""
+def file_digest(path: str | os.PathLike, *, kept: bool = False) -> str | None:
+    """:func:`file_sha256` (``kept``: :func:`kept_sha256`), or None where ``path`` is missing, unreadable or no
+    regular file."""
     try:
-        return file_sha256(path) if os.path.isfile(path) else None
+        if not os.path.isfile(path):
+            return None
+        return kept_sha256(path) if kept else file_sha256(path)
     except OSError:
         return None
 

@@ -172,7 +172,9 @@ def scored_by(params: Mapping[str, Any], recorded: Any, *, chosen: bool, sizes=N
 def embedded_by(params: Mapping[str, Any]) -> dict[str, Any]:
     """What dedup's groups record under :data:`EMBEDDED_BY`, taken before the embedding is read: where params.yaml's
     (``params``) dedup.embedding_radius is set, the sha256 of each of :data:`EMBEDDING_FILES` by path; else nothing."""
-    return {} if grouped_at(params)["embedding_radius"] is None else {EMBEDDED_BY: file_digests(EMBEDDING_FILES)}
+    if grouped_at(params)["embedding_radius"] is None:
+        return {}
+    return {EMBEDDED_BY: file_digests(EMBEDDING_FILES, kept=True)}
 
 
 def as_read(key: str, value: Any) -> Any:

@@ -102,7 +102,7 @@ def check_embedding_record(record: Any, *, used: str, read: str, params: Mapping
                                 "digests by path", written_by=written_by)
     folder = os.path.dirname(EMBEDDING_FILES[0])
     check_made_under(folder, params=params)
-    now = file_digests(EMBEDDING_FILES)
+    now = file_digests(EMBEDDING_FILES, kept=True)  # once per version in a process: every reader checks it
     changed = next((file for file in EMBEDDING_FILES if record.get(file) != now[file]), None)
     if changed is not None:
         read_embedding(folder)  # a file missing or damaged: represent writes it again
