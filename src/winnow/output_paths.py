@@ -262,14 +262,18 @@ def not_a_regular_file(path: str) -> str | None:
 
 
 EXPERIMENT_COPIES = (".dvc", "tmp", "exps")  # <project>/.dvc/tmp/exps/<tmp>/: where DVC copies a project to run an
-# experiment in (`dvc exp run --queue`, `--temp`)
+# experiment in (`dvc exp run --queue`), and <project>/.dvc/tmp/exps/standalone/<tmp>/ (`dvc exp run --temp`)
+STANDALONE = "standalone"
 
 
 def refuse_missing_from_experiment_copy(path: str | os.PathLike, *, param: str) -> None:
     """One line naming ``param`` when the relative ``path`` is not found because the command runs in the copy DVC made
     of a project to run a queued or ``--temp`` experiment (:data:`EXPERIMENT_COPIES`), which holds only what git and DVC
     track, and the project itself holds ``path``. Before: "ingest.path: raw does not exist", of a folder the user saw
-    in the project, and ``dvc queue logs`` said nothing of the copy."""
+    in the project, and ``dvc queue logs`` said nothing of the copy. A ``path`` DVC tracks (its ``.dvc`` file, or a
+    folder's above it, in the copy) was left out because the experiment named its stages: DVC checks out only the data
+    of their pipeline, which reads ``path`` by a parameter, not as a dependency; the line says so (before, it told the
+    user to `dvc add` and commit what they had)."""
     if os.path.isabs(path) or os.path.lexists(path):
         return
     cwd = Path.cwd()
@@ -277,17 +281,36 @@ def refuse_missing_from_experiment_copy(path: str | os.PathLike, *, param: str) 
     for i in range(len(parts) - 4, 0, -1):  # the innermost copy first
         if parts[i:i + 3] != EXPERIMENT_COPIES:
             continue
-        project, copy = Path(*parts[:i]), Path(*parts[:i + 4])
+        # `--temp`'s copies lie one folder deeper, in standalone/ (before, that folder was named as the copy)
+        deeper = parts[i + 3] == STANDALONE and len(parts) > i + 4
+        project, copy = Path(*parts[:i]), Path(*parts[:i + 4 + deeper])
         # the copy is of the git repository: a `dvc init --subdir` project's .dvc lies below its top
         root = next((folder for folder in (cwd, *cwd.parents)
                      if folder.is_relative_to(copy) and (folder / ".dvc").is_dir()), copy)
         original = project / cwd.relative_to(root) / path
-        if os.path.lexists(original):
-            raise WinnowError(f"{param}: {path} is not in the copy of the project this experiment runs in ({copy}), "
-                              f"though {original} is there: `dvc exp run --queue` and `--temp` copy only what git "
-                              f"and DVC track; give its absolute path, or commit it to git or DVC (dvc add {path}, "
-                              f"then commit {path}.dvc)")
-        return
+        if not os.path.lexists(original):
+            return
+        tracked = _dvc_file(path)
+        if tracked is not None:
+            raise WinnowError(f"{param}: {path} is tracked by DVC ({tracked}) but not checked out in the copy of the "
+                              f"project this experiment runs in ({copy}): an experiment of named stages checks out "
+                              f"only the data of their pipeline, which reads {path} by its parameter, not as a "
+                              "dependency; run the experiment with no stage named (dvc exp run --queue, or --temp), "
+                              f"or name {tracked} beside its stages (dvc exp run --queue {tracked} <stage>)")
+        raise WinnowError(f"{param}: {path} is not in the copy of the project this experiment runs in ({copy}), "
+                          f"though {original} is there: `dvc exp run --queue` and `--temp` copy only what git "
+                          f"and DVC track; give its absolute path, or commit it to git or DVC (dvc add {path}, "
+                          f"then commit {path}.dvc)")
+
+
+def _dvc_file(path: str | os.PathLike) -> str | None:
+    """The ``.dvc`` file (as `dvc add` names it, relative to the working folder) that tracks the relative ``path`` or a
+    folder above it, where one is here; else None."""
+    path = Path(os.path.normpath(path))
+    for tracked in (path, *path.parents[:-1]):
+        if ".." not in tracked.parts and os.path.isfile(f"{tracked}.dvc"):
+            return f"{tracked}.dvc"
+    return None
 
 
 def check_input_file(path: Path, *, option: str, fix: str) -> None:
