@@ -229,6 +229,8 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False, torchrun: bo
     # REPL, a script IPython runs as a notebook's `%run stages/x.py`): before, run(main) there forked the caller, its own
     # process left waiting to exit with the child's status (the kernel ended), and re-ran it in UTF-8 mode under another
     # locale. A script without a file that runs once (`python -c`, as the tests start stages) is a stage script
+    # (`ipython stages/x.py` runs in-process too: IPython shows each exit as a traceback of SystemExit and exits 1
+    # whatever the status, forked or not; the README sends such a user to python)
     caller = sys._getframe(1).f_globals
     interactive = getattr(builtins, "__IPYTHON__", False) or hasattr(sys, "ps1") or sys.flags.interactive
     forked = caller.get("__name__") == "__main__" and not interactive
