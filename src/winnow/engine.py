@@ -41,7 +41,7 @@ from winnow.configs import ENGINES
 from winnow.errors import WinnowError
 from winnow.file_rows import checked_unchanged, unchanged_in_place
 from winnow.mapped_rows import release_rows
-from winnow.ray_address import _check_addresses, _no_cluster
+from winnow.ray_address import _check_addresses, _no_cluster, auth_as_set_now
 from winnow.ray_tasks import (
     ENCODER_PACKAGES, RETRIES, EmbedActor, RowsTask, import_ray, in_row_order, one_blas_thread, other_versions,
     package_versions, ray_failures, rows_source,
@@ -109,6 +109,7 @@ class Engine:
                 # null means a cluster started here: "local", which Ray never reads as RAY_ADDRESS (None it does, and
                 # joined whatever that named); such a cluster takes num_cpus, a cluster joined has its own
                 with by_ray():
+                    auth_as_set_now()
                     ray.init(address="local" if local else self.address, num_cpus=self.num_cpus if local else None,
                              include_dashboard=False, log_to_driver=False, runtime_env=runtime_env())
             except Exception as err:  # ray:// without ray[client] is a ValueError; a node that cannot start, a bare one

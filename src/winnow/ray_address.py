@@ -108,3 +108,14 @@ def _check_client(address: str, *, where: str = "compute.ray.address") -> None:
         raise WinnowError(f"{where}: {address!r} is a Ray Client address (ray://), which needs Ray's client, not "
                           f"installed here ({first_line(missing)}): pip install 'ray[client]', or give the cluster's "
                           "GCS address host:port (6379 unless `ray start --head` said another) without ray://")
+
+
+def auth_as_set_now() -> None:
+    """Ray's cached settings read anew from ``os.environ``, before a session's ray.init: Ray reads RAY_AUTH_MODE once
+    into its cache, and a cluster started here inherits the variable. Before: a caller's own ray.init (RAY_AUTH_MODE
+    left token), the variable taken away for a session that failed (its end read the cache anew: off) and given back
+    by the caller, and the next session's cluster asked for a token the driver never sent: "the local Ray cluster did
+    not start (Failed to start GCS ...); free memory or space under /tmp ...", a fix that mends nothing."""
+    from ray._raylet import Config
+
+    Config.initialize("")
