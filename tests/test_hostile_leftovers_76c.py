@@ -3,7 +3,8 @@
 - data/represent/embeddings.npy was hashed whole at every check of its record: dedup's write of its groups and each
   reader of them (read_filters twice in one process: the label cleaners', the budget's) read the whole embedding
   again, a 10 GB embedding 10 GB at each. Now once per version of the file in a process, and an embedding rewritten
-  since (the same size, other vectors, even its modification time set back) is still refused;
+  since (the same size, other vectors, even its modification time set back) is still refused; the same for the data
+  files a contract's verdict records, which the report hashed again for each verdict it read;
 - ``dvc exp run --queue ingest`` (or ``--temp ingest``) of a project whose ``ingest.path`` raw/ the user tracks with
   ``dvc add raw`` (raw.dvc committed): an experiment of named stages checks out only their pipeline's data, which reads
   raw/ by its parameter, and the line told the user to "commit it to git or DVC (dvc add raw, then commit raw.dvc)",
@@ -35,6 +36,7 @@ from test_hostile_leftovers_75c import _ray, _ray_free_environment
 from test_hostile_dedup_more import dedup_project
 from test_hostile_threshold_64 import _stage_in_process
 from winnow import file_ops
+from winnow.contract_verdict import changed_data_file
 from winnow.errors import WinnowError
 from winnow.judged_rows import read_filters
 
@@ -79,6 +81,29 @@ def test_the_embedding_is_hashed_once_per_version_and_a_rewrite_is_still_refused
     assert str(refused.value) == REWRITTEN_EMBEDDING
     assert hashed.count("embeddings.npy") == 2
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("report")
+def test_a_verdicts_data_files_are_hashed_once_per_version_and_a_rewrite_is_still_found(tmp_path, monkeypatch):
+    # before: each verdict the report read (metrics/contracts.json, then each variant's) hashed every data file it
+    # records again: data/degrade/manifest.parquet and the cleaners' outputs once per verdict
+    monkeypatch.chdir(tmp_path)
+    Path("data/degrade").mkdir(parents=True)
+    Path("data/degrade/manifest.parquet").write_bytes(b"the manifest as the check read it!")
+    recorded = file_ops.file_digests(["data/degrade/manifest.parquet", "data/threshold/flags.parquet"])
+    hashed = []
+
+    def counted(path):
+        hashed.append(Path(path).name)
+        return real(path)
+
+    real = file_ops.file_sha256
+    monkeypatch.setattr(file_ops, "file_sha256", counted)
+    monkeypatch.setattr(file_ops, "RACY_NS", 0)  # written before the reads: its hash is kept
+    assert [changed_data_file(recorded), changed_data_file(recorded)] == [None, None]
+    assert hashed == ["manifest.parquet"]
+    Path("data/degrade/manifest.parquet").write_bytes(b"the manifest as degrade rewrote it")  # the same size
+    assert changed_data_file(recorded) == "data/degrade/manifest.parquet"
 
 
 def _experiment_copy(tmp_path, where: str, path: str = "raw") -> tuple[Path, Path]:
@@ -139,6 +164,7 @@ def test_a_temp_experiments_copy_is_named_as_its_own_folder(tmp_path, monkeypatc
 _AUTH_SET_AFTER_A_FAILED_SESSION = """
 import os, sys
 from winnow.engine import Engine
+from winnow.contract_verdict import changed_data_file
 from winnow.errors import WinnowError
 
 open("a-file", "w").close()

@@ -99,8 +99,11 @@ def _data_changed(verdict: dict, *, path: Path, rerun: str) -> None:
 def changed_data_file(recorded: dict) -> str | None:
     """The first data file of a verdict's ``data_files`` (``recorded``: path -> sha256, null for a file then missing)
     that is not as it was then, or whose record is no digest; None when each is: what train@<variant>
-    (:func:`refuse_failed`) and the report read a verdict against."""
-    return next((p for p, d in recorded.items() if not (d is None or isinstance(d, str)) or file_digest(p) != d), None)
+    (:func:`refuse_failed`) and the report read a verdict against. Each file is hashed once per version in a process
+    (before: the report hashed data/degrade/manifest.parquet and every cleaner output again for each verdict it read,
+    the contracts' and each variant's)."""
+    return next((p for p, d in recorded.items()
+                 if not (d is None or isinstance(d, str)) or file_digest(p, kept=True) != d), None)
 
 
 def refuse_failed(name: str, *, params: dict) -> None:
