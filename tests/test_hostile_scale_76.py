@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from winnow import cores
 from winnow import engine as engine_module
 from winnow.engine import Engine
 
@@ -23,7 +24,7 @@ def first_pixels(batch: np.ndarray) -> dict[str, np.ndarray]:
 
 
 @pytest.mark.hostile("scale")
-def test_the_local_engines_threads_are_the_cores_the_process_may_run_on_not_the_machines(monkeypatch):
+def test_the_local_engines_threads_are_the_cores_the_process_may_run_on_not_the_machines(monkeypatch, tmp_path):
     # found by probing: under `taskset -c 0` the local engine ran its batches on os.cpu_count() threads (two here, 128
     # on a 128-core node whose cpuset gave the job 2), each holding its batch's temporaries; Python 3.11's cpu_count
     # ignores the affinity that _warn_oversubscribed already read
@@ -37,6 +38,7 @@ def test_the_local_engines_threads_are_the_cores_the_process_may_run_on_not_the_
     monkeypatch.setattr(engine_module, "ThreadPoolExecutor", Recorded)
     monkeypatch.setattr(os, "cpu_count", lambda: 8)  # the machine's cores
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)  # the two this process may use
+    monkeypatch.setattr(cores, "PROC_CGROUP", tmp_path / "no-cgroup")  # no CPU quota, whatever the test machine's
     images = np.arange(40, dtype=np.uint8).reshape(40, 1, 1, 1)
     found = Engine().map(first_pixels, images, batch_size=4, threads=True)
     assert made == [2]

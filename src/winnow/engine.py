@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from winnow.configs import ENGINES
+from winnow.cores import usable_cores
 from winnow.errors import WinnowError
 from winnow.file_rows import checked_unchanged, unchanged_in_place
 from winnow.mapped_rows import release_rows
@@ -350,11 +351,6 @@ def _warn_oversubscribed(num_cpus: int | None) -> None:
         print(f"warning: compute.ray.num_cpus: {num_cpus} is more than the {cores} CPU(s) this machine gives the "
               f"stage; Ray runs up to {num_cpus} batches at once, each in a worker process of its own, slower and "
               f"larger than {cores}: set it to {cores} or less, or null (every CPU)")
-
-
-def usable_cores() -> int:
-    """The CPUs this process may run on (its affinity: taskset, a cgroup's cpuset), else the machine's."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def runtime_env() -> dict:

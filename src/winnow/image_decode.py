@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from winnow import image_damage, image_notes, plain_png
+from winnow.cores import usable_cores
 from winnow.errors import WinnowError, out_of_memory
 from winnow.image_pixels import _pixels
 from winnow.ingest import RESIZE_BYTES, resize_batch
@@ -75,7 +76,7 @@ def decode_files(files: list[tuple], size: int | None, into: Path | None, *,
     paths = [f[2] for f in files]
     shared = plain_png.Inflating()
     reader = _batches(paths, size, shared)  # a generator: only ever advanced by one thread at a time
-    with warnings.catch_warnings(), ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+    with warnings.catch_warnings(), ThreadPoolExecutor(max_workers=usable_cores()) as pool:
         warnings.simplefilter("always")  # each file's warnings, not only the first file's of each line of Pillow's
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # _decode refuses those files itself
         # each file's warnings noted for it (restored on leaving)
