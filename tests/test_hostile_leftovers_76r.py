@@ -6,9 +6,14 @@
   job's group or a group above it) and v1's ``cpu.cfs_quota_us`` are read now (winnow.cores.usable_cores);
 - ingest's decoding pool (winnow.image_decode.decode_files) under ``taskset`` or a cpuset: ``os.cpu_count()``
   threads, every core of the machine, each decoding a file of up to ``Image.MAX_IMAGE_PIXELS`` at once, where the
-  engine's pool already followed the affinity; both pools are sized by one helper now.
+  engine's pool already followed the affinity; both pools are sized by one helper now;
+- copies of one image whose embeddings differ in the last bits (1e-7, another batch's rounding), 15 of an image unlike
+  any class: LOF merged such rows only where another image's LOF near 300 showed them, so the copies, one another's
+  only neighbours, were a dense cluster of LOF 1 (normal) and the image itself with them; and kNN's cut, at one of
+  their scores (within 1e-8 of one another), flagged some copies and kept the others (winnow.outliers).
 
-Each case fakes the machine (its cores, affinity and cgroup files) and records the pool's size.
+The scale cases fake the machine (its cores, affinity and cgroup files) and record the pool's size; the outlier case
+calls :func:`winnow.outliers.find_outliers` on generated embeddings in this process.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from winnow import cores
 from winnow import engine as engine_module
 from winnow import image_decode
 from winnow.engine import Engine
+from winnow.neighbours import Space
+from winnow.outliers import find_outliers
 
 
 def first_pixels(batch: np.ndarray) -> dict[str, np.ndarray]:
@@ -102,3 +109,22 @@ def test_ingests_decoding_threads_are_the_cores_the_process_may_run_on(tmp_path,
     decoded, rows, sizes = image_decode.decode_files(files, None, None, progress=False)
     assert made == [2]
     assert ([d[0] for d in decoded], rows.shape, sizes) == ([True, True, True], (3, 8, 8, 1), 0)
+
+
+@pytest.mark.hostile("outliers")
+def test_copies_of_an_image_within_rounding_are_one_point_to_lof_and_score_alike():
+    # 300 images in three classes, 6 unlike any of them, and 14 more copies of the first of those, each number moved by
+    # about 1e-7. before: LOF scored the image and its copies 1 (each other's nearest, a dense cluster) and flagged only
+    # the 5 others; kNN flagged 300-307, 313, 316 and 317, some copies and not the rest
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 16)) * 3
+    features = np.concatenate([c + rng.normal(size=(100, 16)) for c in centres]).astype(np.float32)
+    far = (np.random.default_rng(1).normal(size=(6, 16)) * 6).astype(np.float32)
+    near = (far[0] * (1 + np.random.default_rng(2).normal(size=(14, 16)) * 1e-7)).astype(np.float32)
+    rows = np.concatenate([features, far, near])
+    assert len(np.unique(rows, axis=0)) == 320  # no two rows equal
+    table, _ = find_outliers([Space(np.arange(320), rows, np.arange(320), rows, np.zeros(320, np.int64))],
+                             methods=("lof", "knn"), k=10, bins=32)
+    assert table.loc[table["lof_outlier"], "position"].tolist() == list(range(300, 320))
+    assert table.loc[table["knn_outlier"], "position"].tolist() == list(range(300, 320))
+    assert (table.loc[306:, ["lof", "knn"]].to_numpy() == table.loc[[300] * 14, ["lof", "knn"]].to_numpy()).all()

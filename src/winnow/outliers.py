@@ -20,13 +20,11 @@ its own neighbour.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 
 from winnow.configs import OUTLIER_METHODS
-from winnow.cosine_index import ROUNDING, cosine_pairs
+from winnow.cosine_index import cosine_pairs
 from winnow.errors import WinnowError
 from winnow.hamming_index import components
 from winnow.neighbours import Space, check_k, nearest, say
@@ -49,15 +47,13 @@ def outlier_scores(space: Space, *, method: str, k: int = 10, seed: int = 0, knn
         forest = IsolationForest(random_state=seed).fit(reference)
         return np.clip(1 + forest.score_samples(query), 0, 1)
     check_k(k, space)  # the same message as the other methods, before scikit-learn's own
-    # copies (equal unit rows) are one point to LOF: k or more of them have a k-distance of 0 and a local density
-    # of 1e10, so every image that had them among its neighbours scored LOF ~1e10 (normality 0, flagged), and
-    # scikit-learn warned "Duplicate values are leading to incorrect results"
-    points, inverse = np.unique(reference, axis=0, return_inverse=True)
-    if len(points) == len(reference):  # as they come: np.unique's order would reorder LOF's ties
-        points, inverse = reference, np.arange(len(reference))
-    lof = _lof(points, inverse.ravel(), query, k=k, is_self=space.is_self)
-    if lof.max() > 2 / TWIN_CHORD:  # a k-distance within TWIN_CHORD: maybe k rows that are one point
-        lof = _lof(*_merged(points, inverse.ravel(), k=k, knn=knn), query, k=k, is_self=space.is_self)
+    # copies (equal unit rows, or within float32 rounding: _points) are one point to LOF: k or more of them have a
+    # k-distance of 0 and a local density of 1e10, so every image that had them among its neighbours scored LOF ~1e10
+    # (normality 0, flagged), and scikit-learn warned "Duplicate values are leading to incorrect results". Before,
+    # copies within rounding were merged only where an LOF near 300 showed them (another image with them among its
+    # k nearest): 15 of an image unlike any class, 1e-7 apart, were one another's neighbours alone, a dense cluster of
+    # LOF 1, and none was flagged
+    lof = _lof(*_points(reference, k=k, knn=knn), query, k=k, is_self=space.is_self)
     return np.clip(1 / lof, 0, 1)
 
 
@@ -93,10 +89,14 @@ def find_outliers(
     if not 0 < max_flagged_fraction <= 1:
         raise WinnowError(f"embedding_clean.max_outlier_fraction: {max_flagged_fraction!r} is outside (0, 1]")
     table = pd.DataFrame({"position": np.concatenate([s.positions for s in spaces]).astype(np.int64)})
-    scores = {m: np.concatenate([outlier_scores(s, method=m, k=k, seed=seed, knn=knn) for s in spaces]) for m in methods}
+    # every copy of one image scores as its first (before: copies 1e-7 apart scored within 1e-8 of one another, and a
+    # cut at one of their scores flagged some of them, kept the others)
+    copy_of = [_copy_of(s, k=k, knn=knn) for s in spaces]
+    scores = {m: np.concatenate([outlier_scores(s, method=m, k=k, seed=seed, knn=knn)[c] for s, c in zip(spaces, copy_of)])
+              for m in methods}
     # copies of one image weigh once in the cuts, as in LOF's scores: before, 15 copies of an image between two
     # classes (LOF normality 0.68, not flagged alone) made a low mode of their own and were all flagged as outliers
-    first = np.concatenate([_first_copies(s, k=k, knn=knn) for s in spaces])
+    first = np.concatenate([c == np.arange(len(c)) for c in copy_of])
     flags, cuts, rules = cut_issues(scores, {m: {"method": threshold, **threshold_options} for m in methods},
                                     bins=bins, max_flagged_fraction=max_flagged_fraction, cut_on=first)
     # before: 40 images unlike any class among 300 (13%) were flagged by no method, and nothing said why, where the
@@ -112,10 +112,6 @@ def find_outliers(
     return table, cuts
 
 
-# the distance between unit rows a cosine distance of ROUNDING apart (0.0045), the widest cosine_pairs cannot tell
-# from 0. Unit rows lie at most 2 apart, so LOF, a ratio of mean reachability distances, exceeds 2 / TWIN_CHORD only
-# where a neighbour's k-distance is shorter: k of its neighbours are that close to it
-TWIN_CHORD = math.sqrt(2 * ROUNDING)
 # unit rows closer than this are one image's embedding up to float32 rounding (2^-23, about 1e-7, of each number:
 # another batch, another order of summation). Distinct images lie further apart: the jittered copies of the default
 # run's MNIST-5k embedding 0.0026 to 0.0045
@@ -191,12 +187,11 @@ def _points(features: np.ndarray, *, k: int, knn: str) -> tuple[np.ndarray, np.n
     return _merged(points, inverse.ravel(), k=k, knn=knn)
 
 
-def _first_copies(space: Space, *, k: int, knn: str) -> np.ndarray:
-    """bool ``(Q,)``: the space's queries that are the first of their copies (:func:`_points`); every query where
-    it has none."""
-    first = np.zeros(len(space.features), dtype=bool)
-    first[np.unique(_points(space.features, k=k, knn=knn)[1], return_index=True)[1]] = True
-    return first
+def _copy_of(space: Space, *, k: int, knn: str) -> np.ndarray:
+    """int ``(Q,)``: each of the space's queries' first copy among them (:func:`_points`), its own index where it
+    has none."""
+    point = _points(space.features, k=k, knn=knn)[1]
+    return np.unique(point, return_index=True)[1][point]
 
 
 def _judged(first: np.ndarray) -> str:
