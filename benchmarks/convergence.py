@@ -170,7 +170,7 @@ def mnist(project: Path, params: dict, cache: Path, *, seeds, budgets, first_see
     import pandas as pd
 
     from winnow import labels as cl
-    from winnow.groundtruth import LABEL_KINDS, precision_recall_f1
+    from winnow.groundtruth import LABEL_KINDS, TRUTH, precision_recall_f1
     from winnow.imageset import read_imageset
     from winnow.out_of_sample import stratified_folds
     from winnow.training import TrainConfig
@@ -181,7 +181,7 @@ def mnist(project: Path, params: dict, cache: Path, *, seeds, budgets, first_see
         test = load_test()
         degraded = read_imageset("data/degrade")
         considered = judged_train(degraded.manifest)
-        truth = pd.read_parquet("data/degrade/perturbations.parquet")
+        truth = pd.read_parquet(TRUTH)
     probes = {"test": test.images}
     out = {"data": {**{v: len(t) for v, (t, _) in variants.items()}, "val": len(variants["baseline"][1]),
                     "test": len(test), "judge_train": int((degraded.manifest["split"] == "train").sum())}}
@@ -329,7 +329,7 @@ def represent_judges(project: Path, params: dict) -> dict:
     import pandas as pd
 
     from winnow import labels as cl
-    from winnow.groundtruth import LABEL_KINDS, precision_recall_f1
+    from winnow.groundtruth import LABEL_KINDS, TRUTH, precision_recall_f1
     from winnow.imageset import read_imageset
     from winnow.out_of_sample import probe_pred_probs
     from winnow.represent import embed_imageset, knn_val_accuracy, options
@@ -337,7 +337,7 @@ def represent_judges(project: Path, params: dict) -> dict:
     with contextlib.chdir(project):
         data = read_imageset("data/degrade")
         considered = judged_train(data.manifest)
-        truth = pd.read_parquet("data/degrade/perturbations.parquet")
+        truth = pd.read_parquet(TRUTH)
     splits, ids = data.manifest["split"].to_numpy(), data.manifest["id"]
     wrong = ids[considered].isin(truth[truth["kind"].isin(LABEL_KINDS)]["id"]).to_numpy()
     cl_params = params["confident_learn"]

@@ -51,7 +51,7 @@ CIFAR10N = SHARED / "cifar-10n-random1/random_label1_subset.npz"
 TORCHSCRIPT = ROOT / "benchmarks/models/efficientnet_lite0.ts"
 RESULTS = ROOT / "benchmarks/results"
 sys.path.insert(0, str(ROOT / "src"))
-from winnow.groundtruth import LABEL_KINDS  # noqa: E402
+from winnow.groundtruth import LABEL_KINDS, TRUTH  # noqa: E402
 
 CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 LABEL_CLEANERS = {"confident_learn": "data/confident-learn/label_issues.parquet",
@@ -131,7 +131,7 @@ def true_labels(project: Path, dataset: str) -> pd.Series:
     train = manifest[manifest["split"] == "train"].set_index("id")["label"]
     if dataset.startswith("cifar10n"):
         return pd.Series(original_cifar_labels(train.index, dataset=dataset), index=train.index)
-    truth = pd.read_parquet(project / "data/degrade/perturbations.parquet")
+    truth = pd.read_parquet(project / TRUTH)
     changed = truth[truth["kind"].isin(LABEL_KINDS)].drop_duplicates("id").set_index("id")["original_label"]
     return train.where(~train.index.isin(changed.index), changed.reindex(train.index)).astype(np.int64)
 
