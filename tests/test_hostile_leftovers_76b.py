@@ -111,10 +111,11 @@ def test_a_label_book_holding_one_picture_under_two_classes_is_warned_of_at_inge
     params["ingest"].update(source="imagefolder", path=str(image_folder(tmp_path / "data", {"a": 12, "b": 12})),
                             trusted_path=str(book))
     ingest_in_process(make_project(tmp_path / "project", params), monkeypatch)
-    assert ("warning: ingest.trusted_path: 1 picture(s) lie in it under more than one class, pixel for pixel "
-            "(trusted/a/1.png as 'a', trusted/b/2.png as 'b'): a label book gives each picture one label, and the "
-            "budget leaves these out of its judge; keep each picture under its one class in ingest.trusted_path"
-            ) in capsys.readouterr().out.splitlines()
+    # the one line of the label book, said once (the tiny data's test split has warnings of its own)
+    assert [line for line in capsys.readouterr().out.splitlines() if "ingest.trusted_path" in line] == [
+        "warning: ingest.trusted_path: 1 picture(s) lie in it under more than one class, pixel for pixel "
+        "(trusted/a/1.png as 'a', trusted/b/2.png as 'b'): a label book gives each picture one label, and the "
+        "budget leaves these out of its judge; keep each picture under its one class in ingest.trusted_path"]
 
 
 @pytest.mark.hostile("compare")
