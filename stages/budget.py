@@ -31,7 +31,7 @@ import torch
 from winnow.budget import LABEL_CLEANERS, candidates, choose_budget, read_cleanings, with_leaks
 from winnow.budget_check import check_augmentation, check_budget
 from winnow.budget_leaks import eligible, leak_drops, refuse_emptying_leaks, say_leaks
-from winnow.checkpoints import load
+from winnow.checkpoints import check_finite, load
 from winnow.configs import budget_settings, model_check_training
 from winnow.decision_files import stamped
 from winnow.decision_inputs import JUDGE_MODEL, cleaner_files, represent_files
@@ -238,7 +238,13 @@ def main() -> None:
                 reuse = judge_model.config == config and judge_model.seed == params["seed"]
             if reuse:
                 represented |= judge_read
-                none_hits = (predict_proba(judge_model, judge_images).argmax(1) == judge_labels).astype(np.float64)
+                judged = predict_proba(judge_model, judge_images)
+                # argmax reads a row of NaN as class 0, as evaluate, balance and gan-synthesize refuse it: before, a
+                # models/represent.pt of NaN weights (edited by hand) stood in for none, right only on the judge
+                # images of class 0, and the winner was measured better than that, exit 0
+                check_finite(judged, data.manifest["id"].to_numpy()[is_judge], path=JUDGE_MODEL,
+                             what=f"{judge_split} images", written_by="represent")
+                none_hits = (judged.argmax(1) == judge_labels).astype(np.float64)
             is_filters = budget.winner == "filters"
             then = ("" if is_filters or budget.filters is None else
                     f"; if {budget.winner} is not measured better, the filters alone by one more training")
