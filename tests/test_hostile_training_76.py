@@ -3,7 +3,10 @@
 - budget's model check of a models/represent.pt whose weights are NaN (edited by hand), where the represent judge
   stands in for none's training: the line evaluate, balance and gan-synthesize give of such a model, naming it and the
   represent stage; before, argmax read its NaN rows as class 0, none was right only on the judge images of class 0,
-  and the winner was measured better than that, exit 0.
+  and the winner was measured better than that, exit 0;
+- train of resnet18 on 8x8 images, 2 train images shared by 2 torchrun ranks: each rank's share is one image, which
+  its batch norm cannot normalise; before, the line said "train: 1 train image" of a data set of 2, and told the user
+  to "train on at least 2 images a batch" under a batch size of 8, which changes nothing.
 
 Each checks the whole line a user reads, and nothing partial left behind.
 """
@@ -66,4 +69,53 @@ def test_budget_refuses_a_represent_judge_of_nan_weights_standing_in_for_none(tm
     assert assert_error_line(done) == (
         "error: models/represent.pt: gives non-finite probabilities (NaN or infinity) for 900 of 900 val images, first "
         "'val-0000', so its predictions mean nothing; rerun the represent stage (dvc repro represent)")
+    assert_nothing_left(project, before)
+
+
+def _tiny(root, *, train: dict):
+    """A project of classes a and b (1 train, 1 val and 1 test image each, 8x8 grey, baseline keeping every train
+    image) whose train section is updated by ``train``."""
+    import pandas as pd
+
+    from hostile_harness import default_params, make_project
+    from winnow.degrade import perturbation_table
+    from winnow.imageset import write_imageset
+    from winnow.stage import write_table
+    from winnow.variants import baseline_rows, write_variant
+
+    params = default_params()
+    params["degrade"]["enabled"] = False
+    params["variants"] = ["baseline"]
+    params["contracts"]["enforce_variants"] = []
+    params["train"].update(device="cpu", crop_padding=0, **train)
+    project = make_project(root, params)
+    rows = [(f"{split}-{c}", split, c) for split in ("train", "val", "test") for c in range(2)]
+    manifest = pd.DataFrame(rows, columns=["id", "split", "label"]).assign(source="t", orig_h=8, orig_w=8,
+                                                                           orig_mode="L")
+    images = np.random.default_rng(0).integers(0, 256, (len(manifest), 8, 8, 1), dtype=np.uint8)
+    for name in ("ingest", "degrade"):
+        write_imageset(project / "data" / name, images, manifest, ["a", "b"])
+    write_table(project / "data/degrade/perturbations.parquet", perturbation_table([]))
+    write_variant("baseline", baseline_rows(manifest), root=project / "data/variants")
+    return project
+
+
+@pytest.mark.hostile("training")
+def test_train_under_more_torchrun_ranks_than_images_for_batch_norm_names_the_ranks(tmp_path, monkeypatch, capsys):
+    # before: "error: train: 1 train image leaves resnet18's batch norm one value per channel on 8x8 images, which it
+    # cannot normalise; train on at least 2 images a batch (or larger images, or lenet5)": the data set held 2 train
+    # images and the batch size was 8. Here the stage runs as rank 0 of two; the refusal comes before any collective
+    import winnow.training
+    from test_hostile_threshold_64 import _stage_module
+
+    project = _tiny(tmp_path / "project", train={"model": "resnet18", "epochs": 1, "batch_size": 8})
+    monkeypatch.setattr(winnow.training, "distributed_setup", lambda: (0, 2))
+    monkeypatch.setattr(winnow.training, "check_same_data", lambda *_, **__: None)  # the ranks' data: one process
+    monkeypatch.chdir(project)
+    before = files_under(project)
+    done = _in_process(_stage_module("train").main, monkeypatch, capsys, "baseline")
+    assert assert_error_line(done) == (
+        "error: train: 2 train images shared by 2 torchrun ranks give each rank 1, and a batch of 1 leaves resnet18's "
+        "batch norm one value per channel on 8x8 images, which it cannot normalise; start at most 1 rank(s) in all "
+        "(torchrun --nproc_per_node), or train on more images (or larger images, or lenet5)")
     assert_nothing_left(project, before)
