@@ -6,7 +6,10 @@
   and the winner was measured better than that, exit 0;
 - train of resnet18 on 8x8 images, 2 train images shared by 2 torchrun ranks: each rank's share is one image, which
   its batch norm cannot normalise; before, the line said "train: 1 train image" of a data set of 2, and told the user
-  to "train on at least 2 images a batch" under a batch size of 8, which changes nothing.
+  to "train on at least 2 images a batch" under a batch size of 8, which changes nothing;
+- train with WORLD_SIZE, RANK, MASTER_ADDR and MASTER_PORT left set in the shell (exported for an earlier run) while
+  another process holds the port: one line naming the address and the reason; before, torch's DistNetworkError
+  traceback.
 
 Each checks the whole line a user reads, and nothing partial left behind.
 """
@@ -29,13 +32,13 @@ from test_hostile_budget import budget_stage
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def _in_process(main, monkeypatch, capsys, *argv: str) -> subprocess.CompletedProcess:
+def _in_process(main, monkeypatch, capsys, *argv: str, torchrun: bool = False) -> subprocess.CompletedProcess:
     """``main`` run as a stage script's ``run(main)`` runs it, its exit status and output as a finished process's."""
     from winnow.stage import run
 
     monkeypatch.setattr(sys, "argv", ["stage.py", *argv])
     try:
-        run(main, reads_arguments=bool(argv))
+        run(main, reads_arguments=bool(argv), torchrun=torchrun)
         status = 0
     except SystemExit as stop:
         status = stop.code
@@ -119,3 +122,29 @@ def test_train_under_more_torchrun_ranks_than_images_for_batch_norm_names_the_ra
         "batch norm one value per channel on 8x8 images, which it cannot normalise; start at most 1 rank(s) in all "
         "(torchrun --nproc_per_node), or train on more images (or larger images, or lenet5)")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("training")
+def test_train_whose_torchrun_variables_name_a_port_another_process_holds_is_one_line(tmp_path, monkeypatch, capsys):
+    # before: a traceback ending "torch.distributed.DistNetworkError: The server socket has failed to listen on any
+    # local network address. port: ..., name: EADDRINUSE, message: address already in use"
+    import socket
+
+    from test_hostile_threshold_64 import _stage_module
+
+    project = _tiny(tmp_path / "project", train={"model": "lenet5", "epochs": 1, "batch_size": 8})
+    with socket.socket() as holder:  # the port another process listens on
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        for name, value in {"WORLD_SIZE": "2", "RANK": "0", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.chdir(project)
+        before = files_under(project)
+        done = _in_process(_stage_module("train").main, monkeypatch, capsys, "baseline", torchrun=True)
+    assert assert_error_line(done) == (
+        f"error: WORLD_SIZE=2: rank 0 could not set up the process group at MASTER_ADDR:MASTER_PORT 127.0.0.1:{port} "
+        "(address already in use); launch with torchrun (torchrun --nproc_per_node=2 ...), which sets them for every "
+        "rank, or unset WORLD_SIZE to train in one process")
+    assert_nothing_left(project, before)
+    assert not torch.distributed.is_initialized()

@@ -229,9 +229,26 @@ def distributed_setup() -> tuple[int, int]:
         if rank >= world:
             raise WinnowError(f"RANK={rank} with WORLD_SIZE={world}: a rank must be below the world size; launch "
                               "with torchrun, which sets both")
-        torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        try:
+            torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        except torch.distributed.DistError as err:  # DistNetworkError, DistStoreError: the rendezvous, not the data
+            # before: torch's traceback, as when WORLD_SIZE, RANK, MASTER_ADDR and MASTER_PORT were left set in a shell
+            # (exported for an earlier run) and another process held the port
+            raise WinnowError(f"WORLD_SIZE={world}: rank {rank} could not set up the process group at MASTER_ADDR:"
+                              f"MASTER_PORT {os.environ['MASTER_ADDR']}:{os.environ['MASTER_PORT']} "
+                              f"({_rendezvous_failure(err)}); launch with torchrun (torchrun --nproc_per_node={world} "
+                              "...), which sets them for every rank, or unset WORLD_SIZE to train in one process"
+                              ) from err
         return torch.distributed.get_rank(), world
     return 0, 1
+
+
+def _rendezvous_failure(err: BaseException) -> str:
+    """What torch's error ``err`` of a failed rendezvous says went wrong, in a few words: the reason a socket call
+    gave (``address already in use``), else the first line of its message."""
+    from winnow.errors import first_line
+
+    return first_line(err).rpartition("message: ")[2].strip()
 
 
 def _launch_number(name: str, *, default: str, least: int = 1) -> int:
