@@ -9,7 +9,9 @@
   to "train on at least 2 images a batch" under a batch size of 8, which changes nothing;
 - train with WORLD_SIZE, RANK, MASTER_ADDR and MASTER_PORT left set in the shell (exported for an earlier run) while
   another process holds the port: one line naming the address and the reason; before, torch's DistNetworkError
-  traceback.
+  traceback;
+- train with a MASTER_PORT that is no port (295OO, 99999): one line naming it, as WORLD_SIZE and RANK are named;
+  before, int()'s ValueError traceback from inside torch's rendezvous, or torch's own of a port past 65535.
 
 Each checks the whole line a user reads, and nothing partial left behind.
 """
@@ -148,3 +150,21 @@ def test_train_whose_torchrun_variables_name_a_port_another_process_holds_is_one
         "rank, or unset WORLD_SIZE to train in one process")
     assert_nothing_left(project, before)
     assert not torch.distributed.is_initialized()
+
+
+@pytest.mark.hostile("training")
+@pytest.mark.parametrize("port", ["295OO", "99999"])
+def test_train_whose_master_port_is_no_port_is_one_line(tmp_path, monkeypatch, capsys, port):
+    # before: "ValueError: invalid literal for int() with base 10: '295OO'" (or "port must have value from 0 to 65535
+    # but was 99999."), a traceback from torch's env:// rendezvous
+    from test_hostile_threshold_64 import _stage_module
+
+    project = _tiny(tmp_path / "project", train={"model": "lenet5", "epochs": 1, "batch_size": 8})
+    for name, value in {"WORLD_SIZE": "2", "RANK": "0", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(project)
+    before = files_under(project)
+    done = _in_process(_stage_module("train").main, monkeypatch, capsys, "baseline", torchrun=True)
+    assert assert_error_line(done) == (f"error: MASTER_PORT='{port}': not a whole number from 1 to 65535; torchrun "
+                                       "sets it, so launch with torchrun or unset MASTER_PORT")
+    assert_nothing_left(project, before)

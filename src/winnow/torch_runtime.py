@@ -215,8 +215,8 @@ def check_same_data(*arrays: np.ndarray, settings: dict[str, object], device: to
 def distributed_setup() -> tuple[int, int]:
     """(rank, world size) of a process group already set up, or one initialised here when launched by
     torchrun (``WORLD_SIZE`` > 1); (0, 1) otherwise. A ``WORLD_SIZE`` that is no whole number >= 1, or above 1
-    without the rest of what torchrun sets (``RANK``, ``MASTER_ADDR``, ``MASTER_PORT``), is a one-line error:
-    before, int()'s ValueError or torch's rendezvous error, each a traceback."""
+    without the rest of what torchrun sets (``RANK``, ``MASTER_ADDR``, ``MASTER_PORT``, the last no port), or whose
+    rendezvous fails, is a one-line error: before, int()'s ValueError or torch's rendezvous error, each a traceback."""
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         return torch.distributed.get_rank(), torch.distributed.get_world_size()
     world = _launch_number("WORLD_SIZE", default="1")
@@ -229,6 +229,9 @@ def distributed_setup() -> tuple[int, int]:
         if rank >= world:
             raise WinnowError(f"RANK={rank} with WORLD_SIZE={world}: a rank must be below the world size; launch "
                               "with torchrun, which sets both")
+        # before: int()'s ValueError traceback inside torch's rendezvous (MASTER_PORT=295OO), or torch's own of a port
+        # past 65535
+        _launch_number("MASTER_PORT", default="", most=65535)
         try:
             torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
         except torch.distributed.DistError as err:  # DistNetworkError, DistStoreError: the rendezvous, not the data
@@ -251,12 +254,13 @@ def _rendezvous_failure(err: BaseException) -> str:
     return first_line(err).rpartition("message: ")[2].strip()
 
 
-def _launch_number(name: str, *, default: str, least: int = 1) -> int:
-    """The whole number >= ``least`` in environment variable ``name`` (``default`` when unset), as torchrun
-    writes it; else one line naming the variable."""
+def _launch_number(name: str, *, default: str, least: int = 1, most: int | None = None) -> int:
+    """The whole number >= ``least`` (and <= ``most``, where given) in environment variable ``name`` (``default`` when
+    unset), as torchrun writes it; else one line naming the variable."""
     value = os.environ.get(name, default)
-    if not (value.isascii() and value.isdecimal()) or int(value) < least:
-        raise WinnowError(f"{name}={value!r}: not a whole number >= {least}; torchrun sets it, so launch with "
+    if not (value.isascii() and value.isdecimal()) or not least <= int(value) <= (most or int(value)):
+        allowed = f">= {least}" if most is None else f"from {least} to {most}"
+        raise WinnowError(f"{name}={value!r}: not a whole number {allowed}; torchrun sets it, so launch with "
                           f"torchrun or unset {name}")
     return int(value)
 
