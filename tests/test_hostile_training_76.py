@@ -139,7 +139,8 @@ def test_train_whose_torchrun_variables_name_a_port_another_process_holds_is_one
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        for name, value in {"WORLD_SIZE": "2", "RANK": "0", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}.items():
+        launch = {"WORLD_SIZE": "2", "RANK": "0", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
+        for name, value in launch.items():
             monkeypatch.setenv(name, value)
         monkeypatch.chdir(project)
         before = files_under(project)
