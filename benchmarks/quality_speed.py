@@ -14,7 +14,7 @@ How much the second core gives is measured before and after (:func:`second_core`
 varies with the host's load, and winnow's path uses both cores where CleanVision's n_jobs=1 uses one.
 ``--before-src`` times another checkout's ``src`` on the same files in a child process (the previous
 implementation). winnow's path runs under the allocator settings of a stage's process
-(:mod:`winnow.allocator`); CleanVision runs in the same process after it. Writes benchmarks/results/speed.json
+(:mod:`winnow.stage_process`); CleanVision runs in the same process after it. Writes benchmarks/results/speed.json
 and .md.
 """
 
@@ -151,7 +151,7 @@ def main() -> None:
     if not args.winnow_only:
         # glibc's allocator as every stage's process sets it (winnow.stage.run): the first run is a stage's one pass.
         # The --before-src child runs at glibc's defaults, as the code before this setting did
-        from winnow.allocator import keep_freed_memory
+        from winnow.stage_process import keep_freed_memory
 
         keep_freed_memory()
     if args.winnow_only:

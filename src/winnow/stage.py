@@ -3,7 +3,6 @@ temporaries a killed run left behind (the checked reads of what other stages wro
 
 from __future__ import annotations
 
-import builtins
 import json
 import os
 import shlex
@@ -12,7 +11,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from winnow.allocator import keep_freed_memory
+from winnow.stage_process import interactive_session, keep_freed_memory
 from winnow.commit_journal import JOURNAL, finish_killed_commits
 from winnow.errors import WinnowError, first_line
 from winnow.output_paths import output_obstacle, refuse_mount_point
@@ -232,8 +231,7 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False, torchrun: bo
     # (`ipython stages/x.py` runs in-process too: IPython shows each exit as a traceback of SystemExit and exits 1
     # whatever the status, forked or not; the README sends such a user to python)
     caller = sys._getframe(1).f_globals
-    interactive = getattr(builtins, "__IPYTHON__", False) or hasattr(sys, "ps1") or sys.flags.interactive
-    forked = caller.get("__name__") == "__main__" and not interactive
+    forked = caller.get("__name__") == "__main__" and not interactive_session()
     if forked:
         in_utf8_mode()
     # an in-process caller gets its own stdout and stderr back as they were when the stage returns or refuses

@@ -1,12 +1,14 @@
-"""A stage's own process keeps its batches' memory (winnow.allocator, #20); an in-process caller's allocator is left
-as it was.
+"""What a stage's own process sets for itself (winnow.stage_process), and an in-process caller's process is spared:
 
-glibc reports how many blocks it holds as maps of their own (``mallinfo2().hblks``): a fresh process maps a 3 MiB
-request apart and faults its pages in anew each time; a stage's process serves it from the heap, whose pages the
-batch before faulted in."""
+- glibc keeps its batches' memory (#20): glibc reports how many blocks it holds as maps of their own
+  (``mallinfo2().hblks``): a fresh process maps a 3 MiB request apart and faults its pages in anew each time; a
+  stage's process serves it from the heap, whose pages the batch before faulted in;
+- OpenMP's threads sleep while they wait (``OMP_WAIT_POLICY=PASSIVE`` before torch's import), unless the user set
+  the policy."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -65,3 +67,46 @@ def test_an_in_process_caller_of_a_stage_keeps_its_allocator(tmp_path):
     # 3.5 MiB, under the stage's threshold, is still mapped apart after it
     assert _probe(tmp_path, "import probe\nprobe.in_process()\nprobe.main(7 << 19)") == [
         "maps of their own: 1 1", "maps of their own: 1 1"]
+
+
+_STAGE_SCRIPT = """
+from winnow.stops import one_line_from_the_start
+
+one_line_from_the_start()
+
+import os
+import sys
+
+print(os.environ.get("OMP_WAIT_POLICY"), "torch" in sys.modules)
+"""
+
+
+def _stage_says(tmp_path, **env) -> list[str]:
+    (tmp_path / "stages").mkdir()
+    (tmp_path / "stages/score.py").write_text(_STAGE_SCRIPT)
+    done = subprocess.run([sys.executable, "stages/score.py"], cwd=tmp_path, capture_output=True, text=True,
+                          env={key: value for key, value in _env().items() if key != "OMP_WAIT_POLICY"} | env,
+                          timeout=120)
+    assert (done.stderr, done.returncode) == ("", 0)
+    return done.stdout.splitlines()
+
+
+def test_a_stage_script_has_openmps_threads_sleep_before_torch_is_imported(tmp_path):
+    # before: torch's OpenMP threads spun after each parallel region, and beside other work on 2 cores a LeNet's
+    # 3 epochs took 1.8-29.6 s where sleeping threads took 1.4-3.9 s
+    assert _stage_says(tmp_path) == ["PASSIVE False"]
+
+
+def test_a_users_own_openmp_wait_policy_stands(tmp_path):
+    assert _stage_says(tmp_path, OMP_WAIT_POLICY="ACTIVE") == ["ACTIVE False"]
+
+
+def test_a_stage_script_imported_in_process_leaves_the_environment_alone(tmp_path, monkeypatch):
+    import importlib.util
+
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    (tmp_path / "imported_stage.py").write_text("from winnow.stops import one_line_from_the_start\n\n"
+                                                "one_line_from_the_start()\n")
+    spec = importlib.util.spec_from_file_location("imported_stage", tmp_path / "imported_stage.py")
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    assert "OMP_WAIT_POLICY" not in os.environ
