@@ -14,6 +14,7 @@ from winnow.balance import Balanced
 from winnow.configs import GEOMETRIC_OPS, NO_STRENGTH, Policy
 from winnow.errors import WinnowError
 from winnow.imageset import largest_differences, pixel_digest
+from winnow.pixel_batches import batch_rows
 
 # the ops that leave an image of one colour as it is at any magnitude: geometry (the uncovered pixels take its border
 # colour, or its edge pixel), contrast (about its own mean) and cutout (painted its border colour); brightness too,
@@ -28,6 +29,9 @@ NEAR_LEVELS = 2
 # the copies of an image each copy is compared with at most (near_repeats): the first, and each after it alike to no
 # earlier one, so that many copies of one image cost this many passes, not a pass per pair
 LEADERS = 8
+# train@<v>'s sample of its train images (check_policy_changes): at most this many pixels (1,024 images of 128x128),
+# at least SAMPLE_LEAST images, augmented AUGMENT_PIXELS at a time (each float32 temporary 12 MiB for RGB)
+SAMPLE_PIXELS, SAMPLE_LEAST, AUGMENT_PIXELS = 1024 * 128 * 128, 64, 1024 * 32 * 32
 
 
 def checked_copies(made: Balanced, images: np.ndarray, policy: Policy, *, fixed: bool,
@@ -112,16 +116,21 @@ def refuse_unchanged(copies: np.ndarray, images: np.ndarray, source: np.ndarray,
 
 def check_policy_changes(images: np.ndarray, policy: Policy, *, fixed: bool, seed: int, most: int = 1024) -> None:
     """Refuse, as the balance stage refuses its copies (:func:`refuse_unchanged`), a policy whose augmented copies of
-    up to ``most`` of uint8 ``(N, H, W, C)`` ``images`` (evenly spaced) mostly equal their source, or lie within
-    :data:`NEAR_LEVELS` grey levels of it: train.augment's, which train@<v> applies to every batch. Before:
+    up to ``most`` of uint8 ``(N, H, W, C)`` ``images`` (evenly spaced; of large images fewer: :data:`SAMPLE_PIXELS`)
+    mostly equal their source, or lie within :data:`NEAR_LEVELS` grey levels of it: train.augment's, which train@<v>
+    applies to every batch. Before:
     balance.policy at magnitude 0.0001 moved no pixel, and "train@pruned: 19 images, augment fixed", exit 0, a training
     without augmentation recorded as one with it."""
     from winnow.augment import augment
 
     if not len(images):
         return
+    # of large images fewer, augmented a few at a time: before, 1,024 whatever their size, all in one batch, 5.5 GB more
+    # at the peak for 256x256 RGB images (16 times that at 1024x1024) before the training's first batch
+    most = min(most, max(SAMPLE_LEAST, SAMPLE_PIXELS // (images.shape[1] * images.shape[2])))
     rows = np.unique(np.linspace(0, len(images) - 1, min(most, len(images))).round().astype(np.int64))
-    copies, used = augment(images[rows], policy=policy, seed=seed)
+    copies, used = augment(images[rows], policy=policy, seed=seed,
+                           batch_size=batch_rows(images, len(rows), pixels=AUGMENT_PIXELS))
     refuse_unchanged(copies, images[rows], np.arange(len(rows)), used, policy, fixed=fixed)
 
 
