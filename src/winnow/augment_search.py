@@ -15,6 +15,7 @@ Read top to bottom: :func:`search`, the scorers (the candidates they score: :mod
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
@@ -296,7 +297,10 @@ def read_policy(path: str = SEARCHED, *, fixed: Policy | None = None, settings: 
     # under train.augment: searched) run alone, the policy the trainings on the old pruned chose was applied, exit 0
     # and a file without the record (an earlier winnow's, or by hand), as one without fixed, searched_with or
     # trained_with is: before, it was read unchecked, so a policy chosen on the old pruned applied after any change
-    if chosen_on is not None and not isinstance(written.get("chosen_on"), str):
+    # and one that is no sha256 (pruned_record's) too: before, "chosen_on": "" or "x" blamed pruned, "chosen on other
+    # train or val images", as a null or a number did before 82886f76
+    if chosen_on is not None and not (isinstance(written.get("chosen_on"), str)
+                                      and re.fullmatch("[0-9a-f]{64}", written["chosen_on"])):
         raise rerun_error(path, "records no images it was chosen on (chosen_on): made by an earlier winnow or by hand",
                           written_by=WRITTEN_BY)
     if chosen_on is not None and written["chosen_on"] != chosen_on():
