@@ -328,9 +328,7 @@ def _process_as_it_is() -> tuple[Callable[[], None], Callable[[], Any]]:
             else:
                 os.environ.pop(name, None)
         if auth != os.environ.get("RAY_AUTH_MODE"):  # Ray caches it: a later ray.init here reads it anew
-            from ray._raylet import Config
-
-            Config.initialize("")
+            auth_as_set_now()
         if main:
             for number, handler in handlers.items():
                 if handler is not None and signal.getsignal(number) != handler:
