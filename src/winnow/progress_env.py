@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from contextlib import contextmanager
 
 from winnow.errors import WinnowError
 
@@ -75,3 +76,22 @@ def _fault(environ) -> str | None:
         return None
     lines = (done.stdout.strip() or done.stderr.strip()).splitlines()  # stderr: Python itself could not start
     return lines[-1] if lines else f"exit status {done.returncode}"
+
+
+@contextmanager
+def epoch_bar(*, shown: bool, total: int, desc: str):
+    """A bar over ``total`` epochs labelled ``desc`` (None when not ``shown``), for its caller to ``update()`` as each
+    epoch ends, after ``set_postfix(..., refresh=False)``. Before, a bar wrapping the epochs counted each as the next
+    began: train stopped by patience left it an epoch short ("2/30" after "stopped at epoch 3/30"), each drawn loss
+    sat beside the count of the epoch before ("0/2 ... loss=1.092"); represent's selfsup bar, stopped by ``seconds``,
+    the same. Closed as the block ends, however it ends: an error line is the last line."""
+    if not shown:
+        yield None
+        return
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, desc=desc, unit="epoch")
+    try:
+        yield bar
+    finally:
+        bar.close()

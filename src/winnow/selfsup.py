@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import asdict, dataclass, replace
 from functools import partial
 
@@ -27,6 +27,7 @@ from winnow.configs import SelfSupConfig
 from winnow.device_rows import to_tensor
 from winnow.engine import Encoder
 from winnow.errors import WinnowError
+from winnow.progress_env import epoch_bar
 from winnow.stage import torch_file_damage, write_torch
 from winnow.torch_runtime import determinism_kept, deterministic_algorithms, pick_device
 
@@ -142,7 +143,8 @@ def pretrain(images: np.ndarray, *, config: SelfSupConfig, seed: int, progress: 
         raise WinnowError(f"represent.selfsup: images of {images.shape[1]}x{images.shape[2]} pixels; the encoder "
                           "needs at least 3x3: set ingest.size, or choose represent.source judge or pretrained")
     device = pick_device(config.device, option="represent.selfsup.device")
-    with _threads(config.threads), determinism_kept():  # before: left deterministic (warn only) for the process
+    # before: left deterministic (warn only) for the process
+    with _threads(config.threads), determinism_kept(), ExitStack() as stack:
         torch.manual_seed(seed)
         if device.type == "cpu":
             deterministic_algorithms(True, warn_only=True)
@@ -157,13 +159,9 @@ def pretrain(images: np.ndarray, *, config: SelfSupConfig, seed: int, progress: 
         optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs * steps)
         autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
-        epochs = range(1, config.epochs + 1)
-        if progress:
-            from tqdm.auto import tqdm
-
-            epochs = tqdm(epochs, desc="represent selfsup", unit="epoch")
         history, start = [], time.perf_counter()
-        for epoch in epochs:
+        bar = stack.enter_context(epoch_bar(shown=progress, total=config.epochs, desc="represent selfsup"))
+        for epoch in range(1, config.epochs + 1):
             model.train()
             order, total = torch.randperm(len(x), generator=generator).to(device), 0.0
             for step in range(steps):
@@ -180,8 +178,9 @@ def pretrain(images: np.ndarray, *, config: SelfSupConfig, seed: int, progress: 
                 total += loss.item()
             elapsed = time.perf_counter() - start
             history.append({"epoch": epoch, "loss": total / steps, "seconds": elapsed})
-            if hasattr(epochs, "set_postfix"):
-                epochs.set_postfix(loss=f"{total / steps:.3f}")
+            if bar is not None:
+                bar.set_postfix(loss=f"{total / steps:.3f}", refresh=False)
+                bar.update()
             if config.seconds is not None and elapsed * (epoch + 1) / epoch > config.seconds:
                 break  # another epoch of the same length would overrun the budget
     return Pretrained(model.eval(), mean.cpu(), std.cpu(), history, config)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
-from contextlib import nullcontext
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, replace
 from functools import partial
 
@@ -30,6 +30,7 @@ from winnow.engine import Encoder
 from winnow.errors import WinnowError
 from winnow.metrics import no_better_than_one_class, recall_total
 from winnow.models import build_model, lone_image_fails
+from winnow.progress_env import epoch_bar
 from winnow.schedule import optimizer_and_schedule, patience_starts
 from winnow.torch_runtime import (
     DEFAULT_THREADS, check_same_data, ddp_device, distributed_setup, float32_math, pick_device, rank_seed,
@@ -145,7 +146,7 @@ def fit(
         raise WinnowError(f"{config.option('crop_padding')}: {config.crop_padding} pixels on {height}x{width} images "
                           f"shifts a crop past half the image; set it below {(min(height, width) + 1) // 2}, or 0 for "
                           "no crop")
-    with reproducible(threads=config.threads, device=device, training=True):
+    with reproducible(threads=config.threads, device=device, training=True), ExitStack() as stack:
         torch.manual_seed(seed)  # initial weights and dropout masks (the same on every rank; DDP also broadcasts)
         # the epoch's permutation comes from the seed alone, so every rank draws the same one and takes its own
         # shard of it; crops and flips come from a stream of the rank's own
@@ -177,12 +178,9 @@ def fit(
         live = _live(log_dir) if rank == 0 and log_dir is not None else None
         history, best_acc, best_epoch, best_state = [], -1.0, 0, None
         patience_from = patience_starts(config)
-        epochs = range(1, config.epochs + 1)
-        if progress and rank == 0:
-            from tqdm.auto import tqdm
-
-            epochs = tqdm(epochs, desc=f"train {config.model}", unit="epoch")
-        for epoch in epochs:
+        bar = stack.enter_context(epoch_bar(shown=progress and rank == 0, total=config.epochs,
+                                            desc=f"train {config.model}"))
+        for epoch in range(1, config.epochs + 1):
             net.train()
             order = shard(torch.randperm(len(x_train), generator=shuffle), rank=rank, world=world).to(device)
             total_loss = 0.0
@@ -233,14 +231,15 @@ def fit(
                 for key in ("train_loss", "val_loss", "val_acc"):
                     live.log_metric(key, record[key])
                 live.next_step()
-            if hasattr(epochs, "set_postfix"):
-                epochs.set_postfix(loss=f"{record['train_loss']:.3f}", val_acc=f"{val_acc:.3f}")
+            if bar is not None:
+                bar.set_postfix(loss=f"{record['train_loss']:.3f}", val_acc=f"{val_acc:.3f}", refresh=False)
+                bar.update()
             if config.patience is not None and epoch - max(best_epoch, patience_from) >= config.patience:
                 break
         model.load_state_dict(best_state)
         trained = Trained(model.eval(), mean.cpu(), std.cpu(), history, best_epoch, config, seed, policy)
-        if hasattr(epochs, "close"):
-            epochs.close()  # a bar left at 12/30 by an early stop would otherwise stay open until collected
+        if bar is not None:
+            bar.close()  # before the lines below: the bar is drawn above them
             print(f"train {config.model}: {trained.stopped()}", flush=True)
             # the warnings below name the options as the user wrote them (config.option): a judge's section may set
             # them, and before, a represent.judge.lr that kept its judge from learning was sent to train.lr

@@ -1,0 +1,72 @@
+"""What a user reads while a stage runs (probe 76i): progress bars and the lines beside them.
+
+- train stopped early by patience: its epoch bar wrapped the epochs and counted each as the next began, so it ended an
+  epoch short ("2/30" under "stopped at epoch 3/30"), and each drawn loss sat beside the count of the epoch before
+  ("0/2 ... loss=1.092, val_acc=0.667"); now each epoch is counted as it ends, its loss beside it;
+- represent's selfsup stopped by ``represent.selfsup.seconds``: its bar ended a count short the same way ("0/30" after
+  one epoch), its loss beside the count before.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from winnow.configs import SelfSupConfig, TrainConfig
+from winnow.selfsup import pretrain
+from winnow.training import fit
+
+
+def _separable(n: int = 120) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 ``(n, 12, 12, 1)`` images of 3 classes lenet5 tells apart within an epoch, and their labels."""
+    labels = np.arange(n) % 3
+    images = np.random.default_rng(0).integers(0, 40, (n, 12, 12, 1), dtype=np.uint8)
+    images[labels == 1, :6] += 150  # class 1: bright top, class 2: bright bottom
+    images[labels == 2, 6:] += 150
+    return images, labels
+
+
+def _draws(err: str) -> list[str]:
+    """Each state a bar drew on stderr (tqdm starts each with a carriage return), without its line end."""
+    return [draw.rstrip("\n") for draw in err.split("\r") if draw.strip()]
+
+
+@pytest.mark.hostile("training")
+def test_an_early_stop_leaves_the_epoch_bar_at_the_epochs_run_each_loss_beside_its_epoch(capsys):
+    # val accuracy is 1.0 from epoch 1 (separable classes, val = train), so patience 2 ends the run after epoch 3 of
+    # 10. Before: the bar's last state was "2/10", and each drawn loss was the one of the epoch after the count
+    images, labels = _separable()
+    config = TrainConfig(model="lenet5", epochs=10, patience=2, schedule="constant", batch_size=16, device="cpu",
+                         threads=1)
+    trained = fit(images, labels, images, labels, config=config, num_classes=3, seed=1, progress=True)
+    captured = capsys.readouterr()
+    assert len(trained.history) == 3
+    assert captured.out.splitlines()[0] == ("train lenet5: stopped at epoch 3/10 (patience 2: best val acc 1.0000 at "
+                                            "epoch 1)")
+    draws = _draws(captured.err)
+    assert captured.err.endswith("\n")  # closed: nothing is drawn after the lines on stdout
+    assert re.match(r"train lenet5:  30%\|\S+\s*\| 3/10 \[", draws[-1])
+    for draw in draws:  # a drawn loss is the epoch's the count has reached (tqdm may skip some draws, never reorder)
+        count = int(re.search(r"\| (\d+)/10 \[", draw).group(1))
+        loss = re.search(r"loss=([0-9.]+), val_acc=([0-9.]+)\]$", draw)
+        assert (loss is None) == (count == 0)
+        if loss is not None:
+            record = trained.history[count - 1]
+            assert loss.groups() == (f"{record['train_loss']:.3f}", f"{record['val_acc']:.3f}")
+
+
+@pytest.mark.hostile("represent")
+def test_a_selfsup_run_stopped_by_its_seconds_leaves_its_bar_at_the_epochs_run(capsys):
+    # a budget of a microsecond: the first epoch overruns it, so the run stops after epoch 1 of 30. Before: the bar's
+    # last state was "0/30" beside epoch 1's loss
+    images = np.random.default_rng(0).integers(0, 255, (32, 8, 8, 1), dtype=np.uint8)
+    config = SelfSupConfig(epochs=30, seconds=1e-6, batch_size=16, width=4, threads=1, device="cpu")
+    trained = pretrain(images, config=config, seed=0, progress=True)
+    err = capsys.readouterr().err
+    assert len(trained.history) == 1
+    assert err.endswith("\n")
+    last = _draws(err)[-1]
+    assert re.match(r"represent selfsup:   3%\|\S*\s*\| 1/30 \[", last)
+    assert last.endswith(f", loss={trained.history[0]['loss']:.3f}]")
