@@ -4,15 +4,20 @@
   epoch short ("2/30" under "stopped at epoch 3/30"), and each drawn loss sat beside the count of the epoch before
   ("0/2 ... loss=1.092, val_acc=0.667"); now each epoch is counted as it ends, its loss beside it;
 - represent's selfsup stopped by ``represent.selfsup.seconds``: its bar ended a count short the same way ("0/30" after
-  one epoch), its loss beside the count before.
+  one epoch), its loss beside the count before;
+- threshold with an issue left out of ``threshold.issues``: its summary line said "blurry 0", as if every image was
+  judged and none found blurry (beside the blurry images degrade planted); now "blurry off".
 """
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
 import pytest
+from hostile_harness import make_project, tiny_degraded, undamaged_params
+from test_hostile_threshold_64 import _stage_in_process
 
 from winnow.configs import SelfSupConfig, TrainConfig
 from winnow.selfsup import pretrain
@@ -70,3 +75,20 @@ def test_a_selfsup_run_stopped_by_its_seconds_leaves_its_bar_at_the_epochs_run(c
     last = _draws(err)[-1]
     assert re.match(r"represent selfsup:   3%\|\S*\s*\| 1/30 \[", last)
     assert last.endswith(f", loss={trained.history[0]['loss']:.3f}]")
+
+
+@pytest.mark.hostile("report")
+def test_the_threshold_summary_says_off_for_an_issue_left_out_not_zero(tmp_path, monkeypatch, capsys):
+    # before: "threshold: dark 0, light 0, blurry 0, ...": an issue nothing judged read as judged and clean
+    params = undamaged_params()
+    del params["threshold"]["issues"]["blurry"]
+    project = make_project(tmp_path / "project", params)
+    tiny_degraded(project, score=params["score"])
+    done = _stage_in_process(project, "threshold", monkeypatch, capsys)
+    assert done.returncode == 0, done.stderr
+    metrics = json.loads((project / "metrics/threshold.json").read_text())
+    summary = done.stdout.splitlines()[0]
+    assert summary.startswith("threshold: ")
+    said = dict(part.split(" ") for part in summary.removeprefix("threshold: ").split(", "))
+    assert said == {issue: "off" if issue == "blurry" else str(entry["flagged"]) for issue, entry in metrics.items()}
+    assert metrics["blurry"]["rule"] == "off"
