@@ -6,7 +6,10 @@
 - represent's selfsup stopped by ``represent.selfsup.seconds``: its bar ended a count short the same way ("0/30" after
   one epoch), its loss beside the count before;
 - threshold with an issue left out of ``threshold.issues``: its summary line said "blurry 0", as if every image was
-  judged and none found blurry (beside the blurry images degrade planted); now "blurry off".
+  judged and none found blurry (beside the blurry images degrade planted); now "blurry off";
+- confident-learn's cnn judge (K folds, R repeats) and embedding-clean's judge in folds mode: each fold model printed
+  "train lenet5: stopped at ..." and its warnings under the same name, K x R lines alike, two warnings word for word
+  the same, none saying which model it was of (nor that it was no train stage's); now each names its fold.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from hostile_harness import make_project, tiny_degraded, undamaged_params
 from test_hostile_threshold_64 import _stage_in_process
 
 from winnow.configs import SelfSupConfig, TrainConfig
+from winnow.embeddings import embedding_spaces
+from winnow.out_of_sample import cross_val_pred_probs
 from winnow.selfsup import pretrain
 from winnow.training import fit
 
@@ -92,3 +97,33 @@ def test_the_threshold_summary_says_off_for_an_issue_left_out_not_zero(tmp_path,
     said = dict(part.split(" ") for part in summary.removeprefix("threshold: ").split(", "))
     assert said == {issue: "off" if issue == "blurry" else str(entry["flagged"]) for issue, entry in metrics.items()}
     assert metrics["blurry"]["rule"] == "off"
+
+
+@pytest.mark.hostile("training")
+def test_each_fold_model_of_a_cnn_judge_names_its_fold_in_its_lines(capsys):
+    # a learning rate too small to learn and 9 val images: every fold model keeps epoch 1 and warns of it. Before:
+    # six lines "train lenet5: stopped at epoch 2/2 ...", twelve warnings "warning: train lenet5: the model kept is"
+    images, labels = _separable(90)
+    config = TrainConfig(model="lenet5", epochs=2, schedule="constant", lr=1e-9, batch_size=16, device="cpu",
+                         threads=1)
+    cross_val_pred_probs(images, labels, val_images=images[:9], val_labels=labels[:9], config=config,
+                         classes=["a", "b", "c"], folds=3, repeats=2, seed=0, progress=True)
+    lines = capsys.readouterr().out.splitlines()
+    models = [f"train lenet5 (confident-learn fold {fold}/3, repeat {repeat}/2)" for repeat in (1, 2)
+              for fold in (1, 2, 3)]
+    assert [line.split(": stopped at epoch 2/2 ")[0] for line in lines if "stopped at" in line] == models
+    # each model warns twice: it kept epoch 1, and it names one class for every val image
+    warned = [line.split(": the model kept is ")[0] for line in lines if line.startswith("warning: ")]
+    assert warned == [f"warning: {model}" for model in models for _ in range(2)]
+
+
+@pytest.mark.hostile("training")
+def test_each_fold_model_of_embedding_cleans_judge_names_its_fold_in_its_lines(capsys):
+    # embedding_clean.embedding judge, mode folds. Before: "train lenet5: stopped at epoch 2/2 ..." three times alike
+    images, labels = _separable(90)
+    config = TrainConfig(model="lenet5", epochs=2, schedule="constant", batch_size=16, device="cpu", threads=1)
+    embedding_spaces(images, labels, val_images=images[:30], val_labels=labels[:30], config=config, num_classes=3,
+                     mode="folds", folds=3, seed=0, progress=True)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(": stopped at epoch ")[0] for line in lines if "stopped at" in line] == [
+        f"train lenet5 (embedding-clean fold {fold}/3)" for fold in (1, 2, 3)]

@@ -123,10 +123,10 @@ def embedding_spaces(
         raise WinnowError(f"embedding_clean.mode: unknown {mode!r}; choose one of {', '.join(MODES)}")
     extra_images, extra_labels = extra if extra is not None else (images[:0], labels[:0])
 
-    def train(rows: np.ndarray, model_seed: int):
+    def train(rows: np.ndarray, model_seed: int, label: str | None = None):
         return fit(np.concatenate([images[rows], extra_images]), np.concatenate([labels[rows], extra_labels]),
                    val_images, val_labels, config=config, num_classes=num_classes, seed=model_seed,
-                   progress=progress)
+                   progress=progress, label=label)
 
     def features(trained, some_images: np.ndarray) -> np.ndarray:
         return embed(trained, some_images, batch_size=config.eval_batch_size)
@@ -147,7 +147,7 @@ def embedding_spaces(
     spaces, val_spaces = [], []
     for fold in range(folds):
         held_out, kept = np.flatnonzero(fold_of == fold), np.flatnonzero(fold_of != fold)
-        trained = train(kept, seed + fold)
+        trained = train(kept, seed + fold, f"embedding-clean fold {fold + 1}/{folds}")
         references = features(trained, images[kept])
         spaces.append(Space(held_out, features(trained, images[held_out]), kept, references, labels[kept],
                             trained.best_val_acc))

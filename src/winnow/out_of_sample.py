@@ -179,8 +179,10 @@ def cross_val_pred_probs(
         val_fold_of = dealt_folds(len(val_labels), folds=folds, seed=seed + repeat)
         for fold in range(folds):
             held_out, val_part = fold_of == fold, val_fold_of == fold
+            label = f"confident-learn fold {fold + 1}/{folds}" + (f", repeat {repeat + 1}/{repeats}" if repeats > 1
+                                                                  else "")
             trained = fit(images[~held_out], labels[~held_out], val_images, val_labels, config=config,
-                          num_classes=len(classes), seed=seed + repeat * folds + fold, progress=progress)
+                          num_classes=len(classes), seed=seed + repeat * folds + fold, progress=progress, label=label)
             pred_probs[held_out] += predict_proba(trained, images[held_out], batch_size=config.eval_batch_size)
             if val_part.any():
                 val_probs[val_part] += predict_proba(trained, val_images[val_part], batch_size=config.eval_batch_size)

@@ -105,6 +105,7 @@ def fit(
     log_dir: str | os.PathLike | None = None,
     progress: bool = True,
     policy: Policy | None = None,
+    label: str | None = None,
 ) -> Trained:
     """Train ``config.model`` and return the weights of the epoch with the best validation accuracy.
 
@@ -123,6 +124,8 @@ def fit(
             caller replacing an older log gives a staging folder (stages/train.py: winnow.stage.together).
         policy: augmentation applied to every training batch on the device before the random crop and
             flip (:func:`winnow.augment.apply_policy`, drawn from the rank's augmentation stream); None: none.
+        label: which of a judge's models this is (``confident-learn fold 2/4``), beside ``train <model>`` in its bar
+            and lines: before, a K-fold judge's lines and warnings were K alike, none saying which model they were of.
     """
     rank, world = distributed_setup()
     device = (pick_device(config.device, option=config.option("device")) if world == 1 else
@@ -178,8 +181,8 @@ def fit(
         live = _live(log_dir) if rank == 0 and log_dir is not None else None
         history, best_acc, best_epoch, best_state = [], -1.0, 0, None
         patience_from = patience_starts(config)
-        bar = stack.enter_context(epoch_bar(shown=progress and rank == 0, total=config.epochs,
-                                            desc=f"train {config.model}"))
+        name = f"train {config.model}" + (f" ({label})" if label else "")
+        bar = stack.enter_context(epoch_bar(shown=progress and rank == 0, total=config.epochs, desc=name))
         for epoch in range(1, config.epochs + 1):
             net.train()
             order = shard(torch.randperm(len(x_train), generator=shuffle), rank=rank, world=world).to(device)
@@ -240,11 +243,11 @@ def fit(
         trained = Trained(model.eval(), mean.cpu(), std.cpu(), history, best_epoch, config, seed, policy)
         if bar is not None:
             bar.close()  # before the lines below: the bar is drawn above them
-            print(f"train {config.model}: {trained.stopped()}", flush=True)
+            print(f"{name}: {trained.stopped()}", flush=True)
             # the warnings below name the options as the user wrote them (config.option): a judge's section may set
             # them, and before, a represent.judge.lr that kept its judge from learning was sent to train.lr
             if best_epoch == 1 and len(history) > 1 and best_acc < 1:  # a 9-image val split tied every epoch and kept an untrained net
-                print(f"warning: train {config.model}: the model kept is epoch 1's: none of the {len(history) - 1} "
+                print(f"warning: {name}: the model kept is epoch 1's: none of the {len(history) - 1} "
                       f"later epochs beat its val accuracy {best_acc:.4f} on {len(val_images)} val images; a val split "
                       "this small ties every epoch, and a learning rate too high never improves: add val images or "
                       f"check {config.option('lr')}", flush=True)
@@ -255,7 +258,7 @@ def fit(
             # learnt
             recalls = _recalls(model, x_val, y_val, mean, std, config.eval_batch_size)
             if no_better_than_one_class(best_acc, recalls):
-                print(f"warning: train {config.model}: the model kept is right on {best_acc:.4f} of the val images "
+                print(f"warning: {name}: the model kept is right on {best_acc:.4f} of the val images "
                       f"and its recalls of the {len(recalls)} val classes add up to {recall_total(recalls):.4f}, no "
                       "more than naming one class for every image scores (1): it has not learnt; check "
                       f"{config.option('lr')}, {config.option('weight_decay')} and {config.option('epochs')}",
