@@ -34,6 +34,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 from winnow.configs import GanConfig, gan_size_fits
 from winnow.device_rows import to_tensor
 from winnow.errors import WinnowError, out_of_memory, refuse_unreadable
+from winnow.progress_env import epoch_bar
 from winnow.stage import torch_file_damage, write_torch
 from winnow.stand_ins import is_stand_in
 from winnow.torch_runtime import determinism_kept, deterministic_algorithms, pick_device
@@ -154,68 +155,68 @@ def train_gan(
     history, start = _resume(checkpoint, config, seed, data, gen, disc, opt_g, opt_d, order_rng,
                              num_classes=num_classes, image_shape=images.shape[1:], device=device_tag(device))
 
-    epochs = range(start + 1, config.epochs + 1)
-    if progress:
-        from tqdm.auto import tqdm
-
-        epochs = tqdm(epochs, desc="train gan", unit="epoch", initial=start, total=config.epochs)
-    for epoch in epochs:
-        gen.train(), disc.train()
-        sums = dict.fromkeys(("d_loss", "g_loss", "ac_real_acc", "ac_fake_acc"), 0.0)
-        order = torch.randperm(len(x), generator=order_rng).to(device)
-        # the ragged last batch is dropped: batch norm on a handful of images is noise
-        for step in range(max(1, len(order) // config.batch_size)):
-            idx = order[step * config.batch_size:(step + 1) * config.batch_size]
-            real, real_y = x[idx].float() / 127.5 - 1.0, y[idx]
-            z = torch.randn(len(idx), config.latent_dim, generator=order_rng).to(device)
-            # class-balanced fakes: every class equally often whatever the real frequencies, so a rare
-            # (weak) class gets as many generator updates as a common one. The cyclic run of labels starts at a
-            # random class: from class 0 a batch of 64 asked for classes 0-63 only, and on 100 classes the
-            # generator never learnt classes 64-99 (their samples came from an untrained embedding)
-            first = torch.randint(num_classes, (1,), generator=order_rng)
-            fake_y = ((torch.randperm(len(idx), generator=order_rng) + first) % num_classes).to(device)
-            with autocast:
-                fake = gen(z, fake_y)
-                real_score, real_logits = disc(real, real_y)
-                fake_score, _ = disc(fake.detach(), fake_y)
-                d_loss = (F.relu(1 - real_score).mean() + F.relu(1 + fake_score).mean()
-                          + config.ac_weight * F.cross_entropy(real_logits.float(), real_y))
-            opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            opt_d.step()
-            with autocast:
-                score, logits = disc(fake, fake_y)
-                # AC-GAN: the generator is also scored on whether the discriminator's class head sees the
-                # requested class; the head only ever learns from real images, so it cannot be taught by
-                # the generator's own samples what a class looks like
-                g_loss = -score.mean() + config.ac_weight * F.cross_entropy(logits.float(), fake_y)
-            opt_g.zero_grad(set_to_none=True)
-            g_loss.backward()
-            opt_g.step()
-            sums["d_loss"] += d_loss.item()
-            sums["g_loss"] += g_loss.item()
-            sums["ac_real_acc"] += (real_logits.argmax(1) == real_y).float().mean().item()
-            sums["ac_fake_acc"] += (logits.argmax(1) == fake_y).float().mean().item()
-        history.append({"epoch": epoch, **{k: v / (step + 1) for k, v in sums.items()}})
-        broken = next((name for name in ("d_loss", "g_loss") if not math.isfinite(history[-1][name])), None)
-        if broken is not None:  # before: NaN losses went into metrics/gan.json and all-black samples into augmented
-            who = "discriminator" if broken == "d_loss" else "generator"
-            raise WinnowError(f"gan: training diverged: the {who}'s loss became {history[-1][broken]} at epoch "
-                              f"{epoch}; lower gan.train.lr, gan.train.lr_d or gan.train.ac_weight "
-                              f"({config.ac_weight:g})")
-        # the epoch's last step can break the weights after its (finite) losses were taken, as winnow.training's
-        # val loss checks for the classifier: before, the last epoch's NaN generator was saved and its samples, NaN
-        # cast to uint8, came out black and were kept in augmented (threshold 0: 4 of 4), exit 0
-        if not all(torch.isfinite(t).all() for t in gen.state_dict().values() if t.is_floating_point()):
-            raise WinnowError(f"gan: training diverged: the generator's weights became non-finite in the last step of "
-                              f"epoch {epoch}, after its losses were taken; lower gan.train.lr, gan.train.lr_d or "
-                              f"gan.train.ac_weight ({config.ac_weight:g})")
-        if hasattr(epochs, "set_postfix"):
-            epochs.set_postfix(d=f"{history[-1]['d_loss']:.3f}", g=f"{history[-1]['g_loss']:.3f}")
-        if checkpoint is not None:
-            _save(checkpoint, config=config, seed=seed, data=data, device=device_tag(device), history=history, gen=gen,
-                  disc=disc, opt_g=opt_g, opt_d=opt_d, order_rng=order_rng, num_classes=num_classes,
-                  image_shape=images.shape[1:])
+    # each epoch counted as it ends, its losses beside it (progress_env.epoch_bar): before, a bar wrapping the epochs
+    # drew each epoch's losses beside the count of the epoch before ("0/3 ... d=3.442, g=1.609"), there while the next
+    # epoch ran
+    with epoch_bar(shown=progress, total=config.epochs, desc="train gan", initial=start) as bar:
+        for epoch in range(start + 1, config.epochs + 1):
+            gen.train(), disc.train()
+            sums = dict.fromkeys(("d_loss", "g_loss", "ac_real_acc", "ac_fake_acc"), 0.0)
+            order = torch.randperm(len(x), generator=order_rng).to(device)
+            # the ragged last batch is dropped: batch norm on a handful of images is noise
+            for step in range(max(1, len(order) // config.batch_size)):
+                idx = order[step * config.batch_size:(step + 1) * config.batch_size]
+                real, real_y = x[idx].float() / 127.5 - 1.0, y[idx]
+                z = torch.randn(len(idx), config.latent_dim, generator=order_rng).to(device)
+                # class-balanced fakes: every class equally often whatever the real frequencies, so a rare
+                # (weak) class gets as many generator updates as a common one. The cyclic run of labels starts at a
+                # random class: from class 0 a batch of 64 asked for classes 0-63 only, and on 100 classes the
+                # generator never learnt classes 64-99 (their samples came from an untrained embedding)
+                first = torch.randint(num_classes, (1,), generator=order_rng)
+                fake_y = ((torch.randperm(len(idx), generator=order_rng) + first) % num_classes).to(device)
+                with autocast:
+                    fake = gen(z, fake_y)
+                    real_score, real_logits = disc(real, real_y)
+                    fake_score, _ = disc(fake.detach(), fake_y)
+                    d_loss = (F.relu(1 - real_score).mean() + F.relu(1 + fake_score).mean()
+                              + config.ac_weight * F.cross_entropy(real_logits.float(), real_y))
+                opt_d.zero_grad(set_to_none=True)
+                d_loss.backward()
+                opt_d.step()
+                with autocast:
+                    score, logits = disc(fake, fake_y)
+                    # AC-GAN: the generator is also scored on whether the discriminator's class head sees the
+                    # requested class; the head only ever learns from real images, so it cannot be taught by
+                    # the generator's own samples what a class looks like
+                    g_loss = -score.mean() + config.ac_weight * F.cross_entropy(logits.float(), fake_y)
+                opt_g.zero_grad(set_to_none=True)
+                g_loss.backward()
+                opt_g.step()
+                sums["d_loss"] += d_loss.item()
+                sums["g_loss"] += g_loss.item()
+                sums["ac_real_acc"] += (real_logits.argmax(1) == real_y).float().mean().item()
+                sums["ac_fake_acc"] += (logits.argmax(1) == fake_y).float().mean().item()
+            history.append({"epoch": epoch, **{k: v / (step + 1) for k, v in sums.items()}})
+            broken = next((name for name in ("d_loss", "g_loss") if not math.isfinite(history[-1][name])), None)
+            if broken is not None:  # before: NaN losses went into metrics/gan.json and all-black samples into augmented
+                who = "discriminator" if broken == "d_loss" else "generator"
+                raise WinnowError(f"gan: training diverged: the {who}'s loss became {history[-1][broken]} at epoch "
+                                  f"{epoch}; lower gan.train.lr, gan.train.lr_d or gan.train.ac_weight "
+                                  f"({config.ac_weight:g})")
+            # the epoch's last step can break the weights after its (finite) losses were taken, as winnow.training's
+            # val loss checks for the classifier: before, the last epoch's NaN generator was saved and its samples, NaN
+            # cast to uint8, came out black and were kept in augmented (threshold 0: 4 of 4), exit 0
+            if not all(torch.isfinite(t).all() for t in gen.state_dict().values() if t.is_floating_point()):
+                raise WinnowError(f"gan: training diverged: the generator's weights became non-finite in the last step "
+                                  f"of epoch {epoch}, after its losses were taken; lower gan.train.lr, gan.train.lr_d "
+                                  f"or gan.train.ac_weight ({config.ac_weight:g})")
+            if bar is not None:
+                bar.set_postfix(d=f"{history[-1]['d_loss']:.3f}", g=f"{history[-1]['g_loss']:.3f}", refresh=False)
+                bar.update()
+            if checkpoint is not None:
+                _save(checkpoint, config=config, seed=seed, data=data, device=device_tag(device), history=history,
+                      gen=gen, disc=disc, opt_g=opt_g, opt_d=opt_d, order_rng=order_rng, num_classes=num_classes,
+                      image_shape=images.shape[1:])
     return TrainedGan(gen.eval(), history, config)
 
 

@@ -79,18 +79,19 @@ def _fault(environ) -> str | None:
 
 
 @contextmanager
-def epoch_bar(*, shown: bool, total: int, desc: str):
+def epoch_bar(*, shown: bool, total: int, desc: str, initial: int = 0):
     """A bar over ``total`` epochs labelled ``desc`` (None when not ``shown``), for its caller to ``update()`` as each
     epoch ends, after ``set_postfix(..., refresh=False)``. Before, a bar wrapping the epochs counted each as the next
     began: train stopped by patience left it an epoch short ("2/30" after "stopped at epoch 3/30"), each drawn loss
     sat beside the count of the epoch before ("0/2 ... loss=1.092"); represent's selfsup bar, stopped by ``seconds``,
-    the same. Closed as the block ends, however it ends: an error line is the last line."""
+    the same, and the GAN's (``initial``: the epochs a checkpoint already holds). Closed as the block ends, however it
+    ends: an error line is the last line."""
     if not shown:
         yield None
         return
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total, desc=desc, unit="epoch")
+    bar = tqdm(total=total, desc=desc, unit="epoch", initial=initial)
     try:
         yield bar
     finally:
