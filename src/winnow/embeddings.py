@@ -100,6 +100,7 @@ def embedding_spaces(
     seed: int = 0,
     extra: tuple[np.ndarray, np.ndarray] | None = None,
     progress: bool = False,
+    round_label: str | None = None,
 ) -> Judgement:
     """A judge trained here: out-of-sample feature spaces in which every image is judged exactly once.
 
@@ -112,6 +113,8 @@ def embedding_spaces(
         mode: one of :data:`MODES`; folds: how many, for ``folds``.
         extra: images and labels added to every model's training data, never judged nor references
             (augmented images).
+        round_label: which of :func:`clean_rounds`' rounds this is (``round 2/3``; None: the only one), beside each
+            model's name in its bar and lines: before, round 2's models printed round 1's lines word for word.
 
     Returns:
         A :class:`Judgement`, one space per model; features float32 ``(·, D)``.
@@ -123,7 +126,8 @@ def embedding_spaces(
         raise WinnowError(f"embedding_clean.mode: unknown {mode!r}; choose one of {', '.join(MODES)}")
     extra_images, extra_labels = extra if extra is not None else (images[:0], labels[:0])
 
-    def train(rows: np.ndarray, model_seed: int, label: str | None = None):
+    def train(rows: np.ndarray, model_seed: int, label: str):
+        label = label + (f", {round_label}" if round_label else "")
         return fit(np.concatenate([images[rows], extra_images]), np.concatenate([labels[rows], extra_labels]),
                    val_images, val_labels, config=config, num_classes=num_classes, seed=model_seed,
                    progress=progress, label=label)
@@ -133,7 +137,7 @@ def embedding_spaces(
 
     if mode == "single":
         everything = np.arange(len(labels))
-        trained = train(everything, seed)
+        trained = train(everything, seed, "embedding-clean judge")
         mine = features(trained, images)
         val_space = Space(len(labels) + np.arange(len(val_labels)), features(trained, val_images), everything, mine,
                           labels, trained.best_val_acc)
@@ -264,7 +268,8 @@ def clean_rounds(
         if features is None:
             judgement = embedding_spaces(images[alive], labels[alive], val_images=val_images, val_labels=val_labels,
                                          config=config, num_classes=num_classes, mode=mode, folds=folds,
-                                         seed=seed + r - 1, extra=extra, progress=progress)
+                                         seed=seed + r - 1, extra=extra, progress=progress,
+                                         round_label=f"round {r}/{rounds}" if rounds > 1 else None)
         else:
             judgement = fixed_judgement(features[alive], labels[alive], val_features=val_features,
                                         val_labels=val_labels, k=k, num_classes=num_classes, knn=knn)

@@ -128,7 +128,7 @@ def embed_imageset(data: ImageSet, *, options: Options, seed: int, progress: boo
         train, val = data.split("train"), data.split("val")
         _refuse_one_picture(_digests(train), where="represent.judge", which="train")
         judged = training.fit(train.images, train.labels, val.images, val.labels, config=options.judge,
-                              num_classes=len(data.classes), seed=seed, progress=progress)
+                              num_classes=len(data.classes), seed=seed, progress=progress, label="represent judge")
         features = engine.embed(training.encoder(judged, num_classes=len(data.classes),
                                                  image_shape=data.images.shape[1:]),
                                 data.images, batch_size=EMBED_BATCH)
