@@ -9,7 +9,11 @@
   "..., round 2/2";
 - the judges trained outside the train stage in one model (embedding-clean's ``mode: single``, represent's
   ``source: judge``), which dda49d83 left out: their lines said "train lenet5: stopped at ...", as the train stage's
-  do; now "train lenet5 (embedding-clean judge)" and "train lenet5 (represent judge)".
+  do; now "train lenet5 (embedding-clean judge)" and "train lenet5 (represent judge)";
+- train@<v>'s policy check of large images (4a131411 augmented its sample a few at a time): it then compared the whole
+  sample's copies with their sources in one pass (imageset.largest_differences takes 1,024 images whatever their
+  size: three int16 temporaries of the sample, 300 MB for 256 images of 256x256 RGB), and the balance stage's copies
+  1,024 at a time (1.2 GB); now as many pixels at a time as they are augmented, with the same refusal.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import pytest
 
 from test_represent import blobs, opts
 from winnow import represent
-from winnow.configs import GanConfig, TrainConfig
+from winnow.configs import GanConfig, Policy, TrainConfig
 from winnow.embeddings import clean_rounds, embedding_spaces
 from winnow.gan import train_gan
 
@@ -109,3 +113,31 @@ def test_the_represent_judge_names_itself_not_the_train_stage(capsys):
     lines = [line for line in capsys.readouterr().out.splitlines() if "stopped at" in line]
     assert lines == [f"train lenet5 (represent judge): stopped at epoch 2/2 (budget: best val acc "
                      f"{rep.info['judge_val_accuracy']:.4f} at epoch {rep.info['best_epoch']})"]
+
+
+@pytest.mark.hostile("training")
+def test_the_policy_checks_compare_large_copies_with_their_sources_a_few_at_a_time(monkeypatch):
+    # before: one comparison of the 256 copies of the sample at once, and alike_to_earlier's of 1,024 copies
+    from winnow import balance_checks
+    from winnow.errors import WinnowError
+
+    compared = []
+    real = balance_checks.largest_differences
+
+    def counted(images, others, rows):
+        compared.append(len(images))
+        return real(images, others, rows)
+
+    monkeypatch.setattr(balance_checks, "largest_differences", counted)
+    images = np.random.default_rng(0).integers(0, 256, (300, 256, 256, 1), dtype=np.uint8)
+    weak = Policy.from_params({"ops": ["translate"], "n": 1, "magnitude": 0.000001, "kind": "rand"})
+    with pytest.raises(WinnowError) as refused:
+        balance_checks.check_policy_changes(images, weak, fixed=True, seed=0)
+    assert str(refused.value) == ("balance.policy: 256 of 256 copies made with translate equal their source pixel for "
+                                  "pixel (magnitude 1e-06: too close to no change); raise balance.policy.magnitude")
+    assert compared == [16] * 16
+    compared.clear()
+    # the balance stage's 40 copies of one image, each compared with the first: 16 at a time
+    copies = np.repeat(images[:1], 40, axis=0)
+    assert balance_checks.alike_to_earlier(copies, np.zeros(40, np.int64)).tolist() == [False] + [True] * 39
+    assert compared == [16, 16, 8]

@@ -30,7 +30,8 @@ NEAR_LEVELS = 2
 # earlier one, so that many copies of one image cost this many passes, not a pass per pair
 LEADERS = 8
 # train@<v>'s sample of its train images (check_policy_changes): at most this many pixels (1,024 images of 128x128),
-# at least SAMPLE_LEAST images, augmented AUGMENT_PIXELS at a time (each float32 temporary 12 MiB for RGB)
+# at least SAMPLE_LEAST images, augmented AUGMENT_PIXELS at a time (each float32 temporary 12 MiB for RGB); copies are
+# compared with their sources (largest_differences) as many pixels at a time, the balance stage's too
 SAMPLE_PIXELS, SAMPLE_LEAST, AUGMENT_PIXELS = 1024 * 128 * 128, 64, 1024 * 32 * 32
 
 
@@ -68,7 +69,7 @@ def refuse_unchanged(copies: np.ndarray, images: np.ndarray, source: np.ndarray,
     # a policy too weak to move a pixel (magnitude 1e-4) makes exact copies, and one barely stronger (1e-3) copies
     # within a grey level or two: duplication recorded as augmentation. Op by op: an op that moves nothing hid
     # behind one that does (invert beside a 1e-4 rotation: 49.6% equal)
-    differences = largest_differences(copies, images, source)
+    differences = _largest_differences(copies, images, source)
     same, close = differences == 0, differences <= NEAR_LEVELS
     where = "balance.policy" if fixed else "augment_search"
     knob = "balance.policy.magnitude" if fixed else "augment_search.magnitudes"
@@ -246,6 +247,7 @@ def alike_to_earlier(images: np.ndarray, source: np.ndarray, *, rounds: int = LE
     :data:`NEAR_LEVELS` grey levels, at every pixel, of an earlier copy of the same image that is alike to none
     before it (a leader), up to ``rounds`` leaders an image: ``rounds`` passes at most, however many copies."""
     near, open_ = np.zeros(len(source), bool), np.ones(len(source), bool)
+    step = batch_rows(images, 1024, pixels=AUGMENT_PIXELS)  # before: 1,024 copies at a time whatever their size
     for _ in range(rounds):
         rows = np.flatnonzero(open_)
         if not len(rows):
@@ -253,11 +255,20 @@ def alike_to_earlier(images: np.ndarray, source: np.ndarray, *, rounds: int = LE
         _, first, group = np.unique(source[rows], return_index=True, return_inverse=True)
         leader = rows[first][group]  # each open copy's image's first open copy, the leader of this round
         open_[leader] = False
-        close = np.concatenate([largest_differences(images[rows[start:start + 1024]], images,
-                                                    leader[start:start + 1024]) <= NEAR_LEVELS
-                                for start in range(0, len(rows), 1024)]) & (leader != rows)
+        close = np.concatenate([largest_differences(images[rows[start:start + step]], images,
+                                                    leader[start:start + step]) <= NEAR_LEVELS
+                                for start in range(0, len(rows), step)]) & (leader != rows)
         near[rows[close]], open_[rows[close]] = True, False
     return near
+
+
+def _largest_differences(copies: np.ndarray, images: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """:func:`winnow.imageset.largest_differences` of ``copies`` from ``images[source]``, :data:`AUGMENT_PIXELS` of
+    pixels at a time: it takes 1,024 images whatever their size, and its int16 temporaries of 1,024 copies of 256x256
+    RGB were 1.2 GB at the peak (of the sample check_policy_changes had just augmented a few at a time: 300 MB)."""
+    step = batch_rows(copies, 1024, pixels=AUGMENT_PIXELS)
+    return np.concatenate([largest_differences(copies[start:start + step], images, source[start:start + step])
+                           for start in range(0, len(copies), step)] or [np.zeros(0, np.int16)])
 
 
 def noise_fix(policy: Policy, *, ops: str, knob: str, fixed: bool) -> str | None:
