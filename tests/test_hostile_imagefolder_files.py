@@ -260,7 +260,9 @@ def test_a_synology_nas_thumbnail_folders_and_recycle_bin_are_never_read(tmp_pat
 def test_a_hidden_folder_in_the_trusted_set_is_warned_about_under_its_own_parameter(tmp_path):
     # before: "warning: ingest.path: left out the hidden folder ..." for a folder of ingest.trusted_path
     data = grey_folder(tmp_path / "data", {"a": 20, "b": 20})
-    trusted = grey_folder(tmp_path / "trusted", {"a": 5, "b": 5, ".c": 3}, offset=5)
+    # each class its own pictures: one picture under two classes of a label book is a warning of its own
+    trusted = grey_folder(tmp_path / "trusted", {"a": 5, ".c": 3}, offset=5)
+    grey_folder(trusted, {"b": 5}, offset=6)
     project, _, done = run_ingest(tmp_path, "imagefolder", data, trusted_path=str(trusted))
     assert_ingested(done)
     assert warnings_of(done) == [
