@@ -15,7 +15,7 @@ import time
 from dataclasses import replace
 
 from winnow.errors import WinnowError
-from winnow.search_space import search_settings, search_training  # no numpy, no torch
+from winnow.search_space import candidate_name, search_settings, search_training  # no numpy, no torch
 from winnow.stage import check_outputs, load_params, run, together, write_json
 from winnow.stand_ins import replacing_skipped, write_skipped
 
@@ -38,6 +38,7 @@ def main() -> None:
     # imported here: torch takes seconds to import, and the default run skips the search
     from winnow.augment_search import (SEARCHED, candidates, challengers, density_scorer, policy_for, pruned_record,
                                        rand_ns, search, short_training_scorer)
+    from winnow.balance_checks import leave_out_refused
     from winnow.imageset import more_val
     from winnow.metrics import largest_class_share, no_better_than_largest_class
     from winnow.training import TrainConfig
@@ -68,6 +69,16 @@ def main() -> None:
     # the images the candidates train and are scored on, as loaded: balance and train refuse another (before: taken
     # of the files after the load, so a pruned rewritten meanwhile was recorded as the images searched on)
     chosen_on = pruned_record((train, val))
+    # candidates whose copies balance and train@<v> refuse, left out before any is scored: before, one could win and
+    # the pipeline stopped at balance after the search (trivial with cutout on MNIST), "raise augment_search.magnitudes"
+    offered = len(policies) - (fixed is not None)
+    policies, left_out = leave_out_refused(policies, train.images, seed=params["seed"], keep=fixed)
+    if left_out:
+        first = left_out[0]
+        print(f"warning: augment-search: {len(left_out)} of {offered} candidates left out: balance and train "
+              f"would refuse the copies {'they make' if len(left_out) > 1 else 'it makes'} (the first, "
+              f"{candidate_name(first['policy'])}: {first['reason']}); metrics/augment_search.json's left_out names "
+              f"{'each' if len(left_out) > 1 else 'it'}")
     scorer = density_scorer if section["method"] == "density" else short_training_scorer
     score = scorer(train.images, train.labels, val.images, val.labels, config=config, num_classes=len(train.classes),
                    seed=params["seed"], max_images=section["max_images"])
@@ -94,7 +105,7 @@ def main() -> None:
                               "trained_with": search_training(params), "chosen_on": chosen_on})
         write_json(METRICS, {"chosen": result.policy.to_params(), "val_accuracy": chosen, "best_val_accuracy": best,
                              "no_augmentation_val_accuracy": result.table[0]["score"], "candidates": len(policies),
-                             "fixed": None if fixed is None else fixed.to_params(),
+                             "left_out": left_out, "fixed": None if fixed is None else fixed.to_params(),
                              "chosen_is_fixed": result.policy == fixed, "against_fixed": result.incumbent,
                              "tied_at_best": tied_at_best,
                              "tie_se": section["tie_se"],

@@ -174,18 +174,20 @@ def test_train_refuses_a_fixed_policy_too_weak_to_move_a_pixel(tmp_path, monkeyp
 @pytest.mark.hostile("training")
 def test_train_refuses_a_searched_policy_too_weak_to_move_a_pixel_naming_the_search(tmp_path, monkeypatch, capsys):
     # the search's pick, not balance.policy (with_fixed false: the search scored none): its magnitudes are the knob.
-    # Before: exit 0, "augment searched"
-    from test_augment import _project, _stage
-    from winnow import augment_search
+    # Before: exit 0, "augment searched". policy.json as the search wrote it before it left out the candidates train
+    # refuses (stop 76, test_hostile_leftovers_76j): the search now refuses this one itself
+    from test_augment import _project
+    from winnow.augment_search import SEARCHED, pruned_record, search_settings, search_training
+    from winnow.stage import write_json
 
     search = {"enabled": True, "kinds": ["rand"], "ns": [1], "magnitudes": [0.0001], "op_sets": [["translate"]],
               "with_fixed": False}
     _project(tmp_path, monkeypatch, augment_search=search)
-    monkeypatch.setattr(augment_search, "short_training_scorer",
-                        lambda *a, **k: lambda policy: np.array([0.0, 0.0] if policy is None else [1.0, 1.0]))
-    _stage("augment_search").main()
-    capsys.readouterr()
     params = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    weak = {"ops": ["translate"], "n": 1, "magnitude": 0.0001, "kind": "rand", "fill": "border"}
+    write_json(SEARCHED, {"policy": weak, "val_accuracy": 1.0, "no_augmentation_val_accuracy": 0.0, "fixed": None,
+                          "searched_with": search_settings(params), "trained_with": search_training(params),
+                          "chosen_on": pruned_record()})
     done, before = _train(tmp_path, monkeypatch, capsys, augment_search=search,
                           train={**params["train"], "augment": "searched", "epochs": 1})
     assert (done.returncode, done.stderr.splitlines()) == (1, [

@@ -109,3 +109,11 @@ def rand_ns(ops: Iterable[str], ns: Iterable[int]) -> tuple[list[int], list[int]
     above the set's size is no policy."""
     size = len(tuple(ops))
     return [n for n in ns if n <= size], [n for n in ns if n > size]
+
+
+def candidate_name(policy: Policy | Mapping[str, Any]) -> str:
+    """A candidate (or its ``to_params``) in a line: ``trivial [rotate, cutout] at magnitude 0.3``, or ``rand n 2 of
+    [rotate, noise] at magnitude 0.6``."""
+    p = policy.to_params() if isinstance(policy, Policy) else policy
+    of = f"rand n {p['n']} of" if p["kind"] == "rand" else p["kind"]
+    return f"{of} [{', '.join(p['ops'])}] at magnitude {p['magnitude']:g}"
