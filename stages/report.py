@@ -189,7 +189,9 @@ def main() -> None:
             summary=report_numbers.checked_balance(
                 json_of("balance", "metrics/balance.json"), path="metrics/balance.json", stage="balance",
                 classes=classes, rows=version_rows.get("balanced")),
-            examples_uri=optional(lambda path: png_uri(Path(path).read_bytes()), "plots/balance/examples.png"))),
+            examples_uri=optional(lambda path: png_uri(Path(path).read_bytes()), "plots/balance/examples.png"),
+            search=report_numbers.checked_search(json_of("augment-search", "metrics/augment_search.json"),
+                                                 path="metrics/augment_search.json", stage="augment-search"))),
         ("duplicates", "Duplicate groups", report_grids.duplicates_section(
             groups=groups, cleaning="dedup" in params["pruned"]["cleaners"],
             summary=report_recounts.checked_dedup(numbers_of("dedup", "metrics/dedup.json"), groups=groups,

@@ -11,7 +11,12 @@
   images): refused in one line naming the candidate, the downstream refusal and what to set, nothing written (before:
   the search wrote flip as its pick, and balance refused it);
 - a magnitude list where only the smallest is refused (rotate at 0.0001 beside 0.5): the smallest is left out and the
-  other chosen (before: 0.0001, scored best, was written and train@pruned refused it).
+  other chosen (before: 0.0001, scored best, was written and train@pruned refused it);
+- the report's balance section, where the copies followed the search's pick, names the candidates the search left out
+  and why (before: the pick alone, as if every candidate had been scored); an earlier winnow's metrics without
+  ``left_out``, or of another search than the copies', show the section as before; a damaged ``left_out`` (not a list,
+  a candidate that is no policy and reason, a policy field of the wrong kind) is refused in one line naming
+  augment-search.
 """
 
 from __future__ import annotations
@@ -159,3 +164,48 @@ def test_only_the_smallest_magnitude_refused_is_left_out(tmp_path, monkeypatch, 
         "it"]
     chosen = json.loads(Path("data/augment-search/policy.json").read_text())["policy"]
     assert chosen == {"ops": ["rotate"], "n": 1, "magnitude": 0.5, "kind": "trivial", "fill": "border"}
+
+
+# -- the report's augmentation section -----------------------------------------------------------------------------
+
+CUTOUT = {"ops": ["rotate", "cutout"], "n": 1, "magnitude": 0.5, "kind": "trivial", "fill": "border"}
+ROTATE = {"ops": ["rotate"], "n": 1, "magnitude": 0.5, "kind": "trivial", "fill": "border"}
+BALANCE = {"target": "max", "policy": ROTATE, "policy_from": "searched", "added": 1, "left_out": 0,
+           "counts": {"a": {"before": 2, "left_out": 0, "added": 0, "after": 2},
+                      "b": {"before": 1, "left_out": 0, "added": 1, "after": 2}}}
+
+
+@pytest.mark.hostile("augment")
+def test_the_report_names_the_candidates_the_search_left_out_beside_balance_policy():
+    # before: the balance section showed the search's pick alone (policy, policy_from searched), as if every candidate
+    # had been scored; what the search left out was in metrics/augment_search.json and its warning only
+    from winnow.report_grids import balance_section
+
+    search = {"chosen": ROTATE, "left_out": [{"policy": CUTOUT, "reason": "2 of 2 copies made with cutout equal their "
+                                                                           "source pixel for pixel"}]}
+    section = balance_section(summary=BALANCE, examples_uri=None, search=search)
+    assert ('<p class="note">The augmentation search (metrics/augment_search.json) chose among the candidates balance '
+            "and train would take: it left out 1 whose copies they refuse (trivial [rotate, cutout] at magnitude 0.5: "
+            "2 of 2 copies made with cutout equal their source pixel for pixel).</p>") in section
+    # an earlier winnow's file (no left_out) and another search's pick than the copies followed: the section as before
+    plain = balance_section(summary=BALANCE, examples_uri=None)
+    assert balance_section(summary=BALANCE, examples_uri=None, search={"chosen": ROTATE}) == plain
+    assert balance_section(summary=BALANCE, examples_uri=None, search={**search, "chosen": CUTOUT}) == plain
+
+
+@pytest.mark.hostile("augment")
+@pytest.mark.parametrize(("left_out", "problem"), [
+    ("cutout", 'left_out is "cutout", not a list of candidates'),
+    (["cutout"], 'left_out[0] is "cutout", not a policy and its reason (a text)'),
+    ([{"policy": {**CUTOUT, "n": "1"}, "reason": "r"}], 'left_out[0].policy.n is "1", not a whole number'),
+], ids=["not a list", "a name for a candidate", "a policy of the wrong kind"])
+def test_the_report_refuses_a_damaged_left_out_record(left_out, problem):
+    # a hand-edited left_out: before this record existed nothing read it; a KeyError or a wrong name in the section is
+    # what an unchecked one would give
+    from winnow.report_numbers import checked_search
+
+    with pytest.raises(WinnowError) as refused:
+        checked_search({"chosen": ROTATE, "left_out": left_out}, path="metrics/augment_search.json",
+                       stage="augment-search")
+    assert str(refused.value) == (f"metrics/augment_search.json: {problem}; rerun the augment-search stage "
+                                  "(dvc repro augment-search)")

@@ -26,7 +26,8 @@ from winnow.configs import Policy, TrainConfig
 from winnow.errors import WinnowError, first_line
 # the candidates, here for the stage and the tests as before; the params check reads them there
 from winnow.search_space import (  # noqa: F401
-    NO_CANDIDATE, SEARCH_DEFAULTS, candidates, challengers, rand_ns, same_policy, search_settings, search_training,
+    NO_CANDIDATE, SEARCH_DEFAULTS, SEARCHED_FIELDS, candidates, challengers, check_searched, rand_ns, same_policy,
+    search_settings, search_training,
 )
 
 SEARCHED = "data/augment-search/policy.json"
@@ -198,33 +199,6 @@ def _sample_counts(counts: np.ndarray, *, max_images: int) -> np.ndarray:
         take[shrink] -= 1
         order = np.argsort(-(quota - take), kind="stable")
     return take
-
-
-# what augment-search writes for the winner (Policy.to_params): a file without one of these, or with one of
-# another type, was edited or damaged; filled with the defaults it would train on a policy nobody chose
-SEARCHED_FIELDS = {
-    "ops": ("a list of op names", lambda v: isinstance(v, list) and all(isinstance(op, str) for op in v)),
-    "n": ("a whole number", lambda v: isinstance(v, int) and not isinstance(v, bool)),
-    "magnitude": ("a number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)),
-    "kind": ("a name", lambda v: isinstance(v, str)),
-    "fill": ("a name", lambda v: isinstance(v, str)),
-}
-
-
-def check_searched(policy: Any, *, key: str = "policy") -> None:
-    """Raise :class:`WinnowError` (the problem alone: :func:`read_policy` adds the file) unless ``policy``,
-    the ``policy`` of the searched file (or another ``key`` of it holding one: ``fixed``), holds every field
-    augment-search writes, each of its type (a boolean is not a number). :class:`Policy` then checks the values."""
-    import json
-
-    if not isinstance(policy, Mapping):
-        raise WinnowError(f"{key} is {type(policy).__name__}, not a mapping")
-    missing = [name for name in SEARCHED_FIELDS if name not in policy]
-    if missing:
-        raise WinnowError(f"{key} lacks field(s) {', '.join(missing)}")
-    for name, (what, fits) in SEARCHED_FIELDS.items():
-        if not fits(policy[name]):
-            raise WinnowError(f"{key}.{name} is {json.dumps(policy[name])}, not {what}")
 
 
 def read_policy(path: str = SEARCHED, *, fixed: Policy | None = None, settings: Mapping[str, Any] | None = None,

@@ -21,6 +21,7 @@ from winnow.paired import p_text
 from winnow.quality import SCORES
 from winnow.report import block, decimals, figure, fmt, html_table, key_value_table, not_run, reason_text, truth_scores
 from winnow.report_figures import image_uri
+from winnow.search_space import candidate_name
 
 
 def tile(image: np.ndarray, *, caption: str, kind: str = "") -> str:
@@ -318,8 +319,10 @@ def neighbours_section(*, rounds: pd.DataFrame | None, summary: dict | None, ima
     return "".join(parts) + DECIDED_NOT_APPLIED
 
 
-def balance_section(*, summary: dict | None, examples_uri: str | None) -> str:
-    """The balanced variant: per-class counts before and after, and each augmentation op on one image per class."""
+def balance_section(*, summary: dict | None, examples_uri: str | None, search: dict | None = None) -> str:
+    """The balanced variant: per-class counts before and after, and each augmentation op on one image per class; where
+    its copies followed the search's pick, the candidates the search left out (``search``: metrics/augment_search.json,
+    checked by :func:`winnow.report_numbers.checked_search`)."""
     if summary is not None and "skipped" in summary:
         return not_run("balanced augmentation", how=f"skipped: {summary['skipped']}")
     if summary is None:
@@ -332,5 +335,18 @@ def balance_section(*, summary: dict | None, examples_uri: str | None) -> str:
                "(dvc repro balance) to draw them again.</p>")
     return (key_value_table({k: v for k, v in summary.items() if k not in ("counts",)},
                             title="balance's settings and counts (metrics/balance.json)")
+            + _left_out(summary, search)
             + block("Train images per class, before and after", html_table(counts.astype(int)), rows=len(counts))
             + picture)
+
+
+def _left_out(summary: dict, search: dict | None) -> str:
+    """The note naming the candidates the search left out as balance and train would refuse them, where balance's copies
+    followed that search's pick (``policy_from`` searched, its ``chosen`` balance's ``policy``); "" elsewhere. Before:
+    the section showed the pick alone, as if every candidate had been scored."""
+    left = (search or {}).get("left_out") or []
+    if summary.get("policy_from") != "searched" or not left or search.get("chosen") != summary.get("policy"):
+        return ""
+    named = "; ".join(f"{candidate_name(c['policy'])}: {c['reason']}" for c in left)
+    return (f'<p class="note">The augmentation search (metrics/augment_search.json) chose among the candidates balance '
+            f"and train would take: it left out {len(left)} whose copies they refuse ({html.escape(named)}).</p>")

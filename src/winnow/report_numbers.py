@@ -329,3 +329,27 @@ def checked_candidates(data: dict, *, path: str, stage: str) -> dict:
                                 "judged (no correct, accuracy or log_loss): the budget chooses among those judged",
                           written_by=stage)
     return data
+
+
+def checked_search(data: dict | None, *, path: str, stage: str) -> dict | None:
+    """``data``, the augment-search stage's metrics JSON, when its ``left_out`` (absent from an earlier winnow's file:
+    nothing left out to show, as before) is a list of the candidates the search left out, each a ``policy`` of the
+    fields the stage writes (:func:`winnow.search_space.check_searched`) and its ``reason``, a text; else one line
+    naming the file and the key. The balance section lists them beside the policy the copies followed."""
+    from winnow.search_space import check_searched
+    from winnow.errors import WinnowError
+
+    if not isinstance(data, dict) or "skipped" in data:
+        return checked_numbers(data, path=path, stage=stage)
+    left_out = data.get("left_out", [])
+    if not isinstance(left_out, list):
+        raise rerun_error(path, f"left_out is {json.dumps(left_out)[:40]}, not a list of candidates", written_by=stage)
+    for k, candidate in enumerate(left_out):
+        if not isinstance(candidate, dict) or not isinstance(candidate.get("reason"), str):
+            raise rerun_error(path, f"left_out[{k}] is {json.dumps(candidate)[:40]}, not a policy and its reason (a "
+                                    "text)", written_by=stage)
+        try:
+            check_searched(candidate.get("policy"), key=f"left_out[{k}].policy")
+        except WinnowError as err:
+            raise rerun_error(path, str(err), written_by=stage) from err
+    return data

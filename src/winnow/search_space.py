@@ -1,5 +1,6 @@
 """The space an augmentation search scores (winnow.augment_search), apart from the search: the candidate policies
-augment_search's lists give, which of them make copies alike, and balance.policy's challengers among them. A module of
+augment_search's lists give, which of them make copies alike, balance.policy's challengers among them, a candidate's
+name in a line and the fields a searched policy holds (the report reads those two too). A module of
 its own, without numpy or torch, because the params check (winnow.param_checks) reads it as the stage does, and every
 stage runs that check.
 """
@@ -117,3 +118,31 @@ def candidate_name(policy: Policy | Mapping[str, Any]) -> str:
     p = policy.to_params() if isinstance(policy, Policy) else policy
     of = f"rand n {p['n']} of" if p["kind"] == "rand" else p["kind"]
     return f"{of} [{', '.join(p['ops'])}] at magnitude {p['magnitude']:g}"
+
+
+# what augment-search writes for the winner (Policy.to_params): a file without one of these, or with one of
+# another type, was edited or damaged; filled with the defaults it would train on a policy nobody chose
+SEARCHED_FIELDS = {
+    "ops": ("a list of op names", lambda v: isinstance(v, list) and all(isinstance(op, str) for op in v)),
+    "n": ("a whole number", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "magnitude": ("a number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)),
+    "kind": ("a name", lambda v: isinstance(v, str)),
+    "fill": ("a name", lambda v: isinstance(v, str)),
+}
+
+
+def check_searched(policy: Any, *, key: str = "policy") -> None:
+    """Raise :class:`WinnowError` (the problem alone: :func:`winnow.augment_search.read_policy` adds the file) unless
+    ``policy``, the ``policy`` of the searched file (or another ``key`` of it holding one: ``fixed``, or a candidate
+    metrics/augment_search.json's ``left_out`` names), holds every field augment-search writes, each of its type (a
+    boolean is not a number). :class:`Policy` then checks the values."""
+    import json
+
+    if not isinstance(policy, Mapping):
+        raise WinnowError(f"{key} is {type(policy).__name__}, not a mapping")
+    missing = [name for name in SEARCHED_FIELDS if name not in policy]
+    if missing:
+        raise WinnowError(f"{key} lacks field(s) {', '.join(missing)}")
+    for name, (what, fits) in SEARCHED_FIELDS.items():
+        if not fits(policy[name]):
+            raise WinnowError(f"{key}.{name} is {json.dumps(policy[name])}, not {what}")
