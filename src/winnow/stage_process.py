@@ -11,13 +11,16 @@ these settings, and about 30% more CPU (on 2 cores busy with other work, four fr
 against 384-429 ms, score 361-379 against 235-270). Every DVC stage is such a fresh process and makes one pass.
 Set in :func:`winnow.stage.run`'s forked child.
 
-:func:`wait_passively`: OpenMP's threads (torch's intra-op pool, MKL's) sleep when they wait for work instead of
-spinning. A spinning thread holds its core for up to 300,000 spins after each parallel region; beside any other
-work on the machine the spinning and the working threads take turns on the cores, and a small net's training
-slowed by 3 to 40 times (LeNet on 4,000 28x28 images, 3 epochs, 2 threads on 2 cores: 1.8-29.6 s beside two busy
-processes, 1.4-3.9 s sleeping; 0.5-0.8 s against 0.7-1.0 s on idle cores). Set before torch is imported, by
+:func:`spin_briefly`: OpenMP's threads (torch's intra-op pool, MKL's) spin 10,000 times, not GNU OpenMP's
+300,000, while they wait for work before they sleep. Beside other work on the machine the spinning and the working
+threads took turns on the cores, worst beside other programs' spinning threads: during a `dvc repro` beside the test
+suite train's epochs went from 0.2 s to 2-33 s. Measured here (Intel Xeon, 2 cores), OpenMP's default, 10,000 spins,
+and no spinning (``OMP_WAIT_POLICY=PASSIVE``): train@baseline of the default pipeline on idle cores 7.1-7.5, 7.8-7.9
+and 10.0-10.5 s; beside two busy loops 20.6-35.5, 23.1-24.5 and 26.6-27.9 s; a LeNet's 3 epochs beside helpers'
+test runs 1.8-29.6, 0.6-2.4 and 0.7-3.9 s. Set before torch is imported, by
 :func:`winnow.stops.one_line_from_the_start`, the first call of every stage script; a user's own
-``OMP_WAIT_POLICY`` stands. The same threads do the same arithmetic either way: no number changes.
+``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` stands. The same threads do the same arithmetic either way: no number
+changes.
 """
 
 from __future__ import annotations
@@ -54,10 +57,15 @@ def keep_freed_memory() -> None:
     mallopt(_M_TRIM_THRESHOLD, KEEP_FREE)
 
 
-def wait_passively() -> None:
-    """``OMP_WAIT_POLICY=PASSIVE`` for OpenMP, which reads it when torch loads it: call before torch's import. A value
-    the user set is kept."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# spins of a waiting OpenMP thread before it sleeps (GNU OpenMP's own: 300,000; LLVM's OpenMP reads no such variable)
+SPIN_COUNT = 10_000
+
+
+def spin_briefly() -> None:
+    """``GOMP_SPINCOUNT`` :data:`SPIN_COUNT` for GNU OpenMP, which reads it when torch loads it: call before torch's
+    import. Nothing where the user set ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``."""
+    if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
+        os.environ["GOMP_SPINCOUNT"] = str(SPIN_COUNT)
 
 
 def interactive_session() -> bool:

@@ -18,7 +18,7 @@ from pathlib import Path
 from winnow.errors import INTERRUPTED, WinnowError, fault_line
 from winnow.output_streams import fill_closed_streams
 from winnow.progress_env import check_progress_variables
-from winnow.stage_process import interactive_session, wait_passively
+from winnow.stage_process import interactive_session, spin_briefly
 from winnow.watched import DVC_ENDED, _flush, dvc_ended
 
 
@@ -164,12 +164,12 @@ def one_line_from_the_start() -> None:
     memory limit failing numpy's or torch's load) ends the stage in the one line ``run`` says, with its status. before:
     a traceback ending in KeyboardInterrupt, MemoryError or ImportError, and SIGTERM ended the stage without a word.
     An error that is no fault (a bug) keeps its traceback. First of all, before torch's import loads OpenMP, its
-    threads are set to sleep while they wait (:func:`winnow.stage_process.wait_passively`)."""
+    threads are set to spin briefly while they wait (:func:`winnow.stage_process.spin_briefly`)."""
     caller = sys._getframe(1).f_globals
     if caller.get("__name__") != "__main__":  # imported by a test: its process is left alone
         return
     if not interactive_session():  # a notebook's `%run stages/x.py` keeps its kernel's settings
-        wait_passively()  # before torch's import below, which loads OpenMP
+        spin_briefly()  # before torch's import below, which loads OpenMP
     fill_closed_streams()  # before the imports open files: a closed 2 would be the first one's
     _refuse_another_checkout(caller.get("__file__"))
     stops_raised()
