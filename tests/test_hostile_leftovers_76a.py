@@ -30,10 +30,11 @@ RERUN = "rerun the augment-search stage (dvc repro augment-search)"
 
 
 @pytest.mark.hostile("training")
-@pytest.mark.parametrize("record", ["left out", None, 7], ids=["absent", "null", "a number"])
+@pytest.mark.parametrize("record", ["left out", None, 7, "", "x", "A" * 64],
+                         ids=["absent", "null", "a number", "empty", "a word", "no lowercase hex"])
 def test_a_searched_policy_without_its_images_record_is_refused_by_balance(tmp_path, monkeypatch, capsys, record):
-    # before: a policy.json without chosen_on was read unchecked (one of null or a number: "chosen on other train or
-    # val images", blaming pruned), so after a verdict dropped i3 and balance ran alone, balanced was made with the
+    # before: a policy.json without chosen_on was read unchecked (one of null, a number or a string that is no sha256,
+    # written by hand: "chosen on other train or val images", blaming pruned; the strings mended after review 76s), so after a verdict dropped i3 and balance ran alone, balanced was made with the
     # policy the trainings on the old pruned chose, exit 0
     from test_hostile_augment_73 import _searched
     from test_hostile_threshold_64 import _stage_in_process

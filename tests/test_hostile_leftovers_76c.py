@@ -45,6 +45,19 @@ REWRITTEN_EMBEDDING = (
     "the represent stage wrote it anew (its bytes differ now); rerun the dedup stage (dvc repro dedup)")
 
 
+def _counted_hashes(monkeypatch) -> list[str]:
+    """The names of the files hashed whole from now on (winnow.file_ops.file_sha256), in the order hashed."""
+    hashed = []
+    real = file_ops.file_sha256
+
+    def counted(path):
+        hashed.append(Path(path).name)
+        return real(path)
+
+    monkeypatch.setattr(file_ops, "file_sha256", counted)
+    return hashed
+
+
 @pytest.mark.hostile("represent")
 def test_the_embedding_is_hashed_once_per_version_and_a_rewrite_is_still_refused(tmp_path, monkeypatch, capsys):
     # before: dedup's record of the embedding and each check of it by a reader hashed embeddings.npy whole: three
@@ -54,14 +67,7 @@ def test_the_embedding_is_hashed_once_per_version_and_a_rewrite_is_still_refused
     params = yaml.safe_load((project / "params.yaml").read_text())
     features = np.eye(len(SPLITS), 16)
     _embedded(project, features)
-    hashed = []
-
-    def counted(path):
-        hashed.append(Path(path).name)
-        return real(path)
-
-    real = file_ops.file_sha256
-    monkeypatch.setattr(file_ops, "file_sha256", counted)
+    hashed = _counted_hashes(monkeypatch)
     monkeypatch.setattr(file_ops, "RACY_NS", 0)  # the embedding was written before dedup began: its hash is kept
     assert _stage_in_process(project, "dedup", monkeypatch, capsys).returncode == 0
     manifest = pd.read_parquet(project / "data/degrade/manifest.parquet")
@@ -91,14 +97,7 @@ def test_a_verdicts_data_files_are_hashed_once_per_version_and_a_rewrite_is_stil
     Path("data/degrade").mkdir(parents=True)
     Path("data/degrade/manifest.parquet").write_bytes(b"the manifest as the check read it!")
     recorded = file_ops.file_digests(["data/degrade/manifest.parquet", "data/threshold/flags.parquet"])
-    hashed = []
-
-    def counted(path):
-        hashed.append(Path(path).name)
-        return real(path)
-
-    real = file_ops.file_sha256
-    monkeypatch.setattr(file_ops, "file_sha256", counted)
+    hashed = _counted_hashes(monkeypatch)
     monkeypatch.setattr(file_ops, "RACY_NS", 0)  # written before the reads: its hash is kept
     assert [changed_data_file(recorded), changed_data_file(recorded)] == [None, None]
     assert hashed == ["manifest.parquet"]
