@@ -15,7 +15,7 @@ Set in :func:`winnow.stage.run`'s forked child.
 300,000, while they wait for work before they sleep. Beside other work on the machine the spinning and the working
 threads took turns on the cores, worst beside other programs' spinning threads: during a `dvc repro` beside the test
 suite train's epochs went from 0.2 s to 2-33 s. Measured here (Intel Xeon, 2 cores), OpenMP's default, 10,000 spins,
-and no spinning (``OMP_WAIT_POLICY=PASSIVE``): train@baseline of the default pipeline on idle cores 7.1-7.5, 7.8-7.9
+and no spinning (``OMP_WAIT_POLICY=PASSIVE``): train@baseline of the default pipeline on idle cores 7.1-7.5, 7.5-7.9
 and 10.0-10.5 s; beside two busy loops 20.6-35.5, 23.1-24.5 and 26.6-27.9 s; a LeNet's 3 epochs beside helpers'
 test runs 1.8-29.6, 0.6-2.4 and 0.7-3.9 s. Set before torch is imported, by
 :func:`winnow.stops.one_line_from_the_start`, the first call of every stage script; a user's own
