@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import re
+import sys
 
 import numpy as np
 import pytest
@@ -60,7 +61,8 @@ def _gan_draws_match_history(err: str, history: list[dict], *, first: int, total
 
 
 @pytest.mark.hostile("progress")
-def test_the_gan_bar_counts_each_epoch_as_it_ends_its_losses_beside_it(tmp_path, capsys):
+def test_the_gan_bar_counts_each_epoch_as_it_ends_its_losses_beside_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # a terminal: bars are drawn on one only (76n)
     # before: "train gan:   0%| | 0/3 [..., d=3.442, g=1.609]", epoch 1's losses beside a count of 0, drawn as the
     # epoch ended and left so while epoch 2 ran (the count moved on only at the next draw)
     images = np.random.default_rng(0).integers(0, 255, (32, 8, 8, 1), dtype=np.uint8)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 
 import numpy as np
 import pytest
@@ -44,7 +45,8 @@ def _draws(err: str) -> list[str]:
 
 
 @pytest.mark.hostile("training")
-def test_an_early_stop_leaves_the_epoch_bar_at_the_epochs_run_each_loss_beside_its_epoch(capsys):
+def test_an_early_stop_leaves_the_epoch_bar_at_the_epochs_run_each_loss_beside_its_epoch(capsys, monkeypatch):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # a terminal: bars are drawn on one only (76n)
     # val accuracy is 1.0 from epoch 1 (separable classes, val = train), so patience 2 ends the run after epoch 3 of
     # 10. Before: the bar's last state was "2/10", and each drawn loss was the one of the epoch after the count
     images, labels = _separable()
@@ -68,7 +70,8 @@ def test_an_early_stop_leaves_the_epoch_bar_at_the_epochs_run_each_loss_beside_i
 
 
 @pytest.mark.hostile("represent")
-def test_a_selfsup_run_stopped_by_its_seconds_leaves_its_bar_at_the_epochs_run(capsys):
+def test_a_selfsup_run_stopped_by_its_seconds_leaves_its_bar_at_the_epochs_run(capsys, monkeypatch):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # a terminal: bars are drawn on one only (76n)
     # a budget of a microsecond: the first epoch overruns it, so the run stops after epoch 1 of 30. Before: the bar's
     # last state was "0/30" beside epoch 1's loss
     images = np.random.default_rng(0).integers(0, 255, (32, 8, 8, 1), dtype=np.uint8)

@@ -18,12 +18,15 @@ never all at once.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import nullcontext
 from itertools import combinations
 from math import ceil, comb, log2
 
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
+
+from winnow.progress_env import progress_bar
 
 HASH_BITS = 64
 _MAX_CHUNK_BITS = 32  # a chunk value and a row number share one uint64 sort key
@@ -92,14 +95,13 @@ def _key_blocks(hashes: np.ndarray, *, radius: int, left: int | None = None,
               for low, high in zip(chunk_bounds[:-1], chunk_bounds[1:])]
     parts = [min(width, ceil(log2(max(1.0, len(hashes) * len(table_flips) / TABLE_ENTRIES))))
              for _, width, table_flips in tables]
-    from tqdm.auto import tqdm
-
-    with tqdm(total=sum(1 << p for p in parts), desc=progress, unit="table part",
-              disable=None if progress else True) as bar:  # None: shown on a terminal only
+    total = sum(1 << p for p in parts)
+    with progress_bar(total=total, desc=progress, unit="table part") if progress else nullcontext() as bar:
         for (low, width, table_flips), part_bits in zip(tables, parts):
             for found in _pairs_sharing_a_key(interleaved, low=low, width=width, flips=table_flips,
                                               part_bits=part_bits, radius=radius, left=left):
-                bar.update()
+                if bar is not None:
+                    bar.update()
                 if len(found):
                     yield found
 

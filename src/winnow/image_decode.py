@@ -26,6 +26,7 @@ from winnow.errors import WinnowError, out_of_memory
 from winnow.image_pixels import _pixels
 from winnow.ingest import RESIZE_BYTES, resize_batch
 from winnow.npy_rows import MemoryRows, NpyRows
+from winnow.progress_env import progress_bar
 from winnow.remote_files import RemotePath, not_read, refuse_transient
 
 BATCH_FILES = 256  # files decoded before their pixels go to disk: the memory ingest holds
@@ -67,9 +68,7 @@ def decode_files(files: list[tuple], size: int | None, into: Path | None, *,
     decoded, rows, count, shapes = [], None, 0, set()
     bar = None
     if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(files), desc="ingest", unit="img", disable=None)  # silent without a terminal
+        bar = progress_bar(total=len(files), desc="ingest", unit="img")  # silent without a terminal
     # plain PNGs are unfiltered a batch at a time in one Pillow call (winnow.plain_png) on this thread,
     # while a worker reads and inflates the next batch (zlib releases the GIL, so the two overlap on two
     # cores); Pillow's C decoders release the GIL too, so the other files decode in the thread pool

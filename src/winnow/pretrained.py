@@ -27,6 +27,7 @@ from winnow.device_rows import to_tensor
 from winnow.errors import WinnowError, first_line, out_of_memory
 from winnow.output_paths import check_input_file
 from winnow.pretrained_failures import device_failure, failure, outputs, weights_misfit
+from winnow.progress_env import progress_bar
 from winnow.stage import torch_file_damage
 from winnow.torch_runtime import pick_device
 
@@ -45,9 +46,7 @@ def embed(images: np.ndarray, *, config: PretrainedConfig, progress: bool = True
     std = torch.tensor(config.std, dtype=torch.float32, device=device)[:, None, None]
     starts = range(0, len(images), config.batch_size)
     if progress:
-        from tqdm.auto import tqdm
-
-        starts = tqdm(starts, desc=f"represent {name}", unit="batch")
+        starts = progress_bar(starts, desc=f"represent {name}", unit="batch")
     out, checked_pair = [], None
     for start in starts:
         x = to_tensor(images[start:start + config.batch_size], device).float() / 255.0

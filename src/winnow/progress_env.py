@@ -78,10 +78,22 @@ def _fault(environ) -> str | None:
     return lines[-1] if lines else f"exit status {done.returncode}"
 
 
+def progress_bar(iterable=None, *, desc: str, unit: str, total: int | None = None, initial: int = 0):
+    """The one place a progress bar is made: tqdm's over ``iterable`` (or counted by ``update()`` to ``total``), drawn
+    on stderr where it is a terminal and silent elsewhere (tqdm's ``disable=None``), so that a CI log, a file or a pipe
+    gets none of its carriage-return redraws. Before, ingest's and dedup's bars were silent there, but train's,
+    represent's (selfsup, pretrained), gan-synthesize's and data-valuation's drew each state into the log. The lines a
+    stage prints as it ends are no bar's: they are printed either way."""
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, total=total, desc=desc, unit=unit, initial=initial, disable=None)
+
+
 @contextmanager
 def epoch_bar(*, shown: bool, total: int, desc: str, initial: int = 0):
-    """A bar over ``total`` epochs labelled ``desc`` (None when not ``shown``), for its caller to ``update()`` as each
-    epoch ends, after ``set_postfix(..., refresh=False)``. Before, a bar wrapping the epochs counted each as the next
+    """A bar over ``total`` epochs labelled ``desc`` (None when not ``shown``; on a terminal only, as each
+    :func:`progress_bar`), for its caller to ``update()`` as each epoch ends, after ``set_postfix(..., refresh=False)``.
+    Before, a bar wrapping the epochs counted each as the next
     began: train stopped by patience left it an epoch short ("2/30" after "stopped at epoch 3/30"), each drawn loss
     sat beside the count of the epoch before ("0/2 ... loss=1.092"); represent's selfsup bar, stopped by ``seconds``,
     the same, and the GAN's (``initial``: the epochs a checkpoint already holds). Closed as the block ends, however it
@@ -89,9 +101,7 @@ def epoch_bar(*, shown: bool, total: int, desc: str, initial: int = 0):
     if not shown:
         yield None
         return
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=total, desc=desc, unit="epoch", initial=initial)
+    bar = progress_bar(total=total, desc=desc, unit="epoch", initial=initial)
     try:
         yield bar
     finally:

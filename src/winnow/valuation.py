@@ -29,6 +29,7 @@ from torch.nn import functional as F
 from winnow.configs import VALUE_COMBINE
 from winnow.errors import WinnowError, check_neighbour_count
 from winnow.neighbours import silent_rows
+from winnow.progress_env import progress_bar
 
 ESTIMATORS = ("knn_shapley", "tracin")
 DECISION_COLUMNS = ("id", "given_label", "suggested_label", "decision", "reason", "is_issue", "knn_shapley",
@@ -158,9 +159,7 @@ def knn_shapley(train_features: np.ndarray, train_labels: np.ndarray, val_featur
     squares = torch.zeros(n, dtype=torch.float64, device=device)
     starts = range(0, len(vx), batch_size)
     if progress:
-        from tqdm.auto import tqdm
-
-        starts = tqdm(starts, desc="data-valuation knn-shapley", unit="batch")
+        starts = progress_bar(starts, desc="data-valuation knn-shapley", unit="batch")
     for start in starts:
         query = F.normalize(torch.from_numpy(vx[start:start + batch_size]).to(device), dim=1)
         near, order = torch.sort((query @ distinct.T)[:, copy_of], dim=1, descending=True, stable=True)
@@ -279,9 +278,7 @@ def tracin(train_features: np.ndarray, train_labels: np.ndarray, val_features: n
     errors, val_errors = [], []  # per checkpoint: (N, K) and (M, K), each scaled by the step's lr
     epochs_run = range(epochs)
     if progress:
-        from tqdm.auto import tqdm
-
-        epochs_run = tqdm(epochs_run, desc="data-valuation tracin", unit="epoch")
+        epochs_run = progress_bar(epochs_run, desc="data-valuation tracin", unit="epoch")
     for _ in epochs_run:
         order = torch.randperm(len(z), generator=generator).to(device)
         for start in range(0, len(z), batch_size):

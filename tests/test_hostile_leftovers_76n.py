@@ -1,0 +1,75 @@
+"""Progress bars in a CI log (probe 76n): stdout and stderr a pipe or a file, no terminal.
+
+- train's epoch bar, represent selfsup's, gan-synthesize's ``train gan`` and data-valuation's knn-shapley and tracin
+  bars drew each state into the log with a carriage return ("\\rtrain lenet5:  50%|...|"), while ingest's and dedup's
+  were silent there; now every bar is made in one place (``progress_env.progress_bar``), drawn on a terminal only,
+  and the lines each prints as it ends stay;
+- the same bars on a terminal still draw.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+from winnow.configs import GanConfig, SelfSupConfig, TrainConfig
+from winnow.gan import train_gan
+from winnow.progress_env import progress_bar
+from winnow.selfsup import pretrain
+from winnow.training import fit
+from winnow.valuation import knn_shapley, tracin
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def _separable(n: int = 60) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 ``(n, 12, 12, 1)`` images of 3 classes lenet5 tells apart within an epoch, and their labels."""
+    labels = np.arange(n) % 3
+    images = np.random.default_rng(0).integers(0, 40, (n, 12, 12, 1), dtype=np.uint8)
+    images[labels == 1, :6] += 150
+    images[labels == 2, 6:] += 150
+    return images, labels
+
+
+@pytest.mark.hostile("progress")
+def test_trains_epoch_bar_draws_nothing_into_a_log_and_its_summary_line_stays(capsys):
+    # capsys's stderr is no terminal, as a CI log's. Before: "\rtrain lenet5:   0%| | 0/2 ...\rtrain lenet5:  50%..."
+    images, labels = _separable()
+    config = TrainConfig(model="lenet5", epochs=2, schedule="constant", batch_size=16, device="cpu", threads=1)
+    fit(images, labels, images, labels, config=config, num_classes=3, seed=0, progress=True)
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert captured.out.splitlines()[0].startswith("train lenet5: stopped at epoch 2/2 (budget: best val acc ")
+
+
+@pytest.mark.hostile("progress")
+def test_selfsup_and_gan_bars_draw_nothing_into_a_log(tmp_path, capsys):
+    # before: "\rrepresent selfsup: ..." and "\rtrain gan: ..." redrawn at each epoch
+    images = np.random.default_rng(0).integers(0, 255, (32, 8, 8, 1), dtype=np.uint8)
+    pretrain(images, config=SelfSupConfig(epochs=2, batch_size=16, width=4, threads=1, device="cpu"), seed=0,
+             progress=True)
+    train_gan(images, np.arange(32) % 2, config=GanConfig(epochs=2, latent_dim=8, width=4, batch_size=8, device="cpu"),
+              num_classes=2, seed=0, progress=True, checkpoint=tmp_path / "gan.pt")
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.hostile("progress")
+def test_data_valuations_bars_draw_nothing_into_a_log(capsys):
+    # before: "\rdata-valuation knn-shapley: ..." and "\rdata-valuation tracin: ..."
+    rng = np.random.default_rng(0)
+    features, labels = rng.normal(size=(40, 4)).astype(np.float32), np.arange(40) % 2
+    knn_shapley(features, labels, features[:10], labels[:10], k=3, batch_size=4, progress=True)
+    tracin(features, labels, features[:10], labels[:10], num_classes=2, epochs=2, progress=True)
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.hostile("progress")
+def test_a_bar_on_a_terminal_still_draws(capsys, monkeypatch):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # stderr a terminal, as tqdm asks it
+    with progress_bar(total=2, desc="ingest", unit="img") as bar:
+        bar.update(2)
+    err = capsys.readouterr().err
+    assert err.startswith("\ringest:   0%|")
+    assert "\ringest: 100%|" in err
