@@ -4,16 +4,24 @@
   bars drew each state into the log with a carriage return ("\\rtrain lenet5:  50%|...|"), while ingest's and dedup's
   were silent there; now every bar is made in one place (``progress_env.progress_bar``), drawn on a terminal only,
   and the lines each prints as it ends stay;
-- the same bars on a terminal still draw.
+- the same bars on a terminal still draw;
+- a stage or ``winnow`` command that imported DVC (train, through dvclive; compare; gate) ended on a terminal with a
+  stray ``ESC[0m`` after its last line, under ``NO_COLOR=1`` and ``TERM=dumb`` too: colorama's reset at the exit,
+  registered by ``colorama.init()`` in dvc/__init__.py; now never written.
 """
 
 from __future__ import annotations
 
+import os
+import pty
+import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from hostile_harness import _env, make_project
 from winnow.configs import GanConfig, SelfSupConfig, TrainConfig
 from winnow.gan import train_gan
 from winnow.progress_env import progress_bar
@@ -73,3 +81,42 @@ def test_a_bar_on_a_terminal_still_draws(capsys, monkeypatch):
     err = capsys.readouterr().err
     assert err.startswith("\ringest:   0%|")
     assert "\ringest: 100%|" in err
+
+
+def _on_a_terminal(args: list[str], cwd: Path) -> tuple[int, bytes]:
+    """The exit status and all ``python <args>`` wrote to its stdout and stderr, both a terminal (a pty), read to
+    the end, under NO_COLOR=1 and TERM=dumb."""
+    master, slave = pty.openpty()
+    child = subprocess.Popen([sys.executable, *args], stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, cwd=cwd,
+                             env={**_env(), "NO_COLOR": "1", "TERM": "dumb"})
+    os.close(slave)
+    said = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: every end of the terminal the child held is closed
+            break
+        if not chunk:
+            break
+        said += chunk
+    os.close(master)
+    return child.wait(timeout=120), said
+
+
+@pytest.mark.hostile("progress")
+def test_a_stage_that_imported_dvc_ends_on_a_terminal_with_its_last_line(tmp_path):
+    # a stage whose main imports DVC, as train's log does through dvclive. Before: b"done\r\n\x1b[0m"
+    main = "from winnow import stage\ndef main():\n    import dvc\n    print('done')\nstage.run(main)\n"
+    assert _on_a_terminal(["-c", main], tmp_path) == (0, b"done\r\n")
+
+
+@pytest.mark.hostile("progress")
+def test_a_winnow_command_that_imported_dvc_ends_on_a_terminal_with_its_error_line(tmp_path):
+    # winnow compare in a project folder that holds no .dvc reads DVC to say so. Before: the line, then b"\x1b[0m"
+    project = make_project(tmp_path / "project")
+    mount = project
+    while not os.path.ismount(mount):
+        mount = mount.parent
+    status, said = _on_a_terminal(["-m", "winnow.cli", "compare"], project)
+    assert (status, said) == (1, ("error: compare --repo .: you are not inside of a DVC repository (checked up to mount "
+                                  f"point '{mount}')\r\n").encode())

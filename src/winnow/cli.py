@@ -15,8 +15,8 @@ from pathlib import Path
 from winnow.errors import WinnowError, fault_line
 from winnow.stops import ignore_stops, stop_line, stops_raised, terminate_as_interrupt
 from winnow.output_streams import (
-    escape_unencodable_output, fill_closed_streams, flush_now, let_the_reader_leave, let_the_terminal_close, say_error,
-    streams_as_they_are,
+    escape_unencodable_output, fill_closed_streams, flush_now, let_the_reader_leave, let_the_terminal_close,
+    no_colour_reset_at_exit, say_error, streams_as_they_are,
 )
 
 SUBCOMMANDS = {
@@ -177,6 +177,7 @@ def _main(argv: list[str] | None) -> int:
 
             in_utf8_mode()
             let_the_reader_leave()  # before the fork: the watching parent's tidying after a death prints too
+            no_colour_reset_at_exit()
     except (Exception, KeyboardInterrupt) as err:  # before: a traceback ending in KeyboardInterrupt
         fault = stop_line(err)
         if fault is None:  # a bug keeps its traceback

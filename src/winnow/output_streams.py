@@ -2,6 +2,7 @@
 it prints, a pipe's reader that leaves early, a terminal that closes while it runs. Each is set up once, as a stage or
 a ``winnow`` command starts (:func:`winnow.stage.run`, :func:`winnow.cli.main`)."""
 
+import atexit
 import errno
 import os
 import sys
@@ -164,6 +165,21 @@ def _a_terminal(stream) -> bool:
     except termios.error as err:
         return err.args[0] == errno.EIO  # a hung-up terminal; ENOTTY for a file, a pipe, /dev/null
     return True
+
+
+def no_colour_reset_at_exit() -> None:
+    """Keep colorama from writing its reset (``ESC[0m``) to stdout as the process exits. Importing DVC runs
+    ``colorama.init()`` (dvc/__init__.py), which registers that write at the exit; on a terminal each command that
+    read DVC (``winnow compare``, ``gate``, train through dvclive) ended with it, under ``NO_COLOR=1`` or
+    ``TERM=dumb`` too, after its last line. Nothing winnow prints is coloured, and DVC's coloured lines reset
+    themselves. Marked as registered before DVC is imported, and unregistered if it was; for a command run as a
+    process only (an in-process caller keeps its own colorama as it is)."""
+    try:
+        from colorama import initialise
+    except ImportError:  # no DVC either
+        return
+    initialise.atexit_done = True
+    atexit.unregister(initialise.reset_all)
 
 
 def flush_now(name: str = "stdout") -> OSError | None:

@@ -16,8 +16,8 @@ from winnow.commit_journal import JOURNAL, finish_killed_commits
 from winnow.errors import WinnowError, first_line
 from winnow.output_paths import output_obstacle, refuse_mount_point
 from winnow.output_streams import (
-    escape_unencodable_output, fill_closed_streams, flush_now, let_the_terminal_close, say_error,
-    streams_as_they_are,
+    escape_unencodable_output, fill_closed_streams, flush_now, let_the_terminal_close, no_colour_reset_at_exit,
+    say_error, streams_as_they_are,
 )
 from winnow.outputs import (  # noqa: F401  (stage scripts import the writers of outputs from here)
     Outputs, atomic_folder, atomic_path, before_commit, scratch_folder, together,
@@ -239,6 +239,8 @@ def run(main: Callable[[], None], *, reads_arguments: bool = False, torchrun: bo
     fill_closed_streams()
     escape_unencodable_output()
     let_the_terminal_close()
+    if forked:
+        no_colour_reset_at_exit()
     forget()  # what an earlier run in this process read (tests) is not this stage's
     # an in-process caller gets its own handlers of the stops back when the stage returns or refuses (a forked child
     # never returns)
