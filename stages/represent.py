@@ -65,12 +65,19 @@ def main() -> None:
         write_json(OUT / MADE_AT, made_at(params, sha256=rep.info.get("sha256")))
         write_json(METRICS_OUT, metrics)
     print(f"represent: {len(rep.ids)} images -> {rep.features.shape[1]}-d features from {opts.source} in "
-          f"{rep.info['seconds']:.0f}s" + (f", {rep.info['epochs']} epoch(s), loss {rep.info['final_loss']:.3f}"
-                                           if rep.info["epochs"] else "")
+          f"{rep.info['seconds']:.0f}s" + (_trained(rep.info) if rep.info["epochs"] else "")
           + ("" if knn is None else f"; {opts.knn_k}-NN vote right on {knn:.1%} of val images")
           # a user's features out of float32's comfortable range were stored times a power of two
           + ("" if rep.info.get("scale", 1.0) == 1.0 else f"; values stored times {rep.info['scale']:.3g} "
                                                            "(scale in metrics/represent.json)"))
+
+
+def _trained(info: dict) -> str:
+    """``, N epoch(s), loss X`` of the model that made the features: the judge's kept epoch's loss, named so where
+    patience kept an earlier epoch than the last. Before: the last epoch's loss, of a model the judge had dropped."""
+    kept = info.get("best_epoch", info["epochs"])
+    return (f", {info['epochs']} epoch(s), loss {info['kept_loss']:.3f}"
+            + ("" if kept == info["epochs"] else f" at the kept epoch {kept}"))
 
 
 if __name__ == "__main__":

@@ -71,8 +71,9 @@ class Representation:
     Attributes:
         features: float32 ``(N, D)``, all finite; row ``i`` belongs to manifest row ``i`` (every split).
         ids: object ``(N,)``, the manifest's ids in that order.
-        info: ``source``, ``dim``, ``seconds``, ``epochs`` and ``final_loss`` (None where nothing was
-            trained), and per source: ``best_epoch``/``stop_reason``/``judge_val_accuracy`` (judge), ``model``
+        info: ``source``, ``dim``, ``seconds``, ``epochs``, ``final_loss`` (the last epoch's training loss) and
+            ``kept_loss`` (that of the epoch whose model made the features: the judge's ``best_epoch``, selfsup's
+            last) (None where nothing was trained), and per source: ``best_epoch``/``stop_reason``/``judge_val_accuracy`` (judge), ``model``
             (pretrained), ``file``/``sha256`` (file), ``scale`` (pretrained, file: the power of two the
             given features were multiplied by, 1.0 mostly).
     """
@@ -122,7 +123,8 @@ def embed_imageset(data: ImageSet, *, options: Options, seed: int, progress: boo
         trained = selfsup.pretrain(np.asarray(data.images[fit]), config=options.selfsup, seed=seed,
                                    progress=progress)
         features = engine.embed(selfsup.encoder(trained), data.images, batch_size=EMBED_BATCH)
-        info = {"epochs": len(trained.history), "final_loss": trained.history[-1]["loss"]}
+        info = {"epochs": len(trained.history), "final_loss": trained.history[-1]["loss"],
+                "kept_loss": trained.history[-1]["loss"]}  # selfsup keeps its last epoch's encoder
         where = "represent.selfsup"
     elif options.source == "judge":
         train, val = data.split("train"), data.split("val")
@@ -132,8 +134,11 @@ def embed_imageset(data: ImageSet, *, options: Options, seed: int, progress: boo
         features = engine.embed(training.encoder(judged, num_classes=len(data.classes),
                                                  image_shape=data.images.shape[1:]),
                                 data.images, batch_size=EMBED_BATCH)
+        # the loss of the epoch kept, whose model made the features: before, only the last epoch's was recorded and
+        # printed, a model patience had dropped (epoch 15's loss beside the embedding of epoch 8's)
         info = {"epochs": len(judged.history), "final_loss": judged.history[-1]["train_loss"],
-                "best_epoch": judged.best_epoch, "stop_reason": judged.stop_reason,
+                "kept_loss": judged.history[judged.best_epoch - 1]["train_loss"], "best_epoch": judged.best_epoch,
+                "stop_reason": judged.stop_reason,
                 "judge_val_accuracy": judged.best_val_acc}
         where = "represent.judge"
     elif options.source == "pretrained":
@@ -141,7 +146,7 @@ def embed_imageset(data: ImageSet, *, options: Options, seed: int, progress: boo
         option = "represent.pretrained." + ("torchscript" if options.pretrained.torchscript else "path")
         with _read_alike(weights, option=option) as read:
             features, name = pretrained.embed(data.images, config=options.pretrained, progress=progress)
-        info = {"epochs": None, "final_loss": None, "model": name}
+        info = {"epochs": None, "final_loss": None, "kept_loss": None, "model": name}
         if weights is not None:  # DVC does not watch these files: the record says which bytes were used
             info["sha256"] = read["sha256"]
         where = f"represent.pretrained: {name}"
@@ -152,7 +157,8 @@ def embed_imageset(data: ImageSet, *, options: Options, seed: int, progress: boo
             # of a user's features anyway (beyond float64: infinity, which it names)
             with np.errstate(over="ignore"):
                 features = np.asarray(features, dtype=np.float64)
-        info = {"epochs": None, "final_loss": None, "file": str(options.file), "sha256": read["sha256"]}
+        info = {"epochs": None, "final_loss": None, "kept_loss": None, "file": str(options.file),
+                "sha256": read["sha256"]}
         where = f"represent.file: {options.file}"
     features, scale = checked(features, ids, where=where, user=user, table=options.source == "file",
                               pictures=pictures, images=data.images if user else None)
