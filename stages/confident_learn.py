@@ -22,6 +22,7 @@ from winnow.judged_rows import in_id_order, read_judged, with_digests
 from winnow.out_of_sample import cross_val_pred_probs, probe_pred_probs, too_small_to_judge
 from winnow.represent import read_representation
 from winnow.stage import atomic_path, check_outputs, load_params, run, together, write_json, write_table
+from winnow.schedule import patience_unreachable
 from winnow.training import TrainConfig
 
 REPRESENT_IN = "data/represent"
@@ -58,6 +59,9 @@ def main() -> None:
                                   val_labels=val.labels, classes=data.classes, folds=p["folds"],
                                   repeats=p["repeats"], seed=params["seed"])
     else:
+        unstoppable = patience_unreachable(config)  # once, not once a fold: before, never said
+        if unstoppable:
+            print(f"warning: confident-learn: {unstoppable}", flush=True)
         judged = cross_val_pred_probs(train.images, given, val_images=val.images, val_labels=val.labels,
                                       config=config, classes=data.classes, folds=p["folds"],
                                       repeats=p["repeats"], seed=params["seed"], progress=True)

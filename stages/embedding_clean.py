@@ -34,6 +34,7 @@ from winnow.judged_rows import in_id_order, read_judged, with_digests
 from winnow.neighbours import DECISIONS, RULES, final_decisions
 from winnow.represent import read_representation
 from winnow.stage import atomic_path, check_outputs, load_params, run, together, write_json, write_table
+from winnow.schedule import patience_unreachable
 from winnow.training import TrainConfig
 
 REPRESENT_IN = "data/represent"
@@ -75,6 +76,9 @@ def main() -> None:
     val_features = read_representation(REPRESENT_IN, val.manifest["id"], data=data, params=params) if fixed else None
     # fixed features: nothing is trained, so there is nothing to augment for
     augmented = p["augment_between_rounds"] and not fixed and p["rounds"] > 1
+    unstoppable = None if fixed else patience_unreachable(config)  # once, not once a model: before, never said
+    if unstoppable:
+        print(f"warning: embedding-clean: {unstoppable}", flush=True)
     result = clean_rounds(
         train.images, np.searchsorted(learned, train.labels), train_ids, val_images=val.images,
         val_labels=np.searchsorted(learned, val.labels), config=config, num_classes=len(learned), features=features,

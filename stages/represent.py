@@ -17,6 +17,7 @@ from winnow.imageset import SOURCE_SPLITS, SPLITS, read_imageset
 from winnow.file_rows import unchanged_in_place
 from winnow.represent import MADE_FROM, embed_imageset, knn_val_accuracy, made_from, options
 from winnow.represent_settings import MADE_AT, made_at
+from winnow.schedule import patience_unreachable
 from winnow.stage import atomic_path, check_outputs, load_params, run, together, write_json
 
 IMAGESET_IN = "data/degrade"
@@ -37,6 +38,9 @@ def main() -> None:
     engine = Engine.from_params(params)
     engine.check_ready()  # before the model trains, not after
     resolve(backend_of(params))  # faiss asked for but missing: one line now, not after the training
+    unstoppable = patience_unreachable(opts.judge) if opts.source == "judge" else None
+    if unstoppable:  # before: a represent.judge.patience that could never fire ran every epoch without a word
+        print(f"warning: represent: {unstoppable}", flush=True)
     # the weights, the features and their ids land as one: never one run's beside another's. The pixels are read from
     # the first trained batch to the last embedded one (minutes): an images.npy rewritten in place meanwhile (cp over
     # it) is refused before anything lands. Before, only the embedding pass was watched, and it begins after the

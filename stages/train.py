@@ -14,6 +14,7 @@ import numpy as np
 from winnow.augment_search import is_fixed, policy_for
 from winnow.balance_checks import check_policy_changes
 from winnow.checkpoints import save
+from winnow.schedule import patience_unreachable
 from winnow.contract_verdict import refuse_failed
 from winnow.stage import check_outputs, load_params, run, together
 from winnow.torch_runtime import distributed_setup, is_main_process
@@ -42,6 +43,9 @@ def main() -> None:
     # warning came once per torchrun rank)
     if unseen and distributed_setup()[0] == 0:
         print(f"warning: train@{variant}: {unseen}", flush=True)
+    unstoppable = patience_unreachable(config)  # before: a patience that could never fire ran every epoch unsaid
+    if unstoppable and distributed_setup()[0] == 0:
+        print(f"warning: train@{variant}: {unstoppable}", flush=True)
     # the model and its training log (dvclive's, written epoch by epoch) replace the last run's together, or
     # not at all: an interrupted or failed run leaves the last complete pair
     with together() as outputs:

@@ -6,6 +6,7 @@ shape: :func:`winnow.training.fit` uses both.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import torch
 from torch import nn
@@ -29,6 +30,33 @@ def patience_starts(config: TrainConfig) -> int:
     accuracy below the full run; counted from mid-budget it ran all 20 (benchmarks/results/convergence.md).
     """
     return math.ceil(_HALF_RATE[config.schedule] * config.epochs)
+
+
+def patience_unreachable(config: TrainConfig) -> str | None:
+    """The warning, without its ``warning: `` prefix, when ``config.patience`` can never end a run before its last
+    epoch, so that every epoch trains as under ``patience: null``; None when it can, or is null. It counts only the
+    epochs after the best one and after :func:`patience_starts`' (by which the schedule has halved the learning
+    rate). Before, ``epochs: 10`` with ``patience: 5`` under cosine (or 20 with 10) ran all 10 without a word. A stage
+    says it once, before its trainings (a K-fold judge's K alike). Silent where no patience could stop the budget."""
+    # a budget no patience could stop (epochs 3 or fewer under cosine) is a short run by choice: nothing to say
+    if config.patience is None or _most_counted(config) >= config.patience or _most_counted(config) < 1:
+        return None
+    needed = config.epochs + 1
+    while _most_counted(replace(config, epochs=needed)) < config.patience:
+        needed += 1
+    start, most = patience_starts(config), _most_counted(config)
+    why = (f"under the {config.schedule} schedule it counts only the epochs after epoch {start}, by which the learning "
+           "rate is down to half its peak" if start >= 1 else "it counts only the epochs after the first")
+    patience, epochs = config.option("patience"), config.option("epochs")
+    return (f"{patience}: {config.patience} can never stop a run of {epochs} {config.epochs} before its last epoch: "
+            f"{why}, {most} at most before the last, so every epoch runs as under null; set {patience} to {most} or less "
+            f"or {epochs} to {needed} or more")
+
+
+def _most_counted(config: TrainConfig) -> int:
+    """The most epochs patience can count before a run's last epoch (:func:`winnow.training.fit`'s stop: an epoch less
+    the later of the best epoch, at least 1, and :func:`patience_starts`')."""
+    return config.epochs - 1 - max(1, patience_starts(config))
 
 
 def optimizer_and_schedule(model: nn.Module, config: TrainConfig, steps_per_epoch: int):
