@@ -246,11 +246,16 @@ def fit(
             print(f"{name}: {trained.stopped()}", flush=True)
             # the warnings below name the options as the user wrote them (config.option): a judge's section may set
             # them, and before, a represent.judge.lr that kept its judge from learning was sent to train.lr
-            if best_epoch == 1 and len(history) > 1 and best_acc < 1:  # a 9-image val split tied every epoch and kept an untrained net
+            one_class = len(np.unique(np.asarray(val_labels))) < 2
+            # a 9-image val split tied every epoch and kept an untrained net; at 1.0 too where val is one class (before: a
+            # one-image val kept epoch 1's net unsaid, and the not-learnt warning below skips a one-class val)
+            if best_epoch == 1 and len(history) > 1 and (best_acc < 1 or one_class):
                 print(f"warning: {name}: the model kept is epoch 1's: none of the {len(history) - 1} "
-                      f"later epochs beat its val accuracy {best_acc:.4f} on {len(val_images)} val images; a val split "
-                      "this small ties every epoch, and a learning rate too high never improves: add val images or "
-                      f"check {config.option('lr')}", flush=True)
+                      f"later epochs beat its val accuracy {best_acc:.4f} on {len(val_images)} val images"
+                      + ("; they are all of one class, which a model naming that class for every image scores as "
+                         "well, so they cannot tell the epochs apart: add val images of every class" if best_acc == 1
+                         else "; a val split this small ties every epoch, and a learning rate too high never improves: "
+                              f"add val images or check {config.option('lr')}"), flush=True)
             # as good as naming one class for every image: lr 10 or weight_decay 1000 kept a model that called every
             # test image class 0, and evaluate reported its 0.1000 without a word. Weighed by the val classes'
             # recalls, as evaluate and the gate weigh it (metrics.not_learnt): before, accuracy was weighed against
