@@ -14,6 +14,7 @@ from winnow.cosine_index import backend_of, resolve
 from winnow.engine import Engine
 from winnow.errors import check_neighbour_count
 from winnow.imageset import SOURCE_SPLITS, SPLITS, read_imageset
+from winnow.metrics import unvalidated_classes
 from winnow.file_rows import unchanged_in_place
 from winnow.represent import MADE_FROM, embed_imageset, knn_val_accuracy, made_from, options
 from winnow.represent_settings import MADE_AT, made_at
@@ -41,6 +42,12 @@ def main() -> None:
     unstoppable = patience_unreachable(opts.judge) if opts.source == "judge" else None
     if unstoppable:  # before: a represent.judge.patience that could never fire ran every epoch without a word
         print(f"warning: represent: {unstoppable}", flush=True)
+    # the judge keeps its epoch as train does, by val accuracy: before, train alone said val lacked a class
+    split = data.manifest["split"].to_numpy()
+    unseen = (unvalidated_classes(data.labels[split == "train"], data.labels[split == "val"], classes=data.classes)
+              if opts.source == "judge" else None)
+    if unseen:
+        print(f"warning: represent: {unseen}", flush=True)
     # the weights, the features and their ids land as one: never one run's beside another's. The pixels are read from
     # the first trained batch to the last embedded one (minutes): an images.npy rewritten in place meanwhile (cp over
     # it) is refused before anything lands. Before, only the embedding pass was watched, and it begins after the

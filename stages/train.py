@@ -16,6 +16,7 @@ from winnow.balance_checks import check_policy_changes
 from winnow.checkpoints import save
 from winnow.schedule import patience_unreachable
 from winnow.contract_verdict import refuse_failed
+from winnow.metrics import unvalidated_classes
 from winnow.stage import check_outputs, load_params, run, together
 from winnow.torch_runtime import distributed_setup, is_main_process
 from winnow.training import TrainConfig, fit
@@ -38,7 +39,7 @@ def main() -> None:
     # a policy too weak to move a pixel, refused as balance refuses its copies: before, "augment fixed", exit 0
     if policy is not None:
         check_policy_changes(train.images, policy, fixed=is_fixed(params, config.augment, policy), seed=params["seed"])
-    unseen = _unvalidated(train.labels, val.labels, classes=train.classes)
+    unseen = unvalidated_classes(train.labels, val.labels, classes=train.classes)
     # rank 0's alone: fit has not set the process group up yet, where is_main_process() is every rank's (before: the
     # warning came once per torchrun rank)
     if unseen and distributed_setup()[0] == 0:
@@ -59,23 +60,6 @@ def main() -> None:
                  digests=np.concatenate([train.manifest["digest"].to_numpy(str), val.manifest["digest"].to_numpy(str)]))
     if is_main_process():
         print(f"train@{variant}: {len(train)} images, augment {config.augment}")  # fit printed where it stopped
-
-
-def _unvalidated(train_labels: np.ndarray, val_labels: np.ndarray, *, classes: list[str], most: int = 5) -> str | None:
-    """What the warning says when some class of int ``train_labels`` has no image among ``val_labels`` (None when
-    each has one): the epoch kept is the one of best val accuracy, which never asks for that class. Before, a val split
-    of class 'a' alone (ingest's carving rounds a small class's share to 0) kept, without a word, an epoch that named
-    'a' for every image: "best val acc 1.0000"."""
-    missing = np.setdiff1d(np.unique(train_labels), np.unique(val_labels))
-    if not len(missing):
-        return None
-    named = ", ".join(repr(classes[c]) for c in missing[:most])
-    if len(missing) > most:
-        named += f" and {len(missing) - most} more"
-    one = len(missing) == 1
-    return (f"val has no image of class{'' if one else 'es'} {named}, which train has: the epoch kept is the one of "
-            f"best val accuracy, and a model that never names {'it' if one else 'them'} scores no lower there; add "
-            "val images of every class (raise ingest.val_fraction; an imagefolder's val/ needs a folder for each)")
 
 
 if __name__ == "__main__":

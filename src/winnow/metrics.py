@@ -121,6 +121,24 @@ def no_better_than_one_class(accuracy: float, recalls) -> bool:
     return len(recalls) > 1 and accuracy < 1 and recall_total(recalls) <= 1 + 1e-9  # sums of float fractions
 
 
+def unvalidated_classes(train_labels: np.ndarray, val_labels: np.ndarray, *, classes: list[str],
+                        most: int = 5) -> str | None:
+    """What the warning says when some class of int ``train_labels`` has no image among ``val_labels`` (None when
+    each has one): the epoch kept is the one of best val accuracy, which never asks for that class. Before, a val split
+    of class 'a' alone (ingest's carving rounds a small class's share to 0) kept, without a word, an epoch that named
+    'a' for every image: "best val acc 1.0000". The train stage and represent's judge say it."""
+    missing = np.setdiff1d(np.unique(train_labels), np.unique(val_labels))
+    if not len(missing):
+        return None
+    named = ", ".join(repr(classes[c]) for c in missing[:most])
+    if len(missing) > most:
+        named += f" and {len(missing) - most} more"
+    one = len(missing) == 1
+    return (f"val has no image of class{'' if one else 'es'} {named}, which train has: the epoch kept is the one of "
+            f"best val accuracy, and a model that never names {'it' if one else 'them'} scores no lower there; add "
+            "val images of every class (raise ingest.val_fraction; an imagefolder's val/ needs a folder for each)")
+
+
 def metrics_path(variant: str) -> str:
     """The DVC metrics file of a variant: accuracy, macro F1, per-class F1 (:func:`headline`)."""
     return METRICS_FILE.format(variant=variant)
