@@ -80,8 +80,8 @@ def test_represent_selfsup_records_the_loss_of_its_last_epoch_as_kept(tmp_path):
 @pytest.mark.hostile("training")
 @pytest.mark.parametrize(("epochs", "patience", "line"), [
     # cosine halves the rate at mid-budget (epoch 5 of 10): the most patience can count before epoch 10 is 4
-    (10, 5, "train.patience: 5 can never stop a run of train.epochs 10 before its last epoch: under the cosine schedule "
-            "it counts only the epochs after epoch 5, by which the learning rate is down to half its peak, 4 at most "
+    (10, 5, "train.patience: 5 can never stop a run of train.epochs 10 before its last epoch: under the cosine "
+            "schedule it counts only the epochs after epoch 5, by which the learning rate is down to half its peak, 4 at most "
             "before the last, so every epoch runs as under null; set train.patience to 4 or less or train.epochs to 12 "
             "or more"),
     (20, 10, "train.patience: 10 can never stop a run of train.epochs 20 before its last epoch: under the cosine "
@@ -147,3 +147,29 @@ def test_a_one_class_val_perfect_from_epoch_1_says_epoch_1_was_kept(capsys):
         "warning: train lenet5: the model kept is epoch 1's: none of the 2 later epochs beat its val accuracy 1.0000 "
         "on 1 val images; they are all of one class, which a model naming that class for every image scores as well, "
         "so they cannot tell the epochs apart: add val images of every class"]
+
+
+@pytest.mark.hostile("represent")
+def test_represent_says_its_judge_chose_the_epoch_on_a_val_split_without_a_class(tmp_path, monkeypatch, capsys):
+    # before: train@<variant> warned of a val split lacking a class that train has; represent's judge, which keeps its
+    # epoch by the same val accuracy, said nothing
+    from conftest import make_manifest
+    from hostile_harness import make_project
+    from test_hostile_threshold_64 import _stage_in_process
+    from winnow.imageset import write_imageset
+
+    images, labels = _toy(36)
+    manifest = make_manifest(36, labels=labels)
+    manifest["split"] = ["val" if i >= 24 and label == 0 else "test" if i >= 24 else "train"
+                         for i, label in enumerate(labels)]
+    params = default_params()
+    params["represent"]["judge"] = {"model": "lenet5", "epochs": 2, "batch_size": 16, "device": "cpu"}
+    params["represent"]["knn_k"] = 3
+    project = make_project(tmp_path / "project", params)
+    write_imageset(project / "data/degrade", images, manifest, ["a", "b", "c"])
+    done = _stage_in_process(project, "represent", monkeypatch, capsys)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert [line for line in done.stdout.splitlines() if line.startswith("warning: represent")] == [
+        "warning: represent: val has no image of classes 'b', 'c', which train has: the epoch kept is the one of best "
+        "val accuracy, and a model that never names them scores no lower there; add val images of every class (raise "
+        "ingest.val_fraction; an imagefolder's val/ needs a folder for each)"]

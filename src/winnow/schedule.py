@@ -49,8 +49,8 @@ def patience_unreachable(config: TrainConfig) -> str | None:
            "rate is down to half its peak" if start >= 1 else "it counts only the epochs after the first")
     patience, epochs = config.option("patience"), config.option("epochs")
     return (f"{patience}: {config.patience} can never stop a run of {epochs} {config.epochs} before its last epoch: "
-            f"{why}, {most} at most before the last, so every epoch runs as under null; set {patience} to {most} or less "
-            f"or {epochs} to {needed} or more")
+            f"{why}, {most} at most before the last, so every epoch runs as under null; set {patience} to {most} or "
+            f"less or {epochs} to {needed} or more")
 
 
 def _most_counted(config: TrainConfig) -> int:

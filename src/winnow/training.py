@@ -247,8 +247,8 @@ def fit(
             # the warnings below name the options as the user wrote them (config.option): a judge's section may set
             # them, and before, a represent.judge.lr that kept its judge from learning was sent to train.lr
             one_class = len(np.unique(np.asarray(val_labels))) < 2
-            # a 9-image val split tied every epoch and kept an untrained net; at 1.0 too where val is one class (before: a
-            # one-image val kept epoch 1's net unsaid, and the not-learnt warning below skips a one-class val)
+            # a 9-image val split tied every epoch and kept an untrained net; at 1.0 too where val is one class
+            # (before: a one-image val kept epoch 1's net unsaid; the not-learnt warning below skips a one-class val)
             if best_epoch == 1 and len(history) > 1 and (best_acc < 1 or one_class):
                 print(f"warning: {name}: the model kept is epoch 1's: none of the {len(history) - 1} "
                       f"later epochs beat its val accuracy {best_acc:.4f} on {len(val_images)} val images"
