@@ -9,7 +9,9 @@
   defaults of params.yaml (train and the three judges) say nothing, and each fix it suggests does stop a run;
 - a training whose val split is one class, perfect from epoch 1: the epoch-1 warning says epoch 1's model was kept
   by a val split that cannot tell the epochs apart (before: skipped at a val accuracy of 1, and the not-learnt
-  warning skips a one-class val too, so a one-image val kept epoch 1's net without a word).
+  warning skips a one-class val too, so a one-image val kept epoch 1's net without a word);
+- represent with a judge whose val split lacks classes train has: the warning train@<variant> gives (before: none,
+  though the judge keeps its epoch by the same val accuracy).
 """
 
 from __future__ import annotations
