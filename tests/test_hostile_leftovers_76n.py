@@ -29,22 +29,15 @@ from winnow.selfsup import pretrain
 from winnow.training import fit
 from winnow.valuation import knn_shapley, tracin
 
+from test_hostile_leftovers_76k import _separable
+
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def _separable(n: int = 60) -> tuple[np.ndarray, np.ndarray]:
-    """uint8 ``(n, 12, 12, 1)`` images of 3 classes lenet5 tells apart within an epoch, and their labels."""
-    labels = np.arange(n) % 3
-    images = np.random.default_rng(0).integers(0, 40, (n, 12, 12, 1), dtype=np.uint8)
-    images[labels == 1, :6] += 150
-    images[labels == 2, 6:] += 150
-    return images, labels
 
 
 @pytest.mark.hostile("progress")
 def test_trains_epoch_bar_draws_nothing_into_a_log_and_its_summary_line_stays(capsys):
     # capsys's stderr is no terminal, as a CI log's. Before: "\rtrain lenet5:   0%| | 0/2 ...\rtrain lenet5:  50%..."
-    images, labels = _separable()
+    images, labels = _separable(60)
     config = TrainConfig(model="lenet5", epochs=2, schedule="constant", batch_size=16, device="cpu", threads=1)
     fit(images, labels, images, labels, config=config, num_classes=3, seed=0, progress=True)
     captured = capsys.readouterr()
