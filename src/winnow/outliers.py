@@ -33,16 +33,18 @@ from winnow.thresholds import cut_issues
 METHODS = OUTLIER_METHODS
 
 
-def outlier_scores(space: Space, *, method: str, k: int = 10, seed: int = 0, knn: str = "numpy") -> np.ndarray:
+def outlier_scores(space: Space, *, method: str, k: int = 10, seed: int = 0, knn: str = "numpy",
+                   points: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """float64 ``(Q,)`` normality in [0, 1] of the space's queries, higher = more normal; ``knn``: how the
-    ``knn`` method searches (:func:`winnow.neighbours.nearest`)."""
+    ``knn`` method searches (:func:`winnow.neighbours.nearest`); ``points``: the references' copies as one point
+    (:func:`_points`), where the caller found them already (each a search of their neighbours)."""
     from sklearn.ensemble import IsolationForest
 
     if method not in METHODS:
         raise WinnowError(f"embedding_clean.outliers: unknown method {method!r}; choose from {', '.join(METHODS)}")
     query, reference = _unit(space.features), _unit(space.reference_features)
     if method == "knn":
-        return _knn(space, k=k, knn=knn)
+        return _knn(space, k=k, knn=knn, points=points)
     if method == "isolation_forest":
         forest = IsolationForest(random_state=seed).fit(reference)
         return np.clip(1 + forest.score_samples(query), 0, 1)
@@ -53,7 +55,7 @@ def outlier_scores(space: Space, *, method: str, k: int = 10, seed: int = 0, knn
     # copies within rounding were merged only where an LOF near 300 showed them (another image with them among its
     # k nearest): 15 of an image unlike any class, 1e-7 apart, were one another's neighbours alone, a dense cluster of
     # LOF 1, and none was flagged
-    lof = _lof(*_points(reference, k=k, knn=knn), query, k=k, is_self=space.is_self)
+    lof = _lof(*(points or _points(reference, k=k, knn=knn)), query, k=k, is_self=space.is_self)
     return np.clip(1 / lof, 0, 1)
 
 
@@ -91,8 +93,11 @@ def find_outliers(
     table = pd.DataFrame({"position": np.concatenate([s.positions for s in spaces]).astype(np.int64)})
     # every copy of one image scores as its first (before: copies 1e-7 apart scored within 1e-8 of one another, and a
     # cut at one of their scores flagged some of them, kept the others)
-    copy_of = [_copy_of(s, k=k, knn=knn) for s in spaces]
-    scores = {m: np.concatenate([outlier_scores(s, method=m, k=k, seed=seed, knn=knn)[c] for s, c in zip(spaces, copy_of)])
+    # the references' copies found once a space for every method (a search of their neighbours each time)
+    grouped = [_points(s.reference_features, k=k, knn=knn) for s in spaces]
+    copy_of = [_copy_of(s, k=k, knn=knn, reference_points=g) for s, g in zip(spaces, grouped)]
+    scores = {m: np.concatenate([outlier_scores(s, method=m, k=k, seed=seed, knn=knn, points=g)[c]
+                                 for s, g, c in zip(spaces, grouped, copy_of)])
               for m in methods}
     # copies of one image weigh once in the cuts, as in LOF's scores: before, 15 copies of an image between two
     # classes (LOF normality 0.68, not flagged alone) made a low mode of their own and were all flagged as outliers
@@ -151,7 +156,7 @@ def _merged(points: np.ndarray, inverse: np.ndarray, *, k: int, knn: str) -> tup
     return points[first], point[inverse]
 
 
-def _knn(space: Space, *, k: int, knn: str) -> np.ndarray:
+def _knn(space: Space, *, k: int, knn: str, points: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """The ``knn`` method's normality of the space's queries: the mean cosine distance to the ``k`` nearest of the
     references, copies one point (:func:`_points`), a query's own copies none of its neighbours where the queries are
     the references (fewer than ``k`` where fewer other points are left; 1, normal, where none is).
@@ -159,7 +164,7 @@ def _knn(space: Space, *, k: int, knn: str) -> np.ndarray:
     before: 15 copies of an image unlike any class were each other's 10 nearest, at distance 0, and scored 1, the most
     normal of all, where LOF, to which copies are one point, flagged them."""
     check_k(k, space)
-    points, point = _points(space.reference_features, k=k, knn=knn)
+    points, point = points or _points(space.reference_features, k=k, knn=knn)
     if len(points) == len(point):
         similarity, _ = nearest(space, k=k, knn=knn)
     else:
@@ -187,10 +192,12 @@ def _points(features: np.ndarray, *, k: int, knn: str) -> tuple[np.ndarray, np.n
     return _merged(points, inverse.ravel(), k=k, knn=knn)
 
 
-def _copy_of(space: Space, *, k: int, knn: str) -> np.ndarray:
+def _copy_of(space: Space, *, k: int, knn: str, reference_points: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """int ``(Q,)``: each of the space's queries' first copy among them (:func:`_points`), its own index where it
-    has none."""
-    point = _points(space.features, k=k, knn=knn)[1]
+    has none. ``reference_points``: the references' (:func:`_points`), the queries' own where they are the
+    references' rows (one model over every image)."""
+    same = np.array_equal(space.features, space.reference_features)
+    point = reference_points[1] if same else _points(space.features, k=k, knn=knn)[1]
     return np.unique(point, return_index=True)[1][point]
 
 
