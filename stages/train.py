@@ -40,13 +40,13 @@ def main() -> None:
     if policy is not None:
         check_policy_changes(train.images, policy, fixed=is_fixed(params, config.augment, policy), seed=params["seed"])
     unseen = unvalidated_classes(train.labels, val.labels, classes=train.classes)
+    unstoppable = patience_unreachable(config)  # before: a patience that could never fire ran every epoch unsaid
     # rank 0's alone: fit has not set the process group up yet, where is_main_process() is every rank's (before: the
     # warning came once per torchrun rank)
-    if unseen and distributed_setup()[0] == 0:
-        print(f"warning: train@{variant}: {unseen}", flush=True)
-    unstoppable = patience_unreachable(config)  # before: a patience that could never fire ran every epoch unsaid
-    if unstoppable and distributed_setup()[0] == 0:
-        print(f"warning: train@{variant}: {unstoppable}", flush=True)
+    warnings = [line for line in (unseen, unstoppable) if line]
+    if warnings and distributed_setup()[0] == 0:
+        for line in warnings:
+            print(f"warning: train@{variant}: {line}", flush=True)
     # the model and its training log (dvclive's, written epoch by epoch) replace the last run's together, or
     # not at all: an interrupted or failed run leaves the last complete pair
     with together() as outputs:
