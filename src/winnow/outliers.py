@@ -9,8 +9,8 @@ convention of the quality scores: lower = worse), cut by the threshold machinery
   density and grows where the image's neighbourhood is sparser than its neighbours' neighbourhoods;
 - ``knn``: ``1 - d / 2`` with ``d`` the mean cosine distance (in [0, 2]) to the k nearest neighbours.
 
-Copies of one image (equal unit rows, or within float32 rounding of one another) are one point to LOF and kNN,
-and weigh once in the cuts: a picture repeated is no more typical, nor odder, for it.
+Copies of one image (equal unit rows, or within float32 rounding of one another) are one point to all three
+methods, and weigh once in the cuts: a picture repeated is no more typical, nor odder, for it.
 
 Every method works on L2-normalised features, so all three see the cosine geometry that neighbour
 cleansing uses. Scores come per :class:`winnow.neighbours.Space`: the detector is fitted on the space's
@@ -46,8 +46,15 @@ def outlier_scores(space: Space, *, method: str, k: int = 10, seed: int = 0, knn
     if method == "knn":
         return _knn(space, k=k, knn=knn, points=points)
     if method == "isolation_forest":
-        forest = IsolationForest(random_state=seed).fit(reference)
-        return np.clip(1 + forest.score_samples(query), 0, 1)
+        # copies are one point to the forest as to LOF and kNN: before, it was fitted on every copy, so 20 copies of an
+        # image unlike any class filled its samples and were isolated late (normality 0.54, above the ordinary images'
+        # 0.45), and the six such images, flagged alone, were flagged by no cut. Each picture is scored once, a copy as
+        # the first of its copies
+        unique, inverse = points or _points(reference, k=k, knn=knn)
+        # fitted on the pictures in the order they came (the forest's samples are drawn by position): the images
+        # with copies added score as they do without them
+        forest = IsolationForest(random_state=seed).fit(unique[np.argsort(np.unique(inverse, return_index=True)[1])])
+        return np.clip(1 + forest.score_samples(unique[inverse] if space.is_self else query), 0, 1)
     check_k(k, space)  # the same message as the other methods, before scikit-learn's own
     # copies (equal unit rows, or within float32 rounding: _points) are one point to LOF: k or more of them have a
     # k-distance of 0 and a local density of 1e10, so every image that had them among its neighbours scored LOF ~1e10
@@ -55,7 +62,9 @@ def outlier_scores(space: Space, *, method: str, k: int = 10, seed: int = 0, knn
     # copies within rounding were merged only where an LOF near 300 showed them (another image with them among its
     # k nearest): 15 of an image unlike any class, 1e-7 apart, were one another's neighbours alone, a dense cluster of
     # LOF 1, and none was flagged
-    lof = _lof(*(points or _points(reference, k=k, knn=knn)), query, k=k, is_self=space.is_self)
+    grouped = points or _points(reference, k=k, knn=knn)
+    lof = _lof(*grouped, query, k=k, is_self=space.is_self,
+               twin=None if space.is_self else _twins(space, *grouped, knn=knn))
     return np.clip(1 / lof, 0, 1)
 
 
@@ -123,10 +132,12 @@ def find_outliers(
 TWIN = 1e-4
 
 
-def _lof(points: np.ndarray, inverse: np.ndarray, query: np.ndarray, *, k: int, is_self: bool) -> np.ndarray:
+def _lof(points: np.ndarray, inverse: np.ndarray, query: np.ndarray, *, k: int, is_self: bool,
+         twin: np.ndarray | None = None) -> np.ndarray:
     """float64 ``(Q,)`` local outlier factors of the unit ``query`` rows: of float64 ``(G, D)`` ``points`` (each
     reference row's point: int ``(R,)`` ``inverse``) where the queries are the references (``is_self``), else
-    against them; ``k`` neighbours, fewer where there are fewer other points."""
+    against them, each query's copy among the points (``twin``: :func:`_twins`) none of its neighbours; ``k``
+    neighbours, fewer where there are fewer other points."""
     from sklearn.neighbors import LocalOutlierFactor
 
     if len(points) == 1:  # one point, however many copies: nothing is sparser than anything else
@@ -134,7 +145,19 @@ def _lof(points: np.ndarray, inverse: np.ndarray, query: np.ndarray, *, k: int, 
     neighbours = min(k, len(points) - 1)
     if is_self:  # scikit-learn leaves each point out of its own neighbourhood only without novelty
         return -LocalOutlierFactor(n_neighbors=neighbours).fit(points).negative_outlier_factor_[inverse]
-    return -LocalOutlierFactor(n_neighbors=neighbours, novelty=True).fit(points).score_samples(query)
+    if twin is None or (twin < 0).all():
+        return -LocalOutlierFactor(n_neighbors=neighbours, novelty=True).fit(points).score_samples(query)
+    # scikit-learn's novelty LOF (Breunig et al.'s ratio of local reachability densities) with each query's copy left
+    # out of its neighbours, as an image's own copies are where the queries are the references
+    fitted = LocalOutlierFactor(n_neighbors=neighbours).fit(points)
+    reference_distance, reference_index = fitted.kneighbors()  # each point's neighbours but itself
+    k_distance = reference_distance[:, -1]
+    density = 1 / (np.maximum(reference_distance, k_distance[reference_index]).mean(axis=1) + 1e-10)
+    distance, index = fitted.kneighbors(query, n_neighbors=neighbours + 1)
+    kept = np.argsort(index == twin[:, None], axis=1, kind="stable")[:, :neighbours]  # the nearest but its copy
+    distance, index = np.take_along_axis(distance, kept, axis=1), np.take_along_axis(index, kept, axis=1)
+    own = 1 / (np.maximum(distance, k_distance[index]).mean(axis=1) + 1e-10)
+    return density[index].mean(axis=1) / own
 
 
 def _merged(points: np.ndarray, inverse: np.ndarray, *, k: int, knn: str) -> tuple[np.ndarray, np.ndarray]:
@@ -165,15 +188,18 @@ def _knn(space: Space, *, k: int, knn: str, points: tuple[np.ndarray, np.ndarray
     normal of all, where LOF, to which copies are one point, flagged them."""
     check_k(k, space)
     points, point = points or _points(space.reference_features, k=k, knn=knn)
-    if len(points) == len(point):
+    twin = None if space.is_self else _twins(space, points, point, knn=knn)
+    if len(points) == len(point) and (twin is None or (twin < 0).all()):
         similarity, _ = nearest(space, k=k, knn=knn)
     else:
         # each point's first row as it came: every image's similarities as they are without the copies, to the bit
         first = space.reference_features[np.unique(point, return_index=True)[1]]
         labels = np.zeros(len(points), np.int64)  # unread: nearest reads no label
-        grouped = (Space(point, space.features, np.arange(len(points)), first, labels) if space.is_self else
-                   Space(space.positions, space.features, -1 - np.arange(len(points)), first, labels))
-        available = len(points) - (1 if space.is_self else 0)
+        # a query's own point is none of its neighbours: its copies where the queries are the references, else its
+        # copy among them (before: a copy in another fold's references was a neighbour at distance 0 to the held-out
+        # image, and one copy made an image unlike any class normal enough to pass the cut)
+        grouped = Space(point if space.is_self else twin, space.features, np.arange(len(points)), first, labels)
+        available = len(points) - (1 if space.is_self or (twin >= 0).any() else 0)
         if available < 1:
             return np.ones(len(space.features))
         similarity, _ = nearest(grouped, k=min(k, available), knn=knn)
@@ -190,6 +216,16 @@ def _points(features: np.ndarray, *, k: int, knn: str) -> tuple[np.ndarray, np.n
     if len(points) < 2:
         return points, inverse.ravel()
     return _merged(points, inverse.ravel(), k=k, knn=knn)
+
+
+def _twins(space: Space, points: np.ndarray, point: np.ndarray, *, knn: str) -> np.ndarray:
+    """int ``(Q,)``: the point (of the references' ``points``, each reference row's ``point``: :func:`_points`) each
+    query of a space whose queries are not its references is a copy of (within :data:`TWIN`), -1 where none is: in
+    folds mode an image's copies dealt to other folds are its fold model's references."""
+    first = space.reference_features[np.unique(point, return_index=True)[1]]
+    apart = Space(space.positions, space.features, -1 - np.arange(len(points)), first, np.zeros(len(points), np.int64))
+    index = nearest(apart, k=1, knn=knn)[1][:, 0]
+    return np.where(np.linalg.norm(_unit(space.features) - points[index], axis=1) <= TWIN, index, -1)
 
 
 def _copy_of(space: Space, *, k: int, knn: str, reference_points: tuple[np.ndarray, np.ndarray]) -> np.ndarray:

@@ -1,0 +1,73 @@
+"""Leftovers of stop 76 mended at stop 77 (copies of one image deciding things):
+
+- the isolation forest was fitted on every copy: 19 copies of an image unlike any class filled its samples, and none of
+  the six such images, all flagged without the copies, was flagged (winnow.outliers);
+- in folds mode an image's copy dealt to another fold is one of its fold model's references: LOF and kNN counted it a
+  neighbour at distance 0 of the held-out image, which made it look more normal than the image alone (a copy could
+  hide it), where the queries' own copies are none of their neighbours in one model's space;
+- a budget's ``top`` cut whose edge fell among images of equal confidence took those first in id order, and neither
+  the metrics nor the stage's lines said so (winnow.budget_ties);
+- train's (and the augmentation search's) check of a policy sampled rows, not pictures: 300 copies of one
+  mirror-symmetric image among 100 others made flip, which changes every other picture, look too weak to augment
+  (winnow.balance_checks.sample_rows).
+
+The outlier cases call :func:`winnow.outliers.find_outliers` on generated embeddings in this process; the budget case
+runs the stage in this process on tests/budget_project.py's clouds; the policy case calls
+:func:`winnow.balance_checks.check_policy_changes`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from test_hostile_leftovers_76b import _clusters, _self_space
+from winnow.neighbours import Space
+from winnow.outliers import find_outliers
+
+
+def _odd_ones(copies: int) -> np.ndarray:
+    """300 images in three classes, 6 far from all of them, then ``copies`` more of the first of these."""
+    _, features = _clusters(np.random.default_rng(0), 3, 100)
+    far = (np.random.default_rng(1).normal(size=(6, 16)) * 6).astype(np.float32)
+    return np.concatenate([features, far, np.tile(far[0], (copies, 1))])
+
+
+@pytest.mark.hostile("outliers")
+def test_copies_of_an_image_unlike_any_class_are_outliers_to_the_isolation_forest():
+    # the six odd images are flagged alone. before: with 19 more copies of the first, the forest, fitted on every
+    # copy, scored them 0.54 (above the ordinary images' 0.45) and its cut flagged none of the 25. Copies are one
+    # point now: the 25 are flagged, at the cut of the images without the copies, each copy scored as its original
+    once, once_cuts = find_outliers([_self_space(_odd_ones(0))], methods=("isolation_forest",), k=10, bins=32)
+    table, cuts = find_outliers([_self_space(_odd_ones(19))], methods=("isolation_forest",), k=10, bins=32)
+    assert once.loc[once["isolation_forest_outlier"], "position"].tolist() == list(range(300, 306))
+    assert table.loc[table["isolation_forest_outlier"], "position"].tolist() == list(range(300, 325))
+    assert cuts == pytest.approx(once_cuts, rel=1e-7)
+    np.testing.assert_allclose(table["isolation_forest"].to_numpy()[306:], np.full(19, once["isolation_forest"][300]),
+                               rtol=1e-7)
+
+
+def _folds(features: np.ndarray, folds: int = 4) -> list[Space]:
+    """Spaces as folds mode makes them, one features model for all: row i held out in fold ``i % folds``, judged
+    against the other folds' rows."""
+    fold = np.arange(len(features)) % folds
+    spaces = []
+    for f in range(folds):
+        held_out, kept = np.flatnonzero(fold == f), np.flatnonzero(fold != f)
+        spaces.append(Space(held_out, features[held_out], kept, features[kept], np.zeros(len(kept), np.int64)))
+    return spaces
+
+
+@pytest.mark.hostile("outliers")
+def test_a_copy_in_another_folds_references_is_no_neighbour_of_the_held_out_image():
+    # image 300, unlike any class, held out in fold 0; its one copy (306) is held out in fold 2, so it is a reference
+    # of fold 0's space and 300 one of fold 2's. before: each was the other's neighbour at distance 0, and kNN scored
+    # 300 0.662 against 0.623 without the copy (LOF 0.335 against 0.311). A copy is no neighbour of its original now,
+    # as in one model's space: image 300 and every other image score as without the copy (far from every class, it
+    # is a neighbour of the odd images alone, and one point with 300 where both are references), and the cuts stand
+    once, once_cuts = find_outliers(_folds(_odd_ones(0)), methods=("lof", "knn"), k=10, bins=32)
+    table, cuts = find_outliers(_folds(_odd_ones(1)), methods=("lof", "knn"), k=10, bins=32)
+    once, table = once.set_index("position").sort_index(), table.set_index("position").sort_index()
+    np.testing.assert_allclose(table.loc[:305, ["lof", "knn"]].to_numpy(), once[["lof", "knn"]].to_numpy(), rtol=1e-7)
+    assert cuts == pytest.approx(once_cuts, rel=1e-7)
+    assert [table.index[table[f"{m}_outlier"]].tolist() for m in ("lof", "knn")] == [list(range(300, 307))] * 2
