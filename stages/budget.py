@@ -31,6 +31,7 @@ import torch
 from winnow.budget import LABEL_CLEANERS, candidates, choose_budget, read_cleanings, with_leaks
 from winnow.budget_check import check_augmentation, check_budget
 from winnow.budget_leaks import eligible, leak_drops, refuse_emptying_leaks, say_leaks
+from winnow.budget_ties import say_edge_ties
 from winnow.checkpoints import check_finite, load
 from winnow.configs import budget_settings, model_check_training
 from winnow.decision_files import stamped
@@ -290,6 +291,9 @@ def main() -> None:
     for row in budget.table:
         if row["note"]:
             print(f"warning: budget: {row['candidate']} is {row['note']}")
+    # before: a cut whose edge fell among images of equal confidence took those first in id order, and nothing said so
+    for line in say_edge_ties(budget.table):
+        print(line)
     if doubt:
         print(doubt)
     if checked is not None:

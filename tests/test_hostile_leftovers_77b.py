@@ -18,10 +18,15 @@ runs the stage in this process on tests/budget_project.py's clouds; the policy c
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pandas as pd
 import pytest
 
+from budget_project import case, issues_table, train_ids, write_state
 from test_hostile_leftovers_76b import _clusters, _self_space
+from test_hostile_threshold_64 import _stage_in_process
 from winnow.neighbours import Space
 from winnow.outliers import find_outliers
 
@@ -71,3 +76,28 @@ def test_a_copy_in_another_folds_references_is_no_neighbour_of_the_held_out_imag
     np.testing.assert_allclose(table.loc[:305, ["lof", "knn"]].to_numpy(), once[["lof", "knn"]].to_numpy(), rtol=1e-7)
     assert cuts == pytest.approx(once_cuts, rel=1e-7)
     assert [table.index[table[f"{m}_outlier"]].tolist() for m in ("lof", "knn")] == [list(range(300, 307))] * 2
+
+
+@pytest.mark.hostile("budget")
+def test_a_cut_whose_edge_falls_among_images_of_equal_confidence_says_so(tmp_path, monkeypatch, capsys):
+    # 110 fixes at confidence 0.9 to 1, then 20 images at 0.85 exactly (10 fixes, 10 mistakes), then 230 mistakes
+    # below: the 10% cut of the 1,200 train images takes 120, so 10 of the 20 tied images, chosen by id order. before:
+    # nothing in metrics/budget.json or the stage's lines told the cut fell among ties
+    c = case()
+    rng = np.random.default_rng(0)
+    ids = train_ids(len(c.given))
+    wrong = rng.choice(np.flatnonzero(c.true == 0), 240, replace=False)
+    fixed = np.concatenate([rng.uniform(0.9, 1.0, 110), np.full(10, 0.85)])
+    mistaken = np.concatenate([np.full(10, 0.85), rng.uniform(0.3, 0.7, 230)])
+    issues = pd.concat([issues_table(ids[c.planted], relabel_to=c.true[c.planted], confidence=fixed),
+                        issues_table(ids[wrong], relabel_to=np.ones(240), confidence=mistaken)], ignore_index=True)
+    project = write_state(tmp_path / "p", c, issues=issues, trusted=False)
+    done = _stage_in_process(project, "budget", monkeypatch, capsys)
+    assert done.returncode == 0, done.stderr
+    candidates = json.loads((project / "metrics/budget.json").read_text())["candidates"]
+    assert {name: row["tied_at_edge"] for name, row in candidates.items()} == {
+        "none": {"taken": 0, "left_out": 0},  # threshold and dedup drop nothing: no filters candidate
+        "top2%": {"taken": 0, "left_out": 0}, "top10%": {"taken": 10, "left_out": 10},
+        "all": {"taken": 0, "left_out": 0}}
+    assert [line for line in done.stdout.splitlines() if "equal confidence" in line] == [
+        "budget: top10% cuts among 20 label-decided images of equal confidence: it takes the 10 first in id order"]

@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from winnow.budget_ties import edge_ties
 from winnow.configs import BUDGET_SCORES
 from winnow.decision_files import read_cleaner_tables
 from winnow.errors import WinnowError
@@ -104,7 +105,8 @@ def rank_label_decisions(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     Returns:
         :func:`winnow.decision_rows.cleaner_decisions` rows plus ``confidence`` (the decision's own) and ``rank``
         (int64, 0 = the image decided most surely; an image two cleaners decided ranks by the surer one, and
-        its decisions share that rank, so a cut takes both or neither).
+        its decisions share that rank, so a cut takes both or neither) and ``level`` (int64, equal for images of
+        equal confidence and tiebreak, which id order ranks: :func:`winnow.budget_ties.edge_ties`).
 
     Raises:
         WinnowError: a drop or relabel whose confidence is missing or outside [0, 1]: the table is damaged.
@@ -126,18 +128,19 @@ def rank_label_decisions(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         parts.append(decided.assign(confidence=confidence[acting], tiebreak=tiebreak[acting]))
     parts = [part for part in parts if len(part)]
     if not parts:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in (*DECISION_COLUMNS, "rank")})
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in (*DECISION_COLUMNS, "rank", "level")})
     ranked = pd.concat(parts, ignore_index=True)
     # each image at its surest decision's (confidence, tiebreak), both from that one row; equal ones in id order, so a
     # cut is reproducible. Before, each column's maximum was taken on its own: an image embedding-clean relabelled at
     # agreement 0.9 (centroid margin -1.0) and confident-learn at 0.1 (tiebreak 0) ranked as (0.9, 0), ahead of one
     # embedding-clean relabelled at (0.9, -0.5), and a cut took it in that one's place
-    order = ranked.sort_values(["confidence", "tiebreak", "id"], ascending=[False, False, True],
-                               kind="stable").drop_duplicates("id")["id"]
-    rank = pd.Series(np.arange(len(order), dtype=np.int64), index=order.to_numpy())
-    ranked["rank"] = rank.reindex(ranked["id"]).to_numpy()
+    surest = ranked.sort_values(["confidence", "tiebreak", "id"], ascending=[False, False, True],
+                                kind="stable").drop_duplicates("id")
+    level = surest.groupby(["confidence", "tiebreak"], sort=False).ngroup().to_numpy(np.int64)  # in rank order
+    for column, values in (("rank", np.arange(len(surest), dtype=np.int64)), ("level", level)):
+        ranked[column] = pd.Series(values, index=surest["id"].to_numpy()).reindex(ranked["id"]).to_numpy()
     return (ranked.sort_values(["rank", "stage"], kind="stable").reset_index(drop=True)
-            .loc[:, [*DECISION_COLUMNS, "rank"]])
+            .loc[:, [*DECISION_COLUMNS, "rank", "level"]])
 
 
 def read_cleanings(cleaners: list[str], data: ImageSet, *,
@@ -171,12 +174,14 @@ class Candidate:
         fraction: ``p`` / 100 for a ``top`` cut, else None.
         label_images: images whose label decisions it applies.
         decisions: :func:`winnow.decision_rows.cleaner_decisions` rows plus ``confidence`` (NaN for the filters).
+        tied: ``(taken, left_out)`` images of equal confidence across its edge (:func:`winnow.budget_ties.edge_ties`).
     """
 
     name: str
     fraction: float | None
     label_images: int
     decisions: pd.DataFrame
+    tied: tuple[int, int] = (0, 0)
 
 
 def candidates(filters: pd.DataFrame | None, ranked: pd.DataFrame, *, train_images: int,
@@ -206,7 +211,8 @@ def candidates(filters: pd.DataFrame | None, ranked: pd.DataFrame, *, train_imag
     for fraction in sorted(set(fractions)):
         n = int(round(fraction * train_images))
         if taken < n < total:
-            out.append(Candidate(f"top{fraction * 100:g}%", float(fraction), n, _cut(base, ranked, n)))
+            out.append(Candidate(f"top{fraction * 100:g}%", float(fraction), n, _cut(base, ranked, n),
+                                 edge_ties(ranked, n)))
             taken = n
     if total:
         out.append(Candidate("all", None, total, _cut(base, ranked, total)))
@@ -253,7 +259,7 @@ def judge_candidates(options: list[Candidate], *, baseline: pd.DataFrame, train_
 
     Returns:
         ``(table, gains)``: one dict per candidate (``candidate, fraction, label_images, dropped,
-        relabelled, train_images, correct, accuracy, log_loss, note``; None where not judged) and per
+        relabelled, train_images, correct, accuracy, log_loss, note, tied_at_edge``; None where not judged) and per
         candidate float64 ``(J,)``, what each judge image counts (higher = better), None where it is not
         eligible: a candidate that leaves a class of baseline without train images (the variants stage
         would refuse it) is listed, with why, and not judged.
@@ -269,7 +275,7 @@ def judge_candidates(options: list[Candidate], *, baseline: pd.DataFrame, train_
         row = {"candidate": option.name, "fraction": option.fraction, "label_images": option.label_images,
                "dropped": int((actions == "drop").sum()), "relabelled": int((actions == "relabel").sum()),
                "train_images": int((actions != "drop").sum()), "correct": None, "accuracy": None,
-               "log_loss": None, "note": ""}
+               "log_loss": None, "note": "", "tied_at_edge": dict(zip(("taken", "left_out"), option.tied))}
         shipped = rows if leaks is None or not len(leaks) else apply_decisions(baseline,
                                                                               with_leaks(option.decisions, leaks))
         try:
