@@ -27,6 +27,9 @@ import pytest
 from budget_project import case, issues_table, train_ids, write_state
 from test_hostile_leftovers_76b import _clusters, _self_space
 from test_hostile_threshold_64 import _stage_in_process
+from winnow.balance_checks import check_policy_changes, leave_out_refused
+from winnow.configs import Policy
+from winnow.errors import WinnowError
 from winnow.neighbours import Space
 from winnow.outliers import find_outliers
 
@@ -101,3 +104,47 @@ def test_a_cut_whose_edge_falls_among_images_of_equal_confidence_says_so(tmp_pat
         "all": {"taken": 0, "left_out": 0}}
     assert [line for line in done.stdout.splitlines() if "equal confidence" in line] == [
         "budget: top10% cuts among 20 label-decided images of equal confidence: it takes the 10 first in id order"]
+
+
+def _symmetric_many() -> np.ndarray:
+    """100 noise images and 300 copies of one mirror-symmetric noise image, shuffled: uint8 (400, 16, 16, 1)."""
+    rng = np.random.default_rng(0)
+    distinct = rng.integers(0, 256, size=(100, 16, 16, 1), dtype=np.uint8)
+    half = rng.integers(0, 256, size=(16, 8, 1), dtype=np.uint8)
+    symmetric = np.concatenate([half, half[:, ::-1]], axis=1)
+    images = np.concatenate([distinct, np.tile(symmetric, (300, 1, 1, 1))])
+    return images[np.random.default_rng(1).permutation(len(images))]
+
+
+FLIP = {"ops": ["flip"], "n": 1, "magnitude": 0.3, "kind": "rand"}
+
+
+@pytest.mark.hostile("balance")
+def test_copies_of_one_symmetric_picture_do_not_make_flip_too_weak_for_train(tmp_path):
+    # flip changes each of the 100 noise pictures and leaves the symmetric one as it is. before: train refused it,
+    # "augment_search: 300 of 400 copies made with flip equal their source pixel for pixel: flip has no strength, ...",
+    # the sample's 400 rows being 300 copies of that one picture. Each picture counts once now: 1 of 101
+    check_policy_changes(_symmetric_many(), Policy.from_params(FLIP), fixed=False, seed=0)
+
+
+@pytest.mark.hostile("balance")
+def test_the_search_keeps_flip_where_copies_of_one_symmetric_picture_fill_the_train_split():
+    # before: left out, reason "300 of 400 copies made with flip equal their source ...", and with no incumbent the
+    # search refused to run (every candidate left out)
+    flip = Policy.from_params(FLIP)
+    assert leave_out_refused([flip], _symmetric_many(), seed=0) == ([flip], [])
+
+
+@pytest.mark.hostile("balance")
+def test_copies_of_one_picture_flip_changes_do_not_hide_that_it_leaves_most_pictures_as_they_are():
+    # 100 noise pictures, 80 of them mirror-symmetric (flip leaves them as they are), and 300 more copies of one that
+    # flip changes. before: the 400 rows sampled held 80 unchanged, 20%, and flip passed, a training whose augmentation
+    # moves 4 of 5 pictures not at all. Each picture counts once now: 80 of 100
+    rng = np.random.default_rng(2)
+    pictures = rng.integers(0, 256, size=(100, 16, 16, 1), dtype=np.uint8)
+    pictures[:80, :, 8:] = pictures[:80, :, 7::-1]
+    images = np.concatenate([pictures, np.tile(pictures[99], (300, 1, 1, 1))])
+    with pytest.raises(WinnowError) as refused:
+        check_policy_changes(images, Policy.from_params(FLIP), fixed=False, seed=0)
+    assert str(refused.value).startswith("augment_search: 80 of 100 copies made with flip equal their source pixel "
+                                         "for pixel: flip has no strength")

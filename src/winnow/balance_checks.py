@@ -119,24 +119,35 @@ def refuse_unchanged(copies: np.ndarray, images: np.ndarray, source: np.ndarray,
     return differences
 
 
-def check_policy_changes(images: np.ndarray, policy: Policy, *, fixed: bool, seed: int, most: int = 1024) -> None:
+def check_policy_changes(images: np.ndarray, policy: Policy, *, fixed: bool, seed: int, most: int = 1024,
+                         rows: np.ndarray | None = None) -> None:
     """Refuse, as the balance stage refuses its copies (:func:`refuse_unchanged`), a policy whose augmented copies of
-    up to ``most`` of uint8 ``(N, H, W, C)`` ``images`` (evenly spaced; of large images fewer: :data:`SAMPLE_PIXELS`)
-    mostly equal their source, or lie within :data:`NEAR_LEVELS` grey levels of it: train.augment's, which train@<v>
-    applies to every batch. Before:
+    up to ``most`` of uint8 ``(N, H, W, C)`` ``images`` (:func:`sample_rows`; ``rows``: that sample, where the caller
+    drew it already) mostly equal their source, or lie within :data:`NEAR_LEVELS` grey levels of it: train.augment's,
+    which train@<v> applies to every batch. Before:
     balance.policy at magnitude 0.0001 moved no pixel, and "train@pruned: 19 images, augment fixed", exit 0, a training
     without augmentation recorded as one with it."""
     from winnow.augment import augment
 
     if not len(images):
         return
-    # of large images fewer, augmented a few at a time: before, 1,024 whatever their size, all in one batch, 5.5 GB more
-    # at the peak for 256x256 RGB images (16 times that at 1024x1024) before the training's first batch
-    most = min(most, max(SAMPLE_LEAST, SAMPLE_PIXELS // (images.shape[1] * images.shape[2])))
-    rows = np.unique(np.linspace(0, len(images) - 1, min(most, len(images))).round().astype(np.int64))
+    rows = sample_rows(images, most=most) if rows is None else rows
     copies, used = augment(images[rows], policy=policy, seed=seed,
                            batch_size=batch_rows(images, len(rows), pixels=AUGMENT_PIXELS))
     refuse_unchanged(copies, images[rows], np.arange(len(rows)), used, policy, fixed=fixed)
+
+
+def sample_rows(images: np.ndarray, *, most: int = 1024) -> np.ndarray:
+    """int64: up to ``most`` rows of uint8 ``(N, H, W, C)`` ``images`` (of large images fewer: :data:`SAMPLE_PIXELS`),
+    evenly spaced over the distinct pictures, each the first row of its copies."""
+    # of large images fewer, augmented a few at a time: before, 1,024 whatever their size, all in one batch, 5.5 GB more
+    # at the peak for 256x256 RGB images (16 times that at 1024x1024) before the training's first batch
+    most = min(most, max(SAMPLE_LEAST, SAMPLE_PIXELS // (images.shape[1] * images.shape[2])))
+    # each picture once: before, 300 copies of one mirror-symmetric image among 100 others were 300 of the 400 rows
+    # sampled, and flip, which changes every other picture, was refused as having "no strength" (the search left it
+    # out, train refused it), where the same images with the picture once passed
+    distinct = np.sort(np.unique(pixel_digest(images), return_index=True)[1])
+    return distinct[np.unique(np.linspace(0, len(distinct) - 1, min(most, len(distinct))).round().astype(np.int64))]
 
 
 def leave_out_refused(policies: list[Policy], images: np.ndarray, *, seed: int,
@@ -149,10 +160,11 @@ def leave_out_refused(policies: list[Policy], images: np.ndarray, *, seed: int,
     background: 98 of 124 copies within 2 grey levels of their source) could be chosen, and balance refused it after
     the search, "raise augment_search.magnitudes"."""
     kept, left_out = [], []
+    rows = sample_rows(images) if len(images) else None  # drawn once for every candidate
     for policy in policies:
         try:
             if policy is not keep:
-                check_policy_changes(images, policy, fixed=False, seed=seed)
+                check_policy_changes(images, policy, fixed=False, seed=seed, rows=rows)
             kept.append(policy)
         except WinnowError as err:
             left_out.append({"policy": policy.to_params(), "reason": first_line(err).removeprefix("augment_search: ")})
