@@ -18,17 +18,29 @@ def refuse_names_shown_alike(class_dirs: list[tuple], *, param: str) -> None:
     they would be two classes shown with one name (:func:`winnow.ingest.alike`). Two equal but for letter case are
     named in a ``warning:`` line (``param``): macOS's and Windows' file systems hold them as one folder, but a letter
     data set's ``A`` and ``a`` are two classes (before: refused, a whole such data set with them); ``lower`` as
-    those file systems fold case, a letter at a time (``casefold`` made ``Maße`` and ``Masse`` one)."""
-    seen: dict[str, tuple[str, Path]] = {}
-    cased: dict[str, tuple[str, Path]] = {}
+    those file systems fold case, a letter at a time (``casefold`` made ``Maße`` and ``Masse`` one).
+
+    Two such folders in two split folders (``train/Cat`` and ``test/cat``), neither name in the other's split, are one
+    class named two ways (:func:`_spelt_two_ways`): refused, with the fix that works (before: told to merge them into
+    one folder, which moves test images into train; and a case pair was warned of so, then refused as a class
+    without train images, to "add train images or remove the class")."""
+    held = {(split, name) for split, name, _ in class_dirs}
+    seen: dict[str, tuple[str, Path, str | None]] = {}
+    spelt: dict[str, tuple[str, Path, str | None]] = {}  # the first folder of each name as case folds it, any split
+    cased: dict[tuple, tuple[str, Path]] = {}
     pairs: dict[tuple[str, str], tuple[Path, Path]] = {}  # each pair of names once, with its first two folders
-    for _, name, folder in class_dirs:
-        other = seen.setdefault(alike(name), (name, folder))
+    for split, name, folder in class_dirs:
+        other = seen.setdefault(alike(name), (name, folder, split))
         if other[0] != name:
+            _spelt_two_ways(other, (name, folder, split), held, how="under Unicode normalisation or but for spaces")
             raise WinnowError(f"ingest.path: class folders {shown(other[1])} and {shown(folder)} have names equal "
                               f"under Unicode normalisation or but for spaces ({ascii(other[0])} and {ascii(name)}), "
                               "two classes shown alike; merge them into one folder or rename one")
-        other = cased.setdefault(alike(name).lower(), (name, folder))
+        other = spelt.setdefault(alike(name).lower(), (name, folder, split))
+        if other[0] != name:
+            _spelt_two_ways(other, (name, folder, split), held, how="but for letter case")
+        # a pair within one split folder: a pair across two is either refused above or held in one of them as well
+        other = cased.setdefault((split, alike(name).lower()), (name, folder))
         if other[0] != name:
             pairs.setdefault((other[0], name), (other[1], folder))
     if pairs:
@@ -36,6 +48,22 @@ def refuse_names_shown_alike(class_dirs: list[tuple], *, param: str) -> None:
         print(f"warning: {param}: {len(pairs)} pair(s) of class folders have names equal but for letter case (first "
               f"{shown(first[0])} and {shown(first[1])}): each read as a class of its own, though macOS and Windows "
               "hold such a pair as one folder; if a pair is one class, merge its folders into one")
+
+
+def _spelt_two_ways(first: tuple, second: tuple, held: set[tuple], *, how: str) -> None:
+    """Refuse two class folders (``(name, folder, split)`` each) of names equal ``how`` that lie in two split folders,
+    neither name in the other's split (``held``: every ``(split, name)`` of a class folder): one class named two ways,
+    which would be read as two classes, each missing from the other's split. Nothing where they share a split."""
+    (name, folder, split), (other_name, other, other_split) = first, second
+    if split == other_split or (split, other_name) in held or (other_split, name) in held:
+        return
+    # the train folder's name kept (the names read alike: ascii() tells them apart)
+    kept, renamed = (first, second) if other_split != "train" else (second, first)
+    raise WinnowError(f"ingest.path: class folders {shown(folder)} and {shown(other)} have names equal {how} "
+                      f"({ascii(name)} and {ascii(other_name)}), the {split} and the {other_split} split's only "
+                      "folders of that name, so they would be read as two classes, each missing from the other's "
+                      f"split; name the class alike in every split folder: rename {shown(renamed[1])} to "
+                      f"{ascii(kept[0])}")
 
 
 def refuse_one_folder_twice(class_dirs: list[tuple]) -> None:

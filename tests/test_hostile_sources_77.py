@@ -1,0 +1,94 @@
+"""Hostile sources of the 77th stop's probe (image folders, the trusted set, an .npz given as either):
+
+- one class named two ways in two split folders (``train/Cat`` beside ``test/cat``, or ``café`` typed as one code point
+  in train and as ``e`` + a combining accent in test): the Unicode pair was told to "merge them into one folder", which
+  moves test images into train, and the case pair was warned of so and then refused as "class 'cat' has no train
+  images ... add train images or remove the class"; now each is refused naming the two folders and the rename that
+  makes them one class, which is then read;
+- an image folder zipped (a label book sent as book.zip) given as the trusted set or as the .npz: every member was read
+  whole, then refused as "member 'book/cat/0.png' is not an .npy array (82 raw bytes)"; now told it is a zip of image
+  files, to extract and give as a folder, before any member is read;
+- one image file given as the trusted set: told "not an .npz archive" and shown the layouts of arrays; now told it is an
+  image file, and that a set of them is a folder of class folders;
+- ingest.path (or ingest.trusted_path) a folder holding the pipeline's outputs (the project's ``data``, the project
+  itself): the first run read the images and wrote data/ingest inside the image folder, the next read it as a class
+  folder and was refused as "class 'ingest' has no images ... remove the class" (and the source stage's listing, which
+  holds data/source.json, changed with every run); now refused by the params check, naming the output.
+
+Each runs the ingest stage's ``main`` in this process and asserts its one message whole (the stage prints it after
+``error: ``), with nothing left behind.
+"""
+
+from __future__ import annotations
+
+import shutil
+import unicodedata
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hostile_harness import ROOT, assert_nothing_left, default_params, files_under, make_project
+from test_contracts import _stage_module
+from test_hostile_ingest import image_folder
+from winnow.errors import WinnowError
+
+
+def project_of(tmp_path, **ingest):
+    """A project whose ingest reads ``ingest`` (over the defaults, source imagefolder at the source's size)."""
+    params = default_params()
+    params["ingest"].update({"source": "imagefolder", "size": None, **ingest})
+    return make_project(tmp_path / "project", params)
+
+
+def refused(project, monkeypatch) -> str:
+    """The one line ingest refuses ``project``'s source with; nothing left behind."""
+    monkeypatch.chdir(project)
+    before = files_under(project)
+    with pytest.raises(WinnowError) as raised:
+        _stage_module("ingest").main()
+    assert_nothing_left(project, before)
+    return str(raised.value)
+
+
+NFC, NFD = unicodedata.normalize("NFC", "café"), unicodedata.normalize("NFD", "café")
+
+
+@pytest.mark.hostile("imagefolder")
+@pytest.mark.parametrize(("trained", "tested", "how"), [
+    ("Cat", "cat", "but for letter case"), (NFC, NFD, "under Unicode normalisation or but for spaces")])
+def test_one_class_named_two_ways_in_two_split_folders_is_told_the_rename(tmp_path, monkeypatch, trained, tested, how):
+    # before, the case pair: a warning to "merge its folders into one", then "ingest: class 'cat' has no train images
+    # (2 in val/test); a class with no images is not a class: add train images or remove the class"; the Unicode pair:
+    # "...; merge them into one folder or rename one", a merge moving the test images into train
+    data = tmp_path / "data"
+    image_folder(data / "train", {trained: 6, "dog": 6})
+    image_folder(data / "test", {tested: 2, "dog": 2}, shape=(8, 8))
+    project = project_of(tmp_path, path=str(data))
+    assert refused(project, monkeypatch) == (
+        f"ingest.path: class folders {data / 'test' / tested} and {data / 'train' / trained} have names equal {how} "
+        f"({ascii(tested)} and {ascii(trained)}), the test and the train split's only folders of that name, so they "
+        "would be read as two classes, each missing from the other's split; name the class alike in every split "
+        f"folder: rename {data / 'test' / tested} to {ascii(trained)}")
+    (data / "test" / tested).rename(data / "test" / trained)  # as it says: one class, read
+    _stage_module("ingest").main()
+    manifest = pd.read_parquet(project / "data/ingest/manifest.parquet")
+    # val carved from train: round(0.1 * 6) = 1 image of each class
+    assert manifest.groupby(["split", "label"]).size().to_dict() == {
+        ("test", 0): 2, ("test", 1): 2, ("train", 0): 5, ("train", 1): 5, ("val", 0): 1, ("val", 1): 1}
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_case_pair_sharing_a_split_folder_is_still_two_classes(tmp_path, monkeypatch, capsys):
+    # the refusal above is of a pair each of whose names lacks a folder in the other's split; train/{A,a} beside
+    # test/{A,a} are a letter set's two classes, warned of as before (one pair, named in its own split folder)
+    data = tmp_path / "data"
+    image_folder(data / "train", {"A": 6, "a": 6})
+    image_folder(data / "test", {"A": 2, "a": 2})
+    monkeypatch.chdir(project_of(tmp_path, path=str(data)))
+    _stage_module("ingest").main()
+    assert capsys.readouterr().out.splitlines()[0] == (
+        f"warning: ingest.path: 1 pair(s) of class folders have names equal but for letter case (first "
+        f"{data / 'test' / 'A'} and {data / 'test' / 'a'}): each read as a class of its own, though macOS and Windows "
+        "hold such a pair as one folder; if a pair is one class, merge its folders into one")
