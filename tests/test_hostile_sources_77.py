@@ -92,3 +92,47 @@ def test_a_case_pair_sharing_a_split_folder_is_still_two_classes(tmp_path, monke
         f"warning: ingest.path: 1 pair(s) of class folders have names equal but for letter case (first "
         f"{data / 'test' / 'A'} and {data / 'test' / 'a'}): each read as a class of its own, though macOS and Windows "
         "hold such a pair as one folder; if a pair is one class, merge its folders into one")
+
+
+def zipped_book(tmp_path):
+    """A label book root/<class>/*.png (2 classes of 2 images) zipped as book.zip, the folder inside it."""
+    book = image_folder(tmp_path / "book", {"cat": 2, "dog": 2})
+    with zipfile.ZipFile(tmp_path / "book.zip", "w") as archive:
+        for path in sorted(book.rglob("*.png")):
+            archive.write(path, path.relative_to(tmp_path))
+    shutil.rmtree(book)
+    return tmp_path / "book.zip"
+
+
+ZIPPED = ("a zip of image files (4, first 'book/cat/0.png'), not an .npz of arrays; extract it and give the folder of "
+          "class folders it holds (root/<class>/<image files>), as ingest.path of source imagefolder or as "
+          "ingest.trusted_path")
+
+
+@pytest.mark.hostile("ingest")
+def test_a_zipped_image_folder_given_as_the_trusted_set_is_told_to_extract_it(tmp_path, monkeypatch):
+    # before: "ingest.trusted_path: …/book.zip: member 'book/cat/0.png' is not an .npy array (82 raw bytes); every
+    # member of an .npz is one array (np.savez writes them so)", every member read whole first
+    data = image_folder(tmp_path / "data", {"cat": 10, "dog": 10})
+    project = project_of(tmp_path, path=str(data), trusted_path=str(zipped_book(tmp_path)))
+    assert refused(project, monkeypatch) == f"ingest.trusted_path: {tmp_path / 'book.zip'}: {ZIPPED}"
+
+
+@pytest.mark.hostile("npz")
+def test_a_zipped_image_folder_given_as_the_npz_is_told_to_extract_it(tmp_path, monkeypatch):
+    # before: "…/book.zip: member 'book/cat/0.png' is not an .npy array (82 raw bytes); ..."
+    project = project_of(tmp_path, source="npz", path=str(zipped_book(tmp_path)))
+    assert refused(project, monkeypatch) == f"{tmp_path / 'book.zip'}: {ZIPPED}"
+
+
+@pytest.mark.hostile("ingest")
+def test_one_image_file_given_as_the_trusted_set_is_told_it_is_an_image(tmp_path, monkeypatch):
+    # before: "ingest.trusted_path: …/0.png: not an .npz archive (no zip file and no .npy array); an .npz holds
+    # 'images' + 'labels' ...", the layouts of arrays of a user who gave the one picture
+    data = image_folder(tmp_path / "data", {"cat": 10, "dog": 10})
+    picture = image_folder(tmp_path / "book", {"cat": 1}) / "cat" / "0.png"
+    project = project_of(tmp_path, path=str(data), trusted_path=str(picture))
+    assert refused(project, monkeypatch) == (
+        f"ingest.trusted_path: {picture}: an image file (PNG), not an .npz archive of arrays; give the folder of class "
+        "folders it belongs in (root/<class>/<image files>), as ingest.path of source imagefolder or as "
+        "ingest.trusted_path")

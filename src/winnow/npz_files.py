@@ -128,10 +128,17 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
         if not start:  # before: "not an .npz archive" and the layouts, of a download that failed before its first byte
             raise WinnowError(f"{path}: is empty (0 bytes), as a download or copy that failed leaves it; copy or write "
                               "it again")
+        from winnow.image_decode import image_format  # here: Pillow is imported for such a file alone
+
+        if (found := image_format(start)) is not None:  # before: "not an .npz archive" and the layouts of arrays
+            raise WinnowError(f"{path}: an image file ({found}), not an .npz archive of arrays; give the folder of "
+                              "class folders it belongs in (root/<class>/<image files>), as ingest.path of source "
+                              "imagefolder or as ingest.trusted_path")
         raise WinnowError(f"{path}: not an .npz archive (no zip file and no .npy array); {_NPZ_LAYOUTS}")
     if magic == b"\x93NUMPY":  # refused unread (before: read whole first, and one of Python objects refused with
         # numpy's "Object arrays cannot be loaded when allow_pickle=False", which says nothing of a single array)
         raise WinnowError(f"ingest.path: {path} is a single array, not an .npz archive; {_NPZ_LAYOUTS}")
+    _refuse_zipped_images(path)
     try:
         npz = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
@@ -167,6 +174,21 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
         raise WinnowError(f"{path}: member {raw!r} is not an .npy array ({len(arrays[raw])} raw bytes); every member "
                           f"of an .npz is one array (np.savez writes them so)")
     return arrays
+
+
+def _refuse_zipped_images(path: Path) -> None:
+    """Refuse a zip that holds image files and no .npy array (an image folder zipped, given as the .npz or as the
+    trusted set), by its member names alone. Before: np.load read every member whole, then the refusal said the first
+    was "not an .npy array (82 raw bytes); every member of an .npz is one array", of a label book zipped to send."""
+    from winnow.image_decode import IMAGE_SUFFIXES  # here: Pillow is imported for such a file alone
+
+    with zipfile.ZipFile(path) as archive:
+        names = [name for name in archive.namelist() if not name.endswith("/")]
+    pictures = [name for name in names if os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES]
+    if pictures and not any(name.endswith(".npy") for name in names):
+        raise WinnowError(f"{path}: a zip of image files ({len(pictures)}, first {pictures[0]!r}), not an .npz of "
+                          "arrays; extract it and give the folder of class folders it holds (root/<class>/<image "
+                          "files>), as ingest.path of source imagefolder or as ingest.trusted_path")
 
 
 def _first_member_name(start: bytes) -> str | None:
