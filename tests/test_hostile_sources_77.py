@@ -136,3 +136,39 @@ def test_one_image_file_given_as_the_trusted_set_is_told_it_is_an_image(tmp_path
         f"ingest.trusted_path: {picture}: an image file (PNG), not an .npz archive of arrays; give the folder of class "
         "folders it belongs in (root/<class>/<image files>), as ingest.path of source imagefolder or as "
         "ingest.trusted_path")
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize(("key", "value", "output"), [
+    ("path", "data", "an output of the source stage (data/source.json)"),
+    ("trusted_path", "data", "an output of the source stage (data/source.json)"),
+    ("path", ".", "an output of the evaluate@oracle stage (metrics/evaluate/oracle/summary.json)")])
+def test_an_image_folder_holding_the_pipelines_outputs_is_refused(tmp_path, monkeypatch, key, value, output):
+    # before (ingest.path: data, the project's data/ holding the images' class folders): the first run read them and
+    # wrote data/ingest there; the next read data/ingest as a class folder, "ingest: class 'ingest' has no images; a
+    # class with no images is not a class: add train images or remove the class (5 files were set aside ...)"
+    project = make_project(tmp_path / "project")
+    shutil.copy(ROOT / "dvc.yaml", project / "dvc.yaml")  # the outputs are dvc.yaml's
+    image_folder(project / "data", {"cat": 10, "dog": 10})
+    elsewhere = image_folder(tmp_path / "images", {"cat": 10, "dog": 10})
+    ingest = {"path": str(elsewhere), key: value}
+    params = default_params()
+    params["ingest"].update(source="imagefolder", size=None, **ingest)
+    make_project(project, params)
+    assert refused(project, monkeypatch) == (
+        f"params.yaml: ingest.{key}: {value} holds {output}, which ingest would read beside the images (a class "
+        "folder, or a file beside them) and every run writes anew; keep the images in a folder of their own outside "
+        "the pipeline's outputs (data/raw)")
+
+
+@pytest.mark.hostile("params")
+def test_an_image_folder_inside_the_projects_data_folder_is_read(tmp_path, monkeypatch):
+    # the check is of folders holding an output: data/raw, beside data/ingest, holds none
+    project = make_project(tmp_path / "project")
+    shutil.copy(ROOT / "dvc.yaml", project / "dvc.yaml")
+    image_folder(project / "data" / "raw", {"cat": 10, "dog": 10})
+    make_project(project, {**default_params(), "ingest": {**default_params()["ingest"], "source": "imagefolder",
+                                                          "path": "data/raw", "size": None}})
+    monkeypatch.chdir(project)
+    _stage_module("ingest").main()
+    assert len(np.load(project / "data/ingest/images.npy", mmap_mode="r")) == 20

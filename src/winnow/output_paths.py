@@ -190,25 +190,48 @@ def stage_output(path: str) -> str | None:
 def _output_of(root: str, relative: str, *, templated: bool = True) -> str | None:
     """The output of the project at ``root`` that ``relative`` is or lies under, as :func:`project_file` says it;
     ``templated``: a templated output counts as its folder, else as each of its expansions (:func:`_expanded`)."""
+    for stage_name, out in _stage_outputs(root, templated=templated):
+        if out and (relative == out.rstrip("/") or relative.startswith(out.rstrip("/") + "/")
+                    or (out.endswith("/") and relative.startswith(out))):
+            return f"an output of the {stage_name} stage ({out})"
+    return None
+
+
+def output_below(path: str) -> str | None:
+    """``an output of the <name> stage (<out>)`` when an output in the dvc.yaml of the project the command runs in lies
+    below the folder ``path`` (as written or with its links resolved: the project's ``data``, the project itself, a
+    folder holding the project), else None: an image folder there would read the pipeline's outputs as class folders
+    or files beside them, and the source stage's listing of it changes with every run (:func:`stage_output` says
+    whether ``path`` lies in one)."""
+    root = project_root(os.getcwd())
+    if root is None:
+        return None
+    for stage_name, out in _stage_outputs(root, templated=False):
+        target = os.path.join(root, out.rstrip("/"))
+        for folder, below in ((os.path.abspath(path), os.path.abspath(target)),
+                              (os.path.realpath(path), os.path.realpath(target))):
+            if below.startswith(folder.rstrip(os.sep) + os.sep):
+                return f"an output of the {stage_name} stage ({out})"
+    return None
+
+
+def _stage_outputs(root: str, *, templated: bool):
+    """Yield ``(stage, output)`` for each output (``outs``, ``metrics``, ``plots``) in the dvc.yaml of the project at
+    ``root`` (none where it cannot be read: for dvc to report); ``templated`` as :func:`_output_of` takes it."""
     import yaml
 
     try:
         stages = (_parsed_yaml(Path(root, "dvc.yaml").read_text()) or {}).get("stages") or {}
     except (OSError, ValueError, yaml.YAMLError):  # no dvc.yaml, or a broken one, which is for dvc to report
-        return None
+        return
     for name, stage in stages.items():
         for key in ("outs", "metrics", "plots"):
             for entry in (stage.get(key) or []) if isinstance(stage, dict) else []:
                 out = next(iter(entry)) if isinstance(entry, dict) else str(entry)
                 if "${" in out:  # a templated out (metrics/evaluate/${item.variant}.json)
-                    outs = [(name, out.split("${")[0])] if templated else _expanded(root, name, out)
+                    yield from [(name, out.split("${")[0])] if templated else _expanded(root, name, out)
                 else:
-                    outs = [(name, out)]
-                for stage_name, out in outs:
-                    if out and (relative == out.rstrip("/") or relative.startswith(out.rstrip("/") + "/")
-                                or (out.endswith("/") and relative.startswith(out))):
-                        return f"an output of the {stage_name} stage ({out})"
-    return None
+                    yield name, out
 
 
 def _expanded(root: str, name: str, out: str) -> list[tuple[str, str]]:

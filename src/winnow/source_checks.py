@@ -11,7 +11,7 @@ import urllib.parse
 from pathlib import Path
 
 from winnow.errors import redacted
-from winnow.output_paths import stage_output
+from winnow.output_paths import output_below, stage_output
 from winnow.param_rules import fail, show
 
 
@@ -30,6 +30,13 @@ def source_options(section: dict, path: str) -> None:
     # before ingest ran (never in DVC's cache), which then said they were not found
     for key in ("path", "trusted_path"):
         outside_outputs(f"{path}.{key}", section.get(key))
+        value = section.get(key)
+        below = output_below(os.path.expanduser(value)) if isinstance(value, str) and "://" not in value else None
+        if below is not None:  # before: ingest.path: data read data/ingest, written by its first run, as a class
+            # folder on the next, refused as "class 'ingest' has no images ... remove the class"
+            fail(f"{path}.{key}", f"{value} holds {below}, which ingest would read beside the images (a class folder, "
+                                  "or a file beside them) and every run writes anew; keep the images in a folder of "
+                                  "their own outside the pipeline's outputs (data/raw)")
 
 
 def embedding_source_ready(section: dict, path: str) -> None:
