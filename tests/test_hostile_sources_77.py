@@ -13,7 +13,9 @@
 - ingest.path (or ingest.trusted_path) a folder holding the pipeline's outputs (the project's ``data``, the project
   itself): the first run read the images and wrote data/ingest inside the image folder, the next read it as a class
   folder and was refused as "class 'ingest' has no images ... remove the class" (and the source stage's listing, which
-  holds data/source.json, changed with every run); now refused by the params check, naming the output.
+  holds data/source.json, changed with every run); now refused by the params check, naming the output;
+- ingest.path or ingest.trusted_path holding a line break (a YAML block scalar, ``path: |``): the refusal that it does
+  not exist printed the break, one error on two lines; now refused by the params check, the path escaped.
 
 Each runs the ingest stage's ``main`` in this process and asserts its one message whole (the stage prints it after
 ``error: ``), with nothing left behind.
@@ -172,3 +174,16 @@ def test_an_image_folder_inside_the_projects_data_folder_is_read(tmp_path, monke
     monkeypatch.chdir(project)
     _stage_module("ingest").main()
     assert len(np.load(project / "data/ingest/images.npy", mmap_mode="r")) == 20
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize(("key", "tail"), [("path", "\n"), ("trusted_path", "\nbook")])
+def test_a_source_path_holding_a_line_break_is_refused_in_one_line(tmp_path, monkeypatch, key, tail):
+    # before (a YAML block scalar, `trusted_path: |`, keeps the break): "error: ingest.trusted_path: /…/book\n does not
+    # exist; give ...", one error printed on two lines, the path looked for with the break in it
+    data = image_folder(tmp_path / "data", {"cat": 10, "dog": 10})
+    project = project_of(tmp_path, **{"path": str(data), key: "book" + tail})
+    assert refused(project, monkeypatch) == (
+        f"params.yaml: ingest.{key}: \"book\\n{tail[1:]}\" holds the control character '\\n', which no path typed on "
+        "one line holds (a YAML block scalar keeps its line break); write the path on one line, as a plain or quoted "
+        "string")

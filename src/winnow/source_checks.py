@@ -7,6 +7,7 @@ stage runs (:func:`outside_outputs`).
 from __future__ import annotations
 
 import os
+import unicodedata
 import urllib.parse
 from pathlib import Path
 
@@ -29,6 +30,7 @@ def source_options(section: dict, path: str) -> None:
     # before: ingest.path: data/ingest/raw.npz passed, and dvc repro deleted the user's images with ingest's output
     # before ingest ran (never in DVC's cache), which then said they were not found
     for key in ("path", "trusted_path"):
+        one_line(f"{path}.{key}", section.get(key))
         outside_outputs(f"{path}.{key}", section.get(key))
         value = section.get(key)
         below = output_below(os.path.expanduser(value)) if isinstance(value, str) and "://" not in value else None
@@ -78,6 +80,16 @@ def embedding_source_ready(section: dict, path: str) -> None:
         # before: a file kept beside the images (data/degrade/embeddings.npy) made dvc status see degrade's output
         # modified, so the next dvc repro reran degrade, which deleted it, and represent then said it was not found
         outside_outputs(f"{path}.{key}", value)
+
+
+def one_line(name: str, value) -> None:
+    """Refuse the path ``value`` of the option ``name`` (a string, else nothing is asked) holding a control character:
+    a line break kept by a YAML block scalar (``path: |``) or typed into ``-S``, a tab. Before: the path was looked
+    for with it, and the refusal that it does not exist printed the break, one error in two lines."""
+    odd = next((c for c in value if unicodedata.category(c) == "Cc"), None) if isinstance(value, str) else None
+    if odd is not None:
+        fail(name, f"{show(value)} holds the control character {ascii(odd)}, which no path typed on one line holds (a "
+                   "YAML block scalar keeps its line break); write the path on one line, as a plain or quoted string")
 
 
 def outside_outputs(name: str, value) -> None:
