@@ -73,7 +73,8 @@ def test_score_refuses_images_of_no_pixels(tmp_path, shape):
     manifest.to_parquet(project / "data/degrade/manifest.parquet", index=False)
     (project / "data/score/scores.parquet").unlink()
     line = refused_line(project, "score")
-    assert line == f"error: data/degrade: images must be at least 1x1 pixels, got shape {shape}"
+    assert line == (f"error: data/degrade/images.npy: images must be at least 1x1 pixels, got shape {shape}; "
+                    "rerun the degrade stage (dvc repro degrade)")
     with pytest.raises(ImageSetError) as err:
         write_imageset(tmp_path / "written", images, manifest, ["a", "b", "c"])
     assert str(err.value) == f"{tmp_path / 'written'}: images must be at least 1x1 pixels, got shape {shape}"

@@ -288,10 +288,23 @@ def read_imageset(path: str | os.PathLike, *, mmap: bool = True) -> ImageSet:
     return ImageSet(images=images, manifest=manifest, classes=classes)
 
 
+# the stage that writes each imageset the stages read, by the folder's last two names (a refusal of one names it)
+_WRITERS = {"data/ingest": "ingest", "data/degrade": "degrade", "data/gan": "gan-synthesize",
+            "balanced/extra": "balance", "augmented/extra": "gan-synthesize"}
+
+
+def _rerun(folder: Path) -> str:
+    """What to do about imageset ``folder``'s broken file: rerun the stage that writes it, named where known."""
+    stage = _WRITERS.get("/".join(Path(folder).parts[-2:]))
+    return f"rerun the {stage} stage (dvc repro {stage})" if stage else "rerun the stage that writes it"
+
+
 def _check_layout(path: Path) -> None:
     """Refuse an ``images.npy`` whose header numpy would read as other pixels than the bytes were written as:
     Fortran order (every image transposed) or a data length other than the header's shape needs (bytes
-    appended, or cut: the shape was rewritten). Reads the header and the file's size only."""
+    appended, or cut: the shape was rewritten); or values other than uint8 pixels of shape ``(N, H, W, C)``, at
+    least 1x1, ``C`` in {1, 3} (the writers' :func:`validate`), named with the stage to rerun. Reads the header and
+    the file's size only."""
     file = path / IMAGES
     try:
         with open(file, "rb") as handle:
@@ -308,8 +321,15 @@ def _check_layout(path: Path) -> None:
     if fortran and sum(size > 1 for size in shape) > 1:  # one axis longer than 1: the same bytes either way
         raise ImageSetError(f"{file}: its header says Fortran order, so each image would be read transposed; "
                             "an imageset's images are stored in C order (rerun the stage that writes it)")
-    if dtype.hasobject:
-        return  # a pickled array: np.load refuses it
+    # the type and shape an imageset is written in, from the header alone (before, validate refused a float64 or
+    # int16 images.npy after reading it: "images must be a uint8 numpy array, got float64", with nothing to do)
+    if dtype != np.uint8:
+        raise ImageSetError(f"{file}: holds {dtype} values, not uint8 pixels; {_rerun(path)}")
+    if len(shape) != 4 or shape[3] not in (1, 3):
+        raise ImageSetError(f"{file}: images must have shape (N, H, W, C) with C in {{1, 3}}, got {tuple(shape)}; "
+                            f"{_rerun(path)}")
+    if 0 in shape[1:3]:
+        raise ImageSetError(f"{file}: images must be at least 1x1 pixels, got shape {tuple(shape)}; {_rerun(path)}")
     held, needed = data_bytes(file, shape, dtype, offset)
     if held != needed:
         raise ImageSetError(f"{file}: holds {held:,} bytes of pixels but its header's shape {tuple(shape)} needs "
