@@ -302,7 +302,7 @@ def test_a_val_split_of_one_class_is_not_said_to_be_no_better_than_naming_it(tmp
     assert done.returncode == 0, done.stdout + done.stderr
     assert [line for line in done.stdout.splitlines() if "warning" in line] == [
         f"warning: {cleaner}: val has no image of class 'b', which the judge learned from train: its relabel precision "
-        "is not measured there, so 0 relabel(s) to or from it became drops; add val images of every class (an "
+        "is not measured there, so a relabel to or from it would be a drop; add val images of every class (an "
         "imagefolder's val/ needs a folder for each)"]
 
 

@@ -2,6 +2,10 @@
 
 - an imageset's images.npy of another type than uint8 (float64, int16, ...) or shape: refused with what is wrong but
   nothing to do; now from its header, with the stage to rerun named;
+- a cleaner's warning of a class val has no image of said "so 0 relabel(s) to or from it became drops" when none was
+  (no relabel involved it, or the judge's relabels were all refused already), and the report "relabels not trusted: 0
+  became drops" and "relabels to or from them were not measured and became drops" with no relabel made; now the count
+  only where there is one;
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ import numpy as np
 import pytest
 
 from hostile_harness import make_project, refused_line, tiny_degraded, undamaged_params
+from winnow import judges
 from winnow.imageset import ImageSetError, read_imageset
+from winnow.report_grids import judge_note
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -47,3 +53,39 @@ def test_an_imageset_of_the_wrong_shape_names_the_stage_that_writes_it(tmp_path,
         read_imageset(project / folder)
     assert str(refused.value) == (f"{project / folder / 'images.npy'}: images must have shape (N, H, W, C) with C in "
                                   f"{{1, 3}}, got (30, 8, 8); {rerun}")
+
+
+@pytest.mark.hostile("cleaners")
+def test_a_class_without_val_images_is_warned_of_without_a_count_of_no_drops():
+    # before: "... so 0 relabel(s) to or from it became drops; ..." where no relabel was made to or from 'b'
+    assert judges.unmeasured_warning("confident-learn", np.array([1]), classes=["a", "b"], dropped=0) == (
+        "warning: confident-learn: val has no image of class 'b', which the judge learned from train: its relabel "
+        "precision is not measured there, so a relabel to or from it would be a drop; add val images of every class "
+        "(an imagefolder's val/ needs a folder for each)")
+    assert judges.unmeasured_warning("confident-learn", np.array([1]), classes=["a", "b"], dropped=3) == (
+        "warning: confident-learn: val has no image of class 'b', which the judge learned from train: its relabel "
+        "precision is not measured there, so 3 relabel(s) to or from it became drops; add val images of every class "
+        "(an imagefolder's val/ needs a folder for each)")
+
+
+def _judge(**changes) -> dict:
+    return {"kind": "probe", "val_accuracy": 0.9, "relabel_precision": 0.5, "val_relabels": 12, "planted_flips": 12,
+            "relabel_min_precision": 0.8, "relabels_allowed": False, "classes_without_val_images": [], **changes}
+
+
+@pytest.mark.hostile("report")
+def test_the_reports_judge_note_counts_drops_only_where_relabels_became_drops():
+    # before: "relabels not trusted: 0 became drops" (and so for a metrics file without relabels_blocked), and
+    # "Val has no image of 'c': relabels to or from them were not measured and became drops." with none made
+    for note in (judge_note(_judge(relabels_blocked=0)), judge_note(_judge())):
+        assert note.endswith('(bound 0.8): <span class="fail">relabels not trusted</span>.</p>')
+    assert judge_note(_judge(relabels_blocked=4)).endswith(
+        '(bound 0.8): <span class="fail">relabels not trusted: 4 became drops</span>.</p>')
+    allowed = dict(relabel_precision=0.9, relabels_allowed=True, classes_without_val_images=["c"])
+    assert judge_note(_judge(relabels_blocked=0, **allowed)).endswith(
+        '<span class="pass">relabels allowed</span>. <span class="fail">Val has no image of &#x27;c&#x27;: relabels '
+        "to or from them are not measured, so any would be a drop.</span></p>")
+    assert judge_note(_judge(relabels_blocked=2, **allowed)).endswith(
+        '<span class="pass">relabels allowed</span>. <span class="fail">Val has no image of &#x27;c&#x27;: relabels '
+        "to or from them were not measured and became drops.</span></p>")
+

@@ -171,8 +171,8 @@ def test_relabels_to_or_from_a_class_val_lacks_become_drops_that_name_it():
     names = [f"c{c}" for c in range(8)]
     assert judges.unmeasured_warning("confident-learn", np.arange(1, 8), classes=names, dropped=0) == (
         "warning: confident-learn: val has no image of classes 'c1', 'c2', 'c3', 'c4', 'c5' and 2 more, which the "
-        "judge learned from train: its relabel precision is not measured there, so 0 relabel(s) to or from them "
-        "became drops; add val images of every class (an imagefolder's val/ needs a folder for each)")
+        "judge learned from train: its relabel precision is not measured there, so a relabel to or from them "
+        "would be a drop; add val images of every class (an imagefolder's val/ needs a folder for each)")
     assert judges.unmeasured_warning("confident-learn", unmeasured[:0], classes=names, dropped=0) is None
 
 

@@ -256,15 +256,19 @@ def gate_unmeasured(table: pd.DataFrame, unmeasured: np.ndarray, *, classes: lis
 
 def unmeasured_warning(stage: str, unmeasured: np.ndarray, *, classes: list[str], dropped: int) -> str | None:
     """The warning line a cleaner prints when some class it judges has no val image (None otherwise): its relabel
-    precision says nothing of that class, so :func:`gate_unmeasured` made ``dropped`` relabels drops."""
+    precision says nothing of that class, so :func:`gate_unmeasured` made ``dropped`` relabels drops (none: the line
+    says what a relabel to or from it would be; before, "so 0 relabel(s) to or from it became drops")."""
     if not len(unmeasured):
         return None
     named = ", ".join(repr(classes[c]) for c in unmeasured[:NAMED])
     if len(unmeasured) > NAMED:  # many classes stay one readable line
         named += f" and {len(unmeasured) - NAMED} more"
+    them = "them" if len(unmeasured) > 1 else "it"
+    became = (f"{dropped} relabel(s) to or from {them} became drops" if dropped
+              else f"a relabel to or from {them} would be a drop")
     return (f"warning: {stage}: val has no image of class{'es' if len(unmeasured) > 1 else ''} {named}, which the "
-            f"judge learned from train: its relabel precision is not measured there, so {dropped} relabel(s) to or "
-            f"from {'them' if len(unmeasured) > 1 else 'it'} became drops; add val images of every class (an imagefolder's val/ needs a folder for each)")
+            f"judge learned from train: its relabel precision is not measured there, so {became}; add val images of "
+            "every class (an imagefolder's val/ needs a folder for each)")
 
 
 def blocked(table: pd.DataFrame) -> int:

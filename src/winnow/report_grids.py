@@ -103,8 +103,12 @@ def judge_note(judge: dict | None) -> str:
                 else f"{html.escape(_percent_down(precision))} of its {counted:,} {which} restored the original label"
                 + (f", fewer than the {MIN_MEASURED_RELABELS} a precision needs" if counted < MIN_MEASURED_RELABELS
                    else ""))
+    # the relabels made drops (either gate's); none, or a metrics file without the count: nothing said of a count
+    # (before: "relabels not trusted: 0 became drops", and 0 for a count the file did not hold)
+    blocked = judge.get("relabels_blocked")
     verdict = ('<span class="pass">relabels allowed</span>' if judge["relabels_allowed"] else
-               f'<span class="fail">relabels not trusted: {judge.get("relabels_blocked", 0):,} became drops</span>')
+               '<span class="fail">relabels not trusted' + (f": {blocked:,} became drops" if blocked else "")
+               + "</span>")
     accuracy = judge.get("val_accuracy")
     share = judge.get("val_largest_class_share")
     # before: "right on 96.9% of val images ... 86.3% ... (bound 0.8): relabels not trusted", without the 96.9% that
@@ -125,8 +129,10 @@ def judge_note(judge: dict | None) -> str:
                 "relabels stands.</span>")
     # before: "relabels allowed" beside relabels to and from a class val has no image of, which that figure never saw
     missing = judge.get("classes_without_val_images")
+    # every relabel to or from them is a drop, so none blocked means none was made: before, "... became drops" then too
+    made = "were not measured and became drops" if blocked else "are not measured, so any would be a drop"
     unmeasured = (f' <span class="fail">Val has no image of {html.escape(", ".join(map(repr, missing)))}: relabels to or '
-                  "from them were not measured and became drops.</span>" if isinstance(missing, list) and missing else "")
+                  f"from them {made}.</span>" if isinstance(missing, list) and missing else "")
     return (f"<p><b>Judge</b> ({html.escape(str(kind))}){right} after {judge['planted_flips']:,} of the val labels "
             f"were flipped on purpose, {measured} (bound {judge['relabel_min_precision']:g}): {verdict}.{weak}"
             f"{unmeasured}</p>")
