@@ -6,16 +6,24 @@
   (no relabel involved it, or the judge's relabels were all refused already), and the report "relabels not trusted: 0
   became drops" and "relabels to or from them were not measured and became drops" with no relabel made; now the count
   only where there is one;
+- the budget's candidates (metrics/budget.json and the report's table) counted "dropped" and "train images" of each
+  candidate's own decisions, not the leak drops pruned applies whatever wins: none's read 0 dropped beside the filters'
+  1 (dedup a cleaner), every row one train image too many (dedup not a cleaner); now counted as pruned ships them;
 """
 
 from __future__ import annotations
 
 import shutil
 
+import json
+
 import numpy as np
+import pandas as pd
 import pytest
 
-from hostile_harness import make_project, refused_line, tiny_degraded, undamaged_params
+from budget_project import case, planted_fixes_then_mistakes, write_state
+from hostile_harness import make_project, refused_line, run_stage, tiny_degraded, undamaged_params
+from test_hostile_budget import plant_a_leak
 from winnow import judges
 from winnow.imageset import ImageSetError, read_imageset
 from winnow.report_grids import judge_note
@@ -89,3 +97,26 @@ def test_the_reports_judge_note_counts_drops_only_where_relabels_became_drops():
         '<span class="pass">relabels allowed</span>. <span class="fail">Val has no image of &#x27;c&#x27;: relabels '
         "to or from them were not measured and became drops.</span></p>")
 
+
+@pytest.mark.hostile("report")
+@pytest.mark.parametrize("cleaners", [["threshold", "dedup", "confident_learn"], ["threshold", "confident_learn"]],
+                         ids=["dedup-a-cleaner", "dedup-not-a-cleaner"])
+def test_the_budgets_counts_of_a_candidate_are_those_pruned_ships(tmp_path, cleaners):
+    # before: each candidate's dropped and train images counted its own decisions, not the leak drop pruned applies
+    # whatever wins: none "0 dropped, 1200 train images" (with dedup a cleaner, the filters 1 and 1199), and without
+    # dedup among the cleaners the winner's 1200 beside the 1199 pruned then trained on
+    c = case()
+    project = write_state(tmp_path / "p", c, issues=planted_fixes_then_mistakes(c),
+                          params={"pruned": {"cleaners": cleaners}})
+    plant_a_leak(project)  # train-0005, one of 1,200 train images, a copy of test-0000
+    assert run_stage(project, "budget").returncode == 0
+    assert run_stage(project, "variants").returncode == 0
+    metrics = json.loads((project / "metrics/budget.json").read_text())
+    rows = pd.read_parquet(project / "data/variants/pruned/rows.parquet")
+    assert metrics["leak_drops"] == 1
+    assert metrics["candidates"]["none"] | {"correct": 0, "accuracy": 0, "log_loss": 0} == {
+        "fraction": None, "label_images": 0, "dropped": 1, "relabelled": 0, "train_images": 1199, "correct": 0,
+        "accuracy": 0, "log_loss": 0, "note": ""}
+    winner = metrics["candidates"][metrics["winner"]]
+    assert (winner["dropped"], winner["train_images"]) == ((rows["action"] == "drop").sum(),
+                                                           (rows["action"] != "drop").sum())

@@ -259,7 +259,8 @@ def judge_candidates(options: list[Candidate], *, baseline: pd.DataFrame, train_
 
     Returns:
         ``(table, gains)``: one dict per candidate (``candidate, fraction, label_images, dropped,
-        relabelled, train_images, correct, accuracy, log_loss, note, tied_at_edge``; None where not judged) and per
+        relabelled, train_images, correct, accuracy, log_loss, note, tied_at_edge``; None where not judged; the
+        counts of the rows pruned would ship, the ``leaks`` dropped too) and per
         candidate float64 ``(J,)``, what each judge image counts (higher = better), None where it is not
         eligible: a candidate that leaves a class of baseline without train images (the variants stage
         would refuse it) is listed, with why, and not judged.
@@ -272,12 +273,15 @@ def judge_candidates(options: list[Candidate], *, baseline: pd.DataFrame, train_
     for option in options:
         rows = apply_decisions(baseline, option.decisions)
         actions = rows["action"].to_numpy()
-        row = {"candidate": option.name, "fraction": option.fraction, "label_images": option.label_images,
-               "dropped": int((actions == "drop").sum()), "relabelled": int((actions == "relabel").sum()),
-               "train_images": int((actions != "drop").sum()), "correct": None, "accuracy": None,
-               "log_loss": None, "note": "", "tied_at_edge": dict(zip(("taken", "left_out"), option.tied))}
         shipped = rows if leaks is None or not len(leaks) else apply_decisions(baseline,
                                                                               with_leaks(option.decisions, leaks))
+        # counted as pruned ships it, leak drops included: before, of the candidate's decisions alone, so with dedup
+        # among pruned.cleaners none's "train images" held the leaks the filters' did not, and without it every row did
+        ships = shipped["action"].to_numpy()
+        row = {"candidate": option.name, "fraction": option.fraction, "label_images": option.label_images,
+               "dropped": int((ships == "drop").sum()), "relabelled": int((ships == "relabel").sum()),
+               "train_images": int((ships != "drop").sum()), "correct": None, "accuracy": None,
+               "log_loss": None, "note": "", "tied_at_edge": dict(zip(("taken", "left_out"), option.tied))}
         try:
             check_kept("pruned", shipped, before=baseline, classes=classes)
         except WinnowError as err:
