@@ -11,12 +11,12 @@ import numpy as np
 from winnow.degrade import counts_by_kind, degrade, perturbation_table
 from winnow.degrade_options import check_classes_learnt
 from winnow.errors import WinnowError
-from winnow.groundtruth import DUPLICATE_KINDS, LABEL_KINDS, LOG_NAME, REMOVAL_KINDS
+from winnow.groundtruth import DEGRADE_METRICS, DUPLICATE_KINDS, LABEL_KINDS, LOG_NAME, REMOVAL_KINDS
 from winnow.imageset import read_imageset, write_imageset
 from winnow.stage import check_outputs, load_params, run, scratch_folder, together, write_json
 from winnow.stage_reads import check_original_sizes, check_taught_classes
 
-IN, OUT, METRICS = "data/ingest", "data/degrade", "metrics/degrade.json"
+IN, OUT, METRICS = "data/ingest", "data/degrade", DEGRADE_METRICS
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ from winnow.decided_at import check_decided_table
 from winnow.errors import WinnowError, first_line
 from winnow.evaluated import read_predictions
 from winnow.flag_cuts import check_cut, check_flagged_by, check_grouped_at
-from winnow.groundtruth import TRUTH
+from winnow.groundtruth import DEGRADE_METRICS, TRUTH
 from winnow.report_valuation import valuation_section
 from winnow.imageset import ImageSet, read_imageset
 from winnow.judged_rows import check_grouped, check_pixels
@@ -132,7 +132,7 @@ def main() -> None:
                                                   rejected=rejected),
             rejected=rejected,
             degrade=report_recounts.checked_degrade(
-                json_of("degrade", "metrics/degrade.json"), ingested=ingested.manifest,
+                json_of("degrade", DEGRADE_METRICS), ingested=ingested.manifest,
                 degraded=None if degraded is None else degraded.manifest,
                 # degrade writes its log beside its images: one missing is refused, not read as unwritten (before: the
                 # counts of metrics/degrade.json shown unchecked against it)

@@ -9,22 +9,26 @@
 - the budget's candidates (metrics/budget.json and the report's table) counted "dropped" and "train images" of each
   candidate's own decisions, not the leak drops pruned applies whatever wins: none's read 0 dropped beside the filters'
   1 (dedup a cleaner), every row one train image too many (dedup not a cleaner); now counted as pruned ships them;
+- metrics/degrade.json's name was a literal in the degrade stage, the report stage and report_recounts beside
+  study_runs.DEGRADE_METRICS: now one name, winnow.groundtruth.DEGRADE_METRICS, each of them reads;
 """
 
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from budget_project import case, planted_fixes_then_mistakes, write_state
 from hostile_harness import make_project, refused_line, run_stage, tiny_degraded, undamaged_params
 from test_hostile_budget import plant_a_leak
-from winnow import judges
+from winnow import groundtruth, judges, study_runs
 from winnow.imageset import ImageSetError, read_imageset
 from winnow.report_grids import judge_note
 
@@ -120,3 +124,18 @@ def test_the_budgets_counts_of_a_candidate_are_those_pruned_ships(tmp_path, clea
     winner = metrics["candidates"][metrics["winner"]]
     assert (winner["dropped"], winner["train_images"]) == ((rows["action"] == "drop").sum(),
                                                            (rows["action"] != "drop").sum())
+
+
+@pytest.mark.hostile("intermediates")
+def test_the_degrade_metrics_file_has_one_name_that_its_writer_and_readers_share():
+    # before: "metrics/degrade.json" written out in stages/degrade.py, stages/report.py and report_recounts beside
+    # study_runs.DEGRADE_METRICS: a rename in one left `winnow study collect` (or the report) reading another file
+    root = Path(__file__).resolve().parents[1]
+    spelled = sorted(str(file.relative_to(root)) for folder in ("src", "stages") for file in (root / folder).rglob("*.py")
+                     if '"metrics/degrade.json"' in file.read_text())
+    assert spelled == ["src/winnow/groundtruth.py"]
+    assert study_runs.DEGRADE_METRICS is groundtruth.DEGRADE_METRICS
+    stage = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]["degrade"]
+    assert [next(iter(entry)) for entry in stage["metrics"]] == [groundtruth.DEGRADE_METRICS]
+    for script in ("degrade", "report"):  # each names it, none spells it
+        assert "DEGRADE_METRICS" in (root / "stages" / f"{script}.py").read_text()

@@ -27,6 +27,9 @@ PERTURBATION_COLUMNS = ("id", "kind", "params", "source_id", "original_label")
 # degrade's log of what it planted, beside its imageset data/degrade: the one name its writer and every reader use
 LOG_NAME = "perturbations.parquet"
 TRUTH = f"data/degrade/{LOG_NAME}"
+# and its metrics (the train counts, the images perturbed, the rows of each kind): the one name its writer, the report
+# and `winnow study collect` use (before: a literal in each, beside study_runs' own)
+DEGRADE_METRICS = "metrics/degrade.json"
 
 LABEL_KINDS = ("symmetric_noise", "pair_flip")
 REMOVAL_KINDS = ("class_removal", "class_subsample", "subsample")

@@ -15,7 +15,7 @@ import pandas as pd
 
 from winnow.contract_verdict import changed_data_file, rows_fingerprint
 from winnow.errors import first_line
-from winnow.groundtruth import TRUTH
+from winnow.groundtruth import DEGRADE_METRICS, TRUTH
 from winnow.leaks import leaks_by_kind
 from winnow.metrics import predictions_path, summary_path
 from winnow.report import reason_tokens
@@ -91,7 +91,7 @@ def checked_degrade(counts: dict | None, *, ingested, degraded, planted) -> dict
     naming the key. Before: a count written as text stopped the report with a TypeError, a deleted key with a
     KeyError, "-5 images perturbed" was shown as measured, and a metrics file of another run "train split 3,500 →
     3,000 images" above a train split of 3,255."""
-    path, stage = "metrics/degrade.json", "degrade"
+    path, stage = DEGRADE_METRICS, "degrade"
     kinds = list(counts["kind"]) if isinstance(counts, dict) and isinstance(counts.get("kind"), dict) else []
     checked_numbers(counts, path=path, stage=stage,
                     counts=["train.before", "train.after", "perturbed_images", "carrying_images",

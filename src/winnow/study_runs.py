@@ -12,11 +12,10 @@ from winnow.degrade_options import check as check_perturbations, with_defaults
 from winnow.degrade_picks import picked
 from winnow.errors import WinnowError, listed
 from winnow.experiments import same_inputs
-from winnow.groundtruth import CONTAMINATION_KINDS
+from winnow.groundtruth import CONTAMINATION_KINDS, DEGRADE_METRICS
 from winnow.param_rules import finite_number
 from winnow.revisions import comparable, lookup
 
-DEGRADE_METRICS = "metrics/degrade.json"  # the degrade stage's ground-truth rows per kind
 DEGRADED = "data/degrade"  # the degrade stage's imageset
 
 
