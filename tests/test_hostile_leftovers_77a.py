@@ -131,8 +131,8 @@ def test_the_degrade_metrics_file_has_one_name_that_its_writer_and_readers_share
     # before: "metrics/degrade.json" written out in stages/degrade.py, stages/report.py and report_recounts beside
     # study_runs.DEGRADE_METRICS: a rename in one left `winnow study collect` (or the report) reading another file
     root = Path(__file__).resolve().parents[1]
-    spelled = sorted(str(file.relative_to(root)) for folder in ("src", "stages") for file in (root / folder).rglob("*.py")
-                     if '"metrics/degrade.json"' in file.read_text())
+    scripts = [file for folder in ("src", "stages") for file in (root / folder).rglob("*.py")]
+    spelled = sorted(str(file.relative_to(root)) for file in scripts if '"metrics/degrade.json"' in file.read_text())
     assert spelled == ["src/winnow/groundtruth.py"]
     assert study_runs.DEGRADE_METRICS is groundtruth.DEGRADE_METRICS
     stage = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]["degrade"]
