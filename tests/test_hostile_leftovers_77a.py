@@ -120,7 +120,7 @@ def test_the_budgets_counts_of_a_candidate_are_those_pruned_ships(tmp_path, clea
     assert metrics["leak_drops"] == 1
     assert metrics["candidates"]["none"] | {"correct": 0, "accuracy": 0, "log_loss": 0} == {
         "fraction": None, "label_images": 0, "dropped": 1, "relabelled": 0, "train_images": 1199, "correct": 0,
-        "accuracy": 0, "log_loss": 0, "note": ""}
+        "accuracy": 0, "log_loss": 0, "note": "", "tied_at_edge": {"taken": 0, "left_out": 0}}
     winner = metrics["candidates"][metrics["winner"]]
     assert (winner["dropped"], winner["train_images"]) == ((rows["action"] == "drop").sum(),
                                                            (rows["action"] != "drop").sum())
