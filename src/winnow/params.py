@@ -386,8 +386,8 @@ SCHEMA = Section({
         # over 10 classes; a smaller alpha (1e-300 was allowed) passes such drops while it reads as a gate
         "alpha": Num(MIN_ALPHA, 1, high_open=True),
         "correction": Choice(CORRECTIONS),
-        # phi of winnow.paired: the spread of seed-to-seed changes over the binomial's; measured 1.5-2
-        # (benchmarks/results/gate.md). At most 4, twice the largest measured: a decimal slip (157) would pass a class
+        # phi of winnow.paired: the spread of seed-to-seed changes over the binomial's; measured 1.2-2.64
+        # (benchmarks/results/gate.md). At most 4, half again the largest measured: a decimal slip (157) would pass a class
         # that lost every image, and at 10 (the bound until stop 65) a class of 100 test images that lost 45 and gained
         # none passed at p adj 0.44 (at 4: 0.004)
         "overdispersion": Num(1, MAX_OVERDISPERSION),
