@@ -4,13 +4,19 @@
   20%)" and that "three runs a side met both [targets] on both models": stop 43's measurement. The current one in
   ``benchmarks/results/gate.md`` (stop 55, which the paragraph before it quotes: "the target ... is **missed**") has
   one run a side catch that cut and 2 of the 4 drops of 5 recall points or more, and three runs a side 3 of the 4.
-  The same section bounded φ at 4, "twice the largest measured", where gate.md measures 2.64 for accuracy."""
+  The same section bounded φ at 4, "twice the largest measured", where gate.md measures 2.64 for accuracy.
+- The gate's table was listed as "(variant, class, images, base, head, change, CI, p, p adjusted, tolerance,
+  verdict ...)": the printed table has a ``changed`` column (the images that changed sides) after ``images``, and
+  heads its columns ``class (recall unless marked)``, ``95% CI`` and ``p adj``. The README now lists them as printed."""
 
 import re
 
+import pandas as pd
 import pytest
 from hostile_harness import ROOT
 
+from winnow.gate_report import render
+from winnow.gate_table import COLUMNS
 from winnow.params import MAX_OVERDISPERSION
 
 README = " ".join((ROOT / "README.md").read_text().split())
@@ -40,3 +46,12 @@ def test_the_largest_phi_the_readme_bounds_by_is_the_largest_gate_md_measured():
     bound, quoted = re.search(r"each is at most (\d+), half again the largest measured \(([\d.]+),", README).groups()
     assert float(quoted) == max(measured)
     assert float(bound) == MAX_OVERDISPERSION and 1.4 < MAX_OVERDISPERSION / max(measured) < 1.6  # "half again"
+
+
+@pytest.mark.hostile("gate")
+def test_the_gate_tables_columns_the_readme_lists_are_the_ones_it_prints():
+    # before: "(variant, class, images, base, head, change, CI, p, p adjusted, tolerance, verdict ...)": no word of the
+    # changed column between images and base, which a reader of the printed table met unexplained
+    listed = README.split("The gate prints one table (its columns: ", 1)[1].split(": `REGRESSED`", 1)[0].split(", ")
+    header = render(pd.DataFrame(columns=COLUMNS)).splitlines()[0]
+    assert listed == [cell.strip() for cell in header.strip("|").split("|")]
