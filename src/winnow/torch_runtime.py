@@ -233,17 +233,60 @@ def distributed_setup() -> tuple[int, int]:
         # past 65535
         _launch_number("MASTER_PORT", default="", most=65535)
         try:
-            torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+            _join_process_group(rank, world)
         except torch.distributed.DistError as err:  # DistNetworkError, DistStoreError: the rendezvous, not the data
-            # before: torch's traceback, as when WORLD_SIZE, RANK, MASTER_ADDR and MASTER_PORT were left set in a shell
-            # (exported for an earlier run) and another process held the port
-            raise WinnowError(f"WORLD_SIZE={world}: rank {rank} could not set up the process group at MASTER_ADDR:"
-                              f"MASTER_PORT {os.environ['MASTER_ADDR']}:{os.environ['MASTER_PORT']} "
-                              f"({_rendezvous_failure(err)}); launch with torchrun (torchrun --nproc_per_node={world} "
-                              "...), which sets them for every rank, or unset WORLD_SIZE to train in one process"
-                              ) from err
+            raise _rendezvous_error(world, rank, err) from err
         return torch.distributed.get_rank(), world
     return 0, 1
+
+
+# the variables torchrun sets that make a process one rank of several (unset, it trains alone)
+LAUNCH_VARIABLES = ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+# how long a process torchrun did not start waits at the rendezvous for its peers: torchrun starts every rank of a
+# machine at once (and its agents meet first), so only a hand launch needs any wait, and none of minutes
+ALONE_RENDEZVOUS_S = 30
+
+
+def _join_process_group(rank: int, world: int) -> None:
+    """The default process group of ``world`` ranks, this one ``rank``, met at MASTER_ADDR:MASTER_PORT. Under torchrun
+    (``TORCHELASTIC_RUN_ID`` set) torch's own env:// rendezvous; in a process it did not start, a store that waits
+    :data:`ALONE_RENDEZVOUS_S` for the other ranks, not torch's 30 minutes, the collectives' timeout left torch's."""
+    from datetime import timedelta
+
+    from torch.distributed.constants import default_pg_timeout
+
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    if os.environ.get("TORCHELASTIC_RUN_ID"):
+        torch.distributed.init_process_group(backend)
+        return
+    address, port = os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"])
+    try:
+        store = torch.distributed.TCPStore(address, port, world, rank == 0,
+                                           timeout=timedelta(seconds=ALONE_RENDEZVOUS_S), multi_tenant=True)
+    except torch.distributed.DistError as err:
+        if not isinstance(err, torch.distributed.DistStoreError) and "timed out" not in str(err):
+            raise  # the port held by another process, an address that is no host: the rendezvous's own line
+        # before: a process torchrun did not start, the variables left set in a shell (exported for an earlier run),
+        # waited 30 minutes in the rendezvous for ranks that never came, then torch's traceback
+        peers = f"the other {world - 1} rank(s)" if rank == 0 else "rank 0"
+        left = " ".join(name for name in LAUNCH_VARIABLES if name in os.environ)
+        raise WinnowError(f"WORLD_SIZE={world}: rank {rank} waited {ALONE_RENDEZVOUS_S} s at MASTER_ADDR:MASTER_PORT "
+                          f"{address}:{port} for {peers}, which never came, and torchrun did not start this process "
+                          f"(no TORCHELASTIC_RUN_ID): the variables are left from another launch; unset {left} to "
+                          f"train in one process, or launch with torchrun (torchrun --nproc_per_node={world} ...)"
+                          ) from None
+    torch.distributed.init_process_group(backend, store=store, rank=rank, world_size=world)
+    store.set_timeout(default_pg_timeout)
+
+
+def _rendezvous_error(world: int, rank: int, err: BaseException) -> WinnowError:
+    """The line of a rendezvous at MASTER_ADDR:MASTER_PORT that failed with torch's ``err``."""
+    # before: torch's traceback, as when WORLD_SIZE, RANK, MASTER_ADDR and MASTER_PORT were left set in a shell
+    # (exported for an earlier run) and another process held the port
+    return WinnowError(f"WORLD_SIZE={world}: rank {rank} could not set up the process group at MASTER_ADDR:"
+                       f"MASTER_PORT {os.environ['MASTER_ADDR']}:{os.environ['MASTER_PORT']} "
+                       f"({_rendezvous_failure(err)}); launch with torchrun (torchrun --nproc_per_node={world} "
+                       "...), which sets them for every rank, or unset WORLD_SIZE to train in one process")
 
 
 def _rendezvous_failure(err: BaseException) -> str:

@@ -1,0 +1,111 @@
+"""Hostile cases of the 77th stop's leftovers of stop 76 (launch settings and devices):
+
+- train in a plain process (torchrun did not start it: no TORCHELASTIC_RUN_ID) with WORLD_SIZE=2, RANK, LOCAL_RANK,
+  MASTER_ADDR and MASTER_PORT left set in the shell: one line, after a short wait, naming the variables to unset;
+  before, the rendezvous waited 30 minutes for a rank that never came, then torch's traceback;
+- the same variables set by torchrun (TORCHELASTIC_RUN_ID): torch's own env:// rendezvous, as before.
+
+Each checks the whole line a user reads, and nothing partial left behind.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from hostile_harness import assert_error_line, assert_nothing_left, files_under
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def _in_process(main, monkeypatch, capsys, *argv: str, torchrun: bool = False) -> subprocess.CompletedProcess:
+    """``main`` run as a stage script's ``run(main)`` runs it, its exit status and output as a finished process's."""
+    from winnow.stage import run
+
+    monkeypatch.setattr(sys, "argv", ["stage.py", *argv])
+    try:
+        run(main, reads_arguments=bool(argv), torchrun=torchrun)
+        status = 0
+    except SystemExit as stop:
+        status = stop.code
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess(["stage"], status, out.out, out.err)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _left_launch(monkeypatch, port: int, *, rank: str = "0") -> None:
+    """torchrun's variables of a 2-rank launch, left set in a process torchrun did not start."""
+    monkeypatch.delenv("TORCHELASTIC_RUN_ID", raising=False)
+    for name, value in {"WORLD_SIZE": "2", "RANK": rank, "LOCAL_RANK": rank, "MASTER_ADDR": "127.0.0.1",
+                        "MASTER_PORT": str(port)}.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.mark.hostile("training")
+def test_train_with_torchrun_variables_left_in_a_plain_process_is_refused_after_a_short_wait(
+        tmp_path, monkeypatch, capsys):
+    # before: rank 0 listened at MASTER_PORT and waited torch's 30 minutes for rank 1, which nothing would start, then
+    # "torch.distributed.DistStoreError: Timed out after 1801 seconds waiting for clients. 1/2 clients joined."
+    import winnow.torch_runtime as runtime
+    from test_hostile_threshold_64 import _stage_module
+    from test_hostile_training_76 import _tiny
+
+    project = _tiny(tmp_path / "project", train={"model": "lenet5", "epochs": 1, "batch_size": 8})
+    port = _free_port()
+    _left_launch(monkeypatch, port)
+    monkeypatch.setattr(runtime, "ALONE_RENDEZVOUS_S", 1)
+    monkeypatch.chdir(project)
+    before = files_under(project)
+    done = _in_process(_stage_module("train").main, monkeypatch, capsys, "baseline", torchrun=True)
+    assert assert_error_line(done) == (
+        f"error: WORLD_SIZE=2: rank 0 waited 1 s at MASTER_ADDR:MASTER_PORT 127.0.0.1:{port} for the other 1 rank(s), "
+        "which never came, and torchrun did not start this process (no TORCHELASTIC_RUN_ID): the variables are left "
+        "from another launch; unset WORLD_SIZE RANK LOCAL_RANK MASTER_ADDR MASTER_PORT to train in one process, or "
+        "launch with torchrun (torchrun --nproc_per_node=2 ...)")
+    assert_nothing_left(project, before)
+    assert not torch.distributed.is_initialized()
+
+
+@pytest.mark.hostile("training")
+def test_a_plain_rank_1_whose_rank_0_never_listens_is_refused_after_a_short_wait(monkeypatch):
+    # before: rank 1 retried its connection to MASTER_ADDR:MASTER_PORT for torch's 30 minutes, then a traceback
+    import winnow.torch_runtime as runtime
+    from winnow.errors import WinnowError
+
+    port = _free_port()
+    _left_launch(monkeypatch, port, rank="1")
+    monkeypatch.setattr(runtime, "ALONE_RENDEZVOUS_S", 1)
+    with pytest.raises(WinnowError) as refused:
+        runtime.distributed_setup()
+    assert str(refused.value) == (
+        f"WORLD_SIZE=2: rank 1 waited 1 s at MASTER_ADDR:MASTER_PORT 127.0.0.1:{port} for rank 0, which never came, "
+        "and torchrun did not start this process (no TORCHELASTIC_RUN_ID): the variables are left from another "
+        "launch; unset WORLD_SIZE RANK LOCAL_RANK MASTER_ADDR MASTER_PORT to train in one process, or launch with "
+        "torchrun (torchrun --nproc_per_node=2 ...)")
+    assert not torch.distributed.is_initialized()
+
+
+@pytest.mark.hostile("training")
+def test_a_rank_torchrun_started_meets_its_peers_by_torchs_own_rendezvous(monkeypatch):
+    # the short wait is for processes torchrun did not start: its ranks keep torch's env:// rendezvous (the agent's
+    # store, its timeout), as before the mend
+    import winnow.torch_runtime as runtime
+
+    _left_launch(monkeypatch, _free_port())
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "none")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    calls = []
+    monkeypatch.setattr(torch.distributed, "init_process_group", lambda *args, **kwargs: calls.append((args, kwargs)))
+    monkeypatch.setattr(torch.distributed, "TCPStore", lambda *_, **__: pytest.fail("a store of winnow's own"))
+    monkeypatch.setattr(torch.distributed, "get_rank", lambda: 0)
+    assert runtime.distributed_setup() == (0, 2)
+    assert calls == [(("gloo",), {})]
