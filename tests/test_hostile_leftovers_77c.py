@@ -3,7 +3,11 @@
 - train in a plain process (torchrun did not start it: no TORCHELASTIC_RUN_ID) with WORLD_SIZE=2, RANK, LOCAL_RANK,
   MASTER_ADDR and MASTER_PORT left set in the shell: one line, after a short wait, naming the variables to unset;
   before, the rendezvous waited 30 minutes for a rank that never came, then torch's traceback;
-- the same variables set by torchrun (TORCHELASTIC_RUN_ID): torch's own env:// rendezvous, as before.
+- the same variables set by torchrun (TORCHELASTIC_RUN_ID): torch's own env:// rendezvous, as before;
+- ingest.path: prep/raw, the output of the fetch stage of prep/dvc.yaml (a second dvc.yaml, whose stages DVC runs as
+  the top one's), in the project and in the copy a queued experiment of ingest alone runs in, which lacks it: the
+  params check's line that a path in a stage's output is refused with, as for the top dvc.yaml's outputs; before, the
+  project ingested it, and the copy told the user to `dvc add prep/raw`, which DVC refuses for a stage's output.
 
 Each checks the whole line a user reads, and nothing partial left behind.
 """
@@ -109,3 +113,33 @@ def test_a_rank_torchrun_started_meets_its_peers_by_torchs_own_rendezvous(monkey
     monkeypatch.setattr(torch.distributed, "get_rank", lambda: 0)
     assert runtime.distributed_setup() == (0, 2)
     assert calls == [(("gloo",), {})]
+
+
+NESTED_STAGE = "stages:\n  fetch:\n    cmd: python fetch.py\n    outs:\n    - raw\n"
+
+
+@pytest.mark.hostile("dvc")
+@pytest.mark.parametrize("where", ["project", "experiment copy"])
+def test_a_path_a_second_dvc_yaml_writes_is_refused_as_a_stage_output(tmp_path, monkeypatch, capsys, where):
+    # before: the copy (dvc exp run --queue ingest) said "error: ingest.path: prep/raw is not in the copy of the project
+    # this experiment runs in (...): ... give its absolute path, or commit it to git or DVC (dvc add prep/raw, then
+    # commit prep/raw.dvc)", which DVC refuses ("output 'prep/raw' is already specified in stage: 'fetch'"); the project
+    # ingested prep/raw, which dvc repro deletes before fetch runs, as the params check says of the top dvc.yaml's
+    from test_hostile_dvc_75 import _images
+    from test_hostile_leftovers_76c import _experiment_copy
+    from test_hostile_threshold_64 import _stage_in_process
+
+    project, copy = _experiment_copy(tmp_path, "tmpq7x2", "prep/raw")
+    _images(project / "prep/raw")
+    runs_in = project if where == "project" else copy
+    if where == "project":
+        (project / "params.yaml").write_text((copy / "params.yaml").read_text())
+        (project / "dvc.yaml").write_text("stages: {}\n")
+    (runs_in / "prep").mkdir(exist_ok=True)
+    (runs_in / "prep/dvc.yaml").write_text(NESTED_STAGE)
+    before = files_under(runs_in)
+    done = _stage_in_process(runs_in, "ingest", monkeypatch, capsys)
+    assert (done.returncode, done.stderr.splitlines()) == (1, [
+        "error: params.yaml: ingest.path: prep/raw lies in an output of the prep/dvc.yaml:fetch stage (prep/raw), which "
+        "dvc repro deletes before that stage runs; keep your file elsewhere"])
+    assert_nothing_left(runs_in, before)

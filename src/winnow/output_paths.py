@@ -162,7 +162,7 @@ def project_file(path: str) -> str | None:
     top = relative.split(os.sep)[0]
     if top in _PIPELINE_FILES and os.path.exists(os.path.join(root, top)):
         return _PIPELINE_FILES[top]
-    return _output_of(root, relative)
+    return _named(_output_of(root, relative) or _nested_output(root, relative))
 
 
 def stage_output(path: str) -> str | None:
@@ -181,19 +181,42 @@ def stage_output(path: str) -> str | None:
     for target, base in ((os.path.abspath(path), root), (os.path.realpath(path), os.path.realpath(root))):
         relative = os.path.relpath(target, base)
         if relative.split(os.sep)[0] != os.pardir:
-            found = _output_of(root, relative, templated=False)
+            found = _output_of(root, relative, templated=False) or _nested_output(root, relative, templated=False)
             if found:
-                return found
+                return _named(found)
     return None
 
 
-def _output_of(root: str, relative: str, *, templated: bool = True) -> str | None:
-    """The output of the project at ``root`` that ``relative`` is or lies under, as :func:`project_file` says it;
+def _named(found: tuple[str, str] | None) -> str | None:
+    """``an output of the <stage> stage (<out>)`` of ``(stage, out)``, as :func:`project_file` says it; None of None."""
+    return found and f"an output of the {found[0]} stage ({found[1]})"
+
+
+def _output_of(root: str, relative: str, *, templated: bool = True) -> tuple[str, str] | None:
+    """``(stage, output)`` of the output of the project at ``root`` that ``relative`` is or lies under;
     ``templated``: a templated output counts as its folder, else as each of its expansions (:func:`_expanded`)."""
     for stage_name, out in _stage_outputs(root, templated=templated):
         if out and (relative == out.rstrip("/") or relative.startswith(out.rstrip("/") + "/")
                     or (out.endswith("/") and relative.startswith(out))):
-            return f"an output of the {stage_name} stage ({out})"
+            return stage_name, out
+    return None
+
+
+def _nested_output(root: str, relative: str, *, templated: bool = True) -> tuple[str, str] | None:
+    """The output of a dvc.yaml below the project's top, in a folder holding ``relative`` (a path from ``root``), that
+    ``relative`` is or lies under, its stage named as DVC names it (``("prep/dvc.yaml:fetch", "prep/raw")``); else
+    None. DVC runs the stages of every dvc.yaml of the project: before, only the top one's outputs were
+    seen, so ingest.path: prep/raw, written by prep/dvc.yaml's fetch stage, passed the params check that refuses
+    raw written by the top one's, and a queued experiment of ingest alone, whose copy lacks it, told the user to
+    `dvc add prep/raw`, which DVC refuses for a stage's output."""
+    parts = Path(relative).parts
+    for depth in range(len(parts) - 1, 0, -1):  # the innermost dvc.yaml first
+        folder = Path(*parts[:depth])
+        if ".." in folder.parts or not os.path.isfile(os.path.join(root, folder, "dvc.yaml")):
+            continue
+        found = _output_of(os.path.join(root, folder), str(Path(*parts[depth:])), templated=templated)
+        if found:
+            return f"{folder.as_posix()}/dvc.yaml:{found[0]}", f"{folder.as_posix()}/{found[1]}"
     return None
 
 
