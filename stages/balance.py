@@ -81,7 +81,8 @@ def main() -> None:
         # trained_as: of the train section, seed and policy now, as evaluate refuses another (before: after train.model
         # was edited and balance run alone, the old model's features chose the edge cases, exit 0)
         train_config = TrainConfig.from_params(params["train"])
-        classifier, _ = load("models/baseline.pt", device=device.type, classes=classes,
+        # on balance.device as it names it: before, its kind alone (cuda), so cuda:1 ran the model on cuda:0
+        classifier, _ = load("models/baseline.pt", device=str(device), classes=classes,
                              image_shape=pruned.images.shape[1:], trained_on=lambda: learnt_ids("baseline"),
                              trained_as=(train_config, seed, policy_for(params, train_config.augment)),
                              uses="its edge cases")

@@ -63,11 +63,15 @@ def main() -> None:
     from winnow.augment_search import policy_for
     from winnow.checkpoints import check_finite, load
     from winnow.gan import GanConfig, generate, train_gan
+    from winnow.torch_runtime import pick_device
     from winnow.training import TrainConfig, embed, predict_proba, run_as
 
     section = dict(params["gan"])
     contract = VariantContract.read(params)  # what the variant's contract reads, before anything is written
     config = GanConfig.from_params(section.pop("train", {}))
+    # settings first, then files, as balance: before, cuda:1 on a host of one GPU was refused only when the GAN began to
+    # train, after the baseline model was read and run, and a missing models/baseline.pt was named in its place
+    pick_device(config.device, option="gan.train.device")
     seed = params["seed"]
     # pruned as params.yaml's pruned.cleaners make it now: before, after a cleaner was added or taken out and
     # gan-synthesize run alone (dvc repro -s), the GAN learnt the old decisions' images, exit 0

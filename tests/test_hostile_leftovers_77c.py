@@ -8,6 +8,10 @@
   the top one's), in the project and in the copy a queued experiment of ingest alone runs in, which lacks it: the
   params check's line that a path in a stage's output is refused with, as for the top dvc.yaml's outputs; before, the
   project ingested it, and the copy told the user to `dvc add prep/raw`, which DVC refuses for a stage's output.
+- gan.train.device: cuda:1 on a host of one GPU: one line naming it before anything is read; before, a missing
+  models/baseline.pt was named in its place (and with the model there, it was read and run before the refusal);
+- balance.device: cuda:1 on a host of two GPUs: the baseline model that picks the edge cases runs on cuda:1; before,
+  on cuda:0 (the device's kind alone was passed on), the copies on cuda:1.
 
 Each checks the whole line a user reads, and nothing partial left behind.
 """
@@ -143,3 +147,66 @@ def test_a_path_a_second_dvc_yaml_writes_is_refused_as_a_stage_output(tmp_path, 
         "error: params.yaml: ingest.path: prep/raw lies in an output of the prep/dvc.yaml:fetch stage (prep/raw), which "
         "dvc repro deletes before that stage runs; keep your file elsewhere"])
     assert_nothing_left(runs_in, before)
+
+
+def _gpus(monkeypatch, count: int) -> None:
+    """torch sees ``count`` CUDA devices (this machine has none)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: count)
+
+
+@pytest.mark.hostile("training")
+def test_gan_train_device_the_host_lacks_is_refused_before_the_baseline_model_is_read(tmp_path, monkeypatch, capsys):
+    # before: "error: models/baseline.pt: model file not found; rerun the train@baseline stage (dvc repro
+    # train@baseline)", the wrong cause; with the model there, it was read and run on the val images before the GAN's
+    # training refused the device
+    import yaml
+
+    from hostile_harness import make_project
+    from test_gan import gan_project
+    from test_hostile_training_70r import _in_process as _stage_run
+
+    project = gan_project(tmp_path / "project", weak_k=2)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["gan"]["train"]["device"] = "cuda:1"
+    make_project(project, params)
+    (project / "models/baseline.pt").unlink()
+    _gpus(monkeypatch, 1)
+    before = files_under(project)
+    with pytest.raises(SystemExit) as refused:
+        _stage_run(project, monkeypatch, "gan_synthesize")
+    assert (refused.value.code, capsys.readouterr().err.splitlines()) == (1, [
+        "error: gan.train.device: cuda:1 requested but only 1 CUDA device(s) are visible; use auto or cpu"])
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("balance")
+def test_balance_runs_its_baseline_model_on_the_gpu_balance_device_names(tmp_path, monkeypatch, capsys):
+    # before: load(device="cuda"), balance.device's kind alone: with cuda:1 set on a host of two GPUs the model that
+    # picks the edge cases ran on cuda:0, the copies on cuda:1
+    import numpy as np
+    import yaml
+
+    from hostile_harness import make_project
+    from test_augment import _stage
+    from test_hostile_balance_more import balance_project
+    from winnow.errors import WinnowError
+
+    images = np.random.default_rng(0).integers(0, 256, (6, 8, 8, 1), dtype=np.uint8)
+    project = balance_project(tmp_path / "project", images, np.array([0, 0, 0, 0, 1, 1]), policy={"n": 1})
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["balance"].update(edge_fraction=0.5, device="cuda:1")
+    make_project(project, params)
+    _gpus(monkeypatch, 2)
+    stage = _stage("balance")
+    asked = []
+
+    def load(path, *, device, **_):
+        asked.append(device)
+        raise WinnowError("stopped where the model is read")
+
+    monkeypatch.setattr(stage, "load", load)
+    monkeypatch.chdir(project)
+    done = _in_process(stage.main, monkeypatch, capsys)
+    assert (done.returncode, done.stderr.splitlines(), asked) == (1, ["error: stopped where the model is read"],
+                                                                  ["cuda:1"])
