@@ -12,12 +12,16 @@
   models/baseline.pt was named in its place (and with the model there, it was read and run before the refusal);
 - balance.device: cuda:1 on a host of two GPUs: the baseline model that picks the edge cases runs on cuda:1; before,
   on cuda:0 (the device's kind alone was passed on), the copies on cuda:1.
+- represent.pretrained torchvision:resnet18 with download: true, stderr a log (not a terminal): torch.hub's download
+  bar and the Hugging Face Hub's are off, as winnow's own bars are there, and on a terminal both draw, the hub's state
+  given back after; before, torch.hub drew every state of the download into the log, carriage returns and all.
 
 Each checks the whole line a user reads, and nothing partial left behind.
 """
 
 from __future__ import annotations
 
+import io
 import socket
 import subprocess
 import sys
@@ -210,3 +214,47 @@ def test_balance_runs_its_baseline_model_on_the_gpu_balance_device_names(tmp_pat
     done = _in_process(stage.main, monkeypatch, capsys)
     assert (done.returncode, done.stderr.splitlines(), asked) == (1, ["error: stopped where the model is read"],
                                                                   ["cuda:1"])
+
+
+class _Terminal(io.StringIO):
+    """stderr as a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.hostile("progress")
+@pytest.mark.parametrize(("stderr", "drawn"), [(io.StringIO, False), (_Terminal, True)], ids=["log", "terminal"])
+def test_weight_downloads_draw_their_bars_on_a_terminal_alone(tmp_path, monkeypatch, stderr, drawn):
+    # before: torchvision's builder fetched its weights through torch.hub.download_url_to_file(progress=True), whose
+    # tqdm bar wrote each state to a log that winnow's own bars (tqdm's disable=None) leave alone
+    import types
+
+    from test_pretrained_libraries import Pooled, config, images
+    from winnow import pretrained
+
+    shown = []  # each download's progress flag, as torch.hub (and the Hugging Face Hub) were left to draw
+
+    def download(url, dst, hash_prefix=None, progress=True):  # torch.hub's, with no network
+        shown.append(("torch.hub", progress))
+
+    def get_model(name, *, weights=None):  # torchvision's builders fetch their weights with progress=True by default
+        torch.hub.download_url_to_file(weights.url, str(tmp_path / "r18.pth"), None, progress=True)
+        shown.append(("hugging face hub", not hub["off"]))
+        return Pooled("fc")
+
+    hub = {"off": False}
+    utils = types.SimpleNamespace(are_progress_bars_disabled=lambda: hub["off"],
+                                  disable_progress_bars=lambda: hub.update(off=True),
+                                  enable_progress_bars=lambda: hub.update(off=False))
+    monkeypatch.setitem(sys.modules, "huggingface_hub", types.SimpleNamespace(utils=utils))
+    monkeypatch.setitem(sys.modules, "huggingface_hub.utils", utils)
+    weights = types.SimpleNamespace(DEFAULT=types.SimpleNamespace(url="https://download.pytorch.org/models/r18.pth"))
+    monkeypatch.setitem(sys.modules, "torchvision", types.SimpleNamespace(models=types.SimpleNamespace(
+        get_model=get_model, get_model_weights=lambda name: weights)))
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", download)
+    monkeypatch.setattr(sys, "stderr", stderr())
+    features, _ = pretrained.embed(images(), config=config("torchvision:resnet18", download=True), progress=False)
+    assert (features.shape, shown) == ((5, 3), [("torch.hub", drawn), ("hugging face hub", drawn)])
+    assert (torch.hub.download_url_to_file, hub["off"], sys.stderr.getvalue()) == (download, False, "")

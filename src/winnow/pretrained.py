@@ -27,7 +27,7 @@ from winnow.device_rows import to_tensor
 from winnow.errors import WinnowError, first_line, out_of_memory
 from winnow.output_paths import check_input_file
 from winnow.pretrained_failures import device_failure, failure, outputs, weights_misfit
-from winnow.progress_env import progress_bar
+from winnow.progress_env import download_bars, progress_bar
 from winnow.stage import torch_file_damage
 from winnow.torch_runtime import pick_device
 
@@ -183,7 +183,7 @@ def _load(config: PretrainedConfig, device: torch.device) -> tuple[Callable[[tor
             raise WinnowError(f"represent.pretrained.path: {path}: corrupt: {damage}; download the weights again")
     loader = {"timm": _timm, "torchvision": _torchvision, "open_clip": _open_clip}[library]
     try:
-        with _offline(not config.download), _named_weight_files(str(config.model), given=path):
+        with _offline(not config.download), _named_weight_files(str(config.model), given=path), download_bars():
             net = loader(module, name, path=path, download=config.download)
     except WinnowError:
         raise

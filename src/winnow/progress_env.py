@@ -106,3 +106,42 @@ def epoch_bar(*, shown: bool, total: int, desc: str, initial: int = 0):
         yield bar
     finally:
         bar.close()
+
+
+def bars_drawn() -> bool:
+    """Whether :func:`progress_bar`'s bars draw: tqdm's ``disable=None`` rule, stderr a terminal (or a stream that
+    cannot say)."""
+    return not (hasattr(sys.stderr, "isatty") and not sys.stderr.isatty())
+
+
+@contextmanager
+def download_bars():
+    """Inside the block, the bars of a download a library starts for winnow (pretrained weights) follow
+    :func:`progress_bar`'s rule, drawn only where stderr is a terminal: torch.hub's (torchvision's weights, timm's of a
+    URL) whatever its caller's flag says it may, and the Hugging Face Hub's (timm, open_clip). Before, both drew each
+    state of a download into a CI log, a file or a pipe, carriage returns and all, where winnow's own bars draw
+    nothing. open_clip's bar over a URL it fetches itself takes no flag, and is left as it is."""
+    if bars_drawn():
+        yield
+        return
+    import torch.hub
+
+    download = torch.hub.download_url_to_file
+
+    def quiet(url, dst, hash_prefix=None, progress=True):
+        return download(url, dst, hash_prefix, progress=False)
+
+    try:
+        from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+    except ImportError:  # not installed: torchvision alone fetches through torch.hub
+        hub_bars = None
+    else:
+        hub_bars = not are_progress_bars_disabled()
+        disable_progress_bars()
+    torch.hub.download_url_to_file = quiet
+    try:
+        yield
+    finally:
+        torch.hub.download_url_to_file = download
+        if hub_bars:
+            enable_progress_bars()
