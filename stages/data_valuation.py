@@ -50,6 +50,9 @@ def main() -> None:
     p = {**DEFAULTS, **(params.get("data_valuation") or {})}
     tracin_options = {**DEFAULTS["tracin"], **(p["tracin"] or {})}
     check_outputs(stage="data-valuation", files=[OUT / "decisions.parquet", METRICS_OUT])
+    # settings first, then files, as balance: before, a device the host lacks was named only after every input was read
+    # and the features computed, and a missing input was named in its place
+    device = pick_device(p["device"], option="data_valuation.device")
     data, considered, _, truth = read_judged(cleaners=params["pruned"]["cleaners"], params=params)
     # in id order: TracIn deals its minibatches by position (kNN-Shapley averages a tie over its orders), so before,
     # data/degrade's rows reversed (ids, labels and embedding unchanged) moved harm by up to 0.17 and a drop
@@ -122,7 +125,6 @@ def main() -> None:
             return
         if (data.manifest["split"] == "val").any():  # an empty one: the estimators refuse it, naming both splits
             raise WinnowError(f"data-valuation: {why}")
-    device = pick_device(p["device"], option="data_valuation.device")
     # one thread: the products are small ((N, D) by (D, K)), so more threads only synchronise (the SGD steps
     # took 5 s on torch's 2 shared threads, under 1 s on one), and one gives the same sums on every machine
     with reproducible(threads=1, device=device, training=False):

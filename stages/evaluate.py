@@ -18,6 +18,7 @@ from winnow.metrics import (
     summarise, summary_path, tested_recalls,
 )
 from winnow.stage import check_outputs, load_params, run, together, write_json, write_table
+from winnow.torch_runtime import pick_device
 from winnow.training import TrainConfig, predict_proba, run_as
 from winnow.variants import learnt_ids, load_test, variant_argument
 
@@ -29,8 +30,11 @@ def main() -> None:
     check_outputs(stage=f"evaluate@{variant}", files=[predictions_path(variant), summary_path(variant),
                                                       metrics_path(variant), f"{plots}/per_class.csv",
                                                       f"{plots}/confusion.csv"])
-    test = load_test()
     config = TrainConfig.from_params(params["train"])
+    # settings first, then files, as train: before, a device the host lacks was named only as the model loaded, after
+    # the test split was read, and a missing model was named in its place
+    pick_device(config.device, option=config.option("device"))
+    test = load_test()
     if not len(test.labels):  # nothing to measure: every metric would be a made-up 0
         raise WinnowError(f"evaluate@{variant}: the test split of data/ingest holds no images, so nothing can be "
                           "measured; raise ingest.test_fraction or give the source test images, then dvc repro")

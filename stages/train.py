@@ -18,7 +18,7 @@ from winnow.schedule import patience_unreachable
 from winnow.contract_verdict import refuse_failed
 from winnow.metrics import unvalidated_classes
 from winnow.stage import check_outputs, load_params, run, together
-from winnow.torch_runtime import distributed_setup, is_main_process
+from winnow.torch_runtime import distributed_setup, is_main_process, pick_device
 from winnow.training import TrainConfig, fit
 from winnow.built_on import check_built_on_pruned
 from winnow.variants import WRITTEN_BY, load_variant, variant_argument
@@ -29,6 +29,9 @@ def main() -> None:
     variant = variant_argument(sys.argv[1:], stage="train", variants=params["variants"])
     refuse_failed(variant, params=params)  # contracts.mode enforce: a failed contract stops this training
     config = TrainConfig.from_params(params["train"])
+    # settings first, then files, as balance: before, cuda:1 on a host of one GPU was named only after the variant's
+    # files were read, and a missing one was named in its place
+    pick_device(config.device, option=config.option("device"))
     policy = policy_for(params, config.augment)
     model_path, log_dir = f"models/{variant}.pt", f"metrics/train/{variant}"
     check_outputs(stage=f"train@{variant}", files=[model_path], folders=[log_dir])

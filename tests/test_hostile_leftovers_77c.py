@@ -12,6 +12,9 @@
   models/baseline.pt was named in its place (and with the model there, it was read and run before the refusal);
 - balance.device: cuda:1 on a host of two GPUs: the baseline model that picks the edge cases runs on cuda:1; before,
   on cuda:0 (the device's kind alone was passed on), the copies on cuda:1.
+- train.device (train, evaluate) and data_valuation.device: cuda:1 on a host of one GPU, an input missing too: the
+  device's line before any file is read; before, the missing variant rows, model or embedding was named first, and
+  the device only once that was made;
 - represent.pretrained torchvision:resnet18 with download: true, stderr a log (not a terminal): torch.hub's download
   bar and the Hugging Face Hub's are off, as winnow's own bars are there, and on a terminal both draw, the hub's state
   given back after; before, torch.hub drew every state of the download into the log, carriage returns and all.
@@ -258,3 +261,39 @@ def test_weight_downloads_draw_their_bars_on_a_terminal_alone(tmp_path, monkeypa
     features, _ = pretrained.embed(images(), config=config("torchvision:resnet18", download=True), progress=False)
     assert (features.shape, shown) == ((5, 3), [("torch.hub", drawn), ("hugging face hub", drawn)])
     assert (torch.hub.download_url_to_file, hub["off"], sys.stderr.getvalue()) == (download, False, "")
+
+
+@pytest.mark.hostile("training")
+@pytest.mark.parametrize(("stage", "argv", "section", "missing"), [
+    ("train", ["baseline"], "train", "data/variants/baseline/rows.parquet: not found; rerun the variants stage"),
+    ("evaluate", ["baseline"], "train", "models/baseline.pt: model file not found; rerun the train@baseline stage"),
+    ("data_valuation", [], "data_valuation", "data/represent/embeddings.npy: missing; rerun the represent stage"),
+], ids=["train", "evaluate", "data-valuation"])
+def test_a_device_the_host_lacks_is_named_before_a_missing_input(tmp_path, monkeypatch, capsys, stage, argv, section,
+                                                                 missing):
+    # before: "error: <missing> (dvc repro ...)": the device, refused only as the model was built or loaded, was named
+    # after that stage (and those before it) had run
+    import shutil
+
+    import yaml
+
+    from hostile_harness import make_project
+    from test_hostile_threshold_64 import _stage_module
+    from test_hostile_training_76 import _tiny
+
+    project = _tiny(tmp_path / "project", train={"model": "lenet5", "epochs": 1, "batch_size": 8})
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params[section]["device"] = "cuda:1"
+    make_project(project, params)
+    shutil.rmtree(project / "data/variants/baseline")  # no variant rows, no model, no embedding
+    _gpus(monkeypatch, 1)
+    monkeypatch.chdir(project)
+    before = files_under(project)
+    done = _in_process(_stage_module(stage).main, monkeypatch, capsys, *argv)
+    assert assert_error_line(done) == (
+        f"error: {section}.device: cuda:1 requested but only 1 CUDA device(s) are visible; use auto or cpu")
+    assert_nothing_left(project, before)
+    params[section]["device"] = "cpu"  # the device put right, the missing input is what is named
+    make_project(project, params)
+    done = _in_process(_stage_module(stage).main, monkeypatch, capsys, *argv)
+    assert assert_error_line(done).startswith(f"error: {missing} (dvc repro ")
