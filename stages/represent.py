@@ -20,6 +20,7 @@ from winnow.represent import MADE_FROM, embed_imageset, knn_val_accuracy, made_f
 from winnow.represent_settings import MADE_AT, made_at
 from winnow.schedule import patience_unreachable
 from winnow.stage import atomic_path, check_outputs, load_params, run, together, write_json
+from winnow.torch_runtime import pick_device
 
 IMAGESET_IN = "data/degrade"
 OUT = Path("data/represent")  # embeddings.npy: float32 (N, D), row i = ids.json[i] = manifest row i
@@ -32,6 +33,12 @@ def main() -> None:
     check_outputs(stage="represent", files=[OUT / "embeddings.npy", OUT / "ids.json", OUT / MADE_FROM, OUT / MADE_AT,
                                             MODEL_OUT, METRICS_OUT])
     opts = options(params.get("represent"), train=params.get("train"))
+    # settings first, then files, as train: before, a device the host lacks (cuda:1 on a host of one GPU) was named
+    # only as the model was built, after the images were read, and a missing imageset was named in its place
+    device = {"selfsup": (opts.selfsup.device, "represent.selfsup.device"), "judge": (opts.judge.device,
+              opts.judge.option("device")), "pretrained": (opts.pretrained.device, "represent.pretrained.device")}
+    if opts.source in device:
+        pick_device(device[opts.source][0], option=device[opts.source][1])
     data = read_imageset(IMAGESET_IN)
     # checked before the embedding is made: its vote could not use more neighbours than train images
     check_neighbour_count(opts.knn_k, int((data.manifest["split"] == "train").sum()), where="represent.knn_k",

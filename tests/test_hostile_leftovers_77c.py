@@ -12,8 +12,8 @@
   models/baseline.pt was named in its place (and with the model there, it was read and run before the refusal);
 - balance.device: cuda:1 on a host of two GPUs: the baseline model that picks the edge cases runs on cuda:1; before,
   on cuda:0 (the device's kind alone was passed on), the copies on cuda:1.
-- train.device (train, evaluate) and data_valuation.device: cuda:1 on a host of one GPU, an input missing too: the
-  device's line before any file is read; before, the missing variant rows, model or embedding was named first, and
+- train.device (train, evaluate, represent's judge) and data_valuation.device: cuda:1 on a host of one GPU, an input missing too: the
+  device's line before any file is read; before, the missing variant rows, model, embedding or images was named first, and
   the device only once that was made;
 - represent.pretrained torchvision:resnet18 with download: true, stderr a log (not a terminal): torch.hub's download
   bar and the Hugging Face Hub's are off, as winnow's own bars are there, and on a terminal both draw, the hub's state
@@ -264,15 +264,20 @@ def test_weight_downloads_draw_their_bars_on_a_terminal_alone(tmp_path, monkeypa
 
 
 @pytest.mark.hostile("training")
-@pytest.mark.parametrize(("stage", "argv", "section", "missing"), [
-    ("train", ["baseline"], "train", "data/variants/baseline/rows.parquet: not found; rerun the variants stage"),
-    ("evaluate", ["baseline"], "train", "models/baseline.pt: model file not found; rerun the train@baseline stage"),
-    ("data_valuation", [], "data_valuation", "data/represent/embeddings.npy: missing; rerun the represent stage"),
-], ids=["train", "evaluate", "data-valuation"])
+@pytest.mark.parametrize(("stage", "argv", "section", "gone", "missing"), [
+    ("train", ["baseline"], "train", "data/variants/baseline",
+     "data/variants/baseline/rows.parquet: not found; rerun the variants stage (dvc repro variants)"),
+    ("evaluate", ["baseline"], "train", "data/variants/baseline",
+     "models/baseline.pt: model file not found; rerun the train@baseline stage (dvc repro train@baseline)"),
+    ("data_valuation", [], "data_valuation", "data/variants/baseline",
+     "data/represent/embeddings.npy: missing; rerun the represent stage (dvc repro represent)"),
+    ("represent", [], "train", "data/degrade/images.npy",  # the judge trains on train.device
+     "data/degrade: not an imageset, images.npy is missing (run the stage that writes it)"),
+], ids=["train", "evaluate", "data-valuation", "represent"])
 def test_a_device_the_host_lacks_is_named_before_a_missing_input(tmp_path, monkeypatch, capsys, stage, argv, section,
-                                                                 missing):
-    # before: "error: <missing> (dvc repro ...)": the device, refused only as the model was built or loaded, was named
-    # after that stage (and those before it) had run
+                                                                 gone, missing):
+    # before: "error: <missing>": the device, refused only as the model was built or loaded, was named after that
+    # input was made (dvc repro of the stages before)
     import shutil
 
     import yaml
@@ -285,7 +290,10 @@ def test_a_device_the_host_lacks_is_named_before_a_missing_input(tmp_path, monke
     params = yaml.safe_load((project / "params.yaml").read_text())
     params[section]["device"] = "cuda:1"
     make_project(project, params)
-    shutil.rmtree(project / "data/variants/baseline")  # no variant rows, no model, no embedding
+    if (project / gone).is_dir():
+        shutil.rmtree(project / gone)
+    else:
+        (project / gone).unlink()
     _gpus(monkeypatch, 1)
     monkeypatch.chdir(project)
     before = files_under(project)
@@ -296,4 +304,4 @@ def test_a_device_the_host_lacks_is_named_before_a_missing_input(tmp_path, monke
     params[section]["device"] = "cpu"  # the device put right, the missing input is what is named
     make_project(project, params)
     done = _in_process(_stage_module(stage).main, monkeypatch, capsys, *argv)
-    assert assert_error_line(done).startswith(f"error: {missing} (dvc repro ")
+    assert assert_error_line(done) == f"error: {missing}"
