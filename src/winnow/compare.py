@@ -28,7 +28,7 @@ from winnow.compare_out import check_arguments, write_out
 from winnow.errors import WinnowError, first_repeated
 from winnow.experiments import current_runs, left_out_note, load_experiments
 from winnow.metrics import PER_CLASS_METRICS, check_support, check_support_over_runs, is_rate, metrics_path
-from winnow.paired import p_text
+from winnow.paired import decimals, p_text
 
 SUMMARY_ROWS = ("average", "std")
 # the two-sided level of paired_test's 95% interval: a p is shown on its side of it (winnow.paired.p_text)
@@ -161,12 +161,12 @@ def paired_test(a: np.ndarray, b: np.ndarray, *, confidence: float = 0.95) -> di
 
     Returns:
         ``mean_diff``, ``t``, ``p`` (two-sided), ``ci_low``, ``ci_high``, ``n``. Two or more differences without
-        spread: all 0 (identical results) t 0, p 1 and CI [0, 0]; all the same other value t ±inf but p and the CI
-        NaN (before: p 0, "better, p < 0.001" from two classes that each gained 0.010: the same change twice is no
-        evidence of how much it varies). t, p and the CI are NaN for a single pair, a tie too (nothing tells one
-        difference from noise: before, one run whose two variants tied on a class of 15 test images, F1 0.6667
-        both, read p 1 "(identical)" with the 95% CI [0, 0] beside rows of one run read n/a);
-        :func:`tests_markdown` writes those in words.
+        spread: all 0 within float rounding (identical results) mean_diff and t 0, p 1 and CI [0, 0]; all the same
+        other value t ±inf but p and the CI NaN (before: p 0, "better, p < 0.001" from two classes that each gained
+        0.010: the same change twice is no evidence of how much it varies). t, p and the CI are NaN for a single
+        pair, a tie too (nothing tells one difference from noise: before, one run whose two variants tied on a class
+        of 15 test images, F1 0.6667 both, read p 1 "(identical)" with the 95% CI [0, 0] beside rows of one run read
+        n/a); :func:`tests_markdown` writes those in words.
     """
     a, b = np.asarray(a, float), np.asarray(b, float)
     if a.shape != b.shape:
@@ -180,8 +180,12 @@ def paired_test(a: np.ndarray, b: np.ndarray, *, confidence: float = 0.95) -> di
     if np.ptp(diff) <= 1e-12 * max(1.0, float(np.abs(diff).max())):
         # the t statistic divides by the spread, 0 here: scipy answers NaN (identical variants, common on a
         # small data set) or warns of precision loss, so write the limit it tends to instead
-        if diff[0] == 0:
-            out.update(t=0.0, p=1.0, ci_low=0.0, ci_high=0.0)
+        # every difference within float rounding of 0 is a tie too: before, diff[0] alone was asked, and two variants
+        # tied on a class in every run (in one, F1 2/3 from precision 0.6 and recall 0.75 at one variant and from 1
+        # and 0.5 at the other, which differ in the 16th digit) read "n/a (the same change in every pair)", t "-inf (no
+        # spread)" where that run came first, and p 1 beside a change of "-0.0000", not identical, where it came later
+        if np.abs(diff).max() <= 1e-12:
+            out.update(mean_diff=0.0, t=0.0, p=1.0, ci_low=0.0, ci_high=0.0)
         else:
             out.update(t=math.copysign(math.inf, diff[0]))
     else:
@@ -240,7 +244,9 @@ def seed_summary(runs: list[dict[str, dict]], *, metric: str,
     stacked = np.stack([table.loc[index, variants].to_numpy() for table in tables])  # (runs, rows, v)
     # one run has no spread over runs: before, each of its cells read "± 0.0000", a stability no seed measured
     mean, std = stacked.mean(axis=0), stacked.std(axis=0, ddof=1) if len(runs) > 1 else None
-    cells = pd.DataFrame([[f"{m:.4f}" if std is None else f"{m:.4f} ± {std[r, j]:.4f}" for j, m in enumerate(mr)]
+    # to a first digit that is not 0 (decimals): before, runs 0.00003 apart read "± 0.0000", as no spread
+    cells = pd.DataFrame([[decimals(m, digits=4) if std is None else
+                           f"{decimals(m, digits=4)} ± {decimals(std[r, j], digits=4)}" for j, m in enumerate(mr)]
                           for r, mr in enumerate(mean)], index=index, columns=variants)
     tests, untested = [], set(untested)
     for row, name in enumerate(index[:-1]):  # every class and the average; a std across classes is no effect
@@ -271,10 +277,13 @@ def tests_markdown(tests: pd.DataFrame, *, index: str, single: str, digits: int 
         return "_One variant: no pair to test._"
     shown = tests.astype(object)
     constant = np.isinf(tests["t"].to_numpy(float))  # the same non-zero change in every pair: no spread to test
+    # a change and its bounds to their first digit that is not 0 (decimals): before, a change of +0.00004 in every run
+    # read "0.0000" with its CI "0.0000" to "0.0000" beside p 0.0048, a difference shown as none
+    shown["mean_diff"] = [decimals(v, digits=digits) for v in tests["mean_diff"]]
     for column in ("t", "p", "ci_low", "ci_high"):
         shown[column] = [f"n/a ({single})" if math.isnan(v)
                          else p_text(v, digits=digits, alpha=SIGNIFICANCE_LEVEL) if column == "p"
-                         else f"{v:.{digits}f}" for v in tests[column]]
+                         else decimals(v, digits=digits) if column != "t" else f"{v:.{digits}f}" for v in tests[column]]
         shown.loc[constant, column] = "n/a (the same change in every pair)"
     identical = tests["mean_diff"].eq(0) & tests["ci_low"].eq(0) & tests["ci_high"].eq(0)
     shown.loc[identical, "p"] += " (identical)"

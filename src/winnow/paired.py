@@ -275,6 +275,28 @@ def macro_f1_change(labels: np.ndarray, base_predicted: np.ndarray, head_predict
     return {"change": change, "p": (1 + extreme) / (1 + resamples), "ci_low": max(low, -1.0), "ci_high": min(high, 1.0)}
 
 
+def decimals(x: float, *, digits: int, signed: bool = False) -> str:
+    """``x`` to ``digits`` decimals with thousands separators ("–" for NaN), but to its first digit that is not 0 (at
+    most 10 decimals) where those would show 0, so that a number that is not 0 never reads as 0 (nor one in (-1, 1) as
+    ±1: to its first decimal that is not 9); ``signed``: with its
+    sign, + too. What reads 0 even at 10 decimals (below 5e-11) is the float noise of figures that are equal, and reads
+    as 0 does, unsigned (before: two versions of the same macro F1, summed in another order, read "+0.0000000000 over
+    baseline", a change of 1e-16; and a 0 of -0.0 read "-0.000")."""
+    if math.isnan(x):
+        return "–"
+    sign = "+" if signed else ""
+    if x == 0 or f"{abs(x):.10f}" == f"{0:.10f}":
+        return f"{0.0:{sign}.{digits}f}"
+    if 0 < abs(x) < 1 and f"{abs(x):.{digits}f}" == f"{1:.{digits}f}":
+        # nor a rate that is not 1 as 1: before, a model wrong on 1 of 2,500 test images read "test accuracy 1.000"
+        # and "Ship pruned: macro F1 1.000", as if it erred nowhere (within 5e-11 of 1: float noise of 1, read as 1)
+        shown = next((d for d in range(digits + 1, 11) if f"{abs(x):.{d}f}" != f"{1:.{d}f}"), digits)
+        return f"{x:{sign}.{shown}f}"
+    if math.isinf(x) or f"{abs(x):.{digits}f}" != f"{0:.{digits}f}":
+        return f"{x:{sign},.{digits}f}"
+    return f"{x:{sign}.{min(-math.floor(math.log10(abs(x))), 10)}f}"
+
+
 def p_text(p: float, *, digits: int = 3, alpha: float | None = None) -> str:
     """A p-value as the page, the comparison tables and the gate's comment write it: ``digits`` decimals,
     ``< 0.001`` (for 3) below the smallest they show, "–" for NaN, and with up to three more decimals where

@@ -25,7 +25,7 @@ from winnow.compare import (
 )
 from winnow.groundtruth import undefined_as_none
 from winnow.metrics import PER_CLASS_METRICS
-from winnow.paired import p_text
+from winnow.paired import decimals, p_text  # decimals: every number of the page (report_grids, report_versions)
 from winnow.report_figures import (
     confusion_figure, per_class_f1_figure, study_figure, study_source, threshold_figure,
 )
@@ -99,22 +99,6 @@ def bound(x: float) -> str:
     decimals) where three decimals would show 0: before, a lower bound of +0.0001 read "+0.000", as if the interval
     touched 0, and then one of -0.00004 read "-4e-05"."""
     return decimals(x, digits=3, signed=True)
-
-
-def decimals(x: float, *, digits: int, signed: bool = False) -> str:
-    """``x`` to ``digits`` decimals with thousands separators ("–" for NaN), but to its first digit that is not 0 (at
-    most 10 decimals) where those would show 0, so that a number that is not 0 never reads as 0; ``signed``: with its
-    sign, + too. What reads 0 even at 10 decimals (below 5e-11) is the float noise of figures that are equal, and reads
-    as 0 does, unsigned (before: two versions of the same macro F1, summed in another order, read "+0.0000000000 over
-    baseline", a change of 1e-16; and a 0 of -0.0 read "-0.000")."""
-    if math.isnan(x):
-        return "–"
-    sign = "+" if signed else ""
-    if x == 0 or f"{abs(x):.10f}" == f"{0:.10f}":
-        return f"{0.0:{sign}.{digits}f}"
-    if math.isinf(x) or f"{abs(x):.{digits}f}" != f"{0:.{digits}f}":
-        return f"{x:{sign},.{digits}f}"
-    return f"{x:{sign}.{min(-math.floor(math.log10(abs(x))), 10)}f}"
 
 
 def html_table(frame: pd.DataFrame, *, digits: int = 3, bold: pd.DataFrame | None = None, index: bool = True,

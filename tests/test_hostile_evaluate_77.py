@@ -1,0 +1,121 @@
+"""Hostile cases of the figures evaluate's metrics become in ``winnow compare``, the compare stage and the report,
+probe 77:
+
+- two variants tied on a class in every run, one run's tie reached from other counts (F1 2/3 from precision 0.6 and
+  recall 0.75 at one variant, from 1 and 0.5 at the other: floats 1e-16 apart): the paired t-test over seeds read
+  "n/a (the same change in every pair)", t "-inf (no spread)" where that run came first, and p 1.0000 beside a
+  change of "-0.0000", not called identical, where it came later; now "identical" whatever the order;
+- a change over seeds (or across classes) below 0.00005: ``winnow compare`` wrote it "0.0000", its 95% CI "0.0000" to
+  "0.0000", beside p 0.0048, and the compare stage's significance CSV wrote a change of 4e-07 as 0.0 within a CI of
+  0.0 to 0.0 beside its p of 1e-19; each is now written to its first digit that is not 0;
+- a rate in (0, 1) that three decimals round to 1 (a model wrong on 1 of 2,500 test images): the report read "test
+  accuracy 1.000", as a model that erred nowhere; now to its first decimal that is not 9.
+
+In-process: hand-made summaries from real predictions (:func:`winnow.metrics.summarise`), the compare and report
+stages' ``main`` on projects holding only what they read (:mod:`test_report_versions`).
+"""
+
+import math
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
+
+from hostile_harness import default_params, make_project
+from test_hostile_compare_68 import _stage
+from test_report_versions import plain
+from winnow import compare
+from winnow.metrics import PER_CLASS_METRICS, summarise, summary_path
+from winnow.report import evaluation_section
+
+# ten test images, four of class a; two models that score class a's F1 2/3 from other counts
+TIE_LABELS = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1, 1])
+TIE_ONE = np.array([0, 0, 0, 1, 0, 0, 1, 1, 1, 1])  # a: 3 right of 5 named, 4 there: precision 0.6, recall 0.75
+TIE_TWO = np.array([0, 0, 1, 1, 1, 1, 1, 1, 1, 1])  # a: 2 right of 2 named, 4 there: precision 1, recall 0.5
+
+
+@pytest.mark.hostile("compare")
+@pytest.mark.parametrize("tied_run", [0, 2])
+def test_variants_tied_on_a_class_in_every_run_read_identical_whatever_the_order_of_the_runs(tied_run):
+    # the tie is real: both models' F1 of class a is 2/3 (scikit-learn), in every run
+    assert f1_score(TIE_LABELS, TIE_ONE, average=None)[0] == pytest.approx(2 / 3, abs=1e-12)
+    assert f1_score(TIE_LABELS, TIE_TWO, average=None)[0] == pytest.approx(2 / 3, abs=1e-12)
+    same = {"baseline": summarise(TIE_LABELS, TIE_ONE, classes=["a", "b"]),
+            "pruned": summarise(TIE_LABELS, TIE_ONE, classes=["a", "b"])}
+    runs = [same, same, same]
+    runs[tied_run] = {"baseline": summarise(TIE_LABELS, TIE_ONE, classes=["a", "b"]),
+                      "pruned": summarise(TIE_LABELS, TIE_TWO, classes=["a", "b"])}
+    _, tests = compare.seed_summary(runs, metric="f1")
+    text = compare.tests_markdown(tests, index="row", single="one run")
+    # before, where the run of other counts came first: "| a | baseline | pruned | -0.0000 | -inf (no spread) | n/a
+    # (the same change in every pair) | n/a (the same change in every pair) | n/a (the same change in every pair) | 3 |"
+    assert "| a | baseline | pruned | 0.0000 | 0.0000 | 1.0000 (identical) | 0.0000 | 0.0000 | 3 |" in text
+
+
+@pytest.mark.hostile("compare")
+def test_a_change_over_seeds_below_four_decimals_is_written_to_its_first_digit():
+    # pruned 0.00003, 0.00004 and 0.00005 above baseline on class a in three runs, 0.00001 to 0.00003 on class b
+    def run(a: float, b: float) -> dict:
+        return {"baseline": _summary({"a": 0.5, "b": 0.7}),
+                "pruned": _summary({"a": 0.5 + a, "b": 0.7 + b})}
+
+    gains = {"a": np.array([3e-5, 4e-5, 5e-5]), "b": np.array([1e-5, 2e-5, 3e-5])}
+    runs = [run(a, b) for a, b in zip(gains["a"], gains["b"])]
+    _, tests = compare.seed_summary(runs, metric="f1")
+    text = compare.tests_markdown(tests, index="row", single="one run")
+    for name, gain in gains.items():
+        half = stats.t.ppf(0.975, 2) * gain.std(ddof=1) / math.sqrt(3)
+        p = stats.ttest_1samp(gain, 0).pvalue
+        # before: "| a | baseline | pruned | 0.0000 | 6.9282 | 0.0202 | 0.0000 | 0.0001 | 3 |": the change read as none
+        cells = [first_digit(gain.mean()), f"{gain.mean() / (gain.std(ddof=1) / math.sqrt(3)):.4f}", f"{p:.4f}",
+                 first_digit(gain.mean() - half), first_digit(gain.mean() + half)]
+        assert f"| {name} | baseline | pruned | {' | '.join(cells)} | 3 |" in text
+
+
+def first_digit(x: float) -> str:
+    """``x`` to four decimals, or to its first decimal that is not 0 where four would read 0."""
+    return f"{x:.4f}" if abs(x) >= 0.00005 else f"{x:.{-math.floor(math.log10(abs(x)))}f}"
+
+
+def _summary(f1: dict[str, float]) -> dict:
+    return {"per_class": {c: {**{m: v for m in PER_CLASS_METRICS}, "support": 50} for c, v in f1.items()}}
+
+
+@pytest.mark.hostile("compare")
+def test_the_compare_stages_csv_writes_a_change_below_six_decimals_as_it_is(tmp_path, monkeypatch):
+    # pruned 4e-7 (and a little more) above baseline on each of ten classes: a change far below one image, p 1e-19.
+    # Before, the CSV rounded it to 6 decimals, "mean_diff 0.0, ci_low 0.0, ci_high 0.0" beside that p
+    project = make_project(tmp_path / "project", default_params() | {"variants": ["baseline", "pruned"]})
+    base = [0.5 + 0.03 * c for c in range(10)]
+    head = [b + 4e-7 + 1e-9 * (c % 3) for c, b in enumerate(base)]
+    for variant, scores in (("baseline", base), ("pruned", head)):
+        (project / summary_path(variant)).parent.mkdir(parents=True, exist_ok=True)
+        (project / summary_path(variant)).write_text(pd.Series(
+            {"per_class": _summary({str(c): s for c, s in enumerate(scores)})["per_class"]}).to_json())
+    monkeypatch.chdir(project)
+    _stage("compare").main()
+    row = pd.read_csv(project / "plots/compare/f1_significance.csv").iloc[0]
+    diff = np.array(head) - np.array(base)
+    half = stats.t.ppf(0.975, 9) * diff.std(ddof=1) / math.sqrt(10)
+    assert row["mean_diff"] == pytest.approx(diff.mean(), rel=1e-5)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((diff.mean() - half, diff.mean() + half), rel=1e-5)
+
+
+@pytest.mark.hostile("report")
+def test_an_accuracy_short_of_one_never_reads_as_one():
+    # 2,500 test images of two classes, the model wrong on one: accuracy 0.9996. Before: "1.000", as if it erred
+    # nowhere, beside a perfect model's 1.000
+    labels = np.repeat([0, 1], 1250)
+    wrong = labels.copy()
+    wrong[0] = 1
+    metrics = {"oracle": summarise(labels, labels, classes=["a", "b"]),
+               "baseline": summarise(labels, wrong, classes=["a", "b"])}
+    page = plain(re.sub(r"</t[dh]>", "|", evaluation_section(metrics=metrics, confusions={})))
+    figures = [accuracy_score(labels, wrong), *(score(labels, wrong, average="macro")
+                                                for score in (precision_score, recall_score, f1_score))]
+    assert [f"{x:.3f}" for x in figures] == ["1.000"] * 4 and [f"{x:.4f}" for x in figures] == ["0.9996"] * 4
+    assert "oracle|1.000|1.000|1.000|1.000|0.000|" in page
+    assert "baseline|0.9996|0.9996|0.9996|0.9996|" in page
