@@ -123,6 +123,7 @@ def main() -> None:
             metrics=metrics,
             predictions=predictions,
             paths={v: predictions_path(v) for v in metrics}, unevaluated=unevaluated,
+            test=ingested.manifest[ingested.manifest["split"] == "test"], classes=classes,
             review=report_recounts.checked_review(variants_summary, rows=dropped, path=VARIANTS_SUMMARY).get("review"),
             review_path=VARIANTS_SUMMARY,
             contract_failures={v: c["failed"] for v, c in contracted.items()},

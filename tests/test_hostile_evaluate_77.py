@@ -8,6 +8,9 @@ probe 77:
 - a change over seeds (or across classes) below 0.00005: ``winnow compare`` wrote it "0.0000", its 95% CI "0.0000" to
   "0.0000", beside p 0.0048, and the compare stage's significance CSV wrote a change of 4e-07 as 0.0 within a CI of
   0.0 to 0.0 beside its p of 1e-19; each is now written to its first digit that is not 0;
+- a report whose evaluated predictions are not of data/ingest's test split now (a project without dvc.lock,
+  re-ingested, the report alone rerun): other test ids, another label of an image, other pixels, or a summary of
+  another class order shipped a version on them, exit 0; now one line naming the file and what to rerun;
 - a rate in (0, 1) that three decimals round to 1 (a model wrong on 1 of 2,500 test images): the report read "test
   accuracy 1.000", as a model that erred nowhere; now to its first decimal that is not 9.
 
@@ -17,6 +20,7 @@ stages' ``main`` on projects holding only what they read (:mod:`test_report_vers
 
 import math
 import re
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -24,10 +28,14 @@ import pytest
 from scipy import stats
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
 
-from hostile_harness import default_params, make_project
+from conftest import make_manifest
+from hostile_harness import assert_nothing_left, default_params, files_under, make_project
 from test_hostile_compare_68 import _stage
-from test_report_versions import plain
+from test_report import run_stages
+from test_report_versions import BASELINE_ERRORS, CLASSES, IDS, LABELS, plain, wrong_on, write_project
 from winnow import compare
+from winnow.errors import WinnowError
+from winnow.imageset import write_imageset
 from winnow.metrics import PER_CLASS_METRICS, summarise, summary_path
 from winnow.report import evaluation_section
 
@@ -102,6 +110,75 @@ def test_the_compare_stages_csv_writes_a_change_below_six_decimals_as_it_is(tmp_
     half = stats.t.ppf(0.975, 9) * diff.std(ddof=1) / math.sqrt(10)
     assert row["mean_diff"] == pytest.approx(diff.mean(), rel=1e-5)
     assert (row["ci_low"], row["ci_high"]) == pytest.approx((diff.mean() - half, diff.mean() + half), rel=1e-5)
+
+
+def _reingest(root, *, ids=IDS, labels=LABELS, classes=CLASSES) -> None:
+    """data/ingest written anew: 6 train, 3 val and the test images ``ids`` of ``labels`` under ``classes``."""
+    splits = ["train"] * 6 + ["val"] * 3 + ["test"] * len(ids)
+    manifest = make_manifest(len(splits), labels=np.concatenate([np.arange(9) % 3, labels])).assign(
+        split=splits, id=[f"t{i}" for i in range(6)] + [f"v{i}" for i in range(3)] + list(ids))
+    images = np.random.default_rng(0).integers(0, 256, (len(splits), 8, 8, 1), dtype=np.uint8)
+    shutil.rmtree(root / "data/ingest")
+    write_imageset(root / "data/ingest", images, manifest, classes)
+
+
+def _refused(root, line: str) -> None:
+    before = files_under(root)
+    with pytest.raises(WinnowError) as refused:
+        run_stages(root, ["report"])
+    assert str(refused.value) == line
+    assert_nothing_left(root, before)
+
+
+@pytest.mark.hostile("report")
+def test_a_report_refuses_predictions_of_test_images_data_ingest_no_longer_holds(tmp_path):
+    # every version evaluated on 120 test images x000...; data/ingest re-ingested with 30 others (n000...), the report
+    # alone rerun. Before: "Ship pruned: macro F1 0.958, +0.208 over baseline (p < 0.001 ...)" of the old images, exit 0
+    root = write_project(tmp_path, {"baseline": wrong_on(BASELINE_ERRORS), "pruned": wrong_on(BASELINE_ERRORS[:5])})
+    _reingest(root, ids=[f"n{i:03d}" for i in range(30)], labels=np.arange(30) % 3)
+    _refused(root, "metrics/evaluate/baseline/predictions.csv: its 120 test images are not data/ingest's test split "
+                   "of 30 (120 ids here only, 30 there only, e.g. 'x000'): evaluated before data/ingest was written "
+                   "anew; rerun the evaluate@baseline stage (dvc repro evaluate@baseline)")
+
+
+@pytest.mark.hostile("report")
+def test_a_report_refuses_predictions_of_a_test_image_data_ingest_now_labels_otherwise(tmp_path):
+    # the same 120 test ids, the first of them now a dog (its file moved to another class folder, say)
+    root = write_project(tmp_path, {"baseline": wrong_on(BASELINE_ERRORS), "pruned": wrong_on(BASELINE_ERRORS[:5])})
+    relabelled = LABELS.copy()
+    relabelled[0] = 1
+    _reingest(root, labels=relabelled)
+    _refused(root, "metrics/evaluate/baseline/predictions.csv: 1 test image(s) have another label in data/ingest now, "
+                   "e.g. 'x000': 'cat' here, 'dog' there: evaluated before data/ingest was written anew; rerun the "
+                   "evaluate@baseline stage (dvc repro evaluate@baseline)")
+
+
+@pytest.mark.hostile("report")
+def test_a_report_refuses_predictions_of_other_pixels_than_data_ingest_holds_now(tmp_path):
+    root = write_project(tmp_path, {"baseline": wrong_on(BASELINE_ERRORS), "pruned": wrong_on(BASELINE_ERRORS[:5])})
+    from winnow.imageset import read_imageset
+
+    digests = read_imageset(root / "data/ingest").manifest.set_index("id")["digest"]
+    for version in ("baseline", "pruned"):  # as evaluate writes them: each test image's digest, one of them old
+        path = root / "metrics/evaluate" / version / "predictions.csv"
+        table = pd.read_csv(path, dtype=str)
+        table["digest"] = table["id"].map(digests)
+        table.loc[3, "digest"] = "0" * 16
+        table.to_csv(path, index=False)
+    _refused(root, "metrics/evaluate/baseline/predictions.csv: 1 test image(s) have other pixels in data/ingest now, "
+                   f"e.g. 'x003': '{'0' * 16}' here, {digests['x003']!r} there: evaluated before data/ingest was "
+                   "written anew; rerun the evaluate@baseline stage (dvc repro evaluate@baseline)")
+
+
+@pytest.mark.hostile("report")
+def test_a_report_refuses_a_summary_of_another_class_order_than_data_ingest(tmp_path):
+    # re-ingested with its classes in another order: a model's index 0 is another class now
+    root = write_project(tmp_path, {"baseline": wrong_on(BASELINE_ERRORS), "pruned": wrong_on(BASELINE_ERRORS[:5])})
+    order = ["bird", "cat", "dog"]
+    _reingest(root, labels=np.array([order.index(CLASSES[label]) for label in LABELS]), classes=order)
+    _refused(root, "metrics/evaluate/baseline/summary.json: scores classes ('cat', 'dog', 'bird'), data/ingest holds "
+                   "('bird', 'cat', 'dog'): evaluated on another data set; rerun the evaluate@baseline stage (dvc "
+                   "repro evaluate@baseline)")
 
 
 @pytest.mark.hostile("report")

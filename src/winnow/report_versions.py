@@ -232,6 +232,45 @@ def check_against_predictions(summary: dict, predictions: pd.DataFrame, *, varia
                               written_by=f"evaluate@{variant}")
 
 
+def check_tested_on(summary: dict, predictions: pd.DataFrame, *, test: pd.DataFrame, classes: list[str],
+                    variant: str) -> None:
+    """One line naming the file when evaluate@<variant>'s ``summary`` scores other ``classes`` (data/ingest's, in
+    order) or its ``predictions`` (:func:`winnow.evaluated.read_predictions`) are not of data/ingest's test split now
+    (``test``: its manifest rows, ``id, label`` and ``digest``): other ids, another label, other pixels (where the file
+    names them). evaluate scores that split, and the page shows its figures as this data's. Before: a project without
+    dvc.lock (stages run by hand) re-ingested, then the report alone, shipped a version on predictions of 120 test
+    images data/ingest no longer held, of a class order it no longer had, exit 0."""
+    if list(summary["per_class"]) != list(classes):
+        raise rerun_error(summary_path(variant), f"scores classes {_names(summary['per_class'])}, data/ingest holds "
+                                                 f"{_names(classes)}: evaluated on another data set",
+                          written_by=f"evaluate@{variant}")
+    path, stage = predictions_path(variant), f"evaluate@{variant}"
+    here, there = set(predictions["id"]), set(test["id"].astype(str))
+    if here != there:
+        first = min(here - there) if here - there else min(there - here)
+        raise rerun_error(path, f"its {len(here):,} test images are not data/ingest's test split of {len(there):,} "
+                                f"({len(here - there):,} ids here only, {len(there - here):,} there only, e.g. "
+                                f"{first!r}): evaluated before data/ingest was written anew", written_by=stage)
+    now = test.assign(id=test["id"].astype(str), label=np.asarray(classes, dtype=object)[test["label"].to_numpy()])
+    pairs = predictions.merge(now, on="id", suffixes=("", "_now"))
+    for column, what in (("label", "another label"), ("digest", "other pixels")):
+        if column not in predictions.columns or f"{column}_now" not in pairs.columns:
+            continue  # a predictions file of no digests (an earlier evaluate's) pairs by id and label alone
+        changed = pairs[column] != pairs[f"{column}_now"].astype(str)
+        if changed.any():
+            row = pairs[changed].iloc[0]
+            raise rerun_error(path, f"{int(changed.sum()):,} test image(s) have {what} in data/ingest now, e.g. "
+                                    f"{row['id']!r}: {row[column]!r} here, {row[f'{column}_now']!r} there: evaluated "
+                                    "before data/ingest was written anew", written_by=stage)
+
+
+def _names(names, most: int = 4) -> str:
+    """Up to ``most`` of ``names`` as a parenthesised list, and how many more."""
+    names = list(names)
+    shown = ", ".join(map(repr, names[:most]))
+    return f"({shown}{f' and {len(names) - most} more' if len(names) > most else ''})"
+
+
 def _told_apart(said: float, counted: float) -> tuple[str, str]:
     """The two figures to 4 decimals, or to as many more as tell them apart. Before: a summary whose F1 was written
     0.8333 (rounded by hand, or by a tool) against its predictions' 0.833333... was refused "is 0.8333 but its
@@ -284,19 +323,25 @@ def unevaluated_sentence(unevaluated: list[str]) -> str:
 def versions_section(*, metrics: dict[str, dict], predictions: dict[str, pd.DataFrame], paths: dict[str, str],
                      unevaluated: list[str], review: dict | None, review_path: str,
                      contract_failures: dict[str, int] | None = None, input_failures: dict[str, int] | None = None,
-                     alpha: float = SIGNIFICANCE_LEVEL) -> str:
+                     alpha: float = SIGNIFICANCE_LEVEL, test: pd.DataFrame | None = None,
+                     classes: list[str] | None = None) -> str:
     """The verdict sentence (naming the requested versions left out because evaluate has not scored them),
     the versions table (the winner in bold), how it was decided, and the line saying what people decided in
     review (when they did). Arguments as :func:`compare_versions`; ``unevaluated``: the versions params.yaml
     requests that have no summary; ``review``: ``metrics/variants.json``'s ``review`` (at ``review_path``) or
     None; ``contract_failures``: per version, the checks its data contract failed (``metrics/contracts/<v>.json``),
     said beside the version the sentence recommends; ``input_failures``: per input suite (ingest, scores), the
-    checks it failed (``metrics/contracts.json``), said whatever the sentence recommends."""
+    checks it failed (``metrics/contracts.json``), said whatever the sentence recommends; ``test``: data/ingest's test
+    split's manifest rows, and ``classes`` its classes, that every version must have been evaluated on
+    (:func:`check_tested_on`; None: not checked)."""
     if not metrics:
         return '<p class="note">No version has been evaluated yet (the evaluate stage writes metrics/evaluate/).</p>'
     for variant, summary in metrics.items():
         check_against_predictions(summary, predictions[variant], variant=variant)
     table = compare_versions(metrics, predictions, paths=paths)
+    for variant, summary in metrics.items():  # each tested on data/ingest's test split now (once paired with baseline)
+        if test is not None:
+            check_tested_on(summary, predictions[variant], test=test, classes=classes, variant=variant)
     winner, sentence = verdict(table, alpha=alpha)
     # evaluate writes no stand-in for a version: outside `dvc repro` a requested one may simply not have run yet,
     # and a verdict silently made without it would read as made among all
