@@ -11,6 +11,9 @@ probe 77:
 - a report whose evaluated predictions are not of data/ingest's test split now (a project without dvc.lock,
   re-ingested, the report alone rerun): other test ids, another label of an image, other pixels, or a summary of
   another class order shipped a version on them, exit 0; now one line naming the file and what to rerun;
+- ``winnow compare`` over a run whose metrics file (what DVC shows) gives a class's F1 other than its summary.json at
+  the same commit (one edited by hand): showed the metrics file's F1, and beside it, under --metrics precision, the
+  summary's, exit 0, where the gate refuses the pair; now one line naming both files;
 - a rate in (0, 1) that three decimals round to 1 (a model wrong on 1 of 2,500 test images): the report read "test
   accuracy 1.000", as a model that erred nowhere; now to its first decimal that is not 9.
 
@@ -18,6 +21,7 @@ In-process: hand-made summaries from real predictions (:func:`winnow.metrics.sum
 stages' ``main`` on projects holding only what they read (:mod:`test_report_versions`).
 """
 
+import json
 import math
 import re
 import shutil
@@ -29,14 +33,16 @@ from scipy import stats
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
 
 from conftest import make_manifest
+from gate_repo import git, init
 from hostile_harness import assert_nothing_left, default_params, files_under, make_project
 from test_hostile_compare_68 import _stage
 from test_report import run_stages
 from test_report_versions import BASELINE_ERRORS, CLASSES, IDS, LABELS, plain, wrong_on, write_project
 from winnow import compare
+from winnow.cli import main as winnow
 from winnow.errors import WinnowError
 from winnow.imageset import write_imageset
-from winnow.metrics import PER_CLASS_METRICS, summarise, summary_path
+from winnow.metrics import PER_CLASS_METRICS, metrics_path, summarise, summary_path
 from winnow.report import evaluation_section
 
 # ten test images, four of class a; two models that score class a's F1 2/3 from other counts
@@ -196,3 +202,28 @@ def test_an_accuracy_short_of_one_never_reads_as_one():
     assert [f"{x:.3f}" for x in figures] == ["1.000"] * 4 and [f"{x:.4f}" for x in figures] == ["0.9996"] * 4
     assert "oracle|1.000|1.000|1.000|1.000|0.000|" in page
     assert "baseline|0.9996|0.9996|0.9996|0.9996|" in page
+
+
+@pytest.mark.hostile("compare")
+def test_winnow_compare_refuses_a_run_whose_metrics_file_and_summary_disagree_on_a_class(tmp_path, capsys):
+    # pruned's summary.json at the commit says class a's F1 is 0.8; its metrics file, which DVC shows, was edited to
+    # 0.95. Before: the F1 table read pruned a 0.9500 (and --metrics precision its summary's 0.8000), exit 0
+    project = make_project(tmp_path / "project", default_params() | {"variants": ["baseline", "pruned"]})
+    f1 = {"baseline": 0.7, "pruned": 0.8}
+    for variant, value in f1.items():
+        (project / summary_path(variant)).parent.mkdir(parents=True, exist_ok=True)
+        (project / summary_path(variant)).write_text(json.dumps(_summary({"a": value, "b": 0.9})))
+    init(project)
+    shown = {**f1, "pruned": 0.95}
+    saved = tmp_path / "show.json"
+    saved.write_text(json.dumps([{"rev": git(project, "rev-parse", "HEAD").strip(), "name": "main", "error": None,
+                                  "data": {"params": {"params.yaml": {"data": {"seed": 0}}}, "metrics": {
+                                      metrics_path(v): {"data": {"per_class": {"a": {"f1": x}, "b": {"f1": 0.9}}}}
+                                      for v, x in shown.items()}}}]))
+    before = files_under(project)
+    assert winnow(["compare", "--from-json", str(saved), "--repo", str(project)]) == 1
+    assert capsys.readouterr().err == (
+        "error: experiment main: metrics/evaluate/pruned.json shows per_class.a.f1 0.95, its "
+        "metrics/evaluate/pruned/summary.json 0.8: evaluate writes both, so one was edited or is another run's; rerun "
+        "evaluate@pruned there, or leave the run out\n")
+    assert_nothing_left(project, before)

@@ -13,6 +13,7 @@ from winnow import revisions
 from winnow.errors import WinnowError, first_line, listed
 from winnow.experiments import same_inputs
 from winnow.metrics import METRICS_FILE, metrics_path, summary_path, variant_of
+from winnow.param_rules import finite_number
 
 
 def other_than_runs_json(path: Path) -> str | None:
@@ -155,12 +156,31 @@ def run_metrics(run: dict, *, metric: str, repo: str, unread: list[str] | None =
         if metric == "f1" or all(metric in values for values in shown["per_class"].values()):
             summary = _summary_at(run, variant, metric=metric, repo=repo, needed=False, unread=unread,
                                   classes=list(shown["per_class"]))
+            if summary is not None:
+                _check_shown(run, variant, shown=shown, summary=summary)
             out[variant] = shown if summary is None else {**shown, "per_class": {
                 name: {**values, **_support(summary["per_class"].get(name))}
                 for name, values in shown["per_class"].items()}}
         else:
             out[variant] = _summary_at(run, variant, metric=metric, repo=repo, needed=True)  # class_table checks each
     return out
+
+
+def _check_shown(run: dict, variant: str, *, shown: dict, summary: dict) -> None:
+    """One line when a class's F1 that DVC shows (``metrics/evaluate/<variant>.json``) is not its summary's at the same
+    run (within 1e-6, where the summary gives it as a number): evaluate writes both, so one was edited or is another
+    run's. Before: compare showed the metrics file's F1 (pruned's class a 0.95 beside its summary's 0.8) and, with
+    --metrics f1 precision, its precision from the summary beside it, exit 0, where the gate refuses the same pair."""
+    supports = [values.get("support") for values in summary["per_class"].values()]
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in supports):
+        return  # a summary broken in itself is named so first (winnow.metrics.check_support), not as disagreeing
+    for name, values in shown["per_class"].items():
+        said, written = values.get("f1"), summary["per_class"][name].get("f1")
+        if not (finite_number(said) and finite_number(written)) or abs(said - written) <= 1e-6:
+            continue  # a value of another kind is class_table's to refuse
+        raise WinnowError(f"experiment {run['experiment']}: {metrics_path(variant)} shows per_class.{name}.f1 "
+                          f"{json.dumps(said)}, its {summary_path(variant)} {json.dumps(written)}: evaluate writes both, "
+                          f"so one was edited or is another run's; rerun evaluate@{variant} there, or leave the run out")
 
 
 def unread_note(unread: list[str]) -> str:
