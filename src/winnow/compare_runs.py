@@ -179,8 +179,9 @@ def _check_shown(run: dict, variant: str, *, shown: dict, summary: dict) -> None
         if not (finite_number(said) and finite_number(written)) or abs(said - written) <= 1e-6:
             continue  # a value of another kind is class_table's to refuse
         raise WinnowError(f"experiment {run['experiment']}: {metrics_path(variant)} shows per_class.{name}.f1 "
-                          f"{json.dumps(said)}, its {summary_path(variant)} {json.dumps(written)}: evaluate writes both, "
-                          f"so one was edited or is another run's; rerun evaluate@{variant} there, or leave the run out")
+                          f"{json.dumps(said)}, its {summary_path(variant)} {json.dumps(written)}: evaluate writes "
+                          f"both, so one was edited or is another run's; rerun evaluate@{variant} there, or leave the "
+                          "run out")
 
 
 def unread_note(unread: list[str]) -> str:
