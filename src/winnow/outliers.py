@@ -145,19 +145,24 @@ def _lof(points: np.ndarray, inverse: np.ndarray, query: np.ndarray, *, k: int, 
     neighbours = min(k, len(points) - 1)
     if is_self:  # scikit-learn leaves each point out of its own neighbourhood only without novelty
         return -LocalOutlierFactor(n_neighbors=neighbours).fit(points).negative_outlier_factor_[inverse]
-    if twin is None or (twin < 0).all():
-        return -LocalOutlierFactor(n_neighbors=neighbours, novelty=True).fit(points).score_samples(query)
+    fitted = LocalOutlierFactor(n_neighbors=neighbours, novelty=True).fit(points)
+    lof = -fitted.score_samples(query)
+    copies = np.flatnonzero(twin >= 0) if twin is not None else np.zeros(0, np.int64)
+    if not len(copies):
+        return lof
     # scikit-learn's novelty LOF (Breunig et al.'s ratio of local reachability densities) with each query's copy left
-    # out of its neighbours, as an image's own copies are where the queries are the references
-    fitted = LocalOutlierFactor(n_neighbors=neighbours).fit(points)
+    # out of its neighbours, as an image's own copies are where the queries are the references; only for those
+    # queries (before: for every query of the space once one had a copy, so where distances tie at the k-th
+    # neighbour, an image without one took other neighbours than scikit-learn's: a normality up to 0.027 apart)
     reference_distance, reference_index = fitted.kneighbors()  # each point's neighbours but itself
     k_distance = reference_distance[:, -1]
     density = 1 / (np.maximum(reference_distance, k_distance[reference_index]).mean(axis=1) + 1e-10)
-    distance, index = fitted.kneighbors(query, n_neighbors=neighbours + 1)
-    kept = np.argsort(index == twin[:, None], axis=1, kind="stable")[:, :neighbours]  # the nearest but its copy
+    distance, index = fitted.kneighbors(query[copies], n_neighbors=neighbours + 1)
+    kept = np.argsort(index == twin[copies, None], axis=1, kind="stable")[:, :neighbours]  # the nearest but its copy
     distance, index = np.take_along_axis(distance, kept, axis=1), np.take_along_axis(index, kept, axis=1)
     own = 1 / (np.maximum(distance, k_distance[index]).mean(axis=1) + 1e-10)
-    return density[index].mean(axis=1) / own
+    lof[copies] = np.mean(density[index] / own[:, None], axis=1)
+    return lof
 
 
 def _merged(points: np.ndarray, inverse: np.ndarray, *, k: int, knn: str) -> tuple[np.ndarray, np.ndarray]:
@@ -198,11 +203,18 @@ def _knn(space: Space, *, k: int, knn: str, points: tuple[np.ndarray, np.ndarray
         # a query's own point is none of its neighbours: its copies where the queries are the references, else its
         # copy among them (before: a copy in another fold's references was a neighbour at distance 0 to the held-out
         # image, and one copy made an image unlike any class normal enough to pass the cut)
-        grouped = Space(point if space.is_self else twin, space.features, np.arange(len(points)), first, labels)
-        available = len(points) - (1 if space.is_self or (twin >= 0).any() else 0)
-        if available < 1:
-            return np.ones(len(space.features))
-        similarity, _ = nearest(grouped, k=min(k, available), knn=knn)
+        own = point if space.is_self else twin
+        # a query whose own point is among the references has one neighbour fewer to give, the others all of them
+        # (before: once one query had a copy there, every query was held to one fewer: with k at the references'
+        # count, or one reference point, an image with no copy scored otherwise, or 1, for another's copy)
+        short = (own >= 0) | (k < len(points))  # below that, every query has k left: one search
+        normality = np.ones(len(space.features))  # 1, normal, where no point is left
+        for rows, available in ((short, len(points) - 1), (~short, len(points))):
+            if rows.any() and available >= 1:
+                part = Space(own[rows], space.features[rows], np.arange(len(points)), first, labels)
+                similarity, _ = nearest(part, k=min(k, available), knn=knn)
+                normality[rows] = np.clip(1 - (1 - similarity.astype(np.float64)).mean(axis=1) / 2, 0, 1)
+        return normality
     return np.clip(1 - (1 - similarity.astype(np.float64)).mean(axis=1) / 2, 0, 1)
 
 
