@@ -113,6 +113,11 @@ def load_npz(path: str | os.PathLike, *, classes: list[str] | None = None,
                   classes, "npz", splits=split_array)
 
 
+# what zipfile raises of a damaged or unusual member list (NotImplementedError: a member flagged as compressed patched
+# data, flag bit 5; before, a traceback)
+_UNREADABLE = (OSError, ValueError, EOFError, NotImplementedError, zipfile.BadZipFile)
+
+
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
     with open(path, "rb") as file:
         magic = file.read(6)
@@ -141,7 +146,7 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
     _refuse_zipped_images(path)
     try:
         npz = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+    except _UNREADABLE as err:
         raise WinnowError(f"{path}: not a readable .npz without pickles ({err})") from None
     twice = first_repeated(list(npz.files))
     if twice is not None:  # a zip may hold two members of one name (or images and images.npy): one was kept unsaid
@@ -182,8 +187,11 @@ def _refuse_zipped_images(path: Path) -> None:
     was "not an .npy array (82 raw bytes); every member of an .npz is one array", of a label book zipped to send."""
     from winnow.image_decode import IMAGE_SUFFIXES  # here: Pillow is imported for such a file alone
 
-    with zipfile.ZipFile(path) as archive:
-        names = [name for name in archive.namelist() if not name.endswith("/")]
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [name for name in archive.namelist() if not name.endswith("/")]
+    except _UNREADABLE:  # a damaged member list: np.load's refusal below words it (before: a traceback)
+        return
     pictures = [name for name in names if os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES]
     if pictures and not any(name.endswith(".npy") for name in names):
         raise WinnowError(f"{path}: a zip of image files ({len(pictures)}, first {pictures[0]!r}), not an .npz of "
