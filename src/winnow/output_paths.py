@@ -176,7 +176,7 @@ def stage_output(path: str) -> str | None:
     checkout's data/represent/embeddings.npy was refused though this project's dvc repro never touches it, and a
     link in data/degrade to a file elsewhere passed, though dvc repro deletes the link."""
     root = project_root(os.getcwd())
-    if root is None:
+    if root is None or "\0" in path:  # a NUL: no path holds one, as its reader says (before: realpath's ValueError)
         return None
     for target, base in ((os.path.abspath(path), root), (os.path.realpath(path), os.path.realpath(root))):
         relative = os.path.relpath(target, base)
@@ -227,7 +227,7 @@ def output_below(path: str) -> str | None:
     or files beside them, and the source stage's listing of it changes with every run (:func:`stage_output` says
     whether ``path`` lies in one)."""
     root = project_root(os.getcwd())
-    if root is None:
+    if root is None or "\0" in path:  # a NUL: no path holds one, as its reader says (before: realpath's ValueError)
         return None
     for stage_name, out in _stage_outputs(root, templated=False):
         target = os.path.join(root, out.rstrip("/"))

@@ -67,6 +67,9 @@ def embedding_source_ready(section: dict, path: str) -> None:
     # kept in data/represent is gone before it is read
     for key, value in (("file", section.get("file")), ("pretrained.torchscript", chosen["torchscript"]),
                        ("pretrained.path", pretrained.get("path"))):
+        # before: represent.file: | (a block scalar) passed, and represent refused "represent.file: emb.npy\n not
+        # found", one error on two lines, as ingest.path did
+        one_line(f"{path}.{key}", value)
         if isinstance(value, str) and "://" in value:  # before: "https:/example.org/emb.parquet not found"
             fail(f"{path}.{key}", _url_refusal(value))
         output = _represent_output(value) if isinstance(value, str) else None
@@ -85,11 +88,18 @@ def embedding_source_ready(section: dict, path: str) -> None:
 def one_line(name: str, value) -> None:
     """Refuse the path ``value`` of the option ``name`` (a string, else nothing is asked) holding a control character:
     a line break kept by a YAML block scalar (``path: |``) or typed into ``-S``, a tab. Before: the path was looked
-    for with it, and the refusal that it does not exist printed the break, one error in two lines."""
-    odd = next((c for c in value if unicodedata.category(c) == "Cc"), None) if isinstance(value, str) else None
-    if odd is not None:
+    for with it, and the refusal that it does not exist printed the break, one error in two lines. A NUL is left to
+    the path's reader, which says no path can hold one (:func:`winnow.remote_files.locate`)."""
+    odd = next((c for c in value if unicodedata.category(c) == "Cc" and c != "\0"), None) \
+        if isinstance(value, str) else None
+    # the cause named as the character tells it (before: a NUL and a tab too were said to be a block scalar's break)
+    if odd in ("\n", "\r"):
         fail(name, f"{show(value)} holds the control character {ascii(odd)}, which no path typed on one line holds (a "
                    "YAML block scalar keeps its line break); write the path on one line, as a plain or quoted string")
+    if odd is not None:
+        fail(name, f"{show(value)} holds the control character {ascii(odd)}, which a path typed by hand does not hold "
+                   "(a double-quoted YAML string reads \\t or \\x.. as one); write the path as its folders and file "
+                   "are named")
 
 
 def outside_outputs(name: str, value) -> None:
@@ -134,6 +144,8 @@ def _represent_output(value: str) -> str | None:
     deleted the user's file, and represent then said it was not found; and a TorchScript model saved as
     models/represent.pt was deleted by dvc repro, or, run by hand, overwritten by the record of where the features
     came from after it had embedded the images."""
+    if "\0" in value:  # no path holds one, as its reader says (before: realpath's ValueError, a traceback)
+        return None
     given, resolved = Path(os.path.normpath(value)), Path(os.path.realpath(os.path.expanduser(value)))
     for output in REPRESENT_OUTPUTS:
         parts = Path(output).parts
