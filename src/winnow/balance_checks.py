@@ -59,7 +59,8 @@ def checked_copies(made: Balanced, images: np.ndarray, policy: Policy, *, fixed:
                                fixed=fixed)
     repeated = repeated_copies(digests, policy, where=where, ops=ops, noisier=noisier)
     alike = near_repeats(made, digests, differences, policy, where=where, knob=knob)
-    unchanged = copies_like_sources(differences, made.ops, policy, ops=ops, knob=knob, noisier=noisier)
+    unchanged = copies_like_sources(differences, made.ops, policy, where=where, ops=ops, knob=knob,
+                                    noisier=noisier)
     return digests, [warning for warning in (unchanged, repeated, alike) if warning]
 
 
@@ -270,8 +271,8 @@ def near_repeats(made: Balanced, digests: np.ndarray, differences: np.ndarray, p
     unreported = near & ~equal & (differences > NEAR_LEVELS)
     if not unreported.any():
         return None
-    weak = policy.magnitude < 1  # at 1 no setting of the policy moves them further
-    fix = f"raise {knob}" if weak else "leave those images out of the train set"
+    weak = policy.magnitude < 1  # at 1 no magnitude moves them further; kind rand's strengths may
+    fix = f"raise {knob}" if weak else weak_draws_fix(policy, where=where) or "leave those images out of the train set"
     alike = int((near | equal).sum())
     if alike > len(digests) / 2:
         strength = f"magnitude {policy.magnitude:g}: too close to no change" if weak else "at magnitude 1, the largest"
@@ -341,7 +342,7 @@ def take_out(op: str, policy: Policy, *, ops: str) -> str | None:
     return f"take {op} out of {ops}" if policy.n < len(policy.ops) else None
 
 
-def copies_like_sources(differences: np.ndarray, used: np.ndarray, policy: Policy, *, ops: str, knob: str,
+def copies_like_sources(differences: np.ndarray, used: np.ndarray, policy: Policy, *, where: str, ops: str, knob: str,
                         noisier: str | None) -> str | None:
     """The one warning line when some copies are within :data:`NEAR_LEVELS` grey levels of their source at every
     pixel (int ``(M,)`` ``differences``: each copy's largest difference from its source; bool
@@ -359,10 +360,25 @@ def copies_like_sources(differences: np.ndarray, used: np.ndarray, policy: Polic
            else f"are within {NEAR_LEVELS} grey levels of their source at every pixel")
     mine = used[:, policy.ops.index(op)]
     out = take_out(op, policy, ops=ops)
-    fix = (f"raise {knob}" if op == "noise"
+    # noise at magnitude 1: "raise" a magnitude at its largest, which the params check refuses; kind trivial's strengths
+    # start at 0 (noise copies of 12x12 images at magnitude 1: 1 of 168 equal to its source), rand's at half the
+    # magnitude, and under rand only a black or white pixel clamps the noise back
+    fix = ((f"raise {knob}" if policy.magnitude < 1 else
+            weak_draws_fix(policy, where=where) or "leave those images out of the train set") if op == "noise"
            else either(noisier, out, otherwise="leave those images out of the train set"))
     return (f"warning: balance: {int(close.sum())} of {len(close)} augmented copies {how} ({int(close[mine].sum())} "
             f"of the {int(mine.sum())} made with {op}): they add weight, not variety; {fix}")
+
+
+def weak_draws_fix(policy: Policy, *, where: str) -> str | None:
+    """The setting that takes away the near-zero strengths of kind trivial, which draws each copy's strength from
+    ``[0, magnitude]`` (kind rand: from ``[magnitude / 2, magnitude]``), for a policy whose weak copies no magnitude
+    moves further (magnitude 1); None where ``policy`` is of kind rand. ``where``: balance.policy or augment_search,
+    whichever chose it."""
+    if policy.kind != "trivial":
+        return None
+    setting = "balance.policy.kind: rand" if where == "balance.policy" else "augment_search.kinds: [rand]"
+    return f"set {setting}, whose strengths start at half the magnitude, not at 0"
 
 
 def either(*advice: str | None, otherwise: str) -> str:
