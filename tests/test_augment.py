@@ -433,12 +433,14 @@ def test_train_augment_names_the_policy_it_applies(tmp_path, monkeypatch):
     # (searched_with: the augment_search settings it searched under, held to params.yaml's: test_hostile_search_71)
     # (trained_with: the seed and train options its trainings took, held to params.yaml's: test_hostile_augment_73)
     # (chosen_on: the images of pruned it was chosen on, held to pruned's now: test_hostile_variants_74)
-    Path("data/augment-search/policy.json").write_text(json.dumps({"policy": Policy(ops=("cutout",), n=1).to_params(),
+    # (policy: one the search scored, a candidate of searched_with or the incumbent: test_hostile_augment_77)
+    picked = candidates(**{k: search_settings(params)[k] for k in ("op_sets", "kinds", "ns", "magnitudes", "fill")})[-1]
+    Path("data/augment-search/policy.json").write_text(json.dumps({"policy": picked.to_params(),
                                                                    "fixed": None,
                                                                    "searched_with": search_settings(params),
                                                                    "trained_with": search_training(params),
                                                                    "chosen_on": pruned_record()}))
-    assert policy_for(params, "searched") == Policy(ops=("cutout",), n=1)
+    assert policy_for(params, "searched") == picked
 
 
 def test_density_matching_trains_once_and_scores_a_policy_by_the_models_accuracy_on_augmented_val(monkeypatch):

@@ -26,8 +26,8 @@ from winnow.configs import Policy, TrainConfig
 from winnow.errors import WinnowError, first_line
 # the candidates, here for the stage and the tests as before; the params check reads them there
 from winnow.search_space import (  # noqa: F401
-    NO_CANDIDATE, SEARCH_DEFAULTS, SEARCHED_FIELDS, candidates, challengers, check_searched, rand_ns, same_policy,
-    search_settings, search_training,
+    NO_CANDIDATE, SEARCH_DEFAULTS, SEARCHED_FIELDS, candidate_name, candidates, challengers, check_searched, rand_ns,
+    same_policy, search_settings, search_training,
 )
 
 SEARCHED = "data/augment-search/policy.json"
@@ -256,6 +256,15 @@ def read_policy(path: str = SEARCHED, *, fixed: Policy | None = None, settings: 
         if key is not None:
             raise rerun_error(path, f"searched under augment_search.{key} {json.dumps(then.get(key))}, but params.yaml "
                                     f"gives {json.dumps(settings.get(key))} now", written_by=WRITTEN_BY)
+        # the pick is the incumbent or a candidate of those settings: before, a policy edited by hand into another valid
+        # one ([invert] at 0.5) was applied by balance and train as the search's pick, exit 0
+        scored = [*([] if against is None else [against]),
+                  *candidates(**{k: settings[k] for k in ("op_sets", "kinds", "ns", "magnitudes", "fill")})]
+        if not any(same_policy(chosen, policy) for policy in scored):
+            raise rerun_error(path, f"holds a policy the search never scored ({candidate_name(chosen)}: "
+                                    f"{'not balance.policy, nor' if against is not None else 'not'} one of the "
+                                    "candidates augment_search gives): edited by hand or by another tool",
+                              written_by=WRITTEN_BY)
     # before: the seed or the train section edited (train.model, train.lr, ...) and balance or train@<v> run alone, the
     # policy the old trainings chose was applied without a word (augment-search reads both: dvc.yaml)
     if training is not None:
