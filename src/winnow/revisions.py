@@ -372,11 +372,13 @@ def same_setting(records: list[dict], *, varied: tuple[str, ...], where: str,
         kept = json.loads(json.dumps(as_values(params), default=str))
         for path in varied:
             *parents, last = path.split(".")
-            section = kept
-            for key in parents:
-                section = section.get(key) if isinstance(section, dict) else None
+            # a list index too, as lookup reads it (study collect --axis budget.fractions.0): before, only mappings
+            # were walked, so the runs along such an axis were left out as of "other settings (budget.fractions)"
+            section = lookup(kept, ".".join(parents)) if parents else kept
             if isinstance(section, dict):
                 section.pop(last, None)
+            elif isinstance(section, list) and last.isdigit() and int(last) < len(section):
+                section[int(last)] = None  # blanked, not removed: the items after it keep their places
         return kept
 
     groups: dict[str, list[dict]] = {}

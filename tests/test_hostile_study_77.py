@@ -1,0 +1,45 @@
+"""Hostile inputs around `winnow study collect`, probe 77: runs along an axis read as other settings, and what the
+summary and notes count.
+
+- `study collect --axis budget.fractions.0` (a list index outside degrade.perturbations, as the README's "list indices
+  as numbers" allows): the runs along the axis differ there alone, yet all but one were left out as runs "with other
+  settings (budget.fractions)", and the curve drew one point;
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from test_study import record, show
+from winnow import cli
+
+
+def _with(run: dict, **params) -> dict:
+    """``run`` (test_study.record) with ``params`` set in its params.yaml, each a top-level section."""
+    run["data"]["params"]["params.yaml"]["data"].update(params)
+    return run
+
+
+@pytest.mark.hostile("study")
+def test_runs_along_an_axis_of_a_list_item_are_one_curve(tmp_path, capsys):
+    # three runs that differ in budget.fractions' first share alone, collected along it. Before: `same_setting` walked
+    # mappings only, so the list item was never set aside and two of the three were left out as "other settings"
+    runs = show(*(_with(record(name, [], accuracy), budget={"fractions": [share, 0.02, 0.05]})
+                  for name, share, accuracy in (("a", 0.01, 0.9), ("b", 0.1, 0.8), ("c", 0.2, 0.7))),
+                # another second share is another setting still, named as one
+                _with(record("d", [], 0.6), budget={"fractions": [0.3, 0.04, 0.05]}))
+    saved = tmp_path / "exps.json"
+    saved.write_text(json.dumps(runs))
+    out = tmp_path / "study"
+    assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(out),
+                     "--axis", "budget.fractions.0"]) == 0
+    assert [line.split(" ->")[0] for line in capsys.readouterr().out.splitlines()] == [
+        "study: left out 1 run(s) with other settings (budget.fractions): d",
+        "study: left out 1 experiment(s) with no finite number at budget.fractions.0 (main (nothing))",
+        "study: 3 of 5 experiments on 1 sweeps"]
+    table = pd.read_csv(out / "study.csv")
+    assert table[["sweep", "level", "experiment", "accuracy"]].values.tolist() == [
+        ["custom", 0.01, "a", 0.9], ["custom", 0.1, "b", 0.8], ["custom", 0.2, "c", 0.7]]
