@@ -4,6 +4,9 @@ summary and notes count.
 - `study collect --axis budget.fractions.0` (a list index outside degrade.perturbations, as the README's "list indices
   as numbers" allows): the runs along the axis differ there alone, yet all but one were left out as runs "with other
   settings (budget.fractions)", and the curve drew one point;
+- `study collect` over runs of which one failed, one is still queued and one holds a metrics file DVC cannot read: the
+  notes named each as left out, and the summary's "of N experiments" then left all three out of N (a stale run, or one
+  left out for any other reason, counts there);
 """
 
 from __future__ import annotations
@@ -43,3 +46,27 @@ def test_runs_along_an_axis_of_a_list_item_are_one_curve(tmp_path, capsys):
     table = pd.read_csv(out / "study.csv")
     assert table[["sweep", "level", "experiment", "accuracy"]].values.tolist() == [
         ["custom", 0.01, "a", 0.9], ["custom", 0.1, "b", 0.8], ["custom", 0.2, "c", 0.7]]
+
+
+@pytest.mark.hostile("study")
+def test_the_summary_counts_the_failed_queued_and_unread_runs_among_the_experiments_read(tmp_path, capsys):
+    # five listed beside the baseline commit: two draw curves; noise60 failed, noise50 waits in the queue, and DVC
+    # could not read noise40's metrics. Before: "2 of 3 experiments" (the commit and the two drawn), under three notes
+    # that each said a run was left out
+    noise = lambda fraction: [{"kind": "symmetric_noise", "fraction": fraction}]  # noqa: E731
+    runs = show(record("clean", [], 0.95), record("noise20", noise(0.2), 0.8), record("noise40", noise(0.4), 0.7),
+                record("noise50", noise(0.5), 0.6), record("noise60", noise(0.6), 0.5))
+    ranges = {r["name"]: r for r in runs[1]["experiments"]}
+    ranges["noise40"]["revs"][0]["data"]["metrics"]["metrics/evaluate/baseline.json"] = {
+        "error": {"type": "JSONFileCorruptedError", "msg": "unable to read"}}
+    ranges["noise50"]["executor"] = {"state": "queued", "name": None, "local": None}
+    ranges["noise60"]["executor"] = {"state": "failed", "name": None, "local": None}
+    saved = tmp_path / "exps.json"
+    saved.write_text(json.dumps(runs))
+    assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(tmp_path / "study")]) == 0
+    assert [line.split(" ->")[0] for line in capsys.readouterr().out.splitlines()] == [
+        "study: left out 1 experiment(s) still running or queued (noise50); run this again when `dvc queue status` "
+        "shows them done (queued ones run once `dvc exp run --run-all` starts them); left out 1 experiment(s) whose run "
+        "failed (noise60); `dvc queue logs noise60` says why; left out 1 experiment(s) whose metrics DVC could not read "
+        "(noise40: metrics/evaluate/baseline.json, unable to read); check those files at their commits",
+        "study: 2 of 6 experiments on 1 sweeps"]
