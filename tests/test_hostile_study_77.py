@@ -7,6 +7,10 @@ summary and notes count.
 - `study collect` over runs of which one failed, one is still queued and one holds a metrics file DVC cannot read: the
   notes named each as left out, and the summary's "of N experiments" then left all three out of N (a stale run, or one
   left out for any other reason, counts there);
+- `study collect --metrics metrics/evaluate/pruned.json` over three runs of `variants: [baseline]` and two of
+  `[baseline, pruned]`: the three, which hold no pruned.json, were the larger setting, so the two that hold it were
+  left out as of "other settings (variants)", then collect refused: "no experiment holds metrics/evaluate/pruned.json";
+  and a study run without the file beside runs with it dropped out of its curve without a word.
 """
 
 from __future__ import annotations
@@ -70,3 +74,50 @@ def test_the_summary_counts_the_failed_queued_and_unread_runs_among_the_experime
         "failed (noise60); `dvc queue logs noise60` says why; left out 1 experiment(s) whose metrics DVC could not read "
         "(noise40: metrics/evaluate/baseline.json, unable to read); check those files at their commits",
         "study: 2 of 6 experiments on 1 sweeps"]
+
+
+def _variants(run: dict, variants: list[str]) -> dict:
+    """``run`` (test_study.record) of ``variants``, with the evaluate metrics file of each."""
+    scores = run["data"]["metrics"]["metrics/evaluate/baseline.json"]
+    run["data"]["metrics"] = {f"metrics/evaluate/{variant}.json": scores for variant in variants}
+    return _with(run, variants=variants)
+
+
+@pytest.mark.hostile("study")
+def test_collect_chooses_the_setting_among_the_runs_that_hold_the_metrics_file(tmp_path, capsys):
+    # before: c0, a2 and a4 (no pruned variant) outnumbered c1 and p2, which were left out as runs "with other
+    # settings (variants)"; then "error: study: no experiment holds metrics/evaluate/pruned.json (files they hold:
+    # metrics/evaluate/baseline.json)", of runs two of which hold it
+    noise = [{"kind": "symmetric_noise", "fraction": 0.2}]
+    runs = show(_variants(record("c0", [], 0.9), ["baseline"]), _variants(record("a2", noise, 0.8), ["baseline"]),
+                _variants(record("a4", [{"kind": "symmetric_noise", "fraction": 0.4}], 0.7), ["baseline"]),
+                _variants(record("c1", [], 0.85), ["baseline", "pruned"]),
+                _variants(record("p2", noise, 0.75), ["baseline", "pruned"]))
+    saved = tmp_path / "exps.json"
+    saved.write_text(json.dumps(runs))
+    out = tmp_path / "study"
+    assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(out),
+                     "--metrics", "metrics/evaluate/pruned.json"]) == 0
+    assert [line.split(" ->")[0] for line in capsys.readouterr().out.splitlines()] == [
+        "study: left out 3 study run(s) that hold no metrics/evaluate/pruned.json (their params run no such variant, or "
+        "their pipeline writes no such file): c0, a2, a4",
+        "study: 2 of 6 experiments on 1 sweeps"]
+    table = pd.read_csv(out / "study.csv")
+    assert table[["sweep", "level", "experiment", "accuracy"]].values.tolist() == [
+        ["clean", 0.0, "c1", 0.85], ["label_noise", 0.0, "c1", 0.85], ["label_noise", 0.2, "p2", 0.75]]
+
+
+@pytest.mark.hostile("study")
+def test_a_study_run_without_the_metrics_file_is_named(tmp_path, capsys):
+    # noise40's pipeline wrote no baseline.json (its evaluate wrote pruned's alone). Before: it dropped out of the
+    # label-noise curve, and nothing said so
+    runs = show(record("clean", [], 0.95), record("noise20", [{"kind": "symmetric_noise", "fraction": 0.2}], 0.8),
+                _variants(record("noise40", [{"kind": "symmetric_noise", "fraction": 0.4}], 0.7), ["pruned"]))
+    runs[1]["experiments"][2]["revs"][0]["data"]["params"]["params.yaml"]["data"].pop("variants")
+    saved = tmp_path / "exps.json"
+    saved.write_text(json.dumps(runs))
+    assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(tmp_path / "study")]) == 0
+    assert [line.split(" ->")[0] for line in capsys.readouterr().out.splitlines()] == [
+        "study: left out 1 study run(s) that hold no metrics/evaluate/baseline.json (their params run no such variant, "
+        "or their pipeline writes no such file): noise40",
+        "study: 2 of 4 experiments on 1 sweeps"]

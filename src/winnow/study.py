@@ -50,7 +50,7 @@ from winnow.study_damage import describe
 from winnow.study_plots import plot, runs_drawn
 from winnow.study_runs import (
     DEGRADE_METRICS, class_names, one_run_each, own_outputs, points, points_of_one_code, ran_as_listed,
-    study_runs,
+    scored_runs, study_runs,
 )
 from winnow.study_sweeps import INGESTED_CLASSES, SWEEPS, queue
 
@@ -222,6 +222,7 @@ def run(args: argparse.Namespace) -> int:
     # too, which the notes above it name as left out (before: "2 of 3 experiments" below "left out 1 experiment(s)
     # whose run failed", of 4 listed)
     study, stale = len(kept), ""
+    kept, unscored = scored_runs(kept, args.metrics)  # the setting is chosen among the runs that hold the file
     read = len(experiments) + len(unfinished) + len(failed) + len(unreadable)
     if args.from_json is None:  # a commit whose params changed without dvc repro holds the last run's metrics
         variant = variant_of(args.metrics, METRICS_FILE)
@@ -237,7 +238,8 @@ def run(args: argparse.Namespace) -> int:
     kept, other_code = same_inputs(kept, size=points)
     left_out = study - len(kept)
     kept, repeated = one_run_each(kept)
-    for said in (left_out_note(unfinished, failed, unreadable), stale, unlike, shared, note, other_code, repeated):
+    for said in (left_out_note(unfinished, failed, unreadable), unscored, stale, unlike, shared, note, other_code,
+                 repeated):
         if said:
             print(f"study: {said}")
     unplaced: list[str] = []

@@ -40,6 +40,20 @@ def study_runs(experiments: list[dict], *, axis: str | None = None) -> tuple[lis
             [exp for exp, study in zip(experiments, chosen) if not study])
 
 
+def scored_runs(experiments: list[dict], metrics_file: str) -> tuple[list[dict], str]:
+    """The ``experiments`` that hold ``metrics_file`` (``--metrics``), and a note naming the rest ("" for none): the
+    filters below choose a setting among the runs that can draw its points. Before: runs that ran no such variant
+    (``variants: [baseline]`` beside ``[baseline, pruned]``, collected with ``--metrics .../pruned.json``) were the
+    larger group, so the runs that hold the file were left out as of "other settings (variants)", and collect then said
+    that no experiment holds it; a study run without it otherwise dropped out of its curve without a word."""
+    held = [exp for exp in experiments if metrics_file in exp["metrics"]]
+    if len(held) == len(experiments):
+        return experiments, ""
+    lacking = [exp["experiment"] for exp in experiments if metrics_file not in exp["metrics"]]
+    return held, (f"left out {len(lacking)} study run(s) that hold no {metrics_file} (their params run no such "
+                  f"variant, or their pipeline writes no such file): {listed(lacking)}")
+
+
 def axis_level(params: dict, axis: str) -> float | None:
     """The finite number at the dotted params path ``axis``, as a float, or None (no number there): before, NaN and
     inf became levels in study.csv, and an integer past float's range (10**400) an OverflowError traceback."""
