@@ -342,10 +342,12 @@ def planned_params(show: list[dict]) -> list[dict]:
     still runs, or ran to the end: what is on its way or done (before: only the first two, so a finished study run was
     queued again). A failed run, or one DVC cannot read, is not done. Each as ``name``, ``params`` (its params.yaml),
     ``state`` (its executor's: ``queued``, ``running``, or None for a run that ended) and ``inputs`` (what its stages
-    read that no stage writes, as its dvc.lock hashed them: :func:`_inputs`; {} where the record has none)."""
+    read that no stage writes, as its dvc.lock hashed them: :func:`_inputs`; {} where the record has none). A run the
+    queue ran to the end keeps its executor, in state ``success``: None too (before: read as still on its way, so
+    `study queue` counted the study's runs as done whatever code they ran under)."""
     return [{"name": str(exp_range.get("name") or record.get("name") or str(record.get("rev"))[:7]),
              "params": (((record.get("data") or {}).get("params") or {}).get("params.yaml") or {}).get("data") or {},
-             "state": state, "inputs": _inputs(record.get("data") or {})}
+             "state": state if state in UNFINISHED_STATES else None, "inputs": _inputs(record.get("data") or {})}
             for baseline in show for exp_range, state in _ranges(baseline) if state != "failed"
             for record in exp_range.get("revs") or [] if not record.get("error")]
 
