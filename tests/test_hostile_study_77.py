@@ -13,7 +13,9 @@ summary and notes count.
   and a study run without the file beside runs with it dropped out of its curve without a word;
 - `study queue` after a code change, beside study runs the queue ran to the end (`dvc exp run --run-all`: DVC keeps
   their executor, in state "success"): read as still queued or running, so counted as done under any code, never
-  queued again, and the study drew their old results as the new code's.
+  queued again, and the study drew their old results as the new code's;
+- `study collect` over a run whose params give seed "0" (text), true or 1.5, which every stage refuses (compare too):
+  averaged beside the run at seed 0 as a seed of its own ("4 at 0.2"), where it is no run winnow makes.
 """
 
 from __future__ import annotations
@@ -152,3 +154,19 @@ def test_study_queue_counts_a_run_the_queue_ended_under_other_code_as_not_run(in
         "1 of the 10 experiments are queued, running or done already (`dvc exp show`); the commands of the rest",
         *_size_commands((0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9))]
     assert_nothing_left(ingested_project, before)
+
+
+@pytest.mark.hostile("study")
+@pytest.mark.parametrize("seed, shown", [("0", "'0'"), (True, "True"), (1.5, "1.5")])
+def test_collect_refuses_a_run_whose_seed_is_no_integer(tmp_path, capsys, seed, shown):
+    # before: drawn beside noise20 at seed 0 as a second seed of the point, "the mean of 1 to 2 runs (seeds)"
+    noise = [{"kind": "symmetric_noise", "fraction": 0.2}]
+    runs = show(record("clean", [], 0.95), record("noise20", noise, 0.8), _with(record("odd", noise, 0.6), seed=seed))
+    saved = tmp_path / "exps.json"
+    saved.write_text(json.dumps(runs))
+    before = files_under(tmp_path)
+    assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(tmp_path / "study")]) == 1
+    assert capsys.readouterr().err == (
+        "error: study: experiment odd: its params or metrics/evaluate/baseline.json are not what a winnow run writes "
+        f"(ValueError: seed {shown} is not an integer)\n")
+    assert_nothing_left(tmp_path, before)

@@ -97,6 +97,9 @@ def tidy(experiments: list[dict], *, metrics_file: str = DEFAULT_METRICS, axis: 
             scores.update({f"f1_{name}": _score(values.get("f1"))
                            for name, values in (metrics.get("per_class") or {}).items()})
             points = describe(exp["params"], axis=axis)
+            seed = exp["params"].get("seed")  # every stage refuses another: before, seed "0" beside 0 drew two seeds
+            if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+                raise ValueError(f"seed {seed!r} is not an integer")
         except WinnowError as err:  # degrade_options names the parameter
             raise WinnowError(f"study: experiment {exp['experiment']}: {err}") from err
         except (KeyError, TypeError, ValueError, AttributeError) as err:  # a hand-edited or foreign record
