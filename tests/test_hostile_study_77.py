@@ -109,7 +109,7 @@ def test_collect_chooses_the_setting_among_the_runs_that_hold_the_metrics_file(t
                      "--metrics", "metrics/evaluate/pruned.json"]) == 0
     assert [line.split(" ->")[0] for line in capsys.readouterr().out.splitlines()] == [
         "study: left out 3 study run(s) that hold no metrics/evaluate/pruned.json (their params run no such variant, or "
-        "their pipeline writes no such file): c0, a2, a4",
+        "their pipeline writes no such file; collect them with --metrics of a file they hold): c0, a2, a4",
         "study: 2 of 6 experiments on 1 sweeps"]
     table = pd.read_csv(out / "study.csv")
     assert table[["sweep", "level", "experiment", "accuracy"]].values.tolist() == [
@@ -128,7 +128,7 @@ def test_a_study_run_without_the_metrics_file_is_named(tmp_path, capsys):
     assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(tmp_path / "study")]) == 0
     assert [line.split(" ->")[0] for line in capsys.readouterr().out.splitlines()] == [
         "study: left out 1 study run(s) that hold no metrics/evaluate/baseline.json (their params run no such variant, "
-        "or their pipeline writes no such file): noise40",
+        "or their pipeline writes no such file; collect them with --metrics of a file they hold): noise40",
         "study: 2 of 4 experiments on 1 sweeps"]
 
 

@@ -51,7 +51,8 @@ def scored_runs(experiments: list[dict], metrics_file: str) -> tuple[list[dict],
         return experiments, ""
     lacking = [exp["experiment"] for exp in experiments if metrics_file not in exp["metrics"]]
     return held, (f"left out {len(lacking)} study run(s) that hold no {metrics_file} (their params run no such "
-                  f"variant, or their pipeline writes no such file): {listed(lacking)}")
+                  f"variant, or their pipeline writes no such file; collect them with --metrics of a file they hold): "
+                  f"{listed(lacking)}")
 
 
 def axis_level(params: dict, axis: str) -> float | None:
