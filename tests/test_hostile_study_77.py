@@ -1,5 +1,5 @@
-"""Hostile inputs around `winnow study collect`, probe 77: runs along an axis read as other settings, and what the
-summary and notes count.
+"""Hostile inputs around the degrade study, probe 77: runs that draw a curve left out as other settings, what the
+summary counts, runs of old code counted as done by `study queue`, and a seed no winnow run has.
 
 - `study collect --axis budget.fractions.0` (a list index outside degrade.perturbations, as the README's "list indices
   as numbers" allows): the runs along the axis differ there alone, yet all but one were left out as runs "with other
