@@ -142,6 +142,7 @@ def queue(args: argparse.Namespace) -> int:
     """``winnow study queue``: the chosen sweeps (:func:`queue_commands`) queued with ``dvc exp run --queue``, or
     printed with ``--dry-run``; when one fails, or SIGINT or SIGTERM asks to stop, those queued are removed again."""
     params = load_params()  # every experiment runs this params.yaml, perturbations replaced: a bad value fails them all
+    _check_settable(params)
     # each dvc command it runs, and its own reads of DVC, import tqdm: before, under TQDM_POSITION=x the refusal was
     # read as "not a DVC project here" and the first `dvc exp run --queue` ended in tqdm's traceback
     check_progress_variables()
@@ -220,6 +221,24 @@ def queue(args: argparse.Namespace) -> int:
             signal.signal(number, handler)
     _say(f"queued {len(commands)} experiments; run them with `dvc exp run --run-all`, then `winnow study collect`")
     return 0
+
+
+# the keys each queued experiment sets (:func:`_queue_command`), and the value the degrade stage reads without them
+SET_KEYS = {"enabled": "true", "perturbations": "[]"}
+
+
+def _check_settable(params: dict) -> None:
+    """Refuse a params.yaml whose ``degrade`` section lacks a key every queued experiment sets: ``dvc exp run -S`` sets
+    only keys the file holds. Before: each ``dvc exp run --queue`` failed, DVC's "Invalid `--set-param` value: Could
+    not override 'degrade.enabled'. To append to your config use +degrade.enabled=true" (an override study queue
+    does not take), and ``--dry-run`` printed those commands, exit 0."""
+    missing = [key for key in SET_KEYS if key not in params["degrade"]]
+    if missing:
+        keys = " and ".join(f"degrade.{key}" for key in missing)
+        written = ", ".join(f"{key}: {SET_KEYS[key]}" for key in missing)
+        raise WinnowError(f"study queue: params.yaml holds no {keys}, which each experiment sets with dvc exp run -S, "
+                          f"and -S sets only keys the file holds; write {written} under degrade (the degrade stage's "
+                          f"default{'s' if len(missing) > 1 else ''}: dvc repro runs as before)")
 
 
 def _with_perturbations(params: dict, perturbations: list[dict]) -> dict:

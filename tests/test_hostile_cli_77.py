@@ -1,0 +1,50 @@
+"""Hostile use of the command line and params.yaml (probe 77): what a careless user types. Each case calls the command
+or the params check in-process and asserts the one line a user sees, and that nothing was left behind.
+
+- ``winnow study queue`` on a params.yaml whose degrade section leaves out ``enabled`` or ``perturbations`` (valid:
+  the degrade stage reads its defaults): each ``dvc exp run --queue -S degrade.enabled=true`` failed on DVC's "Could
+  not override 'degrade.enabled'. To append to your config use +degrade.enabled=true", an override study queue does
+  not take, and ``--dry-run`` printed those commands, exit 0.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from hostile_harness import ROOT, assert_nothing_left, files_under
+from winnow import cli
+
+
+def _without_lines(pattern: str) -> str:
+    """The project's params.yaml without the lines that match ``pattern``."""
+    text = (ROOT / "params.yaml").read_text(encoding="utf-8")
+    kept = [line for line in text.splitlines(keepends=True) if not re.match(pattern, line)]
+    assert len(kept) < len(text.splitlines())
+    return "".join(kept)
+
+
+@pytest.mark.hostile("study")
+@pytest.mark.parametrize("left_out, expected", [
+    (r"  enabled: true ", "params.yaml holds no degrade.enabled, which each experiment sets with dvc exp run -S, and "
+                          "-S sets only keys the file holds; write enabled: true under degrade (the degrade stage's "
+                          "default: dvc repro runs as before)"),
+    (r"  (enabled: true |perturbations:|  - \{kind)",
+     "params.yaml holds no degrade.enabled and degrade.perturbations, which each experiment sets with dvc exp run -S, "
+     "and -S sets only keys the file holds; write enabled: true, perturbations: [] under degrade (the degrade stage's "
+     "defaults: dvc repro runs as before)"),
+], ids=["enabled", "both"])
+@pytest.mark.parametrize("dry_run", [[], ["--dry-run"]], ids=["queue", "dry-run"])
+def test_study_queue_refuses_a_degrade_key_its_experiments_set_but_params_yaml_lacks(tmp_path, monkeypatch, capsys,
+                                                                                      left_out, expected, dry_run):
+    # before: `dvc exp run --queue -S degrade.enabled=true ...` failed with status 255 for each experiment ("Invalid
+    # `--set-param` value: Could not override 'degrade.enabled'. To append to your config use +degrade.enabled=true"),
+    # and --dry-run printed those commands, exit 0
+    (tmp_path / "params.yaml").write_text(_without_lines(left_out), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    before = files_under(tmp_path)
+    assert cli.main(["study", "queue", "--sweeps", "clean", *dry_run]) == 1
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", f"error: study queue: {expected}\n")
+    assert_nothing_left(tmp_path, before)
