@@ -4,16 +4,21 @@ or the params check in-process and asserts the one line a user sees, and that no
 - ``winnow study queue`` on a params.yaml whose degrade section leaves out ``enabled`` or ``perturbations`` (valid:
   the degrade stage reads its defaults): each ``dvc exp run --queue -S degrade.enabled=true`` failed on DVC's "Could
   not override 'degrade.enabled'. To append to your config use +degrade.enabled=true", an override study queue does
-  not take, and ``--dry-run`` printed those commands, exit 0.
+  not take, and ``--dry-run`` printed those commands, exit 0;
+- ``winnow study collect --axis`` with a list index in a digit Python's ``isdigit`` takes and ``int`` refuses
+  (``degrade.perturbations.².fraction``), or a key of two minus signs (``degrade.--1``): a ValueError traceback.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 
 import pytest
 
 from hostile_harness import ROOT, assert_nothing_left, files_under
+from test_hostile_cli_64 import _run
 from winnow import cli
 
 
@@ -47,4 +52,22 @@ def test_study_queue_refuses_a_degrade_key_its_experiments_set_but_params_yaml_l
     assert cli.main(["study", "queue", "--sweeps", "clean", *dry_run]) == 1
     out, err = capsys.readouterr()
     assert (out, err) == ("", f"error: study queue: {expected}\n")
+    assert_nothing_left(tmp_path, before)
+
+
+@pytest.mark.hostile("cli")
+@pytest.mark.parametrize("axis", ["degrade.perturbations.\u00b2.fraction", "degrade.--1"], ids=["superscript", "minus"])
+def test_study_collect_refuses_an_axis_with_an_index_no_list_takes_in_one_line(tmp_path, monkeypatch, capsys, axis):
+    # before: ValueError: invalid literal for int() with base 10: '²' (or '--1'), a traceback from revisions.lookup
+    shutil.copy(ROOT / "dvc.yaml", tmp_path / "dvc.yaml")
+    base = _run("main", [{"kind": "blur", "fraction": 0.04, "kernel": 5}], 0.8)
+    base["experiments"] = [{"revs": [run], "executor": None, "name": run["name"]} for run in
+                           (_run("clean", [], 0.95), _run("noise20", [{"kind": "symmetric_noise", "fraction": 0.2}], 0.85))]
+    (tmp_path / "exps.json").write_text(json.dumps([base]), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    before = files_under(tmp_path)
+    assert cli.main(["study", "collect", "--from-json", "exps.json", "--axis", axis]) == 1
+    assert capsys.readouterr().err == (
+        f"error: study collect --axis {axis}: no experiment holds a number there (a mistyped key, or a list index past "
+        "the end); give the dotted params path of the value the runs vary, e.g. degrade.perturbations.0.fraction\n")
     assert_nothing_left(tmp_path, before)

@@ -344,11 +344,14 @@ def lookup(params: Any, key: str | tuple[str, ...], *, missing: Any = None) -> A
     dot (a class named ``st.bernard`` in a metrics file)."""
     node = params
     for part in key if isinstance(key, tuple) else key.split("."):
-        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+        # ASCII digits, one sign at most: before, "²" (isdigit, which int() refuses) or "--1" in `study collect --axis`
+        # was a ValueError traceback
+        number = re.fullmatch(r"-?[0-9]+", part) is not None
+        if isinstance(node, list) and number and part.isdigit() and int(part) < len(node):
             node = node[int(part)]
         elif isinstance(node, dict) and part in node:
             node = node[part]
-        elif isinstance(node, dict) and part.lstrip("-").isdigit() and int(part) in node:
+        elif isinstance(node, dict) and number and int(part) in node:
             node = node[int(part)]
         else:
             return missing
