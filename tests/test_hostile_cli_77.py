@@ -6,7 +6,9 @@ or the params check in-process and asserts the one line a user sees, and that no
   not override 'degrade.enabled'. To append to your config use +degrade.enabled=true", an override study queue does
   not take, and ``--dry-run`` printed those commands, exit 0;
 - ``winnow study collect --axis`` with a list index in a digit Python's ``isdigit`` takes and ``int`` refuses
-  (``degrade.perturbations.².fraction``), or a key of two minus signs (``degrade.--1``): a ValueError traceback.
+  (``degrade.perturbations.².fraction``), or a key of two minus signs (``degrade.--1``): a ValueError traceback;
+- a comment glued to its value in params.yaml (``epochs: 20# more is slower``, no space before the #), which YAML reads
+  as part of the value: refused as "a string, not an integer", the # that made it one not named.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ import shutil
 
 import pytest
 
-from hostile_harness import ROOT, assert_nothing_left, files_under
+from hostile_harness import ROOT, assert_nothing_left, files_under, params_with
 from test_hostile_cli_64 import _run
-from winnow import cli
+from winnow import cli, params
+from winnow.errors import WinnowError
 
 
 def _without_lines(pattern: str) -> str:
@@ -71,3 +74,39 @@ def test_study_collect_refuses_an_axis_with_an_index_no_list_takes_in_one_line(t
         f"error: study collect --axis {axis}: no experiment holds a number there (a mistyped key, or a list index past "
         "the end); give the dotted params path of the value the runs vary, e.g. degrade.perturbations.0.fraction\n")
     assert_nothing_left(tmp_path, before)
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("line, glued, expected", [
+    ("  epochs: 20 ", "  epochs: 20# more is slower\n",
+     'train.epochs: "20# more is slower" is one string: YAML starts a comment at a # only after a space, so the comment '
+     "is read as part of the value; put a space before the # (20 #...)"),
+    ("  optimizer: adam ", "  optimizer: adam# or sgd\n",
+     'train.optimizer: "adam# or sgd" is one string: YAML starts a comment at a # only after a space, so the comment is '
+     "read as part of the value; put a space before the # (adam #...)"),
+    ("  hflip: false ", "  hflip: false# digits\n",
+     'train.hflip: "false# digits" is one string: YAML starts a comment at a # only after a space, so the comment is '
+     "read as part of the value; put a space before the # (false #...)"),
+], ids=["number", "choice", "boolean"])
+def test_a_comment_glued_to_its_value_is_named_as_the_cause(tmp_path, line, glued, expected):
+    # before: 'train.epochs: "20# more is slower" is a string, not an integer in [1, 1000]', and the same "is not one
+    # of" / "is not true or false" for the others: the # that made the value a string was not named
+    (tmp_path / "dvc.yaml").write_text((ROOT / "dvc.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    lines = (ROOT / "params.yaml").read_text(encoding="utf-8").splitlines(keepends=True)
+    at = [i for i, text in enumerate(lines) if text.startswith(line)]
+    assert len(at) == 1
+    lines[at[0]] = glued
+    (tmp_path / "params.yaml").write_text("".join(lines), encoding="utf-8")
+    before = files_under(tmp_path)
+    with pytest.raises(WinnowError) as refused:
+        params.load(tmp_path / "params.yaml")
+    assert str(refused.value) == f"params.yaml: {expected}"
+    assert_nothing_left(tmp_path, before)
+
+
+@pytest.mark.hostile("params")
+def test_a_value_that_fits_nothing_before_its_glued_comment_keeps_its_own_refusal(tmp_path):
+    # the hint is given only where the text before the # fits: here it would be refused too
+    with pytest.raises(WinnowError) as refused:
+        params.validate(params_with("train.epochs", "2000# more"))
+    assert str(refused.value) == 'params.yaml: train.epochs: "2000# more" is a string, not an integer in [1, 1000]'

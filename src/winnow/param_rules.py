@@ -50,7 +50,15 @@ class Rule:
         """Raise a one-line :class:`WinnowError` naming ``path`` unless ``value`` fits."""
         if value is None and self.null:
             return
-        self.verify(value, path)
+        try:
+            self.verify(value, path)
+        except WinnowError:
+            meant = _before_a_glued_comment(self, value, path)
+            if meant is None:
+                raise
+            # before: "train.lr: "1e-3# Adam" is a string, not a number ...", the comment's # not named
+            fail(path, f"{show(value)} is one string: YAML starts a comment at a # only after a space, so the "
+                       f"comment is read as part of the value; put a space before the # ({meant} #...)")
 
     def verify(self, value: Any, path: str) -> None:
         raise NotImplementedError
@@ -61,6 +69,21 @@ class Rule:
             hint = _number_text_hint(value)
         is_what = "is not" if value is None else f"is {kind_of(value)}, not"
         fail(path, f"{show(value)} {is_what} {self.allowed}{hint}")
+
+
+def _before_a_glued_comment(rule: Rule, value: Any, path: str) -> str | None:
+    """The text before the first # of ``value`` where, read as YAML, it fits ``rule`` (``lr: 1e-3# Adam``, a comment
+    without the space before its #, which YAML reads as part of the value); else None."""
+    if not isinstance(value, str) or "#" not in value:
+        return None
+    before = value.split("#", 1)[0].strip()
+    from winnow.yaml_text import load_yaml
+
+    try:
+        rule.check(load_yaml(f"value: {before}", name=FILE)["value"], path)
+    except (WinnowError, TypeError, KeyError):
+        return None
+    return before if before else None
 
 
 def _number_text_hint(text: str) -> str:
