@@ -8,7 +8,9 @@ or the params check in-process and asserts the one line a user sees, and that no
 - ``winnow study collect --axis`` with a list index in a digit Python's ``isdigit`` takes and ``int`` refuses
   (``degrade.perturbations.².fraction``), or a key of two minus signs (``degrade.--1``): a ValueError traceback;
 - a comment glued to its value in params.yaml (``epochs: 20# more is slower``, no space before the #), which YAML reads
-  as part of the value: refused as "a string, not an integer", the # that made it one not named.
+  as part of the value: refused as "a string, not an integer", the # that made it one not named;
+- ``winnow study collect --out results/study.csv`` (a file named where the option takes a folder): wrote
+  results/study.csv/study.csv and the PNGs beside it, exit 0.
 """
 
 from __future__ import annotations
@@ -58,15 +60,20 @@ def test_study_queue_refuses_a_degrade_key_its_experiments_set_but_params_yaml_l
     assert_nothing_left(tmp_path, before)
 
 
+def _saved_study(folder):
+    """A project folder holding dvc.yaml and exps.json, a saved `dvc exp show --json` of a clean run and one of noise."""
+    shutil.copy(ROOT / "dvc.yaml", folder / "dvc.yaml")
+    base = _run("main", [{"kind": "blur", "fraction": 0.04, "kernel": 5}], 0.8)
+    base["experiments"] = [{"revs": [run], "executor": None, "name": run["name"]} for run in
+                           (_run("clean", [], 0.95), _run("noise20", [{"kind": "symmetric_noise", "fraction": 0.2}], 0.85))]
+    (folder / "exps.json").write_text(json.dumps([base]), encoding="utf-8")
+
+
 @pytest.mark.hostile("cli")
 @pytest.mark.parametrize("axis", ["degrade.perturbations.\u00b2.fraction", "degrade.--1"], ids=["superscript", "minus"])
 def test_study_collect_refuses_an_axis_with_an_index_no_list_takes_in_one_line(tmp_path, monkeypatch, capsys, axis):
     # before: ValueError: invalid literal for int() with base 10: '²' (or '--1'), a traceback from revisions.lookup
-    shutil.copy(ROOT / "dvc.yaml", tmp_path / "dvc.yaml")
-    base = _run("main", [{"kind": "blur", "fraction": 0.04, "kernel": 5}], 0.8)
-    base["experiments"] = [{"revs": [run], "executor": None, "name": run["name"]} for run in
-                           (_run("clean", [], 0.95), _run("noise20", [{"kind": "symmetric_noise", "fraction": 0.2}], 0.85))]
-    (tmp_path / "exps.json").write_text(json.dumps([base]), encoding="utf-8")
+    _saved_study(tmp_path)
     monkeypatch.chdir(tmp_path)
     before = files_under(tmp_path)
     assert cli.main(["study", "collect", "--from-json", "exps.json", "--axis", axis]) == 1
@@ -110,3 +117,17 @@ def test_a_value_that_fits_nothing_before_its_glued_comment_keeps_its_own_refusa
     with pytest.raises(WinnowError) as refused:
         params.validate(params_with("train.epochs", "2000# more"))
     assert str(refused.value) == 'params.yaml: train.epochs: "2000# more" is a string, not an integer in [1, 1000]'
+
+
+@pytest.mark.hostile("cli")
+@pytest.mark.parametrize("out, folder", [("results/study.csv", "results"), ("accuracy.PNG", ".")])
+def test_study_collect_refuses_an_out_that_names_a_file(tmp_path, monkeypatch, capsys, out, folder):
+    # before: --out results/study.csv wrote results/study.csv/study.csv, results/study.csv/accuracy.png, ..., exit 0
+    _saved_study(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    before = files_under(tmp_path)
+    assert cli.main(["study", "collect", "--from-json", "exps.json", "--out", out]) == 1
+    assert capsys.readouterr().err == (
+        f"error: study collect --out {out}: names a file, but --out is the folder study.csv and the PNGs are written "
+        f"into; give a folder, e.g. --out {folder}\n")
+    assert_nothing_left(tmp_path, before)

@@ -190,6 +190,10 @@ def run(args: argparse.Namespace) -> int:
     if args.out is None:
         args.out = _default_out(args.repo)
     args.metrics = named_from_root(args.metrics, args.repo)  # DVC names it from the root of the project --repo names
+    if Path(args.out).suffix.lower() in (".csv", ".png") and not Path(args.out).is_dir():
+        # before: --out results/study.csv wrote results/study.csv/study.csv and the PNGs beside it, exit 0
+        raise WinnowError(f"study collect --out {args.out}: names a file, but --out is the folder study.csv and the "
+                          f"PNGs are written into; give a folder, e.g. --out {Path(args.out).parent}")
     # its files are written into it, one by one: the folder itself may be a mount point
     check_output(args.out, option="--out", folder=True, example=DEFAULT_OUT, replaced=False)
     for name in ("study.csv", "accuracy.png"):
