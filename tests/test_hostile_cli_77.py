@@ -12,7 +12,9 @@ or the params check in-process and asserts the one line a user sees, and that no
 - ``winnow study collect --out results/study.csv`` (a file named where the option takes a folder): wrote
   results/study.csv/study.csv and the PNGs beside it, exit 0;
 - a very long list whose items must differ (``ingest.classes`` of 20,000 names, an npz of many classes): each item was
-  compared with every one before it, 6 s in every stage's params check (the count of comparisons is asserted).
+  compared with every one before it, 6 s in every stage's params check (the count of comparisons is asserted);
+- a share or percentile written as a percentage (``val_fraction: 15%``, ``light_percentile: 75%``): "is a string, not a
+  number in [0, 1)", the % not named, nor the number meant.
 """
 
 from __future__ import annotations
@@ -170,3 +172,18 @@ def test_an_item_listed_twice_in_a_long_list_is_still_named(value, expected):
     with pytest.raises(WinnowError) as refused:
         ListOf(Anything(), unique=True).check(value, "ingest.classes")
     assert str(refused.value) == expected
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("path, value, expected", [
+    ("ingest.val_fraction", "15%", '"15%" is a string, not a number in [0, 1) (write 0.15, a number without the %)'),
+    ("gate.alpha", "5 %", '"5 %" is a string, not a number in [0.0001, 1) (write 0.05, a number without the %)'),
+    ("score.light_percentile", "75%", '"75%" is a string, not a number in [0, 100] (write 75, a number without the %)'),
+    ("budget.tie_se", "10%", '"10%" is a string, not a number >= 0 (write a number, without the %)'),
+], ids=["share", "share-spaced", "percentile", "unbounded"])
+def test_a_percentage_names_the_number_meant(path, value, expected):
+    # before: '"15%" is a string, not a number in [0, 1)', and nothing said that the % made it one, nor which number
+    # the parameter takes (a share of 1: 0.15; a percentile: 75)
+    with pytest.raises(WinnowError) as refused:
+        params.validate(params_with(path, value))
+    assert str(refused.value) == f"params.yaml: {path}: {expected}"

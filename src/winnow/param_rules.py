@@ -17,7 +17,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from winnow.errors import WinnowError
-from winnow.param_values import did_you_mean, kind_of, show, visible  # noqa: F401  (kind_of, show: winnow.params's)
+from winnow.param_values import (  # noqa: F401  (kind_of, show: winnow.params's)
+    before_a_glued_comment, did_you_mean, kind_of, number_text_hint, show, visible,
+)
 
 FILE = "params.yaml"
 
@@ -53,7 +55,7 @@ class Rule:
         try:
             self.verify(value, path)
         except WinnowError:
-            meant = _before_a_glued_comment(self, value, path)
+            meant = before_a_glued_comment(self, value, path)
             if meant is None:
                 raise
             # before: "train.lr: "1e-3# Adam" is a string, not a number ...", the comment's # not named
@@ -66,41 +68,9 @@ class Rule:
     def wrong_type(self, value: Any, path: str) -> typing.NoReturn:
         hint = ""
         if isinstance(value, str) and isinstance(self, Num):
-            hint = _number_text_hint(value)
+            hint = number_text_hint(value, high=self.high)
         is_what = "is not" if value is None else f"is {kind_of(value)}, not"
         fail(path, f"{show(value)} {is_what} {self.allowed}{hint}")
-
-
-def _before_a_glued_comment(rule: Rule, value: Any, path: str) -> str | None:
-    """The text before the first # of ``value`` where, read as YAML, it fits ``rule`` (``lr: 1e-3# Adam``, a comment
-    without the space before its #, which YAML reads as part of the value); else None."""
-    if not isinstance(value, str) or "#" not in value:
-        return None
-    before = value.split("#", 1)[0].strip()
-    from winnow.yaml_text import load_yaml
-
-    try:
-        rule.check(load_yaml(f"value: {before}", name=FILE)["value"], path)
-    except (WinnowError, TypeError, KeyError):
-        return None
-    return before if before else None
-
-
-def _number_text_hint(text: str) -> str:
-    hidden = [c for c in text if visible(c) != c]
-    try:
-        float("".join(c for c in text if c not in hidden))
-    except ValueError:
-        return ""
-    if hidden:  # a number but for them: deleting them is the fix, there are no quotes to remove
-        return f" (it holds {visible(hidden[0])}, {unicodedata.name(hidden[0], 'an invisible character')}: delete it)"
-    # Python reads any script's digits, YAML only 0-9: `epochs: ２０` (full-width, as an East Asian input method types
-    # them) was told to drop quotes it does not have
-    wide = next((c for c in text if not c.isascii()), None)
-    if wide is not None:
-        ascii_text = "".join(c if c.isascii() else str(unicodedata.decimal(c, "")) for c in text)
-        return f" (it holds {wide}, {unicodedata.name(wide, 'a digit')}: write {ascii_text})"
-    return " (write numbers without quotes)"
 
 
 class Num(Rule):
@@ -298,7 +268,7 @@ class Either(Rule):
         options = [o for rule in self.rules if isinstance(rule, Choice) for o in rule.options]
         hint = ""
         if isinstance(value, str):
-            hint = did_you_mean(value, options) or (_number_text_hint(value) if numbers else "")
+            hint = did_you_mean(value, options) or (number_text_hint(value, high=numbers[0].high) if numbers else "")
         fail(path, f"{show(value)} is not {self.allowed}{hint}")
 
 

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import unicodedata
 from typing import Any
+
+from winnow.errors import WinnowError
 
 SHOWN = 60  # the most characters :func:`show` gives a value
 
@@ -123,3 +126,50 @@ def did_you_mean(word: Any, known) -> str:
         return f" (did you mean {close[0]}?)"
     return f" (did you mean {close[0]}? it holds {foreign}, {unicodedata.name(foreign, 'a letter outside ASCII')})"
 
+
+def before_a_glued_comment(rule, value: Any, path: str) -> str | None:
+    """The text before the first # of ``value`` where, read as YAML, it fits ``rule`` (``lr: 1e-3# Adam``, a comment
+    without the space before its #, which YAML reads as part of the value); else None."""
+    if not isinstance(value, str) or "#" not in value:
+        return None
+    before = value.split("#", 1)[0].strip()
+    from winnow.yaml_text import load_yaml
+
+    try:
+        rule.check(load_yaml(f"value: {before}", name="params.yaml")["value"], path)
+    except (WinnowError, TypeError, KeyError):
+        return None
+    return before if before else None
+
+
+def number_text_hint(text: str, *, high: float | None = None) -> str:
+    """Why ``text``, given for a number (one of at most ``high``), is none, where it nearly is one; else ""."""
+    # a percentage (`val_fraction: 15%`): before, "is a string, not a number in [0, 1)" and no word of the %
+    percent = _float(text.strip()[:-1]) if text.strip().endswith("%") else None
+    if percent is not None and high is not None and high <= 1:  # a share of 1
+        return f" (write {percent / 100:g}, a number without the %)"
+    if percent is not None:  # a percentile's 75 is 75; another's, unknown
+        return f" (write {percent:g}, a number without the %)" if high == 100 else " (write a number, without the %)"
+    hidden = [c for c in text if visible(c) != c]
+    try:
+        float("".join(c for c in text if c not in hidden))
+    except ValueError:
+        return ""
+    if hidden:  # a number but for them: deleting them is the fix, there are no quotes to remove
+        return f" (it holds {visible(hidden[0])}, {unicodedata.name(hidden[0], 'an invisible character')}: delete it)"
+    # Python reads any script's digits, YAML only 0-9: `epochs: ２０` (full-width, as an East Asian input method types
+    # them) was told to drop quotes it does not have
+    wide = next((c for c in text if not c.isascii()), None)
+    if wide is not None:
+        ascii_text = "".join(c if c.isascii() else str(unicodedata.decimal(c, "")) for c in text)
+        return f" (it holds {wide}, {unicodedata.name(wide, 'a digit')}: write {ascii_text})"
+    return " (write numbers without quotes)"
+
+
+def _float(text: str) -> float | None:
+    """``text`` as a finite float, or None."""
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
