@@ -14,7 +14,10 @@ or the params check in-process and asserts the one line a user sees, and that no
 - a very long list whose items must differ (``ingest.classes`` of 20,000 names, an npz of many classes): each item was
   compared with every one before it, 6 s in every stage's params check (the count of comparisons is asserted);
 - a share or percentile written as a percentage (``val_fraction: 15%``, ``light_percentile: 75%``): "is a string, not a
-  number in [0, 1)", the % not named, nor the number meant.
+  number in [0, 1)", the % not named, nor the number meant;
+- ``None`` (Python's) where null is allowed: text to YAML, so ``ingest.trusted_path: None`` passed the check and ingest
+  refused "ingest.trusted_path: None does not exist; give a folder ...", as if null were a path not found; a number's
+  ``patience: none`` was "a string, not null or an integer".
 """
 
 from __future__ import annotations
@@ -187,3 +190,21 @@ def test_a_percentage_names_the_number_meant(path, value, expected):
     with pytest.raises(WinnowError) as refused:
         params.validate(params_with(path, value))
     assert str(refused.value) == f"params.yaml: {path}: {expected}"
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("path, value", [
+    ("ingest.trusted_path", "None"), ("compute.ray.address", "None"), ("train.patience", "none"),
+], ids=["path", "address", "number"])
+def test_pythons_none_where_null_is_allowed_is_told_to_be_null(path, value):
+    # before: the two texts passed (ingest then refused "ingest.trusted_path: None does not exist; give a folder
+    # root/<class>/<image files> or an .npz ...", and under engine ray a cluster at "None" was looked for), and
+    # patience was '"none" is a string, not null or an integer >= 1'
+    with pytest.raises(WinnowError) as refused:
+        params.validate(params_with(path, value))
+    assert str(refused.value) == f'params.yaml: {path}: "{value}" is text to YAML, not null (Python\'s None); write null or ~'
+
+
+@pytest.mark.hostile("params")
+def test_a_folder_named_none_can_still_be_given():
+    params.validate(params_with("ingest.trusted_path", "./None"))  # refused, it would raise

@@ -52,6 +52,10 @@ class Rule:
         """Raise a one-line :class:`WinnowError` naming ``path`` unless ``value`` fits."""
         if value is None and self.null:
             return
+        if self.null and isinstance(value, str) and value.strip() in ("None", "none"):
+            # Python's None, text to YAML: before, `trusted_path: None` passed, and ingest refused "ingest.trusted_path:
+            # None does not exist; give a folder ...", as if null were a path not found (a folder named so: ./None)
+            fail(path, f"{show(value)} is text to YAML, not null (Python's None); write null or ~")
         try:
             self.verify(value, path)
         except WinnowError:
