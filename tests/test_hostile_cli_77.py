@@ -17,7 +17,11 @@ or the params check in-process and asserts the one line a user sees, and that no
   number in [0, 1)", the % not named, nor the number meant;
 - ``None`` (Python's) where null is allowed: text to YAML, so ``ingest.trusted_path: None`` passed the check and ingest
   refused "ingest.trusted_path: None does not exist; give a folder ...", as if null were a path not found; a number's
-  ``patience: none`` was "a string, not null or an integer".
+  ``patience: none`` was "a string, not null or an integer";
+- a key indented with no-break spaces (a YAML block copied from a web page) or an ideographic space: "not valid YAML at
+  line 230: expected <block end>, but found '<block mapping start>'", two lines below it, the space no editor shows not
+  named; a control character (a NUL, a terminal's colour escape pasted in): "... in "<unicode string>", position 5123",
+  a character offset, and no line.
 """
 
 from __future__ import annotations
@@ -208,3 +212,36 @@ def test_pythons_none_where_null_is_allowed_is_told_to_be_null(path, value):
 @pytest.mark.hostile("params")
 def test_a_folder_named_none_can_still_be_given():
     params.validate(params_with("ingest.trusted_path", "./None"))  # refused, it would raise
+
+
+def _refusal_of_text(tmp_path, text: str) -> str:
+    """The line params.load refuses a params.yaml of ``text`` with; nothing is left in the project."""
+    (tmp_path / "params.yaml").write_text(text, encoding="utf-8", newline="")
+    before = files_under(tmp_path)
+    with pytest.raises(WinnowError) as refused:
+        params.load(tmp_path / "params.yaml")
+    assert_nothing_left(tmp_path, before)
+    return str(refused.value)
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("space, named", [("\u00a0\u00a0", "\\u00a0, NO-BREAK SPACE"),
+                                          ("\u3000", "\\u3000, IDEOGRAPHIC SPACE")], ids=["no-break", "ideographic"])
+def test_a_key_indented_with_a_space_yaml_does_not_read_names_it(tmp_path, space, named):
+    # before: "params.yaml: not valid YAML at line 5: mapping values are not allowed here", and nothing of the space on
+    # line 4 that looks like two
+    text = f"seed: 0\ntrain:\n  model: lenet5\n{space}epochs: 20\n  patience: 5\n"
+    assert _refusal_of_text(tmp_path, text) == (
+        f"params.yaml: not valid YAML at line 5: mapping values are not allowed here (line 4 holds {named}, where YAML "
+        "reads only a space or a tab; type a space there)")
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("pasted, named, newline", [("\x1b[0m", "\\u001b", "\n"), ("\x00", "\\u0000", "\r")],
+                         ids=["escape", "nul-after-lone-CRs"])
+def test_a_control_character_is_refused_at_its_line(tmp_path, pasted, named, newline):
+    # before: 'not valid YAML: unacceptable character #x001b: special characters are not allowed in "<unicode string>",
+    # position 42', an offset no editor shows
+    text = newline.join(["seed: 0", "train:", "  model: lenet5", f"  epochs: 20{pasted}", "  patience: 5", ""])
+    assert _refusal_of_text(tmp_path, text) == (
+        f"params.yaml: not valid YAML at line 4: it holds {named}, a control character YAML does not allow; delete it")

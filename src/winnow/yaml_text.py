@@ -22,6 +22,8 @@ A mapping that two keys hold (``train: *judge``) is refused by :func:`unshared`,
 from __future__ import annotations
 
 import codecs
+import re
+import unicodedata
 from typing import Any
 
 from winnow.errors import WinnowError
@@ -48,9 +50,15 @@ def load_yaml(text: str, *, name: str, anchors_once: bool = False) -> Any:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         problem = " ".join(str(getattr(err, "problem", None) or err).split())
+        if isinstance(getattr(err, "character", None), int) and isinstance(getattr(err, "position", None), int):
+            # a control character (a NUL, a terminal's escape pasted in): before, `in "<unicode string>", position
+            # 5123`, a character offset no editor shows
+            where = f" at line {len(text[:err.position + 1].splitlines())}"  # as YAML counts them, a lone CR too
+            problem = f"it holds {_spelt(chr(err.character))}, a control character YAML does not allow; delete it"
         # ruamel shows a list's or a mapping's value as "[]": the key and the line say it
         problem = problem.split(" with value ")[0] if problem.startswith("found duplicate key") else problem
-        raise WinnowError(f"{name}: not valid YAML{where}: {problem}{_opened(err) or _quoted_on(text, mark)}") from err
+        said = (_opened(err) or _quoted_on(text, mark)) + _odd_space(text, mark)
+        raise WinnowError(f"{name}: not valid YAML{where}: {problem}{said}") from err
     except RecursionError as err:  # brackets nested a thousand deep: the parser recurses once a level
         raise WinnowError(f"{name}: not valid YAML: nested deeper than the parser reads") from err
     except (ValueError, TypeError) as err:  # a tag its constructor cannot make a value of: `seed: !!int x`
@@ -89,6 +97,29 @@ def _opened(err) -> str:
     if context not in OPENED or start is None or mark is None or start.line == mark.line:
         return ""
     return f" ({OPENED[context].replace('LINE', str(start.line + 1))})"
+
+
+def _spelt(character: str) -> str:
+    """``character`` as its escape and Unicode name: ``\\u00a0, NO-BREAK SPACE``."""
+    name = unicodedata.name(character, "")  # a control character has none
+    return f"\\u{ord(character):04x}{', ' + name if name else ''}"
+
+
+def _odd_space(text: str, mark, *, back: int = 20) -> str:
+    """`` (line N holds \\u00a0, NO-BREAK SPACE, ...)`` where a line up to ``mark``'s (the failure), ``back`` lines before
+    it at most, nearest first, is indented with a space YAML does not read as one, or holds one after a key's colon (a
+    copy from a web page: no-break spaces; an East Asian input method's ideographic space); else "". Before: `expected
+    <block end>, but found '<block mapping start>'` two lines below a key indented with no-break spaces, which no
+    editor shows."""
+    if mark is None:
+        return ""
+    lines = text.splitlines()
+    for number in range(min(mark.line, len(lines) - 1), max(mark.line - back, 0) - 1, -1):
+        code = re.split(r"(?:^|\s)#", lines[number], maxsplit=1)[0]  # a comment's own spaces are no cause
+        odd = re.search(r"(?:^|:)[ \t]*([^\S \t\r\n])", code)
+        if odd is not None:
+            return f" (line {number + 1} holds {_spelt(odd[1])}, where YAML reads only a space or a tab; type a space there)"
+    return ""
 
 
 def _quoted_on(text: str, mark) -> str:
