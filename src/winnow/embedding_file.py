@@ -140,6 +140,14 @@ def _check_row_ids(path: Path, ids: np.ndarray, where: str) -> None:
         first = int(np.flatnonzero(named == named[repeated[0]])[0])
         raise WinnowError(f"{where}: {listed_path} holds {len(repeated)} repeated id(s), first "
                           f"{shown(listed[repeated[0]])} (rows {first} and {repeated[0]}); one row per image")
+    # before: ids the imageset does not hold (row numbers 0, 1, ... written for ids, another data set's) were named as
+    # rows of a manifest that degrade had since reordered, and the user told its seed or perturbations had changed
+    foreign = np.flatnonzero(~named.isin(pd.Index(ids).astype(str)).to_numpy())
+    if len(foreign):
+        raise WinnowError(f"{where}: {listed_path} holds {len(foreign)} id(s) not in the imageset, first "
+                          f"{shown(listed[foreign[0]])} (row {foreign[0]}); list the id of each row as "
+                          f"data/degrade/manifest.parquet names its image (e.g. {shown(ids[0])}), or embed the "
+                          "imageset's images")
     differ = next((row for row, (a, b) in enumerate(zip(listed, ids)) if str(a) != str(b)), None)
     if differ is not None:
         raise WinnowError(f"{where}: row {differ} is {listed[differ]!r} in {listed_path.name} but {ids[differ]!r} in "
@@ -184,7 +192,7 @@ def _warn_pixels_unchecked(where: str) -> None:
 def _parquet_rows(path: Path, ids: np.ndarray, where: str, digests: np.ndarray) -> np.ndarray:
     """The parquet's features reordered to ``ids``, after checking that its ids are exactly those."""
     try:
-        frame = pd.read_parquet(path)
+        frame = _parquet_frame(path)
         schema = pq.read_schema(path)
     except Exception as err:  # pyarrow raises several types for a damaged file
         if limits_met(err):  # pyarrow's ArrowMemoryError, or a reader thread refused: not the file's fault
@@ -264,6 +272,28 @@ def _parquet_rows(path: Path, ids: np.ndarray, where: str, digests: np.ndarray) 
                           f"{shown(ids[np.argmax(gaps[column].to_numpy())])}; every image needs every feature")
     # float64, not to_numpy(): nullable (Int64, Float64) columns beside others would give an object array
     return frame.to_numpy(dtype=np.float64)
+
+
+def _parquet_frame(path: Path) -> pd.DataFrame:
+    """The parquet at ``path`` as a frame, its pandas index made the index again. Where the record pandas wrote in the
+    file names a dtype pandas cannot build again (a list column of pyarrow's dtype, ``list<item: double>[pyarrow]``,
+    which pandas 3 writes and cannot read back), the columns are read as arrow holds them, without that record.
+    Before: "unreadable as parquet (data type 'list<item: double>[pyarrow]' not understood)" of a whole file whose
+    embedding column pyarrow reads, with nothing to do about it."""
+    try:
+        return pd.read_parquet(path)
+    except TypeError as err:
+        if "not understood" not in str(err):
+            raise
+    table = pq.read_table(path)
+    record = json.loads((table.schema.metadata or {}).get(b"pandas", b"{}"))
+    names = {column.get("field_name"): column.get("name") for column in record.get("columns", [])}
+    index = [name for name in record.get("index_columns", []) if isinstance(name, str) and name in table.column_names]
+    frame = table.to_pandas(ignore_metadata=True)
+    if index:  # df.set_index("id") as "id", an index of no name as __index_level_0__: the index, as pandas reads it
+        frame = frame.set_index(index)
+        frame.index.names = [names.get(name, name) for name in index]
+    return frame
 
 
 def _refuse_embedding_type(kind: pa.DataType, where: str) -> None:
