@@ -97,6 +97,10 @@ def embed(images: np.ndarray, *, config: PretrainedConfig, progress: bool = True
         if y.is_complex():  # a cast to real would drop the imaginary part without a word
             raise WinnowError(f"represent.pretrained: {name} returned complex features ({y.dtype}); embeddings "
                               "must be real numbers (return .real, .abs() or both as features from the model)")
+        if y.dtype == torch.bool:  # before: stored as 0 and 1, where a user's file of booleans is refused as no numbers
+            raise WinnowError(f"represent.pretrained: {name} returned bool features (a comparison, as logits > 0, "
+                              "or a mask), not numbers; return the values before the comparison, or cast them to "
+                              "float in the model (.float())")
         if out and y.shape[1] != out[0].shape[1]:
             raise WinnowError(f"represent.pretrained: {name} returned {y.shape[1]} features for a batch at image "
                               f"{start} and {out[0].shape[1]} for the first; a feature extractor returns one width")
