@@ -155,14 +155,25 @@ def project_file(path: str) -> str | None:
     ``winnow compare --out params.yaml`` replaced the params with markdown, and so did ``--out ../params.yaml``
     from a subfolder before the project was found from the path rather than the current folder."""
     target = os.path.realpath(path)
-    root = project_root(os.path.dirname(target))
-    if root is None:
+    nearest = project_root(os.path.dirname(target))
+    if nearest is None:
         return None
-    relative = os.path.relpath(target, root)
-    top = relative.split(os.sep)[0]
-    if top in _PIPELINE_FILES and os.path.exists(os.path.join(root, top)):
-        return _PIPELINE_FILES[top]
-    return _named(_output_of(root, relative) or _nested_output(root, relative))
+    # the DVC project's top (its .dvc) first, whose stages and those of every dvc.yaml below it DVC runs: before, a
+    # dvc.yaml in data/ was the nearest, so `--out data/ingest/x.md` passed, inside the top one's ingest output
+    for root in dict.fromkeys([_dvc_top(nearest) or nearest, nearest]):
+        relative = os.path.relpath(target, root)
+        top = relative.split(os.sep)[0]
+        if top in _PIPELINE_FILES and os.path.exists(os.path.join(root, top)):
+            return _PIPELINE_FILES[top]
+        found = _named(_output_of(root, relative) or _nested_output(root, relative))
+        if found:
+            return found
+    return None
+
+
+def _dvc_top(folder: str) -> str | None:
+    """The nearest of ``folder`` and the folders above it that holds a .dvc folder (a DVC project's top), or None."""
+    return next((str(above) for above in (Path(folder), *Path(folder).parents) if (above / ".dvc").is_dir()), None)
 
 
 def stage_output(path: str) -> str | None:
@@ -244,13 +255,19 @@ def _stage_outputs(root: str, *, templated: bool):
     import yaml
 
     try:
-        stages = (_parsed_yaml(Path(root, "dvc.yaml").read_text()) or {}).get("stages") or {}
+        parsed = _parsed_yaml(Path(root, "dvc.yaml").read_text())
     except (OSError, ValueError, yaml.YAMLError):  # no dvc.yaml, or a broken one, which is for dvc to report
         return
-    for name, stage in stages.items():
+    # one of another shape too (a list, stages or outs that are no mapping or list): before, a nested dvc.yaml holding
+    # a list stopped ingest's params check in an AttributeError, and outs: raw (text) was read as outputs r, a and w
+    stages = parsed.get("stages") if isinstance(parsed, dict) else None
+    for name, stage in stages.items() if isinstance(stages, dict) else ():
         for key in ("outs", "metrics", "plots"):
-            for entry in (stage.get(key) or []) if isinstance(stage, dict) else []:
-                out = next(iter(entry)) if isinstance(entry, dict) else str(entry)
+            entries = stage.get(key) if isinstance(stage, dict) else None
+            for entry in entries if isinstance(entries, list) else ():
+                out = next(iter(entry)) if isinstance(entry, dict) and len(entry) == 1 else entry  # path: {options}
+                if not isinstance(out, str) or not out:
+                    continue
                 if "${" in out:  # a templated out (metrics/evaluate/${item.variant}.json)
                     yield from [(name, out.split("${")[0])] if templated else _expanded(root, name, out)
                 else:
