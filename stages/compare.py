@@ -12,6 +12,7 @@ from winnow.compare import class_table, pairwise, summary_rows, tested_class_row
     untested_note
 from winnow.errors import WinnowError
 from winnow.metrics import PER_CLASS_METRICS, summary_path
+from winnow.paired import significant
 from winnow.same_run import check_same_run
 from winnow.stage import check_outputs, load_params, run, together, write_table, write_text
 
@@ -60,10 +61,12 @@ def main() -> None:
             classes = tested_class_rows(table, metrics)
             tests = pairwise({v: classes[v].to_numpy() for v in variants})
             # p to 6 significant digits, not decimals: before, p 5e-12 (ten classes each 0.05 better) was written 0.0;
-            # so are the change and its CI (before: +4e-07 in every class was written 0.0 within a CI of 0.0 to 0.0)
+            # so are the change and its CI (before: +4e-07 in every class was written 0.0 within a CI of 0.0 to 0.0),
+            # their float noise as 0, as the markdown reads it (significant)
             write_table(f"{OUT_CSV}/{metric}_significance.csv",
-                        tests.round(6).assign(**{c: [float(f"{v:.6g}") for v in tests[c]]
-                                                 for c in ("mean_diff", "p", "ci_low", "ci_high")}))
+                        tests.round(6).assign(p=[float(f"{p:.6g}") for p in tests["p"]],
+                                              **{c: [significant(v) for v in tests[c]]
+                                                 for c in ("mean_diff", "ci_low", "ci_high")}))
             parts += [f"Paired t-test across classes on {metric} (to − from) with its 95% t CI:\n",
                       *(f"_{note}_\n" for note in [untested_note(metrics)] if note),
                       tests_markdown(tests, index="from", single="one class"), ""]

@@ -297,6 +297,14 @@ def decimals(x: float, *, digits: int, signed: bool = False) -> str:
     return f"{x:{sign}.{min(-math.floor(math.log10(abs(x))), 10)}f}"
 
 
+def significant(x: float, *, digits: int = 6) -> float:
+    """``x`` to ``digits`` significant digits, as a table file holds a change or its bounds; what :func:`decimals` reads
+    as 0 (below 5e-11, the float noise of figures that are equal) is 0. Before, the compare stage's CSV wrote a tie
+    across classes (per-class changes of +0.1, +0.2 and -0.3) as a change of 1.85037e-17, where its markdown says
+    0.0000."""
+    return 0.0 if decimals(x, digits=digits) == f"{0.0:.{digits}f}" else float(f"{x:.{digits}g}")
+
+
 def p_text(p: float, *, digits: int = 3, alpha: float | None = None) -> str:
     """A p-value as the page, the comparison tables and the gate's comment write it: ``digits`` decimals,
     ``< 0.001`` (for 3) below the smallest they show, "–" for NaN, and with up to three more decimals where
