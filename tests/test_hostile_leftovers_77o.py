@@ -8,7 +8,10 @@
   inside the top dvc.yaml's ingest output, as without that file; before, the nested dvc.yaml was taken for the
   project's top, its outputs alone were looked at, and the markdown was written into data/ingest;
 - the compare stage's significance CSV of two variants whose per-class changes sum to 0 (+0.1, +0.2, -0.3): a change
-  of 0.0, as its markdown says; before, the float noise of the mean, 1.85037e-17.
+  of 0.0, as its markdown says; before, the float noise of the mean, 1.85037e-17;
+- two plain processes launched by hand (WORLD_SIZE=2, RANK, MASTER_ADDR, MASTER_PORT, no TORCHELASTIC_RUN_ID), rank 1
+  started first: they meet at the store winnow makes since 3fa34af7 and sum a tensor across both; no test had run
+  that path to a process group, only to its refusals.
 
 Each checks the whole line or value a user reads, and nothing partial left behind.
 """
@@ -16,12 +19,15 @@ Each checks the whole line or value a user reads, and nothing partial left behin
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
 
 from hostile_harness import (
-    ROOT, assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_winnow,
+    ROOT, _env, assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_winnow,
 )
 
 
@@ -90,3 +96,37 @@ def test_the_compare_stages_csv_writes_changes_that_sum_to_zero_as_no_change(tmp
     _stage("compare").main()
     row = pd.read_csv(project / "plots/compare/f1_significance.csv").iloc[0]
     assert (row["from"], row["to"], row["mean_diff"], row["n"]) == ("baseline", "pruned", 0.0, 3)
+
+
+# one rank of a hand launch: winnow's rendezvous, its wait long enough for any machine (no timing is asserted), a sum
+# across the two ranks, and the rank, world size and sum printed
+HAND_RANK = """
+import torch
+import winnow.torch_runtime as runtime
+
+runtime.ALONE_RENDEZVOUS_S = 600
+rank, world = runtime.distributed_setup()
+total = torch.tensor([rank + 1.0])
+torch.distributed.all_reduce(total)
+print(rank, world, int(total.item()), torch.distributed.get_backend())
+torch.distributed.destroy_process_group()
+"""
+
+
+@pytest.mark.hostile("training")
+def test_two_plain_processes_launched_by_hand_form_one_process_group(tmp_path):
+    # 3fa34af7 replaced torch's env:// rendezvous with a store of winnow's own outside torchrun; its tests covered the
+    # ranks that never meet, none two that do (a store that never formed a group would have passed them all)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # the CPU's gloo group whatever the host holds (a GPU host's would be nccl's)
+    env = {name: value for name, value in _env().items() if name != "TORCHELASTIC_RUN_ID"}
+    env["CUDA_VISIBLE_DEVICES"] = ""
+    ranks = [subprocess.Popen([sys.executable, "-c", HAND_RANK], cwd=tmp_path, text=True, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, env={**env, "WORLD_SIZE": "2", "RANK": rank, "LOCAL_RANK": rank,
+                                                           "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)})
+             for rank in ("1", "0")]  # rank 1 first: it waits for rank 0's store
+    done = [process.communicate(timeout=900) for process in ranks]
+    assert [(process.returncode, out) for process, (out, _) in zip(ranks, done)] == [(0, "1 2 3 gloo\n"),
+                                                                                     (0, "0 2 3 gloo\n")]
