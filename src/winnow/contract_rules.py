@@ -40,6 +40,12 @@ _NOTHING_WHEN_NULL = {"expect_column_values_to_be_in_type_list": ("type_list",),
 # (what each lists, for the message: before, an empty column_set was told to "list the values it is about")
 _LISTS = {"value_set": "values", "column_list": "columns", "column_set": "columns", "type_list": "types"}
 _QUANTILES = "expect_column_quantile_values_to_be_between"
+# the rules whose value_set Great Expectations compares with a column's values less its nulls (a rule of each value
+# leaves null rows out, the distinct values drop them), and what a null listed there then does: before, value_set
+# [-1, null] of expect_column_values_to_not_be_in_set ("no -1, nothing missing") passed a label column of nulls
+_NULL_NEVER_SEEN = {"expect_column_values_to_not_be_in_set": "a null passes it",
+                    "expect_column_distinct_values_to_contain_set": "it fails on any data",
+                    "expect_column_distinct_values_to_equal_set": "it fails on any data"}
 # the patterns a value must match, and whether one of a list is enough (regex_list's match_on, "any" by default)
 _PATTERNS = {"expect_column_values_to_match_regex": "regex", "expect_column_values_to_match_regex_list": "regex_list"}
 # Great Expectations searches each value for the pattern (str.contains), so one that matches the empty string where a
@@ -102,6 +108,11 @@ def check_rule(kind: str, kwargs: Mapping[str, Any], *, where: str) -> None:
         if isinstance(kwargs.get(key), (list, tuple, set)) and not kwargs[key]:  # before: accepted, a pass on anything
             raise WinnowError(f"{where} has an empty {key}, so it checks nothing (it passes or fails on any data "
                               f"alike); list the {listed} it is about")
+    values = kwargs.get("value_set")
+    if kind in _NULL_NEVER_SEEN and isinstance(values, (list, tuple)) and any(value is None for value in values):
+        raise WinnowError(f"{where}: value_set {list(values)!r} lists null, which Great Expectations never compares "
+                          f"(it leaves a column's nulls out of this rule), so {_NULL_NEVER_SEEN[kind]}; list values "
+                          "only, and check nulls with expect_column_values_to_not_be_null")
     if kind == _QUANTILES:  # its result holds numpy booleans, which GX's own results store cannot write
         raise WinnowError(f"{where}: Great Expectations 1.x fails to store this rule's result (a defect of its "
                           "own); use expect_column_median_to_be_between, _min_, _max_ or _mean_ instead")

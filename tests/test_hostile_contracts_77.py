@@ -1,0 +1,84 @@
+"""Hostile contracts and merge gate, probe 77 (the suites, and the gate as a CI job runs it):
+
+- a suite rule whose value_set lists null where Great Expectations never compares a null (a rule of a column's values
+  leaves null rows out; the distinct values drop them): ``expect_column_values_to_not_be_in_set`` of ``[-1, null]``
+  ("no -1, nothing missing") passed a label column of nulls, and ``expect_column_distinct_values_to_equal_set`` or
+  ``_contain_set`` listing null failed on any data; each is refused when the suite is read;
+- ``--base main`` in a CI clone (``git clone --depth 1 --branch <pr>``: single-branch) that has not fetched main: the
+  line advised ``git fetch origin <branch>``, which in such a clone fetches into FETCH_HEAD alone, so the same line came
+  back; the line now gives a fetch that writes a ref, and the base to give after it, which then gates.
+"""
+
+import subprocess
+
+import pytest
+from gate_repo import commit, git, init, labels_of, write_both_variants, wrong_on
+from hostile_harness import assert_nothing_left, default_params, files_under, make_project
+from winnow.cli import main as winnow
+from winnow.contracts import load_suite
+from winnow.errors import WinnowError
+
+
+def _suite(tmp_path, rule: str):
+    path = tmp_path / "labels.yaml"
+    path.write_text(f"name: labels\nexpectations:\n  - {rule}\n")
+    return path
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize(("kind", "values", "outcome"), [
+    ("expect_column_values_to_not_be_in_set", "[-1, null]", "a null passes it"),
+    ("expect_column_distinct_values_to_contain_set", "[0, null]", "it fails on any data"),
+    ("expect_column_distinct_values_to_equal_set", "[0, 1, null]", "it fails on any data"),
+])
+def test_a_value_set_listing_null_where_no_null_is_compared_is_refused(tmp_path, kind, values, outcome):
+    # before: kept; Great Expectations leaves a column's nulls out of these rules, so not_be_in_set [-1, null] passed a
+    # label column of nulls ("observed 0 of 3 rows"), and the distinct-value rules never found the null they listed
+    path = _suite(tmp_path, f"{{type: {kind}, description: labels, kwargs: {{column: label, value_set: {values}}}}}")
+    with pytest.raises(WinnowError) as refused:
+        load_suite(path, parameters={})
+    shown = values.replace("null", "None")
+    assert str(refused.value) == (
+        f"{path}: expectation 1 (labels): value_set {shown} lists null, which Great Expectations never compares (it "
+        f"leaves a column's nulls out of this rule), so {outcome}; list values only, and check nulls with "
+        "expect_column_values_to_not_be_null")
+
+
+@pytest.mark.hostile("params")
+def test_a_null_where_every_value_passes_anyway_is_kept(tmp_path):
+    # expect_column_values_to_be_in_set leaves null rows out too, so a null listed there changes nothing: not refused
+    path = _suite(tmp_path, "{type: expect_column_values_to_be_in_set, kwargs: {column: split, value_set: [train, "
+                            "null]}}")
+    assert load_suite(path, parameters={}).expectations[0]["kwargs"]["value_set"] == ["train", None]
+
+
+@pytest.mark.hostile("gate")
+def test_a_base_branch_a_single_branch_ci_clone_lacks_is_told_a_fetch_that_works(tmp_path, capsys):
+    # before: "... (in CI fetch it first: actions/checkout with fetch-depth: 0, or git fetch origin <branch>; ...)";
+    # `git fetch origin main` in a clone made with --depth 1 --branch feature writes FETCH_HEAD and no ref, and the
+    # same line came back
+    project = make_project(tmp_path / "project", default_params())
+    labels = labels_of()
+    write_both_variants(project, labels, wrong_on(labels, [1, 2]))
+    init(project)
+    git(project, "checkout", "-qb", "feature")
+    write_both_variants(project, labels, wrong_on(labels, [1, 2, *range(100, 160)]))  # class 1 loses 60 images
+    commit(project, "feature")
+    clone = tmp_path / "ci"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", "--branch", "feature", f"file://{project}", str(clone)],
+                   check=True, capture_output=True)
+    git(clone, "fetch", "-q", "origin", "main")  # the fetch the line gave before: no ref comes of it
+    before = files_under(clone)
+    code = winnow(["gate", "--base", "main", "--repo", str(clone)])
+    out, err = capsys.readouterr()
+    assert (code, out, err.splitlines()) == (1, "", [
+        "error: --base main: unknown revision: no branch or tag main here (a shallow or single-branch clone, as CI "
+        "checks out, holds its own branch alone, and `git fetch origin main` there makes no ref); fetch it as a ref: "
+        "git fetch origin main:refs/remotes/origin/main, then give --base origin/main (an experiment: dvc exp pull "
+        "origin main)"])
+    assert_nothing_left(clone, before)
+    git(clone, "fetch", "-q", "origin", "main:refs/remotes/origin/main")  # as the line says
+    code = winnow(["gate", "--base", "origin/main", "--repo", str(clone)])
+    out, err = capsys.readouterr()
+    assert (code, err) == (1, "")
+    assert out.splitlines()[-1].startswith("gate: FAIL — ")
