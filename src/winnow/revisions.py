@@ -121,6 +121,16 @@ def resolve(repo: str | Path, rev: str, *, option: str) -> str:
         if fetched:  # before: "fetch it first: ... git fetch origin <branch>", done already: the same line came back
             raise WinnowError(f"{option} {shown}: unknown revision: no branch {shown} here, but {fetched} is its "
                               f"copy fetched from {fetched.split('/')[0]}; give {option} {fetched}")
+        remote = next(iter(sorted(run_git(repo, "remote").stdout.split(), key=lambda r: r != "origin")), None)
+        if remote and not re.fullmatch(r"[0-9a-f]{4,40}", rev) and not run_git(
+                repo, "check-ref-format", f"refs/heads/{rev}").returncode:
+            # before: "git fetch origin <branch>", which in a single-branch clone (CI's --depth 1) fetches into
+            # FETCH_HEAD alone, no branch: the same line came back
+            raise WinnowError(f"{option} {shown}: unknown revision: no branch or tag {shown} here (a shallow or "
+                              f"single-branch clone, as CI checks out, holds its own branch alone, and `git fetch "
+                              f"{remote} {shown}` there makes no ref); fetch it as a ref: git fetch {remote} "
+                              f"{shown}:refs/remotes/{remote}/{shown}, then give {option} {remote}/{shown} (an "
+                              f"experiment: dvc exp pull {remote} {shown})")
         raise WinnowError(f"{option} {shown}: unknown revision; name a branch, tag, commit or dvc experiment that "
                           "exists here (in CI fetch it first: actions/checkout with fetch-depth: 0, or git fetch "
                           "origin <branch>; an experiment: dvc exp pull origin <name>)")
