@@ -4,6 +4,11 @@
   leaves null rows out; the distinct values drop them): ``expect_column_values_to_not_be_in_set`` of ``[-1, null]``
   ("no -1, nothing missing") passed a label column of nulls, and ``expect_column_distinct_values_to_equal_set`` or
   ``_contain_set`` listing null failed on any data; each is refused when the suite is read;
+- a rule comparing a column with itself (column_A and column_B both ``orig_h``, ``orig_w`` meant):
+  ``_pair_values_to_be_equal`` passed on any data, as did ``_a_to_be_greater_than_b`` with or_equal (without it, it
+  failed on any); and a ``column_list`` naming a column twice, which Great Expectations takes once: ``expect_multicolumn_values_to_be_equal``
+  of ``[h, h]`` passed on any data, ``expect_multicolumn_sum_to_equal`` of ``[h, h]`` with sum_total 2 checked h == 2;
+  each is refused when the suite is read, and a pair of two columns is kept;
 - ``--base main`` in a CI clone (``git clone --depth 1 --branch <pr>``: single-branch) that has not fetched main: the
   line advised ``git fetch origin <branch>``, which in such a clone fetches into FETCH_HEAD alone, so the same line came
   back; the line now gives a fetch that writes a ref, and the base to give after it, which then gates.
@@ -50,6 +55,46 @@ def test_a_null_where_every_value_passes_anyway_is_kept(tmp_path):
     path = _suite(tmp_path, "{type: expect_column_values_to_be_in_set, kwargs: {column: split, value_set: [train, "
                             "null]}}")
     assert load_suite(path, parameters={}).expectations[0]["kwargs"]["value_set"] == ["train", None]
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize(("rule", "outcome"), [
+    ("expect_column_pair_values_to_be_equal, kwargs: {column_A: orig_h, column_B: orig_h}", "passes on anything"),
+    ("expect_column_pair_values_a_to_be_greater_than_b, kwargs: {column_A: orig_h, column_B: orig_h, or_equal: true}",
+     "passes on anything"),
+    ("expect_column_pair_values_a_to_be_greater_than_b, kwargs: {column_A: orig_h, column_B: orig_h}",
+     "fails on any data"),
+])
+def test_a_rule_comparing_a_column_with_itself_is_refused(tmp_path, rule, outcome):
+    # before: kept; each row's value equals itself, so the first two passed a table of any heights ("0 of 3 rows")
+    path = _suite(tmp_path, f"{{type: {rule}, description: square}}")
+    with pytest.raises(WinnowError) as refused:
+        load_suite(path, parameters={})
+    assert str(refused.value) == (f"{path}: expectation 1 (square): column_A and column_B are both 'orig_h', so it "
+                                  f"compares each value with itself and {outcome}; name the two columns it compares")
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("kind", ["expect_multicolumn_values_to_be_equal", "expect_multicolumn_sum_to_equal",
+                                  "expect_compound_columns_to_be_unique"])
+def test_a_column_list_naming_a_column_twice_is_refused(tmp_path, kind):
+    # before: Great Expectations took orig_h once: values_to_be_equal of [orig_h, orig_h] passed on any data, and
+    # sum_to_equal 2 checked orig_h == 2 where orig_h + orig_h == 2 was written
+    extra = ", sum_total: 2" if kind == "expect_multicolumn_sum_to_equal" else ""
+    path = _suite(tmp_path, f"{{type: {kind}, description: sides, kwargs: {{column_list: [orig_h, orig_w, orig_h]"
+                            f"{extra}}}}}")
+    with pytest.raises(WinnowError) as refused:
+        load_suite(path, parameters={})
+    assert str(refused.value) == (f"{path}: expectation 1 (sides): column_list names 'orig_h' twice, and Great "
+                                  "Expectations takes each column once, so it checks another rule than written; name "
+                                  "each column once")
+
+
+@pytest.mark.hostile("params")
+def test_a_pair_of_two_columns_is_kept(tmp_path):
+    path = _suite(tmp_path, "{type: expect_column_pair_values_to_be_equal, kwargs: {column_A: orig_h, "
+                            "column_B: orig_w}}")
+    assert load_suite(path, parameters={}).expectations[0]["kwargs"] == {"column_A": "orig_h", "column_B": "orig_w"}
 
 
 @pytest.mark.hostile("gate")

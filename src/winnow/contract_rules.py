@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from winnow.contract_results import is_strict
-from winnow.errors import WinnowError
+from winnow.errors import WinnowError, first_repeated
 from winnow.param_rules import finite_number
 
 # options Great Expectations reads as "check nothing" when null or missing: the rule passed on any data
@@ -43,6 +43,11 @@ _QUANTILES = "expect_column_quantile_values_to_be_between"
 # the rules whose value_set Great Expectations compares with a column's values less its nulls (a rule of each value
 # leaves null rows out, the distinct values drop them), and what a null listed there then does: before, value_set
 # [-1, null] of expect_column_values_to_not_be_in_set ("no -1, nothing missing") passed a label column of nulls
+# the rules comparing two columns row by row, and what comparing a column with itself does: before, column_A and
+# column_B both orig_h (orig_w meant) of expect_column_pair_values_to_be_equal passed on any data, "0 of 3 rows"
+_SELF_COMPARED = {"expect_column_pair_values_to_be_equal": lambda kwargs: "passes on anything",
+                  "expect_column_pair_values_a_to_be_greater_than_b":
+                      lambda kwargs: "passes on anything" if is_strict(kwargs.get("or_equal")) else "fails on any data"}
 _NULL_NEVER_SEEN = {"expect_column_values_to_not_be_in_set": "a null passes it",
                     "expect_column_distinct_values_to_contain_set": "it fails on any data",
                     "expect_column_distinct_values_to_equal_set": "it fails on any data"}
@@ -108,6 +113,18 @@ def check_rule(kind: str, kwargs: Mapping[str, Any], *, where: str) -> None:
         if isinstance(kwargs.get(key), (list, tuple, set)) and not kwargs[key]:  # before: accepted, a pass on anything
             raise WinnowError(f"{where} has an empty {key}, so it checks nothing (it passes or fails on any data "
                               f"alike); list the {listed} it is about")
+    pair = kwargs.get("column_A"), kwargs.get("column_B")
+    if kind in _SELF_COMPARED and isinstance(pair[0], str) and pair[0] == pair[1]:
+        raise WinnowError(f"{where}: column_A and column_B are both {kwargs['column_A']!r}, so it compares each value "
+                          f"with itself and {_SELF_COMPARED[kind](kwargs)}; name the two columns it compares")
+    columns = kwargs.get("column_list")
+    repeated = first_repeated(columns) if isinstance(columns, list) and all(isinstance(c, str) for c in columns) \
+        else None
+    if repeated is not None:
+        # before: Great Expectations took each column once, so expect_multicolumn_values_to_be_equal of [h, h] passed
+        # on any data, and expect_multicolumn_sum_to_equal of [h, h] with sum_total 2 checked h == 2, not h == 1
+        raise WinnowError(f"{where}: column_list names {repeated!r} twice, and Great Expectations takes each column "
+                          "once, so it checks another rule than written; name each column once")
     values = kwargs.get("value_set")
     if kind in _NULL_NEVER_SEEN and isinstance(values, (list, tuple)) and any(value is None for value in values):
         raise WinnowError(f"{where}: value_set {list(values)!r} lists null, which Great Expectations never compares "
