@@ -6,9 +6,9 @@
   ``_contain_set`` listing null failed on any data; each is refused when the suite is read;
 - a rule comparing a column with itself (column_A and column_B both ``orig_h``, ``orig_w`` meant):
   ``_pair_values_to_be_equal`` passed on any data, as did ``_a_to_be_greater_than_b`` with or_equal (without it, it
-  failed on any); and a ``column_list`` naming a column twice, which Great Expectations takes once: ``expect_multicolumn_values_to_be_equal``
-  of ``[h, h]`` passed on any data, ``expect_multicolumn_sum_to_equal`` of ``[h, h]`` with sum_total 2 checked h == 2;
-  each is refused when the suite is read, and a pair of two columns is kept;
+  failed on any); and a ``column_list`` naming a column twice, which Great Expectations takes once:
+  ``expect_multicolumn_values_to_be_equal`` of ``[h, h]`` passed on any data, ``expect_multicolumn_sum_to_equal`` of
+  ``[h, h]`` with sum_total 2 checked h == 2; each is refused when the suite is read, and a pair of two columns is kept;
 - ``--base main`` in a CI clone (``git clone --depth 1 --branch <pr>``: single-branch) that has not fetched main: the
   line advised ``git fetch origin <branch>``, which in such a clone fetches into FETCH_HEAD alone, so the same line came
   back; the line now gives a fetch that writes a ref, and the base to give after it, which then gates.
