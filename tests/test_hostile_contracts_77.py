@@ -9,6 +9,8 @@
   failed on any); and a ``column_list`` naming a column twice, which Great Expectations takes once:
   ``expect_multicolumn_values_to_be_equal`` of ``[h, h]`` passed on any data, ``expect_multicolumn_sum_to_equal`` of
   ``[h, h]`` with sum_total 2 checked h == 2; each is refused when the suite is read, and a pair of two columns is kept;
+- ``--markdown reports/gate.md`` (the README's and CI's path) holding a file of the user's: refused with "give another
+  path, e.g. --markdown reports/gate.md", the path given, which came back refused; the line now says to move the file;
 - ``--base main`` in a CI clone (``git clone --depth 1 --branch <pr>``: single-branch) that has not fetched main: the
   line advised ``git fetch origin <branch>``, which in such a clone fetches into FETCH_HEAD alone, so the same line came
   back; the line now gives a fetch that writes a ref, and the base to give after it, which then gates.
@@ -127,3 +129,28 @@ def test_a_base_branch_a_single_branch_ci_clone_lacks_is_told_a_fetch_that_works
     out, err = capsys.readouterr()
     assert (code, err) == (1, "")
     assert out.splitlines()[-1].startswith("gate: FAIL — ")
+
+
+@pytest.mark.hostile("gate")
+def test_a_report_path_holding_another_file_is_not_offered_as_the_fix(tmp_path, capsys, monkeypatch):
+    # before: "...; give another path, e.g. --markdown reports/gate.md", the path given, refused again
+    project = make_project(tmp_path / "project", default_params())
+    labels = labels_of()
+    write_both_variants(project, labels, wrong_on(labels, [1, 2]))
+    init(project)
+    (project / "reports").mkdir()
+    (project / "reports/gate.md").write_text("my notes\n")
+    monkeypatch.chdir(project)
+    before = files_under(project)
+    code = winnow(["gate", "--base", "HEAD", "--markdown", "reports/gate.md"])
+    out, err = capsys.readouterr()
+    assert (code, out, err.splitlines()) == (1, "", [
+        "error: --markdown reports/gate.md: holds a file that is no gate report, which this would overwrite; move that "
+        "file away, or give another path"])
+    assert (project / "reports/gate.md").read_text() == "my notes\n"
+    assert_nothing_left(project, before)
+    (project / "reports/gate.md").rename(project / "reports/notes.md")  # as the line says
+    code = winnow(["gate", "--base", "HEAD", "--markdown", "reports/gate.md"])
+    out, err = capsys.readouterr()
+    assert (code, err) == (0, "")
+    assert (project / "reports/gate.md").read_text() == out

@@ -62,6 +62,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -330,6 +331,9 @@ def _listed_variants(repo, rev) -> set[str] | None:
     return set(listed) if isinstance(listed, list) and all(isinstance(v, str) for v in listed) else None
 
 
+REPORT_PATH = "reports/gate.md"  # where the README's and CI's gate write the report
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     # each list option given twice takes both lists (action extend): before, the last one alone was gated
     parser.add_argument("--base", required=True, nargs="+", action="extend", type=a_name("revision"),
@@ -341,7 +345,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the DVC project, a git repository (default: here)")
     parser.add_argument("--variants", nargs="+", action="extend", type=a_name("variant"),
                         help="gate only these variants (default: every one evaluated)")
-    parser.add_argument("--markdown", type=output_file("reports/gate.md"),
+    parser.add_argument("--markdown", type=output_file(REPORT_PATH),
                         help="also write the report here, e.g. reports/gate.md")
     parser.add_argument("--all", action="store_true", help="list every class, unchanged ones too")
 
@@ -356,15 +360,19 @@ def _remove_earlier_report(path: str) -> None:
     except FileNotFoundError:
         return
     if start and start != REPORT_HEADING.encode():  # an empty file holds nothing to lose
-        raise WinnowError(f"--markdown {path}: holds a file that is no gate report, which this would overwrite; give "
-                          "another path, e.g. --markdown reports/gate.md")
+        # the path the example names: before, "give another path, e.g. --markdown reports/gate.md", the same path
+        same = os.path.normpath(path) == os.path.normpath(REPORT_PATH)
+        other = "move that file away, or give another path" if same else \
+            f"give another path, e.g. --markdown {REPORT_PATH}"
+        raise WinnowError(f"--markdown {path}: holds a file that is no gate report, which this would overwrite; "
+                          f"{other}")
     Path(path).unlink(missing_ok=True)
 
 
 def run(args: argparse.Namespace) -> int:
     from winnow.stage import load_params, write_text
 
-    check_output(args.markdown, option="--markdown", example="reports/gate.md")
+    check_output(args.markdown, option="--markdown", example=REPORT_PATH)
     if args.markdown:  # before: an earlier gate's "gate: PASS" stayed there beside this gate's error
         _remove_earlier_report(args.markdown)
     repeated = first_repeated(args.variants or [])
