@@ -9,6 +9,9 @@
   failed on any); and a ``column_list`` naming a column twice, which Great Expectations takes once:
   ``expect_multicolumn_values_to_be_equal`` of ``[h, h]`` passed on any data, ``expect_multicolumn_sum_to_equal`` of
   ``[h, h]`` with sum_total 2 checked h == 2; each is refused when the suite is read, and a pair of two columns is kept;
+- ``expect_column_value_lengths_to_equal`` of value 1.5: Great Expectations keeps the float, so no value's length
+  equalled it and the rule failed on any data, "observed 3 of 3 rows"; refused when the suite is read, as a range no
+  value lies in is, and a whole float (3.0) is kept;
 - ``--markdown reports/gate.md`` (the README's and CI's path) holding a file of the user's: refused with "give another
   path, e.g. --markdown reports/gate.md", the path given, which came back refused; the line now says to move the file;
 - ``--base main`` in a CI clone (``git clone --depth 1 --branch <pr>``: single-branch) that has not fetched main: the
@@ -97,6 +100,19 @@ def test_a_pair_of_two_columns_is_kept(tmp_path):
     path = _suite(tmp_path, "{type: expect_column_pair_values_to_be_equal, kwargs: {column_A: orig_h, "
                             "column_B: orig_w}}")
     assert load_suite(path, parameters={}).expectations[0]["kwargs"] == {"column_A": "orig_h", "column_B": "orig_w"}
+
+
+@pytest.mark.hostile("params")
+def test_a_fractional_length_to_equal_is_refused_and_a_whole_float_kept(tmp_path):
+    # before: kept, and every id of any table failed it ("observed 3 of 3 rows, e.g. ['a', 'b', 'c'], bound = 1.5")
+    path = _suite(tmp_path, "{type: expect_column_value_lengths_to_equal, description: ids, kwargs: {column: id, "
+                            "value: 1.5}}")
+    with pytest.raises(WinnowError) as refused:
+        load_suite(path, parameters={})
+    assert str(refused.value) == (f"{path}: expectation 1 (ids): value is 1.5, and no length is a fraction, so it "
+                                  "fails on any data; give a whole number")
+    path.write_text(path.read_text().replace("1.5", "3.0"))
+    assert load_suite(path, parameters={}).expectations[0]["kwargs"]["value"] == 3.0
 
 
 @pytest.mark.hostile("gate")

@@ -167,6 +167,11 @@ def check_rule(kind: str, kwargs: Mapping[str, Any], *, where: str) -> None:
         if isinstance(value, float) and math.isfinite(value) and not value.is_integer():
             raise WinnowError(f"{where}: {option} is {value!r}, not a whole number, and Great Expectations reads it as "
                               f"{int(value)} (it counts), another bound than written; give a whole number")
+    length = kwargs.get("value") if kind == "expect_column_value_lengths_to_equal" else None
+    if isinstance(length, float) and math.isfinite(length) and not length.is_integer():
+        # Great Expectations keeps it a float: before, every value's length differed from 1.5, on any data
+        raise WinnowError(f"{where}: value is {length!r}, and no length is a fraction, so it fails on any data; give a "
+                          "whole number")
     if kind.endswith("_to_be_between"):
         _check_order(kwargs, where=where)
     if "mostly" in kwargs:
