@@ -230,7 +230,8 @@ def classes_taken(flagged: np.ndarray, labels: np.ndarray, *, totals_said: bool)
     for c in np.unique(labels):
         of_class = labels == c
         k, n, rest = int(flagged[of_class].sum()), int(of_class.sum()), int((~of_class).sum())
-        if k > CLASS_SHARE * n and (not totals_said or flagged[~of_class].sum() <= LARGE_SHARE * rest):
+        # no other class's train images to keep theirs: what the class loses is the set's, which the totals say
+        if rest and k > CLASS_SHARE * n and (not totals_said or flagged[~of_class].sum() <= LARGE_SHARE * rest):
             taken.append((int(c), k, n))
     return taken
 
@@ -247,7 +248,9 @@ def classes_singled_out(flagged: np.ndarray, labels: np.ndarray, *, named: set) 
         of_class = labels == c
         k, n = int(flagged[of_class].sum()), int(of_class.sum())
         k_rest, n_rest = int(flagged[~of_class].sum()), int((~of_class).sum())
-        if c not in named and k > CLASS_PART * n and k * n_rest >= SINGLED_OUT * k_rest * n:
+        # before: a train split of one class was singled out among no others ("30 of the 100 train images of class only
+        # and 0 of the other classes' 0"), told its flags were how that class looks
+        if c not in named and n_rest and k > CLASS_PART * n and k * n_rest >= SINGLED_OUT * k_rest * n:
             out.append((int(c), k, n, k_rest, n_rest))
     return out
 

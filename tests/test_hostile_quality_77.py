@@ -3,14 +3,47 @@
 - half of a set of photos darkened to 15% (dark 0.06-0.14) beside clean photos of widely spread brightness (0.45-0.88):
   auto flagged none and said nothing (rule none), where the same half beside a tighter clean mode was cut (rule
   majority). Silverman's bandwidth over both modes, widened by the gap between them, filled the valley; the majority
-  rule now also tests the valley smoothed at the spread within each side.
+  rule now also tests the valley smoothed at the spread within each side;
+- a train split of one class, 30 of its 100 photos darkened: beside the warning on the totals, the threshold stage
+  warned that dark "flags 30 of the 100 train images of class only and 0 of the other classes' 0", telling the user the
+  flags were how that class looks, singled out among no other classes. A class is now singled out, or said to lose
+  most of its images while the others keep theirs, only where other classes have train images.
+
+Stage cases run the real script in this process on a throwaway project of a few small images; the others call the
+library the stages call.
 """
+
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from winnow.quality import SCORES, quality_flags
+from hostile_harness import make_project, undamaged_params
+from test_hostile_threshold_64 import _stage_in_process
+from winnow.degrade import perturbation_table
+from winnow.imageset import write_imageset
+from winnow.quality import SCORES, quality_flags, score_table
+from winnow.stage import write_table
+
+
+def _photos_project(root: Path, images: np.ndarray, *, labels: list[int], classes: list[str]) -> pd.DataFrame:
+    """data/degrade of ``images`` (all train, nothing planted) and their scores, as the score stage writes them."""
+    params = undamaged_params()
+    make_project(root, params)
+    manifest = pd.DataFrame({"id": [f"train-{k:03d}" for k in range(len(images))], "split": "train", "label": labels,
+                             "source": "t", "orig_h": images.shape[1], "orig_w": images.shape[2], "orig_mode": "RGB"})
+    write_imageset(root / "data/degrade", images, manifest, classes)
+    write_table(root / "data/degrade/perturbations.parquet", perturbation_table([]))
+    manifest = pd.read_parquet(root / "data/degrade/manifest.parquet")
+    write_table(root / "data/score/scores.parquet", score_table(images, manifest, **params["score"]))
+    return manifest
+
+
+def _photos(n: int, *, seed: int) -> np.ndarray:
+    """``n`` 16x16 RGB "photos": a flat colour of brightness 120-200 under +-50 of noise."""
+    rng = np.random.default_rng(seed)
+    return np.clip(rng.integers(120, 200, (n, 1, 1, 3)) + rng.integers(-50, 50, (n, 16, 16, 3)), 0, 255).astype(np.uint8)
 
 
 @pytest.mark.hostile("threshold")
@@ -28,3 +61,35 @@ def test_half_the_photos_darkened_beside_widely_spread_clean_ones_are_cut():
     dark[50] = 0.1
     flags, cuts, rules = quality_flags(table.assign(dark=dark), {"dark": {"method": "auto"}})
     assert (rules["dark"], int(flags["dark"].sum())) == ("too_many", 0)
+
+
+@pytest.mark.hostile("threshold")
+def test_a_train_split_of_one_class_is_not_singled_out_among_no_others(tmp_path, monkeypatch, capsys):
+    # before: one more warning after the totals', "dark flags 30 of the 100 train images of class only and 0 of the other
+    # classes' 0: what one class holds is more likely how it looks than damage, so check them (then leave dark out of
+    # threshold.issues)": a class compared with none, and advice that hid damage the totals' warning had named
+    images = _photos(100, seed=1)
+    images[:30] = (images[:30] * 0.1).astype(np.uint8)
+    _photos_project(tmp_path, images, labels=[0] * 100, classes=["only"])
+    done = _stage_in_process(tmp_path, "threshold", monkeypatch, capsys)
+    assert (done.returncode, done.stderr) == (0, "")
+    flags = pd.read_parquet(tmp_path / "data/threshold/flags.parquet")
+    assert flags.loc[flags["dark"], "id"].tolist() == [f"train-{k:03d}" for k in range(30)]
+    assert [line for line in done.stdout.splitlines() if "class" in line] == []
+    assert ("warning: threshold: dark flags 30 of 100 images (30%): damage is a few percent of a real data set, so check "
+            "that these are not a kind of image it holds on purpose (then leave dark out of threshold.issues); the "
+            "budget keeps the filters' drops unless its judge measures that they hurt") in done.stdout.splitlines()
+
+
+@pytest.mark.hostile("threshold")
+def test_a_class_darkened_beside_a_clean_one_is_still_singled_out(tmp_path, monkeypatch, capsys):
+    # the other side: the same 30 dark photos all of class a, beside class b's 70 clean ones, are singled out as before
+    images = _photos(100, seed=1)
+    images[:30] = (images[:30] * 0.1).astype(np.uint8)
+    _photos_project(tmp_path, images, labels=[0] * 40 + [1] * 60, classes=["a", "b"])
+    done = _stage_in_process(tmp_path, "threshold", monkeypatch, capsys)
+    assert done.returncode == 0, done.stderr
+    assert [line for line in done.stdout.splitlines() if "class" in line] == [
+        "warning: threshold: dark flags most train images of class(es) a (30 of 40): a class whose images mostly score "
+        "so is more likely how that class looks than damage, so check them (then leave dark out of threshold.issues); "
+        "dropping them would leave that class little or nothing to learn from"]
