@@ -170,6 +170,16 @@ def main() -> None:
     # the 60 silent, where without the 2 the warning told of it
     for issue in (i for i in SCORES if i in over_fraction and i not in discarded):
         floor = f" but the {metrics[issue]['flagged']:,} at the score's floor" if rules[issue] == "floor" else ""
+        if metrics[issue]["method"] == "fixed":
+            # the value the user gave is what flags them: before, "a property most images share is the data set's
+            # norm; raise the fraction", where a value of 1 (every score is 1 or less) would then flag every image
+            value = p["issues"][issue]["value"]
+            print(f"warning: threshold: {issue}'s fixed value {value:g} lies at or above more than "
+                  f"threshold.max_flagged_fraction ({p['max_flagged_fraction']}) of its scores, so it flags none: lower "
+                  f"threshold.issues.{issue}.value (the scores' median is "
+                  f"{np.median(table[issue].to_numpy(np.float32)[cut_on]):.3g}), or raise the fraction if so many "
+                  f"images are {issue}")
+            continue
         print(f"warning: threshold: {issue}'s cut would flag more than threshold.max_flagged_fraction "
               f"({p['max_flagged_fraction']}) of the images, so it flags none{floor}: a property most images share is "
               "the data set's norm; raise the fraction if it is not")

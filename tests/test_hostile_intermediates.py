@@ -165,9 +165,12 @@ def test_a_cut_that_would_flag_most_images_says_it_flags_none(project):
     _with_params(project, threshold={"issues": {"dark": {"method": "fixed", "value": 1.0}}})
     done = run_stage(project, "threshold")
     assert done.returncode == 0, done.stderr
-    assert ("warning: threshold: dark's cut would flag more than threshold.max_flagged_fraction (0.5) of the images, "
-            "so it flags none: a property most images share is the data set's norm; raise the fraction if it is not"
-            ) in done.stdout.splitlines()
+    # the value typed is what flags them (probe 77): "raise the fraction", as for a property most images share, would
+    # have let the value 1 flag every image
+    median = np.median(pd.read_parquet(project / "data/score/scores.parquet")["dark"].to_numpy(np.float32))
+    assert ("warning: threshold: dark's fixed value 1 lies at or above more than threshold.max_flagged_fraction (0.5) "
+            f"of its scores, so it flags none: lower threshold.issues.dark.value (the scores' median is {median:.3g}), "
+            "or raise the fraction if so many images are dark") in done.stdout.splitlines()
     assert json.loads((project / "metrics/threshold.json").read_text())["dark"]["flagged"] == 0
 
 

@@ -7,7 +7,10 @@
 - a train split of one class, 30 of its 100 photos darkened: beside the warning on the totals, the threshold stage
   warned that dark "flags 30 of the 100 train images of class only and 0 of the other classes' 0", telling the user the
   flags were how that class looks, singled out among no other classes. A class is now singled out, or said to lose
-  most of its images while the others keep theirs, only where other classes have train images.
+  most of its images while the others keep theirs, only where other classes have train images;
+- a fixed cut typed by hand at the top of the score's range (dark value 1, which every score is at or below): flagged
+  none, with the advice for a property most images share, "raise the fraction if it is not", which would have
+  flagged every image dark. The warning now names the fixed value as what flags them, and the scores' median.
 
 Stage cases run the real script in this process on a throwaway project of a few small images; the others call the
 library the stages call.
@@ -93,3 +96,24 @@ def test_a_class_darkened_beside_a_clean_one_is_still_singled_out(tmp_path, monk
         "warning: threshold: dark flags most train images of class(es) a (30 of 40): a class whose images mostly score "
         "so is more likely how that class looks than damage, so check them (then leave dark out of threshold.issues); "
         "dropping them would leave that class little or nothing to learn from"]
+
+
+@pytest.mark.hostile("threshold")
+@pytest.mark.parametrize("value", [1, 0.95])
+def test_a_fixed_value_above_most_scores_is_named_as_the_cause(tmp_path, monkeypatch, capsys, value):
+    # before: "warning: threshold: dark's cut would flag more than threshold.max_flagged_fraction (0.5) of the images,
+    # so it flags none: a property most images share is the data set's norm; raise the fraction if it is not", for a
+    # value the user typed; raised to 1, the fraction let the value 1 flag all 20 images dark
+    images = _photos(20, seed=2)
+    _photos_project(tmp_path, images, labels=[0, 1] * 10, classes=["a", "b"])
+    params = undamaged_params()
+    params["threshold"]["issues"]["dark"] = {"method": "fixed", "value": value}
+    make_project(tmp_path, params)
+    done = _stage_in_process(tmp_path, "threshold", monkeypatch, capsys)
+    assert (done.returncode, done.stderr) == (0, "")
+    dark = pd.read_parquet(tmp_path / "data/score/scores.parquet")["dark"].to_numpy(np.float32)
+    assert [line for line in done.stdout.splitlines() if line.startswith("warning: ")] == [
+        f"warning: threshold: dark's fixed value {value} lies at or above more than threshold.max_flagged_fraction "
+        f"(0.5) of its scores, so it flags none: lower threshold.issues.dark.value (the scores' median is "
+        f"{np.median(dark):.3g}), or raise the fraction if so many images are dark"]
+    assert not pd.read_parquet(tmp_path / "data/threshold/flags.parquet")["dark"].any()
