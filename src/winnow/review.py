@@ -172,6 +172,9 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
     review_anew = f"export the queue again and review that image anew, and {import_the_rest}"
     holder = {digest: image for image, digest in reversed(list(digests.items()))}  # each digest's first image
     for where, image, word, saw, saw_digest, saw_action, saw_suggested in words:
+        if image not in queue.index and image.strip() in queue.index:  # before: to remove the verdict, and lose it
+            raise WinnowError(f"{where}: id {image!r} has spaces around it, and the review queue ({QUEUE_FILE}) lists "
+                              f"{image.strip()!r}; write the cells as exported, without spaces beside the commas")
         if image not in queue.index:
             raise WinnowError(f"{where}: id {image!r} is not in the review queue ({QUEUE_FILE}); verdicts are for the "
                               f"images `winnow review export` listed: {import_the_rest}")

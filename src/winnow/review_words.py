@@ -206,9 +206,16 @@ def reviewed_words(path: Path, *, with_saved: bool = False) -> list[tuple[str, s
     unchanged = (frame["verdict"].combine(frame["saved"], same_word) if "saved" in frame.columns and not with_saved
                  else pd.Series(False, index=frame.index))
     # a quoted field may hold a line break: before, rows after one were numbered a line short
-    return [(f"{path}: line {lines[row] if len(lines) == len(frame) else row + 2}", image, word.strip(), *facts)
-            for row, (image, word, same, *facts) in enumerate(zip(frame[key], frame["verdict"], unchanged, *said))
-            if word.strip() and not same]
+    words = [(f"{path}: line {lines[row] if len(lines) == len(frame) else row + 2}", image, word.strip(), *facts)
+             for row, (image, word, same, *facts) in enumerate(zip(frame[key], frame["verdict"], unchanged, *said))
+             if word.strip() and not same]
+    # a space after a comma (a hand edit): before, the class ' dog' told renamed, or pixels ' 58f0…' changed, since
+    padded = next(((where, image, column, text) for where, image, _, *facts in words for column, text in
+                   zip(("given", "digest", "action", "suggested"), facts) if text != text.strip()), None)
+    if padded:
+        raise WinnowError("{}: id {!r}: {} {!r} has spaces around it (a space after a comma, or the cell edited); "
+                          "write the cells as exported, without spaces beside the commas".format(*padded))
+    return words
 
 
 def cleared_ids(path: Path) -> list[str]:

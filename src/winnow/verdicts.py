@@ -5,6 +5,7 @@ pruned variant in place of the cleaners' decisions (:mod:`winnow.variants`).
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
@@ -46,14 +47,18 @@ def refuse_spreadsheet_number(value: str, *, now: str, column: str, kind: str, w
 
 def separator_hint(path: str | os.PathLike) -> str:
     """What the header (first line) of a CSV file pandas read as one column tells: " (its header holds semicolons:
-    save it as comma-separated CSV)" where a spreadsheet saved it with semicolons or tabs, else "" (also where the
-    file cannot be read)."""
+    save it as comma-separated CSV)" where a spreadsheet saved it with semicolons or tabs, one naming a field with
+    spaces around it where it was written with a space after each comma, else "" (also where the file cannot be
+    read)."""
     try:
         header = Path(path).read_text(encoding="utf-8-sig", errors="replace").partition("\n")[0]
     except OSError:
         return ""
     separator = next((name for mark, name in ((";", "semicolons"), ("\t", "tabs")) if mark in header), None)
-    return f" (its header holds {separator}: save it as comma-separated CSV)" if separator else ""
+    # before: "lacks column(s) verdict" alone of a header "id, verdict, ..." written by hand: it holds it, spaced
+    padded = next((field for field in next(csv.reader([header.rstrip("\r")]), []) if field != field.strip()), None)
+    return (f" (its header holds {separator}: save it as comma-separated CSV)" if separator else "" if padded is None
+            else f" (its header's field {padded!r} has spaces around it: write it without spaces beside its commas)")
 
 
 def class_list_key(classes: list[str]) -> str:
