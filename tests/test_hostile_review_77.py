@@ -7,9 +7,12 @@
   said to name no class (one renamed or removed since the export), with the advice to export the queue again and
   review the image anew, which changes nothing; its digest ' 58f0…' to be a spreadsheet's number;
 - a reviewed file whose id cell holds a trailing space: refused as an id the queue never listed, with the advice to
-  remove the verdict (the person's word lost), where the queue lists that id without the space.
+  remove the verdict (the person's word lost), where the queue lists that id without the space;
+- a Label Studio export of another project (another data set's ids, none in this project's queue): told to remove the
+  verdict of task 1 to import the file's others, then of task 2, and so on, to import nothing.
 """
 
+import json
 from pathlib import Path
 
 import pytest
@@ -86,3 +89,16 @@ def test_an_id_with_a_trailing_space_is_named_so_not_told_to_remove_its_verdict(
         "reviewed.csv: line 2: id 'train-04 ' has spaces around it, and the review queue (reviews/queue.csv) lists "
         "'train-04'; write the cells as exported, without spaces beside the commas")
 
+
+@pytest.mark.hostile("review")
+def test_a_label_studio_export_of_another_project_is_named_so_not_refused_one_task_at_a_time(project):
+    # before: "ls.json: task 1: id 'mnist5k-00000' is not in the review queue (reviews/queue.csv); verdicts are for the
+    # images `winnow review export` listed: remove its verdict from ls.json to import the file's other verdicts"
+    tasks = json.loads(Path("reviews/label_studio_tasks.json").read_text())
+    choice = {"from_name": "verdict", "to_name": "image", "type": "choices", "value": {"choices": ["drop"]}}
+    other = [{"data": {**task["data"], "winnow_id": f"mnist5k-{number:05d}"}, "annotations": [{"result": [choice]}]}
+             for number, task in enumerate(tasks[:3])]
+    assert refused_import(project, json.dumps(other), name="ls.json") == (
+        "ls.json: none of its 3 verdicts is for an image of the review queue (reviews/queue.csv; first: id "
+        "'mnist5k-00000'): a file reviewed in another project or on other data, or before the cleaners changed what "
+        "they raise; review the queue this project's `winnow review export` wrote, and import that")

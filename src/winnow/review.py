@@ -171,6 +171,12 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
     import_the_rest = f"remove its verdict from {path} to import the file's other verdicts"
     review_anew = f"export the queue again and review that image anew, and {import_the_rest}"
     holder = {digest: image for image, digest in reversed(list(digests.items()))}  # each digest's first image
+    # before: told to remove task 1's verdict to import the others, then task 2's, ..., of a file of another project
+    if len(words) > 1 and not any(image in queue.index or image.strip() in queue.index for _, image, *_ in words):
+        raise WinnowError(f"{path}: none of its {len(words)} verdicts is for an image of the review queue ({QUEUE_FILE}; "
+                          f"first: id {words[0][1]!r}): a file reviewed in another project or on other data, or before "
+                          "the cleaners changed what they raise; review the queue this project's `winnow review export` "
+                          "wrote, and import that")
     for where, image, word, saw, saw_digest, saw_action, saw_suggested in words:
         if image not in queue.index and image.strip() in queue.index:  # before: to remove the verdict, and lose it
             raise WinnowError(f"{where}: id {image!r} has spaces around it, and the review queue ({QUEUE_FILE}) lists "
