@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from winnow.errors import WinnowError, fault_line
-from winnow.stops import ignore_stops, stop_line, stops_raised, terminate_as_interrupt
+from winnow.stops import ignore_stops, missing_module_line, stop_line, stops_raised, terminate_as_interrupt
 from winnow.output_streams import (
     escape_unencodable_output, fill_closed_streams, flush_now, let_the_reader_leave, let_the_terminal_close,
     no_colour_reset_at_exit, say_error, streams_as_they_are,
@@ -179,7 +179,7 @@ def _main(argv: list[str] | None) -> int:
             let_the_reader_leave()  # before the fork: the watching parent's tidying after a death prints too
             no_colour_reset_at_exit()
     except (Exception, KeyboardInterrupt) as err:  # before: a traceback ending in KeyboardInterrupt
-        fault = stop_line(err)
+        fault = stop_line(err) or missing_module_line(err)
         if fault is None:  # a bug keeps its traceback
             raise
         if called_as_command:

@@ -118,6 +118,20 @@ def stop_line(err: BaseException) -> tuple[str, int] | None:
     return fault
 
 
+def missing_module_line(err: BaseException) -> tuple[str, int] | None:
+    """``(line, 1)`` for a module this Python lacks, met as a stage script or ``winnow`` command imports its modules
+    (:func:`one_line_from_the_start`, :func:`winnow.cli.main`): the stage run by a Python other than the project's
+    environment (a dvc installed elsewhere, pipx's or the system's, running ``python`` from a PATH without .venv);
+    None for anything else, and for a winnow module (a checkout's own fault: its traceback is wanted). Before: a
+    traceback ending in ``ModuleNotFoundError: No module named 'numpy'``. Only at import: a package a stage imports
+    later, as it is needed (an optional one: faiss, timm, s3fs), is said where it is imported."""
+    if not isinstance(err, ModuleNotFoundError) or not err.name or err.name.partition(".")[0] == "winnow":
+        return None
+    return (f"this Python ({sys.executable}) has no module named {err.name!r}, which winnow imports: it is not the "
+            "project's environment; run it there (make repro sets up .venv; activate it with . .venv/bin/activate "
+            "before dvc repro), then rerun"), 1
+
+
 def ignore_stops() -> None:
     """Ignore SIGINT, SIGTERM and SIGHUP from now on, in a forked stage or command on its way out: a second stop
     (`timeout` or a kill of the process group reaches both it and its watching parent, which passes its copy on) came
@@ -176,7 +190,7 @@ def one_line_from_the_start() -> None:
     script = stage_script()
 
     def said(kind, err, trace) -> None:
-        fault = stop_line(err)
+        fault = stop_line(err) or missing_module_line(err)
         if fault is None:
             sys.__excepthook__(kind, err, trace)
             return

@@ -1,0 +1,46 @@
+"""The README taken literally (probe 77u, its first half: install, first run, the default pipeline).
+
+- The README's first section sets up ``.venv`` with ``make repro`` and says to activate it "to use ``dvc`` and
+  ``winnow`` directly". A stage run by another Python (a dvc installed elsewhere, pipx's or the system's, runs
+  dvc.yaml's ``python`` from a PATH without .venv; ``python stages/<name>.py`` outside the environment), or
+  ``python -m winnow`` there, ended in a traceback ending ``ModuleNotFoundError: No module named 'numpy'``. It is one
+  line now that names the Python and the environment to run it in.
+"""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from hostile_harness import ROOT, _env, assert_error_line, assert_nothing_left, files_under, make_project
+
+# python -S: no site-packages, so none of winnow's dependencies; the Python a stage runs by outside .venv
+MISSING = (f"this Python ({sys.executable}) has no module named 'numpy', which winnow imports: it is not the project's "
+           "environment; run it there (make repro sets up .venv; activate it with . .venv/bin/activate before dvc "
+           "repro), then rerun")
+
+
+def _without_packages(project, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-S", *args], cwd=project, capture_output=True, text=True,
+                          env={**_env(), "PYTHONNOUSERSITE": "1"}, timeout=300)
+
+
+@pytest.mark.hostile("interrupted")
+@pytest.mark.parametrize("stage", ["source", "score", "train"])
+def test_a_stage_run_by_a_python_without_winnows_packages_is_one_line_naming_that_python(tmp_path, stage):
+    # before: Traceback ... File "src/winnow/imageset.py" ... ModuleNotFoundError: No module named 'numpy'
+    project = make_project(tmp_path / "project")
+    before = files_under(project)
+    done = _without_packages(project, os.fspath(ROOT / "stages" / f"{stage}.py"), "baseline")
+    assert assert_error_line(done) == f"error: stages/{stage}.py: {MISSING}"
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("interrupted")
+def test_the_winnow_command_run_by_a_python_without_its_packages_is_one_line(tmp_path):
+    project = make_project(tmp_path / "project")
+    before = files_under(project)
+    done = _without_packages(project, "-m", "winnow", "compare")
+    assert assert_error_line(done) == f"error: compare: {MISSING}"
+    assert_nothing_left(project, before)
