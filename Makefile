@@ -1,6 +1,9 @@
 # Two entry points (see README): `make repro` and `make test`. Both create .venv on first use.
 VENV   ?= .venv
 BIN    := $(abspath $(VENV))/bin
+# this checkout's code, as dvc.yaml's PYTHONPATH=src gives the stages: the environment's editable install may be another
+# checkout's (a git worktree sharing .venv), older or newer than this one
+SRC    := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))/src
 STAMP  := $(VENV)/.installed
 export PATH := $(BIN):$(PATH)
 
@@ -38,7 +41,7 @@ setup: $(STAMP) chromium
 # wrote .dvc/tmp/rwlock leaves it broken, and every dvc command then stops on "Unable to read RWLock-file" before
 # any stage (which would remove it) starts: it goes first, unless another dvc holds it
 repro: $(STAMP)
-	python -c 'from winnow.stage import drop_broken_dvc_lock; drop_broken_dvc_lock()'
+	PYTHONPATH='$(SRC)' python -c 'from winnow.stage import drop_broken_dvc_lock; drop_broken_dvc_lock()'
 	dvc repro
 
 # two pytest workers, one per CI core: most tests wait on a subprocess or use one core, and whole files go to

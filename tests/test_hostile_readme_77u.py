@@ -5,6 +5,10 @@
   dvc.yaml's ``python`` from a PATH without .venv; ``python stages/<name>.py`` outside the environment), or
   ``python -m winnow`` there, ended in a traceback ending ``ModuleNotFoundError: No module named 'numpy'``. It is one
   line now that names the Python and the environment to run it in.
+- ``make repro`` first runs ``python -c 'from winnow.stage import drop_broken_dvc_lock; ...'``, which imported winnow
+  from the environment's editable install: in a git worktree or second checkout sharing .venv, another checkout's code,
+  and one without that function stopped ``make repro`` with an ImportError traceback before ``dvc repro`` ran. It runs
+  this checkout's ``src/``, as dvc.yaml's ``PYTHONPATH=src`` gives the stages.
 """
 
 import os
@@ -44,3 +48,25 @@ def test_the_winnow_command_run_by_a_python_without_its_packages_is_one_line(tmp
     done = _without_packages(project, "-m", "winnow", "compare")
     assert assert_error_line(done) == f"error: compare: {MISSING}"
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("interrupted")
+def test_make_repro_runs_this_checkouts_code_not_the_environments_editable_install(tmp_path):
+    # before: the Makefile's `python -c 'from winnow.stage import drop_broken_dvc_lock; ...'` imported winnow from
+    # the environment (its editable install: the checkout `make setup` ran in), so in a git worktree or a second
+    # checkout sharing .venv it ran that checkout's code, and one without drop_broken_dvc_lock stopped `make repro`
+    # with an ImportError traceback before dvc repro ran. The stages import src/ (dvc.yaml's PYTHONPATH=src); so does it
+    shadow = tmp_path / "other-checkout" / "winnow"  # what the environment's editable install points at
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("")
+    (shadow / "stage.py").write_text('"""An older winnow, without drop_broken_dvc_lock."""\n')
+    project = tmp_path / "project"
+    project.mkdir()
+    env = {**_env(), "PYTHONPATH": str(shadow.parent)}
+    subprocess.run([str(ROOT / ".venv/bin/dvc"), "init", "-q", "--no-scm"], cwd=project, check=True, env=env)
+    (project / "dvc.yaml").write_text("stages:\n  hello:\n    cmd: echo hello > hello.txt\n    outs: [hello.txt]\n")
+    done = subprocess.run(["make", "-s", "-f", str(ROOT / "Makefile"), f"VENV={ROOT / '.venv'}",
+                           "-o", f"{ROOT / '.venv'}/.installed", "repro"],
+                          cwd=project, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (project / "hello.txt").read_text() == "hello\n"
