@@ -9,6 +9,9 @@
   from the environment's editable install: in a git worktree or second checkout sharing .venv, another checkout's code,
   and one without that function stopped ``make repro`` with an ImportError traceback before ``dvc repro`` ran. It runs
   this checkout's ``src/``, as dvc.yaml's ``PYTHONPATH=src`` gives the stages.
+- params.yaml's comment on ``budget.check`` said pruned applies the winner only when its model gets more judge images
+  right than none's, "a tie or a loss: none": the rule before the filters' own check. The README (The cleaning budget)
+  and the code ship the filters on a tie, and check them alone when a label cleaning is held back.
 """
 
 import os
@@ -70,3 +73,20 @@ def test_make_repro_runs_this_checkouts_code_not_the_environments_editable_insta
                           cwd=project, capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert (project / "hello.txt").read_text() == "hello\n"
+
+
+@pytest.mark.hostile("budget")
+def test_params_yamls_comment_on_the_budget_check_states_the_rule_the_check_applies():
+    import numpy as np
+
+    from winnow.budget_check import ModelCheck
+
+    lines = (ROOT / "params.yaml").read_text().split("\n  check: ", 1)[1].split("\n  min_judge_images:", 1)[0]
+    comment = " ".join(line.split("#", 1)[1].strip() for line in lines.splitlines())
+    tie = ModelCheck(none_hits=np.ones(5), winner_hits=np.ones(5))
+    # a tie: a label cleaning is held back, the filters ship (README: "a tie ships them")
+    assert (tie.holds, tie.not_worse()) == (False, True)
+    # before: "pruned applies the winner only when that model gets more judge images right than none's (a tie or a
+    # loss: none)", which a winner of filters on a tie contradicts
+    assert "(a tie or a loss: none)" not in comment
+    assert "the filters ship unless theirs gets fewer (a tie ships them)" in comment
