@@ -21,6 +21,9 @@ test runs 1.8-29.6, 0.6-2.4 and 0.7-3.9 s. Set before torch is imported, by
 :func:`winnow.stops.one_line_from_the_start`, the first call of every stage script; a user's own
 ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` stands. The same threads do the same arithmetic either way: no number
 changes.
+
+:func:`openmp_hang`: a ``GOMP_CPU_AFFINITY`` that GNU OpenMP's loader would loop on for ever (the first import of
+torch, scikit-learn or faiss never returned: ``1;2``, ``zz``, ``0-3 : 2``), said before any such import.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from __future__ import annotations
 import builtins
 import ctypes
 import os
+import re
 import sys
 
 # mallopt's parameter numbers (glibc's malloc.h)
@@ -46,15 +50,23 @@ KEEP_FREE = 64 << 20
 def keep_freed_memory() -> None:
     """Have glibc serve requests under :data:`HEAP_BELOW` from its heaps and keep up to :data:`KEEP_FREE` of
     freed memory there, so a batch reuses the pages the one before it faulted in. Nothing on another C library
-    (musl, macOS, Windows), which has no ``mallopt`` of these numbers."""
+    (musl, macOS, Windows), which has no ``mallopt`` of these numbers. A threshold the user set
+    (``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_``, or its ``GLIBC_TUNABLES`` entry) stands, as a user's
+    ``GOMP_SPINCOUNT`` does: before, it was overridden without a word (``MALLOC_TRIM_THRESHOLD_=0``, set to give freed
+    memory back in a container near its limit, kept 64 MiB)."""
     try:
         if not os.confstr("CS_GNU_LIBC_VERSION"):
             return
         mallopt = ctypes.CDLL(None).mallopt
     except (ValueError, OSError, AttributeError):  # no such confstr name, no C library to load, no mallopt
         return
-    mallopt(_M_MMAP_THRESHOLD, HEAP_BELOW)
-    mallopt(_M_TRIM_THRESHOLD, KEEP_FREE)
+    tunables = {entry.split("=", 1)[0].strip() for entry in os.environ.get("GLIBC_TUNABLES", "").split(":")}
+    for number, value, variable, tunable in ((_M_MMAP_THRESHOLD, HEAP_BELOW, "MALLOC_MMAP_THRESHOLD_",
+                                              "glibc.malloc.mmap_threshold"),
+                                             (_M_TRIM_THRESHOLD, KEEP_FREE, "MALLOC_TRIM_THRESHOLD_",
+                                              "glibc.malloc.trim_threshold")):
+        if variable not in os.environ and tunable not in tunables:
+            mallopt(number, value)
 
 
 # spins of a waiting OpenMP thread before it sleeps (GNU OpenMP's own: 300,000; LLVM's OpenMP reads no such variable)
@@ -66,6 +78,26 @@ def spin_briefly() -> None:
     import. Nothing where the user set ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``."""
     if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
         os.environ["GOMP_SPINCOUNT"] = str(SPIN_COUNT)
+
+
+# GNU OpenMP's CPU list (GOMP_CPU_AFFINITY): CPUs, ranges and ranges with a stride (0 3 1-2 4-15:2), apart by spaces
+# or commas; its numbers are strtoul's (decimal, or 0x hexadecimal)
+_CPU = r"(?:0[xX][0-9a-fA-F]+|[0-9]+)"
+_CPUS = rf"{_CPU}(?:-{_CPU}(?::{_CPU})?)?"
+_CPU_LIST = re.compile(rf"[\s,]*(?:{_CPUS}(?:[\s,]+{_CPUS})*)?[\s,]*")
+
+
+def openmp_hang() -> str | None:
+    """Why the loading of GNU OpenMP (torch's import, scikit-learn's, faiss's) would never end under this process's
+    environment, or None. Its reading of ``GOMP_CPU_AFFINITY`` loops for ever at a character that starts no number
+    where a CPU is due (``1;2``, ``zz``, ``0-3 : 2``): a stage or command hung in its imports, using a core, without a
+    word. Call before any import that loads OpenMP."""
+    value = os.environ.get("GOMP_CPU_AFFINITY")
+    if value is None or _CPU_LIST.fullmatch(value):
+        return None
+    return (f"GOMP_CPU_AFFINITY={value!r} is no list of CPUs, and GNU OpenMP, which torch's import loads, never ends "
+            "its reading of one; set it to CPUs and ranges apart by commas or spaces (such as 0-3 or 0,2,4-7:2), or "
+            "unset it, then rerun")
 
 
 def interactive_session() -> bool:
