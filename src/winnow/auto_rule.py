@@ -56,15 +56,6 @@ def _majority_cut(scores: np.ndarray, *, bins: int, alpha: float) -> float:
     if np.mean(scores <= cut) <= 0.5:
         return NOTHING
     valley = _valley_between_modes(h, cut, bandwidth=_bandwidth(scores), alpha=alpha)
-    if valley is None:
-        # then smoothed at the spread within each side of the cut: Silverman's bandwidth over both modes is widened by
-        # the gap between them, and beside a wide clean mode it filled the valley below a tight low one (half of 100
-        # photos darkened to 15%, dark 0.06-0.14 against 0.45-0.88, flagged none with no warning: rule none, where
-        # the mode rule, one top score set aside, had left them to this rule). Clean scores fire it no more often
-        # (benchmarks/threshold_null.py, 200 draws of each shape: the same counts)
-        low = scores <= cut
-        within = np.concatenate([scores[low] - scores[low].mean(), scores[~low] - scores[~low].mean()])
-        valley = _valley_between_modes(h, cut, bandwidth=max(_bandwidth(within), _resolution(scores)), alpha=alpha)
     # a majority at the valley too: a valley below Otsu's cut leaving fewer than half is a minority the mode rule
     # judged and passed, not this rule's to flag
     return NOTHING if valley is None or np.mean(scores <= valley) <= 0.5 else valley
