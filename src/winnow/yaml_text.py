@@ -113,13 +113,33 @@ def _odd_space(text: str, mark, *, back: int = 20) -> str:
     editor shows."""
     if mark is None:
         return ""
-    lines = text.splitlines()
+    lines = text.splitlines(keepends=True)
     for number in range(min(mark.line, len(lines) - 1), max(mark.line - back, 0) - 1, -1):
         code = re.split(r"(?:^|\s)#", lines[number], maxsplit=1)[0]  # a comment's own spaces are no cause
-        odd = re.search(r"(?:^|:)[ \t]*([^\S \t\r\n])", code)
-        if odd is not None:
-            return f" (line {number + 1} holds {_spelt(odd[1])}, where YAML reads only a space or a tab; type a space there)"
+        odd = re.search(r"(?:^|:)([^\S\r\n]*?([^\S \t\r\n])[^\S\r\n]*)", code)
+        # the cause only where spaces in place of that run move the failure: before, an ideographic space leading a
+        # value (`label: \u3000猫`, valid YAML) or a no-break space in quoted text was named beside a list left open
+        if odd is None:
+            continue
+        spaced = "".join(lines[:number]) + code[:odd.start(1)] + " " * len(odd[1]) + lines[number][odd.end(1):]
+        if _fails_at(spaced + "".join(lines[number + 1:])) != (mark.line, mark.column):
+            return (f" (line {number + 1} holds {_spelt(odd[2])}, where YAML reads only a space or a tab; type a space "
+                    "there)")
     return ""
+
+
+def _fails_at(text: str) -> tuple[int, int] | None:
+    """``(line, column)``, from 0, where YAML ``text`` fails to parse, None where it parses."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        for _ in YAML(typ="safe", pure=True).parse(text):
+            pass
+    except YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        return (mark.line, mark.column) if mark is not None else (-1, -1)
+    return None
 
 
 def _quoted_on(text: str, mark) -> str:
