@@ -197,16 +197,18 @@ def test_a_percentage_names_the_number_meant(path, value, expected):
 
 
 @pytest.mark.hostile("params")
-@pytest.mark.parametrize("path, value", [
-    ("ingest.trusted_path", "None"), ("compute.ray.address", "None"), ("train.patience", "none"),
+@pytest.mark.parametrize("path, value, named", [
+    ("ingest.trusted_path", "None", ", or ./None for a file or folder of that name"), ("compute.ray.address", "None", ""),
+    ("train.patience", "none", ""),
 ], ids=["path", "address", "number"])
-def test_pythons_none_where_null_is_allowed_is_told_to_be_null(path, value):
+def test_pythons_none_where_null_is_allowed_is_told_to_be_null(path, value, named):
     # before: the two texts passed (ingest then refused "ingest.trusted_path: None does not exist; give a folder
     # root/<class>/<image files> or an .npz ...", and under engine ray a cluster at "None" was looked for), and
     # patience was '"none" is a string, not null or an integer >= 1'
     with pytest.raises(WinnowError) as refused:
         params.validate(params_with(path, value))
-    assert str(refused.value) == f'params.yaml: {path}: "{value}" is text to YAML, not null (Python\'s None); write null or ~'
+    assert str(refused.value) == (f'params.yaml: {path}: "{value}" is text to YAML, not null (Python\'s None); write null '
+                                  f'or ~{named}')
 
 
 @pytest.mark.hostile("params")

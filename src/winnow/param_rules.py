@@ -55,7 +55,10 @@ class Rule:
         if self.null and isinstance(value, str) and value.strip() in ("None", "none"):
             # Python's None, text to YAML: before, `trusted_path: None` passed, and ingest refused "ingest.trusted_path:
             # None does not exist; give a folder ...", as if null were a path not found (a folder named so: ./None)
-            fail(path, f"{show(value)} is text to YAML, not null (Python's None); write null or ~")
+            # a file or folder of that name is given as ./None: before, the line told a folder named so to write null
+            named = (f", or ./{value.strip()} for a file or folder of that name" if getattr(self, "names_a_path", False)
+                     else "")
+            fail(path, f"{show(value)} is text to YAML, not null (Python's None); write null or ~{named}")
         try:
             self.verify(value, path)
         except WinnowError:
@@ -165,7 +168,12 @@ class Device(Rule):
 
 
 class Text(Rule):
-    """A non-empty string."""
+    """A non-empty string; ``names_a_path``: a file's or folder's path (the refusal of ``None`` says how to give one
+    of that name)."""
+
+    def __init__(self, *, null: bool = False, names_a_path: bool = False):
+        super().__init__(null=null)
+        self.names_a_path = names_a_path
 
     def describe(self) -> str:
         return "a non-empty string"

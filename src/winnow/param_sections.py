@@ -114,8 +114,8 @@ SELFSUP = Section(from_dataclass(SelfSupConfig, {
 }), null=True)
 PRETRAINED = Section(from_dataclass(PretrainedConfig, {
     "model": Text(null=True),
-    "torchscript": Text(null=True),
-    "path": Text(null=True),
+    "torchscript": Text(null=True, names_a_path=True),
+    "path": Text(null=True, names_a_path=True),
     "input_size": Num(8, 2048, integer=True),  # 100,000 asked for 120 GB a batch
     # on pixels scaled to [0, 1] (ImageNet's 0.485 …): 123.675 on the 0-255 scale fed the model -2 everywhere
     "mean": ListOf(Num(0, 1), min_len=3, max_len=3),  # R, G, B

@@ -201,7 +201,7 @@ SCHEMA = Section({
     "seed": Num(0, 2**32 - 1, integer=True),  # numpy and scikit-learn seeds
     "ingest": Section({
         "source": Choice(SOURCES),
-        "path": Text(null=True),
+        "path": Text(null=True, names_a_path=True),
         "download": Bool(),
         # 8 to 1024: below 8 no model trains (train refused it only after every stage before it had run); at 1 px
         # every pHash is the same; past 1024 the imageset outgrows memory and disk
@@ -211,7 +211,8 @@ SCHEMA = Section({
         "test_fraction": Num(0, 1, high_open=True),
         "split_seed": Num(0, 2**32 - 1, integer=True),  # the carve's own: `seed` must not move the test split
         "max_reject_fraction": FRACTION,
-        "trusted_path": Text(null=True),  # a folder root/<class>/* or an .npz: the trusted split, budget's judge
+        # a folder root/<class>/* or an .npz: the trusted split, budget's judge
+        "trusted_path": Text(null=True, names_a_path=True),
     }, required=("source", "val_fraction", "test_fraction", "max_reject_fraction"),
         checks=(splits_leave_train, source_options)),
     "degrade": Section({"enabled": Bool(), "disjoint": Bool(), "perturbations": Perturbations(null=True)}),
@@ -220,7 +221,7 @@ SCHEMA = Section({
         "knn_k": Num(1, integer=True),
         "selfsup": SELFSUP,
         "pretrained": PRETRAINED,
-        "file": Text(null=True),
+        "file": Text(null=True, names_a_path=True),
         "judge": TRAIN_OVERRIDES,
     }, checks=(embedding_source_ready,), null=True),
     "score": Section({
