@@ -127,7 +127,9 @@ def check_rule(kind: str, kwargs: Mapping[str, Any], *, where: str) -> None:
                           "once, so it checks another rule than written; name each column once")
     values = kwargs.get("value_set")
     if kind in _NULL_NEVER_SEEN and isinstance(values, (list, tuple)) and any(value is None for value in values):
-        raise WinnowError(f"{where}: value_set {list(values)!r} lists null, which Great Expectations never compares "
+        # the null by its place, as value_set[1] is nan: before, the list in Python's words, "[-1, None] lists null"
+        at = next(i for i, value in enumerate(values) if value is None)
+        raise WinnowError(f"{where}: value_set[{at}] is null, which Great Expectations never compares "
                           f"(it leaves a column's nulls out of this rule), so {_NULL_NEVER_SEEN[kind]}; list values "
                           "only, and check nulls with expect_column_values_to_not_be_null")
     if kind == _QUANTILES:  # its result holds numpy booleans, which GX's own results store cannot write
