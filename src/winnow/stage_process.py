@@ -31,7 +31,6 @@ from __future__ import annotations
 import builtins
 import ctypes
 import os
-import re
 import sys
 
 # mallopt's parameter numbers (glibc's malloc.h)
@@ -80,11 +79,66 @@ def spin_briefly() -> None:
         os.environ["GOMP_SPINCOUNT"] = str(SPIN_COUNT)
 
 
-# GNU OpenMP's CPU list (GOMP_CPU_AFFINITY): CPUs, ranges and ranges with a stride (0 3 1-2 4-15:2), apart by spaces
-# or commas; its numbers are strtoul's (decimal, or 0x hexadecimal)
-_CPU = r"(?:0[xX][0-9a-fA-F]+|[0-9]+)"
-_CPUS = rf"{_CPU}(?:-{_CPU}(?::{_CPU})?)?"
-_CPU_LIST = re.compile(rf"[\s,]*(?:{_CPUS}(?:[\s,]+{_CPUS})*)?[\s,]*")
+# C's isspace in the C locale, which GNU OpenMP's reading and strtoul skip (Python's \s also takes \x1c-\x1f, \x85
+# and \xa0, on which it loops); the largest unsigned long, past which strtoul's value is out of range
+_C_SPACES = " \t\n\v\f\r"
+_ULONG_MAX = (1 << 8 * ctypes.sizeof(ctypes.c_ulong)) - 1
+_HEX = "0123456789abcdefABCDEF"
+
+
+def _strtoul(text: str, at: int) -> tuple[int, int, bool]:
+    """C's ``strtoul(text + at, &end, 0)``: ``(value, end, out of range)``; ``end`` is ``at`` where no digit was read.
+    Spaces, then a sign (a minus negates the value, as unsigned), then 0x hexadecimal, 0 octal or decimal digits."""
+    i = at
+    while text[i:i + 1] and text[i] in _C_SPACES:
+        i += 1
+    negative = text[i:i + 1] == "-"
+    i += text[i:i + 1] in ("+", "-")
+    digits, base = "0123456789", 10
+    if text[i:i + 1] == "0":
+        hexadecimal = text[i + 1:i + 2] in ("x", "X") and text[i + 2:i + 3] != "" and text[i + 2] in _HEX
+        digits, base, i = (_HEX, 16, i + 2) if hexadecimal else ("01234567", 8, i)
+    start = i
+    while text[i:i + 1] and text[i] in digits:
+        i += 1
+    if i == start:
+        return 0, at, False
+    value = int(text[start:i], base)
+    if value > _ULONG_MAX:
+        return _ULONG_MAX, i, True
+    return ((_ULONG_MAX + 1 - value) & _ULONG_MAX if negative else value), i, False
+
+
+def _affinity_loops(text: str) -> bool:
+    """Whether GNU OpenMP's reading of ``GOMP_CPU_AFFINITY=text`` never ends: its ``parse_affinity`` as the copies
+    torch, scikit-learn and faiss bring read it (GCC's before it checked that a number was read) takes CPUs, ranges
+    and ranges with a stride (``0 3 1-2 4-15:2``), each followed by spaces and a comma or by spaces alone; where none
+    of them is read and no comma follows, it reads the same place again for ever. A value it refuses (a CPU of 65536
+    or more, a range ending below its start, a stride of 0) ends the reading with its own warning."""
+    at = 0
+    while True:
+        start = at
+        while text[at:at + 1] and text[at] in _C_SPACES:
+            at += 1
+        first, at, wrong = _strtoul(text, at)
+        if wrong or first >= 65536:
+            return False
+        if text[at:at + 1] == "-":
+            last, at, wrong = _strtoul(text, at + 1)
+            if wrong or last >= 65536 or last < first:
+                return False
+            if text[at:at + 1] == ":":
+                stride, at, wrong = _strtoul(text, at + 1)
+                if wrong or stride == 0 or stride >= 65536:
+                    return False
+        while text[at:at + 1] and text[at] in _C_SPACES:
+            at += 1
+        if text[at:at + 1] == ",":
+            at += 1
+        elif at == len(text):
+            return False
+        elif at == start:
+            return True
 
 
 def openmp_hang() -> str | None:
@@ -93,7 +147,7 @@ def openmp_hang() -> str | None:
     where a CPU is due (``1;2``, ``zz``, ``0-3 : 2``): a stage or command hung in its imports, using a core, without a
     word. Call before any import that loads OpenMP."""
     value = os.environ.get("GOMP_CPU_AFFINITY")
-    if value is None or _CPU_LIST.fullmatch(value):
+    if value is None or not _affinity_loops(value):
         return None
     return (f"GOMP_CPU_AFFINITY={value!r} is no list of CPUs, and GNU OpenMP, which torch's import loads, never ends "
             "its reading of one; set it to CPUs and ranges apart by commas or spaces (such as 0-3 or 0,2,4-7:2), or "
