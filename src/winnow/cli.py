@@ -215,7 +215,9 @@ def _main(argv: list[str] | None) -> int:
     except (Exception, KeyboardInterrupt) as err:  # a fault of the machine is one line; a bug keeps its traceback
         from winnow.stops import drop_broken_dvc_lock
 
-        fault = stop_line(err)
+        # a module imported as it is needed (dvc by compare and study, scipy): as at the import above, and as a stage's
+        # (before: a Python with numpy and pandas but no dvc, which was pipx's, ended `winnow compare` in a traceback)
+        fault = stop_line(err) or missing_module_line(err)
         if fault is None:
             raise
         if called_as_command:

@@ -120,11 +120,12 @@ def stop_line(err: BaseException) -> tuple[str, int] | None:
 
 def missing_module_line(err: BaseException) -> tuple[str, int] | None:
     """``(line, 1)`` for a module this Python lacks, met as a stage script or ``winnow`` command imports its modules
-    (:func:`one_line_from_the_start`, :func:`winnow.cli.main`): the stage run by a Python other than the project's
-    environment (a dvc installed elsewhere, pipx's or the system's, running ``python`` from a PATH without .venv);
-    None for anything else, and for a winnow module (a checkout's own fault: its traceback is wanted). Before: a
-    traceback ending in ``ModuleNotFoundError: No module named 'numpy'``. Only at import: a package a stage imports
-    later, as it is needed (an optional one: faiss, timm, s3fs), is said where it is imported."""
+    (:func:`one_line_from_the_start`, :func:`winnow.cli.main`), or later as it imports one where it is needed (dvc,
+    scipy): the stage run by a Python other than the project's environment (a dvc installed elsewhere, pipx's or the
+    system's, running ``python`` from a PATH without .venv); None for anything else, and for a winnow module (a
+    checkout's own fault: its traceback is wanted). Before: a traceback ending in ``ModuleNotFoundError: No module
+    named 'numpy'``. An optional package (timm, s3fs, fiftyone; faiss) is handled where it is imported (a
+    WinnowError naming its extra; numpy's search under compute.knn: auto) and never reaches this."""
     if not isinstance(err, ModuleNotFoundError) or not err.name or err.name.partition(".")[0] == "winnow":
         return None
     return (f"this Python ({sys.executable}) has no module named {err.name!r}, which winnow imports: it is not the "
