@@ -127,6 +127,13 @@ class OptionReader:
         return converted
 
     def size(self, option="size", *, high, low: int = 1) -> int:
-        """An image side in pixels; ``high(height, width)`` of the images bounds it (no bound without data)."""
-        return self.number(option, low=low, high=math.inf if self.data is None else high(*self.data.shape[1:3]),
-                           integer=True)
+        """An image side in pixels; ``high(height, width)`` of the images bounds it (no bound without data). Images too
+        small for any side are said to be (before: "size must be an integer in [2, 1]" on 2x2 images, a range no value
+        holds)."""
+        bound = math.inf if self.data is None else high(*self.data.shape[1:3])
+        if bound < low:
+            height, width = self.data.shape[1:3]
+            raise WinnowError(f"{self.where}: the images are {height}x{width}, too small for any {option} (it must be "
+                              f"at least {low} and below their smaller side); set ingest.size (8 to 1024) to resize "
+                              "them, or remove this entry")
+        return self.number(option, low=low, high=bound, integer=True)

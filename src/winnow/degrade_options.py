@@ -282,7 +282,16 @@ class _Reader(OptionReader):
         if self.data is None:
             return {**self._selection(), "ratio": ratio}
         height, width = self.data.originals
-        # the odd file is smaller than the files' size in one direction, width / height = ratio
+        # the odd file is smaller than the files' size in one direction, width / height = ratio: a side of 1 pixel has
+        # none smaller (before: told "far enough from 1", which no ratio on that side of 1 is on 1x1 or 1-pixel files)
+        narrow = width == 1 if ratio < 1 else height == 1
+        if narrow and height == width:
+            raise WinnowError(f"{self.where}: no ratio changes the shape of the files, which are 1x1 (the odd file is "
+                              "smaller than theirs in one direction); remove this entry")
+        if narrow:
+            self.fail("ratio", f"{'above' if ratio < 1 else 'below'} 1 for files of {height}x{width} (the odd file is "
+                               f"smaller than theirs in one direction, and their {'width' if ratio < 1 else 'height'} "
+                               "is 1 pixel)", ratio)
         shape = [height, max(1, round(width * ratio))] if ratio < 1 else [max(1, round(height / ratio)), width]
         if tuple(shape) == (height, width):
             self.fail("ratio", f"far enough from 1 to change a {height}x{width} file's shape", ratio)
