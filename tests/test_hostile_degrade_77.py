@@ -3,14 +3,23 @@
 - a low_information thumbnail or a downscale on images too small for any size (1x1, 2x2: ingest.size null keeps a
   source's size) is told the images are too small, not given a range no value holds ("[2, 1]");
 - an odd_aspect_ratio on files of 1x1, or on the side of 1 where the files' side is 1 pixel, is told no ratio there
-  changes their shape, not to move the ratio "far enough from 1", which no ratio on that side is.
+  changes their shape, not to move the ratio "far enough from 1", which no ratio on that side is;
+- images a gamma curve darkened (or lightened), beside images planted dark (or light), are left out of that issue's
+  figures in metrics/threshold.json (counted in ``explained``), not counted as the detector's false positives when
+  it flags them; a gamma row without its gamma is one line naming degrade.
 
-In-process on tiny imagesets: degrade itself.
+In-process: degrade itself on tiny imagesets, or the threshold stage's main on a project whose scores are written by
+hand.
 """
+
+import json
 
 import numpy as np
 import pandas as pd
 import pytest
+from hostile_harness import assert_error_line, assert_nothing_left, files_under, undamaged_params, write_scores
+from test_hostile_threshold_64 import _stage_in_process
+from test_hostile_threshold_74 import _scored
 from winnow.degrade import degrade
 from winnow.errors import WinnowError
 from winnow.imageset import ImageSet
@@ -83,3 +92,45 @@ def test_an_odd_aspect_ratio_on_the_side_a_1_pixel_file_cannot_take_names_the_ot
     # the other side of 1, as the line says, plants the damage
     _, log = degrade(source, perturbations=[{"kind": "odd_aspect_ratio", "fraction": 0.25, "ratio": 1 / ratio}])
     assert len(log) == 3
+
+
+LOG = "data/degrade/perturbations.parquet"
+
+
+def planted(root, rows: list[tuple[str, str, str]]) -> None:
+    """degrade's log of ``rows`` (id, kind, params) in the ``root`` project."""
+    pd.DataFrame({"id": [r[0] for r in rows], "kind": [r[1] for r in rows], "params": [r[2] for r in rows],
+                  "source_id": None, "original_label": -1}).to_parquet(root / LOG, index=False)
+
+
+@pytest.mark.hostile("score")
+@pytest.mark.parametrize("issue, factor, gamma", [("dark", 0.2, 4.0), ("light", 3.0, 0.25)])
+def test_images_a_gamma_curve_changed_are_no_false_positives_of_dark_or_light(tmp_path, monkeypatch, capsys, issue,
+                                                                                factor, gamma):
+    # before: 40 train images, 2 planted dark by brightness x0.2 and 2 darkened by gamma 4, all 4 at the score's floor
+    # and flagged: dark read tp 2, fp 2, precision 0.5, the detector blamed for finding damage degrade had done
+    scores = np.r_[0.0, 0.0, 0.0, 0.0, np.full(36, 0.9)]
+    root = _scored(tmp_path, scores, undamaged_params())
+    if issue == "light":  # the light issue on its own score, dark's scores all 0.9
+        table = pd.read_parquet(root / "data/score/scores.parquet")
+        table["light"], table["dark"] = table["dark"], np.float32(0.9)
+        write_scores(root, table.drop(columns="digest"), score=undamaged_params()["score"])
+    planted(root, [("i000", "brightness", json.dumps({"factor": factor})),
+                   ("i001", "brightness", json.dumps({"factor": factor})),
+                   ("i002", "gamma", json.dumps({"gamma": gamma})), ("i003", "gamma", json.dumps({"gamma": gamma}))])
+    done = _stage_in_process(root, "threshold", monkeypatch, capsys)
+    assert done.returncode == 0, done.stderr
+    found = json.loads((root / "metrics/threshold.json").read_text())[issue]
+    assert {k: found[k] for k in ("flagged", "flagged_train", "explained", "tp", "fp", "fn", "precision")} == {
+        "flagged": 4, "flagged_train": 2, "explained": 2, "tp": 2, "fp": 0, "fn": 0, "precision": 1.0}
+
+
+@pytest.mark.hostile("intermediates")
+def test_a_gamma_row_without_its_gamma_is_one_line_naming_degrade(tmp_path, monkeypatch, capsys):
+    root = _scored(tmp_path, np.r_[0.0, 0.0, np.full(38, 0.9)], undamaged_params())
+    planted(root, [("i000", "brightness", '{"factor": 0.2}'), ("i001", "gamma", '{"fraction": 0.05}')])
+    before = files_under(root)
+    line = assert_error_line(_stage_in_process(root, "threshold", monkeypatch, capsys))
+    assert line == (f"error: {LOG}: image 'i001': gamma params '{{\"fraction\": 0.05}}' hold no gamma degrade writes (a "
+                    "finite number above 0); rerun the degrade stage (dvc repro degrade)")
+    assert_nothing_left(root, before)
