@@ -11,7 +11,7 @@ import pandas as pd
 
 from winnow.errors import WinnowError
 from winnow.groundtruth import (
-    PERTURBATION_COLUMNS, TRUTH, planted_issue_ids, precision_recall_f1, tone_curved_ids, undefined_as_none,
+    PERTURBATION_COLUMNS, TRUTH, planted_issue_ids, precision_recall_f1, toned_ids, undefined_as_none,
 )
 from winnow.auto_rule import MIN_SCORES
 from winnow.imageset import read_imageset
@@ -58,7 +58,7 @@ def main() -> None:
     # flag was wrong"
     try:
         planted = planted_issue_ids(truth, manifest=manifest)  # of another data set's images: refused
-        curved = tone_curved_ids(truth)
+        toned = toned_ids(truth)
     except WinnowError as err:  # a row of another kind or options than degrade writes: before, a traceback
         raise rerun_error(TRUTH_IN, str(err), written_by="degrade") from None
     metrics, scored, ids = {}, set(planted), table["id"].to_numpy(dtype=object)
@@ -72,8 +72,8 @@ def main() -> None:
         # on train, where degrade plants: a flagged test image is no false positive of it. Not for an issue left out
         # of threshold.issues, which nothing judged: before, its planted images read recall 0 and F1 0, a failure
         if issue in scored and rules[issue] != "off":
-            # and the images a gamma curve darkened or lightened, for dark or light: damage, planted with no issue
-            judged = on_train & ~overlapping(issue, flags, truths) & ~np.isin(ids, list(curved.get(issue, ())))
+            # and, for dark or light, the images a gamma curve or a copy's jitter darkened or lightened: damage of no issue
+            judged = on_train & ~overlapping(issue, flags, truths) & ~np.isin(ids, list(toned.get(issue, ())))
             # flagged_train: the flags the figures count (tp + fp); "flagged" counts every split's
             entry["flagged_train"] = int(flags[issue].to_numpy()[judged].sum())
             entry["explained"] = int((on_train & ~judged).sum())

@@ -4,9 +4,9 @@
   source's size) is told the images are too small, not given a range no value holds ("[2, 1]");
 - an odd_aspect_ratio on files of 1x1, or on the side of 1 where the files' side is 1 pixel, is told no ratio there
   changes their shape, not to move the ratio "far enough from 1", which no ratio on that side is;
-- images a gamma curve darkened (or lightened), beside images planted dark (or light), are left out of that issue's
-  figures in metrics/threshold.json (counted in ``explained``), not counted as the detector's false positives when
-  it flags them; a gamma row without its gamma is one line naming degrade.
+- images a gamma curve or a near duplicate's jitter darkened (or lightened), beside images planted dark (or light), are
+  left out of that issue's figures in metrics/threshold.json (counted in ``explained``), not counted as the detector's
+  false positives when it flags them; such a row without its gamma or its copy's factors is one line naming degrade.
 
 In-process: degrade itself on tiny imagesets, or the threshold stage's main on a project whose scores are written by
 hand.
@@ -103,12 +103,24 @@ def planted(root, rows: list[tuple[str, str, str]]) -> None:
                   "source_id": None, "original_label": -1}).to_parquet(root / LOG, index=False)
 
 
+def copy_of(brightness: float) -> str:
+    """A near duplicate's params as degrade records them, its jitter's ``brightness`` factor."""
+    return json.dumps({"fraction": 0.05, "mode": "overwrite", "low": 0.25, "high": 0.3, "hue": 0.0, "factors": {
+        "brightness": brightness, "contrast": 0.27, "saturation": 0.27, "hue": 0.0}}, sort_keys=True)
+
+
 @pytest.mark.hostile("score")
-@pytest.mark.parametrize("issue, factor, gamma", [("dark", 0.2, 4.0), ("light", 3.0, 0.25)])
-def test_images_a_gamma_curve_changed_are_no_false_positives_of_dark_or_light(tmp_path, monkeypatch, capsys, issue,
-                                                                                factor, gamma):
-    # before: 40 train images, 2 planted dark by brightness x0.2 and 2 darkened by gamma 4, all 4 at the score's floor
-    # and flagged: dark read tp 2, fp 2, precision 0.5, the detector blamed for finding damage degrade had done
+@pytest.mark.parametrize("issue, factor, toned", [
+    ("dark", 0.2, ("gamma", json.dumps({"fraction": 0.05, "gamma": 4.0}))),
+    ("light", 3.0, ("gamma", json.dumps({"fraction": 0.05, "gamma": 0.25}))),
+    ("dark", 0.2, ("near_duplicate", copy_of(0.26))),
+    ("light", 3.0, ("near_duplicate", copy_of(2.5))),
+])
+def test_images_a_gamma_curve_or_a_copy_toned_are_no_false_positives_of_dark_or_light(tmp_path, monkeypatch, capsys,
+                                                                                       issue, factor, toned):
+    # before: 40 train images, 2 planted dark by brightness x0.2 and 2 darkened by gamma 4 (or near duplicates jittered
+    # to 0.26 of their brightness), all 4 at the score's floor and flagged: dark read tp 2, fp 2, precision 0.5, the
+    # detector blamed for finding damage degrade had done
     scores = np.r_[0.0, 0.0, 0.0, 0.0, np.full(36, 0.9)]
     root = _scored(tmp_path, scores, undamaged_params())
     if issue == "light":  # the light issue on its own score, dark's scores all 0.9
@@ -117,7 +129,7 @@ def test_images_a_gamma_curve_changed_are_no_false_positives_of_dark_or_light(tm
         write_scores(root, table.drop(columns="digest"), score=undamaged_params()["score"])
     planted(root, [("i000", "brightness", json.dumps({"factor": factor})),
                    ("i001", "brightness", json.dumps({"factor": factor})),
-                   ("i002", "gamma", json.dumps({"gamma": gamma})), ("i003", "gamma", json.dumps({"gamma": gamma}))])
+                   ("i002", *toned), ("i003", *toned)])
     done = _stage_in_process(root, "threshold", monkeypatch, capsys)
     assert done.returncode == 0, done.stderr
     found = json.loads((root / "metrics/threshold.json").read_text())[issue]
@@ -126,11 +138,18 @@ def test_images_a_gamma_curve_changed_are_no_false_positives_of_dark_or_light(tm
 
 
 @pytest.mark.hostile("intermediates")
-def test_a_gamma_row_without_its_gamma_is_one_line_naming_degrade(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("kind, params, what", [
+    ("gamma", '{"fraction": 0.05}', "gamma (a finite number above 0)"),
+    ("gamma", '{"gamma": 0}', "gamma (a finite number above 0)"),
+    ("near_duplicate", '{"factors": [1.1]}', "copy's factors (a finite brightness, 0 or more)"),
+    ("near_duplicate", '{"factors": {"brightness": NaN}}', "copy's factors (a finite brightness, 0 or more)"),
+])
+def test_a_toning_row_without_its_setting_is_one_line_naming_degrade(tmp_path, monkeypatch, capsys, kind, params,
+                                                                      what):
     root = _scored(tmp_path, np.r_[0.0, 0.0, np.full(38, 0.9)], undamaged_params())
-    planted(root, [("i000", "brightness", '{"factor": 0.2}'), ("i001", "gamma", '{"fraction": 0.05}')])
+    planted(root, [("i000", "brightness", '{"factor": 0.2}'), ("i001", kind, params)])
     before = files_under(root)
     line = assert_error_line(_stage_in_process(root, "threshold", monkeypatch, capsys))
-    assert line == (f"error: {LOG}: image 'i001': gamma params '{{\"fraction\": 0.05}}' hold no gamma degrade writes (a "
-                    "finite number above 0); rerun the degrade stage (dvc repro degrade)")
+    assert line == (f"error: {LOG}: image 'i001': {kind} params {params!r} hold no {what} degrade writes; rerun the "
+                    "degrade stage (dvc repro degrade)")
     assert_nothing_left(root, before)

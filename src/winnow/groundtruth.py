@@ -134,29 +134,36 @@ def planted_issue_ids(perturbations: pd.DataFrame | None, *, manifest: pd.DataFr
     return planted
 
 
-def tone_curved_ids(perturbations: pd.DataFrame | None) -> dict[str, set]:
-    """``{"dark": ids, "light": ids}``: the images degrade's log ``perturbations`` records under a gamma curve that
-    darkens them (gamma above 1) or lightens them (below 1). A curve plants no issue of its own (:func:`issue_of`: its
-    strength is no brightness factor), yet the images are darker or lighter than they were, so a dark or light flag on
-    one has found damage, neither a false positive nor a planted image missed: the threshold stage leaves them out of
-    that issue's figures, as it does the images two issues share. Before, gamma 4 beside brightness x0.1 scored dark
-    precision 0.68, its 7 "false positives" all images the curve had darkened. Read after :func:`planted_issue_ids`,
-    which refuses a row whose params are no JSON object.
+def toned_ids(perturbations: pd.DataFrame | None) -> dict[str, set]:
+    """``{"dark": ids, "light": ids}``: the images degrade's log ``perturbations`` records darkened or lightened by a
+    damage that plants no issue of its own (:func:`issue_of`): a gamma curve (above 1 darkens, below 1 lightens) and a
+    near duplicate's jitter (its copy's brightness factor below or above 1). They are darker or lighter than they were,
+    so a dark or light flag on one has found damage, neither a false positive nor a planted image missed: the threshold
+    stage leaves them out of that issue's figures, as it does the images two issues share. Before, gamma 4 beside
+    brightness x0.1 scored dark precision 0.68, its 7 "false positives" all images the curve had darkened; near
+    duplicates of low 0.25, high 0.3 beside it 0.5, all 15 copies flagged. Read after :func:`planted_issue_ids`, which
+    refuses a row whose params are no JSON object.
 
     Raises:
-        WinnowError: naming the row's image, where its params hold no gamma degrade writes.
+        WinnowError: naming the row's image, where its params hold no gamma, or no copy's factors, degrade writes.
     """
-    curved = {"dark": set(), "light": set()}
-    rows = perturbations[perturbations["kind"] == "gamma"] if perturbations is not None else ()
-    for row in rows.itertuples(index=False) if len(rows) else ():
-        value = json.loads(row.params or "{}").get("gamma")
+    toned = {"dark": set(), "light": set()}
+    rows = (perturbations[perturbations["kind"].isin(["gamma", "near_duplicate"])] if perturbations is not None
+            else perturbations)
+    for row in rows.itertuples(index=False) if rows is not None else ():
+        params = json.loads(row.params or "{}")
+        factors = params.get("factors")
+        value = params.get("gamma") if row.kind == "gamma" else factors.get("brightness") if isinstance(
+            factors, dict) else None
         if not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-                and value > 0):
-            raise WinnowError(f"image {row.id!r}: gamma params {row.params!r} hold no gamma degrade writes (a finite "
-                              "number above 0)")
+                and (value > 0 if row.kind == "gamma" else value >= 0)):
+            what = "gamma (a finite number above 0)" if row.kind == "gamma" else \
+                "copy's factors (a finite brightness, 0 or more)"
+            raise WinnowError(f"image {row.id!r}: {row.kind} params {row.params!r} hold no {what} degrade writes")
         if value != 1:
-            curved["dark" if value > 1 else "light"].add(row.id)
-    return curved
+            darkens = value > 1 if row.kind == "gamma" else value < 1
+            toned["dark" if darkens else "light"].add(row.id)
+    return toned
 
 
 def _row_issue(row) -> str | None:
