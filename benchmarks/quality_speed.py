@@ -35,7 +35,6 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent
 PHASES = ("ingest", "score", "phash", "threshold")
-INFLATE_FLOOR = "parse + inflate (ISA-L, as winnow.plain_png)"
 
 
 def clocked(work) -> tuple[object, float, float]:
@@ -72,9 +71,6 @@ def floors(folder: Path, reps: int) -> dict[str, tuple[float, float]]:
     """Best (wall, cpu) over ``reps`` of each one-core floor of decoding the files in ``folder``."""
     from PIL import Image
 
-    import zlib
-
-    from winnow import plain_png
     from winnow.plain_png import decode_many, filtered_rows
 
     paths = sorted(str(p) for p in folder.rglob("*.png"))
@@ -91,17 +87,10 @@ def floors(folder: Path, reps: int) -> dict[str, tuple[float, float]]:
             with Image.open(path) as img:
                 img.load()
 
-    def with_zlib():  # the inflate winnow used before ISA-L (and where isal's wheel is missing)
-        fast, plain_png.FAST_INFLATE = plain_png.FAST_INFLATE, zlib
-        try:
-            return [filtered_rows(d) for d in data]
-        finally:
-            plain_png.FAST_INFLATE = fast
-
     data = read()
     streams = [filtered_rows(d) for d in data]
     work = {"read files": read, "Pillow open + load, file by file": pillow,
-            INFLATE_FLOOR: lambda: [filtered_rows(d) for d in data], "parse + inflate (zlib)": with_zlib,
+            "parse + inflate (zlib)": lambda: [filtered_rows(d) for d in data],
             "unfilter (Pillow, many files a call)": lambda: decode_many(streams)}
     best = {}
     for name, task in work.items():
@@ -236,7 +225,7 @@ def markdown(report: dict) -> str:
                          + (f"; winnow before {report['before']['first_images_per_s'] / cv:.1f}x (first), "
                             f"{report['before']['best_images_per_s'] / cv:.1f}x (best)" if "before" in report else ""))
     floor = report["floors"]
-    decode = sum(floor[k][1] for k in ("read files", INFLATE_FLOOR, "unfilter (Pillow, many files a call)"))
+    decode = sum(floor[k][1] for k in ("read files", "parse + inflate (zlib)", "unfilter (Pillow, many files a call)"))
     best = report["winnow"]["best_run"]
     rest = sum(best[p][1] for p in ("score", "phash", "threshold"))
     lines += ["", "Ceiling. Decoding these files cannot cost less than reading them, inflating their pixel streams and "
