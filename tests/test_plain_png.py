@@ -1,7 +1,6 @@
 """Plain PNGs decoded many at a time give exactly the pixels each file holds: every PNG row filter, files of
 several sizes and modes in one call, and the files that must leave the fast path for ``Image.open``."""
 
-import io
 import struct
 import zlib
 
@@ -214,50 +213,3 @@ def test_imagefolder_through_the_fast_path_equals_pillow_file_by_file(tmp_path, 
                 img = Image.alpha_composite(Image.new("RGBA", img.size, (255,) * 4), img)
             expected = img.convert("RGB").resize((12, 12), Image.Resampling.BICUBIC)
         np.testing.assert_array_equal(stored, np.asarray(expected), err_msg=image_id)
-
-
-def test_the_fast_path_inflates_with_isa_l_as_installed():
-    # the imagefolder speed (issue 20) counts on ISA-L's inflate: setup installs it, so its absence is a broken setup
-    assert winnow.plain_png.FAST_INFLATE.__name__ == "isal.isal_zlib"
-
-
-def test_a_stream_declaring_a_window_past_32_kib_is_left_to_image_open_as_zlib_refuses_it(rng):
-    pixels = rng.integers(0, 256, (5, 5, 3), dtype=np.uint8)
-    data = encode(pixels, [1] * 5)
-    stream = chunks_of(data)[1][8:-4]  # the IDAT body: a zlib stream whose header is 0x78 (CINFO 7, 32 KiB)
-    flags = 0x80 | (31 - (0x88 * 256 + 0x80) % 31) % 31  # CINFO 8 with a valid header check: ISA-L inflates it
-    widened = bytes([0x88, flags]) + stream[2:]
-    forged = data[:33] + _chunk(b"IDAT", widened) + _chunk(b"IEND", b"")
-    assert filtered_rows(forged) is None
-    with pytest.raises(OSError):  # Pillow's zlib refuses the stream: the file is not read as pixels anywhere
-        Image.open(io.BytesIO(forged)).load()
-
-
-def test_isa_l_never_inflates_a_damaged_stream_to_bytes_zlib_would_not_give(rng):
-    # a stream ISA-L refuses goes to Image.open (zlib), so only bytes zlib would not give could differ from Pillow
-    rows = [bytes(rng.integers(0, 256, 3000) // int(rng.integers(1, 64))) for _ in range(8)]
-    streams = [_windowed(raw, level, window)
-               for raw, level, window in zip(rows, (1, 6, 9, 6, 1, 9, 6, 6), (15, 15, 15, 9, 10, 12, 14, 15))]
-    differing, inflated_both = [], 0
-    for trial in range(4000):
-        which = trial % len(rows)
-        damaged = bytearray(streams[which])
-        for pos in rng.integers(2, len(damaged), 1 + trial % 3):
-            damaged[pos] ^= 1 << int(rng.integers(0, 8))
-        outcome = []
-        for inflater in (winnow.plain_png.FAST_INFLATE, zlib):
-            try:
-                outcome.append(inflater.decompressobj().decompress(bytes(damaged), len(rows[which])))
-            except inflater.error:
-                outcome.append(None)
-        if outcome[0] is not None:
-            differing += [trial] if outcome[0] != outcome[1] else []
-            inflated_both += outcome[0] == outcome[1]
-    assert differing == []
-    assert inflated_both > 100  # damage that still inflates (the case in question) was met often
-
-
-def _windowed(raw: bytes, level: int, window: int) -> bytes:
-    """``raw`` deflated as a zlib stream declaring a ``2**window``-byte window (libpng narrows it for small images)."""
-    deflater = zlib.compressobj(level, zlib.DEFLATED, window)
-    return deflater.compress(raw) + deflater.flush()

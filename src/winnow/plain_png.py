@@ -5,8 +5,8 @@ A plain PNG is 8-bit, non-interlaced grey or RGB without palette, transparency, 
 every chunk's CRC intact: what most data sets hold; its colour profile (``iCCP``) is handed on as stored, for
 winnow.image_decode to name one that is not sRGB. A small one costs ``Image.open`` far more in Python (plugin
 sniffing, chunk objects, tile set-up, the array conversion) than in decoding, so here each file's
-pixel stream is only inflated (in C: Intel's ISA-L, :data:`FAST_INFLATE`, or ``zlib``) and the filtered rows of
-many files of one size are joined and unfiltered by Pillow's ``zip`` decoder in a single call.
+pixel stream is only inflated (``zlib``, in C) and the filtered rows of many files of one size are
+joined and unfiltered by Pillow's ``zip`` decoder in a single call.
 
 Joining is exact: PNG unfilters each row against the row above it, the first row of a file against a
 row of zeros, so each file's rows go in behind one row of zeros (filter byte 0, "None"), which the
@@ -23,13 +23,6 @@ import zlib
 
 import numpy as np
 from PIL import Image, PngImagePlugin
-
-try:
-    # ISA-L inflates these streams in about half zlib's CPU, the same bytes (a dependency; zlib where its wheel
-    # is missing). Not for a header whose window size (CINFO) is past 32 KiB: zlib refuses it, ISA-L ignores it
-    from isal import isal_zlib as FAST_INFLATE
-except ImportError:  # pragma: no cover - a platform without isal's wheel
-    FAST_INFLATE = zlib
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _MODES = {0: ("L", 1), 2: ("RGB", 3)}  # 8-bit colour types read here: grey, truecolour
@@ -137,11 +130,10 @@ def inflated(stream: tuple[str, int, int, bytes, bytes | None] | None) -> tuple 
         return None
     mode, height, width, compressed, profile = stream
     size = height * (1 + width * len(mode))
-    inflater = FAST_INFLATE if compressed[:1] < b"\x80" else zlib
     try:
         # max_length: a stream that inflates past the image (a zip bomb) is never inflated further
-        rows = inflater.decompressobj().decompress(compressed, size)
-    except inflater.error:
+        rows = zlib.decompressobj().decompress(compressed, size)
+    except zlib.error:
         return None
     return (mode, height, width, rows, profile) if len(rows) == size else None
 
