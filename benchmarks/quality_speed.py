@@ -14,7 +14,8 @@ How much the second core gives is measured before and after (:func:`second_core`
 varies with the host's load, and winnow's path uses both cores where CleanVision's n_jobs=1 uses one.
 ``--before-src`` times another checkout's ``src`` on the same files in a child process (the previous
 implementation). winnow's path runs under the allocator settings of a stage's process
-(:mod:`winnow.stage_process`); CleanVision runs in the same process after it. Writes benchmarks/results/speed.json
+(:mod:`winnow.stage_process`), the ``--before-src`` child as its own code runs it; CleanVision runs in the same
+process after it. Writes benchmarks/results/speed.json
 and .md.
 """
 
@@ -148,11 +149,13 @@ def main() -> None:
     parser.add_argument("--skip-cleanvision", action="store_true")
     parser.add_argument("--winnow-only", default=None, help=argparse.SUPPRESS)  # the child of --before-src
     args = parser.parse_args()
-    if not args.winnow_only:
-        # glibc's allocator as every stage's process sets it (winnow.stage.run): the first run is a stage's one pass.
-        # The --before-src child runs at glibc's defaults, as the code before this setting did
+    # glibc's allocator as every stage's process sets it (winnow.stage.run): the first run is a stage's one pass. The
+    # --before-src child sets it as its own code does, and runs at glibc's defaults where that code predates the setting
+    try:
         from winnow.stage_process import keep_freed_memory
-
+    except ImportError:  # an earlier winnow's src (--before-src)
+        pass
+    else:
         keep_freed_memory()
     if args.winnow_only:
         print(json.dumps(time_winnow(Path(args.winnow_only), args.reps)))
