@@ -26,29 +26,15 @@ from __future__ import annotations
 
 import io
 import socket
-import subprocess
 import sys
 
 import pytest
 import torch
 
 from hostile_harness import assert_error_line, assert_nothing_left, files_under
+from test_hostile_training_76 import _in_process
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def _in_process(main, monkeypatch, capsys, *argv: str, torchrun: bool = False) -> subprocess.CompletedProcess:
-    """``main`` run as a stage script's ``run(main)`` runs it, its exit status and output as a finished process's."""
-    from winnow.stage import run
-
-    monkeypatch.setattr(sys, "argv", ["stage.py", *argv])
-    try:
-        run(main, reads_arguments=bool(argv), torchrun=torchrun)
-        status = 0
-    except SystemExit as stop:
-        status = stop.code
-    out = capsys.readouterr()
-    return subprocess.CompletedProcess(["stage"], status, out.out, out.err)
 
 
 def _free_port() -> int:
