@@ -15,6 +15,7 @@ from __future__ import annotations
 import pytest
 
 from hostile_harness import assert_nothing_left, files_under, params_with
+from test_hostile_cli_77 import _refusal_of_text
 from winnow import params
 from winnow.contracts import load_suite
 from winnow.errors import WinnowError
@@ -37,15 +38,6 @@ def test_none_where_no_path_is_meant_is_told_null_alone():
         params.validate(params_with("represent.pretrained.model", "none"))
     assert str(refused.value) == ('params.yaml: represent.pretrained.model: "none" is text to YAML, not null (Python\'s '
                                   "None); write null or ~")
-
-
-def _refusal_of_text(tmp_path, text: str) -> str:
-    (tmp_path / "params.yaml").write_text(text, encoding="utf-8", newline="")
-    before = files_under(tmp_path)
-    with pytest.raises(WinnowError) as refused:
-        params.load(tmp_path / "params.yaml")
-    assert_nothing_left(tmp_path, before)
-    return str(refused.value)
 
 
 @pytest.mark.hostile("params")

@@ -31,10 +31,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hostile_harness import ROOT, assert_nothing_left, default_params, files_under, make_project
+from hostile_harness import ROOT, default_params, make_project
 from test_contracts import _stage_module
+from test_hostile_imagefolder_73r import refused
 from test_hostile_ingest import image_folder
-from winnow.errors import WinnowError
 
 
 def project_of(tmp_path, **ingest):
@@ -42,16 +42,6 @@ def project_of(tmp_path, **ingest):
     params = default_params()
     params["ingest"].update({"source": "imagefolder", "size": None, **ingest})
     return make_project(tmp_path / "project", params)
-
-
-def refused(project, monkeypatch) -> str:
-    """The one line ingest refuses ``project``'s source with; nothing left behind."""
-    monkeypatch.chdir(project)
-    before = files_under(project)
-    with pytest.raises(WinnowError) as raised:
-        _stage_module("ingest").main()
-    assert_nothing_left(project, before)
-    return str(raised.value)
 
 
 NFC, NFD = unicodedata.normalize("NFC", "café"), unicodedata.normalize("NFD", "café")
