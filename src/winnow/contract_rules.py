@@ -40,14 +40,14 @@ _NOTHING_WHEN_NULL = {"expect_column_values_to_be_in_type_list": ("type_list",),
 # (what each lists, for the message: before, an empty column_set was told to "list the values it is about")
 _LISTS = {"value_set": "values", "column_list": "columns", "column_set": "columns", "type_list": "types"}
 _QUANTILES = "expect_column_quantile_values_to_be_between"
-# the rules whose value_set Great Expectations compares with a column's values less its nulls (a rule of each value
-# leaves null rows out, the distinct values drop them), and what a null listed there then does: before, value_set
-# [-1, null] of expect_column_values_to_not_be_in_set ("no -1, nothing missing") passed a label column of nulls
 # the rules comparing two columns row by row, and what comparing a column with itself does: before, column_A and
 # column_B both orig_h (orig_w meant) of expect_column_pair_values_to_be_equal passed on any data, "0 of 3 rows"
 _SELF_COMPARED = {"expect_column_pair_values_to_be_equal": lambda kwargs: "passes on anything",
                   "expect_column_pair_values_a_to_be_greater_than_b":
                       lambda kwargs: "passes on anything" if is_strict(kwargs.get("or_equal")) else "fails on any data"}
+# the rules whose value_set Great Expectations compares with a column's values less its nulls (a rule of each value
+# leaves null rows out, the distinct values drop them), and what a null listed there then does: before, value_set
+# [-1, null] of expect_column_values_to_not_be_in_set ("no -1, nothing missing") passed a label column of nulls
 _NULL_NEVER_SEEN = {"expect_column_values_to_not_be_in_set": "a null passes it",
                     "expect_column_distinct_values_to_contain_set": "it fails on any data",
                     "expect_column_distinct_values_to_equal_set": "it fails on any data"}

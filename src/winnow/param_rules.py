@@ -12,7 +12,6 @@ import dataclasses
 import sys
 import types
 import typing
-import unicodedata
 from collections.abc import Callable, Mapping
 from typing import Any
 
