@@ -16,12 +16,12 @@ original_label int  for label changes, the label before; else -1
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
 import pandas as pd
 
 from winnow.errors import WinnowError
+from winnow.param_rules import finite_number
 
 PERTURBATION_COLUMNS = ("id", "kind", "params", "source_id", "original_label")
 # degrade's log of what it planted, beside its imageset data/degrade: the one name its writer and every reader use
@@ -155,8 +155,7 @@ def toned_ids(perturbations: pd.DataFrame | None) -> dict[str, set]:
         factors = params.get("factors")
         value = params.get("gamma") if row.kind == "gamma" else factors.get("brightness") if isinstance(
             factors, dict) else None
-        if not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-                and (value > 0 if row.kind == "gamma" else value >= 0)):
+        if not (finite_number(value) and (value > 0 if row.kind == "gamma" else value >= 0)):
             what = "gamma (a finite number above 0)" if row.kind == "gamma" else \
                 "copy's factors (a finite brightness, 0 or more)"
             raise WinnowError(f"image {row.id!r}: {row.kind} params {row.params!r} hold no {what} degrade writes")
@@ -186,8 +185,7 @@ def _row_issue(row) -> str | None:
     factor = params.get("factor")
     # before: a factor missing, true or NaN (or params null) read as 1, so the image's damage counted as planted
     # nowhere, silently, and "x0.2" was called no JSON object
-    if row.kind == "brightness" and not (isinstance(factor, (int, float)) and not isinstance(factor, bool)
-                                         and math.isfinite(factor) and factor >= 0):
+    if row.kind == "brightness" and not (finite_number(factor) and factor >= 0):
         raise WinnowError(f"image {row.id!r}: brightness params {row.params!r} hold no factor degrade writes (a "
                           "finite number, 0 or more)")
     return issue_of(row.kind, params)
