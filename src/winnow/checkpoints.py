@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from winnow.configs import Policy, TrainConfig
-from winnow.errors import out_of_memory
+from winnow.errors import named_in_brackets, out_of_memory
 from winnow.models import build_model
 from winnow.stage import write_torch
 from winnow.torch_runtime import pick_device
@@ -132,8 +132,8 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
         detail = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
         raise rerun_error(path, f"checkpoint does not fit its own model ({detail})", written_by=written_by) from err
     if classes is not None and list(ckpt["classes"]) != list(classes):
-        raise rerun_error(path, f"trained on classes {_listed(ckpt['classes'])}, the data has {_listed(classes)}",
-                          written_by=written_by)
+        raise rerun_error(path, f"trained on classes {named_in_brackets(ckpt['classes'], most=6)}, the data has "
+                                f"{named_in_brackets(classes, most=6)}", written_by=written_by)
     if image_shape is not None and tuple(ckpt["image_shape"]) != tuple(image_shape):
         raise rerun_error(path, f"trained on {_shape(ckpt['image_shape'])} images, the data's are "
                                 f"{_shape(image_shape)}", written_by=written_by)
@@ -249,9 +249,6 @@ def _policy_fields(policy: Policy | None, config: TrainConfig) -> dict:
     return {where: None} if policy is None else {f"{where}.{key}": value for key, value in asdict(policy).items()}
 
 
-def _listed(names, most: int = 6) -> str:
-    shown = ", ".join(map(repr, list(names)[:most]))  # repr: class 0 and class '0' must not read alike
-    return f"({shown}{f' and {len(names) - most} more' if len(names) > most else ''})"
 
 
 def _shape(shape) -> str:

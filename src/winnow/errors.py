@@ -168,6 +168,14 @@ def listed(names, *, at_most: int = 12) -> str:
     return ", ".join(names[:at_most]) + (", …" if len(names) > at_most else "")
 
 
+def named_in_brackets(names, *, most: int) -> str:
+    """``('a', 'b' and 3 more)`` for a message: the first ``most`` of ``names`` as Python writes them (class 0 and
+    class '0' must not read alike), in brackets, then how many more."""
+    names = list(names)
+    shown = ", ".join(map(repr, names[:most]))
+    return f"({shown}{f' and {len(names) - most} more' if len(names) > most else ''})"
+
+
 def first_line(err: BaseException) -> str:
     """The first line of an exception's message (its type name when empty), to quote inside a one-line error."""
     return (str(err).strip().splitlines() or [type(err).__name__])[0]

@@ -25,6 +25,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from winnow.errors import named_in_brackets
 from winnow.gate_table import CONFIDENCE
 from winnow.markdown import isolate
 from winnow.metrics import PER_CLASS_METRICS, is_rate, not_learnt, predictions_path, summarise, summary_path
@@ -241,9 +242,9 @@ def check_tested_on(summary: dict, predictions: pd.DataFrame, *, test: pd.DataFr
     dvc.lock (stages run by hand) re-ingested, then the report alone, shipped a version on predictions of 120 test
     images data/ingest no longer held, of a class order it no longer had, exit 0."""
     if list(summary["per_class"]) != list(classes):
-        raise rerun_error(summary_path(variant), f"scores classes {_names(summary['per_class'])}, data/ingest holds "
-                                                 f"{_names(classes)}: evaluated on another data set",
-                          written_by=f"evaluate@{variant}")
+        scored, held = named_in_brackets(summary["per_class"], most=4), named_in_brackets(classes, most=4)
+        raise rerun_error(summary_path(variant), f"scores classes {scored}, data/ingest holds {held}: evaluated on "
+                                                 "another data set", written_by=f"evaluate@{variant}")
     path, stage = predictions_path(variant), f"evaluate@{variant}"
     here, there = set(predictions["id"]), set(test["id"].astype(str))
     if here != there:
@@ -262,13 +263,6 @@ def check_tested_on(summary: dict, predictions: pd.DataFrame, *, test: pd.DataFr
             raise rerun_error(path, f"{int(changed.sum()):,} test image(s) have {what} in data/ingest now, e.g. "
                                     f"{row['id']!r}: {row[column]!r} here, {row[f'{column}_now']!r} there: evaluated "
                                     "before data/ingest was written anew", written_by=stage)
-
-
-def _names(names, most: int = 4) -> str:
-    """Up to ``most`` of ``names`` as a parenthesised list, and how many more."""
-    names = list(names)
-    shown = ", ".join(map(repr, names[:most]))
-    return f"({shown}{f' and {len(names) - most} more' if len(names) > most else ''})"
 
 
 def _told_apart(said: float, counted: float) -> tuple[str, str]:
