@@ -346,7 +346,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variants", nargs="+", action="extend", type=a_name("variant"),
                         help="gate only these variants (default: every one evaluated)")
     parser.add_argument("--markdown", type=output_file(REPORT_PATH),
-                        help="also write the report here, e.g. reports/gate.md")
+                        help=f"also write the report here, e.g. {REPORT_PATH}")
     parser.add_argument("--all", action="store_true", help="list every class, unchanged ones too")
 
 

@@ -149,9 +149,10 @@ _PIPELINE_FILES = {"params.yaml": "the project's params.yaml", "dvc.yaml": "the 
 
 
 def project_file(path: str) -> str | None:
-    """What ``path`` is to the DVC project it lies in (the nearest folder above it holding dvc.yaml or .dvc, from
-    wherever the command runs) when a command's output there would overwrite the pipeline's own files:
-    params.yaml, dvc.yaml, dvc.lock, .git, .dvc, or a stage's output (or what lies under one); else None.
+    """What ``path`` is to the DVC project it lies in (its top, the nearest folder above it holding .dvc, then the
+    nearest holding dvc.yaml or .dvc, from wherever the command runs) when a command's output there would overwrite
+    the pipeline's own files: params.yaml, dvc.yaml, dvc.lock, .git, .dvc, or an output of a stage of any of the
+    project's dvc.yaml files (or what lies under one: :func:`_nested_output`); else None.
     ``winnow compare --out params.yaml`` replaced the params with markdown, and so did ``--out ../params.yaml``
     from a subfolder before the project was found from the path rather than the current folder."""
     target = os.path.realpath(path)
@@ -179,7 +180,8 @@ def _dvc_top(folder: str) -> str | None:
 def stage_output(path: str) -> str | None:
     """``an output of the <name> stage (<out>)`` when ``path``, as written or with its links resolved, is or lies
     under an output in the dvc.yaml of the project the command runs in (the current folder's, where params.yaml is
-    read), else None: a file there is deleted by dvc repro before that stage runs. A templated output
+    read) or in a dvc.yaml below it (:func:`_nested_output`), else None: a file there is deleted by dvc repro before
+    that stage runs. A templated output
     (models/${item.variant}.pt) counts for each variant params.yaml lists, as DVC expands it (models/baseline.pt,
     of train@baseline), not as :func:`project_file` reads it, its whole folder: models/encoder.pt is no variant's
     model. Before, a TorchScript model kept as models/baseline.pt passed, and dvc repro deleted it before
