@@ -278,10 +278,10 @@ def macro_f1_change(labels: np.ndarray, base_predicted: np.ndarray, head_predict
 def decimals(x: float, *, digits: int, signed: bool = False) -> str:
     """``x`` to ``digits`` decimals with thousands separators ("–" for NaN), but to its first digit that is not 0 (at
     most 10 decimals) where those would show 0, so that a number that is not 0 never reads as 0 (nor one in (-1, 1) as
-    ±1: to its first decimal that is not 9); ``signed``: with its
-    sign, + too. What reads 0 even at 10 decimals (below 5e-11) is the float noise of figures that are equal, and reads
-    as 0 does, unsigned (before: two versions of the same macro F1, summed in another order, read "+0.0000000000 over
-    baseline", a change of 1e-16; and a 0 of -0.0 read "-0.000")."""
+    ±1: to its first decimal that is not 9); ``signed``: with its sign, + too. What reads 0 even at 10 decimals (below
+    5e-11) is the float noise of figures that are equal, and reads as 0 does, unsigned (before: two versions of the
+    same macro F1, summed in another order, read "+0.0000000000 over baseline", a change of 1e-16; and a 0 of -0.0
+    read "-0.000")."""
     if math.isnan(x):
         return "–"
     sign = "+" if signed else ""
