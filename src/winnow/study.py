@@ -225,11 +225,11 @@ def run(args: argparse.Namespace) -> int:
         raise WinnowError(f"study collect --axis {args.axis}: no experiment holds a number there (a mistyped key, or a "
                           "list index past the end); give the dotted params path of the value the runs vary, e.g. "
                           "degrade.perturbations.0.fraction")
+    study, stale = len(kept), ""
+    kept, unscored = scored_runs(kept, args.metrics)  # the setting is chosen among the runs that hold the file
     # read: the summary's total, before any is left out; the runs load_experiments left out as queued, failed or unread
     # too, which the notes above it name as left out (before: "2 of 3 experiments" below "left out 1 experiment(s)
     # whose run failed", of 4 listed)
-    study, stale = len(kept), ""
-    kept, unscored = scored_runs(kept, args.metrics)  # the setting is chosen among the runs that hold the file
     read = len(experiments) + len(unfinished) + len(failed) + len(unreadable)
     if args.from_json is None:  # a commit whose params changed without dvc repro holds the last run's metrics
         variant = variant_of(args.metrics, METRICS_FILE)
