@@ -247,7 +247,7 @@ def output_below(path: str) -> str | None:
         for folder, below in ((os.path.abspath(path), os.path.abspath(target)),
                               (os.path.realpath(path), os.path.realpath(target))):
             if below.startswith(folder.rstrip(os.sep) + os.sep):
-                return f"an output of the {stage_name} stage ({out})"
+                return _named((stage_name, out))
     return None
 
 
