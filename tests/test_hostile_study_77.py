@@ -11,24 +11,18 @@ summary counts, runs of old code counted as done by `study queue`, and a seed no
   `[baseline, pruned]`: the three, which hold no pruned.json, were the larger setting, so the two that hold it were
   left out as of "other settings (variants)", then collect refused: "no experiment holds metrics/evaluate/pruned.json";
   and a study run without the file beside runs with it dropped out of its curve without a word;
-- `study queue` after a code change, beside study runs the queue ran to the end (`dvc exp run --run-all`: DVC keeps
-  their executor, in state "success"): read as still queued or running, so counted as done under any code, never
-  queued again, and the study drew their old results as the new code's;
 - `study collect` over a run whose params give seed "0" (text), true or 1.5, which every stage refuses (compare too):
   averaged beside the run at seed 0 as a seed of its own ("4 at 0.2"), where it is no run winnow makes.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 import pandas as pd
 import pytest
-import yaml
 
 from hostile_harness import assert_nothing_left, files_under
-from test_hostile_leftovers_74 import _shown, _size_commands, _study_run
 from test_study import ingested_project, record, show  # noqa: F401 (a fixture)
 from winnow import cli
 
@@ -130,30 +124,6 @@ def test_a_study_run_without_the_metrics_file_is_named(tmp_path, capsys):
         "study: left out 1 study run(s) that hold no metrics/evaluate/baseline.json (their params run no such variant, "
         "or their pipeline writes no such file; collect them with --metrics of a file they hold): noise40",
         "study: 2 of 4 experiments on 1 sweeps"]
-
-
-@pytest.mark.hostile("study")
-def test_study_queue_counts_a_run_the_queue_ended_under_other_code_as_not_run(ingested_project,  # noqa: F811
-                                                                               monkeypatch, capsys):
-    # keep 0.1 ran to the end in DVC's queue under an older src/winnow/degrade.py; DVC's Python API lists it with
-    # its executor in state "success". Before: taken for a run still on its way, whose code is not checked, so it
-    # counted as done ("2 of the 10 experiments are queued, running or done already") and was never run again
-    code = ingested_project / "src/winnow/degrade.py"
-    code.parent.mkdir(parents=True)
-    code.write_text("new code\n")
-    now, old = (hashlib.md5(text.encode()).hexdigest() for text in ("new code\n", "old code\n"))
-    params = yaml.safe_load((ingested_project / "params.yaml").read_text())
-    _shown(monkeypatch, ("clean", _study_run(params, []), "success", {"src/winnow/degrade.py": {"hash": now}}),
-           ("k01", _study_run(params, [{"kind": "subsample", "keep": 0.1}]), "success",
-            {"src/winnow/degrade.py": {"hash": old}}))
-    before = files_under(ingested_project)
-    assert cli.main(["study", "queue", "--sweeps", "clean", "size", "--dry-run"]) == 0
-    assert capsys.readouterr().out.splitlines() == [
-        "1 experiment(s) of these params ran under other code or inputs than the workspace's (src/winnow/degrade.py), "
-        "so they count as not run: k01",
-        "1 of the 10 experiments are queued, running or done already (`dvc exp show`); the commands of the rest",
-        *_size_commands((0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9))]
-    assert_nothing_left(ingested_project, before)
 
 
 @pytest.mark.hostile("study")
