@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 
 from hostile_harness import assert_nothing_left, files_under
-from test_study import ingested_project, record, show  # noqa: F401 (a fixture)
+from test_study import record, show
 from winnow import cli
 
 
