@@ -9,6 +9,7 @@ fit: ``params.yaml: <dotted path>: <what was given> <what is wrong>; <what is al
 from __future__ import annotations
 
 import dataclasses
+import re
 import sys
 import types
 import typing
@@ -168,7 +169,8 @@ class Device(Rule):
 
 class Text(Rule):
     """A non-empty string; ``names_a_path``: a file's or folder's path (the refusal of ``None`` says how to give one
-    of that name)."""
+    of that name) or a pattern of them, which holds no shell variable (``$HOME``, ``${DATA}``): refused, not
+    expanded. A leading ``~`` is the home folder, as the readers of these paths take it (``os.path.expanduser``)."""
 
     def __init__(self, *, null: bool = False, names_a_path: bool = False):
         super().__init__(null=null)
@@ -182,6 +184,16 @@ class Text(Rule):
             self.wrong_type(value, path)
         if not value.strip():
             fail(path, f"{show(value)} is empty; allowed: {self.allowed}")
+        variable = _SHELL_VARIABLE.search(value) if self.names_a_path else None
+        if variable is not None:
+            # before: read as a folder literally named $HOME ("ingest.path: $HOME/x does not exist"). Not expanded:
+            # the pipeline's inputs would then depend on who runs it, which DVC's params and lock do not record
+            fail(path, f"{show(value)} holds a shell variable ({variable.group()}), and params.yaml paths are not "
+                       "expanded; write the path itself, or a path relative to the project")
+
+
+# $NAME or ${...}, as a shell would expand them in a path (a lone $ or "$1" is a character of a name, not expanded here)
+_SHELL_VARIABLE = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*|\{[^}]*\}?)")
 
 
 class Bool(Rule):

@@ -379,7 +379,7 @@ SCHEMA = Section({
         "knn": Choice(KNN_BACKENDS),  # the k-nearest searches of represent, embedding_clean and dedup's embedding
     }, null=True),
     "gate": Section({  # winnow gate
-        "files": ListOf(Text(), min_len=1),  # glob patterns inside the project (winnow.param_checks.gated_files_inside)
+        "files": ListOf(Text(names_a_path=True), min_len=1),  # glob patterns inside the project (winnow.param_checks.gated_files_inside)
         # fnmatch pattern over tested keys -> largest allowed drop; at most 0.25: 0.95 was allowed and passed an
         # accuracy that fell from 1.0 to 0.1 as "within tolerance", the collapse rule too (it needs a drop beyond it)
         "tolerances": MapOf(Num(0, MAX_TOLERANCE)),
