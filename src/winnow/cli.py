@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from winnow.errors import WinnowError, fault_line
-from winnow.stage_process import openmp_hang
+from winnow.stage_process import openmp_refusal
 from winnow.stops import ignore_stops, missing_module_line, stop_line, stops_raised, terminate_as_interrupt
 from winnow.output_streams import (
     escape_unencodable_output, fill_closed_streams, flush_now, let_the_reader_leave, let_the_terminal_close,
@@ -163,7 +163,7 @@ def _main(argv: list[str] | None) -> int:
     try:  # the subcommand's module imports pandas, numpy and more (a second or two): a Ctrl-C among them is one line
         if called_as_command:  # SIGTERM and SIGHUP too, as in a stage (before: their default action ended the command
             stops_raised()  # there, status 143 or 129 and not a word), and SIGINT where it came ignored
-            hang = openmp_hang()  # before the module's import, which may load OpenMP (torch's, scikit-learn's)
+            hang = openmp_refusal()  # before the module's import, which may load OpenMP (torch's, scikit-learn's)
             if hang is not None:
                 say_error(f"error: {chosen if chosen in SUBCOMMANDS else 'winnow'}: {hang}")
                 return 1

@@ -23,7 +23,8 @@ test runs 1.8-29.6, 0.6-2.4 and 0.7-3.9 s. Set before torch is imported, by
 changes.
 
 :func:`openmp_hang`: a ``GOMP_CPU_AFFINITY`` that GNU OpenMP's loader would loop on for ever (the first import of
-torch, scikit-learn or faiss never returned: ``1;2``, ``zz``, ``0-3 : 2``), said before any such import.
+torch, scikit-learn or faiss never returned: ``1;2``, ``zz``, ``0-3 : 2``), said before any such import;
+:func:`openmp_refusal`: that, or an ``OMP_NUM_THREADS`` GNU OpenMP cannot read, as one line.
 """
 
 from __future__ import annotations
@@ -86,16 +87,17 @@ _ULONG_MAX = (1 << 8 * ctypes.sizeof(ctypes.c_ulong)) - 1
 _HEX = "0123456789abcdefABCDEF"
 
 
-def _strtoul(text: str, at: int) -> tuple[int, int, bool]:
-    """C's ``strtoul(text + at, &end, 0)``: ``(value, end, out of range)``; ``end`` is ``at`` where no digit was read.
-    Spaces, then a sign (a minus negates the value, as unsigned), then 0x hexadecimal, 0 octal or decimal digits."""
+def _strtoul(text: str, at: int, *, base: int = 0) -> tuple[int, int, bool]:
+    """C's ``strtoul(text + at, &end, base)``, ``base`` 0 or 10: ``(value, end, out of range)``; ``end`` is ``at``
+    where no digit was read. Spaces, then a sign (a minus negates the value, as unsigned), then (base 0) 0x
+    hexadecimal, 0 octal or decimal digits, or (base 10) decimal digits."""
     i = at
     while text[i:i + 1] and text[i] in _C_SPACES:
         i += 1
     negative = text[i:i + 1] == "-"
     i += text[i:i + 1] in ("+", "-")
-    digits, base = "0123456789", 10
-    if text[i:i + 1] == "0":
+    prefixed, digits, base = base == 0, "0123456789", 10
+    if text[i:i + 1] == "0" and prefixed:
         hexadecimal = text[i + 1:i + 2] in ("x", "X") and text[i + 2:i + 3] != "" and text[i + 2] in _HEX
         digits, base, i = (_HEX, 16, i + 2) if hexadecimal else ("01234567", 8, i)
     start = i
@@ -152,6 +154,44 @@ def openmp_hang() -> str | None:
     return (f"GOMP_CPU_AFFINITY={value!r} is no list of CPUs, and GNU OpenMP, which torch's import loads, never ends "
             "its reading of one; set it to CPUs and ranges apart by commas or spaces (such as 0-3 or 0,2,4-7:2), or "
             "unset it, then rerun")
+
+
+# the largest long: libgomp casts each count read to one, so a larger count (or a negative one) is no count
+_LONG_MAX = (1 << 8 * ctypes.sizeof(ctypes.c_long) - 1) - 1
+
+
+def _thread_counts_read(text: str) -> bool:
+    """Whether GNU OpenMP takes ``OMP_NUM_THREADS=text`` (its ``parse_unsigned_long_list``): counts of 1 or more,
+    each read as C's ``strtoul(..., 10)`` (spaces and a sign before it), apart by commas with spaces around them.
+    Anything else it ignores, with a warning of its own (``abc``, ``-1``, ``0``, ``2,x``, ``4,``, an empty value)."""
+    at = 0
+    while True:
+        count, end, wrong = _strtoul(text, at, base=10)
+        if end == at or wrong or not 0 < count <= _LONG_MAX:
+            return False
+        while text[end:end + 1] and text[end] in _C_SPACES:
+            end += 1
+        if end == len(text):
+            return True
+        if text[end] != ",":
+            return False
+        at = end + 1
+
+
+def openmp_refusal() -> str | None:
+    """Why a stage or ``winnow`` command will not start under this process's OpenMP settings, or None: a
+    ``GOMP_CPU_AFFINITY`` GNU OpenMP's loading would never end on (:func:`openmp_hang`), or an ``OMP_NUM_THREADS``
+    that it cannot read. Before, the latter printed libgomp's own line ("libgomp: Invalid value for environment
+    variable OMP_NUM_THREADS") among the stage's, and the stage went on with torch's own thread count, not the one
+    the user meant. Call before any import that loads OpenMP."""
+    hang = openmp_hang()
+    if hang is not None:
+        return hang
+    value = os.environ.get("OMP_NUM_THREADS")
+    if value is None or _thread_counts_read(value):
+        return None
+    return (f"OMP_NUM_THREADS={value!r} is no thread count GNU OpenMP reads (torch's import loads it, which would "
+            "ignore it with a warning); set it to a whole number of 1 or more (such as 2), or unset it, then rerun")
 
 
 def interactive_session() -> bool:
