@@ -216,8 +216,8 @@ def test_score_refuses_images_whose_header_gives_another_shape(project, shape):
     _rewrite_header(project / "data/degrade/images.npy", shape=(IMAGES, *shape))
     line = _refused(project, "score")
     assert line == (f"error: data/degrade/images.npy: image 0 ('train-0-0', shape {shape}) is not the image its "
-                    "manifest digest describes; images.npy changed after it was written (rerun the stage that "
-                    "writes it)")
+                    "manifest digest describes; images.npy changed after it was written; rerun the degrade "
+                    "stage (dvc repro degrade)")
 
 
 @pytest.mark.hostile("intermediates")
@@ -226,7 +226,8 @@ def test_score_refuses_images_in_fortran_order(project):
     _rewrite_header(project / "data/degrade/images.npy", fortran_order=True)
     line = _refused(project, "score")
     assert line == ("error: data/degrade/images.npy: its header says Fortran order, so each image would be read "
-                    "transposed; an imageset's images are stored in C order (rerun the stage that writes it)")
+                    "transposed; an imageset's images are stored in C order; rerun the degrade stage "
+                    "(dvc repro degrade)")
 
 
 @pytest.mark.hostile("intermediates")
@@ -236,7 +237,7 @@ def test_score_refuses_bytes_after_the_images(project):
         handle.write(bytes(640))
     line = _refused(project, "score")
     assert line == ("error: data/degrade/images.npy: holds 2,560 bytes of pixels but its header's shape "
-                    "(30, 8, 8, 1) needs 1,920 (rerun the stage that writes it)")
+                    "(30, 8, 8, 1) needs 1,920; rerun the degrade stage (dvc repro degrade)")
 
 
 @pytest.mark.hostile("intermediates")
@@ -247,7 +248,8 @@ def test_score_refuses_a_header_whose_bytes_pass_two_to_the_64(project):
     _rewrite_header(project / "data/degrade/images.npy", shape=(2**58 + IMAGES, 8, 8, 1))
     line = _refused(project, "score")
     assert line == ("error: data/degrade/images.npy: holds 1,920 bytes of pixels but its header's shape "
-                    "(288230376151711774, 8, 8, 1) needs 18,446,744,073,709,553,536 (rerun the stage that writes it)")
+                    "(288230376151711774, 8, 8, 1) needs 18,446,744,073,709,553,536; rerun the degrade "
+                    "stage (dvc repro degrade)")
 
 
 # -- an imageset of no images ------------------------------------------------------------------------------

@@ -114,12 +114,12 @@ def _header(path, **fields) -> None:
     # before: each read as other pixels, silently
     (lambda path: _header(path, shape=(6, 4, 16, 1)),
      "image 0 ('img-0', shape (4, 16, 1)) is not the image its manifest digest describes; images.npy changed after "
-     "it was written (rerun the stage that writes it)"),
+     "it was written; rerun the stage that writes it"),
     (lambda path: _header(path, fortran_order=True),
      "its header says Fortran order, so each image would be read transposed; an imageset's images are stored in C "
-     "order (rerun the stage that writes it)"),
+     "order; rerun the stage that writes it"),
     (lambda path: path.write_bytes(path.read_bytes() + bytes(64)),
-     "holds 448 bytes of pixels but its header's shape (6, 8, 8, 1) needs 384 (rerun the stage that writes it)"),
+     "holds 448 bytes of pixels but its header's shape (6, 8, 8, 1) needs 384; rerun the stage that writes it"),
 ])
 def test_images_read_as_other_pixels_are_refused(tmp_path, rng, mmap, damage, problem):
     _write(tmp_path, rng)
@@ -153,4 +153,4 @@ def test_other_pixels_of_the_same_shape_are_caught(tmp_path, rng, n, damage, row
         read_imageset(tmp_path / "set")
     assert str(err.value) == (f"{tmp_path / 'set' / 'images.npy'}: image {row} ('img-{row}', shape (8, 8, 1)) is "
                               "not the image its manifest digest describes; images.npy changed after it was "
-                              "written (rerun the stage that writes it)")
+                              "written; rerun the stage that writes it")

@@ -320,7 +320,7 @@ def _check_layout(path: Path) -> None:
         raise ImageSetError(f"{file}: unreadable ({err})") from err
     if fortran and sum(size > 1 for size in shape) > 1:  # one axis longer than 1: the same bytes either way
         raise ImageSetError(f"{file}: its header says Fortran order, so each image would be read transposed; "
-                            "an imageset's images are stored in C order (rerun the stage that writes it)")
+                            f"an imageset's images are stored in C order; {_rerun(path)}")
     # the type and shape an imageset is written in, from the header alone (before, validate refused a float64 or
     # int16 images.npy after reading it: "images must be a uint8 numpy array, got float64", with nothing to do)
     if dtype != np.uint8:
@@ -333,7 +333,7 @@ def _check_layout(path: Path) -> None:
     held, needed = data_bytes(file, shape, dtype, offset)
     if held != needed:
         raise ImageSetError(f"{file}: holds {held:,} bytes of pixels but its header's shape {tuple(shape)} needs "
-                            f"{needed:,} (rerun the stage that writes it)")
+                            f"{needed:,}; {_rerun(path)}")
 
 
 def _check_digests(path: Path, images: np.ndarray, manifest: pd.DataFrame) -> None:
@@ -348,4 +348,4 @@ def _check_digests(path: Path, images: np.ndarray, manifest: pd.DataFrame) -> No
         if pixel_digest(images[row:row + 1])[0] != manifest["digest"].iloc[row]:
             raise ImageSetError(f"{path / IMAGES}: image {row} ({manifest['id'].iloc[row]!r}, shape "
                                 f"{tuple(images.shape[1:])}) is not the image its manifest digest describes; "
-                                "images.npy changed after it was written (rerun the stage that writes it)")
+                                f"images.npy changed after it was written; {_rerun(path)}")
