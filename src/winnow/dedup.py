@@ -16,7 +16,9 @@ are never changed); :func:`winnow.leaks.leaks_by_kind` counts them apart so the 
 one train image of the label most of their train images carry (any label on a tie), one threshold does not flag
 where there is one (pruned drops a flagged image: its sound copy must stay), by ``keep``:
 
-- ``best_quality``: the highest mean of the seven quality scores (lower = worse), first seen on ties;
+- ``best_quality``: the original the others were made from where the source tells it (the larger source size, then a
+  lossless file before a JPEG: :func:`winnow.dedup_keep.derived_rank`), then the highest mean of the seven quality
+  scores (lower = worse), first seen on ties;
 - ``first``: the first in manifest order.
 
 A removed image's reason is the strongest kind of link that joins it to the kept image (exact, then
@@ -38,7 +40,7 @@ from winnow.configs import KEEP_POLICIES, KEPT_REASONS, REMOVED_REASONS
 from winnow.copies import (LINKS, embedding_pairs, exact_pairs, flip_crop_pairs, mirrored_views, near_pairs,
                            pair_keys, pixel_pairs, resembling, share_a_label, variant_hashes)
 from winnow.cosine_index import unique_pairs
-from winnow.dedup_keep import kept_by_resemblance
+from winnow.dedup_keep import derived_rank, kept_by_resemblance
 from winnow.engine import Engine
 from winnow.errors import WinnowError
 from winnow.groundtruth import DUPLICATE_KINDS, QUALITY_ISSUES, planted, precision_recall_f1
@@ -243,6 +245,10 @@ def dedup_table(
                             embedding_radius=embedding_radius, embedding_confirm=embedding_confirm, knn=knn,
                             flat=flat, labels=labels, mirrored=mirrored)
     quality = merged[list(QUALITY_ISSUES)].to_numpy(dtype=np.float64).mean(axis=1) if keep == "best_quality" else None
+    # a manifest read by read_imageset always holds the source sizes; a table made by hand may not (all alike then)
+    sized = {"orig_h", "orig_w"} <= set(manifest.columns)
+    derived = derived_rank(merged["id"].to_numpy(), *((manifest["orig_h"].to_numpy(), manifest["orig_w"].to_numpy())
+                                                      if sized else ()))
     # where the embedding's pairs go unconfirmed (embedding_confirm false, or no thumbnails: min_correlation null);
     # a confirmed pair resembles by its thumbnails, compared there already
     unconfirmed = embedding if embedding_radius is not None and (not embedding_confirm or looks is None) else None
@@ -258,7 +264,8 @@ def dedup_table(
                      min_correlation=min_correlation, labels=None if mirrored is None else labels)
     groups, kept, reason, chained = kept_by_resemblance(links, splits=merged["split"].to_numpy(), labels=labels,
                                                         resembles=resembles, quality=quality, keep=keep,
-                                                        drop_leaks=drop_leaks, flagged=flagged, relink=relink)
+                                                        drop_leaks=drop_leaks, flagged=flagged, relink=relink,
+                                                        derived=derived)
     if chained.any():
         print(f"warning: dedup: {int(chained.sum())} image(s) joined a group only through a chain of copies and "
               f"resemble none of the images it keeps: not removed as their copies or leaks, but grouped among "

@@ -41,6 +41,7 @@ def choose_kept(
     labels: np.ndarray | None = None,
     voters: np.ndarray | None = None,
     flagged: np.ndarray | None = None,
+    derived: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Which images stay, and why.
 
@@ -57,6 +58,8 @@ def choose_kept(
             chosen first (default all).
         flagged: bool ``(N,)``, the images threshold flags (pruned drops them): kept only where every image of the
             majority label is flagged (default none).
+        derived: int64 ``(N,)`` from :func:`derived_rank`, lower = more likely the original the others were made
+            from; under ``keep="best_quality"`` it ranks before the quality scores (default: all alike).
 
     Returns:
         ``(kept, reason)``: bool ``(N,)`` and object ``(N,)`` of :data:`winnow.dedup.REASONS`.
@@ -78,7 +81,10 @@ def choose_kept(
     # before: keep first (or best_quality, by the mean of seven scores) kept a dark copy that threshold drops and
     # removed its sound copy as a duplicate of it: pruned held no copy of the picture
     flagged = np.zeros(n, bool) if flagged is None else flagged
-    order = np.lexsort((np.arange(n), score, flagged, minority, ~voters, ~is_train, groups))
+    # before: a JPEG re-encode of a digit outscored its PNG original (its ringing lifts low_information and light),
+    # so best_quality kept the lossy copy and dropped the original: the scores find defects, not which is the source
+    derived = np.zeros(n, np.int64) if derived is None or keep == "first" else derived
+    order = np.lexsort((np.arange(n), score, derived, flagged, minority, ~voters, ~is_train, groups))
     first_of_group = np.ones(n, dtype=bool)
     first_of_group[1:] = groups[order][1:] != groups[order][:-1]
     winner = np.zeros(n, dtype=bool)
@@ -105,9 +111,10 @@ def kept_by_resemblance(
     links: dict[str, np.ndarray], *, splits: np.ndarray, labels: np.ndarray,
     resembles: Callable[[np.ndarray], np.ndarray], quality: np.ndarray | None, keep: str, drop_leaks: bool,
     flagged: np.ndarray | None = None, relink: Callable[[np.ndarray], dict[str, np.ndarray]] | None = None,
+    derived: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """:func:`linked_groups` and :func:`choose_kept` (``splits``, ``labels``, ``quality``, ``keep``, ``drop_leaks``,
-    ``flagged`` as there), where every removed image resembles an image its group keeps.
+    ``flagged``, ``derived`` as there), where every removed image resembles an image its group keeps.
 
     before: groups close links transitively, so a fade of 30 frames from one picture to another joined a test
     image and all 29 train frames went as its leaks, the other picture too. A removed image that resembles
@@ -137,7 +144,8 @@ def kept_by_resemblance(
         part, tiers, kinds = linked_groups(len(rows), sub)
         choose = partial(choose_kept, groups=part, splits=splits[rows], tiers=tiers, kinds=kinds, keep=keep,
                          quality=None if quality is None else quality[rows], drop_leaks=drop_leaks, labels=labels[rows],
-                         flagged=None if flagged is None else flagged[rows])
+                         flagged=None if flagged is None else flagged[rows],
+                         derived=None if derived is None else derived[rows])
         part_kept, part_reason = choose()
         left, ties = _leaving(part, part_kept, rows=rows, resembles=resembles)
         if left.any():
@@ -222,6 +230,24 @@ def _across_pieces(part: np.ndarray, piece: np.ndarray, rows: np.ndarray) -> np.
     counts = group_end - after
     start = np.repeat(after - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
     return np.stack([np.repeat(row, counts), row[start]], axis=1).astype(np.int64).reshape(-1, 2)
+
+
+# file suffixes of formats that only store lossily: a copy read from one is a re-encode, never the lossless source
+LOSSY_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")
+
+
+def derived_rank(ids: np.ndarray, orig_h: np.ndarray | None = None, orig_w: np.ndarray | None = None) -> np.ndarray:
+    """int64 ``(N,)``, lower = more likely the original a group's other copies were made from: the larger source
+    (``orig_h`` x ``orig_w``, int ``(N,)``, the size before ingest resized it: a downscaled or cropped copy holds
+    less of the picture), then a lossless file before a lossy one (an imagefolder id is the file's path, whose
+    suffix names its format: a JPEG re-encode only loses). ``ids``: str ``(N,)``; sizes None: all alike.
+
+    A copy's pixels cannot tell which came first (ingest resized both); its source size and format can, and
+    ids without a suffix (npz, mnist5k, cifar10) and equal sizes leave the quality scores to choose as before."""
+    lossy = pd.Series(np.asarray(ids, dtype=str)).str.lower().str.endswith(LOSSY_SUFFIXES).to_numpy()
+    pixels = (np.zeros(len(lossy), np.int64) if orig_h is None or orig_w is None else
+              np.asarray(orig_h, np.int64) * np.asarray(orig_w, np.int64))
+    return -2 * pixels + lossy
 
 
 def majority_labels(groups: np.ndarray, labels: np.ndarray, *, train: np.ndarray) -> np.ndarray:

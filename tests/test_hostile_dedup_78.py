@@ -1,0 +1,77 @@
+"""Hostile dedup, leftovers of probe 77:
+
+- ``dedup.keep: best_quality`` kept a JPEG re-encode of a digit over its PNG original: the re-encode's ringing lifts
+  the low_information score (pixels off the black background) and light (fewer clipped highlights), so the mean of the
+  seven scores ranked the lossy copy first and the original was dropped as its near copy. The original a group's
+  copies were made from (the larger source, then the lossless file) is kept now, the scores choosing among the rest;
+- copies turned by 90 or 180 degrees or mirrored top to bottom were found by no search. ``dedup.orientations: any``
+  finds them (reason ``turned_duplicate``); the default ``upright`` does not, since a turned 6 is a 9.
+
+The cases call the library the dedup stage calls, on a few generated 28x28 images."""
+
+import io
+
+import numpy as np
+import pandas as pd
+from PIL import Image, ImageDraw
+
+from winnow.dedup import dedup_images
+from winnow.groundtruth import QUALITY_ISSUES
+from winnow.quality import score_table
+
+DEFAULTS = {"radius": 6, "min_correlation": 0.98, "flip": True, "crop": 0.0625}
+
+
+def _stroke(seed: int) -> np.ndarray:
+    """uint8 ``(28, 28)``: a white polyline on black, a digit-like drawing."""
+    rng = np.random.default_rng(seed)
+    image = Image.new("L", (28, 28), 0)
+    ImageDraw.Draw(image).line([tuple(rng.integers(5, 23, 2).tolist()) for _ in range(4)], fill=255, width=3)
+    return np.asarray(image)
+
+
+def _jpeg(image: np.ndarray, quality: int = 75) -> np.ndarray:
+    """uint8 ``(H, W)``: ``image`` saved as a JPEG and read back, as ingest decodes a .jpg file."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, "JPEG", quality=quality)
+    return np.asarray(Image.open(buffer))
+
+
+def _groups(ids: list[str], images: list[np.ndarray], *, sizes: list[int] | None = None, **dedup) -> pd.DataFrame:
+    """dedup's groups of the train ``images`` (uint8 ``(28, 28)`` each) under ``ids``, at the default dedup settings
+    but for ``dedup``; ``sizes``: each image's original side (default 28)."""
+    pixels = np.stack(images)[..., None]
+    side = sizes or [28] * len(ids)
+    manifest = pd.DataFrame({"id": ids, "split": "train", "label": 0, "source": "t", "orig_h": side, "orig_w": side,
+                             "orig_mode": "L", "digest": [f"d{k}" for k in range(len(ids))]})
+    scores = score_table(pixels, manifest)
+    return dedup_images(manifest, pixels, scores, **(DEFAULTS | dedup)).set_index("id")
+
+
+def _mean_quality(images: list[np.ndarray]) -> np.ndarray:
+    pixels = np.stack(images)[..., None]
+    manifest = pd.DataFrame({"id": [str(k) for k in range(len(images))], "split": "train", "orig_h": 28,
+                             "orig_w": 28, "digest": [f"d{k}" for k in range(len(images))]})
+    return score_table(pixels, manifest)[list(QUALITY_ISSUES)].to_numpy(np.float64).mean(axis=1)
+
+
+def test_best_quality_keeps_the_png_original_over_its_jpeg_re_encode():
+    # before: the re-encode scored the higher mean (ringing off the black background) and was kept, the PNG dropped
+    original = _stroke(3)
+    copy = _jpeg(original)
+    assert _mean_quality([original, copy])[1] > _mean_quality([original, copy])[0]  # what chose the JPEG before
+    groups = _groups(["train/0/seven.png", "train/0/seven-copy.jpg"], [original, copy])
+    assert groups["kept"].to_dict() == {"train/0/seven.png": True, "train/0/seven-copy.jpg": False}
+    assert groups.loc["train/0/seven-copy.jpg", "reason"] == "near_duplicate"
+    # listed the other way round, the original is still the one kept
+    swapped = _groups(["train/0/a-copy.jpg", "train/0/b.png"], [copy, original])
+    assert swapped["kept"].to_dict() == {"train/0/a-copy.jpg": False, "train/0/b.png": True}
+
+
+def test_best_quality_keeps_the_larger_source_over_its_jpeg_of_a_smaller_one():
+    # the copy from a 2x larger source is kept though both are JPEGs and the smaller one scores higher
+    original = _stroke(3)
+    small, large = _jpeg(original, 60), _jpeg(original, 95)
+    assert _mean_quality([large, small])[1] > _mean_quality([large, small])[0]
+    groups = _groups(["train/0/big.jpg", "train/0/small.jpg"], [large, small], sizes=[56, 28])
+    assert groups["kept"].to_dict() == {"train/0/big.jpg": True, "train/0/small.jpg": False}
