@@ -258,7 +258,7 @@ def test_groups_without_the_embedding_search_are_read_whatever_represent_writes(
 @pytest.mark.hostile("intermediates")
 @pytest.mark.parametrize(("reason", "problem"), [
     ("Leak", "reason 'Leak' of id 'train-1' is none of those dedup writes (unique, kept, eval_copy, exact_duplicate, "
-             "near_duplicate, flip_crop_duplicate, embedding_duplicate, leak)"),
+             "near_duplicate, flip_crop_duplicate, turned_duplicate, embedding_duplicate, leak)"),
     (None, "no reason for id 'train-1'"),
 ])
 def test_groups_whose_reason_is_none_dedup_gives_are_refused_by_their_readers(tmp_path, monkeypatch, capsys, reason,

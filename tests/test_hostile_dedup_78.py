@@ -12,11 +12,15 @@ The cases call the library the dedup stage calls, on a few generated 28x28 image
 import io
 
 import numpy as np
+import pytest
+import yaml
 import pandas as pd
 from PIL import Image, ImageDraw
 
 from winnow.dedup import dedup_images
+from winnow.errors import WinnowError
 from winnow.groundtruth import QUALITY_ISSUES
+from winnow.phash import turned
 from winnow.quality import score_table
 
 DEFAULTS = {"radius": 6, "min_correlation": 0.98, "flip": True, "crop": 0.0625}
@@ -75,3 +79,80 @@ def test_best_quality_keeps_the_larger_source_over_its_jpeg_of_a_smaller_one():
     assert _mean_quality([large, small])[1] > _mean_quality([large, small])[0]
     groups = _groups(["train/0/big.jpg", "train/0/small.jpg"], [large, small], sizes=[56, 28])
     assert groups["kept"].to_dict() == {"train/0/big.jpg": True, "train/0/small.jpg": False}
+
+
+def _six() -> np.ndarray:
+    """uint8 ``(28, 28)``: a drawn 6 (a loop with a stem rising to the right), whose half-turn is a 9."""
+    image = Image.new("L", (28, 28), 0)
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((7, 13, 19, 25), outline=255, width=3)
+    draw.arc((7, 3, 27, 27), 180, 270, fill=255, width=3)
+    return np.asarray(image)
+
+
+@pytest.mark.parametrize("turn", ["rot90", "rot180", "rot270", "upside_down", "transpose"])
+def test_a_turned_copy_is_grouped_under_any_orientation_and_not_upright(turn):
+    # before: no search compared a turned image, so its copy stayed in train as unique under every setting
+    original, other = _stroke(3), _stroke(11)
+    copy = np.ascontiguousarray(turned(original[None], turn)[0])
+    ids = ["train/0/a.png", "train/0/b.png", "train/0/a-turned.png"]
+    upright = _groups(ids, [original, other, copy])
+    assert upright["reason"].tolist() == ["unique", "unique", "unique"]
+    anyway = _groups(ids, [original, other, copy], orientations="any")
+    assert anyway["reason"].tolist() == ["kept", "unique", "turned_duplicate"]
+    assert anyway["group"].iloc[0] == anyway["group"].iloc[2]
+
+
+def test_a_six_and_its_half_turn_a_nine_are_two_pictures_upright():
+    six = _six()
+    nine = np.ascontiguousarray(six[::-1, ::-1])
+    ids = ["train/6/six.png", "train/9/nine.png"]
+    assert _groups(ids, [six, nine])["reason"].tolist() == ["unique", "unique"]
+    # under any the half-turn is its copy: the reason the default is upright
+    assert _groups(ids, [six, nine], orientations="any")["reason"].tolist() == ["kept", "turned_duplicate"]
+
+
+def test_a_mirrored_copy_keeps_its_flip_reason_under_any():
+    # the left-right mirror stays dedup.flip's (its rule for two labels with it), not a turned copy
+    original = _stroke(3)
+    ids = ["train/0/a.png", "train/0/a-mirror.png"]
+    groups = _groups(ids, [original, np.ascontiguousarray(original[:, ::-1])], orientations="any")
+    assert groups["reason"].tolist() == ["kept", "flip_crop_duplicate"]
+
+
+def test_an_unknown_orientations_setting_is_one_line():
+    with pytest.raises(WinnowError) as refused:
+        _groups(["a.png"], [_stroke(3)], orientations="sideways")
+    assert str(refused.value) == "params.yaml dedup.orientations: must be one of upright, any, got 'sideways'"
+
+
+def test_params_yaml_declares_orientations_upright_and_refuses_any_without_a_radius():
+    from hostile_harness import ROOT, default_params, params_with
+    from winnow.params import validate
+
+    assert yaml.safe_load((ROOT / "params.yaml").read_text())["dedup"]["orientations"] == "upright"
+    with pytest.raises(WinnowError) as refused:
+        validate(params_with("dedup", default_params()["dedup"] | {"radius": None, "flip": False, "crop": None,
+                                                                   "orientations": "any"}))
+    assert str(refused.value) == ("params.yaml: dedup.radius: null (exact copies only), but orientations any: the "
+                                  "turned copies are searched by pHash within the radius, so none would be found; set "
+                                  "a radius (6 finds them), or orientations: upright")
+    with pytest.raises(WinnowError) as refused:
+        validate(params_with("dedup.orientations", "sideways"))
+    assert str(refused.value) == 'params.yaml: dedup.orientations: "sideways" is not one of upright, any'
+
+
+def test_groups_recorded_before_orientations_existed_read_as_upright():
+    # groups written by the winnow before the setting searched upright only: a reader run alone takes them under
+    # upright and refuses them under any (dedup rerun finds the turned copies)
+    from hostile_harness import default_params
+    from winnow.flag_cuts import GROUPED_AT, check_grouped_at, grouped_record
+
+    params = default_params()
+    groups = pd.DataFrame({"id": ["a"]})
+    groups.attrs[GROUPED_AT] = {k: v for k, v in grouped_record(params).items() if k != "orientations"}
+    check_grouped_at(groups, params=params)
+    params["dedup"]["orientations"] = "any"
+    with pytest.raises(WinnowError) as refused:
+        check_grouped_at(groups, params=params)
+    assert 'grouped with dedup.orientations "upright", but params.yaml gives "any" now' in str(refused.value)

@@ -64,10 +64,14 @@ def setting_text(value: float) -> str:
 HANDFUL = 5
 DEFAULT_VALLEY_WINDOW = 5  # bins either side of a cut whose mass the valley method weighs against it
 KEEP_POLICIES = ("best_quality", "first")  # dedup.keep (winnow.dedup)
+# dedup.orientations: copies searched upright only (and mirrored, dedup.flip), or under every turn of the eight (a
+# turned 6 is a 9, so upright is the default)
+ORIENTATIONS = ("upright", "any")
 # the reasons dedup's groups give an image it keeps, and one it removes (winnow.copies.LINKS, and a train copy of a val,
 # test or trusted image): winnow.dedup.REASONS, the only ones every reader takes (winnow.group_rows)
 KEPT_REASONS = ("unique", "kept", "eval_copy")
-REMOVED_REASONS = ("exact_duplicate", "near_duplicate", "flip_crop_duplicate", "embedding_duplicate", "leak")
+REMOVED_REASONS = ("exact_duplicate", "near_duplicate", "flip_crop_duplicate", "turned_duplicate", "embedding_duplicate",
+                   "leak")
 FILTER_BY = ("prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given",
              "low_normalized_margin", "low_self_confidence")  # cleanlab's find_label_issues
 FRAC_NOISE_FILTERS = ("prune_by_noise_rate", "prune_by_class", "both")  # the filter_by that read frac_noise

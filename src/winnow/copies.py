@@ -33,7 +33,7 @@ from winnow.phash import phash64
 from winnow.pixel_batches import batch_rows
 from winnow.thumbnails import BATCH_PIXELS, Looks, crop_pixels, pair_correlation
 
-LINKS = ("exact_duplicate", "near_duplicate", "flip_crop_duplicate", "embedding_duplicate")
+LINKS = ("exact_duplicate", "near_duplicate", "flip_crop_duplicate", "turned_duplicate", "embedding_duplicate")
 PAIR_BLOCK = 1 << 22  # candidate pairs expanded and confirmed at a time (64 MiB of int64 pairs)
 EMBEDDING_NEIGHBOURS = 10  # nearest embeddings examined per image; larger groups still join through chains
 EMBEDDING_BLOCK = 1 << 14  # image pairs whose embeddings resembling() compares at a time (32 MiB a side at D = 512)

@@ -3,7 +3,8 @@
 Two images are duplicates when :mod:`winnow.copies` links them: equal pixel digests (exact), pHashes
 within ``radius`` bits whose thumbnails correlate (near), the same between one image's mirror or
 centre crop and the other (flip/crop; a mirror never links two labels: it may change the class, as left/right
-does), or represent embeddings within a cosine radius (embedding). Flat images link by digest only. A
+does), the same between one image turned (upside down, by 90 or 180 degrees, transposed) and the other where
+``orientations`` is ``any`` (turned), or represent embeddings within a cosine radius (embedding). Flat images link by digest only. A
 group is a connected component of all the links (single linkage, as 004 section IV.B.2 found best),
 found by searches that never compare all pairs of hashes, less the images that joined it only through a chain
 and resemble none of the images it keeps (:func:`winnow.dedup_keep.kept_by_resemblance`): those are grouped
@@ -22,7 +23,7 @@ where there is one (pruned drops a flagged image: its sound copy must stay), by 
 - ``first``: the first in manifest order.
 
 A removed image's reason is the strongest kind of link that joins it to the kept image (exact, then
-near, flip/crop, embedding: the first kind whose links alone already put both in one group).
+near, flip/crop, turned, embedding: the first kind whose links alone already put both in one group).
 
 A group whose members carry more than one label is a label conflict: its images are flagged
 ``label_conflict`` so confident-learn treats them as suspects; the kept image's label is not trusted.
@@ -36,7 +37,7 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from winnow.configs import KEEP_POLICIES, KEPT_REASONS, REMOVED_REASONS
+from winnow.configs import KEEP_POLICIES, KEPT_REASONS, ORIENTATIONS, REMOVED_REASONS
 from winnow.copies import (LINKS, embedding_pairs, exact_pairs, flip_crop_pairs, mirrored_views, near_pairs,
                            pair_keys, pixel_pairs, resembling, share_a_label, variant_hashes)
 from winnow.cosine_index import unique_pairs
@@ -46,8 +47,9 @@ from winnow.errors import WinnowError
 from winnow.groundtruth import DUPLICATE_KINDS, QUALITY_ISSUES, planted, precision_recall_f1
 from winnow.hamming_index import HASH_BITS, components
 from winnow.leaks import leaks_by_kind
+from winnow.phash import turned_phashes, turns_for
 from winnow.file_rows import unchanged_in_place
-from winnow.thumbnails import Looks, flat_images
+from winnow.thumbnails import Looks, TurnedLooks, flat_images
 
 GROUP_COLUMNS = ("id", "split", "label", "group", "group_size", "kept", "reason", "label_conflict")
 # why a row is kept or removed; the LINKS say how a removed image relates to the kept one
@@ -78,7 +80,7 @@ def duplicate_links(
     min_correlation: float | None = None, variants: np.ndarray | None = None,
     embedding: np.ndarray | None = None, embedding_radius: float | None = None, embedding_confirm: bool = True,
     knn: str = "numpy", flat: np.ndarray | None = None, labels: np.ndarray | None = None,
-    mirrored: np.ndarray | None = None,
+    mirrored: np.ndarray | None = None, turned: np.ndarray | None = None, turns: tuple[str, ...] = (),
 ) -> dict[str, np.ndarray]:
     """int64 ``(P, 2)`` pairs by kind of :data:`winnow.copies.LINKS`, the kinds asked for.
 
@@ -100,6 +102,10 @@ def duplicate_links(
             pixels carry no label in common (:func:`winnow.copies.share_a_label`) is no copy (mirroring may
             change the class: left/right, b/d; an embedding pair of such images is confirmed by the unmirrored
             views alone), and a ``warning:`` line says how many such links were left out.
+        turned, turns: uint64 ``(T, N)`` pHashes of the images turned by each of the ``T`` ``turns`` of
+            :data:`winnow.phash.TURNS` (:func:`winnow.phash.turned_phashes`), confirmed by the turned thumbnails
+            (:class:`winnow.thumbnails.TurnedLooks`); None or ``T = 0``: no turned search. A turned copy links
+            any labels: dedup.orientations: any says no turn changes the class.
     """
     links = {"exact_duplicate": exact_pairs(digests)}
     across = np.empty((0, 2), np.int64)  # mirror links of images of different classes, not taken as copies
@@ -113,6 +119,10 @@ def duplicate_links(
                 phashes[first], variants[:, first], radius=radius, rows=first, looks=looks,
                 min_correlation=min_correlation, labels=labels, mirrored=mirrored, near=links["near_duplicate"],
                 digests=digests)
+        if turned is not None and len(turned):
+            turned_looks = None if looks is None else TurnedLooks(looks.whole, looks.grid, turns)
+            links["turned_duplicate"] = flip_crop_pairs(phashes[first], turned[:, first], radius=radius, rows=first,
+                                                        looks=turned_looks, min_correlation=min_correlation)[0]
     if embedding_radius is not None:  # a user's embeddings (represent.source file) of equal pixels may differ
         # before: the thumbnail check took a mirror of another class as a copy here, so with an embedding trained
         # on mirrored views every class-1 mirror of a class-0 image was dropped as its embedding_duplicate, right
@@ -221,6 +231,8 @@ def dedup_table(
     flat: np.ndarray | None = None,
     mirrored: np.ndarray | None = None,
     flagged: np.ndarray | None = None,
+    turned: np.ndarray | None = None,
+    turns: tuple[str, ...] = (),
 ) -> pd.DataFrame:
     """One row per image of ``manifest``: its group, whether it stays, why, and label conflicts.
 
@@ -228,7 +240,7 @@ def dedup_table(
         manifest: the imageset manifest (``id``, ``split``, ``label``, ``digest``).
         scores: the score stage's table: ``id``, ``phash`` (uint64) and the quality scores.
         radius, looks, min_correlation, variants, embedding, embedding_radius, embedding_confirm, knn, flat,
-            mirrored: see :func:`duplicate_links` (given ``mirrored``, the manifest's labels are its ``labels``);
+            mirrored, turned, turns: see :func:`duplicate_links` (given ``mirrored``, the manifest's labels are its ``labels``);
             their rows follow ``manifest``.
         keep, drop_leaks, flagged: see :func:`winnow.dedup_keep.choose_kept` (``flagged`` follows ``manifest``).
 
@@ -243,7 +255,7 @@ def dedup_table(
     links = duplicate_links(digests=merged["digest"].to_numpy(), phashes=merged["phash"].to_numpy(), radius=radius,
                             looks=looks, min_correlation=min_correlation, variants=variants, embedding=embedding,
                             embedding_radius=embedding_radius, embedding_confirm=embedding_confirm, knn=knn,
-                            flat=flat, labels=labels, mirrored=mirrored)
+                            flat=flat, labels=labels, mirrored=mirrored, turned=turned, turns=turns)
     quality = merged[list(QUALITY_ISSUES)].to_numpy(dtype=np.float64).mean(axis=1) if keep == "best_quality" else None
     # a manifest read by read_imageset always holds the source sizes; a table made by hand may not (all alike then)
     sized = {"orig_h", "orig_w"} <= set(manifest.columns)
@@ -287,24 +299,34 @@ def dedup_images(manifest: pd.DataFrame, images: np.ndarray, scores: pd.DataFram
                  keep: str = "best_quality", drop_leaks: bool = True, min_correlation: float | None = None,
                  flip: bool = False, crop: float | None = None, embedding: np.ndarray | None = None,
                  embedding_radius: float | None = None, embedding_confirm: bool = True,
-                 knn: str = "numpy", flagged: np.ndarray | None = None, engine: Engine = Engine()) -> pd.DataFrame:
+                 knn: str = "numpy", flagged: np.ndarray | None = None, orientations: str = "upright",
+                 engine: Engine = Engine()) -> pd.DataFrame:
     """:func:`dedup_table` with what it needs computed from ``images`` (uint8 ``(N, H, W, C)``, rows
     following ``manifest``): the thumbnails when ``min_correlation`` asks for them, and the pHashes of
     the mirrors (``flip``) and centre crops (``crop``, the share cut from each side; None = off) and which
     images are flat when ``radius`` is set; their batches run on ``engine`` (:class:`winnow.engine.Engine`).
+    ``orientations`` (:data:`winnow.configs.ORIENTATIONS`) ``any`` with ``radius`` set hashes every image turned too
+    (:func:`winnow.phash.turned_phashes`: the turns an image of its shape can be a copy under, :func:`turns_for`);
+    with the left-right mirror of ``flip``, a copy under any of the eight turns and mirrors is found.
 
     The passes are watched as one (:func:`~winnow.file_rows.unchanged_in_place`): each checked only itself, so an
     ``images.npy`` rewritten in place between the thumbnails and the mirrors' pHashes (``cp`` over it) gave links of
     the old images confirmed by those of the new ones, exit 0."""
+    if orientations not in ORIENTATIONS:
+        raise WinnowError(f"params.yaml dedup.orientations: must be one of {', '.join(ORIENTATIONS)}, got "
+                          f"{orientations!r}")
     with engine.session(), unchanged_in_place(images, engine=engine.kind):
         looks = None if min_correlation is None else Looks.of(images, flip=flip, crop=crop, engine=engine)
         variants = variant_hashes(images, flip=flip, crop=crop, engine=engine) if radius is not None else None
         # the whole thumbnails, when made, already say which images are flat
         flat = None if radius is None else flat_images(images, engine=engine) if looks is None else looks.flat()
+        # before: a copy turned 90 degrees or upside down was found by no search; opt-in, since a turned 6 is a 9
+        turns = turns_for(*images.shape[1:3]) if radius is not None and orientations == "any" else ()
+        turned = turned_phashes(images, turns=turns, engine=engine) if turns else None
     return dedup_table(manifest, scores, radius=radius, keep=keep, drop_leaks=drop_leaks, looks=looks,
                        min_correlation=min_correlation, variants=variants, embedding=embedding,
                        embedding_radius=embedding_radius, embedding_confirm=embedding_confirm, knn=knn, flat=flat,
-                       mirrored=mirrored_views(flip=flip, crop=crop), flagged=flagged)
+                       mirrored=mirrored_views(flip=flip, crop=crop), flagged=flagged, turned=turned, turns=turns)
 
 
 def true_duplicate_ids(perturbations: pd.DataFrame, *, splits: pd.Series | None = None) -> set[str]:

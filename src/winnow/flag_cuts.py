@@ -119,7 +119,7 @@ FLAGGED_BY = "flagged_by"
 GROUPED_AT = "dedup_settings"
 # params.yaml's dedup section as the dedup stage reads it: each setting and what a left-out one means
 DEDUP_SETTINGS = {"radius": None, "min_correlation": None, "flip": False, "crop": None, "embedding_radius": None,
-                  "embedding_confirm": True, "keep": "best_quality", "drop_leaks": True}
+                  "embedding_confirm": True, "keep": "best_quality", "drop_leaks": True, "orientations": "upright"}
 
 
 # and beside them how the embedding's neighbours are searched (embedding_radius's pairs): faiss_ivf's approximate
@@ -211,6 +211,8 @@ def check_grouped_at(groups, *, params: Mapping[str, Any], path: str = "data/ded
         raise rerun_error(path, f"records the dedup settings it was made with as {json.dumps(then)[:40]}, not a "
                                 "section of settings", written_by="dedup")
     now = json.loads(json.dumps(grouped_record(params)))  # as the file's metadata holds it
+    # groups written before dedup.orientations was recorded searched upright only: read as upright, not refused
+    then = {"orientations": "upright", **then}
     # compute.knn searches embedding_radius's pairs (before: unrecorded, so after an edit to faiss_ivf, which misses
     # some neighbours, every reader run alone read the groups of the exact search as current); groups written before
     # it was recorded are read as before, as those written before any record

@@ -43,6 +43,11 @@ def views_searched(section: dict, path: str) -> None:
     # searches compare pHashes within the radius), found no mirrored copy, and metrics/dedup.json said flip true.
     # With embedding_radius set the views act through the thumbnails (min_correlation: the check of embedding pairs
     # and of a group's chains compares them), and without those they change nothing either
+    # the turned views are searched by pHash alone (no thumbnail check of an embedding pair turns an image)
+    if section.get("radius") is None and section.get("orientations") == "any":
+        fail(f"{path}.radius", "null (exact copies only), but orientations any: the turned copies are searched by "
+                               "pHash within the radius, so none would be found; set a radius (6 finds them), or "
+                               "orientations: upright")
     views = ["flip is true" if section.get("flip") else "", f"crop {section['crop']}" if section.get("crop") else ""]
     if section.get("radius") is not None or not any(views):
         return

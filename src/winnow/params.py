@@ -27,7 +27,8 @@ from typing import Any
 
 from winnow.configs import (
     BUDGET_SCORES, CLEANERS, CONTRACT_MODES, CORRECTIONS, EMBEDDING_MODES, EMBEDDING_SOURCES, ENGINES, FILLS, FILTER_BY,
-    KEEP_POLICIES, KNN_BACKENDS, LABEL_ACTIONS, LABEL_JUDGES, MIN_SIDE, NEIGHBOUR_EMBEDDINGS, OPS, OUTLIER_METHODS,
+    KEEP_POLICIES, KNN_BACKENDS, LABEL_ACTIONS, LABEL_JUDGES, MIN_SIDE, NEIGHBOUR_EMBEDDINGS, OPS, ORIENTATIONS,
+    OUTLIER_METHODS,
     POLICY_KINDS, RANK_BY, REFERENCE_THRESHOLDS, RELABEL_JUDGED_ON, SEARCH_METHODS, SOURCES, THRESHOLD_METHODS,
     VALUE_COMBINE, VARIANTS, WEAK_BY,
 )
@@ -246,6 +247,7 @@ SCHEMA = Section({
         "min_correlation": Num(-1, 1, null=True),
         "flip": Bool(),  # also compare each image's mirror
         "crop": Num(0, 0.5, low_open=True, high_open=True, null=True),  # share cut from each side; null = off
+        "orientations": Choice(ORIENTATIONS),  # upright, or any of the eight turns and mirrors (a turned 6 is a 9)
         # cosine distance between represent embeddings; null = off. From 1 on it links images whose embeddings are
         # orthogonal (an all-zero row, which a ReLU encoder gives, lies at 1 from every image): no copies
         "embedding_radius": Num(0, 1, high_open=True, null=True),

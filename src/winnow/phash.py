@@ -5,7 +5,7 @@ copies by it; the score stage computes it in the same pass as the quality scores
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import numpy as np
 
@@ -182,3 +182,56 @@ def _sinc(x: float) -> float:
         return 1.0
     x *= math.pi
     return math.sin(x) / x
+
+
+# the turns dedup.orientations: any searches, beside the upright image and its left-right mirror (dedup.flip's): each
+# as (transposed, rows reversed, columns reversed) of an (H, W) image, applied in that order (rot90 is numpy's)
+TURNS = {"upside_down": (False, True, False), "rot180": (False, True, True), "transpose": (True, False, False),
+         "rot90": (True, True, False), "rot270": (True, False, True), "antitranspose": (True, True, True)}
+
+
+def turns_for(height: int, width: int) -> tuple[str, ...]:
+    """The :data:`TURNS` an image of ``height`` x ``width`` can be a copy under: a transposed non-square image has
+    another shape than every image of its imageset."""
+    return tuple(name for name, (transposed, _, _) in TURNS.items() if height == width or not transposed)
+
+
+def turned(array: np.ndarray, turn: str) -> np.ndarray:
+    """``(B, H, W, ...)`` with each image turned by ``turn`` of :data:`TURNS` (a view)."""
+    transposed, rows, columns = TURNS[turn]
+    out = array.swapaxes(1, 2) if transposed else array
+    return out[:, ::-1 if rows else 1, ::-1 if columns else 1]
+
+
+def turned_phashes(images: np.ndarray, *, turns: tuple[str, ...], batch_size: int = 4096,
+                   engine: Engine = Engine()) -> np.ndarray:
+    """uint64 ``(len(turns), N)``: the pHash of each image turned by each of ``turns`` (:data:`TURNS`), from one
+    transform per image: reversing an axis multiplies DCT coefficient ``k`` along it by ``(-1)^k`` and transposing
+    the image transposes its coefficients, so only each view's median and bits are made anew.
+
+    Equal to :func:`phash64` of the turned pixels but where the resize's rounding differs for them (a pass order
+    or a mirrored filter's fixed-point weights): a bit or two near a tie. dedup searches within a radius and
+    confirms by thumbnails, so those stay copies. ``images``: uint8 ``(N, H, W, C)``."""
+    check_images(images)
+    if not turns:
+        return np.empty((0, len(images)), np.uint64)
+    step = batch_rows(images, batch_size, pixels=CHUNK_PIXELS)
+    found = engine.map(partial(_turned_rows, turns=turns), images, batch_size=step, threads=True)
+    return np.stack([found[turn] for turn in turns])
+
+
+def _turned_rows(batch: np.ndarray, *, turns: tuple[str, ...]) -> dict[str, np.ndarray]:
+    height, width = batch.shape[1:3]
+    gray = _pillow_resize(_pillow_gray(batch), vertical_first=_pillow_vertical_first(height, width))
+    dct = _low_dct(gray).reshape(-1, 8, 8)
+    out = {}
+    for turn in turns:
+        transposed, rows, columns = TURNS[turn]
+        view = (dct.transpose(0, 2, 1) if transposed else dct) * np.outer(_SIGNS[rows], _SIGNS[columns])
+        flat = view.reshape(-1, 64)
+        bits = flat > np.median(flat, axis=1)[:, None]
+        out[turn] = np.packbits(bits, axis=1).view(">u8")[:, 0].astype(np.uint64)
+    return out
+
+
+_SIGNS = {False: np.ones(8), True: (-1.0) ** np.arange(8)}  # DCT coefficient k of a reversed axis: times (-1)^k

@@ -24,7 +24,8 @@ COUNT_KEYS = frozenset({
     "planted_flips_flagged", "planted_flips_relabelled", "dropped", "relabelled", "leak_drops", "conflicts",
     "largest_group", "correct", "judged", "negative", "reliably_negative", "issues",
     "label_issue", "label_conflict", "inside_class", "isolated", "outlier", "neighbours_agree", "val_relabels",
-    "relabels_blocked", "exact_duplicate", "near_duplicate", "flip_crop_duplicate", "embedding_duplicate", "leak",
+    "relabels_blocked", "exact_duplicate", "near_duplicate", "flip_crop_duplicate", "turned_duplicate",
+    "embedding_duplicate", "leak",
     "none_correct", "winner_correct", "val_left_out"})
 FLAG_KEYS = frozenset({"too_few_images"})  # true / false, whatever their names end in (the budget's judge)
 # whole numbers of either sign, whatever their names end in: the budget's model check writes none's judge images

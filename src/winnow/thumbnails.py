@@ -22,6 +22,7 @@ import numpy as np
 
 from winnow.engine import Engine
 from winnow.mapped_rows import release_rows, spill_array
+from winnow.phash import turned
 from winnow.pixel_batches import batch_rows
 from winnow.sharpness import area_matrix
 
@@ -122,10 +123,11 @@ def mirrored(features: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
 
 
 def pair_correlation(features: np.ndarray, pairs: np.ndarray, *, other: np.ndarray | None = None,
-                     mirror: tuple[int, int] | None = None, block: int = 1 << 14) -> np.ndarray:
+                     mirror: tuple[int, int] | None = None, turn: tuple[tuple[int, int], str] | None = None,
+                     block: int = 1 << 14) -> np.ndarray:
     """float32 ``(P,)``: the correlation of row ``i`` of ``features`` with row ``j`` of ``other`` (default
     ``features``) for each ``(i, j)`` of int ``(P, 2)`` ``pairs``; with ``mirror`` (the thumbnails' grid),
-    of row ``i`` mirrored (:func:`mirrored`). The rows are gathered ``block`` pairs at a time, fewer where
+    of row ``i`` mirrored (:func:`mirrored`); with ``turn`` (the grid, a :data:`winnow.phash.TURNS` name), turned. The rows are gathered ``block`` pairs at a time, fewer where
     their thumbnails would take more than :data:`BLOCK_BYTES` a side (long thumbnails of wide images): a
     block holds two float32 ``(block, D)`` copies (16 MiB each for 16x16 thumbnails); mirroring only the
     gathered rows never copies all N thumbnails. Each pair's correlation is its own, whatever the blocks.
@@ -138,14 +140,15 @@ def pair_correlation(features: np.ndarray, pairs: np.ndarray, *, other: np.ndarr
     block = max(1, min(block, BLOCK_BYTES // max(1, features[:1].nbytes)))
     out = np.empty(len(pairs), np.float32)
     for group, windows in _window_groups(pairs, features, other):
-        out[group] = _block_correlation(features, other, pairs[group], mirror=mirror, block=block)
+        out[group] = _block_correlation(features, other, pairs[group], mirror=mirror, turn=turn, block=block)
         for array, (first, stop) in windows:  # spilled: back to the page cache
             release_rows(array, first, stop)
     return out
 
 
 def _block_correlation(features: np.ndarray, other: np.ndarray, pairs: np.ndarray, *,
-                       mirror: tuple[int, int] | None, block: int) -> np.ndarray:
+                       mirror: tuple[int, int] | None, block: int,
+                       turn: tuple[tuple[int, int], str] | None = None) -> np.ndarray:
     """float32 ``(P,)``: :func:`pair_correlation` of int ``(P, 2)`` ``pairs``, ``block`` pairs at a time."""
     out = np.empty(len(pairs), np.float32)
     for start in range(0, len(pairs), block):
@@ -153,6 +156,8 @@ def _block_correlation(features: np.ndarray, other: np.ndarray, pairs: np.ndarra
         if len(chunk) == 1:  # numpy's einsum sums a lone row past 8,192 cells in another order than rows of a block
             chunk = np.repeat(chunk, 2, axis=0)
         left = features[chunk[:, 0]]
+        if turn is not None:
+            left = turned(left.reshape(len(left), *turn[0]), turn[1]).reshape(len(left), -1)
         found = np.einsum("ij,ij->i", left if mirror is None else mirrored(left, mirror), other[chunk[:, 1]])
         out[start:start + block] = found[:min(block, len(pairs) - start)]
     return out
@@ -237,4 +242,27 @@ class Looks:
         for view, mirror in self.views():
             for ordered in (pairs, pairs[:, ::-1]):
                 best = np.maximum(best, pair_correlation(view, ordered, other=self.whole, mirror=mirror))
+        return best
+
+
+@dataclass(frozen=True)
+class TurnedLooks:
+    """The whole thumbnails of :class:`Looks` compared turned (dedup.orientations: any), as
+    :func:`winnow.copies.flip_crop_pairs` confirms a candidate by :meth:`correlation`.
+
+    Attributes:
+        whole: float32 ``(N, D)``, :attr:`Looks.whole`; grid: its (rows, columns).
+        turns: the :data:`winnow.phash.TURNS` compared (closed under inverse, so one image turned suffices).
+    """
+
+    whole: np.ndarray
+    grid: tuple[int, int]
+    turns: tuple[str, ...]
+
+    def correlation(self, pairs: np.ndarray, *, whole: bool = False) -> np.ndarray:
+        """float32 ``(P,)``: the best correlation of image ``i`` turned by one of :attr:`turns` with the whole image
+        ``j``, for each ``(i, j)`` of int ``(P, 2)`` ``pairs`` (``whole``: and of the two upright)."""
+        best = pair_correlation(self.whole, pairs) if whole else np.full(len(pairs), -np.inf, np.float32)
+        for turn in self.turns:
+            best = np.maximum(best, pair_correlation(self.whole, pairs, turn=(self.grid, turn)))
         return best
