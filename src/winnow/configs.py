@@ -70,8 +70,8 @@ ORIENTATIONS = ("upright", "any")
 # the reasons dedup's groups give an image it keeps, and one it removes (winnow.copies.LINKS, and a train copy of a val,
 # test or trusted image): winnow.dedup.REASONS, the only ones every reader takes (winnow.group_rows)
 KEPT_REASONS = ("unique", "kept", "eval_copy")
-REMOVED_REASONS = ("exact_duplicate", "near_duplicate", "flip_crop_duplicate", "turned_duplicate", "embedding_duplicate",
-                   "leak")
+REMOVED_REASONS = ("exact_duplicate", "near_duplicate", "flip_crop_duplicate", "turned_duplicate",
+                   "embedding_duplicate", "leak")
 FILTER_BY = ("prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given",
              "low_normalized_margin", "low_self_confidence")  # cleanlab's find_label_issues
 FRAC_NOISE_FILTERS = ("prune_by_noise_rate", "prune_by_class", "both")  # the filter_by that read frac_noise

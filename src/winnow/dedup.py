@@ -4,8 +4,8 @@ Two images are duplicates when :mod:`winnow.copies` links them: equal pixel dige
 within ``radius`` bits whose thumbnails correlate (near), the same between one image's mirror or
 centre crop and the other (flip/crop; a mirror never links two labels: it may change the class, as left/right
 does), the same between one image turned (upside down, by 90 or 180 degrees, transposed) and the other where
-``orientations`` is ``any`` (turned), or represent embeddings within a cosine radius (embedding). Flat images link by digest only. A
-group is a connected component of all the links (single linkage, as 004 section IV.B.2 found best),
+``orientations`` is ``any`` (turned), or represent embeddings within a cosine radius (embedding). Flat images link by
+digest only. A group is a connected component of all the links (single linkage, as 004 section IV.B.2 found best),
 found by searches that never compare all pairs of hashes, less the images that joined it only through a chain
 and resemble none of the images it keeps (:func:`winnow.dedup_keep.kept_by_resemblance`): those are grouped
 anew among themselves.
@@ -240,7 +240,8 @@ def dedup_table(
         manifest: the imageset manifest (``id``, ``split``, ``label``, ``digest``).
         scores: the score stage's table: ``id``, ``phash`` (uint64) and the quality scores.
         radius, looks, min_correlation, variants, embedding, embedding_radius, embedding_confirm, knn, flat,
-            mirrored, turned, turns: see :func:`duplicate_links` (given ``mirrored``, the manifest's labels are its ``labels``);
+            mirrored, turned, turns: see :func:`duplicate_links` (given ``mirrored``, the manifest's labels are its
+            ``labels``);
             their rows follow ``manifest``.
         keep, drop_leaks, flagged: see :func:`winnow.dedup_keep.choose_kept` (``flagged`` follows ``manifest``).
 
@@ -257,10 +258,13 @@ def dedup_table(
                             embedding_radius=embedding_radius, embedding_confirm=embedding_confirm, knn=knn,
                             flat=flat, labels=labels, mirrored=mirrored, turned=turned, turns=turns)
     quality = merged[list(QUALITY_ISSUES)].to_numpy(dtype=np.float64).mean(axis=1) if keep == "best_quality" else None
-    # a manifest read by read_imageset always holds the source sizes; a table made by hand may not (all alike then)
+    # ranked only where an image has a link (a million ids took a second); a manifest read by read_imageset always
+    # holds the source sizes, a table made by hand may not (all alike then)
+    linked = np.unique(np.concatenate([np.empty((0, 2), np.int64), *links.values()]))
     sized = {"orig_h", "orig_w"} <= set(manifest.columns)
-    derived = derived_rank(merged["id"].to_numpy(), *((manifest["orig_h"].to_numpy(), manifest["orig_w"].to_numpy())
-                                                      if sized else ()))
+    sizes = [manifest[c].to_numpy()[linked] for c in ("orig_h", "orig_w")] if sized else []
+    derived = np.zeros(len(merged), np.int64)
+    derived[linked] = derived_rank(merged["id"].to_numpy()[linked], *sizes)
     # where the embedding's pairs go unconfirmed (embedding_confirm false, or no thumbnails: min_correlation null);
     # a confirmed pair resembles by its thumbnails, compared there already
     unconfirmed = embedding if embedding_radius is not None and (not embedding_confirm or looks is None) else None

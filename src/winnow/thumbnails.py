@@ -127,7 +127,8 @@ def pair_correlation(features: np.ndarray, pairs: np.ndarray, *, other: np.ndarr
                      block: int = 1 << 14) -> np.ndarray:
     """float32 ``(P,)``: the correlation of row ``i`` of ``features`` with row ``j`` of ``other`` (default
     ``features``) for each ``(i, j)`` of int ``(P, 2)`` ``pairs``; with ``mirror`` (the thumbnails' grid),
-    of row ``i`` mirrored (:func:`mirrored`); with ``turn`` (the grid, a :data:`winnow.phash.TURNS` name), turned. The rows are gathered ``block`` pairs at a time, fewer where
+    of row ``i`` mirrored (:func:`mirrored`); with ``turn`` (the grid, a :data:`winnow.phash.TURNS` name), turned.
+    The rows are gathered ``block`` pairs at a time, fewer where
     their thumbnails would take more than :data:`BLOCK_BYTES` a side (long thumbnails of wide images): a
     block holds two float32 ``(block, D)`` copies (16 MiB each for 16x16 thumbnails); mirroring only the
     gathered rows never copies all N thumbnails. Each pair's correlation is its own, whatever the blocks.
