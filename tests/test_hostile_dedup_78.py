@@ -59,6 +59,7 @@ def _mean_quality(images: list[np.ndarray]) -> np.ndarray:
     return score_table(pixels, manifest)[list(QUALITY_ISSUES)].to_numpy(np.float64).mean(axis=1)
 
 
+@pytest.mark.hostile("intermediates")
 def test_best_quality_keeps_the_png_original_over_its_jpeg_re_encode():
     # before: the re-encode scored the higher mean (ringing off the black background) and was kept, the PNG dropped
     original = _stroke(3)
@@ -72,6 +73,7 @@ def test_best_quality_keeps_the_png_original_over_its_jpeg_re_encode():
     assert swapped["kept"].to_dict() == {"train/0/a-copy.jpg": False, "train/0/b.png": True}
 
 
+@pytest.mark.hostile("intermediates")
 def test_best_quality_keeps_the_larger_source_over_its_jpeg_of_a_smaller_one():
     # the copy from a 2x larger source is kept though both are JPEGs and the smaller one scores higher
     original = _stroke(3)
@@ -90,6 +92,7 @@ def _six() -> np.ndarray:
     return np.asarray(image)
 
 
+@pytest.mark.hostile("intermediates")
 @pytest.mark.parametrize("turn", ["rot90", "rot180", "rot270", "upside_down", "transpose"])
 def test_a_turned_copy_is_grouped_under_any_orientation_and_not_upright(turn):
     # before: no search compared a turned image, so its copy stayed in train as unique under every setting
@@ -103,6 +106,7 @@ def test_a_turned_copy_is_grouped_under_any_orientation_and_not_upright(turn):
     assert anyway["group"].iloc[0] == anyway["group"].iloc[2]
 
 
+@pytest.mark.hostile("intermediates")
 def test_a_six_and_its_half_turn_a_nine_are_two_pictures_upright():
     six = _six()
     nine = np.ascontiguousarray(six[::-1, ::-1])
@@ -112,6 +116,7 @@ def test_a_six_and_its_half_turn_a_nine_are_two_pictures_upright():
     assert _groups(ids, [six, nine], orientations="any")["reason"].tolist() == ["kept", "turned_duplicate"]
 
 
+@pytest.mark.hostile("intermediates")
 def test_a_mirrored_copy_keeps_its_flip_reason_under_any():
     # the left-right mirror stays dedup.flip's (its rule for two labels with it), not a turned copy
     original = _stroke(3)
@@ -120,12 +125,14 @@ def test_a_mirrored_copy_keeps_its_flip_reason_under_any():
     assert groups["reason"].tolist() == ["kept", "flip_crop_duplicate"]
 
 
+@pytest.mark.hostile("params")
 def test_an_unknown_orientations_setting_is_one_line():
     with pytest.raises(WinnowError) as refused:
         _groups(["a.png"], [_stroke(3)], orientations="sideways")
     assert str(refused.value) == "params.yaml dedup.orientations: must be one of upright, any, got 'sideways'"
 
 
+@pytest.mark.hostile("params")
 def test_params_yaml_declares_orientations_upright_and_refuses_any_without_a_radius():
     from hostile_harness import ROOT, default_params, params_with
     from winnow.params import validate
@@ -142,6 +149,7 @@ def test_params_yaml_declares_orientations_upright_and_refuses_any_without_a_rad
     assert str(refused.value) == 'params.yaml: dedup.orientations: "sideways" is not one of upright, any'
 
 
+@pytest.mark.hostile("intermediates")
 def test_groups_recorded_before_orientations_existed_read_as_upright():
     # groups written by the winnow before the setting searched upright only: a reader run alone takes them under
     # upright and refuses them under any (dedup rerun finds the turned copies)
