@@ -175,7 +175,8 @@ def main() -> None:
                    f"set it above {smallest}")
         print(f"warning: balance: no copy was added and no image left out, so balanced holds pruned's images alone "
               f"and is trained and reported as a version of its own; {why}, or leave balanced out of variants")
-    for warning in (*warnings, few_sources(labels, made, classes)):
+    few = few_sources(labels, made, classes, digests=pruned.manifest["digest"].to_numpy(object))
+    for warning in (*warnings, few):
         if warning:
             print(warning)
 

@@ -14,7 +14,7 @@ from winnow.balance import (
 )
 from winnow.configs import OPS
 from winnow.errors import WinnowError
-from winnow.imageset import read_imageset, write_imageset
+from winnow.imageset import pixel_digest, read_imageset, write_imageset
 from winnow.variants import load_variant, read_rows, write_variant
 
 STAGE = Path(__file__).resolve().parents[1] / "stages" / "balance.py"
@@ -174,24 +174,24 @@ def test_a_class_resting_on_few_source_images_gets_one_warning_line():
     labels = np.repeat([0, 1, 2], [369, 1, 3])
     images = np.random.default_rng(0).integers(0, 256, (len(labels), 4, 4, 1), dtype=np.uint8)
     made = balanced_augment(images, labels, policy={}, seed=0, num_classes=3)
-    assert few_sources(labels, made, ["big", "one", "three"]) == (
+    assert few_sources(labels, made, ["big", "one", "three"], digests=pixel_digest(images)) == (
         "warning: balance: class one ends with 369 train images from 1 source image (368 augmented copies), and 1 "
         "more class from fewer than 5; so few sources add little variety: give the class more train images")
     # a budget of one image a class keeps each class's edge case; said so (before: without a word)
     scores = np.arange(len(labels), dtype=float)
     cut = balanced_augment(images, labels, policy={}, seed=0, num_classes=3, edge_scores=scores, max_images=3)
-    assert few_sources(labels, cut, ["big", "one", "three"]) == (
+    assert few_sources(labels, cut, ["big", "one", "three"], digests=pixel_digest(images)) == (
         "warning: balance: class big ends with 1 train image from 1 source image, an edge case (0 augmented copies, "
         "368 left out for balance.max_images), and 1 more class from fewer than 5; so few sources add little variety: "
         "raise balance.max_images")  # three, cut to one; one's single image got no copy here
     # the class resting on the fewest sources is the one named, not the first (before: three, beside one)
     later = np.repeat([0, 1, 2], [369, 3, 1])
-    assert few_sources(later, balanced_augment(images, later, policy={}, seed=0, num_classes=3),
-                       ["big", "three", "one"]).startswith("warning: balance: class one ends with 369 train images "
-                                                           "from 1 source image")
+    assert few_sources(later, balanced_augment(images, later, policy={}, seed=0, num_classes=3), ["big", "three", "one"],
+                       digests=pixel_digest(images)).startswith("warning: balance: class one ends with 369 train images "
+                                                                "from 1 source image")
     plenty = np.repeat([0, 1], [9, 5])
     assert few_sources(plenty, balanced_augment(images[:14], plenty, policy={}, seed=0, num_classes=2),
-                       ["a", "b"]) is None  # 5 sources and up: no warning
+                       ["a", "b"], digests=pixel_digest(images[:14])) is None  # 5 sources and up: no warning
 
 
 def test_stage_writes_the_balanced_variant(tmp_path, monkeypatch):

@@ -35,7 +35,7 @@ from winnow.balance import balanced_augment, few_sources
 from winnow.configs import GanConfig
 from winnow.errors import WinnowError
 from winnow.gan import train_gan
-from winnow.imageset import read_imageset
+from winnow.imageset import pixel_digest, read_imageset
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -103,7 +103,7 @@ def test_the_few_sources_warning_gives_the_named_class_its_own_fix_under_a_budge
     images = np.random.default_rng(0).integers(0, 256, (len(labels), 8, 8, 1), dtype=np.uint8)
     made = balanced_augment(images, labels, policy={"ops": ["noise", "shear"], "n": 1}, seed=0, num_classes=3,
                             max_images=12)
-    assert few_sources(labels, made, ["a", "b", "c"]) == (
+    assert few_sources(labels, made, ["a", "b", "c"], digests=pixel_digest(images)) == (
         "warning: balance: class c ends with 4 train images from 1 source image (3 augmented copies), and 2 more "
         "classes from fewer than 5; so few sources add little variety: give the class more train images, and raise "
         "balance.max_images for the 2 other classes it cut to fewer than 5")

@@ -208,26 +208,33 @@ def _spread(total: int, weight: np.ndarray, *, rng: np.random.Generator) -> np.n
     return copies
 
 
-def few_sources(labels: np.ndarray, made: Balanced, classes: list[str]) -> str | None:
+def few_sources(labels: np.ndarray, made: Balanced, classes: list[str], *, digests: np.ndarray) -> str | None:
     """The one warning line when balance left a class on fewer than :data:`HANDFUL` source images, by copying
     them (a class of one pruned image got 368 copies of it) or by ``max_images`` cutting the class down
     (keeping its edge cases first: at one image a class, each class's farthest from its centre); None when
     none. Names the class of fewest sources (the first of a tie), its images, copies and sources, and how many
     more classes there are.
 
+    Sources are distinct pictures (``digests``), not rows: before, a class of 10 rows of one picture (exact duplicates
+    pruned kept: dedup not among pruned.cleaners) was "10 source images", its copies of that one picture unsaid.
+
     Args:
-        labels: int ``(N,)``, the inputs :func:`balanced_augment` made ``made`` from; classes: their names.
+        labels: int ``(N,)``, the inputs :func:`balanced_augment` made ``made`` from; classes: their names;
+        digests: object ``(N,)``, the inputs' pixel digests (:func:`winnow.imageset.pixel_digest`).
     """
     labels, k = np.asarray(labels, dtype=np.int64), len(classes)
-    sources = np.bincount(labels[made.kept], minlength=k)
+    rows = np.bincount(labels[made.kept], minlength=k)
+    sources = _pictures(labels, digests, made.kept, k)
     added = np.bincount(made.labels, minlength=k)
     left_out = np.bincount(labels[~made.kept], minlength=k)
-    edges = np.bincount(labels[made.kept & made.edge], minlength=k)
+    edges = _pictures(labels, digests, made.kept & made.edge, k)
     few = np.flatnonzero((sources > 0) & (sources < HANDFUL) & ((added > 0) | (left_out > 0)))
     if not len(few):
         return None
     c = few[np.argmin(sources[few])]
     details = [f"{added[c]} augmented cop{'y' if added[c] == 1 else 'ies'}"]
+    if rows[c] > sources[c]:
+        details.insert(0, f"{rows[c] - sources[c]} of its {rows[c]} train rows exact duplicates of another")
     if left_out[c]:
         details.append(f"{left_out[c]} left out for balance.max_images")
     # said of the sources, beside them: before, "(10 augmented copies, 1 of them an edge case)" read as one of the
@@ -244,7 +251,14 @@ def few_sources(labels: np.ndarray, made: Balanced, classes: list[str]) -> str |
         which = f"the {len(others)} other class{'es' if len(others) > 1 else ''}"
         fix += (f", and give more train images to {which} copied from fewer than {HANDFUL}" if left_out[c] else
                 f", and raise balance.max_images for {which} it cut to fewer than {HANDFUL}")
-    total = sources[c] + added[c]
+    total = rows[c] + added[c]
     return (f"warning: balance: class {classes[c]} ends with {total} train image{'s' if total != 1 else ''} from "
             f"{sources[c]} source image{'s' if sources[c] != 1 else ''}{edge} ({', '.join(details)}){more}; so few "
             f"sources add little variety: {fix}")
+
+
+def _pictures(labels: np.ndarray, digests: np.ndarray, chosen: np.ndarray, k: int) -> np.ndarray:
+    """int64 ``(k,)``: per class, the distinct pictures (object ``(N,)`` ``digests``) among the ``chosen`` (bool
+    ``(N,)``) of the inputs of int ``(N,)`` ``labels``."""
+    pairs = {(int(label), digest) for label, digest in zip(labels[chosen], np.asarray(digests, dtype=object)[chosen])}
+    return np.bincount(np.array([label for label, _ in pairs], np.int64), minlength=k)
