@@ -24,7 +24,9 @@ from winnow.augment import augment
 from winnow.augment_search import is_fixed, policy_for
 from winnow.balance import Policy, balance_counts, balanced_augment, edge_scores, few_sources
 from winnow.balance_checks import checked_copies
+from winnow.built_on import balance_made_of
 from winnow.checkpoints import check_finite, load
+from winnow.configs import BALANCE_DEFAULTS
 from winnow.gan_eval import sample_grid
 from winnow.imageset import ImageSet, read_imageset
 from winnow.stage import check_outputs, load_params, run, together, write_json
@@ -34,7 +36,6 @@ from winnow.training import TrainConfig, embed, run_as
 from winnow.variant_contract import VariantContract, outputs as contract_outputs, write_not_checked
 from winnow.variants import check_made_among, learnt_ids, load_variant, loaded_order, read_rows, write_variant
 
-DEFAULTS = {"target": "max", "edge_fraction": 0.1, "edge_extra": 2.0, "max_images": None, "device": "auto"}
 FOLDERS = ("data/variants/balanced", "plots/balance")
 METRICS = "metrics/balance.json"
 # balanced's contract: its Data Docs and its verdict, written at the end with the variant
@@ -57,7 +58,7 @@ def main() -> None:
             write_not_checked("balanced", SKIPPED)
         print(f"balance: skipped: {SKIPPED}")
         return
-    section = {**DEFAULTS, **(params.get("balance") or {})}
+    section = {**BALANCE_DEFAULTS, **(params.get("balance") or {})}
     device = pick_device(section["device"], option="balance.device")  # settings first, then files
     policy_from = "searched" if (params.get("augment_search") or {}).get("enabled", False) else "fixed"
     policy = policy_for(params, policy_from)
@@ -139,7 +140,10 @@ def main() -> None:
     # as one
     with replacing_skipped(folders=FOLDERS), together():
         extra = ImageSet(made.images, manifest, classes)
-        write_variant("balanced", rows, extra=extra, pixels=pruned.manifest)
+        # what train@balanced holds to params.yaml and data/ingest now (before: run alone after they changed, it
+        # trained the balanced variant of the old ones, exit 0)
+        write_variant("balanced", rows, extra=extra, pixels=pruned.manifest,
+                      made_of=balance_made_of(params, policy=policy, ingested=ingested))
         write_json(METRICS, {
             "target": section["target"], "policy": policy.to_params(), "policy_from": policy_from,
             "max_images": section["max_images"], "left_out": int((~made.kept).sum()), "added": int(len(made.labels)),

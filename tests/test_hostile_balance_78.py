@@ -12,11 +12,20 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
+from pathlib import Path
 
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from test_augment import _stage
+from test_hostile_balance_more import balance_project
 from winnow.balance import balanced_augment, few_sources
-from winnow.imageset import pixel_digest
+from winnow.built_on import check_balance_made_of
+from winnow.errors import WinnowError
+from winnow.imageset import pixel_digest, read_imageset, write_imageset
+from winnow.stage import load_params, run
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -32,3 +41,63 @@ def test_a_class_of_one_picture_in_many_rows_is_warned_of_as_one_source():
         "warning: balance: class b ends with 10 train images from 1 source image (4 of its 5 train rows exact "
         "duplicates of another, 5 augmented copies); so few sources add little variety: give the class more train "
         "images")
+
+
+def _balanced(tmp_path, monkeypatch):
+    """A project (the cwd) whose balance stage has just written balanced: a of 4 images, b of 2, c of 1."""
+    labels = np.repeat([0, 1, 2], [4, 2, 1])
+    images = np.random.default_rng(0).integers(0, 256, (len(labels), 8, 8, 1), dtype=np.uint8)
+    project = balance_project(tmp_path / "project", images, labels, policy={"ops": ["noise"], "n": 1})
+    monkeypatch.chdir(project)
+    monkeypatch.setattr("sys.argv", ["stages/balance.py"])
+    run(_stage("balance").main)
+    return project
+
+
+def _train_refused(monkeypatch) -> str:
+    """train@balanced's one line; it wrote no model."""
+    monkeypatch.setattr("sys.argv", ["stages/train.py", "balanced"])
+    with pytest.raises(WinnowError) as refused:
+        _stage("train").main()
+    assert not Path("models/balanced.pt").exists()
+    return str(refused.value)
+
+
+@pytest.mark.hostile("intermediates")
+def test_train_balanced_refuses_balanced_made_with_another_balance_target(tmp_path, monkeypatch, capsys):
+    # before: balance.target raised to 6 and train@balanced run alone trained the 4-a-class balanced, exit 0
+    project = _balanced(tmp_path, monkeypatch)
+    check_balance_made_of(load_params())  # as made: passes
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["balance"]["target"] = 6
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert _train_refused(monkeypatch) == (
+        'data/variants/balanced/rows.parquet: made with balance.target "max", which is 6 now; rerun the balance stage '
+        "(dvc repro balance)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_train_balanced_refuses_balanced_made_of_another_data_ingest(tmp_path, monkeypatch, capsys):
+    # a val image of data/ingest read anew (its file replaced, only ingest rerun): balance checked its copies against
+    # the old one, and train@balanced's checks of pruned's rows and pixels pass. Before: trained, exit 0
+    _balanced(tmp_path, monkeypatch)
+    ingested = read_imageset("data/ingest")
+    images = np.array(ingested.images)
+    images[-1] = 255 - images[-1]  # v1
+    write_imageset("data/ingest", images, ingested.manifest.drop(columns="digest"), ingested.classes)
+    assert _train_refused(monkeypatch) == (
+        "data/variants/balanced/rows.parquet: made of another data/ingest: its images, splits or labels changed since; "
+        "rerun the balance stage (dvc repro balance)")
+
+
+@pytest.mark.hostile("intermediates")
+def test_train_balanced_refuses_balanced_rows_that_record_nothing_they_were_made_of(tmp_path, monkeypatch, capsys):
+    # rows of an earlier winnow, or written by hand: nothing to hold to params.yaml and data/ingest now
+    _balanced(tmp_path, monkeypatch)
+    rows = pd.read_parquet("data/variants/balanced/rows.parquet")
+    rows.attrs = {}
+    rows.to_parquet("data/variants/balanced/rows.parquet", index=False)
+    assert _train_refused(monkeypatch) == (
+        "data/variants/balanced/rows.parquet: records no settings or data/ingest it was made of: made by an earlier "
+        "winnow or by hand; rerun the balance stage (dvc repro balance)")
+

@@ -220,6 +220,11 @@ def gan_sizes_near(side: int) -> str:
     return f"{low} or {low + 4}"
 
 
+# the balance section where params.yaml is silent (its policy: Policy's defaults): the balance stage's settings, and
+# what train@balanced holds balanced's record of them to (winnow.built_on.balance_made_of)
+BALANCE_DEFAULTS = {"target": "max", "edge_fraction": 0.1, "edge_extra": 2.0, "max_images": None, "device": "auto"}
+
+
 @dataclass(frozen=True)
 class Policy:
     """How augmented copies are made (RandAugment-style): each image gets ``n`` of ``ops``, drawn at

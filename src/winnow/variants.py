@@ -58,6 +58,8 @@ assert tuple(DECISION_FILES) == CLEANERS  # one list of cleaners: winnow.configs
 PER_IMAGE = ("flags", "groups")
 # the key of pruned's rows' attrs (the parquet file's metadata) recording the pruned.cleaners it was made of
 MADE_AMONG = "cleaners"
+# the key of balanced's rows' attrs recording the settings and data/ingest balance made it of (winnow.built_on)
+MADE_OF = "made_of"
 
 
 def _rows(manifest: pd.DataFrame, origin: str) -> pd.DataFrame:
@@ -78,9 +80,10 @@ def baseline_rows(degraded: pd.DataFrame) -> pd.DataFrame:
 
 def write_variant(name: str, rows: pd.DataFrame, *, extra: ImageSet | None = None,
                   root: str | os.PathLike = VARIANTS_DIR, cleaners: list[str] | None = None,
-                  pixels: pd.DataFrame | None = None) -> None:
+                  pixels: pd.DataFrame | None = None, made_of: dict[str, str] | None = None) -> None:
     """Write ``<root>/<name>/rows.parquet`` (and ``extra/`` when images are added); ``cleaners``: the pruned.cleaners
     whose decisions the rows apply, recorded in the file (:data:`MADE_AMONG`, :func:`check_made_among`) unless None;
+    ``made_of``: what else the rows were made of, recorded in the file (:data:`MADE_OF`) unless None;
     ``pixels``: the ``id`` and ``digest`` of the images of data/degrade or data/ingest the rows were decided on,
     recorded in a column of their rows (:data:`PIXELS`, :func:`check_origin_rows`) unless None."""
     folder = Path(root) / name
@@ -93,6 +96,8 @@ def write_variant(name: str, rows: pd.DataFrame, *, extra: ImageSet | None = Non
     written = rows.loc[:, list(ROW_COLUMNS)]
     if cleaners is not None:
         written.attrs = {**written.attrs, MADE_AMONG: sorted(cleaners)}
+    if made_of is not None:
+        written.attrs = {**written.attrs, MADE_OF: dict(made_of)}
     if pixels is not None:  # of the images of an imageset (not of extra, whose rows name its own)
         digests = pd.Series(pixels["digest"].to_numpy(object), index=pixels["id"].astype(str).to_numpy())
         written[PIXELS] = written["id"].astype(str).map(digests).where(written["origin"] != "extra").astype(object)
