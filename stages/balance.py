@@ -114,6 +114,9 @@ def main() -> None:
     copy = pd.Series(made.source).groupby(made.source).cumcount().to_numpy()
     used = ["+".join(np.array(policy.ops)[row]) for row in made.ops]
     h, w, c = pruned.images.shape[1:]
+    # bal-<id>-<k> ends in a digit after the source's whole id, so two copies never share one, and no image of ingest
+    # takes it: image files are read under their path, image suffix included (a file named bal-3-0 without one is set
+    # aside), the other sources' ids end in a zero-padded number after a fixed word or a split
     manifest = pd.DataFrame({
         "id": [f"bal-{i}-{k}" for i, k in zip(source_ids, copy)], "split": "train", "label": made.labels,
         "source": "balance", "orig_h": h, "orig_w": w, "orig_mode": "L" if c == 1 else "RGB",

@@ -101,3 +101,19 @@ def test_train_balanced_refuses_balanced_rows_that_record_nothing_they_were_made
         "data/variants/balanced/rows.parquet: records no settings or data/ingest it was made of: made by an earlier "
         "winnow or by hand; rerun the balance stage (dvc repro balance)")
 
+
+@pytest.mark.hostile("imagefolder")
+def test_files_named_as_copies_are_read_under_ids_no_copy_can_take(tmp_path):
+    # balance names a copy bal-<id>-<k> and degrade <id>~dup<i>: both end in a digit, and ingest's ids of image files
+    # end in their image suffix, so bal-3-0.png beside 3.png is an image of its own, never a copy's row; a file named
+    # exactly as a copy (no image suffix) is set aside, not read under that id
+    from PIL import Image
+
+    from winnow.image_files import load_imagefolder
+
+    for name in ("cat/3.png", "cat/bal-3-0.png", "cat/3.png~dup0", "dog/1.png", "bal-cat/3.png-0"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        Image.fromarray(np.full((4, 4), 7, np.uint8)).save(tmp_path / name, format="PNG")
+    loaded = load_imagefolder(tmp_path, size=None)
+    assert list(loaded.ids) == ["cat/3.png", "cat/bal-3-0.png", "dog/1.png"]
+    assert [path.removeprefix(f"{tmp_path}/") for path, _ in loaded.rejected] == ["bal-cat/3.png-0", "cat/3.png~dup0"]
