@@ -32,7 +32,12 @@ def base_settings(repo: str | Path, *, base: str | list[str],
     section = {side: _gate_section(repo, name, option=f"--{side}") for side, name in names.items()}
     used = "base" if section["base"] is not None else "target"
     if section[used] is None:
-        GateSettings.from_params(None)  # says the section is missing
+        # before: "params.yaml gate: missing; winnow gate needs ...", naming neither revision nor where to add it
+        where = ("the working tree's params.yaml" if names["target"] == revisions.WORKSPACE else
+                 f"{names['target']}'s params.yaml")
+        raise WinnowError(f"params.yaml at {names['base']} and at {names['target']}: no gate section, so no tolerances "
+                          f"to judge by; add one (files, tolerances, alpha, correction) to {where}: a base without "
+                          "one takes the target's")
     settings, notes = _checked_section(section[used], name=names[used])
     if used == "target":
         return settings, [f"gate settings: {names['target']}'s (params.yaml at {names['base']} has no gate "
