@@ -48,7 +48,9 @@ def main() -> None:
     p, variants = params["report"], params["variants"]
     # under `dvc repro -s report` the summaries of an earlier run stayed in place: a one-epoch baseline was paired
     # with a committed twenty-epoch oracle, and the page said "Ship balanced: +0.402" (the compare stage's check)
-    check_same_run([v for v in variants if Path(summary_path(v)).is_file()], params, stage="report")
+    # every evaluate output the page reads (its summary, its predictions), as evaluate@<v> wrote it (dvc.lock)
+    check_same_run([v for v in variants if Path(summary_path(v)).is_file()], params, stage="report",
+                   reads=(summary_path, predictions_path))
     ingested = read_imageset("data/ingest")
     degraded = optional(read_imageset, "data/degrade")
     if degraded is not None:

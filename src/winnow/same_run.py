@@ -7,20 +7,26 @@ params.yaml's settings by stages that read what the stages before them record no
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 from winnow import lock_entries
 from winnow.errors import WinnowError
 from winnow.flag_cuts import as_read
+from winnow.metrics import summary_path
 from winnow.staleness import FROZEN
 
 
-def check_same_run(variants: list[str], params: dict, *, repo: Path = Path("."), stage: str = "compare") -> None:
+def check_same_run(variants: list[str], params: dict, *, repo: Path = Path("."), stage: str = "compare",
+                   reads: tuple[Callable[[str], str], ...] = (summary_path,)) -> None:
     """Refuse, in the compare or report ``stage``, a variant's evaluate summary that is not this run's: dvc.lock records no
     evaluate@<v> or train@<v>, the summary is not the one evaluate@<v> wrote, its model is not the one train@<v>
     wrote, or train@<v> or a stage before it read outputs an earlier run made or ran under params other than
     params.yaml's. ``dvc repro -s compare`` after variants gained oracle compared a one-epoch baseline with a
-    twenty-epoch oracle from an earlier run, and tested the two against each other. A project without dvc.lock (the stage run by hand in a folder) is read as it is."""
+    twenty-epoch oracle from an earlier run, and tested the two against each other. ``reads``: the paths (of a
+    variant) of every evaluate@<v> output the stage reads, each to be the file evaluate wrote: before, summary.json's
+    alone, so the report paired a hand-edited or earlier predictions.csv beside a summary of this run. A project
+    without dvc.lock (the stage run by hand in a folder) is read as it is."""
     if not (repo / "dvc.lock").is_file():
         return
     locked = lock_entries.locked_stages(repo)
@@ -49,9 +55,10 @@ def check_same_run(variants: list[str], params: dict, *, repo: Path = Path("."),
                 raise WinnowError(f"{summary}: {stage} read what the stages before it no longer record ({disagrees}): "
                                   f"{rerun}{hint(stage)}")
         written = {o.get("path"): o.get("md5") for o in evaluated.get("outs") or [] if isinstance(o, dict)}
-        digest = hashlib.md5((repo / summary).read_bytes()).hexdigest() if (repo / summary).is_file() else None
-        if written.get(summary) != digest:
-            raise WinnowError(f"{summary}: not the file evaluate@{variant} wrote (dvc.lock): {rerun}")
+        for path in (read(variant) for read in reads):
+            digest = hashlib.md5((repo / path).read_bytes()).hexdigest() if (repo / path).is_file() else None
+            if written.get(path) != digest:
+                raise WinnowError(f"{path}: not the file evaluate@{variant} wrote (dvc.lock): {rerun}")
         scored = {d.get("path"): d.get("md5") for d in evaluated.get("deps") or [] if isinstance(d, dict)}
         made = {o.get("path"): o.get("md5") for o in trained.get("outs") or [] if isinstance(o, dict)}
         if scored.get(model) != made.get(model):
