@@ -13,7 +13,7 @@ from winnow.compare import class_table, pairwise, summary_rows, tested_class_row
 from winnow.errors import WinnowError
 from winnow.metrics import PER_CLASS_METRICS, summary_path
 from winnow.paired import significant
-from winnow.same_run import check_same_run
+from winnow.same_run import check_same_run, check_same_test_split
 from winnow.stage import check_outputs, load_params, run, together, write_table, write_text
 
 OUT_MD, OUT_CSV = "reports/compare.md", "plots/compare"
@@ -52,6 +52,7 @@ def main() -> None:
                                                    for kind in ("", "_significance"))])
     metrics = {v: read_summary(v) for v in variants}
     check_same_run(variants, params)  # under `dvc repro -s compare`, summaries of earlier runs stayed in place
+    check_same_test_split(metrics)  # and without dvc.lock (run by hand): summaries of another ingest's test split
     parts = ["# Variants side by side (one run; `winnow compare` for mean ± std over seeds)\n"]
     with together():  # all outputs or none: a failed write (a full disk) leaves the last run's
         for metric in PER_CLASS_METRICS:

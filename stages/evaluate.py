@@ -14,8 +14,8 @@ from winnow.augment_search import policy_for
 from winnow.checkpoints import check_finite, load
 from winnow.errors import WinnowError
 from winnow.metrics import (
-    headline, metrics_path, not_learnt, per_class_table, predictions_path, predictions_table, recall_total,
-    summarise, summary_path, tested_recalls,
+    TEST_SPLIT_KEY, digest_of_test_split, headline, metrics_path, not_learnt, per_class_table, predictions_path,
+    predictions_table, recall_total, summarise, summary_path, tested_recalls,
 )
 from winnow.stage import check_outputs, load_params, run, together, write_json, write_table
 from winnow.torch_runtime import pick_device
@@ -80,7 +80,8 @@ def main() -> None:
         write_table(predictions_path(variant),
                     predictions_table(test.manifest["id"].to_numpy(), test.labels, probabilities, classes=classes,
                                       digests=test.manifest["digest"].to_numpy()))
-        write_json(summary_path(variant), summary)
+        # the test images measured, recorded: compare, run by hand without dvc.lock, checks them against data/ingest
+        write_json(summary_path(variant), summary | {TEST_SPLIT_KEY: digest_of_test_split(test.manifest)})
         write_json(metrics_path(variant), headline(summary))
         write_table(f"{plots}/per_class.csv", table.round(4))
         write_table(f"{plots}/confusion.csv",

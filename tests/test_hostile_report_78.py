@@ -5,22 +5,32 @@
   where a section would be read from;
 - the report under dvc.lock, with a predictions.csv that is not the file evaluate wrote (edited, or an earlier run's)
   beside this run's summary.json: the check of this run's files hashed summary.json alone, and the page paired the
-  other predictions image by image as measured.
+  other predictions image by image as measured;
+- the compare stage run by hand (no dvc.lock) over summaries of another test split than data/ingest's now (an earlier
+  ingest), or of two: its check that they are this run's needed dvc.lock, so they were compared as one test set.
+  evaluate now records the test split it measured in each summary (``test_split_digest``).
 """
 
 import hashlib
 import json
+import shutil
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
+from conftest import make_manifest
 from gate_repo import commit, init
 from hostile_harness import assert_nothing_left, default_params, files_under, make_project
 from test_hostile_compare_70 import _stage
 from test_hostile_compare_72 import _lock_entry
+from test_hostile_metrics_more import _evaluate_project
+from test_hostile_training_66 import _evaluate_in_process
 
 from winnow.cli import main as winnow
 from winnow.errors import WinnowError
-from winnow.metrics import PER_CLASS_METRICS, predictions_path, summary_path
+from winnow.imageset import read_imageset, write_imageset
+from winnow.metrics import PER_CLASS_METRICS, TEST_SPLIT_KEY, digest_of_test_split, predictions_path, summary_path
 
 
 @pytest.mark.hostile("gate")
@@ -79,3 +89,90 @@ def test_the_report_refuses_predictions_that_are_not_the_file_evaluate_wrote(tmp
                                   "(dvc.lock): not from this run; run `dvc repro report`, which brings every variant "
                                   "up to date")
     assert_nothing_left(project, before)
+
+
+def _ingested(root, labels) -> pd.DataFrame:
+    """data/ingest at ``root``: 4 train images, then a test image of each of ``labels`` (classes a, b); its manifest."""
+    splits = ["train"] * 4 + ["test"] * len(labels)
+    manifest = make_manifest(len(splits), labels=np.array([0, 1, 0, 1, *labels])).assign(split=splits)
+    images = np.random.default_rng(0).integers(0, 256, (len(splits), 8, 8, 1), dtype=np.uint8)
+    write_imageset(root / "data/ingest", images, manifest, ["a", "b"])
+    return read_imageset(root / "data/ingest").manifest
+
+
+def _summaries_of(project, tested: dict[str, pd.DataFrame]) -> None:
+    """evaluate's summary of each variant (variant -> the manifest it was measured on), every metric 0.5."""
+    for variant, manifest in tested.items():
+        summary = {"per_class": {c: {m: 0.5 for m in PER_CLASS_METRICS} | {"support": 2} for c in "ab"},
+                   TEST_SPLIT_KEY: digest_of_test_split(manifest)}
+        (project / summary_path(variant)).parent.mkdir(parents=True, exist_ok=True)
+        (project / summary_path(variant)).write_text(json.dumps(summary))
+
+
+@pytest.mark.hostile("compare")
+def test_the_compare_stage_without_dvc_lock_refuses_a_summary_of_another_test_split(tmp_path, monkeypatch):
+    # run by hand (no dvc.lock): baseline was evaluated on data/ingest as it is, pruned before a re-ingest that
+    # relabelled one test image. Before: the check of this run's summaries needed dvc.lock, and compare tested
+    # the two against each other as measured on one test set, exit 0
+    project = make_project(tmp_path / "project", default_params() | {"variants": ["baseline", "pruned"]})
+    earlier = _ingested(project, [0, 0, 1, 1])
+    shutil.rmtree(project / "data/ingest")
+    now = _ingested(project, [0, 1, 1, 1])
+    _summaries_of(project, {"baseline": now, "pruned": earlier})
+    monkeypatch.chdir(project)
+    before = files_under(project)
+    with pytest.raises(WinnowError) as refused:
+        _stage("compare").main()
+    assert str(refused.value) == (
+        f"metrics/evaluate/pruned/summary.json: measured on another test split than data/ingest's now "
+        f"(test_split_digest {digest_of_test_split(earlier)[:12]}, against {digest_of_test_split(now)[:12]}); "
+        "rerun evaluate@pruned and the stages before it on data/ingest now (`dvc repro compare` runs each)")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("compare")
+def test_the_compare_stage_without_dvc_lock_compares_summaries_of_data_ingests_test_split(tmp_path, monkeypatch):
+    # the same, both evaluated on data/ingest as it is: compared (the check refuses no summary of this test split)
+    project = make_project(tmp_path / "project", default_params() | {"variants": ["baseline", "pruned"]})
+    _summaries_of(project, dict.fromkeys(["baseline", "pruned"], _ingested(project, [0, 1, 1, 1])))
+    monkeypatch.chdir(project)
+    _stage("compare").main()
+    assert (project / "reports/compare.md").is_file()
+
+
+@pytest.mark.hostile("compare")
+def test_the_compare_stage_without_dvc_lock_or_data_ingest_refuses_summaries_of_two_test_splits(tmp_path,
+                                                                                                monkeypatch):
+    # neither dvc.lock nor data/ingest (summaries copied into a folder): the two summaries record two test splits
+    project = make_project(tmp_path / "project", default_params() | {"variants": ["baseline", "pruned"]})
+    one, other = _ingested(project, [0, 0, 1, 1]), _ingested(tmp_path, [1, 0, 1, 1])
+    shutil.rmtree(project / "data/ingest")
+    _summaries_of(project, {"baseline": one, "pruned": other})
+    monkeypatch.chdir(project)
+    with pytest.raises(WinnowError) as refused:
+        _stage("compare").main()
+    assert str(refused.value) == (
+        f"metrics/evaluate/pruned/summary.json: measured on another test split than "
+        f"metrics/evaluate/baseline/summary.json's (test_split_digest {digest_of_test_split(other)[:12]}, against "
+        f"{digest_of_test_split(one)[:12]}); rerun evaluate@pruned and the stages before it on data/ingest (one for "
+        "every variant) (`dvc repro compare` runs each)")
+
+
+@pytest.mark.hostile("compare")
+def test_a_summary_evaluate_wrote_is_compared_until_data_ingest_relabels_a_test_image(tmp_path, monkeypatch, capsys):
+    # evaluate records the test split it measured: compare, by hand (no dvc.lock), accepts its summary while data/ingest
+    # is as evaluate read it, and refuses it once a re-ingest labels a test image otherwise (the summary unchanged)
+    project = _evaluate_project(tmp_path / "project", ["a", "b"], [2, 2], bias=[1.0, 0.0])
+    params = default_params() | {"variants": ["baseline"]}
+    params["contracts"]["enforce_variants"] = ["baseline"]
+    make_project(project, params)
+    done = _evaluate_in_process(project, monkeypatch, capsys)
+    assert (done.returncode, done.stderr) == (0, "")
+    _stage("compare").main()
+    ingest = read_imageset(project / "data/ingest")
+    relabelled = ingest.manifest.assign(label=np.where(ingest.manifest["id"] == "test-0-0", 1, ingest.manifest["label"]))
+    write_imageset(project / "data/ingest", np.array(ingest.images), relabelled.drop(columns="digest"), ingest.classes)
+    with pytest.raises(WinnowError) as refused:
+        _stage("compare").main()
+    assert str(refused.value).startswith("metrics/evaluate/baseline/summary.json: measured on another test split than "
+                                         "data/ingest's now (test_split_digest ")

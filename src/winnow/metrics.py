@@ -13,6 +13,7 @@ evaluate@<variant> writes three files per variant (paths below):
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -26,6 +27,7 @@ PREDICTION_COLUMNS = ("id", "label", "predicted", "probability")
 
 METRICS_FILE = "metrics/evaluate/{variant}.json"
 SUMMARY_FILE = "metrics/evaluate/{variant}/summary.json"
+TEST_SPLIT_KEY = "test_split_digest"  # the summary's record of the test images measured (digest_of_test_split)
 PREDICTIONS_FILE = "metrics/evaluate/{variant}/predictions.csv"
 
 
@@ -204,6 +206,15 @@ def summarise(y_true: np.ndarray, y_pred: np.ndarray, *, classes: list[str]) -> 
         "per_class": {row["class"]: {**{m: float(row[m]) for m in PER_CLASS_METRICS}, "support": int(row["support"])}
                       for row in table.to_dict("records")},
     }
+
+
+def digest_of_test_split(manifest: pd.DataFrame) -> str:
+    """The md5 (hex) of the test split of an imageset's ``manifest`` (its rows of ``split`` "test": ``id``, ``label``,
+    ``digest``, in id order): evaluate records it in each summary (:data:`TEST_SPLIT_KEY`), so that a stage reading the
+    summaries without dvc.lock (run by hand) can tell one measured on another test split than data/ingest's now."""
+    test = manifest.loc[manifest["split"] == "test", ["id", "label", "digest"]].astype(str).sort_values("id")
+    text = "\n".join("\t".join(row) for row in test.itertuples(index=False, name=None))
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 
 
 def headline(summary: dict) -> dict:

@@ -1,7 +1,8 @@
 """Whether the variants' evaluate summaries the compare and report stages read are this run's
 (:func:`check_same_run`): recorded in dvc.lock, written by their stages, of the models train made, and made under
 params.yaml's settings by stages that read what the stages before them record now. Read from dvc.lock alone
-(:mod:`winnow.lock_entries`), unlike :mod:`winnow.staleness`' checks, which ask DVC or git.
+(:mod:`winnow.lock_entries`), unlike :mod:`winnow.staleness`' checks, which ask DVC or git. And, without dvc.lock
+too, whether they were measured on data/ingest's test split now (:func:`check_same_test_split`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from pathlib import Path
 from winnow import lock_entries
 from winnow.errors import WinnowError
 from winnow.flag_cuts import as_read
-from winnow.metrics import summary_path
+from winnow.imageset import read_imageset
+from winnow.metrics import TEST_SPLIT_KEY, digest_of_test_split, summary_path
 from winnow.staleness import FROZEN
 
 
@@ -73,3 +75,27 @@ def check_same_run(variants: list[str], params: dict, *, repo: Path = Path("."),
                 _, where, now, then = min(differences)  # the first key in order
                 raise WinnowError(f"{summary}: {stage} ran under {where} = {then}, params.yaml now says "
                                   f"{now}: {rerun}{hint(stage)}")
+
+
+def check_same_test_split(summaries: dict[str, dict], *, repo: Path = Path("."), ingest: str = "data/ingest") -> None:
+    """Refuse a summary of ``summaries`` (variant -> evaluate's summary) whose recorded test split
+    (:data:`~winnow.metrics.TEST_SPLIT_KEY`) is not data/ingest's now, or, without data/ingest, not the first
+    recording summary's. It needs no dvc.lock: before, a stage run by hand (no dvc.lock) compared summaries of an
+    earlier ingest, or of two, as one test set. A summary recording none (an earlier evaluate's) is not checked."""
+    recorded = {v: s[TEST_SPLIT_KEY] for v, s in summaries.items() if TEST_SPLIT_KEY in s}
+    bad = next((v for v, d in recorded.items() if not (isinstance(d, str) and len(d) == 32)), None)
+    if bad is not None:
+        raise WinnowError(f"{summary_path(bad)}: {TEST_SPLIT_KEY} is {str(recorded[bad])[:40]!r}, not the md5 evaluate "
+                          f"writes; rerun evaluate@{bad}")
+    if not recorded:
+        return
+    if (repo / ingest).is_dir():
+        now, against, on = digest_of_test_split(read_imageset(repo / ingest).manifest), f"{ingest}'s now", "now"
+    else:
+        first = next(iter(recorded))
+        now, against, on = recorded[first], f"{summary_path(first)}'s", "(one for every variant)"
+    for variant, digest in recorded.items():
+        if digest != now:
+            raise WinnowError(f"{summary_path(variant)}: measured on another test split than {against} "
+                              f"({TEST_SPLIT_KEY} {digest[:12]}, against {now[:12]}); rerun evaluate@{variant} and the "
+                              f"stages before it on {ingest} {on} (`dvc repro compare` runs each)")
