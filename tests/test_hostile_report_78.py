@@ -8,7 +8,9 @@
   other predictions image by image as measured;
 - the compare stage run by hand (no dvc.lock) over summaries of another test split than data/ingest's now (an earlier
   ingest), or of two: its check that they are this run's needed dvc.lock, so they were compared as one test set.
-  evaluate now records the test split it measured in each summary (``test_split_digest``).
+  evaluate now records the test split it measured in each summary (``test_split_digest``);
+- ``winnow study collect`` over a run whose test split held no image of a class: the per-class figure drew the F1 0
+  evaluate writes for such a class by convention as measured.
 """
 
 import hashlib
@@ -20,13 +22,15 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import make_manifest
-from gate_repo import commit, init
+from gate_repo import commit, git, init
 from hostile_harness import assert_nothing_left, default_params, files_under, make_project
 from test_hostile_compare_70 import _stage
 from test_hostile_compare_72 import _lock_entry
 from test_hostile_metrics_more import _evaluate_project
 from test_hostile_training_66 import _evaluate_in_process
+from test_study import record, show
 
+from winnow import study_plots
 from winnow.cli import main as winnow
 from winnow.errors import WinnowError
 from winnow.imageset import read_imageset, write_imageset
@@ -176,3 +180,37 @@ def test_a_summary_evaluate_wrote_is_compared_until_data_ingest_relabels_a_test_
         _stage("compare").main()
     assert str(refused.value).startswith("metrics/evaluate/baseline/summary.json: measured on another test split than "
                                          "data/ingest's now (test_split_digest ")
+
+
+@pytest.mark.hostile("study")
+def test_study_leaves_a_class_a_run_did_not_test_out_of_its_per_class_figure(tmp_path, capsys, monkeypatch):
+    # three runs of one label-noise curve, each commit holding its summary.json; noise40's test split held no image of
+    # class 2 (support 0), so evaluate wrote its F1 as 0 by convention. Before: the per-class panel drew class 2 at F1 0
+    # at 0.4, as if the noise had wiped it out
+    repo = make_project(tmp_path / "repo", default_params())
+    init(repo)
+    noise = lambda fraction: [{"kind": "symmetric_noise", "fraction": fraction}]  # noqa: E731
+    runs = []
+    for name, damage, f1, support in (("clean", [], (0.96, 0.95, 0.94), 5), ("noise20", noise(0.2), (0.9, 0.8, 0.7), 5),
+                                      ("noise40", noise(0.4), (0.9, 0.8, 0.0), 0)):
+        summary = {"per_class": {c: {"f1": v, "support": 5 if c != "2" else support} for c, v in zip("012", f1)}}
+        (repo / summary_path("baseline")).parent.mkdir(parents=True, exist_ok=True)
+        (repo / summary_path("baseline")).write_text(json.dumps(summary))
+        commit(repo, name)
+        runs.append({**record(name, damage, 0.8, f1=f1), "rev": git(repo, "rev-parse", "HEAD").strip()})
+    saved = tmp_path / "exps.json"
+    saved.write_text(json.dumps(show(*runs)))
+    figures = {}
+    monkeypatch.setattr(study_plots, "_save", lambda fig, path: figures.setdefault(path.name, fig) and path)
+    assert winnow(["study", "collect", "--from-json", str(saved), "--repo", str(repo),
+                     "--out", str(tmp_path / "study")]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == (
+        "study: 1 run(s) had no test image of some class (noise40: class(es) 2): its F1 there is left out of the per-class "
+        "figures and study.csv, not drawn as 0")
+    panel = figures["per_class_f1_label_noise.png"].axes[0]
+    lines = {line.get_label(): (list(line.get_xdata()), list(line.get_ydata())) for line in panel.get_lines()}
+    assert lines["2"][0] == [0.0, 0.2, 0.4]
+    assert lines["2"][1][:2] == [0.94, 0.7] and np.isnan(lines["2"][1][2])  # unmeasured: no point
+    assert lines["1"] == ([0.0, 0.2, 0.4], [0.95, 0.8, 0.8])  # the tested classes as measured
+    table = pd.read_csv(tmp_path / "study" / "study.csv")
+    assert table.loc[table["experiment"] == "noise40", "f1_2"].isna().all()

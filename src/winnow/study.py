@@ -50,7 +50,7 @@ from winnow.study_damage import describe
 from winnow.study_plots import plot, runs_drawn
 from winnow.study_runs import (
     DEGRADE_METRICS, class_names, one_run_each, own_outputs, points, points_of_one_code, ran_as_listed,
-    scored_runs, study_runs,
+    scored_runs, study_runs, untested_classes,
 )
 from winnow.study_sweeps import INGESTED_CLASSES, SWEEPS, queue
 
@@ -64,9 +64,10 @@ SOURCE_COLUMNS = ["metrics", "axis"]
 
 
 def tidy(experiments: list[dict], *, metrics_file: str = DEFAULT_METRICS, axis: str | None = None,
-         unplaced: list[str] | None = None) -> pd.DataFrame:
+         unplaced: list[str] | None = None, untested: dict[tuple[str, str], set[str]] | None = None) -> pd.DataFrame:
     """One row per (experiment, curve point): the columns of :data:`LEADING_COLUMNS`, ``f1_<class>``, then
-    :data:`SOURCE_COLUMNS`.
+    :data:`SOURCE_COLUMNS`. ``f1_<class>`` is NaN (no point: unmeasured) for a class of ``untested``'s
+    ``(experiment, rev)`` entry (:func:`winnow.study_runs.untested_classes`), whose F1 0 said nothing of the model.
 
     Experiments without ``metrics_file`` (queued, failed, or another pipeline) or whose params are not a
     study run are left out; those of one damage are named in ``unplaced`` (``"<name> (<kind>)"``), where a legal
@@ -94,7 +95,8 @@ def tidy(experiments: list[dict], *, metrics_file: str = DEFAULT_METRICS, axis: 
             scores = {"experiment": exp["experiment"], "rev": exp["rev"], "accuracy": _score(metrics["accuracy"]),
                       "macro_f1": _score((metrics.get("macro") or {}).get("f1")), "metrics": metrics_file,
                       "axis": axis or ""}
-            scores.update({f"f1_{name}": _score(values.get("f1"))
+            unmeasured = (untested or {}).get((exp["experiment"], exp["rev"]), set())
+            scores.update({f"f1_{name}": float("nan") if name in unmeasured else _score(values.get("f1"))
                            for name, values in (metrics.get("per_class") or {}).items()})
             points = describe(exp["params"], axis=axis)
             seed = exp["params"].get("seed")  # every stage refuses another: before, seed "0" beside 0 drew two seeds
@@ -253,7 +255,14 @@ def run(args: argparse.Namespace) -> int:
     # the runs that draw no point too, in the order read: tidy checks their records and names them with --axis
     chosen = {id(exp) for exp in kept + no_points}
     drawn = [exp for exp in experiments if id(exp) in chosen]
-    table = tidy(drawn, metrics_file=args.metrics, axis=args.axis, unplaced=unplaced)
+    unread: list[str] = []
+    untested = untested_classes(drawn, metrics_file=args.metrics, repo=args.repo, unread=unread)
+    table = tidy(drawn, metrics_file=args.metrics, axis=args.axis, unplaced=unplaced, untested=untested)
+    for said in (_untested_note(untested), unread and (
+            f"read {len(unread)} summary file(s) as missing, being broken ({'; '.join(dict.fromkeys(unread))}): a class "
+            "of no test images there is drawn at F1 0; rerun evaluate there")):
+        if said:
+            print(f"study: {said}")
     if unplaced and args.axis:
         print(f"study: left out {len(unplaced)} experiment(s) with no finite number at {args.axis} "
               f"({listed(unplaced)})")
@@ -288,6 +297,17 @@ def run(args: argparse.Namespace) -> int:
           f"{curves['sweep'].nunique()} sweeps -> "
           + ", ".join(str(p) for p in [csv, *written]))
     return 0
+
+
+def _untested_note(untested: dict[tuple[str, str], set[str]]) -> str:
+    """A note naming the runs whose test split held no image of a class (:func:`winnow.study_runs.untested_classes`),
+    "" for none: their F1 of the class is left out of the per-class figures and study.csv (blank), not drawn as 0."""
+    runs = [f"{name}: class(es) {listed(sorted(classes))}" for (name, _), classes in untested.items() if classes]
+    if not runs:
+        return ""
+    return (f"{len(runs)} run(s) had no test image of some class ({'; '.join(runs[:3])}"
+            f"{f'; and {len(runs) - 3} more' if len(runs) > 3 else ''}): its F1 there is left out of the per-class "
+            "figures and study.csv, not drawn as 0")
 
 
 def _uneven_replicates(table: pd.DataFrame) -> str:

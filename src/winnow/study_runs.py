@@ -301,3 +301,38 @@ def _perturbations(params: dict) -> list:
     return (degrade.get("perturbations") or []) if isinstance(degrade, dict) and degrade.get("enabled", True) else []
 
 
+
+
+def untested_classes(experiments: list[dict], *, metrics_file: str, repo: str,
+                     unread: list[str]) -> dict[tuple[str, str], set[str]]:
+    """``(experiment, rev)`` -> the classes that run's test split held no image of (``support`` 0 in the
+    ``summary.json`` beside ``metrics_file``, an evaluate metrics file, read from git at the run's commit:
+    :func:`winnow.compare_runs.run_metrics`), for the experiments that hold ``metrics_file``; a run whose summary is
+    not there (a saved exp show of commits the repository lacks) has none, one broken is named in ``unread``. DVC shows
+    F1 alone, 0 for such a class by convention: before, the per-class figures drew it as the model failing the class.
+
+    Raises:
+        WinnowError: a support that is no count of test images (:func:`winnow.metrics.check_support`), or a summary
+            whose F1 is not the metrics file's."""
+    from winnow.compare_runs import run_metrics
+    from winnow.metrics import METRICS_FILE, check_support, variant_of
+
+    variant = variant_of(metrics_file, METRICS_FILE)
+    untested: dict[tuple[str, str], set[str]] = {}
+    for exp in experiments:
+        shown = exp["metrics"].get(metrics_file)
+        per_class = shown.get("per_class") if isinstance(shown, dict) else None
+        if variant is None or not (isinstance(per_class, dict) and all(isinstance(v, dict) for v in per_class.values())):
+            continue  # not evaluate's metrics, or a record tidy refuses in its own words
+        run = {"experiment": exp["experiment"], "rev": exp["rev"], "variants": {variant: shown}}
+        try:
+            measured = run_metrics(run, metric="f1", repo=repo, unread=unread)[variant]  # names the experiment
+        except WinnowError as err:
+            raise WinnowError(f"study: {err}") from err
+        try:
+            check_support({variant: measured})
+        except WinnowError as err:
+            raise WinnowError(f"study: experiment {exp['experiment']}: {err}") from err
+        untested[(exp["experiment"], exp["rev"])] = {name for name, values in measured["per_class"].items()
+                                                     if values.get("support") == 0}
+    return untested
