@@ -1,5 +1,5 @@
-"""The threshold method ``auto`` (:func:`auto_cut`): the first of its rules ``mode``, ``tail``, ``isolated`` and
-``majority`` that fires on one score distribution, each set out in :mod:`winnow.thresholds`' docstring; the mode test
+"""The threshold method ``auto`` (:func:`auto_cut`): the first of its rules ``mode``, ``tail``, ``isolated``,
+``majority`` and ``split`` that fires on one score distribution, each set out in :mod:`winnow.thresholds`' docstring; the mode test
 itself is :func:`auto_threshold`.
 """
 
@@ -17,13 +17,13 @@ MIN_SCORES = 10
 
 def auto_cut(scores: np.ndarray, *, bins: int = 256, alpha: float = 0.01, tail_share: float | None = 0.1,
              isolated_max: int | None = 10) -> tuple[float, str]:
-    """``(cut, rule)`` for finite ``scores`` float64 ``(N,)``: the first of the ``mode``, ``tail``, ``isolated``
-    and ``majority`` rules (module docstring) that fires, else ``(NOTHING, "none")``; fewer than :data:`MIN_SCORES`
+    """``(cut, rule)`` for finite ``scores`` float64 ``(N,)``: the first of the ``mode``, ``tail``, ``isolated``,
+    ``majority`` and ``split`` rules (module docstring) that fires, else ``(NOTHING, "none")``; fewer than :data:`MIN_SCORES`
     scores fire none.
 
     ``tail_share`` (the lowest share the ``tail`` rule looks at, and the ``isolated`` rule's
     reference quantile) None turns those two rules off, ``isolated_max`` None the ``isolated`` rule;
-    the ``majority`` rule stays either way.
+    the ``majority`` and ``split`` rules stay either way.
     """
     cut = auto_threshold(scores, bins=bins, alpha=alpha)
     if cut != NOTHING:
@@ -42,7 +42,10 @@ def auto_cut(scores: np.ndarray, *, bins: int = 256, alpha: float = 0.01, tail_s
             if cut != NOTHING:
                 return cut, "isolated"
     cut = _majority_cut(scores, bins=bins, alpha=alpha)
-    return (cut, "majority") if cut != NOTHING else (NOTHING, "none")
+    if cut != NOTHING:
+        return cut, "majority"
+    cut = _split_cut(scores, bins=bins, alpha=alpha)
+    return (cut, "split") if cut != NOTHING else (NOTHING, "none")
 
 
 def _majority_cut(scores: np.ndarray, *, bins: int, alpha: float) -> float:
@@ -59,6 +62,39 @@ def _majority_cut(scores: np.ndarray, *, bins: int, alpha: float) -> float:
     # a majority at the valley too: a valley below Otsu's cut leaving fewer than half is a minority the mode rule
     # judged and passed, not this rule's to flag
     return NOTHING if valley is None or np.mean(scores <= valley) <= 0.5 else valley
+
+
+# the split rule's sides each hold at least this share of the scores: a smaller side is the mode and tail rules' to
+# judge, and beside a long clean tail (lognormal sigma 1-1.5, Pareto(2), 100 scores) the within-side smoothing found
+# valleys between the body and a few tail scores (26 more false alarms over 1,800 clean draws at no minimum)
+_SPLIT_SHARE = 0.2
+
+
+def _split_cut(scores: np.ndarray, *, bins: int, alpha: float) -> float:
+    """The valley between two modes of which each side of Otsu's split holds at least :data:`_SPLIT_SHARE` of
+    ``scores`` float64 ``(N,)``, tested (as the ``mode`` rule tests it) at the spread within each side, and lying in
+    a band with no score within that bandwidth of it; else :data:`NOTHING`.
+
+    Silverman's bandwidth over both modes is widened by the gap between them: half of 100 photos darkened to 15%
+    (dark 0.06-0.14) beside clean photos of widely spread brightness (0.45-0.88) had it at 0.11, which filled the
+    valley, so the mode rule passed them, and the majority rule, Otsu leaving exactly half below, did not test them:
+    rule none, no warning. Smoothed at the within-side spread (0.019) the valley is plain."""
+    h = Histogram.of(scores, bins=bins)
+    cut = otsu(h)
+    low = scores <= cut
+    if not _SPLIT_SHARE <= np.mean(low) <= 1 - _SPLIT_SHARE:
+        return NOTHING
+    within = np.concatenate([scores[low] - scores[low].mean(), scores[~low] - scores[~low].mean()])
+    # each side one value (scores on two levels) leaves no spread within: then the scores' own step, as _bandwidth's
+    # floor (its median step over one distinct value was a mean of nothing, a RuntimeWarning in the stage's stderr)
+    spread = _bandwidth(within) if np.unique(within).size > 1 else 0.0
+    bandwidth = max(spread, _resolution(scores))
+    valley = _valley_between_modes(h, cut, bandwidth=bandwidth, alpha=alpha)
+    # an empty band: at the finer bandwidth a clean beta(5, 2) of 8,068 scores had a ripple pass the valley test
+    # with scores all round it (1 of 100 draws of 8,068); damage that moves a group leaves a gap
+    if valley is None or np.any(np.abs(scores - valley) < bandwidth):
+        return NOTHING
+    return valley
 
 
 # the isolated rule's scale is one range over the tail's scores: from fewer than this it varies too much to
