@@ -133,9 +133,9 @@ def embedding_pairs(embedding: np.ndarray, *, radius: float, looks: Looks | None
                     min_correlation: float | None = None, knn: str = "numpy", digests: np.ndarray | None = None,
                     labels: np.ndarray | None = None, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Images whose float ``(N, D)`` embeddings (read at int ``(M,)`` ``rows``, default all: the pairs are of image
-    rows) are within cosine distance ``radius`` among each one's
-    :data:`EMBEDDING_NEIGHBOURS` nearest (:func:`winnow.cosine_index.cosine_pairs`), confirmed, with
-    ``looks``, by the best thumbnail correlation of the whole images or a view (at least ``min_correlation``);
+    rows; with ``(N,)`` ``digests``, the first row of each set of equal pixels alone) are within cosine distance
+    ``radius`` among each one's :data:`EMBEDDING_NEIGHBOURS` nearest (:func:`winnow.cosine_index.cosine_pairs`),
+    confirmed, with ``looks``, by the best thumbnail correlation of the whole images or a view (at least ``min_correlation``);
     ``knn``: a backend of :data:`winnow.cosine_index.BACKENDS`.
 
     With ``labels`` (int ``(N,)``) and ``digests`` (``(N,)``), a pair whose pixels carry no label in common
@@ -147,9 +147,13 @@ def embedding_pairs(embedding: np.ndarray, *, radius: float, looks: Looks | None
         ``(pairs, across)``, int64 ``(P, 2)`` each: the copies; and those pairs of no label in common that only a
         mirrored view confirms, left out of ``pairs`` (empty without ``labels``).
     """
-    candidates = cosine_pairs(embedding if rows is None else embedding[rows], radius=radius, k=EMBEDDING_NEIGHBOURS,
-                              backend=knn)
-    candidates = candidates if rows is None else rows[candidates]
+    rows = np.arange(len(embedding)) if rows is None else np.asarray(rows)
+    if digests is not None:
+        # the first image of each set of equal pixels stands for the set, as in the pHash searches (the exact links
+        # join the rest). Before, 11 train copies of one picture filled each other's 10 nearest, and so did 11 test
+        # copies of a picture 0.0002 from it (embedding_radius 0.01): no link, every train copy kept beside its leak
+        rows = rows[~pd.Series(np.asarray(digests)[rows]).duplicated().to_numpy()]
+    candidates = rows[cosine_pairs(embedding[rows], radius=radius, k=EMBEDDING_NEIGHBOURS, backend=knn)]
     if looks is None:
         return candidates, np.empty((0, 2), np.int64)
     same = np.ones(len(candidates), bool)
