@@ -355,7 +355,8 @@ def test_file_beside_the_class_folders_is_a_row(tmp_path):
 @pytest.mark.hostile("imagefolder")
 def test_empty_file_is_a_row(tmp_path):
     project, bad = quarantined(tmp_path, "empty.png", lambda p: p.write_bytes(b""))
-    assert rejected(project) == {bad: "not a decodable image"}
+    assert rejected(project) == {bad: "empty (0 bytes): an interrupted copy or download, or a cloud drive's "
+                                      "placeholder never fetched; copy it again from its source"}
 
 
 @pytest.mark.hostile("imagefolder")

@@ -49,7 +49,8 @@ def sample_files() -> dict[str, bytes]:
     return files
 
 
-REJECTED = {"cat/broken.png": "not a decodable image",
+REJECTED = {"cat/broken.png": "cut short or damaged in its header: it starts as a PNG file, but its 19 bytes hold no "
+                              "header Pillow can read (an interrupted copy or download?); copy it again from its source",
             "dog/notes.txt": "not an image file (suffix .txt; accepted: .png, .jpg, .jpeg, .bmp, .webp)",
             "dog/old/x.png": NESTED, "stray.png": OUTSIDE}
 

@@ -215,3 +215,47 @@ def _jpeg_end(data: bytes) -> int | None:
         if at < 0:  # a scan that runs to the end of the file
             return None
     return None
+
+
+LFS_POINTER = "a Git LFS pointer"  # the start of such a file's reason, which the ingest stage counts and words a fix for
+# the brands of an ISO media file's ftyp box that are HEIF: an iPhone's photos (.heic), which Pillow cannot read
+_HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")
+
+
+def unidentified(data: bytes, signature: str | None) -> str | None:
+    """Why ``data``, a file Pillow found no image format in, is no image, or None where its bytes say nothing more
+    (before: "not a decodable image" of them all, so a whole folder of LFS pointers stopped ingest with "8 of 12 files
+    could not be read" and no word of ``git lfs pull``). ``signature``: the format of
+    :data:`winnow.image_decode.READ_FORMATS` its first bytes start as (:func:`winnow.image_decode.image_format`)."""
+    if not data:
+        return ("empty (0 bytes): an interrupted copy or download, or a cloud drive's placeholder never fetched; copy "
+                "it again from its source")
+    if not data.strip(b"\0"):
+        return (f"all of its {len(data)} bytes are zeros: the file was never written (an interrupted copy or "
+                "download); copy it again from its source")
+    if data.startswith(b"version https://git-lfs.github.com/spec/"):
+        return (f"{LFS_POINTER}, not the image (the repository was cloned or copied without its LFS files): run `git "
+                "lfs pull` in the repository that holds it")
+    if data.lstrip(b"\xef\xbb\xbf \t\r\n")[:14].lower().startswith((b"<!doctype html", b"<html", b"<head")):
+        return ("a web page (HTML), not an image: a download that saved a site's page (an error, a login or a consent "
+                "page) in its place; download it again")
+    if data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS:
+        return ("content is HEIF/HEIC (an iPhone's photo format), not an image format read here (PNG, JPEG, BMP, WebP) "
+                "whatever the suffix says; convert it to JPEG or PNG")
+    if signature is not None:
+        return (f"cut short or damaged in its header: it starts as a {signature} file, but its {len(data)} bytes hold "
+                "no header Pillow can read (an interrupted copy or download?); copy it again from its source")
+    return None
+
+
+def cut_webp(data: bytes) -> str | None:
+    """Why a WebP file that libwebp failed to decode is damaged, when its RIFF header declares more bytes than the file
+    holds: a copy or download cut short (before: "unreadable: could not create decoder object", libwebp's words, at
+    any cut)."""
+    if data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        return None
+    declared = int.from_bytes(data[4:8], "little") + 8
+    if declared <= len(data):
+        return None
+    return (f"cut short: its RIFF header declares {declared} bytes, the file holds {len(data)} (an interrupted copy or "
+            "download); copy it again from its source")

@@ -159,7 +159,7 @@ def _decode(path: Path, size: int | None) -> tuple:
     """
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         return None, _suffix_not_read(path)
-    width = 0  # the header's, once read: a row too wide for Pillow's decoder is the file's fault, not memory's
+    width, data = 0, b""  # the header's, once read: a row too wide for Pillow's decoder is the file's fault, not memory's
     try:
         data = _read(path)  # once: the JPEG and WebP check below reads the bytes Pillow decoded
         # a PNG's colour profile is read here, and its text past 1 MB stored uncompressed: Image.open refused the whole
@@ -200,8 +200,8 @@ def _decode(path: Path, size: int | None) -> tuple:
             return result
     except Image.DecompressionBombError as err:
         return None, _too_large(str(err))
-    except UnidentifiedImageError:
-        return None, "not a decodable image"
+    except UnidentifiedImageError:  # an empty file, a Git LFS pointer, a web page saved in its place: said so
+        return None, image_damage.unidentified(data, image_format(data[:32])) or "not a decodable image"
     except WinnowError:  # a file whose bytes did not come (_read): the store's or the disk's fault, no row
         raise
     except Exception as err:  # truncated data, broken headers, crafted fields
@@ -209,7 +209,7 @@ def _decode(path: Path, size: int | None) -> tuple:
             # before: a 90-byte PNG claiming 40,000,000x1 16-bit pixels stopped ingest, "out of memory", on any machine
             return None, f"unreadable: rows of {width} pixels, wider than Pillow decodes"
         _refuse_machine_fault(err, path)
-        return None, f"unreadable: {str(err) or type(err).__name__}"
+        return None, image_damage.cut_webp(data) or f"unreadable: {str(err) or type(err).__name__}"
 
 
 def _suffix_not_read(path: Path) -> str:

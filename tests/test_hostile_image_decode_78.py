@@ -1,0 +1,93 @@
+"""Hostile inputs to the imagefolder source's decoding, as a phone, camera or scraper leaves image files: Git LFS
+pointers of a clone without its LFS files, web pages a scraper saved in an image's place, empty and never-written
+files, an iPhone's HEIC photo named .jpg, a file cut inside its header, and WebP files cut short.
+
+The rows are asserted from :func:`winnow.image_files.load_imagefolder` in this process (the ingest stage writes them
+as they are); the refusal over ``ingest.max_reject_fraction`` through the stage (:mod:`test_hostile_ingest`'s
+helpers), with nothing left but rejected.csv.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from hostile_harness import assert_error_line, assert_nothing_left
+from test_hostile_ingest import REJECTED, image_folder, rejected, run_ingest
+from winnow.image_files import load_imagefolder
+
+LFS = (b"version https://git-lfs.github.com/spec/v1\n"
+       b"oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 48213\n")
+LFS_ROW = ("a Git LFS pointer, not the image (the repository was cloned or copied without its LFS files): run `git lfs "
+           "pull` in the repository that holds it")
+AGAIN = "copy it again from its source"
+
+
+def encoded(pixels: np.ndarray, format: str, **options) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format, **options)
+    return out.getvalue()
+
+
+@pytest.mark.hostile("imagefolder")
+def test_files_that_are_no_image_say_what_they_are_instead(tmp_path):
+    # before: every one of them a row "not a decodable image", naming neither the cause nor the fix
+    data = image_folder(tmp_path / "data", {"a": 3, "b": 3})
+    png = (data / "a" / "0.png").read_bytes()
+    page = b"\xef\xbb\xbf\n  <!DOCTYPE html><html><head><title>403 Forbidden</title></head></html>"
+    heic = b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + bytes(200)
+    for name, content in (("lfs.png", LFS), ("page.jpg", page), ("empty.jpg", b""), ("zeros.png", bytes(4096)),
+                          ("phone.jpg", heic), ("header.png", png[:30])):
+        (data / "a" / name).write_bytes(content)
+    loaded = load_imagefolder(data, size=None)
+    assert sorted(loaded.ids) == ["a/0.png", "a/1.png", "a/2.png", "b/0.png", "b/1.png", "b/2.png"]
+    assert dict(loaded.rejected) == {
+        str(data / "a" / "lfs.png"): LFS_ROW,
+        str(data / "a" / "page.jpg"): "a web page (HTML), not an image: a download that saved a site's page (an error, "
+                                      "a login or a consent page) in its place; download it again",
+        str(data / "a" / "empty.jpg"): "empty (0 bytes): an interrupted copy or download, or a cloud drive's "
+                                       f"placeholder never fetched; {AGAIN}",
+        str(data / "a" / "zeros.png"): "all of its 4096 bytes are zeros: the file was never written (an interrupted "
+                                       f"copy or download); {AGAIN}",
+        str(data / "a" / "phone.jpg"): "content is HEIF/HEIC (an iPhone's photo format), not an image format read "
+                                       "here (PNG, JPEG, BMP, WebP) whatever the suffix says; convert it to JPEG or PNG",
+        str(data / "a" / "header.png"): "cut short or damaged in its header: it starts as a PNG file, but its 30 bytes "
+                                        "hold no header Pillow can read (an interrupted copy or download?); " + AGAIN,
+    }
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_folder_of_git_lfs_pointers_is_told_to_pull_them(tmp_path):
+    # before: "8 of 12 files could not be read, above ingest.max_reject_fraction=0.05; see data/ingest/rejected.csv",
+    # each row "not a decodable image": no word of the clone that lacks its LFS files
+    data = image_folder(tmp_path / "data", {"cat": 6, "dog": 6})
+    pointers = sorted(data.rglob("*.png"))[4:]
+    for path in pointers:
+        path.write_bytes(LFS)
+    project, before, done = run_ingest(tmp_path, "imagefolder", data)
+    line = assert_error_line(done)
+    assert line == ("error: ingest: 8 of 12 files could not be read, above ingest.max_reject_fraction=0.05 (8 of them "
+                    f"are Git LFS pointers, not the images, first {pointers[0]}: run `git lfs pull` in the repository "
+                    "that holds them); see data/ingest/rejected.csv for each file and its reason")
+    assert_nothing_left(project, before, allowed={REJECTED})
+    assert rejected(project) == {str(path): LFS_ROW for path in pointers}
+
+
+@pytest.mark.hostile("imagefolder")
+@pytest.mark.parametrize("options", [{"quality": 90}, {"lossless": True}], ids=["lossy", "lossless"])
+def test_a_webp_cut_short_is_a_row_saying_so_at_every_cut(tmp_path, options):
+    # before: "unreadable: could not create decoder object", libwebp's words, wherever the file was cut
+    data = image_folder(tmp_path / "data", {"a": 3, "b": 3})
+    webp = encoded(np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8), "WEBP", **options)
+    cuts = (20, len(webp) // 2, len(webp) - 1)
+    for cut in cuts:
+        (data / "a" / f"cut{cut}.webp").write_bytes(webp[:cut])
+    loaded = load_imagefolder(data, size=None)
+    assert len(loaded.ids) == 6
+    assert dict(loaded.rejected) == {
+        str(data / "a" / f"cut{cut}.webp"): f"cut short: its RIFF header declares {len(webp)} bytes, the file holds "
+                                            f"{cut} (an interrupted copy or download); {AGAIN}"
+        for cut in cuts}
