@@ -17,6 +17,7 @@ from PIL import Image
 
 from hostile_harness import assert_error_line, assert_nothing_left
 from test_hostile_ingest import REJECTED, image_folder, rejected, run_ingest
+from winnow.image_damage import UNWRITTEN
 from winnow.image_files import load_imagefolder
 
 LFS = (b"version https://git-lfs.github.com/spec/v1\n"
@@ -91,3 +92,17 @@ def test_a_webp_cut_short_is_a_row_saying_so_at_every_cut(tmp_path, options):
         str(data / "a" / f"cut{cut}.webp"): f"cut short: its RIFF header declares {len(webp)} bytes, the file holds "
                                             f"{cut} (an interrupted copy or download); {AGAIN}"
         for cut in cuts}
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_jpeg_zero_filled_from_inside_its_header_is_said_never_written_as_one_cut_later_is(tmp_path):
+    # before: of one download cut at full length, "not a decodable image" (cut in its first segments), "unreadable:
+    # cannot load this image" (in its tables), and only past them that its end was never written
+    data = image_folder(tmp_path / "data", {"a": 3, "b": 3})
+    jpeg = encoded(np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8), "JPEG", quality=90)
+    cuts = (20, 180, len(jpeg) * 2 // 5)
+    for cut in cuts:
+        (data / "a" / f"cut{cut}.jpg").write_bytes(jpeg[:cut] + bytes(len(jpeg) - cut))
+    loaded = load_imagefolder(data, size=None)
+    assert len(loaded.ids) == 6
+    assert dict(loaded.rejected) == {str(data / "a" / f"cut{cut}.jpg"): UNWRITTEN for cut in cuts}

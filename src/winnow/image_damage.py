@@ -242,16 +242,21 @@ def unidentified(data: bytes, signature: str | None) -> str | None:
     if data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS:
         return ("content is HEIF/HEIC (an iPhone's photo format), not an image format read here (PNG, JPEG, BMP, WebP) "
                 "whatever the suffix says; convert it to JPEG or PNG")
+    if signature is not None and _zeros_at_end(data) >= ZERO_TAIL:
+        return UNWRITTEN
     if signature is not None:
         return (f"cut short or damaged in its header: it starts as a {signature} file, but its {len(data)} bytes hold "
                 "no header Pillow can read (an interrupted copy or download?); copy it again from its source")
     return None
 
 
-def cut_webp(data: bytes) -> str | None:
-    """Why a WebP file that libwebp failed to decode is damaged, when its RIFF header declares more bytes than the file
-    holds: a copy or download cut short (before: "unreadable: could not create decoder object", libwebp's words, at
-    any cut)."""
+def undecoded(data: bytes) -> str | None:
+    """Why a file Pillow identified but failed to decode is damaged, where its bytes say: its end zero-filled
+    (:data:`UNWRITTEN`), or a WebP whose RIFF header declares more bytes than the file holds, a copy or download cut
+    short (before: "unreadable: could not create decoder object", libwebp's words, at any cut; "unreadable: cannot
+    load this image" of a JPEG zero-filled from inside its header)."""
+    if _zeros_at_end(data) >= ZERO_TAIL and data[:2] != b"BM":  # a BMP's zeros are pixels, its failure Pillow's words
+        return UNWRITTEN
     if data[:4] != b"RIFF" or data[8:12] != b"WEBP":
         return None
     declared = int.from_bytes(data[4:8], "little") + 8

@@ -209,7 +209,7 @@ def _decode(path: Path, size: int | None) -> tuple:
             # before: a 90-byte PNG claiming 40,000,000x1 16-bit pixels stopped ingest, "out of memory", on any machine
             return None, f"unreadable: rows of {width} pixels, wider than Pillow decodes"
         _refuse_machine_fault(err, path)
-        return None, image_damage.cut_webp(data) or f"unreadable: {str(err) or type(err).__name__}"
+        return None, image_damage.undecoded(data) or f"unreadable: {str(err) or type(err).__name__}"
 
 
 def _suffix_not_read(path: Path) -> str:
