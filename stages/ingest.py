@@ -16,7 +16,7 @@ import pandas as pd
 from winnow.configs import MIN_SIDE, gan_size_fits, gan_sizes_near
 from winnow.errors import WinnowError
 from winnow.image_damage import LFS_POINTER
-from winnow.image_decode import MISNAMED_IMAGE, NOT_AN_IMAGE
+from winnow.image_decode import MISNAMED_IMAGE, NOT_AN_IMAGE, UNFINISHED
 from winnow.image_files import NESTED, OUTSIDE
 from winnow.imageset import IMAGES, finish_imageset
 from winnow.ingest import append_trusted, ingest_manifest, store_images
@@ -118,7 +118,8 @@ def _not_images(rejected: pd.DataFrame) -> str:
     to move them out of the class folders or to convert them to the JPEG they were). Files never read for where they
     lie, in a folder nested in a class folder (a tool's augmented/ copies) or beside the class folders, are said so
     (before: "13 of 37 files could not be read", of images read by none but their place). Git LFS pointers in place of
-    the images (a clone without its LFS files) are told to be pulled (before: "8 of 12 files could not be read")."""
+    the images (a clone without its LFS files) are told to be pulled (before: "8 of 12 files could not be read"), and
+    a browser's unfinished downloads to be finished (before: counted among the images to rename)."""
     said = ""
     for start, what, fix in (
             (NOT_AN_IMAGE, "not image files by their suffix", "move them out of the class folders; a photo tool's "
@@ -126,6 +127,7 @@ def _not_images(rejected: pd.DataFrame) -> str:
              "JPEG"),
             (MISNAMED_IMAGE, "images by their content but not by their suffix", "rename them with the suffix of their "
              "format, as each one's row says"),
+            (UNFINISHED, "unfinished downloads", "finish the downloads, or remove them"),
             (LFS_POINTER, "Git LFS pointers, not the images", "run `git lfs pull` in the repository that holds them"),
             (NESTED, "in folders nested inside a class folder", "only files directly inside a class folder are "
              "read; move them up into it, or remove those folders"),

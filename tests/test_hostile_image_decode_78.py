@@ -61,20 +61,41 @@ def test_files_that_are_no_image_say_what_they_are_instead(tmp_path):
 
 
 @pytest.mark.hostile("imagefolder")
-def test_a_folder_of_git_lfs_pointers_is_told_to_pull_them(tmp_path):
-    # before: "8 of 12 files could not be read, above ingest.max_reject_fraction=0.05; see data/ingest/rejected.csv",
-    # each row "not a decodable image": no word of the clone that lacks its LFS files
+def test_a_folder_of_git_lfs_pointers_is_told_to_pull_them_and_unfinished_downloads_to_finish(tmp_path):
+    # before: "9 of 13 files could not be read, above ingest.max_reject_fraction=0.05 (1 of them are images by their
+    # content but not by their suffix, most .crdownload, ...: rename them ...)", each pointer's row "not a decodable
+    # image": no word of the clone that lacks its LFS files, and half a download told to be renamed
     data = image_folder(tmp_path / "data", {"cat": 6, "dog": 6})
     pointers = sorted(data.rglob("*.png"))[4:]
     for path in pointers:
         path.write_bytes(LFS)
+    unfinished = data / "cat" / "6.png.crdownload"
+    unfinished.write_bytes((data / "cat" / "0.png").read_bytes()[:40])
     project, before, done = run_ingest(tmp_path, "imagefolder", data)
     line = assert_error_line(done)
-    assert line == ("error: ingest: 8 of 12 files could not be read, above ingest.max_reject_fraction=0.05 (8 of them "
+    assert line == ("error: ingest: 9 of 13 files could not be read, above ingest.max_reject_fraction=0.05 (1 of them "
+                    f"are unfinished downloads, first {unfinished}: finish the downloads, or remove them) (8 of them "
                     f"are Git LFS pointers, not the images, first {pointers[0]}: run `git lfs pull` in the repository "
                     "that holds them); see data/ingest/rejected.csv for each file and its reason")
     assert_nothing_left(project, before, allowed={REJECTED})
-    assert rejected(project) == {str(path): LFS_ROW for path in pointers}
+    assert rejected(project) == {str(path): LFS_ROW for path in pointers} | {
+        str(unfinished): "an unfinished download (.crdownload: a browser's file while it downloads 6.png): finish the "
+                         "download, or remove it"}
+
+
+@pytest.mark.hostile("imagefolder")
+def test_an_image_behind_a_backup_suffix_is_told_the_name_it_had_unless_a_file_holds_it(tmp_path):
+    # before: "rename it x.jpg.jpg" of x.jpg.bak; x.jpg.1 (wget's second download) beside x.jpg keeps a name of its own
+    data = image_folder(tmp_path / "data", {"a": 3, "b": 3})
+    jpeg = encoded(np.zeros((8, 8, 3), np.uint8), "JPEG")
+    for name in ("x.jpg.bak", "y.jpg", "y.jpg.1", "z.png.old"):
+        (data / "a" / name).write_bytes(jpeg)
+    loaded = load_imagefolder(data, size=None)
+    said = "an image file by its content (JPEG) but not by its suffix ({}; accepted: .png, .jpg, .jpeg, .bmp, .webp)"
+    assert dict(loaded.rejected) == {
+        str(data / "a" / "x.jpg.bak"): said.format(".bak") + ": rename it x.jpg to read it",
+        str(data / "a" / "y.jpg.1"): said.format(".1") + ": rename it y.jpg.jpg to read it",
+        str(data / "a" / "z.png.old"): said.format(".old") + ": rename it z.png to read it"}
 
 
 @pytest.mark.hostile("imagefolder")

@@ -217,7 +217,7 @@ def _jpeg_end(data: bytes) -> int | None:
     return None
 
 
-LFS_POINTER = "a Git LFS pointer"  # the start of such a file's reason, which the ingest stage counts and words a fix for
+LFS_POINTER = "a Git LFS pointer"  # the start of such a file's reason, which the ingest stage counts and words a fix of
 # the brands of an ISO media file's ftyp box that are HEIF: an iPhone's photos (.heic), which Pillow cannot read
 _HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")
 
@@ -240,8 +240,8 @@ def unidentified(data: bytes, signature: str | None) -> str | None:
         return ("a web page (HTML), not an image: a download that saved a site's page (an error, a login or a consent "
                 "page) in its place; download it again")
     if data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS:
-        return ("content is HEIF/HEIC (an iPhone's photo format), not an image format read here (PNG, JPEG, BMP, WebP) "
-                "whatever the suffix says; convert it to JPEG or PNG")
+        return ("content is HEIF/HEIC (an iPhone's photo format), not an image format read here (PNG, JPEG, BMP, "
+                "WebP) whatever the suffix says; convert it to JPEG or PNG")
     if signature is not None and _zeros_at_end(data) >= ZERO_TAIL:
         return UNWRITTEN
     if signature is not None:

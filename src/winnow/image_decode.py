@@ -39,6 +39,8 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 NOT_AN_IMAGE = "not an image file"  # a file's reason when its suffix is none of those (the ingest stage counts them)
 # and when its content starts as one of READ_FORMATS does: a JPEG a browser saved as .jfif, a PNG with no suffix
 MISNAMED_IMAGE = "an image file by its content"
+UNFINISHED = "an unfinished download"  # a browser's file while it downloads (the ingest stage counts them)
+UNFINISHED_SUFFIXES = (".crdownload", ".part", ".partial", ".download", ".opdownload")
 SUFFIX_OF = {"PNG": ".png", "JPEG": ".jpg", "BMP": ".bmp", "WEBP": ".webp"}  # what to rename such a file to
 BMP_HEADERS = (12, 16, 40, 52, 56, 64, 108, 124)  # the sizes of the header a BMP's "BM" is followed by
 # what Pillow names the formats those suffixes stand for (MPO: a camera's JPEG with more than one picture); a
@@ -159,7 +161,7 @@ def _decode(path: Path, size: int | None) -> tuple:
     """
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         return None, _suffix_not_read(path)
-    width, data = 0, b""  # the header's, once read: a row too wide for Pillow's decoder is the file's fault, not memory's
+    width, data = 0, b""  # the header's, once read: a row too wide for Pillow's decoder is the file's, not memory's
     try:
         data = _read(path)  # once: the JPEG and WebP check below reads the bytes Pillow decoded
         # a PNG's colour profile is read here, and its text past 1 MB stored uncompressed: Image.open refused the whole
@@ -213,17 +215,21 @@ def _decode(path: Path, size: int | None) -> tuple:
 
 
 def _suffix_not_read(path: Path) -> str:
-    """The reason of a file whose suffix is none of :data:`IMAGE_SUFFIXES`: a sidecar's (.xmp, .json) says it is not an
-    image file; one whose content starts as a PNG, JPEG, BMP or WebP does (:func:`image_format`) says so and to rename
-    it (before: "not an image file" of a JPEG a browser saved as .jfif, and the ingest stage's refusal over
-    ingest.max_reject_fraction told to move them out of the class folders, as sidecars)."""
+    """The reason of a file whose suffix is none of :data:`IMAGE_SUFFIXES`: a sidecar's (.xmp) is no image file; a
+    browser's unfinished download (:data:`UNFINISHED_SUFFIXES`) is said so; one whose content is a PNG, JPEG, BMP or
+    WebP (:func:`image_format`) is told to be renamed: ``x.jpg.bak`` to ``x.jpg`` where no file holds that name (before:
+    "rename it x.jpg.jpg", and so of ``x.jpg.crdownload``, half a download; before that "not an image file")."""
     suffix, accepted = path.suffix or "none", ", ".join(IMAGE_SUFFIXES)
+    stem = path.name[:len(path.name) - len(path.suffix)]
+    if suffix.lower() in UNFINISHED_SUFFIXES:
+        return f"{UNFINISHED} ({suffix}: a browser's file while it downloads {stem}): finish the download, or remove it"
     found = image_format(head(path))
     if found is None:
         return f"{NOT_AN_IMAGE} (suffix {suffix}; accepted: {accepted})"
-    stem = path.name[:len(path.name) - len(path.suffix)]
-    return (f"{MISNAMED_IMAGE} ({found}) but not by its suffix ({suffix}; accepted: {accepted}): rename it "
-            f"{stem}{SUFFIX_OF[found]} to read it")
+    free = isinstance(path, Path) and not os.path.lexists(path.with_name(stem))  # a bucket's: not looked up
+    named = stem if free and os.path.splitext(stem)[1].lower() in IMAGE_SUFFIXES else stem + SUFFIX_OF[found]
+    return (f"{MISNAMED_IMAGE} ({found}) but not by its suffix ({suffix}; accepted: {accepted}): rename it {named} "
+            "to read it")
 
 
 def head(path: Path, size: int = 32) -> bytes:
