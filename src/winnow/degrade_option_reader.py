@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from winnow.errors import WinnowError
+from winnow.imageset import alike
 from winnow.param_rules import finite_number
 from winnow.param_values import bounded_repr
 
@@ -89,6 +90,11 @@ class OptionReader:
         elif named:  # a folder named 10 among 4 classes: YAML read the name as a number
             self.fail(option, f"a class index in [0, {len(classes) - 1}] or a name in classes.json; to name class "
                               f"{named[0]!r} write it as text, quoted", value)
+        # a name as a person reads it (winnow.imageset.alike, as the review reads a verdict): a folder named on macOS
+        # holds "café" decomposed (NFD), which params.yaml typed as "café" (NFC) never equalled, so the refusal's
+        # own fix, to name one of the classes listed, failed again; ingest refuses two classes alike, so at most one
+        if isinstance(value, str) and value not in classes:
+            value = next((name for name in classes if alike(name) == alike(value)), value)
         index = classes.index(value) if isinstance(value, str) and value in classes else value
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(classes):
             # a name no class has: before, the default damage's '7' on a set of named classes read "a class index in

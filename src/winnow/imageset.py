@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import shutil
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,14 @@ def more_val(manifest: pd.DataFrame) -> str:
 
 class ImageSetError(WinnowError):
     """An imageset on disk (or about to be written) breaks the format; the message is one line."""
+
+
+def alike(name: str) -> str:
+    """A class name as a person reads it (here, beside classes.json, so a reader of class names that never ingests
+    needs no more than this module): Unicode NFKC (a no-break space is a space, the ligature "ﬁ" is "fi"),
+    runs of spaces as one, without surrounding spaces. NFC alone let "big cat" and "big cat" with a no-break space
+    through as two classes, and a verdict typed as the one shown landed on the other."""
+    return " ".join(unicodedata.normalize("NFKC", name).split())
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import pandas as pd
 from PIL import Image
 
 from winnow.errors import WinnowError, first_repeated
-from winnow.imageset import whole_file
+from winnow.imageset import alike, whole_file  # alike: its readers import it from here too
 from winnow.npy_rows import BATCH_BYTES, NpyRows
 from winnow.sources import Loaded
 
@@ -231,13 +231,6 @@ def _first_coloured(images: np.ndarray) -> int | None:
         if not all_grey(batch):
             return start + next(i for i, image in enumerate(batch) if not all_grey(image))
     return None
-
-
-def alike(name: str) -> str:
-    """A class name as a person reads it: Unicode NFKC (a no-break space is a space, the ligature "ﬁ" is "fi"),
-    runs of spaces as one, without surrounding spaces. NFC alone let "big cat" and "big cat" with a no-break space
-    through as two classes, and a verdict typed as the one shown landed on the other."""
-    return " ".join(unicodedata.normalize("NFKC", name).split())
 
 
 VERDICT_CLASS_PREFIX = "class:"  # a review's "class:Reject": relabel to the class Reject, never the verdict reject
