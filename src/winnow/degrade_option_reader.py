@@ -96,6 +96,11 @@ class OptionReader:
         if isinstance(value, str) and value not in classes:
             value = next((name for name in classes if alike(name) == alike(value)), value)
         index = classes.index(value) if isinstance(value, str) and value in classes else value
+        if not isinstance(value, (str, int)) or isinstance(value, bool):  # true, null, 1.0, a date: YAML read a name
+            read = next((name for name in classes if _yaml_reads(name) == (type(value), value)), None)
+            if read is not None:  # before: "got True" beside a class named "true", with no way to write it told
+                self.fail(option, f"a class index in [0, {len(classes) - 1}] or a name in classes.json; to name class "
+                                  f"{read!r} write it as text, quoted", value)
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(classes):
             # a name no class has: before, the default damage's '7' on a set of named classes read "a class index in
             # [0, 9] or a name in classes.json, got '7'", as if 7 were out of range, and named no class to write
@@ -143,3 +148,15 @@ class OptionReader:
                               f"at least {low} and below their smaller side); set ingest.size (8 to 1024) to resize "
                               "them, or remove this entry")
         return self.number(option, low=low, high=bound, integer=True)
+
+
+def _yaml_reads(name: str) -> tuple[type, object] | None:
+    """The type and value params.yaml's reader (YAML 1.2, as DVC) makes of the class ``name`` written unquoted (None
+    where it is no plain scalar): "true" a bool, "null" None, "1.0" and "1e3" floats, "2024-01-02" a date."""
+    from winnow.yaml_text import load_yaml
+
+    try:
+        value = load_yaml(name, name="a class name")
+    except WinnowError:
+        return None
+    return None if isinstance(value, (dict, list)) else (type(value), value)
