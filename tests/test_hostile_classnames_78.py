@@ -3,11 +3,13 @@
 - a class whose name reached classes.json decomposed (NFD: "café" as "cafe" + U+0301, as macOS names a folder), named
   in a degrade option as typed (NFC): refused as "no class is named 'café' (classes.json: 'café', ...): name one of
   them", whose fix, to name the class shown, failed the same way. It is the class, as the review reads a verdict
-  (winnow.imageset.alike): ingest refuses two classes that read alike, so the name picks one class;
+  (winnow.imageset.alike): ingest refuses two classes that read alike, so the name picks one class; `winnow study
+  queue --classes café` likewise, queued as classes.json spells it;
 - a class named "true", "null", "1.0", "1e3" or a day, named in a degrade option unquoted: YAML reads a boolean, None, a
   float or a date, refused as "got True" with no word of the quoting that names the class (as a number's refusal says).
 """
 
+import json
 import unicodedata
 
 import numpy as np
@@ -16,6 +18,7 @@ import pytest
 from winnow.degrade import degrade
 from winnow.errors import WinnowError
 from winnow.imageset import ImageSet
+from winnow.study_sweeps import _deletable_classes
 from winnow.yaml_text import load_yaml
 
 DECOMPOSED = unicodedata.normalize("NFD", "café")
@@ -53,3 +56,13 @@ def test_a_class_whose_name_yaml_reads_as_another_type_written_unquoted_is_told_
     assert str(refused.value) == (
         "degrade.perturbations[0] (class_subsample): classes must be a class index in [0, 2] or a name in classes.json; "
         f"to name class {name!r} write it as text, quoted, got {spec['classes'][0]!r}")
+
+
+@pytest.mark.hostile("study")
+def test_study_queue_deletes_a_decomposed_class_named_as_typed(tmp_path, monkeypatch):
+    # the study's class_deletion names the class to degrade as classes.json spells it. Before: `--classes café` (NFC)
+    # refused as "not among the 3 classes of data/ingest/classes.json ('café', ...)", the class shown being it
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data/ingest").mkdir(parents=True)
+    (tmp_path / "data/ingest/classes.json").write_text(json.dumps([DECOMPOSED, "thé", "eau"]))
+    assert _deletable_classes([TYPED, "eau"], current=lambda: True) == [DECOMPOSED, "eau"]

@@ -22,6 +22,7 @@ import pandas as pd
 from winnow.degrade_kept import grey_already
 from winnow.degrade_options import check_classes_learnt, parse
 from winnow.errors import WinnowError, first_line, first_repeated, listed, refuse_unreadable
+from winnow.imageset import alike
 from winnow.experiments import planned_params, shown_experiments
 from winnow.progress_env import check_progress_variables
 from winnow.revisions import check_committed, comparable
@@ -392,6 +393,10 @@ def _deletable_classes(asked: list[str] | None, *, current: Callable[[], bool]) 
             and first_repeated(known) is None):
         raise WinnowError(f"{path}: not a JSON list of distinct class names (it holds {first_line(json.dumps(known))[:80]}); "
                           "run `dvc repro ingest`")
+    # a name as a person reads it (winnow.imageset.alike), queued as classes.json spells it: before, "café" typed
+    # (NFC) was refused as not among classes listing "café" decomposed (NFD, a folder named on macOS)
+    spelt = {alike(name): name for name in known}
+    asked = None if asked is None else [name if name in known else spelt.get(alike(name), name) for name in asked]
     unknown = [name for name in asked or [] if name not in known]
     if unknown:
         raise WinnowError(f"study queue --classes: {', '.join(map(repr, unknown))} not among the {len(known)} classes "
