@@ -26,7 +26,7 @@ from winnow.balance import Policy, balance_counts, balanced_augment, edge_scores
 from winnow.balance_checks import checked_copies
 from winnow.built_on import balance_made_of
 from winnow.checkpoints import check_finite, load
-from winnow.configs import BALANCE_DEFAULTS
+from winnow.configs import BALANCE_DEFAULTS, chooses_edges
 from winnow.gan_eval import sample_grid
 from winnow.imageset import ImageSet, read_imageset
 from winnow.stage import check_outputs, load_params, run, together, write_json
@@ -76,7 +76,7 @@ def main() -> None:
     # edge cases weigh in the copies (edge_extra) and, under max_images, are what a class cut to its share keeps first:
     # before, edge_extra 0 left them unsought there too, so a cut class kept a random draw alone and metrics said
     # edge.images 0 under edge_fraction 0.1
-    if section["edge_fraction"] > 0 and (section["edge_extra"] > 0 or section["max_images"] is not None):
+    if chooses_edges(section):
         # trained_on: the model of baseline's rows and labels now (before: after a relabel and `dvc repro -s`, the
         # edge cases were chosen in the features of the old labels' model, exit 0)
         # trained_as: of the train section, seed and policy now, as evaluate refuses another (before: after train.model

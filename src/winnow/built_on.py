@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from winnow.configs import BALANCE_DEFAULTS, Policy
+from winnow.configs import BALANCE_DEFAULTS, STEP_SETTINGS, Policy, TrainConfig, chooses_edges
 from winnow.stage_reads import rerun_error
 from winnow.origin_checks import INGEST, PIXELS
 from winnow.variants import MADE_OF, VARIANTS_DIR, _rows_file, learnt_ids, read_rows
@@ -77,11 +77,29 @@ def balance_made_of(params: Mapping[str, Any], *, policy: Policy, ingested: pd.D
     made_of.update({f"balance.{key}": json.dumps(value, sort_keys=True) for key, value in settings.items()
                     if key not in UNRECORDED})
     made_of["policy"] = json.dumps(policy.to_params(), sort_keys=True)
+    if chooses_edges(settings):  # chosen in models/baseline.pt's features, which balance holds to these now
+        made_of.update(_baseline_made_as(params))
     # joined as lists, not row by row: 200,000 rows by itertuples took 4 s on a loaded machine, this 1.2 s
     columns = [ingested[column].astype(str).tolist() for column in ("id", "split", "label", "digest")]
     lines = "\n".join("\t".join(row) for row in zip(*columns))
     made_of[INGEST] = hashlib.sha256(lines.encode("utf-8", "backslashreplace")).hexdigest()
     return made_of
+
+
+def _baseline_made_as(params: Mapping[str, Any]) -> dict[str, str]:
+    """str -> str: what balance holds models/baseline.pt to where its features choose the edge cases
+    (:func:`winnow.checkpoints.load`'s ``trained_as``, but the seed, recorded apart): each train step setting
+    (:data:`winnow.configs.STEP_SETTINGS`, not device, threads or eval_batch_size, which change no weight) and
+    train.augment's policy, JSON, keyed by the option's params path (``train.epochs``)."""
+    from winnow.augment_search import policy_for
+
+    config = TrainConfig.from_params(params["train"])
+    made = {config.option(name): json.dumps(getattr(config, name), sort_keys=True, default=str)
+            for name in STEP_SETTINGS}
+    trained = policy_for(params, config.augment)
+    made[f"{config.option('augment')}'s policy"] = json.dumps(None if trained is None else trained.to_params(),
+                                                              sort_keys=True)
+    return made
 
 
 def check_balance_made_of(params: Mapping[str, Any], *, root: str | os.PathLike = VARIANTS_DIR) -> None:
@@ -104,7 +122,11 @@ def check_balance_made_of(params: Mapping[str, Any], *, root: str | os.PathLike 
     if not changed:
         return
     key = changed[0]
+    # before: only balance's own settings were held, so after train.epochs was edited and train@balanced run alone
+    # (its train params changed; balance and train@baseline skipped) the old baseline's edge cases were trained, exit 0
     problem = ("made of another data/ingest: its images, splits or labels changed since" if key == INGEST else
+               f"its edge cases were chosen in the features of models/baseline.pt trained with {key} "
+               f"{then.get(key, 'unrecorded')}, which is {now[key]} now" if key.startswith("train.") else
                f"made with {key} {then.get(key, 'unrecorded')}, which is {now[key]} now")
     more = f" ({len(changed) - 1} more changed: {', '.join(changed[1:])})" if len(changed) > 1 else ""
     raise rerun_error(path, problem + more, written_by=written_by)

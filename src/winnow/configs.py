@@ -225,6 +225,13 @@ def gan_sizes_near(side: int) -> str:
 BALANCE_DEFAULTS = {"target": "max", "edge_fraction": 0.1, "edge_extra": 2.0, "max_images": None, "device": "auto"}
 
 
+def chooses_edges(section: Mapping[str, Any]) -> bool:
+    """Whether balance chooses edge cases under its ``section`` (:data:`BALANCE_DEFAULTS` filled in): they weigh in
+    the copies (``edge_extra``) or are what a class cut to its share keeps first (``max_images``), and are found in
+    models/baseline.pt's features."""
+    return section["edge_fraction"] > 0 and (section["edge_extra"] > 0 or section["max_images"] is not None)
+
+
 @dataclass(frozen=True)
 class Policy:
     """How augmented copies are made (RandAugment-style): each image gets ``n`` of ``ops``, drawn at
