@@ -21,6 +21,7 @@ one_line_from_the_start()  # before the imports below, which take seconds: a Ctr
 import numpy as np
 import pandas as pd
 
+from winnow.built_on import gan_made_of
 from winnow.configs import HANDFUL
 from winnow.errors import WinnowError, check_fits_in_memory
 from winnow.gan_eval import (
@@ -209,7 +210,10 @@ def main() -> None:
     # as trained: it resumes)
     with replacing_skipped(folders=FOLDERS), together():
         write_imageset("data/gan", images, manifest, classes)
-        write_variant("augmented", rows, extra=extra, pixels=pruned.manifest)
+        # what train@augmented holds to params.yaml, models/baseline.pt's training and data/ingest now (before: run
+        # alone after gan.train.epochs and train.epochs were edited, it trained the old GAN's samples, exit 0)
+        write_variant("augmented", rows, extra=extra, pixels=pruned.manifest,
+                      made_of=gan_made_of(params, ingested=ingested))
         write_json(METRICS, {
             "weak_classes": weak, "weak_by": section["weak_by"], "weak_without_train_images": unseen,
             # null: a class without val images has no F1 (it was 0.0, as if measured, and ranked weakest); as

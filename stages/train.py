@@ -20,7 +20,7 @@ from winnow.metrics import unvalidated_classes
 from winnow.stage import check_outputs, load_params, run, together
 from winnow.torch_runtime import distributed_setup, is_main_process, pick_device
 from winnow.training import TrainConfig, fit
-from winnow.built_on import check_balance_made_of, check_built_on_pruned
+from winnow.built_on import check_built_on_pruned, check_made_of
 from winnow.variants import WRITTEN_BY, load_variant, variant_argument
 
 
@@ -39,9 +39,10 @@ def main() -> None:
     # balanced, augmented: pruned plus images, of pruned's rows and pixels now (not as when they were made)
     if variant in WRITTEN_BY:
         check_built_on_pruned(variant, classes=train.classes)
-    # balanced: of balance's settings, seed, policy and data/ingest now (dvc repro -s train@balanced skips balance)
-    if variant == "balanced":
-        check_balance_made_of(params)
+    # and of their stage's settings, seed, policy, baseline model and data/ingest now (dvc repro -s train@balanced skips
+    # balance, train@augmented gan-synthesize)
+    if variant in WRITTEN_BY:
+        check_made_of(variant, params)
     # a policy too weak to move a pixel, refused as balance refuses its copies: before, "augment fixed", exit 0
     if policy is not None:
         check_policy_changes(train.images, policy, fixed=is_fixed(params, config.augment, policy), seed=params["seed"])

@@ -22,7 +22,7 @@ import yaml
 from test_augment import _stage
 from test_hostile_balance_more import balance_project
 from winnow.balance import balanced_augment, few_sources
-from winnow.built_on import check_balance_made_of
+from winnow.built_on import check_made_of
 from winnow.errors import WinnowError
 from winnow.imageset import pixel_digest, read_imageset, write_imageset
 from winnow.stage import load_params, run
@@ -67,7 +67,7 @@ def _train_refused(monkeypatch) -> str:
 def test_train_balanced_refuses_balanced_made_with_another_balance_target(tmp_path, monkeypatch, capsys):
     # before: balance.target raised to 6 and train@balanced run alone trained the 4-a-class balanced, exit 0
     project = _balanced(tmp_path, monkeypatch)
-    check_balance_made_of(load_params())  # as made: passes
+    check_made_of("balanced", load_params())  # as made: passes
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["balance"]["target"] = 6
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

@@ -5,7 +5,10 @@ train@balanced guard):
   its edge cases: the features of models/baseline.pt, trained with the train section and train.augment's policy
   balance held it to then. train.epochs edited and train@balanced run alone (dvc repro -s train@balanced: its
   train params changed, balance and train@baseline skipped) trained the balanced variant whose edge cases the old
-  baseline chose, exit 0; a full dvc repro re-makes it. Now refused in one line naming balance to rerun.
+  baseline chose, exit 0; a full dvc repro re-makes it. Now refused in one line naming balance to rerun;
+- train@augmented, the same guard's sibling, held augmented to pruned's rows and pixels alone: gan.train.epochs
+  edited (or the seed, data/ingest, the baseline's training) and train@augmented run alone trained the old GAN's
+  samples, exit 0. gan-synthesize records what it made them of; train refuses another in one line.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ import pytest
 import yaml
 
 from test_augment import _stage
+from test_gan import gan_project
 from test_hostile_balance_more import balance_project
-from winnow.built_on import check_balance_made_of
+from winnow.built_on import check_made_of
 from winnow.errors import WinnowError
 from winnow.stage import load_params, run
 
@@ -56,14 +60,14 @@ def _edit(project: Path, section: str, key: str, value) -> None:
 def test_train_balanced_refuses_balanced_whose_edge_cases_a_baseline_of_other_train_settings_chose(
         tmp_path, monkeypatch):
     project = _balanced_with_edges(tmp_path, monkeypatch)
-    check_balance_made_of(load_params())  # as made: passes
+    check_made_of("balanced", load_params())  # as made: passes
     epochs = load_params()["train"]["epochs"]
     _edit(project, "train", "epochs", epochs + 1)
     with pytest.raises(WinnowError) as refused:
-        check_balance_made_of(load_params())
+        check_made_of("balanced", load_params())
     assert str(refused.value) == (
-        f"data/variants/balanced/rows.parquet: its edge cases were chosen in the features of models/baseline.pt "
-        f"trained with train.epochs {epochs}, which is {epochs + 1} now; rerun the balance stage (dvc repro balance)")
+        f"data/variants/balanced/rows.parquet: its edge cases were chosen by models/baseline.pt trained with "
+        f"train.epochs {epochs}, which is {epochs + 1} now; rerun the balance stage (dvc repro balance)")
 
 
 @pytest.mark.hostile("intermediates")
@@ -72,8 +76,24 @@ def test_train_balanced_takes_a_train_edit_that_changes_no_weight_or_where_no_ed
     # train.eval_batch_size changes no weight of baseline (winnow.checkpoints.load compares none such): not refused
     project = _balanced_with_edges(tmp_path, monkeypatch)
     _edit(project, "train", "eval_batch_size", 7)
-    check_balance_made_of(load_params())
+    check_made_of("balanced", load_params())
     # without edge cases (edge_fraction 0) the baseline chose nothing: a train edit leaves balanced as made
     other = _balanced_with_edges(tmp_path / "none", monkeypatch, edge_fraction=0)
     _edit(other, "train", "epochs", load_params()["train"]["epochs"] + 1)
-    check_balance_made_of(load_params())
+    check_made_of("balanced", load_params())
+
+
+@pytest.mark.hostile("intermediates")
+def test_train_augmented_refuses_samples_of_another_gan_setting_and_takes_its_own(tmp_path, monkeypatch):
+    project = gan_project(tmp_path / "project", weak_k=2)
+    monkeypatch.chdir(project)
+    monkeypatch.setattr("sys.argv", ["stages/gan_synthesize.py"])
+    run(_stage("gan_synthesize").main)
+    check_made_of("augmented", load_params())  # as made: passes
+    _edit(project, "gan", "per_class", 5)  # a device or the eval batch changes no sample: not recorded
+    monkeypatch.setattr("sys.argv", ["stages/train.py", "augmented"])
+    with pytest.raises(WinnowError) as refused:
+        _stage("train").main()
+    assert str(refused.value) == ("data/variants/augmented/rows.parquet: made with gan.per_class 4, which is 5 now; "
+                                  "rerun the gan-synthesize stage (dvc repro gan-synthesize)")
+    assert not Path("models/augmented.pt").exists()

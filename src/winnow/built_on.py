@@ -10,12 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import asdict
 from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 
-from winnow.configs import BALANCE_DEFAULTS, STEP_SETTINGS, Policy, TrainConfig, chooses_edges
+from winnow.configs import BALANCE_DEFAULTS, STEP_SETTINGS, GanConfig, Policy, TrainConfig, chooses_edges
 from winnow.stage_reads import rerun_error
 from winnow.origin_checks import INGEST, PIXELS
 from winnow.variants import MADE_OF, VARIANTS_DIR, _rows_file, learnt_ids, read_rows
@@ -79,11 +80,32 @@ def balance_made_of(params: Mapping[str, Any], *, policy: Policy, ingested: pd.D
     made_of["policy"] = json.dumps(policy.to_params(), sort_keys=True)
     if chooses_edges(settings):  # chosen in models/baseline.pt's features, which balance holds to these now
         made_of.update(_baseline_made_as(params))
+    made_of[INGEST] = _ingest_digest(ingested)
+    return made_of
+
+
+def gan_made_of(params: Mapping[str, Any], *, ingested: pd.DataFrame) -> dict[str, str]:
+    """str -> str: what the gan-synthesize stage makes augmented of beside pruned's rows and pixels, as
+    :func:`balance_made_of`: ``seed``, each ``gan.<setting>`` and ``gan.train.<setting>`` but its device (JSON),
+    models/baseline.pt's training (which ranks the weak classes and keeps the samples: :func:`_baseline_made_as`) and
+    ``data/ingest`` (the held-out images a sample equal to one is refused of)."""
+    section = dict(params["gan"])
+    config = GanConfig.from_params(section.pop("train", None) or {})
+    made_of = {"seed": json.dumps(params["seed"])}
+    made_of.update({f"gan.{key}": json.dumps(value, sort_keys=True) for key, value in section.items()})
+    made_of.update({f"gan.train.{key}": json.dumps(value, sort_keys=True, default=str)
+                    for key, value in asdict(config).items() if key != "device"})
+    made_of.update(_baseline_made_as(params))
+    made_of[INGEST] = _ingest_digest(ingested)
+    return made_of
+
+
+def _ingest_digest(ingested: pd.DataFrame) -> str:
+    """A sha256 of the ``ingested`` manifest's id, split, label and digest columns."""
     # joined as lists, not row by row: 200,000 rows by itertuples took 4 s on a loaded machine, this 1.2 s
     columns = [ingested[column].astype(str).tolist() for column in ("id", "split", "label", "digest")]
     lines = "\n".join("\t".join(row) for row in zip(*columns))
-    made_of[INGEST] = hashlib.sha256(lines.encode("utf-8", "backslashreplace")).hexdigest()
-    return made_of
+    return hashlib.sha256(lines.encode("utf-8", "backslashreplace")).hexdigest()
 
 
 def _baseline_made_as(params: Mapping[str, Any]) -> dict[str, str]:
@@ -102,22 +124,31 @@ def _baseline_made_as(params: Mapping[str, Any]) -> dict[str, str]:
     return made
 
 
-def check_balance_made_of(params: Mapping[str, Any], *, root: str | os.PathLike = VARIANTS_DIR) -> None:
-    """Refuse balanced rows made of other settings, another seed or policy, or another data/ingest than
-    :func:`balance_made_of` gives now, or that record none. Before: balance.target edited (or the seed, the policy,
-    data/ingest's val images) and train@balanced run alone (dvc repro -s train@balanced, which skips balance), the
-    balanced variant of the old ones was trained as if of the new, exit 0."""
+# what models/baseline.pt chose in each variant built on pruned, as a refusal names it
+BASELINE_USES = {"balanced": "its edge cases were chosen", "augmented": "its weak classes were ranked and samples kept"}
+
+
+def check_made_of(name: str, params: Mapping[str, Any], *, root: str | os.PathLike = VARIANTS_DIR) -> None:
+    """Refuse the rows of variant ``name`` (``balanced``, ``augmented``) made of other settings, another seed or
+    policy, another models/baseline.pt's training or data/ingest than :func:`balance_made_of` or :func:`gan_made_of`
+    give now, or that record none. Before: balance.target edited (or the seed, the policy, data/ingest's val images)
+    and train@balanced run alone (dvc repro -s train@balanced, which skips balance), the balanced variant of the old
+    ones was trained as if of the new, exit 0; so was augmented after gan.train.epochs and train.epochs were edited."""
     from winnow.augment_search import policy_for
     from winnow.imageset import read_imageset
 
-    path, written_by = _rows_file("balanced", root)
-    then = read_rows("balanced", root=root).attrs.get(MADE_OF)
+    path, written_by = _rows_file(name, root)
+    then = read_rows(name, root=root).attrs.get(MADE_OF)
     if not isinstance(then, dict):
         raise rerun_error(path, "records no settings or data/ingest it was made of: made by an earlier winnow or by "
                                 "hand", written_by=written_by)
-    searched = (params.get("augment_search") or {}).get("enabled", False)
-    now = balance_made_of(params, policy=policy_for(params, "searched" if searched else "fixed"),
-                          ingested=read_imageset(INGEST).manifest)
+    ingested = read_imageset(INGEST).manifest
+    if name == "balanced":
+        searched = (params.get("augment_search") or {}).get("enabled", False)
+        now = balance_made_of(params, policy=policy_for(params, "searched" if searched else "fixed"),
+                              ingested=ingested)
+    else:
+        now = gan_made_of(params, ingested=ingested)
     changed = [key for key in now if then.get(key) != now[key]]
     if not changed:
         return
@@ -125,7 +156,7 @@ def check_balance_made_of(params: Mapping[str, Any], *, root: str | os.PathLike 
     # before: only balance's own settings were held, so after train.epochs was edited and train@balanced run alone
     # (its train params changed; balance and train@baseline skipped) the old baseline's edge cases were trained, exit 0
     problem = ("made of another data/ingest: its images, splits or labels changed since" if key == INGEST else
-               f"its edge cases were chosen in the features of models/baseline.pt trained with {key} "
+               f"{BASELINE_USES[name]} by models/baseline.pt trained with {key} "
                f"{then.get(key, 'unrecorded')}, which is {now[key]} now" if key.startswith("train.") else
                f"made with {key} {then.get(key, 'unrecorded')}, which is {now[key]} now")
     more = f" ({len(changed) - 1} more changed: {', '.join(changed[1:])})" if len(changed) > 1 else ""
