@@ -36,12 +36,11 @@ def main() -> None:
     model_path, log_dir = f"models/{variant}.pt", f"metrics/train/{variant}"
     check_outputs(stage=f"train@{variant}", files=[model_path], folders=[log_dir])
     train, val = load_variant(variant)
-    # balanced, augmented: pruned plus images, of pruned's rows and pixels now (not as when they were made)
-    if variant in WRITTEN_BY:
-        check_built_on_pruned(variant, classes=train.classes)
-    # and of their stage's settings, seed, policy, baseline model and data/ingest now (dvc repro -s train@balanced skips
+    # balanced, augmented: pruned plus images, of pruned's rows and pixels now (not as when they were made), and of
+    # their stage's settings, seed, policy, baseline model and data/ingest now (dvc repro -s train@balanced skips
     # balance, train@augmented gan-synthesize)
     if variant in WRITTEN_BY:
+        check_built_on_pruned(variant, classes=train.classes)
         check_made_of(variant, params)
     # a policy too weak to move a pixel, refused as balance refuses its copies: before, "augment fixed", exit 0
     if policy is not None:
