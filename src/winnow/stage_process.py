@@ -24,7 +24,8 @@ changes.
 
 :func:`openmp_hang`: a ``GOMP_CPU_AFFINITY`` that GNU OpenMP's loader would loop on for ever (the first import of
 torch, scikit-learn or faiss never returned: ``1;2``, ``zz``, ``0-3 : 2``), said before any such import;
-:func:`openmp_refusal`: that, or an ``OMP_NUM_THREADS`` GNU OpenMP cannot read, as one line.
+:func:`openmp_refusal`: that, or an ``OMP_NUM_THREADS`` or ``OMP_THREAD_LIMIT`` GNU OpenMP cannot read, as one
+line.
 """
 
 from __future__ import annotations
@@ -181,17 +182,20 @@ def _thread_counts_read(text: str) -> bool:
 def openmp_refusal() -> str | None:
     """Why a stage or ``winnow`` command will not start under this process's OpenMP settings, or None: a
     ``GOMP_CPU_AFFINITY`` GNU OpenMP's loading would never end on (:func:`openmp_hang`), or an ``OMP_NUM_THREADS``
-    that it cannot read. Before, the latter printed libgomp's own line ("libgomp: Invalid value for environment
-    variable OMP_NUM_THREADS") among the stage's, and the stage went on with torch's own thread count, not the one
-    the user meant. Call before any import that loads OpenMP."""
+    or ``OMP_THREAD_LIMIT`` that it cannot read. Before, either printed libgomp's own line ("libgomp: Invalid value
+    for environment variable OMP_NUM_THREADS") among the stage's, and the stage went on with torch's own thread
+    count, or no limit, not the one the user meant. Call before any import that loads OpenMP."""
     hang = openmp_hang()
     if hang is not None:
         return hang
-    value = os.environ.get("OMP_NUM_THREADS")
-    if value is None or _thread_counts_read(value):
-        return None
-    return (f"OMP_NUM_THREADS={value!r} is no thread count GNU OpenMP reads (torch's import loads it, which would "
-            "ignore it with a warning); set it to a whole number of 1 or more (such as 2), or unset it, then rerun")
+    # OMP_THREAD_LIMIT is one count (libgomp's parse_unsigned_long): OMP_NUM_THREADS's list of one, no comma
+    for variable, what, one in (("OMP_NUM_THREADS", "thread count", False), ("OMP_THREAD_LIMIT", "thread limit", True)):
+        value = os.environ.get(variable)
+        if value is not None and not (_thread_counts_read(value) and not (one and "," in value)):
+            return (f"{variable}={value!r} is no {what} GNU OpenMP reads (torch's import loads it, which would "
+                    "ignore it with a warning); set it to a whole number of 1 or more (such as 2), or unset it, "
+                    "then rerun")
+    return None
 
 
 def interactive_session() -> bool:
