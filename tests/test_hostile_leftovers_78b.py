@@ -2,7 +2,9 @@
 
 - ``OMP_THREAD_LIMIT`` that GNU OpenMP cannot read (``abc``, ``0``, ``4,2``): the neighbour of the ``OMP_NUM_THREADS``
   refusal. Before, libgomp printed "libgomp: Invalid value for environment variable OMP_THREAD_LIMIT" among the
-  stage's lines and ran with no limit; now one line before torch's import (winnow.stage_process.openmp_refusal).
+  stage's lines and ran with no limit; now one line before torch's import (winnow.stage_process.openmp_refusal);
+- a shell command in a params.yaml path (``$(pwd)/images``, a backquoted ``pwd``): the neighbour of the refused shell
+  variable, read as a folder of that name; now refused in params.yaml's check (winnow.param_rules.Text).
 """
 
 from __future__ import annotations
@@ -15,7 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from hostile_harness import ROOT, _env, assert_error_line, assert_nothing_left, files_under, make_project
+from hostile_harness import (
+    ROOT, _env, assert_error_line, assert_nothing_left, files_under, make_project, params_with,
+)
+from winnow import params
+from winnow.errors import WinnowError
 from winnow.stage_process import openmp_refusal
 
 
@@ -70,3 +76,38 @@ def test_a_stage_under_an_unreadable_thread_limit_is_one_line(tmp_path):
     assert assert_error_line(done) == f"error: stages/represent.py: {_no_thread_limit('abc')}"
     assert "libgomp" not in done.stderr
     assert_nothing_left(project, before)
+
+
+# -- a shell command in a params path ------------------------------------------------------------------------------
+
+def _params_refusal(tmp_path: Path, changed: dict) -> str:
+    project = make_project(tmp_path / "project", changed)
+    before = files_under(project)
+    with pytest.raises(WinnowError) as err:
+        params.load(project / "params.yaml")
+    assert_nothing_left(project, before)
+    return str(err.value)
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("path, value, command", [
+    ("ingest.path", "$(pwd)/images", "$(pwd)"),
+    ("ingest.trusted_path", "`pwd`/trusted", "`pwd`"),
+    ("represent.file", "data/$(whoami).npy", "$(whoami)"),
+])
+def test_a_shell_command_in_a_params_path_is_refused(tmp_path, path, value, command):
+    # before: passed; the source stage listed ingest.path "$(pwd)/images" as unreadable with status 0, and ingest
+    # refused it as a folder that does not exist (the $HOME of test_hostile_params_78.py, by its neighbour)
+    assert _params_refusal(tmp_path, params_with(path, value)) == (
+        f'params.yaml: {path}: "{value}" holds a shell command ({command}), and params.yaml paths are not expanded; '
+        "write the path itself, or a path relative to the project")
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("value", ["images/it`s", "images/(1)"])
+def test_a_path_with_a_lone_backquote_or_parentheses_is_read_as_written(tmp_path, value):
+    # one backquote starts no command a shell would run (it waits for the other); parentheses without a $ are a name
+    changed = params_with("ingest.path", value)
+    changed["ingest"]["source"] = "imagefolder"
+    project = make_project(tmp_path / "project", changed)
+    assert params.load(project / "params.yaml")["ingest"]["path"] == value

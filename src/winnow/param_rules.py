@@ -169,8 +169,9 @@ class Device(Rule):
 
 class Text(Rule):
     """A non-empty string; ``names_a_path``: a file's or folder's path (the refusal of ``None`` says how to give one
-    of that name) or a pattern of them, which holds no shell variable (``$HOME``, ``${DATA}``): refused, not
-    expanded. A leading ``~`` is the home folder, as the readers of these paths take it (``os.path.expanduser``)."""
+    of that name) or a pattern of them, which holds no shell variable (``$HOME``, ``${DATA}``) or command
+    (``$(pwd)``, a backquoted one): refused, not expanded. A leading ``~`` is the home folder, as the readers of
+    these paths take it (``os.path.expanduser``)."""
 
     def __init__(self, *, null: bool = False, names_a_path: bool = False):
         super().__init__(null=null)
@@ -184,16 +185,18 @@ class Text(Rule):
             self.wrong_type(value, path)
         if not value.strip():
             fail(path, f"{show(value)} is empty; allowed: {self.allowed}")
-        variable = _SHELL_VARIABLE.search(value) if self.names_a_path else None
-        if variable is not None:
+        shell = _SHELL_EXPANSION.search(value) if self.names_a_path else None
+        if shell is not None:
             # before: read as a folder literally named $HOME ("ingest.path: $HOME/x does not exist"). Not expanded:
             # the pipeline's inputs would then depend on who runs it, which DVC's params and lock do not record
-            fail(path, f"{show(value)} holds a shell variable ({variable.group()}), and params.yaml paths are not "
+            kind = "command" if shell.group().startswith(("$(", "`")) else "variable"
+            fail(path, f"{show(value)} holds a shell {kind} ({shell.group()}), and params.yaml paths are not "
                        "expanded; write the path itself, or a path relative to the project")
 
 
-# $NAME or ${...}, as a shell would expand them in a path (a lone $ or "$1" is a character of a name, not expanded here)
-_SHELL_VARIABLE = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*|\{[^}]*\}?)")
+# $NAME or ${...}, as a shell would expand them in a path (a lone $ or "$1" is a character of a name, not expanded
+# here), and a command's output, $(...) or `...` (before: "$(pwd)/images" passed, read as a folder of that name)
+_SHELL_EXPANSION = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*|\{[^}]*\}?|\([^)]*\)?)|`[^`]*`")
 
 
 class Bool(Rule):
