@@ -4,7 +4,9 @@
   refusal. Before, libgomp printed "libgomp: Invalid value for environment variable OMP_THREAD_LIMIT" among the
   stage's lines and ran with no limit; now one line before torch's import (winnow.stage_process.openmp_refusal);
 - a shell command in a params.yaml path (``$(pwd)/images``, a backquoted ``pwd``): the neighbour of the refused shell
-  variable, read as a folder of that name; now refused in params.yaml's check (winnow.param_rules.Text).
+  variable, read as a folder of that name; now refused in params.yaml's check (winnow.param_rules.Text);
+- an ``OMP_NUM_THREADS`` (or ``GOMP_CPU_AFFINITY``) of over 4,300 digits: Python's int() refused it, and its ValueError
+  was the stage's or command's traceback; now judged as GNU OpenMP's strtoul reads it (winnow.stage_process._strtoul).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from hostile_harness import (
 )
 from winnow import params
 from winnow.errors import WinnowError
-from winnow.stage_process import openmp_refusal
+from winnow.stage_process import openmp_hang, openmp_refusal
 
 
 def _no_thread_limit(value: str) -> str:
@@ -111,3 +113,41 @@ def test_a_path_with_a_lone_backquote_or_parentheses_is_read_as_written(tmp_path
     changed["ingest"]["source"] = "imagefolder"
     project = make_project(tmp_path / "project", changed)
     assert params.load(project / "params.yaml")["ingest"]["path"] == value
+
+
+# -- a count of thousands of digits ---------------------------------------------------------------------------------
+
+_MANY_NINES = "9" * 5000  # past Python's 4,300 digits of int(): before, its ValueError was the command's traceback
+
+
+@pytest.mark.hostile("interrupted")
+@pytest.mark.parametrize("value, refused", [(_MANY_NINES, True), ("0" * 5000 + "4", False),
+                                             ("-" + "0" * 5000 + "1", True)])
+def test_a_thread_count_of_thousands_of_digits_is_judged_as_gnu_openmp_reads_it(monkeypatch, value, refused):
+    # libgomp's strtoul: thousands of nines are out of range (warned of); leading zeros before a 4 are the count 4
+    monkeypatch.delenv("GOMP_CPU_AFFINITY", raising=False)
+    monkeypatch.delenv("OMP_THREAD_LIMIT", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", value)
+    expected = (f"OMP_NUM_THREADS={value!r} is no thread count GNU OpenMP reads (torch's import loads it, which would "
+                "ignore it with a warning); set it to a whole number of 1 or more (such as 2), or unset it, then "
+                "rerun")
+    assert openmp_refusal() == (expected if refused else None)
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_cpu_affinity_of_thousands_of_digits_is_no_hang(monkeypatch):
+    # GNU OpenMP warns of the CPU out of range and goes on (it does not loop): nothing to refuse, and no traceback
+    monkeypatch.setenv("GOMP_CPU_AFFINITY", _MANY_NINES)
+    assert openmp_hang() is None
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_stage_under_a_thread_count_of_thousands_of_digits_is_one_line(tmp_path):
+    # before: "ValueError: Exceeds the limit (4300 digits) for integer string conversion" and its traceback
+    project = make_project(tmp_path / "project")
+    before = files_under(project)
+    done = subprocess.run([sys.executable, str(ROOT / "stages/represent.py")], cwd=project, capture_output=True,
+                          text=True, env=_env() | {"OMP_NUM_THREADS": _MANY_NINES}, timeout=300)
+    line = assert_error_line(done)
+    assert line.startswith(f"error: stages/represent.py: OMP_NUM_THREADS='{_MANY_NINES}' is no thread count GNU ")
+    assert_nothing_left(project, before)

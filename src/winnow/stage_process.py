@@ -106,7 +106,10 @@ def _strtoul(text: str, at: int, *, base: int = 0) -> tuple[int, int, bool]:
         i += 1
     if i == start:
         return 0, at, False
-    value = int(text[start:i], base)
+    # past 64 digits after the leading zeros no base of these fits a long: out of range unconverted, as Python's int()
+    # refuses a string of over 4,300 digits (before: its ValueError's traceback, "OMP_NUM_THREADS=999...9")
+    significant = text[start:i].lstrip("0")
+    value = int(significant or "0", base) if len(significant) <= 64 else _ULONG_MAX + 1
     if value > _ULONG_MAX:
         return _ULONG_MAX, i, True
     return ((_ULONG_MAX + 1 - value) & _ULONG_MAX if negative else value), i, False
