@@ -151,3 +151,16 @@ def test_a_stage_under_a_thread_count_of_thousands_of_digits_is_one_line(tmp_pat
     line = assert_error_line(done)
     assert line.startswith(f"error: stages/represent.py: OMP_NUM_THREADS='{_MANY_NINES}' is no thread count GNU ")
     assert_nothing_left(project, before)
+
+
+# -- winnow without a subcommand loads no OpenMP ---------------------------------------------------------------------
+
+@pytest.mark.hostile("interrupted")
+@pytest.mark.parametrize("variable, value", [("OMP_NUM_THREADS", "abc"), ("GOMP_CPU_AFFINITY", "zz")])
+def test_winnow_help_under_an_openmp_setting_it_never_reads_is_the_help(tmp_path, variable, value):
+    # before: "error: winnow: OMP_NUM_THREADS='abc' is no thread count ..." for `winnow --help`, which imports no
+    # subcommand's module and so never loads OpenMP; a subcommand is refused as before (test_hostile_params_78.py)
+    done = subprocess.run([sys.executable, "-m", "winnow.cli", "--help"], cwd=tmp_path, capture_output=True, text=True,
+                          env=_env() | {variable: value}, timeout=60)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.startswith("usage: winnow [-h] command ...")

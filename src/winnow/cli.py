@@ -163,9 +163,11 @@ def _main(argv: list[str] | None) -> int:
     try:  # the subcommand's module imports pandas, numpy and more (a second or two): a Ctrl-C among them is one line
         if called_as_command:  # SIGTERM and SIGHUP too, as in a stage (before: their default action ended the command
             stops_raised()  # there, status 143 or 129 and not a word), and SIGINT where it came ignored
-            hang = openmp_refusal()  # before the module's import, which may load OpenMP (torch's, scikit-learn's)
+            # before the module's import, which may load OpenMP (torch's, scikit-learn's); without a subcommand
+            # (winnow --help, --version, a misspelt one) nothing loads it: before, refused over a setting it never read
+            hang = openmp_refusal() if chosen in SUBCOMMANDS else None
             if hang is not None:
-                say_error(f"error: {chosen if chosen in SUBCOMMANDS else 'winnow'}: {hang}")
+                say_error(f"error: {chosen}: {hang}")
                 return 1
         for name, (module, help_text) in SUBCOMMANDS.items():
             sub_parser = sub.add_parser(name, help=help_text, description=help_text)
