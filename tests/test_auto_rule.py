@@ -37,14 +37,14 @@ def test_half_the_photos_darkened_beside_widely_spread_clean_ones_are_flagged_sp
     assert 0.14 < cut < 0.45
 
 
-@pytest.mark.parametrize("darkened", [40, 60])
-def test_a_darkened_share_either_side_of_half_is_split_too(darkened):
+@pytest.mark.parametrize("darkened, stage_rule, flagged", [(40, "split", 40), (60, "too_many", 0)])
+def test_a_darkened_share_either_side_of_half_is_split_too(darkened, stage_rule, flagged):
     # before: rule none at both; 60 of 100 is past max_flagged_fraction 0.5, so it flags none but says so (too_many,
     # the stage's warning) rather than nothing
     cut, rule = threshold_rule(_darkened_beside_wide_clean(darkened), method="auto")
     assert (rule, 0.14 < cut < 0.45) == ("split", True)
     flags, _, rule = _dark_flags(_darkened_beside_wide_clean(darkened))
-    assert (rule, sum(flags)) == (("split", 40) if darkened == 40 else ("too_many", 0))
+    assert (rule, sum(flags)) == (stage_rule, flagged)
 
 
 def test_a_clean_unimodal_set_of_100_flags_nothing():
