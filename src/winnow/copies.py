@@ -133,10 +133,10 @@ def embedding_pairs(embedding: np.ndarray, *, radius: float, looks: Looks | None
                     min_correlation: float | None = None, knn: str = "numpy", digests: np.ndarray | None = None,
                     labels: np.ndarray | None = None, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Images whose float ``(N, D)`` embeddings (read at int ``(M,)`` ``rows``, default all: the pairs are of image
-    rows; with ``(N,)`` ``digests``, the first row of each set of equal pixels alone) are within cosine distance
-    ``radius`` among each one's :data:`EMBEDDING_NEIGHBOURS` nearest (:func:`winnow.cosine_index.cosine_pairs`),
-    confirmed, with ``looks``, by the best thumbnail correlation of the whole images or a view (at least ``min_correlation``);
-    ``knn``: a backend of :data:`winnow.cosine_index.BACKENDS`.
+    rows; with ``(N,)`` ``digests``, one row per set of equal pixels and embedding, :func:`_standing_for`) are
+    within cosine distance ``radius`` among each one's :data:`EMBEDDING_NEIGHBOURS` nearest
+    (:func:`winnow.cosine_index.cosine_pairs`), confirmed, with ``looks``, by the best thumbnail correlation of the
+    whole images or a view (at least ``min_correlation``); ``knn``: a backend of :data:`winnow.cosine_index.BACKENDS`.
 
     With ``labels`` (int ``(N,)``) and ``digests`` (``(N,)``), a pair whose pixels carry no label in common
     (:func:`share_a_label`) is confirmed by the unmirrored views alone, as :func:`flip_crop_pairs` leaves out
@@ -149,10 +149,7 @@ def embedding_pairs(embedding: np.ndarray, *, radius: float, looks: Looks | None
     """
     rows = np.arange(len(embedding)) if rows is None else np.asarray(rows)
     if digests is not None:
-        # the first image of each set of equal pixels stands for the set, as in the pHash searches (the exact links
-        # join the rest). Before, 11 train copies of one picture filled each other's 10 nearest, and so did 11 test
-        # copies of a picture 0.0002 from it (embedding_radius 0.01): no link, every train copy kept beside its leak
-        rows = rows[~pd.Series(np.asarray(digests)[rows]).duplicated().to_numpy()]
+        rows = rows[~_standing_for(embedding, rows=rows, digests=digests)]
     candidates = rows[cosine_pairs(embedding[rows], radius=radius, k=EMBEDDING_NEIGHBOURS, backend=knn)]
     if looks is None:
         return candidates, np.empty((0, 2), np.int64)
@@ -234,6 +231,25 @@ def pair_keys(pairs: np.ndarray, n: int) -> np.ndarray:
     """int ``(P,)``: one number per unordered pair of int ``(P, 2)`` ``pairs`` of indices below ``n``
     (``(i, j)`` and ``(j, i)`` alike), for matching pairs with ``np.isin``."""
     return pairs.min(axis=1) * n + pairs.max(axis=1)
+
+
+def _standing_for(embedding: np.ndarray, *, rows: np.ndarray, digests: np.ndarray) -> np.ndarray:
+    """bool ``(M,)``: which int ``(M,)`` ``rows`` the first of their set of equal pixels (``(N,)`` ``digests``) stands
+    for in the embedding search: those whose float ``(N, D)`` ``embedding`` row is the first's too (cosine distance
+    within :data:`~winnow.cosine_index.ROUNDING`). Before, 11 train copies of one picture filled each other's 10
+    nearest, and so did 11 test copies of a picture 0.0002 from it (embedding_radius 0.01): no link, every train copy
+    kept beside its leak. A user's embedding (represent.source) may give equal pixels different rows (a caption's,
+    a crop's): each such row is searched (when the first stood for all, a test image near the second train copy's
+    row alone was no leak)."""
+    ids = _pixel_ids(np.asarray(digests)[rows])
+    first = rows[np.unique(ids, return_index=True)[1][ids]]
+    later = np.flatnonzero(rows != first)
+    same = np.zeros(len(rows), bool)
+    same[later] = (embedding[rows[later]] == embedding[first[later]]).all(axis=1)
+    near = later[~same[later]]  # unequal bits, normalised only here: a million rows' unit_rows took 18 s
+    ends = unit_rows(embedding[rows[near]]), unit_rows(embedding[first[near]])
+    same[near] = 1.0 - np.einsum("ij,ij->i", *ends) <= ROUNDING
+    return same
 
 
 def _pixel_ids(digests: np.ndarray) -> np.ndarray:
