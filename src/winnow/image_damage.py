@@ -217,6 +217,24 @@ def _jpeg_end(data: bytes) -> int | None:
     return None
 
 
+def _jpeg_precision(data: bytes) -> int | None:
+    """The bits per sample its first frame header (SOF) gives the JPEG ``data`` (8, 12 or 16 as written; 0 where
+    zeros fill it), or None before one (a file cut or zero-filled there). Segments are stepped over by their
+    lengths, as :func:`_jpeg_end` does."""
+    at = 2  # past the start-of-image marker
+    while (at := data.find(b"\xff", at)) >= 0 and at + 4 < len(data):
+        marker = data[at + 1]
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # a frame header, not DHT, JPG or DAC
+            return data[at + 4]
+        if marker == 0xFF or 0xD0 <= marker <= 0xD7 or marker == 0x01:  # a fill byte, a marker without a length
+            at += 1 if marker == 0xFF else 2
+            continue
+        if marker in (0xD9, 0xDA):  # its end, or a scan, before any frame header
+            return None
+        at += 2 + int.from_bytes(data[at + 2:at + 4], "big")
+    return None
+
+
 LFS_POINTER = "a Git LFS pointer"  # the start of such a file's reason, which the ingest stage counts and words a fix of
 # the brands of an ISO media file's ftyp box that are HEIF: an iPhone's photos (.heic), which Pillow cannot read
 _HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")
@@ -242,6 +260,11 @@ def unidentified(data: bytes, signature: str | None) -> str | None:
     if data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS:
         return ("content is HEIF/HEIC (an iPhone's photo format), not an image format read here (PNG, JPEG, BMP, "
                 "WebP) whatever the suffix says; convert it to JPEG or PNG")
+    if signature == "JPEG" and (bits := _jpeg_precision(data) or 0) in range(2, 17) and bits != 8:
+        # before: "cut short or damaged in its header ... copy it again", and "never written" with padding after its
+        # end, of a whole 12-bit JPEG (a medical scanner's): Pillow refuses any JPEG whose samples are not 8 bits
+        return (f"a {bits}-bit JPEG (as medical scanners and some cameras write), which Pillow does not read: convert "
+                "it to an 8-bit JPEG or a PNG")
     if signature is not None and _zeros_at_end(data) >= ZERO_TAIL:
         return UNWRITTEN
     if signature is not None:
