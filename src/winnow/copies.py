@@ -35,7 +35,7 @@ from winnow.thumbnails import BATCH_PIXELS, Looks, crop_pixels, pair_correlation
 
 LINKS = ("exact_duplicate", "near_duplicate", "flip_crop_duplicate", "turned_duplicate", "embedding_duplicate")
 PAIR_BLOCK = 1 << 22  # candidate pairs expanded and confirmed at a time (64 MiB of int64 pairs)
-EMBEDDING_NEIGHBOURS = 10  # nearest embeddings examined per image; larger groups still join through chains
+EMBEDDING_NEIGHBOURS = 10  # nearest embeddings searched first per image; more where all 10 are within the radius
 EMBEDDING_BLOCK = 1 << 14  # image pairs whose embeddings resembling() compares at a time (32 MiB a side at D = 512)
 
 
@@ -134,8 +134,8 @@ def embedding_pairs(embedding: np.ndarray, *, radius: float, looks: Looks | None
                     labels: np.ndarray | None = None, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Images whose float ``(N, D)`` embeddings (read at int ``(M,)`` ``rows``, default all: the pairs are of image
     rows; with ``(N,)`` ``digests``, one row per set of equal pixels and embedding, :func:`_standing_for`) are
-    within cosine distance ``radius`` among each one's :data:`EMBEDDING_NEIGHBOURS` nearest
-    (:func:`winnow.cosine_index.cosine_pairs`), confirmed, with ``looks``, by the best thumbnail correlation of the
+    within cosine distance ``radius`` (:func:`winnow.cosine_index.cosine_pairs`, a radius search from
+    :data:`EMBEDDING_NEIGHBOURS` nearest), confirmed, with ``looks``, by the best thumbnail correlation of the
     whole images or a view (at least ``min_correlation``); ``knn``: a backend of :data:`winnow.cosine_index.BACKENDS`.
 
     With ``labels`` (int ``(N,)``) and ``digests`` (``(N,)``), a pair whose pixels carry no label in common
@@ -150,7 +150,8 @@ def embedding_pairs(embedding: np.ndarray, *, radius: float, looks: Looks | None
     rows = np.arange(len(embedding)) if rows is None else np.asarray(rows)
     if digests is not None:
         rows = rows[~_standing_for(embedding, rows=rows, digests=digests)]
-    candidates = rows[cosine_pairs(embedding[rows], radius=radius, k=EMBEDDING_NEIGHBOURS, backend=knn)]
+    candidates = rows[cosine_pairs(embedding[rows], radius=radius, k=EMBEDDING_NEIGHBOURS, backend=knn,
+                                   name="dedup.embedding_radius")]
     if looks is None:
         return candidates, np.empty((0, 2), np.int64)
     same = np.ones(len(candidates), bool)

@@ -1,9 +1,15 @@
 """Nearest neighbours by cosine similarity, and the pairs of rows within a cosine distance.
 
 Each row's ``k`` nearest other rows (cosine similarity of L2-normalised rows) are found, and the pairs
-at most ``radius`` apart in cosine distance (``1 - similarity``) are kept. Limiting the search to ``k``
-neighbours bounds the output at ``N * k`` pairs whatever the radius; a group of more than ``k + 1``
-copies is still joined, through chains, when its pairs become connected components.
+at most ``radius`` apart in cosine distance (``1 - similarity``) are kept. A row whose ``k`` nearest all
+lie within the radius may have more there, so it alone is searched again with twice the neighbours, until
+its farthest lies beyond the radius or every row is its neighbour: every pair within the radius is found.
+(Before, only the ``k`` nearest were read, and the claim that a larger group of copies still joins
+through chains was wrong: 12 train copies of one picture were each other's 10 nearest, as were 12 test
+copies of a picture 0.0002 from it, so the two groups, within radius 0.01 of each other, never joined.)
+Rows with nothing else near cost nothing more. A dense crowd costs ``N**2`` pairs (20,000 rows within
+the radius of one another: 2e8), so a search again stops at :data:`MAX_NEIGHBOURS` neighbours a round,
+and a ``warning:`` line names the rows left with only their nearest paired.
 
 The backends (:data:`BACKENDS`, params.yaml ``compute.knn``):
 
@@ -31,6 +37,9 @@ from winnow.configs import KNN_BACKENDS as BACKENDS
 from winnow.errors import WinnowError
 
 _BLOCK_BYTES = 64 << 20  # similarities held at once by the numpy backend
+# neighbours gathered by one round of searching again (rows x k): 5e6 pairs, two int64 each, 80 MB, where 20,000
+# rows within the radius of one another would be 2e8 pairs and several GB, each then confirmed
+MAX_NEIGHBOURS = 5_000_000
 
 
 # float32 dot products of two equal unit rows land a few ulps either side of 1 (a row of 512 dimensions: up to
@@ -38,15 +47,19 @@ _BLOCK_BYTES = 64 << 20  # similarities held at once by the numpy backend
 ROUNDING = 1e-5
 
 
-def cosine_pairs(features: np.ndarray, *, radius: float, k: int = 10, backend: str = "numpy") -> np.ndarray:
-    """Every pair of rows whose cosine distance is at most ``radius`` among each row's ``k`` nearest.
+def cosine_pairs(features: np.ndarray, *, radius: float, k: int = 10, backend: str = "numpy",
+                 name: str | None = None) -> np.ndarray:
+    """Every pair of rows whose cosine distance is at most ``radius`` (a radius search: module docstring).
 
     Args:
         features: float ``(N, D)``; an all-zero row is at distance 1 from every row.
         radius: largest cosine distance ``1 - cos`` that makes a pair, in ``[0, 2]``, give or take
             :data:`ROUNDING` (so that 0 pairs equal rows on every backend).
-        k: nearest other rows examined per row (fewer when ``N - 1`` is smaller).
+        k: nearest other rows searched first per row (fewer when ``N - 1`` is smaller); a row whose ``k``
+            nearest are all within ``radius`` is searched again with ``2 k``, and so on.
         backend: one of :data:`BACKENDS`.
+        name: the param that set ``radius``, named by the ``warning:`` line when :data:`MAX_NEIGHBOURS` stops
+            a search (None: "cosine search", and no advice).
 
     Returns:
         int64 ``(P, 2)`` row numbers ``(i, j)`` with ``i < j``, each pair once, sorted.
@@ -55,15 +68,28 @@ def cosine_pairs(features: np.ndarray, *, radius: float, k: int = 10, backend: s
     unit = unit_rows(features)
     n = len(unit)
     k = min(k, n - 1)
-    if k < 1:
-        return np.empty((0, 2), dtype=np.int64)
-    if backend == "numpy":
-        similarity, index = _numpy_neighbours(unit, k=k)
-    else:
-        similarity, index = faiss_nearest(unit, unit, k=k, exclude=np.arange(n), ivf=backend == "faiss_ivf")
-    rows = np.repeat(np.arange(n, dtype=np.int64), k)
-    close = (1.0 - similarity.ravel()) <= radius + ROUNDING
-    return unique_pairs(np.stack([rows[close], index.ravel()[close]], axis=1), n)
+    found = [np.empty((0, 2), np.int64)]
+    rows = np.arange(n, dtype=np.int64)  # the rows searched this round
+    while k >= 1:
+        if backend == "numpy":
+            similarity, index = _numpy_neighbours(unit, k=k, rows=rows)
+        else:
+            similarity, index = faiss_nearest(unit[rows], unit, k=k, exclude=rows, ivf=backend == "faiss_ivf")
+        close = (1.0 - similarity) <= radius + ROUNDING
+        full = close.all(axis=1) if k < n - 1 else np.zeros(len(rows), bool)  # more may lie within the radius
+        wider = min(2 * k, n - 1, MAX_NEIGHBOURS // max(1, int(full.sum())))
+        if full.any() and wider <= k:
+            print(f"warning: {name or 'cosine search'}: {int(full.sum())} embedding(s) have all of their {k} "
+                  f"nearest within cosine distance {radius:g}, and more are not searched (at most "
+                  f"{MAX_NEIGHBOURS:,} neighbours a search): a copy beyond their {k} nearest is missed unless a "
+                  "chain of copies joins it" + (f"; a smaller {name} pairs fewer" if name else ""))
+            full[:] = False
+        done = close & ~full[:, None]  # a row searched again gives its pairs then
+        found.append(np.stack([np.broadcast_to(rows[:, None], done.shape)[done], index[done]], axis=1))
+        if not full.any():
+            break
+        rows, k = rows[full], wider
+    return unique_pairs(np.concatenate(found), n)
 
 
 def unique_pairs(pairs: np.ndarray, n: int) -> np.ndarray:
@@ -114,16 +140,17 @@ def unit_rows(features: np.ndarray) -> np.ndarray:
     return out
 
 
-def _numpy_neighbours(unit: np.ndarray, *, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(similarity float32 ``(N, k)``, index int64 ``(N, k)``) of each row's ``k`` nearest other rows."""
+def _numpy_neighbours(unit: np.ndarray, *, k: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(similarity float32 ``(Q, k)``, index int64 ``(Q, k)``) of the ``k`` nearest other rows of each of the
+    int ``(Q,)`` ``rows`` of float32 ``(N, D)`` ``unit``, in no order."""
     n = len(unit)
     block = max(1, _BLOCK_BYTES // (4 * n))
-    similarity = np.empty((n, k), np.float32)
-    index = np.empty((n, k), np.int64)
-    for start in range(0, n, block):
-        stop = min(start + block, n)
-        sims = unit[start:stop] @ unit.T
-        sims[np.arange(stop - start), np.arange(start, stop)] = -np.inf  # never its own neighbour
+    similarity = np.empty((len(rows), k), np.float32)
+    index = np.empty((len(rows), k), np.int64)
+    for start in range(0, len(rows), block):
+        stop = min(start + block, len(rows))
+        sims = unit[rows[start:stop]] @ unit.T
+        sims[np.arange(stop - start), rows[start:stop]] = -np.inf  # never its own neighbour
         top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
         similarity[start:stop] = np.take_along_axis(sims, top, axis=1)
         index[start:stop] = top
