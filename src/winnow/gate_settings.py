@@ -17,7 +17,7 @@ import fnmatch
 
 from winnow import markdown, revisions
 from winnow.errors import WinnowError
-from winnow.gate_table import GateSettings, revision_list
+from winnow.gate_table import GateSettings, is_pattern, revision_list
 from winnow.param_rules import finite_number
 from winnow.yaml_text import load_yaml
 
@@ -137,7 +137,7 @@ def _earlier_tolerances(settings: GateSettings, *, name: str) -> tuple[GateSetti
             # a key two patterns match takes the stricter, never looser than the first of them, and one before it
             # held to it gated every other class at that one's tolerance (per_class.[0-4].f1 0.01 before
             # per_class.*.f1 0.05: classes 5 to 9 at 0.01)
-            used = value if _glob(key) else min([value] + [tolerances[e] for e in per_class[:per_class.index(key)]
+            used = value if is_pattern(key) else min([value] + [tolerances[e] for e in per_class[:per_class.index(key)]
                                                            if fnmatch.fnmatchcase(key, e)])
             recall = key[:-len(EARLIER_PER_CLASS[1])] + ".recall"
             read[recall] = used
@@ -164,8 +164,3 @@ def passed_over(settings: GateSettings, unmatched: list[str],
              if e in settings.earlier and (e in unmatched or e in overridden)]
     return ([e for e in unmatched if e not in settings.earlier], [e for e in overridden if e not in settings.earlier],
             notes)
-
-
-def _glob(entry: str) -> bool:
-    """Whether a tolerance ``entry`` is an fnmatch pattern rather than one key."""
-    return any(c in entry for c in "*?[")

@@ -16,6 +16,7 @@ import pandas as pd
 
 from winnow.errors import WinnowError
 from winnow.evaluated import natural_order
+from winnow.imageset import alike
 from winnow.paired import PairedCounts, adjust, change_interval, drop_p_value, overdispersion, seed_overdispersion
 from winnow.paired_predictions import check_same_images
 
@@ -86,8 +87,10 @@ class GateSettings:
         matches it, whatever the order (a specific entry after ``per_class.*.recall`` was once ignored), or None."""
         if key in self.tolerances:
             return key
-        matching = [pattern for pattern in self.tolerances if fnmatch.fnmatchcase(key, pattern)]
-        return min(matching, key=self.tolerances.__getitem__, default=None)
+        # its entry typed as a person reads it (of two read alike the other decides nothing: refused so), else patterns
+        own = next((entry for entry in self.tolerances if as_read(entry) == as_read(key)), None)
+        matching = [pattern for pattern in self.tolerances if entry_matches(key, pattern)]
+        return own or min(matching, key=self.tolerances.__getitem__, default=None)
 
     def tolerance(self, key: str) -> float | None:
         """The tolerance of ``key`` (:meth:`deciding`), else its :data:`DEFAULT_TOLERANCES` entry (:meth:`defaulted`),
@@ -107,10 +110,26 @@ def metric_key(klass: str, metric: str) -> str:
     return "accuracy" if metric == "accuracy" else f"per_class.{klass}.{metric}"
 
 
+def is_pattern(entry: str) -> bool:
+    """Whether a tolerance ``entry`` is an fnmatch pattern rather than one key."""
+    return any(c in entry for c in "*?[")
+
+
+def as_read(key: str) -> str:
+    """A tested key or a ``gate.tolerances`` entry with its class as a person reads it (winnow.imageset.alike, as
+    degrade options read a class typed). Before, per_class.café.recall typed NFC matched no key of a class named NFD
+    (macOS): refused beside a class printed alike, or (an earlier release's .f1 entry) left out, a looser one gating."""
+    head, _, rest = key.partition(".")
+    if head != "per_class" or "." not in rest:
+        return key
+    klass, metric = rest.rsplit(".", 1)
+    return f"per_class.{alike(klass)}.{metric}"
+
+
 def entry_matches(key: str, entry: str) -> bool:
     """Whether the ``gate.tolerances`` ``entry`` matches ``key`` as :meth:`GateSettings.deciding` reads it: the key's
-    own entry, or a pattern that matches it."""
-    return key == entry or fnmatch.fnmatchcase(key, entry)
+    own entry (:func:`as_read`), or a pattern (holding ``*?[`` as typed: NFKC makes a fullwidth "＊" "*")."""
+    return as_read(key) == as_read(entry) or is_pattern(entry) and fnmatch.fnmatchcase(as_read(key), as_read(entry))
 
 
 def metric_keys(table: pd.DataFrame) -> list[str]:
