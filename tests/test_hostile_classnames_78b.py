@@ -5,16 +5,22 @@ is the class, as a person reads it (winnow.imageset.alike), wherever a class nam
 - gate.tolerances' per_class.café.recall: refused as "match no metric the gate tests" beside a class printed alike;
   and a base's earlier-release per_class.café.f1: 0 was left out with a note, the class gated at the looser
   per_class.*.f1 0.25: the gate passed a class whose recall fell by 0.2;
+- ingest.classes typed beside an npz's own classes array: refused as "names its own classes; set ingest.classes: null
+  or make them equal", both lists printing alike. They are the file's classes, kept as the file spells them (its
+  other readers, a trusted set of the same names, match the file's spelling exactly);
 """
 
 import unicodedata
 
+import numpy as np
 import pandas as pd
 import pytest
 from gate_repo import init, labels_of, write_variant, wrong_on
 from hostile_harness import default_params, make_project, run_winnow
 
+from winnow.errors import WinnowError
 from winnow.gate_table import GateSettings, unused_tolerances
+from winnow.npz_files import load_npz
 
 DECOMPOSED = unicodedata.normalize("NFD", "café")
 TYPED = unicodedata.normalize("NFC", "café")
@@ -50,3 +56,24 @@ def test_an_earlier_release_entry_typed_for_a_decomposed_class_still_gates_it(tm
     verdict = done.stdout.splitlines()[-1]
     assert verdict.startswith("gate: FAIL — 2 regression(s): baseline b (false positives) +0.2000 (p adj ")
     assert f"; baseline {DECOMPOSED} -0.2000 (p adj " in verdict
+
+
+def _named_npz(path, classes: list[str]):
+    """An .npz of 2 tiny grey images per class of ``classes``, with its own ``classes`` array."""
+    labels = np.repeat(np.arange(len(classes)), 2)
+    np.savez(path, images=np.full((len(labels), 8, 8), 128, np.uint8), labels=labels, classes=np.array(classes))
+    return path
+
+
+@pytest.mark.hostile("npz")
+def test_ingest_classes_typed_for_a_decomposed_class_of_the_npz_are_its_classes_as_the_file_spells_them(tmp_path):
+    path = _named_npz(tmp_path / "set.npz", [DECOMPOSED, "eau"])
+    assert load_npz(path, classes=[TYPED, "eau"]).classes == [DECOMPOSED, "eau"]
+
+
+@pytest.mark.hostile("npz")
+def test_ingest_classes_naming_other_classes_than_the_npz_are_refused(tmp_path):
+    path = _named_npz(tmp_path / "set.npz", [DECOMPOSED, "eau"])
+    with pytest.raises(WinnowError) as refused:
+        load_npz(path, classes=["thé", "eau"])
+    assert str(refused.value) == f"ingest.classes: {path} names its own classes; set ingest.classes: null or make them equal"

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from winnow.errors import WinnowError, first_repeated
-from winnow.imageset import SOURCE_SPLITS
+from winnow.imageset import SOURCE_SPLITS, alike
 from winnow.npz_pixels import check_one_scale, npz_images
 from winnow.sources import Loaded, utf8_name
 
@@ -321,7 +321,10 @@ def _npz_classes(arrays: dict, labels: list[tuple[str, np.ndarray]], path: Path,
             raise WinnowError(f"{path}: 'classes' must be a 1-D array of class names, got {names.dtype} {names.shape}")
         classes = [utf8_name(n, what=f"{path}: 'classes' row {i}") if isinstance(n, bytes) else str(n)
                    for i, n in enumerate(names.tolist())]
-        if given is not None and list(given) != classes:
+        # ingest.classes typed as a person reads them (winnow.imageset.alike, the one rule for a class typed), kept as
+        # the file spells them, which its other readers (a trusted set of the same names) match. Before: "café" typed
+        # (NFC) beside the file's decomposed one (NFD) was told to "make them equal", both lists printing alike
+        if given is not None and list(given) != classes and [alike(str(c)) for c in given] != list(map(alike, classes)):
             raise WinnowError(f"{given_from}: {path} names its own classes; set ingest.classes: null or make them "
                               "equal")
         where = f"{path}'s 'classes'"
