@@ -8,6 +8,8 @@ is the class, as a person reads it (winnow.imageset.alike), wherever a class nam
 - ingest.classes typed beside an npz's own classes array: refused as "names its own classes; set ingest.classes: null
   or make them equal", both lists printing alike. They are the file's classes, kept as the file spells them (its
   other readers, a trusted set of the same names, match the file's spelling exactly);
+- study queue --classes café café, the one typed NFC and the other NFD: with no classes.json to spell them, queued as
+  two experiments (each a full dvc repro) deleting one class, as degrade reads both.
 """
 
 import unicodedata
@@ -16,8 +18,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from gate_repo import init, labels_of, write_variant, wrong_on
-from hostile_harness import default_params, make_project, run_winnow
+from hostile_harness import ROOT, default_params, make_project, run_winnow
 
+from winnow import cli
 from winnow.errors import WinnowError
 from winnow.gate_table import GateSettings, unused_tolerances
 from winnow.npz_files import load_npz
@@ -77,3 +80,13 @@ def test_ingest_classes_naming_other_classes_than_the_npz_are_refused(tmp_path):
     with pytest.raises(WinnowError) as refused:
         load_npz(path, classes=["thé", "eau"])
     assert str(refused.value) == f"ingest.classes: {path} names its own classes; set ingest.classes: null or make them equal"
+
+
+@pytest.mark.hostile("study")
+def test_study_queue_refuses_one_class_given_twice_in_two_unicode_forms(tmp_path, monkeypatch, capsys):
+    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    monkeypatch.chdir(tmp_path)  # no data/ingest: nothing spells the names as the data does
+    assert cli.main(["study", "queue", "--sweeps", "class_deletion", "--classes", TYPED, DECOMPOSED, "--dry-run"]) == 1
+    assert capsys.readouterr() == ("", "error: study queue --classes: 'caf\\xe9' and 'cafe\\u0301' name one class "
+                                       "(they differ only in Unicode form or surrounding spaces); give it once\n")
+    assert [path.name for path in tmp_path.iterdir()] == ["params.yaml"]  # nothing queued, nothing written

@@ -276,6 +276,11 @@ def _check_queue_arguments(args: argparse.Namespace, *, current: Callable[[], bo
         repeated = first_repeated(list(given))
         if repeated is not None:
             raise WinnowError(f"study queue {option}: {repeated} given twice; each queues its experiments once")
+    read = [alike(name) for name in args.classes or []]  # as degrade reads them (before: two experiments, each a full
+    if (twin := first_repeated(read)) is not None:  # dvc repro, deleting one class, where classes.json spelt neither)
+        first, second = [name for name, each in zip(args.classes, read) if each == twin][:2]
+        raise WinnowError(f"study queue --classes: {ascii(first)} and {ascii(second)} name one class (they differ only "
+                          "in Unicode form or surrounding spaces); give it once")
     if args.classes and "class_deletion" not in args.sweeps:
         raise WinnowError("study queue --classes: only class_deletion reads it, and --sweeps leaves it out; add "
                           "class_deletion to --sweeps or drop --classes")
