@@ -106,7 +106,7 @@ def _split_cut(scores: np.ndarray, *, bins: int, alpha: float) -> float:
 
 # the isolated rule's scale is one range over the tail's scores: from fewer than this it varies too much to
 # bound false alarms (a 64-image set with 6 scores below its lowest decile flagged a clean image)
-_MIN_TAIL = 20
+MIN_TAIL = 20
 # the isolated rule tests at most this many lowest scores, or a fifth of those below the tail quantile where that is
 # more: deeper into the tail its spacings are no longer beyond chance at alpha. Clean normal scores (200 draws)
 # flagged 12-28 of 300 on 16 draws at isolated_max 50 (8%, alpha 1%), 94-98 of 1,000 on 8 at 100, and 489-498 of
@@ -114,13 +114,20 @@ _MIN_TAIL = 20
 _ISOLATED_SHARE, _ISOLATED_MEASURED = 0.2, 10
 
 
+def tail_count(scores: np.ndarray, *, share: float) -> int:
+    """How many of finite ``scores`` float64 ``(N,)`` lie strictly below their ``share`` quantile: the tail the
+    ``isolated`` rule tests, which needs :data:`MIN_TAIL` (a pinned value at the quantile is no tail)."""
+    x = np.sort(np.asarray(scores, np.float64))
+    return int(np.searchsorted(x, np.quantile(x, share), side="left")) if len(x) else 0
+
+
 def _isolated_cut(scores: np.ndarray, *, share: float, most: int, alpha: float) -> float:
     """The largest of the lowest ``k <= most`` scores when their gap to the rest is beyond chance
     under an exponential lower tail (module docstring, ``isolated``), else :data:`NOTHING`."""
     x = np.sort(scores)
     top = np.quantile(x, share)
-    below = int(np.searchsorted(x, top, side="left"))  # strictly below: a pinned value at the quantile is no tail
-    if below < _MIN_TAIL:
+    below = tail_count(x, share=share)
+    if below < MIN_TAIL:
         return NOTHING
     k = np.arange(1, min(most, max(_ISOLATED_MEASURED, int(_ISOLATED_SHARE * below)), below - 2) + 1)
     # n exponential draws below ``top`` reach their (k+1)-th lowest at sigma (H_n - H_k) on average

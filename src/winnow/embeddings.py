@@ -285,7 +285,8 @@ def clean_rounds(
                                            min_precision=min_precision, knn=knn, judged_on=judged_on)
         val_agreement.append(val_vote)
         table = judges.gate_relabels(table, strength)
-        scored, round_cuts = find_outliers(spaces, k=k, seed=seed, knn=knn, warn=said, **(outlier_options or {}))
+        scored, round_cuts = find_outliers(spaces, k=k, seed=seed, knn=knn, warn=said, drop=drop_outliers,
+                                           **(outlier_options or {}))
         scored = scored.sort_values("position").reset_index(drop=True)
         table = _with_outliers(table, scored.drop(columns="position"), drop=drop_outliers)
         table["round"] = r

@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from winnow.auto_rule import MIN_TAIL, tail_count
 from winnow.configs import OUTLIER_METHODS
 from winnow.cosine_index import cosine_pairs
 from winnow.errors import WinnowError
@@ -79,6 +80,7 @@ def find_outliers(
     seed: int = 0,
     knn: str = "numpy",
     warn: bool | set[str] = True,
+    drop: bool = False,
     **threshold_options,
 ) -> tuple[pd.DataFrame, dict[str, float]]:
     """Scores and flags of every method for the queries of all ``spaces``, one cut per method over them all.
@@ -91,6 +93,9 @@ def find_outliers(
             ``warning:`` line names its methods (``warn``: :func:`winnow.neighbours.say`).
         bins: histogram bins of the threshold method (few hundred images want fewer than the default).
         knn: how the ``knn`` method searches (:func:`winnow.neighbours.nearest`).
+        drop: whether the caller drops the images flagged (embedding_clean.drop_outliers): then an ``auto`` cut that
+            flagged none where too few scores lie in the tail its ``isolated`` rule tests is named in a ``warning:``
+            line (:func:`_small_tail_warning`).
 
     Returns:
         (DataFrame with ``position`` (int64, the queries' positions, in the order of ``spaces``) and, per
@@ -121,9 +126,44 @@ def find_outliers(
             f"embedding_clean.max_outlier_fraction ({max_flagged_fraction}) of the {_judged(first)} judged, "
             "so it flags none: a share that large is taken for the data's norm; raise the fraction if that many "
             "are outliers", warn)
+    if drop and threshold == "auto":
+        line = _small_tail_warning({m: scores[m][first] for m in methods if rules[m] == "none"}, first=first,
+                                   share=threshold_options.get("tail_share", 0.1),
+                                   tested=threshold_options.get("isolated_max", 10) is not None)
+        if line is not None:
+            say(line, warn)
     for m in methods:
         table[m], table[f"{m}_outlier"] = scores[m], flags[m]
     return table, cuts
+
+
+def _small_tail_warning(unflagged: dict[str, np.ndarray], *, first: np.ndarray, share: float | None,
+                        tested: bool) -> str | None:
+    """The ``warning:`` line for the methods whose ``auto`` cut flagged none (``unflagged``: method -> float64 scores
+    of the images that chose the cuts) where fewer than :data:`winnow.auto_rule.MIN_TAIL` of them lie below their
+    ``share`` quantile, so the ``isolated`` rule, the one that sets a few odd images apart from a set with no second
+    mode, tested nothing; None where it could test (or is off: ``share`` None, ``tested`` False). The scores pinned at
+    the top are left out as the cut leaves them (:func:`winnow.thresholds.threshold_rule`).
+
+    before: drop_outliers true on 150 images judged dropped none and said nothing (the isolated rule needs 20 scores
+    below the 10% quantile, about 200 images)."""
+    if share is None or not tested:
+        return None
+    tails = {}
+    for method, values in unflagged.items():
+        finite = values[np.isfinite(values)]
+        finite = finite[finite < finite.max()] if len(finite) else finite
+        tails[method] = tail_count(finite, share=share)
+    short = {m: n for m, n in tails.items() if n < MIN_TAIL}
+    if not short:
+        return None
+    counts = sorted(set(short.values()))
+    given = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]} to {counts[-1]}"
+    return (f"warning: embedding-clean: drop_outliers is on, but the outlier cut of {', '.join(short)} flagged none, "
+            f"and auto's isolated rule, which sets a few odd images apart, needs {MIN_TAIL} scores below their "
+            f"{share:g} quantile, where the {_judged(first)} judged give {given}: no outlier can be dropped unless "
+            f"the scores have a second mode; judge about {MIN_TAIL / share:,.0f} images or more, or give "
+            "embedding_clean.outlier_threshold another method (such as kittler)")
 
 
 # unit rows closer than this are one image's embedding up to float32 rounding (2^-23, about 1e-7, of each number:
