@@ -276,7 +276,17 @@ def _duplicate(state: _State, p: Perturbation, targets, sources, rng) -> list[di
     else:
         original_labels = np.full(len(sources), -1)
         rows = state.manifest.iloc[sources].copy()
+        # one id a copy: sources come from one draw without replacement of distinct train rows (degrade_picks._draw;
+        # a duplicate takes no per-class rates), and each perturbation's index is its own, so no two copies share
+        # an id. A copy's id an image already holds would (a source's own ids are the user's): refused, not written
+        # as two rows of one id
         copy_ids = np.array([f"{s}~dup{p.index}" for s in ids[sources]], dtype=object)
+        taken = np.isin(copy_ids, ids)
+        if taken.any():
+            raise WinnowError(f"{p.where}: the copy of image {ids[sources][taken][0]!r} would be named "
+                              f"{copy_ids[taken][0]!r}, an id an image of the data set holds already "
+                              f"({int(taken.sum())} such copies); rename that image in the source, or use mode "
+                              "overwrite")
         rows["id"] = copy_ids
         rows["digest"] = pixel_digest(pixels)
         state.added.append((pixels, rows))

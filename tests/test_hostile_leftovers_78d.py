@@ -1,0 +1,77 @@
+"""Leftovers of stop 78 (small faults, each mended with a test):
+
+- embedding-clean with drop_outliers true on a small train set dropped nothing and said nothing: auto's isolated rule
+  needs 20 scores below the 10% quantile, about 200 images judged (winnow.outliers._small_tail_warning);
+- degrade names an added copy ``<id>~dup<i>``: one duplicate perturbation cannot pick a source twice (one draw without
+  replacement), which a test pins; but a source whose ids already held such a name got two rows of one id, refused
+  only later by the imageset's writer, naming no perturbation or fix (winnow.degrade._duplicate).
+
+The outlier cases call :func:`winnow.outliers.find_outliers` on generated embeddings in this process.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from test_degrade import N_TRAIN, make_imageset
+from test_hostile_leftovers_76b import _clusters, _self_space
+from winnow.degrade import degrade
+from winnow.errors import WinnowError
+from winnow.imageset import ImageSet
+from winnow.outliers import find_outliers
+
+# 150 images in three clusters, no odd one: the forest's normality scores are distinct, the highest is the top
+# the cut leaves out, and of the other 149 the 10% quantile sits at position 0.1 * 148 = 14.8, so 15 lie below it
+_SMALL_TAIL = ("warning: embedding-clean: drop_outliers is on, but the outlier cut of isolation_forest flagged none, "
+               "and auto's isolated rule, which sets a few odd images apart, needs 20 scores below their 0.1 "
+               "quantile, where the 150 images judged give 15: no outlier can be dropped unless the scores have a "
+               "second mode; judge about 200 images or more, or give embedding_clean.outlier_threshold another "
+               "method (such as kittler)")
+
+
+def _plain(each: int) -> np.ndarray:
+    return _clusters(np.random.default_rng(0), 3, each)[1]
+
+
+@pytest.mark.hostile("outliers")
+def test_dropping_outliers_of_too_few_images_for_the_isolated_rule_is_said(capsys):
+    # before: nothing flagged, nothing said, and drop_outliers true dropped none
+    table, cuts = find_outliers([_self_space(_plain(50))], methods=("isolation_forest",), k=10, bins=32, drop=True)
+    assert not table["isolation_forest_outlier"].any()
+    assert capsys.readouterr().out.splitlines() == [_SMALL_TAIL]
+
+
+@pytest.mark.hostile("outliers")
+def test_the_small_tail_is_not_said_where_nothing_is_dropped_or_the_rule_can_test(capsys):
+    # drop_outliers false: the scores are only recorded, nothing is lost by the idle rule
+    find_outliers([_self_space(_plain(50))], methods=("isolation_forest",), k=10, bins=32, drop=False)
+    # 300 images: 299 scores below the top put 29 below their 10% quantile, enough for the rule to test
+    find_outliers([_self_space(_plain(100))], methods=("isolation_forest",), k=10, bins=32, drop=True)
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.hostile("duplicates")
+def test_a_duplicate_that_copies_every_train_image_copies_each_once():
+    # every one of the 200 train images a source (fraction 1, add), beside a second duplicate: had a draw taken a
+    # source twice, two copies would share its id (and another source would be left uncopied)
+    source = make_imageset()
+    out, log = degrade(source, perturbations=[{"kind": "exact_duplicate", "fraction": 1.0, "mode": "add"}], seed=5)
+    train = source.manifest.loc[source.manifest["split"] == "train", "id"]
+    assert sorted(log["source_id"]) == sorted(train) and sorted(log["id"]) == sorted(f"{i}~dup0" for i in train)
+    assert len(out) == len(source) + N_TRAIN and out.manifest["id"].is_unique
+
+
+@pytest.mark.hostile("duplicates")
+def test_a_copy_named_as_an_image_already_is_refused():
+    # before: the source's image 'im000' renamed 'im001~dup0' beside 'im001': copying every train image added a second
+    # row of id 'im001~dup0', and only the writer of data/degrade refused "ids must be unique", naming no cause
+    source = make_imageset()
+    manifest = source.manifest.copy()
+    manifest.loc[0, "id"] = "im001~dup0"
+    named = ImageSet(images=source.images, manifest=manifest, classes=source.classes)
+    with pytest.raises(WinnowError) as refused:
+        degrade(named, perturbations=[{"kind": "exact_duplicate", "fraction": 1.0, "mode": "add"}], seed=5)
+    assert str(refused.value) == (
+        "degrade.perturbations[0] (exact_duplicate): the copy of image 'im001' would be named 'im001~dup0', an id an "
+        "image of the data set holds already (1 such copies); rename that image in the source, or use mode overwrite")
