@@ -24,8 +24,8 @@ changes.
 
 :func:`openmp_hang`: a ``GOMP_CPU_AFFINITY`` that GNU OpenMP's loader would loop on for ever (the first import of
 torch, scikit-learn or faiss never returned: ``1;2``, ``zz``, ``0-3 : 2``), said before any such import;
-:func:`openmp_refusal`: that, or an ``OMP_NUM_THREADS`` or ``OMP_THREAD_LIMIT`` GNU OpenMP cannot read, as one
-line.
+:func:`openmp_refusal`: that, an OpenMP variable GNU OpenMP cannot read (``OMP_NUM_THREADS``, ``OMP_THREAD_LIMIT``…),
+or an ``MKL_NUM_THREADS`` torch would read as 1 thread, as one line.
 """
 
 from __future__ import annotations
@@ -182,22 +182,64 @@ def _thread_counts_read(text: str) -> bool:
         at = end + 1
 
 
+def _single_count_read(text: str, *, least: int) -> bool:
+    """Whether GNU OpenMP takes ``text`` as one count (its ``parse_unsigned_long``, of ``OMP_THREAD_LIMIT`` from 1,
+    ``OMP_MAX_ACTIVE_LEVELS`` from 0): C's ``strtoul(..., 10)`` (spaces and a sign before it), at least ``least`` and
+    at most the largest long, spaces after it and nothing else."""
+    count, end, wrong = _strtoul(text, 0, base=10)
+    if end == 0 or wrong or not least <= count <= _LONG_MAX:
+        return False
+    return all(c in _C_SPACES for c in text[end:])
+
+
+def _word_read(text: str, words: tuple[str, ...]) -> bool:
+    """Whether GNU OpenMP takes ``text`` as one of ``words`` (its ``parse_boolean``, ``parse_wait_policy``): spaces,
+    the word in any letter case (``strncasecmp``: ASCII letters alone), spaces, and nothing else."""
+    word = text.strip(_C_SPACES)
+    return word.isascii() and word.lower() in words
+
+
+# the OpenMP variables whose reading GNU OpenMP (as torch, scikit-learn and faiss bring it) ignores with its own
+# "libgomp: Invalid value for environment variable" line where it cannot read them, each checked against that library
+# (tests/test_hostile_leftovers_78d.py): what it reads, and what to set instead. Not GOMP_SPINCOUNT, OMP_STACKSIZE
+# or OMP_PROC_BIND, whose suffixes and lists are read by rules not copied here
+_OPENMP_READS = {
+    "OMP_NUM_THREADS": (_thread_counts_read, "thread count", "a whole number of 1 or more (such as 2)"),
+    "OMP_THREAD_LIMIT": (lambda text: _single_count_read(text, least=1), "thread limit",
+                         "a whole number of 1 or more (such as 2)"),
+    "OMP_MAX_ACTIVE_LEVELS": (lambda text: _single_count_read(text, least=0), "count of levels",
+                              "a whole number of 0 or more (such as 1)"),
+    "OMP_DYNAMIC": (lambda text: _word_read(text, ("true", "false")), "setting", "true or false"),
+    "OMP_WAIT_POLICY": (lambda text: _word_read(text, ("active", "passive")), "wait policy", "active or passive"),
+}
+
+
+def _mkl_count_read(text: str) -> bool:
+    """Whether torch's MKL takes ``MKL_NUM_THREADS=text``: decimal digits alone, or nothing (read as unset). Anything
+    else (``abc``, ``-1``, ``1.5``, `` 2``, ``+2``, ``2,1``) torch.get_num_threads() gives as 1, without a word, where
+    a count or nothing gives the machine's cores (torch 2.13, 2 cores)."""
+    return text == "" or (text.isascii() and text.isdigit())
+
+
 def openmp_refusal() -> str | None:
     """Why a stage or ``winnow`` command will not start under this process's OpenMP settings, or None: a
-    ``GOMP_CPU_AFFINITY`` GNU OpenMP's loading would never end on (:func:`openmp_hang`), or an ``OMP_NUM_THREADS``
-    or ``OMP_THREAD_LIMIT`` that it cannot read. Before, either printed libgomp's own line ("libgomp: Invalid value
-    for environment variable OMP_NUM_THREADS") among the stage's, and the stage went on with torch's own thread
-    count, or no limit, not the one the user meant. Call before any import that loads OpenMP."""
+    ``GOMP_CPU_AFFINITY`` GNU OpenMP's loading would never end on (:func:`openmp_hang`), a variable of
+    :data:`_OPENMP_READS` that it cannot read, or an ``MKL_NUM_THREADS`` of more than digits. Before, the OpenMP ones
+    printed libgomp's own line ("libgomp: Invalid value for environment variable OMP_NUM_THREADS") among the stage's,
+    and the stage went on with torch's own setting, not the one the user meant; the MKL one ran torch on 1 thread
+    without a word. Call before any import that loads OpenMP."""
     hang = openmp_hang()
     if hang is not None:
         return hang
-    # OMP_THREAD_LIMIT is one count (libgomp's parse_unsigned_long): OMP_NUM_THREADS's list of one, no comma
-    for variable, what, one in (("OMP_NUM_THREADS", "thread count", False), ("OMP_THREAD_LIMIT", "thread limit", True)):
-        value = os.environ.get(variable)
-        if value is not None and not (_thread_counts_read(value) and not (one and "," in value)):
-            return (f"{variable}={value!r} is no {what} GNU OpenMP reads (torch's import loads it, which would "
-                    "ignore it with a warning); set it to a whole number of 1 or more (such as 2), or unset it, "
-                    "then rerun")
+    for name, (reads, what, fix) in _OPENMP_READS.items():
+        value = os.environ.get(name)
+        if value is not None and not reads(value):
+            return (f"{name}={value!r} is no {what} GNU OpenMP reads (torch's import loads it, which would ignore it "
+                    f"with a warning); set it to {fix}, or unset it, then rerun")
+    value = os.environ.get("MKL_NUM_THREADS")
+    if value is not None and not _mkl_count_read(value):
+        return (f"MKL_NUM_THREADS={value!r} is no thread count (torch would run on 1 thread without a word); set it "
+                "to a whole number of 1 or more (such as 2), or unset it, then rerun")
     return None
 
 
