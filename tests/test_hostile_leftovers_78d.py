@@ -4,7 +4,11 @@
   needs 20 scores below the 10% quantile, about 200 images judged (winnow.outliers._small_tail_warning);
 - degrade names an added copy ``<id>~dup<i>``: one duplicate perturbation cannot pick a source twice (one draw without
   replacement), which a test pins; but a source whose ids already held such a name got two rows of one id, refused
-  only later by the imageset's writer, naming no perturbation or fix (winnow.degrade._duplicate).
+  only later by the imageset's writer, naming no perturbation or fix (winnow.degrade._duplicate);
+- OMP_THREAD_LIMIT, OMP_MAX_ACTIVE_LEVELS, OMP_DYNAMIC and OMP_WAIT_POLICY that GNU OpenMP cannot read printed
+  libgomp's own warning among a stage's lines and were ignored; MKL_NUM_THREADS=abc (or -1, 1.5, " 2") ran torch on 1
+  thread without a word. Each is one line before torch's import now (winnow.stage_process.openmp_refusal), its rule
+  judged by torch's own libgomp and torch.get_num_threads() in a subprocess.
 
 The outlier cases call :func:`winnow.outliers.find_outliers` on generated embeddings in this process.
 """
@@ -14,12 +18,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 from test_degrade import N_TRAIN, make_imageset
 from test_hostile_leftovers_76b import _clusters, _self_space
 from winnow.degrade import degrade
 from winnow.errors import WinnowError
 from winnow.imageset import ImageSet
 from winnow.outliers import find_outliers
+from winnow.stage_process import openmp_refusal
 
 # 150 images in three clusters, no odd one: the forest's normality scores are distinct, the highest is the top
 # the cut leaves out, and of the other 149 the 10% quantile sits at position 0.1 * 148 = 14.8, so 15 lie below it
@@ -75,3 +86,85 @@ def test_a_copy_named_as_an_image_already_is_refused():
     assert str(refused.value) == (
         "degrade.perturbations[0] (exact_duplicate): the copy of image 'im001' would be named 'im001~dup0', an id an "
         "image of the data set holds already (1 such copies); rename that image in the source, or use mode overwrite")
+
+
+# per variable: values GNU OpenMP warns of and ignores, then values it reads without a word (torch's libgomp)
+_OPENMP_VALUES = {
+    "OMP_THREAD_LIMIT": (["abc", "", " ", "0", "-1", "1.5", "4,2", "4k", "9223372036854775808"],
+                         ["4", " 4 ", "+2", "1", "9223372036854775807"]),
+    "OMP_MAX_ACTIVE_LEVELS": (["abc", "", "-1", "1.5", "4,2", "9223372036854775808"],
+                              ["0", "4", " 3 ", "+2", "9223372036854775807"]),
+    "OMP_DYNAMIC": (["abc", "", "1", "0", "yes", "truex", "true,false"], ["true", "TRUE", " false ", "False"]),
+    "OMP_WAIT_POLICY": (["abc", "", "1", "spin", "activex", "active,passive"], ["active", "PASSIVE", " passive "]),
+}
+_WHAT_FIX = {"OMP_THREAD_LIMIT": ("thread limit", "a whole number of 1 or more (such as 2)"),
+             "OMP_MAX_ACTIVE_LEVELS": ("count of levels", "a whole number of 0 or more (such as 1)"),
+             "OMP_DYNAMIC": ("setting", "true or false"),
+             "OMP_WAIT_POLICY": ("wait policy", "active or passive")}
+_THREADS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "GOMP_CPU_AFFINITY", *_OPENMP_VALUES)
+
+
+def _only(monkeypatch, name: str, value: str) -> None:
+    for other in _THREADS:
+        monkeypatch.delenv(other, raising=False)
+    monkeypatch.setenv(name, value)
+
+
+def _plain_env(**set_here) -> dict:
+    return {**{k: v for k, v in os.environ.items() if k not in _THREADS}, **set_here}
+
+
+@pytest.mark.hostile("interrupted")
+@pytest.mark.parametrize("name", list(_OPENMP_VALUES))
+def test_openmp_settings_gnu_openmp_cannot_read_are_refused_as_it_judges_them(monkeypatch, name):
+    # the library itself as the judge: torch's libgomp, loaded alone (no torch import), warns at its load exactly for
+    # the values refused, and takes the others without a word
+    library = next(Path(importlib.util.find_spec("torch").origin).parent.glob("lib/libgomp*.so*"))
+    unread, read = _OPENMP_VALUES[name]
+    warned = {}
+    for value in unread + read:
+        done = subprocess.run([sys.executable, "-c", f"import ctypes; ctypes.CDLL({str(library)!r})"],
+                              env=_plain_env(**{name: value}), capture_output=True, text=True, timeout=60)
+        warned[value] = f"Invalid value for environment variable {name}" in done.stderr
+    assert warned == {value: value in unread for value in unread + read}
+    what, fix = _WHAT_FIX[name]
+    refused = {}
+    for value in unread + read:
+        _only(monkeypatch, name, value)
+        refused[value] = openmp_refusal()
+    assert refused == {value: (f"{name}={value!r} is no {what} GNU OpenMP reads (torch's import loads it, which "
+                               f"would ignore it with a warning); set it to {fix}, or unset it, then rerun")
+                       if value in unread else None for value in unread + read}
+
+
+_MKL_UNREAD = ["abc", " ", "-1", "1.5", " 2", "2 ", "+2", "2,1", "0x2"]
+_MKL_READ = ["", "2", "02", "3"]
+
+
+@pytest.mark.hostile("interrupted")
+def test_an_mkl_thread_count_torch_reads_as_one_thread_is_refused():
+    # torch itself as the judge, under OMP_NUM_THREADS=2: MKL_NUM_THREADS of more than digits runs it on 1 thread
+    # without a word (before: the stage went on so), digits or nothing leave it on 2
+    judged = ["abc", " 2", "2"]  # a torch import each (seconds): a few of both kinds
+    threads = {}
+    for value in judged:
+        done = subprocess.run([sys.executable, "-c", "import torch; print(torch.get_num_threads())"],
+                              env=_plain_env(OMP_NUM_THREADS="2", MKL_NUM_THREADS=value), capture_output=True,
+                              text=True, timeout=120)
+        threads[value] = done.stdout.strip()
+    assert threads == {value: "1" if value in _MKL_UNREAD else "2" for value in judged}
+
+
+@pytest.mark.hostile("interrupted")
+@pytest.mark.parametrize("value", _MKL_UNREAD)
+def test_an_mkl_thread_count_of_more_than_digits_is_one_line(monkeypatch, value):
+    _only(monkeypatch, "MKL_NUM_THREADS", value)
+    assert openmp_refusal() == (f"MKL_NUM_THREADS={value!r} is no thread count (torch would run on 1 thread without "
+                                "a word); set it to a whole number of 1 or more (such as 2), or unset it, then rerun")
+
+
+@pytest.mark.hostile("interrupted")
+@pytest.mark.parametrize("value", _MKL_READ)
+def test_an_mkl_thread_count_of_digits_is_left_alone(monkeypatch, value):
+    _only(monkeypatch, "MKL_NUM_THREADS", value)
+    assert openmp_refusal() is None
