@@ -16,9 +16,8 @@ from budget_project import (
     CENTRES, CLASSES, case, issues_table, planted_fixes_then_mistakes, train_ids, write_state,
 )
 from hostile_harness import default_params, run_stage
-from winnow.budget import (
-    LOG_LOSS_FLOOR, Budget, candidates, choose, choose_budget, rank_label_decisions, within_tie,
-)
+from winnow.budget import Budget, candidates, choose_budget, rank_label_decisions
+from winnow.budget_choice import LOG_LOSS_FLOOR, choose, within_tie
 from winnow.budget_check import ModelCheck, check_budget, model_check
 from winnow.variants import baseline_rows
 from winnow.decision_rows import cleaner_decisions

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from winnow import report_budget
-from winnow.budget import LOG_LOSS_FLOOR, choose
+from winnow.budget_choice import LOG_LOSS_FLOOR, choose
 
 
 def _summary(score: str) -> dict:

@@ -23,7 +23,7 @@ import pytest
 from budget_project import case, planted_fixes_then_mistakes, write_state
 from hostile_harness import assert_nothing_left, files_under, write_judged
 from test_hostile_threshold_64 import _stage_in_process
-from winnow.budget import LOG_LOSS_FLOOR, choose
+from winnow.budget_choice import LOG_LOSS_FLOOR, choose
 from winnow.imageset import read_imageset, write_imageset
 
 

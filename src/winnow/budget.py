@@ -13,7 +13,7 @@ Read top to bottom:
    embedding-clean and data-valuation with a confidence in [0, 1], the most confident first;
 2. :func:`candidates`: the cleanings compared, from none to all of it;
 3. :func:`judge_candidates`: which judge images each candidate's probe gets right;
-4. :func:`choose`: the winner — the least cleaning that scores within a tie of the best, and never a
+4. :func:`winnow.budget_choice.choose`: the winner — the least cleaning that scores within a tie of the best, and never a
    cleaning that scores measurably below doing nothing;
 5. :func:`winnow.budget_check.check_budget`: the winner against doing nothing once more, judged by the model the
    variants train (``train.model``, trained as the train section says) instead of the probe; :meth:`Budget.checked`
@@ -40,7 +40,6 @@ same rule: they exist for the contracts (duplicates, leaks, flagged images), whi
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -48,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from winnow.budget_choice import LOG_LOSS_FLOOR, choose, within_tie
 from winnow.budget_ties import edge_ties
 from winnow.configs import BUDGET_SCORES
 from winnow.decision_files import read_cleaner_tables
@@ -300,59 +300,6 @@ def judge_candidates(options: list[Candidate], *, baseline: pd.DataFrame, train_
     return rows_out, gains
 
 
-# log-loss's "one image": ln 2 nats, one image moving between even odds and certainty. Without a floor a
-# near-perfect probe (500 of 500 right either way) threw away 492 quality and duplicate drops for 0.0006 nats
-# summed over its 500 judge images, a gap its own tiny standard error called real
-LOG_LOSS_FLOOR = math.log(2)
-
-
-def within_tie(better: np.ndarray, other: np.ndarray, *, tie_se: float, floor: float) -> bool:
-    """Whether ``other`` scores no more than a tie below ``better`` on the same judge images (float ``(J,)``
-    each, what each image counts): the gap of the sums is at most ``max(floor, tie_se * se)``, ``se``
-    being its standard error from the paired per-image differences (for right/wrong, McNemar's discordant
-    images). ``floor``: the gap that is always a tie (one image for accuracy)."""
-    gap, se = paired_gap(better, other)
-    return gap <= max(floor, tie_se * se)
-
-
-def paired_gap(better: np.ndarray, other: np.ndarray) -> tuple[float, float]:
-    """``(gap, se)``: how much more ``better`` sums than ``other`` over the same judge images (float ``(J,)``
-    each), and the standard error of that sum from the paired per-image differences (0 for one image)."""
-    d = np.asarray(better, np.float64) - np.asarray(other, np.float64)
-    return float(d.sum()), float(np.sqrt(len(d) * d.var(ddof=1))) if len(d) > 1 else 0.0
-
-
-def choose(gains: list[np.ndarray | None], *, names: list[str], tie_se: float, floor: float) -> int:
-    """The winning candidate's index among ``names`` (least cleaning first, ``none`` at 0, ``filters`` at 1
-    when present), from what each candidate's judge images count (None: not eligible).
-
-    Among the label cuts (``filters`` onwards; ``none`` onwards without filters), the best score wins
-    unless a cut with less cleaning is within a tie of it (:func:`within_tie`): then the least cleaning
-    among those wins, so a cleaning has to beat doing less by more than the judge's noise. ``none`` wins
-    whenever it scores more than a tie above that winner: the filters' drops, which the probe cannot
-    reward, are kept unless the judge measures that they hurt; when it does (``filters`` more than a tie
-    below ``none``, or not eligible), ``none`` joins the ladder, so a label cut has to beat doing nothing by more
-    than a tie.
-    """
-    if gains[0] is None:
-        raise WinnowError("budget: the baseline itself is not a trainable train split")
-    first = 1 if len(names) > 1 and names[1] == "filters" else 0
-    if first and (gains[1] is None or not within_tie(gains[0], gains[1], tie_se=tie_se, floor=floor)):
-        # the judge measured that the filters' drops hurt, or could not judge them (they leave a class no train image):
-        # they are no floor for the label cuts, which would otherwise ship on a tie with none (a probe: filters far
-        # below none, filters plus 5% within a tie). Before, filters not eligible left none out of the ladder: `all`,
-        # relabelling 66 images into the class the filters emptied, scored 2.4 nats below none (0.5 SE) and was chosen
-        first = 0
-    ladder = [i for i in range(first, len(gains)) if gains[i] is not None]
-    if not ladder:
-        return 0
-    best = max(ladder, key=lambda i: (float(gains[i].sum()), -i))
-    winner = next(i for i in ladder if within_tie(gains[best], gains[i], tie_se=tie_se, floor=floor))
-    if first and not within_tie(gains[0], gains[winner], tie_se=tie_se, floor=floor):
-        return 0
-    return winner
-
-
 @dataclass(frozen=True)
 class Budget:
     """The outcome: ``table`` (:func:`judge_candidates`'s rows, each with ``chosen``), the ``winner``'s name
@@ -392,8 +339,9 @@ def choose_budget(*, filters: pd.DataFrame | None, ranked: pd.DataFrame, baselin
                   train_features: np.ndarray, judge_features: np.ndarray, judge_labels: np.ndarray,
                   classes: list[str], l2: float, fractions, tie_se: float, score: str = "log_loss",
                   exclude: np.ndarray | None = None, leaks: pd.DataFrame | None = None) -> Budget:
-    """:func:`candidates`, :func:`judge_candidates` and :func:`choose` in turn (arguments as there); with
-    ``accuracy`` one judge image is always a tie, with ``log_loss`` :data:`LOG_LOSS_FLOOR` nats."""
+    """:func:`candidates`, :func:`judge_candidates` and :func:`winnow.budget_choice.choose` in turn (arguments as
+    there); with ``accuracy`` one judge image is always a tie, with ``log_loss``
+    :data:`winnow.budget_choice.LOG_LOSS_FLOOR` nats."""
     options = candidates(filters, ranked, train_images=len(baseline), fractions=fractions)
     table, gains = judge_candidates(options, baseline=baseline, train_features=train_features,
                                     judge_features=judge_features, judge_labels=judge_labels, classes=classes, l2=l2,

@@ -21,7 +21,7 @@ class ModelCheck:
     """The winner against none, each trained by the variants' model and judged on the judge images.
 
     A label cleaning ships only if its model gets more judge images right than none's (:attr:`holds`): a
-    tie or a loss ships none. The burden of proof is on the cleaning, as in :func:`winnow.budget.choose` (a
+    tie or a loss ships none. The burden of proof is on the cleaning, as in :func:`winnow.budget_choice.choose` (a
     cleaning has to beat doing less), because one pair of trainings is a noisy judge and the promise is never
     to ship worse than doing nothing; a cleaning with no real effect costs nothing when held back. Measured
     cases (val images right, none against the winner, then the winner's test macro F1 against baseline over 3
@@ -62,7 +62,7 @@ class ModelCheck:
         (McNemar's), shown beside the gap; the verdict is by the counts alone (:attr:`holds`)."""
         difference = np.asarray(self.none_hits, np.float64) - np.asarray(self.winner_hits, np.float64)
         # the spread about no difference, McNemar's sqrt(b + c) for right and wrong (as augment-search's): 0 only where
-        # no judge image moved, a gap of 0. Before, the spread about the gap (budget.paired_gap, the probe's), 0 where
+        # no judge image moved, a gap of 0. Before, the spread about the gap (budget_choice.paired_gap, the probe's), 0 where
         # every judge image moved alike: "none 0 right, top10% 2 of 2 (gap -2 images, SE 0.0): top10% stands", and one
         # judge image, "gap -1 images, SE 0.0", a gain of one image shown as certain
         out = {"candidate": self.candidate, "judged": len(self.none_hits), "none_correct": int(self.none_hits.sum()),

@@ -322,7 +322,7 @@ def checked_candidates(data: dict, *, path: str, stage: str) -> dict:
         if None not in (total, dropped, kept) and kept != total - dropped:
             raise rerun_error(path, f"{where}.train_images is {kept:,}, but train_images {total:,} less its dropped "
                                     f"{dropped:,} is {total - dropped:,}", written_by=stage)
-    # the budget chooses among the candidates judged (winnow.budget.choose), and what ships after the model check was
+    # the budget chooses among the candidates judged (winnow.budget_choice.choose), and what ships after the model check was
     # judged too: before, a winner whose three figures were null or deleted read "pruned applies top5%, ... judged by
     # its log-loss" beside "–" in each of them, exit 0
     if data["candidates"][data["winner"]].get("correct") is None:
