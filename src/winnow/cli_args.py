@@ -8,7 +8,7 @@ import os
 import posixpath
 from pathlib import Path
 
-from winnow.output_paths import project_root
+from winnow.project_outputs import project_root
 
 
 def output_path(text: str) -> Path:

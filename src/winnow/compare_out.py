@@ -10,7 +10,8 @@ from pathlib import Path
 
 from winnow.compare_runs import other_than_runs_json
 from winnow.errors import WinnowError
-from winnow.output_paths import check_output, not_a_regular_file, project_file
+from winnow.output_paths import check_output, not_a_regular_file
+from winnow.project_outputs import project_file
 
 
 def check_arguments(*, num: int, out: Path | None, from_json: str | None = None) -> None:

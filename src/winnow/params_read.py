@@ -30,7 +30,7 @@ from typing import Any
 
 from winnow.errors import WinnowError
 from winnow.file_ops import file_sha256
-from winnow.output_paths import project_root
+from winnow.project_outputs import project_root
 from winnow.stops import script_named
 from winnow.yaml_text import load_yaml
 

@@ -12,7 +12,7 @@ import urllib.parse
 from pathlib import Path
 
 from winnow.errors import redacted
-from winnow.output_paths import output_below, stage_output
+from winnow.project_outputs import output_below, stage_output
 from winnow.param_rules import fail, show
 
 
@@ -104,7 +104,7 @@ def one_line(name: str, value) -> None:
 
 def outside_outputs(name: str, value) -> None:
     """Refuse the path ``value`` of the option ``name`` (a string, else nothing is asked) when it lies in a stage's
-    output (:func:`winnow.output_paths.stage_output`): dvc repro deletes the user's file there before that stage runs."""
+    output (:func:`winnow.project_outputs.stage_output`): dvc repro deletes the user's file there before that stage runs."""
     other = stage_output(os.path.expanduser(value)) if isinstance(value, str) and "://" not in value else None
     if other is not None:
         fail(name, f"{value} lies in {other}, which dvc repro deletes before that stage runs; keep your file elsewhere")

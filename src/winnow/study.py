@@ -40,7 +40,8 @@ import pandas as pd
 
 from winnow.cli_args import a_name, metrics_file_named, named_from_root, output_path, project_folder, saved_exp_show
 from winnow.errors import WinnowError, first_line, listed
-from winnow.output_paths import check_output, project_root
+from winnow.output_paths import check_output
+from winnow.project_outputs import project_root
 from winnow.experiments import current_runs, earlier_experiments, left_out_note, load_experiments, same_inputs
 from winnow.metrics import METRICS_FILE, is_rate, variant_of
 from winnow.outputs import together
