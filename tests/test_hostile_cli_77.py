@@ -83,7 +83,7 @@ def _saved_study(folder):
 @pytest.mark.hostile("cli")
 @pytest.mark.parametrize("axis", ["degrade.perturbations.\u00b2.fraction", "degrade.--1"], ids=["superscript", "minus"])
 def test_study_collect_refuses_an_axis_with_an_index_no_list_takes_in_one_line(tmp_path, monkeypatch, capsys, axis):
-    # before: ValueError: invalid literal for int() with base 10: '²' (or '--1'), a traceback from revisions.lookup
+    # before: ValueError: invalid literal for int() with base 10: '²' (or '--1'), a traceback from params_compared.lookup
     _saved_study(tmp_path)
     monkeypatch.chdir(tmp_path)
     before = files_under(tmp_path)

@@ -14,6 +14,7 @@ from winnow.errors import WinnowError, first_line, listed
 from winnow.experiments import same_inputs
 from winnow.metrics import METRICS_FILE, metrics_path, summary_path, variant_of
 from winnow.param_rules import finite_number
+from winnow.params_compared import same_setting
 
 
 def other_than_runs_json(path: Path) -> str | None:
@@ -79,7 +80,7 @@ def select_runs(records: list[dict], *, variants: list[str]) -> tuple[list[dict]
     if not complete:
         return [], ""
     # the first of the groups with the most seeds: exp show lists the commit first
-    chosen, other_settings = revisions.same_setting(
+    chosen, other_settings = same_setting(
         complete, varied=("seed",), where="compare",
         # as a set: the tables pair classes by name (class_table), and a run listing them in another order is a seed
         # of the same setting (before: left out as "other settings (the classes evaluated)")

@@ -71,6 +71,7 @@ from winnow import lock_entries, revisions, staleness
 from winnow.cli_args import a_name, output_file, project_folder
 from winnow.errors import WinnowError, first_repeated
 from winnow.output_paths import check_output
+from winnow.params_compared import differing
 from winnow.evaluated import check_headline, headline_classes, natural_order, read_headline, read_predictions
 from winnow.gate_classes import unrename, without_new_classes
 from winnow.gate_files import check_gated_files, check_gated_files_everywhere
@@ -291,7 +292,7 @@ def check_seed_runs(repo: str | Path, revs: list[str], *, names: list[str], opti
                               "of one setting, which it reads from params.yaml")
         params.append(load_yaml(text, name=f"params.yaml at {name}") or {})
     for name, other in zip(names[1:], params[1:]):
-        differ = sorted(revisions.differing(params[0], other) - {"seed"})
+        differ = sorted(differing(params[0], other) - {"seed"})
         if differ:
             raise WinnowError(f"{option} {names[0]} {name}: the runs differ in {', '.join(differ[:5])}, not only "
                               "in seed; pool only seeds of one setting (dvc exp run -S seed=N)")

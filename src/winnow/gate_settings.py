@@ -19,6 +19,7 @@ from winnow import markdown, revisions
 from winnow.errors import WinnowError
 from winnow.gate_table import GateSettings, is_pattern, revision_list
 from winnow.param_rules import finite_number
+from winnow.params_compared import differing
 from winnow.yaml_text import load_yaml
 
 
@@ -44,7 +45,7 @@ def base_settings(repo: str | Path, *, base: str | list[str],
                           "section)", *notes]
     settings, old = _earlier_tolerances(settings, name=names["base"])
     notes += old
-    differ = sorted(revisions.differing({"gate": section["base"]}, {"gate": section["target"] or {}}))
+    differ = sorted(differing({"gate": section["base"]}, {"gate": section["target"] or {}}))
     if differ:  # the target's keys as typed, but never a line or markup of the comment (markdown.inline)
         notes.append(f"gate settings: {names['base']}'s; {names['target']}'s differ in "
                      f"{markdown.inline(', '.join(differ))} and judge the changes after it is merged (a change cannot "

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from winnow.errors import WinnowError
-from winnow.revisions import differing, lookup, read_text
+from winnow.params_compared import differing, lookup
+from winnow.revisions import read_text
 from winnow.yaml_text import load_yaml
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from winnow.contract_verdict import INPUT_SUITES
 from winnow.metrics import is_rate
 from winnow.param_rules import finite_number
-from winnow.revisions import lookup
+from winnow.params_compared import lookup
 from winnow.stage_reads import rerun_error
 
 _ABSENT = object()

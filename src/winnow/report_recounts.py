@@ -20,7 +20,7 @@ from winnow.leaks import leaks_by_kind
 from winnow.metrics import predictions_path, summary_path
 from winnow.report import reason_tokens
 from winnow.report_numbers import checked_numbers, checked_truth
-from winnow.revisions import lookup
+from winnow.params_compared import lookup
 from winnow.stage_reads import rerun_error
 
 

@@ -45,7 +45,7 @@ from winnow.project_outputs import project_root
 from winnow.experiments import current_runs, earlier_experiments, left_out_note, load_experiments, same_inputs
 from winnow.metrics import METRICS_FILE, is_rate, variant_of
 from winnow.outputs import together
-from winnow.revisions import as_values, lookup, same_setting
+from winnow.params_compared import as_values, lookup, same_setting
 from winnow.stage import check_journal_folder, write_table
 from winnow.study_damage import describe
 from winnow.study_plots import plot, runs_drawn

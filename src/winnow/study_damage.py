@@ -8,7 +8,7 @@ import math
 
 from winnow.degrade_options import OPTIONS as DEGRADE_OPTIONS, check as check_perturbations, with_defaults
 from winnow.groundtruth import CONTAMINATION_KINDS, DUPLICATE_KINDS, LABEL_KINDS
-from winnow.revisions import as_values, lookup
+from winnow.params_compared import as_values, lookup
 from winnow.study_runs import axis_level
 
 

@@ -9,11 +9,11 @@ import hashlib
 from pathlib import Path
 
 from winnow.errors import listed
-from winnow.revisions import comparable, differing
+from winnow.params_compared import comparable, differing
 
 
 def counted_as_done(runs: list[dict], planned: list[dict]) -> tuple[set[str], str]:
-    """The settings (:func:`winnow.revisions.comparable`) of ``runs`` (:func:`winnow.experiments.planned_params`) that a
+    """The settings (:func:`winnow.params_compared.comparable`) of ``runs`` (:func:`winnow.experiments.planned_params`) that a
     study experiment of one of them need not run again, and a note naming the runs of a setting of ``planned`` (the
     params each study experiment runs now) that ended under other code or inputs than the workspace's, where no run
     counts for that setting ("" for none). Before, a run counted by its params alone: after a change to the code,

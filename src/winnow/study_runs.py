@@ -14,7 +14,7 @@ from winnow.errors import WinnowError, listed
 from winnow.experiments import same_inputs
 from winnow.groundtruth import CONTAMINATION_KINDS, DEGRADE_METRICS
 from winnow.param_rules import finite_number
-from winnow.revisions import comparable, lookup
+from winnow.params_compared import comparable, lookup
 
 DEGRADED = "data/degrade"  # the degrade stage's imageset
 

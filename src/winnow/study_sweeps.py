@@ -25,7 +25,8 @@ from winnow.errors import WinnowError, first_line, first_repeated, listed, refus
 from winnow.imageset import alike
 from winnow.experiments import planned_params, shown_experiments
 from winnow.progress_env import check_progress_variables
-from winnow.revisions import check_committed, comparable
+from winnow.params_compared import comparable
+from winnow.revisions import check_committed
 from winnow.stage import load_params
 from winnow.study_done import counted_as_done, queued_under_other_params
 from winnow.staleness import check_workspace_current
