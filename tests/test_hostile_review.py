@@ -462,7 +462,7 @@ def test_an_export_over_a_queue_holding_verdicts_not_imported_is_refused(project
 def test_a_class_typed_in_another_unicode_form_is_that_class():
     # before: "café" typed on a keyboard (one code point) for a class folder named on macOS (e + a combining
     # accent) was "neither accept, reject, drop nor a class (café, dog, owl)": a list that showed it
-    from winnow.review_words import resolve
+    from winnow.review_verdicts import resolve
 
     classes = ["cafe\u0301", "dog", "owl"]
     assert resolve("caf\u00e9", where="x", given=1, action="drop", suggested=-1, classes=classes) == ("relabel", 0)

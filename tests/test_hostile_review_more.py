@@ -22,7 +22,7 @@ from test_review import with_data_valuation
 from winnow import review
 from winnow.errors import WinnowError
 from winnow.imageset import read_imageset, write_imageset
-from winnow.review_words import resolve
+from winnow.review_verdicts import resolve
 
 
 @pytest.fixture

@@ -40,7 +40,8 @@ from winnow.origin_checks import DEGRADE
 from winnow.output_paths import check_output
 from winnow.imageset import read_imageset
 from winnow.quality import read_scores
-from winnow.review_words import accepting, cleared_ids, refuse_unnamed_class, resolve, reviewed_words, saved_words
+from winnow.review_verdicts import accepting, refuse_unnamed_class, resolve
+from winnow.review_words import cleared_ids, reviewed_words, saved_words
 from winnow.stage import check_journal_folder, load_params, together, write_json, write_table, write_text
 from winnow.unimported_verdicts import refuse_unimported_verdicts
 from winnow.review_decisions import BUDGET_IN, KINDS, REVIEW_COLUMNS, review_queue

@@ -21,7 +21,8 @@ from winnow.markdown import isolate
 from winnow.report import CSS
 from winnow.report_figures import image_png, png_uri
 from winnow.report_grids import images_by_id
-from winnow.review_words import VERDICT_CONTROL, class_verdict
+from winnow.review_verdicts import class_verdict
+from winnow.review_words import VERDICT_CONTROL
 from winnow.outputs import atomic_folder
 from winnow.temporaries import sweep_temporaries
 
@@ -198,7 +199,7 @@ def review_page(queue: pd.DataFrame, *, classes: list[str], thumbs: dict[str, st
 
 def label_studio_config(classes: list[str]) -> str:
     """The labelling interface the tasks expect: the image, the reason, and one choice (``verdict``) of
-    drop or a class (:func:`~winnow.review_words.class_verdict`)."""
+    drop or a class (:func:`~winnow.review_verdicts.class_verdict`)."""
     choices = "".join(f'\n    <Choice value="{html.escape(name, quote=True)}"/>'
                       for name in ["drop", *map(class_verdict, classes)])
     return ('<View>\n  <Image name="image" value="$image"/>\n  <Text name="reason" value="$reason"/>\n'

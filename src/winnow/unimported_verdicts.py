@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from winnow.errors import WinnowError, first_line
-from winnow.review_words import UTF8_FIX, resolve, reviewed_words, same_word, unnamed_class
+from winnow.review_verdicts import resolve, same_word, unnamed_class
+from winnow.review_words import UTF8_FIX, reviewed_words
 from winnow.verdicts import CONFLICT_FIX, VERDICTS_FILE, holding_something, merge_conflict, separator_hint
 
 

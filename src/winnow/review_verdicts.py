@@ -1,0 +1,103 @@
+"""What one word of a person's review means: the verdict and label it resolves to (:func:`resolve`), whether a cell
+still says the saved verdict (:func:`same_word`), how a class is written so that it cannot read as a verdict word
+(:func:`class_verdict`), and whether a class column's cell names a class (:func:`refuse_unnamed_class`). The files
+the words come from are read by :mod:`winnow.review_words`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from winnow.errors import WinnowError, listed
+from winnow.ingest import VERDICT_CLASS_PREFIX, alike
+
+KEYWORDS = ("accept", "reject", "drop")  # verdict words, in any case; they win over a class of the same name
+
+
+def class_verdict(name: str) -> str:
+    """How the review page and Label Studio write "relabel to the class ``name``": the name itself, or
+    ``class:<name>`` when it reads as a verdict word (a class ``Reject`` chosen on the page was imported as
+    reject, and a class ``drop`` stood twice among Label Studio's choices)."""
+    return f"{VERDICT_CLASS_PREFIX}{name}" if name.lower() in KEYWORDS else name
+
+
+def same_word(written: str, saved) -> bool:
+    """Whether a verdict cell ``written`` still says its ``saved`` word (the queue's ``saved`` column, a Label Studio
+    task's ``data.saved``; None: absent): the same as :func:`resolve` reads a class name (:func:`~winnow.ingest.alike`:
+    up to Unicode NFKC and runs of spaces, surrounding ones too), and up to case for a verdict word (:data:`KEYWORDS`,
+    read in any case; a class name's case may name another class). Before, a spreadsheet's "Reject " beside the
+    saved "reject" was a new word: counted as imported again, and checked anew against data that may have changed
+    since, where the untouched cell beside it was not; then a full-width "ｃａｔ" beside the saved "cat", which
+    resolve reads as the same class."""
+    if not isinstance(saved, str):
+        return False
+    written, saved = alike(written), alike(saved)
+    return written == saved or (written.lower() in KEYWORDS and written.lower() == saved.lower())
+
+
+def resolve(word: str, *, where: str, given: int, action: str, suggested: int, classes: list[str]) -> tuple[str, int]:
+    """A person's word for one image as ``(verdict, label)`` (:data:`winnow.verdicts.VERDICTS`; label -1 =
+    dropped). A class equal to the suggestion is ``accept``, equal to the given label ``reject``, and so is
+    ``drop`` when the suggestion is to drop."""
+    outcome = -1 if action == "drop" else suggested
+    lowered = word.lower()
+    if lowered in KEYWORDS:
+        label = {"accept": outcome, "reject": given, "drop": -1}[lowered]
+    elif word in classes:
+        label = classes.index(word)
+    elif word.startswith(VERDICT_CLASS_PREFIX) and word[len(VERDICT_CLASS_PREFIX):] in classes:
+        label = classes.index(word[len(VERDICT_CLASS_PREFIX):])
+    elif len(shown := [i for i, name in enumerate(classes) if alike(name) == alike(word)]) == 1:
+        label = shown[0]  # "café" typed for a class folder named on macOS (e + a combining accent)
+    elif re.fullmatch(r"[0-9]+", word):  # ASCII digits: str.isdigit() also takes "²" and "٣"
+        named = [name for name in classes if re.fullmatch(r"[0-9]+", name)]
+        if named:  # a spreadsheet reads the class "01" as 1: index 1, or the class it was?
+            shown = ", ".join(map(repr, named[:5])) + ("…" if len(named) > 5 else "")
+            raise WinnowError(f"{where}: verdict {word!r} names no class, and with classes named by numbers "
+                              f"({shown}) an index is ambiguous (a spreadsheet drops leading zeros); write the class "
+                              "name as it is, and keep the column as text")
+        label = int(word)
+        if not 0 <= label < len(classes):
+            raise WinnowError(f"{where}: class index {label} is outside 0-{len(classes) - 1} ({len(classes)} classes)")
+    else:
+        raise WinnowError(f"{where}: verdict {word!r} is neither accept, reject, drop nor a class ({listed(classes)})")
+    if label == outcome:
+        if lowered == "reject":  # before: recorded as accept, which variants then refused
+            raise WinnowError(f"{where}: reject keeps its given class, which is also the suggestion (the cleaners' "
+                              "files are older than the data); rerun the pipeline (dvc repro) and export again")
+        return "accept", label
+    if label == given:
+        return "reject", label
+    return ("drop" if label == -1 else "relabel"), label
+
+
+def accepting(action: str, suggested: str) -> str:
+    """What accepting a suggestion does, in words: ``drop`` or ``relabel to '<class>'`` (a drop's suggested
+    class is only the judge's hint, which accepting does not apply)."""
+    return f"relabel to {suggested!r}" if action == "relabel" else action
+
+
+def unnamed_class(text: str, *, classes: list[str]) -> str | None:
+    """Why a class column's cell (``given``, ``suggested``) names no class of ``classes`` (the class names now), None
+    where it names one or is empty: a spreadsheet that turned the class '02' into 2 (the cause says what to do), or a
+    class renamed or removed since the export, or a cell edited."""
+    if not text or text in classes:
+        return None
+    was = [name for name in classes if text.isdecimal() and name.isdecimal() and int(name) == int(text)]
+    if was:
+        return (f"a spreadsheet may have turned {was[0]!r} into {text}: write the class names as exported, and keep "
+                "the class columns as text")
+    # before: "the classes are ...; edit only the verdict column", where a class renamed since the export was the cause
+    return f"the classes are {listed(classes)} now: one renamed or removed since the export, or the cell edited"
+
+
+def refuse_unnamed_class(text: str, *, where: str, image: str, column: str, classes: list[str], fix: str) -> None:
+    """One line when a class column's cell (``given``, ``suggested``) names no class (:func:`unnamed_class`), ending
+    in ``fix`` unless the cause says what to do: before, a spreadsheet's 2 for the class '02' was reported as a label
+    changed since the export, and export then asked to import the same file again; and a class renamed since the
+    export was told to edit only the verdict column, which no edit of it mends."""
+    cause = unnamed_class(text, classes=classes)
+    if cause is None:
+        return
+    told = "" if cause.startswith("a spreadsheet") else f"; {fix}"
+    raise WinnowError(f"{where}: id {image!r}: {column} {text!r} names no class ({cause}){told}")
