@@ -19,9 +19,9 @@ from test_hostile_intermediates import _fails, _with_params, project, template  
 from test_hostile_represent import N, ids, npy, parquet, run_represent, separable, torchscript
 from test_represent import blobs, write_blobs
 from winnow.checkpoints import load
+from winnow.epoch_batches import epoch_batches
 from winnow.errors import WinnowError
 from winnow.models import build_model, lone_image_fails
-from winnow.training import _batches
 
 # --- training: weights that break on the last step of an epoch ----------------------------------------
 
@@ -78,13 +78,13 @@ def test_a_lone_image_fails_only_a_model_whose_batch_norm_sees_one_value(name, s
 
 
 def test_a_last_batch_of_one_joins_the_one_before_only_where_it_would_fail():
-    assert _batches(18, 17, lone_fails=True, model="resnet18", image_shape=(8, 8)) == [(0, 18)]
-    assert _batches(19, 6, lone_fails=True, model="resnet18", image_shape=(8, 8)) == [(0, 6), (6, 12), (12, 19)]
+    assert epoch_batches(18, 17, lone_fails=True, model="resnet18", image_shape=(8, 8)) == [(0, 18)]
+    assert epoch_batches(19, 6, lone_fails=True, model="resnet18", image_shape=(8, 8)) == [(0, 6), (6, 12), (12, 19)]
     # where a lone image trains, every batch stays as it was: the same steps, the same weights as before
-    assert _batches(19, 6, lone_fails=False, model="lenet5", image_shape=(8, 8)) == [(0, 6), (6, 12), (12, 18),
-                                                                                      (18, 19)]
+    assert epoch_batches(19, 6, lone_fails=False, model="lenet5", image_shape=(8, 8)) == [(0, 6), (6, 12), (12, 18),
+                                                                                           (18, 19)]
     with pytest.raises(WinnowError, match=r"^train: 1 train image leaves resnet18's batch norm one value"):
-        _batches(1, 64, lone_fails=True, model="resnet18", image_shape=(8, 8))
+        epoch_batches(1, 64, lone_fails=True, model="resnet18", image_shape=(8, 8))
 
 
 # --- a TorchScript model whose batch norm uses the batch's statistics -------------------------------------

@@ -27,6 +27,7 @@ from winnow.augment import apply_policy
 from winnow.configs import STEP_SETTINGS, Policy, TrainConfig
 from winnow.device_rows import channel_stats, device_images
 from winnow.engine import Encoder
+from winnow.epoch_batches import epoch_batches
 from winnow.errors import WinnowError
 from winnow.metrics import no_better_than_one_class, recall_total
 from winnow.models import build_model, lone_image_fails
@@ -166,11 +167,11 @@ def fit(
         model = build_model(config.model, in_channels=x_train.shape[1], num_classes=num_classes,
                             image_size=tuple(x_train.shape[2:4]), option=config.option("model"))
         # before: resnet18 on 8x8 images stopped in a ValueError traceback on a batch of one image
-        batches = _batches(math.ceil(len(x_train) / world), config.batch_size,
-                           lone_fails=lone_image_fails(model, in_channels=x_train.shape[1],
-                                                       image_size=tuple(x_train.shape[2:4])),
-                           model=config.model, image_shape=(height, width), option=config.option("batch_size"),
-                           images=len(x_train), ranks=world)
+        batches = epoch_batches(math.ceil(len(x_train) / world), config.batch_size,
+                                lone_fails=lone_image_fails(model, in_channels=x_train.shape[1],
+                                                            image_size=tuple(x_train.shape[2:4])),
+                                model=config.model, image_shape=(height, width), option=config.option("batch_size"),
+                                images=len(x_train), ranks=world)
         model = model.to(device)
         if device.type == "cuda":
             model = model.to(memory_format=torch.channels_last)
@@ -279,30 +280,6 @@ def fit(
                                 stop_reason=trained.stop_reason)
             live.end()
         return trained
-
-
-def _batches(count: int, batch_size: int, *, lone_fails: bool, model: str, image_shape: tuple[int, int],
-             option: str = "train.batch_size", images: int | None = None, ranks: int = 1) -> list[tuple[int, int]]:
-    """``(start, stop)`` of each batch of an epoch of ``count`` images (a rank's share of the ``images`` train images,
-    default ``count``, shared by ``ranks`` torchrun ranks). When a batch of one image fails the model's batch norm
-    (``lone_fails``, :func:`winnow.models.lone_image_fails`), a last batch of one joins the batch before it; a batch
-    size of 1, or a single image a rank, is refused."""
-    images = count if images is None else images
-    if lone_fails and (batch_size == 1 or count == 1):
-        h, w = image_shape
-        norm = f"{model}'s batch norm one value per channel on {h}x{w} images, which it cannot normalise"
-        if batch_size != 1 and images > 1:  # the ranks' shares are one image each, not the data set
-            # before: "train: 1 train image leaves ...; train on at least 2 images a batch", of 2 train images under
-            # 2 ranks whose batch size was 64: neither the count nor the fix was the cause
-            raise WinnowError(f"train: {images} train images shared by {ranks} torchrun ranks give each rank 1, and a "
-                              f"batch of 1 leaves {norm}; start at most {images - 1} rank(s) in all (torchrun "
-                              f"--nproc_per_node), or train on more images (or larger images, or lenet5)")
-        why = f"{option}: 1 image a batch" if batch_size == 1 else "train: 1 train image"
-        raise WinnowError(f"{why} leaves {norm}; train on at least 2 images a batch (or larger images, or lenet5)")
-    bounds = [(start, min(start + batch_size, count)) for start in range(0, count, batch_size)]
-    if lone_fails and bounds[-1][1] - bounds[-1][0] == 1:
-        bounds[-2:] = [(bounds[-2][0], count)]
-    return bounds
 
 
 def _from_rank0(val_loss: float, val_acc: float, *, device: torch.device) -> tuple[float, float]:
