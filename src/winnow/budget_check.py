@@ -62,9 +62,9 @@ class ModelCheck:
         (McNemar's), shown beside the gap; the verdict is by the counts alone (:attr:`holds`)."""
         difference = np.asarray(self.none_hits, np.float64) - np.asarray(self.winner_hits, np.float64)
         # the spread about no difference, McNemar's sqrt(b + c) for right and wrong (as augment-search's): 0 only where
-        # no judge image moved, a gap of 0. Before, the spread about the gap (budget_choice.paired_gap, the probe's), 0 where
-        # every judge image moved alike: "none 0 right, top10% 2 of 2 (gap -2 images, SE 0.0): top10% stands", and one
-        # judge image, "gap -1 images, SE 0.0", a gain of one image shown as certain
+        # no judge image moved, a gap of 0. Before, the spread about the gap (budget_choice.paired_gap, the probe's), 0
+        # where every judge image moved alike: "none 0 right, top10% 2 of 2 (gap -2 images, SE 0.0): top10% stands", and
+        # one judge image, "gap -1 images, SE 0.0", a gain of one image shown as certain
         out = {"candidate": self.candidate, "judged": len(self.none_hits), "none_correct": int(self.none_hits.sum()),
                "winner_correct": int(self.winner_hits.sum()), "gap_images": int(difference.sum()),
                "gap_se": float(np.sqrt(np.sum(difference ** 2))), "holds": self.holds}
