@@ -14,7 +14,9 @@ from winnow.cli import main as winnow
 from winnow.compare import class_rows, class_table, paired_test, seed_summary, summary_rows
 from winnow.compare_runs import select_runs
 from winnow.errors import WinnowError
-from winnow.metrics import headline, metrics_path, predictions_path, summarise, summary_path
+from winnow.metrics import (
+    TEST_SPLIT_KEY, digest_of_test_split, headline, metrics_path, predictions_path, summarise, summary_path,
+)
 from winnow.paired import PairedCounts, adjust, change_interval, drop_p_value, overdispersion
 
 
@@ -518,6 +520,8 @@ def test_evaluate_writes_metrics_summary_and_predictions_that_pair_up(tmp_path):
     assert predictions["label"].tolist() == [classes[i] for i in test["label"]]
     index = {c: i for i, c in enumerate(classes)}
     summary = json.loads((project / summary_path("baseline")).read_text())
+    # the test split measured, recorded as data/ingest's manifest digests it (compare checks it without dvc.lock)
+    assert summary.pop(TEST_SPLIT_KEY) == digest_of_test_split(written.reset_index())
     assert summary == json.loads(json.dumps(summarise(test["label"].to_numpy(),
                                                       predictions["predicted"].map(index).to_numpy(), classes=classes)))
     assert json.loads((project / metrics_path("baseline")).read_text()) == headline(summary)
