@@ -437,7 +437,8 @@ def test_a_tolerance_overridden_everywhere_it_matches_fails(tmp_path):
 def test_no_gate_section_fails_with_one_line(tmp_path):
     project = init(make_project(tmp_path / "project", {k: v for k, v in default_params().items() if k != "gate"}))
     done, before = gate(project)
-    assert_error_line(done, "params.yaml gate", "tolerances")
+    assert_error_line(done, "params.yaml at HEAD and at workspace: no gate section, so no tolerances to judge by; add "
+                            "one (files, tolerances, alpha, correction) to the working tree's params.yaml")
     assert_nothing_left(project, before)
 
 
