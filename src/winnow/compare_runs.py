@@ -216,10 +216,11 @@ def _summary_at(run: dict, variant: str, *, metric: str, repo: str, needed: bool
 
     try:
         text = revisions.read_text(repo, run["rev"], path)
-    except WinnowError:  # not UTF-8
+    except WinnowError:  # not UTF-8, or a Git LFS pointer (revisions.read_text)
         if needed:
             raise
-        return broken("not UTF-8 text")
+        pointer = (revisions.read_bytes(repo, run["rev"], path) or b"").startswith(revisions.LFS_POINTER)
+        return broken("a Git LFS pointer, not the file" if pointer else "not UTF-8 text")
     if text is None:
         if not needed:
             return None

@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 from winnow.errors import WinnowError
 
 WORKSPACE = "workspace"
+LFS_POINTER = b"version https://git-lfs.github.com/spec/"  # how a Git LFS pointer file begins
 
 
 # the variables that point git at another repository than the one -C finds (a GIT_DIR exported for a dotfiles repo, a
@@ -268,12 +269,20 @@ def read_text(repo: str | Path, rev: str, path: str) -> str | None:
     """The text of ``path`` (relative to the project root) at ``rev``, or None when it is not there.
 
     Raises:
-        WinnowError: the file is not UTF-8 text."""
+        WinnowError: the file is not UTF-8 text, or is a Git LFS pointer."""
     data = read_bytes(repo, rev, path)
+    where = "the workspace" if rev == WORKSPACE else rev[:12]
+    if data is not None and data.startswith(LFS_POINTER):
+        # git show gives a commit's blob, never what LFS smudges it into: before, a project whose .gitattributes sent
+        # *.csv or *.json to LFS had every revision's predictions refused as "no column id, label, predicted; rerun
+        # evaluate" (or its metrics as "not valid JSON ... rerun the stage"), and a rerun changed nothing
+        raise WinnowError(f"{path} at {where}: a Git LFS pointer, not the file (.gitattributes sends it to Git LFS), "
+                          f"and winnow reads each revision's files from git itself; keep it in git as a plain file: "
+                          f"`git lfs untrack` the pattern that matches it, `git add --renormalize {path}` and commit, "
+                          "at the base too")
     try:
         return None if data is None else data.decode("utf-8")
     except UnicodeDecodeError as err:
-        where = "the workspace" if rev == WORKSPACE else rev[:12]
         raise WinnowError(f"{path} at {where}: not UTF-8 text (byte {err.start}); rerun the stage that writes it "
                           "and commit its outputs") from err
 
