@@ -17,8 +17,8 @@ import math
 import pandas as pd
 
 from winnow import markdown
-from winnow.gate_table import CONFIDENCE, DEFAULT_TOLERANCES, FALSE_POSITIVES, OVERALL, GateSettings, entry_matches, \
-    metric_keys, revision_list
+from winnow.gate_table import COLLAPSE_MIN_LOST, CONFIDENCE, DEFAULT_TOLERANCES, FALSE_POSITIVES, IMAGE_SLACK, \
+    OVERALL, GateSettings, entry_matches, metric_keys, revision_list
 from winnow.paired import p_text
 
 POOLED_TEST = ("McNemar test on the pooled counts, phi at least what the runs of a side measure (a drop every head "
@@ -163,20 +163,25 @@ def _blind_spots(table: pd.DataFrame, *, alpha: float) -> list[str]:
                   & ~table["collapsed"]]
     # a class the base recognises under half of cannot collapse either (gate_table's rule starts at 0.5), and its test
     # images may be plenty: before, a class of 100 the base got 5 of right was said to "hold too few test images" and
-    # told to get more, as if it could still collapse, when the gate could not see it fall at all
+    # told to get more, as if it could still collapse, when the gate could not see it fall at all. Nor can one with
+    # fewer than COLLAPSE_MIN_LOST right at base (a class of 2, both right, lost both and was left "unless they
+    # collapse")
+    unseen = f"for any drop to be significant (losing every one tests at p adj ≥ {alpha:g})"
     rare = blind["base"] < 0.5
-    for variant, rows in blind[~rare].groupby("variant", sort=False):
-        names = ", ".join(f"{markdown.cell(str(c))} ({n})" for c, n in zip(rows["class"], rows["images"]))
-        notes.append(f"warning: {markdown.cell(variant)}: class(es) {names} hold too few test images for any drop to "
-                     f"be significant (losing every one tests at p adj ≥ {alpha:g}): the gate cannot see them fall "
-                     "unless they collapse; give the test split more of their images")
-    for variant, rows in blind[rare].groupby("variant", sort=False):
-        names = ", ".join(f"{markdown.cell(str(c))} ({_images(round(b * n, 9))} of {n} right at base)"
-                          for c, b, n in zip(rows["class"], rows["base"], rows["images"]))
-        notes.append(f"warning: {markdown.cell(variant)}: class(es) {names}: the base recognises too few of them for "
-                     f"any drop to be significant (losing every one tests at p adj ≥ {alpha:g}) and under half, so "
-                     "they cannot collapse either: the gate cannot see them fall at all; gate against a base that "
-                     "recognises more of them, or give the test split more of their images")
+    few = ~rare & (blind["base"] * blind["images"] < COLLAPSE_MIN_LOST - IMAGE_SLACK)
+    whys = {"small": f" hold too few test images {unseen}: the gate cannot see them fall unless they collapse; give "
+                     "the test split more of their images",
+            "few": f": too few right at base {unseen} or to collapse (a collapse loses at least {COLLAPSE_MIN_LOST}): "
+                   "the gate cannot see them fall at all; give the test split more of their images",
+            "rare": f": the base recognises too few of them {unseen} and under half, so they cannot collapse either: "
+                    "the gate cannot see them fall at all; gate against a base that recognises more of them, or give "
+                    "the test split more of their images"}
+    for kind, group in (("small", ~rare & ~few), ("few", few), ("rare", rare)):
+        for variant, rows in blind[group].groupby("variant", sort=False):
+            names = ", ".join(f"{markdown.cell(str(c))} ({n})" if kind == "small" else
+                              f"{markdown.cell(str(c))} ({_images(round(b * n, 9))} of {n} right at base)"
+                              for c, b, n in zip(rows["class"], rows["base"], rows["images"]))
+            notes.append(f"warning: {markdown.cell(variant)}: class(es) {names}{whys[kind]}")
     return notes
 
 
