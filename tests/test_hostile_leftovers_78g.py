@@ -9,7 +9,8 @@ LFS pointers). The gate runs in-process (:func:`winnow.cli.main`) and its lines 
 import numpy as np
 import pytest
 from gate_repo import CLASSES, gated, init, labels_of, notes_of, write_variant
-from hostile_harness import default_params, make_project
+from hostile_harness import assert_nothing_left, default_params, files_under, make_project
+from winnow.cli import main as winnow
 
 
 @pytest.mark.hostile("gate")
@@ -30,3 +31,29 @@ def test_a_class_of_two_right_at_base_is_said_to_be_unwatched_not_left_to_a_coll
         "- warning: baseline: class(es) tiny (2 of 2 right at base): too few right at base for any drop to be "
         "significant (losing every one tests at p adj ≥ 0.05) or to collapse (a collapse loses at least 3): the gate "
         "cannot see them fall at all; give the test split more of their images"]
+
+
+LFS_POINTER_TEXT = ("version https://git-lfs.github.com/spec/v1\n"
+                    "oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 38910\n")
+
+
+@pytest.mark.hostile("gate")
+def test_a_git_lfs_pointer_in_the_workspace_is_told_to_be_fetched_before_it_is_committed_plain(tmp_path, capsys):
+    # a clone whose Git LFS files were never fetched (git-lfs not installed, GIT_LFS_SKIP_SMUDGE): the workspace holds
+    # the pointer. Before: told to `git lfs untrack` and `git add --renormalize` it at once, which commits the pointer
+    # text as a plain file, and the gate then refused it as "no column id, label, predicted"
+    project = make_project(tmp_path / "project", default_params())
+    labels = labels_of()
+    write_variant(project, "baseline", labels, labels.copy())
+    init(project)
+    (project / "metrics/evaluate/baseline/predictions.csv").write_text(LFS_POINTER_TEXT)
+    before = files_under(project)
+    code = winnow(["gate", "--base", "HEAD", "--repo", str(project), "--markdown", str(project / "reports/gate.md")])
+    out, err = capsys.readouterr()
+    assert (code, out) == (1, "")
+    assert_nothing_left(project, before)
+    assert err.splitlines() == [
+        "error: metrics/evaluate/baseline/predictions.csv at the workspace: a Git LFS pointer, not the file "
+        "(.gitattributes sends it to Git LFS, and its content was never fetched here); fetch it first (`git lfs pull`, "
+        "or rerun the stage that writes it), then keep it in git as a plain file: `git lfs untrack` the pattern that "
+        "matches it, `git add --renormalize metrics/evaluate/baseline/predictions.csv` and commit, at the base too"]

@@ -276,10 +276,14 @@ def read_text(repo: str | Path, rev: str, path: str) -> str | None:
         # git show gives a commit's blob, never what LFS smudges it into: before, a project whose .gitattributes sent
         # *.csv or *.json to LFS had every revision's predictions refused as "no column id, label, predicted; rerun
         # evaluate" (or its metrics as "not valid JSON ... rerun the stage"), and a rerun changed nothing
-        raise WinnowError(f"{path} at {where}: a Git LFS pointer, not the file (.gitattributes sends it to Git LFS), "
-                          f"and winnow reads each revision's files from git itself; keep it in git as a plain file: "
-                          f"`git lfs untrack` the pattern that matches it, `git add --renormalize {path}` and commit, "
-                          "at the base too")
+        # in the workspace the pointer is a file LFS never fetched (git-lfs missing, GIT_LFS_SKIP_SMUDGE): renormalised
+        # at once, the pointer text itself went into git as the "plain file"
+        why = (", and its content was never fetched here); fetch it first (`git lfs pull`, or rerun the stage that "
+               "writes it), then" if rev == WORKSPACE else
+               "), and winnow reads each revision's files from git itself;")
+        raise WinnowError(f"{path} at {where}: a Git LFS pointer, not the file (.gitattributes sends it to Git LFS"
+                          f"{why} keep it in git as a plain file: `git lfs untrack` the pattern that matches it, "
+                          f"`git add --renormalize {path}` and commit, at the base too")
     try:
         return None if data is None else data.decode("utf-8")
     except UnicodeDecodeError as err:
