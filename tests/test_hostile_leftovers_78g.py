@@ -3,7 +3,9 @@ LFS pointers). The gate runs in-process (:func:`winnow.cli.main`) and its lines 
 
 - a class the base recognises at least half of, but fewer than COLLAPSE_MIN_LOST (3) images of, cannot collapse
   either (a collapse loses at least 3): a class of 2 test images, both right at base, both lost at head, was told the
-  gate "cannot see them fall unless they collapse", a collapse it can never reach.
+  gate "cannot see them fall unless they collapse", a collapse it can never reach;
+- a Git LFS pointer in the workspace (LFS content never fetched) was told to be untracked and renormalised at once,
+  which commits the pointer text itself as the plain file; it is told to fetch it first.
 """
 
 import numpy as np
