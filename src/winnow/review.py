@@ -39,6 +39,7 @@ from winnow.errors import WinnowError, first_line
 from winnow.origin_checks import DEGRADE
 from winnow.output_paths import check_output
 from winnow.imageset import read_imageset
+from winnow.label_studio_left import left_unread
 from winnow.quality import read_scores
 from winnow.review_verdicts import accepting, refuse_unnamed_class, resolve
 from winnow.review_words import cleared_ids, reviewed_words, saved_words
@@ -314,6 +315,20 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
         print(f"warning: review import: {len(cleared)} image(s) of {path} with an empty verdict cell keep the verdict "
               f"saved in {VERDICTS_FILE} (first: id {cleared['id'].iloc[0]!r}, {cleared['verdict'].iloc[0]}); an "
               f"empty cell changes nothing: to withdraw a verdict, remove its line from {VERDICTS_FILE}")
+    drafted, withdrawn = left_unread(path)
+    # a Label Studio export: before, a saved verdict whose pre-filled annotation the person deleted was kept without a
+    # word (the emptied cell's warning, above, is of CSV files alone)
+    withdrawn = kept[kept["id"].isin(set(withdrawn))]
+    if len(withdrawn):
+        print(f"warning: review import: {len(withdrawn)} task(s) of {path} no longer hold the annotation of the "
+              f"verdict saved in {VERDICTS_FILE} (first: id {withdrawn['id'].iloc[0]!r}, "
+              f"{withdrawn['verdict'].iloc[0]}), which is kept: a deleted annotation changes nothing; to withdraw a "
+              f"verdict, remove its line from {VERDICTS_FILE}")
+    # before: drafts went without a word ("0 verdict(s) (none) written" of an export of drafts alone)
+    if drafted:
+        print(f"warning: review import: {len(drafted)} task(s) of {path} hold a draft never submitted (first: id "
+              f"{drafted[0]!r}), which is no verdict and was not imported; submit those annotations in Label Studio, "
+              "export the project again and import that")
     return new
 
 
