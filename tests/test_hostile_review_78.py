@@ -3,7 +3,9 @@
 - a Label Studio export whose annotators left drafts only (never submitted): "0 verdict(s) (none) written", exit 0,
   nothing saying the drafts were not read;
 - a saved verdict whose pre-filled annotation a person deleted in Label Studio (the way to withdraw it there): kept
-  without a word, where the same cell emptied in the queue is warned of.
+  without a word, where the same cell emptied in the queue is warned of;
+- a verdict typed into the queue's saved column (beside the verdict column), or into both: skipped as the saved verdict
+  the export filled in, "0 verdict(s) (none) written", where reviews/verdicts.csv held none for the image.
 """
 
 import json
@@ -11,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from test_hostile_review_66 import exported, saved_lines  # noqa: F401 (fixture)
+from hostile_harness import assert_nothing_left, files_under
+from test_hostile_review_66 import exported, queue, saved_lines  # noqa: F401 (fixture)
 from test_hostile_review_70 import project  # noqa: F401 (fixture: a copy of the exported project, the working folder)
 from winnow import review
+from winnow.errors import WinnowError
 
 HEADER = "id,verdict,label,suggested,given,digest,classes"
 
@@ -68,3 +72,30 @@ def test_a_saved_verdicts_annotation_deleted_in_label_studio_keeps_the_verdict_a
         "to withdraw a verdict, remove its line from reviews/verdicts.csv"]
     assert saved_lines()[:2] == saved
     assert saved_lines()[2].startswith("train-02,accept,-1,")
+
+
+@pytest.mark.hostile("review")
+def test_a_verdict_typed_into_the_saved_column_is_refused_not_skipped_as_the_saved_one(project):
+    # train-04 (a dog, suggested owl) judged cat in both cells, train-05 reject in the saved cell alone; train-02 drop
+    # as meant. Before: "review import: 1 verdict(s) (accept 1) written", the two others skipped as the export's
+    table = queue()
+    table.loc["train-02", "verdict"] = "drop"
+    table.loc["train-04", ["saved", "verdict"]] = ["cat", "cat"]
+    table.loc["train-05", "saved"] = "reject"
+    table.reset_index().to_csv("reviewed.csv", index=False)
+    before = files_under(project)
+    with pytest.raises(WinnowError) as refused:
+        review.import_verdicts("reviewed.csv")
+    assert str(refused.value) == (
+        "reviewed.csv: id 'train-04' (2 such image(s)) shows a saved verdict that reviews/verdicts.csv does not hold (a "
+        "word typed into the saved column, or a verdict removed from that file since the export), which import would "
+        "skip as no new word; write the verdict in the verdict column and empty the saved cell, or empty both to leave "
+        "the image unjudged")
+    assert_nothing_left(project, before)
+    assert not Path("reviews/verdicts.csv").exists()
+    # as the refusal says: the saved cells emptied, the verdicts in the verdict column
+    table.loc[["train-04", "train-05"], ["saved", "verdict"]] = [["", "cat"], ["", "reject"]]
+    table.reset_index().to_csv("reviewed.csv", index=False)
+    review.import_verdicts("reviewed.csv")
+    assert [line.split(",")[:3] for line in saved_lines()[1:]] == [
+        ["train-02", "accept", "-1"], ["train-04", "relabel", "0"], ["train-05", "reject", "1"]]

@@ -39,10 +39,10 @@ from winnow.errors import WinnowError, first_line
 from winnow.origin_checks import DEGRADE
 from winnow.output_paths import check_output
 from winnow.imageset import read_imageset
-from winnow.label_studio_left import left_unread
+from winnow.unread_words import cleared_ids, left_unread, shown_saved
 from winnow.quality import read_scores
 from winnow.review_verdicts import accepting, refuse_unnamed_class, resolve
-from winnow.review_words import cleared_ids, reviewed_words, saved_words
+from winnow.review_words import reviewed_words, saved_words
 from winnow.stage import check_journal_folder, load_params, together, write_json, write_table, write_text
 from winnow.unimported_verdicts import refuse_unimported_verdicts
 from winnow.review_decisions import BUDGET_IN, KINDS, REVIEW_COLUMNS, review_queue
@@ -291,6 +291,15 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
         # as the variants stage will: before, a saved verdict keeping an image dedup drops as a leak since (the splits
         # drawn anew) was written on beside the new ones, and only the variants stage refused it
         refuse_kept_leaks(kept, applied, where=VERDICTS_FILE)
+        # a saved cell is skipped as the export's, no word of the person's: before, a verdict typed into that column (or
+        # into both), or one withdrawn from verdicts.csv since the export, went without a word ("0 verdict(s) written")
+        unsaved = [image for image in shown_saved(path) if image not in set(kept["id"])]
+        if unsaved:
+            raise WinnowError(f"{path}: id {unsaved[0]!r} ({len(unsaved)} such image(s)) shows a saved verdict that "
+                              f"{VERDICTS_FILE} does not hold (a word typed into the saved column, or a verdict removed "
+                              "from that file since the export), which import would skip as no new word; write the "
+                              "verdict in the verdict column and empty the saved cell, or empty both to leave the "
+                              "image unjudged")
         # before: a second reviewer's file overruled the first's verdicts without a word (the later import wins)
         replacing = replaced_differently(new, source=path)
     written = pd.concat([kept, new], ignore_index=True)

@@ -195,21 +195,6 @@ def reviewed_words(path: Path, *, with_saved: bool = False) -> list[tuple[str, s
     return words
 
 
-def cleared_ids(path: Path) -> list[str]:
-    """The ids of a reviewed CSV file whose verdict cell is empty (a file :func:`reviewed_words` read) where the
-    export had filled it in (its ``saved`` cell, where the file has that column, is not empty); none for a Label
-    Studio JSON export, whose tasks without an annotation are no choice a person made. Before, a second reviewer's
-    copy of a queue exported before the first's import, its cells empty from the start, was said to hold as many
-    emptied cells as the first had verdicts."""
-    if path.suffix.lower() == ".json":
-        return []
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    emptied = frame["verdict"].str.strip() == ""
-    if "saved" in frame.columns:
-        emptied &= frame["saved"].str.strip() != ""
-    return list(frame.loc[emptied, "winnow_id" if "winnow_id" in frame else "id"])
-
-
 def _short_row_check(path: Path, text: str) -> tuple[list[str], list[int]]:
     """The header's fields and the line each row starts on, once no line holds fewer fields than the header:
     pandas reads a short row's missing fields as empty, so a file cut off mid-row, or a row that lost its
