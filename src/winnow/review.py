@@ -293,7 +293,8 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
         refuse_kept_leaks(kept, applied, where=VERDICTS_FILE)
         # a saved cell is skipped as the export's, no word of the person's: before, a verdict typed into that column (or
         # into both), or one withdrawn from verdicts.csv since the export, went without a word ("0 verdict(s) written")
-        unsaved = [image for image in shown_saved(path) if image not in set(kept["id"])]
+        # (an image judged anew on another line of the file is left out of kept: its verdict is that line's)
+        unsaved = [image for image in shown_saved(path) if image not in {*kept["id"], *new["id"]}]
         if unsaved:
             raise WinnowError(f"{path}: id {unsaved[0]!r} ({len(unsaved)} such image(s)) shows a saved verdict that "
                               f"{VERDICTS_FILE} does not hold (a word typed into the saved column, or a verdict removed "
