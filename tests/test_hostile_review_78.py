@@ -5,7 +5,10 @@
 - a saved verdict whose pre-filled annotation a person deleted in Label Studio (the way to withdraw it there): kept
   without a word, where the same cell emptied in the queue is warned of;
 - a verdict typed into the queue's saved column (beside the verdict column), or into both: skipped as the saved verdict
-  the export filled in, "0 verdict(s) (none) written", where reviews/verdicts.csv held none for the image.
+  the export filled in, "0 verdict(s) (none) written", where reviews/verdicts.csv held none for the image;
+- a reviewed file whose class cells (given, suggested) a tool rewrote in another Unicode form (full-width, decomposed):
+  refused as naming no class, "one renamed or removed since the export", with the advice to review the image anew,
+  where the verdict word in that form was read as the class.
 """
 
 import json
@@ -99,3 +102,18 @@ def test_a_verdict_typed_into_the_saved_column_is_refused_not_skipped_as_the_sav
     review.import_verdicts("reviewed.csv")
     assert [line.split(",")[:3] for line in saved_lines()[1:]] == [
         ["train-02", "accept", "-1"], ["train-04", "relabel", "0"], ["train-05", "reject", "1"]]
+
+
+@pytest.mark.hostile("review")
+def test_class_cells_in_another_unicode_form_name_the_class_they_show(project):
+    # before: "reviewed.csv: line 4: id 'train-04': given 'ｄｏｇ' names no class (the classes are cat, dog, owl now: one
+    # renamed or removed since the export, or the cell edited); export the queue again and review that image anew, ..."
+    table = queue()
+    table["verdict"] = ""
+    table.loc["train-04", ["given", "suggested", "verdict"]] = ["ｄｏｇ", "ｏｗｌ", "accept"]
+    table.reset_index().to_csv("reviewed.csv", index=False)
+    review.import_verdicts("reviewed.csv")
+    assert [line.split(",")[:5] for line in saved_lines()[1:]] == [["train-04", "accept", "2", "2", "1"]]
+    # and an export over that queue tells it imported (before: refused, naming the class as renamed since)
+    Path("reviewed.csv").replace("reviews/queue.csv")
+    assert review.export().set_index("id").loc["train-04", "saved"] == "accept"

@@ -41,7 +41,7 @@ from winnow.output_paths import check_output
 from winnow.imageset import read_imageset
 from winnow.unread_words import cleared_ids, left_unread, shown_saved
 from winnow.quality import read_scores
-from winnow.review_verdicts import accepting, refuse_unnamed_class, resolve
+from winnow.review_verdicts import accepting, as_class, refuse_unnamed_class, resolve
 from winnow.review_words import reviewed_words, saved_words
 from winnow.stage import check_journal_folder, load_params, together, write_json, write_table, write_text
 from winnow.unimported_verdicts import refuse_unimported_verdicts
@@ -180,6 +180,8 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
                           "the cleaners changed what they raise; review the queue this project's `winnow review export` "
                           "wrote, and import that")
     for where, image, word, saw, saw_digest, saw_action, saw_suggested in words:
+        # the class the person saw, in the form classes.json spells it (a cell in another Unicode form names it too)
+        saw, saw_suggested = (as_class(text, classes=data.classes) for text in (saw, saw_suggested))
         if image not in queue.index and image.strip() in queue.index:  # before: to remove the verdict, and lose it
             raise WinnowError(f"{where}: id {image!r} has spaces around it, and the review queue ({QUEUE_FILE}) lists "
                               f"{image.strip()!r}; write the cells as exported, without spaces beside the commas")

@@ -77,11 +77,19 @@ def accepting(action: str, suggested: str) -> str:
     return f"relabel to {suggested!r}" if action == "relabel" else action
 
 
+def as_class(text: str, *, classes: list[str]) -> str:
+    """The class of ``classes`` a class column's cell (``given``, ``suggested``) names as a person reads it
+    (:func:`~winnow.ingest.alike`: Unicode NFKC, which ingest keeps two classes from sharing), ``text`` itself where it
+    names none. Before, a cell in another Unicode form (a decomposed "café") was refused as naming no class, one
+    renamed since the export, with the advice to review the image anew, while the verdict word beside it was read."""
+    return text if text in classes else next((name for name in classes if alike(name) == alike(text)), text)
+
+
 def unnamed_class(text: str, *, classes: list[str]) -> str | None:
     """Why a class column's cell (``given``, ``suggested``) names no class of ``classes`` (the class names now), None
     where it names one or is empty: a spreadsheet that turned the class '02' into 2 (the cause says what to do), or a
     class renamed or removed since the export, or a cell edited."""
-    if not text or text in classes:
+    if not text or as_class(text, classes=classes) in classes:
         return None
     was = [name for name in classes if text.isdecimal() and name.isdecimal() and int(name) == int(text)]
     if was:

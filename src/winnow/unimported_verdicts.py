@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from winnow.errors import WinnowError, first_line
-from winnow.review_verdicts import resolve, same_word, unnamed_class
+from winnow.review_verdicts import as_class, resolve, same_word, unnamed_class
 from winnow.review_words import UTF8_FIX, reviewed_words
 from winnow.verdicts import CONFLICT_FIX, VERDICTS_FILE, holding_something, merge_conflict, separator_hint
 
@@ -137,8 +137,8 @@ def _word_outcome(row: pd.Series, classes: list[str], index: dict[str, int]) -> 
     """``(verdict, label)`` a queue row's verdict word resolves to (``index``: class name -> index), None where
     it does not resolve."""
     try:
-        suggested = index[row["suggested"]] if row["action"] == "relabel" else -1
-        return resolve(row["verdict"].strip(), where="", given=index[row["given"]], action=row["action"],
-                       suggested=suggested, classes=classes)
+        suggested = index[as_class(row["suggested"], classes=classes)] if row["action"] == "relabel" else -1
+        return resolve(row["verdict"].strip(), where="", given=index[as_class(row["given"], classes=classes)],
+                       action=row["action"], suggested=suggested, classes=classes)
     except (KeyError, WinnowError):
         return None
