@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from winnow.review_words import VERDICT_CONTROL, same_word
+from winnow.review_verdicts import same_word
+from winnow.review_words import VERDICT_CONTROL
 
 
 def _chosen(entries) -> set[str]:
