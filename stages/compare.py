@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 from winnow.compare import class_table, pairwise, summary_rows, tested_class_rows, tests_markdown, to_markdown, \
-    untested_note
+    unlearnt_note, untested_note
 from winnow.errors import WinnowError
 from winnow.metrics import PER_CLASS_METRICS, summary_path
 from winnow.paired import significant
@@ -54,6 +54,11 @@ def main() -> None:
     check_same_run(variants, params)  # under `dvc repro -s compare`, summaries of earlier runs stayed in place
     check_same_test_split(metrics)  # and without dvc.lock (run by hand): summaries of another ingest's test split
     parts = ["# Variants side by side (one run; `winnow compare` for mean ± std over seeds)\n"]
+    class_table(metrics, metric="recall")  # each class's recall refused in one line, before unlearnt_note reads it
+    unlearnt = unlearnt_note(metrics)
+    if unlearnt:
+        print(f"warning: compare: {unlearnt}")
+        parts.append(f"_{unlearnt}_\n")
     with together():  # all outputs or none: a failed write (a full disk) leaves the last run's
         for metric in PER_CLASS_METRICS:
             table = class_table(metrics, metric=metric)

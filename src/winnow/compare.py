@@ -27,7 +27,10 @@ from winnow.cli_args import a_name, output_file, project_folder, saved_exp_show
 from winnow.compare_out import check_arguments, write_out
 from winnow.errors import WinnowError, first_repeated
 from winnow.experiments import current_runs, left_out_note, load_experiments
-from winnow.metrics import PER_CLASS_METRICS, check_support, check_support_over_runs, is_rate, metrics_path
+from winnow.metrics import (
+    PER_CLASS_METRICS, check_support, check_support_over_runs, is_rate, metrics_path, no_better_than_one_class,
+    tested_recalls,
+)
 from winnow.paired import decimals, p_text
 
 SUMMARY_ROWS = ("average", "std")
@@ -114,6 +117,25 @@ def untested_note(metrics: dict[str, dict], *, name=lambda c: markdown.cell(str(
     tested = "the test and of " if len(metrics) > 1 else ""  # one variant: no pair, so no test
     return (f"Left out of {tested}the average and std rows: {', '.join(name(c) for c in untested)} (no test "
             "image: its 0s are not measured), as evaluate's macro figures leave it out.")
+
+
+def unlearnt_note(metrics: dict[str, dict]) -> str:
+    """A sentence naming the variants of ``metrics`` (variant → evaluate's summary, each class's recall and support
+    checked by :func:`class_table`) whose model did not learn (:func:`winnow.metrics.not_learnt`, what evaluate warns of
+    and the report gives no verdict beside), or "". Before, the compare stage wrote "pruned better, p 0.0088" across
+    classes against a baseline that named one class for every test image, without a word: the gap is the failed
+    training's, not the data's."""
+    # not_learnt's test from the recalls alone (the stage reads no accuracy): two or more adding up to 1 or less miss
+    # some test image, so the accuracy is below 1 whatever it is
+    failed = [v for v, m in metrics.items() if no_better_than_one_class(0.0, tested_recalls(m))]
+    if not failed:
+        return ""
+    one = len(failed) == 1
+    return (f"The model of {', '.join(f'`{v}`' for v in failed)} did not learn (its recalls of the test classes add up "
+            "to no more than naming one class for every image scores), so no difference beside "
+            f"{'it' if one else 'them'} says anything of the data, however small its p; check train.lr, "
+            "train.weight_decay and train.epochs, then rerun `dvc repro "
+            f"{' '.join(f'train@{v}' for v in failed)}` and compare.")
 
 
 def untested_in_runs(runs: list[dict[str, dict]]) -> list[str]:
