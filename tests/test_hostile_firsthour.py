@@ -71,6 +71,7 @@ def test_dvc_plots_show_renders_every_plot_dvc_yaml_declares(tmp_path):
     shutil.copytree(ROOT / "plots", project / "plots")  # the rest DVC lists as not found, and goes on
     dvc = [sys.executable, "-m", "dvc"]
     subprocess.run([*dvc, "init", "--no-scm", "-q"], cwd=project, check=True, timeout=60)
+    shutil.copytree(ROOT / ".dvc" / "plots", project / ".dvc" / "plots")  # dvc.yaml's own templates
     done = subprocess.run([*dvc, "plots", "show", "--json"], cwd=project, capture_output=True, text=True,
                           timeout=120)
     assert "Template" not in done.stderr, done.stderr
