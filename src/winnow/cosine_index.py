@@ -70,11 +70,14 @@ def cosine_pairs(features: np.ndarray, *, radius: float, k: int = 10, backend: s
     k = min(k, n - 1)
     found = [np.empty((0, 2), np.int64)]
     rows = np.arange(n, dtype=np.int64)  # the rows searched this round
+    # faiss's tables are built once for every round (before: faiss_ivf trained its k-means again each round, 100,000
+    # rows of 64 numbers: 8 s a round of 2,000 rows, whose search took 2 s)
+    tables = faiss_tables(unit, ivf=backend == "faiss_ivf") if backend != "numpy" and k >= 1 else None
     while k >= 1:
         if backend == "numpy":
             similarity, index = _numpy_neighbours(unit, k=k, rows=rows)
         else:
-            similarity, index = faiss_nearest(unit[rows], unit, k=k, exclude=rows, ivf=backend == "faiss_ivf")
+            similarity, index = faiss_nearest(unit[rows], unit, k=k, exclude=rows, tables=tables)
         close = (1.0 - similarity) <= radius + ROUNDING
         full = close.all(axis=1) if k < n - 1 else np.zeros(len(rows), bool)  # more may lie within the radius
         wider = min(2 * k, n - 1, MAX_NEIGHBOURS // max(1, int(full.sum())))
@@ -157,8 +160,31 @@ def _numpy_neighbours(unit: np.ndarray, *, k: int, rows: np.ndarray) -> tuple[np
     return similarity, index
 
 
+def faiss_tables(reference: np.ndarray, *, ivf: bool = False, nprobe: int | None = None) -> tuple:
+    """faiss's exact table of float32 ``(R, D)`` unit ``reference`` rows and, with ``ivf`` (and more than one cell),
+    its inverted-file table searching ``nprobe`` cells (:func:`faiss_nearest`), else None: built once, searched by
+    every :func:`faiss_nearest` given them."""
+    faiss = _faiss()
+    reference = np.ascontiguousarray(reference, np.float32)
+    flat = faiss.IndexFlatIP(reference.shape[1])
+    flat.add(reference)
+    nlist = max(1, min(round(4 * math.sqrt(len(reference))), len(reference) // 39))
+    if not ivf or nlist == 1:  # one cell is the exact search, and faiss's k-means then printed a raw WARNING line
+        return flat, None
+    # its own quantizer: training empties the one it is given for the nlist centres, and the exact table was that one,
+    # so a query whose cells held fewer than k rows was searched among the centres: (0, 1) of 2 cells were its
+    # "neighbours" (a crowd of 90 copies in 2 cells: 177 of its 4,005 pairs, each with image 0 or 1, an unrelated one)
+    table = faiss.IndexIVFFlat(faiss.IndexFlatIP(reference.shape[1]), reference.shape[1], nlist,
+                               faiss.METRIC_INNER_PRODUCT)
+    table.train(reference)
+    table.add(reference)
+    table.nprobe = nprobe or max(1, nlist // 16)
+    return flat, table
+
+
 def faiss_nearest(query: np.ndarray, reference: np.ndarray, *, k: int, exclude: np.ndarray | None = None,
-                  ivf: bool = False, nprobe: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+                  ivf: bool = False, nprobe: int | None = None, tables: tuple | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """Each query row's ``k`` most similar reference rows by inner product, most similar first, with faiss.
 
     Args:
@@ -169,21 +195,15 @@ def faiss_nearest(query: np.ndarray, reference: np.ndarray, *, k: int, exclude: 
             when fewer than ``k`` other rows exist.
         ivf: approximate inverted-file search (module docstring); ``nprobe`` cells searched per query
             (default ``nlist / 16``; ``nlist`` searches them all, exactly).
+        tables: :func:`faiss_tables` of ``reference`` (then ``ivf`` and ``nprobe`` are theirs), built here if None.
 
     Returns:
         (similarity float32 ``(Q, k)``, reference row int64 ``(Q, k)``).
     """
-    faiss = _faiss()
-    query, reference = np.ascontiguousarray(query, np.float32), np.ascontiguousarray(reference, np.float32)
+    query = np.ascontiguousarray(query, np.float32)
     wanted = min(k + (exclude is not None), len(reference))  # one more: the query itself may be among them
-    flat = faiss.IndexFlatIP(reference.shape[1])
-    flat.add(reference)
-    nlist = max(1, min(round(4 * math.sqrt(len(reference))), len(reference) // 39))
-    if ivf and nlist > 1:  # one cell is the exact search, and faiss's k-means then printed a raw WARNING line
-        table = faiss.IndexIVFFlat(flat, reference.shape[1], nlist, faiss.METRIC_INNER_PRODUCT)
-        table.train(reference)
-        table.add(reference)
-        table.nprobe = nprobe or max(1, nlist // 16)
+    flat, table = tables or faiss_tables(reference, ivf=ivf, nprobe=nprobe)
+    if table is not None:
         similarity, index = table.search(query, wanted)
         short = (index < 0).any(axis=1)  # the cells searched held fewer than k rows: search those exactly
         if short.any():
