@@ -231,10 +231,12 @@ def test_rounds_are_deterministic_and_augment_sees_the_cleaned_set(monkeypatch):
     def once():
         return clean_rounds(train.images, given, train.manifest["id"].to_numpy(), val_images=val.images,
                             val_labels=val.labels, config=TrainConfig(model="lenet5", epochs=4, batch_size=4, lr=0.01,
-                                                                      crop_padding=0, device="cpu"),
+                                                                      crop_padding=0, device="cpu", threads=1),
                             num_classes=4, rounds=2, mode="folds", folds=2, k=5, neighbour_options={"bins": 16},
                             outlier_options={"bins": 16}, augment=augment, seed=3)
 
+    # one torch thread (TrainConfig's default is 2): each fit sets the threads it is given, and two threads spinning on
+    # batches of four 8x8 images made the backward passes most of this test's minute on a busy 2-core machine
     a, b = once(), once()
     # a round's judge accuracy is the mean over its two fold models (fitted in order) of their val accuracy;
     # 4 epochs of batch 4 at lr 0.01 lift these judges off chance (0.25) and apart (0.5 and 0.75), so a
