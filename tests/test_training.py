@@ -240,15 +240,17 @@ class _BatchNormNet(torch.nn.Module):
         return self.classifier(self.features(x))
 
 
-def _rank_worker(rank: int, world: int, init_file: str, data_file: str, out_dir: str, options: dict) -> None:
-    """One torchrun-like process: join the gloo group, fit, record this rank's shards, its training steps,
-    its history and its final weights. ``options``: ``epochs``, ``patience``, ``schedule`` and ``val_accs``
-    (None, or per rank the val accuracy each epoch's validation reports on that rank instead of measuring it)."""
+def _rank_worker(rank: int, world: int, init_file: str, out_dir: str, runs: list[dict]) -> None:
+    """One torchrun-like process: join the gloo group, then for each of ``runs`` fit, and record this rank's shards,
+    its training steps, its history and its final weights. A run: ``data`` (an npz file), ``epochs``, ``patience``,
+    ``schedule`` and ``val_accs`` (None, or per rank the val accuracy each epoch's validation reports on that rank
+    instead of measuring it). Several runs share one group: each spawned rank imports torch afresh, which took most
+    of a run's time."""
     # a rank left waiting in an allreduce (one step more on the other) fails after a minute instead of hanging
     torch.distributed.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world,
                                          timeout=datetime.timedelta(seconds=60))
     shards, steps = [], [0]
-    real_shard = training.shard
+    real_shard, real_evaluate = training.shard, training._evaluate
 
     def recording_shard(order, *, rank, world):
         mine = real_shard(order, rank=rank, world=world)
@@ -261,34 +263,50 @@ def _rank_worker(rank: int, world: int, init_file: str, data_file: str, out_dir:
         return model
 
     training.shard, training.build_model = recording_shard, counting_build
-    if options["val_accs"] is not None:
-        scripted = iter(options["val_accs"][rank])
-        training._evaluate = lambda *_: (0.0, next(scripted))
-    data = np.load(data_file)
-    config = TrainConfig(epochs=options["epochs"], patience=options["patience"], schedule=options["schedule"], batch_size=8,
-                         crop_padding=1, device="cpu", threads=1)
-    trained = fit(data["images"], data["labels"], data["images"][:12], data["labels"][:12], config=config,
-                  num_classes=3, seed=0, progress=False)
+    for index, options in enumerate(runs):
+        shards.clear()
+        steps[0] = 0
+        training._evaluate = real_evaluate
+        if options["val_accs"] is not None:
+            scripted = iter(options["val_accs"][rank])
+            training._evaluate = lambda *_: (0.0, next(scripted))
+        data = np.load(options["data"])
+        config = TrainConfig(epochs=options["epochs"], patience=options["patience"], schedule=options["schedule"],
+                             batch_size=8, crop_padding=1, device="cpu", threads=1)
+        trained = fit(data["images"], data["labels"], data["images"][:12], data["labels"][:12], config=config,
+                      num_classes=3, seed=0, progress=False)
+        Path(out_dir, f"run{index}.rank{rank}.json").write_text(json.dumps({
+            "shards": shards, "steps": steps[0], "history": trained.history, "best_epoch": trained.best_epoch,
+            "weights": hashlib.sha256(_weight_bytes(trained.model)).hexdigest()}))
     torch.distributed.destroy_process_group()
-    Path(out_dir, f"rank{rank}.json").write_text(json.dumps({
-        "shards": shards, "steps": steps[0], "history": trained.history, "best_epoch": trained.best_epoch,
-        "weights": hashlib.sha256(_weight_bytes(trained.model)).hexdigest()}))
 
 
-def _run_ranks(tmp_path, images, labels, **options) -> list[dict]:
-    """Two processes on CPU as torchrun would start them; what each rank recorded."""
-    world = 2
-    np.savez(tmp_path / "data.npz", images=images, labels=labels)
-    torch.multiprocessing.start_processes(
-        _rank_worker, args=(world, str(tmp_path / "init"), str(tmp_path / "data.npz"), str(tmp_path), options),
-        nprocs=world, start_method="spawn")
-    return [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(world)]
+@pytest.fixture(scope="module")
+def gloo_runs(tmp_path_factory) -> dict[str, list[dict]]:
+    """What each rank recorded, by case, of two processes on CPU as torchrun would start them, which fit the cases
+    one after the other: "partition", 51 images for 2 epochs, and "stop", 40 images with patience 2 and the val
+    accuracies scripted per rank. Each case's images are :func:`_toy_data` of ``default_rng(0)``, as the ``rng``
+    fixture gives a test."""
+    world, tmp = 2, tmp_path_factory.mktemp("gloo")
+    cases = {
+        "partition": (51, dict(epochs=2, patience=None, schedule="cosine", val_accs=None)),
+        "stop": (40, dict(epochs=8, patience=2, schedule="constant",
+                          val_accs=[[0.5, 0.75, 0.75, 0.5, 0.75, 0.75, 0.75, 0.75], [0.1 * e for e in range(1, 9)]])),
+    }
+    runs = []
+    for name, (n, options) in cases.items():
+        images, labels = _toy_data(np.random.default_rng(0), n=n)
+        np.savez(tmp / f"{name}.npz", images=images, labels=labels)
+        runs.append({**options, "data": str(tmp / f"{name}.npz")})
+    torch.multiprocessing.start_processes(_rank_worker, args=(world, str(tmp / "init"), str(tmp), runs), nprocs=world,
+                                          start_method="spawn")
+    return {name: [json.loads((tmp / f"run{index}.rank{r}.json").read_text()) for r in range(world)]
+            for index, name in enumerate(cases)}
 
 
-def test_two_gloo_ranks_partition_each_epoch_and_end_with_identical_weights(tmp_path, rng):
+def test_two_gloo_ranks_partition_each_epoch_and_end_with_identical_weights(gloo_runs):
     n, world, batch_size, epochs = 51, 2, 8, 2
-    images, labels = _toy_data(rng, n=n)
-    ranks = _run_ranks(tmp_path, images, labels, epochs=epochs, patience=None, schedule="cosine", val_accs=None)
+    ranks = gloo_runs["partition"]
 
     per_rank = -(-n // world)  # 26: one image repeated to even out 51
     for epoch in range(epochs):
@@ -306,14 +324,12 @@ def test_two_gloo_ranks_partition_each_epoch_and_end_with_identical_weights(tmp_
     assert ranks[0]["weights"] == ranks[1]["weights"]
 
 
-def test_two_gloo_ranks_stop_at_the_same_epoch_on_rank_0s_val(tmp_path, rng):
+def test_two_gloo_ranks_stop_at_the_same_epoch_on_rank_0s_val(gloo_runs):
     """Rank 0's val accuracy peaks at epoch 2 and stalls; rank 1's (scripted to differ, as two GPUs summing
     in another order might) rises every epoch. Both ranks keep epoch 2 and, with patience 2 counted from
     the constant schedule's first epoch, stop after epoch 4 of 8 with the same weights: a rank that trained
     on alone would wait forever in the allreduce."""
-    images, labels = _toy_data(rng, n=40)
-    ranks = _run_ranks(tmp_path, images, labels, epochs=8, patience=2, schedule="constant",
-                       val_accs=[[0.5, 0.75, 0.75, 0.5, 0.75, 0.75, 0.75, 0.75], [0.1 * e for e in range(1, 9)]])
+    ranks = gloo_runs["stop"]
     for rank in ranks:
         assert [h["val_acc"] for h in rank["history"]] == [0.5, 0.75, 0.75, 0.5]  # rank 0's, on both ranks
         assert rank["best_epoch"] == 2
