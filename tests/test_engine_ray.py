@@ -380,9 +380,11 @@ def test_ray_embeddings_equal_local_byte_for_byte_in_row_order(ray_cluster, imag
     assert from_memory.tobytes() == local.tobytes()
 
 
-ONE_CPU_EMBED = """
+# one local cluster of one CPU, started as a stage starts it (compute.ray.address: local, compute.ray.num_cpus: 1),
+# for two checks that each need such a cluster of their own: its size, and an embedding on it
+ONE_CPU_CLUSTER = """
 import sys
-import numpy as np, torch
+import numpy as np, ray, torch
 from winnow import selfsup
 from winnow.configs import SelfSupConfig
 from winnow.engine import Encoder, Engine, runtime_env
@@ -392,18 +394,23 @@ encoder = selfsup.encoder(selfsup.Pretrained(model, torch.tensor([0.4]), torch.t
                                              SelfSupConfig(width=8, threads=None)))
 images = np.random.default_rng(0).integers(0, 256, (40, 16, 16, 1), dtype=np.uint8)
 local = Engine().embed(encoder, images, batch_size=16)
-on_ray = Engine("ray", num_cpus=1).embed(encoder, images, batch_size=16)
-sys.exit(0 if on_ray.tobytes() == local.tobytes() else 3)
+engine = Engine("ray", address="local", num_cpus=1)
+with engine.session():
+    print("cpus", int(ray.cluster_resources()["CPU"]))
+    on_ray = engine.embed(encoder, images, batch_size=16)
+print("equal", on_ray.tobytes() == local.tobytes())
 """
 
 
-def test_ray_embeddings_on_a_cluster_of_one_cpu_finish_and_equal_local(ray_cluster):
-    # before: the one actor held the only CPU, the task handing out batch numbers waited for it, and represent
-    # hung with no output (compute.ray.num_cpus: 1, or null on a one-CPU machine)
-    import subprocess
-
-    done = subprocess.run([sys.executable, "-c", ONE_CPU_EMBED], capture_output=True, text=True, timeout=300)
+def test_a_local_cluster_of_one_cpu_has_the_cpu_asked_for_and_its_embeddings_finish_and_equal_local():
+    # before: compute.ray.address: local left compute.ray.num_cpus out, so the cluster took every CPU; and on a
+    # cluster of one CPU the one actor held the only CPU, the task handing out batch numbers waited for it, and
+    # represent hung with no output (compute.ray.num_cpus: 1, or null on a one-CPU machine)
+    require(importlib.util.find_spec("ray") is not None, what="Ray",
+            fix="make setup installs the ray[data] pin of requirements.lock")
+    done = subprocess.run([sys.executable, "-c", ONE_CPU_CLUSTER], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.splitlines()[-2:] == ["cpus 1", "equal True"]
 
 
 @pytest.mark.hostile("intermediates")
@@ -457,51 +464,30 @@ def test_an_embed_actor_keeps_a_cpu_model_on_the_cpu_where_a_gpu_is_visible(monk
     assert actor({"id": np.array([1])})["features"].tobytes() == local.tobytes()
 
 
-CPU_MODEL_ON_A_GPU_CLUSTER = """
-import sys
-import numpy as np, ray, ray.data, torch
-from winnow import training
-from winnow.configs import TrainConfig
-from winnow.engine import Engine, runtime_env
-from winnow.models import build_model
-torch.manual_seed(0)
-config = TrainConfig(model="cnn_small", threads=1, device="cpu")
-judge = training.Trained(build_model("cnn_small", in_channels=1, num_classes=3, image_size=16).eval(),
-                         torch.tensor([0.4]), torch.tensor([0.25]), [], 1, config)
-encoder = training.encoder(judge, num_classes=3, image_shape=(16, 16, 1))
-images = np.random.default_rng(0).integers(0, 256, (40, 16, 16, 1), dtype=np.uint8)
-local = Engine().embed(encoder, images, batch_size=16)
-asked = []
-map_batches = ray.data.Dataset.map_batches
-def spy(self, fn, **options):
-    asked.append(options.get("num_gpus"))
-    return map_batches(self, fn, **options)
-ray.data.Dataset.map_batches = spy
-# a cluster that says it has a GPU (Ray takes the count given): the actors ask for one unless told cpu
-ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False, runtime_env=runtime_env())
-on_ray = Engine("ray").embed(encoder, images, batch_size=16)
-print("num_gpus", asked, "equal", on_ray.tobytes() == local.tobytes())
-"""
-
-
-def test_ray_embeddings_of_a_cpu_model_ask_for_no_gpu(ray_cluster):
+def test_ray_embeddings_of_a_cpu_model_ask_for_no_gpu(ray_cluster, imageset, monkeypatch):
     # before: each actor asked for a GPU whenever the cluster had one, and used it, also for train.device: cpu, so
-    # the features came from the GPU while the local engine's came from the CPU
-    done = subprocess.run([sys.executable, "-c", CPU_MODEL_ON_A_GPU_CLUSTER], capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})  # this checkout's winnow
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.splitlines()[-1] == "num_gpus [0] equal True"
+    # the features came from the GPU while the local engine's came from the CPU. The module's cluster says it has a
+    # GPU (the engine counts the GPUs by ray.cluster_resources); a pool asking for one is stopped at once, as this
+    # cluster has none to give it
+    import ray
+    import ray.data
 
+    encoder = cpu_judge(imageset)
+    local = Engine().embed(encoder, imageset.images, batch_size=64)
+    resources = ray.cluster_resources()
+    monkeypatch.setattr(ray, "cluster_resources", lambda: {**resources, "GPU": 1.0})
+    asked, map_batches = [], ray.data.Dataset.map_batches
 
-def test_a_local_address_starts_a_cluster_of_the_cpus_asked_for(ray_cluster):
-    # before: compute.ray.address: local left compute.ray.num_cpus out, so the cluster took every CPU
-    import subprocess
+    def spy(self, fn, **options):
+        asked.append(options.get("num_gpus"))
+        if options.get("num_gpus"):
+            raise AssertionError(f"the actors asked for {options['num_gpus']} GPU(s)")
+        return map_batches(self, fn, **options)
 
-    script = ("import ray\nfrom winnow.engine import Engine\nwith Engine('ray', address='local', num_cpus=1).session():\n"
-              "    print(int(ray.cluster_resources()['CPU']))\n")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.split()[-1] == "1"
+    monkeypatch.setattr(ray.data.Dataset, "map_batches", spy)
+    on_ray = RAY.embed(encoder, imageset.images, batch_size=64)
+    assert asked == [0]
+    assert on_ray.tobytes() == local.tobytes()
 
 
 # -- hostile intermediates on Ray: the image file changing under the tasks, a view of a memory map, a batch
