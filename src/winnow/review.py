@@ -245,20 +245,23 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
                               classes=data.classes, fix=review_anew)
         refuse_unnamed_class(saw_suggested, where=where, image=image, column="suggested", classes=data.classes,
                               fix=review_anew)
-        if (item["action"], item["suggested"]) != tuple(current.loc[image, ["action", "suggested"]]):
+        # the exported queue's own cell as the class it shows too: before, the queue filled in where it lies (the
+        # README's way) by a tool that rewrote its class cells full-width was refused as edited since the export
+        queued = as_class(item["suggested"], classes=data.classes)
+        if (item["action"], queued) != tuple(current.loc[image, ["action", "suggested"]]):
             raise WinnowError(f"{QUEUE_FILE}: id {image!r} says {item['action']} {item['suggested']!r}, and the "
                               f"cleaners suggest {current.loc[image, 'action']} {current.loc[image, 'suggested']!r}: "
                               "the queue was edited, or the pipeline ran again since the export; run `winnow review "
                               "export` again (edit only the verdict column)")
         # accept means the suggestion the person saw: the file's own, when it says (an edited queue of an earlier
         # export, or Label Studio's tasks), which the cleaners may have changed since (dog -> cat then, -> owl now)
-        now_does = accepting(item["action"], item["suggested"])
+        now_does = accepting(item["action"], queued)
         if word.lower() == "accept" and accepting(saw_action, saw_suggested) != now_does:
             raise WinnowError(f"{where} (id {image!r}): accept meant {accepting(saw_action, saw_suggested)} when "
                               f"exported and means {now_does} now (the cleaners' suggestion changed); export the "
                               "queue again and review that image anew, or write the outcome you chose (drop, or a "
                               "class) instead of accept")
-        suggested = data.classes.index(item["suggested"]) if item["action"] == "relabel" else -1
+        suggested = data.classes.index(queued) if item["action"] == "relabel" else -1
         verdict, label = resolve(word, where=f"{where} (id {image!r})", given=int(given[image]),
                                  action=item["action"], suggested=suggested, classes=data.classes)
         if image in seen and seen[image][1] != (verdict, label):
