@@ -27,9 +27,12 @@ def _chosen(entries) -> set[str]:
         if not isinstance(entry, dict) or entry.get("was_cancelled") is True:
             continue
         for result in entry.get("result") if isinstance(entry.get("result"), list) else []:
+            # a draft is never read by the import, whose checks of shape it escapes: before, a draft's result of
+            # another shape ("cat", not a mapping) was a traceback here, after reviews/verdicts.csv was written
             value = result.get("value") if isinstance(result, dict) else None
-            if result.get("from_name", VERDICT_CONTROL) == VERDICT_CONTROL and isinstance(value, dict):
-                words.update(w for w in value.get("choices") or [] if isinstance(w, str))
+            choices = value.get("choices") if isinstance(value, dict) else None
+            if isinstance(choices, list) and result.get("from_name", VERDICT_CONTROL) == VERDICT_CONTROL:
+                words.update(w for w in choices if isinstance(w, str))
     return words
 
 
