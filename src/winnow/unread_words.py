@@ -76,7 +76,7 @@ def cleared_ids(path: Path) -> list[str]:
 
 def shown_saved(path: Path) -> list[str]:
     """The ids of a reviewed CSV file (a file :func:`~winnow.review_words.reviewed_words` read) whose ``saved`` cell
-    is not empty and whose verdict cell is empty or still says it (:func:`~winnow.review_words.same_word`): rows the
+    is not empty and whose verdict cell is empty or still says it (:func:`~winnow.review_verdicts.same_word`): rows the
     import reads as no new word, on the word of the saved cell that the export filled in from reviews/verdicts.csv.
     None for a Label Studio JSON export (a task's data, ``saved`` too, is not edited in Label Studio) or a file without
     a ``saved`` column."""
