@@ -10,6 +10,7 @@
 """
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -38,7 +39,7 @@ ONE_CLASS = np.zeros(40, int)  # names class a for every image
 LEARNT = np.where(np.arange(40) % 10 == 0, (LABELS + 1) % 4, LABELS)  # right on 9 of each class's 10
 
 
-def _compare(tmp_path, monkeypatch, predictions: dict) -> tuple[str, str]:
+def _compare(tmp_path, monkeypatch, predictions: dict) -> Path:
     project = make_project(tmp_path / "project", default_params() | {"variants": list(predictions)})
     for variant, predicted in predictions.items():
         path = project / summary_path(variant)
