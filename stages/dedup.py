@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from winnow.cosine_index import backend_of
-from winnow.dedup import dedup_images, dedup_metrics, true_duplicate_ids
+from winnow.dedup import dedup_images
+from winnow.dedup_counts import dedup_metrics, true_duplicate_ids
 from winnow.dedup_keep import majority_labels
 from winnow.engine import Engine
 from winnow.errors import WinnowError

@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from winnow.dedup import dedup_images, dedup_metrics, dedup_table, duplicate_groups
+from winnow.dedup import dedup_images, dedup_table, duplicate_groups
+from winnow.dedup_counts import dedup_metrics
 from winnow.errors import WinnowError
 from winnow.groundtruth import QUALITY_ISSUES
 from winnow import hamming_index

@@ -10,7 +10,8 @@ import pytest
 
 from winnow import copies, cosine_index, perturb
 from winnow.cosine_index import cosine_pairs
-from winnow.dedup import dedup_images, dedup_metrics
+from winnow.dedup import dedup_images
+from winnow.dedup_counts import dedup_metrics
 from winnow.errors import WinnowError
 from winnow.imageset import pixel_digest
 from winnow.params import validate

@@ -13,7 +13,8 @@ import pytest
 from hostile_harness import refused_line
 from test_hostile_dedup_more import dedup_project
 from winnow import copies
-from winnow.dedup import dedup_images, dedup_metrics, dedup_table
+from winnow.dedup import dedup_images, dedup_table
+from winnow.dedup_counts import dedup_metrics
 from winnow.imageset import pixel_digest
 from winnow.errors import WinnowError
 from winnow.quality import read_scores, score_table

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from winnow.dedup import dedup_metrics, dedup_table
+from winnow.dedup import dedup_table
+from winnow.dedup_counts import dedup_metrics
 from winnow.leaks import leaks_kept
 from winnow.thumbnails import Looks
 

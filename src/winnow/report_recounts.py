@@ -267,7 +267,7 @@ def _set_aside(data: dict, key: str, *, judged: int, table: str, manifest, class
 def checked_dedup(data: dict | None, *, groups, path: str, stage: str) -> dict | None:
     """``data``, dedup's metrics JSON (counts already checked), when its counts of images, groups, removals and label
     conflicts are those of ``groups`` (a DataFrame of data/dedup/groups.parquet, one row per image: ``group``,
-    ``group_size``, ``kept``, ``label_conflict``, ``split``; None: not written), as :func:`winnow.dedup.dedup_metrics`
+    ``group_size``, ``kept``, ``label_conflict``, ``split``; None: not written), as :func:`winnow.dedup_counts.dedup_metrics`
     counts them, its leaks table's too (:func:`winnow.leaks.leaks_by_kind`); else one line naming both files. Before:
     "groups 40, images_removed 90" stood above duplicate groups and a pruned note counted from groups.parquet's 11
     groups and 9 removals, and "train copies of test images: 30 groups, dropped from train" where it holds none."""
