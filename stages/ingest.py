@@ -16,8 +16,8 @@ import pandas as pd
 from winnow.configs import MIN_SIDE, gan_size_fits, gan_sizes_near
 from winnow.errors import WinnowError
 from winnow.image_damage import LFS_POINTER
-from winnow.image_decode import MISNAMED_IMAGE, NOT_AN_IMAGE, UNFINISHED
 from winnow.image_files import NESTED, OUTSIDE
+from winnow.image_formats import MISNAMED_IMAGE, NOT_AN_IMAGE, UNFINISHED
 from winnow.imageset import IMAGES, finish_imageset
 from winnow.ingest import append_trusted, ingest_manifest, store_images
 from winnow.remote_files import place

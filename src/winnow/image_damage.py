@@ -244,7 +244,7 @@ def unidentified(data: bytes, signature: str | None) -> str | None:
     """Why ``data``, a file Pillow found no image format in, is no image, or None where its bytes say nothing more
     (before: "not a decodable image" of them all, so a whole folder of LFS pointers stopped ingest with "8 of 12 files
     could not be read" and no word of ``git lfs pull``). ``signature``: the format of
-    :data:`winnow.image_decode.READ_FORMATS` its first bytes start as (:func:`winnow.image_decode.image_format`)."""
+    :data:`winnow.image_formats.READ_FORMATS` its first bytes start as (:func:`winnow.image_formats.image_format`)."""
     if not data:
         return ("empty (0 bytes): an interrupted copy or download, or a cloud drive's placeholder never fetched; copy "
                 "it again from its source")

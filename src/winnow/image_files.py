@@ -62,7 +62,8 @@ from winnow.class_folders import (
 )
 from winnow.errors import WinnowError
 from winnow.folder_listing import everything_below, folder_entries, scan_folder
-from winnow.image_decode import IMAGE_SUFFIXES, decode_files, head, image_format
+from winnow.image_decode import decode_files
+from winnow.image_formats import IMAGE_SUFFIXES, head, image_format
 from winnow.image_notes import warn_unseen
 from winnow.imageset import SOURCE_SPLITS
 from winnow.remote_files import RemotePath, locate, shown
@@ -299,7 +300,7 @@ def _hidden_images(folder: Path, scanned: tuple[list, list] | None = None) -> li
 
 
 def _image_signature(path: Path) -> bool:
-    """Whether ``path`` starts as a PNG, JPEG, BMP or WebP file does (:func:`winnow.image_decode.image_format`; False
+    """Whether ``path`` starts as a PNG, JPEG, BMP or WebP file does (:func:`winnow.image_formats.image_format`; False
     when it cannot be read: a hidden file is never read, so only the warning on it is lost)."""
     return image_format(head(path)) is not None
 

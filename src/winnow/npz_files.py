@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from winnow.errors import WinnowError, first_repeated
+from winnow.image_formats import IMAGE_SUFFIXES, image_format
 from winnow.imageset import SOURCE_SPLITS, alike
 from winnow.npz_pixels import check_one_scale, npz_images
 from winnow.sources import Loaded, utf8_name
@@ -133,8 +134,6 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
         if not start:  # before: "not an .npz archive" and the layouts, of a download that failed before its first byte
             raise WinnowError(f"{path}: is empty (0 bytes), as a download or copy that failed leaves it; copy or write "
                               "it again")
-        from winnow.image_decode import image_format  # here: Pillow is imported for such a file alone
-
         if (found := image_format(start)) is not None:  # before: "not an .npz archive" and the layouts of arrays
             raise WinnowError(f"{path}: an image file ({found}), not an .npz archive of arrays; give the folder of "
                               "class folders it belongs in (root/<class>/<image files>), as ingest.path of source "
@@ -185,8 +184,6 @@ def _refuse_zipped_images(path: Path) -> None:
     """Refuse a zip that holds image files and no .npy array (an image folder zipped, given as the .npz or as the
     trusted set), by its member names alone. Before: np.load read every member whole, then the refusal said the first
     was "not an .npy array (82 raw bytes); every member of an .npz is one array", of a label book zipped to send."""
-    from winnow.image_decode import IMAGE_SUFFIXES  # here: Pillow is imported for such a file alone
-
     try:
         with zipfile.ZipFile(path) as archive:
             names = [name for name in archive.namelist() if not name.endswith("/")]

@@ -1,0 +1,68 @@
+"""What a file is before it is decoded, by its name and its first bytes: the suffixes and formats the ``imagefolder``
+source reads (:data:`IMAGE_SUFFIXES`, :data:`READ_FORMATS`), the reason of a file whose suffix is none of them
+(:func:`suffix_not_read`: not an image, an unfinished download, an image misnamed) and a format's signature
+(:func:`image_format`). No Pillow here: decoding is :mod:`winnow.image_decode`'s."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from winnow.remote_files import RemotePath
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+NOT_AN_IMAGE = "not an image file"  # a file's reason when its suffix is none of those (the ingest stage counts them)
+# and when its content starts as one of READ_FORMATS does: a JPEG a browser saved as .jfif, a PNG with no suffix
+MISNAMED_IMAGE = "an image file by its content"
+UNFINISHED = "an unfinished download"  # a browser's file while it downloads (the ingest stage counts them)
+UNFINISHED_SUFFIXES = (".crdownload", ".part", ".partial", ".download", ".opdownload")
+SUFFIX_OF = {"PNG": ".png", "JPEG": ".jpg", "BMP": ".bmp", "WEBP": ".webp"}  # what to rename such a file to
+BMP_HEADERS = (12, 16, 40, 52, 56, 64, 108, 124)  # the sizes of the header a BMP's "BM" is followed by
+# what Pillow names the formats those suffixes stand for (MPO: a camera's JPEG with more than one picture); a
+# file is read by its content, but content of another format (a float TIFF named .png, a GIF named .png) is
+# set aside as a .tif or .gif name is: its pixels would be cut to one page or clipped into 8 bits unsaid
+READ_FORMATS = ("PNG", "JPEG", "MPO", "BMP", "WEBP")
+
+
+def suffix_not_read(path: Path) -> str:
+    """The reason of a file whose suffix is none of :data:`IMAGE_SUFFIXES`: a sidecar's (.xmp) is no image file; a
+    browser's unfinished download (:data:`UNFINISHED_SUFFIXES`) is said so; one whose content is a PNG, JPEG, BMP or
+    WebP (:func:`image_format`) is told to be renamed: ``x.jpg.bak`` to ``x.jpg`` where no file holds that name (before:
+    "rename it x.jpg.jpg", and so of ``x.jpg.crdownload``, half a download; before that "not an image file")."""
+    suffix, accepted = path.suffix or "none", ", ".join(IMAGE_SUFFIXES)
+    stem = path.name[:len(path.name) - len(path.suffix)]
+    if suffix.lower() in UNFINISHED_SUFFIXES:
+        return f"{UNFINISHED} ({suffix}: a browser's file while it downloads {stem}): finish the download, or remove it"
+    found = image_format(head(path))
+    if found is None:
+        return f"{NOT_AN_IMAGE} (suffix {suffix}; accepted: {accepted})"
+    free = isinstance(path, Path) and not os.path.lexists(path.with_name(stem))  # a bucket's: not looked up
+    named = stem if free and os.path.splitext(stem)[1].lower() in IMAGE_SUFFIXES else stem + SUFFIX_OF[found]
+    return (f"{MISNAMED_IMAGE} ({found}) but not by its suffix ({suffix}; accepted: {accepted}): rename it {named} "
+            "to read it")
+
+
+def head(path: Path, size: int = 32) -> bytes:
+    """The first ``size`` bytes of ``path`` (a :class:`~winnow.remote_files.RemotePath` too); empty when it cannot be
+    read (a file that is never decoded: only what is said of it is at stake)."""
+    try:
+        if isinstance(path, RemotePath):  # those bytes alone: a backend's file object fetches a block of megabytes
+            return path.fs.cat_file(path.key, start=0, end=size)
+        with open(path, "rb") as file:
+            return file.read(size)
+    except Exception:  # noqa: BLE001 - a backend's own errors too, which are no OSError (gcsfs's HttpError)
+        return b""
+
+
+def image_format(first: bytes) -> str | None:
+    """The format of :data:`READ_FORMATS` whose signature a file's ``first`` bytes (32 or more) start with, as Pillow
+    names it (an MPO's is JPEG's), or None."""
+    if first.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if first.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if first.startswith(b"BM") and int.from_bytes(first[14:18], "little") in BMP_HEADERS:
+        return "BMP"
+    if first[:4] == b"RIFF" and first[8:12] == b"WEBP":
+        return "WEBP"
+    return None
