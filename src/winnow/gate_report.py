@@ -63,7 +63,7 @@ def tolerance_notes(table: pd.DataFrame, settings: GateSettings) -> list[str]:
 def change_text(change: float, *, tolerance: float, metric: str) -> str:
     """A row's change as the table and the FAIL line write it: signed, 4 decimals, and up to 3 more where rounding
     would put it on the other side of its ``tolerance`` than it is (beyond it: a drop larger than the tolerance, for a
-    ``metric`` of false positives a rise, as :func:`winnow.gate_table.verdict` reads it). Before: three head runs that
+    ``metric`` of false positives a rise, as :func:`winnow.gate_pvalues.verdict` reads it). Before: three head runs that
     lost 50, 51 and 52 of 10,000 test images showed "-0.0050" beside tolerance 0.005 and **REGRESSED** (-0.00503)."""
     def beyond(x: float) -> bool:
         return x > tolerance + 1e-12 if metric == FALSE_POSITIVES else x < -tolerance - 1e-12

@@ -2,8 +2,8 @@
 
 :func:`paired_rows` pairs the predictions of one variant at two revisions (several runs a side pooled) and
 tests each metric (:mod:`winnow.paired`): accuracy, each class's recall, and each class's false positives
-(:func:`_false_positive_rows`); :func:`verdict` decides each row against its tolerance (:class:`GateSettings`);
-:mod:`winnow.gate_report` writes the table, its notes and the PASS or FAIL line.
+(:func:`_false_positive_rows`); :func:`winnow.gate_pvalues.verdict` decides each row against its tolerance
+(:class:`GateSettings`); :mod:`winnow.gate_report` writes the table, its notes and the PASS or FAIL line.
 """
 
 from __future__ import annotations
@@ -17,8 +17,10 @@ import pandas as pd
 
 from winnow.errors import WinnowError
 from winnow.evaluated import natural_order
+from winnow.gate_pvalues import (alone_pairs, drop_tests, family_tests, floor_p, regressed_in_every_run, taken_phi,
+                                 verdict)
 from winnow.imageset import alike
-from winnow.paired import PairedCounts, adjust, change_interval, drop_p_value, overdispersion, seed_overdispersion
+from winnow.paired import PairedCounts, change_interval, seed_overdispersion
 from winnow.paired_predictions import check_same_images
 
 CONFIDENCE = 0.95  # of the interval shown; the verdict uses the test
@@ -166,7 +168,7 @@ def paired_rows(base, head, *, variant: str, settings: GateSettings) -> pd.DataF
     overall_phi, class_phis = seed_overdispersion([base_right, head_right], masks=masks[1:])
     phis = [max(settings.accuracy_overdispersion, overall_phi)] + [max(settings.overdispersion, phi)
                                                                   for phi in class_phis]
-    p, p_adj = _drop_tests(counts, phis, correction=settings.correction)
+    p, p_adj = drop_tests(counts, phis, correction=settings.correction)
     intervals = [change_interval(c, confidence=CONFIDENCE, overdispersion=phi) for c, phi in zip(counts, phis)]
     keys = ["accuracy"] + [metric_key(c, "recall") for c in classes]
     tolerances = [settings.tolerance(key) for key in keys]
@@ -174,14 +176,14 @@ def paired_rows(base, head, *, variant: str, settings: GateSettings) -> pd.DataF
         # the measured phi is one figure for every class, so runs unstable on other classes could pool away a
         # drop every head run shows: each run is also tested alone (the settings' phi, as with one run a side),
         # and a drop that regresses in every one of them regresses, its p the largest of theirs; one head run against
-        # each base run alone (_alone_pairs)
+        # each base run alone (alone_pairs)
         alone = []
-        for b, h in _alone_pairs(len(base), len(head)):
+        for b, h in alone_pairs(len(base), len(head)):
             run_counts = [PairedCounts.from_runs(base_right[b][:, m], head_right[h][:, m]) for m in masks]
-            run_p, run_adj = _drop_tests(run_counts, [settings.accuracy_overdispersion]
+            run_p, run_adj = drop_tests(run_counts, [settings.accuracy_overdispersion]
                                          + [settings.overdispersion] * len(classes), correction=settings.correction)
             alone.append([(c.change, raw, adjusted) for c, raw, adjusted in zip(run_counts, run_p, run_adj)])
-        _regressed_in_every_run(alone, tolerances, p, p_adj, alpha=settings.alpha)
+        regressed_in_every_run(alone, tolerances, p, p_adj, alpha=settings.alpha)
     rows = []
     for k, (name, key, mask, count, raw, adjusted, (low, high), tolerance) in enumerate(zip(
             [OVERALL, *classes], keys, masks, counts, p, p_adj, intervals, tolerances)):
@@ -189,7 +191,7 @@ def paired_rows(base, head, *, variant: str, settings: GateSettings) -> pd.DataF
             example = "accuracy: 0.005" if key == "accuracy" else "per_class.*.recall: 0.02"
             raise settings.refusal(f"no pattern matches {key} (the gate tests accuracy and "
                                    f"per_class.<class>.recall); add e.g. '{example}'")
-        floor = _floor_p(count, phi=phis[k], factor=1 if k == 0 or settings.correction == "none" else len(classes))
+        floor = floor_p(count, phi=phis[k], factor=1 if k == 0 or settings.correction == "none" else len(classes))
         # from the images themselves: pooled counts are rescaled, and a head of 0 came out as -9e-17
         base_right_images = base_right[:, mask].mean(axis=0).sum()
         base_recall = base_right[:, mask].mean()
@@ -228,9 +230,9 @@ def _false_positive_rows(base_predicted: np.ndarray, head_predicted: np.ndarray,
     false positives are a proportion over a fixed set of images too, the other classes' test images: "right" is
     *not predicted as the class* (its specificity), and McNemar's exact one-sided test runs on the images that changed
     sides (newly taken: lost; no longer taken: gained), with phi as for recall (the settings' ``overdispersion``, or
-    what the runs of a side measure on the other classes' tables, :func:`_taken_phi`, the larger) and the class
-    p-values corrected over the classes by ``gate.correction`` as a family of their own: recall's p adj stay what
-    they were.
+    what the runs of a side measure on the other classes' tables, :func:`winnow.gate_pvalues.taken_phi`, the larger)
+    and the class p-values corrected over the classes by ``gate.correction`` as a family of their own: recall's p adj
+    stay what they were.
 
     The change is counted in the class's own test images: (newly taken - no longer taken) / the class's test images,
     a rise being worse (``base`` and ``head``: false positives per test image of the class). A specificity change is
@@ -248,21 +250,21 @@ def _false_positive_rows(base_predicted: np.ndarray, head_predicted: np.ndarray,
     """
     every = (classes if len(classes) >= 2 else []) + untested
     rights = [[side[:, labels != c] != c for side in (base_predicted, head_predicted)] for c in every]
-    phis = [max(settings.overdispersion, _taken_phi([base_predicted, head_predicted], labels=labels, classes=classes,
+    phis = [max(settings.overdispersion, taken_phi([base_predicted, head_predicted], labels=labels, classes=classes,
                                                     klass=c)) for c in every]
     counts = [PairedCounts.from_runs(b, h) for b, h in rights]
-    p, p_adj = _family_tests(counts, phis, correction=settings.correction)
+    p, p_adj = family_tests(counts, phis, correction=settings.correction)
     # others per own image; an untested class's per image (a count), as if it held one
     scales = [b.shape[1] / max(int(np.sum(labels == c)), 1) for c, (b, _) in zip(every, rights)]
     tolerances = [settings.tolerance(metric_key(c, FALSE_POSITIVES)) for c in every]
     if len(base_predicted) + len(head_predicted) > 2:  # as for recall: a rise every head run regresses on alone does
         alone = []
-        for b_runs, h_runs in _alone_pairs(len(base_predicted), len(head_predicted)):
+        for b_runs, h_runs in alone_pairs(len(base_predicted), len(head_predicted)):
             run_counts = [PairedCounts.from_runs(b[b_runs], h[h_runs]) for b, h in rights]
-            run_p, run_adj = _family_tests(run_counts, [settings.overdispersion] * len(every),
+            run_p, run_adj = family_tests(run_counts, [settings.overdispersion] * len(every),
                                            correction=settings.correction)
             alone.append(list(zip([c.change * s for c, s in zip(run_counts, scales)], run_p, run_adj)))
-        _regressed_in_every_run(alone, tolerances, p, p_adj, alpha=settings.alpha)
+        regressed_in_every_run(alone, tolerances, p, p_adj, alpha=settings.alpha)
     rows = []
     for c, (b, h), count, phi, raw, adjusted, scale, tolerance in zip(every, rights, counts, phis, p, p_adj,
                                                                      scales, tolerances):
@@ -278,7 +280,7 @@ def _false_positive_rows(base_predicted: np.ndarray, head_predicted: np.ndarray,
                      "change": (count.lost - count.gained) / count.n * scale, "ci_low": -high * scale, "ci_high": -low * scale,
                      "p": raw, "p_adj": adjusted, "tolerance": tolerance,
                      "verdict": "REGRESSED" if collapsed else said.replace("drop", "rise"),
-                     "floor_p": _floor_p(count, phi=phi, factor=1 if settings.correction == "none" else len(every)),
+                     "floor_p": floor_p(count, phi=phi, factor=1 if settings.correction == "none" else len(every)),
                      "collapsed": collapsed})
     return rows
 
@@ -311,89 +313,6 @@ def _precision_halved(base_predicted: np.ndarray, head_predicted: np.ndarray, *,
     return any(taken and 2 * right * base_taken.sum() <= taken * base_right.sum()
                and (taken - right) / runs - wrong >= least
                for right, taken, runs in [pooled, *((right, taken, 1) for right, taken in zip(head_right, head_taken))])
-
-
-def _alone_pairs(base_runs: int, head_runs: int) -> list[tuple[slice, slice]]:
-    """The (base runs, head runs) of each test alone beside the pooled one: each head run against the pooled base
-    runs, or, with one head run, that run against each base run. Before: one head run was tested against the pooled
-    base runs at the settings' phi, the pooled test with the phi the runs measure left out. A second base seed 15
-    images a class worse than the first no longer passed a class that lost 30 of its 100 images (p adj 2e-5 against
-    either seed alone), but a head run predicting every image as one of the base runs did failed (accuracy -0.015), and
-    on simulated seed noise of phi 2.8 for accuracy (stop 55's runs measured 2.64) one head run against two base runs
-    failed 5.8% of changes that change nothing, above alpha 0.05 (the pooled test alone: 4.1%). Against each base run
-    alone, 4.1% again, and the 30 images lost still regress."""
-    if head_runs == 1:
-        return [(slice(k, k + 1), slice(0, 1)) for k in range(base_runs)]
-    return [(slice(0, base_runs), slice(k, k + 1)) for k in range(head_runs)]
-
-
-def _regressed_in_every_run(alone: list[list[tuple[float, float, float]]], tolerances: list[float | None],
-                            p: np.ndarray, p_adj: np.ndarray, *, alpha: float) -> None:
-    """Where a row regresses in every head run tested alone (``alone``: per run, ``(change, p, p adj)`` of each row),
-    its ``p`` and ``p_adj`` become the largest of theirs, in place; a row without a tolerance is left as it is."""
-    for k, tolerance in enumerate(tolerances):
-        if tolerance is not None and all(verdict(change, adjusted, tolerance=tolerance, alpha=alpha) == "REGRESSED"
-                                         for change, _, adjusted in (r[k] for r in alone)):
-            p[k], p_adj[k] = max(r[k][1] for r in alone), max(r[k][2] for r in alone)
-
-
-def _floor_p(count: PairedCounts, *, phi: float, factor: int) -> float:
-    """The least p adj ``count``'s test can give: every image right at base lost, none gained, its p multiplied by
-    ``factor``, as Holm's (and Bonferroni's) adjustment multiplies a variant's least p by the number of classes."""
-    worst = PairedCounts(both=0.0, lost=count.base * count.n, gained=0.0, neither=count.n - count.base * count.n)
-    return min(1.0, drop_p_value(worst, overdispersion=phi) * factor)
-
-
-def _taken_phi(sides: list[np.ndarray], *, labels: np.ndarray, classes: list[str], klass: str) -> float:
-    """phi of ``klass``'s false-positive test: :func:`winnow.paired.overdispersion` of the other classes'
-    false-positive tables over every pair of runs within a side, on the images no run predicts as ``klass``.
-
-    Before: the other classes' tables held the images a seed moved between ``klass`` and another class (the other
-    table's too), so balanced swaps of the class under test narrowed the phi that tested it (1.96 -> 1.63 for one
-    class on benchmarks/gate.py's seed runs).
-
-    Args:
-        sides: ``(runs, n)`` per side, the predicted class of each test image in each run.
-    """
-    keep = ~np.any([np.any(side == klass, axis=0) for side in sides], axis=0)
-    lost, gained = [], []
-    for side in sides:
-        for i in range(len(side)):
-            for j in range(i + 1, len(side)):
-                for other in classes:
-                    if other != klass:
-                        mask = keep & (labels != other)
-                        table = PairedCounts.from_correct(side[i, mask] != other, side[j, mask] != other)
-                        lost.append(table.lost)
-                        gained.append(table.gained)
-    return overdispersion(lost, gained)
-
-
-def _drop_tests(counts: list[PairedCounts], phis: list[float], *, correction: str) -> tuple[np.ndarray, np.ndarray]:
-    """``(p, p_adj)``: the one-sided drop test of each table (overall first, then the classes) and the p-values
-    adjusted over the classes (the overall row stays as it is)."""
-    overall = [drop_p_value(counts[0], overdispersion=phis[0])]
-    p, p_adj = _family_tests(counts[1:], phis[1:], correction=correction)
-    return np.concatenate([overall, p]), np.concatenate([overall, p_adj])
-
-
-def _family_tests(counts: list[PairedCounts], phis: list[float], *,
-                  correction: str) -> tuple[np.ndarray, np.ndarray]:
-    """``(p, p_adj)``: the one-sided drop test of each table and the p-values adjusted over them as one family."""
-    p = np.array([drop_p_value(c, overdispersion=phi) for c, phi in zip(counts, phis)])
-    return p, adjust(p, method=correction)
-
-
-def verdict(change: float, p_adj: float, *, tolerance: float, alpha: float) -> str:
-    """``REGRESSED`` (significant and beyond the tolerance), ``drop not significant``, ``drop within
-    tolerance`` (significant but small), or ``ok``."""
-    beyond = change < -tolerance - 1e-12
-    significant = p_adj < alpha and change < 0
-    if beyond and significant:
-        return "REGRESSED"
-    if beyond:
-        return "drop not significant"
-    return "drop within tolerance" if significant else "ok"
 
 
 def unused_tolerances(table: pd.DataFrame, settings: GateSettings) -> tuple[list[str], list[str]]:
