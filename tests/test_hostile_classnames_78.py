@@ -18,7 +18,7 @@ import pytest
 from winnow.degrade import degrade
 from winnow.errors import WinnowError
 from winnow.imageset import ImageSet
-from winnow.study_sweeps import _deletable_classes
+from winnow.study_ingested import deletable_classes
 from winnow.yaml_text import load_yaml
 
 DECOMPOSED = unicodedata.normalize("NFD", "café")
@@ -65,4 +65,4 @@ def test_study_queue_deletes_a_decomposed_class_named_as_typed(tmp_path, monkeyp
     monkeypatch.chdir(tmp_path)
     (tmp_path / "data/ingest").mkdir(parents=True)
     (tmp_path / "data/ingest/classes.json").write_text(json.dumps([DECOMPOSED, "thé", "eau"]))
-    assert _deletable_classes([TYPED, "eau"], current=lambda: True) == [DECOMPOSED, "eau"]
+    assert deletable_classes([TYPED, "eau"], current=lambda: True) == [DECOMPOSED, "eau"]

@@ -53,7 +53,8 @@ from winnow.study_runs import (
     DEGRADE_METRICS, class_names, one_run_each, own_outputs, points, points_of_one_code, ran_as_listed,
     scored_runs, study_runs, untested_classes,
 )
-from winnow.study_sweeps import INGESTED_CLASSES, SWEEPS, queue
+from winnow.study_ingested import INGESTED_CLASSES
+from winnow.study_sweeps import SWEEPS, queue
 
 DEFAULT_METRICS = "metrics/evaluate/baseline.json"
 DEFAULT_OUT = "plots/study"  # in the project: dvc.yaml declares the study's PNGs there
