@@ -9,7 +9,8 @@ from hostile_harness import ROOT, default_params, params_with, params_without
 from winnow import auto_rule, histogram_cuts
 from winnow.errors import WinnowError
 from winnow.param_rules import Section, from_dataclass
-from winnow.params import SCHEMA, ThresholdSetting, load, validate
+from winnow.param_thresholds import ThresholdSetting
+from winnow.params import SCHEMA, load, validate
 from winnow.yaml_text import load_yaml
 
 SECTIONS = ("seed, ingest, degrade, represent, score, threshold, dedup, confident_learn, embedding_clean, data_valuation, "
