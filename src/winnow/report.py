@@ -221,6 +221,15 @@ def reason_text(token: str, *, classes: list[str]) -> str:
     return token
 
 
+def reason_named(reason: str, *, classes: list[str]) -> str:
+    """A whole reason as a cleaner wrote it, each class it names by number named as :func:`reason_text` names it:
+    ``"neighbours_agree:2; untrusted_relabel (...)"`` → ``'neighbours agree on "sky"; untrusted_relabel (...)'``.
+    Before, a grid caption or the review page passed such a reason whole to reason_text, which reads one token, and
+    showed "neighbours_agree:2": a class number where the data set has names."""
+    return re.sub(r"\b(?:inside_class|neighbours_agree):\d+\b",
+                  lambda found: reason_text(found.group(0), classes=classes), reason or "")
+
+
 def evaluation_section(*, metrics: dict[str, dict], confusions: dict[str, pd.DataFrame]) -> str:
     """How each version's model does on the untouched test split: headline numbers, per-class F1
     bars, per-class tables (best version per class in bold) each with the paired t-test across classes

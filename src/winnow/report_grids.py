@@ -19,7 +19,7 @@ from winnow.leaks import leaks_kept
 from winnow.markdown import isolate
 from winnow.paired import p_text
 from winnow.quality import SCORES
-from winnow.report import block, decimals, figure, fmt, html_table, key_value_table, not_run, reason_text, truth_scores
+from winnow.report import block, decimals, figure, fmt, html_table, key_value_table, not_run, reason_named, truth_scores
 from winnow.report_figures import image_uri
 from winnow.search_space import candidate_name
 
@@ -312,7 +312,7 @@ def neighbours_section(*, rounds: pd.DataFrame | None, summary: dict | None, ima
                       # a missing agreement (NaN, read_table's numbers=) reads "–" as a missing label quality does:
                       # before, "nan% agree"
                       + f"\n{'–' if np.isnan(agreement) else f'{agreement:.0%}'} agree · "
-                        f"{reason_text(reason, classes=names)}",
+                        f"{reason_named(reason, classes=names)}",
                       kind="dropped" if decision == "drop" else "")
                  for image, given, suggested, agreement, reason, decision in zip(
                      images_by_id(imageset, shown["id"]), shown["given_label"], shown["suggested_label"],

@@ -18,7 +18,7 @@ import pandas as pd
 from winnow.imageset import ImageSet
 from winnow.ingest import VERDICT_CLASS_PREFIX
 from winnow.markdown import isolate
-from winnow.report import CSS
+from winnow.report import CSS, reason_named
 from winnow.report_figures import image_png, png_uri
 from winnow.report_grids import images_by_id
 from winnow.review_verdicts import class_verdict
@@ -138,7 +138,7 @@ def _item(row: pd.Series, *, number: int, classes: list[str], thumbs: dict[str, 
     score = "" if pd.isna(row["score"]) else f" · score {row['score']:.2f}"
     # a verdict saved before (reviews/verdicts.csv) is shown chosen, so a second round starts where the first ended
     saved = row["saved"]
-    caption = (f"{html.escape(label)}<br>{html.escape(str(row['reason']))}{score}"
+    caption = (f"{html.escape(label)}<br>{html.escape(reason_named(str(row['reason']), classes=classes))}{score}"
                f"<br>now: {html.escape(row['pruned'])}" + (f"<br><b>saved: {html.escape(saved)}</b>" if saved else ""))
     copy = (f'<img class="copy" src="{thumbs[row["copy_of"]]}" alt="copy of '
             f'{html.escape(row["copy_of"])}" title="the copy dedup kept: {html.escape(row["copy_of"])}">'
