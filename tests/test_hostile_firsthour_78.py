@@ -35,3 +35,35 @@ def test_the_review_page_names_the_class_a_label_reason_points_at():
         in text
     assert "neighbours_agree:2" not in text
 
+
+def _versions(pruned_reasons: list[tuple[str, str]]) -> dict[str, pd.DataFrame]:
+    """baseline and pruned rows of 6 train images of classes 0 and 1, pruned dropping the first ones for
+    ``pruned_reasons`` ((reason, stage) each)."""
+    base = pd.DataFrame({"id": [f"i{k}" for k in range(6)], "origin": "degrade", "label": [0, 1] * 3,
+                         "action": "keep", "reason": "", "stage": ""})
+    pruned = base.copy()
+    for row, (reason, stage) in enumerate(pruned_reasons):
+        pruned.loc[row, ["action", "reason", "stage"]] = ["drop", reason, stage]
+    return {"baseline": base, "pruned": pruned}
+
+
+@pytest.mark.hostile("report")
+def test_the_cleaners_table_says_when_an_image_counts_in_two_rows():
+    from winnow.report_summary import summary_section
+
+    # found on the photos: the all-black photo, dropped as dark and as grayscale, counted in both rows, so
+    # "dark 1, grayscale 1, odd_size 1, near_duplicate 2" (5) stood under pruned's "removed 4" without a word
+    rows = _versions([("dark+grayscale", "threshold"), ("odd_size", "threshold"), ("near_duplicate", "dedup")])
+    labels = pd.Series([0, 1] * 3, index=[f"i{k}" for k in range(6)])
+    text = plain(summary_section(ingest=None, rejected=None, degrade=None, variant_rows=rows,
+                                 origin_labels={"degrade": labels}, classes=["a", "b"]))
+    assert "| pruned | 3 | 3 | 0 | 0 |" in text
+    assert "| threshold · removed · dark | 1 | 1 | 0 | threshold · removed · grayscale | 1 | 1 | 0 |" in text
+    assert ("1 image(s) count in more than one row, once for each cleaner and reason that acted on them, so a column "
+            "adds up to more than the images the versions above removed or changed.") in text
+    # one reason an image: the rows add up to the images, and no note
+    rows = _versions([("dark", "threshold"), ("near_duplicate", "dedup")])
+    text = plain(summary_section(ingest=None, rejected=None, degrade=None, variant_rows=rows,
+                                 origin_labels={"degrade": labels}, classes=["a", "b"]))
+    assert "more than one row" not in text
+

@@ -59,7 +59,7 @@ def summary_section(*, ingest: dict | None, rejected: pd.DataFrame | None, degra
     if len(decisions):
         cleaners = by_class(_cleaner_counts(decisions, classes=classes), classes=classes)
         parts.append(block("What each cleaner did, by reason and class (the class an image was given)",
-                           html_table(cleaners), rows=len(cleaners)))
+                           html_table(cleaners), rows=len(cleaners)) + _several_rows_note(decisions))
     relabels = decisions[decisions["action"] == "relabel"]
     if len(relabels):
         moves = relabels.groupby(["given", "label"]).size().sort_values(ascending=False, kind="stable")
@@ -92,13 +92,31 @@ def reason_kind(token: str) -> str:
     return reason_text(token, classes=[])
 
 
+def _row_kinds(reason: str) -> list[str]:
+    # the kinds of reason one decision counts under in the cleaners' table, one row each
+    return list(dict.fromkeys(map(reason_kind, reason_tokens(reason)))) or ["(no reason given)"]
+
+
+def _several_rows_note(decisions: pd.DataFrame) -> str:
+    """A note when an image counts in more than one row of the cleaners' table (an all-black photo removed as dark
+    and as grayscale), whose column then adds up to more images than the versions' table says were removed: before,
+    dark 1 + grayscale 1 + odd size 1 + near duplicate 2 stood under pruned's 4 removed without a word."""
+    rows = pd.Series([len(_row_kinds(reason)) for reason in decisions["reason"]], index=decisions["id"].to_numpy())
+    several = int((rows.groupby(level=0).sum() > 1).sum())
+    if not several:
+        return ""
+    return (f'<p class="note">{several:,} image(s) count in more than one row, once for each cleaner and reason '
+            "that acted on them, so a column adds up to more than the images the versions above removed or "
+            "changed.</p>")
+
+
 def _cleaner_counts(decisions: pd.DataFrame, *, classes: list[str]) -> pd.DataFrame:
     # one row per cleaner · decision · kind of reason, one column per class (the class given), and all
     keys, given = [], []
     for stage, action, reason, label in zip(decisions["stage"], decisions["action"], decisions["reason"],
                                             decisions["given"]):
         cleaner = " + ".join(part.replace("_", "-") for part in (stage or "(unknown)").split("+"))
-        for kind in dict.fromkeys(map(reason_kind, reason_tokens(reason))) or ["(no reason given)"]:
+        for kind in _row_kinds(reason):
             keys.append(f"{cleaner} · {ACTION_TITLES[action]} · {kind}")
             given.append(classes[label])
     table = pd.crosstab(pd.Series(keys, name="cleaner · decision · reason"),
