@@ -67,3 +67,25 @@ def test_the_cleaners_table_says_when_an_image_counts_in_two_rows():
                                  origin_labels={"degrade": labels}, classes=["a", "b"]))
     assert "more than one row" not in text
 
+
+@pytest.mark.hostile("report")
+def test_images_valued_above_zero_by_both_estimators_are_said_to_help_under_most_harmful(tmp_path):
+    from winnow.report_valuation import valuation_section
+
+    # found on the photos: nothing was harmful (one image below zero by TracIn alone), and the lower half of the
+    # ranking stood under "Most harmful (16)" with values like "kNN +9.01e-03 · TracIn +4.26e-02" beside the page's
+    # "Negative values hurt", without a word that they help
+    rows = pd.DataFrame({"id": ["t0", "t1", "t2", "t3"], "given_label": [0, 1, 0, 1], "decision": "keep",
+                         "knn_shapley": [0.125, 0.25, 0.5, 0.5], "tracin": [-1.0, 0.25, 0.5, 1.0],
+                         "harm": [1.0, 2 / 3, 1 / 3, 0.0]})
+    text = plain(valuation_section(decisions=rows, summary={"considered": 4, "flagged": 0}, imageset=tiny_imageset(
+        tmp_path), count=16, cleaning=True, applied=0))
+    harmful = text.split("Most harmful (")[1].split("Most helpful (")[0]
+    assert harmful.startswith("2; red: decided drop) | a | kNN +1.25e-01 · TracIn -1.00e+00 | b | kNN +2.50e-01 · "
+                              "TracIn +2.50e-01 | 1 of these 2 are valued above zero by both estimators: they rank "
+                              "lowest, but help the model rather than hurt it.")
+    # every shown image below zero by one estimator at least: no note
+    rows["tracin"] = [-1.0, -0.25, 0.5, 1.0]
+    text = plain(valuation_section(decisions=rows, summary={"considered": 4, "flagged": 0}, imageset=tiny_imageset(
+        tmp_path), count=16, cleaning=True, applied=0))
+    assert "above zero by both" not in text
