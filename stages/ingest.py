@@ -306,14 +306,15 @@ def _warn_beyond_the_gan(shape: tuple[int, ...], *, size: int | None, variants: 
 def _warn_stretched(manifest: pd.DataFrame, *, size: int | None) -> None:
     """A ``warning:`` line when ``ingest.size`` stretched images that are not square (``manifest``'s ``orig_h`` and
     ``orig_w``, as shown after EXIF orientation): each is resized to ``size x size`` whole, its proportions not kept,
-    never cropped or padded (before: not a word, so a set of 4:3 photos reached the models squashed, unsaid)."""
+    never cropped or padded (before: not a word, so a set of 4:3 photos reached the models squashed, unsaid). The
+    size says its order: a photo viewer calls a 609-wide, 324-high photo 609 x 324, which read bare "324x609"."""
     wide = manifest[manifest["orig_h"] != manifest["orig_w"]] if size is not None else manifest.iloc[:0]
     if len(wide):
         first = wide.iloc[0]
         print(f"warning: ingest.size: {len(wide)} of {len(manifest)} images are not square (first {first['id']!r}: "
-              f"{first['orig_h']}x{first['orig_w']}) and each was stretched to {size}x{size} whole, its proportions "
-              "not kept (no crop, no padding; orig_h and orig_w keep its own size); crop or pad them to square first "
-              "to keep their shapes")
+              f"{first['orig_h']}x{first['orig_w']}, height x width) and each was stretched to {size}x{size} whole, "
+              "its proportions not kept (no crop, no padding; orig_h and orig_w keep its own size); crop or pad them "
+              "to square first to keep their shapes")
 
 
 # what a trusted image pixel-identical to an image of each split of ingest.path makes of the run (dedup keeps every

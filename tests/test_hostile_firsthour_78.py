@@ -89,3 +89,19 @@ def test_images_valued_above_zero_by_both_estimators_are_said_to_help_under_most
     text = plain(valuation_section(decisions=rows, summary={"considered": 4, "flagged": 0}, imageset=tiny_imageset(
         tmp_path), count=16, cleaning=True, applied=0))
     assert "above zero by both" not in text
+
+
+@pytest.mark.hostile("imagefolder")
+def test_the_size_of_a_photo_in_an_ingest_line_says_which_side_is_which(tmp_path, monkeypatch, capsys):
+    from PIL import Image
+
+    from test_hostile_ingest_68 import image_folder, ingest_in_process
+
+    # found on the photos: a 609-wide, 324-high photo (609 x 324 in any photo viewer, Pillow's size (609, 324)) was
+    # said "324x609", height first, without a word of the order
+    data = image_folder(tmp_path / "data", {"a": 6, "b": 6})
+    Image.new("L", (24, 8), 100).save(data / "a" / "wide.png")
+    ingest_in_process(tmp_path, monkeypatch, data, size=8, val_fraction=0.2)
+    assert any(line.startswith("warning: ingest.size: 1 of 13 images are not square (first 'a/wide.png': 8x24, "
+                               "height x width) and each was stretched to 8x8 whole") for line in
+               capsys.readouterr().out.splitlines())

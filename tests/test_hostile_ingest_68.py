@@ -30,9 +30,9 @@ def test_size_stretching_an_image_that_is_not_square_is_said(tmp_path, monkeypat
     data = image_folder(tmp_path / "data", {"a": 6, "b": 6})
     Image.fromarray(np.full((16, 8), 100, np.uint8)).save(data / "a" / "tall.png")
     project = ingest_in_process(tmp_path, monkeypatch, data, size=8, val_fraction=0.2)
-    assert ("warning: ingest.size: 1 of 13 images are not square (first 'a/tall.png': 16x8) and each was stretched to "
-            "8x8 whole, its proportions not kept (no crop, no padding; orig_h and orig_w keep its own size); crop or "
-            "pad them to square first to keep their shapes") in capsys.readouterr().out.splitlines()
+    assert ("warning: ingest.size: 1 of 13 images are not square (first 'a/tall.png': 16x8, height x width) and each "
+            "was stretched to 8x8 whole, its proportions not kept (no crop, no padding; orig_h and orig_w keep its own "
+            "size); crop or pad them to square first to keep their shapes") in capsys.readouterr().out.splitlines()
     tall = pd.read_parquet(project / "data/ingest/manifest.parquet").set_index("id").loc["a/tall.png"]
     assert (tall["orig_h"], tall["orig_w"]) == (16, 8)
     assert np.load(project / "data/ingest/images.npy").shape == (13, 8, 8, 1)

@@ -85,8 +85,8 @@ def test_imagefolder_with_splits_and_mixed_sizes_needs_size(tmp_path, rng):
     # the folder and a file of each size, splits read in name order (test before train): a trusted set's
     # mixed sizes no longer read as if the data set's were mixed
     assert str(refused.value) == (f"ingest.size: the images of {tmp_path} have 2 different sizes (first seen: "
-                                  f"{tmp_path}/test/x/1.png 8x8, {tmp_path}/train/x/2.png 9x8); set ingest.size to "
-                                  "resize them to one")
+                                  f"{tmp_path}/test/x/1.png 8x8, {tmp_path}/train/x/2.png 9x8, height x width); set "
+                                  "ingest.size to resize them to one")
     loaded = load_imagefolder(tmp_path, size=8)
     assert loaded.classes == ["x", "y"]
     assert sorted(loaded.splits.tolist()) == ["test", "test", "train", "train", "train"]

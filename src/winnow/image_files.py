@@ -169,7 +169,9 @@ def load_imagefolder(root: str | os.PathLike | RemotePath, *, size: int | None, 
         first = {}  # the first file of each size, to name two
         for i in ok:
             first.setdefault(decoded[i][2], files[i][2])
+        # height x width, said so: a photo viewer names a size width first (Pillow's 609x324 is numpy's 324x609)
         seen = ", ".join(f"{shown(path)} {h}x{w}" for (h, w), path in list(first.items())[:2])
+        seen += ", height x width"
         raise WinnowError(f"ingest.size: the images of {shown(root)} have {mixed} different sizes (first seen: {seen}); "
                           "set ingest.size to resize them to one")
     warn_unseen(hidden, [(files[i][2], decoded[i][4]) for i in ok], param=param)
