@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from test_hostile_report_more import plain, tiny_imageset
+from test_hostile_review_66 import exported, project  # noqa: F401  (fixtures: the exported review project)
 from winnow.report_grids import neighbours_section
 from winnow.review_page import review_page
 
@@ -105,3 +106,19 @@ def test_the_size_of_a_photo_in_an_ingest_line_says_which_side_is_which(tmp_path
     assert any(line.startswith("warning: ingest.size: 1 of 13 images are not square (first 'a/wide.png': 8x24, "
                                "height x width) and each was stretched to 8x8 whole") for line in
                capsys.readouterr().out.splitlines())
+
+
+@pytest.mark.hostile("review")
+def test_the_import_line_names_the_command_that_carries_verdicts_to_the_report(project, capsys):
+    import argparse
+
+    from test_hostile_review_66 import fill_in
+    from winnow import review
+
+    # found on the photos: import said "`dvc repro variants` applies them to pruned"; run as told, it rewrote
+    # pruned's rows and left train@pruned, evaluate and the report as they were: the page showed no verdict
+    assert review.run(argparse.Namespace(action="import", file=str(fill_in({"train-00": "reject"})),
+                                         replace=False)) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "review import: 1 verdict(s) (reject 1) written to reviews/verdicts.csv; `dvc repro` applies them to pruned "
+        "and retrains what it feeds, and `git add reviews/verdicts.csv` keeps them with the data version")

@@ -378,6 +378,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     new = import_verdicts(args.file, replace=args.replace)
     counts = ", ".join(f"{v} {n}" for v, n in new["verdict"].value_counts().items())
-    print(f"review import: {len(new)} verdict(s) ({counts or 'none'}) written to {VERDICTS_FILE}; "
-          "`dvc repro variants` applies them to pruned")
+    # `dvc repro`, as the README: before, "`dvc repro variants` applies them to pruned", which rewrote pruned's rows
+    # and left its model, evaluation and report as they were, so the report a user opened next showed no verdict
+    print(f"review import: {len(new)} verdict(s) ({counts or 'none'}) written to {VERDICTS_FILE}; `dvc repro` applies "
+          f"them to pruned and retrains what it feeds, and `git add {VERDICTS_FILE}` keeps them with the data version")
     return 0
