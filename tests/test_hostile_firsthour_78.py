@@ -122,3 +122,22 @@ def test_the_import_line_names_the_command_that_carries_verdicts_to_the_report(p
     assert capsys.readouterr().out.splitlines()[-1] == (
         "review import: 1 verdict(s) (reject 1) written to reviews/verdicts.csv; `dvc repro` applies them to pruned "
         "and retrains what it feeds, and `git add reviews/verdicts.csv` keeps them with the data version")
+
+
+@pytest.mark.hostile("report")
+def test_flagged_images_outside_train_are_said_to_stay(tmp_path):
+    import numpy as np
+
+    from conftest import make_manifest
+    from winnow.imageset import ImageSet
+    from winnow.report_grids import flagged_section
+
+    # found on the photos: two thumbnails, one carved into train and one into test, read "odd_size: 2 flagged"
+    # above "threshold · removed · odd_size 1", with no word that a val or test image is never removed
+    manifest = make_manifest(3, labels=np.array([0, 1, 1])).assign(split=["train", "test", "train"])
+    imageset = ImageSet(np.zeros((3, 8, 8, 1), np.uint8), manifest, ["a", "b"])
+    flags = pd.DataFrame({"id": manifest["id"], "odd_size": [True, True, False], "dark": [True, False, False]})
+    scores = pd.DataFrame({"id": manifest["id"], "odd_size": [0.25, 0.375, 0.9], "dark": [0.0, 0.5, 0.5]})
+    text = plain(flagged_section(flags=flags, scores=scores, imageset=imageset, per_issue=4))
+    assert "odd_size: 2 flagged (1 of them outside train, which pruned never changes), lowest scores first" in text
+    assert "dark: 1 flagged, lowest scores first (class · score)" in text

@@ -45,6 +45,7 @@ def flagged_section(*, flags: pd.DataFrame | None, scores: pd.DataFrame | None, 
         return not_run("flagged images", how="the score and threshold stages write data/score and data/threshold")
     table = flags.merge(scores, on="id", suffixes=("", "_score"))
     labels = imageset.manifest.set_index("id")["label"]
+    splits = imageset.manifest.set_index("id")["split"]
     parts = []
     for issue in (s for s in SCORES if s in flags.columns):
         flagged = table[table[issue].astype(bool)].sort_values(f"{issue}_score")
@@ -55,7 +56,12 @@ def flagged_section(*, flags: pd.DataFrame | None, scores: pd.DataFrame | None, 
         # name isolated (markdown.isolate): before, "חתול · 0.004" showed the score before the class
         tiles = [tile(image, caption=f"{isolate(imageset.classes[labels[i]])} · {decimals(score, digits=3)}")
                  for image, i, score in zip(images_by_id(imageset, shown["id"]), shown["id"], shown[f"{issue}_score"])]
-        parts.append(f"<h3>{html.escape(issue)}: {len(flagged):,} flagged, lowest scores first (class · score)</h3>"
+        # the cut flags every split, pruned drops train images alone: before, "odd_size: 2 flagged" (a thumbnail in
+        # train, one in test) stood beside "threshold · removed · odd_size 1" without a word
+        kept = int((flagged["id"].map(splits) != "train").sum())
+        held = f" ({kept:,} of them outside train, which pruned never changes)" if kept else ""
+        parts.append(f"<h3>{html.escape(issue)}: {len(flagged):,} flagged{held}, lowest scores first "
+                     "(class · score)</h3>"
                      f'<div class="grid">{"".join(tiles)}</div>')
     return "".join(parts) or '<p class="note">No image was flagged for any issue.</p>'
 
