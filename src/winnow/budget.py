@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from winnow.budget_choice import LOG_LOSS_FLOOR, choose, within_tie
+from winnow.budget_choice import LOG_LOSS_FLOOR, below_by_accuracy, choose, within_tie
 from winnow.budget_ties import edge_ties
 from winnow.configs import BUDGET_SCORES
 from winnow.decision_files import read_cleaner_tables
@@ -241,7 +241,7 @@ def with_leaks(decisions: pd.DataFrame, leaks: pd.DataFrame) -> pd.DataFrame:
 def judge_candidates(options: list[Candidate], *, baseline: pd.DataFrame, train_features: np.ndarray,
                      judge_features: np.ndarray, judge_labels: np.ndarray, classes: list[str], l2: float,
                      score: str = "log_loss", exclude: np.ndarray | None = None, leaks: pd.DataFrame | None = None,
-                     ) -> tuple[list[dict], list[np.ndarray | None]]:
+                     ) -> tuple[list[dict], list[np.ndarray | None], list[np.ndarray | None]]:
     """Fit one probe per candidate on its kept train images with their labels and judge it.
 
     Args:
@@ -258,18 +258,19 @@ def judge_candidates(options: list[Candidate], *, baseline: pd.DataFrame, train_
             pruned.cleaners, filters dropping the one 'left' image 399 leaks left were judged as eligible.
 
     Returns:
-        ``(table, gains)``: one dict per candidate (``candidate, fraction, label_images, dropped,
+        ``(table, gains, hits)``: one dict per candidate (``candidate, fraction, label_images, dropped,
         relabelled, train_images, correct, accuracy, log_loss, note, tied_at_edge``; None where not judged; the
         counts of the rows pruned would ship, the ``leaks`` dropped too) and per
         candidate float64 ``(J,)``, what each judge image counts (higher = better), None where it is not
         eligible: a candidate that leaves a class of baseline without train images (the variants stage
-        would refuse it) is listed, with why, and not judged.
+        would refuse it) is listed, with why, and not judged; and per candidate float64 ``(J,)``, 1 where its
+        probe classifies a judge image right (None where not judged), whatever ``score`` is.
     """
     if score not in BUDGET_SCORES:
         raise WinnowError(f"budget.score: unknown {score!r}; choose one of {', '.join(BUDGET_SCORES)}")
     exclude = np.zeros(len(baseline), bool) if exclude is None else np.asarray(exclude, bool)
     judge_labels = np.asarray(judge_labels, np.int64)
-    rows_out, gains = [], []
+    rows_out, gains, right = [], [], []
     for option in options:
         rows = apply_decisions(baseline, option.decisions)
         actions = rows["action"].to_numpy()
@@ -287,6 +288,7 @@ def judge_candidates(options: list[Candidate], *, baseline: pd.DataFrame, train_
         except WinnowError as err:
             rows_out.append(row | {"note": f"not eligible: {err}"})
             gains.append(None)
+            right.append(None)
             continue
         learn = (actions != "drop") & ~exclude
         probe = fit_probe(train_features[learn], rows["label"].to_numpy(np.int64)[learn], num_classes=len(classes),
@@ -297,7 +299,8 @@ def judge_candidates(options: list[Candidate], *, baseline: pd.DataFrame, train_
         rows_out.append(row | {"correct": int(hits.sum()), "accuracy": float(hits.mean()),
                                "log_loss": float(-log_p.mean())})
         gains.append(hits.astype(np.float64) if score == "accuracy" else log_p)
-    return rows_out, gains
+        right.append(hits.astype(np.float64))
+    return rows_out, gains, right
 
 
 @dataclass(frozen=True)
@@ -341,13 +344,22 @@ def choose_budget(*, filters: pd.DataFrame | None, ranked: pd.DataFrame, baselin
                   exclude: np.ndarray | None = None, leaks: pd.DataFrame | None = None) -> Budget:
     """:func:`candidates`, :func:`judge_candidates` and :func:`winnow.budget_choice.choose` in turn (arguments as
     there); with ``accuracy`` one judge image is always a tie, with ``log_loss``
-    :data:`winnow.budget_choice.LOG_LOSS_FLOOR` nats."""
+    :data:`winnow.budget_choice.LOG_LOSS_FLOOR` nats. Under ``log_loss`` a winner whose probe gets more than a tie
+    fewer judge images right than none's is held out (:func:`winnow.budget_choice.below_by_accuracy`, its row's
+    ``note`` says why) and the choice made again."""
     options = candidates(filters, ranked, train_images=len(baseline), fractions=fractions)
-    table, gains = judge_candidates(options, baseline=baseline, train_features=train_features,
-                                    judge_features=judge_features, judge_labels=judge_labels, classes=classes, l2=l2,
-                                    score=score, exclude=exclude, leaks=leaks)
+    table, gains, hits = judge_candidates(options, baseline=baseline, train_features=train_features,
+                                          judge_features=judge_features, judge_labels=judge_labels, classes=classes,
+                                          l2=l2, score=score, exclude=exclude, leaks=leaks)
     floor = 1.0 if score == "accuracy" else LOG_LOSS_FLOOR
     winner = choose(gains, names=[o.name for o in options], tie_se=tie_se, floor=floor)
+    # log-loss rewards a vaguer probe wherever the judge's labels are wrong (a confident miss costs up to 28 nats): a
+    # trusted split with 80 of its 100 'right' images labelled 'left' chose `all` (240 wrong relabels of clean images)
+    # at 125 of 300 judge images right against none's 175, 4.9 standard errors below, and nothing said so. A winner
+    # measured below none by accuracy is held out, as one that empties a class, and the choice made again
+    while score == "log_loss" and (note := below_by_accuracy(hits, gains, winner, tie_se=tie_se)) is not None:
+        gains[winner], table[winner] = None, table[winner] | {"note": note}
+        winner = choose(gains, names=[o.name for o in options], tie_se=tie_se, floor=floor)
     table = [row | {"chosen": i == winner} for i, row in enumerate(table)]
     # before: filters the judge measured more than a tie below none (as choose holds them back) were handed on all
     # the same, and when the model check held back a label cut they shipped on a tie of their own model check

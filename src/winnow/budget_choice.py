@@ -64,3 +64,22 @@ def choose(gains: list[np.ndarray | None], *, names: list[str], tie_se: float, f
     if first and not within_tie(gains[0], gains[winner], tie_se=tie_se, floor=floor):
         return 0
     return winner
+
+
+def below_by_accuracy(hits: list[np.ndarray | None], gains: list[np.ndarray | None], i: int, *,
+                      tie_se: float) -> str | None:
+    """Why candidate ``i``, chosen by log-loss, may not ship (a note), or None: its probe gets more than a tie
+    (``tie_se`` standard errors of the paired difference, and at least one judge image) fewer judge images right than
+    none's. ``hits``: float64 ``(J,)`` per candidate, 1 where its probe classifies a judge image right, none's first;
+    ``gains``: its log-probabilities of the judge labels (None where not judged). A cleaning whose log-loss is below
+    none's while its accuracy is measurably below is what judge labels that are wrong make: a vaguer probe pays less
+    for the confident misses on them (up to 28 nats each), and the note says so."""
+    if i == 0 or within_tie(hits[0], hits[i], tie_se=tie_se, floor=1.0):
+        return None
+    gap, se = paired_gap(hits[0], hits[i])
+    counts = (f"its probe gets {int(hits[i].sum())} of {len(hits[i])} judge images right against none's "
+              f"{int(hits[0].sum())} ({gap:.0f} fewer, SE {se:.1f})")
+    if gains[i].sum() <= gains[0].sum():
+        return f"not chosen: {counts}"
+    return (f"not chosen: its log-loss is below none's, but {counts}; a vaguer probe lowers the log-loss where judge "
+            "labels are wrong: check the judge split's labels")
