@@ -5,7 +5,11 @@
   judge's labels are wrong (a confident miss costs up to 28 nats), chose `all`, 240 wrong relabels of clean images,
   whose probe got 125 of 300 judge images right against none's 175 (4.9 standard errors below), and nothing said so.
   Now a log-loss winner measured below none by accuracy is held out with a `warning:` naming the counts and the judge
-  split's labels, and the choice is made again.
+  split's labels, and the choice is made again;
+- dedup's leak drops alone among the filters (no quality flag, no duplicate): they made a `filters` candidate equal to
+  none (the probes learn from no leak, and pruned drops them whatever wins), which won on the tie ("filters chosen"),
+  so the model check would train twice on the same images to ship a drop that ships anyway. Now the leaks are no
+  filters: none is chosen, and the leak still ships.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import pandas as pd
 import pytest
 
 from budget_project import case, planted_fixes_then_mistakes, train_ids, write_state
+from test_hostile_budget import LEAK_SHIPPED, plant_a_leak
 from test_hostile_threshold_64 import _stage_in_process
 
 
@@ -46,3 +51,22 @@ def test_a_log_loss_winner_that_gets_measurably_fewer_judge_images_right_than_no
     assert metrics["winner"] == "top10%" and scores["top10%"][0] > scores["none"][0]
     decisions = pd.read_parquet(project / "data/budget/decisions.parquet")
     assert set(decisions["id"]) == set(train_ids(len(c.given))[c.planted])
+
+
+@pytest.mark.hostile("intermediates")
+def test_leak_drops_alone_make_no_filters_candidate_for_the_model_check_to_train(tmp_path, monkeypatch, capsys):
+    c = case()
+    project = write_state(tmp_path / "p", c, issues=planted_fixes_then_mistakes(c).iloc[:0],
+                          params={"budget": {"check": True}})
+    plant_a_leak(project)  # train-0005 a copy of test-0000; nothing else flagged or duplicated
+    trainings = []
+    monkeypatch.setattr("winnow.budget_check.model_check", lambda *a, **k: trainings.append(k) or None)
+    done = _stage_in_process(project, "budget", monkeypatch, capsys)
+    assert done.returncode == 0, done.stderr
+    assert trainings == []  # before: filters won on their tie with none, and were checked by two trainings
+    lines = done.stdout.splitlines()
+    assert lines[-2] == LEAK_SHIPPED and lines[-1].startswith("budget: none chosen on the trusted split (300 images) in ")
+    metrics = json.loads((project / "metrics/budget.json").read_text())
+    assert (metrics["winner"], list(metrics["candidates"]), metrics["model_check"]) == ("none", ["none"], None)
+    decisions = pd.read_parquet(project / "data/budget/decisions.parquet")
+    assert decisions[["id", "action", "reason", "stage"]].values.tolist() == [["train-0005", "drop", "leak", "dedup"]]

@@ -159,7 +159,10 @@ def read_cleanings(cleaners: list[str], data: ImageSet, *,
         # a filters candidate that dropped no train image, which won as "filters" on its tie with none (a model
         # check trained for it), and "pruned applies the filters (2 decisions)" counted drops nothing applied
         train = data.manifest.loc[data.manifest["split"] == "train", "id"]
-        filters = filters[filters["id"].isin(train)].reset_index(drop=True)
+        # nor are dedup's leak drops a cleaning to weigh: pruned drops them whatever wins (winnow.budget_leaks) and no
+        # probe learns from them. Before, a leak alone made a filters candidate equal to none, which won on the tie
+        # ("filters chosen"), and the model check trained twice on the same images to ship the drop that ships anyway
+        filters = filters[filters["id"].isin(train) & (filters["reason"] != "leak")].reset_index(drop=True)
     return filters, rank_label_decisions({c: by_cleaner[c] for c in LABEL_CLEANERS if c in by_cleaner})
 
 
