@@ -296,6 +296,14 @@ def main() -> None:
         print(line)
     if doubt:
         print(doubt)
+    if judge_split == "trusted" and ridge_split == "val":
+        # the trusted labels are checked class by class against what val shows (trusted_doubt): before, a class val
+        # lacks went unchecked unsaid, and its trusted images labelled as another class passed as checked
+        unchecked = sorted(set(judge_labels.tolist()) - set(labels[ridge["rows"]].tolist()))
+        if unchecked:
+            names = listed((repr(data.classes[k]) for k in unchecked), at_most=3)
+            print(f"budget: the trusted labels of class(es) {names} are not checked against val, which holds no image "
+                  "of them to check by")
     if checked is not None:
         print(_check_line(checked, filters_checked, shipped=budget.winner, applied=len(budget.decisions),
                           filters_held=budget.filters_held_back))
