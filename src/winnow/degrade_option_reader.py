@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from winnow.errors import WinnowError
-from winnow.imageset import alike
+from winnow.imageset import as_class
 from winnow.param_rules import finite_number
 from winnow.param_values import bounded_repr
 
@@ -94,7 +94,7 @@ class OptionReader:
         # holds "café" decomposed (NFD), which params.yaml typed as "café" (NFC) never equalled, so the refusal's
         # own fix, to name one of the classes listed, failed again; ingest refuses two classes alike, so at most one
         if isinstance(value, str) and value not in classes:
-            value = next((name for name in classes if alike(name) == alike(value)), value)
+            value = as_class(value, classes=classes)
         index = classes.index(value) if isinstance(value, str) and value in classes else value
         if not isinstance(value, (str, int)) or isinstance(value, bool):  # true, null, 1.0, a date: YAML read a name
             read = next((name for name in classes if _yaml_reads(name) == (type(value), value)), None)

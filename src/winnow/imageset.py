@@ -71,6 +71,14 @@ def alike(name: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", name).split())
 
 
+def as_class(text: str, *, classes: list[str]) -> str:
+    """The class of ``classes`` that ``text`` names as a person reads it (:func:`alike`), as ``classes`` spells it;
+    ``text`` itself where it names none. Ingest refuses two classes alike, so at most one matches. One rule for every
+    reader of a typed class name (a review's class cells, degrade options, ``study queue --classes``): a name in
+    another Unicode form than the class's (a decomposed "café", a macOS folder's) is that class."""
+    return text if text in classes else next((name for name in classes if alike(name) == alike(text)), text)
+
+
 @dataclass(frozen=True)
 class ImageSet:
     """Images, their manifest and the class names.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from winnow.errors import WinnowError, listed
+from winnow.imageset import as_class
 from winnow.ingest import VERDICT_CLASS_PREFIX, alike
 
 KEYWORDS = ("accept", "reject", "drop")  # verdict words, in any case; they win over a class of the same name
@@ -75,14 +76,6 @@ def accepting(action: str, suggested: str) -> str:
     """What accepting a suggestion does, in words: ``drop`` or ``relabel to '<class>'`` (a drop's suggested
     class is only the judge's hint, which accepting does not apply)."""
     return f"relabel to {suggested!r}" if action == "relabel" else action
-
-
-def as_class(text: str, *, classes: list[str]) -> str:
-    """The class of ``classes`` a class column's cell (``given``, ``suggested``) names as a person reads it
-    (:func:`~winnow.ingest.alike`: Unicode NFKC, which ingest keeps two classes from sharing), ``text`` itself where it
-    names none. Before, a cell in another Unicode form (a decomposed "café") was refused as naming no class, one
-    renamed since the export, with the advice to review the image anew, while the verdict word beside it was read."""
-    return text if text in classes else next((name for name in classes if alike(name) == alike(text)), text)
 
 
 def unnamed_class(text: str, *, classes: list[str]) -> str | None:

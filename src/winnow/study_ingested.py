@@ -15,7 +15,7 @@ import pandas as pd
 from winnow.degrade_kept import grey_already
 from winnow.degrade_options import check_classes_learnt, parse
 from winnow.errors import WinnowError, first_line, first_repeated, listed, refuse_unreadable
-from winnow.imageset import alike
+from winnow.imageset import as_class
 
 INGESTED_CLASSES = "data/ingest/classes.json"
 
@@ -107,8 +107,7 @@ def deletable_classes(asked: list[str] | None, *, current: Callable[[], bool]) -
                           "run `dvc repro ingest`")
     # a name as a person reads it (winnow.imageset.alike), queued as classes.json spells it: before, "café" typed
     # (NFC) was refused as not among classes listing "café" decomposed (NFD, a folder named on macOS)
-    spelt = {alike(name): name for name in known}
-    asked = None if asked is None else [name if name in known else spelt.get(alike(name), name) for name in asked]
+    asked = None if asked is None else [as_class(name, classes=known) for name in asked]
     unknown = [name for name in asked or [] if name not in known]
     if unknown:
         raise WinnowError(f"study queue --classes: {', '.join(map(repr, unknown))} not among the {len(known)} classes "
