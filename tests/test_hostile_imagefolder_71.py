@@ -60,12 +60,12 @@ def test_a_png_whose_image_data_ends_before_its_last_row_is_a_row(tmp_path, monk
     _stage_module("ingest").main()
     # an 8x8 8-bit PNG's rows are 1 filter byte and 8 pixels: 8 * 9 bytes of palette indices, 8 * 33 of RGBA
     assert pd.read_csv(project / "data/ingest/rejected.csv").values.tolist() == [
-        [f"{data}/a/palette.png", "cut short: its image data inflates to 27 of the 72 bytes of its 8x8 pixels (its "
-                                  "encoder stopped early), and the rows missing would be read as blank; save it again "
-                                  "from its source"],
-        [f"{data}/b/rgba.png", "cut short: its image data inflates to 165 of the 264 bytes of its 8x8 pixels (its "
-                               "encoder stopped early), and the rows missing would be read as blank; save it again "
-                               "from its source"]]
+        [f"{data}/a/palette.png", "cut short: its image data inflates to 27 of the 72 bytes of its 8x8 "
+                                  "pixels (width x height; its encoder stopped early), and the rows missing would "
+                                  "be read as blank; save it again from its source"],
+        [f"{data}/b/rgba.png", "cut short: its image data inflates to 165 of the 264 bytes of its 8x8 "
+                               "pixels (width x height; its encoder stopped early), and the rows missing would "
+                               "be read as blank; save it again from its source"]]
     ids = pd.read_parquet(project / "data/ingest/manifest.parquet")["id"]
     assert len(ids) == 25 and "b/whole.png" in set(ids)
 

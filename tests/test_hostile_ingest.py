@@ -226,9 +226,9 @@ def test_decompression_bomb_over_twice_the_limit_is_a_row(tmp_path):
 def test_decompression_bomb_below_twice_the_limit_is_a_row_not_decoded(tmp_path):
     # between 1x and 2x the limit Pillow only warns and would decode 100 million pixels
     project, bad = quarantined(tmp_path, "bomb.png", lambda p: p.write_bytes(png_header(10_000, 10_000)))
-    assert rejected(project) == {bad: "decompression bomb: 10000x10000 pixels exceeds Pillow's limit of 89478485; if "
-                                      "it is a photo, save it at most 89478485 pixels (half its width and height) to "
-                                      "read it"}
+    assert rejected(project) == {bad: "decompression bomb: 10000x10000 pixels (width x height) exceeds Pillow's "
+                                      "limit of 89478485; if it is a photo, save it at most 89478485 pixels (half its "
+                                      "width and height) to read it"}
 
 
 @pytest.mark.hostile("imagefolder")

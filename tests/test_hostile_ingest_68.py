@@ -116,7 +116,7 @@ def test_a_108_and_a_200_megapixel_photo_are_rows_saying_how_to_read_them(tmp_pa
     project = ingest_in_process(tmp_path, monkeypatch, data, val_fraction=0.2, max_reject_fraction=0.1)
     advice = "; if it is a photo, save it at most 89478485 pixels (half its width and height) to read it"
     assert pd.read_csv(project / "data/ingest/rejected.csv").values.tolist() == [
-        [str(data / "a" / "phone108.png"), "decompression bomb: 12000x9000 pixels exceeds Pillow's limit of 89478485"
-         + advice],
+        [str(data / "a" / "phone108.png"), "decompression bomb: 12000x9000 pixels (width x height) exceeds Pillow's "
+         "limit of 89478485" + advice],
         [str(data / "a" / "phone200.png"), "decompression bomb: Image size (199756800 pixels) exceeds limit of "
          "178956970 pixels, could be decompression bomb DOS attack" + advice]]

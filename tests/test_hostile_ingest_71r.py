@@ -147,12 +147,12 @@ def test_short_png_streams_are_rows_and_a_png_holding_its_last_row_is_not_inflat
     # Adam7 of 8x8 RGBA: passes of 1, 1, 2x1, 2x2, 4x2, 4x4 and 8x4 pixels, each row 1 + 4 bytes a pixel: 271 bytes,
     # the seventh 4 * 33 of them
     assert pd.read_csv(project / "data/ingest/rejected.csv").values.tolist() == [
-        [f"{data}/a/adam7.png", "cut short: its image data inflates to 139 of the 271 bytes of its 8x8 pixels (its "
-                                "encoder stopped early), and the rows missing would be read as blank; save it again "
-                                "from its source"],
-        [f"{data}/b/two_bit.png", "cut short: its image data inflates to 15 of the 24 bytes of its 8x8 pixels (its "
-                                  "encoder stopped early), and the rows missing would be read as blank; save it again "
-                                  "from its source"]]
+        [f"{data}/a/adam7.png", "cut short: its image data inflates to 139 of the 271 bytes of its 8x8 "
+                                "pixels (width x height; its encoder stopped early), and the rows missing would "
+                                "be read as blank; save it again from its source"],
+        [f"{data}/b/two_bit.png", "cut short: its image data inflates to 15 of the 24 bytes of its 8x8 "
+                                  "pixels (width x height; its encoder stopped early), and the rows missing would "
+                                  "be read as blank; save it again from its source"]]
     ids = set(pd.read_parquet(project / "data/ingest/manifest.parquet")["id"])
     assert {"b/whole.png", "b/black_bottom.png"} <= ids and len(ids) == 26
     # the three whose last row is all zeros, and no other (whole.png's last row holds 200s)

@@ -117,8 +117,10 @@ def _short_stream(header: memoryview, image: list[memoryview], img: Image.Image 
         return None
     if got >= needed or not inflater.eof:
         return None
-    return (f"cut short: its image data inflates to {got} of the {needed} bytes of its {width}x{height} pixels (its "
-            "encoder stopped early), and the rows missing would be read as blank; save it again from its source")
+    # width x height, said so: ingest's stretch and mixed-sizes lines give a size height first (said so)
+    return (f"cut short: its image data inflates to {got} of the {needed} bytes of its {width}x{height} pixels (width "
+            "x height; its encoder stopped early), and the rows missing would be read as blank; save it again from its "
+            "source")
 
 
 def _last_row_held(img: Image.Image, *, width: int, height: int, interlaced: bool) -> bool:

@@ -159,7 +159,8 @@ def _decode(path: Path, size: int | None) -> tuple:
         with Image.open(io.BytesIO(opened)) as img:
             if Image.MAX_IMAGE_PIXELS and img.width * img.height > Image.MAX_IMAGE_PIXELS:
                 # between 1x and 2x the limit Pillow only warns and would decode it; refuse before decoding
-                return None, _too_large(f"{img.width}x{img.height} pixels exceeds Pillow's limit of "
+                # width x height, said so: ingest's stretch and mixed-sizes lines give a size height first
+                return None, _too_large(f"{img.width}x{img.height} pixels (width x height) exceeds Pillow's limit of "
                                         f"{Image.MAX_IMAGE_PIXELS}")
             width = img.width
             if img.format not in READ_FORMATS:
