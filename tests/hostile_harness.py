@@ -150,6 +150,22 @@ def _env() -> dict:
     return env
 
 
+def libgomp_warns(name: str, values: list[str]) -> dict[str, bool]:
+    """For each of ``values``: whether torch's own GNU OpenMP, loaded alone (no torch import) in a fresh process with
+    ``name=value`` and no other OpenMP or MKL setting, warns at its load that it cannot read it. The library itself as
+    the judge of what winnow.stage_process.openmp_refusal refuses (one helper for every variable's test)."""
+    import importlib.util
+
+    library = next(Path(importlib.util.find_spec("torch").origin).parent.glob("lib/libgomp*.so*"))
+    plain = {k: v for k, v in os.environ.items() if not k.startswith(("OMP_", "GOMP_", "MKL_"))}
+    warned = {}
+    for value in values:
+        done = subprocess.run([sys.executable, "-c", f"import ctypes; ctypes.CDLL({str(library)!r})"],
+                              env={**plain, name: value}, capture_output=True, text=True, timeout=60)
+        warned[value] = f"Invalid value for environment variable {name}" in done.stderr
+    return warned
+
+
 def run_stage(project: Path, stage: str, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
     """Run ``stages/<stage>.py`` (underscored name) in ``project`` as dvc.yaml's command would."""
     script = ROOT / "stages" / f"{stage.replace('-', '_')}.py"

@@ -11,8 +11,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from hostile_harness import (
-    ROOT, _env, assert_error_line, assert_nothing_left, files_under, make_project, params_with,
+    ROOT, _env, assert_error_line, assert_nothing_left, files_under, libgomp_warns, make_project, params_with,
 )
 from winnow import params
 from winnow.errors import WinnowError
@@ -57,13 +55,7 @@ def test_a_thread_limit_gnu_openmp_reads_is_left_alone(monkeypatch, value):
 @pytest.mark.hostile("interrupted")
 def test_the_thread_limits_refused_are_those_torchs_openmp_warns_of():
     # the library itself as the judge: torch's libgomp, loaded alone, warns at its load for exactly the values refused
-    library = next(Path(importlib.util.find_spec("torch").origin).parent.glob("lib/libgomp*.so*"))
-    warned = {}
-    for value in _LIMIT_UNREAD + _LIMIT_READ:
-        done = subprocess.run([sys.executable, "-c", f"import ctypes; ctypes.CDLL({str(library)!r})"],
-                              env={**os.environ, "OMP_THREAD_LIMIT": value}, capture_output=True, text=True,
-                              timeout=60)
-        warned[value] = "Invalid value for environment variable OMP_THREAD_LIMIT" in done.stderr
+    warned = libgomp_warns("OMP_THREAD_LIMIT", _LIMIT_UNREAD + _LIMIT_READ)
     assert warned == {value: value in _LIMIT_UNREAD for value in _LIMIT_UNREAD + _LIMIT_READ}
 
 

@@ -18,12 +18,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import importlib.util
 import os
 import subprocess
 import sys
-from pathlib import Path
 
+from hostile_harness import libgomp_warns
 from test_degrade import N_TRAIN, make_imageset
 from test_hostile_leftovers_76b import _clusters, _self_space
 from winnow.degrade import degrade
@@ -119,13 +118,8 @@ def _plain_env(**set_here) -> dict:
 def test_openmp_settings_gnu_openmp_cannot_read_are_refused_as_it_judges_them(monkeypatch, name):
     # the library itself as the judge: torch's libgomp, loaded alone (no torch import), warns at its load exactly for
     # the values refused, and takes the others without a word
-    library = next(Path(importlib.util.find_spec("torch").origin).parent.glob("lib/libgomp*.so*"))
     unread, read = _OPENMP_VALUES[name]
-    warned = {}
-    for value in unread + read:
-        done = subprocess.run([sys.executable, "-c", f"import ctypes; ctypes.CDLL({str(library)!r})"],
-                              env=_plain_env(**{name: value}), capture_output=True, text=True, timeout=60)
-        warned[value] = f"Invalid value for environment variable {name}" in done.stderr
+    warned = libgomp_warns(name, unread + read)
     assert warned == {value: value in unread for value in unread + read}
     what, fix = _WHAT_FIX[name]
     refused = {}

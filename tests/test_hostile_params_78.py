@@ -15,8 +15,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -24,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from hostile_harness import (
-    ROOT, _env, assert_error_line, assert_nothing_left, default_params, files_under, make_project, params_with,
-    run_stage, run_winnow,
+    ROOT, _env, assert_error_line, assert_nothing_left, default_params, files_under, libgomp_warns, make_project,
+    params_with, run_stage, run_winnow,
 )
 from test_imageset import _header, _write
 from winnow import params
@@ -127,13 +125,7 @@ def test_a_thread_count_gnu_openmp_reads_is_left_alone(monkeypatch, value):
 def test_the_thread_counts_refused_are_those_torchs_openmp_warns_of():
     # the library itself as the judge: torch's libgomp, loaded alone (no torch import), warns at its load exactly
     # for the values refused, and takes the others without a word
-    library = next(Path(importlib.util.find_spec("torch").origin).parent.glob("lib/libgomp*.so*"))
-    warned = {}
-    for value in _UNREAD + _READ:
-        done = subprocess.run([sys.executable, "-c", f"import ctypes; ctypes.CDLL({str(library)!r})"],
-                              env={**os.environ, "OMP_NUM_THREADS": value}, capture_output=True, text=True,
-                              timeout=60)
-        warned[value] = "Invalid value for environment variable OMP_NUM_THREADS" in done.stderr
+    warned = libgomp_warns("OMP_NUM_THREADS", _UNREAD + _READ)
     assert warned == {value: value in _UNREAD for value in _UNREAD + _READ}
     assert {value: not _thread_counts_read(value) for value in warned} == warned
 
