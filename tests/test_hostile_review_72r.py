@@ -111,7 +111,7 @@ def test_an_older_winnows_verdicts_file_given_to_import_is_named_as_such(project
     assert str(refused.value) == (
         "old.csv: holds verdicts as `winnow review import` writes them into reviews/verdicts.csv (class numbers, not "
         "the class names a person saw), not a reviewed file; import the file they were read from (the edited "
-        "reviews/queue.csv, the review page's download or a Label Studio JSON export); `dvc repro variants` applies "
+        "reviews/queue.csv, the review page's download or a Label Studio JSON export); `dvc repro` applies "
         "reviews/verdicts.csv as it is")
     assert_nothing_left(project, before)
     assert saved_lines() == lines

@@ -161,11 +161,12 @@ def reviewed_words(path: Path, *, with_saved: bool = False) -> list[tuple[str, s
     # class ... edit only the verdict column": its class numbers are what import writes, no edit of a person's
     # id, verdict, label: the columns every verdicts.csv starts with, of an older winnow's too (no digest or classes
     # column: before, still refused as "given '0' names no class"); no reviewed file has a label column
+    # `dvc repro`, as import's own line says (f610f55f): `dvc repro variants` rewrote pruned's rows alone
     if set(VERDICT_COLUMNS[:3]) <= set(header):
         raise WinnowError(f"{path}: holds verdicts as `winnow review import` writes them into {VERDICTS_FILE} (class "
                           "numbers, not the class names a person saw), not a reviewed file; import the file they were "
                           "read from (the edited reviews/queue.csv, the review page's download or a Label Studio JSON "
-                          f"export); `dvc repro variants` applies {VERDICTS_FILE} as it is")
+                          f"export); `dvc repro` applies {VERDICTS_FILE} as it is")
     # Label Studio's CSV export: the task's data (winnow_id, given, digest, ...) as columns, and its own task
     # number as id, which would name another image of the queue (or none)
     key = "winnow_id" if "winnow_id" in header else "id"
