@@ -15,7 +15,7 @@ import pandas as pd
 
 from winnow.configs import MIN_SIDE, gan_size_fits, gan_sizes_near
 from winnow.errors import WinnowError
-from winnow.image_damage import LFS_POINTER
+from winnow.image_damage import LFS_REASON
 from winnow.image_files import NESTED, OUTSIDE
 from winnow.image_formats import MISNAMED_IMAGE, NOT_AN_IMAGE, UNFINISHED
 from winnow.imageset import IMAGES, finish_imageset
@@ -128,7 +128,7 @@ def _not_images(rejected: pd.DataFrame) -> str:
             (MISNAMED_IMAGE, "images by their content but not by their suffix", "rename them with the suffix of their "
              "format, as each one's row says"),
             (UNFINISHED, "unfinished downloads", "finish the downloads, or remove them"),
-            (LFS_POINTER, "Git LFS pointers, not the images", "run `git lfs pull` in the repository that holds them"),
+            (LFS_REASON, "Git LFS pointers, not the images", "run `git lfs pull` in the repository that holds them"),
             (NESTED, "in folders nested inside a class folder", "only files directly inside a class folder are "
              "read; move them up into it, or remove those folders"),
             (OUTSIDE, "beside the class folders, in no class folder", "move each into its class folder, or out of the "

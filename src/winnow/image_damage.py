@@ -237,7 +237,10 @@ def _jpeg_precision(data: bytes) -> int | None:
     return None
 
 
-LFS_POINTER = "a Git LFS pointer"  # the start of such a file's reason, which the ingest stage counts and words a fix of
+LFS_REASON = "a Git LFS pointer"  # the start of such a file's reason, which the ingest stage counts and words a fix of
+# how such a file begins (the bytes winnow.revisions.LFS_POINTER names for the gate's reads; not imported from that
+# git module, which ingest does not depend on)
+_LFS_START = b"version https://git-lfs.github.com/spec/"
 # the brands of an ISO media file's ftyp box that are HEIF: an iPhone's photos (.heic), which Pillow cannot read
 _HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")
 
@@ -253,8 +256,8 @@ def unidentified(data: bytes, signature: str | None) -> str | None:
     if not data.strip(b"\0"):
         return (f"all of its {len(data)} bytes are zeros: the file was never written (an interrupted copy or "
                 "download); copy it again from its source")
-    if data.startswith(b"version https://git-lfs.github.com/spec/"):
-        return (f"{LFS_POINTER}, not the image (the repository was cloned or copied without its LFS files): run `git "
+    if data.startswith(_LFS_START):
+        return (f"{LFS_REASON}, not the image (the repository was cloned or copied without its LFS files): run `git "
                 "lfs pull` in the repository that holds it")
     if data.lstrip(b"\xef\xbb\xbf \t\r\n")[:14].lower().startswith((b"<!doctype html", b"<html", b"<head")):
         return ("a web page (HTML), not an image: a download that saved a site's page (an error, a login or a consent "
