@@ -91,7 +91,7 @@ class GateSettings:
         if key in self.tolerances:
             return key
         # its entry typed as a person reads it (of two read alike the other decides nothing: refused so), else patterns
-        own = next((entry for entry in self.tolerances if as_read(entry) == as_read(key)), None)
+        own = next((entry for entry in self.tolerances if key_as_read(entry) == key_as_read(key)), None)
         matching = [pattern for pattern in self.tolerances if entry_matches(key, pattern)]
         return own or min(matching, key=self.tolerances.__getitem__, default=None)
 
@@ -119,7 +119,7 @@ def is_pattern(entry: str) -> bool:
 
 
 @functools.cache  # each key is read against every entry, for every decision (4,002 keys: 0.36 s uncached)
-def as_read(key: str) -> str:
+def key_as_read(key: str) -> str:
     """A tested key or a ``gate.tolerances`` entry with its class as a person reads it (winnow.imageset.alike, as
     degrade options read a class typed). Before, per_class.café.recall typed NFC matched no key of a class named NFD
     (macOS): refused beside a class printed alike, or (an earlier release's .f1 entry) left out, a looser one gating."""
@@ -132,8 +132,9 @@ def as_read(key: str) -> str:
 
 def entry_matches(key: str, entry: str) -> bool:
     """Whether the ``gate.tolerances`` ``entry`` matches ``key`` as :meth:`GateSettings.deciding` reads it: the key's
-    own entry (:func:`as_read`), or a pattern (holding ``*?[`` as typed: NFKC makes a fullwidth "＊" "*")."""
-    return as_read(key) == as_read(entry) or is_pattern(entry) and fnmatch.fnmatchcase(as_read(key), as_read(entry))
+    own entry (:func:`key_as_read`), or a pattern (holding ``*?[`` as typed: NFKC makes a fullwidth "＊" "*")."""
+    read, entry_read = key_as_read(key), key_as_read(entry)
+    return read == entry_read or is_pattern(entry) and fnmatch.fnmatchcase(read, entry_read)
 
 
 def metric_keys(table: pd.DataFrame) -> list[str]:
