@@ -15,21 +15,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from gate_repo import commit, git, gated, init, labels_of, notes_of, write_both_variants, write_variant, wrong_on
+from gate_repo import commit, git, gated, init, labels_of, notes_of, write_variant
 from hostile_harness import assert_nothing_left, default_params, files_under, make_project
+from test_hostile_gate_73 import REPORT, committed
 from winnow.cli import main as winnow
 from winnow.metrics import TEST_SPLIT_KEY, digest_of_test_split, summary_path
-
-REPORT = "reports/gate.md"
-
-
-def committed(tmp_path, params: dict | None = None):
-    """A committed base of baseline and pruned evaluated on 1,000 test images (wrong on 2), its params.yaml
-    ``params`` (default: today's)."""
-    project = make_project(tmp_path / "project", params or default_params())
-    labels = labels_of()
-    write_both_variants(project, labels, wrong_on(labels, [1, 2]))
-    return init(project)
 
 
 def write_summaries(project, record) -> None:

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from gate_repo import CLASSES, gated, init, labels_of, notes_of, write_variant
 from hostile_harness import assert_nothing_left, default_params, files_under, make_project
+from test_hostile_gate_78 import LFS_POINTER_TEXT
 from winnow.cli import main as winnow
 
 
@@ -35,8 +36,6 @@ def test_a_class_of_two_right_at_base_is_said_to_be_unwatched_not_left_to_a_coll
         "cannot see them fall at all; give the test split more of their images"]
 
 
-LFS_POINTER_TEXT = ("version https://git-lfs.github.com/spec/v1\n"
-                    "oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 38910\n")
 
 
 @pytest.mark.hostile("gate")
