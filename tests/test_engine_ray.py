@@ -408,7 +408,10 @@ def test_a_local_cluster_of_one_cpu_has_the_cpu_asked_for_and_its_embeddings_fin
     # represent hung with no output (compute.ray.num_cpus: 1, or null on a one-CPU machine)
     require(importlib.util.find_spec("ray") is not None, what="Ray",
             fix="make setup installs the ray[data] pin of requirements.lock")
-    done = subprocess.run([sys.executable, "-c", ONE_CPU_CLUSTER], capture_output=True, text=True, timeout=300)
+    # this checkout's winnow (_env's PYTHONPATH), as the CPU model's check it replaced ran: the environment's editable
+    # install may be another checkout's
+    done = subprocess.run([sys.executable, "-c", ONE_CPU_CLUSTER], capture_output=True, text=True, timeout=300,
+                          env=_env())
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.splitlines()[-2:] == ["cpus 1", "equal True"]
 
