@@ -87,7 +87,7 @@ _KNOWN_SLOW_FILES = {
 
 def pytest_configure(config):
     """``--dist loadfile`` hands out the files in collection order, not xdist's default of most tests first: that
-    put the one-test end-to-end file (about a quarter of the suite's time) among the last files handed out, whatever
+    put the end-to-end file (21 tests, about a quarter of the suite's time) after every file of more tests, whatever
     order :func:`pytest_collection_modifyitems` chose, so it ran alone at the end while the other worker waited."""
     if hasattr(config.option, "loadscopereorder"):  # pytest-xdist's option; absent without xdist
         config.option.loadscopereorder = False
