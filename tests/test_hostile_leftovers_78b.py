@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from hostile_harness import (
-    ROOT, _env, assert_error_line, assert_nothing_left, files_under, libgomp_warns, make_project, params_with,
+    ROOT, _env, assert_error_line, assert_nothing_left, files_under, make_project, params_with,
 )
 from winnow import params
 from winnow.errors import WinnowError
@@ -30,33 +30,6 @@ def _no_thread_limit(value: str) -> str:
             "ignore it with a warning); set it to a whole number of 1 or more (such as 2), or unset it, then rerun")
 
 
-_LIMIT_UNREAD = ["abc", "0", "-1", "4,2", "4,", "", "4abc", "0x4", "9223372036854775808"]
-_LIMIT_READ = ["4", " 4 ", "+4", "09", "9223372036854775807"]
-
-
-@pytest.mark.hostile("interrupted")
-@pytest.mark.parametrize("value", _LIMIT_UNREAD)
-def test_a_thread_limit_gnu_openmp_cannot_read_is_refused(monkeypatch, value):
-    monkeypatch.delenv("GOMP_CPU_AFFINITY", raising=False)
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    monkeypatch.setenv("OMP_THREAD_LIMIT", value)
-    assert openmp_refusal() == _no_thread_limit(value)
-
-
-@pytest.mark.hostile("interrupted")
-@pytest.mark.parametrize("value", _LIMIT_READ)
-def test_a_thread_limit_gnu_openmp_reads_is_left_alone(monkeypatch, value):
-    monkeypatch.delenv("GOMP_CPU_AFFINITY", raising=False)
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    monkeypatch.setenv("OMP_THREAD_LIMIT", value)
-    assert openmp_refusal() is None
-
-
-@pytest.mark.hostile("interrupted")
-def test_the_thread_limits_refused_are_those_torchs_openmp_warns_of():
-    # the library itself as the judge: torch's libgomp, loaded alone, warns at its load for exactly the values refused
-    warned = libgomp_warns("OMP_THREAD_LIMIT", _LIMIT_UNREAD + _LIMIT_READ)
-    assert warned == {value: value in _LIMIT_UNREAD for value in _LIMIT_UNREAD + _LIMIT_READ}
 
 
 @pytest.mark.hostile("interrupted")

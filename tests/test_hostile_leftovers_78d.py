@@ -89,8 +89,8 @@ def test_a_copy_named_as_an_image_already_is_refused():
 
 # per variable: values GNU OpenMP warns of and ignores, then values it reads without a word (torch's libgomp)
 _OPENMP_VALUES = {
-    "OMP_THREAD_LIMIT": (["abc", "", " ", "0", "-1", "1.5", "4,2", "4k", "9223372036854775808"],
-                         ["4", " 4 ", "+2", "1", "9223372036854775807"]),
+    "OMP_THREAD_LIMIT": (["abc", "", " ", "0", "-1", "1.5", "4,2", "4,", "4k", "4abc", "0x4", "9223372036854775808"],
+                         ["4", " 4 ", "+2", "+4", "09", "1", "9223372036854775807"]),
     "OMP_MAX_ACTIVE_LEVELS": (["abc", "", "-1", "1.5", "4,2", "9223372036854775808"],
                               ["0", "4", " 3 ", "+2", "9223372036854775807"]),
     "OMP_DYNAMIC": (["abc", "", "1", "0", "yes", "truex", "true,false"], ["true", "TRUE", " false ", "False"]),
