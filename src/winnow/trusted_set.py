@@ -17,7 +17,7 @@ import pandas as pd
 
 from winnow.errors import WinnowError, first_repeated
 from winnow.image_files import load_imagefolder
-from winnow.ingest import alike
+from winnow.imageset import as_class
 from winnow.npz_files import load_npz
 from winnow.remote_files import RemotePath, locate
 from winnow.sources import Loaded
@@ -76,17 +76,22 @@ def load_trusted(path: str | os.PathLike, *, classes: list[str], size: int | Non
     if repeated is not None:  # two names matched to one class would merge them without a word
         raise WinnowError(f"ingest.trusted_path: class name {repeated!r} appears twice in {path}; class names must be "
                           "unique")
-    unknown = [c for c in loaded.classes if c not in classes]
+    # a class read as a person reads it (as_class, the one rule for a class name met outside classes.json), spelt as
+    # the data set spells it. Before: a trusted folder "café" (NFC) beside the data set's macOS-made "café" (NFD) was
+    # refused as "differ only in Unicode form", the two printing exactly alike, so no rename a user could see fixed it
+    names = [as_class(str(c), classes=classes) for c in loaded.classes]
+    merged = first_repeated(names)
+    if merged is not None:  # two trusted classes that read as one: which of them the user checked is not ours to pick
+        twins = [str(c) for c, name in zip(loaded.classes, names) if name == merged]
+        raise WinnowError(f"ingest.trusted_path: classes {ascii(twins[0])} and {ascii(twins[1])} of {path} differ "
+                          f"only in Unicode form or surrounding spaces, both the data set's class {ascii(merged)}; "
+                          "merge them into one")
+    unknown = [c for c in names if c not in classes]
     if unknown:
-        twin = next((c for c in classes if alike(c) == alike(unknown[0])), None)
-        if twin is not None:  # the two print alike: say why they are not one class
-            raise WinnowError(f"ingest.trusted_path: class {ascii(unknown[0])} of {path} and the data set's class "
-                              f"{ascii(twin)} differ only in Unicode form or surrounding spaces; name the trusted "
-                              "folder as the data set does")
         raise WinnowError(f"ingest.trusted_path: class {unknown[0]!r} of {path} is not a class of the data set "
                           f"({', '.join(classes[:10])}{', ...' if len(classes) > 10 else ''}); name its classes as "
                           "the data set does")
-    index = np.array([classes.index(c) for c in loaded.classes], dtype=np.int64)
+    index = np.array([classes.index(c) for c in names], dtype=np.int64)
     ids = np.array([f"trusted/{i}" for i in loaded.ids], dtype=object)
     return Loaded(loaded.images, index[loaded.labels], ids, list(classes), loaded.source,
                   orig_h=loaded.orig_h, orig_w=loaded.orig_w, orig_mode=loaded.orig_mode, rejected=loaded.rejected,
