@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from hostile_harness import (
     ROOT, _env, assert_error_line, assert_nothing_left, files_under, make_project, params_with,
 )
+from test_hostile_params_78 import _refusal
 from winnow import params
-from winnow.errors import WinnowError
 from winnow.stage_process import openmp_hang, openmp_refusal
 
 
@@ -47,15 +46,6 @@ def test_a_stage_under_an_unreadable_thread_limit_is_one_line(tmp_path):
 
 # -- a shell command in a params path ------------------------------------------------------------------------------
 
-def _params_refusal(tmp_path: Path, changed: dict) -> str:
-    project = make_project(tmp_path / "project", changed)
-    before = files_under(project)
-    with pytest.raises(WinnowError) as err:
-        params.load(project / "params.yaml")
-    assert_nothing_left(project, before)
-    return str(err.value)
-
-
 @pytest.mark.hostile("params")
 @pytest.mark.parametrize("path, value, command", [
     ("ingest.path", "$(pwd)/images", "$(pwd)"),
@@ -65,7 +55,7 @@ def _params_refusal(tmp_path: Path, changed: dict) -> str:
 def test_a_shell_command_in_a_params_path_is_refused(tmp_path, path, value, command):
     # before: passed; the source stage listed ingest.path "$(pwd)/images" as unreadable with status 0, and ingest
     # refused it as a folder that does not exist (the $HOME of test_hostile_params_78.py, by its neighbour)
-    assert _params_refusal(tmp_path, params_with(path, value)) == (
+    assert _refusal(tmp_path, params_with(path, value)) == (
         f'params.yaml: {path}: "{value}" holds a shell command ({command}), and params.yaml paths are not expanded; '
         "write the path itself, or a path relative to the project")
 
