@@ -41,24 +41,26 @@ def auto_cut(scores: np.ndarray, *, bins: int = 256, alpha: float = 0.01, tail_s
             cut = _isolated_cut(scores, share=tail_share, most=isolated_max, alpha=alpha)
             if cut != NOTHING:
                 return cut, "isolated"
-    cut = _majority_cut(scores, bins=bins, alpha=alpha)
+    # one histogram and one Otsu split for the majority and split rules, which both start from them
+    h = Histogram.of(scores, bins=bins)
+    split = otsu(h)
+    cut = _majority_cut(scores, histogram=h, split=split, alpha=alpha)
     if cut != NOTHING:
         return cut, "majority"
-    cut = _split_cut(scores, bins=bins, alpha=alpha)
+    cut = _split_cut(scores, histogram=h, split=split, alpha=alpha)
     return (cut, "split") if cut != NOTHING else (NOTHING, "none")
 
 
-def _majority_cut(scores: np.ndarray, *, bins: int, alpha: float) -> float:
+def _majority_cut(scores: np.ndarray, *, histogram: Histogram, split: float, alpha: float) -> float:
     """The valley below which most of ``scores`` lie, when Otsu's split leaves more than half of them below
     it and both sides are modes of their own (the ``mode`` rule's test): 80% of the images
     blurred, or a minority scoring above the norm. Else :data:`NOTHING`. Before, such a set said nothing:
-    rule ``none``, no warning, and no ``max_flagged_fraction`` could let the cut apply."""
-    h = Histogram.of(scores, bins=bins)
-    # Otsu, not minimum error: beside a tight majority mode (80% darkened to x0.25) minimum error cut inside it
-    cut = otsu(h)
-    if np.mean(scores <= cut) <= 0.5:
+    rule ``none``, no warning, and no ``max_flagged_fraction`` could let the cut apply. ``histogram``: of
+    ``scores``; ``split``: its Otsu threshold (Otsu, not minimum error: beside a tight majority mode, 80% darkened to
+    x0.25, minimum error cut inside it)."""
+    if np.mean(scores <= split) <= 0.5:
         return NOTHING
-    valley = _valley_between_modes(h, cut, bandwidth=_bandwidth(scores), alpha=alpha)
+    valley = _valley_between_modes(histogram, split, bandwidth=_bandwidth(scores), alpha=alpha)
     # a majority at the valley too: a valley below Otsu's cut leaving fewer than half is a minority the mode rule
     # judged and passed, not this rule's to flag
     return NOTHING if valley is None or np.mean(scores <= valley) <= 0.5 else valley
@@ -75,7 +77,7 @@ _SPLIT_SHARE = 0.2
 _SPLIT_MIN = 90
 
 
-def _split_cut(scores: np.ndarray, *, bins: int, alpha: float) -> float:
+def _split_cut(scores: np.ndarray, *, histogram: Histogram, split: float, alpha: float) -> float:
     """The valley between two modes of which each side of Otsu's split holds at least :data:`_SPLIT_SHARE` of
     ``scores`` float64 ``(N,)`` (at least :data:`_SPLIT_MIN` of them), tested (as the ``mode`` rule tests it) at the spread within each side, and lying in
     a band with no score within that bandwidth of it; else :data:`NOTHING`.
@@ -86,9 +88,7 @@ def _split_cut(scores: np.ndarray, *, bins: int, alpha: float) -> float:
     rule none, no warning. Smoothed at the within-side spread (0.019) the valley is plain."""
     if len(scores) < _SPLIT_MIN:
         return NOTHING
-    h = Histogram.of(scores, bins=bins)
-    cut = otsu(h)
-    low = scores <= cut
+    low = scores <= split
     if not _SPLIT_SHARE <= np.mean(low) <= 1 - _SPLIT_SHARE:
         return NOTHING
     within = np.concatenate([scores[low] - scores[low].mean(), scores[~low] - scores[~low].mean()])
@@ -96,7 +96,7 @@ def _split_cut(scores: np.ndarray, *, bins: int, alpha: float) -> float:
     # floor (its median step over one distinct value was a mean of nothing, a RuntimeWarning in the stage's stderr)
     spread = _bandwidth(within) if np.unique(within).size > 1 else 0.0
     bandwidth = max(spread, _resolution(scores))
-    valley = _valley_between_modes(h, cut, bandwidth=bandwidth, alpha=alpha)
+    valley = _valley_between_modes(histogram, split, bandwidth=bandwidth, alpha=alpha)
     # an empty band: at the finer bandwidth a clean beta(5, 2) of 8,068 scores had a ripple pass the valley test
     # with scores all round it (1 of 100 draws of 8,068); damage that moves a group leaves a gap
     if valley is None or np.any(np.abs(scores - valley) < bandwidth):
