@@ -6,7 +6,7 @@ source reads (:data:`IMAGE_SUFFIXES`, :data:`READ_FORMATS`), the reason of a fil
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from winnow.remote_files import RemotePath
 
@@ -28,7 +28,8 @@ def suffix_not_read(path: Path) -> str:
     """The reason of a file whose suffix is none of :data:`IMAGE_SUFFIXES`: a sidecar's (.xmp) is no image file; a
     browser's unfinished download (:data:`UNFINISHED_SUFFIXES`) is said so; one whose content is a PNG, JPEG, BMP or
     WebP (:func:`image_format`) is told to be renamed: ``x.jpg.bak`` to ``x.jpg`` where no file holds that name (before:
-    "rename it x.jpg.jpg", and so of ``x.jpg.crdownload``, half a download; before that "not an image file")."""
+    "rename it x.jpg.jpg", and so of ``x.jpg.crdownload``, half a download; before that "not an image file"), in a
+    bucket too (before: "rename it x.jpg.jpg" there, the name looked up on local disks only)."""
     suffix, accepted = path.suffix or "none", ", ".join(IMAGE_SUFFIXES)
     stem = path.name[:len(path.name) - len(path.suffix)]
     if suffix.lower() in UNFINISHED_SUFFIXES:
@@ -36,10 +37,21 @@ def suffix_not_read(path: Path) -> str:
     found = image_format(head(path))
     if found is None:
         return f"{NOT_AN_IMAGE} (suffix {suffix}; accepted: {accepted})"
-    free = isinstance(path, Path) and not os.path.lexists(path.with_name(stem))  # a bucket's: not looked up
-    named = stem if free and os.path.splitext(stem)[1].lower() in IMAGE_SUFFIXES else stem + SUFFIX_OF[found]
+    kept = os.path.splitext(stem)[1].lower() in IMAGE_SUFFIXES and _free(path, stem)  # x.jpg.bak: x.jpg
+    named = stem if kept else stem + SUFFIX_OF[found]
     return (f"{MISNAMED_IMAGE} ({found}) but not by its suffix ({suffix}; accepted: {accepted}): rename it {named} "
             "to read it")
+
+
+def _free(path: Path | RemotePath, name: str) -> bool:
+    """Whether no file holds ``name`` beside ``path``: a rename to it would overwrite none. A bucket's that cannot be
+    looked up counts as held: the advice then names a name of its own (``x.jpg.jpg``), never one that overwrites."""
+    if isinstance(path, RemotePath):
+        try:
+            return not path.fs.exists(str(PurePosixPath(path.key).with_name(name)))
+        except Exception:  # noqa: BLE001 - a backend's own errors too (gcsfs's HttpError): only the advice is at stake
+            return False
+    return not os.path.lexists(path.with_name(name))
 
 
 def head(path: Path, size: int = 32) -> bytes:
