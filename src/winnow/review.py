@@ -41,7 +41,7 @@ from winnow.output_paths import check_output
 from winnow.imageset import read_imageset
 from winnow.unread_words import cleared_ids, left_unread, shown_saved
 from winnow.quality import read_scores
-from winnow.review_verdicts import accepting, as_class, refuse_unnamed_class, resolve
+from winnow.review_verdicts import accepting, as_class, keyword, refuse_unnamed_class, resolve
 from winnow.review_words import reviewed_words, saved_words
 from winnow.stage import check_journal_folder, load_params, together, write_json, write_table, write_text
 from winnow.unimported_verdicts import refuse_unimported_verdicts
@@ -198,7 +198,7 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
         # checked against reviews/queue.csv, which may have been exported again after the data changed, and
         # "reject" for a dog kept the image as the cat it had become
         lacking = [name for name, said in (("given", saw), ("digest", saw_digest)) if not said]
-        if word.lower() == "accept":  # accept means the suggestion the person saw, which the file must say too
+        if keyword(word) == "accept":  # accept means the suggestion the person saw, which the file must say too
             lacking += ["action"] if not saw_action else ["suggested"] if saw_action == "relabel" and not saw_suggested else []
         if lacking and path.suffix.lower() == ".json":  # a Label Studio export: before, advised to import one
             raise WinnowError(f"{where} (id {image!r}): no {', '.join(f'data.{n}' for n in lacking)}, so which label, "
@@ -256,7 +256,7 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
         # accept means the suggestion the person saw: the file's own, when it says (an edited queue of an earlier
         # export, or Label Studio's tasks), which the cleaners may have changed since (dog -> cat then, -> owl now)
         now_does = accepting(item["action"], queued)
-        if word.lower() == "accept" and accepting(saw_action, saw_suggested) != now_does:
+        if keyword(word) == "accept" and accepting(saw_action, saw_suggested) != now_does:
             raise WinnowError(f"{where} (id {image!r}): accept meant {accepting(saw_action, saw_suggested)} when "
                               f"exported and means {now_does} now (the cleaners' suggestion changed); export the "
                               "queue again and review that image anew, or write the outcome you chose (drop, or a "

@@ -15,11 +15,20 @@ from winnow.ingest import VERDICT_CLASS_PREFIX, alike
 KEYWORDS = ("accept", "reject", "drop")  # verdict words, in any case; they win over a class of the same name
 
 
+def keyword(word: str) -> str | None:
+    """The verdict word of :data:`KEYWORDS` that ``word`` is, read as a class name is (:func:`~winnow.ingest.alike`:
+    Unicode NFKC, runs of spaces) and in any case, or None. Before, "ＤＲＯＰ" typed with an East Asian input method
+    was refused as "neither accept, reject, drop nor a class", though "ｃａｔ" was the class cat and :func:`same_word`
+    read "ＤＲＯＰ" as the saved "drop"."""
+    folded = alike(word).lower()
+    return folded if folded in KEYWORDS else None
+
+
 def class_verdict(name: str) -> str:
     """How the review page and Label Studio write "relabel to the class ``name``": the name itself, or
     ``class:<name>`` when it reads as a verdict word (a class ``Reject`` chosen on the page was imported as
     reject, and a class ``drop`` stood twice among Label Studio's choices)."""
-    return f"{VERDICT_CLASS_PREFIX}{name}" if name.lower() in KEYWORDS else name
+    return f"{VERDICT_CLASS_PREFIX}{name}" if keyword(name) else name
 
 
 def same_word(written: str, saved) -> bool:
@@ -33,7 +42,7 @@ def same_word(written: str, saved) -> bool:
     if not isinstance(saved, str):
         return False
     written, saved = alike(written), alike(saved)
-    return written == saved or (written.lower() in KEYWORDS and written.lower() == saved.lower())
+    return written == saved or (keyword(written) is not None and keyword(written) == keyword(saved))
 
 
 def resolve(word: str, *, where: str, given: int, action: str, suggested: int, classes: list[str]) -> tuple[str, int]:
@@ -41,9 +50,9 @@ def resolve(word: str, *, where: str, given: int, action: str, suggested: int, c
     dropped). A class equal to the suggestion is ``accept``, equal to the given label ``reject``, and so is
     ``drop`` when the suggestion is to drop."""
     outcome = -1 if action == "drop" else suggested
-    lowered = word.lower()
-    if lowered in KEYWORDS:
-        label = {"accept": outcome, "reject": given, "drop": -1}[lowered]
+    verb = keyword(word)  # ＤＲＯＰ, Drop, drop alike
+    if verb is not None:
+        label = {"accept": outcome, "reject": given, "drop": -1}[verb]
     elif word in classes:
         label = classes.index(word)
     elif word.startswith(VERDICT_CLASS_PREFIX) and word[len(VERDICT_CLASS_PREFIX):] in classes:
@@ -63,7 +72,7 @@ def resolve(word: str, *, where: str, given: int, action: str, suggested: int, c
     else:
         raise WinnowError(f"{where}: verdict {word!r} is neither accept, reject, drop nor a class ({listed(classes)})")
     if label == outcome:
-        if lowered == "reject":  # before: recorded as accept, which variants then refused
+        if verb == "reject":  # before: recorded as accept, which variants then refused
             raise WinnowError(f"{where}: reject keeps its given class, which is also the suggestion (the cleaners' "
                               "files are older than the data); rerun the pipeline (dvc repro) and export again")
         return "accept", label
