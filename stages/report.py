@@ -335,6 +335,8 @@ def study_of(path: str) -> pd.DataFrame:
         study = pd.read_csv(path)
     except (OSError, ValueError) as err:  # pandas' parser and empty-file errors are ValueErrors
         raise refuse(f"not a readable CSV file ({first_line(err)})") from err
+    if "rev" in study.columns and "commit" not in study.columns:  # an earlier winnow's name of the commit column
+        study = study.rename(columns={"rev": "commit"})
     missing = [c for c in STUDY_COLUMNS if c not in study.columns]
     if missing:
         raise refuse(f"lacks column(s) {', '.join(missing)}")

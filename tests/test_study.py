@@ -131,7 +131,7 @@ def test_every_standard_sweep_is_read_back_by_describe():
 
 def test_tidy_columns_levels_and_clean_origins(study_show):
     table = tidy(experiments_from_show(study_show))
-    assert list(table.columns[:7]) == ["sweep", "damage", "level", "experiment", "rev", "accuracy", "macro_f1"]
+    assert list(table.columns[:7]) == ["sweep", "damage", "level", "experiment", "commit", "accuracy", "macro_f1"]
     assert [c for c in table.columns if c.startswith("f1_")] == ["f1_0", "f1_1", "f1_2"]
     assert "main" not in set(table["experiment"])  # several perturbations: not a study run
     noise = table[table["sweep"] == "label_noise"]
@@ -195,7 +195,7 @@ def test_collect_command_writes_csv_and_pngs(tmp_path, study_show, capsys):
     saved.write_text(json.dumps(study_show))
     out = tmp_path / "study"
     assert cli.main(["study", "collect", "--from-json", str(saved), "--out", str(out)]) == 0
-    assert (out / "study.csv").read_text().startswith("sweep,damage,level,experiment,rev,accuracy,macro_f1,f1_0")
+    assert (out / "study.csv").read_text().startswith("sweep,damage,level,experiment,commit,accuracy,macro_f1,f1_0")
     assert "8 of 9 experiments on 5 sweeps" in capsys.readouterr().out
     pngs = sorted(p.name for p in out.glob("*.png"))
     assert pngs == ["accuracy.png", "per_class_f1_class_deletion.png", "per_class_f1_label_noise.png",

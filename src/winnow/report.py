@@ -323,7 +323,8 @@ def study_section(*, study: pd.DataFrame | None) -> str:
     # before: curves collected on another data set were drawn beside this run's versions without a word
     # a run is its name and commit, counted as study collect counts it (before: two baselines' runs of one name were one)
     runs = f"{runs_drawn(study)} experiments" if "experiment" in study.columns else "experiments"
-    revs = sorted({str(r)[:7] for r in study.loc[study["sweep"] != "clean", "rev"].dropna()}) if "rev" in study else []
+    revs = sorted({str(r)[:7] for r in study.loc[study["sweep"] != "clean", "commit"].dropna()}) if "commit" in study \
+        else []
     at = f" (experiment refs {', '.join(revs[:5])}{', ...' if len(revs) > 5 else ''})" if revs else ""
     return (f'<p class="note">From {runs}{html.escape(at)} that `winnow study collect` gathered, not from this run: '
             "they describe the data and settings those experiments ran on. "

@@ -59,7 +59,9 @@ from winnow.study_sweeps import SWEEPS, queue
 DEFAULT_METRICS = "metrics/evaluate/baseline.json"
 DEFAULT_OUT = "plots/study"  # in the project: dvc.yaml declares the study's PNGs there
 UNDAMAGED_LEVEL = {"label_noise": 0.0, "proportion": 0.0, "class_deletion": 0.0, "size": 1.0, "imbalance": 1.0}
-LEADING_COLUMNS = ["sweep", "damage", "level", "experiment", "rev", "accuracy", "macro_f1"]
+# "commit", the experiment's: a column "rev" was hidden in `dvc plots show`'s tooltips, where DVC writes its own
+# "rev" (the revision it plotted, "workspace") over each row's
+LEADING_COLUMNS = ["sweep", "damage", "level", "experiment", "commit", "accuracy", "macro_f1"]
 # after the f1_<class> columns: the metrics file the scores come from and --axis (empty without), so that the report,
 # which reads study.csv alone, names them (before: its figure read "level" and said nothing of which variant it drew)
 SOURCE_COLUMNS = ["metrics", "axis"]
@@ -94,7 +96,7 @@ def tidy(experiments: list[dict], *, metrics_file: str = DEFAULT_METRICS, axis: 
             raise WinnowError(f"study: experiment {exp['experiment']}: {metrics_file} holds no accuracy (evaluate "
                               "writes one); rerun its evaluate stage, or leave it out of the collection")
         try:
-            scores = {"experiment": exp["experiment"], "rev": exp["rev"], "accuracy": _score(metrics["accuracy"]),
+            scores = {"experiment": exp["experiment"], "commit": exp["rev"], "accuracy": _score(metrics["accuracy"]),
                       "macro_f1": _score((metrics.get("macro") or {}).get("f1")), "metrics": metrics_file,
                       "axis": axis or ""}
             unmeasured = (untested or {}).get((exp["experiment"], exp["rev"]), set())

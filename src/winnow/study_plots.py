@@ -41,7 +41,7 @@ def runs_drawn(table: pd.DataFrame) -> int:
     by this one rule (before, each had its own: the report counted a clean run that drew no curve, the summary not);
     a study.csv of an earlier winnow, without the commit, by the name alone."""
     curves = table[table["sweep"] != "clean"]
-    return len(curves[[c for c in ("experiment", "rev") if c in curves.columns]].drop_duplicates())
+    return len(curves[[c for c in ("experiment", "commit") if c in curves.columns]].drop_duplicates())
 
 
 def plot(table: pd.DataFrame, *, out_dir: str | Path, axis: str | None = None, source: str | None = None) -> list[Path]:
