@@ -93,6 +93,8 @@ def _parsed_by_libyaml(text: str) -> Any:
     from ruamel.yaml import YAML, nodes
     from ruamel.yaml.resolver import VersionedResolver
 
+    if not hasattr(yaml, "CBaseLoader"):  # a PyYAML built without libyaml: its pure-Python parser is no faster
+        return _UNREAD
     resolver = VersionedResolver(version=(1, 2))
 
     class _Loader(yaml.CBaseLoader):
