@@ -92,16 +92,27 @@ def _parsed_by_libyaml(text: str) -> Any:
     import yaml
     from ruamel.yaml import YAML, nodes
     from ruamel.yaml.resolver import VersionedResolver
+    from ruamel.yaml.tag import Tag
 
     if not hasattr(yaml, "CBaseLoader"):  # a PyYAML built without libyaml: its pure-Python parser is no faster
         return _UNREAD
     resolver = VersionedResolver(version=(1, 2))
+    # one Tag a tag and one resolution a written scalar: a Tag works out its text anew for each new one, 0.4 s a lock
+    tags: dict[str, Tag] = {}
+    resolved: dict[tuple, str] = {}
 
     class _Loader(yaml.CBaseLoader):
         def resolve(self, kind, value, implicit):  # libyaml's parser asks for the tag of each node written without one
-            if kind is yaml.ScalarNode:
-                return str(resolver.resolve(nodes.ScalarNode, value, implicit))
-            return super().resolve(kind, value, implicit)
+            if kind is not yaml.ScalarNode:
+                return super().resolve(kind, value, implicit)
+            if (value, implicit) not in resolved:
+                resolved[value, implicit] = str(resolver.resolve(nodes.ScalarNode, value, implicit))
+            return resolved[value, implicit]
+
+    def tag(text: str) -> Tag:
+        if text not in tags:
+            tags[text] = Tag(suffix=text)
+        return tags[text]
 
     made: dict[int, Any] = {}  # libyaml node's id -> ruamel's node: an alias is the node its anchor names, as in ruamel
 
@@ -109,10 +120,10 @@ def _parsed_by_libyaml(text: str) -> Any:
         if id(node) in made:
             return made[id(node)]
         if isinstance(node, yaml.ScalarNode):
-            made[id(node)] = nodes.ScalarNode(node.tag, node.value, node.start_mark, node.end_mark, style=node.style)
+            made[id(node)] = nodes.ScalarNode(tag(node.tag), node.value, node.start_mark, node.end_mark, style=node.style)
             return made[id(node)]
         kind = nodes.SequenceNode if isinstance(node, yaml.SequenceNode) else nodes.MappingNode
-        made[id(node)] = twin = kind(node.tag, [], node.start_mark, node.end_mark, flow_style=node.flow_style)
+        made[id(node)] = twin = kind(tag(node.tag), [], node.start_mark, node.end_mark, flow_style=node.flow_style)
         if kind is nodes.SequenceNode:
             twin.value.extend(ruamel_node(item) for item in node.value)
         else:
