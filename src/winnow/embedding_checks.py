@@ -34,7 +34,7 @@ def checked(features: np.ndarray, ids: np.ndarray, *, where: str, user: bool, ta
         with np.errstate(over="ignore"):  # a long double beyond float64 becomes infinity, reported below
             features = np.asarray(features, dtype=np.float64)
         _refuse_non_finite(features, ids, where=where)
-        features, scale = _rescaled(features)
+        features, scale = _rescaled(features, where=where)
     with np.errstate(over="ignore"):  # beyond float32's range becomes infinity, reported just below
         features = np.ascontiguousarray(features, dtype=np.float32)
     _refuse_non_finite(features, ids, where=where)
@@ -57,7 +57,7 @@ def _refuse_non_finite(features: np.ndarray, ids: np.ndarray, *, where: str) -> 
                           f"{len(rows)} image(s), first id {shown(ids[rows[0]])}; embeddings must be finite numbers")
 
 
-def _rescaled(values: np.ndarray) -> tuple[np.ndarray, float]:
+def _rescaled(values: np.ndarray, *, where: str) -> tuple[np.ndarray, float]:
     """(finite float64 ``values`` ``(N, D)`` times ``2**-e``, ``2**-e``), ``e`` the rounded log2 of the median
     row norm, so that the median row norm becomes about 1; unchanged (factor 1.0) when ``|e| <= SCALE_BAND``.
 
@@ -65,6 +65,10 @@ def _rescaled(values: np.ndarray) -> tuple[np.ndarray, float]:
     clamped at 1e-6): features scaled by 1e25 overflowed it, by 1e-25 vanished in it, and the kNN vote fell
     to chance. One positive factor for the whole matrix changes no cosine neighbour and no standardised
     probe, and a power of two changes no bit of any value's mantissa.
+
+    Raises:
+        WinnowError: rows so short (a median row norm below about ``2**-1023``, float64's subnormal numbers) that the
+            factor bringing them near 1 is beyond float64, so it cannot be recorded.
     """
     peak = np.abs(values).max(initial=0.0)
     if peak == 0:  # all zero: refused once stored
@@ -74,6 +78,13 @@ def _rescaled(values: np.ndarray) -> tuple[np.ndarray, float]:
     exponent = top + int(np.round(np.log2(np.median(norms[norms > 0]))))
     if abs(exponent) <= SCALE_BAND:
         return values, 1.0
+    # before: values of about 1e-310 were stored times 2**1030, recorded as a scale of inf (metrics/represent.json
+    # held "scale": Infinity, which is no JSON) and said as "values stored times inf"
+    if exponent < -1023:
+        raise WinnowError(f"{where}: the embeddings are float64 subnormal numbers (median row length "
+                          f"{float(np.ldexp(np.median(norms[norms > 0]), top)):.1e}, below float64's smallest normal "
+                          "number 2.2e-308), which hold fewer digits, and the factor that would bring them near 1 is "
+                          "beyond float64; save the features as the model gave them, not scaled down")
     with np.errstate(over="ignore"):  # a row ~1e308 times the median: infinity, reported as beyond float32
         return np.ldexp(values, -exponent), float(np.ldexp(1.0, -exponent))
 
