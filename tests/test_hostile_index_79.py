@@ -3,15 +3,23 @@
 - a user's ``.npy`` of float64 subnormal values (about 1e-310): represent scaled them by 2**1030 and recorded the
   factor as infinity (metrics/represent.json held ``"scale": Infinity``, which is no JSON; "values stored times
   inf"), exit 0; now one line.
+- a user's parquet whose id is null in a row: named "an id not in the imageset, first nan" with the advice to embed
+  the imageset's images, and two such rows "a repeated id, first nan"; now named as rows without an id.
+- a user's parquet of decimal feature columns (a database's numeric type): refused as "column 'f0' is object, not
+  numbers"; now read as the numbers they are.
 """
 
 from __future__ import annotations
 
+import decimal
+
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from hostile_harness import assert_error_line, assert_nothing_left, files_under
-from test_hostile_represent import separable
+from test_hostile_represent import ids, separable
 from test_hostile_represent_65 import _project, _represent
 
 
@@ -40,3 +48,34 @@ def test_a_users_embedding_just_above_float64s_normal_numbers_is_still_stored_ne
     stored = np.load(project / "data/represent/embeddings.npy")
     # a power of two alone: the file's own values back, bit for bit, times 2**1000
     np.testing.assert_array_equal(stored, separable())
+
+
+@pytest.mark.hostile("represent")
+@pytest.mark.parametrize("nulls", [[5], [5, 9]], ids=["one", "two"])
+def test_a_parquet_row_without_an_id_is_named_so(tmp_path, monkeypatch, capsys, nulls):
+    # before: "1 id(s) not in the imageset, first nan; embed the imageset's images ...", and of two null ids
+    # "1 repeated id(s), first nan; one row per image"
+    project = _project(tmp_path, source="file", file="mine.parquet", knn_k=5)
+    named = [None if row in nulls else name for row, name in enumerate(ids())]
+    pq.write_table(pa.table({"id": pa.array(named, pa.string()),
+                             "embedding": pa.array(separable().tolist(), pa.list_(pa.float32()))}),
+                   project / "mine.parquet")
+    before = files_under(project)
+    line = assert_error_line(_represent(project, monkeypatch, capsys))
+    assert line == (f"error: represent.file: mine.parquet: {len(nulls)} row(s) have no id (null), first row 5 (counted "
+                    "from 0); each row needs the id of the image it describes, as data/degrade/manifest.parquet names "
+                    "it (e.g. 'img-0')")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("represent")
+def test_a_parquet_of_decimal_feature_columns_is_read_as_numbers(tmp_path, monkeypatch, capsys):
+    # before: "error: represent.file: mine.parquet: column 'f0' is object, not numbers; ..."
+    project = _project(tmp_path, source="file", file="mine.parquet", knn_k=5)
+    features = np.round(separable().astype(np.float64), 4)  # four decimal places: exact as decimal128(10, 4)
+    columns = {f"f{j}": pa.array([decimal.Decimal(f"{v:.4f}") for v in features[:, j]], pa.decimal128(10, 4))
+               for j in range(features.shape[1])}
+    pq.write_table(pa.table({"id": pa.array(ids().tolist()), **columns}), project / "mine.parquet")
+    done = _represent(project, monkeypatch, capsys)
+    assert done.returncode == 0, done.stderr
+    np.testing.assert_array_equal(np.load(project / "data/represent/embeddings.npy"), features.astype(np.float32))

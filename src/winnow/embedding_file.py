@@ -203,6 +203,13 @@ def _parquet_rows(path: Path, ids: np.ndarray, where: str, digests: np.ndarray) 
     if "id" not in frame.columns:
         raise WinnowError(f"{where}: no id column; the rows must say which image they describe "
                           f"(columns: {', '.join(map(str, frame.columns[:5]))})")
+    # before: a null id was named as an id not in the imageset ("first nan"; embed the imageset's images), and two
+    # as a repeated id, where the file's rows lack the id itself
+    unnamed = np.flatnonzero(frame["id"].isna().to_numpy())
+    if len(unnamed):
+        raise WinnowError(f"{where}: {len(unnamed)} row(s) have no id (null), first row {unnamed[0]} (counted from 0); "
+                          "each row needs the id of the image it describes, as data/degrade/manifest.parquet names "
+                          f"it (e.g. {shown(ids[0])})")
     repeated = frame["id"][frame["id"].duplicated()]
     if len(repeated):
         raise WinnowError(f"{where}: {len(repeated)} repeated id(s), first {shown(repeated.iloc[0])}; one row "
@@ -252,6 +259,11 @@ def _parquet_rows(path: Path, ids: np.ndarray, where: str, digests: np.ndarray) 
             raise WinnowError(f"{where}: the embedding column holds empty lists (D = 0); each image needs at least "
                               "one number")
         return np.stack([np.asarray(cell) for cell in cells])  # (N, D): one flat list of numbers per cell
+    # decimal columns (a database's numeric type) are numbers: before, refused as "is object, not numbers"
+    for column in frame.columns:
+        at = schema.get_field_index(str(column))
+        if at >= 0 and pa.types.is_decimal(schema.field(at).type):
+            frame[column] = frame[column].astype(np.float64)
     bookkeeping = [c for c in frame.columns if _bookkeeping_column(str(c), frame[c])]
     if bookkeeping:  # a label beside the features would let the label cleaners judge labels by themselves
         # before: a feature of whole numbers named with such a word (ndvi_index as int16, MODIS's scaled NDVI) was
