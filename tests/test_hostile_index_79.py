@@ -6,7 +6,7 @@
 - a user's parquet whose id is null in a row: named "an id not in the imageset, first nan" with the advice to embed
   the imageset's images, and two such rows "a repeated id, first nan"; now named as rows without an id.
 - a user's parquet of decimal feature columns (a database's numeric type): refused as "column 'f0' is object, not
-  numbers"; now read as the numbers they are.
+  numbers", and an embedding column of decimal lists as "not of numbers"; now read as the numbers they are.
 """
 
 from __future__ import annotations
@@ -69,12 +69,15 @@ def test_a_parquet_row_without_an_id_is_named_so(tmp_path, monkeypatch, capsys, 
 
 
 @pytest.mark.hostile("represent")
-def test_a_parquet_of_decimal_feature_columns_is_read_as_numbers(tmp_path, monkeypatch, capsys):
-    # before: "error: represent.file: mine.parquet: column 'f0' is object, not numbers; ..."
+@pytest.mark.parametrize("layout", ["columns", "list"])
+def test_a_parquet_of_decimal_features_is_read_as_numbers(tmp_path, monkeypatch, capsys, layout):
+    # before: "error: represent.file: mine.parquet: column 'f0' is object, not numbers; ...", and of an embedding
+    # column of decimal lists "... holds lists of decimal128 per image, not of numbers"
     project = _project(tmp_path, source="file", file="mine.parquet", knn_k=5)
     features = np.round(separable().astype(np.float64), 4)  # four decimal places: exact as decimal128(10, 4)
-    columns = {f"f{j}": pa.array([decimal.Decimal(f"{v:.4f}") for v in features[:, j]], pa.decimal128(10, 4))
-               for j in range(features.shape[1])}
+    exact = [[decimal.Decimal(f"{v:.4f}") for v in row] for row in features]
+    columns = ({f"f{j}": pa.array([row[j] for row in exact], pa.decimal128(10, 4)) for j in range(features.shape[1])}
+               if layout == "columns" else {"embedding": pa.array(exact, pa.list_(pa.decimal128(10, 4)))})
     pq.write_table(pa.table({"id": pa.array(ids().tolist()), **columns}), project / "mine.parquet")
     done = _represent(project, monkeypatch, capsys)
     assert done.returncode == 0, done.stderr

@@ -258,7 +258,10 @@ def _parquet_rows(path: Path, ids: np.ndarray, where: str, digests: np.ndarray) 
         if lengths[0] == 0:  # before: "values are object, not numbers"
             raise WinnowError(f"{where}: the embedding column holds empty lists (D = 0); each image needs at least "
                               "one number")
-        return np.stack([np.asarray(cell) for cell in cells])  # (N, D): one flat list of numbers per cell
+        # (N, D): one flat list of numbers per cell; a list of decimals (Decimal objects to numpy) read as float64
+        inner = getattr(schema.field("embedding").type, "value_type", None)
+        dtype = np.float64 if inner is not None and pa.types.is_decimal(inner) else None
+        return np.stack([np.asarray(cell, dtype=dtype) for cell in cells])
     # decimal columns (a database's numeric type) are numbers: before, refused as "is object, not numbers"
     for column in frame.columns:
         at = schema.get_field_index(str(column))
@@ -323,7 +326,8 @@ def _refuse_embedding_type(kind: pa.DataType, where: str) -> None:
         if _is_list(inner):  # pyarrow would give an array of arrays per cell
             raise WinnowError(f"{where}: the embedding column holds a list of lists per image; flatten each image's "
                               "features to one list of numbers")
-        if not (pa.types.is_integer(inner) or pa.types.is_floating(inner) or pa.types.is_null(inner)):
+        if not (pa.types.is_integer(inner) or pa.types.is_floating(inner) or pa.types.is_decimal(inner)
+                or pa.types.is_null(inner)):
             raise WinnowError(f"{where}: the embedding column holds lists of {_type_name(inner)} per image, not of "
                               f"numbers; {fix}")
     elif pa.types.is_integer(kind) or pa.types.is_floating(kind):
