@@ -7,6 +7,8 @@
   the imageset's images, and two such rows "a repeated id, first nan"; now named as rows without an id.
 - a user's parquet of decimal feature columns (a database's numeric type): refused as "column 'f0' is object, not
   numbers", and an embedding column of decimal lists as "not of numbers"; now read as the numbers they are.
+- a user's parquet whose id is one level of a several-level index (``df.set_index(["id", "f0"])``): refused as "no id
+  column; the rows must say which image they describe"; now every level is a column again, as a one-level id index is.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import decimal
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -82,3 +85,17 @@ def test_a_parquet_of_decimal_features_is_read_as_numbers(tmp_path, monkeypatch,
     done = _represent(project, monkeypatch, capsys)
     assert done.returncode == 0, done.stderr
     np.testing.assert_array_equal(np.load(project / "data/represent/embeddings.npy"), features.astype(np.float32))
+
+
+@pytest.mark.hostile("represent")
+def test_a_parquet_whose_id_is_one_level_of_its_index_is_read_by_id(tmp_path, monkeypatch, capsys):
+    # before: "error: represent.file: mine.parquet: no id column; the rows must say which image they describe
+    # (columns: f1)"
+    project = _project(tmp_path, source="file", file="mine.parquet", knn_k=5)
+    features = separable()
+    order = np.arange(len(features))[::-1]  # rows in another order than the manifest's: the ids place them
+    frame = pd.DataFrame({"id": ids()[order], "f0": features[order, 0], "f1": features[order, 1]})
+    frame.set_index(["id", "f0"]).to_parquet(project / "mine.parquet")
+    done = _represent(project, monkeypatch, capsys)
+    assert done.returncode == 0, done.stderr
+    np.testing.assert_array_equal(np.load(project / "data/represent/embeddings.npy"), features)

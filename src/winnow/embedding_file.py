@@ -198,7 +198,10 @@ def _parquet_rows(path: Path, ids: np.ndarray, where: str, digests: np.ndarray) 
         if limits_met(err):  # pyarrow's ArrowMemoryError, or a reader thread refused: not the file's fault
             raise
         raise WinnowError(f"{where}: unreadable as parquet ({first_line(err)})") from err
-    if "id" not in frame.columns and frame.index.name == "id":  # written by df.set_index("id").to_parquet()
+    # written by df.set_index("id").to_parquet(), or with id one level of several (set_index(["id", "crop"])): every
+    # level a column again, as written (before, of the latter: "no id column; the rows must say which image they
+    # describe")
+    if "id" not in frame.columns and "id" in frame.index.names:
         frame = frame.reset_index()
     if "id" not in frame.columns:
         raise WinnowError(f"{where}: no id column; the rows must say which image they describe "
