@@ -20,6 +20,9 @@ from winnow.revisions import check_committed, not_owned, run_git
 # what an entry of ``unreadable`` says of a metrics file a record lacks (exp show's FileNotFoundError)
 NOT_THERE = "not there"
 UNFINISHED_STATES = ("running", "queued")  # a dvc queue executor's state while its experiment has not run to the end
+# what an entry of ``unfinished`` ends with for a plain `dvc exp run` in the workspace: no queue runs it, so `dvc queue
+# status` never lists it (its executor is named "workspace", the queue's "dvc-task")
+IN_WORKSPACE = " (a dvc exp run in the workspace)"
 
 
 def experiments_from_show(show: list[dict], *, include_workspace: bool = False,
@@ -47,6 +50,11 @@ def experiments_from_show(show: list[dict], *, include_workspace: bool = False,
         ``unreadable``; an error in another file (one a variant not compared never wrote) leaves it in.
     """
     found, seen = [], set()
+    # a `dvc exp run` in the workspace writes its outputs there as it goes: before, the workspace was read as a run of
+    # its own, its half-written metrics "a commit that holds no metrics file ...: the pipeline has not run there"
+    busy = any(state in UNFINISHED_STATES and _in_workspace(exp_range) for baseline in show
+               for exp_range, state in _ranges(baseline))
+    include_workspace = include_workspace and not busy
 
     def add(record: dict, *, baseline: bool = False) -> None:
         data, rev = record.get("data"), record["rev"]
@@ -100,7 +108,8 @@ def experiments_from_show(show: list[dict], *, include_workspace: bool = False,
                 names = unfinished if state in UNFINISHED_STATES else failed
                 if names is not None:
                     first = (exp_range.get("revs") or [{}])[0]
-                    names.append(str(exp_range.get("name") or first.get("name") or str(first.get("rev"))[:7]))
+                    names.append(str(exp_range.get("name") or first.get("name") or str(first.get("rev"))[:7])
+                                 + (IN_WORKSPACE if _in_workspace(exp_range) else ""))
                 continue
             for record in exp_range.get("revs") or []:
                 add(record)
@@ -130,6 +139,12 @@ def left_out_note(unfinished: list[str], failed: list[str], unreadable: list[str
     """What a command says of the experiments :func:`experiments_from_show` left out as not yet run, as
     failed, and as holding metrics DVC could not read ("" for none)."""
     notes = []
+    here = [name.removesuffix(IN_WORKSPACE) for name in unfinished if name.endswith(IN_WORKSPACE)]
+    unfinished = [name for name in unfinished if not name.endswith(IN_WORKSPACE)]
+    if here:  # before: "when `dvc queue status` shows them done", which never lists a run outside the queue
+        notes.append(f"left out {len(here)} experiment(s) that a `dvc exp run` in the workspace is still running "
+                     f"({listed(here)}), and the workspace, which holds its outputs half written; run this again once "
+                     "that dvc exp run ends")
     if unfinished:
         # before: only the wait, which never ends for a queue nobody started (the README's `dvc exp run --run-all`)
         notes.append(f"left out {len(unfinished)} experiment(s) still running or queued ({listed(unfinished)}); run "
@@ -350,6 +365,13 @@ def planned_params(show: list[dict]) -> list[dict]:
              "state": state if state in UNFINISHED_STATES else None, "inputs": _inputs(record.get("data") or {})}
             for baseline in show for exp_range, state in _ranges(baseline) if state != "failed"
             for record in exp_range.get("revs") or [] if not record.get("error")]
+
+
+def _in_workspace(exp_range: dict) -> bool:
+    """Whether an experiment range of ``dvc exp show --json`` is run by a plain ``dvc exp run`` in the workspace (its
+    executor named ``workspace``), not by the queue (``dvc-task``) or in a temporary folder (``tempdir``)."""
+    executor = exp_range.get("executor")
+    return isinstance(executor, dict) and executor.get("name") == "workspace"
 
 
 def _ranges(baseline: dict):

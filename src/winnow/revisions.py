@@ -229,6 +229,9 @@ _QUEUE_STASHES = (("refs/exps/celery/stash", _QUEUED), ("refs/exps/stash", _QUEU
 # (dvc.repo.experiments.executor.base.ExecutorInfo: "name", and "status" PENDING 0, PREPARING 1 or RUNNING 2)
 _RUN_INFO = ".dvc/tmp/exps/run/*/*.run"
 _RUNNING = ("running here, not finished", "wait for it (dvc queue status), then again")
+# a plain `dvc exp run` in the workspace (its info file's location "workspace"): no queue runs it, so `dvc queue status`
+# never lists it (before: told to wait for it there)
+_RUNNING_HERE = ("that a `dvc exp run` in the workspace is still running", "wait for that dvc exp run to end, then again")
 
 
 def _queued(repo: str | Path, name: str) -> tuple[str, str] | None:
@@ -245,7 +248,7 @@ def _queued(repo: str | Path, name: str) -> tuple[str, str] | None:
         except (OSError, ValueError):  # dvc's own file, half written: not what names the revision
             continue
         if isinstance(run, dict) and run.get("name") == name and run.get("status") in (0, 1, 2):
-            return _RUNNING
+            return _RUNNING_HERE if run.get("location") == "workspace" else _RUNNING
     return None
 
 
