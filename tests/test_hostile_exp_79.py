@@ -55,9 +55,8 @@ def test_compare_during_a_dvc_exp_run_in_the_workspace_says_to_wait_for_that_run
     assert winnow(["compare", "--from-json", str(saved), "--repo", str(project)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("# Variants over 2 run(s) (seeds 0, 1)\n\n"
-                          "_left out 1 experiment(s) that a `dvc exp run` in the workspace is still running (seed2), "
-                          "and the workspace, which holds its outputs half written; run this again once that dvc exp "
-                          "run ends_\n")
+                          "_left out 1 experiment(s) that a `dvc exp run` in the workspace is still running (seed2); "
+                          "run this again once that dvc exp run ends_\n")
 
 
 @pytest.mark.hostile("exp")

@@ -143,8 +143,7 @@ def left_out_note(unfinished: list[str], failed: list[str], unreadable: list[str
     unfinished = [name for name in unfinished if not name.endswith(IN_WORKSPACE)]
     if here:  # before: "when `dvc queue status` shows them done", which never lists a run outside the queue
         notes.append(f"left out {len(here)} experiment(s) that a `dvc exp run` in the workspace is still running "
-                     f"({listed(here)}), and the workspace, which holds its outputs half written; run this again once "
-                     "that dvc exp run ends")
+                     f"({listed(here)}); run this again once that dvc exp run ends")
     if unfinished:
         # before: only the wait, which never ends for a queue nobody started (the README's `dvc exp run --run-all`)
         notes.append(f"left out {len(unfinished)} experiment(s) still running or queued ({listed(unfinished)}); run "
