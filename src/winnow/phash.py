@@ -223,7 +223,13 @@ def turned_phashes(images: np.ndarray, *, turns: tuple[str, ...], batch_size: in
 def _turned_rows(batch: np.ndarray, *, turns: tuple[str, ...]) -> dict[str, np.ndarray]:
     height, width = batch.shape[1:3]
     gray = _pillow_resize(_pillow_gray(batch), vertical_first=_pillow_vertical_first(height, width))
-    dct = _low_dct(gray).reshape(-1, 8, 8)
+    dct = _low_dct(gray)
+    # before: a coefficient that is 0 but for float rounding (~1e-14: half a gradient's or stripes' spectrum) kept its
+    # rounding's sign, which the turn's (-1)^k flips, so those bits were noise: a gradient and its transpose, or
+    # stripes turned 90 degrees, hashed 28-31 bits apart and their turned copies went unfound. Such coefficients are
+    # 0 here (phash64's tie scale), on the same side of a median among them as every other such one
+    dct[np.abs(dct) <= _PHASH_TIE * (1.0 + np.abs(dct[:, :1]))] = 0.0
+    dct = dct.reshape(-1, 8, 8)
     out = {}
     for turn in turns:
         transposed, rows, columns = TURNS[turn]
