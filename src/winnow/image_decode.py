@@ -23,7 +23,7 @@ from PIL import Image, UnidentifiedImageError
 from winnow import image_damage, image_notes, plain_png
 from winnow.cores import usable_cores
 from winnow.errors import WinnowError, out_of_memory
-from winnow.image_formats import IMAGE_SUFFIXES, READ_FORMATS, image_format, suffix_not_read
+from winnow.image_formats import IMAGE_SUFFIXES, READ_FORMATS, image_format, open_listed, suffix_not_read
 from winnow.image_pixels import _pixels
 from winnow.ingest import RESIZE_BYTES, resize_batch
 from winnow.npy_rows import MemoryRows, NpyRows
@@ -284,7 +284,7 @@ def _held_bytes(path, data: bytes | None, stream: tuple | None, size: int | None
         return size * size * 3
     try:  # Image.open reads the header only (a JPEG's EXIF too: its warnings are noted when it decodes, not here)
         with image_notes.warnings_noted(), (io.BytesIO(data) if data is not None else path.fs.open(path.key, "rb")
-                                            if isinstance(path, RemotePath) else open(path, "rb")) as file, \
+                                            if isinstance(path, RemotePath) else os.fdopen(open_listed(path), "rb")) as file, \
                 Image.open(file) as img:
             return img.width * img.height * 3
     except Exception:  # not an image, a broken header, a decompression bomb: _decode says which
@@ -331,7 +331,7 @@ def _read(path: Path, *, at_once: bool = False) -> bytes:
     if isinstance(path, RemotePath):
         return path.read_bytes()
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = open_listed(path)
         try:
             chunks = []
             while chunk := os.read(fd, 1 << 20):

@@ -5,10 +5,12 @@ source reads (:data:`IMAGE_SUFFIXES`, :data:`READ_FORMATS`), the reason of a fil
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path, PurePosixPath
+from stat import S_ISREG
 
-from winnow.remote_files import RemotePath
+from winnow.remote_files import RemotePath, not_read
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 NOT_AN_IMAGE = "not an image file"  # a file's reason when its suffix is none of those (the ingest stage counts them)
@@ -60,7 +62,7 @@ def head(path: Path, size: int = 32) -> bytes:
     try:
         if isinstance(path, RemotePath):  # those bytes alone: a backend's file object fetches a block of megabytes
             return path.fs.cat_file(path.key, start=0, end=size)
-        with open(path, "rb") as file:
+        with os.fdopen(open_listed(path), "rb") as file:
             return file.read(size)
     except Exception:  # noqa: BLE001 - a backend's own errors too, which are no OSError (gcsfs's HttpError)
         return b""
@@ -78,3 +80,26 @@ def image_format(first: bytes) -> str | None:
     if first[:4] == b"RIFF" and first[8:12] == b"WEBP":
         return "WEBP"
     return None
+
+
+def open_listed(path: Path) -> int:
+    """A descriptor of the local file ``path``, which its folder listed as a regular file, open for reading. Refused
+    in one line (:func:`winnow.remote_files.not_read`) where it is gone or no longer a regular file: the data changed
+    under ingest, as a class folder gone when listed is refused. Opened without blocking, as a FIFO put in its place
+    blocks ``open`` and ``read`` until something writes to it (before: ingest hung, for ever, with no line); and a
+    file gone was a row "unreadable: [Errno 2] No such file or directory: '<path>'", ingest ending with one image
+    fewer. Other errors (a permission) are the file's, raised as they are."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as err:
+        if err.errno not in (errno.ENOENT, errno.ENOTDIR, errno.ENXIO):  # ENXIO: a socket put in its place
+            raise
+        raise _changed(path, err.strerror) from None
+    if not S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise _changed(path, "no longer a regular file")
+    return fd
+
+
+def _changed(path: Path, why: str):
+    return not_read("ingest.path", path, why, check="that nothing moves, removes or replaces its files meanwhile")
