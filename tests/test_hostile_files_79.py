@@ -4,8 +4,11 @@
   process changing the data meanwhile): refused in one line, as a class folder gone when listed is; before, a FIFO
   hung ingest for ever with no line, and a file gone was a row "unreadable: [Errno 2] No such file or directory:
   '<path>'", ingest ending with one image fewer;
+- a file this user may not read (chmod 000): its row says "Permission denied; fix its permissions", not Python's
+  "[Errno 13] Permission denied: '<its path again>'".
 """
 
+import errno
 import os
 import threading
 
@@ -13,11 +16,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import winnow.image_decode
 import winnow.image_files
 from hostile_harness import assert_nothing_left, default_params, files_under, make_project
 from test_contracts import _stage_module
 from test_hostile_ingest import image_folder
 from winnow.errors import WinnowError
+from winnow.image_files import load_imagefolder
 
 
 def project_of(tmp_path, data, **ingest):
@@ -75,3 +80,21 @@ def test_a_file_gone_or_replaced_by_a_fifo_after_its_folder_was_listed_is_refuse
     assert refused(project, monkeypatch, on_a_thread=why != "No such file or directory") == (
         f"ingest.path: cannot read {data / 'a' / name} ({why}), which its folder lists; nothing was ingested: check "
         "that nothing moves, removes or replaces its files meanwhile, then rerun")
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_file_this_user_may_not_read_is_a_row_saying_to_fix_its_permissions(tmp_path, monkeypatch):
+    # before: "unreadable: [Errno 13] Permission denied: '<its path again>'", with nothing to do. Simulated: the
+    # suite may run as root, whom chmod 000 does not stop
+    data = image_folder(tmp_path / "data", {"a": 3, "b": 3})
+    opened = winnow.image_decode.open_listed
+
+    def denied(path):
+        if path.name == "1.png" and path.parent.name == "a":
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return opened(path)
+
+    monkeypatch.setattr(winnow.image_decode, "open_listed", denied)
+    loaded = load_imagefolder(data, size=None)
+    assert loaded.rejected == [(str(data / "a" / "1.png"), "unreadable: Permission denied; fix its permissions")]
+    assert sorted(loaded.ids) == ["a/0.png", "a/2.png", "b/0.png", "b/1.png", "b/2.png"]

@@ -201,6 +201,10 @@ def _decode(path: Path, size: int | None) -> tuple:
             # before: a 90-byte PNG claiming 40,000,000x1 16-bit pixels stopped ingest, "out of memory", on any machine
             return None, f"unreadable: rows of {width} pixels, wider than Pillow decodes"
         _refuse_machine_fault(err, path)
+        if isinstance(err, OSError) and err.filename is not None:  # the system's refusal to open it, not its content's
+            # before: "unreadable: [Errno 13] Permission denied: '<the path again>'", with nothing to do
+            fix = "; fix its permissions" if err.errno in (errno.EACCES, errno.EPERM) else ""
+            return None, f"unreadable: {err.strerror}{fix}"
         return None, image_damage.undecoded(data) or f"unreadable: {str(err) or type(err).__name__}"
 
 
