@@ -81,7 +81,8 @@ def render(table: pd.DataFrame, *, everything: bool = False, alpha: float | None
     """The table as GitHub markdown; without ``everything``, each variant's overall row and only the
     class rows where some image changed sides or the verdict is not ok. p adj is written on the side of ``alpha``
     it is on (:func:`winnow.paired.p_text`)."""
-    moved = (table["changed"] > 0) | (table["verdict"] != "ok") | (table["class"] == OVERALL)
+    # the overall row by its metric: a class named "all (accuracy)" is a class row like any other
+    moved = (table["changed"] > 0) | (table["verdict"] != "ok") | (table["metric"] == "accuracy")
     shown = table if everything else table[moved]
 
     def signed(x: float) -> str:
@@ -194,12 +195,18 @@ def _images(count: float) -> str:
 
 def _lookalikes(table: pd.DataFrame) -> list[str]:
     """A warning for each class whose row reads as another class's false-positive row (a class named
-    ``x (false positives)`` beside a class ``x``). Before: the two rows, recall of the one and false positives of the
-    other, showed the same class cell, and a FAIL line naming it did not say which had regressed."""
+    ``x (false positives)`` beside a class ``x``), or as the variant's overall row (a class named ``all (accuracy)``).
+    Before: the two rows, recall of the one and false positives of the other, showed the same class cell, and a FAIL
+    line naming it did not say which had regressed."""
     notes = []
     for variant, rows in table[table["metric"] == "recall"].groupby("variant", sort=False):
         taken = {row_name(c, FALSE_POSITIVES): c for c in rows["class"]}
         for c in rows["class"]:
+            if row_name(c, "recall") == row_name(OVERALL, "accuracy"):  # before: its row, and a FAIL line naming it,
+                # read as the variant's accuracy ("baseline all (accuracy) -1.0000" for the class alone)
+                notes.append(f"warning: {markdown.cell(variant)}: the recall row of class {row_name(c, 'recall')} "
+                             "reads as the variant's overall accuracy row (that one comes first, the class's after it); "
+                             "rename the class to tell them apart")
             if row_name(c, "recall") in taken:
                 other = markdown.cell(str(taken[row_name(c, "recall")]))
                 notes.append(f"warning: {markdown.cell(variant)}: the recall row of class {row_name(c, 'recall')} "
