@@ -327,7 +327,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from winnow.compare_runs import evaluated_variants, run_metrics, select_runs, unread_note, without_workspace
+    from winnow.compare_runs import (
+        evaluated_variants, run_metrics, select_runs, unread_note, unsized_zeros_note, without_workspace,
+    )
     from winnow.stage import load_params
     from winnow.study_runs import class_names, own_outputs, ran_as_listed
 
@@ -373,7 +375,11 @@ def run(args: argparse.Namespace) -> int:
     unread: list[str] = []  # summaries there but broken: F1 read as DVC shows it (before: without a word)
     measured = {metric: [run_metrics(r, metric=metric, repo=args.repo, unread=unread) for r in runs]
                 for metric in args.metrics}
-    note = "; ".join(n for n in (running, uncommitted, stale, note, unread_note(unread)) if n)
+    # the runs whose summaries are not there at all (those there but broken, unread_note names)
+    named = [r["experiment"] for r in runs]
+    unsized = unsized_zeros_note(measured["f1"], names=named, noted={
+        name for name in named if any(u.startswith(f"{name}: ") for u in unread)}) if "f1" in measured else ""
+    note = "; ".join(n for n in (running, uncommitted, stale, note, unread_note(unread), unsized) if n)
     seeds = ", ".join(json.dumps(r["params"].get("seed")) for r in runs)
     parts = [f"# Variants over {len(runs)} run(s) (seeds {seeds})\n"] + ([f"_{note}_\n"] if note else [])
     for metric in args.metrics:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from winnow import revisions
+from winnow import markdown, revisions
 from winnow.errors import WinnowError, first_line, listed
 from winnow.experiments import same_inputs
 from winnow.metrics import METRICS_FILE, metrics_path, summary_path, variant_of
@@ -193,6 +193,40 @@ def unread_note(unread: list[str]) -> str:
     return (f"read {len(unread)} summary file(s) as missing, being broken ({'; '.join(unread)}): F1 there is as DVC "
             "shows it, without each class's count of test images, so a class of none is averaged in unless another "
             "variant's summary of the run says so; rerun evaluate there")
+
+
+def unsized_zeros_note(runs: list[dict[str, dict]], *, names: list[str], noted: set[str] = frozenset()) -> str:
+    """A sentence naming the classes whose F1 reads 0 in a run of ``runs`` (each variant → what :func:`run_metrics`
+    gave: DVC's metrics, ``names`` the runs' experiments) where no variant's entry holds its ``support`` (no
+    summary.json there: a saved exp show of commits this clone lacks, a run from before summaries; the runs of
+    ``noted``, whose summaries are there but broken, :func:`unread_note` names) while the run's own ``macro.f1`` is not
+    the mean of every class's F1: evaluate left some class out of it, one of no test image, and the average and std
+    rows here count its unmeasured 0. "" otherwise. Before: counted without a word (a class the test split lacked
+    lowered the average row from evaluate's 0.5050 to 0.3788 in every run)."""
+    zeros: dict[str, None] = {}
+    runs_named: dict[str, None] = {}
+    for name, run in zip(names, runs):
+        if name in noted:
+            continue
+        for variant in run.values():
+            per_class = variant["per_class"]
+            if any("support" in e for e in per_class.values()) or not per_class:
+                continue
+            f1 = [e.get("f1") for e in per_class.values()]
+            macro = (variant.get("macro") or {}).get("f1") if isinstance(variant.get("macro"), dict) else None
+            if not all(finite_number(x) for x in [*f1, macro]) or abs(sum(f1) / len(f1) - macro) <= 1e-6:
+                continue
+            found = [c for c, x in zip(per_class, f1) if x == 0]
+            if found:
+                zeros |= dict.fromkeys(found)
+                runs_named[name] = None
+    if not zeros:
+        return ""
+    return (f"F1 of class(es) {listed([markdown.cell(str(c)) for c in zeros])} reads 0 in run(s) "
+            f"{listed([markdown.cell(str(r)) for r in runs_named])}, whose summary.json (each class's count of test "
+            "images) is not there, and their macro F1 is not the mean of every class's: evaluate left out a class of no "
+            "test image, whose unmeasured 0 the average and std rows and the tests here count; run compare in the "
+            "repository that holds those runs' commits")
 
 
 def _support(values) -> dict:
