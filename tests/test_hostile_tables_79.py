@@ -7,12 +7,16 @@
 - ``winnow compare`` over runs whose summary.json is not there (a saved exp show of commits this clone lacks): the F1
   of a class of no test image, 0 by convention, was averaged into the average and std rows and tested without a word,
   while a broken summary got a note; now, where a run's own macro F1 shows evaluate left a class out, a note names the
-  classes that read 0 and the runs.
+  classes that read 0 and the runs;
+- ``winnow study collect`` (and the report's study figure) drew a panel's 121st line as its 1st: a data set of 200
+  classes drew class 120's per-class F1 curve, and named it in the legend, as class 0's; the second 120 lines now have
+  hollow markers.
 """
 
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from gate_repo import gated, init, labels_of, notes_of, write_variant
 from hostile_harness import default_params, make_project
@@ -91,3 +95,20 @@ def test_compare_over_runs_without_summaries_says_nothing_of_a_zero_its_macro_f1
     assert winnow(["compare", "--from-json", saved, "--variants", "baseline", "pruned",
                    "--repo", str(tmp_path)]) == 0
     assert "reads 0 in run(s)" not in capsys.readouterr().out
+
+
+@pytest.mark.hostile("tables")
+def test_the_study_draws_each_of_200_classes_its_own_way(tmp_path, monkeypatch):
+    from winnow import study_plots
+
+    drawn = []
+    monkeypatch.setattr(study_plots, "_save", lambda fig, path: drawn.append(fig) or path)
+    classes = [f"c{i}" for i in range(200)]  # a data set of 200 classes (CUB-200, Tiny ImageNet)
+    table = pd.DataFrame([{"sweep": sweep, "damage": "label_noise", "level": level, "experiment": f"e{level}",
+                           "rev": "r", "accuracy": 0.5, "macro_f1": 0.5, **{f"f1_{c}": 0.5 for c in classes}}
+                          for sweep, level in (("clean", 0.0), ("label_noise", 0.2))])
+    study_plots.plot(table, out_dir=tmp_path)
+    lines = drawn[1].axes[0].get_lines()  # per_class_f1_label_noise.png: one line per class, in class order
+    looks = [(line.get_color(), line.get_marker(), str(line.get_markerfacecolor())) for line in lines]
+    # before: class c120 was drawn (and named in the legend) as c0, c121 as c1, and so on: 80 pairs alike
+    assert len(lines) == 200 and len(set(looks)) == 200

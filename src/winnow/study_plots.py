@@ -20,10 +20,13 @@ MARKERS = "osD^v<>pPX*h"  # with the 10 colours of matplotlib's cycle, 120 lines
 
 
 def line_style(i: int) -> dict[str, str]:
-    """The colour and marker of a panel's ``i``-th line (from 0): no two of its first 120 lines alike. Before, every
+    """The colour and marker of a panel's ``i``-th line (from 0): no two of its first 240 lines alike. Before, every
     line took the next of matplotlib's 10 colours and one marker, so the default study's strength panel (46 damages)
-    drew its 11th damage as its 1st, and the legend named either one for both lines; 100 classes of per-class F1 too."""
-    return {"color": f"C{i % 10}", "marker": MARKERS[i // 10 % len(MARKERS)]}
+    drew its 11th damage as its 1st, and the legend named either one for both lines; 100 classes of per-class F1 too.
+    Then the 121st line was drawn as the 1st (a data set of 200 classes: class 120's curve in the legend as class 0's);
+    the second 120 have hollow markers (the face, not the fill style, which the report's dashed lines set)."""
+    hollow = {"markerfacecolor": "none"} if i // (10 * len(MARKERS)) % 2 else {}
+    return {"color": f"C{i % 10}", "marker": MARKERS[i // 10 % len(MARKERS)], **hollow}
 
 
 def runs_per_point(table: pd.DataFrame) -> str:
