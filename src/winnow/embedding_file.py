@@ -199,10 +199,11 @@ def _parquet_rows(path: Path, ids: np.ndarray, where: str, digests: np.ndarray) 
             raise
         raise WinnowError(f"{where}: unreadable as parquet ({first_line(err)})") from err
     # written by df.set_index("id").to_parquet(), or with id one level of several (set_index(["id", "crop"])): every
-    # level a column again, as written (before, of the latter: "no id column; the rows must say which image they
-    # describe")
+    # named level a column again, as written (before, of the latter: "no id column; the rows must say which image they
+    # describe"). An unnamed level is left out, as a one-level unnamed index is: reset_index called it level_1 and
+    # read its row numbers as a feature
     if "id" not in frame.columns and "id" in frame.index.names:
-        frame = frame.reset_index()
+        frame = frame.reset_index(level=[name for name in frame.index.names if name is not None])
     if "id" not in frame.columns:
         raise WinnowError(f"{where}: no id column; the rows must say which image they describe "
                           f"(columns: {', '.join(map(str, frame.columns[:5]))})")
