@@ -15,14 +15,14 @@ from pathlib import Path
 from winnow import lock_entries, staleness
 from winnow.errors import WinnowError, first_line, listed
 from winnow.progress_env import check_progress_variables
-from winnow.revisions import check_committed, not_owned, run_git
+from winnow.revisions import OUTSIDE_QUEUE, check_committed, not_owned, run_git
 
 # what an entry of ``unreadable`` says of a metrics file a record lacks (exp show's FileNotFoundError)
 NOT_THERE = "not there"
 UNFINISHED_STATES = ("running", "queued")  # a dvc queue executor's state while its experiment has not run to the end
-# what an entry of ``unfinished`` ends with for a plain `dvc exp run` in the workspace: no queue runs it, so `dvc queue
-# status` never lists it (its executor is named "workspace", the queue's "dvc-task")
-IN_WORKSPACE = " (a dvc exp run in the workspace)"
+# an entry of ``unfinished`` run outside the queue ends with `` (<OUTSIDE_QUEUE's words>)``, by its executor's name in
+# `dvc exp show --json` (the queue's "dvc-task"): `dvc queue status` lists neither. In the workspace it writes the
+# workspace's outputs as it goes; with --temp (executor "tempdir") in a folder under .dvc/tmp/exps/standalone
 
 
 def experiments_from_show(show: list[dict], *, include_workspace: bool = False,
@@ -52,7 +52,7 @@ def experiments_from_show(show: list[dict], *, include_workspace: bool = False,
     found, seen = [], set()
     # a `dvc exp run` in the workspace writes its outputs there as it goes: before, the workspace was read as a run of
     # its own, its half-written metrics "a commit that holds no metrics file ...: the pipeline has not run there"
-    busy = any(state in UNFINISHED_STATES and _in_workspace(exp_range) for baseline in show
+    busy = any(state in UNFINISHED_STATES and _executor(exp_range) == "workspace" for baseline in show
                for exp_range, state in _ranges(baseline))
     include_workspace = include_workspace and not busy
 
@@ -109,7 +109,8 @@ def experiments_from_show(show: list[dict], *, include_workspace: bool = False,
                 if names is not None:
                     first = (exp_range.get("revs") or [{}])[0]
                     names.append(str(exp_range.get("name") or first.get("name") or str(first.get("rev"))[:7])
-                                 + (IN_WORKSPACE if _in_workspace(exp_range) else ""))
+                                 + (f" ({OUTSIDE_QUEUE[_executor(exp_range)]})"
+                                    if _executor(exp_range) in OUTSIDE_QUEUE else ""))
                 continue
             for record in exp_range.get("revs") or []:
                 add(record)
@@ -139,11 +140,12 @@ def left_out_note(unfinished: list[str], failed: list[str], unreadable: list[str
     """What a command says of the experiments :func:`experiments_from_show` left out as not yet run, as
     failed, and as holding metrics DVC could not read ("" for none)."""
     notes = []
-    here = [name.removesuffix(IN_WORKSPACE) for name in unfinished if name.endswith(IN_WORKSPACE)]
-    unfinished = [name for name in unfinished if not name.endswith(IN_WORKSPACE)]
-    if here:  # before: "when `dvc queue status` shows them done", which never lists a run outside the queue
-        notes.append(f"left out {len(here)} experiment(s) that a `dvc exp run` in the workspace is still running "
-                     f"({listed(here)}); run this again once that dvc exp run ends")
+    for run in OUTSIDE_QUEUE.values():
+        here = [name.removesuffix(f" ({run})") for name in unfinished if name.endswith(f" ({run})")]
+        unfinished = [name for name in unfinished if not name.endswith(f" ({run})")]
+        if here:  # before: "when `dvc queue status` shows them done", which never lists a run outside the queue
+            notes.append(f"left out {len(here)} experiment(s) that {run} is still running ({listed(here)}); run this "
+                         "again once that dvc exp run ends")
     if unfinished:
         # before: only the wait, which never ends for a queue nobody started (the README's `dvc exp run --run-all`)
         notes.append(f"left out {len(unfinished)} experiment(s) still running or queued ({listed(unfinished)}); run "
@@ -366,11 +368,12 @@ def planned_params(show: list[dict]) -> list[dict]:
             for record in exp_range.get("revs") or [] if not record.get("error")]
 
 
-def _in_workspace(exp_range: dict) -> bool:
-    """Whether an experiment range of ``dvc exp show --json`` is run by a plain ``dvc exp run`` in the workspace (its
-    executor named ``workspace``), not by the queue (``dvc-task``) or in a temporary folder (``tempdir``)."""
+def _executor(exp_range: dict) -> str | None:
+    """The name of the executor running an experiment range of ``dvc exp show --json``: ``workspace`` for a plain
+    ``dvc exp run``, ``tempdir`` for ``dvc exp run --temp``, ``dvc-task`` for the queue's (so since DVC 3.0), or
+    None."""
     executor = exp_range.get("executor")
-    return isinstance(executor, dict) and executor.get("name") == "workspace"
+    return executor.get("name") if isinstance(executor, dict) else None
 
 
 def _ranges(baseline: dict):

@@ -227,11 +227,13 @@ _QUEUE_STASHES = (("refs/exps/celery/stash", _QUEUED), ("refs/exps/stash", _QUEU
                                                "`dvc queue logs {}` says why; run it again, then again")))
 # a run the queue started leaves its stash entry, and dvc tracks it by an info file of its executor until collected
 # (dvc.repo.experiments.executor.base.ExecutorInfo: "name", and "status" PENDING 0, PREPARING 1 or RUNNING 2)
-_RUN_INFO = ".dvc/tmp/exps/run/*/*.run"
+# dvc exp run --temp writes one there too (location "tempdir"), left at PREPARING for good, and keeps its own, which
+# ends at SUCCESS or FAILED, under exps/standalone (dvc.repo.experiments.queue.tempdir): that one, read last, says
+_RUN_INFO = (".dvc/tmp/exps/run/*/*.run", ".dvc/tmp/exps/standalone/run/*/*.run")
 _RUNNING = ("running here, not finished", "wait for it (dvc queue status), then again")
-# a plain `dvc exp run` in the workspace (its info file's location "workspace"): no queue runs it, so `dvc queue status`
-# never lists it (before: told to wait for it there)
-_RUNNING_HERE = ("that a `dvc exp run` in the workspace is still running", "wait for that dvc exp run to end, then again")
+# a run outside the queue by where it runs (its info file's location): `dvc queue status` never lists it (before: told
+# to wait for it there)
+OUTSIDE_QUEUE = {"workspace": "a `dvc exp run` in the workspace", "tempdir": "a `dvc exp run --temp`"}
 
 
 def _queued(repo: str | Path, name: str) -> tuple[str, str] | None:
@@ -242,13 +244,18 @@ def _queued(repo: str | Path, name: str) -> tuple[str, str] | None:
         if any(re.fullmatch(rf"(?:\S+: )?dvc-exp:[0-9a-f]+:[0-9a-f]+:{re.escape(name)}", line) for line in said):
             return state
     # before: a run in progress was "unknown revision ... dvc exp pull origin <name>"
-    for info in Path(repo).glob(_RUN_INFO):
+    runs = {}  # the info file's name (the run's stash commit) -> what it holds, the standalone one last
+    for info in (path for pattern in _RUN_INFO for path in Path(repo).glob(pattern)):
         try:
-            run = json.loads(info.read_text())
+            runs[info.name] = json.loads(info.read_text())
         except (OSError, ValueError):  # dvc's own file, half written: not what names the revision
             continue
+    for run in runs.values():
         if isinstance(run, dict) and run.get("name") == name and run.get("status") in (0, 1, 2):
-            return _RUNNING_HERE if run.get("location") == "workspace" else _RUNNING
+            where = OUTSIDE_QUEUE.get(run.get("location"))
+            if where is None:  # the queue's (location dvc-task)
+                return _RUNNING
+            return f"that {where} is still running", "wait for that dvc exp run to end, then again"
     return None
 
 
