@@ -28,8 +28,9 @@ from winnow.npy_rows import data_bytes
 def read_embedding_file(path: str | os.PathLike, ids: np.ndarray, digests: np.ndarray) -> np.ndarray:
     """Numeric ``(N, D)`` values, row ``i`` for ``ids[i]``, from a ``.npy`` of shape ``(N, D)`` whose rows
     follow the manifest already, or a ``.parquet`` with an ``id`` column and either one list column
-    ``embedding`` (other columns then ignored) or numeric feature columns (nullable ones too, without a
-    missing value), in any row order; the id may be the parquet's index. A parquet's optional ``digest``
+    ``embedding`` (other columns then ignored) or numeric feature columns (nullable and decimal ones too, without a
+    missing value), in any row order; the id may be the parquet's index, or one level of it (the other named levels
+    are columns then, unnamed ones left out). A parquet's optional ``digest``
     column must hold ``digests`` (``(N,)``, the manifest's pixel digests of ``ids``). Finiteness, the scale, the
     float32 cast and the checks of what is stored are :func:`embed_imageset`'s."""
     path = Path(path)
