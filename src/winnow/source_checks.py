@@ -94,12 +94,24 @@ def one_line(name: str, value) -> None:
         if isinstance(value, str) else None
     # the cause named as the character tells it (before: a NUL and a tab too were said to be a block scalar's break)
     if odd in ("\n", "\r"):
-        fail(name, f"{show(value)} holds the control character {ascii(odd)}, which no path typed on one line holds (a "
-                   "YAML block scalar keeps its line break); write the path on one line, as a plain or quoted string")
+        fail(name, f"{_shown_path(value)} holds the control character {ascii(odd)}, which no path typed on one line "
+                   "holds (a YAML block scalar keeps its line break); write the path on one line, as a plain or quoted "
+                   "string")
     if odd is not None:
-        fail(name, f"{show(value)} holds the control character {ascii(odd)}, which a path typed by hand does not hold "
-                   "(a double-quoted YAML string reads \\t or \\x.. as one); write the path as its folders and file "
-                   "are named")
+        fail(name, f"{_shown_path(value)} holds the control character {ascii(odd)}, which a path typed by hand does "
+                   "not hold (a double-quoted YAML string reads \\t or \\x.. as one); write the path as its folders "
+                   "and file are named")
+
+
+def _shown_path(value: str) -> str:
+    """The path ``value`` as :func:`one_line`'s refusal shows it: a URL without the credentials, query or fragment it
+    holds (:func:`_shown_url`), which the URL's own check refuses unrepeated but is only reached once the path is on
+    one line. Before: ``path: |`` under a ``s3://KEY:SECRET@bucket/x`` (or a tab after a ``?token=``) printed the
+    secret to the terminal and every log of the run."""
+    if "://" not in value:
+        return show(value)
+    bare = "".join(c for c in value if unicodedata.category(c) != "Cc")  # urlsplit drops some of them, not all
+    return show(value) if _shown_url(bare) == bare else show(_shown_url(bare))
 
 
 def outside_outputs(name: str, value) -> None:
