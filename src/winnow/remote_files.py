@@ -71,6 +71,7 @@ def locate(path: str | os.PathLike, *, param: str) -> Path | RemotePath:
     missing backend, a URL holding credentials (:func:`check_url`) or a local path that cannot be looked at."""
     text = str(path)
     if not is_url(text):
+        _refuse_collapsed_url(text, param=param)
         return _local(Path(path), param=param)
     check_url(text, param=param)  # file:// too: before, "names the host 'user:secret@localhost'" repeated a password
     protocol, _, rest = text.partition("://")
@@ -87,6 +88,22 @@ def locate(path: str | os.PathLike, *, param: str) -> Path | RemotePath:
         raise WinnowError(f"{param}: cannot open {protocol}:// ({first_line(err)}); check its credentials and "
                           "configuration") from err
     return RemotePath(fs, fs._strip_protocol(text).rstrip("/") or "/", param)
+
+
+def _refuse_collapsed_url(text: str, *, param: str) -> None:
+    """One line for ``s3:/bucket/x``: a URL of :data:`BACKENDS` (or http) whose ``//`` a path tool collapsed to one
+    slash (``pathlib.Path``, ``os.path.normpath`` and ``os.path.join`` all write ``s3://b`` as ``s3:/b``), which would
+    be read as a local folder ``s3:``. Checked as the URL it was meant to be first (:func:`check_url`), so credentials
+    or a token in it are refused unrepeated. Before: "s3:/bucket/x does not exist", and the source stage wrote the
+    path whole into data/source.json (``[Errno 2] No such file or directory: 's3:/KEY:SECRET@bucket/x'``). ``file:/x``
+    is no such case: RFC 8089 allows it, and it is left as it was read."""
+    protocol, colon, rest = text.partition(":/")
+    if not colon or protocol.lower() not in {*BACKENDS, "http", "https"}:
+        return
+    meant = f"{protocol}://{rest}"
+    check_url(meant, param=param)
+    raise WinnowError(f"{param}: {text} has one slash after {protocol}: where a URL has two (a path tool such as "
+                      f"pathlib or os.path.normpath collapses '//'); write {meant}")
 
 
 def _local(path: Path, *, param: str) -> Path:
