@@ -59,9 +59,9 @@ def test_a_represent_url_with_a_secret_and_a_line_break_is_refused_without_the_s
     # the same check of represent.file's value (one_line) repeated it too
     project = project_of(tmp_path, "represent", source="file", file=f"gs://u:{SECRET}@bucket/emb.parquet\n")
     line = refused(project, monkeypatch)
-    assert line == ("params.yaml: represent.file: \"gs://bucket/emb.parquet…\" holds the control character '\\n', which "
-                    "no path typed on one line holds (a YAML block scalar keeps its line break); write the path on one "
-                    "line, as a plain or quoted string")
+    assert line == ("params.yaml: represent.file: \"gs://bucket/emb.parquet…\" holds the control character '\\n', "
+                    "which no path typed on one line holds (a YAML block scalar keeps its line break); write the path "
+                    "on one line, as a plain or quoted string")
 
 
 def _source_stage(project, monkeypatch, capsys) -> str:
@@ -106,5 +106,17 @@ def test_a_url_with_one_slash_and_a_token_is_refused_without_it(tmp_path):
 
     with pytest.raises(WinnowError) as raised:
         locate(f"gs:/bucket/images?token={SECRET}", param="ingest.path")
-    assert str(raised.value).startswith("ingest.path: gs://bucket/images?… has a query string, which may hold a token")
+    assert str(raised.value).startswith(
+        "ingest.path: gs://bucket/images?… has a query string, which may hold a token")
     assert SECRET not in str(raised.value)
+
+
+@pytest.mark.hostile("ingest")
+def test_a_file_url_with_one_slash_is_told_its_spelling_not_that_the_folder_is_missing(tmp_path, monkeypatch):
+    # RFC 8089's file:/path: before, "ingest.path: file:/…/my images does not exist" of a folder that was there
+    folder = image_folder(tmp_path / "my images", {"cat": 6, "dog": 6})
+    value = "file:" + folder.as_uri().removeprefix("file://")
+    project = project_of(tmp_path, path=value)
+    assert refused(project, monkeypatch) == (
+        f"ingest.path: {value} is a file: URL without the '//' before its (empty) host, which ingest does not read; "
+        f"write {folder.as_uri()} (three slashes) or the plain path {folder}")

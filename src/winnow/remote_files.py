@@ -95,13 +95,17 @@ def _refuse_collapsed_url(text: str, *, param: str) -> None:
     slash (``pathlib.Path``, ``os.path.normpath`` and ``os.path.join`` all write ``s3://b`` as ``s3:/b``), which would
     be read as a local folder ``s3:``. Checked as the URL it was meant to be first (:func:`check_url`), so credentials
     or a token in it are refused unrepeated. Before: "s3:/bucket/x does not exist", and the source stage wrote the
-    path whole into data/source.json (``[Errno 2] No such file or directory: 's3:/KEY:SECRET@bucket/x'``). ``file:/x``
-    is no such case: RFC 8089 allows it, and it is left as it was read."""
+    path whole into data/source.json (``[Errno 2] No such file or directory: 's3:/KEY:SECRET@bucket/x'``). RFC 8089's
+    ``file:/x`` (no host) too, told its three-slash spelling: before, "file:/data/images does not exist" of a folder
+    that was there."""
     protocol, colon, rest = text.partition(":/")
-    if not colon or protocol.lower() not in {*BACKENDS, "http", "https"}:
+    if not colon or protocol.lower() not in {*BACKENDS, "file", "http", "https"}:
         return
-    meant = f"{protocol}://{rest}"
+    meant = f"{protocol}://{'/' if protocol.lower() == 'file' else ''}{rest}"
     check_url(meant, param=param)
+    if protocol.lower() == "file":
+        raise WinnowError(f"{param}: {text} is a file: URL without the '//' before its (empty) host, which ingest does "
+                          f"not read; write {meant} (three slashes) or the plain path /{urllib.parse.unquote(rest)}")
     raise WinnowError(f"{param}: {text} has one slash after {protocol}: where a URL has two (a path tool such as "
                       f"pathlib or os.path.normpath collapses '//'); write {meant}")
 
