@@ -120,3 +120,12 @@ def test_a_file_url_with_one_slash_is_told_its_spelling_not_that_the_folder_is_m
     assert refused(project, monkeypatch) == (
         f"ingest.path: {value} is a file: URL without the '//' before its (empty) host, which ingest does not read; "
         f"write {folder.as_uri()} (three slashes) or the plain path {folder}")
+
+
+@pytest.mark.hostile("params")
+def test_a_collapsed_url_with_a_secret_and_a_line_break_is_refused_without_the_secret(tmp_path, monkeypatch):
+    project = project_of(tmp_path, path=f"s3:/AKIAIOSFODNN7EXAMPLE:{SECRET}@my-bucket/images\n")
+    assert refused(project, monkeypatch) == (
+        "params.yaml: ingest.path: \"s3://my-bucket/images…\" holds the control character '\\n', which no path typed "
+        "on one line holds (a YAML block scalar keeps its line break); write the path on one line, as a plain or "
+        "quoted string")

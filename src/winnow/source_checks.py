@@ -108,9 +108,12 @@ def _shown_path(value: str) -> str:
     holds (:func:`_shown_url`), which the URL's own check refuses unrepeated but is only reached once the path is on
     one line. Before: ``path: |`` under a ``s3://KEY:SECRET@bucket/x`` (or a tab after a ``?token=``) printed the
     secret to the terminal and every log of the run."""
-    if "://" not in value:
-        return show(value)
     bare = "".join(c for c in value if unicodedata.category(c) != "Cc")  # urlsplit drops some of them, not all
+    protocol, collapsed, rest = bare.partition(":/")
+    if collapsed and protocol.isascii() and protocol.isalnum() and not rest.startswith("/"):
+        bare = f"{protocol}://{rest}"  # s3:/KEY:SECRET@bucket: a URL a path tool collapsed, as locate reads it
+    elif "://" not in bare:
+        return show(value)
     return show(value) if _shown_url(bare) == bare else show(_shown_url(bare))
 
 
