@@ -129,3 +129,25 @@ def test_a_collapsed_url_with_a_secret_and_a_line_break_is_refused_without_the_s
         "params.yaml: ingest.path: \"s3://my-bucket/images…\" holds the control character '\\n', which no path typed "
         "on one line holds (a YAML block scalar keeps its line break); write the path on one line, as a plain or "
         "quoted string")
+
+
+@pytest.mark.hostile("ingest")
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8000/images", "https://images.example.org:8443/cats-and-dogs"])
+def test_a_web_server_with_a_port_is_told_its_protocol_is_not_read_not_that_it_holds_credentials(tmp_path, monkeypatch,
+                                                                                                  url):
+    # before: "ingest.path: a http:// URL holds credentials before its bucket (user:secret@); remove them from
+    # params.yaml (and its history) …" of a local web server's address, which holds none: its ':' read as a password's
+    project = project_of(tmp_path, path=url)
+    assert refused(project, monkeypatch) == (
+        f"ingest.path: {url} has protocol '{url.partition(':')[0]}', which ingest does not read; use s3://, gs://, "
+        "az://, memory:// or file:// (or a local path)")
+
+
+@pytest.mark.hostile("ingest")
+def test_a_web_address_with_a_password_holding_a_slash_is_still_refused_without_it(tmp_path, monkeypatch):
+    # a ':' followed by an '@' stays a password's, where its '/' ends the host as a URL parser reads it
+    project = project_of(tmp_path, path=f"http://alice:{SECRET[:10]}/{SECRET[10:]}@127.0.0.1:8000/images")
+    line = refused(project, monkeypatch)
+    assert line == ("ingest.path: a http:// URL holds credentials before its host (user:secret@); remove them from "
+                    "params.yaml (and its history) and give them as the backend reads them (environment variables or "
+                    "its configuration file)")

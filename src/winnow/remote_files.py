@@ -43,14 +43,16 @@ def check_url(text: str, *, param: str) -> None:
     except ValueError as err:  # "Invalid IPv6 URL": a '[' in the host
         raise WinnowError(f"{param}: the {protocol}:// URL cannot be parsed ({err}); fix it in params.yaml") from None
     # a password may hold '/', which ends the host as urlsplit reads it: a ':' there (no bucket, container or
-    # host name of these protocols holds one) is a userinfo's too
+    # host name of these protocols holds one) is a userinfo's too, where an '@' follows; without one it is a port
+    # (before: http://127.0.0.1:8000/images, a local web server, was said to hold credentials, "remove them", and
+    # the protocol ingest does not read went unsaid)
     user, at, host = parts.netloc.rpartition("@")
     azure = protocol in ("az", "abfs") and ":" not in user and host.endswith(".core.windows.net")
     # an S3 access point or Outposts ARN names its bucket with ':' (s3fs reads them) and holds no '@'
     arn = protocol == "s3" and not at and host.startswith("arn:aws")
-    if (at and not azure) or (":" in host and not arn):
+    if (at and not azure) or (":" in host and not arn and "@" in text):
         raise WinnowError(f"{param}: a {protocol}:// URL holds credentials before its "
-                          f"{'host' if protocol == 'file' else 'bucket'} (user:secret@); remove them from "
+                          f"{'bucket' if protocol in BACKENDS else 'host'} (user:secret@); remove them from "
                           "params.yaml (and its history) and give them as the backend reads them (environment "
                           "variables or its configuration file)")
     if "?" in text or "#" in text:  # a fragment too: '#access_token=...' was repeated into data/source.json
