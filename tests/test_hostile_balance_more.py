@@ -242,7 +242,9 @@ def test_a_balance_refused_after_a_skipped_run_leaves_the_stand_ins_as_they_were
     (None, 1, "error: gan: weak class 'c' has no pruned train images to learn from, so no weak class is left to "
               "generate; raise gan.weak_k (or gan.weak_below) to take in classes the GAN can learn, or leave "
               "augmented out of variants"),
-    ("train-0-0", 3, "error: gan: 1 training image(s); a GAN needs at least a batch of real images"),
+    ("train-0-0", 3, "error: gan: 1 training image(s); a GAN needs at least 2 (batch norm normalises over a batch of "
+                     "real images): give the pruned variant more train images (fewer drops of pruned.cleaners), or "
+                     "leave augmented out of variants"),
 ], ids=["no weak class to learn", "one train image"])
 def test_a_gan_refused_after_a_skipped_run_leaves_the_stand_ins_as_they_were(tmp_path, keep, weak_k, expected):
     # before: data/gan, data/variants/augmented, plots/gan and models/gan.pt were removed before the refusal (a weak

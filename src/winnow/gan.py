@@ -134,7 +134,10 @@ def train_gan(
             run's nets are returned as they are, no epoch trained and the file left as it was.
     """
     if len(images) < 2:
-        raise WinnowError(f"gan: {len(images)} training image(s); a GAN needs at least a batch of real images")
+        # said with a fix: before, "a GAN needs at least a batch of real images" named nothing to change
+        raise WinnowError(f"gan: {len(images)} training image(s); a GAN needs at least 2 (batch norm normalises over a "
+                          "batch of real images): give the pruned variant more train images (fewer drops of "
+                          "pruned.cleaners), or leave augmented out of variants")
     device = pick_device(config.device, option="gan.train.device")
     torch.manual_seed(seed)
     if device.type == "cpu":
