@@ -123,13 +123,18 @@ def main() -> None:
               f"generating for {', '.join(map(repr, weak))} only")
     # as balance warns of a class copied from a handful of images: a class embedding learnt from one or two
     # images draws copies of them or noise, and the filter alone decided what joined augmented without a word
-    learnt = {name: int((pruned.labels == classes.index(name)).sum()) for name in weak}
+    # distinct pictures, as balance's few_sources counts them: before, a weak class of 10 rows of one picture (exact
+    # duplicates pruned kept, dedup not among pruned.cleaners) was learnt from "10 images", without a word
+    rows_of = {name: pruned.labels == classes.index(name) for name in weak}
+    learnt = {name: int(pruned.manifest["digest"][mine].nunique()) for name, mine in rows_of.items()}
     few = {name: n for name, n in learnt.items() if n < HANDFUL}
     if few:
         c = min(few, key=few.get)
+        rows = int(rows_of[c].sum())
+        copies = f" ({rows - few[c]} of its {rows} train rows exact duplicates of another)" if rows > few[c] else ""
         more = f", and {len(few) - 1} more weak class{'es' if len(few) > 2 else ''} from fewer than {HANDFUL}"
         print(f"warning: gan-synthesize: weak class {c!r} has {few[c]} pruned train image{'s' if few[c] != 1 else ''} "
-              f"to learn from{more if len(few) > 1 else ''}; its samples can be little more than copies of "
+              f"to learn from{copies}{more if len(few) > 1 else ''}; its samples can be little more than copies of "
               f"{'it' if few[c] == 1 else 'them'} or noise: give the class more train images, or leave augmented "
               "out of variants")
     # the generator's inputs and its images, all at once: checked before the GAN trains and saves its weights

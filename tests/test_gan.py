@@ -219,9 +219,10 @@ def test_an_f1_bound_given_as_a_percentage_is_refused_before_anything(tmp_path):
 CLASSES = ["a", "b", "c"]
 
 
-def gan_project(root, *, weak_k: int):
+def gan_project(root, *, weak_k: int, repaint=None):
     """Three classes of random 8x8 images (6 train, 2 val, 2 test each), a pruned variant that drops every train
-    image of 'c', a one-epoch models/baseline.pt, and params for a tiny GAN on the weakest classes by count."""
+    image of 'c', a one-epoch models/baseline.pt, and params for a tiny GAN on the weakest classes by count.
+    ``repaint``: called with the uint8 images and their manifest before anything is written, to change them in place."""
     from dataclasses import asdict
 
     from winnow.checkpoints import save
@@ -245,6 +246,8 @@ def gan_project(root, *, weak_k: int):
     manifest = pd.DataFrame(rows, columns=["id", "split", "label"]).assign(source="t", orig_h=8, orig_w=8,
                                                                            orig_mode="L")
     images = np.random.default_rng(0).integers(0, 256, (len(manifest), 8, 8, 1), dtype=np.uint8)
+    if repaint is not None:
+        repaint(images, manifest)
     for name in ("ingest", "degrade"):
         write_imageset(root / "data" / name, images, manifest, CLASSES)
     write_table(root / "data/degrade/perturbations.parquet", perturbation_table([]))
