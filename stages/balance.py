@@ -22,7 +22,7 @@ import pandas as pd
 
 from winnow.augment import augment
 from winnow.augment_search import is_fixed, policy_for
-from winnow.balance import Policy, balance_counts, balanced_augment, edge_scores, few_sources
+from winnow.balance import Policy, balance_counts, balanced_augment, edge_scores, few_sources, no_train_images
 from winnow.balance_checks import checked_copies
 from winnow.built_on import balance_made_of
 from winnow.checkpoints import check_finite, load
@@ -183,7 +183,7 @@ def main() -> None:
         print(f"warning: balance: no copy was added and no image left out, so balanced holds pruned's images alone "
               f"and is trained and reported as a version of its own; {why}, or leave balanced out of variants")
     few = few_sources(labels, made, classes, digests=pruned.manifest["digest"].to_numpy(object))
-    for warning in (*warnings, few):
+    for warning in (*warnings, few, no_train_images(labels, classes, target=section["target"])):
         if warning:
             print(warning)
 

@@ -4,7 +4,8 @@
   it now says how many it needs and what to change, and no checkpoint is written;
 - a weak class of many rows of one picture (exact duplicates pruned kept, dedup not among pruned.cleaners): counted as
   its rows, it was learnt from "6 images" without a word, where balance warns of the same class as one source; the GAN's
-  line now counts distinct pictures and says how many rows are duplicates.
+  line now counts distinct pictures and says how many rows are duplicates;
+- balance with a class pruned holds no train image of: "c 0" in the per-class line alone; now one warning line.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pytest
 
 from hostile_harness import edit_table, run_stage
 from test_gan import TINY, gan_project
+from test_hostile_balance_more import balance_project
 from winnow.errors import WinnowError
 from winnow.gan import train_gan
 
@@ -52,4 +54,22 @@ def test_a_weak_class_of_one_picture_in_many_rows_is_warned_of_as_one_image(tmp_
     assert ("warning: gan-synthesize: weak class 'c' has 1 pruned train image to learn from (5 of its 6 train rows "
             "exact duplicates of another); its samples can be little more than copies of it or noise: give the class "
             "more train images, or leave augmented out of variants") in done.stdout.splitlines()
-    assert json.loads((project / "metrics/gan.json").read_text())["weak_classes"] == ["a", "b", "c"]  # warned, not refused
+    # warned, not refused
+    assert json.loads((project / "metrics/gan.json").read_text())["weak_classes"] == ["a", "b", "c"]
+
+
+@pytest.mark.hostile("training")
+def test_balance_warns_of_a_class_without_train_images_that_it_cannot_balance(tmp_path):
+    # a: 5 images, b: 3, c: none in pruned. Before: "per class now a 5, b 5, c 0" and no word that c, held by none of
+    # balanced's images, was left out of the balancing (gan-synthesize warns of the same class)
+    labels = np.repeat([0, 1], [5, 3])
+    images = np.random.default_rng(0).integers(0, 256, (len(labels), 8, 8, 1), dtype=np.uint8)
+    project = balance_project(tmp_path / "project", images, labels, policy={"ops": ["noise"], "n": 1})
+    done = run_stage(project, "balance")
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout.splitlines()
+    assert ("balance: added 2 copies (0 of them of edge cases), left out 0 for max_images; per class now a 5, b 5, "
+            "c 0") in out
+    assert ("warning: balance: class 'c' has no pruned train image, so no copy of it can be made and balanced holds "
+            "none of it while balance.target max is reached by the others; give the class train images, or leave "
+            "balanced out of variants") in out

@@ -257,6 +257,21 @@ def few_sources(labels: np.ndarray, made: Balanced, classes: list[str], *, diges
             f"sources add little variety: {fix}")
 
 
+def no_train_images(labels: np.ndarray, classes: list[str], *, target: int | str) -> str | None:
+    """The one warning line when a class has no train image among the int ``(N,)`` ``labels`` balance copies from, so
+    no copy of it can be made and balanced holds none while the others are brought to ``target``; None otherwise.
+    Before: "per class now a 5, b 5, c 0" alone, where gan-synthesize warns of the same class."""
+    counts = np.bincount(np.asarray(labels, np.int64), minlength=len(classes))
+    empty = [name for name, n in zip(classes, counts) if not n]
+    if not empty or len(empty) == len(classes):
+        return None
+    one = len(empty) == 1
+    return (f"warning: balance: class{'' if one else 'es'} {', '.join(map(repr, empty))} ha{'s' if one else 've'} no "
+            f"pruned train image, so no copy of {'it' if one else 'them'} can be made and balanced holds none of "
+            f"{'it' if one else 'them'} while balance.target {target} is reached by the others; give "
+            f"{'the class' if one else 'the classes'} train images, or leave balanced out of variants")
+
+
 def _pictures(labels: np.ndarray, digests: np.ndarray, chosen: np.ndarray, k: int) -> np.ndarray:
     """int64 ``(k,)``: per class, the distinct pictures (object ``(N,)`` ``digests``) among the ``chosen`` (bool
     ``(N,)``) of the inputs of int ``(N,)`` ``labels``."""
