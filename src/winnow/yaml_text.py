@@ -76,20 +76,38 @@ def load_yaml(text: str, *, name: str, anchors_once: bool = False) -> Any:
 
 _UNREAD = object()  # what _parsed_by_libyaml returns where ruamel must read the text
 # where libyaml and ruamel could read one text apart: a %YAML directive (1.1 resolves `on` and `017` otherwise), the
-# line breaks YAML 1.1 counts and 1.2 does not, a byte-order mark
-_RUAMEL_ONLY = re.compile("^%|[\x85\u2028\u2029\ufeff]", re.MULTILINE)
+# line breaks YAML 1.1 counts and 1.2 does not, a byte-order mark; a tab, which ruamel refuses outside quotes and
+# libyaml reads (`seed:\t3` was 3, a refusal in ruamel, DVC and params.yaml's own check); an anchor or alias whose name
+# runs on into `:` and the like, the name's end to libyaml, part of it to ruamel (`- &x:` gained a null key); a bare
+# tag `!` (ruamel: null, libyaml: '') or one running on into `,` `]` (ruamel: part of the tag); a block scalar's `|#`
+# (libyaml: a comment, ruamel refuses), or a line of spaces before its first (ruamel refuses a deeper one after it)
+_RUAMEL_ONLY = re.compile(r"^%|[\t\x85\u2028\u2029\ufeff]|[&*][0-9A-Za-z_-]+[:?%@`]"
+                          r"|(?<![^\s\[{,])!(?:(?!\S)|[^\s,\[\]{}]*[,\[\]{}])"
+                          r"|[|>][-+0-9]*#|[|>][^\r\n]*[\r\n][ \r\n]* [\r\n]", re.MULTILINE)
+# nesting libyaml may be handed: PyYAML's C composer recurses once a level and crashed the process (a segfault, no
+# word) at 30,000 `[` (fewer on a smaller stack); ruamel refuses far less deep nesting in words
+_DEEPEST = 1000
+
+
+def _nesting_bound(text: str) -> int:
+    """A bound on how deep ``text``'s collections nest: a flow collection opens at a `{`, or a `[` and the one-pair
+    mapping inside it (`[k: [k: x]]`), and a block one at a column beyond its parent's, reached by a line's indentation
+    and its `- `, `? `, `: ` indicators."""
+    indicators = max(len(run) for run in re.findall(r"^[ ?:-]*", text, re.MULTILINE))
+    return 2 * indicators + 4 + 2 * text.count("[") + text.count("{")
 
 
 def _parsed_by_libyaml(text: str) -> Any:
     """``text``'s value, equal to ruamel's, with libyaml's C scanner and parser in place of ruamel's pure-Python ones;
-    :data:`_UNREAD` where libyaml fails, or the text is one ruamel might read otherwise (:data:`_RUAMEL_ONLY`).
+    :data:`_UNREAD` where libyaml fails, or the text is one ruamel might read otherwise (:data:`_RUAMEL_ONLY`) or
+    nests deeper than libyaml is handed (:data:`_DEEPEST`).
 
     Before: ruamel read a dvc.lock of 230 KB in 0.8-2.6 s, each time compare, report or the gate read one. Only the
     parsing moves: each plain scalar's tag is ruamel's YAML 1.2 resolver's (libyaml's own would be PyYAML's 1.1, where
     ``on`` is True and ``1:20`` is 80), and ruamel's constructor (:func:`_constructor`) makes the values, so keys given
     twice are refused as before. libyaml refuses an anchor given twice, where ruamel keeps the latest: any failure,
     that one too, is ruamel's to read and to word."""
-    if _RUAMEL_ONLY.search(text):
+    if _RUAMEL_ONLY.search(text) or _nesting_bound(text) > _DEEPEST:
         return _UNREAD
     import yaml
     from ruamel.yaml import YAML, nodes
