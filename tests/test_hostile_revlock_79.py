@@ -17,8 +17,9 @@ from winnow.yaml_text import load_yaml
 @pytest.mark.parametrize("text, value", [
     ("- &x:\n  b: 1\n", [{"b": 1}]),  # before: [{None: None, 'b': 1}], libyaml's anchor x then the key ':'
     ("a: !\nb: 1\n", {"a": None, "b": 1}),  # before: '' (a bare tag: libyaml's text, ruamel's null)
+    ("[x, ?:]\n", ["x", {":": None}]),  # before: [x, {None: None}], libyaml's key ? and value :
     ('a: "x\ty"\n', {"a": "x\ty"}),  # a tab inside quotes is text to both: still read
-], ids=["anchor-colon", "bare-tag", "quoted-tab"])
+], ids=["anchor-colon", "bare-tag", "key-colon", "quoted-tab"])
 def test_a_text_libyaml_reads_otherwise_has_ruamels_value(text, value):
     assert YAML(typ="safe", pure=True).load(text) == value  # DVC's reader: the value the text has
     assert load_yaml(text, name="dvc.yaml") == value
