@@ -11,6 +11,7 @@ from ruamel.yaml import YAML
 
 from hostile_harness import _env
 from winnow.errors import WinnowError
+from winnow.review_verdicts import class_verdict, resolve
 from winnow.yaml_text import load_yaml
 
 
@@ -46,3 +47,18 @@ def test_nesting_past_libyamls_stack_is_one_line_not_a_crash():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                           env=_env())  # this checkout's src
     assert (done.returncode, done.stdout) == (0, "dvc.yaml: not valid YAML: nested deeper than the parser reads\n")
+
+
+def test_a_full_width_verdict_word_that_names_a_class_is_refused_as_ambiguous():
+    # before: 'ｄｒｏｐ', the choice an earlier review page and Label Studio wrote for the class ｄｒｏｐ, was dropped
+    classes = ["cat", "ｄｒｏｐ", "dog"]
+    with pytest.raises(WinnowError) as raised:
+        resolve("ｄｒｏｐ", where="reviews/queue.csv: line 2 (id 'a')", given=0, action="relabel", suggested=2,
+                classes=classes)
+    assert str(raised.value) == ("reviews/queue.csv: line 2 (id 'a'): verdict 'ｄｒｏｐ' reads as drop and names the "
+                                 "class 'ｄｒｏｐ'; write drop, or class:ｄｒｏｐ for the class")
+    # the class as the page writes it now, and the word without a class of its name
+    assert resolve(class_verdict("ｄｒｏｐ"), where="w", given=0, action="relabel", suggested=2,
+                   classes=classes) == ("relabel", 1)
+    assert resolve("ｄｒｏｐ", where="w", given=0, action="relabel", suggested=2, classes=["cat", "x", "dog"]) == \
+        ("drop", -1)

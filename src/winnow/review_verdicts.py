@@ -51,6 +51,11 @@ def resolve(word: str, *, where: str, given: int, action: str, suggested: int, c
     ``drop`` when the suggestion is to drop."""
     outcome = -1 if action == "drop" else suggested
     verb = keyword(word)  # ＤＲＯＰ, Drop, drop alike
+    if verb is not None and word.lower() not in KEYWORDS and any(alike(name) == alike(word) for name in classes):
+        # a class named ｄｒｏｐ: the review page and Label Studio wrote its choice so until stop 79 (class:ｄｒｏｐ
+        # since), and that choice would now be dropped without a word
+        raise WinnowError(f"{where}: verdict {word!r} reads as {verb} and names the class {word!r}; write {verb}, "
+                          f"or {VERDICT_CLASS_PREFIX}{word} for the class")
     if verb is not None:
         label = {"accept": outcome, "reject": given, "drop": -1}[verb]
     elif word in classes:
