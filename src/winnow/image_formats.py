@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 from pathlib import Path, PurePosixPath
 from stat import S_ISREG
 
@@ -82,19 +83,35 @@ def image_format(first: bytes) -> str | None:
     return None
 
 
+_LEASE_WAIT = 60.0  # seconds open_listed waits for a lease's holder: past the kernel's default break time (45 s)
+
+
 def open_listed(path: Path) -> int:
     """A descriptor of the local file ``path``, which its folder listed as a regular file, open for reading. Refused
     in one line (:func:`winnow.remote_files.not_read`) where it is gone or no longer a regular file: the data changed
     under ingest, as a class folder gone when listed is refused. Opened without blocking, as a FIFO put in its place
     blocks ``open`` and ``read`` until something writes to it (before: ingest hung, for ever, with no line); and a
     file gone was a row "unreadable: [Errno 2] No such file or directory: '<path>'", ingest ending with one image
-    fewer. Other errors (a permission) are the file's, raised as they are."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    except OSError as err:
-        if err.errno not in (errno.ENOENT, errno.ENOTDIR, errno.ENXIO):  # ENXIO: a socket put in its place
-            raise
-        raise _changed(path, err.strerror) from None
+    fewer. A file under another process's write lease is opened once the holder lets go, as a blocking open waits.
+    Other errors (a permission) are the file's, raised as they are."""
+    waited = 0.0
+    while True:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+            break
+        except BlockingIOError:
+            # a write lease another process holds (Samba's oplock, an NFS server's delegation): the open asked it to
+            # let go, which a blocking open waits for; the kernel ends the lease itself after fs.lease-break-time
+            # (45 s). Before: ingest refused a readable file, "Resource temporarily unavailable ... check the disk"
+            if waited >= _LEASE_WAIT:  # a holder that never lets go: _read's refusal names the error
+                raise
+            pause = min(0.05, 0.001 + waited)
+            time.sleep(pause)
+            waited += pause
+        except OSError as err:
+            if err.errno not in (errno.ENOENT, errno.ENOTDIR, errno.ENXIO):  # ENXIO: a socket put in its place
+                raise
+            raise _changed(path, err.strerror) from None
     if not S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
         raise _changed(path, "no longer a regular file")
