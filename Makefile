@@ -6,17 +6,39 @@ BIN    := $(abspath $(VENV))/bin
 SRC    := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))/src
 STAMP  := $(VENV)/.installed
 export PATH := $(BIN):$(PATH)
+# the Python the environment is made with: the first of python3.11, CI's (.github/workflows/ci.yml), under which
+# requirements.lock is pinned, and python3 that runs Python 3.11 or newer (before: python3 alone, so a host whose
+# python3 is missing, or 3.10 beside a python3.11, stopped on "python3: No such file or directory" or, minutes of
+# downloads later, on pip's "requires a different Python"). `make setup PYTHON=/path/to/python3.X` names another
+NEWER  := import sys; sys.exit(sys.version_info < (3, 11))
+PYTHON ?= $(shell for p in python3.11 python3; do "$$p" -c '$(NEWER)' >/dev/null 2>&1 && command -v "$$p" && break; done)
+# every path is quoted in the recipes: a clone in a folder whose name has a space ("My Projects") or a quote split
+# them; SRC reaches the shell through the environment, never inside quotes
+export WINNOW_SRC := $(SRC)
 
-.PHONY: setup chromium repro test lock bench-extra
+.PHONY: setup chromium repro test lock bench-extra FORCE
+
+# a .venv whose python does not run, or runs a Python older than 3.11, is made anew from nothing (venv --clear),
+# stamp or none: its interpreter removed or upgraded away leaves dangling links, which `python -m venv` keeps as
+# they are (before: "Error: [Errno 2] No such file or directory: '.venv/bin/python3'" at every make setup, or a
+# setup that left bin/python dangling and a make repro that ran the system's python into a ModuleNotFoundError)
+VENV_OK := $(shell "$(BIN)/python" -c '$(NEWER)' >/dev/null 2>&1 && echo yes)
+ifneq ($(VENV_OK),yes)
+$(STAMP): FORCE
+VENV_CLEAR := --clear
+endif
 
 $(STAMP): requirements.lock pyproject.toml
-	python3 -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	@[ -n "$(PYTHON)" ] || { echo "setup: neither python3.11 nor python3 on PATH runs Python 3.11 or newer, which winnow needs to make $(VENV); install python3.11 (CI's Python), or name one: make setup PYTHON=/path/to/python3.11"; exit 1; }
+	@command -v "$(PYTHON)" >/dev/null 2>&1 || { echo "setup: $(PYTHON), the Python to make $(VENV) with, is not a command here; install python3.11 (CI's Python), or name one: make setup PYTHON=/path/to/python3.11"; exit 1; }
+	@"$(PYTHON)" -c '$(NEWER)' >/dev/null 2>&1 || { echo "setup: $(PYTHON) does not run Python 3.11 or newer, which winnow needs ($$("$(PYTHON)" -V 2>&1 | head -n 1)); install python3.11 (CI's Python), or name one: make setup PYTHON=/path/to/python3.11"; exit 1; }
+	"$(PYTHON)" -m venv $(VENV_CLEAR) "$(VENV)"
+	"$(BIN)/pip" install --quiet --upgrade pip
 	# torch before anything else: an unpinned resolve would pull several GB of CUDA wheels
-	$(BIN)/pip install --quiet "$$(grep '^torch==' requirements.lock)"
+	"$(BIN)/pip" install --quiet "$$(grep '^torch==' requirements.lock)"
 	# the optional extras too, so that their tests run (and never skip under CI=true)
-	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev,faiss,ray]'
-	touch $(STAMP)
+	"$(BIN)/pip" install --quiet -c requirements.lock -e '.[dev,faiss,ray]'
+	touch "$(STAMP)"
 
 # Debian's chromium for the report's browser check (tests/test_report.py), installed here so that no test
 # installs anything; each apt-get step is bounded by APT_TIMEOUT seconds. Without root or apt-get it says
@@ -41,7 +63,7 @@ setup: $(STAMP) chromium
 # wrote .dvc/tmp/rwlock leaves it broken, and every dvc command then stops on "Unable to read RWLock-file" before
 # any stage (which would remove it) starts: it goes first, unless another dvc holds it
 repro: $(STAMP)
-	PYTHONPATH='$(SRC)' python -c 'from winnow.stage import drop_broken_dvc_lock; drop_broken_dvc_lock()'
+	PYTHONPATH="$$WINNOW_SRC" python -c 'from winnow.stage import drop_broken_dvc_lock; drop_broken_dvc_lock()'
 	dvc repro
 
 # two pytest workers, one per CI core: most tests wait on a subprocess or use one core, and whole files go to
@@ -52,9 +74,9 @@ test: setup
 	pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 bench-extra: setup
-	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev,faiss,ray,bench]'
+	"$(BIN)/pip" install --quiet -c requirements.lock -e '.[dev,faiss,ray,bench]'
 
 # re-pin from the current environment; the +cpu/+cu local tag is dropped so the pin fits every host
 lock:
-	{ grep '^#' requirements.lock; $(BIN)/pip freeze | grep -vE '^#|^-e|^winnow' | sed 's/^torch==\([0-9.]*\)+.*/torch==\1/'; } > requirements.lock.new
+	{ grep '^#' requirements.lock; "$(BIN)/pip" freeze | grep -vE '^#|^-e|^winnow' | sed 's/^torch==\([0-9.]*\)+.*/torch==\1/'; } > requirements.lock.new
 	mv requirements.lock.new requirements.lock

@@ -1,0 +1,130 @@
+"""Probe 79: a fresh clone's `make setup` / `make repro` under the environments real users and CI have.
+
+- A clone in a folder whose name has a space (``My Projects``) stopped `make setup` on its first pip step:
+  ``make: /home/me/My: No such file or directory``; one with a quote (``o'brien``) stopped `make repro` on a shell
+  syntax error. Every path is quoted now, and src reaches the shell through the environment.
+- A .venv whose interpreter was removed or upgraded away (dangling ``bin/python``) was never repaired: ``python3 -m
+  venv`` keeps a dangling link as it is, so `make setup` ended in ``Error: [Errno 2] No such file or directory:
+  '.venv/bin/python3'`` every time, or left ``bin/python`` dangling; with the stamp there, `make repro` ran the
+  system's python into a ModuleNotFoundError traceback. Such a .venv is made anew (venv --clear).
+- Without a python3 (python3.11 beside it, or neither), or with a python3 older than 3.11, `make setup` stopped on
+  ``make: python3: No such file or directory`` or, minutes of downloads later, on pip's "requires a different
+  Python". It takes python3.11 (CI's) or python3 of 3.11 or newer, and otherwise says so in one line before anything.
+
+The Python that makes .venv is a stub here (a venv of links and a pip that logs its arguments): no download.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hostile_harness import ROOT, _env
+
+MAKE = shutil.which("make")
+FIX = "install python3.11 (CI's Python), or name one: make setup PYTHON=/path/to/python3.11"
+# `python -m venv [--clear] DIR`, as the stub: DIR/bin/python a link to a working Python, DIR/bin/pip a logger
+STUB = f"""#!/bin/sh
+if [ "$1" = -m ] && [ "$2" = venv ]; then
+  for d; do :; done
+  echo "$*" >> "$VENV_LOG"
+  mkdir -p "$d/bin" && ln -sf {sys.executable} "$d/bin/python"
+  printf '#!/bin/sh\\necho "$@" >> "$VENV_LOG"\\n' > "$d/bin/pip" && chmod +x "$d/bin/pip"
+  exit 0
+fi
+exec {sys.executable} "$@"
+"""
+PIP_STEPS = ["install --quiet --upgrade pip",
+             f"install --quiet {next(l for l in (ROOT / 'requirements.lock').read_text().splitlines() if l.startswith('torch=='))}",
+             "install --quiet -c requirements.lock -e .[dev,faiss,ray]"]
+
+
+def _clone(folder: Path) -> Path:
+    """The files `make setup` reads, as a fresh clone in ``folder`` has them."""
+    folder.mkdir(parents=True)
+    for name in ("Makefile", "requirements.lock", "pyproject.toml"):
+        shutil.copy(ROOT / name, folder / name)
+    return folder
+
+
+def _make(clone: Path, tmp_path: Path, *args: str, python: str = "python3.11", path: str | None = None):
+    """``make -s <args>`` in ``clone`` with the stub as ``python`` on PATH (or ``path`` alone)."""
+    stubs = tmp_path / "stubs"
+    stubs.mkdir(exist_ok=True)
+    (stubs / python).write_text(STUB)
+    (stubs / python).chmod(0o755)
+    # PIP_NO_INDEX: a Makefile that let a refused Python through fails fast, without a download
+    env = {**os.environ, "VENV_LOG": str(tmp_path / "venv.log"), "PIP_NO_INDEX": "1",
+           "PATH": path if path is not None else f"{stubs}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("PYTHON", None)
+    return subprocess.run([MAKE, "-s", *args], cwd=clone, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+@pytest.mark.hostile("interrupted")
+def test_make_setup_in_a_folder_whose_name_has_a_space_and_an_accent_runs_every_step(tmp_path):
+    # before: make: /tmp/.../My Projects café/.venv/bin/pip: split at the space, "/tmp/.../My: No such file or directory"
+    clone = _clone(tmp_path / "My Projects café" / "winnow")
+    done = _make(clone, tmp_path, ".venv/.installed")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "venv.log").read_text().splitlines() == ["-m venv --clear .venv", *PIP_STEPS]
+    assert (clone / ".venv/.installed").exists()
+
+
+@pytest.mark.hostile("interrupted")
+def test_make_repro_in_a_folder_whose_name_has_a_quote_runs_dvc_repro(tmp_path):
+    # before: PYTHONPATH='/tmp/.../o'brien/src' python -c ...: "Syntax error: Unterminated quoted string"
+    project = tmp_path / "o'brien" / "winnow"
+    project.mkdir(parents=True)
+    shutil.copy(ROOT / "Makefile", project / "Makefile")
+    (project / "src").symlink_to(ROOT / "src")
+    subprocess.run([str(ROOT / ".venv/bin/dvc"), "init", "-q", "--no-scm"], cwd=project, check=True, env=_env())
+    (project / "dvc.yaml").write_text("stages:\n  hello:\n    cmd: echo hello > hello.txt\n    outs: [hello.txt]\n")
+    done = subprocess.run(["make", "-s", f"VENV={ROOT / '.venv'}", "-o", f"{ROOT / '.venv'}/.installed", "repro"],
+                          cwd=project, capture_output=True, text=True, env=_env(), timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (project / "hello.txt").read_text() == "hello\n"
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_venv_whose_python_is_gone_is_made_anew_though_its_stamp_is_there(tmp_path):
+    # before: `make repro` went on ("up to date"); without the stamp, python3 -m venv kept the dangling link and
+    # stopped on "Error: [Errno 2] No such file or directory: '.venv/bin/python3'" at every make setup
+    clone = _clone(tmp_path / "winnow")
+    (clone / ".venv/bin").mkdir(parents=True)
+    (clone / ".venv/bin/python").symlink_to(tmp_path / "removed-python3.11")
+    (clone / ".venv/.installed").touch()
+    done = _make(clone, tmp_path, ".venv/.installed")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "venv.log").read_text().splitlines() == ["-m venv --clear .venv", *PIP_STEPS]
+    assert (clone / ".venv/bin/python").resolve() == Path(sys.executable).resolve()
+
+
+@pytest.mark.hostile("interrupted")
+def test_make_setup_with_no_python_3_11_on_path_is_one_line_before_anything(tmp_path):
+    # before: "make: python3: No such file or directory" (a host with python3.11 and no python3 among them)
+    clone = _clone(tmp_path / "winnow")
+    done = _make(clone, tmp_path, ".venv/.installed", path=str(tmp_path / "empty"))
+    assert done.returncode == 2
+    assert done.stdout == ("setup: neither python3.11 nor python3 on PATH runs Python 3.11 or newer, which winnow "
+                           f"needs to make .venv; {FIX}\n")
+    assert not (clone / ".venv").exists()
+
+
+@pytest.mark.hostile("interrupted")
+def test_make_setup_with_a_python_older_than_3_11_is_refused_before_any_download(tmp_path):
+    # before: the venv made, torch downloaded, then pip's "Package 'winnow' requires a different Python"
+    clone = _clone(tmp_path / "winnow")
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "python3.10").write_text('#!/bin/sh\n[ "$1" = -V ] && echo "Python 3.10.12"\nexit 1\n')
+    (old / "python3.10").chmod(0o755)
+    done = _make(clone, tmp_path, ".venv/.installed", "PYTHON=python3.10",
+                 path=f"{old}{os.pathsep}{os.environ['PATH']}")
+    assert done.returncode == 2
+    assert done.stdout == ("setup: python3.10 does not run Python 3.11 or newer, which winnow needs "
+                           f"(Python 3.10.12); {FIX}\n")
+    assert not (clone / ".venv").exists()
