@@ -61,8 +61,10 @@ setup: $(STAMP) chromium
 
 # the pipeline needs the environment alone: chromium is for the report's browser test (make test). A dvc killed as it
 # wrote .dvc/tmp/rwlock leaves it broken, and every dvc command then stops on "Unable to read RWLock-file" before
-# any stage (which would remove it) starts: it goes first, unless another dvc holds it
+# any stage (which would remove it) starts: it goes first, unless another dvc holds it. A tarball or zip export (no
+# .git) is refused first, in one line: dvc stopped on "ERROR: ... is not a git repository", with no way on
 repro: $(STAMP)
+	@! command -v git >/dev/null 2>&1 || git rev-parse --git-dir >/dev/null 2>&1 || [ "$$(dvc config core.no_scm 2>/dev/null)" = True ] || { echo "repro: $(CURDIR) is in no git repository, which dvc needs (a tarball or zip export has none): run git init in it, or clone the project with git clone"; exit 1; }
 	PYTHONPATH="$$WINNOW_SRC" python -c 'from winnow.stage import drop_broken_dvc_lock; drop_broken_dvc_lock()'
 	dvc repro
 

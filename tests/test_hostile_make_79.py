@@ -128,3 +128,26 @@ def test_make_setup_with_a_python_older_than_3_11_is_refused_before_any_download
     assert done.stdout == ("setup: python3.10 does not run Python 3.11 or newer, which winnow needs "
                            f"(Python 3.10.12); {FIX}\n")
     assert not (clone / ".venv").exists()
+
+
+@pytest.mark.hostile("interrupted")
+def test_make_repro_in_a_tarball_export_without_git_is_one_line_saying_what_to_run(tmp_path):
+    # before: set-up done, then dvc's "ERROR: /tmp/.../winnow is not a git repository", naming no way on (GitHub's
+    # "Download ZIP" and `git archive` give such a folder: .dvc/config without core.no_scm, and no .git)
+    project = tmp_path / "winnow"
+    project.mkdir()
+    subprocess.run([str(ROOT / ".venv/bin/dvc"), "init", "-q", "--no-scm"], cwd=project, check=True, env=_env())
+    (project / ".dvc/config").write_text((ROOT / ".dvc/config").read_text())  # the shipped config: with scm
+    (project / "dvc.yaml").write_text("stages:\n  hello:\n    cmd: echo hello > hello.txt\n    outs: [hello.txt]\n")
+    repro = [MAKE, "-s", "-f", str(ROOT / "Makefile"), f"VENV={ROOT / '.venv'}", "-o", f"{ROOT / '.venv'}/.installed",
+             "repro"]
+    done = subprocess.run(repro, cwd=project, capture_output=True, text=True, env=_env(), timeout=300)
+    assert done.returncode == 2
+    assert done.stdout == (f"repro: {project} is in no git repository, which dvc needs (a tarball or zip export has "
+                           "none): run git init in it, or clone the project with git clone\n")
+    assert not (project / "hello.txt").exists()
+    # the fix it names works
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    done = subprocess.run(repro, cwd=project, capture_output=True, text=True, env=_env(), timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (project / "hello.txt").read_text() == "hello\n"
