@@ -18,6 +18,11 @@ export WINNOW_SRC := $(SRC)
 
 .PHONY: setup chromium repro test lock bench-extra FORCE
 
+# a tarball or zip export (no .git) is refused in one line before dvc or pytest starts: dvc stopped on "ERROR: ... is
+# not a git repository", with no way on, and the tests that list the checkout's files (git ls-files) on a traceback
+# each. A dvc project of core.no_scm needs none
+GIT_CHECK = @! command -v git >/dev/null 2>&1 || git rev-parse --git-dir >/dev/null 2>&1 || [ "$$(dvc config core.no_scm 2>/dev/null)" = True ] || { echo "$@: $(CURDIR) is in no git repository, which dvc and the tests need (a tarball or zip export has none): run git init in it, or clone the project with git clone"; exit 1; }
+
 # a .venv whose python does not run, or runs a Python older than 3.11, is made anew from nothing (venv --clear),
 # stamp or none: its interpreter removed or upgraded away leaves dangling links, which `python -m venv` keeps as
 # they are (before: "Error: [Errno 2] No such file or directory: '.venv/bin/python3'" at every make setup, or a
@@ -61,10 +66,9 @@ setup: $(STAMP) chromium
 
 # the pipeline needs the environment alone: chromium is for the report's browser test (make test). A dvc killed as it
 # wrote .dvc/tmp/rwlock leaves it broken, and every dvc command then stops on "Unable to read RWLock-file" before
-# any stage (which would remove it) starts: it goes first, unless another dvc holds it. A tarball or zip export (no
-# .git) is refused first, in one line: dvc stopped on "ERROR: ... is not a git repository", with no way on
+# any stage (which would remove it) starts: it goes first, unless another dvc holds it
 repro: $(STAMP)
-	@! command -v git >/dev/null 2>&1 || git rev-parse --git-dir >/dev/null 2>&1 || [ "$$(dvc config core.no_scm 2>/dev/null)" = True ] || { echo "repro: $(CURDIR) is in no git repository, which dvc needs (a tarball or zip export has none): run git init in it, or clone the project with git clone"; exit 1; }
+	$(GIT_CHECK)
 	PYTHONPATH="$$WINNOW_SRC" python -c 'from winnow.stage import drop_broken_dvc_lock; drop_broken_dvc_lock()'
 	dvc repro
 
@@ -73,6 +77,7 @@ repro: $(STAMP)
 # use. TEST_WORKERS=0 runs the tests in this process.
 TEST_WORKERS ?= 2
 test: setup
+	$(GIT_CHECK)
 	pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 bench-extra: setup

@@ -130,24 +130,41 @@ def test_make_setup_with_a_python_older_than_3_11_is_refused_before_any_download
     assert not (clone / ".venv").exists()
 
 
-@pytest.mark.hostile("interrupted")
-def test_make_repro_in_a_tarball_export_without_git_is_one_line_saying_what_to_run(tmp_path):
-    # before: set-up done, then dvc's "ERROR: /tmp/.../winnow is not a git repository", naming no way on (GitHub's
-    # "Download ZIP" and `git archive` give such a folder: .dvc/config without core.no_scm, and no .git)
+def _tarball_project(tmp_path: Path) -> Path:
+    """A one-stage dvc project as GitHub's "Download ZIP" or `git archive` gives one: the shipped .dvc/config
+    (without core.no_scm) and no .git."""
     project = tmp_path / "winnow"
     project.mkdir()
     subprocess.run([str(ROOT / ".venv/bin/dvc"), "init", "-q", "--no-scm"], cwd=project, check=True, env=_env())
-    (project / ".dvc/config").write_text((ROOT / ".dvc/config").read_text())  # the shipped config: with scm
+    (project / ".dvc/config").write_text((ROOT / ".dvc/config").read_text())
     (project / "dvc.yaml").write_text("stages:\n  hello:\n    cmd: echo hello > hello.txt\n    outs: [hello.txt]\n")
-    repro = [MAKE, "-s", "-f", str(ROOT / "Makefile"), f"VENV={ROOT / '.venv'}", "-o", f"{ROOT / '.venv'}/.installed",
-             "repro"]
-    done = subprocess.run(repro, cwd=project, capture_output=True, text=True, env=_env(), timeout=300)
+    return project
+
+
+def _make_here(project: Path, target: str) -> subprocess.CompletedProcess:
+    """This repository's ``make <target>`` in ``project``, its environment taken as set up."""
+    return subprocess.run([MAKE, "-s", "-f", str(ROOT / "Makefile"), f"VENV={ROOT / '.venv'}",
+                           "-o", f"{ROOT / '.venv'}/.installed", "-o", "chromium", target],
+                          cwd=project, capture_output=True, text=True, env=_env(), timeout=300)
+
+
+@pytest.mark.hostile("interrupted")
+@pytest.mark.parametrize("target", ["repro", "test"])
+def test_make_in_a_tarball_export_without_git_is_one_line_saying_what_to_run(tmp_path, target):
+    # before: make repro, set-up done, ended in dvc's "ERROR: /tmp/.../winnow is not a git repository", naming no
+    # way on; make test in a traceback of `git ls-files` ("not a git repository") for each test that lists the files
+    project = _tarball_project(tmp_path)
+    done = _make_here(project, target)
     assert done.returncode == 2
-    assert done.stdout == (f"repro: {project} is in no git repository, which dvc needs (a tarball or zip export has "
-                           "none): run git init in it, or clone the project with git clone\n")
+    assert done.stdout == (f"{target}: {project} is in no git repository, which dvc and the tests need (a tarball or "
+                           "zip export has none): run git init in it, or clone the project with git clone\n")
     assert not (project / "hello.txt").exists()
-    # the fix it names works
+
+
+@pytest.mark.hostile("interrupted")
+def test_git_init_the_tarball_refusal_names_lets_make_repro_run(tmp_path):
+    project = _tarball_project(tmp_path)
     subprocess.run(["git", "init", "-q"], cwd=project, check=True)
-    done = subprocess.run(repro, cwd=project, capture_output=True, text=True, env=_env(), timeout=300)
+    done = _make_here(project, "repro")
     assert done.returncode == 0, done.stdout + done.stderr
     assert (project / "hello.txt").read_text() == "hello\n"
