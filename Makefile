@@ -9,9 +9,12 @@ export PATH := $(BIN):$(PATH)
 # the Python the environment is made with: the first of python3.11, CI's (.github/workflows/ci.yml), under which
 # requirements.lock is pinned, and python3 that runs Python 3.11 or newer (before: python3 alone, so a host whose
 # python3 is missing, or 3.10 beside a python3.11, stopped on "python3: No such file or directory" or, minutes of
-# downloads later, on pip's "requires a different Python"). `make setup PYTHON=/path/to/python3.X` names another
+# downloads later, on pip's "requires a different Python"). `make setup PYTHON=/path/to/python3.X` names another; a
+# PYTHON in the environment does not (node-gyp and other tools read one, set for them: often python2 or python3)
 NEWER  := import sys; sys.exit(sys.version_info < (3, 11))
-PYTHON ?= $(shell for p in python3.11 python3; do "$$p" -c '$(NEWER)' >/dev/null 2>&1 && command -v "$$p" && break; done)
+ifneq ($(origin PYTHON),command line)
+PYTHON = $(shell for p in python3.11 python3; do "$$p" -c '$(NEWER)' >/dev/null 2>&1 && command -v "$$p" && break; done)
+endif
 # every path is quoted in the recipes: a clone in a folder whose name has a space ("My Projects") or a quote split
 # them; SRC reaches the shell through the environment, never inside quotes
 export WINNOW_SRC := $(SRC)

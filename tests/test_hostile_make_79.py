@@ -50,8 +50,10 @@ def _clone(folder: Path) -> Path:
     return folder
 
 
-def _make(clone: Path, tmp_path: Path, *args: str, python: str = "python3.11", path: str | None = None):
-    """``make -s <args>`` in ``clone`` with the stub as ``python`` on PATH (or ``path`` alone)."""
+def _make(clone: Path, tmp_path: Path, *args: str, python: str = "python3.11", path: str | None = None,
+          extra: dict | None = None):
+    """``make -s <args>`` in ``clone`` with the stub as ``python`` on PATH (or ``path`` alone), and ``extra`` in
+    its environment."""
     stubs = tmp_path / "stubs"
     stubs.mkdir(exist_ok=True)
     (stubs / python).write_text(STUB)
@@ -60,6 +62,7 @@ def _make(clone: Path, tmp_path: Path, *args: str, python: str = "python3.11", p
     env = {**os.environ, "VENV_LOG": str(tmp_path / "venv.log"), "PIP_NO_INDEX": "1",
            "PATH": path if path is not None else f"{stubs}{os.pathsep}{os.environ['PATH']}"}
     env.pop("PYTHON", None)
+    env.update(extra or {})
     return subprocess.run([MAKE, "-s", *args], cwd=clone, env=env, capture_output=True,
                           text=True, timeout=120)
 
@@ -168,3 +171,16 @@ def test_git_init_the_tarball_refusal_names_lets_make_repro_run(tmp_path):
     done = _make_here(project, "repro")
     assert done.returncode == 0, done.stdout + done.stderr
     assert (project / "hello.txt").read_text() == "hello\n"
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_python_exported_for_another_tool_is_not_the_one_make_setup_uses(tmp_path):
+    # node-gyp reads PYTHON, and users export it for it (often a python2): make setup is told its Python on its
+    # command line, and otherwise takes python3.11 or python3
+    clone = _clone(tmp_path / "winnow")
+    env_python = tmp_path / "python2"
+    env_python.write_text("#!/bin/sh\nexit 1\n")
+    env_python.chmod(0o755)
+    done = _make(clone, tmp_path, ".venv/.installed", extra={"PYTHON": str(env_python)})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "venv.log").read_text().splitlines() == ["-m venv --clear .venv", *PIP_STEPS]
