@@ -5,6 +5,7 @@ BIN    := $(abspath $(VENV))/bin
 # checkout's (a git worktree sharing .venv), older or newer than this one
 SRC    := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))/src
 STAMP  := $(VENV)/.installed
+THIS   := $(abspath $(lastword $(MAKEFILE_LIST)))
 export PATH := $(BIN):$(PATH)
 # the Python the environment is made with: the first of python3.11, CI's (.github/workflows/ci.yml), under which
 # requirements.lock is pinned, and python3 that runs Python 3.11 or newer (before: python3 alone, so a host whose
@@ -36,10 +37,19 @@ $(STAMP): FORCE
 VENV_CLEAR := --clear
 endif
 
+ifndef SETUP_LOCKED
 $(STAMP): requirements.lock pyproject.toml
 	@[ -n "$(PYTHON)" ] || { echo "setup: neither python3.11 nor python3 on PATH runs Python 3.11 or newer, which winnow needs to make $(VENV); install python3.11 (CI's Python), or name one: make setup PYTHON=/path/to/python3.11"; exit 1; }
 	@command -v "$(PYTHON)" >/dev/null 2>&1 || { echo "setup: $(PYTHON), the Python to make $(VENV) with, is not a command here; install python3.11 (CI's Python), or name one: make setup PYTHON=/path/to/python3.11"; exit 1; }
 	@"$(PYTHON)" -c '$(NEWER)' >/dev/null 2>&1 || { echo "setup: $(PYTHON) does not run Python 3.11 or newer, which winnow needs ($$("$(PYTHON)" -V 2>&1 | head -n 1)); install python3.11 (CI's Python), or name one: make setup PYTHON=/path/to/python3.11"; exit 1; }
+	@if command -v flock >/dev/null 2>&1; then flock "$(VENV).lock" "$(MAKE)" --no-print-directory -f "$(THIS)" SETUP_LOCKED=1 "$(STAMP)"; \
+	else "$(MAKE)" --no-print-directory -f "$(THIS)" SETUP_LOCKED=1 "$(STAMP)"; fi
+
+else
+# the set-up itself, holding $(VENV).lock: two makes setting up one .venv at once (make repro and make test started
+# together on a fresh clone) took turns clearing and filling it, pip installing into a folder the other's venv --clear
+# had just emptied; the second now waits for the first, then finds .venv set up (where there is flock: Linux)
+$(STAMP): requirements.lock pyproject.toml
 	"$(PYTHON)" -m venv $(VENV_CLEAR) "$(VENV)"
 	"$(BIN)/pip" install --quiet --upgrade pip
 	# torch before anything else: an unpinned resolve would pull several GB of CUDA wheels
@@ -47,6 +57,7 @@ $(STAMP): requirements.lock pyproject.toml
 	# the optional extras too, so that their tests run (and never skip under CI=true)
 	"$(BIN)/pip" install --quiet -c requirements.lock -e '.[dev,faiss,ray]'
 	touch "$(STAMP)"
+endif
 
 # Debian's chromium for the report's browser check (tests/test_report.py), installed here so that no test
 # installs anything; each apt-get step is bounded by APT_TIMEOUT seconds. Without root or apt-get it says

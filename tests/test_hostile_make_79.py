@@ -184,3 +184,23 @@ def test_a_python_exported_for_another_tool_is_not_the_one_make_setup_uses(tmp_p
     done = _make(clone, tmp_path, ".venv/.installed", extra={"PYTHON": str(env_python)})
     assert done.returncode == 0, done.stdout + done.stderr
     assert (tmp_path / "venv.log").read_text().splitlines() == ["-m venv --clear .venv", *PIP_STEPS]
+
+
+@pytest.mark.hostile("interrupted")
+def test_two_makes_setting_up_one_fresh_venv_at_once_set_it_up_once(tmp_path):
+    # before: make repro and make test started together on a fresh clone each ran venv --clear and the pip steps,
+    # one clearing the folder the other's pip was installing into
+    clone = _clone(tmp_path / "winnow")
+    slow = STUB.replace('echo "$*" >> "$VENV_LOG"', 'echo "$*" >> "$VENV_LOG"; sleep 2')
+    stubs = tmp_path / "stubs"
+    stubs.mkdir()
+    (stubs / "python3.11").write_text(slow)
+    (stubs / "python3.11").chmod(0o755)
+    env = {**os.environ, "VENV_LOG": str(tmp_path / "venv.log"), "PIP_NO_INDEX": "1",
+           "PATH": f"{stubs}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("PYTHON", None)
+    makes = [subprocess.Popen([MAKE, "-s", ".venv/.installed"], cwd=clone, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    outputs = [make.communicate(timeout=120)[0] for make in makes]
+    assert [make.returncode for make in makes] == [0, 0], outputs
+    assert (tmp_path / "venv.log").read_text().splitlines() == ["-m venv --clear .venv", *PIP_STEPS]
