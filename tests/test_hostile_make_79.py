@@ -10,6 +10,11 @@
 - Without a python3 (python3.11 beside it, or neither), or with a python3 older than 3.11, `make setup` stopped on
   ``make: python3: No such file or directory`` or, minutes of downloads later, on pip's "requires a different
   Python". It takes python3.11 (CI's) or python3 of 3.11 or newer, and otherwise says so in one line before anything.
+  A PYTHON exported for another tool (node-gyp reads one) is not taken for it: only ``make setup PYTHON=...``.
+- In a tarball or zip export (no .git), `make repro` ended in dvc's bare "is not a git repository" and `make test` in
+  a `git ls-files` traceback per test that lists the checkout: both are one line naming git init now.
+- Two makes setting up one fresh .venv at once (make repro beside make test) each ran venv --clear and pip into it;
+  the set-up holds a flock now, and the second finds it done.
 
 The Python that makes .venv is a stub here (a venv of links and a pip that logs its arguments): no download.
 """
