@@ -169,7 +169,8 @@ def auto_threshold(scores: np.ndarray, *, bins: int = 256, alpha: float = 0.01) 
     MNIST and CIFAR set at zero flags over five seeds (benchmarks/RESULTS.md), so the dip test went.
     """
     n = len(scores)
-    if n < MIN_SCORES or scores.min() == scores.max():
+    # a low share of the scores (the tail rule's, a recursion's) may lie within rounding of each other: one value
+    if n < MIN_SCORES or scores.min() == scores.max() or not Histogram.resolves(scores, bins=bins):
         return NOTHING
     h = Histogram.of(scores, bins=bins)
     cut = kittler(h)

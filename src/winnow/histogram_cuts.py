@@ -46,6 +46,15 @@ class Histogram:
         counts, edges = np.histogram(scores[np.isfinite(scores)], bins=bins)
         return cls(counts.astype(np.float64), 0.5 * (edges[:-1] + edges[1:]))
 
+    @staticmethod
+    def resolves(scores: np.ndarray, *, bins: int) -> bool:
+        """Whether the range of ``scores`` float64 ``(N,)`` (finite, two distinct values or more) holds ``bins`` bins of
+        distinct edges. Scores a few float64 steps apart (1 - cosine distances of near-copies, 1e-15 apart) hold none:
+        they differ by rounding alone, so they are one value. Before, every method raised numpy's ValueError "Too many
+        bins for data range" there (as numpy's own test, which compares the same edges)."""
+        edges = np.linspace(float(np.min(scores)), float(np.max(scores)), bins + 1)
+        return bool(np.all(edges[:-1] < edges[1:]))
+
     def cut_after(self, index: int) -> float:
         """The threshold that puts bins ``0..index`` below it: bin ``index``'s upper edge."""
         return float(self.centers[index] + 0.5 * (self.centers[1] - self.centers[0] if len(self.centers) > 1 else 0.0))

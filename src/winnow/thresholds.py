@@ -113,7 +113,8 @@ def _cut_and_rule(scores: np.ndarray, *, method: str, bins: int, min_span: float
     scored, finite = len(finite), finite[finite < top]
     if len(finite) == 0:
         return NOTHING, "none"  # one value: no second class to separate
-    if finite.min() == finite.max():
+    # values within rounding of each other (no histogram of `bins` bins resolves them) are one value too
+    if finite.min() == finite.max() or not Histogram.resolves(finite, bins=bins):
         # two values: a method cuts between them. auto has no spread to test a second mode against, so it
         # asks for a gap no rounding makes: a score measured from 0 up at less than half the top value (digits
         # darkened to 5%: 12/255 beside 1). One quantisation step is no class (3 of 100 digits whose brightest
