@@ -175,12 +175,21 @@ def main() -> None:
         if metrics[issue]["method"] == "fixed":
             # the value the user gave is what flags them: before, "a property most images share is the data set's
             # norm; raise the fraction", where a value of 1 (every score is 1 or less) would then flag every image
-            value = p["issues"][issue]["value"]
-            print(f"warning: threshold: {issue}'s fixed value {value:g} lies at or above more than "
-                  f"threshold.max_flagged_fraction ({p['max_flagged_fraction']}) of its scores, so it flags none: lower "
-                  f"threshold.issues.{issue}.value (the scores' median is "
-                  f"{np.median(table[issue].to_numpy(np.float32)[cut_on]):.3g}), or raise the fraction if so many "
-                  f"images are {issue}")
+            value, values = p["issues"][issue]["value"], table[issue].to_numpy(np.float32)
+            said_value = (f"warning: threshold: {issue}'s fixed value {value:g} lies at or above more than "
+                          f"threshold.max_flagged_fraction ({p['max_flagged_fraction']}) of its scores, so it flags none")
+            # the images at 0, which the lowest value (0) flags too, the explaining issues' aside as the cut counts
+            # them: where they are more than the fraction, no value is low enough. Before, all-black images told
+            # "lower threshold.issues.dark.value (the scores' median is 0)" at value 0, which nothing lies below
+            chose = cut_on & ~np.logical_or.reduce([flags[o].to_numpy(bool) for o in EXPLAINED_BY.get(issue, ())]
+                                                   + [np.zeros(len(table), bool)])
+            at_zero = int((values[chose] <= 0).sum())
+            if at_zero > p["max_flagged_fraction"] * n_data:
+                print(f"{said_value}: {at_zero:,} of {of_data} score 0, which every value flags, so no value flags "
+                      f"fewer; raise the fraction if so many images are {issue}")
+                continue
+            print(f"{said_value}: lower threshold.issues.{issue}.value (the scores' median is "
+                  f"{np.median(values[cut_on]):.3g}), or raise the fraction if so many images are {issue}")
             continue
         print(f"warning: threshold: {issue}'s cut would flag more than threshold.max_flagged_fraction "
               f"({p['max_flagged_fraction']}) of the images, so it flags none{floor}: a property most images share is "
