@@ -20,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 from functools import partial
+from math import ceil
+from time import monotonic
 
 import numpy as np
 import pandas as pd
@@ -36,6 +38,7 @@ from winnow.thumbnails import BATCH_PIXELS, Looks, crop_pixels, pair_correlation
 LINKS = ("exact_duplicate", "near_duplicate", "flip_crop_duplicate", "turned_duplicate", "embedding_duplicate")
 PAIR_BLOCK = 1 << 22  # candidate pairs expanded and confirmed at a time (64 MiB of int64 pairs)
 EMBEDDING_NEIGHBOURS = 10  # nearest embeddings searched first per image; more where all 10 are within the radius
+CROWDED_BLOCKS = 16  # more blocks of pairs of equal pHashes than this (30 s on 2 cores) are told, with their time
 EMBEDDING_BLOCK = 1 << 14  # image pairs whose embeddings resembling() compares at a time (32 MiB a side at D = 512)
 
 
@@ -58,10 +61,43 @@ def near_pairs(phashes: np.ndarray, *, radius: int, features: np.ndarray | None 
         return rows[_chain(hamming_components(phashes, radius=radius))]
     # the candidates are confirmed a block at a time: crowded hashes make far more candidates than copies
     confirmed = _Spanning(len(features))
+    crowd = _Crowd(np.unique(phashes, return_counts=True)[1])
     for block in image_pair_blocks(phashes, radius=radius, progress="dedup near duplicates"):
         block = rows[block]
         confirmed.add(block[_correlated(pair_correlation(features, block), min_correlation)])
+        crowd.compared()
     return confirmed.pairs()
+
+
+class _Crowd:
+    """A warning for images of equal pHashes, whose pairs are all candidates, compared before any other pair
+    (:func:`image_pair_blocks`): ``counts`` (int ``(H,)``) images carry each hash. Past :data:`CROWDED_BLOCKS` blocks
+    the line comes once the second block is compared, with the time the others take at its pace. Before: 20,000
+    images of one pHash (near-identical frames, each with its own pixels) sat minutes without a word, the progress bar
+    not yet shown, and 50,000 twenty minutes."""
+
+    def __init__(self, counts: np.ndarray):
+        self.counts, self.started = counts[counts > 1], None
+        # each hash's rows expand to counts**2 ordered pairs a block at a time, half of them kept (i < j)
+        self.blocks = -(-int((self.counts.astype(np.int64) ** 2).sum()) // PAIR_BLOCK)
+        self.told = self.blocks <= CROWDED_BLOCKS
+
+    def compared(self) -> None:
+        """Called after each block is compared: the second tells, if any, timed alone (the first also pays for
+        the setup). Later blocks keep fewer pairs of one hash (i < j) and go faster, so the time told is at most
+        what is left: at 12,000 images of one pHash, 45 s told, 23 s taken."""
+        if self.told:
+            return
+        if self.started is None:
+            self.started = monotonic()
+            return
+        self.told = True
+        pairs = int((self.counts.astype(np.int64) * (self.counts - 1) // 2).sum())
+        left = (self.blocks - 2) * (monotonic() - self.started)
+        print(f"warning: dedup: {int(self.counts.sum()):,} images share {len(self.counts):,} pHash(es), so "
+              f"{pairs:,} pairs of them are compared by thumbnail, a number growing with the square of theirs: up to "
+              f"about {f'{ceil(left / 60):,} min' if left > 120 else f'{ceil(left)} s'} more at the pace of the second "
+              f"of their {self.blocks:,} blocks", flush=True)
 
 
 def variant_hashes(images: np.ndarray, *, flip: bool, crop: float | None, batch_size: int = 4096,

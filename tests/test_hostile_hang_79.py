@@ -1,0 +1,50 @@
+"""Hostile inputs that made a stage or command run without a word for minutes or without end on a small data set:
+each case builds a tiny input and asserts the line the user sees, and that the answer is the one it was before."""
+
+import re
+
+import numpy as np
+import pytest
+
+from winnow import copies
+from winnow.copies import near_pairs
+from winnow.cosine_index import unit_rows
+from winnow.hamming_index import components
+
+
+def _equal_hash_images(n: int, *, copies_of_one: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` images of one pHash: uint64 ``(n,)`` hashes and float32 ``(n, 16)`` unit thumbnails, near-identical
+    (``copies_of_one``: every pair correlates above 0.99) or each its own look (no pair reaches 0.5)."""
+    rng = np.random.default_rng(0)
+    if copies_of_one:
+        looks = rng.standard_normal(16) + 0.001 * rng.standard_normal((n, 16))
+    else:  # orthogonal rows: correlation 0 between any two
+        looks = np.linalg.qr(rng.standard_normal((16, 16)))[0][:n]
+    return np.full(n, 0x0123456789ABCDEF, np.uint64), unit_rows(np.asarray(looks, np.float32))
+
+
+@pytest.mark.hostile("scale")
+@pytest.mark.parametrize("copies_of_one", [True, False])
+def test_images_of_one_phash_are_told_with_their_pair_count_before_minutes_of_comparisons(monkeypatch, capsys,
+                                                                                        copies_of_one):
+    # before: every pair of images sharing a pHash (20,000 near-identical frames of one scene, each with its own
+    # pixels: 200 million pairs) was compared thumbnail by thumbnail before the progress bar of the pHash search
+    # showed, minutes without a word (50,000: twenty minutes). Blocks of 4 pairs stand for blocks of 4 million
+    monkeypatch.setattr(copies, "PAIR_BLOCK", 4)
+    hashes, looks = _equal_hash_images(16, copies_of_one=copies_of_one)
+    found = near_pairs(hashes, radius=4, features=looks, min_correlation=0.9)
+    said = capsys.readouterr().out.splitlines()
+    assert len(said) == 1 and re.fullmatch(
+        r"warning: dedup: 16 images share 1 pHash\(es\), so 120 pairs of them are compared by thumbnail, a number "
+        r"growing with the square of theirs: up to about \d+ s more at the pace of the second of their 64 "
+        r"blocks", said[0]), said
+    # the answer is the comparisons' own: the 16 copies one group, the 16 looks 16 groups
+    assert len(set(components(16, found))) == (1 if copies_of_one else 16)
+
+
+@pytest.mark.hostile("scale")
+def test_a_few_images_of_one_phash_go_without_a_warning(monkeypatch, capsys):
+    monkeypatch.setattr(copies, "PAIR_BLOCK", 4)
+    hashes, looks = _equal_hash_images(6, copies_of_one=True)  # 36 ordered pairs: 9 blocks, under 16
+    assert len(near_pairs(hashes, radius=4, features=looks, min_correlation=0.9)) > 0
+    assert capsys.readouterr().out == ""
