@@ -1,12 +1,14 @@
 """Hostile inputs that made a stage or command run without a word for minutes or without end on a small data set:
 each case builds a tiny input and asserts the line the user sees, and that the answer is the one it was before."""
 
+import json
 import re
 
 import numpy as np
 import pytest
 
-from winnow import copies
+from test_study import ingested_project  # noqa: F401 (a fixture)
+from winnow import cli, copies
 from winnow.copies import near_pairs
 from winnow.cosine_index import unit_rows
 from winnow.hamming_index import components
@@ -48,3 +50,26 @@ def test_a_few_images_of_one_phash_go_without_a_warning(monkeypatch, capsys):
     hashes, looks = _equal_hash_images(6, copies_of_one=True)  # 36 ordered pairs: 9 blocks, under 16
     assert len(near_pairs(hashes, radius=4, features=looks, min_correlation=0.9)) > 0
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.hostile("study")
+def test_class_deletion_of_every_class_of_a_data_set_of_many_classes_is_refused(ingested_project, capsys):  # noqa: F811
+    # before: 1,000 classes (ten images each) had 1,000 experiments queued by default, each a full dvc repro
+    (ingested_project / "data/ingest/classes.json").write_text(json.dumps([f"c{i}" for i in range(101)]))
+    assert cli.main(["study", "queue", "--sweeps", "class_deletion", "--dry-run"]) == 1
+    assert capsys.readouterr() == ("", (
+        "error: study queue: class_deletion deletes each class of data/ingest/classes.json in an experiment of its own "
+        "by default, and it lists 101 classes (more than 100): 101 full dvc repro runs; name the classes to delete "
+        "with --classes, or leave class_deletion out of --sweeps\n"))
+    # the fix the line gives: the classes named are queued
+    assert cli.main(["study", "queue", "--sweeps", "class_deletion", "--classes", "c7", "c90", "--dry-run"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"dvc exp run --queue -S degrade.enabled=true -S 'degrade.perturbations=[{{kind: class_removal, classes: "
+        f"[{name}]}}]'" for name in ("c7", "c90")]
+
+
+@pytest.mark.hostile("study")
+def test_class_deletion_of_each_of_a_hundred_classes_is_still_queued_by_default(ingested_project, capsys):  # noqa: F811
+    (ingested_project / "data/ingest/classes.json").write_text(json.dumps([f"c{i}" for i in range(100)]))
+    assert cli.main(["study", "queue", "--sweeps", "class_deletion", "--dry-run"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 100

@@ -53,7 +53,7 @@ from winnow.study_runs import (
     DEGRADE_METRICS, class_names, one_run_each, own_outputs, points, points_of_one_code, ran_as_listed,
     scored_runs, study_runs, untested_classes,
 )
-from winnow.study_ingested import INGESTED_CLASSES
+from winnow.study_ingested import DEFAULT_DELETIONS, INGESTED_CLASSES
 from winnow.study_sweeps import SWEEPS, queue
 
 DEFAULT_METRICS = "metrics/evaluate/baseline.json"
@@ -185,7 +185,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     queue.add_argument("--sweeps", nargs="+", action="extend", choices=SWEEPS, help="default: every sweep")
     queue.add_argument("--classes", nargs="+", action="extend", type=a_name("class name"),
                        help="class names deleted one at a time by class_deletion (default: every class of "
-                            f"{INGESTED_CLASSES}, which `dvc repro ingest` writes)")
+                            f"{INGESTED_CLASSES}, which `dvc repro ingest` writes, "
+                            f"up to {DEFAULT_DELETIONS} classes)")
     queue.add_argument("--grayscale", action="store_true", help="colour data: also queue grayscale conversion")
     queue.add_argument("--dry-run", action="store_true", help="print the commands instead of running them")
 

@@ -18,6 +18,8 @@ from winnow.errors import WinnowError, first_line, first_repeated, listed, refus
 from winnow.imageset import as_class
 
 INGESTED_CLASSES = "data/ingest/classes.json"
+# the most classes class_deletion deletes one at a time by default (CIFAR-100's 100): each is a full dvc repro
+DEFAULT_DELETIONS = 100
 
 
 def train_grey(images: Path, *, chunk: int = 1024) -> bool:
@@ -112,4 +114,11 @@ def deletable_classes(asked: list[str] | None, *, current: Callable[[], bool]) -
     if unknown:
         raise WinnowError(f"study queue --classes: {', '.join(map(repr, unknown))} not among the {len(known)} classes "
                           f"of {path} ({listed(known)})")
+    if asked is None and len(known) > DEFAULT_DELETIONS:
+        # before: a data set of 1,000 classes (ten images each) had 1,000 experiments queued without a question, each
+        # a full dvc repro for `dvc exp run --run-all` to run one after another
+        raise WinnowError(f"study queue: class_deletion deletes each class of {path} in an experiment of its own by "
+                          f"default, and it lists {len(known):,} classes (more than {DEFAULT_DELETIONS}): "
+                          f"{len(known):,} full dvc repro runs; name the classes to delete with --classes, or leave "
+                          "class_deletion out of --sweeps")
     return known if asked is None else asked
