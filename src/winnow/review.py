@@ -299,7 +299,7 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
         # a saved cell is skipped as the export's, no word of the person's: before, a verdict typed into that column (or
         # into both), or one withdrawn from verdicts.csv since the export, went without a word ("0 verdict(s) written")
         # (an image judged anew on another line of the file is left out of kept: its verdict is that line's)
-        # the set built once: inside the condition it was built anew for each row, 100 s at 20,000 saved rows
+        # the set built once: inside the condition it was built anew for each row, 6 minutes at 20,000 saved rows
         held = {*kept["id"], *new["id"]}
         unsaved = [image for image in shown_saved(path) if image not in held]
         if unsaved:
