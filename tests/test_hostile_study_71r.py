@@ -144,7 +144,7 @@ def test_the_report_counts_the_runs_that_draw_curves_as_the_summary_does():
     # study collect also draws a contamination run on a proportion curve, whose origin the clean run is). study
     # collect's summary counts the runs drawing curves; before, the report counted every row's run, its own copy of
     # the rule: "From 3 experiments (experiment refs aaaaaaa, bbbbbbb, ccccccc)"
-    table = pd.DataFrame([{"sweep": sweep, "damage": damage, "level": level, "experiment": name, "rev": rev,
+    table = pd.DataFrame([{"sweep": sweep, "damage": damage, "level": level, "experiment": name, "commit": rev,
                            "accuracy": 0.8, "macro_f1": 0.8}
                           for sweep, damage, level, name, rev in (("clean", "clean", 0.0, "clean", "a" * 40),
                                                                   ("strength", "brightness at 1", 2.0, "b2", "b" * 40),
