@@ -24,6 +24,12 @@ def keyword(word: str) -> str | None:
     return folded if folded in KEYWORDS else None
 
 
+def _plain(text: str) -> str:
+    """``text`` lower-cased, its runs of spaces as one and none around it: a verdict word as it was read before
+    Unicode NFKC folding (:func:`keyword`) took in full-width letters."""
+    return " ".join(text.split()).lower()
+
+
 def class_verdict(name: str) -> str:
     """How the review page and Label Studio write "relabel to the class ``name``": the name itself, or
     ``class:<name>`` when it reads as a verdict word (a class ``Reject`` chosen on the page was imported as
@@ -51,11 +57,15 @@ def resolve(word: str, *, where: str, given: int, action: str, suggested: int, c
     ``drop`` when the suggestion is to drop."""
     outcome = -1 if action == "drop" else suggested
     verb = keyword(word)  # ＤＲＯＰ, Drop, drop alike
-    if verb is not None and word.lower() not in KEYWORDS and any(alike(name) == alike(word) for name in classes):
-        # a class named ｄｒｏｐ: the review page and Label Studio wrote its choice so until stop 79 (class:ｄｒｏｐ
-        # since), and that choice would now be dropped without a word
-        raise WinnowError(f"{where}: verdict {word!r} reads as {verb} and names the class {word!r}; write {verb}, "
-                          f"or {VERDICT_CLASS_PREFIX}{word} for the class")
+    # a class named ｄｒｏｐ: the review page and Label Studio wrote its choice so until stop 79 (class:ｄｒｏｐ
+    # since), and that choice would now be dropped without a word. Only a word and a class that are no verdict word
+    # up to case and spaces alone: "drop " beside the class drop is the verdict, as documented (the page has always
+    # written that class class:drop), and was refused as ambiguous
+    bare = [name for name in classes if alike(name) == alike(word) and _plain(name) not in KEYWORDS] \
+        if verb is not None and _plain(word) not in KEYWORDS else []
+    if bare:
+        raise WinnowError(f"{where}: verdict {word!r} reads as {verb} and names the class {bare[0]!r}; write {verb}, "
+                          f"or {VERDICT_CLASS_PREFIX}{bare[0]} for the class")
     if verb is not None:
         label = {"accept": outcome, "reject": given, "drop": -1}[verb]
     elif word in classes:
