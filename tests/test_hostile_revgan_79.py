@@ -3,8 +3,14 @@ read before those commits and were refused by them, or mends a neighbouring inpu
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from test_contracts import _stage_module
+from test_hostile_imagefolder_73r import refused
+from test_hostile_ingest import image_folder
+from test_hostile_remote_79 import project_of
 from winnow.errors import WinnowError
 from winnow.review_verdicts import resolve
 
@@ -36,3 +42,32 @@ def test_a_full_width_class_written_bare_with_a_space_is_refused_naming_the_clas
         _resolved("ｄｒｏｐ ", ["cat", "ｄｒｏｐ"])
     assert str(raised.value) == ("reviews/queue.csv: line 2 (id 'a'): verdict 'ｄｒｏｐ ' reads as drop and names the "
                                  "class 'ｄｒｏｐ'; write drop, or class:ｄｒｏｐ for the class")
+
+
+@pytest.mark.hostile("ingest")
+@pytest.mark.parametrize(("protocol", "meant"), [("s3", "write s3://images"), (
+    "file", "is a file: URL without the '//' before its (empty) host, which ingest does not read; write file:///images "
+            "(three slashes) or the plain path /images")], ids=["s3", "file"])
+def test_a_local_folder_named_like_a_collapsed_url_is_told_its_local_spelling_which_ingest_reads(
+        tmp_path, monkeypatch, protocol, meant):
+    # a folder literally named 's3:' (or 'file:') in the project: 7f6618aa/46807ec7 refuse 's3:/images' as a
+    # collapsed URL, which was this folder until then, and the refusal named only the URL. Now it names the local
+    # spelling too, and that spelling is read
+    project = project_of(tmp_path)
+    image_folder(project / f"{protocol}:" / "images", {"cat": 6, "dog": 6})
+    set_params(project, path=f"{protocol}:/images")
+    line = refused(project, monkeypatch)
+    assert line.startswith(f"ingest.path: {protocol}:/images ")
+    assert line.endswith(f"{meant}; a local folder named {protocol}: is written ./{protocol}:/images")
+    set_params(project, path=f"./{protocol}:/images")
+    _stage_module("ingest").main()
+    assert json.loads((project / "data/ingest/classes.json").read_text()) == ["cat", "dog"]
+
+
+def set_params(project, **ingest) -> None:
+    """``ingest`` set over ``project``'s params.yaml ingest section."""
+    import yaml
+
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["ingest"].update(ingest)
+    (project / "params.yaml").write_text(yaml.safe_dump(params))

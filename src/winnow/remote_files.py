@@ -73,7 +73,9 @@ def locate(path: str | os.PathLike, *, param: str) -> Path | RemotePath:
     missing backend, a URL holding credentials (:func:`check_url`) or a local path that cannot be looked at."""
     text = str(path)
     if not is_url(text):
-        _refuse_collapsed_url(text, param=param)
+        if not isinstance(path, Path):  # a Path was read as a path already (locate's own, handed on to a reader):
+            # before, the local folder ./s3:/x, located once and handed on, came back as 's3:/x' and was refused
+            _refuse_collapsed_url(text, param=param)
         return _local(Path(path), param=param)
     check_url(text, param=param)  # file:// too: before, "names the host 'user:secret@localhost'" repeated a password
     protocol, _, rest = text.partition("://")
@@ -105,11 +107,15 @@ def _refuse_collapsed_url(text: str, *, param: str) -> None:
         return
     meant = f"{protocol}://{'/' if protocol.lower() == 'file' else ''}{rest}"
     check_url(meant, param=param)
+    # a folder literally named 's3:' here is refused too (which was meant is not ours to guess), told its spelling:
+    # before, "write s3://data" alone, and the local folder ./s3:/data that was read until 7f6618aa was unreadable
+    local = f"; a local folder named {protocol}: is written ./{text}" if os.path.exists(text) else ""
     if protocol.lower() == "file":
         raise WinnowError(f"{param}: {text} is a file: URL without the '//' before its (empty) host, which ingest does "
-                          f"not read; write {meant} (three slashes) or the plain path /{urllib.parse.unquote(rest)}")
+                          f"not read; write {meant} (three slashes) or the plain path /{urllib.parse.unquote(rest)}"
+                          f"{local}")
     raise WinnowError(f"{param}: {text} has one slash after {protocol}: where a URL has two (a path tool such as "
-                      f"pathlib or os.path.normpath collapses '//'); write {meant}")
+                      f"pathlib or os.path.normpath collapses '//'); write {meant}{local}")
 
 
 def _local(path: Path, *, param: str) -> Path:

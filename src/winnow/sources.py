@@ -194,7 +194,8 @@ def load_source(name: str, *, path: str | None, size: int | None, download: bool
     if name == "imagefolder":
         from winnow.image_files import load_imagefolder  # imports Loaded from here
 
-        return load_imagefolder(path, size=size, into=into, progress=progress)
+        # the Path itself, which is not read again as text: str(Path("./s3:/x")) reads as a collapsed URL
+        return load_imagefolder(where, size=size, into=into, progress=progress)
     if name == "npz":
         from winnow.npz_files import load_npz  # imports Loaded from here
 
