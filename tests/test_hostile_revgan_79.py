@@ -13,6 +13,7 @@ from test_hostile_ingest import image_folder
 from test_hostile_remote_79 import project_of
 from winnow.errors import WinnowError
 from winnow.review_verdicts import resolve
+from winnow.yaml_text import load_yaml
 
 
 def _resolved(word: str, classes: list[str]) -> tuple[str, int]:
@@ -71,3 +72,32 @@ def set_params(project, **ingest) -> None:
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["ingest"].update(ingest)
     (project / "params.yaml").write_text(yaml.safe_dump(params))
+
+
+LOCK_WITH_A_SHELL_NOT = ("schema: '2.0'\nstages:\n  ingest:\n    cmd: test ! -e stop && python stages/ingest.py\n"
+                         "    deps:\n    - path: stages/ingest.py\n      md5: 0123\n      size: 5\n")
+
+
+@pytest.mark.hostile("params")
+def test_a_shell_not_in_a_locks_cmd_is_read_by_libyaml_with_ruamels_value():
+    # 6c2cacab's bare-tag pattern took the ' ! ' of a cmd for a tag and sent the whole dvc.lock to ruamel's pure-Python
+    # reader (before: 1.8 s, not 0.22 s, for this project's 230 KB lock; minutes for a large one, each compare, report
+    # and gate). A '!' inside a plain scalar is text to both readers, so libyaml reads it
+    from ruamel.yaml import YAML
+
+    from winnow.yaml_text import _UNREAD, _parsed_by_libyaml
+
+    value = YAML(typ="safe", pure=True).load(LOCK_WITH_A_SHELL_NOT)
+    assert value["stages"]["ingest"]["cmd"] == "test ! -e stop && python stages/ingest.py"
+    assert _parsed_by_libyaml(LOCK_WITH_A_SHELL_NOT) is not _UNREAD
+    assert load_yaml(LOCK_WITH_A_SHELL_NOT, name="dvc.lock") == value
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("text", ["a: &x !\nb: 1\n", "- !\n- - !\n", "[a, ! ]\n", "{k: ! }\n", "? !\n: 1\n"],
+                         ids=["after-anchor", "after-dash", "in-flow-seq", "in-flow-map", "after-key"])
+def test_a_bare_tag_where_a_node_starts_still_reads_as_ruamel_reads_it(text):
+    # where libyaml reads a bare '!' as '' and ruamel as null: still handed to ruamel after the pattern was narrowed
+    from ruamel.yaml import YAML
+
+    assert load_yaml(text, name="dvc.yaml") == YAML(typ="safe", pure=True).load(text)
