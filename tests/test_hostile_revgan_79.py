@@ -101,3 +101,43 @@ def test_a_bare_tag_where_a_node_starts_still_reads_as_ruamel_reads_it(text):
     from ruamel.yaml import YAML
 
     assert load_yaml(text, name="dvc.yaml") == YAML(typ="safe", pure=True).load(text)
+
+
+# a lease holder slow to let go: asked (SIGIO), it finishes its work for 1.5 s first, as a client flushing its cache
+_SLOW_HOLDER = """
+import fcntl, os, signal, sys, time
+F_SETLEASE = getattr(fcntl, "F_SETLEASE", 1024)
+fd = os.open(sys.argv[1], os.O_WRONLY)
+def let_go(*_):
+    time.sleep(1.5)
+    fcntl.fcntl(fd, F_SETLEASE, fcntl.F_UNLCK)
+    os._exit(0)
+signal.signal(signal.SIGIO, let_go)
+fcntl.fcntl(fd, F_SETLEASE, fcntl.F_WRLCK)
+print("held", flush=True)
+signal.pause()
+"""
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_file_whose_lease_holder_is_slow_to_let_go_is_waited_for_in_words(tmp_path, capsys):
+    # 7286377c waits up to 60 s a file for a lease's holder, without a word: ingest looked hung. Now one line on
+    # stderr once the wait passes a second, then the file is read
+    import subprocess
+    import sys
+
+    from winnow.image_files import load_imagefolder
+
+    data = image_folder(tmp_path / "data", {"a": 3, "b": 3})
+    holder = subprocess.Popen([sys.executable, "-c", _SLOW_HOLDER, str(data / "a" / "1.png")], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout.readline() == "held\n", "could not take a lease on the test's file (fs.leases-enable?)"
+        loaded = load_imagefolder(data, size=None)
+        assert holder.wait(timeout=10) == 0
+    finally:
+        holder.kill()
+    assert len(loaded.images) == 6 and not loaded.rejected
+    assert capsys.readouterr().err.splitlines().count(
+        f"ingest: waiting for {data / 'a' / '1.png'}: another process holds a lease on it (a Samba or NFS share, or a "
+        "program's F_SETLEASE) and is asked to let go; read when it does, refused after 60 s") == 1

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
 import time
 from pathlib import Path, PurePosixPath
 from stat import S_ISREG
 
-from winnow.remote_files import RemotePath, not_read
+from winnow.remote_files import RemotePath, not_read, shown
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 NOT_AN_IMAGE = "not an image file"  # a file's reason when its suffix is none of those (the ingest stage counts them)
@@ -84,6 +85,7 @@ def image_format(first: bytes) -> str | None:
 
 
 _LEASE_WAIT = 60.0  # seconds open_listed waits for a lease's holder: past the kernel's default break time (45 s)
+_LEASE_SAY = 1.0  # seconds of that wait after which it is said on stderr, once a file
 
 
 def open_listed(path: Path) -> int:
@@ -94,7 +96,8 @@ def open_listed(path: Path) -> int:
     file gone was a row "unreadable: [Errno 2] No such file or directory: '<path>'", ingest ending with one image
     fewer. A file under another process's write lease is opened once the holder lets go, as a blocking open waits.
     Other errors (a permission) are the file's, raised as they are."""
-    waited = 0.0
+    start = time.monotonic()
+    said = False
     while True:
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
@@ -103,11 +106,17 @@ def open_listed(path: Path) -> int:
             # a write lease another process holds (Samba's oplock, an NFS server's delegation): the open asked it to
             # let go, which a blocking open waits for; the kernel ends the lease itself after fs.lease-break-time
             # (45 s). Before: ingest refused a readable file, "Resource temporarily unavailable ... check the disk"
+            waited = time.monotonic() - start
             if waited >= _LEASE_WAIT:  # a holder that never lets go: _read's refusal names the error
                 raise
-            pause = min(0.05, 0.001 + waited)
-            time.sleep(pause)
-            waited += pause
+            if waited >= _LEASE_SAY and not said:
+                # a holder lets go in milliseconds; one that does not held ingest up to 60 s a file without a word,
+                # which read as a hang
+                said = True
+                print(f"ingest: waiting for {shown(path)}: another process holds a lease on it (a Samba or NFS "
+                      f"share, or a program's F_SETLEASE) and is asked to let go; read when it does, refused after "
+                      f"{_LEASE_WAIT:.0f} s", file=sys.stderr, flush=True)
+            time.sleep(min(0.05, 0.001 + waited))
         except OSError as err:
             if err.errno not in (errno.ENOENT, errno.ENOTDIR, errno.ENXIO):  # ENXIO: a socket put in its place
                 raise
