@@ -141,3 +141,21 @@ def test_a_file_whose_lease_holder_is_slow_to_let_go_is_waited_for_in_words(tmp_
     assert capsys.readouterr().err.splitlines().count(
         f"ingest: waiting for {data / 'a' / '1.png'}: another process holds a lease on it (a Samba or NFS share, or a "
         "program's F_SETLEASE) and is asked to let go; read when it does, refused after 60 s") == 1
+
+
+@pytest.mark.hostile("params")
+@pytest.mark.parametrize("path", ["C:/Users/me/images", "D:/photos/2024 #1/cats", "data:/images?"])
+def test_a_local_path_with_a_drive_letter_and_a_line_break_is_shown_as_written(tmp_path, monkeypatch, path):
+    # e63b664b rebuilt any letters before ':/' as a URL: "params.yaml: ingest.path: \"c://Users/me/images…\" holds
+    # the control character", a path the user never wrote, and '2024 #1' cut as a URL's fragment
+    project = project_of(tmp_path, path=f"{path}\n")
+    assert refused(project, monkeypatch) == (
+        f"params.yaml: ingest.path: \"{path}\\n\" holds the control character '\\n', which no path typed on one line "
+        "holds (a YAML block scalar keeps its line break); write the path on one line, as a plain or quoted string")
+
+
+def test_the_collapsed_urls_shown_redacted_are_those_locate_refuses():
+    from winnow.remote_files import BACKENDS
+    from winnow.source_checks import COLLAPSIBLE
+
+    assert COLLAPSIBLE == {*BACKENDS, "file", "http", "https"}

@@ -21,6 +21,7 @@ from typing import Any
 
 from winnow.errors import WinnowError, first_line, redacted
 from winnow.output_paths import refuse_missing_from_experiment_copy
+from winnow.source_checks import COLLAPSIBLE
 
 # protocol: the pip package it needs
 BACKENDS = {"s3": "s3fs", "gs": "gcsfs", "az": "adlfs", "abfs": "adlfs", "memory": None}
@@ -103,7 +104,7 @@ def _refuse_collapsed_url(text: str, *, param: str) -> None:
     ``file:/x`` (no host) too, told its three-slash spelling: before, "file:/data/images does not exist" of a folder
     that was there."""
     protocol, colon, rest = text.partition(":/")
-    if not colon or protocol.lower() not in {*BACKENDS, "file", "http", "https"}:
+    if not colon or protocol.lower() not in COLLAPSIBLE:
         return
     meant = f"{protocol}://{'/' if protocol.lower() == 'file' else ''}{rest}"
     check_url(meant, param=param)

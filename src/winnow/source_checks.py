@@ -103,6 +103,9 @@ def one_line(name: str, value) -> None:
                    "and file are named")
 
 
+COLLAPSIBLE = frozenset({"s3", "gs", "az", "abfs", "memory", "file", "http", "https"})  # URLs locate reads as s3:/x
+
+
 def _shown_path(value: str) -> str:
     """The path ``value`` as :func:`one_line`'s refusal shows it: a URL without the credentials, query or fragment it
     holds (:func:`_shown_url`), which the URL's own check refuses unrepeated but is only reached once the path is on
@@ -110,7 +113,9 @@ def _shown_path(value: str) -> str:
     secret to the terminal and every log of the run."""
     bare = "".join(c for c in value if unicodedata.category(c) != "Cc")  # urlsplit drops some of them, not all
     protocol, collapsed, rest = bare.partition(":/")
-    if collapsed and protocol.isascii() and protocol.isalnum() and not rest.startswith("/"):
+    # only the protocols locate rebuilds (winnow.remote_files.BACKENDS, file and the web's): before, any letters did,
+    # and a Windows path C:/Users/me/x was shown as "c://Users/me/x…", D:/photos/2024 #1 cut at its '#' as a fragment
+    if collapsed and protocol.lower() in COLLAPSIBLE and not rest.startswith("/"):
         bare = f"{protocol}://{rest}"  # s3:/KEY:SECRET@bucket: a URL a path tool collapsed, as locate reads it
     elif "://" not in bare:
         return show(value)
