@@ -23,6 +23,8 @@ from winnow.study_plots import AXIS_LABELS, legends_below, line_style
 
 FLAGGED_COLOUR, KEPT_COLOUR = "#d62728", "#7f7f7f"
 MAX_LABEL = 25  # characters of a class name on an axis (longer ones are cut in the middle)
+PAGE_INCHES = 11.0  # the page's width at the figures' 100 dpi (1,180 px less its margins): a wider figure is shrunk
+CLASS_INCHES = 0.15  # a confusion matrix's row per class: its 8-point name is 0.11 inch high
 EDGE_MARGIN = 0.03  # the score axis runs this far beyond [0, 1], so the end bins show
 
 
@@ -78,35 +80,67 @@ def per_class_f1_figure(f1: pd.DataFrame, *, untested: list[str] = ()) -> str:
 
 @_as_typed
 def per_class_f1_panels(f1: pd.DataFrame, *, untested: list[str] = ()) -> Figure:
-    """:func:`per_class_f1_figure`'s figure, before it is rendered (its axes can be read back). A bar of F1 exactly 0
-    is marked "0" at its foot, and a class of ``untested`` (no test image: its 0s are not measured) is named so on its
-    axis label, no bar or mark drawn: before, both were drawn as nothing, like a version that was never evaluated."""
+    """:func:`per_class_f1_figure`'s figure, before it is rendered (its axes can be read back): one panel, or one per
+    row of at most as many classes as fit :data:`PAGE_INCHES` (one axes each, top to bottom, classes in order). Before,
+    one panel 0.25 inch a bar wide: 120 classes of two versions drew a figure 62 inches wide, which the page shrank to a
+    sixth, every class name and bar with it. A bar of F1 exactly 0 is marked "0" at its foot, and a class of
+    ``untested`` (no test image: its 0s are not measured) is named so on its axis label, no bar or mark drawn: before,
+    both were drawn as nothing, like a version that was never evaluated."""
     classes, variants = list(f1.index), list(f1.columns)
-    fig = Figure(figsize=(max(6.0, 0.25 * len(classes) * len(variants) + 2), 3.4))
-    ax = fig.subplots()
-    width = 0.8 / len(variants)
-    positions = np.arange(len(classes))
+    per_row = max(1, int((PAGE_INCHES - 2) / (0.25 * len(variants))))
+    rows = max(1, math.ceil(len(classes) / per_row))
     measured = ~np.isin(np.array(classes, dtype=object), list(untested))
-    for i, variant in enumerate(variants):
-        where = positions + (i - (len(variants) - 1) / 2) * width
-        heights = f1[variant].to_numpy(float)
-        ax.bar(where[measured], heights[measured], width, label=variant)
-        for x in where[measured & (heights == 0)]:
-            ax.text(x, 0.005, "0", ha="center", va="bottom", fontsize=7)
-    ax.set(xticks=positions, ylabel="F1 on the test split", ylim=(0, 1.05), xlabel="class")
     names = [f"{name} (no test image)" if not shown else name
-             for name, shown in zip(axis_labels(classes), measured)]
-    ax.set_xticklabels(names, rotation=_tick_rotation(names), ha="right" if _tick_rotation(names) else "center")
-    ax.legend(ncols=len(variants), loc="lower center", bbox_to_anchor=(0.5, 1.0), fontsize=8, frameon=False)
-    ax.grid(axis="y", alpha=0.3)
+             for name, shown in zip(axis_labels(classes), measured)]  # numbered over all classes, not a row's
+    rotation = _tick_rotation(names)
+    if rows == 1:
+        fig = Figure(figsize=(max(6.0, 0.25 * len(classes) * len(variants) + 2), 3.4))
+        axes = [fig.subplots()]
+    else:  # laid out so that one row's leaning names stay clear of the bars below them
+        fig = Figure(figsize=(PAGE_INCHES, 3.4 * rows), layout="constrained")
+        axes = list(np.atleast_1d(fig.subplots(rows, 1)))
+    width = 0.8 / len(variants)
+    for row, ax in enumerate(axes):
+        mine = slice(row * per_row, (row + 1) * per_row)
+        positions = np.arange(len(classes[mine]))
+        for i, variant in enumerate(variants):
+            where = positions + (i - (len(variants) - 1) / 2) * width
+            heights = f1[variant].to_numpy(float)[mine]
+            ax.bar(where[measured[mine]], heights[measured[mine]], width, label=variant)
+            for x in where[measured[mine] & (heights == 0)]:
+                ax.text(x, 0.005, "0", ha="center", va="bottom", fontsize=7)
+        ax.set(xticks=positions, ylabel="F1 on the test split", ylim=(0, 1.05))
+        if rows > 1:  # every row's bars as wide as the first's
+            ax.set_xlim(-0.5, per_row - 0.5)
+        ax.set_xticklabels(names[mine], rotation=rotation, ha="right" if rotation else "center")
+        ax.grid(axis="y", alpha=0.3)
+    axes[-1].set_xlabel("class")
+    axes[0].legend(ncols=len(variants), loc="lower center", bbox_to_anchor=(0.5, 1.0), fontsize=8, frameon=False)
     return fig
 
 
-@_as_typed
 def confusion_figure(confusions: dict[str, pd.DataFrame]) -> str:
-    """One confusion matrix per variant, side by side: counts written in, colour = share of the true class."""
-    fig = Figure(figsize=(4.6 * len(confusions), 4.4), layout="constrained")  # room for each panel's class names
-    for ax, (variant, matrix) in zip(np.atleast_1d(fig.subplots(1, len(confusions))), confusions.items()):
+    """One confusion matrix per variant (:func:`confusion_panels`) as a data URI."""
+    return figure_uri(confusion_panels(confusions))
+
+
+@_as_typed
+def confusion_panels(confusions: dict[str, pd.DataFrame]) -> Figure:
+    """One confusion matrix per variant: counts written in, colour = share of the true class; side by side, or, where
+    the classes need panels wider than :data:`PAGE_INCHES` holds side by side, as many a row as fit. Each panel gives a
+    class at least :data:`CLASS_INCHES`, room for its name: before, every panel was 4.4 inches whatever the classes,
+    and 120 class names on its axes lay over one another, a black smear."""
+    classes = max(len(matrix) for matrix in confusions.values())
+    # the names (at most MAX_LABEL characters) take about 2 inches; past 186 classes the panel stays 30 inches, where
+    # names crowd again: a panel of 1,000 classes at 0.15 inch each would be 15,000 pixels a side (0.9 GB to draw)
+    side = min(max(4.4, CLASS_INCHES * classes + 2), 30.0)
+    columns = len(confusions) if side == 4.4 else max(1, min(len(confusions), int(PAGE_INCHES // side)))
+    rows = math.ceil(len(confusions) / columns)
+    fig = Figure(figsize=((side + 0.2) * columns, side * rows), layout="constrained")  # room for the class names
+    axes = np.atleast_1d(fig.subplots(rows, columns)).ravel()
+    for ax in axes[len(confusions):]:
+        ax.set_visible(False)
+    for ax, (variant, matrix) in zip(axes, confusions.items()):
         counts = matrix.to_numpy()
         share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
         ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
@@ -121,7 +155,7 @@ def confusion_figure(confusions: dict[str, pd.DataFrame]) -> str:
                 if count:
                     ax.text(col, row, str(count), ha="center", va="center", fontsize=7,
                             color="white" if share[row, col] > 0.5 else "black")
-    return figure_uri(fig)
+    return fig
 
 
 def threshold_figure(histograms: dict[str, pd.DataFrame], *, titles: dict[str, str]) -> str:
