@@ -124,8 +124,10 @@ def test_the_report_opens_with_the_versions_and_names_the_version_that_wins(tmp_
         name = f"{version} (reference)" if version == "oracle" else version
         per_class = f1_score(LABELS, guesses, average=None)
         row = cells(body, name)
-        assert row[1:5] == [f"{accuracy_score(LABELS, guesses):.3f}", f"{macro_f1(guesses):.3f}",
-                            CLASSES[int(np.argmin(per_class))], f"{per_class.min():.3f}"]
+        # every class whose F1 reads as the lowest does (oracle's three at 1.000): before, the first of them alone
+        weakest = ", ".join(c for c, f1 in zip(CLASSES, per_class) if f"{f1:.3f}" == f"{per_class.min():.3f}")
+        assert row[1:5] == [f"{accuracy_score(LABELS, guesses):.3f}", f"{macro_f1(guesses):.3f}", weakest,
+                            f"{per_class.min():.3f}"]
         if version != "baseline":
             right, base_right = guesses == LABELS, predicted["baseline"] == LABELS
             lost, gained = int(np.sum(base_right & ~right)), int(np.sum(~base_right & right))
