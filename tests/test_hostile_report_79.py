@@ -6,23 +6,31 @@
   every class name and bar with it;
 - two versions that beat baseline with the same macro F1: the verdict shipped the first in params.yaml's order and
   said nothing of the other; and of classes tied at the lowest F1, the versions table named the first alone the
-  weakest class.
+  weakest class;
+- an image that is not square (``ingest.size: null`` keeps the source's shape; a 8x32 strip): every tile was drawn as
+  an 84x84 square, the strip squashed to a square, its shape (what odd_aspect_ratio flags) not shown.
 """
 
 import base64
 import io
 import re
+import shutil
+import subprocess
 
 import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
 from sklearn.metrics import f1_score
+from conftest import require
+from test_report import CHROMIUM_FLAGS
 from test_report_versions import (
     BASELINE_ERRORS, LABELS, PER_CLASS, cells, first_section, plain, report_text, write_project, wrong_on,
 )
 
+from winnow.report import page
 from winnow.report_figures import confusion_panels, figure_uri, per_class_f1_panels
+from winnow.report_grids import tile
 
 PAGE_PIXELS = 1132  # the report's column: body max-width 1180 px less 24 px padding either side (winnow.report.CSS)
 MANY = [f"class_{i:03d}" for i in range(60)]
@@ -67,3 +75,22 @@ def test_versions_tied_on_macro_f1_are_both_named_in_the_verdict_and_tied_classe
     assert sentence.endswith(" balanced beats baseline with the same macro F1: the test split does not choose between "
                              "them, so either ships as well.")
     assert cells(body, "baseline")[3:5] == ["cat, dog, bird", "0.750"]
+
+
+@pytest.mark.hostile("report")
+def test_a_tile_of_an_image_four_times_as_wide_as_high_is_drawn_four_times_as_wide_as_high(tmp_path):
+    # an all-blue 8x32 image on a tile, the page rendered by headless Chromium; before: the blue filled 84x84 pixels
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    require(found, what="chromium (the browser check of the report)",
+            fix="`make setup` installs it (apt-get, as root), or `apt-get install chromium`")
+    image = np.zeros((8, 32, 3), np.uint8)
+    image[..., 2] = 255
+    (tmp_path / "page.html").write_text(page(title="tiles", subtitle="one strip", sections=[
+        ("grid", "A grid", f'<div class="grid">{tile(image, caption="strip")}</div>')]))
+    flags = [f for f in CHROMIUM_FLAGS if f != "--remote-debugging-port=0"]
+    subprocess.run([found, *flags, f"--user-data-dir={tmp_path / 'profile'}", "--hide-scrollbars",
+                    f"--screenshot={tmp_path / 'shot.png'}", "--window-size=400,400", (tmp_path / "page.html").as_uri()],
+                   capture_output=True, timeout=120, check=True)
+    shot = np.asarray(Image.open(tmp_path / "shot.png").convert("RGB")).astype(int)
+    rows, columns = np.nonzero((shot[..., 2] > 240) & (shot[..., 0] < 15) & (shot[..., 1] < 15))
+    assert (columns.max() - columns.min() + 1, rows.max() - rows.min() + 1) == (84, 21)

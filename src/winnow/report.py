@@ -47,7 +47,7 @@ img.figure{max-width:100%;display:block;margin:8px 0}
 details{margin:6px 0}summary{cursor:pointer;color:#1f5fa8}
 .grid{display:flex;flex-wrap:wrap;gap:6px;margin:4px 0 12px}
 .tile{margin:0;width:96px;font-size:11px;text-align:center;line-height:1.25}
-.tile img{width:84px;height:84px;image-rendering:pixelated;border:3px solid #ddd;display:block;margin:0 auto 2px}
+.tile img{width:84px;height:84px;object-fit:contain;image-rendering:pixelated;border:3px solid #ddd;display:block;margin:0 auto 2px}
 .tile.kept img{border-color:#2a7d2a}.tile.dropped img{border-color:#c0271f;opacity:.75}
 .row{display:flex;gap:6px;align-items:flex-start;padding:6px 0;border-bottom:1px dashed #ccc}
 .row .label{width:150px;font-size:12px;color:#555}
