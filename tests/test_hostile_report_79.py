@@ -8,13 +8,13 @@
   said nothing of the other; and of classes tied at the lowest F1, the versions table named the first alone the
   weakest class;
 - an image that is not square (``ingest.size: null`` keeps the source's shape; a 8x32 strip): every tile was drawn as
-  an 84x84 square, the strip squashed to a square, its shape (what odd_aspect_ratio flags) not shown.
+  an 84x84 square, the strip squashed to a square, its shape (what odd_aspect_ratio flags) not shown;
+- a long class name (60 letters, no space) on a tile ran across the next tiles' captions, the names over one another.
 """
 
 import base64
 import io
 import re
-import shutil
 import subprocess
 
 import numpy as np
@@ -22,8 +22,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 from sklearn.metrics import f1_score
-from conftest import require
-from test_report import CHROMIUM_FLAGS
+from test_report import CHROMIUM_FLAGS, browser, chromium, open_page  # noqa: F401 (browser, chromium: fixtures)
 from test_report_versions import (
     BASELINE_ERRORS, LABELS, PER_CLASS, cells, first_section, plain, report_text, write_project, wrong_on,
 )
@@ -78,19 +77,31 @@ def test_versions_tied_on_macro_f1_are_both_named_in_the_verdict_and_tied_classe
 
 
 @pytest.mark.hostile("report")
-def test_a_tile_of_an_image_four_times_as_wide_as_high_is_drawn_four_times_as_wide_as_high(tmp_path):
+def test_a_tile_of_an_image_four_times_as_wide_as_high_is_drawn_four_times_as_wide_as_high(chromium, tmp_path):
     # an all-blue 8x32 image on a tile, the page rendered by headless Chromium; before: the blue filled 84x84 pixels
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    require(found, what="chromium (the browser check of the report)",
-            fix="`make setup` installs it (apt-get, as root), or `apt-get install chromium`")
     image = np.zeros((8, 32, 3), np.uint8)
     image[..., 2] = 255
     (tmp_path / "page.html").write_text(page(title="tiles", subtitle="one strip", sections=[
         ("grid", "A grid", f'<div class="grid">{tile(image, caption="strip")}</div>')]))
     flags = [f for f in CHROMIUM_FLAGS if f != "--remote-debugging-port=0"]
-    subprocess.run([found, *flags, f"--user-data-dir={tmp_path / 'profile'}", "--hide-scrollbars",
+    subprocess.run([chromium, *flags, f"--user-data-dir={tmp_path / 'profile'}", "--hide-scrollbars",
                     f"--screenshot={tmp_path / 'shot.png'}", "--window-size=400,400", (tmp_path / "page.html").as_uri()],
                    capture_output=True, timeout=120, check=True)
     shot = np.asarray(Image.open(tmp_path / "shot.png").convert("RGB")).astype(int)
     rows, columns = np.nonzero((shot[..., 2] > 240) & (shot[..., 0] < 15) & (shot[..., 1] < 15))
     assert (columns.max() - columns.min() + 1, rows.max() - rows.min() + 1) == (84, 21)
+
+
+@pytest.mark.hostile("report")
+def test_long_class_names_on_tiles_wrap_within_their_tile(browser, tmp_path):
+    # before: each caption ran about 450 px wide out of its 96-px tile, over its neighbours' captions
+    image = np.full((8, 8, 3), 128, np.uint8)
+    tiles = "".join(tile(image, caption=f"{letter * 60} · 0.043") for letter in "LMN")
+    path = tmp_path / "long.html"
+    path.write_text(page(title="tiles", subtitle="long names", sections=[
+        ("grid", "A grid", f'<div class="grid">{tiles}</div>')]))
+    open_page(browser, path)
+    measured = browser.call("Runtime.evaluate", returnByValue=True, expression=(
+        "[...document.querySelectorAll('figure.tile')].map(f => [Math.round(f.getBoundingClientRect().width), "
+        "f.querySelector('figcaption').scrollWidth])"))["result"]["value"]
+    assert measured == [[96, 96]] * 3

@@ -46,11 +46,11 @@ tr.summary td{border-top:1px solid #999;color:#555}
 img.figure{max-width:100%;display:block;margin:8px 0}
 details{margin:6px 0}summary{cursor:pointer;color:#1f5fa8}
 .grid{display:flex;flex-wrap:wrap;gap:6px;margin:4px 0 12px}
-.tile{margin:0;width:96px;font-size:11px;text-align:center;line-height:1.25}
+.tile{margin:0;width:96px;font-size:11px;text-align:center;line-height:1.25;overflow-wrap:anywhere}
 .tile img{width:84px;height:84px;object-fit:contain;image-rendering:pixelated;border:3px solid #ddd;display:block;margin:0 auto 2px}
 .tile.kept img{border-color:#2a7d2a}.tile.dropped img{border-color:#c0271f;opacity:.75}
 .row{display:flex;gap:6px;align-items:flex-start;padding:6px 0;border-bottom:1px dashed #ccc}
-.row .label{width:150px;font-size:12px;color:#555}
+.row .label{width:150px;font-size:12px;color:#555;overflow-wrap:anywhere}
 .groups{display:flex;flex-wrap:wrap;gap:10px}.group{border:1px solid #ccc;border-radius:4px;padding:4px 6px}
 .group .label{font-size:12px;color:#555;margin-bottom:3px}.group .grid{margin:0}
 """
