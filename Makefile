@@ -24,8 +24,11 @@ export WINNOW_SRC := $(SRC)
 
 # a tarball or zip export (no .git) is refused in one line before dvc or pytest starts: dvc stopped on "ERROR: ... is
 # not a git repository", with no way on, and the tests that list the checkout's files (git ls-files) on a traceback
-# each. A dvc project of core.no_scm needs none
-GIT_CHECK = @! command -v git >/dev/null 2>&1 || git rev-parse --git-dir >/dev/null 2>&1 || [ "$$(dvc config core.no_scm 2>/dev/null)" = True ] || { echo "$@: $(CURDIR) is in no git repository, which dvc and the tests need (a tarball or zip export has none): run git init in it, or clone the project with git clone"; exit 1; }
+# each. A dvc project of core.no_scm needs none (true in any case: `dvc config core.no_scm true` writes it lower-case,
+# dvc init --no-scm True). The check asks whether there is a repository, not whether git trusts its owner
+# (safe.directory): a checkout owned by another user (a CI container's mounted workspace) is one, and dvc repro runs
+# in it; before, both were told to run git init
+GIT_CHECK = @! command -v git >/dev/null 2>&1 || git -c safe.directory='*' rev-parse --git-dir >/dev/null 2>&1 || [ "$$(dvc config core.no_scm 2>/dev/null | tr A-Z a-z)" = true ] || { echo "$@: $(CURDIR) is in no git repository, which dvc and the tests need (a tarball or zip export has none): run git init in it, or clone the project with git clone"; exit 1; }
 
 # a .venv whose python does not run, or runs a Python older than 3.11, is made anew from nothing (venv --clear),
 # stamp or none: its interpreter removed or upgraded away leaves dangling links, which `python -m venv` keeps as
