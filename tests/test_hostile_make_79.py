@@ -47,6 +47,18 @@ PIP_STEPS = ["install --quiet --upgrade pip",
              "install --quiet -c requirements.lock -e .[dev,faiss,ray]"]
 
 
+# what a make hands the makes below it: the suite's own ``make test PYTHON=...`` (or VENV=...) gave its command-line
+# variables to every make these tests run, which took the stub's place (a real venv and pip) and failed 5 of them
+OUTER_MAKE = ("MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES", "MAKELEVEL")
+
+
+@pytest.fixture(autouse=True)
+def _no_outer_make(monkeypatch):
+    """The makes these tests run are make's first, whatever make runs the tests."""
+    for name in OUTER_MAKE:
+        monkeypatch.delenv(name, raising=False)
+
+
 def _clone(folder: Path) -> Path:
     """The files `make setup` reads, as a fresh clone in ``folder`` has them."""
     folder.mkdir(parents=True)
