@@ -35,6 +35,7 @@ STOPS = (signal.SIGTERM, signal.SIGHUP)
 
 
 _TERMINATED: list[int] = []  # the STOPS received, so run() words the interrupt as the first one
+_INTERRUPTS: list[int] = []  # the SIGINTs received (_noted_interrupt), so stop_line knows an import one cut short
 _SWALLOWED: list[int] = []  # a stop whose Terminated a finalizer swallowed, sent again (_sent_again_when_swallowed)
 
 
@@ -45,7 +46,11 @@ def terminate_as_interrupt() -> None:
     data/ until a later stage swept them; raised, it unwinds through every writer's clean-up as Ctrl-C does, and
     during the moves into place it waits like SIGINT (:func:`winnow.outputs.together`). A handler set by someone
     else (a launcher) is left alone."""
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # raised as ever, and noted (stop_line)
+        signal.signal(signal.SIGINT, _noted_interrupt)
+    if signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
         return
 
     def terminated(number: int, _frame) -> None:
@@ -61,6 +66,14 @@ def terminate_as_interrupt() -> None:
     sys.unraisablehook = _sent_again_when_swallowed(sys.unraisablehook)
 
 
+def _noted_interrupt(number: int, _frame) -> None:
+    """SIGINT's handler: Python's own (KeyboardInterrupt), the signal noted first. An interrupt landing inside an
+    extension module's import can be replaced by that module's ImportError, the KeyboardInterrupt lost with it (numpy's
+    C code: "PyCapsule_Import could not import module "datetime""), so the note is what tells the two apart."""
+    _INTERRUPTS.append(number)
+    raise KeyboardInterrupt
+
+
 def stops_as_they_are() -> Callable[[], None]:
     """What puts the handlers of :data:`STOPS`, :data:`sys.unraisablehook` and the stops received back as they are now:
     an in-process caller of :func:`winnow.stage.run` (a test runner, a notebook) was left with the stage's handlers
@@ -68,16 +81,16 @@ def stops_as_they_are() -> Callable[[], None]:
     in the same process took a SIGTERM for a second one, which its handler ignores, and ran on to its end."""
     if threading.current_thread() is not threading.main_thread():  # terminate_as_interrupt sets none there
         return lambda: None
-    handlers = {number: signal.getsignal(number) for number in STOPS}
+    handlers = {number: signal.getsignal(number) for number in (*STOPS, signal.SIGINT)}
     hook = sys.unraisablehook
-    received = list(_TERMINATED), list(_SWALLOWED)
+    received = list(_TERMINATED), list(_SWALLOWED), list(_INTERRUPTS)
 
     def restore() -> None:
         for number, handler in handlers.items():
             if handler is not None:  # one set outside Python is left as it is now
                 signal.signal(number, handler)
         sys.unraisablehook = hook
-        _TERMINATED[:], _SWALLOWED[:] = received
+        _TERMINATED[:], _SWALLOWED[:], _INTERRUPTS[:] = received
 
     return restore
 
@@ -111,6 +124,11 @@ def stop_line(err: BaseException) -> tuple[str, int] | None:
     (:func:`terminate_as_interrupt`) worded as one and given the shell's status for it, 143 or 129; worded
     :data:`winnow.watched.DVC_ENDED` when the dvc that ran it has ended (the watching parent sent it then)."""
     fault = fault_line(err)
+    if fault is None and isinstance(err, ImportError) and (_INTERRUPTS or _TERMINATED):
+        # the stop cut an import short, and the extension's ImportError replaced its interrupt (_noted_interrupt):
+        # before, Ctrl-C a moment into `winnow gate` ended in numpy's traceback, "Importing the numpy C-extensions
+        # failed", and status 1, as if the installation were broken
+        fault = fault_line(KeyboardInterrupt())
     if fault is not None and _TERMINATED and fault[1] == INTERRUPTED:
         number = signal.Signals(_TERMINATED[0])
         line = DVC_ENDED if dvc_ended() else fault[0].replace("interrupted", f"terminated ({number.name})", 1)
@@ -148,9 +166,9 @@ def stops_raised() -> None:
     start. Started in a script's background (`cmd &`) SIGINT is ignored, as run's forked child undoes: before, a
     kill -INT during the imports did nothing and the stage or command ran to the end with status 0, where the same
     signal a moment later, once it had begun, stopped it."""
-    terminate_as_interrupt()
     if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    terminate_as_interrupt()  # SIGINT noted as it raises
 
 
 # sys.argv[0] of a script the interpreter read without a file: `python - < stages/ingest.py`, `python < ...`, -c

@@ -1,0 +1,54 @@
+"""Hostile use of the ``winnow`` command (probe 79).
+
+- Ctrl-C a moment into ``winnow gate`` (``kill -INT`` 0.3 s after the start, as numpy loads): the interrupt landed
+  inside numpy's C import of ``datetime``, whose ``PyCapsule_Import`` replaced it with an ImportError, and the command
+  ended in numpy's traceback ("Importing the numpy C-extensions failed ... PyCapsule_Import could not import module
+  "datetime"") and status 1, as if the installation were broken.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from hostile_harness import _env
+
+# an import the interrupt cuts short, ending as numpy's C code ends it: the KeyboardInterrupt replaced by an ImportError
+_CUT_IMPORT = textwrap.dedent('''
+    import os, signal, time
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(30)
+    except KeyboardInterrupt:
+        pass
+    raise ImportError('PyCapsule_Import could not import module "datetime"')
+''')
+
+
+@pytest.mark.hostile("compare")
+def test_a_ctrl_c_an_extension_import_turned_into_an_import_error_is_one_line_and_status_130(tmp_path):
+    (tmp_path / "cut_import.py").write_text(_CUT_IMPORT)
+    # the winnow command itself (main() without argv), its compare module being the import the interrupt cuts short
+    script = ("import sys; from winnow import cli; cli.SUBCOMMANDS['compare'] = ('cut_import', 'x'); "
+              "sys.exit(cli.main())")
+    env = _env()
+    env["PYTHONPATH"] = f"{env['PYTHONPATH']}:{tmp_path}"
+    done = subprocess.run([sys.executable, "-c", script, "compare"], cwd=tmp_path, capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert (done.returncode, done.stdout, done.stderr) == (
+        130, "", "error: compare: interrupted; outputs not yet complete were left unwritten: rerun it\n")
+
+
+def test_an_import_error_with_no_stop_received_keeps_its_traceback(tmp_path):
+    # a broken installation, no stop sent: its traceback is wanted, as for every other bug
+    (tmp_path / "broken_import.py").write_text("raise ImportError('a real fault')\n")
+    script = ("import sys; from winnow import cli; cli.SUBCOMMANDS['compare'] = ('broken_import', 'x'); "
+              "sys.exit(cli.main())")
+    env = _env()
+    env["PYTHONPATH"] = f"{env['PYTHONPATH']}:{tmp_path}"
+    done = subprocess.run([sys.executable, "-c", script, "compare"], cwd=tmp_path, capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == "ImportError: a real fault"
