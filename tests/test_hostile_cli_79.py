@@ -3,7 +3,10 @@
 - Ctrl-C a moment into ``winnow gate`` (``kill -INT`` 0.3 s after the start, as numpy loads): the interrupt landed
   inside numpy's C import of ``datetime``, whose ``PyCapsule_Import`` replaced it with an ImportError, and the command
   ended in numpy's traceback ("Importing the numpy C-extensions failed ... PyCapsule_Import could not import module
-  "datetime"") and status 1, as if the installation were broken.
+  "datetime"") and status 1, as if the installation were broken;
+- an option given before the (sub)command it belongs to (``winnow study --repo . collect``, ``winnow --variants
+  baseline compare``, ``winnow study --dry-run queue``): argparse read the option's value as the command ("invalid
+  choice: '.'"), or sent the user to a help that does not list the option.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ import sys
 import textwrap
 
 import pytest
-from hostile_harness import _env
+from hostile_harness import _env, assert_nothing_left, files_under, make_project
+
+from winnow import cli
 
 # an import the interrupt cuts short, ending as numpy's C code ends it: the KeyboardInterrupt replaced by an ImportError
 _CUT_IMPORT = textwrap.dedent('''
@@ -52,3 +57,36 @@ def test_an_import_error_with_no_stop_received_keeps_its_traceback(tmp_path):
                           env=env, timeout=120)
     assert done.returncode == 1
     assert done.stderr.splitlines()[-1] == "ImportError: a real fault"
+
+
+@pytest.mark.hostile("compare")
+@pytest.mark.parametrize(("args", "line"), [
+    # before: "winnow study: argument action: invalid choice: '.' (choose from 'collect', 'queue')", the option's
+    # value read as the action
+    (["study", "--repo", ".", "collect"],
+     "error: winnow study: --repo is an option of winnow study collect: give it after collect (see winnow study "
+     "collect --help)"),
+    # before: "winnow: argument command: invalid choice: 'baseline' (choose from 'study', 'compare', 'gate', 'review')"
+    (["--variants", "baseline", "compare"],
+     "error: winnow: --variants is an option of winnow compare: give it after compare (see winnow compare --help)"),
+    # before: "winnow study: unrecognized arguments: --dry-run (see winnow study --help)", a help without --dry-run
+    (["study", "--dry-run", "queue"],
+     "error: winnow study: --dry-run is an option of winnow study queue: give it after queue (see winnow study queue "
+     "--help)"),
+    (["--repo", ".", "study", "collect"],
+     "error: winnow: --repo is an option of winnow study collect: give it after collect (see winnow study collect "
+     "--help)"),
+    (["review", "--replace", "import", "verdicts.csv"],
+     "error: winnow review: --replace is an option of winnow review import: give it after import (see winnow review "
+     "import --help)"),
+    # an option no (sub)command takes keeps argparse's refusal, by the parser that met it
+    (["study", "--bogus", "collect"], "error: winnow study: unrecognized arguments: --bogus (see winnow study --help)"),
+], ids=["study-repo", "compare-variants", "queue-dry-run", "repo-before-study", "review-replace", "unknown"])
+def test_an_option_given_before_its_subcommand_is_named_with_where_it_goes(tmp_path, monkeypatch, capsys, args, line):
+    project = make_project(tmp_path / "project")
+    monkeypatch.chdir(project)
+    before = files_under(project)
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(args)
+    assert (stopped.value.code, capsys.readouterr()) == (2, ("", line + "\n"))
+    assert_nothing_left(project, before)

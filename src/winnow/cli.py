@@ -57,8 +57,35 @@ class _Parser(argparse.ArgumentParser):
         self.register("action", "store", _StoreOnce)
 
     def error(self, message: str):
-        print(f"error: {self.prog}: {message} (see {self.prog} --help)", file=sys.stderr)
+        misplaced, helped = self._misplaced_option(), self.prog
+        if misplaced is not None:  # the mistake is the option's place, whatever argparse made of it
+            option, owner, action = misplaced
+            message, helped = f"{option} is an option of {owner.prog}: give it after {action}", owner.prog
+        print(f"error: {self.prog}: {message} (see {helped} --help)", file=sys.stderr)
         sys.exit(2)
+
+    def _misplaced_option(self) -> tuple[str, argparse.ArgumentParser, str] | None:
+        """``(option, parser, action)`` for the first option given before this parser's (sub)command ``action`` that
+        this parser lacks and the (sub)command's ``parser`` (or one of its own) takes; None if there is none. Before:
+        ``winnow study --repo . collect`` said "argument action: invalid choice: '.'", the option's value read as the
+        action, ``winnow --variants baseline compare`` that 'baseline' was no command, and ``winnow study --dry-run
+        queue`` sent the user to ``winnow study --help``, which lists no --dry-run."""
+        words = getattr(self, "_words", [])
+        parser, action, before = self, None, []
+        for index, word in enumerate(words):
+            subcommands = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+            if subcommands is not None and word in subcommands.choices:
+                parser, action = subcommands.choices[word], word
+                for option in before:
+                    if option.split("=", 1)[0] in parser._option_string_actions:
+                        return option.split("=", 1)[0], parser, action
+                continue
+            if word == "--":
+                break
+            if word.startswith("-") and word.split("=", 1)[0] not in parser._option_string_actions \
+                    and not parser._negative_number_matcher.match(word):
+                before.append(word)
+        return None
 
     def _print_message(self, message: str, file=None):
         """As argparse's, but a write that fails is kept for :meth:`exit` (argparse's passes over it)."""
@@ -84,6 +111,7 @@ class _Parser(argparse.ArgumentParser):
         # before, `winnow gate --bogus` said "the following arguments are required: --base", and once --base was
         # given, refused --bogus. Not by deferring argparse's own refusal: from Python 3.12.5 it raises, and the
         # parse then handed back every argument as unknown ("unrecognized arguments: --alpha 0.1" for a missing --base)
+        self._words = list(sys.argv[1:] if args is None else args)  # what _misplaced_option reads
         required = [action for action in self._actions if action.required]
         for action in required:
             action.required = False
@@ -158,7 +186,10 @@ def _main(argv: list[str] | None) -> int:
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
     # the first word that is no option (winnow's own take no value): before, argv[0] alone, so `winnow --bogus study
     # collect` left study's options unread and refused "--bogus collect" as study's ("see winnow study --help")
-    chosen = next((word for word in argv if not word.startswith("-")), None)
+    # the first subcommand named, so that its options are known where given before it (`winnow --variants baseline
+    # compare` is refused as a misplaced --variants, not as 'baseline' no command)
+    chosen = next((word for word in argv if word in SUBCOMMANDS), None) or \
+        next((word for word in argv if not word.startswith("-")), None)
     modules = {}
     try:  # the subcommand's module imports pandas, numpy and more (a second or two): a Ctrl-C among them is one line
         if called_as_command:  # SIGTERM and SIGHUP too, as in a stage (before: their default action ended the command
