@@ -6,17 +6,20 @@
   "datetime"") and status 1, as if the installation were broken;
 - an option given before the (sub)command it belongs to (``winnow study --repo . collect``, ``winnow --variants
   baseline compare``, ``winnow study --dry-run queue``): argparse read the option's value as the command ("invalid
-  choice: '.'"), or sent the user to a help that does not list the option.
+  choice: '.'"), or sent the user to a help that does not list the option;
+- ``winnow study queue`` stopped by Ctrl-C (or SIGTERM) between two experiments: its line said what it removed again,
+  but it exited 1, a failure's status, where every other interrupted command exits 130 (143).
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
 
 import pytest
-from hostile_harness import _env, assert_nothing_left, files_under, make_project
+from hostile_harness import ROOT, _env, assert_nothing_left, files_under, make_project
 
 from winnow import cli
 
@@ -90,3 +93,26 @@ def test_an_option_given_before_its_subcommand_is_named_with_where_it_goes(tmp_p
         cli.main(args)
     assert (stopped.value.code, capsys.readouterr()) == (2, ("", line + "\n"))
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("study")
+def test_a_study_queue_stopped_by_ctrl_c_exits_130_not_a_failures_1(tmp_path, monkeypatch, capsys):
+    # before: status 1, a failure's, so a script could not tell the user's Ctrl-C from a dvc command that failed
+    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    bin_dir, log = tmp_path / "bin", tmp_path / "dvc.log"
+    bin_dir.mkdir()
+    # a stand-in dvc whose first `exp run --queue` is interrupted by Ctrl-C (sent to the winnow process, its parent)
+    (bin_dir / "dvc").write_text(f"""#!/bin/sh
+echo "$@" >> {log}
+if [ "$2" = "run" ]; then
+  kill -INT $PPID
+  echo "Queued experiment 'exp-1' for future execution."
+fi
+""")
+    (bin_dir / "dvc").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.chdir(tmp_path)
+    status = cli.main(["study", "queue", "--sweeps", "clean"])  # one experiment
+    assert (status, capsys.readouterr().err) == (
+        130, "error: study queue: interrupted (SIGINT) after 1 of 1 experiments; the 1 queued were removed\n")
+    assert log.read_text().splitlines()[-1] == "queue remove exp-1"

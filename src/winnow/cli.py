@@ -12,7 +12,7 @@ import importlib
 import sys
 from pathlib import Path
 
-from winnow.errors import WinnowError, fault_line
+from winnow.errors import StoppedBySignal, WinnowError, fault_line
 from winnow.stage_process import openmp_refusal
 from winnow.stops import ignore_stops, missing_module_line, stop_line, stops_raised, terminate_as_interrupt
 from winnow.output_streams import (
@@ -244,7 +244,8 @@ def _main(argv: list[str] | None) -> int:
         return status
     except WinnowError as err:
         say_error(f"error: {err}")
-        return 1
+        return err.status if isinstance(err, StoppedBySignal) else 1  # an interrupt's status is 130, 143 (a script
+        # tells a stop from a failure by it)
     except (Exception, KeyboardInterrupt) as err:  # a fault of the machine is one line; a bug keeps its traceback
         from winnow.stops import drop_broken_dvc_lock
 

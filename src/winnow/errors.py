@@ -13,6 +13,15 @@ class WinnowError(ValueError):
 INTERRUPTED = 130  # the shell's status for a process ended by SIGINT
 
 
+class StoppedBySignal(WinnowError):
+    """A stop (SIGINT, SIGTERM) taken where the command can say more than the interrupt's own line (what it undid):
+    its exit status is the shell's for the signal, ``128 + number``, as every other interrupted command's."""
+
+    def __init__(self, message: str, *, number: int):
+        super().__init__(message)
+        self.status = 128 + int(number)
+
+
 def fault_line(err: BaseException) -> tuple[str, int] | None:
     """``(line, exit status)`` for a fault of the machine rather than of the input: the disk or a folder's
     permissions refuse a read or write (an ``OSError``, naming its path), memory runs out, or the user

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from winnow.errors import WinnowError, first_repeated
+from winnow.errors import StoppedBySignal, WinnowError, first_repeated
 from winnow.imageset import alike
 from winnow.experiments import planned_params, shown_experiments
 from winnow.progress_env import check_progress_variables
@@ -212,8 +212,9 @@ def queue(args: argparse.Namespace) -> int:
                 raise WinnowError(f"study queue: `{shlex.join(command)}` failed with status {result.returncode}"
                                   f"{_unqueue(queued, before=True)}")
             if stop:  # after each command, the last one too: before, a stop asked for during it was lost, exit 0
-                raise WinnowError(f"study queue: interrupted ({signal.Signals(stop[0]).name}) after {done} of "
-                                  f"{len(commands)} experiments{_unqueue(queued)}")
+                # status 130 or 143, as any interrupted command's (before: 1, a failure's)
+                raise StoppedBySignal(f"study queue: interrupted ({signal.Signals(stop[0]).name}) after {done} of "
+                                      f"{len(commands)} experiments{_unqueue(queued)}", number=stop[0])
     finally:
         for number, handler in handlers.items():
             signal.signal(number, handler)
