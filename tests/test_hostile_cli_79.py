@@ -8,7 +8,10 @@
   baseline compare``, ``winnow study --dry-run queue``): argparse read the option's value as the command ("invalid
   choice: '.'"), or sent the user to a help that does not list the option;
 - ``winnow study queue`` stopped by Ctrl-C (or SIGTERM) between two experiments: its line said what it removed again,
-  but it exited 1, a failure's status, where every other interrupted command exits 130 (143).
+  but it exited 1, a failure's status, where every other interrupted command exits 130 (143);
+- ``MPLBACKEND`` naming no backend matplotlib knows (``Qt6Agg``): the report stage and ``review export`` ended in
+  matplotlib's traceback at their imports, ``study collect`` after reading every experiment (balance and
+  gan-synthesize draw their sample grids after their work).
 """
 
 from __future__ import annotations
@@ -116,3 +119,37 @@ fi
     assert (status, capsys.readouterr().err) == (
         130, "error: study queue: interrupted (SIGINT) after 1 of 1 experiments; the 1 queued were removed\n")
     assert log.read_text().splitlines()[-1] == "queue remove exp-1"
+
+
+_NO_BACKEND = ("environment variable MPLBACKEND='Qt6Agg' names no backend matplotlib knows (it draws the figures, as "
+               "files that need none); unset it, or set it to agg, then rerun")
+
+
+@pytest.mark.hostile("study")
+@pytest.mark.parametrize(("command", "speaker"), [
+    (["-m", "winnow", "study", "collect", "--from-json", "runs.json", "--out", "study"], "study"),
+    (["-m", "winnow", "review", "export"], "review"),
+    ([str(ROOT / "stages/report.py")], "stages/report.py"),
+], ids=["study-collect", "review-export", "report-stage"])
+def test_a_plot_backend_matplotlib_does_not_know_is_one_line_before_any_work(tmp_path, command, speaker):
+    # before: matplotlib's traceback, "ValueError: Key backend: 'qt6agg' is not a valid value for backend; ...", at the
+    # report stage's and review export's imports, and after study collect had read every experiment. A fresh process:
+    # the tests' fork server may hold matplotlib imported already
+    project = make_project(tmp_path / "project")
+    (project / "runs.json").write_text("[]")
+    before = files_under(project)
+    done = subprocess.run([sys.executable, *command], cwd=project, capture_output=True, text=True,
+                          env={**_env(), "MPLBACKEND": "Qt6Agg"}, timeout=300)
+    assert (done.returncode, done.stdout, done.stderr) == (1, "", f"error: {speaker}: {_NO_BACKEND}\n")
+    assert_nothing_left(project, before)
+
+
+def test_a_plot_backend_matplotlib_knows_is_taken(tmp_path):
+    # agg (any case), or empty (matplotlib's own choice): study collect goes on to its own refusal of the empty list
+    project = make_project(tmp_path / "project")
+    (project / "runs.json").write_text("[]")
+    for backend in ("AGG", ""):
+        done = subprocess.run([sys.executable, "-m", "winnow", "study", "collect", "--from-json", "runs.json"],
+                              cwd=project, capture_output=True, text=True, env={**_env(), "MPLBACKEND": backend},
+                              timeout=300)
+        assert done.stderr.startswith("error: --from-json: runs.json lists no revisions"), done.stderr

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from winnow.errors import StoppedBySignal, WinnowError, fault_line
-from winnow.stage_process import openmp_refusal
+from winnow.stage_process import openmp_refusal, plot_backend_refusal
 from winnow.stops import ignore_stops, missing_module_line, stop_line, stops_raised, terminate_as_interrupt
 from winnow.output_streams import (
     escape_unencodable_output, fill_closed_streams, flush_now, let_the_reader_leave, let_the_terminal_close,
@@ -26,6 +26,9 @@ SUBCOMMANDS = {
     "gate": ("winnow.gate", "fail when metrics regress against a base revision beyond the tolerances"),
     "review": ("winnow.review", "export the cleaners' decisions for a person to review; import their verdicts"),
 }
+
+# the subcommands that draw figures with matplotlib (study collect's curves, review export's page)
+DRAWS = ("study", "review")
 
 # argparse's refusal of a missing required argument (its own words, translated as it translates them)
 _REQUIRED = argparse._("the following arguments are required: %s")
@@ -197,6 +200,8 @@ def _main(argv: list[str] | None) -> int:
             # before the module's import, which may load OpenMP (torch's, scikit-learn's); without a subcommand
             # (winnow --help, --version, a misspelt one) nothing loads it: before, refused over a setting it never read
             hang = openmp_refusal() if chosen in SUBCOMMANDS else None
+            if hang is None and chosen in DRAWS:
+                hang = plot_backend_refusal()
             if hang is not None:
                 say_error(f"error: {chosen}: {hang}")
                 return 1

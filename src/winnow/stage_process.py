@@ -247,3 +247,22 @@ def interactive_session() -> bool:
     """Whether this process is an interactive session (IPython or a notebook's kernel, the REPL, ``python -i``), whose
     ``__main__`` runs stage scripts in-process (``%run stages/x.py``): its settings are its user's."""
     return bool(getattr(builtins, "__IPYTHON__", False) or hasattr(sys, "ps1") or sys.flags.interactive)
+
+
+def plot_backend_refusal() -> str | None:
+    """Why a stage or ``winnow`` command that draws figures will not start under ``MPLBACKEND``, or None: a name
+    matplotlib does not know fails its import with a ValueError. Before, ``MPLBACKEND=Qt6Agg`` (a typo, a notebook's
+    setting left exported) ended the report stage and ``review export`` in matplotlib's traceback at their imports, and
+    ``study collect`` after reading every experiment. Unset or empty, matplotlib chooses its own (the figures are files:
+    no backend is needed). Imports matplotlib (a name it knows loads nothing more)."""
+    backend = os.environ.get("MPLBACKEND")
+    if not backend:
+        return None
+    import importlib
+
+    try:
+        importlib.import_module("matplotlib")  # rcParams take MPLBACKEND as it loads
+    except ValueError:
+        return (f"environment variable MPLBACKEND={backend!r} names no backend matplotlib knows (it draws the "
+                "figures, as files that need none); unset it, or set it to agg, then rerun")
+    return None

@@ -18,7 +18,7 @@ from pathlib import Path
 from winnow.errors import INTERRUPTED, WinnowError, fault_line
 from winnow.output_streams import fill_closed_streams
 from winnow.progress_env import check_progress_variables
-from winnow.stage_process import interactive_session, openmp_refusal, spin_briefly
+from winnow.stage_process import interactive_session, openmp_refusal, plot_backend_refusal, spin_briefly
 from winnow.watched import DVC_ENDED, _flush, dvc_ended
 
 
@@ -205,7 +205,9 @@ def one_line_from_the_start() -> None:
         spin_briefly()  # before torch's import below, which loads OpenMP
     fill_closed_streams()  # before the imports open files: a closed 2 would be the first one's
     _refuse_another_checkout(caller.get("__file__"))
-    hang = None if interactive_session() else openmp_refusal()  # a kernel has loaded OpenMP or will hang on its own
+    # a kernel has loaded OpenMP (or will hang on its own) and matplotlib; every stage checks MPLBACKEND, read by the
+    # plotting ones at their imports (report) or after their work (balance's and gan-synthesize's sample grids)
+    hang = None if interactive_session() else openmp_refusal() or plot_backend_refusal()
     if hang is not None:
         print(f"error: {stage_script()}: {hang}", file=sys.stderr)
         sys.exit(1)
