@@ -54,7 +54,8 @@ def test_study_collect_from_a_subfolder_writes_the_projects_plots_study(tmp_path
 @pytest.mark.hostile("compare")
 @pytest.mark.parametrize(("args", "expected"), [
     (["study", "collect", "--metric-file", "m.json"],
-     "error: winnow study collect: unrecognized arguments: --metric-file m.json (see winnow study collect --help)"),
+     "error: winnow study collect: unrecognized arguments: --metric-file m.json (did you mean --metrics?) (see winnow "
+     "study collect --help)"),  # the nearest option named since probe 79
     (["gate", "--base", "HEAD", "--nope"], "error: winnow gate: unrecognized arguments: --nope (see winnow gate --help)"),
     (["review", "export", "extra"],
      "error: winnow review export: unrecognized arguments: extra (see winnow review export --help)"),

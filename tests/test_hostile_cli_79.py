@@ -11,7 +11,9 @@
   but it exited 1, a failure's status, where every other interrupted command exits 130 (143);
 - ``MPLBACKEND`` naming no backend matplotlib knows (``Qt6Agg``): the report stage and ``review export`` ended in
   matplotlib's traceback at their imports, ``study collect`` after reading every experiment (balance and
-  gan-synthesize draw their sample grids after their work).
+  gan-synthesize draw their sample grids after their work);
+- a misspelt command, option or choice (``winnow comapre``, ``compare --varients``, ``--metrics F1``): listed the
+  choices, or "unrecognized arguments", with no nearest name, where params.yaml's misspelt keys get one.
 """
 
 from __future__ import annotations
@@ -153,3 +155,33 @@ def test_a_plot_backend_matplotlib_knows_is_taken(tmp_path):
                               cwd=project, capture_output=True, text=True, env={**_env(), "MPLBACKEND": backend},
                               timeout=300)
         assert done.stderr.startswith("error: --from-json: runs.json lists no revisions"), done.stderr
+
+
+@pytest.mark.hostile("compare")
+@pytest.mark.parametrize(("args", "line"), [
+    (["comapre"], "error: winnow: argument command: invalid choice: 'comapre' (choose from 'study', 'compare', 'gate', "
+                  "'review') (did you mean compare?) (see winnow --help)"),
+    (["compare", "--varients", "baseline"],
+     "error: winnow compare: unrecognized arguments: --varients baseline (did you mean --variants?) (see winnow compare "
+     "--help)"),
+    (["gate", "--base", "HEAD", "--markdwon=gate.md"],
+     "error: winnow gate: unrecognized arguments: --markdwon=gate.md (did you mean --markdown?) (see winnow gate "
+     "--help)"),
+    (["compare", "--metrics", "F1"],
+     "error: winnow compare: argument --metrics: invalid choice: 'F1' (choose from 'precision', 'recall', 'f1', "
+     "'accuracy') (did you mean f1?) (see winnow compare --help)"),
+    (["study", "colect"], "error: winnow study: argument action: invalid choice: 'colect' (choose from 'collect', "
+                          "'queue') (did you mean collect?) (see winnow study --help)"),
+    # nothing near: the refusal as it was
+    (["compare", "--zzz"], "error: winnow compare: unrecognized arguments: --zzz (see winnow compare --help)"),
+], ids=["command", "option", "option-equals", "choice-case", "action", "nothing-near"])
+def test_a_misspelt_command_option_or_choice_names_the_nearest(tmp_path, monkeypatch, capsys, args, line):
+    # before: the choices listed alone, or "unrecognized arguments" with no hint, where params.yaml's misspelt keys are
+    # told the nearest name
+    project = make_project(tmp_path / "project")
+    monkeypatch.chdir(project)
+    before = files_under(project)
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(args)
+    assert (stopped.value.code, capsys.readouterr()) == (2, ("", line + "\n"))
+    assert_nothing_left(project, before)

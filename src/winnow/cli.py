@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from winnow.errors import StoppedBySignal, WinnowError, fault_line
+from winnow.param_values import did_you_mean
 from winnow.stage_process import openmp_refusal, plot_backend_refusal
 from winnow.stops import ignore_stops, missing_module_line, stop_line, stops_raised, terminate_as_interrupt
 from winnow.output_streams import (
@@ -131,6 +132,15 @@ class _Parser(argparse.ArgumentParser):
             namespace._missing_in = (self, _REQUIRED % ", ".join(missing))
         return namespace, extras
 
+    def _check_value(self, action, value):
+        """As argparse's, with the nearest choice to a misspelt one: before, ``winnow comapre`` or ``compare --metrics
+        F1`` listed the choices alone."""
+        try:
+            super()._check_value(action, value)
+        except argparse.ArgumentError as err:
+            near = did_you_mean(value, action.choices) if isinstance(value, str) and action.choices else ""
+            raise argparse.ArgumentError(action, f"{err.message}{near}") from None
+
     def format_usage(self) -> str:
         with self._as_declared():
             return super().format_usage()
@@ -159,7 +169,14 @@ class _Parser(argparse.ArgumentParser):
         lists the subcommands and none of their options)."""
         namespace, extras = self.parse_known_args(args, namespace)
         if extras:
-            getattr(namespace, "_unknown_to", self).error(f"unrecognized arguments: {' '.join(extras)}")
+            parser = getattr(namespace, "_unknown_to", self)
+            # the nearest option for the first one misspelt, as params.yaml's unknown keys have (before: none, and
+            # `compare --varients baseline` was "unrecognized arguments: --varients baseline" alone)
+            # compared without their dashes, which every one shares (with them, --bogus was near --base)
+            option = next((word.split("=", 1)[0][2:] for word in extras if word.startswith("--")), None)
+            near = "" if option is None else did_you_mean(option, [o[2:] for o in parser._option_string_actions
+                                                                   if o.startswith("--")]).replace("mean ", "mean --")
+            parser.error(f"unrecognized arguments: {' '.join(extras)}{near}")
         if hasattr(namespace, "_missing_in"):  # a required argument missing, refused once no argument is unknown
             parser, message = namespace._missing_in
             parser.error(message)
