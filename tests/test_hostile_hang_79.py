@@ -37,9 +37,9 @@ def test_images_of_one_phash_are_told_with_their_pair_count_before_minutes_of_co
     found = near_pairs(hashes, radius=4, features=looks, min_correlation=0.9)
     said = capsys.readouterr().out.splitlines()
     assert len(said) == 1 and re.fullmatch(
-        r"warning: dedup: 16 images share 1 pHash\(es\), so 120 pairs of them are compared by thumbnail, a number "
-        r"growing with the square of theirs: up to about \d+ s more at the pace of the second of their 64 "
-        r"blocks", said[0]), said
+        r"warning: dedup: images of equal or close pHashes \(within dedup.radius\) take 120 thumbnail comparisons, a "
+        r"number growing with the square of theirs: about \d+ s more for those found so far, at the pace "
+        r"of the last 4", said[0]), said  # the second block: row 0 with rows 4-7
     # the answer is the comparisons' own: the 16 copies one group, the 16 looks 16 groups
     assert len(set(components(16, found))) == (1 if copies_of_one else 16)
 
@@ -47,7 +47,7 @@ def test_images_of_one_phash_are_told_with_their_pair_count_before_minutes_of_co
 @pytest.mark.hostile("scale")
 def test_a_few_images_of_one_phash_go_without_a_warning(monkeypatch, capsys):
     monkeypatch.setattr(copies, "PAIR_BLOCK", 4)
-    hashes, looks = _equal_hash_images(6, copies_of_one=True)  # 36 ordered pairs: 9 blocks, under 16
+    hashes, looks = _equal_hash_images(6, copies_of_one=True)  # 15 pairs: under 16 half blocks of 4
     assert len(near_pairs(hashes, radius=4, features=looks, min_correlation=0.9)) > 0
     assert capsys.readouterr().out == ""
 

@@ -17,7 +17,7 @@ returns int64 ``(P, 2)`` row pairs; the groups are the connected components of a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from functools import partial
 from math import ceil
@@ -38,7 +38,7 @@ from winnow.thumbnails import BATCH_PIXELS, Looks, crop_pixels, pair_correlation
 LINKS = ("exact_duplicate", "near_duplicate", "flip_crop_duplicate", "turned_duplicate", "embedding_duplicate")
 PAIR_BLOCK = 1 << 22  # candidate pairs expanded and confirmed at a time (64 MiB of int64 pairs)
 EMBEDDING_NEIGHBOURS = 10  # nearest embeddings searched first per image; more where all 10 are within the radius
-CROWDED_BLOCKS = 16  # more blocks of pairs of equal pHashes than this (30 s on 2 cores) are told, with their time
+CROWDED_BLOCKS = 16  # candidate pairs past this many half blocks (30 s on 2 cores) are told, with their time
 EMBEDDING_BLOCK = 1 << 14  # image pairs whose embeddings resembling() compares at a time (32 MiB a side at D = 512)
 
 
@@ -61,43 +61,44 @@ def near_pairs(phashes: np.ndarray, *, radius: int, features: np.ndarray | None 
         return rows[_chain(hamming_components(phashes, radius=radius))]
     # the candidates are confirmed a block at a time: crowded hashes make far more candidates than copies
     confirmed = _Spanning(len(features))
-    crowd = _Crowd(np.unique(phashes, return_counts=True)[1])
-    for block in image_pair_blocks(phashes, radius=radius, progress="dedup near duplicates"):
+    crowd = _Crowd()
+    for block in image_pair_blocks(phashes, radius=radius, progress="dedup near duplicates", planned=crowd.planned):
         block = rows[block]
         confirmed.add(block[_correlated(pair_correlation(features, block), min_correlation)])
-        crowd.compared()
+        crowd.compared(len(block))
     return confirmed.pairs()
 
 
 class _Crowd:
-    """A warning for images of equal pHashes, whose pairs are all candidates, compared before any other pair
-    (:func:`image_pair_blocks`): ``counts`` (int ``(H,)``) images carry each hash. Past :data:`CROWDED_BLOCKS` blocks
-    the line comes once the second block is compared, with the time the others take at its pace. Before: 20,000
-    images of one pHash (near-identical frames, each with its own pixels) sat minutes without a word, the progress bar
-    not yet shown, and 50,000 twenty minutes."""
+    """A warning for images of equal or close pHashes, every pair of whose rows is a candidate
+    (:func:`image_pair_blocks`), compared thumbnail by thumbnail. Past :data:`CROWDED_BLOCKS` half blocks of pairs
+    found, the line comes once, after a block of a quarter of :data:`PAIR_BLOCK` or more timed alone (not the first,
+    which also pays for the setup), with the time the pairs found and not yet compared take at its pace. Before:
+    20,000 images of one pHash (near-identical frames, each with its own pixels) sat minutes without a word, the
+    progress bar not yet shown; and 9,000 such frames over 7 pHashes a bit or two apart, 5 minutes."""
 
-    def __init__(self, counts: np.ndarray):
-        self.counts, self.started = counts[counts > 1], None
-        # each hash's rows expand to counts**2 ordered pairs a block at a time, half of them kept (i < j)
-        self.blocks = -(-int((self.counts.astype(np.int64) ** 2).sum()) // PAIR_BLOCK)
-        self.told = self.blocks <= CROWDED_BLOCKS
+    def __init__(self):
+        self.pairs = self.done = 0
+        self.started, self.told = None, False
 
-    def compared(self) -> None:
-        """Called after each block is compared: the second tells, if any, timed alone (the first also pays for
-        the setup). Later blocks keep fewer pairs of one hash (i < j) and go faster, so the time told is at most
-        what is left: at 12,000 images of one pHash, 45 s told, 23 s taken."""
-        if self.told:
-            return
-        if self.started is None:
-            self.started = monotonic()
-            return
-        self.told = True
-        pairs = int((self.counts.astype(np.int64) * (self.counts - 1) // 2).sum())
-        left = (self.blocks - 2) * (monotonic() - self.started)
-        print(f"warning: dedup: {int(self.counts.sum()):,} images share {len(self.counts):,} pHash(es), so "
-              f"{pairs:,} pairs of them are compared by thumbnail, a number growing with the square of theirs: up to "
-              f"about {f'{ceil(left / 60):,} min' if left > 120 else f'{ceil(left)} s'} more at the pace of the second "
-              f"of their {self.blocks:,} blocks", flush=True)
+    def planned(self, pairs: int) -> None:
+        """Called with the count of the image pairs of one expansion before they come."""
+        self.pairs += pairs
+
+    def compared(self, pairs: int) -> None:
+        """Called after each block of ``pairs`` pairs is compared: pairs, not blocks, are the measure, since each
+        of many sparse expansions is a block of its own (the CIFAR subset: 7 blocks of 55 pairs). A pair of rows of
+        two hashes close in several chunks comes in several blocks: it counts, and is compared, each time."""
+        self.done, now = self.done + pairs, monotonic()
+        if (not self.told and self.started is not None and self.pairs > CROWDED_BLOCKS * PAIR_BLOCK // 2
+                and pairs >= PAIR_BLOCK // 4):
+            self.told = True
+            left = (self.pairs - self.done) * (now - self.started) / pairs
+            print(f"warning: dedup: images of equal or close pHashes (within dedup.radius) take {self.pairs:,} "
+                  f"thumbnail comparisons, a number growing with the square of theirs: about "
+                  f"{f'{ceil(left / 60):,} min' if left > 120 else f'{ceil(left)} s'} more for those found so far, "
+                  f"at the pace of the last {pairs:,}", flush=True)
+        self.started = now
 
 
 def variant_hashes(images: np.ndarray, *, flip: bool, crop: float | None, batch_size: int = 4096,
@@ -300,19 +301,21 @@ def _correlated(correlation: np.ndarray, min_correlation: float) -> np.ndarray:
     return correlation >= min_correlation - ROUNDING
 
 
-def image_pair_blocks(phashes: np.ndarray, *, radius: int, progress: str | None = None) -> Iterator[np.ndarray]:
+def image_pair_blocks(phashes: np.ndarray, *, radius: int, progress: str | None = None,
+                      planned: Callable[[int], None] | None = None) -> Iterator[np.ndarray]:
     """int64 ``(P, 2)`` pairs of rows whose hashes are within ``radius``, equal hashes included, a block at a
     time (:func:`winnow.hamming_index.hamming_pair_blocks`, each cut to :data:`PAIR_BLOCK` pairs), the pairs of
-    equal hashes first; a pair may come in several blocks. ``progress``: a bar's label.
+    equal hashes first; a pair may come in several blocks. ``progress``: a bar's label; ``planned``: told the
+    count of the pairs of each expansion (below) before they come.
 
     The search runs on distinct hashes; each pair of distinct hashes then expands to all pairs of the
     rows carrying them.
     """
     rows = _RowsOfHashes(phashes)
     repeated = np.flatnonzero(rows.counts > 1)
-    yield from rows.pairs(np.stack([repeated, repeated], axis=1), rows)
+    yield from rows.pairs(np.stack([repeated, repeated], axis=1), rows, planned=planned)
     for block in hamming_pair_blocks(rows.unique, radius=radius, progress=progress):
-        yield from rows.pairs(block, rows)
+        yield from rows.pairs(block, rows, planned=planned)
 
 
 def image_cross_blocks(left: np.ndarray, right: np.ndarray, *, radius: int,
@@ -335,14 +338,18 @@ class _RowsOfHashes:
         self.members = np.argsort(inverse, kind="stable")
         self.starts = np.concatenate([[0], np.cumsum(self.counts)[:-1]]).astype(np.int64)
 
-    def pairs(self, hash_pairs: np.ndarray, other: _RowsOfHashes) -> Iterator[np.ndarray]:
+    def pairs(self, hash_pairs: np.ndarray, other: _RowsOfHashes, *,
+              planned: Callable[[int], None] | None = None) -> Iterator[np.ndarray]:
         """int64 ``(P, 2)`` blocks of at most :data:`PAIR_BLOCK` pairs: every pair of a row carrying hash ``a``
         here and a row carrying hash ``b`` in ``other``, for each ``(a, b)`` of int ``(K, 2)`` ``hash_pairs``;
         when ``other`` is this set, a pair within one hash (``a == b``) comes once, ``i < j``. Blocks, since
-        10,000 images of one hash are 50 million pairs."""
+        10,000 images of one hash are 50 million pairs. ``planned``: told their count first."""
         a, b = hash_pairs[:, 0], hash_pairs[:, 1]
         sizes = self.counts[a] * other.counts[b]
         ends = np.cumsum(sizes)
+        if planned is not None and len(ends):
+            kept = np.where(a == b, (sizes - self.counts[a]) // 2, sizes) if other is self else sizes
+            planned(int(kept.sum()))
         for first in range(0, int(ends[-1]) if len(ends) else 0, PAIR_BLOCK):
             index = np.arange(first, min(first + PAIR_BLOCK, int(ends[-1])))
             which = np.searchsorted(ends, index, side="right")  # the hash pair each index expands
