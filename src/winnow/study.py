@@ -185,8 +185,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     queue.add_argument("--sweeps", nargs="+", action="extend", choices=SWEEPS, help="default: every sweep")
     queue.add_argument("--classes", nargs="+", action="extend", type=a_name("class name"),
                        help="class names deleted one at a time by class_deletion (default: every class of "
-                            f"{INGESTED_CLASSES}, which `dvc repro ingest` writes, "
-                            f"up to {DEFAULT_DELETIONS} classes)")
+                            f"{INGESTED_CLASSES}, which `dvc repro ingest` writes; refused past "
+                            f"{DEFAULT_DELETIONS} classes, each a full dvc repro: name them here)")
     queue.add_argument("--grayscale", action="store_true", help="colour data: also queue grayscale conversion")
     queue.add_argument("--dry-run", action="store_true", help="print the commands instead of running them")
 
