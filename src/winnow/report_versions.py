@@ -170,19 +170,30 @@ def verdict(table: pd.DataFrame, *, alpha: float) -> tuple[str | None, str]:
     evidence = (f"{_signed(row['f1_change'])} over baseline (p {p_text(row['f1_p'], alpha=alpha)}, {CONFIDENCE:.0%} "
                 f"CI {bound(row['f1_low'])} to {bound(row['f1_high'])}; paired on the test images)")
     if len(winners):
-        # another that beats baseline with the macro F1 the sentence gives (as shown): before, the first of them in
-        # params.yaml's order was shipped as if the test split had chosen it over the other
         shown = decimals(row["macro_f1"], digits=3)
-        tied = [v for v in winners.index if v != best and decimals(winners.loc[v, "macro_f1"], digits=3) == shown]
-        tie = (f" {', '.join(f'`{v}`' for v in tied)} {'beats' if len(tied) == 1 else 'beat'} baseline with the same "
-               "macro F1: the test split does not choose between them, so either ships as well." if tied else "")
-        return best, f"Ship `{best}`: macro F1 {shown}, {evidence}.{tie}"
+        return best, f"Ship `{best}`: macro F1 {shown}, {evidence}.{_beside(winners['macro_f1'], best=best)}"
     # "the best" of versions that all score below baseline read as praise of a worse version
     which = (f"The best, `{best}`, reaches" if row["macro_f1"] > table.loc[BASELINE, "macro_f1"] else
              f"No other version scores above it; the closest, `{best}`, reaches")
     return None, (f"No version beats baseline significantly: keep `{BASELINE}` (macro F1 "
                   f"{decimals(table.loc[BASELINE, 'macro_f1'], digits=3)}). {which} macro F1 "
                   f"{decimals(row['macro_f1'], digits=3)}, {evidence}.")
+
+
+def _beside(macro_f1: pd.Series, *, best: str) -> str:
+    """The versions of ``macro_f1`` (version -> macro F1; those that beat baseline) but ``best`` whose macro F1 reads
+    as ``best``'s, named: before, the first in params.yaml's order was shipped as if the split had chosen it. "The same"
+    only where equal (float noise aside), else shown apart: 0.8124 and 0.8116 (gains +0.101, +0.100) were "the same"."""
+    top, same, apart = macro_f1[best], [], []
+    for v, f1 in macro_f1.drop(best).items():
+        if decimals(f1, digits=3) == decimals(top, digits=3) and decimals(top - f1, digits=3) == decimals(0, digits=3):
+            same.append(f"`{v}`")
+        elif decimals(f1, digits=3) == decimals(top, digits=3):  # digits enough to differ, the top not read as 1
+            d = next((d for d in range(4, 10) if f"{f1:.{d}f}" != f"{top:.{d}f}" != f"{1:.{d}f}" or top == 1), 10)
+            apart.append(f" `{v}` also beats baseline, at macro F1 {f1:.{d}f} to `{best}`'s {top:.{d}f}.")
+    tie = (f" {', '.join(same)} {'beats' if len(same) == 1 else 'beat'} baseline with the same macro F1: the test "
+           "split does not choose between them, so either ships as well.") if same else ""
+    return tie + "".join(apart)
 
 
 def _signed(x: float) -> str:
