@@ -38,3 +38,41 @@ def test_versions_of_equal_macro_f1_summed_in_another_order_are_still_the_same()
     assert winner == "pruned"
     assert sentence.endswith(" `balanced` beats baseline with the same macro F1: the test split does not choose "
                              "between them, so either ships as well.")
+
+
+# the report's column: body max-width 1180 px less 24 px padding either side (winnow.report.CSS)
+PAGE_PIXELS = 1132
+
+
+def f1_table(classes: int, versions: int) -> pd.DataFrame:
+    """F1 per class (rows "0", "1", ...) and version (columns v0, v1, ...), all in (0.5, 1)."""
+    rng = np.random.default_rng(0)
+    return pd.DataFrame(rng.uniform(0.5, 1.0, (classes, versions)), index=[str(c) for c in range(classes)],
+                        columns=[f"v{v}" for v in range(versions)])
+
+
+@pytest.mark.hostile("report")
+def test_the_default_runs_per_class_f1_figure_stays_one_panel_that_fits_the_page():
+    # MNIST-5k's 10 classes of oracle, baseline, pruned, balanced: one panel 1,001 px wide, which the page shows
+    # unshrunk; 963698e5 split it into a row of 9 classes and a row of class 9 alone
+    import base64
+    import io
+
+    from PIL import Image
+
+    from winnow.report_figures import figure_uri, per_class_f1_panels
+
+    fig = per_class_f1_panels(f1_table(10, 4))
+    assert [[label.get_text() for label in ax.get_xticklabels()] for ax in fig.axes] == [[str(c) for c in range(10)]]
+    width, _ = Image.open(io.BytesIO(base64.b64decode(figure_uri(fig).split(",", 1)[1]))).size
+    assert width <= PAGE_PIXELS
+
+
+@pytest.mark.hostile("report")
+def test_a_per_class_f1_figure_too_wide_for_the_page_wraps_into_rows_alike():
+    # 10 classes of 5 versions do not fit one panel; 7 a row fit: 5 and 5, not 7 and 3
+    from winnow.report_figures import per_class_f1_panels
+
+    fig = per_class_f1_panels(f1_table(10, 5))
+    assert [[label.get_text() for label in ax.get_xticklabels()] for ax in fig.axes] == [
+        ["0", "1", "2", "3", "4"], ["5", "6", "7", "8", "9"]]
