@@ -76,3 +76,20 @@ def test_a_per_class_f1_figure_too_wide_for_the_page_wraps_into_rows_alike():
     fig = per_class_f1_panels(f1_table(10, 5))
     assert [[label.get_text() for label in ax.get_xticklabels()] for ax in fig.axes] == [
         ["0", "1", "2", "3", "4"], ["5", "6", "7", "8", "9"]]
+
+
+@pytest.mark.hostile("imagefolder")
+def test_a_url_pathlib_collapsed_is_still_told_its_spelling_when_handed_on_as_a_path(tmp_path, monkeypatch):
+    # Path("s3://bucket/x") is s3:/bucket/x, the spelling the collapsed-URL refusal exists for; ebd0131a let any Path
+    # by, so an in-process caller read "s3:/bucket/x does not exist (expected root/<class>/<image files>)"
+    from pathlib import Path
+
+    from winnow.errors import WinnowError
+    from winnow.image_files import load_imagefolder
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(WinnowError) as refused:
+        load_imagefolder(Path("s3://bucket/x"), size=None)
+    assert str(refused.value) == ("ingest.path: s3:/bucket/x has one slash after s3: where a URL has two (a path tool "
+                                  "such as pathlib or os.path.normpath collapses '//'); write s3://bucket/x")
+    assert not (tmp_path / "s3:").exists()

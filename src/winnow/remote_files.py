@@ -74,8 +74,9 @@ def locate(path: str | os.PathLike, *, param: str) -> Path | RemotePath:
     missing backend, a URL holding credentials (:func:`check_url`) or a local path that cannot be looked at."""
     text = str(path)
     if not is_url(text):
-        if not isinstance(path, Path):  # a Path was read as a path already (locate's own, handed on to a reader):
-            # before, the local folder ./s3:/x, located once and handed on, came back as 's3:/x' and was refused
+        if not (isinstance(path, Path) and path.exists()):  # a Path there was read as a path already (locate's own,
+            # handed on to a reader): before, the local folder ./s3:/x, located once and handed on, came back as
+            # 's3:/x' and was refused. One not there is what pathlib made of s3://x, told so (not "does not exist")
             _refuse_collapsed_url(text, param=param)
         return _local(Path(path), param=param)
     check_url(text, param=param)  # file:// too: before, "names the host 'user:secret@localhost'" repeated a password
