@@ -40,6 +40,7 @@ FOLDERS, FILES = ("data/gan", "data/variants/augmented", "plots/gan"), ("models/
 METRICS = "metrics/gan.json"
 # augmented's contract: its Data Docs and its verdict, written at the end with the variant
 CONTRACT_FOLDER, CONTRACT_FILE = contract_outputs("augmented")
+GRID_COLUMNS = 10  # samples a row of plots/gan/samples.png draws
 SKIPPED = "no requested variant needs GAN samples (augmented is not in params.yaml variants)"
 
 
@@ -63,7 +64,7 @@ def main() -> None:
     # imported here: torch takes seconds to import, and the default variants skip this stage
     from winnow.augment_search import policy_for
     from winnow.checkpoints import check_finite, load
-    from winnow.gan import GanConfig, generate, train_gan
+    from winnow.gan import GanConfig, generate, generation_bytes, train_gan
     from winnow.torch_runtime import pick_device
     from winnow.training import TrainConfig, embed, predict_proba, run_as
 
@@ -137,9 +138,12 @@ def main() -> None:
               f"to learn from{copies}{more if len(few) > 1 else ''}; its samples can be little more than copies of "
               f"{'it' if few[c] == 1 else 'them'} or noise: give the class more train images, or leave augmented "
               "out of variants")
-    # the generator's inputs and its images, all at once: checked before the GAN trains and saves its weights
-    check_fits_in_memory(len(weak) * section["per_class"] * (4 * config.latent_dim + pruned.images[0].nbytes),
-                         what=f"gan.per_class {section['per_class']:,}: {len(weak) * section['per_class']:,} samples")
+    # what the samples take at once, their copies and a batch of the generator's activations (gan.generation_bytes):
+    # checked before the GAN trains and saves its weights. Before, their latent vectors and pixels alone, a tenth of it
+    samples = len(weak) * section["per_class"]
+    check_fits_in_memory(generation_bytes(samples, image_shape=pruned.images.shape[1:], latent_dim=config.latent_dim,
+                                          width=config.width, num_classes=len(classes)),
+                         what=f"gan.per_class {section['per_class']:,}: {samples:,} samples")
 
     trained = train_gan(pruned.images, pruned.labels, config=config, num_classes=len(classes), seed=seed,
                         checkpoint="models/gan.pt")
@@ -187,7 +191,6 @@ def main() -> None:
     rows = pd.concat([pruned_rows, pd.DataFrame({
         "id": added["id"], "origin": "extra", "label": added["label"].astype(np.int64), "action": "add",
         "reason": [f"gan p={p:.2f}" for p in added["p_intended"]], "stage": "gan"})], ignore_index=True)
-    extra = ImageSet(images[kept], added, classes)
     rates = acceptance(kept, intended, classes=classes)
     # the same filter on real val images of each weak class: the ceiling a perfect generator would reach
     # (a baseline trained on noisy labels is rarely confident, even on real images)
@@ -202,11 +205,13 @@ def main() -> None:
             which: class_frechet(real_features, embed(classifier, images[mask]), seed=seed)
             for which, mask in (("generated", intended == label), ("accepted", (intended == label) & kept))
         }
-    grid = {}
+    grid = {}  # the samples the plot draws: a copy of every sample was held for it
     for name in weak:
         mine = intended == classes.index(name)
-        grid[f"{name} kept"] = images[mine & kept]
-        grid[f"{name} dropped"] = images[mine & ~kept]
+        grid[f"{name} kept"] = images[np.flatnonzero(mine & kept)[:GRID_COLUMNS]]
+        grid[f"{name} dropped"] = images[np.flatnonzero(mine & ~kept)[:GRID_COLUMNS]]
+    # made after the Fréchet features, whose copies of a class's samples would otherwise be held beside it
+    extra = ImageSet(images[kept], added, classes)
     # only now, as augment-search: cleared before the data were loaded, a refusal (no weak class, images the
     # generator cannot make, no models/baseline.pt) left no data/gan beside metrics/gan.json saying skipped; one
     # while writing puts them back. A stand-in models/gan.pt is no checkpoint to train_gan, and its first epoch
@@ -236,7 +241,7 @@ def main() -> None:
         })
         write_table("plots/gan/losses.csv", pd.DataFrame(trained.history).round(4))
         # counts: a rate of 199 of 200 read "(100%)" beside a row of dropped samples
-        sample_grid(grid, "plots/gan/samples.png",
+        sample_grid(grid, "plots/gan/samples.png", columns=GRID_COLUMNS,
                     notes={f"{n} kept": f"({rates[n]['accepted']:,} of {rates[n]['generated']:,})" for n in weak})
         contract.check("augmented", contract.rates("augmented", rows=rows, extra=extra))
     print(f"gan-synthesize: weak classes {', '.join(weak)}; kept " + ", ".join(

@@ -223,25 +223,59 @@ def train_gan(
     return TrainedGan(gen.eval(), history, config)
 
 
+# samples a batch of :func:`generate`: its float32 outputs and activations are held for one batch at a time
+GENERATE_BATCH = 512
+# what a sample costs the stage beside its pixels, latent vector and probabilities: its id, digest, intended label and
+# manifest row (Python strings and pandas columns): measured at about 330 bytes on 8x8 images, 100,000 samples
+SAMPLE_BOOKKEEPING_BYTES = 512
+
+
+def generation_bytes(samples: int, *, image_shape: tuple[int, int, int], latent_dim: int, width: int,
+                     num_classes: int, batch_size: int = GENERATE_BATCH) -> int:
+    """Bytes gan-synthesize holds at once, at most, for ``samples`` uint8 ``(S, S, C)`` samples: a sample's 3 * pixels +
+    4 * latent_dim + 4 * num_classes + SAMPLE_BOOKKEEPING_BYTES, and a batch's float32 activations, a layer's input and
+    output at once: 2 * 4 * batch * (2 * width * (S/4)^2 + width * (S/2)^2 + C * S^2). Three arrays of pixels: the
+    samples and at most two copies at once (predict_proba's permuted copy; a class's masked and permuted copies for
+    the Fréchet features; augmented's extra images). Before, one array and the latent vectors: 20,000 32x32x3 samples
+    were guarded as 66 MiB and took 815 MiB (every batch's float32 outputs, their concatenation and temporaries)."""
+    size, _, channels = image_shape
+    pixels = size * size * channels
+    activations = 2 * 4 * batch_size * (2 * width * (size // 4) ** 2 + width * (size // 2) ** 2 + pixels)
+    return samples * (3 * pixels + 4 * latent_dim + 4 * num_classes + SAMPLE_BOOKKEEPING_BYTES) + activations
+
+
 @torch.inference_mode()
-def generate(generator: Generator, labels: np.ndarray, *, seed: int, batch_size: int = 512) -> np.ndarray:
-    """uint8 ``(N, S, S, C)`` images, one per requested int label ``(N,)``; same seed, same images on CPU.
+def generate(generator: Generator, labels: np.ndarray, *, seed: int, batch_size: int = GENERATE_BATCH) -> np.ndarray:
+    """uint8 ``(N, S, S, C)`` images, one per requested int label ``(N,)``; same seed, same images on CPU, whatever
+    ``batch_size``.
 
     The generator runs in eval mode, so batch norm uses its running statistics and an image does not
-    depend on which others share its batch.
+    depend on which others share its batch. Each batch is made uint8 as it comes: float32 outputs are held for one
+    batch only (:func:`generation_bytes`). A non-finite pixel is refused (:class:`WinnowError`).
     """
     generator.eval()
     device = next(generator.parameters()).device
     rng = torch.Generator(device="cpu").manual_seed(seed)
     labels = torch.as_tensor(np.asarray(labels), dtype=torch.long)
     z = torch.randn(len(labels), generator.latent_dim, generator=rng)
-    out = [generator(z[i:i + batch_size].to(device), labels[i:i + batch_size].to(device)).float()
-           for i in range(0, len(labels), batch_size)]
-    if not out:
-        channels = generator.body[-2].out_channels
-        return np.zeros((0, 4 * generator.base, 4 * generator.base, channels), np.uint8)
-    pixels = ((torch.cat(out) + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8)
-    return pixels.permute(0, 2, 3, 1).cpu().numpy()
+    size, channels = 4 * generator.base, generator.body[-2].out_channels
+    # filled as the generator's (N, C, S, S) and returned as its (N, S, S, C) view, the layout the samples always had:
+    # a contiguous copy gave the classifier's convolutions other strides (one channel) and other last bits of
+    # p_intended and the Fréchet distances
+    pixels = np.empty((len(labels), channels, size, size), np.uint8)
+    for i in range(0, len(labels), batch_size):
+        out = generator(z[i:i + batch_size].to(device), labels[i:i + batch_size].to(device)).float()
+        broken = ~torch.isfinite(out).flatten(1).all(dim=1)
+        if broken.any():  # cast to uint8, NaN came out as a black image, kept without a word
+            first = i + int(broken.nonzero()[0, 0])
+            raise WinnowError(f"gan: the generator drew non-finite pixels (NaN or inf) for sample {first:,} of "
+                              f"{len(labels):,} (label {int(labels[first])}): its weights are broken; remove "
+                              "models/gan.pt to train the GAN afresh, with a lower gan.train.lr, gan.train.lr_d or "
+                              "gan.train.ac_weight")
+        # as one rounding of all the outputs: elementwise, so a batch at a time gives the same bytes
+        batch = ((out + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8)
+        pixels[i:i + len(out)] = batch.cpu().numpy()
+    return pixels.transpose(0, 2, 3, 1)
 
 
 def _fingerprint(images: np.ndarray, labels: np.ndarray) -> str:
