@@ -221,8 +221,11 @@ def faiss_nearest(query: np.ndarray, reference: np.ndarray, *, k: int, exclude: 
 
 def _faiss():
     """The faiss module, or None when it is not installed (an optional extra)."""
+    from winnow.stops import raise_received_stop
+
     try:
         import faiss
-    except ImportError:
+    except ImportError as err:
+        raise_received_stop(err)  # a Ctrl-C cutting its import short stops, not falls back
         return None
     return faiss

@@ -177,6 +177,9 @@ def _load(config: PretrainedConfig, device: torch.device) -> tuple[Callable[[tor
         with _offline(not config.download):  # imported offline: the hub reads its variable at import
             module = __import__(library)
     except ImportError as err:
+        from winnow.stops import raise_received_stop
+
+        raise_received_stop(err)  # a Ctrl-C that cut the import short: not a missing package
         raise WinnowError(f"represent.pretrained.model: {config.model} needs {library}, which is not installed (pip "
                           f"install {LIBRARIES[library]}; an optional extra), or give torchscript: a file") from err
     path = Path(config.path) if config.path else None

@@ -47,6 +47,9 @@ def import_ray():
     try:
         import ray
     except ImportError as err:
+        from winnow.stops import raise_received_stop
+
+        raise_received_stop(err)  # a Ctrl-C that cut the import short: not a missing package
         raise WinnowError("compute.engine: ray asked for but Ray is not installed: pip install 'ray[data]' "
                           "(make setup installs it), or set compute.engine: local") from err
     finally:

@@ -88,6 +88,9 @@ def locate(path: str | os.PathLike, *, param: str) -> Path | RemotePath:
     try:
         fs = fsspec.filesystem(protocol)
     except ImportError as err:
+        from winnow.stops import raise_received_stop
+
+        raise_received_stop(err)  # a Ctrl-C that cut the import short: not a missing package
         raise WinnowError(f"{param}: {text} needs {BACKENDS[protocol]}, which is not installed: pip install "
                           f"{BACKENDS[protocol]} (an optional extra)") from err
     except Exception as err:  # a backend that cannot start: credentials, configuration

