@@ -71,3 +71,23 @@ def test_faiss_missing_with_no_stop_received_still_falls_back(tmp_path):
     (tmp_path / "faiss.py").write_text("raise ImportError('no faiss here')\n")
     done = _run(tmp_path, _FAISS)
     assert (done.returncode, done.stdout) == (0, "None\n")
+
+
+# the optional packages whose absence is passed over: safetensors (pretrained weights' loaders), the Hugging Face
+# Hub's bars; each cut short by a Ctrl-C ran on, the interrupt lost
+_PASSED_OVER = {
+    "safetensors": "from winnow.pretrained import _named_weight_files as block; block = block('timm:x')",
+    "huggingface_hub": "from winnow.progress_env import download_bars as block; block = block()",
+}
+
+
+@pytest.mark.hostile("represent")
+@pytest.mark.parametrize("package", sorted(_PASSED_OVER))
+def test_a_ctrl_c_cutting_an_extra_whose_absence_is_passed_over_stops(tmp_path, package):
+    (tmp_path / package).mkdir()
+    (tmp_path / package / "__init__.py").write_text("")
+    (tmp_path / package / {"safetensors": "torch.py", "huggingface_hub": "utils.py"}[package]).write_text(_CUT)
+    done = _run(tmp_path, "from winnow.stops import terminate_as_interrupt; terminate_as_interrupt()\n"
+                f"{_PASSED_OVER[package]}\nwith block:\n    print('ran on')")
+    assert done.stdout == ""
+    assert done.stderr.splitlines()[-1] == "KeyboardInterrupt"

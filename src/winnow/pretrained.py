@@ -324,8 +324,10 @@ def _named_weight_files(model: str, *, given: Path | None = None):
     try:
         import safetensors.torch  # timm's and open_clip's own format, where the package is installed
         owners.append((safetensors.torch, "load_file"))
-    except ImportError:
-        pass
+    except ImportError as err:
+        from winnow.stops import raise_received_stop
+
+        raise_received_stop(err)  # a Ctrl-C that cut the import short stops, not falls back
     originals = [(owner, attribute, getattr(owner, attribute)) for owner, attribute in owners]
 
     def checked(load: Callable, torch_file: bool) -> Callable:

@@ -133,7 +133,10 @@ def download_bars():
 
     try:
         from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
-    except ImportError:  # not installed: torchvision alone fetches through torch.hub
+    except ImportError as err:  # not installed: torchvision alone fetches through torch.hub
+        from winnow.stops import raise_received_stop
+
+        raise_received_stop(err)  # a Ctrl-C that cut the import short stops, not falls back
         hub_bars = None
     else:
         hub_bars = not are_progress_bars_disabled()
