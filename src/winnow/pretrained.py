@@ -29,6 +29,7 @@ from winnow.output_paths import check_input_file
 from winnow.pretrained_failures import device_failure, failure, outputs, weights_misfit
 from winnow.progress_env import download_bars, progress_bar
 from winnow.stage import torch_file_damage
+from winnow.stops import raise_received_stop
 from winnow.torch_runtime import pick_device
 
 LIBRARIES = {"timm": "timm", "torchvision": "torchvision", "open_clip": "open_clip_torch"}  # name: pip package
@@ -177,8 +178,6 @@ def _load(config: PretrainedConfig, device: torch.device) -> tuple[Callable[[tor
         with _offline(not config.download):  # imported offline: the hub reads its variable at import
             module = __import__(library)
     except ImportError as err:
-        from winnow.stops import raise_received_stop
-
         raise_received_stop(err)  # a Ctrl-C that cut the import short: not a missing package
         raise WinnowError(f"represent.pretrained.model: {config.model} needs {library}, which is not installed (pip "
                           f"install {LIBRARIES[library]}; an optional extra), or give torchscript: a file") from err
@@ -325,8 +324,6 @@ def _named_weight_files(model: str, *, given: Path | None = None):
         import safetensors.torch  # timm's and open_clip's own format, where the package is installed
         owners.append((safetensors.torch, "load_file"))
     except ImportError as err:
-        from winnow.stops import raise_received_stop
-
         raise_received_stop(err)  # a Ctrl-C that cut the import short stops, not falls back
     originals = [(owner, attribute, getattr(owner, attribute)) for owner, attribute in owners]
 
