@@ -39,6 +39,8 @@ LINKS = ("exact_duplicate", "near_duplicate", "flip_crop_duplicate", "turned_dup
 PAIR_BLOCK = 1 << 22  # candidate pairs expanded and confirmed at a time (64 MiB of int64 pairs)
 EMBEDDING_NEIGHBOURS = 10  # nearest embeddings searched first per image; more where all 10 are within the radius
 CROWDED_BLOCKS = 16  # candidate pairs past this many half blocks (30 s on 2 cores) are told, with their time
+# mirror and crop candidates cost some 3 times a whole one (each view, both ways): past this many, told likewise
+CROWDED_VIEW_PAIRS = 2 * PAIR_BLOCK
 EMBEDDING_BLOCK = 1 << 14  # image pairs whose embeddings resembling() compares at a time (32 MiB a side at D = 512)
 
 
@@ -61,7 +63,7 @@ def near_pairs(phashes: np.ndarray, *, radius: int, features: np.ndarray | None 
         return rows[_chain(hamming_components(phashes, radius=radius))]
     # the candidates are confirmed a block at a time: crowded hashes make far more candidates than copies
     confirmed = _Spanning(len(features))
-    crowd = _Crowd()
+    crowd = _Crowd(subject="images of equal or close pHashes", past=CROWDED_BLOCKS * PAIR_BLOCK // 2)
     for block in image_pair_blocks(phashes, radius=radius, progress="dedup near duplicates", planned=crowd.planned):
         block = rows[block]
         confirmed.add(block[_correlated(pair_correlation(features, block), min_correlation)])
@@ -77,7 +79,9 @@ class _Crowd:
     20,000 images of one pHash (near-identical frames, each with its own pixels) sat minutes without a word, the
     progress bar not yet shown; and 9,000 such frames over 7 pHashes a bit or two apart, 5 minutes."""
 
-    def __init__(self):
+    def __init__(self, *, subject: str, past: int):
+        # subject: what the line says takes the comparisons; past: the pairs found beyond which it is said
+        self.subject, self.past = subject, past
         self.pairs = self.done = 0
         self.started, self.told = None, False
 
@@ -90,11 +94,11 @@ class _Crowd:
         of many sparse expansions is a block of its own (the CIFAR subset: 7 blocks of 55 pairs). A pair of rows of
         two hashes close in several chunks comes in several blocks: it counts, and is compared, each time."""
         self.done, now = self.done + pairs, monotonic()
-        if (not self.told and self.started is not None and self.pairs > CROWDED_BLOCKS * PAIR_BLOCK // 2
+        if (not self.told and self.started is not None and self.pairs > self.past
                 and pairs >= PAIR_BLOCK // 4):
             self.told = True
             left = (self.pairs - self.done) * (now - self.started) / pairs
-            print(f"warning: dedup: images of equal or close pHashes (within dedup.radius) take {self.pairs:,} "
+            print(f"warning: dedup: {self.subject} (within dedup.radius) take {self.pairs:,} "
                   f"thumbnail comparisons, a number growing with the square of theirs: about "
                   f"{f'{ceil(left / 60):,} min' if left > 120 else f'{ceil(left)} s'} more for those found so far, "
                   f"at the pace of the last {pairs:,}", flush=True)
@@ -153,8 +157,11 @@ def flip_crop_pairs(phashes: np.ndarray, variants: np.ndarray, *, radius: int, l
     rows = np.arange(m) if rows is None else rows
     n = int(rows[-1]) + 1 if m else 0
     confirmed, across = _Spanning(n), _Spanning(n)
-    # a block at a time, as near_pairs
-    for found in image_cross_blocks(phashes, variants.ravel(), radius=radius, progress="dedup mirrors and crops"):
+    # a block at a time, as near_pairs, and told as there: 1,000 images of one pHash (so their mirrors and crops too)
+    # took 35 s without a word (2 shared cores), 2,000 past 2 minutes
+    crowd = _Crowd(subject="mirrors, crops or turns of images of equal or close pHashes", past=CROWDED_VIEW_PAIRS)
+    for found in image_cross_blocks(phashes, variants.ravel(), radius=radius, progress="dedup mirrors and crops",
+                                    planned=crowd.planned):
         image = np.stack([found[:, 0], found[:, 1] % m], axis=1)  # a view's row is v * m + its image
         candidates = unique_pairs(rows[image[image[:, 0] != image[:, 1]]], n)
         if looks is not None:
@@ -163,6 +170,7 @@ def flip_crop_pairs(phashes: np.ndarray, variants: np.ndarray, *, radius: int, l
                  labels[candidates[:, 0]] != labels[candidates[:, 1]])
         confirmed.add(candidates[~other])
         across.add(candidates[other])
+        crowd.compared(len(found))
     return confirmed.pairs(), across.pairs()
 
 
@@ -318,14 +326,15 @@ def image_pair_blocks(phashes: np.ndarray, *, radius: int, progress: str | None 
         yield from rows.pairs(block, rows, planned=planned)
 
 
-def image_cross_blocks(left: np.ndarray, right: np.ndarray, *, radius: int,
-                       progress: str | None = None) -> Iterator[np.ndarray]:
+def image_cross_blocks(left: np.ndarray, right: np.ndarray, *, radius: int, progress: str | None = None,
+                       planned: Callable[[int], None] | None = None) -> Iterator[np.ndarray]:
     """int64 ``(P, 2)`` pairs ``(i, j)`` of a row of uint64 ``left`` and a row of uint64 ``right`` whose hashes
     are within ``radius``, a block at a time (:func:`winnow.hamming_index.hamming_cross_blocks` on the
-    distinct hashes of each side); a pair may come in several blocks; ``progress``: a bar's label."""
+    distinct hashes of each side); a pair may come in several blocks; ``progress``: a bar's label; ``planned`` as
+    :func:`image_pair_blocks`'."""
     left_rows, right_rows = _RowsOfHashes(left), _RowsOfHashes(right)
     for block in hamming_cross_blocks(left_rows.unique, right_rows.unique, radius=radius, progress=progress):
-        yield from left_rows.pairs(block, right_rows)
+        yield from left_rows.pairs(block, right_rows, planned=planned)
 
 
 class _RowsOfHashes:
