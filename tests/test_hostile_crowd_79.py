@@ -58,3 +58,32 @@ def test_mirrors_and_crops_of_a_few_images_of_one_phash_go_without_a_warning(cap
     found, _ = flip_crop_pairs(hashes, views, radius=4, looks=looks, min_correlation=0.9)
     assert len(set(components(16, found))) == 1
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.hostile("scale")
+@pytest.mark.parametrize("copies_of_one", [True, False])
+def test_images_of_one_embedding_are_told_before_minutes_of_comparisons(monkeypatch, capsys, copies_of_one):
+    # before: 2,000 images of one embedding (each its own pixels) took 19 s of dedup's embedding search and its
+    # thumbnail check without a word, 10,000 58 s. Blocks of 1 pair stand for blocks of 262,144
+    monkeypatch.setattr(copies, "EMBEDDING_CROWD", 8)
+    _, _, looks = _crowd(12, copies_of_one=copies_of_one)
+    digests = np.array([f"pixels{i}" for i in range(12)], object)
+    found, across = copies.embedding_pairs(np.ones((12, 4), np.float32), radius=0.01, looks=looks,
+                                           min_correlation=0.9, digests=digests, labels=np.zeros(12, int))
+    said = capsys.readouterr().out.splitlines()
+    assert len(said) == 1 and re.fullmatch(
+        r"warning: dedup: images of equal or close embeddings \(within dedup.embedding_radius\) take 66 thumbnail "
+        r"comparisons, a number growing with the square of theirs: about \d+ s more for those found so far, at the "
+        r"pace of the last 1", said[0]), said
+    assert len(set(components(12, found))) == (1 if copies_of_one else 12)
+    assert len(across) == 0
+
+
+@pytest.mark.hostile("scale")
+def test_a_few_images_of_one_embedding_go_without_a_warning(capsys):
+    _, _, looks = _crowd(16, copies_of_one=True)
+    digests = np.array([f"pixels{i}" for i in range(16)], object)
+    found, _ = copies.embedding_pairs(np.ones((16, 4), np.float32), radius=0.01, looks=looks, min_correlation=0.9,
+                                      digests=digests)
+    assert len(set(components(16, found))) == 1
+    assert capsys.readouterr().out == ""

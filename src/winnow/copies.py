@@ -41,6 +41,7 @@ EMBEDDING_NEIGHBOURS = 10  # nearest embeddings searched first per image; more w
 CROWDED_BLOCKS = 16  # candidate pairs past this many half blocks (30 s on 2 cores) are told, with their time
 # mirror and crop candidates cost some 3 times a whole one (each view, both ways): past this many, told likewise
 CROWDED_VIEW_PAIRS = 2 * PAIR_BLOCK
+EMBEDDING_CROWD = PAIR_BLOCK // 4  # embedding candidates past this (some 12 s) are told likewise, timed by eighths
 EMBEDDING_BLOCK = 1 << 14  # image pairs whose embeddings resembling() compares at a time (32 MiB a side at D = 512)
 
 
@@ -63,7 +64,7 @@ def near_pairs(phashes: np.ndarray, *, radius: int, features: np.ndarray | None 
         return rows[_chain(hamming_components(phashes, radius=radius))]
     # the candidates are confirmed a block at a time: crowded hashes make far more candidates than copies
     confirmed = _Spanning(len(features))
-    crowd = _Crowd(subject="images of equal or close pHashes", past=CROWDED_BLOCKS * PAIR_BLOCK // 2)
+    crowd = _Crowd(subject="images of equal or close pHashes (within dedup.radius)", past=CROWDED_BLOCKS * PAIR_BLOCK // 2)
     for block in image_pair_blocks(phashes, radius=radius, progress="dedup near duplicates", planned=crowd.planned):
         block = rows[block]
         confirmed.add(block[_correlated(pair_correlation(features, block), min_correlation)])
@@ -79,9 +80,10 @@ class _Crowd:
     20,000 images of one pHash (near-identical frames, each with its own pixels) sat minutes without a word, the
     progress bar not yet shown; and 9,000 such frames over 7 pHashes a bit or two apart, 5 minutes."""
 
-    def __init__(self, *, subject: str, past: int):
-        # subject: what the line says takes the comparisons; past: the pairs found beyond which it is said
-        self.subject, self.past = subject, past
+    def __init__(self, *, subject: str, past: int, timed: int | None = None):
+        # subject: what the line says takes the comparisons; past: the pairs found beyond which it is said; timed:
+        # the fewest pairs of a block whose pace is told (default a quarter of PAIR_BLOCK)
+        self.subject, self.past, self.timed = subject, past, PAIR_BLOCK // 4 if timed is None else timed
         self.pairs = self.done = 0
         self.started, self.told = None, False
 
@@ -95,10 +97,10 @@ class _Crowd:
         two hashes close in several chunks comes in several blocks: it counts, and is compared, each time."""
         self.done, now = self.done + pairs, monotonic()
         if (not self.told and self.started is not None and self.pairs > self.past
-                and pairs >= PAIR_BLOCK // 4):
+                and pairs >= self.timed):
             self.told = True
             left = (self.pairs - self.done) * (now - self.started) / pairs
-            print(f"warning: dedup: {self.subject} (within dedup.radius) take {self.pairs:,} "
+            print(f"warning: dedup: {self.subject} take {self.pairs:,} "
                   f"thumbnail comparisons, a number growing with the square of theirs: about "
                   f"{f'{ceil(left / 60):,} min' if left > 120 else f'{ceil(left)} s'} more for those found so far, "
                   f"at the pace of the last {pairs:,}", flush=True)
@@ -159,7 +161,8 @@ def flip_crop_pairs(phashes: np.ndarray, variants: np.ndarray, *, radius: int, l
     confirmed, across = _Spanning(n), _Spanning(n)
     # a block at a time, as near_pairs, and told as there: 1,000 images of one pHash (so their mirrors and crops too)
     # took 35 s without a word (2 shared cores), 2,000 past 2 minutes
-    crowd = _Crowd(subject="mirrors, crops or turns of images of equal or close pHashes", past=CROWDED_VIEW_PAIRS)
+    crowd = _Crowd(subject="mirrors, crops or turns of images of equal or close pHashes (within dedup.radius)",
+                   past=CROWDED_VIEW_PAIRS)
     for found in image_cross_blocks(phashes, variants.ravel(), radius=radius, progress="dedup mirrors and crops",
                                     planned=crowd.planned):
         image = np.stack([found[:, 0], found[:, 1] % m], axis=1)  # a view's row is v * m + its image
@@ -203,12 +206,22 @@ def embedding_pairs(embedding: np.ndarray, *, radius: float, looks: Looks | None
     if labels is not None and looks.flip:  # the pandas matching only for the pairs whose own labels differ
         other = np.flatnonzero(labels[candidates[:, 0]] != labels[candidates[:, 1]])
         same[other] = share_a_label(candidates[other], digests=digests, labels=labels)
-    correlation = np.empty(len(candidates), np.float32)
-    correlation[same] = looks.correlation(candidates[same], whole=True)
-    correlation[~same] = replace(looks, flip=False).correlation(candidates[~same], whole=True)
-    confirmed = _correlated(correlation, min_correlation)
-    mirror_only = np.flatnonzero(~same & ~confirmed)
-    mirror_only = mirror_only[_correlated(looks.correlation(candidates[mirror_only], whole=True), min_correlation)]
+    # a block at a time, told as near_pairs: 2,000 images of one embedding (each its own pixels) sat 25 s here
+    # after the search's 13 s, without a word (2 shared cores); each pair costs some 12 times a whole pHash pair
+    confirmed, mirror_only = np.zeros(len(candidates), bool), np.zeros(len(candidates), bool)
+    crowd = _Crowd(subject="images of equal or close embeddings (within dedup.embedding_radius)",
+                   past=EMBEDDING_CROWD, timed=EMBEDDING_CROWD // 8)
+    crowd.planned(len(candidates))
+    for start in range(0, len(candidates), EMBEDDING_CROWD // 8):
+        part = slice(start, start + EMBEDDING_CROWD // 8)
+        pairs, alike = candidates[part], same[part]
+        correlation = np.empty(len(pairs), np.float32)
+        correlation[alike] = looks.correlation(pairs[alike], whole=True)
+        correlation[~alike] = replace(looks, flip=False).correlation(pairs[~alike], whole=True)
+        confirmed[part] = _correlated(correlation, min_correlation)
+        mirror = np.flatnonzero(~alike & ~confirmed[part])
+        mirror_only[part][mirror] = _correlated(looks.correlation(pairs[mirror], whole=True), min_correlation)
+        crowd.compared(len(pairs))
     return candidates[confirmed], candidates[mirror_only]
 
 
