@@ -14,9 +14,7 @@ from winnow.review import QUEUE_COLUMNS
 
 @pytest.mark.hostile("review")
 @pytest.mark.parametrize("separator, encoding, why", [
-    # a spreadsheet of a locale whose decimal mark is a comma saves CSV with semicolons
-    (";", "utf-8", "lacks column(s) id, verdict (its header holds semicolons: save it as comma-separated CSV); the "
-                   "queue's columns id and verdict are needed"),
+    # (a spreadsheet's semicolons are read as import reads them since stop 79: test_hostile_lsreview_79.py)
     # saved as "CSV" in the Windows code page: the reason's dash is byte 0x96
     (",", "cp1252", "not readable as UTF-8 text ('utf-8' codec can't decode byte 0x96 in position {dash}: invalid "
                     "start byte)"),

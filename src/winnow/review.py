@@ -42,7 +42,7 @@ from winnow.imageset import read_imageset
 from winnow.unread_words import cleared_ids, left_unread, shown_saved
 from winnow.quality import read_scores
 from winnow.review_verdicts import accepting, as_class, keyword, refuse_unnamed_class, resolve
-from winnow.review_words import reviewed_words, saved_words
+from winnow.review_words import read_reviewed_csv, reviewed_words, saved_words
 from winnow.stage import check_journal_folder, load_params, together, write_json, write_table, write_text
 from winnow.unimported_verdicts import refuse_unimported_verdicts
 from winnow.review_decisions import BUDGET_IN, KINDS, REVIEW_COLUMNS, review_queue
@@ -140,7 +140,9 @@ def _read_queue() -> pd.DataFrame:
     if not QUEUE_FILE.is_file():
         raise WinnowError(f"{QUEUE_FILE}: not found; {fix}: verdicts are checked against the queue a person reviewed")
     try:
-        queue = pd.read_csv(QUEUE_FILE, dtype=str, keep_default_na=False)
+        # as the person's file is read (a spreadsheet may have saved the queue in place with semicolons); before, with
+        # commas only: "lacks column(s) id, ...; run `winnow review export`", which refused the queue as unimported
+        queue = read_reviewed_csv(QUEUE_FILE)
     except (OSError, ValueError) as err:
         raise WinnowError(f"{QUEUE_FILE}: not a readable CSV file ({first_line(err)[:160]}); {fix}") from err
     missing = [c for c in ("id", "given", "action", "suggested", "digest") if c not in queue.columns]

@@ -30,6 +30,24 @@ VERDICT_CONTROL = "verdict"  # the name of label_studio_config.xml's Choices, wh
 UTF8_FIX = "; save it as UTF-8 (a spreadsheet's \"CSV UTF-8\") and import it again"
 
 
+def csv_separator(text: str) -> str:
+    """The field separator of a reviewed CSV file's ``text``: "," unless its header (first line) holds no comma but
+    semicolons or tabs, as a spreadsheet of a locale whose decimal mark is a comma saves "CSV" (Excel's "CSV UTF-8
+    (Comma delimited)" too: it takes the system's list separator), or as tab-separated text. Before, such a file was
+    refused with the advice to save it comma-separated, which Excel in those locales cannot do."""
+    header = text.partition("\n")[0]
+    if "," in header:
+        return ","
+    return next((mark for mark in (";", "\t") if mark in header), ",")
+
+
+def read_reviewed_csv(path: Path) -> pd.DataFrame:
+    """A reviewed CSV file (one :func:`reviewed_words` read: UTF-8, a byte-order mark allowed) as text cells, split at
+    its :func:`csv_separator`: the one reading of it that import and export share."""
+    text = path.read_text(encoding="utf-8-sig")
+    return pd.read_csv(io.StringIO(text), sep=csv_separator(text), dtype=str, keep_default_na=False)
+
+
 def saved_words(queue: pd.DataFrame, *, train: pd.DataFrame, classes: list[str]) -> list[str]:
     """The verdicts a person already saved (``reviews/verdicts.csv``) as words of a new export's queue.
 
@@ -152,15 +170,21 @@ def reviewed_words(path: Path, *, with_saved: bool = False) -> list[tuple[str, s
         # a Label Studio export is no spreadsheet's: before, a JSON file saved as UTF-16 was told of "CSV UTF-8"
         fix = "; save it as UTF-8 and import it again" if path.suffix.lower() == ".json" else UTF8_FIX
         raise WinnowError(f"{path}: not readable as UTF-8 text ({first_line(err)[:160]}){fix}") from err
+    # before: "not a readable CSV file (No columns to parse from file)", or "not valid JSON (Expecting value: ...)",
+    # naming no way out, of a file saved empty (a download cut off, a spreadsheet's save that failed)
+    if not text.strip():
+        raise WinnowError(f"{path}: is empty (no header, no verdict); give the edited reviews/queue.csv, the review "
+                          "page's download or a Label Studio JSON export, as saved with the verdicts in it")
     if path.suffix.lower() == ".json":
         return _label_studio_words(path, text, with_saved=with_saved)
+    separator = csv_separator(text)
     try:  # blank lines kept as rows, so that a row's number is its line's
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=False)
+        frame = pd.read_csv(io.StringIO(text), sep=separator, dtype=str, keep_default_na=False, skip_blank_lines=False)
     except ValueError as err:  # pandas' parser errors are ValueErrors
         raise WinnowError(f"{path}: not a readable CSV file ({first_line(err)[:160]})") from err
     if not isinstance(frame.index, pd.RangeIndex):  # pandas took the first field for an index: one field too many
         raise WinnowError(f"{path}: its lines hold more fields than the header ({', '.join(frame.columns)})")
-    header, lines = _short_row_check(path, text)
+    header, lines = _short_row_check(path, text, separator=separator)
     # before: reviews/verdicts.csv (or a reviewer's copy of it) given to import was refused as "given '0' names no
     # class ... edit only the verdict column": its class numbers are what import writes, no edit of a person's
     # id, verdict, label: the columns every verdicts.csv starts with, of an older winnow's too (no digest or classes
@@ -200,11 +224,11 @@ def reviewed_words(path: Path, *, with_saved: bool = False) -> list[tuple[str, s
     return words
 
 
-def _short_row_check(path: Path, text: str) -> tuple[list[str], list[int]]:
+def _short_row_check(path: Path, text: str, *, separator: str) -> tuple[list[str], list[int]]:
     """The header's fields and the line each row starts on, once no line holds fewer fields than the header:
     pandas reads a short row's missing fields as empty, so a file cut off mid-row, or a row that lost its
     comma, lost its verdict without a word. A git merge conflict's marker line is named so."""
-    rows = csv.reader(io.StringIO(text))
+    rows = csv.reader(io.StringIO(text), delimiter=separator)
     header = next(rows, [])
     starts, end = [], rows.line_num  # end: the line the last record read ends on
     for fields in rows:

@@ -9,15 +9,16 @@ import pandas as pd
 
 from winnow.errors import WinnowError, first_line
 from winnow.review_verdicts import as_class, resolve, same_word, unnamed_class
-from winnow.review_words import UTF8_FIX, reviewed_words
+from winnow.review_words import UTF8_FIX, read_reviewed_csv, reviewed_words
 from winnow.verdicts import CONFLICT_FIX, VERDICTS_FILE, holding_something, merge_conflict, separator_hint
 
 
 def refuse_unimported_verdicts(queue_file: Path, classes: list[str]) -> None:
     """One line when the queue a new export would overwrite holds verdicts a person wrote and never imported
     (an id reviews/verdicts.csv lacks, or a verdict other than the one imported for it): reviews/ is not under
-    version control, so that work would be lost. A queue the import cannot read (a spreadsheet saved it with
-    semicolons or tabs, or in another encoding) is refused too, unless it holds no row."""
+    version control, so that work would be lost. A queue the import cannot read (a spreadsheet saved it in
+    another encoding) is refused too, unless it holds no row; one saved with semicolons or tabs is read as import reads
+    it."""
     if not queue_file.is_file():
         return
     # before: such a queue counted as none this export could have written, and its verdicts were overwritten, exit 0
@@ -33,11 +34,12 @@ def refuse_unimported_verdicts(queue_file: Path, classes: list[str]) -> None:
                               f"comma-separated UTF-8 CSV and import it (winnow review import {queue_file}), or delete "
                               "it to discard its verdicts") from err
         return
-    queue = pd.read_csv(queue_file, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    queue = read_reviewed_csv(queue_file)  # as import reads it: a spreadsheet's semicolons too
     if not {"id", "verdict"} <= set(queue.columns):  # Label Studio's CSV (winnow_id): no queue this export wrote
         return
     saved = queue["saved"] if "saved" in queue.columns else pd.Series("", index=queue.index)
-    written = queue[(queue["verdict"].str.strip() != "") & ~queue["verdict"].combine(saved, same_word)]
+    # bools even of a queue of no row, whose combine is of text dtype: & with it is deprecated (pandas 4 raises)
+    written = queue[(queue["verdict"].str.strip() != "") & ~queue["verdict"].combine(saved, same_word).astype(bool)]
     if not len(written):
         return
     lacking = sorted({"given", "action", "suggested", "digest"} - set(queue.columns))

@@ -12,10 +12,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pandas as pd
-
 from winnow.review_verdicts import same_word
-from winnow.review_words import VERDICT_CONTROL
+from winnow.review_words import VERDICT_CONTROL, read_reviewed_csv
 
 
 def _chosen(entries) -> set[str]:
@@ -67,7 +65,7 @@ def cleared_ids(path: Path) -> list[str]:
     emptied cells as the first had verdicts."""
     if path.suffix.lower() == ".json":
         return []
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    frame = read_reviewed_csv(path)
     emptied = frame["verdict"].str.strip() == ""
     if "saved" in frame.columns:
         emptied &= frame["saved"].str.strip() != ""
@@ -82,9 +80,10 @@ def shown_saved(path: Path) -> list[str]:
     a ``saved`` column."""
     if path.suffix.lower() == ".json":
         return []
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    frame = read_reviewed_csv(path)
     if "saved" not in frame.columns:
         return []
     saved = frame["saved"].str.strip() != ""
-    still = (frame["verdict"].str.strip() == "") | frame["verdict"].combine(frame["saved"], same_word)
+    # bools even of a file of no row (combine gives text dtype there, which | will refuse in pandas 4)
+    still = (frame["verdict"].str.strip() == "") | frame["verdict"].combine(frame["saved"], same_word).astype(bool)
     return list(frame.loc[saved & still, "winnow_id" if "winnow_id" in frame else "id"])
