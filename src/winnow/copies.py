@@ -20,8 +20,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from functools import partial
-from math import ceil
-from time import monotonic
 
 import numpy as np
 import pandas as pd
@@ -29,6 +27,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import minimum_spanning_tree
 
 from winnow.cosine_index import ROUNDING, cosine_pairs, unique_pairs, unit_rows
+from winnow.crowd_warning import CrowdWarning
 from winnow.engine import Engine
 from winnow.hamming_index import hamming_components, hamming_cross_blocks, hamming_pair_blocks
 from winnow.phash import phash64
@@ -64,47 +63,13 @@ def near_pairs(phashes: np.ndarray, *, radius: int, features: np.ndarray | None 
         return rows[_chain(hamming_components(phashes, radius=radius))]
     # the candidates are confirmed a block at a time: crowded hashes make far more candidates than copies
     confirmed = _Spanning(len(features))
-    crowd = _Crowd(subject="images of equal or close pHashes (within dedup.radius)", past=CROWDED_BLOCKS * PAIR_BLOCK // 2)
+    crowd = CrowdWarning(subject="images of equal or close pHashes (within dedup.radius)",
+                         past=CROWDED_BLOCKS * PAIR_BLOCK // 2, timed=PAIR_BLOCK // 4)
     for block in image_pair_blocks(phashes, radius=radius, progress="dedup near duplicates", planned=crowd.planned):
         block = rows[block]
         confirmed.add(block[_correlated(pair_correlation(features, block), min_correlation)])
         crowd.compared(len(block))
     return confirmed.pairs()
-
-
-class _Crowd:
-    """A warning for images of equal or close pHashes, every pair of whose rows is a candidate
-    (:func:`image_pair_blocks`), compared thumbnail by thumbnail. Past :data:`CROWDED_BLOCKS` half blocks of pairs
-    found, the line comes once, after a block of a quarter of :data:`PAIR_BLOCK` or more timed alone (not the first,
-    which also pays for the setup), with the time the pairs found and not yet compared take at its pace. Before:
-    20,000 images of one pHash (near-identical frames, each with its own pixels) sat minutes without a word, the
-    progress bar not yet shown; and 9,000 such frames over 7 pHashes a bit or two apart, 5 minutes."""
-
-    def __init__(self, *, subject: str, past: int, timed: int | None = None):
-        # subject: what the line says takes the comparisons; past: the pairs found beyond which it is said; timed:
-        # the fewest pairs of a block whose pace is told (default a quarter of PAIR_BLOCK)
-        self.subject, self.past, self.timed = subject, past, PAIR_BLOCK // 4 if timed is None else timed
-        self.pairs = self.done = 0
-        self.started, self.told = None, False
-
-    def planned(self, pairs: int) -> None:
-        """Called with the count of the image pairs of one expansion before they come."""
-        self.pairs += pairs
-
-    def compared(self, pairs: int) -> None:
-        """Called after each block of ``pairs`` pairs is compared: pairs, not blocks, are the measure, since each
-        of many sparse expansions is a block of its own (the CIFAR subset: 7 blocks of 55 pairs). A pair of rows of
-        two hashes close in several chunks comes in several blocks: it counts, and is compared, each time."""
-        self.done, now = self.done + pairs, monotonic()
-        if (not self.told and self.started is not None and self.pairs > self.past
-                and pairs >= self.timed):
-            self.told = True
-            left = (self.pairs - self.done) * (now - self.started) / pairs
-            print(f"warning: dedup: {self.subject} take {self.pairs:,} "
-                  f"thumbnail comparisons, a number growing with the square of theirs: about "
-                  f"{f'{ceil(left / 60):,} min' if left > 120 else f'{ceil(left)} s'} more for those found so far, "
-                  f"at the pace of the last {pairs:,}", flush=True)
-        self.started = now
 
 
 def variant_hashes(images: np.ndarray, *, flip: bool, crop: float | None, batch_size: int = 4096,
@@ -161,8 +126,8 @@ def flip_crop_pairs(phashes: np.ndarray, variants: np.ndarray, *, radius: int, l
     confirmed, across = _Spanning(n), _Spanning(n)
     # a block at a time, as near_pairs, and told as there: 1,000 images of one pHash (so their mirrors and crops too)
     # took 35 s without a word (2 shared cores), 2,000 past 2 minutes
-    crowd = _Crowd(subject="mirrors, crops or turns of images of equal or close pHashes (within dedup.radius)",
-                   past=CROWDED_VIEW_PAIRS)
+    crowd = CrowdWarning(subject="mirrors, crops or turns of images of equal or close pHashes (within dedup.radius)",
+                         past=CROWDED_VIEW_PAIRS, timed=PAIR_BLOCK // 4)
     for found in image_cross_blocks(phashes, variants.ravel(), radius=radius, progress="dedup mirrors and crops",
                                     planned=crowd.planned):
         image = np.stack([found[:, 0], found[:, 1] % m], axis=1)  # a view's row is v * m + its image
@@ -209,8 +174,8 @@ def embedding_pairs(embedding: np.ndarray, *, radius: float, looks: Looks | None
     # a block at a time, told as near_pairs: 2,000 images of one embedding (each its own pixels) sat 25 s here
     # after the search's 13 s, without a word (2 shared cores); each pair costs some 12 times a whole pHash pair
     confirmed, mirror_only = np.zeros(len(candidates), bool), np.zeros(len(candidates), bool)
-    crowd = _Crowd(subject="images of equal or close embeddings (within dedup.embedding_radius)",
-                   past=EMBEDDING_CROWD, timed=EMBEDDING_CROWD // 8)
+    crowd = CrowdWarning(subject="images of equal or close embeddings (within dedup.embedding_radius)",
+                         past=EMBEDDING_CROWD, timed=EMBEDDING_CROWD // 8)
     crowd.planned(len(candidates))
     for start in range(0, len(candidates), EMBEDDING_CROWD // 8):
         part = slice(start, start + EMBEDDING_CROWD // 8)

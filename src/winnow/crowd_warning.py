@@ -1,0 +1,42 @@
+"""The one warning dedup gives where crowded pHashes or embeddings make its thumbnail comparisons grow with the
+square of the images (:mod:`winnow.copies`): said once, with the time left at the measured pace."""
+
+from __future__ import annotations
+
+from math import ceil
+from time import monotonic
+
+
+class CrowdWarning:
+    """A warning for images of equal or close pHashes (or embeddings), every pair of whose rows is a candidate
+    (:func:`winnow.copies.image_pair_blocks`), compared thumbnail by thumbnail. Past ``past`` pairs found, the line
+    comes once, after a block of ``timed`` pairs or more timed alone (not the first, which also pays for the setup),
+    with the time the pairs found and not yet compared take at its pace. Before:
+    20,000 images of one pHash (near-identical frames, each with its own pixels) sat minutes without a word, the
+    progress bar not yet shown; and 9,000 such frames over 7 pHashes a bit or two apart, 5 minutes."""
+
+    def __init__(self, *, subject: str, past: int, timed: int):
+        # subject: what the line says takes the comparisons; past: the pairs found beyond which it is said; timed:
+        # the fewest pairs of a block whose pace is told
+        self.subject, self.past, self.timed = subject, past, timed
+        self.pairs = self.done = 0
+        self.started, self.told = None, False
+
+    def planned(self, pairs: int) -> None:
+        """Called with the count of the image pairs of one expansion before they come."""
+        self.pairs += pairs
+
+    def compared(self, pairs: int) -> None:
+        """Called after each block of ``pairs`` pairs is compared: pairs, not blocks, are the measure, since each
+        of many sparse expansions is a block of its own (the CIFAR subset: 7 blocks of 55 pairs). A pair of rows of
+        two hashes close in several chunks comes in several blocks: it counts, and is compared, each time."""
+        self.done, now = self.done + pairs, monotonic()
+        if (not self.told and self.started is not None and self.pairs > self.past
+                and pairs >= self.timed):
+            self.told = True
+            left = (self.pairs - self.done) * (now - self.started) / pairs
+            print(f"warning: dedup: {self.subject} take {self.pairs:,} "
+                  f"thumbnail comparisons, a number growing with the square of theirs: about "
+                  f"{f'{ceil(left / 60):,} min' if left > 120 else f'{ceil(left)} s'} more for those found so far, "
+                  f"at the pace of the last {pairs:,}", flush=True)
+        self.started = now
