@@ -50,6 +50,8 @@ def check_gated_files(repo: str | Path, *, names: dict[str, list[str]], revs: di
         raise WinnowError(f"gate.files: {', '.join(unmatched)} matches no file at {at}: no revision gated holds "
                           f"evaluate's metrics ({evaluated}, ...), which it gates; run the pipeline (dvc repro) and "
                           "commit its metrics at the base, then gate")
+    if unmatched and revisions.WORKSPACE in held:
+        _check_not_ignored(repo, unmatched, at=at, settings=settings)
     if unmatched:  # a typo would check nothing and pass; the base's typo is corrected at the base (settings.source)
         raise settings.refusal(f"{', '.join(unmatched)} matches no file at {at}; correct the pattern (gated files are "
                                "metrics JSON, e.g. metrics/evaluate/*.json)", key="files")
@@ -73,6 +75,23 @@ def check_gated_files(repo: str | Path, *, names: dict[str, list[str]], revs: di
         raise WinnowError("gated metrics are not all finite numbers: " + "; ".join(problems)
                           + " (rerun the stage that writes them and commit its outputs)")
     return held
+
+
+def _check_not_ignored(repo: str | Path, unmatched: list[str], *, at: str, settings: GateSettings) -> None:
+    """One line when a gate.files pattern of ``unmatched`` (matching no file either side reads) matches a file of the
+    working tree that git ignores: no commit holds it, so the gate reads it at neither side (before: the workspace was
+    globbed, and such a file was gated there alone); told "correct the pattern", the user would have typed it again."""
+    ignored = revisions.matching_ignored(repo, unmatched)
+    if not ignored:
+        return
+    path, why = ignored[0]
+    source = f" (the gate takes its settings from {settings.source})" if settings.source else ""
+    pattern = next(p for p in unmatched if revisions.matches(path, p))
+    raise WinnowError(f"gate.files: {pattern} matches no file git holds at {at}: the workspace's {path} is ignored by "
+                      f"git ({why}), so no commit holds it"
+                      + (f" ({len(ignored) - 1} more ignored file(s) match)" if len(ignored) > 1 else "")
+                      + f"; commit it (git add -f {path}; a DVC output: `cache: false` in dvc.yaml, as evaluate's "
+                      f"metrics), or correct the pattern{source}")
 
 
 def _measured(path: str, text: str) -> str:

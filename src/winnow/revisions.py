@@ -27,13 +27,13 @@ _ELSEWHERE = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTOR
               "GIT_COMMON_DIR")
 
 
-def run_git(repo: str | Path, *args: str, text: bool = True) -> subprocess.CompletedProcess:
+def run_git(repo: str | Path, *args: str, text: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess:
     # LC_ALL=C: git's own words, which resolve() reads, in any locale (before: under LANG=de_DE.UTF-8 git warned
     # "Warnung: refname 'origin/main' is ambiguous.", the warning went unrecognised, and the gate passed a drop)
     env = {name: value for name, value in os.environ.items() if name not in _ELSEWHERE}
     try:
         return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=text, check=False,
-                              env={**env, "LC_ALL": "C"})
+                              input=stdin, env={**env, "LC_ALL": "C"})
     except FileNotFoundError as err:
         raise WinnowError("git not found on PATH: the gate reads the base revision with git") from err
 
@@ -302,21 +302,49 @@ def read_text(repo: str | Path, rev: str, path: str) -> str | None:
 
 
 def matching(repo: str | Path, rev: str, patterns: list[str]) -> list[str]:
-    """Project-relative paths at ``rev`` matching any of ``patterns``, sorted, alike in the workspace and at a
-    commit (:func:`matches`)."""
+    """Project-relative paths at ``rev`` matching any of ``patterns`` (:func:`matches`), sorted: at a commit the files
+    it holds, in the workspace the files git tracks or would track (:func:`workspace_files`), so both sides read one
+    set of files."""
     if rev == WORKSPACE:
-        root = Path(repo)
-        # pathlib's glob reads a pattern as matches() does once "**" inside a part is fnmatch's "*" (before: it raised
-        # on "**.json", "." and "./"; and a NaN below "metrics/**/" failed the workspace but passed at a commit)
-        globs = ["/".join(part if part == "**" else re.sub(r"\*+", "*", part) for part in parts)
-                 for parts in (PurePosixPath(pattern).parts for pattern in patterns) if parts]
-        paths = {str(p.relative_to(root).as_posix()) for pattern in globs for p in root.glob(pattern) if p.is_file()}
+        # before: pathlib's glob of the working tree, where a "**/*.json" matched files under .venv/, .dvc/tmp/ and
+        # git-ignored outputs no commit holds: the gate refused (or passed) for a file of neither version
+        paths = workspace_files(repo)
     else:
         # -z: names as they are (before: git quoted "metrics/qualit\303\251/x.json", which no pattern matched, so a NaN
         # committed there at the base passed the gate while the workspace's copy was checked)
-        listed = run_git(repo, "ls-tree", "-r", "-z", "--name-only", rev)
-        paths = {p for p in listed.stdout.split("\0") if p and any(matches(p, pattern) for pattern in patterns)}
-    return sorted(paths)
+        paths = run_git(repo, "ls-tree", "-r", "-z", "--name-only", rev).stdout.split("\0")
+    return sorted({p for p in paths if p and any(matches(p, pattern) for pattern in patterns)})
+
+
+def workspace_files(repo: str | Path, *, ignored: bool = False) -> list[str]:
+    """The project-relative paths of the working tree's files that git tracks or would track on ``git add -A`` (not
+    ignored: what a commit of it holds), or with ``ignored`` those git ignores and does not track instead. Metrics
+    are DVC outputs with ``cache: false``, which git tracks; a cached DVC output is git-ignored and no commit holds
+    it, so neither side of the gate reads it."""
+    listed = run_git(repo, "ls-files", "-z", "--others", "--exclude-standard",
+                     *(("--ignored",) if ignored else ("--cached",)))
+    if listed.returncode != 0:
+        said = listed.stderr.strip().splitlines()
+        if "dubious ownership" in listed.stderr:
+            raise WinnowError(f"the workspace: {not_owned(repo, listed.stderr)}")
+        raise WinnowError(f"the workspace: git cannot list its files ({said[0] if said else 'no reason given'}); the "
+                          "gate reads the workspace as a git working tree")
+    root = Path(repo)
+    # a tracked file deleted from the working tree is listed (--cached) but is no file there
+    return [p for p in listed.stdout.split("\0") if p and (root / p).is_file()]
+
+
+def matching_ignored(repo: str | Path, patterns: list[str]) -> list[tuple[str, str]]:
+    """``(path, why)`` of each working-tree file git ignores (and does not track) that matches any of ``patterns``,
+    sorted by path; ``why`` is the rule that ignores it, as ``git check-ignore -v`` says it
+    (``.gitignore:3:/data/``)."""
+    paths = sorted(p for p in workspace_files(repo, ignored=True) if any(matches(p, pattern) for pattern in patterns))
+    if not paths:
+        return []
+    said = run_git(repo, "check-ignore", "-v", "-z", "--stdin", stdin="\0".join(paths)).stdout.split("\0")
+    # -z: source, line, pattern and path, each ended by NUL
+    rules = {said[i + 3]: f"{said[i]}:{said[i + 1]}:{said[i + 2]}" for i in range(0, len(said) - 3, 4)}
+    return [(path, rules.get(path, "git's exclude rules")) for path in paths]
 
 
 def matches(path: str, pattern: str) -> bool:
