@@ -5,13 +5,14 @@ At a commit a gate.files pattern matches the files git holds there; in the works
 tree, so ``**/*.json`` matched a virtual environment's package JSON, DVC's .dvc/tmp and git-ignored outputs that no
 commit holds, and the gate refused (or passed) for a file of neither version. The workspace now reads the files git
 tracks or would track (``git ls-files -co --exclude-standard``), and a pattern that matches only a git-ignored file
-there is named as such.
+there is named as such; so is a file the gate reads by its path (a variant's predictions) that git ignores in the
+workspace, which was read from disk and gated though no commit of the workspace holds it.
 """
 
 import json
 
 import pytest
-from gate_repo import commit, gated, notes_of
+from gate_repo import commit, gated, git, notes_of
 from hostile_harness import default_params
 from test_hostile_gate_73 import committed, refused
 from winnow.metrics import metrics_path
@@ -78,3 +79,18 @@ def test_a_tracked_file_an_ignore_rule_matches_is_still_gated_in_the_workspace(t
     assert refused(project, capsys) == [
         "error: gated metrics are not all finite numbers: metrics/evaluate/pruned.json at workspace: accuracy = nan "
         "(rerun the stage that writes them and commit its outputs)"]
+
+
+@pytest.mark.hostile("gate")
+def test_a_variants_predictions_git_ignored_in_the_workspace_are_refused_not_gated(tmp_path, capsys):
+    # the change moves pruned's evaluate outputs out of git (a cached DVC output is git-ignored): a commit of the
+    # workspace holds no predictions of it. Before: "gate: PASS", the workspace's file read from disk, and the same
+    # change refused once committed
+    project = committed(tmp_path)
+    (project / ".gitignore").write_text("/metrics/evaluate/pruned/\n")
+    git(project, "rm", "-rq", "--cached", "metrics/evaluate/pruned")
+    assert refused(project, capsys) == [
+        "error: metrics/evaluate/pruned/predictions.csv at workspace: ignored by git "
+        "(.gitignore:1:/metrics/evaluate/pruned/) and not tracked, so no commit of the workspace holds it and the gate "
+        "would judge a file it cannot merge; track it (git add -f metrics/evaluate/pruned/predictions.csv; a DVC "
+        "output: `cache: false` in dvc.yaml, as evaluate's), then gate"]

@@ -74,7 +74,7 @@ from winnow.output_paths import check_output
 from winnow.params_compared import differing
 from winnow.evaluated import check_headline, headline_classes, natural_order, read_headline, read_predictions
 from winnow.gate_classes import unrename, without_new_classes
-from winnow.gate_files import check_gated_files, check_gated_files_everywhere
+from winnow.gate_files import check_gated_files, check_gated_files_everywhere, committable_text
 from winnow.gate_report import REPORT_HEADING, report, tolerance_notes
 from winnow.gate_settings import base_settings, passed_over
 from winnow.gate_table import GateSettings, paired_rows, revision_list, unused_tolerances
@@ -112,7 +112,7 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
 
     def text_at(rev: str, path: str) -> str | None:
         if (rev, path) not in read:
-            read[rev, path] = revisions.read_text(repo, rev, path)
+            read[rev, path] = committable_text(repo, rev, path)
         return read[rev, path]
 
     held = check_gated_files(repo, names=names, revs=revs, settings=settings, text_at=text_at)
@@ -140,7 +140,8 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
             notes.append(f"{variant}: new at {label['target']}, nothing at {label['base']} to compare with (not gated)")
             continue
         for side in revs:
-            texts[variant, side] = [revisions.read_text(repo, rev, predictions_path(variant)) for rev in revs[side]]
+            texts[variant, side] = [committable_text(repo, rev, predictions_path(variant))
+                                    for rev in revs[side]]
         missing = [(side, name, rev, text) for side in revs
                    for name, rev, text in zip(names[side], revs[side], texts[variant, side])
                    if text is None or variant not in at_rev[rev]]

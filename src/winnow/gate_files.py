@@ -94,6 +94,18 @@ def _check_not_ignored(repo: str | Path, unmatched: list[str], *, at: str, setti
                       f"metrics), or correct the pattern{source}")
 
 
+def committable_text(repo: str | Path, rev: str, path: str) -> str | None:
+    """:func:`winnow.revisions.read_text`, refused in one line for a workspace file git ignores and does not track: no
+    commit of the workspace holds it, so the gate would pass what is not merged (before: a variant's predictions
+    git-ignored in the workspace, a cached DVC output, were read from disk and gated; the commit then lacked them)."""
+    rule = revisions.ignored_rule(repo, path) if rev == revisions.WORKSPACE else None
+    if rule is not None:
+        raise WinnowError(f"{path} at workspace: ignored by git ({rule}) and not tracked, so no commit of the "
+                          f"workspace holds it and the gate would judge a file it cannot merge; track it (git add -f "
+                          f"{path}; a DVC output: `cache: false` in dvc.yaml, as evaluate's), then gate")
+    return revisions.read_text(repo, rev, path)
+
+
 def _measured(path: str, text: str) -> str:
     """``text``, a gated file's at ``path``, less evaluate's record of the test split it measured where ``path`` is a
     variant's summary and the record is the md5 evaluate writes (:data:`~winnow.metrics.TEST_SPLIT_KEY`): a record of

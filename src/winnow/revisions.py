@@ -347,6 +347,16 @@ def matching_ignored(repo: str | Path, patterns: list[str]) -> list[tuple[str, s
     return [(path, rules.get(path, "git's exclude rules")) for path in paths]
 
 
+def ignored_rule(repo: str | Path, path: str) -> str | None:
+    """The rule git ignores the working tree's file ``path`` by (``.gitignore:3:/data/``), or None where no such file
+    is there, git tracks it (a tracked file is never ignored) or no rule ignores it."""
+    if not (Path(repo) / path).is_file():
+        return None
+    said = run_git(repo, "check-ignore", "-v", "-z", "--stdin", stdin=path)  # -z: with --stdin alone
+    parts = said.stdout.split("\0")
+    return f"{parts[0]}:{parts[1]}:{parts[2]}" if said.returncode == 0 and len(parts) > 3 else None
+
+
 def matches(path: str, pattern: str) -> bool:
     """Whether the project-relative ``path`` matches ``pattern``, part by part as a shell glob: ``*`` stays within
     one folder, as in ``ls``, and a part ``**`` stands for any number of folders, none included (as in pathlib's
