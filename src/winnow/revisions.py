@@ -354,7 +354,11 @@ def ignored_rule(repo: str | Path, path: str) -> str | None:
         return None
     said = run_git(repo, "check-ignore", "-v", "-z", "--stdin", stdin=path)  # -z: with --stdin alone
     parts = said.stdout.split("\0")
-    return f"{parts[0]}:{parts[1]}:{parts[2]}" if said.returncode == 0 and len(parts) > 3 else None
+    # -v names the last rule matching, a negation ("!predictions.csv") too, and exits 0 for it: such a file is not
+    # ignored (before: an untracked predictions.csv that "*.csv" then "!predictions.csv" keeps was refused as ignored)
+    if said.returncode != 0 or len(parts) <= 3 or parts[2].startswith("!"):
+        return None
+    return f"{parts[0]}:{parts[1]}:{parts[2]}"
 
 
 def matches(path: str, pattern: str) -> bool:
