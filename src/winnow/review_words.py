@@ -203,7 +203,9 @@ def reviewed_words(path: Path, *, with_saved: bool = False) -> list[tuple[str, s
         raise WinnowError(f"{path}: the header names {', '.join(twice)} twice; keep one column of each")
     missing = [c for c in ("id", "verdict") if c not in frame.columns and not (c == "id" and key == "winnow_id")]
     if missing:
-        hint = separator_hint(path)
+        # a file split at semicolons or tabs lacks the column all the same (before: "... save it as comma-separated
+        # CSV", which would not give it): the separator's hint is of a file read at commas
+        hint = separator_hint(path) if separator == "," else ""
         raise WinnowError(f"{path}: lacks column(s) {', '.join(missing)}{hint}; the queue's columns id and verdict "
                           "are needed")
     said = [frame[c] if c in frame.columns else pd.Series("", index=frame.index)
