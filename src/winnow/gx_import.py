@@ -34,6 +34,10 @@ def import_gx():
         for module, name in _GX_USED:
             getattr(importlib.import_module(module), name)
     except Exception as err:  # noqa: BLE001 - a broken install raises anything on import (ImportError, a numpy error)
+        from winnow.stops import raise_received_stop
+
+        # a Ctrl-C that cut its seconds-long import short, not a broken install: before, "reinstall", status 1
+        raise_received_stop(err)
         raise gx_broken("be imported", err) from err
     return sys.modules["great_expectations"]
 
