@@ -64,7 +64,8 @@ def main() -> None:
     # imported here: torch takes seconds to import, and the default variants skip this stage
     from winnow.augment_search import policy_for
     from winnow.checkpoints import check_finite, load
-    from winnow.gan import GanConfig, generate, generation_bytes, train_gan
+    from winnow.gan import GanConfig, generate, train_gan
+    from winnow.gan_memory import generation_bytes
     from winnow.torch_runtime import pick_device
     from winnow.training import TrainConfig, embed, predict_proba, run_as
 

@@ -19,7 +19,8 @@ import yaml
 from hostile_harness import refused_line
 from test_gan import TINY, gan_project
 from winnow.errors import WinnowError
-from winnow.gan import GENERATE_BATCH, SAMPLE_BOOKKEEPING_BYTES, build, generate, generation_bytes
+from winnow.gan import build, generate
+from winnow.gan_memory import GENERATE_BATCH, SAMPLE_BOOKKEEPING_BYTES, generation_bytes
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
