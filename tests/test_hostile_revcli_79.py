@@ -11,21 +11,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import textwrap
 
 import pytest
 from hostile_harness import _env
-
-# an import a Ctrl-C cuts short, ending as numpy's C code ends it: the KeyboardInterrupt replaced by an ImportError
-_CUT = textwrap.dedent('''
-    import os, signal, time
-    try:
-        os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(30)
-    except KeyboardInterrupt:
-        pass
-    raise ImportError('PyCapsule_Import could not import module "datetime"')
-''')
+from test_hostile_cli_79 import _CUT_IMPORT as _CUT  # an import a Ctrl-C cuts short, as numpy's C code ends it
 
 
 def _run(tmp_path, script: str, *args: str) -> subprocess.CompletedProcess:
