@@ -139,8 +139,9 @@ def main() -> None:
               f"to learn from{copies}{more if len(few) > 1 else ''}; its samples can be little more than copies of "
               f"{'it' if few[c] == 1 else 'them'} or noise: give the class more train images, or leave augmented "
               "out of variants")
-    # what the samples take at once, their copies and a batch of the generator's activations (gan.generation_bytes):
-    # checked before the GAN trains and saves its weights. Before, their latent vectors and pixels alone, a tenth of it
+    # what the samples take at once, their copies and a batch of the generator's activations
+    # (gan_memory.generation_bytes): checked before the GAN trains and saves its weights. Before, their latent vectors
+    # and pixels alone, a tenth of it
     samples = len(weak) * section["per_class"]
     check_fits_in_memory(generation_bytes(samples, image_shape=pruned.images.shape[1:], latent_dim=config.latent_dim,
                                           width=config.width, num_classes=len(classes)),
