@@ -132,8 +132,9 @@ def main() -> None:
     few = {name: n for name, n in learnt.items() if n < HANDFUL}
     if few:
         c = min(few, key=few.get)
-        rows = int(rows_of[c].sum())
-        copies = f" ({rows - few[c]} of its {rows} train rows exact duplicates of another)" if rows > few[c] else ""
+        train_rows = int(rows_of[c].sum())
+        copies = (f" ({train_rows - few[c]} of its {train_rows} train rows exact duplicates of another)"
+                  if train_rows > few[c] else "")
         more = f", and {len(few) - 1} more weak class{'es' if len(few) > 2 else ''} from fewer than {HANDFUL}"
         print(f"warning: gan-synthesize: weak class {c!r} has {few[c]} pruned train image{'s' if few[c] != 1 else ''} "
               f"to learn from{copies}{more if len(few) > 1 else ''}; its samples can be little more than copies of "
