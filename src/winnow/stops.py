@@ -44,7 +44,8 @@ def terminate_as_interrupt() -> None:
     :class:`Terminated` in the main thread. Their default action ended the process on the
     spot: no line said why, and the temporaries of the writes under way (a streamed imageset: gigabytes) stayed in
     data/ until a later stage swept them; raised, it unwinds through every writer's clean-up as Ctrl-C does, and
-    during the moves into place it waits like SIGINT (:func:`winnow.outputs.together`). A handler set by someone
+    during the moves into place it waits like SIGINT (:func:`winnow.outputs.together`). Python's own SIGINT handler
+    is replaced by :func:`_noted_interrupt`, which raises as it does and notes the signal. A handler set by someone
     else (a launcher) is left alone."""
     if threading.current_thread() is not threading.main_thread():
         return
@@ -75,10 +76,10 @@ def _noted_interrupt(number: int, _frame) -> None:
 
 
 def stops_as_they_are() -> Callable[[], None]:
-    """What puts the handlers of :data:`STOPS`, :data:`sys.unraisablehook` and the stops received back as they are now:
-    an in-process caller of :func:`winnow.stage.run` (a test runner, a notebook) was left with the stage's handlers
-    after it returned, so a later SIGTERM raised winnow's :class:`Terminated` inside the caller, and a stage run again
-    in the same process took a SIGTERM for a second one, which its handler ignores, and ran on to its end."""
+    """What puts the handlers of :data:`STOPS` and SIGINT, :data:`sys.unraisablehook` and the stops received back as
+    they are now: an in-process caller of :func:`winnow.stage.run` (a test runner, a notebook) was left with the stage's
+    handlers after it returned, so a later SIGTERM raised winnow's :class:`Terminated` inside the caller, and a stage
+    run again in the same process took a SIGTERM for a second one, which its handler ignores, and ran on to its end."""
     if threading.current_thread() is not threading.main_thread():  # terminate_as_interrupt sets none there
         return lambda: None
     handlers = {number: signal.getsignal(number) for number in (*STOPS, signal.SIGINT)}
