@@ -43,7 +43,8 @@ def csv_separator(text: str) -> str:
 
 def read_reviewed_csv(path: Path) -> pd.DataFrame:
     """A reviewed CSV file (one :func:`reviewed_words` read: UTF-8, a byte-order mark allowed) as text cells, split at
-    its :func:`csv_separator`: the one reading of it that import and export share."""
+    its :func:`csv_separator`: how export and import's checks and warnings read it (import's own reading,
+    :func:`reviewed_words`, splits at the same separator and keeps blank lines for its row numbers)."""
     text = path.read_text(encoding="utf-8-sig")
     return pd.read_csv(io.StringIO(text), sep=csv_separator(text), dtype=str, keep_default_na=False)
 

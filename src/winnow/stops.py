@@ -123,9 +123,9 @@ def _sent_again_when_swallowed(hook):
 def raise_received_stop(err: Exception) -> None:
     """Raise, from ``err``, the stop (SIGINT, SIGTERM, SIGHUP) received before it, if any: an optional extra's
     ImportError (any error of Great Expectations' import) that may be a stop cutting its import short
-    (:func:`_noted_interrupt`), met where a missing extra falls back to another way or is said in one line. Before, Ctrl-C while faiss loaded ran the stage on to its end
-    with numpy's search, status 0, and Ctrl-C while Ray loaded said "Ray is not installed: pip install 'ray[data]'",
-    status 1, of a Ray that is installed."""
+    (:func:`_noted_interrupt`), met where a missing extra falls back to another way or is said in one line. Before,
+    Ctrl-C while faiss loaded ran the stage on to its end with numpy's search, status 0, and Ctrl-C while Ray loaded
+    said "Ray is not installed: pip install 'ray[data]'", status 1, of a Ray that is installed."""
     if _TERMINATED:
         raise Terminated() from err
     if _INTERRUPTS:
