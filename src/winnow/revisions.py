@@ -339,26 +339,25 @@ def matching_ignored(repo: str | Path, patterns: list[str]) -> list[tuple[str, s
     sorted by path; ``why`` is the rule that ignores it, as ``git check-ignore -v`` says it
     (``.gitignore:3:/data/``)."""
     paths = sorted(p for p in workspace_files(repo, ignored=True) if any(matches(p, pattern) for pattern in patterns))
-    if not paths:
-        return []
-    said = run_git(repo, "check-ignore", "-v", "-z", "--stdin", stdin="\0".join(paths)).stdout.split("\0")
-    # -z: source, line, pattern and path, each ended by NUL
-    rules = {said[i + 3]: f"{said[i]}:{said[i + 1]}:{said[i + 2]}" for i in range(0, len(said) - 3, 4)}
+    rules = _ignore_rules(repo, paths) if paths else {}
     return [(path, rules.get(path, "git's exclude rules")) for path in paths]
 
 
 def ignored_rule(repo: str | Path, path: str) -> str | None:
     """The rule git ignores the working tree's file ``path`` by (``.gitignore:3:/data/``), or None where no such file
     is there, git tracks it (a tracked file is never ignored) or no rule ignores it."""
-    if not (Path(repo) / path).is_file():
-        return None
-    said = run_git(repo, "check-ignore", "-v", "-z", "--stdin", stdin=path)  # -z: with --stdin alone
-    parts = said.stdout.split("\0")
+    return _ignore_rules(repo, [path]).get(path) if (Path(repo) / path).is_file() else None
+
+
+def _ignore_rules(repo: str | Path, paths: list[str]) -> dict[str, str]:
+    """``{path: rule}`` for each of ``paths`` a rule ignores (``.gitignore:3:/data/``), as ``git check-ignore -v``
+    names it; a path no rule matches, or whose last matching rule is a negation, is left out."""
+    said = run_git(repo, "check-ignore", "-v", "-z", "--stdin", stdin="\0".join(paths))  # -z: with --stdin alone
+    parts = said.stdout.split("\0")  # source, line, pattern and path, each ended by NUL
     # -v names the last rule matching, a negation ("!predictions.csv") too, and exits 0 for it: such a file is not
     # ignored (before: an untracked predictions.csv that "*.csv" then "!predictions.csv" keeps was refused as ignored)
-    if said.returncode != 0 or len(parts) <= 3 or parts[2].startswith("!"):
-        return None
-    return f"{parts[0]}:{parts[1]}:{parts[2]}"
+    return {parts[i + 3]: f"{parts[i]}:{parts[i + 1]}:{parts[i + 2]}" for i in range(0, len(parts) - 3, 4)
+            if not parts[i + 2].startswith("!")}
 
 
 def matches(path: str, pattern: str) -> bool:
