@@ -174,11 +174,12 @@ def embedding_pairs(embedding: np.ndarray, *, radius: float, looks: Looks | None
     # a block at a time, told as near_pairs: 2,000 images of one embedding (each its own pixels) sat 25 s here
     # after the search's 13 s, without a word (2 shared cores); each pair costs some 12 times a whole pHash pair
     confirmed, mirror_only = np.zeros(len(candidates), bool), np.zeros(len(candidates), bool)
+    block = EMBEDDING_CROWD // 8  # the pairs compared, and timed, at a time
     crowd = CrowdWarning(subject="images of equal or close embeddings (within dedup.embedding_radius)",
-                         past=EMBEDDING_CROWD, timed=EMBEDDING_CROWD // 8)
+                         past=EMBEDDING_CROWD, timed=block)
     crowd.planned(len(candidates))
-    for start in range(0, len(candidates), EMBEDDING_CROWD // 8):
-        part = slice(start, start + EMBEDDING_CROWD // 8)
+    for start in range(0, len(candidates), block):
+        part = slice(start, start + block)
         pairs, alike = candidates[part], same[part]
         correlation = np.empty(len(pairs), np.float32)
         correlation[alike] = looks.correlation(pairs[alike], whole=True)
