@@ -82,9 +82,8 @@ def per_class_f1_figure(f1: pd.DataFrame, *, untested: list[str] = ()) -> str:
 def per_class_f1_panels(f1: pd.DataFrame, *, untested: list[str] = ()) -> Figure:
     """:func:`per_class_f1_figure`'s figure, before it is rendered (its axes can be read back): one panel, or where that
     is drawn wider than :data:`PAGE_INCHES`, one per row of as many classes as fit it, rows alike (one axes each, top
-    to bottom, classes in order). Before,
-    one panel 0.25 inch a bar wide: 120 classes of two versions drew a figure 62 inches wide, which the page shrank to a
-    sixth, every class name and bar with it. A bar of F1 exactly 0 is marked "0" at its foot, and a class of
+    to bottom, classes in order). Before, one panel 0.25 inch a bar wide: 120 classes of two versions drew a figure 62
+    inches wide, which the page shrank to a sixth, every class name and bar with it. A bar of F1 exactly 0 is marked "0" at its foot, and a class of
     ``untested`` (no test image: its 0s are not measured) is named so on its axis label, no bar or mark drawn: before,
     both were drawn as nothing, like a version that was never evaluated."""
     # one panel wherever it is drawn no wider than the page: before, the default run's 10 classes of 4 versions (a
