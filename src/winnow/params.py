@@ -43,7 +43,7 @@ from winnow.param_checks import (
     tail_shares_tested, valley_windows_fit, variants_can_be_made, views_searched, weak_classes_chosen,
 )
 from winnow.param_rules import (
-    FILE, Bool, Choice, Device, Either, ListOf, MapOf, Num, Percentile, Rule, Section, Text, kind_of, show,
+    FILE, Bool, Choice, Device, Either, ListOf, MapOf, Num, Percentile, Rule, Section, Text, fail, kind_of, show,
 )
 from winnow.param_sections import (
     DECAY, EPOCHS, GAN_TRAIN, POLICY, PRETRAINED, SELFSUP, TRAIN_FIELDS, TRAIN_OVERRIDES, momentum_read,
@@ -127,6 +127,27 @@ class Perturbations(Rule):
             raise WinnowError(f"{FILE}: {err}") from None
 
 
+class Bins(Num):
+    """``threshold.bins`` and ``embedding_clean.bins``: the histogram bins every cut method reads, 2 to
+    :data:`MAX_BINS`, with the reason for the bound in the refusal."""
+
+    def __init__(self):
+        super().__init__(2, MAX_BINS, integer=True)
+
+    def verify(self, value: Any, path: str) -> None:
+        if isinstance(value, int) and not isinstance(value, bool) and value > MAX_BINS:
+            fail(path, f"{show(value)} is above {MAX_BINS}: the auto cut smooths its histogram over a bandwidth of "
+                       f"bins, so its time grows with the square of their number (8,068 scores: 0.02 s an issue at "
+                       f"4096, 1-5 s at 65536); use 2 to {MAX_BINS} (default 256)")
+        super().verify(value, path)
+
+
+# the most histogram bins (Bins): measured worst case of the auto cut, 8,068 uniform scores or 12 scores, on a quiet
+# CPU: 0.015 s at 4096 bins, 0.29 s at 16384, 5 s at 65536 (7-16 s an issue on a loaded machine); every method
+# else stays under 0.04 s at 65536 but gamma_mixture (linear: 1.9 s at 4096, 3.2 s at 65536, its 200 EM steps)
+MAX_BINS = 4096
+
+
 # embedding_clean.isolation and outlier_threshold name a method but carry no options: fixed needs a value
 CUT_METHODS = tuple(m for m in THRESHOLD_METHODS if m != "fixed")
 FRACTION = Num(0, 1)
@@ -173,7 +194,7 @@ SCHEMA = Section({
         "batch_size": Num(1, integer=True),
     }),
     "threshold": Section({
-        "bins": Num(2, 65536, integer=True),  # a histogram of 1e9 bins asked for 7.5 GiB
+        "bins": Bins(),  # 1e9 bins asked for 7.5 GiB; 65536 took 7-16 s an issue
         "max_flagged_fraction": SHARE,
         "issues": Section({issue: ThresholdSetting() for issue in QUALITY_ISSUES}, what="issue"),
     }, required=("bins", "max_flagged_fraction", "issues"), checks=(valley_windows_fit, tail_shares_tested)),
@@ -226,7 +247,7 @@ SCHEMA = Section({
         "outlier_threshold": Choice(CUT_METHODS),
         "max_outlier_fraction": SHARE,
         "drop_outliers": Bool(),
-        "bins": Num(2, 65536, integer=True),  # a histogram of 1e9 bins asked for 7.5 GiB
+        "bins": Bins(),  # 1e9 bins asked for 7.5 GiB; 65536 took 7-16 s an issue
         "relabel_min_precision": FRACTION,
         "relabel_judged_on": Choice(RELABEL_JUDGED_ON),
     }, null=True, checks=(valley_windows_fit, folds_judged, outliers_dropped)),
