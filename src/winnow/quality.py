@@ -375,6 +375,13 @@ def _pixel_scores(batch, orig_h, orig_w, light_percentile, dark_percentile) -> d
     few_colours = few_colour_images(hsp, chroma, colours=colours)
     dark, bright = sorted_percentiles(hsp, [dark_percentile, light_percentile])
     clipped = ((batch[..., 0] if batch.shape[3] == 1 else top) == 255).mean(axis=(1, 2))
+    # an all-white image (every channel of every pixel 255: all clipped, no chroma) reads brightness 1 exactly. HSP's
+    # weights sum to 1 only up to float32 rounding, so a white RGB pixel's b was 0.99999994: light scored 3e-8, and a
+    # fixed light cut of 0 flagged no all-white image, while an all-black one scores dark 0. Set here for those images
+    # alone: a white pixel's own b is left, so no other image's score moves (a grey RGB image's b differs from a grey
+    # one's by a rounding at 16 of the 256 levels all the same)
+    white = (clipped == 1) & (chroma == 0)
+    dark, bright = np.where(white, 1.0, dark), np.where(white, 1.0, bright)
     return {
         "dark": dark,
         "light": np.minimum(1 - 0.5 * (clipped + bright), gain_score(batch, few_colours)),
