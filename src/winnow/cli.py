@@ -28,9 +28,6 @@ SUBCOMMANDS = {
     "review": ("winnow.review", "export the cleaners' decisions for a person to review; import their verdicts"),
 }
 
-# the subcommands that draw figures with matplotlib (study collect's curves, review export's page)
-DRAWS = ("study", "review")
-
 # argparse's refusal of a missing required argument (its own words, translated as it translates them)
 _REQUIRED = argparse._("the following arguments are required: %s")
 
@@ -217,8 +214,8 @@ def _main(argv: list[str] | None) -> int:
             # before the module's import, which may load OpenMP (torch's, scikit-learn's); without a subcommand
             # (winnow --help, --version, a misspelt one) nothing loads it: before, refused over a setting it never read
             hang = openmp_refusal() if chosen in SUBCOMMANDS else None
-            if hang is None and chosen in DRAWS:
-                hang = plot_backend_refusal()
+            if hang is None:  # a subcommand that draws figures (stage_process.DRAWS_FIGURES)
+                hang = plot_backend_refusal(chosen)
             if hang is not None:
                 say_error(f"error: {chosen}: {hang}")
                 return 1

@@ -249,14 +249,22 @@ def interactive_session() -> bool:
     return bool(getattr(builtins, "__IPYTHON__", False) or hasattr(sys, "ps1") or sys.flags.interactive)
 
 
-def plot_backend_refusal() -> str | None:
-    """Why a stage or ``winnow`` command that draws figures will not start under ``MPLBACKEND``, or None: a name
-    matplotlib does not know fails its import with a ValueError. Before, ``MPLBACKEND=Qt6Agg`` (a typo, a notebook's
+# the stage scripts (as stops.stage_script names them) and ``winnow`` subcommands that draw figures with matplotlib: the
+# report's, balance's and gan-synthesize's sample grids, study collect's curves, review export's page. Only these refuse
+# an MPLBACKEND matplotlib does not know; before, every stage did (ingest, score, dedup, threshold... never plot)
+DRAWS_FIGURES = frozenset({"stages/report.py", "stages/balance.py", "stages/gan_synthesize.py", "study", "review"})
+
+
+def plot_backend_refusal(who: str) -> str | None:
+    """Why ``who`` (a stage script, ``stages/<name>.py``, or a ``winnow`` subcommand), where it is one of
+    :data:`DRAWS_FIGURES`, will not start under ``MPLBACKEND``, or None: a name
+    matplotlib does not know fails its import with a ValueError. Any other stage or command never imports matplotlib,
+    and runs whatever MPLBACKEND says. Before, ``MPLBACKEND=Qt6Agg`` (a typo, a notebook's
     setting left exported) ended the report stage and ``review export`` in matplotlib's traceback at their imports, and
     ``study collect`` after reading every experiment. Unset or empty, matplotlib chooses its own (the figures are files:
     no backend is needed). Imports matplotlib (a name it knows loads nothing more)."""
     backend = os.environ.get("MPLBACKEND")
-    if not backend:
+    if who not in DRAWS_FIGURES or not backend:
         return None
     import importlib
 

@@ -218,9 +218,9 @@ def one_line_from_the_start() -> None:
         spin_briefly()  # before torch's import below, which loads OpenMP
     fill_closed_streams()  # before the imports open files: a closed 2 would be the first one's
     _refuse_another_checkout(caller.get("__file__"))
-    # a kernel has loaded OpenMP (or will hang on its own) and matplotlib; every stage checks MPLBACKEND, read by the
-    # plotting ones at their imports (report) or after their work (balance's and gan-synthesize's sample grids)
-    hang = None if interactive_session() else openmp_refusal() or plot_backend_refusal()
+    # a kernel has loaded OpenMP (or will hang on its own) and matplotlib; a stage that plots checks MPLBACKEND here,
+    # read at its imports (report) or after its work (balance's and gan-synthesize's sample grids)
+    hang = None if interactive_session() else openmp_refusal() or plot_backend_refusal(stage_script())
     if hang is not None:
         print(f"error: {stage_script()}: {hang}", file=sys.stderr)
         sys.exit(1)
