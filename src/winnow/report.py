@@ -27,7 +27,8 @@ from winnow.groundtruth import undefined_as_none
 from winnow.metrics import PER_CLASS_METRICS
 from winnow.paired import decimals, p_text  # decimals: every number of the page (report_grids, report_versions)
 from winnow.report_figures import (
-    confusion_figure, per_class_f1_figure, study_figure, study_source, threshold_figure,
+    MATRIX_CLASSES, MATRIX_INCHES, TOP_PAIRS, confusion_figure, most_confused, per_class_f1_figure, study_figure,
+    study_source, threshold_figure,
 )
 from winnow.study_plots import runs_drawn, runs_per_point
 
@@ -259,8 +260,22 @@ def evaluation_section(*, metrics: dict[str, dict], confusions: dict[str, pd.Dat
         title = f"{metric} per class (best version in bold), and the paired t-test over classes"
         parts.append(block(title, body, rows=len(table), fold=None if metric == "f1" else True))
     if confusions:
-        parts += ["<h3>Confusion matrices</h3>", figure(confusion_figure(confusions), alt="confusion matrices")]
+        parts.append(confusion_part(confusions))
     return "".join(parts)
+
+
+def confusion_part(confusions: dict[str, pd.DataFrame]) -> str:
+    """The confusion matrices (version → square counts, rows actual) drawn, or past :data:`MATRIX_CLASSES` classes,
+    where no cell could be read, each version's most confused class pairs (:func:`most_confused`) under one line
+    saying why and where the full matrix is: before, 1,000 classes drew a 19 MB picture of 3-pixel cells."""
+    classes = max(len(matrix) for matrix in confusions.values())
+    if classes <= MATRIX_CLASSES:
+        return "<h3>Confusion matrices</h3>" + figure(confusion_figure(confusions), alt="confusion matrices")
+    reason = (f"The confusion matrices are not drawn: {classes:,} classes are more than the {MATRIX_CLASSES} whose "
+              f"cells and names can be read in a {MATRIX_INCHES:g}-inch panel; each version's full matrix is its "
+              "plots/evaluate/<version>/confusion.csv (actual and predicted class of every test image).")
+    return (f"<h3>Most confused class pairs (the {TOP_PAIRS} largest off-diagonal cells of each version)</h3>"
+            f'<p class="note">{html.escape(reason)}</p>' + html_table(most_confused(confusions), index=False))
 
 
 def best_cells(table: pd.DataFrame, *, digits: int = 3) -> pd.DataFrame:

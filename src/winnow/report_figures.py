@@ -25,6 +25,11 @@ FLAGGED_COLOUR, KEPT_COLOUR = "#d62728", "#7f7f7f"
 MAX_LABEL = 25  # characters of a class name on an axis (longer ones are cut in the middle)
 PAGE_INCHES = 11.0  # the page's width at the figures' 100 dpi (1,180 px less its margins): a wider figure is shrunk
 CLASS_INCHES = 0.15  # a confusion matrix's row per class: its 8-point name is 0.11 inch high
+MATRIX_INCHES = 30.0  # a confusion panel's largest side (3,000 px): 1,000 classes drew a 19 MB image no one could read
+# the most classes a confusion panel holds at CLASS_INCHES each beside its names' 2 inches: 186. Past it the report
+# shows the most confused class pairs instead (most_confused), the full matrices left to evaluate's confusion.csv
+MATRIX_CLASSES = int((MATRIX_INCHES - 2) / CLASS_INCHES)
+TOP_PAIRS = 20  # the most confused class pairs shown per version where the matrices are not drawn
 EDGE_MARGIN = 0.03  # the score axis runs this far beyond [0, 1], so the end bins show
 
 
@@ -142,11 +147,17 @@ def confusion_panels(confusions: dict[str, pd.DataFrame]) -> Figure:
     """One confusion matrix per variant: counts written in, colour = share of the true class; side by side, or, where
     the classes need panels wider than :data:`PAGE_INCHES` holds side by side, as many a row as fit. Each panel gives a
     class at least :data:`CLASS_INCHES`, room for its name: before, every panel was 4.4 inches whatever the classes,
-    and 120 class names on its axes lay over one another, a black smear."""
+    and 120 class names on its axes lay over one another, a black smear. Raises ValueError past
+    :data:`MATRIX_CLASSES` classes, where no panel of at most :data:`MATRIX_INCHES` gives a class room to be read
+    (:func:`most_confused` is what the report shows there): before, 1,000 classes drew a 19 MB image of 3-pixel
+    cells."""
     classes = max(len(matrix) for matrix in confusions.values())
-    # the names (at most MAX_LABEL characters) take about 2 inches; past 186 classes the panel stays 30 inches, where
-    # names crowd again: a panel of 1,000 classes at 0.15 inch each would be 15,000 pixels a side (0.9 GB to draw)
-    side = min(max(4.4, CLASS_INCHES * classes + 2), 30.0)
+    if classes > MATRIX_CLASSES:
+        raise ValueError(f"{classes:,} classes: a confusion matrix holds at most {MATRIX_CLASSES} readable (see "
+                         "most_confused)")
+    # the names (at most MAX_LABEL characters) take about 2 inches: a panel of 1,000 classes at 0.15 inch each
+    # would be 15,000 pixels a side (0.9 GB to draw)
+    side = min(max(4.4, CLASS_INCHES * classes + 2), MATRIX_INCHES)
     columns = len(confusions) if side == 4.4 else max(1, min(len(confusions), int(PAGE_INCHES // side)))
     rows = math.ceil(len(confusions) / columns)
     fig = Figure(figsize=((side + 0.2) * columns, side * rows), layout="constrained")  # room for the class names
@@ -169,6 +180,25 @@ def confusion_panels(confusions: dict[str, pd.DataFrame]) -> Figure:
                     ax.text(col, row, str(count), ha="center", va="center", fontsize=7,
                             color="white" if share[row, col] > 0.5 else "black")
     return fig
+
+
+def most_confused(confusions: dict[str, pd.DataFrame], *, top: int = TOP_PAIRS) -> pd.DataFrame:
+    """Each version's ``top`` largest off-diagonal cells of its confusion matrix (``confusions``: version → square
+    counts, rows actual, columns predicted, both indexed by class name), largest first, ties in the matrix's row then
+    column order; cells of 0 left out. Columns ``version``, ``actual``, ``predicted`` (str, the names in full),
+    ``images`` (int64, the cell's count) and ``share of actual`` (float64, of the actual class's test images)."""
+    rows = []
+    for variant, matrix in confusions.items():
+        counts = matrix.to_numpy(np.int64)
+        off = np.where(np.eye(*counts.shape, dtype=bool), 0, counts)
+        order = np.argsort(-off, axis=None, kind="stable")[:top]
+        totals = counts.sum(axis=1)
+        for actual, predicted in zip(*np.unravel_index(order, off.shape)):
+            if off[actual, predicted]:
+                rows.append((variant, str(matrix.index[actual]), str(matrix.columns[predicted]),
+                             int(off[actual, predicted]), off[actual, predicted] / totals[actual]))
+    return pd.DataFrame(rows, columns=["version", "actual", "predicted", "images", "share of actual"]).astype(
+        {"images": np.int64, "share of actual": np.float64})
 
 
 def threshold_figure(histograms: dict[str, pd.DataFrame], *, titles: dict[str, str]) -> str:
