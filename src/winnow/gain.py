@@ -104,7 +104,6 @@ def gain_score(batch: np.ndarray, few_colours: np.ndarray) -> np.ndarray:
     :data:`GAIN_MIN_HOLES` of those are holes (a darkening curve), where ``few_colours`` (bool ``(B,)``,
     :func:`few_colour_images`), and where every channel keeps to the codes of 5 or 6 bits (:func:`low_bit_images`).
     One bincount a batch, and one over the images whose holes reach :data:`GAIN_MIN_HOLES`."""
-    b = len(batch)
     counts = code_counts(batch)
     counts[:, [0, 255]] = 0
     full = counts >= GAIN_MIN_COUNT
