@@ -36,10 +36,13 @@ MAX_BRIGHTNESS = 0.9  # factor 1 +- 0.9, PIL's enhance range in RandAugment
 MAX_CONTRAST = 0.9
 MAX_CUTOUT = 0.5  # side of the cut-out square, as a fraction of the shorter side
 MAX_NOISE = 0.2 * 255.0  # Gaussian sigma on the 0-255 scale
+# :func:`augment`'s default batch: at most this many images, and at most this many pixels (2,048 of 32x32)
+BATCH_IMAGES = 2048
+BATCH_PIXELS = BATCH_IMAGES * 32 * 32
 
 
 def augment(images: np.ndarray, *, policy: Mapping[str, Any] | Policy, seed: int, device: str | torch.device = "cpu",
-            batch_size: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+            batch_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """One augmented copy of every image.
 
     Args:
@@ -49,10 +52,16 @@ def augment(images: np.ndarray, *, policy: Mapping[str, Any] | Policy, seed: int
 
     Returns:
         uint8 ``(N, H, W, C)`` copies, and bool ``(N, len(policy.ops))``: which ops each copy got. The
-        random draws are made per batch of ``batch_size``, so the same seed and batch size give the same
-        copies.
+        random draws are made per batch of ``batch_size`` (None: :data:`BATCH_IMAGES`, fewer of images
+        larger than 32x32: :data:`BATCH_PIXELS`), so the same seed and batch size give the same copies.
     """
     policy = Policy.from_params(policy)
+    if batch_size is None:
+        # bounded in pixels: each float32 temporary of a batch (the batch, its copy, the noise, the resampled
+        # difference) is 4 bytes a value, about 30 times the uint8 copies at the peak. Before: 2,048 images whatever
+        # their size, 1.7 GB above the copies for 2,048 96x96 RGB ones, about 10 GB at 224x224 (balance's copies,
+        # density's val images). At 32x32 and below still 2,048, so the copies made there are as before
+        batch_size = max(1, min(BATCH_IMAGES, BATCH_PIXELS // max(1, images.shape[1] * images.shape[2])))
     generator = torch.Generator(device="cpu").manual_seed(seed)
     out, chosen = np.empty_like(images), np.zeros((len(images), len(policy.ops)), bool)
     for start in range(0, len(images), batch_size):
