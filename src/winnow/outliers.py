@@ -126,7 +126,16 @@ def find_outliers(
             f"embedding_clean.max_outlier_fraction ({max_flagged_fraction}) of the {_judged(first)} judged, "
             "so it flags none: a share that large is taken for the data's norm; raise the fraction if that many "
             "are outliers", warn)
-    if drop and threshold == "auto":
+    if drop and len(first) > 1 and all((c == 0).all() for c in copy_of):
+        # before: 20 images at one point were told that auto's isolated rule needs "20 scores below their 0.1
+        # quantile, where the 1 images (copies counted once) judged give 0 ... judge about 200 images or more, or give
+        # embedding_clean.outlier_threshold another method (such as kittler)": neither helps, as no cut of any method
+        # sets apart one of a set of copies of one picture
+        say(f"warning: embedding-clean: drop_outliers is on, but the {len(first):,} images judged are all copies of one "
+            "picture in the embedding (one point to every outlier method), so none is an outlier of the others and "
+            "none can be dropped; an embedding that puts every image at one point tells none apart: see "
+            "represent.source", warn)
+    elif drop and threshold == "auto":
         line = _small_tail_warning({m: scores[m][first] for m in methods if rules[m] == "none"}, first=first,
                                    share=threshold_options.get("tail_share", 0.1),
                                    tested=threshold_options.get("isolated_max", 10) is not None)
@@ -162,7 +171,9 @@ def _small_tail_warning(unflagged: dict[str, np.ndarray], *, first: np.ndarray, 
     return (f"warning: embedding-clean: drop_outliers is on, but the outlier cut of {', '.join(short)} flagged none, "
             f"and auto's isolated rule, which sets a few odd images apart, needs {MIN_TAIL} scores below their "
             f"{share:g} quantile, where the {_judged(first)} judged give {given}: no outlier can be dropped unless "
-            f"the scores have a second mode; judge about {MIN_TAIL / share:,.0f} images or more, or give "
+            f"the scores have a second mode; judge about {MIN_TAIL / share:,.0f} "
+            # copies count once (before: "judge about 200 images or more" of 300 images, 150 of them copies)
+            f"{'images' if first.all() else 'distinct pictures'} or more, or give "
             "embedding_clean.outlier_threshold another method (such as kittler)")
 
 
@@ -291,7 +302,8 @@ def _copy_of(space: Space, *, k: int, knn: str, reference_points: tuple[np.ndarr
 
 def _judged(first: np.ndarray) -> str:
     """The images that chose the cuts, in words: ``"300 images"``, ``"285 images (copies counted once)"``."""
-    return f"{np.count_nonzero(first):,} images" + ("" if first.all() else " (copies counted once)")
+    judged = np.count_nonzero(first)
+    return f"{judged:,} image{'' if judged == 1 else 's'}" + ("" if first.all() else " (copies counted once)")
 
 
 def _unit(features: np.ndarray) -> np.ndarray:
