@@ -27,7 +27,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import minimum_spanning_tree
 
 from winnow.cosine_index import ROUNDING, cosine_pairs, unique_pairs, unit_rows
-from winnow.crowd_warning import CrowdWarning
+from winnow.crowd_warning import CrowdWarning, Repeats
 from winnow.engine import Engine
 from winnow.hamming_index import hamming_components, hamming_cross_blocks, hamming_pair_blocks
 from winnow.phash import phash64
@@ -41,6 +41,7 @@ CROWDED_BLOCKS = 16  # candidate pairs past this many half blocks (30 s on 2 cor
 # mirror and crop candidates cost some 3 times a whole one (each view, both ways): past this many, told likewise
 CROWDED_VIEW_PAIRS = 2 * PAIR_BLOCK
 EMBEDDING_CROWD = PAIR_BLOCK // 4  # embedding candidates past this (some 12 s) are told likewise, timed by eighths
+CROWDED_HASH_PAIR = 1 << 12  # image pairs of one pair of hashes past which its repeats are told at once (Repeats)
 EMBEDDING_BLOCK = 1 << 14  # image pairs whose embeddings resembling() compares at a time (32 MiB a side at D = 512)
 
 
@@ -301,8 +302,9 @@ def image_pair_blocks(phashes: np.ndarray, *, radius: int, progress: str | None 
     rows = _RowsOfHashes(phashes)
     repeated = np.flatnonzero(rows.counts > 1)
     yield from rows.pairs(np.stack([repeated, repeated], axis=1), rows, planned=planned)
+    repeats = Repeats(n=len(rows.unique), radius=radius, crowded=CROWDED_HASH_PAIR)
     for block in hamming_pair_blocks(rows.unique, radius=radius, progress=progress):
-        yield from rows.pairs(block, rows, planned=planned)
+        yield from rows.pairs(block, rows, planned=planned, repeats=repeats)
 
 
 def image_cross_blocks(left: np.ndarray, right: np.ndarray, *, radius: int, progress: str | None = None,
@@ -312,8 +314,9 @@ def image_cross_blocks(left: np.ndarray, right: np.ndarray, *, radius: int, prog
     distinct hashes of each side); a pair may come in several blocks; ``progress``: a bar's label; ``planned`` as
     :func:`image_pair_blocks`'."""
     left_rows, right_rows = _RowsOfHashes(left), _RowsOfHashes(right)
+    repeats = Repeats(n=len(left_rows.unique) + len(right_rows.unique), radius=radius, crowded=CROWDED_HASH_PAIR)
     for block in hamming_cross_blocks(left_rows.unique, right_rows.unique, radius=radius, progress=progress):
-        yield from left_rows.pairs(block, right_rows, planned=planned)
+        yield from left_rows.pairs(block, right_rows, planned=planned, repeats=repeats)
 
 
 class _RowsOfHashes:
@@ -327,17 +330,18 @@ class _RowsOfHashes:
         self.starts = np.concatenate([[0], np.cumsum(self.counts)[:-1]]).astype(np.int64)
 
     def pairs(self, hash_pairs: np.ndarray, other: _RowsOfHashes, *,
-              planned: Callable[[int], None] | None = None) -> Iterator[np.ndarray]:
+              planned: Callable[[int], None] | None = None, repeats: Repeats | None = None) -> Iterator[np.ndarray]:
         """int64 ``(P, 2)`` blocks of at most :data:`PAIR_BLOCK` pairs: every pair of a row carrying hash ``a``
         here and a row carrying hash ``b`` in ``other``, for each ``(a, b)`` of int ``(K, 2)`` ``hash_pairs``;
         when ``other`` is this set, a pair within one hash (``a == b``) comes once, ``i < j``. Blocks, since
-        10,000 images of one hash are 50 million pairs. ``planned``: told their count first."""
+        10,000 images of one hash are 50 million pairs. ``planned``: told their count first, weighed by ``repeats``
+        where the search finds a pair of hashes more than once."""
         a, b = hash_pairs[:, 0], hash_pairs[:, 1]
         sizes = self.counts[a] * other.counts[b]
         ends = np.cumsum(sizes)
         if planned is not None and len(ends):
             kept = np.where(a == b, (sizes - self.counts[a]) // 2, sizes) if other is self else sizes
-            planned(int(kept.sum()))
+            planned(int(kept.sum()) if repeats is None else repeats.weigh(self.unique[a], other.unique[b], kept))
         for first in range(0, int(ends[-1]) if len(ends) else 0, PAIR_BLOCK):
             index = np.arange(first, min(first + PAIR_BLOCK, int(ends[-1])))
             which = np.searchsorted(ends, index, side="right")  # the hash pair each index expands
