@@ -84,3 +84,33 @@ def test_near_duplicate_warning_counts_the_repeats_of_close_hashes(monkeypatch, 
     assert int(TOLD.fullmatch(said[0])[1].replace(",", "")) == sum(compared) == 30 + 36 * met
     assert len(set(components(12, found))) == 1
 
+
+@pytest.mark.hostile("scale")
+def test_images_of_one_embedding_row_are_told_before_the_radius_search(monkeypatch, capsys):
+    # before: 2,000 images of one embedding row sat 13 s in the radius search (2 shared cores) without a word, the
+    # warning printed only after it. The line now comes before the search begins
+    monkeypatch.setattr(copies, "EMBEDDING_CROWD", 8)
+    before_search = []
+    search = copies.cosine_pairs
+
+    def searched(*args, **kwargs):
+        before_search.append(capsys.readouterr().out)
+        return search(*args, **kwargs)
+
+    monkeypatch.setattr(copies, "cosine_pairs", searched)
+    embedding = np.ones((12, 4), np.float32)
+    embedding[10:] = 0.0  # all-zero rows are at distance 1 from every row: not a crowd
+    digests = np.array([f"pixels{i}" for i in range(12)], object)
+    found, _ = copies.embedding_pairs(embedding, radius=0.01, digests=digests)
+    assert before_search == [
+        "warning: dedup: 10 images share their embedding row with others (45 pairs of equal rows, within any "
+        "dedup.embedding_radius): the embedding search and its thumbnail comparisons grow with the square of their "
+        "number and may take minutes; an embedding that gives many images one row (a constant or collapsed model) "
+        "tells them apart by nothing\n"]
+    assert len(found) == 45
+
+
+def test_a_few_images_of_one_embedding_row_go_without_a_warning(capsys):
+    # 12 equal rows: 66 pairs, far below the real threshold (262,144 pairs)
+    found, _ = copies.embedding_pairs(np.ones((12, 4), np.float32), radius=0.01)
+    assert len(found) == 66 and capsys.readouterr().out == ""

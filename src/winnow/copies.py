@@ -27,7 +27,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import minimum_spanning_tree
 
 from winnow.cosine_index import ROUNDING, cosine_pairs, unique_pairs, unit_rows
-from winnow.crowd_warning import CrowdWarning, Repeats
+from winnow.crowd_warning import CrowdWarning, Repeats, warn_of_equal_rows
 from winnow.engine import Engine
 from winnow.hamming_index import hamming_components, hamming_cross_blocks, hamming_pair_blocks
 from winnow.phash import phash64
@@ -164,6 +164,7 @@ def embedding_pairs(embedding: np.ndarray, *, radius: float, looks: Looks | None
     rows = np.arange(len(embedding)) if rows is None else np.asarray(rows)
     if digests is not None:
         rows = rows[~_standing_for(embedding, rows=rows, digests=digests)]
+    warn_of_equal_rows(embedding[rows], past=EMBEDDING_CROWD)
     candidates = rows[cosine_pairs(embedding[rows], radius=radius, k=EMBEDDING_NEIGHBOURS, backend=knn,
                                    name="dedup.embedding_radius")]
     if looks is None:
