@@ -186,8 +186,10 @@ def evidence(space: Space, labels: np.ndarray, *, k: int, num_classes: int, batc
     return pd.DataFrame({
         "position": np.asarray(space.positions, np.int64),
         "neighbour_label": neighbour_label,
-        "agreement": (other_votes.max(dim=1).values.clamp_min(0) / k).numpy().astype(np.float64),
-        "given_agreement": (votes.gather(1, labels[:, None])[:, 0] / k).numpy().astype(np.float64),
+        # the shares divided in float64, as embedding_clean.agree is read: 9 of 10 in float32 is 0.89999998, and
+        # before, agree 0.9 (or 0.7: 7 of 10) kept an image exactly that many of its neighbours called another class
+        "agreement": other_votes.max(dim=1).values.clamp_min(0).double().numpy() / k,
+        "given_agreement": votes.gather(1, labels[:, None])[:, 0].double().numpy() / k,
         "vote": np.where(silent.numpy(), -1, _majority(votes, behind)),
         "same_class_distance": (1 - nearest_same).clamp_max(2.0).numpy().astype(np.float64),
         "centroid_label": other_distance.argmin(dim=1).numpy().astype(np.int64),
