@@ -121,20 +121,32 @@ def main() -> None:
                           "held-out labels; set ingest.val_fraction above 0 or give ingest.trusted_path")
     labels = data.labels
     given = baseline["label"].to_numpy(np.int64)
-    # a judge image of a class no train image has (degrade's class_removal) judges no cleaning: no probe learns its
-    # class, and its log-loss (some 20 nats each) outweighed the rest. Before: with class 'left' removed from train, its
-    # 300 of 900 val images chose top30% (120 wrong relabels beside 120 fixes, 502 right) over top15% (the fixes, 568
-    # right)
-    untrained = is_judge & ~np.isin(labels, given)
+    # train copies of judge images would flatter every candidate that keeps them: no probe learns from them
+    judged_groups = groups.loc[groups["split"] == judge_split, "group"]
+    copies = set(groups.loc[groups["group"].isin(judged_groups) & (groups["split"] == "train"), "id"])
+    exclude = baseline["id"].isin(copies | set(leaks["id"])).to_numpy()
+    # a judge image of a class no train image the probes learn from has (degrade's class_removal) judges no cleaning:
+    # no probe learns its class, and its log-loss (some 20 nats each) outweighed the rest. Before: with class 'left'
+    # removed from train, its 300 of 900 val images chose top30% (120 wrong relabels beside 120 fixes, 502 right) over
+    # top15% (the fixes, 568 right). Nor one whose train images all copy judge pictures (dedup.drop_leaks false keeps
+    # them): before, a trusted set holding every train 'left' picture judged on 500 'left' images no probe learnt
+    # (none chosen at 171 of 700 right, log-loss 14.3), and one holding every train picture ended in "probe: features
+    # (0, 2) and 0 labels do not pair up"
+    learnt = given[~exclude]
+    untrained = is_judge & ~np.isin(labels, learnt)
     is_judge &= ~untrained
     if untrained.any():
-        lacking = [data.classes[c] for c in sorted(set(labels[untrained].tolist()))]
-        print(f"budget: {int(untrained.sum())} image(s) of the {judge_split} split are of class(es) no train image has "
-              f"({listed(map(repr, lacking), at_most=3)}): left out of the judge, as no probe or model learns them")
+        lacking = sorted(set(labels[untrained].tolist()))
+        absent, copied = ([repr(data.classes[c]) for c in lacking if (c in given) == kind] for kind in (False, True))
+        kinds = ([f"class(es) no train image has ({listed(absent, at_most=3)})"] if absent else []) + (
+            [f"class(es) whose every train image copies a {judge_split} picture ({listed(copied, at_most=3)}: "
+             "dedup.drop_leaks false keeps such copies in train, and no probe learns from one)"] if copied else [])
+        print(f"budget: {int(untrained.sum())} image(s) of the {judge_split} split are of {' or '.join(kinds)}: left "
+              "out of the judge, as no probe or model learns them")
     # a class the judge split lacks cannot show what its label cleaning does (a one-class trusted set scored 240
     # wrong relabels of the other classes as a gain), nor can a handful of judge images show any (a tiny
     # trusted set could ship a cleaning on one image more right): ship the filters, which need no judge
-    unjudged = [data.classes[c] for c in sorted(set(given.tolist()) - set(labels[is_judge].tolist()))]
+    unjudged = [data.classes[c] for c in sorted(set(learnt.tolist()) - set(labels[is_judge].tolist()))]
     judged = int(is_judge.sum())
     too_few = judged < p["min_judge_images"]
     if unjudged or too_few:
@@ -174,10 +186,6 @@ def main() -> None:
     # variants run alone applied the cut chosen on the old embedding, exit 0)
     represented = represent_files()
     train_x = read_representation(REPRESENT_IN, baseline["id"], data=data, params=params)
-    # train copies of judge images would flatter every candidate that keeps them: no probe learns from them
-    judged_groups = groups.loc[groups["split"] == judge_split, "group"]
-    copies = set(groups.loc[groups["group"].isin(judged_groups) & (groups["split"] == "train"), "id"])
-    exclude = baseline["id"].isin(copies | set(leaks["id"])).to_numpy()
     # the ridge (and trusted_doubt's val) reads each val picture once, none of a class or a picture the probes learn
     # from: before, one val picture 600 times over weighed as 600, and val copies of train images dedup.drop_leaks
     # false kept flattered every ridge
