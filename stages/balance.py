@@ -34,7 +34,7 @@ from winnow.stand_ins import replacing_skipped, write_skipped
 from winnow.torch_runtime import pick_device
 from winnow.training import TrainConfig, embed, run_as
 from winnow.variant_contract import VariantContract, outputs as contract_outputs, write_not_checked
-from winnow.variants import check_made_among, learnt_ids, load_variant, loaded_order, read_rows, write_variant
+from winnow.variants import check_made_among, learnt_ids, load_variant, loaded_order, read_rows, val_ids, write_variant
 
 FOLDERS = ("data/variants/balanced", "plots/balance")
 METRICS = "metrics/balance.json"
@@ -85,6 +85,7 @@ def main() -> None:
         # on balance.device as it names it: before, its kind alone (cuda), so cuda:1 ran the model on cuda:0
         classifier, _ = load("models/baseline.pt", device=str(device), classes=classes,
                              image_shape=pruned.images.shape[1:], trained_on=lambda: learnt_ids("baseline"),
+                             chose_on=val_ids,
                              trained_as=(train_config, seed, policy_for(params, train_config.augment)),
                              uses="its edge cases")
         # in batches of train.eval_batch_size as params.yaml gives it now, as evaluate: before, 1,024 whatever it said

@@ -20,7 +20,7 @@ from winnow.metrics import (
 from winnow.stage import check_outputs, load_params, run, together, write_json, write_table
 from winnow.torch_runtime import pick_device
 from winnow.training import TrainConfig, predict_proba, run_as
-from winnow.variants import learnt_ids, load_test, variant_argument
+from winnow.variants import learnt_ids, load_test, val_ids, variant_argument
 
 
 def main() -> None:
@@ -46,7 +46,8 @@ def main() -> None:
     trained, classes = load(f"models/{variant}.pt", device=config.device, classes=test.classes,
                             image_shape=test.images.shape[1:],
                             trained_as=(config, params["seed"], policy_for(params, config.augment)),
-                            held_out=test.manifest["id"].to_numpy(), trained_on=lambda: learnt_ids(variant))
+                            held_out=test.manifest["id"].to_numpy(), trained_on=lambda: learnt_ids(variant),
+                            chose_on=val_ids)
     # in batches of train.eval_batch_size (on train.threads, streamed as train.stream says) as params.yaml gives it now,
     # not as the model was trained with (where and how fast, not what it learnt: load does not refuse it): before, the
     # checkpoint's, so lowering it after evaluate ran out of memory, then rerunning evaluate, ran out again at the old

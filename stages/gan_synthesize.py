@@ -34,7 +34,7 @@ from winnow.metrics import summarise
 from winnow.stage import check_outputs, load_params, run, together, write_json, write_table
 from winnow.stand_ins import replacing_skipped, write_skipped
 from winnow.variant_contract import VariantContract, outputs as contract_outputs, write_not_checked
-from winnow.variants import check_made_among, learnt_ids, load_variant, read_rows, write_variant
+from winnow.variants import check_made_among, learnt_ids, load_variant, read_rows, val_ids, write_variant
 
 FOLDERS, FILES = ("data/gan", "data/variants/augmented", "plots/gan"), ("models/gan.pt",)
 METRICS = "metrics/gan.json"
@@ -90,7 +90,8 @@ def main() -> None:
     train_config = TrainConfig.from_params(params["train"])
     classifier, classes = load("models/baseline.pt", classes=pruned.classes, image_shape=pruned.images.shape[1:],
                                trained_as=(train_config, seed, policy_for(params, train_config.augment)),
-                               trained_on=lambda: learnt_ids("baseline"), uses="its weak classes and kept samples")
+                               trained_on=lambda: learnt_ids("baseline"), chose_on=val_ids,
+                               uses="its weak classes and kept samples")
     # in batches of train.eval_batch_size as params.yaml gives it now, as evaluate: before, the checkpoint's (and 1,024
     # for the Fréchet features), so lowering it after running out of memory changed nothing
     classifier = run_as(classifier, train_config)

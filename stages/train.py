@@ -63,7 +63,8 @@ def main() -> None:
             save(trained, model_path, classes=train.classes, image_shape=train.images.shape[1:],
                  seen=np.concatenate([train.manifest["id"].to_numpy(), val.manifest["id"].to_numpy()]),
                  labels=np.concatenate([train.labels, val.labels]),
-                 digests=np.concatenate([train.manifest["digest"].to_numpy(str), val.manifest["digest"].to_numpy(str)]))
+                 digests=np.concatenate([train.manifest["digest"].to_numpy(str), val.manifest["digest"].to_numpy(str)]),
+                 val=val.manifest["id"].to_numpy())
     if is_main_process():
         print(f"train@{variant}: {len(train)} images, augment {config.augment}")  # fit printed where it stopped
 

@@ -21,17 +21,22 @@ from winnow.training import STEP_SETTINGS, Trained
 
 
 def save(trained: Trained, path: str | os.PathLike, *, classes: list[str], image_shape: tuple[int, ...],
-         seen: np.ndarray, labels: np.ndarray | None = None, digests: np.ndarray | None = None) -> None:
+         seen: np.ndarray, labels: np.ndarray | None = None, digests: np.ndarray | None = None,
+         val: np.ndarray | None = None) -> None:
     """Write weights plus everything :func:`load` needs, atomically. ``seen``: the ids ``(N,)`` of the images the
     model learnt from or chose its epoch on (train and val), kept as :func:`id_hashes`, so that a test split holding
     one of them is refused where the model is scored (:func:`load`'s ``held_out``); ``labels``: their labels ``(N,)``,
     kept with the ids as ``learnt`` (:func:`labelled_hashes`), so that a row relabelled since is refused too
     (:func:`load`'s ``trained_on``); ``digests``: their pixel digests ``(N,)`` (:func:`winnow.imageset.pixel_digest`),
     kept with the ids as ``pixels``, so that an image whose pixels changed since (an imageset written anew under the
-    same ids and labels) is refused too."""
+    same ids and labels) is refused too; ``val``: the ids ``(V,)`` among ``seen`` it chose its epoch on and did not
+    learn from, kept as ``chose_on`` (:func:`id_hashes`), so that images moved between train and val since are
+    refused too (:func:`load`'s ``chose_on``)."""
     learnt = {} if labels is None else {"learnt": torch.from_numpy(np.unique(labelled_hashes(seen, labels)))}
     if digests is not None:
         learnt["pixels"] = torch.from_numpy(np.unique(labelled_hashes(seen, digests)))
+    if val is not None:
+        learnt["chose_on"] = torch.from_numpy(np.unique(id_hashes(val)))
     write_torch(path, {**learnt,
         "state_dict": {k: v.cpu() for k, v in trained.model.state_dict().items()},
         "config": asdict(trained.config), "mean": trained.mean, "std": trained.std, "classes": classes,
@@ -59,6 +64,7 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
          classes: list[str] | None = None, image_shape: tuple[int, ...] | None = None,
          trained_as: tuple[TrainConfig, int, Policy | None] | None = None, held_out: np.ndarray | None = None,
          trained_on: Callable[[], tuple[np.ndarray, ...]] | None = None,
+         chose_on: Callable[[], np.ndarray] | None = None,
          uses: str = "its score") -> tuple[Trained, list[str]]:
     """A model saved by :func:`save`, on the chosen device, and its class names.
 
@@ -77,7 +83,10 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
     its data set version holds now; called last, so that a file that is no model of this data is named as such first;
     the labels it kept, ``learnt``): the version's rows changed since it was trained; a model that kept no labels (an
     earlier winnow's) is refused there too, as a relabel since would pass unseen. Where ``trained_on()`` gives their
-    pixel digests ``(M,)`` too, so is one that learnt any of them from other pixels (``pixels``), or kept none.
+    pixel digests ``(M,)`` too, so is one that learnt any of them from other pixels (``pixels``), or kept none. And,
+    after those, one that did not choose its epoch on exactly the image ids ``(V,)`` that ``chose_on()`` gives (the val
+    split its data set version holds now): the train and val splits were carved anew since it was trained; a model
+    that kept no record of them (``chose_on``: an earlier winnow's, or :func:`save` without ``val``) is not checked.
     """
     from winnow.model_reads import read_checkpoint
     from winnow.stage_reads import rerun_error
@@ -123,7 +132,7 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
         if not (isinstance(config.eval_batch_size, int) and config.eval_batch_size >= 1):
             raise ValueError(f"eval_batch_size {config.eval_batch_size!r} is not a whole number of 1 or more")
         seen, learnt = ckpt["seen"], ckpt.get("learnt")  # learnt: None where written before labels were kept
-        for name in [key for key in ("seen", "learnt", "pixels") if ckpt.get(key) is not None]:
+        for name in [key for key in ("seen", "learnt", "pixels", "chose_on") if ckpt.get(key) is not None]:
             if not (isinstance(ckpt[name], torch.Tensor) and ckpt[name].dtype == torch.int64 and ckpt[name].dim() == 1):
                 raise ValueError(f"{name} is not an int64 tensor of image id hashes")
     except (TypeError, ValueError, KeyError, RuntimeError) as err:  # a field or a weight of the wrong shape
@@ -176,6 +185,19 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
                           record="the pixels it learnt from (pixels)", unseen="images changed since it was trained",
                           held="from other pixels", why="the imagesets they are read from were written anew since it "
                           "was trained, and its score would be of other data")
+    if chose_on is not None and ckpt.get("chose_on") is not None:
+        # before: ingest.val_fraction raised (test carved first, so the same test split) or a source's image moved from
+        # val/ to train/, the variants rerun, then evaluate by hand (or dvc repro -s): the same images, labels and
+        # pixels, so the model that chose its epoch on the old val split was scored as the new version's, exit 0
+        val = np.asarray(chose_on())
+        now, then = id_hashes(val), ckpt["chose_on"].numpy()
+        learnt_now, chosen_then = ~np.isin(now, then), ~np.isin(then, now)
+        if learnt_now.any() or chosen_then.any():
+            first = f", first {str(val[int(np.argmax(learnt_now))])!r}" if learnt_now.any() else ""
+            raise rerun_error(path, f"chose its epoch on {int(chosen_then.sum())} image(s) its data set version now "
+                                    f"trains on, and learnt from {int(learnt_now.sum())} it now chooses the epoch "
+                                    f"on{first}: the train and val splits were carved anew since it was trained, and "
+                                    f"{uses} would be another training's", written_by=written_by)
     model = model.to(pick_device(device)).eval()
     # seed: None (unknown) in an earlier winnow's checkpoint; policy: None there too
     return (Trained(model, ckpt["mean"], ckpt["std"], ckpt["history"], ckpt["best_epoch"], config, ckpt.get("seed"),

@@ -278,6 +278,13 @@ def learnt_ids(name: str, *, root: str | os.PathLike = VARIANTS_DIR) -> tuple[np
             np.concatenate([digests.to_numpy(str), val["digest"].to_numpy(str)]))
 
 
+def val_ids() -> np.ndarray:
+    """The ids ``(V,)`` of data/ingest's val split as it is now: what every variant's training chooses its epoch on
+    (:func:`load_variant`'s val), for :func:`winnow.checkpoints.load`'s ``chose_on``."""
+    manifest = read_imageset(INGEST).manifest
+    return manifest.loc[manifest["split"] == "val", "id"].to_numpy(str)
+
+
 def loaded_ids(train: ImageSet, val: ImageSet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`learnt_ids` of the images :func:`load_variant` gave (``train``, ``val``), taken from them: what a stage
     that learns from them records, of the images it loaded and not of the files as they are later."""

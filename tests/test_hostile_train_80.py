@@ -1,0 +1,63 @@
+"""Hostile cases of the 80th stop's probe of train, evaluate and the model files:
+
+- evaluate of a model whose data set version has since moved images between its train and val splits (ingest's
+  val_fraction raised, which carves test first and so keeps the test split, or a source's image moved from val/ to
+  train/), the variants rerun, then evaluate by hand: one line naming the model and train@<v>; before, the same ids,
+  labels and pixels passed every check, and the model that chose its epoch on the old val split was scored as the new
+  version's, exit 0.
+
+Each checks the whole line a user reads, and nothing partial left behind.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hostile_harness import assert_error_line, assert_nothing_left, default_params, files_under, make_project, run_stage
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def _write_data(project, splits: dict[str, str]) -> None:
+    """data/ingest and data/degrade (degrade off) of 8x8 grey images of classes a and b, image ``id`` in split
+    ``splits[id]`` (its label: its last digit's parity), each id's pixels the same whatever its split; and the
+    baseline variant of its train images, as the variants stage writes it."""
+    from winnow.degrade import perturbation_table
+    from winnow.imageset import write_imageset
+    from winnow.stage import write_table
+    from winnow.variants import baseline_rows, write_variant
+
+    ids = sorted(splits)
+    manifest = pd.DataFrame({"id": ids, "split": [splits[i] for i in ids], "label": [int(i[-1]) % 2 for i in ids]})
+    manifest = manifest.assign(source="t", orig_h=8, orig_w=8, orig_mode="L")
+    images = np.random.default_rng(0).integers(0, 256, (len(ids), 8, 8, 1), dtype=np.uint8)
+    for name in ("ingest", "degrade"):
+        write_imageset(project / "data" / name, images, manifest, ["a", "b"])
+    write_table(project / "data/degrade/perturbations.parquet", perturbation_table([]))
+    write_variant("baseline", baseline_rows(manifest), root=project / "data/variants")
+
+
+@pytest.mark.hostile("training")
+def test_evaluate_refuses_a_model_whose_train_and_val_splits_were_carved_anew_since(tmp_path):
+    # before: exit 0, "evaluate@baseline: accuracy ..." of the model that learnt from x1 and chose its epoch on x3
+    params = default_params()
+    params["degrade"]["enabled"] = False
+    params["variants"] = ["baseline"]
+    params["contracts"]["enforce_variants"] = []
+    params["train"].update(device="cpu", crop_padding=0, model="lenet5", epochs=1, batch_size=8)
+    project = make_project(tmp_path / "project", params)
+    test = {"x4": "test", "x5": "test"}
+    _write_data(project, {"x0": "train", "x1": "train", "x2": "val", "x3": "val", **test})
+    trained = run_stage(project, "train", "baseline")
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    # the same six images, labels and pixels, and the same test split: x1 and x3 trade train and val
+    _write_data(project, {"x0": "train", "x1": "val", "x2": "val", "x3": "train", **test})
+    before = files_under(project)
+    done = run_stage(project, "evaluate", "baseline")
+    assert assert_error_line(done) == (
+        "error: models/baseline.pt: chose its epoch on 1 image(s) its data set version now trains on, and learnt from "
+        "1 it now chooses the epoch on, first 'x1': the train and val splits were carved anew since it was trained, "
+        "and its score would be another training's; rerun the train@baseline stage (dvc repro train@baseline)")
+    assert_nothing_left(project, before)
