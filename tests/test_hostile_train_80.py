@@ -4,7 +4,9 @@
   val_fraction raised, which carves test first and so keeps the test split, or a source's image moved from val/ to
   train/), the variants rerun, then evaluate by hand: one line naming the model and train@<v>; before, the same ids,
   labels and pixels passed every check, and the model that chose its epoch on the old val split was scored as the new
-  version's, exit 0.
+  version's, exit 0;
+- train on an empty val split: the one line naming it; before, a warning that val had no image of any class came
+  first, two lines for one cause.
 
 Each checks the whole line a user reads, and nothing partial left behind.
 """
@@ -39,15 +41,20 @@ def _write_data(project, splits: dict[str, str]) -> None:
     write_variant("baseline", baseline_rows(manifest), root=project / "data/variants")
 
 
-@pytest.mark.hostile("training")
-def test_evaluate_refuses_a_model_whose_train_and_val_splits_were_carved_anew_since(tmp_path):
-    # before: exit 0, "evaluate@baseline: accuracy ..." of the model that learnt from x1 and chose its epoch on x3
+def _project(root):
+    """A project of the baseline variant alone, degrade off, trained for 1 epoch of lenet5 on the CPU."""
     params = default_params()
     params["degrade"]["enabled"] = False
     params["variants"] = ["baseline"]
     params["contracts"]["enforce_variants"] = []
     params["train"].update(device="cpu", crop_padding=0, model="lenet5", epochs=1, batch_size=8)
-    project = make_project(tmp_path / "project", params)
+    return make_project(root, params)
+
+
+@pytest.mark.hostile("training")
+def test_evaluate_refuses_a_model_whose_train_and_val_splits_were_carved_anew_since(tmp_path):
+    # before: exit 0, "evaluate@baseline: accuracy ..." of the model that learnt from x1 and chose its epoch on x3
+    project = _project(tmp_path / "project")
     test = {"x4": "test", "x5": "test"}
     _write_data(project, {"x0": "train", "x1": "train", "x2": "val", "x3": "val", **test})
     trained = run_stage(project, "train", "baseline")
@@ -60,4 +67,19 @@ def test_evaluate_refuses_a_model_whose_train_and_val_splits_were_carved_anew_si
         "error: models/baseline.pt: chose its epoch on 1 image(s) its data set version now trains on, and learnt from "
         "1 it now chooses the epoch on, first 'x1': the train and val splits were carved anew since it was trained, "
         "and its score would be another training's; rerun the train@baseline stage (dvc repro train@baseline)")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("training")
+def test_train_on_an_empty_val_split_is_the_one_line_without_a_warning_of_every_class(tmp_path):
+    # before: "warning: train@baseline: val has no image of classes 'a', 'b', which train has: ... add val images of
+    # every class (raise ingest.val_fraction; ...)" above the error, two lines for one cause
+    project = _project(tmp_path / "project")
+    _write_data(project, {"x0": "train", "x1": "train", "x4": "test", "x5": "test"})
+    before = files_under(project)
+    done = run_stage(project, "train", "baseline")
+    assert assert_error_line(done) == (
+        "error: train: the val split is empty; a training keeps the epoch with the best val accuracy, so it needs val "
+        "images: set ingest.val_fraction above 0")
+    assert "warning" not in done.stdout + done.stderr
     assert_nothing_left(project, before)

@@ -128,7 +128,10 @@ def unvalidated_classes(train_labels: np.ndarray, val_labels: np.ndarray, *, cla
     """What the warning says when some class of int ``train_labels`` has no image among ``val_labels`` (None when
     each has one): the epoch kept is the one of best val accuracy, which never asks for that class. Before, a val split
     of class 'a' alone (ingest's carving rounds a small class's share to 0) kept, without a word, an epoch that named
-    'a' for every image: "best val acc 1.0000". The train stage and represent's judge say it."""
+    'a' for every image: "best val acc 1.0000". The train stage and represent's judge say it. None too when val holds
+    no image: :func:`winnow.training.fit` refuses that in one line (before: this warning of every class came first)."""
+    if not len(val_labels):
+        return None
     missing = np.setdiff1d(np.unique(train_labels), np.unique(val_labels))
     if not len(missing):
         return None
