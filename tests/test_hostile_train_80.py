@@ -6,7 +6,9 @@
   labels and pixels passed every check, and the model that chose its epoch on the old val split was scored as the new
   version's, exit 0;
 - train on an empty val split: the one line naming it; before, a warning that val had no image of any class came
-  first, two lines for one cause.
+  first, two lines for one cause;
+- evaluate where a folder stands at models/<v>.pt: one line saying to move it away; before, "model file not found;
+  rerun the train@<v> stage", and that rerun refused the folder in turn.
 
 Each checks the whole line a user reads, and nothing partial left behind.
 """
@@ -82,4 +84,19 @@ def test_train_on_an_empty_val_split_is_the_one_line_without_a_warning_of_every_
         "error: train: the val split is empty; a training keeps the epoch with the best val accuracy, so it needs val "
         "images: set ingest.val_fraction above 0")
     assert "warning" not in done.stdout + done.stderr
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("training")
+def test_evaluate_of_a_folder_where_the_model_goes_says_to_move_it_not_that_it_is_missing(tmp_path):
+    # before: "error: models/baseline.pt: model file not found; rerun the train@baseline stage", and that rerun refused
+    # in turn: "train@baseline: models/baseline.pt is a folder, where the stage writes a file; move it away, then rerun"
+    project = _project(tmp_path / "project")
+    _write_data(project, {"x0": "train", "x1": "train", "x2": "val", "x3": "val", "x4": "test", "x5": "test"})
+    (project / "models/baseline.pt").mkdir(parents=True)
+    before = files_under(project)
+    done = run_stage(project, "evaluate", "baseline")
+    assert assert_error_line(done) == (
+        "error: models/baseline.pt: is a folder, where train@baseline writes a model file; move it away, then rerun the "
+        "train@baseline stage (dvc repro train@baseline)")
     assert_nothing_left(project, before)

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from winnow.errors import refuse_unreadable
+from winnow.errors import WinnowError, refuse_unreadable
 from winnow.file_ops import file_digests
 from winnow.stage_reads import read_json, rerun_error
 
@@ -125,6 +125,9 @@ def read_checkpoint(path: str | os.PathLike, *, written_by: str) -> Any:
     from winnow.stage import torch_file_damage
 
     path = Path(path)
+    if path.is_dir():  # before: "model file not found; rerun ...", and the rerun refused the folder in its place
+        raise WinnowError(f"{path}: is a folder, where {written_by} writes a model file; move it away, then rerun the "
+                          f"{written_by} stage (dvc repro {written_by})")
     if not path.is_file():
         raise rerun_error(path, "model file not found", written_by=written_by)
     damage = torch_file_damage(path)
