@@ -8,7 +8,7 @@
 - train on an empty val split: the one line naming it; before, a warning that val had no image of any class came
   first, two lines for one cause;
 - evaluate where a folder stands at models/<v>.pt: one line saying to move it away; before, "model file not found;
-  rerun the train@<v> stage", and that rerun refused the folder in turn.
+  rerun the train@<v> stage", and that rerun refused the folder in turn; so where a file stands at models/ itself.
 
 Each checks the whole line a user reads, and nothing partial left behind.
 """
@@ -99,4 +99,19 @@ def test_evaluate_of_a_folder_where_the_model_goes_says_to_move_it_not_that_it_i
     assert assert_error_line(done) == (
         "error: models/baseline.pt: is a folder, where train@baseline writes a model file; move it away, then rerun the "
         "train@baseline stage (dvc repro train@baseline)")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("training")
+def test_evaluate_of_a_model_under_a_file_where_its_folder_goes_names_that_file(tmp_path):
+    # before: "error: models/baseline.pt: model file not found; rerun the train@baseline stage", and that rerun refused
+    # in turn: "train@baseline: models/baseline.pt lies under the file models; move that away, then rerun"
+    project = _project(tmp_path / "project")
+    _write_data(project, {"x0": "train", "x1": "train", "x2": "val", "x3": "val", "x4": "test", "x5": "test"})
+    (project / "models").write_text("")
+    before = files_under(project)
+    done = run_stage(project, "evaluate", "baseline")
+    assert assert_error_line(done) == (
+        "error: models/baseline.pt: lies under the file models; move that away, then rerun the train@baseline stage "
+        "(dvc repro train@baseline)")
     assert_nothing_left(project, before)

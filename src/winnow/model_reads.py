@@ -128,6 +128,10 @@ def read_checkpoint(path: str | os.PathLike, *, written_by: str) -> Any:
     if path.is_dir():  # before: "model file not found; rerun ...", and the rerun refused the folder in its place
         raise WinnowError(f"{path}: is a folder, where {written_by} writes a model file; move it away, then rerun the "
                           f"{written_by} stage (dvc repro {written_by})")
+    blocking = next((parent for parent in path.parents if parent.is_file()), None)
+    if blocking is not None:  # as the rerun names it: before, "model file not found; rerun ...", which then refused
+        raise WinnowError(f"{path}: lies under the file {blocking}; move that away, then rerun the {written_by} stage "
+                          f"(dvc repro {written_by})")
     if not path.is_file():
         raise rerun_error(path, "model file not found", written_by=written_by)
     damage = torch_file_damage(path)
