@@ -16,8 +16,10 @@ def generation_bytes(samples: int, *, image_shape: tuple[int, int, int], latent_
     """Bytes gan-synthesize holds at once, at most, for ``samples`` uint8 ``(S, S, C)`` samples: a sample's 3 * pixels +
     4 * latent_dim + 4 * num_classes + SAMPLE_BOOKKEEPING_BYTES, and a batch's float32 activations, a layer's input and
     output at once: 2 * 4 * batch * (2 * width * (S/4)^2 + width * (S/2)^2 + C * S^2). Three arrays of pixels: the
-    samples and at most two copies at once (predict_proba's permuted copy; a class's masked and permuted copies for
-    the Fréchet features; augmented's extra images). Before, one array and the latent vectors: 20,000 32x32x3 samples
+    samples and at most two copies at once (a class's masked and permuted copies for the Fréchet features; augmented's
+    extra images); :func:`winnow.training.predict_proba` copies a batch of them only, on the CPU, and holds the
+    probabilities once (before, two full copies and its logits three times more, uncounted: 20,000 32x32x3 samples of
+    100 classes took 276 MiB to generate and judge, guarded as 218 MiB). Before, one array and the latent vectors: 20,000 32x32x3 samples
     were guarded as 66 MiB and took 815 MiB (every batch's float32 outputs, their concatenation and temporaries)."""
     size, _, channels = image_shape
     pixels = size * size * channels

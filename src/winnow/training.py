@@ -325,13 +325,29 @@ def predict_proba(trained: Trained, images: np.ndarray, *, batch_size: int | Non
     """float32 ``(N, classes)`` softmax probabilities of float32 logits for uint8 ``(N, H, W, C)`` images,
     computed with the model's own ``config.threads``, in batches of ``batch_size`` (default its own
     ``config.eval_batch_size``: evaluate once took 1,024 a batch whatever train.eval_batch_size said, and ran
-    out of memory where training had not)."""
+    out of memory where training had not).
+
+    Holds the images' pixels once more for one batch only on the CPU, and the probabilities once: a batch's are
+    written into the result as they come. Before, a full-size contiguous copy and a full-size permuted copy of the
+    images (two more arrays of pixels beside them, which :func:`winnow.gan_memory.generation_bytes` did not count), and
+    the logits three times over (per batch, concatenated, softmaxed) before the float32 result; the same bytes."""
     batch_size = batch_size or trained.config.eval_batch_size
     device = next(trained.model.parameters()).device
+    model = trained.model.eval()
+    out = None
     with reproducible(threads=trained.config.threads, device=device, training=False):
-        x = device_images(images, device, stream=trained.config.stream)
-        logits = _logits(trained.model.eval(), x, trained.mean, trained.std, batch_size)
-    return torch.softmax(logits, dim=1).cpu().numpy().astype(np.float32)
+        # the CPU reads a batch at a time whatever train.stream says: a tensor of all the images there is no nearer the
+        # model, only a copy beside them. A batch is the same uint8 (B, C, H, W) tensor, with the same strides, as a
+        # slice of the whole one, so the probabilities are the same bytes
+        x = device_images(images, device, stream="always" if device.type == "cpu" else trained.config.stream)
+        mean, std = trained.mean.to(device), trained.std.to(device)
+        with float32_math(device):
+            for i in range(0, max(len(x), 1), batch_size):  # no image: one empty batch, for the (0, classes) shape
+                probs = torch.softmax(model(normalise(x[i:i + batch_size], mean, std)).float(), dim=1)
+                if out is None:
+                    out = np.empty((len(x), probs.shape[1]), np.float32)
+                out[i:i + len(probs)] = probs.cpu().numpy()
+    return out
 
 
 def run_as(trained: Trained, config: TrainConfig) -> Trained:
