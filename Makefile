@@ -20,7 +20,7 @@ endif
 # them; SRC reaches the shell through the environment, never inside quotes
 export WINNOW_SRC := $(SRC)
 
-.PHONY: setup chromium repro test lock bench-extra FORCE
+.PHONY: setup chromium repro test lock bench-extra git-check FORCE
 
 # a tarball or zip export (no .git) is refused in one line before dvc or pytest starts: dvc stopped on "ERROR: ... is
 # not a git repository", with no way on, and the tests that list the checkout's files (git ls-files) on a traceback
@@ -28,7 +28,13 @@ export WINNOW_SRC := $(SRC)
 # dvc init --no-scm True). The check asks whether there is a repository, not whether git trusts its owner
 # (safe.directory): a checkout owned by another user (a CI container's mounted workspace) is one, and dvc repro runs
 # in it; before, both were told to run git init
-GIT_CHECK = @! command -v git >/dev/null 2>&1 || git -c safe.directory='*' rev-parse --git-dir >/dev/null 2>&1 || [ "$$(dvc config core.no_scm 2>/dev/null | tr A-Z a-z)" = true ] || { echo "$@: $(CURDIR) is in no git repository, which dvc and the tests need (a tarball or zip export has none): run git init in it, or clone the project with git clone"; exit 1; }
+# It runs before the set-up, so that the refusal comes first and alone (before: after minutes of pip downloads), and
+# so reads core.no_scm from .dvc/config itself where no dvc runs yet (a fresh export has no .venv)
+NEEDS_GIT := $(filter test repro,$(MAKECMDGOALS))
+# order-only: under make -j the set-up would otherwise start beside the check and run on after its refusal
+ifneq ($(NEEDS_GIT),)
+$(STAMP) chromium: | git-check
+endif
 
 # a .venv whose python does not run, or runs a Python older than 3.11, is made anew from nothing (venv --clear),
 # stamp or none: its interpreter removed or upgraded away leaves dangling links, which `python -m venv` keeps as
@@ -39,6 +45,15 @@ ifneq ($(VENV_OK),yes)
 $(STAMP): FORCE
 VENV_CLEAR := --clear
 endif
+
+# every pip step bounded: pip's own 15 s timeout with 5 retries and back-off, per request, kept a host with no
+# network (or an index that does not answer) waiting for minutes before its error. PIP_TIMEOUT (or
+# PIP_DEFAULT_TIMEOUT) and PIP_RETRIES, pip's own names, set in the environment or on the command line, give others; a
+# pip step that fails ends in one line on how to set up without the index
+PIP_TIMEOUT ?= $(or $(PIP_DEFAULT_TIMEOUT),15)
+PIP_RETRIES ?= 1
+PIP = "$(BIN)/pip" install --quiet --timeout "$(PIP_TIMEOUT)" --retries "$(PIP_RETRIES)"
+PIP_FAILED = { echo "setup: pip could not install $(1) into $(VENV) (pip's error above); with no network, install from a folder of wheels: PIP_NO_INDEX=1 PIP_FIND_LINKS=/path/to/wheels make setup, or from another index: PIP_INDEX_URL=https://host/simple make setup"; exit 1; }
 
 ifndef SETUP_LOCKED
 $(STAMP): requirements.lock pyproject.toml
@@ -54,11 +69,11 @@ else
 # had just emptied; the second now waits for the first, then finds .venv set up (where there is flock: Linux)
 $(STAMP): requirements.lock pyproject.toml
 	"$(PYTHON)" -m venv $(VENV_CLEAR) "$(VENV)"
-	"$(BIN)/pip" install --quiet --upgrade pip
+	$(PIP) --upgrade pip || $(call PIP_FAILED,pip)
 	# torch before anything else: an unpinned resolve would pull several GB of CUDA wheels
-	"$(BIN)/pip" install --quiet "$$(grep '^torch==' requirements.lock)"
+	$(PIP) "$$(grep '^torch==' requirements.lock)" || $(call PIP_FAILED,torch)
 	# the optional extras too, so that their tests run (and never skip under CI=true)
-	"$(BIN)/pip" install --quiet -c requirements.lock -e '.[dev,faiss,ray]'
+	$(PIP) -c requirements.lock -e '.[dev,faiss,ray]' || $(call PIP_FAILED,winnow's requirements)
 	touch "$(STAMP)"
 endif
 
@@ -81,11 +96,17 @@ chromium:
 
 setup: $(STAMP) chromium
 
+# the rule for the check above (here, below the set-up's: the first rule is a plain make's goal)
+git-check:
+	@! command -v git >/dev/null 2>&1 || git -c safe.directory='*' rev-parse --git-dir >/dev/null 2>&1 \
+	|| if command -v dvc >/dev/null 2>&1; then [ "$$(dvc config core.no_scm 2>/dev/null | tr A-Z a-z)" = true ]; \
+	   else grep -qiE '^[[:space:]]*no_scm[[:space:]]*=[[:space:]]*true[[:space:]]*$$' .dvc/config .dvc/config.local 2>/dev/null; fi \
+	|| { echo "$(or $(firstword $(NEEDS_GIT)),$@): $(CURDIR) is in no git repository, which dvc and the tests need (a tarball or zip export has none): run git init in it, or clone the project with git clone"; exit 1; }
+
 # the pipeline needs the environment alone: chromium is for the report's browser test (make test). A dvc killed as it
 # wrote .dvc/tmp/rwlock leaves it broken, and every dvc command then stops on "Unable to read RWLock-file" before
 # any stage (which would remove it) starts: it goes first, unless another dvc holds it
-repro: $(STAMP)
-	$(GIT_CHECK)
+repro: git-check $(STAMP)
 	PYTHONPATH="$$WINNOW_SRC" python -c 'from winnow.stage import drop_broken_dvc_lock; drop_broken_dvc_lock()'
 	dvc repro
 
@@ -93,12 +114,11 @@ repro: $(STAMP)
 # one worker, so a module's fixtures are built once. Not nproc: a container may see more cores than it may
 # use. TEST_WORKERS=0 runs the tests in this process.
 TEST_WORKERS ?= 2
-test: setup
-	$(GIT_CHECK)
+test: git-check setup
 	pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 bench-extra: setup
-	"$(BIN)/pip" install --quiet -c requirements.lock -e '.[dev,faiss,ray,bench]'
+	$(PIP) -c requirements.lock -e '.[dev,faiss,ray,bench]'
 
 # re-pin from the current environment; the +cpu/+cu local tag is dropped so the pin fits every host
 lock:

@@ -42,14 +42,18 @@ if [ "$1" = -m ] && [ "$2" = venv ]; then
 fi
 exec {sys.executable} "$@"
 """
-PIP_STEPS = ["install --quiet --upgrade pip",
-             f"install --quiet {next(l for l in (ROOT / 'requirements.lock').read_text().splitlines() if l.startswith('torch=='))}",
-             "install --quiet -c requirements.lock -e .[dev,faiss,ray]"]
+TORCH = next(line for line in (ROOT / 'requirements.lock').read_text().splitlines() if line.startswith('torch=='))
+# every pip step bounded (probe 80): 15 s a request and one retry, so that no network is an error in under a minute
+BOUNDED = "install --quiet --timeout 15 --retries 1"
+PIP_STEPS = [f"{BOUNDED} --upgrade pip", f"{BOUNDED} {TORCH}", f"{BOUNDED} -c requirements.lock -e .[dev,faiss,ray]"]
 
 
 # what a make hands the makes below it: the suite's own ``make test PYTHON=...`` (or VENV=...) gave its command-line
 # variables to every make these tests run, which took the stub's place (a real venv and pip) and failed 5 of them
 OUTER_MAKE = ("MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES", "MAKELEVEL")
+# what the host's environment may choose for make setup, which these tests choose themselves: a PYTHON exported for
+# another tool, and pip's wait (a host's PIP_DEFAULT_TIMEOUT=180 took the place of the Makefile's bound)
+HOST_CHOICES = ("PYTHON", "PIP_TIMEOUT", "PIP_DEFAULT_TIMEOUT", "PIP_RETRIES")
 
 
 @pytest.fixture(autouse=True)
@@ -68,17 +72,18 @@ def _clone(folder: Path) -> Path:
 
 
 def _make(clone: Path, tmp_path: Path, *args: str, python: str = "python3.11", path: str | None = None,
-          extra: dict | None = None):
-    """``make -s <args>`` in ``clone`` with the stub as ``python`` on PATH (or ``path`` alone), and ``extra`` in
+          extra: dict | None = None, stub: str = STUB):
+    """``make -s <args>`` in ``clone`` with ``stub`` as ``python`` on PATH (or ``path`` alone), and ``extra`` in
     its environment."""
     stubs = tmp_path / "stubs"
     stubs.mkdir(exist_ok=True)
-    (stubs / python).write_text(STUB)
+    (stubs / python).write_text(stub)
     (stubs / python).chmod(0o755)
     # PIP_NO_INDEX: a Makefile that let a refused Python through fails fast, without a download
     env = {**os.environ, "VENV_LOG": str(tmp_path / "venv.log"), "PIP_NO_INDEX": "1",
            "PATH": path if path is not None else f"{stubs}{os.pathsep}{os.environ['PATH']}"}
-    env.pop("PYTHON", None)
+    for name in HOST_CHOICES:
+        env.pop(name, None)
     env.update(extra or {})
     return subprocess.run([MAKE, "-s", *args], cwd=clone, env=env, capture_output=True,
                           text=True, timeout=120)
@@ -215,7 +220,8 @@ def test_two_makes_setting_up_one_fresh_venv_at_once_set_it_up_once(tmp_path):
     (stubs / "python3.11").chmod(0o755)
     env = {**os.environ, "VENV_LOG": str(tmp_path / "venv.log"), "PIP_NO_INDEX": "1",
            "PATH": f"{stubs}{os.pathsep}{os.environ['PATH']}"}
-    env.pop("PYTHON", None)
+    for name in HOST_CHOICES:
+        env.pop(name, None)
     makes = [subprocess.Popen([MAKE, "-s", ".venv/.installed"], cwd=clone, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True) for _ in range(2)]
     outputs = [make.communicate(timeout=120)[0] for make in makes]
