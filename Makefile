@@ -96,6 +96,11 @@ chromium:
 
 setup: $(STAMP) chromium
 
+# the set-up reads these from the folder make runs in: make run from another (make -f ../Makefile in src/) stopped on
+# make's "No rule to make target 'requirements.lock'", naming no way on
+requirements.lock pyproject.toml:
+	@echo "setup: $(CURDIR) has no $@, which the set-up installs from: run make in the project's folder: make -C $(patsubst %/,%,$(dir $(THIS))) $(or $(MAKECMDGOALS),setup)"; exit 1
+
 # the rule for the check above (here, below the set-up's: the first rule is a plain make's goal)
 git-check:
 	@! command -v git >/dev/null 2>&1 || git -c safe.directory='*' rev-parse --git-dir >/dev/null 2>&1 \

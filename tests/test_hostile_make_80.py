@@ -105,3 +105,16 @@ def test_ci_script_is_executable_in_the_repository():
     # a CI that runs .ci/run (the README's script) stops on "Permission denied" if git records it without +x
     mode = subprocess.run(["git", "ls-files", "-s", ".ci/run"], cwd=ROOT, capture_output=True, text=True, check=True)
     assert mode.stdout.split()[0] == "100755"
+
+
+@pytest.mark.hostile("interrupted")
+def test_make_setup_run_from_a_subfolder_names_the_folder_to_run_it_in(tmp_path):
+    # before: make: *** No rule to make target 'requirements.lock', needed by '.venv/.installed'.  Stop.
+    clone = _clone(tmp_path / "winnow")
+    (clone / "src").mkdir()
+    done = _make(clone / "src", tmp_path, "-f", "../Makefile", "setup")
+    assert done.returncode == 2
+    assert done.stdout == (f"setup: {clone / 'src'} has no requirements.lock, which the set-up installs from: run make "
+                           f"in the project's folder: make -C {clone} setup\n")
+    assert not (tmp_path / "venv.log").exists()
+    assert not (clone / "src/.venv").exists()
