@@ -13,6 +13,7 @@ Make runs in a copy with the stub Python of probe 79 (a venv of links, a pip tha
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -118,3 +119,17 @@ def test_make_setup_run_from_a_subfolder_names_the_folder_to_run_it_in(tmp_path)
                            f"in the project's folder: make -C {clone} setup\n")
     assert not (tmp_path / "venv.log").exists()
     assert not (clone / "src/.venv").exists()
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_venv_made_by_python_3_10_is_made_anew_though_its_stamp_is_there(tmp_path):
+    # a .venv another checkout's older make (or `python3.10 -m venv .venv` by hand) made runs no winnow: made anew
+    clone = _clone(tmp_path / "winnow")
+    (clone / ".venv/bin").mkdir(parents=True)
+    (clone / ".venv/bin/python").write_text('#!/bin/sh\n[ "$1" = -V ] && echo "Python 3.10.12"\nexit 1\n')
+    (clone / ".venv/bin/python").chmod(0o755)
+    (clone / ".venv/.installed").touch()
+    done = _make(clone, tmp_path, ".venv/.installed")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "venv.log").read_text().splitlines() == ["-m venv --clear .venv", *PIP_STEPS]
+    assert (clone / ".venv/bin/python").resolve() == Path(sys.executable).resolve()
