@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from winnow.report_versions import verdict
+from winnow.version_verdict import verdict
 
 
 def versions_table(macro_f1: dict[str, float]) -> pd.DataFrame:

@@ -260,7 +260,7 @@ def test_the_per_image_interval_leaves_out_0_exactly_when_the_permutation_test_i
 
 @pytest.mark.hostile("report")
 def test_a_p_just_under_alpha_never_reads_as_alpha_in_the_sentence_that_ships():
-    from winnow.report_versions import verdict
+    from winnow.version_verdict import verdict
 
     nan = float("nan")
     table = pd.DataFrame({"accuracy": [.95, .96], "macro_f1": [.95, .958], "weakest": ["a", "a"],
@@ -275,7 +275,7 @@ def test_a_p_just_under_alpha_never_reads_as_alpha_in_the_sentence_that_ships():
 
 @pytest.mark.hostile("report")
 def test_a_bound_just_beside_0_is_written_in_decimals():
-    from winnow.report_versions import verdict
+    from winnow.version_verdict import verdict
 
     nan = float("nan")
     table = pd.DataFrame({"accuracy": [.95, .96], "macro_f1": [.95, .958], "weakest": ["a", "a"],

@@ -10,9 +10,10 @@ holds) and its F1, and against baseline, paired on the same test images
 - the change in accuracy with McNemar's exact two-sided test (:mod:`winnow.paired`, what the merge gate
   uses), for the reader who counts images.
 
-Then one sentence: the version to ship is the one with the highest macro F1 among those whose macro F1
-beats baseline's with p < 0.05, or it says plainly that none does. (Whether a gain holds across classes
-is the evaluation section's paired t-test over classes; it cannot see test noise, so it does not decide.)
+Then one sentence (:mod:`winnow.version_verdict`): the version to ship is the one with the highest macro F1
+among those whose macro F1 beats baseline's with p < 0.05, or it says plainly that none does. (Whether a gain
+holds across classes is the evaluation section's paired t-test over classes; it cannot see test noise, so it does
+not decide.)
 ``oracle`` (the train split before degrade) is shown as a reference and never chosen: a user never has it.
 """
 
@@ -33,9 +34,8 @@ from winnow.paired import PairedCounts, change_p_value, macro_f1_change, p_text
 from winnow.paired_predictions import pair
 from winnow.report import SIGNIFICANCE_LEVEL, bound, decimals, html_table
 from winnow.stage_reads import rerun_error
+from winnow.version_verdict import BASELINE, REFERENCES, unevaluated_sentence, verdict
 
-BASELINE = "baseline"
-REFERENCES = ("oracle",)  # shown for scale, never shipped
 RESAMPLES = 2000  # permutations: p resolves to 1/2001, and 1,000 test images take 0.2 s
 WEAKEST_NAMED = 3  # classes tied for the weakest named in its cell, the rest counted
 FEW_TEST_IMAGES = 5  # below it one test image moves a class's recall by more than 0.2
@@ -137,70 +137,6 @@ def _weakest(f1: pd.Series) -> str:
     weakest = [str(name) for name in f1.index[shown == decimals(f1.min(), digits=3)]]
     more = len(weakest) - WEAKEST_NAMED
     return ", ".join(weakest[:WEAKEST_NAMED]) + (f" and {more:,} more" if more > 0 else "")
-
-
-def beats_baseline(table: pd.DataFrame, *, alpha: float) -> pd.Series:
-    """bool per version: a higher macro F1 than baseline's with p < ``alpha`` (per image); never a reference."""
-    return (table["f1_change"] > 0) & (table["f1_p"] < alpha) & ~table.index.isin(REFERENCES)
-
-
-def verdict(table: pd.DataFrame, *, alpha: float) -> tuple[str | None, str]:
-    """``(winner, sentence)``: the version to ship (None when none beats baseline) and the sentence saying so.
-
-    Args:
-        table: :func:`compare_versions`'s.
-    """
-    if BASELINE not in table.index:
-        return None, "baseline has not been evaluated, so no version can be judged against it."
-    candidates = table.drop(index=[BASELINE, *REFERENCES], errors="ignore")
-    if candidates.empty:
-        return None, "Only baseline was evaluated: there is nothing to choose between."
-    # before: "Ship `pruned`: macro F1 0.909, +0.891 over baseline" where baseline's model named one class for every
-    # test image: a gain over (or beside) a model that never learnt is the training's failure, not the data's gain
-    failed = [v for v in (BASELINE, *candidates.index) if not table.loc[v, "learnt"]]
-    if failed:
-        names = ", ".join(f"`{v}`" for v in failed)
-        return None, (f"No verdict: the model of {names} did not learn (its recalls of the test classes add "
-                      "up to no more than naming one class for every image scores), so a gap between versions says "
-                      "nothing of their data; check train.lr, train.weight_decay and train.epochs, then rerun "
-                      f"`dvc repro {' '.join(f'train@{v}' for v in failed)}` and evaluate.")
-    winners = candidates[beats_baseline(candidates, alpha=alpha)]
-    best = (winners if len(winners) else candidates)["macro_f1"].idxmax()
-    row = candidates.loc[best]
-    evidence = (f"{_signed(row['f1_change'])} over baseline (p {p_text(row['f1_p'], alpha=alpha)}, {CONFIDENCE:.0%} "
-                f"CI {bound(row['f1_low'])} to {bound(row['f1_high'])}; paired on the test images)")
-    if len(winners):
-        shown = decimals(row["macro_f1"], digits=3)
-        return best, f"Ship `{best}`: macro F1 {shown}, {evidence}.{_beside(winners['macro_f1'], best=best)}"
-    # "the best" of versions that all score below baseline read as praise of a worse version
-    which = (f"The best, `{best}`, reaches" if row["macro_f1"] > table.loc[BASELINE, "macro_f1"] else
-             f"No other version scores above it; the closest, `{best}`, reaches")
-    return None, (f"No version beats baseline significantly: keep `{BASELINE}` (macro F1 "
-                  f"{decimals(table.loc[BASELINE, 'macro_f1'], digits=3)}). {which} macro F1 "
-                  f"{decimals(row['macro_f1'], digits=3)}, {evidence}.")
-
-
-def _beside(macro_f1: pd.Series, *, best: str) -> str:
-    """The versions of ``macro_f1`` (version -> macro F1; those that beat baseline) but ``best`` whose macro F1 reads
-    as ``best``'s, named: before, the first in params.yaml's order was shipped as if the split had chosen it. "The same"
-    only where equal (float noise aside), else shown apart: 0.8124 and 0.8116 (gains +0.101, +0.100) were "the same"."""
-    top, same, apart = macro_f1[best], [], []
-    for v, f1 in macro_f1.drop(best).items():
-        if decimals(f1, digits=3) == decimals(top, digits=3) and decimals(top - f1, digits=3) == decimals(0, digits=3):
-            same.append(f"`{v}`")
-        elif decimals(f1, digits=3) == decimals(top, digits=3):  # digits enough to differ, the top not read as 1
-            d = next((d for d in range(4, 10) if f"{f1:.{d}f}" != f"{top:.{d}f}" != f"{1:.{d}f}" or top == 1), 10)
-            apart.append(f" `{v}` also beats baseline, at macro F1 {f1:.{d}f} to `{best}`'s {top:.{d}f}.")
-    tie = (f" {', '.join(same)} {'beats' if len(same) == 1 else 'beat'} baseline with the same macro F1: the test "
-           "split does not choose between them, so either ships as well.") if same else ""
-    return tie + "".join(apart)
-
-
-def _signed(x: float) -> str:
-    """A change against baseline as :func:`winnow.report.bound` writes it: to its first digit that is not 0 where
-    three decimals would show 0. Before: 8 test images of 20,000 more right read "Ship `pruned`: macro F1 0.998,
-    +0.000 over baseline (p 0.009, ...)", a shipped gain shown as none."""
-    return bound(x)
 
 
 def unmeasured_note(metrics: dict[str, dict]) -> str:
@@ -333,15 +269,6 @@ def review_line(review: dict | None, *, path: str) -> str:
             "chose instead of the suggestion.</p>")
 
 
-def unevaluated_sentence(unevaluated: list[str]) -> str:
-    """What the verdict leaves out: the requested versions evaluate has not scored (none: empty)."""
-    if not unevaluated:
-        return ""
-    names = ", ".join(f"`{v}`" for v in unevaluated)
-    return (f" Not evaluated, so left out of this choice: {names} (no {summary_path('<version>')}; run "
-            f"`dvc repro {' '.join(f'evaluate@{v}' for v in unevaluated)}`).")
-
-
 def versions_section(*, metrics: dict[str, dict], predictions: dict[str, pd.DataFrame], paths: dict[str, str],
                      unevaluated: list[str], review: dict | None, review_path: str,
                      contract_failures: dict[str, int] | None = None, input_failures: dict[str, int] | None = None,
@@ -381,10 +308,10 @@ def versions_section(*, metrics: dict[str, dict], predictions: dict[str, pd.Data
                      "from it, so weigh that before shipping any.")
     shown = pd.DataFrame({
         COLUMNS[0]: table["accuracy"], COLUMNS[1]: table["macro_f1"], COLUMNS[2]: table["weakest"],
-        COLUMNS[3]: table["weakest_f1"], COLUMNS[4]: table["f1_change"].map(_signed),
+        COLUMNS[3]: table["weakest_f1"], COLUMNS[4]: table["f1_change"].map(bound),  # +0.0004, not +0.000
         COLUMNS[5]: [p_text(p, alpha=alpha) for p in table["f1_p"]],
         COLUMNS[6]: [f"{bound(lo)} to {bound(hi)}" for lo, hi in zip(table["f1_low"], table["f1_high"])],
-        COLUMNS[7]: table["acc_change"].map(_signed), COLUMNS[8]: [p_text(p, alpha=alpha) for p in table["acc_p"]]})
+        COLUMNS[7]: table["acc_change"].map(bound), COLUMNS[8]: [p_text(p, alpha=alpha) for p in table["acc_p"]]})
     shown[COLUMNS[6]] = shown[COLUMNS[6]].replace("– to –", "–")
     shown.index = pd.Index([f"{v} (reference)" if v in REFERENCES else v for v in table.index], name="version")
     bold = pd.DataFrame(np.repeat((table.index == winner)[:, None], len(COLUMNS), axis=1),
