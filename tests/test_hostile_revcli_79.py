@@ -65,7 +65,7 @@ def test_faiss_missing_with_no_stop_received_still_falls_back(tmp_path):
 # the optional packages whose absence is passed over: safetensors (pretrained weights' loaders), the Hugging Face
 # Hub's bars; each cut short by a Ctrl-C ran on, the interrupt lost
 _PASSED_OVER = {
-    "safetensors": "from winnow.pretrained import _named_weight_files as block; block = block('timm:x')",
+    "safetensors": "from winnow.pretrained_libraries import named_weight_files as block; block = block('timm:x')",
     "huggingface_hub": "from winnow.progress_env import download_bars as block; block = block()",
 }
 

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from hostile_harness import flip_a_bit
-from winnow import pretrained
+from winnow import pretrained, pretrained_libraries
 from winnow.configs import PretrainedConfig
 from winnow.errors import WinnowError
 
@@ -274,7 +274,7 @@ def test_no_connection_leaves_the_process_while_downloads_are_off():
     import socket
 
     connect = socket.socket.connect
-    with pretrained._offline(True):
+    with pretrained_libraries.offline(True):
         with pytest.raises(OSError, match="represent.pretrained.download is false: no connection is made"):
             socket.create_connection(("127.0.0.1", 9), timeout=1)
     assert socket.socket.connect is connect
