@@ -28,6 +28,11 @@ class OneChannel(nn.Module):
         return self.conv(x).mean((2, 3))
 
 
+class TwoInputs(nn.Module):
+    def forward(self, x, y):
+        return x.mean((2, 3)) + y.mean((2, 3))
+
+
 def scripted(module, name):
     return lambda project: torch.jit.save(torch.jit.script(module.eval()), str(project / name))
 
@@ -62,4 +67,16 @@ def test_a_torchscript_model_of_one_channel_is_told_it_gets_three(tmp_path):
     assert_error_line(done, "represent.pretrained: grey.pt failed on a float (B, 3, 16, 16) batch",
                       "expected input[48, 3, 16, 16] to have 1 channels, but got 3 channels instead",
                       "check input_size and that it takes 3-channel images")
+    assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("represent")
+def test_a_torchscript_model_whose_forward_wants_two_inputs_is_told_to_take_the_images_alone(tmp_path):
+    # before: "...; check input_size and that it takes 3-channel images", neither of which was wrong
+    project, before, done = run_represent(tmp_path, write=scripted(TwoInputs(), "two.pt"), source="pretrained",
+                                          pretrained={"torchscript": "two.pt", "input_size": 16, "device": "cpu"})
+    assert_error_line(done, "represent.pretrained: two.pt failed on a float (B, 3, 16, 16) batch (forward() is "
+                            "missing value for argument 'y'",
+                      "; its forward takes more than the one batch it is given: save a model whose forward(x) takes "
+                      "the images alone")
     assert_nothing_left(project, before)

@@ -20,7 +20,7 @@ from torch.nn import functional as F
 from winnow.configs import PretrainedConfig
 from winnow.device_rows import to_tensor
 from winnow.errors import WinnowError, out_of_memory
-from winnow.pretrained_failures import device_failure, failure, outputs
+from winnow.pretrained_failures import device_failure, failure, outputs, wants_more_inputs
 from winnow.pretrained_libraries import load_by_name
 from winnow.progress_env import progress_bar
 from winnow.torch_runtime import pick_device
@@ -69,6 +69,9 @@ def embed(images: np.ndarray, *, config: PretrainedConfig, progress: bool = True
                    "input's device (x.device; a traced model keeps the device it was traced on) and save it again, or "
                    "where this machine has the device it uses, set represent.pretrained.device to it"
                    if config.torchscript is not None and device_failure(err) else
+                   # before: "check input_size and that it takes 3-channel images" of forward(self, x, y)
+                   "its forward takes more than the one batch it is given: save a model whose forward(x) takes the "
+                   "images alone" if wants_more_inputs(err) else
                    "check input_size and that it takes 3-channel images")
             raise WinnowError(f"represent.pretrained: {name} failed on a float (B, 3, {size}, {size}) batch "
                               f"({failure(err)}); {fix}") from err

@@ -62,6 +62,15 @@ def device_failure(err: BaseException) -> bool:
     return bool(DEVICE_WORDS.search(_said(err) if scripted else first_line(err)))
 
 
+# what TorchScript says of a call short of the arguments a forward declares
+MISSING_INPUT = re.compile(r"forward\(\) is missing value for argument")
+
+
+def wants_more_inputs(err: BaseException) -> bool:
+    """Whether a model's failure ``err`` is its forward asking for more arguments than the one batch it was given."""
+    return bool(MISSING_INPUT.search(str(err)))
+
+
 # torch's load_state_dict, refusing weights that do not fit the model: a first line naming the model alone, then a
 # line each of missing keys, unexpected keys and tensors of another shape
 MISFIT = "Error(s) in loading state_dict for "
