@@ -80,3 +80,19 @@ def test_a_torchscript_model_whose_forward_wants_two_inputs_is_told_to_take_the_
                       "; its forward takes more than the one batch it is given: save a model whose forward(x) takes "
                       "the images alone")
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("represent")
+def test_a_torchscript_file_cut_short_is_told_so(tmp_path):
+    # before: "...: cut.pt is not a TorchScript file (PytorchStreamReader failed reading zip archive: failed finding
+    # central directory); save one with torch.jit.save(...)" of a TorchScript file copied only in part
+    def write(project):
+        scripted(NaNFeatures(), "whole.pt")(project)
+        (project / "cut.pt").write_bytes((project / "whole.pt").read_bytes()[:700])
+
+    project, before, done = run_represent(tmp_path, write=write, source="pretrained",
+                                          pretrained={"torchscript": "cut.pt"})
+    line = assert_error_line(done)
+    assert line == ("error: represent.pretrained.torchscript: cut.pt is cut short (a zip archive without its end: a "
+                    "copy or download stopped midway); copy or save the model again")
+    assert_nothing_left(project, before)

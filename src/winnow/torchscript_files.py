@@ -39,6 +39,11 @@ def load_torchscript(path: Path, device: torch.device) -> torch.jit.ScriptModule
             raise WinnowError(f"represent.pretrained.torchscript: {path} was written by torch.save (a state_dict "
                               "or a pickled model), not by torch.jit.save; load the model in Python, then "
                               f"{SAVE_SCRIPTED}") from err
+        # before: "is not a TorchScript file (PytorchStreamReader failed reading zip archive: failed finding central
+        # directory)" of a TorchScript file copied or downloaded only in part
+        if cut_short(path):
+            raise WinnowError(f"represent.pretrained.torchscript: {path} is cut short (a zip archive without its "
+                              "end: a copy or download stopped midway); copy or save the model again") from err
         raise WinnowError(f"represent.pretrained.torchscript: {path} is not a TorchScript file "
                           f"({first_line(err).split('. ')[0]}); {SAVE_SCRIPTED}") from err
     return net.eval()
@@ -78,6 +83,21 @@ def scripted(path: Path) -> bool:
         return "constants.pkl" in _members(path)
     except (zipfile.BadZipFile, OSError):
         return False
+
+
+def cut_short(path: Path) -> bool:
+    """Whether ``path`` opens as a zip archive (torch.save's and torch.jit.save's alike) but cannot be read as one:
+    its end, where the archive lists its members, is missing."""
+    try:
+        with open(path, "rb") as handle:
+            if handle.read(4) != b"PK\x03\x04":
+                return False
+        _members(path)
+    except zipfile.BadZipFile:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def _members(path: Path) -> set[str]:
