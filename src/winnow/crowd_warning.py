@@ -78,9 +78,9 @@ def warn_of_equal_rows(features: np.ndarray, *, past: int) -> None:
     another value for value make more than ``past`` pairs: every such pair lies within any cosine radius, so the radius
     search (:func:`winnow.cosine_index.cosine_pairs`) widens to all of them and each is then compared thumbnail by
     thumbnail. Before, 2,000 images of one embedding sat 13 s in the search (2 shared cores) without a word, the
-    :class:`CrowdWarning` coming only after it. Rows are grouped by their bytes once -0.0 is 0.0 (one sort: 1 s at 200,000
-    rows of 256 float32; 3.3 s on 2 loaded cores); an all-zero row is at distance 1 from every row, so it is left out,
-    and so is a row holding a non-finite value."""
+    :class:`CrowdWarning` coming only after it. Rows are grouped by their bytes once -0.0 is 0.0 (one sort: 1 s at
+    200,000 rows of 256 float32, 3.3-3.8 s on 2 loaded cores); an all-zero row is at distance 1 from every row, so
+    it is left out, and so is a row holding a non-finite value."""
     features = np.asarray(features)
     # equal values, not bits: -0.0 is 0.0 to the search (adding 0 makes it so: before, 1,000 of 2,000 equal rows
     # with a -0.0 split them in two groups under the line's count, and the search sat 9 s without it); a row holding
