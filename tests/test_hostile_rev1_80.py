@@ -3,15 +3,19 @@
 - dedup's pre-search line for images of one embedding row grouped rows by their bytes: 2,000 equal rows, half of
   them holding -0.0 where the others hold 0.0, made two groups under the count, and the radius search sat 9 s
   without a word; rows of NaN, within no radius of anything, were told as a crowd.
+- the report past 186 classes: a version of no confused pair (every test image right) had no row, and a report of
+  such versions alone an empty table under its heading, as if the table had failed.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from winnow import copies
 from winnow.crowd_warning import warn_of_equal_rows
+from winnow.report import confusion_part
 
 EQUAL_ROWS_LINE = (
     "warning: dedup: 12 images share their embedding row with others (66 pairs of equal rows, within any "
@@ -37,3 +41,20 @@ def test_rows_of_nan_are_no_crowd(capsys):
     # rows of NaN lie within no cosine radius of any row: equal bits, but no pair of them is searched out
     warn_of_equal_rows(np.full((12, 4), np.nan, np.float32), past=8)
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.hostile("report")
+def test_a_version_of_no_confused_pair_past_186_classes_is_said_to_have_none():
+    names = [f"c{i}" for i in range(187)]
+    perfect = pd.DataFrame(np.eye(187, dtype=np.int64) * 3, index=names, columns=names)
+    confused = perfect.copy()
+    confused.iloc[5, 6] = 2
+    part = confusion_part({"baseline": confused, "pruned": perfect})
+    assert ("(actual and predicted class of every test image). No test image was predicted as another class by "
+            "pruned.</p>") in part
+    assert part.count("<tr>") == 2  # the head and baseline's one pair
+    assert "<tr><td>baseline</td><td>c5</td><td>c6</td><td>2</td><td>0.400</td></tr>" in part
+    # every version right: the line says so, and no empty table stands under the heading
+    alone = confusion_part({"baseline": perfect, "pruned": perfect})
+    assert alone.endswith("No test image was predicted as another class by baseline, pruned.</p>")
+    assert "<table" not in alone

@@ -274,8 +274,13 @@ def confusion_part(confusions: dict[str, pd.DataFrame]) -> str:
     reason = (f"The confusion matrices are not drawn: {classes:,} classes are more than the {MATRIX_CLASSES} whose "
               f"cells and names can be read in a {MATRIX_INCHES:g}-inch panel; each version's full matrix is its "
               "plots/evaluate/<version>/confusion.csv (actual and predicted class of every test image).")
+    pairs = most_confused(confusions)
+    # a version of no confused pair has no row: said, not left for an empty table to suggest a fault
+    right = [version for version in confusions if version not in set(pairs["version"])]
+    if right:
+        reason += f" No test image was predicted as another class by {', '.join(right)}."
     return (f"<h3>Most confused class pairs (the {TOP_PAIRS} largest off-diagonal cells of each version)</h3>"
-            f'<p class="note">{html.escape(reason)}</p>' + html_table(most_confused(confusions), index=False))
+            f'<p class="note">{html.escape(reason)}</p>' + (html_table(pairs, index=False) if len(pairs) else ""))
 
 
 def best_cells(table: pd.DataFrame, *, digits: int = 3) -> pd.DataFrame:
