@@ -25,6 +25,7 @@ import torch
 from torch.nn import functional as F
 
 from winnow.configs import GEOMETRIC_OPS, Policy
+from winnow.pixel_batches import batch_rows
 
 # each op's strength at magnitude 1 (RandAugment's largest, on a 0-1 scale)
 MAX_SHEAR = 0.3  # horizontal shear factor
@@ -61,7 +62,7 @@ def augment(images: np.ndarray, *, policy: Mapping[str, Any] | Policy, seed: int
         # difference) is 4 bytes a value, about 30 times the uint8 copies at the peak. Before: 2,048 images whatever
         # their size, 1.7 GB above the copies for 2,048 96x96 RGB ones, about 10 GB at 224x224 (balance's copies,
         # density's val images). At 32x32 and below still 2,048, so the copies made there are as before
-        batch_size = max(1, min(BATCH_IMAGES, BATCH_PIXELS // max(1, images.shape[1] * images.shape[2])))
+        batch_size = batch_rows(images, BATCH_IMAGES, pixels=BATCH_PIXELS)
     generator = torch.Generator(device="cpu").manual_seed(seed)
     out, chosen = np.empty_like(images), np.zeros((len(images), len(policy.ops)), bool)
     for start in range(0, len(images), batch_size):
