@@ -199,10 +199,64 @@ def _word_read(text: str, words: tuple[str, ...]) -> bool:
     return word.isascii() and word.lower() in words
 
 
+def _spin_count_read(text: str) -> bool:
+    """Whether GNU OpenMP takes ``GOMP_SPINCOUNT=text`` (its ``parse_spincount``): spaces, then ``infinite`` or
+    ``infinity`` (any letter case), or C's ``strtoull(..., 10)`` in range (a sign before it; ``-1`` is the largest)
+    with spaces and one suffix k, M, G or T after it, then spaces. Before, ``abc`` had libgomp's own warning, and
+    kept winnow's 10,000 spins away too (a user's value stands): the threads spun GNU OpenMP's 300,000."""
+    word = text.lstrip(_C_SPACES)
+    if word[:8].isascii() and word[:8].lower() in ("infinite", "infinity"):
+        return word[8:].strip(_C_SPACES) == ""
+    _, end, wrong = _strtoul(word, 0, base=10)
+    rest = word[end:].lstrip(_C_SPACES)
+    return end > 0 and not wrong and (rest == "" or (rest[0] in "kKmMgGtT" and rest[1:].strip(_C_SPACES) == ""))
+
+
+# kilobytes' shifts by the suffix of a stack size (GNU OpenMP's parse_stacksize: no suffix is kilobytes)
+_STACK_SHIFTS = {"": 10, "b": 0, "k": 10, "m": 20, "g": 30}
+
+
+def _stack_size_read(text: str) -> bool:
+    """Whether GNU OpenMP takes ``OMP_STACKSIZE`` or ``GOMP_STACKSIZE`` = ``text`` (its ``parse_stacksize``): C's
+    ``strtoul(..., 10)`` (spaces and a sign before it), spaces, one suffix B, K, M or G, spaces; the bytes it gives
+    must fit an unsigned long (``-1`` does not)."""
+    count, end, wrong = _strtoul(text, 0, base=10)
+    rest = text[end:].strip(_C_SPACES)
+    if end == 0 or wrong or len(rest) > 1 or rest.lower() not in _STACK_SHIFTS:
+        return False
+    return count << _STACK_SHIFTS[rest.lower()] <= _ULONG_MAX
+
+
+# GNU OpenMP's thread bindings, true and false first (each alone) and the policies a list is made of; the libgomp
+# torch brings predates "primary" (it warns of it)
+_BINDINGS = ("true", "false", "master", "close", "spread")
+
+
+def _binding_read(text: str) -> bool:
+    """Whether GNU OpenMP takes ``OMP_PROC_BIND=text`` (its ``parse_bind_var``): true or false alone, or master,
+    close and spread apart by commas (``spread,close``), any letter case, spaces around each."""
+    at, allowed = 0, _BINDINGS
+    while True:
+        while text[at:at + 1] and text[at] in _C_SPACES:
+            at += 1
+        word = next((w for w in allowed if text[at:at + len(w)].isascii() and text[at:at + len(w)].lower() == w),
+                    None)
+        if word is None:
+            return False
+        at += len(word)
+        while text[at:at + 1] and text[at] in _C_SPACES:
+            at += 1
+        if at == len(text):
+            return True
+        if text[at] != "," or word in ("true", "false"):
+            return False
+        at, allowed = at + 1, _BINDINGS[2:]
+
+
 # the OpenMP variables whose reading GNU OpenMP (as torch, scikit-learn and faiss bring it) ignores with its own
 # "libgomp: Invalid value for environment variable" line where it cannot read them, each checked against that library
-# (tests/test_hostile_leftovers_78d.py): what it reads, and what to set instead. Not GOMP_SPINCOUNT, OMP_STACKSIZE
-# or OMP_PROC_BIND, whose suffixes and lists are read by rules not copied here
+# (tests/test_hostile_leftovers_78d.py, tests/test_hostile_env_80.py): what it reads, and what to set instead. Not
+# OMP_PLACES or OMP_SCHEDULE, whose lists of places and kinds are read by rules not copied here
 _OPENMP_READS = {
     "OMP_NUM_THREADS": (_thread_counts_read, "thread count", "a whole number of 1 or more (such as 2)"),
     "OMP_THREAD_LIMIT": (lambda text: _single_count_read(text, least=1), "thread limit",
@@ -211,6 +265,13 @@ _OPENMP_READS = {
                               "a whole number of 0 or more (such as 1)"),
     "OMP_DYNAMIC": (lambda text: _word_read(text, ("true", "false")), "setting", "true or false"),
     "OMP_WAIT_POLICY": (lambda text: _word_read(text, ("active", "passive")), "wait policy", "active or passive"),
+    "GOMP_SPINCOUNT": (_spin_count_read, "spin count", "a whole number (such as 10000 or 10k) or infinite"),
+    "OMP_PROC_BIND": (_binding_read, "thread binding",
+                      "true, false, or master, close or spread (a list of them apart by commas, such as spread,close)"),
+    "OMP_STACKSIZE": (_stack_size_read, "stack size", "kilobytes, or a size with a suffix B, K, M or G (such as 4M)"),
+    "GOMP_STACKSIZE": (_stack_size_read, "stack size", "kilobytes, or a size with a suffix B, K, M or G (such as 4M)"),
+    "OMP_DISPLAY_ENV": (lambda text: _word_read(text, ("true", "false", "verbose")), "setting",
+                        "true, false or verbose"),
 }
 
 

@@ -1,0 +1,80 @@
+"""Environment variables a user carries into ``dvc repro`` or the ``winnow`` command (stop 80):
+
+- GOMP_SPINCOUNT, OMP_PROC_BIND, OMP_STACKSIZE, GOMP_STACKSIZE and OMP_DISPLAY_ENV that GNU OpenMP cannot read
+  (``abc``, ``sideways``, ``4t``, ``maybe``) printed libgomp's own "Invalid value for environment variable" line among
+  a stage's lines and ran on with OpenMP's default; a garbage GOMP_SPINCOUNT also kept winnow's 10,000 spins away (a
+  user's value stands), so the threads spun 300,000 times. Each is one line before torch's import now
+  (winnow.stage_process.openmp_refusal), its rule judged by torch's own libgomp in a subprocess.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from hostile_harness import ROOT, libgomp_warns
+from winnow.stage_process import openmp_refusal
+
+# per variable: values GNU OpenMP warns of and ignores, then values it reads without a word (torch's libgomp)
+_VALUES = {
+    "GOMP_SPINCOUNT": (["abc", "", " ", "10kk", "10x", "1.5", "0x10", "infinitex", "infinite k",
+                        "99999999999999999999999"],
+                       ["10000", "-1", "+5", "10k", "10 K ", "5t", " INFINITY ", "infinite",
+                        "18446744073709551615"]),
+    "OMP_PROC_BIND": (["sideways", "", "primary", "true,close", "close,", "closed", "close,true", ",close"],
+                      ["true", "FALSE", "close", " spread ", "master", "close, spread ", "spread,close,master"]),
+    "OMP_STACKSIZE": (["abc", "", "-1", "4t", "4kk", "1.5", "0x10", "18014398509481984", "17592186044416m"],
+                      ["0", "4", "4 K ", "4m", "4G", "4b", "+8", "18014398509481983", "17592186044415m"]),
+    "GOMP_STACKSIZE": (["x", "4t"], ["4M"]),
+    "OMP_DISPLAY_ENV": (["maybe", "", "1", "truex", "verbose,true"], ["true", "false", " VERBOSE "]),
+}
+_WHAT_FIX = {
+    "GOMP_SPINCOUNT": ("spin count", "a whole number (such as 10000 or 10k) or infinite"),
+    "OMP_PROC_BIND": ("thread binding",
+                      "true, false, or master, close or spread (a list of them apart by commas, such as spread,close)"),
+    "OMP_STACKSIZE": ("stack size", "kilobytes, or a size with a suffix B, K, M or G (such as 4M)"),
+    "GOMP_STACKSIZE": ("stack size", "kilobytes, or a size with a suffix B, K, M or G (such as 4M)"),
+    "OMP_DISPLAY_ENV": ("setting", "true, false or verbose"),
+}
+
+
+def _refusal(name: str, value: str) -> str:
+    what, fix = _WHAT_FIX[name]
+    return (f"{name}={value!r} is no {what} GNU OpenMP reads (torch's import loads it, which would ignore it with a "
+            f"warning); set it to {fix}, or unset it, then rerun")
+
+
+def _only(monkeypatch, name: str, value: str) -> None:
+    for other in [key for key in os.environ if key.startswith(("OMP_", "GOMP_", "MKL_"))]:
+        monkeypatch.delenv(other)
+    monkeypatch.setenv(name, value)
+
+
+@pytest.mark.hostile("interrupted")
+@pytest.mark.parametrize("name", list(_VALUES))
+def test_openmp_settings_gnu_openmp_cannot_read_are_refused_as_it_judges_them(monkeypatch, name):
+    # the library itself as the judge: torch's libgomp, loaded alone, warns at its load exactly for the values refused
+    unread, read = _VALUES[name]
+    assert libgomp_warns(name, unread + read) == {value: value in unread for value in unread + read}
+    refused = {}
+    for value in unread + read:
+        _only(monkeypatch, name, value)
+        refused[value] = openmp_refusal()
+    assert refused == {value: _refusal(name, value) if value in unread else None for value in unread + read}
+
+
+@pytest.mark.hostile("interrupted")
+@pytest.mark.parametrize(("name", "value"), [("GOMP_SPINCOUNT", "abc"), ("OMP_PROC_BIND", "sideways")])
+def test_a_stage_and_a_command_under_an_unread_openmp_setting_end_in_one_line(tmp_path, name, value):
+    # before: libgomp's "Invalid value for environment variable" line among train's, and the stage ran on; refused
+    # before any import or read, so nothing is written in the folder it runs in
+    env = {key: val for key, val in os.environ.items() if not key.startswith(("OMP_", "GOMP_", "MKL_"))}
+    env.update({name: value, "PYTHONPATH": str(ROOT / "src")})
+    for command, who in (([str(ROOT / "stages" / "train.py")], "stages/train.py"), (["-m", "winnow", "gate"], "gate")):
+        done = subprocess.run([sys.executable, *command], cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=120)
+        assert (done.returncode, done.stdout, done.stderr) == (1, "", f"error: {who}: {_refusal(name, value)}\n")
+    assert list(tmp_path.iterdir()) == []
