@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -162,7 +163,8 @@ def libgomp_warns(name: str, values: list[str]) -> dict[str, bool]:
     for value in values:
         done = subprocess.run([sys.executable, "-c", f"import ctypes; ctypes.CDLL({str(library)!r})"],
                               env={**plain, name: value}, capture_output=True, text=True, timeout=60)
-        warned[value] = f"Invalid value for environment variable {name}" in done.stderr
+        # "Invalid value for", "Unknown value for", "Invalid value for chunk size in" (OMP_SCHEDULE's) the variable
+        warned[value] = re.search(rf"^libgomp: .* environment variable {name}$", done.stderr, re.M) is not None
     return warned
 
 

@@ -1,9 +1,9 @@
 """Environment variables a user carries into ``dvc repro`` or the ``winnow`` command (stop 80):
 
-- GOMP_SPINCOUNT, OMP_PROC_BIND, OMP_STACKSIZE, GOMP_STACKSIZE and OMP_DISPLAY_ENV that GNU OpenMP cannot read
-  (``abc``, ``sideways``, ``4t``, ``maybe``) printed libgomp's own "Invalid value for environment variable" line among
-  a stage's lines and ran on with OpenMP's default; a garbage GOMP_SPINCOUNT also kept winnow's 10,000 spins away (a
-  user's value stands), so the threads spun 300,000 times. Each is one line before torch's import now
+- GOMP_SPINCOUNT, OMP_PROC_BIND, OMP_STACKSIZE, GOMP_STACKSIZE, OMP_DISPLAY_ENV and OMP_SCHEDULE that GNU OpenMP
+  cannot read (``abc``, ``sideways``, ``4t``, ``maybe``, ``xx``) printed libgomp's own "Invalid value for" (or
+  "Unknown value for") "environment variable" line among a stage's lines and ran on with OpenMP's default; a garbage
+  GOMP_SPINCOUNT also kept winnow's 10,000 spins away (a user's value stands), so the threads spun 300,000 times. Each is one line before torch's import now
   (winnow.stage_process.openmp_refusal), its rule judged by torch's own libgomp in a subprocess.
 """
 
@@ -30,6 +30,10 @@ _VALUES = {
                       ["0", "4", "4 K ", "4m", "4G", "4b", "+8", "18014398509481983", "17592186044415m"]),
     "GOMP_STACKSIZE": (["x", "4t"], ["4M"]),
     "OMP_DISPLAY_ENV": (["maybe", "", "1", "truex", "verbose,true"], ["true", "false", " VERBOSE "]),
+    "OMP_SCHEDULE": (["xx", "", "staticx", "guided,", "static,2147483648", "monotonic", "monotonic dynamic",
+                      "dynamic,4x", "dynamic;4", "auto,1.5", "auto,-2147483649"],
+                     ["static", "STATIC ", "dynamic,4", "dynamic , 4 ", "guided,0", "auto,-1", "static,2147483647",
+                      "monotonic : static,2", "nonmonotonic:guided", "static,+3", "auto,-2147483648"]),
 }
 _WHAT_FIX = {
     "GOMP_SPINCOUNT": ("spin count", "a whole number (such as 10000 or 10k) or infinite"),
@@ -38,6 +42,8 @@ _WHAT_FIX = {
     "OMP_STACKSIZE": ("stack size", "kilobytes, or a size with a suffix B, K, M or G (such as 4M)"),
     "GOMP_STACKSIZE": ("stack size", "kilobytes, or a size with a suffix B, K, M or G (such as 4M)"),
     "OMP_DISPLAY_ENV": ("setting", "true, false or verbose"),
+    "OMP_SCHEDULE": ("schedule",
+                     "static, dynamic, guided or auto, with a comma and a chunk size or none (such as dynamic,4)"),
 }
 
 

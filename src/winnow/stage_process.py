@@ -232,20 +232,29 @@ def _stack_size_read(text: str) -> bool:
 _BINDINGS = ("true", "false", "master", "close", "spread")
 
 
+def _spaces_skipped(text: str, at: int) -> int:
+    """The place in ``text`` of the first character from ``at`` on that is no C space (its end where none is)."""
+    while text[at:at + 1] and text[at] in _C_SPACES:
+        at += 1
+    return at
+
+
+def _word_at(text: str, at: int, words: tuple[str, ...]) -> str | None:
+    """The first of ``words`` that ``text`` holds at ``at``, in any letter case (``strncasecmp``: ASCII letters
+    alone), whatever follows it; None where none is."""
+    return next((w for w in words if text[at:at + len(w)].isascii() and text[at:at + len(w)].lower() == w), None)
+
+
 def _binding_read(text: str) -> bool:
     """Whether GNU OpenMP takes ``OMP_PROC_BIND=text`` (its ``parse_bind_var``): true or false alone, or master,
     close and spread apart by commas (``spread,close``), any letter case, spaces around each."""
     at, allowed = 0, _BINDINGS
     while True:
-        while text[at:at + 1] and text[at] in _C_SPACES:
-            at += 1
-        word = next((w for w in allowed if text[at:at + len(w)].isascii() and text[at:at + len(w)].lower() == w),
-                    None)
+        at = _spaces_skipped(text, at)
+        word = _word_at(text, at, allowed)
         if word is None:
             return False
-        at += len(word)
-        while text[at:at + 1] and text[at] in _C_SPACES:
-            at += 1
+        at = _spaces_skipped(text, at + len(word))
         if at == len(text):
             return True
         if text[at] != "," or word in ("true", "false"):
@@ -253,10 +262,35 @@ def _binding_read(text: str) -> bool:
         at, allowed = at + 1, _BINDINGS[2:]
 
 
+def _schedule_read(text: str) -> bool:
+    """Whether GNU OpenMP takes ``OMP_SCHEDULE=text`` (its ``parse_schedule``): an optional ``monotonic:`` or
+    ``nonmonotonic:``, a kind (static, dynamic, guided or auto, any letter case), then optionally a comma and a chunk
+    size, C's ``strtoul(..., 10)`` that an int holds once cast (``-1`` does, 2147483648 not); spaces around each."""
+    at = _spaces_skipped(text, 0)
+    modifier = _word_at(text, at, ("monotonic", "nonmonotonic"))
+    if modifier is not None:
+        at = _spaces_skipped(text, at + len(modifier))
+        if text[at:at + 1] != ":":
+            return False
+        at = _spaces_skipped(text, at + 1)
+    kind = _word_at(text, at, ("static", "dynamic", "guided", "auto"))
+    if kind is None:
+        return False
+    at = _spaces_skipped(text, at + len(kind))
+    if at == len(text):
+        return True
+    if text[at] != ",":
+        return False
+    chunk, end, wrong = _strtoul(text, at + 1, base=10)
+    if end == at + 1 or wrong or text[end:].strip(_C_SPACES):
+        return False
+    return chunk < 1 << 31 or chunk > _ULONG_MAX - (1 << 31)  # (int) chunk, widened again, is chunk
+
+
 # the OpenMP variables whose reading GNU OpenMP (as torch, scikit-learn and faiss bring it) ignores with its own
 # "libgomp: Invalid value for environment variable" line where it cannot read them, each checked against that library
 # (tests/test_hostile_leftovers_78d.py, tests/test_hostile_env_80.py): what it reads, and what to set instead. Not
-# OMP_PLACES or OMP_SCHEDULE, whose lists of places and kinds are read by rules not copied here
+# OMP_PLACES, whose lists of places are read by rules not copied here
 _OPENMP_READS = {
     "OMP_NUM_THREADS": (_thread_counts_read, "thread count", "a whole number of 1 or more (such as 2)"),
     "OMP_THREAD_LIMIT": (lambda text: _single_count_read(text, least=1), "thread limit",
@@ -272,6 +306,8 @@ _OPENMP_READS = {
     "GOMP_STACKSIZE": (_stack_size_read, "stack size", "kilobytes, or a size with a suffix B, K, M or G (such as 4M)"),
     "OMP_DISPLAY_ENV": (lambda text: _word_read(text, ("true", "false", "verbose")), "setting",
                         "true, false or verbose"),
+    "OMP_SCHEDULE": (_schedule_read, "schedule",
+                     "static, dynamic, guided or auto, with a comma and a chunk size or none (such as dynamic,4)"),
 }
 
 
