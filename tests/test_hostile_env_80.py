@@ -4,7 +4,9 @@
   cannot read (``abc``, ``sideways``, ``4t``, ``maybe``, ``xx``) printed libgomp's own "Invalid value for" (or
   "Unknown value for") "environment variable" line among a stage's lines and ran on with OpenMP's default; a garbage
   GOMP_SPINCOUNT also kept winnow's 10,000 spins away (a user's value stands), so the threads spun 300,000 times. Each is one line before torch's import now
-  (winnow.stage_process.openmp_refusal), its rule judged by torch's own libgomp in a subprocess.
+  (winnow.stage_process.openmp_refusal), its rule judged by torch's own libgomp in a subprocess;
+- PYTHONOPTIMIZE=2 (or ``python -OO``), which drops docstrings, ended every ``winnow`` command in a traceback
+  ("'NoneType' object has no attribute 'splitlines'"): its --help description was its module's docstring.
 """
 
 from __future__ import annotations
@@ -84,3 +86,14 @@ def test_a_stage_and_a_command_under_an_unread_openmp_setting_end_in_one_line(tm
                               timeout=120)
         assert (done.returncode, done.stdout, done.stderr) == (1, "", f"error: {who}: {_refusal(name, value)}\n")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.hostile("interrupted")
+def test_the_winnow_command_runs_under_pythonoptimize_2(tmp_path):
+    # before: a traceback ending "AttributeError: 'NoneType' object has no attribute 'splitlines'", whatever the command
+    env = {**os.environ, "PYTHONOPTIMIZE": "2", "PYTHONPATH": str(ROOT / "src")}
+    done = subprocess.run([sys.executable, "-m", "winnow", "--help"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert "usage: winnow [-h] command ... The winnow command: tools that work across experiments (the stages " \
+           "themselves run under dvc). positional arguments:" in " ".join(done.stdout.split())

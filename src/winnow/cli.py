@@ -21,6 +21,11 @@ from winnow.output_streams import (
     no_colour_reset_at_exit, say_error, streams_as_they_are,
 )
 
+# what `winnow --help` says first: the docstring's first line without its reST quotes (before: "The ``winnow``
+# command: ..."), kept apart from it, which Python drops under -OO or PYTHONOPTIMIZE=2 (before: every winnow command
+# then ended in a traceback, "'NoneType' object has no attribute 'splitlines'")
+DESCRIPTION = "The winnow command: tools that work across experiments (the stages themselves run under dvc)."
+
 SUBCOMMANDS = {
     "study": ("winnow.study", "collect degrade-study experiments and plot accuracy against damage"),
     "compare": ("winnow.compare", "per-class tables across variants and seeds, with significance"),
@@ -198,8 +203,7 @@ def _main(argv: list[str] | None) -> int:
     called_as_command = argv is None
     fill_closed_streams()  # before argparse's refusals, which print to sys.stderr
     argv = sys.argv[1:] if argv is None else argv
-    # the docstring's first line without its reST quotes (before: `winnow --help` began "The ``winnow`` command: ...")
-    parser = _Parser(prog="winnow", description=__doc__.splitlines()[0].replace("``", ""))
+    parser = _Parser(prog="winnow", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
     # the first word that is no option (winnow's own take no value): before, argv[0] alone, so `winnow --bogus study
     # collect` left study's options unread and refused "--bogus collect" as study's ("see winnow study --help")
