@@ -1,7 +1,8 @@
 """Environment variables a user carries into ``dvc repro`` or the ``winnow`` command (stop 80):
 
-- GOMP_SPINCOUNT, OMP_PROC_BIND, OMP_STACKSIZE, GOMP_STACKSIZE, OMP_DISPLAY_ENV and OMP_SCHEDULE that GNU OpenMP
-  cannot read (``abc``, ``sideways``, ``4t``, ``maybe``, ``xx``) printed libgomp's own "Invalid value for" (or
+- GOMP_SPINCOUNT, OMP_PROC_BIND, OMP_STACKSIZE, GOMP_STACKSIZE, OMP_DISPLAY_ENV and OMP_SCHEDULE (and the
+  booleans OMP_NESTED, OMP_CANCELLATION, OMP_DISPLAY_AFFINITY, the ints OMP_DEFAULT_DEVICE, OMP_MAX_TASK_PRIORITY,
+  GOMP_DEBUG) that GNU OpenMP cannot read (``abc``, ``sideways``, ``4t``, ``maybe``, ``xx``) printed libgomp's own "Invalid value for" (or
   "Unknown value for") "environment variable" line among a stage's lines and ran on with OpenMP's default; a garbage
   GOMP_SPINCOUNT also kept winnow's 10,000 spins away (a user's value stands), so the threads spun 300,000 times. Each is one line before torch's import now
   (winnow.stage_process.openmp_refusal), its rule judged by torch's own libgomp in a subprocess;
@@ -36,6 +37,10 @@ _VALUES = {
                       "dynamic,4x", "dynamic;4", "auto,1.5", "auto,-2147483649"],
                      ["static", "STATIC ", "dynamic,4", "dynamic , 4 ", "guided,0", "auto,-1", "static,2147483647",
                       "monotonic : static,2", "nonmonotonic:guided", "static,+3", "auto,-2147483648"]),
+    **{name: (["abc", "", "1", "truex"], ["true", " FALSE "])
+       for name in ("OMP_NESTED", "OMP_CANCELLATION", "OMP_DISPLAY_AFFINITY")},
+    **{name: (["abc", "", "-1", "1.5", "2147483648"], ["0", " 3 ", "+2", "2147483647"])
+       for name in ("OMP_DEFAULT_DEVICE", "OMP_MAX_TASK_PRIORITY", "GOMP_DEBUG")},
 }
 _WHAT_FIX = {
     "GOMP_SPINCOUNT": ("spin count", "a whole number (such as 10000 or 10k) or infinite"),
@@ -46,6 +51,10 @@ _WHAT_FIX = {
     "OMP_DISPLAY_ENV": ("setting", "true, false or verbose"),
     "OMP_SCHEDULE": ("schedule",
                      "static, dynamic, guided or auto, with a comma and a chunk size or none (such as dynamic,4)"),
+    **{name: ("setting", "true or false") for name in ("OMP_NESTED", "OMP_CANCELLATION", "OMP_DISPLAY_AFFINITY")},
+    "OMP_DEFAULT_DEVICE": ("device number", "a whole number of 0 or more"),
+    "OMP_MAX_TASK_PRIORITY": ("task priority", "a whole number of 0 or more"),
+    "GOMP_DEBUG": ("debug level", "a whole number of 0 or more"),
 }
 
 

@@ -182,12 +182,16 @@ def _thread_counts_read(text: str) -> bool:
         at = end + 1
 
 
-def _single_count_read(text: str, *, least: int) -> bool:
+# the largest int: libgomp's parse_int (OMP_DEFAULT_DEVICE, OMP_MAX_TASK_PRIORITY, GOMP_DEBUG) takes no larger count
+_INT_MAX = (1 << 31) - 1
+
+
+def _single_count_read(text: str, *, least: int, most: int = _LONG_MAX) -> bool:
     """Whether GNU OpenMP takes ``text`` as one count (its ``parse_unsigned_long``, of ``OMP_THREAD_LIMIT`` from 1,
-    ``OMP_MAX_ACTIVE_LEVELS`` from 0): C's ``strtoul(..., 10)`` (spaces and a sign before it), at least ``least`` and
-    at most the largest long, spaces after it and nothing else."""
+    ``OMP_MAX_ACTIVE_LEVELS`` from 0; its ``parse_int``, to :data:`_INT_MAX`): C's ``strtoul(..., 10)`` (spaces and a
+    sign before it), at least ``least`` and at most ``most``, spaces after it and nothing else."""
     count, end, wrong = _strtoul(text, 0, base=10)
-    if end == 0 or wrong or not least <= count <= _LONG_MAX:
+    if end == 0 or wrong or not least <= count <= most:
         return False
     return all(c in _C_SPACES for c in text[end:])
 
@@ -308,6 +312,11 @@ _OPENMP_READS = {
                         "true, false or verbose"),
     "OMP_SCHEDULE": (_schedule_read, "schedule",
                      "static, dynamic, guided or auto, with a comma and a chunk size or none (such as dynamic,4)"),
+    **{name: (lambda text: _word_read(text, ("true", "false")), "setting", "true or false")
+       for name in ("OMP_NESTED", "OMP_CANCELLATION", "OMP_DISPLAY_AFFINITY")},
+    **{name: (lambda text: _single_count_read(text, least=0, most=_INT_MAX), what, "a whole number of 0 or more")
+       for name, what in (("OMP_DEFAULT_DEVICE", "device number"), ("OMP_MAX_TASK_PRIORITY", "task priority"),
+                          ("GOMP_DEBUG", "debug level"))},
 }
 
 
