@@ -81,6 +81,11 @@ def nearest(space: Space, *, k: int, batch_size: int = 2048, knn: str = "numpy")
     ``knn``: a backend of :data:`winnow.cosine_index.BACKENDS`; ``numpy`` is the batched torch matrix
     products here, the faiss ones find the same neighbours up to ties (:mod:`winnow.cosine_index`)."""
     check_k(k, space)
+    return _search(space, k=k, batch_size=batch_size, knn=knn)
+
+
+def _search(space: Space, *, k: int, batch_size: int, knn: str) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`nearest` unchecked: ``k`` may reach the query's own reference, which comes last at -inf."""
     backend = resolve(knn)
     if backend != "numpy":
         return faiss_nearest(unit_rows(space.features), unit_rows(space.reference_features), k=k,
@@ -93,14 +98,60 @@ def nearest(space: Space, *, k: int, batch_size: int = 2048, knn: str = "numpy")
     return torch.cat(sims).numpy(), torch.cat(index).numpy()
 
 
+def tied_votes(space: Space, *, k: int, num_classes: int, batch_size: int = 2048,
+               knn: str = "numpy") -> tuple[torch.Tensor, torch.Tensor]:
+    """(votes float64 ``(Q, C)``, behind float64 ``(Q, C)``) of each query's ``k`` nearest references, whatever their
+    row order. Every reference tied at the k-th similarity shares the votes left after the nearer ones alike (t of
+    them tied for the last j places: j / t each), so votes are whole counts only where no tie straddles the k-th;
+    ``behind`` is :func:`_ranks`, so a tie inside the k has no order either. Before, torch's topk (faiss: its index)
+    took the first tied rows by position: 20 images at one point of classes 0 and 1 (k 3) each took three of the
+    others by row order; sorted by class, 10 were relabelled, shuffled, none. Rows whose (k + 1)-th similarity equals
+    their k-th are searched again among every reference (few: copies, zero rows); the others keep the search's."""
+    check_k(k, space)
+    labels = torch.from_numpy(np.array(space.reference_labels, np.int64))
+    wider = min(k + 1, len(space.reference_positions))  # one past the k-th: is the tie wider than the k?
+    sims, index = (torch.from_numpy(a) for a in _search(space, k=wider, batch_size=batch_size, knn=knn))
+    straddles = (sims[:, k - 1] == sims[:, k]) if wider > k else torch.zeros(len(sims), dtype=torch.bool)
+    sims, index = sims[:, :k], index[:, :k]
+    votes = F.one_hot(labels[index], num_classes).sum(dim=1).double()
+    best = torch.full((len(sims), num_classes), -torch.inf).scatter_reduce(1, labels[index], sims, "amax")
+    behind = _ranks(sims, best, k=k)
+    rows = torch.nonzero(straddles).flatten().numpy()
+    if len(rows):
+        tied = Space(np.asarray(space.positions)[rows], np.asarray(space.features)[rows], space.reference_positions,
+                     space.reference_features, space.reference_labels)
+        own = F.one_hot(labels, num_classes).float()  # (R, C)
+        for part, sim in _similarities(tied, batch_size):
+            top = sim.topk(k, dim=1).values
+            above, at = sim > top[:, -1:], sim == top[:, -1:]
+            share = (k - above.sum(dim=1, keepdim=True)) / at.sum(dim=1, keepdim=True)
+            # whole counts of each class above and at the k-th (exact in float32 below 2**24): equal counts, equal votes
+            votes[rows[part]] = (above.float() @ own).double() + (at.float() @ own).double() * share
+            voters = sim.masked_fill(~(above | at), -torch.inf)
+            best = torch.full((len(sim), num_classes), -torch.inf).scatter_reduce(
+                1, labels.expand(len(sim), -1), voters, "amax")
+            behind[rows[part]] = _ranks(top, best, k=k)  # what is nearer than a voter is among the top k
+    return votes, behind
+
+
+def _ranks(descending: torch.Tensor, best: torch.Tensor, *, k: int) -> torch.Tensor:
+    """float64 ``(Q, C)`` in [0, 1): each class's rank (0: nearest) among a query's voters over k + 1, k / (k + 1) for
+    a class none is of; the rank of its nearest voter (similarity ``best``, ``(Q, C)``, -inf for none) is how many of
+    the query's similarities ``descending`` (``(Q, n)``, most similar first) are strictly greater, so tied voters
+    share one. It breaks ties of votes (:func:`_majority`): to the class with the nearer neighbour, never to the lower
+    class index (the class would follow the names, not the embedding). Before, :func:`vote` gave a tie to the
+    nearest's class only: c, a, b, a, b (nearest first) voted class index 0, a or b as the names sorted."""
+    ascending = descending.flip(1).contiguous()
+    nearer = ascending.shape[1] - torch.searchsorted(ascending, best.contiguous(), right=True)
+    return torch.where(torch.isinf(best), float(k), nearer.double()) / (k + 1)
+
+
 def vote(space: Space, *, k: int, num_classes: int, knn: str = "numpy") -> np.ndarray:
     """int64 ``(Q,)``: each query's class by majority of its ``k`` nearest references' labels; of classes tied on
-    votes, the one with the nearer neighbour (:func:`_behind`); -1 for an all-zero query row, which no neighbour
+    votes, the one with the nearer neighbour (:func:`_ranks`); -1 for an all-zero query row, which no neighbour
     votes for (:func:`silent_rows`). ``knn``: as :func:`nearest`."""
-    _, index = nearest(space, k=k, knn=knn)
-    neighbour_labels = torch.from_numpy(np.asarray(space.reference_labels, np.int64)[index])
-    votes = F.one_hot(neighbour_labels, num_classes).sum(dim=1)
-    return np.where(silent_rows(space.features), -1, _majority(votes, _behind(neighbour_labels, num_classes)))
+    votes, behind = tied_votes(space, k=k, num_classes=num_classes, knn=knn)
+    return np.where(silent_rows(space.features), -1, _majority(votes, behind))
 
 
 def silent_rows(features: np.ndarray) -> np.ndarray:
@@ -113,22 +164,13 @@ def silent_rows(features: np.ndarray) -> np.ndarray:
 
 
 def _majority(votes: torch.Tensor, behind: torch.Tensor) -> np.ndarray:
-    """int64 ``(Q,)``: each row's class of most ``votes`` (``(Q, C)`` counts of the k nearest's labels), of classes
-    tied on votes the one with the nearer neighbour (``behind``: :func:`_behind`); :func:`vote` and
-    :func:`evidence`'s ``vote`` and ``neighbour_label``."""
-    return (votes.double() - behind).argmax(dim=1).numpy().astype(np.int64)
-
-
-def _behind(neighbour_labels: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """float64 ``(Q, C)`` in [0, 1): the rank (0: nearest) of each class's nearest among a query's k neighbours
-    (``neighbour_labels``, int64 ``(Q, k)``, nearest first) over k + 1, k / (k + 1) for a class none is of. Less than
-    a vote: taken from the votes, the counts still rule and a tie goes to the class with the nearer neighbour, never
-    to the lower class index (the class would follow the names, not the embedding). Before, :func:`vote` gave a tie
-    to the nearest's class only: c, a, b, a, b (nearest first) voted class index 0, a or b as the names sorted."""
-    queries, k = neighbour_labels.shape
-    rank = torch.arange(k, dtype=torch.float64).expand(queries, k)
-    first = torch.full((queries, num_classes), float(k), dtype=torch.float64)
-    return first.scatter_reduce(1, neighbour_labels, rank, "amin") / (k + 1)
+    """int64 ``(Q,)``: each row's class of most ``votes`` (``(Q, C)``, :func:`tied_votes`), of classes tied on votes
+    the one with the nearer neighbour (``behind``: :func:`_ranks`); :func:`vote` and :func:`evidence`'s ``vote`` and
+    ``neighbour_label``. Votes first, then ``behind``: fractional votes may differ by less than ``behind`` does, so
+    subtracting it (as whole counts allowed) could put a class of fewer votes first."""
+    votes = votes.double()
+    most = votes == votes.max(dim=1, keepdim=True).values
+    return (-behind).masked_fill(~most, -torch.inf).argmax(dim=1).numpy().astype(np.int64)
 
 
 def evidence(space: Space, labels: np.ndarray, *, k: int, num_classes: int, batch_size: int = 2048,
@@ -156,8 +198,9 @@ def evidence(space: Space, labels: np.ndarray, *, k: int, num_classes: int, batc
     reference_labels = torch.from_numpy(np.array(space.reference_labels, np.int64))
     if len(labels) != len(space.positions):
         raise WinnowError(f"neighbours: {len(labels)} labels for {len(space.positions)} judged images")
-    index = torch.from_numpy(nearest(space, k=k, batch_size=batch_size, knn=knn)[1])
-    votes = F.one_hot(reference_labels[index], num_classes).sum(dim=1).float()  # (Q, C)
+    # fractional where references tie at the k-th similarity (tied_votes); whole counts, exact in float32, elsewhere
+    votes, behind = tied_votes(space, k=k, num_classes=num_classes, batch_size=batch_size, knn=knn)
+    votes = votes.float()  # (Q, C)
     # an all-zero row's neighbours are a tie broken by position: no vote, so no relabel on their word (silent_rows)
     silent = torch.from_numpy(silent_rows(space.features))
     votes[silent] = 0.0
@@ -166,7 +209,6 @@ def evidence(space: Space, labels: np.ndarray, *, k: int, num_classes: int, batc
     # other classes tied on votes go to the one with the nearer neighbour. Before, to the lower class index: at agree
     # 0.5 an image with one neighbour of b and one of c was relabelled b, or c once the class names sorted the other
     # way, whichever sat nearer
-    behind = _behind(reference_labels[index], num_classes)
     behind[silent] = k / (k + 1)  # no class has a neighbour nearer than another's
     neighbour_label = _majority(other_votes, behind)
 
