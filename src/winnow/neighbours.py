@@ -198,9 +198,9 @@ def evidence(space: Space, labels: np.ndarray, *, k: int, num_classes: int, batc
     reference_labels = torch.from_numpy(np.array(space.reference_labels, np.int64))
     if len(labels) != len(space.positions):
         raise WinnowError(f"neighbours: {len(labels)} labels for {len(space.positions)} judged images")
-    # fractional where references tie at the k-th similarity (tied_votes); whole counts, exact in float32, elsewhere
-    votes, behind = tied_votes(space, k=k, num_classes=num_classes, batch_size=batch_size, knn=knn)
-    votes = votes.float()  # (Q, C)
+    # fractional where references tie at the k-th similarity (tied_votes), whole counts elsewhere: kept in float64, as a
+    # tie's share j / t rounded to float32 moved the agreement compared with embedding_clean.agree
+    votes, behind = tied_votes(space, k=k, num_classes=num_classes, batch_size=batch_size, knn=knn)  # float64 (Q, C)
     # an all-zero row's neighbours are a tie broken by position: no vote, so no relabel on their word (silent_rows)
     silent = torch.from_numpy(silent_rows(space.features))
     votes[silent] = 0.0
