@@ -34,6 +34,7 @@ BATCH_FILES = 256  # files decoded before their pixels go to disk: the memory in
 # the first batch's files: the main thread has nothing to unfilter while it is read, so a small one starts it sooner;
 # each batch after holds twice the one before, up to BATCH_FILES (#20: 32, 64, 128, then 256)
 FIRST_BATCH_FILES = 32
+ONE_READ = 1 << 30  # the most bytes of a file read at once (Linux's read returns at most 2 GiB - 4 KiB)
 BATCH_BYTES = 256 << 20  # and at most this many bytes of decoded pixels a batch (at least one file), see _batches
 AHEAD_BYTES = 64 << 20  # the next batch is read and inflated while this one decodes when this one's rows fit
 # the widest row Pillow's decoders take at every pixel kind read here: past INT_MAX bits a row they raise MemoryError,
@@ -337,11 +338,14 @@ def _read(path: Path, *, at_once: bool = False) -> bytes:
     try:
         fd = open_listed(path)
         try:
-            chunks = []
-            while chunk := os.read(fd, 1 << 20):
+            # the whole file in one read, one byte more to see its end, into the bytes returned (a single chunk is
+            # returned by join itself, not copied): before, 1 MiB chunks joined, the file held twice at the join, so a
+            # stray 600 MiB file named .png took ingest to 1.3 GiB, and one of half the machine's memory killed it
+            asked = min(os.fstat(fd).st_size, ONE_READ) + 1
+            chunks = [os.read(fd, asked)]
+            while not (at_once and len(chunks[-1]) < asked) and (chunk := os.read(fd, 1 << 20)):
                 chunks.append(chunk)
-                if at_once and len(chunk) < 1 << 20:
-                    break
+                asked = 1 << 20
             return b"".join(chunks)
         finally:
             os.close(fd)
