@@ -23,7 +23,8 @@ def _ran(monkeypatch, capsys, fault: BaseException) -> tuple[int, str]:
 
 @pytest.mark.parametrize("fault, status, line", [
     (OSError(errno.EFBIG, "File too large"), 1,  # numpy's write past `ulimit -f` names no file
-     "error: stages/score.py: File too large [EFBIG]; free space, or fix the path or its permissions, then rerun"),
+     "error: stages/score.py: File too large [EFBIG]; the file is larger than this process may write (`ulimit -f`) "
+     "or than its file system holds (FAT32: 4 GiB); raise the limit, or write to another file system, then rerun"),
     (PermissionError(errno.EACCES, "Permission denied", "params.yaml"), 1,
      "error: stages/score.py: params.yaml: Permission denied [EACCES]; free space, or fix the path or its "
      "permissions, then rerun"),

@@ -199,7 +199,9 @@ def test_data_docs_that_cannot_be_written_end_contracts_in_one_line_naming_them(
                           capture_output=True, text=True, timeout=600,
                           preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (30 << 10, 30 << 10)))
     assert assert_error_line(done) == ("error: stages/contracts.py: reports/contracts/inputs: File too large [EFBIG]; "
-                                       "free space, or fix the path or its permissions, then rerun")
+                                       "the file is larger than this process may write (`ulimit -f`) or than its "
+                                       "file system holds (FAT32: 4 GiB); raise the limit, or write to another file "
+                                       "system, then rerun")
     assert "data docs rendering" not in done.stderr
     assert_nothing_left(root, before)
 

@@ -55,7 +55,8 @@ def test_a_file_size_limit_at_an_imagesets_manifest_names_the_imageset_and_keeps
         run(main)
     assert (ended.value.code, capsys.readouterr().err) == (1, (
         "error: stages/ingest.py: data/ingest: Error writing bytes to file. Detail: [errno 27] File too large "
-        "[EFBIG]; free space, or fix the path or its permissions, then rerun\n"))
+        "[EFBIG]; the file is larger than this process may write (`ulimit -f`) or than its file system holds (FAT32: "
+        "4 GiB); raise the limit, or write to another file system, then rerun\n"))
     assert _files(tmp_path / "data") == last
 
 

@@ -49,8 +49,9 @@ def test_a_file_size_limit_met_in_degrades_work_file_names_data_degrade_not_its_
     with pytest.raises(SystemExit) as ended:
         run(main)
     assert (ended.value.code, capsys.readouterr().err) == (1, (
-        "error: stages/degrade.py: data/degrade: File too large [EFBIG]; free space, or fix the path or its "
-        "permissions, then rerun\n"))
+        "error: stages/degrade.py: data/degrade: File too large [EFBIG]; the file is larger than this process may "
+        "write (`ulimit -f`) or than its file system holds (FAT32: 4 GiB); raise the limit, or write to another file "
+        "system, then rerun\n"))
     assert files_under(project) == before
 
 

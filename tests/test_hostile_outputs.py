@@ -133,8 +133,9 @@ def test_a_training_whose_model_write_fails_leaves_the_last_model_and_its_log(pr
     make_project(project, _params(epochs=2, lr=0.01))
     before, old = files_under(project), _contents(project, MODEL, LOG)
     assert assert_error_line(_run_with_fault(project, "model", "train", "baseline")) == (
-        "error: stages/train.py: models/baseline.pt: File too large [EFBIG]; free space, or fix the path or its "
-        "permissions, then rerun")
+        "error: stages/train.py: models/baseline.pt: File too large [EFBIG]; the file is larger than this process "
+        "may write (`ulimit -f`) or than its file system holds (FAT32: 4 GiB); raise the limit, or write to another "
+        "file system, then rerun")
     assert _contents(project, MODEL, LOG) == old
     assert_nothing_left(project, before)
 

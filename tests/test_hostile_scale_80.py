@@ -1,13 +1,19 @@
 """Hostile cases for scale, probe 80 (files larger than an image should be, read by ingest's per-image decoder)."""
 
+import errno
 import os
+import resource
+import tempfile
 import tracemalloc
 
 import numpy as np
+import pytest
 from PIL import Image
 
+from winnow.errors import WinnowError, fault_line
 from winnow.image_decode import _read
 from winnow.image_files import load_imagefolder
+from winnow.mapped_rows import spill_array
 
 
 def _peak_while(call):
@@ -62,3 +68,28 @@ def test_a_folder_with_a_huge_zero_file_rejects_it_and_keeps_the_images(tmp_path
     assert len(loaded.images) == 6
     assert loaded.rejected == [(str(tmp_path / "a" / "big.png"), f"all of its {32 << 20} bytes are zeros: the file "
                                 "was never written (an interrupted copy or download); copy it again from its source")]
+
+
+def test_a_spill_file_past_the_file_size_limit_names_the_limit_not_free_space(tmp_path, monkeypatch):
+    # before: "cannot make a 4 MiB temporary file in ... (File too large): free space there, or set TMPDIR to a
+    # writable folder with room", under `ulimit -f` with the disk empty: a fix that changes nothing
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, hard))  # Python ignores SIGXFSZ: the write fails with EFBIG
+    try:
+        with pytest.raises(WinnowError) as refused:
+            spill_array((4, 1 << 20), np.uint8)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert str(refused.value) == (
+        f"cannot make a 4 MiB temporary file in {tmp_path} (File too large): the file is larger than this process may "
+        "write (`ulimit -f`) or than its file system holds (FAT32: 4 GiB); raise the limit, or write to another file "
+        "system; TMPDIR names where it is made")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_stage_output_past_the_file_size_limit_names_the_limit_not_free_space():
+    line, status = fault_line(OSError(errno.EFBIG, "File too large", "data/score/scores.parquet"))
+    assert (status, line) == (1, "data/score/scores.parquet: File too large [EFBIG]; the file is larger than this "
+                                 "process may write (`ulimit -f`) or than its file system holds (FAT32: 4 GiB); raise "
+                                 "the limit, or write to another file system, then rerun")

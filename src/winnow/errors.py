@@ -22,6 +22,11 @@ class StoppedBySignal(WinnowError):
         self.status = 128 + int(number)
 
 
+# what to do about EFBIG, a file past the process's file-size limit or the file system's largest file
+TOO_LARGE_FIX = ("the file is larger than this process may write (`ulimit -f`) or than its file system holds (FAT32: "
+                 "4 GiB); raise the limit, or write to another file system")
+
+
 def fault_line(err: BaseException) -> tuple[str, int] | None:
     """``(line, exit status)`` for a fault of the machine rather than of the input: the disk or a folder's
     permissions refuse a read or write (an ``OSError``, naming its path), memory runs out, or the user
@@ -61,6 +66,8 @@ def fault_line(err: BaseException) -> tuple[str, int] | None:
         where = f"{paths}: " if paths else ""  # numpy's and print()'s writes name no file; pyarrow's say it inside
         if err.errno in (errno.EMFILE, errno.ENFILE):  # before: "free space, or fix the path or its permissions"
             return f"{where}{what}; raise the open-file limit (`ulimit -n`) or close other programs, then rerun", 1
+        if err.errno == errno.EFBIG:  # before: "free space, or fix the path ...", which changes neither limit
+            return f"{where}{what}; {TOO_LARGE_FIX}, then rerun", 1
         return f"{where}{what}; free space, or fix the path or its permissions, then rerun", 1
     return None
 

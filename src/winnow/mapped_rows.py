@@ -4,13 +4,14 @@ larger than memory can be scored and deduplicated (issue 22)."""
 
 from __future__ import annotations
 
+import errno
 import mmap
 import os
 import tempfile
 
 import numpy as np
 
-from winnow.errors import WinnowError
+from winnow.errors import TOO_LARGE_FIX, WinnowError
 
 
 def release_rows(images: np.ndarray, start: int, stop: int) -> None:
@@ -50,6 +51,9 @@ def spill_array(shape: tuple[int, ...], dtype: np.dtype) -> np.memmap:
         return array
     except OSError as err:
         size_mib = int(np.prod(shape)) * np.dtype(dtype).itemsize / 2**20
+        if err.errno == errno.EFBIG:  # before: "free space there", which changes neither limit
+            raise WinnowError(f"cannot make a {size_mib:,.0f} MiB temporary file in {tempfile.gettempdir()} "
+                              f"({err.strerror}): {TOO_LARGE_FIX}; TMPDIR names where it is made") from err
         raise WinnowError(f"cannot make a {size_mib:,.0f} MiB temporary file in {tempfile.gettempdir()} "
                           f"({err.strerror or err}): free space there, or set TMPDIR to a writable folder with room"
                           ) from err
