@@ -226,7 +226,8 @@ def _stack_size_read(text: str) -> bool:
     must fit an unsigned long (``-1`` does not)."""
     count, end, wrong = _strtoul(text, 0, base=10)
     rest = text[end:].strip(_C_SPACES)
-    if end == 0 or wrong or len(rest) > 1 or rest.lower() not in _STACK_SHIFTS:
+    # isascii: libgomp's tolower is C's, and Python's lower() reads the Kelvin sign (U+212A) as k
+    if end == 0 or wrong or len(rest) > 1 or not rest.isascii() or rest.lower() not in _STACK_SHIFTS:
         return False
     return count << _STACK_SHIFTS[rest.lower()] <= _ULONG_MAX
 
