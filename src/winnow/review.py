@@ -42,7 +42,7 @@ from winnow.imageset import read_imageset
 from winnow.unread_words import cleared_ids, left_unread, shown_saved
 from winnow.quality import read_scores
 from winnow.review_verdicts import accepting, as_class, keyword, refuse_unnamed_class, resolve
-from winnow.review_words import read_reviewed_csv, reviewed_words, saved_words
+from winnow.review_words import check_review_file, read_reviewed_csv, reviewed_words, saved_words
 from winnow.stage import check_journal_folder, load_params, together, write_json, write_table, write_text
 from winnow.unimported_verdicts import refuse_unimported_verdicts
 from winnow.review_decisions import BUDGET_IN, KINDS, REVIEW_COLUMNS, review_queue
@@ -157,6 +157,7 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
     or, with ``replace``, instead of them. Nothing is written unless every verdict is valid. Returns the
     verdicts read from ``path``."""
     path = Path(path)
+    check_review_file(path)  # before the comparison below, whose is_file raised on a name too long
     # before: the tasks file, taken for Label Studio's export, read as "0 verdict(s) (none) written", exit 0 (with
     # --replace, its saved verdicts written anew), and the person thought the labelling imported
     if path.is_file() and TASKS_FILE.is_file() and filecmp.cmp(path, TASKS_FILE, shallow=False):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from errno import EACCES, EPERM
+from errno import EACCES, ENAMETOOLONG, EPERM
 from pathlib import Path
 
 import pandas as pd
@@ -144,6 +144,21 @@ def saved_words(queue: pd.DataFrame, *, train: pd.DataFrame, classes: list[str])
     return words
 
 
+def check_review_file(path: Path) -> None:
+    """Raise one line unless ``path`` is a regular file (or a link to one): a folder, a FIFO, a path not found or
+    one that cannot be looked at."""
+    try:
+        is_file = path.is_file()
+    except OSError as err:  # a name too long, a folder on the way not searchable: before, "review: <name>: File name
+        # too long [ENAMETOOLONG]; free space, or fix the path or its permissions" (is_file passes over ENOENT alone)
+        fix = "give it a shorter name" if err.errno == ENAMETOOLONG else "fix the path or its permissions"
+        raise WinnowError(f"{path}: cannot be read ({err.strerror}); {fix}") from None
+    if not is_file:
+        what = "a folder, not a file" if path.is_dir() else "not a regular file" if path.exists() else "not found"
+        raise WinnowError(f"{path}: {what}; give the edited reviews/queue.csv, the review page's download or a "
+                          "Label Studio JSON export")
+
+
 def reviewed_words(path: Path, *, with_saved: bool = False) -> list[tuple[str, str, str, str, str, str, str]]:
     """``(where, id, word, given, digest, action, suggested)`` per verdict in a person's file, in file order; rows
     without a verdict are left out, and so are those still saying the saved verdict the export filled in
@@ -157,10 +172,7 @@ def reviewed_words(path: Path, *, with_saved: bool = False) -> list[tuple[str, s
     choice of its annotations that were not cancelled); anything else a CSV with ``id`` and ``verdict`` (or
     ``winnow_id``, which then names the image: Label Studio's CSV export, whose ``id`` is its task number).
     """
-    if not path.is_file():
-        what = "a folder, not a file" if path.is_dir() else "not a regular file" if path.exists() else "not found"
-        raise WinnowError(f"{path}: {what}; give the edited reviews/queue.csv, the review page's download or a "
-                          "Label Studio JSON export")
+    check_review_file(path)
     try:
         text = path.read_text(encoding="utf-8-sig")  # a spreadsheet's CSV may start with a byte-order mark
     except OSError as err:  # before: a file it may not read (permission denied) was told to be saved as UTF-8
