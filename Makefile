@@ -101,11 +101,20 @@ setup: $(STAMP) chromium
 requirements.lock pyproject.toml:
 	@echo "setup: $(CURDIR) has no $@, which the set-up installs from: run make in the project's folder: make -C $(patsubst %/,%,$(dir $(THIS))) $(or $(MAKECMDGOALS),setup)"; exit 1
 
+# core.no_scm as dvc reads it where no dvc runs yet: its [core] section alone (['core'] too), a value quoted or
+# followed by a # comment, and .dvc/config.local's over .dvc/config's. Before, a grep for a bare `no_scm = true` line
+# refused `no_scm = true  # an export` and "true", and took a config.local's `no_scm = false` (or a remote's no_scm)
+# for true
+NO_SCM_READ = FNR == 1 { s = "" } /^[[:space:]]*\[/ { s = tolower($$0); gsub(/[][[:space:]"\047]/, "", s); next } \
+  s == "core" && tolower($$0) ~ /^[[:space:]]*no_scm[[:space:]]*=/ { v = $$0; sub(/^[^=]*=[[:space:]]*/, "", v); \
+  sub(/[[:space:]]*[\#;].*$$/, "", v); sub(/[[:space:]\r]*$$/, "", v); gsub(/^["\047]|["\047]$$/, "", v); \
+  v = tolower(v) } END { exit v != "true" }
+
 # the rule for the check above (here, below the set-up's: the first rule is a plain make's goal)
 git-check:
 	@! command -v git >/dev/null 2>&1 || git -c safe.directory='*' rev-parse --git-dir >/dev/null 2>&1 \
 	|| if command -v dvc >/dev/null 2>&1; then [ "$$(dvc config core.no_scm 2>/dev/null | tr A-Z a-z)" = true ]; \
-	   else grep -qiE '^[[:space:]]*no_scm[[:space:]]*=[[:space:]]*true[[:space:]]*$$' .dvc/config .dvc/config.local 2>/dev/null; fi \
+	   else awk '$(NO_SCM_READ)' $$(ls .dvc/config .dvc/config.local 2>/dev/null) </dev/null; fi \
 	|| { echo "$(or $(firstword $(NEEDS_GIT)),$@): $(CURDIR) is in no git repository, which dvc and the tests need (a tarball or zip export has none): run git init in it, or clone the project with git clone"; exit 1; }
 
 # the pipeline needs the environment alone: chromium is for the report's browser test (make test). A dvc killed as it
