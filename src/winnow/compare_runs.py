@@ -14,7 +14,7 @@ from winnow.errors import WinnowError, first_line, listed
 from winnow.experiments import same_inputs
 from winnow.metrics import METRICS_FILE, metrics_path, summary_path, variant_of
 from winnow.param_rules import finite_number
-from winnow.params_compared import same_setting
+from winnow.params_compared import same_setting, seed_of
 
 
 def other_than_runs_json(path: Path) -> str | None:
@@ -91,11 +91,11 @@ def select_runs(records: list[dict], *, variants: list[str]) -> tuple[list[dict]
     chosen, other_code = same_inputs(chosen, size=_seeds)
     runs, seeds, repeating = [], set(), []
     for record in chosen:
-        seed = record["params"].get("seed")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):  # "0" and 0: two seeds?
-            raise WinnowError(f"experiment {record['experiment']}: params seed {seed!r} is not an integer; "
-                              "compare reads the runs' params as `dvc exp show --json` writes them")
-        seed = json.dumps(seed)
+        try:  # "0" and 0: two seeds? a run without one, or at -1: a seed no winnow run has
+            seed = json.dumps(seed_of(record["params"]))
+        except ValueError as err:
+            raise WinnowError(f"experiment {record['experiment']}: params {err}; compare reads the runs' params as "
+                              "`dvc exp show --json` writes them") from err
         if seed not in seeds:
             seeds.add(seed)
             runs.append(record)

@@ -69,6 +69,24 @@ def lookup(params: Any, key: str | tuple[str, ...], *, missing: Any = None) -> A
     return node
 
 
+def seed_of(params: dict) -> int:
+    """The ``seed`` of a run's params (params.yaml as `dvc exp show --json` writes it), as every stage takes it: an
+    integer within params.yaml's rule. ValueError otherwise, in words a line can end with. Before, compare and study
+    collect refused text, booleans and fractions alone: a run without a seed, or at -1 or 2**40 (which every stage
+    refuses, so no winnow run has them), was counted as a seed of its own beside the real ones ("seeds 0, 1, null,
+    -1")."""
+    from winnow.params import SCHEMA  # where the seed's bounds are declared (winnow.params imports much)
+
+    if "seed" not in params:
+        raise ValueError("seed missing (every stage requires one, so no winnow run lacks it)")
+    seed, rule = params["seed"], SCHEMA.fields["seed"]
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"seed {seed!r} is not an integer")
+    if not rule.low <= seed <= rule.high:
+        raise ValueError(f"seed {seed} is outside [{rule.low}, {rule.high}], which every stage refuses")
+    return seed
+
+
 def same_setting(records: list[dict], *, varied: tuple[str, ...], where: str,
                  also: tuple[str, Callable[[dict], Any]] | None = None,
                  size: Callable[[list[dict]], int] = len) -> tuple[list[dict], str]:

@@ -45,7 +45,7 @@ from winnow.project_outputs import project_root
 from winnow.experiments import current_runs, earlier_experiments, left_out_note, load_experiments, same_inputs
 from winnow.metrics import METRICS_FILE, is_rate, variant_of
 from winnow.outputs import together
-from winnow.params_compared import as_values, lookup, same_setting
+from winnow.params_compared import as_values, lookup, same_setting, seed_of
 from winnow.stage import check_journal_folder, write_table
 from winnow.study_damage import describe
 from winnow.study_plots import plot, runs_drawn
@@ -103,9 +103,7 @@ def tidy(experiments: list[dict], *, metrics_file: str = DEFAULT_METRICS, axis: 
             scores.update({f"f1_{name}": float("nan") if name in unmeasured else _score(values.get("f1"))
                            for name, values in (metrics.get("per_class") or {}).items()})
             points = describe(exp["params"], axis=axis)
-            seed = exp["params"].get("seed")  # every stage refuses another: before, seed "0" beside 0 drew two seeds
-            if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-                raise ValueError(f"seed {seed!r} is not an integer")
+            seed_of(exp["params"])  # every stage refuses another: before, seed "0" beside 0 drew two seeds
         except WinnowError as err:  # degrade_options names the parameter
             raise WinnowError(f"study: experiment {exp['experiment']}: {err}") from err
         except (KeyError, TypeError, ValueError, AttributeError) as err:  # a hand-edited or foreign record
