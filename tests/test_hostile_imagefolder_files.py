@@ -99,7 +99,7 @@ def test_a_16_bit_rgb_png_colour_key_is_composited_over_white_by_its_whole_sampl
     assert_ingested(done)
     expected = np.zeros((16, 16, 3), np.uint8)
     expected[:4] = 255
-    expected[4:8] = (0x12, 0x56, 0x9A)
+    expected[4:8] = (19, 86, 154)  # (0x12FF, 0x5678, 0x9ABC) * 255 / 65535, rounded, as 16-bit grey is
     np.testing.assert_array_equal(stored(project, "a/key16.png"), expected)
 
 

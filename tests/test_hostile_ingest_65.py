@@ -96,11 +96,11 @@ def test_16_bit_colour_pngs_holding_12_bit_data_are_counted_in_a_warning(tmp_pat
     loaded = load_imagefolder(tmp_path, size=None)
     assert [line for line in capsys.readouterr().out.splitlines() if line.startswith("warning:")] == [
         f"warning: ingest.path: 3 16-bit colour or grey-and-alpha PNG file(s) peak at or below 4095, their low 12 bits "
-        f"alone (first {tmp_path}/a/0.png); read as 8 bits by each sample's high byte, as Pillow reads them, they keep "
-        "16 of 256 levels (0 to 15), nearly black; if they hold 12-bit data, scale it to the full range (multiply by "
-        "16) before ingest"]
-    # read as before: each sample's high byte, not guessed
-    np.testing.assert_array_equal(loaded.images[list(loaded.ids).index("a/0.png")], (twelve >> 8).astype(np.uint8))
+        f"alone (first {tmp_path}/a/0.png); scaled to 8 bits from the full 16-bit range they keep at most 17 of 256 "
+        "levels (0 to 16), nearly black; if they hold 12-bit data, scale it to the full range (multiply by 16) before "
+        "ingest"]
+    # read as 16-bit grey is, by 255/65535 rounded, not guessed to be 12-bit (tests/test_hostile_sources_80.py)
+    np.testing.assert_array_equal(loaded.images[list(loaded.ids).index("a/0.png")], np.rint(twelve / 257).astype(np.uint8))
 
 
 @pytest.mark.hostile("imagefolder")

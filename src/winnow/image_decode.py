@@ -183,7 +183,11 @@ def _decode(path: Path, size: int | None) -> tuple:
                 if unwritten:
                     return None, unwritten
             rawmode = rawmode if isinstance(rawmode, str) else ""
-            result = _pixels(img, size, rawmode=rawmode, alpha=_key_alpha(img, data) if rawmode == "RGB;16B" else None)
+            alpha, dim = _wide_png(img, data, rawmode) if img.format == "PNG" and rawmode in WIDE_RAWMODES \
+                else (None, False)
+            result = _pixels(img, size, rawmode=rawmode, alpha=alpha)
+            if dim:
+                result[4]["low_bits_colour"] = True
             profile = image_notes.png_profile(iccp) if iccp is not None \
                 else image_notes.foreign_profile(img.info.get("icc_profile")) or image_notes.png_gamma(img.info)
             if profile:
@@ -229,20 +233,36 @@ def _too_large(said: str) -> str:
             "pixels (half its width and height) to read it")
 
 
-def _key_alpha(img: Image.Image, data: bytes) -> Image.Image | None:
-    """The alpha (``L``, 0 where transparent, else 255) of a 16-bit RGB PNG's ``tRNS`` colour key, or None without
-    one. Pillow holds the high byte of each 16-bit sample and the key in 16 bits, so its own conversion matched no
-    pixel (before: the key colour was kept, not white); the low bytes are the file's stream decoded again by
-    Pillow's PNG decoder as little-endian samples, which takes the other byte of each, and the key is compared
-    to whole samples (high bytes alone would take 0x12FF for the key 0x1200)."""
-    key = img.info.get("transparency")
-    if img.format != "PNG" or not isinstance(key, tuple):
-        return None
+WIDE_RAWMODES = ("RGB;16B", "RGBA;16B", "LA;16B")  # 16-bit PNGs Pillow loads as 8-bit RGB or RGBA: high bytes only
+
+
+def _wide_png(img: Image.Image, data: bytes, rawmode: str) -> tuple[Image.Image | None, bool]:
+    """Scale a loaded 16-bit colour or grey-and-alpha PNG (``rawmode`` one of :data:`WIDE_RAWMODES`) to 8 bits in
+    place, each sample rounded from its full 16 bits (``round(v / 257)``), as a 16-bit grey PNG is
+    (:func:`winnow.image_pixels._to_8bit`). Pillow holds each sample's high byte alone: 511 read as 1, not 2, so one
+    picture saved as 16-bit grey and as 16-bit RGB gave two different images (before). The low bytes are the file's
+    stream decoded again by Pillow's PNG decoder (little-endian samples take the other byte of each; a grey-and-alpha
+    pixel's four bytes as 8-bit RGBA, the same bytes per pixel for unfiltering and interlacing).
+
+    Returns (the alpha (``L``, 0 where transparent, else 255) of a 16-bit RGB PNG's ``tRNS`` colour key, compared to
+    whole samples (high bytes alone would take 0x12FF for the key 0x1200; Pillow's own conversion matched no pixel), or
+    None without one; whether the colour samples peak at or below
+    :data:`winnow.image_notes.LOW_BITS_PEAK`, 12-bit data)."""
     stream = b"".join(bytes(body) for kind, body, _ in plain_png.chunks(data) if kind == b"IDAT")
     interlace = (1,) if img.info.get("interlace") else ()
-    low = np.asarray(Image.frombytes("RGB", img.size, stream, "zip", "RGB;16L", *interlace), np.uint16)
-    samples = np.asarray(img, np.uint16) << 8 | low
-    return Image.fromarray(np.where((samples == key).all(axis=2), 0, 255).astype(np.uint8), "L")
+    if rawmode == "LA;16B":
+        both = np.asarray(Image.frombytes("RGBA", img.size, stream, "zip", "RGBA", *interlace), np.uint16)
+        grey, alpha = both[..., 0] << 8 | both[..., 1], both[..., 2] << 8 | both[..., 3]
+        samples = np.stack([grey, grey, grey, alpha], axis=2)
+    else:
+        low = Image.frombytes(img.mode, img.size, stream, "zip", rawmode.replace("16B", "16L"), *interlace)
+        samples = np.asarray(img, np.uint16) << 8 | np.asarray(low, np.uint16)
+    img.frombytes(np.rint(samples / 257.0).astype(np.uint8).tobytes())
+    key = img.info.get("transparency")
+    alpha = None
+    if rawmode == "RGB;16B" and isinstance(key, tuple):
+        alpha = Image.fromarray(np.where((samples == key).all(axis=2), 0, 255).astype(np.uint8), "L")
+    return alpha, int(samples[..., :3].max()) <= image_notes.LOW_BITS_PEAK
 
 
 def _batches(paths: list, size: int | None, shared: plain_png.Inflating | None = None):

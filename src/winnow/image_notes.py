@@ -107,9 +107,9 @@ def warn_unseen(hidden: list[Path], read: list[tuple[Path, dict]], *, param: str
     dim = [path for path, notes in read if notes.get("low_bits_colour")]
     if dim:
         print(f"warning: {param}: {len(dim)} 16-bit colour or grey-and-alpha PNG file(s) peak at or below "
-              f"{LOW_BITS_PEAK}, their low 12 bits alone (first {shown(dim[0])}); read as 8 bits by each sample's high "
-              "byte, as Pillow reads them, they keep 16 of 256 levels (0 to 15), nearly black; if they hold 12-bit "
-              "data, scale it to the full range (multiply by 16) before ingest")
+              f"{LOW_BITS_PEAK}, their low 12 bits alone (first {shown(dim[0])}); scaled to 8 bits from the full 16-bit "
+              "range they keep at most 17 of 256 levels (0 to 16), nearly black; if they hold 12-bit data, scale it to "
+              "the full range (multiply by 16) before ingest")
     warned = [(path, notes["warning"]) for path, notes in read if notes.get("warning")]
     if warned:
         print(f"warning: {param}: Pillow warned while decoding {len(warned)} image file(s) (first "

@@ -17,14 +17,13 @@ _SINGLE_CHANNEL_MODES = ("1", "L", "I", "F", "I;16", "I;16B", "I;16L", "I;16N")
 def _pixels(img: Image.Image, size: int | None, *, rawmode: str = "", alpha: Image.Image | None = None) -> tuple:
     """(pixels uint8 (H, W, C), mode, (orig_h, orig_w), orientation, notes) of a loaded image: turned upright
     by its EXIF orientation, converted (``rawmode``: the file's own pixel layout, :func:`_to_8bit`) and
-    resized. ``alpha``: a colour key's transparency Pillow cannot see (:func:`winnow.image_decode._key_alpha`).
+    resized. ``alpha``: a colour key's transparency Pillow cannot see (:func:`winnow.image_decode._wide_png`).
     ``notes`` holds
     ``flattened`` when compositing over white made an image of varied pixels one flat colour: its content was in
     its alpha alone (a white glyph on transparency) or all of it was transparent (before: a blank image unsaid);
     ``low_bits``, the peak of a 16-bit grey image that uses its low 12 bits alone
-    (:data:`winnow.image_notes.LOW_BITS_PEAK`); and
-    ``low_bits_colour``, a 16-bit colour or grey-and-alpha PNG's the same (its high bytes at most 15: Pillow keeps
-    no other)."""
+    (:data:`winnow.image_notes.LOW_BITS_PEAK`); a 16-bit colour or grey-and-alpha PNG's, ``low_bits_colour``, is
+    noted by :func:`winnow.image_decode._decode`, which alone sees its samples whole."""
     fmt, mode = img.format, img.mode
     if alpha is not None:  # laid out as the file's pixels: before turning (the EXIF travels in img.info)
         img = img.convert("RGBA")
@@ -42,16 +41,10 @@ def _pixels(img: Image.Image, size: int | None, *, rawmode: str = "", alpha: Ima
     orig = (img.height, img.width)
     varied = (img.mode in ("LA", "RGBA", "PA") or "transparency" in img.info) and not _one_colour(img)
     peak = int(np.asarray(img).max()) if img.mode.startswith("I;16") else None
-    # a 16-bit colour or grey-and-alpha PNG is loaded as each sample's high byte: 12-bit data keeps 0..15 (before:
-    # nearly black, unsaid)
-    dim = (rawmode in ("RGB;16B", "RGBA;16B", "LA;16B")
-           and int(np.asarray(img)[..., :3].max()) <= image_notes.LOW_BITS_PEAK >> 8)
     img = _to_8bit(img, rawmode=rawmode, fmt=fmt)
     notes = {"flattened": True} if varied and _one_colour(img) else {}
     if peak is not None and peak <= image_notes.LOW_BITS_PEAK:
         notes["low_bits"] = peak
-    if dim:
-        notes["low_bits_colour"] = True
     if size is not None and (img.height, img.width) != (size, size):
         img = img.resize((size, size), Image.Resampling.BICUBIC)
     pixels = np.asarray(img)

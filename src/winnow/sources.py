@@ -14,7 +14,9 @@ Image files are converted to uint8 as follows (``orig_mode`` keeps Pillow's mode
 
 - ``1``, ``L``, ``P`` without colour (every pixel shown grey), ``I;16*``, ``I``, ``F``: one channel; 16-bit
   values are scaled by 255/65535 and 32-bit ones by their own range, rounded;
-- ``RGB``, ``P`` (palette), ``CMYK``, ``YCbCr``, ``HSV``, ``LAB``: three channels via Pillow's RGB conversion;
+- ``RGB``, ``P`` (palette), ``CMYK``, ``YCbCr``, ``HSV``, ``LAB``: three channels via Pillow's RGB conversion; a
+  16-bit colour or grey-and-alpha PNG's samples scaled by 255/65535 and rounded, as 16-bit grey (Pillow keeps
+  each sample's high byte alone: 511 read as 1, not 2);
 - ``LA``, ``RGBA``, ``PA``, palettes with transparency and grey or RGB images with a colour key (PNG
   ``tRNS``: pixels of that value are transparent, a 16-bit key compared to whole 16-bit samples): composited
   over white, then as above (a ``warning:`` counts the images this leaves one flat colour);

@@ -1,0 +1,55 @@
+"""Hostile inputs to the imagefolder source, round 80: 16-bit colour PNGs scaled to 8 bits.
+
+Each case reads generated files with :func:`winnow.image_files.load_imagefolder` and asserts the stored pixels.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import numpy as np
+import pytest
+
+from test_hostile_imagefolder_files import chunk
+from test_hostile_ingest_71r import ADAM7
+from winnow.image_files import load_imagefolder
+
+
+def _png16(samples: np.ndarray, color_type: int, *, interlaced: bool = False) -> bytes:
+    """A 16-bit PNG (``color_type`` 0: grey, 2: RGB, 4: grey and alpha, 6: RGBA) of ``samples`` (uint16 ``(H, W, C)``),
+    written by hand (Pillow writes no 16-bit colour PNG); ``interlaced``: Adam7, each pass row unfiltered."""
+    height = samples.shape[0]
+    wide = samples.astype(">u2")
+    if interlaced:
+        rows = b"".join(b"\0" + wide[row, column::column_step].tobytes()
+                        for column, first, column_step, row_step in ADAM7 for row in range(first, height, row_step)
+                        if wide[row, column::column_step].size)
+    else:
+        rows = b"".join(b"\0" + wide[y].tobytes() for y in range(height))
+    header = struct.pack(">IIBBBBB", samples.shape[1], height, 16, color_type, 0, 0, int(interlaced))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+@pytest.mark.hostile("imagefolder")
+@pytest.mark.parametrize("interlaced", [False, True])
+def test_one_picture_saved_as_16_bit_grey_rgb_rgba_or_grey_alpha_reads_as_the_same_rounded_pixels(tmp_path, interlaced):
+    # before: a 16-bit grey PNG was scaled by 255/65535 and rounded, but a colour or grey-and-alpha one kept each
+    # sample's high byte (Pillow's): 511 read as 2 in the grey file and 1 in the RGB one, 0x7FFF as 127 and 0x80FF as
+    # 128 in both only by chance; the same picture was two images, with two digests
+    values = np.array([[0, 255, 256, 511, 0x7FFF, 0x8000, 0x80FF, 0xFEFF],
+                       [0xFF00, 65535, 1000, 12345, 40000, 257, 128, 60000]] * 4, np.uint16)  # (8, 8)
+    opaque = np.full_like(values, 65535)
+    for name, samples, color_type in (("grey", values[..., None], 0), ("rgb", np.dstack([values] * 3), 2),
+                                      ("rgba", np.dstack([values] * 3 + [opaque]), 6),
+                                      ("grey_alpha", np.dstack([values, opaque]), 4)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "0.png").write_bytes(_png16(samples, color_type, interlaced=interlaced))
+    loaded = load_imagefolder(tmp_path, size=None)
+    # v * 255 / 65535 rounded is v / 257 rounded (65535 = 255 * 257): 511 -> 2 (1.988, high byte 1), 0x7FFF -> 127
+    # (127.498), 0x8000 -> 128 (127.502), 0x80FF -> 128 (128.49), 1000 -> 4 (3.89, high byte 3), 128 -> 0 (0.498)
+    expected = np.array([[0, 1, 1, 2, 127, 128, 128, 254], [254, 255, 4, 48, 156, 1, 0, 233]] * 4, np.uint8)
+    ids = list(loaded.ids)
+    assert loaded.images.shape == (4, 8, 8, 3)  # the colour files make the set RGB: grey repeated
+    for name in ("grey", "rgb", "rgba", "grey_alpha"):
+        np.testing.assert_array_equal(loaded.images[ids.index(f"{name}/0.png")], np.dstack([expected] * 3), err_msg=name)
