@@ -1,6 +1,8 @@
-"""Hostile inputs to the imagefolder source, round 80: 16-bit colour PNGs scaled to 8 bits.
+"""Hostile inputs to the imagefolder source, round 80: 16-bit colour PNGs scaled to 8 bits; an ``ingest.path`` typed
+on Windows, or with stray spaces or a byte-order mark.
 
-Each case reads generated files with :func:`winnow.image_files.load_imagefolder` and asserts the stored pixels.
+Each case reads generated files with :func:`winnow.image_files.load_imagefolder` and asserts the stored pixels, or
+runs ``stages/ingest.py`` through the harness and asserts its one ``error:`` line and that nothing was written.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import zlib
 import numpy as np
 import pytest
 
+from hostile_harness import assert_error_line, assert_nothing_left
 from test_hostile_imagefolder_files import chunk
+from test_hostile_ingest import image_folder, run_ingest
 from test_hostile_ingest_71r import ADAM7
 from winnow.image_files import load_imagefolder
 
@@ -53,3 +57,22 @@ def test_one_picture_saved_as_16_bit_grey_rgb_rgba_or_grey_alpha_reads_as_the_sa
     assert loaded.images.shape == (4, 8, 8, 3)  # the colour files make the set RGB: grey repeated
     for name in ("grey", "rgb", "rgba", "grey_alpha"):
         np.testing.assert_array_equal(loaded.images[ids.index(f"{name}/0.png")], np.dstack([expected] * 3), err_msg=name)
+
+
+@pytest.mark.hostile("imagefolder")
+@pytest.mark.parametrize("typed, said", [
+    ("..\\data\\raw", "ingest.path: ..\\data\\raw does not exist; '\\' separates folders on Windows but is part of a "
+                      "name here: write ../data/raw"),
+    ("C:\\Users\\ana\\raw", "ingest.path: C:\\Users\\ana\\raw is a Windows path (drive C:), not a folder of this "
+                            "machine; write the folder's path here, with '/' (WSL mounts C: at /mnt/c)"),
+    ("../data/raw ", "ingest.path: '../data/raw ' does not exist; it holds surrounding spaces: write '../data/raw'"),
+    ("\ufeff../data/raw", "ingest.path: '\\ufeff../data/raw' does not exist; it holds the invisible character "
+                          "'\\ufeff': write '../data/raw'"),
+])
+def test_a_windows_path_or_one_with_stray_spaces_or_a_bom_is_refused_naming_the_path_to_write(tmp_path, typed, said):
+    # before: "ingest.path: ..\data\raw does not exist (expected root/<class>/<image files>)" of a folder that was there
+    # (a params.yaml written on Windows), and "'../data/raw  does not exist", its trailing space or BOM unseen
+    image_folder(tmp_path / "data" / "raw", {"cat": 4, "dog": 4})
+    project, before, done = run_ingest(tmp_path, "imagefolder", typed)
+    assert assert_error_line(done) == f"error: {said}"
+    assert_nothing_left(project, before)

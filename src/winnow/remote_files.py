@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import os
+import unicodedata
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -138,12 +139,33 @@ def _local(path: Path, *, param: str) -> Path:
         os.stat(path)
     except (FileNotFoundError, NotADirectoryError):
         refuse_missing_from_experiment_copy(path, param=param)
+        _refuse_mistyped(str(path), param=param)
     except ValueError:  # "embedded null byte" (a YAML "\0" or %00 pasted): before, a traceback from every stage
         raise WinnowError(f"{param}: {ascii(str(path))} holds a NUL character, which no path can; fix it in "
                           "params.yaml") from None
     except OSError as err:
         raise WinnowError(f"{param}: {path} cannot be read ({err.strerror}); fix the path or its permissions") from None
     return path
+
+
+def _refuse_mistyped(text: str, *, param: str) -> None:
+    """One line for a local path that is not there and that a fix can be named for: a Windows path (``C:\\data``,
+    ``data\\raw``: on Linux and macOS a backslash is a character of a name, not a separator), surrounding spaces, or
+    an invisible character (a byte-order mark or a zero-width space a copy from a document or a web page brought).
+    Before: "ingest.path: data\\raw does not exist (expected root/<class>/<image files>)", of a folder that was
+    there, and "data/raw  does not exist", its trailing space unseen."""
+    if len(text) > 2 and text[1] == ":" and text[0].isascii() and text[0].isalpha() and text[2] in "\\/":
+        raise WinnowError(f"{param}: {text} is a Windows path (drive {text[:2]}), not a folder of this machine; "
+                          f"write the folder's path here, with '/' (WSL mounts {text[0].upper()}: at "
+                          f"/mnt/{text[0].lower()})")
+    if "\\" in text:
+        raise WinnowError(f"{param}: {text} does not exist; '\\' separates folders on Windows but is part of a name "
+                          f"here: write {text.replace(chr(92), '/')}")
+    odd = next((c for c in text if unicodedata.category(c) in ("Cc", "Cf")), None)
+    if odd is not None or text != text.strip():
+        what = f"the invisible character {ascii(odd)}" if odd is not None else "surrounding spaces"
+        meant = "".join(c for c in text if unicodedata.category(c) not in ("Cc", "Cf")).strip()
+        raise WinnowError(f"{param}: {text!r} does not exist; it holds {what}: write {meant!r}")
 
 
 def _file_url(text: str, rest: str, *, param: str) -> Path:
