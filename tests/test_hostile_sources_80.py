@@ -1,5 +1,5 @@
 """Hostile inputs to the imagefolder source, round 80: 16-bit colour PNGs scaled to 8 bits; an ``ingest.path`` typed
-on Windows, or with stray spaces or a byte-order mark.
+on Windows, or with stray spaces or a byte-order mark; WebP files under a Pillow built without WebP.
 
 Each case reads generated files with :func:`winnow.image_files.load_imagefolder` and asserts the stored pixels, or
 runs ``stages/ingest.py`` through the harness and asserts its one ``error:`` line and that nothing was written.
@@ -12,11 +12,13 @@ import zlib
 
 import numpy as np
 import pytest
+from PIL import Image, features
 
 from hostile_harness import assert_error_line, assert_nothing_left
 from test_hostile_imagefolder_files import chunk
 from test_hostile_ingest import image_folder, run_ingest
 from test_hostile_ingest_71r import ADAM7
+from winnow.errors import WinnowError
 from winnow.image_files import load_imagefolder
 
 
@@ -76,3 +78,25 @@ def test_a_windows_path_or_one_with_stray_spaces_or_a_bom_is_refused_naming_the_
     project, before, done = run_ingest(tmp_path, "imagefolder", typed)
     assert assert_error_line(done) == f"error: {said}"
     assert_nothing_left(project, before)
+
+
+@pytest.mark.hostile("imagefolder")
+def test_webp_files_under_a_pillow_built_without_webp_stop_ingest_in_one_line_not_rows_of_damage(tmp_path, monkeypatch):
+    # before: each WebP file was a row "cut short or damaged in its header: it starts as a WEBP file, but its 44 bytes
+    # hold no header Pillow can read (an interrupted copy or download?); copy it again from its source", a fix that
+    # cannot work, and a set with few WebP files was ingested without them where a machine with WebP read them
+    data = image_folder(tmp_path / "data", {"cat": 12, "dog": 12})
+    Image.fromarray(np.full((8, 8, 3), 90, np.uint8)).save(data / "dog" / "photo.webp", lossless=True)
+    # a Pillow built without libwebp: no WebP plugin registered, and features.check says so
+    monkeypatch.delitem(Image.OPEN, "WEBP")
+    monkeypatch.setattr(Image, "ID", [name for name in Image.ID if name != "WEBP"])
+    monkeypatch.setattr(features, "check_module", lambda feature: feature != "webp")
+    into = tmp_path / "out" / "images.npy"
+    into.parent.mkdir()
+    with pytest.raises(WinnowError) as refused:
+        load_imagefolder(data, size=None, into=into)
+    assert str(refused.value) == (
+        f"ingest.path: {data}/dog/photo.webp is a WebP file, and the Pillow installed here was built without WebP "
+        "support (PIL.features.check('webp') is False), so no WebP file can be read; nothing was ingested: install "
+        "Pillow's own wheel (pip install --force-reinstall pillow) or build it with libwebp, or convert the WebP files "
+        "to PNG")

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError, features
 
 from winnow import image_damage, image_notes, plain_png
 from winnow.cores import usable_cores
@@ -28,7 +28,7 @@ from winnow.image_pixels import _pixels
 from winnow.ingest import RESIZE_BYTES, resize_batch
 from winnow.npy_rows import MemoryRows, NpyRows
 from winnow.progress_env import progress_bar
-from winnow.remote_files import RemotePath, not_read, refuse_transient
+from winnow.remote_files import RemotePath, not_read, refuse_transient, shown
 
 BATCH_FILES = 256  # files decoded before their pixels go to disk: the memory ingest holds
 # the first batch's files: the main thread has nothing to unfilter while it is read, so a small one starts it sooner;
@@ -198,7 +198,9 @@ def _decode(path: Path, size: int | None) -> tuple:
     except Image.DecompressionBombError as err:
         return None, _too_large(str(err))
     except UnidentifiedImageError:  # an empty file, a Git LFS pointer, a web page saved in its place: said so
-        return None, image_damage.unidentified(data, image_format(data[:32])) or "not a decodable image"
+        signature = image_format(data[:32])
+        _refuse_without_webp(signature, path)
+        return None, image_damage.unidentified(data, signature) or "not a decodable image"
     except WinnowError:  # a file whose bytes did not come (_read): the store's or the disk's fault, no row
         raise
     except Exception as err:  # truncated data, broken headers, crafted fields
@@ -223,6 +225,19 @@ def _refuse_machine_fault(err: Exception, path: Path) -> None:
                        check="free memory and the process's memory limit (`ulimit -v`, a container's)") from None
     if isinstance(err, OSError) and err.errno in (errno.EMFILE, errno.ENFILE):
         raise not_read("ingest.path", path, err.strerror, check="the open-file limit (`ulimit -n`)") from None
+
+
+def _refuse_without_webp(signature: str | None, path: Path) -> None:
+    """Refuse in one line a WebP file (by its ``signature``, :func:`winnow.image_formats.image_format`) that Pillow
+    could not identify because the Pillow installed was built without libwebp (a source build, a distribution's
+    package): the machine's fault, not the file's. Before: each WebP file was a row "cut short or damaged in its
+    header ... copy it again from its source", a fix that could not work, and a set with fewer WebP files than
+    ``ingest.max_reject_fraction`` was ingested without them, where a machine with WebP read them."""
+    if signature == "WEBP" and not features.check_module("webp"):
+        raise WinnowError(f"ingest.path: {shown(path)} is a WebP file, and the Pillow installed here was built "
+                          "without WebP support (PIL.features.check('webp') is False), so no WebP file can be read; "
+                          "nothing was ingested: install Pillow's own wheel (pip install --force-reinstall pillow) or "
+                          "build it with libwebp, or convert the WebP files to PNG")
 
 
 def _too_large(said: str) -> str:
