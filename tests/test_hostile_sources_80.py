@@ -100,3 +100,16 @@ def test_webp_files_under_a_pillow_built_without_webp_stop_ingest_in_one_line_no
         "support (PIL.features.check('webp') is False), so no WebP file can be read; nothing was ingested: install "
         "Pillow's own wheel (pip install --force-reinstall pillow) or build it with libwebp, or convert the WebP files "
         "to PNG")
+
+
+@pytest.mark.hostile("imagefolder")
+def test_an_avif_named_jpg_under_a_pillow_without_avif_is_a_row_naming_avif(tmp_path, monkeypatch):
+    # before: "not a decodable image", where a Pillow with its AVIF plugin named the format (a CDN's AVIF that a
+    # browser saved as .jpg)
+    data = image_folder(tmp_path / "data", {"cat": 6, "dog": 6})
+    (data / "dog" / "saved.jpg").write_bytes(b"\0\0\0\x1cftypavif\0\0\0\0avifmif1miaf" + bytes(64))
+    monkeypatch.setattr(Image, "ID", [name for name in Image.ID if name != "AVIF"])
+    loaded = load_imagefolder(data, size=None)
+    assert dict(loaded.rejected) == {str(data / "dog" / "saved.jpg"): (
+        "content is AVIF, not an image format read here (PNG, JPEG, BMP, WebP) whatever the suffix says; convert it "
+        "to PNG or JPEG")}

@@ -262,6 +262,11 @@ def unidentified(data: bytes, signature: str | None) -> str | None:
     if data.lstrip(b"\xef\xbb\xbf \t\r\n")[:14].lower().startswith((b"<!doctype html", b"<html", b"<head")):
         return ("a web page (HTML), not an image: a download that saved a site's page (an error, a login or a consent "
                 "page) in its place; download it again")
+    if data[4:8] == b"ftyp" and data[8:12] in (b"avif", b"avis"):
+        # before: "not a decodable image" where Pillow has no AVIF plugin (a CDN's AVIF saved by a browser as .jpg);
+        # with one, Image.open names it and ingest sets it aside as a format not read here
+        return ("content is AVIF, not an image format read here (PNG, JPEG, BMP, WebP) whatever the suffix says; "
+                "convert it to PNG or JPEG")
     if data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS:
         return ("content is HEIF/HEIC (an iPhone's photo format), not an image format read here (PNG, JPEG, BMP, "
                 "WebP) whatever the suffix says; convert it to JPEG or PNG")
