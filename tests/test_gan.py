@@ -264,7 +264,8 @@ def gan_project(root, *, weak_k: int, repaint=None):
     learnt = manifest["split"].isin(["train", "val"]).to_numpy()
     (root / "models").mkdir()
     save(trained, root / "models/baseline.pt", classes=CLASSES, image_shape=images.shape[1:],
-         seen=manifest["id"].to_numpy()[learnt], labels=labels[learnt], digests=pixel_digest(images)[learnt])
+         seen=manifest["id"].to_numpy()[learnt], labels=labels[learnt], digests=pixel_digest(images)[learnt],
+         val=manifest.loc[manifest["split"] == "val", "id"].to_numpy())
     return root
 
 

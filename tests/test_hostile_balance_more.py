@@ -389,8 +389,9 @@ def test_one_colour_images_with_noise_in_the_policy_are_augmented(tmp_path):
 
 
 def _relearnt(path, manifest: pd.DataFrame) -> None:
-    """Record in the checkpoint at ``path`` the train and val images of ``manifest`` as those it learnt, as
-    train@baseline rerun on the new splits would (gan-synthesize refuses a model of other rows)."""
+    """Record in the checkpoint at ``path`` the train and val images of ``manifest`` as those it learnt (its val
+    images as those it chose its epoch on), as train@baseline rerun on the new splits would (gan-synthesize refuses a
+    model of other rows or splits)."""
     import torch
 
     from winnow.checkpoints import id_hashes, labelled_hashes
@@ -402,6 +403,8 @@ def _relearnt(path, manifest: pd.DataFrame) -> None:
                                                                       learnt["label"].to_numpy())))
     checkpoint["pixels"] = torch.from_numpy(np.unique(labelled_hashes(learnt["id"].to_numpy(),
                                                                       learnt["digest"].to_numpy())))
+    chose_on = learnt.loc[learnt["split"] == "val", "id"].to_numpy()
+    checkpoint["chose_on"] = torch.from_numpy(np.unique(id_hashes(chose_on)))
     torch.save(checkpoint, path)
 
 

@@ -516,7 +516,8 @@ def _baseline_model(project: Path, *, classes: list[str] = CLASSES, name: str = 
     learnt = data.manifest["split"].isin(["train", "val"]).to_numpy()  # as train@baseline keeps them
     save(trained, project / f"models/{name}.pt", classes=classes, image_shape=data.images.shape[1:],
          seen=data.manifest["id"].to_numpy()[learnt], labels=data.labels[learnt],
-         digests=data.manifest["digest"].to_numpy()[learnt])
+         digests=data.manifest["digest"].to_numpy()[learnt],
+         val=data.manifest.loc[data.manifest["split"] == "val", "id"].to_numpy())
 
 
 @pytest.mark.hostile("params")

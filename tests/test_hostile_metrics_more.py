@@ -52,7 +52,8 @@ def _evaluate_project(root: Path, classes: list[str], test: list[int], *, bias: 
     write_variant("baseline", oracle_rows(manifest), root=project / "data/variants")  # the rows it was trained on
     save(trained, project / "models/baseline.pt", classes=classes, image_shape=(8, 8, 1),
          seen=learnt["id"].to_numpy(), labels=learnt["label"].to_numpy(),
-         digests=read_imageset(project / "data/ingest").manifest.loc[learnt.index, "digest"].to_numpy())
+         digests=read_imageset(project / "data/ingest").manifest.loc[learnt.index, "digest"].to_numpy(),
+         val=learnt.loc[learnt["split"] == "val", "id"].to_numpy())
     return project
 
 

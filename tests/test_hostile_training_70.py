@@ -88,7 +88,8 @@ def test_evaluate_of_a_model_trained_under_another_train_augment_names_that_alon
     policy = Policy.from_params(params["balance"]["policy"])
     save(replace(trained, config=TrainConfig.from_params(fixed), policy=policy),
          project / "models/baseline.pt", classes=classes, image_shape=(8, 8, 1), seen=learnt["id"].to_numpy(),
-         labels=learnt["label"].to_numpy(), digests=learnt["digest"].to_numpy())
+         labels=learnt["label"].to_numpy(), digests=learnt["digest"].to_numpy(),
+         val=learnt.loc[learnt["split"] == "val", "id"].to_numpy())
     assert params["train"]["augment"] == "none"
     before = files_under(project)
     done = _evaluate_in_process(project, monkeypatch, capsys)

@@ -129,7 +129,8 @@ def _resave(path, learnt) -> None:
 
     trained, classes = load(path)
     save(trained, path, classes=classes, image_shape=(8, 8, 1), seen=learnt["id"].to_numpy(),
-         labels=learnt["label"].to_numpy(), digests=learnt["digest"].to_numpy())
+         labels=learnt["label"].to_numpy(), digests=learnt["digest"].to_numpy(),
+         val=learnt.loc[learnt["split"] == "val", "id"].to_numpy())
 
 
 @pytest.mark.hostile("training")

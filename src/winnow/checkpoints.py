@@ -86,7 +86,7 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
     pixel digests ``(M,)`` too, so is one that learnt any of them from other pixels (``pixels``), or kept none. And,
     after those, one that did not choose its epoch on exactly the image ids ``(V,)`` that ``chose_on()`` gives (the val
     split its data set version holds now): the train and val splits were carved anew since it was trained; a model
-    that kept no record of them (``chose_on``: an earlier winnow's, or :func:`save` without ``val``) is not checked.
+    that kept no record of them (``chose_on``: an earlier winnow's, or :func:`save` without ``val``) is refused too.
     """
     from winnow.model_reads import read_checkpoint
     from winnow.stage_reads import rerun_error
@@ -185,7 +185,13 @@ def load(path: str | os.PathLike, *, device: str = "auto", written_by: str | Non
                           record="the pixels it learnt from (pixels)", unseen="images changed since it was trained",
                           held="from other pixels", why="the imagesets they are read from were written anew since it "
                           "was trained, and its score would be of other data")
-    if chose_on is not None and ckpt.get("chose_on") is not None:
+    if chose_on is not None:
+        # before: a model saved without this record (an earlier winnow's) passed unchecked, as a relabel did before
+        # learnt was required: after a re-split it was scored as the new version's, exit 0
+        if ckpt.get("chose_on") is None:
+            raise rerun_error(path, "trained by an earlier winnow, which kept no record of the val images it chose its "
+                                    "epoch on (chose_on), so images moved between train and val since cannot be told",
+                              written_by=written_by)
         # before: ingest.val_fraction raised (test carved first, so the same test split) or a source's image moved from
         # val/ to train/, the variants rerun, then evaluate by hand (or dvc repro -s): the same images, labels and
         # pixels, so the model that chose its epoch on the old val split was scored as the new version's, exit 0
