@@ -107,7 +107,10 @@ CLASSES, SIDE = 1000, 16  # 768 bytes of pixels a sample, 4,000 of float32 proba
 def held() -> dict[str, float]:
     """Bytes a sample of peak RSS of predict_proba alone ("judge") and of generating and judging the samples
     ("generate"), between 1,000 and 9,000 samples: what a step's fixed part (batches, kernels, allocator) leaves out."""
-    env = {**os.environ, "PYTHONPATH": str(Path(winnow.__file__).parents[1]), "OMP_NUM_THREADS": "1"}
+    # glibc's malloc as it comes: a MALLOC_* or GLIBC_TUNABLES setting of the shell moves what RSS shows (measured
+    # MALLOC_MMAP_THRESHOLD_=65536: "generate" 4,579 bytes a sample, under the 4,587 the bound below holds)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MALLOC_") and key != "GLIBC_TUNABLES"}
+    env.update(PYTHONPATH=str(Path(winnow.__file__).parents[1]), OMP_NUM_THREADS="1")
     done = subprocess.run([sys.executable, "-c", _MEASURE, str(CLASSES), str(SIDE), "1000", "9000"], env=env,
                           capture_output=True, text=True, check=True)
     return {step: (big - small) / 8000 for step, (small, big) in json.loads(done.stdout).items()}
