@@ -293,17 +293,37 @@ def best_cells(table: pd.DataFrame, *, digits: int = 3) -> pd.DataFrame:
 
 
 def _significance_table(tests: pd.DataFrame) -> str:
+    """:func:`winnow.compare.pairwise`'s t-tests across classes as a table, saying in words what a test the classes
+    cannot make leaves out, as the compare stage's tables do (:func:`winnow.compare.tests_markdown`). Before: one class
+    tested, or the same change in every class (no spread: p and CI NaN), read "–" and "no clear difference" beside a
+    change of +0.100 in every class; identical versions read "p 1.000, no clear difference"."""
     if tests.empty:
         return ""
+    p_cells, ci_cells, readings = [], [], []
+    for to, d, p, t, n, lo, hi in zip(tests["to"], tests["mean_diff"], tests["p"], tests["t"], tests["n"],
+                                      tests["ci_low"], tests["ci_high"]):
+        if math.isinf(t) or math.isnan(p):
+            # the same change in every class (no spread to test it against), or one class tested (or none): a t-test
+            # needs two differences that vary; the change is shown, no p, no interval, and not read either way
+            why = ("n/a (the same change in every class)" if math.isinf(t) else
+                   f"n/a ({n} class{'' if n == 1 else 'es'} tested)")
+            p_cells.append(why)
+            ci_cells.append(why)
+            readings.append("not testable across classes")
+        elif d == 0 and lo == 0 and hi == 0:  # paired_test's identical results: every class's change is 0
+            p_cells.append(f"{p_text(p, alpha=SIGNIFICANCE_LEVEL)} (identical)")
+            ci_cells.append(f"{bound(lo)} … {bound(hi)}")
+            readings.append("identical")
+        else:
+            p_cells.append(p_text(p, alpha=SIGNIFICANCE_LEVEL))
+            ci_cells.append(f"{bound(lo)} … {bound(hi)}")
+            readings.append(f"{to} better" if p < SIGNIFICANCE_LEVEL and d > 0 else f"{to} worse"
+                            if p < SIGNIFICANCE_LEVEL else "no clear difference")
     rows = pd.DataFrame({
         # as its interval's bounds: a change of -0.0004 across classes read "-0.000" beside "worse" (p < 0.05)
         "change (to − from)": [bound(d) for d in tests["mean_diff"]],
         # the t interval of the same test: it leaves out 0 exactly when p < 0.05 (before: a bootstrap, narrower)
-        "95% CI (t)": ["–" if math.isnan(lo) else f"{bound(lo)} … {bound(hi)}"
-                       for lo, hi in zip(tests["ci_low"], tests["ci_high"])],
-        "p (paired t-test)": [p_text(p, alpha=SIGNIFICANCE_LEVEL) for p in tests["p"]],
-        "reads as": [f"{to} better" if p < SIGNIFICANCE_LEVEL and d > 0 else f"{to} worse" if p < SIGNIFICANCE_LEVEL
-                     else "no clear difference" for to, d, p in zip(tests["to"], tests["mean_diff"], tests["p"])],
+        "95% CI (t)": ci_cells, "p (paired t-test)": p_cells, "reads as": readings,
     }, index=pd.Index(tests["from"] + " → " + tests["to"], name="versions (across classes)"))
     return html_table(rows)
 
