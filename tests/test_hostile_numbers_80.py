@@ -3,7 +3,10 @@
 - the paired t-test across classes of the evaluation section, where the classes cannot make the test: one class
   tested (n 1), or every class changed by the same amount (no spread), read "–" for p and CI and "no clear difference"
   beside a change of +0.100 in every class; identical versions read "p 1.000 ... no clear difference". The compare
-  stage's tables say each in words (``n/a (...)``, ``(identical)``); the page now does too.
+  stage's tables say each in words (``n/a (...)``, ``(identical)``); the page now does too;
+- the merge gate's table wrote rates and bounds to 4 decimals flat: a base model wrong on 1 of 25,000 test images read
+  "1.0000", and a lower bound of -0.0000375 read "-0.0000"; they are written as the report writes them (to the first
+  digit that is not 0, never 1 where not 1).
 
 Every expected cell is worked out here from the inputs (scipy's t-test, plain arithmetic), never read back from
 winnow's own output.
@@ -11,12 +14,19 @@ winnow's own output.
 
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
+from scipy.stats import binomtest
 
+from gate_repo import labels_of, wrong_on
+from hostile_harness import default_params
 from test_hostile_report_more import plain
+from winnow.gate_report import render
+from winnow.gate_table import GateSettings, paired_rows
 from winnow.report import evaluation_section
 
 
@@ -64,3 +74,57 @@ def test_one_class_tested_is_said_to_leave_the_t_test_undefined():
 def test_identical_versions_read_as_identical_not_as_no_clear_difference():
     f1 = {"a": 0.5, "b": 0.6, "c": 0.7}
     assert _t_test_row(f1, dict(f1)) == "baseline → pruned | +0.000 | +0.000 … +0.000 | 1.000 (identical) | identical"
+
+
+def _accuracy_row(base: pd.DataFrame, head: pd.DataFrame) -> list[str]:
+    """The cells of the gate table's overall row (all (accuracy)) for one run a side, today's gate settings."""
+    settings = GateSettings.from_params(default_params()["gate"])
+    table = paired_rows(base, head, variant="baseline", settings=settings)
+    row = next(line for line in render(table, alpha=settings.alpha).splitlines()
+               if line.startswith("| baseline | all (accuracy) |"))
+    return [cell.strip() for cell in row.strip("|").split("|")]
+
+
+def _run(labels: np.ndarray, wrong: list[int]) -> pd.DataFrame:
+    """Predictions right on every image but those of ``wrong`` (named as the next class)."""
+    return pd.DataFrame({"id": [f"test-{i:05d}" for i in range(len(labels))], "label": labels,
+                         "predicted": wrong_on(labels, wrong)})
+
+
+@pytest.mark.hostile("gate")
+def test_the_gate_never_shows_an_accuracy_that_is_not_1_as_1():
+    # 25,000 test images (a large test set), the base model wrong on one of them, the head on three. Before: the gate
+    # table read "base 1.0000", a model that erred nowhere
+    labels = labels_of(2500)
+    cells = _accuracy_row(_run(labels, [0]), _run(labels, [0, 10, 20]))
+    assert len(labels) == 25_000
+    assert cells[4:6] == [f"{24_999 / 25_000:.5f}", f"{24_997 / 25_000:.4f}"] == ["0.99996", "0.9999"]
+
+
+def _newcombe(both: int, gained: int, lost: int, neither: int, *, phi: float) -> tuple[float, float]:
+    """Newcombe's (1998) method 10 interval for head - base accuracy, from scipy's Wilson intervals, each side widened
+    by sqrt(``phi``) (the seeds' overdispersion the gate allows for)."""
+    n = both + gained + lost + neither
+    head, base = (both + gained) / n, (both + lost) / n
+    l1, u1 = binomtest(both + gained, n).proportion_ci(method="wilson")
+    l2, u2 = binomtest(both + lost, n).proportion_ci(method="wilson")
+    cross = both * neither - gained * lost
+    cross = max(cross - n / 2, 0) if cross > 0 else cross  # Newcombe's continuity adjustment of the correlation
+    r = cross / math.sqrt((both + gained) * (lost + neither) * (both + lost) * (gained + neither))
+    widen = math.sqrt(phi)
+    low = head - base - widen * math.sqrt((head - l1) ** 2 - 2 * r * (head - l1) * (u2 - base) + (u2 - base) ** 2)
+    high = head - base + widen * math.sqrt((u1 - head) ** 2 - 2 * r * (u1 - head) * (base - l2) + (base - l2) ** 2)
+    return low, high
+
+
+@pytest.mark.hostile("gate")
+def test_the_gate_never_shows_a_bound_below_0_as_minus_zero():
+    # 10,000 test images; base wrong on the first 1,000, head right on 9 of them: Newcombe's lower bound, widened by
+    # the gate's accuracy phi, is -0.000046. Before: "-0.0000 … +0.0019", a bound that is not 0 shown as 0 (and as -0)
+    labels = labels_of(1000)
+    base_wrong = list(range(1000))
+    head_wrong = base_wrong[9:]
+    low, high = _newcombe(both=9000, gained=9, lost=0, neither=991,
+                          phi=default_params()["gate"]["accuracy_overdispersion"])
+    assert -5e-5 < low < -5e-6
+    assert _accuracy_row(_run(labels, base_wrong), _run(labels, head_wrong))[7] == f"{low:+.5f} … {high:+.4f}"

@@ -19,7 +19,7 @@ import pandas as pd
 from winnow import markdown
 from winnow.gate_table import COLLAPSE_MIN_LOST, CONFIDENCE, DEFAULT_TOLERANCES, FALSE_POSITIVES, IMAGE_SLACK, \
     OVERALL, GateSettings, entry_matches, metric_keys, revision_list
-from winnow.paired import p_text
+from winnow.paired import decimals, p_text
 
 POOLED_TEST = ("McNemar test on the pooled counts, phi at least what the runs of a side measure (a drop every head "
                "run shows alone: the largest p of their own tests; a class's phi from the other classes),")
@@ -85,11 +85,16 @@ def render(table: pd.DataFrame, *, everything: bool = False, alpha: float | None
     moved = (table["changed"] > 0) | (table["verdict"] != "ok") | (table["metric"] == "accuracy")
     shown = table if everything else table[moved]
 
+    # rates and bounds as the report writes them (decimals): before, a model wrong on 1 of 25,000 test images read
+    # "base 1.0000", as if it erred nowhere, and a bound of -0.00004 read "-0.0000"
+    def rate(x: float) -> str:
+        return decimals(x, digits=4)
+
     def signed(x: float) -> str:
-        return f"{x:+.4f}"
+        return decimals(x, digits=4, signed=True)
 
     rows = [[markdown.cell(r.variant), row_name(r.klass, r.metric), str(r.images), str(r.changed),
-             f"{r.base:.4f}", f"{r.head:.4f}", change_text(r.change, tolerance=r.tolerance, metric=r.metric),
+             rate(r.base), rate(r.head), change_text(r.change, tolerance=r.tolerance, metric=r.metric),
              f"{signed(r.ci_low)} … {signed(r.ci_high)}",
              p_text(r.p, digits=4), p_text(r.p_adj, digits=4, alpha=alpha), f"{r.tolerance:g}",
              f"**{r.verdict}**" if r.verdict == "REGRESSED" else r.verdict]
@@ -135,11 +140,13 @@ def _blind_spots(table: pd.DataFrame, *, alpha: float) -> list[str]:
     notes = []
     for r in table[table["collapsed"]].rename(columns={"class": "klass"}).itertuples(index=False):
         if r.metric == FALSE_POSITIVES:
-            notes.append(f"{markdown.cell(r.variant)} {row_name(r.klass, r.metric)}: {r.base:.4f} → {r.head:.4f} per "
+            notes.append(f"{markdown.cell(r.variant)} {row_name(r.klass, r.metric)}: {decimals(r.base, digits=4)} → "
+                         f"{decimals(r.head, digits=4)} per "
                          "test image of the class: a class whose precision halves as it takes other classes' images "
                          f"regresses whatever its p (p adj {p_text(r.p_adj, digits=4, alpha=alpha)})")
             continue
-        notes.append(f"{markdown.cell(r.variant)} {markdown.cell(str(r.klass))}: recall {r.base:.4f} → {r.head:.4f} on "
+        notes.append(f"{markdown.cell(r.variant)} {markdown.cell(str(r.klass))}: recall {decimals(r.base, digits=4)} → "
+                     f"{decimals(r.head, digits=4)} on "
                      f"its {r.images} test images: a class whose recall halves regresses whatever its p (p adj "
                      f"{p_text(r.p_adj, digits=4, alpha=alpha)})")
     # a false-positive row without a recall row in its variant: the class holds no test image (gate_table counts it in
