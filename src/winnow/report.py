@@ -299,31 +299,22 @@ def _significance_table(tests: pd.DataFrame) -> str:
     change of +0.100 in every class; identical versions read "p 1.000, no clear difference"."""
     if tests.empty:
         return ""
-    p_cells, ci_cells, readings = [], [], []
-    for to, d, p, t, n, lo, hi in zip(tests["to"], tests["mean_diff"], tests["p"], tests["t"], tests["n"],
-                                      tests["ci_low"], tests["ci_high"]):
-        if math.isinf(t) or math.isnan(p):
-            # the same change in every class (no spread to test it against), or one class tested (or none): a t-test
-            # needs two differences that vary; the change is shown, no p, no interval, and not read either way
-            why = ("n/a (the same change in every class)" if math.isinf(t) else
-                   f"n/a ({n} class{'' if n == 1 else 'es'} tested)")
-            p_cells.append(why)
-            ci_cells.append(why)
-            readings.append("not testable across classes")
-        elif d == 0 and lo == 0 and hi == 0:  # paired_test's identical results: every class's change is 0
-            p_cells.append(f"{p_text(p, alpha=SIGNIFICANCE_LEVEL)} (identical)")
-            ci_cells.append(f"{bound(lo)} … {bound(hi)}")
-            readings.append("identical")
+    cells = []  # (CI, p, reads as) of each pair
+    for to, d, p, t, n, lo, hi in zip(*(tests[c] for c in ("to", "mean_diff", "p", "t", "n", "ci_low", "ci_high"))):
+        if math.isinf(t) or math.isnan(p):  # a t-test needs two differences that vary: the change alone, read no way
+            why = "n/a (the same change in every class)" if math.isinf(t) else f"n/a ({n} class{'es' * (n != 1)} tested)"
+            cells.append((why, why, "not testable across classes"))
         else:
-            p_cells.append(p_text(p, alpha=SIGNIFICANCE_LEVEL))
-            ci_cells.append(f"{bound(lo)} … {bound(hi)}")
-            readings.append(f"{to} better" if p < SIGNIFICANCE_LEVEL and d > 0 else f"{to} worse"
-                            if p < SIGNIFICANCE_LEVEL else "no clear difference")
+            shown, identical = p_text(p, alpha=SIGNIFICANCE_LEVEL), d == 0 and lo == 0 and hi == 0  # paired_test's tie
+            cells.append((f"{bound(lo)} … {bound(hi)}", f"{shown} (identical)" if identical else shown,
+                          "identical" if identical else f"{to} better" if p < SIGNIFICANCE_LEVEL and d > 0 else
+                          f"{to} worse" if p < SIGNIFICANCE_LEVEL else "no clear difference"))
+    ci_cells, p_cells, readings = zip(*cells)
     rows = pd.DataFrame({
         # as its interval's bounds: a change of -0.0004 across classes read "-0.000" beside "worse" (p < 0.05)
         "change (to − from)": [bound(d) for d in tests["mean_diff"]],
         # the t interval of the same test: it leaves out 0 exactly when p < 0.05 (before: a bootstrap, narrower)
-        "95% CI (t)": ci_cells, "p (paired t-test)": p_cells, "reads as": readings,
+        "95% CI (t)": list(ci_cells), "p (paired t-test)": list(p_cells), "reads as": list(readings),
     }, index=pd.Index(tests["from"] + " → " + tests["to"], name="versions (across classes)"))
     return html_table(rows)
 
