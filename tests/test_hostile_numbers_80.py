@@ -4,6 +4,8 @@
   tested (n 1), or every class changed by the same amount (no spread), read "–" for p and CI and "no clear difference"
   beside a change of +0.100 in every class; identical versions read "p 1.000 ... no clear difference". The compare
   stage's tables say each in words (``n/a (...)``, ``(identical)``); the page now does too;
+- a version whose macro F1 is baseline's but for float noise (the same per-class F1 in another class order) was
+  called "The best, `pruned`, reaches macro F1 0.471", where an exact tie reads "No other version scores above it";
 - the merge gate's table wrote rates and bounds to 4 decimals flat: a base model wrong on 1 of 25,000 test images read
   "1.0000", and a lower bound of -0.0000375 read "-0.0000"; they are written as the report writes them (to the first
   digit that is not 0, never 1 where not 1).
@@ -28,6 +30,7 @@ from test_hostile_report_more import plain
 from winnow.gate_report import render
 from winnow.gate_table import GateSettings, paired_rows
 from winnow.report import evaluation_section
+from winnow.version_verdict import verdict
 
 
 def _summary(f1: dict[str, float]) -> dict:
@@ -128,3 +131,21 @@ def test_the_gate_never_shows_a_bound_below_0_as_minus_zero():
                           phi=default_params()["gate"]["accuracy_overdispersion"])
     assert -5e-5 < low < -5e-6
     assert _accuracy_row(_run(labels, base_wrong), _run(labels, head_wrong))[7] == f"{low:+.5f} … {high:+.4f}"
+
+
+@pytest.mark.hostile("report")
+def test_a_version_of_the_same_macro_f1_by_float_noise_is_not_called_the_best():
+    # pruned scores the same seven per-class F1 as baseline, on other classes: the same macro F1, but pandas' mean of
+    # the other order is 5.6e-17 higher. Before: "The best, `pruned`, reaches macro F1 0.471", praise of a tie
+    base = [0.0165, 0.6066, 0.9128, 0.2697, 0.6369, 0.0410, 0.8133]
+    head = [0.6369, 0.2697, 0.0410, 0.0165, 0.8133, 0.9128, 0.6066]
+    assert sorted(base) == sorted(head)  # one multiset of F1: their mean is one number
+    macro = [float(pd.Series(f1).mean()) for f1 in (base, head)]
+    table = pd.DataFrame({"accuracy": [0.5, 0.5], "macro_f1": macro, "f1_change": [np.nan, macro[1] - macro[0]],
+                          "f1_p": [np.nan, 1.0], "f1_low": [np.nan, -0.01], "f1_high": [np.nan, 0.01],
+                          "learnt": [True, True]}, index=["baseline", "pruned"])
+    mean = sum(base) / len(base)
+    assert verdict(table, alpha=0.05)[1] == (
+        f"No version beats baseline significantly: keep `baseline` (macro F1 {mean:.3f}). No other version scores "
+        f"above it; the closest, `pruned`, reaches macro F1 {mean:.3f}, +0.000 over baseline (p 1.000, 95% CI -0.010 "
+        "to +0.010; paired on the test images).")
