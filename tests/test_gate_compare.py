@@ -507,7 +507,8 @@ def test_evaluate_writes_metrics_summary_and_predictions_that_pair_up(tmp_path):
                  TrainConfig.from_params(params["train"]), params["seed"]),
          project / "models/baseline.pt", classes=classes, image_shape=(8, 8, 1),
          seen=manifest["id"].to_numpy()[:20], labels=manifest["label"].to_numpy()[:20],
-         digests=read_imageset(project / "data/ingest").manifest["digest"].to_numpy()[:20])
+         digests=read_imageset(project / "data/ingest").manifest["digest"].to_numpy()[:20],
+         val=manifest["id"].to_numpy()[10:20])
     variants.write_variant("baseline", variants.oracle_rows(manifest), root=project / "data/variants")  # its rows
     done = run_stage(project, "evaluate", "baseline")
     assert done.returncode == 0, done.stderr
