@@ -49,7 +49,8 @@ def test_evaluate_refuses_a_model_trained_with_another_fixed_augmentation_policy
     save(replace(trained, config=TrainConfig.from_params(params["train"]),
                  policy=Policy.from_params(params["balance"]["policy"])),
          project / "models/baseline.pt", classes=classes, image_shape=(8, 8, 1), seen=learnt["id"].to_numpy(),
-         labels=learnt["label"].to_numpy(), digests=learnt["digest"].to_numpy())
+         labels=learnt["label"].to_numpy(), digests=learnt["digest"].to_numpy(),
+         val=learnt.loc[learnt["split"] == "val", "id"].to_numpy())
     assert _evaluate_in_process(project, monkeypatch, capsys).returncode == 0  # its own policy: scored
     scored = (project / metrics_path("baseline")).read_bytes()
     params["balance"]["policy"]["magnitude"] = 0.6
