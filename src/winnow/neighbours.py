@@ -124,9 +124,12 @@ def tied_votes(space: Space, *, k: int, num_classes: int, batch_size: int = 2048
         for part, sim in _similarities(tied, batch_size):
             top = sim.topk(k, dim=1).values
             above, at = sim > top[:, -1:], sim == top[:, -1:]
-            share = (k - above.sum(dim=1, keepdim=True)) / at.sum(dim=1, keepdim=True)
-            # whole counts of each class above and at the k-th (exact in float32 below 2**24): equal counts, equal votes
-            votes[rows[part]] = (above.float() @ own).double() + (at.float() @ own).double() * share
+            places, tied_count = k - above.sum(dim=1, keepdim=True), at.sum(dim=1, keepdim=True)  # int64 (B, 1)
+            # whole counts of each class above and at the k-th (exact in float32 below 2**24): equal counts, equal votes.
+            # m of the t tied get m * j / t, rounded once in float64: before, m times float32(j / t), so 10 copies of
+            # one class for the last 7 places gave it 6.99999988 votes and an image all of whose 10 neighbours were
+            # of that class agreement 0.99999999, kept at agree 1.0
+            votes[rows[part]] = (above.float() @ own).double() + (at.float() @ own).double() * places / tied_count
             voters = sim.masked_fill(~(above | at), -torch.inf)
             best = torch.full((len(sim), num_classes), -torch.inf).scatter_reduce(
                 1, labels.expand(len(sim), -1), voters, "amax")
