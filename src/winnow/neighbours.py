@@ -100,13 +100,12 @@ def _search(space: Space, *, k: int, batch_size: int, knn: str) -> tuple[np.ndar
 
 def tied_votes(space: Space, *, k: int, num_classes: int, batch_size: int = 2048,
                knn: str = "numpy") -> tuple[torch.Tensor, torch.Tensor]:
-    """(votes float64 ``(Q, C)``, behind float64 ``(Q, C)``) of each query's ``k`` nearest references, whatever their
-    row order. Every reference tied at the k-th similarity shares the votes left after the nearer ones alike (t of
-    them tied for the last j places: j / t each), so votes are whole counts only where no tie straddles the k-th;
-    ``behind`` is :func:`_ranks`, so a tie inside the k has no order either. Before, torch's topk (faiss: its index)
-    took the first tied rows by position: 20 images at one point of classes 0 and 1 (k 3) each took three of the
-    others by row order; sorted by class, 10 were relabelled, shuffled, none. Rows whose (k + 1)-th similarity equals
-    their k-th are searched again among every reference (few: copies, zero rows); the others keep the search's."""
+    """(votes float64 ``(Q, C)``, behind float64 ``(Q, C)``: :func:`_ranks`) of each query's ``k`` nearest references,
+    whatever their row order: the t references tied at the k-th similarity share the j places left after the nearer
+    ones alike (j / t each), and tied voters share a rank. Before, torch's topk (faiss: its index) took the first tied
+    rows by position: 20 images at one point of classes 0 and 1 (k 3), sorted by class, had 10 relabelled, shuffled
+    none. Rows whose (k + 1)-th similarity equals their k-th (copies, zero rows) are searched again among every
+    reference."""
     check_k(k, space)
     labels = torch.from_numpy(np.array(space.reference_labels, np.int64))
     wider = min(k + 1, len(space.reference_positions))  # one past the k-th: is the tie wider than the k?
@@ -125,10 +124,9 @@ def tied_votes(space: Space, *, k: int, num_classes: int, batch_size: int = 2048
             top = sim.topk(k, dim=1).values
             above, at = sim > top[:, -1:], sim == top[:, -1:]
             places, tied_count = k - above.sum(dim=1, keepdim=True), at.sum(dim=1, keepdim=True)  # int64 (B, 1)
-            # whole counts of each class above and at the k-th (exact in float32 below 2**24): equal counts, equal votes.
-            # m of the t tied get m * j / t, rounded once in float64: before, m times float32(j / t), so 10 copies of
-            # one class for the last 7 places gave it 6.99999988 votes and an image all of whose 10 neighbours were
-            # of that class agreement 0.99999999, kept at agree 1.0
+            # whole counts per class above and at the k-th (exact in float32 below 2**24): equal counts, equal votes;
+            # m of the t tied get m * j / t rounded once (before, m * float32(j / t): 10 copies of one class for the
+            # last 7 places gave it 6.99999988 votes, agreement 0.99999999 where all 10 neighbours agreed)
             votes[rows[part]] = (above.float() @ own).double() + (at.float() @ own).double() * places / tied_count
             voters = sim.masked_fill(~(above | at), -torch.inf)
             best = torch.full((len(sim), num_classes), -torch.inf).scatter_reduce(
@@ -138,12 +136,11 @@ def tied_votes(space: Space, *, k: int, num_classes: int, batch_size: int = 2048
 
 
 def _ranks(descending: torch.Tensor, best: torch.Tensor, *, k: int) -> torch.Tensor:
-    """float64 ``(Q, C)`` in [0, 1): each class's rank (0: nearest) among a query's voters over k + 1, k / (k + 1) for
-    a class none is of; the rank of its nearest voter (similarity ``best``, ``(Q, C)``, -inf for none) is how many of
-    the query's similarities ``descending`` (``(Q, n)``, most similar first) are strictly greater, so tied voters
-    share one. It breaks ties of votes (:func:`_majority`): to the class with the nearer neighbour, never to the lower
-    class index (the class would follow the names, not the embedding). Before, :func:`vote` gave a tie to the
-    nearest's class only: c, a, b, a, b (nearest first) voted class index 0, a or b as the names sorted."""
+    """float64 ``(Q, C)`` in [0, 1): each class's rank among a query's voters over k + 1 (k / (k + 1) for a class none
+    is of): how many of the similarities ``descending`` (``(Q, n)``, most similar first) are strictly greater than its
+    nearest voter's (``best``, ``(Q, C)``, -inf for none), so tied voters share one. It breaks ties of votes
+    (:func:`_majority`) to the class with the nearer neighbour, never to the lower class index (the names'). Before,
+    :func:`vote` gave a tie to the nearest's class only: c, a, b, a, b (nearest first) voted a or b as names sorted."""
     ascending = descending.flip(1).contiguous()
     nearer = ascending.shape[1] - torch.searchsorted(ascending, best.contiguous(), right=True)
     return torch.where(torch.isinf(best), float(k), nearer.double()) / (k + 1)
@@ -167,10 +164,9 @@ def silent_rows(features: np.ndarray) -> np.ndarray:
 
 
 def _majority(votes: torch.Tensor, behind: torch.Tensor) -> np.ndarray:
-    """int64 ``(Q,)``: each row's class of most ``votes`` (``(Q, C)``, :func:`tied_votes`), of classes tied on votes
-    the one with the nearer neighbour (``behind``: :func:`_ranks`); :func:`vote` and :func:`evidence`'s ``vote`` and
-    ``neighbour_label``. Votes first, then ``behind``: fractional votes may differ by less than ``behind`` does, so
-    subtracting it (as whole counts allowed) could put a class of fewer votes first."""
+    """int64 ``(Q,)``: each row's class of most ``votes`` (``(Q, C)``, :func:`tied_votes`), of those the one with the
+    nearer neighbour (``behind``: :func:`_ranks`). Votes first: fractional votes may differ by less than ``behind``
+    does, so subtracting it (as whole counts allowed) could put a class of fewer votes first."""
     votes = votes.double()
     most = votes == votes.max(dim=1, keepdim=True).values
     return (-behind).masked_fill(~most, -torch.inf).argmax(dim=1).numpy().astype(np.int64)
@@ -201,9 +197,8 @@ def evidence(space: Space, labels: np.ndarray, *, k: int, num_classes: int, batc
     reference_labels = torch.from_numpy(np.array(space.reference_labels, np.int64))
     if len(labels) != len(space.positions):
         raise WinnowError(f"neighbours: {len(labels)} labels for {len(space.positions)} judged images")
-    # fractional where references tie at the k-th similarity (tied_votes), whole counts elsewhere: kept in float64, as a
-    # tie's share j / t rounded to float32 moved the agreement compared with embedding_clean.agree
-    votes, behind = tied_votes(space, k=k, num_classes=num_classes, batch_size=batch_size, knn=knn)  # float64 (Q, C)
+    # float64 (tied_votes): a tie's share j / t in float32 moved the agreement compared with embedding_clean.agree
+    votes, behind = tied_votes(space, k=k, num_classes=num_classes, batch_size=batch_size, knn=knn)
     # an all-zero row's neighbours are a tie broken by position: no vote, so no relabel on their word (silent_rows)
     silent = torch.from_numpy(silent_rows(space.features))
     votes[silent] = 0.0
