@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from winnow.neighbours import Space, cleanse, evidence
+from winnow.neighbours import Space, cleanse, evidence, vote
 
 
 def test_a_tie_held_by_one_class_gives_it_whole_votes():
@@ -18,3 +18,13 @@ def test_a_tie_held_by_one_class_gives_it_whole_votes():
     assert found[["agreement", "given_agreement", "neighbour_label", "vote"]].values.tolist() == [[1.0, 0.0, 1, 1]]
     table = cleanse(np.array(["q"], object), np.array([0]), found, agree=1.0, margin=None, isolation=None, warn=False)
     assert table[["decision", "suggested_label", "reason"]].values.tolist() == [["relabel", 1, "neighbours_agree:1"]]
+
+
+def test_an_all_zero_row_has_no_vote_though_tied_votes_no_longer_searches_it_again():
+    # a zero row ties with every reference (similarity 0): tied_votes skips its all-pairs re-search, since it has no
+    # vote anyway (silent_rows). Its outcome is unchanged: no agreement, vote -1, kept, with 7 of 8 references of class 1
+    reference = np.array([[1, 0]] * 7 + [[0, 1]], np.float32)
+    space = Space(np.array([100]), np.zeros((1, 2), np.float32), np.arange(8), reference, np.array([1] * 7 + [0]))
+    found = evidence(space, np.array([0]), k=3, num_classes=2)
+    assert found[["agreement", "given_agreement", "vote"]].values.tolist() == [[0.0, 0.0, -1]]
+    assert vote(space, k=3, num_classes=2).tolist() == [-1]

@@ -104,13 +104,13 @@ def tied_votes(space: Space, *, k: int, num_classes: int, batch_size: int = 2048
     whatever their row order: the t references tied at the k-th similarity share the j places left after the nearer
     ones alike (j / t each), and tied voters share a rank. Before, torch's topk (faiss: its index) took the first tied
     rows by position: 20 images at one point of classes 0 and 1 (k 3), sorted by class, had 10 relabelled, shuffled
-    none. Rows whose (k + 1)-th similarity equals their k-th (copies, zero rows) are searched again among every
-    reference."""
+    none. Rows whose (k + 1)-th similarity equals their k-th (copies) are searched again among every reference."""
     check_k(k, space)
     labels = torch.from_numpy(np.array(space.reference_labels, np.int64))
     wider = min(k + 1, len(space.reference_positions))  # one past the k-th: is the tie wider than the k?
     sims, index = (torch.from_numpy(a) for a in _search(space, k=wider, batch_size=batch_size, knn=knn))
     straddles = (sims[:, k - 1] == sims[:, k]) if wider > k else torch.zeros(len(sims), dtype=torch.bool)
+    straddles &= ~torch.from_numpy(silent_rows(space.features))  # a zero row ties with all, and has no vote anyway
     sims, index = sims[:, :k], index[:, :k]
     votes = F.one_hot(labels[index], num_classes).sum(dim=1).double()
     best = torch.full((len(sims), num_classes), -torch.inf).scatter_reduce(1, labels[index], sims, "amax")
