@@ -119,18 +119,18 @@ def tied_votes(space: Space, *, k: int, num_classes: int, batch_size: int = 2048
     if len(rows):
         tied = Space(np.asarray(space.positions)[rows], np.asarray(space.features)[rows], space.reference_positions,
                      space.reference_features, space.reference_labels)
-        own = F.one_hot(labels, num_classes).float()  # (R, C)
         for part, sim in _similarities(tied, batch_size):
             top = sim.topk(k, dim=1).values
-            above, at = sim > top[:, -1:], sim == top[:, -1:]
-            places, tied_count = k - above.sum(dim=1, keepdim=True), at.sum(dim=1, keepdim=True)  # int64 (B, 1)
-            # whole counts per class above and at the k-th (exact in float32 below 2**24): equal counts, equal votes;
-            # m of the t tied get m * j / t rounded once (before, m * float32(j / t): 10 copies of one class for the
-            # last 7 places gave it 6.99999988 votes, agreement 0.99999999 where all 10 neighbours agreed)
-            votes[rows[part]] = (above.float() @ own).double() + (at.float() @ own).double() * places / tied_count
-            voters = sim.masked_fill(~(above | at), -torch.inf)
-            best = torch.full((len(sim), num_classes), -torch.inf).scatter_reduce(
-                1, labels.expand(len(sim), -1), voters, "amax")
+            # the voters (above or at the k-th) as index pairs: (B, R) float masks took 7.7 GB for 2,048 tied rows
+            row, ref = torch.nonzero(sim >= top[:, -1:], as_tuple=True)
+            similarity, cls, at_kth = sim[row, ref], labels[ref], (sim[row, ref] == top[row, -1]).long()
+            above, at = torch.zeros(2, len(sim), num_classes, dtype=torch.float64).index_put_(
+                (at_kth, row, cls), torch.ones(len(row), dtype=torch.float64), accumulate=True)  # whole counts (B, C)
+            places, tied_count = k - above.sum(dim=1, keepdim=True), at.sum(dim=1, keepdim=True)
+            # m of the t tied get m * j / t rounded once (m * float32(j / t) gave 10 tied for 7 places 6.99999988)
+            votes[rows[part]] = above + at * places / tied_count
+            best = torch.full((len(sim) * num_classes,), -torch.inf).scatter_reduce(
+                0, row * num_classes + cls, similarity, "amax").view(len(sim), num_classes)
             behind[rows[part]] = _ranks(top, best, k=k)  # what is nearer than a voter is among the top k
     return votes, behind
 
