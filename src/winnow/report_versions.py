@@ -26,13 +26,15 @@ import math
 import numpy as np
 import pandas as pd
 
+from winnow.compare import SIGNIFICANCE_LEVEL
 from winnow.errors import named_in_brackets
 from winnow.gate_table import CONFIDENCE
 from winnow.markdown import isolate
 from winnow.metrics import PER_CLASS_METRICS, is_rate, not_learnt, predictions_path, summarise, summary_path
 from winnow.paired import PairedCounts, change_p_value, macro_f1_change, p_text
 from winnow.paired_predictions import pair
-from winnow.report import SIGNIFICANCE_LEVEL, bound, decimals, html_table
+from winnow.report import decimals, html_table
+from winnow.report_significance import bound
 from winnow.stage_reads import rerun_error
 from winnow.version_verdict import BASELINE, REFERENCES, unevaluated_sentence, verdict
 

@@ -14,7 +14,8 @@ import pandas as pd
 from winnow.gate_table import CONFIDENCE
 from winnow.metrics import summary_path
 from winnow.paired import p_text
-from winnow.report import bound, decimals
+from winnow.report import decimals
+from winnow.report_significance import bound
 
 BASELINE = "baseline"
 REFERENCES = ("oracle",)  # shown for scale, never shipped
