@@ -61,7 +61,6 @@ change to that section judges the changes after it, once merged; the report says
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from pathlib import Path
 
@@ -71,7 +70,7 @@ from winnow import lock_entries, revisions, staleness
 from winnow.cli_args import a_name, output_file, project_folder
 from winnow.errors import WinnowError, first_repeated
 from winnow.output_paths import check_output
-from winnow.params_compared import differing
+from winnow.params_compared import differing, seed_of
 from winnow.evaluated import check_headline, headline_classes, natural_order, read_headline, read_predictions
 from winnow.gate_classes import unrename, without_new_classes
 from winnow.gate_files import check_gated_files, check_gated_files_everywhere, committable_text
@@ -305,9 +304,12 @@ def check_seed_runs(repo: str | Path, revs: list[str], *, names: list[str], opti
             raise WinnowError(f"{option} {names[0]} {name}: the runs ran other code or inputs ({', '.join(differ[:3])}"
                               f"{' …' if len(differ) > 3 else ''} differ in their dvc.lock), not only another seed; "
                               "pool only seeds of one commit (dvc exp run -S seed=N)")
-    seen: dict[str, str] = {}
+    seen: dict[int, str] = {}
     for name, values in zip(names, params):
-        seed = json.dumps(values.get("seed"))
+        try:  # as compare tells seeds apart: before, a seed missing or at -1 (no stage runs) pooled as one of its own
+            seed = seed_of(values)
+        except ValueError as err:
+            raise WinnowError(f"{option} {name}: params.yaml {err}; pool only runs of winnow's stages") from None
         if seed in seen:
             raise WinnowError(f"{option} {seen[seed]} {name}: both ran seed {seed}, so the second adds nothing; "
                               "give each run of a side its own seed (dvc exp run -S seed=N)")
