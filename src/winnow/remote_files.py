@@ -154,11 +154,16 @@ def _refuse_mistyped(text: str, *, param: str) -> None:
     an invisible character (a byte-order mark or a zero-width space a copy from a document or a web page brought).
     Before: "ingest.path: data\\raw does not exist (expected root/<class>/<image files>)", of a folder that was
     there, and "data/raw  does not exist", its trailing space unseen."""
-    if len(text) > 2 and text[1] == ":" and text[0].isascii() and text[0].isalpha() and text[2] in "\\/":
+    # a drive or a name with '\\' that is on disk is a POSIX name (a folder 'C:', 'my\\data'): what is missing is
+    # further on, and "not a folder of this machine" or "write my/data/raw" named a fix that could not work
+    windows = len(text) > 2 and text[1] == ":" and text[0].isascii() and text[0].isalpha() and text[2] in "\\/"
+    if windows and not os.path.lexists(text[:2]):
         raise WinnowError(f"{param}: {text} is a Windows path (drive {text[:2]}), not a folder of this machine; "
                           f"write the folder's path here, with '/' (WSL mounts {text[0].upper()}: at "
                           f"/mnt/{text[0].lower()})")
-    if "\\" in text:
+    parts = text.split("/")
+    named = next((i for i, part in enumerate(parts) if "\\" in part), None)
+    if named is not None and not os.path.lexists("/".join(parts[:named + 1])):
         raise WinnowError(f"{param}: {text} does not exist; '\\' separates folders on Windows but is part of a name "
                           f"here: write {text.replace(chr(92), '/')}")
     odd = next((c for c in text if unicodedata.category(c) in ("Cc", "Cf")), None)
