@@ -261,6 +261,10 @@ def _main(argv: list[str] | None) -> int:
             watched_by_a_parent(speaker=args.command, tidy=lambda: tidy_killed_runs(beside=paths),
                                 setup=terminate_as_interrupt)
         status = int(modules[args.command].run(args) or 0)
+        if called_as_command:
+            from winnow.watched import outputs_written
+
+            outputs_written()  # a stop from here on is said as one after its outputs, status 128 + its number
         unwritten = flush_now()  # stdout on a full disk: one line and status 1 now, not Python's 120 at the exit
         if unwritten is not None:
             raise unwritten

@@ -50,6 +50,9 @@ DVC_POLL = 0.5
 DVC_ENDED = ("dvc, which ran this stage, ended (killed or timed out) before it finished: outputs not yet complete "
              "were left unwritten; rerun dvc repro")
 _RAN_BY: list[tuple[int, int]] = []  # (pid, start time) of the dvc that ran this process, once found
+# the child's view of the map it shares with its parent: byte 0 is 1 once its Python exit began, byte 1 once its
+# outputs were all written (:func:`outputs_written`)
+_SHARED: list[mmap.mmap] = []
 
 
 def death_line(number: int) -> str:
@@ -57,6 +60,18 @@ def death_line(number: int) -> str:
     speak."""
     name = signal.Signals(number).name
     return _DEATH_LINES.get(name, f"ended by {name}; outputs not yet complete were left unwritten: rerun it")
+
+
+def outputs_written() -> None:
+    """Tell the watching parent, from the child, that every output is in place; a stop from now on ends the process
+    at once (its default action) and the parent says so truly. Before: a SIGINT once ``compare --out`` had written
+    both outputs said "outputs not yet complete were left unwritten: rerun it". Nothing outside a watched child."""
+    if not _SHARED:
+        return
+    _SHARED[0][1] = 1
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(number) != signal.SIG_IGN:  # under nohup SIGHUP stays ignored
+            signal.signal(number, signal.SIG_DFL)
 
 
 def dvc_ended() -> bool:
@@ -98,11 +113,12 @@ def watched_by_a_parent(*, speaker: str, tidy: Callable[[], None], setup: Callab
     noted: list[int] = []
     for number in stops:
         signal.signal(number, lambda number, _frame: noted.append(number))
-    exiting = mmap.mmap(-1, 1)  # shared with the child: 1 once its Python exit began
+    exiting = mmap.mmap(-1, 2)  # shared with the child (_SHARED)
     child = os.fork()
     if child == 0:
         _die_with(parent)
-        atexit.register(exiting.write_byte, 1)  # registered before the work, so run after its own handlers
+        _SHARED[:] = [exiting]
+        atexit.register(exiting.__setitem__, 0, 1)  # registered before the work, so run after its own handlers
         for number, handler in before.items():
             signal.signal(number, signal.SIG_DFL if handler is None else handler)
         # a stage started in the background of a script (`cmd &`) inherits SIGINT ignored, so the SIGINT its parent
@@ -158,7 +174,9 @@ def watched_by_a_parent(*, speaker: str, tidy: Callable[[], None], setup: Callab
         elif status < 0:
             number, status = -status, 128 - status
             line = death_line(number)
-            if killed_after_term and number == signal.SIGKILL:
+            if exiting[1] == 1:
+                line = f"ended by {signal.Signals(number).name} after its outputs were written"
+            elif killed_after_term and number == signal.SIGKILL:
                 # the stop it did not answer, and its status (before: SIGTERM and 143 after a SIGHUP too)
                 stop = signal.Signals(passed_on[0])
                 line, status = (f"did not end within {TERM_GRACE:g} s of {stop.name} (stuck in native code), so it "
