@@ -201,21 +201,37 @@ def one_run_each(experiments: list[dict]) -> tuple[list[dict], str]:
 
     A setting run twice at one seed is one point: the pipeline is deterministic, so the twin adds no evidence,
     only weight (before: brightness 3.0 queued in two key orders was drawn twice on both its curves and counted
-    as two experiments). Runs of one setting at different seeds stay: they are averaged as replicates."""
-    kept, twins, seen = [], [], {}
-    for exp in experiments:
+    as two experiments). Runs of one setting at different seeds stay: they are averaged as replicates. A run at a
+    share of 0 whose :data:`DEGRADE_METRICS` counts no perturbed image (noise at fraction 0) is the clean run at its
+    seed, and the clean run is the one kept (before: noise 0 beside the clean run of its seed read "2 at 0", one run
+    repeated)."""
+    kept, twins, idle, seen = [], [], [], {}
+    clean = _damage({})
+    # the clean run first, so that it is the one kept: it is every curve's origin, a noise run at 0 only noise's
+    for exp in sorted(experiments, key=lambda exp: not isinstance(exp["params"], dict) or
+                      _damage(exp["params"]) != clean):
         params = exp["params"]  # the perturbations as degrade runs them: blur without method is blur method=box
         degrade = params.get("degrade") if isinstance(params, dict) else None
         # params no run writes are compared as they are; tidy names what is wrong with them (before: a TypeError)
         rest = {**params, "degrade": {**degrade, "perturbations": None}} if isinstance(degrade, dict) else params
-        setting = comparable([rest, _damage(params) if isinstance(params, dict) else ""])
+        written = exp.get("metrics", {}).get(DEGRADE_METRICS)
+        # at a share of 0 too, so drawn at level 0 beside it: a share of 0.01 that rounds to no image is a level
+        untouched = isinstance(written, dict) and written.get("perturbed_images") == 0 and isinstance(params, dict) \
+            and all(isinstance(spec, dict) and type(spec.get("fraction")) in (int, float) and spec["fraction"] == 0
+            for spec in _perturbations(params))
+        setting = comparable([rest, clean if untouched else _damage(params) if isinstance(params, dict) else ""])
         if setting in seen:
-            twins.append(f"{exp['experiment']} (as {seen[setting]})")
+            (idle if untouched and _damage(params) != clean else twins).append(
+                f"{exp['experiment']} (as {seen[setting]})")
         else:
             seen[setting] = exp["experiment"]
             kept.append(exp)
-    return kept, (f"left out {len(twins)} run(s) that repeat an earlier run's params and seed (one point each; "
-                  f"runs at other seeds are averaged): {listed(twins)}" if twins else "")
+    kept = [exp for exp in experiments if any(exp is one for one in kept)]  # in the order read
+    notes = [f"left out {len(twins)} run(s) that repeat an earlier run's params and seed (one point each; runs at "
+             f"other seeds are averaged): {listed(twins)}" if twins else "",
+             f"left out {len(idle)} run(s) that perturb no image, each the clean run of its seed repeated (one point "
+             f"each): {listed(idle)}" if idle else ""]
+    return kept, "; ".join(note for note in notes if note)
 
 
 def points(experiments: list[dict]) -> int:
