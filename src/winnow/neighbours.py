@@ -165,11 +165,18 @@ def silent_rows(features: np.ndarray) -> np.ndarray:
 
 def _majority(votes: torch.Tensor, behind: torch.Tensor) -> np.ndarray:
     """int64 ``(Q,)``: each row's class of most ``votes`` (``(Q, C)``, :func:`tied_votes`), of those the one with the
-    nearer neighbour (``behind``: :func:`_ranks`). Votes first: fractional votes may differ by less than ``behind``
-    does, so subtracting it (as whole counts allowed) could put a class of fewer votes first."""
+    nearer neighbour (``behind``: :func:`_ranks`); -1 where classes tie on both (:func:`_leaders`)."""
+    leader, tied = _leaders(votes, behind)
+    return np.where(tied, -1, leader)
+
+
+def _leaders(votes: torch.Tensor, behind: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """(int64 ``(Q,)``: the lowest class :func:`_majority` ranks first, bool ``(Q,)``: several are, a complete tie that
+    says nothing; before, 10,000 copies of one picture under 1,000 classes voted class 0). Votes first: fractional
+    votes may differ by less than ``behind`` does, so subtracting it could put a class of fewer votes first."""
     votes = votes.double()
-    most = votes == votes.max(dim=1, keepdim=True).values
-    return (-behind).masked_fill(~most, -torch.inf).argmax(dim=1).numpy().astype(np.int64)
+    key = (-behind).masked_fill(votes != votes.max(dim=1, keepdim=True).values, -torch.inf)
+    return key.argmax(dim=1).numpy().astype(np.int64), ((key == key.max(dim=1, keepdim=True).values).sum(1) > 1).numpy()
 
 
 def evidence(space: Space, labels: np.ndarray, *, k: int, num_classes: int, batch_size: int = 2048,
@@ -182,7 +189,8 @@ def evidence(space: Space, labels: np.ndarray, *, k: int, num_classes: int, batc
 
     Returns:
         DataFrame of ``Q`` rows: ``position``; ``neighbour_label``, the most common label other than the
-        given one among the k nearest references (of two as common, the one with the nearer neighbour), and
+        given one among the k nearest references (of two as common, the one with the nearer neighbour; of those
+        as near, the lowest, and ``neighbour_tied`` True), and
         ``agreement``, the share of the k carrying it;
         ``given_agreement``, the share of the k carrying the given label; ``vote``, the class :func:`vote`
         gives the query (an all-zero query row, whose k nearest are a tie among every reference, has no vote:
@@ -208,7 +216,7 @@ def evidence(space: Space, labels: np.ndarray, *, k: int, num_classes: int, batc
     # 0.5 an image with one neighbour of b and one of c was relabelled b, or c once the class names sorted the other
     # way, whichever sat nearer
     behind[silent] = k / (k + 1)  # no class has a neighbour nearer than another's
-    neighbour_label = _majority(other_votes, behind)
+    neighbour_label, neighbour_tied = _leaders(other_votes, behind)  # a complete tie relabels nothing (cleanse)
 
     nearest_same = torch.empty(len(labels))
     for rows, sim in _similarities(space, batch_size):
@@ -225,7 +233,7 @@ def evidence(space: Space, labels: np.ndarray, *, k: int, num_classes: int, batc
     own_distance = centroid_distance.gather(1, labels[:, None])[:, 0]
     return pd.DataFrame({
         "position": np.asarray(space.positions, np.int64),
-        "neighbour_label": neighbour_label,
+        "neighbour_label": neighbour_label, "neighbour_tied": neighbour_tied,
         # the shares divided in float64, as embedding_clean.agree is read: 9 of 10 in float32 is 0.89999998, and
         # before, agree 0.9 (or 0.7: 7 of 10) kept an image exactly that many of its neighbours called another class
         "agreement": other_votes.max(dim=1).values.clamp_min(0).double().numpy() / k,
@@ -246,24 +254,15 @@ def say(line: str, warn: bool | set[str]) -> None:
             warn.add(line)
 
 
-def cleanse(
-    ids: np.ndarray,
-    labels: np.ndarray,
-    found: pd.DataFrame,
-    *,
-    agree: float = 0.8,
-    margin: float | None = 0.1,
-    isolation: str | None = "auto",
-    max_isolated_fraction: float = 0.1,
-    bins: int = 256,
-    warn: bool | set[str] = True,
-    **isolation_options,
-) -> pd.DataFrame:
+def cleanse(ids: np.ndarray, labels: np.ndarray, found: pd.DataFrame, *, agree: float = 0.8,
+            margin: float | None = 0.1, isolation: str | None = "auto", max_isolated_fraction: float = 0.1,
+            bins: int = 256, warn: bool | set[str] = True, **isolation_options) -> pd.DataFrame:
     """One decision per image from its neighbourhood, tried in the order of :data:`RULES`.
 
     - ``neighbours_agree:c``: relabel to ``c`` when at least ``agree`` of the k neighbours carry ``c``, and more
-      than carry the given label (``c``: of the other classes tied on votes, the one with the nearest neighbour)
-      (001: "all neighbours having the same but a different label");
+      than carry the given label (``c``: of the other classes tied on votes, the one with the nearest neighbour;
+      none where they tie on that too, ``neighbour_tied``) (001: "all neighbours having the same but a different
+      label");
     - ``inside_class:c``: drop when the image sits closer to class ``c``'s centroid than to its own by at
       least ``margin`` and by more than 0 (None turns the rule off): it belongs to another cluster, but its
       neighbours are too mixed to say that ``c`` is its label;
@@ -301,6 +300,7 @@ def cleanse(
     # whose other 5 neighbours were of a, on no more evidence than it had for its own label
     agreement = found["agreement"].to_numpy()
     relabel = (agreement >= agree) & (agreement > found["given_agreement"].to_numpy())
+    relabel &= ~found["neighbour_tied"].to_numpy()  # before: to the lowest class index of a complete tie
     inside = np.zeros(len(labels), bool)
     if margin is not None:
         # closer than to its own centroid, never as close: at margin 0 an all-zero row (silent_rows: at distance 1 from
