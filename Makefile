@@ -48,11 +48,17 @@ endif
 
 # every pip step bounded: pip's own 15 s timeout with 5 retries and back-off, per request, kept a host with no
 # network (or an index that does not answer) waiting for minutes before its error. PIP_TIMEOUT (or
-# PIP_DEFAULT_TIMEOUT) and PIP_RETRIES, pip's own names, set in the environment or on the command line, give others; a
-# pip step that fails ends in one line on how to set up without the index
-PIP_TIMEOUT ?= $(or $(PIP_DEFAULT_TIMEOUT),15)
-PIP_RETRIES ?= 1
-PIP = "$(BIN)/pip" install --quiet --timeout "$(PIP_TIMEOUT)" --retries "$(PIP_RETRIES)"
+# PIP_DEFAULT_TIMEOUT) and PIP_RETRIES, pip's own names, set in the environment or on the command line, give others,
+# and so does pip's config (pip.conf's timeout = and retries =, in [global] or [install]): the bounds are passed only
+# where neither sets them, as pip ranks its command line above both (before, --timeout 15 overrode a pip.conf's 60;
+# an exported but empty PIP_TIMEOUT= gave --timeout ""). A pip step that fails ends in one line on how to set up
+# without the index
+PIP_BOUNDS = $$(conf="$$("$(BIN)/pip" config list 2>/dev/null)"; timeout="$${PIP_TIMEOUT:-$${PIP_DEFAULT_TIMEOUT:-}}"; \
+  if [ -n "$$timeout" ]; then printf -- '--timeout %s ' "$$timeout"; \
+  elif ! printf '%s\n' "$$conf" | grep -qE '^(global|install)\.(default-)?timeout='; then printf -- '--timeout 15 '; fi; \
+  if [ -n "$${PIP_RETRIES:-}" ]; then printf -- '--retries %s' "$$PIP_RETRIES"; \
+  elif ! printf '%s\n' "$$conf" | grep -qE '^(global|install)\.retries='; then printf -- '--retries 1'; fi)
+PIP = "$(BIN)/pip" install --quiet $(PIP_BOUNDS)
 PIP_FAILED = { echo "setup: pip could not install $(1) into $(VENV) (pip's error above); with no network, install from a folder of wheels: PIP_NO_INDEX=1 PIP_FIND_LINKS=/path/to/wheels make setup, or from another index: PIP_INDEX_URL=https://host/simple make setup"; exit 1; }
 
 ifndef SETUP_LOCKED

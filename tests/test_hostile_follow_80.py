@@ -1,6 +1,7 @@
 """Follow-ups of stop 80's probes: a late SIGINT's wording, duplicate study runs, complete neighbour ties, and
 pip.conf's timeout and retries kept by the Makefile."""
 
+import os
 import signal
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 
 from hostile_harness import _env
+from test_hostile_make_79 import BOUNDED, OUTER_MAKE, PIP_STEPS, STUB, _clone, _make
 from test_study import _collected, degrade_counts
 
 # A winnow command whose outputs are written when a SIGINT reaches it, while its process winds down (an exit
@@ -88,3 +90,37 @@ def test_a_complete_tie_of_other_classes_relabels_nothing(features, decision, su
     found = evidence(_copies_space([1, 2], features), np.array([0]), k=2, num_classes=3)
     decided = cleanse(np.array(["q"], object), np.array([0]), found, agree=0.5, margin=None, isolation=None)
     assert decided[["decision", "suggested_label"]].values.tolist() == [[decision, suggested]]
+
+
+# a stub venv whose pip answers `pip config` as pip does (pip's own, reading PIP_CONFIG_FILE) and logs its installs
+_PIP_CONFIG_READ = STUB.replace('[ "$1" = config ] && exit 0', f'[ "$1" = config ] && exec {sys.executable} -m pip "$@"')
+
+
+@pytest.fixture
+def _first_make(monkeypatch):
+    for name in OUTER_MAKE:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_pip_conf_timeout_and_retries_are_kept_by_make_setup(tmp_path, _first_make):
+    # before: every pip step passed --timeout 15 --retries 1, which pip ranks above its config: a pip.conf's 60 s for
+    # a slow link was silently overridden
+    (tmp_path / "pip.conf").write_text("[global]\ntimeout = 60\n\n[install]\nretries = 4\n")
+    clone = _clone(tmp_path / "winnow")
+    done = _make(clone, tmp_path, ".venv/.installed", stub=_PIP_CONFIG_READ,
+                 extra={"PIP_CONFIG_FILE": str(tmp_path / "pip.conf")})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "venv.log").read_text().splitlines() == [
+        "-m venv --clear .venv", *(step.replace(BOUNDED, "install --quiet") for step in PIP_STEPS)]
+
+
+@pytest.mark.hostile("interrupted")
+def test_an_exported_empty_pip_timeout_is_no_timeout(tmp_path, _first_make):
+    # before: `export PIP_TIMEOUT=` passed --timeout "" to every pip step, which pip refuses; pip reads an empty
+    # variable as unset, and so does make setup: its own bounds
+    clone = _clone(tmp_path / "winnow")
+    done = _make(clone, tmp_path, ".venv/.installed", stub=_PIP_CONFIG_READ,
+                 extra={"PIP_TIMEOUT": "", "PIP_RETRIES": "", "PIP_CONFIG_FILE": os.devnull})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "venv.log").read_text().splitlines() == ["-m venv --clear .venv", *PIP_STEPS]

@@ -37,7 +37,7 @@ if [ "$1" = -m ] && [ "$2" = venv ]; then
   for d; do :; done
   echo "$*" >> "$VENV_LOG"
   mkdir -p "$d/bin" && ln -sf {sys.executable} "$d/bin/python"
-  printf '#!/bin/sh\\necho "$@" >> "$VENV_LOG"\\n' > "$d/bin/pip" && chmod +x "$d/bin/pip"
+  printf '#!/bin/sh\\n[ "$1" = config ] && exit 0\\necho "$@" >> "$VENV_LOG"\\n' > "$d/bin/pip" && chmod +x "$d/bin/pip"
   exit 0
 fi
 exec {sys.executable} "$@"
