@@ -22,6 +22,21 @@ def require(available, *, what: str, fix: str) -> None:
     pytest.skip(reason)
 
 
+def require_faiss() -> None:
+    """:func:`require` faiss (the ``knn: faiss`` backend, an extra ``make setup`` installs)."""
+    import importlib.util
+
+    require(importlib.util.find_spec("faiss") is not None, what="faiss",
+            fix="make setup installs the faiss-cpu pin of requirements.lock")
+
+
+def knn_backend(backend: str) -> str:
+    """``backend`` (``"numpy"`` or ``"faiss"``) for a test run on each, after :func:`require_faiss` for faiss."""
+    if backend != "numpy":
+        require_faiss()
+    return backend
+
+
 # the stops' handlers and the signal mask of this worker as it began: every test file starts from them
 _STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _STOPS_AT_START = {number: signal.getsignal(number) for number in _STOPS}

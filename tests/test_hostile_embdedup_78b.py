@@ -10,27 +10,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import require
+from conftest import knn_backend, require_faiss
 from winnow import cosine_index
 from winnow.cosine_index import cosine_pairs
 from winnow.dedup import dedup_table
 from winnow.groundtruth import QUALITY_ISSUES
 
-FAISS = importlib.util.find_spec("faiss") is not None
 BACKENDS = ["numpy", "faiss"]
-
-
-def _backend(backend: str) -> str:
-    if backend != "numpy":
-        require(FAISS, what="faiss", fix="make setup installs the faiss-cpu pin of requirements.lock")
-    return backend
 
 
 def _two_crowds(m: int, *, seed: int = 0) -> np.ndarray:
@@ -56,7 +48,7 @@ def test_two_crowds_within_the_radius_of_each_other_are_one_group_and_the_train_
     for issue in QUALITY_ISSUES:
         scores[issue] = 0.0
     table = dedup_table(manifest, scores, radius=None, keep="first", embedding=_two_crowds(m),
-                        embedding_radius=0.01, embedding_confirm=False, knn=_backend(backend))
+                        embedding_radius=0.01, embedding_confirm=False, knn=knn_backend(backend))
     # before: 2 groups, {'eval_copy': 12, 'embedding_duplicate': 11, 'kept': 1}: train-00 kept beside its leak
     assert table["group"].nunique() == 1
     train = table[table["split"] == "train"]
@@ -71,11 +63,11 @@ def test_every_pair_within_the_radius_is_found_however_many_share_it(backend):
     features = np.concatenate([_two_crowds(12), _two_crowds(15, seed=1)[:, ::-1],
                                rng.normal(size=(40, 4)).astype(np.float32)])
     # before: 318 of the 712 pairs (each row's 10 nearest alone), the two crowds of 24 and 30 rows never whole
-    assert cosine_pairs(features, radius=0.01, k=10, backend=_backend(backend)).tolist() == _radius_pairs(features, 0.01)
+    assert cosine_pairs(features, radius=0.01, k=10, backend=knn_backend(backend)).tolist() == _radius_pairs(features, 0.01)
 
 
 def test_numpy_and_faiss_find_the_same_pairs_in_crowds():
-    require(FAISS, what="faiss", fix="make setup installs the faiss-cpu pin of requirements.lock")
+    require_faiss()
     features = np.concatenate([_two_crowds(20, seed=4), _two_crowds(7, seed=5)[:, [1, 0, 3, 2]]])
     np.testing.assert_array_equal(cosine_pairs(features, radius=0.01, backend="faiss"),
                                   cosine_pairs(features, radius=0.01, backend="numpy"))
@@ -93,7 +85,7 @@ def test_rows_with_a_neighbour_beyond_the_radius_are_searched_once(monkeypatch, 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_crowd_past_the_cap_is_cut_with_a_warning_naming_it(monkeypatch, capsys, backend):
-    backend = _backend(backend)
+    backend = knn_backend(backend)
     monkeypatch.setattr(cosine_index, "MAX_NEIGHBOURS", 600)  # 30 rows x 20 neighbours: no round of 40
     features = _two_crowds(15)
     pairs = cosine_pairs(features, radius=0.01, k=10, backend=backend, name="dedup.embedding_radius")

@@ -10,12 +10,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 
 import numpy as np
 import pytest
 
-from conftest import require
+from conftest import require_faiss
 from test_hostile_image_decode_78 import encoded
 from test_hostile_ingest import image_folder
 from test_hostile_embdedup_78 import _table
@@ -27,8 +26,7 @@ from winnow.image_files import load_imagefolder
 @pytest.mark.parametrize("knn", ["numpy", "faiss"])
 def test_equal_pixels_the_embedding_gives_different_rows_are_each_searched(knn):
     if knn == "faiss":
-        require(importlib.util.find_spec("faiss") is not None, what="faiss",
-                fix="make setup installs the faiss-cpu pin of requirements.lock")
+        require_faiss()
     # train-0 and train-1 hold equal pixels; the user's embedding (of their captions, say) puts only train-1 beside
     # test-0 (cosine distance 0.00005, embedding_radius 0.01)
     ids = ["train-0", "train-1", "test-0", "other"]

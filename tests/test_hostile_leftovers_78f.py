@@ -11,20 +11,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 
 import numpy as np
 
-from conftest import require
+from conftest import require_faiss
 from test_hostile_embdedup_78b import _radius_pairs, _two_crowds
 from winnow import cosine_index
 from winnow.cosine_index import cosine_pairs, faiss_nearest, unit_rows
 
-FAISS = importlib.util.find_spec("faiss") is not None
-
 
 def _faiss() -> None:
-    require(FAISS, what="faiss", fix="make setup installs the faiss-cpu pin of requirements.lock")
+    require_faiss()
 
 
 def test_faiss_ivf_finds_every_pair_of_a_crowd_that_fills_its_cells():

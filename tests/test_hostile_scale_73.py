@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_info
 
-from conftest import require
+from conftest import require, require_faiss
 from winnow.engine import Engine
 from winnow.errors import WinnowError
 from winnow.file_rows import FileRows
@@ -118,8 +118,7 @@ def test_a_ray_node_rounding_matrix_products_otherwise_than_the_stage_is_one_lin
     # SkylakeX ones gave score tables and dedup thumbnails other in the last bits than the local engine's, exit 0,
     # and switching the engine reruns no stage
     # CI's run: faiss's own OpenBLAS, loaded by an earlier test, was named as the node's; only numpy's rounds its products
-    require(importlib.util.find_spec("faiss") is not None, what="faiss",
-            fix="make setup installs the faiss-cpu pin of requirements.lock")
+    require_faiss()
     importlib.import_module("faiss")  # loads faiss's OpenBLAS into this process
 
     pixels = np.random.default_rng(0).integers(0, 256, (6, 24, 20, 3), dtype=np.uint8)

@@ -5,23 +5,15 @@ Before, torch's topk and faiss took the first tied rows by position: 20 images a
 
 from __future__ import annotations
 
-import importlib.util
 
 import numpy as np
 import pytest
 
-from conftest import require
+from conftest import knn_backend
 from winnow.embeddings import clean_rounds
 from winnow.neighbours import Space, cleanse, evidence, vote
 
-FAISS = importlib.util.find_spec("faiss") is not None
 BACKENDS = ["numpy", "faiss"]
-
-
-def _backend(backend: str) -> str:
-    if backend != "numpy":
-        require(FAISS, what="faiss", fix="make setup installs the faiss-cpu pin of requirements.lock")
-    return backend
 
 
 def _decisions(features, labels, ids, *, k, knn, **options):
@@ -37,7 +29,7 @@ def _decisions(features, labels, ids, *, k, knn, **options):
 def test_images_at_one_point_are_all_kept_in_any_row_order(knn):
     # the probe's case: the embedding tells none of them apart, so it has no word on any label. Each image's 19
     # neighbours are all at distance 0: 10 of the other class and 9 of its own share the 3 votes, 0.53 to 0.47
-    knn = _backend(knn)
+    knn = knn_backend(knn)
     labels = np.array([0, 1] * 10)
     ids = np.array([f"im{i:02d}" for i in range(20)], dtype=object)
     features = np.ones((20, 4), np.float32)
@@ -62,7 +54,7 @@ def test_a_tie_at_the_kth_neighbour_decides_the_same_per_id_whatever_the_row_ord
     # 12 copies of one picture, 10 labelled 1 and 2 labelled 0, and 12 of another, all labelled 2 (k 3). A 0's 11
     # tied neighbours hold 10 of class 1: agreement 10/11 >= 0.8, relabel to 1 in any order; a 1's hold 9 of its own
     # class: kept. Before, a 0 whose first three tied rows held the other 0 had agreement 2/3 and was kept
-    knn = _backend(knn)
+    knn = knn_backend(knn)
     labels = np.array([1] * 10 + [0] * 2 + [2] * 12)
     features = np.repeat(np.array([[1, 0, 0], [0, 1, 0]], np.float32), 12, axis=0)
     ids = np.array([f"im{i:02d}" for i in range(24)], dtype=object)
@@ -79,7 +71,7 @@ def test_a_tie_at_the_kth_neighbour_decides_the_same_per_id_whatever_the_row_ord
 def test_a_vote_among_tied_references_follows_the_tie_not_the_first_row(knn):
     # a val image at the point of 3 references of class 0 (first rows) and 5 of class 1, k 1: the nearest is any of
     # the 8 alike, 5 of 8 of class 1. Before, the first row's class 0, and class 1 with the rows reversed
-    knn = _backend(knn)
+    knn = knn_backend(knn)
     reference = np.ones((8, 2), np.float32)
     labels = np.array([0, 0, 0, 1, 1, 1, 1, 1])
     for order in (np.arange(8), np.arange(8)[::-1]):

@@ -1,22 +1,19 @@
 """compute.knn: faiss finds the neighbours numpy finds (winnow.cosine_index, winnow.neighbours.nearest)."""
 
-import importlib.util
 
 import numpy as np
 import pytest
 
-from conftest import require
+from conftest import require_faiss
 from winnow import cosine_index
 from winnow.cosine_index import cosine_pairs, faiss_nearest, unit_rows
 from winnow.errors import WinnowError
 from winnow.neighbours import Space, evidence, nearest, vote
 
-FAISS = importlib.util.find_spec("faiss") is not None
-
 
 @pytest.fixture
 def faiss_installed():
-    require(FAISS, what="faiss", fix="make setup installs the faiss-cpu pin of requirements.lock")
+    require_faiss()
 
 
 def self_space(features: np.ndarray, labels: np.ndarray) -> Space:
