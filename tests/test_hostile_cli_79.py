@@ -67,6 +67,18 @@ def test_an_import_error_with_no_stop_received_keeps_its_traceback(tmp_path):
     assert done.stderr.splitlines()[-1] == "ImportError: a real fault"
 
 
+def _refused_by_the_command_line(tmp_path, monkeypatch, capsys, args: list[str], line: str) -> None:
+    """``winnow *args`` in a fresh project ends in status 2 with ``line`` alone on stderr, nothing written."""
+    project = make_project(tmp_path / "project")
+    monkeypatch.chdir(project)
+    before = files_under(project)
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(args)
+    assert (stopped.value.code, capsys.readouterr()) == (2, ("", line + "\n"))
+    assert_nothing_left(project, before)
+
+
+
 @pytest.mark.hostile("compare")
 @pytest.mark.parametrize(("args", "line"), [
     # before: "winnow study: argument action: invalid choice: '.' (choose from 'collect', 'queue')", the option's
@@ -91,13 +103,7 @@ def test_an_import_error_with_no_stop_received_keeps_its_traceback(tmp_path):
     (["study", "--bogus", "collect"], "error: winnow study: unrecognized arguments: --bogus (see winnow study --help)"),
 ], ids=["study-repo", "compare-variants", "queue-dry-run", "repo-before-study", "review-replace", "unknown"])
 def test_an_option_given_before_its_subcommand_is_named_with_where_it_goes(tmp_path, monkeypatch, capsys, args, line):
-    project = make_project(tmp_path / "project")
-    monkeypatch.chdir(project)
-    before = files_under(project)
-    with pytest.raises(SystemExit) as stopped:
-        cli.main(args)
-    assert (stopped.value.code, capsys.readouterr()) == (2, ("", line + "\n"))
-    assert_nothing_left(project, before)
+    _refused_by_the_command_line(tmp_path, monkeypatch, capsys, args, line)
 
 
 @pytest.mark.hostile("study")
@@ -178,10 +184,4 @@ def test_a_plot_backend_matplotlib_knows_is_taken(tmp_path):
 def test_a_misspelt_command_option_or_choice_names_the_nearest(tmp_path, monkeypatch, capsys, args, line):
     # before: the choices listed alone, or "unrecognized arguments" with no hint, where params.yaml's misspelt keys are
     # told the nearest name
-    project = make_project(tmp_path / "project")
-    monkeypatch.chdir(project)
-    before = files_under(project)
-    with pytest.raises(SystemExit) as stopped:
-        cli.main(args)
-    assert (stopped.value.code, capsys.readouterr()) == (2, ("", line + "\n"))
-    assert_nothing_left(project, before)
+    _refused_by_the_command_line(tmp_path, monkeypatch, capsys, args, line)
