@@ -132,8 +132,8 @@ def main() -> None:
     # them): before, a trusted set holding every train 'left' picture judged on 500 'left' images no probe learnt
     # (none chosen at 171 of 700 right, log-loss 14.3), and one holding every train picture ended in "probe: features
     # (0, 2) and 0 labels do not pair up"
-    learnt = given[~exclude]
-    untrained = is_judge & ~np.isin(labels, learnt)
+    learnt_labels = given[~exclude]  # the labels the probes learn from
+    untrained = is_judge & ~np.isin(labels, learnt_labels)
     is_judge &= ~untrained
     if untrained.any():
         lacking = sorted(set(labels[untrained].tolist()))
@@ -146,7 +146,7 @@ def main() -> None:
     # a class the judge split lacks cannot show what its label cleaning does (a one-class trusted set scored 240
     # wrong relabels of the other classes as a gain), nor can a handful of judge images show any (a tiny
     # trusted set could ship a cleaning on one image more right): ship the filters, which need no judge
-    unjudged = [data.classes[c] for c in sorted(set(learnt.tolist()) - set(labels[is_judge].tolist()))]
+    unjudged = [data.classes[c] for c in sorted(set(learnt_labels.tolist()) - set(labels[is_judge].tolist()))]
     judged = int(is_judge.sum())
     too_few = judged < p["min_judge_images"]
     if unjudged or too_few:
@@ -199,7 +199,7 @@ def main() -> None:
     judge_labels = labels[is_judge]
     # the train section's thread count, as for every prediction: the probes repeat bit for bit with it
     with reproducible(threads=params["train"].get("threads"), device=torch.device("cpu"), training=False):
-        l2, _ = choose_l2(train_x[~exclude], given[~exclude], ridge_x, labels[ridge["rows"]],
+        l2, _ = choose_l2(train_x[~exclude], learnt_labels, ridge_x, labels[ridge["rows"]],
                           num_classes=len(data.classes))
         budget = choose_budget(filters=filters, ranked=ranked, baseline=baseline, train_features=train_x,
                                judge_features=judge_x, judge_labels=judge_labels,
@@ -207,7 +207,7 @@ def main() -> None:
                                score=p["score"], exclude=exclude, leaks=leaks)
         # before: a trusted set with its class order reversed judged every candidate (4 of 300 right, against about
         # 0.90 on val) and chose one, and nothing said its labels were nonsense
-        doubt = (trusted_doubt(train_x[~exclude], given[~exclude], l2=l2, judge_features=judge_x,
+        doubt = (trusted_doubt(train_x[~exclude], learnt_labels, l2=l2, judge_features=judge_x,
                                judge_labels=judge_labels, val_features=ridge_x, val_labels=labels[ridge["rows"]],
                                classes=data.classes) if judge_split == "trusted" and ridge_split == "val" else None)
     checked = filters_checked = None  # the model checks' metrics blocks (of the winner, of the filters alone)
