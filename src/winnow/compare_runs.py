@@ -92,7 +92,7 @@ def select_runs(records: list[dict], *, variants: list[str]) -> tuple[list[dict]
     runs, seeds, repeating = [], set(), []
     for record in chosen:
         try:  # "0" and 0: two seeds? a run without one, or at -1: a seed no winnow run has
-            seed = json.dumps(seed_of(record["params"]))
+            seed = seed_of(record["params"])
         except ValueError as err:
             raise WinnowError(f"experiment {record['experiment']}: params {err}; compare reads the runs' params as "
                               "`dvc exp show --json` writes them") from err
