@@ -208,9 +208,9 @@ def _spin_count_read(text: str) -> bool:
     ``infinity`` (any letter case), or C's ``strtoull(..., 10)`` in range (a sign before it; ``-1`` is the largest)
     with spaces and one suffix k, M, G or T after it, then spaces. Before, ``abc`` had libgomp's own warning, and
     kept winnow's 10,000 spins away too (a user's value stands): the threads spun GNU OpenMP's 300,000."""
+    if _word_read(text, ("infinite", "infinity")):
+        return True
     word = text.lstrip(_C_SPACES)
-    if word[:8].isascii() and word[:8].lower() in ("infinite", "infinity"):
-        return word[8:].strip(_C_SPACES) == ""
     _, end, wrong = _strtoul(word, 0, base=10)
     rest = word[end:].lstrip(_C_SPACES)
     return end > 0 and not wrong and (rest == "" or (rest[0] in "kKmMgGtT" and rest[1:].strip(_C_SPACES) == ""))
