@@ -13,8 +13,7 @@ import pandas as pd
 
 from winnow.gate_table import CONFIDENCE
 from winnow.metrics import summary_path
-from winnow.paired import p_text
-from winnow.report import decimals
+from winnow.paired import decimals, p_text
 from winnow.report_significance import bound
 
 BASELINE = "baseline"
@@ -73,9 +72,11 @@ def _beside(macro_f1: pd.Series, *, best: str) -> str:
     only where equal (float noise aside), else shown apart: 0.8124 and 0.8116 (gains +0.101, +0.100) were "the same"."""
     top, same, apart = macro_f1[best], [], []
     for v, f1 in macro_f1.drop(best).items():
-        if decimals(f1, digits=3) == decimals(top, digits=3) and decimals(top - f1, digits=3) == decimals(0, digits=3):
+        if decimals(f1, digits=3) != decimals(top, digits=3):
+            continue
+        if decimals(top - f1, digits=3) == decimals(0, digits=3):
             same.append(f"`{v}`")
-        elif decimals(f1, digits=3) == decimals(top, digits=3):  # digits enough to differ, the top not read as 1
+        else:  # digits enough to differ, the top not read as 1
             d = next((d for d in range(4, 10) if f"{f1:.{d}f}" != f"{top:.{d}f}" != f"{1:.{d}f}" or top == 1), 10)
             apart.append(f" `{v}` also beats baseline, at macro F1 {f1:.{d}f} to `{best}`'s {top:.{d}f}.")
     tie = (f" {', '.join(same)} {'beats' if len(same) == 1 else 'beat'} baseline with the same macro F1: the test "
