@@ -160,7 +160,7 @@ def import_verdicts(path: str | Path, *, replace: bool = False) -> pd.DataFrame:
     check_review_file(path)  # before the comparison below, whose is_file raised on a name too long
     # before: the tasks file, taken for Label Studio's export, read as "0 verdict(s) (none) written", exit 0 (with
     # --replace, its saved verdicts written anew), and the person thought the labelling imported
-    if path.is_file() and TASKS_FILE.is_file() and filecmp.cmp(path, TASKS_FILE, shallow=False):
+    if TASKS_FILE.is_file() and filecmp.cmp(path, TASKS_FILE, shallow=False):  # path: a file (checked above)
         raise WinnowError(f"{path}: the tasks `winnow review export` wrote for Label Studio ({TASKS_FILE}), which hold "
                           f"no verdict of a person's; import them into a Label Studio project labelled with "
                           f"{CONFIG_FILE}, label there, then import the project's JSON export")
