@@ -92,9 +92,7 @@ def _strtoul(text: str, at: int, *, base: int = 0) -> tuple[int, int, bool]:
     """C's ``strtoul(text + at, &end, base)``, ``base`` 0 or 10: ``(value, end, out of range)``; ``end`` is ``at``
     where no digit was read. Spaces, then a sign (a minus negates the value, as unsigned), then (base 0) 0x
     hexadecimal, 0 octal or decimal digits, or (base 10) decimal digits."""
-    i = at
-    while text[i:i + 1] and text[i] in _C_SPACES:
-        i += 1
+    i = _spaces_skipped(text, at)
     negative = text[i:i + 1] == "-"
     i += text[i:i + 1] in ("+", "-")
     prefixed, digits, base = base == 0, "0123456789", 10
@@ -123,9 +121,7 @@ def _affinity_loops(text: str) -> bool:
     or more, a range ending below its start, a stride of 0) ends the reading with its own warning."""
     at = 0
     while True:
-        start = at
-        while text[at:at + 1] and text[at] in _C_SPACES:
-            at += 1
+        start, at = at, _spaces_skipped(text, at)
         first, at, wrong = _strtoul(text, at)
         if wrong or first >= 65536:
             return False
@@ -137,8 +133,7 @@ def _affinity_loops(text: str) -> bool:
                 stride, at, wrong = _strtoul(text, at + 1)
                 if wrong or stride == 0 or stride >= 65536:
                     return False
-        while text[at:at + 1] and text[at] in _C_SPACES:
-            at += 1
+        at = _spaces_skipped(text, at)
         if text[at:at + 1] == ",":
             at += 1
         elif at == len(text):
@@ -173,8 +168,7 @@ def _thread_counts_read(text: str) -> bool:
         count, end, wrong = _strtoul(text, at, base=10)
         if end == at or wrong or not 0 < count <= _LONG_MAX:
             return False
-        while text[end:end + 1] and text[end] in _C_SPACES:
-            end += 1
+        end = _spaces_skipped(text, end)
         if end == len(text):
             return True
         if text[end] != ",":
