@@ -207,9 +207,9 @@ def one_run_each(experiments: list[dict]) -> tuple[list[dict], str]:
     repeated)."""
     kept, twins, idle, seen = [], [], [], {}
     clean = _damage({})
+    damage = {id(exp): _damage(exp["params"]) if isinstance(exp["params"], dict) else "" for exp in experiments}  # once
     # the clean run first, so that it is the one kept: it is every curve's origin, a noise run at 0 only noise's
-    for exp in sorted(experiments, key=lambda exp: not isinstance(exp["params"], dict) or
-                      _damage(exp["params"]) != clean):
+    for exp in sorted(experiments, key=lambda exp: damage[id(exp)] != clean):
         params = exp["params"]  # the perturbations as degrade runs them: blur without method is blur method=box
         degrade = params.get("degrade") if isinstance(params, dict) else None
         # params no run writes are compared as they are; tidy names what is wrong with them (before: a TypeError)
@@ -219,14 +219,15 @@ def one_run_each(experiments: list[dict]) -> tuple[list[dict], str]:
         untouched = isinstance(written, dict) and written.get("perturbed_images") == 0 and isinstance(params, dict) \
             and all(isinstance(spec, dict) and type(spec.get("fraction")) in (int, float) and spec["fraction"] == 0
             for spec in _perturbations(params))
-        setting = comparable([rest, clean if untouched else _damage(params) if isinstance(params, dict) else ""])
+        setting = comparable([rest, clean if untouched else damage[id(exp)]])
         if setting in seen:
-            (idle if untouched and _damage(params) != clean else twins).append(
+            (idle if untouched and damage[id(exp)] != clean else twins).append(
                 f"{exp['experiment']} (as {seen[setting]})")
         else:
             seen[setting] = exp["experiment"]
             kept.append(exp)
-    kept = [exp for exp in experiments if any(exp is one for one in kept)]  # in the order read
+    kept_ids = {id(exp) for exp in kept}
+    kept = [exp for exp in experiments if id(exp) in kept_ids]  # in the order read
     notes = [f"left out {len(twins)} run(s) that repeat an earlier run's params and seed (one point each; runs at "
              f"other seeds are averaged): {listed(twins)}" if twins else "",
              f"left out {len(idle)} run(s) that perturb no image, each the clean run of its seed repeated (one point "
