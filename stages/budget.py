@@ -30,6 +30,7 @@ import torch
 
 from winnow.budget import LABEL_CLEANERS, candidates, choose_budget, read_cleanings, with_leaks
 from winnow.budget_check import check_augmentation, check_budget
+from winnow.budget_choice import gap_words
 from winnow.budget_leaks import eligible, leak_drops, refuse_emptying_leaks, say_leaks
 from winnow.budget_ties import say_edge_ties
 from winnow.checkpoints import check_finite, load
@@ -367,7 +368,7 @@ def _check_line(check: dict, filters: dict | None, *, shipped: str, applied: int
     (:attr:`winnow.budget.Budget.filters_held_back`), so they were not checked alone."""
     name = check["candidate"]
     line = (f"{'' if shipped == name else 'warning: '}budget: {check['model']} trainings: none {check['none_correct']} "
-            f"right, {name} {check['winner_correct']} of {check['judged']} (gap {check['gap_images']} images, SE "
+            f"right, {name} {check['winner_correct']} of {check['judged']} ({gap_words(check['gap_images'])}, SE "
             f"{check['gap_se']:.1f}): ")
     if name == "filters":
         return line + _filters_verdict(check, applied=applied)
@@ -378,8 +379,8 @@ def _check_line(check: dict, filters: dict | None, *, shipped: str, applied: int
         # before: ", pruned applies none" alone, though the filters were judged and not checked alone
         return line + ", pruned applies none" + (" (the probe scored the filters more than a tie below none, so they "
                                                  "are not checked alone)" if filters_held else "")
-    return line + (f"; filters {filters['winner_correct']} of {filters['judged']} (gap {filters['gap_images']} "
-                   f"images, SE {filters['gap_se']:.1f}): "
+    return line + (f"; filters {filters['winner_correct']} of {filters['judged']} ({gap_words(filters['gap_images'])}, "
+                   f"SE {filters['gap_se']:.1f}): "
                    + _filters_verdict(filters, applied=applied))
 
 

@@ -516,14 +516,14 @@ def test_the_stage_says_what_shipped_after_the_checks_and_warns_only_when_the_pr
     trained = {"model": "lenet5", "epochs": 20, "augment": "none", "none_trained_by": "represent"}
     line = stage._check_line(trained | check.metrics(), trained | filters_check.metrics(filters=True),
                              shipped="filters", applied=3)
-    assert line == ("warning: budget: lenet5 trainings: none 30 right, all 30 of 40 (gap 0 images, SE 0.0): all not "
-                    "measured better, so its label decisions are held back; filters 30 of 40 (gap 0 images, SE 0.0): "
+    assert line == ("warning: budget: lenet5 trainings: none 30 right, all 30 of 40 (as many right as none, SE 0.0): all not "
+                    "measured better, so its label decisions are held back; filters 30 of 40 (as many right as none, SE 0.0): "
                     "no fewer right than none, pruned applies the filters (3 decisions)")
     _, check, filters_check, _, _ = checked_budget({20: 30, 16: 30, 17: 29})
     line = stage._check_line(trained | check.metrics(), trained | filters_check.metrics(filters=True),
                              shipped="none", applied=0)
-    assert line.endswith("filters 29 of 40 (gap 1 images, SE 1.0): fewer right than none, pruned applies none")
+    assert line.endswith("filters 29 of 40 (1 fewer right than none, SE 1.0): fewer right than none, pruned applies none")
     _, check, _, _, _ = checked_budget({20: 30, 17: 30}, winner="filters")
     line = stage._check_line(trained | check.metrics(filters=True), None, shipped="filters", applied=3)
-    assert line == ("budget: lenet5 trainings: none 30 right, filters 30 of 40 (gap 0 images, SE 0.0): no fewer "
+    assert line == ("budget: lenet5 trainings: none 30 right, filters 30 of 40 (as many right as none, SE 0.0): no fewer "
                     "right than none, pruned applies the filters (3 decisions)")

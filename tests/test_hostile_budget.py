@@ -758,10 +758,10 @@ def test_filters_the_probe_scored_below_none_are_said_not_checked_alone_when_the
     assert (metrics["winner"], metrics["model_check"]["candidate"], metrics["filters_check"]) == ("none", "all", None)
     assert metrics["model_check"]["none_trained_by"] == "represent"
     assert metrics["candidates"]["filters"]["dropped"] == 183
-    assert ("warning: budget: lenet5 trainings: none 300 right, all 300 of 900 (gap 0 images, SE 0.0): all not "
+    assert ("warning: budget: lenet5 trainings: none 300 right, all 300 of 900 (as many right as none, SE 0.0): all not "
             "measured better, so its label decisions are held back, pruned applies none (the probe scored the filters "
             "more than a tie below none, so they are not checked alone)") in capsys.readouterr().out.splitlines()
-    assert ("judge images right (gap 0, standard error 0.0): <b>all not measured better: pruned applies none</b> (the "
+    assert ("judge images right (as many right as none, standard error 0.0): <b>all not measured better: pruned applies none</b> (the "
             "probe scored the filters more than a tie below none, so they were not checked alone).</p>"
             ) in report_budget.budget_section(summary=metrics)
 

@@ -199,11 +199,11 @@ def test_train_refuses_a_searched_policy_too_weak_to_move_a_pixel_naming_the_sea
 
 @pytest.mark.hostile("budget")
 @pytest.mark.parametrize(("none", "winner", "shipped", "line"), [
-    ([0.0, 0.0], [1.0, 1.0], "top10%", "budget: lenet5 trainings: none 0 right, top10% 2 of 2 (gap -2 images, SE 1.4): "
+    ([0.0, 0.0], [1.0, 1.0], "top10%", "budget: lenet5 trainings: none 0 right, top10% 2 of 2 (2 more right than none, SE 1.4): "
                                        "top10% stands"),
-    ([0.0], [1.0], "top10%", "budget: lenet5 trainings: none 0 right, top10% 1 of 1 (gap -1 images, SE 1.0): top10% "
+    ([0.0], [1.0], "top10%", "budget: lenet5 trainings: none 0 right, top10% 1 of 1 (1 more right than none, SE 1.0): top10% "
                              "stands"),
-    ([1.0, 1.0], [0.0, 0.0], "none", "warning: budget: lenet5 trainings: none 2 right, top10% 0 of 2 (gap 2 images, SE "
+    ([1.0, 1.0], [0.0, 0.0], "none", "warning: budget: lenet5 trainings: none 2 right, top10% 0 of 2 (2 fewer right than none, SE "
                                      "1.4): top10% not measured better, so its label decisions are held back, pruned "
                                      "applies none"),
 ], ids=["both judge images gained", "one judge image", "both judge images lost"])

@@ -475,7 +475,7 @@ def test_a_budget_whose_model_check_holds_is_shown_with_its_gap(tmp_path):
     done = run_stage(root, "report")
     assert done.returncode == 0, done.stderr
     # (standard error about no difference, sqrt of the 2 images one training got right: test_hostile_leftovers_76a)
-    assert ("none got 2 and filters 4 of 4 judge images right (gap -2, standard error 1.4): filters stands."
+    assert ("none got 2 and filters 4 of 4 judge images right (2 more right than none, standard error 1.4): filters stands."
             in plain((root / "reports/index.html").read_text()))
 
 
@@ -500,10 +500,10 @@ def test_a_budget_that_ships_the_filters_after_holding_back_a_label_cleaning_say
     page = plain((root / "reports/index.html").read_text())
     assert ("pruned applies filters: a linear probe on the embedding chose all, and the model check below held back "
             "its label decisions.") in page
-    assert ("none got 3 and all 3 of 4 judge images right (gap 0, standard error 0.0): all not measured better: its "
+    assert ("none got 3 and all 3 of 4 judge images right (as many right as none, standard error 0.0): all not measured better: its "
             "label decisions are held back.") in page
     assert ("The filters alone (the quality and duplicate drops, kept unless their model gets fewer judge images "
-            "right than none's) got 3 of 4 right (gap 0, standard error 1.4): filters no fewer right than none: "
+            "right than none's) got 3 of 4 right (as many right as none, standard error 1.4): filters no fewer right than none: "
             "pruned applies the filters.") in page
 
 

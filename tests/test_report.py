@@ -336,9 +336,9 @@ def test_the_budget_section_says_when_the_model_check_overruled_the_probe():
              "winner_correct": 332, "gap_images": 17, "gap_se": 12.28, "holds": False}
     assert model_check_note(check) == (
         "<p>Checked by the model the variants train (cnn_small, at most 20 epochs each): none got 349 and "
-        "top10% 332 of 808 judge images right (gap 17, standard error 12.3): <b>top10% not measured better: pruned applies none</b>.</p>")
+        "top10% 332 of 808 judge images right (17 fewer right than none, standard error 12.3): <b>top10% not measured better: pruned applies none</b>.</p>")
     assert model_check_note(check | {"winner_correct": 350, "gap_images": -1, "holds": True}).endswith(
-        "(gap -1, standard error 12.3): top10% stands.</p>")
+        "(1 more right than none, standard error 12.3): top10% stands.</p>")
     assert model_check_note(None) == ""
 
 
@@ -352,13 +352,13 @@ def test_the_budget_section_says_whether_the_filters_ship_by_their_own_rule():
     worse = check | {"candidate": "filters", "winner_correct": 480, "gap_images": 1, "gap_se": 1.0, "ships": False}
     assert model_check_note(check, worse) == (
         "<p>Checked by the model the variants train (lenet5, at most 20 epochs each): none got 481 and all 481 of 500 "
-        "judge images right (gap 0, standard error 2.5): <b>all not measured better: its label decisions are held "
+        "judge images right (as many right as none, standard error 2.5): <b>all not measured better: its label decisions are held "
         "back</b>.</p><p>The filters alone (the quality and duplicate drops, kept unless their model gets fewer judge "
-        "images right than none's) got 480 of 500 right (gap 1, standard error 1.0): <b>filters fewer right than "
+        "images right than none's) got 480 of 500 right (1 fewer right than none, standard error 1.0): <b>filters fewer right than "
         "none: pruned applies none</b>.</p>")
     # a winning filters is checked once, by the same rule
     assert model_check_note(worse | {"winner_correct": 481, "gap_images": 0, "gap_se": 0.0, "ships": True}).endswith(
-        "(gap 0, standard error 0.0): filters no fewer right than none: pruned applies the filters.</p>")
+        "(as many right as none, standard error 0.0): filters no fewer right than none: pruned applies the filters.</p>")
 
 
 @pytest.mark.parametrize("tie_se, shown", [(0.25, "0.25"), (0.01, "0.01"), (1.0, "1"), (2, "2")])

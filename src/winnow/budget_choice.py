@@ -35,6 +35,16 @@ def paired_gap(better: np.ndarray, other: np.ndarray) -> tuple[float, float]:
     return float(d.sum()), float(np.sqrt(len(d) * d.var(ddof=1))) if len(d) > 1 else 0.0
 
 
+def gap_words(gap_images: int, *, count=str) -> str:
+    """A model check's gap (``gap_images``: none's judge images right less the candidate's) said from the candidate's
+    side, so its sign cannot be misread: "2 more right than none", "1 fewer right than none", "as many right as none".
+    ``count`` writes the number (the report's thousands separators). Before, "(gap -2 images)" stood beside a
+    candidate two images better than none, and read as two worse."""
+    if gap_images == 0:
+        return "as many right as none"
+    return f"{count(abs(gap_images))} {'more' if gap_images < 0 else 'fewer'} right than none"
+
+
 def choose(gains: list[np.ndarray | None], *, names: list[str], tie_se: float, floor: float) -> int:
     """The winning candidate's index among ``names`` (least cleaning first, ``none`` at 0, ``filters`` at 1
     when present), from what each candidate's judge images count (None: not eligible).

@@ -8,6 +8,7 @@ import html
 
 import pandas as pd
 
+from winnow.budget_choice import gap_words
 from winnow.report import fmt, html_table, not_run
 
 
@@ -100,14 +101,14 @@ def model_check_note(check: dict | None, filters: dict | None = None, *, filters
            if filters_judged and not filters and not check["holds"] and check["candidate"] != "filters" else "")
     text = (f"<p>Checked by the model the variants train ({html.escape(check['model'])}, at most "
             f"{fmt(check['epochs'])} epochs each): none got {fmt(check['none_correct'])} and {name} "
-            f"{fmt(check['winner_correct'])} of {fmt(check['judged'])} judge images right (gap "
-            f"{fmt(check['gap_images'])}, standard error {fmt(check['gap_se'], digits=1)}): "
+            f"{fmt(check['winner_correct'])} of {fmt(check['judged'])} judge images right "
+            f"({gap_words(check['gap_images'], count=fmt)}, standard error {fmt(check['gap_se'], digits=1)}): "
             f"{_check_verdict(check, held=held)}{why}.</p>")
     if not filters:
         return text
     return text + (f"<p>The filters alone (the quality and duplicate drops, kept unless their model gets fewer "
-                   f"judge images right than none's) got {fmt(filters['winner_correct'])} of {fmt(filters['judged'])} right (gap "
-                   f"{fmt(filters['gap_images'])}, standard error {fmt(filters['gap_se'], digits=1)}): "
+                   f"judge images right than none's) got {fmt(filters['winner_correct'])} of {fmt(filters['judged'])} right "
+                   f"({gap_words(filters['gap_images'], count=fmt)}, standard error {fmt(filters['gap_se'], digits=1)}): "
                    f"{_check_verdict(filters, held='pruned applies none')}.</p>")
 
 
