@@ -245,6 +245,16 @@ _LFS_START = b"version https://git-lfs.github.com/spec/"
 _HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")
 
 
+def _ftyp_brands(data: bytes) -> set[bytes]:
+    """The brands an ISO media file's leading ftyp box names, its major brand and its compatible ones (empty where
+    ``data`` does not start with one). Before, the major brand alone: an AVIF whose major brand is the generic image
+    brand ``mif1`` (``avif`` among its compatible brands, as some encoders write) was called HEIF."""
+    if data[4:8] != b"ftyp":
+        return set()
+    end = min(len(data), max(int.from_bytes(data[:4], "big"), 16))
+    return {data[8:12]} | {data[at:at + 4] for at in range(16, end - 3, 4)}
+
+
 def unidentified(data: bytes, signature: str | None) -> str | None:
     """Why ``data``, a file Pillow found no image format in, is no image, or None where its bytes say nothing more
     (before: "not a decodable image" of them all, so a whole folder of LFS pointers stopped ingest with "8 of 12 files
@@ -262,12 +272,13 @@ def unidentified(data: bytes, signature: str | None) -> str | None:
     if data.lstrip(b"\xef\xbb\xbf \t\r\n")[:14].lower().startswith((b"<!doctype html", b"<html", b"<head")):
         return ("a web page (HTML), not an image: a download that saved a site's page (an error, a login or a consent "
                 "page) in its place; download it again")
-    if data[4:8] == b"ftyp" and data[8:12] in (b"avif", b"avis"):
+    brands = _ftyp_brands(data)
+    if brands & {b"avif", b"avis"}:
         # before: "not a decodable image" where Pillow has no AVIF plugin (a CDN's AVIF saved by a browser as .jpg);
         # with one, Image.open names it and ingest sets it aside as a format not read here
         return ("content is AVIF, not an image format read here (PNG, JPEG, BMP, WebP) whatever the suffix says; "
                 "convert it to PNG or JPEG")
-    if data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS:
+    if brands & set(_HEIF_BRANDS):
         return ("content is HEIF/HEIC (an iPhone's photo format), not an image format read here (PNG, JPEG, BMP, "
                 "WebP) whatever the suffix says; convert it to JPEG or PNG")
     if signature == "JPEG" and (bits := _jpeg_precision(data) or 0) in range(2, 17) and bits != 8:
