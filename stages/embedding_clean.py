@@ -244,7 +244,8 @@ def _in_classes(decisions: pd.DataFrame, learned: np.ndarray) -> pd.DataFrame:
         return decisions
     out = decisions.copy()
     for column in ("given_label", "suggested_label", "neighbour_label"):
-        out[column] = learned[out[column].to_numpy(np.int64)]
+        label = out[column].to_numpy(np.int64)
+        out[column] = np.where(label >= 0, learned[np.maximum(label, 0)], -1)  # -1: no class (neighbours.cleanse)
     out["reason"] = out["reason"].astype(str).str.replace(
         r"^(\w+):(\d+)", lambda m: f"{m.group(1)}:{learned[int(m.group(2))]}", regex=True)
     return out

@@ -281,7 +281,8 @@ def cleanse(ids: np.ndarray, labels: np.ndarray, found: pd.DataFrame, *, agree: 
 
     Returns:
         DataFrame with :data:`DECISION_COLUMNS`; ``suggested_label`` is the neighbours' label for a
-        relabel and for an ``inside_class`` drop, the given label otherwise.
+        relabel and for an ``inside_class`` drop, the given label otherwise; ``neighbour_label`` -1 where no other
+        class leads (none among the k, or ``neighbour_tied``: before, the lowest of them, a class for every image).
     """
     labels = np.asarray(labels, np.int64)
     if len(found) != len(labels) or len(ids) != len(labels):
@@ -324,6 +325,7 @@ def cleanse(ids: np.ndarray, labels: np.ndarray, found: pd.DataFrame, *, agree: 
 
     neighbour, centroid = found["neighbour_label"].to_numpy(), found["centroid_label"].to_numpy()
     suggested = np.where(relabel, neighbour, np.where(inside, centroid, labels))
+    neighbour = np.where(found["neighbour_tied"].to_numpy(), -1, neighbour)
     decision = np.where(relabel, "relabel", np.where(inside | isolated, "drop", "keep")).astype(object)
     reason = np.full(len(labels), "", dtype=object)
     reason[relabel] = [f"neighbours_agree:{c}" for c in neighbour[relabel]]
