@@ -154,7 +154,7 @@ def _env() -> dict:
 def libgomp_warns(name: str, values: list[str]) -> dict[str, bool]:
     """For each of ``values``: whether torch's own GNU OpenMP, loaded alone (no torch import) in a fresh process with
     ``name=value`` and no other OpenMP or MKL setting, warns at its load that it cannot read it. The library itself as
-    the judge of what winnow.stage_process.openmp_refusal refuses (one helper for every variable's test)."""
+    the judge of what winnow.openmp_settings.openmp_refusal refuses (one helper for every variable's test)."""
     import importlib.util
 
     library = next(Path(importlib.util.find_spec("torch").origin).parent.glob("lib/libgomp*.so*"))

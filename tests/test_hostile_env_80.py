@@ -5,7 +5,7 @@
   GOMP_DEBUG) that GNU OpenMP cannot read (``abc``, ``sideways``, ``4t``, ``maybe``, ``xx``) printed libgomp's own "Invalid value for" (or
   "Unknown value for") "environment variable" line among a stage's lines and ran on with OpenMP's default; a garbage
   GOMP_SPINCOUNT also kept winnow's 10,000 spins away (a user's value stands), so the threads spun 300,000 times. Each is one line before torch's import now
-  (winnow.stage_process.openmp_refusal), its rule judged by torch's own libgomp in a subprocess;
+  (winnow.openmp_settings.openmp_refusal), its rule judged by torch's own libgomp in a subprocess;
 - PYTHONOPTIMIZE=2 (or ``python -OO``), which drops docstrings, ended every ``winnow`` command in a traceback
   ("'NoneType' object has no attribute 'splitlines'"): its --help description was its module's docstring.
 """
@@ -19,7 +19,7 @@ import sys
 import pytest
 
 from hostile_harness import ROOT, libgomp_warns
-from winnow.stage_process import openmp_refusal
+from winnow.openmp_settings import openmp_refusal
 
 # per variable: values GNU OpenMP warns of and ignores, then values it reads without a word (torch's libgomp)
 _VALUES = {

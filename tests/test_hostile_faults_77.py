@@ -17,7 +17,7 @@ import pytest
 
 from hostile_harness import ROOT, _env, assert_error_line, assert_nothing_left, files_under, make_project
 from test_stage_process import _PROBE
-from winnow.stage_process import openmp_hang
+from winnow.openmp_settings import openmp_hang
 
 _NO_CPU_LIST = ("GOMP_CPU_AFFINITY='1;2' is no list of CPUs, and GNU OpenMP, which torch's import loads, never ends "
                 "its reading of one; set it to CPUs and ranges apart by commas or spaces (such as 0-3 or 0,2,4-7:2), "

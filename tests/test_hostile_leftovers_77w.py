@@ -19,7 +19,7 @@ import sys
 import pytest
 
 from hostile_harness import ROOT, _env, assert_error_line, assert_nothing_left, files_under, make_project
-from winnow.stage_process import openmp_hang
+from winnow.openmp_settings import openmp_hang
 
 
 @pytest.mark.hostile("interrupted")

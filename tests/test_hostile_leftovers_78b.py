@@ -2,11 +2,11 @@
 
 - ``OMP_THREAD_LIMIT`` that GNU OpenMP cannot read (``abc``, ``0``, ``4,2``): the neighbour of the ``OMP_NUM_THREADS``
   refusal. Before, libgomp printed "libgomp: Invalid value for environment variable OMP_THREAD_LIMIT" among the
-  stage's lines and ran with no limit; now one line before torch's import (winnow.stage_process.openmp_refusal);
+  stage's lines and ran with no limit; now one line before torch's import (winnow.openmp_settings.openmp_refusal);
 - a shell command in a params.yaml path (``$(pwd)/images``, a backquoted ``pwd``): the neighbour of the refused shell
   variable, read as a folder of that name; now refused in params.yaml's check (winnow.param_rules.Text);
 - an ``OMP_NUM_THREADS`` (or ``GOMP_CPU_AFFINITY``) of over 4,300 digits: Python's int() refused it, and its ValueError
-  was the stage's or command's traceback; now judged as GNU OpenMP's strtoul reads it (winnow.stage_process._strtoul).
+  was the stage's or command's traceback; now judged as GNU OpenMP's strtoul reads it (winnow.openmp_settings._strtoul).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from hostile_harness import (
 )
 from test_hostile_params_78 import _refusal
 from winnow import params
-from winnow.stage_process import openmp_hang, openmp_refusal
+from winnow.openmp_settings import openmp_hang, openmp_refusal
 
 
 def _no_thread_limit(value: str) -> str:

@@ -7,7 +7,7 @@
   only later by the imageset's writer, naming no perturbation or fix (winnow.degrade._duplicate);
 - OMP_THREAD_LIMIT, OMP_MAX_ACTIVE_LEVELS, OMP_DYNAMIC and OMP_WAIT_POLICY that GNU OpenMP cannot read printed
   libgomp's own warning among a stage's lines and were ignored; MKL_NUM_THREADS=abc (or -1, 1.5, " 2") ran torch on 1
-  thread without a word. Each is one line before torch's import now (winnow.stage_process.openmp_refusal), its rule
+  thread without a word. Each is one line before torch's import now (winnow.openmp_settings.openmp_refusal), its rule
   judged by torch's own libgomp and torch.get_num_threads() in a subprocess.
 
 The outlier cases call :func:`winnow.outliers.find_outliers` on generated embeddings in this process.
@@ -29,7 +29,7 @@ from winnow.degrade import degrade
 from winnow.errors import WinnowError
 from winnow.imageset import ImageSet
 from winnow.outliers import find_outliers
-from winnow.stage_process import openmp_refusal
+from winnow.openmp_settings import openmp_refusal
 
 # 150 images in three clusters, no odd one: the forest's normality scores are distinct, the highest is the top
 # the cut leaves out, and of the other 149 the 10% quantile sits at position 0.1 * 148 = 14.8, so 15 lie below it

@@ -7,7 +7,7 @@
 - ``OMP_NUM_THREADS`` that GNU OpenMP cannot read (``abc``, ``-1``, ``2,x``, ``0``, empty): libgomp's own line
   ("libgomp: Invalid value for environment variable OMP_NUM_THREADS") among the stage's, and the stage went on with
   torch's own thread count. Now one line before torch's import, in a stage and a ``winnow`` command
-  (winnow.stage_process.openmp_refusal);
+  (winnow.openmp_settings.openmp_refusal);
 - an ``images.npy`` in Fortran order or of another byte length than its header's shape: refused with "(rerun the stage
   that writes it)", where the imageset's other refusals name the stage (winnow.imageset._check_layout; the lines are
   asserted in test_hostile_tables.py and below).
@@ -29,7 +29,7 @@ from test_imageset import _header, _write
 from winnow import params
 from winnow.errors import WinnowError
 from winnow.imageset import ImageSetError, read_imageset
-from winnow.stage_process import _thread_counts_read, openmp_refusal
+from winnow.openmp_settings import _thread_counts_read, openmp_refusal
 
 
 # -- a shell variable in a params path ------------------------------------------------------------------------

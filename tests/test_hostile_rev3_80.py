@@ -21,7 +21,7 @@ from hostile_harness import libgomp_warns
 from test_hostile_make_79 import MAKE, OUTER_MAKE, _clone
 from winnow.errors import WinnowError
 from winnow.review import import_verdicts
-from winnow.stage_process import openmp_refusal
+from winnow.openmp_settings import openmp_refusal
 
 
 @pytest.mark.hostile("interrupted")

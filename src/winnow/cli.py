@@ -14,7 +14,8 @@ from pathlib import Path
 
 from winnow.errors import StoppedBySignal, WinnowError, fault_line
 from winnow.param_values import did_you_mean
-from winnow.stage_process import openmp_refusal, plot_backend_refusal
+from winnow.openmp_settings import openmp_refusal
+from winnow.stage_process import plot_backend_refusal
 from winnow.stops import ignore_stops, missing_module_line, stop_line, stops_raised, terminate_as_interrupt
 from winnow.output_streams import (
     escape_unencodable_output, fill_closed_streams, flush_now, let_the_reader_leave, let_the_terminal_close,

@@ -18,7 +18,8 @@ from pathlib import Path
 from winnow.errors import INTERRUPTED, WinnowError, fault_line
 from winnow.output_streams import fill_closed_streams
 from winnow.progress_env import check_progress_variables
-from winnow.stage_process import interactive_session, openmp_refusal, plot_backend_refusal, spin_briefly
+from winnow.openmp_settings import openmp_refusal
+from winnow.stage_process import interactive_session, plot_backend_refusal, spin_briefly
 from winnow.watched import DVC_ENDED, _flush, dvc_ended
 
 
