@@ -237,6 +237,32 @@ def _jpeg_precision(data: bytes) -> int | None:
     return None
 
 
+# room beyond an image's pixels in a file of the largest image read here (text, profiles, EXIF, previews): a file past
+# Pillow's limit in pixels at 8 bytes each (16-bit RGBA, stored uncompressed) and this is no image (largest_file_bytes)
+METADATA_BYTES = 256 << 20
+
+
+class OversizeFile(OSError):
+    """A local file larger than any image read here (:func:`largest_file_bytes`), not read: its size in ``size``."""
+
+    def __init__(self, size: int):
+        super().__init__(f"{size} bytes")
+        self.size = size
+
+
+def largest_file_bytes() -> int | None:
+    """The most bytes a file of an image read here can hold: Pillow's ``Image.MAX_IMAGE_PIXELS`` at 8 bytes a pixel
+    plus :data:`METADATA_BYTES` (None where that limit is off)."""
+    return Image.MAX_IMAGE_PIXELS * 8 + METADATA_BYTES if Image.MAX_IMAGE_PIXELS else None
+
+
+def oversize(size: int, suffix: str) -> str:
+    """The reason of a file of ``size`` bytes past :func:`largest_file_bytes`, set aside unread."""
+    return (f"{size:,} bytes, more than a file of an image of Pillow's limit of {Image.MAX_IMAGE_PIXELS:,} pixels "
+            f"holds ({largest_file_bytes():,} at most), so it was not read: a video, an archive or another file named "
+            f"{suffix}? move it out of the image folder")
+
+
 LFS_REASON = "a Git LFS pointer"  # the start of such a file's reason, which the ingest stage counts and words a fix of
 # how such a file begins (the bytes winnow.revisions.LFS_POINTER names for the gate's reads; not imported from that
 # git module, which ingest does not depend on)

@@ -195,6 +195,8 @@ def _decode(path: Path, size: int | None) -> tuple:
             if img.format == "BMP" and (zero_rows := image_damage.bmp_zero_rows(data)):
                 result[4]["zero_rows"] = zero_rows
             return result
+    except image_damage.OversizeFile as err:
+        return None, image_damage.oversize(err.size, path.suffix)
     except Image.DecompressionBombError as err:
         return None, _too_large(str(err))
     except UnidentifiedImageError:  # an empty file, a Git LFS pointer, a web page saved in its place: said so
@@ -366,7 +368,8 @@ def _read(path: Path, *, at_once: bool = False) -> bytes:
     and is read again whole by :func:`_decode`. A local
     read failing with one of :data:`winnow.remote_files.TRANSIENT_ERRNOS` (an NFS mount's stale handle or timeout, a
     disk's I/O error) stops ingest in one line, as a remote read that fails does (:meth:`RemotePath.read_bytes`);
-    any other ``OSError`` (a permission) is the file's, which :func:`_decode` words as a row. Before: an ``EIO`` was
+    any other ``OSError`` (a permission) is the file's, which :func:`_decode` words as a row, as it does a file past
+    :func:`winnow.image_damage.largest_file_bytes` (:class:`~winnow.image_damage.OversizeFile`, not read). Before: an ``EIO`` was
     a row "unreadable", and as the source listing had not changed DVC kept the set without the image."""
     if isinstance(path, RemotePath):
         return path.read_bytes()
@@ -376,7 +379,10 @@ def _read(path: Path, *, at_once: bool = False) -> bytes:
             # the whole file in one read, one byte more to see its end, into the bytes returned (a single chunk is
             # returned by join itself, not copied): before, 1 MiB chunks joined, the file held twice at the join, so a
             # stray 600 MiB file named .png took ingest to 1.3 GiB, and one of half the machine's memory killed it
-            asked = min(os.fstat(fd).st_size, ONE_READ) + 1
+            size, most = os.fstat(fd).st_size, image_damage.largest_file_bytes()
+            if most is not None and size > most:  # before: a 2 GiB file named .png held 4.2 GB for two minutes
+                raise image_damage.OversizeFile(size)
+            asked = min(size, ONE_READ) + 1
             chunks = [os.read(fd, asked)]
             while not (at_once and len(chunks[-1]) < asked) and (chunk := os.read(fd, 1 << 20)):
                 chunks.append(chunk)
