@@ -277,7 +277,7 @@ def _ftyp_brands(data: bytes) -> set[bytes]:
     brand ``mif1`` (``avif`` among its compatible brands, as some encoders write) was called HEIF."""
     if data[4:8] != b"ftyp":
         return set()
-    end = min(len(data), max(int.from_bytes(data[:4], "big"), 16))
+    end = min(len(data), max(int.from_bytes(data[:4], "big"), 16), 16 + 4 * 256)  # a crafted size: 256 brands read
     return {data[8:12]} | {data[at:at + 4] for at in range(16, end - 3, 4)}
 
 

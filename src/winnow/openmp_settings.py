@@ -245,7 +245,8 @@ def _len_stride_read(text: str, at: int, *, wrong: bool, most: int) -> tuple[int
             sign_at = _spaces_skipped(text, at + 1)
             sign = -1 if text[sign_at:sign_at + 1] == "-" else 1
             digits = sign_at + (text[sign_at:sign_at + 1] in ("+", "-"))
-            size, end, _ = _strtoul(text, digits, base=10) if text[digits:digits + 1].isdigit() else (0, at + 1, 0)
+            read = text[digits:digits + 1] in tuple("0123456789")  # else strtol reads 0, and nothing
+            size, end, _ = _strtoul(text, digits, base=10) if read else (0, at + 1, False)
             if size > _LONG_MAX + (sign < 0):  # strtol's range
                 return None, 0, 0
             stride, at = sign * size, _spaces_skipped(text, end)
