@@ -371,18 +371,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="drop the verdicts already in reviews/verdicts.csv instead of adding to them")
 
 
+def export_line(queue: pd.DataFrame) -> str:
+    """What ``winnow review export`` says of the ``queue`` it wrote (:data:`QUEUE_COLUMNS`): how many images, of
+    which kinds, how many show a saved verdict. Before, "1 images to review" and "1 show the verdict saved"."""
+    counts = queue["kind"].value_counts()
+    kinds = ", ".join(f"{kind} {counts[kind]}" for kind in KINDS if kind in counts)
+    judged = int((queue["verdict"] != "").sum())
+    saved = f"; {judged} show{'s' if judged == 1 else ''} the verdict saved in {VERDICTS_FILE}" if judged else ""
+    return (f"review export: {len(queue)} image{'' if len(queue) == 1 else 's'} to review "
+            f"({kinds or 'nothing raised'}{saved}) in {QUEUE_FILE}, {TASKS_FILE} and {PAGE_FILE}")
+
+
 def run(args: argparse.Namespace) -> int:
     # the queue, the verdicts and the data are the project's, read from its root: before, run from reviews/ the
     # command said the queue was missing and advised an export, which then said the pipeline had not run
     load_params()
     if args.action == "export":
-        queue = export(fiftyone=args.fiftyone)
-        counts = queue["kind"].value_counts()
-        kinds = ", ".join(f"{kind} {counts[kind]}" for kind in KINDS if kind in counts)
-        judged = int((queue["verdict"] != "").sum())
-        saved = f"; {judged} show the verdict saved in {VERDICTS_FILE}" if judged else ""
-        print(f"review export: {len(queue)} images to review ({kinds or 'nothing raised'}{saved}) in {QUEUE_FILE}, "
-              f"{TASKS_FILE} and {PAGE_FILE}")
+        print(export_line(export(fiftyone=args.fiftyone)))
         return 0
     new = import_verdicts(args.file, replace=args.replace)
     counts = ", ".join(f"{v} {n}" for v, n in new["verdict"].value_counts().items())

@@ -187,7 +187,8 @@ def review_page(queue: pd.DataFrame, *, classes: list[str], thumbs: dict[str, st
     body = "".join(sections) or '<p class="note">Nothing to review: no cleaner suggested a drop or a relabel.</p>'
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>winnow review</title>'
             f'<link rel="icon" href="data:,"><style>{CSS}{PAGE_CSS}</style></head><body><h1>Review the flags</h1>'
-            f'<p class="note">{len(queue):,} images the cleaners would drop or relabel, worst first. "now" is what the '
+            f'<p class="note">{len(queue):,} image{"" if len(queue) == 1 else "s"} the cleaners would drop or relabel, '
+            'worst first. "now" is what the '
             "pruned variant does without your verdict; \"saved\" the verdict imported before, which stands unless you "
             "change it (the download holds every verdict shown chosen, the saved ones too; import takes a saved one "
             "left as it was for no new word). Choose, download, then run "
