@@ -155,14 +155,16 @@ def _without_small_classes(data, considered: np.ndarray, *, folds: int) -> tuple
         f" of its {in_train[data.classes.index(name)]} train images: threshold and dedup left out the rest)"
         if in_train[data.classes.index(name)] > n else ")") for name, n in list(small.items())[:NAMED])
     if len(small) > NAMED:  # a long tail of rare classes stays one readable line
-        named += f" and {len(small) - NAMED} more classes"
+        # "1 more class", not "1 more classes"
+        named += f" and {len(small) - NAMED} more class{'' if len(small) == NAMED + 1 else 'es'}"
     if judgeable < 2:
         # the fold count at which the second-largest class is judged: its size, if 2 or more (folds cannot go lower).
         # Before, "or lower confident_learn.folds" also where that class held one image, which no fold count judges
         second = int(np.sort(np.bincount(labels))[-2]) if len(np.unique(labels)) > 1 else 0
         lower = f" or lower confident_learn.folds to {second}" if 2 <= second < folds else ""
         raise WinnowError(f"confident_learn: label issues need two classes of at least confident_learn.folds "
-                          f"({folds}) train images; {judgeable} have that many, fewer in {named}: add images"
+                          f"({folds}) train images; {judgeable} ha{'s' if judgeable == 1 else 've'} that many, fewer "
+                          f"in {named}: add images"
                           f"{lower}")
     kept = considered.copy()
     kept[rows[skipped]] = False

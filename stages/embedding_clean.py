@@ -210,7 +210,8 @@ def _without_small_classes(data, considered: np.ndarray, *, k: int, agree: float
         return considered, small
     named = ", ".join(f"{name!r} ({n} image{'s' if n > 1 else ''})" for name, n in list(small.items())[:NAMED])
     if len(small) > NAMED:  # a long tail of rare classes stays one readable line
-        named += f" and {len(small) - NAMED} more classes"
+        # "1 more class", not "1 more classes"
+        named += f" and {len(small) - NAMED} more class{'' if len(small) == NAMED + 1 else 'es'}"
     if judgeable < 2:
         fewer = f", fewer in {named}" if small else ""
         # the stage runs and stops the pipeline whatever pruned.cleaners says (its outputs feed the budget, the

@@ -84,7 +84,7 @@ def test_too_few_classes_for_the_folds_name_a_fold_count_only_where_one_judges_t
     with pytest.raises(WinnowError) as refused:
         stage._without_small_classes(data, considered, folds=4)
     assert str(refused.value) == ("confident_learn: label issues need two classes of at least confident_learn.folds "
-                                  "(4) train images; 1 have that many, fewer in 'b' (1 image), 'c' (1 image): add "
+                                  "(4) train images; 1 has that many, fewer in 'b' (1 image), 'c' (1 image): add "
                                   "images")
     # b's 3 images: 3 folds judge a and b, and keep c's 2 unjudged
     monkeypatch.chdir(_project(tmp_path / "three", [12, 3, 2]))

@@ -182,7 +182,7 @@ def test_a_class_thinned_by_threshold_says_how_many_images_it_had(tmp_path):
     before = files_under(project)
     assert assert_error_line(run_stage(project, "confident_learn", timeout=300)) == (
         "error: confident_learn: label issues need two classes of at least confident_learn.folds (4) train images; "
-        "1 have that many, fewer in 'b' (2 images of its 12 train images: threshold and dedup left out the rest), "
+        "1 has that many, fewer in 'b' (2 images of its 12 train images: threshold and dedup left out the rest), "
         "'c' (2 images of its 12 train images: threshold and dedup left out the rest): add images or lower "
         "confident_learn.folds to 2")
     assert_nothing_left(project, before)
@@ -234,11 +234,11 @@ def test_a_long_tail_of_small_classes_is_named_in_one_short_line(tmp_path, capsy
 @pytest.mark.hostile("intermediates")
 @pytest.mark.parametrize("folds, train, line", [
     (4, (12, 3, 2), "error: confident_learn: label issues need two classes of at least confident_learn.folds (4) "
-                    "train images; 1 have that many, fewer in 'b' (3 images), 'c' (2 images): add images or lower "
+                    "train images; 1 has that many, fewer in 'b' (3 images), 'c' (2 images): add images or lower "
                     "confident_learn.folds to 3"),
     # folds cannot go below 2: no advice to lower them
     (2, (12, 1, 1), "error: confident_learn: label issues need two classes of at least confident_learn.folds (2) "
-                    "train images; 1 have that many, fewer in 'b' (1 image), 'c' (1 image): add images"),
+                    "train images; 1 has that many, fewer in 'b' (1 image), 'c' (1 image): add images"),
 ])
 def test_too_few_classes_left_to_judge_after_the_small_ones_is_one_line(tmp_path, folds, train, line):
     params = default_params()
