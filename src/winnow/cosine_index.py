@@ -30,7 +30,6 @@ The backends (:data:`BACKENDS`, params.yaml ``compute.knn``):
 from __future__ import annotations
 
 import math
-from time import monotonic
 
 import numpy as np
 
@@ -42,8 +41,8 @@ _BLOCK_BYTES = 64 << 20  # similarities held at once by the numpy backend
 # rows within the radius of one another would be 2e8 pairs and several GB, each then confirmed
 MAX_NEIGHBOURS = 5_000_000
 # neighbours one round of searching again gathers past which the search says so before it (:func:`_tell_widening`):
-# MNIST-5k's raw pixels gather at most 72,080 a round at radius 0.2; 8,068 near-equal rows 322,720 in their second
-CROWDED_NEIGHBOURS = 200_000
+# MNIST-5k's raw pixels gather at most 72,080 a round at radius 0.2; 8,068 near-equal rows 161,360 in their second
+CROWDED_NEIGHBOURS = 100_000
 
 
 # float32 dot products of two equal unit rows land a few ulps either side of 1 (a row of 512 dimensions: up to
@@ -79,7 +78,6 @@ def cosine_pairs(features: np.ndarray, *, radius: float, k: int = 10, backend: s
     tables = faiss_tables(unit, ivf=backend == "faiss_ivf") if backend != "numpy" and k >= 1 else None
     told = False
     while k >= 1:
-        started = monotonic()
         if backend == "numpy":
             similarity, index = _numpy_neighbours(unit, k=k, rows=rows)
         else:
@@ -90,8 +88,7 @@ def cosine_pairs(features: np.ndarray, *, radius: float, k: int = 10, backend: s
         wider = min(2 * k, n - 1, MAX_NEIGHBOURS // max(1, crowd))
         if not told and wider > k and crowd * wider >= CROWDED_NEIGHBOURS:
             told = True
-            _tell_widening(crowd, n=n, k=k, wider=wider, radius=radius, name=name,
-                           pace=(monotonic() - started) / len(rows))
+            _tell_widening(crowd, n=n, k=k, wider=wider, radius=radius, name=name)
         if full.any() and wider <= k:
             print(f"warning: {name or 'cosine search'}: {int(full.sum())} embedding(s) have all of their {k} "
                   f"nearest within cosine distance {radius:g}, and more are not searched (at most "
@@ -106,21 +103,19 @@ def cosine_pairs(features: np.ndarray, *, radius: float, k: int = 10, backend: s
     return unique_pairs(np.concatenate(found), n)
 
 
-def _tell_widening(crowd: int, *, n: int, k: int, wider: int, radius: float, name: str | None,
-                   pace: float) -> None:
+def _tell_widening(crowd: int, *, n: int, k: int, wider: int, radius: float, name: str | None) -> None:
     """Print one line before the search gathers the ``wider`` nearest of ``crowd`` of the ``n`` rows, each with all its
-    ``k`` nearest within ``radius``: the neighbours it may widen to, and the time its rounds may take at the last
-    round's ``pace`` (seconds a row). Before, rows near-equal but not equal (equal rows plus 1e-5 noise, a constant
-    embedding with jitter, one of rank 1) sat in the widening rounds without a word, the cap's warning coming only
-    after them (8,068 rows of 128 numbers: 11-25 s; 50,000 of 64: 200 s, 2 shared cores), then 3-5 million pairs went
-    on to be compared: :func:`winnow.crowd_warning.warn_of_equal_rows` groups rows by their bytes, and missed them."""
+    ``k`` nearest within ``radius``: the neighbours it may widen to. Before, rows near-equal but not equal (equal rows
+    plus 1e-5 noise, a constant embedding with jitter, one of rank 1) sat in the widening rounds without a word, the
+    cap's warning coming only after them (8,068 rows of 128 numbers: 11-25 s; 50,000 of 64: 200 s, 2 shared cores),
+    then 3-5 million pairs went on to be compared: :func:`winnow.crowd_warning.warn_of_equal_rows` groups rows by their
+    bytes, and missed them. No time is said: the first rounds' pace told half the time the later ones took."""
     cap = max(wider, min(n - 1, MAX_NEIGHBOURS // crowd))
-    left = pace * crowd * (1 + math.ceil(math.log2(cap / wider)))
     print(f"warning: {name or 'cosine search'}: {crowd:,} of {n:,} embeddings have all of their {k} nearest within "
           f"cosine distance {radius:g}, so the search widens for them to as many as {cap:,} nearest each "
-          f"({crowd * cap:,} pairs at most; about "
-          f"{f'{math.ceil(left / 60):,} min' if left > 120 else f'{math.ceil(left)} s'} more): an embedding that puts so many images within the radius of one another tells them apart by "
-          "little" + (f"; use another represent.source or a smaller {name}" if name else ""), flush=True)
+          f"({crowd * cap:,} pairs at most, a number growing with the square of theirs): an embedding that puts so "
+          "many images within the radius of one another tells them apart by little"
+          + (f"; use another represent.source or a smaller {name}" if name else ""), flush=True)
 
 
 def unique_pairs(pairs: np.ndarray, n: int) -> np.ndarray:
