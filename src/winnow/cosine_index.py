@@ -9,7 +9,8 @@ through chains was wrong: 12 train copies of one picture were each other's 10 ne
 copies of a picture 0.0002 from it, so the two groups, within radius 0.01 of each other, never joined.)
 Rows with nothing else near cost nothing more. A dense crowd costs ``N**2`` pairs (20,000 rows within
 the radius of one another: 2e8), so a search again stops at :data:`MAX_NEIGHBOURS` neighbours a round,
-and a ``warning:`` line names the rows left with only their nearest paired.
+and a ``warning:`` line names the rows left with only their nearest paired; before a round of searching again
+gathers :data:`CROWDED_NEIGHBOURS` or more, a line says how many rows crowd the radius and how far it may widen.
 
 The backends (:data:`BACKENDS`, params.yaml ``compute.knn``):
 
