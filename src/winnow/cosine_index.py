@@ -245,11 +245,6 @@ def faiss_nearest(query: np.ndarray, reference: np.ndarray, *, k: int, exclude: 
 
 def _faiss():
     """The faiss module, or None when it is not installed (an optional extra)."""
-    from winnow.stops import raise_received_stop
+    from winnow.stops import import_optional
 
-    try:
-        import faiss
-    except ImportError as err:
-        raise_received_stop(err)  # a Ctrl-C cutting its import short stops, not falls back
-        return None
-    return faiss
+    return import_optional("faiss")  # None: numpy's search instead

@@ -21,7 +21,7 @@ from winnow.output_paths import check_input_file
 from winnow.pretrained_failures import weights_misfit
 from winnow.progress_env import download_bars
 from winnow.stage import torch_file_damage
-from winnow.stops import raise_received_stop
+from winnow.stops import import_optional
 from winnow.torchscript_files import foreign, saved_not_scripted, scripted
 
 LIBRARIES = {"timm": "timm", "torchvision": "torchvision", "open_clip": "open_clip_torch"}  # name: pip package
@@ -34,13 +34,10 @@ def load_by_name(config: PretrainedConfig, device: torch.device) -> Callable[[to
     if library not in LIBRARIES or not name:
         raise WinnowError(f"represent.pretrained.model: {config.model!r}; write timm:NAME, torchvision:NAME or "
                           "open_clip:ARCH/TAG")
-    try:
-        with offline(not config.download):  # imported offline: the hub reads its variable at import
-            module = __import__(library)
-    except ImportError as err:
-        raise_received_stop(err)  # a Ctrl-C that cut the import short: not a missing package
-        raise WinnowError(f"represent.pretrained.model: {config.model} needs {library}, which is not installed (pip "
-                          f"install {LIBRARIES[library]}; an optional extra), or give torchscript: a file") from err
+    with offline(not config.download):  # imported offline: the hub reads its variable at import
+        module = import_optional(library, refusal=lambda err: WinnowError(
+            f"represent.pretrained.model: {config.model} needs {library}, which is not installed (pip install "
+            f"{LIBRARIES[library]}; an optional extra), or give torchscript: a file"))
     path = Path(config.path) if config.path else None
     if path is not None:
         check_input_file(path, option="represent.pretrained.path", fix=f"give the weights file of {config.model}")
@@ -141,11 +138,9 @@ def named_weight_files(model: str, *, given: Path | None = None):
     ``path:`` file, CRC-checked already, is not read through again, and one that cannot be loaded is said under
     ``represent.pretrained.path`` (before: "delete the file and set download: true" of the user's own file)."""
     owners = [(torch, "load")]
-    try:
-        import safetensors.torch  # timm's and open_clip's own format, where the package is installed
-        owners.append((safetensors.torch, "load_file"))
-    except ImportError as err:
-        raise_received_stop(err)  # a Ctrl-C that cut the import short stops, not falls back
+    safetensors_torch = import_optional("safetensors.torch")  # timm's and open_clip's own format, where installed
+    if safetensors_torch is not None:
+        owners.append((safetensors_torch, "load_file"))
     originals = [(owner, attribute, getattr(owner, attribute)) for owner, attribute in owners]
 
     def checked(load: Callable, torch_file: bool) -> Callable:

@@ -44,14 +44,12 @@ def import_ray():
     client_mode = "RAY_CLIENT_MODE" in os.environ
     if first:
         os.environ[switch] = "1"
-    try:
-        import ray
-    except ImportError as err:
-        from winnow.stops import raise_received_stop
+    from winnow.stops import import_optional
 
-        raise_received_stop(err)  # a Ctrl-C that cut the import short: not a missing package
-        raise WinnowError("compute.engine: ray asked for but Ray is not installed: pip install 'ray[data]' "
-                          "(make setup installs it), or set compute.engine: local") from err
+    try:
+        ray = import_optional("ray", refusal=lambda err: WinnowError(
+            "compute.engine: ray asked for but Ray is not installed: pip install 'ray[data]' (make setup installs "
+            "it), or set compute.engine: local"))
     finally:
         if first:
             del os.environ[switch]

@@ -78,14 +78,12 @@ def export(*, fiftyone: bool = False) -> pd.DataFrame:
     from winnow import review_page
 
     if fiftyone:
-        try:
-            import fiftyone  # noqa: F401  (an extra: `pip install fiftyone`; checked before any work)
-        except ImportError as err:
-            from winnow.stops import raise_received_stop
+        from winnow.stops import import_optional
 
-            raise_received_stop(err)  # a Ctrl-C that cut the import short: not a missing package
-            raise WinnowError(f"--fiftyone: the fiftyone package cannot be imported ({first_line(err)}); "
-                              "`pip install fiftyone`, or export without --fiftyone") from err
+        # an extra: `pip install fiftyone`; checked before any work
+        import_optional("fiftyone", refusal=lambda err: WinnowError(
+            f"--fiftyone: the fiftyone package cannot be imported ({first_line(err)}); `pip install fiftyone`, or "
+            "export without --fiftyone"))
     for path in (QUEUE_FILE, TASKS_FILE, CONFIG_FILE, PAGE_FILE):  # before a thumbnail is written
         check_output(path, option="review export:")
     data = read_imageset(DEGRADE)

@@ -133,6 +133,23 @@ def raise_received_stop(err: Exception) -> None:
         raise KeyboardInterrupt from err
 
 
+def import_optional(name: str, *, refusal: Callable[[ImportError], Exception] | None = None):
+    """The module ``name`` of an optional extra (``a.b``: the submodule, as :func:`importlib.import_module` gives
+    it), imported now. Where it cannot be: the stop that cut its import short raised (:func:`raise_received_stop`),
+    then ``refusal(err)`` raised from the ImportError where given (the one line naming the extra), else None, for
+    the caller's own fallback. For imports of a whole module alone: one of names (``from m import a``), a factory
+    that imports (fsspec's), or any error of a broken install keeps its own handler."""
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError as err:
+        raise_received_stop(err)  # a Ctrl-C that cut the import short: not a missing package, no fallback
+        if refusal is not None:
+            raise refusal(err) from err
+        return None
+
+
 def stop_line(err: BaseException) -> tuple[str, int] | None:
     """:func:`winnow.errors.fault_line`, with an interrupt that a SIGTERM or SIGHUP raised
     (:func:`terminate_as_interrupt`) worded as one and given the shell's status for it, 143 or 129; worded
