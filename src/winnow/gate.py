@@ -108,10 +108,11 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
                           "run), and pooled, a run tested against itself hides part of every change the others make; "
                           "give each side its own runs (dvc exp run -S seed=N on each revision)")
     read: dict[tuple[str, str], str | None] = {}  # (rev, path) -> text: a gated metrics file is checked twice
+    ignored = revisions.ignored_rules(repo)  # git lists the workspace once a run, not once a file
 
     def text_at(rev: str, path: str) -> str | None:
         if (rev, path) not in read:
-            read[rev, path] = committable_text(repo, rev, path)
+            read[rev, path] = committable_text(repo, rev, path, ignored=ignored)
         return read[rev, path]
 
     held = check_gated_files(repo, names=names, revs=revs, settings=settings, text_at=text_at)
@@ -139,8 +140,7 @@ def gate(repo: str | Path, *, base: str | list[str], target: str | list[str], se
             notes.append(f"{variant}: new at {label['target']}, nothing at {label['base']} to compare with (not gated)")
             continue
         for side in revs:
-            texts[variant, side] = [committable_text(repo, rev, predictions_path(variant))
-                                    for rev in revs[side]]
+            texts[variant, side] = [text_at(rev, predictions_path(variant)) for rev in revs[side]]
         missing = [(side, name, rev, text) for side in revs
                    for name, rev, text in zip(names[side], revs[side], texts[variant, side])
                    if text is None or variant not in at_rev[rev]]

@@ -94,11 +94,12 @@ def _check_not_ignored(repo: str | Path, unmatched: list[str], *, at: str, setti
                       f"metrics), or correct the pattern{source}")
 
 
-def committable_text(repo: str | Path, rev: str, path: str) -> str | None:
+def committable_text(repo: str | Path, rev: str, path: str, *, ignored: Callable[[str], str | None]) -> str | None:
     """:func:`winnow.revisions.read_text`, refused in one line for a workspace file git ignores and does not track: no
     commit of the workspace holds it, so the gate would pass what is not merged (before: a variant's predictions
-    git-ignored in the workspace, a cached DVC output, were read from disk and gated; the commit then lacked them)."""
-    rule = revisions.ignored_rule(repo, path) if rev == revisions.WORKSPACE else None
+    git-ignored in the workspace, a cached DVC output, were read from disk and gated; the commit then lacked them).
+    ``ignored``: the run's :func:`winnow.revisions.ignored_rules`."""
+    rule = ignored(path) if rev == revisions.WORKSPACE else None
     if rule is not None:
         raise WinnowError(f"{path} at workspace: ignored by git ({rule}) and not tracked, so no commit of the "
                           f"workspace holds it and the gate would judge a file it cannot merge; track it (git add -f "

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import subprocess
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from winnow.errors import WinnowError
@@ -343,10 +344,28 @@ def matching_ignored(repo: str | Path, patterns: list[str]) -> list[tuple[str, s
     return [(path, rules.get(path, "git's exclude rules")) for path in paths]
 
 
-def ignored_rule(repo: str | Path, path: str) -> str | None:
-    """The rule git ignores the working tree's file ``path`` by (``.gitignore:3:/data/``), or None where no such file
-    is there, git tracks it (a tracked file is never ignored) or no rule ignores it."""
-    return _ignore_rules(repo, [path]).get(path) if (Path(repo) / path).is_file() else None
+def ignored_rules(repo: str | Path) -> Callable[[str], str | None]:
+    """For one gate run, the rule git ignores the working tree's file ``path`` by (``.gitignore:3:/data/``), or None
+    where no such file is there, git tracks it (a tracked file is never ignored) or no rule ignores it. Git lists
+    the files it would commit once (:func:`workspace_files`): none of those is ignored, so ``git check-ignore`` runs
+    only for a file outside that list (an ignored one, which the gate refuses). Before, one ``git check-ignore`` ran
+    per workspace file read: 54 of a gate's 121 git processes with gate.files matching 50 files."""
+    kept: set[str] = set()
+    listed = False
+
+    def rule(path: str) -> str | None:
+        nonlocal listed
+        if not (Path(repo) / path).is_file():
+            return None
+        if not listed:
+            try:
+                kept.update(workspace_files(repo))
+            except WinnowError:  # git cannot list them: each file is asked alone, as before, and a later step says why
+                pass
+            listed = True
+        return None if path in kept else _ignore_rules(repo, [path]).get(path)
+
+    return rule
 
 
 def _ignore_rules(repo: str | Path, paths: list[str]) -> dict[str, str]:
