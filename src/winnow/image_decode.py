@@ -23,7 +23,7 @@ from PIL import Image, UnidentifiedImageError, features
 from winnow import image_damage, image_notes, plain_png
 from winnow.cores import usable_cores
 from winnow.errors import WinnowError, out_of_memory
-from winnow.image_formats import IMAGE_SUFFIXES, READ_FORMATS, image_format, open_listed, suffix_not_read
+from winnow.image_formats import IMAGE_SUFFIXES, READ_FORMATS, head, image_format, open_listed, suffix_not_read
 from winnow.image_pixels import _pixels
 from winnow.ingest import RESIZE_BYTES, resize_batch
 from winnow.npy_rows import MemoryRows, NpyRows
@@ -41,6 +41,9 @@ AHEAD_BYTES = 64 << 20  # the next batch is read and inflated while this one dec
 # whatever memory is free (a 16-bit RGBA PNG's 64-bit pixels past this width); a header that wide is crafted, as an
 # image of so many columns has at most two rows under Image.MAX_IMAGE_PIXELS
 WIDEST_ROW = (2**31 - 1) // 64 - 7
+# a file past SNIFF_BYTES whose first HEAD_BYTES start as no format read here is read no further: Pillow finds the same
+# reason in them as in the whole file (before: a 900 MB video named .png held 1 GB for 8 s, "not a decodable image")
+SNIFF_BYTES, HEAD_BYTES = 64 << 20, 1 << 20
 
 
 def decode_files(files: list[tuple], size: int | None, into: Path | None, *,
@@ -157,6 +160,8 @@ def _decode(path: Path, size: int | None) -> tuple:
         # a PNG's colour profile is read here, and its text past 1 MB stored uncompressed: Image.open refused the whole
         # file for either (before: a row "unreadable", its pixels whole); a late eXIf is left out, as browsers do
         opened, iccp = plain_png.without_profile(plain_png.for_pillow(data))
+        if image_format(data[:32]) == "JPEG":
+            image_damage.jpeg_header(data)
         with Image.open(io.BytesIO(opened)) as img:
             if Image.MAX_IMAGE_PIXELS and img.width * img.height > Image.MAX_IMAGE_PIXELS:
                 # between 1x and 2x the limit Pillow only warns and would decode it; refuse before decoding
@@ -325,8 +330,9 @@ def _held_bytes(path, data: bytes | None, stream: tuple | None, size: int | None
     if size is not None:
         return size * size * 3
     try:  # Image.open reads the header only (a JPEG's EXIF too: its warnings are noted when it decodes, not here)
+        # a local file's first HEAD_BYTES: Pillow's JPEG header scan reads on through junk to the end (JPEG_HEADER_BYTES)
         with image_notes.warnings_noted(), (io.BytesIO(data) if data is not None else path.fs.open(path.key, "rb")
-                                            if isinstance(path, RemotePath) else os.fdopen(open_listed(path), "rb")) as file, \
+                                            if isinstance(path, RemotePath) else io.BytesIO(head(path, HEAD_BYTES))) as file, \
                 Image.open(file) as img:
             return img.width * img.height * 3
     except Exception:  # not an image, a broken header, a decompression bomb: _decode says which
@@ -382,11 +388,19 @@ def _read(path: Path, *, at_once: bool = False) -> bytes:
             size, most = os.fstat(fd).st_size, image_damage.largest_file_bytes()
             if most is not None and size > most:  # before: a 2 GiB file named .png held 4.2 GB for two minutes
                 raise image_damage.OversizeFile(size)
+            if size > SNIFF_BYTES:
+                first = os.pread(fd, HEAD_BYTES, 0)
+                if first.strip(b"\0") and image_format(first[:32]) is None and not first.startswith(b"BM"):
+                    return first
             asked = min(size, ONE_READ) + 1
             chunks = [os.read(fd, asked)]
-            while not (at_once and len(chunks[-1]) < asked) and (chunk := os.read(fd, 1 << 20)):
+            got = len(chunks[0])
+            while got <= size and not (at_once and len(chunks[-1]) < asked) and (chunk := os.read(fd, 1 << 20)):
                 chunks.append(chunk)
-                asked = 1 << 20
+                asked, got = 1 << 20, got + len(chunk)
+            if got > size:  # before: a file still being written was read for as long as it grew, and held whole
+                raise not_read("ingest.path", path, f"it grew past its {size:,} bytes while it was read",
+                               check="that nothing writes its files meanwhile")
             return b"".join(chunks)
         finally:
             os.close(fd)
