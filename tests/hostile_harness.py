@@ -164,7 +164,8 @@ def libgomp_warns(name: str, values: list[str]) -> dict[str, bool]:
         done = subprocess.run([sys.executable, "-c", f"import ctypes; ctypes.CDLL({str(library)!r})"],
                               env={**plain, name: value}, capture_output=True, text=True, timeout=60)
         # "Invalid value for", "Unknown value for", "Invalid value for chunk size in" (OMP_SCHEDULE's) the variable
-        warned[value] = re.search(rf"^libgomp: .* environment variable {name}$", done.stderr, re.M) is not None
+        # ("enviroment": GOMP_CPU_AFFINITY's line, as libgomp spells it)
+        warned[value] = re.search(rf"^libgomp: .* environ?ment variable {name}$", done.stderr, re.M) is not None
     return warned
 
 

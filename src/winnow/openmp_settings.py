@@ -44,12 +44,13 @@ def _strtoul(text: str, at: int, *, base: int = 0) -> tuple[int, int, bool]:
     return ((_ULONG_MAX + 1 - value) & _ULONG_MAX if negative else value), i, False
 
 
-def _affinity_loops(text: str) -> bool:
-    """Whether GNU OpenMP's reading of ``GOMP_CPU_AFFINITY=text`` never ends: its ``parse_affinity`` as the copies
-    torch, scikit-learn and faiss bring read it (GCC's before it checked that a number was read) takes CPUs, ranges
-    and ranges with a stride (``0 3 1-2 4-15:2``), each followed by spaces and a comma or by spaces alone; where none
-    of them is read and no comma follows, it reads the same place again for ever. A value it refuses (a CPU of 65536
-    or more, a range ending below its start, a stride of 0) ends the reading with its own warning."""
+def _affinity_read(text: str) -> bool | None:
+    """Whether GNU OpenMP reads ``GOMP_CPU_AFFINITY=text``, or None where its reading never ends: its
+    ``parse_affinity`` as the copies torch, scikit-learn and faiss bring read it (GCC's before it checked that a number
+    was read) takes CPUs, ranges and ranges with a stride (``0 3 1-2 4-15:2``), each followed by spaces and a comma or
+    by spaces alone; where none of them is read and no comma follows, it reads the same place again for ever. A value
+    it refuses (a CPU of 65536 or more, ``-1`` among them, a range ending below its start, a stride of 0) ends the
+    reading with its own warning, and the threads go unbound (False)."""
     at = 0
     while True:
         start, at = at, _spaces_skipped(text, at)
@@ -68,9 +69,9 @@ def _affinity_loops(text: str) -> bool:
         if text[at:at + 1] == ",":
             at += 1
         elif at == len(text):
-            return False
-        elif at == start:
             return True
+        elif at == start:
+            return None
 
 
 def openmp_hang() -> str | None:
@@ -79,7 +80,7 @@ def openmp_hang() -> str | None:
     where a CPU is due (``1;2``, ``zz``, ``0-3 : 2``): a stage or command hung in its imports, using a core, without a
     word. Call before any import that loads OpenMP."""
     value = os.environ.get("GOMP_CPU_AFFINITY")
-    if value is None or not _affinity_loops(value):
+    if value is None or _affinity_read(value) is not None:
         return None
     return (f"GOMP_CPU_AFFINITY={value!r} is no list of CPUs, and GNU OpenMP, which torch's import loads, never ends "
             "its reading of one; set it to CPUs and ranges apart by commas or spaces (such as 0-3 or 0,2,4-7:2), or "
@@ -325,6 +326,9 @@ _OPENMP_READS = {
     "GOMP_STACKSIZE": (_stack_size_read, "stack size", "kilobytes, or a size with a suffix B, K, M or G (such as 4M)"),
     "OMP_DISPLAY_ENV": (lambda text: _word_read(text, ("true", "false", "verbose")), "setting",
                         "true, false or verbose"),
+    # one its reading never ends on is openmp_hang's
+    "GOMP_CPU_AFFINITY": (lambda text: _affinity_read(text) is not False, "list of CPUs",
+                          "CPUs and ranges apart by commas or spaces (such as 0-3 or 0,2,4-7:2)"),
     "OMP_PLACES": (_places_read, "list of places",
                    "threads, cores or sockets, or places such as {0:2},{2:2}"),
     "OMP_SCHEDULE": (_schedule_read, "schedule",
