@@ -3,12 +3,17 @@ OMP_PLACES" among a stage's lines, and the run went on unbound; now one line bef
 OpenMP settings (winnow.openmp_settings.openmp_refusal), the rule judged by torch's own libgomp. So is a
 ``GOMP_CPU_AFFINITY`` libgomp ends its reading of with its own "Invalid value for enviroment variable" line (a CPU of
 65536 or more, ``-1``, a range ending below its start, a stride of 0), where before the stage ran on with its threads
-unbound; one it never ends its reading of stays openmp_hang's (tests/test_hostile_faults_77.py)."""
+unbound; one it never ends its reading of stays openmp_hang's (tests/test_hostile_faults_77.py). And under
+OMP_DISPLAY_AFFINITY=true an ``OMP_AFFINITY_FORMAT`` libgomp cannot expand (``%z``, ``%{bogus}``, ``%05n``) ended the
+run at torch's first threads ("libgomp: unsupported type z in affinity format", status 1), after a stage might have
+written part of its outputs; now one line before torch's import."""
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -86,4 +91,61 @@ def test_a_stage_under_a_cpu_affinity_gnu_openmp_refuses_ends_in_one_line_writin
     done = subprocess.run([sys.executable, str(ROOT / "stages" / "train.py")], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120)
     assert (done.returncode, done.stdout, done.stderr) == (1, "", f"error: stages/train.py: {_cpus_refusal('3-1')}\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+FORMATS_UNREAD = ["%z", "%{bogus}", "%", "%{", "%{thread_num", "%05n", "%.n", "%0n", "x %% %q", "%{Host}", "%{host "]
+FORMATS_READ = ["", "x %n", "%.5n", "%{thread_num}", "%0.3L", "%%", "%{host}x", "%A %i %P %H %a %N %t %T", "%12n",
+                "%{num_teams}:%{nesting_level}:%{process_id}:%{native_thread_id}:%{thread_affinity}:%{ancestor_tnum}"]
+
+
+def _libgomp_ends_on_format(values: list[str]) -> dict[str, bool]:
+    """For each format: whether torch's libgomp, loaded alone with ``OMP_AFFINITY_FORMAT=value``, ends the process
+    when asked to expand it (omp_capture_affinity, what OMP_DISPLAY_AFFINITY=true does at each team's threads)."""
+    library = next(Path(importlib.util.find_spec("torch").origin).parent.glob("lib/libgomp*.so*"))
+    code = (f"import ctypes; g = ctypes.CDLL({str(library)!r}); b = ctypes.create_string_buffer(4096); "
+            "g.omp_capture_affinity(b, ctypes.c_size_t(4096), None)")
+    plain = {k: v for k, v in os.environ.items() if not k.startswith(("OMP_", "GOMP_", "MKL_"))}
+    ends = {}
+    for value in values:
+        done = subprocess.run([sys.executable, "-c", code], env={**plain, "OMP_AFFINITY_FORMAT": value},
+                              capture_output=True, text=True, timeout=60)
+        ends[value] = done.returncode != 0 and " in affinity format" in done.stderr
+    return ends
+
+
+def _format_refusal(value: str, display: str) -> str:
+    return (f"OMP_AFFINITY_FORMAT={value!r} is no affinity format GNU OpenMP reads, and under "
+            f"OMP_DISPLAY_AFFINITY={display!r} it would end the run at torch's first threads; set it to text with "
+            "fields such as %n or %{thread_num} (%% for a percent sign), or unset it, then rerun")
+
+
+@pytest.mark.hostile("interrupted")
+def test_an_affinity_format_gnu_openmp_ends_on_is_refused_where_it_is_displayed(monkeypatch):
+    values = FORMATS_UNREAD + FORMATS_READ
+    assert _libgomp_ends_on_format(values) == {value: value in FORMATS_UNREAD for value in values}
+    for other in [key for key in os.environ if key.startswith(("OMP_", "GOMP_", "MKL_"))]:
+        monkeypatch.delenv(other)
+    refused = {}
+    for display in (" TRUE ", "false", None):  # unread where threads are not displayed: no refusal then
+        if display is None:
+            monkeypatch.delenv("OMP_DISPLAY_AFFINITY")
+        else:
+            monkeypatch.setenv("OMP_DISPLAY_AFFINITY", display)
+        for value in values:
+            monkeypatch.setenv("OMP_AFFINITY_FORMAT", value)
+            refused[display, value] = openmp_refusal()
+    assert refused == {(display, value): _format_refusal(value, display)
+                       if display == " TRUE " and value in FORMATS_UNREAD else None
+                       for display in (" TRUE ", "false", None) for value in values}
+
+
+@pytest.mark.hostile("interrupted")
+def test_a_stage_under_an_affinity_format_gnu_openmp_ends_on_ends_in_one_line_writing_nothing(tmp_path):
+    env = {key: val for key, val in os.environ.items() if not key.startswith(("OMP_", "GOMP_", "MKL_"))}
+    env.update({"OMP_DISPLAY_AFFINITY": "true", "OMP_AFFINITY_FORMAT": "%z", "PYTHONPATH": str(ROOT / "src")})
+    done = subprocess.run([sys.executable, str(ROOT / "stages" / "train.py")], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout, done.stderr) == (
+        1, "", f"error: stages/train.py: {_format_refusal('%z', 'true')}\n")
     assert list(tmp_path.iterdir()) == []

@@ -341,6 +341,37 @@ _OPENMP_READS = {
 }
 
 
+# the fields of an affinity format GNU OpenMP expands (its affinity-fmt.c): one letter, or a long name in braces
+_AFFINITY_FIELDS = {"t": "team_num", "T": "num_teams", "L": "nesting_level", "n": "thread_num", "N": "num_threads",
+                    "a": "ancestor_tnum", "H": "host", "P": "process_id", "i": "native_thread_id",
+                    "A": "thread_affinity"}
+
+
+def _affinity_format_read(text: str) -> bool:
+    """Whether GNU OpenMP expands ``OMP_AFFINITY_FORMAT=text`` (its ``gomp_display_affinity``): ``%%``, or ``%``, an
+    optional ``0.`` or ``.`` with a size (digits from 1), then a field of :data:`_AFFINITY_FIELDS` (``%n``,
+    ``%{thread_num}``); any other ``%`` it ends the process on, at the first threads it displays."""
+    at = text.find("%")
+    while at >= 0:
+        at += 1
+        if text[at:at + 1] == "%":
+            at = text.find("%", at + 1)
+            continue
+        justified = text[at:at + 2] == "0." or text[at:at + 1] == "."
+        if text[at:at + 1] == "0" and not justified:
+            return False
+        at += 2 if text[at:at + 1] == "0" else justified
+        if text[at:at + 1] in tuple("123456789"):
+            at = _strtoul(text, at, base=10)[1]
+        elif justified:
+            return False
+        long_name = next((n for n in _AFFINITY_FIELDS.values() if text.startswith("{" + n + "}", at)), None)
+        if long_name is None and (text[at:at + 1] == "" or text[at] not in _AFFINITY_FIELDS):
+            return False
+        at = text.find("%", at + (len(long_name) + 2 if long_name else 1))
+    return True
+
+
 def _mkl_count_read(text: str) -> bool:
     """Whether torch's MKL takes ``MKL_NUM_THREADS=text``: decimal digits alone, or nothing (read as unset). Anything
     else (``abc``, ``-1``, ``1.5``, `` 2``, ``+2``, ``2,1``) torch.get_num_threads() gives as 1, without a word, where
@@ -363,6 +394,13 @@ def openmp_refusal() -> str | None:
         if value is not None and not reads(value):
             return (f"{name}={value!r} is no {what} GNU OpenMP reads (torch's import loads it, which would ignore it "
                     f"with a warning); set it to {fix}, or unset it, then rerun")
+    # the format is read only where threads are displayed; then GNU OpenMP ends the process at torch's first threads,
+    # after a stage may have written some of its outputs (libgomp: "unsupported type z in affinity format")
+    display, value = os.environ.get("OMP_DISPLAY_AFFINITY", ""), os.environ.get("OMP_AFFINITY_FORMAT", "")
+    if _word_read(display, ("true",)) and not _affinity_format_read(value):
+        return (f"OMP_AFFINITY_FORMAT={value!r} is no affinity format GNU OpenMP reads, and under "
+                f"OMP_DISPLAY_AFFINITY={display!r} it would end the run at torch's first threads; set it to text with "
+                "fields such as %n or %{thread_num} (%% for a percent sign), or unset it, then rerun")
     value = os.environ.get("MKL_NUM_THREADS")
     if value is not None and not _mkl_count_read(value):
         return (f"MKL_NUM_THREADS={value!r} is no thread count (torch would run on 1 thread without a word); set it "
