@@ -105,6 +105,11 @@ def _nesting_bound(text: str) -> int:
     return 2 * indicators + 4 + 2 * text.count("[") + text.count("{")
 
 
+def libyaml_may_read(text: str) -> bool:
+    """Whether ``text`` nests no deeper than libyaml is handed (:data:`_DEEPEST`)."""
+    return _nesting_bound(text) <= _DEEPEST
+
+
 def _parsed_by_libyaml(text: str) -> Any:
     """``text``'s value, equal to ruamel's, with libyaml's C scanner and parser in place of ruamel's pure-Python ones;
     :data:`_UNREAD` where libyaml fails, or the text is one ruamel might read otherwise (:data:`_RUAMEL_ONLY`) or
@@ -115,7 +120,7 @@ def _parsed_by_libyaml(text: str) -> Any:
     ``on`` is True and ``1:20`` is 80), and ruamel's constructor (:func:`_constructor`) makes the values, so keys given
     twice are refused as before. libyaml refuses an anchor given twice, where ruamel keeps the latest: any failure,
     that one too, is ruamel's to read and to word."""
-    if _RUAMEL_ONLY.search(text) or _nesting_bound(text) > _DEEPEST:
+    if _RUAMEL_ONLY.search(text) or not libyaml_may_read(text):
         return _UNREAD
     import yaml
     from ruamel.yaml import YAML, nodes
