@@ -131,4 +131,7 @@ def test_the_guard_counts_what_generating_and_judging_the_samples_hold(held):
     counted = generation_bytes(1, image_shape=(SIDE, SIDE, 3), latent_dim=16, width=8, num_classes=CLASSES) - \
         generation_bytes(0, image_shape=(SIDE, SIDE, 3), latent_dim=16, width=8, num_classes=CLASSES)
     assert counted == 6880
-    assert held["generate"] <= counted <= 1.5 * held["generate"]
+    # the guard counts at least what is held. Not bounded above by the measurement: peak RSS a sample read 4,548 in a
+    # full suite run (stop 81) and 5,100 to 5,900 alone, as transparent huge pages were or were not to be had, so
+    # 1.5 times it failed under load on code that had not changed; the count is 1.42 times the 4,832 held by design
+    assert held["generate"] <= counted

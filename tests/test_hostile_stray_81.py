@@ -4,8 +4,10 @@ written. Now its size alone sets it aside, unread, past what a file of the large
 from __future__ import annotations
 
 import pytest
+from PIL import Image
 
 from test_hostile_ingest import image_folder
+from winnow import image_damage
 from winnow.errors import WinnowError
 from winnow.image_files import load_imagefolder
 
@@ -83,11 +85,15 @@ def test_a_file_that_grows_while_read_stops_ingest_in_one_line(tmp_path, monkeyp
         return read(fd, count)
 
     monkeypatch.setattr(image_decode.os, "read", written_meanwhile)
+    # the largest file an image can be, made small (Pillow's pixel limit at 8 bytes a pixel, no room for metadata):
+    # the bytes appended since the file was opened are read up to it, then the growing file stops ingest
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100_000)
+    monkeypatch.setattr(image_damage, "METADATA_BYTES", 0)
     with pytest.raises(WinnowError) as err:
         load_imagefolder(data, size=None)
-    assert str(err.value) == (f"ingest.path: cannot read {growing} (it grew past its 1,003 bytes while it was read), "
-                              "which its folder lists; nothing was ingested: check that nothing writes its files "
-                              "meanwhile, then rerun")
+    assert str(err.value) == (f"ingest.path: cannot read {growing} (it grew from 1,003 past 800,000 bytes while it was "
+                              "read, more than a file of an image holds), which its folder lists; nothing was "
+                              "ingested: check that nothing writes its files meanwhile, then rerun")
 
 
 @pytest.mark.hostile("imagefolder")

@@ -394,13 +394,15 @@ def _read(path: Path, *, at_once: bool = False) -> bytes:
                     return first
             asked = min(size, ONE_READ) + 1
             chunks = [os.read(fd, asked)]
-            got = len(chunks[0])
-            while got <= size and not (at_once and len(chunks[-1]) < asked) and (chunk := os.read(fd, 1 << 20)):
+            # bytes written since it was opened are read too (a size a file system reports late), up to the largest
+            # file an image can be: before, a file still being written was read for as long as it grew, held whole
+            got, limit = len(chunks[0]), most if most is not None else float("inf")
+            while got <= limit and not (at_once and len(chunks[-1]) < asked) and (chunk := os.read(fd, 1 << 20)):
                 chunks.append(chunk)
                 asked, got = 1 << 20, got + len(chunk)
-            if got > size:  # before: a file still being written was read for as long as it grew, and held whole
-                raise not_read("ingest.path", path, f"it grew past its {size:,} bytes while it was read",
-                               check="that nothing writes its files meanwhile")
+            if got > limit:
+                raise not_read("ingest.path", path, f"it grew from {size:,} past {limit:,} bytes while it was read, "
+                               "more than a file of an image holds", check="that nothing writes its files meanwhile")
             return b"".join(chunks)
         finally:
             os.close(fd)
