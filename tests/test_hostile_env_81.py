@@ -35,26 +35,39 @@ def _refusal(value: str) -> str:
             "then rerun")
 
 
-@pytest.mark.hostile("interrupted")
-def test_places_gnu_openmp_cannot_read_are_refused_as_it_judges_them(monkeypatch):
-    assert libgomp_warns("OMP_PLACES", UNREAD + READ) == {value: value in UNREAD for value in UNREAD + READ}
+def _judged_as_libgomp_judges(monkeypatch, name: str, unread: list[str], read: list[str], refusal) -> None:
+    """torch's libgomp warns of exactly the ``unread`` values of ``name``, and openmp_refusal refuses exactly those,
+    each with ``refusal(value)``."""
+    values = unread + read
+    assert libgomp_warns(name, values) == {value: value in unread for value in values}
     for other in [key for key in os.environ if key.startswith(("OMP_", "GOMP_", "MKL_"))]:
         monkeypatch.delenv(other)
     refused = {}
-    for value in UNREAD + READ:
-        monkeypatch.setenv("OMP_PLACES", value)
+    for value in values:
+        monkeypatch.setenv(name, value)
         refused[value] = openmp_refusal()
-    assert refused == {value: _refusal(value) if value in UNREAD else None for value in UNREAD + READ}
+    assert refused == {value: refusal(value) if value in unread else None for value in values}
+
+
+def _train_refused(tmp_path, settings: dict[str, str], line: str) -> None:
+    """The train stage under ``settings`` (and no other OpenMP or MKL one) ends with status 1 and ``line`` alone,
+    writing nothing."""
+    env = {key: val for key, val in os.environ.items() if not key.startswith(("OMP_", "GOMP_", "MKL_"))}
+    env.update(settings, PYTHONPATH=str(ROOT / "src"))
+    done = subprocess.run([sys.executable, str(ROOT / "stages" / "train.py")], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout, done.stderr) == (1, "", f"error: stages/train.py: {line}\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.hostile("interrupted")
+def test_places_gnu_openmp_cannot_read_are_refused_as_it_judges_them(monkeypatch):
+    _judged_as_libgomp_judges(monkeypatch, "OMP_PLACES", UNREAD, READ, _refusal)
 
 
 @pytest.mark.hostile("interrupted")
 def test_a_stage_under_places_gnu_openmp_cannot_read_ends_in_one_line_writing_nothing(tmp_path):
-    env = {key: val for key, val in os.environ.items() if not key.startswith(("OMP_", "GOMP_", "MKL_"))}
-    env.update({"OMP_PLACES": "{0},", "PYTHONPATH": str(ROOT / "src")})
-    done = subprocess.run([sys.executable, str(ROOT / "stages" / "train.py")], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=120)
-    assert (done.returncode, done.stdout, done.stderr) == (1, "", f"error: stages/train.py: {_refusal('{0},')}\n")
-    assert list(tmp_path.iterdir()) == []
+    _train_refused(tmp_path, {"OMP_PLACES": "{0},"}, _refusal("{0},"))
 
 
 # GOMP_CPU_AFFINITY values torch's libgomp warns of and ignores, then values it reads without a word (none it would
@@ -72,26 +85,13 @@ def _cpus_refusal(value: str) -> str:
 
 @pytest.mark.hostile("interrupted")
 def test_cpu_affinity_gnu_openmp_refuses_is_refused_as_it_judges_it(monkeypatch):
-    values = CPUS_UNREAD + CPUS_READ
-    assert libgomp_warns("GOMP_CPU_AFFINITY", values) == {value: value in CPUS_UNREAD for value in values}
-    for other in [key for key in os.environ if key.startswith(("OMP_", "GOMP_", "MKL_"))]:
-        monkeypatch.delenv(other)
-    refused = {}
-    for value in values:
-        monkeypatch.setenv("GOMP_CPU_AFFINITY", value)
-        refused[value] = openmp_refusal()
-    assert refused == {value: _cpus_refusal(value) if value in CPUS_UNREAD else None for value in values}
+    _judged_as_libgomp_judges(monkeypatch, "GOMP_CPU_AFFINITY", CPUS_UNREAD, CPUS_READ, _cpus_refusal)
 
 
 @pytest.mark.hostile("interrupted")
 def test_a_stage_under_a_cpu_affinity_gnu_openmp_refuses_ends_in_one_line_writing_nothing(tmp_path):
     # before: libgomp's "Invalid value for enviroment variable GOMP_CPU_AFFINITY" among train's lines, and it ran on
-    env = {key: val for key, val in os.environ.items() if not key.startswith(("OMP_", "GOMP_", "MKL_"))}
-    env.update({"GOMP_CPU_AFFINITY": "3-1", "PYTHONPATH": str(ROOT / "src")})
-    done = subprocess.run([sys.executable, str(ROOT / "stages" / "train.py")], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=120)
-    assert (done.returncode, done.stdout, done.stderr) == (1, "", f"error: stages/train.py: {_cpus_refusal('3-1')}\n")
-    assert list(tmp_path.iterdir()) == []
+    _train_refused(tmp_path, {"GOMP_CPU_AFFINITY": "3-1"}, _cpus_refusal("3-1"))
 
 
 FORMATS_UNREAD = ["%z", "%{bogus}", "%", "%{", "%{thread_num", "%05n", "%.n", "%0n", "x %% %q", "%{Host}", "%{host "]
@@ -142,10 +142,5 @@ def test_an_affinity_format_gnu_openmp_ends_on_is_refused_where_it_is_displayed(
 
 @pytest.mark.hostile("interrupted")
 def test_a_stage_under_an_affinity_format_gnu_openmp_ends_on_ends_in_one_line_writing_nothing(tmp_path):
-    env = {key: val for key, val in os.environ.items() if not key.startswith(("OMP_", "GOMP_", "MKL_"))}
-    env.update({"OMP_DISPLAY_AFFINITY": "true", "OMP_AFFINITY_FORMAT": "%z", "PYTHONPATH": str(ROOT / "src")})
-    done = subprocess.run([sys.executable, str(ROOT / "stages" / "train.py")], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=120)
-    assert (done.returncode, done.stdout, done.stderr) == (
-        1, "", f"error: stages/train.py: {_format_refusal('%z', 'true')}\n")
-    assert list(tmp_path.iterdir()) == []
+    _train_refused(tmp_path, {"OMP_DISPLAY_AFFINITY": "true", "OMP_AFFINITY_FORMAT": "%z"},
+                   _format_refusal("%z", "true"))
