@@ -15,7 +15,7 @@ import pandas as pd
 from winnow import judges
 from winnow import labels as cl
 from winnow.decided_at import CONFIDENT_LEARN_DEFAULTS, DECIDED_AT, decided_at, decided_on
-from winnow.errors import WinnowError
+from winnow.errors import WinnowError, named_then_counted
 from winnow.groundtruth import LABEL_KINDS, planted
 from winnow.judge_val import measured_val
 from winnow.judged_rows import in_id_order, read_judged, with_digests
@@ -151,12 +151,11 @@ def _without_small_classes(data, considered: np.ndarray, *, folds: int) -> tuple
     judgeable = len(np.unique(labels[~skipped]))
     # a class that threshold and dedup thinned was once named as if it had only what they left: "add images"
     in_train = np.bincount(data.labels[(data.manifest["split"] == "train").to_numpy()], minlength=len(data.classes))
-    named = ", ".join(f"{name!r} ({n} image{'s' if n > 1 else ''}" + (
+    # a long tail of rare classes stays one readable line
+    named = named_then_counted([f"{name!r} ({n} image{'s' if n > 1 else ''}" + (
         f" of its {in_train[data.classes.index(name)]} train images: threshold and dedup left out the rest)"
-        if in_train[data.classes.index(name)] > n else ")") for name, n in list(small.items())[:NAMED])
-    if len(small) > NAMED:  # a long tail of rare classes stays one readable line
-        # "1 more class", not "1 more classes"
-        named += f" and {len(small) - NAMED} more class{'' if len(small) == NAMED + 1 else 'es'}"
+        if in_train[data.classes.index(name)] > n else ")") for name, n in small.items()], most=NAMED,
+        noun=("class", "classes"))
     if judgeable < 2:
         # the fold count at which the second-largest class is judged: its size, if 2 or more (folds cannot go lower).
         # Before, "or lower confident_learn.folds" also where that class held one image, which no fold count judges

@@ -27,7 +27,7 @@ from winnow.balance import balanced_augment
 from winnow.cosine_index import backend_of, resolve
 from winnow.decided_at import DECIDED_AT, EMBEDDING_CLEAN_DEFAULTS, decided_at, decided_on
 from winnow.embeddings import clean_rounds, round_options
-from winnow.errors import WinnowError
+from winnow.errors import WinnowError, named_then_counted
 from winnow.groundtruth import LABEL_KINDS, planted
 from winnow.judge_val import measured_val
 from winnow.judged_rows import in_id_order, read_judged, with_digests
@@ -237,10 +237,9 @@ def _without_small_classes(data, considered: np.ndarray, *, k: int, agree: float
     judgeable = int((counts >= needed).sum())
     if not small and judgeable >= 2:
         return considered, small
-    named = ", ".join(f"{name!r} ({n} image{'s' if n > 1 else ''})" for name, n in list(small.items())[:NAMED])
-    if len(small) > NAMED:  # a long tail of rare classes stays one readable line
-        # "1 more class", not "1 more classes"
-        named += f" and {len(small) - NAMED} more class{'' if len(small) == NAMED + 1 else 'es'}"
+    # a long tail of rare classes stays one readable line
+    named = named_then_counted([f"{name!r} ({n} image{'s' if n > 1 else ''})" for name, n in small.items()],
+                               most=NAMED, noun=("class", "classes"))
     if judgeable < 2:
         fewer = f", fewer in {named}" if small else ""
         # the stage runs and stops the pipeline whatever pruned.cleaners says (its outputs feed the budget, the

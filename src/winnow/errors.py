@@ -184,6 +184,15 @@ def listed(names, *, at_most: int = 12) -> str:
     return ", ".join(names[:at_most]) + (", …" if len(names) > at_most else "")
 
 
+def named_then_counted(texts, *, most: int, noun: tuple[str, str] | None = None) -> str:
+    """``a, b and 3 more`` for a message: the first ``most`` of ``texts`` as given, then how many more, followed by
+    ``noun``'s singular or plural (``("class", "classes")``: "and 1 more class", "and 2 more classes") where given."""
+    texts = [str(t) for t in texts]
+    more = len(texts) - most
+    tail = "" if more <= 0 else f" and {more} more" + (f" {noun[more != 1]}" if noun else "")
+    return ", ".join(texts[:most]) + tail
+
+
 def named_in_brackets(names, *, most: int) -> str:
     """``('a', 'b' and 3 more)`` for a message: the first ``most`` of ``names`` as Python writes them (class 0 and
     class '0' must not read alike), in brackets, then how many more."""

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from winnow.configs import RELABEL_JUDGED_ON
-from winnow.errors import WinnowError
+from winnow.errors import WinnowError, named_then_counted
 from winnow.metrics import largest_class_share
 
 # the share of val labels flipped to measure relabel precision: near the noise of the sets the issue names
@@ -260,9 +260,7 @@ def unmeasured_warning(stage: str, unmeasured: np.ndarray, *, classes: list[str]
     says what a relabel to or from it would be; before, "so 0 relabel(s) to or from it became drops")."""
     if not len(unmeasured):
         return None
-    named = ", ".join(repr(classes[c]) for c in unmeasured[:NAMED])
-    if len(unmeasured) > NAMED:  # many classes stay one readable line
-        named += f" and {len(unmeasured) - NAMED} more"
+    named = named_then_counted([repr(classes[c]) for c in unmeasured], most=NAMED)  # many classes: one line
     them = "them" if len(unmeasured) > 1 else "it"
     became = (f"{dropped} relabel(s) to or from {them} became drops" if dropped
               else f"a relabel to or from {them} would be a drop")
